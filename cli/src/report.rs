@@ -1,0 +1,107 @@
+//! The one place errors and diagnostics become text: miette source snippets with the offending
+//! line, a caret, a label and a `help:` line, on stderr.
+
+use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
+use ecsops_core::ops::OpsError;
+use ecsops_core::source::Sources;
+use ecsops_core::workspace::WorkspaceError;
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+
+use crate::term;
+
+/// Errors a command returns to `main`.
+#[derive(Debug)]
+pub enum CliError {
+    Ops(OpsError),
+    Io(String),
+}
+
+impl From<OpsError> for CliError {
+    fn from(e: OpsError) -> Self {
+        Self::Ops(e)
+    }
+}
+
+impl From<WorkspaceError> for CliError {
+    fn from(e: WorkspaceError) -> Self {
+        Self::Ops(OpsError::Workspace(e))
+    }
+}
+
+fn handler() -> GraphicalReportHandler {
+    let theme = if term::stderr_color() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme).with_context_lines(1)
+}
+
+/// Prints every diagnostic with its source snippet.
+pub fn diagnostics(sources: &Sources, diags: &Diagnostics) {
+    let handler = handler();
+    for d in diags.iter() {
+        anstream::eprint!("{}", render_diagnostic(&handler, sources, d));
+    }
+}
+
+fn render_diagnostic(handler: &GraphicalReportHandler, sources: &Sources, d: &Diagnostic) -> String {
+    let severity = match d.severity {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+    };
+    let mut md = MietteDiagnostic::new(d.message.clone())
+        .with_severity(severity)
+        .with_code(d.code);
+    if let Some(help) = &d.help {
+        md = md.with_help(help.clone());
+    }
+    let mut out = String::new();
+    if let Some(site) = &d.site {
+        let file = sources.get(site.file);
+        let span = site.span.start..site.span.end.max(site.span.start);
+        md = md.with_label(LabeledSpan::new_with_span(d.label.clone(), span));
+        let report = miette::Report::new(md).with_source_code(
+            NamedSource::new(file.display.display().to_string(), file.text.clone()),
+        );
+        let _ = handler.render_report(&mut out, report.as_ref());
+    } else {
+        let report = miette::Report::new(md);
+        let _ = handler.render_report(&mut out, report.as_ref());
+    }
+    out
+}
+
+/// The closing line after diagnostics.
+pub fn summary(errors: usize) {
+    let s = if errors == 1 { "" } else { "s" };
+    anstream::eprintln!("error: {errors} error{s} found; fix them and run `ecsops validate` again");
+}
+
+/// Prints an error that stopped a command, with what to do next.
+pub fn error(err: &CliError) {
+    match err {
+        CliError::Ops(OpsError::Invalid(invalid)) => {
+            diagnostics(&invalid.sources, &invalid.diagnostics);
+            summary(invalid.diagnostics.error_count());
+        }
+        CliError::Ops(OpsError::Workspace(WorkspaceError::UnknownEnvironment { name, known })) => {
+            anstream::eprintln!("error: there is no environment `{name}` in this workspace");
+            if known.is_empty() {
+                anstream::eprintln!("help: add `environments/{name}.toml`");
+            } else {
+                anstream::eprintln!("help: environments here: {}", known.join(", "));
+            }
+        }
+        CliError::Ops(OpsError::Workspace(
+            e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoEnvironmentsDir(_)),
+        )) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: run ecsops inside a workspace, or point at one with `-C DIR`"
+            );
+        }
+        CliError::Ops(e) => anstream::eprintln!("error: {e}"),
+        CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}

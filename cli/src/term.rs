@@ -1,0 +1,40 @@
+//! Terminal facts: whether to use colour (NO_COLOR, CLICOLOR_FORCE, TTY) and tracing setup.
+
+use std::io::IsTerminal;
+
+/// Colour on stdout: off with `NO_COLOR`, forced by `CLICOLOR_FORCE`, else only on a terminal.
+pub fn stdout_color() -> bool {
+    color_for(std::io::stdout().is_terminal())
+}
+
+/// Colour on stderr, same rules.
+pub fn stderr_color() -> bool {
+    color_for(std::io::stderr().is_terminal())
+}
+
+fn color_for(is_tty: bool) -> bool {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    is_tty
+}
+
+/// `-v` shows info, `-vv` debug; `RUST_LOG` overrides. Tracing goes to stderr.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(stderr_color())
+        .without_time()
+        .init();
+}

@@ -1,0 +1,1 @@
+//! Instance user data.

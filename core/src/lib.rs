@@ -1,0 +1,31 @@
+//! ecsops-core: the library behind the `ecsops` command.
+//!
+//! ```text
+//! environments/<env>.toml ──load──▶ Manifest ──validate──▶ Desired graph ──┐
+//!                          (sites)   (schema + semantics)   (resources+deps) │
+//! state backend ──read──▶ State (serial, lineage, resources) ─────────────────┤
+//!                                                                             ▼
+//!                                         Plan (per resource, per attribute)
+//!                                             │ render: text · markdown · json
+//! ```
+//!
+//! Module map: [`workspace`] finds the workspace and its environments; [`manifest`] loads a
+//! manifest with `extends` and remembers where each value is written; [`schema`] generates and
+//! checks the JSON Schema; [`validate`] applies the semantic rules; [`graph`] expands a manifest
+//! into addressed resources and dependency edges; [`state`] holds the recorded state document;
+//! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON;
+//! [`ops`] has one function per command. Core never prints: the CLI presents what ops return.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod diagnostic;
+pub mod graph;
+pub mod manifest;
+pub mod ops;
+pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod source;
+pub mod state;
+pub mod validate;
+pub mod workspace;

@@ -1,0 +1,154 @@
+//! Loading one environment: read its file, follow `extends` (relative paths, cycles and missing
+//! files are diagnostics), deep-merge, check the merged document against the JSON Schema, and
+//! deserialize it into [`Manifest`]. Every problem becomes a [`Diagnostic`] with a site.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::manifest::sites::{self, Located, SiteMap};
+use crate::manifest::types::Manifest;
+use crate::schema;
+use crate::source::{FileId, Sources};
+use crate::workspace::{Workspace, normalize};
+
+/// How deep `extends` chains may go; deeper is almost certainly a mistake.
+const MAX_EXTENDS_DEPTH: usize = 16;
+
+/// One environment's manifest after merging, with where every value came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub environment: String,
+    /// The environment's own file (the end of the `extends` chain).
+    pub file: FileId,
+    /// Files in merge order: the deepest base first, the environment file last.
+    pub chain: Vec<FileId>,
+    pub value: serde_json::Value,
+    pub sites: SiteMap,
+    /// The typed manifest; `None` when the document does not match the schema.
+    pub manifest: Option<Manifest>,
+}
+
+/// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
+/// nothing could be loaded at all (unreadable file, syntax error, broken `extends`).
+pub fn load_environment(
+    ws: &Workspace,
+    env: &str,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
+    let path = ws.manifest_path(env);
+    let mut chain: Vec<(FileId, Located)> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut next = Some((path, None::<crate::source::Site>));
+    while let Some((path, referrer)) = next.take() {
+        let norm = normalize(&path);
+        if seen.contains(&norm) {
+            let cycle: Vec<String> = seen
+                .iter()
+                .chain(std::iter::once(&norm))
+                .map(|p| ws.display_path(p).display().to_string())
+                .collect();
+            diags.push(
+                Diagnostic::error(
+                    "extends-cycle",
+                    format!("`extends` forms a cycle: {}", cycle.join(" → ")),
+                )
+                .at(referrer)
+                .label("this `extends` closes the cycle")
+                .help("remove `extends` from one of these files"),
+            );
+            return None;
+        }
+        if seen.len() >= MAX_EXTENDS_DEPTH {
+            diags.push(
+                Diagnostic::error(
+                    "extends-depth",
+                    format!("`extends` chain is deeper than {MAX_EXTENDS_DEPTH} files"),
+                )
+                .at(referrer)
+                .help("flatten the chain of base files"),
+            );
+            return None;
+        }
+        seen.push(norm);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                let shown = ws.display_path(&path);
+                let d = if referrer.is_some() {
+                    Diagnostic::error(
+                        "extends-missing",
+                        format!("cannot read base file `{}`: {e}", shown.display()),
+                    )
+                    .label("extended here")
+                    .help("fix the path; it is relative to the file that says `extends`")
+                } else {
+                    Diagnostic::error(
+                        "manifest-unreadable",
+                        format!("cannot read `{}`: {e}", shown.display()),
+                    )
+                };
+                diags.push(d.at(referrer));
+                return None;
+            }
+        };
+        let id = sources.add(ws.display_path(&path), text);
+        let located = match sites::parse(id, &sources.get(id).text) {
+            Ok(l) => l,
+            Err(d) => {
+                diags.push(d);
+                return None;
+            }
+        };
+        match located.value.get("extends") {
+            None => {}
+            Some(serde_json::Value::String(ext)) => {
+                let base = path.parent().unwrap_or(Path::new(".")).join(ext);
+                next = Some((base, located.sites.value("/extends")));
+            }
+            Some(_) => {
+                diags.push(
+                    Diagnostic::error("extends-type", "`extends` must be a string")
+                        .at(located.sites.value("/extends"))
+                        .help("write the base file's path, for example `extends = \"base.toml\"`"),
+                );
+                return None;
+            }
+        }
+        chain.push((id, located));
+    }
+    // The chain was read child first; merge from the deepest base upward.
+    chain.reverse();
+    let file = chain.last().map(|(id, _)| *id)?;
+    let files: Vec<FileId> = chain.iter().map(|(id, _)| *id).collect();
+    let mut iter = chain.into_iter().map(|(_, l)| l);
+    let first = iter.next()?;
+    let mut merged = iter.fold(first, sites::merge);
+    // `extends` is consumed by loading; the merged document has none left.
+    if let Some(obj) = merged.value.as_object_mut() {
+        obj.remove("extends");
+    }
+    let schema_ok = schema::check(&merged.value, &merged.sites, diags);
+    let manifest = if schema_ok {
+        match serde_json::from_value::<Manifest>(merged.value.clone()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error("manifest-shape", format!("invalid manifest: {e}"))
+                        .at(merged.sites.value("")),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Some(Loaded {
+        environment: env.to_owned(),
+        file,
+        chain: files,
+        value: merged.value,
+        sites: merged.sites,
+        manifest,
+    })
+}

@@ -1,0 +1,9 @@
+//! Manifests: the typed format ([`types`]), where each value is written ([`sites`]), and loading
+//! an environment with its `extends` chain ([`load`]).
+
+pub mod load;
+pub mod sites;
+pub mod types;
+
+pub use load::{Loaded, load_environment};
+pub use types::*;

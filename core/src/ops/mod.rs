@@ -1,0 +1,44 @@
+//! One function per command, composing the pipeline stages. The CLI calls these and presents
+//! what they return; nothing here prints.
+
+mod diff;
+mod validate;
+
+pub use diff::{DiffOptions, DiffOutcome, diff};
+pub use validate::{ValidateReport, validate};
+
+use crate::diagnostic::Diagnostics;
+use crate::source::Sources;
+
+/// Why a command could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+    /// The manifest has errors; the diagnostics say which.
+    #[error("{} in the manifest", plural(.0.diagnostics.error_count(), "error"))]
+    Invalid(Box<Invalid>),
+    #[error("cannot read the state of `{environment}` from `{location}`: {reason}")]
+    State {
+        environment: String,
+        location: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Graph(#[from] crate::graph::BuildError),
+}
+
+/// Diagnostics together with the files they point into.
+#[derive(Debug)]
+pub struct Invalid {
+    pub sources: Sources,
+    pub diagnostics: Diagnostics,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

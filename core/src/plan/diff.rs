@@ -1,0 +1,402 @@
+//! The planner: desired graph vs. recorded state → one [`ResourceChange`] per resource.
+//!
+//! Resources are visited in dependency order so that a reference to a resource being created or
+//! replaced is known to be unknown (and so changes, forcing a replacement where the attribute
+//! demands one) before its dependents are compared. Deletes come last, dependents first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{Action, AttributeChange, Plan, PriorState, ResourceChange, Summary};
+use crate::graph::{Address, Graph, Reference, topological};
+use crate::state::{ResourceState, State};
+
+/// Everything the planner needs; pure data.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub environment: &'a str,
+    pub graph: &'a Graph,
+    pub state: Option<&'a State>,
+    /// `[[moved]]` renames, `(from, to)`.
+    pub moved: &'a [(Address, Address)],
+    pub manifest_digest: &'a str,
+}
+
+pub fn diff(input: PlanInput<'_>) -> Plan {
+    let mut prior: BTreeMap<Address, (&ResourceState, Option<Address>)> = input
+        .state
+        .map(|s| s.resources.iter().map(|(a, r)| (a.clone(), (r, None))).collect())
+        .unwrap_or_default();
+    for (from, to) in input.moved {
+        if !prior.contains_key(to)
+            && let Some((r, _)) = prior.remove(from)
+        {
+            prior.insert(to.clone(), (r, Some(from.clone())));
+        }
+    }
+
+    let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
+    let mut changes = Vec::with_capacity(input.graph.resources.len());
+    for address in input.graph.topological_order() {
+        let Some(resource) = input.graph.resources.get(&address) else {
+            continue;
+        };
+        let lookup = |r: &Reference| -> Option<Value> {
+            if matches!(
+                actions.get(&r.address),
+                Some(Action::Create | Action::Replace)
+            ) {
+                return None;
+            }
+            let (p, _) = prior.get(&r.address)?;
+            p.outputs
+                .get(&r.output)
+                .or_else(|| p.attributes.get(&r.output))
+                .cloned()
+                .or_else(|| (r.output == "id").then(|| p.id.clone().map(Value::String))?)
+        };
+        let depends_on: Vec<Address> = resource.depends_on.iter().cloned().collect();
+        let change = match prior.get(&address) {
+            None => {
+                let mut attributes: Vec<AttributeChange> = resource
+                    .attributes
+                    .iter()
+                    .map(|(name, expr)| {
+                        let after = expr.resolve(&lookup);
+                        AttributeChange {
+                            name: name.clone(),
+                            before: None,
+                            after_unknown: after.is_none(),
+                            after,
+                            forces_replacement: false,
+                        }
+                    })
+                    .collect();
+                for output in resource.kind.outputs() {
+                    if !resource.attributes.contains_key(*output) {
+                        attributes.push(AttributeChange {
+                            name: (*output).to_owned(),
+                            before: None,
+                            after: None,
+                            after_unknown: true,
+                            forces_replacement: false,
+                        });
+                    }
+                }
+                ResourceChange {
+                    address: address.clone(),
+                    kind: resource.kind,
+                    action: Action::Create,
+                    moved_from: None,
+                    replace_because: Vec::new(),
+                    attributes,
+                    depends_on,
+                }
+            }
+            Some((p, moved_from)) => {
+                let names: BTreeSet<&String> = resource
+                    .attributes
+                    .keys()
+                    .chain(p.attributes.keys())
+                    .collect();
+                let mut attributes = Vec::new();
+                let mut replace_because = Vec::new();
+                let kind_changed = p.kind != resource.kind;
+                if kind_changed {
+                    replace_because.push("kind".to_owned());
+                }
+                for name in names {
+                    let before = p.attributes.get(name).cloned();
+                    let (after, after_unknown) = match resource.attributes.get(name) {
+                        Some(expr) => {
+                            let v = expr.resolve(&lookup);
+                            let unknown = v.is_none();
+                            (v, unknown)
+                        }
+                        None => (None, false),
+                    };
+                    if !after_unknown && before == after {
+                        continue;
+                    }
+                    let forces = resource.kind.forces_replacement(name);
+                    if forces {
+                        replace_because.push(name.clone());
+                    }
+                    attributes.push(AttributeChange {
+                        name: name.clone(),
+                        before,
+                        after,
+                        after_unknown,
+                        forces_replacement: forces,
+                    });
+                }
+                let action = if !replace_because.is_empty() {
+                    Action::Replace
+                } else if attributes.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+                ResourceChange {
+                    address: address.clone(),
+                    kind: resource.kind,
+                    action,
+                    moved_from: moved_from.clone(),
+                    replace_because,
+                    attributes,
+                    depends_on,
+                }
+            }
+        };
+        actions.insert(address, change.action);
+        changes.push(change);
+    }
+
+    // Deletes: dependents before their dependencies, i.e. the reverse of dependency order.
+    let doomed = prior
+        .iter()
+        .filter(|(a, _)| !input.graph.resources.contains_key(*a))
+        .map(|(a, (r, _))| (a.clone(), r.dependencies.clone()));
+    let mut delete_order = topological(doomed);
+    delete_order.reverse();
+    for address in delete_order {
+        let Some((p, moved_from)) = prior.get(&address) else {
+            continue;
+        };
+        changes.push(ResourceChange {
+            address: address.clone(),
+            kind: p.kind,
+            action: Action::Delete,
+            moved_from: moved_from.clone(),
+            replace_because: Vec::new(),
+            attributes: p
+                .attributes
+                .iter()
+                .map(|(name, v)| AttributeChange {
+                    name: name.clone(),
+                    before: Some(v.clone()),
+                    after: None,
+                    after_unknown: false,
+                    forces_replacement: false,
+                })
+                .collect(),
+            depends_on: p.dependencies.iter().cloned().collect(),
+        });
+    }
+
+    Plan {
+        format_version: super::PLAN_FORMAT_VERSION.to_owned(),
+        ecsops_version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: input.environment.to_owned(),
+        manifest_digest: input.manifest_digest.to_owned(),
+        prior_state: input.state.map(|s| PriorState {
+            lineage: s.lineage.clone(),
+            serial: s.serial,
+        }),
+        summary: Summary::of(&changes),
+        changes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Expr, Kind, Resource};
+    use serde_json::json;
+
+    fn a(s: &str) -> Address {
+        Address::from(s)
+    }
+
+    fn resource(addr: &str, kind: Kind, attrs: &[(&str, Expr)]) -> Resource {
+        let attributes: BTreeMap<String, Expr> =
+            attrs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let mut depends_on = BTreeSet::new();
+        for e in attributes.values() {
+            e.references(&mut depends_on);
+        }
+        Resource {
+            address: a(addr),
+            kind,
+            attributes,
+            depends_on,
+        }
+    }
+
+    fn graph(resources: Vec<Resource>) -> Graph {
+        Graph {
+            resources: resources.into_iter().map(|r| (r.address.clone(), r)).collect(),
+        }
+    }
+
+    fn recorded(kind: Kind, id: &str, attrs: Value, deps: &[&str]) -> ResourceState {
+        ResourceState {
+            kind,
+            id: Some(id.to_owned()),
+            attributes: serde_json::from_value(attrs).expect("map"),
+            outputs: BTreeMap::from([("id".to_owned(), Value::from(id))]),
+            dependencies: deps.iter().map(|d| a(d)).collect(),
+        }
+    }
+
+    fn state(resources: Vec<(&str, ResourceState)>) -> State {
+        let mut s = State::new("acc", "lineage-1".to_owned());
+        s.serial = 7;
+        s.resources = resources.into_iter().map(|(k, v)| (a(k), v)).collect();
+        s
+    }
+
+    /// vpc ← subnet, the smallest graph with a reference.
+    fn network(cidr: &str, subnet_cidr: &str) -> Graph {
+        graph(vec![
+            resource("vpc", Kind::Vpc, &[("cidr_block", Expr::str(cidr))]),
+            resource(
+                "subnet.public[a]",
+                Kind::Subnet,
+                &[
+                    ("cidr_block", Expr::str(subnet_cidr)),
+                    ("vpc_id", Expr::reference(&a("vpc"), "id")),
+                ],
+            ),
+        ])
+    }
+
+    fn plan(g: &Graph, s: Option<&State>, moved: &[(Address, Address)]) -> Plan {
+        diff(PlanInput {
+            environment: "acc",
+            graph: g,
+            state: s,
+            moved,
+            manifest_digest: "d",
+        })
+    }
+
+    fn action_of(p: &Plan, addr: &str) -> Action {
+        p.changes
+            .iter()
+            .find(|c| c.address.as_str() == addr)
+            .map(|c| c.action)
+            .expect("change present")
+    }
+
+    fn applied_network() -> State {
+        state(vec![
+            ("vpc", recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[])),
+            (
+                "subnet.public[a]",
+                recorded(
+                    Kind::Subnet,
+                    "subnet-1",
+                    json!({"cidr_block": "10.0.0.0/24", "vpc_id": "vpc-1"}),
+                    &["vpc"],
+                ),
+            ),
+        ])
+    }
+
+    #[test]
+    fn everything_is_created_without_state() {
+        let g = network("10.0.0.0/16", "10.0.0.0/24");
+        let p = plan(&g, None, &[]);
+        assert_eq!(p.summary.create, 2);
+        assert_eq!(p.changes[0].address, a("vpc"), "dependencies come first");
+        let subnet = &p.changes[1];
+        let vpc_id = subnet.attributes.iter().find(|c| c.name == "vpc_id").expect("attr");
+        assert!(vpc_id.after_unknown, "a reference to a new resource is unknown");
+        assert!(p.changes[0].attributes.iter().any(|c| c.name == "id" && c.after_unknown));
+        assert_eq!(p.prior_state, None);
+    }
+
+    #[test]
+    fn unchanged_resources_are_no_ops() {
+        let g = network("10.0.0.0/16", "10.0.0.0/24");
+        let s = applied_network();
+        let p = plan(&g, Some(&s), &[]);
+        assert!(!p.has_changes(), "{:#?}", p.changes);
+        assert_eq!(p.summary.no_op, 2);
+        assert_eq!(
+            p.prior_state,
+            Some(PriorState { lineage: "lineage-1".to_owned(), serial: 7 })
+        );
+    }
+
+    #[test]
+    fn in_place_change_is_an_update_with_old_and_new() {
+        let mut g = network("10.0.0.0/16", "10.0.0.0/24");
+        if let Some(r) = g.resources.get_mut(&a("vpc")) {
+            r.attributes.insert("tags".to_owned(), Expr::Lit(json!({"Team": "x"})));
+        }
+        let p = plan(&g, Some(&applied_network()), &[]);
+        assert_eq!(action_of(&p, "vpc"), Action::Update);
+        let c = &p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc").attributes[0];
+        assert_eq!((c.before.clone(), c.after.clone()), (None, Some(json!({"Team": "x"}))));
+        assert_eq!(action_of(&p, "subnet.public[a]"), Action::NoOp);
+    }
+
+    #[test]
+    fn replacement_names_the_forcing_attribute_and_cascades_through_references() {
+        let g = network("10.1.0.0/16", "10.0.0.0/24");
+        let p = plan(&g, Some(&applied_network()), &[]);
+        let vpc = p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc");
+        assert_eq!(vpc.action, Action::Replace);
+        assert_eq!(vpc.replace_because, vec!["cidr_block".to_owned()]);
+        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
+        assert_eq!(subnet.action, Action::Replace, "its vpc_id becomes unknown");
+        assert_eq!(subnet.replace_because, vec!["vpc_id".to_owned()]);
+    }
+
+    #[test]
+    fn removed_resources_are_deleted_dependents_first() {
+        let g = graph(vec![]);
+        let p = plan(&g, Some(&applied_network()), &[]);
+        let order: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(order, vec!["subnet.public[a]", "vpc"]);
+        assert!(p.changes.iter().all(|c| c.action == Action::Delete));
+        assert_eq!(p.summary.delete, 2);
+        assert!(p.changes[0].attributes.iter().all(|c| c.before.is_some() && c.after.is_none()));
+    }
+
+    #[test]
+    fn removed_attribute_is_an_update() {
+        let g = graph(vec![resource("vpc", Kind::Vpc, &[("cidr_block", Expr::str("10.0.0.0/16"))])]);
+        let s = state(vec![(
+            "vpc",
+            recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16", "tags": {"a": "b"}}), &[]),
+        )]);
+        let p = plan(&g, Some(&s), &[]);
+        assert_eq!(action_of(&p, "vpc"), Action::Update);
+    }
+
+    #[test]
+    fn kind_change_forces_replacement() {
+        let g = graph(vec![resource("x", Kind::Vpc, &[])]);
+        let s = state(vec![("x", recorded(Kind::Subnet, "s", json!({}), &[]))]);
+        let p = plan(&g, Some(&s), &[]);
+        assert_eq!(action_of(&p, "x"), Action::Replace);
+        assert_eq!(p.changes[0].replace_because, vec!["kind".to_owned()]);
+    }
+
+    #[test]
+    fn moved_resources_keep_their_state() {
+        let g = graph(vec![resource("vpc.main", Kind::Vpc, &[("cidr_block", Expr::str("10.0.0.0/16"))])]);
+        let s = state(vec![("vpc", recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[]))]);
+        let p = plan(&g, Some(&s), &[(a("vpc"), a("vpc.main"))]);
+        assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+        assert_eq!(p.changes[0].action, Action::NoOp);
+        assert_eq!(p.changes[0].moved_from, Some(a("vpc")));
+    }
+
+    #[test]
+    fn references_resolve_against_recorded_outputs() {
+        let g = network("10.0.0.0/16", "10.0.0.0/24");
+        let mut s = applied_network();
+        if let Some(sub) = s.resources.get_mut(&a("subnet.public[a]")) {
+            sub.attributes.insert("vpc_id".to_owned(), json!("vpc-old"));
+        }
+        let p = plan(&g, Some(&s), &[]);
+        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
+        assert_eq!(subnet.action, Action::Replace);
+        assert_eq!(subnet.attributes[0].after, Some(json!("vpc-1")));
+    }
+}

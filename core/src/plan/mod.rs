@@ -1,0 +1,136 @@
+//! Plans: what an apply would do to one environment, per resource and per attribute, computed by
+//! [`diff`] from the desired graph and the recorded state. A plan is data: renderers present it,
+//! `--out` saves it and a later apply refuses it if the state or manifest moved on since.
+
+mod diff;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::graph::{Address, Kind};
+
+pub use diff::{PlanInput, diff};
+
+/// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
+/// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
+pub const PLAN_FORMAT_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub ecsops_version: String,
+    pub environment: String,
+    /// SHA-256 of the merged manifest, so a saved plan can tell when the manifest changed.
+    pub manifest_digest: String,
+    /// The state the plan was made against; `None` when the environment has no state yet.
+    pub prior_state: Option<PriorState>,
+    /// In apply order: creates and updates dependencies first, then deletes in reverse.
+    pub changes: Vec<ResourceChange>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorState {
+    pub lineage: String,
+    pub serial: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// Whether the action destroys a resource (delete, or replace which deletes the old one).
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Action::Delete | Action::Replace)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub kind: Kind,
+    pub action: Action,
+    /// The address this resource had in state before a `[[moved]]` rename.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
+    /// For a replace: the attributes whose change forces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_because: Vec<String>,
+    /// For a create every attribute, for a delete every recorded one, otherwise the changed ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub name: String,
+    /// The recorded value; absent on create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The desired value; absent on delete and when unknown until apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// The desired value depends on something only known after apply (an id, an ARN).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_unknown: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[ResourceChange]) -> Self {
+        let mut s = Self::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.no_op += 1,
+            }
+        }
+        s
+    }
+
+    /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`
+    pub fn line(&self) -> String {
+        format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            self.create, self.update, self.replace, self.delete
+        )
+    }
+}

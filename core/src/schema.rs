@@ -1,0 +1,295 @@
+//! The manifest JSON Schema: generated from [`crate::manifest::Manifest`] (draft-07, which Taplo
+//! and other editors understand), checked in as `schemas/manifest.schema.json`, and used to check
+//! merged manifests so every schema problem of a file is reported in one run, each at the TOML
+//! key or value it concerns.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::manifest::sites::SiteMap;
+use crate::manifest::types::Manifest;
+
+/// Path of the checked-in schema, relative to the workspace root.
+pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
+
+/// The schema as a JSON value.
+pub fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let schema = generator.into_root_schema_for::<Manifest>();
+        serde_json::to_value(schema).unwrap_or(Value::Null)
+    })
+}
+
+/// The schema file's text (pretty JSON with a trailing newline).
+pub fn generate() -> String {
+    let mut text = serde_json::to_string_pretty(schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn validator() -> Option<&'static jsonschema::Validator> {
+    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| jsonschema::draft7::new(schema()).ok())
+        .as_ref()
+}
+
+/// Checks a merged manifest against the schema; pushes one diagnostic per problem and returns
+/// whether there were none.
+pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
+    let Some(validator) = validator() else {
+        diags.push(Diagnostic::error(
+            "schema-internal",
+            "the built-in manifest schema does not compile; this is a bug in ecsops",
+        ));
+        return false;
+    };
+    let mut ok = true;
+    for error in validator.iter_errors(value) {
+        ok = false;
+        let pointer = error.instance_path().to_string();
+        let place = toml_path(&pointer);
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let allowed = allowed_keys(&pointer);
+                for key in unexpected {
+                    let key_pointer = crate::manifest::sites::child_pointer(&pointer, key);
+                    let within = if place.is_empty() {
+                        "at the top level".to_owned()
+                    } else {
+                        format!("in `{place}`")
+                    };
+                    let mut d = Diagnostic::error(
+                        "unknown-key",
+                        format!("unknown key `{key}` {within}"),
+                    )
+                    .at(sites.key(&key_pointer))
+                    .label("unknown key");
+                    d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if !allowed.is_empty() => {
+                            d.help(format!("allowed keys: {}", quote_list(&allowed)))
+                        }
+                        None => d,
+                    };
+                    diags.push(d);
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                let table = if place.is_empty() {
+                    "the manifest".to_owned()
+                } else {
+                    format!("`[{place}]`")
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("missing key `{name}` in {table}"),
+                    )
+                    .at(sites.key(&pointer))
+                    .label(format!("`{name}` is required here"))
+                    .help(format!("add `{name} = ...` to {table}")),
+                );
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => type_name(&t.to_string()),
+                    TypeKind::Multiple(ts) => ts
+                        .into_iter()
+                        .map(|t| type_name(&t.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        format!(
+                            "`{place}` must be {expected}, found {}",
+                            describe(error.instance())
+                        ),
+                    )
+                    .at(sites.value(&pointer))
+                    .label(format!("expected {expected}")),
+                );
+            }
+            ValidationErrorKind::Enum { options } => {
+                let names: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                let found = error.instance().as_str().unwrap_or_default().to_owned();
+                let mut d = Diagnostic::error(
+                    "invalid-value",
+                    format!("`{place}` must be one of {}", quote_list(&names)),
+                )
+                .at(sites.value(&pointer))
+                .label("not an allowed value");
+                if let Some(s) = did_you_mean(&found, names.iter().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                diags.push(d);
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::error("invalid-value", format!("`{place}`: {error}"))
+                        .at(sites.value(&pointer))
+                        .label("invalid value"),
+                );
+            }
+        }
+    }
+    ok
+}
+
+fn quote_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn type_name(json_type: &str) -> String {
+    match json_type {
+        "object" => "a table".to_owned(),
+        "array" => "an array".to_owned(),
+        "string" => "a string".to_owned(),
+        "integer" => "an integer".to_owned(),
+        "number" => "a number".to_owned(),
+        "boolean" => "a boolean (`true` or `false`)".to_owned(),
+        "null" => "absent".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".to_owned(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) => format!("number `{n}`"),
+        Value::String(s) if s.len() <= 40 => format!("string \"{s}\""),
+        Value::String(_) => "a string".to_owned(),
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "a table".to_owned(),
+    }
+}
+
+/// Turns `/services/web/listeners/0/port` into `services.web.listeners[0].port`.
+pub fn toml_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            let bare = !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if bare {
+                out.push_str(&seg);
+            } else {
+                out.push_str(&format!("\"{seg}\""));
+            }
+        }
+    }
+    out
+}
+
+/// The keys the schema allows in the table at `pointer` (for "did you mean").
+fn allowed_keys(pointer: &str) -> Vec<String> {
+    let root = schema();
+    let mut node = resolve(root, root);
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        let next = node
+            .get("properties")
+            .and_then(|p| p.get(&seg))
+            .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))
+            .or_else(|| node.get("items").filter(|_| seg.parse::<usize>().is_ok()));
+        match next {
+            Some(n) => node = resolve(root, n),
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Follows `$ref` and the `anyOf: [T, null]` that optional tables become.
+fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+            let Some(target) = r.strip_prefix('#').and_then(|p| root.pointer(p)) else {
+                return node;
+            };
+            node = target;
+        } else if let Some(alts) = node.get("anyOf").and_then(Value::as_array) {
+            match alts.iter().find(|a| a.get("type") != Some(&Value::from("null"))) {
+                Some(a) => node = a,
+                None => return node,
+            }
+        } else {
+            return node;
+        }
+    }
+    node
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_paths_read_like_toml() {
+        assert_eq!(toml_path("/services/web/cpu"), "services.web.cpu");
+        assert_eq!(
+            toml_path("/load_balancers/default/listeners/0/port"),
+            "load_balancers.default.listeners[0].port"
+        );
+        assert_eq!(toml_path("/environment/tags/a~1b"), "environment.tags.\"a/b\"");
+    }
+
+    #[test]
+    fn allowed_keys_follow_maps_and_refs() {
+        let keys = allowed_keys("/services/web");
+        assert!(keys.contains(&"image".to_owned()), "{keys:?}");
+        let keys = allowed_keys("/load_balancers/x/listeners/0");
+        assert!(keys.contains(&"certificate".to_owned()), "{keys:?}");
+        let keys = allowed_keys("");
+        assert!(keys.contains(&"services".to_owned()), "{keys:?}");
+    }
+}
+
+#[cfg(test)]
+mod freshness {
+    /// The checked-in schema must match the types. `ECSOPS_UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn checked_in_schema_is_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(super::SCHEMA_PATH);
+        let fresh = super::generate();
+        if std::env::var_os("ECSOPS_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &fresh).expect("write schema");
+            return;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{} is stale; run `ECSOPS_UPDATE_SCHEMA=1 cargo test -p ecsops-core schema` and commit it",
+            super::SCHEMA_PATH
+        );
+    }
+}
