@@ -189,6 +189,17 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Outputs that an in-place update changes (a launch template update makes a new version),
+    /// so references to them are unknown until the update is applied.
+    pub fn outputs_changed_by_update(self) -> &'static [&'static str] {
+        match self {
+            Kind::LaunchTemplate => &["latest_version"],
+            _ => &[],
+        }
+    }
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -1,1 +1,137 @@
-//! Instance user data.
+//! Instance user data for the ECS-optimized Amazon Linux 2023 AMI, rendered in Rust (the
+//! reference rendered an Amazon Linux 1 Upstart script onto an AL2 AMI, which never ran).
+//!
+//! On AL2023 the ECS agent starts by itself once cloud-init is done, so the script writes
+//! `/etc/ecs/ecs.config` first and nothing it does later can keep the instance from joining the
+//! cluster: host-log shipping and the user's own commands run after, and their failure is logged
+//! rather than fatal. All metadata access goes through the agent's own IMDSv2 handling; the
+//! script itself never calls IMDS.
+
+use std::fmt::Write as _;
+
+/// Host log files shipped to CloudWatch: (log group suffix, file glob).
+pub const HOST_LOGS: [(&str, &str, &str); 6] = [
+    ("dmesg", "/var/log/dmesg", "/var/log/dmesg"),
+    ("docker", "/var/log/docker", "/var/log/docker"),
+    ("ecs-agent", "/var/log/ecs/ecs-agent.log", "/var/log/ecs/ecs-agent.log*"),
+    ("ecs-init", "/var/log/ecs/ecs-init.log", "/var/log/ecs/ecs-init.log*"),
+    ("audit", "/var/log/ecs/audit.log", "/var/log/ecs/audit.log*"),
+    ("messages", "/var/log/messages", "/var/log/messages"),
+];
+
+/// What goes into one instance group's user data.
+#[derive(Debug, Clone)]
+pub struct UserData<'a> {
+    pub cluster: &'a str,
+    pub instance_group: &'a str,
+    /// `s3://bucket/key` of private registry auth lines for ecs.config.
+    pub docker_auth: Option<&'a str>,
+    pub logging_drivers: Option<&'a [String]>,
+    /// Log group prefix when host logs are shipped.
+    pub host_log_prefix: Option<&'a str>,
+    pub custom: Option<&'a str>,
+}
+
+impl UserData<'_> {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "#!/bin/bash");
+        let _ = writeln!(
+            s,
+            "# Written by ecsops: joins this instance to ECS cluster {} (group {}).",
+            self.cluster, self.instance_group
+        );
+        s.push_str("set -uo pipefail\n\n");
+        s.push_str("cat >> /etc/ecs/ecs.config <<'ECS_CONFIG'\n");
+        let _ = writeln!(s, "ECS_CLUSTER={}", self.cluster);
+        let _ = writeln!(
+            s,
+            "ECS_INSTANCE_ATTRIBUTES={{\"ecsops.instance-group\":\"{}\"}}",
+            self.instance_group
+        );
+        s.push_str("ECS_ENABLE_CONTAINER_METADATA=true\n");
+        s.push_str("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true\n");
+        if let Some(drivers) = self.logging_drivers {
+            let list: Vec<String> = drivers.iter().map(|d| format!("\"{d}\"")).collect();
+            let _ = writeln!(s, "ECS_AVAILABLE_LOGGING_DRIVERS=[{}]", list.join(","));
+        }
+        s.push_str("ECS_CONFIG\n");
+        if let Some(auth) = self.docker_auth {
+            s.push_str("\n# Private registry auth (ECS_ENGINE_AUTH_TYPE / ECS_ENGINE_AUTH_DATA).\n");
+            let _ = writeln!(
+                s,
+                "aws s3 cp '{auth}' - >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
+            );
+        }
+        if let Some(prefix) = self.host_log_prefix {
+            s.push_str("\n# Ship host logs with the unified CloudWatch agent.\n");
+            s.push_str("(\n");
+            s.push_str("  dnf install -y amazon-cloudwatch-agent rsyslog &&\n");
+            s.push_str("  systemctl enable --now rsyslog &&\n");
+            s.push_str(
+                "  cat > /opt/aws/amazon-cloudwatch-agent/etc/ecsops.json <<'CW_AGENT' &&\n",
+            );
+            s.push_str("{\"logs\":{\"logs_collected\":{\"files\":{\"collect_list\":[\n");
+            let entries: Vec<String> = HOST_LOGS
+                .iter()
+                .map(|(_, suffix, glob)| {
+                    format!(
+                        "{{\"file_path\":\"{glob}\",\"log_group_name\":\"{prefix}{suffix}\",\"log_stream_name\":\"{{instance_id}}\"}}"
+                    )
+                })
+                .collect();
+            s.push_str(&entries.join(",\n"));
+            s.push_str("\n]}}}}\nCW_AGENT\n");
+            s.push_str("  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \\\n");
+            s.push_str("    -c file:/opt/aws/amazon-cloudwatch-agent/etc/ecsops.json\n");
+            s.push_str(") || echo 'ecsops: host log shipping failed' >&2\n");
+        }
+        if let Some(custom) = self.custom {
+            s.push_str("\n# Custom user data from the manifest.\n");
+            s.push_str(custom.trim_end());
+            s.push('\n');
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_cluster_first_and_optional_parts_only_when_asked() {
+        let minimal = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: None,
+            logging_drivers: None,
+            host_log_prefix: None,
+            custom: None,
+        }
+        .render();
+        assert!(minimal.starts_with("#!/bin/bash\n"));
+        assert!(minimal.contains("\nECS_CLUSTER=acc-default\n"));
+        assert!(!minimal.contains("ECS_AVAILABLE_LOGGING_DRIVERS"));
+        assert!(!minimal.contains("aws s3 cp"));
+        assert!(!minimal.contains("169.254.169.254"), "no IMDSv1 calls");
+
+        let drivers = vec!["json-file".to_owned(), "fluentd".to_owned()];
+        let full = UserData {
+            cluster: "acc-default",
+            instance_group: "gpu",
+            docker_auth: Some("s3://bucket/ecs.config"),
+            logging_drivers: Some(&drivers),
+            host_log_prefix: Some("/ecsops/acc/default"),
+            custom: Some("echo hi\n"),
+        }
+        .render();
+        assert!(full.contains("ECS_AVAILABLE_LOGGING_DRIVERS=[\"json-file\",\"fluentd\"]"));
+        assert!(full.contains("aws s3 cp 's3://bucket/ecs.config' - >> /etc/ecs/ecs.config"));
+        assert!(full.contains("/ecsops/acc/default/var/log/ecs/ecs-agent.log"));
+        assert!(full.contains("\"ecsops.instance-group\":\"gpu\""));
+        let cluster_at = full.find("ECS_CLUSTER").unwrap_or(usize::MAX);
+        let custom_at = full.find("echo hi").unwrap_or(0);
+        assert!(cluster_at < custom_at, "ecs.config is written before anything that can fail");
+    }
+}

@@ -43,13 +43,14 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
             continue;
         };
         let lookup = |r: &Reference| -> Option<Value> {
-            if matches!(
-                actions.get(&r.address),
-                Some(Action::Create | Action::Replace)
-            ) {
-                return None;
-            }
             let (p, _) = prior.get(&r.address)?;
+            match actions.get(&r.address) {
+                Some(Action::Create | Action::Replace) => return None,
+                Some(Action::Update) if p.kind.outputs_changed_by_update().contains(&r.output.as_str()) => {
+                    return None;
+                }
+                _ => {}
+            }
             p.outputs
                 .get(&r.output)
                 .or_else(|| p.attributes.get(&r.output))
