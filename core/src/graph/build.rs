@@ -1416,6 +1416,119 @@ mod tests {
         assert_eq!(cidrsubnet(vpc, 17, 0), None);
     }
 
+    fn manifest(extra: serde_json::Value) -> Manifest {
+        let mut base = json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16", "nat": "single"},
+            "instance_groups": {"default": {"min_size": 1, "max_size": 3, "desired_capacity": 2}},
+            "load_balancers": {"default": {}},
+            "services": {"web": {"image": "nginx", "container_port": 80,
+                                  "route": {"paths": ["/*"]},
+                                  "secrets": {"PASSWORD": "ssm:/acc/password"}}},
+            "system_containers": {"cadvisor": {"image": "cadvisor", "instance_group": "default"}}
+        });
+        merge(&mut base, extra);
+        serde_json::from_value(base).expect("manifest")
+    }
+
+    fn merge(a: &mut Value, b: Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k).or_insert(Value::Null), v);
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
+        match g.resources.get(&Address::from(address)).and_then(|r| r.attributes.get(attr)) {
+            Some(Expr::Lit(v)) => v,
+            other => panic!("{address}.{attr} is not a literal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn builds_the_reference_layout() {
+        let g = build(&manifest(json!({})), "acc").expect("graph");
+        assert_eq!(lit(&g, "vpc", "cidr_block"), "10.0.0.0/16");
+        assert_eq!(lit(&g, "subnet.public[eu-west-1a]", "cidr_block"), "10.0.0.0/24");
+        assert_eq!(lit(&g, "subnet.public[eu-west-1b]", "cidr_block"), "10.0.1.0/24");
+        assert_eq!(lit(&g, "subnet.private[eu-west-1a]", "cidr_block"), "10.0.50.0/24");
+        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "availability_zone"), "eu-west-1b");
+        assert_eq!(lit(&g, "ecs_cluster", "name"), "acc-default");
+        assert_eq!(lit(&g, "autoscaling_group[default]", "desired_capacity"), 2);
+        assert_eq!(lit(&g, "launch_template[default]", "metadata_options")["http_tokens"], "required");
+        let user_data = lit(&g, "launch_template[default]", "user_data");
+        assert!(user_data.as_str().is_some_and(|u| u.contains("ECS_CLUSTER=acc-default")));
+        assert_eq!(lit(&g, "log_group.host[docker]", "name"), "/ecsops/acc/default/var/log/docker");
+        assert_eq!(lit(&g, "service[cadvisor]", "scheduling_strategy"), "DAEMON");
+        assert_eq!(lit(&g, "load_balancer[default]", "scheme"), "internet-facing");
+        assert_eq!(lit(&g, "target_group[web]", "name"), "acc-web");
+        for a in [
+            "internet_gateway", "route_table.public", "route.public_internet", "nat_gateway[eu-west-1a]",
+            "route.private_nat[eu-west-1b]", "security_group.instances", "iam_role.instance",
+            "instance_profile", "capacity_provider[default]", "listener[default:80]",
+            "listener_rule[web]", "event_rule.stopped_tasks", "sns_topic.alerts",
+            "sns_topic_policy.alerts", "task_definition[web]", "service[web]",
+            "iam_policy.task_execution",
+        ] {
+            assert!(g.resources.contains_key(&Address::from(a)), "missing {a}");
+        }
+    }
+
+    #[test]
+    fn single_nat_serves_every_zone_and_per_az_has_one_each() {
+        let single = build(&manifest(json!({})), "acc").expect("graph");
+        let nats = |g: &Graph| g.resources.values().filter(|r| r.kind == Kind::NatGateway).count();
+        assert_eq!(nats(&single), 1);
+        let route_b = &single.resources[&Address::from("route.private_nat[eu-west-1b]")];
+        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1a]")));
+        let per_az = build(&manifest(json!({"network": {"nat": "per_az"}})), "acc").expect("graph");
+        assert_eq!(nats(&per_az), 2);
+        let route_b = &per_az.resources[&Address::from("route.private_nat[eu-west-1b]")];
+        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1b]")));
+    }
+
+    #[test]
+    fn instances_wait_for_private_routes_and_the_cluster() {
+        let g = build(&manifest(json!({})), "acc").expect("graph");
+        let asg = &g.resources[&Address::from("autoscaling_group[default]")];
+        for dep in ["route.private_nat[eu-west-1a]", "route.private_nat[eu-west-1b]", "ecs_cluster"] {
+            assert!(asg.depends_on.contains(&Address::from(dep)), "{dep}");
+        }
+        let service = &g.resources[&Address::from("service[web]")];
+        assert!(service.depends_on.contains(&Address::from("listener_rule[web]")));
+        assert!(g.topological_order().len() == g.resources.len());
+    }
+
+    #[test]
+    fn explicit_subnets_and_internal_load_balancers() {
+        let g = build(
+            &manifest(json!({
+                "network": {"public_subnets": ["10.0.10.0/24", "10.0.11.0/24"],
+                            "private_subnets": ["10.0.20.0/23", "10.0.22.0/23"]},
+                "load_balancers": {"default": {"scheme": "internal"}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "cidr_block"), "10.0.22.0/23");
+        let lb = &g.resources[&Address::from("load_balancer[default]")];
+        assert!(lb.depends_on.contains(&Address::from("subnet.private[eu-west-1a]")));
+        assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
+    }
+
+    #[test]
+    fn incomplete_manifests_are_errors_not_panics() {
+        let mut m = manifest(json!({}));
+        m.network.cidr = Some("nonsense".to_owned());
+        assert!(build(&m, "acc").is_err());
+        m.environment.region = None;
+        assert!(build(&m, "acc").is_err());
+    }
+
     #[test]
     fn secret_references_map_to_arns_and_value_from() {
         assert_eq!(
