@@ -196,6 +196,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     for (name, sc) in &manifest.system_containers {
         system_container(&mut b, name, sc, &iam, &cluster, &groups);
     }
+    tracing::debug!(environment, resources = b.graph.resources.len(), "built the desired graph");
     Ok(b.graph)
 }
 

@@ -57,7 +57,9 @@ pub(super) fn check_environment(
     diagnostics: &mut Diagnostics,
 ) -> Option<Loaded> {
     let mut own = Diagnostics::default();
+    let started = std::time::Instant::now();
     let loaded = load_environment(ws, env, sources, &mut own)?;
+    tracing::debug!(environment = env, files = loaded.chain.len(), elapsed = ?started.elapsed(), "loaded manifest");
     if loaded.manifest.is_some() {
         let others: Vec<Neighbour> = neighbours
             .iter()
@@ -67,6 +69,7 @@ pub(super) fn check_environment(
         validate::check(&loaded, &others, &mut own);
     }
     let ok = !own.has_errors() && loaded.manifest.is_some();
+    tracing::info!(environment = env, valid = ok, diagnostics = own.iter().count(), elapsed = ?started.elapsed(), "validated");
     diagnostics.extend(own);
     ok.then_some(loaded)
 }

@@ -186,6 +186,8 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         });
     }
 
+    let summary = Summary::of(&changes);
+    tracing::info!(environment = input.environment, "{}", summary.line());
     Plan {
         format_version: super::PLAN_FORMAT_VERSION.to_owned(),
         ecsops_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -195,7 +197,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
             lineage: s.lineage.clone(),
             serial: s.serial,
         }),
-        summary: Summary::of(&changes),
+        summary,
         changes,
     }
 }
