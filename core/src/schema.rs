@@ -3,6 +3,7 @@
 //! merged manifests so every schema problem of a file is reported in one run, each at the TOML
 //! key or value it concerns.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -186,7 +187,7 @@ pub fn toml_path(pointer: &str) -> String {
     for seg in pointer.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         if seg.parse::<usize>().is_ok() {
-            out.push_str(&format!("[{seg}]"));
+            let _ = write!(out, "[{seg}]");
         } else {
             if !out.is_empty() {
                 out.push('.');
@@ -198,7 +199,7 @@ pub fn toml_path(pointer: &str) -> String {
             if bare {
                 out.push_str(&seg);
             } else {
-                out.push_str(&format!("\"{seg}\""));
+                let _ = write!(out, "\"{seg}\"");
             }
         }
     }

@@ -1202,7 +1202,7 @@ fn service(
         ));
         deps.push(g.capacity_provider.clone());
     }
-    if groups.len() > 0 {
+    if !groups.is_empty() {
         deps.push(Address::new("cluster_capacity_providers"));
     }
     if let (Some(route), Some(lb), Some(port)) = (&svc.route, lb, svc.container_port) {
@@ -1310,7 +1310,7 @@ fn task_definition(
         ("family", Expr::str(format!("{}-{name}", b.prefix))),
         ("network_mode", "bridge".into()),
         ("requires_compatibilities", Expr::Lit(json!(["EC2"]))),
-        ("container_definitions", Expr::Lit(json!([container]))),
+        ("container_definitions", Expr::Lit(Value::Array(vec![container]))),
         ("tags", b.tags(None)),
     ];
     if let Some(exec) = &iam.task_execution {

@@ -136,7 +136,7 @@ fn table_to_json(
     parent: &Site,
 ) -> Result<Value, Diagnostic> {
     let mut map = Map::new();
-    for (name, _) in table.iter() {
+    for (name, _) in table {
         let Some((key, item)) = table.get_key_value(name) else {
             continue;
         };
@@ -210,7 +210,7 @@ fn value_to_json(
         }
         T::InlineTable(t) => {
             let mut map = Map::new();
-            for (name, _) in t.iter() {
+            for (name, _) in t {
                 let Some((key, elem)) = t.get_key_value(name) else {
                     continue;
                 };

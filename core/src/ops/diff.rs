@@ -1,6 +1,8 @@
 //! `ecsops diff`: validate one environment, expand it into the desired graph, read its recorded
 //! state and plan. Offline: needs no credentials and no network.
 
+use std::fmt::Write as _;
+
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostics;
@@ -68,8 +70,10 @@ fn digest(value: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     Sha256::digest(&bytes)
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// The local state file, or `None` when the environment was never applied.
