@@ -1,9 +1,17 @@
 //! Semantic validation of a loaded manifest: the rules a JSON Schema cannot express (CIDR
-//! containment and overlap, references between sections, AWS naming limits, ...). Every rule
-//! pushes diagnostics; none stops the others.
+//! containment and overlap, references between sections, AWS naming limits, capacity, secret
+//! references). Every rule pushes diagnostics at the exact key or value concerned; none stops
+//! the others, and none panics on user input.
 
-use crate::diagnostic::Diagnostics;
-use crate::manifest::Loaded;
+mod capacity;
+mod names;
+mod network;
+mod references;
+mod secrets;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::manifest::sites::child_pointer;
+use crate::manifest::{Loaded, Manifest};
 
 /// A sibling environment's network, for the cross-environment CIDR overlap rule.
 #[derive(Debug, Clone)]
@@ -15,4 +23,103 @@ pub struct Neighbour {
 }
 
 /// Checks `loaded` (whose schema check passed) against every semantic rule.
-pub fn check(_loaded: &Loaded, _neighbours: &[Neighbour], _diags: &mut Diagnostics) {}
+pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics) {
+    let Some(manifest) = loaded.manifest.as_ref() else {
+        return;
+    };
+    let mut cx = Cx {
+        loaded,
+        m: manifest,
+        diags,
+    };
+    names::check(&mut cx);
+    network::check(&mut cx, neighbours);
+    references::check(&mut cx);
+    capacity::check(&mut cx);
+    secrets::check(&mut cx);
+}
+
+/// What every rule needs: the manifest, where its values are written, and the output list.
+struct Cx<'a> {
+    loaded: &'a Loaded,
+    m: &'a Manifest,
+    diags: &'a mut Diagnostics,
+}
+
+impl Cx<'_> {
+    /// An error at the value at `pointer`.
+    fn at_value(&mut self, code: &'static str, pointer: &str, message: String) -> Pending<'_> {
+        let site = self.loaded.sites.value(pointer);
+        Pending {
+            diags: self.diags,
+            d: Diagnostic::error(code, message).at(site),
+        }
+    }
+
+    /// An error at the key naming the value at `pointer`.
+    fn at_key(&mut self, code: &'static str, pointer: &str, message: String) -> Pending<'_> {
+        let site = self.loaded.sites.key(pointer);
+        Pending {
+            diags: self.diags,
+            d: Diagnostic::error(code, message).at(site),
+        }
+    }
+
+    fn environment(&self) -> &str {
+        &self.loaded.environment
+    }
+}
+
+/// A diagnostic being built; pushed when dropped by [`Pending::emit`].
+struct Pending<'d> {
+    diags: &'d mut Diagnostics,
+    d: Diagnostic,
+}
+
+impl Pending<'_> {
+    fn label(mut self, label: impl Into<String>) -> Self {
+        self.d = self.d.label(label);
+        self
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.d = self.d.help(help);
+        self
+    }
+
+    fn warning(mut self) -> Self {
+        self.d.severity = crate::diagnostic::Severity::Warning;
+        self
+    }
+
+    fn emit(self) {
+        self.diags.push(self.d);
+    }
+}
+
+/// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.
+fn ptr(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .fold(String::new(), |p, s| child_pointer(&p, s))
+}
+
+/// "did you mean" help for a name that should be one of `known`, or the list of known names.
+fn suggest<'k>(name: &str, what: &str, known: impl IntoIterator<Item = &'k String>) -> String {
+    let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
+    if let Some(s) = did_you_mean(name, known.iter().copied()) {
+        return format!("did you mean `{s}`?");
+    }
+    if known.is_empty() {
+        format!("no {what} is defined; add one or remove this reference")
+    } else {
+        format!(
+            "defined {what}s: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}

@@ -1,0 +1,339 @@
+//! Capacity and instance rules: group sizes, instance types, AMIs, volumes, whether each task
+//! fits on one instance of its group, ports, log retention and alert addresses.
+
+use super::{Cx, ptr};
+
+/// vCPUs and MiB of memory of common instance types, for the "does the task fit" rule. Types
+/// not listed are not checked.
+fn instance_size(instance_type: &str) -> Option<(u32, u32)> {
+    let (family, size) = instance_type.split_once('.')?;
+    let general = matches!(
+        family,
+        "m5" | "m5a" | "m6i" | "m6a" | "m6g" | "m7i" | "m7a" | "m7g" | "m8g"
+    );
+    let compute = matches!(
+        family,
+        "c5" | "c5a" | "c6i" | "c6a" | "c6g" | "c7i" | "c7a" | "c7g"
+    );
+    let memory = matches!(family, "r5" | "r5a" | "r6i" | "r6a" | "r6g" | "r7i" | "r7g");
+    let burst = matches!(family, "t3" | "t3a" | "t4g");
+    let vcpu = match size {
+        "nano" | "micro" | "small" | "medium" | "large" => 2,
+        "xlarge" => 4,
+        "2xlarge" => 8,
+        "4xlarge" => 16,
+        "8xlarge" => 32,
+        _ => return None,
+    };
+    let gib_per_vcpu = if general {
+        4
+    } else if compute {
+        2
+    } else if memory {
+        8
+    } else if burst {
+        return Some(match size {
+            "nano" => (2, 512),
+            "micro" => (2, 1024),
+            "small" => (2, 2048),
+            "medium" => (2, 4096),
+            "large" => (2, 8192),
+            "xlarge" => (4, 16384),
+            "2xlarge" => (8, 32768),
+            _ => return None,
+        });
+    } else {
+        return None;
+    };
+    if matches!(size, "nano" | "micro" | "small" | "medium") {
+        return None;
+    }
+    Some((vcpu, vcpu * gib_per_vcpu * 1024))
+}
+
+/// Memory the OS and the ECS agent keep for themselves.
+const RESERVED_MIB: u32 = 512;
+
+const RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for (name, g) in &m.instance_groups {
+        let p = |k: &str| ptr(&["instance_groups", name, k]);
+        let desired = g.desired_capacity.unwrap_or(g.min_size);
+        if g.max_size == 0 {
+            cx.at_value(
+                "invalid-capacity",
+                &p("max_size"),
+                "`max_size` must be at least 1".into(),
+            )
+            .label("no instances")
+            .emit();
+        }
+        if g.min_size > g.max_size {
+            cx.at_value(
+                "invalid-capacity",
+                &p("min_size"),
+                format!(
+                    "`min_size` ({}) is greater than `max_size` ({})",
+                    g.min_size, g.max_size
+                ),
+            )
+            .label("min > max")
+            .help("make `min_size ≤ desired_capacity ≤ max_size`")
+            .emit();
+        } else if desired < g.min_size || desired > g.max_size {
+            cx.at_value(
+                "invalid-capacity",
+                &p("desired_capacity"),
+                format!(
+                    "`desired_capacity` ({desired}) is outside `min_size`..`max_size` ({}..{})",
+                    g.min_size, g.max_size
+                ),
+            )
+            .label("out of bounds")
+            .help("make `min_size ≤ desired_capacity ≤ max_size`")
+            .emit();
+        }
+        let shaped = g.instance_type.split_once('.').is_some_and(|(f, s)| {
+            !f.is_empty()
+                && !s.is_empty()
+                && f.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+        if !shaped {
+            cx.at_value(
+                "invalid-instance-type",
+                &p("instance_type"),
+                format!("`{}` is not an EC2 instance type", g.instance_type),
+            )
+            .label("expected family.size")
+            .help("for example `t3.medium` or `m6i.large`")
+            .emit();
+        }
+        let ami_ok = matches!(g.ami.as_str(), "recommended" | "recommended-arm64")
+            || g.ami.strip_prefix("ami-").is_some_and(|h| {
+                (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
+            });
+        if !ami_ok {
+            cx.at_value(
+                "invalid-ami",
+                &p("ami"),
+                format!("`{}` is not an AMI choice", g.ami),
+            )
+            .label("unknown AMI")
+            .help("use `recommended`, `recommended-arm64` or an id like `ami-0123456789abcdef0`")
+            .emit();
+        }
+        if let Some(auth) = &g.docker_auth {
+            let ok = auth
+                .strip_prefix("s3://")
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(b, k)| !b.is_empty() && !k.is_empty());
+            if !ok {
+                cx.at_value(
+                    "invalid-docker-auth",
+                    &p("docker_auth"),
+                    "`docker_auth` is not an S3 object URL".into(),
+                )
+                .label("expected s3://bucket/key")
+                .emit();
+            }
+        }
+        let vp = ptr(&["instance_groups", name, "root_volume"]);
+        if g.root_volume.size < 30 {
+            cx.at_value(
+                "invalid-volume",
+                &format!("{vp}/size"),
+                format!(
+                    "root volume of {} GiB is smaller than the 30 GiB the ECS-optimized AMI needs",
+                    g.root_volume.size
+                ),
+            )
+            .label("too small")
+            .emit();
+        }
+        if !matches!(
+            g.root_volume.volume_type.as_str(),
+            "gp2" | "gp3" | "io1" | "io2"
+        ) {
+            cx.at_value(
+                "invalid-volume",
+                &format!("{vp}/type"),
+                format!("`{}` is not a root volume type", g.root_volume.volume_type),
+            )
+            .label("unknown type")
+            .help("use `gp3` (default), `gp2`, `io1` or `io2`")
+            .emit();
+        }
+    }
+    let tasks = m
+        .services
+        .iter()
+        .map(|(n, s)| ("services", n, s.cpu, s.memory, s.instance_group.clone()))
+        .chain(m.system_containers.iter().map(|(n, s)| {
+            (
+                "system_containers",
+                n,
+                s.cpu,
+                s.memory,
+                s.instance_group.clone(),
+            )
+        }));
+    for (section, name, cpu, memory, group) in tasks {
+        for (field, value) in [("cpu", cpu), ("memory", memory)] {
+            if value == 0 {
+                cx.at_value(
+                    "invalid-size",
+                    &ptr(&[section, name, field]),
+                    format!("`{field}` must be positive"),
+                )
+                .label("zero")
+                .emit();
+            }
+        }
+        let groups: Vec<&String> = match &group {
+            Some(g) => m.instance_groups.keys().filter(|k| *k == g).collect(),
+            None if section == "services" => m
+                .instance_groups
+                .keys()
+                .filter(|k| *k == "default")
+                .collect(),
+            None => m.instance_groups.keys().collect(),
+        };
+        for g in groups {
+            let itype = &m.instance_groups[g].instance_type;
+            let Some((vcpu, mib)) = instance_size(itype) else {
+                continue;
+            };
+            if cpu > vcpu * 1024 {
+                cx.at_value(
+                    "task-too-large",
+                    &ptr(&[section, name, "cpu"]),
+                    format!(
+                        "`{name}` asks for {cpu} CPU units; a `{itype}` of group `{g}` has {}",
+                        vcpu * 1024
+                    ),
+                )
+                .label("does not fit one instance")
+                .help("lower `cpu` or use a larger instance type")
+                .emit();
+            }
+            if memory + RESERVED_MIB > mib {
+                cx.at_value(
+                    "task-too-large",
+                    &ptr(&[section, name, "memory"]),
+                    format!(
+                        "`{name}` asks for {memory} MiB; a `{itype}` of group `{g}` offers about {} MiB to tasks",
+                        mib.saturating_sub(RESERVED_MIB)
+                    ),
+                )
+                .label("does not fit one instance")
+                .help("lower `memory` or use a larger instance type")
+                .emit();
+            }
+        }
+    }
+    for (name, svc) in &m.services {
+        if svc.container_port == Some(0) {
+            cx.at_value(
+                "invalid-port",
+                &ptr(&["services", name, "container_port"]),
+                "port 0 is not a valid port".into(),
+            )
+            .label("use 1..=65535")
+            .emit();
+        }
+        if svc.desired_count > 1000 {
+            cx.at_value(
+                "invalid-count",
+                &ptr(&["services", name, "desired_count"]),
+                format!(
+                    "`desired_count` {} is more tasks than one ECS service runs",
+                    svc.desired_count
+                ),
+            )
+            .label("too many")
+            .emit();
+        }
+    }
+    for (name, sc) in &m.system_containers {
+        for (i, port) in sc.ports.iter().enumerate() {
+            if port.container == 0 || port.host == Some(0) {
+                cx.at_value(
+                    "invalid-port",
+                    &ptr(&["system_containers", name, "ports", &i.to_string()]),
+                    "port 0 is not a valid port".into(),
+                )
+                .label("use 1..=65535")
+                .emit();
+            }
+        }
+    }
+    if !RETENTION_DAYS.contains(&m.logging.retention_days) {
+        let nearest = RETENTION_DAYS
+            .iter()
+            .min_by_key(|d| d.abs_diff(m.logging.retention_days))
+            .copied()
+            .unwrap_or(30);
+        cx.at_value(
+            "invalid-retention",
+            "/logging/retention_days",
+            format!(
+                "CloudWatch Logs cannot keep events for {} days",
+                m.logging.retention_days
+            ),
+        )
+        .label("not a CloudWatch retention")
+        .help(format!("the nearest allowed value is {nearest}"))
+        .emit();
+    }
+    if let Some(prefix) = &m.logging.prefix {
+        let ok = prefix.starts_with('/')
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+        if !ok {
+            cx.at_value(
+                "invalid-log-prefix",
+                "/logging/prefix",
+                format!("`{prefix}` is not a log group prefix"),
+            )
+            .label("expected /letters/digits/._-#")
+            .emit();
+        }
+    }
+    for (i, email) in m.alerts.email.iter().enumerate() {
+        let ok = email.split_once('@').is_some_and(|(u, d)| {
+            !u.is_empty() && d.contains('.') && !d.starts_with('.') && !email.contains(' ')
+        });
+        if !ok {
+            cx.at_value(
+                "invalid-email",
+                &ptr(&["alerts", "email", &i.to_string()]),
+                format!("`{email}` is not an e-mail address"),
+            )
+            .label("not an address")
+            .emit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_table() {
+        assert_eq!(instance_size("t3.medium"), Some((2, 4096)));
+        assert_eq!(instance_size("m6i.large"), Some((2, 8192)));
+        assert_eq!(instance_size("c6i.xlarge"), Some((4, 8192)));
+        assert_eq!(instance_size("r6i.2xlarge"), Some((8, 65536)));
+        assert_eq!(instance_size("x2idn.metal"), None);
+    }
+}

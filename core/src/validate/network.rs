@@ -1,0 +1,336 @@
+//! Network rules: the region and zones, the VPC CIDR and the subnets derived from it or given
+//! explicitly (valid, inside the VPC, one per zone, not overlapping), and VPC overlap with the
+//! workspace's other environments.
+
+use ipnet::Ipv4Net;
+
+use super::{Cx, Neighbour, ptr};
+use crate::diagnostic::did_you_mean;
+use crate::graph::subnet_cidrs;
+
+/// Regions AWS offers, for near-miss suggestions (an unknown but well-formed region is allowed:
+/// new regions appear).
+const REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+
+fn region_shaped(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let n = parts.len();
+    n >= 3
+        && parts[0].len() == 2
+        && parts[..n - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[n - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[n - 1].is_empty()
+}
+
+pub(super) fn check(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
+    let m = cx.m;
+    let region = m.environment.region.clone();
+    match region.as_deref() {
+        None => cx
+            .at_key(
+                "missing-region",
+                "/environment",
+                "`environment.region` is not set".into(),
+            )
+            .label("this table needs `region`")
+            .help("add `region = \"eu-west-1\"` (or your region) to `[environment]`")
+            .emit(),
+        Some(r) if !region_shaped(r) => {
+            let help = did_you_mean(r, REGIONS.iter().copied()).map_or_else(
+                || "use an AWS region name such as `eu-west-1`".to_owned(),
+                |s| format!("did you mean `{s}`?"),
+            );
+            cx.at_value(
+                "invalid-region",
+                "/environment/region",
+                format!("`{r}` is not an AWS region"),
+            )
+            .label("not a region")
+            .help(help)
+            .emit();
+        }
+        Some(_) => {}
+    }
+    let zones = &m.environment.availability_zones;
+    if zones.is_empty() {
+        cx.at_key(
+            "missing-zones",
+            "/environment",
+            "`environment.availability_zones` is empty".into(),
+        )
+        .label("no availability zones")
+        .help("list at least two zones, for example `availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]`")
+        .emit();
+    }
+    for (i, zone) in zones.iter().enumerate() {
+        let p = ptr(&["environment", "availability_zones", &i.to_string()]);
+        if zones[..i].contains(zone) {
+            cx.at_value(
+                "duplicate-zone",
+                &p,
+                format!("availability zone `{zone}` is listed twice"),
+            )
+            .label("duplicate")
+            .help("each zone gets its own subnets; list it once")
+            .emit();
+        }
+        if let Some(r) = region.as_deref() {
+            let suffix_ok = zone
+                .strip_prefix(r)
+                .is_some_and(|s| s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()));
+            if !suffix_ok {
+                cx.at_value(
+                    "zone-not-in-region",
+                    &p,
+                    format!("availability zone `{zone}` is not in region `{r}`"),
+                )
+                .label("wrong zone")
+                .help(format!("zones of `{r}` are `{r}a`, `{r}b`, ..."))
+                .emit();
+            }
+        }
+    }
+    if !m.load_balancers.is_empty() && zones.len() < 2 {
+        cx.at_value(
+            "too-few-zones",
+            "/environment/availability_zones",
+            format!(
+                "a load balancer needs at least two availability zones, found {}",
+                zones.len()
+            ),
+        )
+        .label("add a zone")
+        .help("AWS rejects an Application Load Balancer with subnets in fewer than two zones")
+        .emit();
+    }
+    cidrs(cx, neighbours);
+}
+
+fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
+    let m = cx.m;
+    let Some(text) = m.network.cidr.clone() else {
+        cx.at_key(
+            "missing-cidr",
+            "/network",
+            "`network.cidr` is not set".into(),
+        )
+        .label("this table needs `cidr`")
+        .help("add a /16 such as `cidr = \"10.0.0.0/16\"` to `[network]`")
+        .emit();
+        return;
+    };
+    let Ok(vpc) = text.parse::<Ipv4Net>() else {
+        cx.at_value(
+            "invalid-cidr",
+            "/network/cidr",
+            format!("`{text}` is not an IPv4 CIDR"),
+        )
+        .label("not a CIDR")
+        .help("write it as `10.N.0.0/16`")
+        .emit();
+        return;
+    };
+    if vpc.network() != vpc.addr() {
+        cx.at_value(
+            "cidr-host-bits",
+            "/network/cidr",
+            format!("`{text}` has host bits set"),
+        )
+        .label("not a network address")
+        .help(format!("did you mean `{}`?", vpc.trunc()))
+        .emit();
+        return;
+    }
+    let explicit = m.network.public_subnets.is_some() && m.network.private_subnets.is_some();
+    if !(16..=28).contains(&vpc.prefix_len()) {
+        cx.at_value(
+            "cidr-size",
+            "/network/cidr",
+            format!(
+                "a VPC must be between /16 and /28, `{text}` is /{}",
+                vpc.prefix_len()
+            ),
+        )
+        .label("wrong size")
+        .help("use a /16 such as `10.0.0.0/16`")
+        .emit();
+        return;
+    }
+    if vpc.prefix_len() != 16 && !explicit {
+        cx.at_value(
+            "cidr-size",
+            "/network/cidr",
+            format!(
+                "the subnet convention (10.N.0.0/24 public, 10.N.50.0/24 private) needs a /16, `{text}` is /{}",
+                vpc.prefix_len()
+            ),
+        )
+        .label("not a /16")
+        .help("use a /16, or list `public_subnets` and `private_subnets` explicitly")
+        .emit();
+        return;
+    }
+    subnets(cx, vpc);
+    for n in neighbours {
+        let allowed = m.network.allow_overlap_with.contains(&n.environment)
+            || n.allow_overlap_with.iter().any(|e| e == cx.environment());
+        if !allowed && (vpc.contains(&n.cidr.network()) || n.cidr.contains(&vpc.network())) {
+            cx.at_value(
+                "cidr-overlap",
+                "/network/cidr",
+                format!(
+                    "VPC `{vpc}` overlaps environment `{}` (`{}`)",
+                    n.environment, n.cidr
+                ),
+            )
+            .label("overlapping VPC")
+            .help(format!(
+                "give each environment its own /16, or add `allow_overlap_with = [\"{}\"]` if they are never connected",
+                n.environment
+            ))
+            .emit();
+        }
+    }
+    for (i, name) in m.network.allow_overlap_with.iter().enumerate() {
+        if !neighbours.iter().any(|n| &n.environment == name) {
+            cx.at_value(
+                "unknown-environment",
+                &ptr(&["network", "allow_overlap_with", &i.to_string()]),
+                format!("`{name}` is not another environment of this workspace"),
+            )
+            .label("unknown environment")
+            .warning()
+            .emit();
+        }
+    }
+}
+
+fn subnets(cx: &mut Cx<'_>, vpc: Ipv4Net) {
+    let m = cx.m;
+    let zones = m.environment.availability_zones.len();
+    for (tier, list) in [
+        ("public_subnets", &m.network.public_subnets),
+        ("private_subnets", &m.network.private_subnets),
+    ] {
+        let Some(list) = list else { continue };
+        if list.len() != zones {
+            cx.at_value(
+                "subnet-count",
+                &ptr(&["network", tier]),
+                format!(
+                    "`{tier}` has {} entries for {zones} availability zones",
+                    list.len()
+                ),
+            )
+            .label("one per zone")
+            .help("list exactly one subnet per availability zone, in zone order")
+            .emit();
+        }
+        for (i, c) in list.iter().enumerate() {
+            let p = ptr(&["network", tier, &i.to_string()]);
+            match c.parse::<Ipv4Net>() {
+                Err(_) => cx
+                    .at_value("invalid-cidr", &p, format!("`{c}` is not an IPv4 CIDR"))
+                    .label("not a CIDR")
+                    .emit(),
+                Ok(net) if !vpc.contains(&net) => cx
+                    .at_value(
+                        "subnet-outside-vpc",
+                        &p,
+                        format!("subnet `{c}` is not inside the VPC `{vpc}`"),
+                    )
+                    .label("outside the VPC")
+                    .help("pick a subnet inside `network.cidr`")
+                    .emit(),
+                Ok(_) => {}
+            }
+        }
+    }
+    let Some((public, private)) = subnet_cidrs(
+        vpc,
+        zones,
+        m.network.public_subnets.as_deref(),
+        m.network.private_subnets.as_deref(),
+    ) else {
+        return;
+    };
+    let all: Vec<(String, Ipv4Net)> = public
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (ptr(&["network", "public_subnets", &i.to_string()]), *n))
+        .chain(
+            private
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (ptr(&["network", "private_subnets", &i.to_string()]), *n)),
+        )
+        .collect();
+    for (i, (p, a)) in all.iter().enumerate() {
+        if let Some((_, b)) = all[..i]
+            .iter()
+            .find(|(_, b)| a.contains(&b.network()) || b.contains(&a.network()))
+        {
+            cx.at_value(
+                "subnet-overlap",
+                p,
+                format!("subnet `{a}` overlaps subnet `{b}`"),
+            )
+            .label("overlapping subnet")
+            .help("give every subnet its own range")
+            .emit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_shapes() {
+        for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-5"] {
+            assert!(region_shaped(ok), "{ok}");
+        }
+        for bad in ["eu-west", "euwest1", "EU-west-1", "e-west-1", ""] {
+            assert!(!region_shaped(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Reference rules: every name one section uses resolves to an entry of another (service →
+//! instance group, service → load balancer and listener, listener → certificate, redirect →
+//! HTTPS listener), and the load balancer's listeners and routing rules are unambiguous.
+
+use std::collections::BTreeMap;
+
+use super::{Cx, ptr, suggest};
+use crate::manifest::{ListenerProtocol, LoadBalancerKind};
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for (name, svc) in &m.services {
+        group_ref(cx, "services", name, svc.instance_group.as_deref());
+        let Some(route) = &svc.route else { continue };
+        let route_ptr = ptr(&["services", name, "route"]);
+        if svc.container_port.is_none() {
+            cx.at_key(
+                "route-without-port",
+                &route_ptr,
+                format!("service `{name}` has a `route` but no `container_port`"),
+            )
+            .label("the load balancer needs a port to send requests to")
+            .help("add `container_port = 80` (the port the container listens on)")
+            .emit();
+        }
+        let Some(lb) = m.load_balancers.get(&route.load_balancer) else {
+            let p = if cx
+                .loaded
+                .sites
+                .value(&format!("{route_ptr}/load_balancer"))
+                .is_some()
+            {
+                format!("{route_ptr}/load_balancer")
+            } else {
+                route_ptr.clone()
+            };
+            cx.at_value(
+                "unknown-load-balancer",
+                &p,
+                format!(
+                    "service `{name}` routes through load balancer `{}`, which is not defined",
+                    route.load_balancer
+                ),
+            )
+            .label("no such load balancer")
+            .help(suggest(
+                &route.load_balancer,
+                "load balancer",
+                m.load_balancers.keys(),
+            ))
+            .emit();
+            continue;
+        };
+        if let Some(port) = route.listener
+            && !lb.listeners.iter().any(|l| l.port == port)
+        {
+            let ports: Vec<String> = lb.listeners.iter().map(|l| l.port.to_string()).collect();
+            cx.at_value(
+                "unknown-listener",
+                &format!("{route_ptr}/listener"),
+                format!(
+                    "load balancer `{}` has no listener on port {port}",
+                    route.load_balancer
+                ),
+            )
+            .label("no such listener")
+            .help(format!("its listeners: {}", ports.join(", ")))
+            .emit();
+        }
+        if lb.kind == LoadBalancerKind::Classic
+            && (!route.paths.is_empty() || !route.hosts.is_empty())
+        {
+            cx.at_value(
+                "classic-rules",
+                &route_ptr,
+                format!(
+                    "classic load balancer `{}` cannot route by path or host",
+                    route.load_balancer
+                ),
+            )
+            .label("paths/hosts need an application load balancer")
+            .help(
+                "remove `paths` and `hosts`, or set `type = \"application\"` on the load balancer",
+            )
+            .emit();
+        }
+        if let Some(p) = route.priority
+            && !(1..=50_000).contains(&p)
+        {
+            cx.at_value(
+                "invalid-priority",
+                &format!("{route_ptr}/priority"),
+                format!("priority {p} is outside 1..=50000"),
+            )
+            .label("out of range")
+            .emit();
+        }
+        for (i, path) in route.paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                cx.at_value(
+                    "invalid-path",
+                    &format!("{route_ptr}/paths/{i}"),
+                    format!("path pattern `{path}` does not start with `/`"),
+                )
+                .label("missing leading `/`")
+                .help(format!("did you mean `/{path}`?"))
+                .emit();
+            }
+        }
+    }
+    for (name, sc) in &m.system_containers {
+        group_ref(cx, "system_containers", name, sc.instance_group.as_deref());
+    }
+    listeners(cx);
+    rules(cx);
+}
+
+fn group_ref(cx: &mut Cx<'_>, section: &str, name: &str, group: Option<&str>) {
+    let m = cx.m;
+    let wanted = group.unwrap_or("default");
+    if m.instance_groups.contains_key(wanted) {
+        return;
+    }
+    // A system container without a group runs on every group; only a named one must exist.
+    if section == "system_containers" && group.is_none() {
+        return;
+    }
+    let p = if group.is_some() {
+        ptr(&[section, name, "instance_group"])
+    } else {
+        ptr(&[section, name])
+    };
+    let d = if group.is_some() {
+        cx.at_value(
+            "unknown-instance-group",
+            &p,
+            format!("instance group `{wanted}` is not defined"),
+        )
+    } else {
+        cx.at_key(
+            "unknown-instance-group",
+            &p,
+            format!("`{name}` runs on instance group `default`, which is not defined"),
+        )
+    };
+    d.label("no such instance group")
+        .help(suggest(wanted, "instance group", m.instance_groups.keys()))
+        .emit();
+}
+
+fn listeners(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for (lb_name, lb) in &m.load_balancers {
+        for (i, l) in lb.listeners.iter().enumerate() {
+            let lp = ptr(&["load_balancers", lb_name, "listeners", &i.to_string()]);
+            if l.port == 0 {
+                cx.at_value(
+                    "invalid-port",
+                    &format!("{lp}/port"),
+                    "port 0 is not a valid port".into(),
+                )
+                .label("use 1..=65535")
+                .emit();
+            }
+            if lb.listeners[..i].iter().any(|o| o.port == l.port) {
+                cx.at_value(
+                    "duplicate-listener",
+                    &format!("{lp}/port"),
+                    format!("load balancer `{lb_name}` listens on port {} twice", l.port),
+                )
+                .label("duplicate port")
+                .help("each listener needs its own port")
+                .emit();
+            }
+            match (&l.protocol, &l.certificate) {
+                (ListenerProtocol::Https, None) => cx
+                    .at_value(
+                        "missing-certificate",
+                        &lp,
+                        format!("HTTPS listener on port {} has no `certificate`", l.port),
+                    )
+                    .label("HTTPS needs a certificate")
+                    .help("add `certificate = \"<name>\"` naming a `[certificates.<name>]` entry")
+                    .emit(),
+                (ListenerProtocol::Http, Some(_)) => cx
+                    .at_value(
+                        "certificate-on-http",
+                        &format!("{lp}/certificate"),
+                        format!("HTTP listener on port {} cannot use a certificate", l.port),
+                    )
+                    .label("only HTTPS listeners use certificates")
+                    .help("set `protocol = \"HTTPS\"` or remove `certificate`")
+                    .emit(),
+                (_, Some(cert)) if !m.certificates.contains_key(cert) => cx
+                    .at_value(
+                        "unknown-certificate",
+                        &format!("{lp}/certificate"),
+                        format!("certificate `{cert}` is not defined"),
+                    )
+                    .label("no such certificate")
+                    .help(suggest(cert, "certificate", m.certificates.keys()))
+                    .emit(),
+                _ => {}
+            }
+            if let Some(to) = l.redirect_to {
+                let ok = lb
+                    .listeners
+                    .iter()
+                    .any(|o| o.port == to && o.protocol == ListenerProtocol::Https);
+                if !ok {
+                    cx.at_value(
+                        "invalid-redirect",
+                        &format!("{lp}/redirect_to"),
+                        format!(
+                            "`redirect_to = {to}` does not name an HTTPS listener of `{lb_name}`"
+                        ),
+                    )
+                    .label("no HTTPS listener on this port")
+                    .help("add an HTTPS listener on that port, or remove `redirect_to`")
+                    .emit();
+                }
+            }
+        }
+    }
+    let region = m.environment.region.clone().unwrap_or_default();
+    for (name, cert) in &m.certificates {
+        let p = ptr(&["certificates", name, "arn"]);
+        let parts: Vec<&str> = cert.arn.splitn(6, ':').collect();
+        let shaped = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "acm"
+            && parts[5].starts_with("certificate/");
+        if !shaped {
+            cx.at_value(
+                "invalid-certificate",
+                &p,
+                format!("certificate `{name}` is not an ACM certificate ARN"),
+            )
+            .label("expected arn:aws:acm:<region>:<account>:certificate/<id>")
+            .emit();
+        } else if !region.is_empty() && parts[3] != region {
+            cx.at_value(
+                "certificate-region",
+                &p,
+                format!(
+                    "certificate `{name}` is in `{}`, the load balancer in `{region}`",
+                    parts[3]
+                ),
+            )
+            .label("wrong region")
+            .help("a load balancer can only use ACM certificates of its own region")
+            .emit();
+        }
+    }
+}
+
+/// Load balancer, listener, sorted paths, sorted hosts: what a listener rule matches on.
+type RuleCondition = (String, Option<u16>, Vec<String>, Vec<String>);
+
+/// No two services may claim the same requests, and explicit priorities must be unique per
+/// listener (AWS rejects both, but only halfway through an apply).
+fn rules(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let mut seen: BTreeMap<RuleCondition, String> = BTreeMap::new();
+    let mut priorities: BTreeMap<(String, Option<u16>, u32), String> = BTreeMap::new();
+    for (name, svc) in &m.services {
+        let Some(r) = &svc.route else { continue };
+        let mut paths = r.paths.clone();
+        paths.sort();
+        let mut hosts = r.hosts.clone();
+        hosts.sort();
+        let key = (r.load_balancer.clone(), r.listener, paths, hosts);
+        let route_ptr = ptr(&["services", name, "route"]);
+        if let Some(other) = seen.get(&key) {
+            cx.at_value(
+                "duplicate-rule",
+                &route_ptr,
+                format!("services `{other}` and `{name}` route the same paths and hosts"),
+            )
+            .label("same condition as another service")
+            .help("give one of them different `paths` or `hosts`")
+            .emit();
+        } else {
+            seen.insert(key, name.clone());
+        }
+        if let Some(p) = r.priority {
+            let pkey = (r.load_balancer.clone(), r.listener, p);
+            if let Some(other) = priorities.get(&pkey) {
+                cx.at_value(
+                    "duplicate-priority",
+                    &format!("{route_ptr}/priority"),
+                    format!("services `{other}` and `{name}` both use priority {p}"),
+                )
+                .label("duplicate priority")
+                .help("rule priorities must be unique on a listener")
+                .emit();
+            } else {
+                priorities.insert(pkey, name.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Secret rules: secrets are references (SSM parameters or Secrets Manager secrets), never
+//! values. Messages never repeat the offending value: it may be a real secret.
+
+use super::{Cx, ptr};
+
+const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+];
+
+fn is_reference(v: &str) -> bool {
+    if let Some(path) = v.strip_prefix("ssm:") {
+        return path.starts_with('/') && path.len() > 1 && !path.contains(char::is_whitespace);
+    }
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && ((parts[2] == "ssm" && parts[5].starts_with("parameter/"))
+            || (parts[2] == "secretsmanager" && parts[5].starts_with("secret:")))
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+}
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let owners = m
+        .services
+        .iter()
+        .map(|(n, s)| ("services", n, &s.secrets, &s.environment))
+        .chain(
+            m.system_containers
+                .iter()
+                .map(|(n, s)| ("system_containers", n, &s.secrets, &s.environment)),
+        );
+    for (section, name, secrets, environment) in owners {
+        for (key, value) in secrets {
+            let p = ptr(&[section, name, "secrets", key]);
+            if !is_reference(value) {
+                cx.at_value(
+                    "secret-not-reference",
+                    &p,
+                    format!("secret `{key}` of `{name}` is not a reference"),
+                )
+                .label("expected a reference, not a value")
+                .help("store the value in SSM Parameter Store or Secrets Manager and write `ssm:/path/to/parameter` or the secret's ARN here")
+                .emit();
+            }
+            if environment.contains_key(key) {
+                cx.at_key(
+                    "secret-and-variable",
+                    &ptr(&[section, name, "environment", key]),
+                    format!("`{key}` of `{name}` is both an environment variable and a secret"),
+                )
+                .label("also in `secrets`")
+                .help("keep it in `secrets` only")
+                .emit();
+            }
+        }
+        for key in environment.keys() {
+            let upper = key.to_ascii_uppercase();
+            if SECRET_WORDS.iter().any(|w| upper.contains(w)) && !secrets.contains_key(key) {
+                cx.at_key(
+                    "secret-in-environment",
+                    &ptr(&[section, name, "environment", key]),
+                    format!("`{key}` of `{name}` looks like a secret but is a plain environment variable"),
+                )
+                .label("plain text in git, state and the task definition")
+                .help(format!("move it to `secrets`: `{key} = \"ssm:/path/to/parameter\"`"))
+                .warning()
+                .emit();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        for ok in [
+            "ssm:/app/db/password",
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+        ] {
+            assert!(is_reference(ok), "{ok}");
+        }
+        for bad in [
+            "hunter2",
+            "ssm:relative",
+            "ssm:/",
+            "arn:aws:s3:::bucket/key",
+            "arn:aws:ssm:eu-west-1:12:parameter/x",
+        ] {
+            assert!(!is_reference(bad), "{bad}");
+        }
+    }
+}
