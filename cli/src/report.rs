@@ -41,11 +41,39 @@ fn handler() -> GraphicalReportHandler {
 pub fn diagnostics(sources: &Sources, diags: &Diagnostics) {
     let handler = handler();
     for d in diags.iter() {
-        anstream::eprint!("{}", render_diagnostic(&handler, sources, d));
+        anstream::eprint!("{}", render_diagnostic(&handler, sources, diags, d));
     }
 }
 
-fn render_diagnostic(handler: &GraphicalReportHandler, sources: &Sources, d: &Diagnostic) -> String {
+/// The file's text with every sensitive span of any diagnostic masked, byte for byte, so
+/// snippets (including context lines) never show a secret and spans still line up.
+fn masked_text(sources: &Sources, diags: &Diagnostics, file: ecsops_core::source::FileId) -> String {
+    let text = &sources.get(file).text;
+    let mut bytes: Vec<u8> = text.as_bytes().to_vec();
+    for d in diags.iter().filter(|d| d.sensitive) {
+        let Some(site) = d.site.as_ref().filter(|s| s.file == file) else {
+            continue;
+        };
+        let end = site.span.end.min(bytes.len());
+        let start = site.span.start.min(end);
+        // Keep the quotes so the line still reads as TOML.
+        let (start, end) = match text.get(start..end) {
+            Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => (start + 1, end - 1),
+            _ => (start, end),
+        };
+        for b in &mut bytes[start..end] {
+            *b = b'*';
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn render_diagnostic(
+    handler: &GraphicalReportHandler,
+    sources: &Sources,
+    diags: &Diagnostics,
+    d: &Diagnostic,
+) -> String {
     let severity = match d.severity {
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
@@ -61,9 +89,13 @@ fn render_diagnostic(handler: &GraphicalReportHandler, sources: &Sources, d: &Di
         let file = sources.get(site.file);
         let span = site.span.start..site.span.end.max(site.span.start);
         md = md.with_label(LabeledSpan::new_with_span(d.label.clone(), span));
-        let report = miette::Report::new(md).with_source_code(
-            NamedSource::new(file.display.display().to_string(), file.text.clone()),
-        );
+        let text = if diags.iter().any(|d| d.sensitive) {
+            masked_text(sources, diags, site.file)
+        } else {
+            file.text.clone()
+        };
+        let report = miette::Report::new(md)
+            .with_source_code(NamedSource::new(file.display.display().to_string(), text));
         let _ = handler.render_report(&mut out, report.as_ref());
     } else {
         let report = miette::Report::new(md);

@@ -27,6 +27,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// What to do next.
     pub help: Option<String>,
+    /// The text at `site` may be a secret: renderers must mask it, in this and every other
+    /// diagnostic's snippet.
+    pub sensitive: bool,
 }
 
 impl Diagnostic {
@@ -38,6 +41,7 @@ impl Diagnostic {
             site: None,
             label: None,
             help: None,
+            sensitive: false,
         }
     }
 
@@ -63,6 +67,13 @@ impl Diagnostic {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Marks the text at the site as possibly secret.
+    #[must_use]
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
         self
     }
 

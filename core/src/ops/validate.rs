@@ -58,7 +58,12 @@ pub(super) fn check_environment(
 ) -> Option<Loaded> {
     let mut own = Diagnostics::default();
     let started = std::time::Instant::now();
-    let loaded = load_environment(ws, env, sources, &mut own)?;
+    let Some(loaded) = load_environment(ws, env, sources, &mut own) else {
+        // Nothing loaded (unreadable file, syntax error, broken `extends`): the reason is in
+        // `own` and must reach the user.
+        diagnostics.extend(own);
+        return None;
+    };
     tracing::debug!(environment = env, files = loaded.chain.len(), elapsed = ?started.elapsed(), "loaded manifest");
     if loaded.manifest.is_some() {
         let others: Vec<Neighbour> = neighbours

@@ -87,6 +87,12 @@ impl Pending<'_> {
         self
     }
 
+    /// The value at the site may be a secret; renderers mask it.
+    fn sensitive(mut self) -> Self {
+        self.d = self.d.sensitive();
+        self
+    }
+
     fn warning(mut self) -> Self {
         self.d.severity = crate::diagnostic::Severity::Warning;
         self

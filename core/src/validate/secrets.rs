@@ -48,16 +48,18 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                     format!("secret `{key}` of `{name}` is not a reference"),
                 )
                 .label("expected a reference, not a value")
+                .sensitive()
                 .help("store the value in SSM Parameter Store or Secrets Manager and write `ssm:/path/to/parameter` or the secret's ARN here")
                 .emit();
             }
             if environment.contains_key(key) {
-                cx.at_key(
+                cx.at_value(
                     "secret-and-variable",
                     &ptr(&[section, name, "environment", key]),
                     format!("`{key}` of `{name}` is both an environment variable and a secret"),
                 )
                 .label("also in `secrets`")
+                .sensitive()
                 .help("keep it in `secrets` only")
                 .emit();
             }
@@ -65,12 +67,13 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         for key in environment.keys() {
             let upper = key.to_ascii_uppercase();
             if SECRET_WORDS.iter().any(|w| upper.contains(w)) && !secrets.contains_key(key) {
-                cx.at_key(
+                cx.at_value(
                     "secret-in-environment",
                     &ptr(&[section, name, "environment", key]),
                     format!("`{key}` of `{name}` looks like a secret but is a plain environment variable"),
                 )
                 .label("plain text in git, state and the task definition")
+                .sensitive()
                 .help(format!("move it to `secrets`: `{key} = \"ssm:/path/to/parameter\"`"))
                 .warning()
                 .emit();

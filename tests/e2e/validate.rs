@@ -1,0 +1,130 @@
+//! `ecsops validate`: every invalid fixture fails with exit 1 at the expected `file:line:column`
+//! with the expected message; valid fixtures and the repository's own manifests pass.
+
+use std::path::Path;
+
+use crate::support::{Workspace, repo_root};
+
+fn fixtures() -> std::path::PathBuf {
+    repo_root().join("tests/fixtures/manifests")
+}
+
+/// `(path:line:col, message)` expectations of a case.
+fn expectations(case: &Path) -> Vec<(String, String)> {
+    if case.is_dir() {
+        let text = std::fs::read_to_string(case.join("expect")).expect("expect file");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (loc, msg) = l.split_once(' ').expect("`path:line:col message`");
+                (loc.to_owned(), msg.to_owned())
+            })
+            .collect()
+    } else {
+        let stem = case.file_stem().and_then(|s| s.to_str()).expect("stem");
+        let text = std::fs::read_to_string(case).expect("fixture");
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .map(|l| {
+                let (loc, msg) = l.split_once(' ').expect("`line:col message`");
+                (format!("environments/{stem}.toml:{loc}"), msg.to_owned())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn every_invalid_fixture_reports_its_error_at_its_place() {
+    let mut cases: Vec<_> = std::fs::read_dir(fixtures().join("invalid"))
+        .expect("invalid fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 50, "only {} invalid fixtures", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let ws = if case.is_dir() {
+            Workspace::copy_of(case)
+        } else {
+            let ws = Workspace::new();
+            let name = case.file_name().and_then(|s| s.to_str()).expect("name");
+            ws.write(&format!("environments/{name}"), &std::fs::read_to_string(case).expect("read"));
+            ws
+        };
+        let out = ws.ecsops(&["validate"]);
+        let expected = expectations(case);
+        assert!(!expected.is_empty(), "{} has no expectation", case.display());
+        if out.code != Some(1) {
+            failures.push(format!("{}: exit {:?}\n{}", case.display(), out.code, out.stderr));
+            continue;
+        }
+        for (loc, msg) in expected {
+            if !out.stderr.contains(&format!("[{loc}]")) || !out.stderr.contains(&msg) {
+                failures.push(format!(
+                    "{}: expected `{msg}` at {loc}, got:\n{}",
+                    case.display(),
+                    out.stderr
+                ));
+            }
+        }
+        assert!(!out.stderr.contains("hunter2"), "a secret value was printed:\n{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn valid_fixtures_and_the_example_workspace_pass() {
+    for dir in ["valid/minimal", "valid/shared-base"] {
+        let ws = Workspace::copy_of(&fixtures().join(dir));
+        let out = ws.ecsops(&["validate"]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("valid"), "{}", out.stdout);
+    }
+    let ws = Workspace::copy_of(&repo_root().join("environments"));
+    let _ = ws; // the examples live in `environments/`, so validate the repo itself:
+    let out = crate::support::Workspace::copy_of(&repo_root()).ecsops(&["validate"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("2 environments valid: acceptance, production"), "{}", out.stdout);
+}
+
+#[test]
+fn errors_of_several_files_are_reported_in_one_run() {
+    let ws = Workspace::new();
+    let bad = "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\"]\n[network]\ncidr = \"10.0.0.0/16\"\ncolour = 1\n";
+    ws.write("environments/one.toml", bad);
+    ws.write("environments/two.toml", &bad.replace("10.0.0.0", "10.1.0.0"));
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("[environments/one.toml:6:1]"), "{}", out.stderr);
+    assert!(out.stderr.contains("[environments/two.toml:6:1]"), "{}", out.stderr);
+    assert!(out.stderr.contains("error: 2 errors found"), "{}", out.stderr);
+}
+
+#[test]
+fn unknown_environments_and_base_files_are_named() {
+    let ws = Workspace::copy_of(&fixtures().join("valid/shared-base"));
+    let out = ws.ecsops(&["validate", "three"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("there is no environment `three`"), "{}", out.stderr);
+    assert!(out.stderr.contains("environments here: one, two"), "{}", out.stderr);
+    let out = ws.ecsops(&["validate", "base"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("`base` is a shared base file (extended by one, two)"), "{}", out.stderr);
+    ws.ecsops(&["validate", "one"]).expect_code(0);
+}
+
+#[test]
+fn without_a_workspace_the_error_says_where_to_look() {
+    let empty = tempfile::tempdir().expect("dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+        .current_dir(empty.path())
+        .env("NO_COLOR", "1")
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no `environments/` directory"), "{stderr}");
+    assert!(stderr.contains("-C DIR"), "{stderr}");
+}
