@@ -47,7 +47,11 @@ pub fn diagnostics(sources: &Sources, diags: &Diagnostics) {
 
 /// The file's text with every sensitive span of any diagnostic masked, byte for byte, so
 /// snippets (including context lines) never show a secret and spans still line up.
-fn masked_text(sources: &Sources, diags: &Diagnostics, file: ecsops_core::source::FileId) -> String {
+fn masked_text(
+    sources: &Sources,
+    diags: &Diagnostics,
+    file: ecsops_core::source::FileId,
+) -> String {
     let text = &sources.get(file).text;
     let mut bytes: Vec<u8> = text.as_bytes().to_vec();
     for d in diags.iter().filter(|d| d.sensitive) {
@@ -58,7 +62,9 @@ fn masked_text(sources: &Sources, diags: &Diagnostics, file: ecsops_core::source
         let start = site.span.start.min(end);
         // Keep the quotes so the line still reads as TOML.
         let (start, end) = match text.get(start..end) {
-            Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => (start + 1, end - 1),
+            Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
+                (start + 1, end - 1)
+            }
             _ => (start, end),
         };
         for b in &mut bytes[start..end] {

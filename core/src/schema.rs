@@ -65,12 +65,10 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                     } else {
                         format!("in `{place}`")
                     };
-                    let mut d = Diagnostic::error(
-                        "unknown-key",
-                        format!("unknown key `{key}` {within}"),
-                    )
-                    .at(sites.key(&key_pointer))
-                    .label("unknown key");
+                    let mut d =
+                        Diagnostic::error("unknown-key", format!("unknown key `{key}` {within}"))
+                            .at(sites.key(&key_pointer))
+                            .label("unknown key");
                     d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None if !allowed.is_empty() => {
@@ -89,13 +87,10 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                     format!("`[{place}]`")
                 };
                 diags.push(
-                    Diagnostic::error(
-                        "missing-key",
-                        format!("missing key `{name}` in {table}"),
-                    )
-                    .at(sites.key(&pointer))
-                    .label(format!("`{name}` is required here"))
-                    .help(format!("add `{name} = ...` to {table}")),
+                    Diagnostic::error("missing-key", format!("missing key `{name}` in {table}"))
+                        .at(sites.key(&pointer))
+                        .label(format!("`{name}` is required here"))
+                        .help(format!("add `{name} = ...` to {table}")),
                 );
             }
             ValidationErrorKind::Type { kind } => {
@@ -122,7 +117,11 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
             ValidationErrorKind::Enum { options } => {
                 let names: Vec<String> = options
                     .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let found = error.instance().as_str().unwrap_or_default().to_owned();
                 let mut d = Diagnostic::error(
@@ -237,7 +236,10 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
             };
             node = target;
         } else if let Some(alts) = node.get("anyOf").and_then(Value::as_array) {
-            match alts.iter().find(|a| a.get("type") != Some(&Value::from("null"))) {
+            match alts
+                .iter()
+                .find(|a| a.get("type") != Some(&Value::from("null")))
+            {
                 Some(a) => node = a,
                 None => return node,
             }
@@ -259,7 +261,10 @@ mod tests {
             toml_path("/load_balancers/default/listeners/0/port"),
             "load_balancers.default.listeners[0].port"
         );
-        assert_eq!(toml_path("/environment/tags/a~1b"), "environment.tags.\"a/b\"");
+        assert_eq!(
+            toml_path("/environment/tags/a~1b"),
+            "environment.tags.\"a/b\""
+        );
     }
 
     #[test]

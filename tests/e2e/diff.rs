@@ -1,1 +1,265 @@
-//! placeholder
+//! `ecsops diff`: the offline plan of the example workspace in every format, exit codes, and the
+//! planner end to end against a recorded local state.
+
+use serde_json::{Value, json};
+
+use crate::support::{Workspace, repo_root};
+
+fn example() -> Workspace {
+    let ws = Workspace::new();
+    for f in ["base.toml", "acceptance.toml", "production.toml"] {
+        let text =
+            std::fs::read_to_string(repo_root().join("environments").join(f)).expect("example");
+        ws.write(&format!("environments/{f}"), &text);
+    }
+    ws
+}
+
+fn plan_json(ws: &Workspace, env: &str) -> Value {
+    let out = ws.ecsops(&["diff", env, "--format", "json"]);
+    out.expect_code(0);
+    serde_json::from_str(&out.stdout).expect("plan is JSON")
+}
+
+#[test]
+fn the_readme_command_prints_the_full_acceptance_plan() {
+    let ws = example();
+    let out = ws.ecsops(&["diff", "acceptance"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("(no state yet: everything will be created)"),
+        "{}",
+        out.stdout
+    );
+    let summary = out.stdout.lines().last().expect("summary line");
+    let created: usize = summary
+        .strip_prefix("Plan: ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("Plan: N to create");
+    assert!(created >= 30, "{summary}");
+    assert!(
+        summary.ends_with("to create, 0 to update, 0 to replace, 0 to delete."),
+        "{summary}"
+    );
+    for address in [
+        "vpc",
+        "subnet.public[eu-west-1a]",
+        "subnet.private[eu-west-1b]",
+        "nat_gateway[eu-west-1a]",
+        "route_table.private[eu-west-1a]",
+        "security_group.instances",
+        "iam_role.instance",
+        "instance_profile",
+        "launch_template[default]",
+        "autoscaling_group[default]",
+        "ecs_cluster",
+        "capacity_provider[default]",
+        "load_balancer[default]",
+        "target_group[web]",
+        "listener[default:80]",
+        "listener_rule[web]",
+        "log_group.host[docker]",
+        "event_rule.stopped_tasks",
+        "sns_topic.alerts",
+        "task_definition[web]",
+        "service[web]",
+        "service[cadvisor]",
+    ] {
+        assert!(
+            out.stdout.contains(&format!("# {address} will be created")),
+            "missing {address}"
+        );
+    }
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "NO_COLOR output has no escapes"
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn json_is_versioned_and_markdown_is_a_pr_comment() {
+    let ws = example();
+    let plan = plan_json(&ws, "production");
+    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["environment"], "production");
+    assert_eq!(plan["prior_state"], Value::Null);
+    let changes = plan["changes"].as_array().expect("changes");
+    assert_eq!(
+        plan["summary"]["create"].as_u64(),
+        Some(changes.len() as u64)
+    );
+    let nats = changes
+        .iter()
+        .filter(|c| c["kind"] == "nat_gateway")
+        .count();
+    assert_eq!(nats, 2, "production has a NAT gateway per zone");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["address"] == "listener[default:443]")
+    );
+    let md = ws.ecsops(&["diff", "production", "--format", "markdown"]);
+    md.expect_code(0);
+    assert!(
+        md.stdout.starts_with("### ecsops plan: `production`"),
+        "{}",
+        md.stdout
+    );
+    assert_eq!(
+        md.stdout.matches("<details>").count(),
+        md.stdout.matches("</details>").count()
+    );
+    assert!(
+        md.stdout.contains("<code>+ vpc</code> will be created"),
+        "{}",
+        md.stdout
+    );
+}
+
+#[test]
+fn detailed_exitcode_and_a_recorded_state() {
+    let ws = example();
+    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"])
+        .expect_code(2);
+
+    // Record a state as an apply would: every planned value, with made-up ids for what AWS
+    // assigns. Values that depend on ids are unknown until the ids are recorded, one level of
+    // references per pass, so repeat until the plan settles (a real apply records them at once).
+    let mut state = json!({"version": 1, "lineage": "7c1f0e4e-0000-4000-8000-000000000001",
+                           "serial": 1, "environment": "acceptance", "resources": {}});
+    for pass in 0.. {
+        assert!(pass < 12, "the plan does not settle");
+        let plan = plan_json(&ws, "acceptance");
+        if pass > 0
+            && plan["summary"]["create"] == 0
+            && plan["summary"]["update"] == 0
+            && plan["summary"]["replace"] == 0
+        {
+            break;
+        }
+        for c in plan["changes"].as_array().expect("changes") {
+            let address = c["address"].as_str().expect("address");
+            let entry = &mut state["resources"][address];
+            if entry.is_null() {
+                *entry = json!({"kind": c["kind"], "id": format!("id-{address}"),
+                                "attributes": {}, "outputs": {},
+                                "dependencies": c.get("depends_on").cloned().unwrap_or(json!([]))});
+                for output in ["id", "arn", "latest_version", "name"] {
+                    entry["outputs"][output] = json!(format!("{output}-{address}"));
+                }
+            }
+            for a in c["attributes"].as_array().into_iter().flatten() {
+                if let Some(after) = a.get("after") {
+                    entry["attributes"][a["name"].as_str().expect("name")] = after.clone();
+                }
+            }
+        }
+        ws.write(".ecsops/state/acceptance.json", &state.to_string());
+    }
+    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("No changes."), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(state serial 1, lineage 7c1f0e4e"),
+        "{}",
+        out.stdout
+    );
+
+    // Scaling up is an in-place update of exactly the group.
+    let acceptance =
+        std::fs::read_to_string(ws.path().join("environments/acceptance.toml")).expect("read");
+    ws.write(
+        "environments/acceptance.toml",
+        &format!("{acceptance}\n[instance_groups.default]\ndesired_capacity = 3\n"),
+    );
+    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert!(
+        out.stdout
+            .contains("# autoscaling_group[default] will be updated in place"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("~ desired_capacity"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
+        "{}",
+        out.stdout
+    );
+
+    // Removing a service deletes exactly its resources.
+    ws.write("environments/acceptance.toml", &acceptance);
+    let base = std::fs::read_to_string(ws.path().join("environments/base.toml")).expect("read");
+    let start = base.find("[services.api]").expect("api section");
+    let end = base[start..]
+        .find("# A system container")
+        .map_or(base.len(), |i| start + i);
+    ws.write(
+        "environments/base.toml",
+        &format!("{}{}", &base[..start], &base[end..]),
+    );
+    let plan = plan_json(&ws, "acceptance");
+    let mut deleted: Vec<&str> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "delete")
+        .map(|c| c["address"].as_str().expect("address"))
+        .collect();
+    deleted.sort_unstable();
+    // `api` was the only service with secrets, so the policy granting read access to them goes too.
+    assert_eq!(
+        deleted,
+        [
+            "iam_policy.task_execution",
+            "listener_rule[api]",
+            "log_group.service[api]",
+            "service[api]",
+            "target_group[api]",
+            "task_definition[api]"
+        ]
+    );
+}
+
+#[test]
+fn invalid_manifests_and_broken_state_fail_with_the_reason() {
+    let ws = example();
+    let acc =
+        std::fs::read_to_string(ws.path().join("environments/acceptance.toml")).expect("read");
+    ws.write(
+        "environments/acceptance.toml",
+        &acc.replace("10.0.0.0/16", "10.0.0.0/33"),
+    );
+    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("[environments/acceptance.toml:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "no plan for an invalid manifest");
+
+    ws.write("environments/acceptance.toml", &acc);
+    ws.write(".ecsops/state/acceptance.json", "{ not json");
+    let out = ws.ecsops(&["diff", "acceptance"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(".ecsops/state/acceptance.json"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+
+    let out = ws.ecsops(&["diff", "staging"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("environments here: acceptance, production"),
+        "{}",
+        out.stderr
+    );
+}

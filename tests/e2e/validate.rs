@@ -48,14 +48,26 @@ fn every_invalid_fixture_reports_its_error_at_its_place() {
         } else {
             let ws = Workspace::new();
             let name = case.file_name().and_then(|s| s.to_str()).expect("name");
-            ws.write(&format!("environments/{name}"), &std::fs::read_to_string(case).expect("read"));
+            ws.write(
+                &format!("environments/{name}"),
+                &std::fs::read_to_string(case).expect("read"),
+            );
             ws
         };
         let out = ws.ecsops(&["validate"]);
         let expected = expectations(case);
-        assert!(!expected.is_empty(), "{} has no expectation", case.display());
+        assert!(
+            !expected.is_empty(),
+            "{} has no expectation",
+            case.display()
+        );
         if out.code != Some(1) {
-            failures.push(format!("{}: exit {:?}\n{}", case.display(), out.code, out.stderr));
+            failures.push(format!(
+                "{}: exit {:?}\n{}",
+                case.display(),
+                out.code,
+                out.stderr
+            ));
             continue;
         }
         for (loc, msg) in expected {
@@ -67,10 +79,20 @@ fn every_invalid_fixture_reports_its_error_at_its_place() {
                 ));
             }
         }
-        assert!(!out.stderr.contains("hunter2"), "a secret value was printed:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("hunter2"),
+            "a secret value was printed:\n{}",
+            out.stderr
+        );
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -85,7 +107,12 @@ fn valid_fixtures_and_the_example_workspace_pass() {
     let _ = ws; // the examples live in `environments/`, so validate the repo itself:
     let out = crate::support::Workspace::copy_of(&repo_root()).ecsops(&["validate"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("2 environments valid: acceptance, production"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("2 environments valid: acceptance, production"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -93,12 +120,27 @@ fn errors_of_several_files_are_reported_in_one_run() {
     let ws = Workspace::new();
     let bad = "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\"]\n[network]\ncidr = \"10.0.0.0/16\"\ncolour = 1\n";
     ws.write("environments/one.toml", bad);
-    ws.write("environments/two.toml", &bad.replace("10.0.0.0", "10.1.0.0"));
+    ws.write(
+        "environments/two.toml",
+        &bad.replace("10.0.0.0", "10.1.0.0"),
+    );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("[environments/one.toml:6:1]"), "{}", out.stderr);
-    assert!(out.stderr.contains("[environments/two.toml:6:1]"), "{}", out.stderr);
-    assert!(out.stderr.contains("error: 2 errors found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[environments/one.toml:6:1]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("[environments/two.toml:6:1]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("error: 2 errors found"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -106,11 +148,24 @@ fn unknown_environments_and_base_files_are_named() {
     let ws = Workspace::copy_of(&fixtures().join("valid/shared-base"));
     let out = ws.ecsops(&["validate", "three"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("there is no environment `three`"), "{}", out.stderr);
-    assert!(out.stderr.contains("environments here: one, two"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("there is no environment `three`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("environments here: one, two"),
+        "{}",
+        out.stderr
+    );
     let out = ws.ecsops(&["validate", "base"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("`base` is a shared base file (extended by one, two)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`base` is a shared base file (extended by one, two)"),
+        "{}",
+        out.stderr
+    );
     ws.ecsops(&["validate", "one"]).expect_code(0);
 }
 

@@ -41,9 +41,7 @@ impl Address {
             None => word(head),
         };
         let key_ok = key.is_none_or(|k| {
-            k.len() > 2
-                && k.ends_with(']')
-                && !k[1..k.len() - 1].contains(['[', ']'])
+            k.len() > 2 && k.ends_with(']') && !k[1..k.len() - 1].contains(['[', ']'])
         });
         head_ok && key_ok
     }
@@ -67,7 +65,12 @@ mod tests {
 
     #[test]
     fn well_formed_addresses() {
-        for ok in ["vpc", "subnet.public[eu-west-1a]", "listener[default:80]", "log_group.host[ecs-agent]"] {
+        for ok in [
+            "vpc",
+            "subnet.public[eu-west-1a]",
+            "listener[default:80]",
+            "log_group.host[ecs-agent]",
+        ] {
             assert!(Address::is_well_formed(ok), "{ok}");
         }
         for bad in ["", "Vpc", "a.b.c", "x[", "x[]", "x[a]]", "service[web]x"] {

@@ -28,7 +28,8 @@ pub enum BuildError {
 }
 
 /// The SSM parameters of the ECS-optimized Amazon Linux 2023 AMIs.
-const AMI_PARAMETER_X86: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+const AMI_PARAMETER_X86: &str =
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 const AMI_PARAMETER_ARM: &str =
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id";
 /// Docker's dynamic host-port range for bridge-mode tasks (covers both the kernel's
@@ -58,7 +59,13 @@ pub fn subnet_cidrs(
         match explicit {
             Some(list) => list.iter().map(|c| c.parse().ok()).collect(),
             None => (0..zones)
-                .map(|i| cidrsubnet(vpc, 24u8.checked_sub(vpc.prefix_len())?, first + u32::try_from(i).ok()?))
+                .map(|i| {
+                    cidrsubnet(
+                        vpc,
+                        24u8.checked_sub(vpc.prefix_len())?,
+                        first + u32::try_from(i).ok()?,
+                    )
+                })
                 .collect(),
         }
     };
@@ -188,7 +195,15 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     let host_logs = host_log_groups(&mut b);
     let lbs = load_balancers(&mut b, &net);
     let sg_instances = instance_security_group(&mut b, &net, &lbs);
-    let groups = instance_groups(&mut b, &net, &iam, &cluster, &sg_instances, &host_logs, &lbs);
+    let groups = instance_groups(
+        &mut b,
+        &net,
+        &iam,
+        &cluster,
+        &sg_instances,
+        &host_logs,
+        &lbs,
+    );
     alerts(&mut b, &cluster);
     for (name, svc) in &manifest.services {
         service(&mut b, name, svc, &net, &iam, &cluster, &groups, &lbs);
@@ -196,7 +211,11 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     for (name, sc) in &manifest.system_containers {
         system_container(&mut b, name, sc, &iam, &cluster, &groups);
     }
-    tracing::debug!(environment, resources = b.graph.resources.len(), "built the desired graph");
+    tracing::debug!(
+        environment,
+        resources = b.graph.resources.len(),
+        "built the desired graph"
+    );
     Ok(b.graph)
 }
 
@@ -230,7 +249,10 @@ fn network(
     let igw = b.add(
         Address::new("internet_gateway"),
         Kind::InternetGateway,
-        vec![("vpc_id", Builder::r(&vpc, "id")), ("tags", b.tags(Some(&env)))],
+        vec![
+            ("vpc_id", Builder::r(&vpc, "id")),
+            ("tags", b.tags(Some(&env))),
+        ],
         [],
     );
     let public_rt = b.add(
@@ -259,7 +281,10 @@ fn network(
         let (Some(pub_cidr), Some(priv_cidr)) = (public_cidrs.get(i), private_cidrs.get(i)) else {
             continue;
         };
-        for (tier, cidr, list) in [("public", pub_cidr, &mut public), ("private", priv_cidr, &mut private)] {
+        for (tier, cidr, list) in [
+            ("public", pub_cidr, &mut public),
+            ("private", priv_cidr, &mut private),
+        ] {
             let name = format!("{env}-{tier}-{zone}");
             let subnet = b.add(
                 Address::keyed(&format!("subnet.{tier}"), zone),
@@ -436,7 +461,8 @@ fn iam(b: &mut Builder<'_>) -> Iam {
             (
                 "policy_arns",
                 Expr::List(vec![
-                    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role".into(),
+                    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+                        .into(),
                     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".into(),
                     Builder::r(&policy, "arn"),
                 ]),
@@ -461,14 +487,19 @@ fn iam(b: &mut Builder<'_>) -> Iam {
         .services
         .values()
         .flat_map(|s| s.secrets.values())
-        .chain(m.system_containers.values().flat_map(|s| s.secrets.values()))
+        .chain(
+            m.system_containers
+                .values()
+                .flat_map(|s| s.secrets.values()),
+        )
         .map(|r| secret_resource(b.region, r))
         .collect();
     // Every task gets an execution role: it lets the agent write the awslogs streams and pull
     // from private ECR, and read the referenced secrets (and nothing else) when there are any.
     let exec_name = format!("{}-task-execution", b.prefix);
-    let mut policy_arns =
-        vec![Expr::str("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")];
+    let mut policy_arns = vec![Expr::str(
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    )];
     if !secrets.is_empty() {
         let (ssm, other): (Vec<String>, Vec<String>) =
             secrets.into_iter().partition(|s| s.contains(":ssm:"));
@@ -527,7 +558,10 @@ fn log_group(b: &mut Builder<'_>, address: Address, name: String) -> Address {
         Kind::LogGroup,
         vec![
             ("name", Expr::str(name)),
-            ("retention_in_days", b.manifest.logging.retention_days.into()),
+            (
+                "retention_in_days",
+                b.manifest.logging.retention_days.into(),
+            ),
             ("tags", b.tags(None)),
         ],
         [],
@@ -576,7 +610,10 @@ fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'m>> {
             Kind::SecurityGroup,
             vec![
                 ("name", Expr::str(format!("{aws_name}-lb"))),
-                ("description", Expr::str(format!("load balancer {aws_name}"))),
+                (
+                    "description",
+                    Expr::str(format!("load balancer {aws_name}")),
+                ),
                 ("vpc_id", Builder::r(&net.vpc, "id")),
                 ("ingress", Expr::Lit(Value::Array(ingress))),
                 (
@@ -590,9 +627,17 @@ fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'m>> {
         );
         let subnets = if internal { &net.private } else { &net.public };
         let subnet_refs = Expr::List(subnets.iter().map(|s| Builder::r(s, "id")).collect());
-        let scheme = if internal { "internal" } else { "internet-facing" };
+        let scheme = if internal {
+            "internal"
+        } else {
+            "internet-facing"
+        };
         // An internet-facing load balancer needs the internet gateway attached.
-        let lb_deps: Vec<Address> = if internal { vec![] } else { vec![net.igw.clone()] };
+        let lb_deps: Vec<Address> = if internal {
+            vec![]
+        } else {
+            vec![net.igw.clone()]
+        };
         let mut listeners = BTreeMap::new();
         let address = match spec.kind {
             LoadBalancerKind::Application => {
@@ -637,7 +682,11 @@ fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'m>> {
                         attrs.push(("certificate_arn", Expr::str(cert)));
                         attrs.push((
                             "ssl_policy",
-                            Expr::str(l.ssl_policy.clone().unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned())),
+                            Expr::str(
+                                l.ssl_policy
+                                    .clone()
+                                    .unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned()),
+                            ),
                         ));
                     }
                     let listener = b.add(
@@ -739,7 +788,10 @@ fn instance_security_group(b: &mut Builder<'_>, net: &Network, lbs: &[Lb<'_>]) -
         Kind::SecurityGroup,
         vec![
             ("name", Expr::str(name.clone())),
-            ("description", Expr::str(format!("ECS container instances of {}", b.prefix))),
+            (
+                "description",
+                Expr::str(format!("ECS container instances of {}", b.prefix)),
+            ),
             ("vpc_id", Builder::r(&net.vpc, "id")),
             ("ingress", Expr::List(ingress)),
             (
@@ -866,10 +918,12 @@ fn instance_groups(
                 ("cluster", Expr::str(b.prefix.clone())),
                 (
                     "capacity_providers",
-                    Expr::Lit(json!(groups
-                        .values()
-                        .map(|g| g.capacity_provider_name.clone())
-                        .collect::<Vec<_>>())),
+                    Expr::Lit(json!(
+                        groups
+                            .values()
+                            .map(|g| g.capacity_provider_name.clone())
+                            .collect::<Vec<_>>()
+                    )),
                 ),
                 (
                     "default_strategy",
@@ -903,7 +957,11 @@ fn launch_template(
         instance_group: name,
         docker_auth: g.docker_auth.as_deref(),
         logging_drivers: g.logging_drivers.as_deref(),
-        host_log_prefix: b.manifest.logging.host_logs.then_some(b.log_prefix.as_str()),
+        host_log_prefix: b
+            .manifest
+            .logging
+            .host_logs
+            .then_some(b.log_prefix.as_str()),
         custom: g.user_data.as_deref(),
     }
     .render();
@@ -911,21 +969,31 @@ fn launch_template(
         ("name", Expr::str(aws_name)),
         ("image", Expr::str(image)),
         ("instance_type", Expr::str(g.instance_type.clone())),
-        ("iam_instance_profile_arn", Builder::r(&iam.instance_profile, "arn")),
-        ("security_group_ids", Expr::List(vec![Builder::r(sg_instances, "id")])),
+        (
+            "iam_instance_profile_arn",
+            Builder::r(&iam.instance_profile, "arn"),
+        ),
+        (
+            "security_group_ids",
+            Expr::List(vec![Builder::r(sg_instances, "id")]),
+        ),
         ("user_data", Expr::str(user_data)),
         (
             "metadata_options",
             // IMDSv2 only; hop limit 2 so containers in bridge mode can reach it too.
-            Expr::Lit(json!({"http_endpoint": "enabled", "http_tokens": "required",
-                             "http_put_response_hop_limit": 2})),
+            Expr::Lit(
+                json!({"http_endpoint": "enabled", "http_tokens": "required",
+                             "http_put_response_hop_limit": 2}),
+            ),
         ),
         (
             "root_volume",
-            Expr::Lit(json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
+            Expr::Lit(
+                json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
                              "type": g.root_volume.volume_type,
                              "encrypted": g.root_volume.encrypted,
-                             "delete_on_termination": true})),
+                             "delete_on_termination": true}),
+            ),
         ),
         ("monitoring", true.into()),
         ("tags", b.tags(Some(aws_name))),
@@ -962,17 +1030,26 @@ fn alerts(b: &mut Builder<'_>, cluster: &Address) {
             ("name", Expr::str(stopped.clone())),
             (
                 "description",
-                Expr::str(format!("Tasks of {} that stopped because a container failed", b.prefix)),
+                Expr::str(format!(
+                    "Tasks of {} that stopped because a container failed",
+                    b.prefix
+                )),
             ),
             (
                 "event_pattern",
                 Expr::Map(BTreeMap::from([
                     ("source".to_owned(), Expr::Lit(json!(["aws.ecs"]))),
-                    ("detail-type".to_owned(), Expr::Lit(json!(["ECS Task State Change"]))),
+                    (
+                        "detail-type".to_owned(),
+                        Expr::Lit(json!(["ECS Task State Change"])),
+                    ),
                     (
                         "detail".to_owned(),
                         Expr::Map(BTreeMap::from([
-                            ("clusterArn".to_owned(), Expr::List(vec![Builder::r(cluster, "arn")])),
+                            (
+                                "clusterArn".to_owned(),
+                                Expr::List(vec![Builder::r(cluster, "arn")]),
+                            ),
                             ("lastStatus".to_owned(), Expr::Lit(json!(["STOPPED"]))),
                             (
                                 "stopCode".to_owned(),
@@ -1162,7 +1239,8 @@ fn service(
         // Dynamic host ports let several copies share an instance behind an ALB; a classic
         // load balancer can only reach a fixed port.
         let host = if classic { port } else { 0 };
-        container["portMappings"] = json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
+        container["portMappings"] =
+            json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
     }
     if let Some(cmd) = &svc.command {
         container["command"] = json!(cmd);
@@ -1187,8 +1265,10 @@ fn service(
         ),
         (
             "placement_strategy",
-            Expr::Lit(json!([{"type": "spread", "field": "attribute:ecs.availability-zone"},
-                             {"type": "binpack", "field": "memory"}])),
+            Expr::Lit(
+                json!([{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                             {"type": "binpack", "field": "memory"}]),
+            ),
         ),
         ("enable_ecs_managed_tags", true.into()),
         ("propagate_tags", "SERVICE".into()),
@@ -1198,7 +1278,9 @@ fn service(
     if let Some(g) = groups.get(group_name) {
         attrs.push((
             "capacity_provider_strategy",
-            Expr::Lit(json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}])),
+            Expr::Lit(
+                json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}]),
+            ),
         ));
         deps.push(g.capacity_provider.clone());
     }
@@ -1210,8 +1292,10 @@ fn service(
         if classic {
             attrs.push((
                 "load_balancers",
-                Expr::Lit(json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
-                                  "container_name": name, "container_port": port}])),
+                Expr::Lit(
+                    json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
+                                  "container_name": name, "container_port": port}]),
+                ),
             ));
         } else {
             let tg = b.add(
@@ -1237,7 +1321,9 @@ fn service(
                 [],
             );
             if let Some(listener) = route_listener(lb, route.listener) {
-                let priority = route.priority.unwrap_or_else(|| auto_priority(b.manifest, name));
+                let priority = route
+                    .priority
+                    .unwrap_or_else(|| auto_priority(b.manifest, name));
                 let mut conditions = serde_json::Map::new();
                 let paths = if route.paths.is_empty() && route.hosts.is_empty() {
                     vec!["/*".to_owned()]
@@ -1310,7 +1396,10 @@ fn task_definition(
         ("family", Expr::str(format!("{}-{name}", b.prefix))),
         ("network_mode", "bridge".into()),
         ("requires_compatibilities", Expr::Lit(json!(["EC2"]))),
-        ("container_definitions", Expr::Lit(Value::Array(vec![container]))),
+        (
+            "container_definitions",
+            Expr::Lit(Value::Array(vec![container])),
+        ),
         ("tags", b.tags(None)),
     ];
     if let Some(exec) = &iam.task_execution {
@@ -1350,14 +1439,18 @@ fn system_container(
         .mounts
         .iter()
         .enumerate()
-        .map(|(i, m)| json!({"sourceVolume": format!("mount-{i}"), "containerPath": m.target,
-                             "readOnly": m.read_only}))
+        .map(|(i, m)| {
+            json!({"sourceVolume": format!("mount-{i}"), "containerPath": m.target,
+                             "readOnly": m.read_only})
+        })
         .collect();
     let ports: Vec<Value> = sc
         .ports
         .iter()
-        .map(|p| json!({"containerPort": p.container, "hostPort": p.host.unwrap_or(p.container),
-                        "protocol": "tcp"}))
+        .map(|p| {
+            json!({"containerPort": p.container, "hostPort": p.host.unwrap_or(p.container),
+                        "protocol": "tcp"})
+        })
         .collect();
     let mut container = json!({
         "name": name,
@@ -1411,8 +1504,14 @@ mod tests {
     #[test]
     fn cidrsubnet_follows_the_convention() {
         let vpc: Ipv4Net = "10.3.0.0/16".parse().expect("cidr");
-        assert_eq!(cidrsubnet(vpc, 8, 0).map(|n| n.to_string()), Some("10.3.0.0/24".to_owned()));
-        assert_eq!(cidrsubnet(vpc, 8, 51).map(|n| n.to_string()), Some("10.3.51.0/24".to_owned()));
+        assert_eq!(
+            cidrsubnet(vpc, 8, 0).map(|n| n.to_string()),
+            Some("10.3.0.0/24".to_owned())
+        );
+        assert_eq!(
+            cidrsubnet(vpc, 8, 51).map(|n| n.to_string()),
+            Some("10.3.51.0/24".to_owned())
+        );
         assert_eq!(cidrsubnet(vpc, 8, 256), None);
         assert_eq!(cidrsubnet(vpc, 17, 0), None);
     }
@@ -1444,7 +1543,11 @@ mod tests {
     }
 
     fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
-        match g.resources.get(&Address::from(address)).and_then(|r| r.attributes.get(attr)) {
+        match g
+            .resources
+            .get(&Address::from(address))
+            .and_then(|r| r.attributes.get(attr))
+        {
             Some(Expr::Lit(v)) => v,
             other => panic!("{address}.{attr} is not a literal: {other:?}"),
         }
@@ -1454,25 +1557,64 @@ mod tests {
     fn builds_the_reference_layout() {
         let g = build(&manifest(json!({})), "acc").expect("graph");
         assert_eq!(lit(&g, "vpc", "cidr_block"), "10.0.0.0/16");
-        assert_eq!(lit(&g, "subnet.public[eu-west-1a]", "cidr_block"), "10.0.0.0/24");
-        assert_eq!(lit(&g, "subnet.public[eu-west-1b]", "cidr_block"), "10.0.1.0/24");
-        assert_eq!(lit(&g, "subnet.private[eu-west-1a]", "cidr_block"), "10.0.50.0/24");
-        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "availability_zone"), "eu-west-1b");
+        assert_eq!(
+            lit(&g, "subnet.public[eu-west-1a]", "cidr_block"),
+            "10.0.0.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.public[eu-west-1b]", "cidr_block"),
+            "10.0.1.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1a]", "cidr_block"),
+            "10.0.50.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1b]", "availability_zone"),
+            "eu-west-1b"
+        );
         assert_eq!(lit(&g, "ecs_cluster", "name"), "acc-default");
         assert_eq!(lit(&g, "autoscaling_group[default]", "desired_capacity"), 2);
-        assert_eq!(lit(&g, "launch_template[default]", "metadata_options")["http_tokens"], "required");
+        assert_eq!(
+            lit(&g, "launch_template[default]", "metadata_options")["http_tokens"],
+            "required"
+        );
         let user_data = lit(&g, "launch_template[default]", "user_data");
-        assert!(user_data.as_str().is_some_and(|u| u.contains("ECS_CLUSTER=acc-default")));
-        assert_eq!(lit(&g, "log_group.host[docker]", "name"), "/ecsops/acc/default/var/log/docker");
-        assert_eq!(lit(&g, "service[cadvisor]", "scheduling_strategy"), "DAEMON");
-        assert_eq!(lit(&g, "load_balancer[default]", "scheme"), "internet-facing");
+        assert!(
+            user_data
+                .as_str()
+                .is_some_and(|u| u.contains("ECS_CLUSTER=acc-default"))
+        );
+        assert_eq!(
+            lit(&g, "log_group.host[docker]", "name"),
+            "/ecsops/acc/default/var/log/docker"
+        );
+        assert_eq!(
+            lit(&g, "service[cadvisor]", "scheduling_strategy"),
+            "DAEMON"
+        );
+        assert_eq!(
+            lit(&g, "load_balancer[default]", "scheme"),
+            "internet-facing"
+        );
         assert_eq!(lit(&g, "target_group[web]", "name"), "acc-web");
         for a in [
-            "internet_gateway", "route_table.public", "route.public_internet", "nat_gateway[eu-west-1a]",
-            "route.private_nat[eu-west-1b]", "security_group.instances", "iam_role.instance",
-            "instance_profile", "capacity_provider[default]", "listener[default:80]",
-            "listener_rule[web]", "event_rule.stopped_tasks", "sns_topic.alerts",
-            "sns_topic_policy.alerts", "task_definition[web]", "service[web]",
+            "internet_gateway",
+            "route_table.public",
+            "route.public_internet",
+            "nat_gateway[eu-west-1a]",
+            "route.private_nat[eu-west-1b]",
+            "security_group.instances",
+            "iam_role.instance",
+            "instance_profile",
+            "capacity_provider[default]",
+            "listener[default:80]",
+            "listener_rule[web]",
+            "event_rule.stopped_tasks",
+            "sns_topic.alerts",
+            "sns_topic_policy.alerts",
+            "task_definition[web]",
+            "service[web]",
             "iam_policy.task_execution",
         ] {
             assert!(g.resources.contains_key(&Address::from(a)), "missing {a}");
@@ -1482,25 +1624,46 @@ mod tests {
     #[test]
     fn single_nat_serves_every_zone_and_per_az_has_one_each() {
         let single = build(&manifest(json!({})), "acc").expect("graph");
-        let nats = |g: &Graph| g.resources.values().filter(|r| r.kind == Kind::NatGateway).count();
+        let nats = |g: &Graph| {
+            g.resources
+                .values()
+                .filter(|r| r.kind == Kind::NatGateway)
+                .count()
+        };
         assert_eq!(nats(&single), 1);
         let route_b = &single.resources[&Address::from("route.private_nat[eu-west-1b]")];
-        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1a]")));
+        assert!(
+            route_b
+                .depends_on
+                .contains(&Address::from("nat_gateway[eu-west-1a]"))
+        );
         let per_az = build(&manifest(json!({"network": {"nat": "per_az"}})), "acc").expect("graph");
         assert_eq!(nats(&per_az), 2);
         let route_b = &per_az.resources[&Address::from("route.private_nat[eu-west-1b]")];
-        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1b]")));
+        assert!(
+            route_b
+                .depends_on
+                .contains(&Address::from("nat_gateway[eu-west-1b]"))
+        );
     }
 
     #[test]
     fn instances_wait_for_private_routes_and_the_cluster() {
         let g = build(&manifest(json!({})), "acc").expect("graph");
         let asg = &g.resources[&Address::from("autoscaling_group[default]")];
-        for dep in ["route.private_nat[eu-west-1a]", "route.private_nat[eu-west-1b]", "ecs_cluster"] {
+        for dep in [
+            "route.private_nat[eu-west-1a]",
+            "route.private_nat[eu-west-1b]",
+            "ecs_cluster",
+        ] {
             assert!(asg.depends_on.contains(&Address::from(dep)), "{dep}");
         }
         let service = &g.resources[&Address::from("service[web]")];
-        assert!(service.depends_on.contains(&Address::from("listener_rule[web]")));
+        assert!(
+            service
+                .depends_on
+                .contains(&Address::from("listener_rule[web]"))
+        );
         assert!(g.topological_order().len() == g.resources.len());
     }
 
@@ -1515,9 +1678,15 @@ mod tests {
             "acc",
         )
         .expect("graph");
-        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "cidr_block"), "10.0.22.0/23");
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1b]", "cidr_block"),
+            "10.0.22.0/23"
+        );
         let lb = &g.resources[&Address::from("load_balancer[default]")];
-        assert!(lb.depends_on.contains(&Address::from("subnet.private[eu-west-1a]")));
+        assert!(
+            lb.depends_on
+                .contains(&Address::from("subnet.private[eu-west-1a]"))
+        );
         assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
     }
 

@@ -188,11 +188,19 @@ mod tests {
             (a("subnet.public[b]"), BTreeSet::from([a("vpc")])),
             (a("subnet.public[a]"), BTreeSet::from([a("vpc")])),
             (a("vpc"), BTreeSet::new()),
-            (a("nat"), BTreeSet::from([a("subnet.public[a]"), a("missing")])),
+            (
+                a("nat"),
+                BTreeSet::from([a("subnet.public[a]"), a("missing")]),
+            ),
         ]);
         assert_eq!(
             order,
-            vec![a("vpc"), a("subnet.public[a]"), a("nat"), a("subnet.public[b]")]
+            vec![
+                a("vpc"),
+                a("subnet.public[a]"),
+                a("nat"),
+                a("subnet.public[b]")
+            ]
         );
     }
 

@@ -13,8 +13,16 @@ use std::fmt::Write as _;
 pub const HOST_LOGS: [(&str, &str, &str); 6] = [
     ("dmesg", "/var/log/dmesg", "/var/log/dmesg"),
     ("docker", "/var/log/docker", "/var/log/docker"),
-    ("ecs-agent", "/var/log/ecs/ecs-agent.log", "/var/log/ecs/ecs-agent.log*"),
-    ("ecs-init", "/var/log/ecs/ecs-init.log", "/var/log/ecs/ecs-init.log*"),
+    (
+        "ecs-agent",
+        "/var/log/ecs/ecs-agent.log",
+        "/var/log/ecs/ecs-agent.log*",
+    ),
+    (
+        "ecs-init",
+        "/var/log/ecs/ecs-init.log",
+        "/var/log/ecs/ecs-init.log*",
+    ),
     ("audit", "/var/log/ecs/audit.log", "/var/log/ecs/audit.log*"),
     ("messages", "/var/log/messages", "/var/log/messages"),
 ];
@@ -57,7 +65,9 @@ impl UserData<'_> {
         }
         s.push_str("ECS_CONFIG\n");
         if let Some(auth) = self.docker_auth {
-            s.push_str("\n# Private registry auth (ECS_ENGINE_AUTH_TYPE / ECS_ENGINE_AUTH_DATA).\n");
+            s.push_str(
+                "\n# Private registry auth (ECS_ENGINE_AUTH_TYPE / ECS_ENGINE_AUTH_DATA).\n",
+            );
             let _ = writeln!(
                 s,
                 "aws s3 cp '{auth}' - >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
@@ -132,6 +142,9 @@ mod tests {
         assert!(full.contains("\"ecsops.instance-group\":\"gpu\""));
         let cluster_at = full.find("ECS_CLUSTER").unwrap_or(usize::MAX);
         let custom_at = full.find("echo hi").unwrap_or(0);
-        assert!(cluster_at < custom_at, "ecs.config is written before anything that can fail");
+        assert!(
+            cluster_at < custom_at,
+            "ecs.config is written before anything that can fail"
+        );
     }
 }

@@ -109,17 +109,26 @@ pub struct Located {
 pub fn parse(file: FileId, text: &str) -> Result<Located, Diagnostic> {
     let doc = toml_edit::Document::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        Diagnostic::error("toml-syntax", format!("invalid TOML: {}", e.message().trim()))
-            .at(Some(Site { file, span }))
-            .label("here")
-            .help("fix the TOML syntax; see https://toml.io/en/v1.0.0")
+        Diagnostic::error(
+            "toml-syntax",
+            format!("invalid TOML: {}", e.message().trim()),
+        )
+        .at(Some(Site { file, span }))
+        .label("here")
+        .help("fix the TOML syntax; see https://toml.io/en/v1.0.0")
     })?;
     let mut sites = SiteMap::default();
     let whole = Site {
         file,
         span: 0..text.len().min(1),
     };
-    sites.insert(String::new(), Origin { key: None, value: whole.clone() });
+    sites.insert(
+        String::new(),
+        Origin {
+            key: None,
+            value: whole.clone(),
+        },
+    );
     let value = table_to_json(doc.as_table(), file, "", &mut sites, &whole)?;
     Ok(Located { value, sites })
 }
@@ -172,7 +181,13 @@ fn item_to_json(
             for (i, t) in a.iter().enumerate() {
                 let child = child_pointer(pointer, &i.to_string());
                 let site = site_or(file, t.span(), here);
-                sites.insert(child.clone(), Origin { key: None, value: site.clone() });
+                sites.insert(
+                    child.clone(),
+                    Origin {
+                        key: None,
+                        value: site.clone(),
+                    },
+                );
                 out.push(table_to_json(t, file, &child, sites, &site)?);
             }
             Ok(Value::Array(out))
@@ -191,11 +206,13 @@ fn value_to_json(
     Ok(match v {
         T::String(s) => Value::String(s.value().clone()),
         T::Integer(i) => Value::Number((*i.value()).into()),
-        T::Float(f) => Number::from_f64(*f.value()).map(Value::Number).ok_or_else(|| {
-            Diagnostic::error("toml-value", "`nan` and `inf` are not valid here")
-                .at(Some(here.clone()))
-                .help("use a finite number")
-        })?,
+        T::Float(f) => Number::from_f64(*f.value())
+            .map(Value::Number)
+            .ok_or_else(|| {
+                Diagnostic::error("toml-value", "`nan` and `inf` are not valid here")
+                    .at(Some(here.clone()))
+                    .help("use a finite number")
+            })?,
         T::Boolean(b) => Value::Bool(*b.value()),
         T::Datetime(d) => Value::String(d.value().to_string()),
         T::Array(a) => {
@@ -203,7 +220,13 @@ fn value_to_json(
             for (i, elem) in a.iter().enumerate() {
                 let child = child_pointer(pointer, &i.to_string());
                 let site = site_or(file, elem.span(), here);
-                sites.insert(child.clone(), Origin { key: None, value: site.clone() });
+                sites.insert(
+                    child.clone(),
+                    Origin {
+                        key: None,
+                        value: site.clone(),
+                    },
+                );
                 out.push(value_to_json(elem, file, &child, sites, &site)?);
             }
             Value::Array(out)
@@ -330,12 +353,23 @@ mod tests {
         assert_eq!(m.value["cluster"]["name"], "x");
         assert_eq!(m.value["network"]["nat"], "single");
         assert_eq!(m.value["network"]["cidr"], "10.0.0.0/16");
-        assert_eq!(m.value["network"]["allow_overlap_with"], serde_json::json!([]));
-        assert_eq!(m.sites.value("/cluster/name").map(|s| s.file), Some(base_id));
-        assert_eq!(m.sites.value("/network/cidr").map(|s| s.file), Some(child_id));
+        assert_eq!(
+            m.value["network"]["allow_overlap_with"],
+            serde_json::json!([])
+        );
+        assert_eq!(
+            m.sites.value("/cluster/name").map(|s| s.file),
+            Some(base_id)
+        );
+        assert_eq!(
+            m.sites.value("/network/cidr").map(|s| s.file),
+            Some(child_id)
+        );
         // The replaced array's elements must not keep the base's origins.
         assert_eq!(
-            m.sites.value("/network/allow_overlap_with/0").map(|s| s.file),
+            m.sites
+                .value("/network/allow_overlap_with/0")
+                .map(|s| s.file),
             Some(child_id)
         );
     }

@@ -26,7 +26,11 @@ pub struct DiffOutcome {
     pub warnings: Diagnostics,
 }
 
-pub fn diff(ws: &Workspace, environment: &str, _options: &DiffOptions) -> Result<DiffOutcome, OpsError> {
+pub fn diff(
+    ws: &Workspace,
+    environment: &str,
+    _options: &DiffOptions,
+) -> Result<DiffOutcome, OpsError> {
     ws.require_environment(environment)?;
     let catalog = ws.catalog()?;
     let neighbours = neighbours(ws, &catalog.environments);
@@ -78,7 +82,10 @@ fn digest(value: &serde_json::Value) -> String {
 
 /// The local state file, or `None` when the environment was never applied.
 fn read_local_state(ws: &Workspace, environment: &str) -> Result<Option<State>, OpsError> {
-    let path = ws.root().join(".ecsops/state").join(format!("{environment}.json"));
+    let path = ws
+        .root()
+        .join(".ecsops/state")
+        .join(format!("{environment}.json"));
     let fail = |reason: String| OpsError::State {
         environment: environment.to_owned(),
         location: ws.display_path(&path).display().to_string(),

@@ -26,7 +26,12 @@ pub struct PlanInput<'a> {
 pub fn diff(input: PlanInput<'_>) -> Plan {
     let mut prior: BTreeMap<Address, (&ResourceState, Option<Address>)> = input
         .state
-        .map(|s| s.resources.iter().map(|(a, r)| (a.clone(), (r, None))).collect())
+        .map(|s| {
+            s.resources
+                .iter()
+                .map(|(a, r)| (a.clone(), (r, None)))
+                .collect()
+        })
         .unwrap_or_default();
     for (from, to) in input.moved {
         if !prior.contains_key(to)
@@ -46,7 +51,11 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
             let (p, _) = prior.get(&r.address)?;
             match actions.get(&r.address) {
                 Some(Action::Create | Action::Replace) => return None,
-                Some(Action::Update) if p.kind.outputs_changed_by_update().contains(&r.output.as_str()) => {
+                Some(Action::Update)
+                    if p.kind
+                        .outputs_changed_by_update()
+                        .contains(&r.output.as_str()) =>
+                {
                     return None;
                 }
                 _ => {}
@@ -213,8 +222,10 @@ mod tests {
     }
 
     fn resource(addr: &str, kind: Kind, attrs: &[(&str, Expr)]) -> Resource {
-        let attributes: BTreeMap<String, Expr> =
-            attrs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let attributes: BTreeMap<String, Expr> = attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         let mut depends_on = BTreeSet::new();
         for e in attributes.values() {
             e.references(&mut depends_on);
@@ -229,7 +240,10 @@ mod tests {
 
     fn graph(resources: Vec<Resource>) -> Graph {
         Graph {
-            resources: resources.into_iter().map(|r| (r.address.clone(), r)).collect(),
+            resources: resources
+                .into_iter()
+                .map(|r| (r.address.clone(), r))
+                .collect(),
         }
     }
 
@@ -285,7 +299,15 @@ mod tests {
 
     fn applied_network() -> State {
         state(vec![
-            ("vpc", recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[])),
+            (
+                "vpc",
+                recorded(
+                    Kind::Vpc,
+                    "vpc-1",
+                    json!({"cidr_block": "10.0.0.0/16"}),
+                    &[],
+                ),
+            ),
             (
                 "subnet.public[a]",
                 recorded(
@@ -305,9 +327,21 @@ mod tests {
         assert_eq!(p.summary.create, 2);
         assert_eq!(p.changes[0].address, a("vpc"), "dependencies come first");
         let subnet = &p.changes[1];
-        let vpc_id = subnet.attributes.iter().find(|c| c.name == "vpc_id").expect("attr");
-        assert!(vpc_id.after_unknown, "a reference to a new resource is unknown");
-        assert!(p.changes[0].attributes.iter().any(|c| c.name == "id" && c.after_unknown));
+        let vpc_id = subnet
+            .attributes
+            .iter()
+            .find(|c| c.name == "vpc_id")
+            .expect("attr");
+        assert!(
+            vpc_id.after_unknown,
+            "a reference to a new resource is unknown"
+        );
+        assert!(
+            p.changes[0]
+                .attributes
+                .iter()
+                .any(|c| c.name == "id" && c.after_unknown)
+        );
         assert_eq!(p.prior_state, None);
     }
 
@@ -320,7 +354,10 @@ mod tests {
         assert_eq!(p.summary.no_op, 2);
         assert_eq!(
             p.prior_state,
-            Some(PriorState { lineage: "lineage-1".to_owned(), serial: 7 })
+            Some(PriorState {
+                lineage: "lineage-1".to_owned(),
+                serial: 7
+            })
         );
     }
 
@@ -328,12 +365,21 @@ mod tests {
     fn in_place_change_is_an_update_with_old_and_new() {
         let mut g = network("10.0.0.0/16", "10.0.0.0/24");
         if let Some(r) = g.resources.get_mut(&a("vpc")) {
-            r.attributes.insert("tags".to_owned(), Expr::Lit(json!({"Team": "x"})));
+            r.attributes
+                .insert("tags".to_owned(), Expr::Lit(json!({"Team": "x"})));
         }
         let p = plan(&g, Some(&applied_network()), &[]);
         assert_eq!(action_of(&p, "vpc"), Action::Update);
-        let c = &p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc").attributes[0];
-        assert_eq!((c.before.clone(), c.after.clone()), (None, Some(json!({"Team": "x"}))));
+        let c = &p
+            .changes
+            .iter()
+            .find(|c| c.address == a("vpc"))
+            .expect("vpc")
+            .attributes[0];
+        assert_eq!(
+            (c.before.clone(), c.after.clone()),
+            (None, Some(json!({"Team": "x"})))
+        );
         assert_eq!(action_of(&p, "subnet.public[a]"), Action::NoOp);
     }
 
@@ -341,10 +387,18 @@ mod tests {
     fn replacement_names_the_forcing_attribute_and_cascades_through_references() {
         let g = network("10.1.0.0/16", "10.0.0.0/24");
         let p = plan(&g, Some(&applied_network()), &[]);
-        let vpc = p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc");
+        let vpc = p
+            .changes
+            .iter()
+            .find(|c| c.address == a("vpc"))
+            .expect("vpc");
         assert_eq!(vpc.action, Action::Replace);
         assert_eq!(vpc.replace_because, vec!["cidr_block".to_owned()]);
-        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
+        let subnet = p
+            .changes
+            .iter()
+            .find(|c| c.address == a("subnet.public[a]"))
+            .expect("s");
         assert_eq!(subnet.action, Action::Replace, "its vpc_id becomes unknown");
         assert_eq!(subnet.replace_because, vec!["vpc_id".to_owned()]);
     }
@@ -357,15 +411,29 @@ mod tests {
         assert_eq!(order, vec!["subnet.public[a]", "vpc"]);
         assert!(p.changes.iter().all(|c| c.action == Action::Delete));
         assert_eq!(p.summary.delete, 2);
-        assert!(p.changes[0].attributes.iter().all(|c| c.before.is_some() && c.after.is_none()));
+        assert!(
+            p.changes[0]
+                .attributes
+                .iter()
+                .all(|c| c.before.is_some() && c.after.is_none())
+        );
     }
 
     #[test]
     fn removed_attribute_is_an_update() {
-        let g = graph(vec![resource("vpc", Kind::Vpc, &[("cidr_block", Expr::str("10.0.0.0/16"))])]);
+        let g = graph(vec![resource(
+            "vpc",
+            Kind::Vpc,
+            &[("cidr_block", Expr::str("10.0.0.0/16"))],
+        )]);
         let s = state(vec![(
             "vpc",
-            recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16", "tags": {"a": "b"}}), &[]),
+            recorded(
+                Kind::Vpc,
+                "vpc-1",
+                json!({"cidr_block": "10.0.0.0/16", "tags": {"a": "b"}}),
+                &[],
+            ),
         )]);
         let p = plan(&g, Some(&s), &[]);
         assert_eq!(action_of(&p, "vpc"), Action::Update);
@@ -382,8 +450,20 @@ mod tests {
 
     #[test]
     fn moved_resources_keep_their_state() {
-        let g = graph(vec![resource("vpc.main", Kind::Vpc, &[("cidr_block", Expr::str("10.0.0.0/16"))])]);
-        let s = state(vec![("vpc", recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[]))]);
+        let g = graph(vec![resource(
+            "vpc.main",
+            Kind::Vpc,
+            &[("cidr_block", Expr::str("10.0.0.0/16"))],
+        )]);
+        let s = state(vec![(
+            "vpc",
+            recorded(
+                Kind::Vpc,
+                "vpc-1",
+                json!({"cidr_block": "10.0.0.0/16"}),
+                &[],
+            ),
+        )]);
         let p = plan(&g, Some(&s), &[(a("vpc"), a("vpc.main"))]);
         assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
         assert_eq!(p.changes[0].action, Action::NoOp);
@@ -398,7 +478,11 @@ mod tests {
             sub.attributes.insert("vpc_id".to_owned(), json!("vpc-old"));
         }
         let p = plan(&g, Some(&s), &[]);
-        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
+        let subnet = p
+            .changes
+            .iter()
+            .find(|c| c.address == a("subnet.public[a]"))
+            .expect("s");
         assert_eq!(subnet.action, Action::Replace);
         assert_eq!(subnet.attributes[0].after, Some(json!("vpc-1")));
     }

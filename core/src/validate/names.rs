@@ -89,7 +89,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             }
             match section {
                 "load_balancers" => {
-                    check_len(cx, &p, "load balancer", &format!("{env}-{name}"), 32)
+                    check_len(cx, &p, "load balancer", &format!("{env}-{name}"), 32);
                 }
                 "services" if m.services.get(name).is_some_and(|s| s.route.is_some()) => {
                     check_len(cx, &p, "target group", &format!("{env}-{name}"), 32);
