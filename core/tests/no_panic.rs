@@ -1,0 +1,138 @@
+//! No input makes validation or planning panic: random text and mutations of the example
+//! manifests go through the whole offline pipeline (load, schema, rules, graph, plan), and every
+//! diagnostic points inside its file.
+
+use std::path::Path;
+
+use ecsops_core::ops;
+use ecsops_core::workspace::Workspace;
+use proptest::prelude::*;
+
+fn examples() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+    ["base.toml", "acceptance.toml", "production.toml"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).expect("example manifest");
+            ((*f).to_owned(), text)
+        })
+        .collect()
+}
+
+/// Runs validate and diff on a workspace holding `files`; asserts sites are in bounds.
+fn pipeline(files: &[(String, String)]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let envs = dir.path().join("environments");
+    std::fs::create_dir_all(&envs).expect("dir");
+    for (name, text) in files {
+        std::fs::write(envs.join(name), text).expect("write");
+    }
+    let ws = Workspace::at(dir.path());
+    if let Ok(report) = ops::validate(&ws, &[]) {
+        for d in report.diagnostics.iter() {
+            if let Some(site) = &d.site {
+                let len = report.sources.get(site.file).text.len();
+                assert!(
+                    site.span.start <= len && site.span.end <= len,
+                    "{d:?} outside a {len}-byte file"
+                );
+            }
+        }
+    }
+    for env in ["acceptance", "production"] {
+        let _ = ops::diff(&ws, env, &ops::DiffOptions::default());
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    FlipByte(usize, u8),
+    DeleteLine(usize),
+    DuplicateLine(usize),
+    SwapLines(usize, usize),
+    ReplaceValue(usize, &'static str),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::FlipByte(i, b)),
+        any::<usize>().prop_map(Mutation::DeleteLine),
+        any::<usize>().prop_map(Mutation::DuplicateLine),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
+        (
+            any::<usize>(),
+            prop::sample::select(vec![
+                "0",
+                "-1",
+                "99999999999",
+                "\"\"",
+                "[]",
+                "{}",
+                "true",
+                "\"x\"",
+                "1.5",
+                "nan",
+                "\"10.0.0.0/8\"",
+                "\"ssm:\"",
+                "[\"a\", 1]",
+                "{ a = { b = 1 } }",
+            ])
+        )
+            .prop_map(|(i, v)| Mutation::ReplaceValue(i, v)),
+    ]
+}
+
+fn apply(text: &str, m: &Mutation) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    if lines.is_empty() {
+        return text.to_owned();
+    }
+    let n = lines.len();
+    match m {
+        Mutation::FlipByte(i, b) => {
+            let mut bytes = text.as_bytes().to_vec();
+            let len = bytes.len();
+            if len > 0 {
+                bytes[i % len] = *b;
+            }
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        Mutation::DeleteLine(i) => {
+            lines.remove(i % n);
+        }
+        Mutation::DuplicateLine(i) => {
+            let l = lines[i % n].clone();
+            lines.insert(i % n, l);
+        }
+        Mutation::SwapLines(a, b) => lines.swap(a % n, b % n),
+        Mutation::ReplaceValue(i, v) => {
+            let l = &mut lines[i % n];
+            if let Some(eq) = l.find(" = ") {
+                l.truncate(eq + 3);
+                l.push_str(v);
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_examples_never_panic(
+        file in 0usize..3,
+        mutations in prop::collection::vec(mutation(), 1..4),
+    ) {
+        let mut files = examples();
+        for m in &mutations {
+            files[file].1 = apply(&files[file].1, m);
+        }
+        pipeline(&files);
+    }
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,400}", toml in "[a-z_\\[\\]\\.= \"0-9{}\\n,]{0,300}") {
+        pipeline(&[("acceptance.toml".to_owned(), text), ("production.toml".to_owned(), toml)]);
+    }
+}
