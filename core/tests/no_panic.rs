@@ -82,18 +82,18 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn apply(text: &str, m: &Mutation) -> String {
+fn apply(text: &str, mutation: &Mutation) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     if lines.is_empty() {
         return text.to_owned();
     }
     let n = lines.len();
-    match m {
-        Mutation::FlipByte(i, b) => {
+    match mutation {
+        Mutation::FlipByte(at, byte) => {
             let mut bytes = text.as_bytes().to_vec();
             let len = bytes.len();
             if len > 0 {
-                bytes[i % len] = *b;
+                bytes[at % len] = *byte;
             }
             return String::from_utf8_lossy(&bytes).into_owned();
         }
@@ -104,7 +104,7 @@ fn apply(text: &str, m: &Mutation) -> String {
             let l = lines[i % n].clone();
             lines.insert(i % n, l);
         }
-        Mutation::SwapLines(a, b) => lines.swap(a % n, b % n),
+        Mutation::SwapLines(first, second) => lines.swap(first % n, second % n),
         Mutation::ReplaceValue(i, v) => {
             let l = &mut lines[i % n];
             if let Some(eq) = l.find(" = ") {

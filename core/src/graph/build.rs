@@ -437,20 +437,7 @@ fn iam(b: &mut Builder<'_>) -> Iam {
             "Resource": auth_objects.into_iter().collect::<Vec<_>>()
         }));
     }
-    let policy = b.add(
-        Address::new("iam_policy.instance"),
-        Kind::IamPolicy,
-        vec![
-            ("name", Expr::str(name.clone())),
-            ("path", "/ecsops/".into()),
-            (
-                "document",
-                Expr::Lit(json!({ "Version": "2012-10-17", "Statement": statements })),
-            ),
-            ("tags", b.tags(None)),
-        ],
-        [],
-    );
+    let policy = iam_policy(b, "iam_policy.instance", &name, statements);
     let role = b.add(
         Address::new("iam_role.instance"),
         Kind::IamRole,
@@ -516,20 +503,7 @@ fn iam(b: &mut Builder<'_>) -> Iam {
                 "Action": "secretsmanager:GetSecretValue", "Resource": other
             }));
         }
-        let policy = b.add(
-            Address::new("iam_policy.task_execution"),
-            Kind::IamPolicy,
-            vec![
-                ("name", Expr::str(exec_name.clone())),
-                ("path", "/ecsops/".into()),
-                (
-                    "document",
-                    Expr::Lit(json!({ "Version": "2012-10-17", "Statement": statements })),
-                ),
-                ("tags", b.tags(None)),
-            ],
-            [],
-        );
+        let policy = iam_policy(b, "iam_policy.task_execution", &exec_name, statements);
         policy_arns.push(Builder::r(&policy, "arn"));
     }
     let task_execution = (!m.services.is_empty() || !m.system_containers.is_empty()).then(|| {
@@ -550,6 +524,25 @@ fn iam(b: &mut Builder<'_>) -> Iam {
         instance_profile,
         task_execution,
     }
+}
+
+/// A customer-managed policy under the `/ecsops/` path.
+fn iam_policy(b: &mut Builder<'_>, address: &str, name: &str, statements: Vec<Value>) -> Address {
+    let document = serde_json::Map::from_iter([
+        ("Version".to_owned(), Value::from("2012-10-17")),
+        ("Statement".to_owned(), Value::Array(statements)),
+    ]);
+    b.add(
+        Address::new(address),
+        Kind::IamPolicy,
+        vec![
+            ("name", Expr::str(name)),
+            ("path", "/ecsops/".into()),
+            ("document", Expr::Lit(Value::Object(document))),
+            ("tags", b.tags(None)),
+        ],
+        [],
+    )
 }
 
 fn log_group(b: &mut Builder<'_>, address: Address, name: String) -> Address {

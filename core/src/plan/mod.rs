@@ -30,6 +30,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of `changes` for environment `acc` against state serial `serial`, lineage `L`:
+    /// the fixture renderer tests share.
+    #[cfg(test)]
+    pub(crate) fn for_tests(changes: Vec<ResourceChange>, serial: u64) -> Self {
+        Self {
+            format_version: PLAN_FORMAT_VERSION.to_owned(),
+            ecsops_version: "0".to_owned(),
+            environment: "acc".to_owned(),
+            manifest_digest: "d".to_owned(),
+            prior_state: Some(PriorState {
+                lineage: "L".to_owned(),
+                serial,
+            }),
+            summary: Summary::of(&changes),
+            changes,
+        }
+    }
+
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }

@@ -170,7 +170,7 @@ fn escape_html(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::graph::{Address, Kind};
-    use crate::plan::{AttributeChange, PriorState, Summary};
+    use crate::plan::AttributeChange;
     use serde_json::json;
 
     fn change(i: usize, action: Action) -> ResourceChange {
@@ -197,18 +197,7 @@ mod tests {
     }
 
     fn plan(changes: Vec<ResourceChange>) -> Plan {
-        Plan {
-            format_version: "1.0".to_owned(),
-            ecsops_version: "0".to_owned(),
-            environment: "acc".to_owned(),
-            manifest_digest: "d".to_owned(),
-            prior_state: Some(PriorState {
-                lineage: "L".to_owned(),
-                serial: 1,
-            }),
-            summary: Summary::of(&changes),
-            changes,
-        }
+        Plan::for_tests(changes, 1)
     }
 
     /// Every `<details>` closed and every fence closed, in order.

@@ -206,7 +206,6 @@ impl Painter {
 mod tests {
     use super::*;
     use crate::graph::{Address, Kind};
-    use crate::plan::{PriorState, Summary};
     use serde_json::json;
 
     fn change(address: &str, action: Action, attributes: Vec<AttributeChange>) -> ResourceChange {
@@ -236,18 +235,7 @@ mod tests {
     }
 
     fn plan(changes: Vec<ResourceChange>) -> Plan {
-        Plan {
-            format_version: "1.0".to_owned(),
-            ecsops_version: "0".to_owned(),
-            environment: "acc".to_owned(),
-            manifest_digest: "d".to_owned(),
-            prior_state: Some(PriorState {
-                lineage: "L".to_owned(),
-                serial: 3,
-            }),
-            summary: Summary::of(&changes),
-            changes,
-        }
+        Plan::for_tests(changes, 3)
     }
 
     #[test]
