@@ -23,6 +23,10 @@ struct Cli {
     /// More output: `-v` for progress, `-vv` for debug tracing.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Where the state is, overriding the manifest's `[state]`: `s3://bucket/prefix` or
+    /// `file://path`.
+    #[arg(long, global = true, env = "ECSOPS_STATE_URL", value_name = "URL")]
+    state_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,16 +37,41 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Show what an apply would change.
     Diff(commands::diff::DiffArgs),
+    /// Inspect or replace the recorded state.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
+    /// Show who holds an environment's lock.
+    Lock(commands::lock::LockArgs),
+    /// Remove a lock, given its id (after making sure its holder is gone).
+    Unlock(commands::lock::UnlockArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     term::init_tracing(cli.verbose);
-    let ctx = commands::Context::new(cli.directory);
-    let result = match cli.command {
-        Command::Validate(args) => commands::validate::run(&ctx, &args),
-        Command::Diff(args) => commands::diff::run(&ctx, &args),
+    let ctx = commands::Context::new(cli.directory, cli.state_url);
+    // One runtime for the whole process; commands that need no I/O simply do not use it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report::error(&report::CliError::Io(format!(
+                "cannot start the async runtime: {e}"
+            )));
+            return Exit::Error.into();
+        }
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate(args) => commands::validate::run(&ctx, &args),
+            Command::Diff(args) => commands::diff::run(&ctx, &args).await,
+            Command::State(cmd) => commands::state::run(&ctx, cmd).await,
+            Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
+            Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
+        }
+    });
     match result {
         Ok(exit) => exit.into(),
         Err(err) => {

@@ -4,6 +4,7 @@
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::ops::OpsError;
 use ecsops_core::source::Sources;
+use ecsops_core::state::{LockInfo, StateError};
 use ecsops_core::workspace::WorkspaceError;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 
@@ -139,7 +140,54 @@ pub fn error(err: &CliError) {
                 "help: run ecsops inside a workspace, or point at one with `-C DIR`"
             );
         }
+        CliError::Ops(OpsError::Statefile(StateError::LockHeld {
+            environment,
+            holder,
+        })) => {
+            anstream::eprintln!("error: the state of `{environment}` is locked");
+            anstream::eprint!("{}", lock_fields(holder));
+            anstream::eprintln!(
+                "help: wait for it to finish (`--lock-timeout 5m`), or, if its holder is gone, run `ecsops unlock {environment} {}`",
+                holder.id
+            );
+        }
+        CliError::Ops(OpsError::Statefile(e @ StateError::Conflict { environment, .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: someone else wrote the state; run `ecsops diff {environment}` again and re-apply"
+            );
+        }
+        CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
+        }
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+/// Every field of a lock, one per line.
+pub fn lock_fields(holder: &LockInfo) -> String {
+    format!(
+        "  lock id:   {}\n  operation: {}\n  who:       {}\n  since:     {}\n  ecsops:    {}\n  commit:    {}\n",
+        holder.id,
+        holder.operation,
+        holder.who,
+        holder.when,
+        holder.version,
+        holder.commit.as_deref().unwrap_or("-")
+    )
+}
+
+/// The visible countdown while waiting for a held lock (only on a terminal).
+pub fn lock_countdown(holder: &LockInfo, remaining: std::time::Duration) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        anstream::eprint!(
+            "\rwaiting for the lock held by {} ({}), {}s left ",
+            holder.who,
+            holder.operation,
+            remaining.as_secs()
+        );
     }
 }

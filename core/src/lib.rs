@@ -23,6 +23,7 @@ pub mod graph;
 pub mod manifest;
 pub mod ops;
 pub mod plan;
+pub mod provider;
 pub mod render;
 pub mod schema;
 pub mod source;

@@ -39,8 +39,12 @@ fn pipeline(files: &[(String, String)]) {
             }
         }
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     for env in ["acceptance", "production"] {
-        let _ = ops::diff(&ws, env, &ops::DiffOptions::default());
+        let _ = runtime.block_on(ops::diff(&ws, env, &ops::DiffOptions::default()));
     }
 }
 

@@ -2,5 +2,8 @@
 //! links once; `support` holds the harness.
 
 mod diff;
+mod provider_network;
+mod state_commands;
+mod state_conformance;
 mod support;
 mod validate;

@@ -29,9 +29,12 @@ enum Format {
     Json,
 }
 
-pub fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
+pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
-    let outcome = ops::diff(&ws, &args.environment, &DiffOptions::default())?;
+    let options = DiffOptions {
+        state_url: ctx.state_url.clone(),
+    };
+    let outcome = ops::diff(&ws, &args.environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);
     let out = match args.format {
         Format::Text => render::text::render(&outcome.plan, term::stdout_color()),

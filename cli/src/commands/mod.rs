@@ -1,6 +1,8 @@
 //! One module per command: its `XxxArgs` and a `run` that calls `ecsops_core::ops`.
 
 pub mod diff;
+pub mod lock;
+pub mod state;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -12,11 +14,25 @@ use crate::report::CliError;
 /// What every command needs: where the workspace is.
 pub struct Context {
     directory: Option<PathBuf>,
+    /// `--state-url` / `ECSOPS_STATE_URL`.
+    pub state_url: Option<String>,
 }
 
 impl Context {
-    pub fn new(directory: Option<PathBuf>) -> Self {
-        Self { directory }
+    pub fn new(directory: Option<PathBuf>, state_url: Option<String>) -> Self {
+        Self {
+            directory,
+            state_url,
+        }
+    }
+
+    /// The environment's state backend.
+    pub async fn target(
+        &self,
+        environment: &str,
+    ) -> Result<ecsops_core::ops::state::Target, CliError> {
+        let ws = self.workspace()?;
+        Ok(ecsops_core::ops::state::target(&ws, environment, self.state_url.as_deref()).await?)
     }
 
     pub fn workspace(&self) -> Result<Workspace, CliError> {

@@ -9,14 +9,16 @@ use crate::diagnostic::Diagnostics;
 use crate::graph::{self, Address};
 use crate::plan::{self, Plan, PlanInput};
 use crate::source::Sources;
-use crate::state::State;
 use crate::workspace::Workspace;
 
 use super::validate::{check_environment, neighbours};
 use super::{Invalid, OpsError};
 
 #[derive(Debug, Clone, Default)]
-pub struct DiffOptions {}
+pub struct DiffOptions {
+    /// `--state-url`: overrides the manifest's `[state]`.
+    pub state_url: Option<String>,
+}
 
 #[derive(Debug)]
 pub struct DiffOutcome {
@@ -26,10 +28,10 @@ pub struct DiffOutcome {
     pub warnings: Diagnostics,
 }
 
-pub fn diff(
+pub async fn diff(
     ws: &Workspace,
     environment: &str,
-    _options: &DiffOptions,
+    options: &DiffOptions,
 ) -> Result<DiffOutcome, OpsError> {
     ws.require_environment(environment)?;
     let catalog = ws.catalog()?;
@@ -48,7 +50,8 @@ pub fn diff(
         })));
     };
     let graph = graph::build(&manifest, environment)?;
-    let state = read_local_state(ws, environment)?;
+    let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
+    let state = target.backend.read().await?.map(|s| s.state);
     let moved: Vec<(Address, Address)> = manifest
         .moved
         .iter()
@@ -78,24 +81,4 @@ fn digest(value: &serde_json::Value) -> String {
             let _ = write!(hex, "{b:02x}");
             hex
         })
-}
-
-/// The local state file, or `None` when the environment was never applied.
-fn read_local_state(ws: &Workspace, environment: &str) -> Result<Option<State>, OpsError> {
-    let path = ws
-        .root()
-        .join(".ecsops/state")
-        .join(format!("{environment}.json"));
-    let fail = |reason: String| OpsError::State {
-        environment: environment.to_owned(),
-        location: ws.display_path(&path).display().to_string(),
-        reason,
-    };
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| fail(e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(fail(e.to_string())),
-    }
 }

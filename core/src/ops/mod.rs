@@ -2,6 +2,7 @@
 //! what they return; nothing here prints.
 
 mod diff;
+pub mod state;
 mod validate;
 
 pub use diff::{DiffOptions, DiffOutcome, diff};
@@ -26,6 +27,8 @@ pub enum OpsError {
     },
     #[error(transparent)]
     Graph(#[from] crate::graph::BuildError),
+    #[error(transparent)]
+    Statefile(#[from] crate::state::StateError),
 }
 
 /// Diagnostics together with the files they point into.

@@ -1,5 +1,14 @@
-//! Recorded state: the [`document`] format. Backends (local file, S3) and locking live beside it.
+//! Recorded state: the [`document`] format, the [`backend`]s that keep it (local file by
+//! default, S3), the [`lock`] record, and what can go wrong ([`error`]).
 
+pub mod backend;
 pub mod document;
+pub mod error;
+pub mod local;
+pub mod lock;
+pub mod s3;
 
+pub use backend::{Backend, HistoryEntry, Location, Stored, Version};
 pub use document::{ResourceState, Revision, STATE_VERSION, State};
+pub use error::StateError;
+pub use lock::LockInfo;

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod moto;
+
 /// The repository root (the workspace of the example manifests).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -54,11 +56,31 @@ impl Workspace {
 
     /// Runs `ecsops -C <workspace> <args>`.
     pub fn ecsops(&self, args: &[&str]) -> Output {
+        self.ecsops_env(args, &[])
+    }
+
+    /// The `ecsops` command with the clean test environment plus `env`, not yet run.
+    pub fn command(&self, args: &[&str], env: &[(&str, String)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecsops"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .arg("-C")
+            .arg(self.path())
+            .args(args);
+        cmd
+    }
+
+    /// Runs `ecsops -C <workspace> <args>` with extra environment variables.
+    pub fn ecsops_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecsops"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("-C")
             .arg(self.path())
             .args(args);

@@ -1,0 +1,138 @@
+//! The state commands: `state list/show/pull/push/history`, `lock`, `unlock`. Each finds the
+//! environment's backend (from `--state-url`, the manifest's `[state]` or the default) and
+//! never needs the rest of the manifest to be valid, so a broken manifest cannot keep anyone
+//! from inspecting or unlocking state.
+
+use std::time::{Duration, Instant};
+
+use crate::diagnostic::Diagnostics;
+use crate::manifest::{StateConfig, load_environment};
+use crate::source::Sources;
+use crate::state::{Backend, HistoryEntry, Location, LockInfo, State, StateError, Stored};
+use crate::workspace::Workspace;
+
+use super::{Invalid, OpsError};
+
+/// The environment's state backend, connected.
+#[derive(Debug)]
+pub struct Target {
+    pub environment: String,
+    pub location: Location,
+    pub backend: Backend,
+}
+
+impl Target {
+    /// `s3://bucket/key` or the file path, for messages.
+    pub fn describe(&self) -> String {
+        self.location.describe(&self.environment)
+    }
+}
+
+/// Finds and connects the state backend of `environment`.
+pub async fn target(
+    ws: &Workspace,
+    environment: &str,
+    url: Option<&str>,
+) -> Result<Target, OpsError> {
+    ws.require_environment(environment)?;
+    let config = if url.is_some() {
+        StateConfig::default()
+    } else {
+        state_config(ws, environment)?
+    };
+    let location = Location::resolve(url, &config, ws.root())?;
+    let backend = Backend::connect(&location, environment).await?;
+    Ok(Target {
+        environment: environment.to_owned(),
+        location,
+        backend,
+    })
+}
+
+/// The `[state]` table of the merged manifest; only that table has to be right.
+fn state_config(ws: &Workspace, environment: &str) -> Result<StateConfig, OpsError> {
+    let mut sources = Sources::default();
+    let mut diagnostics = Diagnostics::default();
+    let Some(loaded) = load_environment(ws, environment, &mut sources, &mut diagnostics) else {
+        return Err(OpsError::Invalid(Box::new(Invalid {
+            sources,
+            diagnostics,
+        })));
+    };
+    match loaded.value.get("state") {
+        None => Ok(StateConfig::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            OpsError::Statefile(StateError::InvalidUrl {
+                url: "[state]".to_owned(),
+                reason: e.to_string(),
+            })
+        }),
+    }
+}
+
+pub async fn read(target: &Target) -> Result<Option<Stored>, OpsError> {
+    Ok(target.backend.read().await?)
+}
+
+pub async fn history(target: &Target) -> Result<Vec<HistoryEntry>, OpsError> {
+    Ok(target.backend.history().await?)
+}
+
+pub async fn lock_holder(target: &Target) -> Result<Option<LockInfo>, OpsError> {
+    Ok(target.backend.read_lock().await?)
+}
+
+pub async fn unlock(target: &Target, id: &str) -> Result<(), OpsError> {
+    Ok(target.backend.unlock(id).await?)
+}
+
+/// Takes the lock, waiting up to `timeout` while someone else holds it; `waiting` is told the
+/// holder and the time left after each failed attempt (the CLI shows a countdown).
+pub async fn acquire(
+    target: &Target,
+    info: &LockInfo,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(&LockInfo, Duration),
+) -> Result<(), OpsError> {
+    let started = Instant::now();
+    loop {
+        match target.backend.lock(info).await {
+            Err(StateError::LockHeld { holder, .. }) if started.elapsed() < timeout => {
+                waiting(&holder, timeout.saturating_sub(started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// `state push`: writes `document` as the new state under the lock. Refuses another lineage
+/// and a serial that does not move forward, unless `force` (which still keeps the lineage check
+/// off only when asked and bumps the serial past the stored one).
+pub async fn push(
+    target: &Target,
+    mut document: State,
+    force: bool,
+    lock: &LockInfo,
+) -> Result<u64, OpsError> {
+    let result = async {
+        let current = target.backend.read().await?;
+        if let Some(c) = &current
+            && force
+        {
+            document.lineage.clone_from(&c.state.lineage);
+            document.serial = document.serial.max(c.state.serial + 1);
+        }
+        target
+            .backend
+            .write(&document, current.as_ref().map(|c| &c.version))
+            .await?;
+        Ok::<u64, StateError>(document.serial)
+    }
+    .await;
+    // Release the lock whatever happened; a failed release is worth less than the write error.
+    let released = target.backend.unlock(&lock.id).await;
+    let serial = result?;
+    released?;
+    Ok(serial)
+}

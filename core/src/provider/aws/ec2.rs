@@ -1,0 +1,309 @@
+//! What every EC2 family shares: ownership tags on create (tag specifications, so a resource is
+//! never visible untagged), the refresh and adoption filters, live tags without bookkeeping keys,
+//! tag updates in place, and picking the one adoptable resource among tagged candidates.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::Value;
+
+use super::{AwsResultExt, Cx};
+use crate::graph::{Address, Kind};
+use crate::provider::{
+    Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ADDRESS,
+    TAG_ECSOPS_ENVIRONMENT, TAG_ECSOPS_LINEAGE, is_bookkeeping_tag, tags_value,
+};
+use crate::state::ResourceState;
+
+/// A described resource with all its tags (for ownership) and its live shape.
+#[derive(Debug, Clone)]
+pub(crate) struct Tagged {
+    pub tags: BTreeMap<String, String>,
+    pub live: Live,
+}
+
+impl Tagged {
+    /// `attributes` plus the visible `tags`; the `id` output is the id.
+    pub fn new(
+        kind: Kind,
+        id: &str,
+        tags: BTreeMap<String, String>,
+        mut attributes: BTreeMap<String, Value>,
+    ) -> Self {
+        attributes.insert("tags".to_owned(), visible_tags(&tags));
+        Self {
+            tags,
+            live: Live {
+                kind,
+                id: id.to_owned(),
+                attributes,
+                outputs: BTreeMap::from([("id".to_owned(), Value::from(id))]),
+            },
+        }
+    }
+}
+
+/// Matches described resources to the recorded ones of `kinds` by their `ecsops:address` tag
+/// (this lineage only; of several, the recorded id wins): found ones are live, the others
+/// missing; ours that the state lacks are untracked.
+pub(crate) fn settle(
+    own: &Ownership,
+    resources: &BTreeMap<Address, ResourceState>,
+    kinds: &[Kind],
+    found: Vec<Tagged>,
+    out: &mut Refresh,
+) {
+    let mut ours: BTreeMap<Address, Vec<Live>> = BTreeMap::new();
+    for t in found {
+        if let Some((address, lineage)) = owner(&t.tags)
+            && lineage == own.lineage
+            && kinds.contains(&t.live.kind)
+        {
+            ours.entry(address).or_default().push(t.live);
+        }
+    }
+    for (address, r) in resources.iter().filter(|(_, r)| kinds.contains(&r.kind)) {
+        let live = ours.remove(address).and_then(|mut lives| {
+            lives.retain(|l| l.kind == r.kind);
+            let recorded = lives
+                .iter()
+                .position(|l| Some(l.id.as_str()) == r.id.as_deref());
+            lives.into_iter().nth(recorded.unwrap_or(0))
+        });
+        match live {
+            Some(live) => {
+                out.live.insert(address.clone(), live);
+            }
+            None => {
+                out.missing.insert(address.clone());
+            }
+        }
+    }
+    for (address, lives) in ours {
+        if !resources.contains_key(&address)
+            && let Some(live) = lives.into_iter().next()
+        {
+            out.untracked.insert(address, live);
+        }
+    }
+}
+
+/// The tags a created resource carries: its desired tags plus the ownership tags (which win
+/// over a desired tag of the same `ecsops:` key; a desired `Environment` wins over ours).
+pub(crate) fn create_tags(
+    own: &Ownership,
+    spec: &ResourceSpec,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let mut tags = own.tags(&spec.address);
+    for (k, v) in spec.tags()? {
+        if !is_bookkeeping_tag(&k) {
+            tags.insert(k, v);
+        }
+    }
+    Ok(tags)
+}
+
+pub(crate) fn tag_specification(
+    resource_type: ResourceType,
+    tags: &BTreeMap<String, String>,
+) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(to_tags(tags)))
+        .build()
+}
+
+pub(crate) fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The `tags` attribute as read: every tag but the bookkeeping ones, so it equals the desired one.
+pub(crate) fn visible_tags(tags: &BTreeMap<String, String>) -> Value {
+    tags_value(
+        &tags
+            .iter()
+            .filter(|(k, _)| !is_bookkeeping_tag(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// Every resource of this environment (refresh).
+pub(crate) fn environment_filter(own: &Ownership) -> Filter {
+    tag_filter(TAG_ECSOPS_ENVIRONMENT, &own.environment)
+}
+
+/// The resources claiming one address of this environment (adoption).
+pub(crate) fn address_filters(own: &Ownership, address: &Address) -> Vec<Filter> {
+    vec![
+        environment_filter(own),
+        tag_filter(TAG_ECSOPS_ADDRESS, address.as_str()),
+    ]
+}
+
+/// The address and lineage a resource's tags claim.
+pub(crate) fn owner(tags: &BTreeMap<String, String>) -> Option<(Address, &str)> {
+    let address = tags.get(TAG_ECSOPS_ADDRESS)?;
+    let lineage = tags.get(TAG_ECSOPS_LINEAGE).map_or("", String::as_str);
+    Some((Address::from(address.as_str()), lineage))
+}
+
+/// The one candidate (id, tags) to adopt for `address`: none, exactly one of this lineage, or an
+/// error (a foreign lineage, or several twins, which a human must sort out).
+pub(crate) fn pick_adoptable<T>(
+    own: &Ownership,
+    address: &Address,
+    candidates: Vec<(String, BTreeMap<String, String>, T)>,
+) -> Result<Option<(String, T)>, ProviderError> {
+    let mut ours = Vec::new();
+    for (id, tags, item) in candidates {
+        let lineage = owner(&tags).map_or("", |(_, l)| l);
+        if lineage != own.lineage {
+            return Err(ProviderError::ForeignLineage {
+                address: address.clone(),
+                id,
+                found: lineage.to_owned(),
+                expected: own.lineage.clone(),
+            });
+        }
+        ours.push((id, item));
+    }
+    if ours.len() > 1 {
+        return Err(ProviderError::Ambiguous {
+            address: address.clone(),
+            ids: ours.into_iter().map(|(id, _)| id).collect(),
+        });
+    }
+    Ok(ours.pop())
+}
+
+/// Brings the visible tags of `id` from `before` to the spec's, keeping (and healing) the
+/// ownership tags. Calls AWS only when something differs.
+pub(crate) async fn sync_tags(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    id: &str,
+    before: Option<&Value>,
+) -> Result<(), ProviderError> {
+    let before = crate::provider::tags_of(&spec.address, before)?;
+    let after = spec.tags()?;
+    if before == after {
+        return Ok(());
+    }
+    let removed: Vec<Tag> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k) && !is_bookkeeping_tag(k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !removed.is_empty() {
+        cx.ec2
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(removed))
+            .send()
+            .await
+            .at(&spec.address, "DeleteTags")?;
+    }
+    cx.ec2
+        .create_tags()
+        .resources(id)
+        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+        .send()
+        .await
+        .at(&spec.address, "CreateTags")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Kind;
+    use serde_json::json;
+
+    fn own() -> Ownership {
+        Ownership {
+            environment: "acceptance".to_owned(),
+            lineage: "L".to_owned(),
+        }
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn created_tags_add_ownership_to_the_desired_ones() {
+        let spec = ResourceSpec {
+            address: Address::new("vpc"),
+            kind: Kind::Vpc,
+            attributes: BTreeMap::from([(
+                "tags".to_owned(),
+                json!({"Name": "acceptance", "Environment": "acceptance", "ecsops:address": "x"}),
+            )]),
+        };
+        let t = create_tags(&own(), &spec).expect("test value");
+        assert_eq!(t["Name"], "acceptance");
+        assert_eq!(t["ecsops:address"], "vpc");
+        assert_eq!(t["ecsops:lineage"], "L");
+        assert_eq!(
+            visible_tags(&t),
+            json!({"Environment": "acceptance", "Name": "acceptance"})
+        );
+    }
+
+    #[test]
+    fn adoption_takes_one_of_ours_and_refuses_foreign_or_twins() {
+        let a = Address::new("vpc");
+        let ours = |id: &str| {
+            (
+                id.to_owned(),
+                tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "L")]),
+                (),
+            )
+        };
+        assert_eq!(
+            pick_adoptable::<()>(&own(), &a, vec![]).expect("test value"),
+            None
+        );
+        assert_eq!(
+            pick_adoptable(&own(), &a, vec![ours("vpc-1")]).expect("test value"),
+            Some(("vpc-1".to_owned(), ()))
+        );
+        assert!(matches!(
+            pick_adoptable(&own(), &a, vec![ours("vpc-1"), ours("vpc-2")]),
+            Err(ProviderError::Ambiguous { .. })
+        ));
+        let foreign = (
+            "vpc-3".to_owned(),
+            tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]),
+            (),
+        );
+        assert!(matches!(
+            pick_adoptable(&own(), &a, vec![foreign]),
+            Err(ProviderError::ForeignLineage { .. })
+        ));
+    }
+}

@@ -1,0 +1,516 @@
+//! The AWS provider: SDK clients built from one [`SdkConfig`], dispatch by [`Kind`] to one module
+//! per service family, typed errors that keep AWS's code and message, and a log of every request
+//! sent (what a test or the benchmark counts).
+//!
+//! Families: [`ec2_network`] (VPC, internet gateway, subnets, route tables, routes,
+//! associations, Elastic IPs, NAT gateways) and [`ec2_security_group`]. A new family (IAM,
+//! ELBv2, ECS, autoscaling, logs, events, SNS) is one more file with the same four functions
+//! (`create`, `update`, `delete`, `refresh`) and one more arm in `Family::of`; until then its
+//! kinds fail with [`ProviderError::NotImplemented`].
+
+mod calls;
+mod ec2;
+pub mod ec2_network;
+pub mod ec2_security_group;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error as StdError;
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+pub use calls::CallLog;
+
+use super::{Applied, Live, Ownership, Provider, ProviderError, Refresh, ResourceSpec};
+use crate::graph::{Address, Kind};
+use crate::state::ResourceState;
+
+/// The SDK crates the provider is built on, for callers that describe resources themselves
+/// (tests asserting on the emulator, `ecsops status`).
+pub mod sdk {
+    pub use aws_config::SdkConfig;
+    pub use aws_sdk_ec2 as ec2;
+}
+
+/// Where and as whom to reach AWS, beyond what the standard chain (environment, profiles, SSO,
+/// `AWS_ENDPOINT_URL`) says.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// The manifest's region; wins over the environment's.
+    pub region: String,
+    /// An endpoint for every service (an emulator); `AWS_ENDPOINT_URL` does the same.
+    pub endpoint_url: Option<String>,
+    /// Fixed credentials `(access key id, secret)`, for emulators; otherwise the standard chain.
+    pub static_credentials: Option<(String, String)>,
+}
+
+/// Loads the one SDK configuration every client is built from. Retries use the standard
+/// backoff in adaptive mode, which also rate-limits the client once AWS starts throttling.
+pub async fn load_config(connection: &Connection) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(connection.region.clone()))
+        .retry_config(RetryConfig::adaptive());
+    if let Some(url) = &connection.endpoint_url {
+        loader = loader.endpoint_url(url.clone());
+    }
+    if let Some((id, secret)) = &connection.static_credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            id.clone(),
+            secret.clone(),
+            None,
+            None,
+            "ecsops-static",
+        ));
+    }
+    loader.load().await
+}
+
+/// How long to wait for resources that become ready (or gone) asynchronously.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// A NAT gateway becoming `available` or `deleted` (AWS: typically 1–5 minutes).
+    pub nat_gateway: Duration,
+    /// A dependency AWS releases late (an ENI of a deleted NAT gateway blocking its subnet, an
+    /// Elastic IP still associated).
+    pub dependency: Duration,
+    /// An id AWS returned a moment ago being visible to the next call.
+    pub consistency: Duration,
+    /// Between two polls.
+    pub poll: Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Self {
+            nat_gateway: Duration::from_mins(10),
+            dependency: Duration::from_mins(5),
+            consistency: Duration::from_mins(1),
+            poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The AWS implementation of [`Provider`].
+#[derive(Debug, Clone)]
+pub struct AwsProvider {
+    ownership: Ownership,
+    ec2: aws_sdk_ec2::Client,
+    waits: Waits,
+    calls: CallLog,
+}
+
+/// What every family function gets: the clients, whose resources these are, and the waits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cx<'a> {
+    pub ec2: &'a aws_sdk_ec2::Client,
+    pub own: &'a Ownership,
+    pub waits: &'a Waits,
+}
+
+/// The service family that handles a kind, `None` while no module does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Family {
+    Ec2Network,
+    Ec2SecurityGroup,
+}
+
+impl Family {
+    fn of(kind: Kind) -> Option<Self> {
+        match kind {
+            Kind::Vpc
+            | Kind::InternetGateway
+            | Kind::Subnet
+            | Kind::RouteTable
+            | Kind::RouteTableAssociation
+            | Kind::Route
+            | Kind::ElasticIp
+            | Kind::NatGateway => Some(Self::Ec2Network),
+            Kind::SecurityGroup => Some(Self::Ec2SecurityGroup),
+            Kind::IamRole
+            | Kind::IamPolicy
+            | Kind::InstanceProfile
+            | Kind::LaunchTemplate
+            | Kind::AutoscalingGroup
+            | Kind::EcsCluster
+            | Kind::CapacityProvider
+            | Kind::ClusterCapacityProviders
+            | Kind::LoadBalancer
+            | Kind::ClassicLoadBalancer
+            | Kind::TargetGroup
+            | Kind::Listener
+            | Kind::ListenerRule
+            | Kind::LogGroup
+            | Kind::EventRule
+            | Kind::EventTarget
+            | Kind::SnsTopic
+            | Kind::SnsTopicPolicy
+            | Kind::SnsSubscription
+            | Kind::TaskDefinition
+            | Kind::Service => None,
+        }
+    }
+}
+
+fn not_implemented(address: &Address, kind: Kind, action: &'static str) -> ProviderError {
+    ProviderError::NotImplemented {
+        address: address.clone(),
+        kind,
+        action,
+    }
+}
+
+impl AwsProvider {
+    /// Clients for every family from one configuration, each logging its requests to one
+    /// [`CallLog`].
+    pub fn new(config: &SdkConfig, ownership: Ownership) -> Self {
+        let calls = CallLog::default();
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(calls.interceptor())
+                .build(),
+        );
+        Self {
+            ownership,
+            ec2,
+            waits: Waits::default(),
+            calls,
+        }
+    }
+
+    #[must_use]
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
+    }
+
+    /// Every request sent so far (one entry per HTTP attempt, pages and retries included).
+    pub fn calls(&self) -> &CallLog {
+        &self.calls
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        &self.ec2
+    }
+
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
+    }
+
+    fn cx(&self) -> Cx<'_> {
+        Cx {
+            ec2: &self.ec2,
+            own: &self.ownership,
+            waits: &self.waits,
+        }
+    }
+}
+
+/// The recorded id and values of a resource, for update and delete.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prior<'a> {
+    pub id: &'a str,
+    pub attributes: &'a BTreeMap<String, serde_json::Value>,
+    pub outputs: &'a BTreeMap<String, serde_json::Value>,
+}
+
+impl<'a> Prior<'a> {
+    fn of(address: &Address, state: &'a ResourceState) -> Result<Self, ProviderError> {
+        let id = state.id.as_deref().ok_or_else(|| ProviderError::Failed {
+            address: address.clone(),
+            what:
+                "the state records no cloud id for it; run `ecsops refresh` or remove it from state"
+                    .to_owned(),
+        })?;
+        Ok(Self {
+            id,
+            attributes: &state.attributes,
+            outputs: &state.outputs,
+        })
+    }
+
+    pub fn of_live(live: &'a Live) -> Self {
+        Self {
+            id: &live.id,
+            attributes: &live.attributes,
+            outputs: &live.outputs,
+        }
+    }
+}
+
+/// Fails when an attribute that AWS cannot change in place differs between `prior` and `spec`.
+pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<(), ProviderError> {
+    let names: BTreeSet<&String> = spec
+        .attributes
+        .keys()
+        .chain(prior.attributes.keys())
+        .collect();
+    for name in names {
+        if spec.attributes.get(name) != prior.attributes.get(name)
+            && spec.kind.forces_replacement(name)
+        {
+            return Err(ProviderError::RequiresReplacement {
+                address: spec.address.clone(),
+                attribute: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Provider for AwsProvider {
+    async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
+        match Family::of(spec.kind) {
+            Some(Family::Ec2Network) => {
+                Box::pin(ec2_network::create(self.cx(), spec, token_seed)).await
+            }
+            Some(Family::Ec2SecurityGroup) => {
+                Box::pin(ec2_security_group::create(self.cx(), spec)).await
+            }
+            None => Err(not_implemented(&spec.address, spec.kind, "create")),
+        }
+    }
+
+    async fn update(
+        &self,
+        spec: &ResourceSpec,
+        prior: &ResourceState,
+    ) -> Result<Applied, ProviderError> {
+        let Some(family) = Family::of(spec.kind) else {
+            return Err(not_implemented(&spec.address, spec.kind, "update"));
+        };
+        let prior = Prior::of(&spec.address, prior)?;
+        ensure_in_place(spec, &prior)?;
+        match family {
+            Family::Ec2Network => Box::pin(ec2_network::update(self.cx(), spec, prior)).await,
+            Family::Ec2SecurityGroup => {
+                Box::pin(ec2_security_group::update(self.cx(), spec, prior)).await
+            }
+        }
+    }
+
+    async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
+        let kind = prior.kind;
+        let Some(family) = Family::of(kind) else {
+            return Err(not_implemented(address, kind, "delete"));
+        };
+        let Some(id) = prior.id.as_deref() else {
+            // Never created as far as the state knows: nothing to delete.
+            return Ok(());
+        };
+        let prior = Prior {
+            id,
+            attributes: &prior.attributes,
+            outputs: &prior.outputs,
+        };
+        match family {
+            Family::Ec2Network => {
+                Box::pin(ec2_network::delete(self.cx(), address, kind, prior)).await
+            }
+            Family::Ec2SecurityGroup => {
+                Box::pin(ec2_security_group::delete(self.cx(), address, prior)).await
+            }
+        }
+    }
+
+    async fn refresh(
+        &self,
+        resources: &BTreeMap<Address, ResourceState>,
+    ) -> Result<Refresh, ProviderError> {
+        let mut out = Refresh::default();
+        let mut families: BTreeSet<Family> = BTreeSet::new();
+        for (address, r) in resources {
+            match Family::of(r.kind) {
+                Some(f) => {
+                    families.insert(f);
+                }
+                None => {
+                    out.unsupported.insert(address.clone());
+                }
+            }
+        }
+        for family in families {
+            match family {
+                Family::Ec2Network => ec2_network::refresh(self.cx(), resources, &mut out).await?,
+                Family::Ec2SecurityGroup => {
+                    ec2_security_group::refresh(self.cx(), resources, &mut out).await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The name of an SDK failure that carries no AWS error code (the request never got an AWS
+/// answer): the variant, so a report still says what kind of failure it was.
+fn failure_name<E, R>(err: &SdkError<E, R>) -> &'static str {
+    match err {
+        SdkError::ConstructionFailure(_) => "ConstructionFailure",
+        SdkError::TimeoutError(_) => "TimeoutError",
+        SdkError::DispatchFailure(_) => "DispatchFailure",
+        SdkError::ResponseError(_) => "ResponseError",
+        _ => "ServiceError",
+    }
+}
+
+/// An SDK failure as a [`ProviderError::Aws`] naming the resource and the operation.
+pub(crate) fn aws_error<E, R>(
+    address: &Address,
+    operation: &'static str,
+    err: &SdkError<E, R>,
+) -> ProviderError
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug,
+{
+    let (code, message) = match err.code() {
+        Some(code) => (
+            code.to_owned(),
+            err.message().unwrap_or_default().to_owned(),
+        ),
+        None => (
+            failure_name(err).to_owned(),
+            DisplayErrorContext(err).to_string(),
+        ),
+    };
+    ProviderError::Aws {
+        address: address.clone(),
+        operation,
+        code,
+        message,
+    }
+}
+
+/// `.at(address, "CreateVpc")?` on an SDK result.
+pub(crate) trait AwsResultExt<T> {
+    fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError>;
+}
+
+impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug,
+{
+    fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError> {
+        self.map_err(|e| aws_error(address, operation, &e))
+    }
+}
+
+/// Success when the operation succeeded or failed with one of `gone` (the resource was
+/// already deleted): deletes are idempotent.
+pub(crate) fn tolerate(
+    result: Result<(), ProviderError>,
+    gone: &[&str],
+) -> Result<(), ProviderError> {
+    match result {
+        Err(e) if e.aws_code().is_some_and(|c| gone.contains(&c)) => Ok(()),
+        r => r,
+    }
+}
+
+/// Codes AWS answers for an id it created a moment ago (EC2 is eventually consistent), or for
+/// a dependency created by another step moments before.
+const NOT_YET_VISIBLE: &[&str] = &[
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidGatewayID.NotFound",
+    "InvalidNatGatewayID.NotFound",
+    "NatGatewayNotFound",
+    "InvalidAllocationID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidSecurityGroupID.NotFound",
+];
+
+/// Runs a create or the first change of a new resource again while AWS does not see an id yet
+/// (a failed call created nothing, so a retry cannot duplicate), for at most the consistency
+/// wait.
+pub(crate) async fn eventually<T, F, Fut>(cx: Cx<'_>, op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(cx.waits, cx.waits.consistency, NOT_YET_VISIBLE, op).await
+}
+
+/// Runs `op` again while it fails with one of `codes` (a dependency AWS has not released yet),
+/// for at most `limit`.
+pub(crate) async fn retry_while<T, F, Fut>(
+    waits: &Waits,
+    limit: Duration,
+    codes: &[&str],
+    mut op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match op().await {
+            Err(e)
+                if e.aws_code().is_some_and(|c| codes.contains(&c))
+                    && start.elapsed() + waits.poll < limit =>
+            {
+                tracing::debug!(error = %e, "waiting for AWS to release a dependency");
+                tokio::time::sleep(waits.poll).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_family_or_is_typed_not_implemented() {
+        let supported: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|k| Family::of(*k).is_some())
+            .collect();
+        assert_eq!(supported.len(), 9);
+        let e = not_implemented(&Address::new("ecs_cluster"), Kind::EcsCluster, "create");
+        assert!(e.to_string().contains("cannot create `ecs_cluster`"), "{e}");
+    }
+
+    #[test]
+    fn in_place_check_names_the_forcing_attribute() {
+        let spec = ResourceSpec {
+            address: Address::new("vpc"),
+            kind: Kind::Vpc,
+            attributes: BTreeMap::from([
+                ("cidr_block".to_owned(), serde_json::json!("10.1.0.0/16")),
+                ("enable_dns_hostnames".to_owned(), serde_json::json!(true)),
+            ]),
+        };
+        let before = BTreeMap::from([
+            ("cidr_block".to_owned(), serde_json::json!("10.0.0.0/16")),
+            ("enable_dns_hostnames".to_owned(), serde_json::json!(false)),
+        ]);
+        let outputs = BTreeMap::new();
+        let prior = Prior {
+            id: "vpc-1",
+            attributes: &before,
+            outputs: &outputs,
+        };
+        let err = ensure_in_place(&spec, &prior);
+        assert!(
+            matches!(&err, Err(ProviderError::RequiresReplacement { attribute, .. }) if attribute == "cidr_block"),
+            "{err:?}"
+        );
+        let mut same_cidr = before.clone();
+        same_cidr.insert("cidr_block".to_owned(), serde_json::json!("10.1.0.0/16"));
+        let prior = Prior {
+            id: "vpc-1",
+            attributes: &same_cidr,
+            outputs: &outputs,
+        };
+        assert!(ensure_in_place(&spec, &prior).is_ok());
+    }
+}

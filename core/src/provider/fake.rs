@@ -1,0 +1,259 @@
+//! An in-memory [`Provider`] for tests of what drives a provider (the apply walk, refresh and
+//! drift in `ops`): it keeps resources in a map, assigns ids and every output of the kind,
+//! adopts what it already holds, refuses in-place changes that force a replacement, and fails
+//! on request with an AWS-shaped error, so failure handling is testable without an emulator.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+
+use super::{Applied, Live, Provider, ProviderError, Refresh, ResourceSpec};
+use crate::graph::Address;
+use crate::state::ResourceState;
+
+#[derive(Debug, Default)]
+struct Inner {
+    resources: BTreeMap<Address, Live>,
+    next: u64,
+    failures: BTreeMap<Address, String>,
+    calls: Vec<String>,
+}
+
+/// See the module documentation. Shared by reference across a parallel walk.
+#[derive(Debug, Default)]
+pub struct FakeProvider {
+    inner: Mutex<Inner>,
+}
+
+impl FakeProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next operation on `address` fails with AWS error `code`.
+    pub fn fail_next(&self, address: &Address, code: &str) {
+        self.lock()
+            .failures
+            .insert(address.clone(), code.to_owned());
+    }
+
+    /// Deletes `address` behind the provider's back (drift).
+    pub fn remove_outside(&self, address: &Address) -> Option<Live> {
+        self.lock().resources.remove(address)
+    }
+
+    /// What exists now.
+    pub fn resources(&self) -> BTreeMap<Address, Live> {
+        self.lock().resources.clone()
+    }
+
+    /// Every operation so far, as `create vpc`, `delete subnet.public[a]`, `refresh`.
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Records the call and takes a pending failure for `address`.
+    fn enter(
+        &self,
+        operation: &'static str,
+        address: &Address,
+    ) -> Result<MutexGuard<'_, Inner>, ProviderError> {
+        let mut inner = self.lock();
+        inner.calls.push(format!("{operation} {address}"));
+        match inner.failures.remove(address) {
+            Some(code) => Err(ProviderError::Aws {
+                address: address.clone(),
+                operation,
+                code,
+                message: "injected by the fake provider".to_owned(),
+            }),
+            None => Ok(inner),
+        }
+    }
+}
+
+fn applied(live: &Live, adopted: bool) -> Applied {
+    Applied {
+        id: live.id.clone(),
+        attributes: live.attributes.clone(),
+        outputs: live.outputs.clone(),
+        adopted,
+    }
+}
+
+impl Provider for FakeProvider {
+    async fn create(
+        &self,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let mut inner = self.enter("create", &spec.address)?;
+        if let Some(live) = inner.resources.get_mut(&spec.address) {
+            live.attributes.clone_from(&spec.attributes);
+            return Ok(applied(live, true));
+        }
+        inner.next += 1;
+        let n = inner.next;
+        let id = format!("{}-{n}", spec.kind);
+        let outputs = spec
+            .kind
+            .outputs()
+            .iter()
+            .map(|o| {
+                let v = if *o == "id" {
+                    id.clone()
+                } else {
+                    format!("{o}-{n}")
+                };
+                ((*o).to_owned(), Value::from(v))
+            })
+            .collect();
+        let live = Live {
+            kind: spec.kind,
+            id,
+            attributes: spec.attributes.clone(),
+            outputs,
+        };
+        let done = applied(&live, false);
+        inner.resources.insert(spec.address.clone(), live);
+        Ok(done)
+    }
+
+    async fn update(
+        &self,
+        spec: &ResourceSpec,
+        prior: &ResourceState,
+    ) -> Result<Applied, ProviderError> {
+        let mut inner = self.enter("update", &spec.address)?;
+        for (name, value) in &spec.attributes {
+            if prior.attributes.get(name) != Some(value) && spec.kind.forces_replacement(name) {
+                return Err(ProviderError::RequiresReplacement {
+                    address: spec.address.clone(),
+                    attribute: name.clone(),
+                });
+            }
+        }
+        let live = inner
+            .resources
+            .get_mut(&spec.address)
+            .ok_or_else(|| ProviderError::Aws {
+                address: spec.address.clone(),
+                operation: "update",
+                code: "NotFound".to_owned(),
+                message: "the fake provider holds no such resource".to_owned(),
+            })?;
+        live.attributes.clone_from(&spec.attributes);
+        Ok(applied(live, false))
+    }
+
+    async fn delete(&self, address: &Address, _prior: &ResourceState) -> Result<(), ProviderError> {
+        self.enter("delete", address)?.resources.remove(address);
+        Ok(())
+    }
+
+    async fn refresh(
+        &self,
+        resources: &BTreeMap<Address, ResourceState>,
+    ) -> Result<Refresh, ProviderError> {
+        let mut inner = self.lock();
+        inner.calls.push("refresh".to_owned());
+        let mut out = Refresh::default();
+        for address in resources.keys() {
+            match inner.resources.get(address) {
+                Some(live) => {
+                    out.live.insert(address.clone(), live.clone());
+                }
+                None => {
+                    out.missing.insert(address.clone());
+                }
+            }
+        }
+        for (address, live) in &inner.resources {
+            if !resources.contains_key(address) {
+                out.untracked.insert(address.clone(), live.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Kind;
+    use std::collections::BTreeSet;
+
+    fn spec(cidr: &str) -> ResourceSpec {
+        ResourceSpec {
+            address: Address::new("vpc"),
+            kind: Kind::Vpc,
+            attributes: BTreeMap::from([("cidr_block".to_owned(), Value::from(cidr))]),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn creates_adopts_fails_on_request_and_refreshes() {
+        let p = FakeProvider::new();
+        let a = Address::new("vpc");
+        block_on(async {
+            let first = p.create(&spec("10.0.0.0/16"), 1).await.expect("create");
+            assert_eq!(first.outputs["id"], Value::from("vpc-1"));
+            assert!(!first.adopted);
+            assert!(
+                p.create(&spec("10.0.0.0/16"), 1)
+                    .await
+                    .expect("again")
+                    .adopted
+            );
+
+            let state = first.into_state(Kind::Vpc, BTreeSet::new());
+            let err = p
+                .update(&spec("10.1.0.0/16"), &state)
+                .await
+                .expect_err("replace");
+            assert!(matches!(err, ProviderError::RequiresReplacement { .. }));
+
+            p.fail_next(&a, "Throttling");
+            let err = p.delete(&a, &state).await.expect_err("injected");
+            assert_eq!(err.aws_code(), Some("Throttling"));
+
+            let recorded = BTreeMap::from([(a.clone(), state.clone())]);
+            assert!(
+                p.refresh(&recorded)
+                    .await
+                    .expect("refresh")
+                    .missing
+                    .is_empty()
+            );
+            p.remove_outside(&a);
+            let refresh = p.refresh(&recorded).await.expect("refresh");
+            assert_eq!(
+                refresh.missing.into_iter().collect::<Vec<_>>(),
+                vec![a.clone()]
+            );
+        });
+        assert_eq!(
+            p.calls(),
+            vec![
+                "create vpc",
+                "create vpc",
+                "update vpc",
+                "delete vpc",
+                "refresh",
+                "refresh"
+            ]
+        );
+    }
+}

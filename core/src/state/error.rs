@@ -1,0 +1,68 @@
+//! Why a state operation failed, with everything the user needs to decide what to do next.
+
+use super::lock::LockInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Someone else holds the environment's lock.
+    #[error("the state of `{environment}` is locked by {} since {} ({} of ecsops {})", .holder.who, .holder.when, .holder.operation, .holder.version)]
+    LockHeld {
+        environment: String,
+        holder: Box<LockInfo>,
+    },
+    /// `unlock` with an id that is not the holder's.
+    #[error("lock `{given}` does not hold `{environment}`: the holder's lock id is `{held}`")]
+    WrongLockId {
+        environment: String,
+        given: String,
+        held: String,
+    },
+    #[error("`{environment}` is not locked")]
+    NotLocked { environment: String },
+    /// The stored state changed since it was read: another writer won.
+    #[error(
+        "the state of `{environment}` changed since it was read (now serial {current_serial}); nothing was written"
+    )]
+    Conflict {
+        environment: String,
+        current_serial: u64,
+    },
+    /// A document from another state history.
+    #[error(
+        "the state has lineage `{given}` but `{environment}` has lineage `{stored}`; nothing was written"
+    )]
+    LineageMismatch {
+        environment: String,
+        given: String,
+        stored: String,
+    },
+    /// A write that does not move the serial forward.
+    #[error("serial {given} is not newer than the stored serial {stored} of `{environment}`")]
+    StaleSerial {
+        environment: String,
+        given: u64,
+        stored: u64,
+    },
+    #[error("the state of `{environment}` at `{location}` is not a valid state document: {reason}")]
+    Corrupt {
+        environment: String,
+        location: String,
+        reason: String,
+    },
+    #[error("{operation} `{location}`: {reason}")]
+    Io {
+        operation: &'static str,
+        location: String,
+        reason: String,
+    },
+    #[error("invalid state URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    /// An AWS call failed (code and message as AWS gave them).
+    #[error("S3 {operation} on `{location}` failed: {message}")]
+    Aws {
+        operation: &'static str,
+        location: String,
+        code: Option<String>,
+        message: String,
+    },
+}

@@ -1,0 +1,312 @@
+//! The local backend, the default: `.ecsops/state/<env>.json` in the workspace.
+//!
+//! - The user-visible lock is `<env>.lock`, created atomically with its content (written to a
+//!   temp file, then hard-linked into place, which fails if the lock exists).
+//! - A write is compare-and-swap: under an OS file lock (released by the kernel if the process
+//!   dies) it re-reads the current document, compares its digest with the version the writer
+//!   read, checks lineage and serial, then writes a temp file, fsyncs it, renames it over the
+//!   state and fsyncs the directory. A crash leaves the old or the new document, never a torn
+//!   one.
+//! - Every written serial is kept under `history/<env>/` with who wrote it and when.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::backend::{HistoryEntry, Stored, Version};
+use super::error::StateError;
+use super::lock::{LockInfo, now, who};
+use super::{STATE_VERSION, State};
+
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    dir: PathBuf,
+    environment: String,
+}
+
+/// Who wrote a history entry, and when (beside each kept serial).
+#[derive(Debug, Serialize, Deserialize)]
+struct WriteRecord {
+    when: String,
+    who: String,
+}
+
+fn io(operation: &'static str, path: &Path, e: &std::io::Error) -> StateError {
+    StateError::Io {
+        operation,
+        location: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+pub(super) fn digest(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl LocalBackend {
+    /// State files of `environment` in `dir` (normally `<workspace>/.ecsops/state`).
+    pub fn new(dir: PathBuf, environment: &str) -> Self {
+        Self {
+            dir,
+            environment: environment.to_owned(),
+        }
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.environment))
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.lock", self.environment))
+    }
+
+    fn history_dir(&self) -> PathBuf {
+        self.dir.join("history").join(&self.environment)
+    }
+
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io("create", &self.dir, &e))
+    }
+
+    pub fn read(&self) -> Result<Option<Stored>, StateError> {
+        let path = self.state_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("read", &path, &e)),
+        };
+        let state = parse(&self.environment, &path.display().to_string(), &bytes)?;
+        Ok(Some(Stored {
+            state,
+            version: Version(digest(&bytes)),
+        }))
+    }
+
+    /// Writes `state` if the stored document is still the one `expected` names (`None`: there
+    /// must be none yet).
+    pub fn write(&self, state: &State, expected: Option<&Version>) -> Result<Version, StateError> {
+        self.ensure_dir()?;
+        let mutex_path = self.dir.join(format!("{}.write-lock", self.environment));
+        let mutex = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&mutex_path)
+            .map_err(|e| io("open", &mutex_path, &e))?;
+        mutex.lock().map_err(|e| io("lock", &mutex_path, &e))?;
+        let current = self.read()?;
+        check_write(&self.environment, current.as_ref(), state, expected)?;
+        let bytes = serialize(state);
+        let path = self.state_path();
+        let tmp = self.dir.join(format!(
+            ".{}.json.{}.tmp",
+            self.environment,
+            uuid::Uuid::new_v4()
+        ));
+        write_synced(&tmp, &bytes)?;
+        std::fs::rename(&tmp, &path).map_err(|e| io("replace", &path, &e))?;
+        sync_dir(&self.dir)?;
+        self.keep_history(state.serial, &bytes);
+        drop(mutex);
+        Ok(Version(digest(&bytes)))
+    }
+
+    /// Best effort: history is a convenience, the state itself is already safe.
+    fn keep_history(&self, serial: u64, bytes: &[u8]) {
+        let dir = self.history_dir();
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let _ = std::fs::write(dir.join(format!("{serial:010}.json")), bytes);
+        let record = WriteRecord {
+            when: now(),
+            who: who(),
+        };
+        if let Ok(json) = serde_json::to_vec(&record) {
+            let _ = std::fs::write(dir.join(format!("{serial:010}.meta.json")), json);
+        }
+    }
+
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let dir = self.history_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", &dir, &e)),
+        };
+        let mut out: Vec<HistoryEntry> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let serial: u64 = name.strip_suffix(".json")?.parse().ok()?;
+                let record: Option<WriteRecord> =
+                    std::fs::read(dir.join(format!("{serial:010}.meta.json")))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok());
+                Some(HistoryEntry {
+                    serial,
+                    when: record.as_ref().map(|r| r.when.clone()),
+                    who: record.map(|r| r.who),
+                    version: e.path().display().to_string(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|h| std::cmp::Reverse(h.serial));
+        Ok(out)
+    }
+
+    pub fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
+        self.ensure_dir()?;
+        let path = self.lock_path();
+        let tmp = self
+            .dir
+            .join(format!(".{}.lock.{}.tmp", self.environment, info.id));
+        let body = serde_json::to_vec_pretty(info).unwrap_or_default();
+        write_synced(&tmp, &body)?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                sync_dir(&self.dir)?;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = self.read_lock()?.unwrap_or_else(|| unknown_holder(info));
+                // Taking a lock we already hold succeeds, as on S3 (where a retried write
+                // finds its own lock).
+                if holder.id == info.id {
+                    return Ok(());
+                }
+                Err(StateError::LockHeld {
+                    environment: self.environment.clone(),
+                    holder: Box::new(holder),
+                })
+            }
+            Err(e) => Err(io("create", &path, &e)),
+        }
+    }
+
+    pub fn read_lock(&self) -> Result<Option<LockInfo>, StateError> {
+        let path = self.lock_path();
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| {
+                StateError::Corrupt {
+                    environment: self.environment.clone(),
+                    location: path.display().to_string(),
+                    reason: format!("unreadable lock: {e}; remove the file by hand"),
+                }
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path, &e)),
+        }
+    }
+
+    pub fn unlock(&self, id: &str) -> Result<(), StateError> {
+        let Some(held) = self.read_lock()? else {
+            return Err(StateError::NotLocked {
+                environment: self.environment.clone(),
+            });
+        };
+        if held.id != id {
+            return Err(StateError::WrongLockId {
+                environment: self.environment.clone(),
+                given: id.to_owned(),
+                held: held.id,
+            });
+        }
+        let path = self.lock_path();
+        std::fs::remove_file(&path).map_err(|e| io("remove", &path, &e))?;
+        sync_dir(&self.dir)
+    }
+}
+
+/// A lock that vanished between our failed create and our read: report it as held anyway.
+fn unknown_holder(ours: &LockInfo) -> LockInfo {
+    LockInfo {
+        id: "(released meanwhile)".to_owned(),
+        operation: "unknown".to_owned(),
+        who: "unknown".to_owned(),
+        when: ours.when.clone(),
+        version: "unknown".to_owned(),
+        commit: None,
+    }
+}
+
+/// The compare-and-swap rules every backend applies before writing.
+pub(super) fn check_write(
+    environment: &str,
+    current: Option<&Stored>,
+    new: &State,
+    expected: Option<&Version>,
+) -> Result<(), StateError> {
+    match (current, expected) {
+        (None, None) => Ok(()),
+        (Some(c), Some(v)) if &c.version == v => {
+            if c.state.lineage != new.lineage {
+                return Err(StateError::LineageMismatch {
+                    environment: environment.to_owned(),
+                    given: new.lineage.clone(),
+                    stored: c.state.lineage.clone(),
+                });
+            }
+            if new.serial <= c.state.serial {
+                return Err(StateError::StaleSerial {
+                    environment: environment.to_owned(),
+                    given: new.serial,
+                    stored: c.state.serial,
+                });
+            }
+            Ok(())
+        }
+        (current, _) => Err(StateError::Conflict {
+            environment: environment.to_owned(),
+            current_serial: current.map_or(0, |c| c.state.serial),
+        }),
+    }
+}
+
+pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
+    let state: State = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        environment: environment.to_owned(),
+        location: location.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if state.version != STATE_VERSION {
+        return Err(StateError::Corrupt {
+            environment: environment.to_owned(),
+            location: location.to_owned(),
+            reason: format!(
+                "format version {} (this ecsops reads version {STATE_VERSION}); upgrade ecsops",
+                state.version
+            ),
+        });
+    }
+    Ok(state)
+}
+
+pub(super) fn serialize(state: &State) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let mut f = File::create(path).map_err(|e| io("create", path, &e))?;
+    f.write_all(bytes).map_err(|e| io("write", path, &e))?;
+    f.sync_all().map_err(|e| io("sync", path, &e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StateError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("sync", dir, &e))
+}

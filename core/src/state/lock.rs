@@ -1,0 +1,78 @@
+//! The lock record: who holds an environment's state, since when, doing what. Written as JSON by
+//! every backend; shown in full whenever a lock blocks someone, with the exact unlock command.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Random id (UUID v4); `ecsops unlock <env> <id>` needs it.
+    pub id: String,
+    /// The command holding the lock (`apply`, `state push`, ...).
+    pub operation: String,
+    /// `user@host`.
+    pub who: String,
+    /// RFC 3339, UTC.
+    pub when: String,
+    /// ecsops version of the holder.
+    pub version: String,
+    /// Git commit of the holder's workspace, when it is a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+impl LockInfo {
+    /// A new lock record for `operation`, run from workspace `root`.
+    pub fn new(operation: &str, root: &Path) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_owned(),
+            who: who(),
+            when: now(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            commit: git_head(root),
+        }
+    }
+}
+
+/// The current time as RFC 3339 (seconds, UTC).
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// `user@host` from the environment and the host name file, `unknown` where missing.
+pub fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("{user}@{host}")
+}
+
+/// The commit `HEAD` points at, read from `.git` directly (no git process, no libgit2).
+pub fn git_head(root: &Path) -> Option<String> {
+    let git = root
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|g| g.is_dir())?;
+    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+    let head = head.trim();
+    let Some(reference) = head.strip_prefix("ref: ") else {
+        return Some(head.to_owned());
+    };
+    if let Ok(id) = std::fs::read_to_string(git.join(reference)) {
+        return Some(id.trim().to_owned());
+    }
+    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    packed
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(_, name)| *name == reference)
+        .map(|(id, _)| id.to_owned())
+}

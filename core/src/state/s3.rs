@@ -1,0 +1,415 @@
+//! The S3 backend: `s3://<bucket>/<prefix>/<env>/state.json`, locked by `lock.json` beside it,
+//! with S3 conditional writes and no DynamoDB.
+//!
+//! - Lock: `PutObject lock.json` with `If-None-Match: *`. The SDK retries failed requests, so a
+//!   lock write whose first attempt succeeded but whose response was lost comes back as 412
+//!   against our own lock (OpenTofu had exactly this bug: a lock never released). So on 412 the
+//!   lock is read back and counts as taken when its id is ours.
+//! - Release: `DeleteObject` with `If-Match: <etag of the lock we read>`, after checking the id.
+//! - Writes: `PutObject state.json` with `If-Match: <etag read>` (or `If-None-Match: *` for the
+//!   first write); a 412 means another writer won and is an error, never an overwrite.
+//! - History: bucket versioning keeps every written version; each carries the serial and the
+//!   writer in its metadata.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::State;
+use super::backend::{HistoryEntry, Stored, Version, s3_key};
+use super::error::StateError;
+use super::local::{check_write, parse, serialize};
+use super::lock::{LockInfo, now, who};
+
+#[derive(Debug, Clone)]
+pub struct S3Backend {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    environment: String,
+}
+
+/// Bucket settings that protect state, as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketHygiene {
+    pub versioning: bool,
+    pub encryption: bool,
+    pub public_access_blocked: bool,
+}
+
+impl BucketHygiene {
+    pub fn is_sound(&self) -> bool {
+        self.versioning && self.encryption && self.public_access_blocked
+    }
+}
+
+fn precondition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    e.code() == Some("PreconditionFailed")
+        || e.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+}
+
+impl S3Backend {
+    /// Connects with the standard credential chain. `AWS_ENDPOINT_URL` (tests: moto) is
+    /// honoured, with path-style addressing since an endpoint override rarely resolves bucket
+    /// subdomains.
+    pub async fn connect(
+        bucket: &str,
+        prefix: &str,
+        region: Option<&str>,
+        environment: &str,
+    ) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_owned()));
+        }
+        let shared = loader.load().await;
+        let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(endpoint_override)
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            environment: environment.to_owned(),
+        }
+    }
+
+    /// A backend on an existing client (tests configure one for the emulator).
+    pub fn with_client(client: Client, bucket: &str, prefix: &str, environment: &str) -> Self {
+        Self {
+            client,
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            environment: environment.to_owned(),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        s3_key(&self.prefix, &self.environment, name)
+    }
+
+    fn location(&self, name: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(name))
+    }
+
+    fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        operation: &'static str,
+        name: &str,
+        e: &aws_sdk_s3::error::SdkError<E>,
+    ) -> StateError {
+        StateError::Aws {
+            operation,
+            location: self.location(name),
+            code: e.code().map(str::to_owned),
+            message: e.message().map_or_else(
+                || aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                str::to_owned,
+            ),
+        }
+    }
+
+    /// The object's bytes and ETag, or `None` when it does not exist.
+    async fn get(&self, name: &str) -> Result<Option<(Vec<u8>, String)>, StateError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e)
+                if e.code() == Some("NoSuchKey")
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(self.aws("GetObject", name, &e)),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let bytes = out.body.collect().await.map_err(|e| StateError::Aws {
+            operation: "GetObject",
+            location: self.location(name),
+            code: None,
+            message: e.to_string(),
+        })?;
+        Ok(Some((bytes.into_bytes().to_vec(), etag)))
+    }
+
+    pub async fn read(&self) -> Result<Option<Stored>, StateError> {
+        let Some((bytes, etag)) = self.get("state.json").await? else {
+            return Ok(None);
+        };
+        let state = parse(&self.environment, &self.location("state.json"), &bytes)?;
+        Ok(Some(Stored {
+            state,
+            version: Version(etag),
+        }))
+    }
+
+    pub async fn write(
+        &self,
+        state: &State,
+        expected: Option<&Version>,
+    ) -> Result<Version, StateError> {
+        let current = self.read().await?;
+        check_write(&self.environment, current.as_ref(), state, expected)?;
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key("state.json"))
+            .content_type("application/json")
+            .metadata("serial", state.serial.to_string())
+            .metadata("who", who())
+            .metadata("when", now())
+            .body(ByteStream::from(serialize(state)));
+        let put = match expected {
+            Some(v) => put.if_match(&v.0),
+            None => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(out) => Ok(Version(out.e_tag().unwrap_or_default().to_owned())),
+            Err(e) if precondition_failed(&e) => {
+                let serial = self
+                    .read()
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(0, |s| s.state.serial);
+                Err(StateError::Conflict {
+                    environment: self.environment.clone(),
+                    current_serial: serial,
+                })
+            }
+            Err(e) => Err(self.aws("PutObject", "state.json", &e)),
+        }
+    }
+
+    pub async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
+        let body = serde_json::to_vec_pretty(info).unwrap_or_default();
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key("lock.json"))
+            .content_type("application/json")
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if precondition_failed(&e) => match self.read_lock().await? {
+                // Our own earlier attempt succeeded and only its response was lost.
+                Some(holder) if holder.id == info.id => Ok(()),
+                Some(holder) => Err(StateError::LockHeld {
+                    environment: self.environment.clone(),
+                    holder: Box::new(holder),
+                }),
+                // Released between our write and our read: try again from the top.
+                None => Box::pin(self.lock(info)).await,
+            },
+            Err(e) => Err(self.aws("PutObject", "lock.json", &e)),
+        }
+    }
+
+    async fn lock_with_etag(&self) -> Result<Option<(LockInfo, String)>, StateError> {
+        let Some((bytes, etag)) = self.get("lock.json").await? else {
+            return Ok(None);
+        };
+        let info = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            environment: self.environment.clone(),
+            location: self.location("lock.json"),
+            reason: format!("unreadable lock: {e}; delete the object by hand"),
+        })?;
+        Ok(Some((info, etag)))
+    }
+
+    pub async fn read_lock(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(self.lock_with_etag().await?.map(|(i, _)| i))
+    }
+
+    pub async fn unlock(&self, id: &str) -> Result<(), StateError> {
+        let Some((held, etag)) = self.lock_with_etag().await? else {
+            return Err(StateError::NotLocked {
+                environment: self.environment.clone(),
+            });
+        };
+        if held.id != id {
+            return Err(StateError::WrongLockId {
+                environment: self.environment.clone(),
+                given: id.to_owned(),
+                held: held.id,
+            });
+        }
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key("lock.json"))
+            .if_match(etag)
+            .send()
+            .await
+            .map_err(|e| self.aws("DeleteObject", "lock.json", &e))?;
+        Ok(())
+    }
+
+    pub async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let key = self.key("state.json");
+        let versions = self
+            .client
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(&key)
+            .max_keys(100)
+            .send()
+            .await
+            .map_err(|e| self.aws("ListObjectVersions", "state.json", &e))?;
+        let mut out = Vec::new();
+        for v in versions
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key.as_str()))
+        {
+            let Some(id) = v.version_id() else { continue };
+            // An unversioned bucket lists its one object as version `null`, which HeadObject
+            // does not accept as an id.
+            let head = self.client.head_object().bucket(&self.bucket).key(&key);
+            let head = if id == "null" {
+                head
+            } else {
+                head.version_id(id)
+            };
+            let head = head
+                .send()
+                .await
+                .map_err(|e| self.aws("HeadObject", "state.json", &e))?;
+            let meta = head.metadata();
+            out.push(HistoryEntry {
+                serial: meta
+                    .and_then(|m| m.get("serial"))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                when: meta
+                    .and_then(|m| m.get("when").cloned())
+                    .or_else(|| v.last_modified().map(ToString::to_string)),
+                who: meta.and_then(|m| m.get("who").cloned()),
+                version: id.to_owned(),
+            });
+        }
+        out.sort_by_key(|h| std::cmp::Reverse(h.serial));
+        Ok(out)
+    }
+
+    /// Versioning, default encryption and blocked public access, as the bucket has them.
+    pub async fn hygiene(&self) -> Result<BucketHygiene, StateError> {
+        let c = &self.client;
+        let versioning = c
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| self.aws("GetBucketVersioning", "", &e))?
+            .status()
+            .is_some_and(|s| *s == aws_sdk_s3::types::BucketVersioningStatus::Enabled);
+        let encryption = c
+            .get_bucket_encryption()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok_and(|o| {
+                o.server_side_encryption_configuration()
+                    .is_some_and(|c| !c.rules().is_empty())
+            });
+        let public_access_blocked = c
+            .get_public_access_block()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.public_access_block_configuration().cloned())
+            .is_some_and(|p| {
+                p.block_public_acls() == Some(true)
+                    && p.ignore_public_acls() == Some(true)
+                    && p.block_public_policy() == Some(true)
+                    && p.restrict_public_buckets() == Some(true)
+            });
+        Ok(BucketHygiene {
+            versioning,
+            encryption,
+            public_access_blocked,
+        })
+    }
+
+    /// Turns on what [`S3Backend::hygiene`] found missing.
+    pub async fn fix_hygiene(&self, found: &BucketHygiene) -> Result<(), StateError> {
+        use aws_sdk_s3::types::{
+            BucketVersioningStatus, PublicAccessBlockConfiguration, ServerSideEncryption,
+            ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule, VersioningConfiguration,
+        };
+        let c = &self.client;
+        if !found.versioning {
+            c.put_bucket_versioning()
+                .bucket(&self.bucket)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| self.aws("PutBucketVersioning", "", &e))?;
+        }
+        if !found.encryption {
+            let default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .map_err(|e| StateError::Aws {
+                    operation: "PutBucketEncryption",
+                    location: format!("s3://{}", self.bucket),
+                    code: None,
+                    message: e.to_string(),
+                })?;
+            let rules = ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(default)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StateError::Aws {
+                    operation: "PutBucketEncryption",
+                    location: format!("s3://{}", self.bucket),
+                    code: None,
+                    message: e.to_string(),
+                })?;
+            c.put_bucket_encryption()
+                .bucket(&self.bucket)
+                .server_side_encryption_configuration(rules)
+                .send()
+                .await
+                .map_err(|e| self.aws("PutBucketEncryption", "", &e))?;
+        }
+        if !found.public_access_blocked {
+            c.put_public_access_block()
+                .bucket(&self.bucket)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| self.aws("PutPublicAccessBlock", "", &e))?;
+        }
+        Ok(())
+    }
+}

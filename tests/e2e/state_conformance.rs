@@ -1,0 +1,244 @@
+//! One conformance suite for every state backend: the same test bodies run against the local
+//! backend (a temp directory) and the S3 backend (moto). Locks are exclusive, writes are
+//! compare-and-swap, lineage is enforced, a retried lock write finds its own lock.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ecsops_core::state::local::LocalBackend;
+use ecsops_core::state::s3::S3Backend;
+use ecsops_core::state::{Backend, LockInfo, State, StateError};
+
+use crate::support::moto::{REGION, moto};
+
+const ENV: &str = "acc";
+
+/// Makes independent backends (each with its own client) on one store.
+trait Store {
+    fn backend(&self) -> Backend;
+}
+
+struct Local(tempfile::TempDir);
+
+impl Store for Local {
+    fn backend(&self) -> Backend {
+        Backend::Local(LocalBackend::new(self.0.path().join(".ecsops/state"), ENV))
+    }
+}
+
+struct S3 {
+    client_factory: Box<dyn Fn() -> aws_sdk_s3::Client + Send + Sync>,
+}
+
+impl Store for S3 {
+    fn backend(&self) -> Backend {
+        Backend::S3(S3Backend::with_client(
+            (self.client_factory)(),
+            "ecsops-state",
+            "teams/platform",
+            ENV,
+        ))
+    }
+}
+
+fn local() -> Local {
+    Local(tempfile::tempdir().expect("temp dir"))
+}
+
+async fn s3(server: &'static crate::support::moto::Moto) -> S3 {
+    let client = server.s3();
+    client
+        .create_bucket()
+        .bucket("ecsops-state")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+    client
+        .put_bucket_versioning()
+        .bucket("ecsops-state")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    S3 {
+        client_factory: Box::new(move || server.s3()),
+    }
+}
+
+fn info(n: usize) -> LockInfo {
+    let mut i = LockInfo::new("test", Path::new("/nonexistent"));
+    i.operation = format!("contender {n}");
+    i
+}
+
+fn state(serial: u64, lineage: &str, marker: &str) -> State {
+    let mut s = State::new(ENV, lineage.to_owned());
+    s.serial = serial;
+    s.outputs
+        .insert("writer".to_owned(), serde_json::Value::from(marker));
+    s
+}
+
+async fn contention(store: Arc<dyn Store + Send + Sync>) {
+    for round in 0..20 {
+        let contenders: Vec<_> = (0..8)
+            .map(|n| {
+                let backend = store.backend();
+                tokio::spawn(async move {
+                    let me = info(n);
+                    (me.clone(), backend.lock(&me).await)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut holders = Vec::new();
+        for c in contenders {
+            let (me, result) = c.await.expect("task");
+            match result {
+                Ok(()) => winners.push(me),
+                Err(StateError::LockHeld { holder, .. }) => holders.push(*holder),
+                Err(e) => panic!("round {round}: unexpected {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {} holders", winners.len());
+        let winner = &winners[0];
+        assert!(
+            holders.iter().all(|h| h == winner),
+            "round {round}: losers must see the winner"
+        );
+        store.backend().unlock(&winner.id).await.expect("unlock");
+    }
+}
+
+async fn compare_and_swap(store: &dyn Store) {
+    let (a, b) = (store.backend(), store.backend());
+    a.write(&state(1, "L", "first"), None)
+        .await
+        .expect("first write");
+    assert!(
+        matches!(
+            b.write(&state(1, "L", "twin"), None).await,
+            Err(StateError::Conflict { .. })
+        ),
+        "a first write must not overwrite an existing state"
+    );
+    let read_a = a.read().await.expect("read").expect("state");
+    let read_b = b.read().await.expect("read").expect("state");
+    a.write(&state(2, "L", "A"), Some(&read_a.version))
+        .await
+        .expect("A wins");
+    let lost = b.write(&state(2, "L", "B"), Some(&read_b.version)).await;
+    assert!(
+        matches!(
+            lost,
+            Err(StateError::Conflict {
+                current_serial: 2,
+                ..
+            })
+        ),
+        "{lost:?}"
+    );
+    let stored = a.read().await.expect("read").expect("state").state;
+    assert_eq!(
+        stored,
+        state(2, "L", "A"),
+        "the stored state is A's, intact"
+    );
+
+    let current = a.read().await.expect("read").expect("state");
+    let foreign = a
+        .write(&state(3, "OTHER", "x"), Some(&current.version))
+        .await;
+    assert!(
+        matches!(foreign, Err(StateError::LineageMismatch { .. })),
+        "{foreign:?}"
+    );
+    let stale = a.write(&state(2, "L", "x"), Some(&current.version)).await;
+    assert!(
+        matches!(stale, Err(StateError::StaleSerial { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        a.read().await.expect("read").expect("state").state.serial,
+        2
+    );
+}
+
+async fn locks(store: &dyn Store) {
+    let backend = store.backend();
+    let holder = info(1);
+    backend.lock(&holder).await.expect("lock");
+    // What an SDK retry of a lock write whose first attempt succeeded sends: the same lock
+    // again. It must count as taken, not as held by someone else.
+    backend
+        .lock(&holder)
+        .await
+        .expect("a retried lock write finds its own lock");
+    assert!(matches!(
+        store.backend().lock(&info(2)).await,
+        Err(StateError::LockHeld { .. })
+    ));
+    assert_eq!(
+        backend.read_lock().await.expect("read lock"),
+        Some(holder.clone())
+    );
+    let wrong = backend.unlock("not-the-id").await;
+    assert!(
+        matches!(wrong, Err(StateError::WrongLockId { .. })),
+        "{wrong:?}"
+    );
+    assert!(
+        backend.read_lock().await.expect("read").is_some(),
+        "a wrong id removes nothing"
+    );
+    backend.unlock(&holder.id).await.expect("unlock");
+    assert_eq!(backend.read_lock().await.expect("read"), None);
+    assert!(matches!(
+        backend.unlock(&holder.id).await,
+        Err(StateError::NotLocked { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_backend_conformance() {
+    contention(Arc::new(local())).await;
+    let store = local();
+    compare_and_swap(&store).await;
+    locks(&local()).await;
+    let serials: Vec<u64> = store
+        .backend()
+        .history()
+        .await
+        .expect("history")
+        .iter()
+        .map(|h| h.serial)
+        .collect();
+    assert_eq!(serials, vec![2, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_backend_conformance() {
+    let guard = moto();
+    let store = Arc::new(s3(guard.server).await);
+    contention(store.clone()).await;
+    compare_and_swap(store.as_ref()).await;
+    locks(store.as_ref()).await;
+    // Versioning keeps every written serial, newest first, with who wrote it.
+    let history = store.backend().history().await.expect("history");
+    let serials: Vec<u64> = history.iter().map(|h| h.serial).collect();
+    assert_eq!(serials, vec![2, 1], "{history:?}");
+    assert!(
+        history
+            .iter()
+            .all(|h| h.who.as_deref().is_some_and(|w| w.contains('@')))
+    );
+}
