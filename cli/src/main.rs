@@ -27,6 +27,10 @@ struct Cli {
     /// `file://path`.
     #[arg(long, global = true, env = "ECSOPS_STATE_URL", value_name = "URL")]
     state_url: Option<String>,
+    /// Turn on versioning, default encryption and public access blocking on the S3 state
+    /// bucket where they are off (otherwise ecsops only reports them).
+    #[arg(long, global = true)]
+    fix_bucket: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,7 +53,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     term::init_tracing(cli.verbose);
-    let ctx = commands::Context::new(cli.directory, cli.state_url);
+    let ctx = commands::Context::new(cli.directory, cli.state_url, cli.fix_bucket);
     // One runtime for the whole process; commands that need no I/O simply do not use it.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

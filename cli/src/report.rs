@@ -191,3 +191,33 @@ pub fn lock_countdown(holder: &LockInfo, remaining: std::time::Duration) {
         );
     }
 }
+
+/// What the S3 state bucket lacks (or what `--fix-bucket` turned on).
+pub fn bucket_check(check: &ecsops_core::ops::state::BucketCheck) {
+    let f = &check.found;
+    let missing: Vec<&str> = [
+        (!f.versioning).then_some("versioning (keeps every state version)"),
+        (!f.encryption).then_some("default encryption"),
+        (!f.public_access_blocked).then_some("public access block"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        return;
+    }
+    if check.fixed {
+        anstream::eprintln!(
+            "turned on for bucket `{}`: {}",
+            check.bucket,
+            missing.join(", ")
+        );
+    } else {
+        anstream::eprintln!(
+            "warning: the state bucket `{}` lacks {}",
+            check.bucket,
+            missing.join(", ")
+        );
+        anstream::eprintln!("help: run with `--fix-bucket` to turn them on");
+    }
+}

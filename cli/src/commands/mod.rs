@@ -16,13 +16,16 @@ pub struct Context {
     directory: Option<PathBuf>,
     /// `--state-url` / `ECSOPS_STATE_URL`.
     pub state_url: Option<String>,
+    /// `--fix-bucket`.
+    fix_bucket: bool,
 }
 
 impl Context {
-    pub fn new(directory: Option<PathBuf>, state_url: Option<String>) -> Self {
+    pub fn new(directory: Option<PathBuf>, state_url: Option<String>, fix_bucket: bool) -> Self {
         Self {
             directory,
             state_url,
+            fix_bucket,
         }
     }
 
@@ -32,7 +35,13 @@ impl Context {
         environment: &str,
     ) -> Result<ecsops_core::ops::state::Target, CliError> {
         let ws = self.workspace()?;
-        Ok(ecsops_core::ops::state::target(&ws, environment, self.state_url.as_deref()).await?)
+        let target =
+            ecsops_core::ops::state::target(&ws, environment, self.state_url.as_deref()).await?;
+        if let Some(check) = ecsops_core::ops::state::check_bucket(&target, self.fix_bucket).await?
+        {
+            crate::report::bucket_check(&check);
+        }
+        Ok(target)
     }
 
     pub fn workspace(&self) -> Result<Workspace, CliError> {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::diagnostic::Diagnostics;
 use crate::manifest::{StateConfig, load_environment};
 use crate::source::Sources;
+use crate::state::s3::BucketHygiene;
 use crate::state::{Backend, HistoryEntry, Location, LockInfo, State, StateError, Stored};
 use crate::workspace::Workspace;
 
@@ -135,4 +136,34 @@ pub async fn push(
     let serial = result?;
     released?;
     Ok(serial)
+}
+
+/// What the bucket check found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketCheck {
+    pub bucket: String,
+    pub found: BucketHygiene,
+    pub fixed: bool,
+}
+
+/// For an S3 backend: checks that the bucket keeps versions, encrypts by default and blocks
+/// public access, on the environment's first use (no state yet) or when `fix` is asked; with
+/// `fix`, turns on what is missing. Reports, never changes the bucket unasked.
+pub async fn check_bucket(target: &Target, fix: bool) -> Result<Option<BucketCheck>, OpsError> {
+    let (Backend::S3(s3), Location::S3 { bucket, .. }) = (&target.backend, &target.location) else {
+        return Ok(None);
+    };
+    if !fix && target.backend.read().await?.is_some() {
+        return Ok(None);
+    }
+    let found = s3.hygiene().await;
+    let fixed = fix && !found.is_sound();
+    if fixed {
+        s3.fix_hygiene(&found).await?;
+    }
+    Ok(Some(BucketCheck {
+        bucket: bucket.clone(),
+        found,
+        fixed,
+    }))
 }

@@ -306,16 +306,19 @@ impl S3Backend {
     }
 
     /// Versioning, default encryption and blocked public access, as the bucket has them.
-    pub async fn hygiene(&self) -> Result<BucketHygiene, StateError> {
+    pub async fn hygiene(&self) -> BucketHygiene {
         let c = &self.client;
+        // A setting that cannot be read counts as off: this is a report, and must not keep
+        // anyone from their state (moto, for one, answers an unversioned bucket in a shape
+        // the SDK cannot parse).
         let versioning = c
             .get_bucket_versioning()
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| self.aws("GetBucketVersioning", "", &e))?
-            .status()
-            .is_some_and(|s| *s == aws_sdk_s3::types::BucketVersioningStatus::Enabled);
+            .ok()
+            .and_then(|o| o.status().cloned())
+            .is_some_and(|s| s == aws_sdk_s3::types::BucketVersioningStatus::Enabled);
         let encryption = c
             .get_bucket_encryption()
             .bucket(&self.bucket)
@@ -338,11 +341,11 @@ impl S3Backend {
                     && p.block_public_policy() == Some(true)
                     && p.restrict_public_buckets() == Some(true)
             });
-        Ok(BucketHygiene {
+        BucketHygiene {
             versioning,
             encryption,
             public_access_blocked,
-        })
+        }
     }
 
     /// Turns on what [`S3Backend::hygiene`] found missing.
