@@ -242,3 +242,53 @@ async fn s3_backend_conformance() {
             .all(|h| h.who.as_deref().is_some_and(|w| w.contains('@')))
     );
 }
+
+/// The lock write's first attempt reaches S3 and takes the lock, but its response is lost; the
+/// SDK retries, the retry gets 412 against our own lock, and that must count as taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
+    use crate::support::moto::s3_client;
+    use crate::support::proxy::{DropResponse, Proxy};
+    use std::sync::atomic::Ordering;
+
+    let guard = moto();
+    let _store = s3(guard.server).await;
+    let proxy = Proxy::start(
+        guard.server.port(),
+        DropResponse {
+            contains: vec!["put ", "/lock.json", "if-none-match"],
+            times: 1,
+        },
+    );
+    let backend = Backend::S3(S3Backend::with_client(
+        s3_client(&proxy.endpoint),
+        "ecsops-state",
+        "retry",
+        ENV,
+    ));
+    let me = info(1);
+    backend.lock(&me).await.expect("the lock is ours");
+    assert_eq!(
+        proxy.dropped.load(Ordering::SeqCst),
+        1,
+        "the first response was lost"
+    );
+    assert_eq!(
+        proxy.matched.load(Ordering::SeqCst),
+        2,
+        "the SDK retried the write once"
+    );
+    assert_eq!(backend.read_lock().await.expect("read"), Some(me.clone()));
+    // Someone else still cannot take it, and we can release it.
+    let other = Backend::S3(S3Backend::with_client(
+        guard.server.s3(),
+        "ecsops-state",
+        "retry",
+        ENV,
+    ));
+    assert!(matches!(
+        other.lock(&info(2)).await,
+        Err(StateError::LockHeld { .. })
+    ));
+    backend.unlock(&me.id).await.expect("unlock");
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod moto;
+pub mod proxy;
 
 /// The repository root (the workspace of the example manifests).
 pub fn repo_root() -> PathBuf {

@@ -117,11 +117,22 @@ impl Moto {
         ]
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// An S3 client of this server (path-style addressing, fake credentials).
     pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.endpoint)
+    }
+}
+
+/// An S3 client of `endpoint` (this server, or a proxy in front of it).
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    {
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
+            .endpoint_url(endpoint)
             .region(aws_sdk_s3::config::Region::new(REGION))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
                 "testing", "testing", None, None, "tests",
