@@ -12,7 +12,9 @@
 //! Module map: [`workspace`] finds the workspace and its environments; [`manifest`] loads a
 //! manifest with `extends` and remembers where each value is written; [`schema`] generates and
 //! checks the JSON Schema; [`validate`] applies the semantic rules; [`graph`] expands a manifest
-//! into addressed resources and dependency edges; [`state`] holds the recorded state document;
+//! into addressed resources and dependency edges; [`state`] holds the recorded state document
+//! and its backends (local file, S3 with conditional-write locking); [`provider`] talks to AWS
+//! (create, read in batches, update, delete, adopt by ownership tags);
 //! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON;
 //! [`ops`] has one function per command. Core never prints: the CLI presents what ops return.
 

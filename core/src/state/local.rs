@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::backend::{HistoryEntry, Stored, Version};
 use super::error::StateError;
-use super::lock::{LockInfo, now, who};
+use super::lock::{LockInfo, now, releasable, who};
 use super::{STATE_VERSION, State};
 
 #[derive(Debug, Clone)]
@@ -211,18 +211,7 @@ impl LocalBackend {
     }
 
     pub fn unlock(&self, id: &str) -> Result<(), StateError> {
-        let Some(held) = self.read_lock()? else {
-            return Err(StateError::NotLocked {
-                environment: self.environment.clone(),
-            });
-        };
-        if held.id != id {
-            return Err(StateError::WrongLockId {
-                environment: self.environment.clone(),
-                given: id.to_owned(),
-                held: held.id,
-            });
-        }
+        releasable(&self.environment, self.read_lock()?, id)?;
         let path = self.lock_path();
         std::fs::remove_file(&path).map_err(|e| io("remove", &path, &e))?;
         sync_dir(&self.dir)

@@ -36,6 +36,27 @@ impl LockInfo {
     }
 }
 
+/// The lock `id` may release: the holder's, and only when it is `id`.
+pub(super) fn releasable(
+    environment: &str,
+    held: Option<LockInfo>,
+    id: &str,
+) -> Result<LockInfo, super::StateError> {
+    let Some(held) = held else {
+        return Err(super::StateError::NotLocked {
+            environment: environment.to_owned(),
+        });
+    };
+    if held.id != id {
+        return Err(super::StateError::WrongLockId {
+            environment: environment.to_owned(),
+            given: id.to_owned(),
+            held: held.id,
+        });
+    }
+    Ok(held)
+}
+
 /// The current time as RFC 3339 (seconds, UTC).
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()

@@ -19,7 +19,7 @@ use super::State;
 use super::backend::{HistoryEntry, Stored, Version, s3_key};
 use super::error::StateError;
 use super::local::{check_write, parse, serialize};
-use super::lock::{LockInfo, now, who};
+use super::lock::{LockInfo, now, releasable, who};
 
 #[derive(Debug, Clone)]
 pub struct S3Backend {
@@ -235,18 +235,9 @@ impl S3Backend {
     }
 
     pub async fn unlock(&self, id: &str) -> Result<(), StateError> {
-        let Some((held, etag)) = self.lock_with_etag().await? else {
-            return Err(StateError::NotLocked {
-                environment: self.environment.clone(),
-            });
-        };
-        if held.id != id {
-            return Err(StateError::WrongLockId {
-                environment: self.environment.clone(),
-                given: id.to_owned(),
-                held: held.id,
-            });
-        }
+        let found = self.lock_with_etag().await?;
+        let etag = found.as_ref().map(|(_, e)| e.clone()).unwrap_or_default();
+        releasable(&self.environment, found.map(|(held, _)| held), id)?;
         self.client
             .delete_object()
             .bucket(&self.bucket)
@@ -356,6 +347,12 @@ impl S3Backend {
             ServerSideEncryptionRule, VersioningConfiguration,
         };
         let c = &self.client;
+        let invalid = |e: aws_sdk_s3::error::BuildError| StateError::Aws {
+            operation: "PutBucketEncryption",
+            location: format!("s3://{}", self.bucket),
+            code: None,
+            message: e.to_string(),
+        };
         if !found.versioning {
             c.put_bucket_versioning()
                 .bucket(&self.bucket)
@@ -372,12 +369,7 @@ impl S3Backend {
             let default = ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(ServerSideEncryption::Aes256)
                 .build()
-                .map_err(|e| StateError::Aws {
-                    operation: "PutBucketEncryption",
-                    location: format!("s3://{}", self.bucket),
-                    code: None,
-                    message: e.to_string(),
-                })?;
+                .map_err(invalid)?;
             let rules = ServerSideEncryptionConfiguration::builder()
                 .rules(
                     ServerSideEncryptionRule::builder()
@@ -385,12 +377,7 @@ impl S3Backend {
                         .build(),
                 )
                 .build()
-                .map_err(|e| StateError::Aws {
-                    operation: "PutBucketEncryption",
-                    location: format!("s3://{}", self.bucket),
-                    code: None,
-                    message: e.to_string(),
-                })?;
+                .map_err(invalid)?;
             c.put_bucket_encryption()
                 .bucket(&self.bucket)
                 .server_side_encryption_configuration(rules)

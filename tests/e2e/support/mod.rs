@@ -76,15 +76,7 @@ impl Workspace {
 
     /// Runs `ecsops -C <workspace> <args>` with extra environment variables.
     pub fn ecsops_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecsops"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("NO_COLOR", "1")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .arg("-C")
-            .arg(self.path())
-            .args(args);
+        let mut cmd = self.command(args, env);
         let out = cmd.output().expect("run ecsops");
         Output {
             code: out.status.code(),
