@@ -1,11 +1,14 @@
-//! Plan as JSON for machines: the [`Plan`] serialized as is, in the versioned format documented
-//! in `docs/plan-json.md` (the tests keep the two in step).
+//! Plan as JSON for machines: the [`Plan`] serialized as is, pretty-printed, in the versioned
+//! format documented in `docs/plan-json.md`. The tests keep the two in step: every documented
+//! field is serialized and every serialized field documented, the action names match, and the
+//! document's example is a valid plan.
 
 use crate::plan::Plan;
 
 /// Renders `plan` as pretty JSON in the versioned plan format.
 pub fn render(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
+    // Serializing cannot fail: every map in a plan has string keys.
+    let mut s = serde_json::to_string_pretty(plan).expect("a plan serializes to JSON");
     s.push('\n');
     s
 }
@@ -79,12 +82,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_documentation_lists_exactly_the_serialized_fields() {
-        let doc = std::fs::read_to_string(
+    fn documentation() -> String {
+        std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-json.md"),
         )
-        .expect("docs/plan-json.md");
+        .expect("docs/plan-json.md")
+    }
+
+    #[test]
+    fn the_documentation_lists_exactly_the_serialized_fields() {
+        let doc = documentation();
         let documented: BTreeSet<String> = doc
             .lines()
             .filter_map(|l| l.strip_prefix("| `"))
@@ -101,5 +108,81 @@ mod tests {
             "docs/plan-json.md and the Plan type disagree"
         );
         assert!(doc.contains(&format!("currently `\"{PLAN_FORMAT_VERSION}\"`")));
+    }
+
+    #[test]
+    fn the_documentation_names_every_action() {
+        let doc = documentation();
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with("| `action`"))
+            .expect("action row");
+        let documented: BTreeSet<&str> = row
+            .split('`')
+            .skip(3)
+            .step_by(2)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let actual: BTreeSet<String> = [
+            Action::NoOp,
+            Action::Create,
+            Action::Update,
+            Action::Replace,
+            Action::Delete,
+        ]
+        .into_iter()
+        .map(|a| {
+            serde_json::to_value(a)
+                .expect("json")
+                .as_str()
+                .expect("name")
+                .to_owned()
+        })
+        .collect();
+        assert_eq!(
+            documented,
+            actual.iter().map(String::as_str).collect(),
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn the_documented_example_is_a_valid_plan() {
+        let doc = documentation();
+        let start = doc.find("```json\n").expect("example") + "```json\n".len();
+        let end = start + doc[start..].find("```").expect("example end");
+        let example: Plan = serde_json::from_str(&doc[start..end]).expect("the example parses");
+        assert_eq!(example.format_version, PLAN_FORMAT_VERSION);
+        let mut listed = Summary::of(&example.changes);
+        listed.no_op = example.summary.no_op;
+        assert_eq!(listed, example.summary, "the example's counts add up");
+        assert_eq!(
+            render(&example),
+            doc[start..end],
+            "the example is exactly what ecsops prints"
+        );
+    }
+
+    #[test]
+    fn a_plan_without_state_or_optional_fields() {
+        let plan = Plan {
+            prior_state: None,
+            changes: vec![ResourceChange {
+                address: Address::from("vpc"),
+                kind: Kind::Vpc,
+                action: Action::NoOp,
+                moved_from: None,
+                replace_because: vec![],
+                attributes: vec![],
+                depends_on: vec![],
+            }],
+            ..full_plan()
+        };
+        let value: Value = serde_json::from_str(&render(&plan)).expect("json");
+        assert_eq!(value["prior_state"], Value::Null);
+        assert_eq!(
+            value["changes"][0],
+            json!({"address": "vpc", "kind": "vpc", "action": "no_op"})
+        );
     }
 }

@@ -1,111 +1,112 @@
 //! Plan as Markdown for pull-request comments: plain CommonMark plus `<details>`, so GitHub and
-//! GitLab render it. Destructive changes are called out first. The whole comment stays under
-//! GitHub's 65,536-character limit: when details would not fit, whole resource sections are
-//! replaced by a one-line mention (never cut mid-table or mid-fence), destructive ones last.
+//! GitLab render it. The reviewer sees, in order: the summary line, a table of counts, a warning
+//! listing every destructive change with its reason, then one collapsed section per changed
+//! resource with its attributes in a ```` ```diff ```` block (GitHub colours `+`, `-` and `!`).
+//!
+//! Sections come in order of importance: destroys and replacements, then updates, then creates
+//! (no-ops never appear). The comment stays under [`MAX_LEN`], well inside GitHub's limit of
+//! 65,536 characters: when the sections would not fit, the least important ones are reduced to
+//! a one-line mention, always whole (never cut inside a table, a fence or a `<details>`), and a
+//! single very long section is shortened inside its fence first.
 
 use std::fmt::Write as _;
 
-use super::text::{attribute_lines, symbol, verb};
+use super::attribute::{Line, Mark, attribute};
+use super::{printable, symbol, verb};
 use crate::plan::{Action, Plan, ResourceChange};
 
-/// GitHub rejects comments over 65,536 characters; leave room for a CI tool's own header.
-pub const MAX_CHARS: usize = 60_000;
+/// Upper bound of the comment's length in bytes (so also in characters), leaving GitHub's
+/// 65,536-character limit room for a CI tool's own header and footer.
+pub const MAX_LEN: usize = 60_000;
 
-/// Renders `plan` as CommonMark with `<details>` sections.
+/// Room kept for the elision note and its list of elided resources.
+const NOTE_RESERVE: usize = 400;
+/// At most this much of the comment names elided resources one by one.
+const MENTION_BUDGET: usize = 8_000;
+/// At most this much of the comment lists destructive changes in the warning.
+const CALLOUT_BUDGET: usize = 12_000;
+/// A section's diff stops after this many bytes, so one huge value cannot crowd out the rest.
+const SECTION_BUDGET: usize = 12_000;
+/// Longest diff line shown; longer ones (a policy in one string) end in a count.
+const MAX_LINE: usize = 1_000;
+
+/// Renders `plan` as CommonMark with `<details>` sections, at most [`MAX_LEN`] bytes long.
 pub fn render(plan: &Plan) -> String {
-    let mut head = String::new();
-    let _ = writeln!(head, "### ecsops plan: `{}`\n", plan.environment);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### ecsops plan: {}\n",
+        code_span(&printable(&plan.environment))
+    );
     if !plan.has_changes() {
         let _ = writeln!(
-            head,
-            "**No changes.** The infrastructure matches the manifest.\n"
+            out,
+            "**No changes.** The infrastructure matches the manifest.\n\n{}",
+            plan.summary.line()
         );
-        let _ = writeln!(head, "{}", plan.summary.line());
-        return head;
+        return out;
     }
     let s = plan.summary;
-    let _ = writeln!(head, "**{}**\n", plan.summary.line());
-    head.push_str("| create | update | replace | delete |\n|---:|---:|---:|---:|\n");
+    let _ = writeln!(out, "**{}**\n", s.line());
     let _ = writeln!(
-        head,
-        "| {} | {} | {} | {} |\n",
-        s.create, s.update, s.replace, s.delete
+        out,
+        "| create | update | replace | delete | unchanged |\n\
+         |---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} |\n",
+        s.create, s.update, s.replace, s.delete, s.no_op
     );
 
-    let changed: Vec<&ResourceChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
-    let destructive: Vec<&&ResourceChange> = changed
-        .iter()
-        .filter(|c| c.action.is_destructive())
-        .collect();
-    if !destructive.is_empty() {
-        head.push_str("> [!WARNING]\n");
-        let _ = writeln!(
-            head,
-            "> This plan destroys or replaces {} resource{}:\n>",
-            destructive.len(),
-            if destructive.len() == 1 { "" } else { "s" }
+    let mut ordered: Vec<&ResourceChange> = Vec::new();
+    for rank in [Rank::Destructive, Rank::Update, Rank::Create] {
+        ordered.extend(
+            plan.changes
+                .iter()
+                .filter(|c| rank_of(c.action) == Some(rank)),
         );
-        for c in &destructive {
-            let mut line = format!("> - `{}` {}", c.address, verb(c.action));
-            if !c.replace_because.is_empty() {
-                let _ = write!(line, " (forced by `{}`)", c.replace_because.join("`, `"));
-            }
-            // Addresses sit in code spans, where Markdown renders HTML literally.
-            head.push_str(&line);
-            head.push('\n');
-        }
-        head.push('\n');
     }
-
-    // Destructive changes first, then the rest in plan order.
-    let mut ordered: Vec<&ResourceChange> = destructive.iter().map(|c| **c).collect();
-    ordered.extend(changed.iter().filter(|c| !c.action.is_destructive()));
-    let sections: Vec<String> = ordered.iter().map(|c| section(c)).collect();
-    let mentions: Vec<String> = ordered
+    let destructive = ordered
         .iter()
-        .map(|c| {
-            format!(
-                "- `{} {}` {}\n",
-                symbol(c.action),
-                c.address,
-                verb(c.action)
-            )
-        })
-        .collect();
+        .take_while(|c| c.action.is_destructive())
+        .count();
+    callout(&mut out, &ordered[..destructive]);
 
-    // Keep full sections while they fit, in order; mention the rest in one list.
-    let footer_budget = 200;
-    let mut body = String::new();
-    let mut used = head.len() + footer_budget;
-    let mut elided = Vec::new();
-    for (i, sec) in sections.iter().enumerate() {
-        let rest: usize = mentions[i + 1..].iter().map(String::len).sum();
-        if elided.is_empty() && used + sec.len() + rest <= MAX_CHARS {
-            used += sec.len();
-            body.push_str(sec);
-        } else {
-            elided.push(i);
-        }
+    let sections: Vec<String> = ordered.iter().map(|c| section(c)).collect();
+    let mentions: Vec<String> = ordered.iter().map(|c| mention(c)).collect();
+    // after[i]: bytes needed to mention every section after the i-th.
+    let mut after = vec![0; mentions.len() + 1];
+    for i in (0..mentions.len()).rev() {
+        after[i] = after[i + 1] + mentions[i].len();
     }
-    let mut out = head;
-    out.push_str(&body);
+    let mut kept = 0;
+    for (i, section) in sections.iter().enumerate() {
+        let rest = after[i + 1];
+        let reserve = if rest == 0 {
+            0
+        } else {
+            rest.min(MENTION_BUDGET) + NOTE_RESERVE
+        };
+        if out.len() + section.len() + reserve > MAX_LEN {
+            break;
+        }
+        out.push_str(section);
+        kept += 1;
+    }
+    let elided = &mentions[kept..];
     if !elided.is_empty() {
         let _ = writeln!(
             out,
-            "\n… {} more resource{}, details elided to fit a comment (see the full plan with `--format text`):\n",
+            "… {} more resource{}, details elided to fit a comment (see the full plan with \
+             `ecsops diff {} --format text`):\n",
             elided.len(),
-            if elided.len() == 1 { "" } else { "s" }
+            plural(elided.len()),
+            printable(&plan.environment).replace('`', "")
         );
         let mut listed = 0;
-        for &i in &elided {
-            if out.len() + mentions[i].len() + footer_budget > MAX_CHARS {
+        for m in elided {
+            if out.len() + m.len() + 100 > MAX_LEN {
                 break;
             }
-            out.push_str(&mentions[i]);
+            out.push_str(m);
             listed += 1;
         }
         if listed < elided.len() {
@@ -115,40 +116,116 @@ pub fn render(plan: &Plan) -> String {
     out
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rank {
+    Destructive,
+    Update,
+    Create,
+}
+
+fn rank_of(action: Action) -> Option<Rank> {
+    match action {
+        Action::Delete | Action::Replace => Some(Rank::Destructive),
+        Action::Update => Some(Rank::Update),
+        Action::Create => Some(Rank::Create),
+        Action::NoOp => None,
+    }
+}
+
+/// A GitHub alert naming every destructive change before any detail, so no reviewer misses one
+/// inside a collapsed section.
+fn callout(out: &mut String, destructive: &[&ResourceChange]) {
+    if destructive.is_empty() {
+        return;
+    }
+    let n = destructive.len();
+    let _ = writeln!(
+        out,
+        "> [!WARNING]\n> This plan destroys or replaces {n} resource{}:\n>",
+        plural(n)
+    );
+    let start = out.len();
+    for (i, c) in destructive.iter().enumerate() {
+        let mut line = format!(
+            "> - {} {}",
+            code_span(&printable(c.address.as_str())),
+            verb(c.action)
+        );
+        if !c.replace_because.is_empty() {
+            let reasons: Vec<String> = c
+                .replace_because
+                .iter()
+                .map(|r| code_span(&printable(r)))
+                .collect();
+            let _ = write!(line, " (forced by {})", reasons.join(", "));
+        }
+        if out.len() - start + line.len() > CALLOUT_BUDGET {
+            let _ = writeln!(out, "> - … and {} more", n - i);
+            break;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
 fn section(c: &ResourceChange) -> String {
-    let mut s = String::new();
     let mut summary = format!(
         "<code>{} {}</code> {}",
         symbol(c.action),
-        escape_html(c.address.as_str()),
+        escape_html(&printable(c.address.as_str())),
         verb(c.action)
     );
     if let Some(from) = &c.moved_from {
         let _ = write!(
             summary,
             " (moved from <code>{}</code>)",
-            escape_html(from.as_str())
+            escape_html(&printable(from.as_str()))
         );
     }
-    let _ = writeln!(s, "<details><summary>{summary}</summary>\n");
-    // A fence longer than any backtick run inside keeps user text from closing it.
-    let mut lines = Vec::new();
-    let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
-    for a in &c.attributes {
-        let (sign, body) = attribute_lines(c.action, a, width);
-        let sign = if sign == '~' { '!' } else { sign };
-        for (i, l) in body.into_iter().enumerate() {
-            lines.push(if i == 0 {
-                format!("{sign} {l}")
-            } else {
-                format!("  {l}")
-            });
-        }
+    if !c.replace_because.is_empty() {
+        let reasons: Vec<String> = c
+            .replace_because
+            .iter()
+            .map(|r| format!("<code>{}</code>", escape_html(&printable(r))))
+            .collect();
+        let _ = write!(summary, ", forced by {}", reasons.join(", "));
     }
-    let longest_run = lines.iter().map(|l| max_backticks(l)).max().unwrap_or(0);
-    let fence = "`".repeat(longest_run.max(2) + 1);
+    let mut s = format!("<details><summary>{summary}</summary>\n\n");
+    if c.attributes.is_empty() {
+        s.push_str("No attribute changes.\n\n</details>\n\n");
+        return s;
+    }
+    let width = c
+        .attributes
+        .iter()
+        .map(|a| printable(&a.name).chars().count())
+        .max()
+        .unwrap_or(0);
+    let all: Vec<String> = c
+        .attributes
+        .iter()
+        .flat_map(|a| attribute(c.action, a, width))
+        .map(|l| diff_line(&l))
+        .collect();
+    let mut body = Vec::new();
+    let mut used = 0;
+    for line in &all {
+        if used + line.len() > SECTION_BUDGET {
+            body.push(format!(
+                "  … {} more lines (see the full plan with --format text)",
+                all.len() - body.len()
+            ));
+            break;
+        }
+        used += line.len() + 1;
+        body.push(line.clone());
+    }
+    // A fence longer than any backtick run inside keeps user text from closing it.
+    let longest = body.iter().map(|l| backtick_run(l)).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
     let _ = writeln!(s, "{fence}diff");
-    for l in lines {
+    for l in body {
         s.push_str(&l);
         s.push('\n');
     }
@@ -156,10 +233,55 @@ fn section(c: &ResourceChange) -> String {
     s
 }
 
-fn max_backticks(line: &str) -> usize {
+/// A line of a ```` ```diff ```` block: the mark in the first column, where GitHub looks for it.
+fn diff_line(line: &Line) -> String {
+    let mark = match line.mark {
+        Mark::Add => '+',
+        Mark::Remove => '-',
+        Mark::Change => '!',
+        Mark::Same => ' ',
+    };
+    let mut s = format!("{mark} {}{}", " ".repeat(line.indent), line.text);
+    if let Some((cut, _)) = s.char_indices().nth(MAX_LINE) {
+        let rest = s[cut..].chars().count();
+        s.truncate(cut);
+        let _ = write!(s, " … ({rest} more characters)");
+    }
+    s.trim_end().to_owned()
+}
+
+/// The line naming an elided resource.
+fn mention(c: &ResourceChange) -> String {
+    format!(
+        "- {} {}\n",
+        code_span(&format!(
+            "{} {}",
+            symbol(c.action),
+            printable(c.address.as_str())
+        )),
+        verb(c.action)
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn backtick_run(line: &str) -> usize {
     line.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
+/// `s` as an inline code span that no backtick inside can end early (CommonMark 6.1).
+fn code_span(s: &str) -> String {
+    let run = backtick_run(s);
+    if run == 0 {
+        return format!("`{s}`");
+    }
+    let ticks = "`".repeat(run + 1);
+    format!("{ticks} {s} {ticks}")
+}
+
+/// Text for inside HTML (`<summary>`), where Markdown is not interpreted.
 fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -168,10 +290,12 @@ fn escape_html(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::graph::{Address, Kind};
     use crate::plan::AttributeChange;
-    use serde_json::json;
 
     fn change(i: usize, action: Action) -> ResourceChange {
         ResourceChange {
@@ -200,64 +324,135 @@ mod tests {
         Plan::for_tests(changes, 1)
     }
 
-    /// Every `<details>` closed and every fence closed, in order.
-    fn well_formed(md: &str) -> bool {
-        let mut depth = 0i32;
-        let mut fence: Option<String> = None;
-        for line in md.lines() {
-            if let Some(f) = &fence {
-                if line == f {
-                    fence = None;
+    /// What a CommonMark parser sees: every `<details>` closed after it opens, every code block
+    /// a `diff` fence that ends before the `</details>` around it, and the text outside code.
+    struct Structure {
+        details: usize,
+        code_blocks: usize,
+        prose: String,
+    }
+
+    fn parse(md: &str) -> Structure {
+        let mut depth = 0usize;
+        let mut in_code = false;
+        let mut structure = Structure {
+            details: 0,
+            code_blocks: 0,
+            prose: String::new(),
+        };
+        for event in Parser::new(md) {
+            match event {
+                Event::Html(h) | Event::InlineHtml(h) => {
+                    assert!(!in_code);
+                    let opens = h.matches("<details>").count();
+                    let closes = h.matches("</details>").count();
+                    depth += opens;
+                    structure.details += opens;
+                    assert!(depth >= closes, "</details> before <details>:\n{md}");
+                    depth -= closes;
                 }
-                continue;
-            }
-            if line.starts_with("```") {
-                fence = Some(line.trim_end_matches("diff").to_owned());
-                continue;
-            }
-            depth += i32::try_from(line.matches("<details>").count()).unwrap_or(0);
-            depth -= i32::try_from(line.matches("</details>").count()).unwrap_or(0);
-            if depth < 0 {
-                return false;
+                Event::Start(Tag::CodeBlock(kind)) => {
+                    assert_eq!(kind, CodeBlockKind::Fenced("diff".into()), "{md}");
+                    assert_eq!(depth, 1, "code only inside a section:\n{md}");
+                    in_code = true;
+                    structure.code_blocks += 1;
+                }
+                Event::End(TagEnd::CodeBlock) => in_code = false,
+                Event::Text(t) | Event::Code(t) if !in_code => structure.prose.push_str(&t),
+                _ => {}
             }
         }
-        depth == 0 && fence.is_none()
+        assert_eq!(depth, 0, "unclosed <details>:\n{md}");
+        // A fence left open would have swallowed the `</details>` after it, so reaching depth 0
+        // with every code block inside a section proves every fence closed.
+        structure
     }
 
     #[test]
-    fn destructive_changes_come_first_and_structure_is_balanced() {
+    fn a_small_plan_reads_well_and_parses() {
+        let mut moved = change(5, Action::Update);
+        moved.moved_from = Some(Address::from("service[old]"));
         let p = plan(vec![
             change(1, Action::Create),
             change(2, Action::Delete),
+            moved,
             change(3, Action::Replace),
+            change(4, Action::NoOp),
         ]);
         let md = render(&p);
-        assert!(md.starts_with("### ecsops plan: `acc`\n"));
-        let warning = md.find("[!WARNING]").expect("callout");
-        let first_details = md.find("<details>").expect("details");
-        assert!(warning < first_details);
+        let head = "\
+### ecsops plan: `acc`
+
+**Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.**
+
+| create | update | replace | delete | unchanged |
+|---:|---:|---:|---:|---:|
+| 1 | 1 | 1 | 1 | 1 |
+
+> [!WARNING]
+> This plan destroys or replaces 2 resources:
+>
+> - `service[svc-0002]` will be destroyed
+> - `service[svc-0003]` must be replaced (forced by `name`)
+
+<details><summary><code>- service[svc-0002]</code> will be destroyed</summary>
+
+````diff
+- user_data = <<EOT
+-     #!/bin/bash
+-     echo old ```
+- EOT
+````
+
+</details>
+
+<details><summary><code>-/+ service[svc-0003]</code> must be replaced, forced by <code>name</code></summary>
+";
+        assert!(md.starts_with(head), "{md}");
+        let order: Vec<usize> = ["svc-0003", "svc-0005", "svc-0001"]
+            .iter()
+            .map(|a| md.find(&format!("{a}]</code>")).expect(a))
+            .collect();
         assert!(
-            md.contains("> - `service[svc-0003]` must be replaced (forced by `name`)"),
+            order.is_sorted(),
+            "replace, then update, then create:\n{md}"
+        );
+        assert!(
+            md.contains("(moved from <code>service[old]</code>)"),
             "{md}"
         );
-        let delete_at = md
-            .find("<code>- service[svc-0002]</code>")
-            .expect("delete section");
-        let create_at = md
-            .find("<code>+ service[svc-0001]</code>")
-            .expect("create section");
-        assert!(delete_at < create_at, "destructive sections first");
         assert!(
-            md.contains("````diff\n"),
-            "fence longer than the backticks inside"
+            md.contains("\n! user_data = <<EOT # forces replacement\n"),
+            "{md}"
         );
-        assert!(well_formed(&md), "{md}");
-        let parser = pulldown_cmark::Parser::new(&md);
-        assert!(parser.count() > 10);
+        assert!(md.contains("\n-     echo old ```\n+     xxxx"), "{md}");
+        assert!(!md.contains("svc-0004"), "no-ops are not shown");
+        assert!(!md.contains("elided"));
+        let structure = parse(&md);
+        assert_eq!((structure.details, structure.code_blocks), (4, 4));
+        let warning = md.find("[!WARNING]").expect("callout");
+        assert!(warning < md.find("<details>").expect("details"));
     }
 
     #[test]
-    fn huge_plans_fit_a_github_comment() {
+    fn user_text_is_escaped() {
+        let mut c = change(1, Action::Delete);
+        c.address = Address::keyed("service", "a`b</summary><script>");
+        c.attributes[0].before = Some(json!("```\n</details>\n````"));
+        let md = render(&plan(vec![c]));
+        let structure = parse(&md);
+        assert_eq!((structure.details, structure.code_blocks), (1, 1));
+        assert!(
+            md.contains("<code>- service[a`b&lt;/summary&gt;&lt;script&gt;]</code>"),
+            "{md}"
+        );
+        assert!(md.contains("> - `` service[a`b</summary><script>] `` will be destroyed"));
+        assert!(structure.prose.contains("service[a`b</summary><script>]"));
+        assert!(md.contains("\n`````diff\n"), "{md}");
+    }
+
+    #[test]
+    fn a_2000_resource_plan_fits_a_github_comment() {
         let changes: Vec<ResourceChange> = (0..2000)
             .map(|i| {
                 change(
@@ -267,16 +462,68 @@ mod tests {
                         Action::Update,
                         Action::Replace,
                         Action::Delete,
-                    ][i % 4],
+                        Action::NoOp,
+                    ][i % 5],
                 )
             })
             .collect();
         let md = render(&plan(changes));
-        assert!(md.chars().count() <= 65_536, "{} chars", md.chars().count());
-        assert!(md.contains("details elided to fit a comment"));
-        assert!(well_formed(&md));
-        // Every destructive change is named in the callout even when its details are elided.
-        assert!(md.contains("`service[svc-1999]` will be destroyed"));
+        assert!(md.len() <= MAX_LEN, "{} bytes", md.len());
+        assert!(md.chars().count() < 65_536);
+        let structure = parse(&md);
+        assert!(
+            structure.details > 20,
+            "the most important details are kept"
+        );
+        assert!(
+            md.contains("more resources, details elided to fit a comment"),
+            "{md}"
+        );
+        // Destructive details are kept longest: no create section survives while one is elided.
+        assert!(!md.contains("<code>+ "), "creates are elided first");
+        assert!(md.contains("<code>- service[svc-0003]</code>"));
+        assert!(
+            md.trim_end().ends_with("more"),
+            "the list of elided resources is bounded"
+        );
+        assert!(md.contains("> - … and "), "the callout is bounded too");
+    }
+
+    #[test]
+    fn one_huge_value_is_shortened_inside_its_fence() {
+        let mut c = change(1, Action::Create);
+        let script = (0..5000).fold(String::new(), |mut s, i| {
+            let _ = writeln!(s, "echo {i}");
+            s
+        });
+        c.attributes[0].after = Some(Value::from(script));
+        c.attributes.push(AttributeChange {
+            name: "policy".to_owned(),
+            before: None,
+            after: Some(json!("p".repeat(5000))),
+            after_unknown: false,
+            forces_replacement: false,
+        });
+        let mut other = change(2, Action::Create);
+        other.attributes[0].after = Some(json!("#!/bin/bash"));
+        let md = render(&plan(vec![c, other]));
+        assert!(md.len() < SECTION_BUDGET + 2_000, "{} bytes", md.len());
+        assert!(md.contains("more lines (see the full plan with --format text)"));
+        assert_eq!(
+            parse(&md).details,
+            2,
+            "the other resource still has its details"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_with_a_count() {
+        let mut c = change(1, Action::Create);
+        c.attributes[0].name = "policy".to_owned();
+        c.attributes[0].after = Some(json!("p".repeat(5000)));
+        let md = render(&plan(vec![c]));
+        assert!(md.contains(" … (4013 more characters)"), "{md}");
+        parse(&md);
     }
 
     #[test]
@@ -284,7 +531,20 @@ mod tests {
         let mut c = change(1, Action::NoOp);
         c.attributes.clear();
         let md = render(&plan(vec![c]));
-        assert!(md.contains("**No changes.**"));
-        assert!(!md.contains("<details>"));
+        assert_eq!(
+            md,
+            "### ecsops plan: `acc`\n\n**No changes.** The infrastructure matches the manifest.\n\n\
+             Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.\n"
+        );
+    }
+
+    #[test]
+    fn a_replacement_without_attributes_still_has_a_section() {
+        let mut c = change(1, Action::Replace);
+        c.attributes.clear();
+        c.replace_because = vec!["kind".to_owned()];
+        let md = render(&plan(vec![c]));
+        assert!(md.contains("No attribute changes.\n\n</details>"), "{md}");
+        assert_eq!(parse(&md).details, 1);
     }
 }

@@ -1,30 +1,34 @@
-//! Plan as text for terminals, in the shape `terraform plan` users read every day: one block per
-//! changed resource with a symbol, a sentence saying what happens and why, and its attributes.
+//! Plan as text for terminals, in the shape `terraform plan` users read every day: a header
+//! naming the environment and the state, one block per changed resource (symbol, a sentence
+//! saying what happens and why, its attributes), then the summary line, always last so scripts
+//! can take the final line. `color` only adds ANSI SGR styles around the same text.
 
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::value::{UNKNOWN, lines};
-use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
+use super::attribute::{Line, Mark, attribute};
+use super::{printable, symbol, verb};
+use crate::plan::{Action, Plan, ResourceChange};
 
-/// Renders `plan` for a terminal; `color` adds ANSI styles (and nothing else changes).
+/// Renders `plan` for a terminal; `color` adds ANSI styles and changes nothing else.
 pub fn render(plan: &Plan, color: bool) -> String {
     let paint = Painter { color };
     let mut out = String::new();
+    let environment = printable(&plan.environment);
     match &plan.prior_state {
         Some(p) => {
             let _ = writeln!(
                 out,
-                "ecsops plan for {} (state serial {}, lineage {})",
-                plan.environment, p.serial, p.lineage
+                "ecsops plan for {environment} (state serial {}, lineage {})",
+                p.serial,
+                printable(&p.lineage)
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "ecsops plan for {} (no state yet: everything will be created)",
-                plan.environment
+                "ecsops plan for {environment} (no state yet: everything will be created)"
             );
         }
     }
@@ -36,14 +40,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push('\n');
         return out;
     }
-    let _ = writeln!(
-        out,
-        "Symbols: {} create, {} update in place, {} replace, {} destroy",
-        paint.action(Action::Create, "+"),
-        paint.action(Action::Update, "~"),
-        paint.action(Action::Replace, "-/+"),
-        paint.action(Action::Delete, "-"),
-    );
+    out.push_str(&legend(plan, paint));
     for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         out.push('\n');
         resource(&mut out, change, paint);
@@ -54,122 +51,83 @@ pub fn render(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The sentence after `# <address>`.
-pub(super) fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::Replace => "must be replaced",
-        Action::Delete => "will be destroyed",
-        Action::NoOp => "is unchanged",
-    }
-}
-
-pub(super) fn symbol(action: Action) -> &'static str {
-    match action {
-        Action::Create => "+",
-        Action::Update => "~",
-        Action::Replace => "-/+",
-        Action::Delete => "-",
-        Action::NoOp => " ",
-    }
+/// The meaning of the symbols this plan uses, and only those.
+fn legend(plan: &Plan, paint: Painter) -> String {
+    let entries: Vec<String> = [
+        (Action::Create, "create"),
+        (Action::Update, "update in place"),
+        (Action::Replace, "replace (destroy, then create)"),
+        (Action::Delete, "destroy"),
+    ]
+    .into_iter()
+    .filter(|(action, _)| plan.changes.iter().any(|c| c.action == *action))
+    .map(|(action, meaning)| format!("{} {meaning}", paint.action(action, symbol(action))))
+    .collect();
+    format!("Symbols: {}\n", entries.join(", "))
 }
 
 fn resource(out: &mut String, c: &ResourceChange, paint: Painter) {
-    let mut head = format!("# {} {}", c.address, verb(c.action));
+    let mut head = format!("# {} {}", printable(c.address.as_str()), verb(c.action));
     if let Some(from) = &c.moved_from {
-        let _ = write!(head, " (moved from {from})");
+        let _ = write!(head, " (moved from {})", printable(from.as_str()));
     }
     let _ = writeln!(out, "  {}", paint.bold(&head));
     if !c.replace_because.is_empty() {
+        let reasons: Vec<_> = c.replace_because.iter().map(|r| printable(r)).collect();
         let _ = writeln!(
             out,
             "  {}",
             paint.action(
                 Action::Replace,
-                &format!("# forces replacement: {}", c.replace_because.join(", "))
+                &format!("# forces replacement: {}", reasons.join(", "))
             )
         );
     }
+    // Right-aligned so that `-/+` and `+` put the kind in the same column, as Terraform does.
     let _ = writeln!(
         out,
-        "  {} {} {{",
-        paint.action(c.action, symbol(c.action)),
+        "{} {} {{",
+        paint.action(c.action, &format!("{:>3}", symbol(c.action))),
         c.kind
     );
-    let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    let width = c
+        .attributes
+        .iter()
+        .map(|a| printable(&a.name).chars().count())
+        .max()
+        .unwrap_or(0);
     for a in &c.attributes {
-        attribute(out, c.action, a, width, paint);
+        for line in attribute(c.action, a, width) {
+            write_line(out, &line, paint);
+        }
     }
     out.push_str("    }\n");
 }
 
-pub(super) fn attribute_lines(
-    action: Action,
-    a: &AttributeChange,
-    width: usize,
-) -> (char, Vec<String>) {
-    let name = format!("{:width$}", a.name);
-    let after = |indent: usize| -> Vec<String> {
-        match &a.after {
-            Some(v) if !a.after_unknown => lines(v, indent),
-            _ => vec![UNKNOWN.to_owned()],
-        }
-    };
-    let indent = 6 + width + 3;
-    match (action, &a.before) {
-        (Action::Delete, before) => {
-            let mut l = before
-                .as_ref()
-                .map_or_else(|| vec!["null".to_owned()], |b| lines(b, indent));
-            l[0] = format!("{name} = {}", l[0]);
-            ('-', l)
-        }
-        (_, None) => {
-            let mut l = after(indent);
-            l[0] = format!("{name} = {}", l[0]);
-            ('+', l)
-        }
-        (_, Some(before)) => {
-            let mut l = lines(before, indent);
-            l[0] = format!("{name} = {}", l[0]);
-            if a.after.is_none() && !a.after_unknown {
-                let last = l.len() - 1;
-                l[last].push_str(" -> null");
-            } else {
-                let mut new = after(indent);
-                let last = l.len() - 1;
-                let first = std::mem::take(&mut new[0]);
-                l[last] = format!("{} -> {first}", l[last]);
-                l.extend(new.into_iter().skip(1));
-            }
-            if a.forces_replacement {
-                let last = l.len() - 1;
-                l[last].push_str(" # forces replacement");
-            }
-            ('~', l)
-        }
-    }
-}
+/// Column of an attribute's mark: inside the resource block's braces.
+const BASE: usize = 6;
 
-fn attribute(out: &mut String, action: Action, a: &AttributeChange, width: usize, paint: Painter) {
-    let (sign, body) = attribute_lines(action, a, width);
-    let sign_action = match sign {
-        '+' => Action::Create,
-        '-' => Action::Delete,
-        _ => Action::Update,
+fn write_line(out: &mut String, line: &Line, paint: Painter) {
+    out.push_str(&" ".repeat(BASE + line.indent));
+    let (mark, action) = match line.mark {
+        Mark::Add => ("+", Action::Create),
+        Mark::Remove => ("-", Action::Delete),
+        Mark::Change => ("~", Action::Update),
+        Mark::Same => (" ", Action::NoOp),
     };
-    for (i, line) in body.iter().enumerate() {
-        if i == 0 {
-            let _ = writeln!(
-                out,
-                "      {} {line}",
-                paint.action(sign_action, &sign.to_string())
-            );
-        } else {
-            let _ = writeln!(out, "{line}");
-        }
+    if line.shown {
+        out.push_str(&paint.action(action, mark));
+    } else {
+        out.push(' ');
     }
+    if !line.text.is_empty() {
+        out.push(' ');
+        out.push_str(&line.text);
+    }
+    // Blank lines of user data keep no trailing spaces.
+    let trimmed = out.trim_end_matches(' ').len();
+    out.truncate(trimmed);
+    out.push('\n');
 }
 
 #[derive(Clone, Copy)]
@@ -206,7 +164,8 @@ impl Painter {
 mod tests {
     use super::*;
     use crate::graph::{Address, Kind};
-    use serde_json::json;
+    use crate::plan::{AttributeChange, PriorState};
+    use serde_json::{Value, json};
 
     fn change(address: &str, action: Action, attributes: Vec<AttributeChange>) -> ResourceChange {
         ResourceChange {
@@ -220,11 +179,7 @@ mod tests {
         }
     }
 
-    fn attr(
-        name: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> AttributeChange {
+    fn attr(name: &str, before: Option<Value>, after: Option<Value>) -> AttributeChange {
         AttributeChange {
             name: name.to_owned(),
             before,
@@ -238,8 +193,8 @@ mod tests {
         Plan::for_tests(changes, 3)
     }
 
-    #[test]
-    fn every_action_reads_like_terraform() {
+    /// One change of every kind, plus a no-op, a move, an unknown and a forced replacement.
+    fn every_action() -> Plan {
         let mut unknown = attr("id", None, None);
         unknown.after_unknown = true;
         let mut forced = attr(
@@ -260,7 +215,7 @@ mod tests {
             )],
         );
         moved.moved_from = Some(Address::from("vpc.old"));
-        let p = plan(vec![
+        plan(vec![
             change(
                 "subnet.public[a]",
                 Action::Create,
@@ -277,63 +232,209 @@ mod tests {
                 vec![attr("subnet_id", Some(json!("s-1")), None)],
             ),
             change("same", Action::NoOp, vec![]),
+        ])
+    }
+
+    #[test]
+    fn every_action_reads_like_terraform() {
+        let text = render(&every_action(), false);
+        let expected = "\
+ecsops plan for acc (state serial 3, lineage L)
+Symbols: + create, ~ update in place, -/+ replace (destroy, then create), - destroy
+
+  # subnet.public[a] will be created
+  + vpc {
+      + cidr_block = \"10.0.0.0/24\"
+      + id         = (known after apply)
+    }
+
+  # vpc.main will be updated in place (moved from vpc.old)
+  ~ vpc {
+      ~ tags = { a = \"1\" } -> { a = \"2\" }
+    }
+
+  # vpc must be replaced
+  # forces replacement: cidr_block
+-/+ vpc {
+      ~ cidr_block = \"10.0.0.0/16\" -> \"10.1.0.0/16\" # forces replacement
+    }
+
+  # nat will be destroyed
+  - vpc {
+      - subnet_id = \"s-1\"
+    }
+
+Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn colour_adds_sgr_codes_and_nothing_else() {
+        let plain = render(&every_action(), false);
+        assert!(!plain.contains('\u{1b}'));
+        let coloured = render(&every_action(), true);
+        assert!(coloured.contains("\u{1b}[32m+\u{1b}[0m"), "green create");
+        assert!(coloured.contains("\u{1b}[33m~\u{1b}[0m"), "yellow update");
+        assert!(
+            coloured.contains("\u{1b}[35m-/+\u{1b}[0m"),
+            "magenta replace"
+        );
+        assert!(coloured.contains("\u{1b}[31m-\u{1b}[0m"), "red delete");
+        assert_eq!(strip_sgr(&coloured), plain);
+    }
+
+    fn strip_sgr(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("\u{1b}[") {
+            out.push_str(&rest[..i]);
+            let end = rest[i..].find('m').expect("SGR ends with m");
+            rest = &rest[i + end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn user_text_cannot_inject_escapes() {
+        let mut c = change(
+            "service[\u{1b}[2J]",
+            Action::Create,
+            vec![attr("user_data", None, Some(json!("a\u{1b}]0;x\u{7}\nb")))],
+        );
+        c.attributes
+            .push(attr("name\u{1b}", None, Some(json!("\u{1b}[31m"))));
+        let text = render(&plan(vec![c]), false);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(!text.contains('\u{7}'), "{text}");
+        assert!(
+            text.contains("# service[\\u001b[2J] will be created"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_changes_and_no_state() {
+        let mut p = plan(vec![change("vpc", Action::NoOp, vec![])]);
+        assert_eq!(
+            render(&p, false),
+            "ecsops plan for acc (state serial 3, lineage L)\n\n\
+             No changes. The infrastructure matches the manifest.\n\n\
+             Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.\n"
+        );
+        p.changes.clear();
+        p.prior_state = None;
+        p.summary = crate::plan::Summary::default();
+        let text = render(&p, false);
+        assert!(
+            text.starts_with("ecsops plan for acc (no state yet: everything will be created)\n")
+        );
+        assert!(text.contains("No changes."));
+        p.prior_state = Some(PriorState {
+            lineage: "L".to_owned(),
+            serial: 0,
+        });
+        assert!(
+            !render(&p, true).contains("No changes.\u{1b}"),
+            "styles close"
+        );
+    }
+
+    #[test]
+    fn multi_line_and_nested_values_are_blocks() {
+        let user_data = "#!/bin/bash\necho \"ECS_CLUSTER=acc\" >> /etc/ecs/ecs.config\n\nexit 0\n";
+        let p = plan(vec![
+            change(
+                "launch_template[default]",
+                Action::Create,
+                vec![
+                    attr("user_data", None, Some(json!(user_data))),
+                    attr(
+                        "tags",
+                        None,
+                        Some(json!({"Name": "acc", "Description": "x".repeat(80)})),
+                    ),
+                ],
+            ),
+            change(
+                "lt",
+                Action::Update,
+                vec![
+                    attr("key_name", Some(json!("k")), None),
+                    attr(
+                        "user_data",
+                        Some(json!("#!/bin/bash\necho a\n")),
+                        Some(json!("#!/bin/bash\necho b\n")),
+                    ),
+                ],
+            ),
         ]);
         let text = render(&p, false);
-        assert!(
-            text.starts_with("ecsops plan for acc (state serial 3, lineage L)\n"),
-            "{text}"
+        let expected_create = format!(
+            "  + vpc {{
+      + user_data = <<EOT
+            #!/bin/bash
+            echo \"ECS_CLUSTER=acc\" >> /etc/ecs/ecs.config
+
+            exit 0
+        EOT
+      + tags      = {{
+            Name        = \"acc\"
+            Description = \"{}\"
+        }}
+    }}
+",
+            "x".repeat(80)
         );
-        assert!(text.contains("  # subnet.public[a] will be created\n  + vpc {\n      + cidr_block = \"10.0.0.0/24\"\n      + id         = (known after apply)\n    }\n"), "{text}");
+        assert!(text.contains(&expected_create), "{text}");
+        let expected_update = "  ~ vpc {
+      - key_name  = \"k\" -> null
+      ~ user_data = <<EOT
+            #!/bin/bash
+          - echo a
+          + echo b
+        EOT
+    }
+";
+        assert!(text.contains(expected_update), "{text}");
         assert!(
-            text.contains("# vpc.main will be updated in place (moved from vpc.old)"),
-            "{text}"
+            !text.lines().any(|l| l.ends_with(' ')),
+            "no trailing blanks"
         );
-        assert!(
-            text.contains("      ~ tags = { a = \"1\" } -> { a = \"2\" }\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("# vpc must be replaced\n  # forces replacement: cidr_block\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("~ cidr_block = \"10.0.0.0/16\" -> \"10.1.0.0/16\" # forces replacement"),
-            "{text}"
-        );
-        assert!(
-            text.contains("# nat will be destroyed\n  - vpc {\n      - subnet_id = \"s-1\"\n"),
-            "{text}"
-        );
-        assert!(!text.contains("same"), "no-ops are not listed");
-        assert!(
-            text.ends_with("Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.\n"),
-            "{text}"
-        );
-        assert!(!text.contains('\u{1b}'), "no escapes without colour");
-        assert!(render(&p, true).contains("\u{1b}["), "colour uses ANSI SGR");
     }
 
     #[test]
-    fn empty_plans_say_so() {
-        let p = plan(vec![change("vpc", Action::NoOp, vec![])]);
-        let text = render(&p, false);
-        assert!(text.contains("No changes. The infrastructure matches the manifest."));
-        assert!(text.ends_with("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.\n"));
-    }
+    fn a_real_plan_from_the_planner() {
+        use crate::graph::{Expr, Graph, Resource};
+        use crate::plan::{PlanInput, diff};
+        use std::collections::{BTreeMap, BTreeSet};
 
-    #[test]
-    fn removed_attributes_and_multiline_values() {
-        let p = plan(vec![change(
-            "lt",
-            Action::Update,
-            vec![
-                attr("key_name", Some(json!("k")), None),
-                attr("user_data", Some(json!("a\nb")), Some(json!("a\nc"))),
-            ],
-        )]);
+        let vpc = Resource {
+            address: Address::from("vpc"),
+            kind: Kind::Vpc,
+            attributes: BTreeMap::from([("cidr_block".to_owned(), Expr::str("10.0.0.0/16"))]),
+            depends_on: BTreeSet::new(),
+        };
+        let graph = Graph {
+            resources: BTreeMap::from([(vpc.address.clone(), vpc)]),
+        };
+        let p = diff(PlanInput {
+            environment: "acc",
+            graph: &graph,
+            state: None,
+            moved: &[],
+            manifest_digest: "d",
+        });
         let text = render(&p, false);
-        assert!(text.contains("~ key_name  = \"k\" -> null"), "{text}");
-        assert!(text.contains("~ user_data = <<EOT\n"), "{text}");
-        assert!(text.contains("EOT -> <<EOT\n"), "{text}");
+        assert!(text.contains("(no state yet: everything will be created)"));
+        assert!(
+            text.contains(
+                "  # vpc will be created\n  + vpc {\n      + cidr_block = \"10.0.0.0/16\"\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("(known after apply)"), "{text}");
+        assert_eq!(text.lines().last(), Some(p.summary.line().as_str()));
     }
 }
