@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use super::attribute::{Line, Mark, attribute};
-use super::{printable, symbol, verb};
+use super::{name_width, printable, symbol, verb};
 use crate::plan::{Action, Plan, ResourceChange};
 
 /// Upper bound of the comment's length in bytes (so also in characters), leaving GitHub's
@@ -196,12 +196,7 @@ fn section(c: &ResourceChange) -> String {
         s.push_str("No attribute changes.\n\n</details>\n\n");
         return s;
     }
-    let width = c
-        .attributes
-        .iter()
-        .map(|a| printable(&a.name).chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = name_width(&c.attributes);
     let all: Vec<String> = c
         .attributes
         .iter()

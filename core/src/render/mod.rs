@@ -70,6 +70,15 @@ fn push_char(out: &mut String, c: char) {
     }
 }
 
+/// Column width of the attribute names of one resource, so `=` lines up in text and Markdown.
+fn name_width(attributes: &[crate::plan::AttributeChange]) -> usize {
+    attributes
+        .iter()
+        .map(|a| printable(&a.name).chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

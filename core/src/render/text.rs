@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::attribute::{Line, Mark, attribute};
-use super::{printable, symbol, verb};
+use super::{name_width, printable, symbol, verb};
 use crate::plan::{Action, Plan, ResourceChange};
 
 /// Renders `plan` for a terminal; `color` adds ANSI styles and changes nothing else.
@@ -90,12 +90,7 @@ fn resource(out: &mut String, c: &ResourceChange, paint: Painter) {
         paint.action(c.action, &format!("{:>3}", symbol(c.action))),
         c.kind
     );
-    let width = c
-        .attributes
-        .iter()
-        .map(|a| printable(&a.name).chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = name_width(&c.attributes);
     for a in &c.attributes {
         for line in attribute(c.action, a, width) {
             write_line(out, &line, paint);
