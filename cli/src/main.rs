@@ -41,6 +41,10 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Show what an apply would change.
     Diff(commands::diff::DiffArgs),
+    /// Make AWS match the manifest: show the plan, confirm, apply.
+    Apply(commands::apply::ApplyArgs),
+    /// Remove every resource of an environment, dependents first.
+    Destroy(commands::apply::ApplyArgs),
     /// Inspect or replace the recorded state.
     #[command(subcommand)]
     State(commands::state::StateCommand),
@@ -71,6 +75,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => commands::validate::run(&ctx, &args),
             Command::Diff(args) => commands::diff::run(&ctx, &args).await,
+            Command::Apply(args) => Box::pin(commands::apply::run(&ctx, &args, false)).await,
+            Command::Destroy(args) => Box::pin(commands::apply::run(&ctx, &args, true)).await,
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,

@@ -161,6 +161,22 @@ pub fn error(err: &CliError) {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
         }
+        CliError::Ops(OpsError::Provider(e)) => {
+            anstream::eprintln!("error: {e}");
+            match e.aws_code() {
+                Some("DispatchFailure" | "TimeoutError" | "ConstructionFailure") => {
+                    anstream::eprintln!(
+                        "help: ecsops could not reach AWS to read the live resources; check the credentials (AWS_PROFILE, `aws sso login`) and the network, or plan against the recorded state with `--offline`"
+                    );
+                }
+                Some(code) if code.contains("AccessDenied") || code.contains("Unauthorized") => {
+                    anstream::eprintln!(
+                        "help: the credentials in use may not do this; grant the permission, or plan against the recorded state with `--offline`"
+                    );
+                }
+                _ => {}
+            }
+        }
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
     }

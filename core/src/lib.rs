@@ -20,6 +20,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod apply;
 pub mod diagnostic;
 pub mod graph;
 pub mod manifest;

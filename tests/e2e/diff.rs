@@ -16,7 +16,7 @@ fn example() -> Workspace {
 }
 
 fn plan_json(ws: &Workspace, env: &str) -> Value {
-    let out = ws.ecsops(&["diff", env, "--format", "json"]);
+    let out = ws.ecsops(&["diff", env, "--format", "json", "--offline"]);
     out.expect_code(0);
     serde_json::from_str(&out.stdout).expect("plan is JSON")
 }
@@ -122,7 +122,7 @@ fn json_is_versioned_and_markdown_is_a_pr_comment() {
 #[test]
 fn detailed_exitcode_and_a_recorded_state() {
     let ws = example();
-    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"])
+    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"])
         .expect_code(2);
 
     // Record a state as an apply would: every planned value, with made-up ids for what AWS
@@ -159,7 +159,7 @@ fn detailed_exitcode_and_a_recorded_state() {
         }
         ws.write(".ecsops/state/acceptance.json", &state.to_string());
     }
-    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
+    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"]);
     out.expect_code(0);
     assert!(out.stdout.contains("No changes."), "{}", out.stdout);
     assert!(
@@ -167,6 +167,14 @@ fn detailed_exitcode_and_a_recorded_state() {
         "{}",
         out.stdout
     );
+    // With resources recorded, a diff reads them from AWS first; without credentials it says
+    // how to plan offline instead.
+    let out = ws.ecsops_env(
+        &["diff", "acceptance"],
+        &[("AWS_EC2_METADATA_DISABLED", "true".to_owned())],
+    );
+    out.expect_code(1);
+    assert!(out.stderr.contains("--offline"), "{}", out.stderr);
 
     // Scaling up is an in-place update of exactly the group.
     let acceptance =
@@ -175,7 +183,7 @@ fn detailed_exitcode_and_a_recorded_state() {
         "environments/acceptance.toml",
         &format!("{acceptance}\n[instance_groups.default]\ndesired_capacity = 3\n"),
     );
-    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
+    let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"]);
     out.expect_code(2);
     assert!(
         out.stdout

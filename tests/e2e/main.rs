@@ -1,7 +1,11 @@
 //! End-to-end tests of the real `ecsops` binary. One test binary with a module per area, so it
 //! links once; `support` holds the harness.
 
+mod apply;
 mod diff;
+mod provider_compute;
+mod provider_iam_logs_alerts;
+mod provider_load_balancing;
 mod provider_network;
 mod state_commands;
 mod state_conformance;

@@ -701,15 +701,9 @@ async fn failures_are_typed_with_the_aws_code() {
     let err = provider
         .create(&spec, 1)
         .await
-        .expect_err("not implemented");
+        .expect_err("a cluster needs a name");
     assert!(
-        matches!(
-            err,
-            ProviderError::NotImplemented {
-                kind: Kind::EcsCluster,
-                ..
-            }
-        ),
+        matches!(&err, ProviderError::InvalidAttribute { attribute, .. } if attribute == "name"),
         "{err}"
     );
     assert_eq!(provider.calls().total(), 0, "nothing was sent");

@@ -126,7 +126,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     assert!(out.stderr.contains("does not hold `acc`"), "{}", out.stderr);
     run(&["unlock", "acc", "0f0f0f0f-dead-4bee-8000-000000000001"]).expect_code(0);
     run(&["state", "push", "acc", doc2]).expect_code(0);
-    let out = run(&["diff", "acc", "--format", "json"]);
+    let out = run(&["diff", "acc", "--format", "json", "--offline"]);
     out.expect_code(0);
     let plan: Value = serde_json::from_str(&out.stdout).expect("plan");
     assert_eq!(

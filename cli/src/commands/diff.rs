@@ -20,6 +20,10 @@ pub struct DiffArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Plan against the recorded state without reading the live resources from AWS (no
+    /// credentials needed; drift goes unnoticed).
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -33,6 +37,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
     let options = DiffOptions {
         state_url: ctx.state_url.clone(),
+        offline: args.offline,
     };
     let outcome = ops::diff(&ws, &args.environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);

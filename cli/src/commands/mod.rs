@@ -1,5 +1,6 @@
 //! One module per command: its `XxxArgs` and a `run` that calls `ecsops_core::ops`.
 
+pub mod apply;
 pub mod diff;
 pub mod lock;
 pub mod state;

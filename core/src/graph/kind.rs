@@ -183,7 +183,28 @@ impl Kind {
     }
 }
 
+/// How an apply replaces a resource of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// Delete the old one, then create the new one (names are unique, so both cannot exist).
+    DeleteFirst,
+    /// Create the new one, then delete the old one (a task definition revision: the service
+    /// moves to the new revision before the old one is deregistered).
+    CreateFirst,
+    /// Create overwrites the old value in place (a cluster's capacity provider list, a topic
+    /// policy): there is nothing to delete.
+    Overwrite,
+}
+
 impl Kind {
+    pub fn replacement(self) -> Replacement {
+        match self {
+            Kind::TaskDefinition => Replacement::CreateFirst,
+            Kind::ClusterCapacityProviders | Kind::SnsTopicPolicy => Replacement::Overwrite,
+            _ => Replacement::DeleteFirst,
+        }
+    }
+
     /// Outputs that an in-place update changes (a launch template update makes a new version),
     /// so references to them are unknown until the update is applied.
     pub fn outputs_changed_by_update(self) -> &'static [&'static str] {

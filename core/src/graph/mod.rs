@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use address::Address;
 pub use build::{BuildError, build, cidrsubnet, subnet_cidrs};
-pub use kind::Kind;
+pub use kind::{Kind, Replacement};
 
 /// An attribute value as desired: a literal, a reference to another resource's output (an id,
 /// an ARN: known only once that resource exists), or a list/map that may contain references.

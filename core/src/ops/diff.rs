@@ -1,14 +1,18 @@
 //! `ecsops diff`: validate one environment, expand it into the desired graph, read its recorded
-//! state and plan. Offline: needs no credentials and no network.
+//! state, refresh it from AWS (unless offline or nothing is recorded yet) and plan.
 
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostics;
-use crate::graph::{self, Address};
+use crate::graph::{self, Address, Graph};
+use crate::manifest::Manifest;
 use crate::plan::{self, Plan, PlanInput};
+use crate::provider::aws::{AwsProvider, Connection, load_config};
+use crate::provider::{Ownership, Provider};
 use crate::source::Sources;
+use crate::state::State;
 use crate::workspace::Workspace;
 
 use super::validate::{check_environment, neighbours};
@@ -18,6 +22,8 @@ use super::{Invalid, OpsError};
 pub struct DiffOptions {
     /// `--state-url`: overrides the manifest's `[state]`.
     pub state_url: Option<String>,
+    /// `--offline`: plan against the recorded state without reading AWS.
+    pub offline: bool,
 }
 
 #[derive(Debug)]
@@ -26,13 +32,23 @@ pub struct DiffOutcome {
     /// Warnings found while validating (errors stop the diff instead).
     pub sources: Sources,
     pub warnings: Diagnostics,
+    /// Requests sent to AWS by the refresh.
+    pub aws_requests: usize,
 }
 
-pub async fn diff(
-    ws: &Workspace,
-    environment: &str,
-    options: &DiffOptions,
-) -> Result<DiffOutcome, OpsError> {
+/// A valid environment, expanded.
+#[derive(Debug)]
+pub(crate) struct Desired {
+    pub manifest: Manifest,
+    pub graph: Graph,
+    pub digest: String,
+    pub moved: Vec<(Address, Address)>,
+    pub sources: Sources,
+    pub warnings: Diagnostics,
+}
+
+/// Validates `environment` and builds its desired graph; manifest errors stop here.
+pub(crate) fn desired(ws: &Workspace, environment: &str) -> Result<Desired, OpsError> {
     ws.require_environment(environment)?;
     let catalog = ws.catalog()?;
     let neighbours = neighbours(ws, &catalog.environments);
@@ -50,25 +66,90 @@ pub async fn diff(
         })));
     };
     let graph = graph::build(&manifest, environment)?;
-    let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
-    let state = target.backend.read().await?.map(|s| s.state);
-    let moved: Vec<(Address, Address)> = manifest
+    let moved = manifest
         .moved
         .iter()
         .map(|m| (Address::from(m.from.as_str()), Address::from(m.to.as_str())))
         .collect();
-    let digest = digest(&loaded.value);
-    let plan = plan::diff(PlanInput {
-        environment,
-        graph: &graph,
-        state: state.as_ref(),
-        moved: &moved,
-        manifest_digest: &digest,
-    });
-    Ok(DiffOutcome {
-        plan,
+    Ok(Desired {
+        digest: digest(&loaded.value),
+        manifest,
+        graph,
+        moved,
         sources,
         warnings: diagnostics,
+    })
+}
+
+/// The AWS provider for an environment's recorded resources (the manifest's region; the
+/// standard credential chain and `AWS_ENDPOINT_URL`).
+pub(crate) async fn provider(manifest: &Manifest, state: &State) -> AwsProvider {
+    let config = load_config(&Connection {
+        region: manifest.environment.region.clone().unwrap_or_default(),
+        ..Connection::default()
+    })
+    .await;
+    AwsProvider::new(
+        &config,
+        Ownership {
+            environment: state.environment.clone(),
+            lineage: state.lineage.clone(),
+        },
+    )
+}
+
+/// The plan of `desired` against `state`, refreshed from AWS through `provider` when given:
+/// live values replace the recorded ones (drift is listed apart) and resources deleted
+/// outside ecsops are planned again. Also returns the refreshed state, which an apply must
+/// start from (an update brings the live values, not the recorded ones, to the desired).
+pub(crate) async fn plan(
+    environment: &str,
+    desired: &Desired,
+    state: Option<&State>,
+    provider: Option<&AwsProvider>,
+) -> Result<(Plan, Option<State>), OpsError> {
+    let mut refreshed = None;
+    let mut drift = Vec::new();
+    if let (Some(state), Some(provider)) = (state, provider)
+        && !state.resources.is_empty()
+    {
+        let refresh = provider.refresh(&state.resources).await?;
+        drift = plan::drift(&state.resources, &refresh);
+        let mut s = state.clone();
+        s.resources = refresh.apply_to(&state.resources);
+        refreshed = Some(s);
+    }
+    let mut plan = plan::diff(PlanInput {
+        environment,
+        graph: &desired.graph,
+        state: refreshed.as_ref().or(state),
+        moved: &desired.moved,
+        manifest_digest: &desired.digest,
+    });
+    plan.drift = drift;
+    Ok((plan, refreshed))
+}
+
+pub async fn diff(
+    ws: &Workspace,
+    environment: &str,
+    options: &DiffOptions,
+) -> Result<DiffOutcome, OpsError> {
+    let desired = desired(ws, environment)?;
+    let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
+    let state = target.backend.read().await?.map(|s| s.state);
+    let provider = match &state {
+        Some(s) if !options.offline && !s.resources.is_empty() => {
+            Some(provider(&desired.manifest, s).await)
+        }
+        _ => None,
+    };
+    let (plan, _) = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    Ok(DiffOutcome {
+        plan,
+        aws_requests: provider.map_or(0, |p| p.calls().total()),
+        sources: desired.sources,
+        warnings: desired.warnings,
     })
 }
 

@@ -1,6 +1,7 @@
 //! One function per command, composing the pipeline stages. The CLI calls these and presents
 //! what they return; nothing here prints.
 
+pub mod apply;
 mod diff;
 pub mod state;
 mod validate;
@@ -29,6 +30,12 @@ pub enum OpsError {
     Graph(#[from] crate::graph::BuildError),
     #[error(transparent)]
     Statefile(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
+    /// The apply stopped because the state could not be saved; the outcome holds the state
+    /// that records what exists.
+    #[error(transparent)]
+    SaveFailed(Box<crate::apply::SaveFailed>),
 }
 
 /// Diagnostics together with the files they point into.

@@ -207,6 +207,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
             serial: s.serial,
         }),
         summary,
+        drift: Vec::new(),
         changes,
     }
 }

@@ -3,6 +3,7 @@
 //! `--out` saves it and a later apply refuses it if the state or manifest moved on since.
 
 mod diff;
+mod drift;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::graph::{Address, Kind};
 
 pub use diff::{PlanInput, diff};
+pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
@@ -27,6 +29,9 @@ pub struct Plan {
     /// In apply order: creates and updates dependencies first, then deletes in reverse.
     pub changes: Vec<ResourceChange>,
     pub summary: Summary,
+    /// Changes made outside ecsops since the last apply (empty when not refreshed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
 }
 
 impl Plan {
@@ -45,6 +50,7 @@ impl Plan {
             }),
             summary: Summary::of(&changes),
             changes,
+            drift: Vec::new(),
         }
     }
 

@@ -53,6 +53,7 @@ mod tests {
             }),
             summary: Summary::of(&changes),
             changes,
+            drift: Vec::new(),
         }
     }
 

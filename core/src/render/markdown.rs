@@ -38,6 +38,7 @@ pub fn render(plan: &Plan) -> String {
         "### ecsops plan: {}\n",
         code_span(&printable(&plan.environment))
     );
+    drift(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(
             out,
@@ -114,6 +115,38 @@ pub fn render(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// One line per resource changed outside ecsops, naming the changed attributes (the values
+/// are in the text plan; a comment stays short).
+fn drift(out: &mut String, plan: &Plan) {
+    if plan.drift.is_empty() {
+        return;
+    }
+    out.push_str(
+        "> [!WARNING]\n> **Changed outside ecsops since the last apply** (the plan repairs it):\n",
+    );
+    for d in plan.drift.iter().take(50) {
+        let what = if d.deleted {
+            "deleted".to_owned()
+        } else {
+            let names: Vec<String> = d
+                .attributes
+                .iter()
+                .map(|a| code_span(&printable(&a.name)))
+                .collect();
+            format!("changed: {}", names.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "> - {} {what}",
+            code_span(&printable(d.address.as_str()))
+        );
+    }
+    if plan.drift.len() > 50 {
+        let _ = writeln!(out, "> - … and {} more", plan.drift.len() - 50);
+    }
+    out.push('\n');
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -32,6 +32,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             );
         }
     }
+    drift(&mut out, plan, paint);
     if !plan.has_changes() {
         out.push('\n');
         out.push_str(&paint.bold("No changes. The infrastructure matches the manifest."));
@@ -49,6 +50,41 @@ pub fn render(plan: &Plan, color: bool) -> String {
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
     out
+}
+
+/// Changes made outside ecsops since the last apply; the plan below repairs them.
+fn drift(out: &mut String, plan: &Plan, paint: Painter) {
+    if plan.drift.is_empty() {
+        return;
+    }
+    out.push('\n');
+    out.push_str(
+        &paint.bold(
+            "Changed outside ecsops since the last apply (drift); the plan below repairs it:",
+        ),
+    );
+    out.push('\n');
+    for d in &plan.drift {
+        let address = printable(d.address.as_str());
+        if d.deleted {
+            let _ = writeln!(out, "  # {address} was deleted outside ecsops");
+            continue;
+        }
+        let _ = writeln!(out, "  # {address} was changed outside ecsops");
+        let _ = writeln!(
+            out,
+            "{} {} {{",
+            paint.action(Action::Update, &format!("{:>3}", symbol(Action::Update))),
+            d.kind
+        );
+        let width = name_width(&d.attributes);
+        for a in &d.attributes {
+            for line in attribute(Action::Update, a, width) {
+                write_line(out, &line, paint);
+            }
+        }
+        out.push_str("    }\n");
+    }
 }
 
 /// The meaning of the symbols this plan uses, and only those.

@@ -41,6 +41,16 @@ impl Workspace {
         w
     }
 
+    /// A workspace holding a copy of the example `environments/`.
+    pub fn example() -> Self {
+        let w = Self::new();
+        copy_dir(
+            &repo_root().join("environments"),
+            &w.path().join("environments"),
+        );
+        w
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -28,17 +28,6 @@ use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
-const NETWORK_KINDS: [Kind; 8] = [
-    Kind::Vpc,
-    Kind::InternetGateway,
-    Kind::Subnet,
-    Kind::RouteTable,
-    Kind::RouteTableAssociation,
-    Kind::Route,
-    Kind::ElasticIp,
-    Kind::NatGateway,
-];
-
 fn missing(address: &Address, operation: &'static str, field: &'static str) -> ProviderError {
     ProviderError::MissingField {
         address: address.clone(),
@@ -791,7 +780,7 @@ pub(crate) async fn refresh(
     let kinds: BTreeSet<Kind> = resources
         .values()
         .map(|r| r.kind)
-        .filter(|k| NETWORK_KINDS.contains(k))
+        .filter(|k| super::family_kinds(Kind::Vpc).contains(k))
         .collect();
     // Errors of a batched read name the kind: no single address is at fault.
     let at = |kind: Kind| Address::new(kind.as_str());
@@ -846,7 +835,7 @@ pub(crate) async fn refresh(
         );
     }
 
-    let tagged_kinds: Vec<Kind> = NETWORK_KINDS
+    let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
         .into_iter()
         .filter(|k| !matches!(k, Kind::Route | Kind::RouteTableAssociation))
         .collect();

@@ -314,7 +314,11 @@ fn default_egress() -> BTreeSet<Rule> {
     }])
 }
 
-pub(crate) async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
+pub(crate) async fn create(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    _token_seed: u64,
+) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let found = describe(cx, a, address_filters(cx.own, a)).await?;
     let candidates = found
@@ -509,6 +513,7 @@ async fn send(
 pub(crate) async fn delete(
     cx: Cx<'_>,
     address: &Address,
+    _kind: Kind,
     prior: Prior<'_>,
 ) -> Result<(), ProviderError> {
     let r = retry_while(

@@ -2,16 +2,22 @@
 //! per service family, typed errors that keep AWS's code and message, and a log of every request
 //! sent (what a test or the benchmark counts).
 //!
-//! Families: [`ec2_network`] (VPC, internet gateway, subnets, route tables, routes,
-//! associations, Elastic IPs, NAT gateways) and [`ec2_security_group`]. A new family (IAM,
-//! ELBv2, ECS, autoscaling, logs, events, SNS) is one more file with the same four functions
-//! (`create`, `update`, `delete`, `refresh`) and one more arm in `Family::of`; until then its
-//! kinds fail with [`ProviderError::NotImplemented`].
+//! Every family module has the same four entry points (`create`, `update`, `delete`,
+//! `refresh`); [`Family::of`] is the one exhaustive table of which module owns a kind.
 
+pub mod autoscaling;
 mod calls;
 mod ec2;
+pub mod ec2_launch_template;
 pub mod ec2_network;
 pub mod ec2_security_group;
+pub mod ecs;
+pub mod elb;
+pub mod elbv2;
+pub mod events;
+pub mod iam;
+pub mod logs;
+pub mod sns;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
@@ -33,7 +39,59 @@ use crate::state::ResourceState;
 /// (tests asserting on the emulator, `ecsops status`).
 pub mod sdk {
     pub use aws_config::SdkConfig;
+    pub use aws_sdk_autoscaling as autoscaling;
+    pub use aws_sdk_cloudwatchlogs as logs;
     pub use aws_sdk_ec2 as ec2;
+    pub use aws_sdk_ecs as ecs;
+    pub use aws_sdk_elasticloadbalancing as elb;
+    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+    pub use aws_sdk_eventbridge as events;
+    pub use aws_sdk_iam as iam;
+    pub use aws_sdk_sns as sns;
+    pub use aws_sdk_ssm as ssm;
+}
+
+/// One client per service, all from one configuration and logging to one [`CallLog`].
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+/// Builds a client of one service crate with the call log's interceptor.
+macro_rules! client {
+    ($krate:ident, $config:expr, $calls:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($config)
+                .interceptor($calls.interceptor())
+                .build(),
+        )
+    };
+}
+
+impl Clients {
+    fn new(config: &SdkConfig, calls: &CallLog) -> Self {
+        Self {
+            ec2: client!(aws_sdk_ec2, config, calls),
+            iam: client!(aws_sdk_iam, config, calls),
+            logs: client!(aws_sdk_cloudwatchlogs, config, calls),
+            sns: client!(aws_sdk_sns, config, calls),
+            events: client!(aws_sdk_eventbridge, config, calls),
+            ecs: client!(aws_sdk_ecs, config, calls),
+            autoscaling: client!(aws_sdk_autoscaling, config, calls),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, config, calls),
+            elb: client!(aws_sdk_elasticloadbalancing, config, calls),
+            ssm: client!(aws_sdk_ssm, config, calls),
+        }
+    }
 }
 
 /// Where and as whom to reach AWS, beyond what the standard chain (environment, profiles, SSO,
@@ -98,7 +156,7 @@ impl Default for Waits {
 #[derive(Debug, Clone)]
 pub struct AwsProvider {
     ownership: Ownership,
-    ec2: aws_sdk_ec2::Client,
+    clients: Clients,
     waits: Waits,
     calls: CallLog,
 }
@@ -107,19 +165,29 @@ pub struct AwsProvider {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cx<'a> {
     pub ec2: &'a aws_sdk_ec2::Client,
+    pub aws: &'a Clients,
     pub own: &'a Ownership,
     pub waits: &'a Waits,
 }
 
-/// The service family that handles a kind, `None` while no module does.
+/// The service family (one module) that handles a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Family {
     Ec2Network,
     Ec2SecurityGroup,
+    Ec2LaunchTemplate,
+    Iam,
+    Logs,
+    Sns,
+    Events,
+    Autoscaling,
+    Ecs,
+    Elbv2,
+    Elb,
 }
 
 impl Family {
-    fn of(kind: Kind) -> Option<Self> {
+    fn of(kind: Kind) -> Self {
         match kind {
             Kind::Vpc
             | Kind::InternetGateway
@@ -128,34 +196,45 @@ impl Family {
             | Kind::RouteTableAssociation
             | Kind::Route
             | Kind::ElasticIp
-            | Kind::NatGateway => Some(Self::Ec2Network),
-            Kind::SecurityGroup => Some(Self::Ec2SecurityGroup),
-            Kind::IamRole
-            | Kind::IamPolicy
-            | Kind::InstanceProfile
-            | Kind::LaunchTemplate
-            | Kind::AutoscalingGroup
-            | Kind::EcsCluster
+            | Kind::NatGateway => Self::Ec2Network,
+            Kind::SecurityGroup => Self::Ec2SecurityGroup,
+            Kind::LaunchTemplate => Self::Ec2LaunchTemplate,
+            Kind::IamRole | Kind::IamPolicy | Kind::InstanceProfile => Self::Iam,
+            Kind::LogGroup => Self::Logs,
+            Kind::SnsTopic | Kind::SnsTopicPolicy | Kind::SnsSubscription => Self::Sns,
+            Kind::EventRule | Kind::EventTarget => Self::Events,
+            Kind::AutoscalingGroup => Self::Autoscaling,
+            Kind::EcsCluster
             | Kind::CapacityProvider
             | Kind::ClusterCapacityProviders
-            | Kind::LoadBalancer
-            | Kind::ClassicLoadBalancer
-            | Kind::TargetGroup
-            | Kind::Listener
-            | Kind::ListenerRule
-            | Kind::LogGroup
-            | Kind::EventRule
-            | Kind::EventTarget
-            | Kind::SnsTopic
-            | Kind::SnsTopicPolicy
-            | Kind::SnsSubscription
             | Kind::TaskDefinition
-            | Kind::Service => None,
+            | Kind::Service => Self::Ecs,
+            Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener | Kind::ListenerRule => {
+                Self::Elbv2
+            }
+            Kind::ClassicLoadBalancer => Self::Elb,
         }
     }
 }
 
-fn not_implemented(address: &Address, kind: Kind, action: &'static str) -> ProviderError {
+/// The kinds one family handles, in [`Kind::ALL`] order.
+fn kinds_of(family: Family) -> Vec<Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| Family::of(*k) == family)
+        .collect()
+}
+
+/// The kinds handled by the module that handles `kind`, in [`Kind::ALL`] order.
+pub(crate) fn family_kinds(kind: Kind) -> Vec<Kind> {
+    kinds_of(Family::of(kind))
+}
+
+pub(crate) fn not_implemented(
+    address: &Address,
+    kind: Kind,
+    action: &'static str,
+) -> ProviderError {
     ProviderError::NotImplemented {
         address: address.clone(),
         kind,
@@ -168,14 +247,9 @@ impl AwsProvider {
     /// [`CallLog`].
     pub fn new(config: &SdkConfig, ownership: Ownership) -> Self {
         let calls = CallLog::default();
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(config)
-                .interceptor(calls.interceptor())
-                .build(),
-        );
         Self {
             ownership,
-            ec2,
+            clients: Clients::new(config, &calls),
             waits: Waits::default(),
             calls,
         }
@@ -193,7 +267,11 @@ impl AwsProvider {
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        &self.ec2
+        &self.clients.ec2
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     pub fn ownership(&self) -> &Ownership {
@@ -202,7 +280,8 @@ impl AwsProvider {
 
     fn cx(&self) -> Cx<'_> {
         Cx {
-            ec2: &self.ec2,
+            ec2: &self.clients.ec2,
+            aws: &self.clients,
             own: &self.ownership,
             waits: &self.waits,
         }
@@ -261,17 +340,28 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<
     Ok(())
 }
 
+/// Calls one entry point of the family's module: `dispatch!(family, create(args...))`.
+macro_rules! dispatch {
+    ($family:expr, $f:ident($($arg:expr),*)) => {
+        match $family {
+            Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
+            Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
+            Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
+            Family::Iam => Box::pin(iam::$f($($arg),*)).await,
+            Family::Logs => Box::pin(logs::$f($($arg),*)).await,
+            Family::Sns => Box::pin(sns::$f($($arg),*)).await,
+            Family::Events => Box::pin(events::$f($($arg),*)).await,
+            Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
+            Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
+            Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
+            Family::Elb => Box::pin(elb::$f($($arg),*)).await,
+        }
+    };
+}
+
 impl Provider for AwsProvider {
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
-        match Family::of(spec.kind) {
-            Some(Family::Ec2Network) => {
-                Box::pin(ec2_network::create(self.cx(), spec, token_seed)).await
-            }
-            Some(Family::Ec2SecurityGroup) => {
-                Box::pin(ec2_security_group::create(self.cx(), spec)).await
-            }
-            None => Err(not_implemented(&spec.address, spec.kind, "create")),
-        }
+        dispatch!(Family::of(spec.kind), create(self.cx(), spec, token_seed))
     }
 
     async fn update(
@@ -279,24 +369,13 @@ impl Provider for AwsProvider {
         spec: &ResourceSpec,
         prior: &ResourceState,
     ) -> Result<Applied, ProviderError> {
-        let Some(family) = Family::of(spec.kind) else {
-            return Err(not_implemented(&spec.address, spec.kind, "update"));
-        };
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
-        match family {
-            Family::Ec2Network => Box::pin(ec2_network::update(self.cx(), spec, prior)).await,
-            Family::Ec2SecurityGroup => {
-                Box::pin(ec2_security_group::update(self.cx(), spec, prior)).await
-            }
-        }
+        dispatch!(Family::of(spec.kind), update(self.cx(), spec, prior))
     }
 
     async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
         let kind = prior.kind;
-        let Some(family) = Family::of(kind) else {
-            return Err(not_implemented(address, kind, "delete"));
-        };
         let Some(id) = prior.id.as_deref() else {
             // Never created as far as the state knows: nothing to delete.
             return Ok(());
@@ -306,14 +385,7 @@ impl Provider for AwsProvider {
             attributes: &prior.attributes,
             outputs: &prior.outputs,
         };
-        match family {
-            Family::Ec2Network => {
-                Box::pin(ec2_network::delete(self.cx(), address, kind, prior)).await
-            }
-            Family::Ec2SecurityGroup => {
-                Box::pin(ec2_security_group::delete(self.cx(), address, prior)).await
-            }
-        }
+        dispatch!(Family::of(kind), delete(self.cx(), address, kind, prior))
     }
 
     async fn refresh(
@@ -321,24 +393,9 @@ impl Provider for AwsProvider {
         resources: &BTreeMap<Address, ResourceState>,
     ) -> Result<Refresh, ProviderError> {
         let mut out = Refresh::default();
-        let mut families: BTreeSet<Family> = BTreeSet::new();
-        for (address, r) in resources {
-            match Family::of(r.kind) {
-                Some(f) => {
-                    families.insert(f);
-                }
-                None => {
-                    out.unsupported.insert(address.clone());
-                }
-            }
-        }
+        let families: BTreeSet<Family> = resources.values().map(|r| Family::of(r.kind)).collect();
         for family in families {
-            match family {
-                Family::Ec2Network => ec2_network::refresh(self.cx(), resources, &mut out).await?,
-                Family::Ec2SecurityGroup => {
-                    ec2_security_group::refresh(self.cx(), resources, &mut out).await?;
-                }
-            }
+            dispatch!(family, refresh(self.cx(), resources, &mut out))?;
         }
         Ok(out)
     }
@@ -364,17 +421,16 @@ pub(crate) fn aws_error<E, R>(
 ) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: Debug,
+    R: Debug + 'static,
 {
-    let (code, message) = match err.code() {
-        Some(code) => (
+    let (code, message) = if let Some(code) = err.code() {
+        (
             code.to_owned(),
             err.message().unwrap_or_default().to_owned(),
-        ),
-        None => (
-            failure_name(err).to_owned(),
-            DisplayErrorContext(err).to_string(),
-        ),
+        )
+    } else {
+        tracing::debug!(error = %DisplayErrorContext(err), "AWS request failed");
+        (failure_name(err).to_owned(), error_chain(err))
     };
     ProviderError::Aws {
         address: address.clone(),
@@ -382,6 +438,20 @@ where
         code,
         message,
     }
+}
+
+/// The messages of an error and its sources, joined: readable, without the SDK's debug dump.
+fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// `.at(address, "CreateVpc")?` on an SDK result.
@@ -392,7 +462,7 @@ pub(crate) trait AwsResultExt<T> {
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: Debug,
+    R: Debug + 'static,
 {
     fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError> {
         self.map_err(|e| aws_error(address, operation, &e))
@@ -469,14 +539,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_has_a_family_or_is_typed_not_implemented() {
-        let supported: Vec<Kind> = Kind::ALL
-            .into_iter()
-            .filter(|k| Family::of(*k).is_some())
-            .collect();
-        assert_eq!(supported.len(), 9);
-        let e = not_implemented(&Address::new("ecs_cluster"), Kind::EcsCluster, "create");
-        assert!(e.to_string().contains("cannot create `ecs_cluster`"), "{e}");
+    fn families_partition_the_kinds() {
+        let families = [
+            Family::Ec2Network,
+            Family::Ec2SecurityGroup,
+            Family::Ec2LaunchTemplate,
+            Family::Iam,
+            Family::Logs,
+            Family::Sns,
+            Family::Events,
+            Family::Autoscaling,
+            Family::Ecs,
+            Family::Elbv2,
+            Family::Elb,
+        ];
+        let total: usize = families.iter().map(|f| kinds_of(*f).len()).sum();
+        assert_eq!(total, Kind::ALL.len());
+        assert!(families.iter().all(|f| !kinds_of(*f).is_empty()));
     }
 
     #[test]

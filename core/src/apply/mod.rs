@@ -1,0 +1,492 @@
+//! The apply engine: walks a plan's steps with bounded parallelism, calls the provider for each,
+//! and saves the state (compare-and-swap) after every finished resource, so an apply that stops
+//! for any reason (an AWS error, Ctrl-C, a crash) has recorded everything it made.
+//!
+//! On a failure or an interrupt it starts nothing new, lets the running steps finish and
+//! records them; with `continue_on_error` only the dependents of a failed step are skipped.
+//! What it did, what failed (with AWS's code and message) and what it left is in the
+//! [`Outcome`]; a re-run plans what is left and converges.
+
+mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::graph::{Address, Graph, Kind, Replacement};
+use crate::plan::{Action, Plan};
+use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
+use crate::state::{Backend, ResourceState, State, StateError, Version};
+
+pub use schedule::{Step, schedule};
+
+/// How to walk the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Steps running at once (at least 1).
+    pub parallelism: usize,
+    /// After a failure, go on with the steps that do not depend on the failed one.
+    pub continue_on_error: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            parallelism: 10,
+            continue_on_error: false,
+        }
+    }
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started {
+        address: Address,
+        action: Action,
+    },
+    Finished {
+        address: Address,
+        action: Action,
+        elapsed: Duration,
+        /// A resource carrying this address's tags was found and taken over.
+        adopted: bool,
+    },
+    Failed {
+        address: Address,
+        action: Action,
+        error: String,
+    },
+    /// The state was saved at `serial`.
+    Saved {
+        serial: u64,
+    },
+    /// An interrupt arrived: nothing new starts.
+    Interrupted,
+}
+
+/// A step that failed.
+#[derive(Debug)]
+pub struct Failure {
+    pub address: Address,
+    pub action: Action,
+    pub error: ProviderError,
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The state as last saved.
+    pub state: State,
+    pub done: Vec<(Address, Action)>,
+    pub failed: Vec<Failure>,
+    /// Steps never started (after a failure or an interrupt, or dependents of a failure).
+    pub not_started: Vec<(Address, Action)>,
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_started.is_empty() && !self.interrupted
+    }
+}
+
+/// The state failed to save: the apply stopped. `state` is what should have been saved
+/// (the caller keeps it somewhere safe, it records resources that exist).
+#[derive(Debug, thiserror::Error)]
+#[error("saving the state failed after {} finished steps: {source}", outcome.done.len())]
+pub struct SaveFailed {
+    pub outcome: Box<Outcome>,
+    #[source]
+    pub source: StateError,
+    /// Where the unsaved state was written instead, when that worked.
+    pub kept_at: Option<std::path::PathBuf>,
+}
+
+/// The state, where it is saved, and the version last written.
+#[derive(Debug)]
+pub struct Recorder<'a> {
+    pub backend: &'a Backend,
+    pub state: State,
+    pub version: Option<Version>,
+}
+
+impl Recorder<'_> {
+    async fn save(&mut self) -> Result<u64, StateError> {
+        self.state.serial += 1;
+        let version = self
+            .backend
+            .write(&self.state, self.version.as_ref())
+            .await?;
+        self.version = Some(version);
+        Ok(self.state.serial)
+    }
+}
+
+/// What a finished step changes in the state.
+#[derive(Debug)]
+enum Effect {
+    Removed,
+    Recorded(ResourceState),
+}
+
+struct Finished {
+    index: usize,
+    effects: Vec<Effect>,
+    adopted: bool,
+    error: Option<ProviderError>,
+    elapsed: Duration,
+}
+
+/// Applies `plan` (made against `recorder.state`, after moves) to the cloud through `provider`.
+/// `interrupt` resolving (Ctrl-C) stops the walk as a failure does.
+pub async fn apply<P: Provider + 'static>(
+    provider: Arc<P>,
+    plan: &Plan,
+    graph: &Graph,
+    recorder: &mut Recorder<'_>,
+    options: ApplyOptions,
+    interrupt: impl Future<Output = ()> + Send,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<Outcome, SaveFailed> {
+    let token_seed = recorder.state.serial;
+    let moved = plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
+        .collect::<Vec<_>>();
+    let mut outcome = Outcome {
+        state: recorder.state.clone(),
+        done: Vec::new(),
+        failed: Vec::new(),
+        not_started: Vec::new(),
+        interrupted: false,
+    };
+    // The first save fixes the lineage before anything exists, so the ownership tags of the
+    // very first resource already name a lineage that a re-run after a crash will read back.
+    if !moved.is_empty() || recorder.version.is_none() {
+        for (from, to) in moved {
+            if let Some(r) = recorder.state.resources.remove(&from) {
+                recorder.state.resources.insert(to, r);
+            }
+        }
+        save(recorder, &mut outcome, events).await?;
+    }
+
+    let steps = schedule(plan, graph, &recorder.state.resources);
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.after.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for (i, s) in steps.iter().enumerate() {
+        for &d in &s.after {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut skipped: BTreeSet<usize> = BTreeSet::new();
+    let mut settled = vec![false; steps.len()];
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut stop = false;
+    let parallelism = options.parallelism.max(1);
+    let mut interrupt = std::pin::pin!(interrupt);
+
+    loop {
+        while !stop && running.len() < parallelism {
+            let Some(i) = ready.pop_front() else { break };
+            if skipped.contains(&i) {
+                continue;
+            }
+            let step = &steps[i];
+            events(Event::Started {
+                address: step.address.clone(),
+                action: step.action,
+            });
+            match prepare(step, graph, &recorder.state.resources) {
+                Ok(work) => {
+                    let provider = Arc::clone(&provider);
+                    running.spawn(run(provider, i, work, token_seed));
+                }
+                Err(error) => {
+                    // Cannot even start: a failure like any other.
+                    let finished = Finished {
+                        index: i,
+                        effects: Vec::new(),
+                        adopted: false,
+                        error: Some(error),
+                        elapsed: Duration::ZERO,
+                    };
+                    stop |=
+                        settle(finished, &steps, recorder, &mut outcome, options, events).await?;
+                    settled[i] = true;
+                    skip_dependents(i, &dependents, &mut skipped);
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let finished = tokio::select! {
+            joined = running.join_next() => joined,
+            () = &mut interrupt, if !outcome.interrupted => {
+                outcome.interrupted = true;
+                stop = true;
+                events(Event::Interrupted);
+                continue;
+            }
+        };
+        let Some(joined) = finished else { break };
+        let finished = match joined {
+            Ok(f) => f,
+            // A panicking step is a bug; the others still finish and are recorded.
+            Err(e) => {
+                tracing::error!(error = %e, "an apply step panicked");
+                stop = true;
+                continue;
+            }
+        };
+        let i = finished.index;
+        let failed = finished.error.is_some();
+        stop |= settle(finished, &steps, recorder, &mut outcome, options, events).await?;
+        settled[i] = true;
+        if failed {
+            skip_dependents(i, &dependents, &mut skipped);
+        } else {
+            for &d in &dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push_back(d);
+                }
+            }
+        }
+    }
+    outcome.not_started = steps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !settled[*i])
+        .map(|(_, s)| (s.address.clone(), s.action))
+        .collect();
+    outcome.state = recorder.state.clone();
+    Ok(outcome)
+}
+
+fn skip_dependents(i: usize, dependents: &[Vec<usize>], skipped: &mut BTreeSet<usize>) {
+    let mut stack = vec![i];
+    while let Some(j) = stack.pop() {
+        for &d in &dependents[j] {
+            if skipped.insert(d) {
+                stack.push(d);
+            }
+        }
+    }
+}
+
+/// Records a finished step's effects, saves the state, reports; true when the walk must stop.
+async fn settle(
+    finished: Finished,
+    steps: &[Step],
+    recorder: &mut Recorder<'_>,
+    outcome: &mut Outcome,
+    options: ApplyOptions,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<bool, SaveFailed> {
+    let step = &steps[finished.index];
+    let changed = !finished.effects.is_empty();
+    for effect in finished.effects {
+        match effect {
+            Effect::Removed => {
+                recorder.state.resources.remove(&step.address);
+            }
+            Effect::Recorded(r) => {
+                recorder.state.resources.insert(step.address.clone(), r);
+            }
+        }
+    }
+    if changed {
+        save(recorder, outcome, events).await?;
+    }
+    match finished.error {
+        None => {
+            outcome.done.push((step.address.clone(), step.action));
+            events(Event::Finished {
+                address: step.address.clone(),
+                action: step.action,
+                elapsed: finished.elapsed,
+                adopted: finished.adopted,
+            });
+            Ok(false)
+        }
+        Some(error) => {
+            events(Event::Failed {
+                address: step.address.clone(),
+                action: step.action,
+                error: error.to_string(),
+            });
+            outcome.failed.push(Failure {
+                address: step.address.clone(),
+                action: step.action,
+                error,
+            });
+            Ok(!options.continue_on_error)
+        }
+    }
+}
+
+async fn save(
+    recorder: &mut Recorder<'_>,
+    outcome: &mut Outcome,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<(), SaveFailed> {
+    match recorder.save().await {
+        Ok(serial) => {
+            events(Event::Saved { serial });
+            Ok(())
+        }
+        Err(source) => {
+            let mut o = std::mem::replace(
+                outcome,
+                Outcome {
+                    state: recorder.state.clone(),
+                    done: Vec::new(),
+                    failed: Vec::new(),
+                    not_started: Vec::new(),
+                    interrupted: false,
+                },
+            );
+            o.state = recorder.state.clone();
+            Err(SaveFailed {
+                outcome: Box::new(o),
+                source,
+                kept_at: None,
+            })
+        }
+    }
+}
+
+/// A step ready to run: its resolved spec and the recorded resource it changes.
+struct Work {
+    action: Action,
+    kind: Kind,
+    address: Address,
+    spec: Option<ResourceSpec>,
+    prior: Option<ResourceState>,
+    dependencies: BTreeSet<Address>,
+}
+
+fn prepare(
+    step: &Step,
+    graph: &Graph,
+    recorded: &BTreeMap<Address, ResourceState>,
+) -> Result<Work, ProviderError> {
+    let prior = recorded.get(&step.address).cloned();
+    let desired = graph.resources.get(&step.address);
+    let spec = match (step.action, desired) {
+        (Action::Delete, _) | (_, None) => None,
+        (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
+    };
+    let kind = spec
+        .as_ref()
+        .map(|s| s.kind)
+        .or(prior.as_ref().map(|p| p.kind))
+        .ok_or_else(|| ProviderError::Failed {
+            address: step.address.clone(),
+            what: "the plan names a resource that is neither desired nor recorded; plan again"
+                .to_owned(),
+        })?;
+    Ok(Work {
+        action: step.action,
+        kind,
+        address: step.address.clone(),
+        spec,
+        prior,
+        dependencies: desired.map(|r| r.depends_on.clone()).unwrap_or_default(),
+    })
+}
+
+async fn run<P: Provider>(provider: Arc<P>, index: usize, work: Work, seed: u64) -> Finished {
+    let started = Instant::now();
+    let mut effects = Vec::new();
+    let mut adopted = false;
+    let result = perform(&*provider, &work, seed, &mut effects, &mut adopted).await;
+    Finished {
+        index,
+        effects,
+        adopted,
+        error: result.err(),
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn perform<P: Provider>(
+    provider: &P,
+    work: &Work,
+    seed: u64,
+    effects: &mut Vec<Effect>,
+    adopted: &mut bool,
+) -> Result<(), ProviderError> {
+    let record = |applied: Applied, effects: &mut Vec<Effect>| {
+        effects.push(Effect::Recorded(
+            applied.into_state(work.kind, work.dependencies.clone()),
+        ));
+    };
+    let missing_spec = || ProviderError::Failed {
+        address: work.address.clone(),
+        what: "the resource is no longer desired; plan again".to_owned(),
+    };
+    let missing_prior = || ProviderError::Failed {
+        address: work.address.clone(),
+        what: "the state no longer records this resource; plan again".to_owned(),
+    };
+    match work.action {
+        Action::NoOp => Ok(()),
+        Action::Create => {
+            let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
+            let applied = provider.create(spec, seed).await?;
+            *adopted = applied.adopted;
+            record(applied, effects);
+            Ok(())
+        }
+        Action::Update => {
+            let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
+            let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
+            record(provider.update(spec, prior).await?, effects);
+            Ok(())
+        }
+        Action::Delete => {
+            let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
+            provider.delete(&work.address, prior).await?;
+            effects.push(Effect::Removed);
+            Ok(())
+        }
+        Action::Replace => {
+            let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
+            let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
+            // A later seed than the one the old resource was made with: a fresh client token.
+            let seed = seed + 1;
+            match work.kind.replacement() {
+                Replacement::DeleteFirst => {
+                    provider.delete(&work.address, prior).await?;
+                    effects.push(Effect::Removed);
+                    let applied = provider.create(spec, seed).await?;
+                    record(applied, effects);
+                }
+                Replacement::CreateFirst => {
+                    let applied = provider.create(spec, seed).await?;
+                    let same = applied.id.as_str() == prior.id.as_deref().unwrap_or_default();
+                    record(applied, effects);
+                    if !same {
+                        provider.delete(&work.address, prior).await?;
+                    }
+                }
+                Replacement::Overwrite => {
+                    record(provider.create(spec, seed).await?, effects);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

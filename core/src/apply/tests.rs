@@ -1,0 +1,314 @@
+//! The walk against the in-memory provider and a local state file: order, saves after every
+//! resource, failures, `continue_on_error`, interrupts and convergence on a re-run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::*;
+use crate::graph::{Expr, Resource};
+use crate::plan::{PlanInput, diff};
+use crate::provider::fake::FakeProvider;
+use crate::state::local::LocalBackend;
+
+fn resource(address: &str, kind: Kind, refs: &[&str]) -> (Address, Resource) {
+    let address = Address::from(address);
+    let mut attributes = BTreeMap::from([("name".to_owned(), Expr::str(address.to_string()))]);
+    let mut depends_on = BTreeSet::new();
+    for (i, r) in refs.iter().enumerate() {
+        let target = Address::from(*r);
+        attributes.insert(format!("ref{i}"), Expr::reference(&target, "id"));
+        depends_on.insert(target);
+    }
+    (
+        address.clone(),
+        Resource {
+            address,
+            kind,
+            attributes,
+            depends_on,
+        },
+    )
+}
+
+/// vpc ← subnet.a, subnet.b ← nat (on a); sg independent of the subnets.
+fn graph() -> Graph {
+    Graph {
+        resources: BTreeMap::from([
+            resource("vpc", Kind::Vpc, &[]),
+            resource("subnet.a", Kind::Subnet, &["vpc"]),
+            resource("subnet.b", Kind::Subnet, &["vpc"]),
+            resource("nat", Kind::NatGateway, &["subnet.a"]),
+            resource("sg", Kind::SecurityGroup, &["vpc"]),
+        ]),
+    }
+}
+
+fn plan_for(graph: &Graph, state: &State) -> Plan {
+    diff(PlanInput {
+        environment: "acc",
+        graph,
+        state: Some(state),
+        moved: &[],
+        manifest_digest: "d",
+    })
+}
+
+struct Run {
+    outcome: Outcome,
+    events: Vec<Event>,
+}
+
+async fn run_apply(
+    provider: &Arc<FakeProvider>,
+    backend: &Backend,
+    graph: &Graph,
+    options: ApplyOptions,
+    interrupt: impl Future<Output = ()> + Send,
+) -> Run {
+    let stored = backend.read().await.expect("state reads");
+    let (state, version) = match stored {
+        Some(s) => (s.state, Some(s.version)),
+        None => (State::new("acc", "lineage".to_owned()), None),
+    };
+    let plan = plan_for(graph, &state);
+    let mut recorder = Recorder {
+        backend,
+        state,
+        version,
+    };
+    let mut events = Vec::new();
+    let outcome = apply(
+        Arc::clone(provider),
+        &plan,
+        graph,
+        &mut recorder,
+        options,
+        interrupt,
+        &mut |e| events.push(e),
+    )
+    .await
+    .expect("state saves");
+    Run { outcome, events }
+}
+
+fn local() -> (tempfile::TempDir, Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = Backend::Local(LocalBackend::new(dir.path().to_owned(), "acc"));
+    (dir, backend)
+}
+
+fn position(calls: &[String], call: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c == call)
+        .unwrap_or_else(|| panic!("no `{call}` in {calls:?}"))
+}
+
+#[tokio::test]
+async fn creates_dependencies_first_and_saves_after_every_resource() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(run.outcome.succeeded(), "{:?}", run.outcome.failed);
+    let calls = provider.calls();
+    assert!(position(&calls, "create vpc") < position(&calls, "create subnet.a"));
+    assert!(position(&calls, "create subnet.a") < position(&calls, "create nat"));
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert_eq!(saved.state.resources.len(), 5);
+    // One save fixing the lineage, then one per resource.
+    assert_eq!(saved.state.serial, 6);
+    let saves = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Saved { .. }))
+        .count();
+    assert_eq!(saves, 6);
+    // The subnet's reference was resolved from the recorded VPC.
+    assert_eq!(
+        saved.state.resources[&Address::from("subnet.a")].attributes["ref0"],
+        serde_json::json!("vpc-1")
+    );
+}
+
+#[tokio::test]
+async fn a_failure_starts_nothing_new_records_what_was_done_and_a_rerun_converges() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    provider.fail_next(&Address::from("subnet.a"), "InvalidSubnet.Conflict");
+    let options = ApplyOptions {
+        parallelism: 1,
+        continue_on_error: false,
+    };
+    let first = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    assert!(!first.outcome.succeeded());
+    assert_eq!(first.outcome.failed.len(), 1);
+    assert_eq!(
+        first.outcome.failed[0].error.aws_code(),
+        Some("InvalidSubnet.Conflict")
+    );
+    assert!(
+        first
+            .outcome
+            .not_started
+            .iter()
+            .any(|(a, _)| a.as_str() == "nat")
+    );
+    let saved = backend.read().await.expect("reads").expect("a state");
+    let recorded: BTreeSet<String> = saved
+        .state
+        .resources
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    let existing: BTreeSet<String> = provider
+        .resources()
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(recorded, existing, "the state records exactly what exists");
+    assert!(!existing.contains("nat"));
+
+    let second = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    assert!(second.outcome.succeeded(), "{:?}", second.outcome.failed);
+    assert_eq!(provider.resources().len(), 5);
+    let again = backend.read().await.expect("reads").expect("a state");
+    assert!(!plan_for(&graph(), &again.state).has_changes());
+}
+
+#[tokio::test]
+async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    provider.fail_next(&Address::from("subnet.a"), "Boom");
+    let options = ApplyOptions {
+        parallelism: 1,
+        continue_on_error: true,
+    };
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    let created: BTreeSet<String> = provider
+        .resources()
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        created,
+        BTreeSet::from(["sg", "subnet.b", "vpc"].map(str::to_owned))
+    );
+    assert_eq!(
+        run.outcome.not_started,
+        vec![(Address::from("nat"), Action::Create)]
+    );
+}
+
+#[tokio::test]
+async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let options = ApplyOptions {
+        parallelism: 1,
+        continue_on_error: false,
+    };
+    let run = run_apply(&provider, &backend, &graph(), options, async {}).await;
+    assert!(run.outcome.interrupted);
+    assert_eq!(
+        run.outcome.done,
+        vec![(Address::from("vpc"), Action::Create)]
+    );
+    assert_eq!(run.outcome.not_started.len(), 4);
+    assert!(run.events.contains(&Event::Interrupted));
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert_eq!(saved.state.resources.len(), 1);
+}
+
+#[tokio::test]
+async fn destroy_deletes_dependents_first() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let options = ApplyOptions::default();
+    run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    let run = run_apply(
+        &provider,
+        &backend,
+        &Graph::default(),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    assert!(run.outcome.succeeded());
+    assert!(provider.resources().is_empty());
+    let calls = provider.calls();
+    assert!(position(&calls, "delete nat") < position(&calls, "delete subnet.a"));
+    assert!(position(&calls, "delete subnet.a") < position(&calls, "delete vpc"));
+    assert!(position(&calls, "delete sg") < position(&calls, "delete vpc"));
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert!(saved.state.resources.is_empty());
+}
+
+#[test]
+fn a_delete_waits_for_the_update_that_drops_its_reference() {
+    // `list` referenced `a` and `b`; now only `a`: `b` is deleted after `list` is updated.
+    let g = Graph {
+        resources: BTreeMap::from([
+            resource("a", Kind::Vpc, &[]),
+            resource("list", Kind::Subnet, &["a"]),
+        ]),
+    };
+    let rs = |deps: &[&str]| ResourceState {
+        kind: Kind::Subnet,
+        id: Some("x".to_owned()),
+        attributes: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        dependencies: deps.iter().map(|d| Address::from(*d)).collect(),
+    };
+    let recorded = BTreeMap::from([
+        (Address::from("a"), rs(&[])),
+        (Address::from("b"), rs(&[])),
+        (Address::from("list"), rs(&["a", "b"])),
+    ]);
+    let mut state = State::new("acc", "l".to_owned());
+    state.resources = recorded.clone();
+    let plan = plan_for(&g, &state);
+    let steps = schedule(&plan, &g, &recorded);
+    let at = |a: &str| {
+        steps
+            .iter()
+            .position(|s| s.address.as_str() == a)
+            .unwrap_or_else(|| panic!("no step for {a}: {steps:?}"))
+    };
+    assert!(steps[at("b")].after.contains(&at("list")), "{steps:?}");
+}

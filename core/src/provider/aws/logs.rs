@@ -1,0 +1,279 @@
+//! CloudWatch Logs: log groups with their retention.
+//!
+//! A log group is named deterministically and addressed by its name (the state id). Create
+//! looks the name up first and adopts a group that carries this lineage's tags; CloudWatch
+//! Logs has no client tokens. Refresh is ONE paginated `DescribeLogGroups` whose name prefix is
+//! the longest common prefix of the recorded names. That response has no tags, and reading
+//! them costs one `ListTagsForResource` per group, so a group's live `tags` are the recorded
+//! ones. The `arn` output is the group's ARN without the `:*` that `DescribeLogGroups` appends
+//! (the form IAM policies and the tagging API take).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use serde_json::Value;
+
+use super::ec2::{create_tags, visible_tags};
+use super::iam::{TagChanges, attrs, claim, common_prefix, missing, report, tag_changes};
+use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use crate::graph::{Address, Kind};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::state::ResourceState;
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
+/// Creates the log group and sets its retention, or adopts the group of that name that carries
+/// this lineage's tags.
+pub(crate) async fn create(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    _token_seed: u64,
+) -> Result<Applied, ProviderError> {
+    let a = &spec.address;
+    let name = spec.str("name")?;
+    if let Some(group) = describe(cx, a, name)
+        .await?
+        .into_iter()
+        .find(|g| g.log_group_name() == Some(name))
+    {
+        let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
+        let tags = cx
+            .aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .at(a, "ListTagsForResource")?
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        claim(cx.own, a, name, &tags)?;
+        tracing::info!(address = %a, id = %name, "adopting an existing log group");
+        let live = group_live(&group, visible_tags(&tags));
+        let prior = Prior::of_live(&live);
+        ensure_in_place(spec, &prior)?;
+        let mut done = update(cx, spec, prior).await?;
+        done.adopted = true;
+        return Ok(done);
+    }
+    cx.aws
+        .logs
+        .create_log_group()
+        .log_group_name(name)
+        .set_tags(Some(create_tags(cx.own, spec)?.into_iter().collect()))
+        .send()
+        .await
+        .at(a, "CreateLogGroup")?;
+    set_retention(cx, spec, name).await?;
+    // CreateLogGroup answers nothing: the ARN comes from reading the group back.
+    let arn = describe(cx, a, name)
+        .await?
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+        .and_then(arn_of)
+        .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
+    Ok(applied(spec, name, &arn))
+}
+
+/// Sets the retention and tags that differ from `prior`.
+pub(crate) async fn update(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    prior: Prior<'_>,
+) -> Result<Applied, ProviderError> {
+    let a = &spec.address;
+    let name = prior.id;
+    let arn = prior
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::Failed {
+            address: a.clone(),
+            what: "the state records no `arn` for it; run `ecsops refresh`".to_owned(),
+        })?;
+    if spec.attributes.get("retention_in_days") != prior.attributes.get("retention_in_days") {
+        set_retention(cx, spec, name).await?;
+    }
+    if let Some(TagChanges { removed, set }) =
+        tag_changes(cx.own, spec, prior.attributes.get("tags"))?
+    {
+        if !removed.is_empty() {
+            cx.aws
+                .logs
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .at(a, "UntagResource")?;
+        }
+        cx.aws
+            .logs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .at(a, "TagResource")?;
+    }
+    Ok(applied(spec, name, arn))
+}
+
+/// A `null` retention means "never expire", which is the absence of a retention policy.
+async fn set_retention(cx: Cx<'_>, spec: &ResourceSpec, name: &str) -> Result<(), ProviderError> {
+    let a = &spec.address;
+    match spec.attributes.get("retention_in_days") {
+        None | Some(Value::Null) => {
+            let r = cx
+                .aws
+                .logs
+                .delete_retention_policy()
+                .log_group_name(name)
+                .send()
+                .await
+                .at(a, "DeleteRetentionPolicy")
+                .map(drop);
+            tolerate(r, &[NOT_FOUND])
+        }
+        Some(v) => {
+            let days = v
+                .as_i64()
+                .and_then(|d| i32::try_from(d).ok())
+                .ok_or_else(|| spec.invalid("retention_in_days", "is not a number of days"))?;
+            cx.aws
+                .logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .at(a, "PutRetentionPolicy")
+                .map(drop)
+        }
+    }
+}
+
+/// Deletes the group with its streams; already gone is success.
+pub(crate) async fn delete(
+    cx: Cx<'_>,
+    address: &Address,
+    _kind: Kind,
+    prior: Prior<'_>,
+) -> Result<(), ProviderError> {
+    let r = cx
+        .aws
+        .logs
+        .delete_log_group()
+        .log_group_name(prior.id)
+        .send()
+        .await
+        .at(address, "DeleteLogGroup")
+        .map(drop);
+    tolerate(r, &[NOT_FOUND])
+}
+
+/// One `DescribeLogGroups` (paginated) for every recorded group; tags stay as recorded.
+pub(crate) async fn refresh(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    out: &mut Refresh,
+) -> Result<(), ProviderError> {
+    let ours: Vec<(&Address, &ResourceState)> = resources
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::LogGroup)
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let prefix = common_prefix(ours.iter().filter_map(|(_, r)| r.id.as_deref()));
+    let groups = describe(cx, &Address::new(Kind::LogGroup.as_str()), &prefix).await?;
+    let by_name: BTreeMap<&str, &LogGroup> = groups
+        .iter()
+        .filter_map(|g| Some((g.log_group_name()?, g)))
+        .collect();
+    for (address, r) in ours {
+        let live =
+            r.id.as_deref()
+                .and_then(|id| by_name.get(id))
+                .map(|g| group_live(g, r.attributes.get("tags").cloned().unwrap_or(Value::Null)));
+        report(out, address, live);
+    }
+    Ok(())
+}
+
+/// The groups whose name starts with `prefix` (every group when it is empty).
+async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>, ProviderError> {
+    cx.aws
+        .logs
+        .describe_log_groups()
+        .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .at(a, "DescribeLogGroups")
+}
+
+fn arn_of(g: &LogGroup) -> Option<String> {
+    g.log_group_arn()
+        .or_else(|| g.arn().map(|arn| arn.strip_suffix(":*").unwrap_or(arn)))
+        .map(str::to_owned)
+}
+
+fn group_live(g: &LogGroup, tags: Value) -> Live {
+    let name = g.log_group_name().unwrap_or_default();
+    Live {
+        kind: Kind::LogGroup,
+        id: name.to_owned(),
+        attributes: attrs([
+            ("name", Value::from(name)),
+            (
+                "retention_in_days",
+                g.retention_in_days().map_or(Value::Null, Value::from),
+            ),
+            ("tags", tags),
+        ]),
+        outputs: attrs([("arn", arn_of(g).map_or(Value::Null, Value::from))]),
+    }
+}
+
+fn applied(spec: &ResourceSpec, name: &str, arn: &str) -> Applied {
+    Applied {
+        id: name.to_owned(),
+        attributes: spec.attributes.clone(),
+        outputs: attrs([("arn", Value::from(arn))]),
+        adopted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_described_group_reads_like_the_desired_one() {
+        let g = LogGroup::builder()
+            .log_group_name("/ecsops/acceptance/default/docker")
+            .retention_in_days(30)
+            .arn("arn:aws:logs:eu-west-1:1:log-group:/ecsops/acceptance/default/docker:*")
+            .build();
+        let live = group_live(&g, json!({"Team": "platform"}));
+        assert_eq!(live.id, "/ecsops/acceptance/default/docker");
+        assert_eq!(
+            live.attributes,
+            attrs([
+                ("name", json!("/ecsops/acceptance/default/docker")),
+                ("retention_in_days", json!(30)),
+                ("tags", json!({"Team": "platform"})),
+            ])
+        );
+        assert_eq!(
+            live.outputs["arn"],
+            json!("arn:aws:logs:eu-west-1:1:log-group:/ecsops/acceptance/default/docker")
+        );
+    }
+}

@@ -1,0 +1,678 @@
+//! `ecsops apply` / `diff` / `destroy` of the example acceptance environment against moto,
+//! through the real binary: what exists in the emulator afterwards, convergence, drift and its
+//! repair, changes in place, removals, a killed apply, and two applies racing for the lock.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ecsops_core::provider::aws::sdk::ec2::types::Filter;
+use ecsops_core::provider::aws::sdk::{autoscaling, ec2, ecs, elbv2, events, logs, sns};
+use serde_json::Value;
+
+use crate::support::moto::{self, MotoGuard};
+use crate::support::{Output, Workspace};
+
+const ENV: &str = "acceptance";
+
+/// An example workspace and exclusive use of a fresh emulator.
+struct Env {
+    ws: Workspace,
+    moto: MotoGuard,
+    config: ecsops_core::provider::aws::sdk::SdkConfig,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let moto = moto::moto();
+        let config =
+            ecsops_core::provider::aws::load_config(&ecsops_core::provider::aws::Connection {
+                region: moto::REGION.to_owned(),
+                endpoint_url: Some(moto.server.endpoint.clone()),
+                static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
+            })
+            .await;
+        Self {
+            ws: Workspace::example(),
+            moto,
+            config,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.ws.ecsops_env(args, &self.moto.server.env())
+    }
+
+    fn apply(&self) -> Output {
+        let out = self.run(&["apply", ENV, "--auto-approve"]);
+        out.expect_code(0);
+        out
+    }
+
+    fn diff_code(&self) -> (Option<i32>, Output) {
+        let out = self.run(&["diff", ENV, "--detailed-exitcode"]);
+        (out.code, out)
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.ws.path().join("environments/base.toml");
+        let text = std::fs::read_to_string(&path).expect("base.toml");
+        assert!(text.contains(from), "base.toml has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write base.toml");
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.ws.path().join(".ecsops/state/acceptance.json"))
+            .expect("state file");
+        serde_json::from_str(&text).expect("state JSON")
+    }
+
+    fn id(&self, address: &str) -> String {
+        self.state()["resources"][address]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id for {address}"))
+            .to_owned()
+    }
+
+    fn ec2(&self) -> ec2::Client {
+        ec2::Client::new(&self.config)
+    }
+}
+
+fn env_filter() -> Filter {
+    Filter::builder()
+        .name("tag:ecsops:environment")
+        .values(ENV)
+        .build()
+}
+
+fn no_changes(env: &Env) {
+    let (code, out) = env.diff_code();
+    assert_eq!(
+        code,
+        Some(0),
+        "expected no changes\n--- stdout\n{}\n--- stderr\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn apply_builds_the_acceptance_environment_and_converges() {
+    let env = Env::new().await;
+    let out = env.apply();
+    assert!(out.stdout.contains("Apply complete:"), "{}", out.stdout);
+    no_changes(&env);
+
+    let ec2c = env.ec2();
+    let vpcs = ec2c
+        .describe_vpcs()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(vpcs.vpcs().len(), 1);
+    assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+
+    let subnets = ec2c
+        .describe_subnets()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("subnets");
+    let mut layout: Vec<(String, String)> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            (
+                s.cidr_block().unwrap_or_default().to_owned(),
+                s.availability_zone().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    layout.sort();
+    assert_eq!(
+        layout,
+        [
+            ("10.0.0.0/24", "eu-west-1a"),
+            ("10.0.1.0/24", "eu-west-1b"),
+            ("10.0.50.0/24", "eu-west-1a"),
+            ("10.0.51.0/24", "eu-west-1b"),
+        ]
+        .map(|(c, z)| (c.to_owned(), z.to_owned()))
+    );
+    let private: Vec<String> = ["subnet.private[eu-west-1a]", "subnet.private[eu-west-1b]"]
+        .map(|a| env.id(a))
+        .to_vec();
+    let public: Vec<String> = ["subnet.public[eu-west-1a]", "subnet.public[eu-west-1b]"]
+        .map(|a| env.id(a))
+        .to_vec();
+
+    // Default routes: public → internet gateway, private → the NAT gateway.
+    let tables = ec2c
+        .describe_route_tables()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("route tables");
+    let igw = env.id("internet_gateway");
+    let nats = ec2c
+        .describe_nat_gateways()
+        .filter(env_filter())
+        .send()
+        .await
+        .expect("nats");
+    assert_eq!(nats.nat_gateways().len(), 1, "acceptance has a single NAT");
+    let nat = nats.nat_gateways()[0]
+        .nat_gateway_id()
+        .unwrap_or_default()
+        .to_owned();
+    for t in tables.route_tables() {
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("a default route");
+        let subnets: Vec<&str> = t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        if subnets.iter().any(|s| public.contains(&(*s).to_owned())) {
+            assert_eq!(default.gateway_id(), Some(igw.as_str()));
+        } else {
+            assert_eq!(default.nat_gateway_id(), Some(nat.as_str()));
+        }
+    }
+
+    // The instance group in the private subnets, on the launch template naming the cluster.
+    let asc = autoscaling::Client::new(&env.config);
+    let groups = asc
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("acceptance-default-default")
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(groups.auto_scaling_groups().len(), 1);
+    let group = &groups.auto_scaling_groups()[0];
+    let mut zones: Vec<&str> = group
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    zones.sort_unstable();
+    let mut expected: Vec<&str> = private.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(zones, expected);
+    assert_eq!(group.desired_capacity(), Some(2));
+    let tags: BTreeMap<&str, &str> = group
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    assert_eq!(
+        tags.get("ecsops:address"),
+        Some(&"autoscaling_group[default]")
+    );
+    assert_eq!(tags.get("Environment"), Some(&ENV));
+    let template = group.launch_template().expect("a launch template");
+    let versions = ec2c
+        .describe_launch_template_versions()
+        .launch_template_id(template.launch_template_id().unwrap_or_default())
+        .versions("$Latest")
+        .send()
+        .await
+        .expect("template versions");
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .expect("template data");
+    let user_data = String::from_utf8(base64_decode(data.user_data().expect("user data")))
+        .expect("utf-8 user data");
+    assert!(
+        user_data.contains("ECS_CLUSTER=acceptance-default"),
+        "{user_data}"
+    );
+    assert_eq!(
+        data.metadata_options()
+            .and_then(|m| m.http_tokens())
+            .map(ec2::types::LaunchTemplateHttpTokensState::as_str),
+        Some("required"),
+        "IMDSv2 only"
+    );
+
+    // The load balancer in the public subnets.
+    let lbc = elbv2::Client::new(&env.config);
+    let lbs = lbc
+        .describe_load_balancers()
+        .names("acceptance-default")
+        .send()
+        .await
+        .expect("load balancers");
+    let lb = &lbs.load_balancers()[0];
+    let mut lb_subnets: Vec<&str> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id())
+        .collect();
+    lb_subnets.sort_unstable();
+    let mut expected: Vec<&str> = public.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(lb_subnets, expected);
+
+    // Cluster, services, log groups, the alert rule and its topic.
+    let ecsc = ecs::Client::new(&env.config);
+    let clusters = ecsc
+        .describe_clusters()
+        .clusters("acceptance-default")
+        .send()
+        .await
+        .expect("clusters");
+    assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"));
+    let services = ecsc
+        .list_services()
+        .cluster("acceptance-default")
+        .send()
+        .await
+        .expect("services");
+    assert_eq!(services.service_arns().len(), 3, "web, api and cadvisor");
+    let groups = logs::Client::new(&env.config)
+        .describe_log_groups()
+        .log_group_name_prefix("/ecsops/acceptance/default")
+        .send()
+        .await
+        .expect("log groups");
+    assert_eq!(
+        groups.log_groups().len(),
+        6 + 3,
+        "host logs and one per container"
+    );
+    assert!(
+        groups
+            .log_groups()
+            .iter()
+            .all(|g| g.retention_in_days() == Some(30))
+    );
+    let rules = events::Client::new(&env.config)
+        .list_rules()
+        .name_prefix("acceptance-default")
+        .send()
+        .await
+        .expect("rules");
+    assert!(
+        rules
+            .rules()
+            .iter()
+            .any(|r| r.name() == Some("acceptance-default-task-stopped"))
+    );
+    let topics = sns::Client::new(&env.config)
+        .list_topics()
+        .send()
+        .await
+        .expect("topics");
+    assert!(topics.topics().iter().any(|t| {
+        t.topic_arn()
+            .is_some_and(|a| a.ends_with(":acceptance-default-alerts"))
+    }));
+
+    // Every resource in state; a second apply changes nothing.
+    let recorded = env.state()["resources"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    let planned = env.run(&["diff", ENV, "--offline", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&planned.stdout).expect("plan JSON");
+    assert_eq!(
+        recorded,
+        plan["changes"].as_array().map_or(0, Vec::len),
+        "the state records every resource of the plan"
+    );
+    let again = env.run(&["apply", ENV, "--auto-approve"]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+    {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            panic!("not base64: {c}");
+        };
+        buffer = (buffer << 6) | u32::try_from(v).expect("six bits");
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).expect("a byte"));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_removed() {
+    let env = Env::new().await;
+    env.apply();
+    let asc = autoscaling::Client::new(&env.config);
+    let group = || async {
+        asc.describe_auto_scaling_groups()
+            .auto_scaling_group_names("acceptance-default-default")
+            .send()
+            .await
+            .expect("groups")
+            .auto_scaling_groups()[0]
+            .clone()
+    };
+    let before = group().await;
+
+    // Desired capacity: the same group, updated in place.
+    env.edit("desired_capacity = 2", "desired_capacity = 3");
+    let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert!(
+        out.stdout
+            .contains("1 to update, 0 to replace, 0 to delete"),
+        "{}",
+        out.stdout
+    );
+    env.apply();
+    let after = group().await;
+    assert_eq!(after.desired_capacity(), Some(3));
+    assert_eq!(
+        after.auto_scaling_group_arn(),
+        before.auto_scaling_group_arn()
+    );
+    no_changes(&env);
+
+    // Instance type: a new launch template version, and the group moves to it.
+    let template_id = env.id("launch_template[default]");
+    env.edit(
+        "instance_type = \"t3.medium\"",
+        "instance_type = \"t3.large\"",
+    );
+    env.apply();
+    let versions = env
+        .ec2()
+        .describe_launch_template_versions()
+        .launch_template_id(&template_id)
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(versions.launch_template_versions().len(), 2);
+    let latest = versions
+        .launch_template_versions()
+        .iter()
+        .max_by_key(|v| v.version_number())
+        .expect("a version");
+    assert_eq!(
+        latest
+            .launch_template_data()
+            .and_then(|d| d.instance_type())
+            .map(ec2::types::InstanceType::as_str),
+        Some("t3.large")
+    );
+    let after = group().await;
+    let used = after
+        .launch_template()
+        .and_then(|t| t.version())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        used,
+        latest.version_number().unwrap_or_default().to_string()
+    );
+    assert_eq!(
+        env.id("launch_template[default]"),
+        template_id,
+        "same template"
+    );
+    no_changes(&env);
+
+    // Removing a service deletes its service, task definition, target group, rule and logs,
+    // and the policy reading its secrets (api is the only service with secrets).
+    let resources_before: Vec<String> = env.state()["resources"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let path = env.ws.path().join("environments/base.toml");
+    let text = std::fs::read_to_string(&path).expect("base.toml");
+    let start = text.find("[services.api]").expect("api service");
+    let end = text[start..]
+        .find("\n[system_containers")
+        .map_or(text.len(), |i| start + i);
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).expect("write");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    let resources_after: Vec<String> = env.state()["resources"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let removed: Vec<&String> = resources_before
+        .iter()
+        .filter(|a| !resources_after.contains(a))
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "iam_policy.task_execution",
+            "listener_rule[api]",
+            "log_group.service[api]",
+            "service[api]",
+            "target_group[api]",
+            "task_definition[api]",
+        ]
+        .iter()
+        .collect::<Vec<_>>(),
+        "exactly the api service's resources"
+    );
+    // moto still lists a deleted service (as INACTIVE); AWS lists only ACTIVE and DRAINING.
+    let ecsc = ecs::Client::new(&env.config);
+    let listed = ecsc
+        .list_services()
+        .cluster("acceptance-default")
+        .send()
+        .await
+        .expect("services");
+    let described = ecsc
+        .describe_services()
+        .cluster("acceptance-default")
+        .set_services(Some(listed.service_arns().to_vec()))
+        .send()
+        .await
+        .expect("describe services");
+    let mut active: Vec<&str> = described
+        .services()
+        .iter()
+        .filter(|s| s.status() == Some("ACTIVE"))
+        .filter_map(|s| s.service_name())
+        .collect();
+    active.sort_unstable();
+    assert_eq!(active, ["cadvisor", "web"]);
+    no_changes(&env);
+}
+
+#[tokio::test]
+async fn drift_shows_in_diff_and_apply_repairs_it() {
+    let env = Env::new().await;
+    env.apply();
+    // Outside ecsops: the group's max size changed and a private default route deleted.
+    let asc = autoscaling::Client::new(&env.config);
+    asc.update_auto_scaling_group()
+        .auto_scaling_group_name("acceptance-default-default")
+        .max_size(9)
+        .send()
+        .await
+        .expect("update group");
+    let table = env.id("route_table.private[eu-west-1b]");
+    env.ec2()
+        .delete_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .expect("delete route");
+
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(2), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Changed outside ecsops"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("# autoscaling_group[default] was changed outside ecsops"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("max_size"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("# route.private_default[eu-west-1b] was deleted outside ecsops")
+            || out.stdout.contains("was deleted outside ecsops"),
+        "{}",
+        out.stdout
+    );
+    let offline = env.run(&["diff", ENV, "--offline", "--detailed-exitcode"]);
+    offline.expect_code(0);
+
+    env.apply();
+    no_changes(&env);
+    let group = asc
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("acceptance-default-default")
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(group.auto_scaling_groups()[0].max_size(), Some(4));
+    let tables = env
+        .ec2()
+        .describe_route_tables()
+        .route_table_ids(&table)
+        .send()
+        .await
+        .expect("table");
+    assert!(
+        tables.route_tables()[0]
+            .routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+    );
+}
+
+async fn count(env: &Env) -> (usize, usize, usize) {
+    let ec2c = env.ec2();
+    let vpcs = ec2c
+        .describe_vpcs()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("vpcs");
+    let nats = ec2c
+        .describe_nat_gateways()
+        .filter(env_filter())
+        .filter(
+            Filter::builder()
+                .name("state")
+                .values("available")
+                .values("pending")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("nats");
+    let groups = autoscaling::Client::new(&env.config)
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .expect("groups");
+    (
+        vpcs.vpcs().len(),
+        nats.nat_gateways().len(),
+        groups.auto_scaling_groups().len(),
+    )
+}
+
+#[tokio::test]
+async fn a_killed_apply_resumes_without_duplicates() {
+    let env = Env::new().await;
+    let mut child = env
+        .ws
+        .command(
+            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
+            &env.moto.server.env(),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apply");
+    // Kill it once a few resources are recorded: mid-walk, between any two calls.
+    let state = env.ws.path().join(".ecsops/state/acceptance.json");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let recorded = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
+            .unwrap_or(0);
+        if recorded >= 12 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "apply made no progress");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "apply ended early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    // The kill left the lock behind: the re-run says so, and unlock with the id frees it.
+    let blocked = env.run(&["apply", ENV, "--auto-approve"]);
+    blocked.expect_code(1);
+    assert!(blocked.stderr.contains("is locked"), "{}", blocked.stderr);
+    let id = blocked
+        .stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("lock id:"))
+        .map(str::trim)
+        .expect("the lock id")
+        .to_owned();
+    env.run(&["unlock", ENV, &id]).expect_code(0);
+    env.apply();
+    no_changes(&env);
+    assert_eq!(
+        count(&env).await,
+        (1, 1, 1),
+        "one VPC, NAT gateway and group"
+    );
+}
+
+#[tokio::test]
+async fn destroy_removes_everything() {
+    let env = Env::new().await;
+    env.apply();
+    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("Destroy complete:"), "{}", out.stdout);
+    assert_eq!(count(&env).await, (0, 0, 0));
+    assert_eq!(
+        env.state()["resources"]
+            .as_object()
+            .map_or(1, serde_json::Map::len),
+        0
+    );
+}
+
+#[tokio::test]
+async fn apply_refuses_without_a_terminal_or_approval() {
+    let env = Env::new().await;
+    let out = env.run(&["apply", ENV]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
+    // Nothing created, and the lock was released.
+    assert_eq!(count(&env).await, (0, 0, 0));
+    env.run(&["lock", ENV]).expect_code(0);
+}
