@@ -676,3 +676,125 @@ async fn apply_refuses_without_a_terminal_or_approval() {
     assert_eq!(count(&env).await, (0, 0, 0));
     env.run(&["lock", ENV]).expect_code(0);
 }
+
+#[tokio::test]
+async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
+    let env = Env::new().await;
+    env.moto.server.create_bucket("ecsops-race").await;
+    let mut vars = env.moto.server.env();
+    vars.push(("ECSOPS_STATE_URL", "s3://ecsops-race/state".to_owned()));
+    for round in 0..10 {
+        // Every round changes something, so the winner has work to do while it holds the lock.
+        if round > 0 {
+            let (from, to) = if round % 2 == 1 {
+                ("desired_capacity = 2", "desired_capacity = 3")
+            } else {
+                ("desired_capacity = 3", "desired_capacity = 2")
+            };
+            env.edit(from, to);
+        }
+        let spawn = || {
+            env.ws
+                .command(&["apply", ENV, "--auto-approve"], &vars)
+                // Not read while both run: a full pipe would block the winner.
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start apply")
+        };
+        let started = Instant::now();
+        let mut racers = [Some(spawn()), Some(spawn())];
+        let mut ended: [Option<Duration>; 2] = [None, None];
+        while ended.iter().any(Option::is_none) {
+            for (i, racer) in racers.iter_mut().enumerate() {
+                if ended[i].is_none()
+                    && racer
+                        .as_mut()
+                        .is_some_and(|c| c.try_wait().expect("poll").is_some())
+                {
+                    ended[i] = Some(started.elapsed());
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_mins(2),
+                "round {round} hangs"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let results: Vec<(Duration, std::process::Output)> = racers
+            .iter_mut()
+            .zip(ended)
+            .map(|(racer, elapsed)| {
+                let child = racer.take().expect("a child");
+                let out = child.wait_with_output().expect("apply ends");
+                (elapsed.expect("ended"), out)
+            })
+            .collect();
+        let winners: Vec<_> = results.iter().filter(|(_, o)| o.status.success()).collect();
+        let losers: Vec<_> = results
+            .iter()
+            .filter(|(_, o)| !o.status.success())
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one applies");
+        let (elapsed, lost) = losers[0];
+        let stderr = String::from_utf8_lossy(&lost.stderr);
+        assert!(
+            *elapsed < Duration::from_secs(2),
+            "round {round}: the loser took {elapsed:?}"
+        );
+        assert!(stderr.contains("is locked"), "round {round}: {stderr}");
+        assert!(
+            stderr.contains("operation: apply"),
+            "round {round}: {stderr}"
+        );
+        assert!(
+            stderr.contains("ecsops unlock acceptance "),
+            "round {round}: {stderr}"
+        );
+    }
+    assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");
+}
+
+#[tokio::test]
+async fn refresh_reads_each_kind_once() {
+    use ecsops_core::provider::aws::AwsProvider;
+    use ecsops_core::provider::{Ownership, Provider};
+    use ecsops_core::state::State;
+
+    let env = Env::new().await;
+    env.apply();
+    let state: State = serde_json::from_value(env.state()).expect("a state document");
+    let provider = AwsProvider::new(
+        &env.config,
+        Ownership {
+            environment: ENV.to_owned(),
+            lineage: state.lineage.clone(),
+        },
+    );
+    let refresh = provider.refresh(&state.resources).await.expect("refresh");
+    assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
+    let counts = provider.calls().counts();
+    // AWS offers these reads only per parent: the attributes of one VPC, the targets of one
+    // rule, the attributes and subscriptions of one topic. The example has one VPC, two rules
+    // and one topic.
+    let per_parent = BTreeMap::from([
+        ("DescribeVpcAttribute", 2),
+        ("ListTargetsByRule", 2),
+        ("GetTopicAttributes", 1),
+        ("ListSubscriptionsByTopic", 1),
+    ]);
+    for (operation, n) in &counts {
+        let allowed = per_parent.get(operation.as_str()).copied().unwrap_or(1);
+        assert!(
+            *n <= allowed,
+            "{operation} was called {n} times: {counts:?}"
+        );
+    }
+    let kinds: std::collections::BTreeSet<_> = state.resources.values().map(|r| r.kind).collect();
+    let batched = provider.calls().total() - per_parent.values().sum::<usize>();
+    assert!(
+        batched <= kinds.len(),
+        "{batched} batched reads for {} kinds: {counts:?}",
+        kinds.len()
+    );
+}

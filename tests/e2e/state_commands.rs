@@ -36,20 +36,7 @@ fn create_bucket(server: &Moto) {
         .enable_all()
         .build()
         .expect("rt");
-    rt.block_on(async {
-        server
-            .s3()
-            .create_bucket()
-            .bucket("ecsops-state")
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create bucket");
-    });
+    rt.block_on(server.create_bucket("ecsops-state"));
 }
 
 /// The whole command flow on one backend (`env` selects it).

@@ -9,7 +9,7 @@ use ecsops_core::state::local::LocalBackend;
 use ecsops_core::state::s3::S3Backend;
 use ecsops_core::state::{Backend, LockInfo, State, StateError};
 
-use crate::support::moto::{REGION, moto};
+use crate::support::moto::moto;
 
 const ENV: &str = "acc";
 
@@ -46,18 +46,8 @@ fn local() -> Local {
 }
 
 async fn s3(server: &'static crate::support::moto::Moto) -> S3 {
+    server.create_bucket("ecsops-state").await;
     let client = server.s3();
-    client
-        .create_bucket()
-        .bucket("ecsops-state")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
     client
         .put_bucket_versioning()
         .bucket("ecsops-state")

@@ -41,6 +41,12 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     };
     let outcome = ops::diff(&ws, &args.environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);
+    if outcome.aws_requests > 0 {
+        anstream::eprintln!(
+            "Read the live resources with {} AWS requests.",
+            outcome.aws_requests
+        );
+    }
     let out = match args.format {
         Format::Text => render::text::render(&outcome.plan, term::stdout_color()),
         Format::Markdown => render::markdown::render(&outcome.plan),

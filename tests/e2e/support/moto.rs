@@ -121,6 +121,21 @@ impl Moto {
         self.port
     }
 
+    /// Creates bucket `name` in the test region.
+    pub async fn create_bucket(&self, name: &str) {
+        self.s3()
+            .create_bucket()
+            .bucket(name)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create bucket");
+    }
+
     /// An S3 client of this server (path-style addressing, fake credentials).
     pub fn s3(&self) -> aws_sdk_s3::Client {
         s3_client(&self.endpoint)
