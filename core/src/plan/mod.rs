@@ -15,7 +15,7 @@ pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
-pub const PLAN_FORMAT_VERSION: &str = "1.0";
+pub const PLAN_FORMAT_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {

@@ -137,6 +137,37 @@ impl ResourceSpec {
         }
     }
 
+    /// An integer attribute that fits AWS's 32 bits; `None` when absent.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i32>, ProviderError> {
+        match self.attributes.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| self.invalid(name, "is not a whole number that fits 32 bits")),
+        }
+    }
+
+    /// An integer attribute the kind requires.
+    pub fn int(&self, name: &str) -> Result<i32, ProviderError> {
+        self.opt_int(name)?
+            .ok_or_else(|| self.invalid(name, "is missing"))
+    }
+
+    /// A list-of-strings attribute (absent: empty).
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+        match self.attributes.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.invalid(name, "has an entry that is not a string")),
+            Some(_) => Err(self.invalid(name, "is not a list")),
+        }
+    }
+
     /// The desired `tags` attribute as a string map (absent: none).
     pub fn tags(&self) -> Result<BTreeMap<String, String>, ProviderError> {
         tags_of(&self.address, self.attributes.get("tags"))

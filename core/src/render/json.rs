@@ -22,7 +22,7 @@ mod tests {
     use super::*;
     use crate::graph::{Address, Kind};
     use crate::plan::{
-        Action, AttributeChange, PLAN_FORMAT_VERSION, PriorState, ResourceChange, Summary,
+        Action, AttributeChange, Drift, PLAN_FORMAT_VERSION, PriorState, ResourceChange, Summary,
     };
 
     /// A plan in which every optional field is present.
@@ -53,7 +53,26 @@ mod tests {
             }),
             summary: Summary::of(&changes),
             changes,
-            drift: Vec::new(),
+            drift: vec![
+                Drift {
+                    address: Address::from("route.x"),
+                    kind: Kind::Route,
+                    deleted: true,
+                    attributes: vec![],
+                },
+                Drift {
+                    address: Address::from("vpc.main"),
+                    kind: Kind::Vpc,
+                    deleted: false,
+                    attributes: vec![AttributeChange {
+                        name: "tags".to_owned(),
+                        before: Some(json!({})),
+                        after: Some(json!({"Owner": "someone"})),
+                        after_unknown: false,
+                        forces_replacement: false,
+                    }],
+                },
+            ],
         }
     }
 

@@ -575,4 +575,40 @@ mod tests {
         assert!(md.contains("No attribute changes.\n\n</details>"), "{md}");
         assert_eq!(parse(&md).details, 1);
     }
+
+    #[test]
+    fn drift_is_a_warning_naming_the_changed_attributes_even_without_changes() {
+        let mut p = plan(vec![]);
+        p.drift = vec![
+            crate::plan::Drift {
+                address: Address::keyed("autoscaling_group", "default"),
+                kind: Kind::AutoscalingGroup,
+                deleted: false,
+                attributes: vec![AttributeChange {
+                    name: "max_size".to_owned(),
+                    before: Some(json!(4)),
+                    after: Some(json!(9)),
+                    after_unknown: false,
+                    forces_replacement: false,
+                }],
+            },
+            crate::plan::Drift {
+                address: Address::keyed("route.private_default", "eu-west-1b"),
+                kind: Kind::Route,
+                deleted: true,
+                attributes: vec![],
+            },
+        ];
+        let md = render(&p);
+        assert!(md.contains("> [!WARNING]"), "{md}");
+        assert!(
+            md.contains("> - `autoscaling_group[default]` changed: `max_size`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("> - `route.private_default[eu-west-1b]` deleted"),
+            "{md}"
+        );
+        assert!(md.contains("**No changes.**"), "{md}");
+    }
 }

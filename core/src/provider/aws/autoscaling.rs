@@ -15,11 +15,10 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, 
 use serde_json::Value;
 
 use super::ec2::{Tagged, create_tags, settle};
-use super::ecs::{
-    as_set, aws_says, claim, iam_profile_not_visible, int, missing, opt_int, removed_tags,
-    retry_when, strings,
-};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place};
+use super::ecs::{iam_profile_not_visible, removed_tags};
+use super::live::{as_set, missing};
+use super::ownership::{adopt, claim};
+use super::{AwsResultExt, Cx, Prior, aws_says, retry_when};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -40,17 +39,12 @@ pub(crate) async fn create(
         let t = group_live(g, None)
             .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
         claim(cx.own, a, name, &t.tags)?;
-        tracing::info!(address = %a, name, "adopting an existing auto scaling group");
-        let prior = Prior::of_live(&t.live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &t.live, |prior| update(cx, spec, prior)).await;
     }
     let tags = group_tags(name, &create_tags(cx.own, spec)?);
     let template = launch_template(spec)?;
-    let subnets = strings(spec, "vpc_zone_identifier")?.join(",");
-    let load_balancers = strings(spec, "load_balancers")?;
+    let subnets = spec.strings("vpc_zone_identifier")?.join(",");
+    let load_balancers = spec.strings("load_balancers")?;
     // A group launching from a template whose instance profile IAM has not propagated yet is
     // refused; nothing was created, so the request may be sent again (no token needed: the
     // name makes a duplicate impossible).
@@ -63,13 +57,13 @@ pub(crate) async fn create(
                 .autoscaling
                 .create_auto_scaling_group()
                 .auto_scaling_group_name(name)
-                .min_size(int(spec, "min_size")?)
-                .max_size(int(spec, "max_size")?)
-                .set_desired_capacity(opt_int(spec, "desired_capacity")?)
+                .min_size(spec.int("min_size")?)
+                .max_size(spec.int("max_size")?)
+                .set_desired_capacity(spec.opt_int("desired_capacity")?)
                 .launch_template(template.clone())
                 .vpc_zone_identifier(&subnets)
                 .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
-                .set_health_check_grace_period(opt_int(spec, "health_check_grace_period")?)
+                .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
                 .new_instances_protected_from_scale_in(
                     spec.bool_or("protect_from_scale_in", false)?,
                 )
@@ -152,16 +146,16 @@ pub(crate) async fn update(
             .autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(prior.id)
-            .min_size(int(spec, "min_size")?)
-            .max_size(int(spec, "max_size")?)
+            .min_size(spec.int("min_size")?)
+            .max_size(spec.int("max_size")?)
             .launch_template(launch_template(spec)?)
-            .vpc_zone_identifier(strings(spec, "vpc_zone_identifier")?.join(","))
+            .vpc_zone_identifier(spec.strings("vpc_zone_identifier")?.join(","))
             .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
-            .set_health_check_grace_period(opt_int(spec, "health_check_grace_period")?)
+            .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
             .new_instances_protected_from_scale_in(spec.bool_or("protect_from_scale_in", false)?);
         // Under managed scaling ECS sets the desired capacity: never reset it.
         if changed("desired_capacity") {
-            req = req.set_desired_capacity(opt_int(spec, "desired_capacity")?);
+            req = req.set_desired_capacity(spec.opt_int("desired_capacity")?);
         }
         req.send().await.at(a, "UpdateAutoScalingGroup")?;
     }
@@ -218,7 +212,7 @@ async fn sync_load_balancers(
                 .collect()
         })
         .unwrap_or_default();
-    let after: BTreeSet<String> = strings(spec, "load_balancers")?.into_iter().collect();
+    let after: BTreeSet<String> = spec.strings("load_balancers")?.into_iter().collect();
     let add: Vec<String> = after.difference(&before).cloned().collect();
     if !add.is_empty() {
         cx.aws

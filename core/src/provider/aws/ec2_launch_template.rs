@@ -30,8 +30,10 @@ use serde_json::{Value, json};
 use super::ec2::{
     Tagged, create_tags, environment_filter, settle, sync_tags, tag_map, tag_specification, to_tags,
 };
-use super::ecs::{claim, iam_profile_not_visible, missing, retry_when};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use super::ecs::iam_profile_not_visible;
+use super::live::missing;
+use super::ownership::{adopt, claim};
+use super::{AwsResultExt, Cx, Prior, retry_when, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -66,11 +68,7 @@ pub(crate) async fn create(
         let ami = resolve_image(cx, spec).await?;
         let live = template_live(t, versions.get(id), Some((spec.str("image")?, &ami)))
             .ok_or_else(|| missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData"))?;
-        let prior = Prior::of_live(&live.live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = Box::pin(update(cx, spec, prior)).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live.live, |prior| Box::pin(update(cx, spec, prior))).await;
     }
     let ami = resolve_image(cx, spec).await?;
     let data = template_data(spec, &ami)?;

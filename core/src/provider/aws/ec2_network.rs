@@ -23,22 +23,12 @@ use super::ec2::{
     Tagged, address_filters, create_tags, environment_filter, pick_adoptable, settle, sync_tags,
     tag_map, tag_specification,
 };
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, eventually, retry_while, tolerate};
+use super::live::{attrs, missing};
+use super::ownership::adopt;
+use super::{AwsResultExt, Cx, Prior, eventually, retry_while, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
-
-fn missing(address: &Address, operation: &'static str, field: &'static str) -> ProviderError {
-    ProviderError::MissingField {
-        address: address.clone(),
-        operation,
-        field,
-    }
-}
-
-fn attrs(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> BTreeMap<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
 
 fn id_output(id: &str) -> BTreeMap<String, Value> {
     attrs([("id", Value::from(id))])
@@ -70,11 +60,7 @@ pub(crate) async fn create(
     if let Some(mut live) = find(cx, spec).await? {
         tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
         adopt_fixups(cx, spec, &mut live).await?;
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return Box::pin(adopt(spec, &live, |prior| update(cx, spec, prior))).await;
     }
     let token = spec.client_token(&cx.own.lineage, token_seed);
     match spec.kind {

@@ -19,7 +19,8 @@ use super::ec2::{
     Tagged, address_filters, create_tags, environment_filter, pick_adoptable, settle, sync_tags,
     tag_map, tag_specification,
 };
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, eventually, retry_while, tolerate};
+use super::ownership::adopt;
+use super::{AwsResultExt, Cx, Prior, eventually, retry_while, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -326,13 +327,8 @@ pub(crate) async fn create(
         .filter_map(|g| group_live(g, None))
         .map(|t| (t.live.id.clone(), t.tags, t.live))
         .collect();
-    if let Some((id, live)) = pick_adoptable(cx.own, a, candidates)? {
-        tracing::info!(address = %a, id = %id, "adopting an existing security group");
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+    if let Some((_id, live)) = pick_adoptable(cx.own, a, candidates)? {
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     let out = eventually(cx, || async {
         cx.ec2

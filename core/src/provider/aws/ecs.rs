@@ -20,8 +20,7 @@
 //! service), the recorded value stands: AWS reported no difference.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_ecs::types::{AutoScalingGroupProvider, AutoScalingGroupProviderUpdate};
 use aws_sdk_ecs::types::{
@@ -37,67 +36,17 @@ use aws_sdk_ecs::types::{
 use serde_json::{Map, Value, json};
 
 use super::ec2::{Tagged, create_tags, owner, settle, visible_tags};
-use super::{AwsResultExt, Cx, Prior, Waits, ensure_in_place, tolerate};
+use super::live::{as_set, attrs, missing};
+use super::ownership::claim;
+use super::{AwsResultExt, Cx, Prior, aws_says, retry_when, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{
-    Applied, Live, Ownership, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
+    Applied, Live, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
 };
 use crate::state::ResourceState;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the compute family (launch templates, auto scaling groups, ECS)
-
-pub(crate) fn missing(
-    address: &Address,
-    operation: &'static str,
-    field: &'static str,
-) -> ProviderError {
-    ProviderError::MissingField {
-        address: address.clone(),
-        operation,
-        field,
-    }
-}
-
-/// Whether a resource found under the spec's deterministic name may be adopted: only when its
-/// tags name this lineage and this address. Anything else belongs to someone else, and taking it
-/// over (or failing later on a name clash) would hide that.
-pub(crate) fn claim(
-    own: &Ownership,
-    address: &Address,
-    id: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
-    match owner(tags) {
-        Some((a, lineage)) if lineage == own.lineage && a == *address => Ok(()),
-        Some((_, lineage)) if lineage != own.lineage => Err(ProviderError::ForeignLineage {
-            address: address.clone(),
-            id: id.to_owned(),
-            found: lineage.to_owned(),
-            expected: own.lineage.clone(),
-        }),
-        Some((a, _)) => Err(ProviderError::Failed {
-            address: address.clone(),
-            what: format!(
-                "`{id}` already exists and is recorded as `{a}` of this state; add a `[[moved]]` entry or delete it"
-            ),
-        }),
-        None => Err(ProviderError::Failed {
-            address: address.clone(),
-            what: format!(
-                "`{id}` already exists without ecsops ownership tags; delete it or import it deliberately"
-            ),
-        }),
-    }
-}
-
-/// Whether AWS refused with `code` and a message containing `needle` (case-insensitive): some
-/// conditions share a generic code (`ValidationError`, `ClientException`) and only the message
-/// tells them apart.
-pub(crate) fn aws_says(e: &ProviderError, code: &str, needle: &str) -> bool {
-    matches!(e, ProviderError::Aws { code: c, message, .. }
-        if c == code && message.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
-}
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
 /// eventually consistent): the request created nothing, so it may be sent again.
@@ -106,73 +55,6 @@ pub(crate) fn iam_profile_not_visible(e: &ProviderError) -> bool {
         let m = message.to_ascii_lowercase();
         m.contains("iaminstanceprofile") || m.contains("iam instance profile")
     })
-}
-
-/// Runs `op` again while `retry` says its failure is transient, for at most `limit`.
-pub(crate) async fn retry_when<T, F, Fut>(
-    waits: &Waits,
-    limit: Duration,
-    retry: impl Fn(&ProviderError) -> bool,
-    mut op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    let start = Instant::now();
-    loop {
-        match op().await {
-            Err(e) if retry(&e) && start.elapsed() + waits.poll < limit => {
-                tracing::debug!(error = %e, "waiting for AWS to catch up");
-                tokio::time::sleep(waits.poll).await;
-            }
-            r => return r,
-        }
-    }
-}
-
-/// An integer attribute that fits AWS's 32 bits; `None` when absent.
-pub(crate) fn opt_int(spec: &ResourceSpec, name: &str) -> Result<Option<i32>, ProviderError> {
-    match spec.attributes.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| spec.invalid(name, "is not an integer")),
-    }
-}
-
-/// An integer attribute the kind requires.
-pub(crate) fn int(spec: &ResourceSpec, name: &str) -> Result<i32, ProviderError> {
-    opt_int(spec, name)?.ok_or_else(|| spec.invalid(name, "is missing"))
-}
-
-/// A list-of-strings attribute (absent: empty).
-pub(crate) fn strings(spec: &ResourceSpec, name: &str) -> Result<Vec<String>, ProviderError> {
-    match spec.attributes.get(name) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| spec.invalid(name, "has an entry that is not a string")),
-        Some(_) => Err(spec.invalid(name, "is not a list")),
-    }
-}
-
-/// A live list of names: the recorded list itself when it holds the same names (AWS does not
-/// keep the order), else the live names sorted.
-pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&Value>) -> Value {
-    let set: BTreeSet<&str> = live.iter().map(String::as_str).collect();
-    if let Some(Value::Array(r)) = recorded {
-        let rec: BTreeSet<&str> = r.iter().filter_map(Value::as_str).collect();
-        if rec == set && rec.len() == r.len() {
-            return Value::Array(r.clone());
-        }
-    }
-    live.sort();
-    json!(live)
 }
 
 /// `tags` keys that are in `before` but not in the spec (ownership tags are never removed).
@@ -373,18 +255,9 @@ fn applied(spec: &ResourceSpec, id: &str, outputs: BTreeMap<String, Value>) -> A
     }
 }
 
-fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> BTreeMap<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
 /// Adopts `live` (found by the spec's name or content and claimed): brings it to the spec.
 async fn adopt(cx: Cx<'_>, spec: &ResourceSpec, live: &Live) -> Result<Applied, ProviderError> {
-    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-    let prior = Prior::of_live(live);
-    ensure_in_place(spec, &prior)?;
-    let mut done = update(cx, spec, prior).await?;
-    done.adopted = true;
-    Ok(done)
+    super::ownership::adopt(spec, live, |prior| update(cx, spec, prior)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,7 +456,7 @@ fn strategy_value(items: &[CapacityProviderStrategyItem]) -> Value {
 async fn put_capacity_providers(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let cluster = spec.str("cluster")?;
-    let providers = strings(spec, "capacity_providers")?;
+    let providers = spec.strings("capacity_providers")?;
     let default = strategy(spec, "default_strategy")?;
     retry_when(
         cx.waits,
@@ -1291,7 +1164,8 @@ async fn create_task_definition(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Appli
                 .collect()
         })
         .unwrap_or_default();
-    let compatibilities = strings(spec, "requires_compatibilities")?
+    let compatibilities = spec
+        .strings("requires_compatibilities")?
         .iter()
         .map(|c| Compatibility::from(c.as_str()))
         .collect();
@@ -1635,7 +1509,7 @@ async fn create_service(
         .cluster(cluster)
         .service_name(name)
         .task_definition(spec.str("task_definition")?)
-        .set_desired_count(opt_int(spec, "desired_count")?)
+        .set_desired_count(spec.opt_int("desired_count")?)
         .scheduling_strategy(SchedulingStrategy::from(scheduling))
         .set_launch_type(spec.opt_str("launch_type").map(LaunchType::from))
         .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
@@ -1643,7 +1517,7 @@ async fn create_service(
         .set_placement_strategy(Some(placement_strategy(spec)))
         .set_placement_constraints(Some(placement_constraints(spec)))
         .set_load_balancers(Some(load_balancers(spec)))
-        .set_health_check_grace_period_seconds(opt_int(spec, "health_check_grace_period")?)
+        .set_health_check_grace_period_seconds(spec.opt_int("health_check_grace_period")?)
         .enable_ecs_managed_tags(spec.bool_or("enable_ecs_managed_tags", false)?)
         .set_propagate_tags(spec.opt_str("propagate_tags").map(PropagateTags::from))
         .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
@@ -1678,7 +1552,7 @@ async fn update_service(
         any = true;
     }
     if changed("desired_count") {
-        req = req.set_desired_count(opt_int(spec, "desired_count")?);
+        req = req.set_desired_count(spec.opt_int("desired_count")?);
         any = true;
     }
     if changed("deployment_configuration") {
@@ -1705,8 +1579,7 @@ async fn update_service(
         any = true;
     }
     if changed("health_check_grace_period") {
-        req =
-            req.set_health_check_grace_period_seconds(opt_int(spec, "health_check_grace_period")?);
+        req = req.set_health_check_grace_period_seconds(spec.opt_int("health_check_grace_period")?);
         any = true;
     }
     if changed("enable_ecs_managed_tags") {
@@ -1842,34 +1715,6 @@ mod tests {
         });
         let d = container(&spec, &c).expect("container");
         assert_eq!(pruned(&container_value(&d)), pruned(&c));
-    }
-
-    #[test]
-    fn named_resources_are_claimed_only_with_our_tags() {
-        let own = Ownership {
-            environment: "acc".to_owned(),
-            lineage: "L".to_owned(),
-        };
-        let a = Address::new("ecs_cluster");
-        let tags = |address: &str, lineage: &str| {
-            BTreeMap::from([
-                ("ecsops:address".to_owned(), address.to_owned()),
-                ("ecsops:lineage".to_owned(), lineage.to_owned()),
-            ])
-        };
-        assert!(claim(&own, &a, "c", &tags("ecs_cluster", "L")).is_ok());
-        assert!(matches!(
-            claim(&own, &a, "c", &tags("ecs_cluster", "M")),
-            Err(ProviderError::ForeignLineage { .. })
-        ));
-        assert!(matches!(
-            claim(&own, &a, "c", &tags("service[web]", "L")),
-            Err(ProviderError::Failed { .. })
-        ));
-        assert!(matches!(
-            claim(&own, &a, "c", &BTreeMap::new()),
-            Err(ProviderError::Failed { .. })
-        ));
     }
 
     #[test]

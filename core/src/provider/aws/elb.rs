@@ -22,8 +22,10 @@ use aws_sdk_elasticloadbalancing::types::{
 use serde_json::{Value, json};
 
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
-use super::elbv2::{PER_CALL, aligned, applied, claim, int, missing, opt, same_set, strings};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use super::elbv2::{PER_CALL, aligned, applied, opt, same_set};
+use super::live::missing;
+use super::ownership::{adopt, claim};
+use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{
     Applied, Live, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
@@ -42,12 +44,7 @@ pub(crate) async fn create(
     let a = &spec.address;
     let name = spec.str("name")?;
     if let Some(live) = find(cx, a, name).await? {
-        tracing::info!(address = %a, id = %live.id, "adopting an existing load balancer");
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     let listeners = parse_listeners(spec, spec.attributes.get("listeners"))?
         .iter()
@@ -63,8 +60,8 @@ pub(crate) async fn create(
         .create_load_balancer()
         .load_balancer_name(name)
         .set_listeners(Some(listeners))
-        .set_subnets(Some(strings(spec, "subnets")?))
-        .set_security_groups(Some(strings(spec, "security_groups")?))
+        .set_subnets(Some(spec.strings("subnets")?))
+        .set_security_groups(Some(spec.strings("security_groups")?))
         // Internet-facing is the default; AWS accepts only `internal` here.
         .set_scheme((spec.opt_str("scheme") == Some("internal")).then(|| "internal".to_owned()))
         .set_tags(Some(tags))
@@ -124,7 +121,7 @@ pub(crate) async fn update(
 
     if !same_set(before("subnets"), after("subnets")) {
         let had: BTreeSet<String> = string_set(before("subnets"));
-        let want: BTreeSet<String> = strings(spec, "subnets")?.into_iter().collect();
+        let want: BTreeSet<String> = spec.strings("subnets")?.into_iter().collect();
         let attach: Vec<String> = want.difference(&had).cloned().collect();
         if !attach.is_empty() {
             elb.attach_load_balancer_to_subnets()
@@ -147,7 +144,7 @@ pub(crate) async fn update(
     if !same_set(before("security_groups"), after("security_groups")) {
         elb.apply_security_groups_to_load_balancer()
             .load_balancer_name(name)
-            .set_security_groups(Some(strings(spec, "security_groups")?))
+            .set_security_groups(Some(spec.strings("security_groups")?))
             .send()
             .await
             .at(a, "ApplySecurityGroupsToLoadBalancer")?;
@@ -312,7 +309,7 @@ async fn describe_tags(
 
 async fn set_attributes(cx: Cx<'_>, spec: &ResourceSpec, name: &str) -> Result<(), ProviderError> {
     let idle = ConnectionSettings::builder()
-        .idle_timeout(int(spec, "idle_timeout")?)
+        .idle_timeout(spec.int("idle_timeout")?)
         .build()
         .map_err(|e| spec.invalid("idle_timeout", &e.to_string()))?;
     cx.aws

@@ -28,11 +28,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::ec2::{Tagged, create_tags, owner, settle, visible_tags};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, retry_while, tolerate};
+use super::ec2::{Tagged, create_tags, settle, visible_tags};
+use super::live::missing;
+use super::ownership::{adopt, claim};
+use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{
-    Applied, Live, Ownership, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
+    Applied, Live, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
 };
 use crate::state::ResourceState;
 
@@ -62,12 +64,7 @@ pub(crate) async fn create(
     _token_seed: u64,
 ) -> Result<Applied, ProviderError> {
     if let Some(live) = find(cx, spec).await? {
-        tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     match spec.kind {
         Kind::LoadBalancer => create_load_balancer(cx, spec).await,
@@ -97,7 +94,7 @@ pub(crate) async fn update(
                 elbv2
                     .set_subnets()
                     .load_balancer_arn(arn)
-                    .set_subnets(Some(strings(spec, "subnets")?))
+                    .set_subnets(Some(spec.strings("subnets")?))
                     .send()
                     .await
                     .at(a, "SetSubnets")?;
@@ -109,7 +106,7 @@ pub(crate) async fn update(
                 elbv2
                     .set_security_groups()
                     .load_balancer_arn(arn)
-                    .set_security_groups(Some(strings(spec, "security_groups")?))
+                    .set_security_groups(Some(spec.strings("security_groups")?))
                     .send()
                     .await
                     .at(a, "SetSecurityGroups")?;
@@ -157,7 +154,7 @@ pub(crate) async fn update(
                 elbv2
                     .modify_listener()
                     .listener_arn(arn)
-                    .port(int(spec, "port")?)
+                    .port(spec.int("port")?)
                     .protocol(ProtocolEnum::from(spec.str("protocol")?))
                     .default_actions(default_action(spec)?)
                     .set_certificates(certificate(spec))
@@ -184,7 +181,7 @@ pub(crate) async fn update(
                     .rule_priorities(
                         RulePriorityPair::builder()
                             .rule_arn(arn)
-                            .priority(int(spec, "priority")?)
+                            .priority(spec.int("priority")?)
                             .build(),
                     )
                     .send()
@@ -376,8 +373,8 @@ async fn create_load_balancer(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied
         .name(spec.str("name")?)
         .r#type(LoadBalancerTypeEnum::from(spec.str("type")?))
         .scheme(LoadBalancerSchemeEnum::from(spec.str("scheme")?))
-        .set_subnets(Some(strings(spec, "subnets")?))
-        .set_security_groups(Some(strings(spec, "security_groups")?))
+        .set_subnets(Some(spec.strings("subnets")?))
+        .set_security_groups(Some(spec.strings("security_groups")?))
         .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
         .send()
         .await
@@ -510,7 +507,7 @@ async fn create_target_group(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied,
         .create_target_group()
         .name(spec.str("name")?)
         .protocol(ProtocolEnum::from(spec.str("protocol")?))
-        .port(int(spec, "port")?)
+        .port(spec.int("port")?)
         .vpc_id(spec.str("vpc_id")?)
         .target_type(TargetTypeEnum::from(spec.str("target_type")?))
         .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
@@ -569,7 +566,7 @@ async fn create_listener(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Pro
         .elbv2
         .create_listener()
         .load_balancer_arn(spec.str("load_balancer_arn")?)
-        .port(int(spec, "port")?)
+        .port(spec.int("port")?)
         .protocol(ProtocolEnum::from(spec.str("protocol")?))
         .default_actions(default_action(spec)?)
         .set_certificates(certificate(spec))
@@ -593,7 +590,7 @@ async fn create_rule(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provide
         .elbv2
         .create_rule()
         .listener_arn(spec.str("listener_arn")?)
-        .priority(int(spec, "priority")?)
+        .priority(spec.int("priority")?)
         .set_conditions(Some(conditions(spec)?))
         .actions(forward(spec)?)
         .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
@@ -649,7 +646,7 @@ async fn find(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, ProviderE
             target_group_live(&tg, tags, None)
         }
         Kind::Listener => {
-            let port = int(spec, "port")?;
+            let port = spec.int("port")?;
             let listeners = elbv2
                 .describe_listeners()
                 .load_balancer_arn(spec.str("load_balancer_arn")?)
@@ -667,7 +664,7 @@ async fn find(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, ProviderE
         }
         Kind::ListenerRule => {
             let listener = spec.str("listener_arn")?;
-            let priority = int(spec, "priority")?.to_string();
+            let priority = spec.int("priority")?.to_string();
             let rules = elbv2
                 .describe_rules()
                 .listener_arn(listener)
@@ -693,38 +690,6 @@ async fn find(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, ProviderE
     };
     claim(cx.own, a, &t.live.id, &t.tags)?;
     Ok(Some(t.live))
-}
-
-/// Succeeds when `tags` say the resource `id` was created for `address` by this lineage; a
-/// resource under our name or key that is not ours is never taken over.
-pub(super) fn claim(
-    own: &Ownership,
-    address: &Address,
-    id: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
-    match owner(tags) {
-        Some((claimed, lineage)) if lineage == own.lineage && claimed == *address => Ok(()),
-        Some((claimed, lineage)) if lineage == own.lineage => Err(ProviderError::Failed {
-            address: address.clone(),
-            what: format!(
-                "`{id}` already exists but belongs to `{claimed}` of this state; rename one of them"
-            ),
-        }),
-        Some((_, lineage)) if !lineage.is_empty() => Err(ProviderError::ForeignLineage {
-            address: address.clone(),
-            id: id.to_owned(),
-            found: lineage.to_owned(),
-            expected: own.lineage.clone(),
-        }),
-        _ => Err(ProviderError::Failed {
-            address: address.clone(),
-            what: format!(
-                "`{id}` already exists and was not created by ecsops (no `ecsops:` tags); \
-                 delete it or import it deliberately"
-            ),
-        }),
-    }
 }
 
 /// The answer, or `None` when AWS says the one thing asked for does not exist.
@@ -1424,18 +1389,6 @@ fn certificate(spec: &ResourceSpec) -> Option<Vec<Certificate>> {
 // ---------------------------------------------------------------------------------------------
 // Small helpers, shared with the classic load balancer module
 
-pub(super) fn missing(
-    address: &Address,
-    operation: &'static str,
-    field: &'static str,
-) -> ProviderError {
-    ProviderError::MissingField {
-        address: address.clone(),
-        operation,
-        field,
-    }
-}
-
 fn arn_output(arn: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("arn".to_owned(), Value::from(arn))])
 }
@@ -1451,24 +1404,6 @@ pub(super) fn applied(spec: &ResourceSpec, id: &str, outputs: BTreeMap<String, V
 
 pub(super) fn opt(v: Option<&str>) -> Value {
     v.map_or(Value::Null, Value::from)
-}
-
-/// A whole-number attribute that fits the API's `i32`.
-pub(super) fn int(spec: &ResourceSpec, name: &str) -> Result<i32, ProviderError> {
-    spec.attributes
-        .get(name)
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| spec.invalid(name, "is missing or not a whole number"))
-}
-
-/// A list-of-strings attribute.
-pub(super) fn strings(spec: &ResourceSpec, name: &str) -> Result<Vec<String>, ProviderError> {
-    spec.attributes
-        .get(name)
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect())
-        .ok_or_else(|| spec.invalid(name, "is missing or not a list of strings"))
 }
 
 /// An attribute value as the string AWS attribute APIs take.
@@ -1512,46 +1447,11 @@ mod tests {
     use super::*;
     use aws_sdk_elasticloadbalancingv2::types::{AvailabilityZone, LoadBalancerState};
 
-    fn own() -> Ownership {
-        Ownership {
-            environment: "acceptance".to_owned(),
-            lineage: "L".to_owned(),
-        }
-    }
-
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
-    }
-
-    #[test]
-    fn claims_only_this_address_of_this_lineage() {
-        let a = Address::keyed("load_balancer", "default");
-        let ours = tags(&[
-            ("ecsops:address", "load_balancer[default]"),
-            ("ecsops:lineage", "L"),
-        ]);
-        assert!(claim(&own(), &a, "arn", &ours).is_ok());
-        let other_address = tags(&[
-            ("ecsops:address", "load_balancer[x]"),
-            ("ecsops:lineage", "L"),
-        ]);
-        assert!(matches!(
-            claim(&own(), &a, "arn", &other_address),
-            Err(ProviderError::Failed { .. })
-        ));
-        let foreign = tags(&[
-            ("ecsops:address", "load_balancer[default]"),
-            ("ecsops:lineage", "M"),
-        ]);
-        assert!(matches!(
-            claim(&own(), &a, "arn", &foreign),
-            Err(ProviderError::ForeignLineage { .. })
-        ));
-        let err = claim(&own(), &a, "arn", &tags(&[("Name", "x")])).expect_err("not ours");
-        assert!(err.to_string().contains("not created by ecsops"), "{err}");
     }
 
     #[test]

@@ -19,10 +19,9 @@ use aws_sdk_eventbridge::types::{InputTransformer, Rule, RuleState, Tag, Target}
 use serde_json::{Map, Value};
 
 use super::ec2::{create_tags, visible_tags};
-use super::iam::{
-    TagChanges, attrs, claim, common_prefix, invalid_tags, missing, report, tag_changes,
-};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use super::live::{attrs, common_prefix, missing, report};
+use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
+use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -47,12 +46,7 @@ pub(crate) async fn create(
         other => return Err(super::not_implemented(&spec.address, other, "create")),
     };
     if let Some(live) = found {
-        tracing::info!(address = %spec.address, id = %live.id, "adopting an existing EventBridge resource");
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     if spec.kind == Kind::EventRule {
         let out = put_rule(cx, spec, Some(&create_tags(cx.own, spec)?)).await?;

@@ -25,11 +25,12 @@ use aws_sdk_iam::types::{
 use serde_json::Value;
 
 use super::ec2::{create_tags, owner, visible_tags};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, retry_while, tolerate};
+use super::live::{as_set, attrs, common_prefix, missing, report};
+use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
+use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{
-    Applied, Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT,
-    is_bookkeeping_tag,
+    Applied, Live, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT,
 };
 use crate::state::ResourceState;
 
@@ -51,12 +52,7 @@ pub(crate) async fn create(
     _token_seed: u64,
 ) -> Result<Applied, ProviderError> {
     if let Some(live) = find(cx, spec).await? {
-        tracing::info!(address = %spec.address, id = %live.id, "adopting an existing IAM resource");
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     match spec.kind {
         Kind::IamRole => create_role(cx, spec).await,
@@ -852,7 +848,7 @@ fn role_live(parts: RoleParts<'_>, attached: Vec<String>, recorded_arns: Option<
                 "assume_role_policy",
                 parts.trust.map_or(Value::Null, document),
             ),
-            ("policy_arns", in_recorded_order(attached, recorded_arns)),
+            ("policy_arns", as_set(attached, recorded_arns)),
             ("tags", visible_tags(parts.tags)),
         ]),
         outputs: attrs([("arn", Value::from(parts.arn))]),
@@ -939,22 +935,6 @@ fn profile_live(p: &InstanceProfile, recorded_tags: Option<&Value>) -> Live {
         ]),
         outputs: attrs([("arn", Value::from(p.arn()))]),
     }
-}
-
-/// The live list in the recorded order when both hold the same ARNs (the order of
-/// attachments means nothing), else as AWS lists it.
-fn in_recorded_order(live: Vec<String>, recorded: Option<&Value>) -> Value {
-    let as_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
-    if let Some(Value::Array(items)) = recorded {
-        let rec: Vec<String> = items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect();
-        if rec.len() == items.len() && as_set(&rec) == as_set(&live) {
-            return Value::Array(items.clone());
-        }
-    }
-    Value::Array(live.into_iter().map(Value::from).collect())
 }
 
 /// A policy document as IAM returns it (JSON, or JSON percent-encoded) as a JSON value; text
@@ -1050,125 +1030,6 @@ fn iam_tags(a: &Address, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, Pr
         .collect()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared by the named-resource families (IAM, logs, SNS, EventBridge)
-
-/// Attributes from `(name, value)` pairs.
-pub(crate) fn attrs(
-    pairs: impl IntoIterator<Item = (&'static str, Value)>,
-) -> BTreeMap<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-pub(crate) fn missing(
-    address: &Address,
-    operation: &'static str,
-    field: &'static str,
-) -> ProviderError {
-    ProviderError::MissingField {
-        address: address.clone(),
-        operation,
-        field,
-    }
-}
-
-/// An SDK tag that would not build (never with both fields set, but no panics on that).
-pub(crate) fn invalid_tags(a: &Address, e: &impl std::fmt::Display) -> ProviderError {
-    ProviderError::InvalidAttribute {
-        address: a.clone(),
-        attribute: "tags".to_owned(),
-        reason: e.to_string(),
-    }
-}
-
-/// Whether a resource found under the spec's deterministic name may be adopted for `address`:
-/// only when its tags name this lineage and this address. Anything else (another lineage, no
-/// ownership tags, another address) is someone else's and must not be taken over.
-pub(crate) fn claim(
-    own: &Ownership,
-    address: &Address,
-    id: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
-    match owner(tags) {
-        Some((claimed, lineage)) if lineage == own.lineage && &claimed == address => Ok(()),
-        Some((claimed, lineage)) if lineage == own.lineage => Err(ProviderError::Failed {
-            address: address.clone(),
-            what: format!(
-                "`{id}` already exists and belongs to `{claimed}` of this state; rename one of them"
-            ),
-        }),
-        found => Err(ProviderError::ForeignLineage {
-            address: address.clone(),
-            id: id.to_owned(),
-            found: found.map(|(_, l)| l.to_owned()).unwrap_or_default(),
-            expected: own.lineage.clone(),
-        }),
-    }
-}
-
-/// What a tag update sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TagChanges {
-    /// Keys to remove (never bookkeeping ones).
-    pub removed: Vec<String>,
-    /// Every tag to set, ownership tags included so that they heal.
-    pub set: BTreeMap<String, String>,
-}
-
-/// The tag update that brings `before` (the visible tags) to the spec's, or `None` when they
-/// already match.
-pub(crate) fn tag_changes(
-    own: &Ownership,
-    spec: &ResourceSpec,
-    before: Option<&Value>,
-) -> Result<Option<TagChanges>, ProviderError> {
-    let before = crate::provider::tags_of(&spec.address, before)?;
-    let after = spec.tags()?;
-    if before == after {
-        return Ok(None);
-    }
-    let removed = before
-        .into_keys()
-        .filter(|k| !after.contains_key(k) && !is_bookkeeping_tag(k))
-        .collect();
-    Ok(Some(TagChanges {
-        removed,
-        set: create_tags(own, spec)?,
-    }))
-}
-
-/// Records a refreshed resource as live, or as missing when it was not found.
-pub(crate) fn report(out: &mut Refresh, address: &Address, live: Option<Live>) {
-    match live {
-        Some(live) => {
-            out.live.insert(address.clone(), live);
-        }
-        None => {
-            out.missing.insert(address.clone());
-        }
-    }
-}
-
-/// The longest common prefix of `names` (on character boundaries): the narrowest filter of one
-/// list call that still returns all of them.
-pub(crate) fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
-    let Some(first) = names.next() else {
-        return String::new();
-    };
-    let mut len = first.len();
-    for name in names {
-        len = first
-            .char_indices()
-            .zip(name.chars())
-            .take_while(|((i, a), b)| *i < len && a == b)
-            .map(|((i, a), _)| i + a.len_utf8())
-            .last()
-            .unwrap_or(0);
-    }
-    first[..len].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1182,57 +1043,5 @@ mod tests {
         let encoded = "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%7B%22Resource%22%3A%20%22arn%3Aaws%3As3%3A%3A%3Ax/y%20z%22%7D%5D%7D";
         assert_eq!(document(encoded), want);
         assert_eq!(document("%zz"), json!("%zz"));
-    }
-
-    #[test]
-    fn policy_arns_keep_the_recorded_order_when_equal_as_sets() {
-        let recorded = json!(["b", "a"]);
-        let live = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(in_recorded_order(live.clone(), Some(&recorded)), recorded);
-        assert_eq!(
-            in_recorded_order(vec!["a".to_owned()], Some(&recorded)),
-            json!(["a"])
-        );
-        assert_eq!(in_recorded_order(live, None), json!(["a", "b"]));
-    }
-
-    #[test]
-    fn common_prefixes() {
-        assert_eq!(
-            common_prefix(["/ecsops/a/docker", "/ecsops/a/dmesg"].into_iter()),
-            "/ecsops/a/d"
-        );
-        assert_eq!(common_prefix(["abc"].into_iter()), "abc");
-        assert_eq!(common_prefix(["abc", "xyz"].into_iter()), "");
-        assert_eq!(common_prefix(["é1", "é2"].into_iter()), "é");
-        assert_eq!(common_prefix(std::iter::empty()), "");
-    }
-
-    #[test]
-    fn only_this_lineage_and_address_may_be_adopted() {
-        let own = Ownership {
-            environment: "acceptance".to_owned(),
-            lineage: "L".to_owned(),
-        };
-        let a = Address::new("iam_role.instance");
-        let tags = |address: &str, lineage: &str| {
-            BTreeMap::from([
-                ("ecsops:address".to_owned(), address.to_owned()),
-                ("ecsops:lineage".to_owned(), lineage.to_owned()),
-            ])
-        };
-        assert!(claim(&own, &a, "r", &tags("iam_role.instance", "L")).is_ok());
-        assert!(matches!(
-            claim(&own, &a, "r", &tags("iam_role.instance", "M")),
-            Err(ProviderError::ForeignLineage { .. })
-        ));
-        assert!(matches!(
-            claim(&own, &a, "r", &BTreeMap::new()),
-            Err(ProviderError::ForeignLineage { .. })
-        ));
-        assert!(matches!(
-            claim(&own, &a, "r", &tags("iam_role.other", "L")),
-            Err(ProviderError::Failed { .. })
-        ));
     }
 }

@@ -14,8 +14,9 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::Value;
 
 use super::ec2::{create_tags, visible_tags};
-use super::iam::{TagChanges, attrs, claim, common_prefix, missing, report, tag_changes};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use super::live::{attrs, common_prefix, missing, report};
+use super::ownership::{TagChanges, adopt, claim, tag_changes};
+use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -52,11 +53,7 @@ pub(crate) async fn create(
         claim(cx.own, a, name, &tags)?;
         tracing::info!(address = %a, id = %name, "adopting an existing log group");
         let live = group_live(&group, visible_tags(&tags));
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     cx.aws
         .logs

@@ -16,7 +16,9 @@ pub mod elb;
 pub mod elbv2;
 pub mod events;
 pub mod iam;
+mod live;
 pub mod logs;
+mod ownership;
 pub mod sns;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -513,6 +515,26 @@ pub(crate) async fn retry_while<T, F, Fut>(
     waits: &Waits,
     limit: Duration,
     codes: &[&str],
+    op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_when(
+        waits,
+        limit,
+        |e| e.aws_code().is_some_and(|c| codes.contains(&c)),
+        op,
+    )
+    .await
+}
+
+/// Runs `op` again while `retry` says its failure is transient, for at most `limit`.
+pub(crate) async fn retry_when<T, F, Fut>(
+    waits: &Waits,
+    limit: Duration,
+    retry: impl Fn(&ProviderError) -> bool,
     mut op: F,
 ) -> Result<T, ProviderError>
 where
@@ -522,16 +544,21 @@ where
     let start = std::time::Instant::now();
     loop {
         match op().await {
-            Err(e)
-                if e.aws_code().is_some_and(|c| codes.contains(&c))
-                    && start.elapsed() + waits.poll < limit =>
-            {
-                tracing::debug!(error = %e, "waiting for AWS to release a dependency");
+            Err(e) if retry(&e) && start.elapsed() + waits.poll < limit => {
+                tracing::debug!(error = %e, "waiting for AWS to catch up");
                 tokio::time::sleep(waits.poll).await;
             }
             r => return r,
         }
     }
+}
+
+/// Whether AWS refused with `code` and a message containing `needle` (case-insensitive): some
+/// conditions share a generic code (`ValidationError`, `ClientException`) and only the message
+/// tells them apart.
+pub(crate) fn aws_says(e: &ProviderError, code: &str, needle: &str) -> bool {
+    matches!(e, ProviderError::Aws { code: c, message, .. }
+        if c == code && message.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
 }
 
 #[cfg(test)]

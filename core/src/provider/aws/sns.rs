@@ -27,8 +27,9 @@ use aws_sdk_sns::types::{Subscription, Tag};
 use serde_json::{Value, json};
 
 use super::ec2::{create_tags, visible_tags};
-use super::iam::{TagChanges, attrs, claim, invalid_tags, missing, report, tag_changes};
-use super::{AwsResultExt, Cx, Prior, ensure_in_place, tolerate};
+use super::live::{attrs, missing, report};
+use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
+use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -246,11 +247,7 @@ async fn create_topic(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provid
         claim(cx.own, a, &arn, &tags)?;
         tracing::info!(address = %a, id = %arn, "adopting an existing topic");
         let live = topic_live(&arn, visible_tags(&tags));
-        let prior = Prior::of_live(&live);
-        ensure_in_place(spec, &prior)?;
-        let mut done = update(cx, spec, prior).await?;
-        done.adopted = true;
-        return Ok(done);
+        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     let out = cx
         .aws

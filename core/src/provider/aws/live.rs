@@ -1,0 +1,105 @@
+//! Building what refresh reports: attribute maps, live lists compared as sets, the narrowest
+//! name prefix for one list call, and live-or-missing bookkeeping.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::graph::Address;
+use crate::provider::{Live, ProviderError, Refresh};
+
+/// Attributes from `(name, value)` pairs.
+pub(crate) fn attrs(
+    pairs: impl IntoIterator<Item = (&'static str, Value)>,
+) -> BTreeMap<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// AWS answered without a field ecsops needs.
+pub(crate) fn missing(
+    address: &Address,
+    operation: &'static str,
+    field: &'static str,
+) -> ProviderError {
+    ProviderError::MissingField {
+        address: address.clone(),
+        operation,
+        field,
+    }
+}
+
+/// Records a refreshed resource as live, or as missing when it was not found.
+pub(crate) fn report(out: &mut Refresh, address: &Address, live: Option<Live>) {
+    match live {
+        Some(live) => {
+            out.live.insert(address.clone(), live);
+        }
+        None => {
+            out.missing.insert(address.clone());
+        }
+    }
+}
+
+/// A live list whose order means nothing (subnets, attachments): the recorded list itself when
+/// it holds the same items, else the live items sorted.
+pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&Value>) -> Value {
+    let set: BTreeSet<&str> = live.iter().map(String::as_str).collect();
+    if let Some(Value::Array(r)) = recorded {
+        let rec: BTreeSet<&str> = r.iter().filter_map(Value::as_str).collect();
+        if rec == set && rec.len() == r.len() {
+            return Value::Array(r.clone());
+        }
+    }
+    live.sort();
+    Value::from(live)
+}
+
+/// The longest common prefix of `names` (on character boundaries): the narrowest filter of one
+/// list call that still returns all of them.
+pub(crate) fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = names.next() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    for name in names {
+        len = first
+            .char_indices()
+            .zip(name.chars())
+            .take_while(|((i, a), b)| *i < len && a == b)
+            .map(|((i, a), _)| i + a.len_utf8())
+            .last()
+            .unwrap_or(0);
+    }
+    first[..len].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn common_prefixes() {
+        assert_eq!(
+            common_prefix(["/ecsops/a/docker", "/ecsops/a/dmesg"].into_iter()),
+            "/ecsops/a/d"
+        );
+        assert_eq!(common_prefix(["abc"].into_iter()), "abc");
+        assert_eq!(common_prefix(["abc", "xyz"].into_iter()), "");
+        assert_eq!(common_prefix(["é1", "é2"].into_iter()), "é");
+        assert_eq!(common_prefix(std::iter::empty()), "");
+    }
+
+    #[test]
+    fn sets_keep_the_recorded_order_when_equal() {
+        let recorded = json!(["b", "a"]);
+        assert_eq!(
+            as_set(vec!["a".to_owned(), "b".to_owned()], Some(&recorded)),
+            recorded
+        );
+        assert_eq!(
+            as_set(vec!["c".to_owned(), "a".to_owned()], Some(&recorded)),
+            json!(["a", "c"])
+        );
+    }
+}

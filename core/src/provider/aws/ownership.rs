@@ -1,0 +1,151 @@
+//! Taking over what already exists. A create first looks for the resource (by its ownership
+//! tags, its deterministic name or its natural key); what it finds is adopted only when its tags
+//! say this lineage made it for this address, and is then brought to the spec in place.
+//! Also the tag updates every family sends, which keep (and heal) the ownership tags.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde_json::Value;
+
+use super::Prior;
+use super::ec2::{create_tags, owner};
+use crate::graph::Address;
+use crate::provider::{
+    Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag, tags_of,
+};
+
+/// Succeeds when `tags` say the resource `id` was created for `address` by this lineage; a
+/// resource under our name or key that is not ours is never taken over.
+pub(crate) fn claim(
+    own: &Ownership,
+    address: &Address,
+    id: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    match owner(tags) {
+        Some((claimed, lineage)) if lineage == own.lineage && claimed == *address => Ok(()),
+        Some((claimed, lineage)) if lineage == own.lineage => Err(ProviderError::Failed {
+            address: address.clone(),
+            what: format!(
+                "`{id}` already exists and is recorded as `{claimed}` of this state; add a `[[moved]]` entry or rename one of them"
+            ),
+        }),
+        Some((_, lineage)) if !lineage.is_empty() => Err(ProviderError::ForeignLineage {
+            address: address.clone(),
+            id: id.to_owned(),
+            found: lineage.to_owned(),
+            expected: own.lineage.clone(),
+        }),
+        _ => Err(ProviderError::Failed {
+            address: address.clone(),
+            what: format!(
+                "`{id}` already exists and was not created by ecsops (no `ecsops:` tags); \
+                 delete it or import it deliberately"
+            ),
+        }),
+    }
+}
+
+/// Takes over `live`, found carrying this address's ownership, by bringing it to the spec in
+/// place with the family's `update`.
+pub(crate) async fn adopt<'a, Fut>(
+    spec: &ResourceSpec,
+    live: &'a Live,
+    update: impl FnOnce(Prior<'a>) -> Fut,
+) -> Result<Applied, ProviderError>
+where
+    Fut: Future<Output = Result<Applied, ProviderError>>,
+{
+    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
+    let prior = Prior::of_live(live);
+    super::ensure_in_place(spec, &prior)?;
+    let mut done = update(prior).await?;
+    done.adopted = true;
+    Ok(done)
+}
+
+/// An SDK tag that would not build (never with both fields set, but no panics on that).
+pub(crate) fn invalid_tags(a: &Address, e: &impl std::fmt::Display) -> ProviderError {
+    ProviderError::InvalidAttribute {
+        address: a.clone(),
+        attribute: "tags".to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// What a tag update sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TagChanges {
+    /// Keys to remove (never bookkeeping ones).
+    pub removed: Vec<String>,
+    /// Every tag to set, ownership tags included so that they heal.
+    pub set: BTreeMap<String, String>,
+}
+
+/// The tag update that brings `before` (the visible tags) to the spec's, or `None` when they
+/// already match.
+pub(crate) fn tag_changes(
+    own: &Ownership,
+    spec: &ResourceSpec,
+    before: Option<&Value>,
+) -> Result<Option<TagChanges>, ProviderError> {
+    let before = tags_of(&spec.address, before)?;
+    let after = spec.tags()?;
+    if before == after {
+        return Ok(None);
+    }
+    let removed = before
+        .into_keys()
+        .filter(|k| !after.contains_key(k) && !is_bookkeeping_tag(k))
+        .collect();
+    Ok(Some(TagChanges {
+        removed,
+        set: create_tags(own, spec)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn claims_only_this_address_of_this_lineage() {
+        let own = Ownership {
+            environment: "acc".to_owned(),
+            lineage: "L".to_owned(),
+        };
+        let a = Address::keyed("load_balancer", "default");
+        let ours = tags(&[
+            ("ecsops:address", "load_balancer[default]"),
+            ("ecsops:lineage", "L"),
+        ]);
+        assert!(claim(&own, &a, "arn", &ours).is_ok());
+        let other_address = tags(&[
+            ("ecsops:address", "load_balancer[x]"),
+            ("ecsops:lineage", "L"),
+        ]);
+        let err = claim(&own, &a, "arn", &other_address).expect_err("another address");
+        assert!(
+            err.to_string().contains("recorded as `load_balancer[x]`"),
+            "{err}"
+        );
+        let foreign = tags(&[
+            ("ecsops:address", "load_balancer[default]"),
+            ("ecsops:lineage", "M"),
+        ]);
+        assert!(matches!(
+            claim(&own, &a, "arn", &foreign),
+            Err(ProviderError::ForeignLineage { .. })
+        ));
+        let err = claim(&own, &a, "arn", &tags(&[("Name", "x")])).expect_err("not ours");
+        assert!(err.to_string().contains("not created by ecsops"), "{err}");
+    }
+}
