@@ -798,3 +798,119 @@ async fn refresh_reads_each_kind_once() {
         kinds.len()
     );
 }
+
+#[tokio::test]
+async fn removing_an_instance_group_deletes_exactly_its_resources() {
+    let env = Env::new().await;
+    let path = env.ws.path().join("environments/acceptance.toml");
+    let acceptance = std::fs::read_to_string(&path).expect("acceptance.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{acceptance}\n[instance_groups.batch]\ninstance_type = \"t3.small\"\n\
+             min_size = 0\nmax_size = 2\ndesired_capacity = 0\n"
+        ),
+    )
+    .expect("write acceptance.toml");
+    env.apply();
+    let keys = |state: &Value| -> Vec<String> {
+        state["resources"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let before = keys(&env.state());
+    assert!(before.contains(&"autoscaling_group[batch]".to_owned()));
+
+    std::fs::write(&path, &acceptance).expect("restore acceptance.toml");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    let after = keys(&env.state());
+    let removed: Vec<&String> = before.iter().filter(|a| !after.contains(a)).collect();
+    assert_eq!(
+        removed,
+        [
+            "autoscaling_group[batch]",
+            "capacity_provider[batch]",
+            "launch_template[batch]",
+        ]
+        .iter()
+        .collect::<Vec<_>>()
+    );
+    // The cluster's provider list no longer names the group's provider, and the group is gone.
+    let clusters = ecs::Client::new(&env.config)
+        .describe_clusters()
+        .clusters("acceptance-default")
+        .send()
+        .await
+        .expect("clusters");
+    assert_eq!(
+        clusters.clusters()[0].capacity_providers(),
+        ["acceptance-default-default"]
+    );
+    let groups = autoscaling::Client::new(&env.config)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("acceptance-default-batch")
+        .send()
+        .await
+        .expect("groups");
+    assert!(groups.auto_scaling_groups().is_empty());
+    no_changes(&env);
+}
+
+#[tokio::test]
+async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
+    let env = Env::new().await;
+    // Someone else's cluster under the name ecsops would use: never taken over.
+    let ecsc = ecs::Client::new(&env.config);
+    ecsc.create_cluster()
+        .cluster_name("acceptance-default")
+        .send()
+        .await
+        .expect("foreign cluster");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("Apply stopped:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: `ecs_cluster`: `acceptance-default` already exists and was not created by ecsops"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Not started ("), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("fix the cause and run `ecsops apply acceptance` again"),
+        "{}",
+        out.stderr
+    );
+    // What was made is recorded (and only that), and the lock is released.
+    let state = env.state();
+    let recorded = state["resources"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    assert!(recorded > 0, "finished steps are saved");
+    assert!(state["resources"].get("ecs_cluster").is_none());
+    assert!(state["resources"].get("service[web]").is_none());
+    let vpcs = env
+        .ec2()
+        .describe_vpcs()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(
+        vpcs.vpcs().len(),
+        usize::from(state["resources"].get("vpc").is_some())
+    );
+
+    ecsc.delete_cluster()
+        .cluster("acceptance-default")
+        .send()
+        .await
+        .expect("delete the foreign cluster");
+    env.apply();
+    no_changes(&env);
+    assert_eq!(count(&env).await, (1, 1, 1));
+}
