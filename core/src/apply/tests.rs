@@ -312,3 +312,63 @@ fn a_delete_waits_for_the_update_that_drops_its_reference() {
     };
     assert!(steps[at("b")].after.contains(&at("list")), "{steps:?}");
 }
+
+#[tokio::test]
+async fn a_move_alone_renames_the_recorded_resource_and_calls_nothing() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let before = Graph {
+        resources: BTreeMap::from([resource("vpc", Kind::Vpc, &[])]),
+    };
+    run_apply(
+        &provider,
+        &backend,
+        &before,
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    let calls = provider.calls().len();
+    let after = Graph {
+        resources: BTreeMap::from([{
+            let (_, mut r) = resource("vpc", Kind::Vpc, &[]);
+            r.address = Address::from("vpc.main");
+            (r.address.clone(), r)
+        }]),
+    };
+    let stored = backend.read().await.expect("reads").expect("a state");
+    let plan = diff(PlanInput {
+        environment: "acc",
+        graph: &after,
+        state: Some(&stored.state),
+        moved: &[(Address::from("vpc"), Address::from("vpc.main"))],
+        manifest_digest: "d",
+    });
+    assert!(plan.has_changes());
+    let mut recorder = Recorder {
+        backend: &backend,
+        state: stored.state,
+        version: Some(stored.version),
+    };
+    let outcome = apply(
+        Arc::clone(&provider),
+        &plan,
+        &after,
+        &mut recorder,
+        ApplyOptions::default(),
+        std::future::pending(),
+        &mut |_| {},
+    )
+    .await
+    .expect("saves");
+    assert!(outcome.succeeded());
+    assert_eq!(provider.calls().len(), calls, "nothing sent to the cloud");
+    let saved = backend.read().await.expect("reads").expect("a state");
+    let keys: Vec<String> = saved
+        .state
+        .resources
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(keys, ["vpc.main"]);
+}

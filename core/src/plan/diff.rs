@@ -469,6 +469,10 @@ mod tests {
         assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
         assert_eq!(p.changes[0].action, Action::NoOp);
         assert_eq!(p.changes[0].moved_from, Some(a("vpc")));
+        assert!(
+            p.has_changes(),
+            "the move itself must be applied to the state"
+        );
     }
 
     #[test]

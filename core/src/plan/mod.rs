@@ -54,8 +54,11 @@ impl Plan {
         }
     }
 
+    /// Whether applying does anything: a change, or a `[[moved]]` rename to record.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.moved_from.is_some())
     }
 }
 

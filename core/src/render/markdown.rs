@@ -56,6 +56,19 @@ pub fn render(plan: &Plan) -> String {
          | {} | {} | {} | {} | {} |\n",
         s.create, s.update, s.replace, s.delete, s.no_op
     );
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && c.moved_from.is_some())
+    {
+        let from = c.moved_from.as_ref().map_or("", |a| a.as_str());
+        let _ = writeln!(
+            out,
+            "- moved: {} → {} (recorded in the state; nothing changes in AWS)",
+            code_span(&printable(from)),
+            code_span(&printable(c.address.as_str()))
+        );
+    }
 
     let mut ordered: Vec<&ResourceChange> = Vec::new();
     for rank in [Rank::Destructive, Rank::Update, Rank::Create] {

@@ -46,6 +46,22 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push('\n');
         resource(&mut out, change, paint);
     }
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && c.moved_from.is_some())
+    {
+        let from = change.moved_from.as_ref().map_or("", |a| a.as_str());
+        let _ = writeln!(
+            out,
+            "\n  {}",
+            paint.bold(&format!(
+                "# {} has moved to {} (no other change)",
+                printable(from),
+                printable(change.address.as_str())
+            ))
+        );
+    }
     out.push('\n');
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
@@ -99,6 +115,9 @@ fn legend(plan: &Plan, paint: Painter) -> String {
     .filter(|(action, _)| plan.changes.iter().any(|c| c.action == *action))
     .map(|(action, meaning)| format!("{} {meaning}", paint.action(action, symbol(action))))
     .collect();
+    if entries.is_empty() {
+        return String::new();
+    }
     format!("Symbols: {}\n", entries.join(", "))
 }
 
@@ -467,5 +486,27 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         );
         assert!(text.contains("(known after apply)"), "{text}");
         assert_eq!(text.lines().last(), Some(p.summary.line().as_str()));
+    }
+
+    #[test]
+    fn a_move_alone_is_a_change_to_apply() {
+        let mut c = ResourceChange {
+            address: Address::from("vpc.main"),
+            kind: Kind::Vpc,
+            action: Action::NoOp,
+            moved_from: Some(Address::from("vpc")),
+            replace_because: vec![],
+            attributes: vec![],
+            depends_on: vec![],
+        };
+        let out = render(&plan(vec![c.clone()]), false);
+        assert!(
+            out.contains("# vpc has moved to vpc.main (no other change)"),
+            "{out}"
+        );
+        assert!(!out.contains("No changes."), "{out}");
+        assert!(!out.contains("Symbols:"), "{out}");
+        c.moved_from = None;
+        assert!(render(&plan(vec![c]), false).contains("No changes."));
     }
 }
