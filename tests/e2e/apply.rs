@@ -914,3 +914,52 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     no_changes(&env);
     assert_eq!(count(&env).await, (1, 1, 1));
 }
+
+#[tokio::test]
+async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
+    let env = Env::new().await;
+    let child = env
+        .ws
+        .command(
+            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
+            &env.moto.server.env(),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    let state = env.ws.path().join(".ecsops/state/acceptance.json");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while std::fs::read_to_string(&state)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
+        .unwrap_or(0)
+        < 5
+    {
+        assert!(Instant::now() < deadline, "apply made no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Interrupted: starting nothing new"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Apply interrupted:"), "{stderr}");
+    assert!(stderr.contains("Not started ("), "{stderr}");
+    // Everything made is recorded; the lock is gone, so the next apply just continues.
+    let recorded = env.state()["resources"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    assert!((5..57).contains(&recorded), "{recorded} recorded");
+    env.apply();
+    no_changes(&env);
+    assert_eq!(count(&env).await, (1, 1, 1));
+}
