@@ -24,13 +24,7 @@ struct Env {
 impl Env {
     async fn new() -> Self {
         let moto = moto::moto();
-        let config =
-            ecsops_core::provider::aws::load_config(&ecsops_core::provider::aws::Connection {
-                region: moto::REGION.to_owned(),
-                endpoint_url: Some(moto.server.endpoint.clone()),
-                static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-            })
-            .await;
+        let config = crate::support::aws::sdk_config(&moto.server.endpoint).await;
         Self {
             ws: Workspace::example(),
             moto,

@@ -11,20 +11,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use ecsops_core::diagnostic::Diagnostics;
 use ecsops_core::graph::{self, Address, Graph, Kind};
-use ecsops_core::manifest::load_environment;
 use ecsops_core::provider::aws::sdk::ecs::types::{
     ClusterField, ClusterSetting, ClusterSettingName,
 };
-use ecsops_core::provider::aws::{AwsProvider, Connection, Waits, load_config};
-use ecsops_core::provider::{Ownership, Provider, ProviderError, ResourceSpec};
-use ecsops_core::source::Sources;
+use ecsops_core::provider::aws::{AwsProvider, Waits};
+use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::ResourceState;
-use ecsops_core::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::support::{moto, repo_root};
+use crate::support::moto;
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7b2e0c4a-provider-compute";
@@ -62,11 +58,7 @@ fn network(kind: Kind) -> bool {
 
 /// The acceptance graph: the network, the compute kinds and what they reference.
 fn compute_graph() -> Graph {
-    let ws = Workspace::at(repo_root());
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let loaded = load_environment(&ws, ENV, &mut sources, &mut diags).expect("acceptance loads");
-    let manifest = loaded.manifest.expect("acceptance matches the schema");
+    let manifest = crate::support::aws::acceptance_manifest();
     let mut graph = graph::build(&manifest, ENV).expect("acceptance builds");
     let mut referenced = BTreeSet::new();
     for r in graph.resources.values().filter(|r| compute(r.kind)) {
@@ -112,25 +104,14 @@ impl Fixture {
 }
 
 async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    let config = load_config(&Connection {
-        region: moto::REGION.to_owned(),
-        endpoint_url: Some(endpoint.to_owned()),
-        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-    })
-    .await;
-    AwsProvider::new(
-        &config,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: lineage.to_owned(),
-        },
-    )
-    .with_waits(Waits {
-        consistency: Duration::from_secs(2),
-        dependency: Duration::from_secs(5),
-        poll: Duration::from_millis(100),
-        ..Waits::default()
-    })
+    crate::support::aws::provider(endpoint, lineage)
+        .await
+        .with_waits(Waits {
+            consistency: Duration::from_secs(2),
+            dependency: Duration::from_secs(5),
+            poll: Duration::from_millis(100),
+            ..Waits::default()
+        })
 }
 
 /// A stand-in state entry for a resource of another family.

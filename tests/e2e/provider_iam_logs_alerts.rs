@@ -8,19 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ecsops_core::diagnostic::Diagnostics;
 use ecsops_core::graph::{self, Address, Graph, Kind};
-use ecsops_core::manifest::load_environment;
+use ecsops_core::provider::aws::AwsProvider;
 use ecsops_core::provider::aws::sdk::events::types::{InputTransformer, RuleState, Target};
 use ecsops_core::provider::aws::sdk::iam::types::{PolicyScopeType, Role};
-use ecsops_core::provider::aws::{AwsProvider, Connection, load_config};
-use ecsops_core::provider::{Ownership, Provider, ProviderError, ResourceSpec};
-use ecsops_core::source::Sources;
+use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::ResourceState;
-use ecsops_core::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::support::{moto, repo_root};
+use crate::support::moto;
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7a3e5b1c-provider-iam-logs-alerts";
@@ -44,11 +40,7 @@ fn provided(kind: Kind) -> bool {
 
 /// The acceptance graph, with an alert e-mail, restricted to the provided kinds.
 fn family_graph() -> Graph {
-    let ws = Workspace::at(repo_root());
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let loaded = load_environment(&ws, ENV, &mut sources, &mut diags).expect("acceptance loads");
-    let mut manifest = loaded.manifest.expect("acceptance matches the schema");
+    let mut manifest = crate::support::aws::acceptance_manifest();
     manifest.alerts.email.push(EMAIL.to_owned());
     let mut graph = graph::build(&manifest, ENV).expect("acceptance builds");
     graph.resources.retain(|_, r| provided(r.kind));
@@ -65,19 +57,7 @@ struct Fixture {
 }
 
 async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    let config = load_config(&Connection {
-        region: moto::REGION.to_owned(),
-        endpoint_url: Some(endpoint.to_owned()),
-        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-    })
-    .await;
-    AwsProvider::new(
-        &config,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: lineage.to_owned(),
-        },
-    )
+    crate::support::aws::provider(endpoint, lineage).await
 }
 
 /// The cluster of another family, as the state would record it.

@@ -12,9 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ecsops_core::diagnostic::Diagnostics;
 use ecsops_core::graph::{self, Address, Graph, Kind};
-use ecsops_core::manifest::{LoadBalancerKind, load_environment};
+use ecsops_core::manifest::LoadBalancerKind;
+use ecsops_core::provider::aws::AwsProvider;
 use ecsops_core::provider::aws::sdk::elb::types::{
     ConnectionSettings, CrossZoneLoadBalancing, Listener as ClassicListener,
 };
@@ -22,14 +22,11 @@ use ecsops_core::provider::aws::sdk::elbv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, LoadBalancerSchemeEnum,
     LoadBalancerTypeEnum, ProtocolEnum, TagDescription,
 };
-use ecsops_core::provider::aws::{AwsProvider, Connection, load_config};
-use ecsops_core::provider::{Ownership, Provider, ProviderError, ResourceSpec};
-use ecsops_core::source::Sources;
+use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::ResourceState;
-use ecsops_core::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::support::{moto, repo_root};
+use crate::support::moto;
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7b2e91c4-provider-load-balancing";
@@ -48,11 +45,7 @@ fn load_balancing(kind: Kind) -> bool {
 /// The acceptance graph restricted to the load balancing kinds and what they stand on: the VPC,
 /// its internet gateway, the public subnets and the load balancer's security group.
 fn graph_for(kind: LoadBalancerKind) -> Graph {
-    let ws = Workspace::at(repo_root());
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let loaded = load_environment(&ws, ENV, &mut sources, &mut diags).expect("acceptance loads");
-    let mut manifest = loaded.manifest.expect("acceptance matches the schema");
+    let mut manifest = crate::support::aws::acceptance_manifest();
     for lb in manifest.load_balancers.values_mut() {
         lb.kind = kind;
     }
@@ -113,19 +106,7 @@ impl Fixture {
 }
 
 async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    let config = load_config(&Connection {
-        region: moto::REGION.to_owned(),
-        endpoint_url: Some(endpoint.to_owned()),
-        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-    })
-    .await;
-    AwsProvider::new(
-        &config,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: lineage.to_owned(),
-        },
-    )
+    crate::support::aws::provider(endpoint, lineage).await
 }
 
 /// A fresh emulator with the graph created through the provider, in dependency order.

@@ -7,21 +7,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ecsops_core::diagnostic::Diagnostics;
 use ecsops_core::graph::{self, Address, Graph, Kind};
-use ecsops_core::manifest::load_environment;
 use ecsops_core::plan::{self, Action, PlanInput};
 use ecsops_core::provider::aws::sdk::ec2::types::{
     AttributeBooleanValue, Filter, NatGatewayState, Tag, VpcAttributeName,
 };
-use ecsops_core::provider::aws::{AwsProvider, Connection, Waits, load_config};
-use ecsops_core::provider::{Ownership, Provider, ProviderError, ResourceSpec};
-use ecsops_core::source::Sources;
+use ecsops_core::provider::aws::{AwsProvider, Waits};
+use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::{ResourceState, State};
-use ecsops_core::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::support::{moto, repo_root};
+use crate::support::moto;
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "4f1c2d9e-provider-network";
@@ -44,11 +40,7 @@ fn provided(kind: Kind) -> bool {
 
 /// The acceptance graph restricted to the provided kinds.
 fn network_graph() -> Graph {
-    let ws = Workspace::at(repo_root());
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let loaded = load_environment(&ws, ENV, &mut sources, &mut diags).expect("acceptance loads");
-    let manifest = loaded.manifest.expect("acceptance matches the schema");
+    let manifest = crate::support::aws::acceptance_manifest();
     let mut graph = graph::build(&manifest, ENV).expect("acceptance builds");
     graph.resources.retain(|_, r| provided(r.kind));
     graph
@@ -64,19 +56,7 @@ struct Fixture {
 }
 
 async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    let config = load_config(&Connection {
-        region: moto::REGION.to_owned(),
-        endpoint_url: Some(endpoint.to_owned()),
-        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-    })
-    .await;
-    AwsProvider::new(
-        &config,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: lineage.to_owned(),
-        },
-    )
+    crate::support::aws::provider(endpoint, lineage).await
 }
 
 /// A fresh emulator with the acceptance network created through the provider.
