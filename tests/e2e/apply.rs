@@ -54,6 +54,13 @@ impl Env {
         std::fs::write(&path, text.replacen(from, to, 1)).expect("write base.toml");
     }
 
+    fn edit_acceptance(&self, from: &str, to: &str) {
+        let path = self.ws.path().join("environments/acceptance.toml");
+        let text = std::fs::read_to_string(&path).expect("acceptance.toml");
+        assert!(text.contains(from), "acceptance.toml has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write acceptance.toml");
+    }
+
     fn state(&self) -> Value {
         let text = std::fs::read_to_string(self.ws.path().join(".ecsops/state/acceptance.json"))
             .expect("state file");
@@ -956,4 +963,50 @@ async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     env.apply();
     no_changes(&env);
     assert_eq!(count(&env).await, (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_nat_gateway_per_zone_gets_one_each() {
+    // moto ignores tag filters on DescribeNatGateways; adoption must still never take the
+    // other zone's gateway for this one.
+    let env = Env::new().await;
+    env.edit_acceptance("nat = \"single\"", "nat = \"per_az\"");
+    // One at a time: the second gateway's lookup runs when the first one exists.
+    env.run(&["apply", ENV, "--auto-approve", "--parallelism", "1"])
+        .expect_code(0);
+    no_changes(&env);
+    let nats = env
+        .ec2()
+        .describe_nat_gateways()
+        .filter(env_filter())
+        .send()
+        .await
+        .expect("nats");
+    let mut placed: Vec<(String, String)> = nats
+        .nat_gateways()
+        .iter()
+        .map(|n| {
+            (
+                n.subnet_id().unwrap_or_default().to_owned(),
+                n.nat_gateway_addresses()
+                    .first()
+                    .and_then(|a| a.allocation_id())
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    placed.sort();
+    let mut expected = vec![
+        (
+            env.id("subnet.public[eu-west-1a]"),
+            env.id("elastic_ip.nat[eu-west-1a]"),
+        ),
+        (
+            env.id("subnet.public[eu-west-1b]"),
+            env.id("elastic_ip.nat[eu-west-1b]"),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(placed, expected);
 }

@@ -177,6 +177,11 @@ pub(crate) fn pick_adoptable<T>(
 ) -> Result<Option<(String, T)>, ProviderError> {
     let mut ours = Vec::new();
     for (id, tags, item) in candidates {
+        // The describe filtered by the address tag, but an API (or an emulator) that ignores a
+        // tag filter must not make another address's resource look like ours.
+        if owner(&tags).is_some_and(|(claimed, _)| claimed != *address) {
+            continue;
+        }
         let lineage = owner(&tags).map_or("", |(_, l)| l);
         if lineage != own.lineage {
             return Err(ProviderError::ForeignLineage {
@@ -296,6 +301,16 @@ mod tests {
             pick_adoptable(&own(), &a, vec![ours("vpc-1"), ours("vpc-2")]),
             Err(ProviderError::Ambiguous { .. })
         ));
+        let elsewhere = (
+            "vpc-4".to_owned(),
+            tags(&[("ecsops:address", "vpc.other"), ("ecsops:lineage", "L")]),
+            (),
+        );
+        assert_eq!(
+            pick_adoptable(&own(), &a, vec![elsewhere, ours("vpc-1")]).expect("test value"),
+            Some(("vpc-1".to_owned(), ())),
+            "another address's resource is never a candidate"
+        );
         let foreign = (
             "vpc-3".to_owned(),
             tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]),
