@@ -19,7 +19,7 @@ use aws_sdk_eventbridge::types::{InputTransformer, Rule, RuleState, Tag, Target}
 use serde_json::{Map, Value};
 
 use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, common_prefix, missing, report};
+use super::live::{attrs, common_prefix, missing, recorded, report};
 use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -170,10 +170,7 @@ pub(crate) async fn refresh(
     resources: &BTreeMap<Address, ResourceState>,
     out: &mut Refresh,
 ) -> Result<(), ProviderError> {
-    let rules: Vec<(&Address, &ResourceState)> = resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::EventRule)
-        .collect();
+    let rules = recorded(resources, &[Kind::EventRule]);
     if !rules.is_empty() {
         let prefix = common_prefix(rules.iter().filter_map(|(_, r)| r.id.as_deref()));
         let listed = list_rules(cx, &Address::new(Kind::EventRule.as_str()), &prefix).await?;

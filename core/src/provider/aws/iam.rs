@@ -25,7 +25,7 @@ use aws_sdk_iam::types::{
 use serde_json::Value;
 
 use super::ec2::{create_tags, owner, visible_tags};
-use super::live::{as_set, attrs, common_prefix, missing, report};
+use super::live::{as_set, attrs, common_prefix, missing, recorded, report};
 use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
 use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -100,15 +100,10 @@ pub(crate) async fn refresh(
     resources: &BTreeMap<Address, ResourceState>,
     out: &mut Refresh,
 ) -> Result<(), ProviderError> {
-    let ours: Vec<(&Address, &ResourceState)> = resources
-        .iter()
-        .filter(|(_, r)| {
-            matches!(
-                r.kind,
-                Kind::IamRole | Kind::IamPolicy | Kind::InstanceProfile
-            )
-        })
-        .collect();
+    let ours = recorded(
+        resources,
+        &[Kind::IamRole, Kind::IamPolicy, Kind::InstanceProfile],
+    );
     if ours.is_empty() {
         return Ok(());
     }

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::graph::Address;
+use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
+use crate::state::ResourceState;
 
 /// Attributes from `(name, value)` pairs.
 pub(crate) fn attrs(
@@ -26,6 +27,17 @@ pub(crate) fn missing(
         operation,
         field,
     }
+}
+
+/// The recorded resources of `kinds`, in address order: what one family's refresh reads.
+pub(crate) fn recorded<'a>(
+    resources: &'a BTreeMap<Address, ResourceState>,
+    kinds: &[Kind],
+) -> Vec<(&'a Address, &'a ResourceState)> {
+    resources
+        .iter()
+        .filter(|(_, r)| kinds.contains(&r.kind))
+        .collect()
 }
 
 /// Records a refreshed resource as live, or as missing when it was not found.

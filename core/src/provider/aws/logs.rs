@@ -14,7 +14,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::Value;
 
 use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, common_prefix, missing, report};
+use super::live::{attrs, common_prefix, missing, recorded, report};
 use super::ownership::{TagChanges, adopt, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -177,10 +177,7 @@ pub(crate) async fn refresh(
     resources: &BTreeMap<Address, ResourceState>,
     out: &mut Refresh,
 ) -> Result<(), ProviderError> {
-    let ours: Vec<(&Address, &ResourceState)> = resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::LogGroup)
-        .collect();
+    let ours = recorded(resources, &[Kind::LogGroup]);
     if ours.is_empty() {
         return Ok(());
     }

@@ -27,7 +27,7 @@ use aws_sdk_sns::types::{Subscription, Tag};
 use serde_json::{Value, json};
 
 use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, missing, report};
+use super::live::{attrs, missing, recorded, report};
 use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -158,15 +158,10 @@ pub(crate) async fn refresh(
     resources: &BTreeMap<Address, ResourceState>,
     out: &mut Refresh,
 ) -> Result<(), ProviderError> {
-    let ours: Vec<(&Address, &ResourceState)> = resources
-        .iter()
-        .filter(|(_, r)| {
-            matches!(
-                r.kind,
-                Kind::SnsTopic | Kind::SnsTopicPolicy | Kind::SnsSubscription
-            )
-        })
-        .collect();
+    let ours = recorded(
+        resources,
+        &[Kind::SnsTopic, Kind::SnsTopicPolicy, Kind::SnsSubscription],
+    );
     if ours.is_empty() {
         return Ok(());
     }
