@@ -1010,3 +1010,53 @@ async fn a_nat_gateway_per_zone_gets_one_each() {
     expected.sort();
     assert_eq!(placed, expected);
 }
+
+#[tokio::test]
+async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
+    let env = Env::new().await;
+    env.apply();
+    let igw = env.id("internet_gateway");
+    env.ec2()
+        .detach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(env.id("vpc"))
+        .send()
+        .await
+        .expect("detach outside ecsops");
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(2), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("# internet_gateway was changed outside ecsops"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("# internet_gateway will be updated in place"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
+        "{}",
+        out.stdout
+    );
+    env.apply();
+    no_changes(&env);
+    assert_eq!(env.id("internet_gateway"), igw, "the same gateway");
+    let gateways = env
+        .ec2()
+        .describe_internet_gateways()
+        .internet_gateway_ids(&igw)
+        .send()
+        .await
+        .expect("gateway");
+    let attached: Vec<&str> = gateways.internet_gateways()[0]
+        .attachments()
+        .iter()
+        .filter_map(|a| a.vpc_id())
+        .collect();
+    assert_eq!(attached, [env.id("vpc").as_str()]);
+}

@@ -115,7 +115,9 @@ impl Kind {
         match self {
             Kind::Vpc => &["cidr_block"],
             Kind::Subnet => &["vpc_id", "cidr_block", "availability_zone"],
-            Kind::RouteTable | Kind::InternetGateway => &["vpc_id"],
+            Kind::RouteTable => &["vpc_id"],
+            // Re-attached in place (detach, attach) rather than replaced with its routes.
+            Kind::InternetGateway => &[],
             Kind::Route => &["route_table_id", "destination_cidr_block"],
             Kind::NatGateway => &["subnet_id", "allocation_id", "connectivity_type"],
             Kind::SecurityGroup => &["name", "description", "vpc_id"],

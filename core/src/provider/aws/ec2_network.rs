@@ -139,7 +139,28 @@ pub(crate) async fn update(
         Kind::RouteTableAssociation => {
             return Ok(applied(spec, prior.id, id_output(prior.id)));
         }
-        Kind::InternetGateway | Kind::RouteTable | Kind::ElasticIp | Kind::NatGateway => {}
+        Kind::InternetGateway => {
+            let want = spec.str("vpc_id")?;
+            let had = prior.attributes.get("vpc_id").and_then(Value::as_str);
+            if had != Some(want) {
+                // Detached (or moved) outside ecsops: attach it again rather than replacing it,
+                // which would also replace every route through it.
+                if let Some(vpc) = had {
+                    let r = cx
+                        .ec2
+                        .detach_internet_gateway()
+                        .internet_gateway_id(prior.id)
+                        .vpc_id(vpc)
+                        .send()
+                        .await
+                        .at(a, "DetachInternetGateway")
+                        .map(drop);
+                    tolerate(r, &["Gateway.NotAttached"])?;
+                }
+                attach_internet_gateway(cx, spec, prior.id).await?;
+            }
+        }
+        Kind::RouteTable | Kind::ElasticIp | Kind::NatGateway => {}
         other => return Err(super::not_implemented(a, other, "update")),
     }
     sync_tags(cx, spec, prior.id, prior.attributes.get("tags")).await?;
