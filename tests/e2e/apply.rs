@@ -1060,3 +1060,37 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
         .collect();
     assert_eq!(attached, [env.id("vpc").as_str()]);
 }
+
+#[tokio::test]
+async fn continue_on_error_builds_what_does_not_depend_on_the_failure() {
+    let env = Env::new().await;
+    let ecsc = ecs::Client::new(&env.config);
+    ecsc.create_cluster()
+        .cluster_name("acceptance-default")
+        .send()
+        .await
+        .expect("foreign cluster");
+    let out = env.run(&["apply", ENV, "--auto-approve", "--continue-on-error"]);
+    out.expect_code(1);
+    let state = env.state();
+    let resources = state["resources"].as_object().expect("resources");
+    // Everything outside the cluster's dependents was built; nothing that needs it started.
+    for independent in [
+        "vpc",
+        "nat_gateway[eu-west-1a]",
+        "load_balancer[default]",
+        "iam_role.instance",
+        "log_group.host[docker]",
+        "sns_topic.alerts",
+    ] {
+        assert!(resources.contains_key(independent), "{independent} missing");
+    }
+    for dependent in ["ecs_cluster", "autoscaling_group[default]", "service[web]"] {
+        assert!(!resources.contains_key(dependent), "{dependent} was made");
+    }
+    assert!(
+        out.stderr.contains("autoscaling_group[default] (create)"),
+        "{}",
+        out.stderr
+    );
+}
