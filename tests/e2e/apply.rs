@@ -74,6 +74,41 @@ impl Env {
             .to_owned()
     }
 
+    /// An apply at `--parallelism 1`, running (stdout discarded).
+    fn spawn_apply(&self, stderr: std::process::Stdio) -> std::process::Child {
+        self.ws
+            .command(
+                &["apply", ENV, "--auto-approve", "--parallelism", "1"],
+                &self.moto.server.env(),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start apply")
+    }
+
+    /// Waits until the running `child` apply has recorded at least `n` resources.
+    fn wait_until_recorded(&self, n: usize, child: &mut std::process::Child) {
+        let state = self.ws.path().join(".ecsops/state/acceptance.json");
+        let deadline = Instant::now() + Duration::from_mins(1);
+        loop {
+            let recorded = std::fs::read_to_string(&state)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
+                .unwrap_or(0);
+            if recorded >= n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "apply made no progress");
+            assert!(
+                child.try_wait().expect("poll").is_none(),
+                "apply ended early"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn ec2(&self) -> ec2::Client {
         ec2::Client::new(&self.config)
     }
@@ -599,35 +634,9 @@ async fn count(env: &Env) -> (usize, usize, usize) {
 #[tokio::test]
 async fn a_killed_apply_resumes_without_duplicates() {
     let env = Env::new().await;
-    let mut child = env
-        .ws
-        .command(
-            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
-            &env.moto.server.env(),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start apply");
+    let mut child = env.spawn_apply(std::process::Stdio::null());
     // Kill it once a few resources are recorded: mid-walk, between any two calls.
-    let state = env.ws.path().join(".ecsops/state/acceptance.json");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        let recorded = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
-            .unwrap_or(0);
-        if recorded >= 12 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "apply made no progress");
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "apply ended early"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_until_recorded(12, &mut child);
     child.kill().expect("kill");
     let _ = child.wait();
     // The kill left the lock behind: the re-run says so, and unlock with the id frees it.
@@ -919,28 +928,8 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
 #[tokio::test]
 async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     let env = Env::new().await;
-    let child = env
-        .ws
-        .command(
-            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
-            &env.moto.server.env(),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start apply");
-    let state = env.ws.path().join(".ecsops/state/acceptance.json");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while std::fs::read_to_string(&state)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
-        .unwrap_or(0)
-        < 5
-    {
-        assert!(Instant::now() < deadline, "apply made no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = env.spawn_apply(std::process::Stdio::piped());
+    env.wait_until_recorded(5, &mut child);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
