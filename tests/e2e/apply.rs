@@ -745,7 +745,16 @@ async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
             .iter()
             .filter(|(_, o)| !o.status.success())
             .collect();
-        assert_eq!(winners.len(), 1, "round {round}: exactly one applies");
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one applies; stderr:\n{}",
+            results
+                .iter()
+                .map(|(_, o)| String::from_utf8_lossy(&o.stderr).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
         let (elapsed, lost) = losers[0];
         let stderr = String::from_utf8_lossy(&lost.stderr);
         assert!(
