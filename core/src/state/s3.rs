@@ -203,7 +203,16 @@ impl S3Backend {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            // Read back what was written: a store that does not honour `If-None-Match` (an
+            // emulator racing two writers, an S3-compatible store that ignores the header)
+            // lets a second writer through, and then only the last content holds the lock.
+            Ok(_) => match self.read_lock().await? {
+                Some(holder) if holder.id != info.id => Err(StateError::LockHeld {
+                    environment: self.environment.clone(),
+                    holder: Box::new(holder),
+                }),
+                _ => Ok(()),
+            },
             Err(e) if precondition_failed(&e) => match self.read_lock().await? {
                 // Our own earlier attempt succeeded and only its response was lost.
                 Some(holder) if holder.id == info.id => Ok(()),
