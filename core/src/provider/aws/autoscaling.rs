@@ -15,9 +15,9 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, 
 use serde_json::Value;
 
 use super::ec2::{Tagged, create_tags, settle};
-use super::ecs::{iam_profile_not_visible, removed_tags};
+use super::ecs::iam_profile_not_visible;
 use super::live::{as_set, missing};
-use super::ownership::{adopt, claim};
+use super::ownership::{TagChanges, adopt, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, aws_says, retry_when};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -162,8 +162,9 @@ pub(crate) async fn update(
     if changed("load_balancers") {
         sync_load_balancers(cx, spec, prior).await?;
     }
-    if changed("tags") {
-        let removed = removed_tags(spec, prior.attributes.get("tags"))?;
+    if let Some(TagChanges { removed, set }) =
+        tag_changes(cx.own, spec, prior.attributes.get("tags"))?
+    {
         if !removed.is_empty() {
             let keys: BTreeMap<String, String> =
                 removed.into_iter().map(|k| (k, String::new())).collect();
@@ -178,7 +179,7 @@ pub(crate) async fn update(
         cx.aws
             .autoscaling
             .create_or_update_tags()
-            .set_tags(Some(group_tags(prior.id, &create_tags(cx.own, spec)?)))
+            .set_tags(Some(group_tags(prior.id, &set)))
             .send()
             .await
             .at(a, "CreateOrUpdateTags")?;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 
+use super::ownership::{TagChanges, tag_changes};
 use super::{AwsResultExt, Cx};
 use crate::graph::{Address, Kind};
 use crate::provider::{
@@ -210,17 +211,14 @@ pub(crate) async fn sync_tags(
     id: &str,
     before: Option<&Value>,
 ) -> Result<(), ProviderError> {
-    let before = crate::provider::tags_of(&spec.address, before)?;
-    let after = spec.tags()?;
-    if before == after {
+    let Some(TagChanges { removed, set }) = tag_changes(cx.own, spec, before)? else {
         return Ok(());
-    }
-    let removed: Vec<Tag> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k) && !is_bookkeeping_tag(k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
+    };
     if !removed.is_empty() {
+        let removed: Vec<Tag> = removed
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         cx.ec2
             .delete_tags()
             .resources(id)
@@ -232,7 +230,7 @@ pub(crate) async fn sync_tags(
     cx.ec2
         .create_tags()
         .resources(id)
-        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+        .set_tags(Some(to_tags(&set)))
         .send()
         .await
         .at(&spec.address, "CreateTags")?;

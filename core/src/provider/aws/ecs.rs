@@ -37,12 +37,10 @@ use serde_json::{Map, Value, json};
 
 use super::ec2::{Tagged, create_tags, owner, settle, visible_tags};
 use super::live::{as_set, attrs, missing};
-use super::ownership::claim;
+use super::ownership::{TagChanges, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, aws_says, retry_when, tolerate};
 use crate::graph::{Address, Kind};
-use crate::provider::{
-    Applied, Live, ProviderError, Refresh, ResourceSpec, is_bookkeeping_tag, tags_of,
-};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
 // ---------------------------------------------------------------------------------------------
@@ -55,19 +53,6 @@ pub(crate) fn iam_profile_not_visible(e: &ProviderError) -> bool {
         let m = message.to_ascii_lowercase();
         m.contains("iaminstanceprofile") || m.contains("iam instance profile")
     })
-}
-
-/// `tags` keys that are in `before` but not in the spec (ownership tags are never removed).
-pub(crate) fn removed_tags(
-    spec: &ResourceSpec,
-    before: Option<&Value>,
-) -> Result<Vec<String>, ProviderError> {
-    let before = tags_of(&spec.address, before)?;
-    let after = spec.tags()?;
-    Ok(before
-        .into_keys()
-        .filter(|k| !after.contains_key(k) && !is_bookkeeping_tag(k))
-        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,10 +189,9 @@ async fn sync_tags(
     arn: &str,
     before: Option<&Value>,
 ) -> Result<(), ProviderError> {
-    if tags_of(&spec.address, before)? == spec.tags()? {
+    let Some(TagChanges { removed, set }) = tag_changes(cx.own, spec, before)? else {
         return Ok(());
-    }
-    let removed = removed_tags(spec, before)?;
+    };
     if !removed.is_empty() {
         cx.aws
             .ecs
@@ -222,7 +206,7 @@ async fn sync_tags(
         .ecs
         .tag_resource()
         .resource_arn(arn)
-        .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
+        .set_tags(Some(ecs_tags(&set)))
         .send()
         .await
         .at(&spec.address, "TagResource")?;

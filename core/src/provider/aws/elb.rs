@@ -22,8 +22,8 @@ use aws_sdk_elasticloadbalancing::types::{
 use serde_json::{Value, json};
 
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
-use super::elbv2::{PER_CALL, aligned, applied, opt, same_set};
-use super::live::missing;
+use super::elbv2::{PER_CALL, applied, opt, same_set};
+use super::live::{as_set, missing};
 use super::ownership::{adopt, claim};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -507,11 +507,11 @@ fn live_of(
         ("scheme".to_owned(), opt(d.scheme())),
         (
             "subnets".to_owned(),
-            aligned(d.subnets().to_vec(), rec("subnets")),
+            as_set(d.subnets().to_vec(), rec("subnets")),
         ),
         (
             "security_groups".to_owned(),
-            aligned(d.security_groups().to_vec(), rec("security_groups")),
+            as_set(d.security_groups().to_vec(), rec("security_groups")),
         ),
         ("listeners".to_owned(), listeners),
         ("tags".to_owned(), visible_tags(&tags)),

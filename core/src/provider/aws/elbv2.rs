@@ -29,7 +29,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::{Map, Value, json};
 
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
-use super::live::missing;
+use super::live::{as_set, missing};
 use super::ownership::{adopt, claim};
 use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -1035,10 +1035,10 @@ fn load_balancer_live(
             "scheme".to_owned(),
             opt(lb.scheme().map(LoadBalancerSchemeEnum::as_str)),
         ),
-        ("subnets".to_owned(), aligned(subnets, rec("subnets"))),
+        ("subnets".to_owned(), as_set(subnets, rec("subnets"))),
         (
             "security_groups".to_owned(),
-            aligned(lb.security_groups().to_vec(), rec("security_groups")),
+            as_set(lb.security_groups().to_vec(), rec("security_groups")),
         ),
         ("tags".to_owned(), visible_tags(&tags)),
     ]);
@@ -1431,17 +1431,6 @@ pub(super) fn same_set(a: Option<&Value>, b: Option<&Value>) -> bool {
     }
 }
 
-/// A live list in the recorded order when it holds the same items, else sorted: reordering by
-/// AWS is no drift.
-pub(super) fn aligned(mut live: Vec<String>, recorded: Option<&Value>) -> Value {
-    live.sort();
-    let value = Value::from(live);
-    match recorded {
-        Some(r) if same_set(Some(r), Some(&value)) => r.clone(),
-        _ => value,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1458,9 +1447,9 @@ mod tests {
     fn lists_align_to_the_recorded_order_when_equal_as_sets() {
         let recorded = json!(["subnet-b", "subnet-a"]);
         let live = vec!["subnet-a".to_owned(), "subnet-b".to_owned()];
-        assert_eq!(aligned(live.clone(), Some(&recorded)), recorded);
+        assert_eq!(as_set(live.clone(), Some(&recorded)), recorded);
         assert_eq!(
-            aligned(
+            as_set(
                 vec!["subnet-c".to_owned(), "subnet-a".to_owned()],
                 Some(&recorded)
             ),
