@@ -219,7 +219,8 @@ pub(crate) async fn sync_tags(
             .iter()
             .map(|k| Tag::builder().key(k).build())
             .collect();
-        cx.ec2
+        cx.aws
+            .ec2
             .delete_tags()
             .resources(id)
             .set_tags(Some(removed))
@@ -227,7 +228,8 @@ pub(crate) async fn sync_tags(
             .await
             .at(&spec.address, "DeleteTags")?;
     }
-    cx.ec2
+    cx.aws
+        .ec2
         .create_tags()
         .resources(id)
         .set_tags(Some(to_tags(&set)))

@@ -81,7 +81,8 @@ pub(crate) async fn create(
         cx.waits.consistency,
         iam_profile_not_visible,
         || async {
-            cx.ec2
+            cx.aws
+                .ec2
                 .create_launch_template()
                 .launch_template_name(name)
                 .client_token(&token)
@@ -143,7 +144,8 @@ pub(crate) async fn update(
                 cx.waits.consistency,
                 iam_profile_not_visible,
                 || async {
-                    cx.ec2
+                    cx.aws
+                        .ec2
                         .create_launch_template_version()
                         .launch_template_id(prior.id)
                         .launch_template_data(data.clone())
@@ -157,7 +159,8 @@ pub(crate) async fn update(
                 .launch_template_version()
                 .and_then(LaunchTemplateVersion::version_number)
                 .ok_or_else(|| missing(a, "CreateLaunchTemplateVersion", "VersionNumber"))?;
-            cx.ec2
+            cx.aws
+                .ec2
                 .modify_launch_template()
                 .launch_template_id(prior.id)
                 .default_version(v.to_string())
@@ -178,6 +181,7 @@ pub(crate) async fn delete(
     prior: Prior<'_>,
 ) -> Result<(), ProviderError> {
     let r = cx
+        .aws
         .ec2
         .delete_launch_template()
         .launch_template_id(prior.id)
@@ -234,7 +238,8 @@ async fn describe(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<LaunchTemplate>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_launch_templates()
         .set_filters(Some(filters))
         .into_paginator()
@@ -253,6 +258,7 @@ async fn latest_versions(
     id: Option<&str>,
 ) -> Result<BTreeMap<String, LaunchTemplateVersion>, ProviderError> {
     let versions = cx
+        .aws
         .ec2
         .describe_launch_template_versions()
         .set_launch_template_id(id.map(str::to_owned))

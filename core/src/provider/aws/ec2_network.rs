@@ -109,7 +109,8 @@ pub(crate) async fn update(
                 .and_then(Value::as_bool);
             if had != Some(want) {
                 eventually(cx, || async {
-                    cx.ec2
+                    cx.aws
+                        .ec2
                         .modify_subnet_attribute()
                         .subnet_id(prior.id)
                         .map_public_ip_on_launch(bool_value(want))
@@ -124,6 +125,7 @@ pub(crate) async fn update(
             let (key, target) = route_target(spec)?;
             if prior.attributes.get(key).and_then(Value::as_str) != Some(target) {
                 let mut req = cx
+                    .aws
                     .ec2
                     .replace_route()
                     .route_table_id(spec.str("route_table_id")?)
@@ -147,6 +149,7 @@ pub(crate) async fn update(
                 // which would also replace every route through it.
                 if let Some(vpc) = had {
                     let r = cx
+                        .aws
                         .ec2
                         .detach_internet_gateway()
                         .internet_gateway_id(prior.id)
@@ -187,7 +190,8 @@ pub(crate) async fn delete(
     match kind {
         Kind::Vpc => {
             let r = retry_while(cx.waits, limit, &["DependencyViolation"], || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .delete_vpc()
                     .vpc_id(id)
                     .send()
@@ -202,7 +206,8 @@ pub(crate) async fn delete(
             if let Some(vpc) = attr("vpc_id") {
                 // "has some mapped public address(es)" until the VPC's Elastic IPs are released.
                 let r = retry_while(cx.waits, limit, &["DependencyViolation"], || async {
-                    cx.ec2
+                    cx.aws
+                        .ec2
                         .detach_internet_gateway()
                         .internet_gateway_id(id)
                         .vpc_id(vpc)
@@ -222,6 +227,7 @@ pub(crate) async fn delete(
                 )?;
             }
             let r = cx
+                .aws
                 .ec2
                 .delete_internet_gateway()
                 .internet_gateway_id(id)
@@ -233,7 +239,8 @@ pub(crate) async fn delete(
         }
         Kind::Subnet => {
             let r = retry_while(cx.waits, limit, &["DependencyViolation"], || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .delete_subnet()
                     .subnet_id(id)
                     .send()
@@ -246,7 +253,8 @@ pub(crate) async fn delete(
         }
         Kind::RouteTable => {
             let r = retry_while(cx.waits, limit, &["DependencyViolation"], || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .delete_route_table()
                     .route_table_id(id)
                     .send()
@@ -268,6 +276,7 @@ pub(crate) async fn delete(
                 });
             };
             let r = cx
+                .aws
                 .ec2
                 .delete_route()
                 .route_table_id(table)
@@ -283,6 +292,7 @@ pub(crate) async fn delete(
         }
         Kind::RouteTableAssociation => {
             let r = cx
+                .aws
                 .ec2
                 .disassociate_route_table()
                 .association_id(id)
@@ -295,7 +305,8 @@ pub(crate) async fn delete(
         Kind::ElasticIp => {
             // Still "in use" for a moment after its NAT gateway reports `deleted`.
             let r = retry_while(cx.waits, limit, &["InvalidIPAddress.InUse"], || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .release_address()
                     .allocation_id(id)
                     .send()
@@ -308,6 +319,7 @@ pub(crate) async fn delete(
         }
         Kind::NatGateway => {
             let r = cx
+                .aws
                 .ec2
                 .delete_nat_gateway()
                 .nat_gateway_id(id)
@@ -328,6 +340,7 @@ pub(crate) async fn delete(
 async fn create_vpc(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = cx
+        .aws
         .ec2
         .create_vpc()
         .cidr_block(spec.str("cidr_block")?)
@@ -361,7 +374,8 @@ async fn set_vpc_dns(
     let set_support = async {
         if support != Some(want_support) {
             eventually(cx, || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .modify_vpc_attribute()
                     .vpc_id(id)
                     .enable_dns_support(bool_value(want_support))
@@ -376,7 +390,8 @@ async fn set_vpc_dns(
     let set_hostnames = async {
         if hostnames != Some(want_hostnames) {
             eventually(cx, || async {
-                cx.ec2
+                cx.aws
+                    .ec2
                     .modify_vpc_attribute()
                     .vpc_id(id)
                     .enable_dns_hostnames(bool_value(want_hostnames))
@@ -403,6 +418,7 @@ async fn create_internet_gateway(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = cx
+        .aws
         .ec2
         .create_internet_gateway()
         .tag_specifications(tag_specification(
@@ -426,7 +442,8 @@ async fn attach_internet_gateway(
     id: &str,
 ) -> Result<(), ProviderError> {
     eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(spec.str("vpc_id")?)
@@ -441,7 +458,8 @@ async fn attach_internet_gateway(
 async fn create_subnet(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .create_subnet()
             .vpc_id(spec.str("vpc_id")?)
             .cidr_block(spec.str("cidr_block")?)
@@ -461,7 +479,8 @@ async fn create_subnet(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provi
         .ok_or_else(|| missing(a, "CreateSubnet", "SubnetId"))?;
     if spec.bool_or("map_public_ip_on_launch", false)? {
         eventually(cx, || async {
-            cx.ec2
+            cx.aws
+                .ec2
                 .modify_subnet_attribute()
                 .subnet_id(id)
                 .map_public_ip_on_launch(bool_value(true))
@@ -481,7 +500,8 @@ async fn create_route_table(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .create_route_table()
             .vpc_id(spec.str("vpc_id")?)
             .client_token(token)
@@ -523,6 +543,7 @@ async fn create_route(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provid
     let (key, target) = route_target(spec)?;
     eventually(cx, || async {
         let req = cx
+            .aws
             .ec2
             .create_route()
             .route_table_id(table)
@@ -544,7 +565,8 @@ async fn create_route(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provid
 async fn create_association(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .associate_route_table()
             .subnet_id(spec.str("subnet_id")?)
             .route_table_id(spec.str("route_table_id")?)
@@ -563,6 +585,7 @@ async fn create_elastic_ip(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, P
     let a = &spec.address;
     let domain = spec.opt_str("domain").unwrap_or("vpc");
     let out = cx
+        .aws
         .ec2
         .allocate_address()
         .domain(DomainType::from(domain))
@@ -590,7 +613,8 @@ async fn create_nat_gateway(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .create_nat_gateway()
             .subnet_id(spec.str("subnet_id")?)
             .set_allocation_id(spec.opt_str("allocation_id").map(str::to_owned))
@@ -626,6 +650,7 @@ async fn wait_nat_gateway(
     let start = Instant::now();
     loop {
         let out = cx
+            .aws
             .ec2
             .describe_nat_gateways()
             .nat_gateway_ids(id)
@@ -716,6 +741,7 @@ async fn find(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, ProviderE
             let table = spec.str("route_table_id")?;
             let destination = spec.str("destination_cidr_block")?;
             let tables = cx
+                .aws
                 .ec2
                 .describe_route_tables()
                 .route_table_ids(table)
@@ -891,7 +917,8 @@ async fn describe_vpcs(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<Vpc>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_vpcs()
         .set_filters(Some(filters))
         .into_paginator()
@@ -907,7 +934,8 @@ async fn describe_internet_gateways(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<InternetGateway>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_internet_gateways()
         .set_filters(Some(filters))
         .into_paginator()
@@ -923,7 +951,8 @@ async fn describe_subnets(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<Subnet>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_subnets()
         .set_filters(Some(filters))
         .into_paginator()
@@ -939,7 +968,8 @@ async fn describe_route_tables(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<RouteTable>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_route_tables()
         .set_filters(Some(filters))
         .into_paginator()
@@ -957,6 +987,7 @@ async fn describe_addresses(
     filters: Vec<Filter>,
 ) -> Result<Vec<ElasticIp>, ProviderError> {
     let out = cx
+        .aws
         .ec2
         .describe_addresses()
         .set_filters(Some(filters))
@@ -979,7 +1010,8 @@ async fn describe_nat_gateways(
             .values("available")
             .build(),
     );
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_nat_gateways()
         .set_filter(Some(filters))
         .into_paginator()
@@ -992,6 +1024,7 @@ async fn describe_nat_gateways(
 
 async fn read_vpc_dns(cx: Cx<'_>, a: &Address, live: &mut Live) -> Result<(), ProviderError> {
     let support = cx
+        .aws
         .ec2
         .describe_vpc_attribute()
         .vpc_id(&live.id)
@@ -1002,6 +1035,7 @@ async fn read_vpc_dns(cx: Cx<'_>, a: &Address, live: &mut Live) -> Result<(), Pr
         .enable_dns_support()
         .and_then(AttributeBooleanValue::value);
     let hostnames = cx
+        .aws
         .ec2
         .describe_vpc_attribute()
         .vpc_id(&live.id)

@@ -294,7 +294,8 @@ async fn describe(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<SecurityGroup>, ProviderError> {
-    cx.ec2
+    cx.aws
+        .ec2
         .describe_security_groups()
         .set_filters(Some(filters))
         .into_paginator()
@@ -331,7 +332,8 @@ pub(crate) async fn create(
         return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     let out = eventually(cx, || async {
-        cx.ec2
+        cx.aws
+            .ec2
             .create_security_group()
             .group_name(spec.str("name")?)
             .description(spec.str("description")?)
@@ -466,6 +468,7 @@ async fn send(
     let p = Some(permissions);
     match (direction, change) {
         (Direction::Ingress, Change::Authorize) => cx
+            .aws
             .ec2
             .authorize_security_group_ingress()
             .group_id(id)
@@ -475,6 +478,7 @@ async fn send(
             .at(a, "AuthorizeSecurityGroupIngress")
             .map(drop),
         (Direction::Ingress, Change::Revoke) => cx
+            .aws
             .ec2
             .revoke_security_group_ingress()
             .group_id(id)
@@ -484,6 +488,7 @@ async fn send(
             .at(a, "RevokeSecurityGroupIngress")
             .map(drop),
         (Direction::Egress, Change::Authorize) => cx
+            .aws
             .ec2
             .authorize_security_group_egress()
             .group_id(id)
@@ -493,6 +498,7 @@ async fn send(
             .at(a, "AuthorizeSecurityGroupEgress")
             .map(drop),
         (Direction::Egress, Change::Revoke) => cx
+            .aws
             .ec2
             .revoke_security_group_egress()
             .group_id(id)
@@ -517,7 +523,8 @@ pub(crate) async fn delete(
         cx.waits.dependency,
         &["DependencyViolation"],
         || async {
-            cx.ec2
+            cx.aws
+                .ec2
                 .delete_security_group()
                 .group_id(prior.id)
                 .send()

@@ -166,7 +166,6 @@ pub struct AwsProvider {
 /// What every family function gets: the clients, whose resources these are, and the waits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cx<'a> {
-    pub ec2: &'a aws_sdk_ec2::Client,
     pub aws: &'a Clients,
     pub own: &'a Ownership,
     pub waits: &'a Waits,
@@ -282,7 +281,6 @@ impl AwsProvider {
 
     fn cx(&self) -> Cx<'_> {
         Cx {
-            ec2: &self.clients.ec2,
             aws: &self.clients,
             own: &self.ownership,
             waits: &self.waits,
