@@ -1,5 +1,5 @@
 //! Exit statuses, in one place: 0 success or no changes, 1 error, 2 changes present (with
-//! `--detailed-exitcode`), as Terraform does.
+//! `--detailed-exitcode`), as Terraform does; `ecsops lock` exits 2 when the lock is held.
 
 use std::process::ExitCode;
 
@@ -8,6 +8,8 @@ pub enum Exit {
     Success,
     Error,
     Changes,
+    /// `ecsops lock`: someone holds the lock.
+    Locked,
 }
 
 impl From<Exit> for ExitCode {
@@ -15,7 +17,7 @@ impl From<Exit> for ExitCode {
         match e {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Error => ExitCode::from(1),
-            Exit::Changes => ExitCode::from(2),
+            Exit::Changes | Exit::Locked => ExitCode::from(2),
         }
     }
 }

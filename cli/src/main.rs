@@ -45,10 +45,14 @@ enum Command {
     Apply(commands::apply::ApplyArgs),
     /// Remove every resource of an environment, dependents first.
     Destroy(commands::apply::ApplyArgs),
+    /// Make AWS match the manifests of an earlier revision, read from git; tag the result.
+    Rollback(commands::apply::RollbackArgs),
+    /// The revisions applied to an environment, newest first (from its git tags and state).
+    History(commands::history::HistoryArgs),
     /// Inspect or replace the recorded state.
     #[command(subcommand)]
     State(commands::state::StateCommand),
-    /// Show who holds an environment's lock.
+    /// Show who holds an environment's lock: exit 0 unlocked, 2 held, 1 on error.
     Lock(commands::lock::LockArgs),
     /// Remove a lock, given its id (after making sure its holder is gone).
     Unlock(commands::lock::UnlockArgs),
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
             Command::Diff(args) => commands::diff::run(&ctx, &args).await,
             Command::Apply(args) => Box::pin(commands::apply::run(&ctx, &args, false)).await,
             Command::Destroy(args) => Box::pin(commands::apply::run(&ctx, &args, true)).await,
+            Command::Rollback(args) => Box::pin(commands::apply::rollback(&ctx, &args)).await,
+            Command::History(args) => commands::history::run(&ctx, &args).await,
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,

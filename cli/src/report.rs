@@ -161,6 +161,28 @@ pub fn error(err: &CliError) {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
         }
+        CliError::Ops(OpsError::Protected(refusal)) => {
+            anstream::eprintln!("error: {refusal}");
+            anstream::eprintln!("help: {}", refusal.help());
+            anstream::eprintln!("nothing was locked or changed");
+        }
+        CliError::Ops(e @ OpsError::Rollback { help, .. }) => {
+            anstream::eprintln!("error: {e}");
+            if !help.is_empty() {
+                anstream::eprintln!("help: {help}");
+            }
+        }
+        CliError::Ops(e @ OpsError::RevisionInvalid { invalid, .. }) => {
+            diagnostics(&invalid.sources, &invalid.diagnostics);
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: roll back to a revision that validates (`ecsops history` lists them), or fix the manifests and apply"
+            );
+        }
+        CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!("the lock was released; nothing was changed");
+        }
         CliError::Ops(OpsError::Provider(e)) => {
             anstream::eprintln!("error: {e}");
             match e.aws_code() {

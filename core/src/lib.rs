@@ -22,6 +22,7 @@
 
 pub mod apply;
 pub mod diagnostic;
+pub mod gitops;
 pub mod graph;
 pub mod manifest;
 pub mod ops;

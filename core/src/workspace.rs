@@ -2,8 +2,12 @@
 //! upward like git does) and tells environments from shared base files: a file that another file
 //! `extends` is a base, every other `.toml` in `environments/` is an environment named by its
 //! file stem.
+//!
+//! A workspace reads its files from the work tree, or from a [`Tree`] such as a git revision
+//! (`rollback`, `diff --rev`), so every stage after it works the same on either.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::manifest::sites;
 use crate::source::Sources;
@@ -32,9 +36,21 @@ pub enum WorkspaceError {
     BaseNotEnvironment { name: String, by: String },
 }
 
+/// Files of a workspace that are not the work tree (a git revision). Paths are absolute, under
+/// the workspace root, as they would be on disk.
+pub trait Tree: std::fmt::Debug + Send + Sync {
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// The files directly in `dir`.
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+    /// How paths read from it are shown: `<label>:<path>` (git's `rev:path` form).
+    fn label(&self) -> &str;
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    /// `None`: the work tree on disk.
+    tree: Option<Arc<dyn Tree>>,
 }
 
 impl Workspace {
@@ -50,18 +66,41 @@ impl Workspace {
             if !root.join(ENVIRONMENTS_DIR).is_dir() {
                 return Err(WorkspaceError::NoEnvironmentsDir(root));
             }
-            return Ok(Self { root });
+            return Ok(Self::at(root));
         }
         cwd.ancestors()
             .find(|d| d.join(ENVIRONMENTS_DIR).is_dir())
-            .map(|root| Self {
-                root: root.to_path_buf(),
-            })
+            .map(Self::at)
             .ok_or_else(|| WorkspaceError::NotFound(cwd.to_path_buf()))
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            tree: None,
+        }
+    }
+
+    /// The same workspace with its files read from `tree` instead of the work tree.
+    #[must_use]
+    pub fn with_tree(&self, tree: Arc<dyn Tree>) -> Self {
+        Self {
+            root: self.root.clone(),
+            tree: Some(tree),
+        }
+    }
+
+    /// The label of the tree files are read from (`None`: the work tree).
+    pub fn tree_label(&self) -> Option<&str> {
+        self.tree.as_deref().map(Tree::label)
+    }
+
+    /// A file's text, from the work tree or the workspace's tree.
+    pub fn read(&self, path: &Path) -> std::io::Result<String> {
+        match &self.tree {
+            None => std::fs::read_to_string(path),
+            Some(tree) => tree.read(&normalize(path)),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -77,23 +116,38 @@ impl Workspace {
         self.environments_dir().join(format!("{env}.toml"))
     }
 
-    /// Path as users see it: relative to the workspace root when inside it.
+    /// Path as users see it: relative to the workspace root when inside it, and prefixed with
+    /// the tree's label (`3f2a1c9:environments/base.toml`) when not read from the work tree.
     pub fn display_path(&self, path: &Path) -> PathBuf {
-        path.strip_prefix(&self.root)
-            .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+        let path = normalize(path);
+        let relative = path
+            .strip_prefix(&self.root)
+            .map_or_else(|_| path.clone(), Path::to_path_buf);
+        match self.tree_label() {
+            None => relative,
+            Some(label) => PathBuf::from(format!("{label}:{}", relative.display())),
+        }
     }
 
     /// Every `.toml` file in `environments/`, sorted.
     fn manifest_files(&self) -> Result<Vec<PathBuf>, WorkspaceError> {
         let dir = self.environments_dir();
-        let entries = std::fs::read_dir(&dir).map_err(|source| WorkspaceError::Io {
+        let io = |source| WorkspaceError::Io {
             path: dir.clone(),
             source,
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        };
+        let listed: Vec<PathBuf> = match &self.tree {
+            Some(tree) => tree.list(&dir).map_err(io)?,
+            None => std::fs::read_dir(&dir)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect(),
+        };
+        let mut files: Vec<PathBuf> = listed
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
             .collect();
         files.sort();
         Ok(files)
@@ -105,7 +159,7 @@ impl Workspace {
         let files = self.manifest_files()?;
         let mut extended_by: Vec<(PathBuf, String)> = Vec::new();
         for f in &files {
-            let Ok(text) = std::fs::read_to_string(f) else {
+            let Ok(text) = self.read(f) else {
                 continue;
             };
             let mut scratch = Sources::default();

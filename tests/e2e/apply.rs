@@ -682,9 +682,11 @@ async fn apply_refuses_without_a_terminal_or_approval() {
     let out = env.run(&["apply", ENV]);
     out.expect_code(1);
     assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
-    // Nothing created, and the lock was released.
+    // Nothing created, and the lock was released (`lock` exits 2 while it is held).
     assert_eq!(count(&env).await, (0, 0, 0));
-    env.run(&["lock", ENV]).expect_code(0);
+    let lock = env.run(&["lock", ENV]);
+    lock.expect_code(0);
+    assert!(lock.stdout.contains("is unlocked"), "{}", lock.stdout);
 }
 
 #[tokio::test]

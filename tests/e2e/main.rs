@@ -3,6 +3,7 @@
 
 mod apply;
 mod diff;
+mod gitops;
 mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;

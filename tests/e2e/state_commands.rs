@@ -85,6 +85,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     // A holder that crashed left its lock behind.
     stale_lock("0f0f0f0f-dead-4bee-8000-000000000001");
     let out = run(&["lock", "acc"]);
+    out.expect_code(2);
     assert!(
         out.stdout
             .contains("lock id:   0f0f0f0f-dead-4bee-8000-000000000001"),

@@ -1,17 +1,21 @@
-//! `ecsops apply ENV` and `ecsops destroy ENV`: the plan, a confirmation, then progress per
-//! resource (a live status line on a terminal, plain lines otherwise) and a closing report of
-//! what was done, what failed and what is left.
+//! `ecsops apply ENV`, `destroy ENV` and `rollback ENV --to REV`: the plan, a confirmation,
+//! then progress per resource (a live status line on a terminal, plain lines otherwise) and a
+//! closing report of what was done, what failed, what is left, and the tag the revision got.
+//! The workflow itself (lock, git checks, tagging) is `ops::apply::run`; this is its terminal.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome};
 use ecsops_core::ops::OpsError;
-use ecsops_core::ops::apply::{ApplyRequest, Prepared, prepare};
+use ecsops_core::ops::apply::{
+    Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
+};
 use ecsops_core::plan::Action;
 use ecsops_core::render;
+use ecsops_core::state::{LockInfo, Operation};
 
 use super::Context;
 use super::state::LockTimeout;
@@ -24,6 +28,25 @@ pub struct ApplyArgs {
     /// The environment (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
+    #[command(flatten)]
+    flags: ApplyFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment (a file stem in `environments/`).
+    #[arg(value_name = "ENV")]
+    environment: String,
+    /// The revision to go back to: a tag (`ecsops/ENV/7`), a serial (`7`) or a commit.
+    #[arg(long, value_name = "REV")]
+    to: String,
+    #[command(flatten)]
+    flags: ApplyFlags,
+}
+
+/// What apply, destroy and rollback share.
+#[derive(Debug, Args)]
+pub struct ApplyFlags {
     /// Apply without asking (for CI).
     #[arg(long)]
     auto_approve: bool,
@@ -41,47 +64,60 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(ctx: &Context, args: &ApplyArgs, destroy: bool) -> Result<Exit, CliError> {
+    let mode = if destroy { Mode::Destroy } else { Mode::Apply };
+    Box::pin(walk(ctx, &args.environment, mode, &args.flags)).await
+}
+
+pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
+    let mode = Mode::Rollback {
+        to: args.to.clone(),
+    };
+    Box::pin(walk(ctx, &args.environment, mode, &args.flags)).await
+}
+
+async fn walk(ctx: &Context, env: &str, mode: Mode, flags: &ApplyFlags) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
-    let env = &args.environment;
+    let operation = mode.operation();
+    let rerun = match &mode {
+        Mode::Apply => format!("ecsops apply {env}"),
+        Mode::Destroy => format!("ecsops destroy {env}"),
+        Mode::Rollback { to } => format!("ecsops rollback {env} --to {to}"),
+    };
     let request = ApplyRequest {
+        mode,
         state_url: ctx.state_url.clone(),
-        offline: args.offline,
-        destroy,
-        lock_timeout: args.lock.timeout,
+        offline: flags.offline,
+        lock_timeout: flags.lock.timeout,
+        auto_approve: flags.auto_approve,
+        options: ApplyOptions {
+            parallelism: usize::from(flags.parallelism),
+            continue_on_error: flags.continue_on_error,
+        },
     };
-    let prepared = prepare(&ws, env, &request, &mut report::lock_countdown).await?;
-    report::diagnostics(&prepared.sources, &prepared.warnings);
-    anstream::print!(
-        "{}",
-        render::text::render(&prepared.plan, term::stdout_color())
-    );
-    if !prepared.plan.has_changes() {
-        prepared.abandon().await?;
-        return Ok(Exit::Success);
+    // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
+    let interrupt = interrupted();
+    let mut ui = Terminal { progress: None };
+    let report = Box::pin(ecsops_core::ops::apply::run(
+        &ws, env, &request, &mut ui, interrupt,
+    ))
+    .await;
+    if let Some(p) = &ui.progress {
+        p.clear();
     }
-    if !args.auto_approve && !confirmed(env, destroy, &prepared)? {
-        prepared.abandon().await?;
-        anstream::eprintln!("{} cancelled; nothing was changed.", verb(destroy));
-        return Ok(Exit::Error);
-    }
-    let options = ApplyOptions {
-        parallelism: usize::from(args.parallelism),
-        continue_on_error: args.continue_on_error,
-    };
-    let total = prepared
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .count();
-    let mut progress = Progress::new(total);
-    let result = prepared
-        .apply(options, interrupted(), &mut |e| progress.event(&e))
-        .await;
-    progress.clear();
-    match result {
-        Ok(outcome) => Ok(finish(env, destroy, &outcome)),
+    let verb = verb(operation);
+    match report {
+        Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
+        Ok(ApplyReport::Cancelled) => {
+            anstream::eprintln!("{verb} cancelled; nothing was changed.");
+            Ok(Exit::Error)
+        }
+        Ok(ApplyReport::Interrupted) => {
+            anstream::eprintln!("\n{verb} interrupted before it started; nothing was changed.");
+            Ok(Exit::Error)
+        }
+        Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun)),
         Err(OpsError::SaveFailed(failed)) => {
+            report_outcome(operation, &failed.outcome, &rerun);
             anstream::eprintln!("error: {failed}");
             match &failed.kept_at {
                 Some(path) => anstream::eprintln!(
@@ -99,41 +135,94 @@ pub async fn run(ctx: &Context, args: &ApplyArgs, destroy: bool) -> Result<Exit,
     }
 }
 
-fn verb(destroy: bool) -> &'static str {
-    if destroy { "Destroy" } else { "Apply" }
+fn verb(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Apply => "Apply",
+        Operation::Destroy => "Destroy",
+        Operation::Rollback => "Rollback",
+    }
 }
 
-/// Asks on the terminal; without one, refuses (a pipe cannot confirm a production change).
-fn confirmed(env: &str, destroy: bool, prepared: &Prepared) -> Result<bool, CliError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::Io(format!(
-            "refusing to {} `{env}` without confirmation: stdin is not a terminal; pass `--auto-approve` to apply unattended",
-            if destroy { "destroy" } else { "apply" }
-        )));
+/// The terminal side of the workflow.
+struct Terminal {
+    progress: Option<Progress>,
+}
+
+impl Interaction for Terminal {
+    fn waiting_for_lock(&mut self, holder: &LockInfo, left: Duration) {
+        report::lock_countdown(holder, left);
     }
-    let s = prepared.plan.summary;
-    let (question, answer) = if destroy {
-        (
-            format!(
+
+    fn planned(&mut self, planned: &Planned<'_>) {
+        report::diagnostics(planned.sources, planned.warnings);
+        if let Some(target) = planned.rollback {
+            anstream::println!(
+                "Rolling back to {}: {} ({})\n",
+                target.describe(),
+                target.commit.subject,
+                target.commit.author
+            );
+        }
+        anstream::print!(
+            "{}",
+            render::text::render(planned.plan, term::stdout_color())
+        );
+        let total = planned
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .count();
+        self.progress = Some(Progress::new(total));
+    }
+
+    fn confirm(&mut self, c: &Confirmation) -> Answer {
+        let env = &c.environment;
+        if !std::io::stdin().is_terminal() {
+            let reason = "stdin is not a terminal; pass `--auto-approve` to apply unattended";
+            return Box::pin(std::future::ready(Err(reason.to_owned())));
+        }
+        let question = match c.operation {
+            Operation::Destroy => format!(
                 "\nDestroy all {} resources of `{env}`? Type the environment name to confirm: ",
-                s.delete
+                c.summary.delete
             ),
-            env.to_owned(),
-        )
-    } else {
-        (
-            format!("\nApply these changes to `{env}`? Only `yes` confirms: "),
-            "yes".to_owned(),
-        )
-    };
-    anstream::eprint!("{question}");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::Io(e.to_string()))?;
-    Ok(line.trim() == answer)
+            _ if c.protected => format!(
+                "\n`{env}` is protected. Type its name to {} these changes: ",
+                c.operation.as_str()
+            ),
+            _ => format!(
+                "\n{} these changes to `{env}`? Only `{}` confirms: ",
+                verb(c.operation),
+                c.answer
+            ),
+        };
+        anstream::eprint!("{question}");
+        let _ = std::io::stderr().flush();
+        // A thread of its own, not the runtime's blocking pool: an interrupt answers instead,
+        // and the process must not wait for a read that never ends.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let expected = c.answer.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map(|_| line.trim() == expected)
+                .map_err(|e| format!("cannot read the answer: {e}"));
+            let _ = tx.send(read);
+        });
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err("the answer was lost".to_owned()))
+        })
+    }
+
+    fn event(&mut self, event: Event) {
+        if let Some(p) = &mut self.progress {
+            p.event(&event);
+        }
+    }
 }
 
 /// Resolves at the first Ctrl-C or SIGTERM. Later ones are left to the handler, which only
@@ -227,6 +316,10 @@ impl Progress {
                 self.line(&text);
             }
             Event::Saved { serial } => tracing::debug!(serial, "state saved"),
+            Event::SaveFailed { error } => self.line(&format!(
+                "Saving the state failed: {error}; starting nothing new, waiting for {} running step(s)",
+                self.running.len()
+            )),
             Event::Interrupted => self.line(&format!(
                 "Interrupted: starting nothing new; waiting for {} running step(s) to finish and be saved",
                 self.running.len()
@@ -285,7 +378,56 @@ fn ed(action: Action) -> &'static str {
 }
 
 /// The closing report and the exit status.
-fn finish(env: &str, destroy: bool, outcome: &Outcome) -> Exit {
+fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
+    let outcome = &done.outcome;
+    report_outcome(operation, outcome, rerun);
+    match &done.tagging {
+        Tagging::Tagged { name, commit } => {
+            anstream::println!("Tagged {name} on {}.", ecsops_core::gitops::short(commit));
+        }
+        Tagging::Dirty => anstream::eprintln!(
+            "warning: not tagged: `{env}` was applied from uncommitted files (recorded as dirty in the state)"
+        ),
+        Tagging::NoRepository => anstream::eprintln!(
+            "warning: not tagged: the workspace is not in a git repository (or has no commit), so nothing records which revision was applied"
+        ),
+        Tagging::Unfinished => {}
+        Tagging::Exists(name) => anstream::eprintln!(
+            "warning: not tagged: tag `{name}` already exists (from an earlier state lineage?); it was left as it is"
+        ),
+        Tagging::Failed(reason) => anstream::eprintln!("warning: not tagged: {reason}"),
+    }
+    if let Some((target, files)) = &done.rollback
+        && outcome.succeeded()
+    {
+        anstream::println!(
+            "\nThe work tree still holds the change that was rolled back: the next `ecsops apply {env}` would apply it again."
+        );
+        anstream::println!("To make git match what is applied now, restore the files and commit:");
+        anstream::println!(
+            "  git restore --source={} -- {}",
+            target.commit.short(),
+            files.join(" ")
+        );
+        anstream::println!(
+            "  git commit -m \"Roll back {env} to {}\"",
+            target.describe()
+        );
+        if files.len() > 1 {
+            anstream::println!(
+                "(the base files are shared: check the other environments that extend them with `ecsops diff`)"
+            );
+        }
+    }
+    if outcome.succeeded() {
+        Exit::Success
+    } else {
+        Exit::Error
+    }
+}
+
+/// What the walk did: a summary line, failures, and what was not started.
+fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str) {
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
     let done = format!(
         "{} created, {} updated, {} replaced, {} destroyed",
@@ -294,16 +436,17 @@ fn finish(env: &str, destroy: bool, outcome: &Outcome) -> Exit {
         count(Action::Replace),
         count(Action::Delete)
     );
+    let verb = verb(operation);
     if outcome.succeeded() {
-        anstream::println!("\n{} complete: {done}.", verb(destroy));
-        return Exit::Success;
+        anstream::println!("\n{verb} complete: {done}.");
+        return;
     }
     let why = if outcome.interrupted {
         "interrupted"
     } else {
         "stopped"
     };
-    anstream::eprintln!("\n{} {why}: {done}.", verb(destroy));
+    anstream::eprintln!("\n{verb} {why}: {done}.");
     for f in &outcome.failed {
         anstream::eprintln!("error: {}", f.error);
     }
@@ -313,10 +456,8 @@ fn finish(env: &str, destroy: bool, outcome: &Outcome) -> Exit {
             anstream::eprintln!("  {address} ({})", action.as_str());
         }
     }
-    let command = if destroy { "destroy" } else { "apply" };
     anstream::eprintln!(
-        "help: everything finished is saved in the state (serial {}); fix the cause and run `ecsops {command} {env}` again to continue",
+        "help: everything finished is saved in the state (serial {}); fix the cause and run `{rerun}` again to continue",
         outcome.state.serial
     );
-    Exit::Error
 }

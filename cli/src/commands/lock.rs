@@ -7,6 +7,7 @@ use super::Context;
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 
+/// Exit status: 0 when unlocked, 2 when someone holds the lock, 1 on error.
 #[derive(Debug, Args)]
 pub struct LockArgs {
     #[arg(value_name = "ENV")]
@@ -25,13 +26,16 @@ pub struct UnlockArgs {
 pub async fn run_lock(ctx: &Context, args: &LockArgs) -> Result<Exit, CliError> {
     let target = ctx.target(&args.environment).await?;
     match ops::lock_holder(&target).await? {
-        None => anstream::println!("`{}` is unlocked ({})", args.environment, target.describe()),
+        None => {
+            anstream::println!("`{}` is unlocked ({})", args.environment, target.describe());
+            Ok(Exit::Success)
+        }
         Some(holder) => {
             anstream::println!("`{}` is locked ({})", args.environment, target.describe());
             anstream::print!("{}", report::lock_fields(&holder));
+            Ok(Exit::Locked)
         }
     }
-    Ok(Exit::Success)
 }
 
 pub async fn run_unlock(ctx: &Context, args: &UnlockArgs) -> Result<Exit, CliError> {

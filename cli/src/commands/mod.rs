@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod history;
 pub mod lock;
 pub mod state;
 pub mod validate;

@@ -66,6 +66,10 @@ pub enum Event {
     },
     /// An interrupt arrived: nothing new starts.
     Interrupted,
+    /// The state could not be saved: nothing new starts; running steps finish unsaved.
+    SaveFailed {
+        error: String,
+    },
 }
 
 /// A step that failed.
@@ -115,7 +119,8 @@ pub struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    async fn save(&mut self) -> Result<u64, StateError> {
+    /// Writes the state as the next serial (compare-and-swap on the version last written).
+    pub async fn save(&mut self) -> Result<u64, StateError> {
         self.state.serial += 1;
         let version = self
             .backend
@@ -173,7 +178,18 @@ pub async fn apply<P: Provider + 'static>(
                 recorder.state.resources.insert(to, r);
             }
         }
-        save(recorder, &mut outcome, events).await?;
+        match recorder.save().await {
+            Ok(serial) => events(Event::Saved { serial }),
+            // Nothing has run yet: the state to keep is the one read.
+            Err(source) => {
+                outcome.state = recorder.state.clone();
+                return Err(SaveFailed {
+                    outcome: Box::new(outcome),
+                    source,
+                    kept_at: None,
+                });
+            }
+        }
     }
 
     let steps = schedule(plan, graph, &recorder.state.resources);
@@ -189,9 +205,13 @@ pub async fn apply<P: Provider + 'static>(
     let mut settled = vec![false; steps.len()];
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut stop = false;
+    // The first save that failed: nothing new starts, the running steps still finish and are
+    // reported, and the caller keeps the state that records them.
+    let mut unsaved: Option<StateError> = None;
     let parallelism = options.parallelism.max(1);
     let mut interrupt = std::pin::pin!(interrupt);
 
+    // No `?` in this loop: returning would drop `running` and abort the steps in flight.
     loop {
         while !stop && running.len() < parallelism {
             let Some(i) = ready.pop_front() else { break };
@@ -217,8 +237,16 @@ pub async fn apply<P: Provider + 'static>(
                         error: Some(error),
                         elapsed: Duration::ZERO,
                     };
-                    stop |=
-                        settle(finished, &steps, recorder, &mut outcome, options, events).await?;
+                    stop |= settle(
+                        finished,
+                        &steps,
+                        recorder,
+                        &mut outcome,
+                        &mut unsaved,
+                        options,
+                        events,
+                    )
+                    .await;
                     settled[i] = true;
                     skip_dependents(i, &dependents, &mut skipped);
                 }
@@ -248,7 +276,16 @@ pub async fn apply<P: Provider + 'static>(
         };
         let i = finished.index;
         let failed = finished.error.is_some();
-        stop |= settle(finished, &steps, recorder, &mut outcome, options, events).await?;
+        stop |= settle(
+            finished,
+            &steps,
+            recorder,
+            &mut outcome,
+            &mut unsaved,
+            options,
+            events,
+        )
+        .await;
         settled[i] = true;
         if failed {
             skip_dependents(i, &dependents, &mut skipped);
@@ -268,7 +305,14 @@ pub async fn apply<P: Provider + 'static>(
         .map(|(_, s)| (s.address.clone(), s.action))
         .collect();
     outcome.state = recorder.state.clone();
-    Ok(outcome)
+    match unsaved {
+        None => Ok(outcome),
+        Some(source) => Err(SaveFailed {
+            outcome: Box::new(outcome),
+            source,
+            kept_at: None,
+        }),
+    }
 }
 
 fn skip_dependents(i: usize, dependents: &[Vec<usize>], skipped: &mut BTreeSet<usize>) {
@@ -283,14 +327,16 @@ fn skip_dependents(i: usize, dependents: &[Vec<usize>], skipped: &mut BTreeSet<u
 }
 
 /// Records a finished step's effects, saves the state, reports; true when the walk must stop.
+/// After a failed save (`unsaved`) steps are still recorded in memory and reported, not saved.
 async fn settle(
     finished: Finished,
     steps: &[Step],
     recorder: &mut Recorder<'_>,
     outcome: &mut Outcome,
+    unsaved: &mut Option<StateError>,
     options: ApplyOptions,
     events: &mut (dyn FnMut(Event) + Send),
-) -> Result<bool, SaveFailed> {
+) -> bool {
     let step = &steps[finished.index];
     let changed = !finished.effects.is_empty();
     for effect in finished.effects {
@@ -303,8 +349,18 @@ async fn settle(
             }
         }
     }
-    if changed {
-        save(recorder, outcome, events).await?;
+    let mut stop = false;
+    if changed && unsaved.is_none() {
+        match recorder.save().await {
+            Ok(serial) => events(Event::Saved { serial }),
+            Err(e) => {
+                events(Event::SaveFailed {
+                    error: e.to_string(),
+                });
+                *unsaved = Some(e);
+                stop = true;
+            }
+        }
     }
     match finished.error {
         None => {
@@ -315,7 +371,7 @@ async fn settle(
                 elapsed: finished.elapsed,
                 adopted: finished.adopted,
             });
-            Ok(false)
+            stop
         }
         Some(error) => {
             events(Event::Failed {
@@ -328,38 +384,7 @@ async fn settle(
                 action: step.action,
                 error,
             });
-            Ok(!options.continue_on_error)
-        }
-    }
-}
-
-async fn save(
-    recorder: &mut Recorder<'_>,
-    outcome: &mut Outcome,
-    events: &mut (dyn FnMut(Event) + Send),
-) -> Result<(), SaveFailed> {
-    match recorder.save().await {
-        Ok(serial) => {
-            events(Event::Saved { serial });
-            Ok(())
-        }
-        Err(source) => {
-            let mut o = std::mem::replace(
-                outcome,
-                Outcome {
-                    state: recorder.state.clone(),
-                    done: Vec::new(),
-                    failed: Vec::new(),
-                    not_started: Vec::new(),
-                    interrupted: false,
-                },
-            );
-            o.state = recorder.state.clone();
-            Err(SaveFailed {
-                outcome: Box::new(o),
-                source,
-                kept_at: None,
-            })
+            stop || !options.continue_on_error
         }
     }
 }

@@ -197,6 +197,80 @@ async fn a_failure_starts_nothing_new_records_what_was_done_and_a_rerun_converge
 }
 
 #[tokio::test]
+async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
+    let (dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    // The backend breaks while the subnets and the security group run together: their saves
+    // fail, and all three must still be reported and kept, with the NAT gateway never started.
+    let state_file = dir.path().join("acc.json");
+    provider.on_next(&Address::from("subnet.a"), move || {
+        std::fs::write(&state_file, "not a state").expect("break the state file");
+    });
+    let stored = backend.read().await.expect("state reads");
+    assert!(stored.is_none());
+    let graph = graph();
+    let state = State::new("acc", "lineage".to_owned());
+    let plan = plan_for(&graph, &state);
+    let mut recorder = Recorder {
+        backend: &backend,
+        state,
+        version: None,
+    };
+    let mut events = Vec::new();
+    let failed = apply(
+        Arc::clone(&provider),
+        &plan,
+        &graph,
+        &mut recorder,
+        ApplyOptions::default(),
+        std::future::pending(),
+        &mut |e| events.push(e),
+    )
+    .await
+    .expect_err("the save fails");
+    assert!(
+        matches!(failed.source, StateError::Corrupt { .. }),
+        "{:?}",
+        failed.source
+    );
+    let done: BTreeSet<&str> = failed
+        .outcome
+        .done
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    assert_eq!(done, BTreeSet::from(["vpc", "subnet.a", "subnet.b", "sg"]));
+    let not_started: Vec<&str> = failed
+        .outcome
+        .not_started
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    assert_eq!(not_started, ["nat"]);
+    let kept: BTreeSet<&str> = failed
+        .outcome
+        .state
+        .resources
+        .keys()
+        .map(Address::as_str)
+        .collect();
+    assert_eq!(kept, done, "the unsaved state records every finished step");
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::Finished { .. }))
+        .count();
+    assert_eq!(finished, 4);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::SaveFailed { .. }))
+            .count(),
+        1
+    );
+    assert!(!provider.calls().contains(&"create nat".to_owned()));
+}
+
+#[tokio::test]
 async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());

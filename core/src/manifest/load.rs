@@ -22,6 +22,8 @@ pub struct Loaded {
     pub file: FileId,
     /// Files in merge order: the deepest base first, the environment file last.
     pub chain: Vec<FileId>,
+    /// The same files' paths, as read (absolute when the workspace root is).
+    pub paths: Vec<PathBuf>,
     pub value: serde_json::Value,
     pub sites: SiteMap,
     /// The typed manifest; `None` when the document does not match the schema.
@@ -38,6 +40,7 @@ pub fn load_environment(
 ) -> Option<Loaded> {
     let path = ws.manifest_path(env);
     let mut chain: Vec<(FileId, Located)> = Vec::new();
+    let mut paths: Vec<PathBuf> = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut next = Some((path, None::<crate::source::Site>));
     while let Some((path, referrer)) = next.take() {
@@ -71,7 +74,7 @@ pub fn load_environment(
             return None;
         }
         seen.push(norm);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match ws.read(&path) {
             Ok(t) => t,
             Err(e) => {
                 let shown = ws.display_path(&path);
@@ -116,9 +119,11 @@ pub fn load_environment(
             }
         }
         chain.push((id, located));
+        paths.push(path);
     }
     // The chain was read child first; merge from the deepest base upward.
     chain.reverse();
+    paths.reverse();
     let file = chain.last().map(|(id, _)| *id)?;
     let files: Vec<FileId> = chain.iter().map(|(id, _)| *id).collect();
     let mut iter = chain.into_iter().map(|(_, l)| l);
@@ -147,6 +152,7 @@ pub fn load_environment(
         environment: env.to_owned(),
         file,
         chain: files,
+        paths,
         value: merged.value,
         sites: merged.sites,
         manifest,

@@ -70,9 +70,21 @@ pub struct Environment {
     /// Extra tags put on every resource, next to `Environment` and the `ecsops:*` tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// A protected environment is only applied from a clean work tree on the release branch.
+    /// A protected environment is applied, destroyed and rolled back only from a git
+    /// repository whose HEAD is on `release_branch`, with every file the environment reads
+    /// committed, after the operator types the environment's name (or `--auto-approve`).
     #[serde(default)]
     pub protected: bool,
+    /// The branch a protected environment is released from. Default `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub release_branch: Option<String>,
+}
+
+impl Environment {
+    pub fn release_branch(&self) -> &str {
+        self.release_branch.as_deref().unwrap_or("main")
+    }
 }
 
 /// Where the state document of this environment is kept.

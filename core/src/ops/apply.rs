@@ -1,150 +1,498 @@
-//! `ecsops apply` and `ecsops destroy`: take the environment's lock, read the state under it,
-//! refresh, plan, and (after the CLI's confirmation) walk the plan with the apply engine. The
-//! plan shown is the plan applied: nothing can change the state between the two while the
-//! lock is held. The lock is released whatever happens.
+//! `ecsops apply`, `destroy` and `rollback`: the whole workflow in one owner, so every way out
+//! releases the lock. Git checks (protected environments) come first, before the lock; then
+//! lock → read state → refresh → plan → confirm (the CLI asks; an interrupt here cancels) →
+//! walk → record the revision → tag → unlock. The plan shown is the plan applied: nothing can
+//! change the state between the two while the lock is held.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder};
 use crate::diagnostic::Diagnostics;
+use crate::gitops::guard::{self, Protection, Provenance};
+use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
+use crate::gitops::{Repo, tag};
 use crate::graph::Graph;
-use crate::plan::Plan;
-use crate::provider::aws::AwsProvider;
+use crate::manifest::load_environment;
+use crate::plan::{Plan, Summary};
 use crate::source::Sources;
-use crate::state::{LockInfo, State, Version};
+use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
 use crate::workspace::Workspace;
 
 use super::OpsError;
 use super::diff::{Desired, desired, plan, provider};
 use super::state::{Target, acquire, target};
 
-#[derive(Debug, Clone, Default)]
-pub struct ApplyRequest {
-    pub state_url: Option<String>,
-    /// Plan against the recorded state without reading AWS first.
-    pub offline: bool,
-    /// Remove every recorded resource instead of building the manifest.
-    pub destroy: bool,
-    /// How long to wait for another holder's lock.
-    pub lock_timeout: Duration,
+/// What to do to the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Make AWS match the work tree's manifests.
+    #[default]
+    Apply,
+    /// Remove every recorded resource.
+    Destroy,
+    /// Make AWS match the manifests at a git revision (a tag, a serial or a commit).
+    Rollback { to: String },
 }
 
-/// A plan made under the lock, ready to apply or to abandon.
-#[derive(Debug)]
-pub struct Prepared {
-    pub plan: Plan,
-    pub sources: Sources,
-    pub warnings: Diagnostics,
-    pub target: Target,
-    root: PathBuf,
-    lock: LockInfo,
-    graph: Graph,
-    state: State,
-    version: Option<Version>,
-    provider: Arc<AwsProvider>,
-}
-
-/// Locks, reads, refreshes and plans. `waiting` is told the holder while another lock blocks.
-pub async fn prepare(
-    ws: &Workspace,
-    environment: &str,
-    request: &ApplyRequest,
-    waiting: &mut dyn FnMut(&LockInfo, Duration),
-) -> Result<Prepared, OpsError> {
-    let desired = desired(ws, environment)?;
-    let target = target(ws, environment, request.state_url.as_deref()).await?;
-    let operation = if request.destroy { "destroy" } else { "apply" };
-    let lock = LockInfo::new(operation, ws.root());
-    acquire(&target, &lock, request.lock_timeout, waiting).await?;
-    match plan_locked(environment, desired, request, &target).await {
-        Ok((desired, plan, state, version, provider)) => Ok(Prepared {
-            plan,
-            sources: desired.sources,
-            warnings: desired.warnings,
-            target,
-            root: ws.root().to_owned(),
-            lock,
-            graph: desired.graph,
-            state,
-            version,
-            provider: Arc::new(provider),
-        }),
-        Err(e) => {
-            if let Err(unlock) = target.backend.unlock(&lock.id).await {
-                tracing::warn!(error = %unlock, "could not release the lock");
-            }
-            Err(e)
+impl Mode {
+    pub fn operation(&self) -> Operation {
+        match self {
+            Self::Apply => Operation::Apply,
+            Self::Destroy => Operation::Destroy,
+            Self::Rollback { .. } => Operation::Rollback,
         }
     }
 }
 
-async fn plan_locked(
+#[derive(Debug, Clone, Default)]
+pub struct ApplyRequest {
+    pub mode: Mode,
+    pub state_url: Option<String>,
+    /// Plan against the recorded state without reading AWS first.
+    pub offline: bool,
+    /// How long to wait for another holder's lock.
+    pub lock_timeout: Duration,
+    /// Apply without asking.
+    pub auto_approve: bool,
+    pub options: ApplyOptions,
+}
+
+/// What the operator must type to confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub environment: String,
+    pub operation: Operation,
+    pub summary: Summary,
+    /// `yes`, or the environment's name for a destroy or a protected environment.
+    pub answer: String,
+    pub protected: bool,
+}
+
+/// The plan about to be confirmed, for the CLI to show.
+#[derive(Debug)]
+pub struct Planned<'a> {
+    pub plan: &'a Plan,
+    pub sources: &'a Sources,
+    pub warnings: &'a Diagnostics,
+    /// A rollback's target.
+    pub rollback: Option<&'a RollbackTarget>,
+}
+
+/// An answer that may take a while (a person at a terminal).
+pub type Answer = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// The CLI's side of the workflow: where it shows things and asks.
+pub trait Interaction: Send {
+    /// Another holder has the lock; `left` of the lock timeout remains.
+    fn waiting_for_lock(&mut self, holder: &LockInfo, left: Duration);
+    /// The plan, before confirmation (also when it has no changes).
+    fn planned(&mut self, planned: &Planned<'_>);
+    /// Whether the operator typed `confirmation.answer`; `Err` with the reason when nobody
+    /// can be asked (no terminal).
+    fn confirm(&mut self, confirmation: &Confirmation) -> Answer;
+    fn event(&mut self, event: Event);
+}
+
+/// How the workflow ended.
+#[derive(Debug)]
+pub enum ApplyReport {
+    NoChanges,
+    /// The operator did not confirm.
+    Cancelled,
+    /// Ctrl-C before anything was changed.
+    Interrupted,
+    Done(Box<Done>),
+}
+
+/// A walk that ran.
+#[derive(Debug)]
+pub struct Done {
+    pub outcome: Outcome,
+    pub tagging: Tagging,
+    /// A rollback's target and the files (as git names them) it restored in AWS but not in
+    /// the work tree.
+    pub rollback: Option<(RollbackTarget, Vec<String>)>,
+}
+
+/// Whether the applied revision was tagged, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tagging {
+    Tagged {
+        name: String,
+        commit: String,
+    },
+    /// The workspace is not in a git repository (or it has no commit).
+    NoRepository,
+    /// The environment's files had uncommitted changes.
+    Dirty,
+    /// The apply failed or was interrupted.
+    Unfinished,
+    /// A tag of that name exists (from an earlier state lineage); it is never moved.
+    Exists(String),
+    /// Recording the revision or making the tag failed; the apply itself is saved.
+    Failed(String),
+}
+
+/// Runs the workflow. `interrupt` resolving (Ctrl-C) cancels before the walk and stops it
+/// cleanly during it.
+pub async fn run(
+    ws: &Workspace,
     environment: &str,
-    mut desired: Desired,
     request: &ApplyRequest,
-    target: &Target,
-) -> Result<(Desired, Plan, State, Option<Version>, AwsProvider), OpsError> {
-    let stored = target.backend.read().await?;
-    let (state, version) = match stored {
-        Some(s) => (s.state, Some(s.version)),
-        None => (
-            State::new(environment, uuid::Uuid::new_v4().to_string()),
-            None,
-        ),
+    ui: &mut dyn Interaction,
+    interrupt: impl Future<Output = ()> + Send,
+) -> Result<ApplyReport, OpsError> {
+    let mut interrupt = std::pin::pin!(interrupt);
+    let repo = Repo::discover(ws.root())?;
+    let (mut desired, rollback) = match &request.mode {
+        Mode::Rollback { to } => {
+            let (desired, target) = desired_at(ws, environment, repo.as_ref(), to)?;
+            (desired, Some(target))
+        }
+        Mode::Apply | Mode::Destroy => (desired(ws, environment)?, None),
     };
-    if request.destroy {
+    let provenance = check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
+    let protected = protected(ws, environment, &desired, &request.mode);
+    if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
         desired.moved.clear();
     }
-    let provider = provider(&desired.manifest, &state).await;
-    let refresh = (!request.offline).then_some(&provider);
-    let (plan, refreshed) = plan(environment, &desired, Some(&state), refresh).await?;
-    Ok((desired, plan, refreshed.unwrap_or(state), version, provider))
+    let target = target(ws, environment, request.state_url.as_deref()).await?;
+    let lock = LockInfo::new(request.mode.operation().as_str(), ws.root());
+    let mut waiting = |h: &LockInfo, left| ui.waiting_for_lock(h, left);
+    let acquired = tokio::select! {
+        r = acquire(&target, &lock, request.lock_timeout, &mut waiting) => r,
+        () = &mut interrupt => {
+            // The lock write may have landed just before: release it if it is ours.
+            let _ = target.backend.unlock(&lock.id).await;
+            return Ok(ApplyReport::Interrupted);
+        }
+    };
+    acquired?;
+    let run = Locked {
+        ws,
+        environment,
+        request,
+        target: &target,
+        lock: &lock,
+        desired,
+        provenance,
+        protected,
+        rollback,
+        repo: repo.as_ref(),
+    };
+    let result = run.run(ui, interrupt.as_mut()).await;
+    let released = target.backend.unlock(&lock.id).await;
+    let report = result?;
+    released?;
+    Ok(report)
 }
 
-impl Prepared {
-    /// The AWS requests sent so far (refresh included).
-    pub fn aws_requests(&self) -> usize {
-        self.provider.calls().total()
+/// The environment as it was at revision `to`, read from git objects, validated by today's rules.
+fn desired_at(
+    ws: &Workspace,
+    environment: &str,
+    repo: Option<&Repo>,
+    to: &str,
+) -> Result<(Desired, RollbackTarget), OpsError> {
+    let repo = repo.ok_or_else(|| OpsError::Rollback {
+        environment: environment.to_owned(),
+        reason: format!("`{}` is not in a git repository", ws.root().display()),
+        help: "rollback reads the manifests of an earlier commit from git; run it in the repository that holds them".to_owned(),
+    })?;
+    let target = revision::resolve(repo, environment, to).map_err(|e| OpsError::Rollback {
+        environment: environment.to_owned(),
+        help: e.help(environment),
+        reason: e.to_string(),
+    })?;
+    // Its own handle: the tree reads on while `repo` tags HEAD.
+    let tree_repo = Repo::discover(ws.root())?.ok_or_else(|| OpsError::Rollback {
+        environment: environment.to_owned(),
+        reason: "the repository went away".to_owned(),
+        help: String::new(),
+    })?;
+    let tree = RevisionTree::new(
+        tree_repo,
+        &target.commit.id,
+        target.commit.short().to_owned(),
+    )?;
+    let at = ws.with_tree(Arc::new(tree));
+    let manifest = ws.manifest_path(environment);
+    if at.read(&manifest).is_err() {
+        return Err(OpsError::Rollback {
+            environment: environment.to_owned(),
+            reason: format!(
+                "revision {} has no `{}`",
+                target.describe(),
+                repo.display(&manifest)
+            ),
+            help: format!(
+                "`ecsops history {environment}` lists the revisions applied to `{environment}`"
+            ),
+        });
     }
+    match desired(&at, environment) {
+        Ok(d) => Ok((d, target)),
+        Err(OpsError::Invalid(invalid)) => Err(OpsError::RevisionInvalid {
+            environment: environment.to_owned(),
+            revision: target.describe(),
+            invalid,
+        }),
+        Err(e) => Err(e),
+    }
+}
 
-    /// Applies the plan; releases the lock at the end, whatever happened.
-    pub async fn apply(
+/// Today's manifest of a rollback's environment, when it still loads (its files and settings
+/// still decide protection: the operator changes the environment from this work tree).
+fn today(ws: &Workspace, environment: &str) -> Option<crate::manifest::Loaded> {
+    let mut sources = Sources::default();
+    load_environment(ws, environment, &mut sources, &mut Diagnostics::default())
+}
+
+fn protected(ws: &Workspace, environment: &str, desired: &Desired, mode: &Mode) -> bool {
+    let then = desired.manifest.environment.protected;
+    match mode {
+        Mode::Rollback { .. } => {
+            then || today(ws, environment)
+                .and_then(|l| l.manifest)
+                .is_some_and(|m| m.environment.protected)
+        }
+        Mode::Apply | Mode::Destroy => then,
+    }
+}
+
+/// The git conditions of a protected environment, checked before the lock; where the apply
+/// comes from.
+fn check_protection(
+    ws: &Workspace,
+    environment: &str,
+    repo: Option<&Repo>,
+    desired: &Desired,
+    mode: &Mode,
+) -> Result<Option<Provenance>, OpsError> {
+    let env = &desired.manifest.environment;
+    let protected = protected(ws, environment, desired, mode);
+    let (files, release_branch) = match mode {
+        Mode::Rollback { .. } => {
+            let now = today(ws, environment);
+            let files = now
+                .as_ref()
+                .map_or_else(|| vec![ws.manifest_path(environment)], |l| l.paths.clone());
+            let branch = now
+                .and_then(|l| l.manifest)
+                .and_then(|m| m.environment.release_branch)
+                .unwrap_or_else(|| env.release_branch().to_owned());
+            (files, branch)
+        }
+        Mode::Apply | Mode::Destroy => (desired.files.clone(), env.release_branch().to_owned()),
+    };
+    let provenance = guard::check(
+        repo,
+        ws.root(),
+        &Protection {
+            environment,
+            protected,
+            release_branch: &release_branch,
+            files: &files,
+        },
+    )
+    .map_err(|e| OpsError::Protected(Box::new(e)))?;
+    // What a rollback applies comes from git objects, whatever the work tree holds.
+    Ok(provenance.map(|p| Provenance {
+        dirty: p.dirty && !matches!(mode, Mode::Rollback { .. }),
+        ..p
+    }))
+}
+
+/// Everything that happens under the lock.
+struct Locked<'a> {
+    ws: &'a Workspace,
+    environment: &'a str,
+    request: &'a ApplyRequest,
+    target: &'a Target,
+    lock: &'a LockInfo,
+    desired: Desired,
+    provenance: Option<Provenance>,
+    protected: bool,
+    rollback: Option<RollbackTarget>,
+    repo: Option<&'a Repo>,
+}
+
+impl Locked<'_> {
+    async fn run(
         self,
-        options: ApplyOptions,
-        interrupt: impl Future<Output = ()> + Send,
-        events: &mut (dyn FnMut(Event) + Send),
-    ) -> Result<Outcome, OpsError> {
+        ui: &mut dyn Interaction,
+        mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Result<ApplyReport, OpsError> {
+        let stored = self.target.backend.read().await?;
+        let (state, version) = match stored {
+            Some(s) => (s.state, Some(s.version)),
+            None => (
+                State::new(self.environment, uuid::Uuid::new_v4().to_string()),
+                None,
+            ),
+        };
+        let provider = provider(&self.desired.manifest, &state).await;
+        let refresh = (!self.request.offline).then_some(&provider);
+        let planned = tokio::select! {
+            r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
+            () = &mut interrupt => return Ok(ApplyReport::Interrupted),
+        };
+        let (plan, refreshed) = planned;
+        let state = refreshed.unwrap_or(state);
+        ui.planned(&Planned {
+            plan: &plan,
+            sources: &self.desired.sources,
+            warnings: &self.desired.warnings,
+            rollback: self.rollback.as_ref(),
+        });
+        if !plan.has_changes() {
+            return Ok(ApplyReport::NoChanges);
+        }
+        let operation = self.request.mode.operation();
+        if !self.request.auto_approve {
+            let answer = if self.protected || operation == Operation::Destroy {
+                self.environment.to_owned()
+            } else {
+                "yes".to_owned()
+            };
+            let asked = ui.confirm(&Confirmation {
+                environment: self.environment.to_owned(),
+                operation,
+                summary: plan.summary,
+                answer,
+                protected: self.protected,
+            });
+            let confirmed = tokio::select! {
+                r = asked => r.map_err(|reason| OpsError::NotConfirmed {
+                    environment: self.environment.to_owned(),
+                    operation: operation.as_str(),
+                    reason,
+                })?,
+                () = &mut interrupt => return Ok(ApplyReport::Interrupted),
+            };
+            if !confirmed {
+                return Ok(ApplyReport::Cancelled);
+            }
+        }
         let mut recorder = Recorder {
             backend: &self.target.backend,
-            state: self.state,
-            version: self.version,
+            state,
+            version,
         };
-        let result = apply::apply(
-            Arc::clone(&self.provider),
-            &self.plan,
-            &self.graph,
+        let walked = apply::apply(
+            Arc::new(provider),
+            &plan,
+            &self.desired.graph,
             &mut recorder,
-            options,
-            interrupt,
-            events,
+            self.request.options,
+            interrupt.as_mut(),
+            &mut |e| ui.event(e),
         )
         .await;
-        let released = self.target.backend.unlock(&self.lock.id).await;
-        let outcome = result.map_err(|mut e| {
-            e.kept_at = keep(&self.root, &e.outcome.state);
-            OpsError::SaveFailed(Box::new(e))
-        })?;
-        released?;
-        Ok(outcome)
+        let outcome = match walked {
+            Ok(o) => o,
+            Err(mut e) => {
+                e.kept_at = keep(self.ws.root(), &e.outcome.state);
+                return Err(OpsError::SaveFailed(Box::new(e)));
+            }
+        };
+        let tagging = self.record(&mut recorder, &outcome, &plan).await;
+        let rollback = self.rollback.clone().map(|t| {
+            let files = self
+                .desired
+                .files
+                .iter()
+                .map(|f| {
+                    self.repo
+                        .map_or_else(|| f.display().to_string(), |r| r.display(f))
+                })
+                .collect();
+            (t, files)
+        });
+        Ok(ApplyReport::Done(Box::new(Done {
+            outcome: Outcome {
+                state: recorder.state.clone(),
+                ..outcome
+            },
+            tagging,
+            rollback,
+        })))
     }
 
-    /// Gives up without applying: releases the lock.
-    pub async fn abandon(self) -> Result<(), OpsError> {
-        Ok(self.target.backend.unlock(&self.lock.id).await?)
+    /// The last save of the apply: the revision it came from and how it ended; then the tag,
+    /// when the apply finished and its files were committed.
+    async fn record(&self, recorder: &mut Recorder<'_>, outcome: &Outcome, plan: &Plan) -> Tagging {
+        let Some(provenance) = &self.provenance else {
+            recorder.state.revision = None;
+            return match recorder.save().await {
+                Ok(_) => Tagging::NoRepository,
+                Err(e) => Tagging::Failed(format!("recording the revision failed: {e}")),
+            };
+        };
+        let serial = recorder.state.serial + 1;
+        let name = tag::name(self.environment, serial);
+        let tagging = if !outcome.succeeded() {
+            Tagging::Unfinished
+        } else if provenance.dirty {
+            Tagging::Dirty
+        } else if self.repo.is_some_and(|r| r.tag_exists(&name)) {
+            Tagging::Exists(name.clone())
+        } else {
+            Tagging::Tagged {
+                name: name.clone(),
+                commit: provenance.commit.clone(),
+            }
+        };
+        let tagged = matches!(tagging, Tagging::Tagged { .. });
+        let result = if outcome.interrupted {
+            ApplyResult::Interrupted
+        } else if outcome.succeeded() {
+            ApplyResult::Applied
+        } else {
+            ApplyResult::Failed
+        };
+        let operation = self.request.mode.operation();
+        let rolled_back_to = self.rollback.as_ref().map(|t| RolledBackTo {
+            commit: t.commit.id.clone(),
+            tag: t.tag.clone(),
+        });
+        let revision = Revision {
+            commit: provenance.commit.clone(),
+            tag: tagged.then(|| name.clone()),
+            dirty: provenance.dirty,
+            operation,
+            result,
+            rolled_back_to: rolled_back_to.clone(),
+            applied_at: crate::state::lock::now(),
+            applied_by: self.lock.who.clone(),
+        };
+        recorder.state.revision = Some(revision.clone());
+        if let Err(e) = recorder.save().await {
+            return Tagging::Failed(format!("recording the revision failed: {e}"));
+        }
+        let (true, Some(repo)) = (tagged, self.repo) else {
+            return tagging;
+        };
+        let record = tag::Record {
+            environment: self.environment.to_owned(),
+            operation,
+            serial,
+            lineage: recorder.state.lineage.clone(),
+            summary: plan.summary.line(),
+            applied_by: revision.applied_by,
+            applied_at: revision.applied_at,
+            account: recorder.state.account(),
+            rolled_back_to: rolled_back_to.map(|r| (r.tag, r.commit)),
+        };
+        match repo.create_tag(&name, &provenance.commit, &record.message()) {
+            Ok(()) => tagging,
+            Err(e) => Tagging::Failed(e.to_string()),
+        }
     }
 }
 

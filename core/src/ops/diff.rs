@@ -2,6 +2,7 @@
 //! state, refresh it from AWS (unless offline or nothing is recorded yet) and plan.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
@@ -43,6 +44,8 @@ pub(crate) struct Desired {
     pub graph: Graph,
     pub digest: String,
     pub moved: Vec<(Address, Address)>,
+    /// The files the environment was read from (its `extends` chain), absolute.
+    pub files: Vec<PathBuf>,
     pub sources: Sources,
     pub warnings: Diagnostics,
 }
@@ -73,6 +76,7 @@ pub(crate) fn desired(ws: &Workspace, environment: &str) -> Result<Desired, OpsE
         .collect();
     Ok(Desired {
         digest: digest(&loaded.value),
+        files: loaded.paths.clone(),
         manifest,
         graph,
         moved,

@@ -3,6 +3,7 @@
 
 pub mod apply;
 mod diff;
+pub mod history;
 pub mod state;
 mod validate;
 
@@ -36,6 +37,32 @@ pub enum OpsError {
     /// that records what exists.
     #[error(transparent)]
     SaveFailed(Box<crate::apply::SaveFailed>),
+    #[error(transparent)]
+    Git(#[from] crate::gitops::GitError),
+    /// A protected environment's git conditions do not hold; nothing was locked or changed.
+    #[error(transparent)]
+    Protected(Box<crate::gitops::guard::Refusal>),
+    /// Nobody could confirm (no terminal); the lock was released, nothing changed.
+    #[error("refusing to {operation} `{environment}` without confirmation: {reason}")]
+    NotConfirmed {
+        environment: String,
+        operation: &'static str,
+        reason: String,
+    },
+    /// The revision to roll back to cannot be used.
+    #[error("cannot roll back `{environment}`: {reason}")]
+    Rollback {
+        environment: String,
+        reason: String,
+        help: String,
+    },
+    /// The manifests at a revision do not validate under today's rules.
+    #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]
+    RevisionInvalid {
+        environment: String,
+        revision: String,
+        invalid: Box<Invalid>,
+    },
 }
 
 /// Diagnostics together with the files they point into.

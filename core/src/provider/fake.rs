@@ -20,10 +20,22 @@ struct Inner {
     calls: Vec<String>,
 }
 
+/// What runs when an operation on an address starts (a fault elsewhere, mid-walk).
+type Hook = Box<dyn FnOnce() + Send>;
+
 /// See the module documentation. Shared by reference across a parallel walk.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeProvider {
     inner: Mutex<Inner>,
+    hooks: Mutex<BTreeMap<Address, Hook>>,
+}
+
+impl std::fmt::Debug for FakeProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeProvider")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeProvider {
@@ -40,6 +52,14 @@ impl FakeProvider {
         self.lock()
             .failures
             .insert(address.clone(), code.to_owned());
+    }
+
+    /// Runs `hook` when the next operation on `address` starts.
+    pub fn on_next(&self, address: &Address, hook: impl FnOnce() + Send + 'static) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(address.clone(), Box::new(hook));
     }
 
     /// Deletes `address` behind the provider's back (drift).
@@ -63,6 +83,14 @@ impl FakeProvider {
         operation: &'static str,
         address: &Address,
     ) -> Result<MutexGuard<'_, Inner>, ProviderError> {
+        let hook = self
+            .hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(address);
+        if let Some(hook) = hook {
+            hook();
+        }
         let mut inner = self.lock();
         inner.calls.push(format!("{operation} {address}"));
         match inner.failures.remove(address) {

@@ -9,8 +9,10 @@ use serde_json::Value;
 
 use crate::graph::{Address, Kind};
 
-/// Version of the state document format this ecsops reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// Version of the state document format this ecsops writes. It reads every version up to this
+/// one (version 1 had no `dirty`, `operation`, `result` or `rolled_back_to` in its revision),
+/// and refuses a newer one rather than drop what it does not know.
+pub const STATE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,17 +48,89 @@ impl State {
     }
 }
 
-/// The git revision an apply came from.
+impl State {
+    /// The AWS account the recorded resources live in, read from their ARNs.
+    pub fn account(&self) -> Option<String> {
+        self.resources
+            .values()
+            .flat_map(|r| r.outputs.values())
+            .filter_map(Value::as_str)
+            .find_map(|v| {
+                let account = v.strip_prefix("arn:")?.split(':').nth(3)?;
+                (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| account.to_owned())
+            })
+    }
+}
+
+/// The git revision the last apply came from, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revision {
     pub commit: String,
+    /// `ecsops/<env>/<serial>`; none when the apply was not tagged (uncommitted files, a
+    /// failure or an interrupt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The environment's files differed from `commit`.
+    #[serde(default)]
+    pub dirty: bool,
+    #[serde(default)]
+    pub operation: Operation,
+    #[serde(default)]
+    pub result: ApplyResult,
+    /// A rollback's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<RolledBackTo>,
     /// RFC 3339.
     pub applied_at: String,
     /// `user@host`.
     pub applied_by: String,
+}
+
+/// What a rollback went back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolledBackTo {
+    pub commit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// The command that changed the environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    #[default]
+    Apply,
+    Destroy,
+    Rollback,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apply => "apply",
+            Self::Destroy => "destroy",
+            Self::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Apply, Self::Destroy, Self::Rollback]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+/// How an apply ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyResult {
+    #[default]
+    Applied,
+    Failed,
+    Interrupted,
 }
 
 /// One applied resource.

@@ -49,6 +49,16 @@ pub enum StateError {
         location: String,
         reason: String,
     },
+    /// Written by a newer ecsops: reading it could drop what this one does not know.
+    #[error(
+        "the state of `{environment}` at `{location}` has format version {found}, newer than this ecsops reads (up to {}); upgrade ecsops",
+        super::STATE_VERSION
+    )]
+    TooNew {
+        environment: String,
+        location: String,
+        found: u32,
+    },
     #[error("{operation} `{location}`: {reason}")]
     Io {
         operation: &'static str,

@@ -264,21 +264,30 @@ pub(super) fn check_write(
 }
 
 pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
-    let state: State = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+    #[derive(serde::Deserialize)]
+    struct Format {
+        version: u32,
+    }
+    let corrupt = |reason: String| StateError::Corrupt {
         environment: environment.to_owned(),
         location: location.to_owned(),
-        reason: e.to_string(),
-    })?;
-    if state.version != STATE_VERSION {
-        return Err(StateError::Corrupt {
+        reason,
+    };
+    // The version first: a newer document may have fields this ecsops would reject as unknown.
+    let format: Format = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if format.version > STATE_VERSION {
+        return Err(StateError::TooNew {
             environment: environment.to_owned(),
             location: location.to_owned(),
-            reason: format!(
-                "format version {} (this ecsops reads version {STATE_VERSION}); upgrade ecsops",
-                state.version
-            ),
+            found: format.version,
         });
     }
+    if format.version == 0 {
+        return Err(corrupt("format version 0 does not exist".to_owned()));
+    }
+    let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    // Older formats are subsets of this one: the next write stores them in this format.
+    state.version = STATE_VERSION;
     Ok(state)
 }
 

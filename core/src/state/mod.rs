@@ -9,6 +9,8 @@ pub mod lock;
 pub mod s3;
 
 pub use backend::{Backend, HistoryEntry, Location, Stored, Version};
-pub use document::{ResourceState, Revision, STATE_VERSION, State};
+pub use document::{
+    ApplyResult, Operation, ResourceState, Revision, RolledBackTo, STATE_VERSION, State,
+};
 pub use error::StateError;
-pub use lock::LockInfo;
+pub use lock::{LockInfo, who};

@@ -1,0 +1,166 @@
+//! What must hold in git before an environment is changed, checked before the lock is taken:
+//! a protected environment needs a repository, every file it reads committed, and HEAD on its
+//! release branch. An unprotected one may be applied from anywhere; this records where from
+//! (the commit and whether its files were dirty), which decides whether the apply is tagged.
+
+use std::path::{Path, PathBuf};
+
+use super::{GitError, Repo, git};
+
+/// Where an apply comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub commit: String,
+    /// The environment's files differ from HEAD: the commit alone does not say what was applied.
+    pub dirty: bool,
+}
+
+/// What protection asks of an environment.
+#[derive(Debug, Clone)]
+pub struct Protection<'a> {
+    pub environment: &'a str,
+    pub protected: bool,
+    pub release_branch: &'a str,
+    /// Every file the environment reads (its manifest and its `extends` chain), absolute.
+    pub files: &'a [PathBuf],
+}
+
+/// Why a protected environment may not be changed from here.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("`{environment}` is protected and `{root}` is not in a git repository")]
+    NotARepository { environment: String, root: PathBuf },
+    #[error("`{environment}` is protected and the repository has no commit yet")]
+    NoCommit { environment: String },
+    #[error("`{environment}` is protected and {} not committed: {}", if .files.len() == 1 { "this file is" } else { "these files are" }, .files.join(", "))]
+    Dirty {
+        environment: String,
+        /// `path (status)`, as the work tree has them.
+        files: Vec<String>,
+    },
+    #[error(
+        "`{environment}` is protected and is applied only from branch `{expected}`; HEAD is {actual}"
+    )]
+    WrongBranch {
+        environment: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("`{environment}` is protected: {reason}")]
+    Git {
+        environment: String,
+        reason: GitError,
+    },
+}
+
+impl Refusal {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::NotARepository { .. } => {
+                "run ecsops from a clone of the repository that holds the environment's manifests"
+                    .to_owned()
+            }
+            Self::NoCommit { .. } => "commit the manifests, then run it again".to_owned(),
+            Self::Dirty { .. } => {
+                "commit the changes (or `git stash` them), then run it again: a protected environment is applied only from what is committed".to_owned()
+            }
+            Self::WrongBranch { expected, .. } => format!(
+                "switch to `{expected}` (`git switch {expected}`) or merge the change into it; set `[environment] release_branch` to release from another branch"
+            ),
+            Self::Git { .. } => "check the repository with `git status`".to_owned(),
+        }
+    }
+}
+
+/// Checks `protection` against the repository (`None`: the workspace is not in one) and says
+/// where the apply comes from (`None` without a repository or a commit).
+pub fn check(
+    repo: Option<&Repo>,
+    root: &Path,
+    protection: &Protection<'_>,
+) -> Result<Option<Provenance>, Refusal> {
+    let environment = protection.environment.to_owned();
+    let Some(repo) = repo.filter(|r| r.has_commits()) else {
+        if !protection.protected {
+            return Ok(None);
+        }
+        return Err(match repo {
+            None => Refusal::NotARepository {
+                environment,
+                root: root.to_owned(),
+            },
+            Some(_) => Refusal::NoCommit { environment },
+        });
+    };
+    let failed = |reason| Refusal::Git {
+        environment: environment.clone(),
+        reason,
+    };
+    let head = repo.head().map_err(failed)?;
+    let changed = changed_files(repo, protection.files).map_err(failed)?;
+    if protection.protected {
+        if !changed.is_empty() {
+            return Err(Refusal::Dirty {
+                environment,
+                files: changed,
+            });
+        }
+        let on_branch = match &head.branch {
+            Some(b) => b == protection.release_branch,
+            // A detached HEAD (a CI checkout) at the branch's tip is on it.
+            None => repo
+                .branch_tips(protection.release_branch)
+                .contains(&head.commit),
+        };
+        if !on_branch {
+            return Err(Refusal::WrongBranch {
+                environment,
+                expected: protection.release_branch.to_owned(),
+                actual: head.branch.map_or_else(
+                    || format!("detached at {}", super::short(&head.commit)),
+                    |b| format!("on `{b}`"),
+                ),
+            });
+        }
+    }
+    Ok(Some(Provenance {
+        commit: head.commit,
+        dirty: !changed.is_empty(),
+    }))
+}
+
+/// The files among `files` whose work-tree content is not HEAD's, as `path (status)`.
+fn changed_files(repo: &Repo, files: &[PathBuf]) -> Result<Vec<String>, GitError> {
+    let mut changed = Vec::new();
+    for file in files {
+        let shown = repo.display(file);
+        let Some(path) = repo.path_in_repo(file) else {
+            changed.push(format!("{shown} (outside the repository)"));
+            continue;
+        };
+        let status = repo
+            .git
+            .status_file(&path)
+            .map_err(git(format!("read the status of `{shown}`")))?;
+        if let Some(what) = describe(status) {
+            changed.push(format!("{shown} ({what})"));
+        }
+    }
+    Ok(changed)
+}
+
+fn describe(s: git2::Status) -> Option<&'static str> {
+    use git2::Status as S;
+    if s.is_empty() || s == S::CURRENT {
+        None
+    } else if s.intersects(S::WT_NEW) {
+        Some("untracked")
+    } else if s.intersects(S::IGNORED) {
+        Some("ignored by git")
+    } else if s.intersects(S::WT_MODIFIED | S::WT_DELETED | S::WT_RENAMED | S::WT_TYPECHANGE) {
+        Some("modified")
+    } else {
+        Some("staged, not committed")
+    }
+}

@@ -1,0 +1,183 @@
+//! Git, through libgit2 (no `git` process, no network): which commit an apply came from, whether
+//! the environment's files are committed ([`guard`]), the annotated tag every applied revision
+//! gets ([`tag`]), and manifests read straight from git objects at any revision ([`revision`]),
+//! without a checkout and without touching the work tree.
+//!
+//! [`Repo`] maps workspace paths (absolute, as the rest of ecsops uses them) to paths in the
+//! repository, so a workspace may be the repository's root or any folder inside it.
+
+pub mod guard;
+pub mod revision;
+pub mod tag;
+
+use std::path::{Path, PathBuf};
+
+use crate::workspace::normalize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git: {what}: {}", .source.message())]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("`{0}` is a bare git repository; ecsops needs a work tree")]
+    Bare(PathBuf),
+}
+
+fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let what = what.into();
+    move |source| GitError::Git { what, source }
+}
+
+/// The repository holding a workspace.
+pub struct Repo {
+    git: git2::Repository,
+    /// The work tree, canonical.
+    workdir: PathBuf,
+    /// The workspace root as ecsops was given it, and where it is in the repository.
+    root: PathBuf,
+    prefix: PathBuf,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("workdir", &self.workdir)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where HEAD is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub commit: String,
+    /// The branch HEAD is on; `None` when detached.
+    pub branch: Option<String>,
+}
+
+impl Repo {
+    /// The repository containing the workspace at `root`; `None` when there is none.
+    pub fn discover(root: &Path) -> Result<Option<Self>, GitError> {
+        let git = match git2::Repository::discover(root) {
+            Ok(g) => g,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(git(format!("open the repository at `{}`", root.display()))(
+                    e,
+                ));
+            }
+        };
+        let workdir = git
+            .workdir()
+            .ok_or_else(|| GitError::Bare(git.path().to_path_buf()))?;
+        let workdir = workdir
+            .canonicalize()
+            .unwrap_or_else(|_| workdir.to_owned());
+        let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+        let prefix = canonical_root
+            .strip_prefix(&workdir)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(Some(Self {
+            git,
+            workdir,
+            root: root.to_owned(),
+            prefix,
+        }))
+    }
+
+    /// A workspace path (absolute, under the root) as a path in the repository; `None` when
+    /// it lies outside the repository.
+    pub fn path_in_repo(&self, path: &Path) -> Option<PathBuf> {
+        let in_root = path.strip_prefix(&self.root).ok()?;
+        let relative = normalize(&self.prefix.join(in_root));
+        (!relative.starts_with("..")).then_some(relative)
+    }
+
+    /// The same workspace path, as the work tree holds it (for messages and git commands).
+    pub fn display(&self, path: &Path) -> String {
+        self.path_in_repo(path)
+            .map_or_else(|| path.display().to_string(), |p| p.display().to_string())
+    }
+
+    pub fn head(&self) -> Result<Head, GitError> {
+        let head = self.git.head().map_err(git("read HEAD"))?;
+        let commit = head
+            .peel_to_commit()
+            .map_err(git("read the commit HEAD points at"))?;
+        let branch = head
+            .is_branch()
+            .then(|| head.shorthand().ok().map(str::to_owned))
+            .flatten();
+        Ok(Head {
+            commit: commit.id().to_string(),
+            branch,
+        })
+    }
+
+    /// Whether the repository has a commit at all (HEAD on an unborn branch has none).
+    pub fn has_commits(&self) -> bool {
+        self.git.head().is_ok_and(|h| h.peel_to_commit().is_ok())
+    }
+
+    /// The tip of `branch`, local or on a remote.
+    pub fn branch_tips(&self, branch: &str) -> Vec<String> {
+        let mut tips = Vec::new();
+        if let Ok(b) = self.git.find_branch(branch, git2::BranchType::Local)
+            && let Some(id) = b.get().target()
+        {
+            tips.push(id.to_string());
+        }
+        if let Ok(remotes) = self.git.branches(Some(git2::BranchType::Remote)) {
+            for (b, _) in remotes.flatten() {
+                let name = b.name().ok().flatten().unwrap_or_default();
+                if name.split_once('/').is_some_and(|(_, n)| n == branch)
+                    && let Some(id) = b.get().target()
+                {
+                    tips.push(id.to_string());
+                }
+            }
+        }
+        tips
+    }
+
+    /// The commit `spec` names (a tag, a branch, a hash, `HEAD~1`, ...).
+    pub fn commit(&self, spec: &str) -> Result<Commit, GitError> {
+        let commit = self
+            .git
+            .revparse_single(spec)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(git(format!("no commit `{spec}` in this repository")))?;
+        Ok(Commit::of(&commit))
+    }
+}
+
+/// A commit as history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub id: String,
+    pub subject: String,
+    pub author: String,
+}
+
+impl Commit {
+    fn of(c: &git2::Commit<'_>) -> Self {
+        Self {
+            id: c.id().to_string(),
+            subject: c.summary().ok().flatten().unwrap_or_default().to_owned(),
+            author: c.author().name().unwrap_or_default().to_owned(),
+        }
+    }
+
+    pub fn short(&self) -> &str {
+        short(&self.id)
+    }
+}
+
+/// The abbreviated form of a commit id (7 characters, as git shows it).
+pub fn short(id: &str) -> &str {
+    id.get(..7).unwrap_or(id)
+}

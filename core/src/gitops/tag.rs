@@ -1,0 +1,241 @@
+//! The annotated tag `ecsops/<env>/<serial>` an applied revision gets: its message is a subject,
+//! the plan summary and git-trailer lines (`Applied-By: ...`) that `history` reads back, so the
+//! record travels with the repository (tags are pushed by the workflow, never by ecsops).
+
+use std::fmt::Write as _;
+
+use super::{Commit, GitError, Repo, git, short};
+use crate::state::Operation;
+
+/// `ecsops/<env>/<serial>`.
+pub fn name(environment: &str, serial: u64) -> String {
+    format!("ecsops/{environment}/{serial}")
+}
+
+/// What a tag says about the apply it marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub environment: String,
+    pub operation: Operation,
+    pub serial: u64,
+    pub lineage: String,
+    /// The plan summary line.
+    pub summary: String,
+    /// The lock holder, `user@host`.
+    pub applied_by: String,
+    /// RFC 3339.
+    pub applied_at: String,
+    pub account: Option<String>,
+    /// For a rollback: the tag (when it had one) and commit rolled back to.
+    pub rolled_back_to: Option<(Option<String>, String)>,
+}
+
+const ENVIRONMENT: &str = "Environment";
+const OPERATION: &str = "Operation";
+const SERIAL: &str = "Serial";
+const LINEAGE: &str = "Lineage";
+const APPLIED_BY: &str = "Applied-By";
+const APPLIED_AT: &str = "Applied-At";
+const ACCOUNT: &str = "Account";
+const ROLLBACK_TAG: &str = "Rolled-Back-To-Tag";
+const ROLLBACK_COMMIT: &str = "Rolled-Back-To-Commit";
+
+impl Record {
+    /// The tag message.
+    pub fn message(&self) -> String {
+        let what = match &self.rolled_back_to {
+            Some((tag, commit)) => format!(
+                "rollback to {}",
+                tag.as_ref().map_or_else(
+                    || short(commit).to_owned(),
+                    |t| format!("{t} ({})", short(commit))
+                )
+            ),
+            None => self.operation.as_str().to_owned(),
+        };
+        let mut trailers = vec![
+            (ENVIRONMENT, self.environment.clone()),
+            (OPERATION, self.operation.as_str().to_owned()),
+            (SERIAL, self.serial.to_string()),
+            (LINEAGE, self.lineage.clone()),
+            (APPLIED_BY, self.applied_by.clone()),
+            (APPLIED_AT, self.applied_at.clone()),
+        ];
+        if let Some(a) = &self.account {
+            trailers.push((ACCOUNT, a.clone()));
+        }
+        if let Some((tag, commit)) = &self.rolled_back_to {
+            if let Some(t) = tag {
+                trailers.push((ROLLBACK_TAG, t.clone()));
+            }
+            trailers.push((ROLLBACK_COMMIT, commit.clone()));
+        }
+        let trailers = trailers.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "{k}: {v}");
+            out
+        });
+        format!(
+            "ecsops {what}: {} serial {}\n\n{}\n\n{trailers}",
+            self.environment, self.serial, self.summary
+        )
+    }
+
+    /// Reads a message [`Record::message`] wrote; `None` for any other tag message.
+    pub fn parse(message: &str) -> Option<Self> {
+        let trailer = |key: &str| {
+            message.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.strip_prefix(": "))
+                    .map(str::to_owned)
+            })
+        };
+        let summary = message
+            .lines()
+            .find(|l| l.starts_with("Plan: "))
+            .unwrap_or_default()
+            .to_owned();
+        let rolled_back_to = trailer(ROLLBACK_COMMIT).map(|c| (trailer(ROLLBACK_TAG), c));
+        Some(Self {
+            environment: trailer(ENVIRONMENT)?,
+            operation: Operation::parse(&trailer(OPERATION)?)?,
+            serial: trailer(SERIAL)?.parse().ok()?,
+            lineage: trailer(LINEAGE)?,
+            summary,
+            applied_by: trailer(APPLIED_BY).unwrap_or_default(),
+            applied_at: trailer(APPLIED_AT).unwrap_or_default(),
+            account: trailer(ACCOUNT),
+            rolled_back_to,
+        })
+    }
+}
+
+/// An `ecsops/<env>/<serial>` tag found in the repository.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub name: String,
+    pub serial: u64,
+    pub commit: Commit,
+    /// `None` for a lightweight tag or one whose message ecsops did not write.
+    pub record: Option<Record>,
+}
+
+impl Repo {
+    pub fn tag_exists(&self, name: &str) -> bool {
+        self.git
+            .find_reference(&format!("refs/tags/{name}"))
+            .is_ok()
+    }
+
+    /// Makes the annotated tag `name` on `commit`. The tagger is the repository's configured
+    /// identity, else `ecsops <user@host>` (CI runners configure none). Never moves a tag.
+    pub fn create_tag(&self, name: &str, commit: &str, message: &str) -> Result<(), GitError> {
+        let what = format!("create tag `{name}`");
+        let target = self
+            .git
+            .revparse_single(commit)
+            .map_err(git(what.clone()))?;
+        let tagger = self
+            .git
+            .signature()
+            .or_else(|_| git2::Signature::now("ecsops", &crate::state::who()))
+            .map_err(git(what.clone()))?;
+        self.git
+            .tag(name, &target, &tagger, message, false)
+            .map_err(git(what))?;
+        Ok(())
+    }
+
+    /// Every `ecsops/<environment>/<serial>` tag, newest serial first.
+    pub fn tags(&self, environment: &str) -> Result<Vec<Applied>, GitError> {
+        let prefix = format!("ecsops/{environment}/");
+        let names = self
+            .git
+            .tag_names(Some(&format!("{prefix}*")))
+            .map_err(git("list tags"))?;
+        let mut tags = Vec::new();
+        for name in names.iter().flatten().flatten() {
+            let Some(serial) = name
+                .strip_prefix(&prefix)
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let reference = self
+                .git
+                .find_reference(&format!("refs/tags/{name}"))
+                .map_err(git(format!("read tag `{name}`")))?;
+            let record = reference
+                .peel_to_tag()
+                .ok()
+                .and_then(|t| t.message().ok().flatten().and_then(Record::parse));
+            let commit = reference
+                .peel_to_commit()
+                .map_err(git(format!("read the commit of tag `{name}`")))?;
+            tags.push(Applied {
+                name: name.to_owned(),
+                serial,
+                commit: Commit::of(&commit),
+                record,
+            });
+        }
+        tags.sort_by_key(|t| std::cmp::Reverse(t.serial));
+        Ok(tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rolled_back_to: Option<(Option<String>, String)>) -> Record {
+        Record {
+            environment: "acceptance".to_owned(),
+            operation: if rolled_back_to.is_some() {
+                Operation::Rollback
+            } else {
+                Operation::Apply
+            },
+            serial: 14,
+            lineage: "5b0c".to_owned(),
+            summary: "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete.".to_owned(),
+            applied_by: "ci@runner".to_owned(),
+            applied_at: "2026-12-01T14:00:00Z".to_owned(),
+            account: Some("123456789012".to_owned()),
+            rolled_back_to,
+        }
+    }
+
+    #[test]
+    fn messages_read_back() {
+        for r in [
+            record(None),
+            record(Some((
+                Some("ecsops/acceptance/3".to_owned()),
+                "0123456789abcdef".to_owned(),
+            ))),
+            record(Some((None, "0123456789abcdef".to_owned()))),
+        ] {
+            assert_eq!(
+                Record::parse(&r.message()),
+                Some(r.clone()),
+                "{}",
+                r.message()
+            );
+        }
+    }
+
+    #[test]
+    fn the_subject_says_what_happened() {
+        let m = record(Some((
+            Some("ecsops/acceptance/3".to_owned()),
+            "0123456789abcdef".to_owned(),
+        )))
+        .message();
+        assert_eq!(
+            m.lines().next(),
+            Some("ecsops rollback to ecsops/acceptance/3 (0123456): acceptance serial 14")
+        );
+        assert!(m.contains("\n\nPlan: 1 to create"), "{m}");
+        assert_eq!(Record::parse("a tag someone else made"), None);
+    }
+}

@@ -1,0 +1,587 @@
+//! GitOps through the real binary, real git repositories (git2) and moto: every finished apply
+//! tagged on the commit it came from, history, rollback to an earlier tag without touching the
+//! work tree, protected environments refused before the lock, and no lock left behind by a
+//! refusal or an interrupt at the prompt.
+
+use std::io::{Read as _, Write as _};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ecsops_core::provider::aws::sdk::ec2::types::Filter;
+use ecsops_core::provider::aws::sdk::{autoscaling, ec2, logs};
+use serde_json::Value;
+
+use crate::support::git;
+use crate::support::moto::{self, MotoGuard};
+use crate::support::{Output, Workspace};
+
+const ENV: &str = "acceptance";
+const GROUP: &str = "acceptance-default-default";
+
+struct Env {
+    ws: Workspace,
+    moto: MotoGuard,
+    config: ecsops_core::provider::aws::sdk::SdkConfig,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let moto = moto::moto();
+        let config = crate::support::aws::sdk_config(&moto.server.endpoint).await;
+        Self {
+            ws: Workspace::example(),
+            moto,
+            config,
+        }
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self.ws.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.ws.ecsops_env(args, &self.moto.server.env())
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir().join("environments").join(file);
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir().join(".ecsops/state/acceptance.json"))
+            .expect("state file");
+        serde_json::from_str(&text).expect("state JSON")
+    }
+
+    async fn desired_capacity(&self) -> Option<i32> {
+        autoscaling::Client::new(&self.config)
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(GROUP)
+            .send()
+            .await
+            .expect("groups")
+            .auto_scaling_groups()
+            .first()
+            .and_then(autoscaling::types::AutoScalingGroup::desired_capacity)
+    }
+
+    async fn vpcs(&self) -> usize {
+        ec2::Client::new(&self.config)
+            .describe_vpcs()
+            .filters(
+                Filter::builder()
+                    .name("tag:ecsops:environment")
+                    .values(ENV)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("vpcs")
+            .vpcs()
+            .len()
+    }
+
+    /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).
+    fn assert_unlocked(&self) {
+        let out = self.run(&["lock", ENV]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("is unlocked"), "{}", out.stdout);
+    }
+}
+
+/// The tag name an apply reported on stdout.
+fn tagged(out: &Output) -> String {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Tagged "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no tag reported\n{}\n{}", out.stdout, out.stderr))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    let first = git::commit_all(env.dir(), "Acceptance environment");
+
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    let state = env.state();
+    let serial = state["serial"].as_u64().expect("serial");
+    let name = format!("ecsops/acceptance/{serial}");
+    assert_eq!(tagged(&out), name);
+    assert!(
+        out.stdout
+            .contains(&format!("Tagged {name} on {}.", &first[..7])),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(git::tags(env.dir(), ENV), std::slice::from_ref(&name));
+    let (commit, message, tagger) = git::annotated(env.dir(), &name);
+    assert_eq!(commit, first);
+    // No identity is configured in the test's HOME, as on a CI runner.
+    assert_eq!(tagger, "ecsops");
+    let plan_line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Plan: "))
+        .expect("the plan's summary");
+    assert!(message.contains(plan_line), "{message}");
+    assert!(
+        message.starts_with(&format!("ecsops apply: acceptance serial {serial}\n")),
+        "{message}"
+    );
+    for trailer in [
+        "Environment: acceptance".to_owned(),
+        format!("Serial: {serial}"),
+        format!("Lineage: {}", state["lineage"].as_str().expect("lineage")),
+        "Account: 123456789012".to_owned(),
+        "Applied-By: ".to_owned(),
+        "Applied-At: ".to_owned(),
+    ] {
+        assert!(message.contains(&trailer), "no `{trailer}` in\n{message}");
+    }
+    let revision = &state["revision"];
+    assert_eq!(revision["tag"], name.as_str());
+    assert_eq!(revision["commit"], first.as_str());
+    assert_eq!(revision["dirty"], false);
+    assert_eq!(revision["result"], "applied");
+    assert_eq!(state["version"], 2);
+
+    let history = env.run(&["history", ENV]);
+    history.expect_code(0);
+    assert!(
+        history
+            .stdout
+            .contains(&format!("serial {serial}  {name}  (current)")),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains(&format!(
+            "{} Acceptance environment (Dana Reviewer)",
+            &first[..7]
+        )),
+        "{}",
+        history.stdout
+    );
+    assert!(history.stdout.contains(plan_line), "{}", history.stdout);
+    let json: Value = serde_json::from_str(&env.run(&["history", ENV, "--format", "json"]).stdout)
+        .expect("history JSON");
+    assert_eq!(json["revisions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["revisions"][0]["tag"], name.as_str());
+    assert_eq!(json["revisions"][0]["commit"], first.as_str());
+    assert_eq!(json["revisions"][0]["summary"], plan_line);
+    assert_eq!(json["revisions"][0]["current"], true);
+
+    // Nothing to change: no new tag, no new serial.
+    let again = env.run(&["apply", ENV, "--auto-approve"]);
+    again.expect_code(0);
+    assert!(!again.stdout.contains("Tagged"), "{}", again.stdout);
+    assert_eq!(git::tags(env.dir(), ENV), std::slice::from_ref(&name));
+    assert_eq!(env.state()["serial"].as_u64(), Some(serial));
+
+    // A failed apply gets no tag, and its state says why.
+    env.edit(
+        "acceptance.toml",
+        "[services.web]",
+        "[services.worker]\nimage = \"public.ecr.aws/docker/library/busybox:1.36\"\n\n[services.web]",
+    );
+    git::commit_all(env.dir(), "Add the worker");
+    logs::Client::new(&env.config)
+        .create_log_group()
+        .log_group_name("/ecsops/acceptance/default/service/worker")
+        .send()
+        .await
+        .expect("someone else's log group under the worker's name");
+    let failed = env.run(&["apply", ENV, "--auto-approve"]);
+    failed.expect_code(1);
+    assert!(!failed.stdout.contains("Tagged"), "{}", failed.stdout);
+    assert_eq!(git::tags(env.dir(), ENV), std::slice::from_ref(&name));
+    let revision = &env.state()["revision"];
+    assert_eq!(revision["result"], "failed");
+    assert!(revision.get("tag").is_none(), "{revision}");
+    let history = env.run(&["history", ENV]);
+    assert!(
+        history.stdout.contains("(untagged)  (current)")
+            && history.stdout.contains("not tagged: the apply failed")
+            && history
+                .stdout
+                .contains(&format!("serial {serial}  {name}\n")),
+        "{}",
+        history.stdout
+    );
+    env.assert_unlocked();
+}
+
+#[tokio::test]
+async fn an_apply_from_uncommitted_files_is_recorded_dirty_and_not_tagged() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    let head = git::commit_all(env.dir(), "Acceptance environment");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("not tagged: `acceptance` was applied from uncommitted files"),
+        "{}",
+        out.stderr
+    );
+    assert!(git::tags(env.dir(), ENV).is_empty());
+    let revision = &env.state()["revision"];
+    assert_eq!(revision["dirty"], true);
+    assert_eq!(revision["commit"], head.as_str());
+    assert_eq!(env.desired_capacity().await, Some(3));
+}
+
+#[tokio::test]
+async fn a_workspace_outside_git_applies_an_unprotected_environment_with_a_warning() {
+    let env = Env::new().await;
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("not tagged: the workspace is not in a git repository"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.state().get("revision").is_none());
+    assert_eq!(env.vpcs().await, 1);
+}
+
+#[tokio::test]
+async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    // A first commit without the environment, for the refusal below.
+    let manifests = std::fs::read_dir(env.dir().join("environments"))
+        .expect("environments")
+        .map(|e| e.expect("entry").path())
+        .collect::<Vec<_>>();
+    let hidden = env.dir().join("hidden");
+    std::fs::create_dir_all(&hidden).expect("hidden dir");
+    for m in &manifests {
+        std::fs::rename(m, hidden.join(m.file_name().expect("name"))).expect("move");
+    }
+    env.ws
+        .write("environments/README.md", "manifests go here\n");
+    let empty = git::commit_all(env.dir(), "Empty workspace");
+    for m in &manifests {
+        std::fs::rename(hidden.join(m.file_name().expect("name")), m).expect("move back");
+    }
+    std::fs::remove_dir(&hidden).expect("remove hidden");
+    let first_commit = git::commit_all(env.dir(), "Acceptance environment");
+    let first = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    assert_eq!(env.desired_capacity().await, Some(2));
+
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    let second_commit = git::commit_all(env.dir(), "Raise capacity");
+    let second = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    assert_eq!(env.desired_capacity().await, Some(3));
+    let before: Vec<(String, String)> = ["acceptance.toml", "base.toml", "production.toml"]
+        .iter()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(env.dir().join("environments").join(f)).expect("manifest");
+            ((*f).to_owned(), text)
+        })
+        .collect();
+
+    let out = env.run(&["rollback", ENV, "--to", &first, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "Rolling back to {first} ({}): Acceptance environment (Dana Reviewer)",
+            &first_commit[..7]
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("desired_capacity"), "{}", out.stdout);
+    assert_eq!(env.desired_capacity().await, Some(2));
+    let third = tagged(&out);
+    assert_eq!(
+        git::tags(env.dir(), ENV),
+        [first.clone(), second.clone(), third.clone()]
+    );
+    let (commit, message, _) = git::annotated(env.dir(), &third);
+    assert_eq!(commit, second_commit, "the rollback is tagged on HEAD");
+    assert!(
+        message.starts_with(&format!(
+            "ecsops rollback to {first} ({}): acceptance serial",
+            &first_commit[..7]
+        )),
+        "{message}"
+    );
+    assert!(message.contains("Operation: rollback"), "{message}");
+    let revision = &env.state()["revision"];
+    assert_eq!(revision["operation"], "rollback");
+    assert_eq!(revision["rolled_back_to"]["tag"], first.as_str());
+    assert_eq!(revision["rolled_back_to"]["commit"], first_commit.as_str());
+    assert_eq!(revision["tag"], third.as_str());
+    // The work tree is as it was: the command to make git match is printed.
+    for (file, text) in &before {
+        let now =
+            std::fs::read_to_string(env.dir().join("environments").join(file)).expect("manifest");
+        assert_eq!(&now, text, "{file} changed");
+    }
+    assert!(git::is_clean(env.dir()));
+    assert_eq!(git::head(env.dir()), second_commit);
+    assert!(
+        out.stdout.contains(&format!(
+            "git restore --source={} -- environments/base.toml environments/acceptance.toml",
+            &first_commit[..7]
+        )),
+        "{}",
+        out.stdout
+    );
+    // So the work tree's change is pending again.
+    env.run(&["diff", ENV, "--detailed-exitcode"])
+        .expect_code(2);
+
+    let history = env.run(&["history", ENV]);
+    history.expect_code(0);
+    assert!(
+        history
+            .stdout
+            .contains(&format!("  {third}  [rollback]  (current)")),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history
+            .stdout
+            .contains(&format!("rollback to {first} ({})", &first_commit[..7])),
+        "{}",
+        history.stdout
+    );
+    let positions: Vec<usize> = [&third, &second, &first]
+        .iter()
+        .map(|t| history.stdout.find(&format!("  {t}")).expect("listed"))
+        .collect();
+    assert!(positions.is_sorted(), "newest first\n{}", history.stdout);
+
+    // A rollback by serial reaches the same revision.
+    let serial = first.rsplit('/').next().expect("serial");
+    env.run(&["rollback", ENV, "--to", serial, "--auto-approve"])
+        .expect_code(0);
+
+    // Refusals, each with its reason; nothing changes.
+    let refused = env.run(&["rollback", ENV, "--to", "999", "--auto-approve"]);
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("serial 999 of `acceptance` has no tag `ecsops/acceptance/999`"),
+        "{}",
+        refused.stderr
+    );
+    let refused = env.run(&["rollback", ENV, "--to", &empty, "--auto-approve"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "revision {} has no `environments/acceptance.toml`",
+            &empty[..7]
+        )),
+        "{}",
+        refused.stderr
+    );
+    let refused = env.run(&[
+        "rollback",
+        ENV,
+        "--to",
+        "ecsops/production/1",
+        "--auto-approve",
+    ]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("is a tag of another environment"),
+        "{}",
+        refused.stderr
+    );
+    env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 9");
+    let broken = git::commit_all(env.dir(), "Too much capacity");
+    env.edit("base.toml", "desired_capacity = 9", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Revert too much capacity");
+    let refused = env.run(&["rollback", ENV, "--to", &broken, "--auto-approve"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "at {} do not validate under today's rules",
+            &broken[..7]
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{}:environments/base.toml", &broken[..7])),
+        "the diagnostic points into the revision\n{}",
+        refused.stderr
+    );
+    assert_eq!(env.desired_capacity().await, Some(2));
+    env.assert_unlocked();
+}
+
+#[tokio::test]
+async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
+    let env = Env::new().await;
+    env.edit(
+        "acceptance.toml",
+        "name = \"acceptance\"",
+        "name = \"acceptance\"\nprotected = true",
+    );
+    let refused = |args: &[&str], expected: &str| {
+        let out = env.run(args);
+        out.expect_code(1);
+        assert!(out.stderr.contains(expected), "{args:?}\n{}", out.stderr);
+        assert!(
+            out.stderr.contains("help: "),
+            "a refusal says what to do\n{}",
+            out.stderr
+        );
+        env.assert_unlocked();
+    };
+    let apply = ["apply", ENV, "--auto-approve"];
+
+    refused(&apply, "`acceptance` is protected and `");
+    refused(&apply, "is not in a git repository");
+
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    refused(
+        &apply,
+        "`acceptance` is protected and this file is not committed: environments/base.toml (modified)",
+    );
+    git::commit_all(env.dir(), "Raise capacity");
+
+    git::switch(env.dir(), "feature");
+    refused(
+        &apply,
+        "`acceptance` is protected and is applied only from branch `main`; HEAD is on `feature`",
+    );
+    refused(
+        &["destroy", ENV, "--auto-approve"],
+        "applied only from branch `main`",
+    );
+    refused(
+        &["rollback", ENV, "--to", "HEAD~1", "--auto-approve"],
+        "applied only from branch `main`",
+    );
+    git::switch(env.dir(), "main");
+
+    let out = env.run(&["apply", ENV]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(
+            "refusing to apply `acceptance` without confirmation: stdin is not a terminal"
+        ),
+        "{}",
+        out.stderr
+    );
+    env.assert_unlocked();
+    assert_eq!(env.vpcs().await, 0, "nothing was created");
+
+    // Every condition met: it applies and is tagged.
+    let out = env.run(&apply);
+    out.expect_code(0);
+    assert_eq!(git::tags(env.dir(), ENV), [tagged(&out)]);
+}
+
+/// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.
+fn in_terminal(env: &Env, args: &str) -> std::process::Child {
+    let command = format!(
+        "exec '{}' -C '{}' {args}",
+        env!("CARGO_BIN_EXE_ecsops"),
+        env.dir().display()
+    );
+    std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir())
+        .env("NO_COLOR", "1")
+        .envs(env.moto.server.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ecsops under `script`")
+}
+
+/// Reads the child's terminal output until `marker` appears; returns all that was read.
+fn read_until(child: &mut std::process::Child, marker: &str) -> (String, mpsc::Receiver<String>) {
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    });
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !seen.contains(marker) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.push_str(&chunk),
+            Err(e) => panic!("no `{marker}` on the terminal ({e}); it showed:\n{seen}"),
+        }
+    }
+    (seen, rx)
+}
+
+#[tokio::test]
+async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
+    let env = Env::new().await;
+    let mut child = in_terminal(&env, "apply acceptance");
+    let (_, rx) = read_until(&mut child, "Only `yes` confirms");
+    // While it waits for the answer, the lock is held.
+    env.run(&["lock", ENV]).expect_code(2);
+    // Ctrl-C as a terminal sends it: the line discipline turns it into SIGINT.
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"\x03").expect("type Ctrl-C");
+    stdin.flush().expect("flush");
+    let status = child.wait().expect("ecsops ends");
+    drop(stdin);
+    let shown: String = rx.iter().collect();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("Apply interrupted before it started; nothing was changed."),
+        "{shown}"
+    );
+    env.assert_unlocked();
+    assert_eq!(env.vpcs().await, 0);
+
+    // A protected environment asks for its name; a wrong answer cancels and unlocks.
+    env.edit(
+        "acceptance.toml",
+        "name = \"acceptance\"",
+        "name = \"acceptance\"\nprotected = true",
+    );
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Protected acceptance");
+    let mut child = in_terminal(&env, "apply acceptance");
+    read_until(
+        &mut child,
+        "`acceptance` is protected. Type its name to apply",
+    );
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"yes\n").expect("answer");
+    stdin.flush().expect("flush");
+    let status = child.wait().expect("ecsops ends");
+    assert_eq!(status.code(), Some(1));
+    env.assert_unlocked();
+    assert_eq!(env.vpcs().await, 0);
+}
