@@ -16,7 +16,10 @@
 //! and its backends (local file, S3 with conditional-write locking); [`provider`] talks to AWS
 //! (create, read in batches, update, delete, adopt by ownership tags);
 //! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON;
-//! [`ops`] has one function per command. Core never prints: the CLI presents what ops return.
+//! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
+//! and tags git (provenance, protected-environment guards, revisions read from git objects);
+//! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
+//! Core never prints: the CLI presents what ops return.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
