@@ -585,3 +585,118 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
     env.assert_unlocked();
     assert_eq!(env.vpcs().await, 0);
 }
+
+#[test]
+fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
+    // No moto, no AWS variables, no AWS config (HOME is empty), no state.
+    let ws = Workspace::example();
+    git::init(ws.path());
+    git::commit_all(ws.path(), "Environments");
+    let edit = |from: &str, to: &str| {
+        let path = ws.path().join("environments/base.toml");
+        let text = std::fs::read_to_string(&path).expect("base.toml");
+        assert!(text.contains(from), "no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write base.toml");
+    };
+    edit("desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(ws.path(), "Raise acceptance capacity");
+
+    let out = ws.ecsops(&[
+        "diff",
+        "acceptance",
+        "--rev",
+        "HEAD~1",
+        "--detailed-exitcode",
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stdout.contains("against revision ") && out.stdout.contains("(no state or AWS read)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("~ desired_capacity = 2 -> 3"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{}",
+        out.stdout
+    );
+    assert!(!ws.path().join(".ecsops").exists(), "no state was made");
+    // Production sets its own capacity: nothing changes there.
+    ws.ecsops(&[
+        "diff",
+        "production",
+        "--rev",
+        "HEAD~1",
+        "--detailed-exitcode",
+    ])
+    .expect_code(0);
+
+    // Every environment: only acceptance changed, in one comment that fits GitHub's limit.
+    let md = ws.ecsops(&["diff", "--rev", "HEAD~1", "--format", "markdown"]);
+    md.expect_code(0);
+    assert!(
+        md.stdout
+            .starts_with("### ecsops plan: 1 environment changed since `HEAD~1`: `acceptance`"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout.contains("! desired_capacity = 2 -> 3"),
+        "{}",
+        md.stdout
+    );
+    assert!(!md.stdout.contains("`production`"), "{}", md.stdout);
+    assert!(md.stdout.chars().count() <= 65_536);
+
+    // A change to the shared base file shows for every environment that extends it.
+    edit("retention_days = 30", "retention_days = 90");
+    let json = ws.ecsops(&[
+        "diff",
+        "--rev",
+        "HEAD",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+    ]);
+    json.expect_code(2);
+    let plans: Value = serde_json::from_str(&json.stdout).expect("a JSON array of plans");
+    let changed: Vec<&str> = plans
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p["environment"].as_str().expect("environment"))
+        .collect();
+    assert_eq!(changed, ["acceptance", "production"]);
+    for p in plans.as_array().expect("array") {
+        assert_eq!(
+            p["summary"]["update"], 9,
+            "the nine log groups: {}",
+            p["summary"]
+        );
+        assert_eq!(p["prior_state"], Value::Null);
+        assert_eq!(p["base_revision"].as_str().map(str::len), Some(7));
+    }
+    let md = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "markdown"]);
+    assert!(
+        md.stdout
+            .contains("2 environments changed since `HEAD`: `acceptance`, `production`"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.chars().count() <= 65_536);
+
+    // Outside git, `--rev` says what it needs.
+    let plain = Workspace::example();
+    let out = plain.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("is not in a git repository"),
+        "{}",
+        out.stderr
+    );
+}

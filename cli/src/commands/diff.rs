@@ -1,4 +1,6 @@
-//! `ecsops diff ENV`: the plan, as text, Markdown or JSON.
+//! `ecsops diff ENV`: the plan, as text, Markdown or JSON; with `--rev BASE`, the plan of what
+//! the work tree changes since a git revision (every changed environment when ENV is left out),
+//! offline, for pull-request review.
 
 use clap::{Args, ValueEnum};
 use ecsops_core::ops::{self, DiffOptions};
@@ -11,9 +13,14 @@ use crate::term;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The environment (a file stem in `environments/`).
-    #[arg(value_name = "ENV")]
-    environment: String,
+    /// The environment (a file stem in `environments/`); with `--rev` it may be left out to plan
+    /// every environment whose manifests changed.
+    #[arg(value_name = "ENV", required_unless_present = "rev")]
+    environment: Option<String>,
+    /// Plan the work tree's manifests against those at this git revision (a branch, tag or
+    /// commit) instead of the state: no credentials, endpoint or state needed.
+    #[arg(long, value_name = "REV", conflicts_with = "offline")]
+    rev: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -35,11 +42,35 @@ enum Format {
 
 pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
+    if let Some(rev) = &args.rev {
+        let environments: Vec<String> = args.environment.iter().cloned().collect();
+        let outcomes = ops::diff_revision(&ws, &environments, rev)?;
+        for o in &outcomes {
+            report::diagnostics(&o.sources, &o.warnings);
+        }
+        let plans: Vec<_> = outcomes.into_iter().map(|o| o.plan).collect();
+        let out = match (args.format, args.environment.is_some()) {
+            (Format::Markdown, false) => render::markdown::render_many(&plans, rev),
+            (Format::Json, false) => render::json::render_many(&plans),
+            (Format::Text, false) if plans.is_empty() => {
+                format!("No environment's manifests differ from {rev}.\n")
+            }
+            (format, _) => plans
+                .iter()
+                .map(|p| render_one(format, p))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        anstream::print!("{out}");
+        let changes = plans.iter().any(ecsops_core::plan::Plan::has_changes);
+        return Ok(exit(args.detailed_exitcode, changes));
+    }
+    let environment = args.environment.as_deref().unwrap_or_default();
     let options = DiffOptions {
         state_url: ctx.state_url.clone(),
         offline: args.offline,
     };
-    let outcome = ops::diff(&ws, &args.environment, &options).await?;
+    let outcome = ops::diff(&ws, environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);
     if outcome.aws_requests > 0 {
         anstream::eprintln!(
@@ -47,15 +78,22 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
             outcome.aws_requests
         );
     }
-    let out = match args.format {
-        Format::Text => render::text::render(&outcome.plan, term::stdout_color()),
-        Format::Markdown => render::markdown::render(&outcome.plan),
-        Format::Json => render::json::render(&outcome.plan),
-    };
-    anstream::print!("{out}");
-    Ok(if args.detailed_exitcode && outcome.plan.has_changes() {
+    anstream::print!("{}", render_one(args.format, &outcome.plan));
+    Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()))
+}
+
+fn render_one(format: Format, plan: &ecsops_core::plan::Plan) -> String {
+    match format {
+        Format::Text => render::text::render(plan, term::stdout_color()),
+        Format::Markdown => render::markdown::render(plan),
+        Format::Json => render::json::render(plan),
+    }
+}
+
+fn exit(detailed: bool, changes: bool) -> Exit {
+    if detailed && changes {
         Exit::Changes
     } else {
         Exit::Success
-    })
+    }
 }

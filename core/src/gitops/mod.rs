@@ -24,6 +24,8 @@ pub enum GitError {
     },
     #[error("`{0}` is a bare git repository; ecsops needs a work tree")]
     Bare(PathBuf),
+    #[error("`{0}` is not in a git repository")]
+    NotARepository(PathBuf),
 }
 
 fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
@@ -142,6 +144,11 @@ impl Repo {
             }
         }
         tips
+    }
+
+    /// The repository holding `root`, which must exist.
+    pub fn require(root: &Path) -> Result<Self, GitError> {
+        Self::discover(root)?.ok_or_else(|| GitError::NotARepository(root.to_owned()))
     }
 
     /// The commit `spec` names (a tag, a branch, a hash, `HEAD~1`, ...).

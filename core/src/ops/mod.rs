@@ -4,10 +4,12 @@
 pub mod apply;
 mod diff;
 pub mod history;
+mod review;
 pub mod state;
 mod validate;
 
 pub use diff::{DiffOptions, DiffOutcome, diff};
+pub use review::diff_revision;
 pub use validate::{ValidateReport, validate};
 
 use crate::diagnostic::Diagnostics;

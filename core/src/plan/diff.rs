@@ -208,6 +208,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         }),
         summary,
         drift: Vec::new(),
+        base_revision: None,
         changes,
     }
 }

@@ -2,6 +2,7 @@
 //! [`diff`] from the desired graph and the recorded state. A plan is data: renderers present it,
 //! `--out` saves it and a later apply refuses it if the state or manifest moved on since.
 
+pub mod baseline;
 mod diff;
 mod drift;
 
@@ -15,7 +16,7 @@ pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
-pub const PLAN_FORMAT_VERSION: &str = "1.1";
+pub const PLAN_FORMAT_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -32,6 +33,9 @@ pub struct Plan {
     /// Changes made outside ecsops since the last apply (empty when not refreshed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// `diff --rev`: the git revision whose manifests the plan starts from, instead of a state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_revision: Option<String>,
 }
 
 impl Plan {
@@ -51,6 +55,7 @@ impl Plan {
             summary: Summary::of(&changes),
             changes,
             drift: Vec::new(),
+            base_revision: None,
         }
     }
 

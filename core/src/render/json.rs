@@ -13,6 +13,13 @@ pub fn render(plan: &Plan) -> String {
     s
 }
 
+/// Several plans (`diff --rev` without an environment) as a JSON array of plan documents.
+pub fn render_many(plans: &[Plan]) -> String {
+    let mut s = serde_json::to_string_pretty(plans).expect("plans serialize to JSON");
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -73,6 +80,7 @@ mod tests {
                     }],
                 },
             ],
+            base_revision: Some("1a2b3c4".to_owned()),
         }
     }
 
@@ -196,6 +204,7 @@ mod tests {
                 attributes: vec![],
                 depends_on: vec![],
             }],
+            base_revision: None,
             ..full_plan()
         };
         let value: Value = serde_json::from_str(&render(&plan)).expect("json");

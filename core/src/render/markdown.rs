@@ -32,10 +32,52 @@ const MAX_LINE: usize = 1_000;
 
 /// Renders `plan` as CommonMark with `<details>` sections, at most [`MAX_LEN`] bytes long.
 pub fn render(plan: &Plan) -> String {
+    render_within(plan, MAX_LEN)
+}
+
+/// Several environments' plans in one comment, each given an equal share of [`MAX_LEN`] (a
+/// plan that needs less leaves nothing unused to the others: shares are fixed, so each plan
+/// renders the same whatever else changed). `base` names the revision they start from.
+pub fn render_many(plans: &[Plan], base: &str) -> String {
     let mut out = String::new();
+    let base = code_span(&printable(base));
+    if plans.is_empty() {
+        let _ = writeln!(
+            out,
+            "### ecsops plan\n\n**No changes.** No environment's manifests differ from {base}."
+        );
+        return out;
+    }
+    let names: Vec<String> = plans
+        .iter()
+        .map(|p| code_span(&printable(&p.environment)))
+        .collect();
     let _ = writeln!(
         out,
-        "### ecsops plan: {}\n",
+        "### ecsops plan: {} environment{} changed since {base}: {}\n",
+        plans.len(),
+        plural(plans.len()),
+        names.join(", ")
+    );
+    let share = (MAX_LEN - out.len()) / plans.len();
+    for p in plans {
+        out.push_str(&render_within(p, share));
+        out.push('\n');
+    }
+    out
+}
+
+/// [`render`] in at most `max_len` bytes.
+fn render_within(plan: &Plan, max_len: usize) -> String {
+    let mut out = String::new();
+    let since = plan
+        .base_revision
+        .as_deref()
+        .map(|r| format!(" (changes since {})", code_span(&printable(r))))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "### ecsops plan: {}{since}\n",
         code_span(&printable(&plan.environment))
     );
     drift(&mut out, plan);
@@ -82,7 +124,9 @@ pub fn render(plan: &Plan) -> String {
         .iter()
         .take_while(|c| c.action.is_destructive())
         .count();
-    callout(&mut out, &ordered[..destructive]);
+    // Budgets shrink with the share of the comment this plan has (several environments).
+    let scaled = |budget: usize| budget * max_len / MAX_LEN;
+    callout(&mut out, &ordered[..destructive], scaled(CALLOUT_BUDGET));
 
     let sections: Vec<String> = ordered.iter().map(|c| section(c)).collect();
     let mentions: Vec<String> = ordered.iter().map(|c| mention(c)).collect();
@@ -97,9 +141,9 @@ pub fn render(plan: &Plan) -> String {
         let reserve = if rest == 0 {
             0
         } else {
-            rest.min(MENTION_BUDGET) + NOTE_RESERVE
+            rest.min(scaled(MENTION_BUDGET)) + NOTE_RESERVE
         };
-        if out.len() + section.len() + reserve > MAX_LEN {
+        if out.len() + section.len() + reserve > max_len {
             break;
         }
         out.push_str(section);
@@ -117,7 +161,7 @@ pub fn render(plan: &Plan) -> String {
         );
         let mut listed = 0;
         for m in elided {
-            if out.len() + m.len() + 100 > MAX_LEN {
+            if out.len() + m.len() + 100 > max_len {
                 break;
             }
             out.push_str(m);
@@ -180,7 +224,7 @@ fn rank_of(action: Action) -> Option<Rank> {
 
 /// A GitHub alert naming every destructive change before any detail, so no reviewer misses one
 /// inside a collapsed section.
-fn callout(out: &mut String, destructive: &[&ResourceChange]) {
+fn callout(out: &mut String, destructive: &[&ResourceChange], budget: usize) {
     if destructive.is_empty() {
         return;
     }
@@ -205,7 +249,7 @@ fn callout(out: &mut String, destructive: &[&ResourceChange]) {
                 .collect();
             let _ = write!(line, " (forced by {})", reasons.join(", "));
         }
-        if out.len() - start + line.len() > CALLOUT_BUDGET {
+        if out.len() - start + line.len() > budget {
             let _ = writeln!(out, "> - … and {} more", n - i);
             break;
         }

@@ -17,6 +17,13 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let environment = printable(&plan.environment);
     match &plan.prior_state {
+        _ if plan.base_revision.is_some() => {
+            let _ = writeln!(
+                out,
+                "ecsops plan for {environment}: the work tree's manifests against revision {} (no state or AWS read)",
+                printable(plan.base_revision.as_deref().unwrap_or_default())
+            );
+        }
         Some(p) => {
             let _ = writeln!(
                 out,

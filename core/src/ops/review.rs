@@ -1,0 +1,98 @@
+//! `ecsops diff [ENV] --rev BASE`: what a pull request changes, with no credentials, endpoint
+//! or state. The environments' manifests at `BASE` (read from git objects, `extends` chains
+//! included) stand in for the state, as if they had been applied; the work tree's are planned
+//! against them. Without an environment, every environment whose merged manifest differs is
+//! planned, so a change to a shared base file shows for each environment that extends it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::gitops::Repo;
+use crate::gitops::revision::RevisionTree;
+use crate::plan::{self, PlanInput, baseline};
+use crate::workspace::{Workspace, WorkspaceError};
+
+use super::diff::{Desired, desired};
+use super::{DiffOutcome, OpsError};
+
+/// Plans `environments` (every environment of either revision when empty, keeping those that
+/// change) from revision `rev` to the work tree.
+pub fn diff_revision(
+    ws: &Workspace,
+    environments: &[String],
+    rev: &str,
+) -> Result<Vec<DiffOutcome>, OpsError> {
+    let repo = Repo::require(ws.root())?;
+    let commit = repo.commit(rev)?;
+    let label = commit.short().to_owned();
+    let base = ws.with_tree(Arc::new(RevisionTree::new(
+        repo,
+        &commit.id,
+        label.clone(),
+    )?));
+    let head_envs = ws.catalog()?.environments;
+    let base_envs = base.catalog().map(|c| c.environments).unwrap_or_default();
+    let all = environments.is_empty();
+    let names: Vec<String> = if all {
+        let union: BTreeSet<String> = head_envs.iter().chain(&base_envs).cloned().collect();
+        union.into_iter().collect()
+    } else {
+        environments.to_vec()
+    };
+    let mut outcomes = Vec::new();
+    for env in &names {
+        let in_head = head_envs.contains(env);
+        let in_base = base_envs.contains(env);
+        if !in_head && !in_base {
+            ws.require_environment(env)?;
+            return Err(WorkspaceError::UnknownEnvironment {
+                name: env.clone(),
+                known: head_envs,
+            }
+            .into());
+        }
+        let head = in_head.then(|| desired(ws, env)).transpose()?;
+        let was = in_base
+            .then(|| desired(&base, env))
+            .transpose()
+            .map_err(|e| match e {
+                OpsError::Invalid(invalid) => OpsError::RevisionInvalid {
+                    environment: env.clone(),
+                    revision: label.clone(),
+                    invalid,
+                },
+                e => e,
+            })?;
+        let outcome = plan_between(env, was.as_ref(), head, &label);
+        if !all || outcome.plan.has_changes() {
+            outcomes.push(outcome);
+        }
+    }
+    Ok(outcomes)
+}
+
+fn plan_between(
+    env: &str,
+    was: Option<&Desired>,
+    head: Option<Desired>,
+    label: &str,
+) -> DiffOutcome {
+    let state = was.map(|w| baseline::applied(&w.graph, env, label));
+    let empty = crate::graph::Graph::default();
+    let mut plan = plan::diff(PlanInput {
+        environment: env,
+        graph: head.as_ref().map_or(&empty, |h| &h.graph),
+        state: state.as_ref(),
+        moved: head.as_ref().map_or(&[], |h| &h.moved),
+        manifest_digest: head.as_ref().map_or("", |h| &h.digest),
+    });
+    plan.prior_state = None;
+    plan.base_revision = Some(label.to_owned());
+    let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
+    DiffOutcome {
+        plan,
+        sources,
+        warnings,
+        aws_requests: 0,
+    }
+}
