@@ -308,3 +308,34 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
         .and_then(|d| d.sync_all())
         .map_err(|e| io("sync", dir, &e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(version: u32, revision: &str) -> Vec<u8> {
+        format!(
+            r#"{{"version": {version}, "lineage": "l", "serial": 3, "environment": "acc"{revision}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_older_format_is_read_and_written_back_as_this_one() {
+        let v1 = r#", "revision": {"commit": "abc", "applied_at": "2026-01-01T00:00:00Z", "applied_by": "a@b"}"#;
+        let state = parse("acc", "here", &document(1, v1)).expect("version 1 reads");
+        assert_eq!(state.version, STATE_VERSION);
+        let revision = state.revision.expect("the revision");
+        assert!(!revision.dirty);
+        assert_eq!(revision.tag, None);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_with_what_to_do() {
+        let newer = r#", "something_new": true"#;
+        let err = parse("acc", "here", &document(STATE_VERSION + 1, newer))
+            .expect_err("a newer format is refused");
+        assert!(matches!(err, StateError::TooNew { found, .. } if found == STATE_VERSION + 1));
+        assert!(err.to_string().contains("upgrade ecsops"), "{err}");
+    }
+}
