@@ -179,6 +179,12 @@ pub fn error(err: &CliError) {
                 "help: roll back to a revision that validates (`ecsops history` lists them), or fix the manifests and apply"
             );
         }
+        CliError::Ops(e @ OpsError::StalePlan { environment, .. }) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: make a new plan with `ecsops diff {environment} --out FILE`, review it, and apply that"
+            );
+        }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");

@@ -700,3 +700,125 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let path = |name: &str| env.dir().join(name).display().to_string();
+
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    let head = git::commit_all(env.dir(), "Raise capacity");
+    let out = env.run(&["diff", ENV, "--out", &path("plan.json")]);
+    out.expect_code(0);
+    assert!(out.stderr.contains("Saved the plan to"), "{}", out.stderr);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("plan.json")).expect("saved plan"))
+            .expect("saved plan JSON");
+    let serial = env.state()["serial"].as_u64().expect("serial");
+    assert_eq!(saved["kind"], "ecsops-saved-plan");
+    assert_eq!(saved["format_version"], "1");
+    assert_eq!(saved["serial"].as_u64(), Some(serial));
+    assert_eq!(saved["lineage"], env.state()["lineage"]);
+    assert_eq!(saved["commit"], head.as_str());
+    assert_eq!(saved["account"], "123456789012");
+    let planned: Vec<&str> = saved["plan"]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| c["address"].as_str().expect("address"))
+        .collect();
+    assert_eq!(planned, ["autoscaling_group[default]"]);
+
+    let out = env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"]);
+    out.expect_code(0);
+    let touched: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": updated after") || l.contains(": created after"))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(touched, planned, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Apply complete: 0 created, 1 updated, 0 replaced, 0 destroyed."),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.desired_capacity().await, Some(3));
+    assert_eq!(git::tags(env.dir(), ENV).len(), 2, "tagged like any apply");
+
+    // Another apply runs after the plan was saved: the plan is stale.
+    env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 4");
+    git::commit_all(env.dir(), "More capacity");
+    env.run(&["diff", ENV, "--out", &path("late.json")])
+        .expect_code(0);
+    let serial = env.state()["serial"].as_u64().expect("serial");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let moved_to = env.state()["serial"].as_u64().expect("serial");
+    let out = env.run(&["apply", ENV, "--plan", &path("late.json"), "--auto-approve"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "the saved plan of `acceptance` is stale: the state moved from serial {serial} to serial {moved_to} (another apply ran); nothing was changed"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.state()["serial"].as_u64(), Some(moved_to));
+    env.assert_unlocked();
+
+    // The manifests or the commit changed since: refused before the lock.
+    env.run(&["diff", ENV, "--out", &path("fresh.json")])
+        .expect_code(0);
+    env.edit("base.toml", "desired_capacity = 4", "desired_capacity = 2");
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--plan",
+        &path("fresh.json"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("the manifests changed since it was saved"),
+        "{}",
+        out.stderr
+    );
+    git::commit_all(env.dir(), "Back to two");
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--plan",
+        &path("fresh.json"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("and HEAD is "), "{}", out.stderr);
+    assert_eq!(env.desired_capacity().await, Some(4), "nothing was changed");
+    assert_eq!(env.state()["serial"].as_u64(), Some(moved_to));
+    env.assert_unlocked();
+
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--plan",
+        &path("plan.json.missing"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    std::fs::write(path("not-a-plan.json"), "{\"format_version\": \"1.2\"}").expect("write");
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--plan",
+        &path("not-a-plan.json"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("not a saved plan"), "{}", out.stderr);
+}

@@ -14,6 +14,7 @@ use ecsops_core::ops::apply::{
     Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
 };
 use ecsops_core::plan::Action;
+use ecsops_core::plan::saved::SavedPlan;
 use ecsops_core::render;
 use ecsops_core::state::{LockInfo, Operation};
 
@@ -28,6 +29,10 @@ pub struct ApplyArgs {
     /// The environment (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
+    /// Apply exactly the plan `ecsops diff ENV --out FILE` saved; refused when the state, the
+    /// manifests or the commit changed since.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    plan: Option<std::path::PathBuf>,
     #[command(flatten)]
     flags: ApplyFlags,
 }
@@ -65,17 +70,40 @@ pub struct ApplyFlags {
 
 pub async fn run(ctx: &Context, args: &ApplyArgs, destroy: bool) -> Result<Exit, CliError> {
     let mode = if destroy { Mode::Destroy } else { Mode::Apply };
-    Box::pin(walk(ctx, &args.environment, mode, &args.flags)).await
+    let saved = match (&args.plan, destroy) {
+        (None, _) => None,
+        (Some(_), true) => {
+            return Err(CliError::Io(
+                "`destroy` plans by itself; `--plan` is for `apply`".to_owned(),
+            ));
+        }
+        (Some(path), false) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
+            let saved = SavedPlan::parse(&text).map_err(|source| OpsError::SavedPlan {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Some(Box::new(saved))
+        }
+    };
+    Box::pin(walk(ctx, &args.environment, mode, &args.flags, saved)).await
 }
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
     let mode = Mode::Rollback {
         to: args.to.clone(),
     };
-    Box::pin(walk(ctx, &args.environment, mode, &args.flags)).await
+    Box::pin(walk(ctx, &args.environment, mode, &args.flags, None)).await
 }
 
-async fn walk(ctx: &Context, env: &str, mode: Mode, flags: &ApplyFlags) -> Result<Exit, CliError> {
+async fn walk(
+    ctx: &Context,
+    env: &str,
+    mode: Mode,
+    flags: &ApplyFlags,
+    saved: Option<Box<SavedPlan>>,
+) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
     let operation = mode.operation();
     let rerun = match &mode {
@@ -93,6 +121,7 @@ async fn walk(ctx: &Context, env: &str, mode: Mode, flags: &ApplyFlags) -> Resul
             parallelism: usize::from(flags.parallelism),
             continue_on_error: flags.continue_on_error,
         },
+        saved,
     };
     // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
     let interrupt = interrupted();

@@ -21,6 +21,9 @@ pub struct DiffArgs {
     /// commit) instead of the state: no credentials, endpoint or state needed.
     #[arg(long, value_name = "REV", conflicts_with = "offline")]
     rev: Option<String>,
+    /// Also save the plan to FILE, for `ecsops apply ENV --plan FILE` to apply exactly it.
+    #[arg(long, value_name = "FILE", conflicts_with = "rev")]
+    out: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -69,6 +72,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     let options = DiffOptions {
         state_url: ctx.state_url.clone(),
         offline: args.offline,
+        save: args.out.is_some(),
     };
     let outcome = ops::diff(&ws, environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);
@@ -79,6 +83,15 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
         );
     }
     anstream::print!("{}", render_one(args.format, &outcome.plan));
+    if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
+        std::fs::write(path, saved.to_json())
+            .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))?;
+        anstream::eprintln!(
+            "Saved the plan to {}; `ecsops apply {environment} --plan {}` applies exactly it.",
+            path.display(),
+            path.display()
+        );
+    }
     Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()))
 }
 

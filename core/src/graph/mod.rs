@@ -18,7 +18,11 @@ pub use kind::{Kind, Replacement};
 
 /// An attribute value as desired: a literal, a reference to another resource's output (an id,
 /// an ARN: known only once that resource exists), or a list/map that may contain references.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized (in saved plans) with a tag per variant (`{"lit": ...}`, `{"ref": ...}`), so a
+/// literal `null` or a literal map never reads back as something else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Expr {
     Lit(Value),
     Ref(Reference),
@@ -108,7 +112,8 @@ impl From<u16> for Expr {
 }
 
 /// One desired resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Resource {
     pub address: Address,
     pub kind: Kind,
@@ -120,7 +125,8 @@ pub struct Resource {
 }
 
 /// Every desired resource of one environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Graph {
     pub resources: BTreeMap<Address, Resource>,
 }

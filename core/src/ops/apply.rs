@@ -14,10 +14,12 @@ use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder};
 use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
-use crate::gitops::{Repo, tag};
+use crate::gitops::{Repo, short, tag};
 use crate::graph::Graph;
 use crate::manifest::load_environment;
+use crate::plan::saved::SavedPlan;
 use crate::plan::{Plan, Summary};
+use crate::provider::aws::AwsProvider;
 use crate::source::Sources;
 use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
 use crate::workspace::Workspace;
@@ -59,6 +61,8 @@ pub struct ApplyRequest {
     /// Apply without asking.
     pub auto_approve: bool,
     pub options: ApplyOptions,
+    /// `apply --plan FILE`: apply exactly this plan (refused when stale) instead of planning.
+    pub saved: Option<Box<SavedPlan>>,
 }
 
 /// What the operator must type to confirm.
@@ -156,6 +160,9 @@ pub async fn run(
         Mode::Apply | Mode::Destroy => (desired(ws, environment)?, None),
     };
     let provenance = check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
+    if let Some(saved) = &request.saved {
+        stale_before_lock(environment, saved, &desired, provenance.as_ref())?;
+    }
     let protected = protected(ws, environment, &desired, &request.mode);
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
@@ -246,6 +253,44 @@ fn desired_at(
     }
 }
 
+/// What makes a saved plan stale that can be seen without the state: another environment, other
+/// manifests, another commit.
+fn stale_before_lock(
+    environment: &str,
+    saved: &SavedPlan,
+    desired: &Desired,
+    provenance: Option<&Provenance>,
+) -> Result<(), OpsError> {
+    let mut reasons = Vec::new();
+    if saved.environment != environment {
+        reasons.push(format!("it is a plan of `{}`", saved.environment));
+    }
+    if saved.manifest_digest != desired.digest {
+        reasons.push("the manifests changed since it was saved".to_owned());
+    }
+    let now = provenance.map(|p| p.commit.as_str());
+    if saved.commit.as_deref() != now {
+        let name =
+            |c: Option<&str>| c.map_or_else(|| "no commit".to_owned(), |c| short(c).to_owned());
+        reasons.push(format!(
+            "it was made at commit {} and HEAD is {}",
+            name(saved.commit.as_deref()),
+            name(now)
+        ));
+    }
+    stale(environment, reasons)
+}
+
+fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
+    if reasons.is_empty() {
+        return Ok(());
+    }
+    Err(OpsError::StalePlan {
+        environment: environment.to_owned(),
+        reasons,
+    })
+}
+
 /// Today's manifest of a rollback's environment, when it still loads (its files and settings
 /// still decide protection: the operator changes the environment from this work tree).
 fn today(ws: &Workspace, environment: &str) -> Option<crate::manifest::Loaded> {
@@ -323,27 +368,73 @@ struct Locked<'a> {
 }
 
 impl Locked<'_> {
+    /// The plan to apply and the state it starts from: made now (refresh, plan), or the saved
+    /// plan's, when the state is still the one it was made against.
+    async fn plan(
+        &self,
+        stored: Option<crate::state::Stored>,
+        interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Result<Option<(Plan, State, Option<crate::state::Version>, AwsProvider)>, OpsError> {
+        let version = stored.as_ref().map(|s| s.version.clone());
+        if let Some(saved) = &self.request.saved {
+            let mut reasons = Vec::new();
+            let serial = stored.as_ref().map(|s| s.state.serial);
+            if serial != saved.serial {
+                let at = |s: Option<u64>| {
+                    s.map_or_else(|| "no state".to_owned(), |s| format!("serial {s}"))
+                };
+                reasons.push(format!(
+                    "the state moved from {} to {} (another apply ran)",
+                    at(saved.serial),
+                    at(serial)
+                ));
+            }
+            if let Some(s) = &stored
+                && s.state.lineage != saved.lineage
+            {
+                reasons.push(format!(
+                    "the state's lineage is {}, the plan's {}",
+                    s.state.lineage, saved.lineage
+                ));
+            }
+            stale(self.environment, reasons)?;
+            let provider = provider(&self.desired.manifest, &saved.prior).await;
+            return Ok(Some((
+                saved.plan.clone(),
+                saved.prior.clone(),
+                version,
+                provider,
+            )));
+        }
+        let state = match stored {
+            Some(s) => s.state,
+            None => State::new(self.environment, uuid::Uuid::new_v4().to_string()),
+        };
+        let provider = provider(&self.desired.manifest, &state).await;
+        let refresh = (!self.request.offline).then_some(&provider);
+        let planned = tokio::select! {
+            r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
+            () = interrupt => return Ok(None),
+        };
+        let (plan, refreshed) = planned;
+        Ok(Some((plan, refreshed.unwrap_or(state), version, provider)))
+    }
+
     async fn run(
         self,
         ui: &mut dyn Interaction,
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        let (state, version) = match stored {
-            Some(s) => (s.state, Some(s.version)),
-            None => (
-                State::new(self.environment, uuid::Uuid::new_v4().to_string()),
-                None,
-            ),
+        let Some((plan, state, version, provider)) = self.plan(stored, interrupt.as_mut()).await?
+        else {
+            return Ok(ApplyReport::Interrupted);
         };
-        let provider = provider(&self.desired.manifest, &state).await;
-        let refresh = (!self.request.offline).then_some(&provider);
-        let planned = tokio::select! {
-            r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
-            () = &mut interrupt => return Ok(ApplyReport::Interrupted),
-        };
-        let (plan, refreshed) = planned;
-        let state = refreshed.unwrap_or(state);
+        let graph = self
+            .request
+            .saved
+            .as_ref()
+            .map_or(&self.desired.graph, |s| &s.graph);
         ui.planned(&Planned {
             plan: &plan,
             sources: &self.desired.sources,
@@ -387,7 +478,7 @@ impl Locked<'_> {
         let walked = apply::apply(
             Arc::new(provider),
             &plan,
-            &self.desired.graph,
+            graph,
             &mut recorder,
             self.request.options,
             interrupt.as_mut(),

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostics;
+use crate::gitops::Repo;
+use crate::gitops::guard::{self, Protection, Provenance};
 use crate::graph::{self, Address, Graph};
 use crate::manifest::Manifest;
+use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanInput};
 use crate::provider::aws::{AwsProvider, Connection, load_config};
 use crate::provider::{Ownership, Provider};
@@ -25,6 +28,8 @@ pub struct DiffOptions {
     pub state_url: Option<String>,
     /// `--offline`: plan against the recorded state without reading AWS.
     pub offline: bool,
+    /// `--out`: also make the saved plan an apply can run as it is.
+    pub save: bool,
 }
 
 #[derive(Debug)]
@@ -35,6 +40,8 @@ pub struct DiffOutcome {
     pub warnings: Diagnostics,
     /// Requests sent to AWS by the refresh.
     pub aws_requests: usize,
+    /// With [`DiffOptions::save`].
+    pub saved: Option<Box<SavedPlan>>,
 }
 
 /// A valid environment, expanded.
@@ -148,13 +155,52 @@ pub async fn diff(
         }
         _ => None,
     };
-    let (plan, _) = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    let (plan, refreshed) = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    let saved = if options.save {
+        let serial = state.as_ref().map(|s| s.serial);
+        let prior = refreshed
+            .or(state)
+            .unwrap_or_else(|| State::new(environment, uuid::Uuid::new_v4().to_string()));
+        let provenance = provenance(ws, environment, &desired)?;
+        Some(Box::new(SavedPlan::new(
+            plan.clone(),
+            desired.graph.clone(),
+            prior,
+            serial,
+            provenance.as_ref().map(|p| p.commit.clone()),
+            provenance.is_some_and(|p| p.dirty),
+        )))
+    } else {
+        None
+    };
     Ok(DiffOutcome {
         plan,
         aws_requests: provider.map_or(0, |p| p.calls().total()),
         sources: desired.sources,
         warnings: desired.warnings,
+        saved,
     })
+}
+
+/// The commit the environment's files come from and whether they differ from it (`None`
+/// outside git).
+pub(crate) fn provenance(
+    ws: &Workspace,
+    environment: &str,
+    desired: &Desired,
+) -> Result<Option<Provenance>, OpsError> {
+    let repo = Repo::discover(ws.root())?;
+    guard::check(
+        repo.as_ref(),
+        ws.root(),
+        &Protection {
+            environment,
+            protected: false,
+            release_branch: desired.manifest.environment.release_branch(),
+            files: &desired.files,
+        },
+    )
+    .map_err(|e| OpsError::Protected(Box::new(e)))
 }
 
 /// SHA-256 of the merged manifest as compact JSON (key order is stable: maps are ordered).

@@ -58,6 +58,19 @@ pub enum OpsError {
         reason: String,
         help: String,
     },
+    /// `apply --plan` with a plan that no longer describes what it would change.
+    #[error("the saved plan of `{environment}` is stale: {}; nothing was changed", .reasons.join("; "))]
+    StalePlan {
+        environment: String,
+        reasons: Vec<String>,
+    },
+    /// A file given as a saved plan is not one this ecsops applies.
+    #[error("cannot use `{path}`: {source}")]
+    SavedPlan {
+        path: String,
+        #[source]
+        source: crate::plan::saved::SavedPlanError,
+    },
     /// The manifests at a revision do not validate under today's rules.
     #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]
     RevisionInvalid {

@@ -94,5 +94,6 @@ fn plan_between(
         sources,
         warnings,
         aws_requests: 0,
+        saved: None,
     }
 }

@@ -5,6 +5,7 @@
 pub mod baseline;
 mod diff;
 mod drift;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -118,14 +119,29 @@ pub struct ResourceChange {
     pub depends_on: Vec<Address>,
 }
 
+/// A field that is present holds a value, `null` included (absent fields are `None` through
+/// `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeChange {
     pub name: String,
     /// The recorded value; absent on create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<Value>,
-    /// The desired value; absent on delete and when unknown until apply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The desired value; absent on delete and when unknown until apply. A desired `null` is
+    /// written as `null` and reads back as one, not as absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<Value>,
     /// The desired value depends on something only known after apply (an id, an ARN).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

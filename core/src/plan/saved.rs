@@ -1,0 +1,175 @@
+//! The saved plan (`ecsops diff ENV --out FILE`): everything an apply needs to run exactly that
+//! plan without planning again (the plan, the desired graph, the refreshed state it was made
+//! against) and what makes it stale (the state's lineage and serial, the manifests' digest, the
+//! commit). A versioned document of its own, apart from the plan JSON that reports changes;
+//! documented in `docs/saved-plan.md`.
+
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+use crate::graph::Graph;
+use crate::state::State;
+
+/// Version of the saved-plan document this ecsops writes and reads.
+pub const SAVED_PLAN_FORMAT_VERSION: &str = "1";
+
+/// What the `kind` field says, so a plan JSON or a state file is never taken for one.
+const KIND: &str = "ecsops-saved-plan";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedPlan {
+    pub kind: String,
+    pub format_version: String,
+    pub ecsops_version: String,
+    pub environment: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The commit the manifests were read at; `None` outside a git repository.
+    pub commit: Option<String>,
+    /// The environment's files differed from `commit`.
+    pub dirty: bool,
+    /// The AWS account of the recorded resources, when known.
+    pub account: Option<String>,
+    /// SHA-256 of the merged manifest.
+    pub manifest_digest: String,
+    /// The state the plan was made against: its lineage and serial (`None`: no state yet).
+    pub lineage: String,
+    pub serial: Option<u64>,
+    pub plan: Plan,
+    pub graph: Graph,
+    /// The state as refreshed when planning: what the apply starts from.
+    pub prior: State,
+}
+
+/// Why a file is not a saved plan this ecsops can apply.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("not a saved plan ({0}); make one with `ecsops diff ENV --out FILE`")]
+    Invalid(String),
+    #[error(
+        "saved-plan format {found} is not the format {SAVED_PLAN_FORMAT_VERSION} this ecsops reads; plan again with this ecsops"
+    )]
+    Version { found: String },
+}
+
+impl SavedPlan {
+    pub fn new(
+        plan: Plan,
+        graph: Graph,
+        prior: State,
+        serial: Option<u64>,
+        commit: Option<String>,
+        dirty: bool,
+    ) -> Self {
+        Self {
+            kind: KIND.to_owned(),
+            format_version: SAVED_PLAN_FORMAT_VERSION.to_owned(),
+            ecsops_version: env!("CARGO_PKG_VERSION").to_owned(),
+            environment: plan.environment.clone(),
+            created_at: crate::state::lock::now(),
+            commit,
+            dirty,
+            account: prior.account(),
+            manifest_digest: plan.manifest_digest.clone(),
+            lineage: prior.lineage.clone(),
+            serial,
+            plan,
+            graph,
+            prior,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a saved plan serializes");
+        s.push('\n');
+        s
+    }
+
+    pub fn parse(text: &str) -> Result<Self, SavedPlanError> {
+        #[derive(Deserialize)]
+        struct Head {
+            kind: Option<String>,
+            format_version: Option<String>,
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))?;
+        if head.kind.as_deref() != Some(KIND) {
+            return Err(SavedPlanError::Invalid(format!(
+                "its `kind` is not `{KIND}`"
+            )));
+        }
+        let found = head.format_version.unwrap_or_default();
+        if found != SAVED_PLAN_FORMAT_VERSION {
+            return Err(SavedPlanError::Version { found });
+        }
+        serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::graph::{Address, Expr, Kind, Resource};
+    use crate::plan::{PlanInput, diff};
+
+    #[test]
+    fn a_saved_plan_reads_back_exactly_nulls_included() {
+        let vpc = Address::from("vpc");
+        let graph = Graph {
+            resources: BTreeMap::from([(
+                vpc.clone(),
+                Resource {
+                    address: vpc.clone(),
+                    kind: Kind::Vpc,
+                    attributes: BTreeMap::from([
+                        ("cidr_block".to_owned(), Expr::str("10.0.0.0/16")),
+                        ("nothing".to_owned(), Expr::Lit(Value::Null)),
+                        (
+                            "nested".to_owned(),
+                            Expr::Map(BTreeMap::from([(
+                                "ref".to_owned(),
+                                Expr::reference(&vpc, "id"),
+                            )])),
+                        ),
+                    ]),
+                    depends_on: BTreeSet::new(),
+                },
+            )]),
+        };
+        let prior = State::new("acc", "l".to_owned());
+        let plan = diff(PlanInput {
+            environment: "acc",
+            graph: &graph,
+            state: Some(&prior),
+            moved: &[],
+            manifest_digest: "d",
+        });
+        let null = plan.changes[0]
+            .attributes
+            .iter()
+            .find(|a| a.name == "nothing")
+            .expect("the null attribute");
+        assert_eq!(null.after, Some(Value::Null));
+        let saved = SavedPlan::new(plan, graph, prior, None, Some("abc".to_owned()), false);
+        let back = SavedPlan::parse(&saved.to_json()).expect("reads back");
+        assert_eq!(back, saved);
+    }
+
+    #[test]
+    fn other_documents_are_refused() {
+        assert!(matches!(
+            SavedPlan::parse(r#"{"format_version": "1.2", "changes": []}"#),
+            Err(SavedPlanError::Invalid(_))
+        ));
+        assert!(matches!(
+            SavedPlan::parse(r#"{"kind": "ecsops-saved-plan", "format_version": "9"}"#),
+            Err(SavedPlanError::Version { .. })
+        ));
+        assert!(SavedPlan::parse("not json").is_err());
+    }
+}
