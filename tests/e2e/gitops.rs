@@ -822,3 +822,84 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
     out.expect_code(1);
     assert!(out.stderr.contains("not a saved plan"), "{}", out.stderr);
 }
+
+#[test]
+fn promotion_lists_what_differs_and_nothing_that_differs_only_by_name() {
+    let ws = Workspace::example();
+    let out = ws.ecsops(&[
+        "diff",
+        "production",
+        "--from",
+        "acceptance",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+    ]);
+    out.expect_code(2);
+    let plan: Value = serde_json::from_str(&out.stdout).expect("plan JSON");
+    assert_eq!(plan["environment"], "production");
+    assert_eq!(plan["promoted_from"], "acceptance");
+    let changes = plan["changes"].as_array().expect("changes");
+    let change = |address: &str, attribute: &str| -> (Value, Value) {
+        let c = changes
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("no change of {address}"));
+        let a = c["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .find(|a| a["name"] == attribute)
+            .unwrap_or_else(|| panic!("{address} does not change {attribute}"));
+        (a["before"].clone(), a["after"].clone())
+    };
+    // The sizes of the examples.
+    assert_eq!(
+        change("autoscaling_group[default]", "desired_capacity"),
+        (Value::from(3), Value::from(2))
+    );
+    assert_eq!(
+        change("autoscaling_group[default]", "max_size"),
+        (Value::from(8), Value::from(4))
+    );
+    assert_eq!(
+        change("launch_template[default]", "instance_type"),
+        (Value::from("m6i.large"), Value::from("t3.medium"))
+    );
+    assert_eq!(
+        change("service[web]", "desired_count"),
+        (Value::from(3), Value::from(1))
+    );
+    // Nothing that only differs by the environment's name or addresses.
+    let changed: Vec<&Value> = changes.iter().filter(|c| c["action"] != "no_op").collect();
+    let text = serde_json::to_string(&changed).expect("json");
+    assert!(!text.contains("acceptance"), "{text}");
+    assert!(
+        !text.contains("10.0."),
+        "the network addresses stay production's: {text}"
+    );
+    for c in &changed {
+        assert_ne!(c["kind"], "vpc", "{c}");
+        assert_ne!(c["kind"], "ecs_cluster", "{c}");
+        assert_ne!(c["kind"], "log_group", "{c}");
+    }
+    // Text says what it is.
+    let text = ws.ecsops(&["diff", "production", "--from", "acceptance"]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.starts_with(
+            "ecsops plan for production: what promoting acceptance's manifests would change"
+        ),
+        "{}",
+        text.stdout
+    );
+    // An environment promoted to itself changes nothing.
+    ws.ecsops(&[
+        "diff",
+        "acceptance",
+        "--from",
+        "acceptance",
+        "--detailed-exitcode",
+    ])
+    .expect_code(0);
+}

@@ -21,8 +21,12 @@ pub struct DiffArgs {
     /// commit) instead of the state: no credentials, endpoint or state needed.
     #[arg(long, value_name = "REV", conflicts_with = "offline")]
     rev: Option<String>,
+    /// Plan what promoting environment FROM's manifests to ENV would change (everything but
+    /// ENV's identity: `[environment]`, `[state]`, network addresses); no state or AWS read.
+    #[arg(long, value_name = "FROM", conflicts_with_all = ["rev", "offline"], requires = "environment")]
+    from: Option<String>,
     /// Also save the plan to FILE, for `ecsops apply ENV --plan FILE` to apply exactly it.
-    #[arg(long, value_name = "FILE", conflicts_with = "rev")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["rev", "from"])]
     out: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -69,6 +73,12 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
         return Ok(exit(args.detailed_exitcode, changes));
     }
     let environment = args.environment.as_deref().unwrap_or_default();
+    if let Some(from) = &args.from {
+        let outcome = ops::diff_promotion(&ws, from, environment)?;
+        report::diagnostics(&outcome.sources, &outcome.warnings);
+        anstream::print!("{}", render_one(args.format, &outcome.plan));
+        return Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()));
+    }
     let options = DiffOptions {
         state_url: ctx.state_url.clone(),
         offline: args.offline,

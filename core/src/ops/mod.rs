@@ -9,7 +9,7 @@ pub mod state;
 mod validate;
 
 pub use diff::{DiffOptions, DiffOutcome, diff};
-pub use review::diff_revision;
+pub use review::{diff_promotion, diff_revision};
 pub use validate::{ValidateReport, validate};
 
 use crate::diagnostic::Diagnostics;

@@ -3,6 +3,10 @@
 //! included) stand in for the state, as if they had been applied; the work tree's are planned
 //! against them. Without an environment, every environment whose merged manifest differs is
 //! planned, so a change to a shared base file shows for each environment that extends it.
+//!
+//! `ecsops diff TO --from FROM` (promotion) plans FROM's merged manifest, given TO's identity
+//! (its `[environment]`, `[state]`, addresses and `[[moved]]`), against TO's: what promoting
+//! one to the other would change, without what necessarily differs between them.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -69,6 +73,49 @@ pub fn diff_revision(
         }
     }
     Ok(outcomes)
+}
+
+/// What promoting `from`'s manifests to `to` would change.
+pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcome, OpsError> {
+    let source = desired(ws, from)?;
+    let target = desired(ws, to)?;
+    let mut promoted = source.manifest.clone();
+    let own = &target.manifest;
+    promoted.environment.clone_from(&own.environment);
+    promoted.state.clone_from(&own.state);
+    promoted.moved.clone_from(&own.moved);
+    promoted.network.cidr.clone_from(&own.network.cidr);
+    promoted
+        .network
+        .public_subnets
+        .clone_from(&own.network.public_subnets);
+    promoted
+        .network
+        .private_subnets
+        .clone_from(&own.network.private_subnets);
+    promoted
+        .network
+        .allow_overlap_with
+        .clone_from(&own.network.allow_overlap_with);
+    let graph = crate::graph::build(&promoted, to)?;
+    let state = baseline::applied(&target.graph, to, to);
+    let mut plan = plan::diff(PlanInput {
+        environment: to,
+        graph: &graph,
+        state: Some(&state),
+        moved: &[],
+        manifest_digest: &target.digest,
+    });
+    plan.prior_state = None;
+    plan.promoted_from = Some(from.to_owned());
+    // The warnings of `from` are its own diff's to show; these are the target's.
+    Ok(DiffOutcome {
+        plan,
+        sources: target.sources,
+        warnings: target.warnings,
+        aws_requests: 0,
+        saved: None,
+    })
 }
 
 fn plan_between(

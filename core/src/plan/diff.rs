@@ -209,6 +209,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         summary,
         drift: Vec::new(),
         base_revision: None,
+        promoted_from: None,
         changes,
     }
 }

@@ -37,6 +37,9 @@ pub struct Plan {
     /// `diff --rev`: the git revision whose manifests the plan starts from, instead of a state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_revision: Option<String>,
+    /// `diff TO --from FROM`: the environment whose manifests the plan promotes to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_from: Option<String>,
 }
 
 impl Plan {
@@ -57,6 +60,7 @@ impl Plan {
             changes,
             drift: Vec::new(),
             base_revision: None,
+            promoted_from: None,
         }
     }
 

@@ -81,6 +81,7 @@ mod tests {
                 },
             ],
             base_revision: Some("1a2b3c4".to_owned()),
+            promoted_from: Some("acceptance".to_owned()),
         }
     }
 
@@ -205,6 +206,7 @@ mod tests {
                 depends_on: vec![],
             }],
             base_revision: None,
+            promoted_from: None,
             ..full_plan()
         };
         let value: Value = serde_json::from_str(&render(&plan)).expect("json");

@@ -70,11 +70,11 @@ pub fn render_many(plans: &[Plan], base: &str) -> String {
 /// [`render`] in at most `max_len` bytes.
 fn render_within(plan: &Plan, max_len: usize) -> String {
     let mut out = String::new();
-    let since = plan
-        .base_revision
-        .as_deref()
-        .map(|r| format!(" (changes since {})", code_span(&printable(r))))
-        .unwrap_or_default();
+    let since = match (&plan.promoted_from, &plan.base_revision) {
+        (Some(from), _) => format!(" (promoting {})", code_span(&printable(from))),
+        (None, Some(r)) => format!(" (changes since {})", code_span(&printable(r))),
+        (None, None) => String::new(),
+    };
     let _ = writeln!(
         out,
         "### ecsops plan: {}{since}\n",

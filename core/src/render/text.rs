@@ -17,6 +17,13 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let environment = printable(&plan.environment);
     match &plan.prior_state {
+        _ if plan.promoted_from.is_some() => {
+            let _ = writeln!(
+                out,
+                "ecsops plan for {environment}: what promoting {}'s manifests would change (no state or AWS read)",
+                printable(plan.promoted_from.as_deref().unwrap_or_default())
+            );
+        }
         _ if plan.base_revision.is_some() => {
             let _ = writeln!(
                 out,
