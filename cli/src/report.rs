@@ -46,33 +46,32 @@ pub fn diagnostics(sources: &Sources, diags: &Diagnostics) {
     }
 }
 
-/// The file's text with every sensitive span of any diagnostic masked, byte for byte, so
-/// snippets (including context lines) never show a secret and spans still line up.
+/// The file's text with every range that may hold a secret masked: those the loader found and
+/// the sites of sensitive diagnostics, so snippets (context lines included) never show one.
 fn masked_text(
     sources: &Sources,
     diags: &Diagnostics,
     file: ecsops_core::source::FileId,
 ) -> String {
-    let text = &sources.get(file).text;
-    let mut bytes: Vec<u8> = text.as_bytes().to_vec();
-    for d in diags.iter().filter(|d| d.sensitive) {
-        let Some(site) = d.site.as_ref().filter(|s| s.file == file) else {
-            continue;
-        };
-        let end = site.span.end.min(bytes.len());
-        let start = site.span.start.min(end);
-        // Keep the quotes so the line still reads as TOML.
-        let (start, end) = match text.get(start..end) {
-            Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
-                (start + 1, end - 1)
+    let source = sources.get(file);
+    let text = &source.text;
+    let extra: Vec<std::ops::Range<usize>> = diags
+        .iter()
+        .filter(|d| d.sensitive)
+        .filter_map(|d| d.site.as_ref().filter(|s| s.file == file))
+        .map(|site| {
+            let end = site.span.end.min(text.len());
+            let start = site.span.start.min(end);
+            // Keep the quotes so the line still reads as TOML.
+            match text.get(start..end) {
+                Some(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
+                    start + 1..end - 1
+                }
+                _ => start..end,
             }
-            _ => (start, end),
-        };
-        for b in &mut bytes[start..end] {
-            *b = b'*';
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+        })
+        .collect();
+    source.masked(&extra)
 }
 
 fn render_diagnostic(
@@ -96,11 +95,7 @@ fn render_diagnostic(
         let file = sources.get(site.file);
         let span = site.span.start..site.span.end.max(site.span.start);
         md = md.with_label(LabeledSpan::new_with_span(d.label.clone(), span));
-        let text = if diags.iter().any(|d| d.sensitive) {
-            masked_text(sources, diags, site.file)
-        } else {
-            file.text.clone()
-        };
+        let text = masked_text(sources, diags, site.file);
         let report = miette::Report::new(md)
             .with_source_code(NamedSource::new(file.display.display().to_string(), text));
         let _ = handler.render_report(&mut out, report.as_ref());

@@ -23,6 +23,8 @@ pub struct SourceFile {
     pub text: String,
     /// Byte offset of the start of each line, for offset → line:column.
     line_starts: Vec<usize>,
+    /// Byte ranges that may hold secret values: never shown.
+    sensitive: Vec<Range<usize>>,
 }
 
 impl SourceFile {
@@ -34,7 +36,21 @@ impl SourceFile {
             display,
             text,
             line_starts,
+            sensitive: Vec::new(),
         }
+    }
+
+    /// The text with every sensitive range, and `extra`, replaced by `*` byte for byte (so
+    /// spans and line:column still line up): what snippets may show.
+    pub fn masked(&self, extra: &[Range<usize>]) -> String {
+        let mut bytes = self.text.as_bytes().to_vec();
+        for r in self.sensitive.iter().chain(extra) {
+            let end = r.end.min(bytes.len());
+            for b in &mut bytes[r.start.min(end)..end] {
+                *b = b'*';
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// 1-based line and column (in characters) of a byte offset; offsets past the end clamp.
@@ -64,6 +80,11 @@ impl Sources {
         }
         self.files.push(SourceFile::new(display, text));
         FileId(self.files.len() - 1)
+    }
+
+    /// Marks ranges of a file that may hold secrets.
+    pub fn mark_sensitive(&mut self, id: FileId, ranges: Vec<Range<usize>>) {
+        self.files[id.0].sensitive = ranges;
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {

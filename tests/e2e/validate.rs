@@ -188,3 +188,63 @@ fn without_a_workspace_the_error_says_where_to_look() {
     assert!(stderr.contains("no `environments/` directory"), "{stderr}");
     assert!(stderr.contains("-C DIR"), "{stderr}");
 }
+
+/// A secret value never reaches the output, whatever stage finds a problem next to it: TOML
+/// syntax, the schema, the semantic rules, or a warning; in `validate` and in `diff`.
+#[test]
+fn no_stage_prints_a_secret_written_next_to_a_problem() {
+    const MARKER: &str = "hunter2-s3cr3t-MARKER";
+    const BASE: &str = "[environment]\nregion = \"eu-west-1\"\n\
+        availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
+        [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n\
+        [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
+    let cases: [(&str, &str, i32); 5] = [
+        // A syntax error on the line after the secret.
+        (
+            "syntax",
+            "secrets = { DATABASE_PASSWORD = \"{M}\" }\nbroken = \n",
+            1,
+        ),
+        // An unknown key beside it: the schema check fails before the secret rules run.
+        (
+            "schema",
+            "secrets = { DATABASE_PASSWORD = \"{M}\" }\ncpus = 256\n",
+            1,
+        ),
+        // The secret itself is the problem (a value, not a reference).
+        ("semantic", "secrets = { DATABASE_PASSWORD = \"{M}\" }\n", 1),
+        // A secret table of its own, with a schema error in it.
+        (
+            "table",
+            "[services.web.secrets]\nDB_PASSWORD = \"{M}\"\nNOT_A_REF = 3\n",
+            1,
+        ),
+        // A plain variable that looks like a secret: a warning that quotes its line.
+        ("warning", "environment = { API_TOKEN = \"{M}\" }\n", 0),
+    ];
+    for (name, extra, code) in cases {
+        let ws = Workspace::new();
+        let text = format!("{BASE}{}", extra.replace("{M}", MARKER));
+        ws.write("environments/acc.toml", &text);
+        let out = ws.ecsops(&["validate"]);
+        out.expect_code(code);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            !all.contains(MARKER),
+            "{name}: a secret value was printed:\n{all}"
+        );
+        if code == 1 {
+            assert!(out.stderr.contains("acc.toml:"), "{name}: {all}");
+            let diff = ws.ecsops(&["diff", "acc", "--offline"]);
+            diff.expect_code(1);
+            let all = format!("{}{}", diff.stdout, diff.stderr);
+            assert!(
+                !all.contains(MARKER),
+                "{name}: diff printed a secret:\n{all}"
+            );
+        } else {
+            assert!(out.stderr.contains("looks like a secret"), "{name}: {all}");
+            assert!(out.stderr.contains("API_TOKEN = \"*****"), "{name}: {all}");
+        }
+    }
+}

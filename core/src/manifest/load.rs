@@ -95,7 +95,9 @@ pub fn load_environment(
                 return None;
             }
         };
+        let secrets = super::sensitive::spans(&text);
         let id = sources.add(ws.display_path(&path), text);
+        sources.mark_sensitive(id, secrets);
         let located = match sites::parse(id, &sources.get(id).text) {
             Ok(l) => l,
             Err(d) => {

@@ -1,7 +1,9 @@
 //! Manifests: the typed format ([`types`]), where each value is written ([`sites`]), and loading
-//! an environment with its `extends` chain ([`load`]).
+//! an environment with its `extends` chain ([`load`]), and where a file may hold a secret
+//! ([`sensitive`]).
 
 pub mod load;
+pub mod sensitive;
 pub mod sites;
 pub mod types;
 

@@ -2,15 +2,7 @@
 //! values. Messages never repeat the offending value: it may be a real secret.
 
 use super::{Cx, ptr};
-
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-];
+use crate::manifest::sensitive::looks_secret;
 
 fn is_reference(v: &str) -> bool {
     if let Some(path) = v.strip_prefix("ssm:") {
@@ -65,8 +57,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             }
         }
         for key in environment.keys() {
-            let upper = key.to_ascii_uppercase();
-            if SECRET_WORDS.iter().any(|w| upper.contains(w)) && !secrets.contains_key(key) {
+            if looks_secret(key) && !secrets.contains_key(key) {
                 cx.at_value(
                     "secret-in-environment",
                     &ptr(&[section, name, "environment", key]),

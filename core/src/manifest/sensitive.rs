@@ -1,0 +1,232 @@
+//! Where a manifest's text may hold a secret value: every value in a `secrets` table and every
+//! environment variable whose name looks like a secret. Found lexically, line by line, so it
+//! works on a file that does not parse as well: a syntax or schema error next to a secret must
+//! not print the secret in its snippet. Spans cover a string's contents, not its quotes.
+
+use std::ops::Range;
+
+/// Words that make an environment variable name look like a secret.
+pub const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+];
+
+/// Whether a variable named `key` looks like it holds a secret.
+pub fn looks_secret(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    SECRET_WORDS.iter().any(|w| upper.contains(w))
+}
+
+/// Byte ranges of `text` that may hold secret values.
+pub fn spans(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut table: Vec<String> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = strip_comment(line);
+        let trimmed = body.trim_start();
+        if trimmed.starts_with('[') {
+            table = keys(trimmed.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace()));
+            continue;
+        }
+        let Some(eq) = find_unquoted(body, '=') else {
+            continue;
+        };
+        let mut path = table.clone();
+        path.extend(keys(&body[..eq]));
+        let value_at = start + eq + 1;
+        let value = &body[eq + 1..];
+        let (secret, inline_owner) = classify(&path);
+        if secret {
+            out.extend(strings(value).into_iter().map(|(r, _)| shift(r, value_at)));
+        } else if let Some(kind) = inline_owner {
+            out.extend(inline(value, kind).into_iter().map(|r| shift(r, value_at)));
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Secrets,
+    Environment,
+}
+
+/// Whether the value at `path` is a secret, or an inline table whose members may be.
+fn classify(path: &[String]) -> (bool, Option<Owner>) {
+    let n = path.len();
+    let at = |i: usize| {
+        n.checked_sub(i)
+            .and_then(|j| path.get(j))
+            .map(String::as_str)
+    };
+    match (at(2), at(1)) {
+        (Some("secrets"), Some(_)) => (true, None),
+        (Some("environment"), Some(key)) if looks_secret(key) => (true, None),
+        (_, Some("secrets")) => (false, Some(Owner::Secrets)),
+        (_, Some("environment")) => (false, Some(Owner::Environment)),
+        _ => (false, None),
+    }
+}
+
+/// Secret values inside an inline table `{ KEY = "value", ... }`.
+fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut last_key = "";
+    let literals = strings(value);
+    let mut i = 0;
+    let bytes = value.as_bytes();
+    while i < bytes.len() {
+        if let Some((r, end)) = literals.iter().find(|(r, _)| r.start == i + 1) {
+            let is_key = value[*end..].trim_start().starts_with('=');
+            if is_key {
+                last_key = &value[r.clone()];
+            } else if owner == Owner::Secrets || looks_secret(last_key) {
+                out.push(r.clone());
+            }
+            i = *end;
+            continue;
+        }
+        let c = bytes[i];
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            let end = value[i..]
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'))
+                .map_or(value.len(), |e| i + e);
+            last_key = &value[i..end];
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Every string literal in `s`: the range of its contents and the offset just past its closing
+/// quote. Unterminated strings run to the end of the line.
+fn strings(s: &str) -> Vec<(Range<usize>, usize)> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let quote = bytes[i];
+        if quote != b'"' && quote != b'\'' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < bytes.len() && bytes[j] != quote && bytes[j] != b'\n' {
+            if quote == b'"' && bytes[j] == b'\\' {
+                j += 1;
+            }
+            j += 1;
+        }
+        let end = j.min(bytes.len());
+        out.push((start..end, (end + 1).min(bytes.len())));
+        i = end + 1;
+    }
+    out
+}
+
+/// The line without a trailing `# comment` (a `#` inside a string is not one).
+fn strip_comment(line: &str) -> &str {
+    find_unquoted(line, '#').map_or(line, |i| &line[..i])
+}
+
+fn find_unquoted(s: &str, wanted: char) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == wanted => return Some(i),
+            None => {}
+        }
+    }
+    None
+}
+
+/// A dotted key (`services.api`, `"a.b".c`) as its parts.
+fn keys(s: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.trim().chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => current.push(c),
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '.' => parts.push(std::mem::take(&mut current).trim().to_owned()),
+            None => current.push(c),
+        }
+    }
+    parts.push(current.trim().to_owned());
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+fn shift(r: Range<usize>, by: usize) -> Range<usize> {
+    r.start + by..r.end + by
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(text: &str) -> Vec<&str> {
+        spans(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn every_way_to_write_a_secret_is_found() {
+        let text = r#"
+[services.api]
+secrets = { DB = "hunter2", "API" = 'k3y' } # comment "not this"
+environment = { LOG_LEVEL = "info", API_TOKEN = "t0ken" }
+secrets.OTHER = "dotted"
+unknown_key = "not a secret"
+
+[services.api.secrets]
+PLAIN = "in-a-table"
+
+[services.web.environment]
+DB_PASSWORD = "pw"
+COLOR = "blue"
+[system_containers.x]
+secrets = { BROKEN = "unterminated
+"#;
+        assert_eq!(
+            masked(text),
+            [
+                "hunter2",
+                "k3y",
+                "t0ken",
+                "dotted",
+                "in-a-table",
+                "pw",
+                "unterminated"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_else_is_masked() {
+        let text = "[environment]\nname = \"secrets\"\n[services.web]\nimage = \"x\"\n";
+        assert!(spans(text).is_empty());
+    }
+}
