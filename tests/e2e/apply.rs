@@ -1094,3 +1094,44 @@ async fn continue_on_error_builds_what_does_not_depend_on_the_failure() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn another_environments_resources_are_never_candidates_for_adoption() {
+    // moto ignores tag filters on DescribeNatGateways: the second environment's lookup sees the
+    // first one's gateway, which carries the same address but another environment and lineage.
+    let env = Env::new().await;
+    let staging = std::fs::read_to_string(env.ws.path().join("environments/acceptance.toml"))
+        .expect("acceptance.toml")
+        .replace("name = \"acceptance\"", "name = \"staging\"")
+        .replace("10.0.0.0/16", "10.2.0.0/16");
+    env.ws.write("environments/staging.toml", &staging);
+    env.apply();
+    let out = env.run(&["apply", "staging", "--auto-approve"]);
+    out.expect_code(0);
+    let nats = env
+        .ec2()
+        .describe_nat_gateways()
+        .send()
+        .await
+        .expect("nat gateways");
+    let by_environment: BTreeMap<String, usize> = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+        .filter_map(|n| {
+            n.tags()
+                .iter()
+                .find(|t| t.key() == Some("ecsops:environment"))
+                .and_then(|t| t.value())
+                .map(str::to_owned)
+        })
+        .fold(BTreeMap::new(), |mut m, e| {
+            *m.entry(e).or_default() += 1;
+            m
+        });
+    assert_eq!(
+        by_environment,
+        BTreeMap::from([("acceptance".to_owned(), 1), ("staging".to_owned(), 1)])
+    );
+    no_changes(&env);
+}

@@ -361,6 +361,15 @@ pub enum ProviderError {
         found: String,
         expected: String,
     },
+    /// A resource of another environment under this one's name or key.
+    #[error(
+        "`{address}`: `{id}` belongs to environment `{environment}` (its `ecsops:environment` tag) and is never adopted or changed from here; give this environment's resource another name"
+    )]
+    OtherEnvironment {
+        address: Address,
+        id: String,
+        environment: String,
+    },
     #[error(
         "`{address}`: several resources carry this address's tags ({}); delete the extra ones", ids.join(", ")
     )]

@@ -169,6 +169,17 @@ pub(crate) fn owner(tags: &BTreeMap<String, String>) -> Option<(Address, &str)> 
     Some((Address::from(address.as_str()), lineage))
 }
 
+/// The environment a resource's tags name, when it is not `own`'s: such a resource is never
+/// adopted, changed or offered to be changed from here, whatever a describe filter returned.
+pub(crate) fn other_environment<'t>(
+    own: &Ownership,
+    tags: &'t BTreeMap<String, String>,
+) -> Option<&'t str> {
+    tags.get(TAG_ECSOPS_ENVIRONMENT)
+        .map(String::as_str)
+        .filter(|e| *e != own.environment)
+}
+
 /// The one candidate (id, tags) to adopt for `address`: none, exactly one of this lineage, or an
 /// error (a foreign lineage, or several twins, which a human must sort out).
 pub(crate) fn pick_adoptable<T>(
@@ -180,7 +191,9 @@ pub(crate) fn pick_adoptable<T>(
     for (id, tags, item) in candidates {
         // The describe filtered by the address tag, but an API (or an emulator) that ignores a
         // tag filter must not make another address's resource look like ours.
-        if owner(&tags).is_some_and(|(claimed, _)| claimed != *address) {
+        if owner(&tags).is_some_and(|(claimed, _)| claimed != *address)
+            || other_environment(own, &tags).is_some()
+        {
             continue;
         }
         let lineage = owner(&tags).map_or("", |(_, l)| l);
@@ -320,5 +333,20 @@ mod tests {
             pick_adoptable(&own(), &a, vec![foreign]),
             Err(ProviderError::ForeignLineage { .. })
         ));
+        // Another environment's resource (a describe that ignored the environment filter) is
+        // never a candidate, not even a refusal that would suggest touching it.
+        let staging = (
+            "vpc-5".to_owned(),
+            tags(&[
+                ("ecsops:address", "vpc"),
+                ("ecsops:lineage", "S"),
+                ("ecsops:environment", "staging"),
+            ]),
+            (),
+        );
+        assert_eq!(
+            pick_adoptable(&own(), &a, vec![staging]).expect("skipped"),
+            None
+        );
     }
 }

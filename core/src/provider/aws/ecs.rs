@@ -35,7 +35,7 @@ use aws_sdk_ecs::types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::ec2::{Tagged, create_tags, owner, settle, visible_tags};
+use super::ec2::{Tagged, create_tags, other_environment, owner, settle, visible_tags};
 use super::live::{as_set, attrs, missing};
 use super::ownership::{TagChanges, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, aws_says, retry_when, tolerate};
@@ -1085,8 +1085,11 @@ async fn adoptable_revision(
     let (arn, outputs) =
         td_outputs(td).ok_or_else(|| missing(a, "DescribeTaskDefinition", "taskDefinitionArn"))?;
     let tags = tag_map(out.tags());
-    // Families are not exclusive: a revision of another address, or one without our tags, is
-    // no reason to refuse a new one; another lineage's family is.
+    // Families are not exclusive: a revision of another address or environment, or one without
+    // our tags, is no reason to refuse a new one; another lineage's family is.
+    if other_environment(cx.own, &tags).is_some() {
+        return Ok(None);
+    }
     match owner(&tags) {
         Some((_, lineage)) if lineage != cx.own.lineage => {
             return Err(ProviderError::ForeignLineage {

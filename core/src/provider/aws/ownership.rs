@@ -9,7 +9,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use super::Prior;
-use super::ec2::{create_tags, owner};
+use super::ec2::{create_tags, other_environment, owner};
 use crate::graph::Address;
 use crate::provider::{
     Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag, tags_of,
@@ -23,6 +23,13 @@ pub(crate) fn claim(
     id: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), ProviderError> {
+    if let Some(environment) = other_environment(own, tags) {
+        return Err(ProviderError::OtherEnvironment {
+            address: address.clone(),
+            id: id.to_owned(),
+            environment: environment.to_owned(),
+        });
+    }
     match owner(tags) {
         Some((claimed, lineage)) if lineage == own.lineage && claimed == *address => Ok(()),
         Some((claimed, lineage)) if lineage == own.lineage => Err(ProviderError::Failed {
@@ -147,5 +154,14 @@ mod tests {
         ));
         let err = claim(&own, &a, "arn", &tags(&[("Name", "x")])).expect_err("not ours");
         assert!(err.to_string().contains("not created by ecsops"), "{err}");
+        let staging = tags(&[
+            ("ecsops:address", "load_balancer[default]"),
+            ("ecsops:lineage", "S"),
+            ("ecsops:environment", "staging"),
+        ]);
+        let err = claim(&own, &a, "arn", &staging).expect_err("another environment's");
+        let text = err.to_string();
+        assert!(text.contains("belongs to environment `staging`"), "{text}");
+        assert!(!text.contains("remove"), "never advise changing it: {text}");
     }
 }
