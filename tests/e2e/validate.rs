@@ -248,3 +248,49 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         }
     }
 }
+
+#[test]
+fn instance_types_are_checked_against_the_sdk_with_a_suggestion_and_an_escape_hatch() {
+    let manifest = |group: &str| {
+        format!(
+            "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
+             [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n{group}\n"
+        )
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &manifest("instance_type = \"t3.mdium\""),
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("did you mean `t3.medium`?"),
+        "{}",
+        out.stderr
+    );
+
+    // A type newer than the SDK: refused with the way out, accepted once allowed.
+    ws.write(
+        "environments/acc.toml",
+        &manifest("instance_type = \"zz99.large\""),
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("`allow_unknown_instance_type = true`"),
+        "{}",
+        out.stderr
+    );
+    ws.write(
+        "environments/acc.toml",
+        &manifest("instance_type = \"zz99.large\"\nallow_unknown_instance_type = true"),
+    );
+    ws.ecsops(&["validate"]).expect_code(0);
+    // The hatch does not let a malformed name through.
+    ws.write(
+        "environments/acc.toml",
+        &manifest("instance_type = \"banana\"\nallow_unknown_instance_type = true"),
+    );
+    ws.ecsops(&["validate"]).expect_code(1);
+}

@@ -171,9 +171,13 @@ impl Default for Cluster {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceGroup {
-    /// EC2 instance type.
+    /// EC2 instance type, checked against the types the AWS SDK knows.
     #[serde(default = "default_instance_type")]
     pub instance_type: String,
+    /// Accept an `instance_type` the AWS SDK in this ecsops does not know yet (a type newer
+    /// than it). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unknown_instance_type: bool,
     #[serde(default = "one")]
     pub min_size: u32,
     #[serde(default = "one")]

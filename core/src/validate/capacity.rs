@@ -59,6 +59,58 @@ const RETENTION_DAYS: &[u32] = &[
     3288, 3653,
 ];
 
+/// The instance type is one EC2 knows (the SDK's list), unless the group allows a newer one.
+fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGroup) {
+    let known = aws_sdk_ec2::types::InstanceType::values();
+    let itype = g.instance_type.as_str();
+    let shaped = itype.split_once('.').is_some_and(|(f, s)| {
+        !f.is_empty()
+            && !s.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    });
+    if (g.allow_unknown_instance_type && shaped) || known.contains(&itype) {
+        return;
+    }
+    let p = ptr(&["instance_groups", group, "instance_type"]);
+    let nearest = known
+        .iter()
+        .map(|k| (strsim::levenshtein(k, itype), *k))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, k)| k);
+    let help = match nearest {
+        Some(k) => format!("did you mean `{k}`?"),
+        None if shaped => "for a type newer than this ecsops, set `allow_unknown_instance_type = true` in the group".to_owned(),
+        None => "for example `t3.medium` or `m6i.large`".to_owned(),
+    };
+    cx.at_value(
+        "invalid-instance-type",
+        &p,
+        format!("`{itype}` is not an EC2 instance type"),
+    )
+    .label(if shaped {
+        "unknown type"
+    } else {
+        "expected family.size"
+    })
+    .help(help)
+    .emit();
+}
+
+/// CPU units and MiB the daemons (system containers) take on every instance of `group`.
+fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<String>) {
+    m.system_containers
+        .iter()
+        .filter(|(_, s)| s.instance_group.as_deref().is_none_or(|g| g == group))
+        .fold((0, 0, Vec::new()), |(c, mem, mut names), (n, s)| {
+            names.push(n.clone());
+            (c + s.cpu, mem + s.memory, names)
+        })
+}
+
 pub(super) fn check(cx: &mut Cx<'_>) {
     let m = cx.m;
     for (name, g) in &m.instance_groups {
@@ -98,24 +150,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .help("make `min_size ≤ desired_capacity ≤ max_size`")
             .emit();
         }
-        let shaped = g.instance_type.split_once('.').is_some_and(|(f, s)| {
-            !f.is_empty()
-                && !s.is_empty()
-                && f.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && s.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
-        if !shaped {
-            cx.at_value(
-                "invalid-instance-type",
-                &p("instance_type"),
-                format!("`{}` is not an EC2 instance type", g.instance_type),
-            )
-            .label("expected family.size")
-            .help("for example `t3.medium` or `m6i.large`")
-            .emit();
-        }
+        instance_type(cx, name, g);
         let ami_ok = matches!(g.ami.as_str(), "recommended" | "recommended-arm64")
             || g.ami.strip_prefix("ami-").is_some_and(|h| {
                 (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
@@ -211,12 +246,28 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             let Some((vcpu, mib)) = instance_size(itype) else {
                 continue;
             };
-            if cpu > vcpu * 1024 {
+            // Daemons run on every instance: a service shares it with all of them, and the
+            // daemons share it with each other.
+            let (daemon_cpu, daemon_mib, daemons) = daemons_on(m, g);
+            let (cpu_needed, mib_needed, with) = if section == "services" {
+                (cpu + daemon_cpu, memory + daemon_mib, daemons)
+            } else {
+                (daemon_cpu, daemon_mib, daemons)
+            };
+            let beside = if with.is_empty() || (section != "services" && with.len() == 1) {
+                String::new()
+            } else {
+                format!(
+                    " with the daemons on every instance ({}: {daemon_cpu} CPU units, {daemon_mib} MiB)",
+                    with.join(", ")
+                )
+            };
+            if cpu_needed > vcpu * 1024 {
                 cx.at_value(
                     "task-too-large",
                     &ptr(&[section, name, "cpu"]),
                     format!(
-                        "`{name}` asks for {cpu} CPU units; a `{itype}` of group `{g}` has {}",
+                        "`{name}` asks for {cpu} CPU units{beside}; a `{itype}` of group `{g}` has {}",
                         vcpu * 1024
                     ),
                 )
@@ -224,12 +275,12 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .help("lower `cpu` or use a larger instance type")
                 .emit();
             }
-            if memory + RESERVED_MIB > mib {
+            if mib_needed + RESERVED_MIB > mib {
                 cx.at_value(
                     "task-too-large",
                     &ptr(&[section, name, "memory"]),
                     format!(
-                        "`{name}` asks for {memory} MiB; a `{itype}` of group `{g}` offers about {} MiB to tasks",
+                        "`{name}` asks for {memory} MiB{beside}; a `{itype}` of group `{g}` offers about {} MiB to tasks",
                         mib.saturating_sub(RESERVED_MIB)
                     ),
                 )
