@@ -1,7 +1,9 @@
 //! The workspace: a directory holding `environments/*.toml`. Finds it (from `-C` or by searching
 //! upward like git does) and tells environments from shared base files: a file that another file
-//! `extends` is a base, every other `.toml` in `environments/` is an environment named by its
-//! file stem.
+//! `extends` and that does not name itself (`[environment] name`) is a base; every other `.toml`
+//! in `environments/` is an environment named by its file stem. So an environment may extend
+//! another environment (`qa.toml` extends `acceptance.toml`), and both stay environments:
+//! adding a file never changes what an existing file is, as long as environments say their name.
 //!
 //! A workspace reads its files from the work tree, or from a [`Tree`] such as a git revision
 //! (`rollback`, `diff --rev`), so every stage after it works the same on either.
@@ -158,6 +160,7 @@ impl Workspace {
     pub fn catalog(&self) -> Result<Catalog, WorkspaceError> {
         let files = self.manifest_files()?;
         let mut extended_by: Vec<(PathBuf, String)> = Vec::new();
+        let mut named: Vec<PathBuf> = Vec::new();
         for f in &files {
             let Ok(text) = self.read(f) else {
                 continue;
@@ -167,6 +170,9 @@ impl Workspace {
             let Ok(located) = sites::parse(id, &text) else {
                 continue;
             };
+            if located.value.pointer("/environment/name").is_some() {
+                named.push(normalize(f));
+            }
             if let Some(ext) = located.value.get("extends").and_then(|v| v.as_str()) {
                 let target = f.parent().unwrap_or(Path::new(".")).join(ext);
                 let target = normalize(&target);
@@ -188,7 +194,7 @@ impl Workspace {
                 .filter(|(t, _)| *t == normalize(&f))
                 .map(|(_, who)| who.clone())
                 .collect();
-            if users.is_empty() {
+            if users.is_empty() || named.contains(&normalize(&f)) {
                 environments.push(stem);
             } else {
                 bases.push((stem, users));

@@ -294,3 +294,53 @@ fn instance_types_are_checked_against_the_sdk_with_a_suggestion_and_an_escape_ha
     );
     ws.ecsops(&["validate"]).expect_code(1);
 }
+
+#[test]
+fn an_environment_may_extend_another_and_both_stay_environments() {
+    let ws = Workspace::example();
+    ws.write(
+        "environments/qa.toml",
+        "extends = \"acceptance.toml\"\n[environment]\nname = \"qa\"\n[network]\ncidr = \"10.3.0.0/16\"\n",
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("3 environments valid: acceptance, production, qa"),
+        "{}",
+        out.stdout
+    );
+    for env in ["acceptance", "qa"] {
+        let out = ws.ecsops(&["diff", env, "--offline"]);
+        out.expect_code(0);
+        assert!(
+            out.stdout.contains(&format!("ecsops plan for {env} ")),
+            "{}",
+            out.stdout
+        );
+    }
+    // A file that does not name itself and is extended is still a shared base.
+    let out = ws.ecsops(&["diff", "base", "--offline"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("`base` is a shared base file (extended by acceptance, production)"),
+        "{}",
+        out.stderr
+    );
+    // Extending an environment without naming the new one inherits the other's name: refused
+    // with the place and the fix.
+    ws.write(
+        "environments/qa.toml",
+        "extends = \"acceptance.toml\"\n[network]\ncidr = \"10.3.0.0/16\"\n",
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("environment name `acceptance` does not match its file `qa.toml`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("set `name = \"qa\"`"), "{}", out.stderr);
+}
