@@ -24,8 +24,10 @@ fn color_for(is_tty: bool) -> bool {
 
 /// `-v` shows info, `-vv` debug; `RUST_LOG` overrides. Tracing goes to stderr.
 pub fn init_tracing(verbose: u8) {
+    // aws-config's own warnings (an IMDS probe for a region or credentials) are noise at the
+    // default level; `-v` shows them.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,aws_config=error",
         1 => "info",
         _ => "debug",
     };

@@ -80,7 +80,15 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     assert_eq!(pulled["serial"], 1);
     let out = run(&["state", "history", "acc"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("serial 1"), "{}", out.stdout);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("serial 1 "))
+        .unwrap_or_else(|| panic!("no serial 1 in\n{}", out.stdout));
+    // Who wrote it and when, on every backend.
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert!(fields[2].starts_with("20"), "when: {line}");
+    assert!(fields[3].contains('@'), "who: {line}");
 
     // A holder that crashed left its lock behind.
     stale_lock("0f0f0f0f-dead-4bee-8000-000000000001");
@@ -356,4 +364,54 @@ fn a_killed_write_never_tears_the_s3_state() {
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/kill".to_owned()));
     killed_writes(&workspace(), &env);
+}
+
+#[test]
+fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_dump() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    // No AWS_REGION in the shell: the manifest's region serves the state bucket too.
+    let env: Vec<(&str, String)> = guard
+        .server
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_REGION")
+        .collect();
+    let run = |url: &str, args: &[&str]| {
+        let mut vars = env.clone();
+        vars.push(("ECSOPS_STATE_URL", url.to_owned()));
+        ws.ecsops_env(args, &vars)
+    };
+    let out = run("s3://no-such-bucket/x", &["diff", "acc"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("the state bucket `no-such-bucket` does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("no state yet"), "{}", out.stdout);
+    let out = run("s3://no-such-bucket/x", &["apply", "acc", "--auto-approve"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+
+    // An existing bucket: the plan, the hygiene report on first use, and no SDK dump.
+    let out = run("s3://ecsops-state/x", &["diff", "acc"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("no state yet"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("warning: the state bucket `ecsops-state` lacks versioning"),
+        "{}",
+        out.stderr
+    );
+    for noise in [
+        "A region must be set",
+        "DispatchFailure(",
+        "ConnectorError",
+        "IMDS",
+    ] {
+        assert!(!out.stderr.contains(noise), "`{noise}` in:\n{}", out.stderr);
+    }
 }

@@ -105,6 +105,7 @@ async fn walk(
     saved: Option<Box<SavedPlan>>,
 ) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
+    ctx.check_state(env).await?;
     let operation = mode.operation();
     let rerun = match &mode {
         Mode::Apply => format!("ecsops apply {env}"),

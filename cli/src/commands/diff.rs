@@ -79,6 +79,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
         anstream::print!("{}", render_one(args.format, &outcome.plan));
         return Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()));
     }
+    ctx.check_state(environment).await?;
     let options = DiffOptions {
         state_url: ctx.state_url.clone(),
         offline: args.offline,

@@ -46,6 +46,12 @@ impl Context {
         Ok(target)
     }
 
+    /// Before planning against the state: a missing S3 bucket is an error naming it, and the
+    /// bucket's hygiene is reported on first use, as the state commands do.
+    pub async fn check_state(&self, environment: &str) -> Result<(), CliError> {
+        self.target(environment).await.map(drop)
+    }
+
     pub fn workspace(&self) -> Result<Workspace, CliError> {
         let cwd = std::env::current_dir().map_err(|e| CliError::Io(e.to_string()))?;
         Ok(Workspace::discover(self.directory.as_deref(), &cwd)?)

@@ -36,12 +36,21 @@ pub async fn target(
     url: Option<&str>,
 ) -> Result<Target, OpsError> {
     ws.require_environment(environment)?;
-    let config = if url.is_some() {
-        StateConfig::default()
+    let (config, environment_region) = if url.is_some() {
+        // The URL decides where; the manifest, when it loads, still says the region.
+        let region = load(ws, environment).ok().and_then(|v| region_of(&v));
+        (StateConfig::default(), region)
     } else {
-        state_config(ws, environment)?
+        let value = load(ws, environment)?;
+        (state_config(&value)?, region_of(&value))
     };
-    let location = Location::resolve(url, &config, ws.root())?;
+    let mut location = Location::resolve(url, &config, ws.root())?;
+    // The bucket's region: `[state] region`, else the environment's, before the shell's.
+    if let Location::S3 { region, .. } = &mut location
+        && region.is_none()
+    {
+        *region = environment_region;
+    }
     let backend = Backend::connect(&location, environment).await?;
     Ok(Target {
         environment: environment.to_owned(),
@@ -50,17 +59,29 @@ pub async fn target(
     })
 }
 
-/// The `[state]` table of the merged manifest; only that table has to be right.
-fn state_config(ws: &Workspace, environment: &str) -> Result<StateConfig, OpsError> {
+/// The merged manifest as a value: only the tables the state needs have to be right.
+fn load(ws: &Workspace, environment: &str) -> Result<serde_json::Value, OpsError> {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();
-    let Some(loaded) = load_environment(ws, environment, &mut sources, &mut diagnostics) else {
-        return Err(OpsError::Invalid(Box::new(Invalid {
+    match load_environment(ws, environment, &mut sources, &mut diagnostics) {
+        Some(loaded) => Ok(loaded.value),
+        None => Err(OpsError::Invalid(Box::new(Invalid {
             sources,
             diagnostics,
-        })));
-    };
-    match loaded.value.get("state") {
+        }))),
+    }
+}
+
+fn region_of(value: &serde_json::Value) -> Option<String> {
+    value
+        .pointer("/environment/region")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The `[state]` table of the merged manifest.
+fn state_config(value: &serde_json::Value) -> Result<StateConfig, OpsError> {
+    match value.get("state") {
         None => Ok(StateConfig::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
             OpsError::Statefile(StateError::InvalidUrl {

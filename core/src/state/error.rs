@@ -65,6 +65,10 @@ pub enum StateError {
         location: String,
         reason: String,
     },
+    #[error(
+        "the state bucket `{bucket}` does not exist; create it (versioned) or fix `[state] bucket` / `--state-url`"
+    )]
+    NoBucket { bucket: String },
     #[error("invalid state URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
     /// An AWS call failed (code and message as AWS gave them).

@@ -104,10 +104,10 @@ impl S3Backend {
             operation,
             location: self.location(name),
             code: e.code().map(str::to_owned),
-            message: e.message().map_or_else(
-                || aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-                str::to_owned,
-            ),
+            // A short chain of causes, never the SDK's debug dump.
+            message: e
+                .message()
+                .map_or_else(|| crate::provider::aws::error_chain(e), str::to_owned),
         }
     }
 
@@ -122,6 +122,13 @@ impl S3Backend {
             .await
         {
             Ok(o) => o,
+            // A missing bucket is an error, never "no state yet": a mistyped bucket must not
+            // look like a new environment.
+            Err(e) if e.code() == Some("NoSuchBucket") => {
+                return Err(StateError::NoBucket {
+                    bucket: self.bucket.clone(),
+                });
+            }
             Err(e)
                 if e.code() == Some("NoSuchKey")
                     || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>

@@ -441,7 +441,7 @@ where
 }
 
 /// The messages of an error and its sources, joined: readable, without the SDK's debug dump.
-fn error_chain(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = next {
