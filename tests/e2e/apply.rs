@@ -1135,3 +1135,55 @@ async fn another_environments_resources_are_never_candidates_for_adoption() {
     );
     no_changes(&env);
 }
+
+#[tokio::test]
+async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_apply() {
+    let env = Env::new().await;
+    env.apply();
+    let old_group = env.id("target_group[web]");
+    let old_rule = env.id("listener_rule[web]");
+    // The port is the target group's: it is replaced, and so is the rule that forwards to it
+    // (the old group cannot go while a rule uses it, the new rule needs the new group).
+    env.edit("container_port = 80", "container_port = 8080");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("# target_group[web] must be replaced")
+            && out.stdout.contains("# listener_rule[web] must be replaced"),
+        "{}",
+        out.stdout
+    );
+    no_changes(&env);
+    let elb = elbv2::Client::new(&env.config);
+    let groups = elb.describe_target_groups().send().await.expect("groups");
+    let web: Vec<_> = groups
+        .target_groups()
+        .iter()
+        .filter(|g| g.target_group_name() == Some("acceptance-web"))
+        .collect();
+    assert_eq!(web.len(), 1, "one web target group");
+    assert_eq!(web[0].port(), Some(8080));
+    let new_group = web[0].target_group_arn().unwrap_or_default().to_owned();
+    assert_ne!(new_group, old_group);
+    assert_eq!(env.id("target_group[web]"), new_group);
+    let rules = elb
+        .describe_rules()
+        .rule_arns(env.id("listener_rule[web]"))
+        .send()
+        .await
+        .expect("rule");
+    assert_ne!(env.id("listener_rule[web]"), old_rule);
+    let forwards_to = rules.rules()[0].actions()[0].target_group_arn();
+    assert_eq!(forwards_to, Some(new_group.as_str()));
+    let services = ecs::Client::new(&env.config)
+        .describe_services()
+        .cluster("acceptance-default")
+        .services("web")
+        .send()
+        .await
+        .expect("services");
+    let balancers = services.services()[0].load_balancers();
+    assert_eq!(balancers.len(), 1);
+    assert_eq!(balancers[0].target_group_arn(), Some(new_group.as_str()));
+    assert_eq!(balancers[0].container_port(), Some(8080));
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome};
+use ecsops_core::graph::Replacement;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::apply::{
     Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
@@ -197,12 +198,17 @@ impl Interaction for Terminal {
             "{}",
             render::text::render(planned.plan, term::stdout_color())
         );
+        // A delete-first replacement is two steps: the old one destroyed, the new one made.
         let total = planned
             .plan
             .changes
             .iter()
-            .filter(|c| c.action != Action::NoOp)
-            .count();
+            .map(|c| match c.action {
+                Action::NoOp => 0,
+                Action::Replace if c.kind.replacement() == Replacement::DeleteFirst => 2,
+                _ => 1,
+            })
+            .sum();
         self.progress = Some(Progress::new(total));
     }
 

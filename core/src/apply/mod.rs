@@ -21,7 +21,7 @@ use crate::plan::{Action, Plan};
 use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
 use crate::state::{Backend, ResourceState, State, StateError, Version};
 
-pub use schedule::{Step, schedule};
+pub use schedule::{Part, Step, schedule};
 
 /// How to walk the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +221,7 @@ pub async fn apply<P: Provider + 'static>(
             let step = &steps[i];
             events(Event::Started {
                 address: step.address.clone(),
-                action: step.action,
+                action: step.shown(),
             });
             match prepare(step, graph, &recorder.state.resources) {
                 Ok(work) => {
@@ -301,7 +301,8 @@ pub async fn apply<P: Provider + 'static>(
     outcome.not_started = steps
         .iter()
         .enumerate()
-        .filter(|(i, _)| !settled[*i])
+        // A replacement not finished is reported once, by its create.
+        .filter(|(i, s)| !settled[*i] && s.part != Part::Destroy)
         .map(|(_, s)| (s.address.clone(), s.action))
         .collect();
     outcome.state = recorder.state.clone();
@@ -364,10 +365,13 @@ async fn settle(
     }
     match finished.error {
         None => {
-            outcome.done.push((step.address.clone(), step.action));
+            // A replacement counts once, when its new resource exists.
+            if step.part != Part::Destroy {
+                outcome.done.push((step.address.clone(), step.action));
+            }
             events(Event::Finished {
                 address: step.address.clone(),
-                action: step.action,
+                action: step.shown(),
                 elapsed: finished.elapsed,
                 adopted: finished.adopted,
             });
@@ -376,7 +380,7 @@ async fn settle(
         Some(error) => {
             events(Event::Failed {
                 address: step.address.clone(),
-                action: step.action,
+                action: step.shown(),
                 error: error.to_string(),
             });
             outcome.failed.push(Failure {
@@ -392,6 +396,7 @@ async fn settle(
 /// A step ready to run: its resolved spec and the recorded resource it changes.
 struct Work {
     action: Action,
+    part: Part,
     kind: Kind,
     address: Address,
     spec: Option<ResourceSpec>,
@@ -408,6 +413,7 @@ fn prepare(
     let desired = graph.resources.get(&step.address);
     let spec = match (step.action, desired) {
         (Action::Delete, _) | (_, None) => None,
+        _ if step.part == Part::Destroy => None,
         (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
     };
     let kind = spec
@@ -421,6 +427,7 @@ fn prepare(
         })?;
     Ok(Work {
         action: step.action,
+        part: step.part,
         kind,
         address: step.address.clone(),
         spec,
@@ -482,6 +489,18 @@ async fn perform<P: Provider>(
             let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
             provider.delete(&work.address, prior).await?;
             effects.push(Effect::Removed);
+            Ok(())
+        }
+        Action::Replace if work.part == Part::Destroy => {
+            let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
+            provider.delete(&work.address, prior).await?;
+            effects.push(Effect::Removed);
+            Ok(())
+        }
+        Action::Replace if work.part == Part::Create => {
+            let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
+            // A later seed than the one the old resource was made with: a fresh client token.
+            record(provider.create(spec, seed + 1).await?, effects);
             Ok(())
         }
         Action::Replace => {

@@ -1,24 +1,53 @@
 //! Which steps of a plan must wait for which: the apply engine's dependency graph.
 //!
-//! - A create, update or replace waits for the creates, updates and replaces of what the
-//!   desired resource depends on.
-//! - A delete waits for the deletes of what depended on the resource when it was recorded,
-//!   and for the updates and replaces of those dependents (they drop the reference first: a
-//!   capacity provider is deleted only after the cluster's provider list no longer names it).
+//! - A create, update or replace waits for the steps that make what the desired resource
+//!   depends on.
+//! - A delete waits until what depended on the resource when it was recorded is gone (deleted,
+//!   or destroyed by its replacement), and for the updates and replaces of those dependents
+//!   that drop the reference (a capacity provider is deleted only after the cluster's provider
+//!   list no longer names it).
+//! - A replacement of a kind that must be destroyed before it is made again (its name is
+//!   unique) is two steps, as Terraform does: destroy the old one once everything that used it
+//!   is gone, then create the new one before anything that uses it. One step could not do
+//!   both: a VPC whose CIDR changes can only go after its old subnets, and its new subnets can
+//!   only come after the new VPC.
 
 use std::collections::BTreeMap;
 
-use crate::graph::{Address, Graph};
+use crate::graph::{Address, Graph, Replacement};
 use crate::plan::{Action, Plan};
 use crate::state::ResourceState;
 
-/// One step: a change of the plan that does something.
+/// Which part of its change a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The whole change.
+    Whole,
+    /// A delete-first replacement's destroy of the old resource.
+    Destroy,
+    /// A delete-first replacement's create of the new resource.
+    Create,
+}
+
+/// One step: a change of the plan that does something, or a part of one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub address: Address,
     pub action: Action,
+    pub part: Part,
     /// Indices of the steps this one waits for.
     pub after: Vec<usize>,
+}
+
+impl Step {
+    /// The action progress reports: a replacement's destroy part shows as a destroy.
+    pub fn shown(&self) -> Action {
+        if self.part == Part::Destroy {
+            Action::Delete
+        } else {
+            self.action
+        }
+    }
 }
 
 /// The steps of `plan` in plan order, each with the steps it waits for.
@@ -27,45 +56,87 @@ pub fn schedule(
     graph: &Graph,
     recorded: &BTreeMap<Address, ResourceState>,
 ) -> Vec<Step> {
-    let changes: Vec<_> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
-    let index: BTreeMap<&Address, usize> = changes
+    let mut steps: Vec<Step> = Vec::new();
+    // The step after which the desired resource exists, and the one after which the recorded
+    // one is gone; the updates and whole replacements (which may drop references).
+    let mut made: BTreeMap<Address, usize> = BTreeMap::new();
+    let mut gone: BTreeMap<Address, usize> = BTreeMap::new();
+    let mut changed: BTreeMap<Address, usize> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let mut push = |part: Part| {
+            steps.push(Step {
+                address: c.address.clone(),
+                action: c.action,
+                part,
+                after: Vec::new(),
+            });
+            steps.len() - 1
+        };
+        match c.action {
+            Action::Replace if c.kind.replacement() == Replacement::DeleteFirst => {
+                gone.insert(c.address.clone(), push(Part::Destroy));
+                made.insert(c.address.clone(), push(Part::Create));
+            }
+            Action::Delete => {
+                gone.insert(c.address.clone(), push(Part::Whole));
+            }
+            Action::Update | Action::Replace => {
+                let i = push(Part::Whole);
+                made.insert(c.address.clone(), i);
+                changed.insert(c.address.clone(), i);
+            }
+            Action::Create | Action::NoOp => {
+                made.insert(c.address.clone(), push(Part::Whole));
+            }
+        }
+    }
+    let afters: Vec<Vec<usize>> = steps
         .iter()
         .enumerate()
-        .map(|(i, c)| (&c.address, i))
-        .collect();
-    changes
-        .iter()
-        .map(|c| {
-            let mut after: Vec<usize> = if c.action == Action::Delete {
+        .map(|(i, step)| {
+            let removes = step.action == Action::Delete || step.part == Part::Destroy;
+            let mut after: Vec<usize> = if removes {
                 recorded
                     .iter()
-                    .filter(|(_, r)| r.dependencies.contains(&c.address))
-                    .filter_map(|(a, _)| index.get(a).copied())
+                    .filter(|(_, r)| r.dependencies.contains(&step.address))
+                    .filter_map(|(dependent, _)| {
+                        gone.get(dependent).copied().or_else(|| {
+                            // A dependent updated in place to no longer use the resource goes
+                            // first; one that keeps using it can only be updated once the new
+                            // resource exists, after this.
+                            let keeps = graph
+                                .resources
+                                .get(dependent)
+                                .is_some_and(|d| d.depends_on.contains(&step.address));
+                            (!keeps).then(|| changed.get(dependent).copied()).flatten()
+                        })
+                    })
                     .collect()
             } else {
                 graph
                     .resources
-                    .get(&c.address)
+                    .get(&step.address)
                     .map(|r| {
                         r.depends_on
                             .iter()
-                            .filter_map(|d| index.get(d).copied())
-                            .filter(|&i| changes[i].action != Action::Delete)
+                            .filter_map(|d| made.get(d).copied())
                             .collect()
                     })
                     .unwrap_or_default()
             };
+            if step.part == Part::Create
+                && let Some(&destroy) = gone.get(&step.address)
+            {
+                after.push(destroy);
+            }
+            after.retain(|&j| j != i);
             after.sort_unstable();
             after.dedup();
-            Step {
-                address: c.address.clone(),
-                action: c.action,
-                after,
-            }
+            after
         })
-        .collect()
+        .collect();
+    for (step, after) in steps.iter_mut().zip(afters) {
+        step.after = after;
+    }
+    steps
 }

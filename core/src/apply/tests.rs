@@ -446,3 +446,77 @@ async fn a_move_alone_renames_the_recorded_resource_and_calls_nothing() {
         .collect();
     assert_eq!(keys, ["vpc.main"]);
 }
+
+/// The graph with the VPC's CIDR (which forces its replacement) set to `cidr`, and references
+/// under the attribute names that force their holders' replacement too.
+fn graph_with_cidr(cidr: &str) -> Graph {
+    let mut g = graph();
+    for r in g.resources.values_mut() {
+        let forcing = match r.kind {
+            Kind::Vpc => {
+                r.attributes
+                    .insert("cidr_block".to_owned(), Expr::str(cidr));
+                continue;
+            }
+            Kind::NatGateway => "subnet_id",
+            _ => "vpc_id",
+        };
+        if let Some(reference) = r.attributes.remove("ref0") {
+            r.attributes.insert(forcing.to_owned(), reference);
+        }
+    }
+    g
+}
+
+#[tokio::test]
+async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_before_them() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let options = ApplyOptions::default();
+    let first = run_apply(
+        &provider,
+        &backend,
+        &graph_with_cidr("10.0.0.0/16"),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    assert!(first.outcome.succeeded());
+    let before = provider.calls().len();
+    let second = run_apply(
+        &provider,
+        &backend,
+        &graph_with_cidr("10.9.0.0/16"),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    assert!(second.outcome.succeeded(), "{:?}", second.outcome);
+    let calls = provider.calls()[before..].to_vec();
+    // Everything under the VPC is replaced: the old ones go first, dependents before the VPC;
+    // the new VPC comes before the new subnets and the NAT after its subnet.
+    for dependent in ["subnet.a", "subnet.b", "sg"] {
+        assert!(
+            position(&calls, &format!("delete {dependent}")) < position(&calls, "delete vpc"),
+            "{calls:?}"
+        );
+        assert!(
+            position(&calls, "create vpc") < position(&calls, &format!("create {dependent}")),
+            "{calls:?}"
+        );
+    }
+    assert!(position(&calls, "delete nat") < position(&calls, "delete subnet.a"));
+    assert!(position(&calls, "create subnet.a") < position(&calls, "create nat"));
+    // Each replacement counts once in what was done.
+    assert_eq!(second.outcome.done.len(), 5, "{:?}", second.outcome.done);
+    assert!(
+        second
+            .outcome
+            .done
+            .iter()
+            .all(|(_, a)| *a == Action::Replace)
+    );
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert_eq!(saved.state.resources.len(), 5);
+    assert!(!plan_for(&graph_with_cidr("10.9.0.0/16"), &saved.state).has_changes());
+}

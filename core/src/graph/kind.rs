@@ -129,7 +129,9 @@ impl Kind {
             Kind::ClassicLoadBalancer => &["name", "scheme"],
             Kind::TargetGroup => &["name", "port", "protocol", "vpc_id", "target_type"],
             Kind::Listener => &["load_balancer_arn"],
-            Kind::ListenerRule => &["listener_arn"],
+            // A rule cannot point at a target group that is not made yet, and keeps its old one
+            // from being deleted: it goes and comes back with it.
+            Kind::ListenerRule => &["listener_arn", "forward_to"],
             Kind::LogGroup => &["name"],
             Kind::EventRule => &["name"],
             Kind::EventTarget => &["rule", "target_id"],

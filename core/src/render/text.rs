@@ -76,6 +76,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             ))
         );
     }
+    warning(&mut out, plan, paint);
     out.push('\n');
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
@@ -197,6 +198,48 @@ fn write_line(out: &mut String, line: &Line, paint: Painter) {
 #[derive(Clone, Copy)]
 struct Painter {
     color: bool,
+}
+
+/// Before the summary: every resource the plan destroys or replaces, with what forces it, so a
+/// cascade (a CIDR change replacing twenty resources) is never a surprise at the prompt.
+fn warning(out: &mut String, plan: &Plan, paint: Painter) {
+    const SHOWN: usize = 25;
+    let destructive: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_destructive())
+        .collect();
+    if destructive.is_empty() {
+        return;
+    }
+    let n = destructive.len();
+    let heading = format!(
+        "Warning: this plan destroys or replaces {n} resource{}:",
+        if n == 1 { "" } else { "s" }
+    );
+    let red = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
+    let _ = writeln!(out, "\n{}", paint.paint(red, &heading));
+    for c in destructive.iter().take(SHOWN) {
+        let why = if c.replace_because.is_empty() {
+            String::new()
+        } else {
+            let reasons: Vec<String> = c
+                .replace_because
+                .iter()
+                .map(|r| printable(r).into_owned())
+                .collect();
+            format!(" (forced by {})", reasons.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  - {} {}{why}",
+            printable(c.address.as_str()),
+            verb(c.action)
+        );
+    }
+    if n > SHOWN {
+        let _ = writeln!(out, "  - … and {} more", n - SHOWN);
+    }
 }
 
 impl Painter {
@@ -327,6 +370,10 @@ Symbols: + create, ~ update in place, -/+ replace (destroy, then create), - dest
   - vpc {
       - subnet_id = \"s-1\"
     }
+
+Warning: this plan destroys or replaces 2 resources:
+  - vpc must be replaced (forced by cidr_block)
+  - nat will be destroyed
 
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 ";
