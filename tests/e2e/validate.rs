@@ -344,3 +344,24 @@ fn an_environment_may_extend_another_and_both_stay_environments() {
     );
     assert!(out.stderr.contains("set `name = \"qa\"`"), "{}", out.stderr);
 }
+
+#[test]
+fn a_shadowed_route_is_kept_only_when_allowed() {
+    let fixture =
+        std::fs::read_to_string(fixtures().join("invalid/shadowed-rule.toml")).expect("fixture");
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &fixture.replace(
+            "priority = 1000 }",
+            "priority = 1000, allow_shadowed = true }",
+        ),
+    );
+    ws.ecsops(&["validate"]).expect_code(0);
+    // Before the catch-all it is reached: no complaint either.
+    ws.write(
+        "environments/acc.toml",
+        &fixture.replace("priority = 1000 }", "priority = 50 }"),
+    );
+    ws.ecsops(&["validate"]).expect_code(0);
+}

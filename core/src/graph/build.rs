@@ -1316,7 +1316,7 @@ fn service(
             if let Some(listener) = route_listener(lb, route.listener) {
                 let priority = route
                     .priority
-                    .unwrap_or_else(|| auto_priority(b.manifest, name));
+                    .unwrap_or_else(|| b.manifest.auto_priority(name));
                 let mut conditions = serde_json::Map::new();
                 let paths = if route.paths.is_empty() && route.hosts.is_empty() {
                     vec!["/*".to_owned()]
@@ -1356,26 +1356,6 @@ fn service(
         attrs.push(("health_check_grace_period", hc.grace_period.into()));
     }
     b.add(Address::keyed("service", name), Kind::Service, attrs, deps);
-}
-
-/// Priority for a route without one: after every explicit priority, in service-name order, so
-/// adding a service never renumbers the explicit ones.
-fn auto_priority(m: &Manifest, name: &str) -> u32 {
-    let base = m
-        .services
-        .values()
-        .filter_map(|s| s.route.as_ref().and_then(|r| r.priority))
-        .max()
-        .unwrap_or(0)
-        .max(999)
-        + 1;
-    let index = m
-        .services
-        .iter()
-        .filter(|(_, s)| s.route.as_ref().is_some_and(|r| r.priority.is_none()))
-        .position(|(n, _)| n == name)
-        .unwrap_or(0);
-    base + u32::try_from(index).unwrap_or(0) * 10
 }
 
 fn task_definition(

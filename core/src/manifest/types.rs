@@ -52,6 +52,28 @@ pub struct Manifest {
     pub moved: Vec<Moved>,
 }
 
+impl Manifest {
+    /// Priority for a route without one: after every explicit priority, in service-name order,
+    /// so adding a service never renumbers the explicit ones.
+    pub fn auto_priority(&self, service: &str) -> u32 {
+        let base = self
+            .services
+            .values()
+            .filter_map(|s| s.route.as_ref().and_then(|r| r.priority))
+            .max()
+            .unwrap_or(0)
+            .max(999)
+            + 1;
+        let index = self
+            .services
+            .iter()
+            .filter(|(_, s)| s.route.as_ref().is_some_and(|r| r.priority.is_none()))
+            .position(|(n, _)| n == service)
+            .unwrap_or(0);
+        base + u32::try_from(index).unwrap_or(0) * 10
+    }
+}
+
 /// Which environment this is and where it lives.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -412,6 +434,10 @@ pub struct Route {
     /// Rule priority (1-50000, lower wins); assigned from the service order when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
+    /// Accept that an earlier rule on the listener matches every request this one matches, so
+    /// this one never receives traffic (a rule kept for later). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_shadowed: bool,
     /// Seconds the load balancer waits for in-flight requests before deregistering a task.
     #[serde(default = "default_deregistration_delay")]
     pub deregistration_delay: u32,

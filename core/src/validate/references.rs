@@ -255,12 +255,82 @@ fn listeners(cx: &mut Cx<'_>) {
     }
 }
 
+/// Whether every value pattern `narrow` matches is matched by pattern `wide` (ALB conditions:
+/// `*` any characters, `?` one). Exact for equal patterns and for a leading or trailing `*`
+/// (`/*` covers `/api/*`, `*.example.com` covers `api.example.com`); other shapes are not
+/// claimed, so no false alarm.
+fn covers(wide: &str, narrow: &str) -> bool {
+    if wide == narrow || wide == "*" || (wide == "/*" && narrow.starts_with('/')) {
+        return true;
+    }
+    let literal = |s: &str| !s.contains(['*', '?']);
+    if let Some(prefix) = wide.strip_suffix('*').filter(|p| literal(p)) {
+        return narrow.starts_with(prefix);
+    }
+    if let Some(suffix) = wide.strip_prefix('*').filter(|p| literal(p)) {
+        return narrow.ends_with(suffix);
+    }
+    false
+}
+
+/// Whether a rule on `wide`'s conditions matches every request `narrow`'s matches (an empty
+/// list matches everything).
+fn shadows(wide: &[String], narrow: &[String]) -> bool {
+    let universal = |list: &[String]| list.iter().any(|p| p == "*" || p == "/*");
+    if wide.is_empty() || universal(wide) {
+        return true;
+    }
+    !narrow.is_empty() && narrow.iter().all(|n| wide.iter().any(|w| covers(w, n)))
+}
+
+/// A rule that an earlier-priority rule on the same listener matches entirely never receives
+/// a request (`/worker/*` at 1000 behind `/*` at 100): refused unless `allow_shadowed`.
+fn shadowed(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let routes: Vec<(&String, &crate::manifest::Route, u32)> = m
+        .services
+        .iter()
+        .filter_map(|(n, s)| {
+            let r = s.route.as_ref()?;
+            Some((n, r, r.priority.unwrap_or_else(|| m.auto_priority(n))))
+        })
+        .collect();
+    for (name, r, priority) in &routes {
+        if r.allow_shadowed {
+            continue;
+        }
+        let earlier = routes.iter().find(|(other, o, p)| {
+            other != name
+                && p < priority
+                && o.load_balancer == r.load_balancer
+                && o.listener == r.listener
+                && shadows(&o.paths, &r.paths)
+                && shadows(&o.hosts, &r.hosts)
+        });
+        if let Some((other, _, p)) = earlier {
+            cx.at_value(
+                "shadowed-rule",
+                &ptr(&["services", name, "route"]),
+                format!(
+                    "the route of `{name}` (priority {priority}) can never match: `{other}` (priority {p}) matches every request it matches"
+                ),
+            )
+            .label("never reached")
+            .help(format!(
+                "give `{name}` a lower priority number than {p} (rules are matched lowest first), or narrow `{other}`'s paths or hosts; `allow_shadowed = true` keeps it as it is"
+            ))
+            .emit();
+        }
+    }
+}
+
 /// Load balancer, listener, sorted paths, sorted hosts: what a listener rule matches on.
 type RuleCondition = (String, Option<u16>, Vec<String>, Vec<String>);
 
 /// No two services may claim the same requests, and explicit priorities must be unique per
 /// listener (AWS rejects both, but only halfway through an apply).
 fn rules(cx: &mut Cx<'_>) {
+    shadowed(cx);
     let m = cx.m;
     let mut seen: BTreeMap<RuleCondition, String> = BTreeMap::new();
     let mut priorities: BTreeMap<(String, Option<u16>, u32), String> = BTreeMap::new();
@@ -299,5 +369,28 @@ fn rules(cx: &mut Cx<'_>) {
                 priorities.insert(pkey, name.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{covers, shadows};
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn what_covers_what() {
+        assert!(covers("/*", "/worker/*"));
+        assert!(covers("/api/*", "/api/v1/*"));
+        assert!(covers("*.example.com", "api.example.com"));
+        assert!(!covers("/api/*", "/worker/*"));
+        assert!(!covers("/a?c", "/abc"), "not claimed: no false alarm");
+        assert!(shadows(&list(&[]), &list(&["/x"])));
+        assert!(shadows(&list(&["/*"]), &list(&[])));
+        assert!(!shadows(&list(&["/api/*"]), &list(&[])));
+        assert!(shadows(&list(&["/api/*", "/x"]), &list(&["/x", "/api/y"])));
+        assert!(!shadows(&list(&["/api/*"]), &list(&["/x", "/api/y"])));
     }
 }
