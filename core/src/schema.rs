@@ -41,18 +41,18 @@ fn validator() -> Option<&'static jsonschema::Validator> {
 }
 
 /// Checks a merged manifest against the schema; pushes one diagnostic per problem and returns
-/// whether there were none.
-pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
+/// the JSON pointers of the offending values (unknown keys, wrong types, missing keys), so the
+/// rest can still be checked by the semantic rules in the same run.
+pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<(), Vec<String>> {
     let Some(validator) = validator() else {
         diags.push(Diagnostic::error(
             "schema-internal",
             "the built-in manifest schema does not compile; this is a bug in ecsops",
         ));
-        return false;
+        return Err(vec![String::new()]);
     };
-    let mut ok = true;
+    let mut offending = Vec::new();
     for error in validator.iter_errors(value) {
-        ok = false;
         let pointer = error.instance_path().to_string();
         let place = toml_path(&pointer);
         match error.kind() {
@@ -60,6 +60,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                 let allowed = allowed_keys(&pointer);
                 for key in unexpected {
                     let key_pointer = crate::manifest::sites::child_pointer(&pointer, key);
+                    offending.push(key_pointer.clone());
                     let within = if place.is_empty() {
                         "at the top level".to_owned()
                     } else {
@@ -81,6 +82,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
+                offending.push(crate::manifest::sites::child_pointer(&pointer, name));
                 let table = if place.is_empty() {
                     "the manifest".to_owned()
                 } else {
@@ -94,6 +96,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                 );
             }
             ValidationErrorKind::Type { kind } => {
+                offending.push(pointer.clone());
                 let expected = match kind {
                     TypeKind::Single(t) => type_name(&t.to_string()),
                     TypeKind::Multiple(ts) => ts
@@ -115,6 +118,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                 );
             }
             ValidationErrorKind::Enum { options } => {
+                offending.push(pointer.clone());
                 let names: Vec<String> = options
                     .as_array()
                     .map(|a| {
@@ -136,6 +140,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
                 diags.push(d);
             }
             _ => {
+                offending.push(pointer.clone());
                 diags.push(
                     Diagnostic::error("invalid-value", format!("`{place}`: {error}"))
                         .at(sites.value(&pointer))
@@ -144,7 +149,11 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> bool {
             }
         }
     }
-    ok
+    if offending.is_empty() {
+        Ok(())
+    } else {
+        Err(offending)
+    }
 }
 
 fn quote_list(items: &[String]) -> String {

@@ -28,6 +28,9 @@ pub struct Loaded {
     pub sites: SiteMap,
     /// The typed manifest; `None` when the document does not match the schema.
     pub manifest: Option<Manifest>,
+    /// When it does not: the manifest without the offending values (when what is left reads as
+    /// one), for the semantic rules to check in the same run, and the pointers taken out.
+    pub partial: Option<(Manifest, Vec<String>)>,
 }
 
 /// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
@@ -135,20 +138,27 @@ pub fn load_environment(
     if let Some(obj) = merged.value.as_object_mut() {
         obj.remove("extends");
     }
-    let schema_ok = schema::check(&merged.value, &merged.sites, diags);
-    let manifest = if schema_ok {
-        match serde_json::from_value::<Manifest>(merged.value.clone()) {
-            Ok(m) => Some(m),
+    let (manifest, partial) = match schema::check(&merged.value, &merged.sites, diags) {
+        Ok(()) => match serde_json::from_value::<Manifest>(merged.value.clone()) {
+            Ok(m) => (Some(m), None),
             Err(e) => {
                 diags.push(
                     Diagnostic::error("manifest-shape", format!("invalid manifest: {e}"))
                         .at(merged.sites.value("")),
                 );
-                None
+                (None, None)
             }
+        },
+        Err(offending) => {
+            let mut pruned = merged.value.clone();
+            for p in &offending {
+                remove(&mut pruned, p);
+            }
+            let partial = serde_json::from_value::<Manifest>(pruned)
+                .ok()
+                .map(|m| (m, offending));
+            (None, partial)
         }
-    } else {
-        None
     };
     Some(Loaded {
         environment: env.to_owned(),
@@ -158,5 +168,26 @@ pub fn load_environment(
         value: merged.value,
         sites: merged.sites,
         manifest,
+        partial,
     })
+}
+
+/// Takes the value at JSON `pointer` out of `value` (array items are set to null: removing them
+/// would shift the pointers of the others).
+fn remove(value: &mut serde_json::Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(serde_json::Value::Object(map)) => {
+            map.remove(&key);
+        }
+        Some(serde_json::Value::Array(items)) => {
+            if let Some(item) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *item = serde_json::Value::Null;
+            }
+        }
+        _ => {}
+    }
 }

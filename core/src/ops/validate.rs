@@ -65,14 +65,12 @@ pub(super) fn check_environment(
         return None;
     };
     tracing::debug!(environment = env, files = loaded.chain.len(), elapsed = ?started.elapsed(), "loaded manifest");
-    if loaded.manifest.is_some() {
-        let others: Vec<Neighbour> = neighbours
-            .iter()
-            .filter(|n| n.environment != env)
-            .cloned()
-            .collect();
-        validate::check(&loaded, &others, &mut own);
-    }
+    let others: Vec<Neighbour> = neighbours
+        .iter()
+        .filter(|n| n.environment != env)
+        .cloned()
+        .collect();
+    validate::check(&loaded, &others, &mut own);
     let ok = !own.has_errors() && loaded.manifest.is_some();
     tracing::info!(environment = env, valid = ok, diagnostics = own.iter().count(), elapsed = ?started.elapsed(), "validated");
     diagnostics.extend(own);

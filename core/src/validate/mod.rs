@@ -22,14 +22,19 @@ pub struct Neighbour {
     pub allow_overlap_with: Vec<String>,
 }
 
-/// Checks `loaded` (whose schema check passed) against every semantic rule.
+/// Checks `loaded` against every semantic rule: the whole manifest when its schema check
+/// passed, else what is left without the offending values (nothing is said about the tables
+/// that held them: the schema errors already did).
 pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics) {
-    let Some(manifest) = loaded.manifest.as_ref() else {
-        return;
+    let (manifest, pruned): (&Manifest, &[String]) = match (&loaded.manifest, &loaded.partial) {
+        (Some(m), _) => (m, &[]),
+        (None, Some((m, pruned))) => (m, pruned),
+        (None, None) => return,
     };
     let mut cx = Cx {
         loaded,
         m: manifest,
+        pruned,
         diags,
     };
     names::check(&mut cx);
@@ -43,6 +48,8 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
 struct Cx<'a> {
     loaded: &'a Loaded,
     m: &'a Manifest,
+    /// Values the schema check took out: no rule speaks about them or what holds them.
+    pruned: &'a [String],
     diags: &'a mut Diagnostics,
 }
 
@@ -50,18 +57,29 @@ impl Cx<'_> {
     /// An error at the value at `pointer`.
     fn at_value(&mut self, code: &'static str, pointer: &str, message: String) -> Pending<'_> {
         let site = self.loaded.sites.value(pointer);
-        Pending {
-            diags: self.diags,
-            d: Diagnostic::error(code, message).at(site),
-        }
+        self.pending(pointer, Diagnostic::error(code, message).at(site))
     }
 
     /// An error at the key naming the value at `pointer`.
     fn at_key(&mut self, code: &'static str, pointer: &str, message: String) -> Pending<'_> {
         let site = self.loaded.sites.key(pointer);
+        self.pending(pointer, Diagnostic::error(code, message).at(site))
+    }
+
+    fn pending(&mut self, pointer: &str, d: Diagnostic) -> Pending<'_> {
+        // A rule about the table that held a pruned value may only be reacting to its absence
+        // (a route "without" a port the schema refused): stay silent on that whole table.
+        let related = |p: &String| {
+            let within = |inner: &str, outer: &str| {
+                inner == outer || inner.starts_with(&format!("{outer}/"))
+            };
+            let table = p.rsplit_once('/').map_or("", |(parent, _)| parent);
+            (!table.is_empty() && within(pointer, table)) || within(p, pointer)
+        };
         Pending {
+            silent: self.pruned.iter().any(related),
             diags: self.diags,
-            d: Diagnostic::error(code, message).at(site),
+            d,
         }
     }
 
@@ -74,6 +92,8 @@ impl Cx<'_> {
 struct Pending<'d> {
     diags: &'d mut Diagnostics,
     d: Diagnostic,
+    /// About a value the schema check already reported.
+    silent: bool,
 }
 
 impl Pending<'_> {
@@ -99,7 +119,9 @@ impl Pending<'_> {
     }
 
     fn emit(self) {
-        self.diags.push(self.d);
+        if !self.silent {
+            self.diags.push(self.d);
+        }
     }
 }
 
