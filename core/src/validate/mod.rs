@@ -83,6 +83,16 @@ impl Cx<'_> {
         }
     }
 
+    /// How specific the file that writes `pointer` is: its place in the `extends` chain (the
+    /// environment's own file ranks highest).
+    fn file_rank(&self, pointer: &str) -> usize {
+        self.loaded
+            .sites
+            .value(pointer)
+            .and_then(|site| self.loaded.chain.iter().position(|f| *f == site.file))
+            .unwrap_or(0)
+    }
+
     fn environment(&self) -> &str {
         &self.loaded.environment
     }

@@ -283,6 +283,14 @@ fn shadows(wide: &[String], narrow: &[String]) -> bool {
     !narrow.is_empty() && narrow.iter().all(|n| wide.iter().any(|w| covers(w, n)))
 }
 
+fn same(a: &[String], b: &[String]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
 /// A rule that an earlier-priority rule on the same listener matches entirely never receives
 /// a request (`/worker/*` at 1000 behind `/*` at 100): refused unless `allow_shadowed`.
 fn shadowed(cx: &mut Cx<'_>) {
@@ -306,6 +314,8 @@ fn shadowed(cx: &mut Cx<'_>) {
                 && o.listener == r.listener
                 && shadows(&o.paths, &r.paths)
                 && shadows(&o.hosts, &r.hosts)
+                // The very same condition is a duplicate, reported as one.
+                && !(same(&o.paths, &r.paths) && same(&o.hosts, &r.hosts))
         });
         if let Some((other, _, p)) = earlier {
             cx.at_value(
@@ -343,9 +353,16 @@ fn rules(cx: &mut Cx<'_>) {
         let key = (r.load_balancer.clone(), r.listener, paths, hosts);
         let route_ptr = ptr(&["services", name, "route"]);
         if let Some(other) = seen.get(&key) {
+            // Reported where it was added: in the more specific file of the `extends` chain.
+            let other_ptr = ptr(&["services", other, "route"]);
+            let at = if cx.file_rank(&other_ptr) > cx.file_rank(&route_ptr) {
+                other_ptr
+            } else {
+                route_ptr.clone()
+            };
             cx.at_value(
                 "duplicate-rule",
-                &route_ptr,
+                &at,
                 format!("services `{other}` and `{name}` route the same paths and hosts"),
             )
             .label("same condition as another service")
@@ -357,9 +374,16 @@ fn rules(cx: &mut Cx<'_>) {
         if let Some(p) = r.priority {
             let pkey = (r.load_balancer.clone(), r.listener, p);
             if let Some(other) = priorities.get(&pkey) {
+                let other_ptr = ptr(&["services", other, "route", "priority"]);
+                let own_ptr = format!("{route_ptr}/priority");
+                let at = if cx.file_rank(&other_ptr) > cx.file_rank(&own_ptr) {
+                    other_ptr
+                } else {
+                    own_ptr
+                };
                 cx.at_value(
                     "duplicate-priority",
-                    &format!("{route_ptr}/priority"),
+                    &at,
                     format!("services `{other}` and `{name}` both use priority {p}"),
                 )
                 .label("duplicate priority")
