@@ -903,3 +903,58 @@ fn promotion_lists_what_differs_and_nothing_that_differs_only_by_name() {
     ])
     .expect_code(0);
 }
+
+#[tokio::test]
+async fn the_state_history_keeps_one_version_per_apply_within_its_retention() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    let first = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    let kept = || {
+        std::fs::read_dir(env.dir().join(".ecsops/state/history/acceptance"))
+            .expect("history dir")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".json") && !name.ends_with(".meta.json")
+            })
+            .count()
+    };
+    // 57 resources were saved one by one; the history keeps the apply once.
+    assert_eq!(kept(), 1);
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    let second = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    assert_eq!(kept(), 2);
+    let out = env.run(&["state", "history", ENV]);
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines[0].contains(&format!("apply {second} (applied)"))
+            && lines[1].contains(&format!("apply {first} (applied)")),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["state", "history", ENV, "--limit", "1"]);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(out.stderr.contains("1 older version(s)"), "{}", out.stderr);
+
+    // A retention of one keeps only the newest apply.
+    env.edit(
+        "acceptance.toml",
+        "[network]",
+        "[state]\nkeep_versions = 1\n\n[network]",
+    );
+    env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 2");
+    git::commit_all(env.dir(), "Back to two, keep one version");
+    let third = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    assert_eq!(kept(), 1);
+    let out = env.run(&["state", "history", ENV]);
+    assert!(
+        out.stdout.contains(&format!("apply {third} (applied)")),
+        "{}",
+        out.stdout
+    );
+}

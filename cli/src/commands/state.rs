@@ -21,8 +21,18 @@ pub enum StateCommand {
     Pull(EnvArg),
     /// Replace the state with a document (a backup or an edited pull), under the lock.
     Push(PushArgs),
-    /// Kept versions of the state: serial, when, who.
-    History(EnvArg),
+    /// Kept versions of the state, newest first: serial, when, who, and the apply that wrote
+    /// it (one per apply, and every push).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(value_name = "ENV")]
+    environment: String,
+    /// Show at most this many versions.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -155,13 +165,21 @@ pub async fn run(ctx: &Context, cmd: StateCommand) -> Result<Exit, CliError> {
                     target.describe()
                 );
             }
-            for h in entries {
+            for h in entries.iter().take(a.limit) {
                 anstream::println!(
-                    "serial {:<6} {:<20} {:<30} {}",
+                    "serial {:<6} {:<20} {:<30} {:<48} {}",
                     h.serial,
                     h.when.as_deref().unwrap_or("-"),
                     h.who.as_deref().unwrap_or("-"),
+                    h.summary.as_deref().unwrap_or("state push"),
                     h.version
+                );
+            }
+            if entries.len() > a.limit {
+                anstream::eprintln!(
+                    "… {} older version(s); `--limit {}` shows them",
+                    entries.len() - a.limit,
+                    entries.len()
                 );
             }
             Ok(Exit::Success)

@@ -119,8 +119,20 @@ pub struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    /// Writes the state as the next serial (compare-and-swap on the version last written).
+    /// Writes the state as the next serial (compare-and-swap on the version last written): a
+    /// step of the apply.
     pub async fn save(&mut self) -> Result<u64, StateError> {
+        self.state.serial += 1;
+        let version = self
+            .backend
+            .write_step(&self.state, self.version.as_ref())
+            .await?;
+        self.version = Some(version);
+        Ok(self.state.serial)
+    }
+
+    /// The apply's last save, which the history keeps.
+    pub async fn save_kept(&mut self) -> Result<u64, StateError> {
         self.state.serial += 1;
         let version = self
             .backend

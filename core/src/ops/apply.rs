@@ -520,7 +520,7 @@ impl Locked<'_> {
     async fn record(&self, recorder: &mut Recorder<'_>, outcome: &Outcome, plan: &Plan) -> Tagging {
         let Some(provenance) = &self.provenance else {
             recorder.state.revision = None;
-            return match recorder.save().await {
+            return match recorder.save_kept().await {
                 Ok(_) => Tagging::NoRepository,
                 Err(e) => Tagging::Failed(format!("recording the revision failed: {e}")),
             };
@@ -563,7 +563,7 @@ impl Locked<'_> {
             applied_by: self.lock.who.clone(),
         };
         recorder.state.revision = Some(revision.clone());
-        if let Err(e) = recorder.save().await {
+        if let Err(e) = recorder.save_kept().await {
             return Tagging::Failed(format!("recording the revision failed: {e}"));
         }
         let (true, Some(repo)) = (tagged, self.repo) else {

@@ -51,7 +51,9 @@ pub async fn target(
     {
         *region = environment_region;
     }
-    let backend = Backend::connect(&location, environment).await?;
+    let backend = Backend::connect(&location, environment)
+        .await?
+        .keeping(config.keep_versions);
     Ok(Target {
         environment: environment.to_owned(),
         location,

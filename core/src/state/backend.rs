@@ -29,6 +29,8 @@ pub struct HistoryEntry {
     pub serial: u64,
     pub when: Option<String>,
     pub who: Option<String>,
+    /// What wrote it: the apply's operation, tag or commit and result (`None`: a push).
+    pub summary: Option<String>,
     /// Where that version is kept (a file, or an S3 version id).
     pub version: String,
 }
@@ -162,14 +164,40 @@ impl Backend {
         }
     }
 
+    /// Writes a version to keep in the history: an apply's last save, a push.
     pub async fn write(
         &self,
         state: &State,
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
         match self {
-            Self::Local(b) => b.write(state, expected),
+            Self::Local(b) => b.write(state, expected, true),
             Self::S3(b) => b.write(state, expected).await,
+        }
+    }
+
+    /// Writes a step of an apply: saved like any write, not kept in the local history (a
+    /// versioned bucket keeps every write; a lifecycle rule on noncurrent versions trims them).
+    pub async fn write_step(
+        &self,
+        state: &State,
+        expected: Option<&Version>,
+    ) -> Result<Version, StateError> {
+        match self {
+            Self::Local(b) => b.write(state, expected, false),
+            Self::S3(b) => b.write(state, expected).await,
+        }
+    }
+
+    /// Keeps at most `n` versions where ecsops does the keeping (local); a bucket's lifecycle
+    /// rules do it on S3.
+    #[must_use]
+    pub fn keeping(self, n: Option<u32>) -> Self {
+        match (self, n) {
+            (Self::Local(b), Some(n)) => {
+                Self::Local(b.keeping(usize::try_from(n).unwrap_or(usize::MAX)))
+            }
+            (other, _) => other,
         }
     }
 
@@ -219,6 +247,7 @@ mod tests {
             bucket: Some("b".to_owned()),
             prefix: Some("/team/".to_owned()),
             region: Some("eu-west-1".to_owned()),
+            keep_versions: None,
         };
         let Location::S3 { bucket, prefix, .. } = Location::resolve(None, &s3, ws).expect("s3")
         else {

@@ -25,13 +25,20 @@ use super::{STATE_VERSION, State};
 pub struct LocalBackend {
     dir: PathBuf,
     environment: String,
+    /// How many kept versions `history/<env>/` holds; older ones are removed.
+    keep_versions: usize,
 }
 
-/// Who wrote a history entry, and when (beside each kept serial).
+/// Kept versions by default (`[state] keep_versions`).
+pub const KEEP_VERSIONS: usize = 100;
+
+/// Who wrote a history entry, when, and what it was (beside each kept serial).
 #[derive(Debug, Serialize, Deserialize)]
 struct WriteRecord {
     when: String,
     who: String,
+    #[serde(default)]
+    summary: Option<String>,
 }
 
 fn io(operation: &'static str, path: &Path, e: &std::io::Error) -> StateError {
@@ -58,7 +65,15 @@ impl LocalBackend {
         Self {
             dir,
             environment: environment.to_owned(),
+            keep_versions: KEEP_VERSIONS,
         }
+    }
+
+    /// Keeps at most `n` versions (at least one).
+    #[must_use]
+    pub fn keeping(mut self, n: usize) -> Self {
+        self.keep_versions = n.max(1);
+        self
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -92,8 +107,14 @@ impl LocalBackend {
     }
 
     /// Writes `state` if the stored document is still the one `expected` names (`None`: there
-    /// must be none yet).
-    pub fn write(&self, state: &State, expected: Option<&Version>) -> Result<Version, StateError> {
+    /// must be none yet); `keep`: also as a version in `history/` (an apply's last save, a push;
+    /// not every step of an apply).
+    pub fn write(
+        &self,
+        state: &State,
+        expected: Option<&Version>,
+        keep: bool,
+    ) -> Result<Version, StateError> {
         self.ensure_dir()?;
         let mutex_path = self.dir.join(format!("{}.write-lock", self.environment));
         let mutex = OpenOptions::new()
@@ -115,24 +136,41 @@ impl LocalBackend {
         write_synced(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path).map_err(|e| io("replace", &path, &e))?;
         sync_dir(&self.dir)?;
-        self.keep_history(state.serial, &bytes);
+        if keep {
+            self.keep_history(state, &bytes);
+        }
         drop(mutex);
         Ok(Version(digest(&bytes)))
     }
 
     /// Best effort: history is a convenience, the state itself is already safe.
-    fn keep_history(&self, serial: u64, bytes: &[u8]) {
+    fn keep_history(&self, state: &State, bytes: &[u8]) {
         let dir = self.history_dir();
         if std::fs::create_dir_all(&dir).is_err() {
             return;
         }
+        let serial = state.serial;
         let _ = std::fs::write(dir.join(format!("{serial:010}.json")), bytes);
         let record = WriteRecord {
             when: now(),
             who: who(),
+            summary: summary(state),
         };
         if let Ok(json) = serde_json::to_vec(&record) {
             let _ = std::fs::write(dir.join(format!("{serial:010}.meta.json")), json);
+        }
+        // Retention: the newest `keep_versions`.
+        let mut kept: Vec<u64> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        kept.sort_unstable();
+        let excess = kept.len().saturating_sub(self.keep_versions);
+        for old in &kept[..excess] {
+            let _ = std::fs::remove_file(dir.join(format!("{old:010}.json")));
+            let _ = std::fs::remove_file(dir.join(format!("{old:010}.meta.json")));
         }
     }
 
@@ -155,7 +193,8 @@ impl LocalBackend {
                 Some(HistoryEntry {
                     serial,
                     when: record.as_ref().map(|r| r.when.clone()),
-                    who: record.map(|r| r.who),
+                    who: record.as_ref().map(|r| r.who.clone()),
+                    summary: record.and_then(|r| r.summary),
                     version: e.path().display().to_string(),
                 })
             })
@@ -289,6 +328,22 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
     // Older formats are subsets of this one: the next write stores them in this format.
     state.version = STATE_VERSION;
     Ok(state)
+}
+
+/// What a kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
+pub(super) fn summary(state: &State) -> Option<String> {
+    let r = state.revision.as_ref()?;
+    let what = r
+        .tag
+        .clone()
+        .unwrap_or_else(|| crate::gitops::short(&r.commit).to_owned());
+    let result = match r.result {
+        super::ApplyResult::Applied if r.dirty => "applied, uncommitted files",
+        super::ApplyResult::Applied => "applied",
+        super::ApplyResult::Failed => "failed",
+        super::ApplyResult::Interrupted => "interrupted",
+    };
+    Some(format!("{} {what} ({result})", r.operation.as_str()))
 }
 
 pub(super) fn serialize(state: &State) -> Vec<u8> {

@@ -174,6 +174,7 @@ impl S3Backend {
             .metadata("serial", state.serial.to_string())
             .metadata("who", who())
             .metadata("when", now())
+            .metadata("summary", super::local::summary(state).unwrap_or_default())
             .body(ByteStream::from(serialize(state)));
         let put = match expected {
             Some(v) => put.if_match(&v.0),
@@ -305,6 +306,9 @@ impl S3Backend {
                     .and_then(|m| m.get("when").cloned())
                     .or_else(|| v.last_modified().map(ToString::to_string)),
                 who: meta.and_then(|m| m.get("who").cloned()),
+                summary: meta
+                    .and_then(|m| m.get("summary").cloned())
+                    .filter(|s| !s.is_empty()),
                 version: id.to_owned(),
             });
         }
