@@ -1187,3 +1187,56 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     assert_eq!(balancers[0].target_group_arn(), Some(new_group.as_str()));
     assert_eq!(balancers[0].container_port(), Some(8080));
 }
+
+#[tokio::test]
+async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converges() {
+    let env = Env::new().await;
+    env.apply();
+    env.edit("[services.api]", "[services.backend]");
+    let path = env.ws.path().join("environments/base.toml");
+    let text = std::fs::read_to_string(&path).expect("base.toml");
+    std::fs::write(
+        &path,
+        text + "\n[[moved]]\nfrom = \"service[api]\"\nto = \"service[backend]\"\n",
+    )
+    .expect("add the move");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("Apply complete: 0 created, 0 updated, 5 replaced, 0 destroyed."),
+        "{}",
+        out.stdout
+    );
+    no_changes(&env);
+    let state = env.state();
+    for old in [
+        "service[api]",
+        "log_group.service[api]",
+        "target_group[api]",
+    ] {
+        assert!(
+            state["resources"].get(old).is_none(),
+            "{old} still recorded"
+        );
+    }
+    let groups = logs::Client::new(&env.config)
+        .describe_log_groups()
+        .log_group_name_prefix("/ecsops/acceptance/default/service/")
+        .send()
+        .await
+        .expect("log groups");
+    let mut names: Vec<&str> = groups
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "/ecsops/acceptance/default/service/backend",
+            "/ecsops/acceptance/default/service/web"
+        ]
+    );
+}

@@ -958,3 +958,42 @@ async fn the_state_history_keeps_one_version_per_apply_within_its_retention() {
         out.stdout
     );
 }
+
+#[test]
+fn a_renamed_service_carries_its_derived_resources_and_says_why_they_are_replaced() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    git::commit_all(ws.path(), "Environments");
+    let path = ws.path().join("environments/base.toml");
+    let text = std::fs::read_to_string(&path).expect("base.toml");
+    std::fs::write(
+        &path,
+        text.replace("[services.api]", "[services.backend]")
+            + "\n[[moved]]\nfrom = \"service[api]\"\nto = \"service[backend]\"\n",
+    )
+    .expect("rename api");
+    let out = ws.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);
+    out.expect_code(0);
+    for (address, reason) in [
+        ("log_group.service", "name"),
+        ("target_group", "name"),
+        ("listener_rule", "forward_to"),
+        ("service", "name"),
+    ] {
+        let heading = format!("# {address}[backend] must be replaced (moved from {address}[api])");
+        let at = out
+            .stdout
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no `{heading}` in\n{}", out.stdout));
+        assert!(
+            out.stdout[at..]
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains(&format!("forces replacement: {reason}"))),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(!out.stdout.contains("will be destroyed"), "{}", out.stdout);
+    assert!(!out.stdout.contains("will be created"), "{}", out.stdout);
+}

@@ -24,6 +24,13 @@ impl Address {
         &self.0
     }
 
+    /// The key of `base[key]`, and the base.
+    pub fn key(&self) -> Option<(&str, &str)> {
+        let open = self.0.find('[')?;
+        let key = self.0[open + 1..].strip_suffix(']')?;
+        Some((&self.0[..open], key))
+    }
+
     /// Whether the text has the shape of an address: `word(.word)?([key])?` where a key is any
     /// text without brackets.
     pub fn is_well_formed(s: &str) -> bool {

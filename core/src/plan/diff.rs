@@ -23,6 +23,44 @@ pub struct PlanInput<'a> {
     pub manifest_digest: &'a str,
 }
 
+/// The explicit moves, and for each move of a keyed address (`service[web]` →
+/// `service[frontend]`) the moves of the resources derived from it under the same key (its
+/// log group, target group, rule, task definition): a rename carries what belongs to the
+/// renamed thing, so the plan says what happens to each (replaced, with the reason) instead of
+/// destroying one and creating another. Only where the new address is desired and free, and no
+/// explicit move says otherwise.
+fn derived_moves(
+    moved: &[(Address, Address)],
+    state: Option<&State>,
+    graph: &Graph,
+) -> Vec<(Address, Address)> {
+    let mut all = moved.to_vec();
+    let Some(state) = state else {
+        return all;
+    };
+    for (from, to) in moved {
+        let (Some((_, old)), Some((_, new))) = (from.key(), to.key()) else {
+            continue;
+        };
+        for recorded in state.resources.keys() {
+            let Some((base, key)) = recorded.key() else {
+                continue;
+            };
+            let target = Address::keyed(base, new);
+            if key != old
+                || recorded == from
+                || !graph.resources.contains_key(&target)
+                || state.resources.contains_key(&target)
+                || all.iter().any(|(f, t)| f == recorded || *t == target)
+            {
+                continue;
+            }
+            all.push((recorded.clone(), target));
+        }
+    }
+    all
+}
+
 pub fn diff(input: PlanInput<'_>) -> Plan {
     let mut prior: BTreeMap<Address, (&ResourceState, Option<Address>)> = input
         .state
@@ -33,9 +71,9 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                 .collect()
         })
         .unwrap_or_default();
-    for (from, to) in input.moved {
-        if !prior.contains_key(to)
-            && let Some((r, _)) = prior.remove(from)
+    for (from, to) in derived_moves(input.moved, input.state, input.graph) {
+        if !prior.contains_key(&to)
+            && let Some((r, _)) = prior.remove(&from)
         {
             prior.insert(to.clone(), (r, Some(from.clone())));
         }
