@@ -1240,3 +1240,53 @@ async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converg
         ]
     );
 }
+
+#[tokio::test]
+async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
+    let env = Env::new().await;
+    env.apply();
+    let old_vpc = env.id("vpc");
+    env.edit_acceptance("cidr = \"10.0.0.0/16\"", "cidr = \"10.4.0.0/16\"");
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    no_changes(&env);
+    let vpcs = env
+        .ec2()
+        .describe_vpcs()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("vpcs");
+    let vpcs: Vec<(&str, &str)> = vpcs
+        .vpcs()
+        .iter()
+        .map(|v| {
+            (
+                v.vpc_id().unwrap_or_default(),
+                v.cidr_block().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(vpcs.len(), 1, "one VPC: {vpcs:?}");
+    assert_eq!(vpcs[0].1, "10.4.0.0/16");
+    assert_ne!(vpcs[0].0, old_vpc, "a new VPC");
+    let subnets = env
+        .ec2()
+        .describe_subnets()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("subnets");
+    let mut cidrs: Vec<&str> = subnets
+        .subnets()
+        .iter()
+        .map(|s| s.cidr_block().unwrap_or_default())
+        .collect();
+    cidrs.sort_unstable();
+    assert_eq!(
+        cidrs,
+        ["10.4.0.0/24", "10.4.1.0/24", "10.4.50.0/24", "10.4.51.0/24"],
+        "the new subnets and nothing left of the old"
+    );
+    assert_eq!(count(&env).await, (1, 1, 1));
+}

@@ -328,7 +328,11 @@ pub(crate) async fn delete(
                 .at(address, "DeleteNatGateway")
                 .map(drop);
             tolerate(r, &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"])?;
-            wait_nat_gateway(cx, address, id, "deleted").await
+            wait_nat_gateway(cx, address, id, "deleted").await?;
+            match attr("allocation_id") {
+                Some(allocation) => free_address(cx, address, allocation).await,
+                None => Ok(()),
+            }
         }
         other => Err(super::not_implemented(address, other, "delete")),
     }
@@ -641,6 +645,42 @@ async fn create_nat_gateway(
 
 /// Polls until the NAT gateway is in `want` (`available` or `deleted`; not found counts as
 /// deleted), failing at once on `failed` and after the NAT gateway wait.
+/// A deleted NAT gateway's Elastic IP must be free before a replacement gateway can take it.
+/// AWS frees it with the gateway (at times a moment later); an address still associated after
+/// the gateway is gone (moto keeps the association for good) is disassociated here.
+async fn free_address(
+    cx: Cx<'_>,
+    address: &Address,
+    allocation: &str,
+) -> Result<(), ProviderError> {
+    let found = cx
+        .aws
+        .ec2
+        .describe_addresses()
+        .allocation_ids(allocation)
+        .send()
+        .await
+        .at(address, "DescribeAddresses");
+    let found = match found {
+        Ok(out) => out,
+        Err(e) if e.aws_code() == Some("InvalidAllocationID.NotFound") => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for association in found.addresses().iter().filter_map(|a| a.association_id()) {
+        let r = cx
+            .aws
+            .ec2
+            .disassociate_address()
+            .association_id(association)
+            .send()
+            .await
+            .at(address, "DisassociateAddress")
+            .map(drop);
+        tolerate(r, &["InvalidAssociationID.NotFound"])?;
+    }
+    Ok(())
+}
+
 async fn wait_nat_gateway(
     cx: Cx<'_>,
     address: &Address,
