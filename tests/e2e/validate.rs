@@ -198,7 +198,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
         [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n\
         [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
-    let cases: [(&str, &str, i32); 5] = [
+    let cases: [(&str, &str, i32); 7] = [
         // A syntax error on the line after the secret.
         (
             "syntax",
@@ -221,12 +221,20 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         ),
         // A plain variable that looks like a secret: a warning that quotes its line.
         ("warning", "environment = { API_TOKEN = \"{M}\" }\n", 0),
+        // A dotted key, and a daemon's secret next to a schema error.
+        ("dotted", "secrets.DB_PASSWORD = \"{M}\"\ncpus = 1\n", 1),
+        (
+            "daemon",
+            "[system_containers.agent]\nimage = \"x\"\nsecrets = { KEY = \"{M}\" }\nprivileged = \"yes\"\n",
+            1,
+        ),
     ];
     for (name, extra, code) in cases {
         let ws = Workspace::new();
         let text = format!("{BASE}{}", extra.replace("{M}", MARKER));
         ws.write("environments/acc.toml", &text);
-        let out = ws.ecsops(&["validate"]);
+        // Debug tracing included: no log line may carry it either.
+        let out = ws.ecsops(&["-vv", "validate"]);
         out.expect_code(code);
         let all = format!("{}{}", out.stdout, out.stderr);
         assert!(
@@ -235,7 +243,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         );
         if code == 1 {
             assert!(out.stderr.contains("acc.toml:"), "{name}: {all}");
-            let diff = ws.ecsops(&["diff", "acc", "--offline"]);
+            let diff = ws.ecsops(&["-vv", "diff", "acc", "--offline"]);
             diff.expect_code(1);
             let all = format!("{}{}", diff.stdout, diff.stderr);
             assert!(
