@@ -415,3 +415,64 @@ fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_
         assert!(!out.stderr.contains(noise), "`{noise}` in:\n{}", out.stderr);
     }
 }
+
+#[test]
+fn the_state_bucket_is_used_in_its_own_region() {
+    let guard = moto();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let central = aws_sdk_s3::Client::from_conf(
+            guard
+                .server
+                .s3()
+                .config()
+                .to_builder()
+                .region(aws_sdk_s3::config::Region::new("eu-central-1"))
+                .build(),
+        );
+        central
+            .create_bucket()
+            .bucket("central-state")
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("bucket in eu-central-1");
+    });
+    let ws = workspace();
+    let mut env: Vec<(&str, String)> = guard
+        .server
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_REGION")
+        .collect();
+    env.push(("ECSOPS_STATE_URL", "s3://central-state/x".to_owned()));
+    // The environment is in eu-west-1; the bucket says where it is.
+    let out = ws.ecsops_env(&["-v", "lock", "acc"], &env);
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains("the state bucket is in its own region")
+            && out.stderr.contains("eu-central-1"),
+        "{}",
+        out.stderr
+    );
+    // `[state] region` wins without asking.
+    ws.write(
+        "environments/acc.toml",
+        &format!("{MANIFEST}[state]\nbackend = \"s3\"\nbucket = \"central-state\"\nregion = \"eu-central-1\"\n"),
+    );
+    env.pop();
+    let out = ws.ecsops_env(&["-v", "lock", "acc"], &env);
+    out.expect_code(0);
+    assert!(
+        !out.stderr.contains("its own region") && !out.stderr.contains("state bucket region"),
+        "{}",
+        out.stderr
+    );
+}

@@ -44,14 +44,10 @@ pub async fn target(
         let value = load(ws, environment)?;
         (state_config(&value)?, region_of(&value))
     };
-    let mut location = Location::resolve(url, &config, ws.root())?;
-    // The bucket's region: `[state] region`, else the environment's, before the shell's.
-    if let Location::S3 { region, .. } = &mut location
-        && region.is_none()
-    {
-        *region = environment_region;
-    }
-    let backend = Backend::connect(&location, environment)
+    let location = Location::resolve(url, &config, ws.root())?;
+    // The bucket's region: `[state] region`, else the bucket's own, else the environment's,
+    // before the shell's.
+    let backend = Backend::connect(&location, environment, environment_region.as_deref())
         .await?
         .keeping(config.keep_versions);
     Ok(Target {

@@ -144,7 +144,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub async fn connect(location: &Location, environment: &str) -> Result<Self, StateError> {
+    /// Connects; an S3 bucket's region is the location's, else the bucket's own (asked once),
+    /// else `fallback` (the environment's), else the shell's.
+    pub async fn connect(
+        location: &Location,
+        environment: &str,
+        fallback: Option<&str>,
+    ) -> Result<Self, StateError> {
         match location {
             Location::Local(dir) => Ok(Self::Local(LocalBackend::new(dir.clone(), environment))),
             Location::S3 {
@@ -152,7 +158,7 @@ impl Backend {
                 prefix,
                 region,
             } => Ok(Self::S3(
-                S3Backend::connect(bucket, prefix, region.as_deref(), environment).await,
+                S3Backend::connect(bucket, prefix, region.as_deref(), fallback, environment).await,
             )),
         }
     }

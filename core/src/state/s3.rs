@@ -51,8 +51,34 @@ fn precondition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<
 impl S3Backend {
     /// Connects with the standard credential chain. `AWS_ENDPOINT_URL` (tests: moto) is
     /// honoured, with path-style addressing since an endpoint override rarely resolves bucket
-    /// subdomains.
+    /// subdomains. Without an explicit `region`, the bucket says where it is (HeadBucket's
+    /// `x-amz-bucket-region`); `fallback` is asked first.
     pub async fn connect(
+        bucket: &str,
+        prefix: &str,
+        region: Option<&str>,
+        fallback: Option<&str>,
+        environment: &str,
+    ) -> Self {
+        let first = region.or(fallback);
+        let backend = Self::in_region(bucket, prefix, first, environment).await;
+        if region.is_some() {
+            return backend;
+        }
+        match backend.bucket_region().await {
+            Some(own) if Some(own.as_str()) != first => {
+                tracing::info!(bucket, region = %own, "the state bucket is in its own region");
+                Self::in_region(bucket, prefix, Some(&own), environment).await
+            }
+            Some(own) => {
+                tracing::info!(bucket, region = %own, "state bucket region");
+                backend
+            }
+            None => backend,
+        }
+    }
+
+    async fn in_region(
         bucket: &str,
         prefix: &str,
         region: Option<&str>,
@@ -73,6 +99,18 @@ impl S3Backend {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             environment: environment.to_owned(),
+        }
+    }
+
+    /// The bucket's region as S3 reports it, also on a refusal (a request to the wrong region
+    /// is answered with the right one); `None` when it cannot be told (no bucket, no access).
+    async fn bucket_region(&self) -> Option<String> {
+        match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(out) => out.bucket_region().map(str::to_owned),
+            Err(e) => e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_owned),
         }
     }
 
