@@ -1289,4 +1289,13 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
         "the new subnets and nothing left of the old"
     );
     assert_eq!(count(&env).await, (1, 1, 1));
+    // A load balancer lives in one VPC: it was replaced into the new one.
+    let balancers = elbv2::Client::new(&env.config)
+        .describe_load_balancers()
+        .names("acceptance-default")
+        .send()
+        .await
+        .expect("load balancer");
+    assert_eq!(balancers.load_balancers().len(), 1);
+    assert_eq!(balancers.load_balancers()[0].vpc_id(), Some(vpcs[0].0));
 }

@@ -641,6 +641,7 @@ fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'m>> {
                         ("name", Expr::str(aws_name.clone())),
                         ("type", "application".into()),
                         ("scheme", scheme.into()),
+                        ("vpc_id", Builder::r(&net.vpc, "id")),
                         ("subnets", subnet_refs),
                         ("security_groups", Expr::List(vec![Builder::r(&sg, "id")])),
                         ("idle_timeout", spec.idle_timeout.into()),
@@ -726,6 +727,7 @@ fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'m>> {
                     vec![
                         ("name", Expr::str(aws_name.clone())),
                         ("scheme", scheme.into()),
+                        ("vpc_id", Builder::r(&net.vpc, "id")),
                         ("subnets", subnet_refs),
                         ("security_groups", Expr::List(vec![Builder::r(&sg, "id")])),
                         ("listeners", Expr::Lit(Value::Array(classic_listeners))),

@@ -125,8 +125,9 @@ impl Kind {
             Kind::LaunchTemplate => &["name"],
             Kind::AutoscalingGroup | Kind::EcsCluster => &["name"],
             Kind::CapacityProvider => &["name", "auto_scaling_group_arn"],
-            Kind::LoadBalancer => &["name", "scheme", "type"],
-            Kind::ClassicLoadBalancer => &["name", "scheme"],
+            // A load balancer lives in one VPC: a new VPC needs a new load balancer.
+            Kind::LoadBalancer => &["name", "scheme", "type", "vpc_id"],
+            Kind::ClassicLoadBalancer => &["name", "scheme", "vpc_id"],
             Kind::TargetGroup => &["name", "port", "protocol", "vpc_id", "target_type"],
             Kind::Listener => &["load_balancer_arn"],
             // A rule cannot point at a target group that is not made yet, and keeps its old one

@@ -505,6 +505,7 @@ fn live_of(
     let mut attributes = BTreeMap::from([
         ("name".to_owned(), Value::from(name)),
         ("scheme".to_owned(), opt(d.scheme())),
+        ("vpc_id".to_owned(), opt(d.vpc_id())),
         (
             "subnets".to_owned(),
             as_set(d.subnets().to_vec(), rec("subnets")),

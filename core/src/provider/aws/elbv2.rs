@@ -1035,6 +1035,7 @@ fn load_balancer_live(
             "scheme".to_owned(),
             opt(lb.scheme().map(LoadBalancerSchemeEnum::as_str)),
         ),
+        ("vpc_id".to_owned(), opt(lb.vpc_id())),
         ("subnets".to_owned(), as_set(subnets, rec("subnets"))),
         (
             "security_groups".to_owned(),
