@@ -167,7 +167,9 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                     if !after_unknown && before == after {
                         continue;
                     }
-                    let forces = resource.kind.forces_replacement(name);
+                    // An attribute the state does not record yet (written before ecsops tracked
+                    // it) is recorded in place: nothing says the resource differs.
+                    let forces = resource.kind.forces_replacement(name) && before.is_some();
                     if forces {
                         replace_because.push(name.clone());
                     }
@@ -359,6 +361,18 @@ mod tests {
                 ),
             ),
         ])
+    }
+
+    #[test]
+    fn a_forcing_attribute_the_state_does_not_record_yet_is_recorded_in_place() {
+        let g = network("10.0.0.0/16", "10.0.0.0/24");
+        let mut s = applied_network();
+        if let Some(vpc) = s.resources.get_mut(&a("vpc")) {
+            vpc.attributes.remove("cidr_block");
+        }
+        let p = plan(&g, Some(&s), &[]);
+        assert_eq!(action_of(&p, "vpc"), Action::Update);
+        assert_eq!(action_of(&p, "subnet.public[a]"), Action::NoOp);
     }
 
     #[test]
