@@ -202,6 +202,19 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .nat_gateway_id()
         .unwrap_or_default()
         .to_owned();
+    // One public table for both public subnets, one private table per zone.
+    let mut associations: Vec<usize> = tables
+        .route_tables()
+        .iter()
+        .map(|t| {
+            t.associations()
+                .iter()
+                .filter(|a| a.subnet_id().is_some())
+                .count()
+        })
+        .collect();
+    associations.sort_unstable();
+    assert_eq!(associations, [1, 1, 2], "route tables and their subnets");
     for t in tables.route_tables() {
         let default = t
             .routes()
@@ -563,11 +576,27 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("max_size"), "{}", out.stdout);
-    assert!(
+    // Exactly these two drifts, with the attribute's recorded and live values.
+    let drift: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("outside ecsops") && l.trim_start().starts_with('#'))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        drift,
+        [
+            "# autoscaling_group[default] was changed outside ecsops",
+            "# route.private_nat[eu-west-1b] was deleted outside ecsops",
+        ],
+        "{}",
         out.stdout
-            .contains("# route.private_default[eu-west-1b] was deleted outside ecsops")
-            || out.stdout.contains("was deleted outside ecsops"),
+    );
+    assert!(
+        out.stdout.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("~ max_size") && l.ends_with("= 4 -> 9")
+        }),
         "{}",
         out.stdout
     );

@@ -38,7 +38,9 @@ fn the_readme_command_prints_the_full_acceptance_plan() {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .expect("Plan: N to create");
-    assert!(created >= 30, "{summary}");
+    // The whole layout of the example: network, IAM, logs, alerts, cluster, group, ALB and
+    // three services.
+    assert_eq!(created, 57, "{summary}");
     assert!(
         summary.ends_with("to create, 0 to update, 0 to replace, 0 to delete."),
         "{summary}"
