@@ -754,6 +754,9 @@ async fn drift_shows_and_updates_apply_in_place() {
         .refresh(&f.compute_state())
         .await
         .expect("refresh");
+    // Every recorded resource came back live, none missing.
+    assert_eq!(again.live.len(), f.compute_state().len());
+    assert!(again.missing.is_empty(), "{:?}", again.missing);
     for (address, live) in &again.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
         assert_eq!(live.outputs, f.state[address].outputs, "{address}");

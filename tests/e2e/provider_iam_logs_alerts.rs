@@ -711,6 +711,11 @@ async fn changes_made_outside_show_as_drift_and_missing() {
     }
     let again = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(again.missing.is_empty(), "{:?}", again.missing);
+    assert_eq!(
+        again.live.len(),
+        f.state.len(),
+        "every resource came back live"
+    );
     for (address, live) in &again.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
         assert_eq!(live.outputs, f.state[address].outputs, "{address}");
@@ -766,6 +771,12 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
         f.specs.insert(a(address), spec);
     }
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
+    assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
+    assert_eq!(
+        refresh.live.len(),
+        f.state.len(),
+        "every resource came back live"
+    );
     for (address, live) in &refresh.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }
@@ -895,8 +906,12 @@ async fn delete_removes_everything_and_again_succeeds() {
         .get_policy()
         .policy_arn("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
         .send()
-        .await;
-    assert!(aws_policy.is_ok());
+        .await
+        .expect("the AWS-managed policy still exists");
+    assert_eq!(
+        aws_policy.policy().and_then(|p| p.arn()),
+        Some("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+    );
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert_eq!(refresh.missing.len(), f.state.len(), "everything is gone");
     for address in &order {

@@ -546,6 +546,12 @@ async fn drift_shows_and_updates_apply_in_place() {
         f.state.insert(a, applied.into_state(spec.kind, deps));
     }
     let again = f.provider.refresh(&f.ours()).await.expect("refresh");
+    assert!(again.missing.is_empty(), "{:?}", again.missing);
+    assert_eq!(
+        again.live.len(),
+        f.ours().len(),
+        "every resource came back live"
+    );
     for (address, live) in &again.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }

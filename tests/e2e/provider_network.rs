@@ -534,6 +534,12 @@ async fn updates_in_place_change_flags_rules_and_tags() {
         f.state.insert(a, applied.into_state(spec.kind, deps));
     }
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
+    assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
+    assert_eq!(
+        refresh.live.len(),
+        f.state.len(),
+        "every resource came back live"
+    );
     for (address, live) in &refresh.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }
