@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use ecsops_core::diagnostic::Diagnostics;
 use ecsops_core::ops;
+use ecsops_core::source::Sources;
 use ecsops_core::workspace::Workspace;
 use proptest::prelude::*;
 
@@ -19,7 +21,30 @@ fn examples() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs validate and diff on a workspace holding `files`; asserts sites are in bounds.
+/// Every diagnostic's site lies inside its file, on character boundaries, and what the
+/// CLI's report does with it (line:column, the masked snippet text) works.
+fn check_sites(sources: &Sources, diagnostics: &Diagnostics) {
+    for d in diagnostics.iter() {
+        let Some(site) = &d.site else { continue };
+        let file = sources.get(site.file);
+        let text = &file.text;
+        assert!(
+            site.span.start <= site.span.end && site.span.end <= text.len(),
+            "{d:?} outside a {}-byte file",
+            text.len()
+        );
+        assert!(
+            text.is_char_boundary(site.span.start) && text.is_char_boundary(site.span.end),
+            "{d:?} splits a character"
+        );
+        let _ = file.line_col(site.span.start);
+        let masked = file.masked(std::slice::from_ref(&site.span));
+        assert_eq!(masked.len(), text.len(), "masking keeps every offset");
+    }
+}
+
+/// Runs validate and diff on a workspace holding `files`; checks every diagnostic's site,
+/// errors included.
 fn pipeline(files: &[(String, String)]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let envs = dir.path().join("environments");
@@ -29,22 +54,20 @@ fn pipeline(files: &[(String, String)]) {
     }
     let ws = Workspace::at(dir.path());
     if let Ok(report) = ops::validate(&ws, &[]) {
-        for d in report.diagnostics.iter() {
-            if let Some(site) = &d.site {
-                let len = report.sources.get(site.file).text.len();
-                assert!(
-                    site.span.start <= len && site.span.end <= len,
-                    "{d:?} outside a {len}-byte file"
-                );
-            }
-        }
+        check_sites(&report.sources, &report.diagnostics);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     for env in ["acceptance", "production"] {
-        let _ = runtime.block_on(ops::diff(&ws, env, &ops::DiffOptions::default()));
+        match runtime.block_on(ops::diff(&ws, env, &ops::DiffOptions::default())) {
+            Ok(outcome) => check_sites(&outcome.sources, &outcome.warnings),
+            Err(ops::OpsError::Invalid(invalid)) => {
+                check_sites(&invalid.sources, &invalid.diagnostics);
+            }
+            Err(_) => {}
+        }
     }
 }
 
