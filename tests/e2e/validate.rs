@@ -9,32 +9,100 @@ fn fixtures() -> std::path::PathBuf {
     repo_root().join("tests/fixtures/manifests")
 }
 
-/// `(path:line:col, message)` expectations of a case.
-fn expectations(case: &Path) -> Vec<(String, String)> {
+/// One expected or rendered diagnostic: severity, `path:line:col`, message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Expected {
+    warning: bool,
+    location: String,
+    message: String,
+}
+
+/// The expectations of a case: `# expect: line:col message` (or `# expect-warning: ...`) lines
+/// in a single-file case, an `expect` file of `path:line:col message` lines in a directory.
+fn expectations(case: &Path) -> Vec<Expected> {
+    let parse = |line: &str, warning: bool, prefix: &str| {
+        let (loc, msg) = line.split_once(' ').expect("`line:col message`");
+        Expected {
+            warning,
+            location: format!("{prefix}{loc}"),
+            message: msg.to_owned(),
+        }
+    };
     if case.is_dir() {
         let text = std::fs::read_to_string(case.join("expect")).expect("expect file");
         text.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let (loc, msg) = l.split_once(' ').expect("`path:line:col message`");
-                (loc.to_owned(), msg.to_owned())
+            .map(|l| match l.strip_prefix("warning: ") {
+                Some(rest) => parse(rest, true, ""),
+                None => parse(l, false, ""),
             })
             .collect()
     } else {
         let stem = case.file_stem().and_then(|s| s.to_str()).expect("stem");
+        let prefix = format!("environments/{stem}.toml:");
         let text = std::fs::read_to_string(case).expect("fixture");
         text.lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .map(|l| {
-                let (loc, msg) = l.split_once(' ').expect("`line:col message`");
-                (format!("environments/{stem}.toml:{loc}"), msg.to_owned())
+            .filter_map(|l| {
+                if let Some(rest) = l.strip_prefix("# expect: ") {
+                    Some(parse(rest, false, &prefix))
+                } else {
+                    l.strip_prefix("# expect-warning: ")
+                        .map(|rest| parse(rest, true, &prefix))
+                }
             })
             .collect()
     }
 }
 
+/// Every diagnostic the CLI rendered: its `×` or `⚠` line and the `╭─[place]` under it.
+fn rendered(stderr: &str) -> Vec<Expected> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let (warning, message) = if let Some(m) = trimmed.strip_prefix("× ") {
+            (false, m)
+        } else if let Some(m) = trimmed.strip_prefix("⚠ ") {
+            (true, m)
+        } else {
+            continue;
+        };
+        let location = lines
+            .get(i + 1)
+            .and_then(|l| l.split_once("╭─["))
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+            .unwrap_or("")
+            .to_owned();
+        out.push(Expected {
+            warning,
+            location,
+            message: message.to_owned(),
+        });
+    }
+    out
+}
+
+/// The whole set must match: every rendered diagnostic is expected (same severity and place,
+/// its message containing the expected text) and every expected one is rendered.
+fn mismatch(expected: &[Expected], got: &[Expected]) -> Option<String> {
+    let mut unmatched: Vec<&Expected> = got.iter().collect();
+    let mut missing = Vec::new();
+    for e in expected {
+        match unmatched.iter().position(|g| {
+            g.warning == e.warning && g.location == e.location && g.message.contains(&e.message)
+        }) {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => missing.push(e),
+        }
+    }
+    (!missing.is_empty() || !unmatched.is_empty())
+        .then(|| format!("missing: {missing:#?}\nunexpected: {unmatched:#?}"))
+}
+
 #[test]
-fn every_invalid_fixture_reports_its_error_at_its_place() {
+fn every_invalid_fixture_reports_exactly_its_diagnostics_at_their_places() {
     let mut cases: Vec<_> = std::fs::read_dir(fixtures().join("invalid"))
         .expect("invalid fixtures")
         .map(|e| e.expect("entry").path())
@@ -61,23 +129,18 @@ fn every_invalid_fixture_reports_its_error_at_its_place() {
             "{} has no expectation",
             case.display()
         );
-        if out.code != Some(1) {
+        let code = i32::from(expected.iter().any(|e| !e.warning));
+        if out.code != Some(code) {
             failures.push(format!(
-                "{}: exit {:?}\n{}",
+                "{}: exit {:?}, expected {code}\n{}",
                 case.display(),
                 out.code,
                 out.stderr
             ));
             continue;
         }
-        for (loc, msg) in expected {
-            if !out.stderr.contains(&format!("[{loc}]")) || !out.stderr.contains(&msg) {
-                failures.push(format!(
-                    "{}: expected `{msg}` at {loc}, got:\n{}",
-                    case.display(),
-                    out.stderr
-                ));
-            }
+        if let Some(diff) = mismatch(&expected, &rendered(&out.stderr)) {
+            failures.push(format!("{}: {diff}\n{}", case.display(), out.stderr));
         }
         assert!(
             !out.stderr.contains("hunter2"),
