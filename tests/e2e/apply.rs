@@ -693,10 +693,29 @@ async fn a_killed_apply_resumes_without_duplicates() {
 async fn destroy_removes_everything() {
     let env = Env::new().await;
     env.apply();
+    let before: ecsops_core::state::State =
+        serde_json::from_value(env.state()).expect("a state document");
+    assert_eq!(before.resources.len(), 57);
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("Destroy complete:"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("Destroy complete: 0 created, 0 updated, 0 replaced, 57 destroyed."),
+        "{}",
+        out.stdout
+    );
     assert_eq!(count(&env).await, (0, 0, 0));
+    // Every kind: reading each resource that existed finds it gone.
+    let provider = crate::support::aws::provider(&env.moto.server.endpoint, &before.lineage).await;
+    let refresh = ecsops_core::provider::Provider::refresh(&provider, &before.resources)
+        .await
+        .expect("refresh");
+    assert!(
+        refresh.live.is_empty(),
+        "left: {:?}",
+        refresh.live.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(refresh.missing.len(), before.resources.len());
     assert_eq!(
         env.state()["resources"]
             .as_object()
