@@ -843,7 +843,18 @@ async fn refresh_reads_each_kind_once() {
     );
     let refresh = provider.refresh(&state.resources).await.expect("refresh");
     assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
+    // Every recorded resource came back live: a refresh that reads nothing cannot pass.
+    assert_eq!(refresh.live.len(), state.resources.len());
+    for (address, live) in &refresh.live {
+        assert_eq!(
+            Some(&live.id),
+            state.resources[address].id.as_ref(),
+            "{address}"
+        );
+    }
     let counts = provider.calls().counts();
+    // Exactly the no-change diff's figure in BENCHMARKS.md.
+    assert_eq!(provider.calls().total(), 28, "{counts:?}");
     // AWS offers these reads only per parent: the attributes of one VPC, the targets of one
     // rule, the attributes and subscriptions of one topic. The example has one VPC, two rules
     // and one topic.
@@ -855,10 +866,7 @@ async fn refresh_reads_each_kind_once() {
     ]);
     for (operation, n) in &counts {
         let allowed = per_parent.get(operation.as_str()).copied().unwrap_or(1);
-        assert!(
-            *n <= allowed,
-            "{operation} was called {n} times: {counts:?}"
-        );
+        assert_eq!(*n, allowed, "{operation} was called {n} times: {counts:?}");
     }
     let kinds: std::collections::BTreeSet<_> = state.resources.values().map(|r| r.kind).collect();
     let batched = provider.calls().total() - per_parent.values().sum::<usize>();
