@@ -9,33 +9,10 @@ use ecsops_core::provider::aws::sdk::ec2::types::Filter;
 use ecsops_core::provider::aws::sdk::{autoscaling, ec2, ecs, elbv2, events, logs, sns};
 use serde_json::Value;
 
-use crate::support::moto::{self, MotoGuard};
-use crate::support::{Output, Workspace};
-
-const ENV: &str = "acceptance";
-
-/// An example workspace and exclusive use of a fresh emulator.
-struct Env {
-    ws: Workspace,
-    moto: MotoGuard,
-    config: ecsops_core::provider::aws::sdk::SdkConfig,
-}
+use crate::support::Output;
+use crate::support::env::{ENV, Env};
 
 impl Env {
-    async fn new() -> Self {
-        let moto = moto::moto();
-        let config = crate::support::aws::sdk_config(&moto.server.endpoint).await;
-        Self {
-            ws: Workspace::example(),
-            moto,
-            config,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.ws.ecsops_env(args, &self.moto.server.env())
-    }
-
     fn apply(&self) -> Output {
         let out = self.run(&["apply", ENV, "--auto-approve"]);
         out.expect_code(0);
@@ -45,33 +22,6 @@ impl Env {
     fn diff_code(&self) -> (Option<i32>, Output) {
         let out = self.run(&["diff", ENV, "--detailed-exitcode"]);
         (out.code, out)
-    }
-
-    fn edit(&self, from: &str, to: &str) {
-        let path = self.ws.path().join("environments/base.toml");
-        let text = std::fs::read_to_string(&path).expect("base.toml");
-        assert!(text.contains(from), "base.toml has no `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write base.toml");
-    }
-
-    fn edit_acceptance(&self, from: &str, to: &str) {
-        let path = self.ws.path().join("environments/acceptance.toml");
-        let text = std::fs::read_to_string(&path).expect("acceptance.toml");
-        assert!(text.contains(from), "acceptance.toml has no `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write acceptance.toml");
-    }
-
-    fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.ws.path().join(".ecsops/state/acceptance.json"))
-            .expect("state file");
-        serde_json::from_str(&text).expect("state JSON")
-    }
-
-    fn id(&self, address: &str) -> String {
-        self.state()["resources"][address]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id for {address}"))
-            .to_owned()
     }
 
     /// An apply at `--parallelism 1`, running (stdout discarded).
@@ -108,10 +58,6 @@ impl Env {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-
-    fn ec2(&self) -> ec2::Client {
-        ec2::Client::new(&self.config)
     }
 }
 
@@ -418,7 +364,7 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     let before = group().await;
 
     // Desired capacity: the same group, updated in place.
-    env.edit("desired_capacity = 2", "desired_capacity = 3");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
     let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
     out.expect_code(2);
     assert!(
@@ -439,6 +385,7 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     // Instance type: a new launch template version, and the group moves to it.
     let template_id = env.id("launch_template[default]");
     env.edit(
+        "base.toml",
         "instance_type = \"t3.medium\"",
         "instance_type = \"t3.large\"",
     );
@@ -752,7 +699,7 @@ async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
             } else {
                 ("desired_capacity = 3", "desired_capacity = 2")
             };
-            env.edit(from, to);
+            env.edit("base.toml", from, to);
         }
         let spawn = || {
             env.ws
@@ -1042,7 +989,7 @@ async fn a_nat_gateway_per_zone_gets_one_each() {
     // moto ignores tag filters on DescribeNatGateways; adoption must still never take the
     // other zone's gateway for this one.
     let env = Env::new().await;
-    env.edit_acceptance("nat = \"single\"", "nat = \"per_az\"");
+    env.edit("acceptance.toml", "nat = \"single\"", "nat = \"per_az\"");
     // One at a time: the second gateway's lookup runs when the first one exists.
     env.run(&["apply", ENV, "--auto-approve", "--parallelism", "1"])
         .expect_code(0);
@@ -1216,7 +1163,7 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     let old_rule = env.id("listener_rule[web]");
     // The port is the target group's: it is replaced, and so is the rule that forwards to it
     // (the old group cannot go while a rule uses it, the new rule needs the new group).
-    env.edit("container_port = 80", "container_port = 8080");
+    env.edit("base.toml", "container_port = 80", "container_port = 8080");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     assert!(
@@ -1264,7 +1211,7 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
 async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converges() {
     let env = Env::new().await;
     env.apply();
-    env.edit("[services.api]", "[services.backend]");
+    env.edit("base.toml", "[services.api]", "[services.backend]");
     let path = env.ws.path().join("environments/base.toml");
     let text = std::fs::read_to_string(&path).expect("base.toml");
     std::fs::write(
@@ -1318,7 +1265,11 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
     let env = Env::new().await;
     env.apply();
     let old_vpc = env.id("vpc");
-    env.edit_acceptance("cidr = \"10.0.0.0/16\"", "cidr = \"10.4.0.0/16\"");
+    env.edit(
+        "acceptance.toml",
+        "cidr = \"10.0.0.0/16\"",
+        "cidr = \"10.4.0.0/16\"",
+    );
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     no_changes(&env);

@@ -9,54 +9,16 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ecsops_core::provider::aws::sdk::ec2::types::Filter;
-use ecsops_core::provider::aws::sdk::{autoscaling, ec2, logs};
+use ecsops_core::provider::aws::sdk::{autoscaling, logs};
 use serde_json::Value;
 
+use crate::support::env::{ENV, Env};
 use crate::support::git;
-use crate::support::moto::{self, MotoGuard};
 use crate::support::{Output, Workspace};
 
-const ENV: &str = "acceptance";
 const GROUP: &str = "acceptance-default-default";
 
-struct Env {
-    ws: Workspace,
-    moto: MotoGuard,
-    config: ecsops_core::provider::aws::sdk::SdkConfig,
-}
-
 impl Env {
-    async fn new() -> Self {
-        let moto = moto::moto();
-        let config = crate::support::aws::sdk_config(&moto.server.endpoint).await;
-        Self {
-            ws: Workspace::example(),
-            moto,
-            config,
-        }
-    }
-
-    fn dir(&self) -> &std::path::Path {
-        self.ws.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.ws.ecsops_env(args, &self.moto.server.env())
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir().join("environments").join(file);
-        let text = std::fs::read_to_string(&path).expect("manifest");
-        assert!(text.contains(from), "{file} has no `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
-    }
-
-    fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir().join(".ecsops/state/acceptance.json"))
-            .expect("state file");
-        serde_json::from_str(&text).expect("state JSON")
-    }
-
     async fn desired_capacity(&self) -> Option<i32> {
         autoscaling::Client::new(&self.config)
             .describe_auto_scaling_groups()
@@ -70,7 +32,7 @@ impl Env {
     }
 
     async fn vpcs(&self) -> usize {
-        ec2::Client::new(&self.config)
+        self.ec2()
             .describe_vpcs()
             .filters(
                 Filter::builder()
@@ -83,13 +45,6 @@ impl Env {
             .expect("vpcs")
             .vpcs()
             .len()
-    }
-
-    /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).
-    fn assert_unlocked(&self) {
-        let out = self.run(&["lock", ENV]);
-        out.expect_code(0);
-        assert!(out.stdout.contains("is unlocked"), "{}", out.stdout);
     }
 }
 

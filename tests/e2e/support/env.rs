@@ -1,0 +1,74 @@
+//! The example workspace with exclusive use of a freshly reset emulator: what the tests of
+//! whole applies share (`apply.rs`, `gitops.rs`); each adds its own helpers in an `impl Env`.
+
+use std::path::Path;
+
+use ecsops_core::provider::aws::sdk::{SdkConfig, ec2};
+use serde_json::Value;
+
+use super::moto::{self, MotoGuard};
+use super::{Output, Workspace};
+
+/// The environment the example workspace applies.
+pub const ENV: &str = "acceptance";
+
+pub struct Env {
+    pub ws: Workspace,
+    pub moto: MotoGuard,
+    pub config: SdkConfig,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        let moto = moto::moto();
+        let config = super::aws::sdk_config(&moto.server.endpoint).await;
+        Self {
+            ws: Workspace::example(),
+            moto,
+            config,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.ws.path()
+    }
+
+    /// `ecsops -C <workspace> <args>` against the emulator.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ws.ecsops_env(args, &self.moto.server.env())
+    }
+
+    /// Replaces the first `from` in `environments/<file>` with `to`.
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir().join("environments").join(file);
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+    }
+
+    /// The local state document of the environment.
+    pub fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir().join(".ecsops/state/acceptance.json"))
+            .expect("state file");
+        serde_json::from_str(&text).expect("state JSON")
+    }
+
+    /// The recorded id of `address`.
+    pub fn id(&self, address: &str) -> String {
+        self.state()["resources"][address]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id for {address}"))
+            .to_owned()
+    }
+
+    pub fn ec2(&self) -> ec2::Client {
+        ec2::Client::new(&self.config)
+    }
+
+    /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).
+    pub fn assert_unlocked(&self) {
+        let out = self.run(&["lock", ENV]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("is unlocked"), "{}", out.stdout);
+    }
+}
