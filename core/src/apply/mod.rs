@@ -267,14 +267,17 @@ pub async fn apply<P: Provider + 'static>(
         if running.is_empty() {
             break;
         }
+        // An interrupt is seen before any further completion: the completion it races could
+        // otherwise make a dependent ready and start it after Ctrl-C.
         let finished = tokio::select! {
-            joined = running.join_next() => joined,
+            biased;
             () = &mut interrupt, if !outcome.interrupted => {
                 outcome.interrupted = true;
                 stop = true;
                 events(Event::Interrupted);
                 continue;
             }
+            joined = running.join_next() => joined,
         };
         let Some(joined) = finished else { break };
         let finished = match joined {

@@ -520,3 +520,102 @@ async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_bef
     assert_eq!(saved.state.resources.len(), 5);
     assert!(!plan_for(&graph_with_cidr("10.9.0.0/16"), &saved.state).has_changes());
 }
+
+#[tokio::test]
+async fn a_step_that_panics_stops_the_walk_and_the_others_are_recorded() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    provider.on_next(&Address::from("subnet.a"), || {
+        panic!("a bug in a provider step")
+    });
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(!run.outcome.succeeded());
+    let not_started: BTreeSet<&str> = run
+        .outcome
+        .not_started
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    // The panicked step and what needs it are not done; its siblings finished and are saved.
+    assert!(not_started.contains("subnet.a"), "{not_started:?}");
+    assert!(not_started.contains("nat"), "{not_started:?}");
+    let saved = backend.read().await.expect("reads").expect("a state");
+    let recorded: BTreeSet<&str> = saved.state.resources.keys().map(Address::as_str).collect();
+    assert!(recorded.contains("vpc") && recorded.contains("subnet.b") && recorded.contains("sg"));
+    assert!(!recorded.contains("subnet.a") && !recorded.contains("nat"));
+}
+
+#[tokio::test]
+async fn never_more_steps_at_once_than_the_parallelism() {
+    // vpc, then subnet.a, subnet.b and sg are ready together; nat after subnet.a.
+    for (parallelism, most) in [(1, 1), (2, 2), (10, 3)] {
+        let (_dir, backend) = local();
+        let provider = Arc::new(FakeProvider::with_latency(
+            std::time::Duration::from_millis(20),
+        ));
+        let run = run_apply(
+            &provider,
+            &backend,
+            &graph(),
+            ApplyOptions {
+                parallelism,
+                continue_on_error: false,
+            },
+            std::future::pending(),
+        )
+        .await;
+        assert!(run.outcome.succeeded());
+        assert_eq!(provider.most_in_flight(), most, "parallelism {parallelism}");
+    }
+}
+
+#[tokio::test]
+async fn an_interrupt_while_several_steps_run_lets_all_of_them_finish() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::with_latency(
+        std::time::Duration::from_millis(20),
+    ));
+    // Ctrl-C arrives while subnet.a, subnet.b and sg are all running.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    provider.on_next(&Address::from("subnet.a"), move || {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
+        }
+    });
+    let interrupt = async move {
+        let _ = rx.await;
+    };
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        ApplyOptions::default(),
+        interrupt,
+    )
+    .await;
+    assert!(run.outcome.interrupted);
+    assert_eq!(provider.most_in_flight(), 3);
+    let done: BTreeSet<&str> = run.outcome.done.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(done, BTreeSet::from(["vpc", "subnet.a", "subnet.b", "sg"]));
+    let not_started: Vec<&str> = run
+        .outcome
+        .not_started
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .collect();
+    assert_eq!(not_started, ["nat"]);
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert_eq!(
+        saved.state.resources.len(),
+        4,
+        "every finished step is saved"
+    );
+}

@@ -28,6 +28,10 @@ type Hook = Box<dyn FnOnce() + Send>;
 pub struct FakeProvider {
     inner: Mutex<Inner>,
     hooks: Mutex<BTreeMap<Address, Hook>>,
+    /// Each create takes this long (a yield to the runtime), so steps overlap as on AWS.
+    latency: Option<std::time::Duration>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for FakeProvider {
@@ -41,6 +45,20 @@ impl std::fmt::Debug for FakeProvider {
 impl FakeProvider {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A provider whose creates take `latency` each, counting how many run at once.
+    pub fn with_latency(latency: std::time::Duration) -> Self {
+        Self {
+            latency: Some(latency),
+            ..Self::default()
+        }
+    }
+
+    /// The most creates that ran at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -120,6 +138,13 @@ impl Provider for FakeProvider {
         spec: &ResourceSpec,
         _token_seed: u64,
     ) -> Result<Applied, ProviderError> {
+        if let Some(latency) = self.latency {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, SeqCst);
+            tokio::time::sleep(latency).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+        }
         let mut inner = self.enter("create", &spec.address)?;
         if let Some(live) = inner.resources.get_mut(&spec.address) {
             live.attributes.clone_from(&spec.attributes);
