@@ -952,3 +952,32 @@ fn a_renamed_service_carries_its_derived_resources_and_says_why_they_are_replace
     assert!(!out.stdout.contains("will be destroyed"), "{}", out.stdout);
     assert!(!out.stdout.contains("will be created"), "{}", out.stdout);
 }
+
+#[tokio::test]
+async fn destroy_asks_for_the_environments_name_and_a_typo_changes_nothing() {
+    let env = Env::new().await;
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let answer = |typed: &[u8]| {
+        let mut child = in_terminal(&env, "destroy acceptance");
+        let (_, rx) = read_until(&mut child, "Type the environment name to confirm");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(typed).expect("answer");
+        stdin.flush().expect("flush");
+        let status = child.wait().expect("ecsops ends");
+        drop(stdin);
+        (status.code(), rx.iter().collect::<String>())
+    };
+    let (code, shown) = answer(b"acceptanc\n");
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains("Destroy cancelled; nothing was changed."),
+        "{shown}"
+    );
+    assert_eq!(env.vpcs().await, 1, "nothing destroyed");
+    env.assert_unlocked();
+    let (code, shown) = answer(b"acceptance\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Destroy complete:"), "{shown}");
+    assert_eq!(env.vpcs().await, 0);
+    env.assert_unlocked();
+}
