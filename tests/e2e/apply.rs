@@ -1322,3 +1322,66 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
     assert_eq!(balancers.load_balancers().len(), 1);
     assert_eq!(balancers.load_balancers()[0].vpc_id(), Some(vpcs[0].0));
 }
+
+#[tokio::test]
+async fn sigterm_stops_like_ctrl_c_and_unlocks() {
+    let env = Env::new().await;
+    let mut child = env.spawn_apply(std::process::Stdio::piped());
+    let _ = env.wait_until_recorded(5, &mut child);
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Apply interrupted:"), "{stderr}");
+    let lock = env.run(&["lock", ENV]);
+    lock.expect_code(0);
+    env.apply();
+    no_changes(&env);
+}
+
+#[tokio::test]
+async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() {
+    let env = Env::new().await;
+    env.apply();
+    // A change made outside ecsops: an offline apply does not read it, so it has nothing to do.
+    autoscaling::Client::new(&env.config)
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("acceptance-default-default")
+        .max_size(9)
+        .send()
+        .await
+        .expect("update group");
+    let out = env.run(&["apply", ENV, "--auto-approve", "--offline"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("No changes."), "{}", out.stdout);
+    // A lock left by another holder: waited for as long as asked, then named.
+    env.ws.write(
+        ".ecsops/state/acceptance.lock",
+        &serde_json::json!({"id": "0f0f0f0f-dead-4bee-8000-000000000002", "operation": "apply",
+            "who": "ci@runner-9", "when": "2026-12-01T10:00:00Z", "version": "0.1.0"})
+        .to_string(),
+    );
+    let started = Instant::now();
+    let out = env.run(&["apply", ENV, "--auto-approve", "--lock-timeout", "2s"]);
+    out.expect_code(1);
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+    assert!(
+        out.stderr.contains("who:       ci@runner-9"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("ecsops unlock acceptance 0f0f0f0f-dead-4bee-8000-000000000002"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["destroy", ENV, "--auto-approve", "--lock-timeout", "1s"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("is locked"), "{}", out.stderr);
+    assert_eq!(count(&env).await, (1, 1, 1), "nothing destroyed");
+}

@@ -476,3 +476,53 @@ fn the_state_bucket_is_used_in_its_own_region() {
         out.stderr
     );
 }
+
+#[test]
+fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    let doc = ws.path().join("doc1.json");
+    ws.ecsops(&["state", "push", "acc", doc.to_str().expect("utf-8")])
+        .expect_code(0);
+    // Another lineage, from stdin.
+    let mut other = document(5, 2);
+    other["lineage"] = json!("99999999-0000-4000-8000-000000000000");
+    let push = |args: &[&str]| {
+        let mut child = ws
+            .command(args, &[])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("state push");
+        std::io::Write::write_all(
+            &mut child.stdin.take().expect("stdin"),
+            other.to_string().as_bytes(),
+        )
+        .expect("write the document");
+        child.wait_with_output().expect("push ends")
+    };
+    let out = push(&["state", "push", "acc", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lineage"), "{stderr}");
+    let pulled: Value =
+        serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
+    assert_eq!(pulled["serial"], 1, "nothing was written");
+    // Forced: written under the stored lineage, its serial moved past the stored one.
+    let out = push(&["state", "push", "acc", "-", "--force"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pulled: Value =
+        serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
+    assert_eq!(pulled["lineage"], "0d6c1c9e-7a51-4a39-9f4d-111111111111");
+    assert_eq!(pulled["serial"], 5);
+    assert_eq!(
+        pulled["resources"].as_object().map(serde_json::Map::len),
+        Some(2)
+    );
+}
