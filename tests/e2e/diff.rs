@@ -273,3 +273,70 @@ fn invalid_manifests_and_broken_state_fail_with_the_reason() {
         out.stderr
     );
 }
+
+/// The task execution role may read exactly the secrets the services reference: each SSM
+/// parameter and Secrets Manager secret by its own ARN, with the one action each needs.
+#[test]
+fn the_execution_policy_grants_exactly_the_referenced_secrets() {
+    let ws = example();
+    let path = ws.path().join("environments/acceptance.toml");
+    let text = std::fs::read_to_string(&path).expect("acceptance.toml");
+    std::fs::write(
+        &path,
+        text + "\n[services.worker]\nimage = \"public.ecr.aws/docker/library/busybox:1.36\"\n\
+                secrets = { TOKEN = \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:worker-token-AbCdEf\" }\n",
+    )
+    .expect("add a worker with a Secrets Manager secret");
+    let plan = plan_json(&ws, "acceptance");
+    let policy = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["address"] == "iam_policy.task_execution")
+        .expect("the execution policy");
+    let document = policy["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .find(|a| a["name"] == "document")
+        .map(|a| a["after"].clone())
+        .expect("its document");
+    let mut grants: Vec<(String, Vec<String>)> = document["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow");
+            let list = |v: &Value| -> Vec<String> {
+                match v {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            };
+            let actions = list(&s["Action"]);
+            assert_eq!(actions.len(), 1, "one action per statement: {s}");
+            (actions[0].clone(), list(&s["Resource"]))
+        })
+        .collect();
+    grants.sort();
+    assert_eq!(
+        grants,
+        [
+            (
+                "secretsmanager:GetSecretValue".to_owned(),
+                vec![
+                    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:worker-token-AbCdEf"
+                        .to_owned()
+                ]
+            ),
+            (
+                "ssm:GetParameters".to_owned(),
+                vec!["arn:aws:ssm:eu-west-1:*:parameter/ecsops/api/database-password".to_owned()]
+            ),
+        ]
+    );
+}
