@@ -18,13 +18,19 @@ struct Expected {
 }
 
 /// The expectations of a case: `# expect: line:col message` (or `# expect-warning: ...`) lines
-/// in a single-file case, an `expect` file of `path:line:col message` lines in a directory.
+/// in a single-file case, an `expect` file of `path:line:col message` lines in a directory;
+/// `-` for the place of a diagnostic that has none.
 fn expectations(case: &Path) -> Vec<Expected> {
     let parse = |line: &str, warning: bool, prefix: &str| {
         let (loc, msg) = line.split_once(' ').expect("`line:col message`");
         Expected {
             warning,
-            location: format!("{prefix}{loc}"),
+            // `-`: a diagnostic with no place in a file.
+            location: if loc == "-" {
+                String::new()
+            } else {
+                format!("{prefix}{loc}")
+            },
             message: msg.to_owned(),
         }
     };
