@@ -619,3 +619,45 @@ async fn an_interrupt_while_several_steps_run_lets_all_of_them_finish() {
         "every finished step is saved"
     );
 }
+
+#[tokio::test]
+async fn a_step_that_cannot_be_prepared_fails_like_any_other() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    // subnet.b refers to an output the VPC never has: its spec cannot be resolved.
+    let mut g = graph();
+    if let Some(subnet) = g.resources.get_mut(&Address::from("subnet.b")) {
+        subnet.attributes.insert(
+            "ref0".to_owned(),
+            Expr::reference(&Address::from("vpc"), "no_such_output"),
+        );
+    }
+    let run = run_apply(
+        &provider,
+        &backend,
+        &g,
+        ApplyOptions {
+            parallelism: 10,
+            continue_on_error: true,
+        },
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(run.outcome.failed.len(), 1, "{:?}", run.outcome.failed);
+    assert_eq!(run.outcome.failed[0].address.as_str(), "subnet.b");
+    assert!(
+        run.outcome.failed[0]
+            .error
+            .to_string()
+            .contains("no_such_output"),
+        "{}",
+        run.outcome.failed[0].error
+    );
+    assert!(!provider.calls().contains(&"create subnet.b".to_owned()));
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert_eq!(
+        saved.state.resources.len(),
+        4,
+        "the others are built and saved"
+    );
+}

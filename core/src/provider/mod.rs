@@ -28,7 +28,7 @@ use std::future::Future;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::graph::{Address, Kind, Reference, Resource};
+use crate::graph::{Address, Expr, Kind, Reference, Resource};
 use crate::state::ResourceState;
 
 /// Tag: the environment, in the reference layout's own convention.
@@ -93,16 +93,12 @@ impl ResourceSpec {
         let mut attributes = BTreeMap::new();
         for (name, expr) in &resource.attributes {
             let value = expr.resolve(&lookup).ok_or_else(|| {
-                let mut refs = BTreeSet::new();
-                expr.references(&mut refs);
+                let mut missing = Vec::new();
+                unresolved(expr, &lookup, &mut missing);
                 ProviderError::Unresolved {
                     address: resource.address.clone(),
                     attribute: name.clone(),
-                    references: refs
-                        .into_iter()
-                        .filter(|a| !recorded.contains_key(a))
-                        .map(|a| a.to_string())
-                        .collect(),
+                    references: missing,
                 }
             })?;
             attributes.insert(name.clone(), value);
@@ -307,6 +303,20 @@ impl Refresh {
     }
 }
 
+/// The references in `expr` that `lookup` cannot answer, as `address.output`.
+fn unresolved(expr: &Expr, lookup: &dyn Fn(&Reference) -> Option<Value>, out: &mut Vec<String>) {
+    match expr {
+        Expr::Lit(_) => {}
+        Expr::Ref(r) => {
+            if lookup(r).is_none() {
+                out.push(format!("{}.{}", r.address, r.output));
+            }
+        }
+        Expr::List(items) => items.iter().for_each(|e| unresolved(e, lookup, out)),
+        Expr::Map(m) => m.values().for_each(|e| unresolved(e, lookup, out)),
+    }
+}
+
 /// Provider failures. Each names the resource; AWS failures keep AWS's code and message so the
 /// report can say exactly what AWS refused.
 #[derive(Debug, thiserror::Error)]
@@ -327,7 +337,7 @@ pub enum ProviderError {
         action: &'static str,
     },
     #[error(
-        "`{address}`: attribute `{attribute}` refers to resources not created yet ({})", references.join(", ")
+        "`{address}`: attribute `{attribute}` refers to values that do not exist yet ({}); plan again", references.join(", ")
     )]
     Unresolved {
         address: Address,
@@ -472,7 +482,10 @@ mod tests {
             depends_on: BTreeSet::from([Address::new("vpc")]),
         };
         let err = ResourceSpec::resolve(&subnet, &BTreeMap::new()).expect_err("vpc not recorded");
-        assert!(err.to_string().contains("not created yet (vpc)"), "{err}");
+        assert!(
+            err.to_string().contains("do not exist yet (vpc.id)"),
+            "{err}"
+        );
         let vpc = ResourceState {
             kind: Kind::Vpc,
             id: Some("vpc-1".to_owned()),
