@@ -37,6 +37,19 @@ impl Env {
             .expect("start apply")
     }
 
+    /// Starts an apply at `--parallelism 1`, sends `signal` (`-INT`, `-TERM`) once it has
+    /// recorded 5 resources, and waits for it: the count recorded at the signal, and the output.
+    fn signal_midway(&self, signal: &str) -> (usize, std::process::Output) {
+        let mut child = self.spawn_apply(std::process::Stdio::piped());
+        let at_signal = self.wait_until_recorded(5, &mut child);
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        (at_signal, child.wait_with_output().expect("apply ends"))
+    }
+
     /// Waits until the running `child` apply has recorded at least `n` resources; returns how
     /// many it had.
     fn wait_until_recorded(&self, n: usize, child: &mut std::process::Child) -> usize {
@@ -943,14 +956,7 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
 #[tokio::test]
 async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     let env = Env::new().await;
-    let mut child = env.spawn_apply(std::process::Stdio::piped());
-    let at_signal = env.wait_until_recorded(5, &mut child);
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(sent.success());
-    let out = child.wait_with_output().expect("apply ends");
+    let (at_signal, out) = env.signal_midway("-INT");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -1326,14 +1332,7 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
 #[tokio::test]
 async fn sigterm_stops_like_ctrl_c_and_unlocks() {
     let env = Env::new().await;
-    let mut child = env.spawn_apply(std::process::Stdio::piped());
-    let _ = env.wait_until_recorded(5, &mut child);
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(sent.success());
-    let out = child.wait_with_output().expect("apply ends");
+    let (_, out) = env.signal_midway("-TERM");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Apply interrupted:"), "{stderr}");
