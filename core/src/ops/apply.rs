@@ -159,11 +159,11 @@ pub async fn run(
         }
         Mode::Apply | Mode::Destroy => (desired(ws, environment)?, None),
     };
-    let provenance = check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
+    let (provenance, protected) =
+        check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
     if let Some(saved) = &request.saved {
         stale_before_lock(environment, saved, &desired, provenance.as_ref())?;
     }
-    let protected = protected(ws, environment, &desired, &request.mode);
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
         desired.moved.clear();
@@ -298,42 +298,38 @@ fn today(ws: &Workspace, environment: &str) -> Option<crate::manifest::Loaded> {
     load_environment(ws, environment, &mut sources, &mut Diagnostics::default())
 }
 
-fn protected(ws: &Workspace, environment: &str, desired: &Desired, mode: &Mode) -> bool {
-    let then = desired.manifest.environment.protected;
-    match mode {
-        Mode::Rollback { .. } => {
-            then || today(ws, environment)
-                .and_then(|l| l.manifest)
-                .is_some_and(|m| m.environment.protected)
-        }
-        Mode::Apply | Mode::Destroy => then,
-    }
-}
-
-/// The git conditions of a protected environment, checked before the lock; where the apply
-/// comes from.
+/// The git conditions of a protected environment, checked before the lock: where the apply
+/// comes from, and whether the environment is protected (a rollback's, also by today's
+/// manifest: it is changed from this work tree).
 fn check_protection(
     ws: &Workspace,
     environment: &str,
     repo: Option<&Repo>,
     desired: &Desired,
     mode: &Mode,
-) -> Result<Option<Provenance>, OpsError> {
+) -> Result<(Option<Provenance>, bool), OpsError> {
     let env = &desired.manifest.environment;
-    let protected = protected(ws, environment, desired, mode);
-    let (files, release_branch) = match mode {
-        Mode::Rollback { .. } => {
-            let now = today(ws, environment);
-            let files = now
-                .as_ref()
-                .map_or_else(|| vec![ws.manifest_path(environment)], |l| l.paths.clone());
-            let branch = now
-                .and_then(|l| l.manifest)
-                .and_then(|m| m.environment.release_branch)
-                .unwrap_or_else(|| env.release_branch().to_owned());
-            (files, branch)
-        }
-        Mode::Apply | Mode::Destroy => (desired.files.clone(), env.release_branch().to_owned()),
+    let rollback = matches!(mode, Mode::Rollback { .. });
+    let now = if rollback {
+        today(ws, environment)
+    } else {
+        None
+    };
+    let now_env = now
+        .as_ref()
+        .and_then(|l| l.manifest.as_ref())
+        .map(|m| &m.environment);
+    let protected = env.protected || now_env.is_some_and(|e| e.protected);
+    let (files, release_branch) = if rollback {
+        let files = now
+            .as_ref()
+            .map_or_else(|| vec![ws.manifest_path(environment)], |l| l.paths.clone());
+        let branch = now_env
+            .and_then(|e| e.release_branch.clone())
+            .unwrap_or_else(|| env.release_branch().to_owned());
+        (files, branch)
+    } else {
+        (desired.files.clone(), env.release_branch().to_owned())
     };
     let provenance = guard::check(
         repo,
@@ -347,10 +343,11 @@ fn check_protection(
     )
     .map_err(|e| OpsError::Protected(Box::new(e)))?;
     // What a rollback applies comes from git objects, whatever the work tree holds.
-    Ok(provenance.map(|p| Provenance {
-        dirty: p.dirty && !matches!(mode, Mode::Rollback { .. }),
+    let provenance = provenance.map(|p| Provenance {
+        dirty: p.dirty && !rollback,
         ..p
-    }))
+    });
+    Ok((provenance, protected))
 }
 
 /// Everything that happens under the lock.
