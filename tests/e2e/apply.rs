@@ -10,7 +10,7 @@ use ecsops_core::provider::aws::sdk::{autoscaling, ec2, ecs, elbv2, events, logs
 use serde_json::Value;
 
 use crate::support::Output;
-use crate::support::env::{ENV, Env};
+use crate::support::env::{ENV, Env, env_filter};
 
 impl Env {
     fn apply(&self) -> Output {
@@ -72,13 +72,6 @@ impl Env {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-fn env_filter() -> Filter {
-    Filter::builder()
-        .name("tag:ecsops:environment")
-        .values(ENV)
-        .build()
 }
 
 fn no_changes(env: &Env) {

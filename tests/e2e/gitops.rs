@@ -8,11 +8,10 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ecsops_core::provider::aws::sdk::ec2::types::Filter;
 use ecsops_core::provider::aws::sdk::{autoscaling, logs};
 use serde_json::Value;
 
-use crate::support::env::{ENV, Env};
+use crate::support::env::{ENV, Env, env_filter};
 use crate::support::git;
 use crate::support::{Output, Workspace};
 
@@ -34,12 +33,7 @@ impl Env {
     async fn vpcs(&self) -> usize {
         self.ec2()
             .describe_vpcs()
-            .filters(
-                Filter::builder()
-                    .name("tag:ecsops:environment")
-                    .values(ENV)
-                    .build(),
-            )
+            .filters(env_filter())
             .send()
             .await
             .expect("vpcs")

@@ -12,6 +12,14 @@ use super::{Output, Workspace};
 /// The environment the example workspace applies.
 pub const ENV: &str = "acceptance";
 
+/// The EC2 filter for resources tagged as the environment's.
+pub fn env_filter() -> ec2::types::Filter {
+    ec2::types::Filter::builder()
+        .name("tag:ecsops:environment")
+        .values(ENV)
+        .build()
+}
+
 pub struct Env {
     pub ws: Workspace,
     pub moto: MotoGuard,
