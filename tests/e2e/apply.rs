@@ -91,6 +91,9 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
     let out = env.apply();
     assert!(out.stdout.contains("Apply complete:"), "{}", out.stdout);
     no_changes(&env);
+    crate::support::census::take(&env.config)
+        .await
+        .assert_one_each(&env.state());
 
     let ec2c = env.ec2();
     let vpcs = ec2c
@@ -614,14 +617,65 @@ async fn count(env: &Env) -> (usize, usize, usize) {
     )
 }
 
-#[tokio::test]
+/// Killed (`kill -9`) at an exact point: the load balancer's security group exists in AWS,
+/// its response never arrived, nothing recorded it. The re-run names the lock the dead process
+/// left, and once it is released finds the group by its tags and adopts it: every tagged
+/// resource exists exactly once, and each is the one the state records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_apply_resumes_without_duplicates() {
+    use crate::support::census;
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use std::sync::atomic::Ordering;
+
     let env = Env::new().await;
-    let mut child = env.spawn_apply(std::process::Stdio::null());
-    // Kill it once a few resources are recorded: mid-walk, between any two calls.
-    let _ = env.wait_until_recorded(12, &mut child);
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            contains: vec![
+                "Action=CreateSecurityGroup&",
+                "GroupName=acceptance-default-lb",
+            ],
+            times: 1,
+            fault: Fault::Hold,
+        }],
+    );
+    let mut vars = env.moto.server.env();
+    vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let mut child = env
+        .ws
+        .command(
+            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
+            &vars,
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apply");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while proxy.dropped.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the apply never created the group"
+        );
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "apply ended early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     child.kill().expect("kill");
     let _ = child.wait();
+    let recorded = env.state()["resources"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    assert!(
+        recorded > 0
+            && env.state()["resources"]
+                .get("security_group.load_balancer[default]")
+                .is_none(),
+        "killed mid-walk, before the group was recorded"
+    );
     // The kill left the lock behind: the re-run says so, and unlock with the id frees it.
     let blocked = env.run(&["apply", ENV, "--auto-approve"]);
     blocked.expect_code(1);
@@ -634,13 +688,22 @@ async fn a_killed_apply_resumes_without_duplicates() {
         .expect("the lock id")
         .to_owned();
     env.run(&["unlock", ENV, &id]).expect_code(0);
-    env.apply();
-    no_changes(&env);
-    assert_eq!(
-        count(&env).await,
-        (1, 1, 1),
-        "one VPC, NAT gateway and group"
+    let out = env.apply();
+    let adopted: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.ends_with("(adopted an existing resource carrying its tags)"))
+        .collect();
+    assert_eq!(adopted.len(), 1, "{}", out.stderr);
+    assert!(
+        adopted[0].starts_with("security_group.load_balancer[default]: created after"),
+        "{}",
+        out.stderr
     );
+    no_changes(&env);
+    census::take(&env.config)
+        .await
+        .assert_one_each(&env.state());
 }
 
 #[tokio::test]
@@ -659,6 +722,8 @@ async fn destroy_removes_everything() {
         out.stdout
     );
     assert_eq!(count(&env).await, (0, 0, 0));
+    let left = crate::support::census::take(&env.config).await;
+    assert!(left.0.is_empty(), "left tagged: {left:?}");
     // Every kind: reading each resource that existed finds it gone.
     let provider = crate::support::aws::provider(&env.moto.server.endpoint, &before.lineage).await;
     let refresh = ecsops_core::provider::Provider::refresh(&provider, &before.resources)
@@ -1362,6 +1427,13 @@ async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() 
     out.expect_code(1);
     assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
     assert!(
+        out.stderr.contains(
+            "waiting up to 2s for the lock held by ci@runner-9 (apply, since 2026-12-01T10:00:00Z)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
         out.stderr.contains("who:       ci@runner-9"),
         "{}",
         out.stderr
@@ -1375,5 +1447,89 @@ async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() 
     let out = env.run(&["destroy", ENV, "--auto-approve", "--lock-timeout", "1s"]);
     out.expect_code(1);
     assert!(out.stderr.contains("is locked"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("waiting up to 1s for the lock held by ci@runner-9"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(count(&env).await, (1, 1, 1), "nothing destroyed");
+}
+
+/// Creates that reach AWS but whose responses are lost on the way back, of every shape: calls
+/// that make a twin when resent (`CreateVpc`, `RegisterTaskDefinition`, moto's
+/// `CreateLoadBalancer`), that fail on what they made (`CreateSecurityGroup`, the ingress rules
+/// after it, `CreateRole`, `CreateLogGroup`, `CreateRule`), that carry a client token moto
+/// ignores (`CreateNatGateway`, `CreateService`), and an upsert (`CreateCluster`). The step runs
+/// again from the top, finds what the lost attempt made by its tags and adopts it. Never a twin,
+/// and the output says what was adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
+    use crate::support::census;
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use std::sync::atomic::Ordering;
+
+    let env = Env::new().await;
+    let lose = |contains: Vec<&'static str>| DropResponse {
+        contains,
+        times: 1,
+        fault: Fault::Drop,
+    };
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![
+            lose(vec!["Action=CreateVpc&"]),
+            lose(vec![
+                "Action=CreateSecurityGroup&",
+                "GroupName=acceptance-default-lb",
+            ]),
+            lose(vec![
+                "Action=AuthorizeSecurityGroupIngress&",
+                "FromPort=80&",
+            ]),
+            lose(vec![
+                "ContainerServiceV20141113.RegisterTaskDefinition",
+                "cadvisor",
+            ]),
+            lose(vec![
+                "Action=CreateRole&",
+                "RoleName=acceptance-default-instance",
+            ]),
+            lose(vec!["Logs_20140328.CreateLogGroup", "service/web"]),
+            lose(vec!["Action=CreateRule&", "Priority=100"]),
+            lose(vec!["Action=CreateNatGateway&"]),
+            lose(vec!["ContainerServiceV20141113.CreateService", "cadvisor"]),
+            lose(vec!["Action=CreateLoadBalancer&"]),
+            lose(vec!["ContainerServiceV20141113.CreateCluster"]),
+        ],
+    );
+    let mut vars = env.moto.server.env();
+    vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let out = env.ws.ecsops_env(&["apply", ENV, "--auto-approve"], &vars);
+    out.expect_code(0);
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 11, "{}", out.stderr);
+    census::take(&env.config)
+        .await
+        .assert_one_each(&env.state());
+    let adopted: std::collections::BTreeSet<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.ends_with("(adopted an existing resource carrying its tags)"))
+        .filter_map(|l| l.split(": created after ").next())
+        .collect();
+    // The cluster's create is an upsert: the SDK resent it, nothing to adopt.
+    let expected = [
+        "iam_role.instance",
+        "listener_rule[web]",
+        "load_balancer[default]",
+        "log_group.service[web]",
+        "nat_gateway[eu-west-1a]",
+        "security_group.load_balancer[default]",
+        "service[cadvisor]",
+        "task_definition[cadvisor]",
+        "vpc",
+    ];
+    assert_eq!(adopted, expected.into(), "{}", out.stderr);
+    no_changes(&env);
 }

@@ -238,17 +238,18 @@ async fn s3_backend_conformance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
     use crate::support::moto::s3_client;
-    use crate::support::proxy::{DropResponse, Proxy};
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
     use std::sync::atomic::Ordering;
 
     let guard = moto();
     let _store = s3(guard.server).await;
     let proxy = Proxy::start(
         guard.server.port(),
-        DropResponse {
+        vec![DropResponse {
             contains: vec!["put ", "/lock.json", "if-none-match"],
             times: 1,
-        },
+            fault: Fault::Drop,
+        }],
     );
     let backend = Backend::S3(S3Backend::with_client(
         s3_client(&proxy.endpoint),

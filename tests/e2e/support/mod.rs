@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod aws;
+pub mod census;
 pub mod env;
 pub mod git;
 pub mod moto;

@@ -1,40 +1,62 @@
 //! A fault-injecting HTTP proxy between a client and moto, for failures the emulator cannot
 //! produce itself. It handles one request per connection (responses carry `Connection: close`)
-//! and can be told to forward a matching request but drop its response, as a network that
-//! loses a reply does.
+//! and can be told to forward a matching request but lose its response, as a network that
+//! loses a reply does, or to hold it back until the client gives up or dies (a process killed
+//! at an exact point).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Requests whose first line and headers contain all of these lose their response, `times`
-/// times.
+/// Requests whose text (first line, headers and body, compared case-insensitively) contains all
+/// of these meet `fault`, `times` times; later ones fall through to the next rule.
 pub struct DropResponse {
     pub contains: Vec<&'static str>,
     pub times: usize,
+    pub fault: Fault,
+}
+
+/// What happens to a matching request's response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The connection closes without an answer.
+    Drop,
+    /// The request takes effect upstream, but no answer ever comes; the connection stays open
+    /// until the client closes it (a process killed after its request was served).
+    Hold,
+    /// Only the first half of the request's body goes upstream, and no answer comes: the
+    /// client is stuck mid-upload until it dies (a process killed in the middle of a write).
+    Truncate,
 }
 
 pub struct Proxy {
     pub endpoint: String,
-    /// Responses dropped so far.
+    /// Responses dropped (or held) so far, over all rules.
     pub dropped: Arc<AtomicUsize>,
-    /// Requests of the matching kind seen so far.
+    /// Requests matching any rule seen so far.
     pub matched: Arc<AtomicUsize>,
 }
 
 impl Proxy {
-    pub fn start(upstream_port: u16, rule: DropResponse) -> Self {
+    /// A proxy applying `rules`, each with its own count; the first that matches a request
+    /// decides its fate.
+    pub fn start(upstream_port: u16, rules: Vec<DropResponse>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let dropped = Arc::new(AtomicUsize::new(0));
         let matched = Arc::new(AtomicUsize::new(0));
-        let rule = Arc::new(rule);
+        let rules: Arc<Vec<(DropResponse, AtomicUsize)>> = Arc::new(
+            rules
+                .into_iter()
+                .map(|r| (r, AtomicUsize::new(0)))
+                .collect(),
+        );
         let (d, m) = (dropped.clone(), matched.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (rule, d, m) = (rule.clone(), d.clone(), m.clone());
-                std::thread::spawn(move || serve(client, upstream_port, &rule, &d, &m));
+                let (rules, d, m) = (rules.clone(), d.clone(), m.clone());
+                std::thread::spawn(move || serve(client, upstream_port, &rules, &d, &m));
             }
         });
         Self {
@@ -77,38 +99,62 @@ fn read_request(client: &mut TcpStream) -> Option<Vec<u8>> {
 fn serve(
     mut client: TcpStream,
     upstream_port: u16,
-    rule: &DropResponse,
+    rules: &[(DropResponse, AtomicUsize)],
     dropped: &AtomicUsize,
     matched: &AtomicUsize,
 ) {
     let Some(request) = read_request(&mut client) else {
         return;
     };
-    let head_end = request
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(request.len());
-    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
-    let matches = rule
-        .contains
-        .iter()
-        .all(|c| head.contains(&c.to_ascii_lowercase()));
+    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let mut fault = None;
+    let mut hit = false;
+    for (rule, done) in rules {
+        if rule
+            .contains
+            .iter()
+            .all(|c| text.contains(&c.to_ascii_lowercase()))
+        {
+            hit = true;
+            if done.fetch_add(1, Ordering::SeqCst) < rule.times {
+                fault = Some(rule.fault);
+                break;
+            }
+        }
+    }
+    if hit {
+        matched.fetch_add(1, Ordering::SeqCst);
+    }
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
     };
-    if upstream.write_all(&request).is_err() {
+    let sent = if fault == Some(Fault::Truncate) {
+        let head_end = request
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(request.len(), |i| i + 4);
+        head_end + (request.len() - head_end) / 2
+    } else {
+        request.len()
+    };
+    if upstream.write_all(&request[..sent]).is_err() {
         return;
     }
-    let mut response = Vec::new();
-    let _ = upstream.read_to_end(&mut response);
-    if matches {
-        matched.fetch_add(1, Ordering::SeqCst);
-        if dropped.load(Ordering::SeqCst) < rule.times {
-            // The request took effect upstream; the client never hears of it.
-            dropped.fetch_add(1, Ordering::SeqCst);
-            let _ = client.shutdown(std::net::Shutdown::Both);
-            return;
-        }
+    let Some(fault) = fault else {
+        let mut response = Vec::new();
+        let _ = upstream.read_to_end(&mut response);
+        let _ = client.write_all(&response);
+        return;
+    };
+    if fault != Fault::Truncate {
+        // The request takes effect upstream (before anyone is told); the client never hears.
+        let mut response = Vec::new();
+        let _ = upstream.read_to_end(&mut response);
     }
-    let _ = client.write_all(&response);
+    dropped.fetch_add(1, Ordering::SeqCst);
+    if fault != Fault::Drop {
+        let mut sink = [0u8; 1024];
+        while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+    }
+    let _ = client.shutdown(std::net::Shutdown::Both);
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::ec2::{Tagged, create_tags, settle};
 use super::ecs::iam_profile_not_visible;
 use super::live::{as_set, missing};
+use super::once::send_once;
 use super::ownership::{TagChanges, adopt, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, aws_says, retry_when};
 use crate::graph::{Address, Kind};
@@ -53,27 +54,29 @@ pub(crate) async fn create(
         cx.waits.consistency,
         iam_profile_not_visible,
         || async {
-            cx.aws
-                .autoscaling
-                .create_auto_scaling_group()
-                .auto_scaling_group_name(name)
-                .min_size(spec.int("min_size")?)
-                .max_size(spec.int("max_size")?)
-                .set_desired_capacity(spec.opt_int("desired_capacity")?)
-                .launch_template(template.clone())
-                .vpc_zone_identifier(&subnets)
-                .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
-                .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
-                .new_instances_protected_from_scale_in(
-                    spec.bool_or("protect_from_scale_in", false)?,
-                )
-                .set_load_balancer_names(
-                    (!load_balancers.is_empty()).then(|| load_balancers.clone()),
-                )
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await
-                .at(a, "CreateAutoScalingGroup")
+            send_once!(
+                aws_sdk_autoscaling,
+                cx.aws
+                    .autoscaling
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .min_size(spec.int("min_size")?)
+                    .max_size(spec.int("max_size")?)
+                    .set_desired_capacity(spec.opt_int("desired_capacity")?)
+                    .launch_template(template.clone())
+                    .vpc_zone_identifier(&subnets)
+                    .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
+                    .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
+                    .new_instances_protected_from_scale_in(
+                        spec.bool_or("protect_from_scale_in", false)?,
+                    )
+                    .set_load_balancer_names(
+                        (!load_balancers.is_empty()).then(|| load_balancers.clone()),
+                    )
+                    .set_tags(Some(tags.clone()))
+            )
+            .await
+            .at(a, "CreateAutoScalingGroup")
         },
     )
     .await?;

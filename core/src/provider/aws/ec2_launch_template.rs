@@ -32,6 +32,7 @@ use super::ec2::{
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::missing;
+use super::once::send_once;
 use super::ownership::{adopt, claim};
 use super::{AwsResultExt, Cx, Prior, retry_when, tolerate};
 use crate::graph::{Address, Kind};
@@ -81,16 +82,18 @@ pub(crate) async fn create(
         cx.waits.consistency,
         iam_profile_not_visible,
         || async {
-            cx.aws
-                .ec2
-                .create_launch_template()
-                .launch_template_name(name)
-                .client_token(&token)
-                .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
-                .launch_template_data(data.clone())
-                .send()
-                .await
-                .at(a, "CreateLaunchTemplate")
+            send_once!(
+                aws_sdk_ec2,
+                cx.aws
+                    .ec2
+                    .create_launch_template()
+                    .launch_template_name(name)
+                    .client_token(&token)
+                    .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
+                    .launch_template_data(data.clone())
+            )
+            .await
+            .at(a, "CreateLaunchTemplate")
         },
     )
     .await?;

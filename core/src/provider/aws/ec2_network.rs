@@ -24,6 +24,7 @@ use super::ec2::{
     tag_map, tag_specification,
 };
 use super::live::{attrs, missing};
+use super::once::send_once;
 use super::ownership::adopt;
 use super::{AwsResultExt, Cx, Prior, eventually, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -343,18 +344,19 @@ pub(crate) async fn delete(
 
 async fn create_vpc(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .ec2
-        .create_vpc()
-        .cidr_block(spec.str("cidr_block")?)
-        .tag_specifications(tag_specification(
-            ResourceType::Vpc,
-            &create_tags(cx.own, spec)?,
-        ))
-        .send()
-        .await
-        .at(a, "CreateVpc")?;
+    let out = send_once!(
+        aws_sdk_ec2,
+        cx.aws
+            .ec2
+            .create_vpc()
+            .cidr_block(spec.str("cidr_block")?)
+            .tag_specifications(tag_specification(
+                ResourceType::Vpc,
+                &create_tags(cx.own, spec)?,
+            ))
+    )
+    .await
+    .at(a, "CreateVpc")?;
     let id = out
         .vpc()
         .and_then(Vpc::vpc_id)
@@ -421,17 +423,18 @@ async fn create_internet_gateway(
     spec: &ResourceSpec,
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .ec2
-        .create_internet_gateway()
-        .tag_specifications(tag_specification(
-            ResourceType::InternetGateway,
-            &create_tags(cx.own, spec)?,
-        ))
-        .send()
-        .await
-        .at(a, "CreateInternetGateway")?;
+    let out = send_once!(
+        aws_sdk_ec2,
+        cx.aws
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_specification(
+                ResourceType::InternetGateway,
+                &create_tags(cx.own, spec)?,
+            ))
+    )
+    .await
+    .at(a, "CreateInternetGateway")?;
     let id = out
         .internet_gateway()
         .and_then(InternetGateway::internet_gateway_id)
@@ -462,19 +465,21 @@ async fn attach_internet_gateway(
 async fn create_subnet(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.aws
-            .ec2
-            .create_subnet()
-            .vpc_id(spec.str("vpc_id")?)
-            .cidr_block(spec.str("cidr_block")?)
-            .availability_zone(spec.str("availability_zone")?)
-            .tag_specifications(tag_specification(
-                ResourceType::Subnet,
-                &create_tags(cx.own, spec)?,
-            ))
-            .send()
-            .await
-            .at(a, "CreateSubnet")
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_subnet()
+                .vpc_id(spec.str("vpc_id")?)
+                .cidr_block(spec.str("cidr_block")?)
+                .availability_zone(spec.str("availability_zone")?)
+                .tag_specifications(tag_specification(
+                    ResourceType::Subnet,
+                    &create_tags(cx.own, spec)?,
+                ))
+        )
+        .await
+        .at(a, "CreateSubnet")
     })
     .await?;
     let id = out
@@ -504,18 +509,20 @@ async fn create_route_table(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.aws
-            .ec2
-            .create_route_table()
-            .vpc_id(spec.str("vpc_id")?)
-            .client_token(token)
-            .tag_specifications(tag_specification(
-                ResourceType::RouteTable,
-                &create_tags(cx.own, spec)?,
-            ))
-            .send()
-            .await
-            .at(a, "CreateRouteTable")
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_route_table()
+                .vpc_id(spec.str("vpc_id")?)
+                .client_token(token)
+                .tag_specifications(tag_specification(
+                    ResourceType::RouteTable,
+                    &create_tags(cx.own, spec)?,
+                ))
+        )
+        .await
+        .at(a, "CreateRouteTable")
     })
     .await?;
     let id = out
@@ -556,7 +563,9 @@ async fn create_route(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provid
             "nat_gateway_id" => req.nat_gateway_id(target),
             _ => req.gateway_id(target),
         };
-        req.send().await.at(&spec.address, "CreateRoute")
+        send_once!(aws_sdk_ec2, req)
+            .await
+            .at(&spec.address, "CreateRoute")
     })
     .await?;
     Ok(applied(
@@ -569,14 +578,16 @@ async fn create_route(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Provid
 async fn create_association(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.aws
-            .ec2
-            .associate_route_table()
-            .subnet_id(spec.str("subnet_id")?)
-            .route_table_id(spec.str("route_table_id")?)
-            .send()
-            .await
-            .at(a, "AssociateRouteTable")
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .associate_route_table()
+                .subnet_id(spec.str("subnet_id")?)
+                .route_table_id(spec.str("route_table_id")?)
+        )
+        .await
+        .at(a, "AssociateRouteTable")
     })
     .await?;
     let id = out
@@ -588,18 +599,19 @@ async fn create_association(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, 
 async fn create_elastic_ip(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let domain = spec.opt_str("domain").unwrap_or("vpc");
-    let out = cx
-        .aws
-        .ec2
-        .allocate_address()
-        .domain(DomainType::from(domain))
-        .tag_specifications(tag_specification(
-            ResourceType::ElasticIp,
-            &create_tags(cx.own, spec)?,
-        ))
-        .send()
-        .await
-        .at(a, "AllocateAddress")?;
+    let out = send_once!(
+        aws_sdk_ec2,
+        cx.aws
+            .ec2
+            .allocate_address()
+            .domain(DomainType::from(domain))
+            .tag_specifications(tag_specification(
+                ResourceType::ElasticIp,
+                &create_tags(cx.own, spec)?,
+            ))
+    )
+    .await
+    .at(a, "AllocateAddress")?;
     let id = out
         .allocation_id()
         .ok_or_else(|| missing(a, "AllocateAddress", "AllocationId"))?;
@@ -617,22 +629,24 @@ async fn create_nat_gateway(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let out = eventually(cx, || async {
-        cx.aws
-            .ec2
-            .create_nat_gateway()
-            .subnet_id(spec.str("subnet_id")?)
-            .set_allocation_id(spec.opt_str("allocation_id").map(str::to_owned))
-            .connectivity_type(ConnectivityType::from(
-                spec.opt_str("connectivity_type").unwrap_or("public"),
-            ))
-            .client_token(token)
-            .tag_specifications(tag_specification(
-                ResourceType::Natgateway,
-                &create_tags(cx.own, spec)?,
-            ))
-            .send()
-            .await
-            .at(a, "CreateNatGateway")
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(spec.str("subnet_id")?)
+                .set_allocation_id(spec.opt_str("allocation_id").map(str::to_owned))
+                .connectivity_type(ConnectivityType::from(
+                    spec.opt_str("connectivity_type").unwrap_or("public"),
+                ))
+                .client_token(token)
+                .tag_specifications(tag_specification(
+                    ResourceType::Natgateway,
+                    &create_tags(cx.own, spec)?,
+                ))
+        )
+        .await
+        .at(a, "CreateNatGateway")
     })
     .await?;
     let id = out

@@ -19,6 +19,7 @@ use super::ec2::{
     Tagged, address_filters, create_tags, environment_filter, pick_adoptable, settle, sync_tags,
     tag_map, tag_specification,
 };
+use super::once::send_once;
 use super::ownership::adopt;
 use super::{AwsResultExt, Cx, Prior, eventually, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -332,19 +333,21 @@ pub(crate) async fn create(
         return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     let out = eventually(cx, || async {
-        cx.aws
-            .ec2
-            .create_security_group()
-            .group_name(spec.str("name")?)
-            .description(spec.str("description")?)
-            .vpc_id(spec.str("vpc_id")?)
-            .tag_specifications(tag_specification(
-                ResourceType::SecurityGroup,
-                &create_tags(cx.own, spec)?,
-            ))
-            .send()
-            .await
-            .at(a, "CreateSecurityGroup")
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_security_group()
+                .group_name(spec.str("name")?)
+                .description(spec.str("description")?)
+                .vpc_id(spec.str("vpc_id")?)
+                .tag_specifications(tag_specification(
+                    ResourceType::SecurityGroup,
+                    &create_tags(cx.own, spec)?,
+                ))
+        )
+        .await
+        .at(a, "CreateSecurityGroup")
     })
     .await?;
     let id = out.group_id().ok_or_else(|| ProviderError::MissingField {
@@ -467,16 +470,17 @@ async fn send(
 ) -> Result<(), ProviderError> {
     let p = Some(permissions);
     match (direction, change) {
-        (Direction::Ingress, Change::Authorize) => cx
-            .aws
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(p)
-            .send()
-            .await
-            .at(a, "AuthorizeSecurityGroupIngress")
-            .map(drop),
+        (Direction::Ingress, Change::Authorize) => send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(p)
+        )
+        .await
+        .at(a, "AuthorizeSecurityGroupIngress")
+        .map(drop),
         (Direction::Ingress, Change::Revoke) => cx
             .aws
             .ec2
@@ -487,16 +491,17 @@ async fn send(
             .await
             .at(a, "RevokeSecurityGroupIngress")
             .map(drop),
-        (Direction::Egress, Change::Authorize) => cx
-            .aws
-            .ec2
-            .authorize_security_group_egress()
-            .group_id(id)
-            .set_ip_permissions(p)
-            .send()
-            .await
-            .at(a, "AuthorizeSecurityGroupEgress")
-            .map(drop),
+        (Direction::Egress, Change::Authorize) => send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(p)
+        )
+        .await
+        .at(a, "AuthorizeSecurityGroupEgress")
+        .map(drop),
         (Direction::Egress, Change::Revoke) => cx
             .aws
             .ec2

@@ -37,6 +37,7 @@ use serde_json::{Map, Value, json};
 
 use super::ec2::{Tagged, create_tags, other_environment, owner, settle, visible_tags};
 use super::live::{as_set, attrs, missing};
+use super::once::send_once;
 use super::ownership::{TagChanges, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, aws_says, retry_when, tolerate};
 use crate::graph::{Address, Kind};
@@ -692,16 +693,17 @@ async fn create_capacity_provider(
         .set_managed_draining(spec.opt_str("managed_draining").map(ManagedDraining::from))
         .build()
         .map_err(|e| spec.invalid("auto_scaling_group_arn", &e.to_string()))?;
-    let out = cx
-        .aws
-        .ecs
-        .create_capacity_provider()
-        .name(name)
-        .auto_scaling_group_provider(provider)
-        .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "CreateCapacityProvider")?;
+    let out = send_once!(
+        aws_sdk_ecs,
+        cx.aws
+            .ecs
+            .create_capacity_provider()
+            .name(name)
+            .auto_scaling_group_provider(provider)
+            .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "CreateCapacityProvider")?;
     let arn = out
         .capacity_provider()
         .and_then(CapacityProvider::capacity_provider_arn)
@@ -1156,20 +1158,21 @@ async fn create_task_definition(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Appli
         .iter()
         .map(|c| Compatibility::from(c.as_str()))
         .collect();
-    let out = cx
-        .aws
-        .ecs
-        .register_task_definition()
-        .family(family)
-        .set_network_mode(spec.opt_str("network_mode").map(NetworkMode::from))
-        .set_requires_compatibilities(Some(compatibilities))
-        .set_execution_role_arn(spec.opt_str("execution_role_arn").map(str::to_owned))
-        .set_container_definitions(Some(containers))
-        .set_volumes((!volumes.is_empty()).then_some(volumes))
-        .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "RegisterTaskDefinition")?;
+    let out = send_once!(
+        aws_sdk_ecs,
+        cx.aws
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .set_network_mode(spec.opt_str("network_mode").map(NetworkMode::from))
+            .set_requires_compatibilities(Some(compatibilities))
+            .set_execution_role_arn(spec.opt_str("execution_role_arn").map(str::to_owned))
+            .set_container_definitions(Some(containers))
+            .set_volumes((!volumes.is_empty()).then_some(volumes))
+            .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "RegisterTaskDefinition")?;
     let (arn, outputs) = out
         .task_definition()
         .and_then(td_outputs)
@@ -1489,29 +1492,30 @@ async fn create_service(
     // CreateService takes at most 36 characters.
     token.truncate(36);
     let strategy = strategy(spec, "capacity_provider_strategy")?;
-    let out = cx
-        .aws
-        .ecs
-        .create_service()
-        .cluster(cluster)
-        .service_name(name)
-        .task_definition(spec.str("task_definition")?)
-        .set_desired_count(spec.opt_int("desired_count")?)
-        .scheduling_strategy(SchedulingStrategy::from(scheduling))
-        .set_launch_type(spec.opt_str("launch_type").map(LaunchType::from))
-        .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
-        .set_deployment_configuration(deployment_configuration(spec))
-        .set_placement_strategy(Some(placement_strategy(spec)))
-        .set_placement_constraints(Some(placement_constraints(spec)))
-        .set_load_balancers(Some(load_balancers(spec)))
-        .set_health_check_grace_period_seconds(spec.opt_int("health_check_grace_period")?)
-        .enable_ecs_managed_tags(spec.bool_or("enable_ecs_managed_tags", false)?)
-        .set_propagate_tags(spec.opt_str("propagate_tags").map(PropagateTags::from))
-        .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
-        .client_token(token)
-        .send()
-        .await
-        .at(a, "CreateService")?;
+    let out = send_once!(
+        aws_sdk_ecs,
+        cx.aws
+            .ecs
+            .create_service()
+            .cluster(cluster)
+            .service_name(name)
+            .task_definition(spec.str("task_definition")?)
+            .set_desired_count(spec.opt_int("desired_count")?)
+            .scheduling_strategy(SchedulingStrategy::from(scheduling))
+            .set_launch_type(spec.opt_str("launch_type").map(LaunchType::from))
+            .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
+            .set_deployment_configuration(deployment_configuration(spec))
+            .set_placement_strategy(Some(placement_strategy(spec)))
+            .set_placement_constraints(Some(placement_constraints(spec)))
+            .set_load_balancers(Some(load_balancers(spec)))
+            .set_health_check_grace_period_seconds(spec.opt_int("health_check_grace_period")?)
+            .enable_ecs_managed_tags(spec.bool_or("enable_ecs_managed_tags", false)?)
+            .set_propagate_tags(spec.opt_str("propagate_tags").map(PropagateTags::from))
+            .set_tags(Some(ecs_tags(&create_tags(cx.own, spec)?)))
+            .client_token(token)
+    )
+    .await
+    .at(a, "CreateService")?;
     let arn = out
         .service()
         .and_then(Service::service_arn)

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
 use super::elbv2::{PER_CALL, applied, opt, same_set};
 use super::live::{as_set, missing};
+use super::once::send_once;
 use super::ownership::{adopt, claim};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -54,20 +55,21 @@ pub(crate) async fn create(
         .iter()
         .map(|(k, v)| tag(spec, k, v))
         .collect::<Result<Vec<_>, _>>()?;
-    let out = cx
-        .aws
-        .elb
-        .create_load_balancer()
-        .load_balancer_name(name)
-        .set_listeners(Some(listeners))
-        .set_subnets(Some(spec.strings("subnets")?))
-        .set_security_groups(Some(spec.strings("security_groups")?))
-        // Internet-facing is the default; AWS accepts only `internal` here.
-        .set_scheme((spec.opt_str("scheme") == Some("internal")).then(|| "internal".to_owned()))
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .at(a, "CreateLoadBalancer")?;
+    let out = send_once!(
+        aws_sdk_elasticloadbalancing,
+        cx.aws
+            .elb
+            .create_load_balancer()
+            .load_balancer_name(name)
+            .set_listeners(Some(listeners))
+            .set_subnets(Some(spec.strings("subnets")?))
+            .set_security_groups(Some(spec.strings("security_groups")?))
+            // Internet-facing is the default; AWS accepts only `internal` here.
+            .set_scheme((spec.opt_str("scheme") == Some("internal")).then(|| "internal".to_owned()))
+            .set_tags(Some(tags))
+    )
+    .await
+    .at(a, "CreateLoadBalancer")?;
     let dns = out
         .dns_name()
         .ok_or_else(|| missing(a, "CreateLoadBalancer", "DNSName"))?;

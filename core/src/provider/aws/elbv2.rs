@@ -30,6 +30,7 @@ use serde_json::{Map, Value, json};
 
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
 use super::live::{as_set, missing};
+use super::once::send_once;
 use super::ownership::{adopt, claim};
 use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -366,19 +367,20 @@ pub(crate) async fn refresh(
 
 async fn create_load_balancer(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .elbv2
-        .create_load_balancer()
-        .name(spec.str("name")?)
-        .r#type(LoadBalancerTypeEnum::from(spec.str("type")?))
-        .scheme(LoadBalancerSchemeEnum::from(spec.str("scheme")?))
-        .set_subnets(Some(spec.strings("subnets")?))
-        .set_security_groups(Some(spec.strings("security_groups")?))
-        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "CreateLoadBalancer")?;
+    let out = send_once!(
+        aws_sdk_elasticloadbalancingv2,
+        cx.aws
+            .elbv2
+            .create_load_balancer()
+            .name(spec.str("name")?)
+            .r#type(LoadBalancerTypeEnum::from(spec.str("type")?))
+            .scheme(LoadBalancerSchemeEnum::from(spec.str("scheme")?))
+            .set_subnets(Some(spec.strings("subnets")?))
+            .set_security_groups(Some(spec.strings("security_groups")?))
+            .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "CreateLoadBalancer")?;
     let lb = out
         .load_balancers()
         .first()
@@ -501,27 +503,28 @@ async fn wait_load_balancer(
 async fn create_target_group(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let hc = HealthCheck::of(spec)?;
-    let out = cx
-        .aws
-        .elbv2
-        .create_target_group()
-        .name(spec.str("name")?)
-        .protocol(ProtocolEnum::from(spec.str("protocol")?))
-        .port(spec.int("port")?)
-        .vpc_id(spec.str("vpc_id")?)
-        .target_type(TargetTypeEnum::from(spec.str("target_type")?))
-        .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
-        .set_health_check_port(hc.port)
-        .set_health_check_path(hc.path)
-        .set_health_check_interval_seconds(hc.interval)
-        .set_health_check_timeout_seconds(hc.timeout)
-        .set_healthy_threshold_count(hc.healthy_threshold)
-        .set_unhealthy_threshold_count(hc.unhealthy_threshold)
-        .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
-        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "CreateTargetGroup")?;
+    let out = send_once!(
+        aws_sdk_elasticloadbalancingv2,
+        cx.aws
+            .elbv2
+            .create_target_group()
+            .name(spec.str("name")?)
+            .protocol(ProtocolEnum::from(spec.str("protocol")?))
+            .port(spec.int("port")?)
+            .vpc_id(spec.str("vpc_id")?)
+            .target_type(TargetTypeEnum::from(spec.str("target_type")?))
+            .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
+            .set_health_check_port(hc.port)
+            .set_health_check_path(hc.path)
+            .set_health_check_interval_seconds(hc.interval)
+            .set_health_check_timeout_seconds(hc.timeout)
+            .set_healthy_threshold_count(hc.healthy_threshold)
+            .set_unhealthy_threshold_count(hc.unhealthy_threshold)
+            .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+            .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "CreateTargetGroup")?;
     let arn = out
         .target_groups()
         .first()
@@ -561,20 +564,21 @@ async fn set_deregistration_delay(
 
 async fn create_listener(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .elbv2
-        .create_listener()
-        .load_balancer_arn(spec.str("load_balancer_arn")?)
-        .port(spec.int("port")?)
-        .protocol(ProtocolEnum::from(spec.str("protocol")?))
-        .default_actions(default_action(spec)?)
-        .set_certificates(certificate(spec))
-        .set_ssl_policy(spec.opt_str("ssl_policy").map(str::to_owned))
-        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "CreateListener")?;
+    let out = send_once!(
+        aws_sdk_elasticloadbalancingv2,
+        cx.aws
+            .elbv2
+            .create_listener()
+            .load_balancer_arn(spec.str("load_balancer_arn")?)
+            .port(spec.int("port")?)
+            .protocol(ProtocolEnum::from(spec.str("protocol")?))
+            .default_actions(default_action(spec)?)
+            .set_certificates(certificate(spec))
+            .set_ssl_policy(spec.opt_str("ssl_policy").map(str::to_owned))
+            .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "CreateListener")?;
     let arn = out
         .listeners()
         .first()
@@ -585,18 +589,19 @@ async fn create_listener(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, Pro
 
 async fn create_rule(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .elbv2
-        .create_rule()
-        .listener_arn(spec.str("listener_arn")?)
-        .priority(spec.int("priority")?)
-        .set_conditions(Some(conditions(spec)?))
-        .actions(forward(spec)?)
-        .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
-        .send()
-        .await
-        .at(a, "CreateRule")?;
+    let out = send_once!(
+        aws_sdk_elasticloadbalancingv2,
+        cx.aws
+            .elbv2
+            .create_rule()
+            .listener_arn(spec.str("listener_arn")?)
+            .priority(spec.int("priority")?)
+            .set_conditions(Some(conditions(spec)?))
+            .actions(forward(spec)?)
+            .set_tags(Some(to_tags(&create_tags(cx.own, spec)?)))
+    )
+    .await
+    .at(a, "CreateRule")?;
     let arn = out
         .rules()
         .first()

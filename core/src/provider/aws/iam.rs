@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use super::ec2::{create_tags, owner, visible_tags};
 use super::live::{as_set, attrs, common_prefix, missing, recorded, report};
+use super::once::send_once;
 use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
 use super::{AwsResultExt, Cx, Prior, retry_while, tolerate};
 use crate::graph::{Address, Kind};
@@ -217,17 +218,18 @@ pub(crate) async fn refresh(
 async fn create_role(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let name = spec.str("name")?;
-    let out = cx
-        .aws
-        .iam
-        .create_role()
-        .role_name(name)
-        .path(spec.str("path")?)
-        .assume_role_policy_document(document_text(spec, "assume_role_policy")?)
-        .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
-        .send()
-        .await
-        .at(a, "CreateRole")?;
+    let out = send_once!(
+        aws_sdk_iam,
+        cx.aws
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(spec.str("path")?)
+            .assume_role_policy_document(document_text(spec, "assume_role_policy")?)
+            .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
+    )
+    .await
+    .at(a, "CreateRole")?;
     let arn = out
         .role()
         .map(|r| r.arn().to_owned())
@@ -388,17 +390,18 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), Provider
 
 async fn create_policy(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let out = cx
-        .aws
-        .iam
-        .create_policy()
-        .policy_name(spec.str("name")?)
-        .path(spec.str("path")?)
-        .policy_document(document_text(spec, "document")?)
-        .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
-        .send()
-        .await
-        .at(a, "CreatePolicy")?;
+    let out = send_once!(
+        aws_sdk_iam,
+        cx.aws
+            .iam
+            .create_policy()
+            .policy_name(spec.str("name")?)
+            .path(spec.str("path")?)
+            .policy_document(document_text(spec, "document")?)
+            .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
+    )
+    .await
+    .at(a, "CreatePolicy")?;
     let arn = out
         .policy()
         .and_then(|p| p.arn())
@@ -574,16 +577,17 @@ async fn create_instance_profile(
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let name = spec.str("name")?;
-    let out = cx
-        .aws
-        .iam
-        .create_instance_profile()
-        .instance_profile_name(name)
-        .path(spec.str("path")?)
-        .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
-        .send()
-        .await
-        .at(a, "CreateInstanceProfile")?;
+    let out = send_once!(
+        aws_sdk_iam,
+        cx.aws
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .path(spec.str("path")?)
+            .set_tags(Some(iam_tags(a, &create_tags(cx.own, spec)?)?))
+    )
+    .await
+    .at(a, "CreateInstanceProfile")?;
     let arn = out
         .instance_profile()
         .map(|p| p.arn().to_owned())
@@ -639,15 +643,17 @@ async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Result<
         cx.waits.consistency,
         &[NO_SUCH_ENTITY],
         || async {
-            cx.aws
-                .iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(profile)
-                .role_name(role)
-                .send()
-                .await
-                .at(a, "AddRoleToInstanceProfile")
-                .map(drop)
+            send_once!(
+                aws_sdk_iam,
+                cx.aws
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(profile)
+                    .role_name(role)
+            )
+            .await
+            .at(a, "AddRoleToInstanceProfile")
+            .map(drop)
         },
     )
     .await

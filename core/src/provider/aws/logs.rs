@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::ec2::{create_tags, visible_tags};
 use super::live::{attrs, common_prefix, missing, recorded, report};
+use super::once::send_once;
 use super::ownership::{TagChanges, adopt, claim, tag_changes};
 use super::{AwsResultExt, Cx, Prior, tolerate};
 use crate::graph::{Address, Kind};
@@ -55,14 +56,16 @@ pub(crate) async fn create(
         let live = group_live(&group, visible_tags(&tags));
         return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
-    cx.aws
-        .logs
-        .create_log_group()
-        .log_group_name(name)
-        .set_tags(Some(create_tags(cx.own, spec)?.into_iter().collect()))
-        .send()
-        .await
-        .at(a, "CreateLogGroup")?;
+    send_once!(
+        aws_sdk_cloudwatchlogs,
+        cx.aws
+            .logs
+            .create_log_group()
+            .log_group_name(name)
+            .set_tags(Some(create_tags(cx.own, spec)?.into_iter().collect()))
+    )
+    .await
+    .at(a, "CreateLogGroup")?;
     set_retention(cx, spec, name).await?;
     // CreateLogGroup answers nothing: the ARN comes from reading the group back.
     let arn = describe(cx, a, name)

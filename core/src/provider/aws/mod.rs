@@ -18,6 +18,7 @@ pub mod events;
 pub mod iam;
 mod live;
 pub mod logs;
+mod once;
 mod ownership;
 pub mod sns;
 
@@ -360,8 +361,21 @@ macro_rules! dispatch {
 }
 
 impl Provider for AwsProvider {
+    /// A create whose outcome is unknown (its response was lost) runs again from the top,
+    /// which looks for what the lost attempt made and adopts it (see [`once`]).
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
-        dispatch!(Family::of(spec.kind), create(self.cx(), spec, token_seed))
+        let mut reruns = 0;
+        loop {
+            match dispatch!(Family::of(spec.kind), create(self.cx(), spec, token_seed)) {
+                Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
+                    reruns += 1;
+                    tracing::warn!(address = %spec.address, error = %e, "the outcome of a create is unknown; looking for what it made");
+                    // Gives AWS time to show what the lost attempt made.
+                    tokio::time::sleep(self.waits.poll).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn update(

@@ -1,0 +1,132 @@
+//! Calls that must not be sent twice blindly. The SDK resends a request whose transport failed,
+//! which is right for reads and updates, but a `CreateVpc` whose response was lost has already
+//! made a VPC: resending it makes a twin, and resending a `CreateRole` fails on the role it
+//! made. Every call that creates something therefore goes out with [`NotResent`], so a failure
+//! whose outcome is unknown reaches the create step, and the step runs again from the top, where
+//! it looks for what the first attempt made (by its ownership tags) before creating anything.
+//! That includes calls AWS deduplicates (a client token, a load balancer of the same name and
+//! settings): emulators do not, and the re-run is right for both. Only calls that are upserts
+//! everywhere (`CreateCluster`, `CreateTopic`, `PutRule`, `PutTargets`, `Subscribe`) are resent.
+
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
+
+use crate::provider::ProviderError;
+
+/// Sends a fluent call of service crate `$krate` that the SDK must not resend after a transport
+/// failure (see the module docs).
+macro_rules! send_once {
+    ($krate:ident, $call:expr) => {
+        $call
+            .customize()
+            .config_override(
+                $krate::config::Builder::default()
+                    .retry_classifier(crate::provider::aws::once::NotResent),
+            )
+            .send()
+    };
+}
+pub(crate) use send_once;
+
+/// The failures after which nobody knows whether AWS acted: the connection broke or timed out
+/// once the request may have left, or the answer could not be read.
+const OUTCOME_UNKNOWN: [&str; 3] = ["DispatchFailure", "TimeoutError", "ResponseError"];
+
+/// How many times a create step whose outcome was unknown runs again.
+pub(crate) const RERUNS: u32 = 3;
+
+impl ProviderError {
+    /// Whether AWS may have acted on the request that failed.
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Aws { code, .. } if OUTCOME_UNKNOWN.contains(&code.as_str()))
+    }
+}
+
+/// Forbids resending after a transport failure (throttling and server errors, which AWS
+/// answered, are still retried by the classifiers before it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NotResent;
+
+impl ClassifyRetry for NotResent {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(e))
+                if e.is_connector_error() || e.is_timeout_error() || e.is_response_error() =>
+            {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "ecsops: no blind resend of a non-idempotent call"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_runtime_api::client::interceptors::context::{Input, Output};
+    use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    use super::*;
+
+    fn after(
+        result: Result<
+            Output,
+            OrchestratorError<aws_smithy_runtime_api::client::interceptors::context::Error>,
+        >,
+    ) -> RetryAction {
+        let mut ctx = InterceptorContext::new(Input::doesnt_matter());
+        ctx.set_output_or_error(result);
+        NotResent.classify_retry(&ctx)
+    }
+
+    #[test]
+    fn a_broken_or_timed_out_transport_is_not_resent() {
+        let io = ConnectorError::io("connection closed before message completed".into());
+        assert_eq!(
+            after(Err(OrchestratorError::connector(io))),
+            RetryAction::RetryForbidden
+        );
+        let timeout = ConnectorError::timeout("read timed out".into());
+        assert_eq!(
+            after(Err(OrchestratorError::connector(timeout))),
+            RetryAction::RetryForbidden
+        );
+    }
+
+    #[test]
+    fn answers_are_left_to_the_standard_classifiers() {
+        assert_eq!(
+            after(Ok(Output::doesnt_matter())),
+            RetryAction::NoActionIndicated
+        );
+        let answered = OrchestratorError::operation(
+            aws_smithy_runtime_api::client::interceptors::context::Error::doesnt_matter(),
+        );
+        assert_eq!(after(Err(answered)), RetryAction::NoActionIndicated);
+    }
+
+    #[test]
+    fn only_transport_failures_leave_the_outcome_unknown() {
+        let a = crate::graph::Address::new("vpc");
+        let failure = |code: &str| ProviderError::Aws {
+            address: a.clone(),
+            operation: "CreateVpc",
+            code: code.to_owned(),
+            message: String::new(),
+        };
+        assert!(failure("DispatchFailure").outcome_unknown());
+        assert!(failure("ResponseError").outcome_unknown());
+        assert!(!failure("VpcLimitExceeded").outcome_unknown());
+        assert!(!failure("ConstructionFailure").outcome_unknown());
+    }
+}
