@@ -218,16 +218,33 @@ pub fn lock_fields(holder: &LockInfo) -> String {
     )
 }
 
-/// The visible countdown while waiting for a held lock (only on a terminal).
-pub fn lock_countdown(holder: &LockInfo, remaining: std::time::Duration) {
-    use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
-        anstream::eprint!(
-            "\rwaiting for the lock held by {} ({}), {}s left ",
-            holder.who,
-            holder.operation,
-            remaining.as_secs()
-        );
+/// What waiting for a held lock shows: a countdown on a terminal; elsewhere (CI logs) one line
+/// when the wait begins, so that a pause is never silent.
+#[derive(Debug, Default)]
+pub struct LockWait {
+    announced: bool,
+}
+
+impl LockWait {
+    pub fn tick(&mut self, holder: &LockInfo, remaining: std::time::Duration) {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            anstream::eprint!(
+                "\rwaiting for the lock held by {} ({}), {}s left ",
+                holder.who,
+                holder.operation,
+                remaining.as_secs()
+            );
+        } else if !self.announced {
+            self.announced = true;
+            anstream::eprintln!(
+                "waiting up to {}s for the lock held by {} ({}, since {})",
+                remaining.as_secs_f64().ceil(),
+                holder.who,
+                holder.operation,
+                holder.when
+            );
+        }
     }
 }
 

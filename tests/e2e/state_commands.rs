@@ -247,21 +247,35 @@ fn a_held_lock_is_waited_for_with_lock_timeout() {
     ws.write("doc1.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc1.json");
     let doc = doc.to_str().expect("utf-8 path").to_owned();
-    let started = std::time::Instant::now();
-    ws.ecsops(&["state", "push", "acc", &doc]).expect_code(1);
+    // By default a held lock fails at once, naming the holder.
+    let out = ws.ecsops(&["state", "push", "acc", &doc]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("is locked"), "{}", out.stderr);
+    assert!(!out.stderr.contains("waiting"), "{}", out.stderr);
+    // With a timeout it says it waits, and goes on once the holder lets go.
+    let mut child = ws
+        .command(
+            &["state", "push", "acc", &doc, "--lock-timeout", "60s"],
+            &[],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start push");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("read stderr");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "the default is to fail at once"
+        line.starts_with("waiting up to 60s for the lock held by ")
+            && line.contains("(apply, since "),
+        "{line}"
     );
-    let lock = ws.path().join(".ecsops/state/acc.lock");
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
-        std::fs::remove_file(lock).expect("release");
-    });
-    let out = ws.ecsops(&["state", "push", "acc", &doc, "--lock-timeout", "20s"]);
-    releaser.join().expect("releaser");
-    out.expect_code(0);
-    assert!(out.stdout.contains("wrote serial 1"), "{}", out.stdout);
+    assert!(child.try_wait().expect("poll").is_none(), "still waiting");
+    std::fs::remove_file(ws.path().join(".ecsops/state/acc.lock")).expect("release");
+    let out = child.wait_with_output().expect("push ends");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("wrote serial 1"), "{stdout}");
 }
 
 #[test]
@@ -309,61 +323,165 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
     );
 }
 
-/// Kills `state push` of a multi-megabyte document at varying moments; every time the stored
-/// state must parse and be either the previous or the pushed serial.
-fn killed_writes(ws: &Workspace, env: &[(&str, String)]) {
+/// What a killed `state push` must leave stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    Previous,
+    Pushed,
+    /// Killed at a moment when either is right (never anything else).
+    Either,
+}
+
+/// Pushes a multi-megabyte document once, for the kills that follow.
+fn big_document(ws: &Workspace, env: &[(&str, String)]) -> String {
     ws.write("big.json", &document(1, 20_000).to_string());
     let big = ws.path().join("big.json");
-    let big = big.to_str().expect("utf-8 path");
-    ws.command(&["state", "push", "acc", big], env)
-        .status()
-        .expect("first push");
-    for round in 0u64..8 {
-        let before: Value =
-            serde_json::from_str(&ws.ecsops_env(&["state", "pull", "acc"], env).stdout)
-                .expect("state parses");
-        let mut child = ws
-            .command(&["state", "push", "acc", big, "--force"], env)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn push");
-        std::thread::sleep(Duration::from_millis(40 + round * 35));
-        let _ = child.kill();
-        let _ = child.wait();
-        let out = ws.ecsops_env(&["state", "pull", "acc"], env);
-        out.expect_code(0);
-        let after: Value = serde_json::from_str(&out.stdout).expect("never a torn state");
-        let (b, a) = (
-            before["serial"].as_u64().unwrap_or(0),
-            after["serial"].as_u64().unwrap_or(0),
+    let big = big.to_str().expect("utf-8 path").to_owned();
+    ws.ecsops_env(&["state", "push", "acc", &big], env)
+        .expect_code(0);
+    big
+}
+
+fn stored(ws: &Workspace, env: &[(&str, String)]) -> Value {
+    let out = ws.ecsops_env(&["state", "pull", "acc"], env);
+    out.expect_code(0);
+    serde_json::from_str(&out.stdout).expect("never a torn state")
+}
+
+/// Pushes `big` again (with `push_env`), kills the push (`kill -9`) once `reached` says it got
+/// to the kill point (or it ended), and checks what is stored (read with `env`): a whole state,
+/// of the serial `left` says. Frees the lock a killed push leaves behind, the documented way.
+fn kill_push(
+    ws: &Workspace,
+    big: &str,
+    push_env: &[(&str, String)],
+    env: &[(&str, String)],
+    reached: &dyn Fn(u64) -> bool,
+    left: Left,
+) {
+    let before = stored(ws, env)["serial"].as_u64().expect("a serial");
+    let mut child = ws
+        .command(&["state", "push", "acc", big, "--force"], push_env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn push");
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    while !reached(before) && child.try_wait().expect("poll").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never got there"
         );
-        assert!(a == b || a == b + 1, "round {round}: serial {b} became {a}");
-        assert_eq!(
-            after["resources"].as_object().map(serde_json::Map::len),
-            Some(20_000)
-        );
-        // A push killed while holding the lock leaves it behind: remove it the documented way.
-        let lock = ws.ecsops_env(&["lock", "acc"], env).stdout;
-        if let Some(id) = lock.lines().find_map(|l| l.trim().strip_prefix("lock id:")) {
-            ws.ecsops_env(&["unlock", "acc", id.trim()], env)
-                .expect_code(0);
-        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let after = stored(ws, env);
+    let serial = after["serial"].as_u64().unwrap_or(0);
+    let expected = match left {
+        Left::Previous => vec![before],
+        Left::Pushed => vec![before + 1],
+        Left::Either => vec![before, before + 1],
+    };
+    assert!(
+        expected.contains(&serial),
+        "{left:?}: serial {before} became {serial}"
+    );
+    assert_eq!(
+        after["resources"].as_object().map(serde_json::Map::len),
+        Some(20_000)
+    );
+    let lock = ws.ecsops_env(&["lock", "acc"], env).stdout;
+    if let Some(id) = lock.lines().find_map(|l| l.trim().strip_prefix("lock id:")) {
+        ws.ecsops_env(&["unlock", "acc", id.trim()], env)
+            .expect_code(0);
     }
 }
 
+/// The local state is replaced by a rename: a push killed before it leaves the previous state,
+/// after it the pushed one, and in the middle of writing the new file one of the two.
 #[test]
 fn a_killed_write_never_tears_the_local_state() {
-    killed_writes(&workspace(), &[]);
+    let ws = workspace();
+    let big = big_document(&ws, &[]);
+    let dir = ws.path().join(".ecsops/state");
+    // Before the write: the push holds the lock, then waits for the write mutex the test holds.
+    let mutex = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("acc.write-lock"))
+        .expect("open the write mutex");
+    mutex.lock().expect("hold the write mutex");
+    kill_push(
+        &ws,
+        &big,
+        &[],
+        &[],
+        &|_| dir.join("acc.lock").exists(),
+        Left::Previous,
+    );
+    mutex.unlock().expect("release the write mutex");
+    // In the middle of the write: the moment the temporary file appears.
+    let writing = |_| {
+        std::fs::read_dir(&dir)
+            .expect("state dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+    };
+    kill_push(&ws, &big, &[], &[], &writing, Left::Either);
+    // After the write: the moment the pushed serial is stored.
+    let written = |before: u64| {
+        std::fs::read_to_string(dir.join("acc.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["serial"].as_u64())
+            == Some(before + 1)
+    };
+    kill_push(&ws, &big, &[], &[], &written, Left::Pushed);
 }
 
+/// The S3 state is one PUT: a push killed while uploading leaves the previous state (S3 never
+/// stores half a body), one killed after S3 stored it but before hearing back, the pushed one.
 #[test]
 fn a_killed_write_never_tears_the_s3_state() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use std::sync::atomic::Ordering;
+
     let guard = moto();
     create_bucket(guard.server);
+    let ws = workspace();
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/kill".to_owned()));
-    killed_writes(&workspace(), &env);
+    let big = big_document(&ws, &env);
+    let write = || vec!["put ", "/kill/acc/state.json"];
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![
+            DropResponse {
+                contains: write(),
+                times: 1,
+                fault: Fault::Truncate,
+            },
+            DropResponse {
+                contains: write(),
+                times: 1,
+                fault: Fault::Hold,
+            },
+        ],
+    );
+    let mut push_env = env.clone();
+    push_env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    push_env.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let counter = &proxy.dropped;
+    let dropped = |n| move |_| counter.load(Ordering::SeqCst) == n;
+    kill_push(&ws, &big, &push_env, &env, &dropped(1), Left::Previous);
+    kill_push(&ws, &big, &push_env, &env, &dropped(2), Left::Pushed);
+    assert_eq!(
+        proxy.dropped.load(Ordering::SeqCst),
+        2,
+        "both kill points reached"
+    );
 }
 
 #[test]

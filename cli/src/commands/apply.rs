@@ -127,7 +127,10 @@ async fn walk(
     };
     // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
     let interrupt = interrupted();
-    let mut ui = Terminal { progress: None };
+    let mut ui = Terminal {
+        progress: None,
+        lock_wait: report::LockWait::default(),
+    };
     let report = Box::pin(ecsops_core::ops::apply::run(
         &ws, env, &request, &mut ui, interrupt,
     ))
@@ -177,11 +180,12 @@ fn verb(operation: Operation) -> &'static str {
 /// The terminal side of the workflow.
 struct Terminal {
     progress: Option<Progress>,
+    lock_wait: report::LockWait,
 }
 
 impl Interaction for Terminal {
     fn waiting_for_lock(&mut self, holder: &LockInfo, left: Duration) {
-        report::lock_countdown(holder, left);
+        self.lock_wait.tick(holder, left);
     }
 
     fn planned(&mut self, planned: &Planned<'_>) {

@@ -200,7 +200,11 @@ async fn push(ctx: &Context, a: PushArgs) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
     let target = ctx.target(&a.environment).await?;
     let info = LockInfo::new("state push", ws.root());
-    ops::acquire(&target, &info, a.lock.timeout, &mut report::lock_countdown).await?;
+    let mut wait = report::LockWait::default();
+    ops::acquire(&target, &info, a.lock.timeout, &mut |h, left| {
+        wait.tick(h, left);
+    })
+    .await?;
     let serial = ops::push(&target, document, a.force, &info).await?;
     anstream::println!(
         "wrote serial {serial} of `{}` to {}",
