@@ -152,6 +152,12 @@ pub fn error(err: &CliError) {
                 "help: someone else wrote the state; run `ecsops diff {environment}` again and re-apply"
             );
         }
+        CliError::Ops(OpsError::Statefile(e @ StateError::Unconditional { .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: keep the state in Amazon S3, or in a compatible store that honours `If-None-Match` on PUT"
+            );
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");

@@ -644,3 +644,54 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
         Some(2)
     );
 }
+
+/// A state store that ignores conditional writes is refused with the reason and what to use.
+#[test]
+fn a_store_that_cannot_lock_is_refused_with_the_reason() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![DropResponse {
+            contains: vec!["put ", "/lock.json"],
+            times: usize::MAX,
+            fault: Fault::Strip("If-None-Match"),
+        }],
+    );
+    let mut env = guard.server.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/blind".to_owned()));
+    ws.write("doc.json", &document(1, 1).to_string());
+    let doc = ws.path().join("doc.json");
+    let out = ws.ecsops_env(
+        &["state", "push", "acc", doc.to_str().expect("utf-8 path")],
+        &env,
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(
+            "error: the state store at `s3://ecsops-state/blind/acc/lock.json` ignores conditional writes (`If-None-Match`), so it cannot lock `acc`; nothing was changed"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: keep the state in Amazon S3"),
+        "{}",
+        out.stderr
+    );
+    let pulled = ws.ecsops_env(&["state", "pull", "acc"], &env);
+    pulled.expect_code(1);
+    assert!(
+        pulled.stderr.contains("`acc` has no state yet"),
+        "nothing written: {}",
+        pulled.stderr
+    );
+    let lock = ws.ecsops_env(&["lock", "acc"], &env);
+    lock.expect_code(0);
+    assert!(lock.stdout.contains("is unlocked"), "{}", lock.stdout);
+}

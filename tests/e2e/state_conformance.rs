@@ -283,3 +283,85 @@ async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
     ));
     backend.unlock(&me.id).await.expect("unlock");
 }
+
+/// A store that ignores `If-None-Match` (a proxy strips it here) cannot lock, and is refused
+/// rather than trusted: a run through it finds a lock already held and leaves it alone, or,
+/// finding none, sees its second conditional write accepted, takes its own lock back and says
+/// why. Runs racing through it never both proceed, and leave no lock behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_ignores_if_none_match_is_refused_not_trusted() {
+    use crate::support::moto::s3_client;
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let guard = moto();
+    let _store = s3(guard.server).await;
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![DropResponse {
+            contains: vec!["put ", "/lock.json"],
+            times: usize::MAX,
+            fault: Fault::Strip("If-None-Match"),
+        }],
+    );
+    let blind = || {
+        Backend::S3(S3Backend::with_client(
+            s3_client(&proxy.endpoint),
+            "ecsops-state",
+            "blind",
+            ENV,
+        ))
+    };
+    let honest = Backend::S3(S3Backend::with_client(
+        guard.server.s3(),
+        "ecsops-state",
+        "blind",
+        ENV,
+    ));
+    let refused = |r: Result<(), StateError>| match r {
+        Err(StateError::Unconditional { location, .. }) => {
+            assert_eq!(location, "s3://ecsops-state/blind/acc/lock.json");
+            true
+        }
+        _ => false,
+    };
+    assert!(refused(blind().lock(&info(1)).await));
+    assert_eq!(
+        honest.read_lock().await.expect("read"),
+        None,
+        "nothing left"
+    );
+
+    let holder = info(2);
+    honest.lock(&holder).await.expect("an honest store locks");
+    match blind().lock(&info(3)).await {
+        Err(StateError::LockHeld { holder: h, .. }) => assert_eq!(h.id, holder.id),
+        other => panic!("expected the lock to be held, got {other:?}"),
+    }
+    assert_eq!(
+        honest.read_lock().await.expect("read"),
+        Some(holder.clone()),
+        "the holder's lock is untouched"
+    );
+    honest.unlock(&holder.id).await.expect("unlock");
+
+    for round in 0..10 {
+        let (one, two) = (blind(), blind());
+        let (first, second) = (info(10), info(11));
+        let (a, b) = tokio::join!(one.lock(&first), two.lock(&second));
+        for r in [a, b] {
+            assert!(
+                matches!(
+                    r,
+                    Err(StateError::Unconditional { .. } | StateError::LockHeld { .. })
+                ),
+                "round {round}: {r:?}"
+            );
+        }
+        assert_eq!(
+            honest.read_lock().await.expect("read"),
+            None,
+            "round {round}"
+        );
+    }
+    assert!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst) >= 42);
+}

@@ -19,6 +19,15 @@ pub enum StateError {
     },
     #[error("`{environment}` is not locked")]
     NotLocked { environment: String },
+    /// The store accepted a second `If-None-Match: *` write of an object that exists: it ignores
+    /// conditional writes, so two runs could both believe they hold the lock.
+    #[error(
+        "the state store at `{location}` ignores conditional writes (`If-None-Match`), so it cannot lock `{environment}`; nothing was changed"
+    )]
+    Unconditional {
+        environment: String,
+        location: String,
+    },
     /// The stored state changed since it was read: another writer won.
     #[error(
         "the state of `{environment}` changed since it was read (now serial {current_serial}); nothing was written"

@@ -4,7 +4,9 @@
 //! - Lock: `PutObject lock.json` with `If-None-Match: *`. The SDK retries failed requests, so a
 //!   lock write whose first attempt succeeded but whose response was lost comes back as 412
 //!   against our own lock (OpenTofu had exactly this bug: a lock never released). So on 412 the
-//!   lock is read back and counts as taken when its id is ours.
+//!   lock is read back and counts as taken when its id is ours. A store that ignores the
+//!   condition (some S3-compatible ones) would let two runs both hold the lock: the same
+//!   conditional write is sent a second time, and a store that accepts it is refused.
 //! - Release: `DeleteObject` with `If-Match: <etag of the lock we read>`, after checking the id.
 //! - Writes: `PutObject state.json` with `If-Match: <etag read>` (or `If-None-Match: *` for the
 //!   first write); a 412 means another writer won and is an error, never an overwrite.
@@ -236,40 +238,71 @@ impl S3Backend {
         }
     }
 
+    /// Takes the lock: a lock already there is reported without writing; otherwise an
+    /// `If-None-Match: *` write creates it, a second such write must be refused (or the store
+    /// ignores the condition and cannot lock at all), and a read-back confirms the content is
+    /// ours (an emulator racing two writers lets both through, and the last content wins).
     pub async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
+        match self.read_lock().await? {
+            Some(holder) if holder.id == info.id => return Ok(()),
+            Some(holder) => return Err(self.held(holder)),
+            None => {}
+        }
         let body = serde_json::to_vec_pretty(info).unwrap_or_default();
-        let result = self
-            .client
+        match self.create_lock(&body).await {
+            Ok(()) => {}
+            Err(e) if precondition_failed(&e) => {
+                return match self.read_lock().await? {
+                    // Our own earlier attempt succeeded and only its response was lost.
+                    Some(holder) if holder.id == info.id => Ok(()),
+                    Some(holder) => Err(self.held(holder)),
+                    // Released between our write and our read: try again from the top.
+                    None => Box::pin(self.lock(info)).await,
+                };
+            }
+            Err(e) => return Err(self.aws("PutObject", "lock.json", &e)),
+        }
+        match self.create_lock(&body).await {
+            Err(e) if precondition_failed(&e) => {}
+            Err(e) => return Err(self.aws("PutObject", "lock.json", &e)),
+            Ok(()) => {
+                // Take back only what is ours: another run's lock stays for it to release.
+                if self.read_lock().await?.is_some_and(|h| h.id == info.id) {
+                    let _ = self.unlock(&info.id).await;
+                }
+                return Err(StateError::Unconditional {
+                    environment: self.environment.clone(),
+                    location: self.location("lock.json"),
+                });
+            }
+        }
+        match self.read_lock().await? {
+            Some(holder) if holder.id != info.id => Err(self.held(holder)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create_lock(
+        &self,
+        body: &[u8],
+    ) -> Result<(), aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError>>
+    {
+        self.client
             .put_object()
             .bucket(&self.bucket)
             .key(self.key("lock.json"))
             .content_type("application/json")
             .if_none_match("*")
-            .body(ByteStream::from(body))
+            .body(ByteStream::from(body.to_vec()))
             .send()
-            .await;
-        match result {
-            // Read back what was written: a store that does not honour `If-None-Match` (an
-            // emulator racing two writers, an S3-compatible store that ignores the header)
-            // lets a second writer through, and then only the last content holds the lock.
-            Ok(_) => match self.read_lock().await? {
-                Some(holder) if holder.id != info.id => Err(StateError::LockHeld {
-                    environment: self.environment.clone(),
-                    holder: Box::new(holder),
-                }),
-                _ => Ok(()),
-            },
-            Err(e) if precondition_failed(&e) => match self.read_lock().await? {
-                // Our own earlier attempt succeeded and only its response was lost.
-                Some(holder) if holder.id == info.id => Ok(()),
-                Some(holder) => Err(StateError::LockHeld {
-                    environment: self.environment.clone(),
-                    holder: Box::new(holder),
-                }),
-                // Released between our write and our read: try again from the top.
-                None => Box::pin(self.lock(info)).await,
-            },
-            Err(e) => Err(self.aws("PutObject", "lock.json", &e)),
+            .await
+            .map(|_| ())
+    }
+
+    fn held(&self, holder: LockInfo) -> StateError {
+        StateError::LockHeld {
+            environment: self.environment.clone(),
+            holder: Box::new(holder),
         }
     }
 

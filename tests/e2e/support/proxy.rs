@@ -28,6 +28,9 @@ pub enum Fault {
     /// Only the first half of the request's body goes upstream, and no answer comes: the
     /// client is stuck mid-upload until it dies (a process killed in the middle of a write).
     Truncate,
+    /// The request goes upstream without this header (a store that ignores it); the response
+    /// comes back as usual.
+    Strip(&'static str),
 }
 
 pub struct Proxy {
@@ -128,6 +131,11 @@ fn serve(
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
     };
+    let request = match fault {
+        Some(Fault::Strip(header)) => without_header(&request, header),
+        _ => request,
+    };
+    let fault = fault.filter(|f| !matches!(f, Fault::Strip(_)));
     let sent = if fault == Some(Fault::Truncate) {
         let head_end = request
             .windows(4)
@@ -157,4 +165,20 @@ fn serve(
         while client.read(&mut sink).is_ok_and(|n| n > 0) {}
     }
     let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+fn without_header(request: &[u8], header: &str) -> Vec<u8> {
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(request.len(), |i| i + 2);
+    let head = String::from_utf8_lossy(&request[..head_end]);
+    let prefix = format!("{}:", header.to_ascii_lowercase());
+    let mut out: Vec<u8> = head
+        .split_inclusive("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with(&prefix))
+        .collect::<String>()
+        .into_bytes();
+    out.extend_from_slice(&request[head_end..]);
+    out
 }
