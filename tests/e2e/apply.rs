@@ -2,7 +2,7 @@
 //! through the real binary: what exists in the emulator afterwards, convergence, drift and its
 //! repair, changes in place, removals, a killed apply, and two applies racing for the lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use ecsops_core::provider::aws::sdk::ec2::types::Filter;
@@ -1512,7 +1512,7 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
     census::take(&env.config)
         .await
         .assert_one_each(&env.state());
-    let adopted: std::collections::BTreeSet<&str> = out
+    let adopted: BTreeSet<&str> = out
         .stderr
         .lines()
         .filter(|l| l.ends_with("(adopted an existing resource carrying its tags)"))
@@ -1532,4 +1532,143 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
     ];
     assert_eq!(adopted, expected.into(), "{}", out.stderr);
     no_changes(&env);
+}
+
+/// A destroy that AWS refuses midway (someone put an inline policy on the task execution role
+/// by hand): it stops there, says why and how to continue, keeps exactly what is left in the
+/// state, and once the cause is gone the same command finishes the job.
+#[tokio::test]
+async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
+    let env = Env::new().await;
+    env.apply();
+    let iamc = ecsops_core::provider::aws::sdk::iam::Client::new(&env.config);
+    let role = "acceptance-default-task-execution";
+    iamc.put_role_policy()
+        .role_name(role)
+        .policy_name("added-by-hand")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .expect("inline policy");
+    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("Destroy stopped: "), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: `iam_role.task_execution`: DeleteRole failed: DeleteConflict: Cannot delete entity, must delete policies first."
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("fix the cause and run `ecsops destroy acceptance` again to continue"),
+        "{}",
+        out.stderr
+    );
+    // Left: the role and exactly the steps the output lists as not started (nothing new
+    // starts after a failure); everything else is gone and no longer recorded.
+    let mut expected: BTreeSet<&str> = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("Not started ("))
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  ")?.strip_suffix(" (delete)"))
+        .collect();
+    assert!(
+        expected.contains("iam_policy.task_execution"),
+        "{}",
+        out.stderr
+    );
+    expected.insert("iam_role.task_execution");
+    let state = env.state();
+    let left: BTreeSet<&str> = state["resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(left, expected, "{}", out.stderr);
+    crate::support::census::take(&env.config)
+        .await
+        .assert_one_each(&state);
+    env.assert_unlocked();
+
+    iamc.delete_role_policy()
+        .role_name(role)
+        .policy_name("added-by-hand")
+        .send()
+        .await
+        .expect("remove the inline policy");
+    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "Destroy complete: 0 created, 0 updated, 0 replaced, {} destroyed.",
+            left.len()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(crate::support::census::take(&env.config).await.0.is_empty());
+}
+
+/// Ctrl-C during a destroy: the running step finishes and is saved, nothing new starts, the
+/// lock is released, and the same command destroys the rest.
+#[tokio::test]
+async fn an_interrupted_destroy_resumes() {
+    let env = Env::new().await;
+    env.apply();
+    let mut child = env
+        .ws
+        .command(
+            &["destroy", ENV, "--auto-approve", "--parallelism", "1"],
+            &env.moto.server.env(),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start destroy");
+    let state = env.ws.path().join(".ecsops/state/acceptance.json");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let remaining = || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
+            .unwrap_or(57)
+    };
+    while remaining() > 52 {
+        assert!(Instant::now() < deadline, "destroy made no progress");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "destroy ended early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("destroy ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Destroy interrupted: "), "{stderr}");
+    let left = remaining();
+    assert!((1..=52).contains(&left), "{left} left");
+    env.assert_unlocked();
+    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "Destroy complete: 0 created, 0 updated, 0 replaced, {left} destroyed."
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(crate::support::census::take(&env.config).await.0.is_empty());
+    assert_eq!(remaining(), 0);
 }
