@@ -9,22 +9,25 @@ fn fixtures() -> std::path::PathBuf {
     repo_root().join("tests/fixtures/manifests")
 }
 
-/// One expected or rendered diagnostic: severity, `path:line:col`, message.
+/// One expected or rendered diagnostic: severity, code, `path:line:col`, message.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Expected {
     warning: bool,
+    code: String,
     location: String,
     message: String,
 }
 
-/// The expectations of a case: `# expect: line:col message` (or `# expect-warning: ...`) lines
-/// in a single-file case, an `expect` file of `path:line:col message` lines in a directory;
-/// `-` for the place of a diagnostic that has none.
+/// The expectations of a case: `# expect: code line:col message` (or `# expect-warning: ...`)
+/// lines in a single-file case, an `expect` file of `code path:line:col message` lines in a
+/// directory; `-` for the place of a diagnostic that has none.
 fn expectations(case: &Path) -> Vec<Expected> {
     let parse = |line: &str, warning: bool, prefix: &str| {
-        let (loc, msg) = line.split_once(' ').expect("`line:col message`");
+        let (code, rest) = line.split_once(' ').expect("`code line:col message`");
+        let (loc, msg) = rest.split_once(' ').expect("`code line:col message`");
         Expected {
             warning,
+            code: code.to_owned(),
             // `-`: a diagnostic with no place in a file.
             location: if loc == "-" {
                 String::new()
@@ -60,7 +63,8 @@ fn expectations(case: &Path) -> Vec<Expected> {
     }
 }
 
-/// Every diagnostic the CLI rendered: its `×` or `⚠` line and the `╭─[place]` under it.
+/// Every diagnostic the CLI rendered: its code (the line above), its `×` or `⚠` line and the
+/// `╭─[place]` under it.
 fn rendered(stderr: &str) -> Vec<Expected> {
     let lines: Vec<&str> = stderr.lines().collect();
     let mut out = Vec::new();
@@ -79,8 +83,15 @@ fn rendered(stderr: &str) -> Vec<Expected> {
             .and_then(|(_, rest)| rest.strip_suffix(']'))
             .unwrap_or("")
             .to_owned();
+        let code = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map_or("", |l| l.trim())
+            .to_owned();
         out.push(Expected {
             warning,
+            code,
             location,
             message: message.to_owned(),
         });
@@ -95,7 +106,10 @@ fn mismatch(expected: &[Expected], got: &[Expected]) -> Option<String> {
     let mut missing = Vec::new();
     for e in expected {
         match unmatched.iter().position(|g| {
-            g.warning == e.warning && g.location == e.location && g.message.contains(&e.message)
+            g.warning == e.warning
+                && g.code == e.code
+                && g.location == e.location
+                && g.message.contains(&e.message)
         }) {
             Some(i) => {
                 unmatched.remove(i);
@@ -445,4 +459,63 @@ fn a_shadowed_route_is_kept_only_when_allowed() {
         &fixture.replace("priority = 1000 }", "priority = 50 }"),
     );
     ws.ecsops(&["validate"]).expect_code(0);
+}
+
+/// Every diagnostic code the validator can emit (each is a literal at its emitting call in
+/// `core/src`) has a fixture that produces it, except the two that guard internal invariants.
+#[test]
+fn every_diagnostic_code_has_a_fixture() {
+    const INTERNAL: [&str; 2] = [
+        // The schema accepted a document the types reject: a bug in the schema, not input.
+        "manifest-shape",
+        // The generated schema does not compile: a bug in ecsops.
+        "schema-internal",
+    ];
+    let mut emitted = std::collections::BTreeSet::new();
+    let mut dirs = vec![repo_root().join("core/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                for call in [
+                    "Diagnostic::error(",
+                    "Diagnostic::warning(",
+                    ".at_value(",
+                    ".at_key(",
+                ] {
+                    for (i, _) in text.match_indices(call) {
+                        let rest = text[i + call.len()..].trim_start();
+                        if let Some(code) = rest
+                            .strip_prefix('"')
+                            .and_then(|r| r.split_once('"'))
+                            .map(|(c, _)| c)
+                        {
+                            emitted.insert(code.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(emitted.len() >= 60, "found only {emitted:?}");
+    let mut covered = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(fixtures().join("invalid"))
+        .expect("fixtures")
+        .flatten()
+    {
+        covered.extend(expectations(&entry.path()).into_iter().map(|e| e.code));
+    }
+    let missing: Vec<&String> = emitted
+        .iter()
+        .filter(|c| !covered.contains(*c) && !INTERNAL.contains(&c.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
+    let unknown: Vec<&String> = covered.iter().filter(|c| !emitted.contains(*c)).collect();
+    assert!(
+        unknown.is_empty(),
+        "fixtures expect codes nothing emits: {unknown:?}"
+    );
 }
