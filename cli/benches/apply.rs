@@ -71,6 +71,23 @@ fn main() {
             })
         })
         .unwrap_or("?");
+    // The same diff with every request 100 ms away, as from a distant region: what the
+    // refresh's sequential round trips cost.
+    let mut far = Vec::new();
+    for delay in [Duration::ZERO, Duration::from_millis(100)] {
+        let proxy = support::proxy::Proxy::with_delay(guard.server.port(), Vec::new(), delay);
+        let mut vars = env.clone();
+        vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+        vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            ws.ecsops_env(&["diff", "acceptance", "--detailed-exitcode"], &vars)
+                .expect_code(0);
+            times.push(started.elapsed());
+        }
+        far.push((delay, median(times)));
+    }
     let state = std::fs::read_to_string(ws.path().join(".ecsops/state/acceptance.json"))
         .expect("state file");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state JSON");
@@ -91,4 +108,11 @@ fn main() {
         median(diff_times).as_secs_f64()
     );
     println!("| AWS requests of that diff | {requests} |");
+    for (delay, t) in far {
+        println!(
+            "| that diff through a proxy adding {} ms per request | {:.2} s |",
+            delay.as_millis(),
+            t.as_secs_f64()
+        );
+    }
 }

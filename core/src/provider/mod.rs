@@ -281,6 +281,14 @@ pub struct Refresh {
 }
 
 impl Refresh {
+    /// Adds what another read found (reads of different resources never overlap).
+    pub fn absorb(&mut self, other: Refresh) {
+        self.live.extend(other.live);
+        self.missing.extend(other.missing);
+        self.unsupported.extend(other.unsupported);
+        self.untracked.extend(other.untracked);
+    }
+
     /// The recorded resources with live values in place of the applied ones and the missing
     /// ones removed, so the planner shows drift as changes and plans re-creates.
     pub fn apply_to(

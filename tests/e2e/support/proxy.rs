@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// Requests whose text (first line, headers and body, compared case-insensitively) contains all
 /// of these meet `fault`, `times` times; later ones fall through to the next rule.
@@ -45,6 +46,12 @@ impl Proxy {
     /// A proxy applying `rules`, each with its own count; the first that matches a request
     /// decides its fate.
     pub fn start(upstream_port: u16, rules: Vec<DropResponse>) -> Self {
+        Self::with_delay(upstream_port, rules, Duration::ZERO)
+    }
+
+    /// Like [`Proxy::start`], and every request waits `delay` before it goes upstream (a
+    /// faraway region: the round trip, not the bandwidth, is what costs).
+    pub fn with_delay(upstream_port: u16, rules: Vec<DropResponse>, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let dropped = Arc::new(AtomicUsize::new(0));
@@ -59,7 +66,10 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let (rules, d, m) = (rules.clone(), d.clone(), m.clone());
-                std::thread::spawn(move || serve(client, upstream_port, &rules, &d, &m));
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    serve(client, upstream_port, &rules, &d, &m);
+                });
             }
         });
         Self {

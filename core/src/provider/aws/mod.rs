@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
 use std::fmt::Debug;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
@@ -406,10 +407,31 @@ impl Provider for AwsProvider {
         &self,
         resources: &BTreeMap<Address, ResourceState>,
     ) -> Result<Refresh, ProviderError> {
-        let mut out = Refresh::default();
         let families: BTreeSet<Family> = resources.values().map(|r| Family::of(r.kind)).collect();
+        // Every family reads at once: none needs another's answer, so the refresh costs the
+        // longest family's round trips, not the sum of all of them.
+        let resources = Arc::new(resources.clone());
+        let mut reads = tokio::task::JoinSet::new();
         for family in families {
-            dispatch!(family, refresh(self.cx(), resources, &mut out))?;
+            let (provider, resources) = (self.clone(), Arc::clone(&resources));
+            reads.spawn(async move {
+                let mut part = Refresh::default();
+                dispatch!(family, refresh(provider.cx(), &resources, &mut part))?;
+                Ok::<_, ProviderError>(part)
+            });
+        }
+        let mut out = Refresh::default();
+        while let Some(read) = reads.join_next().await {
+            match read.map_err(tokio::task::JoinError::try_into_panic) {
+                Ok(part) => out.absorb(part?),
+                Err(Ok(panic)) => std::panic::resume_unwind(panic),
+                Err(Err(cancelled)) => {
+                    return Err(ProviderError::Failed {
+                        address: Address::new("refresh"),
+                        what: format!("a read did not finish: {cancelled}"),
+                    });
+                }
+            }
         }
         Ok(out)
     }
