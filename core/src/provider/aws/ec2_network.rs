@@ -872,55 +872,45 @@ pub(crate) async fn refresh(
     // Errors of a batched read name the kind: no single address is at fault.
     let at = |kind: Kind| Address::new(kind.as_str());
     let env = || vec![environment_filter(cx.own)];
-    let mut tagged: Vec<Tagged> = Vec::new();
-    if kinds.contains(&Kind::Vpc) {
-        tagged.extend(
-            describe_vpcs(cx, &at(Kind::Vpc), env())
-                .await?
-                .iter()
-                .filter_map(vpc_live),
-        );
-    }
-    if kinds.contains(&Kind::InternetGateway) {
-        tagged.extend(
-            describe_internet_gateways(cx, &at(Kind::InternetGateway), env())
-                .await?
-                .iter()
-                .filter_map(internet_gateway_live),
-        );
-    }
-    if kinds.contains(&Kind::Subnet) {
-        tagged.extend(
-            describe_subnets(cx, &at(Kind::Subnet), env())
-                .await?
-                .iter()
-                .filter_map(subnet_live),
-        );
-    }
-    let mut tables: Vec<RouteTable> = Vec::new();
-    if kinds.contains(&Kind::RouteTable)
-        || kinds.contains(&Kind::Route)
-        || kinds.contains(&Kind::RouteTableAssociation)
-    {
-        tables = describe_route_tables(cx, &at(Kind::RouteTable), env()).await?;
-        tagged.extend(tables.iter().filter_map(route_table_live));
-    }
-    if kinds.contains(&Kind::ElasticIp) {
-        tagged.extend(
-            describe_addresses(cx, &at(Kind::ElasticIp), env())
-                .await?
-                .iter()
-                .filter_map(elastic_ip_live),
-        );
-    }
-    if kinds.contains(&Kind::NatGateway) {
-        tagged.extend(
-            describe_nat_gateways(cx, &at(Kind::NatGateway), env())
-                .await?
-                .iter()
-                .filter_map(nat_gateway_live),
-        );
-    }
+    let want = |kind: Kind| kinds.contains(&kind);
+    let want_tables =
+        want(Kind::RouteTable) || want(Kind::Route) || want(Kind::RouteTableAssociation);
+    let [vpc, gateway, subnet, table, address, nat] = [
+        Kind::Vpc,
+        Kind::InternetGateway,
+        Kind::Subnet,
+        Kind::RouteTable,
+        Kind::ElasticIp,
+        Kind::NatGateway,
+    ]
+    .map(at);
+    // The describes are independent: one round trip for all of them.
+    let (vpcs, gateways, subnets, tables, addresses, nat_gateways) = tokio::try_join!(
+        when(want(Kind::Vpc), describe_vpcs(cx, &vpc, env())),
+        when(
+            want(Kind::InternetGateway),
+            describe_internet_gateways(cx, &gateway, env())
+        ),
+        when(want(Kind::Subnet), describe_subnets(cx, &subnet, env())),
+        when(want_tables, describe_route_tables(cx, &table, env())),
+        when(
+            want(Kind::ElasticIp),
+            describe_addresses(cx, &address, env())
+        ),
+        when(
+            want(Kind::NatGateway),
+            describe_nat_gateways(cx, &nat, env())
+        ),
+    )?;
+    let tagged: Vec<Tagged> = vpcs
+        .iter()
+        .filter_map(vpc_live)
+        .chain(gateways.iter().filter_map(internet_gateway_live))
+        .chain(subnets.iter().filter_map(subnet_live))
+        .chain(tables.iter().filter_map(route_table_live))
+        .chain(addresses.iter().filter_map(elastic_ip_live))
+        .chain(nat_gateways.iter().filter_map(nat_gateway_live))
+        .collect();
 
     let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
         .into_iter()
@@ -957,7 +947,7 @@ pub(crate) async fn refresh(
     }
     for live in out.live.values_mut().chain(out.untracked.values_mut()) {
         if live.kind == Kind::Vpc && !live.attributes.contains_key("enable_dns_support") {
-            read_vpc_dns(cx, &at(Kind::Vpc), live).await?;
+            read_vpc_dns(cx, &vpc, live).await?;
         }
     }
     Ok(())
@@ -965,6 +955,14 @@ pub(crate) async fn refresh(
 
 // ---------------------------------------------------------------------------------------------
 // Describe calls and live shapes
+
+/// The items `read` returns when `wanted`, none (and no request) otherwise.
+async fn when<T>(
+    wanted: bool,
+    read: impl Future<Output = Result<Vec<T>, ProviderError>>,
+) -> Result<Vec<T>, ProviderError> {
+    if wanted { read.await } else { Ok(Vec::new()) }
+}
 
 async fn describe_vpcs(
     cx: Cx<'_>,

@@ -145,20 +145,43 @@ pub(crate) async fn refresh(
     };
     let clusters = of(Kind::EcsCluster);
     let lists = of(Kind::ClusterCapacityProviders);
-    if !clusters.is_empty() || !lists.is_empty() {
-        refresh_clusters(cx, resources, &lists, out).await?;
-    }
-    if !of(Kind::CapacityProvider).is_empty() {
-        refresh_capacity_providers(cx, resources, out).await?;
-    }
     let definitions = of(Kind::TaskDefinition);
-    if !definitions.is_empty() {
-        refresh_task_definitions(cx, &definitions, out).await?;
-    }
     let services = of(Kind::Service);
-    if !services.is_empty() {
-        refresh_services(cx, &services, out).await?;
-    }
+    // The four reads are independent: they run at once, each into its own part.
+    let parts = tokio::try_join!(
+        async {
+            let mut part = Refresh::default();
+            if !clusters.is_empty() || !lists.is_empty() {
+                refresh_clusters(cx, resources, &lists, &mut part).await?;
+            }
+            Ok::<_, ProviderError>(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if !of(Kind::CapacityProvider).is_empty() {
+                refresh_capacity_providers(cx, resources, &mut part).await?;
+            }
+            Ok(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if !definitions.is_empty() {
+                refresh_task_definitions(cx, &definitions, &mut part).await?;
+            }
+            Ok(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if !services.is_empty() {
+                refresh_services(cx, &services, &mut part).await?;
+            }
+            Ok(part)
+        },
+    )?;
+    out.absorb(parts.0);
+    out.absorb(parts.1);
+    out.absorb(parts.2);
+    out.absorb(parts.3);
     Ok(())
 }
 
