@@ -74,7 +74,10 @@ pub(crate) async fn update(
                 .and_then(Value::as_str)
                 .ok_or_else(|| ProviderError::Failed {
                     address: a.clone(),
-                    what: "the state records no `arn` for it; run `ecsops refresh`".to_owned(),
+                    what: format!(
+                        "the state records no `arn` for it; {}",
+                        super::UNRECORDED_ID
+                    ),
                 })?;
             if differs("description") || differs("event_pattern") || differs("state") {
                 put_rule(cx, spec, None).await?;

@@ -1000,7 +1000,10 @@ fn arn_of(a: &Address, prior: Prior<'_>) -> Result<String, ProviderError> {
         .map(str::to_owned)
         .ok_or_else(|| ProviderError::Failed {
             address: a.clone(),
-            what: "the state records no `arn` for it; run `ecsops refresh`".to_owned(),
+            what: format!(
+                "the state records no `arn` for it; {}",
+                super::UNRECORDED_ID
+            ),
         })
 }
 

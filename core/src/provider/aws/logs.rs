@@ -91,7 +91,10 @@ pub(crate) async fn update(
         .and_then(Value::as_str)
         .ok_or_else(|| ProviderError::Failed {
             address: a.clone(),
-            what: "the state records no `arn` for it; run `ecsops refresh`".to_owned(),
+            what: format!(
+                "the state records no `arn` for it; {}",
+                super::UNRECORDED_ID
+            ),
         })?;
     if spec.attributes.get("retention_in_days") != prior.attributes.get("retention_in_days") {
         set_retention(cx, spec, name).await?;

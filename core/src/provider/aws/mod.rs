@@ -298,13 +298,14 @@ pub(crate) struct Prior<'a> {
     pub outputs: &'a BTreeMap<String, serde_json::Value>,
 }
 
+/// What to do about a recorded resource whose id (or ARN) the state lacks.
+pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, edit, `ecsops state push`) and apply again: ecsops finds it by its tags";
+
 impl<'a> Prior<'a> {
     fn of(address: &Address, state: &'a ResourceState) -> Result<Self, ProviderError> {
         let id = state.id.as_deref().ok_or_else(|| ProviderError::Failed {
             address: address.clone(),
-            what:
-                "the state records no cloud id for it; run `ecsops refresh` or remove it from state"
-                    .to_owned(),
+            what: format!("the state records no cloud id for it; {UNRECORDED_ID}"),
         })?;
         Ok(Self {
             id,
