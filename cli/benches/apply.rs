@@ -76,9 +76,7 @@ fn main() {
     let mut far = Vec::new();
     for delay in [Duration::ZERO, Duration::from_millis(100)] {
         let proxy = support::proxy::Proxy::with_delay(guard.server.port(), Vec::new(), delay);
-        let mut vars = env.clone();
-        vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-        vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+        let vars = proxy.env(env.clone());
         let mut times = Vec::new();
         for _ in 0..RUNS {
             let started = Instant::now();

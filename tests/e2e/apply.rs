@@ -639,9 +639,7 @@ async fn a_killed_apply_resumes_without_duplicates() {
             fault: Fault::Hold,
         }],
     );
-    let mut vars = env.moto.server.env();
-    vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let vars = proxy.env(env.moto.server.env());
     let mut child = env
         .ws
         .command(
@@ -1503,9 +1501,7 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
             lose(vec!["ContainerServiceV20141113.CreateCluster"]),
         ],
     );
-    let mut vars = env.moto.server.env();
-    vars.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    vars.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let vars = proxy.env(env.moto.server.env());
     let out = env.ws.ecsops_env(&["apply", ENV, "--auto-approve"], &vars);
     out.expect_code(0);
     assert_eq!(proxy.dropped.load(Ordering::SeqCst), 11, "{}", out.stderr);

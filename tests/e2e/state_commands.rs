@@ -470,9 +470,7 @@ fn a_killed_write_never_tears_the_s3_state() {
             },
         ],
     );
-    let mut push_env = env.clone();
-    push_env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    push_env.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let push_env = proxy.env(env.clone());
     let counter = &proxy.dropped;
     let dropped = |n| move |_| counter.load(Ordering::SeqCst) == n;
     kill_push(&ws, &big, &push_env, &env, &dropped(1), Left::Previous);
@@ -661,9 +659,7 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
             fault: Fault::Strip("If-None-Match"),
         }],
     );
-    let mut env = guard.server.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
+    let mut env = proxy.env(guard.server.env());
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/blind".to_owned()));
     ws.write("doc.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc.json");

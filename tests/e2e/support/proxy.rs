@@ -49,6 +49,13 @@ impl Proxy {
         Self::with_delay(upstream_port, rules, Duration::ZERO)
     }
 
+    /// `env` (an `ecsops` process's, for an emulator) with its AWS requests through this proxy.
+    pub fn env(&self, mut env: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+        env.push(("AWS_ENDPOINT_URL", self.endpoint.clone()));
+        env
+    }
+
     /// Like [`Proxy::start`], and every request waits `delay` before it goes upstream (a
     /// faraway region: the round trip, not the bandwidth, is what costs).
     pub fn with_delay(upstream_port: u16, rules: Vec<DropResponse>, delay: Duration) -> Self {
