@@ -11,7 +11,8 @@
 //!
 //! Module map: [`workspace`] finds the workspace and its environments; [`manifest`] loads a
 //! manifest with `extends` and remembers where each value is written; [`schema`] generates and
-//! checks the JSON Schema; [`validate`] applies the semantic rules; [`graph`] expands a manifest
+//! checks the JSON Schema; [`validate`] applies the semantic rules; [`cidr`] holds the subnet
+//! arithmetic both validation and the graph use; [`graph`] expands a manifest
 //! into addressed resources and dependency edges; [`state`] holds the recorded state document
 //! and its backends (local file, S3 with conditional-write locking); [`provider`] talks to AWS
 //! (create, read in batches, update, delete, adopt by ownership tags);
@@ -24,6 +25,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
+pub mod cidr;
 pub mod diagnostic;
 pub mod gitops;
 pub mod graph;

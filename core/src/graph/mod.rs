@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use address::Address;
-pub use build::{BuildError, build, cidrsubnet, subnet_cidrs};
+pub use build::{BuildError, build};
 pub use kind::{Kind, Replacement};
 
 /// An attribute value as desired: a literal, a reference to another resource's output (an id,

@@ -5,8 +5,8 @@
 use ipnet::Ipv4Net;
 
 use super::{Cx, Neighbour, ptr};
+use crate::cidr::subnet_cidrs;
 use crate::diagnostic::did_you_mean;
-use crate::graph::subnet_cidrs;
 
 /// Regions AWS offers, for near-miss suggestions (an unknown but well-formed region is allowed:
 /// new regions appear).
