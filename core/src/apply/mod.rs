@@ -225,6 +225,9 @@ pub async fn apply<P: Provider + 'static>(
 
     // No `?` in this loop: returning would drop `running` and abort the steps in flight.
     loop {
+        // A step that cannot even be prepared fails like any other: it goes through the same
+        // completion below, before anything else starts.
+        let mut unprepared = None;
         while !stop && running.len() < parallelism {
             let Some(i) = ready.pop_front() else { break };
             if skipped.contains(&i) {
@@ -241,52 +244,44 @@ pub async fn apply<P: Provider + 'static>(
                     running.spawn(run(provider, i, work, token_seed));
                 }
                 Err(error) => {
-                    // Cannot even start: a failure like any other.
-                    let finished = Finished {
+                    unprepared = Some(Finished {
                         index: i,
                         effects: Vec::new(),
                         adopted: false,
                         error: Some(error),
                         elapsed: Duration::ZERO,
-                    };
-                    stop |= settle(
-                        finished,
-                        &steps,
-                        recorder,
-                        &mut outcome,
-                        &mut unsaved,
-                        options,
-                        events,
-                    )
-                    .await;
-                    settled[i] = true;
-                    skip_dependents(i, &dependents, &mut skipped);
+                    });
+                    break;
                 }
             }
         }
-        if running.is_empty() {
-            break;
-        }
-        // An interrupt is seen before any further completion: the completion it races could
-        // otherwise make a dependent ready and start it after Ctrl-C.
-        let finished = tokio::select! {
-            biased;
-            () = &mut interrupt, if !outcome.interrupted => {
-                outcome.interrupted = true;
-                stop = true;
-                events(Event::Interrupted);
-                continue;
+        let finished = if let Some(finished) = unprepared {
+            finished
+        } else {
+            if running.is_empty() {
+                break;
             }
-            joined = running.join_next() => joined,
-        };
-        let Some(joined) = finished else { break };
-        let finished = match joined {
-            Ok(f) => f,
-            // A panicking step is a bug; the others still finish and are recorded.
-            Err(e) => {
-                tracing::error!(error = %e, "an apply step panicked");
-                stop = true;
-                continue;
+            // An interrupt is seen before any further completion: the completion it races
+            // could otherwise make a dependent ready and start it after Ctrl-C.
+            let joined = tokio::select! {
+                biased;
+                () = &mut interrupt, if !outcome.interrupted => {
+                    outcome.interrupted = true;
+                    stop = true;
+                    events(Event::Interrupted);
+                    continue;
+                }
+                joined = running.join_next() => joined,
+            };
+            let Some(joined) = joined else { break };
+            match joined {
+                Ok(f) => f,
+                // A panicking step is a bug; the others still finish and are recorded.
+                Err(e) => {
+                    tracing::error!(error = %e, "an apply step panicked");
+                    stop = true;
+                    continue;
+                }
             }
         };
         let i = finished.index;
