@@ -96,10 +96,18 @@ pub async fn take(config: &SdkConfig) -> Census {
 
 type Found = Vec<(String, Option<String>)>;
 
+/// The `ecsops:address` among `(key, value)` tag pairs, whatever the service's tag type.
+fn address<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Option<String> {
+    pairs
+        .into_iter()
+        .find(|(key, _)| *key == Some(ADDRESS))
+        .and_then(|(_, value)| value.map(str::to_owned))
+}
+
 fn ec2_address(tags: &[ec2::types::Tag]) -> Option<String> {
-    tags.iter()
-        .find(|t| t.key() == Some(ADDRESS))
-        .and_then(|t| t.value().map(str::to_owned))
+    address(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 async fn network(c: &ec2::Client) -> Found {
@@ -183,9 +191,7 @@ async fn network(c: &ec2::Client) -> Found {
 }
 
 fn ecs_address(tags: &[ecs::types::Tag]) -> Option<String> {
-    tags.iter()
-        .find(|t| t.key() == Some(ADDRESS))
-        .and_then(|t| t.value().map(str::to_owned))
+    address(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 async fn compute(config: &SdkConfig) -> Found {
@@ -197,14 +203,9 @@ async fn compute(config: &SdkConfig) -> Found {
         .expect("groups")
         .auto_scaling_groups()
     {
-        let address = g
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(ADDRESS))
-            .and_then(|t| t.value().map(str::to_owned));
         found.push((
             g.auto_scaling_group_name().unwrap_or("?").to_owned(),
-            address,
+            address(g.tags().iter().map(|t| (t.key(), t.value()))),
         ));
     }
     let c = ecs::Client::new(config);
@@ -338,12 +339,10 @@ async fn load_balancing(config: &SdkConfig) -> Found {
             .await
             .expect("tags");
         for d in tags.tag_descriptions() {
-            let address = d
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some(ADDRESS))
-                .and_then(|t| t.value().map(str::to_owned));
-            found.push((d.resource_arn().unwrap_or("?").to_owned(), address));
+            found.push((
+                d.resource_arn().unwrap_or("?").to_owned(),
+                address(d.tags().iter().map(|t| (t.key(), t.value()))),
+            ));
         }
     }
     let c = elb::Client::new(config);
@@ -363,13 +362,11 @@ async fn load_balancing(config: &SdkConfig) -> Found {
             .send()
             .await
             .expect("classic tags");
-        let address = tags
+        let tags = tags
             .tag_descriptions()
             .iter()
-            .flat_map(elb::types::TagDescription::tags)
-            .find(|t| t.key() == ADDRESS)
-            .and_then(|t| t.value().map(str::to_owned));
-        found.push((name, address));
+            .flat_map(elb::types::TagDescription::tags);
+        found.push((name, address(tags.map(|t| (Some(t.key()), t.value())))));
     }
     found
 }
@@ -403,12 +400,8 @@ async fn the_rest(config: &SdkConfig) -> Found {
             .send()
             .await
             .expect("rule tags");
-        let address = tags
-            .tags()
-            .iter()
-            .find(|t| t.key() == ADDRESS)
-            .map(|t| t.value().to_owned());
-        found.push((arn, address));
+        let pairs = tags.tags().iter().map(|t| (Some(t.key()), Some(t.value())));
+        found.push((arn, address(pairs)));
     }
     let c = sns::Client::new(config);
     for t in c.list_topics().send().await.expect("topics").topics() {
@@ -419,21 +412,15 @@ async fn the_rest(config: &SdkConfig) -> Found {
             .send()
             .await
             .expect("topic tags");
-        let address = tags
-            .tags()
-            .iter()
-            .find(|t| t.key() == ADDRESS)
-            .map(|t| t.value().to_owned());
-        found.push((arn, address));
+        let pairs = tags.tags().iter().map(|t| (Some(t.key()), Some(t.value())));
+        found.push((arn, address(pairs)));
     }
     found.extend(identities(&iam::Client::new(config)).await);
     found
 }
 
 fn iam_address(tags: &[iam::types::Tag]) -> Option<String> {
-    tags.iter()
-        .find(|t| t.key() == ADDRESS)
-        .map(|t| t.value().to_owned())
+    address(tags.iter().map(|t| (Some(t.key()), Some(t.value()))))
 }
 
 async fn identities(c: &iam::Client) -> Found {
