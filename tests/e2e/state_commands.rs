@@ -539,28 +539,11 @@ fn the_state_bucket_is_used_in_its_own_region() {
         .enable_all()
         .build()
         .expect("rt");
-    rt.block_on(async {
-        let central = aws_sdk_s3::Client::from_conf(
-            guard
-                .server
-                .s3()
-                .config()
-                .to_builder()
-                .region(aws_sdk_s3::config::Region::new("eu-central-1"))
-                .build(),
-        );
-        central
-            .create_bucket()
-            .bucket("central-state")
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("bucket in eu-central-1");
-    });
+    rt.block_on(
+        guard
+            .server
+            .create_bucket_in("central-state", "eu-central-1"),
+    );
     let ws = workspace();
     let mut env: Vec<(&str, String)> = guard
         .server

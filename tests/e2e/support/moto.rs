@@ -123,17 +123,29 @@ impl Moto {
 
     /// Creates bucket `name` in the test region.
     pub async fn create_bucket(&self, name: &str) {
-        self.s3()
+        self.create_bucket_in(name, REGION).await;
+    }
+
+    /// Creates bucket `name` in `region`, asked from that region as S3 wants.
+    pub async fn create_bucket_in(&self, name: &str, region: &str) {
+        let client = aws_sdk_s3::Client::from_conf(
+            self.s3()
+                .config()
+                .to_builder()
+                .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                .build(),
+        );
+        client
             .create_bucket()
             .bucket(name)
             .create_bucket_configuration(
                 aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
                     .build(),
             )
             .send()
             .await
-            .expect("create bucket");
+            .unwrap_or_else(|e| panic!("create bucket {name} in {region}: {e:?}"));
     }
 
     /// An S3 client of this server (path-style addressing, fake credentials).
