@@ -89,7 +89,7 @@ fn no_changes(env: &Env) {
 async fn apply_builds_the_acceptance_environment_and_converges() {
     let env = Env::new().await;
     let out = env.apply();
-    assert!(out.stdout.contains("Apply complete:"), "{}", out.stdout);
+    out.expect_in_stdout("Apply complete:");
     no_changes(&env);
     crate::support::census::take(&env.config)
         .await
@@ -331,7 +331,7 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
     );
     let again = env.run(&["apply", ENV, "--auto-approve"]);
     again.expect_code(0);
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    again.expect_in_stdout("No changes.");
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -376,12 +376,7 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
     let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
     out.expect_code(2);
-    assert!(
-        out.stdout
-            .contains("1 to update, 0 to replace, 0 to delete"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("1 to update, 0 to replace, 0 to delete");
     env.apply();
     let after = group().await;
     assert_eq!(after.desired_capacity(), Some(3));
@@ -522,17 +517,8 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
 
     let (code, out) = env.diff_code();
     assert_eq!(code, Some(2), "{}\n{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("Changed outside ecsops"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("# autoscaling_group[default] was changed outside ecsops"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("Changed outside ecsops");
+    out.expect_in_stdout("# autoscaling_group[default] was changed outside ecsops");
     // Exactly these two drifts, with the attribute's recorded and live values.
     let drift: Vec<&str> = out
         .stdout
@@ -677,7 +663,7 @@ async fn a_killed_apply_resumes_without_duplicates() {
     // The kill left the lock behind: the re-run says so, and unlock with the id frees it.
     let blocked = env.run(&["apply", ENV, "--auto-approve"]);
     blocked.expect_code(1);
-    assert!(blocked.stderr.contains("is locked"), "{}", blocked.stderr);
+    blocked.expect_in_stderr("is locked");
     let id = blocked
         .stderr
         .lines()
@@ -713,12 +699,7 @@ async fn destroy_removes_everything() {
     assert_eq!(before.resources.len(), 57);
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("Destroy complete: 0 created, 0 updated, 0 replaced, 57 destroyed."),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("Destroy complete: 0 created, 0 updated, 0 replaced, 57 destroyed.");
     assert_eq!(count(&env).await, (0, 0, 0));
     let left = crate::support::census::take(&env.config).await;
     assert!(left.0.is_empty(), "left tagged: {left:?}");
@@ -746,12 +727,12 @@ async fn apply_refuses_without_a_terminal_or_approval() {
     let env = Env::new().await;
     let out = env.run(&["apply", ENV]);
     out.expect_code(1);
-    assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
+    out.expect_in_stderr("--auto-approve");
     // Nothing created, and the lock was released (`lock` exits 2 while it is held).
     assert_eq!(count(&env).await, (0, 0, 0));
     let lock = env.run(&["lock", ENV]);
     lock.expect_code(0);
-    assert!(lock.stdout.contains("is unlocked"), "{}", lock.stdout);
+    lock.expect_in_stdout("is unlocked");
 }
 
 #[tokio::test]
@@ -964,21 +945,12 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
         .expect("foreign cluster");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("Apply stopped:"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains(
-            "error: `ecs_cluster`: `acceptance-default` already exists and was not created by ecsops"
-        ),
-        "{}",
-        out.stderr
+    out.expect_in_stderr("Apply stopped:");
+    out.expect_in_stderr(
+        "error: `ecs_cluster`: `acceptance-default` already exists and was not created by ecsops",
     );
-    assert!(out.stderr.contains("Not started ("), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("fix the cause and run `ecsops apply acceptance` again"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("Not started (");
+    out.expect_in_stderr("fix the cause and run `ecsops apply acceptance` again");
     // What was made is recorded (and only that), and the lock is released.
     let state = env.state();
     let recorded = state["resources"]
@@ -1106,18 +1078,8 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
         .expect("detach outside ecsops");
     let (code, out) = env.diff_code();
     assert_eq!(code, Some(2), "{}\n{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout
-            .contains("# internet_gateway was changed outside ecsops"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("# internet_gateway will be updated in place"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("# internet_gateway was changed outside ecsops");
+    out.expect_in_stdout("# internet_gateway will be updated in place");
     assert!(
         out.stdout
             .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
@@ -1169,11 +1131,7 @@ async fn continue_on_error_builds_what_does_not_depend_on_the_failure() {
     for dependent in ["ecs_cluster", "autoscaling_group[default]", "service[web]"] {
         assert!(!resources.contains_key(dependent), "{dependent} was made");
     }
-    assert!(
-        out.stderr.contains("autoscaling_group[default] (create)"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("autoscaling_group[default] (create)");
 }
 
 #[tokio::test]
@@ -1228,12 +1186,8 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     env.edit("base.toml", "container_port = 80", "container_port = 8080");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout.contains("# target_group[web] must be replaced")
-            && out.stdout.contains("# listener_rule[web] must be replaced"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("# target_group[web] must be replaced")
+        .expect_in_stdout("# listener_rule[web] must be replaced");
     no_changes(&env);
     let elb = elbv2::Client::new(&env.config);
     let groups = elb.describe_target_groups().send().await.expect("groups");
@@ -1283,12 +1237,7 @@ async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converg
     .expect("add the move");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("Apply complete: 0 created, 0 updated, 5 replaced, 0 destroyed."),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("Apply complete: 0 created, 0 updated, 5 replaced, 0 destroyed.");
     no_changes(&env);
     let state = env.state();
     for old in [
@@ -1412,7 +1361,7 @@ async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() 
         .expect("update group");
     let out = env.run(&["apply", ENV, "--auto-approve", "--offline"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("No changes."), "{}", out.stdout);
+    out.expect_in_stdout("No changes.");
     // A lock left by another holder: waited for as long as asked, then named.
     env.ws.write(
         ".ecsops/state/acceptance.lock",
@@ -1424,33 +1373,15 @@ async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() 
     let out = env.run(&["apply", ENV, "--auto-approve", "--lock-timeout", "2s"]);
     out.expect_code(1);
     assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
-    assert!(
-        out.stderr.contains(
-            "waiting up to 2s for the lock held by ci@runner-9 (apply, since 2026-12-01T10:00:00Z)"
-        ),
-        "{}",
-        out.stderr
+    out.expect_in_stderr(
+        "waiting up to 2s for the lock held by ci@runner-9 (apply, since 2026-12-01T10:00:00Z)",
     );
-    assert!(
-        out.stderr.contains("who:       ci@runner-9"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("ecsops unlock acceptance 0f0f0f0f-dead-4bee-8000-000000000002"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("who:       ci@runner-9");
+    out.expect_in_stderr("ecsops unlock acceptance 0f0f0f0f-dead-4bee-8000-000000000002");
     let out = env.run(&["destroy", ENV, "--auto-approve", "--lock-timeout", "1s"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("is locked"), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("waiting up to 1s for the lock held by ci@runner-9"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("is locked");
+    out.expect_in_stderr("waiting up to 1s for the lock held by ci@runner-9");
     assert_eq!(count(&env).await, (1, 1, 1), "nothing destroyed");
 }
 
@@ -1550,20 +1481,9 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
         .expect("inline policy");
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("Destroy stopped: "), "{}", out.stderr);
-    assert!(
-        out.stderr.contains(
-            "error: `iam_role.task_execution`: DeleteRole failed: DeleteConflict: Cannot delete entity, must delete policies first."
-        ),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("fix the cause and run `ecsops destroy acceptance` again to continue"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("Destroy stopped: ");
+    out.expect_in_stderr("error: `iam_role.task_execution`: DeleteRole failed: DeleteConflict: Cannot delete entity, must delete policies first.");
+    out.expect_in_stderr("fix the cause and run `ecsops destroy acceptance` again to continue");
     // Left: the role and exactly the steps the output lists as not started (nothing new
     // starts after a failure); everything else is gone and no longer recorded.
     let mut expected: BTreeSet<&str> = out
@@ -1600,14 +1520,10 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
         .expect("remove the inline policy");
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout.contains(&format!(
-            "Destroy complete: 0 created, 0 updated, 0 replaced, {} destroyed.",
-            left.len()
-        )),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout(&format!(
+        "Destroy complete: 0 created, 0 updated, 0 replaced, {} destroyed.",
+        left.len()
+    ));
     assert!(crate::support::census::take(&env.config).await.0.is_empty());
 }
 
@@ -1658,13 +1574,9 @@ async fn an_interrupted_destroy_resumes() {
     env.assert_unlocked();
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout.contains(&format!(
-            "Destroy complete: 0 created, 0 updated, 0 replaced, {left} destroyed."
-        )),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout(&format!(
+        "Destroy complete: 0 created, 0 updated, 0 replaced, {left} destroyed."
+    ));
     assert!(crate::support::census::take(&env.config).await.0.is_empty());
     assert_eq!(remaining(), 0);
 }

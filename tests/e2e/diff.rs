@@ -26,12 +26,7 @@ fn the_readme_command_prints_the_full_acceptance_plan() {
     let ws = example();
     let out = ws.ecsops(&["diff", "acceptance"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("(no state yet: everything will be created)"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("(no state yet: everything will be created)");
     let summary = out.stdout.lines().last().expect("summary line");
     let created: usize = summary
         .strip_prefix("Plan: ")
@@ -114,11 +109,7 @@ fn json_is_versioned_and_markdown_is_a_pr_comment() {
         md.stdout.matches("<details>").count(),
         md.stdout.matches("</details>").count()
     );
-    assert!(
-        md.stdout.contains("<code>+ vpc</code> will be created"),
-        "{}",
-        md.stdout
-    );
+    md.expect_in_stdout("<code>+ vpc</code> will be created");
 }
 
 #[test]
@@ -163,12 +154,8 @@ fn detailed_exitcode_and_a_recorded_state() {
     }
     let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("No changes."), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("(state serial 1, lineage 7c1f0e4e"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("No changes.");
+    out.expect_in_stdout("(state serial 1, lineage 7c1f0e4e");
     // With resources recorded, a diff reads them from AWS first; without credentials it says
     // how to plan offline instead.
     let out = ws.ecsops_env(
@@ -176,7 +163,7 @@ fn detailed_exitcode_and_a_recorded_state() {
         &[("AWS_EC2_METADATA_DISABLED", "true".to_owned())],
     );
     out.expect_code(1);
-    assert!(out.stderr.contains("--offline"), "{}", out.stderr);
+    out.expect_in_stderr("--offline");
 
     // Scaling up is an in-place update of exactly the group.
     let acceptance =
@@ -187,13 +174,8 @@ fn detailed_exitcode_and_a_recorded_state() {
     );
     let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"]);
     out.expect_code(2);
-    assert!(
-        out.stdout
-            .contains("# autoscaling_group[default] will be updated in place"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("~ desired_capacity"), "{}", out.stdout);
+    out.expect_in_stdout("# autoscaling_group[default] will be updated in place");
+    out.expect_in_stdout("~ desired_capacity");
     assert!(
         out.stdout
             .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
@@ -246,32 +228,19 @@ fn invalid_manifests_and_broken_state_fail_with_the_reason() {
     );
     let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("[environments/acceptance.toml:"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("[environments/acceptance.toml:");
     assert!(out.stdout.is_empty(), "no plan for an invalid manifest");
 
     ws.write("environments/acceptance.toml", &acc);
     ws.write(".ecsops/state/acceptance.json", "{ not json");
     let out = ws.ecsops(&["diff", "acceptance"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains(".ecsops/state/acceptance.json"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr(".ecsops/state/acceptance.json");
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 
     let out = ws.ecsops(&["diff", "staging"]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("environments here: acceptance, production"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("environments here: acceptance, production");
 }
 
 /// The task execution role may read exactly the secrets the services reference: each SSM

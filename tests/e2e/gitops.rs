@@ -64,12 +64,7 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
     let serial = state["serial"].as_u64().expect("serial");
     let name = format!("ecsops/acceptance/{serial}");
     assert_eq!(tagged(&out), name);
-    assert!(
-        out.stdout
-            .contains(&format!("Tagged {name} on {}.", &first[..7])),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout(&format!("Tagged {name} on {}.", &first[..7]));
     assert_eq!(git::tags(env.dir(), ENV), std::slice::from_ref(&name));
     let (commit, message, tagger) = git::annotated(env.dir(), &name);
     assert_eq!(commit, first);
@@ -111,15 +106,11 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
         "{}",
         history.stdout
     );
-    assert!(
-        history.stdout.contains(&format!(
-            "{} Acceptance environment (Dana Reviewer)",
-            &first[..7]
-        )),
-        "{}",
-        history.stdout
-    );
-    assert!(history.stdout.contains(plan_line), "{}", history.stdout);
+    history.expect_in_stdout(&format!(
+        "{} Acceptance environment (Dana Reviewer)",
+        &first[..7]
+    ));
+    history.expect_in_stdout(plan_line);
     let json: Value = serde_json::from_str(&env.run(&["history", ENV, "--format", "json"]).stdout)
         .expect("history JSON");
     assert_eq!(json["revisions"].as_array().map(Vec::len), Some(1));
@@ -156,15 +147,10 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
     assert_eq!(revision["result"], "failed");
     assert!(revision.get("tag").is_none(), "{revision}");
     let history = env.run(&["history", ENV]);
-    assert!(
-        history.stdout.contains("(untagged)  (current)")
-            && history.stdout.contains("not tagged: the apply failed")
-            && history
-                .stdout
-                .contains(&format!("serial {serial}  {name}\n")),
-        "{}",
-        history.stdout
-    );
+    history
+        .expect_in_stdout("(untagged)  (current)")
+        .expect_in_stdout("not tagged: the apply failed")
+        .expect_in_stdout(&format!("serial {serial}  {name}\n"));
     env.assert_unlocked();
 }
 
@@ -176,12 +162,7 @@ async fn an_apply_from_uncommitted_files_is_recorded_dirty_and_not_tagged() {
     env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stderr
-            .contains("not tagged: `acceptance` was applied from uncommitted files"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("not tagged: `acceptance` was applied from uncommitted files");
     assert!(git::tags(env.dir(), ENV).is_empty());
     let revision = &env.state()["revision"];
     assert_eq!(revision["dirty"], true);
@@ -194,12 +175,7 @@ async fn a_workspace_outside_git_applies_an_unprotected_environment_with_a_warni
     let env = Env::new().await;
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stderr
-            .contains("not tagged: the workspace is not in a git repository"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("not tagged: the workspace is not in a git repository");
     assert!(env.state().get("revision").is_none());
     assert_eq!(env.vpcs().await, 1);
 }
@@ -244,15 +220,11 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
 
     let out = env.run(&["rollback", ENV, "--to", &first, "--auto-approve"]);
     out.expect_code(0);
-    assert!(
-        out.stdout.contains(&format!(
-            "Rolling back to {first} ({}): Acceptance environment (Dana Reviewer)",
-            &first_commit[..7]
-        )),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("desired_capacity"), "{}", out.stdout);
+    out.expect_in_stdout(&format!(
+        "Rolling back to {first} ({}): Acceptance environment (Dana Reviewer)",
+        &first_commit[..7]
+    ));
+    out.expect_in_stdout("desired_capacity");
     assert_eq!(env.desired_capacity().await, Some(2));
     let third = tagged(&out);
     assert_eq!(
@@ -282,14 +254,10 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     }
     assert!(git::is_clean(env.dir()));
     assert_eq!(git::head(env.dir()), second_commit);
-    assert!(
-        out.stdout.contains(&format!(
-            "git restore --source={} -- environments/base.toml environments/acceptance.toml",
-            &first_commit[..7]
-        )),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout(&format!(
+        "git restore --source={} -- environments/base.toml environments/acceptance.toml",
+        &first_commit[..7]
+    ));
     // So the work tree's change is pending again.
     env.run(&["diff", ENV, "--detailed-exitcode"])
         .expect_code(2);
@@ -333,14 +301,10 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     );
     let refused = env.run(&["rollback", ENV, "--to", &empty, "--auto-approve"]);
     refused.expect_code(1);
-    assert!(
-        refused.stderr.contains(&format!(
-            "revision {} has no `environments/acceptance.toml`",
-            &empty[..7]
-        )),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_in_stderr(&format!(
+        "revision {} has no `environments/acceptance.toml`",
+        &empty[..7]
+    ));
     let refused = env.run(&[
         "rollback",
         ENV,
@@ -349,25 +313,17 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
         "--auto-approve",
     ]);
     refused.expect_code(1);
-    assert!(
-        refused.stderr.contains("is a tag of another environment"),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_in_stderr("is a tag of another environment");
     env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 9");
     let broken = git::commit_all(env.dir(), "Too much capacity");
     env.edit("base.toml", "desired_capacity = 9", "desired_capacity = 3");
     git::commit_all(env.dir(), "Revert too much capacity");
     let refused = env.run(&["rollback", ENV, "--to", &broken, "--auto-approve"]);
     refused.expect_code(1);
-    assert!(
-        refused.stderr.contains(&format!(
-            "at {} do not validate under today's rules",
-            &broken[..7]
-        )),
-        "{}",
-        refused.stderr
-    );
+    refused.expect_in_stderr(&format!(
+        "at {} do not validate under today's rules",
+        &broken[..7]
+    ));
     assert!(
         refused
             .stderr
@@ -429,12 +385,8 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
 
     let out = env.run(&["apply", ENV]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains(
-            "refusing to apply `acceptance` without confirmation: stdin is not a terminal"
-        ),
-        "{}",
-        out.stderr
+    out.expect_in_stderr(
+        "refusing to apply `acceptance` without confirmation: stdin is not a terminal",
     );
     env.assert_unlocked();
     assert_eq!(env.vpcs().await, 0, "nothing was created");
@@ -558,22 +510,10 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
         "--detailed-exitcode",
     ]);
     out.expect_code(2);
-    assert!(
-        out.stdout.contains("against revision ") && out.stdout.contains("(no state or AWS read)"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("~ desired_capacity = 2 -> 3"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("against revision ")
+        .expect_in_stdout("(no state or AWS read)");
+    out.expect_in_stdout("~ desired_capacity = 2 -> 3");
+    out.expect_in_stdout("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.");
     assert!(!ws.path().join(".ecsops").exists(), "no state was made");
     // Production sets its own capacity: nothing changes there.
     ws.ecsops(&[
@@ -594,11 +534,7 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
         "{}",
         md.stdout
     );
-    assert!(
-        md.stdout.contains("! desired_capacity = 2 -> 3"),
-        "{}",
-        md.stdout
-    );
+    md.expect_in_stdout("! desired_capacity = 2 -> 3");
     assert!(!md.stdout.contains("`production`"), "{}", md.stdout);
     assert!(md.stdout.chars().count() <= 65_536);
 
@@ -631,23 +567,14 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
         assert_eq!(p["base_revision"].as_str().map(str::len), Some(7));
     }
     let md = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "markdown"]);
-    assert!(
-        md.stdout
-            .contains("2 environments changed since `HEAD`: `acceptance`, `production`"),
-        "{}",
-        md.stdout
-    );
+    md.expect_in_stdout("2 environments changed since `HEAD`: `acceptance`, `production`");
     assert!(md.stdout.chars().count() <= 65_536);
 
     // Outside git, `--rev` says what it needs.
     let plain = Workspace::example();
     let out = plain.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("is not in a git repository"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("is not in a git repository");
 }
 
 #[tokio::test]
@@ -662,7 +589,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
     let head = git::commit_all(env.dir(), "Raise capacity");
     let out = env.run(&["diff", ENV, "--out", &path("plan.json")]);
     out.expect_code(0);
-    assert!(out.stderr.contains("Saved the plan to"), "{}", out.stderr);
+    out.expect_in_stderr("Saved the plan to");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(path("plan.json")).expect("saved plan"))
             .expect("saved plan JSON");
@@ -691,12 +618,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
         .filter_map(|l| l.split(':').next())
         .collect();
     assert_eq!(touched, planned, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("Apply complete: 0 created, 1 updated, 0 replaced, 0 destroyed."),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("Apply complete: 0 created, 1 updated, 0 replaced, 0 destroyed.");
     assert_eq!(env.desired_capacity().await, Some(3));
     assert_eq!(git::tags(env.dir(), ENV).len(), 2, "tagged like any apply");
 
@@ -710,13 +632,9 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
     let moved_to = env.state()["serial"].as_u64().expect("serial");
     let out = env.run(&["apply", ENV, "--plan", &path("late.json"), "--auto-approve"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains(&format!(
+    out.expect_in_stderr(&format!(
             "the saved plan of `acceptance` is stale: the state moved from serial {serial} to serial {moved_to} (another apply ran); nothing was changed"
-        )),
-        "{}",
-        out.stderr
-    );
+        ));
     assert_eq!(env.state()["serial"].as_u64(), Some(moved_to));
     env.assert_unlocked();
 
@@ -732,12 +650,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
         "--auto-approve",
     ]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("the manifests changed since it was saved"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("the manifests changed since it was saved");
     git::commit_all(env.dir(), "Back to two");
     let out = env.run(&[
         "apply",
@@ -747,7 +660,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
         "--auto-approve",
     ]);
     out.expect_code(1);
-    assert!(out.stderr.contains("and HEAD is "), "{}", out.stderr);
+    out.expect_in_stderr("and HEAD is ");
     assert_eq!(env.desired_capacity().await, Some(4), "nothing was changed");
     assert_eq!(env.state()["serial"].as_u64(), Some(moved_to));
     env.assert_unlocked();
@@ -769,7 +682,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
         "--auto-approve",
     ]);
     out.expect_code(1);
-    assert!(out.stderr.contains("not a saved plan"), "{}", out.stderr);
+    out.expect_in_stderr("not a saved plan");
 }
 
 #[test]
@@ -888,7 +801,7 @@ async fn the_state_history_keeps_one_version_per_apply_within_its_retention() {
     );
     let out = env.run(&["state", "history", ENV, "--limit", "1"]);
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
-    assert!(out.stderr.contains("1 older version(s)"), "{}", out.stderr);
+    out.expect_in_stderr("1 older version(s)");
 
     // A retention of one keeps only the newest apply.
     env.edit(
@@ -901,11 +814,7 @@ async fn the_state_history_keeps_one_version_per_apply_within_its_retention() {
     let third = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
     assert_eq!(kept(), 1);
     let out = env.run(&["state", "history", ENV]);
-    assert!(
-        out.stdout.contains(&format!("apply {third} (applied)")),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout(&format!("apply {third} (applied)"));
 }
 
 #[test]

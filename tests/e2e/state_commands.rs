@@ -44,7 +44,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     let run = |args: &[&str]| ws.ecsops_env(args, env);
     let out = run(&["lock", "acc"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("`acc` is unlocked"), "{}", out.stdout);
+    out.expect_in_stdout("`acc` is unlocked");
     run(&["state", "pull", "acc"]).expect_code(1);
 
     ws.write("doc1.json", &document(1, 2).to_string());
@@ -52,28 +52,18 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     let doc = doc.to_str().expect("utf-8 path");
     let out = run(&["state", "push", "acc", doc]);
     out.expect_code(0);
-    assert!(out.stdout.contains("wrote serial 1"), "{}", out.stdout);
+    out.expect_in_stdout("wrote serial 1");
     // The same serial again is refused: it would not move the state forward.
     let out = run(&["state", "push", "acc", doc]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("serial 1 is not newer than the stored serial 1"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("serial 1 is not newer than the stored serial 1");
 
     let out = run(&["state", "list", "acc"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("log_group.service[svc-00001]  log_group"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("log_group.service[svc-00001]  log_group");
     let out = run(&["state", "show", "acc", "log_group.service[svc-00000]"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("\"id\": \"lg-0\""), "{}", out.stdout);
+    out.expect_in_stdout("\"id\": \"lg-0\"");
     run(&["state", "show", "acc", "vpc"]).expect_code(1);
     let pulled: Value =
         serde_json::from_str(&run(&["state", "pull", "acc"]).stdout).expect("pull is JSON");
@@ -94,32 +84,18 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     stale_lock("0f0f0f0f-dead-4bee-8000-000000000001");
     let out = run(&["lock", "acc"]);
     out.expect_code(2);
-    assert!(
-        out.stdout
-            .contains("lock id:   0f0f0f0f-dead-4bee-8000-000000000001"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("who:       ci@runner-7"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("lock id:   0f0f0f0f-dead-4bee-8000-000000000001");
+    out.expect_in_stdout("who:       ci@runner-7");
     ws.write("doc2.json", &document(2, 2).to_string());
     let doc2 = ws.path().join("doc2.json");
     let doc2 = doc2.to_str().expect("utf-8 path");
     let out = run(&["state", "push", "acc", doc2]);
     out.expect_code(1);
-    assert!(out.stderr.contains("is locked"), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("ecsops unlock acc 0f0f0f0f-dead-4bee-8000-000000000001"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("is locked");
+    out.expect_in_stderr("ecsops unlock acc 0f0f0f0f-dead-4bee-8000-000000000001");
     let out = run(&["unlock", "acc", "wrong-id"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("does not hold `acc`"), "{}", out.stderr);
+    out.expect_in_stderr("does not hold `acc`");
     run(&["unlock", "acc", "0f0f0f0f-dead-4bee-8000-000000000001"]).expect_code(0);
     run(&["state", "push", "acc", doc2]).expect_code(0);
     let out = run(&["diff", "acc", "--format", "json", "--offline"]);
@@ -158,18 +134,10 @@ fn the_s3_bucket_is_checked_and_only_fixed_when_asked() {
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/hygiene".to_owned()));
     let out = ws.ecsops_env(&["lock", "acc"], &env);
     out.expect_code(0);
-    assert!(
-        out.stderr
-            .contains("warning: the state bucket `ecsops-state` lacks versioning"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("default encryption") && out.stderr.contains("public access block"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("--fix-bucket"), "{}", out.stderr);
+    out.expect_in_stderr("warning: the state bucket `ecsops-state` lacks versioning");
+    out.expect_in_stderr("default encryption")
+        .expect_in_stderr("public access block");
+    out.expect_in_stderr("--fix-bucket");
     // Reporting changed nothing; asking turns the settings on.
     assert!(
         ws.ecsops_env(&["lock", "acc"], &env)
@@ -178,11 +146,7 @@ fn the_s3_bucket_is_checked_and_only_fixed_when_asked() {
     );
     let out = ws.ecsops_env(&["lock", "acc", "--fix-bucket"], &env);
     out.expect_code(0);
-    assert!(
-        out.stderr.contains("turned on for bucket `ecsops-state`"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("turned on for bucket `ecsops-state`");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -250,7 +214,7 @@ fn a_held_lock_is_waited_for_with_lock_timeout() {
     // By default a held lock fails at once, naming the holder.
     let out = ws.ecsops(&["state", "push", "acc", &doc]);
     out.expect_code(1);
-    assert!(out.stderr.contains("is locked"), "{}", out.stderr);
+    out.expect_in_stderr("is locked");
     assert!(!out.stderr.contains("waiting"), "{}", out.stderr);
     // With a timeout it says it waits, and goes on once the holder lets go.
     let mut child = ws
@@ -316,11 +280,7 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
     );
     let out = ws.ecsops_env(&["state", "list", "acc"], &guard.server.env());
     out.expect_code(0);
-    assert!(
-        out.stdout.contains("log_group.service[svc-00000]"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("log_group.service[svc-00000]");
 }
 
 /// What a killed `state push` must leave stored.
@@ -501,27 +461,17 @@ fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_
     };
     let out = run("s3://no-such-bucket/x", &["diff", "acc"]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("the state bucket `no-such-bucket` does not exist"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("the state bucket `no-such-bucket` does not exist");
     assert!(!out.stdout.contains("no state yet"), "{}", out.stdout);
     let out = run("s3://no-such-bucket/x", &["apply", "acc", "--auto-approve"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    out.expect_in_stderr("does not exist");
 
     // An existing bucket: the plan, the hygiene report on first use, and no SDK dump.
     let out = run("s3://ecsops-state/x", &["diff", "acc"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("no state yet"), "{}", out.stdout);
-    assert!(
-        out.stderr
-            .contains("warning: the state bucket `ecsops-state` lacks versioning"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stdout("no state yet");
+    out.expect_in_stderr("warning: the state bucket `ecsops-state` lacks versioning");
     for noise in [
         "A region must be set",
         "DispatchFailure(",
@@ -555,12 +505,8 @@ fn the_state_bucket_is_used_in_its_own_region() {
     // The environment is in eu-west-1; the bucket says where it is.
     let out = ws.ecsops_env(&["-v", "lock", "acc"], &env);
     out.expect_code(0);
-    assert!(
-        out.stderr.contains("the state bucket is in its own region")
-            && out.stderr.contains("eu-central-1"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("the state bucket is in its own region")
+        .expect_in_stderr("eu-central-1");
     // `[state] region` wins without asking.
     ws.write(
         "environments/acc.toml",
@@ -651,18 +597,8 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
         &env,
     );
     out.expect_code(1);
-    assert!(
-        out.stderr.contains(
-            "error: the state store at `s3://ecsops-state/blind/acc/lock.json` ignores conditional writes (`If-None-Match`), so it cannot lock `acc`; nothing was changed"
-        ),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("help: keep the state in Amazon S3"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("error: the state store at `s3://ecsops-state/blind/acc/lock.json` ignores conditional writes (`If-None-Match`), so it cannot lock `acc`; nothing was changed");
+    out.expect_in_stderr("help: keep the state in Amazon S3");
     let pulled = ws.ecsops_env(&["state", "pull", "acc"], &env);
     pulled.expect_code(1);
     assert!(
@@ -672,5 +608,5 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
     );
     let lock = ws.ecsops_env(&["lock", "acc"], &env);
     lock.expect_code(0);
-    assert!(lock.stdout.contains("is unlocked"), "{}", lock.stdout);
+    lock.expect_in_stdout("is unlocked");
 }

@@ -199,12 +199,7 @@ fn valid_fixtures_and_the_example_workspace_pass() {
     }
     let out = ws.ecsops(&["validate"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("2 environments valid: acceptance, production"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("2 environments valid: acceptance, production");
 }
 
 #[test]
@@ -218,21 +213,9 @@ fn errors_of_several_files_are_reported_in_one_run() {
     );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("[environments/one.toml:6:1]"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("[environments/two.toml:6:1]"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("error: 2 errors found"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("[environments/one.toml:6:1]");
+    out.expect_in_stderr("[environments/two.toml:6:1]");
+    out.expect_in_stderr("error: 2 errors found");
 }
 
 #[test]
@@ -240,24 +223,11 @@ fn unknown_environments_and_base_files_are_named() {
     let ws = Workspace::copy_of(&fixtures().join("valid/shared-base"));
     let out = ws.ecsops(&["validate", "three"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("there is no environment `three`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("environments here: one, two"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("there is no environment `three`");
+    out.expect_in_stderr("environments here: one, two");
     let out = ws.ecsops(&["validate", "base"]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("`base` is a shared base file (extended by one, two)"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("`base` is a shared base file (extended by one, two)");
     ws.ecsops(&["validate", "one"]).expect_code(0);
 }
 
@@ -359,11 +329,7 @@ fn instance_types_are_checked_against_the_sdk_with_a_suggestion_and_an_escape_ha
     );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("did you mean `t3.medium`?"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("did you mean `t3.medium`?");
 
     // A type newer than the SDK: refused with the way out, accepted once allowed.
     ws.write(
@@ -372,11 +338,7 @@ fn instance_types_are_checked_against_the_sdk_with_a_suggestion_and_an_escape_ha
     );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("`allow_unknown_instance_type = true`"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("`allow_unknown_instance_type = true`");
     ws.write(
         "environments/acc.toml",
         &manifest("instance_type = \"zz99.large\"\nallow_unknown_instance_type = true"),
@@ -399,30 +361,16 @@ fn an_environment_may_extend_another_and_both_stay_environments() {
     );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(0);
-    assert!(
-        out.stdout
-            .contains("3 environments valid: acceptance, production, qa"),
-        "{}",
-        out.stdout
-    );
+    out.expect_in_stdout("3 environments valid: acceptance, production, qa");
     for env in ["acceptance", "qa"] {
         let out = ws.ecsops(&["diff", env, "--offline"]);
         out.expect_code(0);
-        assert!(
-            out.stdout.contains(&format!("ecsops plan for {env} ")),
-            "{}",
-            out.stdout
-        );
+        out.expect_in_stdout(&format!("ecsops plan for {env} "));
     }
     // A file that does not name itself and is extended is still a shared base.
     let out = ws.ecsops(&["diff", "base", "--offline"]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("`base` is a shared base file (extended by acceptance, production)"),
-        "{}",
-        out.stderr
-    );
+    out.expect_in_stderr("`base` is a shared base file (extended by acceptance, production)");
     // Extending an environment without naming the new one inherits the other's name: refused
     // with the place and the fix.
     ws.write(
@@ -431,13 +379,8 @@ fn an_environment_may_extend_another_and_both_stay_environments() {
     );
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("environment name `acceptance` does not match its file `qa.toml`"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("set `name = \"qa\"`"), "{}", out.stderr);
+    out.expect_in_stderr("environment name `acceptance` does not match its file `qa.toml`");
+    out.expect_in_stderr("set `name = \"qa\"`");
 }
 
 #[test]

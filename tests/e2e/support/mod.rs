@@ -133,4 +133,23 @@ impl Output {
         );
         self
     }
+
+    /// Asserts that stdout contains `text`, showing the whole output when it does not.
+    pub fn expect_in_stdout(&self, text: &str) -> &Self {
+        assert!(self.stdout.contains(text), "{}", self.shown(text, "stdout"));
+        self
+    }
+
+    /// Asserts that stderr contains `text`, showing the whole output when it does not.
+    pub fn expect_in_stderr(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "{}", self.shown(text, "stderr"));
+        self
+    }
+
+    fn shown(&self, text: &str, stream: &str) -> String {
+        format!(
+            "no `{text}` in {stream}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        )
+    }
 }
