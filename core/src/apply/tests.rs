@@ -97,6 +97,11 @@ fn local() -> (tempfile::TempDir, Backend) {
     (dir, backend)
 }
 
+/// The addresses of an outcome's list (`done`, `not_started`), collected as the test compares.
+fn addresses<'a, C: FromIterator<&'a str>>(list: &'a [(Address, Action)]) -> C {
+    list.iter().map(|(a, _)| a.as_str()).collect()
+}
+
 fn position(calls: &[String], call: &str) -> usize {
     calls
         .iter()
@@ -233,19 +238,9 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
         "{:?}",
         failed.source
     );
-    let done: BTreeSet<&str> = failed
-        .outcome
-        .done
-        .iter()
-        .map(|(a, _)| a.as_str())
-        .collect();
+    let done: BTreeSet<&str> = addresses(&failed.outcome.done);
     assert_eq!(done, BTreeSet::from(["vpc", "subnet.a", "subnet.b", "sg"]));
-    let not_started: Vec<&str> = failed
-        .outcome
-        .not_started
-        .iter()
-        .map(|(a, _)| a.as_str())
-        .collect();
+    let not_started: Vec<&str> = addresses(&failed.outcome.not_started);
     assert_eq!(not_started, ["nat"]);
     let kept: BTreeSet<&str> = failed
         .outcome
@@ -537,12 +532,7 @@ async fn a_step_that_panics_stops_the_walk_and_the_others_are_recorded() {
     )
     .await;
     assert!(!run.outcome.succeeded());
-    let not_started: BTreeSet<&str> = run
-        .outcome
-        .not_started
-        .iter()
-        .map(|(a, _)| a.as_str())
-        .collect();
+    let not_started: BTreeSet<&str> = addresses(&run.outcome.not_started);
     // The panicked step and what needs it are not done; its siblings finished and are saved.
     assert!(not_started.contains("subnet.a"), "{not_started:?}");
     assert!(not_started.contains("nat"), "{not_started:?}");
@@ -603,14 +593,9 @@ async fn an_interrupt_while_several_steps_run_lets_all_of_them_finish() {
     .await;
     assert!(run.outcome.interrupted);
     assert_eq!(provider.most_in_flight(), 3);
-    let done: BTreeSet<&str> = run.outcome.done.iter().map(|(a, _)| a.as_str()).collect();
+    let done: BTreeSet<&str> = addresses(&run.outcome.done);
     assert_eq!(done, BTreeSet::from(["vpc", "subnet.a", "subnet.b", "sg"]));
-    let not_started: Vec<&str> = run
-        .outcome
-        .not_started
-        .iter()
-        .map(|(a, _)| a.as_str())
-        .collect();
+    let not_started: Vec<&str> = addresses(&run.outcome.not_started);
     assert_eq!(not_started, ["nat"]);
     let saved = backend.read().await.expect("reads").expect("a state");
     assert_eq!(
