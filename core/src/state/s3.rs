@@ -251,25 +251,18 @@ impl S3Backend {
         let body = serde_json::to_vec_pretty(info).unwrap_or_default();
         match self.create_lock(&body).await {
             Ok(()) => {}
-            Err(e) if precondition_failed(&e) => {
-                return match self.read_lock().await? {
-                    // Our own earlier attempt succeeded and only its response was lost.
-                    Some(holder) if holder.id == info.id => Ok(()),
-                    Some(holder) => Err(self.held(holder)),
-                    // Released between our write and our read: try again from the top.
-                    None => Box::pin(self.lock(info)).await,
-                };
-            }
+            // Someone's lock appeared since the read, or our own earlier attempt succeeded and
+            // only its response was lost (then the SDK's retry meets it): the read at the top
+            // tells which, or finds it released and writes again.
+            Err(e) if precondition_failed(&e) => return Box::pin(self.lock(info)).await,
             Err(e) => return Err(self.aws("PutObject", "lock.json", &e)),
         }
         match self.create_lock(&body).await {
             Err(e) if precondition_failed(&e) => {}
             Err(e) => return Err(self.aws("PutObject", "lock.json", &e)),
             Ok(()) => {
-                // Take back only what is ours: another run's lock stays for it to release.
-                if self.read_lock().await?.is_some_and(|h| h.id == info.id) {
-                    let _ = self.unlock(&info.id).await;
-                }
+                // Take back what is ours; `unlock` leaves another run's lock for it to release.
+                let _ = self.unlock(&info.id).await;
                 return Err(StateError::Unconditional {
                     environment: self.environment.clone(),
                     location: self.location("lock.json"),
