@@ -1,8 +1,9 @@
 //! A fault-injecting HTTP proxy between a client and moto, for failures the emulator cannot
 //! produce itself. It handles one request per connection (responses carry `Connection: close`)
-//! and can be told to forward a matching request but lose its response, as a network that
-//! loses a reply does, or to hold it back until the client gives up or dies (a process killed
-//! at an exact point).
+//! and can be told, per kind of request, to lose the response (as a network that loses a reply
+//! does), to hold it back until the client dies (a process killed at an exact point), to pass
+//! on only half the body (killed mid-upload) or to strip a header (a store that ignores it);
+//! and to delay every request (a faraway region).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -36,15 +37,15 @@ pub enum Fault {
 
 pub struct Proxy {
     pub endpoint: String,
-    /// Responses dropped (or held) so far, over all rules.
+    /// Requests that met a `Drop`, `Hold` or `Truncate` so far, over all rules.
     pub dropped: Arc<AtomicUsize>,
     /// Requests matching any rule seen so far.
     pub matched: Arc<AtomicUsize>,
 }
 
 impl Proxy {
-    /// A proxy applying `rules`, each with its own count; the first that matches a request
-    /// decides its fate.
+    /// A proxy applying `rules`, each with its own count; the first that matches a request and
+    /// has times left decides its fate.
     pub fn start(upstream_port: u16, rules: Vec<DropResponse>) -> Self {
         Self::with_delay(upstream_port, rules, Duration::ZERO)
     }
@@ -96,8 +97,8 @@ fn read_request(client: &mut TcpStream) -> Option<Vec<u8>> {
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
+        if let Some(end) = head_end(&buf) {
+            break end;
         }
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
@@ -154,11 +155,8 @@ fn serve(
     };
     let fault = fault.filter(|f| !matches!(f, Fault::Strip(_)));
     let sent = if fault == Some(Fault::Truncate) {
-        let head_end = request
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(request.len(), |i| i + 4);
-        head_end + (request.len() - head_end) / 2
+        let body = head_end(&request).unwrap_or(request.len());
+        body + (request.len() - body) / 2
     } else {
         request.len()
     };
@@ -185,10 +183,8 @@ fn serve(
 }
 
 fn without_header(request: &[u8], header: &str) -> Vec<u8> {
-    let head_end = request
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(request.len(), |i| i + 2);
+    // The header lines with their line ends; the blank line and the body follow.
+    let head_end = head_end(request).map_or(request.len(), |end| end - 2);
     let head = String::from_utf8_lossy(&request[..head_end]);
     let prefix = format!("{}:", header.to_ascii_lowercase());
     let mut out: Vec<u8> = head
@@ -198,4 +194,12 @@ fn without_header(request: &[u8], header: &str) -> Vec<u8> {
         .into_bytes();
     out.extend_from_slice(&request[head_end..]);
     out
+}
+
+/// Where a request's body starts: after the blank line that ends its head.
+fn head_end(request: &[u8]) -> Option<usize> {
+    request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
 }
