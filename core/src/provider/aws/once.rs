@@ -115,18 +115,24 @@ mod tests {
         assert_eq!(after(Err(answered)), RetryAction::NoActionIndicated);
     }
 
+    /// Through `aws_error`, which names the SDK's failures: the names cannot drift apart.
     #[test]
     fn only_transport_failures_leave_the_outcome_unknown() {
+        use aws_sdk_ec2::error::{ErrorMetadata, SdkError};
+        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+
         let a = crate::graph::Address::new("vpc");
-        let failure = |code: &str| ProviderError::Aws {
-            address: a.clone(),
-            operation: "CreateVpc",
-            code: code.to_owned(),
-            message: String::new(),
+        let unknown = |e: SdkError<CreateVpcError, ()>| {
+            super::super::aws_error(&a, "CreateVpc", &e).outcome_unknown()
         };
-        assert!(failure("DispatchFailure").outcome_unknown());
-        assert!(failure("ResponseError").outcome_unknown());
-        assert!(!failure("VpcLimitExceeded").outcome_unknown());
-        assert!(!failure("ConstructionFailure").outcome_unknown());
+        assert!(unknown(SdkError::dispatch_failure(ConnectorError::io(
+            "connection reset".into()
+        ))));
+        assert!(unknown(SdkError::timeout_error("read timed out")));
+        assert!(unknown(SdkError::response_error("unreadable answer", ())));
+        assert!(!unknown(SdkError::construction_failure("bad input")));
+        let refused =
+            CreateVpcError::generic(ErrorMetadata::builder().code("VpcLimitExceeded").build());
+        assert!(!unknown(SdkError::service_error(refused, ())));
     }
 }
