@@ -24,23 +24,42 @@ impl Env {
         (out.code, out)
     }
 
-    /// An apply at `--parallelism 1`, running (stdout discarded).
-    fn spawn_apply(&self, stderr: std::process::Stdio) -> std::process::Child {
+    /// `command` (`apply`, `destroy`) of the environment at `--parallelism 1`, running with
+    /// `vars` (stdout discarded).
+    fn spawn(
+        &self,
+        command: &str,
+        vars: &[(&str, String)],
+        stderr: std::process::Stdio,
+    ) -> std::process::Child {
         self.ws
             .command(
-                &["apply", ENV, "--auto-approve", "--parallelism", "1"],
-                &self.moto.server.env(),
+                &[command, ENV, "--auto-approve", "--parallelism", "1"],
+                vars,
             )
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
             .spawn()
-            .expect("start apply")
+            .unwrap_or_else(|e| panic!("start {command}: {e}"))
+    }
+
+    /// How many resources the local state records now (`None`: no state file yet).
+    fn recorded(&self) -> Option<usize> {
+        let state = self.ws.path().join(".ecsops/state/acceptance.json");
+        std::fs::read_to_string(state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
     }
 
     /// Starts an apply at `--parallelism 1`, sends `signal` (`-INT`, `-TERM`) once it has
     /// recorded 5 resources, and waits for it: the count recorded at the signal, and the output.
     fn signal_midway(&self, signal: &str) -> (usize, std::process::Output) {
-        let mut child = self.spawn_apply(std::process::Stdio::piped());
+        let mut child = self.spawn(
+            "apply",
+            &self.moto.server.env(),
+            std::process::Stdio::piped(),
+        );
         let at_signal = self.wait_until_recorded(5, &mut child);
         let sent = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
@@ -53,24 +72,26 @@ impl Env {
     /// Waits until the running `child` apply has recorded at least `n` resources; returns how
     /// many it had.
     fn wait_until_recorded(&self, n: usize, child: &mut std::process::Child) -> usize {
-        let state = self.ws.path().join(".ecsops/state/acceptance.json");
-        let deadline = Instant::now() + Duration::from_mins(1);
-        loop {
-            let recorded = std::fs::read_to_string(&state)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
-                .unwrap_or(0);
-            if recorded >= n {
-                return recorded;
-            }
-            assert!(Instant::now() < deadline, "apply made no progress");
-            assert!(
-                child.try_wait().expect("poll").is_none(),
-                "apply ended early"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut recorded = 0;
+        wait_for(child, "recorded enough", || {
+            recorded = self.recorded().unwrap_or(0);
+            recorded >= n
+        });
+        recorded
+    }
+}
+
+/// Polls `reached` until it holds while `child` runs; fails after a minute, or if the child
+/// ends first.
+fn wait_for(child: &mut std::process::Child, what: &str, mut reached: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !reached() {
+        assert!(Instant::now() < deadline, "never {what}");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "ended before it {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -626,28 +647,10 @@ async fn a_killed_apply_resumes_without_duplicates() {
         }],
     );
     let vars = proxy.env(env.moto.server.env());
-    let mut child = env
-        .ws
-        .command(
-            &["apply", ENV, "--auto-approve", "--parallelism", "1"],
-            &vars,
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start apply");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while proxy.dropped.load(Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the apply never created the group"
-        );
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "apply ended early"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = env.spawn("apply", &vars, std::process::Stdio::null());
+    wait_for(&mut child, "created the group", || {
+        proxy.dropped.load(Ordering::SeqCst) > 0
+    });
     child.kill().expect("kill");
     let _ = child.wait();
     let recorded = env.state()["resources"]
@@ -1533,33 +1536,13 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
 async fn an_interrupted_destroy_resumes() {
     let env = Env::new().await;
     env.apply();
-    let mut child = env
-        .ws
-        .command(
-            &["destroy", ENV, "--auto-approve", "--parallelism", "1"],
-            &env.moto.server.env(),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start destroy");
-    let state = env.ws.path().join(".ecsops/state/acceptance.json");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    let remaining = || {
-        std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["resources"].as_object().map(serde_json::Map::len))
-            .unwrap_or(57)
-    };
-    while remaining() > 52 {
-        assert!(Instant::now() < deadline, "destroy made no progress");
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "destroy ended early"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = env.spawn(
+        "destroy",
+        &env.moto.server.env(),
+        std::process::Stdio::piped(),
+    );
+    let remaining = || env.recorded().expect("the state file");
+    wait_for(&mut child, "destroyed five", || remaining() <= 52);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
