@@ -117,14 +117,9 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .assert_one_each(&env.state());
 
     let ec2c = env.ec2();
-    let vpcs = ec2c
-        .describe_vpcs()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("vpcs");
-    assert_eq!(vpcs.vpcs().len(), 1);
-    assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+    let vpcs = env.vpcs().await;
+    assert_eq!(vpcs.len(), 1);
+    assert_eq!(vpcs[0].cidr_block(), Some("10.0.0.0/16"));
 
     let subnets = ec2c
         .describe_subnets()
@@ -593,12 +588,7 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
 
 async fn count(env: &Env) -> (usize, usize, usize) {
     let ec2c = env.ec2();
-    let vpcs = ec2c
-        .describe_vpcs()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("vpcs");
+    let vpcs = env.vpcs().await;
     let nats = ec2c
         .describe_nat_gateways()
         .filter(env_filter())
@@ -618,7 +608,7 @@ async fn count(env: &Env) -> (usize, usize, usize) {
         .await
         .expect("groups");
     (
-        vpcs.vpcs().len(),
+        vpcs.len(),
         nats.nat_gateways().len(),
         groups.auto_scaling_groups().len(),
     )
@@ -962,15 +952,8 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     assert!(recorded > 0, "finished steps are saved");
     assert!(state["resources"].get("ecs_cluster").is_none());
     assert!(state["resources"].get("service[web]").is_none());
-    let vpcs = env
-        .ec2()
-        .describe_vpcs()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("vpcs");
     assert_eq!(
-        vpcs.vpcs().len(),
+        env.vpcs().await.len(),
         usize::from(state["resources"].get("vpc").is_some())
     );
 
@@ -1287,15 +1270,8 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     no_changes(&env);
-    let vpcs = env
-        .ec2()
-        .describe_vpcs()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("vpcs");
+    let vpcs = env.vpcs().await;
     let vpcs: Vec<(&str, &str)> = vpcs
-        .vpcs()
         .iter()
         .map(|v| {
             (

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ecsops_core::provider::aws::sdk::{autoscaling, logs};
 use serde_json::Value;
 
-use crate::support::env::{ENV, Env, env_filter};
+use crate::support::env::{ENV, Env};
 use crate::support::git;
 use crate::support::{Output, Workspace};
 
@@ -28,17 +28,6 @@ impl Env {
             .auto_scaling_groups()
             .first()
             .and_then(autoscaling::types::AutoScalingGroup::desired_capacity)
-    }
-
-    async fn vpcs(&self) -> usize {
-        self.ec2()
-            .describe_vpcs()
-            .filters(env_filter())
-            .send()
-            .await
-            .expect("vpcs")
-            .vpcs()
-            .len()
     }
 }
 
@@ -177,7 +166,7 @@ async fn a_workspace_outside_git_applies_an_unprotected_environment_with_a_warni
     out.expect_code(0);
     out.expect_in_stderr("not tagged: the workspace is not in a git repository");
     assert!(env.state().get("revision").is_none());
-    assert_eq!(env.vpcs().await, 1);
+    assert_eq!(env.vpcs().await.len(), 1);
 }
 
 #[tokio::test]
@@ -389,7 +378,7 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
         "refusing to apply `acceptance` without confirmation: stdin is not a terminal",
     );
     env.assert_unlocked();
-    assert_eq!(env.vpcs().await, 0, "nothing was created");
+    assert_eq!(env.vpcs().await.len(), 0, "nothing was created");
 
     // Every condition met: it applies and is tagged.
     let out = env.run(&apply);
@@ -463,7 +452,7 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
         "{shown}"
     );
     env.assert_unlocked();
-    assert_eq!(env.vpcs().await, 0);
+    assert_eq!(env.vpcs().await.len(), 0);
 
     // A protected environment asks for its name; a wrong answer cancels and unlocks.
     env.edit(
@@ -484,7 +473,7 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
     let status = child.wait().expect("ecsops ends");
     assert_eq!(status.code(), Some(1));
     env.assert_unlocked();
-    assert_eq!(env.vpcs().await, 0);
+    assert_eq!(env.vpcs().await.len(), 0);
 }
 
 #[test]
@@ -876,11 +865,11 @@ async fn destroy_asks_for_the_environments_name_and_a_typo_changes_nothing() {
         shown.contains("Destroy cancelled; nothing was changed."),
         "{shown}"
     );
-    assert_eq!(env.vpcs().await, 1, "nothing destroyed");
+    assert_eq!(env.vpcs().await.len(), 1, "nothing destroyed");
     env.assert_unlocked();
     let (code, shown) = answer(b"acceptance\n");
     assert_eq!(code, Some(0), "{shown}");
     assert!(shown.contains("Destroy complete:"), "{shown}");
-    assert_eq!(env.vpcs().await, 0);
+    assert_eq!(env.vpcs().await.len(), 0);
     env.assert_unlocked();
 }

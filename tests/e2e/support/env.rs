@@ -73,6 +73,18 @@ impl Env {
         ec2::Client::new(&self.config)
     }
 
+    /// The VPCs in the emulator tagged as the environment's.
+    pub async fn vpcs(&self) -> Vec<ec2::types::Vpc> {
+        self.ec2()
+            .describe_vpcs()
+            .filters(env_filter())
+            .send()
+            .await
+            .expect("vpcs")
+            .vpcs
+            .unwrap_or_default()
+    }
+
     /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).
     pub fn assert_unlocked(&self) {
         let out = self.run(&["lock", ENV]);
