@@ -1,190 +1,195 @@
-//! Resource kinds and what the planner must know about each: which attribute changes AWS can
-//! apply in place and which force a replacement, and which outputs exist only after create.
+//! The table of resource kinds: every fact the graph, the planner and the provider need about a
+//! kind, in one row. Adding a kind is one row here, one attributes definition in
+//! [`attrs`](super::attrs), one graph builder and one provider implementation.
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Vpc,
-    InternetGateway,
-    Subnet,
-    RouteTable,
-    RouteTableAssociation,
-    Route,
-    ElasticIp,
-    NatGateway,
-    SecurityGroup,
-    IamRole,
-    IamPolicy,
-    InstanceProfile,
-    LaunchTemplate,
-    AutoscalingGroup,
-    EcsCluster,
-    CapacityProvider,
-    ClusterCapacityProviders,
-    LoadBalancer,
-    ClassicLoadBalancer,
-    TargetGroup,
-    Listener,
-    ListenerRule,
-    LogGroup,
-    EventRule,
-    EventTarget,
-    SnsTopic,
-    SnsTopicPolicy,
-    SnsSubscription,
-    TaskDefinition,
-    Service,
-}
-
-/// Sentinel for "every attribute forces replacement" (immutable resources).
-const ALL: &[&str] = &["*"];
-
-impl Kind {
-    pub const ALL: [Kind; 30] = [
-        Kind::Vpc,
-        Kind::InternetGateway,
-        Kind::Subnet,
-        Kind::RouteTable,
-        Kind::RouteTableAssociation,
-        Kind::Route,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::SecurityGroup,
-        Kind::IamRole,
-        Kind::IamPolicy,
-        Kind::InstanceProfile,
-        Kind::LaunchTemplate,
-        Kind::AutoscalingGroup,
-        Kind::EcsCluster,
-        Kind::CapacityProvider,
-        Kind::ClusterCapacityProviders,
-        Kind::LoadBalancer,
-        Kind::ClassicLoadBalancer,
-        Kind::TargetGroup,
-        Kind::Listener,
-        Kind::ListenerRule,
-        Kind::LogGroup,
-        Kind::EventRule,
-        Kind::EventTarget,
-        Kind::SnsTopic,
-        Kind::SnsTopicPolicy,
-        Kind::SnsSubscription,
-        Kind::TaskDefinition,
-        Kind::Service,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::Subnet => "subnet",
-            Kind::RouteTable => "route_table",
-            Kind::RouteTableAssociation => "route_table_association",
-            Kind::Route => "route",
-            Kind::ElasticIp => "elastic_ip",
-            Kind::NatGateway => "nat_gateway",
-            Kind::SecurityGroup => "security_group",
-            Kind::IamRole => "iam_role",
-            Kind::IamPolicy => "iam_policy",
-            Kind::InstanceProfile => "instance_profile",
-            Kind::LaunchTemplate => "launch_template",
-            Kind::AutoscalingGroup => "autoscaling_group",
-            Kind::EcsCluster => "ecs_cluster",
-            Kind::CapacityProvider => "capacity_provider",
-            Kind::ClusterCapacityProviders => "cluster_capacity_providers",
-            Kind::LoadBalancer => "load_balancer",
-            Kind::ClassicLoadBalancer => "classic_load_balancer",
-            Kind::TargetGroup => "target_group",
-            Kind::Listener => "listener",
-            Kind::ListenerRule => "listener_rule",
-            Kind::LogGroup => "log_group",
-            Kind::EventRule => "event_rule",
-            Kind::EventTarget => "event_target",
-            Kind::SnsTopic => "sns_topic",
-            Kind::SnsTopicPolicy => "sns_topic_policy",
-            Kind::SnsSubscription => "sns_subscription",
-            Kind::TaskDefinition => "task_definition",
-            Kind::Service => "service",
-        }
-    }
-
-    /// Attributes whose change AWS cannot apply in place.
-    fn replaced_by(self) -> &'static [&'static str] {
-        match self {
-            Kind::Vpc => &["cidr_block"],
-            Kind::Subnet => &["vpc_id", "cidr_block", "availability_zone"],
-            Kind::RouteTable => &["vpc_id"],
+/// The table. Each row: the kind, its name in plans and state, the provider family (one AWS
+/// service module) that manages it, how an apply replaces it, the attributes whose change AWS
+/// cannot apply in place (`every`: immutable, any change is a new resource), the outputs AWS
+/// assigns on create, and the outputs an in-place update changes.
+///
+/// Calls `$then!` with the rows, so that the provider builds its dispatch from the same table.
+macro_rules! kind_table {
+    ($then:ident) => {
+        $then! {
+            Vpc: "vpc", Ec2Network, DeleteFirst,
+                forces ["cidr_block"], outputs ["id"], update_changes [];
             // Re-attached in place (detach, attach) rather than replaced with its routes.
-            Kind::InternetGateway => &[],
-            Kind::Route => &["route_table_id", "destination_cidr_block"],
-            Kind::NatGateway => &["subnet_id", "allocation_id", "connectivity_type"],
-            Kind::SecurityGroup => &["name", "description", "vpc_id"],
-            Kind::IamRole | Kind::IamPolicy | Kind::InstanceProfile => &["name", "path"],
-            Kind::LaunchTemplate => &["name"],
-            Kind::AutoscalingGroup | Kind::EcsCluster => &["name"],
-            Kind::CapacityProvider => &["name", "auto_scaling_group_arn"],
+            InternetGateway: "internet_gateway", Ec2Network, DeleteFirst,
+                forces [], outputs ["id"], update_changes [];
+            Subnet: "subnet", Ec2Network, DeleteFirst,
+                forces ["vpc_id", "cidr_block", "availability_zone"], outputs ["id"], update_changes [];
+            RouteTable: "route_table", Ec2Network, DeleteFirst,
+                forces ["vpc_id"], outputs ["id"], update_changes [];
+            RouteTableAssociation: "route_table_association", Ec2Network, DeleteFirst,
+                forces every, outputs ["id"], update_changes [];
+            Route: "route", Ec2Network, DeleteFirst,
+                forces ["route_table_id", "destination_cidr_block"], outputs [], update_changes [];
+            ElasticIp: "elastic_ip", Ec2Network, DeleteFirst,
+                forces every, outputs ["id", "public_ip"], update_changes [];
+            NatGateway: "nat_gateway", Ec2Network, DeleteFirst,
+                forces ["subnet_id", "allocation_id", "connectivity_type"], outputs ["id"], update_changes [];
+            SecurityGroup: "security_group", Ec2SecurityGroup, DeleteFirst,
+                forces ["name", "description", "vpc_id"], outputs ["id"], update_changes [];
+            IamRole: "iam_role", Iam, DeleteFirst,
+                forces ["name", "path"], outputs ["arn"], update_changes [];
+            IamPolicy: "iam_policy", Iam, DeleteFirst,
+                forces ["name", "path"], outputs ["arn"], update_changes [];
+            InstanceProfile: "instance_profile", Iam, DeleteFirst,
+                forces ["name", "path"], outputs ["arn"], update_changes [];
+            // An update makes a new version: references to it are unknown until applied.
+            LaunchTemplate: "launch_template", Ec2LaunchTemplate, DeleteFirst,
+                forces ["name"], outputs ["id", "latest_version", "image_id"], update_changes ["latest_version"];
+            AutoscalingGroup: "autoscaling_group", Autoscaling, DeleteFirst,
+                forces ["name"], outputs ["arn"], update_changes [];
+            EcsCluster: "ecs_cluster", Ecs, DeleteFirst,
+                forces ["name"], outputs ["arn"], update_changes [];
+            CapacityProvider: "capacity_provider", Ecs, DeleteFirst,
+                forces ["name", "auto_scaling_group_arn"], outputs ["arn"], update_changes [];
+            // Create overwrites the cluster's list: nothing to delete first.
+            ClusterCapacityProviders: "cluster_capacity_providers", Ecs, Overwrite,
+                forces every, outputs [], update_changes [];
             // A load balancer lives in one VPC: a new VPC needs a new load balancer.
-            Kind::LoadBalancer => &["name", "scheme", "type", "vpc_id"],
-            Kind::ClassicLoadBalancer => &["name", "scheme", "vpc_id"],
-            Kind::TargetGroup => &["name", "port", "protocol", "vpc_id", "target_type"],
-            Kind::Listener => &["load_balancer_arn"],
+            LoadBalancer: "load_balancer", Elbv2, DeleteFirst,
+                forces ["name", "scheme", "type", "vpc_id"], outputs ["arn", "dns_name", "zone_id"], update_changes [];
+            ClassicLoadBalancer: "classic_load_balancer", Elb, DeleteFirst,
+                forces ["name", "scheme", "vpc_id"], outputs ["dns_name"], update_changes [];
+            TargetGroup: "target_group", Elbv2, DeleteFirst,
+                forces ["name", "port", "protocol", "vpc_id", "target_type"], outputs ["arn"], update_changes [];
+            Listener: "listener", Elbv2, DeleteFirst,
+                forces ["load_balancer_arn"], outputs ["arn"], update_changes [];
             // A rule cannot point at a target group that is not made yet, and keeps its old one
             // from being deleted: it goes and comes back with it.
-            Kind::ListenerRule => &["listener_arn", "forward_to"],
-            Kind::LogGroup => &["name"],
-            Kind::EventRule => &["name"],
-            Kind::EventTarget => &["rule", "target_id"],
-            Kind::SnsTopic => &["name"],
-            Kind::SnsSubscription => &["topic_arn", "protocol", "endpoint"],
-            Kind::Service => &["name", "cluster", "scheduling_strategy"],
-            // Immutable: a new association, address, revision or attachment each time.
-            Kind::RouteTableAssociation
-            | Kind::ElasticIp
-            | Kind::TaskDefinition
-            | Kind::ClusterCapacityProviders
-            | Kind::SnsTopicPolicy => ALL,
+            ListenerRule: "listener_rule", Elbv2, DeleteFirst,
+                forces ["listener_arn", "forward_to"], outputs ["arn"], update_changes [];
+            LogGroup: "log_group", Logs, DeleteFirst,
+                forces ["name"], outputs ["arn"], update_changes [];
+            EventRule: "event_rule", Events, DeleteFirst,
+                forces ["name"], outputs ["arn"], update_changes [];
+            EventTarget: "event_target", Events, DeleteFirst,
+                forces ["rule", "target_id"], outputs [], update_changes [];
+            SnsTopic: "sns_topic", Sns, DeleteFirst,
+                forces ["name"], outputs ["arn"], update_changes [];
+            // Create overwrites the topic's policy: nothing to delete first.
+            SnsTopicPolicy: "sns_topic_policy", Sns, Overwrite,
+                forces every, outputs ["id"], update_changes [];
+            SnsSubscription: "sns_subscription", Sns, DeleteFirst,
+                forces ["topic_arn", "protocol", "endpoint"], outputs ["arn"], update_changes [];
+            // Each change is a new revision, registered before the old one is deregistered so
+            // the service moves over first.
+            TaskDefinition: "task_definition", Ecs, CreateFirst,
+                forces every, outputs ["arn", "revision"], update_changes [];
+            Service: "service", Ecs, DeleteFirst,
+                forces ["name", "cluster", "scheduling_strategy"], outputs ["arn"], update_changes [];
         }
-    }
+    };
+}
 
+/// Turns the table's rows into [`Kind`] and its facts.
+macro_rules! define_kinds {
+    ($(
+        $kind:ident: $name:literal, $family:ident, $replacement:ident,
+            forces $forces:tt, outputs [$($output:literal),*], update_changes [$($changed:literal),*];
+    )*) => {
+        /// A resource kind; serialised as its name in plans and state.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $(#[serde(rename = $name)] $kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in table order.
+            pub const ALL: &[Kind] = &[$(Kind::$kind),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)*
+                }
+            }
+
+            /// The provider family (one AWS service module) that manages the kind.
+            pub fn family(self) -> Family {
+                match self {
+                    $(Kind::$kind => Family::$family,)*
+                }
+            }
+
+            pub fn replacement(self) -> Replacement {
+                match self {
+                    $(Kind::$kind => Replacement::$replacement,)*
+                }
+            }
+
+            /// Attributes whose change AWS cannot apply in place.
+            fn forces(self) -> Forces {
+                match self {
+                    $(Kind::$kind => define_kinds!(@forces $forces),)*
+                }
+            }
+
+            /// Values AWS assigns on create, shown as `(known after apply)` in a create.
+            pub fn outputs(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$kind => &[$($output),*],)*
+                }
+            }
+
+            /// Outputs that an in-place update changes, so references to them are unknown
+            /// until the update is applied.
+            pub fn outputs_changed_by_update(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$kind => &[$($changed),*],)*
+                }
+            }
+        }
+    };
+    (@forces every) => { Forces::Every };
+    (@forces [$($attribute:literal),*]) => { Forces::Only(&[$($attribute),*]) };
+}
+
+kind_table!(define_kinds);
+
+/// Which attribute changes force a replacement.
+enum Forces {
+    /// Immutable: any change is a new resource (an association, an address, a revision).
+    Every,
+    Only(&'static [&'static str]),
+}
+
+impl Kind {
     /// Whether changing `attribute` forces the resource to be replaced.
     pub fn forces_replacement(self, attribute: &str) -> bool {
-        let r = self.replaced_by();
-        r == ALL || r.contains(&attribute)
-    }
-
-    /// Values AWS assigns on create, shown as `(known after apply)` in a create.
-    pub fn outputs(self) -> &'static [&'static str] {
-        match self {
-            Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::RouteTable
-            | Kind::RouteTableAssociation
-            | Kind::NatGateway
-            | Kind::SecurityGroup
-            | Kind::SnsTopicPolicy => &["id"],
-            Kind::Route => &[],
-            Kind::ElasticIp => &["id", "public_ip"],
-            Kind::IamRole | Kind::IamPolicy | Kind::InstanceProfile => &["arn"],
-            Kind::LaunchTemplate => &["id", "latest_version", "image_id"],
-            Kind::AutoscalingGroup
-            | Kind::EcsCluster
-            | Kind::CapacityProvider
-            | Kind::TargetGroup
-            | Kind::Listener
-            | Kind::ListenerRule
-            | Kind::LogGroup
-            | Kind::EventRule
-            | Kind::SnsTopic
-            | Kind::SnsSubscription
-            | Kind::Service => &["arn"],
-            Kind::LoadBalancer => &["arn", "dns_name", "zone_id"],
-            Kind::ClassicLoadBalancer => &["dns_name"],
-            Kind::EventTarget | Kind::ClusterCapacityProviders => &[],
-            Kind::TaskDefinition => &["arn", "revision"],
+        match self.forces() {
+            Forces::Every => true,
+            Forces::Only(names) => names.contains(&attribute),
         }
+    }
+}
+
+/// The provider family (one module of `provider::aws`, one AWS service API) of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    Ec2Network,
+    Ec2SecurityGroup,
+    Ec2LaunchTemplate,
+    Iam,
+    Logs,
+    Sns,
+    Events,
+    Autoscaling,
+    Ecs,
+    Elbv2,
+    Elb,
+}
+
+impl Family {
+    /// The kinds of this family, in table order.
+    pub fn kinds(self) -> impl Iterator<Item = Kind> {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(move |k| k.family() == self)
     }
 }
 
@@ -199,25 +204,6 @@ pub enum Replacement {
     /// Create overwrites the old value in place (a cluster's capacity provider list, a topic
     /// policy): there is nothing to delete.
     Overwrite,
-}
-
-impl Kind {
-    pub fn replacement(self) -> Replacement {
-        match self {
-            Kind::TaskDefinition => Replacement::CreateFirst,
-            Kind::ClusterCapacityProviders | Kind::SnsTopicPolicy => Replacement::Overwrite,
-            _ => Replacement::DeleteFirst,
-        }
-    }
-
-    /// Outputs that an in-place update changes (a launch template update makes a new version),
-    /// so references to them are unknown until the update is applied.
-    pub fn outputs_changed_by_update(self) -> &'static [&'static str] {
-        match self {
-            Kind::LaunchTemplate => &["latest_version"],
-            _ => &[],
-        }
-    }
 }
 
 impl std::fmt::Display for Kind {
@@ -235,6 +221,7 @@ mod tests {
         for k in Kind::ALL {
             let json = serde_json::to_value(k).expect("serializes");
             assert_eq!(json, serde_json::Value::from(k.as_str()));
+            assert_eq!(serde_json::from_value::<Kind>(json).ok(), Some(*k));
         }
     }
 

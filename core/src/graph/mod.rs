@@ -3,6 +3,7 @@
 //! outputs, which are unknown until apply) and dependency edges. Building it is pure.
 
 mod address;
+pub mod attrs;
 mod build;
 mod kind;
 mod user_data;
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 pub use address::Address;
 pub use build::{BuildError, build};
-pub use kind::{Kind, Replacement};
+pub use kind::{Family, Kind, Replacement};
 
 /// An attribute value as desired: a literal, a reference to another resource's output (an id,
 /// an ARN: known only once that resource exists), or a list/map that may contain references.

@@ -2,7 +2,7 @@
 //! what they return; nothing here prints.
 
 pub mod apply;
-mod diff;
+pub(crate) mod diff;
 pub mod history;
 mod review;
 pub mod state;

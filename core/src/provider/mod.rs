@@ -25,9 +25,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::future::Future;
 
+use serde::Serialize;
+use serde::de::{DeserializeOwned, value::MapDeserializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::graph::attrs::Attributes;
 use crate::graph::{Address, Expr, Kind, Reference, Resource};
 use crate::state::ResourceState;
 
@@ -108,6 +111,11 @@ impl ResourceSpec {
             kind: resource.kind,
             attributes,
         })
+    }
+
+    /// The attributes as the kind's typed struct.
+    pub fn decode<A: Attributes>(&self) -> Result<A, ProviderError> {
+        decode(&self.address, self.kind, "attributes", &self.attributes)
     }
 
     /// A string attribute the kind requires.
@@ -197,6 +205,24 @@ impl ResourceSpec {
     }
 }
 
+/// `map` (attributes or outputs of the resource at `address`) as the typed struct `T`.
+pub(crate) fn decode<T: DeserializeOwned>(
+    address: &Address,
+    kind: Kind,
+    what: &'static str,
+    map: &BTreeMap<String, Value>,
+) -> Result<T, ProviderError> {
+    let fields = map.iter().map(|(k, v)| (k.as_str(), v));
+    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|e| {
+        ProviderError::Decode {
+            address: address.clone(),
+            kind,
+            what,
+            message: e.to_string(),
+        }
+    })
+}
+
 /// A `tags` attribute value (a JSON object of strings) as a map.
 pub fn tags_of(
     address: &Address,
@@ -244,6 +270,16 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// `spec` applied as `id`, with the outputs AWS assigned.
+    pub fn new<O: Serialize>(spec: &ResourceSpec, id: impl Into<String>, outputs: &O) -> Self {
+        Self {
+            id: id.into(),
+            attributes: spec.attributes.clone(),
+            outputs: to_map(outputs),
+            adopted: false,
+        }
+    }
+
     /// The state entry recording this resource.
     pub fn into_state(self, kind: Kind, dependencies: BTreeSet<Address>) -> ResourceState {
         ResourceState {
@@ -264,6 +300,27 @@ pub struct Live {
     /// In the shape of the desired attributes (see the module contract).
     pub attributes: BTreeMap<String, Value>,
     pub outputs: BTreeMap<String, Value>,
+}
+
+impl Live {
+    /// A resource read from AWS, its attributes and outputs in the kind's typed structs.
+    pub fn new<A: Attributes>(id: impl Into<String>, attributes: &A, outputs: &A::Outputs) -> Self {
+        Self {
+            kind: A::KIND,
+            id: id.into(),
+            attributes: to_map(attributes),
+            outputs: to_map(outputs),
+        }
+    }
+}
+
+/// A typed struct's fields as a JSON map.
+fn to_map<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(m)) => m.into_iter().collect(),
+        // Attributes and outputs are structs of plain data: they always serialise to a map.
+        _ => BTreeMap::new(),
+    }
 }
 
 /// The result of a refresh of the resources a state records.
@@ -392,6 +449,14 @@ pub enum ProviderError {
         "`{address}`: several resources carry this address's tags ({}); delete the extra ones", ids.join(", ")
     )]
     Ambiguous { address: Address, ids: Vec<String> },
+    /// Attributes or outputs that do not fit the kind's typed struct.
+    #[error("`{address}`: the {what} do not fit a `{kind}`: {message}")]
+    Decode {
+        address: Address,
+        kind: Kind,
+        what: &'static str,
+        message: String,
+    },
     #[error("`{address}`: AWS returned no `{field}` in the {operation} response")]
     MissingField {
         address: Address,

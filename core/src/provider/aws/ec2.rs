@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 
-use super::ownership::{TagChanges, tag_changes};
+use super::ownership::{TagChanges, owned_tags, tag_changes};
 use super::{AwsResultExt, Cx};
+use crate::graph::attrs::Tags;
 use crate::graph::{Address, Kind};
 use crate::provider::{
     Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ADDRESS,
@@ -95,13 +96,7 @@ pub(crate) fn create_tags(
     own: &Ownership,
     spec: &ResourceSpec,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let mut tags = own.tags(&spec.address);
-    for (k, v) in spec.tags()? {
-        if !is_bookkeeping_tag(&k) {
-            tags.insert(k, v);
-        }
-    }
-    Ok(tags)
+    Ok(owned_tags(own, &spec.address, &spec.tags()?))
 }
 
 pub(crate) fn tag_specification(
@@ -133,13 +128,15 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The `tags` attribute as read: every tag but the bookkeeping ones, so it equals the desired one.
 pub(crate) fn visible_tags(tags: &BTreeMap<String, String>) -> Value {
-    tags_value(
-        &tags
-            .iter()
-            .filter(|(k, _)| !is_bookkeeping_tag(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
+    tags_value(&visible(tags))
+}
+
+/// The tags a resource shows as its `tags`: without the ownership and AWS bookkeeping.
+pub(crate) fn visible(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| !is_bookkeeping_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn tag_filter(key: &str, value: &str) -> Filter {

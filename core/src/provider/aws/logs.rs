@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatchlogs::types::LogGroup;
-use serde_json::Value;
 
-use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, common_prefix, missing, recorded, report};
+use super::ec2::visible;
+use super::live::{common_prefix, missing, recorded, report};
 use super::once::send_once;
-use super::ownership::{TagChanges, adopt, claim, tag_changes};
+use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Prior, tolerate};
+use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -32,7 +32,8 @@ pub(crate) async fn create(
     _token_seed: u64,
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let name = spec.str("name")?;
+    let want: attrs::LogGroup = spec.decode()?;
+    let name = want.name.as_str();
     if let Some(group) = describe(cx, a, name)
         .await?
         .into_iter()
@@ -53,7 +54,7 @@ pub(crate) async fn create(
             .collect();
         claim(cx.own, a, name, &tags)?;
         tracing::info!(address = %a, id = %name, "adopting an existing log group");
-        let live = group_live(&group, visible_tags(&tags));
+        let live = group_live(&group, visible(&tags));
         return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
     }
     send_once!(
@@ -62,11 +63,13 @@ pub(crate) async fn create(
             .logs
             .create_log_group()
             .log_group_name(name)
-            .set_tags(Some(create_tags(cx.own, spec)?.into_iter().collect()))
+            .set_tags(Some(
+                owned_tags(cx.own, a, &want.tags).into_iter().collect()
+            ))
     )
     .await
     .at(a, "CreateLogGroup")?;
-    set_retention(cx, spec, name).await?;
+    set_retention(cx, a, name, want.retention_in_days).await?;
     // CreateLogGroup answers nothing: the ARN comes from reading the group back.
     let arn = describe(cx, a, name)
         .await?
@@ -74,7 +77,7 @@ pub(crate) async fn create(
         .find(|g| g.log_group_name() == Some(name))
         .and_then(arn_of)
         .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-    Ok(applied(spec, name, &arn))
+    Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
 }
 
 /// Sets the retention and tags that differ from `prior`.
@@ -84,51 +87,52 @@ pub(crate) async fn update(
     prior: Prior<'_>,
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
+    let want: attrs::LogGroup = spec.decode()?;
+    let was: attrs::LogGroup = prior.decode()?;
+    let outputs = prior.outputs::<attrs::LogGroup>()?;
     let name = prior.id;
-    let arn = prior
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::Failed {
-            address: a.clone(),
-            what: format!(
-                "the state records no `arn` for it; {}",
-                super::UNRECORDED_ID
-            ),
-        })?;
-    if spec.attributes.get("retention_in_days") != prior.attributes.get("retention_in_days") {
-        set_retention(cx, spec, name).await?;
+    if want.retention_in_days != was.retention_in_days {
+        set_retention(cx, a, name, want.retention_in_days).await?;
     }
-    if let Some(TagChanges { removed, set }) =
-        tag_changes(cx.own, spec, prior.attributes.get("tags"))?
-    {
-        if !removed.is_empty() {
+    let arn = outputs.arn.as_str();
+    sync_tags(
+        tag_diff(cx.own, a, &was.tags, &want.tags),
+        async |keys| {
             cx.aws
                 .logs
                 .untag_resource()
                 .resource_arn(arn)
-                .set_tag_keys(Some(removed))
+                .set_tag_keys(Some(keys))
                 .send()
                 .await
-                .at(a, "UntagResource")?;
-        }
-        cx.aws
-            .logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .at(a, "TagResource")?;
-    }
-    Ok(applied(spec, name, arn))
+                .at(a, "UntagResource")
+                .map(drop)
+        },
+        async |tags| {
+            cx.aws
+                .logs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+                .await
+                .at(a, "TagResource")
+                .map(drop)
+        },
+    )
+    .await?;
+    Ok(Applied::new(spec, name, &outputs))
 }
 
-/// A `null` retention means "never expire", which is the absence of a retention policy.
-async fn set_retention(cx: Cx<'_>, spec: &ResourceSpec, name: &str) -> Result<(), ProviderError> {
-    let a = &spec.address;
-    match spec.attributes.get("retention_in_days") {
-        None | Some(Value::Null) => {
+/// No retention (`None`) means "never expire", which is the absence of a retention policy.
+async fn set_retention(
+    cx: Cx<'_>,
+    a: &Address,
+    name: &str,
+    days: Option<i32>,
+) -> Result<(), ProviderError> {
+    match days {
+        None => {
             let r = cx
                 .aws
                 .logs
@@ -140,21 +144,16 @@ async fn set_retention(cx: Cx<'_>, spec: &ResourceSpec, name: &str) -> Result<()
                 .map(drop);
             tolerate(r, &[NOT_FOUND])
         }
-        Some(v) => {
-            let days = v
-                .as_i64()
-                .and_then(|d| i32::try_from(d).ok())
-                .ok_or_else(|| spec.invalid("retention_in_days", "is not a number of days"))?;
-            cx.aws
-                .logs
-                .put_retention_policy()
-                .log_group_name(name)
-                .retention_in_days(days)
-                .send()
-                .await
-                .at(a, "PutRetentionPolicy")
-                .map(drop)
-        }
+        Some(days) => cx
+            .aws
+            .logs
+            .put_retention_policy()
+            .log_group_name(name)
+            .retention_in_days(days)
+            .send()
+            .await
+            .at(a, "PutRetentionPolicy")
+            .map(drop),
     }
 }
 
@@ -194,10 +193,13 @@ pub(crate) async fn refresh(
         .filter_map(|g| Some((g.log_group_name()?, g)))
         .collect();
     for (address, r) in ours {
-        let live =
-            r.id.as_deref()
-                .and_then(|id| by_name.get(id))
-                .map(|g| group_live(g, r.attributes.get("tags").cloned().unwrap_or(Value::Null)));
+        let live = match r.id.as_deref().and_then(|id| by_name.get(id)) {
+            Some(g) => {
+                let recorded: attrs::LogGroup = Prior::of(address, r)?.decode()?;
+                Some(group_live(g, recorded.tags))
+            }
+            None => None,
+        };
         report(out, address, live);
     }
     Ok(())
@@ -223,30 +225,19 @@ fn arn_of(g: &LogGroup) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn group_live(g: &LogGroup, tags: Value) -> Live {
+fn group_live(g: &LogGroup, tags: Tags) -> Live {
     let name = g.log_group_name().unwrap_or_default();
-    Live {
-        kind: Kind::LogGroup,
-        id: name.to_owned(),
-        attributes: attrs([
-            ("name", Value::from(name)),
-            (
-                "retention_in_days",
-                g.retention_in_days().map_or(Value::Null, Value::from),
-            ),
-            ("tags", tags),
-        ]),
-        outputs: attrs([("arn", arn_of(g).map_or(Value::Null, Value::from))]),
-    }
-}
-
-fn applied(spec: &ResourceSpec, name: &str, arn: &str) -> Applied {
-    Applied {
-        id: name.to_owned(),
-        attributes: spec.attributes.clone(),
-        outputs: attrs([("arn", Value::from(arn))]),
-        adopted: false,
-    }
+    Live::new(
+        name,
+        &attrs::LogGroup::<Resolved> {
+            name: name.to_owned(),
+            retention_in_days: g.retention_in_days(),
+            tags,
+        },
+        &attrs::LogGroupOutputs {
+            arn: arn_of(g).unwrap_or_default(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -261,11 +252,12 @@ mod tests {
             .retention_in_days(30)
             .arn("arn:aws:logs:eu-west-1:1:log-group:/ecsops/acceptance/default/docker:*")
             .build();
-        let live = group_live(&g, json!({"Team": "platform"}));
+        let tags = Tags::from([("Team".to_owned(), "platform".to_owned())]);
+        let live = group_live(&g, tags);
         assert_eq!(live.id, "/ecsops/acceptance/default/docker");
         assert_eq!(
             live.attributes,
-            attrs([
+            super::super::live::attrs([
                 ("name", json!("/ecsops/acceptance/default/docker")),
                 ("retention_in_days", json!(30)),
                 ("tags", json!({"Team": "platform"})),

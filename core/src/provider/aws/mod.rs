@@ -3,7 +3,7 @@
 //! sent (what a test or the benchmark counts).
 //!
 //! Every family module has the same four entry points (`create`, `update`, `delete`,
-//! `refresh`); [`Family::of`] is the one exhaustive table of which module owns a kind.
+//! `refresh`); the kind table ([`Kind::family`]) says which module owns a kind.
 
 pub mod autoscaling;
 mod calls;
@@ -35,8 +35,9 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 pub use calls::CallLog;
 
-use super::{Applied, Live, Ownership, Provider, ProviderError, Refresh, ResourceSpec};
-use crate::graph::{Address, Kind};
+use super::{Applied, Live, Ownership, Provider, ProviderError, Refresh, ResourceSpec, decode};
+use crate::graph::attrs::Attributes;
+use crate::graph::{Address, Family, Kind};
 use crate::state::ResourceState;
 
 /// The SDK crates the provider is built on, for callers that describe resources themselves
@@ -173,64 +174,9 @@ pub(crate) struct Cx<'a> {
     pub waits: &'a Waits,
 }
 
-/// The service family (one module) that handles a kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Family {
-    Ec2Network,
-    Ec2SecurityGroup,
-    Ec2LaunchTemplate,
-    Iam,
-    Logs,
-    Sns,
-    Events,
-    Autoscaling,
-    Ecs,
-    Elbv2,
-    Elb,
-}
-
-impl Family {
-    fn of(kind: Kind) -> Self {
-        match kind {
-            Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::RouteTable
-            | Kind::RouteTableAssociation
-            | Kind::Route
-            | Kind::ElasticIp
-            | Kind::NatGateway => Self::Ec2Network,
-            Kind::SecurityGroup => Self::Ec2SecurityGroup,
-            Kind::LaunchTemplate => Self::Ec2LaunchTemplate,
-            Kind::IamRole | Kind::IamPolicy | Kind::InstanceProfile => Self::Iam,
-            Kind::LogGroup => Self::Logs,
-            Kind::SnsTopic | Kind::SnsTopicPolicy | Kind::SnsSubscription => Self::Sns,
-            Kind::EventRule | Kind::EventTarget => Self::Events,
-            Kind::AutoscalingGroup => Self::Autoscaling,
-            Kind::EcsCluster
-            | Kind::CapacityProvider
-            | Kind::ClusterCapacityProviders
-            | Kind::TaskDefinition
-            | Kind::Service => Self::Ecs,
-            Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener | Kind::ListenerRule => {
-                Self::Elbv2
-            }
-            Kind::ClassicLoadBalancer => Self::Elb,
-        }
-    }
-}
-
-/// The kinds one family handles, in [`Kind::ALL`] order.
-fn kinds_of(family: Family) -> Vec<Kind> {
-    Kind::ALL
-        .into_iter()
-        .filter(|k| Family::of(*k) == family)
-        .collect()
-}
-
-/// The kinds handled by the module that handles `kind`, in [`Kind::ALL`] order.
+/// The kinds handled by the module that handles `kind`, in table order.
 pub(crate) fn family_kinds(kind: Kind) -> Vec<Kind> {
-    kinds_of(Family::of(kind))
+    kind.family().kinds().collect()
 }
 
 pub(crate) fn not_implemented(
@@ -293,6 +239,8 @@ impl AwsProvider {
 /// The recorded id and values of a resource, for update and delete.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prior<'a> {
+    pub address: &'a Address,
+    pub kind: Kind,
     pub id: &'a str,
     pub attributes: &'a BTreeMap<String, serde_json::Value>,
     pub outputs: &'a BTreeMap<String, serde_json::Value>,
@@ -302,24 +250,49 @@ pub(crate) struct Prior<'a> {
 pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, edit, `ecsops state push`) and apply again: ecsops finds it by its tags";
 
 impl<'a> Prior<'a> {
-    fn of(address: &Address, state: &'a ResourceState) -> Result<Self, ProviderError> {
+    fn of(address: &'a Address, state: &'a ResourceState) -> Result<Self, ProviderError> {
         let id = state.id.as_deref().ok_or_else(|| ProviderError::Failed {
             address: address.clone(),
             what: format!("the state records no cloud id for it; {UNRECORDED_ID}"),
         })?;
         Ok(Self {
+            address,
+            kind: state.kind,
             id,
             attributes: &state.attributes,
             outputs: &state.outputs,
         })
     }
 
-    pub fn of_live(live: &'a Live) -> Self {
+    pub fn of_live(address: &'a Address, live: &'a Live) -> Self {
         Self {
+            address,
+            kind: live.kind,
             id: &live.id,
             attributes: &live.attributes,
             outputs: &live.outputs,
         }
+    }
+
+    /// The recorded attributes as the kind's typed struct.
+    pub fn decode<A: Attributes>(&self) -> Result<A, ProviderError> {
+        decode(
+            self.address,
+            self.kind,
+            "recorded attributes",
+            self.attributes,
+        )
+    }
+
+    /// The recorded outputs as the kind's typed struct; state that lacks one (written by hand,
+    /// or by a crash before the output was read) cannot be updated in place.
+    pub fn outputs<A: Attributes>(&self) -> Result<A::Outputs, ProviderError> {
+        decode(self.address, self.kind, "recorded outputs", self.outputs).map_err(|e| {
+            ProviderError::Failed {
+                address: self.address.clone(),
+                what: format!("{e}; {UNRECORDED_ID}"),
+            }
+        })
     }
 }
 
@@ -368,7 +341,7 @@ impl Provider for AwsProvider {
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
         let mut reruns = 0;
         loop {
-            match dispatch!(Family::of(spec.kind), create(self.cx(), spec, token_seed)) {
+            match dispatch!(spec.kind.family(), create(self.cx(), spec, token_seed)) {
                 Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
                     reruns += 1;
                     tracing::warn!(address = %spec.address, error = %e, "the outcome of a create is unknown; looking for what it made");
@@ -387,7 +360,7 @@ impl Provider for AwsProvider {
     ) -> Result<Applied, ProviderError> {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
-        dispatch!(Family::of(spec.kind), update(self.cx(), spec, prior))
+        dispatch!(spec.kind.family(), update(self.cx(), spec, prior))
     }
 
     async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
@@ -397,18 +370,20 @@ impl Provider for AwsProvider {
             return Ok(());
         };
         let prior = Prior {
+            address,
+            kind,
             id,
             attributes: &prior.attributes,
             outputs: &prior.outputs,
         };
-        dispatch!(Family::of(kind), delete(self.cx(), address, kind, prior))
+        dispatch!(kind.family(), delete(self.cx(), address, kind, prior))
     }
 
     async fn refresh(
         &self,
         resources: &BTreeMap<Address, ResourceState>,
     ) -> Result<Refresh, ProviderError> {
-        let families: BTreeSet<Family> = resources.values().map(|r| Family::of(r.kind)).collect();
+        let families: BTreeSet<Family> = resources.values().map(|r| r.kind.family()).collect();
         // Every family reads at once: none needs another's answer, so the refresh costs the
         // longest family's round trips, not the sum of all of them.
         let resources = Arc::new(resources.clone());
@@ -601,26 +576,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn families_partition_the_kinds() {
-        let families = [
-            Family::Ec2Network,
-            Family::Ec2SecurityGroup,
-            Family::Ec2LaunchTemplate,
-            Family::Iam,
-            Family::Logs,
-            Family::Sns,
-            Family::Events,
-            Family::Autoscaling,
-            Family::Ecs,
-            Family::Elbv2,
-            Family::Elb,
-        ];
-        let total: usize = families.iter().map(|f| kinds_of(*f).len()).sum();
-        assert_eq!(total, Kind::ALL.len());
-        assert!(families.iter().all(|f| !kinds_of(*f).is_empty()));
-    }
-
-    #[test]
     fn in_place_check_names_the_forcing_attribute() {
         let spec = ResourceSpec {
             address: Address::new("vpc"),
@@ -636,6 +591,8 @@ mod tests {
         ]);
         let outputs = BTreeMap::new();
         let prior = Prior {
+            address: &spec.address,
+            kind: Kind::Vpc,
             id: "vpc-1",
             attributes: &before,
             outputs: &outputs,
@@ -648,6 +605,8 @@ mod tests {
         let mut same_cidr = before.clone();
         same_cidr.insert("cidr_block".to_owned(), serde_json::json!("10.1.0.0/16"));
         let prior = Prior {
+            address: &spec.address,
+            kind: Kind::Vpc,
             id: "vpc-1",
             attributes: &same_cidr,
             outputs: &outputs,

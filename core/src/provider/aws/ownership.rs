@@ -9,8 +9,9 @@ use std::future::Future;
 use serde_json::Value;
 
 use super::Prior;
-use super::ec2::{create_tags, other_environment, owner};
+use super::ec2::{other_environment, owner};
 use crate::graph::Address;
+use crate::graph::attrs::Tags;
 use crate::provider::{
     Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag, tags_of,
 };
@@ -57,7 +58,7 @@ pub(crate) fn claim(
 /// Takes over `live`, found carrying this address's ownership, by bringing it to the spec in
 /// place with the family's `update`.
 pub(crate) async fn adopt<'a, Fut>(
-    spec: &ResourceSpec,
+    spec: &'a ResourceSpec,
     live: &'a Live,
     update: impl FnOnce(Prior<'a>) -> Fut,
 ) -> Result<Applied, ProviderError>
@@ -65,7 +66,7 @@ where
     Fut: Future<Output = Result<Applied, ProviderError>>,
 {
     tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-    let prior = Prior::of_live(live);
+    let prior = Prior::of_live(&spec.address, live);
     super::ensure_in_place(spec, &prior)?;
     let mut done = update(prior).await?;
     done.adopted = true;
@@ -98,18 +99,52 @@ pub(crate) fn tag_changes(
     before: Option<&Value>,
 ) -> Result<Option<TagChanges>, ProviderError> {
     let before = tags_of(&spec.address, before)?;
-    let after = spec.tags()?;
-    if before == after {
-        return Ok(None);
+    Ok(tag_diff(own, &spec.address, &before, &spec.tags()?))
+}
+
+/// Every tag a resource at `address` carries: the ownership tags and the desired ones.
+pub(crate) fn owned_tags(own: &Ownership, address: &Address, desired: &Tags) -> Tags {
+    let mut tags = own.tags(address);
+    tags.extend(
+        desired
+            .iter()
+            .filter(|(k, _)| !is_bookkeeping_tag(k))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    tags
+}
+
+/// The tag update that brings the visible tags from `before` to `after`, or `None` when they
+/// already match.
+pub(crate) fn tag_diff(
+    own: &Ownership,
+    address: &Address,
+    before: &Tags,
+    after: &Tags,
+) -> Option<TagChanges> {
+    (before != after).then(|| TagChanges {
+        removed: before
+            .keys()
+            .filter(|k| !after.contains_key(*k) && !is_bookkeeping_tag(k))
+            .cloned()
+            .collect(),
+        set: owned_tags(own, address, after),
+    })
+}
+
+/// Sends a tag update through a service's own calls: `untag` (only when keys go) before `tag`.
+pub(crate) async fn sync_tags(
+    changes: Option<TagChanges>,
+    untag: impl AsyncFnOnce(Vec<String>) -> Result<(), ProviderError>,
+    tag: impl AsyncFnOnce(Tags) -> Result<(), ProviderError>,
+) -> Result<(), ProviderError> {
+    let Some(TagChanges { removed, set }) = changes else {
+        return Ok(());
+    };
+    if !removed.is_empty() {
+        untag(removed).await?;
     }
-    let removed = before
-        .into_keys()
-        .filter(|k| !after.contains_key(k) && !is_bookkeeping_tag(k))
-        .collect();
-    Ok(Some(TagChanges {
-        removed,
-        set: create_tags(own, spec)?,
-    }))
+    tag(set).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,83 @@
+//! The launch template of an instance group: ECS-optimized AL2023 AMI via SSM, IMDSv2 only,
+//! user data that joins the cluster.
+
+use super::AMI_PARAMETER_ARM;
+use super::AMI_PARAMETER_X86;
+use super::Builder;
+use super::iam::Iam;
+use crate::graph::Address;
+use crate::graph::Expr;
+use crate::graph::Kind;
+use crate::graph::user_data::UserData;
+use crate::manifest::InstanceGroup;
+use serde_json::json;
+
+pub(super) fn launch_template(
+    b: &mut Builder<'_>,
+    name: &str,
+    g: &InstanceGroup,
+    aws_name: &str,
+    iam: &Iam,
+    sg_instances: &Address,
+) -> Address {
+    let image = match g.ami.as_str() {
+        "recommended" => format!("ssm:{AMI_PARAMETER_X86}"),
+        "recommended-arm64" => format!("ssm:{AMI_PARAMETER_ARM}"),
+        id => id.to_owned(),
+    };
+    let user_data = UserData {
+        cluster: &b.prefix,
+        instance_group: name,
+        docker_auth: g.docker_auth.as_deref(),
+        logging_drivers: g.logging_drivers.as_deref(),
+        host_log_prefix: b
+            .manifest
+            .logging
+            .host_logs
+            .then_some(b.log_prefix.as_str()),
+        custom: g.user_data.as_deref(),
+    }
+    .render();
+    let mut attrs = vec![
+        ("name", Expr::str(aws_name)),
+        ("image", Expr::str(image)),
+        ("instance_type", Expr::str(g.instance_type.clone())),
+        (
+            "iam_instance_profile_arn",
+            Builder::r(&iam.instance_profile, "arn"),
+        ),
+        (
+            "security_group_ids",
+            Expr::List(vec![Builder::r(sg_instances, "id")]),
+        ),
+        ("user_data", Expr::str(user_data)),
+        (
+            "metadata_options",
+            // IMDSv2 only; hop limit 2 so containers in bridge mode can reach it too.
+            Expr::Lit(
+                json!({"http_endpoint": "enabled", "http_tokens": "required",
+                             "http_put_response_hop_limit": 2}),
+            ),
+        ),
+        (
+            "root_volume",
+            Expr::Lit(
+                json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
+                             "type": g.root_volume.volume_type,
+                             "encrypted": g.root_volume.encrypted,
+                             "delete_on_termination": true}),
+            ),
+        ),
+        ("monitoring", true.into()),
+        ("tags", b.tags(Some(aws_name))),
+    ];
+    if let Some(key) = &g.key_pair {
+        attrs.push(("key_name", Expr::str(key.clone())));
+    }
+    b.add_untyped(
+        Address::keyed("launch_template", name),
+        Kind::LaunchTemplate,
+        attrs,
+        [],
+    )
+}

@@ -1,0 +1,422 @@
+//! Expands a validated manifest into the desired graph: the reference ECS layout (VPC, subnets
+//! per zone, NAT, routes, security groups, IAM, launch templates, auto scaling groups, cluster,
+//! capacity providers, load balancers, log groups, alerts, task definitions, services) with the
+//! reference's bugs fixed: launch templates instead of launch configurations, IMDSv2 only, AL2023
+//! user data, scoped IAM, names scoped by environment and cluster, an SNS topic policy so
+//! EventBridge can publish, and the instance group waiting for the private routes.
+//!
+//! Naming: cluster-scoped AWS names start with `<environment>-<cluster>`; load balancers and
+//! target groups use `<environment>-<name>` because AWS caps them at 32 characters.
+
+mod alerts;
+mod iam;
+mod instance_groups;
+mod launch_template;
+mod load_balancing;
+mod logs;
+mod network;
+mod security_group;
+mod services;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::Ipv4Net;
+use serde_json::Value;
+
+use super::attrs::{Attributes, desired_map};
+use super::{Address, Expr, Graph, Kind, Resource};
+use crate::cidr::subnet_cidrs;
+use crate::manifest::Manifest;
+use alerts::alerts;
+use iam::iam;
+use instance_groups::instance_groups;
+use load_balancing::load_balancers;
+use logs::host_log_groups;
+use network::network;
+use security_group::instance_security_group;
+use services::{service, system_container};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the manifest is incomplete: {0}; run `ecsops validate` for details")]
+    Incomplete(String),
+}
+
+/// The SSM parameters of the ECS-optimized Amazon Linux 2023 AMIs.
+const AMI_PARAMETER_X86: &str =
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+const AMI_PARAMETER_ARM: &str =
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id";
+/// Docker's dynamic host-port range for bridge-mode tasks (covers both the kernel's
+/// `ip_local_port_range` and Docker's fallback 49153–65535).
+const DYNAMIC_PORTS: (u16, u16) = (32768, 65535);
+const DEFAULT_TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+struct Builder<'m> {
+    manifest: &'m Manifest,
+    env: &'m str,
+    region: &'m str,
+    /// `<environment>-<cluster>`: the ECS cluster name and the prefix of cluster-scoped names.
+    prefix: String,
+    log_prefix: String,
+    graph: Graph,
+}
+
+impl Builder<'_> {
+    /// Adds a resource of the attributes' kind.
+    fn add<A: Attributes>(
+        &mut self,
+        address: Address,
+        attributes: &A,
+        extra_deps: impl IntoIterator<Item = Address>,
+    ) -> Address {
+        self.insert(address, A::KIND, desired_map(attributes), extra_deps)
+    }
+
+    fn add_untyped(
+        &mut self,
+        address: Address,
+        kind: Kind,
+        attributes: Vec<(&str, Expr)>,
+        extra_deps: impl IntoIterator<Item = Address>,
+    ) -> Address {
+        let attributes: BTreeMap<String, Expr> = attributes
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        self.insert(address, kind, attributes, extra_deps)
+    }
+
+    fn insert(
+        &mut self,
+        address: Address,
+        kind: Kind,
+        attributes: BTreeMap<String, Expr>,
+        extra_deps: impl IntoIterator<Item = Address>,
+    ) -> Address {
+        let mut depends_on: BTreeSet<Address> = extra_deps.into_iter().collect();
+        for e in attributes.values() {
+            e.references(&mut depends_on);
+        }
+        depends_on.remove(&address);
+        self.graph.resources.insert(
+            address.clone(),
+            Resource {
+                address: address.clone(),
+                kind,
+                attributes,
+                depends_on,
+            },
+        );
+        address
+    }
+
+    /// `Environment`, the user's tags and, when given, `Name`.
+    fn tags(&self, name: Option<&str>) -> Expr {
+        let mut tags: BTreeMap<String, Value> = self
+            .manifest
+            .environment
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        tags.insert("Environment".to_owned(), Value::from(self.env));
+        if let Some(n) = name {
+            tags.insert("Name".to_owned(), Value::from(n));
+        }
+        Expr::Lit(Value::Object(tags.into_iter().collect()))
+    }
+
+    fn r(address: &Address, output: &str) -> Expr {
+        Expr::reference(address, output)
+    }
+}
+
+/// Builds the desired graph of `environment` from its (validated) manifest.
+pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError> {
+    let incomplete = |what: &str| BuildError::Incomplete(what.to_owned());
+    let region = manifest
+        .environment
+        .region
+        .as_deref()
+        .ok_or_else(|| incomplete("`environment.region` is not set"))?;
+    let zones = &manifest.environment.availability_zones;
+    if zones.is_empty() {
+        return Err(incomplete("`environment.availability_zones` is empty"));
+    }
+    let vpc_cidr: Ipv4Net = manifest
+        .network
+        .cidr
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| incomplete("`network.cidr` is not a valid CIDR"))?;
+    let (public_cidrs, private_cidrs) = subnet_cidrs(
+        vpc_cidr,
+        zones.len(),
+        manifest.network.public_subnets.as_deref(),
+        manifest.network.private_subnets.as_deref(),
+    )
+    .filter(|(p, q)| p.len() == zones.len() && q.len() == zones.len())
+    .ok_or_else(|| incomplete("the subnets do not fit the VPC and zones"))?;
+
+    let prefix = format!("{environment}-{}", manifest.cluster.name);
+    let log_prefix = manifest
+        .logging
+        .prefix
+        .clone()
+        .unwrap_or_else(|| format!("/ecsops/{environment}/{}", manifest.cluster.name));
+    let mut b = Builder {
+        manifest,
+        env: environment,
+        region,
+        prefix,
+        log_prefix,
+        graph: Graph::default(),
+    };
+    let net = network(&mut b, zones, vpc_cidr, &public_cidrs, &private_cidrs);
+    let iam = iam(&mut b);
+    let cluster = b.add_untyped(
+        Address::new("ecs_cluster"),
+        Kind::EcsCluster,
+        vec![
+            ("name", Expr::str(b.prefix.clone())),
+            (
+                "container_insights",
+                Expr::str(if manifest.cluster.container_insights {
+                    "enabled"
+                } else {
+                    "disabled"
+                }),
+            ),
+            ("tags", b.tags(None)),
+        ],
+        [],
+    );
+    let host_logs = host_log_groups(&mut b);
+    let lbs = load_balancers(&mut b, &net);
+    let sg_instances = instance_security_group(&mut b, &net, &lbs);
+    let groups = instance_groups(
+        &mut b,
+        &net,
+        &iam,
+        &cluster,
+        &sg_instances,
+        &host_logs,
+        &lbs,
+    );
+    alerts(&mut b, &cluster);
+    for (name, svc) in &manifest.services {
+        service(&mut b, name, svc, &net, &iam, &cluster, &groups, &lbs);
+    }
+    for (name, sc) in &manifest.system_containers {
+        system_container(&mut b, name, sc, &iam, &cluster, &groups);
+    }
+    tracing::debug!(
+        environment,
+        resources = b.graph.resources.len(),
+        "built the desired graph"
+    );
+    Ok(b.graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::iam::{secret_resource, secret_value_from};
+    use super::*;
+
+    fn manifest(extra: serde_json::Value) -> Manifest {
+        let mut base = json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16", "nat": "single"},
+            "instance_groups": {"default": {"min_size": 1, "max_size": 3, "desired_capacity": 2}},
+            "load_balancers": {"default": {}},
+            "services": {"web": {"image": "nginx", "container_port": 80,
+                                  "route": {"paths": ["/*"]},
+                                  "secrets": {"PASSWORD": "ssm:/acc/password"}}},
+            "system_containers": {"cadvisor": {"image": "cadvisor", "instance_group": "default"}}
+        });
+        merge(&mut base, extra);
+        serde_json::from_value(base).expect("manifest")
+    }
+
+    fn merge(a: &mut Value, b: Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k).or_insert(Value::Null), v);
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
+        match g
+            .resources
+            .get(&Address::from(address))
+            .and_then(|r| r.attributes.get(attr))
+        {
+            Some(Expr::Lit(v)) => v,
+            other => panic!("{address}.{attr} is not a literal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn builds_the_reference_layout() {
+        let g = build(&manifest(json!({})), "acc").expect("graph");
+        assert_eq!(lit(&g, "vpc", "cidr_block"), "10.0.0.0/16");
+        assert_eq!(
+            lit(&g, "subnet.public[eu-west-1a]", "cidr_block"),
+            "10.0.0.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.public[eu-west-1b]", "cidr_block"),
+            "10.0.1.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1a]", "cidr_block"),
+            "10.0.50.0/24"
+        );
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1b]", "availability_zone"),
+            "eu-west-1b"
+        );
+        assert_eq!(lit(&g, "ecs_cluster", "name"), "acc-default");
+        assert_eq!(lit(&g, "autoscaling_group[default]", "desired_capacity"), 2);
+        assert_eq!(
+            lit(&g, "launch_template[default]", "metadata_options")["http_tokens"],
+            "required"
+        );
+        let user_data = lit(&g, "launch_template[default]", "user_data");
+        assert!(
+            user_data
+                .as_str()
+                .is_some_and(|u| u.contains("ECS_CLUSTER=acc-default"))
+        );
+        assert_eq!(
+            lit(&g, "log_group.host[docker]", "name"),
+            "/ecsops/acc/default/var/log/docker"
+        );
+        assert_eq!(
+            lit(&g, "service[cadvisor]", "scheduling_strategy"),
+            "DAEMON"
+        );
+        assert_eq!(
+            lit(&g, "load_balancer[default]", "scheme"),
+            "internet-facing"
+        );
+        assert_eq!(lit(&g, "target_group[web]", "name"), "acc-web");
+        for a in [
+            "internet_gateway",
+            "route_table.public",
+            "route.public_internet",
+            "nat_gateway[eu-west-1a]",
+            "route.private_nat[eu-west-1b]",
+            "security_group.instances",
+            "iam_role.instance",
+            "instance_profile",
+            "capacity_provider[default]",
+            "listener[default:80]",
+            "listener_rule[web]",
+            "event_rule.stopped_tasks",
+            "sns_topic.alerts",
+            "sns_topic_policy.alerts",
+            "task_definition[web]",
+            "service[web]",
+            "iam_policy.task_execution",
+        ] {
+            assert!(g.resources.contains_key(&Address::from(a)), "missing {a}");
+        }
+    }
+
+    #[test]
+    fn single_nat_serves_every_zone_and_per_az_has_one_each() {
+        let single = build(&manifest(json!({})), "acc").expect("graph");
+        let nats = |g: &Graph| {
+            g.resources
+                .values()
+                .filter(|r| r.kind == Kind::NatGateway)
+                .count()
+        };
+        assert_eq!(nats(&single), 1);
+        let route_b = &single.resources[&Address::from("route.private_nat[eu-west-1b]")];
+        assert!(
+            route_b
+                .depends_on
+                .contains(&Address::from("nat_gateway[eu-west-1a]"))
+        );
+        let per_az = build(&manifest(json!({"network": {"nat": "per_az"}})), "acc").expect("graph");
+        assert_eq!(nats(&per_az), 2);
+        let route_b = &per_az.resources[&Address::from("route.private_nat[eu-west-1b]")];
+        assert!(
+            route_b
+                .depends_on
+                .contains(&Address::from("nat_gateway[eu-west-1b]"))
+        );
+    }
+
+    #[test]
+    fn instances_wait_for_private_routes_and_the_cluster() {
+        let g = build(&manifest(json!({})), "acc").expect("graph");
+        let asg = &g.resources[&Address::from("autoscaling_group[default]")];
+        for dep in [
+            "route.private_nat[eu-west-1a]",
+            "route.private_nat[eu-west-1b]",
+            "ecs_cluster",
+        ] {
+            assert!(asg.depends_on.contains(&Address::from(dep)), "{dep}");
+        }
+        let service = &g.resources[&Address::from("service[web]")];
+        assert!(
+            service
+                .depends_on
+                .contains(&Address::from("listener_rule[web]"))
+        );
+        assert!(g.topological_order().len() == g.resources.len());
+    }
+
+    #[test]
+    fn explicit_subnets_and_internal_load_balancers() {
+        let g = build(
+            &manifest(json!({
+                "network": {"public_subnets": ["10.0.10.0/24", "10.0.11.0/24"],
+                            "private_subnets": ["10.0.20.0/23", "10.0.22.0/23"]},
+                "load_balancers": {"default": {"scheme": "internal"}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        assert_eq!(
+            lit(&g, "subnet.private[eu-west-1b]", "cidr_block"),
+            "10.0.22.0/23"
+        );
+        let lb = &g.resources[&Address::from("load_balancer[default]")];
+        assert!(
+            lb.depends_on
+                .contains(&Address::from("subnet.private[eu-west-1a]"))
+        );
+        assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
+    }
+
+    #[test]
+    fn incomplete_manifests_are_errors_not_panics() {
+        let mut m = manifest(json!({}));
+        m.network.cidr = Some("nonsense".to_owned());
+        assert!(build(&m, "acc").is_err());
+        m.environment.region = None;
+        assert!(build(&m, "acc").is_err());
+    }
+
+    #[test]
+    fn secret_references_map_to_arns_and_value_from() {
+        assert_eq!(
+            secret_resource("eu-west-1", "ssm:/app/db"),
+            "arn:aws:ssm:eu-west-1:*:parameter/app/db"
+        );
+        assert_eq!(secret_value_from("ssm:/app/db"), "/app/db");
+        let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:x";
+        assert_eq!(secret_value_from(arn), arn);
+    }
+}

@@ -1,0 +1,328 @@
+//! ECS services, their task definitions and log groups, and the daemon system containers.
+
+use super::Builder;
+use super::iam::Iam;
+use super::iam::secret_value_from;
+use super::instance_groups::Group;
+use super::load_balancing::Lb;
+use super::logs::log_group;
+use super::network::Network;
+use crate::graph::Address;
+use crate::graph::Expr;
+use crate::graph::Kind;
+use crate::manifest::ListenerProtocol;
+use crate::manifest::LoadBalancerKind;
+use crate::manifest::Service;
+use crate::manifest::SystemContainer;
+use serde_json::Value;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
+    Value::Array(
+        vars.iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect(),
+    )
+}
+
+pub(super) fn secret_list(secrets: &BTreeMap<String, String>) -> Value {
+    Value::Array(
+        secrets
+            .iter()
+            .map(|(k, v)| json!({"name": k, "valueFrom": secret_value_from(v)}))
+            .collect(),
+    )
+}
+
+pub(super) fn log_configuration(group: &str, region: &str, stream_prefix: &str) -> Value {
+    json!({"logDriver": "awslogs", "options": {"awslogs-group": group,
+           "awslogs-region": region, "awslogs-stream-prefix": stream_prefix}})
+}
+
+/// The listener a service's route attaches to: the named one, else HTTPS, else the first that
+/// does not redirect.
+pub(super) fn route_listener<'a>(lb: &'a Lb<'_>, port: Option<u16>) -> Option<&'a Address> {
+    if let Some(p) = port {
+        return lb.listeners.get(&p);
+    }
+    let listeners = &lb.spec.listeners;
+    listeners
+        .iter()
+        .find(|l| l.protocol == ListenerProtocol::Https)
+        .or_else(|| listeners.iter().find(|l| l.redirect_to.is_none()))
+        .and_then(|l| lb.listeners.get(&l.port))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn service(
+    b: &mut Builder<'_>,
+    name: &str,
+    svc: &Service,
+    net: &Network,
+    iam: &Iam,
+    cluster: &Address,
+    groups: &BTreeMap<String, Group>,
+    lbs: &[Lb<'_>],
+) {
+    let log = log_group(
+        b,
+        Address::keyed("log_group.service", name),
+        format!("{}/service/{name}", b.log_prefix),
+    );
+    let lb = svc
+        .route
+        .as_ref()
+        .and_then(|r| lbs.iter().find(|l| l.name == r.load_balancer));
+    let classic = lb.is_some_and(|l| l.spec.kind == LoadBalancerKind::Classic);
+    let mut container = json!({
+        "name": name,
+        "image": svc.image,
+        "cpu": svc.cpu,
+        "memory": svc.memory,
+        "essential": true,
+        "environment": env_list(&svc.environment),
+        "secrets": secret_list(&svc.secrets),
+        "logConfiguration": log_configuration(&format!("{}/service/{name}", b.log_prefix), b.region, name),
+    });
+    if let Some(port) = svc.container_port {
+        // Dynamic host ports let several copies share an instance behind an ALB; a classic
+        // load balancer can only reach a fixed port.
+        let host = if classic { port } else { 0 };
+        container["portMappings"] =
+            json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
+    }
+    if let Some(cmd) = &svc.command {
+        container["command"] = json!(cmd);
+    }
+    let td = task_definition(b, name, container, iam, None);
+
+    let mut deps = vec![log];
+    let mut attrs = vec![
+        ("name", Expr::str(name)),
+        ("cluster", Builder::r(cluster, "arn")),
+        ("task_definition", Builder::r(&td, "arn")),
+        ("desired_count", svc.desired_count.into()),
+        ("scheduling_strategy", "REPLICA".into()),
+        (
+            "deployment_configuration",
+            Expr::Lit(json!({
+                "minimum_healthy_percent": svc.deployment.minimum_healthy_percent,
+                "maximum_percent": svc.deployment.maximum_percent,
+                "circuit_breaker": {"enable": svc.deployment.circuit_breaker,
+                                    "rollback": svc.deployment.rollback}
+            })),
+        ),
+        (
+            "placement_strategy",
+            Expr::Lit(
+                json!([{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                             {"type": "binpack", "field": "memory"}]),
+            ),
+        ),
+        ("enable_ecs_managed_tags", true.into()),
+        ("propagate_tags", "SERVICE".into()),
+        ("tags", b.tags(None)),
+    ];
+    let group_name = svc.instance_group.as_deref().unwrap_or("default");
+    if let Some(g) = groups.get(group_name) {
+        attrs.push((
+            "capacity_provider_strategy",
+            Expr::Lit(
+                json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}]),
+            ),
+        ));
+        deps.push(g.capacity_provider.clone());
+    }
+    if !groups.is_empty() {
+        deps.push(Address::new("cluster_capacity_providers"));
+    }
+    if let (Some(route), Some(lb), Some(port)) = (&svc.route, lb, svc.container_port) {
+        let hc = &svc.health_check;
+        if classic {
+            attrs.push((
+                "load_balancers",
+                Expr::Lit(
+                    json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
+                                  "container_name": name, "container_port": port}]),
+                ),
+            ));
+        } else {
+            let tg = b.add_untyped(
+                Address::keyed("target_group", name),
+                Kind::TargetGroup,
+                vec![
+                    ("name", Expr::str(format!("{}-{name}", b.env))),
+                    ("port", port.into()),
+                    ("protocol", "HTTP".into()),
+                    ("vpc_id", Builder::r(&net.vpc, "id")),
+                    ("target_type", "instance".into()),
+                    ("deregistration_delay", route.deregistration_delay.into()),
+                    (
+                        "health_check",
+                        Expr::Lit(json!({"path": hc.path, "matcher": hc.matcher,
+                                         "interval": hc.interval, "timeout": hc.timeout,
+                                         "healthy_threshold": hc.healthy_threshold,
+                                         "unhealthy_threshold": hc.unhealthy_threshold,
+                                         "protocol": "HTTP", "port": "traffic-port"})),
+                    ),
+                    ("tags", b.tags(Some(&format!("{}-{name}", b.env)))),
+                ],
+                [],
+            );
+            if let Some(listener) = route_listener(lb, route.listener) {
+                let priority = route
+                    .priority
+                    .unwrap_or_else(|| b.manifest.auto_priority(name));
+                let mut conditions = serde_json::Map::new();
+                let paths = if route.paths.is_empty() && route.hosts.is_empty() {
+                    vec!["/*".to_owned()]
+                } else {
+                    route.paths.clone()
+                };
+                if !paths.is_empty() {
+                    conditions.insert("path_patterns".to_owned(), json!(paths));
+                }
+                if !route.hosts.is_empty() {
+                    conditions.insert("host_headers".to_owned(), json!(route.hosts));
+                }
+                let rule = b.add_untyped(
+                    Address::keyed("listener_rule", name),
+                    Kind::ListenerRule,
+                    vec![
+                        ("listener_arn", Builder::r(listener, "arn")),
+                        ("priority", priority.into()),
+                        ("conditions", Expr::Lit(Value::Object(conditions))),
+                        ("forward_to", Builder::r(&tg, "arn")),
+                        ("tags", b.tags(None)),
+                    ],
+                    [],
+                );
+                // A target group must be attached to a load balancer before a service uses it.
+                deps.push(rule);
+            }
+            attrs.push((
+                "load_balancers",
+                Expr::List(vec![Expr::Map(BTreeMap::from([
+                    ("target_group_arn".to_owned(), Builder::r(&tg, "arn")),
+                    ("container_name".to_owned(), Expr::str(name)),
+                    ("container_port".to_owned(), port.into()),
+                ]))]),
+            ));
+        }
+        attrs.push(("health_check_grace_period", hc.grace_period.into()));
+    }
+    b.add_untyped(Address::keyed("service", name), Kind::Service, attrs, deps);
+}
+
+pub(super) fn task_definition(
+    b: &mut Builder<'_>,
+    name: &str,
+    container: Value,
+    iam: &Iam,
+    volumes: Option<Value>,
+) -> Address {
+    let mut attrs = vec![
+        ("family", Expr::str(format!("{}-{name}", b.prefix))),
+        ("network_mode", "bridge".into()),
+        ("requires_compatibilities", Expr::Lit(json!(["EC2"]))),
+        (
+            "container_definitions",
+            Expr::Lit(Value::Array(vec![container])),
+        ),
+        ("tags", b.tags(None)),
+    ];
+    if let Some(exec) = &iam.task_execution {
+        attrs.push(("execution_role_arn", Builder::r(exec, "arn")));
+    }
+    if let Some(v) = volumes {
+        attrs.push(("volumes", Expr::Lit(v)));
+    }
+    b.add_untyped(
+        Address::keyed("task_definition", name),
+        Kind::TaskDefinition,
+        attrs,
+        [],
+    )
+}
+
+pub(super) fn system_container(
+    b: &mut Builder<'_>,
+    name: &str,
+    sc: &SystemContainer,
+    iam: &Iam,
+    cluster: &Address,
+    groups: &BTreeMap<String, Group>,
+) {
+    let log = log_group(
+        b,
+        Address::keyed("log_group.system", name),
+        format!("{}/system/{name}", b.log_prefix),
+    );
+    let volumes: Vec<Value> = sc
+        .mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"name": format!("mount-{i}"), "host": {"sourcePath": m.source}}))
+        .collect();
+    let mount_points: Vec<Value> = sc
+        .mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            json!({"sourceVolume": format!("mount-{i}"), "containerPath": m.target,
+                             "readOnly": m.read_only})
+        })
+        .collect();
+    let ports: Vec<Value> = sc
+        .ports
+        .iter()
+        .map(|p| {
+            json!({"containerPort": p.container, "hostPort": p.host.unwrap_or(p.container),
+                        "protocol": "tcp"})
+        })
+        .collect();
+    let mut container = json!({
+        "name": name,
+        "image": sc.image,
+        "cpu": sc.cpu,
+        "memory": sc.memory,
+        "essential": true,
+        "privileged": sc.privileged,
+        "portMappings": ports,
+        "mountPoints": mount_points,
+        "environment": env_list(&sc.environment),
+        "secrets": secret_list(&sc.secrets),
+        "logConfiguration": log_configuration(&format!("{}/system/{name}", b.log_prefix), b.region, name),
+    });
+    if let Some(cmd) = &sc.command {
+        container["command"] = json!(cmd);
+    }
+    let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
+    let mut attrs = vec![
+        ("name", Expr::str(name)),
+        ("cluster", Builder::r(cluster, "arn")),
+        ("task_definition", Builder::r(&td, "arn")),
+        ("scheduling_strategy", "DAEMON".into()),
+        ("launch_type", "EC2".into()),
+        (
+            "deployment_configuration",
+            Expr::Lit(json!({"minimum_healthy_percent": 0, "maximum_percent": 100})),
+        ),
+        ("enable_ecs_managed_tags", true.into()),
+        ("propagate_tags", "SERVICE".into()),
+        ("tags", b.tags(None)),
+    ];
+    if let Some(g) = &sc.instance_group {
+        attrs.push((
+            "placement_constraints",
+            Expr::Lit(json!([{"type": "memberOf",
+                              "expression": format!("attribute:ecsops.instance-group == {g}")}])),
+        ));
+    }
+    let mut deps = vec![log];
+    if !groups.is_empty() {
+        deps.push(Address::new("cluster_capacity_providers"));
+    }
+    b.add_untyped(Address::keyed("service", name), Kind::Service, attrs, deps);
+}
