@@ -16,7 +16,7 @@ use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Prior, tolerate};
+use super::{AwsResultExt, Cx, Manage, Prior, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -24,13 +24,42 @@ use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
-/// Creates the log group and sets its retention, or adopts the group of that name that carries
-/// this lineage's tags.
-pub(crate) async fn create(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    _token_seed: u64,
-) -> Result<Applied, ProviderError> {
+impl Manage for attrs::LogGroup {
+    /// Creates the log group and sets its retention, or adopts the group of that name that
+    /// carries this lineage's tags.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        create(cx, spec).await
+    }
+
+    /// Sets the retention and tags that differ from `prior`.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        update(cx, spec, prior).await
+    }
+
+    /// Deletes the group with its streams; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let r = cx
+            .aws
+            .logs
+            .delete_log_group()
+            .log_group_name(prior.id)
+            .send()
+            .await
+            .at(prior.address, "DeleteLogGroup")
+            .map(drop);
+        tolerate(r, &[NOT_FOUND])
+    }
+}
+
+async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
     let a = &spec.address;
     let want: attrs::LogGroup = spec.decode()?;
     let name = want.name.as_str();
@@ -80,8 +109,7 @@ pub(crate) async fn create(
     Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
 }
 
-/// Sets the retention and tags that differ from `prior`.
-pub(crate) async fn update(
+async fn update(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     prior: Prior<'_>,
@@ -155,25 +183,6 @@ async fn set_retention(
             .at(a, "PutRetentionPolicy")
             .map(drop),
     }
-}
-
-/// Deletes the group with its streams; already gone is success.
-pub(crate) async fn delete(
-    cx: Cx<'_>,
-    address: &Address,
-    _kind: Kind,
-    prior: Prior<'_>,
-) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .logs
-        .delete_log_group()
-        .log_group_name(prior.id)
-        .send()
-        .await
-        .at(address, "DeleteLogGroup")
-        .map(drop);
-    tolerate(r, &[NOT_FOUND])
 }
 
 /// One `DescribeLogGroups` (paginated) for every recorded group; tags stay as recorded.

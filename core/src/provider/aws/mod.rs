@@ -36,7 +36,7 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub use calls::CallLog;
 
 use super::{Applied, Live, Ownership, Provider, ProviderError, Refresh, ResourceSpec, decode};
-use crate::graph::attrs::Attributes;
+use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Family, Kind};
 use crate::state::ResourceState;
 
@@ -316,6 +316,32 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<
     Ok(())
 }
 
+/// What the provider does for one kind, implemented on the kind's attributes struct by the
+/// module of its family. The kind table dispatches to it, so a kind without one does not build.
+pub(crate) trait Manage: Attributes {
+    /// Creates the resource, or adopts the one carrying its ownership tags (see
+    /// [`Provider::create`]).
+    fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        token_seed: u64,
+    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+
+    /// Brings the resource from `prior` to the spec in place; attributes that force a
+    /// replacement were refused before this runs.
+    fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+
+    /// Deletes the resource; already gone is success.
+    fn delete(
+        cx: Cx<'_>,
+        prior: Prior<'_>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
 /// Calls one entry point of the family's module: `dispatch!(family, create(args...))`.
 macro_rules! dispatch {
     ($family:expr, $f:ident($($arg:expr),*)) => {
@@ -335,13 +361,44 @@ macro_rules! dispatch {
     };
 }
 
+/// Create, update and delete of the families not yet moved to [`Manage`] (while the kinds move
+/// one family at a time).
+macro_rules! dispatch_legacy {
+    ($family:expr, $f:ident($($arg:expr),*)) => {
+        match $family {
+            Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
+            Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
+            Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
+            Family::Iam => Box::pin(iam::$f($($arg),*)).await,
+            Family::Logs => unreachable!("log groups go through Manage"),
+            Family::Sns => Box::pin(sns::$f($($arg),*)).await,
+            Family::Events => Box::pin(events::$f($($arg),*)).await,
+            Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
+            Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
+            Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
+            Family::Elb => Box::pin(elb::$f($($arg),*)).await,
+        }
+    };
+}
+
 impl Provider for AwsProvider {
     /// A create whose outcome is unknown (its response was lost) runs again from the top,
     /// which looks for what the lost attempt made and adopts it (see [`once`]).
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
         let mut reruns = 0;
         loop {
-            match dispatch!(spec.kind.family(), create(self.cx(), spec, token_seed)) {
+            let created = match spec.kind {
+                Kind::LogGroup => {
+                    Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                _ => dispatch_legacy!(spec.kind.family(), create(self.cx(), spec, token_seed)),
+            };
+            match created {
                 Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
                     reruns += 1;
                     tracing::warn!(address = %spec.address, error = %e, "the outcome of a create is unknown; looking for what it made");
@@ -360,7 +417,12 @@ impl Provider for AwsProvider {
     ) -> Result<Applied, ProviderError> {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
-        dispatch!(spec.kind.family(), update(self.cx(), spec, prior))
+        match spec.kind {
+            Kind::LogGroup => {
+                Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
+            }
+            _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
+        }
     }
 
     async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
@@ -376,7 +438,10 @@ impl Provider for AwsProvider {
             attributes: &prior.attributes,
             outputs: &prior.outputs,
         };
-        dispatch!(kind.family(), delete(self.cx(), address, kind, prior))
+        match kind {
+            Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
+        }
     }
 
     async fn refresh(
