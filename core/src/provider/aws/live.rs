@@ -9,6 +9,21 @@ use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
 use crate::state::ResourceState;
 
+/// Every item of a paginated list or describe, a failure named for the operation:
+/// `all!(cx.aws.ec2.describe_vpcs().set_filters(f), address, "DescribeVpcs")`.
+macro_rules! all {
+    ($request:expr, $address:expr, $operation:literal) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .at($address, $operation)
+    };
+}
+pub(crate) use all;
+
 /// Attributes from `(name, value)` pairs.
 pub(crate) fn attrs(
     pairs: impl IntoIterator<Item = (&'static str, Value)>,

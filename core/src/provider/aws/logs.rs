@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::ec2::visible;
-use super::live::{common_prefix, missing, recorded, report};
+use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, tolerate};
+use super::{AwsResultExt, Cx, Manage, Prior, remove, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -46,16 +46,17 @@ impl Manage for attrs::LogGroup {
 
     /// Deletes the group with its streams; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
-        let r = cx
-            .aws
-            .logs
-            .delete_log_group()
-            .log_group_name(prior.id)
-            .send()
-            .await
-            .at(prior.address, "DeleteLogGroup")
-            .map(drop);
-        tolerate(r, &[NOT_FOUND])
+        remove(cx, &[], &[NOT_FOUND], || async {
+            cx.aws
+                .logs
+                .delete_log_group()
+                .log_group_name(prior.id)
+                .send()
+                .await
+                .at(prior.address, "DeleteLogGroup")
+                .map(drop)
+        })
+        .await
     }
 }
 
@@ -216,16 +217,14 @@ pub(crate) async fn refresh(
 
 /// The groups whose name starts with `prefix` (every group when it is empty).
 async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>, ProviderError> {
-    cx.aws
-        .logs
-        .describe_log_groups()
-        .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "DescribeLogGroups")
+    all!(
+        cx.aws
+            .logs
+            .describe_log_groups()
+            .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned())),
+        a,
+        "DescribeLogGroups"
+    )
 }
 
 fn arn_of(g: &LogGroup) -> Option<String> {

@@ -21,6 +21,9 @@ pub mod logs;
 mod once;
 mod ownership;
 pub mod sns;
+mod wait;
+
+pub(crate) use wait::{aws_says, eventually, remove, retry_when, retry_while, tolerate};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
@@ -544,96 +547,6 @@ where
     fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError> {
         self.map_err(|e| aws_error(address, operation, &e))
     }
-}
-
-/// Success when the operation succeeded or failed with one of `gone` (the resource was
-/// already deleted): deletes are idempotent.
-pub(crate) fn tolerate(
-    result: Result<(), ProviderError>,
-    gone: &[&str],
-) -> Result<(), ProviderError> {
-    match result {
-        Err(e) if e.aws_code().is_some_and(|c| gone.contains(&c)) => Ok(()),
-        r => r,
-    }
-}
-
-/// Codes AWS answers for an id it created a moment ago (EC2 is eventually consistent), or for
-/// a dependency created by another step moments before.
-const NOT_YET_VISIBLE: &[&str] = &[
-    "InvalidVpcID.NotFound",
-    "InvalidSubnetID.NotFound",
-    "InvalidRouteTableID.NotFound",
-    "InvalidInternetGatewayID.NotFound",
-    "InvalidGatewayID.NotFound",
-    "InvalidNatGatewayID.NotFound",
-    "NatGatewayNotFound",
-    "InvalidAllocationID.NotFound",
-    "InvalidGroup.NotFound",
-    "InvalidSecurityGroupID.NotFound",
-];
-
-/// Runs a create or the first change of a new resource again while AWS does not see an id yet
-/// (a failed call created nothing, so a retry cannot duplicate), for at most the consistency
-/// wait.
-pub(crate) async fn eventually<T, F, Fut>(cx: Cx<'_>, op: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    retry_while(cx.waits, cx.waits.consistency, NOT_YET_VISIBLE, op).await
-}
-
-/// Runs `op` again while it fails with one of `codes` (a dependency AWS has not released yet),
-/// for at most `limit`.
-pub(crate) async fn retry_while<T, F, Fut>(
-    waits: &Waits,
-    limit: Duration,
-    codes: &[&str],
-    op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    retry_when(
-        waits,
-        limit,
-        |e| e.aws_code().is_some_and(|c| codes.contains(&c)),
-        op,
-    )
-    .await
-}
-
-/// Runs `op` again while `retry` says its failure is transient, for at most `limit`.
-pub(crate) async fn retry_when<T, F, Fut>(
-    waits: &Waits,
-    limit: Duration,
-    retry: impl Fn(&ProviderError) -> bool,
-    mut op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    let start = std::time::Instant::now();
-    loop {
-        match op().await {
-            Err(e) if retry(&e) && start.elapsed() + waits.poll < limit => {
-                tracing::debug!(error = %e, "waiting for AWS to catch up");
-                tokio::time::sleep(waits.poll).await;
-            }
-            r => return r,
-        }
-    }
-}
-
-/// Whether AWS refused with `code` and a message containing `needle` (case-insensitive): some
-/// conditions share a generic code (`ValidationError`, `ClientException`) and only the message
-/// tells them apart.
-pub(crate) fn aws_says(e: &ProviderError, code: &str, needle: &str) -> bool {
-    matches!(e, ProviderError::Aws { code: c, message, .. }
-        if c == code && message.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
