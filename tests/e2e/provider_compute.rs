@@ -12,15 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ecsops_core::graph::{self, Address, Graph, Kind};
+use ecsops_core::provider::aws::Waits;
 use ecsops_core::provider::aws::sdk::ecs::types::{
     ClusterField, ClusterSetting, ClusterSettingName,
 };
-use ecsops_core::provider::aws::{AwsProvider, Waits};
-use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
+use ecsops_core::provider::{Provider, ProviderError};
 use ecsops_core::state::ResourceState;
 use serde_json::{Value, json};
 
-use crate::support::moto;
+use crate::support::provider::{Fixture, network};
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7b2e0c4a-provider-compute";
@@ -40,22 +40,6 @@ fn compute(kind: Kind) -> bool {
     )
 }
 
-/// The network family (implemented, so created through the provider too).
-fn network(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::RouteTable
-            | Kind::RouteTableAssociation
-            | Kind::Route
-            | Kind::ElasticIp
-            | Kind::NatGateway
-            | Kind::SecurityGroup
-    )
-}
-
 /// The acceptance graph: the network, the compute kinds and what they reference.
 fn compute_graph() -> Graph {
     let manifest = crate::support::aws::acceptance_manifest();
@@ -72,46 +56,25 @@ fn compute_graph() -> Graph {
     graph
 }
 
-struct Fixture {
-    provider: AwsProvider,
-    graph: Graph,
-    /// What an apply would have recorded: address → state entry.
-    state: BTreeMap<Address, ResourceState>,
-    specs: BTreeMap<Address, ResourceSpec>,
-    moto: moto::MotoGuard,
-}
-
 impl Fixture {
-    fn id(&self, address: &str) -> String {
-        self.state[&Address::from(address)]
-            .id
-            .clone()
-            .expect("an id")
-    }
-
     fn output(&self, address: &str, output: &str) -> Value {
         self.state[&Address::from(address)].outputs[output].clone()
     }
 
     /// The recorded resources of the kinds under test.
     fn compute_state(&self) -> BTreeMap<Address, ResourceState> {
-        self.state
-            .iter()
-            .filter(|(_, r)| compute(r.kind))
-            .map(|(a, r)| (a.clone(), r.clone()))
-            .collect()
+        self.recorded(compute)
     }
 }
 
-async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    crate::support::aws::provider(endpoint, lineage)
-        .await
-        .with_waits(Waits {
-            consistency: Duration::from_secs(2),
-            dependency: Duration::from_secs(5),
-            poll: Duration::from_millis(100),
-            ..Waits::default()
-        })
+/// Short waits: moto settles at once, and a test that waits fails slowly.
+fn waits() -> Waits {
+    Waits {
+        consistency: Duration::from_secs(2),
+        dependency: Duration::from_secs(5),
+        poll: Duration::from_millis(100),
+        ..Waits::default()
+    }
 }
 
 /// A stand-in state entry for a resource of another family.
@@ -127,59 +90,38 @@ fn stand_in(kind: Kind, arn: String) -> ResourceState {
 
 /// A fresh emulator with the network and the compute kinds created through the provider.
 async fn created() -> Fixture {
-    let moto = moto::moto();
-    let provider = provider_for(&moto.server.endpoint, LINEAGE).await;
-    let graph = compute_graph();
-    let mut state = BTreeMap::new();
-    let mut specs = BTreeMap::new();
-    for address in graph.topological_order() {
-        let resource = &graph.resources[&address];
-        if !compute(resource.kind) && !network(resource.kind) {
-            let arn = if resource.kind == Kind::InstanceProfile {
-                let name = format!("{CLUSTER}-instances");
-                provider
-                    .clients()
-                    .iam
-                    .create_instance_profile()
-                    .instance_profile_name(&name)
-                    .send()
-                    .await
-                    .expect("instance profile")
-                    .instance_profile()
-                    .map(|p| p.arn().to_owned())
-                    .expect("profile arn")
-            } else {
-                format!(
-                    "arn:aws:{}:eu-west-1:123456789012:{}/{}",
-                    resource.kind, address, "0123456789abcdef"
-                )
-            };
-            state.insert(address.clone(), stand_in(resource.kind, arn));
-            continue;
-        }
-        let spec = ResourceSpec::resolve(resource, &state).unwrap_or_else(|e| panic!("{e}"));
-        let applied = provider
-            .create(&spec, 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address}: {e}"));
-        assert!(
-            !applied.adopted,
-            "{address} was adopted from an empty emulator"
-        );
-        state.insert(
-            address.clone(),
-            applied.into_state(spec.kind, resource.depends_on.clone()),
-        );
-        specs.insert(address, spec);
+    let mut f = Fixture::new(LINEAGE, Some(waits()), compute_graph()).await;
+    let others: Vec<(Address, Kind)> = f
+        .graph
+        .resources
+        .iter()
+        .filter(|(_, r)| !compute(r.kind) && !network(r.kind))
+        .map(|(a, r)| (a.clone(), r.kind))
+        .collect();
+    for (address, kind) in others {
+        let arn = if kind == Kind::InstanceProfile {
+            let name = format!("{CLUSTER}-instances");
+            f.provider
+                .clients()
+                .iam
+                .create_instance_profile()
+                .instance_profile_name(&name)
+                .send()
+                .await
+                .expect("instance profile")
+                .instance_profile()
+                .map(|p| p.arn().to_owned())
+                .expect("profile arn")
+        } else {
+            format!(
+                "arn:aws:{}:eu-west-1:123456789012:{}/{}",
+                kind, address, "0123456789abcdef"
+            )
+        };
+        f.state.insert(address, stand_in(kind, arn));
     }
-    provider.calls().clear();
-    Fixture {
-        provider,
-        graph,
-        state,
-        specs,
-        moto,
-    }
+    f.create_graph().await;
+    f
 }
 
 fn tags_of<'a>(
@@ -193,21 +135,6 @@ fn tags_of<'a>(
             )
         })
         .collect()
-}
-
-fn assert_owned(tags: &BTreeMap<String, String>, address: &str) {
-    for (k, v) in [
-        ("Environment", ENV),
-        ("ecsops:environment", ENV),
-        ("ecsops:address", address),
-        ("ecsops:lineage", LINEAGE),
-    ] {
-        assert_eq!(
-            tags.get(k).map(String::as_str),
-            Some(v),
-            "{address} tag {k}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -244,7 +171,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
     let t = &templates.launch_templates()[0];
     assert_eq!(t.launch_template_id(), Some(lt_id.as_str()));
     assert_eq!(t.launch_template_name(), Some("acceptance-default-default"));
-    assert_owned(
+    f.assert_owned(
         &tags_of(t.tags().iter().map(|t| (t.key(), t.value()))),
         "launch_template[default]",
     );
@@ -314,7 +241,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
         g.auto_scaling_group_arn()
     );
     let tags = tags_of(g.tags().iter().map(|t| (t.key(), t.value())));
-    assert_owned(&tags, "autoscaling_group[default]");
+    f.assert_owned(&tags, "autoscaling_group[default]");
     assert_eq!(
         tags.get("InstanceGroup").map(String::as_str),
         Some("default")
@@ -345,7 +272,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
             .and_then(ClusterSetting::value),
         Some("enabled")
     );
-    assert_owned(
+    f.assert_owned(
         &tags_of(c.tags().iter().map(|t| (t.key(), t.value()))),
         "ecs_cluster",
     );
@@ -484,7 +411,7 @@ async fn refresh_reads_each_kind_once_without_drift() {
 async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created()).await;
     // A crash between create and state write: a new run (same lineage) creates again.
-    let rerun = provider_for(&f.moto.server.endpoint, LINEAGE).await;
+    let rerun = f.provider_as(LINEAGE).await;
     for address in [
         "launch_template[default]",
         "autoscaling_group[default]",
@@ -541,7 +468,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     assert_eq!(services.service_arns().len(), 3, "no twin service");
 
     // Another lineage finding our names is refused, not adopted or duplicated.
-    let stranger = provider_for(&f.moto.server.endpoint, "another-lineage").await;
+    let stranger = f.provider_as("another-lineage").await;
     for address in [
         "ecs_cluster",
         "autoscaling_group[default]",
@@ -605,12 +532,7 @@ async fn drift_shows_and_updates_apply_in_place() {
 
     // Repair from the refreshed state, and change more in place.
     let patch = |f: &Fixture, address: &str, changes: Value| {
-        let a = Address::from(address);
-        let mut spec = f.specs[&a].clone();
-        for (k, v) in changes.as_object().expect("object") {
-            spec.attributes.insert(k.clone(), v.clone());
-        }
-        (a, spec)
+        (Address::from(address), f.patched(address, &changes))
     };
     let refreshed = refresh.apply_to(&f.compute_state());
     let lt = Address::from("launch_template[default]");
@@ -738,7 +660,7 @@ async fn drift_shows_and_updates_apply_in_place() {
         None,
         "a tag left out of the spec is removed"
     );
-    assert_owned(&tags, "ecs_cluster");
+    f.assert_owned(&tags, "ecs_cluster");
     let s = aws
         .ecs
         .describe_services()

@@ -12,11 +12,11 @@ use ecsops_core::graph::{self, Address, Graph, Kind};
 use ecsops_core::provider::aws::AwsProvider;
 use ecsops_core::provider::aws::sdk::events::types::{InputTransformer, RuleState, Target};
 use ecsops_core::provider::aws::sdk::iam::types::{PolicyScopeType, Role};
-use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
+use ecsops_core::provider::{Provider, ProviderError};
 use ecsops_core::state::ResourceState;
 use serde_json::{Value, json};
 
-use crate::support::moto;
+use crate::support::provider::Fixture;
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7a3e5b1c-provider-iam-logs-alerts";
@@ -47,19 +47,6 @@ fn family_graph() -> Graph {
     graph
 }
 
-struct Fixture {
-    provider: AwsProvider,
-    graph: Graph,
-    /// What an apply would have recorded (the provided kinds only).
-    state: BTreeMap<Address, ResourceState>,
-    specs: BTreeMap<Address, ResourceSpec>,
-    moto: moto::MotoGuard,
-}
-
-async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    crate::support::aws::provider(endpoint, lineage).await
-}
-
 /// The cluster of another family, as the state would record it.
 fn cluster() -> (Address, ResourceState) {
     (
@@ -76,43 +63,16 @@ fn cluster() -> (Address, ResourceState) {
 
 /// A fresh emulator with the family's resources created through the provider.
 async fn created() -> Fixture {
-    let moto = moto::moto();
-    let provider = provider_for(&moto.server.endpoint, LINEAGE).await;
-    let graph = family_graph();
-    let mut recorded = BTreeMap::from([cluster()]);
-    let mut specs = BTreeMap::new();
-    for address in graph.topological_order() {
-        let spec = ResourceSpec::resolve(&graph.resources[&address], &recorded)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let applied = provider
-            .create(&spec, 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address}: {e}"));
-        assert!(
-            !applied.adopted,
-            "{address} was adopted from an empty emulator"
-        );
-        let deps = graph.resources[&address].depends_on.clone();
-        recorded.insert(address.clone(), applied.into_state(spec.kind, deps));
-        specs.insert(address, spec);
-    }
-    recorded.remove(&cluster().0);
-    provider.calls().clear();
-    Fixture {
-        provider,
-        graph,
-        state: recorded,
-        specs,
-        moto,
-    }
+    let mut f = Fixture::new(LINEAGE, None, family_graph()).await;
+    let (address, cluster) = cluster();
+    f.state.insert(address.clone(), cluster);
+    f.create_graph().await;
+    f.state.remove(&address);
+    f
 }
 
 fn a(address: &str) -> Address {
     Address::from(address)
-}
-
-fn id(f: &Fixture, address: &str) -> String {
-    f.state[&a(address)].id.clone().expect("an id")
 }
 
 fn name(f: &Fixture, address: &str) -> String {
@@ -147,15 +107,6 @@ fn assert_owned(tags: &BTreeMap<String, String>, address: &str) {
             "{address} tag {k}"
         );
     }
-}
-
-/// The spec of `address` with `changes` merged into its attributes.
-fn patched(f: &Fixture, address: &str, changes: &Value) -> ResourceSpec {
-    let mut spec = f.specs[&a(address)].clone();
-    for (k, v) in changes.as_object().expect("object") {
-        spec.attributes.insert(k.clone(), v.clone());
-    }
-    spec
 }
 
 /// How many of each family's resources the emulator holds.
@@ -290,7 +241,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         .expect("policy");
     let policy = policy.policy().expect("a policy");
     assert_eq!(policy.path(), Some("/ecsops/"));
-    assert_eq!(id(&f, "iam_policy.instance"), policy_arn);
+    assert_eq!(f.id("iam_policy.instance"), policy_arn);
     let tags: BTreeMap<String, String> = policy
         .tags()
         .iter()
@@ -360,7 +311,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     assert_owned(&tags, docker.as_str());
 
     // The topic, its policy letting the two rules publish, the e-mail subscription.
-    let topic = id(&f, "sns_topic.alerts");
+    let topic = f.id("sns_topic.alerts");
     assert_eq!(topic, output(&f, "sns_topic.alerts", "arn"));
     let tags = c
         .sns
@@ -407,7 +358,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     assert_eq!((s.protocol(), s.endpoint()), (Some("email"), Some(EMAIL)));
     assert_eq!(
         s.subscription_arn(),
-        Some(id(&f, subscription().as_str()).as_str())
+        Some(f.id(subscription().as_str()).as_str())
     );
 
     // The rules (enabled, naming the cluster) and their targets (the topic).
@@ -457,7 +408,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         Some("$.detail.taskArn")
     );
     assert_eq!(
-        id(&f, "event_target.stopped_tasks"),
+        f.id("event_target.stopped_tasks"),
         format!("{stopped}/alerts")
     );
 }
@@ -499,7 +450,7 @@ async fn refresh_reads_each_kind_once_without_drift() {
 async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created()).await;
     // A crash between create and state write: a new run (same lineage) creates everything again.
-    let rerun = provider_for(&f.moto.server.endpoint, LINEAGE).await;
+    let rerun = f.provider_as(LINEAGE).await;
     let before = census(&rerun, &f).await;
     // Half done: the profile lost its role (a crash between its two calls).
     let c = rerun.clients();
@@ -539,7 +490,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     let versions = c
         .iam
         .list_policy_versions()
-        .policy_arn(id(&f, "iam_policy.instance"))
+        .policy_arn(f.id("iam_policy.instance"))
         .send()
         .await
         .expect("versions");
@@ -550,7 +501,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     );
 
     // Another state lineage claiming the same names is refused, never adopted.
-    let stranger = provider_for(&f.moto.server.endpoint, "another-lineage").await;
+    let stranger = f.provider_as("another-lineage").await;
     for address in [
         "iam_role.instance",
         "iam_policy.instance",
@@ -598,7 +549,7 @@ async fn changes_made_outside_show_as_drift_and_missing() {
         .await
         .expect("disable outside ecsops");
     let stopped = name(&f, "event_rule.stopped_tasks");
-    let topic = id(&f, "sns_topic.alerts");
+    let topic = f.id("sns_topic.alerts");
     c.events
         .put_targets()
         .rule(&stopped)
@@ -757,7 +708,7 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
         ),
     ];
     for (address, changes) in &updates {
-        let spec = patched(&f, address, changes);
+        let spec = f.patched(address, changes);
         let applied = f
             .provider
             .update(&spec, &f.state[&a(address)])
@@ -810,7 +761,7 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     let topic_tags = c
         .sns
         .list_tags_for_resource()
-        .resource_arn(id(&f, "sns_topic.alerts"))
+        .resource_arn(f.id("sns_topic.alerts"))
         .send()
         .await
         .expect("topic tags");
@@ -847,7 +798,7 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     for n in 1..=5 {
         let mut doc = document.clone();
         doc["Statement"][1]["Sid"] = json!(format!("Extra{n}"));
-        let spec = patched(&f, policy.as_str(), &json!({"document": doc}));
+        let spec = f.patched(policy.as_str(), &json!({"document": doc}));
         let applied = f
             .provider
             .update(&spec, &f.state[&policy])
@@ -861,7 +812,7 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     let versions = c
         .iam
         .list_policy_versions()
-        .policy_arn(id(&f, "iam_policy.instance"))
+        .policy_arn(f.id("iam_policy.instance"))
         .send()
         .await
         .expect("versions");
@@ -873,7 +824,7 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     );
 
     // A change IAM cannot make in place is refused: the planner must replace.
-    let spec = patched(&f, "iam_role.instance", &json!({"path": "/other/"}));
+    let spec = f.patched("iam_role.instance", &json!({"path": "/other/"}));
     let err = f
         .provider
         .update(&spec, &f.state[&a("iam_role.instance")])

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ecsops_core::graph::{self, Address, Graph, Kind};
 use ecsops_core::manifest::LoadBalancerKind;
-use ecsops_core::provider::aws::AwsProvider;
 use ecsops_core::provider::aws::sdk::elb::types::{
     ConnectionSettings, CrossZoneLoadBalancing, Listener as ClassicListener,
 };
@@ -22,11 +21,11 @@ use ecsops_core::provider::aws::sdk::elbv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, LoadBalancerSchemeEnum,
     LoadBalancerTypeEnum, ProtocolEnum, TagDescription,
 };
-use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
+use ecsops_core::provider::{Provider, ProviderError};
 use ecsops_core::state::ResourceState;
 use serde_json::{Value, json};
 
-use crate::support::moto;
+use crate::support::provider::{Fixture, with_changes};
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "7b2e91c4-provider-load-balancing";
@@ -59,29 +58,10 @@ fn graph_for(kind: LoadBalancerKind) -> Graph {
     graph
 }
 
-struct Fixture {
-    provider: AwsProvider,
-    graph: Graph,
-    state: BTreeMap<Address, ResourceState>,
-    specs: BTreeMap<Address, ResourceSpec>,
-    moto: moto::MotoGuard,
-}
-
 impl Fixture {
-    fn id(&self, address: &str) -> String {
-        self.state[&Address::from(address)]
-            .id
-            .clone()
-            .expect("an id")
-    }
-
     /// The recorded load balancing resources only, so a refresh counts their calls alone.
     fn ours(&self) -> BTreeMap<Address, ResourceState> {
-        self.state
-            .iter()
-            .filter(|(_, r)| load_balancing(r.kind))
-            .map(|(a, r)| (a.clone(), r.clone()))
-            .collect()
+        self.recorded(load_balancing)
     }
 
     /// The load balancing addresses in reverse dependency order (how an apply deletes).
@@ -105,37 +85,11 @@ impl Fixture {
     }
 }
 
-async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    crate::support::aws::provider(endpoint, lineage).await
-}
-
 /// A fresh emulator with the graph created through the provider, in dependency order.
 async fn created(kind: LoadBalancerKind) -> Fixture {
-    let moto = moto::moto();
-    let provider = provider_for(&moto.server.endpoint, LINEAGE).await;
-    let graph = graph_for(kind);
-    let mut state = BTreeMap::new();
-    let mut specs = BTreeMap::new();
-    for address in graph.topological_order() {
-        let spec = ResourceSpec::resolve(&graph.resources[&address], &state)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let applied = provider
-            .create(&spec, 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address}: {e}"));
-        assert!(!applied.adopted, "{address} adopted from an empty emulator");
-        let deps = graph.resources[&address].depends_on.clone();
-        state.insert(address.clone(), applied.into_state(spec.kind, deps));
-        specs.insert(address, spec);
-    }
-    provider.calls().clear();
-    Fixture {
-        provider,
-        graph,
-        state,
-        specs,
-        moto,
-    }
+    let mut f = Fixture::new(LINEAGE, None, graph_for(kind)).await;
+    f.create_graph().await;
+    f
 }
 
 fn tag_map(descriptions: &[TagDescription]) -> BTreeMap<String, String> {
@@ -160,21 +114,6 @@ async fn tags_of(f: &Fixture, arn: &str) -> BTreeMap<String, String> {
         .await
         .expect("tags");
     tag_map(out.tag_descriptions())
-}
-
-fn assert_owned(tags: &BTreeMap<String, String>, address: &str) {
-    for (k, v) in [
-        ("Environment", ENV),
-        ("ecsops:environment", ENV),
-        ("ecsops:address", address),
-        ("ecsops:lineage", LINEAGE),
-    ] {
-        assert_eq!(
-            tags.get(k).map(String::as_str),
-            Some(v),
-            "{address} tag {k}"
-        );
-    }
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -249,7 +188,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
         "true"
     );
     let tags = tags_of(&f, &lb_arn).await;
-    assert_owned(&tags, "load_balancer[default]");
+    f.assert_owned(&tags, "load_balancer[default]");
     assert_eq!(tags["Name"], "acceptance-default");
     assert_eq!(tags["Team"], "platform");
 
@@ -290,7 +229,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
             .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
             .and_then(|a| a.value());
         assert_eq!(delay, Some("30"), "{address}");
-        assert_owned(&tags_of(&f, &f.id(&address)).await, &address);
+        f.assert_owned(&tags_of(&f, &f.id(&address)).await, &address);
     }
 
     let listeners = f
@@ -310,7 +249,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
         .fixed_response_config()
         .expect("fixed response");
     assert_eq!(fixed.status_code(), Some("404"));
-    assert_owned(&tags_of(&f, &listener_arn).await, "listener[default:80]");
+    f.assert_owned(&tags_of(&f, &listener_arn).await, "listener[default:80]");
 
     let rules = f
         .elbv2()
@@ -350,7 +289,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
             ("100".to_owned(), "/*".to_owned(), f.id("target_group[web]")),
         ]
     );
-    assert_owned(
+    f.assert_owned(
         &tags_of(&f, &f.id("listener_rule[web]")).await,
         "listener_rule[web]",
     );
@@ -388,7 +327,7 @@ async fn refresh_reads_each_kind_once_without_drift() {
 async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created(LoadBalancerKind::Application)).await;
     // A crash between create and state write: a new run with the same lineage creates again.
-    let rerun = provider_for(&f.moto.server.endpoint, LINEAGE).await;
+    let rerun = f.provider_as(LINEAGE).await;
     for address in f.deletion_order().iter().rev() {
         let applied = rerun
             .create(&f.specs[address], 1)
@@ -425,7 +364,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     assert_eq!(non_default, 2, "no twin rules");
 
     // Another state lineage claiming the same name is refused.
-    let stranger = provider_for(&f.moto.server.endpoint, "another-lineage").await;
+    let stranger = f.provider_as("another-lineage").await;
     let lb = Address::from("load_balancer[default]");
     let err = stranger
         .create(&f.specs[&lb], 1)
@@ -508,10 +447,7 @@ async fn drift_shows_and_updates_apply_in_place() {
     let refreshed = refresh.apply_to(&f.state);
     let patch = |address: &str, changes: Value| {
         let a = Address::from(address);
-        let mut spec = f.specs[&a].clone();
-        for (k, v) in changes.as_object().expect("object") {
-            spec.attributes.insert(k.clone(), v.clone());
-        }
+        let spec = with_changes(&f.specs[&a], &changes);
         (a, spec)
     };
     let updates = vec![
@@ -568,7 +504,7 @@ async fn drift_shows_and_updates_apply_in_place() {
         None,
         "a tag left out of the spec is removed"
     );
-    assert_owned(&tags, "load_balancer[default]");
+    f.assert_owned(&tags, "load_balancer[default]");
     let web = f
         .elbv2()
         .describe_target_groups()
@@ -785,11 +721,11 @@ async fn classic_load_balancer_lifecycle() {
     }
 
     // Adoption: the same lineage takes it over, another one is refused.
-    let rerun = provider_for(&f.moto.server.endpoint, LINEAGE).await;
+    let rerun = f.provider_as(LINEAGE).await;
     let applied = rerun.create(&f.specs[&a], 1).await.expect("adopt");
     assert!(applied.adopted);
     assert_eq!(applied.id, name);
-    let stranger = provider_for(&f.moto.server.endpoint, "another-lineage").await;
+    let stranger = f.provider_as("another-lineage").await;
     let err = stranger.create(&f.specs[&a], 1).await.expect_err("foreign");
     assert!(matches!(err, ProviderError::ForeignLineage { .. }), "{err}");
     let count = elb

@@ -9,90 +9,33 @@ use std::time::Duration;
 
 use ecsops_core::graph::{self, Address, Graph, Kind};
 use ecsops_core::plan::{self, Action, PlanInput};
+use ecsops_core::provider::aws::Waits;
 use ecsops_core::provider::aws::sdk::ec2::types::{
     AttributeBooleanValue, Filter, NatGatewayState, Tag, VpcAttributeName,
 };
-use ecsops_core::provider::aws::{AwsProvider, Waits};
 use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::{ResourceState, State};
 use serde_json::{Value, json};
 
 use crate::support::moto;
+use crate::support::provider::{Fixture, network, with_changes};
 
 const ENV: &str = "acceptance";
 const LINEAGE: &str = "4f1c2d9e-provider-network";
 
-/// Kinds the provider handles so far; the rest of the graph is left out.
-fn provided(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::RouteTable
-            | Kind::RouteTableAssociation
-            | Kind::Route
-            | Kind::ElasticIp
-            | Kind::NatGateway
-            | Kind::SecurityGroup
-    )
-}
-
-/// The acceptance graph restricted to the provided kinds.
+/// The acceptance graph restricted to the network family.
 fn network_graph() -> Graph {
     let manifest = crate::support::aws::acceptance_manifest();
     let mut graph = graph::build(&manifest, ENV).expect("acceptance builds");
-    graph.resources.retain(|_, r| provided(r.kind));
+    graph.resources.retain(|_, r| network(r.kind));
     graph
-}
-
-struct Fixture {
-    provider: AwsProvider,
-    graph: Graph,
-    /// What an apply would have recorded: address → state entry.
-    state: BTreeMap<Address, ResourceState>,
-    specs: BTreeMap<Address, ResourceSpec>,
-    moto: moto::MotoGuard,
-}
-
-async fn provider_for(endpoint: &str, lineage: &str) -> AwsProvider {
-    crate::support::aws::provider(endpoint, lineage).await
 }
 
 /// A fresh emulator with the acceptance network created through the provider.
 async fn created() -> Fixture {
-    let moto = moto::moto();
-    let provider = provider_for(&moto.server.endpoint, LINEAGE).await;
-    let graph = network_graph();
-    let mut state = BTreeMap::new();
-    let mut specs = BTreeMap::new();
-    for address in graph.topological_order() {
-        let spec = ResourceSpec::resolve(&graph.resources[&address], &state)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let applied = provider
-            .create(&spec, 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address}: {e}"));
-        assert!(
-            !applied.adopted,
-            "{address} was adopted from an empty emulator"
-        );
-        let deps = graph.resources[&address].depends_on.clone();
-        state.insert(address.clone(), applied.into_state(spec.kind, deps));
-        specs.insert(address, spec);
-    }
-    provider.calls().clear();
-    Fixture {
-        provider,
-        graph,
-        state,
-        specs,
-        moto,
-    }
-}
-
-fn id(f: &Fixture, address: &str) -> String {
-    f.state[&Address::from(address)].id.clone().expect("an id")
+    let mut f = Fixture::new(LINEAGE, None, network_graph()).await;
+    f.create_graph().await;
+    f
 }
 
 fn env_filter() -> Filter {
@@ -113,7 +56,7 @@ fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A plan of the provided kinds against `resources`.
+/// A plan of the network family against `resources`.
 fn plan_against(f: &Fixture, resources: BTreeMap<Address, ResourceState>) -> plan::Plan {
     let mut state = State::new(ENV, LINEAGE.to_owned());
     state.resources = resources;
@@ -141,7 +84,7 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
     let vpc = &vpcs.vpcs()[0];
     assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
     let vpc_id = vpc.vpc_id().expect("vpc id");
-    assert_eq!(vpc_id, id(&f, "vpc"));
+    assert_eq!(vpc_id, f.id("vpc"));
     let tags = tags_of(vpc.tags());
     for (k, v) in [
         ("Environment", ENV),
@@ -198,8 +141,8 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
     assert_eq!(layout, expected);
     assert!(subnets.subnets().iter().all(|s| s.vpc_id() == Some(vpc_id)));
 
-    let igw = id(&f, "internet_gateway");
-    let nat = id(&f, "nat_gateway[eu-west-1a]");
+    let igw = f.id("internet_gateway");
+    let nat = f.id("nat_gateway[eu-west-1a]");
     let tables = ec2
         .describe_route_tables()
         .filters(env_filter())
@@ -262,11 +205,11 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
     assert_eq!(n.state().map(NatGatewayState::as_str), Some("available"));
     assert_eq!(
         n.subnet_id(),
-        Some(id(&f, "subnet.public[eu-west-1a]").as_str())
+        Some(f.id("subnet.public[eu-west-1a]").as_str())
     );
     assert_eq!(
         n.nat_gateway_addresses()[0].allocation_id(),
-        Some(id(&f, "elastic_ip.nat[eu-west-1a]").as_str())
+        Some(f.id("elastic_ip.nat[eu-west-1a]").as_str())
     );
 
     let groups = ec2
@@ -276,11 +219,11 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
         .await
         .expect("sgs");
     assert_eq!(groups.security_groups().len(), 2);
-    let lb_sg = id(&f, "security_group.load_balancer[default]");
+    let lb_sg = f.id("security_group.load_balancer[default]");
     let instances = groups
         .security_groups()
         .iter()
-        .find(|g| g.group_id() == Some(id(&f, "security_group.instances").as_str()))
+        .find(|g| g.group_id() == Some(f.id("security_group.instances").as_str()))
         .expect("instances group");
     let from_lb = instances
         .ip_permissions()
@@ -361,7 +304,7 @@ async fn refresh_reads_each_kind_once_in_the_desired_shape() {
 async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created()).await;
     // A crash between create and state write: a new run (new provider, same lineage) creates again.
-    let rerun = provider_for(&f.moto.server.endpoint, LINEAGE).await;
+    let rerun = f.provider_as(LINEAGE).await;
     let count_vpcs = || async {
         rerun
             .ec2()
@@ -396,8 +339,8 @@ async fn a_second_create_adopts_instead_of_duplicating() {
 
     // A crash between creating the internet gateway and attaching it: adoption attaches it.
     let igw = Address::new("internet_gateway");
-    let igw_id = id(&f, "internet_gateway");
-    let vpc_id = id(&f, "vpc");
+    let igw_id = f.id("internet_gateway");
+    let vpc_id = f.id("vpc");
     rerun
         .ec2()
         .detach_internet_gateway()
@@ -426,7 +369,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     );
 
     // Another state lineage claiming the same address is refused, not adopted or duplicated.
-    let stranger = provider_for(&f.moto.server.endpoint, "another-lineage").await;
+    let stranger = f.provider_as("another-lineage").await;
     let err = stranger
         .create(&f.specs[&Address::new("vpc")], 1)
         .await
@@ -438,7 +381,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
 #[tokio::test]
 async fn a_route_deleted_in_the_emulator_is_missing_and_planned_again() {
     let f = Box::pin(created()).await;
-    let table = id(&f, "route_table.private[eu-west-1b]");
+    let table = f.id("route_table.private[eu-west-1b]");
     f.provider
         .ec2()
         .delete_route()
@@ -450,7 +393,7 @@ async fn a_route_deleted_in_the_emulator_is_missing_and_planned_again() {
     f.provider
         .ec2()
         .modify_subnet_attribute()
-        .subnet_id(id(&f, "subnet.private[eu-west-1a]"))
+        .subnet_id(f.id("subnet.private[eu-west-1a]"))
         .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
         .send()
         .await
@@ -502,10 +445,7 @@ async fn updates_in_place_change_flags_rules_and_tags() {
     let mut f = Box::pin(created()).await;
     let patch = |address: &str, changes: Value| {
         let a = Address::from(address);
-        let mut spec = f.specs[&a].clone();
-        for (k, v) in changes.as_object().expect("object") {
-            spec.attributes.insert(k.clone(), v.clone());
-        }
+        let spec = with_changes(&f.specs[&a], &changes);
         (a, spec)
     };
     let updates = vec![
@@ -672,7 +612,7 @@ async fn delete_removes_everything_in_reverse_order() {
 #[tokio::test]
 async fn failures_are_typed_with_the_aws_code() {
     let moto = moto::moto();
-    let provider = provider_for(&moto.server.endpoint, LINEAGE)
+    let provider = crate::support::aws::provider(&moto.server.endpoint, LINEAGE)
         .await
         .with_waits(Waits {
             consistency: Duration::from_secs(2),

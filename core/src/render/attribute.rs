@@ -4,7 +4,10 @@
 //! one-line change inside a task definition or user data script reads as one line, not as two
 //! copies of the whole value.
 
+use std::convert::Infallible;
+
 use serde_json::{Map, Value};
+use similar::algorithms::{DiffHook, lcs};
 
 use super::printable;
 use super::value::{
@@ -312,10 +315,16 @@ enum Edit {
 
 /// Largest middle part (after the common head and tail) diffed exactly; beyond it the middle is
 /// shown as removed then inserted, which is correct, only less precise, and keeps the table small.
+/// A size, not `similar`'s deadline, so that the same plan always renders the same way.
 const MAX_DIFF_CELLS: usize = 1_000_000;
 
 /// A shortest edit script from `old` to `new` (longest common subsequence), in order.
+///
+/// `similar`'s classic LCS table, raw (without the shared heuristics, which may give up on
+/// near-disjoint ranges): of the scripts of equal length it removes before it inserts, so a
+/// changed line reads `-` then `+`, and it asks only `PartialEq` of JSON values.
 fn edit_script<T: PartialEq>(old: &[T], new: &[T]) -> Vec<Edit> {
+    let mut script = Script(Vec::new());
     let head = old.iter().zip(new).take_while(|(x, y)| x == y).count();
     let tail = old[head..]
         .iter()
@@ -323,44 +332,54 @@ fn edit_script<T: PartialEq>(old: &[T], new: &[T]) -> Vec<Edit> {
         .zip(new[head..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
-    let (from, to) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
-    let mut ops: Vec<Edit> = (0..head).map(|k| Edit::Keep(k, k)).collect();
-    if from.len().saturating_mul(to.len()) > MAX_DIFF_CELLS {
-        ops.extend((0..from.len()).map(|k| Edit::Remove(head + k)));
-        ops.extend((0..to.len()).map(|k| Edit::Insert(head + k)));
+    let (removed, inserted) = (old.len() - head - tail, new.len() - head - tail);
+    if removed.saturating_mul(inserted) > MAX_DIFF_CELLS {
+        script.keep(0, 0, head);
+        script.remove(head, removed);
+        script.add(head, inserted);
+        script.keep(head + removed, head + inserted, tail);
     } else {
-        // common[r * width + c]: length of the longest common subsequence of from[r..], to[c..].
-        let width = to.len() + 1;
-        let mut common = vec![0u32; (from.len() + 1) * width];
-        for r in (0..from.len()).rev() {
-            for c in (0..to.len()).rev() {
-                common[r * width + c] = if from[r] == to[c] {
-                    common[(r + 1) * width + c + 1] + 1
-                } else {
-                    common[(r + 1) * width + c].max(common[r * width + c + 1])
-                };
-            }
-        }
-        let (mut r, mut c) = (0, 0);
-        while r < from.len() || c < to.len() {
-            if r < from.len() && c < to.len() && from[r] == to[c] {
-                ops.push(Edit::Keep(head + r, head + c));
-                r += 1;
-                c += 1;
-            } else if c == to.len()
-                || (r < from.len() && common[(r + 1) * width + c] >= common[r * width + c + 1])
-            {
-                ops.push(Edit::Remove(head + r));
-                r += 1;
-            } else {
-                ops.push(Edit::Insert(head + c));
-                c += 1;
-            }
-        }
+        let Ok(()) =
+            lcs::diff_deadline_raw(&mut script, old, 0..old.len(), new, 0..new.len(), None);
     }
-    let (old_tail, new_tail) = (old.len() - tail, new.len() - tail);
-    ops.extend((0..tail).map(|k| Edit::Keep(old_tail + k, new_tail + k)));
-    ops
+    script.0
+}
+
+/// Collects `similar`'s runs as one edit per element, the unit the renderers walk.
+struct Script(Vec<Edit>);
+
+impl Script {
+    fn keep(&mut self, old: usize, new: usize, len: usize) {
+        self.0
+            .extend((0..len).map(|k| Edit::Keep(old + k, new + k)));
+    }
+
+    fn remove(&mut self, old: usize, len: usize) {
+        self.0.extend((old..old + len).map(Edit::Remove));
+    }
+
+    fn add(&mut self, new: usize, len: usize) {
+        self.0.extend((new..new + len).map(Edit::Insert));
+    }
+}
+
+impl DiffHook for Script {
+    type Error = Infallible;
+
+    fn equal(&mut self, old: usize, new: usize, len: usize) -> Result<(), Infallible> {
+        self.keep(old, new, len);
+        Ok(())
+    }
+
+    fn delete(&mut self, old: usize, len: usize, _new: usize) -> Result<(), Infallible> {
+        self.remove(old, len);
+        Ok(())
+    }
+
+    fn insert(&mut self, _old: usize, new: usize, len: usize) -> Result<(), Infallible> {
+        self.add(new, len);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

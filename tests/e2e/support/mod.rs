@@ -9,6 +9,7 @@ pub mod census;
 pub mod env;
 pub mod git;
 pub mod moto;
+pub mod provider;
 pub mod proxy;
 
 /// The repository root (the workspace of the example manifests).
