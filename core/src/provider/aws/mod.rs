@@ -375,7 +375,7 @@ macro_rules! dispatch_legacy {
             Family::Iam => Box::pin(iam::$f($($arg),*)).await,
             Family::Logs => unreachable!("log groups go through Manage"),
             Family::Sns => Box::pin(sns::$f($($arg),*)).await,
-            Family::Events => Box::pin(events::$f($($arg),*)).await,
+            Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
             Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
             Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
@@ -393,6 +393,22 @@ impl Provider for AwsProvider {
             let created = match spec.kind {
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::EventRule => {
+                    Box::pin(<attrs::EventRule as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::EventTarget => {
+                    Box::pin(<attrs::EventTarget as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -424,6 +440,17 @@ impl Provider for AwsProvider {
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
+            Kind::EventRule => {
+                Box::pin(<attrs::EventRule as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::EventTarget => {
+                Box::pin(<attrs::EventTarget as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -443,6 +470,12 @@ impl Provider for AwsProvider {
         };
         match kind {
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::EventRule => {
+                Box::pin(<attrs::EventRule as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::EventTarget => {
+                Box::pin(<attrs::EventTarget as Manage>::delete(self.cx(), prior)).await
+            }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
     }
