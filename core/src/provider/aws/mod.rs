@@ -374,7 +374,7 @@ macro_rules! dispatch_legacy {
             Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
             Family::Iam => Box::pin(iam::$f($($arg),*)).await,
             Family::Logs => unreachable!("log groups go through Manage"),
-            Family::Sns => Box::pin(sns::$f($($arg),*)).await,
+            Family::Sns => unreachable!("SNS topics, policies and subscriptions go through Manage"),
             Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
             Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
@@ -409,6 +409,30 @@ impl Provider for AwsProvider {
                 }
                 Kind::EventTarget => {
                     Box::pin(<attrs::EventTarget as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsTopic => {
+                    Box::pin(<attrs::SnsTopic as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsTopicPolicy => {
+                    Box::pin(<attrs::SnsTopicPolicy as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsSubscription => {
+                    Box::pin(<attrs::SnsSubscription as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -451,6 +475,25 @@ impl Provider for AwsProvider {
                 ))
                 .await
             }
+            Kind::SnsTopic => {
+                Box::pin(<attrs::SnsTopic as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::SnsTopicPolicy => {
+                Box::pin(<attrs::SnsTopicPolicy as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::SnsSubscription => {
+                Box::pin(<attrs::SnsSubscription as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -475,6 +518,13 @@ impl Provider for AwsProvider {
             }
             Kind::EventTarget => {
                 Box::pin(<attrs::EventTarget as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::SnsTopic => Box::pin(<attrs::SnsTopic as Manage>::delete(self.cx(), prior)).await,
+            Kind::SnsTopicPolicy => {
+                Box::pin(<attrs::SnsTopicPolicy as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::SnsSubscription => {
+                Box::pin(<attrs::SnsSubscription as Manage>::delete(self.cx(), prior)).await
             }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
