@@ -372,7 +372,7 @@ macro_rules! dispatch_legacy {
             Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
             Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
             Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
-            Family::Iam => Box::pin(iam::$f($($arg),*)).await,
+            Family::Iam => unreachable!("IAM roles, policies and instance profiles go through Manage"),
             Family::Logs => unreachable!("log groups go through Manage"),
             Family::Sns => unreachable!("SNS topics, policies and subscriptions go through Manage"),
             Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
@@ -391,6 +391,30 @@ impl Provider for AwsProvider {
         let mut reruns = 0;
         loop {
             let created = match spec.kind {
+                Kind::IamRole => {
+                    Box::pin(<attrs::IamRole as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::IamPolicy => {
+                    Box::pin(<attrs::IamPolicy as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::InstanceProfile => {
+                    Box::pin(<attrs::InstanceProfile as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
                         self.cx(),
@@ -461,6 +485,20 @@ impl Provider for AwsProvider {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
         match spec.kind {
+            Kind::IamRole => {
+                Box::pin(<attrs::IamRole as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::IamPolicy => {
+                Box::pin(<attrs::IamPolicy as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::InstanceProfile => {
+                Box::pin(<attrs::InstanceProfile as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
@@ -512,6 +550,13 @@ impl Provider for AwsProvider {
             outputs: &prior.outputs,
         };
         match kind {
+            Kind::IamRole => Box::pin(<attrs::IamRole as Manage>::delete(self.cx(), prior)).await,
+            Kind::IamPolicy => {
+                Box::pin(<attrs::IamPolicy as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::InstanceProfile => {
+                Box::pin(<attrs::InstanceProfile as Manage>::delete(self.cx(), prior)).await
+            }
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
             Kind::EventRule => {
                 Box::pin(<attrs::EventRule as Manage>::delete(self.cx(), prior)).await
