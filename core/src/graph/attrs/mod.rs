@@ -10,7 +10,10 @@
 //! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
+mod events;
+mod iam;
 mod logs;
+mod sns;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -20,7 +23,16 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
+pub use events::{EventRule, EventRuleOutputs, EventTarget, InputTransformer};
+pub use iam::{
+    Document, Effect, IamPolicy, IamPolicyOutputs, IamRole, IamRoleOutputs, InstanceProfile,
+    InstanceProfileOutputs, OneOrMany, PolicyDocument, Principal, Statement,
+};
 pub use logs::{LogGroup, LogGroupOutputs};
+pub use sns::{
+    SnsSubscription, SnsSubscriptionOutputs, SnsTopic, SnsTopicOutputs, SnsTopicPolicy,
+    SnsTopicPolicyOutputs,
+};
 
 /// What a field of an attributes struct can hold.
 pub trait Field: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync {}
@@ -141,6 +153,14 @@ mod tests {
     fn check(spec: &ResourceSpec) -> Option<Result<bool, ProviderError>> {
         match spec.kind {
             Kind::LogGroup => Some(round_trip::<LogGroup>(spec)),
+            Kind::IamRole => Some(round_trip::<IamRole>(spec)),
+            Kind::IamPolicy => Some(round_trip::<IamPolicy>(spec)),
+            Kind::InstanceProfile => Some(round_trip::<InstanceProfile>(spec)),
+            Kind::SnsTopic => Some(round_trip::<SnsTopic>(spec)),
+            Kind::SnsTopicPolicy => Some(round_trip::<SnsTopicPolicy>(spec)),
+            Kind::SnsSubscription => Some(round_trip::<SnsSubscription>(spec)),
+            Kind::EventRule => Some(round_trip::<EventRule>(spec)),
+            Kind::EventTarget => Some(round_trip::<EventTarget>(spec)),
             _ => None,
         }
     }

@@ -1,28 +1,54 @@
 //! IAM: the instance role and profile, the task execution role, scoped customer-managed
 //! policies, and where secret references point.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::Builder;
-use crate::graph::Address;
-use crate::graph::Expr;
-use crate::graph::Kind;
-use serde_json::Value;
-use serde_json::json;
-use std::collections::BTreeSet;
+use crate::graph::attrs::{self, Desired, Effect, OneOrMany, PolicyDocument, Principal, Statement};
+use crate::graph::{Address, Expr};
 
 pub(super) struct Iam {
     pub(super) instance_profile: Address,
     pub(super) task_execution: Option<Address>,
 }
 
+/// The trust policy that lets `service` assume a role.
 pub(super) fn trust(service: &str) -> Expr {
-    Expr::Lit(json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": service },
-            "Action": "sts:AssumeRole"
-        }]
-    }))
+    document(vec![Statement {
+        principal: Some(Principal::Of(BTreeMap::from([(
+            "Service".to_owned(),
+            OneOrMany::One(service.to_owned()),
+        )]))),
+        ..allow(None, OneOrMany::One("sts:AssumeRole".to_owned()), None)
+    }])
+}
+
+/// A statement allowing `action` on `resource`.
+fn allow(sid: Option<&str>, action: OneOrMany, resource: Option<OneOrMany>) -> Statement {
+    Statement {
+        sid: sid.map(str::to_owned),
+        effect: Effect::Allow,
+        principal: None,
+        action: Some(action),
+        resource,
+        condition: None,
+        other: BTreeMap::new(),
+    }
+}
+
+/// A policy document of the current policy language holding `statements`.
+fn document(statements: Vec<Statement>) -> Expr {
+    let document = PolicyDocument {
+        version: Some("2012-10-17".to_owned()),
+        id: None,
+        statement: statements,
+        other: BTreeMap::new(),
+    };
+    Expr::Lit(serde_json::to_value(document).expect("a policy document is plain data"))
+}
+
+fn strings(items: &[&str]) -> OneOrMany {
+    OneOrMany::Many(items.iter().map(|s| (*s).to_owned()).collect())
 }
 
 /// The ARN a secret reference grants read access to (`ssm:/x` → the parameter ARN pattern).
@@ -44,12 +70,18 @@ pub(super) fn secret_value_from(reference: &str) -> String {
 pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     let m = b.manifest;
     let name = format!("{}-instance", b.prefix);
-    let mut statements = vec![json!({
-        "Sid": "ShipHostAndContainerLogs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        "Resource": format!("arn:aws:logs:{}:*:log-group:{}/*", b.region, b.log_prefix)
-    })];
+    let mut statements = vec![allow(
+        Some("ShipHostAndContainerLogs"),
+        strings(&[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:DescribeLogStreams",
+        ]),
+        Some(OneOrMany::One(format!(
+            "arn:aws:logs:{}:*:log-group:{}/*",
+            b.region, b.log_prefix
+        ))),
+    )];
     let auth_objects: BTreeSet<String> = m
         .instance_groups
         .values()
@@ -58,45 +90,32 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
         .map(|path| format!("arn:aws:s3:::{path}"))
         .collect();
     if !auth_objects.is_empty() {
-        statements.push(json!({
-            "Sid": "ReadDockerAuth",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": auth_objects.into_iter().collect::<Vec<_>>()
-        }));
+        statements.push(allow(
+            Some("ReadDockerAuth"),
+            OneOrMany::One("s3:GetObject".to_owned()),
+            Some(OneOrMany::Many(auth_objects.into_iter().collect())),
+        ));
     }
     let policy = iam_policy(b, "iam_policy.instance", &name, statements);
-    let role = b.add_untyped(
-        Address::new("iam_role.instance"),
-        Kind::IamRole,
-        vec![
-            ("name", Expr::str(name.clone())),
-            ("path", "/ecsops/".into()),
-            ("assume_role_policy", trust("ec2.amazonaws.com")),
-            (
-                "policy_arns",
-                Expr::List(vec![
-                    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-                        .into(),
-                    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".into(),
-                    Builder::r(&policy, "arn"),
-                ]),
-            ),
-            ("tags", b.tags(None)),
-        ],
-        [],
-    );
-    let instance_profile = b.add_untyped(
-        Address::new("instance_profile"),
-        Kind::InstanceProfile,
-        vec![
-            ("name", Expr::str(name)),
-            ("path", "/ecsops/".into()),
-            ("role", Expr::str(format!("{}-instance", b.prefix))),
-            ("tags", b.tags(None)),
-        ],
-        [role],
-    );
+    let role = attrs::IamRole::<Desired> {
+        name: Expr::str(name.clone()),
+        path: "/ecsops/".into(),
+        assume_role_policy: trust("ec2.amazonaws.com"),
+        policy_arns: Expr::List(vec![
+            "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role".into(),
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".into(),
+            Builder::r(&policy, "arn"),
+        ]),
+        tags: b.tags(None),
+    };
+    let role = b.add(Address::new("iam_role.instance"), &role, []);
+    let profile = attrs::InstanceProfile::<Desired> {
+        name: Expr::str(name),
+        path: "/ecsops/".into(),
+        role: Expr::str(format!("{}-instance", b.prefix)),
+        tags: b.tags(None),
+    };
+    let instance_profile = b.add(Address::new("instance_profile"), &profile, [role]);
 
     let secrets: BTreeSet<String> = m
         .services
@@ -120,33 +139,31 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             secrets.into_iter().partition(|s| s.contains(":ssm:"));
         let mut statements = Vec::new();
         if !ssm.is_empty() {
-            statements.push(json!({
-                "Sid": "ReadParameters", "Effect": "Allow",
-                "Action": "ssm:GetParameters", "Resource": ssm
-            }));
+            statements.push(allow(
+                Some("ReadParameters"),
+                OneOrMany::One("ssm:GetParameters".to_owned()),
+                Some(OneOrMany::Many(ssm)),
+            ));
         }
         if !other.is_empty() {
-            statements.push(json!({
-                "Sid": "ReadSecrets", "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue", "Resource": other
-            }));
+            statements.push(allow(
+                Some("ReadSecrets"),
+                OneOrMany::One("secretsmanager:GetSecretValue".to_owned()),
+                Some(OneOrMany::Many(other)),
+            ));
         }
         let policy = iam_policy(b, "iam_policy.task_execution", &exec_name, statements);
         policy_arns.push(Builder::r(&policy, "arn"));
     }
     let task_execution = (!m.services.is_empty() || !m.system_containers.is_empty()).then(|| {
-        b.add_untyped(
-            Address::new("iam_role.task_execution"),
-            Kind::IamRole,
-            vec![
-                ("name", Expr::str(exec_name)),
-                ("path", "/ecsops/".into()),
-                ("assume_role_policy", trust("ecs-tasks.amazonaws.com")),
-                ("policy_arns", Expr::List(policy_arns)),
-                ("tags", b.tags(None)),
-            ],
-            [],
-        )
+        let role = attrs::IamRole::<Desired> {
+            name: Expr::str(exec_name),
+            path: "/ecsops/".into(),
+            assume_role_policy: trust("ecs-tasks.amazonaws.com"),
+            policy_arns: Expr::List(policy_arns),
+            tags: b.tags(None),
+        };
+        b.add(Address::new("iam_role.task_execution"), &role, [])
     });
     Iam {
         instance_profile,
@@ -159,21 +176,13 @@ pub(super) fn iam_policy(
     b: &mut Builder<'_>,
     address: &str,
     name: &str,
-    statements: Vec<Value>,
+    statements: Vec<Statement>,
 ) -> Address {
-    let document = serde_json::Map::from_iter([
-        ("Version".to_owned(), Value::from("2012-10-17")),
-        ("Statement".to_owned(), Value::Array(statements)),
-    ]);
-    b.add_untyped(
-        Address::new(address),
-        Kind::IamPolicy,
-        vec![
-            ("name", Expr::str(name)),
-            ("path", "/ecsops/".into()),
-            ("document", Expr::Lit(Value::Object(document))),
-            ("tags", b.tags(None)),
-        ],
-        [],
-    )
+    let policy = attrs::IamPolicy::<Desired> {
+        name: Expr::str(name),
+        path: "/ecsops/".into(),
+        document: document(statements),
+        tags: b.tags(None),
+    };
+    b.add(Address::new(address), &policy, [])
 }

@@ -12,159 +12,176 @@
 //! (state id `<rule>/<target_id>`), and `PutTargets` is an upsert of that pair. Refresh lists
 //! the targets of each rule that has recorded targets: one `ListTargetsByRule` per rule, as
 //! EventBridge has no call that lists the targets of several rules.
+//!
+//! The SDK has no paginators for `ListRules` and `ListTargetsByRule` (the service model
+//! declares none), so those two follow `NextToken` by hand instead of going through `all!`.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_eventbridge::types::{InputTransformer, Rule, RuleState, Tag, Target};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, common_prefix, missing, recorded, report};
-use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
-use super::{AwsResultExt, Cx, Prior, tolerate};
+use super::ec2::visible;
+use super::live::{common_prefix, missing, recorded, report};
+use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Manage, Prior, remove};
+use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
 use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
-pub(crate) async fn create(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    _token_seed: u64,
-) -> Result<Applied, ProviderError> {
-    let found = match spec.kind {
-        Kind::EventRule => find_rule(cx, spec).await?,
-        Kind::EventTarget => {
-            let (rule, target_id) = (spec.str("rule")?, spec.str("target_id")?);
-            list_targets(cx, &spec.address, rule)
-                .await?
-                .iter()
-                .find(|t| t.id() == target_id)
-                .map(|t| target_live(rule, t))
+impl Manage for attrs::EventRule {
+    /// Puts the rule with its tags, or adopts the rule of that name that carries this
+    /// lineage's tags.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::EventRule = spec.decode()?;
+        if let Some(live) = find_rule(cx, a, &want.name).await? {
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
         }
-        other => return Err(super::not_implemented(&spec.address, other, "create")),
-    };
-    if let Some(live) = found {
-        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+        let tags = owned_tags(cx.own, a, &want.tags);
+        let arn = put_rule(cx, spec, &want, Some(&tags))
+            .await?
+            .ok_or_else(|| missing(a, "PutRule", "RuleArn"))?;
+        Ok(Applied::new(
+            spec,
+            &want.name,
+            &attrs::EventRuleOutputs { arn },
+        ))
     }
-    if spec.kind == Kind::EventRule {
-        let out = put_rule(cx, spec, Some(&create_tags(cx.own, spec)?)).await?;
-        let arn = out.ok_or_else(|| missing(&spec.address, "PutRule", "RuleArn"))?;
-        return Ok(applied(spec, spec.str("name")?, Some(&arn)));
-    }
-    put_target(cx, spec).await?;
-    Ok(applied(spec, &target_key(spec)?, None))
-}
 
-/// Sends the rule or target again when anything but tags differs (both calls are upserts of
-/// the whole definition), and the rule's tag changes.
-pub(crate) async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let differs = |name: &str| spec.attributes.get(name) != prior.attributes.get(name);
-    match spec.kind {
-        Kind::EventRule => {
-            let arn = prior
-                .outputs
-                .get("arn")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ProviderError::Failed {
-                    address: a.clone(),
-                    what: format!(
-                        "the state records no `arn` for it; {}",
-                        super::UNRECORDED_ID
-                    ),
-                })?;
-            if differs("description") || differs("event_pattern") || differs("state") {
-                put_rule(cx, spec, None).await?;
-            }
-            if let Some(TagChanges { removed, set }) =
-                tag_changes(cx.own, spec, prior.attributes.get("tags"))?
-            {
-                if !removed.is_empty() {
-                    cx.aws
-                        .events
-                        .untag_resource()
-                        .resource_arn(arn)
-                        .set_tag_keys(Some(removed))
-                        .send()
-                        .await
-                        .at(a, "UntagResource")?;
-                }
+    /// Puts the rule again when its definition differs (`PutRule` is an upsert of all of it),
+    /// then sends the tag changes.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let outputs = prior.outputs::<Self>()?;
+        let want: attrs::EventRule = spec.decode()?;
+        let was: attrs::EventRule = prior.decode()?;
+        if want.description != was.description
+            || want.event_pattern != was.event_pattern
+            || want.state != was.state
+        {
+            put_rule(cx, spec, &want, None).await?;
+        }
+        let arn = outputs.arn.as_str();
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .events
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagResource")
+                    .map(drop)
+            },
+            async |tags| {
                 cx.aws
                     .events
                     .tag_resource()
                     .resource_arn(arn)
-                    .set_tags(Some(events_tags(a, &set)?))
+                    .set_tags(Some(events_tags(a, &tags)?))
                     .send()
                     .await
-                    .at(a, "TagResource")?;
-            }
-            Ok(applied(spec, prior.id, Some(arn)))
-        }
-        Kind::EventTarget => {
-            if differs("arn") || differs("input_transformer") {
-                put_target(cx, spec).await?;
-            }
-            Ok(applied(spec, prior.id, None))
-        }
-        other => Err(super::not_implemented(a, other, "update")),
+                    .at(a, "TagResource")
+                    .map(drop)
+            },
+        )
+        .await?;
+        Ok(Applied::new(spec, prior.id, &outputs))
+    }
+
+    /// Deletes the rule (its targets are deleted before it, as they depend on it); already
+    /// gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &[], &[NOT_FOUND], || async {
+            cx.aws
+                .events
+                .delete_rule()
+                .name(prior.id)
+                .send()
+                .await
+                .at(prior.address, "DeleteRule")
+                .map(drop)
+        })
+        .await
     }
 }
 
-/// Deletes the rule (its targets are deleted before it, as they depend on it) or removes the
-/// target; already gone is success.
-pub(crate) async fn delete(
-    cx: Cx<'_>,
-    address: &Address,
-    kind: Kind,
-    prior: Prior<'_>,
-) -> Result<(), ProviderError> {
-    let r = match kind {
-        Kind::EventRule => cx
-            .aws
-            .events
-            .delete_rule()
-            .name(prior.id)
-            .send()
-            .await
-            .at(address, "DeleteRule")
-            .map(drop),
-        Kind::EventTarget => {
-            let attr = |name: &str| prior.attributes.get(name).and_then(Value::as_str);
-            let (Some(rule), Some(target_id)) = (attr("rule"), attr("target_id")) else {
-                return Err(ProviderError::Failed {
-                    address: address.clone(),
-                    what: "the state records no `rule` and `target_id` for this target".to_owned(),
-                });
-            };
-            match cx
+impl Manage for attrs::EventTarget {
+    /// Puts the target, or adopts the rule's target of that id.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let want: attrs::EventTarget = spec.decode()?;
+        let found = list_targets(cx, &spec.address, &want.rule)
+            .await?
+            .iter()
+            .find(|t| t.id() == want.target_id)
+            .map(|t| target_live(&want.rule, t));
+        if let Some(live) = found {
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        put_target(cx, spec, &want).await?;
+        let id = format!("{}/{}", want.rule, want.target_id);
+        Ok(Applied::new(spec, id, &NoOutputs {}))
+    }
+
+    /// Puts the target again when what it delivers differs (`PutTargets` is an upsert).
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let want: attrs::EventTarget = spec.decode()?;
+        let was: attrs::EventTarget = prior.decode()?;
+        if want.arn != was.arn || want.input_transformer != was.input_transformer {
+            put_target(cx, spec, &want).await?;
+        }
+        Ok(Applied::new(spec, prior.id, &NoOutputs {}))
+    }
+
+    /// Removes the target from its rule; already gone (or the rule gone) is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let a = prior.address;
+        let was: attrs::EventTarget = prior.decode().map_err(|_| ProviderError::Failed {
+            address: a.clone(),
+            what: "the state records no `rule` and `target_id` for this target".to_owned(),
+        })?;
+        remove(cx, &[], &[NOT_FOUND], || async {
+            let out = cx
                 .aws
                 .events
                 .remove_targets()
-                .rule(rule)
-                .ids(target_id)
+                .rule(&was.rule)
+                .ids(&was.target_id)
                 .send()
                 .await
-                .at(address, "RemoveTargets")
-            {
-                Ok(out) => failed_entry(
-                    address,
-                    "RemoveTargets",
-                    out.failed_entries()
-                        .first()
-                        .map(|e| (e.error_code(), e.error_message())),
-                ),
-                Err(e) => Err(e),
-            }
-        }
-        other => return Err(super::not_implemented(address, other, "delete")),
-    };
-    tolerate(r, &[NOT_FOUND])
+                .at(a, "RemoveTargets")?;
+            failed_entry(
+                a,
+                "RemoveTargets",
+                out.failed_entries()
+                    .first()
+                    .map(|e| (e.error_code(), e.error_message())),
+            )
+        })
+        .await
+    }
 }
 
 /// See the module documentation for the calls.
@@ -180,30 +197,35 @@ pub(crate) async fn refresh(
         let by_name: BTreeMap<&str, &Rule> =
             listed.iter().filter_map(|r| Some((r.name()?, r))).collect();
         for (address, r) in rules {
-            let live = r.id.as_deref().and_then(|id| by_name.get(id)).map(|rule| {
-                rule_live(
-                    RuleParts {
-                        name: rule.name().unwrap_or_default(),
-                        arn: rule.arn(),
-                        description: rule.description(),
-                        event_pattern: rule.event_pattern(),
-                        state: rule.state(),
-                    },
-                    r.attributes.get("tags").cloned().unwrap_or(Value::Null),
-                )
-            });
+            let live = match r.id.as_deref().and_then(|id| by_name.get(id)) {
+                Some(rule) => {
+                    let recorded: attrs::EventRule = Prior::of(address, r)?.decode()?;
+                    Some(rule_live(
+                        RuleParts {
+                            name: rule.name().unwrap_or_default(),
+                            arn: rule.arn(),
+                            description: rule.description(),
+                            event_pattern: rule.event_pattern(),
+                            state: rule.state(),
+                        },
+                        recorded.tags,
+                    ))
+                }
+                None => None,
+            };
             report(out, address, live);
         }
     }
 
-    let mut targets: BTreeMap<&str, Vec<(&Address, &ResourceState)>> = BTreeMap::new();
-    for (address, r) in resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::EventTarget)
-    {
-        match r.attributes.get("rule").and_then(Value::as_str) {
-            Some(rule) => targets.entry(rule).or_default().push((address, r)),
-            None => {
+    let mut targets: BTreeMap<String, Vec<(&Address, attrs::EventTarget)>> = BTreeMap::new();
+    for (address, r) in recorded(resources, &[Kind::EventTarget]) {
+        match decode::<attrs::EventTarget>(address, r.kind, "recorded attributes", &r.attributes) {
+            Ok(t) => targets
+                .entry(t.rule.clone())
+                .or_default()
+                .push((address, t)),
+            // Without its rule a target cannot be looked up.
+            Err(_) => {
                 out.missing.insert(address.clone());
             }
         }
@@ -214,16 +236,15 @@ pub(crate) async fn refresh(
             |(a, _)| (*a).clone(),
         );
         // A rule that is gone takes its targets with it.
-        let listed = match list_targets(cx, &at, rule).await {
+        let listed = match list_targets(cx, &at, &rule).await {
             Err(e) if e.aws_code() == Some(NOT_FOUND) => Vec::new(),
             r => r?,
         };
         for (address, r) in recorded {
-            let target_id = r.attributes.get("target_id").and_then(Value::as_str);
             let live = listed
                 .iter()
-                .find(|t| Some(t.id()) == target_id)
-                .map(|t| target_live(rule, t));
+                .find(|t| t.id() == r.target_id)
+                .map(|t| target_live(&rule, t));
             report(out, address, live);
         }
     }
@@ -238,21 +259,22 @@ pub(crate) async fn refresh(
 async fn put_rule(
     cx: Cx<'_>,
     spec: &ResourceSpec,
-    tags: Option<&BTreeMap<String, String>>,
+    want: &attrs::EventRule,
+    tags: Option<&Tags>,
 ) -> Result<Option<String>, ProviderError> {
     let a = &spec.address;
-    let pattern = match spec.attributes.get("event_pattern") {
-        Some(v @ Value::Object(_)) => v.to_string(),
+    let pattern = match &want.event_pattern {
+        v @ Value::Object(_) => v.to_string(),
         _ => return Err(spec.invalid("event_pattern", "is missing or not a JSON object")),
     };
     let out = cx
         .aws
         .events
         .put_rule()
-        .name(spec.str("name")?)
-        .set_description(spec.opt_str("description").map(str::to_owned))
+        .name(&want.name)
+        .set_description(want.description.clone())
         .event_pattern(pattern)
-        .state(RuleState::from(spec.str("state")?))
+        .state(RuleState::from(want.state.as_str()))
         .set_tags(tags.map(|t| events_tags(a, t)).transpose()?)
         .send()
         .await
@@ -260,10 +282,8 @@ async fn put_rule(
     Ok(out.rule_arn)
 }
 
-/// The rule of the spec's name, when it exists and carries this address's tags.
-async fn find_rule(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, ProviderError> {
-    let a = &spec.address;
-    let name = spec.str("name")?;
+/// The rule named `name`, when it exists and carries this address's tags.
+async fn find_rule(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
     let out = match cx
         .aws
         .events
@@ -277,7 +297,7 @@ async fn find_rule(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, Prov
         r => r?,
     };
     let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
-    let tags: BTreeMap<String, String> = cx
+    let tags: Tags = cx
         .aws
         .events
         .list_tags_for_resource()
@@ -298,7 +318,7 @@ async fn find_rule(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Option<Live>, Prov
             event_pattern: out.event_pattern(),
             state: out.state(),
         },
-        visible_tags(&tags),
+        visible(&tags),
     )))
 }
 
@@ -333,26 +353,30 @@ struct RuleParts<'a> {
     state: Option<&'a RuleState>,
 }
 
-fn rule_live(parts: RuleParts<'_>, tags: Value) -> Live {
-    let opt = |v: Option<&str>| v.map_or(Value::Null, Value::from);
-    let pattern = parts.event_pattern.map_or(Value::Null, |text| {
+fn rule_live(parts: RuleParts<'_>, tags: Tags) -> Live {
+    let event_pattern = parts.event_pattern.map_or(Value::Null, |text| {
         serde_json::from_str(text).unwrap_or_else(|_| Value::from(text))
     });
-    Live {
-        kind: Kind::EventRule,
-        id: parts.name.to_owned(),
-        attributes: attrs([
-            ("name", Value::from(parts.name)),
-            ("description", opt(parts.description)),
-            ("event_pattern", pattern),
-            ("state", opt(parts.state.map(RuleState::as_str))),
-            ("tags", tags),
-        ]),
-        outputs: attrs([("arn", opt(parts.arn))]),
-    }
+    Live::new(
+        parts.name,
+        &attrs::EventRule::<Resolved> {
+            name: parts.name.to_owned(),
+            description: parts.description.map(str::to_owned),
+            event_pattern,
+            state: parts
+                .state
+                .map(RuleState::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            tags,
+        },
+        &attrs::EventRuleOutputs {
+            arn: parts.arn.unwrap_or_default().to_owned(),
+        },
+    )
 }
 
-fn events_tags(a: &Address, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+fn events_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -367,19 +391,15 @@ fn events_tags(a: &Address, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>,
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-fn target_key(spec: &ResourceSpec) -> Result<String, ProviderError> {
-    Ok(format!("{}/{}", spec.str("rule")?, spec.str("target_id")?))
-}
-
-async fn put_target(cx: Cx<'_>, spec: &ResourceSpec) -> Result<(), ProviderError> {
+async fn put_target(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: &attrs::EventTarget,
+) -> Result<(), ProviderError> {
     let a = &spec.address;
-    let mut target = Target::builder()
-        .id(spec.str("target_id")?)
-        .arn(spec.str("arn")?);
-    match spec.attributes.get("input_transformer") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(t)) => target = target.input_transformer(input_transformer(spec, t)?),
-        Some(_) => return Err(spec.invalid("input_transformer", "is not a table")),
+    let mut target = Target::builder().id(&want.target_id).arn(&want.arn);
+    if let Some(t) = &want.input_transformer {
+        target = target.input_transformer(input_transformer(spec, t)?);
     }
     let target = target
         .build()
@@ -388,7 +408,7 @@ async fn put_target(cx: Cx<'_>, spec: &ResourceSpec) -> Result<(), ProviderError
         .aws
         .events
         .put_targets()
-        .rule(spec.str("rule")?)
+        .rule(&want.rule)
         .targets(target)
         .send()
         .await
@@ -404,31 +424,13 @@ async fn put_target(cx: Cx<'_>, spec: &ResourceSpec) -> Result<(), ProviderError
 
 fn input_transformer(
     spec: &ResourceSpec,
-    t: &Map<String, Value>,
+    t: &attrs::InputTransformer,
 ) -> Result<InputTransformer, ProviderError> {
-    let invalid = |reason: &str| spec.invalid("input_transformer", reason);
-    let paths = match t.get("input_paths") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(
-            m.iter()
-                .map(|(k, v)| {
-                    v.as_str()
-                        .map(|s| (k.clone(), s.to_owned()))
-                        .ok_or_else(|| invalid("has an `input_paths` value that is not a string"))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        Some(_) => return Err(invalid("has an `input_paths` that is not a table")),
-    };
-    let template = t
-        .get("input_template")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("has no `input_template` string"))?;
     InputTransformer::builder()
-        .set_input_paths_map(paths)
-        .input_template(template)
+        .set_input_paths_map(t.input_paths.clone().map(|m| m.into_iter().collect()))
+        .input_template(&t.input_template)
         .build()
-        .map_err(|e| invalid(&e.to_string()))
+        .map_err(|e| spec.invalid("input_transformer", &e.to_string()))
 }
 
 /// The first entry EventBridge refused in a batch call, as an AWS error.
@@ -472,46 +474,21 @@ async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Result<Vec<Target>
 /// The target in the desired shape: `input_transformer` only when it has one, as the desired
 /// attributes leave it out otherwise.
 fn target_live(rule: &str, t: &Target) -> Live {
-    let mut attributes = attrs([
-        ("rule", Value::from(rule)),
-        ("target_id", Value::from(t.id())),
-        ("arn", Value::from(t.arn())),
-    ]);
-    if let Some(it) = t.input_transformer() {
-        let mut m = Map::new();
-        if let Some(paths) = it.input_paths_map() {
-            let sorted: BTreeMap<&String, &String> = paths.iter().collect();
-            m.insert(
-                "input_paths".to_owned(),
-                Value::Object(
-                    sorted
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                        .collect(),
-                ),
-            );
-        }
-        m.insert(
-            "input_template".to_owned(),
-            Value::from(it.input_template()),
-        );
-        attributes.insert("input_transformer".to_owned(), Value::Object(m));
-    }
-    Live {
-        kind: Kind::EventTarget,
-        id: format!("{rule}/{}", t.id()),
-        attributes,
-        outputs: BTreeMap::new(),
-    }
-}
-
-fn applied(spec: &ResourceSpec, id: &str, arn: Option<&str>) -> Applied {
-    Applied {
-        id: id.to_owned(),
-        attributes: spec.attributes.clone(),
-        outputs: arn.map_or_else(BTreeMap::new, |arn| attrs([("arn", Value::from(arn))])),
-        adopted: false,
-    }
+    Live::new(
+        format!("{rule}/{}", t.id()),
+        &attrs::EventTarget::<Resolved> {
+            rule: rule.to_owned(),
+            target_id: t.id().to_owned(),
+            arn: t.arn().to_owned(),
+            input_transformer: t.input_transformer().map(|it| attrs::InputTransformer {
+                input_paths: it
+                    .input_paths_map()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                input_template: it.input_template().to_owned(),
+            }),
+        },
+        &NoOutputs {},
+    )
 }
 
 #[cfg(test)]
@@ -521,27 +498,26 @@ mod tests {
 
     #[test]
     fn a_listed_target_reads_like_the_desired_one() {
-        let transformer = json!({
-            "input_paths": {"task": "$.detail.taskArn", "code": "$.detail.stopCode"},
-            "input_template": "\"Task <task> stopped (<code>)\""
+        let desired = json!({
+            "rule": "acceptance-default-task-stopped",
+            "target_id": "alerts",
+            "arn": "arn:aws:sns:eu-west-1:1:alerts",
+            "input_transformer": {
+                "input_paths": {"task": "$.detail.taskArn", "code": "$.detail.stopCode"},
+                "input_template": "\"Task <task> stopped (<code>)\""
+            }
         });
         let spec = ResourceSpec {
             address: Address::new("event_target.stopped_tasks"),
             kind: Kind::EventTarget,
-            attributes: attrs([
-                ("rule", json!("acceptance-default-task-stopped")),
-                ("target_id", json!("alerts")),
-                ("arn", json!("arn:aws:sns:eu-west-1:1:alerts")),
-                ("input_transformer", transformer.clone()),
-            ]),
+            attributes: serde_json::from_value(desired.clone()).expect("a map"),
         };
-        let Some(Value::Object(t)) = spec.attributes.get("input_transformer") else {
-            panic!("a table")
-        };
+        let want: attrs::EventTarget = spec.decode().expect("decodes");
+        let transformer = want.input_transformer.as_ref().expect("has one");
         let target = Target::builder()
             .id("alerts")
             .arn("arn:aws:sns:eu-west-1:1:alerts")
-            .input_transformer(input_transformer(&spec, t).expect("valid"))
+            .input_transformer(input_transformer(&spec, transformer).expect("valid"))
             .build()
             .expect("target");
         let live = target_live("acceptance-default-task-stopped", &target);
@@ -553,11 +529,8 @@ mod tests {
             .arn("arn:aws:sns:eu-west-1:1:alerts")
             .build()
             .expect("target");
-        assert!(
-            !target_live("r", &plain)
-                .attributes
-                .contains_key("input_transformer")
-        );
+        let live = serde_json::to_value(target_live("r", &plain).attributes).expect("json");
+        assert_eq!(live.get("input_transformer"), None);
     }
 
     #[test]
@@ -570,12 +543,13 @@ mod tests {
                 event_pattern: Some(r#"{"source": ["aws.ecs"], "detail-type": ["x"]}"#),
                 state: Some(&RuleState::Enabled),
             },
-            json!({}),
+            Tags::new(),
         );
+        let live = serde_json::to_value(&live.attributes).expect("json");
         assert_eq!(
-            live.attributes["event_pattern"],
+            live["event_pattern"],
             json!({"detail-type": ["x"], "source": ["aws.ecs"]})
         );
-        assert_eq!(live.attributes["state"], json!("ENABLED"));
+        assert_eq!(live["state"], json!("ENABLED"));
     }
 }

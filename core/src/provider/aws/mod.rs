@@ -372,10 +372,10 @@ macro_rules! dispatch_legacy {
             Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
             Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
             Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
-            Family::Iam => Box::pin(iam::$f($($arg),*)).await,
+            Family::Iam => unreachable!("IAM roles, policies and instance profiles go through Manage"),
             Family::Logs => unreachable!("log groups go through Manage"),
-            Family::Sns => Box::pin(sns::$f($($arg),*)).await,
-            Family::Events => Box::pin(events::$f($($arg),*)).await,
+            Family::Sns => unreachable!("SNS topics, policies and subscriptions go through Manage"),
+            Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
             Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
             Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
@@ -391,8 +391,72 @@ impl Provider for AwsProvider {
         let mut reruns = 0;
         loop {
             let created = match spec.kind {
+                Kind::IamRole => {
+                    Box::pin(<attrs::IamRole as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::IamPolicy => {
+                    Box::pin(<attrs::IamPolicy as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::InstanceProfile => {
+                    Box::pin(<attrs::InstanceProfile as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::EventRule => {
+                    Box::pin(<attrs::EventRule as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::EventTarget => {
+                    Box::pin(<attrs::EventTarget as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsTopic => {
+                    Box::pin(<attrs::SnsTopic as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsTopicPolicy => {
+                    Box::pin(<attrs::SnsTopicPolicy as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::SnsSubscription => {
+                    Box::pin(<attrs::SnsSubscription as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -421,8 +485,52 @@ impl Provider for AwsProvider {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
         match spec.kind {
+            Kind::IamRole => {
+                Box::pin(<attrs::IamRole as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::IamPolicy => {
+                Box::pin(<attrs::IamPolicy as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::InstanceProfile => {
+                Box::pin(<attrs::InstanceProfile as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::EventRule => {
+                Box::pin(<attrs::EventRule as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::EventTarget => {
+                Box::pin(<attrs::EventTarget as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::SnsTopic => {
+                Box::pin(<attrs::SnsTopic as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::SnsTopicPolicy => {
+                Box::pin(<attrs::SnsTopicPolicy as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::SnsSubscription => {
+                Box::pin(<attrs::SnsSubscription as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
             }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
@@ -442,7 +550,27 @@ impl Provider for AwsProvider {
             outputs: &prior.outputs,
         };
         match kind {
+            Kind::IamRole => Box::pin(<attrs::IamRole as Manage>::delete(self.cx(), prior)).await,
+            Kind::IamPolicy => {
+                Box::pin(<attrs::IamPolicy as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::InstanceProfile => {
+                Box::pin(<attrs::InstanceProfile as Manage>::delete(self.cx(), prior)).await
+            }
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::EventRule => {
+                Box::pin(<attrs::EventRule as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::EventTarget => {
+                Box::pin(<attrs::EventTarget as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::SnsTopic => Box::pin(<attrs::SnsTopic as Manage>::delete(self.cx(), prior)).await,
+            Kind::SnsTopicPolicy => {
+                Box::pin(<attrs::SnsTopicPolicy as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::SnsSubscription => {
+                Box::pin(<attrs::SnsSubscription as Manage>::delete(self.cx(), prior)).await
+            }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
     }

@@ -26,12 +26,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_sns::types::{Subscription, Tag};
 use serde_json::{Value, json};
 
-use super::ec2::{create_tags, visible_tags};
-use super::live::{attrs, missing, recorded, report};
-use super::ownership::{TagChanges, adopt, claim, invalid_tags, tag_changes};
-use super::{AwsResultExt, Cx, Prior, tolerate};
+use super::ec2::visible;
+use super::live::{all, missing, recorded, report};
+use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Manage, Prior, remove};
+use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
 use crate::state::ResourceState;
 
 /// What SNS answers for a topic or subscription that does not exist.
@@ -40,116 +41,240 @@ const NOT_FOUND: &[&str] = &["NotFound", "NotFoundException"];
 /// How listings show a subscription that awaits confirmation.
 const PENDING: &str = "PendingConfirmation";
 
-pub(crate) async fn create(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    _token_seed: u64,
-) -> Result<Applied, ProviderError> {
-    match spec.kind {
-        Kind::SnsTopic => create_topic(cx, spec).await,
-        Kind::SnsTopicPolicy => {
-            let topic = spec.str("topic_arn")?;
-            let live = policy_live(cx, &spec.address, topic).await?;
-            let mut done = applied(spec, topic, "id");
-            if live.attributes.get("policy") == spec.attributes.get("policy") {
-                done.adopted = true;
-            } else {
-                set_policy(cx, &spec.address, topic, &policy_text(spec)?).await?;
-            }
-            Ok(done)
+impl Manage for attrs::SnsTopic {
+    /// Creates the topic, or adopts the topic of that name that carries this lineage's tags.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::SnsTopic = spec.decode()?;
+        let existing = list_topics(cx, a)
+            .await?
+            .into_iter()
+            .find(|arn| topic_name(arn) == want.name);
+        if let Some(arn) = existing {
+            let tags: Tags = cx
+                .aws
+                .sns
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .at(a, "ListTagsForResource")?
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            claim(cx.own, a, &arn, &tags)?;
+            tracing::info!(address = %a, id = %arn, "adopting an existing topic");
+            let live = topic_live(&arn, visible(&tags));
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
         }
-        Kind::SnsSubscription => subscribe(cx, spec).await,
-        other => Err(super::not_implemented(&spec.address, other, "create")),
+        let out = cx
+            .aws
+            .sns
+            .create_topic()
+            .name(&want.name)
+            .set_tags(Some(sns_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+            .send()
+            .await
+            .at(a, "CreateTopic")?;
+        let arn = out
+            .topic_arn()
+            .ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
+        let outputs = attrs::SnsTopicOutputs {
+            arn: arn.to_owned(),
+        };
+        Ok(Applied::new(spec, arn, &outputs))
     }
-}
 
-/// Topics change their tags in place; a policy is set again when it differs (it only can on
-/// adoption: every change replaces it); subscriptions have nothing to change in place.
-pub(crate) async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    match spec.kind {
-        Kind::SnsTopic => {
-            if let Some(TagChanges { removed, set }) =
-                tag_changes(cx.own, spec, prior.attributes.get("tags"))?
-            {
-                if !removed.is_empty() {
-                    cx.aws
-                        .sns
-                        .untag_resource()
-                        .resource_arn(prior.id)
-                        .set_tag_keys(Some(removed))
-                        .send()
-                        .await
-                        .at(a, "UntagResource")?;
-                }
+    /// Only the tags change in place.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::SnsTopic = spec.decode()?;
+        let was: attrs::SnsTopic = prior.decode()?;
+        let arn = prior.id;
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .sns
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagResource")
+                    .map(drop)
+            },
+            async |tags| {
                 cx.aws
                     .sns
                     .tag_resource()
-                    .resource_arn(prior.id)
-                    .set_tags(Some(sns_tags(a, &set)?))
+                    .resource_arn(arn)
+                    .set_tags(Some(sns_tags(a, &tags)?))
                     .send()
                     .await
-                    .at(a, "TagResource")?;
-            }
-            Ok(applied(spec, prior.id, "arn"))
-        }
-        Kind::SnsTopicPolicy => {
-            if spec.attributes.get("policy") != prior.attributes.get("policy") {
-                set_policy(cx, a, spec.str("topic_arn")?, &policy_text(spec)?).await?;
-            }
-            Ok(applied(spec, prior.id, "id"))
-        }
-        Kind::SnsSubscription => Ok(applied(spec, prior.id, "arn")),
-        other => Err(super::not_implemented(a, other, "update")),
+                    .at(a, "TagResource")
+                    .map(drop)
+            },
+        )
+        .await?;
+        let outputs = attrs::SnsTopicOutputs {
+            arn: arn.to_owned(),
+        };
+        Ok(Applied::new(spec, arn, &outputs))
+    }
+
+    /// Deletes the topic with its policy and subscriptions; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &[], NOT_FOUND, || async {
+            cx.aws
+                .sns
+                .delete_topic()
+                .topic_arn(prior.id)
+                .send()
+                .await
+                .at(prior.address, "DeleteTopic")
+                .map(drop)
+        })
+        .await
     }
 }
 
-pub(crate) async fn delete(
-    cx: Cx<'_>,
-    address: &Address,
-    kind: Kind,
-    prior: Prior<'_>,
-) -> Result<(), ProviderError> {
-    let r = match kind {
-        Kind::SnsTopic => cx
+impl Manage for attrs::SnsTopicPolicy {
+    /// Sets the policy, which overwrites the topic's; a topic that has exactly this policy
+    /// already counts as adopted.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::SnsTopicPolicy = spec.decode()?;
+        let topic = want.topic_arn.as_str();
+        let live = read_policy(cx, a, topic).await?;
+        let outputs = attrs::SnsTopicPolicyOutputs {
+            id: topic.to_owned(),
+        };
+        let mut done = Applied::new(spec, topic, &outputs);
+        if live.policy == want.policy {
+            done.adopted = true;
+        } else {
+            set_policy(cx, a, topic, &policy_text(spec, &want.policy)?).await?;
+        }
+        Ok(done)
+    }
+
+    /// Sets the policy again when it differs (it only can on adoption: every change replaces
+    /// it).
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::SnsTopicPolicy = spec.decode()?;
+        let was: attrs::SnsTopicPolicy = prior.decode()?;
+        if want.policy != was.policy {
+            set_policy(cx, a, &want.topic_arn, &policy_text(spec, &want.policy)?).await?;
+        }
+        let outputs = attrs::SnsTopicPolicyOutputs {
+            id: prior.id.to_owned(),
+        };
+        Ok(Applied::new(spec, prior.id, &outputs))
+    }
+
+    /// Puts SNS's default policy back, so that what the policy granted is withdrawn even when
+    /// the topic stays; a topic already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let a = prior.address;
+        let default = default_policy(prior.id).ok_or_else(|| ProviderError::Failed {
+            address: a.clone(),
+            what: format!("`{}` is not a topic ARN", prior.id),
+        })?;
+        let default = default.to_string();
+        remove(cx, &[], NOT_FOUND, || set_policy(cx, a, prior.id, &default)).await
+    }
+}
+
+impl Manage for attrs::SnsSubscription {
+    /// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
+    /// `adopted` says whether one was listed already.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::SnsSubscription = spec.decode()?;
+        let listed = list_subscriptions(cx, a, &want.topic_arn).await?;
+        let existed = listed.iter().any(|s| {
+            s.protocol() == Some(want.protocol.as_str())
+                && s.endpoint() == Some(want.endpoint.as_str())
+        });
+        let out = cx
             .aws
             .sns
-            .delete_topic()
-            .topic_arn(prior.id)
+            .subscribe()
+            .topic_arn(&want.topic_arn)
+            .protocol(&want.protocol)
+            .endpoint(&want.endpoint)
+            .return_subscription_arn(true)
             .send()
             .await
-            .at(address, "DeleteTopic")
-            .map(drop),
-        Kind::SnsTopicPolicy => {
-            let default = default_policy(prior.id).ok_or_else(|| ProviderError::Failed {
-                address: address.clone(),
-                what: format!("`{}` is not a topic ARN", prior.id),
-            })?;
-            set_policy(cx, address, prior.id, &default.to_string()).await
-        }
-        Kind::SnsSubscription if !prior.id.starts_with("arn:") => {
+            .at(a, "Subscribe")?;
+        let arn = out
+            .subscription_arn()
+            .ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
+        let outputs = attrs::SnsSubscriptionOutputs {
+            arn: arn.to_owned(),
+        };
+        let mut done = Applied::new(spec, arn, &outputs);
+        done.adopted = existed;
+        Ok(done)
+    }
+
+    /// Nothing changes in place: every attribute identifies the subscription.
+    async fn update(
+        _cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let outputs = attrs::SnsSubscriptionOutputs {
+            arn: prior.id.to_owned(),
+        };
+        Ok(Applied::new(spec, prior.id, &outputs))
+    }
+
+    /// Unsubscribes; one that awaits confirmation (no ARN) cannot be, and is left to expire.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let a = prior.address;
+        if !prior.id.starts_with("arn:") {
             tracing::warn!(
-                address = %address,
+                address = %a,
                 "a subscription that awaits confirmation cannot be removed; AWS deletes it after three days"
             );
-            Ok(())
+            return Ok(());
         }
-        Kind::SnsSubscription => cx
-            .aws
-            .sns
-            .unsubscribe()
-            .subscription_arn(prior.id)
-            .send()
-            .await
-            .at(address, "Unsubscribe")
-            .map(drop),
-        other => return Err(super::not_implemented(address, other, "delete")),
-    };
-    tolerate(r, NOT_FOUND)
+        remove(cx, &[], NOT_FOUND, || async {
+            cx.aws
+                .sns
+                .unsubscribe()
+                .subscription_arn(prior.id)
+                .send()
+                .await
+                .at(a, "Unsubscribe")
+                .map(drop)
+        })
+        .await
+    }
 }
 
 /// See the module documentation for the calls.
@@ -169,47 +294,48 @@ pub(crate) async fn refresh(
         .await?
         .into_iter()
         .collect();
-    let topic_of = |r: &ResourceState| -> Option<String> {
+    // A subscription whose recorded attributes do not read names no topic: it is missing.
+    let subscribed: BTreeMap<&Address, attrs::SnsSubscription> = ours
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::SnsSubscription)
+        .filter_map(|(a, r)| {
+            let s = decode(a, r.kind, "recorded attributes", &r.attributes).ok()?;
+            Some((*a, s))
+        })
+        .collect();
+    let topic_of = |address: &Address, r: &ResourceState| -> Option<String> {
         match r.kind {
             Kind::SnsTopic | Kind::SnsTopicPolicy => r.id.clone(),
-            _ => r.attributes.get("topic_arn")?.as_str().map(str::to_owned),
+            _ => subscribed.get(address).map(|s| s.topic_arn.clone()),
         }
         .filter(|t| topics.contains(t))
     };
     let mut subscriptions: BTreeMap<String, Vec<Subscription>> = BTreeMap::new();
     for (address, r) in &ours {
         if r.kind == Kind::SnsSubscription
-            && let Some(topic) = topic_of(r)
+            && let Some(topic) = topic_of(address, r)
             && !subscriptions.contains_key(&topic)
         {
-            let listed = cx
-                .aws
-                .sns
-                .list_subscriptions_by_topic()
-                .topic_arn(&topic)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .at(address, "ListSubscriptionsByTopic")?;
+            let listed = list_subscriptions(cx, address, &topic).await?;
             subscriptions.insert(topic, listed);
         }
     }
     for (address, r) in ours {
-        let Some(topic) = topic_of(r) else {
+        let Some(topic) = topic_of(address, r) else {
             out.missing.insert(address.clone());
             continue;
         };
         let live = match r.kind {
-            Kind::SnsTopic => Some(topic_live(
-                &topic,
-                r.attributes.get("tags").cloned().unwrap_or(Value::Null),
-            )),
-            Kind::SnsTopicPolicy => Some(policy_live(cx, address, &topic).await?),
+            Kind::SnsTopic => {
+                let recorded: attrs::SnsTopic = Prior::of(address, r)?.decode()?;
+                Some(topic_live(&topic, recorded.tags))
+            }
+            Kind::SnsTopicPolicy => Some(policy_live(&read_policy(cx, address, &topic).await?)),
             _ => subscriptions
                 .get(&topic)
-                .and_then(|listed| subscription_live(listed, r)),
+                .zip(r.id.as_deref())
+                .zip(subscribed.get(address))
+                .and_then(|((listed, id), recorded)| subscription_live(listed, id, recorded)),
         };
         report(out, address, live);
     }
@@ -219,57 +345,8 @@ pub(crate) async fn refresh(
 // ---------------------------------------------------------------------------------------------
 // Topics
 
-async fn create_topic(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let name = spec.str("name")?;
-    let existing = list_topics(cx, a)
-        .await?
-        .into_iter()
-        .find(|arn| topic_name(arn) == name);
-    if let Some(arn) = existing {
-        let tags: BTreeMap<String, String> = cx
-            .aws
-            .sns
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .at(a, "ListTagsForResource")?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
-        claim(cx.own, a, &arn, &tags)?;
-        tracing::info!(address = %a, id = %arn, "adopting an existing topic");
-        let live = topic_live(&arn, visible_tags(&tags));
-        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
-    }
-    let out = cx
-        .aws
-        .sns
-        .create_topic()
-        .name(name)
-        .set_tags(Some(sns_tags(a, &create_tags(cx.own, spec)?)?))
-        .send()
-        .await
-        .at(a, "CreateTopic")?;
-    let arn = out
-        .topic_arn()
-        .ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
-    Ok(applied(spec, arn, "arn"))
-}
-
 async fn list_topics(cx: Cx<'_>, a: &Address) -> Result<Vec<String>, ProviderError> {
-    let topics = cx
-        .aws
-        .sns
-        .list_topics()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "ListTopics")?;
+    let topics = all!(cx.aws.sns.list_topics(), a, "ListTopics")?;
     Ok(topics.into_iter().filter_map(|t| t.topic_arn).collect())
 }
 
@@ -278,16 +355,20 @@ fn topic_name(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-fn topic_live(arn: &str, tags: Value) -> Live {
-    Live {
-        kind: Kind::SnsTopic,
-        id: arn.to_owned(),
-        attributes: attrs([("name", Value::from(topic_name(arn))), ("tags", tags)]),
-        outputs: attrs([("arn", Value::from(arn))]),
-    }
+fn topic_live(arn: &str, tags: Tags) -> Live {
+    Live::new(
+        arn,
+        &attrs::SnsTopic::<Resolved> {
+            name: topic_name(arn).to_owned(),
+            tags,
+        },
+        &attrs::SnsTopicOutputs {
+            arn: arn.to_owned(),
+        },
+    )
 }
 
-fn sns_tags(a: &Address, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+fn sns_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -302,11 +383,10 @@ fn sns_tags(a: &Address, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, Pr
 // ---------------------------------------------------------------------------------------------
 // Topic policies
 
-fn policy_text(spec: &ResourceSpec) -> Result<String, ProviderError> {
-    match spec.attributes.get("policy") {
-        Some(v @ Value::Object(_)) => Ok(v.to_string()),
-        _ => Err(spec.invalid("policy", "is missing or not a JSON object")),
-    }
+fn policy_text(spec: &ResourceSpec, policy: &Document) -> Result<String, ProviderError> {
+    policy
+        .text()
+        .ok_or_else(|| spec.invalid("policy", "is missing or not a JSON object"))
 }
 
 async fn set_policy(
@@ -327,7 +407,12 @@ async fn set_policy(
         .map(drop)
 }
 
-async fn policy_live(cx: Cx<'_>, a: &Address, topic: &str) -> Result<Live, ProviderError> {
+/// The topic's policy as it is now.
+async fn read_policy(
+    cx: Cx<'_>,
+    a: &Address,
+    topic: &str,
+) -> Result<attrs::SnsTopicPolicy, ProviderError> {
     let out = cx
         .aws
         .sns
@@ -336,18 +421,18 @@ async fn policy_live(cx: Cx<'_>, a: &Address, topic: &str) -> Result<Live, Provi
         .send()
         .await
         .at(a, "GetTopicAttributes")?;
-    let policy = out
-        .attributes()
-        .and_then(|m| m.get("Policy"))
-        .map_or(Value::Null, |text| {
-            serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str()))
-        });
-    Ok(Live {
-        kind: Kind::SnsTopicPolicy,
-        id: topic.to_owned(),
-        attributes: attrs([("topic_arn", Value::from(topic)), ("policy", policy)]),
-        outputs: attrs([("id", Value::from(topic))]),
+    let text = out.attributes().and_then(|m| m.get("Policy"));
+    Ok(attrs::SnsTopicPolicy {
+        topic_arn: topic.to_owned(),
+        policy: Document::read(text.map(String::as_str)),
     })
+}
+
+fn policy_live(policy: &attrs::SnsTopicPolicy) -> Live {
+    let outputs = attrs::SnsTopicPolicyOutputs {
+        id: policy.topic_arn.clone(),
+    };
+    Live::new(policy.topic_arn.as_str(), policy, &outputs)
 }
 
 /// The policy SNS gives a new topic: only the owning account may use it.
@@ -374,102 +459,59 @@ fn default_policy(topic: &str) -> Option<Value> {
 // ---------------------------------------------------------------------------------------------
 // Subscriptions
 
-/// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
-/// `adopted` says whether one was listed already.
-async fn subscribe(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let topic = spec.str("topic_arn")?;
-    let protocol = spec.str("protocol")?;
-    let endpoint = spec.str("endpoint")?;
-    let listed = cx
-        .aws
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(topic)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "ListSubscriptionsByTopic")?;
-    let existed = listed
-        .iter()
-        .any(|s| s.protocol() == Some(protocol) && s.endpoint() == Some(endpoint));
-    let out = cx
-        .aws
-        .sns
-        .subscribe()
-        .topic_arn(topic)
-        .protocol(protocol)
-        .endpoint(endpoint)
-        .return_subscription_arn(true)
-        .send()
-        .await
-        .at(a, "Subscribe")?;
-    let arn = out
-        .subscription_arn()
-        .ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
-    let mut done = applied(spec, arn, "arn");
-    done.adopted = existed;
-    Ok(done)
+async fn list_subscriptions(
+    cx: Cx<'_>,
+    a: &Address,
+    topic: &str,
+) -> Result<Vec<Subscription>, ProviderError> {
+    all!(
+        cx.aws.sns.list_subscriptions_by_topic().topic_arn(topic),
+        a,
+        "ListSubscriptionsByTopic"
+    )
 }
 
-/// The recorded subscription among those listed for its topic: by ARN, or (awaiting
+/// The recorded subscription `id` among those listed for its topic: by ARN, or (awaiting
 /// confirmation, listed without one) by protocol and endpoint.
-fn subscription_live(listed: &[Subscription], r: &ResourceState) -> Option<Live> {
-    let attr = |name: &str| r.attributes.get(name).and_then(Value::as_str);
-    let id = r.id.as_deref()?;
+fn subscription_live(
+    listed: &[Subscription],
+    id: &str,
+    recorded: &attrs::SnsSubscription,
+) -> Option<Live> {
     let s = listed
         .iter()
         .find(|s| s.subscription_arn() == Some(id))
         .or_else(|| {
             listed.iter().find(|s| {
                 s.subscription_arn() == Some(PENDING)
-                    && s.protocol() == attr("protocol")
-                    && s.endpoint() == attr("endpoint")
+                    && s.protocol() == Some(recorded.protocol.as_str())
+                    && s.endpoint() == Some(recorded.endpoint.as_str())
             })
         })?;
-    let opt = |v: Option<&str>| v.map_or(Value::Null, Value::from);
-    Some(Live {
-        kind: Kind::SnsSubscription,
-        id: id.to_owned(),
-        attributes: attrs([
-            ("topic_arn", opt(s.topic_arn())),
-            ("protocol", opt(s.protocol())),
-            ("endpoint", opt(s.endpoint())),
-        ]),
-        outputs: attrs([("arn", Value::from(id))]),
-    })
-}
-
-/// The applied spec with `id` as its id and as its one output, `output`.
-fn applied(spec: &ResourceSpec, id: &str, output: &'static str) -> Applied {
-    Applied {
-        id: id.to_owned(),
-        attributes: spec.attributes.clone(),
-        outputs: attrs([(output, Value::from(id))]),
-        adopted: false,
-    }
+    let field = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    Some(Live::new(
+        id,
+        &attrs::SnsSubscription::<Resolved> {
+            topic_arn: field(s.topic_arn()),
+            protocol: field(s.protocol()),
+            endpoint: field(s.endpoint()),
+        },
+        &attrs::SnsSubscriptionOutputs { arn: id.to_owned() },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn pending_subscriptions_match_by_protocol_and_endpoint() {
         let topic = "arn:aws:sns:eu-west-1:1:acceptance-default-alerts";
-        let recorded = ResourceState {
-            kind: Kind::SnsSubscription,
-            id: Some(format!("{topic}:abc")),
-            attributes: attrs([
-                ("topic_arn", json!(topic)),
-                ("protocol", json!("email")),
-                ("endpoint", json!("ops@example.com")),
-            ]),
-            outputs: BTreeMap::new(),
-            dependencies: BTreeSet::new(),
+        let id = format!("{topic}:abc");
+        let recorded = attrs::SnsSubscription::<Resolved> {
+            topic_arn: topic.to_owned(),
+            protocol: "email".to_owned(),
+            endpoint: "ops@example.com".to_owned(),
         };
         let listed = |arn: &str, endpoint: &str| {
             Subscription::builder()
@@ -479,12 +521,17 @@ mod tests {
                 .endpoint(endpoint)
                 .build()
         };
-        let live = subscription_live(&[listed(PENDING, "ops@example.com")], &recorded)
+        let live = subscription_live(&[listed(PENDING, "ops@example.com")], &id, &recorded)
             .expect("pending one found");
-        assert_eq!(live.attributes, recorded.attributes);
-        assert_eq!(live.id, format!("{topic}:abc"));
-        assert!(subscription_live(&[listed(PENDING, "other@example.com")], &recorded).is_none());
-        assert!(subscription_live(&[], &recorded).is_none());
+        assert_eq!(
+            Some(Value::Object(live.attributes.into_iter().collect())),
+            serde_json::to_value(&recorded).ok()
+        );
+        assert_eq!(live.id, id);
+        assert!(
+            subscription_live(&[listed(PENDING, "other@example.com")], &id, &recorded).is_none()
+        );
+        assert!(subscription_live(&[], &id, &recorded).is_none());
     }
 
     #[test]

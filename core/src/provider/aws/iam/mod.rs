@@ -1,0 +1,287 @@
+//! IAM: roles (trust policy and attached managed policies), customer-managed policies and
+//! instance profiles, one module each. IAM is global, and every one of these is named
+//! deterministically, so create looks the name up first and adopts what carries this lineage's
+//! tags (a crash between create and state write) or refuses what belongs to someone else; IAM
+//! has no client tokens.
+//!
+//! Refresh reads roles and policies with ONE paginated `GetAccountAuthorizationDetails`: it
+//! returns each role with its trust policy, attached policies, tags and instance profiles, and
+//! each local policy with its versions' documents. Instance profiles come from the roles they
+//! hold; only a recorded profile that no role lists (it lost its role, or is gone) costs one
+//! `ListInstanceProfiles` to tell the two apart. That response has no policy tags, so a policy's
+//! live `tags` are the recorded ones (reading them is one `ListPolicyTags` per policy).
+//! IAM returns documents percent-encoded (moto does in some responses and not in others): they
+//! are decoded when needed and compared as policy documents, as the desired ones are.
+//! `policy_arns` compare as a set and come back in the recorded order when equal.
+//!
+//! `GetAccountAuthorizationDetails` and `ListEntitiesForPolicy` answer several lists per page,
+//! so the SDK gives them no item paginator and `all!` cannot serve them: they collect pages.
+
+mod policies;
+mod profiles;
+mod roles;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput as AuthorizationDetails;
+use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleDetail, Tag};
+
+use super::ec2::owner;
+use super::live::{all, common_prefix, recorded, report};
+use super::ownership::invalid_tags;
+use super::{AwsResultExt, Cx, Prior};
+use crate::graph::attrs::{self, Document, Tags};
+use crate::graph::{Address, Kind};
+use crate::provider::{ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
+use crate::state::ResourceState;
+
+/// IAM answers this for an entity created a moment ago (IAM is eventually consistent) as it
+/// does for one that does not exist.
+const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// Reads every recorded role, policy and instance profile (see the module documentation for
+/// the calls).
+pub(crate) async fn refresh(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    out: &mut Refresh,
+) -> Result<(), ProviderError> {
+    let ours = recorded(
+        resources,
+        &[Kind::IamRole, Kind::IamPolicy, Kind::InstanceProfile],
+    );
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let at = Address::new(Kind::IamRole.as_str());
+    let mut filters = Vec::new();
+    if ours.iter().any(|(_, r)| r.kind != Kind::IamPolicy) {
+        filters.push(EntityType::Role);
+    }
+    if ours.iter().any(|(_, r)| r.kind == Kind::IamPolicy) {
+        filters.push(EntityType::LocalManagedPolicy);
+    }
+    let pages = cx
+        .aws
+        .iam
+        .get_account_authorization_details()
+        .set_filter(Some(filters))
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .at(&at, "GetAccountAuthorizationDetails")?;
+    let roles: BTreeMap<&str, &RoleDetail> = pages
+        .iter()
+        .flat_map(AuthorizationDetails::role_detail_list)
+        .filter_map(|r| Some((r.role_name()?, r)))
+        .collect();
+    let policies: BTreeMap<&str, &ManagedPolicyDetail> = pages
+        .iter()
+        .flat_map(AuthorizationDetails::policies)
+        .filter_map(|p| Some((p.arn()?, p)))
+        .collect();
+    let mut profiles: BTreeMap<&str, &InstanceProfile> = roles
+        .values()
+        .flat_map(|r| r.instance_profile_list())
+        .map(|p| (p.instance_profile_name(), p))
+        .collect();
+
+    let recorded_profiles: Vec<&ResourceState> = ours
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::InstanceProfile)
+        .map(|(_, r)| *r)
+        .collect();
+    let unseen = recorded_profiles
+        .iter()
+        .filter_map(|r| r.id.as_deref())
+        .any(|name| !profiles.contains_key(name));
+    let roleless = if unseen {
+        // A profile whose recorded attributes do not read widens the listing to every path.
+        let paths: Vec<String> = ours
+            .iter()
+            .filter(|(_, r)| r.kind == Kind::InstanceProfile)
+            .map(|(a, r)| {
+                decode::<attrs::InstanceProfile>(a, r.kind, "recorded attributes", &r.attributes)
+                    .map_or_else(|_| "/".to_owned(), |p| p.path)
+            })
+            .collect();
+        let prefix = common_prefix(paths.iter().map(String::as_str));
+        all!(
+            cx.aws
+                .iam
+                .list_instance_profiles()
+                .path_prefix(if prefix.is_empty() { "/" } else { &prefix }),
+            &Address::new(Kind::InstanceProfile.as_str()),
+            "ListInstanceProfiles"
+        )?
+    } else {
+        Vec::new()
+    };
+    profiles.extend(roleless.iter().map(|p| (p.instance_profile_name(), p)));
+
+    for (address, r) in &ours {
+        let id = r.id.as_deref().unwrap_or_default();
+        let live = match r.kind {
+            Kind::IamRole => match roles.get(id) {
+                Some(d) => {
+                    let recorded: attrs::IamRole = Prior::of(address, r)?.decode()?;
+                    Some(roles::detail_live(d, &recorded.policy_arns))
+                }
+                None => None,
+            },
+            Kind::IamPolicy => match policies.get(id) {
+                Some(p) => {
+                    let recorded: attrs::IamPolicy = Prior::of(address, r)?.decode()?;
+                    Some(policies::detail_live(p, recorded.tags))
+                }
+                None => None,
+            },
+            _ => match profiles.get(id) {
+                Some(p) => {
+                    let recorded: attrs::InstanceProfile = Prior::of(address, r)?.decode()?;
+                    Some(profiles::live(p, Some(&recorded.tags)))
+                }
+                None => None,
+            },
+        };
+        report(out, address, live);
+    }
+
+    // Roles and profiles carry their tags in this response: ours that the state lacks are
+    // reported for adoption. Policies cannot be: the response has no policy tags.
+    let untracked = roles
+        .values()
+        .map(|d| (d.tags(), roles::detail_live(d, &[])))
+        .chain(
+            profiles
+                .values()
+                .map(|p| (p.tags(), profiles::live(p, None))),
+        );
+    for (tags, live) in untracked {
+        let tags = tag_map(tags);
+        if let Some((address, lineage)) = owner(&tags)
+            && lineage == cx.own.lineage
+            && tags.get(TAG_ECSOPS_ENVIRONMENT) == Some(&cx.own.environment)
+            && !resources.contains_key(&address)
+        {
+            out.untracked.insert(address, live);
+        }
+    }
+    Ok(())
+}
+
+/// `Ok(None)` for "no such entity": the name is free.
+fn absent_as_none<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.aws_code() == Some(NO_SUCH_ENTITY) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A policy document as IAM returns it (JSON, or JSON percent-encoded); text that is neither
+/// stays as read, so it shows as drift instead of failing the refresh.
+fn document(text: Option<&str>) -> Document {
+    let is_json = |t: &str| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok();
+    let decoded = text
+        .filter(|t| !is_json(t))
+        .and_then(percent_decode)
+        .filter(|t| is_json(t));
+    Document::read(decoded.as_deref().or(text))
+}
+
+/// RFC 3986 percent-decoding; `None` when the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let Some(b) = escaped {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A desired document (the attribute `name` of `spec`) as the JSON text IAM takes.
+fn document_text(
+    spec: &ResourceSpec,
+    name: &str,
+    document: &Document,
+) -> Result<String, ProviderError> {
+    document
+        .text()
+        .ok_or_else(|| spec.invalid(name, "is missing or not a JSON object"))
+}
+
+/// `live` (a list whose order means nothing, such as attachments) in the recorded order when it
+/// holds the same items, else sorted. `live::as_set` does this on JSON values; this is its
+/// typed form.
+fn as_set(mut live: Vec<String>, recorded: &[String]) -> Vec<String> {
+    let set: BTreeSet<&str> = live.iter().map(String::as_str).collect();
+    let rec: BTreeSet<&str> = recorded.iter().map(String::as_str).collect();
+    if rec == set && rec.len() == recorded.len() {
+        return recorded.to_vec();
+    }
+    live.sort();
+    live
+}
+
+fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+fn iam_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid_tags(a, &e))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn documents_decode_from_plain_or_percent_encoded_json() {
+        let want = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "arn:aws:s3:::x/y z"}]});
+        let read = |text: &str| serde_json::to_value(document(Some(text))).ok();
+        assert_eq!(read(&want.to_string()), Some(want.clone()));
+        let encoded = "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Resource%22%3A%20%22arn%3Aaws%3As3%3A%3A%3Ax/y%20z%22%7D%5D%7D";
+        assert_eq!(read(encoded), Some(want));
+        assert!(matches!(document(Some(encoded)), Document::Policy(_)));
+        assert_eq!(read("%zz"), Some(json!("%zz")));
+        assert_eq!(document(None), Document::Other(Value::Null));
+    }
+
+    #[test]
+    fn attachments_keep_the_recorded_order_when_equal() {
+        let recorded = vec!["b".to_owned(), "a".to_owned()];
+        assert_eq!(
+            as_set(vec!["a".to_owned(), "b".to_owned()], &recorded),
+            recorded
+        );
+        assert_eq!(
+            as_set(vec!["c".to_owned(), "a".to_owned()], &recorded),
+            ["a", "c"]
+        );
+    }
+}

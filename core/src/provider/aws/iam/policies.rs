@@ -1,0 +1,313 @@
+//! Customer-managed IAM policies: the default version's document and the tags.
+
+use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
+
+use super::super::ec2::visible;
+use super::super::live::{all, missing};
+use super::super::once::send_once;
+use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::{AwsResultExt, Cx, Manage, Prior, remove, tolerate};
+use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved, Tags};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+
+/// A policy has at most five versions; the oldest non-default one makes room for a new one.
+const MAX_POLICY_VERSIONS: usize = 5;
+
+impl Manage for attrs::IamPolicy {
+    /// Creates the policy, or adopts the policy of that name and path that carries this
+    /// lineage's tags and brings it to the spec.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::IamPolicy = spec.decode()?;
+        if let Some(live) = find(cx, a, &want).await? {
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        let out = send_once!(
+            aws_sdk_iam,
+            cx.aws
+                .iam
+                .create_policy()
+                .policy_name(&want.name)
+                .path(&want.path)
+                .policy_document(document_text(spec, "document", &want.document)?)
+                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+        )
+        .await
+        .at(a, "CreatePolicy")?;
+        let arn = out
+            .policy()
+            .and_then(|p| p.arn())
+            .ok_or_else(|| missing(a, "CreatePolicy", "Policy.Arn"))?;
+        let outputs = attrs::IamPolicyOutputs {
+            arn: arn.to_owned(),
+        };
+        Ok(Applied::new(spec, arn, &outputs))
+    }
+
+    /// A changed document becomes the new default version (the oldest one goes when IAM's
+    /// limit is reached); then the tag changes.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::IamPolicy = spec.decode()?;
+        let was: attrs::IamPolicy = prior.decode()?;
+        let arn = prior.id;
+        if want.document != was.document {
+            let versions = list_versions(cx, a, arn).await?;
+            if versions.len() >= MAX_POLICY_VERSIONS
+                && let Some(oldest) = versions
+                    .iter()
+                    .filter(|v| !v.is_default_version())
+                    .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())))
+                    .and_then(|v| v.version_id())
+            {
+                cx.aws
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(oldest)
+                    .send()
+                    .await
+                    .at(a, "DeletePolicyVersion")?;
+            }
+            cx.aws
+                .iam
+                .create_policy_version()
+                .policy_arn(arn)
+                .policy_document(document_text(spec, "document", &want.document)?)
+                .set_as_default(true)
+                .send()
+                .await
+                .at(a, "CreatePolicyVersion")?;
+        }
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .iam
+                    .untag_policy()
+                    .policy_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagPolicy")
+                    .map(drop)
+            },
+            async |tags| {
+                cx.aws
+                    .iam
+                    .tag_policy()
+                    .policy_arn(arn)
+                    .set_tags(Some(iam_tags(a, &tags)?))
+                    .send()
+                    .await
+                    .at(a, "TagPolicy")
+                    .map(drop)
+            },
+        )
+        .await?;
+        let outputs = attrs::IamPolicyOutputs {
+            arn: arn.to_owned(),
+        };
+        Ok(Applied::new(spec, arn, &outputs))
+    }
+
+    /// Detaches the policy from whatever still uses it and deletes its other versions (IAM
+    /// refuses to delete it otherwise), then deletes it; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &[], &[NO_SUCH_ENTITY], || {
+            delete_policy(cx, prior.address, prior.id)
+        })
+        .await
+    }
+}
+
+async fn list_versions(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+) -> Result<Vec<PolicyVersion>, ProviderError> {
+    all!(
+        cx.aws.iam.list_policy_versions().policy_arn(arn),
+        a,
+        "ListPolicyVersions"
+    )
+}
+
+/// Whatever still uses the policy (the role of a replaced policy) is detached first, which it
+/// must be anyway.
+async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), ProviderError> {
+    let entities = cx
+        .aws
+        .iam
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .at(a, "ListEntitiesForPolicy")?;
+    for page in &entities {
+        for role in page.policy_roles().iter().filter_map(|r| r.role_name()) {
+            let r = cx
+                .aws
+                .iam
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .at(a, "DetachRolePolicy")
+                .map(drop);
+            tolerate(r, &[NO_SUCH_ENTITY])?;
+        }
+        for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
+            let r = cx
+                .aws
+                .iam
+                .detach_user_policy()
+                .user_name(user)
+                .policy_arn(arn)
+                .send()
+                .await
+                .at(a, "DetachUserPolicy")
+                .map(drop);
+            tolerate(r, &[NO_SUCH_ENTITY])?;
+        }
+        for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
+            let r = cx
+                .aws
+                .iam
+                .detach_group_policy()
+                .group_name(group)
+                .policy_arn(arn)
+                .send()
+                .await
+                .at(a, "DetachGroupPolicy")
+                .map(drop);
+            tolerate(r, &[NO_SUCH_ENTITY])?;
+        }
+    }
+    for version in list_versions(cx, a, arn).await? {
+        if let Some(id) = version
+            .version_id()
+            .filter(|_| !version.is_default_version())
+        {
+            let r = cx
+                .aws
+                .iam
+                .delete_policy_version()
+                .policy_arn(arn)
+                .version_id(id)
+                .send()
+                .await
+                .at(a, "DeletePolicyVersion")
+                .map(drop);
+            tolerate(r, &[NO_SUCH_ENTITY])?;
+        }
+    }
+    cx.aws
+        .iam
+        .delete_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .at(a, "DeletePolicy")
+        .map(drop)
+}
+
+/// The policy of the spec's name under its path, when it exists and carries this address's
+/// tags.
+async fn find(
+    cx: Cx<'_>,
+    a: &Address,
+    want: &attrs::IamPolicy,
+) -> Result<Option<Live>, ProviderError> {
+    let iam = &cx.aws.iam;
+    // The ARN needs the account id, which nothing at hand names: list by path instead.
+    let listed = all!(
+        iam.list_policies()
+            .scope(PolicyScopeType::Local)
+            .path_prefix(&want.path),
+        a,
+        "ListPolicies"
+    )?;
+    let Some(arn) = listed
+        .iter()
+        .find(|p| p.policy_name() == Some(want.name.as_str()))
+        .and_then(|p| p.arn())
+    else {
+        return Ok(None);
+    };
+    let out = iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .at(a, "GetPolicy")?;
+    let policy = out
+        .policy()
+        .ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
+    let tags = tag_map(policy.tags());
+    claim(cx.own, a, arn, &tags)?;
+    let version = policy
+        .default_version_id()
+        .ok_or_else(|| missing(a, "GetPolicy", "DefaultVersionId"))?;
+    let out = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .at(a, "GetPolicyVersion")?;
+    let document = out.policy_version().and_then(|v| v.document());
+    Ok(Some(live(
+        arn,
+        &want.name,
+        policy.path().unwrap_or_default(),
+        document,
+        visible(&tags),
+    )))
+}
+
+fn live(arn: &str, name: &str, path: &str, document_text: Option<&str>, tags: Tags) -> Live {
+    Live::new(
+        arn,
+        &attrs::IamPolicy::<Resolved> {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            document: document(document_text),
+            tags,
+        },
+        &attrs::IamPolicyOutputs {
+            arn: arn.to_owned(),
+        },
+    )
+}
+
+/// The live policy; `tags` are the recorded ones (the response has none).
+pub(super) fn detail_live(p: &ManagedPolicyDetail, recorded_tags: Tags) -> Live {
+    let default = p
+        .policy_version_list()
+        .iter()
+        .find(|v| v.is_default_version() || v.version_id() == p.default_version_id());
+    live(
+        p.arn().unwrap_or_default(),
+        // moto leaves the name out of this response; it is the ARN's last segment.
+        p.policy_name()
+            .or_else(|| p.arn()?.rsplit('/').next())
+            .unwrap_or_default(),
+        p.path().unwrap_or_default(),
+        default.and_then(|v| v.document()),
+        recorded_tags,
+    )
+}

@@ -1,0 +1,223 @@
+//! Instance profiles: the role they hand to EC2 instances, and the tags.
+
+use aws_sdk_iam::types::InstanceProfile;
+
+use super::super::ec2::visible;
+use super::super::live::missing;
+use super::super::once::send_once;
+use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while, tolerate};
+use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved, Tags};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+
+impl Manage for attrs::InstanceProfile {
+    /// Creates the profile and adds its role, or adopts the profile of that name that carries
+    /// this lineage's tags and brings it to the spec.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::InstanceProfile = spec.decode()?;
+        if let Some(live) = find(cx, a, &want.name).await? {
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        let role = role_of(spec, &want)?;
+        let out = send_once!(
+            aws_sdk_iam,
+            cx.aws
+                .iam
+                .create_instance_profile()
+                .instance_profile_name(&want.name)
+                .path(&want.path)
+                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+        )
+        .await
+        .at(a, "CreateInstanceProfile")?;
+        let arn = out
+            .instance_profile()
+            .map(|p| p.arn().to_owned())
+            .ok_or_else(|| missing(a, "CreateInstanceProfile", "InstanceProfile"))?;
+        add_role(cx, a, &want.name, role).await?;
+        let outputs = attrs::InstanceProfileOutputs { arn };
+        Ok(Applied::new(spec, &want.name, &outputs))
+    }
+
+    /// Swaps the role when it differs (a profile holds one), then sends the tag changes.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let outputs = prior.outputs::<Self>()?;
+        let want: attrs::InstanceProfile = spec.decode()?;
+        let was: attrs::InstanceProfile = prior.decode()?;
+        let name = prior.id;
+        let role = role_of(spec, &want)?;
+        if was.role.as_deref() != Some(role) {
+            if let Some(old) = &was.role {
+                remove_role(cx, a, name, old).await?;
+            }
+            add_role(cx, a, name, role).await?;
+        }
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .iam
+                    .untag_instance_profile()
+                    .instance_profile_name(name)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagInstanceProfile")
+                    .map(drop)
+            },
+            async |tags| {
+                cx.aws
+                    .iam
+                    .tag_instance_profile()
+                    .instance_profile_name(name)
+                    .set_tags(Some(iam_tags(a, &tags)?))
+                    .send()
+                    .await
+                    .at(a, "TagInstanceProfile")
+                    .map(drop)
+            },
+        )
+        .await?;
+        Ok(Applied::new(spec, name, &outputs))
+    }
+
+    /// Takes the live role out (IAM refuses to delete a profile that holds one, whatever the
+    /// state recorded), then deletes the profile; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &[], &[NO_SUCH_ENTITY], || {
+            delete_profile(cx, prior.address, prior.id)
+        })
+        .await
+    }
+}
+
+/// The desired role: every desired profile names one (`null` is only ever read back).
+fn role_of<'w>(
+    spec: &ResourceSpec,
+    want: &'w attrs::InstanceProfile,
+) -> Result<&'w str, ProviderError> {
+    want.role
+        .as_deref()
+        .ok_or_else(|| spec.invalid("role", "is missing or not a string"))
+}
+
+/// The role was created moments before, so it may not be visible yet.
+async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Result<(), ProviderError> {
+    retry_while(
+        cx.waits,
+        cx.waits.consistency,
+        &[NO_SUCH_ENTITY],
+        || async {
+            send_once!(
+                aws_sdk_iam,
+                cx.aws
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(profile)
+                    .role_name(role)
+            )
+            .await
+            .at(a, "AddRoleToInstanceProfile")
+            .map(drop)
+        },
+    )
+    .await
+}
+
+pub(super) async fn remove_role(
+    cx: Cx<'_>,
+    a: &Address,
+    profile: &str,
+    role: &str,
+) -> Result<(), ProviderError> {
+    let r = cx
+        .aws
+        .iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(profile)
+        .role_name(role)
+        .send()
+        .await
+        .at(a, "RemoveRoleFromInstanceProfile")
+        .map(drop);
+    tolerate(r, &[NO_SUCH_ENTITY])
+}
+
+async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+    let out = cx
+        .aws
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .at(a, "GetInstanceProfile")?;
+    for role in out
+        .instance_profile()
+        .map(InstanceProfile::roles)
+        .unwrap_or_default()
+    {
+        remove_role(cx, a, name, role.role_name()).await?;
+    }
+    cx.aws
+        .iam
+        .delete_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .at(a, "DeleteInstanceProfile")
+        .map(drop)
+}
+
+/// The profile named `name`, when it exists and carries this address's tags.
+async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
+    let got = cx
+        .aws
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .at(a, "GetInstanceProfile");
+    let Some(out) = absent_as_none(got)? else {
+        return Ok(None);
+    };
+    let profile = out
+        .instance_profile()
+        .ok_or_else(|| missing(a, "GetInstanceProfile", "InstanceProfile"))?;
+    claim(cx.own, a, name, &tag_map(profile.tags()))?;
+    Ok(Some(live(profile, None)))
+}
+
+/// The live profile. A profile nested in a role may come without its tags: then the recorded
+/// ones stand (ours always carry ownership tags, so an empty list means "not reported").
+pub(super) fn live(p: &InstanceProfile, recorded_tags: Option<&Tags>) -> Live {
+    let tags = match (p.tags().is_empty(), recorded_tags) {
+        (true, Some(recorded)) => recorded.clone(),
+        _ => visible(&tag_map(p.tags())),
+    };
+    Live::new(
+        p.instance_profile_name(),
+        &attrs::InstanceProfile::<Resolved> {
+            name: p.instance_profile_name().to_owned(),
+            path: p.path().to_owned(),
+            role: p.roles().first().map(|r| r.role_name().to_owned()),
+            tags,
+        },
+        &attrs::InstanceProfileOutputs {
+            arn: p.arn().to_owned(),
+        },
+    )
+}

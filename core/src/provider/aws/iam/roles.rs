@@ -1,0 +1,287 @@
+//! IAM roles: the trust policy, the attached managed policies and the tags.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_iam::types::RoleDetail;
+
+use super::super::ec2::visible;
+use super::super::live::{all, missing};
+use super::super::once::send_once;
+use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while, tolerate};
+use super::profiles::remove_role;
+use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved, Tags};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+
+impl Manage for attrs::IamRole {
+    /// Creates the role and attaches its policies, or adopts the role of that name that
+    /// carries this lineage's tags and brings it to the spec.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::IamRole = spec.decode()?;
+        if let Some(live) = find(cx, a, &want).await? {
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
+        let out = send_once!(
+            aws_sdk_iam,
+            cx.aws
+                .iam
+                .create_role()
+                .role_name(&want.name)
+                .path(&want.path)
+                .assume_role_policy_document(trust)
+                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+        )
+        .await
+        .at(a, "CreateRole")?;
+        let arn = out
+            .role()
+            .map(|r| r.arn().to_owned())
+            .ok_or_else(|| missing(a, "CreateRole", "Role"))?;
+        let arns = want.policy_arns.iter().map(String::as_str);
+        attach_policies(cx, a, &want.name, arns).await?;
+        Ok(Applied::new(
+            spec,
+            &want.name,
+            &attrs::IamRoleOutputs { arn },
+        ))
+    }
+
+    /// Sends what differs from `prior`: the trust policy, attachments and detachments, tags.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let outputs = prior.outputs::<Self>()?;
+        let want: attrs::IamRole = spec.decode()?;
+        let was: attrs::IamRole = prior.decode()?;
+        let name = prior.id;
+        if want.assume_role_policy != was.assume_role_policy {
+            cx.aws
+                .iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(document_text(
+                    spec,
+                    "assume_role_policy",
+                    &want.assume_role_policy,
+                )?)
+                .send()
+                .await
+                .at(a, "UpdateAssumeRolePolicy")?;
+        }
+        let wanted: BTreeSet<&str> = want.policy_arns.iter().map(String::as_str).collect();
+        let had: BTreeSet<&str> = was.policy_arns.iter().map(String::as_str).collect();
+        attach_policies(cx, a, name, wanted.difference(&had).copied()).await?;
+        for arn in had.difference(&wanted) {
+            let r = cx
+                .aws
+                .iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(*arn)
+                .send()
+                .await
+                .at(a, "DetachRolePolicy")
+                .map(drop);
+            tolerate(r, &[NO_SUCH_ENTITY])?;
+        }
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .iam
+                    .untag_role()
+                    .role_name(name)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagRole")
+                    .map(drop)
+            },
+            async |tags| {
+                cx.aws
+                    .iam
+                    .tag_role()
+                    .role_name(name)
+                    .set_tags(Some(iam_tags(a, &tags)?))
+                    .send()
+                    .await
+                    .at(a, "TagRole")
+                    .map(drop)
+            },
+        )
+        .await?;
+        Ok(Applied::new(spec, name, &outputs))
+    }
+
+    /// Detaches the role's policies and takes it out of its instance profiles (IAM refuses to
+    /// delete it otherwise), then deletes it; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &[], &[NO_SUCH_ENTITY], || {
+            delete_role(cx, prior.address, prior.id)
+        })
+        .await
+    }
+}
+
+/// Attaches each policy; a customer policy created moments before may not be visible yet.
+async fn attach_policies(
+    cx: Cx<'_>,
+    a: &Address,
+    role: &str,
+    arns: impl Iterator<Item = &str>,
+) -> Result<(), ProviderError> {
+    for arn in arns {
+        retry_while(
+            cx.waits,
+            cx.waits.consistency,
+            &[NO_SUCH_ENTITY],
+            || async {
+                cx.aws
+                    .iam
+                    .attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .at(a, "AttachRolePolicy")
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+    let attached = all!(
+        cx.aws.iam.list_attached_role_policies().role_name(name),
+        a,
+        "ListAttachedRolePolicies"
+    )?;
+    for arn in attached.iter().filter_map(|p| p.policy_arn()) {
+        let r = cx
+            .aws
+            .iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .at(a, "DetachRolePolicy")
+            .map(drop);
+        tolerate(r, &[NO_SUCH_ENTITY])?;
+    }
+    let profiles = all!(
+        cx.aws.iam.list_instance_profiles_for_role().role_name(name),
+        a,
+        "ListInstanceProfilesForRole"
+    )?;
+    for p in &profiles {
+        remove_role(cx, a, p.instance_profile_name(), name).await?;
+    }
+    cx.aws
+        .iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .at(a, "DeleteRole")
+        .map(drop)
+}
+
+/// The role of the spec's name, when it exists and carries this address's tags.
+async fn find(
+    cx: Cx<'_>,
+    a: &Address,
+    want: &attrs::IamRole,
+) -> Result<Option<Live>, ProviderError> {
+    let iam = &cx.aws.iam;
+    let got = iam
+        .get_role()
+        .role_name(&want.name)
+        .send()
+        .await
+        .at(a, "GetRole");
+    let Some(out) = absent_as_none(got)? else {
+        return Ok(None);
+    };
+    let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
+    let tags = tag_map(role.tags());
+    claim(cx.own, a, role.role_name(), &tags)?;
+    let attached = all!(
+        iam.list_attached_role_policies().role_name(&want.name),
+        a,
+        "ListAttachedRolePolicies"
+    )?;
+    let arns = attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    Ok(Some(live(
+        Parts {
+            name: role.role_name(),
+            path: role.path(),
+            arn: role.arn(),
+            trust: role.assume_role_policy_document(),
+            tags: &tags,
+        },
+        arns,
+        &want.policy_arns,
+    )))
+}
+
+/// What `GetRole` and `GetAccountAuthorizationDetails` both report of a role.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    name: &'a str,
+    path: &'a str,
+    arn: &'a str,
+    trust: Option<&'a str>,
+    tags: &'a Tags,
+}
+
+/// The live role; `attached` in the order of `recorded_arns` when they are the same set.
+fn live(parts: Parts<'_>, attached: Vec<String>, recorded_arns: &[String]) -> Live {
+    Live::new(
+        parts.name,
+        &attrs::IamRole::<Resolved> {
+            name: parts.name.to_owned(),
+            path: parts.path.to_owned(),
+            assume_role_policy: document(parts.trust),
+            policy_arns: as_set(attached, recorded_arns),
+            tags: visible(parts.tags),
+        },
+        &attrs::IamRoleOutputs {
+            arn: parts.arn.to_owned(),
+        },
+    )
+}
+
+pub(super) fn detail_live(d: &RoleDetail, recorded_arns: &[String]) -> Live {
+    let attached = d
+        .attached_managed_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    live(
+        Parts {
+            name: d.role_name().unwrap_or_default(),
+            path: d.path().unwrap_or_default(),
+            arn: d.arn().unwrap_or_default(),
+            trust: d.assume_role_policy_document(),
+            tags: &tag_map(d.tags()),
+        },
+        attached,
+        recorded_arns,
+    )
+}
