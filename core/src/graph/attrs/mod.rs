@@ -10,6 +10,8 @@
 //! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
+mod autoscaling;
+mod ecs;
 mod logs;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
+pub use autoscaling::{AutoscalingGroup, AutoscalingGroupOutputs, TemplateVersion};
+pub use ecs::{
+    CapacityProvider, CapacityProviderOutputs, CircuitBreaker, ClusterCapacityProviders,
+    ContainerDefinition, ContainerSecret, DeploymentConfiguration, EcsCluster, EcsClusterOutputs,
+    EnvironmentVariable, HostVolume, LogConfiguration, ManagedScaling, MountPoint,
+    PlacementConstraint, PlacementStrategy, PortMapping, Service, ServiceLoadBalancer,
+    ServiceOutputs, StrategyItem, TaskDefinition, TaskDefinitionOutputs, Volume,
+};
 pub use logs::{LogGroup, LogGroupOutputs};
 
 /// What a field of an attributes struct can hold.
@@ -141,6 +151,12 @@ mod tests {
     fn check(spec: &ResourceSpec) -> Option<Result<bool, ProviderError>> {
         match spec.kind {
             Kind::LogGroup => Some(round_trip::<LogGroup>(spec)),
+            Kind::AutoscalingGroup => Some(round_trip::<AutoscalingGroup>(spec)),
+            Kind::EcsCluster => Some(round_trip::<EcsCluster>(spec)),
+            Kind::CapacityProvider => Some(round_trip::<CapacityProvider>(spec)),
+            Kind::ClusterCapacityProviders => Some(round_trip::<ClusterCapacityProviders>(spec)),
+            Kind::TaskDefinition => Some(round_trip::<TaskDefinition>(spec)),
+            Kind::Service => Some(round_trip::<Service>(spec)),
             _ => None,
         }
     }
