@@ -377,7 +377,7 @@ macro_rules! dispatch_legacy {
             Family::Sns => Box::pin(sns::$f($($arg),*)).await,
             Family::Events => Box::pin(events::$f($($arg),*)).await,
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
-            Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
+            Family::Ecs => unreachable!("ECS kinds go through Manage"),
             Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
             Family::Elb => Box::pin(elb::$f($($arg),*)).await,
         }
@@ -393,6 +393,46 @@ impl Provider for AwsProvider {
             let created = match spec.kind {
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::EcsCluster => {
+                    Box::pin(<attrs::EcsCluster as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::CapacityProvider => {
+                    Box::pin(<attrs::CapacityProvider as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::ClusterCapacityProviders => {
+                    Box::pin(<attrs::ClusterCapacityProviders as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::TaskDefinition => {
+                    Box::pin(<attrs::TaskDefinition as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::Service => {
+                    Box::pin(<attrs::Service as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -424,6 +464,41 @@ impl Provider for AwsProvider {
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
+            Kind::EcsCluster => {
+                Box::pin(<attrs::EcsCluster as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::CapacityProvider => {
+                Box::pin(<attrs::CapacityProvider as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::ClusterCapacityProviders => {
+                Box::pin(<attrs::ClusterCapacityProviders as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::TaskDefinition => {
+                Box::pin(<attrs::TaskDefinition as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::Service => {
+                Box::pin(<attrs::Service as Manage>::update(self.cx(), spec, prior)).await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -443,6 +518,27 @@ impl Provider for AwsProvider {
         };
         match kind {
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::EcsCluster => {
+                Box::pin(<attrs::EcsCluster as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::CapacityProvider => {
+                Box::pin(<attrs::CapacityProvider as Manage>::delete(
+                    self.cx(),
+                    prior,
+                ))
+                .await
+            }
+            Kind::ClusterCapacityProviders => {
+                Box::pin(<attrs::ClusterCapacityProviders as Manage>::delete(
+                    self.cx(),
+                    prior,
+                ))
+                .await
+            }
+            Kind::TaskDefinition => {
+                Box::pin(<attrs::TaskDefinition as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::Service => Box::pin(<attrs::Service as Manage>::delete(self.cx(), prior)).await,
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
     }
