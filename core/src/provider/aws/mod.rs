@@ -376,7 +376,7 @@ macro_rules! dispatch_legacy {
             Family::Logs => unreachable!("log groups go through Manage"),
             Family::Sns => Box::pin(sns::$f($($arg),*)).await,
             Family::Events => Box::pin(events::$f($($arg),*)).await,
-            Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
+            Family::Autoscaling => unreachable!("auto scaling groups go through Manage"),
             Family::Ecs => unreachable!("ECS kinds go through Manage"),
             Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
             Family::Elb => Box::pin(elb::$f($($arg),*)).await,
@@ -393,6 +393,14 @@ impl Provider for AwsProvider {
             let created = match spec.kind {
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::AutoscalingGroup => {
+                    Box::pin(<attrs::AutoscalingGroup as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -464,6 +472,14 @@ impl Provider for AwsProvider {
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
+            Kind::AutoscalingGroup => {
+                Box::pin(<attrs::AutoscalingGroup as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             Kind::EcsCluster => {
                 Box::pin(<attrs::EcsCluster as Manage>::update(
                     self.cx(),
@@ -518,6 +534,13 @@ impl Provider for AwsProvider {
         };
         match kind {
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::AutoscalingGroup => {
+                Box::pin(<attrs::AutoscalingGroup as Manage>::delete(
+                    self.cx(),
+                    prior,
+                ))
+                .await
+            }
             Kind::EcsCluster => {
                 Box::pin(<attrs::EcsCluster as Manage>::delete(self.cx(), prior)).await
             }
