@@ -1,4 +1,5 @@
-//! ECS services, their task definitions and log groups, and the daemon system containers.
+//! ECS: the cluster, services with their task definitions and log groups, and the daemon
+//! system containers.
 
 use super::Builder;
 use super::iam::Iam;
