@@ -10,6 +10,8 @@
 //! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
+mod autoscaling;
+mod ecs;
 mod events;
 mod iam;
 mod logs;
@@ -23,6 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
+pub use autoscaling::{AutoscalingGroup, AutoscalingGroupOutputs, TemplateVersion};
+pub use ecs::{
+    CapacityProvider, CapacityProviderOutputs, CircuitBreaker, ClusterCapacityProviders,
+    ContainerDefinition, ContainerSecret, DeploymentConfiguration, EcsCluster, EcsClusterOutputs,
+    EnvironmentVariable, HostVolume, LogConfiguration, ManagedScaling, MountPoint,
+    PlacementConstraint, PlacementStrategy, PortMapping, Service, ServiceLoadBalancer,
+    ServiceOutputs, StrategyItem, TaskDefinition, TaskDefinitionOutputs, Volume,
+};
 pub use events::{EventRule, EventRuleOutputs, EventTarget, InputTransformer};
 pub use iam::{
     Document, Effect, IamPolicy, IamPolicyOutputs, IamRole, IamRoleOutputs, InstanceProfile,
@@ -161,6 +171,12 @@ mod tests {
             Kind::SnsSubscription => Some(round_trip::<SnsSubscription>(spec)),
             Kind::EventRule => Some(round_trip::<EventRule>(spec)),
             Kind::EventTarget => Some(round_trip::<EventTarget>(spec)),
+            Kind::AutoscalingGroup => Some(round_trip::<AutoscalingGroup>(spec)),
+            Kind::EcsCluster => Some(round_trip::<EcsCluster>(spec)),
+            Kind::CapacityProvider => Some(round_trip::<CapacityProvider>(spec)),
+            Kind::ClusterCapacityProviders => Some(round_trip::<ClusterCapacityProviders>(spec)),
+            Kind::TaskDefinition => Some(round_trip::<TaskDefinition>(spec)),
+            Kind::Service => Some(round_trip::<Service>(spec)),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@ use super::load_balancing::Lb;
 use super::network::Network;
 use crate::graph::Address;
 use crate::graph::Expr;
-use crate::graph::Kind;
+use crate::graph::attrs::{self, Desired};
 use crate::manifest::LoadBalancerKind;
 use serde_json::Value;
 use serde_json::json;
@@ -60,52 +60,37 @@ pub(super) fn instance_groups(
         deps.push(cluster.clone());
         deps.extend(host_logs.iter().cloned());
         deps.extend(classic_deps.iter().cloned());
-        let mut attrs = vec![
-            ("name", Expr::str(aws_name.clone())),
-            ("min_size", g.min_size.into()),
-            ("max_size", g.max_size.into()),
-            ("launch_template_id", Builder::r(&lt, "id")),
-            ("launch_template_version", Builder::r(&lt, "latest_version")),
-            (
-                "vpc_zone_identifier",
-                Expr::List(net.private.iter().map(|s| Builder::r(s, "id")).collect()),
+        let group = attrs::AutoscalingGroup::<Desired> {
+            name: Expr::str(aws_name.clone()),
+            min_size: g.min_size.into(),
+            max_size: g.max_size.into(),
+            // With managed scaling ECS owns the desired capacity; ecsops only sets bounds.
+            desired_capacity: (!g.managed_scaling).then(|| desired.into()),
+            launch_template_id: Builder::r(&lt, "id"),
+            launch_template_version: Builder::r(&lt, "latest_version"),
+            vpc_zone_identifier: Expr::List(
+                net.private.iter().map(|s| Builder::r(s, "id")).collect(),
             ),
-            ("health_check_type", "EC2".into()),
-            ("health_check_grace_period", 300u32.into()),
-            ("protect_from_scale_in", false.into()),
-            ("load_balancers", Expr::Lit(json!(classic))),
-            ("tags", Expr::Lit(Value::Object(tags.into_iter().collect()))),
-        ];
-        // With managed scaling ECS owns the desired capacity; ecsops only sets bounds.
-        if !g.managed_scaling {
-            attrs.push(("desired_capacity", desired.into()));
-        }
-        let asg = b.add_untyped(
-            Address::keyed("autoscaling_group", name),
-            Kind::AutoscalingGroup,
-            attrs,
-            deps,
-        );
+            health_check_type: "EC2".into(),
+            health_check_grace_period: 300u32.into(),
+            protect_from_scale_in: false.into(),
+            load_balancers: Expr::Lit(json!(classic)),
+            tags: Expr::Lit(Value::Object(tags.into_iter().collect())),
+        };
+        let asg = b.add(Address::keyed("autoscaling_group", name), &group, deps);
         let cp_name = aws_name.clone();
-        let cp = b.add_untyped(
-            Address::keyed("capacity_provider", name),
-            Kind::CapacityProvider,
-            vec![
-                ("name", Expr::str(cp_name.clone())),
-                ("auto_scaling_group_arn", Builder::r(&asg, "arn")),
-                (
-                    "managed_scaling",
-                    Expr::Lit(json!({
-                        "status": if g.managed_scaling { "ENABLED" } else { "DISABLED" },
-                        "target_capacity": 100
-                    })),
-                ),
-                ("managed_termination_protection", "DISABLED".into()),
-                ("managed_draining", "ENABLED".into()),
-                ("tags", b.tags(None)),
-            ],
-            [],
-        );
+        let provider = attrs::CapacityProvider::<Desired> {
+            name: Expr::str(cp_name.clone()),
+            auto_scaling_group_arn: Builder::r(&asg, "arn"),
+            managed_scaling: Expr::Lit(json!({
+                "status": if g.managed_scaling { "ENABLED" } else { "DISABLED" },
+                "target_capacity": 100
+            })),
+            managed_termination_protection: Some("DISABLED".into()),
+            managed_draining: Some("ENABLED".into()),
+            tags: b.tags(None),
+        };
+        let cp = b.add(Address::keyed("capacity_provider", name), &provider, []);
         groups.insert(
             name.clone(),
             Group {
@@ -120,25 +105,21 @@ pub(super) fn instance_groups(
             .or_else(|| groups.values().next())
             .map(|g| g.capacity_provider_name.clone())
             .unwrap_or_default();
-        b.add_untyped(
+        let list = attrs::ClusterCapacityProviders::<Desired> {
+            cluster: Expr::str(b.prefix.clone()),
+            capacity_providers: Expr::Lit(json!(
+                groups
+                    .values()
+                    .map(|g| g.capacity_provider_name.clone())
+                    .collect::<Vec<_>>()
+            )),
+            default_strategy: Expr::Lit(
+                json!([{"capacity_provider": default, "weight": 1, "base": 0}]),
+            ),
+        };
+        b.add(
             Address::new("cluster_capacity_providers"),
-            Kind::ClusterCapacityProviders,
-            vec![
-                ("cluster", Expr::str(b.prefix.clone())),
-                (
-                    "capacity_providers",
-                    Expr::Lit(json!(
-                        groups
-                            .values()
-                            .map(|g| g.capacity_provider_name.clone())
-                            .collect::<Vec<_>>()
-                    )),
-                ),
-                (
-                    "default_strategy",
-                    Expr::Lit(json!([{"capacity_provider": default, "weight": 1, "base": 0}])),
-                ),
-            ],
+            &list,
             groups
                 .values()
                 .map(|g| g.capacity_provider.clone())

@@ -175,23 +175,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     };
     let net = network(&mut b, zones, vpc_cidr, &public_cidrs, &private_cidrs);
     let iam = iam(&mut b);
-    let cluster = b.add_untyped(
-        Address::new("ecs_cluster"),
-        Kind::EcsCluster,
-        vec![
-            ("name", Expr::str(b.prefix.clone())),
-            (
-                "container_insights",
-                Expr::str(if manifest.cluster.container_insights {
-                    "enabled"
-                } else {
-                    "disabled"
-                }),
-            ),
-            ("tags", b.tags(None)),
-        ],
-        [],
-    );
+    let cluster = services::ecs_cluster(&mut b);
     let host_logs = host_log_groups(&mut b);
     let lbs = load_balancers(&mut b, &net);
     let sg_instances = instance_security_group(&mut b, &net, &lbs);

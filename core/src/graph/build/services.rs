@@ -1,4 +1,5 @@
-//! ECS services, their task definitions and log groups, and the daemon system containers.
+//! ECS: the cluster, services with their task definitions and log groups, and the daemon
+//! system containers.
 
 use super::Builder;
 use super::iam::Iam;
@@ -10,6 +11,7 @@ use super::network::Network;
 use crate::graph::Address;
 use crate::graph::Expr;
 use crate::graph::Kind;
+use crate::graph::attrs::{self, Desired};
 use crate::manifest::ListenerProtocol;
 use crate::manifest::LoadBalancerKind;
 use crate::manifest::Service;
@@ -98,39 +100,35 @@ pub(super) fn service(
     let td = task_definition(b, name, container, iam, None);
 
     let mut deps = vec![log];
-    let mut attrs = vec![
-        ("name", Expr::str(name)),
-        ("cluster", Builder::r(cluster, "arn")),
-        ("task_definition", Builder::r(&td, "arn")),
-        ("desired_count", svc.desired_count.into()),
-        ("scheduling_strategy", "REPLICA".into()),
-        (
-            "deployment_configuration",
-            Expr::Lit(json!({
-                "minimum_healthy_percent": svc.deployment.minimum_healthy_percent,
-                "maximum_percent": svc.deployment.maximum_percent,
-                "circuit_breaker": {"enable": svc.deployment.circuit_breaker,
-                                    "rollback": svc.deployment.rollback}
-            })),
-        ),
-        (
-            "placement_strategy",
-            Expr::Lit(
-                json!([{"type": "spread", "field": "attribute:ecs.availability-zone"},
-                             {"type": "binpack", "field": "memory"}]),
-            ),
-        ),
-        ("enable_ecs_managed_tags", true.into()),
-        ("propagate_tags", "SERVICE".into()),
-        ("tags", b.tags(None)),
-    ];
+    let mut service = attrs::Service::<Desired> {
+        name: Expr::str(name),
+        cluster: Builder::r(cluster, "arn"),
+        task_definition: Builder::r(&td, "arn"),
+        desired_count: Some(svc.desired_count.into()),
+        scheduling_strategy: "REPLICA".into(),
+        launch_type: None,
+        capacity_provider_strategy: None,
+        deployment_configuration: Some(Expr::Lit(json!({
+            "minimum_healthy_percent": svc.deployment.minimum_healthy_percent,
+            "maximum_percent": svc.deployment.maximum_percent,
+            "circuit_breaker": {"enable": svc.deployment.circuit_breaker,
+                                "rollback": svc.deployment.rollback}
+        }))),
+        placement_strategy: Some(Expr::Lit(
+            json!([{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                   {"type": "binpack", "field": "memory"}]),
+        )),
+        placement_constraints: None,
+        load_balancers: None,
+        health_check_grace_period: None,
+        enable_ecs_managed_tags: true.into(),
+        propagate_tags: Some("SERVICE".into()),
+        tags: b.tags(None),
+    };
     let group_name = svc.instance_group.as_deref().unwrap_or("default");
     if let Some(g) = groups.get(group_name) {
-        attrs.push((
-            "capacity_provider_strategy",
-            Expr::Lit(
-                json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}]),
-            ),
+        service.capacity_provider_strategy = Some(Expr::Lit(
+            json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}]),
         ));
         deps.push(g.capacity_provider.clone());
     }
@@ -140,12 +138,9 @@ pub(super) fn service(
     if let (Some(route), Some(lb), Some(port)) = (&svc.route, lb, svc.container_port) {
         let hc = &svc.health_check;
         if classic {
-            attrs.push((
-                "load_balancers",
-                Expr::Lit(
-                    json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
-                                  "container_name": name, "container_port": port}]),
-                ),
+            service.load_balancers = Some(Expr::Lit(
+                json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
+                        "container_name": name, "container_port": port}]),
             ));
         } else {
             let tg = b.add_untyped(
@@ -201,18 +196,15 @@ pub(super) fn service(
                 // A target group must be attached to a load balancer before a service uses it.
                 deps.push(rule);
             }
-            attrs.push((
-                "load_balancers",
-                Expr::List(vec![Expr::Map(BTreeMap::from([
-                    ("target_group_arn".to_owned(), Builder::r(&tg, "arn")),
-                    ("container_name".to_owned(), Expr::str(name)),
-                    ("container_port".to_owned(), port.into()),
-                ]))]),
-            ));
+            service.load_balancers = Some(Expr::List(vec![Expr::Map(BTreeMap::from([
+                ("target_group_arn".to_owned(), Builder::r(&tg, "arn")),
+                ("container_name".to_owned(), Expr::str(name)),
+                ("container_port".to_owned(), port.into()),
+            ]))]));
         }
-        attrs.push(("health_check_grace_period", hc.grace_period.into()));
+        service.health_check_grace_period = Some(hc.grace_period.into());
     }
-    b.add_untyped(Address::keyed("service", name), Kind::Service, attrs, deps);
+    b.add(Address::keyed("service", name), &service, deps);
 }
 
 pub(super) fn task_definition(
@@ -222,28 +214,19 @@ pub(super) fn task_definition(
     iam: &Iam,
     volumes: Option<Value>,
 ) -> Address {
-    let mut attrs = vec![
-        ("family", Expr::str(format!("{}-{name}", b.prefix))),
-        ("network_mode", "bridge".into()),
-        ("requires_compatibilities", Expr::Lit(json!(["EC2"]))),
-        (
-            "container_definitions",
-            Expr::Lit(Value::Array(vec![container])),
-        ),
-        ("tags", b.tags(None)),
-    ];
-    if let Some(exec) = &iam.task_execution {
-        attrs.push(("execution_role_arn", Builder::r(exec, "arn")));
-    }
-    if let Some(v) = volumes {
-        attrs.push(("volumes", Expr::Lit(v)));
-    }
-    b.add_untyped(
-        Address::keyed("task_definition", name),
-        Kind::TaskDefinition,
-        attrs,
-        [],
-    )
+    let definition = attrs::TaskDefinition::<Desired> {
+        family: Expr::str(format!("{}-{name}", b.prefix)),
+        network_mode: "bridge".into(),
+        requires_compatibilities: Expr::Lit(json!(["EC2"])),
+        container_definitions: Expr::Lit(Value::Array(vec![container])),
+        execution_role_arn: iam
+            .task_execution
+            .as_ref()
+            .map(|exec| Builder::r(exec, "arn")),
+        volumes: volumes.map(Expr::Lit),
+        tags: b.tags(None),
+    };
+    b.add(Address::keyed("task_definition", name), &definition, [])
 }
 
 pub(super) fn system_container(
@@ -299,30 +282,46 @@ pub(super) fn system_container(
         container["command"] = json!(cmd);
     }
     let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
-    let mut attrs = vec![
-        ("name", Expr::str(name)),
-        ("cluster", Builder::r(cluster, "arn")),
-        ("task_definition", Builder::r(&td, "arn")),
-        ("scheduling_strategy", "DAEMON".into()),
-        ("launch_type", "EC2".into()),
-        (
-            "deployment_configuration",
-            Expr::Lit(json!({"minimum_healthy_percent": 0, "maximum_percent": 100})),
-        ),
-        ("enable_ecs_managed_tags", true.into()),
-        ("propagate_tags", "SERVICE".into()),
-        ("tags", b.tags(None)),
-    ];
-    if let Some(g) = &sc.instance_group {
-        attrs.push((
-            "placement_constraints",
-            Expr::Lit(json!([{"type": "memberOf",
-                              "expression": format!("attribute:ecsops.instance-group == {g}")}])),
-        ));
-    }
+    let placement_constraints = sc.instance_group.as_ref().map(|g| {
+        Expr::Lit(json!([{"type": "memberOf",
+                          "expression": format!("attribute:ecsops.instance-group == {g}")}]))
+    });
+    let service = attrs::Service::<Desired> {
+        name: Expr::str(name),
+        cluster: Builder::r(cluster, "arn"),
+        task_definition: Builder::r(&td, "arn"),
+        desired_count: None,
+        scheduling_strategy: "DAEMON".into(),
+        launch_type: Some("EC2".into()),
+        capacity_provider_strategy: None,
+        deployment_configuration: Some(Expr::Lit(
+            json!({"minimum_healthy_percent": 0, "maximum_percent": 100}),
+        )),
+        placement_strategy: None,
+        placement_constraints,
+        load_balancers: None,
+        health_check_grace_period: None,
+        enable_ecs_managed_tags: true.into(),
+        propagate_tags: Some("SERVICE".into()),
+        tags: b.tags(None),
+    };
     let mut deps = vec![log];
     if !groups.is_empty() {
         deps.push(Address::new("cluster_capacity_providers"));
     }
-    b.add_untyped(Address::keyed("service", name), Kind::Service, attrs, deps);
+    b.add(Address::keyed("service", name), &service, deps);
+}
+
+/// The environment's ECS cluster.
+pub(super) fn ecs_cluster(b: &mut Builder<'_>) -> Address {
+    let cluster = attrs::EcsCluster::<Desired> {
+        name: Expr::str(b.prefix.clone()),
+        container_insights: Some(Expr::str(if b.manifest.cluster.container_insights {
+            "enabled"
+        } else {
+            "disabled"
+        })),
+        tags: b.tags(None),
+    };
+    b.add(Address::new("ecs_cluster"), &cluster, [])
 }

@@ -9,19 +9,19 @@
 //! order).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
-use serde_json::Value;
 
-use super::ec2::{Tagged, create_tags, settle};
-use super::ecs::iam_profile_not_visible;
-use super::live::{as_set, missing};
+use super::ec2::{Tagged, settle, visible};
+use super::ecs::{as_set, iam_profile_not_visible, recorded_by_id};
+use super::live::{all, missing};
 use super::once::send_once;
-use super::ownership::{TagChanges, adopt, claim, tag_changes};
-use super::{AwsResultExt, Cx, Prior, aws_says, retry_when};
+use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::wait::poll_until;
+use super::{AwsResultExt, Cx, Manage, Prior, aws_says, remove, retry_when};
+use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
@@ -29,89 +29,206 @@ fn not_found(e: &ProviderError) -> bool {
     aws_says(e, "ValidationError", "not found")
 }
 
-pub(crate) async fn create(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    _token_seed: u64,
-) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let name = spec.str("name")?;
-    if let Some(g) = describe(cx, a, vec![name.to_owned()]).await?.first() {
-        let t = group_live(g, None)
+impl Manage for attrs::AutoscalingGroup {
+    /// Creates the group, or adopts the one of that name that carries this lineage's tags.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::AutoscalingGroup = spec.decode()?;
+        let name = want.name.as_str();
+        if let Some(g) = describe(cx, a, vec![name.to_owned()]).await?.first() {
+            let t = group_live(g, None)
+                .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
+            claim(cx.own, a, name, &t.tags)?;
+            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        let tags = group_tags(name, &owned_tags(cx.own, a, &want.tags));
+        let template = launch_template(&want);
+        let subnets = want.vpc_zone_identifier.join(",");
+        let load_balancers = &want.load_balancers;
+        // A group launching from a template whose instance profile IAM has not propagated yet
+        // is refused; nothing was created, so the request may be sent again (no token needed:
+        // the name makes a duplicate impossible).
+        retry_when(
+            cx.waits,
+            cx.waits.consistency,
+            iam_profile_not_visible,
+            || async {
+                send_once!(
+                    aws_sdk_autoscaling,
+                    cx.aws
+                        .autoscaling
+                        .create_auto_scaling_group()
+                        .auto_scaling_group_name(name)
+                        .min_size(want.min_size)
+                        .max_size(want.max_size)
+                        .set_desired_capacity(want.desired_capacity)
+                        .launch_template(template.clone())
+                        .vpc_zone_identifier(&subnets)
+                        .health_check_type(&want.health_check_type)
+                        .health_check_grace_period(want.health_check_grace_period)
+                        .new_instances_protected_from_scale_in(want.protect_from_scale_in)
+                        .set_load_balancer_names(
+                            (!load_balancers.is_empty()).then(|| load_balancers.clone()),
+                        )
+                        .set_tags(Some(tags.clone()))
+                )
+                .await
+                .at(a, "CreateAutoScalingGroup")
+            },
+        )
+        .await?;
+        let arn = describe(cx, a, vec![name.to_owned()])
+            .await?
+            .first()
+            .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
             .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
-        claim(cx.own, a, name, &t.tags)?;
-        return adopt(spec, &t.live, |prior| update(cx, spec, prior)).await;
+        Ok(Applied::new(
+            spec,
+            name,
+            &attrs::AutoscalingGroupOutputs { arn },
+        ))
     }
-    let tags = group_tags(name, &create_tags(cx.own, spec)?);
-    let template = launch_template(spec)?;
-    let subnets = spec.strings("vpc_zone_identifier")?.join(",");
-    let load_balancers = spec.strings("load_balancers")?;
-    // A group launching from a template whose instance profile IAM has not propagated yet is
-    // refused; nothing was created, so the request may be sent again (no token needed: the
-    // name makes a duplicate impossible).
-    retry_when(
-        cx.waits,
-        cx.waits.consistency,
-        iam_profile_not_visible,
-        || async {
-            send_once!(
-                aws_sdk_autoscaling,
+
+    /// One `UpdateAutoScalingGroup` when a group setting differs, the classic load balancers,
+    /// then the tags.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::AutoscalingGroup = spec.decode()?;
+        let was: attrs::AutoscalingGroup = prior.decode()?;
+        let group_changed = want.min_size != was.min_size
+            || want.max_size != was.max_size
+            || want.desired_capacity != was.desired_capacity
+            || want.launch_template_id != was.launch_template_id
+            || want.launch_template_version != was.launch_template_version
+            || want.vpc_zone_identifier != was.vpc_zone_identifier
+            || want.health_check_type != was.health_check_type
+            || want.health_check_grace_period != was.health_check_grace_period
+            || want.protect_from_scale_in != was.protect_from_scale_in;
+        if group_changed {
+            let mut req = cx
+                .aws
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(prior.id)
+                .min_size(want.min_size)
+                .max_size(want.max_size)
+                .launch_template(launch_template(&want))
+                .vpc_zone_identifier(want.vpc_zone_identifier.join(","))
+                .health_check_type(&want.health_check_type)
+                .health_check_grace_period(want.health_check_grace_period)
+                .new_instances_protected_from_scale_in(want.protect_from_scale_in);
+            // Under managed scaling ECS sets the desired capacity: never reset it.
+            if want.desired_capacity != was.desired_capacity {
+                req = req.set_desired_capacity(want.desired_capacity);
+            }
+            req.send().await.at(a, "UpdateAutoScalingGroup")?;
+        }
+        if want.load_balancers != was.load_balancers {
+            sync_load_balancers(cx, a, prior.id, &was.load_balancers, &want.load_balancers).await?;
+        }
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
                 cx.aws
                     .autoscaling
-                    .create_auto_scaling_group()
-                    .auto_scaling_group_name(name)
-                    .min_size(spec.int("min_size")?)
-                    .max_size(spec.int("max_size")?)
-                    .set_desired_capacity(spec.opt_int("desired_capacity")?)
-                    .launch_template(template.clone())
-                    .vpc_zone_identifier(&subnets)
-                    .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
-                    .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
-                    .new_instances_protected_from_scale_in(
-                        spec.bool_or("protect_from_scale_in", false)?,
-                    )
-                    .set_load_balancer_names(
-                        (!load_balancers.is_empty()).then(|| load_balancers.clone()),
-                    )
-                    .set_tags(Some(tags.clone()))
-            )
-            .await
-            .at(a, "CreateAutoScalingGroup")
-        },
-    )
-    .await?;
-    let arn = describe(cx, a, vec![name.to_owned()])
-        .await?
-        .first()
-        .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
-        .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
-    Ok(applied(spec, name, &arn))
-}
+                    .delete_tags()
+                    .set_tags(Some(group_tags(prior.id, &keys)))
+                    .send()
+                    .await
+                    .at(a, "DeleteTags")
+                    .map(drop)
+            },
+            async |tags| {
+                cx.aws
+                    .autoscaling
+                    .create_or_update_tags()
+                    .set_tags(Some(group_tags(prior.id, &tags)))
+                    .send()
+                    .await
+                    .at(a, "CreateOrUpdateTags")
+                    .map(drop)
+            },
+        )
+        .await?;
+        // State written before the ARN was recorded: read it back rather than refuse.
+        let arn = match prior.outputs::<attrs::AutoscalingGroup>() {
+            Ok(outputs) => outputs.arn,
+            Err(_) => describe(cx, a, vec![prior.id.to_owned()])
+                .await?
+                .first()
+                .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
+                .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?,
+        };
+        Ok(Applied::new(
+            spec,
+            prior.id,
+            &attrs::AutoscalingGroupOutputs { arn },
+        ))
+    }
 
-fn applied(spec: &ResourceSpec, name: &str, arn: &str) -> Applied {
-    Applied {
-        id: name.to_owned(),
-        attributes: spec.attributes.clone(),
-        outputs: BTreeMap::from([("arn".to_owned(), Value::from(arn))]),
-        adopted: false,
+    /// Deletes the group with its instances and waits until it is gone: the launch template,
+    /// the subnets and the capacity provider's cluster can only go after it.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let a = prior.address;
+        let r = remove(
+            cx,
+            &["ScalingActivityInProgress", "ResourceInUse"],
+            &[],
+            || async {
+                cx.aws
+                    .autoscaling
+                    .delete_auto_scaling_group()
+                    .auto_scaling_group_name(prior.id)
+                    .force_delete(true)
+                    .send()
+                    .await
+                    .at(a, "DeleteAutoScalingGroup")
+                    .map(drop)
+            },
+        )
+        .await;
+        match r {
+            // Already gone: nothing to wait for.
+            Err(e) if not_found(&e) => return Ok(()),
+            r => r?,
+        }
+        poll_until(
+            cx,
+            a,
+            "the auto scaling group and its instances to be deleted",
+            cx.waits.dependency,
+            || async {
+                let left = describe(cx, a, vec![prior.id.to_owned()]).await?;
+                Ok(left.is_empty().then_some(()))
+            },
+        )
+        .await
     }
 }
 
-/// The template reference; the version attribute is the template's `latest_version` number.
-fn launch_template(spec: &ResourceSpec) -> Result<LaunchTemplateSpecification, ProviderError> {
-    let version = match spec.attributes.get("launch_template_version") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.clone(),
-        _ => "$Default".to_owned(),
-    };
-    Ok(LaunchTemplateSpecification::builder()
-        .launch_template_id(spec.str("launch_template_id")?)
+/// The template reference; the version is the template's `latest_version` number.
+fn launch_template(want: &attrs::AutoscalingGroup) -> LaunchTemplateSpecification {
+    let version = want
+        .launch_template_version
+        .as_ref()
+        .map_or_else(|| "$Default".to_owned(), TemplateVersion::to_string);
+    LaunchTemplateSpecification::builder()
+        .launch_template_id(&want.launch_template_id)
         .version(version)
-        .build())
+        .build()
 }
 
 /// Group tags: desired ones propagate to instances, the bookkeeping ones stay on the group.
-fn group_tags(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
+fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -125,170 +242,37 @@ fn group_tags(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-pub(crate) async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let changed = |k: &str| prior.attributes.get(k) != spec.attributes.get(k);
-    let group = [
-        "min_size",
-        "max_size",
-        "desired_capacity",
-        "launch_template_id",
-        "launch_template_version",
-        "vpc_zone_identifier",
-        "health_check_type",
-        "health_check_grace_period",
-        "protect_from_scale_in",
-    ];
-    if group.iter().any(|k| changed(k)) {
-        let mut req = cx
-            .aws
-            .autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(prior.id)
-            .min_size(spec.int("min_size")?)
-            .max_size(spec.int("max_size")?)
-            .launch_template(launch_template(spec)?)
-            .vpc_zone_identifier(spec.strings("vpc_zone_identifier")?.join(","))
-            .set_health_check_type(spec.opt_str("health_check_type").map(str::to_owned))
-            .set_health_check_grace_period(spec.opt_int("health_check_grace_period")?)
-            .new_instances_protected_from_scale_in(spec.bool_or("protect_from_scale_in", false)?);
-        // Under managed scaling ECS sets the desired capacity: never reset it.
-        if changed("desired_capacity") {
-            req = req.set_desired_capacity(spec.opt_int("desired_capacity")?);
-        }
-        req.send().await.at(a, "UpdateAutoScalingGroup")?;
-    }
-    if changed("load_balancers") {
-        sync_load_balancers(cx, spec, prior).await?;
-    }
-    if let Some(TagChanges { removed, set }) =
-        tag_changes(cx.own, spec, prior.attributes.get("tags"))?
-    {
-        if !removed.is_empty() {
-            let keys: BTreeMap<String, String> =
-                removed.into_iter().map(|k| (k, String::new())).collect();
-            cx.aws
-                .autoscaling
-                .delete_tags()
-                .set_tags(Some(group_tags(prior.id, &keys)))
-                .send()
-                .await
-                .at(a, "DeleteTags")?;
-        }
-        cx.aws
-            .autoscaling
-            .create_or_update_tags()
-            .set_tags(Some(group_tags(prior.id, &set)))
-            .send()
-            .await
-            .at(a, "CreateOrUpdateTags")?;
-    }
-    let arn = match prior.outputs.get("arn").and_then(Value::as_str) {
-        Some(arn) => arn.to_owned(),
-        None => describe(cx, a, vec![prior.id.to_owned()])
-            .await?
-            .first()
-            .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
-            .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?,
-    };
-    Ok(applied(spec, prior.id, &arn))
-}
-
 /// Attaches the classic load balancers the spec adds, then detaches the ones it drops.
 async fn sync_load_balancers(
     cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
+    a: &Address,
+    name: &str,
+    was: &[String],
+    want: &[String],
 ) -> Result<(), ProviderError> {
-    let a = &spec.address;
-    let before: BTreeSet<String> = prior
-        .attributes
-        .get("load_balancers")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let after: BTreeSet<String> = spec.strings("load_balancers")?.into_iter().collect();
-    let add: Vec<String> = after.difference(&before).cloned().collect();
-    if !add.is_empty() {
+    let before: BTreeSet<&String> = was.iter().collect();
+    let after: BTreeSet<&String> = want.iter().collect();
+    let attach: Vec<String> = after.difference(&before).map(|n| (*n).clone()).collect();
+    if !attach.is_empty() {
         cx.aws
             .autoscaling
             .attach_load_balancers()
-            .auto_scaling_group_name(prior.id)
-            .set_load_balancer_names(Some(add))
+            .auto_scaling_group_name(name)
+            .set_load_balancer_names(Some(attach))
             .send()
             .await
             .at(a, "AttachLoadBalancers")?;
     }
-    let remove: Vec<String> = before.difference(&after).cloned().collect();
-    if !remove.is_empty() {
+    let detach: Vec<String> = before.difference(&after).map(|n| (*n).clone()).collect();
+    if !detach.is_empty() {
         cx.aws
             .autoscaling
             .detach_load_balancers()
-            .auto_scaling_group_name(prior.id)
-            .set_load_balancer_names(Some(remove))
+            .auto_scaling_group_name(name)
+            .set_load_balancer_names(Some(detach))
             .send()
             .await
             .at(a, "DetachLoadBalancers")?;
-    }
-    Ok(())
-}
-
-/// Deletes the group with its instances and waits until it is gone: the launch template, the
-/// subnets and the capacity provider's cluster can only go after it.
-pub(crate) async fn delete(
-    cx: Cx<'_>,
-    address: &Address,
-    _kind: Kind,
-    prior: Prior<'_>,
-) -> Result<(), ProviderError> {
-    let r = retry_when(
-        cx.waits,
-        cx.waits.dependency,
-        |e| {
-            matches!(
-                e.aws_code(),
-                Some("ScalingActivityInProgress" | "ResourceInUse")
-            )
-        },
-        || async {
-            cx.aws
-                .autoscaling
-                .delete_auto_scaling_group()
-                .auto_scaling_group_name(prior.id)
-                .force_delete(true)
-                .send()
-                .await
-                .at(address, "DeleteAutoScalingGroup")
-                .map(drop)
-        },
-    )
-    .await;
-    match r {
-        Err(e) if not_found(&e) => return Ok(()),
-        r => r?,
-    }
-    let start = Instant::now();
-    while !describe(cx, address, vec![prior.id.to_owned()])
-        .await?
-        .is_empty()
-    {
-        if start.elapsed() + cx.waits.poll >= cx.waits.dependency {
-            return Err(ProviderError::Timeout {
-                address: address.clone(),
-                what: "the auto scaling group and its instances to be deleted".to_owned(),
-                seconds: cx.waits.dependency.as_secs(),
-            });
-        }
-        tokio::time::sleep(cx.waits.poll).await;
     }
     Ok(())
 }
@@ -301,22 +285,12 @@ pub(crate) async fn refresh(
     if !resources.values().any(|r| r.kind == Kind::AutoscalingGroup) {
         return Ok(());
     }
-    let recorded: BTreeMap<&str, &ResourceState> = resources
-        .values()
-        .filter(|r| r.kind == Kind::AutoscalingGroup)
-        .filter_map(|r| Some((r.id.as_deref()?, r)))
-        .collect();
+    let recorded = recorded_by_id::<attrs::AutoscalingGroup>(resources)?;
     let a = Address::new(Kind::AutoscalingGroup.as_str());
     let groups = describe(cx, &a, recorded.keys().map(|n| (*n).to_owned()).collect()).await?;
     let found = groups
         .iter()
-        .filter_map(|g| {
-            group_live(
-                g,
-                g.auto_scaling_group_name()
-                    .and_then(|n| recorded.get(n).copied()),
-            )
-        })
+        .filter_map(|g| group_live(g, g.auto_scaling_group_name().and_then(|n| recorded.get(n))))
         .collect();
     settle(cx.own, resources, &[Kind::AutoscalingGroup], found, out);
     Ok(())
@@ -331,17 +305,14 @@ async fn describe(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let groups = cx
-        .aws
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .set_auto_scaling_group_names(Some(names))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "DescribeAutoScalingGroups")?;
+    let groups = all!(
+        cx.aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(Some(names)),
+        a,
+        "DescribeAutoScalingGroups"
+    )?;
     Ok(groups
         .into_iter()
         .filter(|g| g.status().is_none_or(|s| !s.starts_with("Delete")))
@@ -350,16 +321,17 @@ async fn describe(
 
 /// A described group in the desired shape; `recorded` decides whether `desired_capacity` is
 /// part of it and the order of the set-like lists.
-fn group_live(g: &AutoScalingGroup, recorded: Option<&ResourceState>) -> Option<Tagged> {
+fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) -> Option<Tagged> {
     let name = g.auto_scaling_group_name()?;
     let arn = g.auto_scaling_group_arn()?;
-    let rec = |k: &str| recorded.and_then(|r| r.attributes.get(k));
     let template = g.launch_template();
     let version = template
         .and_then(LaunchTemplateSpecification::version)
         .map(|v| {
-            v.parse::<i64>()
-                .map_or_else(|_| Value::from(v), Value::from)
+            v.parse::<i64>().map_or_else(
+                |_| TemplateVersion::Label(v.to_owned()),
+                TemplateVersion::Number,
+            )
         });
     let subnets: Vec<String> = g
         .vpc_zone_identifier()
@@ -369,7 +341,7 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&ResourceState>) -> Option<
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let tags: BTreeMap<String, String> = g
+    let tags: Tags = g
         .tags()
         .iter()
         .filter_map(|t| {
@@ -379,54 +351,41 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&ResourceState>) -> Option<
             ))
         })
         .collect();
-    let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
-    let mut attributes = BTreeMap::from([
-        ("name".to_owned(), Value::from(name)),
-        ("min_size".to_owned(), opt(g.min_size().map(Value::from))),
-        ("max_size".to_owned(), opt(g.max_size().map(Value::from))),
-        (
-            "launch_template_id".to_owned(),
-            opt(template
-                .and_then(LaunchTemplateSpecification::launch_template_id)
-                .map(Value::from)),
+    let attributes = attrs::AutoscalingGroup::<Resolved> {
+        name: name.to_owned(),
+        min_size: g.min_size().unwrap_or_default(),
+        max_size: g.max_size().unwrap_or_default(),
+        desired_capacity: recorded
+            .is_none_or(|r| r.desired_capacity.is_some())
+            .then(|| g.desired_capacity())
+            .flatten(),
+        launch_template_id: template
+            .and_then(LaunchTemplateSpecification::launch_template_id)
+            .unwrap_or_default()
+            .to_owned(),
+        launch_template_version: version,
+        vpc_zone_identifier: as_set(subnets, recorded.map(|r| r.vpc_zone_identifier.as_slice())),
+        health_check_type: g.health_check_type().unwrap_or_default().to_owned(),
+        health_check_grace_period: g.health_check_grace_period().unwrap_or_default(),
+        protect_from_scale_in: g.new_instances_protected_from_scale_in().unwrap_or(false),
+        load_balancers: as_set(
+            g.load_balancer_names().to_vec(),
+            recorded.map(|r| r.load_balancers.as_slice()),
         ),
-        ("launch_template_version".to_owned(), opt(version)),
-        (
-            "vpc_zone_identifier".to_owned(),
-            as_set(subnets, rec("vpc_zone_identifier")),
-        ),
-        (
-            "health_check_type".to_owned(),
-            opt(g.health_check_type().map(Value::from)),
-        ),
-        (
-            "health_check_grace_period".to_owned(),
-            opt(g.health_check_grace_period().map(Value::from)),
-        ),
-        (
-            "protect_from_scale_in".to_owned(),
-            Value::from(g.new_instances_protected_from_scale_in().unwrap_or(false)),
-        ),
-        (
-            "load_balancers".to_owned(),
-            as_set(g.load_balancer_names().to_vec(), rec("load_balancers")),
-        ),
-    ]);
-    if recorded.is_none_or(|r| r.attributes.contains_key("desired_capacity")) {
-        attributes.insert(
-            "desired_capacity".to_owned(),
-            opt(g.desired_capacity().map(Value::from)),
-        );
-    }
-    let mut t = Tagged::new(Kind::AutoscalingGroup, name, tags, attributes);
-    t.live.outputs = BTreeMap::from([("arn".to_owned(), Value::from(arn))]);
-    Some(t)
+        tags: visible(&tags),
+    };
+    let outputs = attrs::AutoscalingGroupOutputs {
+        arn: arn.to_owned(),
+    };
+    Some(Tagged {
+        live: Live::new(name, &attributes, &outputs),
+        tags,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::tags_of;
     use aws_sdk_autoscaling::types::TagDescription;
     use serde_json::json;
 
@@ -456,15 +415,19 @@ mod tests {
                     .build(),
             )
             .build();
-        let recorded = ResourceState {
-            kind: Kind::AutoscalingGroup,
-            id: Some("acc-default-default".to_owned()),
-            attributes: BTreeMap::from([(
-                "vpc_zone_identifier".to_owned(),
-                json!(["subnet-a", "subnet-b"]),
-            )]),
-            outputs: BTreeMap::new(),
-            dependencies: BTreeSet::new(),
+        let recorded = attrs::AutoscalingGroup {
+            name: "acc-default-default".to_owned(),
+            min_size: 1,
+            max_size: 4,
+            desired_capacity: None,
+            launch_template_id: "lt-1".to_owned(),
+            launch_template_version: Some(TemplateVersion::Number(3)),
+            vpc_zone_identifier: vec!["subnet-a".to_owned(), "subnet-b".to_owned()],
+            health_check_type: "EC2".to_owned(),
+            health_check_grace_period: 300,
+            protect_from_scale_in: false,
+            load_balancers: Vec::new(),
+            tags: Tags::new(),
         };
         let live = group_live(&g, Some(&recorded)).expect("live").live;
         assert_eq!(
@@ -485,11 +448,10 @@ mod tests {
         );
         let tags = group_tags(
             "g",
-            &tags_of(
-                &Address::new("g"),
-                Some(&json!({"ecsops:address": "g", "Name": "n"})),
-            )
-            .expect("tags"),
+            &Tags::from([
+                ("ecsops:address".to_owned(), "g".to_owned()),
+                ("Name".to_owned(), "n".to_owned()),
+            ]),
         );
         assert!(
             tags.iter()

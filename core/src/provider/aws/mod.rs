@@ -376,10 +376,34 @@ macro_rules! dispatch_legacy {
             Family::Logs => unreachable!("log groups go through Manage"),
             Family::Sns => unreachable!("SNS topics, policies and subscriptions go through Manage"),
             Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
-            Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
-            Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
+            Family::Autoscaling => unreachable!("auto scaling groups go through Manage"),
+            Family::Ecs => unreachable!("ECS kinds go through Manage"),
             Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
             Family::Elb => Box::pin(elb::$f($($arg),*)).await,
+        }
+    };
+}
+
+/// Transitional: the kinds already on [`Manage`], the others through their family.
+macro_rules! manage {
+    ($kind:expr, $op:ident($($arg:expr),*), else $legacy:expr) => {
+        match $kind {
+            Kind::IamRole => Box::pin(<attrs::IamRole as Manage>::$op($($arg),*)).await,
+            Kind::IamPolicy => Box::pin(<attrs::IamPolicy as Manage>::$op($($arg),*)).await,
+            Kind::InstanceProfile => Box::pin(<attrs::InstanceProfile as Manage>::$op($($arg),*)).await,
+            Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::$op($($arg),*)).await,
+            Kind::SnsTopic => Box::pin(<attrs::SnsTopic as Manage>::$op($($arg),*)).await,
+            Kind::SnsTopicPolicy => Box::pin(<attrs::SnsTopicPolicy as Manage>::$op($($arg),*)).await,
+            Kind::SnsSubscription => Box::pin(<attrs::SnsSubscription as Manage>::$op($($arg),*)).await,
+            Kind::EventRule => Box::pin(<attrs::EventRule as Manage>::$op($($arg),*)).await,
+            Kind::EventTarget => Box::pin(<attrs::EventTarget as Manage>::$op($($arg),*)).await,
+            Kind::AutoscalingGroup => Box::pin(<attrs::AutoscalingGroup as Manage>::$op($($arg),*)).await,
+            Kind::EcsCluster => Box::pin(<attrs::EcsCluster as Manage>::$op($($arg),*)).await,
+            Kind::CapacityProvider => Box::pin(<attrs::CapacityProvider as Manage>::$op($($arg),*)).await,
+            Kind::ClusterCapacityProviders => Box::pin(<attrs::ClusterCapacityProviders as Manage>::$op($($arg),*)).await,
+            Kind::TaskDefinition => Box::pin(<attrs::TaskDefinition as Manage>::$op($($arg),*)).await,
+            Kind::Service => Box::pin(<attrs::Service as Manage>::$op($($arg),*)).await,
+            _ => $legacy,
         }
     };
 }
@@ -390,81 +414,11 @@ impl Provider for AwsProvider {
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
         let mut reruns = 0;
         loop {
-            let created = match spec.kind {
-                Kind::IamRole => {
-                    Box::pin(<attrs::IamRole as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::IamPolicy => {
-                    Box::pin(<attrs::IamPolicy as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::InstanceProfile => {
-                    Box::pin(<attrs::InstanceProfile as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::LogGroup => {
-                    Box::pin(<attrs::LogGroup as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::EventRule => {
-                    Box::pin(<attrs::EventRule as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::EventTarget => {
-                    Box::pin(<attrs::EventTarget as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::SnsTopic => {
-                    Box::pin(<attrs::SnsTopic as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::SnsTopicPolicy => {
-                    Box::pin(<attrs::SnsTopicPolicy as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                Kind::SnsSubscription => {
-                    Box::pin(<attrs::SnsSubscription as Manage>::create(
-                        self.cx(),
-                        spec,
-                        token_seed,
-                    ))
-                    .await
-                }
-                _ => dispatch_legacy!(spec.kind.family(), create(self.cx(), spec, token_seed)),
-            };
+            let created = manage!(
+                spec.kind,
+                create(self.cx(), spec, token_seed),
+                else dispatch_legacy!(spec.kind.family(), create(self.cx(), spec, token_seed))
+            );
             match created {
                 Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
                     reruns += 1;
@@ -484,56 +438,11 @@ impl Provider for AwsProvider {
     ) -> Result<Applied, ProviderError> {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
-        match spec.kind {
-            Kind::IamRole => {
-                Box::pin(<attrs::IamRole as Manage>::update(self.cx(), spec, prior)).await
-            }
-            Kind::IamPolicy => {
-                Box::pin(<attrs::IamPolicy as Manage>::update(self.cx(), spec, prior)).await
-            }
-            Kind::InstanceProfile => {
-                Box::pin(<attrs::InstanceProfile as Manage>::update(
-                    self.cx(),
-                    spec,
-                    prior,
-                ))
-                .await
-            }
-            Kind::LogGroup => {
-                Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
-            }
-            Kind::EventRule => {
-                Box::pin(<attrs::EventRule as Manage>::update(self.cx(), spec, prior)).await
-            }
-            Kind::EventTarget => {
-                Box::pin(<attrs::EventTarget as Manage>::update(
-                    self.cx(),
-                    spec,
-                    prior,
-                ))
-                .await
-            }
-            Kind::SnsTopic => {
-                Box::pin(<attrs::SnsTopic as Manage>::update(self.cx(), spec, prior)).await
-            }
-            Kind::SnsTopicPolicy => {
-                Box::pin(<attrs::SnsTopicPolicy as Manage>::update(
-                    self.cx(),
-                    spec,
-                    prior,
-                ))
-                .await
-            }
-            Kind::SnsSubscription => {
-                Box::pin(<attrs::SnsSubscription as Manage>::update(
-                    self.cx(),
-                    spec,
-                    prior,
-                ))
-                .await
-            }
-            _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
-        }
+        manage!(
+            spec.kind,
+            update(self.cx(), spec, prior),
+            else dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior))
+        )
     }
 
     async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
@@ -549,30 +458,11 @@ impl Provider for AwsProvider {
             attributes: &prior.attributes,
             outputs: &prior.outputs,
         };
-        match kind {
-            Kind::IamRole => Box::pin(<attrs::IamRole as Manage>::delete(self.cx(), prior)).await,
-            Kind::IamPolicy => {
-                Box::pin(<attrs::IamPolicy as Manage>::delete(self.cx(), prior)).await
-            }
-            Kind::InstanceProfile => {
-                Box::pin(<attrs::InstanceProfile as Manage>::delete(self.cx(), prior)).await
-            }
-            Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
-            Kind::EventRule => {
-                Box::pin(<attrs::EventRule as Manage>::delete(self.cx(), prior)).await
-            }
-            Kind::EventTarget => {
-                Box::pin(<attrs::EventTarget as Manage>::delete(self.cx(), prior)).await
-            }
-            Kind::SnsTopic => Box::pin(<attrs::SnsTopic as Manage>::delete(self.cx(), prior)).await,
-            Kind::SnsTopicPolicy => {
-                Box::pin(<attrs::SnsTopicPolicy as Manage>::delete(self.cx(), prior)).await
-            }
-            Kind::SnsSubscription => {
-                Box::pin(<attrs::SnsSubscription as Manage>::delete(self.cx(), prior)).await
-            }
-            _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
-        }
+        manage!(
+            kind,
+            delete(self.cx(), prior),
+            else dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior))
+        )
     }
 
     async fn refresh(

@@ -1,0 +1,247 @@
+//! ECS: the cluster, capacity providers, the cluster's capacity provider list, task definitions
+//! and services, one module per kind. This module holds what they share: the family's refresh,
+//! ECS tags, capacity provider strategies, and the compute family's IAM retry.
+//!
+//! Ids: a cluster and a capacity provider are addressed by name (what the manifest controls;
+//! ECS accepts it wherever it takes the ARN), the cluster capacity provider list by its cluster's
+//! name, a task definition and a service by ARN (a revision has no other stable name, and a
+//! service name is only unique within its cluster).
+//!
+//! Named resources are adopted when found by name carrying this lineage's and address's
+//! ownership tags; a task definition revision is adopted when it is its family's latest ACTIVE
+//! one, carries our tags and has the spec's content. Revisions are immutable, so a change is a
+//! new revision (the kind is replaced, create first) and refresh only checks that the recorded
+//! revision is still ACTIVE.
+//!
+//! Refresh: one `DescribeClusters` for the clusters and the capacity provider lists together,
+//! one `DescribeCapacityProviders`, one `ListTaskDefinitions` (paginated), and
+//! `DescribeServices` per cluster in batches of ten. Where a described service lacks a field
+//! ecsops sets (moto stores neither the deployment configuration nor the placement of a created
+//! service), the recorded value stands: AWS reported no difference.
+
+mod capacity_provider;
+mod cluster;
+mod service;
+mod task_definition;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
+
+use super::ec2::Tagged;
+use super::ownership::{sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Prior, aws_says};
+use crate::graph::attrs::{self, Attributes, Tags};
+use crate::graph::{Address, Kind};
+use crate::provider::{Live, ProviderError, Refresh};
+use crate::state::ResourceState;
+
+/// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
+/// eventually consistent): the request created nothing, so it may be sent again.
+pub(crate) fn iam_profile_not_visible(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Aws { message, .. } if {
+        let m = message.to_ascii_lowercase();
+        m.contains("iaminstanceprofile") || m.contains("iam instance profile")
+    })
+}
+
+/// ECS's answer for something that does not exist (any more): a `ClientException` whose message
+/// says so, as the typed not-found codes cover only clusters and services.
+fn is_gone(e: &ProviderError) -> bool {
+    ["does not exist", "unable to describe", "not found"]
+        .iter()
+        .any(|n| aws_says(e, "ClientException", n))
+}
+
+/// A delete's result with "it does not exist" (said only in ECS's message) as success.
+fn unless_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match r {
+        Err(e) if is_gone(&e) => Ok(()),
+        r => r,
+    }
+}
+
+pub(crate) async fn refresh(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    out: &mut Refresh,
+) -> Result<(), ProviderError> {
+    let any = |kinds: &[Kind]| resources.values().any(|r| kinds.contains(&r.kind));
+    // The four reads are independent: they run at once, each into its own part.
+    let parts = tokio::try_join!(
+        async {
+            let mut part = Refresh::default();
+            if any(&[Kind::EcsCluster, Kind::ClusterCapacityProviders]) {
+                cluster::refresh(cx, resources, &mut part).await?;
+            }
+            Ok::<_, ProviderError>(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if any(&[Kind::CapacityProvider]) {
+                capacity_provider::refresh(cx, resources, &mut part).await?;
+            }
+            Ok(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if any(&[Kind::TaskDefinition]) {
+                task_definition::refresh(cx, resources, &mut part).await?;
+            }
+            Ok(part)
+        },
+        async {
+            let mut part = Refresh::default();
+            if any(&[Kind::Service]) {
+                service::refresh(cx, resources, &mut part).await?;
+            }
+            Ok(part)
+        },
+    )?;
+    out.absorb(parts.0);
+    out.absorb(parts.1);
+    out.absorb(parts.2);
+    out.absorb(parts.3);
+    Ok(())
+}
+
+/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
+pub(crate) fn recorded_by_id<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> Result<BTreeMap<&str, A>, ProviderError> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.kind == A::KIND)
+        .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
+        .map(|(id, address, r)| Ok((id, Prior::of(address, r)?.decode()?)))
+        .collect()
+}
+
+/// A live list whose order means nothing (subnets, providers): the recorded list itself when it
+/// holds the same items, else the live items sorted. The typed form of `live::as_set`.
+pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&[String]>) -> Vec<String> {
+    if let Some(r) = recorded {
+        let set: BTreeSet<&String> = live.iter().collect();
+        let rec: BTreeSet<&String> = r.iter().collect();
+        if rec == set && rec.len() == r.len() {
+            return r.to_vec();
+        }
+    }
+    live.sort();
+    live
+}
+
+/// A described resource with all its tags (for ownership) and its live shape.
+fn tagged<A: Attributes>(id: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Tagged {
+    Tagged {
+        tags,
+        live: Live::new(id, attributes, outputs),
+    }
+}
+
+fn ecs_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Brings the tags of `arn` from `was` to `want`, keeping (and healing) the ownership tags;
+/// calls AWS only when something differs.
+async fn update_tags(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+    was: &Tags,
+    want: &Tags,
+) -> Result<(), ProviderError> {
+    sync_tags(
+        tag_diff(cx.own, a, was, want),
+        async |keys| {
+            cx.aws
+                .ecs
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .at(a, "UntagResource")
+                .map(drop)
+        },
+        async |tags| {
+            cx.aws
+                .ecs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(ecs_tags(&tags)))
+                .send()
+                .await
+                .at(a, "TagResource")
+                .map(drop)
+        },
+    )
+    .await
+}
+
+/// A capacity provider strategy as ECS takes it; `attribute` names it in a refusal.
+fn strategy(
+    a: &Address,
+    attribute: &str,
+    items: &[attrs::StrategyItem],
+) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
+    items
+        .iter()
+        .map(|i| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(&i.capacity_provider)
+                .weight(i.weight)
+                .base(i.base)
+                .build()
+                .map_err(|e| ProviderError::InvalidAttribute {
+                    address: a.clone(),
+                    attribute: attribute.to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// A described strategy in the desired shape.
+fn strategy_items(items: &[CapacityProviderStrategyItem]) -> Vec<attrs::StrategyItem> {
+    items
+        .iter()
+        .map(|i| attrs::StrategyItem {
+            capacity_provider: i.capacity_provider().to_owned(),
+            weight: i.weight(),
+            base: i.base(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_lists_keep_the_recorded_order_when_equal_as_sets() {
+        let recorded = ["b".to_owned(), "a".to_owned()];
+        assert_eq!(
+            as_set(vec!["a".to_owned(), "b".to_owned()], Some(&recorded)),
+            recorded
+        );
+        assert_eq!(
+            as_set(vec!["c".to_owned(), "a".to_owned()], Some(&recorded)),
+            ["a", "c"]
+        );
+    }
+}
