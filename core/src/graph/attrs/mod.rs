@@ -10,6 +10,8 @@
 //! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
+mod elb;
+mod elbv2;
 mod logs;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
+pub use elb::{ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs};
+pub use elbv2::{
+    HealthCheck, Listener, ListenerAction, ListenerOutputs, ListenerRule, ListenerRuleOutputs,
+    LoadBalancer, LoadBalancerOutputs, RuleConditions, TargetGroup, TargetGroupOutputs,
+};
 pub use logs::{LogGroup, LogGroupOutputs};
 
 /// What a field of an attributes struct can hold.
@@ -141,6 +148,11 @@ mod tests {
     fn check(spec: &ResourceSpec) -> Option<Result<bool, ProviderError>> {
         match spec.kind {
             Kind::LogGroup => Some(round_trip::<LogGroup>(spec)),
+            Kind::LoadBalancer => Some(round_trip::<LoadBalancer>(spec)),
+            Kind::TargetGroup => Some(round_trip::<TargetGroup>(spec)),
+            Kind::Listener => Some(round_trip::<Listener>(spec)),
+            Kind::ListenerRule => Some(round_trip::<ListenerRule>(spec)),
+            Kind::ClassicLoadBalancer => Some(round_trip::<ClassicLoadBalancer>(spec)),
             _ => None,
         }
     }
