@@ -111,8 +111,8 @@ pub struct Listener<S: Stage = Resolved> {
     pub port: S::V<u16>,
     /// `HTTP` or `HTTPS`.
     pub protocol: S::V<String>,
-    /// What a request no rule matches gets.
-    pub default_action: S::V<ListenerAction>,
+    /// What a request no rule matches gets; `null` when a live listener has none.
+    pub default_action: S::V<Option<ListenerAction>>,
     /// HTTPS listeners only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<S::V<String>>,

@@ -22,7 +22,7 @@ use aws_sdk_elasticloadbalancing::types::{
 use serde_json::{Value, json};
 
 use super::ec2::{Tagged, create_tags, settle, visible_tags};
-use super::elbv2::{PER_CALL, applied, opt, same_set};
+use super::elbv2::PER_CALL;
 use super::live::{as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim};
@@ -533,6 +533,34 @@ fn live_of(
             outputs: d.dns_name().map(dns_output).unwrap_or_default(),
         },
     })
+}
+
+pub(super) fn applied(spec: &ResourceSpec, id: &str, outputs: BTreeMap<String, Value>) -> Applied {
+    Applied {
+        id: id.to_owned(),
+        attributes: spec.attributes.clone(),
+        outputs,
+        adopted: false,
+    }
+}
+
+pub(super) fn opt(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, Value::from)
+}
+
+/// Whether two list values hold the same items, in any order (AWS reorders subnets and
+/// security groups).
+pub(super) fn same_set(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let set = |v: Option<&Value>| -> Option<BTreeSet<String>> {
+        v?.as_array()?
+            .iter()
+            .map(|s| serde_json::to_string(s).ok())
+            .collect()
+    };
+    match (set(a), set(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

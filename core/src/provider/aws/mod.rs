@@ -378,7 +378,7 @@ macro_rules! dispatch_legacy {
             Family::Events => Box::pin(events::$f($($arg),*)).await,
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
             Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
-            Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
+            Family::Elbv2 => unreachable!("ELBv2 kinds go through Manage"),
             Family::Elb => Box::pin(elb::$f($($arg),*)).await,
         }
     };
@@ -393,6 +393,38 @@ impl Provider for AwsProvider {
             let created = match spec.kind {
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::LoadBalancer => {
+                    Box::pin(<attrs::LoadBalancer as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::TargetGroup => {
+                    Box::pin(<attrs::TargetGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::Listener => {
+                    Box::pin(<attrs::Listener as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::ListenerRule => {
+                    Box::pin(<attrs::ListenerRule as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -424,6 +456,33 @@ impl Provider for AwsProvider {
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
+            Kind::LoadBalancer => {
+                Box::pin(<attrs::LoadBalancer as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::TargetGroup => {
+                Box::pin(<attrs::TargetGroup as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::Listener => {
+                Box::pin(<attrs::Listener as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::ListenerRule => {
+                Box::pin(<attrs::ListenerRule as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -443,6 +502,16 @@ impl Provider for AwsProvider {
         };
         match kind {
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::LoadBalancer => {
+                Box::pin(<attrs::LoadBalancer as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::TargetGroup => {
+                Box::pin(<attrs::TargetGroup as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::Listener => Box::pin(<attrs::Listener as Manage>::delete(self.cx(), prior)).await,
+            Kind::ListenerRule => {
+                Box::pin(<attrs::ListenerRule as Manage>::delete(self.cx(), prior)).await
+            }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
     }
