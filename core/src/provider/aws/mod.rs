@@ -379,7 +379,7 @@ macro_rules! dispatch_legacy {
             Family::Autoscaling => Box::pin(autoscaling::$f($($arg),*)).await,
             Family::Ecs => Box::pin(ecs::$f($($arg),*)).await,
             Family::Elbv2 => unreachable!("ELBv2 kinds go through Manage"),
-            Family::Elb => Box::pin(elb::$f($($arg),*)).await,
+            Family::Elb => unreachable!("classic load balancers go through Manage"),
         }
     };
 }
@@ -425,6 +425,14 @@ impl Provider for AwsProvider {
                 }
                 Kind::ListenerRule => {
                     Box::pin(<attrs::ListenerRule as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::ClassicLoadBalancer => {
+                    Box::pin(<attrs::ClassicLoadBalancer as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -483,6 +491,14 @@ impl Provider for AwsProvider {
                 ))
                 .await
             }
+            Kind::ClassicLoadBalancer => {
+                Box::pin(<attrs::ClassicLoadBalancer as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -511,6 +527,13 @@ impl Provider for AwsProvider {
             Kind::Listener => Box::pin(<attrs::Listener as Manage>::delete(self.cx(), prior)).await,
             Kind::ListenerRule => {
                 Box::pin(<attrs::ListenerRule as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::ClassicLoadBalancer => {
+                Box::pin(<attrs::ClassicLoadBalancer as Manage>::delete(
+                    self.cx(),
+                    prior,
+                ))
+                .await
             }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }

@@ -122,7 +122,7 @@ pub(crate) async fn refresh(
 
 /// The recorded resources of `A`'s kind that have an ARN, in address order, with their
 /// recorded attributes.
-fn recorded<A: Attributes>(
+pub(super) fn recorded<A: Attributes>(
     resources: &BTreeMap<Address, ResourceState>,
 ) -> Result<Vec<(&str, A)>, ProviderError> {
     resources
@@ -181,7 +181,7 @@ where
 }
 
 /// The answer, or `None` when AWS says the one thing asked for does not exist.
-fn found_or_none<T>(
+pub(super) fn found_or_none<T>(
     r: Result<T, ProviderError>,
     not_found: &str,
 ) -> Result<Option<T>, ProviderError> {
@@ -246,14 +246,19 @@ fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live
 }
 
 /// A described resource: its live shape and every tag it carries (for ownership).
-fn tagged<A: Attributes>(arn: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Tagged {
+pub(super) fn tagged<A: Attributes>(
+    id: &str,
+    tags: Tags,
+    attributes: &A,
+    outputs: &A::Outputs,
+) -> Tagged {
     Tagged {
         tags,
-        live: Live::new(arn, attributes, outputs),
+        live: Live::new(id, attributes, outputs),
     }
 }
 
-pub(super) fn to_tags(tags: &Tags) -> Vec<Tag> {
+fn to_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
