@@ -265,3 +265,67 @@ pub(super) fn listener_rule(
 fn lit<T: Serialize>(value: &T) -> Expr {
     Expr::Lit(serde_json::to_value(value).expect("attribute values serialise to JSON"))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::graph::attrs::{self, Attributes};
+    use crate::graph::{Graph, Kind};
+    use crate::manifest::Manifest;
+
+    /// A graph with a classic load balancer (the examples have none): HTTP, and HTTPS with a
+    /// certificate.
+    fn classic() -> Graph {
+        let manifest: Manifest = serde_json::from_value(json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16", "nat": "single"},
+            "instance_groups": {"default": {"min_size": 1, "max_size": 3, "desired_capacity": 2}},
+            "certificates": {"main": {"arn": "arn:aws:acm:eu-west-1:1:certificate/c"}},
+            "load_balancers": {"default": {"type": "classic", "listeners": [
+                {"port": 80, "protocol": "HTTP"},
+                {"port": 443, "protocol": "HTTPS", "certificate": "main"}]}},
+            "services": {"web": {"image": "nginx", "container_port": 8080,
+                                  "route": {"load_balancer": "default"}}},
+        }))
+        .expect("manifest");
+        crate::graph::build(&manifest, "acc").expect("builds")
+    }
+
+    /// The resolved attributes of every resource of `A`'s kind (references as placeholders)
+    /// decode as `A` and write back the same map.
+    fn round_trips<A: Attributes>(g: &Graph) -> usize {
+        let mut checked = 0;
+        for r in g.resources.values().filter(|r| r.kind == A::KIND) {
+            let map: serde_json::Map<_, _> = r
+                .attributes
+                .iter()
+                .map(|(k, e)| {
+                    let v = e.resolve(&|_| Some(json!("ref"))).expect("resolves");
+                    (k.clone(), v)
+                })
+                .collect();
+            let typed: A = serde_json::from_value(map.clone().into()).expect("decodes");
+            assert_eq!(serde_json::to_value(&typed).ok(), Some(map.into()));
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn a_classic_load_balancer_decodes_and_writes_back_unchanged() {
+        let g = classic();
+        assert_eq!(round_trips::<attrs::ClassicLoadBalancer>(&g), 1);
+        let lb = &g.resources[&crate::graph::Address::keyed("classic_load_balancer", "default")];
+        assert_eq!(lb.kind, Kind::ClassicLoadBalancer);
+        let Some(crate::graph::Expr::Lit(listeners)) = lb.attributes.get("listeners") else {
+            panic!("listeners are a literal");
+        };
+        assert_eq!(
+            listeners[1],
+            json!({"lb_port": 443, "lb_protocol": "HTTPS", "instance_port": 8080,
+                   "instance_protocol": "HTTP",
+                   "ssl_certificate_id": "arn:aws:acm:eu-west-1:1:certificate/c"})
+        );
+    }
+}
