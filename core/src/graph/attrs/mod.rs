@@ -12,6 +12,8 @@
 
 mod autoscaling;
 mod ecs;
+mod elb;
+mod elbv2;
 mod events;
 mod iam;
 mod logs;
@@ -32,6 +34,11 @@ pub use ecs::{
     EnvironmentVariable, HostVolume, LogConfiguration, ManagedScaling, MountPoint,
     PlacementConstraint, PlacementStrategy, PortMapping, Service, ServiceLoadBalancer,
     ServiceOutputs, StrategyItem, TaskDefinition, TaskDefinitionOutputs, Volume,
+};
+pub use elb::{ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs};
+pub use elbv2::{
+    HealthCheck, Listener, ListenerAction, ListenerOutputs, ListenerRule, ListenerRuleOutputs,
+    LoadBalancer, LoadBalancerOutputs, RuleConditions, TargetGroup, TargetGroupOutputs,
 };
 pub use events::{EventRule, EventRuleOutputs, EventTarget, InputTransformer};
 pub use iam::{
@@ -177,6 +184,11 @@ mod tests {
             Kind::ClusterCapacityProviders => Some(round_trip::<ClusterCapacityProviders>(spec)),
             Kind::TaskDefinition => Some(round_trip::<TaskDefinition>(spec)),
             Kind::Service => Some(round_trip::<Service>(spec)),
+            Kind::LoadBalancer => Some(round_trip::<LoadBalancer>(spec)),
+            Kind::TargetGroup => Some(round_trip::<TargetGroup>(spec)),
+            Kind::Listener => Some(round_trip::<Listener>(spec)),
+            Kind::ListenerRule => Some(round_trip::<ListenerRule>(spec)),
+            Kind::ClassicLoadBalancer => Some(round_trip::<ClassicLoadBalancer>(spec)),
             _ => None,
         }
     }

@@ -1,19 +1,19 @@
 //! Load balancers: application load balancers with their security groups, target groups,
 //! listeners and rules, and the optional classic load balancer.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
 use super::Builder;
 use super::DEFAULT_TLS_POLICY;
 use super::network::Network;
-use crate::graph::Address;
-use crate::graph::Expr;
-use crate::graph::Kind;
-use crate::manifest::ListenerProtocol;
-use crate::manifest::LoadBalancer;
-use crate::manifest::LoadBalancerKind;
-use crate::manifest::Scheme;
-use serde_json::Value;
-use serde_json::json;
-use std::collections::BTreeMap;
+use crate::graph::attrs::{
+    self, ClassicListener, Desired, HealthCheck, ListenerAction, RuleConditions,
+};
+use crate::graph::{Address, Expr, Kind};
+use crate::manifest::{self, ListenerProtocol, LoadBalancer, LoadBalancerKind, Route, Scheme};
 
 pub(super) struct Lb<'m> {
     pub(super) name: &'m str,
@@ -75,59 +75,62 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
         let mut listeners = BTreeMap::new();
         let address = match spec.kind {
             LoadBalancerKind::Application => {
-                let lb = b.add_untyped(
+                let lb = b.add(
                     Address::keyed("load_balancer", name),
-                    Kind::LoadBalancer,
-                    vec![
-                        ("name", Expr::str(aws_name.clone())),
-                        ("type", "application".into()),
-                        ("scheme", scheme.into()),
-                        ("vpc_id", Builder::r(&net.vpc, "id")),
-                        ("subnets", subnet_refs),
-                        ("security_groups", Expr::List(vec![Builder::r(&sg, "id")])),
-                        ("idle_timeout", spec.idle_timeout.into()),
-                        ("deletion_protection", spec.deletion_protection.into()),
-                        ("drop_invalid_header_fields", true.into()),
-                        ("tags", b.tags(Some(&aws_name))),
-                    ],
+                    &attrs::LoadBalancer::<Desired> {
+                        name: aws_name.clone().into(),
+                        r#type: "application".into(),
+                        scheme: scheme.into(),
+                        vpc_id: Builder::r(&net.vpc, "id"),
+                        subnets: subnet_refs,
+                        security_groups: Expr::List(vec![Builder::r(&sg, "id")]),
+                        idle_timeout: Some(spec.idle_timeout.into()),
+                        deletion_protection: Some(spec.deletion_protection.into()),
+                        drop_invalid_header_fields: Some(true.into()),
+                        tags: b.tags(Some(&aws_name)),
+                    },
                     lb_deps,
                 );
                 for l in &spec.listeners {
                     let default_action = match l.redirect_to {
-                        Some(port) => json!({"type": "redirect", "protocol": "HTTPS",
-                                             "port": port.to_string(), "status_code": "HTTP_301"}),
-                        None => json!({"type": "fixed-response", "status_code": "404",
-                                       "content_type": "text/plain",
-                                       "message_body": "no service matches this request"}),
+                        Some(port) => ListenerAction::Redirect {
+                            protocol: Some("HTTPS".to_owned()),
+                            port: Some(port.to_string()),
+                            status_code: Some("HTTP_301".to_owned()),
+                        },
+                        None => ListenerAction::FixedResponse {
+                            status_code: Some("404".to_owned()),
+                            content_type: Some("text/plain".to_owned()),
+                            message_body: Some("no service matches this request".to_owned()),
+                        },
                     };
                     let https = l.protocol == ListenerProtocol::Https;
-                    let mut attrs = vec![
-                        ("load_balancer_arn", Builder::r(&lb, "arn")),
-                        ("port", l.port.into()),
-                        ("protocol", Expr::str(if https { "HTTPS" } else { "HTTP" })),
-                        ("default_action", Expr::Lit(default_action)),
-                    ];
-                    if https {
+                    let certificate_arn = https.then(|| {
                         let cert = l
                             .certificate
                             .as_ref()
                             .and_then(|c| m.certificates.get(c))
                             .map(|c| c.arn.clone())
                             .unwrap_or_default();
-                        attrs.push(("certificate_arn", Expr::str(cert)));
-                        attrs.push((
-                            "ssl_policy",
-                            Expr::str(
-                                l.ssl_policy
-                                    .clone()
-                                    .unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned()),
-                            ),
-                        ));
-                    }
-                    let listener = b.add_untyped(
+                        Expr::str(cert)
+                    });
+                    let ssl_policy = https.then(|| {
+                        Expr::str(
+                            l.ssl_policy
+                                .clone()
+                                .unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned()),
+                        )
+                    });
+                    let listener = b.add(
                         Address::keyed("listener", &format!("{name}:{}", l.port)),
-                        Kind::Listener,
-                        attrs,
+                        &attrs::Listener::<Desired> {
+                            load_balancer_arn: Builder::r(&lb, "arn"),
+                            port: l.port.into(),
+                            protocol: Expr::str(if https { "HTTPS" } else { "HTTP" }),
+                            default_action: lit(&default_action),
+                            certificate_arn,
+                            ssl_policy,
+                        },
                         [],
                     );
                     listeners.insert(l.port, listener);
@@ -135,7 +138,7 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                 lb
             }
             LoadBalancerKind::Classic => {
-                let classic_listeners: Vec<Value> = spec
+                let classic_listeners: Vec<ClassicListener> = spec
                     .listeners
                     .iter()
                     .map(|l| {
@@ -155,27 +158,29 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                             .certificate
                             .as_ref()
                             .and_then(|c| m.certificates.get(c))
-                            .map(|c| Value::from(c.arn.as_str()));
-                        json!({"lb_port": l.port,
-                               "lb_protocol": if https { "HTTPS" } else { "HTTP" },
-                               "instance_port": instance_port, "instance_protocol": "HTTP",
-                               "ssl_certificate_id": cert})
+                            .map(|c| c.arn.clone());
+                        ClassicListener {
+                            lb_port: l.port,
+                            lb_protocol: (if https { "HTTPS" } else { "HTTP" }).to_owned(),
+                            instance_port,
+                            instance_protocol: "HTTP".to_owned(),
+                            ssl_certificate_id: cert,
+                        }
                     })
                     .collect();
-                b.add_untyped(
+                b.add(
                     Address::keyed("classic_load_balancer", name),
-                    Kind::ClassicLoadBalancer,
-                    vec![
-                        ("name", Expr::str(aws_name.clone())),
-                        ("scheme", scheme.into()),
-                        ("vpc_id", Builder::r(&net.vpc, "id")),
-                        ("subnets", subnet_refs),
-                        ("security_groups", Expr::List(vec![Builder::r(&sg, "id")])),
-                        ("listeners", Expr::Lit(Value::Array(classic_listeners))),
-                        ("idle_timeout", spec.idle_timeout.into()),
-                        ("cross_zone", true.into()),
-                        ("tags", b.tags(Some(&aws_name))),
-                    ],
+                    &attrs::ClassicLoadBalancer::<Desired> {
+                        name: aws_name.clone().into(),
+                        scheme: scheme.into(),
+                        vpc_id: Builder::r(&net.vpc, "id"),
+                        subnets: subnet_refs,
+                        security_groups: Expr::List(vec![Builder::r(&sg, "id")]),
+                        listeners: lit(&classic_listeners),
+                        idle_timeout: Some(spec.idle_timeout.into()),
+                        cross_zone: Some(true.into()),
+                        tags: b.tags(Some(&aws_name)),
+                    },
                     lb_deps,
                 )
             }
@@ -189,4 +194,138 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
         });
     }
     out
+}
+
+/// The target group of a service routed through an application load balancer.
+pub(super) fn target_group(
+    b: &mut Builder<'_>,
+    service: &str,
+    port: u16,
+    net: &Network,
+    route: &Route,
+    hc: &manifest::HealthCheck,
+) -> Address {
+    let name = format!("{}-{service}", b.env);
+    let health_check = HealthCheck {
+        path: Some(hc.path.clone()),
+        matcher: Some(hc.matcher.clone()),
+        interval: Some(hc.interval),
+        timeout: Some(hc.timeout),
+        healthy_threshold: Some(hc.healthy_threshold),
+        unhealthy_threshold: Some(hc.unhealthy_threshold),
+        protocol: Some("HTTP".to_owned()),
+        port: Some("traffic-port".to_owned()),
+    };
+    let tg = attrs::TargetGroup::<Desired> {
+        name: Expr::str(name.clone()),
+        port: port.into(),
+        protocol: "HTTP".into(),
+        vpc_id: Builder::r(&net.vpc, "id"),
+        target_type: "instance".into(),
+        deregistration_delay: Some(route.deregistration_delay.into()),
+        health_check: lit(&health_check),
+        tags: b.tags(Some(&name)),
+    };
+    b.add(Address::keyed("target_group", service), &tg, [])
+}
+
+/// The rule of `listener` forwarding a service's paths and hosts to its target group; a route
+/// with neither takes every path.
+pub(super) fn listener_rule(
+    b: &mut Builder<'_>,
+    service: &str,
+    listener: &Address,
+    target_group: &Address,
+    route: &Route,
+) -> Address {
+    let priority = route
+        .priority
+        .unwrap_or_else(|| b.manifest.auto_priority(service));
+    let paths = if route.paths.is_empty() && route.hosts.is_empty() {
+        vec!["/*".to_owned()]
+    } else {
+        route.paths.clone()
+    };
+    let conditions = RuleConditions {
+        path_patterns: (!paths.is_empty()).then_some(paths),
+        host_headers: (!route.hosts.is_empty()).then(|| route.hosts.clone()),
+        other: BTreeMap::new(),
+    };
+    let rule = attrs::ListenerRule::<Desired> {
+        listener_arn: Builder::r(listener, "arn"),
+        priority: priority.into(),
+        conditions: lit(&conditions),
+        forward_to: Builder::r(target_group, "arn"),
+        tags: b.tags(None),
+    };
+    b.add(Address::keyed("listener_rule", service), &rule, [])
+}
+
+/// A literal of a typed value (a nested table or list of the attributes).
+fn lit<T: Serialize>(value: &T) -> Expr {
+    Expr::Lit(serde_json::to_value(value).expect("attribute values serialise to JSON"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::graph::attrs::{self, Attributes};
+    use crate::graph::{Graph, Kind};
+    use crate::manifest::Manifest;
+
+    /// A graph with a classic load balancer (the examples have none): HTTP, and HTTPS with a
+    /// certificate.
+    fn classic() -> Graph {
+        let manifest: Manifest = serde_json::from_value(json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16", "nat": "single"},
+            "instance_groups": {"default": {"min_size": 1, "max_size": 3, "desired_capacity": 2}},
+            "certificates": {"main": {"arn": "arn:aws:acm:eu-west-1:1:certificate/c"}},
+            "load_balancers": {"default": {"type": "classic", "listeners": [
+                {"port": 80, "protocol": "HTTP"},
+                {"port": 443, "protocol": "HTTPS", "certificate": "main"}]}},
+            "services": {"web": {"image": "nginx", "container_port": 8080,
+                                  "route": {"load_balancer": "default"}}},
+        }))
+        .expect("manifest");
+        crate::graph::build(&manifest, "acc").expect("builds")
+    }
+
+    /// The resolved attributes of every resource of `A`'s kind (references as placeholders)
+    /// decode as `A` and write back the same map.
+    fn round_trips<A: Attributes>(g: &Graph) -> usize {
+        let mut checked = 0;
+        for r in g.resources.values().filter(|r| r.kind == A::KIND) {
+            let map: serde_json::Map<_, _> = r
+                .attributes
+                .iter()
+                .map(|(k, e)| {
+                    let v = e.resolve(&|_| Some(json!("ref"))).expect("resolves");
+                    (k.clone(), v)
+                })
+                .collect();
+            let typed: A = serde_json::from_value(map.clone().into()).expect("decodes");
+            assert_eq!(serde_json::to_value(&typed).ok(), Some(map.into()));
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn a_classic_load_balancer_decodes_and_writes_back_unchanged() {
+        let g = classic();
+        assert_eq!(round_trips::<attrs::ClassicLoadBalancer>(&g), 1);
+        let lb = &g.resources[&crate::graph::Address::keyed("classic_load_balancer", "default")];
+        assert_eq!(lb.kind, Kind::ClassicLoadBalancer);
+        let Some(crate::graph::Expr::Lit(listeners)) = lb.attributes.get("listeners") else {
+            panic!("listeners are a literal");
+        };
+        assert_eq!(
+            listeners[1],
+            json!({"lb_port": 443, "lb_protocol": "HTTPS", "instance_port": 8080,
+                   "instance_protocol": "HTTP",
+                   "ssl_certificate_id": "arn:aws:acm:eu-west-1:1:certificate/c"})
+        );
+    }
 }

@@ -5,12 +5,11 @@ use super::Builder;
 use super::iam::Iam;
 use super::iam::secret_value_from;
 use super::instance_groups::Group;
-use super::load_balancing::Lb;
+use super::load_balancing::{Lb, listener_rule, target_group};
 use super::logs::log_group;
 use super::network::Network;
 use crate::graph::Address;
 use crate::graph::Expr;
-use crate::graph::Kind;
 use crate::graph::attrs::{self, Desired};
 use crate::manifest::ListenerProtocol;
 use crate::manifest::LoadBalancerKind;
@@ -143,56 +142,9 @@ pub(super) fn service(
                         "container_name": name, "container_port": port}]),
             ));
         } else {
-            let tg = b.add_untyped(
-                Address::keyed("target_group", name),
-                Kind::TargetGroup,
-                vec![
-                    ("name", Expr::str(format!("{}-{name}", b.env))),
-                    ("port", port.into()),
-                    ("protocol", "HTTP".into()),
-                    ("vpc_id", Builder::r(&net.vpc, "id")),
-                    ("target_type", "instance".into()),
-                    ("deregistration_delay", route.deregistration_delay.into()),
-                    (
-                        "health_check",
-                        Expr::Lit(json!({"path": hc.path, "matcher": hc.matcher,
-                                         "interval": hc.interval, "timeout": hc.timeout,
-                                         "healthy_threshold": hc.healthy_threshold,
-                                         "unhealthy_threshold": hc.unhealthy_threshold,
-                                         "protocol": "HTTP", "port": "traffic-port"})),
-                    ),
-                    ("tags", b.tags(Some(&format!("{}-{name}", b.env)))),
-                ],
-                [],
-            );
+            let tg = target_group(b, name, port, net, route, hc);
             if let Some(listener) = route_listener(lb, route.listener) {
-                let priority = route
-                    .priority
-                    .unwrap_or_else(|| b.manifest.auto_priority(name));
-                let mut conditions = serde_json::Map::new();
-                let paths = if route.paths.is_empty() && route.hosts.is_empty() {
-                    vec!["/*".to_owned()]
-                } else {
-                    route.paths.clone()
-                };
-                if !paths.is_empty() {
-                    conditions.insert("path_patterns".to_owned(), json!(paths));
-                }
-                if !route.hosts.is_empty() {
-                    conditions.insert("host_headers".to_owned(), json!(route.hosts));
-                }
-                let rule = b.add_untyped(
-                    Address::keyed("listener_rule", name),
-                    Kind::ListenerRule,
-                    vec![
-                        ("listener_arn", Builder::r(listener, "arn")),
-                        ("priority", priority.into()),
-                        ("conditions", Expr::Lit(Value::Object(conditions))),
-                        ("forward_to", Builder::r(&tg, "arn")),
-                        ("tags", b.tags(None)),
-                    ],
-                    [],
-                );
+                let rule = listener_rule(b, name, listener, &tg, route);
                 // A target group must be attached to a load balancer before a service uses it.
                 deps.push(rule);
             }

@@ -378,8 +378,8 @@ macro_rules! dispatch_legacy {
             Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
             Family::Autoscaling => unreachable!("auto scaling groups go through Manage"),
             Family::Ecs => unreachable!("ECS kinds go through Manage"),
-            Family::Elbv2 => Box::pin(elbv2::$f($($arg),*)).await,
-            Family::Elb => Box::pin(elb::$f($($arg),*)).await,
+            Family::Elbv2 => unreachable!("load balancers, target groups, listeners and rules go through Manage"),
+            Family::Elb => unreachable!("classic load balancers go through Manage"),
         }
     };
 }
@@ -403,6 +403,11 @@ macro_rules! manage {
             Kind::ClusterCapacityProviders => Box::pin(<attrs::ClusterCapacityProviders as Manage>::$op($($arg),*)).await,
             Kind::TaskDefinition => Box::pin(<attrs::TaskDefinition as Manage>::$op($($arg),*)).await,
             Kind::Service => Box::pin(<attrs::Service as Manage>::$op($($arg),*)).await,
+            Kind::LoadBalancer => Box::pin(<attrs::LoadBalancer as Manage>::$op($($arg),*)).await,
+            Kind::ClassicLoadBalancer => Box::pin(<attrs::ClassicLoadBalancer as Manage>::$op($($arg),*)).await,
+            Kind::TargetGroup => Box::pin(<attrs::TargetGroup as Manage>::$op($($arg),*)).await,
+            Kind::Listener => Box::pin(<attrs::Listener as Manage>::$op($($arg),*)).await,
+            Kind::ListenerRule => Box::pin(<attrs::ListenerRule as Manage>::$op($($arg),*)).await,
             _ => $legacy,
         }
     };

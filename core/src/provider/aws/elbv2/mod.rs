@@ -1,0 +1,342 @@
+//! The ELBv2 family: application load balancers, target groups, listeners and listener rules,
+//! one module per kind (each implements [`Manage`](super::Manage)); this one holds the
+//! family's refresh, the reads every kind shares and the tag updates.
+//!
+//! Load balancers and target groups are named, so create looks them up by their deterministic
+//! name first; listeners are found by their natural key (load balancer + port) and rules by
+//! theirs (listener + priority). What is found is adopted only when its tags claim this address
+//! and this state lineage; anything else under our name is refused. ELBv2 has no idempotency
+//! tokens, so that lookup is the only guard against twins.
+//!
+//! Refresh sends one describe per kind, filtered by the recorded ARNs, and one `DescribeTags`
+//! for every ARN found (20 per call, the API's limit). AWS fails a filtered describe as a whole
+//! when one ARN is gone; the describe then runs again for everything (load balancers, target
+//! groups) or per parent (listeners per load balancer, rules per listener) and the answer is
+//! narrowed to the recorded ARNs, so the gone ones show as missing. Load balancer attributes
+//! (`idle_timeout`, `deletion_protection`, `drop_invalid_header_fields`) and the target group's
+//! `deregistration_delay` are readable only with one call per resource: refresh keeps their
+//! recorded values.
+
+mod listener;
+mod listener_rule;
+mod load_balancer;
+mod target_group;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
+
+use super::ec2::{Tagged, settle};
+use super::ownership::{TagChanges, claim, sync_tags};
+use super::{AwsResultExt, Cx, Prior};
+use crate::graph::attrs::{self, Attributes, Tags};
+use crate::graph::{Address, Kind};
+use crate::provider::{Live, ProviderError, Refresh};
+use crate::state::ResourceState;
+
+/// The most ARNs (or names) one `DescribeTags` accepts; the filtered describes get the same.
+pub(super) const PER_CALL: usize = 20;
+
+/// Reads every recorded resource of the family: one describe per kind present, filtered by the
+/// recorded ARNs (see the module doc for the fallback when one is gone), and one `DescribeTags`
+/// per 20 ARNs found.
+pub(crate) async fn refresh(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    out: &mut Refresh,
+) -> Result<(), ProviderError> {
+    let kinds = super::family_kinds(Kind::LoadBalancer);
+    let lbs_recorded = recorded::<attrs::LoadBalancer>(resources)?;
+    let tgs_recorded = recorded::<attrs::TargetGroup>(resources)?;
+    let listeners_recorded = recorded::<attrs::Listener>(resources)?;
+    let rules_recorded = recorded::<attrs::ListenerRule>(resources)?;
+    if lbs_recorded.is_empty()
+        && tgs_recorded.is_empty()
+        && listeners_recorded.is_empty()
+        && rules_recorded.is_empty()
+    {
+        settle(cx.own, resources, &kinds, Vec::new(), out);
+        return Ok(());
+    }
+    // Errors of a batched read name the kind: no single address is at fault.
+    let at = |kind: Kind| Address::new(kind.as_str());
+    let (lb_at, tg_at, listener_at, rule_at) = (
+        at(Kind::LoadBalancer),
+        at(Kind::TargetGroup),
+        at(Kind::Listener),
+        at(Kind::ListenerRule),
+    );
+
+    let lbs = load_balancer::describe(cx, &lb_at, &ids(&lbs_recorded)).await?;
+    let lbs = only_recorded(lbs, &lbs_recorded, LoadBalancer::load_balancer_arn);
+    let tgs = target_group::describe(cx, &tg_at, &ids(&tgs_recorded)).await?;
+    let tgs = only_recorded(tgs, &tgs_recorded, TargetGroup::target_group_arn);
+    let load_balancers: BTreeSet<String> = listeners_recorded
+        .iter()
+        .map(|(_, l)| l.load_balancer_arn.clone())
+        .collect();
+    let listeners =
+        listener::describe(cx, &listener_at, &ids(&listeners_recorded), &load_balancers).await?;
+    let listeners = only_recorded(listeners, &listeners_recorded, Listener::listener_arn);
+    let listener_arns: BTreeSet<String> = rules_recorded
+        .iter()
+        .map(|(_, r)| r.listener_arn.clone())
+        .collect();
+    let rules =
+        listener_rule::describe(cx, &rule_at, &ids(&rules_recorded), &listener_arns).await?;
+    let rules = only_recorded(rules, &rules_recorded, Rule::rule_arn);
+
+    let arns: Vec<String> = lbs
+        .iter()
+        .filter_map(|l| l.load_balancer_arn())
+        .chain(tgs.iter().filter_map(|t| t.target_group_arn()))
+        .chain(listeners.iter().filter_map(|l| l.listener_arn()))
+        .chain(rules.iter().filter_map(|r| r.rule_arn()))
+        .map(str::to_owned)
+        .collect();
+    let tags = describe_tags(cx, &lb_at, &arns).await?;
+    let tags_of = |arn: Option<&str>| arn.and_then(|a| tags.get(a)).cloned().unwrap_or_default();
+    let mut found: Vec<Tagged> = Vec::new();
+    found.extend(lbs.iter().filter_map(|l| {
+        let arn = l.load_balancer_arn();
+        load_balancer::live(l, tags_of(arn), rec(&lbs_recorded, arn))
+    }));
+    found.extend(tgs.iter().filter_map(|t| {
+        let arn = t.target_group_arn();
+        target_group::live(t, tags_of(arn), rec(&tgs_recorded, arn))
+    }));
+    found.extend(
+        listeners
+            .iter()
+            .filter_map(|l| listener::live(l, tags_of(l.listener_arn()))),
+    );
+    found.extend(
+        rules
+            .iter()
+            .filter_map(|r| listener_rule::live(r, tags_of(r.rule_arn()), None)),
+    );
+    settle(cx.own, resources, &kinds, found, out);
+    Ok(())
+}
+
+/// The recorded resources of `A`'s kind that have an ARN, in address order, with their
+/// recorded attributes.
+pub(super) fn recorded<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> Result<Vec<(&str, A)>, ProviderError> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.kind == A::KIND)
+        .filter_map(|(address, r)| Some((address, r, r.id.as_deref()?)))
+        .map(|(address, r, id)| Ok((id, Prior::of(address, r)?.decode()?)))
+        .collect()
+}
+
+/// The recorded attributes of the resource `arn`.
+fn rec<'r, A>(recorded: &'r [(&str, A)], arn: Option<&str>) -> Option<&'r A> {
+    let arn = arn?;
+    recorded.iter().find(|(id, _)| *id == arn).map(|(_, r)| r)
+}
+
+fn ids<A>(recorded: &[(&str, A)]) -> Vec<String> {
+    recorded.iter().map(|(id, _)| (*id).to_owned()).collect()
+}
+
+/// The described items whose ARN the state records (a fallback read returns more).
+fn only_recorded<T, A>(
+    items: Vec<T>,
+    recorded: &[(&str, A)],
+    arn: impl Fn(&T) -> Option<&str>,
+) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|i| arn(i).is_some_and(|a| recorded.iter().any(|(id, _)| *id == a)))
+        .collect()
+}
+
+/// Runs `primary` per chunk of `ids`; when AWS fails a chunk because one of them is gone,
+/// returns what `fallback` reads instead (a wider read the caller narrows to `ids`).
+async fn batched<T, P, PF, F, FF>(
+    ids: &[String],
+    gone: &[&str],
+    mut primary: P,
+    fallback: F,
+) -> Result<Vec<T>, ProviderError>
+where
+    P: FnMut(Vec<String>) -> PF,
+    PF: Future<Output = Result<Vec<T>, ProviderError>>,
+    F: FnOnce() -> FF,
+    FF: Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut all = Vec::new();
+    for chunk in ids.chunks(PER_CALL) {
+        match primary(chunk.to_vec()).await {
+            Ok(items) => all.extend(items),
+            Err(e) if e.aws_code().is_some_and(|c| gone.contains(&c)) => return fallback().await,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all)
+}
+
+/// The answer, or `None` when AWS says the one thing asked for does not exist.
+pub(super) fn found_or_none<T>(
+    r: Result<T, ProviderError>,
+    not_found: &str,
+) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.aws_code() == Some(not_found) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every tag of each ARN, 20 ARNs per call.
+async fn describe_tags(
+    cx: Cx<'_>,
+    a: &Address,
+    arns: &[String],
+) -> Result<BTreeMap<String, Tags>, ProviderError> {
+    let mut tags = BTreeMap::new();
+    for chunk in arns.chunks(PER_CALL) {
+        let out = cx
+            .aws
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .at(a, "DescribeTags")?;
+        for d in out.tag_descriptions() {
+            if let Some(arn) = d.resource_arn() {
+                let map = d
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_owned(),
+                            t.value().unwrap_or_default().to_owned(),
+                        ))
+                    })
+                    .collect();
+                tags.insert(arn.to_owned(), map);
+            }
+        }
+    }
+    Ok(tags)
+}
+
+/// The tags of one resource (adoption).
+async fn tags_for(cx: Cx<'_>, a: &Address, arn: Option<&str>) -> Result<Tags, ProviderError> {
+    let Some(arn) = arn else {
+        return Ok(Tags::new());
+    };
+    let mut tags = describe_tags(cx, a, &[arn.to_owned()]).await?;
+    Ok(tags.remove(arn).unwrap_or_default())
+}
+
+/// The found resource when its tags make it this address's; `None` when nothing was found.
+fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live>, ProviderError> {
+    let Some(t) = found else {
+        return Ok(None);
+    };
+    claim(cx.own, a, &t.live.id, &t.tags)?;
+    Ok(Some(t.live))
+}
+
+/// A described resource: its live shape and every tag it carries (for ownership).
+pub(super) fn tagged<A: Attributes>(
+    id: &str,
+    tags: Tags,
+    attributes: &A,
+    outputs: &A::Outputs,
+) -> Tagged {
+    Tagged {
+        tags,
+        live: Live::new(id, attributes, outputs),
+    }
+}
+
+fn to_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Sends a tag update (see [`tag_diff`](super::ownership::tag_diff)) with `RemoveTags` and
+/// `AddTags`.
+async fn update_tags(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+    changes: Option<TagChanges>,
+) -> Result<(), ProviderError> {
+    sync_tags(
+        changes,
+        async |keys| {
+            cx.aws
+                .elbv2
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .at(a, "RemoveTags")
+                .map(drop)
+        },
+        async |tags| {
+            cx.aws
+                .elbv2
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(to_tags(&tags)))
+                .send()
+                .await
+                .at(a, "AddTags")
+                .map(drop)
+        },
+    )
+    .await
+}
+
+/// Whether two lists hold the same items, in any order (AWS reorders subnets and security
+/// groups).
+pub(super) fn same_set(a: &[String], b: &[String]) -> bool {
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+/// A live list whose order means nothing: the recorded list itself when it holds the same
+/// items, else the live items sorted (the typed form of `live::as_set`).
+pub(super) fn same_order(mut live: Vec<String>, recorded: Option<&Vec<String>>) -> Vec<String> {
+    if let Some(r) = recorded {
+        let set: BTreeSet<&String> = live.iter().collect();
+        if r.iter().collect::<BTreeSet<_>>() == set && set.len() == r.len() {
+            return r.clone();
+        }
+    }
+    live.sort();
+    live
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn lists_align_to_the_recorded_order_when_equal_as_sets() {
+        let recorded = strings(&["subnet-b", "subnet-a"]);
+        let live = strings(&["subnet-a", "subnet-b"]);
+        assert_eq!(same_order(live.clone(), Some(&recorded)), recorded);
+        assert_eq!(
+            same_order(strings(&["subnet-c", "subnet-a"]), Some(&recorded)),
+            strings(&["subnet-a", "subnet-c"])
+        );
+        assert!(same_set(&recorded, &live));
+        assert!(!same_set(&recorded, &strings(&["subnet-a"])));
+    }
+}

@@ -1,0 +1,278 @@
+//! Target groups: found by name, created with their health check and deregistration delay;
+//! deleted once the rule forwarding to them is gone.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use super::super::ec2::{Tagged, visible};
+use super::super::live::{all, missing};
+use super::super::once::send_once;
+use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved, Tags};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+
+const NOT_FOUND: &str = "TargetGroupNotFound";
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// Sets a [`HealthCheck`] on a `CreateTargetGroup` or `ModifyTargetGroup` request: the two
+/// share these setters but no trait, so one list of setters serves both.
+macro_rules! with_health_check {
+    ($request:expr, $hc:expr) => {{
+        let hc: HealthCheck = $hc;
+        $request
+            .set_health_check_protocol(hc.protocol)
+            .set_health_check_port(hc.port)
+            .set_health_check_path(hc.path)
+            .set_health_check_interval_seconds(hc.interval)
+            .set_health_check_timeout_seconds(hc.timeout)
+            .set_healthy_threshold_count(hc.healthy_threshold)
+            .set_unhealthy_threshold_count(hc.unhealthy_threshold)
+            .set_matcher(hc.matcher)
+    }};
+}
+
+impl Manage for attrs::TargetGroup {
+    /// Creates the target group with its health check, then sets its deregistration delay; or
+    /// adopts the one under its name when its tags say it is this address's.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::TargetGroup = spec.decode()?;
+        if let Some(live) = find(cx, a, &want.name).await? {
+            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+        }
+        let hc = HealthCheck::of(spec, &want.health_check)?;
+        let out = send_once!(
+            aws_sdk_elasticloadbalancingv2,
+            with_health_check!(
+                cx.aws
+                    .elbv2
+                    .create_target_group()
+                    .name(&want.name)
+                    .protocol(ProtocolEnum::from(want.protocol.as_str()))
+                    .port(i32::from(want.port))
+                    .vpc_id(&want.vpc_id)
+                    .target_type(TargetTypeEnum::from(want.target_type.as_str())),
+                hc
+            )
+            .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
+        )
+        .await
+        .at(a, "CreateTargetGroup")?;
+        let arn = out
+            .target_groups()
+            .first()
+            .and_then(TargetGroup::target_group_arn)
+            .ok_or_else(|| missing(a, "CreateTargetGroup", "TargetGroupArn"))?;
+        set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
+        Ok(Applied::new(
+            spec,
+            arn,
+            &attrs::TargetGroupOutputs {
+                arn: arn.to_owned(),
+            },
+        ))
+    }
+
+    /// Sets the health check, deregistration delay and tags that differ from `prior`.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        update(cx, spec, prior).await
+    }
+
+    /// Deletes the target group, retrying while the rule forwarding to it is still being
+    /// deleted; already gone is success.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(cx, &["ResourceInUse"], &[NOT_FOUND], || async {
+            cx.aws
+                .elbv2
+                .delete_target_group()
+                .target_group_arn(prior.id)
+                .send()
+                .await
+                .at(prior.address, "DeleteTargetGroup")
+                .map(drop)
+        })
+        .await
+    }
+}
+
+async fn update(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    prior: Prior<'_>,
+) -> Result<Applied, ProviderError> {
+    let a = &spec.address;
+    let want: attrs::TargetGroup = spec.decode()?;
+    let was: attrs::TargetGroup = prior.decode()?;
+    let arn = prior.id;
+    if want.health_check != was.health_check {
+        let hc = HealthCheck::of(spec, &want.health_check)?;
+        with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
+            .send()
+            .await
+            .at(a, "ModifyTargetGroup")?;
+    }
+    if want.deregistration_delay != was.deregistration_delay {
+        set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
+    }
+    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
+    Ok(Applied::new(
+        spec,
+        arn,
+        &attrs::TargetGroupOutputs {
+            arn: arn.to_owned(),
+        },
+    ))
+}
+
+/// The health check as the API takes it.
+struct HealthCheck {
+    protocol: Option<ProtocolEnum>,
+    port: Option<String>,
+    path: Option<String>,
+    interval: Option<i32>,
+    timeout: Option<i32>,
+    healthy_threshold: Option<i32>,
+    unhealthy_threshold: Option<i32>,
+    matcher: Option<Matcher>,
+}
+
+impl HealthCheck {
+    fn of(spec: &ResourceSpec, hc: &attrs::HealthCheck) -> Result<Self, ProviderError> {
+        let n = |k: &str, v: Option<u32>| -> Result<Option<i32>, ProviderError> {
+            v.map(|n| {
+                i32::try_from(n).map_err(|_| {
+                    spec.invalid("health_check", &format!("has a `{k}` that is not a number"))
+                })
+            })
+            .transpose()
+        };
+        Ok(Self {
+            protocol: hc.protocol.as_deref().map(ProtocolEnum::from),
+            port: hc.port.clone(),
+            path: hc.path.clone(),
+            interval: n("interval", hc.interval)?,
+            timeout: n("timeout", hc.timeout)?,
+            healthy_threshold: n("healthy_threshold", hc.healthy_threshold)?,
+            unhealthy_threshold: n("unhealthy_threshold", hc.unhealthy_threshold)?,
+            matcher: hc
+                .matcher
+                .as_ref()
+                .map(|m| Matcher::builder().http_code(m).build()),
+        })
+    }
+}
+
+/// Sets the deregistration delay; `None` leaves AWS's.
+async fn set_deregistration_delay(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+    delay: Option<u32>,
+) -> Result<(), ProviderError> {
+    let Some(delay) = delay else {
+        return Ok(());
+    };
+    cx.aws
+        .elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key(DEREGISTRATION_DELAY)
+                .value(delay.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .at(a, "ModifyTargetGroupAttributes")
+        .map(drop)
+}
+
+/// The target group under `name` when its tags make it ours; its deregistration delay is left
+/// out of the live shape, so the update that follows sets it.
+async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
+    let r = cx
+        .aws
+        .elbv2
+        .describe_target_groups()
+        .names(name)
+        .send()
+        .await
+        .at(a, "DescribeTargetGroups");
+    let Some(tg) = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned())
+    else {
+        return Ok(None);
+    };
+    let tags = tags_for(cx, a, tg.target_group_arn()).await?;
+    claimed(cx, a, live(&tg, tags, None))
+}
+
+/// Target groups by ARN (20 per call); every target group when one of them is gone.
+pub(super) async fn describe(
+    cx: Cx<'_>,
+    a: &Address,
+    arns: &[String],
+) -> Result<Vec<TargetGroup>, ProviderError> {
+    let page = |arns: Option<Vec<String>>| async move {
+        all!(
+            cx.aws
+                .elbv2
+                .describe_target_groups()
+                .set_target_group_arns(arns),
+            a,
+            "DescribeTargetGroups"
+        )
+    };
+    batched(arns, &[NOT_FOUND], |c| page(Some(c)), || page(None)).await
+}
+
+/// The live target group; `deregistration_delay` is the recorded one.
+pub(super) fn live(
+    tg: &TargetGroup,
+    tags: Tags,
+    recorded: Option<&attrs::TargetGroup>,
+) -> Option<Tagged> {
+    let arn = tg.target_group_arn()?;
+    let seconds = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+    let attributes = attrs::TargetGroup::<Resolved> {
+        name: tg.target_group_name().unwrap_or_default().to_owned(),
+        port: tg
+            .port()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_default(),
+        protocol: tg.protocol().map_or("", ProtocolEnum::as_str).to_owned(),
+        vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+        target_type: tg
+            .target_type()
+            .map_or("", TargetTypeEnum::as_str)
+            .to_owned(),
+        deregistration_delay: recorded.and_then(|r| r.deregistration_delay),
+        health_check: attrs::HealthCheck {
+            path: tg.health_check_path().map(str::to_owned),
+            matcher: tg.matcher().and_then(Matcher::http_code).map(str::to_owned),
+            interval: seconds(tg.health_check_interval_seconds()),
+            timeout: seconds(tg.health_check_timeout_seconds()),
+            healthy_threshold: seconds(tg.healthy_threshold_count()),
+            unhealthy_threshold: seconds(tg.unhealthy_threshold_count()),
+            protocol: tg.health_check_protocol().map(|p| p.as_str().to_owned()),
+            port: tg.health_check_port().map(str::to_owned),
+        },
+        tags: visible(&tags),
+    };
+    let outputs = attrs::TargetGroupOutputs {
+        arn: arn.to_owned(),
+    };
+    Some(tagged(arn, tags, &attributes, &outputs))
+}
