@@ -10,7 +10,10 @@
 //! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
+mod launch_template;
 mod logs;
+mod network;
+mod security_group;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -20,7 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
+pub use launch_template::{LaunchTemplate, LaunchTemplateOutputs, MetadataOptions, RootVolume};
 pub use logs::{LogGroup, LogGroupOutputs};
+pub use network::{
+    Ec2IdOutputs, ElasticIp, ElasticIpOutputs, InternetGateway, NatGateway, Route, RouteTable,
+    RouteTableAssociation, RouteTarget, Subnet, Vpc,
+};
+pub use security_group::{SecurityGroup, SecurityGroupRule};
 
 /// What a field of an attributes struct can hold.
 pub trait Field: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync {}
@@ -141,6 +150,16 @@ mod tests {
     fn check(spec: &ResourceSpec) -> Option<Result<bool, ProviderError>> {
         match spec.kind {
             Kind::LogGroup => Some(round_trip::<LogGroup>(spec)),
+            Kind::Vpc => Some(round_trip::<Vpc>(spec)),
+            Kind::InternetGateway => Some(round_trip::<InternetGateway>(spec)),
+            Kind::Subnet => Some(round_trip::<Subnet>(spec)),
+            Kind::RouteTable => Some(round_trip::<RouteTable>(spec)),
+            Kind::RouteTableAssociation => Some(round_trip::<RouteTableAssociation>(spec)),
+            Kind::Route => Some(round_trip::<Route>(spec)),
+            Kind::ElasticIp => Some(round_trip::<ElasticIp>(spec)),
+            Kind::NatGateway => Some(round_trip::<NatGateway>(spec)),
+            Kind::SecurityGroup => Some(round_trip::<SecurityGroup>(spec)),
+            Kind::LaunchTemplate => Some(round_trip::<LaunchTemplate>(spec)),
             _ => None,
         }
     }
