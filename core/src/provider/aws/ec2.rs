@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 
-use super::ownership::{TagChanges, owned_tags, tag_changes};
+use super::ownership::{TagChanges, owned_tags, sync_tags, tag_changes, tag_diff};
 use super::{AwsResultExt, Cx};
-use crate::graph::attrs::Tags;
+use crate::graph::attrs::{Attributes, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
     Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ADDRESS,
@@ -41,6 +41,15 @@ impl Tagged {
                 attributes,
                 outputs: BTreeMap::from([("id".to_owned(), Value::from(id))]),
             },
+        }
+    }
+
+    /// A resource read as its kind's typed attributes (whose `tags` are the visible ones) and
+    /// outputs; `tags` are all its tags.
+    pub fn of<A: Attributes>(id: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Self {
+        Self {
+            tags,
+            live: Live::new(id, attributes, outputs),
         }
     }
 }
@@ -213,9 +222,50 @@ pub(crate) fn pick_adoptable<T>(
     Ok(ours.pop())
 }
 
+/// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the
+/// ownership tags. Calls AWS only when something differs.
+pub(crate) async fn sync_ec2_tags(
+    cx: Cx<'_>,
+    a: &Address,
+    id: &str,
+    before: &Tags,
+    after: &Tags,
+) -> Result<(), ProviderError> {
+    sync_tags(
+        tag_diff(cx.own, a, before, after),
+        async |removed| {
+            let removed: Vec<Tag> = removed
+                .iter()
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
+            cx.aws
+                .ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(removed))
+                .send()
+                .await
+                .at(a, "DeleteTags")
+                .map(drop)
+        },
+        async |set| {
+            cx.aws
+                .ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(to_tags(&set)))
+                .send()
+                .await
+                .at(a, "CreateTags")
+                .map(drop)
+        },
+    )
+    .await
+}
+
 /// Brings the visible tags of `id` from `before` to the spec's, keeping (and healing) the
 /// ownership tags. Calls AWS only when something differs.
-pub(crate) async fn sync_tags(
+pub(crate) async fn sync_spec_tags(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     id: &str,

@@ -28,7 +28,8 @@ use aws_sdk_ec2::types::{
 use serde_json::{Value, json};
 
 use super::ec2::{
-    Tagged, create_tags, environment_filter, settle, sync_tags, tag_map, tag_specification, to_tags,
+    Tagged, create_tags, environment_filter, settle, sync_spec_tags as sync_tags, tag_map,
+    tag_specification, to_tags,
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::missing;

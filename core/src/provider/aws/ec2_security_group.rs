@@ -16,8 +16,8 @@ use aws_sdk_ec2::types::{
 use serde_json::{Map, Value, json};
 
 use super::ec2::{
-    Tagged, address_filters, create_tags, environment_filter, pick_adoptable, settle, sync_tags,
-    tag_map, tag_specification,
+    Tagged, address_filters, create_tags, environment_filter, pick_adoptable, settle,
+    sync_spec_tags as sync_tags, tag_map, tag_specification,
 };
 use super::once::send_once;
 use super::ownership::adopt;

@@ -369,7 +369,7 @@ macro_rules! dispatch {
 macro_rules! dispatch_legacy {
     ($family:expr, $f:ident($($arg:expr),*)) => {
         match $family {
-            Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
+            Family::Ec2Network => unreachable!("network resources go through Manage"),
             Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
             Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
             Family::Iam => Box::pin(iam::$f($($arg),*)).await,
@@ -393,6 +393,65 @@ impl Provider for AwsProvider {
             let created = match spec.kind {
                 Kind::LogGroup => {
                     Box::pin(<attrs::LogGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::Vpc => {
+                    Box::pin(<attrs::Vpc as Manage>::create(self.cx(), spec, token_seed)).await
+                }
+                Kind::InternetGateway => {
+                    Box::pin(<attrs::InternetGateway as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::Subnet => {
+                    Box::pin(<attrs::Subnet as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::RouteTable => {
+                    Box::pin(<attrs::RouteTable as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::RouteTableAssociation => {
+                    Box::pin(<attrs::RouteTableAssociation as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::Route => {
+                    Box::pin(<attrs::Route as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::ElasticIp => {
+                    Box::pin(<attrs::ElasticIp as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::NatGateway => {
+                    Box::pin(<attrs::NatGateway as Manage>::create(
                         self.cx(),
                         spec,
                         token_seed,
@@ -424,6 +483,46 @@ impl Provider for AwsProvider {
             Kind::LogGroup => {
                 Box::pin(<attrs::LogGroup as Manage>::update(self.cx(), spec, prior)).await
             }
+            Kind::Vpc => Box::pin(<attrs::Vpc as Manage>::update(self.cx(), spec, prior)).await,
+            Kind::InternetGateway => {
+                Box::pin(<attrs::InternetGateway as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::Subnet => {
+                Box::pin(<attrs::Subnet as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::RouteTable => {
+                Box::pin(<attrs::RouteTable as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::RouteTableAssociation => {
+                Box::pin(<attrs::RouteTableAssociation as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::Route => Box::pin(<attrs::Route as Manage>::update(self.cx(), spec, prior)).await,
+            Kind::ElasticIp => {
+                Box::pin(<attrs::ElasticIp as Manage>::update(self.cx(), spec, prior)).await
+            }
+            Kind::NatGateway => {
+                Box::pin(<attrs::NatGateway as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -443,6 +542,28 @@ impl Provider for AwsProvider {
         };
         match kind {
             Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::delete(self.cx(), prior)).await,
+            Kind::Vpc => Box::pin(<attrs::Vpc as Manage>::delete(self.cx(), prior)).await,
+            Kind::InternetGateway => {
+                Box::pin(<attrs::InternetGateway as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::Subnet => Box::pin(<attrs::Subnet as Manage>::delete(self.cx(), prior)).await,
+            Kind::RouteTable => {
+                Box::pin(<attrs::RouteTable as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::RouteTableAssociation => {
+                Box::pin(<attrs::RouteTableAssociation as Manage>::delete(
+                    self.cx(),
+                    prior,
+                ))
+                .await
+            }
+            Kind::Route => Box::pin(<attrs::Route as Manage>::delete(self.cx(), prior)).await,
+            Kind::ElasticIp => {
+                Box::pin(<attrs::ElasticIp as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::NatGateway => {
+                Box::pin(<attrs::NatGateway as Manage>::delete(self.cx(), prior)).await
+            }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
     }

@@ -117,8 +117,6 @@ where
     )
 }
 
-// Used by the families as they move to `Manage`; the last one to move removes this.
-#[allow(dead_code)]
 /// Reads with `check` every poll interval until it answers `Some`, for at most `limit`; a
 /// failure of `check` ends the wait (it decides which states are failures).
 pub(crate) async fn poll_until<T, F, Fut>(
