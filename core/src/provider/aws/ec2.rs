@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 
-use super::ownership::{TagChanges, owned_tags, sync_tags, tag_changes, tag_diff};
+use super::ownership::{owned_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx};
 use crate::graph::attrs::{Attributes, Tags};
 use crate::graph::{Address, Kind};
@@ -261,42 +261,6 @@ pub(crate) async fn sync_ec2_tags(
         },
     )
     .await
-}
-
-/// Brings the visible tags of `id` from `before` to the spec's, keeping (and healing) the
-/// ownership tags. Calls AWS only when something differs.
-pub(crate) async fn sync_spec_tags(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    id: &str,
-    before: Option<&Value>,
-) -> Result<(), ProviderError> {
-    let Some(TagChanges { removed, set }) = tag_changes(cx.own, spec, before)? else {
-        return Ok(());
-    };
-    if !removed.is_empty() {
-        let removed: Vec<Tag> = removed
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        cx.aws
-            .ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .at(&spec.address, "DeleteTags")?;
-    }
-    cx.aws
-        .ec2
-        .create_tags()
-        .resources(id)
-        .set_tags(Some(to_tags(&set)))
-        .send()
-        .await
-        .at(&spec.address, "CreateTags")?;
-    Ok(())
 }
 
 #[cfg(test)]

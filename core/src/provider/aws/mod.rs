@@ -370,8 +370,8 @@ macro_rules! dispatch_legacy {
     ($family:expr, $f:ident($($arg:expr),*)) => {
         match $family {
             Family::Ec2Network => unreachable!("network resources go through Manage"),
-            Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
-            Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
+            Family::Ec2SecurityGroup => unreachable!("security groups go through Manage"),
+            Family::Ec2LaunchTemplate => unreachable!("launch templates go through Manage"),
             Family::Iam => Box::pin(iam::$f($($arg),*)).await,
             Family::Logs => unreachable!("log groups go through Manage"),
             Family::Sns => Box::pin(sns::$f($($arg),*)).await,
@@ -458,6 +458,22 @@ impl Provider for AwsProvider {
                     ))
                     .await
                 }
+                Kind::SecurityGroup => {
+                    Box::pin(<attrs::SecurityGroup as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
+                Kind::LaunchTemplate => {
+                    Box::pin(<attrs::LaunchTemplate as Manage>::create(
+                        self.cx(),
+                        spec,
+                        token_seed,
+                    ))
+                    .await
+                }
                 _ => dispatch_legacy!(spec.kind.family(), create(self.cx(), spec, token_seed)),
             };
             match created {
@@ -523,6 +539,22 @@ impl Provider for AwsProvider {
                 ))
                 .await
             }
+            Kind::SecurityGroup => {
+                Box::pin(<attrs::SecurityGroup as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
+            Kind::LaunchTemplate => {
+                Box::pin(<attrs::LaunchTemplate as Manage>::update(
+                    self.cx(),
+                    spec,
+                    prior,
+                ))
+                .await
+            }
             _ => dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior)),
         }
     }
@@ -563,6 +595,12 @@ impl Provider for AwsProvider {
             }
             Kind::NatGateway => {
                 Box::pin(<attrs::NatGateway as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::SecurityGroup => {
+                Box::pin(<attrs::SecurityGroup as Manage>::delete(self.cx(), prior)).await
+            }
+            Kind::LaunchTemplate => {
+                Box::pin(<attrs::LaunchTemplate as Manage>::delete(self.cx(), prior)).await
             }
             _ => dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior)),
         }
