@@ -4,84 +4,87 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The table. Each row: the kind, its name in plans and state, the provider family (one AWS
-/// service module) that manages it, how an apply replaces it, the attributes whose change AWS
-/// cannot apply in place (`every`: immutable, any change is a new resource), the outputs AWS
-/// assigns on create, and the outputs an in-place update changes.
+use super::attrs::{self, Attributes, Stage, field_names};
+
+/// The table. Each row: the kind (also the name of its attributes struct in
+/// [`attrs`](super::attrs)), its name in plans and state, the provider family (one AWS service
+/// module) that manages it, how an apply replaces it, the attributes whose change AWS cannot
+/// apply in place (`every`: immutable, any change is a new resource), the struct of the outputs
+/// AWS assigns on create, and the outputs an in-place update changes.
 ///
 /// Calls `$then!` with the rows, so that the provider builds its dispatch from the same table.
 macro_rules! kind_table {
     ($then:ident) => {
         $then! {
             Vpc: "vpc", Ec2Network, DeleteFirst,
-                forces ["cidr_block"], outputs ["id"], update_changes [];
+                forces ["cidr_block"], outputs Ec2IdOutputs, update_changes [];
             // Re-attached in place (detach, attach) rather than replaced with its routes.
             InternetGateway: "internet_gateway", Ec2Network, DeleteFirst,
-                forces [], outputs ["id"], update_changes [];
+                forces [], outputs Ec2IdOutputs, update_changes [];
             Subnet: "subnet", Ec2Network, DeleteFirst,
-                forces ["vpc_id", "cidr_block", "availability_zone"], outputs ["id"], update_changes [];
+                forces ["vpc_id", "cidr_block", "availability_zone"], outputs Ec2IdOutputs, update_changes [];
             RouteTable: "route_table", Ec2Network, DeleteFirst,
-                forces ["vpc_id"], outputs ["id"], update_changes [];
+                forces ["vpc_id"], outputs Ec2IdOutputs, update_changes [];
             RouteTableAssociation: "route_table_association", Ec2Network, DeleteFirst,
-                forces every, outputs ["id"], update_changes [];
+                forces every, outputs Ec2IdOutputs, update_changes [];
             Route: "route", Ec2Network, DeleteFirst,
-                forces ["route_table_id", "destination_cidr_block"], outputs [], update_changes [];
+                forces ["route_table_id", "destination_cidr_block"], outputs NoOutputs, update_changes [];
             ElasticIp: "elastic_ip", Ec2Network, DeleteFirst,
-                forces every, outputs ["id", "public_ip"], update_changes [];
+                forces every, outputs ElasticIpOutputs, update_changes [];
             NatGateway: "nat_gateway", Ec2Network, DeleteFirst,
-                forces ["subnet_id", "allocation_id", "connectivity_type"], outputs ["id"], update_changes [];
+                forces ["subnet_id", "allocation_id", "connectivity_type"], outputs Ec2IdOutputs, update_changes [];
             SecurityGroup: "security_group", Ec2SecurityGroup, DeleteFirst,
-                forces ["name", "description", "vpc_id"], outputs ["id"], update_changes [];
+                forces ["name", "description", "vpc_id"], outputs Ec2IdOutputs, update_changes [];
             IamRole: "iam_role", Iam, DeleteFirst,
-                forces ["name", "path"], outputs ["arn"], update_changes [];
+                forces ["name", "path"], outputs IamRoleOutputs, update_changes [];
             IamPolicy: "iam_policy", Iam, DeleteFirst,
-                forces ["name", "path"], outputs ["arn"], update_changes [];
+                forces ["name", "path"], outputs IamPolicyOutputs, update_changes [];
             InstanceProfile: "instance_profile", Iam, DeleteFirst,
-                forces ["name", "path"], outputs ["arn"], update_changes [];
+                forces ["name", "path"], outputs InstanceProfileOutputs, update_changes [];
             // An update makes a new version: references to it are unknown until applied.
             LaunchTemplate: "launch_template", Ec2LaunchTemplate, DeleteFirst,
-                forces ["name"], outputs ["id", "latest_version", "image_id"], update_changes ["latest_version"];
+                forces ["name"], outputs LaunchTemplateOutputs, update_changes ["latest_version"];
             AutoscalingGroup: "autoscaling_group", Autoscaling, DeleteFirst,
-                forces ["name"], outputs ["arn"], update_changes [];
+                forces ["name"], outputs AutoscalingGroupOutputs, update_changes [];
             EcsCluster: "ecs_cluster", Ecs, DeleteFirst,
-                forces ["name"], outputs ["arn"], update_changes [];
+                forces ["name"], outputs EcsClusterOutputs, update_changes [];
             CapacityProvider: "capacity_provider", Ecs, DeleteFirst,
-                forces ["name", "auto_scaling_group_arn"], outputs ["arn"], update_changes [];
+                forces ["name", "auto_scaling_group_arn"], outputs CapacityProviderOutputs, update_changes [];
             // Create overwrites the cluster's list: nothing to delete first.
             ClusterCapacityProviders: "cluster_capacity_providers", Ecs, Overwrite,
-                forces every, outputs [], update_changes [];
+                forces every, outputs NoOutputs, update_changes [];
             // A load balancer lives in one VPC: a new VPC needs a new load balancer.
             LoadBalancer: "load_balancer", Elbv2, DeleteFirst,
-                forces ["name", "scheme", "type", "vpc_id"], outputs ["arn", "dns_name", "zone_id"], update_changes [];
+                forces ["name", "scheme", "type", "vpc_id"], outputs LoadBalancerOutputs, update_changes [];
             ClassicLoadBalancer: "classic_load_balancer", Elb, DeleteFirst,
-                forces ["name", "scheme", "vpc_id"], outputs ["dns_name"], update_changes [];
+                forces ["name", "scheme", "vpc_id"], outputs ClassicLoadBalancerOutputs, update_changes [];
             TargetGroup: "target_group", Elbv2, DeleteFirst,
-                forces ["name", "port", "protocol", "vpc_id", "target_type"], outputs ["arn"], update_changes [];
+                forces ["name", "port", "protocol", "vpc_id", "target_type"], outputs TargetGroupOutputs, update_changes [];
             Listener: "listener", Elbv2, DeleteFirst,
-                forces ["load_balancer_arn"], outputs ["arn"], update_changes [];
+                forces ["load_balancer_arn"], outputs ListenerOutputs, update_changes [];
             // A rule cannot point at a target group that is not made yet, and keeps its old one
             // from being deleted: it goes and comes back with it.
             ListenerRule: "listener_rule", Elbv2, DeleteFirst,
-                forces ["listener_arn", "forward_to"], outputs ["arn"], update_changes [];
+                forces ["listener_arn", "forward_to"], outputs ListenerRuleOutputs, update_changes [];
             LogGroup: "log_group", Logs, DeleteFirst,
-                forces ["name"], outputs ["arn"], update_changes [];
+                forces ["name"], outputs LogGroupOutputs, update_changes [];
             EventRule: "event_rule", Events, DeleteFirst,
-                forces ["name"], outputs ["arn"], update_changes [];
+                forces ["name"], outputs EventRuleOutputs, update_changes [];
             EventTarget: "event_target", Events, DeleteFirst,
-                forces ["rule", "target_id"], outputs [], update_changes [];
+                forces ["rule", "target_id"], outputs NoOutputs, update_changes [];
             SnsTopic: "sns_topic", Sns, DeleteFirst,
-                forces ["name"], outputs ["arn"], update_changes [];
+                forces ["name"], outputs SnsTopicOutputs, update_changes [];
             // Create overwrites the topic's policy: nothing to delete first.
             SnsTopicPolicy: "sns_topic_policy", Sns, Overwrite,
-                forces every, outputs ["id"], update_changes [];
+                forces every, outputs SnsTopicPolicyOutputs, update_changes [];
             SnsSubscription: "sns_subscription", Sns, DeleteFirst,
-                forces ["topic_arn", "protocol", "endpoint"], outputs ["arn"], update_changes [];
+                forces ["topic_arn", "protocol", "endpoint"], outputs SnsSubscriptionOutputs, update_changes [];
             // Each change is a new revision, registered before the old one is deregistered so
             // the service moves over first.
             TaskDefinition: "task_definition", Ecs, CreateFirst,
-                forces every, outputs ["arn", "revision"], update_changes [];
+                forces every, outputs TaskDefinitionOutputs, update_changes [];
             Service: "service", Ecs, DeleteFirst,
-                forces ["name", "cluster", "scheduling_strategy"], outputs ["arn"], update_changes [];
+                forces ["name", "cluster", "scheduling_strategy"], outputs ServiceOutputs, update_changes [];
         }
     };
 }
@@ -90,7 +93,7 @@ macro_rules! kind_table {
 macro_rules! define_kinds {
     ($(
         $kind:ident: $name:literal, $family:ident, $replacement:ident,
-            forces $forces:tt, outputs [$($output:literal),*], update_changes [$($changed:literal),*];
+            forces $forces:tt, outputs $outputs:ident, update_changes [$($changed:literal),*];
     )*) => {
         /// A resource kind; serialised as its name in plans and state.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,7 +134,15 @@ macro_rules! define_kinds {
             /// Values AWS assigns on create, shown as `(known after apply)` in a create.
             pub fn outputs(self) -> &'static [&'static str] {
                 match self {
-                    $(Kind::$kind => &[$($output),*],)*
+                    $(Kind::$kind => field_names::<attrs::$outputs>(),)*
+                }
+            }
+
+            /// The attribute names of the kind.
+            #[cfg(test)]
+            fn attributes(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$kind => field_names::<attrs::$kind>(),)*
                 }
             }
 
@@ -143,12 +154,23 @@ macro_rules! define_kinds {
                 }
             }
         }
+
+        define_kinds!(@attributes $($kind: $outputs),*);
     };
     (@forces every) => { Forces::Every };
+    (@attributes $($kind:ident: $outputs:ident),*) => {
+        $(
+            impl<S: Stage> Attributes for attrs::$kind<S> {
+                const KIND: Kind = Kind::$kind;
+                type Outputs = attrs::$outputs;
+            }
+        )*
+    };
     (@forces [$($attribute:literal),*]) => { Forces::Only(&[$($attribute),*]) };
 }
 
 kind_table!(define_kinds);
+pub(crate) use kind_table;
 
 /// Which attribute changes force a replacement.
 enum Forces {
@@ -222,6 +244,24 @@ mod tests {
             let json = serde_json::to_value(k).expect("serializes");
             assert_eq!(json, serde_json::Value::from(k.as_str()));
             assert_eq!(serde_json::from_value::<Kind>(json).ok(), Some(*k));
+        }
+    }
+
+    #[test]
+    fn forcing_attributes_and_changed_outputs_are_the_kinds_own() {
+        for kind in Kind::ALL {
+            assert!(!kind.attributes().is_empty(), "{kind} has attributes");
+            if let Forces::Only(names) = kind.forces() {
+                for name in names {
+                    assert!(kind.attributes().contains(name), "{kind} has no `{name}`");
+                }
+            }
+            for output in kind.outputs_changed_by_update() {
+                assert!(
+                    kind.outputs().contains(output),
+                    "{kind} has no output `{output}`"
+                );
+            }
         }
     }
 

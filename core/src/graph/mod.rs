@@ -15,6 +15,7 @@ use serde_json::Value;
 
 pub use address::Address;
 pub use build::{BuildError, build};
+pub(crate) use kind::kind_table;
 pub use kind::{Family, Kind, Replacement};
 
 /// An attribute value as desired: a literal, a reference to another resource's output (an id,

@@ -12,8 +12,8 @@
 //! - create is idempotent per `(lineage, address, attributes, token_seed)`: a retry adopts or
 //!   reuses the client token, never duplicates;
 //! - delete of something already gone succeeds;
-//! - a kind the provider cannot handle yet is a typed [`ProviderError::NotImplemented`], never a
-//!   silent success.
+//! - attributes are read only through the kind's typed struct ([`ResourceSpec::decode`]): one
+//!   that is missing or of the wrong type is a typed [`ProviderError::Decode`], never a panic.
 //!
 //! [`aws`] is the AWS implementation; [`Provider`] lets the apply engine run against
 //! [`fake`], an in-memory one with failure injection.
@@ -118,65 +118,6 @@ impl ResourceSpec {
         decode(&self.address, self.kind, "attributes", &self.attributes)
     }
 
-    /// A string attribute the kind requires.
-    pub fn str(&self, name: &str) -> Result<&str, ProviderError> {
-        self.attributes
-            .get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.invalid(name, "is missing or not a string"))
-    }
-
-    /// An optional string attribute (`null` counts as absent).
-    pub fn opt_str(&self, name: &str) -> Option<&str> {
-        self.attributes.get(name).and_then(Value::as_str)
-    }
-
-    /// A boolean attribute; `default` when absent.
-    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ProviderError> {
-        match self.attributes.get(name) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.invalid(name, "is not a boolean")),
-        }
-    }
-
-    /// An integer attribute that fits AWS's 32 bits; `None` when absent.
-    pub fn opt_int(&self, name: &str) -> Result<Option<i32>, ProviderError> {
-        match self.attributes.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .and_then(|n| i32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| self.invalid(name, "is not a whole number that fits 32 bits")),
-        }
-    }
-
-    /// An integer attribute the kind requires.
-    pub fn int(&self, name: &str) -> Result<i32, ProviderError> {
-        self.opt_int(name)?
-            .ok_or_else(|| self.invalid(name, "is missing"))
-    }
-
-    /// A list-of-strings attribute (absent: empty).
-    pub fn strings(&self, name: &str) -> Result<Vec<String>, ProviderError> {
-        match self.attributes.get(name) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| self.invalid(name, "has an entry that is not a string")),
-            Some(_) => Err(self.invalid(name, "is not a list")),
-        }
-    }
-
-    /// The desired `tags` attribute as a string map (absent: none).
-    pub fn tags(&self) -> Result<BTreeMap<String, String>, ProviderError> {
-        tags_of(&self.address, self.attributes.get("tags"))
-    }
-
     pub fn invalid(&self, attribute: &str, reason: &str) -> ProviderError {
         ProviderError::InvalidAttribute {
             address: self.address.clone(),
@@ -221,39 +162,6 @@ pub(crate) fn decode<T: DeserializeOwned>(
             message: e.to_string(),
         }
     })
-}
-
-/// A `tags` attribute value (a JSON object of strings) as a map.
-pub fn tags_of(
-    address: &Address,
-    value: Option<&Value>,
-) -> Result<BTreeMap<String, String>, ProviderError> {
-    let invalid = |reason: &str| ProviderError::InvalidAttribute {
-        address: address.clone(),
-        attribute: "tags".to_owned(),
-        reason: reason.to_owned(),
-    };
-    match value {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                v.as_str()
-                    .map(|s| (k.clone(), s.to_owned()))
-                    .ok_or_else(|| invalid("has a value that is not a string"))
-            })
-            .collect(),
-        Some(_) => Err(invalid("is not a table of strings")),
-    }
-}
-
-/// The JSON form of a tag map, as desired attributes hold it.
-pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
-    Value::Object(
-        tags.iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect(),
-    )
 }
 
 /// What a create or update leaves behind: the state entry's id, attributes and outputs.
@@ -394,14 +302,6 @@ pub enum ProviderError {
         message: String,
     },
     #[error(
-        "`{address}`: ecsops cannot {action} `{kind}` resources yet; this is not implemented in the AWS provider"
-    )]
-    NotImplemented {
-        address: Address,
-        kind: Kind,
-        action: &'static str,
-    },
-    #[error(
         "`{address}`: attribute `{attribute}` refers to values that do not exist yet ({}); plan again", references.join(", ")
     )]
     Unresolved {
@@ -514,6 +414,7 @@ pub trait Provider: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::attrs;
     use serde_json::json;
 
     fn spec(attributes: Value) -> ResourceSpec {
@@ -573,18 +474,32 @@ mod tests {
     }
 
     #[test]
-    fn tags_must_be_strings() {
-        let ok = spec(json!({"tags": {"Name": "x"}}));
-        assert_eq!(
-            ok.tags().ok(),
-            Some(BTreeMap::from([("Name".to_owned(), "x".to_owned())]))
+    fn attributes_decode_into_the_kinds_struct_or_fail_typed() {
+        let group = |tags: Value| ResourceSpec {
+            address: Address::new("log_group.x"),
+            kind: Kind::LogGroup,
+            attributes: BTreeMap::from([
+                ("name".to_owned(), json!("/x")),
+                ("retention_in_days".to_owned(), json!(30)),
+                ("tags".to_owned(), tags),
+            ]),
+        };
+        let ok: attrs::LogGroup = group(json!({"Name": "x"})).decode().expect("decodes");
+        assert_eq!(ok.tags["Name"], "x");
+        assert_eq!(ok.retention_in_days, Some(30));
+        let err = group(json!({"Name": 1}))
+            .decode::<attrs::LogGroup>()
+            .expect_err("a tag that is not a string");
+        assert!(matches!(err, ProviderError::Decode { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("`log_group.x`: the attributes do not fit a `log_group`"),
+            "{err}"
         );
-        let bad = spec(json!({"tags": {"Name": 1}}));
-        assert!(matches!(
-            bad.tags(),
-            Err(ProviderError::InvalidAttribute { .. })
-        ));
-        assert_eq!(spec(json!({})).tags().ok(), Some(BTreeMap::new()));
+        let mut missing = group(json!({}));
+        missing.attributes.remove("name");
+        let err = missing.decode::<attrs::LogGroup>().expect_err("no name");
+        assert!(err.to_string().contains("missing field `name`"), "{err}");
     }
 
     #[test]

@@ -55,8 +55,3 @@ impl std::fmt::Display for TemplateVersion {
 pub struct AutoscalingGroupOutputs {
     pub arn: String,
 }
-
-impl<S: Stage> super::Attributes for AutoscalingGroup<S> {
-    const KIND: super::Kind = super::Kind::AutoscalingGroup;
-    type Outputs = AutoscalingGroupOutputs;
-}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{NoOutputs, Resolved, Stage, Tags};
+use super::{Resolved, Stage, Tags};
 
 /// The ECS cluster of the environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,11 +26,6 @@ pub struct EcsCluster<S: Stage = Resolved> {
 #[serde(deny_unknown_fields)]
 pub struct EcsClusterOutputs {
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for EcsCluster<S> {
-    const KIND: super::Kind = super::Kind::EcsCluster;
-    type Outputs = EcsClusterOutputs;
 }
 
 /// A capacity provider: one instance group's auto scaling group as ECS capacity.
@@ -67,11 +62,6 @@ pub struct CapacityProviderOutputs {
     pub arn: String,
 }
 
-impl<S: Stage> super::Attributes for CapacityProvider<S> {
-    const KIND: super::Kind = super::Kind::CapacityProvider;
-    type Outputs = CapacityProviderOutputs;
-}
-
 /// The cluster's whole capacity provider list and default strategy (one put overwrites both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -82,11 +72,6 @@ pub struct ClusterCapacityProviders<S: Stage = Resolved> {
     pub capacity_providers: S::V<Vec<String>>,
     /// Where tasks of a service without its own strategy go.
     pub default_strategy: S::V<Vec<StrategyItem>>,
-}
-
-impl<S: Stage> super::Attributes for ClusterCapacityProviders<S> {
-    const KIND: super::Kind = super::Kind::ClusterCapacityProviders;
-    type Outputs = NoOutputs;
 }
 
 /// One entry of a capacity provider strategy.
@@ -210,11 +195,6 @@ pub struct TaskDefinitionOutputs {
     pub revision: i32,
 }
 
-impl<S: Stage> super::Attributes for TaskDefinition<S> {
-    const KIND: super::Kind = super::Kind::TaskDefinition;
-    type Outputs = TaskDefinitionOutputs;
-}
-
 /// A service: replicas of a task behind a load balancer, or a daemon on every instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -310,9 +290,4 @@ pub struct ServiceLoadBalancer {
 #[serde(deny_unknown_fields)]
 pub struct ServiceOutputs {
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for Service<S> {
-    const KIND: super::Kind = super::Kind::Service;
-    type Outputs = ServiceOutputs;
 }

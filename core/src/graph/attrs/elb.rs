@@ -50,8 +50,3 @@ pub struct ClassicListener {
 pub struct ClassicLoadBalancerOutputs {
     pub dns_name: String,
 }
-
-impl<S: Stage> super::Attributes for ClassicLoadBalancer<S> {
-    const KIND: super::Kind = super::Kind::ClassicLoadBalancer;
-    type Outputs = ClassicLoadBalancerOutputs;
-}

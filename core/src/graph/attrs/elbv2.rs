@@ -48,11 +48,6 @@ pub struct LoadBalancerOutputs {
     pub zone_id: String,
 }
 
-impl<S: Stage> super::Attributes for LoadBalancer<S> {
-    const KIND: super::Kind = super::Kind::LoadBalancer;
-    type Outputs = LoadBalancerOutputs;
-}
-
 /// The instances of one service behind the load balancer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -95,11 +90,6 @@ pub struct HealthCheck {
 #[serde(deny_unknown_fields)]
 pub struct TargetGroupOutputs {
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for TargetGroup<S> {
-    const KIND: super::Kind = super::Kind::TargetGroup;
-    type Outputs = TargetGroupOutputs;
 }
 
 /// A listener of an application load balancer. It has no `tags` attribute: it carries only the
@@ -165,11 +155,6 @@ pub struct ListenerOutputs {
     pub arn: String,
 }
 
-impl<S: Stage> super::Attributes for Listener<S> {
-    const KIND: super::Kind = super::Kind::Listener;
-    type Outputs = ListenerOutputs;
-}
-
 /// A rule of a listener forwarding the requests it matches to one service's target group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -200,11 +185,6 @@ pub struct RuleConditions {
 #[serde(deny_unknown_fields)]
 pub struct ListenerRuleOutputs {
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for ListenerRule<S> {
-    const KIND: super::Kind = super::Kind::ListenerRule;
-    type Outputs = ListenerRuleOutputs;
 }
 
 #[cfg(test)]

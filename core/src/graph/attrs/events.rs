@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{NoOutputs, Resolved, Stage, Tags};
+use super::{Resolved, Stage, Tags};
 
 /// A rule on the default event bus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,11 +28,6 @@ pub struct EventRuleOutputs {
     pub arn: String,
 }
 
-impl<S: Stage> super::Attributes for EventRule<S> {
-    const KIND: super::Kind = super::Kind::EventRule;
-    type Outputs = EventRuleOutputs;
-}
-
 /// A rule's target (the alerts topic); identified by rule and target id, state id
 /// `<rule>/<target_id>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,11 +41,6 @@ pub struct EventTarget<S: Stage = Resolved> {
     /// Rewrites the event before delivery; absent: the event is delivered as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_transformer: Option<S::V<InputTransformer>>,
-}
-
-impl<S: Stage> super::Attributes for EventTarget<S> {
-    const KIND: super::Kind = super::Kind::EventTarget;
-    type Outputs = NoOutputs;
 }
 
 /// A target's input transformer: values picked from the event, then put into a template.

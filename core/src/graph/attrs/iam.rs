@@ -33,11 +33,6 @@ pub struct IamRoleOutputs {
     pub arn: String,
 }
 
-impl<S: Stage> super::Attributes for IamRole<S> {
-    const KIND: super::Kind = super::Kind::IamRole;
-    type Outputs = IamRoleOutputs;
-}
-
 /// A customer-managed policy (scoped to this environment's logs, secrets, auth objects).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -54,11 +49,6 @@ pub struct IamPolicy<S: Stage = Resolved> {
 pub struct IamPolicyOutputs {
     /// Also the state id: IAM addresses a policy by its ARN.
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for IamPolicy<S> {
-    const KIND: super::Kind = super::Kind::IamPolicy;
-    type Outputs = IamPolicyOutputs;
 }
 
 /// The instance profile that hands the instance role to EC2 instances.
@@ -78,11 +68,6 @@ pub struct InstanceProfile<S: Stage = Resolved> {
 pub struct InstanceProfileOutputs {
     /// What a launch template names.
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for InstanceProfile<S> {
-    const KIND: super::Kind = super::Kind::InstanceProfile;
-    type Outputs = InstanceProfileOutputs;
 }
 
 /// A policy document attribute: an IAM policy document or, read back from AWS, what was there

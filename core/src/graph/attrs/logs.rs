@@ -21,8 +21,3 @@ pub struct LogGroupOutputs {
     /// The group's ARN without the `:*` suffix `DescribeLogGroups` appends.
     pub arn: String,
 }
-
-impl<S: Stage> super::Attributes for LogGroup<S> {
-    const KIND: super::Kind = super::Kind::LogGroup;
-    type Outputs = LogGroupOutputs;
-}

@@ -20,11 +20,6 @@ pub struct SnsTopicOutputs {
     pub arn: String,
 }
 
-impl<S: Stage> super::Attributes for SnsTopic<S> {
-    const KIND: super::Kind = super::Kind::SnsTopic;
-    type Outputs = SnsTopicOutputs;
-}
-
 /// A topic's access policy (the topic's `Policy` attribute): lets EventBridge publish.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -39,11 +34,6 @@ pub struct SnsTopicPolicy<S: Stage = Resolved> {
 pub struct SnsTopicPolicyOutputs {
     /// The topic's ARN.
     pub id: String,
-}
-
-impl<S: Stage> super::Attributes for SnsTopicPolicy<S> {
-    const KIND: super::Kind = super::Kind::SnsTopicPolicy;
-    type Outputs = SnsTopicPolicyOutputs;
 }
 
 /// A subscription to a topic (one per alert e-mail address); identified by its three fields.
@@ -61,9 +51,4 @@ pub struct SnsSubscription<S: Stage = Resolved> {
 pub struct SnsSubscriptionOutputs {
     /// Also the state id; an e-mail subscription awaiting confirmation has no usable ARN.
     pub arn: String,
-}
-
-impl<S: Stage> super::Attributes for SnsSubscription<S> {
-    const KIND: super::Kind = super::Kind::SnsSubscription;
-    type Outputs = SnsSubscriptionOutputs;
 }

@@ -7,7 +7,7 @@ use super::Builder;
 use super::iam::Iam;
 use crate::graph::Address;
 use crate::graph::Expr;
-use crate::graph::Kind;
+use crate::graph::attrs::{self, Desired};
 use crate::graph::user_data::UserData;
 use crate::manifest::InstanceGroup;
 use serde_json::json;
@@ -38,46 +38,27 @@ pub(super) fn launch_template(
         custom: g.user_data.as_deref(),
     }
     .render();
-    let mut attrs = vec![
-        ("name", Expr::str(aws_name)),
-        ("image", Expr::str(image)),
-        ("instance_type", Expr::str(g.instance_type.clone())),
-        (
-            "iam_instance_profile_arn",
-            Builder::r(&iam.instance_profile, "arn"),
+    let template = attrs::LaunchTemplate::<Desired> {
+        name: Expr::str(aws_name),
+        image: Expr::str(image),
+        instance_type: Expr::str(g.instance_type.clone()),
+        iam_instance_profile_arn: Builder::r(&iam.instance_profile, "arn"),
+        security_group_ids: Expr::List(vec![Builder::r(sg_instances, "id")]),
+        user_data: Expr::str(user_data),
+        // IMDSv2 only; hop limit 2 so containers in bridge mode can reach it too.
+        metadata_options: Expr::Lit(
+            json!({"http_endpoint": "enabled", "http_tokens": "required",
+                                           "http_put_response_hop_limit": 2}),
         ),
-        (
-            "security_group_ids",
-            Expr::List(vec![Builder::r(sg_instances, "id")]),
+        root_volume: Expr::Lit(
+            json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
+                                      "type": g.root_volume.volume_type,
+                                      "encrypted": g.root_volume.encrypted,
+                                      "delete_on_termination": true}),
         ),
-        ("user_data", Expr::str(user_data)),
-        (
-            "metadata_options",
-            // IMDSv2 only; hop limit 2 so containers in bridge mode can reach it too.
-            Expr::Lit(
-                json!({"http_endpoint": "enabled", "http_tokens": "required",
-                             "http_put_response_hop_limit": 2}),
-            ),
-        ),
-        (
-            "root_volume",
-            Expr::Lit(
-                json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
-                             "type": g.root_volume.volume_type,
-                             "encrypted": g.root_volume.encrypted,
-                             "delete_on_termination": true}),
-            ),
-        ),
-        ("monitoring", true.into()),
-        ("tags", b.tags(Some(aws_name))),
-    ];
-    if let Some(key) = &g.key_pair {
-        attrs.push(("key_name", Expr::str(key.clone())));
-    }
-    b.add_untyped(
-        Address::keyed("launch_template", name),
-        Kind::LaunchTemplate,
-        attrs,
-        [],
-    )
+        monitoring: true.into(),
+        tags: b.tags(Some(aws_name)),
+        key_name: g.key_pair.clone().map(Expr::str),
+    };
+    b.add(Address::keyed("launch_template", name), &template, [])
 }

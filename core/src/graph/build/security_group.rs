@@ -6,7 +6,7 @@ use super::load_balancing::Lb;
 use super::network::Network;
 use crate::graph::Address;
 use crate::graph::Expr;
-use crate::graph::Kind;
+use crate::graph::attrs::{self, Desired};
 use crate::manifest::LoadBalancerKind;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -43,24 +43,14 @@ pub(super) fn instance_security_group(
         ingress.push(Expr::Map(rule));
     }
     let name = format!("{}-instances", b.prefix);
-    b.add_untyped(
-        Address::new("security_group.instances"),
-        Kind::SecurityGroup,
-        vec![
-            ("name", Expr::str(name.clone())),
-            (
-                "description",
-                Expr::str(format!("ECS container instances of {}", b.prefix)),
-            ),
-            ("vpc_id", Builder::r(&net.vpc, "id")),
-            ("ingress", Expr::List(ingress)),
-            (
-                "egress",
-                Expr::Lit(json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
-                                  "cidr_blocks": ["0.0.0.0/0"]}])),
-            ),
-            ("tags", b.tags(Some(&name))),
-        ],
-        [],
-    )
+    let group = attrs::SecurityGroup::<Desired> {
+        name: Expr::str(name.clone()),
+        description: Expr::str(format!("ECS container instances of {}", b.prefix)),
+        vpc_id: Builder::r(&net.vpc, "id"),
+        ingress: Expr::List(ingress),
+        egress: Expr::Lit(json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
+                                   "cidr_blocks": ["0.0.0.0/0"]}])),
+        tags: b.tags(Some(&name)),
+    };
+    b.add(Address::new("security_group.instances"), &group, [])
 }

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
 use super::ec2::{Tagged, settle, visible};
-use super::ecs::{as_set, iam_profile_not_visible, recorded_by_id};
-use super::live::{all, missing};
+use super::ecs::{iam_profile_not_visible, recorded_by_id};
+use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::wait::poll_until;

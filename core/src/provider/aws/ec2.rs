@@ -4,18 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use serde_json::Value;
-
-use super::ownership::{TagChanges, owned_tags, tag_changes};
+use super::ownership::{sync_tags, tag_diff};
 use super::{AwsResultExt, Cx};
-use crate::graph::attrs::Tags;
+use crate::graph::attrs::{Attributes, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
-    Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ADDRESS,
-    TAG_ECSOPS_ENVIRONMENT, TAG_ECSOPS_LINEAGE, is_bookkeeping_tag, tags_value,
+    Live, Ownership, ProviderError, Refresh, TAG_ECSOPS_ADDRESS, TAG_ECSOPS_ENVIRONMENT,
+    TAG_ECSOPS_LINEAGE, is_bookkeeping_tag,
 };
 use crate::state::ResourceState;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 /// A described resource with all its tags (for ownership) and its live shape.
 #[derive(Debug, Clone)]
@@ -25,22 +23,12 @@ pub(crate) struct Tagged {
 }
 
 impl Tagged {
-    /// `attributes` plus the visible `tags`; the `id` output is the id.
-    pub fn new(
-        kind: Kind,
-        id: &str,
-        tags: BTreeMap<String, String>,
-        mut attributes: BTreeMap<String, Value>,
-    ) -> Self {
-        attributes.insert("tags".to_owned(), visible_tags(&tags));
+    /// A resource read as its kind's typed attributes (whose `tags` are the visible ones) and
+    /// outputs; `tags` are all its tags.
+    pub fn of<A: Attributes>(id: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Self {
         Self {
             tags,
-            live: Live {
-                kind,
-                id: id.to_owned(),
-                attributes,
-                outputs: BTreeMap::from([("id".to_owned(), Value::from(id))]),
-            },
+            live: Live::new(id, attributes, outputs),
         }
     }
 }
@@ -90,15 +78,6 @@ pub(crate) fn settle(
     }
 }
 
-/// The tags a created resource carries: its desired tags plus the ownership tags (which win
-/// over a desired tag of the same `ecsops:` key; a desired `Environment` wins over ours).
-pub(crate) fn create_tags(
-    own: &Ownership,
-    spec: &ResourceSpec,
-) -> Result<BTreeMap<String, String>, ProviderError> {
-    Ok(owned_tags(own, &spec.address, &spec.tags()?))
-}
-
 pub(crate) fn tag_specification(
     resource_type: ResourceType,
     tags: &BTreeMap<String, String>,
@@ -124,11 +103,6 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
             ))
         })
         .collect()
-}
-
-/// The `tags` attribute as read: every tag but the bookkeeping ones, so it equals the desired one.
-pub(crate) fn visible_tags(tags: &BTreeMap<String, String>) -> Value {
-    tags_value(&visible(tags))
 }
 
 /// The tags a resource shows as its `tags`: without the ownership and AWS bookkeeping.
@@ -213,47 +187,51 @@ pub(crate) fn pick_adoptable<T>(
     Ok(ours.pop())
 }
 
-/// Brings the visible tags of `id` from `before` to the spec's, keeping (and healing) the
+/// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the
 /// ownership tags. Calls AWS only when something differs.
-pub(crate) async fn sync_tags(
+pub(crate) async fn sync_ec2_tags(
     cx: Cx<'_>,
-    spec: &ResourceSpec,
+    a: &Address,
     id: &str,
-    before: Option<&Value>,
+    before: &Tags,
+    after: &Tags,
 ) -> Result<(), ProviderError> {
-    let Some(TagChanges { removed, set }) = tag_changes(cx.own, spec, before)? else {
-        return Ok(());
-    };
-    if !removed.is_empty() {
-        let removed: Vec<Tag> = removed
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        cx.aws
-            .ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .at(&spec.address, "DeleteTags")?;
-    }
-    cx.aws
-        .ec2
-        .create_tags()
-        .resources(id)
-        .set_tags(Some(to_tags(&set)))
-        .send()
-        .await
-        .at(&spec.address, "CreateTags")?;
-    Ok(())
+    sync_tags(
+        tag_diff(cx.own, a, before, after),
+        async |removed| {
+            let removed: Vec<Tag> = removed
+                .iter()
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
+            cx.aws
+                .ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(removed))
+                .send()
+                .await
+                .at(a, "DeleteTags")
+                .map(drop)
+        },
+        async |set| {
+            cx.aws
+                .ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(to_tags(&set)))
+                .send()
+                .await
+                .at(a, "CreateTags")
+                .map(drop)
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::ownership::owned_tags;
     use super::*;
-    use crate::graph::Kind;
-    use serde_json::json;
 
     fn own() -> Ownership {
         Ownership {
@@ -271,21 +249,18 @@ mod tests {
 
     #[test]
     fn created_tags_add_ownership_to_the_desired_ones() {
-        let spec = ResourceSpec {
-            address: Address::new("vpc"),
-            kind: Kind::Vpc,
-            attributes: BTreeMap::from([(
-                "tags".to_owned(),
-                json!({"Name": "acceptance", "Environment": "acceptance", "ecsops:address": "x"}),
-            )]),
-        };
-        let t = create_tags(&own(), &spec).expect("test value");
+        let desired = tags(&[
+            ("Name", "acceptance"),
+            ("Environment", "acceptance"),
+            ("ecsops:address", "x"),
+        ]);
+        let t = owned_tags(&own(), &Address::new("vpc"), &desired);
         assert_eq!(t["Name"], "acceptance");
         assert_eq!(t["ecsops:address"], "vpc");
         assert_eq!(t["ecsops:lineage"], "L");
         assert_eq!(
-            visible_tags(&t),
-            json!({"Environment": "acceptance", "Name": "acceptance"})
+            visible(&t),
+            tags(&[("Environment", "acceptance"), ("Name", "acceptance")])
         );
     }
 

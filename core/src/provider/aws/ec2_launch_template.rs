@@ -22,32 +22,79 @@ use aws_sdk_ec2::types::{
     LaunchTemplateEbsBlockDevice, LaunchTemplateEbsBlockDeviceRequest,
     LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, LaunchTemplateVersion, LaunchTemplatesMonitoringRequest,
-    RequestLaunchTemplateData, ResourceType, ResponseLaunchTemplateData, VolumeType,
+    LaunchTemplateTagSpecificationRequest, LaunchTemplateVersion, LaunchTemplatesMonitoring,
+    LaunchTemplatesMonitoringRequest, RequestLaunchTemplateData, ResourceType, VolumeType,
 };
-use serde_json::{Value, json};
 
 use super::ec2::{
-    Tagged, create_tags, environment_filter, settle, sync_tags, tag_map, tag_specification, to_tags,
+    Tagged, environment_filter, settle, sync_ec2_tags, tag_map, tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
-use super::live::missing;
+use super::live::{all, missing};
 use super::once::send_once;
-use super::ownership::{adopt, claim};
-use super::{AwsResultExt, Cx, Prior, retry_when, tolerate};
+use super::ownership::{adopt, claim, owned_tags};
+use super::{AwsResultExt, Cx, Manage, Prior, remove, retry_when};
+use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
 const SSM_PREFIX: &str = "ssm:";
 
-pub(crate) async fn create(
+impl Manage for attrs::LaunchTemplate {
+    /// Creates the template (its data and the first version) with its tags, or adopts the one
+    /// of that name that carries this lineage's tags.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        create(cx, spec, token_seed).await
+    }
+
+    /// A new default version with the full data when any attribute differs (tags too:
+    /// instances and volumes get them from the data), and the template's own tags brought to
+    /// the spec.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        Box::pin(update(cx, spec, prior)).await
+    }
+
+    /// Deletes the template with all its versions.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(
+            cx,
+            &[],
+            &[
+                "InvalidLaunchTemplateId.NotFound",
+                "InvalidLaunchTemplateName.NotFoundException",
+            ],
+            || async {
+                cx.aws
+                    .ec2
+                    .delete_launch_template()
+                    .launch_template_id(prior.id)
+                    .send()
+                    .await
+                    .at(prior.address, "DeleteLaunchTemplate")
+                    .map(drop)
+            },
+        )
+        .await
+    }
+}
+
+async fn create(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     token_seed: u64,
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let name = spec.str("name")?;
+    let want: attrs::LaunchTemplate = spec.decode()?;
+    let name = want.name.as_str();
     let found = describe(
         cx,
         a,
@@ -66,14 +113,14 @@ pub(crate) async fn create(
         claim(cx.own, a, id, &tag_map(t.tags()))?;
         tracing::info!(address = %a, id, "adopting an existing launch template");
         let versions = latest_versions(cx, a, Some(id)).await?;
-        let ami = resolve_image(cx, spec).await?;
-        let live = template_live(t, versions.get(id), Some((spec.str("image")?, &ami)))
+        let ami = resolve_image(cx, a, &want.image).await?;
+        let live = template_live(t, versions.get(id), Some((&want.image, &ami)))
             .ok_or_else(|| missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData"))?;
         return adopt(spec, &live.live, |prior| Box::pin(update(cx, spec, prior))).await;
     }
-    let ami = resolve_image(cx, spec).await?;
-    let data = template_data(spec, &ami)?;
-    let tags = create_tags(cx.own, spec)?;
+    let ami = resolve_image(cx, a, &want.image).await?;
+    let data = template_data(&want, &ami);
+    let tags = owned_tags(cx.own, a, &want.tags);
     let token = spec.client_token(&cx.own.lineage, token_seed);
     // The instance profile is created moments before by another step; IAM is eventually
     // consistent, and a failed create made nothing, so retrying cannot duplicate.
@@ -106,42 +153,32 @@ pub(crate) async fn create(
     let version = t
         .latest_version_number()
         .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LatestVersionNumber"))?;
-    Ok(applied(spec, id, version, &ami))
+    Ok(Applied::new(spec, id, &outputs(id, version, &ami)))
 }
 
-fn applied(spec: &ResourceSpec, id: &str, version: i64, ami: &str) -> Applied {
-    Applied {
+fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
+    LaunchTemplateOutputs {
         id: id.to_owned(),
-        attributes: spec.attributes.clone(),
-        outputs: outputs(id, version, ami),
-        adopted: false,
+        latest_version: version,
+        image_id: ami.to_owned(),
     }
 }
 
-fn outputs(id: &str, version: i64, ami: &str) -> BTreeMap<String, Value> {
-    BTreeMap::from([
-        ("id".to_owned(), Value::from(id)),
-        ("latest_version".to_owned(), Value::from(version)),
-        ("image_id".to_owned(), Value::from(ami)),
-    ])
-}
-
-/// A new default version with the full data when any attribute differs (tags too: instances
-/// and volumes get them from the data), and the template's own tags brought to the spec.
-pub(crate) async fn update(
+async fn update(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     prior: Prior<'_>,
 ) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let recorded_ami = prior.outputs.get("image_id").and_then(Value::as_str);
-    let recorded_version = prior.outputs.get("latest_version").and_then(Value::as_i64);
-    let ami = resolve_image(cx, spec).await?;
-    let unchanged = spec.attributes == *prior.attributes && recorded_ami == Some(ami.as_str());
-    let version = match recorded_version {
-        Some(v) if unchanged => v,
+    let want: attrs::LaunchTemplate = spec.decode()?;
+    let was: attrs::LaunchTemplate = prior.decode()?;
+    // Recorded outputs that are missing (state written by hand) just mean a new version.
+    let recorded = prior.outputs::<attrs::LaunchTemplate>().ok();
+    let ami = resolve_image(cx, a, &want.image).await?;
+    let version = match recorded {
+        Some(r) if want == was && r.image_id == ami => r.latest_version,
         _ => {
-            let data = template_data(spec, &ami)?;
+            let data = template_data(&want, &ami);
             let out = retry_when(
                 cx.waits,
                 cx.waits.consistency,
@@ -173,32 +210,12 @@ pub(crate) async fn update(
             v
         }
     };
-    sync_tags(cx, spec, prior.id, prior.attributes.get("tags")).await?;
-    Ok(applied(spec, prior.id, version, &ami))
-}
-
-pub(crate) async fn delete(
-    cx: Cx<'_>,
-    address: &Address,
-    _kind: Kind,
-    prior: Prior<'_>,
-) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .ec2
-        .delete_launch_template()
-        .launch_template_id(prior.id)
-        .send()
-        .await
-        .at(address, "DeleteLaunchTemplate")
-        .map(drop);
-    tolerate(
-        r,
-        &[
-            "InvalidLaunchTemplateId.NotFound",
-            "InvalidLaunchTemplateName.NotFoundException",
-        ],
-    )
+    sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
+    Ok(Applied::new(
+        spec,
+        prior.id,
+        &outputs(prior.id, version, &ami),
+    ))
 }
 
 pub(crate) async fn refresh(
@@ -209,11 +226,6 @@ pub(crate) async fn refresh(
     if !resources.values().any(|r| r.kind == Kind::LaunchTemplate) {
         return Ok(());
     }
-    let recorded: BTreeMap<&str, &ResourceState> = resources
-        .values()
-        .filter(|r| r.kind == Kind::LaunchTemplate)
-        .filter_map(|r| Some((r.id.as_deref()?, r)))
-        .collect();
     let a = Address::new(Kind::LaunchTemplate.as_str());
     let templates = describe(cx, &a, vec![environment_filter(cx.own)]).await?;
     let versions = if templates.is_empty() {
@@ -221,14 +233,25 @@ pub(crate) async fn refresh(
     } else {
         latest_versions(cx, &a, None).await?
     };
+    // What each recorded template's `image` stood for when applied; a record that does not
+    // decode (state written by hand) reads the image as the live AMI.
+    let known: BTreeMap<&str, (String, String)> = resources
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::LaunchTemplate)
+        .filter_map(|(address, r)| {
+            let prior = Prior::of(address, r).ok()?;
+            let image = prior.decode::<attrs::LaunchTemplate>().ok()?.image;
+            let ami = prior.outputs::<attrs::LaunchTemplate>().ok()?.image_id;
+            Some((prior.id, (image, ami)))
+        })
+        .collect();
     let found = templates
         .iter()
         .filter_map(|t| {
             let id = t.launch_template_id()?;
-            let known = recorded.get(id).and_then(|r| {
-                let image = r.attributes.get("image").and_then(Value::as_str)?;
-                Some((image, r.outputs.get("image_id").and_then(Value::as_str)?))
-            });
+            let known = known
+                .get(id)
+                .map(|(image, ami)| (image.as_str(), ami.as_str()));
             template_live(t, versions.get(id), known)
         })
         .collect();
@@ -241,16 +264,14 @@ async fn describe(
     a: &Address,
     filters: Vec<Filter>,
 ) -> Result<Vec<LaunchTemplate>, ProviderError> {
-    cx.aws
-        .ec2
-        .describe_launch_templates()
-        .set_filters(Some(filters))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "DescribeLaunchTemplates")
+    all!(
+        cx.aws
+            .ec2
+            .describe_launch_templates()
+            .set_filters(Some(filters)),
+        a,
+        "DescribeLaunchTemplates"
+    )
 }
 
 /// The `$Latest` version of one template, or (no id) of every template in the account: the
@@ -260,27 +281,23 @@ async fn latest_versions(
     a: &Address,
     id: Option<&str>,
 ) -> Result<BTreeMap<String, LaunchTemplateVersion>, ProviderError> {
-    let versions = cx
-        .aws
-        .ec2
-        .describe_launch_template_versions()
-        .set_launch_template_id(id.map(str::to_owned))
-        .versions("$Latest")
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .at(a, "DescribeLaunchTemplateVersions")?;
+    let versions = all!(
+        cx.aws
+            .ec2
+            .describe_launch_template_versions()
+            .set_launch_template_id(id.map(str::to_owned))
+            .versions("$Latest"),
+        a,
+        "DescribeLaunchTemplateVersions"
+    )?;
     Ok(versions
         .into_iter()
         .filter_map(|v| Some((v.launch_template_id()?.to_owned(), v)))
         .collect())
 }
 
-/// The image the spec asks for: the AMI itself, or the one its SSM parameter names now.
-async fn resolve_image(cx: Cx<'_>, spec: &ResourceSpec) -> Result<String, ProviderError> {
-    let image = spec.str("image")?;
+/// The AMI `image` names: the AMI itself, or the one its SSM parameter names now.
+async fn resolve_image(cx: Cx<'_>, a: &Address, image: &str) -> Result<String, ProviderError> {
     let Some(parameter) = image.strip_prefix(SSM_PREFIX) else {
         return Ok(image.to_owned());
     };
@@ -291,117 +308,74 @@ async fn resolve_image(cx: Cx<'_>, spec: &ResourceSpec) -> Result<String, Provid
         .name(parameter)
         .send()
         .await
-        .at(&spec.address, "GetParameter")?;
+        .at(a, "GetParameter")?;
     out.parameter()
         .and_then(|p| p.value())
         .map(str::to_owned)
-        .ok_or_else(|| missing(&spec.address, "GetParameter", "Parameter.Value"))
+        .ok_or_else(|| missing(a, "GetParameter", "Parameter.Value"))
 }
 
-fn object<'s>(
-    spec: &'s ResourceSpec,
-    name: &str,
-) -> Result<&'s serde_json::Map<String, Value>, ProviderError> {
-    spec.attributes
-        .get(name)
-        .and_then(Value::as_object)
-        .ok_or_else(|| spec.invalid(name, "is missing or not a table"))
-}
-
-/// The full launch template data of the spec, with `ami` as the image.
-fn template_data(
-    spec: &ResourceSpec,
-    ami: &str,
-) -> Result<RequestLaunchTemplateData, ProviderError> {
-    let meta = object(spec, "metadata_options")?;
-    let root = object(spec, "root_volume")?;
-    let field = |m: &serde_json::Map<String, Value>, attr: &str, key: &str| {
-        m.get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| spec.invalid(attr, &format!("has no string `{key}`")))
-    };
-    let hop_limit = meta
-        .get("http_put_response_hop_limit")
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok());
-    let size = root
-        .get("size")
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| spec.invalid("root_volume", "has no integer `size`"))?;
-    let security_groups = spec
-        .attributes
-        .get("security_group_ids")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        });
-    let desired = spec.tags()?;
+/// The full launch template data of `want`, with `ami` as the image.
+fn template_data(want: &attrs::LaunchTemplate, ami: &str) -> RequestLaunchTemplateData {
+    let (meta, root) = (&want.metadata_options, &want.root_volume);
     let instance_tags = |kind: ResourceType| {
         LaunchTemplateTagSpecificationRequest::builder()
             .resource_type(kind)
-            .set_tags(Some(to_tags(&desired)))
+            .set_tags(Some(to_tags(&want.tags)))
             .build()
     };
     let mut data = RequestLaunchTemplateData::builder()
         .image_id(ami)
-        .instance_type(InstanceType::from(spec.str("instance_type")?))
+        .instance_type(InstanceType::from(want.instance_type.as_str()))
         .iam_instance_profile(
             LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
-                .arn(spec.str("iam_instance_profile_arn")?)
+                .arn(&want.iam_instance_profile_arn)
                 .build(),
         )
-        .set_security_group_ids(security_groups)
-        .user_data(base64_encode(spec.str("user_data")?.as_bytes()))
+        .set_security_group_ids(Some(want.security_group_ids.clone()))
+        .user_data(base64_encode(want.user_data.as_bytes()))
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(
-                    field(meta, "metadata_options", "http_endpoint")?.as_str(),
+                    meta.http_endpoint.as_str(),
                 ))
                 .http_tokens(LaunchTemplateHttpTokensState::from(
-                    field(meta, "metadata_options", "http_tokens")?.as_str(),
+                    meta.http_tokens.as_str(),
                 ))
-                .set_http_put_response_hop_limit(hop_limit)
+                .set_http_put_response_hop_limit(meta.http_put_response_hop_limit)
                 .build(),
         )
         .block_device_mappings(
             LaunchTemplateBlockDeviceMappingRequest::builder()
-                .device_name(field(root, "root_volume", "device_name")?)
+                .device_name(&root.device_name)
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
-                        .volume_size(size)
-                        .volume_type(VolumeType::from(
-                            field(root, "root_volume", "type")?.as_str(),
-                        ))
-                        .set_encrypted(root.get("encrypted").and_then(Value::as_bool))
-                        .set_delete_on_termination(
-                            root.get("delete_on_termination").and_then(Value::as_bool),
-                        )
+                        .volume_size(root.size)
+                        .volume_type(VolumeType::from(root.volume_type.as_str()))
+                        .set_encrypted(root.encrypted)
+                        .set_delete_on_termination(root.delete_on_termination)
                         .build(),
                 )
                 .build(),
         )
         .monitoring(
             LaunchTemplatesMonitoringRequest::builder()
-                .enabled(spec.bool_or("monitoring", false)?)
+                .enabled(want.monitoring)
                 .build(),
         )
-        .set_key_name(spec.opt_str("key_name").map(str::to_owned));
-    if !desired.is_empty() {
+        .set_key_name(want.key_name.clone());
+    if !want.tags.is_empty() {
         data = data
             .tag_specifications(instance_tags(ResourceType::Instance))
             .tag_specifications(instance_tags(ResourceType::Volume));
     }
-    Ok(data.build())
+    data.build()
 }
 
 /// A described template in the desired shape. `known` is an `image` attribute with the AMI it
 /// stands for (recorded, or just resolved): the attribute reads as that while the live AMI is
-/// that one, so a resolved `ssm:` parameter is no drift.
+/// that one, so a resolved `ssm:` parameter is no drift. Data AWS does not answer reads as
+/// empty (and so as drift).
 fn template_live(
     t: &LaunchTemplate,
     version: Option<&LaunchTemplateVersion>,
@@ -415,64 +389,68 @@ fn template_live(
         Some((image, known_ami)) if known_ami == ami => image,
         _ => ami,
     };
-    let mut attributes = data_attributes(data);
-    attributes.insert("name".to_owned(), Value::from(t.launch_template_name()?));
-    attributes.insert("image".to_owned(), Value::from(image));
-    let mut tagged = Tagged::new(Kind::LaunchTemplate, id, tag_map(t.tags()), attributes);
-    let number = version.version_number()?;
-    tagged.live.outputs = outputs(id, number, ami);
-    Some(tagged)
-}
-
-/// Everything of the version data the spec sets, but the name and image.
-fn data_attributes(data: &ResponseLaunchTemplateData) -> BTreeMap<String, Value> {
-    let mut attributes = BTreeMap::new();
-    let mut put = |k: &str, v: Value| {
-        attributes.insert(k.to_owned(), v);
+    let tags = tag_map(t.tags());
+    let template = attrs::LaunchTemplate::<Resolved> {
+        name: t.launch_template_name()?.to_owned(),
+        image: image.to_owned(),
+        instance_type: data
+            .instance_type()
+            .map_or("", InstanceType::as_str)
+            .to_owned(),
+        iam_instance_profile_arn: data
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .unwrap_or_default()
+            .to_owned(),
+        security_group_ids: data.security_group_ids().to_vec(),
+        user_data: data.user_data().map_or_else(String::new, |u| {
+            base64_decode(u)
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| u.to_owned())
+        }),
+        metadata_options: data
+            .metadata_options()
+            .map(|m| MetadataOptions {
+                http_endpoint: m
+                    .http_endpoint()
+                    .map_or("", LaunchTemplateInstanceMetadataEndpointState::as_str)
+                    .to_owned(),
+                http_tokens: m
+                    .http_tokens()
+                    .map_or("", LaunchTemplateHttpTokensState::as_str)
+                    .to_owned(),
+                http_put_response_hop_limit: m.http_put_response_hop_limit(),
+            })
+            .unwrap_or_default(),
+        root_volume: data
+            .block_device_mappings()
+            .first()
+            .map(|root| {
+                let ebs = root.ebs();
+                RootVolume {
+                    device_name: root.device_name().unwrap_or_default().to_owned(),
+                    size: ebs
+                        .and_then(LaunchTemplateEbsBlockDevice::volume_size)
+                        .unwrap_or_default(),
+                    volume_type: ebs
+                        .and_then(|e| e.volume_type())
+                        .map_or("", VolumeType::as_str)
+                        .to_owned(),
+                    encrypted: ebs.and_then(LaunchTemplateEbsBlockDevice::encrypted),
+                    delete_on_termination: ebs
+                        .and_then(LaunchTemplateEbsBlockDevice::delete_on_termination),
+                }
+            })
+            .unwrap_or_default(),
+        monitoring: data
+            .monitoring()
+            .and_then(LaunchTemplatesMonitoring::enabled)
+            .unwrap_or(false),
+        tags: visible(&tags),
+        key_name: data.key_name().map(str::to_owned),
     };
-    if let Some(t) = data.instance_type() {
-        put("instance_type", Value::from(t.as_str()));
-    }
-    if let Some(arn) = data.iam_instance_profile().and_then(|p| p.arn()) {
-        put("iam_instance_profile_arn", Value::from(arn));
-    }
-    put("security_group_ids", json!(data.security_group_ids()));
-    if let Some(u) = data.user_data() {
-        let plain = base64_decode(u)
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_else(|| u.to_owned());
-        put("user_data", Value::from(plain));
-    }
-    if let Some(m) = data.metadata_options() {
-        put(
-            "metadata_options",
-            json!({
-                "http_endpoint": m.http_endpoint().map(LaunchTemplateInstanceMetadataEndpointState::as_str),
-                "http_tokens": m.http_tokens().map(LaunchTemplateHttpTokensState::as_str),
-                "http_put_response_hop_limit": m.http_put_response_hop_limit(),
-            }),
-        );
-    }
-    if let Some(root) = data.block_device_mappings().first() {
-        let ebs = root.ebs();
-        put(
-            "root_volume",
-            json!({
-                "device_name": root.device_name(),
-                "size": ebs.and_then(LaunchTemplateEbsBlockDevice::volume_size),
-                "type": ebs.and_then(|e| e.volume_type()).map(VolumeType::as_str),
-                "encrypted": ebs.and_then(LaunchTemplateEbsBlockDevice::encrypted),
-                "delete_on_termination": ebs.and_then(LaunchTemplateEbsBlockDevice::delete_on_termination),
-            }),
-        );
-    }
-    if let Some(m) = data.monitoring() {
-        put("monitoring", Value::from(m.enabled().unwrap_or(false)));
-    }
-    if let Some(k) = data.key_name() {
-        put("key_name", Value::from(k));
-    }
-    attributes
+    let outputs = outputs(id, version.version_number()?, ami);
+    Some(Tagged::of(id, tags, &template, &outputs))
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -522,8 +500,10 @@ mod tests {
     use super::*;
     use aws_sdk_ec2::types::{
         LaunchTemplateBlockDeviceMapping, LaunchTemplateIamInstanceProfileSpecification,
-        LaunchTemplateInstanceMetadataOptions, LaunchTemplatesMonitoring, Tag,
+        LaunchTemplateInstanceMetadataOptions, LaunchTemplatesMonitoring,
+        ResponseLaunchTemplateData, Tag,
     };
+    use serde_json::json;
 
     #[test]
     fn base64_round_trips() {

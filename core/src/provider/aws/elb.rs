@@ -21,8 +21,8 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, found_or_none, recorded, same_order, same_set, tagged};
-use super::live::{all, missing};
+use super::elbv2::{PER_CALL, found_or_none, recorded, same_set, tagged};
+use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Manage, Prior, remove};
@@ -438,10 +438,10 @@ fn live(
         name: name.to_owned(),
         scheme: d.scheme().unwrap_or_default().to_owned(),
         vpc_id: d.vpc_id().unwrap_or_default().to_owned(),
-        subnets: same_order(d.subnets().to_vec(), recorded.map(|r| &r.subnets)),
-        security_groups: same_order(
+        subnets: as_set(d.subnets().to_vec(), recorded.map(|r| r.subnets.as_slice())),
+        security_groups: as_set(
             d.security_groups().to_vec(),
-            recorded.map(|r| &r.security_groups),
+            recorded.map(|r| r.security_groups.as_slice()),
         ),
         listeners,
         idle_timeout: recorded.and_then(|r| r.idle_timeout),

@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
 use crate::state::ResourceState;
@@ -23,13 +21,6 @@ macro_rules! all {
     };
 }
 pub(crate) use all;
-
-/// Attributes from `(name, value)` pairs.
-pub(crate) fn attrs(
-    pairs: impl IntoIterator<Item = (&'static str, Value)>,
-) -> BTreeMap<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
 
 /// AWS answered without a field ecsops needs.
 pub(crate) fn missing(
@@ -67,18 +58,18 @@ pub(crate) fn report(out: &mut Refresh, address: &Address, live: Option<Live>) {
     }
 }
 
-/// A live list whose order means nothing (subnets, attachments): the recorded list itself when
-/// it holds the same items, else the live items sorted.
-pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&Value>) -> Value {
-    let set: BTreeSet<&str> = live.iter().map(String::as_str).collect();
-    if let Some(Value::Array(r)) = recorded {
-        let rec: BTreeSet<&str> = r.iter().filter_map(Value::as_str).collect();
-        if rec == set && rec.len() == r.len() {
-            return Value::Array(r.clone());
+/// A live list whose order means nothing (subnets, attachments, providers): the recorded list
+/// itself when it holds the same items, else the live items sorted, so a set read back in
+/// another order is no drift.
+pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&[String]>) -> Vec<String> {
+    if let Some(r) = recorded {
+        let set: BTreeSet<&String> = live.iter().collect();
+        if r.iter().collect::<BTreeSet<_>>() == set && set.len() == r.len() {
+            return r.to_vec();
         }
     }
     live.sort();
-    Value::from(live)
+    live
 }
 
 /// The longest common prefix of `names` (on character boundaries): the narrowest filter of one
@@ -103,7 +94,6 @@ pub(crate) fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn common_prefixes() {
@@ -119,14 +109,14 @@ mod tests {
 
     #[test]
     fn sets_keep_the_recorded_order_when_equal() {
-        let recorded = json!(["b", "a"]);
+        let strings =
+            |items: &[&str]| -> Vec<String> { items.iter().map(|s| (*s).to_owned()).collect() };
+        let recorded = strings(&["b", "a"]);
+        assert_eq!(as_set(strings(&["a", "b"]), Some(&recorded)), recorded);
         assert_eq!(
-            as_set(vec!["a".to_owned(), "b".to_owned()], Some(&recorded)),
-            recorded
+            as_set(strings(&["c", "a"]), Some(&recorded)),
+            strings(&["a", "c"])
         );
-        assert_eq!(
-            as_set(vec!["c".to_owned(), "a".to_owned()], Some(&recorded)),
-            json!(["a", "c"])
-        );
+        assert_eq!(as_set(strings(&["b", "a"]), None), strings(&["a", "b"]));
     }
 }

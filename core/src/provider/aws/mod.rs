@@ -40,7 +40,7 @@ pub use calls::CallLog;
 
 use super::{Applied, Live, Ownership, Provider, ProviderError, Refresh, ResourceSpec, decode};
 use crate::graph::attrs::{self, Attributes};
-use crate::graph::{Address, Family, Kind};
+use crate::graph::{Address, Family, Kind, kind_table};
 use crate::state::ResourceState;
 
 /// The SDK crates the provider is built on, for callers that describe resources themselves
@@ -180,18 +180,6 @@ pub(crate) struct Cx<'a> {
 /// The kinds handled by the module that handles `kind`, in table order.
 pub(crate) fn family_kinds(kind: Kind) -> Vec<Kind> {
     kind.family().kinds().collect()
-}
-
-pub(crate) fn not_implemented(
-    address: &Address,
-    kind: Kind,
-    action: &'static str,
-) -> ProviderError {
-    ProviderError::NotImplemented {
-        address: address.clone(),
-        kind,
-        action,
-    }
 }
 
 impl AwsProvider {
@@ -364,54 +352,42 @@ macro_rules! dispatch {
     };
 }
 
-/// Create, update and delete of the families not yet moved to [`Manage`] (while the kinds move
-/// one family at a time).
-macro_rules! dispatch_legacy {
-    ($family:expr, $f:ident($($arg:expr),*)) => {
-        match $family {
-            Family::Ec2Network => Box::pin(ec2_network::$f($($arg),*)).await,
-            Family::Ec2SecurityGroup => Box::pin(ec2_security_group::$f($($arg),*)).await,
-            Family::Ec2LaunchTemplate => Box::pin(ec2_launch_template::$f($($arg),*)).await,
-            Family::Iam => unreachable!("IAM roles, policies and instance profiles go through Manage"),
-            Family::Logs => unreachable!("log groups go through Manage"),
-            Family::Sns => unreachable!("SNS topics, policies and subscriptions go through Manage"),
-            Family::Events => unreachable!("EventBridge rules and targets go through Manage"),
-            Family::Autoscaling => unreachable!("auto scaling groups go through Manage"),
-            Family::Ecs => unreachable!("ECS kinds go through Manage"),
-            Family::Elbv2 => unreachable!("load balancers, target groups, listeners and rules go through Manage"),
-            Family::Elb => unreachable!("classic load balancers go through Manage"),
+/// The kind table as the provider's dispatch: every kind to its [`Manage`] implementation (a
+/// kind without one does not build).
+macro_rules! manage_kinds {
+    ($(
+        $kind:ident: $name:literal, $family:ident, $replacement:ident,
+            forces $forces:tt, outputs $outputs:ident, update_changes $changed:tt;
+    )*) => {
+        async fn create_kind(
+            cx: Cx<'_>,
+            spec: &ResourceSpec,
+            token_seed: u64,
+        ) -> Result<Applied, ProviderError> {
+            match spec.kind {
+                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::create(cx, spec, token_seed)).await,)*
+            }
+        }
+
+        async fn update_kind(
+            cx: Cx<'_>,
+            spec: &ResourceSpec,
+            prior: Prior<'_>,
+        ) -> Result<Applied, ProviderError> {
+            match spec.kind {
+                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::update(cx, spec, prior)).await,)*
+            }
+        }
+
+        async fn delete_kind(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+            match prior.kind {
+                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::delete(cx, prior)).await,)*
+            }
         }
     };
 }
 
-/// Transitional: the kinds already on [`Manage`], the others through their family.
-macro_rules! manage {
-    ($kind:expr, $op:ident($($arg:expr),*), else $legacy:expr) => {
-        match $kind {
-            Kind::IamRole => Box::pin(<attrs::IamRole as Manage>::$op($($arg),*)).await,
-            Kind::IamPolicy => Box::pin(<attrs::IamPolicy as Manage>::$op($($arg),*)).await,
-            Kind::InstanceProfile => Box::pin(<attrs::InstanceProfile as Manage>::$op($($arg),*)).await,
-            Kind::LogGroup => Box::pin(<attrs::LogGroup as Manage>::$op($($arg),*)).await,
-            Kind::SnsTopic => Box::pin(<attrs::SnsTopic as Manage>::$op($($arg),*)).await,
-            Kind::SnsTopicPolicy => Box::pin(<attrs::SnsTopicPolicy as Manage>::$op($($arg),*)).await,
-            Kind::SnsSubscription => Box::pin(<attrs::SnsSubscription as Manage>::$op($($arg),*)).await,
-            Kind::EventRule => Box::pin(<attrs::EventRule as Manage>::$op($($arg),*)).await,
-            Kind::EventTarget => Box::pin(<attrs::EventTarget as Manage>::$op($($arg),*)).await,
-            Kind::AutoscalingGroup => Box::pin(<attrs::AutoscalingGroup as Manage>::$op($($arg),*)).await,
-            Kind::EcsCluster => Box::pin(<attrs::EcsCluster as Manage>::$op($($arg),*)).await,
-            Kind::CapacityProvider => Box::pin(<attrs::CapacityProvider as Manage>::$op($($arg),*)).await,
-            Kind::ClusterCapacityProviders => Box::pin(<attrs::ClusterCapacityProviders as Manage>::$op($($arg),*)).await,
-            Kind::TaskDefinition => Box::pin(<attrs::TaskDefinition as Manage>::$op($($arg),*)).await,
-            Kind::Service => Box::pin(<attrs::Service as Manage>::$op($($arg),*)).await,
-            Kind::LoadBalancer => Box::pin(<attrs::LoadBalancer as Manage>::$op($($arg),*)).await,
-            Kind::ClassicLoadBalancer => Box::pin(<attrs::ClassicLoadBalancer as Manage>::$op($($arg),*)).await,
-            Kind::TargetGroup => Box::pin(<attrs::TargetGroup as Manage>::$op($($arg),*)).await,
-            Kind::Listener => Box::pin(<attrs::Listener as Manage>::$op($($arg),*)).await,
-            Kind::ListenerRule => Box::pin(<attrs::ListenerRule as Manage>::$op($($arg),*)).await,
-            _ => $legacy,
-        }
-    };
-}
+kind_table!(manage_kinds);
 
 impl Provider for AwsProvider {
     /// A create whose outcome is unknown (its response was lost) runs again from the top,
@@ -419,11 +395,7 @@ impl Provider for AwsProvider {
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
         let mut reruns = 0;
         loop {
-            let created = manage!(
-                spec.kind,
-                create(self.cx(), spec, token_seed),
-                else dispatch_legacy!(spec.kind.family(), create(self.cx(), spec, token_seed))
-            );
+            let created = create_kind(self.cx(), spec, token_seed).await;
             match created {
                 Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
                     reruns += 1;
@@ -443,11 +415,7 @@ impl Provider for AwsProvider {
     ) -> Result<Applied, ProviderError> {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
-        manage!(
-            spec.kind,
-            update(self.cx(), spec, prior),
-            else dispatch_legacy!(spec.kind.family(), update(self.cx(), spec, prior))
-        )
+        update_kind(self.cx(), spec, prior).await
     }
 
     async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
@@ -463,11 +431,7 @@ impl Provider for AwsProvider {
             attributes: &prior.attributes,
             outputs: &prior.outputs,
         };
-        manage!(
-            kind,
-            delete(self.cx(), prior),
-            else dispatch_legacy!(kind.family(), delete(self.cx(), address, kind, prior))
-        )
+        delete_kind(self.cx(), prior).await
     }
 
     async fn refresh(

@@ -6,15 +6,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use serde_json::Value;
-
 use super::Prior;
 use super::ec2::{other_environment, owner};
 use crate::graph::Address;
 use crate::graph::attrs::Tags;
-use crate::provider::{
-    Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag, tags_of,
-};
+use crate::provider::{Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag};
 
 /// Succeeds when `tags` say the resource `id` was created for `address` by this lineage; a
 /// resource under our name or key that is not ours is never taken over.
@@ -89,17 +85,6 @@ pub(crate) struct TagChanges {
     pub removed: Vec<String>,
     /// Every tag to set, ownership tags included so that they heal.
     pub set: BTreeMap<String, String>,
-}
-
-/// The tag update that brings `before` (the visible tags) to the spec's, or `None` when they
-/// already match.
-pub(crate) fn tag_changes(
-    own: &Ownership,
-    spec: &ResourceSpec,
-    before: Option<&Value>,
-) -> Result<Option<TagChanges>, ProviderError> {
-    let before = tags_of(&spec.address, before)?;
-    Ok(tag_diff(own, &spec.address, &before, &spec.tags()?))
 }
 
 /// Every tag a resource at `address` carries: the ownership tags and the desired ones.

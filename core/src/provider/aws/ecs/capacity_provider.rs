@@ -10,13 +10,12 @@ use aws_sdk_ecs::types::{
 };
 
 use super::super::ec2::{Tagged, settle, visible};
-use super::super::live::missing;
+use super::super::live::{as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags};
 use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while};
 use super::{
-    as_set, ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, tagged, unless_gone,
-    update_tags,
+    ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, tagged, unless_gone, update_tags,
 };
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};

@@ -24,7 +24,7 @@ mod cluster;
 mod service;
 mod task_definition;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
@@ -115,20 +115,6 @@ pub(crate) fn recorded_by_id<A: Attributes>(
         .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
         .map(|(id, address, r)| Ok((id, Prior::of(address, r)?.decode()?)))
         .collect()
-}
-
-/// A live list whose order means nothing (subnets, providers): the recorded list itself when it
-/// holds the same items, else the live items sorted. The typed form of `live::as_set`.
-pub(crate) fn as_set(mut live: Vec<String>, recorded: Option<&[String]>) -> Vec<String> {
-    if let Some(r) = recorded {
-        let set: BTreeSet<&String> = live.iter().collect();
-        let rec: BTreeSet<&String> = r.iter().collect();
-        if rec == set && rec.len() == r.len() {
-            return r.to_vec();
-        }
-    }
-    live.sort();
-    live
 }
 
 /// A described resource with all its tags (for ownership) and its live shape.
@@ -226,22 +212,4 @@ fn strategy_items(items: &[CapacityProviderStrategyItem]) -> Vec<attrs::Strategy
             base: i.base(),
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn live_lists_keep_the_recorded_order_when_equal_as_sets() {
-        let recorded = ["b".to_owned(), "a".to_owned()];
-        assert_eq!(
-            as_set(vec!["a".to_owned(), "b".to_owned()], Some(&recorded)),
-            recorded
-        );
-        assert_eq!(
-            as_set(vec!["c".to_owned(), "a".to_owned()], Some(&recorded)),
-            ["a", "c"]
-        );
-    }
 }

@@ -7,12 +7,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::{Tagged, visible};
-use super::super::live::{all, missing};
+use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
-use super::{batched, claimed, found_or_none, same_order, same_set, tagged, tags_for, to_tags};
+use super::{batched, claimed, found_or_none, same_set, tagged, tags_for, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -335,10 +335,10 @@ pub(super) fn live(
             .map_or("", LoadBalancerSchemeEnum::as_str)
             .to_owned(),
         vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
-        subnets: same_order(subnets, recorded.map(|r| &r.subnets)),
-        security_groups: same_order(
+        subnets: as_set(subnets, recorded.map(|r| r.subnets.as_slice())),
+        security_groups: as_set(
             lb.security_groups().to_vec(),
-            recorded.map(|r| &r.security_groups),
+            recorded.map(|r| r.security_groups.as_slice()),
         ),
         idle_timeout: recorded.and_then(|r| r.idle_timeout),
         deletion_protection: recorded.and_then(|r| r.deletion_protection),

@@ -306,19 +306,6 @@ pub(super) fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
-/// A live list whose order means nothing: the recorded list itself when it holds the same
-/// items, else the live items sorted (the typed form of `live::as_set`).
-pub(super) fn same_order(mut live: Vec<String>, recorded: Option<&Vec<String>>) -> Vec<String> {
-    if let Some(r) = recorded {
-        let set: BTreeSet<&String> = live.iter().collect();
-        if r.iter().collect::<BTreeSet<_>>() == set && set.len() == r.len() {
-            return r.clone();
-        }
-    }
-    live.sort();
-    live
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,9 +318,15 @@ mod tests {
     fn lists_align_to_the_recorded_order_when_equal_as_sets() {
         let recorded = strings(&["subnet-b", "subnet-a"]);
         let live = strings(&["subnet-a", "subnet-b"]);
-        assert_eq!(same_order(live.clone(), Some(&recorded)), recorded);
         assert_eq!(
-            same_order(strings(&["subnet-c", "subnet-a"]), Some(&recorded)),
+            super::super::live::as_set(live.clone(), Some(recorded.as_slice())),
+            recorded
+        );
+        assert_eq!(
+            super::super::live::as_set(
+                strings(&["subnet-c", "subnet-a"]),
+                Some(recorded.as_slice())
+            ),
             strings(&["subnet-a", "subnet-c"])
         );
         assert!(same_set(&recorded, &live));

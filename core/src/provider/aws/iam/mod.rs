@@ -21,13 +21,13 @@ mod policies;
 mod profiles;
 mod roles;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput as AuthorizationDetails;
 use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleDetail, Tag};
 
 use super::ec2::owner;
-use super::live::{all, common_prefix, recorded, report};
+use super::live::{all, as_set, common_prefix, recorded, report};
 use super::ownership::invalid_tags;
 use super::{AwsResultExt, Cx, Prior};
 use crate::graph::attrs::{self, Document, Tags};
@@ -224,19 +224,6 @@ fn document_text(
         .ok_or_else(|| spec.invalid(name, "is missing or not a JSON object"))
 }
 
-/// `live` (a list whose order means nothing, such as attachments) in the recorded order when it
-/// holds the same items, else sorted. `live::as_set` does this on JSON values; this is its
-/// typed form.
-fn as_set(mut live: Vec<String>, recorded: &[String]) -> Vec<String> {
-    let set: BTreeSet<&str> = live.iter().map(String::as_str).collect();
-    let rec: BTreeSet<&str> = recorded.iter().map(String::as_str).collect();
-    if rec == set && rec.len() == recorded.len() {
-        return recorded.to_vec();
-    }
-    live.sort();
-    live
-}
-
 fn tag_map(tags: &[Tag]) -> Tags {
     tags.iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -270,18 +257,5 @@ mod tests {
         assert!(matches!(document(Some(encoded)), Document::Policy(_)));
         assert_eq!(read("%zz"), Some(json!("%zz")));
         assert_eq!(document(None), Document::Other(Value::Null));
-    }
-
-    #[test]
-    fn attachments_keep_the_recorded_order_when_equal() {
-        let recorded = vec!["b".to_owned(), "a".to_owned()];
-        assert_eq!(
-            as_set(vec!["a".to_owned(), "b".to_owned()], &recorded),
-            recorded
-        );
-        assert_eq!(
-            as_set(vec!["c".to_owned(), "a".to_owned()], &recorded),
-            ["a", "c"]
-        );
     }
 }

@@ -258,7 +258,7 @@ fn live(parts: Parts<'_>, attached: Vec<String>, recorded_arns: &[String]) -> Li
             name: parts.name.to_owned(),
             path: parts.path.to_owned(),
             assume_role_policy: document(parts.trust),
-            policy_arns: as_set(attached, recorded_arns),
+            policy_arns: as_set(attached, Some(recorded_arns)),
             tags: visible(parts.tags),
         },
         &attrs::IamRoleOutputs {

@@ -1,0 +1,257 @@
+//! The network family on EC2: VPC (with its DNS flags), internet gateway and its attachment,
+//! subnets, route tables, routes, route table associations, Elastic IPs and NAT gateways.
+//!
+//! Tagged kinds are created with their tags in the same request (tag specifications), found for
+//! adoption by their `ecsops:address` tag, and refreshed by one describe per kind filtered by
+//! `ecsops:environment`. Routes and associations cannot carry tags: they are identified by their
+//! route table and destination (subnet), read from the same `DescribeRouteTables` answer that
+//! refreshes the tables, and adopted when create finds them already in place.
+//! NAT gateways and route tables get client tokens; create waits for a NAT gateway to be
+//! `available`, and delete waits for it to be `deleted` so its Elastic IP can be released.
+//!
+//! This module holds the refresh and the describes every kind shares; each kind's [`Manage`]
+//! is in the file of its pair: `vpc` (VPC, internet gateway), `routes` (subnets, route tables,
+//! routes, associations), `nat` (Elastic IPs, NAT gateways).
+
+mod nat;
+mod routes;
+mod vpc;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{
+    Address as ElasticIp, Filter, InternetGateway, NatGateway, RouteTable, Subnet, Vpc,
+};
+
+use super::ec2::{Tagged, environment_filter, pick_adoptable, settle};
+use super::live::{all, report};
+use super::ownership::adopt;
+use super::{AwsResultExt, Cx, Manage};
+use crate::graph::attrs::{self, Attributes};
+use crate::graph::{Address, Kind};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
+use crate::state::ResourceState;
+
+/// The outputs of a kind whose only output is its id.
+fn id_outputs(id: &str) -> attrs::Ec2IdOutputs {
+    attrs::Ec2IdOutputs { id: id.to_owned() }
+}
+
+/// The one resource among `found` (described by its address tag) that a create may adopt.
+fn adoptable(cx: Cx<'_>, a: &Address, found: Vec<Tagged>) -> Result<Option<Live>, ProviderError> {
+    let candidates = found
+        .into_iter()
+        .map(|t| (t.live.id.clone(), t.tags, t.live))
+        .collect();
+    Ok(pick_adoptable(cx.own, a, candidates)?.map(|(_, live)| live))
+}
+
+/// Takes over `live`, found by a create, bringing it to the spec with the kind's update.
+async fn take_over<M: Manage>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    live: &Live,
+) -> Result<Applied, ProviderError> {
+    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
+    Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
+}
+
+/// The recorded attributes of `r` as `A`; `None` when they do not decode (state written by
+/// hand): such a resource cannot be found, so it reads as missing.
+fn recorded_as<A: Attributes>(address: &Address, r: &ResourceState) -> Option<A> {
+    decode(address, r.kind, "recorded attributes", &r.attributes).ok()
+}
+
+/// Reads every recorded network resource: one describe per kind present (routes and
+/// associations come with the route tables), plus two `DescribeVpcAttribute` per VPC (the only
+/// API that returns its DNS flags).
+pub(crate) async fn refresh(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    out: &mut Refresh,
+) -> Result<(), ProviderError> {
+    let kinds: BTreeSet<Kind> = resources
+        .values()
+        .map(|r| r.kind)
+        .filter(|k| super::family_kinds(Kind::Vpc).contains(k))
+        .collect();
+    // Errors of a batched read name the kind: no single address is at fault.
+    let at = |kind: Kind| Address::new(kind.as_str());
+    let env = || vec![environment_filter(cx.own)];
+    let want = |kind: Kind| kinds.contains(&kind);
+    let want_tables =
+        want(Kind::RouteTable) || want(Kind::Route) || want(Kind::RouteTableAssociation);
+    let [vpc, gateway, subnet, table, address, nat] = [
+        Kind::Vpc,
+        Kind::InternetGateway,
+        Kind::Subnet,
+        Kind::RouteTable,
+        Kind::ElasticIp,
+        Kind::NatGateway,
+    ]
+    .map(at);
+    // The describes are independent: one round trip for all of them.
+    let (vpcs, gateways, subnets, tables, addresses, nat_gateways) = tokio::try_join!(
+        when(want(Kind::Vpc), describe_vpcs(cx, &vpc, env())),
+        when(
+            want(Kind::InternetGateway),
+            describe_internet_gateways(cx, &gateway, env())
+        ),
+        when(want(Kind::Subnet), describe_subnets(cx, &subnet, env())),
+        when(want_tables, describe_route_tables(cx, &table, env())),
+        when(
+            want(Kind::ElasticIp),
+            describe_addresses(cx, &address, env())
+        ),
+        when(
+            want(Kind::NatGateway),
+            describe_nat_gateways(cx, &nat, env())
+        ),
+    )?;
+    // The DNS flags are read below, for the VPCs that turn out to be ours.
+    let tagged: Vec<Tagged> = vpcs
+        .iter()
+        .filter_map(|v| vpc::vpc_live(v, vpc::Dns::NEW))
+        .chain(gateways.iter().filter_map(vpc::internet_gateway_live))
+        .chain(subnets.iter().filter_map(routes::subnet_live))
+        .chain(tables.iter().filter_map(routes::route_table_live))
+        .chain(addresses.iter().filter_map(nat::elastic_ip_live))
+        .chain(nat_gateways.iter().filter_map(nat::nat_gateway_live))
+        .collect();
+
+    let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Route | Kind::RouteTableAssociation))
+        .collect();
+    settle(cx.own, resources, &tagged_kinds, tagged, out);
+    for (address, r) in resources
+        .iter()
+        .filter(|(_, r)| matches!(r.kind, Kind::Route | Kind::RouteTableAssociation))
+    {
+        let live = if r.kind == Kind::Route {
+            recorded_as::<attrs::Route>(address, r).and_then(|route| {
+                tables
+                    .iter()
+                    .filter(|t| t.route_table_id() == Some(route.route_table_id.as_str()))
+                    .find_map(|t| routes::route_live(t, &route.destination_cidr_block))
+            })
+        } else {
+            tables
+                .iter()
+                .flat_map(routes::association_lives)
+                .find(|l| Some(l.id.as_str()) == r.id.as_deref())
+        };
+        report(out, address, live);
+    }
+    for live in out.live.values_mut().chain(out.untracked.values_mut()) {
+        if live.kind != Kind::Vpc {
+            continue;
+        }
+        if let Some(v) = vpcs.iter().find(|v| v.vpc_id() == Some(live.id.as_str())) {
+            let dns = vpc::read_dns(cx, &vpc, &live.id).await?;
+            if let Some(t) = vpc::vpc_live(v, dns) {
+                *live = t.live;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The items `read` returns when `wanted`, none (and no request) otherwise.
+async fn when<T>(
+    wanted: bool,
+    read: impl Future<Output = Result<Vec<T>, ProviderError>>,
+) -> Result<Vec<T>, ProviderError> {
+    if wanted { read.await } else { Ok(Vec::new()) }
+}
+
+async fn describe_vpcs(
+    cx: Cx<'_>,
+    a: &Address,
+    filters: Vec<Filter>,
+) -> Result<Vec<Vpc>, ProviderError> {
+    all!(
+        cx.aws.ec2.describe_vpcs().set_filters(Some(filters)),
+        a,
+        "DescribeVpcs"
+    )
+}
+
+async fn describe_internet_gateways(
+    cx: Cx<'_>,
+    a: &Address,
+    filters: Vec<Filter>,
+) -> Result<Vec<InternetGateway>, ProviderError> {
+    all!(
+        cx.aws
+            .ec2
+            .describe_internet_gateways()
+            .set_filters(Some(filters)),
+        a,
+        "DescribeInternetGateways"
+    )
+}
+
+async fn describe_subnets(
+    cx: Cx<'_>,
+    a: &Address,
+    filters: Vec<Filter>,
+) -> Result<Vec<Subnet>, ProviderError> {
+    all!(
+        cx.aws.ec2.describe_subnets().set_filters(Some(filters)),
+        a,
+        "DescribeSubnets"
+    )
+}
+
+async fn describe_route_tables(
+    cx: Cx<'_>,
+    a: &Address,
+    filters: Vec<Filter>,
+) -> Result<Vec<RouteTable>, ProviderError> {
+    all!(
+        cx.aws
+            .ec2
+            .describe_route_tables()
+            .set_filters(Some(filters)),
+        a,
+        "DescribeRouteTables"
+    )
+}
+
+/// Not paginated by AWS: one call returns every address.
+async fn describe_addresses(
+    cx: Cx<'_>,
+    a: &Address,
+    filters: Vec<Filter>,
+) -> Result<Vec<ElasticIp>, ProviderError> {
+    let out = cx
+        .aws
+        .ec2
+        .describe_addresses()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .at(a, "DescribeAddresses")?;
+    Ok(out.addresses().to_vec())
+}
+
+/// Only gateways that exist or are coming up: deleted ones stay visible for an hour.
+async fn describe_nat_gateways(
+    cx: Cx<'_>,
+    a: &Address,
+    mut filters: Vec<Filter>,
+) -> Result<Vec<NatGateway>, ProviderError> {
+    filters.push(
+        Filter::builder()
+            .name("state")
+            .values("pending")
+            .values("available")
+            .build(),
+    );
+    all!(
+        cx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)),
+        a,
+        "DescribeNatGateways"
+    )
+}

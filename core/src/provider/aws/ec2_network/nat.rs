@@ -1,0 +1,336 @@
+//! Elastic IPs and the NAT gateways that send from them.
+
+use std::sync::Mutex;
+
+use aws_sdk_ec2::types::{
+    Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
+};
+
+use super::super::ec2::{
+    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
+};
+use super::super::live::missing;
+use super::super::once::send_once;
+use super::super::ownership::owned_tags;
+use super::super::wait::poll_until;
+use super::super::{AwsResultExt, Cx, Manage, Prior, eventually, remove, tolerate};
+use super::{adoptable, describe_addresses, describe_nat_gateways, id_outputs, take_over};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved};
+use crate::provider::{Applied, ProviderError, ResourceSpec};
+
+impl Manage for attrs::ElasticIp {
+    /// Allocates the address with its tags, or adopts the one carrying them.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::ElasticIp = spec.decode()?;
+        let found = describe_addresses(cx, a, address_filters(cx.own, a))
+            .await?
+            .iter()
+            .filter_map(elastic_ip_live)
+            .collect();
+        if let Some(live) = adoptable(cx, a, found)? {
+            return take_over::<Self>(cx, spec, &live).await;
+        }
+        let out = send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .allocate_address()
+                .domain(DomainType::from(want.domain.as_str()))
+                .tag_specifications(tag_specification(
+                    ResourceType::ElasticIp,
+                    &owned_tags(cx.own, a, &want.tags),
+                ))
+        )
+        .await
+        .at(a, "AllocateAddress")?;
+        let id = out
+            .allocation_id()
+            .ok_or_else(|| missing(a, "AllocateAddress", "AllocationId"))?;
+        let outputs = attrs::ElasticIpOutputs {
+            id: id.to_owned(),
+            public_ip: out.public_ip().map(str::to_owned),
+        };
+        Ok(Applied::new(spec, id, &outputs))
+    }
+
+    /// Brings the tags to the spec (an address is otherwise immutable).
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let want: attrs::ElasticIp = spec.decode()?;
+        let was: attrs::ElasticIp = prior.decode()?;
+        let outputs = prior.outputs::<attrs::ElasticIp>()?;
+        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, prior.id, &outputs))
+    }
+
+    /// Releases the address, retried while it is still associated (for a moment after its
+    /// NAT gateway reports `deleted`).
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(
+            cx,
+            &["InvalidIPAddress.InUse"],
+            &["InvalidAllocationID.NotFound"],
+            || async {
+                cx.aws
+                    .ec2
+                    .release_address()
+                    .allocation_id(prior.id)
+                    .send()
+                    .await
+                    .at(prior.address, "ReleaseAddress")
+                    .map(drop)
+            },
+        )
+        .await
+    }
+}
+
+pub(super) fn elastic_ip_live(e: &ElasticIp) -> Option<Tagged> {
+    let id = e.allocation_id()?;
+    let tags = tag_map(e.tags());
+    let address = attrs::ElasticIp::<Resolved> {
+        domain: e.domain().map_or("", DomainType::as_str).to_owned(),
+        tags: visible(&tags),
+    };
+    let outputs = attrs::ElasticIpOutputs {
+        id: id.to_owned(),
+        public_ip: e.public_ip().map(str::to_owned),
+    };
+    Some(Tagged::of(id, tags, &address, &outputs))
+}
+
+impl Manage for attrs::NatGateway {
+    /// Creates the gateway with its tags (with a client token) and waits until it is
+    /// `available`, or adopts the one carrying them once it is.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::NatGateway = spec.decode()?;
+        let found = describe_nat_gateways(cx, a, address_filters(cx.own, a))
+            .await?
+            .iter()
+            .filter_map(nat_gateway_live)
+            .collect();
+        if let Some(live) = adoptable(cx, a, found)? {
+            // A crash may have left it `pending`.
+            wait_nat_gateway(cx, a, &live.id, "available").await?;
+            return take_over::<Self>(cx, spec, &live).await;
+        }
+        let token = spec.client_token(&cx.own.lineage, token_seed);
+        let tags = owned_tags(cx.own, a, &want.tags);
+        let out = eventually(cx, || async {
+            send_once!(
+                aws_sdk_ec2,
+                cx.aws
+                    .ec2
+                    .create_nat_gateway()
+                    .subnet_id(&want.subnet_id)
+                    .set_allocation_id(want.allocation_id.clone())
+                    .connectivity_type(ConnectivityType::from(want.connectivity_type.as_str()))
+                    .client_token(&token)
+                    .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
+            )
+            .await
+            .at(a, "CreateNatGateway")
+        })
+        .await?;
+        let id = out
+            .nat_gateway()
+            .and_then(NatGateway::nat_gateway_id)
+            .ok_or_else(|| missing(a, "CreateNatGateway", "NatGatewayId"))?;
+        wait_nat_gateway(cx, a, id, "available").await?;
+        Ok(Applied::new(spec, id, &id_outputs(id)))
+    }
+
+    /// Brings the tags to the spec (everything else forces a new gateway).
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let want: attrs::NatGateway = spec.decode()?;
+        let was: attrs::NatGateway = prior.decode()?;
+        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+    }
+
+    /// Deletes the gateway and waits until it is `deleted`, then frees its Elastic IP so that
+    /// the address can be released or taken by a replacement.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let (a, id) = (prior.address, prior.id);
+        let was: attrs::NatGateway = prior.decode()?;
+        remove(
+            cx,
+            &[],
+            &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"],
+            || async {
+                cx.aws
+                    .ec2
+                    .delete_nat_gateway()
+                    .nat_gateway_id(id)
+                    .send()
+                    .await
+                    .at(a, "DeleteNatGateway")
+                    .map(drop)
+            },
+        )
+        .await?;
+        wait_nat_gateway(cx, a, id, "deleted").await?;
+        match &was.allocation_id {
+            Some(allocation) => free_address(cx, a, allocation).await,
+            None => Ok(()),
+        }
+    }
+}
+
+pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
+    let id = n.nat_gateway_id()?;
+    let allocation = n
+        .nat_gateway_addresses()
+        .iter()
+        .find_map(|a| a.allocation_id());
+    let tags = tag_map(n.tags());
+    let gateway = attrs::NatGateway::<Resolved> {
+        subnet_id: n.subnet_id().unwrap_or_default().to_owned(),
+        allocation_id: allocation.map(str::to_owned),
+        connectivity_type: n
+            .connectivity_type()
+            .map_or("", ConnectivityType::as_str)
+            .to_owned(),
+        tags: visible(&tags),
+    };
+    Some(Tagged::of(id, tags, &gateway, &id_outputs(id)))
+}
+
+/// A deleted NAT gateway's Elastic IP must be free before a replacement gateway can take it.
+/// AWS frees it with the gateway (at times a moment later); an address still associated after
+/// the gateway is gone (moto keeps the association for good) is disassociated here.
+async fn free_address(
+    cx: Cx<'_>,
+    address: &Address,
+    allocation: &str,
+) -> Result<(), ProviderError> {
+    let found = cx
+        .aws
+        .ec2
+        .describe_addresses()
+        .allocation_ids(allocation)
+        .send()
+        .await
+        .at(address, "DescribeAddresses");
+    let found = match found {
+        Ok(out) => out,
+        Err(e) if e.aws_code() == Some("InvalidAllocationID.NotFound") => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for association in found.addresses().iter().filter_map(|a| a.association_id()) {
+        let r = cx
+            .aws
+            .ec2
+            .disassociate_address()
+            .association_id(association)
+            .send()
+            .await
+            .at(address, "DisassociateAddress")
+            .map(drop);
+        tolerate(r, &["InvalidAssociationID.NotFound"])?;
+    }
+    Ok(())
+}
+
+/// The state of NAT gateway `id` (not found counts as `deleted`) and, when it failed, why.
+async fn nat_state(
+    cx: Cx<'_>,
+    address: &Address,
+    id: &str,
+) -> Result<(String, String), ProviderError> {
+    let out = cx
+        .aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .at(address, "DescribeNatGateways");
+    match out {
+        Ok(o) => Ok(match o.nat_gateways().first() {
+            Some(n) => (
+                n.state().map_or("unknown", |s| s.as_str()).to_owned(),
+                format!(
+                    "{}: {}",
+                    n.failure_code().unwrap_or("unknown"),
+                    n.failure_message().unwrap_or_default()
+                ),
+            ),
+            None => ("deleted".to_owned(), String::new()),
+        }),
+        Err(e) if e.aws_code() == Some("NatGatewayNotFound") => {
+            Ok(("deleted".to_owned(), String::new()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Polls until the NAT gateway is in `want` (`available` or `deleted`), failing at once on
+/// `failed` (or on gone while waiting for `available`) and after the NAT gateway wait.
+async fn wait_nat_gateway(
+    cx: Cx<'_>,
+    address: &Address,
+    id: &str,
+    want: &str,
+) -> Result<(), ProviderError> {
+    // The last state seen, for the timeout's message.
+    let last = Mutex::new(String::from("unknown"));
+    let waited = poll_until(
+        cx,
+        address,
+        &format!("NAT gateway `{id}` to be `{want}`"),
+        cx.waits.nat_gateway,
+        || async {
+            let (state, failure) = nat_state(cx, address, id).await?;
+            if state == want {
+                return Ok(Some(()));
+            }
+            if state == "failed"
+                || (want == "available" && matches!(state.as_str(), "deleting" | "deleted"))
+            {
+                return Err(ProviderError::Failed {
+                    address: address.clone(),
+                    what: format!("NAT gateway `{id}` is `{state}` instead of `{want}`: {failure}"),
+                });
+            }
+            if let Ok(mut last) = last.lock() {
+                *last = state;
+            }
+            Ok(None)
+        },
+    )
+    .await;
+    match waited {
+        Err(ProviderError::Timeout {
+            address,
+            what,
+            seconds,
+        }) => {
+            let state = last.lock().map(|s| s.clone()).unwrap_or_default();
+            Err(ProviderError::Timeout {
+                address,
+                what: format!("{what} (it is `{state}`)"),
+                seconds,
+            })
+        }
+        r => r,
+    }
+}

@@ -1,0 +1,409 @@
+//! The VPC with its DNS flags, and the internet gateway with its attachment.
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, InternetGateway, ResourceType, Vpc, VpcAttributeName,
+};
+
+use super::super::ec2::{
+    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
+};
+use super::super::live::missing;
+use super::super::once::send_once;
+use super::super::ownership::owned_tags;
+use super::super::{AwsResultExt, Cx, Manage, Prior, eventually, remove, tolerate};
+use super::{adoptable, describe_internet_gateways, describe_vpcs, id_outputs, take_over};
+use crate::graph::Address;
+use crate::graph::attrs::{self, Resolved};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+
+/// A VPC's DNS flags, which only `DescribeVpcAttribute` returns (one call per flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Dns {
+    support: bool,
+    hostnames: bool,
+}
+
+impl Dns {
+    /// What a new VPC has: it resolves names but gives instances no DNS hostnames.
+    pub(super) const NEW: Dns = Dns {
+        support: true,
+        hostnames: false,
+    };
+
+    fn of(v: &attrs::Vpc) -> Self {
+        Self {
+            support: v.enable_dns_support,
+            hostnames: v.enable_dns_hostnames,
+        }
+    }
+}
+
+impl Manage for attrs::Vpc {
+    /// Creates the VPC with its tags and sets the DNS flags, or adopts the one carrying them.
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::Vpc = spec.decode()?;
+        let mut found = Vec::new();
+        for v in describe_vpcs(cx, a, address_filters(cx.own, a)).await? {
+            let Some(id) = v.vpc_id() else { continue };
+            let dns = read_dns(cx, a, id).await?;
+            found.extend(vpc_live(&v, dns));
+        }
+        if let Some(live) = adoptable(cx, a, found)? {
+            return take_over::<Self>(cx, spec, &live).await;
+        }
+        let out = send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_vpc()
+                .cidr_block(&want.cidr_block)
+                .tag_specifications(tag_specification(
+                    ResourceType::Vpc,
+                    &owned_tags(cx.own, a, &want.tags),
+                ))
+        )
+        .await
+        .at(a, "CreateVpc")?;
+        let id = out
+            .vpc()
+            .and_then(Vpc::vpc_id)
+            .ok_or_else(|| missing(a, "CreateVpc", "VpcId"))?;
+        set_dns(cx, a, id, Dns::of(&want), Dns::NEW).await?;
+        Ok(Applied::new(spec, id, &id_outputs(id)))
+    }
+
+    /// Sets the DNS flags and tags that differ from `prior`.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::Vpc = spec.decode()?;
+        let was: attrs::Vpc = prior.decode()?;
+        set_dns(cx, a, prior.id, Dns::of(&want), Dns::of(&was)).await?;
+        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+    }
+
+    /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        remove(
+            cx,
+            &["DependencyViolation"],
+            &["InvalidVpcID.NotFound"],
+            || async {
+                cx.aws
+                    .ec2
+                    .delete_vpc()
+                    .vpc_id(prior.id)
+                    .send()
+                    .await
+                    .at(prior.address, "DeleteVpc")
+                    .map(drop)
+            },
+        )
+        .await
+    }
+}
+
+fn bool_value(enabled: bool) -> AttributeBooleanValue {
+    AttributeBooleanValue::builder().value(enabled).build()
+}
+
+/// Sets the DNS flags of `want` that differ from `current`. AWS takes one attribute per call
+/// and refuses hostnames without support, hence the order.
+async fn set_dns(
+    cx: Cx<'_>,
+    a: &Address,
+    id: &str,
+    want: Dns,
+    current: Dns,
+) -> Result<(), ProviderError> {
+    let set_support = async {
+        if current.support != want.support {
+            eventually(cx, || async {
+                cx.aws
+                    .ec2
+                    .modify_vpc_attribute()
+                    .vpc_id(id)
+                    .enable_dns_support(bool_value(want.support))
+                    .send()
+                    .await
+                    .at(a, "ModifyVpcAttribute")
+            })
+            .await?;
+        }
+        Ok::<(), ProviderError>(())
+    };
+    let set_hostnames = async {
+        if current.hostnames != want.hostnames {
+            eventually(cx, || async {
+                cx.aws
+                    .ec2
+                    .modify_vpc_attribute()
+                    .vpc_id(id)
+                    .enable_dns_hostnames(bool_value(want.hostnames))
+                    .send()
+                    .await
+                    .at(a, "ModifyVpcAttribute")
+            })
+            .await?;
+        }
+        Ok::<(), ProviderError>(())
+    };
+    if want.support {
+        set_support.await?;
+        set_hostnames.await
+    } else {
+        set_hostnames.await?;
+        set_support.await
+    }
+}
+
+/// The DNS flags of VPC `id` (AWS's defaults for a flag it does not answer).
+pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Result<Dns, ProviderError> {
+    let support = cx
+        .aws
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(VpcAttributeName::EnableDnsSupport)
+        .send()
+        .await
+        .at(a, "DescribeVpcAttribute")?
+        .enable_dns_support()
+        .and_then(AttributeBooleanValue::value);
+    let hostnames = cx
+        .aws
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .at(a, "DescribeVpcAttribute")?
+        .enable_dns_hostnames()
+        .and_then(AttributeBooleanValue::value);
+    Ok(Dns {
+        support: support.unwrap_or(Dns::NEW.support),
+        hostnames: hostnames.unwrap_or(Dns::NEW.hostnames),
+    })
+}
+
+/// A described VPC with its DNS flags `dns` (read separately).
+pub(super) fn vpc_live(v: &Vpc, dns: Dns) -> Option<Tagged> {
+    let id = v.vpc_id()?;
+    let tags = tag_map(v.tags());
+    let vpc = attrs::Vpc::<Resolved> {
+        cidr_block: v.cidr_block().unwrap_or_default().to_owned(),
+        enable_dns_support: dns.support,
+        enable_dns_hostnames: dns.hostnames,
+        tags: visible(&tags),
+    };
+    Some(Tagged::of(id, tags, &vpc, &id_outputs(id)))
+}
+
+impl Manage for attrs::InternetGateway {
+    /// Creates the gateway with its tags and attaches it, or adopts the one carrying them
+    /// (attaching it when a crash left it detached).
+    async fn create(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        _token_seed: u64,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::InternetGateway = spec.decode()?;
+        let vpc = vpc_of(spec, &want)?;
+        let found = describe_internet_gateways(cx, a, address_filters(cx.own, a))
+            .await?
+            .iter()
+            .filter_map(internet_gateway_live)
+            .collect();
+        if let Some(mut live) = adoptable(cx, a, found)? {
+            let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
+            if was.vpc_id.is_none() {
+                attach(cx, a, &live.id, vpc).await?;
+                was.vpc_id = Some(vpc.to_owned());
+                live = Live::new(live.id.clone(), &was, &id_outputs(&live.id));
+            }
+            return take_over::<Self>(cx, spec, &live).await;
+        }
+        let out = send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tag_specification(
+                    ResourceType::InternetGateway,
+                    &owned_tags(cx.own, a, &want.tags),
+                ))
+        )
+        .await
+        .at(a, "CreateInternetGateway")?;
+        let id = out
+            .internet_gateway()
+            .and_then(InternetGateway::internet_gateway_id)
+            .ok_or_else(|| missing(a, "CreateInternetGateway", "InternetGatewayId"))?;
+        attach(cx, a, id, vpc).await?;
+        Ok(Applied::new(spec, id, &id_outputs(id)))
+    }
+
+    /// Attaches the gateway to the spec's VPC when it is not (detached or moved outside
+    /// ecsops) rather than replacing it, which would also replace every route through it.
+    async fn update(
+        cx: Cx<'_>,
+        spec: &ResourceSpec,
+        prior: Prior<'_>,
+    ) -> Result<Applied, ProviderError> {
+        let a = &spec.address;
+        let want: attrs::InternetGateway = spec.decode()?;
+        let was: attrs::InternetGateway = prior.decode()?;
+        let vpc = vpc_of(spec, &want)?;
+        if was.vpc_id.as_deref() != Some(vpc) {
+            if let Some(old) = &was.vpc_id {
+                let r = cx
+                    .aws
+                    .ec2
+                    .detach_internet_gateway()
+                    .internet_gateway_id(prior.id)
+                    .vpc_id(old)
+                    .send()
+                    .await
+                    .at(a, "DetachInternetGateway")
+                    .map(drop);
+                tolerate(r, &["Gateway.NotAttached"])?;
+            }
+            attach(cx, a, prior.id, vpc).await?;
+        }
+        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+    }
+
+    /// Detaches the gateway, then deletes it.
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        let (a, id) = (prior.address, prior.id);
+        let was: attrs::InternetGateway = prior.decode()?;
+        if let Some(vpc) = &was.vpc_id {
+            // "has some mapped public address(es)" until the VPC's Elastic IPs are released.
+            remove(
+                cx,
+                &["DependencyViolation"],
+                &[
+                    "Gateway.NotAttached",
+                    "InvalidInternetGatewayID.NotFound",
+                    "InvalidVpcID.NotFound",
+                ],
+                || async {
+                    cx.aws
+                        .ec2
+                        .detach_internet_gateway()
+                        .internet_gateway_id(id)
+                        .vpc_id(vpc)
+                        .send()
+                        .await
+                        .at(a, "DetachInternetGateway")
+                        .map(drop)
+                },
+            )
+            .await?;
+        }
+        remove(cx, &[], &["InvalidInternetGatewayID.NotFound"], || async {
+            cx.aws
+                .ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .at(a, "DeleteInternetGateway")
+                .map(drop)
+        })
+        .await
+    }
+}
+
+/// The VPC a desired gateway is attached to (only a live one can have none).
+fn vpc_of<'s>(
+    spec: &ResourceSpec,
+    want: &'s attrs::InternetGateway,
+) -> Result<&'s str, ProviderError> {
+    want.vpc_id
+        .as_deref()
+        .ok_or_else(|| spec.invalid("vpc_id", "is missing or not a string"))
+}
+
+async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    eventually(cx, || async {
+        cx.aws
+            .ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .at(a, "AttachInternetGateway")
+    })
+    .await?;
+    Ok(())
+}
+
+/// A described gateway; its `vpc_id` is `null` when it is not attached.
+pub(super) fn internet_gateway_live(g: &InternetGateway) -> Option<Tagged> {
+    let id = g.internet_gateway_id()?;
+    let vpc = g
+        .attachments()
+        .iter()
+        .find(|at| {
+            at.state()
+                .is_some_and(|s| matches!(s.as_str(), "attached" | "available" | "attaching"))
+        })
+        .and_then(|at| at.vpc_id());
+    let tags = tag_map(g.tags());
+    let gateway = attrs::InternetGateway::<Resolved> {
+        vpc_id: vpc.map(str::to_owned),
+        tags: visible(&tags),
+    };
+    Some(Tagged::of(id, tags, &gateway, &id_outputs(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{AttachmentStatus, InternetGatewayAttachment};
+    use serde_json::{Value, json};
+
+    #[test]
+    fn a_detached_internet_gateway_has_no_vpc() {
+        let attached = InternetGateway::builder()
+            .internet_gateway_id("igw-1")
+            .attachments(
+                InternetGatewayAttachment::builder()
+                    .vpc_id("vpc-1")
+                    .state(AttachmentStatus::from("available"))
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            internet_gateway_live(&attached)
+                .expect("test value")
+                .live
+                .attributes["vpc_id"],
+            json!("vpc-1")
+        );
+        let detached = InternetGateway::builder()
+            .internet_gateway_id("igw-1")
+            .build();
+        assert_eq!(
+            internet_gateway_live(&detached)
+                .expect("test value")
+                .live
+                .attributes["vpc_id"],
+            Value::Null
+        );
+    }
+}
