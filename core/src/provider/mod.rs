@@ -13,7 +13,8 @@
 //!   reuses the client token, never duplicates;
 //! - delete of something already gone succeeds;
 //! - attributes are read only through the kind's typed struct ([`ResourceSpec::decode`]): one
-//!   that is missing or of the wrong type is a typed [`ProviderError::Decode`], never a panic.
+//!   that is missing or of the wrong type is a typed [`ProviderError::InvalidAttribute`] naming
+//!   it, never a panic.
 //!
 //! [`aws`] is the AWS implementation; [`Provider`] lets the apply engine run against
 //! [`fake`], an in-memory one with failure injection.
@@ -115,7 +116,7 @@ impl ResourceSpec {
 
     /// The attributes as the kind's typed struct.
     pub fn decode<A: Attributes>(&self) -> Result<A, ProviderError> {
-        decode(&self.address, self.kind, "attributes", &self.attributes)
+        decode(&self.address, None, &self.attributes)
     }
 
     pub fn invalid(&self, attribute: &str, reason: &str) -> ProviderError {
@@ -146,22 +147,40 @@ impl ResourceSpec {
     }
 }
 
-/// `map` (attributes or outputs of the resource at `address`) as the typed struct `T`.
+/// `map` (attributes or outputs of the resource at `address`) as the typed struct `T`; what
+/// does not fit is an [`ProviderError::InvalidAttribute`] naming the attribute (its path, for a
+/// nested value) and, for recorded values, `context`.
 pub(crate) fn decode<T: DeserializeOwned>(
     address: &Address,
-    kind: Kind,
-    what: &'static str,
+    context: Option<&str>,
     map: &BTreeMap<String, Value>,
 ) -> Result<T, ProviderError> {
     let fields = map.iter().map(|(k, v)| (k.as_str(), v));
-    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|e| {
-        ProviderError::Decode {
-            address: address.clone(),
-            kind,
-            what,
-            message: e.to_string(),
-        }
-    })
+    serde_path_to_error::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(
+        |e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let within = |field: &str| match path.as_str() {
+                "." | "" => field.to_owned(),
+                parent => format!("{parent}.{field}"),
+            };
+            let (attribute, reason) = match message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                Some((field, _)) => (within(field), "is missing".to_owned()),
+                None => (path, message),
+            };
+            ProviderError::InvalidAttribute {
+                address: address.clone(),
+                attribute,
+                reason: match context {
+                    Some(context) => format!("{reason} ({context})"),
+                    None => reason,
+                },
+            }
+        },
+    )
 }
 
 /// What a create or update leaves behind: the state entry's id, attributes and outputs.
@@ -349,14 +368,6 @@ pub enum ProviderError {
         "`{address}`: several resources carry this address's tags ({}); delete the extra ones", ids.join(", ")
     )]
     Ambiguous { address: Address, ids: Vec<String> },
-    /// Attributes or outputs that do not fit the kind's typed struct.
-    #[error("`{address}`: the {what} do not fit a `{kind}`: {message}")]
-    Decode {
-        address: Address,
-        kind: Kind,
-        what: &'static str,
-        message: String,
-    },
     #[error("`{address}`: AWS returned no `{field}` in the {operation} response")]
     MissingField {
         address: Address,
@@ -490,16 +501,22 @@ mod tests {
         let err = group(json!({"Name": 1}))
             .decode::<attrs::LogGroup>()
             .expect_err("a tag that is not a string");
-        assert!(matches!(err, ProviderError::Decode { .. }), "{err}");
+        assert!(
+            matches!(&err, ProviderError::InvalidAttribute { attribute, .. } if attribute == "tags.Name"),
+            "{err}"
+        );
         assert!(
             err.to_string()
-                .starts_with("`log_group.x`: the attributes do not fit a `log_group`"),
+                .starts_with("`log_group.x`: attribute `tags.Name` invalid type"),
             "{err}"
         );
         let mut missing = group(json!({}));
         missing.attributes.remove("name");
         let err = missing.decode::<attrs::LogGroup>().expect_err("no name");
-        assert!(err.to_string().contains("missing field `name`"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "`log_group.x`: attribute `name` is missing"
+        );
     }
 
     #[test]

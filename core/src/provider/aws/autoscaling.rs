@@ -18,7 +18,7 @@ use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Manage, Prior, aws_says, remove, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove, retry_when};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -31,11 +31,7 @@ fn not_found(e: &ProviderError) -> bool {
 
 impl Manage for attrs::AutoscalingGroup {
     /// Creates the group, or adopts the one of that name that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::AutoscalingGroup = spec.decode()?;
         let name = want.name.as_str();
@@ -95,11 +91,7 @@ impl Manage for attrs::AutoscalingGroup {
 
     /// One `UpdateAutoScalingGroup` when a group setting differs, the classic load balancers,
     /// then the tags.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::AutoscalingGroup = spec.decode()?;
         let was: attrs::AutoscalingGroup = prior.decode()?;
@@ -177,7 +169,7 @@ impl Manage for attrs::AutoscalingGroup {
 
     /// Deletes the group with its instances and waits until it is gone: the launch template,
     /// the subnets and the capacity provider's cluster can only go after it.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         let r = remove(
             cx,

@@ -33,7 +33,7 @@ use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags};
-use super::{AwsResultExt, Cx, Manage, Prior, remove, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -44,27 +44,19 @@ const SSM_PREFIX: &str = "ssm:";
 impl Manage for attrs::LaunchTemplate {
     /// Creates the template (its data and the first version) with its tags, or adopts the one
     /// of that name that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         create(cx, spec, token_seed).await
     }
 
     /// A new default version with the full data when any attribute differs (tags too:
     /// instances and volumes get them from the data), and the template's own tags brought to
     /// the spec.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         Box::pin(update(cx, spec, prior)).await
     }
 
     /// Deletes the template with all its versions.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &[],
@@ -87,11 +79,7 @@ impl Manage for attrs::LaunchTemplate {
     }
 }
 
-async fn create(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    token_seed: u64,
-) -> Result<Applied, ProviderError> {
+async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
     let a = &spec.address;
     let want: attrs::LaunchTemplate = spec.decode()?;
     let name = want.name.as_str();
@@ -164,11 +152,7 @@ fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::LaunchTemplate = spec.decode()?;
     let was: attrs::LaunchTemplate = prior.decode()?;

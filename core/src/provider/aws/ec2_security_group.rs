@@ -21,7 +21,7 @@ use super::ec2::{
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::{adopt, owned_tags};
-use super::{AwsResultExt, Cx, Manage, Prior, eventually, remove, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -275,11 +275,7 @@ fn default_egress() -> BTreeSet<Rule> {
 impl Manage for attrs::SecurityGroup {
     /// Creates the group with its tags and rules (replacing the default egress rule), or adopts
     /// the one carrying its tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SecurityGroup = spec.decode()?;
         let found = describe(cx, a, address_filters(cx.own, a)).await?;
@@ -315,11 +311,7 @@ impl Manage for attrs::SecurityGroup {
     }
 
     /// Brings the rules (as sets) and the tags from `prior` to the spec.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::SecurityGroup = spec.decode()?;
         let was: attrs::SecurityGroup = prior.decode()?;
@@ -332,7 +324,7 @@ impl Manage for attrs::SecurityGroup {
 
     /// Deletes the group; a network interface that AWS has not released yet (a deleted load
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &["DependencyViolation"],

@@ -25,7 +25,7 @@ use super::elbv2::{PER_CALL, found_or_none, recorded, same_set, tagged};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -36,11 +36,7 @@ const NOT_FOUND: &str = "LoadBalancerNotFound";
 impl Manage for attrs::ClassicLoadBalancer {
     /// Creates the load balancer with its listeners and tags, then sets its attributes; or
     /// adopts the one under its name when its tags say it is this address's.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ClassicLoadBalancer = spec.decode()?;
         let name = want.name.as_str();
@@ -81,16 +77,12 @@ impl Manage for attrs::ClassicLoadBalancer {
 
     /// Brings the listeners, subnets, security groups, attributes and tags to the spec in
     /// place, calling AWS only for what differs.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the load balancer; AWS answers success when it is already gone.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NOT_FOUND], || async {
             cx.aws
                 .elb
@@ -105,11 +97,7 @@ impl Manage for attrs::ClassicLoadBalancer {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::ClassicLoadBalancer = spec.decode()?;
     let was: attrs::ClassicLoadBalancer = prior.decode()?;

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
 use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -35,11 +35,7 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 impl Manage for attrs::EventRule {
     /// Puts the rule with its tags, or adopts the rule of that name that carries this
     /// lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::EventRule = spec.decode()?;
         if let Some(live) = find_rule(cx, a, &want.name).await? {
@@ -58,11 +54,7 @@ impl Manage for attrs::EventRule {
 
     /// Puts the rule again when its definition differs (`PutRule` is an upsert of all of it),
     /// then sends the tag changes.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
         let want: attrs::EventRule = spec.decode()?;
@@ -105,7 +97,7 @@ impl Manage for attrs::EventRule {
 
     /// Deletes the rule (its targets are deleted before it, as they depend on it); already
     /// gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NOT_FOUND], || async {
             cx.aws
                 .events
@@ -122,11 +114,7 @@ impl Manage for attrs::EventRule {
 
 impl Manage for attrs::EventTarget {
     /// Puts the target, or adopts the rule's target of that id.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let want: attrs::EventTarget = spec.decode()?;
         let found = list_targets(cx, &spec.address, &want.rule)
             .await?
@@ -142,11 +130,7 @@ impl Manage for attrs::EventTarget {
     }
 
     /// Puts the target again when what it delivers differs (`PutTargets` is an upsert).
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::EventTarget = spec.decode()?;
         let was: attrs::EventTarget = prior.decode()?;
         if want.arn != was.arn || want.input_transformer != was.input_transformer {
@@ -156,7 +140,7 @@ impl Manage for attrs::EventTarget {
     }
 
     /// Removes the target from its rule; already gone (or the rule gone) is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         let was: attrs::EventTarget = prior.decode().map_err(|_| ProviderError::Failed {
             address: a.clone(),
@@ -219,7 +203,7 @@ pub(crate) async fn refresh(
 
     let mut targets: BTreeMap<String, Vec<(&Address, attrs::EventTarget)>> = BTreeMap::new();
     for (address, r) in recorded(resources, &[Kind::EventTarget]) {
-        match decode::<attrs::EventTarget>(address, r.kind, "recorded attributes", &r.attributes) {
+        match decode::<attrs::EventTarget>(address, Some(RECORDED), &r.attributes) {
             Ok(t) => targets
                 .entry(t.rule.clone())
                 .or_default()

@@ -16,7 +16,7 @@ use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, remove, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -27,25 +27,17 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 impl Manage for attrs::LogGroup {
     /// Creates the log group and sets its retention, or adopts the group of that name that
     /// carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         create(cx, spec).await
     }
 
     /// Sets the retention and tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the group with its streams; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NOT_FOUND], || async {
             cx.aws
                 .logs
@@ -110,11 +102,7 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderErro
     Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::LogGroup = spec.decode()?;
     let was: attrs::LogGroup = prior.decode()?;

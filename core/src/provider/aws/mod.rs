@@ -237,6 +237,9 @@ pub(crate) struct Prior<'a> {
     pub outputs: &'a BTreeMap<String, serde_json::Value>,
 }
 
+/// Says where a value that does not fit came from, when it is the state's.
+pub(crate) const RECORDED: &str = "as recorded in the state";
+
 /// What to do about a recorded resource whose id (or ARN) the state lacks.
 pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, edit, `ecsops state push`) and apply again: ecsops finds it by its tags";
 
@@ -269,8 +272,7 @@ impl<'a> Prior<'a> {
     pub fn decode<A: Attributes>(&self) -> Result<A, ProviderError> {
         decode(
             self.address,
-            self.kind,
-            "recorded attributes",
+            Some("as recorded in the state"),
             self.attributes,
         )
     }
@@ -278,7 +280,7 @@ impl<'a> Prior<'a> {
     /// The recorded outputs as the kind's typed struct; state that lacks one (written by hand,
     /// or by a crash before the output was read) cannot be updated in place.
     pub fn outputs<A: Attributes>(&self) -> Result<A::Outputs, ProviderError> {
-        decode(self.address, self.kind, "recorded outputs", self.outputs).map_err(|e| {
+        decode(self.address, Some("a recorded output"), self.outputs).map_err(|e| {
             ProviderError::Failed {
                 address: self.address.clone(),
                 what: format!("{e}; {UNRECORDED_ID}"),
@@ -306,6 +308,9 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<
     }
     Ok(())
 }
+
+/// What a provider step ends with: the applied resource, or `()` for a delete.
+pub(crate) type Done<T = Applied> = Result<T, ProviderError>;
 
 /// What the provider does for one kind, implemented on the kind's attributes struct by the
 /// module of its family. The kind table dispatches to it, so a kind without one does not build.

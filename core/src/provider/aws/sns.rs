@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
 use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -43,11 +43,7 @@ const PENDING: &str = "PendingConfirmation";
 
 impl Manage for attrs::SnsTopic {
     /// Creates the topic, or adopts the topic of that name that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SnsTopic = spec.decode()?;
         let existing = list_topics(cx, a)
@@ -91,11 +87,7 @@ impl Manage for attrs::SnsTopic {
     }
 
     /// Only the tags change in place.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::SnsTopic = spec.decode()?;
         let was: attrs::SnsTopic = prior.decode()?;
@@ -133,7 +125,7 @@ impl Manage for attrs::SnsTopic {
     }
 
     /// Deletes the topic with its policy and subscriptions; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], NOT_FOUND, || async {
             cx.aws
                 .sns
@@ -151,11 +143,7 @@ impl Manage for attrs::SnsTopic {
 impl Manage for attrs::SnsTopicPolicy {
     /// Sets the policy, which overwrites the topic's; a topic that has exactly this policy
     /// already counts as adopted.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SnsTopicPolicy = spec.decode()?;
         let topic = want.topic_arn.as_str();
@@ -174,11 +162,7 @@ impl Manage for attrs::SnsTopicPolicy {
 
     /// Sets the policy again when it differs (it only can on adoption: every change replaces
     /// it).
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::SnsTopicPolicy = spec.decode()?;
         let was: attrs::SnsTopicPolicy = prior.decode()?;
@@ -193,7 +177,7 @@ impl Manage for attrs::SnsTopicPolicy {
 
     /// Puts SNS's default policy back, so that what the policy granted is withdrawn even when
     /// the topic stays; a topic already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         let default = default_policy(prior.id).ok_or_else(|| ProviderError::Failed {
             address: a.clone(),
@@ -207,11 +191,7 @@ impl Manage for attrs::SnsTopicPolicy {
 impl Manage for attrs::SnsSubscription {
     /// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
     /// `adopted` says whether one was listed already.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SnsSubscription = spec.decode()?;
         let listed = list_subscriptions(cx, a, &want.topic_arn).await?;
@@ -254,7 +234,7 @@ impl Manage for attrs::SnsSubscription {
     }
 
     /// Unsubscribes; one that awaits confirmation (no ARN) cannot be, and is left to expire.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         if !prior.id.starts_with("arn:") {
             tracing::warn!(
@@ -299,7 +279,7 @@ pub(crate) async fn refresh(
         .iter()
         .filter(|(_, r)| r.kind == Kind::SnsSubscription)
         .filter_map(|(a, r)| {
-            let s = decode(a, r.kind, "recorded attributes", &r.attributes).ok()?;
+            let s = decode(a, Some(RECORDED), &r.attributes).ok()?;
             Some((*a, s))
         })
         .collect();

@@ -26,7 +26,7 @@ use aws_sdk_ec2::types::{
 use super::ec2::{Tagged, environment_filter, pick_adoptable, settle};
 use super::live::{all, report};
 use super::ownership::adopt;
-use super::{AwsResultExt, Cx, Manage};
+use super::{AwsResultExt, Cx, Manage, RECORDED};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -59,7 +59,7 @@ async fn take_over<M: Manage>(
 /// The recorded attributes of `r` as `A`; `None` when they do not decode (state written by
 /// hand): such a resource cannot be found, so it reads as missing.
 fn recorded_as<A: Attributes>(address: &Address, r: &ResourceState) -> Option<A> {
-    decode(address, r.kind, "recorded attributes", &r.attributes).ok()
+    decode(address, Some(RECORDED), &r.attributes).ok()
 }
 
 /// Reads every recorded network resource: one describe per kind present (routes and

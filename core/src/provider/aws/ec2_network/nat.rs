@@ -13,7 +13,7 @@ use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Manage, Prior, eventually, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
 use super::{adoptable, describe_addresses, describe_nat_gateways, id_outputs, take_over};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -21,11 +21,7 @@ use crate::provider::{Applied, ProviderError, ResourceSpec};
 
 impl Manage for attrs::ElasticIp {
     /// Allocates the address with its tags, or adopts the one carrying them.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ElasticIp = spec.decode()?;
         let found = describe_addresses(cx, a, address_filters(cx.own, a))
@@ -60,11 +56,7 @@ impl Manage for attrs::ElasticIp {
     }
 
     /// Brings the tags to the spec (an address is otherwise immutable).
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::ElasticIp = spec.decode()?;
         let was: attrs::ElasticIp = prior.decode()?;
         let outputs = prior.outputs::<attrs::ElasticIp>()?;
@@ -74,7 +66,7 @@ impl Manage for attrs::ElasticIp {
 
     /// Releases the address, retried while it is still associated (for a moment after its
     /// NAT gateway reports `deleted`).
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &["InvalidIPAddress.InUse"],
@@ -111,11 +103,7 @@ pub(super) fn elastic_ip_live(e: &ElasticIp) -> Option<Tagged> {
 impl Manage for attrs::NatGateway {
     /// Creates the gateway with its tags (with a client token) and waits until it is
     /// `available`, or adopts the one carrying them once it is.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::NatGateway = spec.decode()?;
         let found = describe_nat_gateways(cx, a, address_filters(cx.own, a))
@@ -155,11 +143,7 @@ impl Manage for attrs::NatGateway {
     }
 
     /// Brings the tags to the spec (everything else forces a new gateway).
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::NatGateway = spec.decode()?;
         let was: attrs::NatGateway = prior.decode()?;
         sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
@@ -168,7 +152,7 @@ impl Manage for attrs::NatGateway {
 
     /// Deletes the gateway and waits until it is `deleted`, then frees its Elastic IP so that
     /// the address can be released or taken by a replacement.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let (a, id) = (prior.address, prior.id);
         let was: attrs::NatGateway = prior.decode()?;
         remove(

@@ -8,7 +8,7 @@ use super::super::ec2::{
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Manage, Prior, eventually, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove};
 use super::{adoptable, describe_route_tables, describe_subnets, id_outputs, take_over};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -16,11 +16,7 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::Subnet {
     /// Creates the subnet with its tags (and public IPs on launch when asked), or adopts the
     /// one carrying them.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Subnet = spec.decode()?;
         let found = describe_subnets(cx, a, address_filters(cx.own, a))
@@ -57,11 +53,7 @@ impl Manage for attrs::Subnet {
         Ok(Applied::new(spec, id, &id_outputs(id)))
     }
 
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::Subnet = spec.decode()?;
         let was: attrs::Subnet = prior.decode()?;
         if was.map_public_ip_on_launch != want.map_public_ip_on_launch {
@@ -73,7 +65,7 @@ impl Manage for attrs::Subnet {
 
     /// Deletes the subnet, retried while AWS still holds interfaces in it (a deleted NAT
     /// gateway's).
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &["DependencyViolation"],
@@ -128,11 +120,7 @@ pub(super) fn subnet_live(s: &Subnet) -> Option<Tagged> {
 
 impl Manage for attrs::RouteTable {
     /// Creates the table with its tags (with a client token), or adopts the one carrying them.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::RouteTable = spec.decode()?;
         let found = describe_route_tables(cx, a, address_filters(cx.own, a))
@@ -167,11 +155,7 @@ impl Manage for attrs::RouteTable {
     }
 
     /// Brings the tags to the spec (nothing else of a table changes in place).
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::RouteTable = spec.decode()?;
         let was: attrs::RouteTable = prior.decode()?;
         sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
@@ -179,7 +163,7 @@ impl Manage for attrs::RouteTable {
     }
 
     /// Deletes the table, retried while subnets are still associated with it.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &["DependencyViolation"],
@@ -229,11 +213,7 @@ fn route_id(table: &str, destination: &str) -> String {
 
 impl Manage for attrs::Route {
     /// Adds the route to its table, or adopts the route to that destination already there.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Route = spec.decode()?;
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
@@ -275,11 +255,7 @@ impl Manage for attrs::Route {
     }
 
     /// Points the route at the spec's target when it points elsewhere.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let want: attrs::Route = spec.decode()?;
         let was: attrs::Route = prior.decode()?;
         let target = target(spec, &want)?;
@@ -307,7 +283,7 @@ impl Manage for attrs::Route {
     }
 
     /// Deletes the route from its table; a table already gone took it along.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         let was: attrs::Route = prior.decode().map_err(|_| ProviderError::Failed {
             address: a.clone(),
@@ -371,11 +347,7 @@ pub(super) fn route_live(t: &RouteTable, destination: &str) -> Option<Live> {
 
 impl Manage for attrs::RouteTableAssociation {
     /// Associates the subnet with the table, or adopts that association when it exists.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::RouteTableAssociation = spec.decode()?;
         let tables = describe_route_tables(
@@ -425,7 +397,7 @@ impl Manage for attrs::RouteTableAssociation {
         Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
     }
 
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &["InvalidAssociationID.NotFound"], || async {
             cx.aws
                 .ec2

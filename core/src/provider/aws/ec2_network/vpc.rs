@@ -10,7 +10,7 @@ use super::super::ec2::{
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Manage, Prior, eventually, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
 use super::{adoptable, describe_internet_gateways, describe_vpcs, id_outputs, take_over};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -40,11 +40,7 @@ impl Dns {
 
 impl Manage for attrs::Vpc {
     /// Creates the VPC with its tags and sets the DNS flags, or adopts the one carrying them.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Vpc = spec.decode()?;
         let mut found = Vec::new();
@@ -78,11 +74,7 @@ impl Manage for attrs::Vpc {
     }
 
     /// Sets the DNS flags and tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::Vpc = spec.decode()?;
         let was: attrs::Vpc = prior.decode()?;
@@ -92,7 +84,7 @@ impl Manage for attrs::Vpc {
     }
 
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &["DependencyViolation"],
@@ -212,11 +204,7 @@ pub(super) fn vpc_live(v: &Vpc, dns: Dns) -> Option<Tagged> {
 impl Manage for attrs::InternetGateway {
     /// Creates the gateway with its tags and attaches it, or adopts the one carrying them
     /// (attaching it when a crash left it detached).
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let vpc = vpc_of(spec, &want)?;
@@ -256,11 +244,7 @@ impl Manage for attrs::InternetGateway {
 
     /// Attaches the gateway to the spec's VPC when it is not (detached or moved outside
     /// ecsops) rather than replacing it, which would also replace every route through it.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let was: attrs::InternetGateway = prior.decode()?;
@@ -286,7 +270,7 @@ impl Manage for attrs::InternetGateway {
     }
 
     /// Detaches the gateway, then deletes it.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let (a, id) = (prior.address, prior.id);
         let was: attrs::InternetGateway = prior.decode()?;
         if let Some(vpc) = &was.vpc_id {

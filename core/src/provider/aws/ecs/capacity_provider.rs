@@ -13,7 +13,7 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while};
 use super::{
     ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, tagged, unless_gone, update_tags,
 };
@@ -28,11 +28,7 @@ const BUSY: &[&str] = &["UpdateInProgressException", "ResourceInUseException"];
 
 impl Manage for attrs::CapacityProvider {
     /// Creates the provider, or adopts the one of that name that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::CapacityProvider = spec.decode()?;
         let name = want.name.as_str();
@@ -81,11 +77,7 @@ impl Manage for attrs::CapacityProvider {
 
     /// Sets the managed scaling, termination protection and draining when any differs, then
     /// the tags.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::CapacityProvider = spec.decode()?;
         let was: attrs::CapacityProvider = prior.decode()?;
@@ -122,7 +114,7 @@ impl Manage for attrs::CapacityProvider {
     /// Deletes the provider unless it is already gone. It is looked up first because ECS
     /// answers a delete of a missing provider with a generic `ClientException` (and moto with a
     /// server error).
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
         if describe(cx, a, vec![prior.id.to_owned()]).await?.is_empty() {
             return Ok(());
@@ -145,11 +137,7 @@ impl Manage for attrs::CapacityProvider {
 
 impl Manage for attrs::ClusterCapacityProviders {
     /// Puts the list; see [`put`].
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         put(cx, spec).await
     }
 
@@ -163,7 +151,7 @@ impl Manage for attrs::ClusterCapacityProviders {
     }
 
     /// Empties the cluster's list and default strategy; a cluster already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, BUSY, &["ClusterNotFoundException"], || async {
             cx.aws
                 .ecs

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, report};
 use super::super::ownership::{adopt, claim, owned_tags};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{capacity_provider, ecs_tags, recorded_by_id, tag_map, tagged, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -17,11 +17,7 @@ use crate::state::ResourceState;
 
 impl Manage for attrs::EcsCluster {
     /// Creates the cluster, or adopts the one of that name that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::EcsCluster = spec.decode()?;
         let name = want.name.as_str();
@@ -55,11 +51,7 @@ impl Manage for attrs::EcsCluster {
     }
 
     /// Sets the container insights setting and tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::EcsCluster = spec.decode()?;
         let was: attrs::EcsCluster = prior.decode()?;
@@ -80,7 +72,7 @@ impl Manage for attrs::EcsCluster {
 
     /// Deletes the cluster once its services and instances are gone (they are deleted first,
     /// but ECS releases them late).
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         const BUSY: &[&str] = &[
             "ClusterContainsServicesException",
             "ClusterContainsContainerInstancesException",

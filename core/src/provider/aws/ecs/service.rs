@@ -14,7 +14,7 @@ use super::super::live::{missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
 use super::{ecs_tags, strategy, strategy_items, tag_map, tagged, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -26,11 +26,7 @@ const STRATEGY: &str = "capacity_provider_strategy";
 impl Manage for attrs::Service {
     /// Creates the service (with a client token from the spec), or adopts the one of that name
     /// in the cluster that carries this lineage's tags.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Service = spec.decode()?;
         if let Some(s) = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name))
@@ -90,11 +86,7 @@ impl Manage for attrs::Service {
     }
 
     /// One `UpdateService` with every changed field (none: no call), then the tags.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::Service = spec.decode()?;
         let was: attrs::Service = prior.decode()?;
@@ -167,7 +159,7 @@ impl Manage for attrs::Service {
 
     /// Scales a replica service to zero, deletes it and waits until ECS reports it INACTIVE:
     /// its name is reusable and its cluster deletable only then.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         const GONE: &[&str] = &[
             "ServiceNotFoundException",
             "ServiceNotActiveException",

@@ -14,7 +14,7 @@ use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{ecs_tags, is_gone, tag_map, unless_gone};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -26,11 +26,7 @@ const ATTR: &str = "container_definitions";
 impl Manage for attrs::TaskDefinition {
     /// Registers a revision, or adopts the family's latest one when it is ours with the spec's
     /// content (see [`adoptable_revision`]).
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::TaskDefinition = spec.decode()?;
         if let Some(done) = adoptable_revision(cx, spec, &want).await? {
@@ -94,7 +90,7 @@ impl Manage for attrs::TaskDefinition {
     }
 
     /// Deregisters the revision; one that no longer exists is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let r = remove(cx, &[], &[], || async {
             cx.aws
                 .ecs

@@ -12,7 +12,7 @@ use super::super::ec2::Tagged;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};
@@ -21,11 +21,7 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::Listener {
     /// Creates the listener, or adopts the one on the same port of the load balancer when its
     /// tags say it is this address's.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Listener = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
@@ -62,16 +58,12 @@ impl Manage for attrs::Listener {
 
     /// Sends one `ModifyListener` when the port, protocol, default action, certificate or TLS
     /// policy differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the listener; already gone (or its load balancer gone) is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(
             cx,
             &[],
@@ -91,11 +83,7 @@ impl Manage for attrs::Listener {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::Listener = spec.decode()?;
     let was: attrs::Listener = prior.decode()?;

@@ -12,7 +12,7 @@ use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, RuleConditions, Tags};
@@ -24,11 +24,7 @@ const HOST_HEADER: &str = "host-header";
 impl Manage for attrs::ListenerRule {
     /// Creates the rule, or adopts the one of the same priority on the listener when its tags
     /// say it is this address's.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ListenerRule = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
@@ -62,16 +58,12 @@ impl Manage for attrs::ListenerRule {
     }
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the rule; already gone (or its listener gone) is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &["RuleNotFound", "ListenerNotFound"], || async {
             cx.aws
                 .elbv2
@@ -86,11 +78,7 @@ impl Manage for attrs::ListenerRule {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::ListenerRule = spec.decode()?;
     let was: attrs::ListenerRule = prior.decode()?;

@@ -11,7 +11,7 @@ use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{batched, claimed, found_or_none, same_set, tagged, tags_for, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -22,11 +22,7 @@ const NOT_FOUND: &str = "LoadBalancerNotFound";
 impl Manage for attrs::LoadBalancer {
     /// Creates the load balancer, sets its attributes and waits until it is active; or adopts
     /// the one under its name when its tags say it is this address's.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::LoadBalancer = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
@@ -63,17 +59,13 @@ impl Manage for attrs::LoadBalancer {
     }
 
     /// Sets the subnets, security groups, attributes and tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the load balancer (refused while deletion protection is on) and waits until
     /// AWS no longer lists it; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let was: attrs::LoadBalancer = prior.decode()?;
         if was.deletion_protection == Some(true) {
             return Err(ProviderError::Failed {
@@ -98,11 +90,7 @@ impl Manage for attrs::LoadBalancer {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::LoadBalancer = spec.decode()?;
     let was: attrs::LoadBalancer = prior.decode()?;

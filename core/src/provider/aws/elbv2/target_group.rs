@@ -9,7 +9,7 @@ use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -38,11 +38,7 @@ macro_rules! with_health_check {
 impl Manage for attrs::TargetGroup {
     /// Creates the target group with its health check, then sets its deregistration delay; or
     /// adopts the one under its name when its tags say it is this address's.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::TargetGroup = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
@@ -82,17 +78,13 @@ impl Manage for attrs::TargetGroup {
     }
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         update(cx, spec, prior).await
     }
 
     /// Deletes the target group, retrying while the rule forwarding to it is still being
     /// deleted; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &["ResourceInUse"], &[NOT_FOUND], || async {
             cx.aws
                 .elbv2
@@ -107,11 +99,7 @@ impl Manage for attrs::TargetGroup {
     }
 }
 
-async fn update(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    prior: Prior<'_>,
-) -> Result<Applied, ProviderError> {
+async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     let a = &spec.address;
     let want: attrs::TargetGroup = spec.decode()?;
     let was: attrs::TargetGroup = prior.decode()?;

@@ -29,7 +29,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
 use super::ownership::invalid_tags;
-use super::{AwsResultExt, Cx, Prior};
+use super::{AwsResultExt, Cx, Prior, RECORDED};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
@@ -102,7 +102,7 @@ pub(crate) async fn refresh(
             .iter()
             .filter(|(_, r)| r.kind == Kind::InstanceProfile)
             .map(|(a, r)| {
-                decode::<attrs::InstanceProfile>(a, r.kind, "recorded attributes", &r.attributes)
+                decode::<attrs::InstanceProfile>(a, Some(RECORDED), &r.attributes)
                     .map_or_else(|_| "/".to_owned(), |p| p.path)
             })
             .collect();

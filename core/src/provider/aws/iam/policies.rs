@@ -6,7 +6,7 @@ use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -18,11 +18,7 @@ const MAX_POLICY_VERSIONS: usize = 5;
 impl Manage for attrs::IamPolicy {
     /// Creates the policy, or adopts the policy of that name and path that carries this
     /// lineage's tags and brings it to the spec.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::IamPolicy = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
@@ -52,11 +48,7 @@ impl Manage for attrs::IamPolicy {
 
     /// A changed document becomes the new default version (the oldest one goes when IAM's
     /// limit is reached); then the tag changes.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let want: attrs::IamPolicy = spec.decode()?;
         let was: attrs::IamPolicy = prior.decode()?;
@@ -123,7 +115,7 @@ impl Manage for attrs::IamPolicy {
 
     /// Detaches the policy from whatever still uses it and deletes its other versions (IAM
     /// refuses to delete it otherwise), then deletes it; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NO_SUCH_ENTITY], || {
             delete_policy(cx, prior.address, prior.id)
         })

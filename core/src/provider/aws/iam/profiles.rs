@@ -6,7 +6,7 @@ use super::super::ec2::visible;
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
 use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -15,11 +15,7 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::InstanceProfile {
     /// Creates the profile and adds its role, or adopts the profile of that name that carries
     /// this lineage's tags and brings it to the spec.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::InstanceProfile = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
@@ -47,11 +43,7 @@ impl Manage for attrs::InstanceProfile {
     }
 
     /// Swaps the role when it differs (a profile holds one), then sends the tag changes.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
         let want: attrs::InstanceProfile = spec.decode()?;
@@ -95,7 +87,7 @@ impl Manage for attrs::InstanceProfile {
 
     /// Takes the live role out (IAM refuses to delete a profile that holds one, whatever the
     /// state recorded), then deletes the profile; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NO_SUCH_ENTITY], || {
             delete_profile(cx, prior.address, prior.id)
         })

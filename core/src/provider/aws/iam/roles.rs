@@ -8,7 +8,7 @@ use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Manage, Prior, remove, retry_while, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -18,11 +18,7 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::IamRole {
     /// Creates the role and attaches its policies, or adopts the role of that name that
     /// carries this lineage's tags and brings it to the spec.
-    async fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _token_seed: u64,
-    ) -> Result<Applied, ProviderError> {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::IamRole = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
@@ -55,11 +51,7 @@ impl Manage for attrs::IamRole {
     }
 
     /// Sends what differs from `prior`: the trust policy, attachments and detachments, tags.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
         let want: attrs::IamRole = spec.decode()?;
@@ -126,7 +118,7 @@ impl Manage for attrs::IamRole {
 
     /// Detaches the role's policies and takes it out of its instance profiles (IAM refuses to
     /// delete it otherwise), then deletes it; already gone is success.
-    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+    async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove(cx, &[], &[NO_SUCH_ENTITY], || {
             delete_role(cx, prior.address, prior.id)
         })
