@@ -1,18 +1,18 @@
 //! Instance groups: per group an auto scaling group of container instances, its capacity
 //! provider, and the cluster's capacity provider list.
 
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
 use super::Builder;
 use super::iam::Iam;
 use super::launch_template::launch_template;
 use super::load_balancing::Lb;
 use super::network::Network;
-use crate::graph::Address;
-use crate::graph::Expr;
 use crate::graph::attrs::{self, Desired};
+use crate::graph::{Address, Expr};
 use crate::manifest::LoadBalancerKind;
-use serde_json::Value;
-use serde_json::json;
-use std::collections::BTreeMap;
 
 pub(super) struct Group {
     pub(super) capacity_provider: Address,

@@ -1,16 +1,14 @@
 //! The launch template of an instance group: ECS-optimized AL2023 AMI via SSM, IMDSv2 only,
 //! user data that joins the cluster.
 
-use super::AMI_PARAMETER_ARM;
-use super::AMI_PARAMETER_X86;
-use super::Builder;
+use serde_json::json;
+
 use super::iam::Iam;
-use crate::graph::Address;
-use crate::graph::Expr;
+use super::{AMI_PARAMETER_ARM, AMI_PARAMETER_X86, Builder};
 use crate::graph::attrs::{self, Desired};
 use crate::graph::user_data::UserData;
+use crate::graph::{Address, Expr};
 use crate::manifest::InstanceGroup;
-use serde_json::json;
 
 pub(super) fn launch_template(
     b: &mut Builder<'_>,

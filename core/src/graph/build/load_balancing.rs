@@ -12,7 +12,7 @@ use super::network::Network;
 use crate::graph::attrs::{
     self, ClassicListener, Desired, HealthCheck, ListenerAction, RuleConditions,
 };
-use crate::graph::{Address, Expr, Kind};
+use crate::graph::{Address, Expr};
 use crate::manifest::{self, ListenerProtocol, LoadBalancer, LoadBalancerKind, Route, Scheme};
 
 pub(super) struct Lb<'m> {
@@ -39,24 +39,18 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
             })
             .collect();
         let vpc_cidr = m.network.cidr.clone().unwrap_or_default();
-        let sg = b.add_untyped(
+        let sg_name = format!("{aws_name}-lb");
+        let sg = b.add(
             Address::keyed("security_group.load_balancer", name),
-            Kind::SecurityGroup,
-            vec![
-                ("name", Expr::str(format!("{aws_name}-lb"))),
-                (
-                    "description",
-                    Expr::str(format!("load balancer {aws_name}")),
-                ),
-                ("vpc_id", Builder::r(&net.vpc, "id")),
-                ("ingress", Expr::Lit(Value::Array(ingress))),
-                (
-                    "egress",
-                    Expr::Lit(json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
-                                      "cidr_blocks": [vpc_cidr]}])),
-                ),
-                ("tags", b.tags(Some(&format!("{aws_name}-lb")))),
-            ],
+            &attrs::SecurityGroup::<Desired> {
+                name: Expr::str(sg_name.clone()),
+                description: Expr::str(format!("load balancer {aws_name}")),
+                vpc_id: Builder::r(&net.vpc, "id"),
+                ingress: Expr::Lit(Value::Array(ingress)),
+                egress: Expr::Lit(json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
+                                          "cidr_blocks": [vpc_cidr]}])),
+                tags: b.tags(Some(&sg_name)),
+            },
             [],
         );
         let subnets = if internal { &net.private } else { &net.public };

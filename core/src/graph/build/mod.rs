@@ -73,20 +73,6 @@ impl Builder<'_> {
         self.insert(address, A::KIND, desired_map(attributes), extra_deps)
     }
 
-    fn add_untyped(
-        &mut self,
-        address: Address,
-        kind: Kind,
-        attributes: Vec<(&str, Expr)>,
-        extra_deps: impl IntoIterator<Item = Address>,
-    ) -> Address {
-        let attributes: BTreeMap<String, Expr> = attributes
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        self.insert(address, kind, attributes, extra_deps)
-    }
-
     fn insert(
         &mut self,
         address: Address,

@@ -1,12 +1,12 @@
 //! The network: the VPC, its internet gateway, a public and a private subnet per zone, the NAT
 //! gateways and Elastic IPs, route tables, routes and associations.
 
-use super::Builder;
-use crate::graph::Address;
-use crate::graph::Expr;
-use crate::graph::attrs::{self, Desired};
-use crate::manifest::NatMode;
 use ipnet::Ipv4Net;
+
+use super::Builder;
+use crate::graph::attrs::{self, Desired};
+use crate::graph::{Address, Expr};
+use crate::manifest::NatMode;
 
 pub(super) struct Network {
     pub(super) vpc: Address,

@@ -1,15 +1,15 @@
 //! The container instances' security group: what the load balancers may reach.
 
-use super::Builder;
-use super::DYNAMIC_PORTS;
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
 use super::load_balancing::Lb;
 use super::network::Network;
-use crate::graph::Address;
-use crate::graph::Expr;
+use super::{Builder, DYNAMIC_PORTS};
 use crate::graph::attrs::{self, Desired};
+use crate::graph::{Address, Expr};
 use crate::manifest::LoadBalancerKind;
-use serde_json::json;
-use std::collections::BTreeMap;
 
 pub(super) fn instance_security_group(
     b: &mut Builder<'_>,

@@ -1,23 +1,19 @@
 //! ECS: the cluster, services with their task definitions and log groups, and the daemon
 //! system containers.
 
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
 use super::Builder;
-use super::iam::Iam;
-use super::iam::secret_value_from;
+use super::iam::{Iam, secret_value_from};
 use super::instance_groups::Group;
 use super::load_balancing::{Lb, listener_rule, target_group};
 use super::logs::log_group;
 use super::network::Network;
-use crate::graph::Address;
-use crate::graph::Expr;
 use crate::graph::attrs::{self, Desired};
-use crate::manifest::ListenerProtocol;
-use crate::manifest::LoadBalancerKind;
-use crate::manifest::Service;
-use crate::manifest::SystemContainer;
-use serde_json::Value;
-use serde_json::json;
-use std::collections::BTreeMap;
+use crate::graph::{Address, Expr};
+use crate::manifest::{ListenerProtocol, LoadBalancerKind, Service, SystemContainer};
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
     Value::Array(
