@@ -56,11 +56,7 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderErro
     let a = &spec.address;
     let want: attrs::LogGroup = spec.decode()?;
     let name = want.name.as_str();
-    if let Some(group) = describe(cx, a, name)
-        .await?
-        .into_iter()
-        .find(|g| g.log_group_name() == Some(name))
-    {
+    if let Some(group) = find(cx, a, name).await? {
         let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
         let tags = cx
             .aws
@@ -93,10 +89,9 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderErro
     .at(a, "CreateLogGroup")?;
     set_retention(cx, a, name, want.retention_in_days).await?;
     // CreateLogGroup answers nothing: the ARN comes from reading the group back.
-    let arn = describe(cx, a, name)
+    let arn = find(cx, a, name)
         .await?
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
+        .as_ref()
         .and_then(arn_of)
         .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
     Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
@@ -213,6 +208,14 @@ async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>
         a,
         "DescribeLogGroups"
     )
+}
+
+/// The group named `name` (the prefix listing also answers longer names).
+async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<LogGroup>, ProviderError> {
+    let groups = describe(cx, a, name).await?;
+    Ok(groups
+        .into_iter()
+        .find(|g| g.log_group_name() == Some(name)))
 }
 
 fn arn_of(g: &LogGroup) -> Option<String> {
