@@ -17,6 +17,7 @@
 //! declares none), so those two follow `NextToken` by hand instead of going through `all!`.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_eventbridge::types::{InputTransformer, Rule, RuleState, Tag, Target};
 use serde_json::Value;
@@ -307,22 +308,37 @@ async fn find_rule(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, 
 }
 
 async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<Rule>, ProviderError> {
-    let mut rules = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
+    follow_tokens(|next| async move {
         let out = cx
             .aws
             .events
             .list_rules()
             .set_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
-            .set_next_token(next.take())
+            .set_next_token(next)
             .send()
             .await
             .at(a, "ListRules")?;
-        rules.extend(out.rules().iter().cloned());
-        match out.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-            _ => return Ok(rules),
+        Ok((out.rules.unwrap_or_default(), out.next_token))
+    })
+    .await
+}
+
+/// Every item of a listing the SDK has no paginator for: `page` answers one page's items and
+/// its `NextToken` when it was given the previous one; an empty token ends it as none does.
+async fn follow_tokens<T, Fut>(
+    mut page: impl FnMut(Option<String>) -> Fut,
+) -> Result<Vec<T>, ProviderError>
+where
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+{
+    let mut items = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let (got, token) = page(next.take()).await?;
+        items.extend(got);
+        match token {
+            Some(t) if !t.is_empty() => next = Some(t),
+            _ => return Ok(items),
         }
     }
 }
@@ -435,24 +451,19 @@ fn failed_entry(
 }
 
 async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Result<Vec<Target>, ProviderError> {
-    let mut targets = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
+    follow_tokens(|next| async move {
         let out = cx
             .aws
             .events
             .list_targets_by_rule()
             .rule(rule)
-            .set_next_token(next.take())
+            .set_next_token(next)
             .send()
             .await
             .at(a, "ListTargetsByRule")?;
-        targets.extend(out.targets().iter().cloned());
-        match out.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-            _ => return Ok(targets),
-        }
-    }
+        Ok((out.targets.unwrap_or_default(), out.next_token))
+    })
+    .await
 }
 
 /// The target in the desired shape: `input_transformer` only when it has one, as the desired

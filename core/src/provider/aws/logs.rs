@@ -28,12 +28,88 @@ impl Manage for attrs::LogGroup {
     /// Creates the log group and sets its retention, or adopts the group of that name that
     /// carries this lineage's tags.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
-        create(cx, spec).await
+        let a = &spec.address;
+        let want: attrs::LogGroup = spec.decode()?;
+        let name = want.name.as_str();
+        if let Some(group) = find(cx, a, name).await? {
+            let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
+            let tags = cx
+                .aws
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .at(a, "ListTagsForResource")?
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            claim(cx.own, a, name, &tags)?;
+            tracing::info!(address = %a, id = %name, "adopting an existing log group");
+            let live = group_live(&group, visible(&tags));
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        }
+        send_once!(
+            aws_sdk_cloudwatchlogs,
+            cx.aws
+                .logs
+                .create_log_group()
+                .log_group_name(name)
+                .set_tags(Some(
+                    owned_tags(cx.own, a, &want.tags).into_iter().collect()
+                ))
+        )
+        .await
+        .at(a, "CreateLogGroup")?;
+        set_retention(cx, a, name, want.retention_in_days).await?;
+        // CreateLogGroup answers nothing: the ARN comes from reading the group back.
+        let arn = find(cx, a, name)
+            .await?
+            .as_ref()
+            .and_then(arn_of)
+            .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
+        Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
     }
 
     /// Sets the retention and tags that differ from `prior`.
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+        let a = &spec.address;
+        let want: attrs::LogGroup = spec.decode()?;
+        let was: attrs::LogGroup = prior.decode()?;
+        let outputs = prior.outputs::<Self>()?;
+        let name = prior.id;
+        if want.retention_in_days != was.retention_in_days {
+            set_retention(cx, a, name, want.retention_in_days).await?;
+        }
+        let arn = outputs.arn.as_str();
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                cx.aws
+                    .logs
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+                    .await
+                    .at(a, "UntagResource")
+                    .map(drop)
+            },
+            async |tags| {
+                cx.aws
+                    .logs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags.into_iter().collect()))
+                    .send()
+                    .await
+                    .at(a, "TagResource")
+                    .map(drop)
+            },
+        )
+        .await?;
+        Ok(Applied::new(spec, name, &outputs))
     }
 
     /// Deletes the group with its streams; already gone is success.
@@ -50,95 +126,6 @@ impl Manage for attrs::LogGroup {
         })
         .await
     }
-}
-
-async fn create(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
-    let a = &spec.address;
-    let want: attrs::LogGroup = spec.decode()?;
-    let name = want.name.as_str();
-    if let Some(group) = describe(cx, a, name)
-        .await?
-        .into_iter()
-        .find(|g| g.log_group_name() == Some(name))
-    {
-        let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-        let tags = cx
-            .aws
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .at(a, "ListTagsForResource")?
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        claim(cx.own, a, name, &tags)?;
-        tracing::info!(address = %a, id = %name, "adopting an existing log group");
-        let live = group_live(&group, visible(&tags));
-        return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
-    }
-    send_once!(
-        aws_sdk_cloudwatchlogs,
-        cx.aws
-            .logs
-            .create_log_group()
-            .log_group_name(name)
-            .set_tags(Some(
-                owned_tags(cx.own, a, &want.tags).into_iter().collect()
-            ))
-    )
-    .await
-    .at(a, "CreateLogGroup")?;
-    set_retention(cx, a, name, want.retention_in_days).await?;
-    // CreateLogGroup answers nothing: the ARN comes from reading the group back.
-    let arn = describe(cx, a, name)
-        .await?
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-        .and_then(arn_of)
-        .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-    Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::LogGroup = spec.decode()?;
-    let was: attrs::LogGroup = prior.decode()?;
-    let outputs = prior.outputs::<attrs::LogGroup>()?;
-    let name = prior.id;
-    if want.retention_in_days != was.retention_in_days {
-        set_retention(cx, a, name, want.retention_in_days).await?;
-    }
-    let arn = outputs.arn.as_str();
-    sync_tags(
-        tag_diff(cx.own, a, &was.tags, &want.tags),
-        async |keys| {
-            cx.aws
-                .logs
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .at(a, "UntagResource")
-                .map(drop)
-        },
-        async |tags| {
-            cx.aws
-                .logs
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags.into_iter().collect()))
-                .send()
-                .await
-                .at(a, "TagResource")
-                .map(drop)
-        },
-    )
-    .await?;
-    Ok(Applied::new(spec, name, &outputs))
 }
 
 /// No retention (`None`) means "never expire", which is the absence of a retention policy.
@@ -213,6 +200,14 @@ async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>
         a,
         "DescribeLogGroups"
     )
+}
+
+/// The group named `name` (the prefix listing also answers longer names).
+async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<LogGroup>, ProviderError> {
+    let groups = describe(cx, a, name).await?;
+    Ok(groups
+        .into_iter()
+        .find(|g| g.log_group_name() == Some(name)))
 }
 
 fn arn_of(g: &LogGroup) -> Option<String> {

@@ -222,11 +222,7 @@ impl Manage for attrs::SnsSubscription {
     }
 
     /// Nothing changes in place: every attribute identifies the subscription.
-    async fn update(
-        _cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let outputs = attrs::SnsSubscriptionOutputs {
             arn: prior.id.to_owned(),
         };

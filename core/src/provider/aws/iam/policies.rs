@@ -7,6 +7,7 @@ use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::roles::detach_policy;
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -62,14 +63,7 @@ impl Manage for attrs::IamPolicy {
                     .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())))
                     .and_then(|v| v.version_id())
             {
-                cx.aws
-                    .iam
-                    .delete_policy_version()
-                    .policy_arn(arn)
-                    .version_id(oldest)
-                    .send()
-                    .await
-                    .at(a, "DeletePolicyVersion")?;
+                delete_version(cx, a, arn, oldest).await?;
             }
             cx.aws
                 .iam
@@ -135,6 +129,23 @@ async fn list_versions(
     )
 }
 
+async fn delete_version(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+    version: &str,
+) -> Result<(), ProviderError> {
+    cx.aws
+        .iam
+        .delete_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .at(a, "DeletePolicyVersion")
+        .map(drop)
+}
+
 /// Whatever still uses the policy (the role of a replaced policy) is detached first, which it
 /// must be anyway.
 async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), ProviderError> {
@@ -150,17 +161,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), Provide
         .at(a, "ListEntitiesForPolicy")?;
     for page in &entities {
         for role in page.policy_roles().iter().filter_map(|r| r.role_name()) {
-            let r = cx
-                .aws
-                .iam
-                .detach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "DetachRolePolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            detach_policy(cx, a, role, arn).await?;
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
             let r = cx
@@ -194,17 +195,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), Provide
             .version_id()
             .filter(|_| !version.is_default_version())
         {
-            let r = cx
-                .aws
-                .iam
-                .delete_policy_version()
-                .policy_arn(arn)
-                .version_id(id)
-                .send()
-                .await
-                .at(a, "DeletePolicyVersion")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            tolerate(delete_version(cx, a, arn, id).await, &[NO_SUCH_ENTITY])?;
         }
     }
     cx.aws

@@ -1,5 +1,6 @@
 //! Instance profiles: the role they hand to EC2 instances, and the tags.
 
+use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 use aws_sdk_iam::types::InstanceProfile;
 
 use super::super::ec2::visible;
@@ -147,15 +148,22 @@ pub(super) async fn remove_role(
     tolerate(r, &[NO_SUCH_ENTITY])
 }
 
-async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
-    let out = cx
-        .aws
+async fn get_profile(
+    cx: Cx<'_>,
+    a: &Address,
+    name: &str,
+) -> Result<GetInstanceProfileOutput, ProviderError> {
+    cx.aws
         .iam
         .get_instance_profile()
         .instance_profile_name(name)
         .send()
         .await
-        .at(a, "GetInstanceProfile")?;
+        .at(a, "GetInstanceProfile")
+}
+
+async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+    let out = get_profile(cx, a, name).await?;
     for role in out
         .instance_profile()
         .map(InstanceProfile::roles)
@@ -175,15 +183,7 @@ async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), Provi
 
 /// The profile named `name`, when it exists and carries this address's tags.
 async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let got = cx
-        .aws
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .at(a, "GetInstanceProfile");
-    let Some(out) = absent_as_none(got)? else {
+    let Some(out) = absent_as_none(get_profile(cx, a, name).await)? else {
         return Ok(None);
     };
     let profile = out

@@ -75,17 +75,7 @@ impl Manage for attrs::IamRole {
         let had: BTreeSet<&str> = was.policy_arns.iter().map(String::as_str).collect();
         attach_policies(cx, a, name, wanted.difference(&had).copied()).await?;
         for arn in had.difference(&wanted) {
-            let r = cx
-                .aws
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(*arn)
-                .send()
-                .await
-                .at(a, "DetachRolePolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            detach_policy(cx, a, name, arn).await?;
         }
         sync_tags(
             tag_diff(cx.own, a, &was.tags, &want.tags),
@@ -154,24 +144,43 @@ async fn attach_policies(
     Ok(())
 }
 
-async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+/// Detaches one policy; one already detached (or gone) is success.
+pub(super) async fn detach_policy(
+    cx: Cx<'_>,
+    a: &Address,
+    role: &str,
+    arn: &str,
+) -> Result<(), ProviderError> {
+    let r = cx
+        .aws
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await
+        .at(a, "DetachRolePolicy")
+        .map(drop);
+    tolerate(r, &[NO_SUCH_ENTITY])
+}
+
+/// The ARNs of the managed policies attached to `role`.
+async fn attached_policies(
+    cx: Cx<'_>,
+    a: &Address,
+    role: &str,
+) -> Result<Vec<String>, ProviderError> {
     let attached = all!(
-        cx.aws.iam.list_attached_role_policies().role_name(name),
+        cx.aws.iam.list_attached_role_policies().role_name(role),
         a,
         "ListAttachedRolePolicies"
     )?;
-    for arn in attached.iter().filter_map(|p| p.policy_arn()) {
-        let r = cx
-            .aws
-            .iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .at(a, "DetachRolePolicy")
-            .map(drop);
-        tolerate(r, &[NO_SUCH_ENTITY])?;
+    Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
+}
+
+async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+    for arn in attached_policies(cx, a, name).await? {
+        detach_policy(cx, a, name, &arn).await?;
     }
     let profiles = all!(
         cx.aws.iam.list_instance_profiles_for_role().role_name(name),
@@ -210,15 +219,7 @@ async fn find(
     let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
     let tags = tag_map(role.tags());
     claim(cx.own, a, role.role_name(), &tags)?;
-    let attached = all!(
-        iam.list_attached_role_policies().role_name(&want.name),
-        a,
-        "ListAttachedRolePolicies"
-    )?;
-    let arns = attached
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
+    let arns = attached_policies(cx, a, &want.name).await?;
     Ok(Some(live(
         Parts {
             name: role.role_name(),
