@@ -21,10 +21,10 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, found_or_none, recorded, same_set, tagged};
+use super::elbv2::{PER_CALL, claimed, found_or_none, recorded, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
-use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, invalid_tags, owned_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -270,11 +270,7 @@ async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, Provi
         .await?
         .remove(name)
         .unwrap_or_default();
-    let Some(t) = live(&d, tags, None) else {
-        return Ok(None);
-    };
-    claim(cx.own, a, &t.live.id, &t.tags)?;
-    Ok(Some(t.live))
+    claimed(cx, a, live(&d, tags, None))
 }
 
 async fn describe(
@@ -439,7 +435,7 @@ fn live(
     let outputs = attrs::ClassicLoadBalancerOutputs {
         dns_name: d.dns_name().unwrap_or_default().to_owned(),
     };
-    Some(tagged(name, tags, &attributes, &outputs))
+    Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
 #[cfg(test)]

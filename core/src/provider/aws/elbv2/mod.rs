@@ -28,6 +28,7 @@ use std::future::Future;
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
 
 use super::ec2::{Tagged, settle};
+use super::live::missing;
 use super::ownership::{TagChanges, claim, sync_tags};
 use super::{AwsResultExt, Cx, Prior};
 use crate::graph::attrs::{self, Attributes, Tags};
@@ -227,17 +228,34 @@ async fn describe_tags(
     Ok(tags)
 }
 
-/// The tags of one resource (adoption).
-async fn tags_for(cx: Cx<'_>, a: &Address, arn: Option<&str>) -> Result<Tags, ProviderError> {
-    let Some(arn) = arn else {
-        return Ok(Tags::new());
+/// What a lookup by name or natural key `found`, when its tags make it this address's; `None`
+/// when nothing was found. Its tags are read (one `DescribeTags`) before `live` shapes it.
+async fn claim_found<T>(
+    cx: Cx<'_>,
+    a: &Address,
+    found: Option<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+    live: impl FnOnce(&T, Tags) -> Option<Tagged>,
+) -> Result<Option<Live>, ProviderError> {
+    let Some(found) = found else {
+        return Ok(None);
     };
-    let mut tags = describe_tags(cx, a, &[arn.to_owned()]).await?;
-    Ok(tags.remove(arn).unwrap_or_default())
+    let tags = match arn(&found) {
+        Some(arn) => describe_tags(cx, a, &[arn.to_owned()])
+            .await?
+            .remove(arn)
+            .unwrap_or_default(),
+        None => Tags::new(),
+    };
+    claimed(cx, a, live(&found, tags))
 }
 
-/// The found resource when its tags make it this address's; `None` when nothing was found.
-fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live>, ProviderError> {
+/// The described resource when its tags make it this address's; `None` when nothing was found.
+pub(super) fn claimed(
+    cx: Cx<'_>,
+    a: &Address,
+    found: Option<Tagged>,
+) -> Result<Option<Live>, ProviderError> {
     let Some(t) = found else {
         return Ok(None);
     };
@@ -245,17 +263,18 @@ fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live
     Ok(Some(t.live))
 }
 
-/// A described resource: its live shape and every tag it carries (for ownership).
-pub(super) fn tagged<A: Attributes>(
-    id: &str,
-    tags: Tags,
-    attributes: &A,
-    outputs: &A::Outputs,
-) -> Tagged {
-    Tagged {
-        tags,
-        live: Live::new(id, attributes, outputs),
-    }
+/// The ARN of the one resource a create answered with; AWS leaving it out is `missing`.
+fn created_arn<'o, T>(
+    a: &Address,
+    operation: &'static str,
+    field: &'static str,
+    created: &'o [T],
+    arn: impl Fn(&'o T) -> Option<&'o str>,
+) -> Result<&'o str, ProviderError> {
+    created
+        .first()
+        .and_then(arn)
+        .ok_or_else(|| missing(a, operation, field))
 }
 
 fn to_tags(tags: &Tags) -> Vec<Tag> {
