@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, claimed, found_or_none, recorded, same_set};
+use super::elbv2::{PER_CALL, claimed, found_or_none, recorded, remove_request, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, invalid_tags, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -83,16 +83,20 @@ impl Manage for attrs::ClassicLoadBalancer {
 
     /// Deletes the load balancer; AWS answers success when it is already gone.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .elb
-                .delete_load_balancer()
-                .load_balancer_name(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteLoadBalancer")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[NOT_FOUND],
+            "DeleteLoadBalancer",
+            || {
+                cx.aws
+                    .elb
+                    .delete_load_balancer()
+                    .load_balancer_name(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }
@@ -114,14 +118,12 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     // One port per request: moto 5.2.5 keeps every listener when one request names several
     // ports, and a load balancer has only a handful of listeners.
     for port in removed {
-        remove(cx, &[], &["ListenerNotFound"], || async {
+        let gone = ["ListenerNotFound"];
+        remove_request(cx, a, &[], &gone, "DeleteLoadBalancerListeners", || {
             elb.delete_load_balancer_listeners()
                 .load_balancer_name(name)
                 .load_balancer_ports(port)
                 .send()
-                .await
-                .at(a, "DeleteLoadBalancerListeners")
-                .map(drop)
         })
         .await?;
     }

@@ -12,8 +12,8 @@ use super::super::ec2::Tagged;
 use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claim_found, created_arn, found_or_none, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -60,21 +60,10 @@ impl Manage for attrs::Listener {
 
     /// Deletes the listener; already gone (or its load balancer gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
-            cx,
-            &[],
-            &["ListenerNotFound", "LoadBalancerNotFound"],
-            || async {
-                cx.aws
-                    .elbv2
-                    .delete_listener()
-                    .listener_arn(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "DeleteListener")
-                    .map(drop)
-            },
-        )
+        let gone = ["ListenerNotFound", "LoadBalancerNotFound"];
+        remove_request(cx, prior.address, &[], &gone, "DeleteListener", || {
+            cx.aws.elbv2.delete_listener().listener_arn(prior.id).send()
+        })
         .await
     }
 }

@@ -12,8 +12,8 @@ use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claim_found, created_arn, found_or_none, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, RuleConditions, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -54,15 +54,9 @@ impl Manage for attrs::ListenerRule {
 
     /// Deletes the rule; already gone (or its listener gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &["RuleNotFound", "ListenerNotFound"], || async {
-            cx.aws
-                .elbv2
-                .delete_rule()
-                .rule_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteRule")
-                .map(drop)
+        let gone = ["RuleNotFound", "ListenerNotFound"];
+        remove_request(cx, prior.address, &[], &gone, "DeleteRule", || {
+            cx.aws.elbv2.delete_rule().rule_arn(prior.id).send()
         })
         .await
     }

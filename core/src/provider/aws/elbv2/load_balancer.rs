@@ -11,8 +11,8 @@ use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claim_found, found_or_none, same_set, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, found_or_none, remove_request, same_set, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -75,16 +75,20 @@ impl Manage for attrs::LoadBalancer {
                     .to_owned(),
             });
         }
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .elbv2
-                .delete_load_balancer()
-                .load_balancer_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteLoadBalancer")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[NOT_FOUND],
+            "DeleteLoadBalancer",
+            || {
+                cx.aws
+                    .elbv2
+                    .delete_load_balancer()
+                    .load_balancer_arn(prior.id)
+                    .send()
+            },
+        )
         .await?;
         wait(cx, prior.address, prior.id, Until::Gone).await
     }

@@ -73,17 +73,11 @@ pub(crate) async fn refresh(
     let lbs = only_recorded(lbs, &lbs_recorded, LoadBalancer::load_balancer_arn);
     let tgs = target_group::describe(cx, &tg_at, &ids(&tgs_recorded)).await?;
     let tgs = only_recorded(tgs, &tgs_recorded, TargetGroup::target_group_arn);
-    let load_balancers: BTreeSet<String> = listeners_recorded
-        .iter()
-        .map(|(_, l)| l.load_balancer_arn.clone())
-        .collect();
+    let load_balancers = parents(&listeners_recorded, |l| &l.load_balancer_arn);
     let listeners =
         listener::describe(cx, &listener_at, &ids(&listeners_recorded), &load_balancers).await?;
     let listeners = only_recorded(listeners, &listeners_recorded, Listener::listener_arn);
-    let listener_arns: BTreeSet<String> = rules_recorded
-        .iter()
-        .map(|(_, r)| r.listener_arn.clone())
-        .collect();
+    let listener_arns = parents(&rules_recorded, |r| &r.listener_arn);
     let rules =
         listener_rule::describe(cx, &rule_at, &ids(&rules_recorded), &listener_arns).await?;
     let rules = only_recorded(rules, &rules_recorded, Rule::rule_arn);
@@ -144,6 +138,12 @@ fn ids<A>(recorded: &[(&str, A)]) -> Vec<String> {
     recorded.iter().map(|(id, _)| (*id).to_owned()).collect()
 }
 
+/// The parents (load balancers, listeners) the recorded resources name: what a fallback read
+/// goes through.
+fn parents<A>(recorded: &[(&str, A)], parent: impl Fn(&A) -> &String) -> BTreeSet<String> {
+    recorded.iter().map(|(_, r)| parent(r).clone()).collect()
+}
+
 /// The described items whose ARN the state records (a fallback read returns more).
 fn only_recorded<T, A>(
     items: Vec<T>,
@@ -179,6 +179,27 @@ where
         }
     }
     Ok(all)
+}
+
+/// Sends the delete `request` builds and sends, through [`remove`](super::remove): `busy`
+/// answers are sent again, `gone` ones (already deleted) are success.
+pub(super) async fn remove_request<T, R, F, Fut>(
+    cx: Cx<'_>,
+    a: &Address,
+    busy: &[&str],
+    gone: &[&str],
+    operation: &'static str,
+    request: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = R>,
+    R: AwsResultExt<T>,
+{
+    super::remove(cx, busy, gone, || async {
+        request().await.at(a, operation).map(drop)
+    })
+    .await
 }
 
 /// The answer, or `None` when AWS says the one thing asked for does not exist.

@@ -9,8 +9,8 @@ use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claim_found, created_arn, found_or_none, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -81,16 +81,21 @@ impl Manage for attrs::TargetGroup {
     /// Deletes the target group, retrying while the rule forwarding to it is still being
     /// deleted; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &["ResourceInUse"], &[NOT_FOUND], || async {
-            cx.aws
-                .elbv2
-                .delete_target_group()
-                .target_group_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteTargetGroup")
-                .map(drop)
-        })
+        let busy = ["ResourceInUse"];
+        remove_request(
+            cx,
+            prior.address,
+            &busy,
+            &[NOT_FOUND],
+            "DeleteTargetGroup",
+            || {
+                cx.aws
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }
