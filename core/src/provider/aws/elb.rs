@@ -21,7 +21,7 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, claimed, found_or_none, recorded, remove_request, same_set};
+use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, remove_request, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, invalid_tags, owned_tags, sync_tags, tag_diff};
@@ -220,17 +220,13 @@ pub(crate) async fn refresh(
     }
     let at = Address::new(Kind::ClassicLoadBalancer.as_str());
     let names: Vec<String> = by_name.keys().map(|n| (*n).to_owned()).collect();
-    let mut described = Vec::new();
-    for chunk in names.chunks(PER_CALL) {
-        match describe(cx, &at, Some(chunk.to_vec())).await {
-            Ok(found) => described.extend(found),
-            Err(e) if e.aws_code() == Some(NOT_FOUND) => {
-                described = describe(cx, &at, None).await?;
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let mut described = batched(
+        &names,
+        &[NOT_FOUND],
+        |chunk| describe(cx, &at, Some(chunk)),
+        || describe(cx, &at, None),
+    )
+    .await?;
     described.retain(|d| {
         d.load_balancer_name()
             .is_some_and(|n| by_name.contains_key(n))

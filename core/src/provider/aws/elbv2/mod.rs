@@ -158,7 +158,7 @@ fn only_recorded<T, A>(
 
 /// Runs `primary` per chunk of `ids`; when AWS fails a chunk because one of them is gone,
 /// returns what `fallback` reads instead (a wider read the caller narrows to `ids`).
-async fn batched<T, P, PF, F, FF>(
+pub(super) async fn batched<T, P, PF, F, FF>(
     ids: &[String],
     gone: &[&str],
     mut primary: P,
