@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, found_or_none, recorded, same_set, tagged};
+use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, remove_request, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
-use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
+use super::ownership::{adopt, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Done, Manage, Prior};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -83,16 +83,20 @@ impl Manage for attrs::ClassicLoadBalancer {
 
     /// Deletes the load balancer; AWS answers success when it is already gone.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .elb
-                .delete_load_balancer()
-                .load_balancer_name(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteLoadBalancer")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[NOT_FOUND],
+            "DeleteLoadBalancer",
+            || {
+                cx.aws
+                    .elb
+                    .delete_load_balancer()
+                    .load_balancer_name(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }
@@ -114,14 +118,12 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     // One port per request: moto 5.2.5 keeps every listener when one request names several
     // ports, and a load balancer has only a handful of listeners.
     for port in removed {
-        remove(cx, &[], &["ListenerNotFound"], || async {
+        let gone = ["ListenerNotFound"];
+        remove_request(cx, a, &[], &gone, "DeleteLoadBalancerListeners", || {
             elb.delete_load_balancer_listeners()
                 .load_balancer_name(name)
                 .load_balancer_ports(port)
                 .send()
-                .await
-                .at(a, "DeleteLoadBalancerListeners")
-                .map(drop)
         })
         .await?;
     }
@@ -218,17 +220,13 @@ pub(crate) async fn refresh(
     }
     let at = Address::new(Kind::ClassicLoadBalancer.as_str());
     let names: Vec<String> = by_name.keys().map(|n| (*n).to_owned()).collect();
-    let mut described = Vec::new();
-    for chunk in names.chunks(PER_CALL) {
-        match describe(cx, &at, Some(chunk.to_vec())).await {
-            Ok(found) => described.extend(found),
-            Err(e) if e.aws_code() == Some(NOT_FOUND) => {
-                described = describe(cx, &at, None).await?;
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let mut described = batched(
+        &names,
+        &[NOT_FOUND],
+        |chunk| describe(cx, &at, Some(chunk)),
+        || describe(cx, &at, None),
+    )
+    .await?;
     described.retain(|d| {
         d.load_balancer_name()
             .is_some_and(|n| by_name.contains_key(n))
@@ -270,11 +268,7 @@ async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, Provi
         .await?
         .remove(name)
         .unwrap_or_default();
-    let Some(t) = live(&d, tags, None) else {
-        return Ok(None);
-    };
-    claim(cx.own, a, &t.live.id, &t.tags)?;
-    Ok(Some(t.live))
+    claimed(cx, a, live(&d, tags, None))
 }
 
 async fn describe(
@@ -439,7 +433,7 @@ fn live(
     let outputs = attrs::ClassicLoadBalancerOutputs {
         dns_name: d.dns_name().unwrap_or_default().to_owned(),
     };
-    Some(tagged(name, tags, &attributes, &outputs))
+    Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
 #[cfg(test)]

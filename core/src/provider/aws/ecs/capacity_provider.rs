@@ -12,10 +12,11 @@ use aws_sdk_ecs::types::{
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while};
 use super::{
-    ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, tagged, unless_gone, update_tags,
+    adopt_found, ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, unless_gone,
+    update_tags,
 };
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
@@ -33,12 +34,12 @@ impl Manage for attrs::CapacityProvider {
         let want: attrs::CapacityProvider = spec.decode()?;
         let name = want.name.as_str();
         let found = describe(cx, a, vec![name.to_owned()]).await?;
-        if let Some(p) = found.first() {
-            let t = provider_live(p, None).ok_or_else(|| {
-                missing(a, "DescribeCapacityProviders", "autoScalingGroupProvider")
-            })?;
-            claim(cx.own, a, name, &t.tags)?;
-            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+        let live = |p: &CapacityProvider| provider_live(p, None);
+        let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
+        if let Some(done) =
+            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_asg).await?
+        {
+            return Ok(done);
         }
         let provider = AutoScalingGroupProvider::builder()
             .auto_scaling_group_arn(&want.auto_scaling_group_arn)
@@ -65,13 +66,12 @@ impl Manage for attrs::CapacityProvider {
         let arn = out
             .capacity_provider()
             .and_then(CapacityProvider::capacity_provider_arn)
-            .ok_or_else(|| missing(a, "CreateCapacityProvider", "capacityProviderArn"))?;
+            .ok_or_else(|| missing(a, "CreateCapacityProvider", "capacityProviderArn"))?
+            .to_owned();
         Ok(Applied::new(
             spec,
             name,
-            &attrs::CapacityProviderOutputs {
-                arn: arn.to_owned(),
-            },
+            &attrs::CapacityProviderOutputs { arn },
         ))
     }
 
@@ -280,7 +280,7 @@ fn provider_live(
     let outputs = attrs::CapacityProviderOutputs {
         arn: p.capacity_provider_arn()?.to_owned(),
     };
-    Some(tagged(name, tags, &attributes, &outputs))
+    Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
 fn managed_scaling(want: &attrs::CapacityProvider) -> Option<ManagedScaling> {

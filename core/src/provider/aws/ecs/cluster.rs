@@ -7,9 +7,9 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, report};
-use super::super::ownership::{adopt, claim, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{capacity_provider, ecs_tags, recorded_by_id, tag_map, tagged, update_tags};
+use super::{adopt_found, capacity_provider, ecs_tags, recorded_by_id, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -21,11 +21,13 @@ impl Manage for attrs::EcsCluster {
         let a = &spec.address;
         let want: attrs::EcsCluster = spec.decode()?;
         let name = want.name.as_str();
-        if let Some(c) = describe(cx, a, vec![name.to_owned()]).await?.first() {
-            let t = cluster_live(c, None)
-                .ok_or_else(|| missing(a, "DescribeClusters", "clusterArn"))?;
-            claim(cx.own, a, name, &t.tags)?;
-            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+        let found = describe(cx, a, vec![name.to_owned()]).await?;
+        let live = |c: &Cluster| cluster_live(c, None);
+        let missing_arn = ("DescribeClusters", "clusterArn");
+        if let Some(done) =
+            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
+        {
+            return Ok(done);
         }
         let out = cx
             .aws
@@ -40,14 +42,9 @@ impl Manage for attrs::EcsCluster {
         let arn = out
             .cluster()
             .and_then(Cluster::cluster_arn)
-            .ok_or_else(|| missing(a, "CreateCluster", "cluster.clusterArn"))?;
-        Ok(Applied::new(
-            spec,
-            name,
-            &attrs::EcsClusterOutputs {
-                arn: arn.to_owned(),
-            },
-        ))
+            .ok_or_else(|| missing(a, "CreateCluster", "cluster.clusterArn"))?
+            .to_owned();
+        Ok(Applied::new(spec, name, &attrs::EcsClusterOutputs { arn }))
     }
 
     /// Sets the container insights setting and tags that differ from `prior`.
@@ -161,7 +158,7 @@ fn cluster_live(c: &Cluster, recorded: Option<&attrs::EcsCluster>) -> Option<Tag
     let outputs = attrs::EcsClusterOutputs {
         arn: c.cluster_arn()?.to_owned(),
     };
-    Some(tagged(name, tags, &attributes, &outputs))
+    Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
 /// One `DescribeClusters` for both kinds that live on a cluster. A capacity provider list of a

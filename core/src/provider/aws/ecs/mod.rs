@@ -29,11 +29,12 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
-use super::ownership::{sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Prior, aws_says};
+use super::live::missing;
+use super::ownership::{adopt, claim, sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Manage, Prior, aws_says};
 use crate::graph::attrs::{self, Attributes, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Live, ProviderError, Refresh};
+use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
@@ -117,12 +118,25 @@ pub(crate) fn recorded_by_id<A: Attributes>(
         .collect()
 }
 
-/// A described resource with all its tags (for ownership) and its live shape.
-fn tagged<A: Attributes>(id: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Tagged {
-    Tagged {
-        tags,
-        live: Live::new(id, attributes, outputs),
-    }
+/// Adopts what a describe by name `found` when its tags claim it for this address, bringing it
+/// to the spec with `A`'s update; `None` when nothing was found. `live` shapes it; one it cannot
+/// (AWS left out `field` of `operation`) is refused.
+async fn adopt_found<A: Manage, T>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    found: Option<&T>,
+    live: impl FnOnce(&T) -> Option<Tagged>,
+    (operation, field): (&'static str, &'static str),
+) -> Result<Option<Applied>, ProviderError> {
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let a = &spec.address;
+    let t = live(found).ok_or_else(|| missing(a, operation, field))?;
+    claim(cx.own, a, &t.live.id, &t.tags)?;
+    adopt(spec, &t.live, |prior| A::update(cx, spec, prior))
+        .await
+        .map(Some)
 }
 
 fn ecs_tags(tags: &Tags) -> Vec<Tag> {

@@ -12,10 +12,10 @@ use aws_sdk_ecs::types::{
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
-use super::{ecs_tags, strategy, strategy_items, tag_map, tagged, update_tags};
+use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -29,14 +29,13 @@ impl Manage for attrs::Service {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Service = spec.decode()?;
-        if let Some(s) = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name))
-            .await?
-            .first()
+        let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
+        let live = |s: &Service| service_live(s, None);
+        let missing_arn = ("DescribeServices", "serviceArn");
+        if let Some(done) =
+            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
         {
-            let t = service_live(s, None)
-                .ok_or_else(|| missing(a, "DescribeServices", "serviceArn"))?;
-            claim(cx.own, a, &t.live.id, &t.tags)?;
-            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+            return Ok(done);
         }
         let mut token = spec.client_token(&cx.own.lineage, token_seed);
         // CreateService takes at most 36 characters.
@@ -76,13 +75,7 @@ impl Manage for attrs::Service {
             .service()
             .and_then(Service::service_arn)
             .ok_or_else(|| missing(a, "CreateService", "service.serviceArn"))?;
-        Ok(Applied::new(
-            spec,
-            arn,
-            &attrs::ServiceOutputs {
-                arn: arn.to_owned(),
-            },
-        ))
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// One `UpdateService` with every changed field (none: no call), then the tags.
@@ -148,13 +141,7 @@ impl Manage for attrs::Service {
             req.send().await.at(a, "UpdateService")?;
         }
         update_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(
-            spec,
-            prior.id,
-            &attrs::ServiceOutputs {
-                arn: prior.id.to_owned(),
-            },
-        ))
+        Ok(Applied::new(spec, prior.id, &outputs(prior.id)))
     }
 
     /// Scales a replica service to zero, deletes it and waits until ECS reports it INACTIVE:
@@ -206,6 +193,12 @@ impl Manage for attrs::Service {
             },
         )
         .await
+    }
+}
+
+fn outputs(arn: &str) -> attrs::ServiceOutputs {
+    attrs::ServiceOutputs {
+        arn: arn.to_owned(),
     }
 }
 
@@ -400,10 +393,7 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
             .or_else(|| recorded.and_then(|r| r.propagate_tags.clone())),
         tags: visible(&tags),
     };
-    let outputs = attrs::ServiceOutputs {
-        arn: arn.to_owned(),
-    };
-    Some(tagged(arn, tags, &attributes, &outputs))
+    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
 }
 
 /// `DescribeServices` per cluster, ten services a request.

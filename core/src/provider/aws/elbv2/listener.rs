@@ -9,11 +9,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::Tagged;
-use super::super::live::{all, missing};
+use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -42,18 +42,14 @@ impl Manage for attrs::Listener {
         )
         .await
         .at(a, "CreateListener")?;
-        let arn = out
-            .listeners()
-            .first()
-            .and_then(Listener::listener_arn)
-            .ok_or_else(|| missing(a, "CreateListener", "ListenerArn"))?;
-        Ok(Applied::new(
-            spec,
-            arn,
-            &attrs::ListenerOutputs {
-                arn: arn.to_owned(),
-            },
-        ))
+        let arn = created_arn(
+            a,
+            "CreateListener",
+            "ListenerArn",
+            out.listeners(),
+            Listener::listener_arn,
+        )?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Sends one `ModifyListener` when the port, protocol, default action, certificate or TLS
@@ -64,21 +60,10 @@ impl Manage for attrs::Listener {
 
     /// Deletes the listener; already gone (or its load balancer gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
-            cx,
-            &[],
-            &["ListenerNotFound", "LoadBalancerNotFound"],
-            || async {
-                cx.aws
-                    .elbv2
-                    .delete_listener()
-                    .listener_arn(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "DeleteListener")
-                    .map(drop)
-            },
-        )
+        let gone = ["ListenerNotFound", "LoadBalancerNotFound"];
+        remove_request(cx, prior.address, &[], &gone, "DeleteListener", || {
+            cx.aws.elbv2.delete_listener().listener_arn(prior.id).send()
+        })
         .await
     }
 }
@@ -107,13 +92,13 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
             .await
             .at(a, "ModifyListener")?;
     }
-    Ok(Applied::new(
-        spec,
-        arn,
-        &attrs::ListenerOutputs {
-            arn: arn.to_owned(),
-        },
-    ))
+    Ok(Applied::new(spec, arn, &outputs(arn)))
+}
+
+fn outputs(arn: &str) -> attrs::ListenerOutputs {
+    attrs::ListenerOutputs {
+        arn: arn.to_owned(),
+    }
 }
 
 /// The default action as AWS takes it: `fixed-response` or `redirect`.
@@ -214,11 +199,8 @@ async fn find(
         a,
         "DescribeListeners"
     )?;
-    let Some(l) = listeners.into_iter().find(|l| l.port() == Some(port)) else {
-        return Ok(None);
-    };
-    let tags = tags_for(cx, a, l.listener_arn()).await?;
-    claimed(cx, a, live(&l, tags))
+    let found = listeners.into_iter().find(|l| l.port() == Some(port));
+    claim_found(cx, a, found, Listener::listener_arn, live).await
 }
 
 /// Listeners by ARN; when one is gone, the listeners of each recorded load balancer (one call
@@ -275,10 +257,7 @@ pub(super) fn live(l: &Listener, tags: Tags) -> Option<Tagged> {
             .map(str::to_owned),
         ssl_policy: l.ssl_policy().filter(|_| tls).map(str::to_owned),
     };
-    let outputs = attrs::ListenerOutputs {
-        arn: arn.to_owned(),
-    };
-    Some(tagged(arn, tags, &attributes, &outputs))
+    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::{Tagged, visible};
-use super::super::live::{all, missing};
+use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, RuleConditions, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -43,18 +43,8 @@ impl Manage for attrs::ListenerRule {
         )
         .await
         .at(a, "CreateRule")?;
-        let arn = out
-            .rules()
-            .first()
-            .and_then(Rule::rule_arn)
-            .ok_or_else(|| missing(a, "CreateRule", "RuleArn"))?;
-        Ok(Applied::new(
-            spec,
-            arn,
-            &attrs::ListenerRuleOutputs {
-                arn: arn.to_owned(),
-            },
-        ))
+        let arn = created_arn(a, "CreateRule", "RuleArn", out.rules(), Rule::rule_arn)?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
@@ -64,15 +54,9 @@ impl Manage for attrs::ListenerRule {
 
     /// Deletes the rule; already gone (or its listener gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &["RuleNotFound", "ListenerNotFound"], || async {
-            cx.aws
-                .elbv2
-                .delete_rule()
-                .rule_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteRule")
-                .map(drop)
+        let gone = ["RuleNotFound", "ListenerNotFound"];
+        remove_request(cx, prior.address, &[], &gone, "DeleteRule", || {
+            cx.aws.elbv2.delete_rule().rule_arn(prior.id).send()
         })
         .await
     }
@@ -108,13 +92,13 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
             .at(a, "SetRulePriorities")?;
     }
     super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
-    Ok(Applied::new(
-        spec,
-        arn,
-        &attrs::ListenerRuleOutputs {
-            arn: arn.to_owned(),
-        },
-    ))
+    Ok(Applied::new(spec, arn, &outputs(arn)))
+}
+
+fn outputs(arn: &str) -> attrs::ListenerRuleOutputs {
+    attrs::ListenerRuleOutputs {
+        arn: arn.to_owned(),
+    }
 }
 
 fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<i32, ProviderError> {
@@ -215,14 +199,13 @@ async fn find(
         a,
         "DescribeRules"
     )?;
-    let Some(r) = rules
+    let found = rules
         .into_iter()
-        .find(|r| r.priority() == Some(priority.as_str()))
-    else {
-        return Ok(None);
-    };
-    let tags = tags_for(cx, a, r.rule_arn()).await?;
-    claimed(cx, a, live(&r, tags, Some(&want.listener_arn)))
+        .find(|r| r.priority() == Some(priority.as_str()));
+    claim_found(cx, a, found, Rule::rule_arn, |r, tags| {
+        live(r, tags, Some(&want.listener_arn))
+    })
+    .await
 }
 
 /// Rules by ARN; when one is gone, the rules of each recorded listener (one call per listener;
@@ -288,10 +271,7 @@ pub(super) fn live(r: &Rule, tags: Tags, listener: Option<&str>) -> Option<Tagge
         forward_to: forward_to.map(str::to_owned),
         tags: visible(&tags),
     };
-    let outputs = attrs::ListenerRuleOutputs {
-        arn: arn.to_owned(),
-    };
-    Some(tagged(arn, tags, &attributes, &outputs))
+    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
 }
 
 #[cfg(test)]

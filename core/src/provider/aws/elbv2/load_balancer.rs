@@ -11,8 +11,8 @@ use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claimed, found_or_none, same_set, tagged, tags_for, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, found_or_none, remove_request, same_set, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -75,16 +75,20 @@ impl Manage for attrs::LoadBalancer {
                     .to_owned(),
             });
         }
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .elbv2
-                .delete_load_balancer()
-                .load_balancer_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteLoadBalancer")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[NOT_FOUND],
+            "DeleteLoadBalancer",
+            || {
+                cx.aws
+                    .elbv2
+                    .delete_load_balancer()
+                    .load_balancer_arn(prior.id)
+                    .send()
+            },
+        )
         .await?;
         wait(cx, prior.address, prior.id, Until::Gone).await
     }
@@ -264,12 +268,11 @@ async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, Provi
         .send()
         .await
         .at(a, "DescribeLoadBalancers");
-    let Some(lb) = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned())
-    else {
-        return Ok(None);
-    };
-    let tags = tags_for(cx, a, lb.load_balancer_arn()).await?;
-    claimed(cx, a, live(&lb, tags, None))
+    let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
+    claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
+        live(lb, tags, None)
+    })
+    .await
 }
 
 /// Load balancers by ARN (20 per call); every load balancer when one of them is gone.
@@ -333,7 +336,7 @@ pub(super) fn live(
         drop_invalid_header_fields: recorded.and_then(|r| r.drop_invalid_header_fields),
         tags: visible(&tags),
     };
-    Some(tagged(arn, tags, &attributes, &outputs(lb)?))
+    Some(Tagged::of(arn, tags, &attributes, &outputs(lb)?))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use std::future::Future;
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
 
 use super::ec2::{Tagged, settle};
+use super::live::missing;
 use super::ownership::{TagChanges, claim, sync_tags};
 use super::{AwsResultExt, Cx, Prior};
 use crate::graph::attrs::{self, Attributes, Tags};
@@ -72,17 +73,11 @@ pub(crate) async fn refresh(
     let lbs = only_recorded(lbs, &lbs_recorded, LoadBalancer::load_balancer_arn);
     let tgs = target_group::describe(cx, &tg_at, &ids(&tgs_recorded)).await?;
     let tgs = only_recorded(tgs, &tgs_recorded, TargetGroup::target_group_arn);
-    let load_balancers: BTreeSet<String> = listeners_recorded
-        .iter()
-        .map(|(_, l)| l.load_balancer_arn.clone())
-        .collect();
+    let load_balancers = parents(&listeners_recorded, |l| &l.load_balancer_arn);
     let listeners =
         listener::describe(cx, &listener_at, &ids(&listeners_recorded), &load_balancers).await?;
     let listeners = only_recorded(listeners, &listeners_recorded, Listener::listener_arn);
-    let listener_arns: BTreeSet<String> = rules_recorded
-        .iter()
-        .map(|(_, r)| r.listener_arn.clone())
-        .collect();
+    let listener_arns = parents(&rules_recorded, |r| &r.listener_arn);
     let rules =
         listener_rule::describe(cx, &rule_at, &ids(&rules_recorded), &listener_arns).await?;
     let rules = only_recorded(rules, &rules_recorded, Rule::rule_arn);
@@ -143,6 +138,12 @@ fn ids<A>(recorded: &[(&str, A)]) -> Vec<String> {
     recorded.iter().map(|(id, _)| (*id).to_owned()).collect()
 }
 
+/// The parents (load balancers, listeners) the recorded resources name: what a fallback read
+/// goes through.
+fn parents<A>(recorded: &[(&str, A)], parent: impl Fn(&A) -> &String) -> BTreeSet<String> {
+    recorded.iter().map(|(_, r)| parent(r).clone()).collect()
+}
+
 /// The described items whose ARN the state records (a fallback read returns more).
 fn only_recorded<T, A>(
     items: Vec<T>,
@@ -157,7 +158,7 @@ fn only_recorded<T, A>(
 
 /// Runs `primary` per chunk of `ids`; when AWS fails a chunk because one of them is gone,
 /// returns what `fallback` reads instead (a wider read the caller narrows to `ids`).
-async fn batched<T, P, PF, F, FF>(
+pub(super) async fn batched<T, P, PF, F, FF>(
     ids: &[String],
     gone: &[&str],
     mut primary: P,
@@ -178,6 +179,27 @@ where
         }
     }
     Ok(all)
+}
+
+/// Sends the delete `request` builds and sends, through [`remove`](super::remove): `busy`
+/// answers are sent again, `gone` ones (already deleted) are success.
+pub(super) async fn remove_request<T, R, F, Fut>(
+    cx: Cx<'_>,
+    a: &Address,
+    busy: &[&str],
+    gone: &[&str],
+    operation: &'static str,
+    request: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = R>,
+    R: AwsResultExt<T>,
+{
+    super::remove(cx, busy, gone, || async {
+        request().await.at(a, operation).map(drop)
+    })
+    .await
 }
 
 /// The answer, or `None` when AWS says the one thing asked for does not exist.
@@ -227,17 +249,34 @@ async fn describe_tags(
     Ok(tags)
 }
 
-/// The tags of one resource (adoption).
-async fn tags_for(cx: Cx<'_>, a: &Address, arn: Option<&str>) -> Result<Tags, ProviderError> {
-    let Some(arn) = arn else {
-        return Ok(Tags::new());
+/// What a lookup by name or natural key `found`, when its tags make it this address's; `None`
+/// when nothing was found. Its tags are read (one `DescribeTags`) before `live` shapes it.
+async fn claim_found<T>(
+    cx: Cx<'_>,
+    a: &Address,
+    found: Option<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+    live: impl FnOnce(&T, Tags) -> Option<Tagged>,
+) -> Result<Option<Live>, ProviderError> {
+    let Some(found) = found else {
+        return Ok(None);
     };
-    let mut tags = describe_tags(cx, a, &[arn.to_owned()]).await?;
-    Ok(tags.remove(arn).unwrap_or_default())
+    let tags = match arn(&found) {
+        Some(arn) => describe_tags(cx, a, &[arn.to_owned()])
+            .await?
+            .remove(arn)
+            .unwrap_or_default(),
+        None => Tags::new(),
+    };
+    claimed(cx, a, live(&found, tags))
 }
 
-/// The found resource when its tags make it this address's; `None` when nothing was found.
-fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live>, ProviderError> {
+/// The described resource when its tags make it this address's; `None` when nothing was found.
+pub(super) fn claimed(
+    cx: Cx<'_>,
+    a: &Address,
+    found: Option<Tagged>,
+) -> Result<Option<Live>, ProviderError> {
     let Some(t) = found else {
         return Ok(None);
     };
@@ -245,17 +284,18 @@ fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Result<Option<Live
     Ok(Some(t.live))
 }
 
-/// A described resource: its live shape and every tag it carries (for ownership).
-pub(super) fn tagged<A: Attributes>(
-    id: &str,
-    tags: Tags,
-    attributes: &A,
-    outputs: &A::Outputs,
-) -> Tagged {
-    Tagged {
-        tags,
-        live: Live::new(id, attributes, outputs),
-    }
+/// The ARN of the one resource a create answered with; AWS leaving it out is `missing`.
+fn created_arn<'o, T>(
+    a: &Address,
+    operation: &'static str,
+    field: &'static str,
+    created: &'o [T],
+    arn: impl Fn(&'o T) -> Option<&'o str>,
+) -> Result<&'o str, ProviderError> {
+    created
+        .first()
+        .and_then(arn)
+        .ok_or_else(|| missing(a, operation, field))
 }
 
 fn to_tags(tags: &Tags) -> Vec<Tag> {

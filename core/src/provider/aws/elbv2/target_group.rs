@@ -6,11 +6,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::{Tagged, visible};
-use super::super::live::{all, missing};
+use super::super::live::all;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{batched, claimed, found_or_none, tagged, tags_for, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{batched, claim_found, created_arn, found_or_none, remove_request, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -62,19 +62,15 @@ impl Manage for attrs::TargetGroup {
         )
         .await
         .at(a, "CreateTargetGroup")?;
-        let arn = out
-            .target_groups()
-            .first()
-            .and_then(TargetGroup::target_group_arn)
-            .ok_or_else(|| missing(a, "CreateTargetGroup", "TargetGroupArn"))?;
+        let arn = created_arn(
+            a,
+            "CreateTargetGroup",
+            "TargetGroupArn",
+            out.target_groups(),
+            TargetGroup::target_group_arn,
+        )?;
         set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
-        Ok(Applied::new(
-            spec,
-            arn,
-            &attrs::TargetGroupOutputs {
-                arn: arn.to_owned(),
-            },
-        ))
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
@@ -85,16 +81,21 @@ impl Manage for attrs::TargetGroup {
     /// Deletes the target group, retrying while the rule forwarding to it is still being
     /// deleted; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &["ResourceInUse"], &[NOT_FOUND], || async {
-            cx.aws
-                .elbv2
-                .delete_target_group()
-                .target_group_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteTargetGroup")
-                .map(drop)
-        })
+        let busy = ["ResourceInUse"];
+        remove_request(
+            cx,
+            prior.address,
+            &busy,
+            &[NOT_FOUND],
+            "DeleteTargetGroup",
+            || {
+                cx.aws
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }
@@ -115,13 +116,13 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
     }
     super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
-    Ok(Applied::new(
-        spec,
-        arn,
-        &attrs::TargetGroupOutputs {
-            arn: arn.to_owned(),
-        },
-    ))
+    Ok(Applied::new(spec, arn, &outputs(arn)))
+}
+
+fn outputs(arn: &str) -> attrs::TargetGroupOutputs {
+    attrs::TargetGroupOutputs {
+        arn: arn.to_owned(),
+    }
 }
 
 /// The health check as the API takes it.
@@ -199,12 +200,11 @@ async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, Provi
         .send()
         .await
         .at(a, "DescribeTargetGroups");
-    let Some(tg) = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned())
-    else {
-        return Ok(None);
-    };
-    let tags = tags_for(cx, a, tg.target_group_arn()).await?;
-    claimed(cx, a, live(&tg, tags, None))
+    let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
+    claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
+        live(tg, tags, None)
+    })
+    .await
 }
 
 /// Target groups by ARN (20 per call); every target group when one of them is gone.
@@ -259,8 +259,5 @@ pub(super) fn live(
         },
         tags: visible(&tags),
     };
-    let outputs = attrs::TargetGroupOutputs {
-        arn: arn.to_owned(),
-    };
-    Some(tagged(arn, tags, &attributes, &outputs))
+    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
 }
