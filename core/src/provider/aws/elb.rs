@@ -24,7 +24,7 @@ use super::ec2::{Tagged, settle, visible};
 use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, remove_request, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
-use super::ownership::{adopt, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -350,15 +350,7 @@ async fn set_attributes(
 }
 
 fn to_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid_tags(a, &e))
-        })
-        .collect()
+    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// Listeners as compared: a set, protocols upper-cased (AWS answers in any case).

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
-use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -377,15 +377,7 @@ fn rule_live(parts: RuleParts<'_>, tags: Tags) -> Live {
 }
 
 fn events_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid_tags(a, &e))
-        })
-        .collect()
+    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------------------------------------------

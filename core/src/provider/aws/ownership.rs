@@ -78,6 +78,18 @@ pub(crate) fn invalid_tags(a: &Address, e: &impl std::fmt::Display) -> ProviderE
     }
 }
 
+/// `tags` as a service's SDK tag list, each built by `tag` (every service has its own `Tag`
+/// type; their builders fail only without a key or value, never the case here).
+pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
+    a: &Address,
+    tags: &Tags,
+    tag: impl Fn(&str, &str) -> Result<T, E>,
+) -> Result<Vec<T>, ProviderError> {
+    tags.iter()
+        .map(|(k, v)| tag(k, v).map_err(|e| invalid_tags(a, &e)))
+        .collect()
+}
+
 /// What a tag update sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TagChanges {

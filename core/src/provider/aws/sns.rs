@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{adopt, claim, invalid_tags, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -345,15 +345,7 @@ fn topic_live(arn: &str, tags: Tags) -> Live {
 }
 
 fn sns_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid_tags(a, &e))
-        })
-        .collect()
+    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------------------------------------------

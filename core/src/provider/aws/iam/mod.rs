@@ -28,7 +28,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
-use super::ownership::invalid_tags;
+use super::ownership::sdk_tags;
 use super::{AwsResultExt, Cx, Prior, RECORDED};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
@@ -231,15 +231,7 @@ fn tag_map(tags: &[Tag]) -> Tags {
 }
 
 fn iam_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid_tags(a, &e))
-        })
-        .collect()
+    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 #[cfg(test)]
