@@ -11,7 +11,9 @@ use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
-use super::{adoptable, describe_internet_gateways, describe_vpcs, id_outputs, take_over};
+use super::{
+    adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs, take_over,
+};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -208,12 +210,14 @@ impl Manage for attrs::InternetGateway {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let vpc = vpc_of(spec, &want)?;
-        let found = describe_internet_gateways(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(internet_gateway_live)
-            .collect();
-        if let Some(mut live) = adoptable(cx, a, found)? {
+        let found = find_adoptable(
+            cx,
+            a,
+            |f| describe_internet_gateways(cx, a, f),
+            internet_gateway_live,
+        )
+        .await?;
+        if let Some(mut live) = found {
             let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
             if was.vpc_id.is_none() {
                 attach(cx, a, &live.id, vpc).await?;
