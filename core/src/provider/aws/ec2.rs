@@ -207,16 +207,13 @@ pub(crate) fn adoptable(
 
 /// What a create of `a` may adopt: the items `describe` returns for the address filters, each
 /// read by `live`.
-pub(crate) async fn find_adoptable<T, Fut>(
+pub(crate) async fn find_adoptable<T>(
     cx: Cx<'_>,
     a: &Address,
-    describe: impl FnOnce(Vec<Filter>) -> Fut,
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
     live: impl Fn(&T) -> Option<Tagged>,
-) -> Result<Option<Live>, ProviderError>
-where
-    Fut: Future<Output = Result<Vec<T>, ProviderError>>,
-{
-    let found = describe(address_filters(cx.own, a)).await?;
+) -> Result<Option<Live>, ProviderError> {
+    let found = describe(cx, a, address_filters(cx.own, a)).await?;
     adoptable(cx, a, found.iter().filter_map(live))
 }
 

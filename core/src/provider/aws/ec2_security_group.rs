@@ -274,8 +274,7 @@ impl Manage for attrs::SecurityGroup {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SecurityGroup = spec.decode()?;
-        let found = find_adoptable(cx, a, |f| describe(cx, a, f), |g| group_live(g, None)).await?;
-        if let Some(live) = found {
+        if let Some(live) = find_adoptable(cx, a, describe, |g| group_live(g, None)).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);

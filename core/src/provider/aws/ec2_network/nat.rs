@@ -24,9 +24,7 @@ impl Manage for attrs::ElasticIp {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ElasticIp = spec.decode()?;
-        let found =
-            find_adoptable(cx, a, |f| describe_addresses(cx, a, f), elastic_ip_live).await?;
-        if let Some(live) = found {
+        if let Some(live) = find_adoptable(cx, a, describe_addresses, elastic_ip_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let out = send_once!(
@@ -101,9 +99,7 @@ impl Manage for attrs::NatGateway {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::NatGateway = spec.decode()?;
-        let found =
-            find_adoptable(cx, a, |f| describe_nat_gateways(cx, a, f), nat_gateway_live).await?;
-        if let Some(live) = found {
+        if let Some(live) = find_adoptable(cx, a, describe_nat_gateways, nat_gateway_live).await? {
             // A crash may have left it `pending`.
             wait_nat_gateway(cx, a, &live.id, "available").await?;
             return take_over::<Self>(cx, spec, &live).await;

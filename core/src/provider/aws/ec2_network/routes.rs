@@ -19,8 +19,7 @@ impl Manage for attrs::Subnet {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Subnet = spec.decode()?;
-        let found = find_adoptable(cx, a, |f| describe_subnets(cx, a, f), subnet_live).await?;
-        if let Some(live) = found {
+        if let Some(live) = find_adoptable(cx, a, describe_subnets, subnet_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -119,9 +118,7 @@ impl Manage for attrs::RouteTable {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::RouteTable = spec.decode()?;
-        let found =
-            find_adoptable(cx, a, |f| describe_route_tables(cx, a, f), route_table_live).await?;
-        if let Some(live) = found {
+        if let Some(live) = find_adoptable(cx, a, describe_route_tables, route_table_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let token = spec.client_token(&cx.own.lineage, token_seed);

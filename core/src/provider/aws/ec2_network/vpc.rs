@@ -195,14 +195,9 @@ impl Manage for attrs::InternetGateway {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let vpc = vpc_of(spec, &want)?;
-        let found = find_adoptable(
-            cx,
-            a,
-            |f| describe_internet_gateways(cx, a, f),
-            internet_gateway_live,
-        )
-        .await?;
-        if let Some(mut live) = found {
+        if let Some(mut live) =
+            find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?
+        {
             let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
             if was.vpc_id.is_none() {
                 attach(cx, a, &live.id, vpc).await?;
