@@ -1,6 +1,7 @@
 //! What every EC2 family shares: ownership tags on create (tag specifications, so a resource is
 //! never visible untagged), the refresh and adoption filters, live tags without bookkeeping keys,
-//! tag updates in place, and picking the one adoptable resource among tagged candidates.
+//! tag updates in place (alone, for kinds whose tags are all that changes), and the adoption step
+//! of a create: describe by the address tag, pick the one adoptable resource, take it over.
 
 use std::collections::BTreeMap;
 
