@@ -13,15 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
 use super::ec2::{Tagged, settle, visible};
-use super::ecs::{iam_profile_not_visible, recorded_by_id};
+use super::ec2_launch_template::until_profile_visible;
+use super::ecs::recorded_by_id;
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
@@ -46,42 +47,32 @@ impl Manage for attrs::AutoscalingGroup {
         let subnets = want.vpc_zone_identifier.join(",");
         let load_balancers = &want.load_balancers;
         // A group launching from a template whose instance profile IAM has not propagated yet
-        // is refused; nothing was created, so the request may be sent again (no token needed:
-        // the name makes a duplicate impossible).
-        retry_when(
-            cx.waits,
-            cx.waits.consistency,
-            iam_profile_not_visible,
-            || async {
-                send_once!(
-                    aws_sdk_autoscaling,
-                    cx.aws
-                        .autoscaling
-                        .create_auto_scaling_group()
-                        .auto_scaling_group_name(name)
-                        .min_size(want.min_size)
-                        .max_size(want.max_size)
-                        .set_desired_capacity(want.desired_capacity)
-                        .launch_template(template.clone())
-                        .vpc_zone_identifier(&subnets)
-                        .health_check_type(&want.health_check_type)
-                        .health_check_grace_period(want.health_check_grace_period)
-                        .new_instances_protected_from_scale_in(want.protect_from_scale_in)
-                        .set_load_balancer_names(
-                            (!load_balancers.is_empty()).then(|| load_balancers.clone()),
-                        )
-                        .set_tags(Some(tags.clone()))
-                )
-                .await
-                .at(a, "CreateAutoScalingGroup")
-            },
-        )
+        // is refused (no token needed: the name makes a duplicate impossible).
+        until_profile_visible(cx, || async {
+            send_once!(
+                aws_sdk_autoscaling,
+                cx.aws
+                    .autoscaling
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .min_size(want.min_size)
+                    .max_size(want.max_size)
+                    .set_desired_capacity(want.desired_capacity)
+                    .launch_template(template.clone())
+                    .vpc_zone_identifier(&subnets)
+                    .health_check_type(&want.health_check_type)
+                    .health_check_grace_period(want.health_check_grace_period)
+                    .new_instances_protected_from_scale_in(want.protect_from_scale_in)
+                    .set_load_balancer_names(
+                        (!load_balancers.is_empty()).then(|| load_balancers.clone()),
+                    )
+                    .set_tags(Some(tags.clone()))
+            )
+            .await
+            .at(a, "CreateAutoScalingGroup")
+        })
         .await?;
-        let arn = describe(cx, a, vec![name.to_owned()])
-            .await?
-            .first()
-            .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
-            .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
+        let arn = group_arn(cx, a, name).await?;
         Ok(Applied::new(
             spec,
             name,
@@ -154,11 +145,7 @@ impl Manage for attrs::AutoscalingGroup {
         // State written before the ARN was recorded: read it back rather than refuse.
         let arn = match prior.outputs::<attrs::AutoscalingGroup>() {
             Ok(outputs) => outputs.arn,
-            Err(_) => describe(cx, a, vec![prior.id.to_owned()])
-                .await?
-                .first()
-                .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
-                .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?,
+            Err(_) => group_arn(cx, a, prior.id).await?,
         };
         Ok(Applied::new(
             spec,
@@ -205,6 +192,15 @@ impl Manage for attrs::AutoscalingGroup {
         )
         .await
     }
+}
+
+/// The ARN of group `name`, which only a describe answers.
+async fn group_arn(cx: Cx<'_>, a: &Address, name: &str) -> Result<String, ProviderError> {
+    describe(cx, a, vec![name.to_owned()])
+        .await?
+        .first()
+        .and_then(|g| g.auto_scaling_group_arn().map(str::to_owned))
+        .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))
 }
 
 /// The template reference; the version is the template's `latest_version` number.
@@ -369,10 +365,7 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
     let outputs = attrs::AutoscalingGroupOutputs {
         arn: arn.to_owned(),
     };
-    Some(Tagged {
-        live: Live::new(name, &attributes, &outputs),
-        tags,
-    })
+    Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
 //! What every EC2 family shares: ownership tags on create (tag specifications, so a resource is
 //! never visible untagged), the refresh and adoption filters, live tags without bookkeeping keys,
-//! tag updates in place, and picking the one adoptable resource among tagged candidates.
+//! tag updates in place (alone, for kinds whose tags are all that changes), and the adoption step
+//! of a create: describe by the address tag, pick the one adoptable resource, take it over.
 
 use std::collections::BTreeMap;
 
-use super::ownership::{sync_tags, tag_diff};
-use super::{AwsResultExt, Cx};
-use crate::graph::attrs::{Attributes, Tags};
+use super::ownership::{adopt, sync_tags, tag_diff};
+use super::{AwsResultExt, Cx, Manage, Prior};
+use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
-    Live, Ownership, ProviderError, Refresh, TAG_ECSOPS_ADDRESS, TAG_ECSOPS_ENVIRONMENT,
-    TAG_ECSOPS_LINEAGE, is_bookkeeping_tag,
+    Applied, Live, Ownership, ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ADDRESS,
+    TAG_ECSOPS_ENVIRONMENT, TAG_ECSOPS_LINEAGE, is_bookkeeping_tag,
 };
 use crate::state::ResourceState;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -185,6 +186,59 @@ pub(crate) fn pick_adoptable<T>(
         });
     }
     Ok(ours.pop())
+}
+
+/// The outputs of a kind whose only output is its id.
+pub(crate) fn id_outputs(id: &str) -> Ec2IdOutputs {
+    Ec2IdOutputs { id: id.to_owned() }
+}
+
+/// The one resource among `found` (described by its address tag) that a create may adopt.
+pub(crate) fn adoptable(
+    cx: Cx<'_>,
+    a: &Address,
+    found: impl IntoIterator<Item = Tagged>,
+) -> Result<Option<Live>, ProviderError> {
+    let candidates = found
+        .into_iter()
+        .map(|t| (t.live.id.clone(), t.tags, t.live))
+        .collect();
+    Ok(pick_adoptable(cx.own, a, candidates)?.map(|(_, live)| live))
+}
+
+/// What a create of `a` may adopt: the items `describe` returns for the address filters, each
+/// read by `live`.
+pub(crate) async fn find_adoptable<T>(
+    cx: Cx<'_>,
+    a: &Address,
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
+    live: impl Fn(&T) -> Option<Tagged>,
+) -> Result<Option<Live>, ProviderError> {
+    let found = describe(cx, a, address_filters(cx.own, a)).await?;
+    adoptable(cx, a, found.iter().filter_map(live))
+}
+
+/// Takes over `live`, found by a create, bringing it to the spec with the kind's update.
+pub(crate) async fn take_over<M: Manage>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    live: &Live,
+) -> Result<Applied, ProviderError> {
+    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
+    Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
+}
+
+/// Brings the tags of `prior` to the spec's, for a kind whose `tags` (read by `tags`) are all
+/// that changes in place.
+pub(crate) async fn update_tags<A: Attributes>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    prior: Prior<'_>,
+    tags: impl Fn(&A) -> &Tags,
+) -> Result<(), ProviderError> {
+    let want: A = spec.decode()?;
+    let was: A = prior.decode()?;
+    sync_ec2_tags(cx, &spec.address, prior.id, tags(&was), tags(&want)).await
 }
 
 /// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the

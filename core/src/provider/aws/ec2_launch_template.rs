@@ -110,27 +110,20 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
     let data = template_data(&want, &ami);
     let tags = owned_tags(cx.own, a, &want.tags);
     let token = spec.client_token(&cx.own.lineage, token_seed);
-    // The instance profile is created moments before by another step; IAM is eventually
-    // consistent, and a failed create made nothing, so retrying cannot duplicate.
-    let out = retry_when(
-        cx.waits,
-        cx.waits.consistency,
-        iam_profile_not_visible,
-        || async {
-            send_once!(
-                aws_sdk_ec2,
-                cx.aws
-                    .ec2
-                    .create_launch_template()
-                    .launch_template_name(name)
-                    .client_token(&token)
-                    .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
-                    .launch_template_data(data.clone())
-            )
-            .await
-            .at(a, "CreateLaunchTemplate")
-        },
-    )
+    let out = until_profile_visible(cx, || async {
+        send_once!(
+            aws_sdk_ec2,
+            cx.aws
+                .ec2
+                .create_launch_template()
+                .launch_template_name(name)
+                .client_token(&token)
+                .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
+                .launch_template_data(data.clone())
+        )
+        .await
+        .at(a, "CreateLaunchTemplate")
+    })
     .await?;
     let t = out
         .launch_template()
@@ -142,6 +135,17 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         .latest_version_number()
         .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LatestVersionNumber"))?;
     Ok(Applied::new(spec, id, &outputs(id, version, &ami)))
+}
+
+/// Sends `op` (a request naming the template's instance profile) again while EC2 or Auto
+/// Scaling cannot see that profile yet: it is created moments before by another step, IAM is
+/// eventually consistent, and a refused request made nothing, so retrying cannot duplicate.
+pub(crate) async fn until_profile_visible<T, F, Fut>(cx: Cx<'_>, op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_when(cx.waits, cx.waits.consistency, iam_profile_not_visible, op).await
 }
 
 fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
@@ -163,21 +167,16 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         Some(r) if want == was && r.image_id == ami => r.latest_version,
         _ => {
             let data = template_data(&want, &ami);
-            let out = retry_when(
-                cx.waits,
-                cx.waits.consistency,
-                iam_profile_not_visible,
-                || async {
-                    cx.aws
-                        .ec2
-                        .create_launch_template_version()
-                        .launch_template_id(prior.id)
-                        .launch_template_data(data.clone())
-                        .send()
-                        .await
-                        .at(a, "CreateLaunchTemplateVersion")
-                },
-            )
+            let out = until_profile_visible(cx, || async {
+                cx.aws
+                    .ec2
+                    .create_launch_template_version()
+                    .launch_template_id(prior.id)
+                    .launch_template_data(data.clone())
+                    .send()
+                    .await
+                    .at(a, "CreateLaunchTemplateVersion")
+            })
             .await?;
             let v = out
                 .launch_template_version()

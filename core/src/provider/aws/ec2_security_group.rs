@@ -15,12 +15,12 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, address_filters, environment_filter, pick_adoptable, settle, sync_ec2_tags, tag_map,
-    tag_specification, visible,
+    Tagged, environment_filter, find_adoptable, id_outputs, settle, sync_ec2_tags, tag_map,
+    tag_specification, take_over, visible,
 };
 use super::live::{all, missing};
 use super::once::send_once;
-use super::ownership::{adopt, owned_tags};
+use super::ownership::owned_tags;
 use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
@@ -243,10 +243,6 @@ fn group_live(g: &SecurityGroup, recorded: Option<&attrs::SecurityGroup>) -> Opt
     Some(Tagged::of(id, tags, &group, &id_outputs(id)))
 }
 
-fn id_outputs(id: &str) -> attrs::Ec2IdOutputs {
-    attrs::Ec2IdOutputs { id: id.to_owned() }
-}
-
 async fn describe(
     cx: Cx<'_>,
     a: &Address,
@@ -278,14 +274,8 @@ impl Manage for attrs::SecurityGroup {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SecurityGroup = spec.decode()?;
-        let found = describe(cx, a, address_filters(cx.own, a)).await?;
-        let candidates = found
-            .iter()
-            .filter_map(|g| group_live(g, None))
-            .map(|t| (t.live.id.clone(), t.tags, t.live))
-            .collect();
-        if let Some((_id, live)) = pick_adoptable(cx.own, a, candidates)? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+        if let Some(live) = find_adoptable(cx, a, describe, |g| group_live(g, None)).await? {
+            return take_over::<Self>(cx, spec, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {

@@ -23,38 +23,16 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, Filter, InternetGateway, NatGateway, RouteTable, Subnet, Vpc,
 };
 
-use super::ec2::{Tagged, environment_filter, pick_adoptable, settle};
+use super::ec2::{
+    Tagged, adoptable, environment_filter, find_adoptable, id_outputs, settle, take_over,
+    update_tags,
+};
 use super::live::{all, report};
-use super::ownership::adopt;
-use super::{AwsResultExt, Cx, Manage, RECORDED};
+use super::{AwsResultExt, Cx, RECORDED};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
+use crate::provider::{ProviderError, Refresh, decode};
 use crate::state::ResourceState;
-
-/// The outputs of a kind whose only output is its id.
-fn id_outputs(id: &str) -> attrs::Ec2IdOutputs {
-    attrs::Ec2IdOutputs { id: id.to_owned() }
-}
-
-/// The one resource among `found` (described by its address tag) that a create may adopt.
-fn adoptable(cx: Cx<'_>, a: &Address, found: Vec<Tagged>) -> Result<Option<Live>, ProviderError> {
-    let candidates = found
-        .into_iter()
-        .map(|t| (t.live.id.clone(), t.tags, t.live))
-        .collect();
-    Ok(pick_adoptable(cx.own, a, candidates)?.map(|(_, live)| live))
-}
-
-/// Takes over `live`, found by a create, bringing it to the spec with the kind's update.
-async fn take_over<M: Manage>(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    live: &Live,
-) -> Result<Applied, ProviderError> {
-    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-    Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
-}
 
 /// The recorded attributes of `r` as `A`; `None` when they do not decode (state written by
 /// hand): such a resource cannot be found, so it reads as missing.

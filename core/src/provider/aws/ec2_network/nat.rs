@@ -6,15 +6,15 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
 };
 
-use super::super::ec2::{
-    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
-};
+use super::super::ec2::{Tagged, tag_map, tag_specification, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
-use super::{adoptable, describe_addresses, describe_nat_gateways, id_outputs, take_over};
+use super::{
+    describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, take_over, update_tags,
+};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
 use crate::provider::{Applied, ProviderError, ResourceSpec};
@@ -24,12 +24,7 @@ impl Manage for attrs::ElasticIp {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ElasticIp = spec.decode()?;
-        let found = describe_addresses(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(elastic_ip_live)
-            .collect();
-        if let Some(live) = adoptable(cx, a, found)? {
+        if let Some(live) = find_adoptable(cx, a, describe_addresses, elastic_ip_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let out = send_once!(
@@ -57,10 +52,8 @@ impl Manage for attrs::ElasticIp {
 
     /// Brings the tags to the spec (an address is otherwise immutable).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::ElasticIp = spec.decode()?;
-        let was: attrs::ElasticIp = prior.decode()?;
         let outputs = prior.outputs::<attrs::ElasticIp>()?;
-        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
+        update_tags(cx, spec, prior, |e: &Self| &e.tags).await?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -106,12 +99,7 @@ impl Manage for attrs::NatGateway {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::NatGateway = spec.decode()?;
-        let found = describe_nat_gateways(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(nat_gateway_live)
-            .collect();
-        if let Some(live) = adoptable(cx, a, found)? {
+        if let Some(live) = find_adoptable(cx, a, describe_nat_gateways, nat_gateway_live).await? {
             // A crash may have left it `pending`.
             wait_nat_gateway(cx, a, &live.id, "available").await?;
             return take_over::<Self>(cx, spec, &live).await;
@@ -144,9 +132,7 @@ impl Manage for attrs::NatGateway {
 
     /// Brings the tags to the spec (everything else forces a new gateway).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::NatGateway = spec.decode()?;
-        let was: attrs::NatGateway = prior.decode()?;
-        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
+        update_tags(cx, spec, prior, |n: &Self| &n.tags).await?;
         Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
     }
 

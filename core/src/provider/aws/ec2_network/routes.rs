@@ -2,14 +2,14 @@
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
-use super::super::ec2::{
-    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
-};
+use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove};
-use super::{adoptable, describe_route_tables, describe_subnets, id_outputs, take_over};
+use super::{
+    describe_route_tables, describe_subnets, find_adoptable, id_outputs, take_over, update_tags,
+};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 
@@ -19,12 +19,7 @@ impl Manage for attrs::Subnet {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Subnet = spec.decode()?;
-        let found = describe_subnets(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(subnet_live)
-            .collect();
-        if let Some(live) = adoptable(cx, a, found)? {
+        if let Some(live) = find_adoptable(cx, a, describe_subnets, subnet_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -123,12 +118,7 @@ impl Manage for attrs::RouteTable {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::RouteTable = spec.decode()?;
-        let found = describe_route_tables(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(route_table_live)
-            .collect();
-        if let Some(live) = adoptable(cx, a, found)? {
+        if let Some(live) = find_adoptable(cx, a, describe_route_tables, route_table_live).await? {
             return take_over::<Self>(cx, spec, &live).await;
         }
         let token = spec.client_token(&cx.own.lineage, token_seed);
@@ -156,9 +146,7 @@ impl Manage for attrs::RouteTable {
 
     /// Brings the tags to the spec (nothing else of a table changes in place).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::RouteTable = spec.decode()?;
-        let was: attrs::RouteTable = prior.decode()?;
-        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
+        update_tags(cx, spec, prior, |t: &Self| &t.tags).await?;
         Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
     }
 

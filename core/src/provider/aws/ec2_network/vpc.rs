@@ -1,5 +1,6 @@
 //! The VPC with its DNS flags, and the internet gateway with its attachment.
 
+use aws_sdk_ec2::operation::modify_vpc_attribute::builders::ModifyVpcAttributeFluentBuilder as ModifyVpc;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, InternetGateway, ResourceType, Vpc, VpcAttributeName,
 };
@@ -11,7 +12,9 @@ use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
-use super::{adoptable, describe_internet_gateways, describe_vpcs, id_outputs, take_over};
+use super::{
+    adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs, take_over,
+};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -104,10 +107,6 @@ impl Manage for attrs::Vpc {
     }
 }
 
-fn bool_value(enabled: bool) -> AttributeBooleanValue {
-    AttributeBooleanValue::builder().value(enabled).build()
-}
-
 /// Sets the DNS flags of `want` that differ from `current`. AWS takes one attribute per call
 /// and refuses hostnames without support, hence the order.
 async fn set_dns(
@@ -117,38 +116,10 @@ async fn set_dns(
     want: Dns,
     current: Dns,
 ) -> Result<(), ProviderError> {
-    let set_support = async {
-        if current.support != want.support {
-            eventually(cx, || async {
-                cx.aws
-                    .ec2
-                    .modify_vpc_attribute()
-                    .vpc_id(id)
-                    .enable_dns_support(bool_value(want.support))
-                    .send()
-                    .await
-                    .at(a, "ModifyVpcAttribute")
-            })
-            .await?;
-        }
-        Ok::<(), ProviderError>(())
-    };
-    let set_hostnames = async {
-        if current.hostnames != want.hostnames {
-            eventually(cx, || async {
-                cx.aws
-                    .ec2
-                    .modify_vpc_attribute()
-                    .vpc_id(id)
-                    .enable_dns_hostnames(bool_value(want.hostnames))
-                    .send()
-                    .await
-                    .at(a, "ModifyVpcAttribute")
-            })
-            .await?;
-        }
-        Ok::<(), ProviderError>(())
-    };
+    let support = (current.support != want.support).then_some(want.support);
+    let hostnames = (current.hostnames != want.hostnames).then_some(want.hostnames);
+    let set_support = set_flag(cx, a, id, support, ModifyVpc::enable_dns_support);
+    let set_hostnames = set_flag(cx, a, id, hostnames, ModifyVpc::enable_dns_hostnames);
     if want.support {
         set_support.await?;
         set_hostnames.await
@@ -158,28 +129,44 @@ async fn set_dns(
     }
 }
 
+/// Sets one DNS flag of VPC `id` to `value` with `flag` (nothing when `None`).
+async fn set_flag(
+    cx: Cx<'_>,
+    a: &Address,
+    id: &str,
+    value: Option<bool>,
+    flag: impl Fn(ModifyVpc, AttributeBooleanValue) -> ModifyVpc,
+) -> Result<(), ProviderError> {
+    let Some(value) = value else { return Ok(()) };
+    let value = AttributeBooleanValue::builder().value(value).build();
+    eventually(cx, || async {
+        flag(cx.aws.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
+            .send()
+            .await
+            .at(a, "ModifyVpcAttribute")
+    })
+    .await?;
+    Ok(())
+}
+
 /// The DNS flags of VPC `id` (AWS's defaults for a flag it does not answer).
 pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Result<Dns, ProviderError> {
-    let support = cx
-        .aws
-        .ec2
-        .describe_vpc_attribute()
-        .vpc_id(id)
-        .attribute(VpcAttributeName::EnableDnsSupport)
-        .send()
-        .await
-        .at(a, "DescribeVpcAttribute")?
+    let read = async |attribute: VpcAttributeName| {
+        cx.aws
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(attribute)
+            .send()
+            .await
+            .at(a, "DescribeVpcAttribute")
+    };
+    let support = read(VpcAttributeName::EnableDnsSupport)
+        .await?
         .enable_dns_support()
         .and_then(AttributeBooleanValue::value);
-    let hostnames = cx
-        .aws
-        .ec2
-        .describe_vpc_attribute()
-        .vpc_id(id)
-        .attribute(VpcAttributeName::EnableDnsHostnames)
-        .send()
-        .await
-        .at(a, "DescribeVpcAttribute")?
+    let hostnames = read(VpcAttributeName::EnableDnsHostnames)
+        .await?
         .enable_dns_hostnames()
         .and_then(AttributeBooleanValue::value);
     Ok(Dns {
@@ -208,12 +195,9 @@ impl Manage for attrs::InternetGateway {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let vpc = vpc_of(spec, &want)?;
-        let found = describe_internet_gateways(cx, a, address_filters(cx.own, a))
-            .await?
-            .iter()
-            .filter_map(internet_gateway_live)
-            .collect();
-        if let Some(mut live) = adoptable(cx, a, found)? {
+        if let Some(mut live) =
+            find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?
+        {
             let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
             if was.vpc_id.is_none() {
                 attach(cx, a, &live.id, vpc).await?;
@@ -251,17 +235,7 @@ impl Manage for attrs::InternetGateway {
         let vpc = vpc_of(spec, &want)?;
         if was.vpc_id.as_deref() != Some(vpc) {
             if let Some(old) = &was.vpc_id {
-                let r = cx
-                    .aws
-                    .ec2
-                    .detach_internet_gateway()
-                    .internet_gateway_id(prior.id)
-                    .vpc_id(old)
-                    .send()
-                    .await
-                    .at(a, "DetachInternetGateway")
-                    .map(drop);
-                tolerate(r, &["Gateway.NotAttached"])?;
+                tolerate(detach(cx, a, prior.id, old).await, &["Gateway.NotAttached"])?;
             }
             attach(cx, a, prior.id, vpc).await?;
         }
@@ -283,17 +257,7 @@ impl Manage for attrs::InternetGateway {
                     "InvalidInternetGatewayID.NotFound",
                     "InvalidVpcID.NotFound",
                 ],
-                || async {
-                    cx.aws
-                        .ec2
-                        .detach_internet_gateway()
-                        .internet_gateway_id(id)
-                        .vpc_id(vpc)
-                        .send()
-                        .await
-                        .at(a, "DetachInternetGateway")
-                        .map(drop)
-                },
+                || detach(cx, a, id, vpc),
             )
             .await?;
         }
@@ -334,6 +298,18 @@ async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), Prov
     })
     .await?;
     Ok(())
+}
+
+async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    cx.aws
+        .ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .at(a, "DetachInternetGateway")
+        .map(drop)
 }
 
 /// A described gateway; its `vpc_id` is `null` when it is not attached.
