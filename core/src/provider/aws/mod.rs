@@ -44,7 +44,7 @@ use crate::graph::{Address, Family, Kind, kind_table};
 use crate::state::ResourceState;
 
 /// The SDK crates the provider is built on, for callers that describe resources themselves
-/// (tests asserting on the emulator, `ecsops status`).
+/// (the tests that assert on the emulator).
 pub mod sdk {
     pub use aws_config::SdkConfig;
     pub use aws_sdk_autoscaling as autoscaling;
