@@ -246,8 +246,15 @@ fn image_error(e: &ImageError) {
         ImageError::SameEnvironment(_) => {
             "name two environments: `ecsops promote acceptance production`".to_owned()
         }
+        ImageError::WouldNotValidate {
+            already: true,
+            file,
+            ..
+        } => format!(
+            "fix what the snippets point at (`ecsops validate` shows it without the edit of `{file}`), then run again"
+        ),
         ImageError::WouldNotValidate { file, .. } => format!(
-            "the snippets show the edited `{file}`; fix what they point at (`ecsops validate`) and run again"
+            "the snippets show `{file}` as edited; fix what they point at, then run again"
         ),
         ImageError::Edit { file, .. } => format!("set the image in `{file}` by hand"),
         ImageError::Write { .. } => String::new(),

@@ -188,8 +188,8 @@ fn refusals_name_the_problem_and_write_nothing() {
         )
         .expect_in_stderr("nothing was written");
 
-    // A result that does not validate: acceptance's network now overlaps production's, and the
-    // edit is refused with the diagnostics rather than written.
+    // A result that does not validate: acceptance's network now overlaps production's (before
+    // the edit too, which the message says), and the edit is refused with the diagnostics.
     let original = String::from_utf8_lossy(&before["acceptance.toml"]).into_owned();
     let acceptance = original.replace("10.0.0.0/16", "10.1.0.0/16");
     ws.write("environments/acceptance.toml", &acceptance);
@@ -197,7 +197,7 @@ fn refusals_name_the_problem_and_write_nothing() {
     ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"])
         .expect_code(1)
         .expect_in_stderr("overlap")
-        .expect_in_stderr("the edit would leave the manifests invalid");
+        .expect_in_stderr("the manifests are invalid before the edit");
     assert_eq!(changed(&before, &files(&ws)), Vec::<String>::new());
 
     // `--dry-run` shows the diff and writes nothing; nothing was committed along the way.
@@ -250,4 +250,41 @@ fn promote_carries_acceptances_images_into_production_only() {
     ws.ecsops(&["promote", "acceptance", "production"])
         .expect_code(0)
         .expect_in_stdout("Nothing to promote");
+}
+
+#[test]
+fn several_images_at_once_system_containers_included_make_one_commit() {
+    let ws = repository();
+    ws.ecsops(&[
+        "set-image",
+        "acceptance",
+        &format!("web={NEW}"),
+        "cadvisor=gcr.io/cadvisor/cadvisor:v0.50.0",
+        "--commit",
+    ])
+    .expect_code(0)
+    .expect_in_stdout("+[system_containers.cadvisor]");
+    let repo = git::open(ws.path());
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .expect("HEAD commit");
+    assert_eq!(
+        head.summary().ok().flatten(),
+        Some(
+            "deploy acceptance: web nginx:1.27-alpine → 1.28-alpine, cadvisor cadvisor:v0.49.1 → v0.50.0"
+        )
+    );
+    ws.ecsops(&["validate"]).expect_code(0);
+    let base = std::fs::read_to_string(ws.path().join("environments/base.toml")).expect("base");
+    assert!(
+        base.contains("cadvisor:v0.49.1") && base.contains(OLD),
+        "{base}"
+    );
+    // The same request again changes nothing and commits nothing.
+    let tip = git::head(ws.path());
+    ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"])
+        .expect_code(0)
+        .expect_in_stdout("Nothing to change");
+    assert_eq!(git::head(ws.path()), tip);
 }

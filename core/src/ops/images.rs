@@ -52,8 +52,13 @@ pub enum ImageError {
     Repeated { name: String },
     #[error("cannot promote `{0}` to itself")]
     SameEnvironment(String),
-    #[error("the edit would leave the manifests invalid ({}); nothing was written", super::plural(.invalid.diagnostics.error_count(), "error"))]
-    WouldNotValidate { file: String, invalid: Box<Invalid> },
+    #[error("{} ({}); nothing was written", if *.already { "the manifests are invalid before the edit" } else { "the edit would leave the manifests invalid" }, super::plural(.invalid.diagnostics.error_count(), "error"))]
+    WouldNotValidate {
+        file: String,
+        invalid: Box<Invalid>,
+        /// The manifests fail the same way without the edit: fix them first.
+        already: bool,
+    },
     #[error("cannot edit `{file}`: {source}")]
     Edit {
         file: String,
@@ -380,7 +385,9 @@ fn check(ws: &Workspace, path: &std::path::Path, file: &str, text: &str) -> Resu
     if report.is_valid() {
         return Ok(());
     }
+    let already = !super::validate(ws, &affected)?.is_valid();
     Err(ImageError::WouldNotValidate {
+        already,
         file: file.to_owned(),
         invalid: Box::new(Invalid {
             sources: report.sources,
