@@ -49,6 +49,10 @@ enum Command {
     Rollback(commands::apply::RollbackArgs),
     /// The revisions applied to an environment, newest first (from its git tags and state).
     History(commands::history::HistoryArgs),
+    /// Set the image a service or system container runs, in the environment's own manifest.
+    SetImage(commands::images::SetImageArgs),
+    /// Copy the images one environment runs into another's manifest.
+    Promote(commands::images::PromoteArgs),
     /// Inspect or replace the recorded state.
     #[command(subcommand)]
     State(commands::state::StateCommand),
@@ -83,6 +87,8 @@ fn main() -> ExitCode {
             Command::Destroy(args) => Box::pin(commands::apply::run(&ctx, &args, true)).await,
             Command::Rollback(args) => Box::pin(commands::apply::rollback(&ctx, &args)).await,
             Command::History(args) => commands::history::run(&ctx, &args).await,
+            Command::SetImage(args) => commands::images::run_set_image(&ctx, &args),
+            Command::Promote(args) => commands::images::run_promote(&ctx, &args),
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,

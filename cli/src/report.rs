@@ -3,6 +3,7 @@
 
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::ops::OpsError;
+use ecsops_core::ops::images::ImageError;
 use ecsops_core::source::Sources;
 use ecsops_core::state::{LockInfo, StateError};
 use ecsops_core::workspace::WorkspaceError;
@@ -206,8 +207,66 @@ pub fn error(err: &CliError) {
                 _ => {}
             }
         }
+        CliError::Ops(OpsError::Image(e)) => image_error(e),
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+/// `set-image` and `promote` refusals: what is wrong, where, and what to do instead.
+fn image_error(e: &ImageError) {
+    if let ImageError::WouldNotValidate { invalid, .. } = e {
+        diagnostics(&invalid.sources, &invalid.diagnostics);
+    }
+    anstream::eprintln!("error: {e}");
+    let help = match e {
+        ImageError::Unknown {
+            environment,
+            known,
+            suggestion,
+            ..
+        } => {
+            let runs = format!("`{environment}` runs {}", known.join(", "));
+            match suggestion {
+                Some(s) => format!("did you mean `{s}`? {runs}"),
+                None => runs,
+            }
+        }
+        ImageError::NotRun {
+            name,
+            runs_in,
+            file,
+            ..
+        } => format!(
+            "`{name}` runs in {}; define it in `{file}` first, or set the image there",
+            runs_in.join(", ")
+        ),
+        ImageError::BadImage { .. } => "write `[registry[:port]/]path[:tag][@sha256:<64 hex>]`, for example `public.ecr.aws/nginx/nginx:1.28-alpine`".to_owned(),
+        ImageError::Repeated { .. } => "give each service once".to_owned(),
+        ImageError::SameEnvironment(_) => {
+            "name two environments: `ecsops promote acceptance production`".to_owned()
+        }
+        ImageError::WouldNotValidate {
+            already: true,
+            file,
+            ..
+        } => format!(
+            "fix what the snippets point at (`ecsops validate` shows it without the edit of `{file}`), then run again"
+        ),
+        ImageError::WouldNotValidate { file, .. } => format!(
+            "the snippets show `{file}` as edited; fix what they point at, then run again"
+        ),
+        ImageError::Edit { file, .. } => format!("set the image in `{file}` by hand"),
+        ImageError::Write { .. } => String::new(),
+        ImageError::Uncommitted { file } => format!(
+            "commit or stash the changes of `{file}` first, or run without `--commit` and commit by hand"
+        ),
+    };
+    if !help.is_empty() {
+        anstream::eprintln!("help: {help}");
+    }
+    if !matches!(e, ImageError::WouldNotValidate { .. }) {
+        anstream::eprintln!("nothing was written");
     }
 }
 

@@ -16,9 +16,11 @@
 //! into addressed resources and dependency edges; [`state`] holds the recorded state document
 //! and its backends (local file, S3 with conditional-write locking); [`provider`] talks to AWS
 //! (create, read in batches, update, delete, adopt by ownership tags);
-//! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON;
+//! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON
+//! (and an edited file into a unified diff);
 //! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
-//! and tags git (provenance, protected-environment guards, revisions read from git objects);
+//! and tags git (provenance, protected-environment guards, revisions read from git objects,
+//! one-file commits of `set-image`);
 //! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
 //! Core never prints: the CLI presents what ops return.
 

@@ -126,7 +126,7 @@ impl Workspace {
             .strip_prefix(&self.root)
             .map_or_else(|_| path.clone(), Path::to_path_buf);
         match self.tree_label() {
-            None => relative,
+            None | Some("") => relative,
             Some(label) => PathBuf::from(format!("{label}:{}", relative.display())),
         }
     }
@@ -222,6 +222,45 @@ impl Workspace {
             name: name.to_owned(),
             known: catalog.environments,
         })
+    }
+}
+
+/// The work tree with some files replaced by proposed text, so that an edit is loaded and
+/// validated exactly as it would be once written, without writing it. Paths show as in the work
+/// tree (its label is empty).
+#[derive(Debug)]
+pub struct Overlay {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl Overlay {
+    /// `files`: absolute paths under the workspace root and their proposed text.
+    pub fn new(files: Vec<(PathBuf, String)>) -> Self {
+        Self {
+            files: files.into_iter().map(|(p, t)| (normalize(&p), t)).collect(),
+        }
+    }
+}
+
+impl Tree for Overlay {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        let path = normalize(path);
+        match self.files.iter().find(|(p, _)| *p == path) {
+            Some((_, text)) => Ok(text.clone()),
+            None => std::fs::read_to_string(path),
+        }
+    }
+
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect())
+    }
+
+    fn label(&self) -> &'static str {
+        ""
     }
 }
 

@@ -8,6 +8,7 @@ mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
+mod set_image;
 mod snapshots;
 mod state_commands;
 mod state_conformance;

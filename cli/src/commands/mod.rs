@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod diff;
 pub mod history;
+pub mod images;
 pub mod lock;
 pub mod state;
 pub mod validate;

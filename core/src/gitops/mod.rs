@@ -1,11 +1,13 @@
 //! Git, through libgit2 (no `git` process, no network): which commit an apply came from, whether
 //! the environment's files are committed ([`guard`]), the annotated tag every applied revision
-//! gets ([`tag`]), and manifests read straight from git objects at any revision ([`revision`]),
-//! without a checkout and without touching the work tree.
+//! gets ([`tag`]), commits of one edited file (`set-image --commit`), and manifests read
+//! straight from git objects at any revision ([`revision`]), without a checkout and without
+//! touching the work tree.
 //!
 //! [`Repo`] maps workspace paths (absolute, as the rest of ecsops uses them) to paths in the
 //! repository, so a workspace may be the repository's root or any folder inside it.
 
+mod commit;
 pub mod guard;
 pub mod revision;
 pub mod tag;
@@ -149,6 +151,14 @@ impl Repo {
     /// The repository holding `root`, which must exist.
     pub fn require(root: &Path) -> Result<Self, GitError> {
         Self::discover(root)?.ok_or_else(|| GitError::NotARepository(root.to_owned()))
+    }
+
+    /// Who tags and commits: the repository's configured identity, else `ecsops` with the
+    /// user and host ecsops records as the applier (CI runners rarely configure git).
+    fn identity(&self) -> Result<git2::Signature<'static>, git2::Error> {
+        self.git
+            .signature()
+            .or_else(|_| git2::Signature::now("ecsops", &crate::state::who()))
     }
 
     /// The commit `spec` names (a tag, a branch, a hash, `HEAD~1`, ...).

@@ -134,11 +134,7 @@ impl Repo {
             .git
             .revparse_single(commit)
             .map_err(git(what.clone()))?;
-        let tagger = self
-            .git
-            .signature()
-            .or_else(|_| git2::Signature::now("ecsops", &crate::state::who()))
-            .map_err(git(what.clone()))?;
+        let tagger = self.identity().map_err(git(what.clone()))?;
         self.git
             .tag(name, &target, &tagger, message, false)
             .map_err(git(what))?;

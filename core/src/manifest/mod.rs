@@ -1,7 +1,9 @@
 //! Manifests: the typed format ([`types`]), where each value is written ([`sites`]), and loading
-//! an environment with its `extends` chain ([`load`]), and where a file may hold a secret
-//! ([`sensitive`]).
+//! an environment with its `extends` chain ([`load`]), where a file may hold a secret
+//! ([`sensitive`]), image references ([`image`]) and format-preserving edits of a file ([`edit`]).
 
+pub mod edit;
+pub mod image;
 pub mod load;
 pub mod sensitive;
 pub mod sites;

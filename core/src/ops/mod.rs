@@ -4,6 +4,7 @@
 pub mod apply;
 pub(crate) mod diff;
 pub mod history;
+pub mod images;
 mod review;
 pub mod state;
 mod validate;
@@ -41,6 +42,9 @@ pub enum OpsError {
     SaveFailed(Box<crate::apply::SaveFailed>),
     #[error(transparent)]
     Git(#[from] crate::gitops::GitError),
+    /// `set-image` or `promote` refused the change; nothing was written.
+    #[error(transparent)]
+    Image(Box<images::ImageError>),
     /// A protected environment's git conditions do not hold; nothing was locked or changed.
     #[error(transparent)]
     Protected(Box<crate::gitops::guard::Refusal>),

@@ -5,11 +5,13 @@
 //! [`attribute`] turns an attribute change into marked lines (nested diffs of maps, lists and
 //! multi-line strings), so a change reads the same in a terminal and in a pull request. Every
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
-//! terminal cursor or hide a change behind bidirectional-text tricks.
+//! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
+//! manifest file as `git diff` does.
 
 mod attribute;
 pub mod json;
 pub mod markdown;
+pub mod patch;
 pub mod text;
 mod value;
 
