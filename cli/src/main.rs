@@ -62,8 +62,24 @@ enum Command {
     Unlock(commands::lock::UnlockArgs),
 }
 
+/// Prints what clap answered. `--help` and `--version` are answers (exit 0); anything else is a
+/// usage error and exits 1 like every error: clap's own 2 would read as "changes present" to a
+/// CI job running `diff --detailed-exitcode`.
+fn usage(e: &clap::Error) -> ExitCode {
+    // Nothing sensible is left to do when the terminal is gone.
+    let _ = e.print();
+    if e.use_stderr() {
+        Exit::Error.into()
+    } else {
+        Exit::Success.into()
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     term::init_tracing(cli.verbose);
     let ctx = commands::Context::new(cli.directory, cli.state_url, cli.fix_bucket);
     // One runtime for the whole process; commands that need no I/O simply do not use it.

@@ -113,6 +113,27 @@ fn json_is_versioned_and_markdown_is_a_pr_comment() {
 }
 
 #[test]
+fn usage_errors_exit_1_never_the_changes_code() {
+    let ws = example();
+    // A typo in a CI job must fail it, not read as "changes present" (2).
+    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--bogus"])
+        .expect_code(1)
+        .expect_in_stderr("--bogus");
+    ws.ecsops(&["diff"]).expect_code(1);
+    ws.ecsops(&["state", "show", "acceptance"]).expect_code(1);
+    ws.ecsops(&["lock"]).expect_code(1);
+    ws.ecsops(&["no-such-command"]).expect_code(1);
+    ws.ecsops(&[]).expect_code(1);
+    ws.ecsops(&["--help"])
+        .expect_code(0)
+        .expect_in_stdout("Usage: ecsops");
+    ws.ecsops(&["diff", "--help"]).expect_code(0);
+    ws.ecsops(&["--version"])
+        .expect_code(0)
+        .expect_in_stdout("ecsops ");
+}
+
+#[test]
 fn detailed_exitcode_and_a_recorded_state() {
     let ws = example();
     ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"])
