@@ -19,7 +19,7 @@ use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -158,20 +158,19 @@ impl Manage for attrs::AutoscalingGroup {
     /// the subnets and the capacity provider's cluster can only go after it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
-        let r = remove(
+        let r = remove_request(
             cx,
+            a,
             &["ScalingActivityInProgress", "ResourceInUse"],
             &[],
-            || async {
+            "DeleteAutoScalingGroup",
+            || {
                 cx.aws
                     .autoscaling
                     .delete_auto_scaling_group()
                     .auto_scaling_group_name(prior.id)
                     .force_delete(true)
                     .send()
-                    .await
-                    .at(a, "DeleteAutoScalingGroup")
-                    .map(drop)
             },
         )
         .await;

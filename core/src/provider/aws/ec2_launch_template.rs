@@ -33,7 +33,7 @@ use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -57,22 +57,21 @@ impl Manage for attrs::LaunchTemplate {
 
     /// Deletes the template with all its versions.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &[],
             &[
                 "InvalidLaunchTemplateId.NotFound",
                 "InvalidLaunchTemplateName.NotFoundException",
             ],
-            || async {
+            "DeleteLaunchTemplate",
+            || {
                 cx.aws
                     .ec2
                     .delete_launch_template()
                     .launch_template_id(prior.id)
                     .send()
-                    .await
-                    .at(prior.address, "DeleteLaunchTemplate")
-                    .map(drop)
             },
         )
         .await

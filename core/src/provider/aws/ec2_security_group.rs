@@ -21,7 +21,7 @@ use super::ec2::{
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -315,20 +315,13 @@ impl Manage for attrs::SecurityGroup {
     /// Deletes the group; a network interface that AWS has not released yet (a deleted load
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &["DependencyViolation"],
             &["InvalidGroup.NotFound"],
-            || async {
-                cx.aws
-                    .ec2
-                    .delete_security_group()
-                    .group_id(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "DeleteSecurityGroup")
-                    .map(drop)
-            },
+            "DeleteSecurityGroup",
+            || cx.aws.ec2.delete_security_group().group_id(prior.id).send(),
         )
         .await
     }

@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, remove_request, same_set};
+use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};

@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
 use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -99,15 +99,8 @@ impl Manage for attrs::EventRule {
     /// Deletes the rule (its targets are deleted before it, as they depend on it); already
     /// gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .events
-                .delete_rule()
-                .name(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteRule")
-                .map(drop)
+        remove_request(cx, prior.address, &[], &[NOT_FOUND], "DeleteRule", || {
+            cx.aws.events.delete_rule().name(prior.id).send()
         })
         .await
     }

@@ -16,7 +16,7 @@ use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -114,16 +114,20 @@ impl Manage for attrs::LogGroup {
 
     /// Deletes the group with its streams; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NOT_FOUND], || async {
-            cx.aws
-                .logs
-                .delete_log_group()
-                .log_group_name(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteLogGroup")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[NOT_FOUND],
+            "DeleteLogGroup",
+            || {
+                cx.aws
+                    .logs
+                    .delete_log_group()
+                    .log_group_name(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }

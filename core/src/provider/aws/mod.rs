@@ -23,7 +23,9 @@ mod ownership;
 pub mod sns;
 mod wait;
 
-pub(crate) use wait::{aws_says, eventually, remove, retry_when, retry_while, tolerate};
+pub(crate) use wait::{
+    aws_says, eventually, remove, remove_request, retry_when, retry_while, tolerate,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::{Cx, Waits};
+use super::{AwsResultExt, Cx, Waits};
 use crate::graph::Address;
 use crate::provider::ProviderError;
 
@@ -115,6 +115,27 @@ where
         retry_while(cx.waits, cx.waits.dependency, busy, op).await,
         gone,
     )
+}
+
+/// [`remove`] for a delete that is one request: `request` builds and sends it, and a failure
+/// is named for `operation`.
+pub(crate) async fn remove_request<T, R, F, Fut>(
+    cx: Cx<'_>,
+    address: &Address,
+    busy: &[&str],
+    gone: &[&str],
+    operation: &'static str,
+    request: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = R>,
+    R: AwsResultExt<T>,
+{
+    remove(cx, busy, gone, || async {
+        request().await.at(address, operation).map(drop)
+    })
+    .await
 }
 
 /// Reads with `check` every poll interval until it answers `Some`, for at most `limit`; a

@@ -11,7 +11,7 @@ use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
 use super::{
     describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, take_over, update_tags,
 };
@@ -60,20 +60,13 @@ impl Manage for attrs::ElasticIp {
     /// Releases the address, retried while it is still associated (for a moment after its
     /// NAT gateway reports `deleted`).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &["InvalidIPAddress.InUse"],
             &["InvalidAllocationID.NotFound"],
-            || async {
-                cx.aws
-                    .ec2
-                    .release_address()
-                    .allocation_id(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "ReleaseAddress")
-                    .map(drop)
-            },
+            "ReleaseAddress",
+            || cx.aws.ec2.release_address().allocation_id(prior.id).send(),
         )
         .await
     }
@@ -141,20 +134,13 @@ impl Manage for attrs::NatGateway {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let (a, id) = (prior.address, prior.id);
         let was: attrs::NatGateway = prior.decode()?;
-        remove(
+        remove_request(
             cx,
+            a,
             &[],
             &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"],
-            || async {
-                cx.aws
-                    .ec2
-                    .delete_nat_gateway()
-                    .nat_gateway_id(id)
-                    .send()
-                    .await
-                    .at(a, "DeleteNatGateway")
-                    .map(drop)
-            },
+            "DeleteNatGateway",
+            || cx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send(),
         )
         .await?;
         wait_nat_gateway(cx, a, id, "deleted").await?;

@@ -6,7 +6,7 @@ use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visib
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{
     describe_route_tables, describe_subnets, find_adoptable, id_outputs, take_over, update_tags,
 };
@@ -61,20 +61,13 @@ impl Manage for attrs::Subnet {
     /// Deletes the subnet, retried while AWS still holds interfaces in it (a deleted NAT
     /// gateway's).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &["DependencyViolation"],
             &["InvalidSubnetID.NotFound"],
-            || async {
-                cx.aws
-                    .ec2
-                    .delete_subnet()
-                    .subnet_id(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "DeleteSubnet")
-                    .map(drop)
-            },
+            "DeleteSubnet",
+            || cx.aws.ec2.delete_subnet().subnet_id(prior.id).send(),
         )
         .await
     }
@@ -152,19 +145,18 @@ impl Manage for attrs::RouteTable {
 
     /// Deletes the table, retried while subnets are still associated with it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &["DependencyViolation"],
             &["InvalidRouteTableID.NotFound"],
-            || async {
+            "DeleteRouteTable",
+            || {
                 cx.aws
                     .ec2
                     .delete_route_table()
                     .route_table_id(prior.id)
                     .send()
-                    .await
-                    .at(prior.address, "DeleteRouteTable")
-                    .map(drop)
             },
         )
         .await
@@ -279,20 +271,19 @@ impl Manage for attrs::Route {
                 "the state records no `route_table_id` and `destination_cidr_block` for this route"
                     .to_owned(),
         })?;
-        remove(
+        remove_request(
             cx,
+            a,
             &[],
             &["InvalidRoute.NotFound", "InvalidRouteTableID.NotFound"],
-            || async {
+            "DeleteRoute",
+            || {
                 cx.aws
                     .ec2
                     .delete_route()
                     .route_table_id(&was.route_table_id)
                     .destination_cidr_block(&was.destination_cidr_block)
                     .send()
-                    .await
-                    .at(a, "DeleteRoute")
-                    .map(drop)
             },
         )
         .await
@@ -386,16 +377,20 @@ impl Manage for attrs::RouteTableAssociation {
     }
 
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &["InvalidAssociationID.NotFound"], || async {
-            cx.aws
-                .ec2
-                .disassociate_route_table()
-                .association_id(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DisassociateRouteTable")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            &[],
+            &["InvalidAssociationID.NotFound"],
+            "DisassociateRouteTable",
+            || {
+                cx.aws
+                    .ec2
+                    .disassociate_route_table()
+                    .association_id(prior.id)
+                    .send()
+            },
+        )
         .await
     }
 }

@@ -11,7 +11,9 @@ use super::super::ec2::{
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, tolerate};
+use super::super::{
+    AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate,
+};
 use super::{
     adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs, take_over,
 };
@@ -88,20 +90,13 @@ impl Manage for attrs::Vpc {
 
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(
+        remove_request(
             cx,
+            prior.address,
             &["DependencyViolation"],
             &["InvalidVpcID.NotFound"],
-            || async {
-                cx.aws
-                    .ec2
-                    .delete_vpc()
-                    .vpc_id(prior.id)
-                    .send()
-                    .await
-                    .at(prior.address, "DeleteVpc")
-                    .map(drop)
-            },
+            "DeleteVpc",
+            || cx.aws.ec2.delete_vpc().vpc_id(prior.id).send(),
         )
         .await
     }
@@ -261,16 +256,20 @@ impl Manage for attrs::InternetGateway {
             )
             .await?;
         }
-        remove(cx, &[], &["InvalidInternetGatewayID.NotFound"], || async {
-            cx.aws
-                .ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .at(a, "DeleteInternetGateway")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            a,
+            &[],
+            &["InvalidInternetGatewayID.NotFound"],
+            "DeleteInternetGateway",
+            || {
+                cx.aws
+                    .ec2
+                    .delete_internet_gateway()
+                    .internet_gateway_id(id)
+                    .send()
+            },
+        )
         .await
     }
 }

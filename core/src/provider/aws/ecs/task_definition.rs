@@ -14,7 +14,7 @@ use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{ecs_tags, is_gone, tag_map, unless_gone};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -91,16 +91,20 @@ impl Manage for attrs::TaskDefinition {
 
     /// Deregisters the revision; one that no longer exists is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        let r = remove(cx, &[], &[], || async {
-            cx.aws
-                .ecs
-                .deregister_task_definition()
-                .task_definition(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeregisterTaskDefinition")
-                .map(drop)
-        })
+        let r = remove_request(
+            cx,
+            prior.address,
+            &[],
+            &[],
+            "DeregisterTaskDefinition",
+            || {
+                cx.aws
+                    .ecs
+                    .deregister_task_definition()
+                    .task_definition(prior.id)
+                    .send()
+            },
+        )
         .await;
         unless_gone(r)
     }

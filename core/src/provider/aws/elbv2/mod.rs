@@ -181,27 +181,6 @@ where
     Ok(all)
 }
 
-/// Sends the delete `request` builds and sends, through [`remove`](super::remove): `busy`
-/// answers are sent again, `gone` ones (already deleted) are success.
-pub(super) async fn remove_request<T, R, F, Fut>(
-    cx: Cx<'_>,
-    a: &Address,
-    busy: &[&str],
-    gone: &[&str],
-    operation: &'static str,
-    request: F,
-) -> Result<(), ProviderError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = R>,
-    R: AwsResultExt<T>,
-{
-    super::remove(cx, busy, gone, || async {
-        request().await.at(a, operation).map(drop)
-    })
-    .await
-}
-
 /// The answer, or `None` when AWS says the one thing asked for does not exist.
 pub(super) fn found_or_none<T>(
     r: Result<T, ProviderError>,
