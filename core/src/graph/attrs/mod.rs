@@ -104,6 +104,7 @@ pub trait Attributes: Serialize + DeserializeOwned {
 /// Serde's derive hands them to the deserializer, so this asks for them and refuses to read
 /// anything: the names come from the same declaration that reads and writes the values.
 pub fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    #[derive(Debug)]
     struct Names(&'static [&'static str]);
     impl de::Error for Names {
         fn custom<M: std::fmt::Display>(_: M) -> Self {
@@ -111,11 +112,6 @@ pub fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
         }
     }
     impl std::fmt::Display for Names {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("field names")
-        }
-    }
-    impl std::fmt::Debug for Names {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("field names")
         }

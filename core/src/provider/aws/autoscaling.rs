@@ -14,8 +14,7 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, 
 
 use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
-use super::ecs::recorded_by_id;
-use super::live::{all, as_set, missing};
+use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
 use super::wait::poll_until;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::graph::attrs::Attributes;
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
 use crate::state::ResourceState;
@@ -43,6 +44,18 @@ pub(crate) fn recorded<'a>(
     resources
         .iter()
         .filter(|(_, r)| kinds.contains(&r.kind))
+        .collect()
+}
+
+/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
+pub(crate) fn recorded_by_id<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> Result<BTreeMap<&str, A>, ProviderError> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.kind == A::KIND)
+        .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
+        .map(|(id, address, r)| Ok((id, super::Prior::of(address, r)?.decode()?)))
         .collect()
 }
 

@@ -10,14 +10,11 @@ use aws_sdk_ecs::types::{
 };
 
 use super::super::ec2::{Tagged, settle, visible};
-use super::super::live::{as_set, missing};
+use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while};
-use super::{
-    adopt_found, ecs_tags, recorded_by_id, strategy, strategy_items, tag_map, unless_gone,
-    update_tags,
-};
+use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName};
 
 use super::super::ec2::{Tagged, settle, visible};
-use super::super::live::{missing, recorded, report};
+use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
-use super::{adopt_found, capacity_provider, ecs_tags, recorded_by_id, tag_map, update_tags};
+use super::{adopt_found, capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};

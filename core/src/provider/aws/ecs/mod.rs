@@ -31,8 +31,8 @@ use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 use super::ec2::Tagged;
 use super::live::missing;
 use super::ownership::{adopt, claim, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior, aws_says};
-use crate::graph::attrs::{self, Attributes, Tags};
+use super::{AwsResultExt, Cx, Manage, aws_says};
+use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 use crate::state::ResourceState;
@@ -104,18 +104,6 @@ pub(crate) async fn refresh(
     out.absorb(parts.2);
     out.absorb(parts.3);
     Ok(())
-}
-
-/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
-pub(crate) fn recorded_by_id<A: Attributes>(
-    resources: &BTreeMap<Address, ResourceState>,
-) -> Result<BTreeMap<&str, A>, ProviderError> {
-    resources
-        .iter()
-        .filter(|(_, r)| r.kind == A::KIND)
-        .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
-        .map(|(id, address, r)| Ok((id, Prior::of(address, r)?.decode()?)))
-        .collect()
 }
 
 /// Adopts what a describe by name `found` when its tags claim it for this address, bringing it
