@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
 use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -126,15 +126,8 @@ impl Manage for attrs::SnsTopic {
 
     /// Deletes the topic with its policy and subscriptions; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], NOT_FOUND, || async {
-            cx.aws
-                .sns
-                .delete_topic()
-                .topic_arn(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteTopic")
-                .map(drop)
+        remove_request(cx, prior.address, &[], NOT_FOUND, "DeleteTopic", || {
+            cx.aws.sns.delete_topic().topic_arn(prior.id).send()
         })
         .await
     }
@@ -239,15 +232,8 @@ impl Manage for attrs::SnsSubscription {
             );
             return Ok(());
         }
-        remove(cx, &[], NOT_FOUND, || async {
-            cx.aws
-                .sns
-                .unsubscribe()
-                .subscription_arn(prior.id)
-                .send()
-                .await
-                .at(a, "Unsubscribe")
-                .map(drop)
+        remove_request(cx, a, &[], NOT_FOUND, "Unsubscribe", || {
+            cx.aws.sns.unsubscribe().subscription_arn(prior.id).send()
         })
         .await
     }

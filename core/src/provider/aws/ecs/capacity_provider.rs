@@ -13,7 +13,7 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_while};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
@@ -117,15 +117,12 @@ impl Manage for attrs::CapacityProvider {
             return Ok(());
         }
         // Still in a cluster's list until that list is cleared (deleted before, applied late).
-        let r = remove(cx, BUSY, &[], || async {
+        let r = remove_request(cx, a, BUSY, &[], "DeleteCapacityProvider", || {
             cx.aws
                 .ecs
                 .delete_capacity_provider()
                 .capacity_provider(prior.id)
                 .send()
-                .await
-                .at(a, "DeleteCapacityProvider")
-                .map(drop)
         })
         .await;
         unless_gone(r)
@@ -149,18 +146,22 @@ impl Manage for attrs::ClusterCapacityProviders {
 
     /// Empties the cluster's list and default strategy; a cluster already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, BUSY, &["ClusterNotFoundException"], || async {
-            cx.aws
-                .ecs
-                .put_cluster_capacity_providers()
-                .cluster(prior.id)
-                .set_capacity_providers(Some(Vec::new()))
-                .set_default_capacity_provider_strategy(Some(Vec::new()))
-                .send()
-                .await
-                .at(prior.address, "PutClusterCapacityProviders")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            BUSY,
+            &["ClusterNotFoundException"],
+            "PutClusterCapacityProviders",
+            || {
+                cx.aws
+                    .ecs
+                    .put_cluster_capacity_providers()
+                    .cluster(prior.id)
+                    .set_capacity_providers(Some(Vec::new()))
+                    .set_default_capacity_provider_strategy(Some(Vec::new()))
+                    .send()
+            },
+        )
         .await
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{adopt_found, capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -78,16 +78,14 @@ impl Manage for attrs::EcsCluster {
             "UpdateInProgressException",
             "ResourceInUseException",
         ];
-        remove(cx, BUSY, &["ClusterNotFoundException"], || async {
-            cx.aws
-                .ecs
-                .delete_cluster()
-                .cluster(prior.id)
-                .send()
-                .await
-                .at(prior.address, "DeleteCluster")
-                .map(drop)
-        })
+        remove_request(
+            cx,
+            prior.address,
+            BUSY,
+            &["ClusterNotFoundException"],
+            "DeleteCluster",
+            || cx.aws.ecs.delete_cluster().cluster(prior.id).send(),
+        )
         .await
     }
 }
