@@ -6,6 +6,7 @@ pub(crate) mod diff;
 pub mod history;
 pub mod images;
 mod review;
+mod session;
 pub mod state;
 mod validate;
 
@@ -36,6 +37,10 @@ pub enum OpsError {
     Statefile(#[from] crate::state::StateError),
     #[error(transparent)]
     Provider(#[from] crate::provider::ProviderError),
+    /// The environment's credentials are for another account, or cannot be told; nothing was
+    /// locked, read or changed.
+    #[error(transparent)]
+    Account(Box<crate::account::AccountError>),
     /// The apply stopped because the state could not be saved; the outcome holds the state
     /// that records what exists.
     #[error(transparent)]

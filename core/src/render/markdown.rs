@@ -80,6 +80,14 @@ fn render_within(plan: &Plan, max_len: usize) -> String {
         "### ecsops plan: {}{since}\n",
         code_span(&printable(&plan.environment))
     );
+    if let Some(c) = &plan.caller {
+        let _ = writeln!(
+            out,
+            "AWS account {} as {}\n",
+            code_span(&printable(&c.account)),
+            code_span(&printable(&c.arn))
+        );
+    }
     drift(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(
