@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{ConfigLoader, SdkConfig};
-use aws_sdk_ec2::error::DisplayErrorContext;
+use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use crate::account::{Caller, Credentials};
 
@@ -68,7 +68,10 @@ pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Cal
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| DisplayErrorContext(e).to_string())?;
+        .map_err(|e| match e.code() {
+            Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
+            None => super::error_chain(&e),
+        })?;
     let caller = Caller {
         account: out.account().unwrap_or_default().to_owned(),
         arn: out.arn().unwrap_or_default().to_owned(),
