@@ -189,7 +189,9 @@ impl AccountError {
             } => format!(
                 "these came from {credentials}; use credentials of account {expected}: set `[environment] role_arn` to a role in {expected} (or `profile` to a profile of it), or export that account's credentials, then run the command again. If `{environment}` really moved to another account, change `account_id`"
             ),
-            Self::Unknown { .. } => "check the base credentials (`aws sts get-caller-identity`), the profile name, and that the role's trust policy lets them assume it (with the `external_id` it asks for)".to_owned(),
+            Self::Unknown { environment, .. } => format!(
+                "check the base credentials (`aws sts get-caller-identity`, `aws sso login`, AWS_PROFILE), the profile name, and that the role's trust policy lets them assume it (with the `external_id` it asks for); `ecsops diff {environment} --offline` plans without AWS"
+            ),
         }
     }
 }
