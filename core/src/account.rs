@@ -167,6 +167,19 @@ pub enum AccountError {
         /// What the credentials came from ([`Credentials::describe`]).
         credentials: String,
     },
+    /// The state records resources of another account than the credentials act in: planning
+    /// would find none of them and create everything again in the wrong account.
+    #[error(
+        "the state of `{environment}` records resources of account {recorded}, but the credentials act in account {} as `{}`; nothing was changed",
+        caller.account,
+        caller.arn
+    )]
+    RecordedElsewhere {
+        environment: String,
+        recorded: String,
+        caller: Caller,
+        credentials: String,
+    },
     /// STS could not say who the credentials are (none found, a role that cannot be assumed,
     /// a profile that does not exist).
     #[error("cannot tell which AWS account `{environment}` would use ({credentials}): {reason}")]
@@ -189,6 +202,14 @@ impl AccountError {
             } => format!(
                 "these came from {credentials}; use credentials of account {expected}: set `[environment] role_arn` to a role in {expected} (or `profile` to a profile of it), or export that account's credentials, then run the command again. If `{environment}` really moved to another account, change `account_id`"
             ),
+            Self::RecordedElsewhere {
+                environment,
+                recorded,
+                credentials,
+                ..
+            } => format!(
+                "these came from {credentials}; use credentials of account {recorded}, and set `[environment] account_id = \"{recorded}\"` so `{environment}` is checked before anything is read"
+            ),
             Self::Unknown { environment, .. } => format!(
                 "check the base credentials (`aws sts get-caller-identity`, `aws sso login`, AWS_PROFILE), the profile name, and that the role's trust policy lets them assume it (with the `external_id` it asks for); `ecsops diff {environment} --offline` plans without AWS"
             ),
@@ -207,6 +228,27 @@ pub fn check(
         Some(expected) if expected != caller.account => Err(AccountError::WrongAccount {
             environment: environment.to_owned(),
             expected: expected.to_owned(),
+            caller: caller.clone(),
+            credentials: credentials.describe(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `caller` when the recorded resources (`recorded`: [`State::account`]) are in another
+/// account: the guard for environments that name no `account_id`.
+///
+/// [`State::account`]: crate::state::State::account
+pub fn check_recorded(
+    environment: &str,
+    recorded: Option<String>,
+    caller: &Caller,
+    credentials: &Credentials,
+) -> Result<(), AccountError> {
+    match recorded {
+        Some(recorded) if recorded != caller.account => Err(AccountError::RecordedElsewhere {
+            environment: environment.to_owned(),
+            recorded,
             caller: caller.clone(),
             credentials: credentials.describe(),
         }),
@@ -278,6 +320,19 @@ mod tests {
         );
         assert!(text.contains("assumed-role/ci/x"), "{text}");
         assert!(err.help().contains("role_arn"), "{}", err.help());
+        assert!(check_recorded("acc", None, &caller, &creds).is_ok());
+        assert!(check_recorded("acc", Some("123456789012".to_owned()), &caller, &creds).is_ok());
+        let err = check_recorded("acc", Some("222222222222".to_owned()), &caller, &creds)
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("records resources of account 222222222222")
+        );
+        assert!(
+            err.help().contains("account_id = \"222222222222\""),
+            "{}",
+            err.help()
+        );
     }
 
     #[test]

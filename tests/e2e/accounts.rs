@@ -109,6 +109,26 @@ async fn a_role_per_environment_applies_into_the_role_account() {
     out.expect_code(0).expect_in_stdout(
         "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/",
     );
+
+    // Without the role, the base credentials would find none of the recorded resources and
+    // plan them all again in their own account: refused, though no `account_id` is set.
+    let manifest = ws.path().join("environments/acc.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        text.replace(&format!("role_arn = \"{ROLE}\""), ""),
+    )
+    .expect("write manifest");
+    for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
+        let out = ws.ecsops_env(args, &moto.server.env());
+        out.expect_code(1)
+            .expect_in_stderr("the state of `acc` records resources of account 222222222222, but the credentials act in account 123456789012")
+            .expect_in_stderr("set `[environment] account_id = \"222222222222\"`");
+    }
+    assert!(vpcs_in(&config, DEFAULT_ACCOUNT).await.is_empty());
+    ws.ecsops_env(&["lock", ENV], &moto.server.env())
+        .expect_code(0)
+        .expect_in_stdout("is unlocked");
 }
 
 /// Runs `args` against the emulator.

@@ -411,6 +411,7 @@ impl Locked<'_> {
                 ));
             }
             stale(self.environment, reasons)?;
+            self.session.check_recorded(&saved.prior)?;
             let provider = self.session.provider(&saved.prior);
             return Ok(Some((
                 saved.plan.clone(),
@@ -423,6 +424,7 @@ impl Locked<'_> {
             Some(s) => s.state,
             None => State::new(self.environment, uuid::Uuid::new_v4().to_string()),
         };
+        self.session.check_recorded(&state)?;
         let provider = self.session.provider(&state);
         let refresh = (!self.request.offline).then_some(&provider);
         let planned = tokio::select! {
@@ -591,7 +593,7 @@ impl Locked<'_> {
             summary: plan.summary.line(),
             applied_by: revision.applied_by,
             applied_at: revision.applied_at,
-            account: recorder.state.account(),
+            account: Some(self.session.caller.account.clone()),
             rolled_back_to: rolled_back_to.map(|r| (r.tag, r.commit)),
         };
         match repo.create_tag(&name, &provenance.commit, &record.message()) {

@@ -147,6 +147,9 @@ pub async fn diff(
     if let (Some(_), None) = (refresh, &session) {
         session = Some(Session::open(environment, &desired.manifest).await?);
     }
+    if let (Some(state), Some(session)) = (&state, &session) {
+        session.check_recorded(state)?;
+    }
     let provider = refresh
         .zip(session.as_ref())
         .map(|(s, session)| session.provider(s));

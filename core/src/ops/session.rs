@@ -16,6 +16,7 @@ use super::OpsError;
 #[derive(Debug)]
 pub(crate) struct Session {
     config: SdkConfig,
+    credentials: Credentials,
     pub caller: Caller,
 }
 
@@ -44,7 +45,22 @@ impl Session {
             &caller,
             &credentials,
         )?;
-        Ok(Self { config, caller })
+        Ok(Self {
+            config,
+            credentials,
+            caller,
+        })
+    }
+
+    /// Refuses a state whose resources are in another account than the caller's (a bound
+    /// environment was checked already; this catches the unbound ones).
+    pub(crate) fn check_recorded(&self, state: &State) -> Result<(), OpsError> {
+        Ok(account::check_recorded(
+            &state.environment,
+            state.account(),
+            &self.caller,
+            &self.credentials,
+        )?)
     }
 
     /// The AWS provider for the environment's resources recorded in `state`.

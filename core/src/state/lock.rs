@@ -122,3 +122,27 @@ pub fn git_head(root: &Path) -> Option<String> {
         .find(|(_, name)| *name == reference)
         .map(|(id, _)| id.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_names_the_account_and_caller_it_runs_as() {
+        let info = LockInfo::new("apply", Path::new("/nonexistent")).running_as(&Caller {
+            account: "222222222222".to_owned(),
+            arn: "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci".to_owned(),
+        });
+        let json = serde_json::to_value(&info).expect("json");
+        assert_eq!(json["account"], "222222222222");
+        assert_eq!(
+            json["caller"],
+            "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci"
+        );
+        let before: LockInfo = serde_json::from_value(serde_json::json!({
+            "id": "x", "operation": "apply", "who": "a@b", "when": "t", "version": "0"
+        }))
+        .expect("a record written before accounts reads");
+        assert_eq!((before.account, before.caller), (None, None));
+    }
+}
