@@ -217,43 +217,49 @@ impl AccountError {
     }
 }
 
-/// Refuses `caller` when the environment names another account.
+/// Where the account an environment must be in comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// `[environment] account_id`.
+    Manifest,
+    /// The ARNs of the resources its state records ([`State::account`]): the guard of
+    /// environments that name no `account_id`.
+    ///
+    /// [`State::account`]: crate::state::State::account
+    State,
+}
+
+/// Refuses `caller` when it acts in another account than `expected` (from `bound`).
 pub fn check(
     environment: &str,
     expected: Option<&str>,
+    bound: Bound,
     caller: &Caller,
     credentials: &Credentials,
 ) -> Result<(), AccountError> {
-    match expected {
-        Some(expected) if expected != caller.account => Err(AccountError::WrongAccount {
-            environment: environment.to_owned(),
-            expected: expected.to_owned(),
-            caller: caller.clone(),
-            credentials: credentials.describe(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Refuses `caller` when the recorded resources (`recorded`: [`State::account`]) are in another
-/// account: the guard for environments that name no `account_id`.
-///
-/// [`State::account`]: crate::state::State::account
-pub fn check_recorded(
-    environment: &str,
-    recorded: Option<String>,
-    caller: &Caller,
-    credentials: &Credentials,
-) -> Result<(), AccountError> {
-    match recorded {
-        Some(recorded) if recorded != caller.account => Err(AccountError::RecordedElsewhere {
-            environment: environment.to_owned(),
-            recorded,
-            caller: caller.clone(),
-            credentials: credentials.describe(),
-        }),
-        _ => Ok(()),
-    }
+    let Some(expected) = expected.filter(|e| *e != caller.account) else {
+        return Ok(());
+    };
+    let (environment, expected, caller, credentials) = (
+        environment.to_owned(),
+        expected.to_owned(),
+        caller.clone(),
+        credentials.describe(),
+    );
+    Err(match bound {
+        Bound::Manifest => AccountError::WrongAccount {
+            environment,
+            expected,
+            caller,
+            credentials,
+        },
+        Bound::State => AccountError::RecordedElsewhere {
+            environment,
+            recorded: expected,
+            caller,
+            credentials,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -310,9 +316,10 @@ mod tests {
             arn: "arn:aws:sts::123456789012:assumed-role/ci/x".to_owned(),
         };
         let creds = Credentials::default();
-        assert!(check("acc", None, &caller, &creds).is_ok());
-        assert!(check("acc", Some("123456789012"), &caller, &creds).is_ok());
-        let err = check("acc", Some("111111111111"), &caller, &creds).expect_err("refused");
+        let manifest = |expected| check("acc", expected, Bound::Manifest, &caller, &creds);
+        assert!(manifest(None).is_ok());
+        assert!(manifest(Some("123456789012")).is_ok());
+        let err = manifest(Some("111111111111")).expect_err("refused");
         let text = err.to_string();
         assert!(
             text.contains("111111111111") && text.contains("123456789012"),
@@ -320,10 +327,9 @@ mod tests {
         );
         assert!(text.contains("assumed-role/ci/x"), "{text}");
         assert!(err.help().contains("role_arn"), "{}", err.help());
-        assert!(check_recorded("acc", None, &caller, &creds).is_ok());
-        assert!(check_recorded("acc", Some("123456789012".to_owned()), &caller, &creds).is_ok());
-        let err = check_recorded("acc", Some("222222222222".to_owned()), &caller, &creds)
-            .expect_err("refused");
+        let recorded = |expected| check("acc", expected, Bound::State, &caller, &creds);
+        assert!(recorded(Some("123456789012")).is_ok());
+        let err = recorded(Some("222222222222")).expect_err("refused");
         assert!(
             err.to_string()
                 .contains("records resources of account 222222222222")

@@ -8,6 +8,7 @@
 //! carrying `x-moto-account-id` is served from that account, which is how these tests look
 //! into the others.
 
+use aws_sdk_s3::config::http::HttpRequest;
 use ecsops_core::provider::aws::sdk::{SdkConfig, ec2};
 
 use crate::support::moto::{self, Moto};
@@ -17,6 +18,8 @@ use crate::support::{Output, Workspace};
 const ENV: &str = "acc";
 const DEFAULT_ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::222222222222:role/deployer";
+/// Where the central state bucket is.
+const STATE_ACCOUNT: &str = "333333333333";
 
 /// A small environment (a VPC and what it needs, a cluster) with `extra` in `[environment]`
 /// and `state` as its `[state]` table.
@@ -33,7 +36,6 @@ fn workspace(extra: &str, state: &str) -> Workspace {
 
 /// The ids of the VPCs tagged as the environment's in `account`.
 async fn vpcs_in(config: &SdkConfig, account: &str) -> Vec<String> {
-    let account = account.to_owned();
     ec2::Client::new(config)
         .describe_vpcs()
         .filters(
@@ -43,9 +45,7 @@ async fn vpcs_in(config: &SdkConfig, account: &str) -> Vec<String> {
                 .build(),
         )
         .customize()
-        .mutate_request(move |r| {
-            r.headers_mut().insert("x-moto-account-id", account.clone());
-        })
+        .mutate_request(in_account(account))
         .send()
         .await
         .expect("describe vpcs")
@@ -53,6 +53,14 @@ async fn vpcs_in(config: &SdkConfig, account: &str) -> Vec<String> {
         .iter()
         .filter_map(|v| v.vpc_id().map(str::to_owned))
         .collect()
+}
+
+/// Sends a request to moto's `account` (its isolated backend) whatever the credentials say.
+fn in_account(account: &str) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
+    let account = account.to_owned();
+    move |r| {
+        r.headers_mut().insert("x-moto-account-id", account.clone());
+    }
 }
 
 /// A proxy in front of `server` counting the requests whose text holds all of `contains`.
@@ -210,9 +218,7 @@ async fn the_state_uses_its_own_role_in_a_third_account() {
                 .build(),
         )
         .customize()
-        .mutate_request(|r| {
-            r.headers_mut().insert("x-moto-account-id", "333333333333");
-        })
+        .mutate_request(in_account(STATE_ACCOUNT))
         .send()
         .await
         .expect("create the central bucket in account 333333333333");
@@ -236,9 +242,7 @@ async fn the_state_uses_its_own_role_in_a_third_account() {
         .bucket("central-state")
         .key("team/acc/state.json")
         .customize()
-        .mutate_request(|r| {
-            r.headers_mut().insert("x-moto-account-id", "333333333333");
-        })
+        .mutate_request(in_account(STATE_ACCOUNT))
         .send()
         .await
         .expect("the state is in the central bucket");

@@ -3,7 +3,7 @@
 //! Opened once per command, before the lock is taken or the state read, and handed to
 //! everything that reaches the environment's resources.
 
-use crate::account::{self, AccountError, Caller, Credentials};
+use crate::account::{self, AccountError, Bound, Caller, Credentials};
 use crate::manifest::Manifest;
 use crate::provider::Ownership;
 use crate::provider::aws::sdk::SdkConfig;
@@ -42,6 +42,7 @@ impl Session {
         account::check(
             environment,
             env.account_id.as_deref(),
+            Bound::Manifest,
             &caller,
             &credentials,
         )?;
@@ -55,9 +56,10 @@ impl Session {
     /// Refuses a state whose resources are in another account than the caller's (a bound
     /// environment was checked already; this catches the unbound ones).
     pub(crate) fn check_recorded(&self, state: &State) -> Result<(), OpsError> {
-        Ok(account::check_recorded(
+        Ok(account::check(
             &state.environment,
-            state.account(),
+            state.account().as_deref(),
+            Bound::State,
             &self.caller,
             &self.credentials,
         )?)
