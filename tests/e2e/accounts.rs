@@ -265,3 +265,64 @@ async fn the_state_uses_its_own_role_in_a_third_account() {
         .expect_code(0);
     assert!(matched(&base) > 0);
 }
+
+#[tokio::test]
+async fn a_profile_wins_over_the_shell_and_a_saved_plan_of_another_account_is_stale() {
+    let moto = moto::moto();
+    let ws = workspace("", "");
+    ws.write(
+        "aws/config",
+        &format!(
+            "[profile base]\nregion = eu-west-1\n\n[profile deployer]\nrole_arn = {ROLE}\nsource_profile = base\nregion = eu-west-1\n"
+        ),
+    );
+    ws.write(
+        "aws/credentials",
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    );
+    let files = |env: &mut Vec<(&'static str, String)>| {
+        env.push((
+            "AWS_CONFIG_FILE",
+            ws.path().join("aws/config").display().to_string(),
+        ));
+        env.push((
+            "AWS_SHARED_CREDENTIALS_FILE",
+            ws.path().join("aws/credentials").display().to_string(),
+        ));
+    };
+    // Built and planned with the shell's credentials, in the default account.
+    run(&ws, moto.server, &["apply", ENV, "--auto-approve"]).expect_code(0);
+    let plan = ws.path().join("plan.json").display().to_string();
+    run(&ws, moto.server, &["diff", ENV, "--out", &plan])
+        .expect_code(0)
+        .expect_in_stdout("AWS account 123456789012 as arn:aws:sts::123456789012:user/moto");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).expect("saved plan"))
+            .expect("saved plan JSON");
+    assert_eq!(saved["account"], DEFAULT_ACCOUNT);
+
+    // The same plan applied as the deployer profile (another account) is stale.
+    let mut env = moto.server.env();
+    env.retain(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && *k != "AWS_SECRET_ACCESS_KEY");
+    files(&mut env);
+    env.push(("AWS_PROFILE", "deployer".to_owned()));
+    ws.ecsops_env(
+        &["apply", ENV, "--plan", &plan, "--auto-approve"],
+        &env,
+    )
+    .expect_code(1)
+    .expect_in_stderr(
+        "it was made in account 123456789012 and the credentials now act in account 222222222222",
+    );
+
+    // `[environment] profile` is used even with other credentials exported.
+    let other = workspace("profile = \"deployer\"\naccount_id = \"222222222222\"", "");
+    let mut env = moto.server.env();
+    files(&mut env);
+    other
+        .ecsops_env(&["diff", ENV], &env)
+        .expect_code(0)
+        .expect_in_stdout(
+            "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/",
+        );
+}

@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{ConfigLoader, SdkConfig};
+use aws_sdk_sts::config::SharedCredentialsProvider;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use crate::account::{Caller, Credentials};
@@ -21,7 +24,19 @@ pub async fn configure(mut loader: ConfigLoader, credentials: &Credentials) -> S
         loader = loader.profile_name(profile);
     }
     // Boxed: loading is a large future, and every command that reaches AWS awaits one.
-    let base = Box::pin(loader.load()).await;
+    let mut base = Box::pin(loader.load()).await;
+    if let Some(profile) = &credentials.profile {
+        // The profile's own credentials, even when the shell exports others: the default
+        // chain would let AWS_ACCESS_KEY_ID win over the profile the manifest names.
+        let provider = ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .configure(&ProviderConfig::without_region().with_region(base.region().cloned()))
+            .build();
+        base = base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+    }
     let Some(role) = &credentials.role else {
         return base;
     };
@@ -34,9 +49,7 @@ pub async fn configure(mut loader: ConfigLoader, credentials: &Credentials) -> S
     }
     let provider = Box::pin(assume.build()).await;
     base.into_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-            provider,
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
 }
 
