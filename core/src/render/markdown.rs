@@ -462,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn the_account_and_caller_follow_the_heading() {
+        let mut p = plan(vec![change(1, Action::Create)]);
+        p.caller = Some(crate::account::Caller {
+            account: "222222222222".to_owned(),
+            arn: "arn:aws:sts::222222222222:assumed-role/deployer/ci".to_owned(),
+        });
+        let md = render(&p);
+        assert!(
+            md.starts_with("### ecsops plan: `acc`\n\nAWS account `222222222222` as `arn:aws:sts::222222222222:assumed-role/deployer/ci`\n\n"),
+            "{md}"
+        );
+        assert!(parse(&md).prose.contains("222222222222"));
+    }
+
+    #[test]
     fn a_small_plan_reads_well_and_parses() {
         let mut moved = change(5, Action::Update);
         moved.moved_from = Some(Address::from("service[old]"));
