@@ -163,8 +163,12 @@ pub async fn run(
     };
     let (provenance, protected) =
         check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
-    // The account guard: before the lock is taken or the state read.
-    let session = Session::open(environment, &desired.manifest).await?;
+    // The account guard, before the lock is taken or the state read; connecting to the
+    // backend reads neither, so the two round trips overlap.
+    let (session, target) = tokio::try_join!(
+        Session::open(environment, &desired.manifest),
+        target(ws, environment, request.state_url.as_deref())
+    )?;
     if let Some(saved) = &request.saved {
         stale_before_lock(environment, saved, &desired, provenance.as_ref(), &session)?;
     }
@@ -172,7 +176,6 @@ pub async fn run(
         desired.graph = Graph::default();
         desired.moved.clear();
     }
-    let target = target(ws, environment, request.state_url.as_deref()).await?;
     let lock =
         LockInfo::new(request.mode.operation().as_str(), ws.root()).running_as(&session.caller);
     let mut waiting = |h: &LockInfo, left| ui.waiting_for_lock(h, left);
