@@ -6,12 +6,14 @@
 //! multi-line strings), so a change reads the same in a terminal and in a pull request. Every
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
-//! manifest file as `git diff` does.
+//! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
+//! report (validate, state, lock, output).
 
 mod attribute;
 pub mod json;
 pub mod markdown;
 pub mod patch;
+pub mod reports;
 pub mod text;
 mod value;
 
