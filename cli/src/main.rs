@@ -27,7 +27,8 @@ struct Cli {
     /// `file://path`.
     #[arg(long, global = true, env = "ECSOPS_STATE_URL", value_name = "URL")]
     state_url: Option<String>,
-    /// When to colour the output; wins over `NO_COLOR` and `CLICOLOR_FORCE`.
+    /// Colour: `auto` (on a terminal, unless `NO_COLOR` is set or `CLICOLOR_FORCE` forces
+    /// it), `always` or `never`.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = term::ColorChoice::Auto)]
     color: term::ColorChoice,
     #[command(subcommand)]

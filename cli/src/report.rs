@@ -159,6 +159,16 @@ pub fn error(err: &CliError) {
                 "help: keep the state in Amazon S3, or in a compatible store that honours `If-None-Match` on PUT"
             );
         }
+        CliError::Ops(OpsError::Statefile(
+            e @ StateError::Corrupt {
+                environment,
+                location,
+                ..
+            },
+        )) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!("help: {}", restore_help(environment, location));
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
@@ -210,6 +220,23 @@ pub fn error(err: &CliError) {
         CliError::Ops(OpsError::Image(e)) => image_error(e),
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+/// How to put a kept version back in place of a state that does not parse: the versions are
+/// files on the local backend and object versions on S3, which the AWS CLI fetches.
+fn restore_help(environment: &str, location: &str) -> String {
+    let listed = format!("`ecsops state history {environment}` lists the kept versions");
+    match location
+        .strip_prefix("s3://")
+        .and_then(|l| l.split_once('/'))
+    {
+        Some((bucket, key)) => format!(
+            "{listed} (S3 version ids); fetch one with `aws s3api get-object --bucket {bucket} --key {key} --version-id VERSION state.json`, then restore it with `ecsops state push {environment} state.json --force`"
+        ),
+        None => format!(
+            "{listed} (each a file); restore one with `ecsops state push {environment} FILE --force`"
+        ),
     }
 }
 

@@ -7,12 +7,11 @@ use std::sync::OnceLock;
 /// `--color`: what the user asked for, which wins over the environment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Colour on a terminal, unless `NO_COLOR` is set or `CLICOLOR_FORCE` forces it.
+    // Plain comments: documented values would turn `--help` into the long form.
+    // On a terminal, unless `NO_COLOR` is set or `CLICOLOR_FORCE` forces it.
     #[default]
     Auto,
-    /// Colour even when the output is not a terminal (`CLICOLOR_FORCE=1` does the same).
     Always,
-    /// No colour (`NO_COLOR=1` does the same).
     Never,
 }
 

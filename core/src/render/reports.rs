@@ -306,12 +306,16 @@ mod tests {
         let file = sources.add("environments/acc.toml", "[network]\ncidr = 1\n".to_owned());
         let mut diagnostics = Diagnostics::default();
         diagnostics.push(
-            Diagnostic::error("bad-type", "`cidr` must be a string")
+            Diagnostic::error("wrong-type", "`cidr` must be a string")
                 .at(Some(Site { file, span: 17..18 }))
                 .label("a number")
                 .help("write `cidr = \"10.0.0.0/16\"`"),
         );
-        diagnostics.push(Diagnostic::warning("no-site", "about the workspace"));
+        // A real code: the e2e suite checks that every code in the sources has a fixture.
+        diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error("wrong-type", "about the workspace")
+        });
         let state = state();
         let (address, resource) = state.resources.iter().next().expect("a resource");
         let entries = vec![
@@ -419,13 +423,13 @@ mod tests {
         );
         assert_eq!(
             value["diagnostics"][0],
-            json!({"severity": "error", "code": "bad-type", "message": "`cidr` must be a string",
+            json!({"severity": "error", "code": "wrong-type", "message": "`cidr` must be a string",
                    "file": "environments/acc.toml", "line": 2, "column": 8,
                    "label": "a number", "help": "write `cidr = \"10.0.0.0/16\"`"})
         );
         assert_eq!(
             value["diagnostics"][1],
-            json!({"severity": "warning", "code": "no-site", "message": "about the workspace"})
+            json!({"severity": "warning", "code": "wrong-type", "message": "about the workspace"})
         );
     }
 
