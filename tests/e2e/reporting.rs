@@ -293,8 +293,10 @@ async fn output_after_an_apply_and_an_offline_diff_with_nothing_to_do() {
         out.stdout
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .map(|rest| rest.trim_start().trim_start_matches("= ").to_owned())
-            .unwrap_or_else(|| panic!("no {name} in\n{}", out.stdout))
+            .map_or_else(
+                || panic!("no {name} in\n{}", out.stdout),
+                |rest| rest.trim_start().trim_start_matches("= ").to_owned(),
+            )
     };
     assert_eq!(line("load_balancer.default.dns_name"), dns);
     assert_eq!(line("ecs_cluster.name"), "acceptance-default");

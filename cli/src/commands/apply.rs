@@ -99,16 +99,8 @@ pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
             Some(Box::new(saved))
         }
     };
-    let mode = Mode::Apply;
-    Box::pin(walk(
-        ctx,
-        &args.environment,
-        mode,
-        args.auto_approve,
-        &args.flags,
-        saved,
-    ))
-    .await
+    let (env, mode) = (&args.environment, Mode::Apply);
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, saved)).await
 }
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError> {
@@ -117,18 +109,11 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError
 }
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
+    let env = &args.environment;
     let mode = Mode::Rollback {
         to: args.to.clone(),
     };
-    Box::pin(walk(
-        ctx,
-        &args.environment,
-        mode,
-        args.auto_approve,
-        &args.flags,
-        None,
-    ))
-    .await
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None)).await
 }
 
 async fn walk(

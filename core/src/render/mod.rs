@@ -10,6 +10,8 @@
 //! report (validate, state, lock, output).
 
 mod attribute;
+#[cfg(test)]
+mod format_docs;
 pub mod json;
 pub mod markdown;
 pub mod patch;

@@ -273,6 +273,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::render::format_docs;
     use crate::source::Site;
 
     fn state() -> State {
@@ -358,28 +359,8 @@ mod tests {
         ]
     }
 
-    /// Field names of the format, not of user data (a resource, the outputs by name).
-    fn field_names(v: &Value, out: &mut BTreeSet<String>) {
-        match v {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    out.insert(k.clone());
-                    if k != "resource" && k != "outputs" {
-                        field_names(v, out);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| field_names(i, out)),
-            _ => {}
-        }
-    }
-
-    fn documentation() -> String {
-        std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/json-output.md"),
-        )
-        .expect("docs/json-output.md")
-    }
+    /// A resource and the outputs by name are user data, not format fields.
+    const USER_DATA: &[&str] = &["resource", "outputs"];
 
     /// The field names in the tables of the section titled `` ## `ecsops <command>` ``.
     fn documented(doc: &str, command: &str) -> BTreeSet<String> {
@@ -388,23 +369,17 @@ mod tests {
             .find(&heading)
             .unwrap_or_else(|| panic!("no section {heading}"));
         let section = &doc[start + heading.len()..];
-        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
-        section
-            .lines()
-            .filter_map(|l| l.strip_prefix("| `"))
-            .filter_map(|l| l.split('`').next())
-            .map(str::to_owned)
-            .collect()
+        format_docs::table_fields(&section[..section.find("\n## ").unwrap_or(section.len())])
     }
 
     #[test]
     fn every_document_is_versioned_and_documented_field_for_field() {
-        let doc = documentation();
+        let doc = format_docs::documentation("json-output.md");
         assert!(doc.contains(&format!("currently `\"{REPORT_FORMAT_VERSION}\"`")));
         for (command, value) in documents() {
             assert_eq!(value["format_version"], REPORT_FORMAT_VERSION, "{command}");
             let mut serialized = BTreeSet::new();
-            field_names(&value, &mut serialized);
+            format_docs::field_names(&value, USER_DATA, &mut serialized);
             assert_eq!(
                 documented(&doc, command),
                 serialized,
