@@ -163,6 +163,8 @@ mod tests {
         let end = start + doc[start..].find("```").expect("example end");
         let example: Plan = serde_json::from_str(&doc[start..end]).expect("the example parses");
         assert_eq!(example.format_version, PLAN_FORMAT_VERSION);
+        let addresses: Vec<&str> = example.changes.iter().map(|c| c.address.as_str()).collect();
+        assert!(addresses.is_sorted(), "in address order: {addresses:?}");
         let mut listed = Summary::of(&example.changes);
         listed.no_op = example.summary.no_op;
         assert_eq!(listed, example.summary, "the example's counts add up");
