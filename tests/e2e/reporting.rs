@@ -304,6 +304,8 @@ async fn output_after_an_apply_and_an_offline_diff_with_nothing_to_do() {
     let out = env.run(&["output", ENV, "load_balancer.default.dns_name"]);
     out.expect_code(0);
     assert_eq!(out.stdout, format!("{dns}\n"));
+    let out = env.run(&["output", ENV, "ecs_cluster.name", "--format", "json"]);
+    assert_eq!(json_of(out.expect_code(0)), json!("acceptance-default"));
     let doc = json_of(env.run(&["output", ENV, "--format", "json"]).expect_code(0));
     assert_eq!(
         doc["outputs"]["load_balancer.default.dns_name"],
