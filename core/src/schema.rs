@@ -83,17 +83,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
                 offending.push(crate::manifest::sites::child_pointer(&pointer, name));
-                let table = if place.is_empty() {
-                    "the manifest".to_owned()
-                } else {
-                    format!("`[{place}]`")
-                };
-                diags.push(
-                    Diagnostic::error("missing-key", format!("missing key `{name}` in {table}"))
-                        .at(sites.key(&pointer))
-                        .label(format!("`{name}` is required here"))
-                        .help(format!("add `{name} = ...` to {table}")),
-                );
+                diags.push(missing_key(name, &pointer, sites));
             }
             ValidationErrorKind::Type { kind } => {
                 offending.push(pointer.clone());
@@ -154,6 +144,21 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
     } else {
         Err(offending)
     }
+}
+
+/// A required `key` absent from the table at `pointer`, reported at the table's key. Shared with
+/// the keys validation requires after `extends` merges, so both read the same.
+pub fn missing_key(key: &str, pointer: &str, sites: &SiteMap) -> Diagnostic {
+    let place = toml_path(pointer);
+    let table = if place.is_empty() {
+        "the manifest".to_owned()
+    } else {
+        format!("`[{place}]`")
+    };
+    Diagnostic::error("missing-key", format!("missing key `{key}` in {table}"))
+        .at(sites.key(pointer))
+        .label(format!("`{key}` is required here"))
+        .help(format!("add `{key} = ...` to {table}"))
 }
 
 fn quote_list(items: &[String]) -> String {
