@@ -60,6 +60,8 @@ enum Command {
     Lock(commands::lock::LockArgs),
     /// Remove a lock, given its id (after making sure its holder is gone).
     Unlock(commands::lock::UnlockArgs),
+    /// Print the manifest JSON Schema of this ecsops, or write it into the workspace.
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// Prints what clap answered. `--help` and `--version` are answers (exit 0); anything else is a
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
+            Command::Schema(args) => commands::schema::run(&ctx, &args),
         }
     });
     match result {

@@ -94,3 +94,56 @@ fn taplo_still_flags_invalid_values() {
         );
     }
 }
+
+/// `ecsops schema` prints the schema this binary checks with, which is the repository's copy;
+/// its `$id` names the version.
+#[test]
+fn schema_prints_the_schema_of_this_version() {
+    let ws = Workspace::new();
+    let out = ws.ecsops(&["schema"]);
+    out.expect_code(0);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema is JSON");
+    assert_eq!(
+        schema["$id"],
+        concat!("urn:ecsops:manifest-schema:", env!("CARGO_PKG_VERSION"))
+    );
+    let checked_in = std::fs::read_to_string(repo_root().join("schemas/manifest.schema.json"))
+        .expect("checked-in schema");
+    assert_eq!(out.stdout, checked_in, "one generator for both");
+}
+
+/// `schema --write` puts the schema where the manifests' `#:schema` lines point; `validate`
+/// warns, without failing, while the copy is another version's, and names the fix.
+#[test]
+fn schema_write_keeps_the_workspace_copy_that_validate_checks() {
+    let ws = Workspace::copy_of(&repo_root().join("tests/fixtures/manifests/valid/minimal"));
+    let copy = ws.path().join("schemas/manifest.schema.json");
+    ws.ecsops(&["schema", "--write"])
+        .expect_code(0)
+        .expect_in_stdout("wrote `schemas/manifest.schema.json`");
+    let printed = ws.ecsops(&["schema"]).stdout;
+    assert_eq!(std::fs::read_to_string(&copy).expect("copy"), printed);
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(0);
+    assert_eq!(out.stderr, "", "no warning for a fresh copy");
+
+    let older = printed.replace(
+        concat!("schema:", env!("CARGO_PKG_VERSION")),
+        "schema:0.0.1",
+    );
+    std::fs::write(&copy, older).expect("older copy");
+    ws.ecsops(&["validate"])
+        .expect_code(0)
+        .expect_in_stderr(
+            "`schemas/manifest.schema.json` is not the manifest schema of this ecsops",
+        )
+        .expect_in_stderr("urn:ecsops:manifest-schema:0.0.1")
+        .expect_in_stderr("run `ecsops schema --write`");
+    ws.ecsops(&["schema", "--write"])
+        .expect_code(0)
+        .expect_in_stdout("wrote");
+    ws.ecsops(&["schema", "--write"])
+        .expect_code(0)
+        .expect_in_stdout("up to date");
+    assert_eq!(ws.ecsops(&["validate"]).stderr, "");
+}

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod history;
 pub mod images;
 pub mod lock;
+pub mod schema;
 pub mod state;
 pub mod validate;
 

@@ -6,6 +6,7 @@ pub(crate) mod diff;
 pub mod history;
 pub mod images;
 mod review;
+pub mod schema;
 pub mod state;
 mod validate;
 
@@ -54,6 +55,13 @@ pub enum OpsError {
         environment: String,
         operation: &'static str,
         reason: String,
+    },
+    /// A file of the workspace could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The revision to roll back to cannot be used.
     #[error("cannot roll back `{environment}`: {reason}")]
