@@ -9,7 +9,7 @@ mod term;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::exit::Exit;
 
@@ -60,8 +60,25 @@ enum Command {
     Lock(commands::lock::LockArgs),
     /// Remove a lock, given its id (after making sure its holder is gone).
     Unlock(commands::lock::UnlockArgs),
+    /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
+    ///
+    /// `environments/base.toml` and one file per environment extending it (production
+    /// protected), `schemas/manifest.schema.json`, and `.ecsops/` in `.gitignore`.
+    Init(commands::init::InitArgs),
     /// Print the manifest JSON Schema of this ecsops, or write it into the workspace.
     Schema(commands::schema::SchemaArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `ecsops completions bash > ~/.local/share/bash-completion/completions/ecsops`
+    ///
+    /// zsh: `ecsops completions zsh > ~/.zfunc/_ecsops`, with `~/.zfunc` in `fpath`
+    ///
+    /// fish: `ecsops completions fish > ~/.config/fish/completions/ecsops.fish`
+    Completions(commands::shell::CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// `ecsops man > ~/.local/share/man/man1/ecsops.1`, then `man ecsops`.
+    Man,
 }
 
 /// Prints what clap answered. `--help` and `--version` are answers (exit 0); anything else is a
@@ -110,7 +127,10 @@ fn main() -> ExitCode {
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
+            Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
+            Command::Completions(args) => commands::shell::completions(Cli::command(), &args),
+            Command::Man => commands::shell::man(Cli::command()),
         }
     });
     match result {

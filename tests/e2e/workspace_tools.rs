@@ -147,3 +147,137 @@ fn schema_write_keeps_the_workspace_copy_that_validate_checks() {
         .expect_in_stdout("up to date");
     assert_eq!(ws.ecsops(&["validate"]).stderr, "");
 }
+
+/// A new team's first minutes: `init` in an empty git repository gives a workspace that
+/// validates, plans without AWS, and that Taplo accepts; a second `init` leaves it alone unless
+/// forced.
+#[test]
+fn init_makes_a_workspace_that_validates_plans_offline_and_holds_in_taplo() {
+    let ws = Workspace::new();
+    std::fs::remove_dir(ws.path().join("environments")).expect("an empty directory");
+    git2::Repository::init(ws.path()).expect("git init");
+    let out = ws.ecsops(&["init"]);
+    out.expect_code(0)
+        .expect_in_stdout("made a workspace with acceptance, production")
+        .expect_in_stdout("ecsops validate")
+        .expect_in_stdout("ecsops diff acceptance");
+    for file in [
+        "environments/base.toml",
+        "environments/acceptance.toml",
+        "environments/production.toml",
+        "schemas/manifest.schema.json",
+    ] {
+        assert!(ws.path().join(file).is_file(), "{file} was not written");
+    }
+    let read = |file: &str| std::fs::read_to_string(ws.path().join(file)).expect(file);
+    assert!(read(".gitignore").lines().any(|l| l == ".ecsops/"));
+    assert!(read("environments/production.toml").contains("\nprotected = true\n"));
+    assert!(!read("environments/acceptance.toml").contains("protected"));
+    assert_eq!(
+        read("schemas/manifest.schema.json"),
+        ws.ecsops(&["schema"]).stdout
+    );
+    assert_taplo_accepts_workspace(&ws.path().join("environments"));
+
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "2 environments valid: acceptance, production\n");
+    assert_eq!(out.stderr, "", "no warning either");
+    // Nothing listens on port 9: any request to AWS would fail the diff.
+    let offline = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())];
+    ws.ecsops_env(&["diff", "acceptance"], &offline)
+        .expect_code(0)
+        .expect_in_stdout("Plan: ");
+
+    std::fs::write(ws.path().join("environments/base.toml"), "# mine\n").expect("edit");
+    let out = ws.ecsops(&["init"]);
+    out.expect_code(1)
+        .expect_in_stderr(
+            "already has a workspace: environments/acceptance.toml, environments/base.toml",
+        )
+        .expect_in_stderr("`--force`")
+        .expect_in_stderr("nothing was written");
+    assert_eq!(read("environments/base.toml"), "# mine\n");
+    ws.ecsops(&["init", "--force"]).expect_code(0);
+    assert_ne!(read("environments/base.toml"), "# mine\n");
+    let ignores = read(".gitignore");
+    assert_eq!(ignores.matches(".ecsops/").count(), 1, "{ignores}");
+    ws.ecsops(&["validate"]).expect_code(0);
+}
+
+#[test]
+fn init_names_its_environments_and_refuses_bad_names() {
+    let ws = Workspace::new();
+    let out = ws.ecsops(&["init", "team", "--env", "staging", "--env", "prod"]);
+    out.expect_code(0).expect_in_stdout("cd ");
+    let team = ws.path().join("team");
+    assert!(
+        std::fs::read_to_string(team.join("environments/prod.toml"))
+            .expect("prod")
+            .contains("\nprotected = true\n")
+    );
+    let validate = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .args(["validate", "-C"])
+        .arg(&team)
+        .output()
+        .expect("run validate");
+    assert!(validate.status.success(), "{validate:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&validate.stdout),
+        "2 environments valid: prod, staging\n"
+    );
+
+    let out = ws.ecsops(&["init", "other", "--env", "Prod"]);
+    out.expect_code(1)
+        .expect_in_stderr("`Prod` is not a valid environment name")
+        .expect_in_stderr("nothing was written");
+    assert!(!ws.path().join("other/environments").exists());
+}
+
+/// The scripts name the command; bash itself loads the bash one and registers it.
+#[test]
+fn completions_and_the_man_page_describe_ecsops() {
+    let ws = Workspace::new();
+    let bash = ws.ecsops(&["completions", "bash"]);
+    bash.expect_code(0).expect_in_stdout("_ecsops()");
+    let script = ws.path().join("ecsops.bash");
+    std::fs::write(&script, &bash.stdout).expect("script");
+    let registered = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && complete -p ecsops",
+            script.display()
+        ))
+        .output()
+        .expect("run bash");
+    assert!(registered.status.success(), "{registered:?}");
+    assert!(
+        String::from_utf8_lossy(&registered.stdout).contains("_ecsops ecsops"),
+        "{registered:?}"
+    );
+    ws.ecsops(&["completions", "zsh"])
+        .expect_code(0)
+        .expect_in_stdout("#compdef ecsops");
+    ws.ecsops(&["completions", "fish"])
+        .expect_code(0)
+        .expect_in_stdout("complete -c ecsops");
+    ws.ecsops(&["completions", "powershell"])
+        .expect_code(0)
+        .expect_in_stdout("'ecsops'");
+    ws.ecsops(&["completions", "tcsh"])
+        .expect_code(1)
+        .expect_in_stderr("possible values: bash");
+
+    let man = ws.ecsops(&["man"]);
+    man.expect_code(0)
+        .expect_in_stdout(".TH ecsops 1")
+        .expect_in_stdout(concat!("ecsops ", env!("CARGO_PKG_VERSION")));
+    for command in ["validate", "init", "completions"] {
+        assert!(
+            man.stdout.contains(command),
+            "the man page lacks `{command}`"
+        );
+    }
+}

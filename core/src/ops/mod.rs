@@ -5,6 +5,7 @@ pub mod apply;
 pub(crate) mod diff;
 pub mod history;
 pub mod images;
+pub mod init;
 mod review;
 pub mod schema;
 pub mod state;
@@ -56,6 +57,9 @@ pub enum OpsError {
         operation: &'static str,
         reason: String,
     },
+    /// `init` refused; nothing was written.
+    #[error(transparent)]
+    Init(Box<init::InitError>),
     /// A file of the workspace could not be written.
     #[error("cannot write `{path}`: {source}")]
     Write {

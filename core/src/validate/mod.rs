@@ -10,6 +10,8 @@ mod references;
 mod required;
 mod secrets;
 
+pub use names::environment_name_ok;
+
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::sites::child_pointer;
 use crate::manifest::{Loaded, Manifest};
