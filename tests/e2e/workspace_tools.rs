@@ -257,15 +257,15 @@ fn completions_and_the_man_page_describe_ecsops() {
         String::from_utf8_lossy(&registered.stdout).contains("_ecsops ecsops"),
         "{registered:?}"
     );
-    ws.ecsops(&["completions", "zsh"])
-        .expect_code(0)
-        .expect_in_stdout("#compdef ecsops");
-    ws.ecsops(&["completions", "fish"])
-        .expect_code(0)
-        .expect_in_stdout("complete -c ecsops");
-    ws.ecsops(&["completions", "powershell"])
-        .expect_code(0)
-        .expect_in_stdout("'ecsops'");
+    for (shell, names_ecsops) in [
+        ("zsh", "#compdef ecsops"),
+        ("fish", "complete -c ecsops"),
+        ("powershell", "'ecsops'"),
+    ] {
+        ws.ecsops(&["completions", shell])
+            .expect_code(0)
+            .expect_in_stdout(names_ecsops);
+    }
     ws.ecsops(&["completions", "tcsh"])
         .expect_code(1)
         .expect_in_stderr("possible values: bash");
