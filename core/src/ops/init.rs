@@ -18,7 +18,7 @@ const ENVIRONMENT: &str = include_str!("../../templates/environment.toml");
 const PROTECTED: &str = include_str!("../../templates/protected.toml");
 
 /// The environments of a workspace made without `--env`.
-pub const DEFAULT_ENVIRONMENTS: [&str; 2] = ["acceptance", "production"];
+const DEFAULT_ENVIRONMENTS: [&str; 2] = ["acceptance", "production"];
 
 /// Environments with these names are protected from the start.
 const PROTECTED_NAMES: [&str; 2] = ["production", "prod"];
@@ -50,8 +50,8 @@ pub struct Initialized {
     pub written: Vec<PathBuf>,
 }
 
-/// Makes a workspace in `dir` (created if missing) with `environments`, or the
-/// [`DEFAULT_ENVIRONMENTS`] when empty. `force` overwrites the files of an existing workspace.
+/// Makes a workspace in `dir` (created if missing) with `environments`, or acceptance and
+/// production when empty. `force` overwrites the files of an existing workspace.
 pub fn init(dir: &Path, environments: &[String], force: bool) -> Result<Initialized, OpsError> {
     let environments: Vec<String> = if environments.is_empty() {
         DEFAULT_ENVIRONMENTS.iter().map(|&e| e.to_owned()).collect()
