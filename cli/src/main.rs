@@ -9,7 +9,7 @@ mod term;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::exit::Exit;
 
@@ -63,6 +63,25 @@ enum Command {
     /// Values recorded by the last apply (load balancer DNS names, cluster name, alerts topic),
     /// read from the state without calling AWS.
     Output(commands::output::OutputArgs),
+    /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
+    ///
+    /// `environments/base.toml` and one file per environment extending it (production
+    /// protected), `schemas/manifest.schema.json`, and `.ecsops/` in `.gitignore`.
+    Init(commands::init::InitArgs),
+    /// Print the manifest JSON Schema of this ecsops, or write it into the workspace.
+    Schema(commands::schema::SchemaArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `ecsops completions bash > ~/.local/share/bash-completion/completions/ecsops`
+    ///
+    /// zsh: `ecsops completions zsh > ~/.zfunc/_ecsops`, with `~/.zfunc` in `fpath`
+    ///
+    /// fish: `ecsops completions fish > ~/.config/fish/completions/ecsops.fish`
+    Completions(commands::shell::CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// `ecsops man > ~/.local/share/man/man1/ecsops.1`, then `man ecsops`.
+    Man,
 }
 
 impl Command {
@@ -77,7 +96,14 @@ impl Command {
             Self::Lock(a) => a.bucket,
             Self::Unlock(a) => a.bucket,
             Self::Output(a) => a.bucket,
-            Self::Validate(_) | Self::History(_) | Self::SetImage(_) | Self::Promote(_) => {
+            Self::Validate(_)
+            | Self::History(_)
+            | Self::SetImage(_)
+            | Self::Promote(_)
+            | Self::Init(_)
+            | Self::Schema(_)
+            | Self::Completions(_)
+            | Self::Man => {
                 return false;
             }
         };
@@ -133,6 +159,10 @@ fn main() -> ExitCode {
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
             Command::Output(args) => commands::output::run(&ctx, &args).await,
+            Command::Init(args) => commands::init::run(&ctx, &args),
+            Command::Schema(args) => commands::schema::run(&ctx, &args),
+            Command::Completions(args) => commands::shell::completions(Cli::command(), &args),
+            Command::Man => commands::shell::man(Cli::command()),
         }
     });
     match result {

@@ -4,6 +4,7 @@
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::images::ImageError;
+use ecsops_core::ops::init::InitError;
 use ecsops_core::source::Sources;
 use ecsops_core::state::{LockInfo, StateError};
 use ecsops_core::workspace::WorkspaceError;
@@ -218,6 +219,19 @@ pub fn error(err: &CliError) {
             }
         }
         CliError::Ops(OpsError::Image(e)) => image_error(e),
+        CliError::Ops(OpsError::Init(e)) => {
+            anstream::eprintln!("error: {e}");
+            let help = match **e {
+                InitError::Exists { .. } => {
+                    "pass `--force` to overwrite these files, or name another directory"
+                }
+                InitError::InvalidName(_) | InitError::Repeated(_) | InitError::BaseName => {
+                    "name each environment once, for example `--env staging --env production`"
+                }
+            };
+            anstream::eprintln!("help: {help}");
+            anstream::eprintln!("nothing was written");
+        }
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
     }

@@ -15,3 +15,4 @@ mod state_commands;
 mod state_conformance;
 mod support;
 mod validate;
+mod workspace_tools;

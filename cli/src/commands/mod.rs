@@ -4,8 +4,11 @@ pub mod apply;
 pub mod diff;
 pub mod history;
 pub mod images;
+pub mod init;
 pub mod lock;
 pub mod output;
+pub mod schema;
+pub mod shell;
 pub mod state;
 pub mod validate;
 
@@ -79,6 +82,11 @@ impl Context {
     /// bucket's hygiene is reported on first use, as the state commands do.
     pub async fn check_state(&self, environment: &str) -> Result<(), CliError> {
         self.target(environment).await.map(drop)
+    }
+
+    /// `-C DIR`, when given.
+    pub fn directory(&self) -> Option<&std::path::Path> {
+        self.directory.as_deref()
     }
 
     pub fn workspace(&self) -> Result<Workspace, CliError> {
