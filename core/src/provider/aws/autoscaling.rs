@@ -16,7 +16,7 @@ use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
 use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
@@ -327,16 +327,7 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let tags: Tags = g
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
+    let tags = tag_map_of(g.tags(), |t| (t.key(), t.value()));
     let attributes = attrs::AutoscalingGroup::<Resolved> {
         name: name.to_owned(),
         min_size: g.min_size().unwrap_or_default(),

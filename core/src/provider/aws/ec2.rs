@@ -4,9 +4,11 @@
 //! of a create: describe by the address tag, pick the one adoptable resource, take it over.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
-use super::ownership::{adopt, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior};
+use super::ownership::{adopt, sync_tags, tag_diff, tag_map_of};
+
+use super::{AwsResultExt, Cx, Manage, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
@@ -96,14 +98,7 @@ pub(crate) fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_map_of(tags, |t| (t.key(), t.value()))
 }
 
 /// The tags a resource shows as its `tags`: without the ownership and AWS bookkeeping.
@@ -188,6 +183,27 @@ pub(crate) fn pick_adoptable<T>(
     Ok(ours.pop())
 }
 
+/// `async fn $request(cx, a, filters) -> Result<Vec<$item>, ProviderError>`: every item of one
+/// paginated EC2 describe by filters, the read each tagged kind's refresh and adoption share
+/// (the SDK gives the describes no common trait, hence a macro).
+macro_rules! describe_by_filters {
+    ($request:ident -> $item:ty, $operation:literal) => {
+        async fn $request(
+            cx: $crate::provider::aws::Cx<'_>,
+            a: &$crate::graph::Address,
+            filters: Vec<aws_sdk_ec2::types::Filter>,
+        ) -> Result<Vec<$item>, $crate::provider::ProviderError> {
+            use $crate::provider::aws::AwsResultExt as _;
+            $crate::provider::aws::live::all!(
+                cx.aws.ec2.$request().set_filters(Some(filters)),
+                a,
+                $operation
+            )
+        }
+    };
+}
+pub(crate) use describe_by_filters;
+
 /// The outputs of a kind whose only output is its id.
 pub(crate) fn id_outputs(id: &str) -> Ec2IdOutputs {
     Ec2IdOutputs { id: id.to_owned() }
@@ -228,17 +244,63 @@ pub(crate) async fn take_over<M: Manage>(
     Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
 }
 
-/// Brings the tags of `prior` to the spec's, for a kind whose `tags` (read by `tags`) are all
-/// that changes in place.
-pub(crate) async fn update_tags<A: Attributes>(
+/// The adoption step a tagged kind's create starts with: takes over the one resource carrying
+/// the spec's address tag (the items `describe` returns, each read by `live`), if there is one.
+pub(crate) async fn adopt_tagged<M: Manage, T>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
+    live: impl Fn(&T) -> Option<Tagged>,
+) -> Result<Option<Applied>, ProviderError> {
+    match find_adoptable(cx, &spec.address, describe, live).await? {
+        Some(found) => take_over::<M>(cx, spec, &found).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The whole update of a kind whose `tags` (read by `tags`) are all that changes in place and
+/// whose only output is its id.
+pub(crate) async fn update_tags<A: Attributes<Outputs = Ec2IdOutputs>>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     prior: Prior<'_>,
     tags: impl Fn(&A) -> &Tags,
-) -> Result<(), ProviderError> {
+) -> Result<Applied, ProviderError> {
     let want: A = spec.decode()?;
     let was: A = prior.decode()?;
-    sync_ec2_tags(cx, &spec.address, prior.id, tags(&was), tags(&want)).await
+    retag(cx, spec, prior, tags(&was), tags(&want)).await
+}
+
+/// The last step of an update of a kind whose only output is its id: brings its tags from
+/// `was` to `want`.
+pub(crate) async fn retag(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    prior: Prior<'_>,
+    was: &Tags,
+    want: &Tags,
+) -> Result<Applied, ProviderError> {
+    sync_ec2_tags(cx, &spec.address, prior.id, was, want).await?;
+    Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+}
+
+/// Deletes a resource that dependents AWS releases late may still hold (the network
+/// interfaces of a deleted NAT gateway or load balancer): `DependencyViolation` is retried, and
+/// `gone` (already deleted) is success.
+pub(crate) async fn remove_held<T, R, F, Fut>(
+    cx: Cx<'_>,
+    prior: Prior<'_>,
+    gone: &str,
+    operation: &'static str,
+    request: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = R>,
+    R: AwsResultExt<T>,
+{
+    let busy = ["DependencyViolation"];
+    remove_request(cx, prior.address, &busy, &[gone], operation, request).await
 }
 
 /// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the

@@ -27,7 +27,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, environment_filter, settle, sync_ec2_tags, tag_map, tag_specification, to_tags, visible,
+    Tagged, describe_by_filters, environment_filter, settle, sync_ec2_tags, tag_map,
+    tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
@@ -82,7 +83,7 @@ async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
     let a = &spec.address;
     let want: attrs::LaunchTemplate = spec.decode()?;
     let name = want.name.as_str();
-    let found = describe(
+    let found = describe_launch_templates(
         cx,
         a,
         vec![
@@ -209,7 +210,7 @@ pub(crate) async fn refresh(
         return Ok(());
     }
     let a = Address::new(Kind::LaunchTemplate.as_str());
-    let templates = describe(cx, &a, vec![environment_filter(cx.own)]).await?;
+    let templates = describe_launch_templates(cx, &a, vec![environment_filter(cx.own)]).await?;
     let versions = if templates.is_empty() {
         BTreeMap::new()
     } else {
@@ -241,20 +242,7 @@ pub(crate) async fn refresh(
     Ok(())
 }
 
-async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<LaunchTemplate>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_launch_templates()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeLaunchTemplates"
-    )
-}
+describe_by_filters!(describe_launch_templates -> LaunchTemplate, "DescribeLaunchTemplates");
 
 /// The `$Latest` version of one template, or (no id) of every template in the account: the
 /// form AWS offers to read many templates' data in one request.

@@ -10,18 +10,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup,
-    UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup, UserIdGroupPair,
 };
 
 use super::ec2::{
-    Tagged, environment_filter, find_adoptable, id_outputs, settle, sync_ec2_tags, tag_map,
-    tag_specification, take_over, visible,
+    Tagged, adopt_tagged, describe_by_filters, environment_filter, id_outputs, remove_held, retag,
+    settle, tag_map, tag_specification, visible,
 };
-use super::live::{all, missing};
+use super::live::missing;
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -243,20 +242,7 @@ fn group_live(g: &SecurityGroup, recorded: Option<&attrs::SecurityGroup>) -> Opt
     Some(Tagged::of(id, tags, &group, &id_outputs(id)))
 }
 
-async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<SecurityGroup>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_security_groups()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeSecurityGroups"
-    )
-}
+describe_by_filters!(describe_security_groups -> SecurityGroup, "DescribeSecurityGroups");
 
 /// The rule every new VPC security group starts with.
 fn default_egress() -> BTreeSet<Rule> {
@@ -274,8 +260,11 @@ impl Manage for attrs::SecurityGroup {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::SecurityGroup = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe, |g| group_live(g, None)).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) =
+            adopt_tagged::<Self, _>(cx, spec, describe_security_groups, |g| group_live(g, None))
+                .await?
+        {
+            return Ok(done);
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -308,18 +297,16 @@ impl Manage for attrs::SecurityGroup {
         let ingress = parse_rules(a, Direction::Ingress.attribute(), &was.ingress)?;
         let egress = parse_rules(a, Direction::Egress.attribute(), &was.egress)?;
         sync_rules(cx, a, prior.id, &want, &ingress, &egress).await?;
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the group; a network interface that AWS has not released yet (a deleted load
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidGroup.NotFound"],
+            prior,
+            "InvalidGroup.NotFound",
             "DeleteSecurityGroup",
             || cx.aws.ec2.delete_security_group().group_id(prior.id).send(),
         )
@@ -470,7 +457,7 @@ pub(crate) async fn refresh(
     if !resources.values().any(|r| r.kind == Kind::SecurityGroup) {
         return Ok(());
     }
-    let groups = describe(
+    let groups = describe_security_groups(
         cx,
         &Address::new(Kind::SecurityGroup.as_str()),
         vec![environment_filter(cx.own)],

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -67,32 +67,12 @@ impl Manage for attrs::EventRule {
             put_rule(cx, spec, &want, None).await?;
         }
         let arn = outputs.arn.as_str();
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .events
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .events
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(events_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.events.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.events.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| events_tags(a, t),
+        )?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 

@@ -15,7 +15,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -83,32 +83,12 @@ impl Manage for attrs::LogGroup {
             set_retention(cx, a, name, want.retention_in_days).await?;
         }
         let arn = outputs.arn.as_str();
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .logs
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .logs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags.into_iter().collect()))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.logs.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.logs.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| Ok(t.clone().into_iter().collect()),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 

@@ -90,6 +90,20 @@ pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
         .collect()
 }
 
+/// A service's tag list as a map: `pair` reads one tag's key and value (every service has its
+/// own `Tag` type, with the same optional fields); a tag without a key is skipped.
+pub(crate) fn tag_map_of<'t, T>(
+    tags: &'t [T],
+    pair: impl Fn(&'t T) -> (Option<&'t str>, Option<&'t str>),
+) -> Tags {
+    tags.iter()
+        .filter_map(|t| match pair(t) {
+            (Some(key), value) => Some((key.to_owned(), value.unwrap_or_default().to_owned())),
+            (None, _) => None,
+        })
+        .collect()
+}
+
 /// What a tag update sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TagChanges {
@@ -143,6 +157,33 @@ pub(crate) async fn sync_tags(
     }
     tag(set).await
 }
+
+/// [`sync_tags`] through the request pair most services have: an untag request that takes
+/// the keys (`set_tag_keys`) and a tag request that takes the tags (`set_tags`, built by
+/// `$to_sdk`, which may fail). `$untag` and `$tag` are the requests with the resource already
+/// set, each followed by the operation its failure is named for:
+/// `send_tags!(cx, a, &was.tags, &want.tags, untag => "UntagRole", tag => "TagRole", to_sdk)`.
+macro_rules! send_tags {
+    (
+        $cx:expr, $a:expr, $was:expr, $want:expr,
+        $untag:expr => $untag_op:literal, $tag:expr => $tag_op:literal, $to_sdk:expr $(,)?
+    ) => {
+        $crate::provider::aws::ownership::sync_tags(
+            $crate::provider::aws::ownership::tag_diff($cx.own, $a, $was, $want),
+            async |keys| {
+                let sent = $untag.set_tag_keys(Some(keys)).send().await;
+                $crate::provider::aws::AwsResultExt::at(sent, $a, $untag_op).map(drop)
+            },
+            async |tags| {
+                let tags: Result<_, $crate::provider::ProviderError> = $to_sdk(&tags);
+                let sent = $tag.set_tags(Some(tags?)).send().await;
+                $crate::provider::aws::AwsResultExt::at(sent, $a, $tag_op).map(drop)
+            },
+        )
+        .await
+    };
+}
+pub(crate) use send_tags;
 
 #[cfg(test)]
 mod tests {

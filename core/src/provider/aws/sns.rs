@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -92,32 +92,12 @@ impl Manage for attrs::SnsTopic {
         let want: attrs::SnsTopic = spec.decode()?;
         let was: attrs::SnsTopic = prior.decode()?;
         let arn = prior.id;
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .sns
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .sns
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(sns_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.sns.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.sns.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| sns_tags(a, t),
+        )?;
         let outputs = attrs::SnsTopicOutputs {
             arn: arn.to_owned(),
         };

@@ -24,8 +24,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, adoptable, environment_filter, find_adoptable, id_outputs, settle, take_over,
-    update_tags,
+    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs, settle,
+    take_over, update_tags,
 };
 use super::live::{all, report};
 use super::{AwsResultExt, Cx, RECORDED};
@@ -143,59 +143,10 @@ async fn when<T>(
     if wanted { read.await } else { Ok(Vec::new()) }
 }
 
-async fn describe_vpcs(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<Vpc>, ProviderError> {
-    all!(
-        cx.aws.ec2.describe_vpcs().set_filters(Some(filters)),
-        a,
-        "DescribeVpcs"
-    )
-}
-
-async fn describe_internet_gateways(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<InternetGateway>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_internet_gateways()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeInternetGateways"
-    )
-}
-
-async fn describe_subnets(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<Subnet>, ProviderError> {
-    all!(
-        cx.aws.ec2.describe_subnets().set_filters(Some(filters)),
-        a,
-        "DescribeSubnets"
-    )
-}
-
-async fn describe_route_tables(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<RouteTable>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_route_tables()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeRouteTables"
-    )
-}
+describe_by_filters!(describe_vpcs -> Vpc, "DescribeVpcs");
+describe_by_filters!(describe_internet_gateways -> InternetGateway, "DescribeInternetGateways");
+describe_by_filters!(describe_subnets -> Subnet, "DescribeSubnets");
+describe_by_filters!(describe_route_tables -> RouteTable, "DescribeRouteTables");
 
 /// Not paginated by AWS: one call returns every address.
 async fn describe_addresses(

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
 };
 
-use super::super::ec2::{Tagged, tag_map, tag_specification, visible};
+use super::super::ec2::{Tagged, adopt_tagged, sync_ec2_tags, tag_map, tag_specification, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
@@ -24,8 +24,10 @@ impl Manage for attrs::ElasticIp {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::ElasticIp = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_addresses, elastic_ip_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) =
+            adopt_tagged::<Self, _>(cx, spec, describe_addresses, elastic_ip_live).await?
+        {
+            return Ok(done);
         }
         let out = send_once!(
             aws_sdk_ec2,
@@ -53,7 +55,9 @@ impl Manage for attrs::ElasticIp {
     /// Brings the tags to the spec (an address is otherwise immutable).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::ElasticIp>()?;
-        update_tags(cx, spec, prior, |e: &Self| &e.tags).await?;
+        let want: attrs::ElasticIp = spec.decode()?;
+        let was: attrs::ElasticIp = prior.decode()?;
+        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -125,8 +129,7 @@ impl Manage for attrs::NatGateway {
 
     /// Brings the tags to the spec (everything else forces a new gateway).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update_tags(cx, spec, prior, |n: &Self| &n.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        update_tags(cx, spec, prior, |n: &Self| &n.tags).await
     }
 
     /// Deletes the gateway and waits until it is `deleted`, then frees its Elastic IP so that

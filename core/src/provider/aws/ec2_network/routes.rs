@@ -2,14 +2,14 @@
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
-use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
+use super::super::ec2::{
+    Tagged, adopt_tagged, remove_held, retag, tag_map, tag_specification, visible,
+};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
-use super::{
-    describe_route_tables, describe_subnets, find_adoptable, id_outputs, take_over, update_tags,
-};
+use super::{describe_route_tables, describe_subnets, id_outputs, take_over, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 
@@ -19,8 +19,9 @@ impl Manage for attrs::Subnet {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::Subnet = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_subnets, subnet_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) = adopt_tagged::<Self, _>(cx, spec, describe_subnets, subnet_live).await?
+        {
+            return Ok(done);
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -54,18 +55,16 @@ impl Manage for attrs::Subnet {
         if was.map_public_ip_on_launch != want.map_public_ip_on_launch {
             set_public_ip_on_launch(cx, spec, prior.id, want.map_public_ip_on_launch).await?;
         }
-        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the subnet, retried while AWS still holds interfaces in it (a deleted NAT
     /// gateway's).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidSubnetID.NotFound"],
+            prior,
+            "InvalidSubnetID.NotFound",
             "DeleteSubnet",
             || cx.aws.ec2.delete_subnet().subnet_id(prior.id).send(),
         )
@@ -111,8 +110,10 @@ impl Manage for attrs::RouteTable {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::RouteTable = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_route_tables, route_table_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) =
+            adopt_tagged::<Self, _>(cx, spec, describe_route_tables, route_table_live).await?
+        {
+            return Ok(done);
         }
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -139,17 +140,15 @@ impl Manage for attrs::RouteTable {
 
     /// Brings the tags to the spec (nothing else of a table changes in place).
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update_tags(cx, spec, prior, |t: &Self| &t.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        update_tags(cx, spec, prior, |t: &Self| &t.tags).await
     }
 
     /// Deletes the table, retried while subnets are still associated with it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidRouteTableID.NotFound"],
+            prior,
+            "InvalidRouteTableID.NotFound",
             "DeleteRouteTable",
             || {
                 cx.aws

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::super::ec2::{
-    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
+    Tagged, address_filters, remove_held, retag, tag_map, tag_specification, visible,
 };
 use super::super::live::missing;
 use super::super::once::send_once;
@@ -84,20 +84,14 @@ impl Manage for attrs::Vpc {
         let want: attrs::Vpc = spec.decode()?;
         let was: attrs::Vpc = prior.decode()?;
         set_dns(cx, a, prior.id, Dns::of(&want), Dns::of(&was)).await?;
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidVpcID.NotFound"],
-            "DeleteVpc",
-            || cx.aws.ec2.delete_vpc().vpc_id(prior.id).send(),
-        )
+        remove_held(cx, prior, "InvalidVpcID.NotFound", "DeleteVpc", || {
+            cx.aws.ec2.delete_vpc().vpc_id(prior.id).send()
+        })
         .await
     }
 }
@@ -189,7 +183,7 @@ impl Manage for attrs::InternetGateway {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
-        let vpc = vpc_of(spec, &want)?;
+        let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         if let Some(mut live) =
             find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?
         {
@@ -227,15 +221,14 @@ impl Manage for attrs::InternetGateway {
         let a = &spec.address;
         let want: attrs::InternetGateway = spec.decode()?;
         let was: attrs::InternetGateway = prior.decode()?;
-        let vpc = vpc_of(spec, &want)?;
+        let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         if was.vpc_id.as_deref() != Some(vpc) {
             if let Some(old) = &was.vpc_id {
                 tolerate(detach(cx, a, prior.id, old).await, &["Gateway.NotAttached"])?;
             }
             attach(cx, a, prior.id, vpc).await?;
         }
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Detaches the gateway, then deletes it.
@@ -272,16 +265,6 @@ impl Manage for attrs::InternetGateway {
         )
         .await
     }
-}
-
-/// The VPC a desired gateway is attached to (only a live one can have none).
-fn vpc_of<'s>(
-    spec: &ResourceSpec,
-    want: &'s attrs::InternetGateway,
-) -> Result<&'s str, ProviderError> {
-    want.vpc_id
-        .as_deref()
-        .ok_or_else(|| spec.invalid("vpc_id", "is missing or not a string"))
 }
 
 async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {

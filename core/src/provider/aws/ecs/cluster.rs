@@ -94,10 +94,7 @@ fn insights_setting(
     spec: &ResourceSpec,
     want: &attrs::EcsCluster,
 ) -> Result<ClusterSetting, ProviderError> {
-    let value = want
-        .container_insights
-        .as_deref()
-        .ok_or_else(|| spec.invalid("container_insights", "is missing or not a string"))?;
+    let value = spec.required("container_insights", want.container_insights.as_ref())?;
     Ok(ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
         .value(value)

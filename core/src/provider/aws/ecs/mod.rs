@@ -30,8 +30,8 @@ use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
 use super::live::missing;
-use super::ownership::{adopt, claim, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, aws_says};
+use super::ownership::{adopt, claim, send_tags, tag_map_of};
+use super::{Cx, Manage, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -134,14 +134,7 @@ fn ecs_tags(tags: &Tags) -> Vec<Tag> {
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_map_of(tags, |t| (t.key(), t.value()))
 }
 
 /// Brings the tags of `arn` from `was` to `want`, keeping (and healing) the ownership tags;
@@ -153,32 +146,12 @@ async fn update_tags(
     was: &Tags,
     want: &Tags,
 ) -> Result<(), ProviderError> {
-    sync_tags(
-        tag_diff(cx.own, a, was, want),
-        async |keys| {
-            cx.aws
-                .ecs
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .at(a, "UntagResource")
-                .map(drop)
-        },
-        async |tags| {
-            cx.aws
-                .ecs
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(ecs_tags(&tags)))
-                .send()
-                .await
-                .at(a, "TagResource")
-                .map(drop)
-        },
+    send_tags!(
+        cx, a, was, want,
+        cx.aws.ecs.untag_resource().resource_arn(arn) => "UntagResource",
+        cx.aws.ecs.tag_resource().resource_arn(arn) => "TagResource",
+        |t: &Tags| Ok(ecs_tags(t)),
     )
-    .await
 }
 
 /// A capacity provider strategy as ECS takes it; `attribute` names it in a refusal.

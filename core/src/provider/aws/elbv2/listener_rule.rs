@@ -11,7 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
@@ -91,7 +91,7 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
             .await
             .at(a, "SetRulePriorities")?;
     }
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
+    super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
     Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
@@ -108,10 +108,7 @@ fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<i32, Prov
 
 /// The rule's `forward_to` target group as its one action.
 fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<Action, ProviderError> {
-    let target_group = want
-        .forward_to
-        .as_deref()
-        .ok_or_else(|| spec.invalid("forward_to", "is missing or not a string"))?;
+    let target_group = spec.required("forward_to", want.forward_to.as_ref())?;
     Ok(Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(target_group)

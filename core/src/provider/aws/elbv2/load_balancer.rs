@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, found_or_none, same_set, to_tags};
@@ -126,7 +126,7 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
             != was.drop_invalid_header_fields,
     };
     set_attributes(cx, spec, arn, &want, &changed).await?;
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
+    super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
     arn.clone_into(&mut outputs.arn);
     Ok(Applied::new(spec, arn, &outputs))
 }

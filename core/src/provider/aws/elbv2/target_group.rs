@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
@@ -115,7 +115,7 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     if want.deregistration_delay != was.deregistration_delay {
         set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
     }
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
+    super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
     Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 

@@ -5,7 +5,7 @@ use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
 use super::roles::detach_policy;
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
@@ -75,32 +75,12 @@ impl Manage for attrs::IamPolicy {
                 .await
                 .at(a, "CreatePolicyVersion")?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_policy()
-                    .policy_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagPolicy")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_policy()
-                    .policy_arn(arn)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagPolicy")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_policy().policy_arn(arn) => "UntagPolicy",
+            cx.aws.iam.tag_policy().policy_arn(arn) => "TagPolicy",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         let outputs = attrs::IamPolicyOutputs {
             arn: arn.to_owned(),
         };

@@ -6,7 +6,7 @@ use aws_sdk_iam::types::InstanceProfile;
 use super::super::ec2::visible;
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
 use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
 use crate::graph::Address;
@@ -22,7 +22,7 @@ impl Manage for attrs::InstanceProfile {
         if let Some(live) = find(cx, a, &want.name).await? {
             return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
         }
-        let role = role_of(spec, &want)?;
+        let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
             aws_sdk_iam,
             cx.aws
@@ -50,39 +50,21 @@ impl Manage for attrs::InstanceProfile {
         let want: attrs::InstanceProfile = spec.decode()?;
         let was: attrs::InstanceProfile = prior.decode()?;
         let name = prior.id;
-        let role = role_of(spec, &want)?;
+        let role = spec.required("role", want.role.as_ref())?;
         if was.role.as_deref() != Some(role) {
             if let Some(old) = &was.role {
                 remove_role(cx, a, name, old).await?;
             }
             add_role(cx, a, name, role).await?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagInstanceProfile")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagInstanceProfile")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_instance_profile().instance_profile_name(name)
+                => "UntagInstanceProfile",
+            cx.aws.iam.tag_instance_profile().instance_profile_name(name)
+                => "TagInstanceProfile",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
@@ -94,16 +76,6 @@ impl Manage for attrs::InstanceProfile {
         })
         .await
     }
-}
-
-/// The desired role: every desired profile names one (`null` is only ever read back).
-fn role_of<'w>(
-    spec: &ResourceSpec,
-    want: &'w attrs::InstanceProfile,
-) -> Result<&'w str, ProviderError> {
-    want.role
-        .as_deref()
-        .ok_or_else(|| spec.invalid("role", "is missing or not a string"))
 }
 
 /// The role was created moments before, so it may not be visible yet.

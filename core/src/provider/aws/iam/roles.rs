@@ -7,7 +7,7 @@ use aws_sdk_iam::types::RoleDetail;
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
@@ -77,32 +77,12 @@ impl Manage for attrs::IamRole {
         for arn in had.difference(&wanted) {
             detach_policy(cx, a, name, arn).await?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_role()
-                    .role_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagRole")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_role()
-                    .role_name(name)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagRole")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_role().role_name(name) => "UntagRole",
+            cx.aws.iam.tag_role().role_name(name) => "TagRole",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
