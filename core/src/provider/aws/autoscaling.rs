@@ -8,7 +8,7 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
@@ -18,11 +18,10 @@ use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
 fn not_found(e: &ProviderError) -> bool {
@@ -263,11 +262,7 @@ async fn sync_load_balancers(
     Ok(())
 }
 
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::AutoscalingGroup) {
         return Ok(());
     }

@@ -347,6 +347,7 @@ pub(crate) async fn sync_ec2_tags(
 #[cfg(test)]
 mod tests {
     use super::super::ownership::owned_tags;
+    use super::super::ownership::tests::tags;
     use super::*;
 
     fn own() -> Ownership {
@@ -354,13 +355,6 @@ mod tests {
             environment: "acceptance".to_owned(),
             lineage: "L".to_owned(),
         }
-    }
-
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
     }
 
     #[test]

@@ -34,11 +34,10 @@ use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const SSM_PREFIX: &str = "ssm:";
 
@@ -201,11 +200,7 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
     ))
 }
 
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::LaunchTemplate) {
         return Ok(());
     }

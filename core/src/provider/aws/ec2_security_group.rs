@@ -20,11 +20,10 @@ use super::ec2::{
 use super::live::missing;
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// Where traffic of a rule comes from (ingress) or goes to (egress).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -449,11 +448,7 @@ async fn send(
 }
 
 /// One `DescribeSecurityGroups` for the environment; rule sets aligned to the recorded shape.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::SecurityGroup) {
         return Ok(());
     }

@@ -25,11 +25,10 @@ use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "LoadBalancerNotFound";
 
@@ -204,11 +203,7 @@ async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
 
 /// One `DescribeLoadBalancers` for the recorded names (20 per call) and one `DescribeTags` per
 /// 20 found.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = [Kind::ClassicLoadBalancer];
     let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> =
         recorded::<attrs::ClassicLoadBalancer>(resources)?

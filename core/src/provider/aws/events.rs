@@ -25,11 +25,10 @@ use serde_json::Value;
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
 use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
@@ -143,11 +142,7 @@ impl Manage for attrs::EventTarget {
 }
 
 /// See the module documentation for the calls.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let rules = recorded(resources, &[Kind::EventRule]);
     if !rules.is_empty() {
         let prefix = common_prefix(rules.iter().filter_map(|(_, r)| r.id.as_deref()));

@@ -16,11 +16,10 @@ use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, send_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, tolerate};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
@@ -146,11 +145,7 @@ async fn set_retention(
 }
 
 /// One `DescribeLogGroups` (paginated) for every recorded group; tags stay as recorded.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let ours = recorded(resources, &[Kind::LogGroup]);
     if ours.is_empty() {
         return Ok(());

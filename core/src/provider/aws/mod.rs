@@ -311,6 +311,9 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<
     Ok(())
 }
 
+/// The state's resources by address: what every family's `refresh` reads.
+pub(crate) type Recorded = BTreeMap<Address, ResourceState>;
+
 /// What a provider step ends with: the applied resource, or `()` for a delete.
 pub(crate) type Done<T = Applied> = Result<T, ProviderError>;
 

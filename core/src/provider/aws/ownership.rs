@@ -186,10 +186,11 @@ macro_rules! send_tags {
 pub(crate) use send_tags;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    /// A tag map from literal pairs (the EC2 tests use it too).
+    pub(in crate::provider::aws) fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

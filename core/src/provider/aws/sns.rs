@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
 use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -220,11 +220,7 @@ impl Manage for attrs::SnsSubscription {
 }
 
 /// See the module documentation for the calls.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let ours = recorded(
         resources,
         &[Kind::SnsTopic, Kind::SnsTopicPolicy, Kind::SnsSubscription],

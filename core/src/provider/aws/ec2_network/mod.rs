@@ -17,7 +17,7 @@ mod nat;
 mod routes;
 mod vpc;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{
     Address as ElasticIp, Filter, InternetGateway, NatGateway, RouteTable, Subnet, Vpc,
@@ -28,7 +28,7 @@ use super::ec2::{
     take_over, update_tags,
 };
 use super::live::{all, report};
-use super::{AwsResultExt, Cx, RECORDED};
+use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
 use crate::provider::{ProviderError, Refresh, decode};
@@ -43,11 +43,7 @@ fn recorded_as<A: Attributes>(address: &Address, r: &ResourceState) -> Option<A>
 /// Reads every recorded network resource: one describe per kind present (routes and
 /// associations come with the route tables), plus two `DescribeVpcAttribute` per VPC (the only
 /// API that returns its DNS flags).
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds: BTreeSet<Kind> = resources
         .values()
         .map(|r| r.kind)

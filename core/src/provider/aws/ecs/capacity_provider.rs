@@ -1,8 +1,6 @@
 //! Capacity providers (an instance group's auto scaling group as ECS capacity) and the
 //! cluster's capacity provider list.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider,
     CapacityProviderField, CapacityProviderStatus, Cluster, ManagedDraining, ManagedScaling,
@@ -13,12 +11,11 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_while};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// A provider or list change ECS is still applying (a list put moments ago, an update in
 /// flight): the next request waits for it.
@@ -291,11 +288,7 @@ fn managed_scaling(want: &attrs::CapacityProvider) -> Option<ManagedScaling> {
 }
 
 /// One `DescribeCapacityProviders` of the recorded names.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let recorded = recorded_by_id::<attrs::CapacityProvider>(resources)?;
     let a = Address::new(Kind::CapacityProvider.as_str());
     let names = recorded.keys().map(|n| (*n).to_owned()).collect();

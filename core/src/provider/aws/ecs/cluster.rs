@@ -8,12 +8,11 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{adopt_found, capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 impl Manage for attrs::EcsCluster {
     /// Creates the cluster, or adopts the one of that name that carries this lineage's tags.
@@ -158,11 +157,7 @@ fn cluster_live(c: &Cluster, recorded: Option<&attrs::EcsCluster>) -> Option<Tag
 
 /// One `DescribeClusters` for both kinds that live on a cluster. A capacity provider list of a
 /// cluster with no providers and no default strategy is missing: nothing of it is left.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let names: BTreeSet<String> = resources
         .values()
         .filter(|r| matches!(r.kind, Kind::EcsCluster | Kind::ClusterCapacityProviders))

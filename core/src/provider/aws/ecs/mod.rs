@@ -24,18 +24,15 @@ mod cluster;
 mod service;
 mod task_definition;
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
 use super::live::missing;
 use super::ownership::{adopt, claim, send_tags, tag_map_of};
-use super::{Cx, Manage, aws_says};
+use super::{Cx, Done, Manage, Recorded, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
 /// eventually consistent): the request created nothing, so it may be sent again.
@@ -62,11 +59,7 @@ fn unless_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     }
 }
 
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let any = |kinds: &[Kind]| resources.values().any(|r| kinds.contains(&r.kind));
     // The four reads are independent: they run at once, each into its own part.
     let parts = tokio::try_join!(

@@ -14,12 +14,11 @@ use super::super::live::{missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, tolerate};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const STRATEGY: &str = "capacity_provider_strategy";
 
@@ -397,11 +396,7 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
 }
 
 /// `DescribeServices` per cluster, ten services a request.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::Service.as_str());
     let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut by_id: BTreeMap<&str, attrs::Service> = BTreeMap::new();

@@ -1,7 +1,7 @@
 //! Task definition revisions: registered, adopted when a crashed run registered the same
 //! content, deregistered; refreshed by one listing of the ACTIVE revisions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LogConfiguration,
@@ -14,12 +14,11 @@ use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{ecs_tags, is_gone, tag_map, unless_gone};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const ATTR: &str = "container_definitions";
 
@@ -368,11 +367,7 @@ async fn adoptable_revision(
 
 /// Revisions are immutable: one `ListTaskDefinitions` of the ACTIVE ones says which recorded
 /// revisions still exist; their live attributes are the recorded ones.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::TaskDefinition.as_str());
     let active: BTreeSet<String> = all!(
         cx.aws
@@ -406,6 +401,7 @@ pub(super) async fn refresh(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn containers_round_trip_through_the_sdk_shape() {

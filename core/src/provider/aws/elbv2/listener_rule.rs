@@ -28,7 +28,7 @@ impl Manage for attrs::ListenerRule {
         let a = &spec.address;
         let want: attrs::ListenerRule = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -49,7 +49,36 @@ impl Manage for attrs::ListenerRule {
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+        let a = &spec.address;
+        let want: attrs::ListenerRule = spec.decode()?;
+        let was: attrs::ListenerRule = prior.decode()?;
+        let arn = prior.id;
+        let elbv2 = &cx.aws.elbv2;
+        if want.conditions != was.conditions || want.forward_to != was.forward_to {
+            elbv2
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(spec, &want.conditions)?))
+                .actions(forward(spec, &want)?)
+                .send()
+                .await
+                .at(a, "ModifyRule")?;
+        }
+        if want.priority != was.priority {
+            elbv2
+                .set_rule_priorities()
+                .rule_priorities(
+                    RulePriorityPair::builder()
+                        .rule_arn(arn)
+                        .priority(priority(spec, &want)?)
+                        .build(),
+                )
+                .send()
+                .await
+                .at(a, "SetRulePriorities")?;
+        }
+        super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Deletes the rule; already gone (or its listener gone) is success.
@@ -60,39 +89,6 @@ impl Manage for attrs::ListenerRule {
         })
         .await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::ListenerRule = spec.decode()?;
-    let was: attrs::ListenerRule = prior.decode()?;
-    let arn = prior.id;
-    let elbv2 = &cx.aws.elbv2;
-    if want.conditions != was.conditions || want.forward_to != was.forward_to {
-        elbv2
-            .modify_rule()
-            .rule_arn(arn)
-            .set_conditions(Some(conditions(spec, &want.conditions)?))
-            .actions(forward(spec, &want)?)
-            .send()
-            .await
-            .at(a, "ModifyRule")?;
-    }
-    if want.priority != was.priority {
-        elbv2
-            .set_rule_priorities()
-            .rule_priorities(
-                RulePriorityPair::builder()
-                    .rule_arn(arn)
-                    .priority(priority(spec, &want)?)
-                    .build(),
-            )
-            .send()
-            .await
-            .at(a, "SetRulePriorities")?;
-    }
-    super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
-    Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
 fn outputs(arn: &str) -> attrs::ListenerRuleOutputs {

@@ -30,7 +30,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, T
 use super::ec2::{Tagged, settle};
 use super::live::missing;
 use super::ownership::{claim, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Prior};
+use super::{AwsResultExt, Cx, Done, Prior, Recorded};
 use crate::graph::attrs::{self, Attributes, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
@@ -42,11 +42,7 @@ pub(super) const PER_CALL: usize = 20;
 /// Reads every recorded resource of the family: one describe per kind present, filtered by the
 /// recorded ARNs (see the module doc for the fallback when one is gone), and one `DescribeTags`
 /// per 20 ARNs found.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = super::family_kinds(Kind::LoadBalancer);
     let lbs_recorded = recorded::<attrs::LoadBalancer>(resources)?;
     let tgs_recorded = recorded::<attrs::TargetGroup>(resources)?;

@@ -42,7 +42,7 @@ impl Manage for attrs::TargetGroup {
         let a = &spec.address;
         let want: attrs::TargetGroup = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
         }
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
@@ -75,7 +75,22 @@ impl Manage for attrs::TargetGroup {
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+        let a = &spec.address;
+        let want: attrs::TargetGroup = spec.decode()?;
+        let was: attrs::TargetGroup = prior.decode()?;
+        let arn = prior.id;
+        if want.health_check != was.health_check {
+            let hc = HealthCheck::of(spec, &want.health_check)?;
+            with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
+                .send()
+                .await
+                .at(a, "ModifyTargetGroup")?;
+        }
+        if want.deregistration_delay != was.deregistration_delay {
+            set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
+        }
+        super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Deletes the target group, retrying while the rule forwarding to it is still being
@@ -98,25 +113,6 @@ impl Manage for attrs::TargetGroup {
         )
         .await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::TargetGroup = spec.decode()?;
-    let was: attrs::TargetGroup = prior.decode()?;
-    let arn = prior.id;
-    if want.health_check != was.health_check {
-        let hc = HealthCheck::of(spec, &want.health_check)?;
-        with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
-            .send()
-            .await
-            .at(a, "ModifyTargetGroup")?;
-    }
-    if want.deregistration_delay != was.deregistration_delay {
-        set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
-    }
-    super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
-    Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
 fn outputs(arn: &str) -> attrs::TargetGroupOutputs {
