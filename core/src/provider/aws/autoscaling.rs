@@ -30,15 +30,14 @@ fn not_found(e: &ProviderError) -> bool {
 
 impl Manage for attrs::AutoscalingGroup {
     /// Creates the group, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::AutoscalingGroup = spec.decode()?;
         let name = want.name.as_str();
         if let Some(g) = describe(cx, a, vec![name.to_owned()]).await?.first() {
             let t = group_live(g, None)
                 .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
             claim(cx.own, a, name, &t.tags)?;
-            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &t.live).await;
         }
         let tags = group_tags(name, &owned_tags(cx.own, a, &want.tags));
         let template = launch_template(&want);
@@ -80,9 +79,8 @@ impl Manage for attrs::AutoscalingGroup {
 
     /// One `UpdateAutoScalingGroup` when a group setting differs, the classic load balancers,
     /// then the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::AutoscalingGroup = spec.decode()?;
         let was: attrs::AutoscalingGroup = prior.decode()?;
         let group_changed = want.min_size != was.min_size
             || want.max_size != was.max_size

@@ -234,26 +234,17 @@ pub(crate) async fn find_adoptable<T>(
     adoptable(cx, a, found.iter().filter_map(live))
 }
 
-/// Takes over `live`, found by a create, bringing it to the spec with the kind's update.
-pub(crate) async fn take_over<M: Manage>(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    live: &Live,
-) -> Result<Applied, ProviderError> {
-    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-    Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
-}
-
 /// The adoption step a tagged kind's create starts with: takes over the one resource carrying
 /// the spec's address tag (the items `describe` returns, each read by `live`), if there is one.
-pub(crate) async fn adopt_tagged<M: Manage, T>(
+pub(crate) async fn adopt_tagged<M: Manage + Clone, T>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
+    want: &M,
     describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
     live: impl Fn(&T) -> Option<Tagged>,
 ) -> Result<Option<Applied>, ProviderError> {
     match find_adoptable(cx, &spec.address, describe, live).await? {
-        Some(found) => take_over::<M>(cx, spec, &found).await.map(Some),
+        Some(found) => adopt(cx, spec, want.clone(), &found).await.map(Some),
         None => Ok(None),
     }
 }
@@ -263,10 +254,10 @@ pub(crate) async fn adopt_tagged<M: Manage, T>(
 pub(crate) async fn update_tags<A: Attributes<Outputs = Ec2IdOutputs>>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
+    want: A,
     prior: Prior<'_>,
     tags: impl Fn(&A) -> &Tags,
 ) -> Result<Applied, ProviderError> {
-    let want: A = spec.decode()?;
     let was: A = prior.decode()?;
     retag(cx, spec, prior, tags(&was), tags(&want)).await
 }

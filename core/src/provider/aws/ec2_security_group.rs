@@ -256,12 +256,12 @@ fn default_egress() -> BTreeSet<Rule> {
 impl Manage for attrs::SecurityGroup {
     /// Creates the group with its tags and rules (replacing the default egress rule), or adopts
     /// the one carrying its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SecurityGroup = spec.decode()?;
-        if let Some(done) =
-            adopt_tagged::<Self, _>(cx, spec, describe_security_groups, |g| group_live(g, None))
-                .await?
+        if let Some(done) = adopt_tagged(cx, spec, &want, describe_security_groups, |g| {
+            group_live(g, None)
+        })
+        .await?
         {
             return Ok(done);
         }
@@ -289,9 +289,8 @@ impl Manage for attrs::SecurityGroup {
     }
 
     /// Brings the rules (as sets) and the tags from `prior` to the spec.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SecurityGroup = spec.decode()?;
         let was: attrs::SecurityGroup = prior.decode()?;
         let ingress = parse_rules(a, Direction::Ingress.attribute(), &was.ingress)?;
         let egress = parse_rules(a, Direction::Egress.attribute(), &was.egress)?;

@@ -35,11 +35,10 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 impl Manage for attrs::EventRule {
     /// Puts the rule with its tags, or adopts the rule of that name that carries this
     /// lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::EventRule = spec.decode()?;
         if let Some(live) = find_rule(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let arn = put_rule(cx, spec, &want, Some(&tags))
@@ -54,10 +53,9 @@ impl Manage for attrs::EventRule {
 
     /// Puts the rule again when its definition differs (`PutRule` is an upsert of all of it),
     /// then sends the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::EventRule = spec.decode()?;
         let was: attrs::EventRule = prior.decode()?;
         if want.description != was.description
             || want.event_pattern != was.event_pattern
@@ -87,15 +85,14 @@ impl Manage for attrs::EventRule {
 
 impl Manage for attrs::EventTarget {
     /// Puts the target, or adopts the rule's target of that id.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
-        let want: attrs::EventTarget = spec.decode()?;
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let found = list_targets(cx, &spec.address, &want.rule)
             .await?
             .iter()
             .find(|t| t.id() == want.target_id)
             .map(|t| target_live(&want.rule, t));
         if let Some(live) = found {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         put_target(cx, spec, &want).await?;
         let id = format!("{}/{}", want.rule, want.target_id);
@@ -103,8 +100,7 @@ impl Manage for attrs::EventTarget {
     }
 
     /// Puts the target again when what it delivers differs (`PutTargets` is an upsert).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::EventTarget = spec.decode()?;
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let was: attrs::EventTarget = prior.decode()?;
         if want.arn != was.arn || want.input_transformer != was.input_transformer {
             put_target(cx, spec, &want).await?;

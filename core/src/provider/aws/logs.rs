@@ -26,9 +26,8 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 impl Manage for attrs::LogGroup {
     /// Creates the log group and sets its retention, or adopts the group of that name that
     /// carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::LogGroup = spec.decode()?;
         let name = want.name.as_str();
         if let Some(group) = find(cx, a, name).await? {
             let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
@@ -47,7 +46,7 @@ impl Manage for attrs::LogGroup {
             claim(cx.own, a, name, &tags)?;
             tracing::info!(address = %a, id = %name, "adopting an existing log group");
             let live = group_live(&group, visible(&tags));
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         send_once!(
             aws_sdk_cloudwatchlogs,
@@ -72,9 +71,8 @@ impl Manage for attrs::LogGroup {
     }
 
     /// Sets the retention and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::LogGroup = spec.decode()?;
         let was: attrs::LogGroup = prior.decode()?;
         let outputs = prior.outputs::<Self>()?;
         let name = prior.id;

@@ -4,10 +4,9 @@
 //! Also the tag updates every family sends, which keep (and heal) the ownership tags.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
-use super::Prior;
 use super::ec2::{other_environment, owner};
+use super::{Cx, Manage, Prior};
 use crate::graph::Address;
 use crate::graph::attrs::Tags;
 use crate::provider::{Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag};
@@ -51,20 +50,18 @@ pub(crate) fn claim(
     }
 }
 
-/// Takes over `live`, found carrying this address's ownership, by bringing it to the spec in
-/// place with the family's `update`.
-pub(crate) async fn adopt<'a, Fut>(
-    spec: &'a ResourceSpec,
-    live: &'a Live,
-    update: impl FnOnce(Prior<'a>) -> Fut,
-) -> Result<Applied, ProviderError>
-where
-    Fut: Future<Output = Result<Applied, ProviderError>>,
-{
+/// Takes over `live`, found by a create carrying this address's ownership, by bringing it to
+/// `want` in place with the kind's `update`.
+pub(crate) async fn adopt<M: Manage>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: M,
+    live: &Live,
+) -> Result<Applied, ProviderError> {
     tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
     let prior = Prior::of_live(&spec.address, live);
     super::ensure_in_place(spec, &prior)?;
-    let mut done = update(prior).await?;
+    let mut done = Box::pin(M::update(cx, spec, want, prior)).await?;
     done.adopted = true;
     Ok(done)
 }

@@ -43,9 +43,8 @@ const PENDING: &str = "PendingConfirmation";
 
 impl Manage for attrs::SnsTopic {
     /// Creates the topic, or adopts the topic of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopic = spec.decode()?;
         let existing = list_topics(cx, a)
             .await?
             .into_iter()
@@ -66,7 +65,7 @@ impl Manage for attrs::SnsTopic {
             claim(cx.own, a, &arn, &tags)?;
             tracing::info!(address = %a, id = %arn, "adopting an existing topic");
             let live = topic_live(&arn, visible(&tags));
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = cx
             .aws
@@ -87,9 +86,8 @@ impl Manage for attrs::SnsTopic {
     }
 
     /// Only the tags change in place.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopic = spec.decode()?;
         let was: attrs::SnsTopic = prior.decode()?;
         let arn = prior.id;
         send_tags!(
@@ -116,9 +114,8 @@ impl Manage for attrs::SnsTopic {
 impl Manage for attrs::SnsTopicPolicy {
     /// Sets the policy, which overwrites the topic's; a topic that has exactly this policy
     /// already counts as adopted.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopicPolicy = spec.decode()?;
         let topic = want.topic_arn.as_str();
         let live = read_policy(cx, a, topic).await?;
         let outputs = attrs::SnsTopicPolicyOutputs {
@@ -135,9 +132,8 @@ impl Manage for attrs::SnsTopicPolicy {
 
     /// Sets the policy again when it differs (it only can on adoption: every change replaces
     /// it).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopicPolicy = spec.decode()?;
         let was: attrs::SnsTopicPolicy = prior.decode()?;
         if want.policy != was.policy {
             set_policy(cx, a, &want.topic_arn, &policy_text(spec, &want.policy)?).await?;
@@ -164,9 +160,8 @@ impl Manage for attrs::SnsTopicPolicy {
 impl Manage for attrs::SnsSubscription {
     /// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
     /// `adopted` says whether one was listed already.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsSubscription = spec.decode()?;
         let listed = list_subscriptions(cx, a, &want.topic_arn).await?;
         let existed = listed.iter().any(|s| {
             s.protocol() == Some(want.protocol.as_str())
@@ -195,7 +190,7 @@ impl Manage for attrs::SnsSubscription {
     }
 
     /// Nothing changes in place: every attribute identifies the subscription.
-    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = attrs::SnsSubscriptionOutputs {
             arn: prior.id.to_owned(),
         };

@@ -25,7 +25,7 @@ use aws_sdk_ec2::types::{
 
 use super::ec2::{
     Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs, settle,
-    take_over, update_tags,
+    update_tags,
 };
 use super::live::{all, report};
 use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};

@@ -23,16 +23,13 @@ const BUSY: &[&str] = &["UpdateInProgressException", "ResourceInUseException"];
 
 impl Manage for attrs::CapacityProvider {
     /// Creates the provider, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::CapacityProvider = spec.decode()?;
         let name = want.name.as_str();
         let found = describe(cx, a, vec![name.to_owned()]).await?;
         let live = |p: &CapacityProvider| provider_live(p, None);
         let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_asg).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_asg).await? {
             return Ok(done);
         }
         let provider = AutoScalingGroupProvider::builder()
@@ -71,9 +68,8 @@ impl Manage for attrs::CapacityProvider {
 
     /// Sets the managed scaling, termination protection and draining when any differs, then
     /// the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::CapacityProvider = spec.decode()?;
         let was: attrs::CapacityProvider = prior.decode()?;
         let outputs = prior.outputs::<attrs::CapacityProvider>()?;
         if want.managed_scaling != was.managed_scaling
@@ -128,17 +124,18 @@ impl Manage for attrs::CapacityProvider {
 
 impl Manage for attrs::ClusterCapacityProviders {
     /// Puts the list; see [`put`].
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
-        put(cx, spec).await
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+        put(cx, spec, &want).await
     }
 
     /// Immutable: nothing can differ in place, and a put is idempotent.
     async fn update(
         cx: Cx<'_>,
         spec: &ResourceSpec,
+        want: Self,
         _prior: Prior<'_>,
     ) -> Result<Applied, ProviderError> {
-        put(cx, spec).await
+        put(cx, spec, &want).await
     }
 
     /// Empties the cluster's list and default strategy; a cluster already gone is success.
@@ -165,9 +162,12 @@ impl Manage for attrs::ClusterCapacityProviders {
 
 /// The capacity provider list and default strategy of the cluster, overwriting what it had: a
 /// replacement and a retry are the same request.
-async fn put(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
+async fn put(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: &attrs::ClusterCapacityProviders,
+) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let want: attrs::ClusterCapacityProviders = spec.decode()?;
     let default = strategy(a, "default_strategy", &want.default_strategy)?;
     retry_while(cx.waits, cx.waits.dependency, BUSY, || async {
         cx.aws

@@ -16,16 +16,13 @@ use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
 
 impl Manage for attrs::EcsCluster {
     /// Creates the cluster, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::EcsCluster = spec.decode()?;
         let name = want.name.as_str();
         let found = describe(cx, a, vec![name.to_owned()]).await?;
         let live = |c: &Cluster| cluster_live(c, None);
         let missing_arn = ("DescribeClusters", "clusterArn");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
             return Ok(done);
         }
         let out = cx
@@ -47,9 +44,8 @@ impl Manage for attrs::EcsCluster {
     }
 
     /// Sets the container insights setting and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::EcsCluster = spec.decode()?;
         let was: attrs::EcsCluster = prior.decode()?;
         let outputs = prior.outputs::<attrs::EcsCluster>()?;
         if was.container_insights != want.container_insights {

@@ -102,9 +102,10 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 /// Adopts what a describe by name `found` when its tags claim it for this address, bringing it
 /// to the spec with `A`'s update; `None` when nothing was found. `live` shapes it; one it cannot
 /// (AWS left out `field` of `operation`) is refused.
-async fn adopt_found<A: Manage, T>(
+async fn adopt_found<A: Manage + Clone, T>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
+    want: &A,
     found: Option<&T>,
     live: impl FnOnce(&T) -> Option<Tagged>,
     (operation, field): (&'static str, &'static str),
@@ -115,9 +116,7 @@ async fn adopt_found<A: Manage, T>(
     let a = &spec.address;
     let t = live(found).ok_or_else(|| missing(a, operation, field))?;
     claim(cx.own, a, &t.live.id, &t.tags)?;
-    adopt(spec, &t.live, |prior| A::update(cx, spec, prior))
-        .await
-        .map(Some)
+    adopt(cx, spec, want.clone(), &t.live).await.map(Some)
 }
 
 fn ecs_tags(tags: &Tags) -> Vec<Tag> {

@@ -25,15 +25,12 @@ const STRATEGY: &str = "capacity_provider_strategy";
 impl Manage for attrs::Service {
     /// Creates the service (with a client token from the spec), or adopts the one of that name
     /// in the cluster that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Service = spec.decode()?;
         let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
         let live = |s: &Service| service_live(s, None);
         let missing_arn = ("DescribeServices", "serviceArn");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
             return Ok(done);
         }
         let mut token = spec.client_token(&cx.own.lineage, token_seed);
@@ -78,9 +75,8 @@ impl Manage for attrs::Service {
     }
 
     /// One `UpdateService` with every changed field (none: no call), then the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::Service = spec.decode()?;
         let was: attrs::Service = prior.decode()?;
         let mut req = cx
             .aws

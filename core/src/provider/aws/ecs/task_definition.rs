@@ -25,9 +25,8 @@ const ATTR: &str = "container_definitions";
 impl Manage for attrs::TaskDefinition {
     /// Registers a revision, or adopts the family's latest one when it is ours with the spec's
     /// content (see [`adoptable_revision`]).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::TaskDefinition = spec.decode()?;
         if let Some(done) = adoptable_revision(cx, spec, &want).await? {
             return Ok(done);
         }
@@ -82,6 +81,7 @@ impl Manage for attrs::TaskDefinition {
     async fn update(
         _cx: Cx<'_>,
         spec: &ResourceSpec,
+        _want: Self,
         prior: Prior<'_>,
     ) -> Result<Applied, ProviderError> {
         let outputs = prior.outputs::<attrs::TaskDefinition>()?;

@@ -21,11 +21,10 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::Listener {
     /// Creates the listener, or adopts the one on the same port of the load balancer when its
     /// tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Listener = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -54,9 +53,8 @@ impl Manage for attrs::Listener {
 
     /// Sends one `ModifyListener` when the port, protocol, default action, certificate or TLS
     /// policy differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::Listener = spec.decode()?;
         let was: attrs::Listener = prior.decode()?;
         let arn = prior.id;
         if want.port != was.port

@@ -24,11 +24,10 @@ const HOST_HEADER: &str = "host-header";
 impl Manage for attrs::ListenerRule {
     /// Creates the rule, or adopts the one of the same priority on the listener when its tags
     /// say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::ListenerRule = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -48,9 +47,8 @@ impl Manage for attrs::ListenerRule {
     }
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::ListenerRule = spec.decode()?;
         let was: attrs::ListenerRule = prior.decode()?;
         let arn = prior.id;
         let elbv2 = &cx.aws.elbv2;

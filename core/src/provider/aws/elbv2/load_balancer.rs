@@ -22,11 +22,10 @@ const NOT_FOUND: &str = "LoadBalancerNotFound";
 impl Manage for attrs::LoadBalancer {
     /// Creates the load balancer, sets its attributes and waits until it is active; or adopts
     /// the one under its name when its tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::LoadBalancer = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -59,9 +58,8 @@ impl Manage for attrs::LoadBalancer {
     }
 
     /// Sets the subnets, security groups, attributes and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::LoadBalancer = spec.decode()?;
         let was: attrs::LoadBalancer = prior.decode()?;
         let mut outputs = prior.outputs::<attrs::LoadBalancer>()?;
         let arn = prior.id;

@@ -38,11 +38,10 @@ macro_rules! with_health_check {
 impl Manage for attrs::TargetGroup {
     /// Creates the target group with its health check, then sets its deregistration delay; or
     /// adopts the one under its name when its tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::TargetGroup = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
@@ -74,9 +73,8 @@ impl Manage for attrs::TargetGroup {
     }
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::TargetGroup = spec.decode()?;
         let was: attrs::TargetGroup = prior.decode()?;
         let arn = prior.id;
         if want.health_check != was.health_check {

@@ -19,11 +19,10 @@ const MAX_POLICY_VERSIONS: usize = 5;
 impl Manage for attrs::IamPolicy {
     /// Creates the policy, or adopts the policy of that name and path that carries this
     /// lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::IamPolicy = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_iam,
@@ -49,9 +48,8 @@ impl Manage for attrs::IamPolicy {
 
     /// A changed document becomes the new default version (the oldest one goes when IAM's
     /// limit is reached); then the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::IamPolicy = spec.decode()?;
         let was: attrs::IamPolicy = prior.decode()?;
         let arn = prior.id;
         if want.document != was.document {

@@ -16,11 +16,10 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::InstanceProfile {
     /// Creates the profile and adds its role, or adopts the profile of that name that carries
     /// this lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::InstanceProfile = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
@@ -44,10 +43,9 @@ impl Manage for attrs::InstanceProfile {
     }
 
     /// Swaps the role when it differs (a profile holds one), then sends the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::InstanceProfile = spec.decode()?;
         let was: attrs::InstanceProfile = prior.decode()?;
         let name = prior.id;
         let role = spec.required("role", want.role.as_ref())?;

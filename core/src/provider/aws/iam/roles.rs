@@ -18,11 +18,10 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::IamRole {
     /// Creates the role and attaches its policies, or adopts the role of that name that
     /// carries this lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::IamRole = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
@@ -51,10 +50,9 @@ impl Manage for attrs::IamRole {
     }
 
     /// Sends what differs from `prior`: the trust policy, attachments and detachments, tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::IamRole = spec.decode()?;
         let was: attrs::IamRole = prior.decode()?;
         let name = prior.id;
         if want.assume_role_policy != was.assume_role_policy {
