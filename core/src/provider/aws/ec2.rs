@@ -8,7 +8,7 @@ use std::future::Future;
 
 use super::ownership::{adopt, sync_tags, tag_diff, tag_map_of};
 
-use super::{AwsResultExt, Cx, Manage, Prior, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
@@ -278,18 +278,13 @@ pub(crate) async fn retag(
 /// Deletes a resource that dependents AWS releases late may still hold (the network
 /// interfaces of a deleted NAT gateway or load balancer): `DependencyViolation` is retried, and
 /// `gone` (already deleted) is success.
-pub(crate) async fn remove_held<T, R, F, Fut>(
+pub(crate) async fn remove_held<T, Fut: Future<Output: AwsResultExt<T>>>(
     cx: Cx<'_>,
     prior: Prior<'_>,
     gone: &str,
     operation: &'static str,
-    request: F,
-) -> Result<(), ProviderError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = R>,
-    R: AwsResultExt<T>,
-{
+    request: impl Fn() -> Fut,
+) -> Done<()> {
     let busy = ["DependencyViolation"];
     remove_request(cx, prior.address, &busy, &[gone], operation, request).await
 }

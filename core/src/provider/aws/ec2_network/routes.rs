@@ -360,12 +360,7 @@ impl Manage for attrs::RouteTableAssociation {
     }
 
     /// Nothing to change: an association is replaced, never updated.
-    async fn update(
-        _cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _want: Self,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
     }
 

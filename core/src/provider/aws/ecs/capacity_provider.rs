@@ -129,12 +129,7 @@ impl Manage for attrs::ClusterCapacityProviders {
     }
 
     /// Immutable: nothing can differ in place, and a put is idempotent.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        want: Self,
-        _prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _prior: Prior<'_>) -> Done {
         put(cx, spec, &want).await
     }
 

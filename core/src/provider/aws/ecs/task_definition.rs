@@ -78,12 +78,7 @@ impl Manage for attrs::TaskDefinition {
     }
 
     /// Revisions are immutable (every attribute forces a new one): nothing to send.
-    async fn update(
-        _cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _want: Self,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::TaskDefinition>()?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
