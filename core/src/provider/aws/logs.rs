@@ -16,7 +16,7 @@ use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, send_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -118,16 +118,14 @@ async fn set_retention(
 ) -> Result<(), ProviderError> {
     match days {
         None => {
-            let r = cx
-                .aws
-                .logs
-                .delete_retention_policy()
-                .log_group_name(name)
-                .send()
-                .await
-                .at(a, "DeleteRetentionPolicy")
-                .map(drop);
-            tolerate(r, &[NOT_FOUND])
+            remove_request(cx, a, &[], &[NOT_FOUND], "DeleteRetentionPolicy", || {
+                cx.aws
+                    .logs
+                    .delete_retention_policy()
+                    .log_group_name(name)
+                    .send()
+            })
+            .await
         }
         Some(days) => cx
             .aws

@@ -11,7 +11,7 @@ use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, owned_tags};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, update_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -190,16 +190,21 @@ async fn free_address(
         Err(e) => return Err(e),
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
-        let r = cx
-            .aws
-            .ec2
-            .disassociate_address()
-            .association_id(association)
-            .send()
-            .await
-            .at(address, "DisassociateAddress")
-            .map(drop);
-        tolerate(r, &["InvalidAssociationID.NotFound"])?;
+        remove_request(
+            cx,
+            address,
+            &[],
+            &["InvalidAssociationID.NotFound"],
+            "DisassociateAddress",
+            || {
+                cx.aws
+                    .ec2
+                    .disassociate_address()
+                    .association_id(association)
+                    .send()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

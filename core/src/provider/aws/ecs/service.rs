@@ -14,7 +14,7 @@ use super::super::live::{missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, remove_request};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -151,18 +151,16 @@ impl Manage for attrs::Service {
         let was: attrs::Service = prior.decode()?;
         let cluster = was.cluster.as_str();
         if was.scheduling_strategy != "DAEMON" {
-            let r = cx
-                .aws
-                .ecs
-                .update_service()
-                .cluster(cluster)
-                .service(prior.id)
-                .desired_count(0)
-                .send()
-                .await
-                .at(a, "UpdateService")
-                .map(drop);
-            tolerate(r, GONE)?;
+            remove_request(cx, a, &[], GONE, "UpdateService", || {
+                cx.aws
+                    .ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(prior.id)
+                    .desired_count(0)
+                    .send()
+            })
+            .await?;
         }
         remove(cx, &[], GONE, || async {
             cx.aws

@@ -6,7 +6,7 @@ use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, tolerate};
 use super::roles::detach_policy;
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -142,30 +142,26 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), Provide
             detach_policy(cx, a, role, arn).await?;
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
-            let r = cx
-                .aws
-                .iam
-                .detach_user_policy()
-                .user_name(user)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "DetachUserPolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachUserPolicy", || {
+                cx.aws
+                    .iam
+                    .detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(arn)
+                    .send()
+            })
+            .await?;
         }
         for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-            let r = cx
-                .aws
-                .iam
-                .detach_group_policy()
-                .group_name(group)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "DetachGroupPolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachGroupPolicy", || {
+                cx.aws
+                    .iam
+                    .detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(arn)
+                    .send()
+            })
+            .await?;
         }
     }
     for version in list_versions(cx, a, arn).await? {

@@ -7,7 +7,7 @@ use super::super::ec2::visible;
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -105,17 +105,22 @@ pub(super) async fn remove_role(
     profile: &str,
     role: &str,
 ) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await
-        .at(a, "RemoveRoleFromInstanceProfile")
-        .map(drop);
-    tolerate(r, &[NO_SUCH_ENTITY])
+    remove_request(
+        cx,
+        a,
+        &[],
+        &[NO_SUCH_ENTITY],
+        "RemoveRoleFromInstanceProfile",
+        || {
+            cx.aws
+                .iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+                .send()
+        },
+    )
+    .await
 }
 
 async fn get_profile(

@@ -8,7 +8,7 @@ use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{adopt, claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -129,17 +129,15 @@ pub(super) async fn detach_policy(
     role: &str,
     arn: &str,
 ) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .iam
-        .detach_role_policy()
-        .role_name(role)
-        .policy_arn(arn)
-        .send()
-        .await
-        .at(a, "DetachRolePolicy")
-        .map(drop);
-    tolerate(r, &[NO_SUCH_ENTITY])
+    remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachRolePolicy", || {
+        cx.aws
+            .iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+    })
+    .await
 }
 
 /// The ARNs of the managed policies attached to `role`.
