@@ -9,7 +9,7 @@ mod term;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::exit::Exit;
 
@@ -27,10 +27,10 @@ struct Cli {
     /// `file://path`.
     #[arg(long, global = true, env = "ECSOPS_STATE_URL", value_name = "URL")]
     state_url: Option<String>,
-    /// Turn on versioning, default encryption and public access blocking on the S3 state
-    /// bucket where they are off (otherwise ecsops only reports them).
-    #[arg(long, global = true)]
-    fix_bucket: bool,
+    /// Colour: `auto` (on a terminal, unless `NO_COLOR` is set or `CLICOLOR_FORCE` forces
+    /// it), `always` or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = term::ColorChoice::Auto)]
+    color: term::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,7 +44,7 @@ enum Command {
     /// Make AWS match the manifest: show the plan, confirm, apply.
     Apply(commands::apply::ApplyArgs),
     /// Remove every resource of an environment, dependents first.
-    Destroy(commands::apply::ApplyArgs),
+    Destroy(commands::apply::DestroyArgs),
     /// Make AWS match the manifests of an earlier revision, read from git; tag the result.
     Rollback(commands::apply::RollbackArgs),
     /// The revisions applied to an environment, newest first (from its git tags and state).
@@ -60,6 +60,55 @@ enum Command {
     Lock(commands::lock::LockArgs),
     /// Remove a lock, given its id (after making sure its holder is gone).
     Unlock(commands::lock::UnlockArgs),
+    /// Values recorded by the last apply (load balancer DNS names, cluster name, alerts topic),
+    /// read from the state without calling AWS.
+    Output(commands::output::OutputArgs),
+    /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
+    ///
+    /// `environments/base.toml` and one file per environment extending it (production
+    /// protected), `schemas/manifest.schema.json`, and `.ecsops/` in `.gitignore`.
+    Init(commands::init::InitArgs),
+    /// Print the manifest JSON Schema of this ecsops, or write it into the workspace.
+    Schema(commands::schema::SchemaArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `ecsops completions bash > ~/.local/share/bash-completion/completions/ecsops`
+    ///
+    /// zsh: `ecsops completions zsh > ~/.zfunc/_ecsops`, with `~/.zfunc` in `fpath`
+    ///
+    /// fish: `ecsops completions fish > ~/.config/fish/completions/ecsops.fish`
+    Completions(commands::shell::CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// `ecsops man > ~/.local/share/man/man1/ecsops.1`, then `man ecsops`.
+    Man,
+}
+
+impl Command {
+    /// `--fix-bucket`, which only the commands that use the state offer.
+    fn fix_bucket(&self) -> bool {
+        let flag = match self {
+            Self::Diff(a) => a.bucket,
+            Self::Apply(a) => a.flags.bucket,
+            Self::Destroy(a) => a.flags.bucket,
+            Self::Rollback(a) => a.flags.bucket,
+            Self::State(c) => c.bucket(),
+            Self::Lock(a) => a.bucket,
+            Self::Unlock(a) => a.bucket,
+            Self::Output(a) => a.bucket,
+            Self::Validate(_)
+            | Self::History(_)
+            | Self::SetImage(_)
+            | Self::Promote(_)
+            | Self::Init(_)
+            | Self::Schema(_)
+            | Self::Completions(_)
+            | Self::Man => {
+                return false;
+            }
+        };
+        flag.on
+    }
 }
 
 /// Prints what clap answered. `--help` and `--version` are answers (exit 0); anything else is a
@@ -80,8 +129,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
+    term::init_color(cli.color);
     term::init_tracing(cli.verbose);
-    let ctx = commands::Context::new(cli.directory, cli.state_url, cli.fix_bucket);
+    let ctx = commands::Context::new(cli.directory, cli.state_url, cli.command.fix_bucket());
     // One runtime for the whole process; commands that need no I/O simply do not use it.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -99,8 +149,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => commands::validate::run(&ctx, &args),
             Command::Diff(args) => commands::diff::run(&ctx, &args).await,
-            Command::Apply(args) => Box::pin(commands::apply::run(&ctx, &args, false)).await,
-            Command::Destroy(args) => Box::pin(commands::apply::run(&ctx, &args, true)).await,
+            Command::Apply(args) => Box::pin(commands::apply::run(&ctx, &args)).await,
+            Command::Destroy(args) => Box::pin(commands::apply::destroy(&ctx, &args)).await,
             Command::Rollback(args) => Box::pin(commands::apply::rollback(&ctx, &args)).await,
             Command::History(args) => commands::history::run(&ctx, &args).await,
             Command::SetImage(args) => commands::images::run_set_image(&ctx, &args),
@@ -108,6 +158,11 @@ fn main() -> ExitCode {
             Command::State(cmd) => commands::state::run(&ctx, cmd).await,
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
+            Command::Output(args) => commands::output::run(&ctx, &args).await,
+            Command::Init(args) => commands::init::run(&ctx, &args),
+            Command::Schema(args) => commands::schema::run(&ctx, &args),
+            Command::Completions(args) => commands::shell::completions(Cli::command(), &args),
+            Command::Man => commands::shell::man(Cli::command()),
         }
     });
     match result {

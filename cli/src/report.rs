@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::images::ImageError;
+use ecsops_core::ops::init::InitError;
 use ecsops_core::source::Sources;
 use ecsops_core::state::{LockInfo, StateError};
 use ecsops_core::workspace::WorkspaceError;
@@ -161,6 +162,16 @@ pub fn error(err: &CliError) {
                 "help: keep the state in Amazon S3, or in a compatible store that honours `If-None-Match` on PUT"
             );
         }
+        CliError::Ops(OpsError::Statefile(
+            e @ StateError::Corrupt {
+                environment,
+                location,
+                ..
+            },
+        )) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!("help: {}", restore_help(environment, location));
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
@@ -214,8 +225,38 @@ pub fn error(err: &CliError) {
             anstream::eprintln!("help: {}", e.help());
         }
         CliError::Ops(OpsError::Image(e)) => image_error(e),
+        CliError::Ops(OpsError::Init(e)) => {
+            anstream::eprintln!("error: {e}");
+            let help = match **e {
+                InitError::Exists { .. } => {
+                    "pass `--force` to overwrite these files, or name another directory"
+                }
+                InitError::InvalidName(_) | InitError::Repeated(_) | InitError::BaseName => {
+                    "name each environment once, for example `--env staging --env production`"
+                }
+            };
+            anstream::eprintln!("help: {help}");
+            anstream::eprintln!("nothing was written");
+        }
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+/// How to put a kept version back in place of a state that does not parse: the versions are
+/// files on the local backend and object versions on S3, which the AWS CLI fetches.
+fn restore_help(environment: &str, location: &str) -> String {
+    let listed = format!("`ecsops state history {environment}` lists the kept versions");
+    match location
+        .strip_prefix("s3://")
+        .and_then(|l| l.split_once('/'))
+    {
+        Some((bucket, key)) => format!(
+            "{listed} (S3 version ids); fetch one with `aws s3api get-object --bucket {bucket} --key {key} --version-id VERSION state.json`, then restore it with `ecsops state push {environment} state.json --force`"
+        ),
+        None => format!(
+            "{listed} (each a file); restore one with `ecsops state push {environment} FILE --force`"
+        ),
     }
 }
 

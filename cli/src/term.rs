@@ -1,8 +1,35 @@
-//! Terminal facts: whether to use colour (NO_COLOR, CLICOLOR_FORCE, TTY) and tracing setup.
+//! Terminal facts: whether to use colour (`--color`, NO_COLOR, CLICOLOR_FORCE, TTY) and tracing
+//! setup.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
-/// Colour on stdout: off with `NO_COLOR`, forced by `CLICOLOR_FORCE`, else only on a terminal.
+/// `--color`: what the user asked for, which wins over the environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    // Plain comments: documented values would turn `--help` into the long form.
+    // On a terminal, unless `NO_COLOR` is set or `CLICOLOR_FORCE` forces it.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+static CHOICE: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Records `--color` once, before anything is printed; anstream, which strips colour from what
+/// it writes, follows the same choice.
+pub fn init_color(choice: ColorChoice) {
+    let _ = CHOICE.set(choice);
+    match choice {
+        ColorChoice::Auto => {}
+        ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
+        ColorChoice::Never => anstream::ColorChoice::Never.write_global(),
+    }
+}
+
+/// Colour on stdout: as `--color` says, else off with `NO_COLOR`, forced by `CLICOLOR_FORCE`,
+/// else only on a terminal.
 pub fn stdout_color() -> bool {
     color_for(std::io::stdout().is_terminal())
 }
@@ -13,6 +40,11 @@ pub fn stderr_color() -> bool {
 }
 
 fn color_for(is_tty: bool) -> bool {
+    match CHOICE.get().copied().unwrap_or_default() {
+        ColorChoice::Always => return true,
+        ColorChoice::Never => return false,
+        ColorChoice::Auto => {}
+    }
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         return false;
     }

@@ -15,10 +15,12 @@
 //! checks the JSON Schema; [`validate`] applies the semantic rules; [`cidr`] holds the subnet
 //! arithmetic both validation and the graph use; [`graph`] expands a manifest
 //! into addressed resources and dependency edges; [`state`] holds the recorded state document
-//! and its backends (local file, S3 with conditional-write locking); [`provider`] talks to AWS
+//! and its backends (local file, S3 with conditional-write locking) and the outputs read from
+//! it; [`provider`] talks to AWS
 //! (create, read in batches, update, delete, adopt by ownership tags);
 //! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON
-//! (and an edited file into a unified diff);
+//! (and an edited file into a unified diff, and what the reporting commands found into their
+//! JSON documents);
 //! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
 //! and tags git (provenance, protected-environment guards, revisions read from git objects,
 //! one-file commits of `set-image`);

@@ -1,7 +1,9 @@
 //! The manifest JSON Schema: generated from [`crate::manifest::Manifest`] (draft-07, which Taplo
-//! and other editors understand), checked in as `schemas/manifest.schema.json`, and used to check
-//! merged manifests so every schema problem of a file is reported in one run, each at the TOML
-//! key or value it concerns.
+//! and other editors understand), written into a workspace as `schemas/manifest.schema.json` by
+//! `ecsops schema --write` (this repository's copy included), and used to check merged
+//! manifests so every schema problem of a file is reported in one run, each at the TOML key or
+//! value it concerns. Its `$id` names the ecsops version, so a workspace's copy says which
+//! release wrote it.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -13,8 +15,14 @@ use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::sites::SiteMap;
 use crate::manifest::types::Manifest;
 
-/// Path of the checked-in schema, relative to the workspace root.
+/// Path of a workspace's copy of the schema, relative to its root.
 pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
+
+/// The schema's `$id`, naming this ecsops version. A URN: it identifies the schema without
+/// promising a download location.
+pub fn id() -> String {
+    format!("urn:ecsops:manifest-schema:{}", env!("CARGO_PKG_VERSION"))
+}
 
 /// The schema as a JSON value.
 pub fn schema() -> &'static Value {
@@ -22,8 +30,26 @@ pub fn schema() -> &'static Value {
     SCHEMA.get_or_init(|| {
         let generator = schemars::generate::SchemaSettings::draft07().into_generator();
         let schema = generator.into_root_schema_for::<Manifest>();
-        serde_json::to_value(schema).unwrap_or(Value::Null)
+        let Ok(Value::Object(generated)) = serde_json::to_value(schema) else {
+            return Value::Null;
+        };
+        // `$id` right after `$schema`, where readers of the file look for it.
+        let mut ordered = serde_json::Map::new();
+        for (key, value) in generated {
+            let is_schema = key == "$schema";
+            ordered.insert(key, value);
+            if is_schema {
+                ordered.insert("$id".to_owned(), Value::from(id()));
+            }
+        }
+        Value::Object(ordered)
     })
+}
+
+/// The `$id` of a schema file's text, when it has one (which ecsops wrote it).
+pub fn id_of(text: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value.get("$id")?.as_str().map(str::to_owned)
 }
 
 /// The schema file's text (pretty JSON with a trailing newline).
@@ -83,17 +109,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
                 offending.push(crate::manifest::sites::child_pointer(&pointer, name));
-                let table = if place.is_empty() {
-                    "the manifest".to_owned()
-                } else {
-                    format!("`[{place}]`")
-                };
-                diags.push(
-                    Diagnostic::error("missing-key", format!("missing key `{name}` in {table}"))
-                        .at(sites.key(&pointer))
-                        .label(format!("`{name}` is required here"))
-                        .help(format!("add `{name} = ...` to {table}")),
-                );
+                diags.push(missing_key(name, &pointer, sites));
             }
             ValidationErrorKind::Type { kind } => {
                 offending.push(pointer.clone());
@@ -154,6 +170,21 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
     } else {
         Err(offending)
     }
+}
+
+/// A required `key` absent from the table at `pointer`, reported at the table's key. Shared with
+/// the keys validation requires after `extends` merges, so both read the same.
+pub fn missing_key(key: &str, pointer: &str, sites: &SiteMap) -> Diagnostic {
+    let place = toml_path(pointer);
+    let table = if place.is_empty() {
+        "the manifest".to_owned()
+    } else {
+        format!("`[{place}]`")
+    };
+    Diagnostic::error("missing-key", format!("missing key `{key}` in {table}"))
+        .at(sites.key(pointer))
+        .label(format!("`{key}` is required here"))
+        .help(format!("add `{key} = ...` to {table}"))
 }
 
 fn quote_list(items: &[String]) -> String {
@@ -277,6 +308,21 @@ mod tests {
     }
 
     #[test]
+    fn the_id_names_this_version_and_is_read_back() {
+        let text = generate();
+        assert_eq!(
+            id_of(&text).as_deref(),
+            Some(concat!(
+                "urn:ecsops:manifest-schema:",
+                env!("CARGO_PKG_VERSION")
+            ))
+        );
+        assert!(validator().is_some(), "the schema with its `$id` compiles");
+        assert_eq!(id_of("{}"), None);
+        assert_eq!(id_of("not json"), None);
+    }
+
+    #[test]
     fn allowed_keys_follow_maps_and_refs() {
         let keys = allowed_keys("/services/web");
         assert!(keys.contains(&"image".to_owned()), "{keys:?}");
@@ -289,21 +335,17 @@ mod tests {
 
 #[cfg(test)]
 mod freshness {
-    /// The checked-in schema must match the types. `ECSOPS_UPDATE_SCHEMA=1 cargo test` rewrites it.
+    /// This repository is a workspace too: its copy of the schema must be what `ecsops schema`
+    /// prints, so editors opening the examples see the schema of this source.
     #[test]
-    fn checked_in_schema_is_fresh() {
+    fn the_repository_copy_is_fresh() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(super::SCHEMA_PATH);
-        let fresh = super::generate();
-        if std::env::var_os("ECSOPS_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &fresh).expect("write schema");
-            return;
-        }
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
-            current == fresh,
-            "{} is stale; run `ECSOPS_UPDATE_SCHEMA=1 cargo test -p ecsops-core schema` and commit it",
+            current == super::generate(),
+            "{} is stale; run `cargo run -q -- schema --write` and commit it",
             super::SCHEMA_PATH
         );
     }

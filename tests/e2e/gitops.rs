@@ -862,7 +862,7 @@ async fn destroy_asks_for_the_environments_name_and_a_typo_changes_nothing() {
     let (code, shown) = answer(b"acceptanc\n");
     assert_eq!(code, Some(1), "{shown}");
     assert!(
-        shown.contains("Destroy cancelled; nothing was changed."),
+        shown.contains("Destroy cancelled: only `acceptance` confirms; nothing was changed."),
         "{shown}"
     );
     assert_eq!(env.vpcs().await.len(), 1, "nothing destroyed");

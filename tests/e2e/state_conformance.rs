@@ -1,6 +1,7 @@
 //! One conformance suite for every state backend: the same test bodies run against the local
 //! backend (a temp directory) and the S3 backend (moto). Locks are exclusive, writes are
-//! compare-and-swap, lineage is enforced, a retried lock write finds its own lock.
+//! compare-and-swap, lineage is enforced, a retried lock write finds its own lock, and a stored
+//! document that does not parse is only replaced by a write naming its version.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -198,6 +199,29 @@ async fn locks(store: &dyn Store) {
     ));
 }
 
+/// After the stored document was truncated: reads fail with `Corrupt`, a write that does not name
+/// the unparsable document's version is refused, and one that does (a forced push) replaces it.
+async fn unparsable(store: &dyn Store) {
+    let backend = store.backend();
+    let read = backend.read().await;
+    assert!(matches!(read, Err(StateError::Corrupt { .. })), "{read:?}");
+    let blind = backend.write(&state(9, "L", "blind"), None).await;
+    assert!(
+        matches!(blind, Err(StateError::Corrupt { .. })),
+        "{blind:?}"
+    );
+    let version = backend.raw_version().await.expect("raw read");
+    assert!(version.is_some(), "the unparsable document has a version");
+    backend
+        .write(&state(9, "L", "restored"), version.as_ref())
+        .await
+        .expect("a write naming the version replaces it");
+    let stored = backend.read().await.expect("read").expect("state").state;
+    assert_eq!(stored, state(9, "L", "restored"));
+}
+
+const TRUNCATED: &[u8] = b"{\"version\": 2, \"lineage\": \"L\", \"ser";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn local_backend_conformance() {
     contention(Arc::new(local())).await;
@@ -213,6 +237,8 @@ async fn local_backend_conformance() {
         .map(|h| h.serial)
         .collect();
     assert_eq!(serials, vec![2, 1]);
+    std::fs::write(store.0.path().join(".ecsops/state/acc.json"), TRUNCATED).expect("truncate");
+    unparsable(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -231,6 +257,17 @@ async fn s3_backend_conformance() {
             .iter()
             .all(|h| h.who.as_deref().is_some_and(|w| w.contains('@')))
     );
+    guard
+        .server
+        .s3()
+        .put_object()
+        .bucket("ecsops-state")
+        .key("teams/platform/acc/state.json")
+        .body(TRUNCATED.to_vec().into())
+        .send()
+        .await
+        .expect("truncated upload");
+    unparsable(store.as_ref()).await;
 }
 
 /// The lock write's first attempt reaches S3 and takes the lock, but its response is lost; the

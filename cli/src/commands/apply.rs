@@ -19,8 +19,8 @@ use ecsops_core::plan::saved::SavedPlan;
 use ecsops_core::render;
 use ecsops_core::state::{LockInfo, Operation};
 
-use super::Context;
 use super::state::LockTimeout;
+use super::{Context, FixBucket};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -34,8 +34,23 @@ pub struct ApplyArgs {
     /// manifests or the commit changed since.
     #[arg(long, value_name = "FILE", conflicts_with = "offline")]
     plan: Option<std::path::PathBuf>,
+    /// Apply without asking for confirmation (for CI).
+    #[arg(long)]
+    auto_approve: bool,
     #[command(flatten)]
-    flags: ApplyFlags,
+    pub flags: ApplyFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The environment (a file stem in `environments/`).
+    #[arg(value_name = "ENV")]
+    environment: String,
+    /// Destroy without asking to type the environment's name (for CI).
+    #[arg(long)]
+    auto_approve: bool,
+    #[command(flatten)]
+    pub flags: ApplyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -46,16 +61,16 @@ pub struct RollbackArgs {
     /// The revision to go back to: a tag (`ecsops/ENV/7`), a serial (`7`) or a commit.
     #[arg(long, value_name = "REV")]
     to: String,
+    /// Roll back without asking for confirmation (for CI).
+    #[arg(long)]
+    auto_approve: bool,
     #[command(flatten)]
-    flags: ApplyFlags,
+    pub flags: ApplyFlags,
 }
 
 /// What apply, destroy and rollback share.
 #[derive(Debug, Args)]
 pub struct ApplyFlags {
-    /// Apply without asking (for CI).
-    #[arg(long)]
-    auto_approve: bool,
     /// Resources changed at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallelism: u16,
@@ -67,18 +82,14 @@ pub struct ApplyFlags {
     offline: bool,
     #[command(flatten)]
     lock: LockTimeout,
+    #[command(flatten)]
+    pub bucket: FixBucket,
 }
 
-pub async fn run(ctx: &Context, args: &ApplyArgs, destroy: bool) -> Result<Exit, CliError> {
-    let mode = if destroy { Mode::Destroy } else { Mode::Apply };
-    let saved = match (&args.plan, destroy) {
-        (None, _) => None,
-        (Some(_), true) => {
-            return Err(CliError::Io(
-                "`destroy` plans by itself; `--plan` is for `apply`".to_owned(),
-            ));
-        }
-        (Some(path), false) => {
+pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
+    let saved = match &args.plan {
+        None => None,
+        Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
             let saved = SavedPlan::parse(&text).map_err(|source| OpsError::SavedPlan {
@@ -88,20 +99,28 @@ pub async fn run(ctx: &Context, args: &ApplyArgs, destroy: bool) -> Result<Exit,
             Some(Box::new(saved))
         }
     };
-    Box::pin(walk(ctx, &args.environment, mode, &args.flags, saved)).await
+    let (env, mode) = (&args.environment, Mode::Apply);
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, saved)).await
+}
+
+pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError> {
+    let (env, mode) = (&args.environment, Mode::Destroy);
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None)).await
 }
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
+    let env = &args.environment;
     let mode = Mode::Rollback {
         to: args.to.clone(),
     };
-    Box::pin(walk(ctx, &args.environment, mode, &args.flags, None)).await
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None)).await
 }
 
 async fn walk(
     ctx: &Context,
     env: &str,
     mode: Mode,
+    auto_approve: bool,
     flags: &ApplyFlags,
     saved: Option<Box<SavedPlan>>,
 ) -> Result<Exit, CliError> {
@@ -118,7 +137,7 @@ async fn walk(
         state_url: ctx.state_url.clone(),
         offline: flags.offline,
         lock_timeout: flags.lock.timeout,
-        auto_approve: flags.auto_approve,
+        auto_approve,
         options: ApplyOptions {
             parallelism: usize::from(flags.parallelism),
             continue_on_error: flags.continue_on_error,
@@ -130,6 +149,12 @@ async fn walk(
     let mut ui = Terminal {
         progress: None,
         lock_wait: report::LockWait::default(),
+        asked: None,
+        compared: if flags.offline {
+            render::Compared::Recorded
+        } else {
+            render::Compared::Live
+        },
     };
     let report = Box::pin(ecsops_core::ops::apply::run(
         &ws, env, &request, &mut ui, interrupt,
@@ -142,7 +167,12 @@ async fn walk(
     match report {
         Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
         Ok(ApplyReport::Cancelled) => {
-            anstream::eprintln!("{verb} cancelled; nothing was changed.");
+            match &ui.asked {
+                Some(answer) => anstream::eprintln!(
+                    "{verb} cancelled: only `{answer}` confirms; nothing was changed."
+                ),
+                None => anstream::eprintln!("{verb} cancelled; nothing was changed."),
+            }
             Ok(Exit::Error)
         }
         Ok(ApplyReport::Interrupted) => {
@@ -181,6 +211,9 @@ fn verb(operation: Operation) -> &'static str {
 struct Terminal {
     progress: Option<Progress>,
     lock_wait: report::LockWait,
+    /// The answer the confirmation asked for, to say so when another one cancels.
+    asked: Option<String>,
+    compared: render::Compared,
 }
 
 impl Interaction for Terminal {
@@ -200,7 +233,7 @@ impl Interaction for Terminal {
         }
         anstream::print!(
             "{}",
-            render::text::render(planned.plan, term::stdout_color())
+            render::text::render(planned.plan, term::stdout_color(), self.compared)
         );
         // A delete-first replacement is two steps: the old one destroyed, the new one made.
         let total = planned
@@ -243,6 +276,7 @@ impl Interaction for Terminal {
         // and the process must not wait for a read that never ends.
         let (tx, rx) = tokio::sync::oneshot::channel();
         let expected = c.answer.clone();
+        self.asked = Some(expected.clone());
         std::thread::spawn(move || {
             let mut line = String::new();
             let read = std::io::stdin()

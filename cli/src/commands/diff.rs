@@ -4,9 +4,9 @@
 
 use clap::{Args, ValueEnum};
 use ecsops_core::ops::{self, DiffOptions};
-use ecsops_core::render;
+use ecsops_core::render::{self, Compared};
 
-use super::Context;
+use super::{Context, FixBucket};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -38,6 +38,8 @@ pub struct DiffArgs {
     /// credentials needed; drift goes unnoticed).
     #[arg(long)]
     offline: bool,
+    #[command(flatten)]
+    pub bucket: FixBucket,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,7 +66,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
             }
             (format, _) => plans
                 .iter()
-                .map(|p| render_one(format, p))
+                .map(|p| render_one(format, p, Compared::Recorded))
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
@@ -76,7 +78,10 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     if let Some(from) = &args.from {
         let outcome = ops::diff_promotion(&ws, from, environment)?;
         report::diagnostics(&outcome.sources, &outcome.warnings);
-        anstream::print!("{}", render_one(args.format, &outcome.plan));
+        anstream::print!(
+            "{}",
+            render_one(args.format, &outcome.plan, Compared::Recorded)
+        );
         return Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()));
     }
     ctx.check_state(environment).await?;
@@ -93,7 +98,12 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
             outcome.aws_requests
         );
     }
-    anstream::print!("{}", render_one(args.format, &outcome.plan));
+    let compared = if args.offline {
+        Compared::Recorded
+    } else {
+        Compared::Live
+    };
+    anstream::print!("{}", render_one(args.format, &outcome.plan, compared));
     if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
         std::fs::write(path, saved.to_json())
             .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))?;
@@ -106,10 +116,10 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()))
 }
 
-fn render_one(format: Format, plan: &ecsops_core::plan::Plan) -> String {
+fn render_one(format: Format, plan: &ecsops_core::plan::Plan, compared: Compared) -> String {
     match format {
-        Format::Text => render::text::render(plan, term::stdout_color()),
-        Format::Markdown => render::markdown::render(plan),
+        Format::Text => render::text::render(plan, term::stdout_color(), compared),
+        Format::Markdown => render::markdown::render(plan, compared),
         Format::Json => render::json::render(plan),
     }
 }

@@ -2,11 +2,11 @@
 
 use std::fmt::Write as _;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ecsops_core::ops::history::{AppliedRevision, history};
 use ecsops_core::state::Operation;
 
-use super::Context;
+use super::{Context, Format, FormatArg};
 use crate::exit::Exit;
 use crate::report::CliError;
 
@@ -15,15 +15,8 @@ pub struct HistoryArgs {
     /// The environment (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    #[command(flatten)]
+    format: FormatArg,
 }
 
 pub async fn run(ctx: &Context, args: &HistoryArgs) -> Result<Exit, CliError> {
@@ -33,7 +26,7 @@ pub async fn run(ctx: &Context, args: &HistoryArgs) -> Result<Exit, CliError> {
     for w in &found.warnings {
         anstream::eprintln!("warning: {w}");
     }
-    match args.format {
+    match args.format.format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&found)
                 .map_err(|e| CliError::Io(format!("cannot write JSON: {e}")))?;

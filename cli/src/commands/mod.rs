@@ -4,15 +4,46 @@ pub mod apply;
 pub mod diff;
 pub mod history;
 pub mod images;
+pub mod init;
 pub mod lock;
+pub mod output;
+pub mod schema;
+pub mod shell;
 pub mod state;
 pub mod validate;
 
 use std::path::PathBuf;
 
+use clap::{Args, ValueEnum};
 use ecsops_core::workspace::Workspace;
 
 use crate::report::CliError;
+
+/// How a reporting command prints: text for people, JSON for tools (`docs/json-output.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `--format`, on every command that reports.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FormatArg {
+    /// Output format: `text` for people, `json` for tools (versioned, see
+    /// `docs/json-output.md`).
+    #[arg(long = "format", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `--fix-bucket`, only on the commands that use the state.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FixBucket {
+    /// Turn on versioning, default encryption and public access blocking on the S3 state
+    /// bucket where they are off (otherwise ecsops only reports them).
+    #[arg(long = "fix-bucket")]
+    pub on: bool,
+}
 
 /// What every command needs: where the workspace is.
 pub struct Context {
@@ -51,6 +82,11 @@ impl Context {
     /// bucket's hygiene is reported on first use, as the state commands do.
     pub async fn check_state(&self, environment: &str) -> Result<(), CliError> {
         self.target(environment).await.map(drop)
+    }
+
+    /// `-C DIR`, when given.
+    pub fn directory(&self) -> Option<&std::path::Path> {
+        self.directory.as_deref()
     }
 
     pub fn workspace(&self) -> Result<Workspace, CliError> {

@@ -5,69 +5,114 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use ecsops_core::graph::Address;
 use ecsops_core::ops::state as ops;
+use ecsops_core::render::reports;
 use ecsops_core::state::{LockInfo, State};
 
-use super::Context;
+use super::{Context, FixBucket, Format, FormatArg};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Addresses, kinds and ids of the recorded resources.
-    List(EnvArg),
+    List(ListArgs),
     /// One recorded resource in full.
     Show(ShowArgs),
     /// The raw state document, on stdout.
     Pull(EnvArg),
-    /// Replace the state with a document (a backup or an edited pull), under the lock.
+    /// Replace the state with a document (a backup, a kept version or an edited pull), under
+    /// the lock.
     Push(PushArgs),
     /// Kept versions of the state, newest first: serial, when, who, and the apply that wrote
     /// it (one per apply, and every push).
     History(HistoryArgs),
 }
 
+impl StateCommand {
+    /// `--fix-bucket` of whichever subcommand it is.
+    pub fn bucket(&self) -> FixBucket {
+        match self {
+            Self::List(a) => a.bucket,
+            Self::Show(a) => a.bucket,
+            Self::Pull(a) => a.bucket,
+            Self::Push(a) => a.bucket,
+            Self::History(a) => a.bucket,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// The environment whose kept state versions to list (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
     /// Show at most this many versions.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    #[command(flatten)]
+    format: FormatArg,
+    #[command(flatten)]
+    bucket: FixBucket,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The environment whose recorded resources to list (a file stem in `environments/`).
+    #[arg(value_name = "ENV")]
+    environment: String,
+    #[command(flatten)]
+    format: FormatArg,
+    #[command(flatten)]
+    bucket: FixBucket,
 }
 
 #[derive(Debug, Args)]
 pub struct EnvArg {
+    /// The environment whose state to print (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
+    #[command(flatten)]
+    bucket: FixBucket,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The environment whose state to read (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
     /// A resource address such as `vpc` or `service[web]`.
     #[arg(value_name = "ADDRESS")]
     address: String,
+    #[command(flatten)]
+    format: FormatArg,
+    #[command(flatten)]
+    bucket: FixBucket,
 }
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
+    /// The environment whose state to replace (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
     /// The state document to write (`-` for stdin).
     #[arg(value_name = "FILE")]
     file: String,
     /// Write even if the document's lineage or serial does not follow the stored state (the
-    /// stored lineage is kept and the serial moves past the stored one).
+    /// stored lineage is kept and the serial moves past the stored one), or over a stored
+    /// state that does not parse.
     #[arg(long)]
     force: bool,
     #[command(flatten)]
     lock: LockTimeout,
+    #[command(flatten)]
+    bucket: FixBucket,
 }
 
-/// `--lock-timeout`: how long to wait for a held lock (0 = fail at once).
+/// `--lock-timeout`, on every command that takes the lock.
 #[derive(Debug, Args)]
 pub struct LockTimeout {
+    /// How long to wait while someone else holds the lock, such as `30s` or `5m` (`0s`: fail
+    /// at once and say who holds it).
     #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub timeout: Duration,
 }
@@ -87,56 +132,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(ctx: &Context, cmd: StateCommand) -> Result<Exit, CliError> {
     match cmd {
-        StateCommand::List(a) => {
-            let target = ctx.target(&a.environment).await?;
-            let Some(stored) = ops::read(&target).await? else {
-                anstream::eprintln!(
-                    "`{}` has no state yet ({})",
-                    a.environment,
-                    target.describe()
-                );
-                return Ok(Exit::Success);
-            };
-            let width = stored
-                .state
-                .resources
-                .keys()
-                .map(|a| a.as_str().len())
-                .max()
-                .unwrap_or(0);
-            for (address, r) in &stored.state.resources {
-                anstream::println!(
-                    "{:width$}  {:26}  {}",
-                    address.as_str(),
-                    r.kind.as_str(),
-                    r.id.as_deref().unwrap_or("-")
-                );
-            }
-            Ok(Exit::Success)
-        }
-        StateCommand::Show(a) => {
-            let target = ctx.target(&a.environment).await?;
-            let stored = ops::read(&target).await?;
-            let address = Address::from(a.address.as_str());
-            if let Some(r) = stored
-                .as_ref()
-                .and_then(|s| s.state.resources.get(&address))
-            {
-                let json = serde_json::to_string_pretty(r).unwrap_or_default();
-                anstream::println!("# {address}\n{json}");
-                Ok(Exit::Success)
-            } else {
-                anstream::eprintln!(
-                    "error: `{address}` is not in the state of `{}`",
-                    a.environment
-                );
-                anstream::eprintln!(
-                    "help: `ecsops state list {}` shows the recorded addresses",
-                    a.environment
-                );
-                Ok(Exit::Error)
-            }
-        }
+        StateCommand::List(a) => list(ctx, &a).await,
+        StateCommand::Show(a) => show(ctx, &a).await,
         StateCommand::Pull(a) => {
             let target = ctx.target(&a.environment).await?;
             if let Some(stored) = ops::read(&target).await? {
@@ -155,36 +152,116 @@ pub async fn run(ctx: &Context, cmd: StateCommand) -> Result<Exit, CliError> {
             }
         }
         StateCommand::Push(a) => push(ctx, a).await,
-        StateCommand::History(a) => {
-            let target = ctx.target(&a.environment).await?;
-            let entries = ops::history(&target).await?;
-            if entries.is_empty() {
-                anstream::eprintln!(
-                    "no kept versions of `{}` ({})",
-                    a.environment,
-                    target.describe()
-                );
-            }
-            for h in entries.iter().take(a.limit) {
-                anstream::println!(
-                    "serial {:<6} {:<20} {:<30} {:<48} {}",
-                    h.serial,
-                    h.when.as_deref().unwrap_or("-"),
-                    h.who.as_deref().unwrap_or("-"),
-                    h.summary.as_deref().unwrap_or("state push"),
-                    h.version
-                );
-            }
-            if entries.len() > a.limit {
-                anstream::eprintln!(
-                    "… {} older version(s); `--limit {}` shows them",
-                    entries.len() - a.limit,
-                    entries.len()
-                );
-            }
-            Ok(Exit::Success)
-        }
+        StateCommand::History(a) => history(ctx, &a).await,
     }
+}
+
+async fn list(ctx: &Context, a: &ListArgs) -> Result<Exit, CliError> {
+    let target = ctx.target(&a.environment).await?;
+    let stored = ops::read(&target).await?;
+    let location = target.describe();
+    if a.format.format == Format::Json {
+        let state = stored.as_ref().map(|s| &s.state);
+        anstream::print!("{}", reports::state_list(&a.environment, &location, state));
+        return Ok(Exit::Success);
+    }
+    let Some(stored) = stored else {
+        anstream::eprintln!("`{}` has no state yet ({location})", a.environment);
+        return Ok(Exit::Success);
+    };
+    if stored.state.resources.is_empty() {
+        anstream::eprintln!(
+            "no resources are recorded for `{}` (serial {}, {location})",
+            a.environment,
+            stored.state.serial
+        );
+        return Ok(Exit::Success);
+    }
+    let width = stored
+        .state
+        .resources
+        .keys()
+        .map(|a| a.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for (address, r) in &stored.state.resources {
+        anstream::println!(
+            "{:width$}  {:26}  {}",
+            address.as_str(),
+            r.kind.as_str(),
+            r.id.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(Exit::Success)
+}
+
+async fn show(ctx: &Context, a: &ShowArgs) -> Result<Exit, CliError> {
+    let target = ctx.target(&a.environment).await?;
+    let stored = ops::read(&target).await?;
+    let address = Address::from(a.address.as_str());
+    let Some((stored, r)) = stored
+        .as_ref()
+        .and_then(|s| Some((s, s.state.resources.get(&address)?)))
+    else {
+        anstream::eprintln!(
+            "error: `{address}` is not in the state of `{}`",
+            a.environment
+        );
+        anstream::eprintln!(
+            "help: `ecsops state list {}` shows the recorded addresses",
+            a.environment
+        );
+        return Ok(Exit::Error);
+    };
+    if a.format.format == Format::Json {
+        let location = target.describe();
+        anstream::print!(
+            "{}",
+            reports::state_show(&a.environment, &location, &stored.state, &address, r)
+        );
+    } else {
+        let json = serde_json::to_string_pretty(r).unwrap_or_default();
+        anstream::println!("# {address}\n{json}");
+    }
+    Ok(Exit::Success)
+}
+
+async fn history(ctx: &Context, a: &HistoryArgs) -> Result<Exit, CliError> {
+    let target = ctx.target(&a.environment).await?;
+    let entries = ops::history(&target).await?;
+    if a.format.format == Format::Json {
+        let location = target.describe();
+        anstream::print!(
+            "{}",
+            reports::state_history(&a.environment, &location, &entries, a.limit)
+        );
+        return Ok(Exit::Success);
+    }
+    if entries.is_empty() {
+        anstream::eprintln!(
+            "no kept versions of `{}` ({})",
+            a.environment,
+            target.describe()
+        );
+    }
+    for h in entries.iter().take(a.limit) {
+        anstream::println!(
+            "serial {:<6} {:<20} {:<30} {:<48} {}",
+            h.serial,
+            h.when.as_deref().unwrap_or("-"),
+            h.who.as_deref().unwrap_or("-"),
+            h.summary.as_deref().unwrap_or("state push"),
+            h.version
+        );
+    }
+    if entries.len() > a.limit {
+        anstream::eprintln!(
+            "… {} older version(s); `--limit {}` shows them",
+            entries.len() - a.limit,
+            entries.len()
+        );
+    }
+    Ok(Exit::Success)
 }
 
 async fn push(ctx: &Context, a: PushArgs) -> Result<Exit, CliError> {

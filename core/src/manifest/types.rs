@@ -2,9 +2,9 @@
 //! serde reads them, schemars turns them into `schemas/manifest.schema.json`, and their doc
 //! comments become the descriptions editors show. Unknown keys are errors everywhere.
 //!
-//! Settings that a shared base file may leave to the environment file (region, CIDR, ...) are
-//! optional here and required by validation after `extends` is merged, so editors do not flag a
-//! base file as incomplete.
+//! Settings that one file of an `extends` chain may leave to another (region, CIDR, a
+//! service's image, ...) are optional here and required by validation after the merge, so
+//! editors flag neither a base file nor an environment file that overrides part of a table.
 
 use std::collections::BTreeMap;
 
@@ -421,8 +421,10 @@ impl Default for Alerts {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
-    /// Container image, for example `nginx:1.27-alpine` or an ECR URI.
-    pub image: String,
+    /// Container image, for example `nginx:1.27-alpine` or an ECR URI. Required; a base file
+    /// may leave it to the files that extend it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// CPU units (1024 = one vCPU).
     #[serde(default = "default_cpu")]
     pub cpu: u32,
@@ -555,7 +557,9 @@ impl Default for Deployment {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemContainer {
-    pub image: String,
+    /// Container image. Required; a base file may leave it to the files that extend it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     #[serde(default = "default_system_cpu")]
     pub cpu: u32,
     #[serde(default = "default_memory")]

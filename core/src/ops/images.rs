@@ -179,8 +179,9 @@ pub fn promote(
     let requests: Vec<(String, String)> = names
         .into_iter()
         .filter_map(|n| {
+            // A source without an image has nothing to promote; its validation says so.
             let (_, image) = image_of(&source, &n)?;
-            Some((n, image.to_owned()))
+            Some((n, image?.to_owned()))
         })
         .collect();
     edit_images(ws, to, Some(from), &target, &requests, options)
@@ -200,26 +201,27 @@ fn merged(ws: &Workspace, environment: &str) -> Result<Manifest, OpsError> {
     }
 }
 
-/// Every service and system container with its image, services first.
-fn images(m: &Manifest) -> Vec<(String, Workload, &str)> {
+/// Every service and system container with its image, services first. The image is `None`
+/// only where validation will say it is missing.
+fn images(m: &Manifest) -> Vec<(String, Workload, Option<&str>)> {
     let services = m
         .services
         .iter()
-        .map(|(n, s)| (n.clone(), Workload::Service, s.image.as_str()));
+        .map(|(n, s)| (n.clone(), Workload::Service, s.image.as_deref()));
     let system = m
         .system_containers
         .iter()
-        .map(|(n, s)| (n.clone(), Workload::SystemContainer, s.image.as_str()));
+        .map(|(n, s)| (n.clone(), Workload::SystemContainer, s.image.as_deref()));
     services.chain(system).collect()
 }
 
-fn image_of<'m>(m: &'m Manifest, name: &str) -> Option<(Workload, &'m str)> {
+fn image_of<'m>(m: &'m Manifest, name: &str) -> Option<(Workload, Option<&'m str>)> {
     if let Some(s) = m.services.get(name) {
-        return Some((Workload::Service, &s.image));
+        return Some((Workload::Service, s.image.as_deref()));
     }
     m.system_containers
         .get(name)
-        .map(|s| (Workload::SystemContainer, s.image.as_str()))
+        .map(|s| (Workload::SystemContainer, s.image.as_deref()))
 }
 
 /// The kind of `name` in `environment`, or why it has none there.
@@ -286,7 +288,7 @@ fn edit_images(
         let Some((kind, old)) = image_of(manifest, name) else {
             continue;
         };
-        if old == image {
+        if old == Some(image.as_str()) {
             unchanged.push(name.clone());
             continue;
         }
@@ -299,7 +301,7 @@ fn edit_images(
         changes.push(ImageChange {
             name: name.clone(),
             kind,
-            from: old.to_owned(),
+            from: old.unwrap_or_default().to_owned(),
             to: image.clone(),
             inherited_from: (!edited.replaced)
                 .then(|| inherited_from(ws, environment, kind, name))

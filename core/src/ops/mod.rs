@@ -5,7 +5,9 @@ pub mod apply;
 pub(crate) mod diff;
 pub mod history;
 pub mod images;
+pub mod init;
 mod review;
+pub mod schema;
 mod session;
 pub mod state;
 mod validate;
@@ -59,6 +61,16 @@ pub enum OpsError {
         environment: String,
         operation: &'static str,
         reason: String,
+    },
+    /// `init` refused; nothing was written.
+    #[error(transparent)]
+    Init(Box<init::InitError>),
+    /// A file of the workspace could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The revision to roll back to cannot be used.
     #[error("cannot roll back `{environment}`: {reason}")]

@@ -137,8 +137,9 @@ pub async fn acquire(
 }
 
 /// `state push`: writes `document` as the new state under the lock. Refuses another lineage
-/// and a serial that does not move forward, unless `force` (which still keeps the lineage check
-/// off only when asked and bumps the serial past the stored one).
+/// and a serial that does not move forward, unless `force` (which keeps the stored lineage and
+/// bumps the serial past the stored one). With `force`, a stored state that does not parse is
+/// replaced: that is how a kept version is restored (its serial moves past every kept one).
 pub async fn push(
     target: &Target,
     mut document: State,
@@ -146,17 +147,27 @@ pub async fn push(
     lock: &LockInfo,
 ) -> Result<u64, OpsError> {
     let result = async {
-        let current = target.backend.read().await?;
-        if let Some(c) = &current
-            && force
-        {
-            document.lineage.clone_from(&c.state.lineage);
-            document.serial = document.serial.max(c.state.serial + 1);
-        }
-        target
-            .backend
-            .write(&document, current.as_ref().map(|c| &c.version))
-            .await?;
+        let expected = match target.backend.read().await {
+            Ok(Some(c)) => {
+                if force {
+                    document.lineage.clone_from(&c.state.lineage);
+                    document.serial = document.serial.max(c.state.serial + 1);
+                }
+                Some(c.version)
+            }
+            Ok(None) => None,
+            Err(StateError::Corrupt { .. }) if force => {
+                // Kept versions without a history (an unversioned bucket) leave the serial as
+                // pushed.
+                let newest = target.backend.history().await.ok().into_iter().flatten();
+                if let Some(n) = newest.map(|h| h.serial).max() {
+                    document.serial = document.serial.max(n + 1);
+                }
+                target.backend.raw_version().await?
+            }
+            Err(e) => return Err(e),
+        };
+        target.backend.write(&document, expected.as_ref()).await?;
         Ok::<u64, StateError>(document.serial)
     }
     .await;
@@ -182,7 +193,13 @@ pub async fn check_bucket(target: &Target, fix: bool) -> Result<Option<BucketChe
     let (Backend::S3(s3), Location::S3 { bucket, .. }) = (&target.backend, &target.location) else {
         return Ok(None);
     };
-    if !fix && target.backend.read().await?.is_some() {
+    // A state that does not parse still exists: its own command reports it, with what to do.
+    let exists = match target.backend.read().await {
+        Ok(stored) => stored.is_some(),
+        Err(StateError::Corrupt { .. }) => true,
+        Err(e) => return Err(e.into()),
+    };
+    if !fix && exists {
         return Ok(None);
     }
     let found = s3.hygiene().await;

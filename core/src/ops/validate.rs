@@ -40,6 +40,9 @@ pub fn validate(ws: &Workspace, environments: &[String]) -> Result<ValidateRepor
     for env in &environments {
         check_environment(ws, env, &neighbours, &mut sources, &mut diagnostics);
     }
+    if let Some(stale) = super::schema::stale_copy(ws) {
+        diagnostics.push(stale);
+    }
     diagnostics.sort();
     Ok(ValidateReport {
         environments,

@@ -2,7 +2,7 @@
 //!
 //! Resources are visited in dependency order so that a reference to a resource being created or
 //! replaced is known to be unknown (and so changes, forcing a replacement where the attribute
-//! demands one) before its dependents are compared. Deletes come last, dependents first.
+//! demands one) before its dependents are compared. The plan lists the changes by address.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -235,6 +235,9 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         });
     }
 
+    // Readers find a resource where they expect it, as in Terraform; the apply schedules by
+    // dependencies, not by this order.
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
     let summary = Summary::of(&changes);
     tracing::info!(environment = input.environment, "{}", summary.line());
     Plan {
@@ -381,8 +384,9 @@ mod tests {
         let g = network("10.0.0.0/16", "10.0.0.0/24");
         let p = plan(&g, None, &[]);
         assert_eq!(p.summary.create, 2);
-        assert_eq!(p.changes[0].address, a("vpc"), "dependencies come first");
-        let subnet = &p.changes[1];
+        let order: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(order, vec!["subnet.public[a]", "vpc"], "by address");
+        let subnet = &p.changes[0];
         let vpc_id = subnet
             .attributes
             .iter()
@@ -393,7 +397,7 @@ mod tests {
             "a reference to a new resource is unknown"
         );
         assert!(
-            p.changes[0]
+            p.changes[1]
                 .attributes
                 .iter()
                 .any(|c| c.name == "id" && c.after_unknown)

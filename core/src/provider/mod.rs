@@ -127,6 +127,18 @@ impl ResourceSpec {
         }
     }
 
+    /// The value of `attribute`, optional in its attributes struct because only a resource
+    /// read back may lack it (every desired one sets it); a spec without it is refused.
+    pub fn required<'v>(
+        &self,
+        attribute: &str,
+        value: Option<&'v String>,
+    ) -> Result<&'v str, ProviderError> {
+        value
+            .map(String::as_str)
+            .ok_or_else(|| self.invalid(attribute, "is missing or not a string"))
+    }
+
     /// A deterministic idempotency token (64 hex characters, the longest EC2 accepts): the same
     /// create retried after a lost response or a crash reuses it, while a replacement (new
     /// attributes or a later `token_seed`) gets a fresh one.

@@ -32,6 +32,7 @@ mod tests {
     use crate::plan::{
         Action, AttributeChange, Drift, PLAN_FORMAT_VERSION, PriorState, ResourceChange, Summary,
     };
+    use crate::render::format_docs;
 
     /// A plan in which every optional field is present.
     fn full_plan() -> Plan {
@@ -100,41 +101,21 @@ mod tests {
         assert_eq!(back, plan);
     }
 
-    fn field_names(v: &Value, out: &mut BTreeSet<String>) {
-        match v {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    // Attribute values are user data, not format fields.
-                    if k != "before" && k != "after" {
-                        field_names(v, out);
-                    }
-                    out.insert(k.clone());
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| field_names(i, out)),
-            _ => {}
-        }
-    }
+    /// Attribute values are user data, not format fields.
+    const USER_DATA: &[&str] = &["before", "after"];
 
     fn documentation() -> String {
-        std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-json.md"),
-        )
-        .expect("docs/plan-json.md")
+        format_docs::documentation("plan-json.md")
     }
 
     #[test]
     fn the_documentation_lists_exactly_the_serialized_fields() {
         let doc = documentation();
-        let documented: BTreeSet<String> = doc
-            .lines()
-            .filter_map(|l| l.strip_prefix("| `"))
-            .filter_map(|l| l.split('`').next())
-            .map(str::to_owned)
-            .collect();
+        let documented = format_docs::table_fields(&doc);
         let mut serialized = BTreeSet::new();
-        field_names(
+        format_docs::field_names(
             &serde_json::to_value(full_plan()).expect("json"),
+            USER_DATA,
             &mut serialized,
         );
         assert_eq!(
@@ -187,6 +168,8 @@ mod tests {
         let end = start + doc[start..].find("```").expect("example end");
         let example: Plan = serde_json::from_str(&doc[start..end]).expect("the example parses");
         assert_eq!(example.format_version, PLAN_FORMAT_VERSION);
+        let addresses: Vec<&str> = example.changes.iter().map(|c| c.address.as_str()).collect();
+        assert!(addresses.is_sorted(), "in address order: {addresses:?}");
         let mut listed = Summary::of(&example.changes);
         listed.no_op = example.summary.no_op;
         assert_eq!(listed, example.summary, "the example's counts add up");

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use super::attribute::{Line, Mark, attribute};
-use super::{name_width, printable, symbol, verb};
+use super::{Compared, name_width, printable, symbol, unchanged, verb};
 use crate::plan::{Action, Plan, ResourceChange};
 
 /// Upper bound of the comment's length in bytes (so also in characters), leaving GitHub's
@@ -31,8 +31,8 @@ const SECTION_BUDGET: usize = 12_000;
 const MAX_LINE: usize = 1_000;
 
 /// Renders `plan` as CommonMark with `<details>` sections, at most [`MAX_LEN`] bytes long.
-pub fn render(plan: &Plan) -> String {
-    render_within(plan, MAX_LEN)
+pub fn render(plan: &Plan, compared: Compared) -> String {
+    render_within(plan, MAX_LEN, compared)
 }
 
 /// Several environments' plans in one comment, each given an equal share of [`MAX_LEN`] (a
@@ -61,14 +61,14 @@ pub fn render_many(plans: &[Plan], base: &str) -> String {
     );
     let share = (MAX_LEN - out.len()) / plans.len();
     for p in plans {
-        out.push_str(&render_within(p, share));
+        out.push_str(&render_within(p, share, Compared::Recorded));
         out.push('\n');
     }
     out
 }
 
 /// [`render`] in at most `max_len` bytes.
-fn render_within(plan: &Plan, max_len: usize) -> String {
+fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     let mut out = String::new();
     let since = match (&plan.promoted_from, &plan.base_revision) {
         (Some(from), _) => format!(" (promoting {})", code_span(&printable(from))),
@@ -92,7 +92,8 @@ fn render_within(plan: &Plan, max_len: usize) -> String {
     if !plan.has_changes() {
         let _ = writeln!(
             out,
-            "**No changes.** The infrastructure matches the manifest.\n\n{}",
+            "**No changes.** {}\n\n{}",
+            unchanged(plan, compared),
             plan.summary.line()
         );
         return out;
@@ -468,7 +469,7 @@ mod tests {
             account: "222222222222".to_owned(),
             arn: "arn:aws:sts::222222222222:assumed-role/deployer/ci".to_owned(),
         });
-        let md = render(&p);
+        let md = render(&p, Compared::Live);
         assert!(
             md.starts_with("### ecsops plan: `acc`\n\nAWS account `222222222222` as `arn:aws:sts::222222222222:assumed-role/deployer/ci`\n\n"),
             "{md}"
@@ -487,7 +488,7 @@ mod tests {
             change(3, Action::Replace),
             change(4, Action::NoOp),
         ]);
-        let md = render(&p);
+        let md = render(&p, Compared::Live);
         let head = "\
 ### ecsops plan: `acc`
 
@@ -547,7 +548,7 @@ mod tests {
         let mut c = change(1, Action::Delete);
         c.address = Address::keyed("service", "a`b</summary><script>");
         c.attributes[0].before = Some(json!("```\n</details>\n````"));
-        let md = render(&plan(vec![c]));
+        let md = render(&plan(vec![c]), Compared::Live);
         let structure = parse(&md);
         assert_eq!((structure.details, structure.code_blocks), (1, 1));
         assert!(
@@ -575,7 +576,7 @@ mod tests {
                 )
             })
             .collect();
-        let md = render(&plan(changes));
+        let md = render(&plan(changes), Compared::Live);
         assert!(md.len() <= MAX_LEN, "{} bytes", md.len());
         assert!(md.chars().count() < 65_536);
         let structure = parse(&md);
@@ -614,7 +615,7 @@ mod tests {
         });
         let mut other = change(2, Action::Create);
         other.attributes[0].after = Some(json!("#!/bin/bash"));
-        let md = render(&plan(vec![c, other]));
+        let md = render(&plan(vec![c, other]), Compared::Live);
         assert!(md.len() < SECTION_BUDGET + 2_000, "{} bytes", md.len());
         assert!(md.contains("more lines (see the full plan with --format text)"));
         assert_eq!(
@@ -629,7 +630,7 @@ mod tests {
         let mut c = change(1, Action::Create);
         c.attributes[0].name = "policy".to_owned();
         c.attributes[0].after = Some(json!("p".repeat(5000)));
-        let md = render(&plan(vec![c]));
+        let md = render(&plan(vec![c]), Compared::Live);
         assert!(md.contains(" … (4013 more characters)"), "{md}");
         parse(&md);
     }
@@ -638,7 +639,7 @@ mod tests {
     fn no_changes_is_short() {
         let mut c = change(1, Action::NoOp);
         c.attributes.clear();
-        let md = render(&plan(vec![c]));
+        let md = render(&plan(vec![c]), Compared::Live);
         assert_eq!(
             md,
             "### ecsops plan: `acc`\n\n**No changes.** The infrastructure matches the manifest.\n\n\
@@ -651,7 +652,7 @@ mod tests {
         let mut c = change(1, Action::Replace);
         c.attributes.clear();
         c.replace_because = vec!["kind".to_owned()];
-        let md = render(&plan(vec![c]));
+        let md = render(&plan(vec![c]), Compared::Live);
         assert!(md.contains("No attribute changes.\n\n</details>"), "{md}");
         assert_eq!(parse(&md).details, 1);
     }
@@ -679,7 +680,7 @@ mod tests {
                 attributes: vec![],
             },
         ];
-        let md = render(&p);
+        let md = render(&p, Compared::Live);
         assert!(md.contains("> [!WARNING]"), "{md}");
         assert!(
             md.contains("> - `autoscaling_group[default]` changed: `max_size`"),

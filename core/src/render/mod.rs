@@ -6,18 +6,46 @@
 //! multi-line strings), so a change reads the same in a terminal and in a pull request. Every
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
-//! manifest file as `git diff` does.
+//! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
+//! report (validate, state, lock, output).
 
 mod attribute;
+#[cfg(test)]
+mod format_docs;
 pub mod json;
 pub mod markdown;
 pub mod patch;
+pub mod reports;
 pub mod text;
 mod value;
 
 use std::borrow::Cow;
 
 use crate::plan::Action;
+
+/// What the plan compared the manifests with, which is all that "no changes" may claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// The live resources, read from AWS.
+    Live,
+    /// Only the recorded state (`--offline`): AWS was not read.
+    Recorded,
+}
+
+/// The sentence after "No changes.": what was compared, and found to match.
+fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
+    match (&plan.promoted_from, &plan.base_revision, compared) {
+        (Some(from), _, _) => format!(
+            "Promoting {}'s manifests would change nothing.",
+            printable(from)
+        ),
+        (None, Some(rev), _) => format!("The manifests match revision {}.", printable(rev)),
+        (None, None, Compared::Live) => "The infrastructure matches the manifest.".to_owned(),
+        (None, None, Compared::Recorded) => {
+            "The recorded state matches the manifest (AWS was not read: `--offline`).".to_owned()
+        }
+    }
+}
 
 /// The sentence after `# <address>`.
 fn verb(action: Action) -> &'static str {
@@ -174,14 +202,14 @@ mod tests {
         #[test]
         fn any_plan_renders_safely(changes in prop::collection::vec(resource_change(), 0..6)) {
             let plan = Plan::for_tests(changes, 1);
-            let plain = text::render(&plan, false);
+            let plain = text::render(&plan, false, Compared::Live);
             prop_assert!(!plain.contains('\u{1b}'), "escape in {}", plain);
             prop_assert!(!plain.contains('\u{202e}'), "override in {}", plain);
             let summary = format!("{}\n", plan.summary.line());
             prop_assert!(plain.ends_with(&summary), "{}", plain);
-            prop_assert!(text::render(&plan, true).len() >= plain.len());
+            prop_assert!(text::render(&plan, true, Compared::Live).len() >= plain.len());
 
-            let md = markdown::render(&plan);
+            let md = markdown::render(&plan, Compared::Live);
             prop_assert!(md.len() <= markdown::MAX_LEN);
             // Every section closes outside any code block, so no user text escaped its fence.
             let mut depth = 0i64;

@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::attribute::{Line, Mark, attribute};
-use super::{name_width, printable, symbol, verb};
+use super::{Compared, name_width, printable, symbol, unchanged, verb};
 use crate::plan::{Action, Plan, ResourceChange};
 
 /// Renders `plan` for a terminal; `color` adds ANSI styles and changes nothing else.
-pub fn render(plan: &Plan, color: bool) -> String {
+pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
     let paint = Painter { color };
     let mut out = String::new();
     let environment = printable(&plan.environment);
@@ -57,7 +57,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
     drift(&mut out, plan, paint);
     if !plan.has_changes() {
         out.push('\n');
-        out.push_str(&paint.bold("No changes. The infrastructure matches the manifest."));
+        out.push_str(&paint.bold(&format!("No changes. {}", unchanged(plan, compared))));
         out.push_str("\n\n");
         out.push_str(&plan.summary.line());
         out.push('\n');
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn every_action_reads_like_terraform() {
-        let text = render(&every_action(), false);
+        let text = render(&every_action(), false, Compared::Live);
         let expected = "\
 ecsops plan for acc (state serial 3, lineage L)
 Symbols: + create, ~ update in place, -/+ replace (destroy, then create), - destroy
@@ -395,7 +395,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             account: "222222222222".to_owned(),
             arn: "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci".to_owned(),
         });
-        let text = render(&plan, false);
+        let text = render(&plan, false, Compared::Live);
         assert!(
             text.starts_with(
                 "ecsops plan for acc (state serial 3, lineage L)\nAWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci\n"
@@ -406,9 +406,9 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 
     #[test]
     fn colour_adds_sgr_codes_and_nothing_else() {
-        let plain = render(&every_action(), false);
+        let plain = render(&every_action(), false, Compared::Live);
         assert!(!plain.contains('\u{1b}'));
-        let coloured = render(&every_action(), true);
+        let coloured = render(&every_action(), true, Compared::Live);
         assert!(coloured.contains("\u{1b}[32m+\u{1b}[0m"), "green create");
         assert!(coloured.contains("\u{1b}[33m~\u{1b}[0m"), "yellow update");
         assert!(
@@ -440,7 +440,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         );
         c.attributes
             .push(attr("name\u{1b}", None, Some(json!("\u{1b}[31m"))));
-        let text = render(&plan(vec![c]), false);
+        let text = render(&plan(vec![c]), false, Compared::Live);
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(!text.contains('\u{7}'), "{text}");
         assert!(
@@ -453,7 +453,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
     fn no_changes_and_no_state() {
         let mut p = plan(vec![change("vpc", Action::NoOp, vec![])]);
         assert_eq!(
-            render(&p, false),
+            render(&p, false, Compared::Live),
             "ecsops plan for acc (state serial 3, lineage L)\n\n\
              No changes. The infrastructure matches the manifest.\n\n\
              Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.\n"
@@ -461,7 +461,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         p.changes.clear();
         p.prior_state = None;
         p.summary = crate::plan::Summary::default();
-        let text = render(&p, false);
+        let text = render(&p, false, Compared::Live);
         assert!(
             text.starts_with("ecsops plan for acc (no state yet: everything will be created)\n")
         );
@@ -471,7 +471,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             serial: 0,
         });
         assert!(
-            !render(&p, true).contains("No changes.\u{1b}"),
+            !render(&p, true, Compared::Live).contains("No changes.\u{1b}"),
             "styles close"
         );
     }
@@ -505,7 +505,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
                 ],
             ),
         ]);
-        let text = render(&p, false);
+        let text = render(&p, false, Compared::Live);
         let expected_create = format!(
             "  + vpc {{
       + user_data = <<EOT
@@ -561,7 +561,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             moved: &[],
             manifest_digest: "d",
         });
-        let text = render(&p, false);
+        let text = render(&p, false, Compared::Live);
         assert!(text.contains("(no state yet: everything will be created)"));
         assert!(
             text.contains(
@@ -584,7 +584,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             attributes: vec![],
             depends_on: vec![],
         };
-        let out = render(&plan(vec![c.clone()]), false);
+        let out = render(&plan(vec![c.clone()]), false, Compared::Live);
         assert!(
             out.contains("# vpc has moved to vpc.main (no other change)"),
             "{out}"
@@ -592,6 +592,6 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         assert!(!out.contains("No changes."), "{out}");
         assert!(!out.contains("Symbols:"), "{out}");
         c.moved_from = None;
-        assert!(render(&plan(vec![c]), false).contains("No changes."));
+        assert!(render(&plan(vec![c]), false, Compared::Live).contains("No changes."));
     }
 }

@@ -180,6 +180,16 @@ impl Backend {
         }
     }
 
+    /// The stored document's version without parsing it: a forced push names it to replace a
+    /// state that does not parse.
+    pub async fn raw_version(&self) -> Result<Option<Version>, StateError> {
+        let raw = match self {
+            Self::Local(b) => b.read_raw()?,
+            Self::S3(b) => b.read_raw().await?,
+        };
+        Ok(raw.map(|(_, v)| v))
+    }
+
     /// Writes a version to keep in the history: an apply's last save, a push.
     pub async fn write(
         &self,

@@ -52,8 +52,16 @@ pub enum StateError {
         given: u64,
         stored: u64,
     },
+    /// The stored state does not parse (truncated, hand-edited): the kept versions can
+    /// replace it (`state history`, `state push --force`).
     #[error("the state of `{environment}` at `{location}` is not a valid state document: {reason}")]
     Corrupt {
+        environment: String,
+        location: String,
+        reason: String,
+    },
+    #[error("the lock of `{environment}` at `{location}` is unreadable: {reason}")]
+    LockCorrupt {
         environment: String,
         location: String,
         reason: String,

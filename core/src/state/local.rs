@@ -93,17 +93,28 @@ impl LocalBackend {
     }
 
     pub fn read(&self) -> Result<Option<Stored>, StateError> {
-        let path = self.state_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("read", &path, &e)),
+        let Some((bytes, version)) = self.read_raw()? else {
+            return Ok(None);
         };
-        let state = parse(&self.environment, &path.display().to_string(), &bytes)?;
-        Ok(Some(Stored {
-            state,
-            version: Version(digest(&bytes)),
-        }))
+        let state = parse(&self.environment, &self.describe(), &bytes)?;
+        Ok(Some(Stored { state, version }))
+    }
+
+    /// The stored document's bytes and version, parsed or not.
+    pub fn read_raw(&self) -> Result<Option<(Vec<u8>, Version)>, StateError> {
+        let path = self.state_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let version = Version(digest(&bytes));
+                Ok(Some((bytes, version)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path, &e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.state_path().display().to_string()
     }
 
     /// Writes `state` if the stored document is still the one `expected` names (`None`: there
@@ -124,8 +135,9 @@ impl LocalBackend {
             .open(&mutex_path)
             .map_err(|e| io("open", &mutex_path, &e))?;
         mutex.lock().map_err(|e| io("lock", &mutex_path, &e))?;
-        let current = self.read()?;
-        check_write(&self.environment, current.as_ref(), state, expected)?;
+        let raw = self.read_raw()?;
+        let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
+        check_replace(&self.environment, &self.describe(), raw, state, expected)?;
         let bytes = serialize(state);
         let path = self.state_path();
         let tmp = self.dir.join(format!(
@@ -238,10 +250,10 @@ impl LocalBackend {
         let path = self.lock_path();
         match std::fs::read(&path) {
             Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| {
-                StateError::Corrupt {
+                StateError::LockCorrupt {
                     environment: self.environment.clone(),
                     location: path.display().to_string(),
-                    reason: format!("unreadable lock: {e}; remove the file by hand"),
+                    reason: format!("{e}; remove the file by hand"),
                 }
             })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -269,6 +281,30 @@ fn unknown_holder(ours: &LockInfo) -> LockInfo {
         account: None,
         caller: None,
     }
+}
+
+/// The rules every backend applies before writing, on the stored document as read (`raw`: its
+/// bytes and version). A document that does not parse may only be replaced by a writer naming
+/// its version, one that read it and chose to overwrite it (`state push --force`).
+pub(super) fn check_replace(
+    environment: &str,
+    location: &str,
+    raw: Option<(&[u8], &Version)>,
+    new: &State,
+    expected: Option<&Version>,
+) -> Result<(), StateError> {
+    let current = match raw {
+        None => None,
+        Some((bytes, version)) => match parse(environment, location, bytes) {
+            Ok(state) => Some(Stored {
+                state,
+                version: version.clone(),
+            }),
+            Err(StateError::Corrupt { .. }) if expected == Some(version) => return Ok(()),
+            Err(e) => return Err(e),
+        },
+    };
+    check_write(environment, current.as_ref(), new, expected)
 }
 
 /// The compare-and-swap rules every backend applies before writing.

@@ -20,7 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::State;
 use super::backend::{HistoryEntry, Stored, Version, s3_key};
 use super::error::StateError;
-use super::local::{check_write, parse, serialize};
+use super::local::{check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws::identity::configure;
@@ -192,14 +192,19 @@ impl S3Backend {
     }
 
     pub async fn read(&self) -> Result<Option<Stored>, StateError> {
-        let Some((bytes, etag)) = self.get("state.json").await? else {
+        let Some((bytes, version)) = self.read_raw().await? else {
             return Ok(None);
         };
         let state = parse(&self.environment, &self.location("state.json"), &bytes)?;
-        Ok(Some(Stored {
-            state,
-            version: Version(etag),
-        }))
+        Ok(Some(Stored { state, version }))
+    }
+
+    /// The stored document's bytes and version (its ETag), parsed or not.
+    pub async fn read_raw(&self) -> Result<Option<(Vec<u8>, Version)>, StateError> {
+        Ok(self
+            .get("state.json")
+            .await?
+            .map(|(bytes, etag)| (bytes, Version(etag))))
     }
 
     pub async fn write(
@@ -207,8 +212,15 @@ impl S3Backend {
         state: &State,
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
-        let current = self.read().await?;
-        check_write(&self.environment, current.as_ref(), state, expected)?;
+        let raw = self.read_raw().await?;
+        let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
+        check_replace(
+            &self.environment,
+            &self.location("state.json"),
+            raw,
+            state,
+            expected,
+        )?;
         let put = self
             .client
             .put_object()
@@ -307,10 +319,10 @@ impl S3Backend {
         let Some((bytes, etag)) = self.get("lock.json").await? else {
             return Ok(None);
         };
-        let info = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        let info = serde_json::from_slice(&bytes).map_err(|e| StateError::LockCorrupt {
             environment: self.environment.clone(),
             location: self.location("lock.json"),
-            reason: format!("unreadable lock: {e}; delete the object by hand"),
+            reason: format!("{e}; delete the object by hand"),
         })?;
         Ok(Some((info, etag)))
     }

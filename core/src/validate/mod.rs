@@ -1,14 +1,18 @@
 //! Semantic validation of a loaded manifest: the rules a JSON Schema cannot express (account
 //! ids and roles to assume, CIDR containment and overlap, references between sections, AWS
-//! naming limits, capacity, secret references). Every rule pushes diagnostics at the exact key
-//! or value concerned; none stops the others, and none panics on user input.
+//! naming limits, capacity, secret references, keys required only once `extends` is merged).
+//! Every rule pushes diagnostics at the exact key or value concerned; none stops the others,
+//! and none panics on user input.
 
 mod accounts;
 mod capacity;
 mod names;
 mod network;
 mod references;
+mod required;
 mod secrets;
+
+pub use names::environment_name_ok;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::sites::child_pointer;
@@ -38,6 +42,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
         pruned,
         diags,
     };
+    required::check(&mut cx);
     accounts::check(&mut cx);
     names::check(&mut cx);
     network::check(&mut cx, neighbours);

@@ -11,6 +11,12 @@ fn kebab(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// An environment name ecsops accepts: lowercase letters, digits and `-`, at most 20 characters
+/// (it starts the AWS names of the environment, whose limits are tight).
+pub fn environment_name_ok(env: &str) -> bool {
+    kebab(env) && env.len() <= 20
+}
+
 pub(super) fn check(cx: &mut Cx<'_>) {
     let m = cx.m;
     let env = cx.environment().to_owned();
@@ -28,7 +34,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         ))
         .emit();
     }
-    if !kebab(&env) || env.len() > 20 {
+    if !environment_name_ok(&env) {
         cx.at_key(
             "invalid-name",
             "/environment",

@@ -11,6 +11,7 @@ pub mod git;
 pub mod moto;
 pub mod provider;
 pub mod proxy;
+pub mod taplo;
 
 /// The repository root (the workspace of the example manifests).
 pub fn repo_root() -> PathBuf {
@@ -18,6 +19,22 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("cli/ has a parent")
         .to_path_buf()
+}
+
+/// The executable `bin` of the pinned Python tool `name` (`tests/<name>/requirements.txt`),
+/// installed into `target/<name>-venv` by `tests/ensure-venv.sh` on first use.
+pub fn python_tool(name: &str, bin: &str) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join("tests/ensure-venv.sh"))
+        .args([name, bin])
+        .output()
+        .expect("run tests/ensure-venv.sh");
+    assert!(
+        out.status.success(),
+        "installing {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// A throwaway workspace directory with an `environments/` folder.

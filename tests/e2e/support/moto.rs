@@ -1,6 +1,7 @@
-//! The moto server the AWS-facing tests run against: installed by `tests/moto/ensure-venv.sh`
-//! (pinned, into `target/moto-venv`), started once per test binary on a free 127.0.0.1 port,
-//! reset before every test that takes it, and stopped when the test process exits.
+//! The moto server the AWS-facing tests run against: installed by `tests/ensure-venv.sh moto`
+//! (pinned in `tests/moto/requirements.txt`, into `target/moto-venv`), started once per test
+//! binary on a free 127.0.0.1 port, reset before every test that takes it, and stopped when the
+//! test process exits.
 //!
 //! Tests that use moto take [`moto()`], which also serializes them: a reset must not wipe
 //! another test's resources mid-run.
@@ -11,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::repo_root;
+use super::python_tool;
 
 pub const REGION: &str = "eu-west-1";
 
@@ -43,17 +44,7 @@ pub fn moto() -> MotoGuard {
 }
 
 fn start() -> Moto {
-    let script = repo_root().join("tests/moto/ensure-venv.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("run ensure-venv.sh");
-    assert!(
-        out.status.success(),
-        "installing moto failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let moto_server = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let moto_server = python_tool("moto", "moto_server").display().to_string();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")

@@ -130,6 +130,18 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     if zones.is_empty() {
         return Err(incomplete("`environment.availability_zones` is empty"));
     }
+    let without_image = (manifest.services.iter())
+        .filter(|(_, s)| s.image.is_none())
+        .map(|(n, _)| format!("services.{n}"))
+        .chain(
+            (manifest.system_containers.iter())
+                .filter(|(_, s)| s.image.is_none())
+                .map(|(n, _)| format!("system_containers.{n}")),
+        )
+        .next();
+    if let Some(table) = without_image {
+        return Err(incomplete(&format!("`{table}.image` is not set")));
+    }
     let vpc_cidr: Ipv4Net = manifest
         .network
         .cidr
@@ -373,6 +385,12 @@ mod tests {
     #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));
+        if let Some(web) = m.services.get_mut("web") {
+            web.image = None;
+        }
+        assert!(
+            matches!(build(&m, "acc"), Err(BuildError::Incomplete(what)) if what.contains("services.web.image"))
+        );
         m.network.cidr = Some("nonsense".to_owned());
         assert!(build(&m, "acc").is_err());
         m.environment.region = None;

@@ -8,7 +8,7 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
@@ -16,13 +16,12 @@ use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
+use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, aws_says, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
 fn not_found(e: &ProviderError) -> bool {
@@ -31,15 +30,14 @@ fn not_found(e: &ProviderError) -> bool {
 
 impl Manage for attrs::AutoscalingGroup {
     /// Creates the group, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::AutoscalingGroup = spec.decode()?;
         let name = want.name.as_str();
         if let Some(g) = describe(cx, a, vec![name.to_owned()]).await?.first() {
             let t = group_live(g, None)
                 .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
             claim(cx.own, a, name, &t.tags)?;
-            return adopt(spec, &t.live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &t.live).await;
         }
         let tags = group_tags(name, &owned_tags(cx.own, a, &want.tags));
         let template = launch_template(&want);
@@ -81,9 +79,8 @@ impl Manage for attrs::AutoscalingGroup {
 
     /// One `UpdateAutoScalingGroup` when a group setting differs, the classic load balancers,
     /// then the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::AutoscalingGroup = spec.decode()?;
         let was: attrs::AutoscalingGroup = prior.decode()?;
         let group_changed = want.min_size != was.min_size
             || want.max_size != was.max_size
@@ -263,11 +260,7 @@ async fn sync_load_balancers(
     Ok(())
 }
 
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::AutoscalingGroup) {
         return Ok(());
     }
@@ -327,16 +320,7 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let tags: Tags = g
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
+    let tags = tag_map_of(g.tags(), |t| (t.key(), t.value()));
     let attributes = attrs::AutoscalingGroup::<Resolved> {
         name: name.to_owned(),
         min_size: g.min_size().unwrap_or_default(),

@@ -4,9 +4,11 @@
 //! of a create: describe by the address tag, pick the one adoptable resource, take it over.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
-use super::ownership::{adopt, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, Prior};
+use super::ownership::{adopt, sync_tags, tag_diff, tag_map_of};
+
+use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
@@ -96,14 +98,7 @@ pub(crate) fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_map_of(tags, |t| (t.key(), t.value()))
 }
 
 /// The tags a resource shows as its `tags`: without the ownership and AWS bookkeeping.
@@ -188,6 +183,27 @@ pub(crate) fn pick_adoptable<T>(
     Ok(ours.pop())
 }
 
+/// `async fn $request(cx, a, filters) -> Result<Vec<$item>, ProviderError>`: every item of one
+/// paginated EC2 describe by filters, the read each tagged kind's refresh and adoption share
+/// (the SDK gives the describes no common trait, hence a macro).
+macro_rules! describe_by_filters {
+    ($request:ident -> $item:ty, $operation:literal) => {
+        async fn $request(
+            cx: $crate::provider::aws::Cx<'_>,
+            a: &$crate::graph::Address,
+            filters: Vec<aws_sdk_ec2::types::Filter>,
+        ) -> Result<Vec<$item>, $crate::provider::ProviderError> {
+            use $crate::provider::aws::AwsResultExt as _;
+            $crate::provider::aws::live::all!(
+                cx.aws.ec2.$request().set_filters(Some(filters)),
+                a,
+                $operation
+            )
+        }
+    };
+}
+pub(crate) use describe_by_filters;
+
 /// The outputs of a kind whose only output is its id.
 pub(crate) fn id_outputs(id: &str) -> Ec2IdOutputs {
     Ec2IdOutputs { id: id.to_owned() }
@@ -218,27 +234,59 @@ pub(crate) async fn find_adoptable<T>(
     adoptable(cx, a, found.iter().filter_map(live))
 }
 
-/// Takes over `live`, found by a create, bringing it to the spec with the kind's update.
-pub(crate) async fn take_over<M: Manage>(
+/// The adoption step a tagged kind's create starts with: takes over the one resource carrying
+/// the spec's address tag (the items `describe` returns, each read by `live`), if there is one.
+pub(crate) async fn adopt_tagged<M: Manage + Clone, T>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
-    live: &Live,
-) -> Result<Applied, ProviderError> {
-    tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
-    Box::pin(adopt(spec, live, |prior| M::update(cx, spec, prior))).await
+    want: &M,
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
+    live: impl Fn(&T) -> Option<Tagged>,
+) -> Result<Option<Applied>, ProviderError> {
+    match find_adoptable(cx, &spec.address, describe, live).await? {
+        Some(found) => adopt(cx, spec, want.clone(), &found).await.map(Some),
+        None => Ok(None),
+    }
 }
 
-/// Brings the tags of `prior` to the spec's, for a kind whose `tags` (read by `tags`) are all
-/// that changes in place.
-pub(crate) async fn update_tags<A: Attributes>(
+/// The whole update of a kind whose `tags` (read by `tags`) are all that changes in place and
+/// whose only output is its id.
+pub(crate) async fn update_tags<A: Attributes<Outputs = Ec2IdOutputs>>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: A,
+    prior: Prior<'_>,
+    tags: impl Fn(&A) -> &Tags,
+) -> Result<Applied, ProviderError> {
+    let was: A = prior.decode()?;
+    retag(cx, spec, prior, tags(&was), tags(&want)).await
+}
+
+/// The last step of an update of a kind whose only output is its id: brings its tags from
+/// `was` to `want`.
+pub(crate) async fn retag(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     prior: Prior<'_>,
-    tags: impl Fn(&A) -> &Tags,
-) -> Result<(), ProviderError> {
-    let want: A = spec.decode()?;
-    let was: A = prior.decode()?;
-    sync_ec2_tags(cx, &spec.address, prior.id, tags(&was), tags(&want)).await
+    was: &Tags,
+    want: &Tags,
+) -> Result<Applied, ProviderError> {
+    sync_ec2_tags(cx, &spec.address, prior.id, was, want).await?;
+    Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+}
+
+/// Deletes a resource that dependents AWS releases late may still hold (the network
+/// interfaces of a deleted NAT gateway or load balancer): `DependencyViolation` is retried, and
+/// `gone` (already deleted) is success.
+pub(crate) async fn remove_held<T, Fut: Future<Output: AwsResultExt<T>>>(
+    cx: Cx<'_>,
+    prior: Prior<'_>,
+    gone: &str,
+    operation: &'static str,
+    request: impl Fn() -> Fut,
+) -> Done<()> {
+    let busy = ["DependencyViolation"];
+    remove_request(cx, prior.address, &busy, &[gone], operation, request).await
 }
 
 /// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the
@@ -285,6 +333,7 @@ pub(crate) async fn sync_ec2_tags(
 #[cfg(test)]
 mod tests {
     use super::super::ownership::owned_tags;
+    use super::super::ownership::tests::tags;
     use super::*;
 
     fn own() -> Ownership {
@@ -292,13 +341,6 @@ mod tests {
             environment: "acceptance".to_owned(),
             lineage: "L".to_owned(),
         }
-    }
-
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
     }
 
     #[test]

@@ -27,32 +27,127 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, environment_filter, settle, sync_ec2_tags, tag_map, tag_specification, to_tags, visible,
+    Tagged, describe_by_filters, environment_filter, settle, sync_ec2_tags, tag_map,
+    tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_when};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const SSM_PREFIX: &str = "ssm:";
 
 impl Manage for attrs::LaunchTemplate {
     /// Creates the template (its data and the first version) with its tags, or adopts the one
     /// of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
-        create(cx, spec, token_seed).await
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let found = describe_launch_templates(
+            cx,
+            a,
+            vec![
+                Filter::builder()
+                    .name("launch-template-name")
+                    .values(name)
+                    .build(),
+            ],
+        )
+        .await?;
+        if let Some(t) = found.first() {
+            let id = t
+                .launch_template_id()
+                .ok_or_else(|| missing(a, "DescribeLaunchTemplates", "LaunchTemplateId"))?;
+            claim(cx.own, a, id, &tag_map(t.tags()))?;
+            tracing::info!(address = %a, id, "adopting an existing launch template");
+            let versions = latest_versions(cx, a, Some(id)).await?;
+            let ami = resolve_image(cx, a, &want.image).await?;
+            let live =
+                template_live(t, versions.get(id), Some((&want.image, &ami))).ok_or_else(|| {
+                    missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData")
+                })?;
+            return adopt(cx, spec, want, &live.live).await;
+        }
+        let ami = resolve_image(cx, a, &want.image).await?;
+        let data = template_data(&want, &ami);
+        let tags = owned_tags(cx.own, a, &want.tags);
+        let token = spec.client_token(&cx.own.lineage, token_seed);
+        let out = until_profile_visible(cx, || async {
+            send_once!(
+                aws_sdk_ec2,
+                cx.aws
+                    .ec2
+                    .create_launch_template()
+                    .launch_template_name(name)
+                    .client_token(&token)
+                    .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
+                    .launch_template_data(data.clone())
+            )
+            .await
+            .at(a, "CreateLaunchTemplate")
+        })
+        .await?;
+        let t = out
+            .launch_template()
+            .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LaunchTemplate"))?;
+        let id = t
+            .launch_template_id()
+            .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LaunchTemplateId"))?;
+        let version = t
+            .latest_version_number()
+            .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LatestVersionNumber"))?;
+        Ok(Applied::new(spec, id, &outputs(id, version, &ami)))
     }
 
     /// A new default version with the full data when any attribute differs (tags too:
     /// instances and volumes get them from the data), and the template's own tags brought to
     /// the spec.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        Box::pin(update(cx, spec, prior)).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::LaunchTemplate = prior.decode()?;
+        // Recorded outputs that are missing (state written by hand) just mean a new version.
+        let recorded = prior.outputs::<attrs::LaunchTemplate>().ok();
+        let ami = resolve_image(cx, a, &want.image).await?;
+        let version = match recorded {
+            Some(r) if want == was && r.image_id == ami => r.latest_version,
+            _ => {
+                let data = template_data(&want, &ami);
+                let out = until_profile_visible(cx, || async {
+                    cx.aws
+                        .ec2
+                        .create_launch_template_version()
+                        .launch_template_id(prior.id)
+                        .launch_template_data(data.clone())
+                        .send()
+                        .await
+                        .at(a, "CreateLaunchTemplateVersion")
+                })
+                .await?;
+                let v = out
+                    .launch_template_version()
+                    .and_then(LaunchTemplateVersion::version_number)
+                    .ok_or_else(|| missing(a, "CreateLaunchTemplateVersion", "VersionNumber"))?;
+                cx.aws
+                    .ec2
+                    .modify_launch_template()
+                    .launch_template_id(prior.id)
+                    .default_version(v.to_string())
+                    .send()
+                    .await
+                    .at(a, "ModifyLaunchTemplate")?;
+                v
+            }
+        };
+        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
+        Ok(Applied::new(
+            spec,
+            prior.id,
+            &outputs(prior.id, version, &ami),
+        ))
     }
 
     /// Deletes the template with all its versions.
@@ -78,64 +173,6 @@ impl Manage for attrs::LaunchTemplate {
     }
 }
 
-async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
-    let a = &spec.address;
-    let want: attrs::LaunchTemplate = spec.decode()?;
-    let name = want.name.as_str();
-    let found = describe(
-        cx,
-        a,
-        vec![
-            Filter::builder()
-                .name("launch-template-name")
-                .values(name)
-                .build(),
-        ],
-    )
-    .await?;
-    if let Some(t) = found.first() {
-        let id = t
-            .launch_template_id()
-            .ok_or_else(|| missing(a, "DescribeLaunchTemplates", "LaunchTemplateId"))?;
-        claim(cx.own, a, id, &tag_map(t.tags()))?;
-        tracing::info!(address = %a, id, "adopting an existing launch template");
-        let versions = latest_versions(cx, a, Some(id)).await?;
-        let ami = resolve_image(cx, a, &want.image).await?;
-        let live = template_live(t, versions.get(id), Some((&want.image, &ami)))
-            .ok_or_else(|| missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData"))?;
-        return adopt(spec, &live.live, |prior| Box::pin(update(cx, spec, prior))).await;
-    }
-    let ami = resolve_image(cx, a, &want.image).await?;
-    let data = template_data(&want, &ami);
-    let tags = owned_tags(cx.own, a, &want.tags);
-    let token = spec.client_token(&cx.own.lineage, token_seed);
-    let out = until_profile_visible(cx, || async {
-        send_once!(
-            aws_sdk_ec2,
-            cx.aws
-                .ec2
-                .create_launch_template()
-                .launch_template_name(name)
-                .client_token(&token)
-                .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
-                .launch_template_data(data.clone())
-        )
-        .await
-        .at(a, "CreateLaunchTemplate")
-    })
-    .await?;
-    let t = out
-        .launch_template()
-        .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LaunchTemplate"))?;
-    let id = t
-        .launch_template_id()
-        .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LaunchTemplateId"))?;
-    let version = t
-        .latest_version_number()
-        .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LatestVersionNumber"))?;
-    Ok(Applied::new(spec, id, &outputs(id, version, &ami)))
-}
-
 /// Sends `op` (a request naming the template's instance profile) again while EC2 or Auto
 /// Scaling cannot see that profile yet: it is created moments before by another step, IAM is
 /// eventually consistent, and a refused request made nothing, so retrying cannot duplicate.
@@ -155,61 +192,12 @@ fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
     }
 }
 
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::LaunchTemplate = spec.decode()?;
-    let was: attrs::LaunchTemplate = prior.decode()?;
-    // Recorded outputs that are missing (state written by hand) just mean a new version.
-    let recorded = prior.outputs::<attrs::LaunchTemplate>().ok();
-    let ami = resolve_image(cx, a, &want.image).await?;
-    let version = match recorded {
-        Some(r) if want == was && r.image_id == ami => r.latest_version,
-        _ => {
-            let data = template_data(&want, &ami);
-            let out = until_profile_visible(cx, || async {
-                cx.aws
-                    .ec2
-                    .create_launch_template_version()
-                    .launch_template_id(prior.id)
-                    .launch_template_data(data.clone())
-                    .send()
-                    .await
-                    .at(a, "CreateLaunchTemplateVersion")
-            })
-            .await?;
-            let v = out
-                .launch_template_version()
-                .and_then(LaunchTemplateVersion::version_number)
-                .ok_or_else(|| missing(a, "CreateLaunchTemplateVersion", "VersionNumber"))?;
-            cx.aws
-                .ec2
-                .modify_launch_template()
-                .launch_template_id(prior.id)
-                .default_version(v.to_string())
-                .send()
-                .await
-                .at(a, "ModifyLaunchTemplate")?;
-            v
-        }
-    };
-    sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-    Ok(Applied::new(
-        spec,
-        prior.id,
-        &outputs(prior.id, version, &ami),
-    ))
-}
-
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::LaunchTemplate) {
         return Ok(());
     }
     let a = Address::new(Kind::LaunchTemplate.as_str());
-    let templates = describe(cx, &a, vec![environment_filter(cx.own)]).await?;
+    let templates = describe_launch_templates(cx, &a, vec![environment_filter(cx.own)]).await?;
     let versions = if templates.is_empty() {
         BTreeMap::new()
     } else {
@@ -241,20 +229,7 @@ pub(crate) async fn refresh(
     Ok(())
 }
 
-async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<LaunchTemplate>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_launch_templates()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeLaunchTemplates"
-    )
-}
+describe_by_filters!(describe_launch_templates -> LaunchTemplate, "DescribeLaunchTemplates");
 
 /// The `$Latest` version of one template, or (no id) of every template in the account: the
 /// form AWS offers to read many templates' data in one request.

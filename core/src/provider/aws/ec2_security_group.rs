@@ -10,22 +10,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup,
-    UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup, UserIdGroupPair,
 };
 
 use super::ec2::{
-    Tagged, environment_filter, find_adoptable, id_outputs, settle, sync_ec2_tags, tag_map,
-    tag_specification, take_over, visible,
+    Tagged, adopt_tagged, describe_by_filters, environment_filter, id_outputs, remove_held, retag,
+    settle, tag_map, tag_specification, visible,
 };
-use super::live::{all, missing};
+use super::live::missing;
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// Where traffic of a rule comes from (ingress) or goes to (egress).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -243,20 +241,7 @@ fn group_live(g: &SecurityGroup, recorded: Option<&attrs::SecurityGroup>) -> Opt
     Some(Tagged::of(id, tags, &group, &id_outputs(id)))
 }
 
-async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<SecurityGroup>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_security_groups()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeSecurityGroups"
-    )
-}
+describe_by_filters!(describe_security_groups -> SecurityGroup, "DescribeSecurityGroups");
 
 /// The rule every new VPC security group starts with.
 fn default_egress() -> BTreeSet<Rule> {
@@ -271,11 +256,14 @@ fn default_egress() -> BTreeSet<Rule> {
 impl Manage for attrs::SecurityGroup {
     /// Creates the group with its tags and rules (replacing the default egress rule), or adopts
     /// the one carrying its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SecurityGroup = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe, |g| group_live(g, None)).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) = adopt_tagged(cx, spec, &want, describe_security_groups, |g| {
+            group_live(g, None)
+        })
+        .await?
+        {
+            return Ok(done);
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -301,25 +289,22 @@ impl Manage for attrs::SecurityGroup {
     }
 
     /// Brings the rules (as sets) and the tags from `prior` to the spec.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SecurityGroup = spec.decode()?;
         let was: attrs::SecurityGroup = prior.decode()?;
         let ingress = parse_rules(a, Direction::Ingress.attribute(), &was.ingress)?;
         let egress = parse_rules(a, Direction::Egress.attribute(), &was.egress)?;
         sync_rules(cx, a, prior.id, &want, &ingress, &egress).await?;
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the group; a network interface that AWS has not released yet (a deleted load
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidGroup.NotFound"],
+            prior,
+            "InvalidGroup.NotFound",
             "DeleteSecurityGroup",
             || cx.aws.ec2.delete_security_group().group_id(prior.id).send(),
         )
@@ -462,15 +447,11 @@ async fn send(
 }
 
 /// One `DescribeSecurityGroups` for the environment; rule sets aligned to the recorded shape.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     if !resources.values().any(|r| r.kind == Kind::SecurityGroup) {
         return Ok(());
     }
-    let groups = describe(
+    let groups = describe_security_groups(
         cx,
         &Address::new(Kind::SecurityGroup.as_str()),
         vec![environment_filter(cx.own)],

@@ -25,23 +25,21 @@ use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set
 use super::live::{all, as_set, missing};
 use super::once::send_once;
 use super::ownership::{adopt, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "LoadBalancerNotFound";
 
 impl Manage for attrs::ClassicLoadBalancer {
     /// Creates the load balancer with its listeners and tags, then sets its attributes; or
     /// adopts the one under its name when its tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::ClassicLoadBalancer = spec.decode()?;
         let name = want.name.as_str();
         if let Some(live) = find(cx, a, name).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let listeners = listener_set(&want.listeners)
             .iter()
@@ -77,8 +75,104 @@ impl Manage for attrs::ClassicLoadBalancer {
 
     /// Brings the listeners, subnets, security groups, attributes and tags to the spec in
     /// place, calling AWS only for what differs.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::ClassicLoadBalancer = prior.decode()?;
+        let outputs = prior.outputs::<attrs::ClassicLoadBalancer>()?;
+        let name = prior.id;
+        let elb = &cx.aws.elb;
+
+        let had = listener_set(&was.listeners);
+        let wanted = listener_set(&want.listeners);
+        let removed: BTreeSet<i32> = had
+            .difference(&wanted)
+            .map(|l| i32::from(l.lb_port))
+            .collect();
+        // One port per request: moto 5.2.5 keeps every listener when one request names several
+        // ports, and a load balancer has only a handful of listeners.
+        for port in removed {
+            let gone = ["ListenerNotFound"];
+            remove_request(cx, a, &[], &gone, "DeleteLoadBalancerListeners", || {
+                elb.delete_load_balancer_listeners()
+                    .load_balancer_name(name)
+                    .load_balancer_ports(port)
+                    .send()
+            })
+            .await?;
+        }
+        let added = wanted
+            .difference(&had)
+            .map(|l| to_sdk(spec, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !added.is_empty() {
+            elb.create_load_balancer_listeners()
+                .load_balancer_name(name)
+                .set_listeners(Some(added))
+                .send()
+                .await
+                .at(a, "CreateLoadBalancerListeners")?;
+        }
+
+        if !same_set(&was.subnets, &want.subnets) {
+            let had: BTreeSet<&String> = was.subnets.iter().collect();
+            let wanted: BTreeSet<&String> = want.subnets.iter().collect();
+            let attach: Vec<String> = wanted.difference(&had).map(|s| (*s).clone()).collect();
+            if !attach.is_empty() {
+                elb.attach_load_balancer_to_subnets()
+                    .load_balancer_name(name)
+                    .set_subnets(Some(attach))
+                    .send()
+                    .await
+                    .at(a, "AttachLoadBalancerToSubnets")?;
+            }
+            let detach: Vec<String> = had.difference(&wanted).map(|s| (*s).clone()).collect();
+            if !detach.is_empty() {
+                elb.detach_load_balancer_from_subnets()
+                    .load_balancer_name(name)
+                    .set_subnets(Some(detach))
+                    .send()
+                    .await
+                    .at(a, "DetachLoadBalancerFromSubnets")?;
+            }
+        }
+        if !same_set(&was.security_groups, &want.security_groups) {
+            elb.apply_security_groups_to_load_balancer()
+                .load_balancer_name(name)
+                .set_security_groups(Some(want.security_groups.clone()))
+                .send()
+                .await
+                .at(a, "ApplySecurityGroupsToLoadBalancer")?;
+        }
+        if want.idle_timeout != was.idle_timeout || want.cross_zone != was.cross_zone {
+            set_attributes(cx, spec, &want, name).await?;
+        }
+        sync_tags(
+            tag_diff(cx.own, a, &was.tags, &want.tags),
+            async |keys| {
+                elb.remove_tags()
+                    .load_balancer_names(name)
+                    .set_tags(Some(
+                        keys.iter()
+                            .map(|k| TagKeyOnly::builder().key(k).build())
+                            .collect(),
+                    ))
+                    .send()
+                    .await
+                    .at(a, "RemoveTags")
+                    .map(drop)
+            },
+            async |tags| {
+                elb.add_tags()
+                    .load_balancer_names(name)
+                    .set_tags(Some(to_tags(a, &tags)?))
+                    .send()
+                    .await
+                    .at(a, "AddTags")
+                    .map(drop)
+            },
+        )
+        .await?;
+        Ok(Applied::new(spec, name, &outputs))
     }
 
     /// Deletes the load balancer; AWS answers success when it is already gone.
@@ -101,114 +195,9 @@ impl Manage for attrs::ClassicLoadBalancer {
     }
 }
 
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::ClassicLoadBalancer = spec.decode()?;
-    let was: attrs::ClassicLoadBalancer = prior.decode()?;
-    let outputs = prior.outputs::<attrs::ClassicLoadBalancer>()?;
-    let name = prior.id;
-    let elb = &cx.aws.elb;
-
-    let had = listener_set(&was.listeners);
-    let wanted = listener_set(&want.listeners);
-    let removed: BTreeSet<i32> = had
-        .difference(&wanted)
-        .map(|l| i32::from(l.lb_port))
-        .collect();
-    // One port per request: moto 5.2.5 keeps every listener when one request names several
-    // ports, and a load balancer has only a handful of listeners.
-    for port in removed {
-        let gone = ["ListenerNotFound"];
-        remove_request(cx, a, &[], &gone, "DeleteLoadBalancerListeners", || {
-            elb.delete_load_balancer_listeners()
-                .load_balancer_name(name)
-                .load_balancer_ports(port)
-                .send()
-        })
-        .await?;
-    }
-    let added = wanted
-        .difference(&had)
-        .map(|l| to_sdk(spec, l))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !added.is_empty() {
-        elb.create_load_balancer_listeners()
-            .load_balancer_name(name)
-            .set_listeners(Some(added))
-            .send()
-            .await
-            .at(a, "CreateLoadBalancerListeners")?;
-    }
-
-    if !same_set(&was.subnets, &want.subnets) {
-        let had: BTreeSet<&String> = was.subnets.iter().collect();
-        let wanted: BTreeSet<&String> = want.subnets.iter().collect();
-        let attach: Vec<String> = wanted.difference(&had).map(|s| (*s).clone()).collect();
-        if !attach.is_empty() {
-            elb.attach_load_balancer_to_subnets()
-                .load_balancer_name(name)
-                .set_subnets(Some(attach))
-                .send()
-                .await
-                .at(a, "AttachLoadBalancerToSubnets")?;
-        }
-        let detach: Vec<String> = had.difference(&wanted).map(|s| (*s).clone()).collect();
-        if !detach.is_empty() {
-            elb.detach_load_balancer_from_subnets()
-                .load_balancer_name(name)
-                .set_subnets(Some(detach))
-                .send()
-                .await
-                .at(a, "DetachLoadBalancerFromSubnets")?;
-        }
-    }
-    if !same_set(&was.security_groups, &want.security_groups) {
-        elb.apply_security_groups_to_load_balancer()
-            .load_balancer_name(name)
-            .set_security_groups(Some(want.security_groups.clone()))
-            .send()
-            .await
-            .at(a, "ApplySecurityGroupsToLoadBalancer")?;
-    }
-    if want.idle_timeout != was.idle_timeout || want.cross_zone != was.cross_zone {
-        set_attributes(cx, spec, &want, name).await?;
-    }
-    sync_tags(
-        tag_diff(cx.own, a, &was.tags, &want.tags),
-        async |keys| {
-            elb.remove_tags()
-                .load_balancer_names(name)
-                .set_tags(Some(
-                    keys.iter()
-                        .map(|k| TagKeyOnly::builder().key(k).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .at(a, "RemoveTags")
-                .map(drop)
-        },
-        async |tags| {
-            elb.add_tags()
-                .load_balancer_names(name)
-                .set_tags(Some(to_tags(a, &tags)?))
-                .send()
-                .await
-                .at(a, "AddTags")
-                .map(drop)
-        },
-    )
-    .await?;
-    Ok(Applied::new(spec, name, &outputs))
-}
-
 /// One `DescribeLoadBalancers` for the recorded names (20 per call) and one `DescribeTags` per
 /// 20 found.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = [Kind::ClassicLoadBalancer];
     let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> =
         recorded::<attrs::ClassicLoadBalancer>(resources)?

@@ -24,23 +24,21 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
 impl Manage for attrs::EventRule {
     /// Puts the rule with its tags, or adopts the rule of that name that carries this
     /// lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::EventRule = spec.decode()?;
         if let Some(live) = find_rule(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let arn = put_rule(cx, spec, &want, Some(&tags))
@@ -55,10 +53,9 @@ impl Manage for attrs::EventRule {
 
     /// Puts the rule again when its definition differs (`PutRule` is an upsert of all of it),
     /// then sends the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::EventRule = spec.decode()?;
         let was: attrs::EventRule = prior.decode()?;
         if want.description != was.description
             || want.event_pattern != was.event_pattern
@@ -67,32 +64,12 @@ impl Manage for attrs::EventRule {
             put_rule(cx, spec, &want, None).await?;
         }
         let arn = outputs.arn.as_str();
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .events
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .events
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(events_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.events.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.events.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| events_tags(a, t),
+        )?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -108,15 +85,14 @@ impl Manage for attrs::EventRule {
 
 impl Manage for attrs::EventTarget {
     /// Puts the target, or adopts the rule's target of that id.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
-        let want: attrs::EventTarget = spec.decode()?;
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let found = list_targets(cx, &spec.address, &want.rule)
             .await?
             .iter()
             .find(|t| t.id() == want.target_id)
             .map(|t| target_live(&want.rule, t));
         if let Some(live) = found {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         put_target(cx, spec, &want).await?;
         let id = format!("{}/{}", want.rule, want.target_id);
@@ -124,8 +100,7 @@ impl Manage for attrs::EventTarget {
     }
 
     /// Puts the target again when what it delivers differs (`PutTargets` is an upsert).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::EventTarget = spec.decode()?;
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let was: attrs::EventTarget = prior.decode()?;
         if want.arn != was.arn || want.input_transformer != was.input_transformer {
             put_target(cx, spec, &want).await?;
@@ -163,11 +138,7 @@ impl Manage for attrs::EventTarget {
 }
 
 /// See the module documentation for the calls.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let rules = recorded(resources, &[Kind::EventRule]);
     if !rules.is_empty() {
         let prefix = common_prefix(rules.iter().filter_map(|(_, r)| r.id.as_deref()));

@@ -15,21 +15,19 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, tolerate};
+use super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
 impl Manage for attrs::LogGroup {
     /// Creates the log group and sets its retention, or adopts the group of that name that
     /// carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::LogGroup = spec.decode()?;
         let name = want.name.as_str();
         if let Some(group) = find(cx, a, name).await? {
             let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
@@ -48,7 +46,7 @@ impl Manage for attrs::LogGroup {
             claim(cx.own, a, name, &tags)?;
             tracing::info!(address = %a, id = %name, "adopting an existing log group");
             let live = group_live(&group, visible(&tags));
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         send_once!(
             aws_sdk_cloudwatchlogs,
@@ -73,9 +71,8 @@ impl Manage for attrs::LogGroup {
     }
 
     /// Sets the retention and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::LogGroup = spec.decode()?;
         let was: attrs::LogGroup = prior.decode()?;
         let outputs = prior.outputs::<Self>()?;
         let name = prior.id;
@@ -83,32 +80,12 @@ impl Manage for attrs::LogGroup {
             set_retention(cx, a, name, want.retention_in_days).await?;
         }
         let arn = outputs.arn.as_str();
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .logs
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .logs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags.into_iter().collect()))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.logs.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.logs.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| Ok(t.clone().into_iter().collect()),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
@@ -141,16 +118,14 @@ async fn set_retention(
 ) -> Result<(), ProviderError> {
     match days {
         None => {
-            let r = cx
-                .aws
-                .logs
-                .delete_retention_policy()
-                .log_group_name(name)
-                .send()
-                .await
-                .at(a, "DeleteRetentionPolicy")
-                .map(drop);
-            tolerate(r, &[NOT_FOUND])
+            remove_request(cx, a, &[], &[NOT_FOUND], "DeleteRetentionPolicy", || {
+                cx.aws
+                    .logs
+                    .delete_retention_policy()
+                    .log_group_name(name)
+                    .send()
+            })
+            .await
         }
         Some(days) => cx
             .aws
@@ -166,11 +141,7 @@ async fn set_retention(
 }
 
 /// One `DescribeLogGroups` (paginated) for every recorded group; tags stay as recorded.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let ours = recorded(resources, &[Kind::LogGroup]);
     if ours.is_empty() {
         return Ok(());

@@ -314,25 +314,32 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<
     Ok(())
 }
 
+/// The state's resources by address: what every family's `refresh` reads.
+pub(crate) type Recorded = BTreeMap<Address, ResourceState>;
+
 /// What a provider step ends with: the applied resource, or `()` for a delete.
 pub(crate) type Done<T = Applied> = Result<T, ProviderError>;
 
 /// What the provider does for one kind, implemented on the kind's attributes struct by the
-/// module of its family. The kind table dispatches to it, so a kind without one does not build.
+/// module of its family. The kind table dispatches to it, so a kind without one does not build;
+/// the dispatch decodes the spec, so `want` arrives typed (a spec that does not decode fails
+/// before any request).
 pub(crate) trait Manage: Attributes {
-    /// Creates the resource, or adopts the one carrying its ownership tags (see
-    /// [`Provider::create`]).
+    /// Creates the resource `want` describes, or adopts the one carrying its ownership tags
+    /// (see [`Provider::create`]).
     fn create(
         cx: Cx<'_>,
         spec: &ResourceSpec,
+        want: Self,
         token_seed: u64,
     ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
 
-    /// Brings the resource from `prior` to the spec in place; attributes that force a
+    /// Brings the resource from `prior` to `want` in place; attributes that force a
     /// replacement were refused before this runs.
     fn update(
         cx: Cx<'_>,
         spec: &ResourceSpec,
+        want: Self,
         prior: Prior<'_>,
     ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
 
@@ -375,7 +382,7 @@ macro_rules! manage_kinds {
             token_seed: u64,
         ) -> Result<Applied, ProviderError> {
             match spec.kind {
-                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::create(cx, spec, token_seed)).await,)*
+                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::create(cx, spec, spec.decode()?, token_seed)).await,)*
             }
         }
 
@@ -385,7 +392,7 @@ macro_rules! manage_kinds {
             prior: Prior<'_>,
         ) -> Result<Applied, ProviderError> {
             match spec.kind {
-                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::update(cx, spec, prior)).await,)*
+                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::update(cx, spec, spec.decode()?, prior)).await,)*
             }
         }
 

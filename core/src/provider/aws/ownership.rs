@@ -4,10 +4,9 @@
 //! Also the tag updates every family sends, which keep (and heal) the ownership tags.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
-use super::Prior;
 use super::ec2::{other_environment, owner};
+use super::{Cx, Manage, Prior};
 use crate::graph::Address;
 use crate::graph::attrs::Tags;
 use crate::provider::{Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag};
@@ -51,20 +50,18 @@ pub(crate) fn claim(
     }
 }
 
-/// Takes over `live`, found carrying this address's ownership, by bringing it to the spec in
-/// place with the family's `update`.
-pub(crate) async fn adopt<'a, Fut>(
-    spec: &'a ResourceSpec,
-    live: &'a Live,
-    update: impl FnOnce(Prior<'a>) -> Fut,
-) -> Result<Applied, ProviderError>
-where
-    Fut: Future<Output = Result<Applied, ProviderError>>,
-{
+/// Takes over `live`, found by a create carrying this address's ownership, by bringing it to
+/// `want` in place with the kind's `update`.
+pub(crate) async fn adopt<M: Manage>(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: M,
+    live: &Live,
+) -> Result<Applied, ProviderError> {
     tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
     let prior = Prior::of_live(&spec.address, live);
     super::ensure_in_place(spec, &prior)?;
-    let mut done = update(prior).await?;
+    let mut done = Box::pin(M::update(cx, spec, want, prior)).await?;
     done.adopted = true;
     Ok(done)
 }
@@ -87,6 +84,20 @@ pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
 ) -> Result<Vec<T>, ProviderError> {
     tags.iter()
         .map(|(k, v)| tag(k, v).map_err(|e| invalid_tags(a, &e)))
+        .collect()
+}
+
+/// A service's tag list as a map: `pair` reads one tag's key and value (every service has its
+/// own `Tag` type, with the same optional fields); a tag without a key is skipped.
+pub(crate) fn tag_map_of<'t, T>(
+    tags: &'t [T],
+    pair: impl Fn(&'t T) -> (Option<&'t str>, Option<&'t str>),
+) -> Tags {
+    tags.iter()
+        .filter_map(|t| match pair(t) {
+            (Some(key), value) => Some((key.to_owned(), value.unwrap_or_default().to_owned())),
+            (None, _) => None,
+        })
         .collect()
 }
 
@@ -144,11 +155,39 @@ pub(crate) async fn sync_tags(
     tag(set).await
 }
 
+/// [`sync_tags`] through the request pair most services have: an untag request that takes
+/// the keys (`set_tag_keys`) and a tag request that takes the tags (`set_tags`, built by
+/// `$to_sdk`, which may fail). `$untag` and `$tag` are the requests with the resource already
+/// set, each followed by the operation its failure is named for:
+/// `send_tags!(cx, a, &was.tags, &want.tags, untag => "UntagRole", tag => "TagRole", to_sdk)`.
+macro_rules! send_tags {
+    (
+        $cx:expr, $a:expr, $was:expr, $want:expr,
+        $untag:expr => $untag_op:literal, $tag:expr => $tag_op:literal, $to_sdk:expr $(,)?
+    ) => {
+        $crate::provider::aws::ownership::sync_tags(
+            $crate::provider::aws::ownership::tag_diff($cx.own, $a, $was, $want),
+            async |keys| {
+                let sent = $untag.set_tag_keys(Some(keys)).send().await;
+                $crate::provider::aws::AwsResultExt::at(sent, $a, $untag_op).map(drop)
+            },
+            async |tags| {
+                let tags: Result<_, $crate::provider::ProviderError> = $to_sdk(&tags);
+                let sent = $tag.set_tags(Some(tags?)).send().await;
+                $crate::provider::aws::AwsResultExt::at(sent, $a, $tag_op).map(drop)
+            },
+        )
+        .await
+    };
+}
+pub(crate) use send_tags;
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    /// A tag map from literal pairs (the EC2 tests use it too).
+    pub(in crate::provider::aws) fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

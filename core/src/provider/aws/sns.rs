@@ -28,8 +28,8 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, remove, remove_request};
+use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -43,9 +43,8 @@ const PENDING: &str = "PendingConfirmation";
 
 impl Manage for attrs::SnsTopic {
     /// Creates the topic, or adopts the topic of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopic = spec.decode()?;
         let existing = list_topics(cx, a)
             .await?
             .into_iter()
@@ -66,7 +65,7 @@ impl Manage for attrs::SnsTopic {
             claim(cx.own, a, &arn, &tags)?;
             tracing::info!(address = %a, id = %arn, "adopting an existing topic");
             let live = topic_live(&arn, visible(&tags));
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = cx
             .aws
@@ -87,37 +86,16 @@ impl Manage for attrs::SnsTopic {
     }
 
     /// Only the tags change in place.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopic = spec.decode()?;
         let was: attrs::SnsTopic = prior.decode()?;
         let arn = prior.id;
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .sns
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagResource")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .sns
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(sns_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagResource")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.sns.untag_resource().resource_arn(arn) => "UntagResource",
+            cx.aws.sns.tag_resource().resource_arn(arn) => "TagResource",
+            |t: &Tags| sns_tags(a, t),
+        )?;
         let outputs = attrs::SnsTopicOutputs {
             arn: arn.to_owned(),
         };
@@ -136,9 +114,8 @@ impl Manage for attrs::SnsTopic {
 impl Manage for attrs::SnsTopicPolicy {
     /// Sets the policy, which overwrites the topic's; a topic that has exactly this policy
     /// already counts as adopted.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopicPolicy = spec.decode()?;
         let topic = want.topic_arn.as_str();
         let live = read_policy(cx, a, topic).await?;
         let outputs = attrs::SnsTopicPolicyOutputs {
@@ -155,9 +132,8 @@ impl Manage for attrs::SnsTopicPolicy {
 
     /// Sets the policy again when it differs (it only can on adoption: every change replaces
     /// it).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsTopicPolicy = spec.decode()?;
         let was: attrs::SnsTopicPolicy = prior.decode()?;
         if want.policy != was.policy {
             set_policy(cx, a, &want.topic_arn, &policy_text(spec, &want.policy)?).await?;
@@ -184,9 +160,8 @@ impl Manage for attrs::SnsTopicPolicy {
 impl Manage for attrs::SnsSubscription {
     /// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
     /// `adopted` says whether one was listed already.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::SnsSubscription = spec.decode()?;
         let listed = list_subscriptions(cx, a, &want.topic_arn).await?;
         let existed = listed.iter().any(|s| {
             s.protocol() == Some(want.protocol.as_str())
@@ -215,7 +190,7 @@ impl Manage for attrs::SnsSubscription {
     }
 
     /// Nothing changes in place: every attribute identifies the subscription.
-    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = attrs::SnsSubscriptionOutputs {
             arn: prior.id.to_owned(),
         };
@@ -240,11 +215,7 @@ impl Manage for attrs::SnsSubscription {
 }
 
 /// See the module documentation for the calls.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let ours = recorded(
         resources,
         &[Kind::SnsTopic, Kind::SnsTopicPolicy, Kind::SnsSubscription],

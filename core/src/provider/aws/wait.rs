@@ -117,8 +117,9 @@ where
     )
 }
 
-/// [`remove`] for a delete that is one request: `request` builds and sends it, and a failure
-/// is named for `operation`.
+/// [`remove`] for a removal that is one request (a delete, a detach, a disassociation, a scale
+/// to zero before a delete): `request` builds and sends it, and a failure is named for
+/// `operation`.
 pub(crate) async fn remove_request<T, R, F, Fut>(
     cx: Cx<'_>,
     address: &Address,

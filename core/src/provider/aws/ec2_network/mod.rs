@@ -17,18 +17,18 @@ mod nat;
 mod routes;
 mod vpc;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{
     Address as ElasticIp, Filter, InternetGateway, NatGateway, RouteTable, Subnet, Vpc,
 };
 
 use super::ec2::{
-    Tagged, adoptable, environment_filter, find_adoptable, id_outputs, settle, take_over,
+    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs, settle,
     update_tags,
 };
 use super::live::{all, report};
-use super::{AwsResultExt, Cx, RECORDED};
+use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
 use crate::provider::{ProviderError, Refresh, decode};
@@ -43,11 +43,7 @@ fn recorded_as<A: Attributes>(address: &Address, r: &ResourceState) -> Option<A>
 /// Reads every recorded network resource: one describe per kind present (routes and
 /// associations come with the route tables), plus two `DescribeVpcAttribute` per VPC (the only
 /// API that returns its DNS flags).
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds: BTreeSet<Kind> = resources
         .values()
         .map(|r| r.kind)
@@ -143,59 +139,10 @@ async fn when<T>(
     if wanted { read.await } else { Ok(Vec::new()) }
 }
 
-async fn describe_vpcs(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<Vpc>, ProviderError> {
-    all!(
-        cx.aws.ec2.describe_vpcs().set_filters(Some(filters)),
-        a,
-        "DescribeVpcs"
-    )
-}
-
-async fn describe_internet_gateways(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<InternetGateway>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_internet_gateways()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeInternetGateways"
-    )
-}
-
-async fn describe_subnets(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<Subnet>, ProviderError> {
-    all!(
-        cx.aws.ec2.describe_subnets().set_filters(Some(filters)),
-        a,
-        "DescribeSubnets"
-    )
-}
-
-async fn describe_route_tables(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<RouteTable>, ProviderError> {
-    all!(
-        cx.aws
-            .ec2
-            .describe_route_tables()
-            .set_filters(Some(filters)),
-        a,
-        "DescribeRouteTables"
-    )
-}
+describe_by_filters!(describe_vpcs -> Vpc, "DescribeVpcs");
+describe_by_filters!(describe_internet_gateways -> InternetGateway, "DescribeInternetGateways");
+describe_by_filters!(describe_subnets -> Subnet, "DescribeSubnets");
+describe_by_filters!(describe_route_tables -> RouteTable, "DescribeRouteTables");
 
 /// Not paginated by AWS: one call returns every address.
 async fn describe_addresses(

@@ -6,26 +6,25 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
 };
 
-use super::super::ec2::{Tagged, tag_map, tag_specification, visible};
+use super::super::ec2::{Tagged, adopt_tagged, sync_ec2_tags, tag_map, tag_specification, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::{adopt, owned_tags};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request, tolerate};
-use super::{
-    describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, take_over, update_tags,
-};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
+use super::{describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, update_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
 use crate::provider::{Applied, ProviderError, ResourceSpec};
 
 impl Manage for attrs::ElasticIp {
     /// Allocates the address with its tags, or adopts the one carrying them.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::ElasticIp = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_addresses, elastic_ip_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) =
+            adopt_tagged(cx, spec, &want, describe_addresses, elastic_ip_live).await?
+        {
+            return Ok(done);
         }
         let out = send_once!(
             aws_sdk_ec2,
@@ -51,9 +50,10 @@ impl Manage for attrs::ElasticIp {
     }
 
     /// Brings the tags to the spec (an address is otherwise immutable).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::ElasticIp>()?;
-        update_tags(cx, spec, prior, |e: &Self| &e.tags).await?;
+        let was: attrs::ElasticIp = prior.decode()?;
+        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -89,13 +89,12 @@ pub(super) fn elastic_ip_live(e: &ElasticIp) -> Option<Tagged> {
 impl Manage for attrs::NatGateway {
     /// Creates the gateway with its tags (with a client token) and waits until it is
     /// `available`, or adopts the one carrying them once it is.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::NatGateway = spec.decode()?;
         if let Some(live) = find_adoptable(cx, a, describe_nat_gateways, nat_gateway_live).await? {
             // A crash may have left it `pending`.
             wait_nat_gateway(cx, a, &live.id, "available").await?;
-            return take_over::<Self>(cx, spec, &live).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -124,9 +123,8 @@ impl Manage for attrs::NatGateway {
     }
 
     /// Brings the tags to the spec (everything else forces a new gateway).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update_tags(cx, spec, prior, |n: &Self| &n.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        update_tags(cx, spec, want, prior, |n: &Self| &n.tags).await
     }
 
     /// Deletes the gateway and waits until it is `deleted`, then frees its Elastic IP so that
@@ -192,16 +190,21 @@ async fn free_address(
         Err(e) => return Err(e),
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
-        let r = cx
-            .aws
-            .ec2
-            .disassociate_address()
-            .association_id(association)
-            .send()
-            .await
-            .at(address, "DisassociateAddress")
-            .map(drop);
-        tolerate(r, &["InvalidAssociationID.NotFound"])?;
+        remove_request(
+            cx,
+            address,
+            &[],
+            &["InvalidAssociationID.NotFound"],
+            "DisassociateAddress",
+            || {
+                cx.aws
+                    .ec2
+                    .disassociate_address()
+                    .association_id(association)
+                    .send()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -2,25 +2,24 @@
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
-use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
+use super::super::ec2::{
+    Tagged, adopt_tagged, remove_held, retag, tag_map, tag_specification, visible,
+};
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
-use super::{
-    describe_route_tables, describe_subnets, find_adoptable, id_outputs, take_over, update_tags,
-};
+use super::{describe_route_tables, describe_subnets, id_outputs, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 
 impl Manage for attrs::Subnet {
     /// Creates the subnet with its tags (and public IPs on launch when asked), or adopts the
     /// one carrying them.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Subnet = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_subnets, subnet_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) = adopt_tagged(cx, spec, &want, describe_subnets, subnet_live).await? {
+            return Ok(done);
         }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -48,24 +47,21 @@ impl Manage for attrs::Subnet {
         Ok(Applied::new(spec, id, &id_outputs(id)))
     }
 
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::Subnet = spec.decode()?;
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let was: attrs::Subnet = prior.decode()?;
         if was.map_public_ip_on_launch != want.map_public_ip_on_launch {
             set_public_ip_on_launch(cx, spec, prior.id, want.map_public_ip_on_launch).await?;
         }
-        sync_ec2_tags(cx, &spec.address, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the subnet, retried while AWS still holds interfaces in it (a deleted NAT
     /// gateway's).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidSubnetID.NotFound"],
+            prior,
+            "InvalidSubnetID.NotFound",
             "DeleteSubnet",
             || cx.aws.ec2.delete_subnet().subnet_id(prior.id).send(),
         )
@@ -108,11 +104,12 @@ pub(super) fn subnet_live(s: &Subnet) -> Option<Tagged> {
 
 impl Manage for attrs::RouteTable {
     /// Creates the table with its tags (with a client token), or adopts the one carrying them.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::RouteTable = spec.decode()?;
-        if let Some(live) = find_adoptable(cx, a, describe_route_tables, route_table_live).await? {
-            return take_over::<Self>(cx, spec, &live).await;
+        if let Some(done) =
+            adopt_tagged(cx, spec, &want, describe_route_tables, route_table_live).await?
+        {
+            return Ok(done);
         }
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -138,18 +135,16 @@ impl Manage for attrs::RouteTable {
     }
 
     /// Brings the tags to the spec (nothing else of a table changes in place).
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update_tags(cx, spec, prior, |t: &Self| &t.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        update_tags(cx, spec, want, prior, |t: &Self| &t.tags).await
     }
 
     /// Deletes the table, retried while subnets are still associated with it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
+        remove_held(
             cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidRouteTableID.NotFound"],
+            prior,
+            "InvalidRouteTableID.NotFound",
             "DeleteRouteTable",
             || {
                 cx.aws
@@ -193,9 +188,8 @@ fn route_id(table: &str, destination: &str) -> String {
 
 impl Manage for attrs::Route {
     /// Adds the route to its table, or adopts the route to that destination already there.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Route = spec.decode()?;
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let tables = cx
             .aws
@@ -210,7 +204,7 @@ impl Manage for attrs::Route {
             .iter()
             .find_map(|t| route_live(t, destination))
         {
-            return take_over::<Self>(cx, spec, &live).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let target = target(spec, &want)?;
         eventually(cx, || async {
@@ -235,8 +229,7 @@ impl Manage for attrs::Route {
     }
 
     /// Points the route at the spec's target when it points elsewhere.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        let want: attrs::Route = spec.decode()?;
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let was: attrs::Route = prior.decode()?;
         let target = target(spec, &want)?;
         let (had, req) = match target {
@@ -326,9 +319,8 @@ pub(super) fn route_live(t: &RouteTable, destination: &str) -> Option<Live> {
 
 impl Manage for attrs::RouteTableAssociation {
     /// Associates the subnet with the table, or adopts that association when it exists.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::RouteTableAssociation = spec.decode()?;
         let tables = describe_route_tables(
             cx,
             a,
@@ -346,7 +338,7 @@ impl Manage for attrs::RouteTableAssociation {
             .find(|(_, found)| *found == want)
         {
             let live = Live::new(id.clone(), &want, &id_outputs(&id));
-            return take_over::<Self>(cx, spec, &live).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = eventually(cx, || async {
             send_once!(
@@ -368,11 +360,7 @@ impl Manage for attrs::RouteTableAssociation {
     }
 
     /// Nothing to change: an association is replaced, never updated.
-    async fn update(
-        _cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
     }
 

@@ -6,17 +6,15 @@ use aws_sdk_ec2::types::{
 };
 
 use super::super::ec2::{
-    Tagged, address_filters, sync_ec2_tags, tag_map, tag_specification, visible,
+    Tagged, address_filters, remove_held, retag, tag_map, tag_specification, visible,
 };
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{
     AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate,
 };
-use super::{
-    adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs, take_over,
-};
+use super::{adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -45,9 +43,8 @@ impl Dns {
 
 impl Manage for attrs::Vpc {
     /// Creates the VPC with its tags and sets the DNS flags, or adopts the one carrying them.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Vpc = spec.decode()?;
         let mut found = Vec::new();
         for v in describe_vpcs(cx, a, address_filters(cx.own, a)).await? {
             let Some(id) = v.vpc_id() else { continue };
@@ -55,7 +52,7 @@ impl Manage for attrs::Vpc {
             found.extend(vpc_live(&v, dns));
         }
         if let Some(live) = adoptable(cx, a, found)? {
-            return take_over::<Self>(cx, spec, &live).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_ec2,
@@ -79,25 +76,18 @@ impl Manage for attrs::Vpc {
     }
 
     /// Sets the DNS flags and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::Vpc = spec.decode()?;
         let was: attrs::Vpc = prior.decode()?;
         set_dns(cx, a, prior.id, Dns::of(&want), Dns::of(&was)).await?;
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            &["DependencyViolation"],
-            &["InvalidVpcID.NotFound"],
-            "DeleteVpc",
-            || cx.aws.ec2.delete_vpc().vpc_id(prior.id).send(),
-        )
+        remove_held(cx, prior, "InvalidVpcID.NotFound", "DeleteVpc", || {
+            cx.aws.ec2.delete_vpc().vpc_id(prior.id).send()
+        })
         .await
     }
 }
@@ -186,10 +176,9 @@ pub(super) fn vpc_live(v: &Vpc, dns: Dns) -> Option<Tagged> {
 impl Manage for attrs::InternetGateway {
     /// Creates the gateway with its tags and attaches it, or adopts the one carrying them
     /// (attaching it when a crash left it detached).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::InternetGateway = spec.decode()?;
-        let vpc = vpc_of(spec, &want)?;
+        let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         if let Some(mut live) =
             find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?
         {
@@ -199,7 +188,7 @@ impl Manage for attrs::InternetGateway {
                 was.vpc_id = Some(vpc.to_owned());
                 live = Live::new(live.id.clone(), &was, &id_outputs(&live.id));
             }
-            return take_over::<Self>(cx, spec, &live).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_ec2,
@@ -223,19 +212,17 @@ impl Manage for attrs::InternetGateway {
 
     /// Attaches the gateway to the spec's VPC when it is not (detached or moved outside
     /// ecsops) rather than replacing it, which would also replace every route through it.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::InternetGateway = spec.decode()?;
         let was: attrs::InternetGateway = prior.decode()?;
-        let vpc = vpc_of(spec, &want)?;
+        let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         if was.vpc_id.as_deref() != Some(vpc) {
             if let Some(old) = &was.vpc_id {
                 tolerate(detach(cx, a, prior.id, old).await, &["Gateway.NotAttached"])?;
             }
             attach(cx, a, prior.id, vpc).await?;
         }
-        sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
+        retag(cx, spec, prior, &was.tags, &want.tags).await
     }
 
     /// Detaches the gateway, then deletes it.
@@ -272,16 +259,6 @@ impl Manage for attrs::InternetGateway {
         )
         .await
     }
-}
-
-/// The VPC a desired gateway is attached to (only a live one can have none).
-fn vpc_of<'s>(
-    spec: &ResourceSpec,
-    want: &'s attrs::InternetGateway,
-) -> Result<&'s str, ProviderError> {
-    want.vpc_id
-        .as_deref()
-        .ok_or_else(|| spec.invalid("vpc_id", "is missing or not a string"))
 }
 
 async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {

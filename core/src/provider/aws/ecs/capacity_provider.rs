@@ -1,8 +1,6 @@
 //! Capacity providers (an instance group's auto scaling group as ECS capacity) and the
 //! cluster's capacity provider list.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider,
     CapacityProviderField, CapacityProviderStatus, Cluster, ManagedDraining, ManagedScaling,
@@ -13,12 +11,11 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request, retry_while};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// A provider or list change ECS is still applying (a list put moments ago, an update in
 /// flight): the next request waits for it.
@@ -26,16 +23,13 @@ const BUSY: &[&str] = &["UpdateInProgressException", "ResourceInUseException"];
 
 impl Manage for attrs::CapacityProvider {
     /// Creates the provider, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::CapacityProvider = spec.decode()?;
         let name = want.name.as_str();
         let found = describe(cx, a, vec![name.to_owned()]).await?;
         let live = |p: &CapacityProvider| provider_live(p, None);
         let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_asg).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_asg).await? {
             return Ok(done);
         }
         let provider = AutoScalingGroupProvider::builder()
@@ -74,9 +68,8 @@ impl Manage for attrs::CapacityProvider {
 
     /// Sets the managed scaling, termination protection and draining when any differs, then
     /// the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::CapacityProvider = spec.decode()?;
         let was: attrs::CapacityProvider = prior.decode()?;
         let outputs = prior.outputs::<attrs::CapacityProvider>()?;
         if want.managed_scaling != was.managed_scaling
@@ -131,17 +124,13 @@ impl Manage for attrs::CapacityProvider {
 
 impl Manage for attrs::ClusterCapacityProviders {
     /// Puts the list; see [`put`].
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
-        put(cx, spec).await
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+        put(cx, spec, &want).await
     }
 
     /// Immutable: nothing can differ in place, and a put is idempotent.
-    async fn update(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        _prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
-        put(cx, spec).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _prior: Prior<'_>) -> Done {
+        put(cx, spec, &want).await
     }
 
     /// Empties the cluster's list and default strategy; a cluster already gone is success.
@@ -168,9 +157,12 @@ impl Manage for attrs::ClusterCapacityProviders {
 
 /// The capacity provider list and default strategy of the cluster, overwriting what it had: a
 /// replacement and a retry are the same request.
-async fn put(cx: Cx<'_>, spec: &ResourceSpec) -> Result<Applied, ProviderError> {
+async fn put(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: &attrs::ClusterCapacityProviders,
+) -> Result<Applied, ProviderError> {
     let a = &spec.address;
-    let want: attrs::ClusterCapacityProviders = spec.decode()?;
     let default = strategy(a, "default_strategy", &want.default_strategy)?;
     retry_while(cx.waits, cx.waits.dependency, BUSY, || async {
         cx.aws
@@ -291,11 +283,7 @@ fn managed_scaling(want: &attrs::CapacityProvider) -> Option<ManagedScaling> {
 }
 
 /// One `DescribeCapacityProviders` of the recorded names.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let recorded = recorded_by_id::<attrs::CapacityProvider>(resources)?;
     let a = Address::new(Kind::CapacityProvider.as_str());
     let names = recorded.keys().map(|n| (*n).to_owned()).collect();

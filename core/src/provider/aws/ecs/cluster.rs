@@ -8,25 +8,21 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{adopt_found, capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 impl Manage for attrs::EcsCluster {
     /// Creates the cluster, or adopts the one of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::EcsCluster = spec.decode()?;
         let name = want.name.as_str();
         let found = describe(cx, a, vec![name.to_owned()]).await?;
         let live = |c: &Cluster| cluster_live(c, None);
         let missing_arn = ("DescribeClusters", "clusterArn");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
             return Ok(done);
         }
         let out = cx
@@ -48,9 +44,8 @@ impl Manage for attrs::EcsCluster {
     }
 
     /// Sets the container insights setting and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::EcsCluster = spec.decode()?;
         let was: attrs::EcsCluster = prior.decode()?;
         let outputs = prior.outputs::<attrs::EcsCluster>()?;
         if was.container_insights != want.container_insights {
@@ -94,10 +89,7 @@ fn insights_setting(
     spec: &ResourceSpec,
     want: &attrs::EcsCluster,
 ) -> Result<ClusterSetting, ProviderError> {
-    let value = want
-        .container_insights
-        .as_deref()
-        .ok_or_else(|| spec.invalid("container_insights", "is missing or not a string"))?;
+    let value = spec.required("container_insights", want.container_insights.as_ref())?;
     Ok(ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
         .value(value)
@@ -161,11 +153,7 @@ fn cluster_live(c: &Cluster, recorded: Option<&attrs::EcsCluster>) -> Option<Tag
 
 /// One `DescribeClusters` for both kinds that live on a cluster. A capacity provider list of a
 /// cluster with no providers and no default strategy is missing: nothing of it is left.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let names: BTreeSet<String> = resources
         .values()
         .filter(|r| matches!(r.kind, Kind::EcsCluster | Kind::ClusterCapacityProviders))

@@ -24,18 +24,15 @@ mod cluster;
 mod service;
 mod task_definition;
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
 use super::live::missing;
-use super::ownership::{adopt, claim, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Manage, aws_says};
+use super::ownership::{adopt, claim, send_tags, tag_map_of};
+use super::{Cx, Done, Manage, Recorded, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
 /// eventually consistent): the request created nothing, so it may be sent again.
@@ -62,11 +59,7 @@ fn unless_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     }
 }
 
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let any = |kinds: &[Kind]| resources.values().any(|r| kinds.contains(&r.kind));
     // The four reads are independent: they run at once, each into its own part.
     let parts = tokio::try_join!(
@@ -109,9 +102,10 @@ pub(crate) async fn refresh(
 /// Adopts what a describe by name `found` when its tags claim it for this address, bringing it
 /// to the spec with `A`'s update; `None` when nothing was found. `live` shapes it; one it cannot
 /// (AWS left out `field` of `operation`) is refused.
-async fn adopt_found<A: Manage, T>(
+async fn adopt_found<A: Manage + Clone, T>(
     cx: Cx<'_>,
     spec: &ResourceSpec,
+    want: &A,
     found: Option<&T>,
     live: impl FnOnce(&T) -> Option<Tagged>,
     (operation, field): (&'static str, &'static str),
@@ -122,9 +116,7 @@ async fn adopt_found<A: Manage, T>(
     let a = &spec.address;
     let t = live(found).ok_or_else(|| missing(a, operation, field))?;
     claim(cx.own, a, &t.live.id, &t.tags)?;
-    adopt(spec, &t.live, |prior| A::update(cx, spec, prior))
-        .await
-        .map(Some)
+    adopt(cx, spec, want.clone(), &t.live).await.map(Some)
 }
 
 fn ecs_tags(tags: &Tags) -> Vec<Tag> {
@@ -134,14 +126,7 @@ fn ecs_tags(tags: &Tags) -> Vec<Tag> {
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_map_of(tags, |t| (t.key(), t.value()))
 }
 
 /// Brings the tags of `arn` from `was` to `want`, keeping (and healing) the ownership tags;
@@ -153,32 +138,12 @@ async fn update_tags(
     was: &Tags,
     want: &Tags,
 ) -> Result<(), ProviderError> {
-    sync_tags(
-        tag_diff(cx.own, a, was, want),
-        async |keys| {
-            cx.aws
-                .ecs
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .at(a, "UntagResource")
-                .map(drop)
-        },
-        async |tags| {
-            cx.aws
-                .ecs
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(ecs_tags(&tags)))
-                .send()
-                .await
-                .at(a, "TagResource")
-                .map(drop)
-        },
+    send_tags!(
+        cx, a, was, want,
+        cx.aws.ecs.untag_resource().resource_arn(arn) => "UntagResource",
+        cx.aws.ecs.tag_resource().resource_arn(arn) => "TagResource",
+        |t: &Tags| Ok(ecs_tags(t)),
     )
-    .await
 }
 
 /// A capacity provider strategy as ECS takes it; `attribute` names it in a refusal.

@@ -14,27 +14,23 @@ use super::super::live::{missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, remove_request};
 use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const STRATEGY: &str = "capacity_provider_strategy";
 
 impl Manage for attrs::Service {
     /// Creates the service (with a client token from the spec), or adopts the one of that name
     /// in the cluster that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Service = spec.decode()?;
         let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
         let live = |s: &Service| service_live(s, None);
         let missing_arn = ("DescribeServices", "serviceArn");
-        if let Some(done) =
-            adopt_found::<Self, _>(cx, spec, found.first(), live, missing_arn).await?
-        {
+        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
             return Ok(done);
         }
         let mut token = spec.client_token(&cx.own.lineage, token_seed);
@@ -79,9 +75,8 @@ impl Manage for attrs::Service {
     }
 
     /// One `UpdateService` with every changed field (none: no call), then the tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::Service = spec.decode()?;
         let was: attrs::Service = prior.decode()?;
         let mut req = cx
             .aws
@@ -156,18 +151,16 @@ impl Manage for attrs::Service {
         let was: attrs::Service = prior.decode()?;
         let cluster = was.cluster.as_str();
         if was.scheduling_strategy != "DAEMON" {
-            let r = cx
-                .aws
-                .ecs
-                .update_service()
-                .cluster(cluster)
-                .service(prior.id)
-                .desired_count(0)
-                .send()
-                .await
-                .at(a, "UpdateService")
-                .map(drop);
-            tolerate(r, GONE)?;
+            remove_request(cx, a, &[], GONE, "UpdateService", || {
+                cx.aws
+                    .ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(prior.id)
+                    .desired_count(0)
+                    .send()
+            })
+            .await?;
         }
         remove(cx, &[], GONE, || async {
             cx.aws
@@ -397,11 +390,7 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
 }
 
 /// `DescribeServices` per cluster, ten services a request.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::Service.as_str());
     let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut by_id: BTreeMap<&str, attrs::Service> = BTreeMap::new();

@@ -1,7 +1,7 @@
 //! Task definition revisions: registered, adopted when a crashed run registered the same
 //! content, deregistered; refreshed by one listing of the ACTIVE revisions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LogConfiguration,
@@ -14,21 +14,19 @@ use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{ecs_tags, is_gone, tag_map, unless_gone};
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
-use crate::state::ResourceState;
 
 const ATTR: &str = "container_definitions";
 
 impl Manage for attrs::TaskDefinition {
     /// Registers a revision, or adopts the family's latest one when it is ours with the spec's
     /// content (see [`adoptable_revision`]).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::TaskDefinition = spec.decode()?;
         if let Some(done) = adoptable_revision(cx, spec, &want).await? {
             return Ok(done);
         }
@@ -80,11 +78,7 @@ impl Manage for attrs::TaskDefinition {
     }
 
     /// Revisions are immutable (every attribute forces a new one): nothing to send.
-    async fn update(
-        _cx: Cx<'_>,
-        spec: &ResourceSpec,
-        prior: Prior<'_>,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::TaskDefinition>()?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
@@ -368,11 +362,7 @@ async fn adoptable_revision(
 
 /// Revisions are immutable: one `ListTaskDefinitions` of the ACTIVE ones says which recorded
 /// revisions still exist; their live attributes are the recorded ones.
-pub(super) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::TaskDefinition.as_str());
     let active: BTreeSet<String> = all!(
         cx.aws
@@ -406,6 +396,7 @@ pub(super) async fn refresh(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn containers_round_trip_through_the_sdk_shape() {

@@ -21,11 +21,10 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::Listener {
     /// Creates the listener, or adopts the one on the same port of the load balancer when its
     /// tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::Listener = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -54,8 +53,30 @@ impl Manage for attrs::Listener {
 
     /// Sends one `ModifyListener` when the port, protocol, default action, certificate or TLS
     /// policy differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::Listener = prior.decode()?;
+        let arn = prior.id;
+        if want.port != was.port
+            || want.protocol != was.protocol
+            || want.default_action != was.default_action
+            || want.certificate_arn != was.certificate_arn
+            || want.ssl_policy != was.ssl_policy
+        {
+            cx.aws
+                .elbv2
+                .modify_listener()
+                .listener_arn(arn)
+                .port(i32::from(want.port))
+                .protocol(ProtocolEnum::from(want.protocol.as_str()))
+                .default_actions(default_action(spec, want.default_action.as_ref())?)
+                .set_certificates(certificate(&want))
+                .set_ssl_policy(want.ssl_policy.clone())
+                .send()
+                .await
+                .at(a, "ModifyListener")?;
+        }
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Deletes the listener; already gone (or its load balancer gone) is success.
@@ -66,33 +87,6 @@ impl Manage for attrs::Listener {
         })
         .await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::Listener = spec.decode()?;
-    let was: attrs::Listener = prior.decode()?;
-    let arn = prior.id;
-    if want.port != was.port
-        || want.protocol != was.protocol
-        || want.default_action != was.default_action
-        || want.certificate_arn != was.certificate_arn
-        || want.ssl_policy != was.ssl_policy
-    {
-        cx.aws
-            .elbv2
-            .modify_listener()
-            .listener_arn(arn)
-            .port(i32::from(want.port))
-            .protocol(ProtocolEnum::from(want.protocol.as_str()))
-            .default_actions(default_action(spec, want.default_action.as_ref())?)
-            .set_certificates(certificate(&want))
-            .set_ssl_policy(want.ssl_policy.clone())
-            .send()
-            .await
-            .at(a, "ModifyListener")?;
-    }
-    Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
 fn outputs(arn: &str) -> attrs::ListenerOutputs {

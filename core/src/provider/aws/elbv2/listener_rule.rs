@@ -11,7 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
@@ -24,11 +24,10 @@ const HOST_HEADER: &str = "host-header";
 impl Manage for attrs::ListenerRule {
     /// Creates the rule, or adopts the one of the same priority on the listener when its tags
     /// say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::ListenerRule = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -48,8 +47,36 @@ impl Manage for attrs::ListenerRule {
     }
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::ListenerRule = prior.decode()?;
+        let arn = prior.id;
+        let elbv2 = &cx.aws.elbv2;
+        if want.conditions != was.conditions || want.forward_to != was.forward_to {
+            elbv2
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(spec, &want.conditions)?))
+                .actions(forward(spec, &want)?)
+                .send()
+                .await
+                .at(a, "ModifyRule")?;
+        }
+        if want.priority != was.priority {
+            elbv2
+                .set_rule_priorities()
+                .rule_priorities(
+                    RulePriorityPair::builder()
+                        .rule_arn(arn)
+                        .priority(priority(spec, &want)?)
+                        .build(),
+                )
+                .send()
+                .await
+                .at(a, "SetRulePriorities")?;
+        }
+        super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Deletes the rule; already gone (or its listener gone) is success.
@@ -60,39 +87,6 @@ impl Manage for attrs::ListenerRule {
         })
         .await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::ListenerRule = spec.decode()?;
-    let was: attrs::ListenerRule = prior.decode()?;
-    let arn = prior.id;
-    let elbv2 = &cx.aws.elbv2;
-    if want.conditions != was.conditions || want.forward_to != was.forward_to {
-        elbv2
-            .modify_rule()
-            .rule_arn(arn)
-            .set_conditions(Some(conditions(spec, &want.conditions)?))
-            .actions(forward(spec, &want)?)
-            .send()
-            .await
-            .at(a, "ModifyRule")?;
-    }
-    if want.priority != was.priority {
-        elbv2
-            .set_rule_priorities()
-            .rule_priorities(
-                RulePriorityPair::builder()
-                    .rule_arn(arn)
-                    .priority(priority(spec, &want)?)
-                    .build(),
-            )
-            .send()
-            .await
-            .at(a, "SetRulePriorities")?;
-    }
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
-    Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
 fn outputs(arn: &str) -> attrs::ListenerRuleOutputs {
@@ -108,10 +102,7 @@ fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<i32, Prov
 
 /// The rule's `forward_to` target group as its one action.
 fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<Action, ProviderError> {
-    let target_group = want
-        .forward_to
-        .as_deref()
-        .ok_or_else(|| spec.invalid("forward_to", "is missing or not a string"))?;
+    let target_group = spec.required("forward_to", want.forward_to.as_ref())?;
     Ok(Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(target_group)

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, found_or_none, same_set, to_tags};
@@ -22,11 +22,10 @@ const NOT_FOUND: &str = "LoadBalancerNotFound";
 impl Manage for attrs::LoadBalancer {
     /// Creates the load balancer, sets its attributes and waits until it is active; or adopts
     /// the one under its name when its tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::LoadBalancer = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -59,8 +58,40 @@ impl Manage for attrs::LoadBalancer {
     }
 
     /// Sets the subnets, security groups, attributes and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::LoadBalancer = prior.decode()?;
+        let mut outputs = prior.outputs::<attrs::LoadBalancer>()?;
+        let arn = prior.id;
+        let elbv2 = &cx.aws.elbv2;
+        if !same_set(&was.subnets, &want.subnets) {
+            elbv2
+                .set_subnets()
+                .load_balancer_arn(arn)
+                .set_subnets(Some(want.subnets.clone()))
+                .send()
+                .await
+                .at(a, "SetSubnets")?;
+        }
+        if !same_set(&was.security_groups, &want.security_groups) {
+            elbv2
+                .set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(Some(want.security_groups.clone()))
+                .send()
+                .await
+                .at(a, "SetSecurityGroups")?;
+        }
+        let changed = Changed {
+            idle_timeout: want.idle_timeout != was.idle_timeout,
+            deletion_protection: want.deletion_protection != was.deletion_protection,
+            drop_invalid_header_fields: want.drop_invalid_header_fields
+                != was.drop_invalid_header_fields,
+        };
+        set_attributes(cx, spec, arn, &want, &changed).await?;
+        super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
+        arn.clone_into(&mut outputs.arn);
+        Ok(Applied::new(spec, arn, &outputs))
     }
 
     /// Deletes the load balancer (refused while deletion protection is on) and waits until
@@ -92,43 +123,6 @@ impl Manage for attrs::LoadBalancer {
         .await?;
         wait(cx, prior.address, prior.id, Until::Gone).await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::LoadBalancer = spec.decode()?;
-    let was: attrs::LoadBalancer = prior.decode()?;
-    let mut outputs = prior.outputs::<attrs::LoadBalancer>()?;
-    let arn = prior.id;
-    let elbv2 = &cx.aws.elbv2;
-    if !same_set(&was.subnets, &want.subnets) {
-        elbv2
-            .set_subnets()
-            .load_balancer_arn(arn)
-            .set_subnets(Some(want.subnets.clone()))
-            .send()
-            .await
-            .at(a, "SetSubnets")?;
-    }
-    if !same_set(&was.security_groups, &want.security_groups) {
-        elbv2
-            .set_security_groups()
-            .load_balancer_arn(arn)
-            .set_security_groups(Some(want.security_groups.clone()))
-            .send()
-            .await
-            .at(a, "SetSecurityGroups")?;
-    }
-    let changed = Changed {
-        idle_timeout: want.idle_timeout != was.idle_timeout,
-        deletion_protection: want.deletion_protection != was.deletion_protection,
-        drop_invalid_header_fields: want.drop_invalid_header_fields
-            != was.drop_invalid_header_fields,
-    };
-    set_attributes(cx, spec, arn, &want, &changed).await?;
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
-    arn.clone_into(&mut outputs.arn);
-    Ok(Applied::new(spec, arn, &outputs))
 }
 
 /// Which load balancer attributes to send.

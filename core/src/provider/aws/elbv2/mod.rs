@@ -29,8 +29,8 @@ use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, T
 
 use super::ec2::{Tagged, settle};
 use super::live::missing;
-use super::ownership::{TagChanges, claim, sync_tags};
-use super::{AwsResultExt, Cx, Prior};
+use super::ownership::{claim, send_tags, tag_map_of};
+use super::{AwsResultExt, Cx, Done, Prior, Recorded};
 use crate::graph::attrs::{self, Attributes, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
@@ -42,11 +42,7 @@ pub(super) const PER_CALL: usize = 20;
 /// Reads every recorded resource of the family: one describe per kind present, filtered by the
 /// recorded ARNs (see the module doc for the fallback when one is gone), and one `DescribeTags`
 /// per 20 ARNs found.
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = super::family_kinds(Kind::LoadBalancer);
     let lbs_recorded = recorded::<attrs::LoadBalancer>(resources)?;
     let tgs_recorded = recorded::<attrs::TargetGroup>(resources)?;
@@ -211,16 +207,7 @@ async fn describe_tags(
             .at(a, "DescribeTags")?;
         for d in out.tag_descriptions() {
             if let Some(arn) = d.resource_arn() {
-                let map = d
-                    .tags()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_owned(),
-                            t.value().unwrap_or_default().to_owned(),
-                        ))
-                    })
-                    .collect();
+                let map = tag_map_of(d.tags(), |t| (t.key(), t.value()));
                 tags.insert(arn.to_owned(), map);
             }
         }
@@ -283,40 +270,21 @@ fn to_tags(tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
-/// Sends a tag update (see [`tag_diff`](super::ownership::tag_diff)) with `RemoveTags` and
-/// `AddTags`.
+/// Brings the tags of `arn` from `was` to `want` with `RemoveTags` and `AddTags`, keeping (and
+/// healing) the ownership tags; calls AWS only when something differs.
 async fn update_tags(
     cx: Cx<'_>,
     a: &Address,
     arn: &str,
-    changes: Option<TagChanges>,
+    was: &Tags,
+    want: &Tags,
 ) -> Result<(), ProviderError> {
-    sync_tags(
-        changes,
-        async |keys| {
-            cx.aws
-                .elbv2
-                .remove_tags()
-                .resource_arns(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .at(a, "RemoveTags")
-                .map(drop)
-        },
-        async |tags| {
-            cx.aws
-                .elbv2
-                .add_tags()
-                .resource_arns(arn)
-                .set_tags(Some(to_tags(&tags)))
-                .send()
-                .await
-                .at(a, "AddTags")
-                .map(drop)
-        },
+    send_tags!(
+        cx, a, was, want,
+        cx.aws.elbv2.remove_tags().resource_arns(arn) => "RemoveTags",
+        cx.aws.elbv2.add_tags().resource_arns(arn) => "AddTags",
+        |t: &Tags| Ok(to_tags(t)),
     )
-    .await
 }
 
 /// Whether two lists hold the same items, in any order (AWS reorders subnets and security

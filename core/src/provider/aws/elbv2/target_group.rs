@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags, tag_diff};
+use super::super::ownership::{adopt, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
@@ -38,11 +38,10 @@ macro_rules! with_health_check {
 impl Manage for attrs::TargetGroup {
     /// Creates the target group with its health check, then sets its deregistration delay; or
     /// adopts the one under its name when its tags say it is this address's.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::TargetGroup = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
@@ -74,8 +73,22 @@ impl Manage for attrs::TargetGroup {
     }
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-        update(cx, spec, prior).await
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
+        let a = &spec.address;
+        let was: attrs::TargetGroup = prior.decode()?;
+        let arn = prior.id;
+        if want.health_check != was.health_check {
+            let hc = HealthCheck::of(spec, &want.health_check)?;
+            with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
+                .send()
+                .await
+                .at(a, "ModifyTargetGroup")?;
+        }
+        if want.deregistration_delay != was.deregistration_delay {
+            set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
+        }
+        super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
+        Ok(Applied::new(spec, arn, &outputs(arn)))
     }
 
     /// Deletes the target group, retrying while the rule forwarding to it is still being
@@ -98,25 +111,6 @@ impl Manage for attrs::TargetGroup {
         )
         .await
     }
-}
-
-async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
-    let a = &spec.address;
-    let want: attrs::TargetGroup = spec.decode()?;
-    let was: attrs::TargetGroup = prior.decode()?;
-    let arn = prior.id;
-    if want.health_check != was.health_check {
-        let hc = HealthCheck::of(spec, &want.health_check)?;
-        with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
-            .send()
-            .await
-            .at(a, "ModifyTargetGroup")?;
-    }
-    if want.deregistration_delay != was.deregistration_delay {
-        set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
-    }
-    super::update_tags(cx, a, arn, tag_diff(cx.own, a, &was.tags, &want.tags)).await?;
-    Ok(Applied::new(spec, arn, &outputs(arn)))
 }
 
 fn outputs(arn: &str) -> attrs::TargetGroupOutputs {

@@ -29,7 +29,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
 use super::ownership::sdk_tags;
-use super::{AwsResultExt, Cx, Prior, RECORDED};
+use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
@@ -41,11 +41,7 @@ const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// Reads every recorded role, policy and instance profile (see the module documentation for
 /// the calls).
-pub(crate) async fn refresh(
-    cx: Cx<'_>,
-    resources: &BTreeMap<Address, ResourceState>,
-    out: &mut Refresh,
-) -> Result<(), ProviderError> {
+pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let ours = recorded(
         resources,
         &[Kind::IamRole, Kind::IamPolicy, Kind::InstanceProfile],

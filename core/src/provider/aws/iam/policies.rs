@@ -5,8 +5,8 @@ use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, tolerate};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, tolerate};
 use super::roles::detach_policy;
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -19,11 +19,10 @@ const MAX_POLICY_VERSIONS: usize = 5;
 impl Manage for attrs::IamPolicy {
     /// Creates the policy, or adopts the policy of that name and path that carries this
     /// lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::IamPolicy = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let out = send_once!(
             aws_sdk_iam,
@@ -49,9 +48,8 @@ impl Manage for attrs::IamPolicy {
 
     /// A changed document becomes the new default version (the oldest one goes when IAM's
     /// limit is reached); then the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
-        let want: attrs::IamPolicy = spec.decode()?;
         let was: attrs::IamPolicy = prior.decode()?;
         let arn = prior.id;
         if want.document != was.document {
@@ -75,32 +73,12 @@ impl Manage for attrs::IamPolicy {
                 .await
                 .at(a, "CreatePolicyVersion")?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_policy()
-                    .policy_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagPolicy")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_policy()
-                    .policy_arn(arn)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagPolicy")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_policy().policy_arn(arn) => "UntagPolicy",
+            cx.aws.iam.tag_policy().policy_arn(arn) => "TagPolicy",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         let outputs = attrs::IamPolicyOutputs {
             arn: arn.to_owned(),
         };
@@ -164,30 +142,26 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), Provide
             detach_policy(cx, a, role, arn).await?;
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
-            let r = cx
-                .aws
-                .iam
-                .detach_user_policy()
-                .user_name(user)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "DetachUserPolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachUserPolicy", || {
+                cx.aws
+                    .iam
+                    .detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(arn)
+                    .send()
+            })
+            .await?;
         }
         for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-            let r = cx
-                .aws
-                .iam
-                .detach_group_policy()
-                .group_name(group)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "DetachGroupPolicy")
-                .map(drop);
-            tolerate(r, &[NO_SUCH_ENTITY])?;
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachGroupPolicy", || {
+                cx.aws
+                    .iam
+                    .detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(arn)
+                    .send()
+            })
+            .await?;
         }
     }
     for version in list_versions(cx, a, arn).await? {

@@ -6,8 +6,8 @@ use aws_sdk_iam::types::InstanceProfile;
 use super::super::ec2::visible;
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -16,13 +16,12 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::InstanceProfile {
     /// Creates the profile and adds its role, or adopts the profile of that name that carries
     /// this lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::InstanceProfile = spec.decode()?;
         if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
-        let role = role_of(spec, &want)?;
+        let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
             aws_sdk_iam,
             cx.aws
@@ -44,45 +43,26 @@ impl Manage for attrs::InstanceProfile {
     }
 
     /// Swaps the role when it differs (a profile holds one), then sends the tag changes.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::InstanceProfile = spec.decode()?;
         let was: attrs::InstanceProfile = prior.decode()?;
         let name = prior.id;
-        let role = role_of(spec, &want)?;
+        let role = spec.required("role", want.role.as_ref())?;
         if was.role.as_deref() != Some(role) {
             if let Some(old) = &was.role {
                 remove_role(cx, a, name, old).await?;
             }
             add_role(cx, a, name, role).await?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagInstanceProfile")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagInstanceProfile")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_instance_profile().instance_profile_name(name)
+                => "UntagInstanceProfile",
+            cx.aws.iam.tag_instance_profile().instance_profile_name(name)
+                => "TagInstanceProfile",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
@@ -94,16 +74,6 @@ impl Manage for attrs::InstanceProfile {
         })
         .await
     }
-}
-
-/// The desired role: every desired profile names one (`null` is only ever read back).
-fn role_of<'w>(
-    spec: &ResourceSpec,
-    want: &'w attrs::InstanceProfile,
-) -> Result<&'w str, ProviderError> {
-    want.role
-        .as_deref()
-        .ok_or_else(|| spec.invalid("role", "is missing or not a string"))
 }
 
 /// The role was created moments before, so it may not be visible yet.
@@ -135,17 +105,22 @@ pub(super) async fn remove_role(
     profile: &str,
     role: &str,
 ) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await
-        .at(a, "RemoveRoleFromInstanceProfile")
-        .map(drop);
-    tolerate(r, &[NO_SUCH_ENTITY])
+    remove_request(
+        cx,
+        a,
+        &[],
+        &[NO_SUCH_ENTITY],
+        "RemoveRoleFromInstanceProfile",
+        || {
+            cx.aws
+                .iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+                .send()
+        },
+    )
+    .await
 }
 
 async fn get_profile(

@@ -7,8 +7,8 @@ use aws_sdk_iam::types::RoleDetail;
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, retry_while, tolerate};
+use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -18,11 +18,10 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 impl Manage for attrs::IamRole {
     /// Creates the role and attaches its policies, or adopts the role of that name that
     /// carries this lineage's tags and brings it to the spec.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let want: attrs::IamRole = spec.decode()?;
         if let Some(live) = find(cx, a, &want).await? {
-            return adopt(spec, &live, |prior| Self::update(cx, spec, prior)).await;
+            return adopt(cx, spec, want, &live).await;
         }
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
@@ -51,10 +50,9 @@ impl Manage for attrs::IamRole {
     }
 
     /// Sends what differs from `prior`: the trust policy, attachments and detachments, tags.
-    async fn update(cx: Cx<'_>, spec: &ResourceSpec, prior: Prior<'_>) -> Done {
+    async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let outputs = prior.outputs::<Self>()?;
-        let want: attrs::IamRole = spec.decode()?;
         let was: attrs::IamRole = prior.decode()?;
         let name = prior.id;
         if want.assume_role_policy != was.assume_role_policy {
@@ -77,32 +75,12 @@ impl Manage for attrs::IamRole {
         for arn in had.difference(&wanted) {
             detach_policy(cx, a, name, arn).await?;
         }
-        sync_tags(
-            tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                cx.aws
-                    .iam
-                    .untag_role()
-                    .role_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .at(a, "UntagRole")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .iam
-                    .tag_role()
-                    .role_name(name)
-                    .set_tags(Some(iam_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "TagRole")
-                    .map(drop)
-            },
-        )
-        .await?;
+        send_tags!(
+            cx, a, &was.tags, &want.tags,
+            cx.aws.iam.untag_role().role_name(name) => "UntagRole",
+            cx.aws.iam.tag_role().role_name(name) => "TagRole",
+            |t: &Tags| iam_tags(a, t),
+        )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
@@ -151,17 +129,15 @@ pub(super) async fn detach_policy(
     role: &str,
     arn: &str,
 ) -> Result<(), ProviderError> {
-    let r = cx
-        .aws
-        .iam
-        .detach_role_policy()
-        .role_name(role)
-        .policy_arn(arn)
-        .send()
-        .await
-        .at(a, "DetachRolePolicy")
-        .map(drop);
-    tolerate(r, &[NO_SUCH_ENTITY])
+    remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachRolePolicy", || {
+        cx.aws
+            .iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+    })
+    .await
 }
 
 /// The ARNs of the managed policies attached to `role`.

@@ -1,0 +1,24 @@
+//! Keys the schema leaves optional so that each file of an `extends` chain stands alone in an
+//! editor, but which the merged manifest must have: a service's or system container's `image`.
+//! Reported as the schema reports a missing key (`missing-key`, at the table's name), so the
+//! message does not depend on which of the two checks it.
+
+use super::{Cx, ptr};
+use crate::schema::missing_key;
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.image.is_some()));
+    let system =
+        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.is_some()));
+    for (section, name, has_image) in services.chain(system) {
+        let table = ptr(&[section, name]);
+        let image = ptr(&[section, name, "image"]);
+        // An image the schema refused (a number, say) was taken out: it is not missing.
+        if has_image || cx.pruned.contains(&image) {
+            continue;
+        }
+        cx.diags
+            .push(missing_key("image", &table, &cx.loaded.sites));
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the pinned Python tool of tests/NAME/requirements.txt into target/NAME-venv (once, and
+# again when the pin changes; concurrent callers wait on a lock) and prints the path of its
+# executable BIN. Needs only python3 with venv and pip.
+#   tests/ensure-venv.sh moto moto_server
+#   tests/ensure-venv.sh taplo taplo
+set -euo pipefail
+name=${1:?usage: ensure-venv.sh NAME BIN}
+bin=${2:?usage: ensure-venv.sh NAME BIN}
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+requirements="$here/$name/requirements.txt"
+venv="$root/target/$name-venv"
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/$bin" ] || ! cmp -s "$requirements" "$stamp"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+  cp "$requirements" "$stamp"
+fi
+echo "$venv/bin/$bin"
