@@ -9,6 +9,7 @@ mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
+mod readme;
 mod reporting;
 mod set_image;
 mod snapshots;
