@@ -79,9 +79,9 @@ macro_rules! kind_table {
                 forces every, outputs SnsTopicPolicyOutputs, update_changes [];
             SnsSubscription: "sns_subscription", Sns, DeleteFirst,
                 forces ["topic_arn", "protocol", "endpoint"], outputs SnsSubscriptionOutputs, update_changes [];
-            // Each change is a new revision, registered before the old one is deregistered so
-            // the service moves over first.
-            TaskDefinition: "task_definition", Ecs, CreateFirst,
+            // Each change registers a new revision; the old ones stay registered for rollback
+            // and are retired once the service has moved over.
+            TaskDefinition: "task_definition", Ecs, NewRevision,
                 forces every, outputs TaskDefinitionOutputs, update_changes [];
             Service: "service", Ecs, DeleteFirst,
                 forces ["name", "cluster", "scheduling_strategy"], outputs ServiceOutputs, update_changes [];
@@ -220,9 +220,10 @@ impl Family {
 pub enum Replacement {
     /// Delete the old one, then create the new one (names are unique, so both cannot exist).
     DeleteFirst,
-    /// Create the new one, then delete the old one (a task definition revision: the service
-    /// moves to the new revision before the old one is deregistered).
-    CreateFirst,
+    /// Register a new revision and keep the old ones (a task definition): a change is planned
+    /// as a revision, not a replacement, and the apply retires the oldest revisions beyond the
+    /// ones kept for rollback once what uses them has moved over.
+    NewRevision,
     /// Create overwrites the old value in place (a cluster's capacity provider list, a topic
     /// policy): there is nothing to delete.
     Overwrite,

@@ -17,7 +17,7 @@ pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
-pub const PLAN_FORMAT_VERSION: &str = "1.2";
+pub const PLAN_FORMAT_VERSION: &str = "1.3";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -85,6 +85,9 @@ pub enum Action {
     Create,
     Update,
     Replace,
+    /// A new revision of a versioned resource (a task definition): registered beside the old
+    /// one, which stays for rollback and is retired later, never destroyed by this change.
+    Revise,
     Delete,
 }
 
@@ -95,6 +98,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Replace => "replace",
+            Action::Revise => "revise",
             Action::Delete => "delete",
         }
     }
@@ -159,6 +163,9 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub replace: usize,
+    /// New revisions (format 1.3); absent in older plans.
+    #[serde(default)]
+    pub revise: usize,
     pub delete: usize,
     pub no_op: usize,
 }
@@ -171,6 +178,7 @@ impl Summary {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
+                Action::Revise => s.revise += 1,
                 Action::Delete => s.delete += 1,
                 Action::NoOp => s.no_op += 1,
             }
@@ -178,10 +186,16 @@ impl Summary {
         s
     }
 
-    /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`
+    /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`, with `, 1 new revision`
+    /// before the period when there are any (plans without them read as they always did).
     pub fn line(&self) -> String {
+        let revisions = match self.revise {
+            0 => String::new(),
+            1 => ", 1 new revision".to_owned(),
+            n => format!(", {n} new revisions"),
+        };
         format!(
-            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            "Plan: {} to create, {} to update, {} to replace, {} to delete{revisions}.",
             self.create, self.update, self.replace, self.delete
         )
     }

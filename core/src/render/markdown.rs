@@ -92,11 +92,17 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     }
     let s = plan.summary;
     let _ = writeln!(out, "**{}**\n", s.line());
+    // The revision column only when there are revisions: other plans read as they always did.
+    let (head, rule, revisions) = if s.revise > 0 {
+        (" new revision |", "---:|", format!(" {} |", s.revise))
+    } else {
+        ("", "", String::new())
+    };
     let _ = writeln!(
         out,
-        "| create | update | replace | delete | unchanged |\n\
-         |---:|---:|---:|---:|---:|\n\
-         | {} | {} | {} | {} | {} |\n",
+        "| create | update | replace |{head} delete | unchanged |\n\
+         |---:|---:|---:|{rule}---:|---:|\n\
+         | {} | {} | {} |{revisions} {} | {} |\n",
         s.create, s.update, s.replace, s.delete, s.no_op
     );
     for c in plan
@@ -217,7 +223,7 @@ enum Rank {
 fn rank_of(action: Action) -> Option<Rank> {
     match action {
         Action::Delete | Action::Replace => Some(Rank::Destructive),
-        Action::Update => Some(Rank::Update),
+        Action::Update | Action::Revise => Some(Rank::Update),
         Action::Create => Some(Rank::Create),
         Action::NoOp => None,
     }

@@ -124,6 +124,10 @@ fn legend(plan: &Plan, paint: Painter) -> String {
         (Action::Create, "create"),
         (Action::Update, "update in place"),
         (Action::Replace, "replace (destroy, then create)"),
+        (
+            Action::Revise,
+            "new revision (the old one kept for rollback)",
+        ),
         (Action::Delete, "destroy"),
     ]
     .into_iter()
@@ -260,6 +264,7 @@ impl Painter {
             Action::Create => AnsiColor::Green,
             Action::Update => AnsiColor::Yellow,
             Action::Replace => AnsiColor::Magenta,
+            Action::Revise => AnsiColor::Cyan,
             Action::Delete => AnsiColor::Red,
             Action::NoOp => return text.to_owned(),
         };

@@ -24,6 +24,8 @@ mod cluster;
 mod service;
 mod task_definition;
 
+pub(super) use task_definition::retire_revisions;
+
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
