@@ -9,6 +9,7 @@ mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
 mod reporting;
+mod revisions;
 mod set_image;
 mod snapshots;
 mod state_commands;

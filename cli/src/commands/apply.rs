@@ -522,8 +522,14 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
 /// What the walk did: a summary line, failures, and what was not started.
 fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str) {
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
+    // Like the plan's summary line: revisions only when there are any.
+    let revisions = match count(Action::Revise) {
+        0 => String::new(),
+        1 => ", 1 new revision".to_owned(),
+        n => format!(", {n} new revisions"),
+    };
     let done = format!(
-        "{} created, {} updated, {} replaced, {} destroyed",
+        "{} created, {} updated, {} replaced, {} destroyed{revisions}",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),
