@@ -117,6 +117,14 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
         env.run(&["diff", ENV]),
     );
     assert_eq!(code, Some(0), "converged\n{}", again.stdout);
+
+    // Going back to the old image finds the kept revision (as `ecsops rollback` and a
+    // circuit breaker's rollback do) instead of registering a twin of it.
+    env.set_web_image("1.27-alpine");
+    env.apply_ok()
+        .expect_in_stderr("(adopted an existing resource carrying its tags)");
+    assert_eq!(env.revisions(TaskDefinitionStatus::Active).await, [1, 2]);
+    assert_eq!(env.recorded_revision(), 1);
 }
 
 #[tokio::test]
@@ -157,4 +165,11 @@ async fn image_changes_beyond_the_kept_revisions_retire_the_oldest() {
     assert_eq!(api.task_definition_arns().len(), 1);
     let code = env.run(&["diff", ENV, "--detailed-exitcode"]).code;
     assert_eq!(code, Some(0));
+
+    // Destroying the service deregisters the kept revisions with the recorded one.
+    env.run(&["destroy", ENV, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        env.revisions(TaskDefinitionStatus::Active).await,
+        Vec::<i32>::new()
+    );
 }

@@ -89,9 +89,14 @@ impl Manage for attrs::TaskDefinition {
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
-    /// Deregisters the revision; one that no longer exists is success.
+    /// Deregisters the revision and the ones kept for rollback with it (ours only); one that
+    /// no longer exists is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        deregister(cx, prior.address, prior.id).await
+        deregister(cx, prior.address, prior.id).await?;
+        match family_and_revision(prior.id) {
+            Some((family, _)) => deregister_ours(cx, prior.address, family, 0, i32::MAX).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -428,13 +433,18 @@ async fn active_revisions(
     let mut revisions: Vec<(i32, String)> = arns
         .into_iter()
         .filter_map(|arn| {
-            let (f, revision) = arn.rsplit_once('/')?.1.rsplit_once(':')?;
-            let revision = revision.parse().ok().filter(|_| f == family)?;
+            let revision = family_and_revision(&arn).filter(|(f, _)| *f == family)?.1;
             Some((revision, arn))
         })
         .collect();
     revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
     Ok(revisions)
+}
+
+/// The family and revision number a revision's ARN names (`...:task-definition/web:7`).
+fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
+    let (family, revision) = arn.rsplit_once('/')?.1.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
 }
 
 /// One ACTIVE revision with its tags; `None` when it is gone or no longer ACTIVE.
@@ -508,20 +518,31 @@ async fn adoptable_revision(
 /// is not this apply's to judge. Deregistered revisions stay describable (INACTIVE), so tasks
 /// still running them are unaffected; only new tasks can no longer start from them.
 pub(crate) async fn retire_revisions(cx: Cx<'_>, current: Prior<'_>, keep: u32) -> Done<()> {
-    let a = current.address;
     let family = current.decode::<attrs::TaskDefinition>()?.family;
     let newest = current.outputs::<attrs::TaskDefinition>()?.revision;
     let keep = usize::try_from(keep.max(1)).unwrap_or(usize::MAX);
-    let revisions = active_revisions(cx, a, &family).await?;
-    for (revision, arn) in revisions.into_iter().skip(keep) {
-        if revision >= newest {
+    deregister_ours(cx, current.address, &family, keep, newest).await
+}
+
+/// Deregisters the family's ACTIVE revisions that are ours, after the newest `skip` and older
+/// than revision `below`.
+async fn deregister_ours(
+    cx: Cx<'_>,
+    a: &Address,
+    family: &str,
+    skip: usize,
+    below: i32,
+) -> Done<()> {
+    let revisions = active_revisions(cx, a, family).await?;
+    for (revision, arn) in revisions.into_iter().skip(skip) {
+        if revision >= below {
             continue;
         }
         let Some((_, tags)) = described(cx, a, &arn).await? else {
             continue;
         };
         if claim(cx, a, &tags) == Claim::Ours {
-            tracing::info!(address = %a, arn, "retiring a task definition revision beyond the ones kept");
+            tracing::info!(address = %a, arn, "deregistering a task definition revision of ours");
             deregister(cx, a, &arn).await?;
         }
     }
