@@ -675,20 +675,40 @@ fn revisioned(image: &str) -> Graph {
     }
 }
 
-#[tokio::test]
-async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_moved() {
-    let (_dir, backend) = local();
+/// A local state and a fake provider after applying `revisioned("nginx:1.27")`.
+async fn applied_revision() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
+    let (dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
-    let options = ApplyOptions::default();
     let first = run_apply(
         &provider,
         &backend,
         &revisioned("nginx:1.27"),
-        options,
+        ApplyOptions::default(),
         std::future::pending(),
     )
     .await;
     assert!(first.outcome.succeeded(), "{:?}", first.outcome);
+    (dir, backend, provider)
+}
+
+/// Applies the image change to `nginx:1.28`: the run and the provider calls it made.
+async fn revise(provider: &Arc<FakeProvider>, backend: &Backend) -> (Run, Vec<String>) {
+    let before = provider.calls().len();
+    let run = run_apply(
+        provider,
+        backend,
+        &revisioned("nginx:1.28"),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    let calls = provider.calls()[before..].to_vec();
+    (run, calls)
+}
+
+#[tokio::test]
+async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_moved() {
+    let (_dir, backend, provider) = applied_revision().await;
     let stored = backend.read().await.expect("reads").expect("a state");
     let plan = plan_for(&revisioned("nginx:1.28"), &stored.state);
     let action = |a: &str| {
@@ -701,17 +721,8 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
     assert_eq!(action("service[web]"), Some(Action::Update));
     assert!(!plan.changes.iter().any(|c| c.action.is_destructive()));
 
-    let before = provider.calls().len();
-    let second = run_apply(
-        &provider,
-        &backend,
-        &revisioned("nginx:1.28"),
-        options,
-        std::future::pending(),
-    )
-    .await;
+    let (second, calls) = revise(&provider, &backend).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome);
-    let calls = provider.calls()[before..].to_vec();
     assert!(
         !calls.iter().any(|c| c.starts_with("delete")),
         "the old revision is never deleted by the change: {calls:?}"
@@ -730,30 +741,10 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
 
 #[tokio::test]
 async fn a_failed_service_update_leaves_the_old_revisions_alone() {
-    let (_dir, backend) = local();
-    let provider = Arc::new(FakeProvider::new());
-    let options = ApplyOptions::default();
-    let first = run_apply(
-        &provider,
-        &backend,
-        &revisioned("nginx:1.27"),
-        options,
-        std::future::pending(),
-    )
-    .await;
-    assert!(first.outcome.succeeded(), "{:?}", first.outcome);
+    let (_dir, backend, provider) = applied_revision().await;
     provider.fail_next(&Address::from("service[web]"), "ServiceNotActiveException");
-    let before = provider.calls().len();
-    let second = run_apply(
-        &provider,
-        &backend,
-        &revisioned("nginx:1.28"),
-        options,
-        std::future::pending(),
-    )
-    .await;
+    let (second, calls) = revise(&provider, &backend).await;
     assert!(!second.outcome.succeeded());
-    let calls = provider.calls()[before..].to_vec();
     assert!(
         !calls.iter().any(|c| c.starts_with("retire")),
         "nothing is retired while the service has not moved: {calls:?}"
