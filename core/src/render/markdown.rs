@@ -527,6 +527,27 @@ mod tests {
     }
 
     #[test]
+    fn a_new_revision_is_counted_in_its_own_column_and_is_not_destructive() {
+        let p = plan(vec![change(1, Action::Revise), change(2, Action::Update)]);
+        let md = render(&p, Compared::Live);
+        assert!(
+            md.contains(
+                "**Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 1 new revision.**\n\n\
+                 | create | update | replace | new revision | delete | unchanged |\n\
+                 |---:|---:|---:|---:|---:|---:|\n\
+                 | 0 | 1 | 0 | 1 | 0 | 0 |\n"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("[!WARNING]"), "{md}");
+        assert!(!md.contains("destroy"), "{md}");
+        assert!(
+            md.contains("<code>+~ service[svc-0001]</code> gets a new revision"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn user_text_is_escaped() {
         let mut c = change(1, Action::Delete);
         c.address = Address::keyed("service", "a`b</summary><script>");
