@@ -181,21 +181,13 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                         forces_replacement: forces,
                     });
                 }
-                let action = if kind_changed {
+                let action = if !replace_because.is_empty() {
                     Action::Replace
-                } else if !replace_because.is_empty() {
-                    if resource.kind.replacement() == Replacement::NewRevision {
-                        // Nothing is replaced: the old revision stays registered beside the new.
-                        replace_because.clear();
-                        for a in &mut attributes {
-                            a.forces_replacement = false;
-                        }
-                        Action::Revise
-                    } else {
-                        Action::Replace
-                    }
                 } else if attributes.is_empty() {
                     Action::NoOp
+                } else if resource.kind.replacement() == Replacement::NewRevision {
+                    // Immutable, yet nothing is replaced: the old revision stays beside the new.
+                    Action::Revise
                 } else {
                     Action::Update
                 };

@@ -83,7 +83,8 @@ impl Manage for attrs::TaskDefinition {
         Ok(Applied::new(spec, outputs.arn.clone(), &outputs))
     }
 
-    /// Revisions are immutable (every attribute forces a new one): nothing to send.
+    /// Revisions are immutable: a change is planned as a new revision (a create), never an
+    /// update, so there is nothing to send.
     async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::TaskDefinition>()?;
         Ok(Applied::new(spec, prior.id, &outputs))
