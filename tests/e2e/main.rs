@@ -11,6 +11,7 @@ mod provider_load_balancing;
 mod provider_network;
 mod readme;
 mod reporting;
+mod revisions;
 mod set_image;
 mod snapshots;
 mod state_commands;

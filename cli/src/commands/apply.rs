@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ecsops_core::apply::{ApplyOptions, Event, Outcome};
+use ecsops_core::apply::{ApplyOptions, Event, Outcome, Part};
 use ecsops_core::graph::Replacement;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::apply::{
@@ -141,6 +141,8 @@ async fn walk(
         options: ApplyOptions {
             parallelism: usize::from(flags.parallelism),
             continue_on_error: flags.continue_on_error,
+            // The manifest's `[cluster] keep_task_revisions` replaces this in the apply.
+            ..ApplyOptions::default()
         },
         saved,
     };
@@ -235,7 +237,8 @@ impl Interaction for Terminal {
             "{}",
             render::text::render(planned.plan, term::stdout_color(), self.compared)
         );
-        // A delete-first replacement is two steps: the old one destroyed, the new one made.
+        // A delete-first replacement is two steps: the old one destroyed, the new one made; a
+        // new revision too: registered, then the oldest retired.
         let total = planned
             .plan
             .changes
@@ -243,6 +246,7 @@ impl Interaction for Terminal {
             .map(|c| match c.action {
                 Action::NoOp => 0,
                 Action::Replace if c.kind.replacement() == Replacement::DeleteFirst => 2,
+                Action::Revise => 2,
                 _ => 1,
             })
             .sum();
@@ -350,13 +354,18 @@ impl Progress {
 
     fn event(&mut self, event: &Event) {
         match event {
-            Event::Started { address, action } => {
+            Event::Started {
+                address,
+                action,
+                part,
+            } => {
                 self.running.push(address.to_string());
-                self.line(&format!("{address}: {}...", ing(*action)));
+                self.line(&format!("{address}: {}...", ing(*action, *part)));
             }
             Event::Finished {
                 address,
                 action,
+                part,
                 elapsed,
                 adopted,
             } => {
@@ -369,18 +378,24 @@ impl Progress {
                 };
                 self.line(&format!(
                     "{address}: {} after {:.1}s{adopted}",
-                    ed(*action),
+                    ed(*action, *part),
                     elapsed.as_secs_f64()
                 ));
             }
             Event::Failed {
                 address,
                 action,
+                part,
                 error,
             } => {
                 self.finished += 1;
                 self.running.retain(|a| a != address.as_str());
-                let text = format!("{address}: {} failed: {error}", action.as_str());
+                let what = if *part == Part::Retire {
+                    "retiring old revisions"
+                } else {
+                    action.as_str()
+                };
+                let text = format!("{address}: {what} failed: {error}");
                 let text = if self.color {
                     let red = anstyle::AnsiColor::Red.on_default().bold();
                     format!("{red}{text}{red:#}")
@@ -431,21 +446,25 @@ impl Progress {
     }
 }
 
-fn ing(action: Action) -> &'static str {
+fn ing(action: Action, part: Part) -> &'static str {
     match action {
+        _ if part == Part::Retire => "retiring revisions beyond the ones kept",
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
+        Action::Revise => "registering a new revision",
         Action::Delete => "destroying",
         Action::NoOp => "checking",
     }
 }
 
-fn ed(action: Action) -> &'static str {
+fn ed(action: Action, part: Part) -> &'static str {
     match action {
+        _ if part == Part::Retire => "retired revisions beyond the ones kept",
         Action::Create => "created",
         Action::Update => "updated",
         Action::Replace => "replaced",
+        Action::Revise => "registered a new revision",
         Action::Delete => "destroyed",
         Action::NoOp => "unchanged",
     }
@@ -503,8 +522,14 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
 /// What the walk did: a summary line, failures, and what was not started.
 fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str) {
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
+    // Like the plan's summary line: revisions only when there are any.
+    let revisions = match count(Action::Revise) {
+        0 => String::new(),
+        1 => ", 1 new revision".to_owned(),
+        n => format!(", {n} new revisions"),
+    };
     let done = format!(
-        "{} created, {} updated, {} replaced, {} destroyed",
+        "{} created, {} updated, {} replaced, {} destroyed{revisions}",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),

@@ -30,6 +30,9 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// After a failure, go on with the steps that do not depend on the failed one.
     pub continue_on_error: bool,
+    /// Revisions of a versioned resource (a task definition family) kept registered for
+    /// rollback when a new one is made: `[cluster] keep_task_revisions`.
+    pub keep_revisions: u32,
 }
 
 impl Default for ApplyOptions {
@@ -37,6 +40,7 @@ impl Default for ApplyOptions {
         Self {
             parallelism: 10,
             continue_on_error: false,
+            keep_revisions: crate::manifest::DEFAULT_KEEP_TASK_REVISIONS,
         }
     }
 }
@@ -47,10 +51,13 @@ pub enum Event {
     Started {
         address: Address,
         action: Action,
+        /// Which part of the change the step does (a replacement's destroy, a retirement).
+        part: Part,
     },
     Finished {
         address: Address,
         action: Action,
+        part: Part,
         elapsed: Duration,
         /// A resource carrying this address's tags was found and taken over.
         adopted: bool,
@@ -58,18 +65,15 @@ pub enum Event {
     Failed {
         address: Address,
         action: Action,
+        part: Part,
         error: String,
     },
     /// The state was saved at `serial`.
-    Saved {
-        serial: u64,
-    },
+    Saved { serial: u64 },
     /// An interrupt arrived: nothing new starts.
     Interrupted,
     /// The state could not be saved: nothing new starts; running steps finish unsaved.
-    SaveFailed {
-        error: String,
-    },
+    SaveFailed { error: String },
 }
 
 /// A step that failed.
@@ -237,11 +241,12 @@ pub async fn apply<P: Provider + 'static>(
             events(Event::Started {
                 address: step.address.clone(),
                 action: step.shown(),
+                part: step.part,
             });
             match prepare(step, graph, &recorder.state.resources) {
                 Ok(work) => {
                     let provider = Arc::clone(&provider);
-                    running.spawn(run(provider, i, work, token_seed));
+                    running.spawn(run(provider, i, work, token_seed, options.keep_revisions));
                 }
                 Err(error) => {
                     unprepared = Some(Finished {
@@ -311,8 +316,9 @@ pub async fn apply<P: Provider + 'static>(
     outcome.not_started = steps
         .iter()
         .enumerate()
-        // A replacement not finished is reported once, by its create.
-        .filter(|(i, s)| !settled[*i] && s.part != Part::Destroy)
+        // A replacement not finished is reported once, by its create; a new revision by its
+        // registration, whose retirement only tidies up.
+        .filter(|(i, s)| !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire))
         .map(|(_, s)| (s.address.clone(), s.action))
         .collect();
     outcome.state = recorder.state.clone();
@@ -375,13 +381,15 @@ async fn settle(
     }
     match finished.error {
         None => {
-            // A replacement counts once, when its new resource exists.
-            if step.part != Part::Destroy {
+            // A replacement counts once, when its new resource exists; a new revision once,
+            // when it is registered.
+            if !matches!(step.part, Part::Destroy | Part::Retire) {
                 outcome.done.push((step.address.clone(), step.action));
             }
             events(Event::Finished {
                 address: step.address.clone(),
                 action: step.shown(),
+                part: step.part,
                 elapsed: finished.elapsed,
                 adopted: finished.adopted,
             });
@@ -391,6 +399,7 @@ async fn settle(
             events(Event::Failed {
                 address: step.address.clone(),
                 action: step.shown(),
+                part: step.part,
                 error: error.to_string(),
             });
             outcome.failed.push(Failure {
@@ -423,7 +432,7 @@ fn prepare(
     let desired = graph.resources.get(&step.address);
     let spec = match (step.action, desired) {
         (Action::Delete, _) | (_, None) => None,
-        _ if step.part == Part::Destroy => None,
+        _ if matches!(step.part, Part::Destroy | Part::Retire) => None,
         (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
     };
     let kind = spec
@@ -446,11 +455,24 @@ fn prepare(
     })
 }
 
-async fn run<P: Provider>(provider: Arc<P>, index: usize, work: Work, seed: u64) -> Finished {
+async fn run<P: Provider>(
+    provider: Arc<P>,
+    index: usize,
+    work: Work,
+    seed: u64,
+    keep_revisions: u32,
+) -> Finished {
     let started = Instant::now();
     let mut effects = Vec::new();
     let mut adopted = false;
-    let result = perform(&*provider, &work, seed, &mut effects, &mut adopted).await;
+    let result = perform(
+        &*provider,
+        &work,
+        (seed, keep_revisions),
+        &mut effects,
+        &mut adopted,
+    )
+    .await;
     Finished {
         index,
         effects,
@@ -460,10 +482,11 @@ async fn run<P: Provider>(provider: Arc<P>, index: usize, work: Work, seed: u64)
     }
 }
 
+/// `(seed, keep_revisions)`: the client token seed and the revisions a retirement keeps.
 async fn perform<P: Provider>(
     provider: &P,
     work: &Work,
-    seed: u64,
+    (seed, keep_revisions): (u64, u32),
     effects: &mut Vec<Effect>,
     adopted: &mut bool,
 ) -> Result<(), ProviderError> {
@@ -501,6 +524,20 @@ async fn perform<P: Provider>(
             effects.push(Effect::Removed);
             Ok(())
         }
+        Action::Revise if work.part == Part::Retire => {
+            let current = work.prior.as_ref().ok_or_else(missing_prior)?;
+            provider
+                .retire(&work.address, current, keep_revisions)
+                .await
+        }
+        Action::Revise => {
+            let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
+            // A later seed than the one the old revision was made with: a fresh client token.
+            let applied = provider.create(spec, seed + 1).await?;
+            *adopted = applied.adopted;
+            record(applied, effects);
+            Ok(())
+        }
         Action::Replace if work.part == Part::Destroy => {
             let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
             provider.delete(&work.address, prior).await?;
@@ -525,7 +562,9 @@ async fn perform<P: Provider>(
                     let applied = provider.create(spec, seed).await?;
                     record(applied, effects);
                 }
-                Replacement::CreateFirst => {
+                // Only a changed kind replaces a versioned resource (any other change is a new
+                // revision): the new resource first, then the old one.
+                Replacement::NewRevision => {
                     let applied = provider.create(spec, seed).await?;
                     let same = applied.id.as_str() == prior.id.as_deref().unwrap_or_default();
                     record(applied, effects);

@@ -11,6 +11,9 @@
 //!   is gone, then create the new one before anything that uses it. One step could not do
 //!   both: a VPC whose CIDR changes can only go after its old subnets, and its new subnets can
 //!   only come after the new VPC.
+//! - A new revision (a task definition) is registered in one step; a second step retires the
+//!   revisions beyond the ones kept for rollback once every step that makes a desired user of
+//!   it (the service moving to the new revision) has finished.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,8 @@ pub enum Part {
     Destroy,
     /// A delete-first replacement's create of the new resource.
     Create,
+    /// A new revision's retirement of the oldest revisions beyond the ones kept.
+    Retire,
 }
 
 /// One step: a change of the plan that does something, or a part of one.
@@ -80,6 +85,12 @@ pub fn schedule(
             Action::Delete => {
                 gone.insert(c.address.clone(), push(Part::Whole));
             }
+            Action::Revise => {
+                let i = push(Part::Whole);
+                made.insert(c.address.clone(), i);
+                changed.insert(c.address.clone(), i);
+                push(Part::Retire);
+            }
             Action::Update | Action::Replace => {
                 let i = push(Part::Whole);
                 made.insert(c.address.clone(), i);
@@ -95,7 +106,18 @@ pub fn schedule(
         .enumerate()
         .map(|(i, step)| {
             let removes = step.action == Action::Delete || step.part == Part::Destroy;
-            let mut after: Vec<usize> = if removes {
+            let mut after: Vec<usize> = if step.part == Part::Retire {
+                // The retirement is the seam where the rollout wait gates it: today "moved
+                // over" means the users' steps succeeded; once the apply waits for rollouts,
+                // it must also mean their deployments completed.
+                graph
+                    .resources
+                    .values()
+                    .filter(|r| r.depends_on.contains(&step.address))
+                    .filter_map(|r| made.get(&r.address).copied())
+                    .chain(made.get(&step.address).copied())
+                    .collect()
+            } else if removes {
                 recorded
                     .iter()
                     .filter(|(_, r)| r.dependencies.contains(&step.address))

@@ -150,6 +150,7 @@ async fn a_failure_starts_nothing_new_records_what_was_done_and_a_rerun_converge
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: false,
+        ..ApplyOptions::default()
     };
     let first = run_apply(
         &provider,
@@ -273,6 +274,7 @@ async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: true,
+        ..ApplyOptions::default()
     };
     let run = run_apply(
         &provider,
@@ -304,6 +306,7 @@ async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: false,
+        ..ApplyOptions::default()
     };
     let run = run_apply(&provider, &backend, &graph(), options, async {}).await;
     assert!(run.outcome.interrupted);
@@ -557,6 +560,7 @@ async fn never_more_steps_at_once_than_the_parallelism() {
             ApplyOptions {
                 parallelism,
                 continue_on_error: false,
+                ..ApplyOptions::default()
             },
             std::future::pending(),
         )
@@ -624,6 +628,7 @@ async fn a_step_that_cannot_be_prepared_fails_like_any_other() {
         ApplyOptions {
             parallelism: 10,
             continue_on_error: true,
+            ..ApplyOptions::default()
         },
         std::future::pending(),
     )
@@ -644,5 +649,109 @@ async fn a_step_that_cannot_be_prepared_fails_like_any_other() {
         saved.state.resources.len(),
         4,
         "the others are built and saved"
+    );
+}
+
+/// task_definition[web] (its image) ← service[web] (its revision's ARN).
+fn revisioned(image: &str) -> Graph {
+    let td = Address::from("task_definition[web]");
+    let service = Resource {
+        address: Address::from("service[web]"),
+        kind: Kind::Service,
+        attributes: BTreeMap::from([
+            ("name".to_owned(), Expr::str("web")),
+            ("task_definition".to_owned(), Expr::reference(&td, "arn")),
+        ]),
+        depends_on: BTreeSet::from([td.clone()]),
+    };
+    let definition = Resource {
+        address: td.clone(),
+        kind: Kind::TaskDefinition,
+        attributes: BTreeMap::from([("image".to_owned(), Expr::str(image))]),
+        depends_on: BTreeSet::new(),
+    };
+    Graph {
+        resources: BTreeMap::from([(td, definition), (service.address.clone(), service)]),
+    }
+}
+
+/// A local state and a fake provider after applying `revisioned("nginx:1.27")`.
+async fn applied_revision() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
+    let (dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let first = run_apply(
+        &provider,
+        &backend,
+        &revisioned("nginx:1.27"),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(first.outcome.succeeded(), "{:?}", first.outcome);
+    (dir, backend, provider)
+}
+
+/// Applies the image change to `nginx:1.28`: the run and the provider calls it made.
+async fn revise(provider: &Arc<FakeProvider>, backend: &Backend) -> (Run, Vec<String>) {
+    let before = provider.calls().len();
+    let run = run_apply(
+        provider,
+        backend,
+        &revisioned("nginx:1.28"),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    let calls = provider.calls()[before..].to_vec();
+    (run, calls)
+}
+
+#[tokio::test]
+async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_moved() {
+    let (_dir, backend, provider) = applied_revision().await;
+    let stored = backend.read().await.expect("reads").expect("a state");
+    let plan = plan_for(&revisioned("nginx:1.28"), &stored.state);
+    let action = |a: &str| {
+        plan.changes
+            .iter()
+            .find(|c| c.address.as_str() == a)
+            .map(|c| c.action)
+    };
+    assert_eq!(action("task_definition[web]"), Some(Action::Revise));
+    assert_eq!(action("service[web]"), Some(Action::Update));
+    assert!(!plan.changes.iter().any(|c| c.action.is_destructive()));
+
+    let (second, calls) = revise(&provider, &backend).await;
+    assert!(second.outcome.succeeded(), "{:?}", second.outcome);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("delete")),
+        "the old revision is never deleted by the change: {calls:?}"
+    );
+    let created = position(&calls, "create task_definition[web]");
+    let updated = position(&calls, "update service[web]");
+    let retired = position(&calls, "retire task_definition[web]");
+    assert!(created < updated && updated < retired, "{calls:?}");
+    // The revision counts once in what was done; its retirement is not a change of its own.
+    assert_eq!(
+        addresses::<BTreeSet<_>>(&second.outcome.done),
+        BTreeSet::from(["service[web]", "task_definition[web]"])
+    );
+    assert_eq!(second.outcome.done.len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_service_update_leaves_the_old_revisions_alone() {
+    let (_dir, backend, provider) = applied_revision().await;
+    provider.fail_next(&Address::from("service[web]"), "ServiceNotActiveException");
+    let (second, calls) = revise(&provider, &backend).await;
+    assert!(!second.outcome.succeeded());
+    assert!(
+        !calls.iter().any(|c| c.starts_with("retire")),
+        "nothing is retired while the service has not moved: {calls:?}"
+    );
+    // The registration is done; what is left is the service, not the revision.
+    assert_eq!(
+        addresses::<Vec<_>>(&second.outcome.not_started),
+        Vec::<&str>::new()
     );
 }

@@ -79,10 +79,10 @@ macro_rules! kind_table {
                 forces every, outputs SnsTopicPolicyOutputs, update_changes [];
             SnsSubscription: "sns_subscription", Sns, DeleteFirst,
                 forces ["topic_arn", "protocol", "endpoint"], outputs SnsSubscriptionOutputs, update_changes [];
-            // Each change is a new revision, registered before the old one is deregistered so
-            // the service moves over first.
-            TaskDefinition: "task_definition", Ecs, CreateFirst,
-                forces every, outputs TaskDefinitionOutputs, update_changes [];
+            // Any other change registers a new revision of the family; the old ones stay
+            // registered for rollback and are retired once the service has moved over.
+            TaskDefinition: "task_definition", Ecs, NewRevision,
+                forces ["family"], outputs TaskDefinitionOutputs, update_changes [];
             Service: "service", Ecs, DeleteFirst,
                 forces ["name", "cluster", "scheduling_strategy"], outputs ServiceOutputs, update_changes [];
         }
@@ -220,9 +220,11 @@ impl Family {
 pub enum Replacement {
     /// Delete the old one, then create the new one (names are unique, so both cannot exist).
     DeleteFirst,
-    /// Create the new one, then delete the old one (a task definition revision: the service
-    /// moves to the new revision before the old one is deregistered).
-    CreateFirst,
+    /// Immutable and versioned (a task definition): a change of a non-forcing attribute is
+    /// planned as a new revision, not an update or a replacement, and the apply retires the
+    /// oldest revisions beyond the ones kept for rollback once what uses them has moved over.
+    /// A forcing change (another family) creates the new one, then deletes the old one.
+    NewRevision,
     /// Create overwrites the old value in place (a cluster's capacity provider list, a topic
     /// policy): there is nothing to delete.
     Overwrite,
@@ -269,7 +271,8 @@ mod tests {
     fn replacement_rules() {
         assert!(Kind::Vpc.forces_replacement("cidr_block"));
         assert!(!Kind::Vpc.forces_replacement("tags"));
-        assert!(Kind::TaskDefinition.forces_replacement("anything"));
+        assert!(Kind::TaskDefinition.forces_replacement("family"));
+        assert!(!Kind::TaskDefinition.forces_replacement("container_definitions"));
         assert!(!Kind::AutoscalingGroup.forces_replacement("max_size"));
     }
 }

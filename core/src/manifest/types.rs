@@ -219,6 +219,20 @@ pub struct Cluster {
     /// CloudWatch Container Insights.
     #[serde(default = "yes")]
     pub container_insights: bool,
+    /// Task definition revisions kept registered per service and system container (the
+    /// newest, the running one included), so a deployment circuit breaker's rollback and
+    /// `ecsops rollback` find them; older ones are deregistered once a service has moved to
+    /// a new revision. Default 3.
+    #[serde(default = "default_keep_task_revisions")]
+    #[schemars(range(min = 1, max = 100))]
+    pub keep_task_revisions: u32,
+}
+
+/// `[cluster] keep_task_revisions` when the manifest does not say.
+pub const DEFAULT_KEEP_TASK_REVISIONS: u32 = 3;
+
+fn default_keep_task_revisions() -> u32 {
+    DEFAULT_KEEP_TASK_REVISIONS
 }
 
 impl Default for Cluster {
@@ -226,6 +240,7 @@ impl Default for Cluster {
         Self {
             name: default_name(),
             container_insights: true,
+            keep_task_revisions: default_keep_task_revisions(),
         }
     }
 }

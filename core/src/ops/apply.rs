@@ -499,7 +499,10 @@ impl Locked<'_> {
             &plan,
             graph,
             &mut recorder,
-            self.request.options,
+            ApplyOptions {
+                keep_revisions: self.desired.manifest.cluster.keep_task_revisions,
+                ..self.request.options
+            },
             interrupt.as_mut(),
             &mut |e| ui.event(e),
         )

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{Action, AttributeChange, Plan, PriorState, ResourceChange, Summary};
-use crate::graph::{Address, Graph, Reference, topological};
+use crate::graph::{Address, Graph, Reference, Replacement, topological};
 use crate::state::{ResourceState, State};
 
 /// Everything the planner needs; pure data.
@@ -88,7 +88,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         let lookup = |r: &Reference| -> Option<Value> {
             let (p, _) = prior.get(&r.address)?;
             match actions.get(&r.address) {
-                Some(Action::Create | Action::Replace) => return None,
+                Some(Action::Create | Action::Replace | Action::Revise) => return None,
                 Some(Action::Update)
                     if p.kind
                         .outputs_changed_by_update()
@@ -185,6 +185,9 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                     Action::Replace
                 } else if attributes.is_empty() {
                     Action::NoOp
+                } else if resource.kind.replacement() == Replacement::NewRevision {
+                    // Immutable, yet nothing is replaced: the old revision stays beside the new.
+                    Action::Revise
                 } else {
                     Action::Update
                 };

@@ -90,6 +90,9 @@ pub enum Action {
     Create,
     Update,
     Replace,
+    /// A new revision of a versioned resource (a task definition): registered beside the old
+    /// one, which stays for rollback and is retired later, never destroyed by this change.
+    Revise,
     Delete,
 }
 
@@ -100,6 +103,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Replace => "replace",
+            Action::Revise => "revise",
             Action::Delete => "delete",
         }
     }
@@ -164,6 +168,9 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub replace: usize,
+    /// New revisions (format 1.3); absent in older plans.
+    #[serde(default)]
+    pub revise: usize,
     pub delete: usize,
     pub no_op: usize,
 }
@@ -176,6 +183,7 @@ impl Summary {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
+                Action::Revise => s.revise += 1,
                 Action::Delete => s.delete += 1,
                 Action::NoOp => s.no_op += 1,
             }
@@ -183,10 +191,16 @@ impl Summary {
         s
     }
 
-    /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`
+    /// `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`, with `, 1 new revision`
+    /// before the period when there are any (plans without them read as they always did).
     pub fn line(&self) -> String {
+        let revisions = match self.revise {
+            0 => String::new(),
+            1 => ", 1 new revision".to_owned(),
+            n => format!(", {n} new revisions"),
+        };
         format!(
-            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            "Plan: {} to create, {} to update, {} to replace, {} to delete{revisions}.",
             self.create, self.update, self.replace, self.delete
         )
     }

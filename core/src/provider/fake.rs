@@ -209,6 +209,16 @@ impl Provider for FakeProvider {
         Ok(())
     }
 
+    /// Holds one revision per address: records the call only.
+    async fn retire(
+        &self,
+        address: &Address,
+        _current: &ResourceState,
+        _keep: u32,
+    ) -> Result<(), ProviderError> {
+        self.enter("retire", address).map(drop)
+    }
+
     async fn refresh(
         &self,
         resources: &BTreeMap<Address, ResourceState>,

@@ -426,6 +426,16 @@ pub trait Provider: Send + Sync {
         prior: &ResourceState,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
+    /// Retires the oldest revisions of a versioned resource (a task definition family) whose
+    /// `current` revision is recorded: keeps the newest `keep` (the current one always),
+    /// deregisters older ones that are ours. Nothing to do for other kinds.
+    fn retire(
+        &self,
+        address: &Address,
+        current: &ResourceState,
+        keep: u32,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
     /// Reads every recorded resource (one batched, paginated describe per kind, filtered by the
     /// environment's ownership tag) plus the untracked ones carrying this lineage's tags.
     fn refresh(

@@ -143,6 +143,7 @@ mod tests {
             Action::Create,
             Action::Update,
             Action::Replace,
+            Action::Revise,
             Action::Delete,
         ]
         .into_iter()

@@ -100,11 +100,17 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     }
     let s = plan.summary;
     let _ = writeln!(out, "**{}**\n", s.line());
+    // The revision column only when there are revisions: other plans read as they always did.
+    let (head, rule, revisions) = if s.revise > 0 {
+        (" new revision |", "---:|", format!(" {} |", s.revise))
+    } else {
+        ("", "", String::new())
+    };
     let _ = writeln!(
         out,
-        "| create | update | replace | delete | unchanged |\n\
-         |---:|---:|---:|---:|---:|\n\
-         | {} | {} | {} | {} | {} |\n",
+        "| create | update | replace |{head} delete | unchanged |\n\
+         |---:|---:|---:|{rule}---:|---:|\n\
+         | {} | {} | {} |{revisions} {} | {} |\n",
         s.create, s.update, s.replace, s.delete, s.no_op
     );
     for c in plan
@@ -225,7 +231,7 @@ enum Rank {
 fn rank_of(action: Action) -> Option<Rank> {
     match action {
         Action::Delete | Action::Replace => Some(Rank::Destructive),
-        Action::Update => Some(Rank::Update),
+        Action::Update | Action::Revise => Some(Rank::Update),
         Action::Create => Some(Rank::Create),
         Action::NoOp => None,
     }
@@ -541,6 +547,27 @@ mod tests {
         assert_eq!((structure.details, structure.code_blocks), (4, 4));
         let warning = md.find("[!WARNING]").expect("callout");
         assert!(warning < md.find("<details>").expect("details"));
+    }
+
+    #[test]
+    fn a_new_revision_is_counted_in_its_own_column_and_is_not_destructive() {
+        let p = plan(vec![change(1, Action::Revise), change(2, Action::Update)]);
+        let md = render(&p, Compared::Live);
+        assert!(
+            md.contains(
+                "**Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 1 new revision.**\n\n\
+                 | create | update | replace | new revision | delete | unchanged |\n\
+                 |---:|---:|---:|---:|---:|---:|\n\
+                 | 0 | 1 | 0 | 1 | 0 | 0 |\n"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("[!WARNING]"), "{md}");
+        assert!(!md.contains("destroy"), "{md}");
+        assert!(
+            md.contains("<code>+~ service[svc-0001]</code> gets a new revision"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn verb(action: Action) -> &'static str {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
         Action::Replace => "must be replaced",
+        Action::Revise => "gets a new revision (the old one stays registered for rollback)",
         Action::Delete => "will be destroyed",
         Action::NoOp => "is unchanged",
     }
@@ -64,6 +65,8 @@ fn symbol(action: Action) -> &'static str {
         Action::Create => "+",
         Action::Update => "~",
         Action::Replace => "-/+",
+        // Not Terraform's `+/-`: nothing is destroyed, the old revision stays.
+        Action::Revise => "+~",
         Action::Delete => "-",
         Action::NoOp => " ",
     }

@@ -132,6 +132,10 @@ fn legend(plan: &Plan, paint: Painter) -> String {
         (Action::Create, "create"),
         (Action::Update, "update in place"),
         (Action::Replace, "replace (destroy, then create)"),
+        (
+            Action::Revise,
+            "new revision (the old one kept for rollback)",
+        ),
         (Action::Delete, "destroy"),
     ]
     .into_iter()
@@ -268,6 +272,7 @@ impl Painter {
             Action::Create => AnsiColor::Green,
             Action::Update => AnsiColor::Yellow,
             Action::Replace => AnsiColor::Magenta,
+            Action::Revise => AnsiColor::Cyan,
             Action::Delete => AnsiColor::Red,
             Action::NoOp => return text.to_owned(),
         };

@@ -451,6 +451,27 @@ impl Provider for AwsProvider {
         delete_kind(self.cx(), prior).await
     }
 
+    async fn retire(
+        &self,
+        address: &Address,
+        current: &ResourceState,
+        keep: u32,
+    ) -> Result<(), ProviderError> {
+        match (current.kind, current.id.as_deref()) {
+            (Kind::TaskDefinition, Some(id)) => {
+                let current = Prior {
+                    address,
+                    kind: current.kind,
+                    id,
+                    attributes: &current.attributes,
+                    outputs: &current.outputs,
+                };
+                ecs::retire_revisions(self.cx(), current, keep).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn refresh(
         &self,
         resources: &BTreeMap<Address, ResourceState>,

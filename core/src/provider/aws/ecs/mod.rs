@@ -8,10 +8,11 @@
 //! service name is only unique within its cluster).
 //!
 //! Named resources are adopted when found by name carrying this lineage's and address's
-//! ownership tags; a task definition revision is adopted when it is its family's latest ACTIVE
-//! one, carries our tags and has the spec's content. Revisions are immutable, so a change is a
-//! new revision (the kind is replaced, create first) and refresh only checks that the recorded
-//! revision is still ACTIVE.
+//! ownership tags; a task definition revision is adopted when one of its family's ACTIVE
+//! revisions carries our tags and has the spec's content. Revisions are immutable, so a change
+//! is a new revision (kept beside the old ones, the oldest retired beyond
+//! `[cluster] keep_task_revisions`) and refresh only checks that the recorded revision is still
+//! ACTIVE.
 //!
 //! Refresh: one `DescribeClusters` for the clusters and the capacity provider lists together,
 //! one `DescribeCapacityProviders`, one `ListTaskDefinitions` (paginated), and
@@ -23,6 +24,8 @@ mod capacity_provider;
 mod cluster;
 mod service;
 mod task_definition;
+
+pub(super) use task_definition::retire_revisions;
 
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 

@@ -1,5 +1,11 @@
-//! Task definition revisions: registered, adopted when a crashed run registered the same
-//! content, deregistered; refreshed by one listing of the ACTIVE revisions.
+//! Task definition revisions: registered, adopted when one of the family's ACTIVE revisions is
+//! ours with the same content (a crashed run's registration, or a kept revision that a
+//! rollback asks for again), retired beyond the newest `[cluster] keep_task_revisions`,
+//! deregistered; refreshed by one listing of the ACTIVE revisions.
+//!
+//! Content is compared as ECS's JSON document, normalised ([`normalised`]): AWS fills in
+//! defaults on registration and reorders some lists, so a described revision is never equal
+//! to the registered request as sent.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,7 +14,7 @@ use aws_sdk_ecs::types::{
     LogDriver, MountPoint, NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField,
     TaskDefinitionStatus, TransportProtocol, Volume,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
@@ -16,7 +22,7 @@ use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{ecs_tags, is_gone, tag_map, unless_gone};
-use crate::graph::attrs::{self, Resolved, Tags};
+use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 
@@ -77,30 +83,21 @@ impl Manage for attrs::TaskDefinition {
         Ok(Applied::new(spec, outputs.arn.clone(), &outputs))
     }
 
-    /// Revisions are immutable (every attribute forces a new one): nothing to send.
+    /// Revisions are immutable: a change is planned as a new revision (a create), never an
+    /// update, so there is nothing to send.
     async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
         let outputs = prior.outputs::<attrs::TaskDefinition>()?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
-    /// Deregisters the revision; one that no longer exists is success.
+    /// Deregisters the revision and the ones kept for rollback with it (ours only); one that
+    /// no longer exists is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        let r = remove_request(
-            cx,
-            prior.address,
-            &[],
-            &[],
-            "DeregisterTaskDefinition",
-            || {
-                cx.aws
-                    .ecs
-                    .deregister_task_definition()
-                    .task_definition(prior.id)
-                    .send()
-            },
-        )
-        .await;
-        unless_gone(r)
+        deregister(cx, prior.address, prior.id).await?;
+        match family_and_revision(prior.id) {
+            Some((family, _)) => deregister_ours(cx, prior.address, family, 0, i32::MAX).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -171,103 +168,202 @@ fn container(
     Ok(d.build())
 }
 
-/// A described container definition in the desired shape, the fields ecsops sets only.
-fn container_live(c: &ContainerDefinition) -> attrs::ContainerDefinition {
-    let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
-    attrs::ContainerDefinition {
-        name: text(c.name()),
-        image: text(c.image()),
-        cpu: c.cpu(),
-        memory: c.memory().unwrap_or_default(),
-        essential: c.essential().unwrap_or_default(),
-        privileged: c.privileged(),
-        command: Some(c.command().to_vec()),
-        environment: c
-            .environment()
-            .iter()
-            .map(|e| attrs::EnvironmentVariable {
-                name: text(e.name()),
-                value: text(e.value()),
-            })
-            .collect(),
-        secrets: c
-            .secrets()
-            .iter()
-            .map(|s| attrs::ContainerSecret {
-                name: s.name().to_owned(),
-                value_from: s.value_from().to_owned(),
-            })
-            .collect(),
-        log_configuration: c.log_configuration().map(|l| attrs::LogConfiguration {
-            log_driver: l.log_driver().as_str().to_owned(),
-            options: l
-                .options()
-                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-        }),
-        port_mappings: Some(
+/// A described container definition as ECS's JSON, the fields ecsops sets; what AWS left out
+/// stays out, so [`normalised`] alone decides what a missing value means.
+fn container_document(c: &ContainerDefinition) -> Value {
+    let mut d = Map::new();
+    let mut put = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            d.insert(key.to_owned(), v);
+        }
+    };
+    put("name", c.name().map(Value::from));
+    put("image", c.image().map(Value::from));
+    put("cpu", Some(c.cpu().into()));
+    put("memory", c.memory().map(Value::from));
+    put("essential", c.essential().map(Value::from));
+    put("privileged", c.privileged().map(Value::from));
+    put("command", Some(c.command().into()));
+    let pairs = |items: Vec<(Option<&str>, Option<&str>)>, value: &str| -> Value {
+        items
+            .into_iter()
+            .map(|(n, v)| json!({"name": n, value: v}))
+            .collect()
+    };
+    put(
+        "environment",
+        Some(pairs(
+            c.environment()
+                .iter()
+                .map(|e| (e.name(), e.value()))
+                .collect(),
+            "value",
+        )),
+    );
+    put(
+        "secrets",
+        Some(pairs(
+            c.secrets()
+                .iter()
+                .map(|e| (Some(e.name()), Some(e.value_from())))
+                .collect(),
+            "valueFrom",
+        )),
+    );
+    put(
+        "logConfiguration",
+        c.log_configuration()
+            .map(|l| json!({"logDriver": l.log_driver().as_str(), "options": l.options()})),
+    );
+    put(
+        "portMappings",
+        Some(
             c.port_mappings()
                 .iter()
-                .map(|p| attrs::PortMapping {
-                    container_port: p.container_port().unwrap_or_default(),
-                    host_port: p.host_port().unwrap_or_default(),
-                    protocol: p
-                        .protocol()
-                        .map(TransportProtocol::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
+                .map(|p| {
+                    json!({
+                        "containerPort": p.container_port(),
+                        "hostPort": p.host_port(),
+                        "protocol": p.protocol().map(TransportProtocol::as_str),
+                    })
                 })
                 .collect(),
         ),
-        mount_points: Some(
+    );
+    put(
+        "mountPoints",
+        Some(
             c.mount_points()
                 .iter()
-                .map(|m| attrs::MountPoint {
-                    source_volume: text(m.source_volume()),
-                    container_path: text(m.container_path()),
-                    read_only: m.read_only().unwrap_or_default(),
+                .map(|m| {
+                    json!({
+                        "sourceVolume": m.source_volume(),
+                        "containerPath": m.container_path(),
+                        "readOnly": m.read_only(),
+                    })
                 })
                 .collect(),
         ),
-    }
+    );
+    Value::Object(d)
 }
 
-/// A described revision in the desired shape (for adoption: content equality).
-fn definition_live(td: &TaskDefinition, tags: &Tags) -> attrs::TaskDefinition {
-    attrs::TaskDefinition::<Resolved> {
-        family: td.family().unwrap_or_default().to_owned(),
-        network_mode: td
-            .network_mode()
-            .map(NetworkMode::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        requires_compatibilities: td
+/// A described revision as ECS's JSON document (the `taskDefinition` of
+/// `DescribeTaskDefinition`), the fields ecsops sets.
+fn described_document(td: &TaskDefinition) -> Value {
+    json!({
+        "family": td.family(),
+        "networkMode": td.network_mode().map(NetworkMode::as_str),
+        "requiresCompatibilities": td
             .requires_compatibilities()
             .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect(),
-        container_definitions: td
+            .map(Compatibility::as_str)
+            .collect::<Vec<_>>(),
+        "containerDefinitions": td
             .container_definitions()
             .iter()
-            .map(container_live)
-            .collect(),
-        execution_role_arn: td.execution_role_arn().map(str::to_owned),
-        volumes: Some(
-            td.volumes()
-                .iter()
-                .map(|v| attrs::Volume {
-                    name: v.name().unwrap_or_default().to_owned(),
-                    host: attrs::HostVolume {
-                        source_path: v
-                            .host()
-                            .and_then(HostVolumeProperties::source_path)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    },
-                })
-                .collect(),
-        ),
-        tags: visible(tags),
+            .map(container_document)
+            .collect::<Vec<_>>(),
+        "executionRoleArn": td.execution_role_arn(),
+        "volumes": td
+            .volumes()
+            .iter()
+            .map(|v| json!({
+                "name": v.name(),
+                "host": {"sourcePath": v.host().and_then(HostVolumeProperties::source_path)},
+            }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The desired revision as ECS's JSON document: what `RegisterTaskDefinition` is sent.
+fn desired_document(want: &attrs::TaskDefinition) -> Value {
+    json!({
+        "family": want.family,
+        "networkMode": want.network_mode,
+        "requiresCompatibilities": want.requires_compatibilities,
+        "containerDefinitions": want.container_definitions,
+        "executionRoleArn": want.execution_role_arn,
+        "volumes": want.volumes,
+    })
+}
+
+/// Fields of a task definition document that ecsops sets, and of each container definition.
+const DOCUMENT_FIELDS: &[&str] = &[
+    "family",
+    "networkMode",
+    "requiresCompatibilities",
+    "containerDefinitions",
+    "executionRoleArn",
+    "volumes",
+];
+const CONTAINER_FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "cpu",
+    "memory",
+    "essential",
+    "privileged",
+    "command",
+    "environment",
+    "secrets",
+    "logConfiguration",
+    "portMappings",
+    "mountPoints",
+];
+
+/// A task definition document (ECS's JSON: a registration request or a described revision)
+/// reduced to what decides whether two revisions are the same: the fields ecsops sets, with
+/// the defaults AWS adds on registration made explicit (`essential: true`, a port mapping's
+/// `protocol: tcp`) or dropped (`cpu: 0`, empty lists such as `mountPoints`, `volumesFrom`,
+/// `systemControls`, nulls), and the lists whose order means nothing to ECS (and which it
+/// may return reordered) sorted: containers, environment, secrets, port mappings, mount
+/// points, volumes, compatibilities.
+fn normalised(document: &Value) -> Value {
+    let mut d = project(document, DOCUMENT_FIELDS);
+    if let Some(Value::Array(containers)) = d.get_mut("containerDefinitions") {
+        for c in containers.iter_mut() {
+            let mut n = project(c, CONTAINER_FIELDS);
+            n.entry("essential").or_insert(Value::Bool(true));
+            if n.get("cpu") == Some(&json!(0)) {
+                n.remove("cpu");
+            }
+            if let Some(Value::Array(ports)) = n.get_mut("portMappings") {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    if p.get("protocol").is_none_or(Value::is_null) {
+                        p.insert("protocol".to_owned(), json!("tcp"));
+                    }
+                }
+            }
+            for list in ["environment", "secrets", "portMappings", "mountPoints"] {
+                sort(&mut n, list);
+            }
+            *c = Value::Object(n);
+        }
+    }
+    for list in ["containerDefinitions", "volumes", "requiresCompatibilities"] {
+        sort(&mut d, list);
+    }
+    pruned(&Value::Object(d)).unwrap_or(Value::Null)
+}
+
+/// The named fields of an object (none of anything else).
+fn project(v: &Value, fields: &[&str]) -> Map<String, Value> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| fields.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sorts the list under `key` by its items' JSON text: a canonical order for lists ECS treats
+/// as sets.
+fn sort(object: &mut Map<String, Value>, key: &str) {
+    if let Some(Value::Array(items)) = object.get_mut(key) {
+        items.sort_by_cached_key(Value::to_string);
     }
 }
 
@@ -290,13 +386,6 @@ fn pruned(v: &Value) -> Option<Value> {
     }
 }
 
-fn same_content(want: &attrs::TaskDefinition, live: &attrs::TaskDefinition) -> bool {
-    match (serde_json::to_value(want), serde_json::to_value(live)) {
-        (Ok(w), Ok(l)) => pruned(&w) == pruned(&l),
-        _ => false,
-    }
-}
-
 fn outputs_of(td: &TaskDefinition) -> Option<attrs::TaskDefinitionOutputs> {
     Some(attrs::TaskDefinitionOutputs {
         arn: td.task_definition_arn()?.to_owned(),
@@ -304,19 +393,72 @@ fn outputs_of(td: &TaskDefinition) -> Option<attrs::TaskDefinitionOutputs> {
     })
 }
 
-/// The family's latest ACTIVE revision when it is ours and already holds the spec's content:
-/// the registration of a run that crashed before recording it.
-async fn adoptable_revision(
+/// Who a revision belongs to, by its tags.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    /// This lineage's, made for this address.
+    Ours,
+    /// Another lineage's revision of this environment's address: a state that was lost.
+    Foreign(String),
+    /// Another address's, another environment's, or untagged: not ours to adopt or retire.
+    Other,
+}
+
+fn claim(cx: Cx<'_>, a: &Address, tags: &Tags) -> Claim {
+    if other_environment(cx.own, tags).is_some() {
+        return Claim::Other;
+    }
+    match owner(tags) {
+        Some((_, lineage)) if lineage != cx.own.lineage => Claim::Foreign(lineage.to_owned()),
+        Some((owner_address, _)) if owner_address == *a => Claim::Ours,
+        _ => Claim::Other,
+    }
+}
+
+/// The family's ACTIVE revisions, newest first, as (revision, ARN). AWS reads `familyPrefix`
+/// as a prefix (`web` lists `web-admin` too), so only the family's own are kept.
+async fn active_revisions(
     cx: Cx<'_>,
-    spec: &ResourceSpec,
-    want: &attrs::TaskDefinition,
-) -> Result<Option<Applied>, ProviderError> {
-    let a = &spec.address;
+    a: &Address,
+    family: &str,
+) -> Result<Vec<(i32, String)>, ProviderError> {
+    let arns: Vec<String> = all!(
+        cx.aws
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active),
+        a,
+        "ListTaskDefinitions"
+    )?;
+    let mut revisions: Vec<(i32, String)> = arns
+        .into_iter()
+        .filter_map(|arn| {
+            let revision = family_and_revision(&arn).filter(|(f, _)| *f == family)?.1;
+            Some((revision, arn))
+        })
+        .collect();
+    revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+    Ok(revisions)
+}
+
+/// The family and revision number a revision's ARN names (`...:task-definition/web:7`).
+fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
+    let (family, revision) = arn.rsplit_once('/')?.1.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
+}
+
+/// One ACTIVE revision with its tags; `None` when it is gone or no longer ACTIVE.
+async fn described(
+    cx: Cx<'_>,
+    a: &Address,
+    arn: &str,
+) -> Result<Option<(TaskDefinition, Tags)>, ProviderError> {
     let described = cx
         .aws
         .ecs
         .describe_task_definition()
-        .task_definition(&want.family)
+        .task_definition(arn)
         .include(TaskDefinitionField::Tags)
         .send()
         .await
@@ -325,39 +467,100 @@ async fn adoptable_revision(
         Err(e) if is_gone(&e) => return Ok(None),
         r => r?,
     };
-    let Some(td) = out.task_definition() else {
-        return Ok(None);
-    };
-    if td.status() != Some(&TaskDefinitionStatus::Active) {
-        return Ok(None);
-    }
-    let outputs =
-        outputs_of(td).ok_or_else(|| missing(a, "DescribeTaskDefinition", "taskDefinitionArn"))?;
-    let tags = tag_map(out.tags());
-    // Families are not exclusive: a revision of another address or environment, or one without
-    // our tags, is no reason to refuse a new one; another lineage's family is.
-    if other_environment(cx.own, &tags).is_some() {
-        return Ok(None);
-    }
-    match owner(&tags) {
-        Some((_, lineage)) if lineage != cx.own.lineage => {
-            return Err(ProviderError::ForeignLineage {
-                address: a.clone(),
-                id: outputs.arn,
-                found: lineage.to_owned(),
-                expected: cx.own.lineage.clone(),
-            });
+    Ok(out
+        .task_definition()
+        .filter(|td| td.status() == Some(&TaskDefinitionStatus::Active))
+        .map(|td| (td.clone(), tag_map(out.tags()))))
+}
+
+/// An ACTIVE revision of the family that is ours and already holds the spec's content: the
+/// registration of a run that crashed before recording it, or a revision kept for rollback
+/// that the manifest asks for again. Newest first, so a re-run adopts what it just made.
+async fn adoptable_revision(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: &attrs::TaskDefinition,
+) -> Result<Option<Applied>, ProviderError> {
+    let a = &spec.address;
+    let wanted = normalised(&desired_document(want));
+    for (_, arn) in active_revisions(cx, a, &want.family).await? {
+        let Some((td, tags)) = described(cx, a, &arn).await? else {
+            continue;
+        };
+        // Families are not exclusive: a revision of another address or environment, or one
+        // without our tags, is no reason to refuse a new one; another lineage's family is.
+        match claim(cx, a, &tags) {
+            Claim::Foreign(found) => {
+                return Err(ProviderError::ForeignLineage {
+                    address: a.clone(),
+                    id: arn,
+                    found,
+                    expected: cx.own.lineage.clone(),
+                });
+            }
+            Claim::Other => continue,
+            Claim::Ours => {}
         }
-        Some((owner_address, _)) if owner_address == *a => {}
-        _ => return Ok(None),
+        if want.tags != visible(&tags) || normalised(&described_document(&td)) != wanted {
+            continue;
+        }
+        let outputs = outputs_of(&td)
+            .ok_or_else(|| missing(a, "DescribeTaskDefinition", "taskDefinitionArn"))?;
+        tracing::info!(address = %a, arn = outputs.arn, "adopting an existing task definition revision");
+        let mut done = Applied::new(spec, outputs.arn.clone(), &outputs);
+        done.adopted = true;
+        return Ok(Some(done));
     }
-    if !same_content(want, &definition_live(td, &tags)) {
-        return Ok(None);
+    Ok(None)
+}
+
+/// Deregisters the family's revisions beyond the newest `keep` (at least one) that are ours
+/// and older than `current`, the revision the state records; a revision registered after it
+/// is not this apply's to judge. Deregistered revisions stay describable (INACTIVE), so tasks
+/// still running them are unaffected; only new tasks can no longer start from them.
+pub(crate) async fn retire_revisions(cx: Cx<'_>, current: Prior<'_>, keep: u32) -> Done<()> {
+    let family = current.decode::<attrs::TaskDefinition>()?.family;
+    let newest = current.outputs::<attrs::TaskDefinition>()?.revision;
+    let keep = usize::try_from(keep.max(1)).unwrap_or(usize::MAX);
+    deregister_ours(cx, current.address, &family, keep, newest).await
+}
+
+/// Deregisters the family's ACTIVE revisions that are ours, after the newest `skip` and older
+/// than revision `below`.
+async fn deregister_ours(
+    cx: Cx<'_>,
+    a: &Address,
+    family: &str,
+    skip: usize,
+    below: i32,
+) -> Done<()> {
+    let revisions = active_revisions(cx, a, family).await?;
+    for (revision, arn) in revisions.into_iter().skip(skip) {
+        if revision >= below {
+            continue;
+        }
+        let Some((_, tags)) = described(cx, a, &arn).await? else {
+            continue;
+        };
+        if claim(cx, a, &tags) == Claim::Ours {
+            tracing::info!(address = %a, arn, "deregistering a task definition revision of ours");
+            deregister(cx, a, &arn).await?;
+        }
     }
-    tracing::info!(address = %a, arn = outputs.arn, "adopting an existing task definition revision");
-    let mut done = Applied::new(spec, outputs.arn.clone(), &outputs);
-    done.adopted = true;
-    Ok(Some(done))
+    Ok(())
+}
+
+/// Deregisters one revision; one that no longer exists is success.
+async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
+    let r = remove_request(cx, a, &[], &[], "DeregisterTaskDefinition", || {
+        cx.aws
+            .ecs
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+    })
+    .await;
+    unless_gone(r)
 }
 
 /// Revisions are immutable: one `ListTaskDefinitions` of the ACTIVE ones says which recorded
@@ -398,13 +601,16 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    #[test]
-    fn containers_round_trip_through_the_sdk_shape() {
-        let spec = ResourceSpec {
+    fn spec() -> ResourceSpec {
+        ResourceSpec {
             address: Address::keyed("task_definition", "web"),
             kind: Kind::TaskDefinition,
             attributes: BTreeMap::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn containers_round_trip_through_the_sdk_shape() {
         let c = json!({
             "name": "web", "image": "nginx", "cpu": 256, "memory": 256, "essential": true,
             "environment": [{"name": "A", "value": "1"}],
@@ -415,8 +621,99 @@ mod tests {
         });
         let typed: attrs::ContainerDefinition =
             serde_json::from_value(c.clone()).expect("a container definition");
-        let d = container(&spec, &typed).expect("container");
-        let back = serde_json::to_value(container_live(&d)).expect("json");
-        assert_eq!(pruned(&back), pruned(&c));
+        let d = container(&spec(), &typed).expect("container");
+        assert_eq!(pruned(&container_document(&d)), pruned(&c));
+    }
+
+    /// The revision ecsops registers for the service of the fixture below.
+    fn desired_web(image: &str) -> attrs::TaskDefinition {
+        serde_json::from_value(json!({
+            "family": "acceptance-default-web",
+            "network_mode": "bridge",
+            "requires_compatibilities": ["EC2"],
+            "execution_role_arn": "arn:aws:iam::123456789012:role/acceptance-default-task-execution",
+            "container_definitions": [{
+                "name": "web", "image": image, "cpu": 0, "memory": 512, "essential": true,
+                "environment": [
+                    {"name": "APP_ENV", "value": "acceptance"},
+                    {"name": "LOG_LEVEL", "value": "info"}
+                ],
+                "secrets": [{
+                    "name": "DATABASE_URL",
+                    "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/acceptance/web/database-url"
+                }],
+                "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/ecsops/acceptance/default/service/web",
+                    "awslogs-region": "eu-west-1",
+                    "awslogs-stream-prefix": "web"
+                }},
+                "mountPoints": []
+            }],
+            "tags": {"Environment": "acceptance"}
+        }))
+        .expect("a task definition")
+    }
+
+    /// Canned, because moto echoes a registration back as it was sent: the fixture is a
+    /// `DescribeTaskDefinition` answer shaped as real AWS gives it for the registration of
+    /// `desired_web` (defaults filled in: `cpu: 0`, empty `mountPoints`, `volumesFrom`,
+    /// `systemControls`, `secretOptions`; the port mapping's `protocol` left out; the
+    /// environment reordered; read-only fields such as `revision`, `status`,
+    /// `requiresAttributes`, `compatibilities`, `registeredAt`).
+    fn aws_described() -> Value {
+        let answer: Value = serde_json::from_str(include_str!(
+            "../../../../../tests/fixtures/aws/describe-task-definition.json"
+        ))
+        .expect("the fixture is JSON");
+        answer["taskDefinition"].clone()
+    }
+
+    #[test]
+    fn a_revision_as_aws_describes_it_is_the_registered_content() {
+        let want = desired_web("registry.example.com/web:1.4.2");
+        assert_eq!(
+            normalised(&aws_described()),
+            normalised(&desired_document(&want))
+        );
+        // The defaults are what made them differ before normalising.
+        assert_ne!(pruned(&aws_described()), pruned(&desired_document(&want)));
+    }
+
+    #[test]
+    fn a_changed_image_or_setting_is_another_revision() {
+        let described = normalised(&aws_described());
+        let other_image = desired_web("registry.example.com/web:1.4.3");
+        assert_ne!(described, normalised(&desired_document(&other_image)));
+        let mut not_essential = desired_web("registry.example.com/web:1.4.2");
+        not_essential.container_definitions[0].essential = false;
+        assert_ne!(described, normalised(&desired_document(&not_essential)));
+        let mut udp = desired_web("registry.example.com/web:1.4.2");
+        if let Some(ports) = &mut udp.container_definitions[0].port_mappings {
+            ports[0].protocol = "udp".to_owned();
+        }
+        assert_ne!(described, normalised(&desired_document(&udp)));
+    }
+
+    #[test]
+    fn the_sdk_shape_of_a_registration_normalises_like_the_request() {
+        let want = desired_web("registry.example.com/web:1.4.2");
+        let containers = want
+            .container_definitions
+            .iter()
+            .map(|c| container(&spec(), c))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("containers");
+        let td = TaskDefinition::builder()
+            .family(&want.family)
+            .network_mode(NetworkMode::Bridge)
+            .requires_compatibilities(Compatibility::Ec2)
+            .set_execution_role_arn(want.execution_role_arn.clone())
+            .set_container_definitions(Some(containers))
+            .build();
+        assert_eq!(
+            normalised(&described_document(&td)),
+            normalised(&desired_document(&want))
+        );
     }
 }
