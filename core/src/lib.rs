@@ -41,5 +41,6 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod state;
+pub mod status;
 pub mod validate;
 pub mod workspace;

@@ -13,6 +13,7 @@ mod set_image;
 mod snapshots;
 mod state_commands;
 mod state_conformance;
+mod status;
 mod support;
 mod validate;
 mod workspace_tools;

@@ -9,6 +9,7 @@ pub mod init;
 mod review;
 pub mod schema;
 pub mod state;
+pub mod status;
 mod validate;
 
 pub use diff::{DiffOptions, DiffOutcome, diff};

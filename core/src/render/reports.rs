@@ -25,7 +25,7 @@ struct Document<T> {
     body: T,
 }
 
-fn render<T: Serialize>(body: T) -> String {
+pub(super) fn render<T: Serialize>(body: T) -> String {
     let document = Document {
         format_version: REPORT_FORMAT_VERSION,
         ecsops_version: env!("CARGO_PKG_VERSION"),

@@ -21,7 +21,10 @@ pub mod logs;
 mod once;
 mod ownership;
 pub mod sns;
+mod status;
 mod wait;
+
+pub use status::LiveStatus;
 
 pub(crate) use wait::{
     aws_says, eventually, remove, remove_request, retry_when, retry_while, tolerate,

@@ -24,6 +24,8 @@ mod cluster;
 mod service;
 mod task_definition;
 
+pub(crate) use service::describe as describe_services;
+
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
