@@ -356,6 +356,12 @@ mod tests {
                 "output",
                 parse(outputs("acc", "here", Some(&state), &named)),
             ),
+            (
+                "status",
+                parse(crate::render::status::json(
+                    &crate::render::status::example(),
+                )),
+            ),
         ]
     }
 

@@ -222,3 +222,120 @@ fn group(out: &mut String, g: &GroupStatus, paint: &dyn Fn(Style, &str) -> Strin
         );
     }
 }
+
+/// A status with every optional field present, for the tests here and the documentation check.
+#[cfg(test)]
+pub(super) fn example() -> Status {
+    use crate::status::{ContainerImage, InstanceStatus, ServiceEvent, TemplateVersion};
+    let revision = serde_json::from_value(serde_json::json!({
+        "commit": "abc", "tag": "ecsops/acc/7", "dirty": false, "operation": "rollback",
+        "result": "applied", "rolled_back_to": {"commit": "def", "tag": "ecsops/acc/5"},
+        "applied_at": "2026-01-01T00:00:00Z", "applied_by": "me@host"
+    }))
+    .expect("revision");
+    Status {
+        environment: "acc".to_owned(),
+        location: "here".to_owned(),
+        serial: Some(7),
+        lock: Some(LockInfo {
+            id: "id-1".to_owned(),
+            operation: "apply".to_owned(),
+            who: "me@host".to_owned(),
+            when: "2026-01-01T00:00:00Z".to_owned(),
+            version: "0.1.0".to_owned(),
+            commit: Some("abc".to_owned()),
+        }),
+        revision: Some(revision),
+        services: vec![ServiceStatus {
+            name: "web".to_owned(),
+            system: false,
+            missing: false,
+            task_definition: Some("acc-default-web:3".to_owned()),
+            desired: 2,
+            running: 1,
+            pending: 1,
+            rollout_state: Some("IN_PROGRESS".to_owned()),
+            last_event: Some(ServiceEvent {
+                at: Some("2026-01-01T00:00:00Z".to_owned()),
+                message: "(service web) has started 1 tasks".to_owned(),
+            }),
+            containers: vec![ContainerImage {
+                name: "web".to_owned(),
+                image: "nginx:1".to_owned(),
+            }],
+        }],
+        instance_groups: vec![GroupStatus {
+            name: "default".to_owned(),
+            missing: false,
+            launch_template: Some(TemplateVersion {
+                id: "lt-1".to_owned(),
+                version: 2,
+                image_id: Some("ami-1".to_owned()),
+                instance_type: Some("t3.large".to_owned()),
+            }),
+            instances: vec![InstanceStatus {
+                id: "i-1".to_owned(),
+                state: "running".to_owned(),
+                image_id: Some("ami-1".to_owned()),
+                instance_type: Some("t3.medium".to_owned()),
+                launch_template_version: Some("1".to_owned()),
+                outdated: true,
+                outdated_because: vec![Outdated::Version {
+                    has: "1".to_owned(),
+                    current: 2,
+                }],
+            }],
+        }],
+        aws_requests: 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::ServiceEvent;
+
+    #[test]
+    fn text_names_the_revision_the_lock_and_how_an_instance_is_outdated() {
+        let out = text(&example(), false);
+        for expected in [
+            "status of acc (state serial 7, here)",
+            "last applied: ecsops/acc/7 (abc) by me@host at 2026-01-01T00:00:00Z (rollback)",
+            "lock: held by me@host since 2026-01-01T00:00:00Z (apply, id id-1)",
+            "  web  acc-default-web:3  running 1/2, pending 1  rollout IN_PROGRESS",
+            "    web: nginx:1",
+            "    last event 2026-01-01T00:00:00Z: (service web) has started 1 tasks",
+            "  default  launch template lt-1 version 2 (t3.large, ami-1)",
+            "    i-1  running  t3.medium  ami-1  version 1  outdated: launch template version 1, now 2",
+        ] {
+            assert!(out.contains(expected), "no `{expected}` in:\n{out}");
+        }
+        assert!(!out.contains("system containers"), "none to list:\n{out}");
+    }
+
+    #[test]
+    fn without_state_text_says_how_to_make_one() {
+        let status = Status {
+            serial: None,
+            revision: None,
+            lock: None,
+            services: Vec::new(),
+            instance_groups: Vec::new(),
+            ..example()
+        };
+        assert_eq!(
+            text(&status, false),
+            "`acc` has no state yet (here): `ecsops apply acc` creates it\nlock: free\n"
+        );
+    }
+
+    #[test]
+    fn user_text_cannot_move_the_cursor() {
+        let mut status = example();
+        status.services[0].last_event = Some(ServiceEvent {
+            at: None,
+            message: "a\u{1b}[2Jb".to_owned(),
+        });
+        assert!(text(&status, false).contains("a\\u001b[2Jb"));
+    }
+}
