@@ -267,7 +267,7 @@ pub fn outputs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeSet;
 
     use serde_json::json;
@@ -289,7 +289,7 @@ mod tests {
         .expect("state")
     }
 
-    fn holder() -> LockInfo {
+    pub(in crate::render) fn holder() -> LockInfo {
         LockInfo {
             id: "id-1".to_owned(),
             operation: "apply".to_owned(),

@@ -43,15 +43,7 @@ pub fn json(status: &Status) -> String {
 
 /// `status` for a terminal; `color` paints what needs attention.
 pub fn text(status: &Status, color: bool) -> String {
-    let paint = |style: Style, s: &str| {
-        if color {
-            format!("{style}{s}{style:#}")
-        } else {
-            s.to_owned()
-        }
-    };
-    let warn = Style::new().bold().fg_color(Some(AnsiColor::Yellow.into()));
-    let bold = Style::new().bold();
+    let paint = Paint { color };
     let mut out = String::new();
     let environment = printable(&status.environment);
     let Some(serial) = status.serial else {
@@ -66,7 +58,7 @@ pub fn text(status: &Status, color: bool) -> String {
     let _ = writeln!(
         out,
         "{} (state serial {serial}, {})",
-        paint(bold, &format!("status of {environment}")),
+        paint.bold(&format!("status of {environment}")),
         printable(&status.location)
     );
     match &status.revision {
@@ -101,21 +93,57 @@ pub fn text(status: &Status, color: bool) -> String {
         if listed.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{}", paint(bold, title));
+        let _ = writeln!(out, "\n{}", paint.bold(title));
         for s in listed {
-            service(&mut out, s, &|st, t| paint(st, t), warn);
+            service(&mut out, s, paint);
         }
     }
     if !status.instance_groups.is_empty() {
-        let _ = writeln!(out, "\n{}", paint(bold, "instance groups"));
+        let _ = writeln!(out, "\n{}", paint.bold("instance groups"));
         for g in &status.instance_groups {
-            group(&mut out, g, &|st, t| paint(st, t), warn);
+            group(&mut out, g, paint);
         }
     }
     if status.services.is_empty() && status.instance_groups.is_empty() {
         out.push_str("\nno services or instance groups are recorded\n");
     }
     out
+}
+
+/// Colour on or off; yellow marks what needs attention.
+#[derive(Clone, Copy)]
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn style(self, style: Style, s: &str) -> String {
+        if self.color {
+            format!("{style}{s}{style:#}")
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn bold(self, s: &str) -> String {
+        self.style(Style::new().bold(), s)
+    }
+
+    fn warn(self, s: &str) -> String {
+        self.style(
+            Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+            s,
+        )
+    }
+}
+
+/// A recorded resource the AWS service `service` no longer has.
+fn gone(out: &mut String, name: &str, service: &str, paint: Paint) {
+    let _ = writeln!(
+        out,
+        "  {name}: {}",
+        paint.warn(&format!("not found in {service} (deleted outside ecsops?)"))
+    );
 }
 
 fn lock_line(out: &mut String, lock: Option<&LockInfo>) {
@@ -134,24 +162,15 @@ fn lock_line(out: &mut String, lock: Option<&LockInfo>) {
     }
 }
 
-fn service(
-    out: &mut String,
-    s: &ServiceStatus,
-    paint: &dyn Fn(Style, &str) -> String,
-    warn: Style,
-) {
+fn service(out: &mut String, s: &ServiceStatus, paint: Paint) {
     let name = printable(&s.name);
     if s.missing {
-        let _ = writeln!(
-            out,
-            "  {name}: {}",
-            paint(warn, "not found in ECS (deleted outside ecsops?)")
-        );
+        gone(out, &name, "ECS", paint);
         return;
     }
     let counts = format!("running {}/{}, pending {}", s.running, s.desired, s.pending);
     let counts = if s.running < s.desired {
-        paint(warn, &counts)
+        paint.warn(&counts)
     } else {
         counts
     };
@@ -176,14 +195,10 @@ fn service(
     }
 }
 
-fn group(out: &mut String, g: &GroupStatus, paint: &dyn Fn(Style, &str) -> String, warn: Style) {
+fn group(out: &mut String, g: &GroupStatus, paint: Paint) {
     let name = printable(&g.name);
     if g.missing {
-        let _ = writeln!(
-            out,
-            "  {name}: {}",
-            paint(warn, "not found in Auto Scaling (deleted outside ecsops?)")
-        );
+        gone(out, &name, "Auto Scaling", paint);
         return;
     }
     match &g.launch_template {
@@ -207,7 +222,7 @@ fn group(out: &mut String, g: &GroupStatus, paint: &dyn Fn(Style, &str) -> Strin
     for i in &g.instances {
         let verdict = if i.outdated {
             let why: Vec<String> = i.outdated_because.iter().map(Outdated::describe).collect();
-            paint(warn, &format!("outdated: {}", printable(&why.join("; "))))
+            paint.warn(&format!("outdated: {}", printable(&why.join("; "))))
         } else {
             "up to date".to_owned()
         };
@@ -237,14 +252,7 @@ pub(super) fn example() -> Status {
         environment: "acc".to_owned(),
         location: "here".to_owned(),
         serial: Some(7),
-        lock: Some(LockInfo {
-            id: "id-1".to_owned(),
-            operation: "apply".to_owned(),
-            who: "me@host".to_owned(),
-            when: "2026-01-01T00:00:00Z".to_owned(),
-            version: "0.1.0".to_owned(),
-            commit: Some("abc".to_owned()),
-        }),
+        lock: Some(super::reports::tests::holder()),
         revision: Some(revision),
         services: vec![ServiceStatus {
             name: "web".to_owned(),

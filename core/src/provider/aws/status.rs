@@ -17,7 +17,7 @@ use aws_sdk_ecs::primitives::DateTimeFormat;
 use aws_sdk_ecs::types::Service;
 
 use super::live::{all, recorded};
-use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs};
+use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
 use crate::provider::ProviderError;
@@ -297,20 +297,7 @@ where
     for item in items {
         reads.spawn(read(provider.clone(), item));
     }
-    let mut out = Vec::new();
-    while let Some(done) = reads.join_next().await {
-        match done.map_err(tokio::task::JoinError::try_into_panic) {
-            Ok(r) => out.push(r?),
-            Err(Ok(panic)) => std::panic::resume_unwind(panic),
-            Err(Err(cancelled)) => {
-                return Err(ProviderError::Failed {
-                    address: Address::new("status"),
-                    what: format!("a read did not finish: {cancelled}"),
-                });
-            }
-        }
-    }
-    Ok(out)
+    joined(reads, "status").await
 }
 
 fn service_status(
