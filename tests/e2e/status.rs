@@ -29,6 +29,13 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
     let env = Env::new().await;
     git::init(env.dir());
     let head = git::commit_all(env.dir(), "Acceptance environment");
+    let before = env.run(&["status", ENV]);
+    before
+        .expect_code(0)
+        .expect_in_stdout("`acceptance` has no state yet");
+    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    assert!(doc.get("serial").is_none(), "{doc:#}");
+    assert_eq!(doc["services"], serde_json::json!([]));
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
     let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
