@@ -413,3 +413,134 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
         .find(|t| t.key() == Some(key))
         .and_then(Tag::value)
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_autoscaling::types::{Instance as GroupInstance, LaunchTemplateSpecification};
+    use aws_sdk_ec2::types::{InstanceState, InstanceStateName, InstanceType};
+    use aws_sdk_ecs::primitives::DateTime;
+    use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, ServiceEvent as Event};
+
+    use super::*;
+    use crate::status::Outdated;
+
+    /// Shaped like real AWS output: moto writes no service events and no rollout state for an
+    /// updated service, so these are canned.
+    #[test]
+    fn a_service_reports_its_primary_rollout_newest_event_and_images() {
+        let arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/acc-default-web:4";
+        let s = Service::builder()
+            .service_arn("arn:aws:ecs:eu-west-1:123456789012:service/acc/web")
+            .task_definition(arn)
+            .desired_count(2)
+            .running_count(1)
+            .pending_count(1)
+            .deployments(
+                Deployment::builder()
+                    .status("ACTIVE")
+                    .rollout_state(DeploymentRolloutState::Completed)
+                    .build(),
+            )
+            .deployments(
+                Deployment::builder()
+                    .status("PRIMARY")
+                    .rollout_state(DeploymentRolloutState::InProgress)
+                    .build(),
+            )
+            .events(
+                Event::builder()
+                    .created_at(DateTime::from_secs(1_767_225_600))
+                    .message("(service web) has started 1 tasks: (task 1).")
+                    .build(),
+            )
+            .events(Event::builder().message("older").build())
+            .build();
+        let recorded = Recorded {
+            name: "web".to_owned(),
+            system: false,
+            cluster: "acc".to_owned(),
+            arn: "arn:aws:ecs:eu-west-1:123456789012:service/acc/web".to_owned(),
+        };
+        let images = BTreeMap::from([(
+            arn.to_owned(),
+            vec![ContainerImage {
+                name: "web".to_owned(),
+                image: "nginx:1".to_owned(),
+            }],
+        )]);
+        let status = service_status(&recorded, Some(&s), &images);
+        assert_eq!(status.task_definition.as_deref(), Some("acc-default-web:4"));
+        assert_eq!((status.desired, status.running, status.pending), (2, 1, 1));
+        assert_eq!(status.rollout_state.as_deref(), Some("IN_PROGRESS"));
+        assert_eq!(
+            status.last_event,
+            Some(ServiceEvent {
+                at: Some("2026-01-01T00:00:00Z".to_owned()),
+                message: "(service web) has started 1 tasks: (task 1).".to_owned()
+            })
+        );
+        assert_eq!(status.containers, images[arn]);
+        assert!(service_status(&recorded, None, &images).missing);
+    }
+
+    #[test]
+    fn an_instance_without_the_launch_tag_is_judged_by_what_auto_scaling_reports() {
+        let g = AutoScalingGroup::builder()
+            .instances(
+                GroupInstance::builder()
+                    .instance_id("i-2")
+                    .launch_template(LaunchTemplateSpecification::builder().version("2").build())
+                    .build(),
+            )
+            .instances(
+                GroupInstance::builder()
+                    .instance_id("i-1")
+                    .launch_template(LaunchTemplateSpecification::builder().version("3").build())
+                    .build(),
+            )
+            .build();
+        let ec2 = |id: &str, tag: Option<&str>| {
+            let mut i = Instance::builder()
+                .instance_id(id)
+                .image_id("ami-1")
+                .instance_type(InstanceType::T3Large)
+                .state(
+                    InstanceState::builder()
+                        .name(InstanceStateName::Running)
+                        .build(),
+                );
+            if let Some(v) = tag {
+                i = i.tags(Tag::builder().key(VERSION_TAG).value(v).build());
+            }
+            (id.to_owned(), i.build())
+        };
+        // i-1's tag says 2 although Auto Scaling reports 3 (as moto does for every instance).
+        let instances = BTreeMap::from([ec2("i-1", Some("2")), ec2("i-2", None)]);
+        let current = TemplateVersion {
+            id: "lt-1".to_owned(),
+            version: 3,
+            image_id: Some("ami-1".to_owned()),
+            instance_type: Some("t3.large".to_owned()),
+        };
+        let status = group_status(
+            &Address::from("autoscaling_group[default]"),
+            Some(&g),
+            Some(current),
+            &instances,
+        );
+        assert_eq!(status.name, "default");
+        let [one, two] = status.instances.as_slice() else {
+            panic!("two instances: {status:?}");
+        };
+        assert_eq!((one.id.as_str(), one.state.as_str()), ("i-1", "running"));
+        assert_eq!(
+            one.outdated_because,
+            [Outdated::Version {
+                has: "2".to_owned(),
+                current: 3
+            }]
+        );
+        assert_eq!(two.launch_template_version.as_deref(), Some("2"));
+        assert!(two.outdated);
+    }
+}
