@@ -1,6 +1,8 @@
 //! The one place errors and diagnostics become text: miette source snippets with the offending
 //! line, a caret, a label and a `help:` line, on stderr.
 
+use std::fmt::Write as _;
+
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::images::ImageError;
@@ -218,6 +220,10 @@ pub fn error(err: &CliError) {
                 _ => {}
             }
         }
+        CliError::Ops(OpsError::Account(e)) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!("help: {}", e.help());
+        }
         CliError::Ops(OpsError::Image(e)) => image_error(e),
         CliError::Ops(OpsError::Init(e)) => {
             anstream::eprintln!("error: {e}");
@@ -313,7 +319,7 @@ fn image_error(e: &ImageError) {
 
 /// Every field of a lock, one per line.
 pub fn lock_fields(holder: &LockInfo) -> String {
-    format!(
+    let mut fields = format!(
         "  lock id:   {}\n  operation: {}\n  who:       {}\n  since:     {}\n  ecsops:    {}\n  commit:    {}\n",
         holder.id,
         holder.operation,
@@ -321,7 +327,11 @@ pub fn lock_fields(holder: &LockInfo) -> String {
         holder.when,
         holder.version,
         holder.commit.as_deref().unwrap_or("-")
-    )
+    );
+    if let (Some(account), Some(caller)) = (&holder.account, &holder.caller) {
+        let _ = writeln!(fields, "  account:   {account} as {caller}");
+    }
+    fields
 }
 
 /// What waiting for a held lock shows: a countdown on a terminal; elsewhere (CI logs) one line

@@ -9,7 +9,8 @@
 //!                                             │ render: text · markdown · json
 //! ```
 //!
-//! Module map: [`workspace`] finds the workspace and its environments; [`manifest`] loads a
+//! Module map: [`account`] says which AWS account an environment may touch and with which
+//! credentials; [`workspace`] finds the workspace and its environments; [`manifest`] loads a
 //! manifest with `extends` and remembers where each value is written; [`schema`] generates and
 //! checks the JSON Schema; [`validate`] applies the semantic rules; [`cidr`] holds the subnet
 //! arithmetic both validation and the graph use; [`graph`] expands a manifest
@@ -29,6 +30,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod account;
 pub mod apply;
 pub mod cidr;
 pub mod diagnostic;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `ecsops` binary. One test binary with a module per area, so it
 //! links once; `support` holds the harness.
 
+mod accounts;
 mod apply;
 mod diff;
 mod gitops;
@@ -8,6 +9,7 @@ mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
+mod readme;
 mod reporting;
 mod set_image;
 mod snapshots;

@@ -182,6 +182,7 @@ fn every_invalid_fixture_reports_exactly_its_diagnostics_at_their_places() {
 fn valid_fixtures_and_the_example_workspace_pass() {
     for (dir, says) in [
         ("valid/minimal", "1 environment valid: minimal\n"),
+        ("valid/accounts", "1 environment valid: accounts\n"),
         ("valid/shared-base", "2 environments valid: one, two\n"),
     ] {
         let ws = Workspace::copy_of(&fixtures().join(dir));

@@ -101,6 +101,30 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub release_branch: Option<String>,
+    /// The only AWS account this environment may touch (12 digits). Every command that reaches
+    /// AWS for it first asks STS who the credentials are and refuses another account before
+    /// locking or reading anything. Terraform's `allowed_account_ids`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// An IAM role to assume for this environment (`arn:aws:iam::<account>:role/<name>`), on
+    /// top of the base credentials (CI's, or `profile`'s); renewed before it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for (`role_arn` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The assumed role's session name, shown in CloudTrail (`role_arn` only). Default
+    /// `ecsops-<environment>-<user>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<String>,
+    /// How long an assumed session lasts before it is renewed, `15m` to `12h` (`role_arn`
+    /// only; the role's maximum session duration caps it). Default `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration: Option<String>,
+    /// A named profile (`~/.aws/config`) to use instead of the default credentials: for
+    /// working from a laptop. Not together with `role_arn` (a profile can assume a role itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 impl Environment {
@@ -131,6 +155,17 @@ pub struct StateConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub keep_versions: Option<u32>,
+    /// S3 backend: a role to assume for the state bucket (often in a central account);
+    /// without it (and `profile`), the state is reached with the environment's credentials.
+    /// Also used by `--state-url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The external id the state role's trust policy asks for (`role_arn` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// S3 backend: a named profile for the state bucket. Not together with `role_arn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -1,5 +1,6 @@
 //! `ecsops apply`, `destroy` and `rollback`: the whole workflow in one owner, so every way out
-//! releases the lock. Git checks (protected environments) come first, before the lock; then
+//! releases the lock. Git checks (protected environments) and the account guard come first,
+//! before the lock; then
 //! lock → read state → refresh → plan → confirm (the CLI asks; an interrupt here cancels) →
 //! walk → record the revision → tag → unlock. The plan shown is the plan applied: nothing can
 //! change the state between the two while the lock is held.
@@ -25,7 +26,8 @@ use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, Sta
 use crate::workspace::Workspace;
 
 use super::OpsError;
-use super::diff::{Desired, desired, plan, provider};
+use super::diff::{Desired, desired, plan};
+use super::session::Session;
 use super::state::{Target, acquire, target};
 
 /// What to do to the environment.
@@ -161,15 +163,21 @@ pub async fn run(
     };
     let (provenance, protected) =
         check_protection(ws, environment, repo.as_ref(), &desired, &request.mode)?;
+    // The account guard, before the lock is taken or the state read; connecting to the
+    // backend reads neither, so the two round trips overlap.
+    let (session, target) = tokio::try_join!(
+        Session::open(environment, &desired.manifest),
+        target(ws, environment, request.state_url.as_deref())
+    )?;
     if let Some(saved) = &request.saved {
-        stale_before_lock(environment, saved, &desired, provenance.as_ref())?;
+        stale_before_lock(environment, saved, &desired, provenance.as_ref(), &session)?;
     }
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
         desired.moved.clear();
     }
-    let target = target(ws, environment, request.state_url.as_deref()).await?;
-    let lock = LockInfo::new(request.mode.operation().as_str(), ws.root());
+    let lock =
+        LockInfo::new(request.mode.operation().as_str(), ws.root()).running_as(&session.caller);
     let mut waiting = |h: &LockInfo, left| ui.waiting_for_lock(h, left);
     let acquired = tokio::select! {
         r = acquire(&target, &lock, request.lock_timeout, &mut waiting) => r,
@@ -187,6 +195,7 @@ pub async fn run(
         target: &target,
         lock: &lock,
         desired,
+        session: &session,
         provenance,
         protected,
         rollback,
@@ -254,12 +263,13 @@ fn desired_at(
 }
 
 /// What makes a saved plan stale that can be seen without the state: another environment, other
-/// manifests, another commit.
+/// manifests, another commit, another account.
 fn stale_before_lock(
     environment: &str,
     saved: &SavedPlan,
     desired: &Desired,
     provenance: Option<&Provenance>,
+    session: &Session,
 ) -> Result<(), OpsError> {
     let mut reasons = Vec::new();
     if saved.environment != environment {
@@ -276,6 +286,14 @@ fn stale_before_lock(
             "it was made at commit {} and HEAD is {}",
             name(saved.commit.as_deref()),
             name(now)
+        ));
+    }
+    if let Some(account) = &saved.account
+        && *account != session.caller.account
+    {
+        reasons.push(format!(
+            "it was made in account {account} and the credentials now act in account {}",
+            session.caller.account
         ));
     }
     stale(environment, reasons)
@@ -358,6 +376,7 @@ struct Locked<'a> {
     target: &'a Target,
     lock: &'a LockInfo,
     desired: Desired,
+    session: &'a Session,
     provenance: Option<Provenance>,
     protected: bool,
     rollback: Option<RollbackTarget>,
@@ -395,7 +414,8 @@ impl Locked<'_> {
                 ));
             }
             stale(self.environment, reasons)?;
-            let provider = provider(&self.desired.manifest, &saved.prior).await;
+            self.session.check_recorded(&saved.prior)?;
+            let provider = self.session.provider(&saved.prior);
             return Ok(Some((
                 saved.plan.clone(),
                 saved.prior.clone(),
@@ -407,13 +427,15 @@ impl Locked<'_> {
             Some(s) => s.state,
             None => State::new(self.environment, uuid::Uuid::new_v4().to_string()),
         };
-        let provider = provider(&self.desired.manifest, &state).await;
+        self.session.check_recorded(&state)?;
+        let provider = self.session.provider(&state);
         let refresh = (!self.request.offline).then_some(&provider);
         let planned = tokio::select! {
             r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
             () = interrupt => return Ok(None),
         };
-        let (plan, refreshed) = planned;
+        let (mut plan, refreshed) = planned;
+        plan.caller = Some(self.session.caller.clone());
         Ok(Some((plan, refreshed.unwrap_or(state), version, provider)))
     }
 
@@ -574,7 +596,7 @@ impl Locked<'_> {
             summary: plan.summary.line(),
             applied_by: revision.applied_by,
             applied_at: revision.applied_at,
-            account: recorder.state.account(),
+            account: Some(self.session.caller.account.clone()),
             rolled_back_to: rolled_back_to.map(|r| (r.tag, r.commit)),
         };
         match repo.create_tag(&name, &provenance.commit, &record.message()) {

@@ -13,12 +13,13 @@ use crate::graph::{self, Address, Graph};
 use crate::manifest::Manifest;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanInput};
-use crate::provider::aws::{AwsProvider, Connection, load_config};
-use crate::provider::{Ownership, Provider};
+use crate::provider::Provider;
+use crate::provider::aws::AwsProvider;
 use crate::source::Sources;
 use crate::state::State;
 use crate::workspace::Workspace;
 
+use super::session::{self, Session};
 use super::validate::{check_environment, neighbours};
 use super::{Invalid, OpsError};
 
@@ -92,23 +93,6 @@ pub(crate) fn desired(ws: &Workspace, environment: &str) -> Result<Desired, OpsE
     })
 }
 
-/// The AWS provider for an environment's recorded resources (the manifest's region; the
-/// standard credential chain and `AWS_ENDPOINT_URL`).
-pub(crate) async fn provider(manifest: &Manifest, state: &State) -> AwsProvider {
-    let config = load_config(&Connection {
-        region: manifest.environment.region.clone().unwrap_or_default(),
-        ..Connection::default()
-    })
-    .await;
-    AwsProvider::new(
-        &config,
-        Ownership {
-            environment: state.environment.clone(),
-            lineage: state.lineage.clone(),
-        },
-    )
-}
-
 /// The plan of `desired` against `state`, refreshed from AWS through `provider` when given:
 /// live values replace the recorded ones (drift is listed apart) and resources deleted
 /// outside ecsops are planned again. Also returns the refreshed state, which an apply must
@@ -147,15 +131,31 @@ pub async fn diff(
     options: &DiffOptions,
 ) -> Result<DiffOutcome, OpsError> {
     let desired = desired(ws, environment)?;
+    // A bound environment is checked before anything is read, even when nothing else would
+    // reach AWS (no state yet).
+    let bound = !options.offline && session::bound(&desired.manifest);
+    let mut session = if bound {
+        Some(Session::open(environment, &desired.manifest).await?)
+    } else {
+        None
+    };
     let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
     let state = target.backend.read().await?.map(|s| s.state);
-    let provider = match &state {
-        Some(s) if !options.offline && !s.resources.is_empty() => {
-            Some(provider(&desired.manifest, s).await)
-        }
-        _ => None,
-    };
-    let (plan, refreshed) = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    let refresh = state
+        .as_ref()
+        .filter(|s| !options.offline && !s.resources.is_empty());
+    if let (Some(_), None) = (refresh, &session) {
+        session = Some(Session::open(environment, &desired.manifest).await?);
+    }
+    if let (Some(state), Some(session)) = (&state, &session) {
+        session.check_recorded(state)?;
+    }
+    let provider = refresh
+        .zip(session.as_ref())
+        .map(|(s, session)| session.provider(s));
+    let (mut plan, refreshed) =
+        plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    plan.caller = session.map(|s| s.caller);
     let saved = if options.save {
         let serial = state.as_ref().map(|s| s.serial);
         let prior = refreshed

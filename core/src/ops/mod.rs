@@ -8,6 +8,7 @@ pub mod images;
 pub mod init;
 mod review;
 pub mod schema;
+mod session;
 pub mod state;
 pub mod status;
 mod validate;
@@ -39,6 +40,10 @@ pub enum OpsError {
     Statefile(#[from] crate::state::StateError),
     #[error(transparent)]
     Provider(#[from] crate::provider::ProviderError),
+    /// The environment's credentials are for another account, or cannot be told; nothing was
+    /// locked, read or changed.
+    #[error(transparent)]
+    Account(Box<crate::account::AccountError>),
     /// The apply stopped because the state could not be saved; the outcome holds the state
     /// that records what exists.
     #[error(transparent)]

@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::account::Credentials;
 use crate::diagnostic::Diagnostics;
-use crate::manifest::{StateConfig, load_environment};
+use crate::manifest::{Environment, StateConfig, load_environment};
 use crate::source::Sources;
 use crate::state::s3::BucketHygiene;
 use crate::state::{Backend, HistoryEntry, Location, LockInfo, State, StateError, Stored};
@@ -36,18 +37,29 @@ pub async fn target(
     url: Option<&str>,
 ) -> Result<Target, OpsError> {
     ws.require_environment(environment)?;
-    let (config, environment_region) = if url.is_some() {
-        // The URL decides where; the manifest, when it loads, still says the region.
-        let region = load(ws, environment).ok().and_then(|v| region_of(&v));
-        (StateConfig::default(), region)
+    let (config, value) = if url.is_some() {
+        // The URL decides where; the manifest, when it loads, still says the region and the
+        // credentials.
+        let value = load(ws, environment).ok();
+        let config = value.as_ref().and_then(|v| state_config(v).ok());
+        (config.unwrap_or_default(), value)
     } else {
         let value = load(ws, environment)?;
-        (state_config(&value)?, region_of(&value))
+        (state_config(&value)?, Some(value))
     };
     let location = Location::resolve(url, &config, ws.root())?;
+    let environment_table = value.as_ref().and_then(environment_of);
+    // `[state]`'s own credentials (a central bucket), else the environment's.
+    let credentials = Credentials::of_state(&config, environment).unwrap_or_else(|| {
+        environment_table
+            .as_ref()
+            .map(|e| Credentials::of_environment(e, environment))
+            .unwrap_or_default()
+    });
     // The bucket's region: `[state] region`, else the bucket's own, else the environment's,
     // before the shell's.
-    let backend = Backend::connect(&location, environment, environment_region.as_deref())
+    let region = environment_table.and_then(|e| e.region);
+    let backend = Backend::connect(&location, environment, region.as_deref(), &credentials)
         .await?
         .keeping(config.keep_versions);
     Ok(Target {
@@ -70,11 +82,9 @@ fn load(ws: &Workspace, environment: &str) -> Result<serde_json::Value, OpsError
     }
 }
 
-fn region_of(value: &serde_json::Value) -> Option<String> {
-    value
-        .pointer("/environment/region")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
+/// The `[environment]` table of the merged manifest, when it reads as one.
+fn environment_of(value: &serde_json::Value) -> Option<Environment> {
+    serde_json::from_value(value.get("environment")?.clone()).ok()
 }
 
 /// The `[state]` table of the merged manifest.

@@ -253,6 +253,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         drift: Vec::new(),
         base_revision: None,
         promoted_from: None,
+        caller: None,
         changes,
     }
 }

@@ -10,6 +10,7 @@ pub mod saved;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::account::Caller;
 use crate::graph::{Address, Kind};
 
 pub use diff::{PlanInput, diff};
@@ -17,7 +18,7 @@ pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
-pub const PLAN_FORMAT_VERSION: &str = "1.2";
+pub const PLAN_FORMAT_VERSION: &str = "1.3";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -28,6 +29,9 @@ pub struct Plan {
     pub manifest_digest: String,
     /// The state the plan was made against; `None` when the environment has no state yet.
     pub prior_state: Option<PriorState>,
+    /// Who the plan was made as (the account and caller STS reported), when AWS was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Caller>,
     /// In apply order: creates and updates dependencies first, then deletes in reverse.
     pub changes: Vec<ResourceChange>,
     pub summary: Summary,
@@ -56,6 +60,7 @@ impl Plan {
                 lineage: "L".to_owned(),
                 serial,
             }),
+            caller: None,
             summary: Summary::of(&changes),
             changes,
             drift: Vec::new(),

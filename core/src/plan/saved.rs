@@ -29,7 +29,8 @@ pub struct SavedPlan {
     pub commit: Option<String>,
     /// The environment's files differed from `commit`.
     pub dirty: bool,
-    /// The AWS account of the recorded resources, when known.
+    /// The AWS account planned in: the caller's when AWS was asked, else the recorded
+    /// resources', when known.
     pub account: Option<String>,
     /// SHA-256 of the merged manifest.
     pub manifest_digest: String,
@@ -70,7 +71,11 @@ impl SavedPlan {
             created_at: crate::state::lock::now(),
             commit,
             dirty,
-            account: prior.account(),
+            account: plan
+                .caller
+                .as_ref()
+                .map(|c| c.account.clone())
+                .or_else(|| prior.account()),
             manifest_digest: plan.manifest_digest.clone(),
             lineage: prior.lineage.clone(),
             serial,

@@ -27,6 +27,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::account::Caller;
     use crate::graph::{Address, Kind};
     use crate::plan::{
         Action, AttributeChange, Drift, PLAN_FORMAT_VERSION, PriorState, ResourceChange, Summary,
@@ -58,6 +59,10 @@ mod tests {
             prior_state: Some(PriorState {
                 lineage: "l".to_owned(),
                 serial: 1,
+            }),
+            caller: Some(Caller {
+                account: "123456789012".to_owned(),
+                arn: "arn:aws:sts::123456789012:assumed-role/deployer/ecsops-acc-ci".to_owned(),
             }),
             summary: Summary::of(&changes),
             changes,
@@ -190,6 +195,7 @@ mod tests {
             }],
             base_revision: None,
             promoted_from: None,
+            caller: None,
             ..full_plan()
         };
         let value: Value = serde_json::from_str(&render(&plan)).expect("json");

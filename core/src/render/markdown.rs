@@ -80,6 +80,14 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
         "### ecsops plan: {}{since}\n",
         code_span(&printable(&plan.environment))
     );
+    if let Some(c) = &plan.caller {
+        let _ = writeln!(
+            out,
+            "AWS account {} as {}\n",
+            code_span(&printable(&c.account)),
+            code_span(&printable(&c.arn))
+        );
+    }
     drift(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(
@@ -452,6 +460,21 @@ mod tests {
         // A fence left open would have swallowed the `</details>` after it, so reaching depth 0
         // with every code block inside a section proves every fence closed.
         structure
+    }
+
+    #[test]
+    fn the_account_and_caller_follow_the_heading() {
+        let mut p = plan(vec![change(1, Action::Create)]);
+        p.caller = Some(crate::account::Caller {
+            account: "222222222222".to_owned(),
+            arn: "arn:aws:sts::222222222222:assumed-role/deployer/ci".to_owned(),
+        });
+        let md = render(&p, Compared::Live);
+        assert!(
+            md.starts_with("### ecsops plan: `acc`\n\nAWS account `222222222222` as `arn:aws:sts::222222222222:assumed-role/deployer/ci`\n\n"),
+            "{md}"
+        );
+        assert!(parse(&md).prose.contains("222222222222"));
     }
 
     #[test]

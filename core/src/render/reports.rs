@@ -297,6 +297,10 @@ pub(super) mod tests {
             when: "2026-01-01T00:00:00Z".to_owned(),
             version: "0.1.0".to_owned(),
             commit: Some("abc".to_owned()),
+            account: Some("123456789012".to_owned()),
+            caller: Some(
+                "arn:aws:sts::123456789012:assumed-role/deployer/ecsops-acc-me".to_owned(),
+            ),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Plan as text for terminals, in the shape `terraform plan` users read every day: a header
-//! naming the environment and the state, one block per changed resource (symbol, a sentence
-//! saying what happens and why, its attributes), then the summary line, always last so scripts
-//! can take the final line. `color` only adds ANSI SGR styles around the same text.
+//! naming the environment, the state and (when AWS was asked) the account and caller, one
+//! block per changed resource (symbol, a sentence saying what happens and why, its
+//! attributes), then the summary line, always last so scripts can take the final line. `color` only adds ANSI SGR styles around the same text.
 
 use std::fmt::Write as _;
 
@@ -45,6 +45,14 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
                 "ecsops plan for {environment} (no state yet: everything will be created)"
             );
         }
+    }
+    if let Some(c) = &plan.caller {
+        let _ = writeln!(
+            out,
+            "AWS account {} as {}",
+            printable(&c.account),
+            printable(&c.arn)
+        );
     }
     drift(&mut out, plan, paint);
     if !plan.has_changes() {
@@ -378,6 +386,22 @@ Warning: this plan destroys or replaces 2 resources:
 Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn the_header_names_the_account_and_caller_asked() {
+        let mut plan = every_action();
+        plan.caller = Some(crate::account::Caller {
+            account: "222222222222".to_owned(),
+            arn: "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci".to_owned(),
+        });
+        let text = render(&plan, false, Compared::Live);
+        assert!(
+            text.starts_with(
+                "ecsops plan for acc (state serial 3, lineage L)\nAWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::error::StateError;
 use super::local::LocalBackend;
 use super::lock::LockInfo;
 use super::s3::S3Backend;
+use crate::account::Credentials;
 use crate::manifest::{StateBackendKind, StateConfig};
 
 /// Opaque token of a stored document (a digest or an ETag): a write names the version it read.
@@ -144,12 +145,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Connects; an S3 bucket's region is the location's, else the bucket's own (asked once),
+    /// Connects with `credentials` (S3); an S3 bucket's region is the location's, else the bucket's own (asked once),
     /// else `fallback` (the environment's), else the shell's.
     pub async fn connect(
         location: &Location,
         environment: &str,
         fallback: Option<&str>,
+        credentials: &Credentials,
     ) -> Result<Self, StateError> {
         match location {
             Location::Local(dir) => Ok(Self::Local(LocalBackend::new(dir.clone(), environment))),
@@ -158,7 +160,15 @@ impl Backend {
                 prefix,
                 region,
             } => Ok(Self::S3(
-                S3Backend::connect(bucket, prefix, region.as_deref(), fallback, environment).await,
+                S3Backend::connect(
+                    bucket,
+                    prefix,
+                    region.as_deref(),
+                    fallback,
+                    environment,
+                    credentials,
+                )
+                .await,
             )),
         }
     }
@@ -263,7 +273,7 @@ mod tests {
             bucket: Some("b".to_owned()),
             prefix: Some("/team/".to_owned()),
             region: Some("eu-west-1".to_owned()),
-            keep_versions: None,
+            ..StateConfig::default()
         };
         let Location::S3 { bucket, prefix, .. } = Location::resolve(None, &s3, ws).expect("s3")
         else {

@@ -278,6 +278,8 @@ fn unknown_holder(ours: &LockInfo) -> LockInfo {
         when: ours.when.clone(),
         version: "unknown".to_owned(),
         commit: None,
+        account: None,
+        caller: None,
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::Caller;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     /// Random id (UUID v4); `ecsops unlock <env> <id>` needs it.
@@ -20,6 +22,12 @@ pub struct LockInfo {
     /// Git commit of the holder's workspace, when it is a git checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The AWS account the holder acts in, when it asked (an apply always does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The holder's caller ARN (a user, or an assumed role and its session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
 }
 
 impl LockInfo {
@@ -32,6 +40,18 @@ impl LockInfo {
             when: now(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: git_head(root),
+            account: None,
+            caller: None,
+        }
+    }
+
+    /// The record of a holder acting as `caller`.
+    #[must_use]
+    pub fn running_as(self, caller: &Caller) -> Self {
+        Self {
+            account: Some(caller.account.clone()),
+            caller: Some(caller.arn.clone()),
+            ..self
         }
     }
 }
@@ -64,9 +84,7 @@ pub fn now() -> String {
 
 /// `user@host` from the environment and the host name file, `unknown` where missing.
 pub fn who() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
+    let user = user();
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
@@ -74,6 +92,13 @@ pub fn who() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     format!("{user}@{host}")
+}
+
+/// The user running ecsops, `unknown` when the environment does not say.
+pub fn user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// The commit `HEAD` points at, read from `.git` directly (no git process, no libgit2).
@@ -96,4 +121,28 @@ pub fn git_head(root: &Path) -> Option<String> {
         .filter_map(|l| l.split_once(' '))
         .find(|(_, name)| *name == reference)
         .map(|(id, _)| id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_names_the_account_and_caller_it_runs_as() {
+        let info = LockInfo::new("apply", Path::new("/nonexistent")).running_as(&Caller {
+            account: "222222222222".to_owned(),
+            arn: "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci".to_owned(),
+        });
+        let json = serde_json::to_value(&info).expect("json");
+        assert_eq!(json["account"], "222222222222");
+        assert_eq!(
+            json["caller"],
+            "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci"
+        );
+        let before: LockInfo = serde_json::from_value(serde_json::json!({
+            "id": "x", "operation": "apply", "who": "a@b", "when": "t", "version": "0"
+        }))
+        .expect("a record written before accounts reads");
+        assert_eq!((before.account, before.caller), (None, None));
+    }
 }

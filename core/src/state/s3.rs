@@ -22,6 +22,8 @@ use super::backend::{HistoryEntry, Stored, Version, s3_key};
 use super::error::StateError;
 use super::local::{check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
+use crate::account::Credentials;
+use crate::provider::aws::identity::configure;
 
 #[derive(Debug, Clone)]
 pub struct S3Backend {
@@ -51,7 +53,7 @@ fn precondition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<
 }
 
 impl S3Backend {
-    /// Connects with the standard credential chain. `AWS_ENDPOINT_URL` (tests: moto) is
+    /// Connects with `credentials` (the standard chain, a profile, an assumed role). `AWS_ENDPOINT_URL` (tests: moto) is
     /// honoured, with path-style addressing since an endpoint override rarely resolves bucket
     /// subdomains. Without an explicit `region`, the bucket says where it is (HeadBucket's
     /// `x-amz-bucket-region`); `fallback` is asked first.
@@ -61,16 +63,17 @@ impl S3Backend {
         region: Option<&str>,
         fallback: Option<&str>,
         environment: &str,
+        credentials: &Credentials,
     ) -> Self {
         let first = region.or(fallback);
-        let backend = Self::in_region(bucket, prefix, first, environment).await;
+        let backend = Self::in_region(bucket, prefix, first, environment, credentials).await;
         if region.is_some() {
             return backend;
         }
         match backend.bucket_region().await {
             Some(own) if Some(own.as_str()) != first => {
                 tracing::info!(bucket, region = %own, "the state bucket is in its own region");
-                Self::in_region(bucket, prefix, Some(&own), environment).await
+                Self::in_region(bucket, prefix, Some(&own), environment, credentials).await
             }
             Some(own) => {
                 tracing::info!(bucket, region = %own, "state bucket region");
@@ -85,12 +88,13 @@ impl S3Backend {
         prefix: &str,
         region: Option<&str>,
         environment: &str,
+        credentials: &Credentials,
     ) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_owned()));
         }
-        let shared = loader.load().await;
+        let shared = configure(loader, credentials).await;
         let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let config = aws_sdk_s3::config::Builder::from(&shared)

@@ -30,6 +30,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         region: REGION.to_owned(),
         endpoint_url: Some(endpoint.to_owned()),
         static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
+        ..Connection::default()
     })
     .await
 }

@@ -16,6 +16,7 @@ pub mod elb;
 pub mod elbv2;
 pub mod events;
 pub mod iam;
+pub mod identity;
 mod live;
 pub mod logs;
 mod once;
@@ -117,6 +118,8 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
     /// Fixed credentials `(access key id, secret)`, for emulators; otherwise the standard chain.
     pub static_credentials: Option<(String, String)>,
+    /// The manifest's profile or role, on top of the base credentials.
+    pub credentials: crate::account::Credentials,
 }
 
 /// Loads the one SDK configuration every client is built from. Retries use the standard
@@ -137,7 +140,7 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
             "ecsops-static",
         ));
     }
-    loader.load().await
+    identity::configure(loader, &connection.credentials).await
 }
 
 /// How long to wait for resources that become ready (or gone) asynchronously.

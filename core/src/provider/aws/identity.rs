@@ -1,0 +1,97 @@
+//! Who the SDK acts as: the manifest's [`Credentials`] turned into an [`SdkConfig`] (a named
+//! profile, a role assumed on top of the base credentials), and STS `GetCallerIdentity` asked
+//! once per process for each of them.
+//!
+//! The assumed role's credentials sit behind the configuration's identity cache, which asks
+//! STS again shortly before they expire, so an apply longer than the session keeps going.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{ConfigLoader, SdkConfig};
+use aws_sdk_sts::config::SharedCredentialsProvider;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+
+use crate::account::{Caller, Credentials};
+
+/// Loads the configuration `loader` describes with `credentials` on top: the profile chooses
+/// the base credentials, the role is assumed with them.
+pub async fn configure(mut loader: ConfigLoader, credentials: &Credentials) -> SdkConfig {
+    if let Some(profile) = &credentials.profile {
+        loader = loader.profile_name(profile);
+    }
+    // Boxed: loading is a large future, and every command that reaches AWS awaits one.
+    let mut base = Box::pin(loader.load()).await;
+    if let Some(profile) = &credentials.profile {
+        // The profile's own credentials, even when the shell exports others: the default
+        // chain would let AWS_ACCESS_KEY_ID win over the profile the manifest names.
+        let provider = ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .configure(&ProviderConfig::without_region().with_region(base.region().cloned()))
+            .build();
+        base = base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+    }
+    let Some(role) = &credentials.role else {
+        return base;
+    };
+    let mut assume = AssumeRoleProvider::builder(&role.arn)
+        .session_name(&role.session_name)
+        .session_length(role.duration)
+        .configure(&base);
+    if let Some(id) = &role.external_id {
+        assume = assume.external_id(id);
+    }
+    let provider = Box::pin(assume.build()).await;
+    base.into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
+/// Asked callers by credentials, region and endpoint: one request per process for each.
+type Asked = HashMap<(Credentials, Option<String>, Option<String>), Caller>;
+
+fn asked() -> &'static Mutex<Asked> {
+    static ASKED: OnceLock<Mutex<Asked>> = OnceLock::new();
+    ASKED.get_or_init(Mutex::default)
+}
+
+/// Who `config` (loaded with `credentials`) acts as; `Err` with the SDK's explanation when
+/// STS cannot tell (no credentials, a role that cannot be assumed).
+pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Caller, String> {
+    let key = (
+        credentials.clone(),
+        config.region().map(ToString::to_string),
+        config.endpoint_url().map(str::to_owned),
+    );
+    let known = asked()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    if let Some(caller) = known {
+        return Ok(caller);
+    }
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| match e.code() {
+            Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
+            None => super::error_chain(&e),
+        })?;
+    let caller = Caller {
+        account: out.account().unwrap_or_default().to_owned(),
+        arn: out.arn().unwrap_or_default().to_owned(),
+    };
+    asked()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, caller.clone());
+    Ok(caller)
+}
