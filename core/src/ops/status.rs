@@ -1,6 +1,6 @@
 //! `ecsops status ENV`: what runs now. The recorded state says which services and instance
-//! groups are the environment's; AWS says how they are doing (through the same provider entry
-//! as `diff`, so the same account checks cover it). Also the lock holder, read without taking
+//! groups are the environment's; AWS says how they are doing, read through the environment's
+//! [`Session`] as `diff` does, so the same account checks cover it. Also the lock holder, read without taking
 //! the lock, and the revision of the last apply.
 
 use crate::provider::aws::LiveStatus;
@@ -9,7 +9,8 @@ use crate::status::{GroupStatus, ServiceStatus};
 use crate::workspace::Workspace;
 
 use super::OpsError;
-use super::diff::{desired, provider};
+use super::diff::desired;
+use super::session::{self, Session};
 
 /// What `status` found.
 #[derive(Debug, Clone)]
@@ -34,12 +35,24 @@ pub async fn status(
     state_url: Option<&str>,
 ) -> Result<Status, OpsError> {
     let desired = desired(ws, environment)?;
+    // As in `diff`: a bound environment is checked before anything is read, and any session
+    // is checked against the account the state records.
+    let mut session = if session::bound(&desired.manifest) {
+        Some(Session::open(environment, &desired.manifest).await?)
+    } else {
+        None
+    };
     let target = super::state::target(ws, environment, state_url).await?;
     let (state, lock) = tokio::try_join!(target.backend.read(), target.backend.read_lock())?;
     let state: Option<State> = state.map(|s| s.state);
-    let (live, aws_requests) = match &state {
-        Some(s) if !s.resources.is_empty() => {
-            let provider = provider(&desired.manifest, s).await;
+    let read = state.as_ref().filter(|s| !s.resources.is_empty());
+    if let (Some(_), None) = (read, &session) {
+        session = Some(Session::open(environment, &desired.manifest).await?);
+    }
+    let (live, aws_requests) = match (read, &session) {
+        (Some(s), Some(session)) => {
+            session.check_recorded(s)?;
+            let provider = session.provider(s);
             let live = provider.status(&s.resources).await?;
             (live, provider.calls().total())
         }
