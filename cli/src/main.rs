@@ -63,6 +63,9 @@ enum Command {
     /// Values recorded by the last apply (load balancer DNS names, cluster name, alerts topic),
     /// read from the state without calling AWS.
     Output(commands::output::OutputArgs),
+    /// What runs now: services and system containers (revision, counts, rollout, images),
+    /// instance groups (instances, and which are outdated), the lock holder, the last apply.
+    Status(commands::status::StatusArgs),
     /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
     ///
     /// `environments/base.toml` and one file per environment extending it (production
@@ -96,6 +99,7 @@ impl Command {
             Self::Lock(a) => a.bucket,
             Self::Unlock(a) => a.bucket,
             Self::Output(a) => a.bucket,
+            Self::Status(a) => a.bucket,
             Self::Validate(_)
             | Self::History(_)
             | Self::SetImage(_)
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
             Command::Lock(args) => commands::lock::run_lock(&ctx, &args).await,
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
             Command::Output(args) => commands::output::run(&ctx, &args).await,
+            Command::Status(args) => commands::status::run(&ctx, &args).await,
             Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
             Command::Completions(args) => commands::shell::completions(Cli::command(), &args),

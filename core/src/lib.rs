@@ -23,7 +23,8 @@
 //! JSON documents);
 //! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
 //! and tags git (provenance, protected-environment guards, revisions read from git objects,
-//! one-file commits of `set-image`);
+//! one-file commits of `set-image`); [`status`] holds what `status` reports about running
+//! services and instances, with the rule that marks an instance outdated;
 //! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
 //! Core never prints: the CLI presents what ops return.
 
@@ -43,5 +44,6 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod state;
+pub mod status;
 pub mod validate;
 pub mod workspace;

@@ -154,6 +154,7 @@ async fn another_account_is_refused_before_the_lock_and_any_read() {
         &["apply", ENV, "--auto-approve"][..],
         &["destroy", ENV, "--auto-approve"],
         &["diff", ENV],
+        &["status", ENV],
     ] {
         let out = run(&ws, moto.server, args);
         out.expect_code(1)

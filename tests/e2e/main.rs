@@ -16,6 +16,7 @@ mod set_image;
 mod snapshots;
 mod state_commands;
 mod state_conformance;
+mod status;
 mod support;
 mod validate;
 mod workspace_tools;

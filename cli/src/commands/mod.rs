@@ -10,6 +10,7 @@ pub mod output;
 pub mod schema;
 pub mod shell;
 pub mod state;
+pub mod status;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ mod review;
 pub mod schema;
 mod session;
 pub mod state;
+pub mod status;
 mod validate;
 
 pub use diff::{DiffOptions, DiffOutcome, diff};

@@ -7,7 +7,7 @@
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
 //! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
-//! report (validate, state, lock, output).
+//! report (validate, state, lock, output); [`status`] shows what `status` found.
 
 mod attribute;
 #[cfg(test)]
@@ -16,6 +16,7 @@ pub mod json;
 pub mod markdown;
 pub mod patch;
 pub mod reports;
+pub mod status;
 pub mod text;
 mod value;
 

@@ -25,7 +25,7 @@ struct Document<T> {
     body: T,
 }
 
-fn render<T: Serialize>(body: T) -> String {
+pub(super) fn render<T: Serialize>(body: T) -> String {
     let document = Document {
         format_version: REPORT_FORMAT_VERSION,
         ecsops_version: env!("CARGO_PKG_VERSION"),
@@ -267,7 +267,7 @@ pub fn outputs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeSet;
 
     use serde_json::json;
@@ -289,7 +289,7 @@ mod tests {
         .expect("state")
     }
 
-    fn holder() -> LockInfo {
+    pub(in crate::render) fn holder() -> LockInfo {
         LockInfo {
             id: "id-1".to_owned(),
             operation: "apply".to_owned(),
@@ -359,6 +359,12 @@ mod tests {
             (
                 "output",
                 parse(outputs("acc", "here", Some(&state), &named)),
+            ),
+            (
+                "status",
+                parse(crate::render::status::json(
+                    &crate::render::status::example(),
+                )),
             ),
         ]
     }

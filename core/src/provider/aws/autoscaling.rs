@@ -276,7 +276,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 }
 
 /// The named groups that exist and are not being deleted.
-async fn describe(
+pub(crate) async fn describe(
     cx: Cx<'_>,
     a: &Address,
     names: Vec<String>,

@@ -22,7 +22,10 @@ pub mod logs;
 mod once;
 mod ownership;
 pub mod sns;
+mod status;
 mod wait;
+
+pub use status::LiveStatus;
 
 pub(crate) use wait::{
     aws_says, eventually, remove, remove_request, retry_when, retry_while, tolerate,
@@ -490,20 +493,33 @@ impl Provider for AwsProvider {
             });
         }
         let mut out = Refresh::default();
-        while let Some(read) = reads.join_next().await {
-            match read.map_err(tokio::task::JoinError::try_into_panic) {
-                Ok(part) => out.absorb(part?),
-                Err(Ok(panic)) => std::panic::resume_unwind(panic),
-                Err(Err(cancelled)) => {
-                    return Err(ProviderError::Failed {
-                        address: Address::new("refresh"),
-                        what: format!("a read did not finish: {cancelled}"),
-                    });
-                }
-            }
+        for part in joined(reads, "refresh").await? {
+            out.absorb(part);
         }
         Ok(out)
     }
+}
+
+/// What every read of `reads` returned, once all finished; the first failure, or a panic of a
+/// read passed on. `what` names the reads for a read that was cancelled.
+pub(crate) async fn joined<T: 'static>(
+    mut reads: tokio::task::JoinSet<Result<T, ProviderError>>,
+    what: &str,
+) -> Result<Vec<T>, ProviderError> {
+    let mut out = Vec::new();
+    while let Some(read) = reads.join_next().await {
+        match read.map_err(tokio::task::JoinError::try_into_panic) {
+            Ok(r) => out.push(r?),
+            Err(Ok(panic)) => std::panic::resume_unwind(panic),
+            Err(Err(cancelled)) => {
+                return Err(ProviderError::Failed {
+                    address: Address::new(what),
+                    what: format!("a read did not finish: {cancelled}"),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The name of an SDK failure that carries no AWS error code (the request never got an AWS

@@ -25,6 +25,7 @@ mod cluster;
 mod service;
 mod task_definition;
 
+pub(crate) use service::describe as describe_services;
 pub(super) use task_definition::retire_revisions;
 
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};

@@ -254,7 +254,7 @@ fn load_balancers(want: &attrs::Service) -> Vec<LoadBalancer> {
 }
 
 /// The named services of `cluster` that are ACTIVE; none when the cluster itself is gone.
-async fn describe(
+pub(crate) async fn describe(
     cx: Cx<'_>,
     a: &Address,
     cluster: &str,
