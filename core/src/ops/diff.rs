@@ -19,7 +19,7 @@ use crate::source::Sources;
 use crate::state::State;
 use crate::workspace::Workspace;
 
-use super::session::{self, Session};
+use super::session;
 use super::validate::{check_environment, neighbours};
 use super::{Invalid, OpsError};
 
@@ -131,25 +131,24 @@ pub async fn diff(
     options: &DiffOptions,
 ) -> Result<DiffOutcome, OpsError> {
     let desired = desired(ws, environment)?;
-    // A bound environment is checked before anything is read, even when nothing else would
-    // reach AWS (no state yet).
-    let bound = !options.offline && session::bound(&desired.manifest);
-    let mut session = if bound {
-        Some(Session::open(environment, &desired.manifest).await?)
-    } else {
+    let session = if options.offline {
         None
+    } else {
+        session::open_if_bound(environment, &desired.manifest).await?
     };
     let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
     let state = target.backend.read().await?.map(|s| s.state);
     let refresh = state
         .as_ref()
         .filter(|s| !options.offline && !s.resources.is_empty());
-    if let (Some(_), None) = (refresh, &session) {
-        session = Some(Session::open(environment, &desired.manifest).await?);
-    }
-    if let (Some(state), Some(session)) = (&state, &session) {
-        session.check_recorded(state)?;
-    }
+    let session = session::for_state(
+        session,
+        environment,
+        &desired.manifest,
+        state.as_ref(),
+        refresh.is_some(),
+    )
+    .await?;
     let provider = refresh
         .zip(session.as_ref())
         .map(|(s, session)| session.provider(s));

@@ -79,9 +79,43 @@ impl Session {
 
 /// Whether the manifest binds the environment to an account or credentials of its own: then
 /// even a diff that reads nothing else from AWS checks them.
-pub(crate) fn bound(manifest: &Manifest) -> bool {
+fn bound(manifest: &Manifest) -> bool {
     let env = &manifest.environment;
     env.account_id.is_some() || env.role_arn.is_some() || env.profile.is_some()
+}
+
+/// The first half of the guard of a command that reads the environment's resources (`diff`,
+/// `status`), before anything is read: a bound environment's session is opened and checked now,
+/// even when nothing else would reach AWS (no state yet).
+pub(crate) async fn open_if_bound(
+    environment: &str,
+    manifest: &Manifest,
+) -> Result<Option<Session>, OpsError> {
+    if bound(manifest) {
+        Session::open(environment, manifest).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The second half, once the state is read: an unbound environment's session is opened when
+/// the state has resources to read from AWS (`reads`), and any session is checked against the
+/// account the state records.
+pub(crate) async fn for_state(
+    session: Option<Session>,
+    environment: &str,
+    manifest: &Manifest,
+    state: Option<&State>,
+    reads: bool,
+) -> Result<Option<Session>, OpsError> {
+    let session = match session {
+        None if reads => Some(Session::open(environment, manifest).await?),
+        opened => opened,
+    };
+    if let (Some(state), Some(session)) = (state, &session) {
+        session.check_recorded(state)?;
+    }
+    Ok(session)
 }
 
 impl From<AccountError> for OpsError {

@@ -1,7 +1,7 @@
 //! `ecsops status ENV`: what runs now. The recorded state says which services and instance
 //! groups are the environment's; AWS says how they are doing, read through the environment's
-//! [`Session`] as `diff` does, so the same account checks cover it. Also the lock holder, read without taking
-//! the lock, and the revision of the last apply.
+//! session (`ops::session`) with the same account checks as `diff`. Also the lock holder, read
+//! without taking the lock, and the revision of the last apply.
 
 use crate::provider::aws::LiveStatus;
 use crate::state::{LockInfo, Revision, State};
@@ -10,7 +10,7 @@ use crate::workspace::Workspace;
 
 use super::OpsError;
 use super::diff::desired;
-use super::session::{self, Session};
+use super::session;
 
 /// What `status` found.
 #[derive(Debug, Clone)]
@@ -35,23 +35,22 @@ pub async fn status(
     state_url: Option<&str>,
 ) -> Result<Status, OpsError> {
     let desired = desired(ws, environment)?;
-    // As in `diff`: a bound environment is checked before anything is read, and any session
-    // is checked against the account the state records.
-    let mut session = if session::bound(&desired.manifest) {
-        Some(Session::open(environment, &desired.manifest).await?)
-    } else {
-        None
-    };
+    // The same guard as `diff`'s, in its two halves around reading the state.
+    let session = session::open_if_bound(environment, &desired.manifest).await?;
     let target = super::state::target(ws, environment, state_url).await?;
     let (state, lock) = tokio::try_join!(target.backend.read(), target.backend.read_lock())?;
     let state: Option<State> = state.map(|s| s.state);
     let read = state.as_ref().filter(|s| !s.resources.is_empty());
-    if let (Some(_), None) = (read, &session) {
-        session = Some(Session::open(environment, &desired.manifest).await?);
-    }
+    let session = session::for_state(
+        session,
+        environment,
+        &desired.manifest,
+        state.as_ref(),
+        read.is_some(),
+    )
+    .await?;
     let (live, aws_requests) = match (read, &session) {
         (Some(s), Some(session)) => {
-            session.check_recorded(s)?;
             let provider = session.provider(s);
             let live = provider.status(&s.resources).await?;
             (live, provider.calls().total())
