@@ -2,7 +2,8 @@
 //! produce itself. It handles one request per connection (responses carry `Connection: close`)
 //! and can be told, per kind of request, to lose the response (as a network that loses a reply
 //! does), to hold it back until the client dies (a process killed at an exact point), to pass
-//! on only half the body (killed mid-upload) or to strip a header (a store that ignores it);
+//! on only half the body (killed mid-upload), to strip a header (a store that ignores it) or to
+//! answer with a body of the test's making (an AWS-shaped response for behaviour moto lacks);
 //! and to delay every request (a faraway region).
 
 use std::io::{Read, Write};
@@ -19,8 +20,12 @@ pub struct DropResponse {
     pub fault: Fault,
 }
 
+/// Makes the body a matching request is answered with, from the request's text (head and body,
+/// as sent) and the body the emulator answered.
+pub type Rewrite = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
 /// What happens to a matching request's response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Fault {
     /// The connection closes without an answer.
     Drop,
@@ -33,6 +38,16 @@ pub enum Fault {
     /// The request goes upstream without this header (a store that ignores it); the response
     /// comes back as usual.
     Strip(&'static str),
+    /// The request takes effect upstream; the client gets the emulator's status and content type
+    /// with the body this makes instead. Tests that use it say which AWS behaviour it stands for.
+    Rewrite(Rewrite),
+}
+
+impl Fault {
+    /// A [`Fault::Rewrite`] of `rewrite`.
+    pub fn rewrite(rewrite: impl Fn(&str, &str) -> String + Send + Sync + 'static) -> Self {
+        Self::Rewrite(Arc::new(rewrite))
+    }
 }
 
 pub struct Proxy {
@@ -138,7 +153,7 @@ fn serve(
         {
             hit = true;
             if done.fetch_add(1, Ordering::SeqCst) < rule.times {
-                fault = Some(rule.fault);
+                fault = Some(rule.fault.clone());
                 break;
             }
         }
@@ -149,12 +164,13 @@ fn serve(
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
     };
-    let request = match fault {
+    let request = match &fault {
         Some(Fault::Strip(header)) => without_header(&request, header),
         _ => request,
     };
     let fault = fault.filter(|f| !matches!(f, Fault::Strip(_)));
-    let sent = if fault == Some(Fault::Truncate) {
+    let truncate = matches!(fault, Some(Fault::Truncate));
+    let sent = if truncate {
         let body = head_end(&request).unwrap_or(request.len());
         body + (request.len() - body) / 2
     } else {
@@ -163,23 +179,77 @@ fn serve(
     if upstream.write_all(&request[..sent]).is_err() {
         return;
     }
-    let Some(fault) = fault else {
-        let mut response = Vec::new();
-        let _ = upstream.read_to_end(&mut response);
-        let _ = client.write_all(&response);
-        return;
-    };
-    if fault != Fault::Truncate {
-        // The request takes effect upstream (before anyone is told); the client never hears.
-        let mut response = Vec::new();
+    let mut response = Vec::new();
+    if !truncate {
+        // The request takes effect upstream before anyone is told (or, with `Hold` and `Drop`,
+        // without the client ever hearing).
         let _ = upstream.read_to_end(&mut response);
     }
-    dropped.fetch_add(1, Ordering::SeqCst);
-    if fault != Fault::Drop {
-        let mut sink = [0u8; 1024];
-        while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+    match fault {
+        None => {
+            let _ = client.write_all(&response);
+            return;
+        }
+        Some(Fault::Rewrite(rewrite)) => {
+            let body = rewrite(&String::from_utf8_lossy(&request), &body_of(&response));
+            let _ = client.write_all(&answer(&response, &body));
+            return;
+        }
+        Some(fault) => {
+            dropped.fetch_add(1, Ordering::SeqCst);
+            if !matches!(fault, Fault::Drop) {
+                let mut sink = [0u8; 1024];
+                while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+            }
+        }
     }
     let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+/// The body of an HTTP/1.1 response, de-chunked when it came in chunks.
+fn body_of(response: &[u8]) -> String {
+    let start = head_end(response).unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..start]).to_ascii_lowercase();
+    let body = &response[start..];
+    if !head.contains("transfer-encoding: chunked") {
+        return String::from_utf8_lossy(body).into_owned();
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&rest[..line_end])
+                .split(';')
+                .next()
+                .unwrap_or("0")
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let chunk = line_end + 2;
+        out.extend_from_slice(&rest[chunk..(chunk + size).min(rest.len())]);
+        rest = &rest[(chunk + size + 2).min(rest.len())..];
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `upstream`'s status line and content type with `body`.
+fn answer(upstream: &[u8], body: &str) -> Vec<u8> {
+    let start = head_end(upstream).unwrap_or(upstream.len());
+    let head = String::from_utf8_lossy(&upstream[..start]);
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("HTTP/1.1 200 OK");
+    let content_type = lines
+        .find(|l| l.to_ascii_lowercase().starts_with("content-type:"))
+        .unwrap_or("Content-Type: application/json");
+    format!(
+        "{status}\r\n{content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 fn without_header(request: &[u8], header: &str) -> Vec<u8> {
@@ -202,4 +272,32 @@ fn head_end(request: &[u8]) -> Option<usize> {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map(|i| i + 4)
+}
+
+#[tokio::test]
+async fn a_rewrite_answers_with_the_body_the_test_makes_of_the_emulators() {
+    let moto = super::moto::moto();
+    moto.server.create_bucket("made").await;
+    let proxy = Proxy::start(
+        moto.server.port(),
+        vec![DropResponse {
+            contains: vec!["GET /", "ListBuckets"],
+            times: 1,
+            fault: Fault::rewrite(|request, upstream| {
+                assert!(request.starts_with("GET /"), "{request}");
+                upstream.replace("<Name>made</Name>", "<Name>rewritten</Name>")
+            }),
+        }],
+    );
+    let names = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        out.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let client = super::moto::s3_client(&proxy.endpoint);
+    let first = client.list_buckets().send().await.expect("list");
+    assert_eq!(names(first), ["rewritten"]);
+    let second = client.list_buckets().send().await.expect("list");
+    assert_eq!(names(second), ["made"], "the rule applies `times` times");
 }
