@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod events;
 pub mod history;
 pub mod images;
 pub mod init;
@@ -14,6 +15,7 @@ pub mod status;
 pub mod validate;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ecsops_core::workspace::Workspace;
@@ -35,6 +37,26 @@ pub struct FormatArg {
     /// `docs/json-output.md`).
     #[arg(long = "format", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// A duration such as `30s`, `5m`, `1h` or `2d` (a bare number is seconds), for the options that
+/// take one.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like `30s`, `5m` or `1h`"))?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: use `s`, `m`, `h`, `d` or `ms`")),
+    };
+    n.checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long"))
 }
 
 /// `--fix-bucket`, only on the commands that use the state.

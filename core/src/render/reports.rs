@@ -37,6 +37,19 @@ pub(super) fn render<T: Serialize>(body: T) -> String {
     s
 }
 
+/// `body` as one line of JSON Lines, versioned like a document (`events --follow`).
+pub(super) fn render_line<T: Serialize>(body: T) -> String {
+    let document = Document {
+        format_version: REPORT_FORMAT_VERSION,
+        ecsops_version: env!("CARGO_PKG_VERSION"),
+        body,
+    };
+    // As above: nothing here has non-string keys.
+    let mut s = serde_json::to_string(&document).expect("a report serializes to JSON");
+    s.push('\n');
+    s
+}
+
 #[derive(Serialize)]
 struct Validation<'a> {
     valid: bool,
@@ -364,6 +377,13 @@ pub(super) mod tests {
                 "status",
                 parse(crate::render::status::json(
                     &crate::render::status::example(),
+                )),
+            ),
+            (
+                "events",
+                parse(crate::render::events::json(
+                    "acc",
+                    &crate::render::events::example(),
                 )),
             ),
         ]
