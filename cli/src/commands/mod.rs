@@ -117,3 +117,27 @@ impl Context {
         Ok(Workspace::discover(self.directory.as_deref(), &cwd)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_takes_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_mins(30)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_hours(1)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_hours(48)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("1w"),
+            Err("`1w`: use `s`, `m`, `h`, `d` or `ms`".to_owned())
+        );
+        assert!(parse_duration("h").is_err());
+        assert_eq!(
+            parse_duration("99999999999999999d"),
+            Err("`99999999999999999d` is too long".to_owned()),
+            "no overflow"
+        );
+    }
+}
