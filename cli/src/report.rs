@@ -200,6 +200,17 @@ pub fn error(err: &CliError) {
                 "help: make a new plan with `ecsops diff {environment} --out FILE`, review it, and apply that"
             );
         }
+        CliError::Ops(e @ OpsError::UnknownService { known, .. }) => {
+            anstream::eprintln!("error: {e}");
+            if known.is_empty() {
+                anstream::eprintln!("help: the manifest has no services or system containers");
+            } else {
+                anstream::eprintln!(
+                    "help: its services and system containers: {}",
+                    known.join(", ")
+                );
+            }
+        }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");

@@ -4,6 +4,7 @@
 mod accounts;
 mod apply;
 mod diff;
+mod events;
 mod gitops;
 mod provider_compute;
 mod provider_iam_logs_alerts;

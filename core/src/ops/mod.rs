@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub(crate) mod diff;
+pub mod events;
 pub mod history;
 pub mod images;
 pub mod init;
@@ -85,6 +86,14 @@ pub enum OpsError {
     StalePlan {
         environment: String,
         reasons: Vec<String>,
+    },
+    /// `events --service` names no service or system container of the environment.
+    #[error("`{environment}` has no service or system container `{name}`")]
+    UnknownService {
+        environment: String,
+        name: String,
+        /// Its services and system containers, for the hint.
+        known: Vec<String>,
     },
     /// A file given as a saved plan is not one this ecsops applies.
     #[error("cannot use `{path}`: {source}")]

@@ -21,10 +21,13 @@ mod live;
 pub mod logs;
 mod once;
 mod ownership;
+mod revision;
+mod service_log;
 pub mod sns;
 mod status;
 mod wait;
 
+pub use service_log::Wanted;
 pub use status::LiveStatus;
 
 pub(crate) use wait::{
