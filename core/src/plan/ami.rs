@@ -88,7 +88,7 @@ pub fn pin(
             continue;
         };
         let message = format!(
-            "the recommended AMI was not checked (offline): SSM parameter `{parameter}` may name a newer AMI than the one recorded"
+            "the recommended AMI was not checked (offline): AWS was not asked which AMI SSM parameter `{parameter}` names now"
         );
         if prior.attributes.get("image") == Some(image)
             && let Some(recorded) = prior.attributes.get(IMAGE_ID)

@@ -55,8 +55,8 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         );
     }
     drift(&mut out, plan, paint);
-    notes(&mut out, plan);
     if !plan.has_changes() {
+        notes(&mut out, plan);
         out.push('\n');
         out.push_str(&paint.bold(&format!("No changes. {}", unchanged(plan, compared))));
         out.push_str("\n\n");
@@ -86,6 +86,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         );
     }
     warning(&mut out, plan, paint);
+    notes(&mut out, plan);
     out.push('\n');
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
