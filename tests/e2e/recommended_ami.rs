@@ -113,7 +113,7 @@ async fn a_newer_recommended_ami_is_planned_applied_and_then_converged() {
     );
     let (new, new_name) = env.another_ecs_ami(&old).await;
     let proxy = ssm_publishes(&env, &old, &new);
-    let through = |args: &[&str]| env.ws.ecsops_env(args, &proxy.env(env.moto.server.env()));
+    let through = |args: &[&str]| env.run_through(&proxy, args);
 
     let diff = through(&["diff", ENV, "--detailed-exitcode"]);
     diff.expect_code(2)
@@ -187,7 +187,7 @@ async fn a_type_change_shows_the_newer_ami_too_and_a_saved_plan_keeps_its_ami() 
         "instance_type = \"t3.large\"",
     );
     let proxy = ssm_publishes(&env, &old, &new);
-    let through = |args: &[&str]| env.ws.ecsops_env(args, &proxy.env(env.moto.server.env()));
+    let through = |args: &[&str]| env.run_through(&proxy, args);
     let saved = env.dir().join("plan.json");
     let saved_arg = saved.to_str().expect("utf-8 path");
     let diff = through(&["diff", ENV, "--out", saved_arg]);
@@ -223,10 +223,7 @@ async fn a_parameter_ssm_does_not_have_names_the_manifest_place_and_changes_noth
             }),
         }],
     );
-    let out = env.ws.ecsops_env(
-        &["apply", ENV, "--auto-approve"],
-        &proxy.env(env.moto.server.env()),
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(1)
         .expect_in_stderr("`[instance_groups.default] ami`")
         .expect_in_stderr("`/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id`")

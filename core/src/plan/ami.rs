@@ -140,7 +140,7 @@ pub fn name(plan: &mut Plan, names: &BTreeMap<String, String>) {
 mod tests {
     use super::*;
     use crate::graph::Resource;
-    use crate::plan::{Action, PlanInput, diff};
+    use crate::plan::{Action, plan_for};
     use crate::state::ResourceState;
     use serde_json::json;
 
@@ -188,16 +188,6 @@ mod tests {
         s
     }
 
-    fn planned(graph: &Graph, state: &State) -> Plan {
-        diff(PlanInput {
-            environment: "acc",
-            graph,
-            state: Some(state),
-            moved: &[],
-            manifest_digest: "d",
-        })
-    }
-
     fn image_id_change(plan: &Plan) -> Option<(Option<Value>, Option<Value>, bool)> {
         let a = plan.changes[0]
             .attributes
@@ -228,7 +218,7 @@ mod tests {
         let resolved = BTreeMap::from([(X86.to_owned(), "ami-new".to_owned())]);
         let notes = pin(&mut g, Some(&state), Some(&resolved));
         assert!(notes.is_empty(), "{notes:?}");
-        let mut plan = planned(&g, &state);
+        let mut plan = plan_for(&g, &state);
         assert_eq!(plan.changes[0].action, Action::Update);
         assert_eq!(plan.changes[0].attributes.len(), 1, "{plan:#?}");
         assert_eq!(
@@ -258,7 +248,7 @@ mod tests {
         let state = recorded(&format!("ssm:{X86}"), Some("ami-old"));
         let resolved = BTreeMap::from([(X86.to_owned(), "ami-old".to_owned())]);
         pin(&mut g, Some(&state), Some(&resolved));
-        assert_eq!(planned(&g, &state).changes[0].action, Action::NoOp);
+        assert_eq!(plan_for(&g, &state).changes[0].action, Action::NoOp);
     }
 
     #[test]
@@ -272,7 +262,7 @@ mod tests {
             notes[0].message.contains("not checked (offline)"),
             "{notes:?}"
         );
-        let plan = planned(&g, &state);
+        let plan = plan_for(&g, &state);
         assert_eq!(
             image_id_change(&plan),
             None,
@@ -287,7 +277,7 @@ mod tests {
         let state = recorded(&format!("ssm:{X86}"), Some("ami-old"));
         assert_eq!(pin(&mut g, Some(&state), None).len(), 1);
         assert_eq!(
-            image_id_change(&planned(&g, &state)),
+            image_id_change(&plan_for(&g, &state)),
             Some((Some(json!("ami-old")), None, true)),
             "unknown until the apply asks SSM, not removed"
         );
@@ -298,7 +288,7 @@ mod tests {
         let mut g = template(&format!("ssm:{X86}"), "t3.medium");
         let state = recorded(&format!("ssm:{X86}"), None);
         assert_eq!(pin(&mut g, Some(&state), None).len(), 1);
-        assert_eq!(planned(&g, &state).changes[0].action, Action::NoOp);
+        assert_eq!(plan_for(&g, &state).changes[0].action, Action::NoOp);
         let mut g = template(&format!("ssm:{X86}"), "t3.medium");
         assert!(
             pin(&mut g, None, None).is_empty(),

@@ -267,6 +267,19 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
     }
 }
 
+/// The plan of `graph` against `state` for environment `acc`, without moves: the fixture
+/// tests of other modules share.
+#[cfg(test)]
+pub(crate) fn plan_for(graph: &Graph, state: &State) -> Plan {
+    diff(PlanInput {
+        environment: "acc",
+        graph,
+        state: Some(state),
+        moved: &[],
+        manifest_digest: "d",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

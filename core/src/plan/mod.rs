@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::account::Caller;
 use crate::graph::{Address, Kind};
 
+#[cfg(test)]
+pub(crate) use diff::plan_for;
 pub use diff::{PlanInput, diff};
 pub use drift::{Drift, drift};
 
