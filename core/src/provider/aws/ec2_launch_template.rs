@@ -185,14 +185,15 @@ where
     retry_when(cx.waits, cx.waits.consistency, iam_profile_not_visible, op).await
 }
 
-/// `spec` applied as template `id` at `version` launching `ami`, which the record holds as the
-/// `image_id` attribute too (a template planned without AWS had none), so the next plan
-/// compares the AMI it finds with the one launched.
-fn applied(spec: &ResourceSpec, id: &str, version: i64, ami: String) -> Applied {
-    let mut applied = Applied::new(spec, id, &outputs(id, version, &ami));
-    applied
-        .attributes
-        .insert(ami::IMAGE_ID.to_owned(), serde_json::Value::String(ami));
+/// `spec` applied as template `id` at `version` launching AMI `launched`, which the record
+/// holds as the `image_id` attribute too (a template planned without AWS had none), so the
+/// next plan compares the AMI it finds with the one launched.
+fn applied(spec: &ResourceSpec, id: &str, version: i64, launched: String) -> Applied {
+    let mut applied = Applied::new(spec, id, &outputs(id, version, &launched));
+    applied.attributes.insert(
+        ami::IMAGE_ID.to_owned(),
+        serde_json::Value::String(launched),
+    );
     applied
 }
 
