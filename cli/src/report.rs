@@ -211,6 +211,13 @@ pub fn error(err: &CliError) {
                 );
             }
         }
+        CliError::Ops(e @ OpsError::AmiParameter { .. }) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: set `ami` to `recommended` or `recommended-arm64` (the ECS-optimized Amazon Linux 2023 AMIs AWS publishes under `/aws/service/ecs/optimized-ami/`) or to an AMI id like `ami-0123456789abcdef0`"
+            );
+            anstream::eprintln!("nothing was planned or changed");
+        }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");

@@ -81,10 +81,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
             fault: Fault::Drop,
         }],
     );
-    let out = env.ws.ecsops_env(
-        &["apply", ENV, "--auto-approve"],
-        &proxy.env(env.moto.server.env()),
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(0)
         .expect_in_stdout("1 new revision.")
         .expect_in_stderr("task_definition[web]: registered a new revision")

@@ -102,6 +102,16 @@ pub enum OpsError {
         #[source]
         source: crate::plan::saved::SavedPlanError,
     },
+    /// SSM has no parameter by the name an instance group's `ami` stands for; nothing was
+    /// planned.
+    #[error(
+        "`{place}` asks for the AMI SSM parameter `{parameter}` names, and SSM has no such parameter in `{region}`"
+    )]
+    AmiParameter {
+        place: String,
+        parameter: String,
+        region: String,
+    },
     /// The manifests at a revision do not validate under today's rules.
     #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]
     RevisionInvalid {

@@ -173,6 +173,7 @@ mod tests {
                     after: after.filter(|v| !v.is_null()),
                     after_unknown,
                     forces_replacement,
+                    names: None,
                 },
             );
         (
