@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned Python tool of tests/NAME/requirements.txt into target/NAME-venv (once, and
-# again when the pin changes; concurrent callers wait on a lock) and prints the path of its
-# executable BIN. Needs only python3 with venv and pip.
+# again when the pin changes; concurrent callers wait on a lock), applies tests/NAME/patch.sh to
+# it when there is one (every time: patches are idempotent, so copies made before a patch was
+# added get it too), and prints the path of its executable BIN. Needs only python3 with venv and
+# pip.
 #   tests/ensure-venv.sh moto moto_server
 #   tests/ensure-venv.sh taplo taplo
 set -euo pipefail
@@ -20,5 +22,8 @@ if [ ! -x "$venv/bin/$bin" ] || ! cmp -s "$requirements" "$stamp"; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
   cp "$requirements" "$stamp"
+fi
+if [ -f "$here/$name/patch.sh" ]; then
+  bash "$here/$name/patch.sh" "$venv" >&2
 fi
 echo "$venv/bin/$bin"
