@@ -66,6 +66,9 @@ enum Command {
     /// What runs now: services and system containers (revision, counts, rollout, images),
     /// instance groups (instances, and which are outdated), the lock holder, the last apply.
     Status(commands::status::StatusArgs),
+    /// Replace container instances that run an outdated launch template, instance type or AMI,
+    /// a batch at a time without disrupting tasks; resumable (progress is read from AWS).
+    Roll(commands::roll::RollArgs),
     /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
     ///
     /// `environments/base.toml` and one file per environment extending it (production
@@ -100,6 +103,7 @@ impl Command {
             Self::Unlock(a) => a.bucket,
             Self::Output(a) => a.bucket,
             Self::Status(a) => a.bucket,
+            Self::Roll(a) => a.bucket,
             Self::Validate(_)
             | Self::History(_)
             | Self::SetImage(_)
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
             Command::Output(args) => commands::output::run(&ctx, &args).await,
             Command::Status(args) => commands::status::run(&ctx, &args).await,
+            Command::Roll(args) => Box::pin(commands::roll::run(&ctx, &args)).await,
             Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
             Command::Completions(args) => commands::shell::completions(Cli::command(), &args),

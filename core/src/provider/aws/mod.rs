@@ -21,6 +21,7 @@ mod live;
 pub mod logs;
 mod once;
 mod ownership;
+pub mod roll;
 pub mod sns;
 mod status;
 mod wait;
