@@ -17,7 +17,11 @@ mkdir -p "$(dirname "$venv")"
 exec 9>"$venv.lock"
 flock 9
 stamp="$venv/.requirements"
-if [ ! -x "$venv/bin/$bin" ] || ! cmp -s "$requirements" "$stamp"; then
+# A virtualenv is not relocatable: one copied from another checkout still runs that
+# checkout's interpreter and packages (and patches). Python 3.11+ records where it was made.
+made_at=$(sed -n 's/^command = .* -m venv //p' "$venv/pyvenv.cfg" 2>/dev/null || true)
+if [ ! -x "$venv/bin/$bin" ] || ! cmp -s "$requirements" "$stamp" ||
+  { [ -n "$made_at" ] && [ "$made_at" != "$venv" ]; }; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
