@@ -23,7 +23,7 @@ pub const TAG_ACTIVE: &str = "ecsops:roll-active";
 pub const TAG_SUSPENDED: &str = "ecsops:roll-suspended";
 
 /// What the roll tags recorded before anything changed: what "as before" means at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Recorded {
     pub desired: i32,
     pub max: i32,

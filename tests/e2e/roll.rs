@@ -53,7 +53,11 @@ impl Env {
             "instance_type = \"t3.large\"",
         );
         git::commit_all(self.dir(), "Larger instances");
-        self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+        self.run(&["apply", ENV, "--auto-approve"])
+            .expect_code(0)
+            .expect_in_stdout(
+                "hint: 2 instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`",
+            );
         let old: Vec<String> = self
             .group()
             .await
@@ -261,6 +265,18 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
         .expect("the killed roll's lock");
     assert_eq!(lock["holder"]["operation"], "roll");
     env.run(&["unlock", ENV, id]).expect_code(0);
+
+    // While the group carries roll tags, plans leave its capacity to the roll.
+    env.run(&["diff", ENV, "--detailed-exitcode"])
+        .expect_code(0)
+        .expect_in_stdout("autoscaling_group[default] is being rolled")
+        .expect_in_stdout("finish it with `ecsops roll acceptance`");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    assert_eq!(
+        env.group().await.desired,
+        3,
+        "apply left the roll's capacity alone"
+    );
 
     let resumed = env.roll(&["--auto-approve"], "20s");
     resumed

@@ -105,11 +105,13 @@ pub(crate) async fn plan(
 ) -> Result<(Plan, Option<State>), OpsError> {
     let mut refreshed = None;
     let mut drift = Vec::new();
+    let mut rolls = std::collections::BTreeMap::new();
     if let (Some(state), Some(provider)) = (state, provider)
         && !state.resources.is_empty()
     {
         let refresh = provider.refresh(&state.resources).await?;
         drift = plan::drift(&state.resources, &refresh);
+        rolls.clone_from(&refresh.rolls);
         let mut s = state.clone();
         s.resources = refresh.apply_to(&state.resources);
         refreshed = Some(s);
@@ -122,6 +124,7 @@ pub(crate) async fn plan(
         manifest_digest: &desired.digest,
     });
     plan.drift = drift;
+    plan.rolls = rolls;
     Ok((plan, refreshed))
 }
 

@@ -256,6 +256,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         drift: Vec::new(),
         base_revision: None,
         promoted_from: None,
+        rolls: std::collections::BTreeMap::new(),
         caller: None,
         changes,
     }

@@ -7,6 +7,8 @@ mod diff;
 mod drift;
 pub mod saved;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -44,6 +46,10 @@ pub struct Plan {
     /// `diff TO --from FROM`: the environment whose manifests the plan promotes to this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_from: Option<String>,
+    /// Instance groups `ecsops roll` is replacing instances of (from their roll tags): apply
+    /// leaves their capacity to the roll, which restores it when it finishes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rolls: BTreeMap<Address, crate::roll::Recorded>,
 }
 
 impl Plan {
@@ -66,6 +72,7 @@ impl Plan {
             drift: Vec::new(),
             base_revision: None,
             promoted_from: None,
+            rolls: BTreeMap::new(),
         }
     }
 

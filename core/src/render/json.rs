@@ -88,6 +88,7 @@ mod tests {
             ],
             base_revision: Some("1a2b3c4".to_owned()),
             promoted_from: Some("acceptance".to_owned()),
+            rolls: std::collections::BTreeMap::new(),
         }
     }
 
@@ -196,6 +197,7 @@ mod tests {
             }],
             base_revision: None,
             promoted_from: None,
+            rolls: std::collections::BTreeMap::new(),
             caller: None,
             ..full_plan()
         };

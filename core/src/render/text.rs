@@ -55,6 +55,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         );
     }
     drift(&mut out, plan, paint);
+    rolls(&mut out, plan, paint);
     if !plan.has_changes() {
         out.push('\n');
         out.push_str(&paint.bold(&format!("No changes. {}", unchanged(plan, compared))));
@@ -89,6 +90,21 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
     out
+}
+
+/// Instance groups a roll is replacing instances of: apply leaves their capacity to it.
+fn rolls(out: &mut String, plan: &Plan, paint: Painter) {
+    for (address, r) in &plan.rolls {
+        out.push('\n');
+        out.push_str(&paint.bold(&format!(
+            "# {} is being rolled: apply leaves its desired capacity and max size to the roll, which restores desired {} and max {}; finish it with `ecsops roll {}`",
+            printable(address.as_str()),
+            r.desired,
+            r.max,
+            printable(&plan.environment)
+        )));
+        out.push('\n');
+    }
 }
 
 /// Changes made outside ecsops since the last apply; the plan below repairs them.

@@ -22,6 +22,7 @@ use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, aws_says, remove_re
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::roll::Recorded as RollRecorded;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
 fn not_found(e: &ProviderError) -> bool {
@@ -91,6 +92,37 @@ impl Manage for attrs::AutoscalingGroup {
             || want.health_check_type != was.health_check_type
             || want.health_check_grace_period != was.health_check_grace_period
             || want.protect_from_scale_in != was.protect_from_scale_in;
+        let capacity_changed =
+            want.max_size != was.max_size || want.desired_capacity != was.desired_capacity;
+        // A roll in progress owns the capacity: the new sizes go into its tags, which it
+        // restores when it finishes.
+        let roll = if capacity_changed {
+            describe(cx, a, vec![prior.id.to_owned()])
+                .await?
+                .first()
+                .and_then(rolling)
+        } else {
+            None
+        };
+        if let Some(r) = roll {
+            let recorded = RollRecorded {
+                desired: want.desired_capacity.unwrap_or(r.desired),
+                max: want.max_size,
+                ..r
+            };
+            let tags: Tags = recorded
+                .tags()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            cx.aws
+                .autoscaling
+                .create_or_update_tags()
+                .set_tags(Some(group_tags(prior.id, &tags)))
+                .send()
+                .await
+                .at(a, "CreateOrUpdateTags")?;
+        }
         if group_changed {
             let mut req = cx
                 .aws
@@ -98,14 +130,14 @@ impl Manage for attrs::AutoscalingGroup {
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(prior.id)
                 .min_size(want.min_size)
-                .max_size(want.max_size)
+                .set_max_size(roll.is_none().then_some(want.max_size))
                 .launch_template(launch_template(&want))
                 .vpc_zone_identifier(want.vpc_zone_identifier.join(","))
                 .health_check_type(&want.health_check_type)
                 .health_check_grace_period(want.health_check_grace_period)
                 .new_instances_protected_from_scale_in(want.protect_from_scale_in);
             // Under managed scaling ECS sets the desired capacity: never reset it.
-            if want.desired_capacity != was.desired_capacity {
+            if want.desired_capacity != was.desired_capacity && roll.is_none() {
                 req = req.set_desired_capacity(want.desired_capacity);
             }
             req.send().await.at(a, "UpdateAutoScalingGroup")?;
@@ -272,7 +304,20 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .filter_map(|g| group_live(g, g.auto_scaling_group_name().and_then(|n| recorded.get(n))))
         .collect();
     settle(cx.own, resources, &[Kind::AutoscalingGroup], found, out);
+    for g in &groups {
+        let address = resources.iter().find(|(_, r)| {
+            r.kind == Kind::AutoscalingGroup && r.id.as_deref() == g.auto_scaling_group_name()
+        });
+        if let (Some((address, _)), Some(roll)) = (address, rolling(g)) {
+            out.rolls.insert(address.clone(), roll);
+        }
+    }
     Ok(())
+}
+
+/// What the roll tags of a group recorded, when a roll is in progress.
+fn rolling(g: &AutoScalingGroup) -> Option<RollRecorded> {
+    RollRecorded::from_tags(&tag_map_of(g.tags(), |t| (t.key(), t.value()))).and_then(Result::ok)
 }
 
 /// The named groups that exist and are not being deleted.
@@ -321,13 +366,16 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
         .map(str::to_owned)
         .collect();
     let tags = tag_map_of(g.tags(), |t| (t.key(), t.value()));
+    // During a roll the group's capacity is the roll's: it reads as it was before the roll, so
+    // a plan neither shows the extra capacity as drift nor takes it away.
+    let roll = rolling(g);
     let attributes = attrs::AutoscalingGroup::<Resolved> {
         name: name.to_owned(),
         min_size: g.min_size().unwrap_or_default(),
-        max_size: g.max_size().unwrap_or_default(),
+        max_size: roll.map_or_else(|| g.max_size().unwrap_or_default(), |r| r.max),
         desired_capacity: recorded
             .is_none_or(|r| r.desired_capacity.is_some())
-            .then(|| g.desired_capacity())
+            .then(|| roll.map(|r| r.desired).or(g.desired_capacity()))
             .flatten(),
         launch_template_id: template
             .and_then(LaunchTemplateSpecification::launch_template_id)
