@@ -24,7 +24,8 @@
 //! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
 //! and tags git (provenance, protected-environment guards, revisions read from git objects,
 //! one-file commits of `set-image`); [`status`] holds what `status` reports about running
-//! services and instances, with the rule that marks an instance outdated;
+//! services and instances, with the rule that marks an instance outdated; [`roll`] decides the
+//! steps of a rolling instance replacement from what AWS shows;
 //! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
 //! Core never prints: the CLI presents what ops return.
 

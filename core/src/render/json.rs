@@ -88,7 +88,15 @@ mod tests {
             ],
             base_revision: Some("1a2b3c4".to_owned()),
             promoted_from: Some("acceptance".to_owned()),
-            rolls: std::collections::BTreeMap::new(),
+            rolls: std::collections::BTreeMap::from([(
+                Address::from("autoscaling_group[default]"),
+                crate::roll::Recorded {
+                    desired: 2,
+                    max: 4,
+                    active: 2,
+                    suspended: false,
+                },
+            )]),
         }
     }
 
@@ -102,8 +110,9 @@ mod tests {
         assert_eq!(back, plan);
     }
 
-    /// Attribute values are user data, not format fields.
-    const USER_DATA: &[&str] = &["before", "after"];
+    /// Attribute values are user data, not format fields; so are the addresses keying
+    /// `rolls` (its fields are described in its row).
+    const USER_DATA: &[&str] = &["before", "after", "rolls"];
 
     fn documentation() -> String {
         format_docs::documentation("plan-json.md")

@@ -366,6 +366,10 @@ pub(super) mod tests {
                     &crate::render::status::example(),
                 )),
             ),
+            (
+                "roll",
+                parse(crate::render::roll::json(&crate::render::roll::example())),
+            ),
         ]
     }
 

@@ -162,6 +162,26 @@ pub fn report(report: &RollReport) -> String {
     out
 }
 
+/// A report with every field, for the tests that keep `docs/json-output.md` in step.
+#[cfg(test)]
+pub(crate) fn example() -> RollReport {
+    RollReport {
+        ended: Ended::Stopped,
+        plan: tests::plan(),
+        groups: vec![crate::ops::roll::GroupReport {
+            name: "default".to_owned(),
+            replaced: vec!["i-1".to_owned()],
+            finished: false,
+        }],
+        stopped: Some(crate::ops::roll::Stopped::NotActive {
+            group: "default".to_owned(),
+            instances: vec!["i-3".to_owned()],
+            after_seconds: 600,
+            log_group: Some("/ecsops/acc/default/var/log/ecs/ecs-agent.log".to_owned()),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -169,7 +189,7 @@ mod tests {
     use super::*;
     use crate::roll::{GroupPlan, PlannedInstance, Waiting};
 
-    fn plan() -> RollPlan {
+    pub(super) fn plan() -> RollPlan {
         RollPlan {
             environment: "acc".to_owned(),
             batch: 1,
