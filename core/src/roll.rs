@@ -351,6 +351,17 @@ mod tests {
         }
     }
 
+    fn draining(id: &str, tasks: usize) -> Member {
+        member(
+            id,
+            true,
+            Container::Draining {
+                arn: format!("arn:{id}"),
+                tasks,
+            },
+        )
+    }
+
     fn observed(desired: i32, active: usize, members: Vec<Member>) -> Observed {
         Observed {
             desired,
@@ -411,41 +422,13 @@ mod tests {
             ),
             (
                 "a DRAINING instance with tasks is waited for, whatever else",
-                observed(
-                    3,
-                    2,
-                    vec![
-                        member(
-                            "i-1",
-                            true,
-                            Container::Draining {
-                                arn: "a".to_owned(),
-                                tasks: 2,
-                            },
-                        ),
-                        old("i-2"),
-                    ],
-                ),
+                observed(3, 2, vec![draining("i-1", 2), old("i-2")]),
                 1,
                 Next::AwaitDrained(vec![("i-1".to_owned(), 2)]),
             ),
             (
                 "a drained instance is terminated with its capacity",
-                observed(
-                    3,
-                    2,
-                    vec![
-                        member(
-                            "i-1",
-                            true,
-                            Container::Draining {
-                                arn: "a".to_owned(),
-                                tasks: 0,
-                            },
-                        ),
-                        old("i-2"),
-                    ],
-                ),
+                observed(3, 2, vec![draining("i-1", 0), old("i-2")]),
                 1,
                 Next::Terminate {
                     ids: vec!["i-1".to_owned()],

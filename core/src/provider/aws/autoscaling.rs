@@ -18,7 +18,7 @@ use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
+use super::{AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
@@ -115,13 +115,7 @@ impl Manage for attrs::AutoscalingGroup {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
-            cx.aws
-                .autoscaling
-                .create_or_update_tags()
-                .set_tags(Some(group_tags(prior.id, &tags)))
-                .send()
-                .await
-                .at(a, "CreateOrUpdateTags")?;
+            put_tags(cx.aws, a, prior.id, &tags).await?;
         }
         if group_changed {
             let mut req = cx
@@ -147,27 +141,8 @@ impl Manage for attrs::AutoscalingGroup {
         }
         sync_tags(
             tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
-                cx.aws
-                    .autoscaling
-                    .delete_tags()
-                    .set_tags(Some(group_tags(prior.id, &keys)))
-                    .send()
-                    .await
-                    .at(a, "DeleteTags")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .autoscaling
-                    .create_or_update_tags()
-                    .set_tags(Some(group_tags(prior.id, &tags)))
-                    .send()
-                    .await
-                    .at(a, "CreateOrUpdateTags")
-                    .map(drop)
-            },
+            async |keys| remove_tags(cx.aws, a, prior.id, keys).await,
+            async |tags| put_tags(cx.aws, a, prior.id, &tags).await,
         )
         .await?;
         // State written before the ARN was recorded: read it back rather than refuse.
@@ -255,6 +230,39 @@ fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
                 .build()
         })
         .collect()
+}
+
+/// Sets tags on group `name`.
+pub(crate) async fn put_tags(
+    aws: &Clients,
+    a: &Address,
+    name: &str,
+    tags: &Tags,
+) -> Result<(), ProviderError> {
+    aws.autoscaling
+        .create_or_update_tags()
+        .set_tags(Some(group_tags(name, tags)))
+        .send()
+        .await
+        .at(a, "CreateOrUpdateTags")
+        .map(drop)
+}
+
+/// Removes the tags `keys` from group `name`.
+pub(crate) async fn remove_tags(
+    aws: &Clients,
+    a: &Address,
+    name: &str,
+    keys: impl IntoIterator<Item = String>,
+) -> Result<(), ProviderError> {
+    let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
+    aws.autoscaling
+        .delete_tags()
+        .set_tags(Some(group_tags(name, &keys)))
+        .send()
+        .await
+        .at(a, "DeleteTags")
+        .map(drop)
 }
 
 /// Attaches the classic load balancers the spec adds, then detaches the ones it drops.

@@ -6,9 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_autoscaling::types::Tag;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
 
+use super::autoscaling::{put_tags, remove_tags};
 use super::live::{all, recorded};
 use super::{AwsProvider, AwsResultExt, Prior};
 use crate::graph::attrs;
@@ -225,21 +225,17 @@ impl AwsProvider {
             .map(drop)
     }
 
-    /// Puts tags on the group (never propagated to instances).
+    /// Puts tags on the group (never propagated to instances: they are `ecsops:` tags).
     pub async fn roll_tag(
         &self,
         target: &RollTarget,
         tags: &[(&str, String)],
     ) -> Result<(), ProviderError> {
-        let tags = tags.iter().map(|(k, v)| group_tag(target, k, v)).collect();
-        self.clients()
-            .autoscaling
-            .create_or_update_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .at(&target.address, "CreateOrUpdateTags")
-            .map(drop)
+        let tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        put_tags(self.clients(), &target.address, &target.name, &tags).await
     }
 
     /// Removes tags from the group.
@@ -248,15 +244,8 @@ impl AwsProvider {
         target: &RollTarget,
         keys: &[&str],
     ) -> Result<(), ProviderError> {
-        let tags = keys.iter().map(|k| group_tag(target, k, "")).collect();
-        self.clients()
-            .autoscaling
-            .delete_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .at(&target.address, "DeleteTags")
-            .map(drop)
+        let keys = keys.iter().map(|k| (*k).to_owned());
+        remove_tags(self.clients(), &target.address, &target.name, keys).await
     }
 
     /// Sets container instances DRAINING: ECS stops placing tasks there and services move
@@ -325,14 +314,4 @@ impl AwsProvider {
                 .map(drop)
         }
     }
-}
-
-fn group_tag(target: &RollTarget, key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .resource_id(&target.name)
-        .resource_type("auto-scaling-group")
-        .key(key)
-        .value(value)
-        .propagate_at_launch(false)
-        .build()
 }
