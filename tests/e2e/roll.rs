@@ -42,11 +42,16 @@ impl Env {
     /// Applies the example, starts the agent, waits for both instances to join, then makes
     /// them outdated (larger instances) and applies that.
     async fn outdated(&self) -> (Agent, Vec<String>) {
+        self.outdated_of(2).await
+    }
+
+    /// [`Env::outdated`] for a group of `count` instances.
+    async fn outdated_of(&self, count: usize) -> (Agent, Vec<String>) {
         git::init(self.dir());
         git::commit_all(self.dir(), "Acceptance environment");
         self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
         let agent = Agent::start(&self.config, &self.group_name(), &self.cluster());
-        Agent::until_active(&self.config, &self.cluster(), 2).await;
+        Agent::until_active(&self.config, &self.cluster(), count).await;
         self.edit(
             "base.toml",
             "instance_type = \"t3.medium\"",
@@ -55,9 +60,9 @@ impl Env {
         git::commit_all(self.dir(), "Larger instances");
         self.run(&["apply", ENV, "--auto-approve"])
             .expect_code(0)
-            .expect_in_stdout(
-                "hint: 2 instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`",
-            );
+            .expect_in_stdout(&format!(
+                "hint: {count} instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`"
+            ));
         let old: Vec<String> = self
             .group()
             .await
@@ -65,7 +70,7 @@ impl Env {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        assert_eq!(old.len(), 2, "base.toml's desired capacity");
+        assert_eq!(old.len(), count, "the group's desired capacity");
         (agent, old)
     }
 
@@ -336,4 +341,41 @@ async fn a_new_instance_that_never_joins_stops_the_roll_and_takes_its_capacity_b
         assert_eq!(registered[id].1, "ACTIVE", "{registered:?}");
     }
     env.assert_unlocked();
+}
+
+#[tokio::test]
+async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
+    let env = Env::new().await;
+    env.edit(
+        "base.toml",
+        "desired_capacity = 2\n",
+        "desired_capacity = 2\nmanaged_scaling = true\n",
+    );
+    // ECS owns the desired capacity: the group starts at its minimum, one instance.
+    let (_agent, old) = env.outdated_of(1).await;
+    env.roll(&["--dry-run"], "20s")
+        .expect_code(0)
+        .expect_in_stdout("managed scaling: its scaling alarms are suspended during the roll");
+    let rolled = env.roll(&["--auto-approve"], "20s");
+    rolled
+        .expect_code(0)
+        .expect_in_stderr("suspended the scaling alarms (managed scaling)")
+        .expect_in_stderr("restored desired 1, max 4");
+    let out = env
+        .autoscaling()
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(env.group_name())
+        .send()
+        .await
+        .expect("describe group");
+    let g = out.auto_scaling_groups().first().expect("the group");
+    assert!(
+        g.suspended_processes().is_empty(),
+        "resumed after the roll: {:?}",
+        g.suspended_processes()
+    );
+    let now = env.group().await;
+    assert_eq!(now.instances.len(), 1, "{now:?}");
+    assert!(!old.contains(&now.instances[0].0), "{now:?}");
+    assert!(now.tags.is_empty(), "{now:?}");
 }
