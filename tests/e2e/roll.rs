@@ -113,9 +113,9 @@ impl Env {
         env
     }
 
-    /// Asserts the roll finished: `count` instances, all of the new type, none of `old`, the
-    /// capacity as before and no roll tags.
-    async fn assert_rolled(&self, old: &[String]) {
+    /// Asserts the roll finished: two instances, all of the new type, none of `old`, the
+    /// desired capacity as before, max size `max` and no roll tags.
+    async fn assert_rolled(&self, old: &[String], max: i32) {
         let g = self.group().await;
         assert_eq!(g.instances.len(), 2, "{g:?}");
         for (id, instance_type) in &g.instances {
@@ -125,7 +125,7 @@ impl Env {
             );
             assert_eq!(instance_type, "t3.large", "{g:?}");
         }
-        assert_eq!((g.desired, g.max), (2, 4), "as base.toml says: {g:?}");
+        assert_eq!((g.desired, g.max), (2, max), "as the manifest says: {g:?}");
         assert!(g.tags.is_empty(), "roll tags left: {g:?}");
         self.assert_unlocked();
     }
@@ -166,7 +166,7 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
         "{stderr}"
     );
     assert!(stderr.contains("restored desired 2, max 4"), "{stderr}");
-    env.assert_rolled(&old).await;
+    env.assert_rolled(&old, 4).await;
     assert!(
         agent.lowest_active() >= 2 && agent.lowest_active() != usize::MAX,
         "ACTIVE container instances fell to {} during the roll",
@@ -276,11 +276,15 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
         .expect_code(0)
         .expect_in_stdout("autoscaling_group[default] is being rolled")
         .expect_in_stdout("finish it with `ecsops roll acceptance`");
+    // A new max size goes into the roll's tags, for the roll to restore.
+    env.edit("base.toml", "max_size = 4", "max_size = 5");
+    git::commit_all(env.dir(), "Room for one more");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let g = env.group().await;
     assert_eq!(
-        env.group().await.desired,
-        3,
-        "apply left the roll's capacity alone"
+        (g.desired, g.max),
+        (3, 4),
+        "apply left the roll's capacity alone: {g:?}"
     );
 
     let resumed = env.roll(&["--auto-approve"], "20s");
@@ -310,7 +314,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
         "{}",
         resumed.stderr
     );
-    env.assert_rolled(&old).await;
+    env.assert_rolled(&old, 5).await;
 }
 
 #[tokio::test]
