@@ -128,7 +128,10 @@ impl RollInteraction for Terminal {
     }
 
     fn planned(&mut self, plan: &RollPlan) {
-        if !self.json {
+        // With `--format json` stdout is the report's alone; the plan still shows, on stderr.
+        if self.json {
+            anstream::eprint!("{}", render::plan(plan));
+        } else {
             anstream::print!("{}", render::plan(plan));
         }
     }

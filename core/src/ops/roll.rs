@@ -147,7 +147,7 @@ pub enum Ended {
 pub enum Stopped {
     /// New instances did not join the cluster; the capacity added for the batch was taken
     /// away again and the old instances were left ACTIVE.
-    #[error("{} not ACTIVE in the cluster after {}: is the ECS agent running?{}", list(.instances), minutes(*.after_seconds), .log_group.as_ref().map(|g| format!(" see the host log group {g}")).unwrap_or_default())]
+    #[error("{}: is the ECS agent running?{}", not_active(.instances, *.after_seconds), .log_group.as_ref().map(|g| format!(" see the host log group {g}")).unwrap_or_default())]
     NotActive {
         group: String,
         instances: Vec<String>,
@@ -184,11 +184,12 @@ impl Stopped {
     }
 }
 
-fn list(ids: &[String]) -> String {
+fn not_active(ids: &[String], after_seconds: u64) -> String {
+    let after = minutes(after_seconds);
     if ids.is_empty() {
-        "no new instance".to_owned()
+        format!("no new instance joined the cluster in {after}")
     } else {
-        ids.join(", ")
+        format!("{} not ACTIVE in the cluster after {after}", ids.join(", "))
     }
 }
 
@@ -445,7 +446,12 @@ impl Rolling<'_> {
         let mut wait: Option<(Waiting, Instant)> = None;
         loop {
             let (_, observed) = self.observe().await?;
-            match next(&observed, &recorded, self.request.batch) {
+            let step = next(&observed, &recorded, self.request.batch);
+            // A wait is timed from when it started; any action starts the next one afresh.
+            if !matches!(step, Next::AwaitActive { .. } | Next::AwaitDrained(_)) {
+                wait = None;
+            }
+            match step {
                 Next::Finish => {
                     self.restore(&recorded).await?;
                     self.report.finished = true;
@@ -572,5 +578,44 @@ impl Rolling<'_> {
             max: recorded.max,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_names_the_instance_what_did_not_happen_and_where_to_look() {
+        let stopped = Stopped::NotActive {
+            group: "default".to_owned(),
+            instances: vec!["i-0abc".to_owned()],
+            after_seconds: 600,
+            log_group: Some("/ecsops/acceptance/default/var/log/ecs/ecs-agent.log".to_owned()),
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "i-0abc not ACTIVE in the cluster after 10m: is the ECS agent running? see the host log group /ecsops/acceptance/default/var/log/ecs/ecs-agent.log"
+        );
+        let none = Stopped::NotActive {
+            group: "default".to_owned(),
+            instances: Vec::new(),
+            after_seconds: 90,
+            log_group: None,
+        };
+        assert_eq!(
+            none.to_string(),
+            "no new instance joined the cluster in 1m30s: is the ECS agent running?"
+        );
+        let drain = Stopped::NotDrained {
+            group: "default".to_owned(),
+            instance: "i-1".to_owned(),
+            tasks: 2,
+            after_seconds: 45,
+        };
+        assert_eq!(
+            drain.to_string(),
+            "i-1 still runs 2 task(s) after 45s DRAINING: they have not moved to other instances"
+        );
     }
 }
