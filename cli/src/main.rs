@@ -69,6 +69,9 @@ enum Command {
     /// Service events and stopped tasks with why they stopped (exit codes, reasons, log
     /// streams), oldest first; `--follow` prints what is new until Ctrl-C.
     Events(commands::events::EventsArgs),
+    /// Replace container instances that run an outdated launch template, instance type or AMI,
+    /// a batch at a time without disrupting tasks; resumable (progress is read from AWS).
+    Roll(commands::roll::RollArgs),
     /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
     ///
     /// `environments/base.toml` and one file per environment extending it (production
@@ -104,6 +107,7 @@ impl Command {
             Self::Output(a) => a.bucket,
             Self::Status(a) => a.bucket,
             Self::Events(a) => a.bucket,
+            Self::Roll(a) => a.bucket,
             Self::Validate(_)
             | Self::History(_)
             | Self::SetImage(_)
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             Command::Output(args) => commands::output::run(&ctx, &args).await,
             Command::Status(args) => commands::status::run(&ctx, &args).await,
             Command::Events(args) => commands::events::run(&ctx, &args).await,
+            Command::Roll(args) => Box::pin(commands::roll::run(&ctx, &args)).await,
             Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
             Command::Completions(args) => commands::shell::completions(Cli::command(), &args),

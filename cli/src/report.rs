@@ -218,6 +218,21 @@ pub fn error(err: &CliError) {
             );
             anstream::eprintln!("nothing was planned or changed");
         }
+        CliError::Ops(e @ OpsError::UnknownGroup { known, .. }) => {
+            anstream::eprintln!("error: {e}");
+            if known.is_empty() {
+                anstream::eprintln!("help: it has no instance groups; apply one first");
+            } else {
+                anstream::eprintln!(
+                    "help: its instance groups are {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");

@@ -26,6 +26,7 @@
 //! one-file commits of `set-image`); [`status`] holds what `status` reports about running
 //! services and instances, with the rule that marks an instance outdated; [`events`] holds
 //! what ECS says happened to services (events, stopped tasks and why), merged into one log;
+//! [`roll`] decides the steps of a rolling instance replacement from what AWS shows;
 //! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
 //! Core never prints: the CLI presents what ops return.
 
@@ -43,6 +44,7 @@ pub mod ops;
 pub mod plan;
 pub mod provider;
 pub mod render;
+pub mod roll;
 pub mod schema;
 pub mod source;
 pub mod state;

@@ -51,6 +51,18 @@ pub struct GroupStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_template: Option<TemplateVersion>,
     pub instances: Vec<InstanceStatus>,
+    /// Its sizes and tags, which `roll` reads and changes; not part of the status report.
+    #[serde(skip)]
+    pub capacity: Capacity,
+}
+
+/// An instance group's sizes and its own tags, as Auto Scaling reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub min: i32,
+    pub max: i32,
+    pub desired: i32,
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// One launch template version: what an instance launched from it runs.

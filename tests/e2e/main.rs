@@ -14,6 +14,7 @@ mod readme;
 mod recommended_ami;
 mod reporting;
 mod revisions;
+mod roll;
 mod set_image;
 mod snapshots;
 mod state_commands;

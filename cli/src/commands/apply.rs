@@ -274,26 +274,8 @@ impl Interaction for Terminal {
                 c.answer
             ),
         };
-        anstream::eprint!("{question}");
-        let _ = std::io::stderr().flush();
-        // A thread of its own, not the runtime's blocking pool: an interrupt answers instead,
-        // and the process must not wait for a read that never ends.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let expected = c.answer.clone();
-        self.asked = Some(expected.clone());
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map(|_| line.trim() == expected)
-                .map_err(|e| format!("cannot read the answer: {e}"));
-            let _ = tx.send(read);
-        });
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err("the answer was lost".to_owned()))
-        })
+        self.asked = Some(c.answer.clone());
+        ask(&question, c.answer.clone())
     }
 
     fn event(&mut self, event: Event) {
@@ -303,10 +285,32 @@ impl Interaction for Terminal {
     }
 }
 
+/// Prints `question` and answers whether the next line of stdin is `expected`.
+pub(super) fn ask(question: &str, expected: String) -> Answer {
+    anstream::eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    // A thread of its own, not the runtime's blocking pool: an interrupt answers instead,
+    // and the process must not wait for a read that never ends.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map(|_| line.trim() == expected)
+            .map_err(|e| format!("cannot read the answer: {e}"));
+        let _ = tx.send(read);
+    });
+    Box::pin(async move {
+        rx.await
+            .unwrap_or_else(|_| Err("the answer was lost".to_owned()))
+    })
+}
+
 /// Resolves at the first Ctrl-C or SIGTERM. Later ones are left to the handler, which only
 /// repeats that the apply is finishing (killing it mid-call is what the state saves guard
 /// against, but a clean stop loses nothing at all).
-fn interrupted() -> impl std::future::Future<Output = ()> + Send {
+pub(super) fn interrupted() -> impl std::future::Future<Output = ()> + Send {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let tx = Mutex::new(Some(tx));
     let installed = ctrlc::set_handler(move || {
@@ -489,6 +493,11 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
             "warning: not tagged: tag `{name}` already exists (from an earlier state lineage?); it was left as it is"
         ),
         Tagging::Failed(reason) => anstream::eprintln!("warning: not tagged: {reason}"),
+    }
+    for (group, n) in &done.outdated {
+        anstream::println!(
+            "hint: {n} instance(s) of instance group `{group}` still run the previous launch template; replace them with `ecsops roll {env}` (`--dry-run` lists them)"
+        );
     }
     if let Some((target, files)) = &done.rollback
         && outcome.succeeded()

@@ -8,6 +8,7 @@ pub mod images;
 pub mod init;
 pub mod lock;
 pub mod output;
+pub mod roll;
 pub mod schema;
 pub mod shell;
 pub mod state;

@@ -16,10 +16,10 @@ use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
 use crate::gitops::{Repo, short, tag};
-use crate::graph::Graph;
+use crate::graph::{Graph, Kind};
 use crate::manifest::load_environment;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{Plan, Summary};
+use crate::plan::{Action, Plan, Summary};
 use crate::provider::aws::AwsProvider;
 use crate::source::Sources;
 use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
@@ -122,6 +122,9 @@ pub struct Done {
     /// A rollback's target and the files (as git names them) it restored in AWS but not in
     /// the work tree.
     pub rollback: Option<(RollbackTarget, Vec<String>)>,
+    /// After a launch template change: the instance groups whose running instances do not run
+    /// what they launch now, with how many (`ecsops roll` replaces them).
+    pub outdated: Vec<(String, usize)>,
 }
 
 /// Whether the applied revision was tagged, and why not.
@@ -510,6 +513,7 @@ impl Locked<'_> {
             state,
             version,
         };
+        let reader = provider.clone();
         let walked = apply::apply(
             Arc::new(provider),
             &plan,
@@ -531,6 +535,14 @@ impl Locked<'_> {
             }
         };
         let tagging = self.record(&mut recorder, &outcome, &plan).await;
+        let template_changed = plan.changes.iter().any(|c| {
+            c.kind == Kind::LaunchTemplate && matches!(c.action, Action::Update | Action::Replace)
+        });
+        let outdated = if outcome.succeeded() && template_changed {
+            outdated_instances(&reader, &recorder.state).await
+        } else {
+            Vec::new()
+        };
         let rollback = self.rollback.clone().map(|t| {
             let files = self
                 .desired
@@ -550,6 +562,7 @@ impl Locked<'_> {
             },
             tagging,
             rollback,
+            outdated,
         })))
     }
 
@@ -623,6 +636,33 @@ impl Locked<'_> {
             Err(e) => Tagging::Failed(e.to_string()),
         }
     }
+}
+
+/// The instance groups with instances that run another launch template version, type or AMI
+/// than the group launches now, read like `status` reads them. Only a hint: a failed read
+/// gives none.
+async fn outdated_instances(provider: &AwsProvider, state: &State) -> Vec<(String, usize)> {
+    let groups = state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::AutoscalingGroup)
+        .map(|(a, r)| (a.clone(), r.clone()))
+        .collect();
+    let Ok(live) = provider.status(&groups).await else {
+        return Vec::new();
+    };
+    live.instance_groups
+        .into_iter()
+        .map(|g| {
+            let n = g
+                .instances
+                .iter()
+                .filter(|i| i.outdated && crate::roll::in_service(&i.state))
+                .count();
+            (g.name, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 /// Writes a state the backend refused to `.ecsops/errored/<env>-<serial>.json`, so the record

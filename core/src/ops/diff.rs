@@ -139,8 +139,10 @@ pub(crate) async fn plan(
     };
     let mut refreshed = None;
     let mut drift = Vec::new();
+    let mut rolls = std::collections::BTreeMap::new();
     if let (Some(state), Some(refresh)) = (recorded, refresh) {
         drift = plan::drift(&state.resources, &refresh);
+        rolls.clone_from(&refresh.rolls);
         let mut s = state.clone();
         s.resources = refresh.apply_to(&state.resources);
         refreshed = Some(s);
@@ -164,6 +166,7 @@ pub(crate) async fn plan(
     });
     plan.drift = drift;
     plan.notes = notes;
+    plan.rolls = rolls;
     let changed = ami::changed_ids(&plan);
     if let Some(p) = provider
         && !changed.is_empty()

@@ -8,6 +8,7 @@ pub mod history;
 pub mod images;
 pub mod init;
 mod review;
+pub mod roll;
 pub mod schema;
 mod session;
 pub mod state;
@@ -111,6 +112,13 @@ pub enum OpsError {
         place: String,
         parameter: String,
         region: String,
+    },
+    /// `roll --group` names no instance group of the environment.
+    #[error("`{environment}` has no applied instance group `{group}`")]
+    UnknownGroup {
+        environment: String,
+        group: String,
+        known: Vec<String>,
     },
     /// The manifests at a revision do not validate under today's rules.
     #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]

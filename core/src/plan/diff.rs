@@ -262,6 +262,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         base_revision: None,
         promoted_from: None,
         notes: Vec::new(),
+        rolls: std::collections::BTreeMap::new(),
         caller: None,
         changes,
     }

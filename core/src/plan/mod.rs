@@ -8,6 +8,8 @@ mod diff;
 mod drift;
 pub mod saved;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,6 +52,10 @@ pub struct Plan {
     /// What the plan could not check (format 1.4): a recommended AMI when AWS was not asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Instance groups `ecsops roll` is replacing instances of (from their roll tags): apply
+    /// leaves their capacity to the roll, which restores it when it finishes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rolls: BTreeMap<Address, crate::roll::Recorded>,
 }
 
 impl Plan {
@@ -73,6 +79,7 @@ impl Plan {
             base_revision: None,
             promoted_from: None,
             notes: Vec::new(),
+            rolls: BTreeMap::new(),
         }
     }
 

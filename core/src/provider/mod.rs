@@ -274,6 +274,9 @@ pub struct Refresh {
     /// Resources carrying this environment's and lineage's tags that the state does not record
     /// (a crash between create and state write): create adopts them.
     pub untracked: BTreeMap<Address, Live>,
+    /// Instance groups carrying roll tags: `ecsops roll` owns their capacity until it finishes,
+    /// and their live desired capacity and max size read as the tags record them.
+    pub rolls: BTreeMap<Address, crate::roll::Recorded>,
 }
 
 impl Refresh {
@@ -283,6 +286,7 @@ impl Refresh {
         self.missing.extend(other.missing);
         self.unsupported.extend(other.unsupported);
         self.untracked.extend(other.untracked);
+        self.rolls.extend(other.rolls);
     }
 
     /// The recorded resources with live values in place of the applied ones and the missing

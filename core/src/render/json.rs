@@ -99,6 +99,15 @@ mod tests {
                 address: Address::from("launch_template[default]"),
                 message: "the recommended AMI was not checked (offline)".to_owned(),
             }],
+            rolls: std::collections::BTreeMap::from([(
+                Address::from("autoscaling_group[default]"),
+                crate::roll::Recorded {
+                    desired: 2,
+                    max: 4,
+                    active: 2,
+                    suspended: false,
+                },
+            )]),
         }
     }
 
@@ -112,8 +121,9 @@ mod tests {
         assert_eq!(back, plan);
     }
 
-    /// Attribute values are user data, not format fields.
-    const USER_DATA: &[&str] = &["before", "after"];
+    /// Attribute values are user data, not format fields; so are the addresses keying
+    /// `rolls` (its fields are described in its row).
+    const USER_DATA: &[&str] = &["before", "after", "rolls"];
 
     fn documentation() -> String {
         format_docs::documentation("plan-json.md")
@@ -208,6 +218,7 @@ mod tests {
             base_revision: None,
             promoted_from: None,
             notes: Vec::new(),
+            rolls: std::collections::BTreeMap::new(),
             caller: None,
             ..full_plan()
         };

@@ -90,6 +90,7 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     }
     drift(&mut out, plan);
     notes(&mut out, plan);
+    rolls(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(
             out,
@@ -237,6 +238,20 @@ fn drift(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "> - … and {} more", plan.drift.len() - 50);
     }
     out.push('\n');
+}
+
+/// Instance groups a roll is replacing instances of: apply leaves their capacity to it.
+fn rolls(out: &mut String, plan: &Plan) {
+    for (address, r) in &plan.rolls {
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> {} is being rolled: apply leaves its desired capacity and max size to the roll, which restores desired {} and max {}; finish it with {}\n",
+            code_span(&printable(address.as_str())),
+            r.desired,
+            r.max,
+            code_span(&format!("ecsops roll {}", printable(&plan.environment)))
+        );
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -702,6 +717,25 @@ mod tests {
         let md = render(&plan(vec![c]), Compared::Live);
         assert!(md.contains("No attribute changes.\n\n</details>"), "{md}");
         assert_eq!(parse(&md).details, 1);
+    }
+
+    #[test]
+    fn a_roll_in_progress_is_a_note_saying_how_to_finish_it() {
+        let mut p = Plan::for_tests(Vec::new(), 1);
+        p.rolls.insert(
+            Address::from("autoscaling_group[default]"),
+            crate::roll::Recorded {
+                desired: 2,
+                max: 4,
+                active: 2,
+                suspended: false,
+            },
+        );
+        let md = render(&p, Compared::Live);
+        assert!(
+            md.contains("> `autoscaling_group[default]` is being rolled: apply leaves its desired capacity and max size to the roll, which restores desired 2 and max 4; finish it with `ecsops roll acc`"),
+            "{md}"
+        );
     }
 
     #[test]

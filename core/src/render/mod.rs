@@ -18,6 +18,7 @@ pub mod json;
 pub mod markdown;
 pub mod patch;
 pub mod reports;
+pub mod roll;
 pub mod status;
 pub mod text;
 mod value;

@@ -386,6 +386,10 @@ pub(super) mod tests {
                     &crate::render::events::example(),
                 )),
             ),
+            (
+                "roll",
+                parse(crate::render::roll::json(&crate::render::roll::example())),
+            ),
         ]
     }
 

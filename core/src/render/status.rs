@@ -295,6 +295,7 @@ pub(super) fn example() -> Status {
                     current: 2,
                 }],
             }],
+            capacity: crate::status::Capacity::default(),
         }],
         aws_requests: 4,
     }

@@ -55,6 +55,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         );
     }
     drift(&mut out, plan, paint);
+    rolls(&mut out, plan, paint);
     if !plan.has_changes() {
         notes(&mut out, plan);
         out.push('\n');
@@ -107,6 +108,21 @@ fn notes(out: &mut String, plan: &Plan) {
             printable(n.address.as_str()),
             printable(&n.message)
         );
+    }
+}
+
+/// Instance groups a roll is replacing instances of: apply leaves their capacity to it.
+fn rolls(out: &mut String, plan: &Plan, paint: Painter) {
+    for (address, r) in &plan.rolls {
+        out.push('\n');
+        out.push_str(&paint.bold(&format!(
+            "# {} is being rolled: apply leaves its desired capacity and max size to the roll, which restores desired {} and max {}; finish it with `ecsops roll {}`",
+            printable(address.as_str()),
+            r.desired,
+            r.max,
+            printable(&plan.environment)
+        )));
+        out.push('\n');
     }
 }
 

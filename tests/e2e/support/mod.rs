@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod agent;
 pub mod aws;
 pub mod census;
 pub mod env;

@@ -18,10 +18,11 @@ use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
+use super::{AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::roll::Recorded as RollRecorded;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
 fn not_found(e: &ProviderError) -> bool {
@@ -91,6 +92,31 @@ impl Manage for attrs::AutoscalingGroup {
             || want.health_check_type != was.health_check_type
             || want.health_check_grace_period != was.health_check_grace_period
             || want.protect_from_scale_in != was.protect_from_scale_in;
+        let capacity_changed =
+            want.max_size != was.max_size || want.desired_capacity != was.desired_capacity;
+        // A roll in progress owns the capacity: the new sizes go into its tags, which it
+        // restores when it finishes.
+        let roll = if capacity_changed {
+            describe(cx, a, vec![prior.id.to_owned()])
+                .await?
+                .first()
+                .and_then(rolling)
+        } else {
+            None
+        };
+        if let Some(r) = roll {
+            let recorded = RollRecorded {
+                desired: want.desired_capacity.unwrap_or(r.desired),
+                max: want.max_size,
+                ..r
+            };
+            let tags: Tags = recorded
+                .tags()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            put_tags(cx.aws, a, prior.id, &tags).await?;
+        }
         if group_changed {
             let mut req = cx
                 .aws
@@ -98,14 +124,14 @@ impl Manage for attrs::AutoscalingGroup {
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(prior.id)
                 .min_size(want.min_size)
-                .max_size(want.max_size)
+                .set_max_size(roll.is_none().then_some(want.max_size))
                 .launch_template(launch_template(&want))
                 .vpc_zone_identifier(want.vpc_zone_identifier.join(","))
                 .health_check_type(&want.health_check_type)
                 .health_check_grace_period(want.health_check_grace_period)
                 .new_instances_protected_from_scale_in(want.protect_from_scale_in);
             // Under managed scaling ECS sets the desired capacity: never reset it.
-            if want.desired_capacity != was.desired_capacity {
+            if want.desired_capacity != was.desired_capacity && roll.is_none() {
                 req = req.set_desired_capacity(want.desired_capacity);
             }
             req.send().await.at(a, "UpdateAutoScalingGroup")?;
@@ -115,27 +141,8 @@ impl Manage for attrs::AutoscalingGroup {
         }
         sync_tags(
             tag_diff(cx.own, a, &was.tags, &want.tags),
-            async |keys| {
-                let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
-                cx.aws
-                    .autoscaling
-                    .delete_tags()
-                    .set_tags(Some(group_tags(prior.id, &keys)))
-                    .send()
-                    .await
-                    .at(a, "DeleteTags")
-                    .map(drop)
-            },
-            async |tags| {
-                cx.aws
-                    .autoscaling
-                    .create_or_update_tags()
-                    .set_tags(Some(group_tags(prior.id, &tags)))
-                    .send()
-                    .await
-                    .at(a, "CreateOrUpdateTags")
-                    .map(drop)
-            },
+            async |keys| remove_tags(cx.aws, a, prior.id, keys).await,
+            async |tags| put_tags(cx.aws, a, prior.id, &tags).await,
         )
         .await?;
         // State written before the ARN was recorded: read it back rather than refuse.
@@ -225,6 +232,39 @@ fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
+/// Sets tags on group `name`.
+pub(crate) async fn put_tags(
+    aws: &Clients,
+    a: &Address,
+    name: &str,
+    tags: &Tags,
+) -> Result<(), ProviderError> {
+    aws.autoscaling
+        .create_or_update_tags()
+        .set_tags(Some(group_tags(name, tags)))
+        .send()
+        .await
+        .at(a, "CreateOrUpdateTags")
+        .map(drop)
+}
+
+/// Removes the tags `keys` from group `name`.
+pub(crate) async fn remove_tags(
+    aws: &Clients,
+    a: &Address,
+    name: &str,
+    keys: impl IntoIterator<Item = String>,
+) -> Result<(), ProviderError> {
+    let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
+    aws.autoscaling
+        .delete_tags()
+        .set_tags(Some(group_tags(name, &keys)))
+        .send()
+        .await
+        .at(a, "DeleteTags")
+        .map(drop)
+}
+
 /// Attaches the classic load balancers the spec adds, then detaches the ones it drops.
 async fn sync_load_balancers(
     cx: Cx<'_>,
@@ -272,7 +312,20 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .filter_map(|g| group_live(g, g.auto_scaling_group_name().and_then(|n| recorded.get(n))))
         .collect();
     settle(cx.own, resources, &[Kind::AutoscalingGroup], found, out);
+    for g in &groups {
+        let address = resources.iter().find(|(_, r)| {
+            r.kind == Kind::AutoscalingGroup && r.id.as_deref() == g.auto_scaling_group_name()
+        });
+        if let (Some((address, _)), Some(roll)) = (address, rolling(g)) {
+            out.rolls.insert(address.clone(), roll);
+        }
+    }
     Ok(())
+}
+
+/// What the roll tags of a group recorded, when a roll is in progress.
+fn rolling(g: &AutoScalingGroup) -> Option<RollRecorded> {
+    RollRecorded::from_tags(&tag_map_of(g.tags(), |t| (t.key(), t.value()))).and_then(Result::ok)
 }
 
 /// The named groups that exist and are not being deleted.
@@ -321,13 +374,16 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
         .map(str::to_owned)
         .collect();
     let tags = tag_map_of(g.tags(), |t| (t.key(), t.value()));
+    // During a roll the group's capacity is the roll's: it reads as it was before the roll, so
+    // a plan neither shows the extra capacity as drift nor takes it away.
+    let roll = rolling(g);
     let attributes = attrs::AutoscalingGroup::<Resolved> {
         name: name.to_owned(),
         min_size: g.min_size().unwrap_or_default(),
-        max_size: g.max_size().unwrap_or_default(),
+        max_size: roll.map_or_else(|| g.max_size().unwrap_or_default(), |r| r.max),
         desired_capacity: recorded
             .is_none_or(|r| r.desired_capacity.is_some())
-            .then(|| g.desired_capacity())
+            .then(|| roll.map(|r| r.desired).or(g.desired_capacity()))
             .flatten(),
         launch_template_id: template
             .and_then(LaunchTemplateSpecification::launch_template_id)

@@ -22,6 +22,7 @@ pub mod logs;
 mod once;
 mod ownership;
 mod revision;
+pub mod roll;
 mod service_log;
 pub mod sns;
 mod status;

@@ -24,8 +24,8 @@ use crate::graph::{Address, Kind};
 use crate::provider::ProviderError;
 use crate::state::ResourceState;
 use crate::status::{
-    ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion, launched_version,
-    outdated,
+    Capacity, ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion,
+    launched_version, outdated,
 };
 
 /// The services and instance groups of an environment as AWS reports them, in address order.
@@ -310,6 +310,7 @@ fn group_status(
             missing: true,
             launch_template: None,
             instances: Vec::new(),
+            capacity: Capacity::default(),
         };
     };
     let mut listed: Vec<InstanceStatus> = g
@@ -355,6 +356,16 @@ fn group_status(
         missing: false,
         launch_template: current,
         instances: listed,
+        capacity: Capacity {
+            min: g.min_size().unwrap_or_default(),
+            max: g.max_size().unwrap_or_default(),
+            desired: g.desired_capacity().unwrap_or_default(),
+            tags: g
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                .collect(),
+        },
     }
 }
 

@@ -1,0 +1,385 @@
+//! `ecsops roll` against the emulator, with the tests playing the ECS agent
+//! (`support::agent`): the acceptance environment's two instances are made outdated by an
+//! instance type change, then replaced one at a time; a roll killed while an old instance is
+//! DRAINING (held there by a task the test started on it) is finished by the next; a new
+//! instance that never joins the cluster stops the roll with the capacity taken back.
+//!
+//! moto moves no tasks off a DRAINING instance by itself: the test stops its task when it
+//! decides the drain is over. Waits are short (`ECSOPS_POLL_INTERVAL`,
+//! `ECSOPS_ROLL_WAIT_TIMEOUT`) so each test takes seconds, not minutes.
+
+use std::time::{Duration, Instant};
+
+use ecsops_core::provider::aws::sdk::{autoscaling, ecs};
+
+use crate::support::agent::{Agent, container_instances, running};
+use crate::support::env::{ENV, Env};
+use crate::support::{Output, git};
+
+/// What the tests read of the group.
+#[derive(Debug)]
+struct Group {
+    desired: i32,
+    max: i32,
+    tags: Vec<String>,
+    /// Instance id → instance type, for the running instances.
+    instances: Vec<(String, String)>,
+}
+
+impl Env {
+    fn group_name(&self) -> String {
+        self.id("autoscaling_group[default]")
+    }
+
+    fn autoscaling(&self) -> autoscaling::Client {
+        autoscaling::Client::new(&self.config)
+    }
+
+    fn cluster(&self) -> String {
+        self.id("ecs_cluster")
+    }
+
+    /// Applies the example, starts the agent, waits for both instances to join, then makes
+    /// them outdated (larger instances) and applies that.
+    async fn outdated(&self) -> (Agent, Vec<String>) {
+        self.outdated_of(2).await
+    }
+
+    /// [`Env::outdated`] for a group of `count` instances.
+    async fn outdated_of(&self, count: usize) -> (Agent, Vec<String>) {
+        git::init(self.dir());
+        git::commit_all(self.dir(), "Acceptance environment");
+        self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+        let agent = Agent::start(&self.config, &self.group_name(), &self.cluster());
+        Agent::until_active(&self.config, &self.cluster(), count).await;
+        self.edit(
+            "base.toml",
+            "instance_type = \"t3.medium\"",
+            "instance_type = \"t3.large\"",
+        );
+        git::commit_all(self.dir(), "Larger instances");
+        self.run(&["apply", ENV, "--auto-approve"])
+            .expect_code(0)
+            .expect_in_stdout(&format!(
+                "hint: {count} instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`"
+            ));
+        let old: Vec<String> = self
+            .group()
+            .await
+            .instances
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(old.len(), count, "the group's desired capacity");
+        (agent, old)
+    }
+
+    async fn group(&self) -> Group {
+        let out = self
+            .autoscaling()
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(self.group_name())
+            .send()
+            .await
+            .expect("describe group");
+        let g = out.auto_scaling_groups().first().expect("the group");
+        let instances = running(&self.autoscaling(), &self.ec2(), &self.group_name())
+            .await
+            .expect("running instances");
+        Group {
+            desired: g.desired_capacity().unwrap_or_default(),
+            max: g.max_size().unwrap_or_default(),
+            tags: g
+                .tags()
+                .iter()
+                .filter_map(|t| t.key().map(str::to_owned))
+                .filter(|k| k.starts_with("ecsops:roll"))
+                .collect(),
+            instances,
+        }
+    }
+
+    /// `ecsops roll ENV ARGS` with fast waits.
+    fn roll(&self, args: &[&str], timeout: &str) -> Output {
+        let mut all = vec!["roll", ENV];
+        all.extend_from_slice(args);
+        self.ws.ecsops_env(&all, &self.roll_env(timeout))
+    }
+
+    fn roll_env(&self, timeout: &str) -> Vec<(&'static str, String)> {
+        let mut env = self.moto.server.env();
+        env.push(("ECSOPS_POLL_INTERVAL", "0.2".to_owned()));
+        env.push(("ECSOPS_ROLL_WAIT_TIMEOUT", timeout.to_owned()));
+        env
+    }
+
+    /// Asserts the roll finished: two instances, all of the new type, none of `old`, the
+    /// desired capacity as before, max size `max` and no roll tags.
+    async fn assert_rolled(&self, old: &[String], max: i32) {
+        let g = self.group().await;
+        assert_eq!(g.instances.len(), 2, "{g:?}");
+        for (id, instance_type) in &g.instances {
+            assert!(
+                !old.contains(id),
+                "old instance {id} still in service: {g:?}"
+            );
+            assert_eq!(instance_type, "t3.large", "{g:?}");
+        }
+        assert_eq!((g.desired, g.max), (2, max), "as the manifest says: {g:?}");
+        assert!(g.tags.is_empty(), "roll tags left: {g:?}");
+        self.assert_unlocked();
+    }
+}
+
+#[tokio::test]
+async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
+    let env = Env::new().await;
+    let (agent, old) = env.outdated().await;
+
+    let dry = env.roll(&["--dry-run"], "20s");
+    dry.expect_code(0)
+        .expect_in_stdout("instance group default: 2 outdated instances")
+        .expect_in_stdout("type t3.medium, now t3.large")
+        .expect_in_stdout("up to 3 during the roll");
+    for id in &old {
+        dry.expect_in_stdout(id);
+    }
+    let g = env.group().await;
+    assert_eq!(g.desired, 2, "a dry run changes nothing");
+    assert!(g.tags.is_empty(), "{g:?}");
+
+    agent.reset_lowest();
+    let rolled = env.roll(&["--auto-approve"], "20s");
+    rolled
+        .expect_code(0)
+        .expect_in_stdout("Roll of `acceptance` complete.");
+    let stderr = &rolled.stderr;
+    for id in &old {
+        assert!(stderr.contains(&format!("set {id} DRAINING")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("terminated {id} with its capacity")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("raised desired capacity to 3 (max 4)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("restored desired 2, max 4"), "{stderr}");
+    env.assert_rolled(&old, 4).await;
+    assert!(
+        agent.lowest_active() >= 2 && agent.lowest_active() != usize::MAX,
+        "ACTIVE container instances fell to {} during the roll",
+        agent.lowest_active()
+    );
+
+    let before = env.group().await.instances;
+    let again = env.roll(&["--auto-approve"], "20s");
+    again
+        .expect_code(0)
+        .expect_in_stdout("Nothing to roll in `acceptance`");
+    assert!(!again.stderr.contains("raised"), "{}", again.stderr);
+    assert_eq!(
+        env.group().await.instances,
+        before,
+        "a second roll changes nothing"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(
+        &env.roll(&["--auto-approve", "--format", "json"], "20s")
+            .stdout,
+    )
+    .expect("JSON report");
+    assert_eq!(json["format_version"], "1.0");
+    assert_eq!(json["ended"], "nothing_to_do");
+}
+
+#[tokio::test]
+async fn a_roll_killed_while_draining_is_finished_by_the_next() {
+    let env = Env::new().await;
+    let (_agent, old) = env.outdated().await;
+    let ecs = ecs::Client::new(&env.config);
+    let cluster = env.cluster();
+    // The first old instance (roll drains in id order) runs a task, so it stays DRAINING.
+    let first = old.iter().min().expect("an old instance").clone();
+    let registered = container_instances(&ecs, &cluster)
+        .await
+        .expect("registered");
+    let (arn, _) = registered[&first].clone();
+    ecs.register_task_definition()
+        .family("hold")
+        .container_definitions(
+            ecs::types::ContainerDefinition::builder()
+                .name("hold")
+                .image("busybox")
+                .memory(64)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("task definition");
+    let task = ecs
+        .start_task()
+        .cluster(&cluster)
+        .task_definition("hold")
+        .container_instances(&arn)
+        .send()
+        .await
+        .expect("start task")
+        .tasks()
+        .first()
+        .and_then(|t| t.task_arn())
+        .expect("a task")
+        .to_owned();
+
+    let mut child = env
+        .ws
+        .command(&["roll", ENV, "--auto-approve"], &env.roll_env("60s"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start roll");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = container_instances(&ecs, &cluster)
+            .await
+            .expect("registered");
+        if now.get(&first).is_some_and(|(_, s)| s == "DRAINING") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{first} never DRAINING: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let g = env.group().await;
+    assert_eq!(g.desired, 3, "the batch's capacity was added: {g:?}");
+    assert_eq!(g.tags.len(), 3, "roll tags record the capacity: {g:?}");
+    ecs.stop_task()
+        .cluster(&cluster)
+        .task(&task)
+        .send()
+        .await
+        .expect("stop task");
+
+    let lock: serde_json::Value =
+        serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout)
+            .expect("lock JSON");
+    let id = lock["holder"]["id"]
+        .as_str()
+        .expect("the killed roll's lock");
+    assert_eq!(lock["holder"]["operation"], "roll");
+    env.run(&["unlock", ENV, id]).expect_code(0);
+
+    // While the group carries roll tags, plans leave its capacity to the roll.
+    env.run(&["diff", ENV, "--detailed-exitcode"])
+        .expect_code(0)
+        .expect_in_stdout("autoscaling_group[default] is being rolled")
+        .expect_in_stdout("finish it with `ecsops roll acceptance`");
+    // A new max size goes into the roll's tags, for the roll to restore.
+    env.edit("base.toml", "max_size = 4", "max_size = 5");
+    git::commit_all(env.dir(), "Room for one more");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let g = env.group().await;
+    assert_eq!(
+        (g.desired, g.max),
+        (3, 4),
+        "apply left the roll's capacity alone: {g:?}"
+    );
+
+    let resumed = env.roll(&["--auto-approve"], "20s");
+    resumed
+        .expect_code(0)
+        .expect_in_stdout("continuing an interrupted roll");
+    // The capacity the killed roll added is used, not added again: the DRAINING instance is
+    // finished first, and only the second batch raises the capacity (once).
+    let first_line = resumed.stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first_line,
+        format!("default: terminated {first} with its capacity"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(
+        resumed
+            .stderr
+            .matches("raised desired capacity to 3")
+            .count(),
+        1,
+        "{}",
+        resumed.stderr
+    );
+    assert!(
+        !resumed.stderr.contains("capacity to 4"),
+        "{}",
+        resumed.stderr
+    );
+    env.assert_rolled(&old, 5).await;
+}
+
+#[tokio::test]
+async fn a_new_instance_that_never_joins_stops_the_roll_and_takes_its_capacity_back() {
+    let env = Env::new().await;
+    let (agent, old) = env.outdated().await;
+    agent.pause();
+    let stopped = env.roll(&["--auto-approve"], "2s");
+    stopped
+        .expect_code(1)
+        .expect_in_stderr("not ACTIVE in the cluster after")
+        .expect_in_stderr("is the ECS agent running?")
+        .expect_in_stderr("/var/log/ecs/ecs-agent.log")
+        .expect_in_stdout("Roll of `acceptance` stopped.");
+    let g = env.group().await;
+    let ids: Vec<&String> = g.instances.iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        ids,
+        old.iter().collect::<Vec<_>>(),
+        "the new instance is gone"
+    );
+    assert_eq!((g.desired, g.max), (2, 4), "{g:?}");
+    assert!(g.tags.is_empty(), "{g:?}");
+    let registered = container_instances(&ecs::Client::new(&env.config), &env.cluster())
+        .await
+        .expect("registered");
+    for id in &old {
+        assert_eq!(registered[id].1, "ACTIVE", "{registered:?}");
+    }
+    env.assert_unlocked();
+}
+
+#[tokio::test]
+async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
+    let env = Env::new().await;
+    env.edit(
+        "base.toml",
+        "desired_capacity = 2\n",
+        "desired_capacity = 2\nmanaged_scaling = true\n",
+    );
+    // ECS owns the desired capacity: the group starts at its minimum, one instance.
+    let (_agent, old) = env.outdated_of(1).await;
+    env.roll(&["--dry-run"], "20s")
+        .expect_code(0)
+        .expect_in_stdout("managed scaling: its scaling alarms are suspended during the roll");
+    let rolled = env.roll(&["--auto-approve"], "20s");
+    rolled
+        .expect_code(0)
+        .expect_in_stderr("suspended the scaling alarms (managed scaling)")
+        .expect_in_stderr("restored desired 1, max 4");
+    let out = env
+        .autoscaling()
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(env.group_name())
+        .send()
+        .await
+        .expect("describe group");
+    let g = out.auto_scaling_groups().first().expect("the group");
+    assert!(
+        g.suspended_processes().is_empty(),
+        "resumed after the roll: {:?}",
+        g.suspended_processes()
+    );
+    let now = env.group().await;
+    assert_eq!(now.instances.len(), 1, "{now:?}");
+    assert!(!old.contains(&now.instances[0].0), "{now:?}");
+    assert!(now.tags.is_empty(), "{now:?}");
+}
