@@ -41,6 +41,7 @@ pub mod ops;
 pub mod plan;
 pub mod provider;
 pub mod render;
+pub mod rollout;
 pub mod schema;
 pub mod source;
 pub mod state;

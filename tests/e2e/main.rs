@@ -12,6 +12,7 @@ mod provider_network;
 mod readme;
 mod reporting;
 mod revisions;
+mod rollout;
 mod set_image;
 mod snapshots;
 mod state_commands;

@@ -1,6 +1,10 @@
 //! Task definition revisions kept for rollback (issue 14 item 6): an image change registers
 //! one new revision beside the old one, moves the service over with one `UpdateService`, and
 //! retires only the revisions beyond `[cluster] keep_task_revisions`.
+//!
+//! moto starts no deployment on `UpdateService`: every apply here goes through a proxy that
+//! answers `DescribeServices` as AWS does once the update's rollout completed
+//! ([`rollout::completing`]), which the rollout wait needs before it retires anything.
 
 use std::sync::atomic::Ordering;
 
@@ -10,17 +14,19 @@ use ecsops_core::provider::aws::sdk::ecs::types::TaskDefinitionStatus;
 use crate::support::Output;
 use crate::support::env::{ENV, Env};
 use crate::support::proxy::{DropResponse, Fault, Proxy};
+use crate::support::rollout;
 
 const FAMILY: &str = "acceptance-default-web";
 
 impl Env {
     fn apply_ok(&self) -> Output {
-        let out = self.run(&["apply", ENV, "--auto-approve"]);
+        let proxy = self.proxy(rollout::completing());
+        let out = self.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
         out.expect_code(0);
         out
     }
 
-    fn set_web_image(&self, tag: &str) {
+    pub(crate) fn set_web_image(&self, tag: &str) {
         self.run(&[
             "set-image",
             ENV,
@@ -30,7 +36,7 @@ impl Env {
     }
 
     /// The family's revisions with `status`, as numbers in ascending order.
-    async fn revisions(&self, status: TaskDefinitionStatus) -> Vec<i32> {
+    pub(crate) async fn revisions(&self, status: TaskDefinitionStatus) -> Vec<i32> {
         let listed = ecs::Client::new(&self.config)
             .list_task_definitions()
             .family_prefix(FAMILY)
@@ -75,11 +81,14 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
     // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0).
     let proxy = Proxy::start(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
-            times: 0,
-            fault: Fault::Drop,
-        }],
+        vec![
+            DropResponse {
+                contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
+                times: 0,
+                fault: Fault::Drop,
+            },
+            rollout::completing(),
+        ],
     );
     let out = env.ws.ecsops_env(
         &["apply", ENV, "--auto-approve"],

@@ -4,13 +4,14 @@
 //! like AWS, leaves running instances alone when a group's launch template changes).
 //!
 //! moto runs no tasks: running counts are whatever `MOTO_ECS_SERVICE_RUNNING` says (the test
-//! server leaves it unset, so 0), and instances carry the `aws:ec2launchtemplate:version` tag
+//! server sets [`moto::RUNNING`], so every rollout completes), and instances carry the `aws:ec2launchtemplate:version` tag
 //! moto sets at launch, which is what the outdated rule reads.
 
 use serde_json::Value;
 
 use crate::support::env::{ENV, Env};
 use crate::support::git;
+use crate::support::moto;
 
 fn json_of(out: &crate::support::Output) -> Value {
     serde_json::from_str(&out.stdout)
@@ -56,7 +57,11 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
         web["desired"], 1,
         "acceptance.toml sets web's desired count"
     );
-    assert_eq!(web["running"], 0, "moto runs no tasks");
+    assert_eq!(
+        web["running"],
+        moto::RUNNING,
+        "moto runs no tasks: the test server says this many run"
+    );
     let td = web["task_definition"].as_str().expect("a revision");
     assert!(td.starts_with("acceptance-default-web:"), "{td}");
     assert_eq!(

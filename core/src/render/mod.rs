@@ -7,8 +7,10 @@
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
 //! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
-//! report (validate, state, lock, output); [`status`] shows what `status` found.
+//! report (validate, state, lock, output); [`status`] shows what `status` found;
+//! [`apply_report`] is the JSON report of `apply`, `destroy` and `rollback`.
 
+pub mod apply_report;
 mod attribute;
 #[cfg(test)]
 mod format_docs;

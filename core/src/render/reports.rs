@@ -366,6 +366,16 @@ pub(super) mod tests {
                     &crate::render::status::example(),
                 )),
             ),
+            (
+                "apply",
+                parse(crate::render::apply_report::json(
+                    "acc",
+                    crate::state::Operation::Apply,
+                    crate::render::apply_report::Ended::Done(
+                        &crate::render::apply_report::example(),
+                    ),
+                )),
+            ),
         ]
     }
 

@@ -11,6 +11,7 @@ pub mod git;
 pub mod moto;
 pub mod provider;
 pub mod proxy;
+pub mod rollout;
 pub mod taplo;
 
 /// The repository root (the workspace of the example manifests).
