@@ -78,17 +78,22 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
         plan.stdout
     );
 
-    // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0).
+    // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0), on
+    // its way to the one answering DescribeServices as AWS does after the rollout.
+    let rollouts = env.proxy(rollout::completing());
+    let port = rollouts
+        .endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the proxy's port");
     let proxy = Proxy::start(
-        env.moto.server.port(),
-        vec![
-            DropResponse {
-                contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
-                times: 0,
-                fault: Fault::Drop,
-            },
-            rollout::completing(),
-        ],
+        port,
+        vec![DropResponse {
+            contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
+            times: 0,
+            fault: Fault::Drop,
+        }],
     );
     let out = env.ws.ecsops_env(
         &["apply", ENV, "--auto-approve"],
