@@ -26,6 +26,17 @@ impl Env {
         out
     }
 
+    /// Sets `[cluster] keep_task_revisions`.
+    pub(crate) fn keep_task_revisions(&self, keep: u32) {
+        let path = self.dir().join("environments/acceptance.toml");
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        std::fs::write(
+            &path,
+            format!("{text}\n[cluster]\nkeep_task_revisions = {keep}\n"),
+        )
+        .expect("write manifest");
+    }
+
     pub(crate) fn set_web_image(&self, tag: &str) {
         self.run(&[
             "set-image",
@@ -144,13 +155,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
 #[tokio::test]
 async fn image_changes_beyond_the_kept_revisions_retire_the_oldest() {
     let env = Env::new().await;
-    let path = env.dir().join("environments/acceptance.toml");
-    let text = std::fs::read_to_string(&path).expect("manifest");
-    std::fs::write(
-        &path,
-        format!("{text}\n[cluster]\nkeep_task_revisions = 2\n"),
-    )
-    .expect("write manifest");
+    env.keep_task_revisions(2);
     env.apply_ok();
     for (i, tag) in ["1.28-alpine", "1.29-alpine", "1.30-alpine"]
         .iter()

@@ -16,34 +16,15 @@ use ecsops_core::provider::aws::sdk::ecs::types::TaskDefinitionStatus;
 use serde_json::Value;
 
 use crate::support::env::{ENV, Env};
+use crate::support::git;
 use crate::support::moto::STUCK_FAILED_TASKS;
 use crate::support::rollout::{self, BREAKER_REASON};
-use crate::support::{Output, git};
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", out.stdout))
-}
 
 fn rollout_of<'a>(doc: &'a Value, service: &str) -> &'a Value {
     doc["rollouts"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["service"] == service))
         .unwrap_or_else(|| panic!("no rollout of {service} in {doc:#}"))
-}
-
-impl Env {
-    /// Keeps only the newest revision per family, so a retirement after a completed rollout
-    /// shows at once (and its absence after a failed one).
-    fn keep_one_revision(&self) {
-        let path = self.dir().join("environments/acceptance.toml");
-        let text = std::fs::read_to_string(&path).expect("manifest");
-        std::fs::write(
-            &path,
-            format!("{text}\n[cluster]\nkeep_task_revisions = 1\n"),
-        )
-        .expect("write manifest");
-    }
 }
 
 #[tokio::test]
@@ -82,7 +63,7 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
         .expect_in_stderr(&format!("0/1 running, 1 pending, {STUCK_FAILED_TASKS} failed tasks; rollout IN_PROGRESS"))
         .expect_in_stderr("no tag was made")
         .expect_in_stderr("then run `ecsops apply acceptance` again");
-    let doc = json_of(&out);
+    let doc = out.json();
     assert_eq!(doc["result"], "rollout_failed");
     let web = rollout_of(&doc, "web");
     assert_eq!(web["result"], "timed_out");
@@ -121,7 +102,9 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
 #[tokio::test]
 async fn a_rolled_back_update_fails_names_the_reason_and_keeps_the_old_revision() {
     let env = Env::new().await;
-    env.keep_one_revision();
+    // One revision kept: a retirement after a completed rollout shows at once (and its
+    // absence after a failed one).
+    env.keep_task_revisions(1);
     git::init(env.dir());
     git::commit_all(env.dir(), "Acceptance environment");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
@@ -152,7 +135,9 @@ async fn a_rolled_back_update_fails_names_the_reason_and_keeps_the_old_revision(
 #[tokio::test]
 async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() {
     let env = Env::new().await;
-    env.keep_one_revision();
+    // One revision kept: a retirement after a completed rollout shows at once (and its
+    // absence after a failed one).
+    env.keep_task_revisions(1);
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     env.set_web_image("1.28-alpine");
 
@@ -165,7 +150,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
         .expect_in_stderr("# task_definition[web] gets a new revision")
         .expect_in_stderr("Apply complete")
         .expect_in_stderr("task_definition[web]: retired revisions beyond the ones kept");
-    let doc = json_of(&out);
+    let doc = out.json();
     assert_eq!(doc["format_version"], "1.0");
     assert_eq!(
         (doc["operation"].clone(), doc["result"].clone()),
@@ -196,7 +181,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
 
     let out = env.run(&["destroy", ENV, "--auto-approve", "--format", "json"]);
     out.expect_code(0);
-    let doc = json_of(&out);
+    let doc = out.json();
     assert_eq!(
         (doc["operation"].clone(), doc["result"].clone()),
         ("destroy".into(), "applied".into())
@@ -212,5 +197,5 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
     // An error before the walk is a document too.
     let out = env.run(&["apply", "nowhere", "--auto-approve", "--format", "json"]);
     out.expect_code(1);
-    assert_eq!(json_of(&out)["result"], "error");
+    assert_eq!(out.json()["result"], "error");
 }

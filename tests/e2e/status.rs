@@ -13,11 +13,6 @@ use crate::support::env::{ENV, Env};
 use crate::support::git;
 use crate::support::moto;
 
-fn json_of(out: &crate::support::Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
-}
-
 fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["services"]
         .as_array()
@@ -34,12 +29,18 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
     before
         .expect_code(0)
         .expect_in_stdout("`acceptance` has no state yet");
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     assert!(doc.get("serial").is_none(), "{doc:#}");
     assert_eq!(doc["services"], serde_json::json!([]));
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     assert_eq!(doc["format_version"], "1.0");
     assert_eq!(doc["environment"], ENV);
     assert_eq!(doc["locked"], false, "status takes no lock");
@@ -116,7 +117,10 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
     git::commit_all(env.dir(), "Larger instances");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     let group = &doc["instance_groups"][0];
     assert_eq!(group["launch_template"]["instance_type"], "t3.large");
     let old_ids: Vec<&Value> = instances.iter().map(|i| &i["id"]).collect();

@@ -148,7 +148,109 @@ async fn walk(
 ) -> Result<Exit, CliError> {
     let operation = mode.operation();
     let json = flags.format.format == Format::Json;
-    let result = Box::pin(walk_reporting(ctx, env, mode, auto_approve, flags, saved)).await;
+    // Stdout is one document however the command ends: the block's errors too.
+    let result: Result<Exit, CliError> = Box::pin(async {
+        let ws = ctx.workspace()?;
+        ctx.check_state(env).await?;
+        let rerun = match &mode {
+            Mode::Apply => format!("ecsops apply {env}"),
+            Mode::Destroy => format!("ecsops destroy {env}"),
+            Mode::Rollback { to } => format!("ecsops rollback {env} --to {to}"),
+        };
+        let request = ApplyRequest {
+            mode,
+            state_url: ctx.state_url.clone(),
+            offline: flags.offline,
+            lock_timeout: flags.lock.timeout,
+            auto_approve,
+            options: ApplyOptions {
+                parallelism: usize::from(flags.parallelism),
+                continue_on_error: flags.continue_on_error,
+            },
+            wait: (!flags.no_wait).then_some(WaitOptions {
+                timeout: flags.wait_timeout,
+                poll: flags.poll_interval,
+            }),
+            saved,
+        };
+        // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
+        let interrupt = interrupted();
+        let mut ui = Terminal {
+            json,
+            wait_timeout: flags.wait_timeout,
+            progress: None,
+            lock_wait: report::LockWait::default(),
+            asked: None,
+            compared: if flags.offline {
+                render::Compared::Recorded
+            } else {
+                render::Compared::Live
+            },
+        };
+        let report = Box::pin(ecsops_core::ops::apply::run(
+            &ws, env, &request, &mut ui, interrupt,
+        ))
+        .await;
+        if let Some(p) = &ui.progress {
+            p.clear();
+        }
+        let verb = verb(operation);
+        if json {
+            let ended = match &report {
+                Ok(ApplyReport::NoChanges) => Some(Ended::NoChanges),
+                Ok(ApplyReport::Cancelled) => Some(Ended::Cancelled),
+                Ok(ApplyReport::Interrupted) => Some(Ended::Interrupted),
+                Ok(ApplyReport::Done(done)) => Some(Ended::Done(done)),
+                Err(OpsError::SaveFailed(failed)) => {
+                    let text = failed.to_string();
+                    print!(
+                        "{}",
+                        apply_report::json(env, operation, Ended::SaveFailed(&failed.outcome, &text))
+                    );
+                    None
+                }
+                // Printed by the caller.
+                Err(_) => None,
+            };
+            if let Some(ended) = ended {
+                print!("{}", apply_report::json(env, operation, ended));
+            }
+        }
+        match report {
+            Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
+            Ok(ApplyReport::Cancelled) => {
+                match &ui.asked {
+                    Some(answer) => anstream::eprintln!(
+                        "{verb} cancelled: only `{answer}` confirms; nothing was changed."
+                    ),
+                    None => anstream::eprintln!("{verb} cancelled; nothing was changed."),
+                }
+                Ok(Exit::Error)
+            }
+            Ok(ApplyReport::Interrupted) => {
+                anstream::eprintln!("\n{verb} interrupted before it started; nothing was changed.");
+                Ok(Exit::Error)
+            }
+            Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
+            Err(OpsError::SaveFailed(failed)) => {
+                report_outcome(operation, &failed.outcome, &rerun, json);
+                anstream::eprintln!("error: {failed}");
+                match &failed.kept_at {
+                    Some(path) => anstream::eprintln!(
+                        "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`",
+                        path.display(),
+                        path.display()
+                    ),
+                    None => anstream::eprintln!(
+                        "help: the state could not be written anywhere; run `ecsops diff {env}` once the backend works: resources carry ownership tags and are adopted"
+                    ),
+                }
+                Ok(Exit::Error)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await;
     if json && let Err(e) = &result {
         // Stdout is one document however the command ends; the error itself is rendered on
         // stderr as usual.
@@ -162,117 +264,6 @@ async fn walk(
         );
     }
     result
-}
-
-async fn walk_reporting(
-    ctx: &Context,
-    env: &str,
-    mode: Mode,
-    auto_approve: bool,
-    flags: &ApplyFlags,
-    saved: Option<Box<SavedPlan>>,
-) -> Result<Exit, CliError> {
-    let ws = ctx.workspace()?;
-    ctx.check_state(env).await?;
-    let operation = mode.operation();
-    let json = flags.format.format == Format::Json;
-    let rerun = match &mode {
-        Mode::Apply => format!("ecsops apply {env}"),
-        Mode::Destroy => format!("ecsops destroy {env}"),
-        Mode::Rollback { to } => format!("ecsops rollback {env} --to {to}"),
-    };
-    let request = ApplyRequest {
-        mode,
-        state_url: ctx.state_url.clone(),
-        offline: flags.offline,
-        lock_timeout: flags.lock.timeout,
-        auto_approve,
-        options: ApplyOptions {
-            parallelism: usize::from(flags.parallelism),
-            continue_on_error: flags.continue_on_error,
-        },
-        wait: (!flags.no_wait).then_some(WaitOptions {
-            timeout: flags.wait_timeout,
-            poll: flags.poll_interval,
-        }),
-        saved,
-    };
-    // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
-    let interrupt = interrupted();
-    let mut ui = Terminal {
-        json,
-        wait_timeout: flags.wait_timeout,
-        progress: None,
-        lock_wait: report::LockWait::default(),
-        asked: None,
-        compared: if flags.offline {
-            render::Compared::Recorded
-        } else {
-            render::Compared::Live
-        },
-    };
-    let report = Box::pin(ecsops_core::ops::apply::run(
-        &ws, env, &request, &mut ui, interrupt,
-    ))
-    .await;
-    if let Some(p) = &ui.progress {
-        p.clear();
-    }
-    let verb = verb(operation);
-    if json {
-        let ended = match &report {
-            Ok(ApplyReport::NoChanges) => Some(Ended::NoChanges),
-            Ok(ApplyReport::Cancelled) => Some(Ended::Cancelled),
-            Ok(ApplyReport::Interrupted) => Some(Ended::Interrupted),
-            Ok(ApplyReport::Done(done)) => Some(Ended::Done(done)),
-            Err(OpsError::SaveFailed(failed)) => {
-                let text = failed.to_string();
-                print!(
-                    "{}",
-                    apply_report::json(env, operation, Ended::SaveFailed(&failed.outcome, &text))
-                );
-                None
-            }
-            // Printed by the caller.
-            Err(_) => None,
-        };
-        if let Some(ended) = ended {
-            print!("{}", apply_report::json(env, operation, ended));
-        }
-    }
-    match report {
-        Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
-        Ok(ApplyReport::Cancelled) => {
-            match &ui.asked {
-                Some(answer) => anstream::eprintln!(
-                    "{verb} cancelled: only `{answer}` confirms; nothing was changed."
-                ),
-                None => anstream::eprintln!("{verb} cancelled; nothing was changed."),
-            }
-            Ok(Exit::Error)
-        }
-        Ok(ApplyReport::Interrupted) => {
-            anstream::eprintln!("\n{verb} interrupted before it started; nothing was changed.");
-            Ok(Exit::Error)
-        }
-        Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
-        Err(OpsError::SaveFailed(failed)) => {
-            report_outcome(operation, &failed.outcome, &rerun, json);
-            anstream::eprintln!("error: {failed}");
-            match &failed.kept_at {
-                Some(path) => anstream::eprintln!(
-                    "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`",
-                    path.display(),
-                    path.display()
-                ),
-                None => anstream::eprintln!(
-                    "help: the state could not be written anywhere; run `ecsops diff {env}` once the backend works: resources carry ownership tags and are adopted"
-                ),
-            }
-            Ok(Exit::Error)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn verb(operation: Operation) -> &'static str {
