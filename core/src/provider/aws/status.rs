@@ -5,6 +5,9 @@
 //! versions) and `DescribeTaskDefinition` only for a revision the state does not record (a
 //! service ECS rolled back, say): the recorded revisions already say their images.
 //!
+//! The rollout wait reads through the same `DescribeServices` batches ([`AwsProvider::observe`]),
+//! and `status` shows a service's counts and rollout state from the same [`Observed`].
+//!
 //! Nothing here changes AWS, and nothing depends on the ownership tags: the state says what is
 //! ours.
 
