@@ -66,6 +66,9 @@ enum Command {
     /// What runs now: services and system containers (revision, counts, rollout, images),
     /// instance groups (instances, and which are outdated), the lock holder, the last apply.
     Status(commands::status::StatusArgs),
+    /// Service events and stopped tasks with why they stopped (exit codes, reasons, log
+    /// streams), oldest first; `--follow` prints what is new until Ctrl-C.
+    Events(commands::events::EventsArgs),
     /// Make a new workspace: manifests, the schema they name, and `.gitignore`.
     ///
     /// `environments/base.toml` and one file per environment extending it (production
@@ -100,6 +103,7 @@ impl Command {
             Self::Unlock(a) => a.bucket,
             Self::Output(a) => a.bucket,
             Self::Status(a) => a.bucket,
+            Self::Events(a) => a.bucket,
             Self::Validate(_)
             | Self::History(_)
             | Self::SetImage(_)
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
             Command::Unlock(args) => commands::lock::run_unlock(&ctx, &args).await,
             Command::Output(args) => commands::output::run(&ctx, &args).await,
             Command::Status(args) => commands::status::run(&ctx, &args).await,
+            Command::Events(args) => commands::events::run(&ctx, &args).await,
             Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
             Command::Completions(args) => commands::shell::completions(Cli::command(), &args),

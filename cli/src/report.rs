@@ -200,6 +200,24 @@ pub fn error(err: &CliError) {
                 "help: make a new plan with `ecsops diff {environment} --out FILE`, review it, and apply that"
             );
         }
+        CliError::Ops(e @ OpsError::UnknownService { known, .. }) => {
+            anstream::eprintln!("error: {e}");
+            if known.is_empty() {
+                anstream::eprintln!("help: the manifest has no services or system containers");
+            } else {
+                anstream::eprintln!(
+                    "help: its services and system containers: {}",
+                    known.join(", ")
+                );
+            }
+        }
+        CliError::Ops(e @ OpsError::AmiParameter { .. }) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: set `ami` to `recommended` or `recommended-arm64` (the ECS-optimized Amazon Linux 2023 AMIs AWS publishes under `/aws/service/ecs/optimized-ami/`) or to an AMI id like `ami-0123456789abcdef0`"
+            );
+            anstream::eprintln!("nothing was planned or changed");
+        }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");

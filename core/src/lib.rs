@@ -25,7 +25,8 @@
 //! and waits for the deployments an apply started; [`gitops`] reads
 //! and tags git (provenance, protected-environment guards, revisions read from git objects,
 //! one-file commits of `set-image`); [`status`] holds what `status` reports about running
-//! services and instances, with the rule that marks an instance outdated;
+//! services and instances, with the rule that marks an instance outdated; [`events`] holds
+//! what ECS says happened to services (events, stopped tasks and why), merged into one log;
 //! [`diagnostic`] and [`source`] carry located problems; [`ops`] has one function per command.
 //! Core never prints: the CLI presents what ops return.
 
@@ -35,6 +36,7 @@ pub mod account;
 pub mod apply;
 pub mod cidr;
 pub mod diagnostic;
+pub mod events;
 pub mod gitops;
 pub mod graph;
 pub mod manifest;

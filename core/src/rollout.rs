@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::events::{ServiceEvent, StoppedTask};
 use crate::graph::Address;
-use crate::status::ServiceEvent;
 
 /// A service the apply created or changed, and what it was set to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,13 +189,15 @@ impl RolloutResult {
     }
 }
 
-/// What explains a failed rollout: the newest service events, newest first (and, read by the
-/// same reader, the stopped tasks of the new revision). Filled after the wait, for failed
+/// What explains a failed rollout, newest first: the service's last events and the stopped
+/// tasks of the new revision (what `crate::events` reads). Filled after the wait, for failed
 /// rollouts only; each field appears in the JSON report only when it has something.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Details {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ServiceEvent>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped_tasks: Vec<StoppedTask>,
 }
 
 /// A service still rolling out, for the live line.

@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::events::ServiceEvent;
+
 /// One service or system container as ECS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceStatus {
@@ -30,14 +32,6 @@ pub struct ServiceStatus {
     /// Each container of the task definition with its image; empty when the revision could not
     /// be read.
     pub containers: Vec<ContainerImage>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceEvent {
-    /// RFC 3339, when ECS says.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -155,6 +155,7 @@ async fn another_account_is_refused_before_the_lock_and_any_read() {
         &["destroy", ENV, "--auto-approve"],
         &["diff", ENV],
         &["status", ENV],
+        &["events", ENV],
     ] {
         let out = run(&ws, moto.server, args);
         out.expect_code(1)

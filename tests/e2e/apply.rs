@@ -1175,7 +1175,7 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     env.edit("base.toml", "container_port = 80", "container_port = 8080");
     // The service moves to a new revision: moto starts no deployment for it, the proxy answers
     // as AWS does once that deployment completed.
-    let proxy = env.proxy(crate::support::rollout::completing());
+    let proxy = env.proxy_with(crate::support::rollout::completing());
     let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     out.expect_in_stdout("# target_group[web] must be replaced")

@@ -80,7 +80,7 @@ fn the_readme_command_prints_the_full_acceptance_plan() {
 fn json_is_versioned_and_markdown_is_a_pr_comment() {
     let ws = example();
     let plan = plan_json(&ws, "production");
-    assert_eq!(plan["format_version"], "1.3");
+    assert_eq!(plan["format_version"], "1.4");
     assert_eq!(plan["environment"], "production");
     assert_eq!(plan["prior_state"], Value::Null);
     let changes = plan["changes"].as_array().expect("changes");

@@ -4,12 +4,14 @@
 mod accounts;
 mod apply;
 mod diff;
+mod events;
 mod gitops;
 mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
 mod readme;
+mod recommended_ami;
 mod reporting;
 mod revisions;
 mod rollout;

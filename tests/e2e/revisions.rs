@@ -20,7 +20,7 @@ const FAMILY: &str = "acceptance-default-web";
 
 impl Env {
     fn apply_ok(&self) -> Output {
-        let proxy = self.proxy(rollout::completing());
+        let proxy = self.proxy_with(rollout::completing());
         let out = self.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
         out.expect_code(0);
         out
@@ -91,7 +91,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
 
     // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0), on
     // its way to the one answering DescribeServices as AWS does after the rollout.
-    let rollouts = env.proxy(rollout::completing());
+    let rollouts = env.proxy_with(rollout::completing());
     let port = rollouts
         .endpoint
         .rsplit(':')
@@ -106,10 +106,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
             fault: Fault::Drop,
         }],
     );
-    let out = env.ws.ecsops_env(
-        &["apply", ENV, "--auto-approve"],
-        &proxy.env(env.moto.server.env()),
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(0)
         .expect_in_stdout("1 new revision.")
         .expect_in_stderr("task_definition[web]: registered a new revision")

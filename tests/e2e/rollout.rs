@@ -111,7 +111,7 @@ async fn a_rolled_back_update_fails_names_the_reason_and_keeps_the_old_revision(
     env.set_web_image("1.28-alpine");
     git::commit_all(env.dir(), "web 1.28");
 
-    let proxy = env.proxy(rollout::rolled_back());
+    let proxy = env.proxy_with(rollout::rolled_back());
     let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(3).expect_in_stderr(&format!(
         "error: the rollout of `web` (acceptance-default-web:2) did not complete: ECS runs `acceptance-default-web:1` again instead of `acceptance-default-web:2` (rolled back): {BREAKER_REASON}"
@@ -141,7 +141,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     env.set_web_image("1.28-alpine");
 
-    let proxy = env.proxy(rollout::completing());
+    let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(
         &proxy,
         &["apply", ENV, "--auto-approve", "--format", "json"],

@@ -25,8 +25,8 @@ use ecsops_core::render::apply_report::{self, Ended};
 use ecsops_core::rollout::{Finish, Observed, RolloutResult, Tick, WaitOptions};
 use ecsops_core::state::{LockInfo, Operation};
 
-use super::state::{LockTimeout, parse_duration};
-use super::{Context, FixBucket, Format, FormatArg};
+use super::state::LockTimeout;
+use super::{Context, FixBucket, Format, FormatArg, parse_duration};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod events;
 pub mod history;
 pub mod images;
 pub mod init;
@@ -14,6 +15,7 @@ pub mod status;
 pub mod validate;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use ecsops_core::workspace::Workspace;
@@ -35,6 +37,26 @@ pub struct FormatArg {
     /// `docs/json-output.md`).
     #[arg(long = "format", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// A duration such as `30s`, `5m`, `1h` or `2d` (a bare number is seconds), for the options that
+/// take one.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like `30s`, `5m` or `1h`"))?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: use `s`, `m`, `h`, `d` or `ms`")),
+    };
+    n.checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long"))
 }
 
 /// `--fix-bucket`, only on the commands that use the state.
@@ -93,5 +115,29 @@ impl Context {
     pub fn workspace(&self) -> Result<Workspace, CliError> {
         let cwd = std::env::current_dir().map_err(|e| CliError::Io(e.to_string()))?;
         Ok(Workspace::discover(self.directory.as_deref(), &cwd)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_takes_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_mins(30)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_hours(1)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_hours(48)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration("1w"),
+            Err("`1w`: use `s`, `m`, `h`, `d` or `ms`".to_owned())
+        );
+        assert!(parse_duration("h").is_err());
+        assert_eq!(
+            parse_duration("99999999999999999d"),
+            Err("`99999999999999999d` is too long".to_owned()),
+            "no overflow"
+        );
     }
 }

@@ -113,21 +113,8 @@ pub struct PushArgs {
 pub struct LockTimeout {
     /// How long to wait while someone else holds the lock, such as `30s` or `5m` (`0s`: fail
     /// at once and say who holds it).
-    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = super::parse_duration)]
     pub timeout: Duration,
-}
-
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like `30s` or `5m`"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "ms" => Ok(Duration::from_millis(n)),
-        _ => Err(format!("`{s}`: use `s`, `m` or `ms`")),
-    }
 }
 
 pub async fn run(ctx: &Context, cmd: StateCommand) -> Result<Exit, CliError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::graph::{Expr, Resource};
-use crate::plan::{PlanInput, diff};
+use crate::plan::{PlanInput, diff, plan_for};
 use crate::provider::fake::FakeProvider;
 use crate::state::local::LocalBackend;
 
@@ -41,16 +41,6 @@ fn graph() -> Graph {
             resource("sg", Kind::SecurityGroup, &["vpc"]),
         ]),
     }
-}
-
-fn plan_for(graph: &Graph, state: &State) -> Plan {
-    diff(PlanInput {
-        environment: "acc",
-        graph,
-        state: Some(state),
-        moved: &[],
-        manifest_digest: "d",
-    })
 }
 
 struct Run {

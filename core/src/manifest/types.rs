@@ -263,7 +263,8 @@ pub struct InstanceGroup {
     /// Defaults to `min_size`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_capacity: Option<u32>,
-    /// `recommended` (the ECS-optimized Amazon Linux 2023 AMI, looked up in SSM at apply),
+    /// `recommended` (the ECS-optimized Amazon Linux 2023 AMI, asked of SSM by every plan
+    /// that reads AWS, so a newly published one is a planned change),
     /// `recommended-arm64`, or an explicit AMI id `ami-...`.
     #[serde(default = "default_ami")]
     pub ami: String,

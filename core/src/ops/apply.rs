@@ -31,7 +31,7 @@ use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, Sta
 use crate::workspace::Workspace;
 
 use super::OpsError;
-use super::diff::{Desired, desired, plan};
+use super::diff::{Desired, Planning, desired, plan};
 use super::session::Session;
 use super::state::{Target, acquire, target};
 
@@ -408,7 +408,16 @@ impl Locked<'_> {
         &self,
         stored: Option<crate::state::Stored>,
         interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
-    ) -> Result<Option<(Plan, State, Option<crate::state::Version>, AwsProvider)>, OpsError> {
+    ) -> Result<
+        Option<(
+            Plan,
+            State,
+            Option<crate::state::Version>,
+            AwsProvider,
+            Graph,
+        )>,
+        OpsError,
+    > {
         let version = stored.as_ref().map(|s| s.version.clone());
         if let Some(saved) = &self.request.saved {
             let mut reasons = Vec::new();
@@ -439,6 +448,7 @@ impl Locked<'_> {
                 saved.prior.clone(),
                 version,
                 provider,
+                saved.graph.clone(),
             )));
         }
         let state = match stored {
@@ -452,9 +462,19 @@ impl Locked<'_> {
             r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
             () = interrupt => return Ok(None),
         };
-        let (mut plan, refreshed) = planned;
+        let Planning {
+            mut plan,
+            refreshed,
+            graph,
+        } = planned;
         plan.caller = Some(self.session.caller.clone());
-        Ok(Some((plan, refreshed.unwrap_or(state), version, provider)))
+        Ok(Some((
+            plan,
+            refreshed.unwrap_or(state),
+            version,
+            provider,
+            graph,
+        )))
     }
 
     async fn run(
@@ -463,15 +483,11 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        let Some((plan, state, version, provider)) = self.plan(stored, interrupt.as_mut()).await?
+        let Some((plan, state, version, provider, graph)) =
+            self.plan(stored, interrupt.as_mut()).await?
         else {
             return Ok(ApplyReport::Interrupted);
         };
-        let graph = self
-            .request
-            .saved
-            .as_ref()
-            .map_or(&self.desired.graph, |s| &s.graph);
         ui.planned(&Planned {
             plan: &plan,
             sources: &self.desired.sources,
@@ -516,7 +532,7 @@ impl Locked<'_> {
         let walked = apply::apply(
             Arc::clone(&provider),
             &plan,
-            graph,
+            &graph,
             &mut recorder,
             self.request.options,
             interrupt.as_mut(),
@@ -533,7 +549,7 @@ impl Locked<'_> {
         let rollouts = self
             .roll_out(
                 &provider,
-                graph,
+                &graph,
                 &mut outcome,
                 &recorder.state,
                 ui,

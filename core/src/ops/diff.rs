@@ -12,7 +12,7 @@ use crate::gitops::guard::{self, Protection, Provenance};
 use crate::graph::{self, Address, Graph};
 use crate::manifest::Manifest;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{self, Plan, PlanInput};
+use crate::plan::{self, Plan, PlanInput, ami};
 use crate::provider::Provider;
 use crate::provider::aws::AwsProvider;
 use crate::source::Sources;
@@ -93,36 +93,106 @@ pub(crate) fn desired(ws: &Workspace, environment: &str) -> Result<Desired, OpsE
     })
 }
 
+/// A plan and what an apply of it starts from.
+#[derive(Debug)]
+pub(crate) struct Planning {
+    pub plan: Plan,
+    /// The state as refreshed, when AWS was read: an update brings the live values, not the
+    /// recorded ones, to the desired.
+    pub refreshed: Option<State>,
+    /// The desired graph with each launch template's AMI pinned (`plan::ami`): what the apply
+    /// makes, so it launches the planned AMI, not one published since.
+    pub graph: Graph,
+}
+
 /// The plan of `desired` against `state`, refreshed from AWS through `provider` when given:
-/// live values replace the recorded ones (drift is listed apart) and resources deleted
-/// outside ecsops are planned again. Also returns the refreshed state, which an apply must
-/// start from (an update brings the live values, not the recorded ones, to the desired).
+/// live values replace the recorded ones (drift is listed apart), resources deleted outside
+/// ecsops are planned again, and the recommended AMIs are asked of SSM (one request, beside
+/// the refresh) so a newly published one is a change.
 pub(crate) async fn plan(
     environment: &str,
     desired: &Desired,
     state: Option<&State>,
     provider: Option<&AwsProvider>,
-) -> Result<(Plan, Option<State>), OpsError> {
+) -> Result<Planning, OpsError> {
+    let mut graph = desired.graph.clone();
+    let recorded = state.filter(|s| !s.resources.is_empty());
+    let parameters = ami::parameters(&graph);
+    let (refresh, amis) = match provider {
+        Some(p) => {
+            let refresh = async {
+                match recorded {
+                    Some(s) => p.refresh(&s.resources).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let amis = async {
+                if parameters.is_empty() {
+                    Ok(None)
+                } else {
+                    p.amis(&parameters).await.map(Some)
+                }
+            };
+            tokio::try_join!(refresh, amis)?
+        }
+        None => (None, None),
+    };
     let mut refreshed = None;
     let mut drift = Vec::new();
-    if let (Some(state), Some(provider)) = (state, provider)
-        && !state.resources.is_empty()
-    {
-        let refresh = provider.refresh(&state.resources).await?;
+    if let (Some(state), Some(refresh)) = (recorded, refresh) {
         drift = plan::drift(&state.resources, &refresh);
         let mut s = state.clone();
         s.resources = refresh.apply_to(&state.resources);
         refreshed = Some(s);
     }
+    let resolved = match amis {
+        Some((found, unknown)) => {
+            if let Some(parameter) = unknown.into_iter().next() {
+                return Err(unknown_parameter(desired, &graph, parameter));
+            }
+            Some(found)
+        }
+        None => None,
+    };
+    let notes = ami::pin(&mut graph, refreshed.as_ref().or(state), resolved.as_ref());
     let mut plan = plan::diff(PlanInput {
         environment,
-        graph: &desired.graph,
+        graph: &graph,
         state: refreshed.as_ref().or(state),
         moved: &desired.moved,
         manifest_digest: &desired.digest,
     });
     plan.drift = drift;
-    Ok((plan, refreshed))
+    plan.notes = notes;
+    let changed = ami::changed_ids(&plan);
+    if let Some(p) = provider
+        && !changed.is_empty()
+    {
+        ami::name(&mut plan, &p.image_names(&changed).await?);
+    }
+    Ok(Planning {
+        plan,
+        refreshed,
+        graph,
+    })
+}
+
+/// SSM has no `parameter`: named at the first instance group that asks for it.
+fn unknown_parameter(desired: &Desired, graph: &Graph, parameter: String) -> OpsError {
+    let place = ami::from_ssm(graph)
+        .into_iter()
+        .find(|(_, p)| *p == parameter)
+        .map_or_else(String::new, |(a, _)| ami::manifest_place(a));
+    OpsError::AmiParameter {
+        place,
+        parameter,
+        region: desired
+            .manifest
+            .environment
+            .region
+            .clone()
+            .unwrap_or_default(),
+    }
 }
 
 pub async fn diff(
@@ -152,8 +222,11 @@ pub async fn diff(
     let provider = refresh
         .zip(session.as_ref())
         .map(|(s, session)| session.provider(s));
-    let (mut plan, refreshed) =
-        plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    let Planning {
+        mut plan,
+        refreshed,
+        graph,
+    } = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
     plan.caller = session.map(|s| s.caller);
     let saved = if options.save {
         let serial = state.as_ref().map(|s| s.serial);
@@ -163,7 +236,7 @@ pub async fn diff(
         let provenance = provenance(ws, environment, &desired)?;
         Some(Box::new(SavedPlan::new(
             plan.clone(),
-            desired.graph.clone(),
+            graph,
             prior,
             serial,
             provenance.as_ref().map(|p| p.commit.clone()),

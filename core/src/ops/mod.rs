@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub(crate) mod diff;
+pub mod events;
 pub mod history;
 pub mod images;
 pub mod init;
@@ -86,12 +87,30 @@ pub enum OpsError {
         environment: String,
         reasons: Vec<String>,
     },
+    /// `events --service` names no service or system container of the environment.
+    #[error("`{environment}` has no service or system container `{name}`")]
+    UnknownService {
+        environment: String,
+        name: String,
+        /// Its services and system containers, for the hint.
+        known: Vec<String>,
+    },
     /// A file given as a saved plan is not one this ecsops applies.
     #[error("cannot use `{path}`: {source}")]
     SavedPlan {
         path: String,
         #[source]
         source: crate::plan::saved::SavedPlanError,
+    },
+    /// SSM has no parameter by the name an instance group's `ami` stands for; nothing was
+    /// planned.
+    #[error(
+        "`{place}` asks for the AMI SSM parameter `{parameter}` names, and SSM has no such parameter in `{region}`"
+    )]
+    AmiParameter {
+        place: String,
+        parameter: String,
+        region: String,
     },
     /// The manifests at a revision do not validate under today's rules.
     #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]

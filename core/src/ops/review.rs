@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::gitops::Repo;
 use crate::gitops::revision::RevisionTree;
-use crate::plan::{self, PlanInput, baseline};
+use crate::plan::{self, PlanInput, ami, baseline};
 use crate::workspace::{Workspace, WorkspaceError};
 
 use super::diff::{Desired, desired};
@@ -97,8 +97,9 @@ pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcom
         .network
         .allow_overlap_with
         .clone_from(&own.network.allow_overlap_with);
-    let graph = crate::graph::build(&promoted, to)?;
+    let mut graph = crate::graph::build(&promoted, to)?;
     let state = baseline::applied(&target.graph, to, to);
+    let notes = ami::pin(&mut graph, Some(&state), None);
     let mut plan = plan::diff(PlanInput {
         environment: to,
         graph: &graph,
@@ -108,6 +109,7 @@ pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcom
     });
     plan.prior_state = None;
     plan.promoted_from = Some(from.to_owned());
+    plan.notes = notes;
     // The warnings of `from` are its own diff's to show; these are the target's.
     Ok(DiffOutcome {
         plan,
@@ -121,10 +123,14 @@ pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcom
 fn plan_between(
     env: &str,
     was: Option<&Desired>,
-    head: Option<Desired>,
+    mut head: Option<Desired>,
     label: &str,
 ) -> DiffOutcome {
     let state = was.map(|w| baseline::applied(&w.graph, env, label));
+    let notes = head
+        .as_mut()
+        .map(|h| ami::pin(&mut h.graph, state.as_ref(), None))
+        .unwrap_or_default();
     let empty = crate::graph::Graph::default();
     let mut plan = plan::diff(PlanInput {
         environment: env,
@@ -135,6 +141,7 @@ fn plan_between(
     });
     plan.prior_state = None;
     plan.base_revision = Some(label.to_owned());
+    plan.notes = notes;
     let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
     DiffOutcome {
         plan,

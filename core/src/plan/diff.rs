@@ -118,6 +118,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                             after_unknown: after.is_none(),
                             after,
                             forces_replacement: false,
+                            names: None,
                         }
                     })
                     .collect();
@@ -129,6 +130,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                             after: None,
                             after_unknown: true,
                             forces_replacement: false,
+                            names: None,
                         });
                     }
                 }
@@ -162,7 +164,8 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                             let unknown = v.is_none();
                             (v, unknown)
                         }
-                        None => (None, false),
+                        // One AWS assigns (an output too) is left to the apply, not removed.
+                        None => (None, resource.kind.outputs().contains(&name.as_str())),
                     };
                     if !after_unknown && before == after {
                         continue;
@@ -179,6 +182,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                         after,
                         after_unknown,
                         forces_replacement: forces,
+                        names: None,
                     });
                 }
                 let action = if !replace_because.is_empty() {
@@ -232,6 +236,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                     after: None,
                     after_unknown: false,
                     forces_replacement: false,
+                    names: None,
                 })
                 .collect(),
             depends_on: p.dependencies.iter().cloned().collect(),
@@ -256,9 +261,23 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         drift: Vec::new(),
         base_revision: None,
         promoted_from: None,
+        notes: Vec::new(),
         caller: None,
         changes,
     }
+}
+
+/// The plan of `graph` against `state` for environment `acc`, without moves: the fixture
+/// tests of other modules share.
+#[cfg(test)]
+pub(crate) fn plan_for(graph: &Graph, state: &State) -> Plan {
+    diff(PlanInput {
+        environment: "acc",
+        graph,
+        state: Some(state),
+        moved: &[],
+        manifest_digest: "d",
+    })
 }
 
 #[cfg(test)]

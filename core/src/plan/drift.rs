@@ -50,6 +50,7 @@ pub fn drift(recorded: &BTreeMap<Address, ResourceState>, refresh: &Refresh) -> 
                 after: live.attributes.get(n).cloned(),
                 after_unknown: false,
                 forces_replacement: false,
+                names: None,
             })
             .collect();
         if !attributes.is_empty() {

@@ -2,6 +2,7 @@
 //! [`diff`] from the desired graph and the recorded state. A plan is data: renderers present it,
 //! `--out` saves it and a later apply refuses it if the state or manifest moved on since.
 
+pub mod ami;
 pub mod baseline;
 mod diff;
 mod drift;
@@ -13,12 +14,14 @@ use serde_json::Value;
 use crate::account::Caller;
 use crate::graph::{Address, Kind};
 
+#[cfg(test)]
+pub(crate) use diff::plan_for;
 pub use diff::{PlanInput, diff};
 pub use drift::{Drift, drift};
 
 /// Version of the plan JSON format (`ecsops diff --format json`, `--out`). Minor versions add
 /// fields; a major version changes or removes them. Documented in `docs/plan-json.md`.
-pub const PLAN_FORMAT_VERSION: &str = "1.3";
+pub const PLAN_FORMAT_VERSION: &str = "1.4";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -44,6 +47,9 @@ pub struct Plan {
     /// `diff TO --from FROM`: the environment whose manifests the plan promotes to this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_from: Option<String>,
+    /// What the plan could not check (format 1.4): a recommended AMI when AWS was not asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
 }
 
 impl Plan {
@@ -66,6 +72,7 @@ impl Plan {
             drift: Vec::new(),
             base_revision: None,
             promoted_from: None,
+            notes: Vec::new(),
         }
     }
 
@@ -161,6 +168,28 @@ pub struct AttributeChange {
     pub after_unknown: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
+    /// What the values are called, for people: an AMI's image name (format 1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
+}
+
+/// The names of an attribute change's values, where AWS knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Something a plan states about itself rather than a change: what it could not check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Stable, for scripts: `ami-not-checked`.
+    pub code: String,
+    pub address: Address,
+    /// For people, lowercase, without a trailing period.
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

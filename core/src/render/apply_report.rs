@@ -160,10 +160,10 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
 #[cfg(test)]
 pub(crate) fn example() -> Done {
     use crate::apply::Failure;
+    use crate::events::{ContainerExit, ServiceEvent, StoppedTask};
     use crate::provider::ProviderError;
     use crate::rollout::{Details, Finish};
     use crate::state::State;
-    use crate::status::ServiceEvent;
 
     let mut state = State::new("acc", "lineage".to_owned());
     state.serial = 7;
@@ -199,9 +199,24 @@ pub(crate) fn example() -> Done {
             seconds: 20,
             details: Details {
                 events: vec![ServiceEvent {
+                    id: Some("e-1".to_owned()),
                     at: Some("2026-01-01T00:00:00Z".to_owned()),
                     message: "(service web) is unable to consistently start tasks successfully."
                         .to_owned(),
+                }],
+                stopped_tasks: vec![StoppedTask {
+                    task_arn: "arn:aws:ecs:eu-west-1:123456789012:task/acc/0123".to_owned(),
+                    task_definition: "acc-default-web:4".to_owned(),
+                    stopped_reason: Some("Essential container in task exited".to_owned()),
+                    stop_code: Some("EssentialContainerExited".to_owned()),
+                    stopped_at: Some("2026-01-01T00:00:10Z".to_owned()),
+                    containers: vec![ContainerExit {
+                        name: "web".to_owned(),
+                        exit_code: Some(1),
+                        reason: None,
+                        log_group: Some("/ecsops/acc/service/web".to_owned()),
+                        log_stream: Some("web/web/0123".to_owned()),
+                    }],
                 }],
             },
         }],

@@ -81,6 +81,19 @@ pub fn attribute(action: Action, a: &AttributeChange, width: usize) -> Vec<Line>
     if a.forces_replacement {
         out[0].text.push_str(" # forces replacement");
     }
+    if let Some(names) = &a.names {
+        let name = |n: &Option<String>| {
+            n.as_deref()
+                .map_or("?".to_owned(), |n| printable(n).into_owned())
+        };
+        let text = match (a.before.is_some(), a.after.is_some()) {
+            (true, true) => format!("{} -> {}", name(&names.before), name(&names.after)),
+            (true, false) => name(&names.before),
+            _ => name(&names.after),
+        };
+        out[0].text.push_str(" # ");
+        out[0].text.push_str(&text);
+    }
     out
 }
 
@@ -394,6 +407,7 @@ mod tests {
             after,
             after_unknown: false,
             forces_replacement: false,
+            names: None,
         }
     }
 
@@ -428,6 +442,20 @@ mod tests {
         assert_eq!(
             show(&got),
             ["~ x = \"vpc-1\" -> (known after apply) # forces replacement"]
+        );
+    }
+
+    #[test]
+    fn names_follow_the_values_they_name() {
+        let mut a = attr(Some(json!("ami-1")), Some(json!("ami-2")));
+        a.names = Some(crate::plan::Names {
+            before: None,
+            after: Some("al2023-new".to_owned()),
+        });
+        let got = attribute(Action::Update, &a, 0);
+        assert_eq!(
+            show(&got),
+            [r#"~ x = "ami-1" -> "ami-2" # ? -> al2023-new"#]
         );
     }
 

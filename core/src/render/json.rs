@@ -30,7 +30,8 @@ mod tests {
     use crate::account::Caller;
     use crate::graph::{Address, Kind};
     use crate::plan::{
-        Action, AttributeChange, Drift, PLAN_FORMAT_VERSION, PriorState, ResourceChange, Summary,
+        Action, AttributeChange, Drift, Names, Note, PLAN_FORMAT_VERSION, PriorState,
+        ResourceChange, Summary,
     };
     use crate::render::format_docs;
 
@@ -48,6 +49,10 @@ mod tests {
                 after: Some(json!("10.1.0.0/16")),
                 after_unknown: true,
                 forces_replacement: true,
+                names: Some(Names {
+                    before: Some("al2023-ami-ecs-hvm-2023.0.20260714-kernel-6.1-x86_64".to_owned()),
+                    after: Some("al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64".to_owned()),
+                }),
             }],
             depends_on: vec![Address::from("x")],
         }];
@@ -83,11 +88,17 @@ mod tests {
                         after: Some(json!({"Owner": "someone"})),
                         after_unknown: false,
                         forces_replacement: false,
+                        names: None,
                     }],
                 },
             ],
             base_revision: Some("1a2b3c4".to_owned()),
             promoted_from: Some("acceptance".to_owned()),
+            notes: vec![Note {
+                code: "ami-not-checked".to_owned(),
+                address: Address::from("launch_template[default]"),
+                message: "the recommended AMI was not checked (offline)".to_owned(),
+            }],
         }
     }
 
@@ -196,6 +207,7 @@ mod tests {
             }],
             base_revision: None,
             promoted_from: None,
+            notes: Vec::new(),
             caller: None,
             ..full_plan()
         };

@@ -89,6 +89,7 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
         );
     }
     drift(&mut out, plan);
+    notes(&mut out, plan);
     if !plan.has_changes() {
         let _ = writeln!(
             out,
@@ -187,6 +188,23 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
         }
     }
     out
+}
+
+/// What the plan could not check, as a note a reviewer sees before the changes.
+fn notes(out: &mut String, plan: &Plan) {
+    if plan.notes.is_empty() {
+        return;
+    }
+    out.push_str("> [!NOTE]\n");
+    for n in &plan.notes {
+        let _ = writeln!(
+            out,
+            "> - {}: {}",
+            code_span(&printable(n.address.as_str())),
+            escape_html(&printable(&n.message))
+        );
+    }
+    out.push('\n');
 }
 
 /// One line per resource changed outside ecsops, naming the changed attributes (the values
@@ -415,6 +433,7 @@ mod tests {
                     .then(|| json!(format!("#!/bin/bash\n{}", "x".repeat(200)))),
                 after_unknown: false,
                 forces_replacement: action == Action::Replace,
+                names: None,
             }],
             depends_on: vec![],
         }
@@ -639,6 +658,7 @@ mod tests {
             after: Some(json!("p".repeat(5000))),
             after_unknown: false,
             forces_replacement: false,
+            names: None,
         });
         let mut other = change(2, Action::Create);
         other.attributes[0].after = Some(json!("#!/bin/bash"));
@@ -698,6 +718,7 @@ mod tests {
                     after: Some(json!(9)),
                     after_unknown: false,
                     forces_replacement: false,
+                    names: None,
                 }],
             },
             crate::plan::Drift {

@@ -7,11 +7,13 @@
 //! piece of user text passes through [`printable`] first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
 //! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
-//! report (validate, state, lock, output); [`status`] shows what `status` found;
+//! report (validate, state, lock, output); [`status`] shows what `status` found and [`events`]
+//! what ECS says happened to services (the `events` log, a failed rollout's history);
 //! [`apply_report`] is the JSON report of `apply`, `destroy` and `rollback`.
 
 pub mod apply_report;
 mod attribute;
+pub mod events;
 #[cfg(test)]
 mod format_docs;
 pub mod json;
@@ -173,6 +175,7 @@ mod tests {
                     after: after.filter(|v| !v.is_null()),
                     after_unknown,
                     forces_replacement,
+                    names: None,
                 },
             );
         (

@@ -26,13 +26,26 @@ struct Document<T> {
 }
 
 pub(super) fn render<T: Serialize>(body: T) -> String {
+    versioned(body, serde_json::to_string_pretty)
+}
+
+/// `body` as one line of JSON Lines, versioned like a document (`events --follow`).
+pub(super) fn render_line<T: Serialize>(body: T) -> String {
+    versioned(body, serde_json::to_string)
+}
+
+/// `body` with the version fields first, written by `write` and ended by a newline.
+fn versioned<T: Serialize>(
+    body: T,
+    write: fn(&Document<T>) -> serde_json::Result<String>,
+) -> String {
     let document = Document {
         format_version: REPORT_FORMAT_VERSION,
         ecsops_version: env!("CARGO_PKG_VERSION"),
         body,
     };
     // Serializing cannot fail: every map here has string keys.
-    let mut s = serde_json::to_string_pretty(&document).expect("a report serializes to JSON");
+    let mut s = write(&document).expect("a report serializes to JSON");
     s.push('\n');
     s
 }
@@ -374,6 +387,13 @@ pub(super) mod tests {
                     crate::render::apply_report::Ended::Done(
                         &crate::render::apply_report::example(),
                     ),
+                )),
+            ),
+            (
+                "events",
+                parse(crate::render::events::json(
+                    "acc",
+                    &crate::render::events::example(),
                 )),
             ),
         ]

@@ -241,7 +241,8 @@ fn group(out: &mut String, g: &GroupStatus, paint: Paint) {
 /// A status with every optional field present, for the tests here and the documentation check.
 #[cfg(test)]
 pub(super) fn example() -> Status {
-    use crate::status::{ContainerImage, InstanceStatus, ServiceEvent, TemplateVersion};
+    use crate::events::ServiceEvent;
+    use crate::status::{ContainerImage, InstanceStatus, TemplateVersion};
     let revision = serde_json::from_value(serde_json::json!({
         "commit": "abc", "tag": "ecsops/acc/7", "dirty": false, "operation": "rollback",
         "result": "applied", "rolled_back_to": {"commit": "def", "tag": "ecsops/acc/5"},
@@ -264,6 +265,7 @@ pub(super) fn example() -> Status {
             pending: 1,
             rollout_state: Some("IN_PROGRESS".to_owned()),
             last_event: Some(ServiceEvent {
+                id: Some("e-1".to_owned()),
                 at: Some("2026-01-01T00:00:00Z".to_owned()),
                 message: "(service web) has started 1 tasks".to_owned(),
             }),
@@ -301,7 +303,7 @@ pub(super) fn example() -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::ServiceEvent;
+    use crate::events::ServiceEvent;
 
     #[test]
     fn text_names_the_revision_the_lock_and_how_an_instance_is_outdated() {
@@ -341,6 +343,7 @@ mod tests {
     fn user_text_cannot_move_the_cursor() {
         let mut status = example();
         status.services[0].last_event = Some(ServiceEvent {
+            id: None,
             at: None,
             message: "a\u{1b}[2Jb".to_owned(),
         });

@@ -56,6 +56,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
     }
     drift(&mut out, plan, paint);
     if !plan.has_changes() {
+        notes(&mut out, plan);
         out.push('\n');
         out.push_str(&paint.bold(&format!("No changes. {}", unchanged(plan, compared))));
         out.push_str("\n\n");
@@ -85,10 +86,28 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         );
     }
     warning(&mut out, plan, paint);
+    notes(&mut out, plan);
     out.push('\n');
     out.push_str(&paint.bold(&plan.summary.line()));
     out.push('\n');
     out
+}
+
+/// What the plan could not check, one line each, so a plan without AWS does not read as
+/// complete.
+fn notes(out: &mut String, plan: &Plan) {
+    if plan.notes.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for n in &plan.notes {
+        let _ = writeln!(
+            out,
+            "note: {}: {}",
+            printable(n.address.as_str()),
+            printable(&n.message)
+        );
+    }
 }
 
 /// Changes made outside ecsops since the last apply; the plan below repairs them.
@@ -306,11 +325,38 @@ mod tests {
             after_unknown: false,
             after,
             forces_replacement: false,
+            names: None,
         }
     }
 
     fn plan(changes: Vec<ResourceChange>) -> Plan {
         Plan::for_tests(changes, 3)
+    }
+
+    #[test]
+    fn notes_say_what_was_not_checked_even_without_changes() {
+        let mut p = plan(vec![change(
+            "launch_template[default]",
+            Action::NoOp,
+            vec![],
+        )]);
+        p.notes = vec![crate::plan::Note {
+            code: "ami-not-checked".to_owned(),
+            address: Address::from("launch_template[default]"),
+            message: "the recommended AMI was not checked (offline)".to_owned(),
+        }];
+        let out = render(&p, false, Compared::Recorded);
+        assert!(
+            out.contains(
+                "\nnote: launch_template[default]: the recommended AMI was not checked (offline)\n"
+            ),
+            "{out}"
+        );
+        let md = super::super::markdown::render(&p, Compared::Recorded);
+        assert!(
+            md.contains("> [!NOTE]\n> - `launch_template[default]`: the recommended AMI was not checked (offline)\n"),
+            "{md}"
+        );
     }
 
     /// One change of every kind, plus a no-op, a move, an unknown and a forced replacement.

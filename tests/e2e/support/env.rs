@@ -7,6 +7,7 @@ use ecsops_core::provider::aws::sdk::{SdkConfig, ec2};
 use serde_json::Value;
 
 use super::moto::{self, MotoGuard};
+use super::proxy::Proxy;
 use super::{Output, Workspace};
 
 /// The environment the example workspace applies.
@@ -52,6 +53,11 @@ impl Env {
     /// `ecsops -C <workspace> <args>` against the emulator.
     pub fn run(&self, args: &[&str]) -> Output {
         self.ws.ecsops_env(args, &self.moto.server.env())
+    }
+
+    /// [`Env::run`] with the AWS requests through `proxy`.
+    pub fn run_through(&self, proxy: &Proxy, args: &[&str]) -> Output {
+        self.ws.ecsops_env(args, &proxy.env(self.moto.server.env()))
     }
 
     /// Replaces the first `from` in `environments/<file>` with `to`.

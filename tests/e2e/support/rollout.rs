@@ -7,7 +7,6 @@
 
 use serde_json::{Value, json};
 
-use super::Output;
 use super::env::Env;
 use super::proxy::{DropResponse, Fault, Proxy};
 
@@ -92,12 +91,7 @@ fn describe_services(edit: fn(&mut Value, &Value)) -> DropResponse {
 
 impl Env {
     /// A proxy in front of this test's emulator applying `rule`.
-    pub fn proxy(&self, rule: DropResponse) -> Proxy {
+    pub fn proxy_with(&self, rule: DropResponse) -> Proxy {
         Proxy::start(self.moto.server.port(), vec![rule])
-    }
-
-    /// `ecsops -C <workspace> <args>` against the emulator through `proxy`.
-    pub fn run_through(&self, proxy: &Proxy, args: &[&str]) -> Output {
-        self.ws.ecsops_env(args, &proxy.env(self.moto.server.env()))
     }
 }

@@ -10,9 +10,15 @@ use super::{Resolved, Stage, Tags};
 pub struct LaunchTemplate<S: Stage = Resolved> {
     /// The template name, unique in the account and region.
     pub name: S::V<String>,
-    /// An AMI id, or `ssm:<parameter>` naming the AMI (resolved on every create and update:
-    /// AWS publishes each new recommended AMI there).
+    /// An AMI id, or `ssm:<parameter>` naming the AMI (AWS publishes each new recommended AMI
+    /// there): what the manifest asks for.
     pub image: S::V<String>,
+    /// The AMI the template launches: `image` itself, or the AMI its parameter named when the
+    /// plan asked SSM (so the plan shows a newly published AMI and the apply launches exactly
+    /// the planned one). Absent while nobody asked (a plan without AWS of a new template, or
+    /// state written before ecsops recorded it): the apply asks SSM then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<S::V<String>>,
     pub instance_type: S::V<String>,
     pub iam_instance_profile_arn: S::V<String>,
     pub security_group_ids: S::V<Vec<String>>,

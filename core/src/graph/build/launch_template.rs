@@ -18,10 +18,11 @@ pub(super) fn launch_template(
     iam: &Iam,
     sg_instances: &Address,
 ) -> Address {
-    let image = match g.ami.as_str() {
-        "recommended" => format!("ssm:{AMI_PARAMETER_X86}"),
-        "recommended-arm64" => format!("ssm:{AMI_PARAMETER_ARM}"),
-        id => id.to_owned(),
+    // A parameter's AMI is only known once SSM is asked: the planner pins it (`plan::ami`).
+    let (image, image_id) = match g.ami.as_str() {
+        "recommended" => (format!("ssm:{AMI_PARAMETER_X86}"), None),
+        "recommended-arm64" => (format!("ssm:{AMI_PARAMETER_ARM}"), None),
+        id => (id.to_owned(), Some(Expr::str(id))),
     };
     let user_data = UserData {
         cluster: &b.prefix,
@@ -39,6 +40,7 @@ pub(super) fn launch_template(
     let template = attrs::LaunchTemplate::<Desired> {
         name: Expr::str(aws_name),
         image: Expr::str(image),
+        image_id,
         instance_type: Expr::str(g.instance_type.clone()),
         iam_instance_profile_arn: Builder::r(&iam.instance_profile, "arn"),
         security_group_ids: Expr::List(vec![Builder::r(sg_instances, "id")]),

@@ -1,9 +1,11 @@
 //! Launch templates on EC2: the instance configuration an auto scaling group launches from.
 //!
-//! The `image` attribute is an AMI id or `ssm:<parameter>`; the parameter is resolved on create
-//! and on every update (AWS publishes a new recommended AMI there), and the AMI used is the
-//! `image_id` output. Refresh reports `image` as the recorded `ssm:` string while the live AMI
-//! is the recorded `image_id`, so a resolved parameter is no drift.
+//! The `image` attribute is an AMI id or `ssm:<parameter>` (what the manifest asks for) and
+//! `image_id` the AMI launched: the plan pins it (`plan::ami`, asking SSM through [`amis`] for
+//! every group at once), so create and update launch exactly the planned AMI; only a template
+//! planned without AWS asks SSM here. Refresh reports `image` as recorded (AWS knows only the
+//! AMI) and `image_id` as the live AMI, so a newer AMI elsewhere is no drift and a changed
+//! one is. [`image_names`] names AMIs for the plan.
 //!
 //! A template's data is immutable per version: an update creates a version with the full data
 //! (a version does not inherit from its source version in moto, and sending everything makes
@@ -15,7 +17,7 @@
 //! account-wide `DescribeLaunchTemplateVersions` for `$Latest` (no template id), matched to the
 //! templates by id: two calls however many templates there are.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     Filter, InstanceType, LaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
@@ -37,9 +39,8 @@ use super::ownership::{adopt, claim, owned_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
+use crate::plan::ami;
 use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
-
-const SSM_PREFIX: &str = "ssm:";
 
 impl Manage for attrs::LaunchTemplate {
     /// Creates the template (its data and the first version) with its tags, or adopts the one
@@ -65,14 +66,12 @@ impl Manage for attrs::LaunchTemplate {
             claim(cx.own, a, id, &tag_map(t.tags()))?;
             tracing::info!(address = %a, id, "adopting an existing launch template");
             let versions = latest_versions(cx, a, Some(id)).await?;
-            let ami = resolve_image(cx, a, &want.image).await?;
-            let live =
-                template_live(t, versions.get(id), Some((&want.image, &ami))).ok_or_else(|| {
-                    missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData")
-                })?;
+            let live = template_live(t, versions.get(id), Some(&want.image)).ok_or_else(|| {
+                missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData")
+            })?;
             return adopt(cx, spec, want, &live.live).await;
         }
-        let ami = resolve_image(cx, a, &want.image).await?;
+        let ami = image_id(cx, a, &want).await?;
         let data = template_data(&want, &ami);
         let tags = owned_tags(cx.own, a, &want.tags);
         let token = spec.client_token(&cx.own.lineage, token_seed);
@@ -100,7 +99,7 @@ impl Manage for attrs::LaunchTemplate {
         let version = t
             .latest_version_number()
             .ok_or_else(|| missing(a, "CreateLaunchTemplate", "LatestVersionNumber"))?;
-        Ok(Applied::new(spec, id, &outputs(id, version, &ami)))
+        Ok(applied(spec, id, version, ami))
     }
 
     /// A new default version with the full data when any attribute differs (tags too:
@@ -111,9 +110,15 @@ impl Manage for attrs::LaunchTemplate {
         let was: attrs::LaunchTemplate = prior.decode()?;
         // Recorded outputs that are missing (state written by hand) just mean a new version.
         let recorded = prior.outputs::<attrs::LaunchTemplate>().ok();
-        let ami = resolve_image(cx, a, &want.image).await?;
+        let ami = image_id(cx, a, &want).await?;
+        // The recorded AMI is the output's (states written before `image_id` was an attribute
+        // lack the attribute).
+        let unpinned = |t: &attrs::LaunchTemplate| attrs::LaunchTemplate {
+            image_id: None,
+            ..t.clone()
+        };
         let version = match recorded {
-            Some(r) if want == was && r.image_id == ami => r.latest_version,
+            Some(r) if unpinned(&want) == unpinned(&was) && r.image_id == ami => r.latest_version,
             _ => {
                 let data = template_data(&want, &ami);
                 let out = until_profile_visible(cx, || async {
@@ -143,11 +148,7 @@ impl Manage for attrs::LaunchTemplate {
             }
         };
         sync_ec2_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(
-            spec,
-            prior.id,
-            &outputs(prior.id, version, &ami),
-        ))
+        Ok(applied(spec, prior.id, version, ami))
     }
 
     /// Deletes the template with all its versions.
@@ -184,6 +185,18 @@ where
     retry_when(cx.waits, cx.waits.consistency, iam_profile_not_visible, op).await
 }
 
+/// `spec` applied as template `id` at `version` launching AMI `launched`, which the record
+/// holds as the `image_id` attribute too (a template planned without AWS had none), so the
+/// next plan compares the AMI it finds with the one launched.
+fn applied(spec: &ResourceSpec, id: &str, version: i64, launched: String) -> Applied {
+    let mut applied = Applied::new(spec, id, &outputs(id, version, &launched));
+    applied.attributes.insert(
+        ami::IMAGE_ID.to_owned(),
+        serde_json::Value::String(launched),
+    );
+    applied
+}
+
 fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
     LaunchTemplateOutputs {
         id: id.to_owned(),
@@ -203,26 +216,22 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     } else {
         latest_versions(cx, &a, None).await?
     };
-    // What each recorded template's `image` stood for when applied; a record that does not
-    // decode (state written by hand) reads the image as the live AMI.
-    let known: BTreeMap<&str, (String, String)> = resources
+    // What each recorded template's manifest asked for; a record that does not decode (state
+    // written by hand) reads the image as the live AMI.
+    let known: BTreeMap<&str, String> = resources
         .iter()
         .filter(|(_, r)| r.kind == Kind::LaunchTemplate)
         .filter_map(|(address, r)| {
             let prior = Prior::of(address, r).ok()?;
             let image = prior.decode::<attrs::LaunchTemplate>().ok()?.image;
-            let ami = prior.outputs::<attrs::LaunchTemplate>().ok()?.image_id;
-            Some((prior.id, (image, ami)))
+            Some((prior.id, image))
         })
         .collect();
     let found = templates
         .iter()
         .filter_map(|t| {
             let id = t.launch_template_id()?;
-            let known = known
-                .get(id)
-                .map(|(image, ami)| (image.as_str(), ami.as_str()));
-            template_live(t, versions.get(id), known)
+            template_live(t, versions.get(id), known.get(id).map(String::as_str))
         })
         .collect();
     settle(cx.own, resources, &[Kind::LaunchTemplate], found, out);
@@ -253,23 +262,87 @@ async fn latest_versions(
         .collect())
 }
 
-/// The AMI `image` names: the AMI itself, or the one its SSM parameter names now.
-async fn resolve_image(cx: Cx<'_>, a: &Address, image: &str) -> Result<String, ProviderError> {
-    let Some(parameter) = image.strip_prefix(SSM_PREFIX) else {
-        return Ok(image.to_owned());
+/// The AMI `want` launches: the planned one, else `image` itself, else the AMI its SSM
+/// parameter names now (a template planned without AWS).
+async fn image_id(
+    cx: Cx<'_>,
+    a: &Address,
+    want: &attrs::LaunchTemplate,
+) -> Result<String, ProviderError> {
+    if let Some(planned) = &want.image_id {
+        return Ok(planned.clone());
+    }
+    let Some(parameter) = ami::parameter(&want.image) else {
+        return Ok(want.image.clone());
     };
+    let (mut found, unknown) = amis(cx, a, &BTreeSet::from([parameter.to_owned()])).await?;
+    found
+        .remove(parameter)
+        .ok_or_else(|| ProviderError::Failed {
+            address: a.clone(),
+            what: format!(
+                "SSM has no parameter {} naming the AMI; check `{}`",
+                unknown.join(", "),
+                ami::manifest_place(a)
+            ),
+        })
+}
+
+/// The AMIs SSM `parameters` name now (parameter → AMI id), one `GetParameters` per ten (the
+/// most AWS takes; an environment has at most two), and the parameters SSM does not have.
+pub(crate) async fn amis(
+    cx: Cx<'_>,
+    a: &Address,
+    parameters: &BTreeSet<String>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), ProviderError> {
+    let (mut found, mut unknown) = (BTreeMap::new(), Vec::new());
+    let names: Vec<&String> = parameters.iter().collect();
+    for chunk in names.chunks(10) {
+        let out = cx
+            .aws
+            .ssm
+            .get_parameters()
+            .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
+            .send()
+            .await
+            .at(a, "GetParameters")?;
+        for p in out.parameters() {
+            let (Some(name), Some(value)) = (p.name(), p.value()) else {
+                return Err(missing(a, "GetParameters", "Parameters.Value"));
+            };
+            found.insert(name.to_owned(), value.to_owned());
+        }
+        unknown.extend(out.invalid_parameters().iter().cloned());
+    }
+    Ok((found, unknown))
+}
+
+/// The image names of the AMIs `ids` (id → name), in one `DescribeImages`; an AMI AWS no
+/// longer has (deregistered) has none. Filtered by id, not asked by id: AWS refuses a request
+/// naming an AMI it does not have.
+pub(crate) async fn image_names(
+    cx: Cx<'_>,
+    a: &Address,
+    ids: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>, ProviderError> {
     let out = cx
         .aws
-        .ssm
-        .get_parameter()
-        .name(parameter)
+        .ec2
+        .describe_images()
+        .filters(
+            Filter::builder()
+                .name("image-id")
+                .set_values(Some(ids.iter().cloned().collect()))
+                .build(),
+        )
         .send()
         .await
-        .at(a, "GetParameter")?;
-    out.parameter()
-        .and_then(|p| p.value())
-        .map(str::to_owned)
-        .ok_or_else(|| missing(a, "GetParameter", "Parameter.Value"))
+        .at(a, "DescribeImages")?;
+    Ok(out
+        .images()
+        .iter()
+        .filter_map(|i| Some((i.image_id()?.to_owned(), i.name()?.to_owned())))
+        .collect())
 }
 
 /// The full launch template data of `want`, with `ami` as the image.
@@ -329,27 +402,24 @@ fn template_data(want: &attrs::LaunchTemplate, ami: &str) -> RequestLaunchTempla
     data.build()
 }
 
-/// A described template in the desired shape. `known` is an `image` attribute with the AMI it
-/// stands for (recorded, or just resolved): the attribute reads as that while the live AMI is
-/// that one, so a resolved `ssm:` parameter is no drift. Data AWS does not answer reads as
-/// empty (and so as drift).
+/// A described template in the desired shape. `image` is what the manifest asked for when it
+/// is known (recorded, or wanted): AWS knows only the AMI, which is `image_id`. Data AWS does
+/// not answer reads as empty (and so as drift).
 fn template_live(
     t: &LaunchTemplate,
     version: Option<&LaunchTemplateVersion>,
-    known: Option<(&str, &str)>,
+    image: Option<&str>,
 ) -> Option<Tagged> {
     let id = t.launch_template_id()?;
     let version = version?;
     let data = version.launch_template_data()?;
     let ami = data.image_id().unwrap_or_default();
-    let image = match known {
-        Some((image, known_ami)) if known_ami == ami => image,
-        _ => ami,
-    };
+    let image = image.unwrap_or(ami);
     let tags = tag_map(t.tags());
     let template = attrs::LaunchTemplate::<Resolved> {
         name: t.launch_template_name()?.to_owned(),
         image: image.to_owned(),
+        image_id: Some(ami.to_owned()),
         instance_type: data
             .instance_type()
             .map_or("", InstanceType::as_str)
@@ -537,6 +607,7 @@ mod tests {
             json!({
                 "name": "acc-default-default",
                 "image": "ami-1",
+                "image_id": "ami-1",
                 "instance_type": "t3.medium",
                 "iam_instance_profile_arn": "arn:aws:iam::1:instance-profile/p",
                 "security_group_ids": ["sg-1"],

@@ -21,10 +21,13 @@ mod live;
 pub mod logs;
 mod once;
 mod ownership;
+mod revision;
+mod service_log;
 pub mod sns;
 mod status;
 mod wait;
 
+pub use service_log::Wanted;
 pub use status::LiveStatus;
 
 pub(crate) use wait::{
@@ -224,6 +227,28 @@ impl AwsProvider {
 
     pub fn ownership(&self) -> &Ownership {
         &self.ownership
+    }
+
+    /// The AMIs SSM `parameters` name now (parameter → AMI id) and the parameters SSM does not
+    /// have: one request for every launch template of a plan.
+    pub async fn amis(
+        &self,
+        parameters: &BTreeSet<String>,
+    ) -> Result<(BTreeMap<String, String>, Vec<String>), ProviderError> {
+        ec2_launch_template::amis(self.cx(), &Self::templates(), parameters).await
+    }
+
+    /// The image names of AMIs `ids` (id → name), in one request.
+    pub async fn image_names(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        ec2_launch_template::image_names(self.cx(), &Self::templates(), ids).await
+    }
+
+    /// What a failure of a read for every launch template names.
+    fn templates() -> Address {
+        Address::new(Kind::LaunchTemplate.as_str())
     }
 
     fn cx(&self) -> Cx<'_> {

@@ -16,10 +16,11 @@ use std::future::Future;
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ec2::types::{Instance, Tag};
-use aws_sdk_ecs::primitives::DateTimeFormat;
 use aws_sdk_ecs::types::Service;
 
 use super::live::{all, recorded};
+use super::revision::{self, Container};
+use super::service_log::{family_revision, service_event};
 use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
@@ -27,8 +28,8 @@ use crate::provider::ProviderError;
 use crate::rollout::{Deployment, Observed, Watched};
 use crate::state::ResourceState;
 use crate::status::{
-    ContainerImage, GroupStatus, InstanceStatus, ServiceEvent, ServiceStatus, TemplateVersion,
-    launched_version, outdated,
+    ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion, launched_version,
+    outdated,
 };
 
 /// The services and instance groups of an environment as AWS reports them, in address order.
@@ -57,7 +58,7 @@ impl AwsProvider {
             describe_services(cx, &services),
             describe_groups(cx, &groups)
         )?;
-        let images = recorded_images(resources)?;
+        let images = revision::recorded_containers(resources)?;
         let unrecorded: Vec<String> = described
             .values()
             .filter_map(Service::task_definition)
@@ -83,12 +84,13 @@ impl AwsProvider {
                     .await
                     .map(|v| ((id, version), v))
             }),
-            each(self, unrecorded, |p, arn| async move {
-                task_definition_images(p.cx(), &arn).await.map(|c| (arn, c))
-            }),
+            revision::described(self, unrecorded),
         )?;
-        let images: BTreeMap<String, Vec<ContainerImage>> =
-            images.into_iter().chain(more_images).collect();
+        let images: BTreeMap<String, Vec<ContainerImage>> = images
+            .into_iter()
+            .chain(more_images)
+            .map(|(arn, containers)| (arn, containers.into_iter().map(image).collect()))
+            .collect();
         let versions: BTreeMap<(String, String), Option<TemplateVersion>> =
             versions.into_iter().collect();
         Ok(LiveStatus {
@@ -170,16 +172,16 @@ fn observed(s: &Service) -> Observed {
 }
 
 /// A recorded service: its name, whether it is a system container, where and what it is.
-struct Recorded {
-    address: Address,
-    name: String,
-    system: bool,
-    cluster: String,
-    arn: String,
-    task_definition: String,
+pub(super) struct Recorded {
+    pub address: Address,
+    pub name: String,
+    pub system: bool,
+    pub cluster: String,
+    pub arn: String,
+    pub task_definition: String,
 }
 
-fn recorded_services(
+pub(super) fn recorded_services(
     resources: &BTreeMap<Address, ResourceState>,
 ) -> Result<Vec<Recorded>, ProviderError> {
     recorded(resources, &[Kind::Service])
@@ -200,35 +202,13 @@ fn recorded_services(
         .collect()
 }
 
-/// The images of every recorded task definition revision, by ARN.
-fn recorded_images(
-    resources: &BTreeMap<Address, ResourceState>,
-) -> Result<BTreeMap<String, Vec<ContainerImage>>, ProviderError> {
-    recorded(resources, &[Kind::TaskDefinition])
-        .into_iter()
-        .filter_map(|(a, r)| Some((a, r, r.id.clone()?)))
-        .map(|(a, r, arn)| {
-            let td: attrs::TaskDefinition = Prior::of(a, r)?.decode()?;
-            let containers = td
-                .container_definitions
-                .into_iter()
-                .map(|c| ContainerImage {
-                    name: c.name,
-                    image: c.image,
-                })
-                .collect();
-            Ok((arn, containers))
-        })
-        .collect()
-}
-
 /// The address's key (`web` of `service[web]`), or the address itself.
 fn key(a: &Address) -> String {
     a.key().map_or_else(|| a.to_string(), |(_, k)| k.to_owned())
 }
 
 /// The recorded services ECS still has, by ARN.
-async fn describe_services(
+pub(super) async fn describe_services(
     cx: Cx<'_>,
     services: &[Recorded],
 ) -> Result<BTreeMap<String, Service>, ProviderError> {
@@ -322,38 +302,15 @@ async fn template_version(
     }))
 }
 
-/// The containers and images of revision `arn`.
-async fn task_definition_images(
-    cx: Cx<'_>,
-    arn: &str,
-) -> Result<Vec<ContainerImage>, ProviderError> {
-    let a = Address::new(Kind::TaskDefinition.as_str());
-    let out = cx
-        .aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(arn)
-        .send()
-        .await
-        .at(&a, "DescribeTaskDefinition")?;
-    Ok(out
-        .task_definition()
-        .map(|td| {
-            td.container_definitions()
-                .iter()
-                .filter_map(|c| {
-                    Some(ContainerImage {
-                        name: c.name()?.to_owned(),
-                        image: c.image()?.to_owned(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+fn image(c: Container) -> ContainerImage {
+    ContainerImage {
+        name: c.name,
+        image: c.image,
+    }
 }
 
 /// Runs `read` on every item at once.
-async fn each<I, T, F, Fut>(
+pub(super) async fn each<I, T, F, Fut>(
     provider: &AwsProvider,
     items: Vec<I>,
     read: F,
@@ -396,20 +353,13 @@ fn service_status(
         name: recorded.name.clone(),
         system: recorded.system,
         missing: false,
-        task_definition: arn.map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()),
+        task_definition: arn.map(|a| family_revision(a).to_owned()),
         desired: o.desired,
         running: o.running,
         pending: o.pending,
         rollout_state: o.primary().and_then(|d| d.rollout_state.clone()),
         // ECS lists events newest first.
-        last_event: s.events().first().and_then(|e| {
-            Some(ServiceEvent {
-                at: e
-                    .created_at()
-                    .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
-                message: e.message()?.to_owned(),
-            })
-        }),
+        last_event: s.events().first().and_then(service_event),
         containers: arn.and_then(|a| images.get(a)).cloned().unwrap_or_default(),
     }
 }
@@ -542,7 +492,8 @@ mod tests {
         assert_eq!(status.rollout_state.as_deref(), Some("IN_PROGRESS"));
         assert_eq!(
             status.last_event,
-            Some(ServiceEvent {
+            Some(crate::events::ServiceEvent {
+                id: None,
                 at: Some("2026-01-01T00:00:00Z".to_owned()),
                 message: "(service web) has started 1 tasks: (task 1).".to_owned()
             })

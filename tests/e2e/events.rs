@@ -1,0 +1,343 @@
+//! `ecsops events` against the emulator, after an apply of the acceptance environment: service
+//! events and stopped tasks with their reasons, exit codes and log streams, in time order, as
+//! text and JSON, with `--since`, `--service` and `--follow`.
+//!
+//! moto writes no service events, runs no tasks (its stopped tasks have exit code 0, no
+//! container reason and no `stoppedAt`) and its ListTasks ignores `serviceName`. So the test
+//! proxy answers `DescribeServices` with AWS-shaped events added to web's service, and
+//! `ListTasks`/`DescribeTasks` with AWS-shaped stopped tasks (one of web's killed for memory, one
+//! of api's that failed to pull its image). ListTasks answers both tasks whichever service it
+//! is asked about, as moto would: ecsops must tell them apart by the task's `group`.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::support::env::{ENV, Env};
+use crate::support::git;
+use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+const OOM: &str = "OutOfMemoryError: Container killed due to memory usage";
+const PULL: &str = "CannotPullContainerError: pull image manifest has been retried 5 time(s)";
+
+/// The acceptance environment applied, and what the canned answers are made of.
+struct Applied {
+    env: Env,
+    web: String,
+    api: String,
+    web_task: String,
+    api_task: String,
+    /// web's log group, as its task definition's `awslogs` options say.
+    web_group: String,
+    now: f64,
+}
+
+async fn applied() -> Applied {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let name = |address: &str| {
+        let arn = env.id(address);
+        arn.rsplit('/').next().expect("a name").to_owned()
+    };
+    let (web, api) = (name("service[web]"), name("service[api]"));
+    let cluster = env.id("ecs_cluster");
+    let state = env.state();
+    let web_group = state["resources"]["task_definition[web]"]["attributes"]
+        ["container_definitions"][0]["logConfiguration"]["options"]["awslogs-group"]
+        .as_str()
+        .unwrap_or_else(|| panic!("web's log group in {state:#}"))
+        .to_owned();
+    let task = |id: &str| format!("arn:aws:ecs:eu-west-1:123456789012:task/{cluster}/{id}");
+    Applied {
+        web_task: task("0a1b2c3d4e5f"),
+        api_task: task("9f8e7d6c5b4a"),
+        web,
+        api,
+        web_group,
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("time")
+            .as_secs_f64(),
+        env,
+    }
+}
+
+/// The JSON body of a request the proxy saw.
+fn body(request: &str) -> Value {
+    let body = request.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+impl Applied {
+    /// A proxy answering as AWS would with the canned events and tasks; web gets the event
+    /// `newer` too once it is set.
+    fn proxy(&self, newer: &Arc<AtomicBool>) -> Proxy {
+        let (web, now) = (self.web.clone(), self.now);
+        let newer = newer.clone();
+        let describe_services = Fault::rewrite(move |_, upstream| {
+            let mut doc: Value = serde_json::from_str(upstream).expect("DescribeServices JSON");
+            for s in doc["services"].as_array_mut().into_iter().flatten() {
+                if s["serviceName"] != web.as_str() {
+                    continue;
+                }
+                // Newest first, as ECS lists them.
+                let mut events = vec![
+                    json!({"id": "ev-recent", "createdAt": now - 600.0,
+                           "message": format!("(service {web}) has reached a steady state.")}),
+                    json!({"id": "ev-old", "createdAt": now - 3.0 * 3600.0,
+                           "message": format!("(service {web}) was unable to place a task.")}),
+                ];
+                if newer.load(Ordering::SeqCst) {
+                    events.insert(
+                        0,
+                        json!({"id": "ev-newer", "createdAt": now - 60.0,
+                               "message": format!("(service {web}) has started 1 tasks.")}),
+                    );
+                }
+                s["events"] = Value::Array(events);
+            }
+            doc.to_string()
+        });
+        let both = json!({"taskArns": [self.web_task, self.api_task]}).to_string();
+        let tasks = [
+            self.task(&self.web_task, &self.web, "web", 137, OOM, 3600.0),
+            self.task(&self.api_task, &self.api, "api", 255, PULL, 1800.0),
+        ];
+        let describe_tasks = Fault::rewrite(move |request, _| {
+            let asked = body(request)["tasks"].clone();
+            let found: Vec<&Value> = tasks
+                .iter()
+                .filter(|t| asked.as_array().is_some_and(|a| a.contains(&t["taskArn"])))
+                .collect();
+            json!({"tasks": found, "failures": []}).to_string()
+        });
+        let rule = |operation: &'static str, fault: Fault| DropResponse {
+            contains: vec![operation],
+            times: usize::MAX,
+            fault,
+        };
+        Proxy::start(
+            self.env.moto.server.port(),
+            vec![
+                rule(
+                    "AmazonEC2ContainerServiceV20141113.DescribeServices",
+                    describe_services,
+                ),
+                rule(
+                    "AmazonEC2ContainerServiceV20141113.ListTasks",
+                    Fault::rewrite(move |_, _| both.clone()),
+                ),
+                rule(
+                    "AmazonEC2ContainerServiceV20141113.DescribeTasks",
+                    describe_tasks,
+                ),
+            ],
+        )
+    }
+
+    /// A stopped task of `service` (its ECS name) as DescribeTasks describes it, stopped `ago`
+    /// seconds ago, its container `container` ending with `exit` for `reason`.
+    fn task(
+        &self,
+        arn: &str,
+        service: &str,
+        container: &str,
+        exit: i32,
+        reason: &str,
+        ago: f64,
+    ) -> Value {
+        let td = self.env.id(&format!("task_definition[{container}]"));
+        json!({
+            "taskArn": arn, "taskDefinitionArn": td, "group": format!("service:{service}"),
+            "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "createdAt": self.now - ago - 120.0, "stoppingAt": self.now - ago - 5.0,
+            "stoppedAt": self.now - ago,
+            "containers": [{"containerArn": format!("{arn}/container"), "taskArn": arn,
+                            "name": container, "lastStatus": "STOPPED", "exitCode": exit,
+                            "reason": reason}],
+        })
+    }
+
+    fn run(&self, proxy: &Proxy, args: &[&str]) -> crate::support::Output {
+        self.env
+            .ws
+            .ecsops_env(args, &proxy.env(self.env.moto.server.env()))
+    }
+}
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("no `{needle}` in:\n{haystack}"))
+}
+
+#[tokio::test]
+async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_order() {
+    let a = applied().await;
+    let proxy = a.proxy(&Arc::new(AtomicBool::new(false)));
+    let web_id = a.web_task.rsplit('/').next().expect("id");
+
+    let text = a.run(&proxy, &["events", ENV]);
+    text.expect_code(0)
+        .expect_in_stdout(&format!("  web  task {web_id} (acceptance-default-web:"))
+        .expect_in_stdout("stopped: Essential container in task exited [EssentialContainerExited]")
+        .expect_in_stdout(&format!("    container web: exit code 137: {OOM}\n"))
+        .expect_in_stdout(&format!(
+            "      logs: group {}, stream web/web/{web_id}\n",
+            a.web_group
+        ))
+        .expect_in_stdout(&format!("    container api: exit code 255: {PULL}\n"));
+    let out = &text.stdout;
+    let order = [
+        position(out, "was unable to place a task"),
+        position(out, &format!("  web  task {web_id}")),
+        position(out, "  api  task 9f8e7d6c5b4a"),
+        position(out, "has reached a steady state"),
+    ];
+    assert!(order.is_sorted(), "oldest first: {order:?}\n{out}");
+    assert_eq!(out.matches("  task ").count(), 2, "each task once:\n{out}");
+    assert!(
+        proxy.matched.load(Ordering::SeqCst) >= 3,
+        "the proxy answered"
+    );
+
+    let recent = a.run(&proxy, &["events", ENV, "--since", "2h"]);
+    recent
+        .expect_code(0)
+        .expect_in_stdout(&format!("task {web_id}"))
+        .expect_in_stdout("has reached a steady state");
+    assert!(
+        !recent.stdout.contains("unable to place"),
+        "older than 2h:\n{}",
+        recent.stdout
+    );
+    let none = a.run(&proxy, &["events", ENV, "--since", "5m"]);
+    none.expect_code(0)
+        .expect_in_stdout("no service events or stopped tasks for `acceptance`");
+
+    let api = a.run(&proxy, &["events", ENV, "--service", "api"]);
+    api.expect_code(0)
+        .expect_in_stdout("  api  task 9f8e7d6c5b4a");
+    assert!(
+        !api.stdout.contains("  web  "),
+        "only api's:\n{}",
+        api.stdout
+    );
+    a.run(&proxy, &["events", ENV, "--service", "nope"])
+        .expect_code(1)
+        .expect_in_stderr("`acceptance` has no service or system container `nope`")
+        .expect_in_stderr("help: its services and system containers: api, web, cadvisor");
+
+    let json = a.run(&proxy, &["events", ENV, "--format", "json"]);
+    json.expect_code(0);
+    let doc: Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", json.stdout));
+    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["environment"], ENV);
+    let events = doc["events"].as_array().expect("events");
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default(),
+                e["service"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("service_event", "web"),
+            ("stopped_task", "web"),
+            ("stopped_task", "api"),
+            ("service_event", "web"),
+        ],
+        "{doc:#}"
+    );
+    let task = &events[1];
+    assert_eq!(task["task_arn"], a.web_task.as_str());
+    assert_eq!(task["stop_code"], "EssentialContainerExited");
+    assert!(task["stopped_at"].is_string(), "{task:#}");
+    let container = &task["containers"][0];
+    assert_eq!(container["name"], "web");
+    assert_eq!(container["exit_code"], 137);
+    assert_eq!(container["reason"], OOM);
+    assert_eq!(container["log_group"], a.web_group.as_str());
+    assert_eq!(
+        container["log_stream"],
+        format!("web/web/{web_id}").as_str()
+    );
+    assert_eq!(events[3]["id"], "ev-recent");
+}
+
+#[tokio::test]
+async fn events_follow_prints_a_new_event_once() {
+    let a = applied().await;
+    let newer = Arc::new(AtomicBool::new(false));
+    let proxy = a.proxy(&newer);
+    let mut env = proxy.env(a.env.moto.server.env());
+    env.push(("ECSOPS_POLL_INTERVAL", "1".to_owned()));
+    let mut child = a
+        .env
+        .ws
+        .command(&["events", ENV, "--follow", "--format", "json"], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start events --follow");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    let wait_for = |count: usize| {
+        let start = Instant::now();
+        while lines.lock().expect("lines").len() < count && start.elapsed() < Duration::from_mins(1)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(4);
+    assert_eq!(lines.lock().expect("lines").len(), 4, "the first read");
+    newer.store(true, Ordering::SeqCst);
+    wait_for(5);
+    // A few more polls, which must print nothing again.
+    std::thread::sleep(Duration::from_secs(3));
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    reader.join().expect("reader");
+    let lines = lines.lock().expect("lines");
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let ids: Vec<&str> = parsed
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .or_else(|| e["task_arn"].as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        ["ev-old", &a.web_task, &a.api_task, "ev-recent", "ev-newer"],
+        "each entry once, the new one last:\n{}",
+        lines.join("\n")
+    );
+    assert!(parsed.iter().all(|e| e["format_version"] == "1.0"));
+}
