@@ -1,5 +1,7 @@
 //! Exit statuses, in one place: 0 success or no changes, 1 error, 2 changes present (with
-//! `--detailed-exitcode`), as Terraform does; `ecsops lock` exits 2 when the lock is held.
+//! `--detailed-exitcode`), as Terraform does; `ecsops lock` exits 2 when the lock is held;
+//! `apply`, `destroy` and `rollback` exit 3 when every step was done but a rollout did not
+//! complete (a pipeline can tell "the deploy is unhealthy" from "the apply broke").
 
 use std::process::ExitCode;
 
@@ -10,6 +12,8 @@ pub enum Exit {
     Changes,
     /// `ecsops lock`: someone holds the lock.
     Locked,
+    /// Every step was applied but a rollout failed or timed out.
+    RolloutFailed,
 }
 
 impl From<Exit> for ExitCode {
@@ -18,6 +22,7 @@ impl From<Exit> for ExitCode {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Error => ExitCode::from(1),
             Exit::Changes | Exit::Locked => ExitCode::from(2),
+            Exit::RolloutFailed => ExitCode::from(3),
         }
     }
 }

@@ -21,7 +21,8 @@
 //! [`plan`] diffs desired against recorded; [`render`] turns a plan into text, Markdown or JSON
 //! (and an edited file into a unified diff, and what the reporting commands found into their
 //! JSON documents);
-//! [`apply`] walks a plan in parallel and saves the state after every step; [`gitops`] reads
+//! [`apply`] walks a plan in parallel and saves the state after every step; [`rollout`] judges
+//! and waits for the deployments an apply started; [`gitops`] reads
 //! and tags git (provenance, protected-environment guards, revisions read from git objects,
 //! one-file commits of `set-image`); [`status`] holds what `status` reports about running
 //! services and instances, with the rule that marks an instance outdated; [`events`] holds
@@ -45,6 +46,7 @@ pub mod plan;
 pub mod provider;
 pub mod render;
 pub mod roll;
+pub mod rollout;
 pub mod schema;
 pub mod source;
 pub mod state;

@@ -1173,7 +1173,10 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     // The port is the target group's: it is replaced, and so is the rule that forwards to it
     // (the old group cannot go while a rule uses it, the new rule needs the new group).
     env.edit("base.toml", "container_port = 80", "container_port = 8080");
-    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    // The service moves to a new revision: moto starts no deployment for it, the proxy answers
+    // as AWS does once that deployment completed.
+    let proxy = env.proxy_with(crate::support::rollout::completing());
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     out.expect_in_stdout("# target_group[web] must be replaced")
         .expect_in_stdout("# listener_rule[web] must be replaced");

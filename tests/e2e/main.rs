@@ -15,6 +15,7 @@ mod recommended_ami;
 mod reporting;
 mod revisions;
 mod roll;
+mod rollout;
 mod set_image;
 mod snapshots;
 mod state_commands;

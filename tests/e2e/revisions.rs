@@ -1,6 +1,10 @@
 //! Task definition revisions kept for rollback (issue 14 item 6): an image change registers
 //! one new revision beside the old one, moves the service over with one `UpdateService`, and
 //! retires only the revisions beyond `[cluster] keep_task_revisions`.
+//!
+//! moto starts no deployment on `UpdateService`: every apply here goes through a proxy that
+//! answers `DescribeServices` as AWS does once the update's rollout completed
+//! ([`rollout::completing`]), which the rollout wait needs before it retires anything.
 
 use std::sync::atomic::Ordering;
 
@@ -10,17 +14,30 @@ use ecsops_core::provider::aws::sdk::ecs::types::TaskDefinitionStatus;
 use crate::support::Output;
 use crate::support::env::{ENV, Env};
 use crate::support::proxy::{DropResponse, Fault, Proxy};
+use crate::support::rollout;
 
 const FAMILY: &str = "acceptance-default-web";
 
 impl Env {
     fn apply_ok(&self) -> Output {
-        let out = self.run(&["apply", ENV, "--auto-approve"]);
+        let proxy = self.proxy_with(rollout::completing());
+        let out = self.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
         out.expect_code(0);
         out
     }
 
-    fn set_web_image(&self, tag: &str) {
+    /// Sets `[cluster] keep_task_revisions`.
+    pub(crate) fn keep_task_revisions(&self, keep: u32) {
+        let path = self.dir().join("environments/acceptance.toml");
+        let text = std::fs::read_to_string(&path).expect("manifest");
+        std::fs::write(
+            &path,
+            format!("{text}\n[cluster]\nkeep_task_revisions = {keep}\n"),
+        )
+        .expect("write manifest");
+    }
+
+    pub(crate) fn set_web_image(&self, tag: &str) {
         self.run(&[
             "set-image",
             ENV,
@@ -30,7 +47,7 @@ impl Env {
     }
 
     /// The family's revisions with `status`, as numbers in ascending order.
-    async fn revisions(&self, status: TaskDefinitionStatus) -> Vec<i32> {
+    pub(crate) async fn revisions(&self, status: TaskDefinitionStatus) -> Vec<i32> {
         let listed = ecs::Client::new(&self.config)
             .list_task_definitions()
             .family_prefix(FAMILY)
@@ -72,9 +89,17 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
         plan.stdout
     );
 
-    // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0).
+    // Every UpdateService goes through the proxy and is counted (no fault: `times` is 0), on
+    // its way to the one answering DescribeServices as AWS does after the rollout.
+    let rollouts = env.proxy_with(rollout::completing());
+    let port = rollouts
+        .endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the proxy's port");
     let proxy = Proxy::start(
-        env.moto.server.port(),
+        port,
         vec![DropResponse {
             contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
             times: 0,
@@ -127,13 +152,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
 #[tokio::test]
 async fn image_changes_beyond_the_kept_revisions_retire_the_oldest() {
     let env = Env::new().await;
-    let path = env.dir().join("environments/acceptance.toml");
-    let text = std::fs::read_to_string(&path).expect("manifest");
-    std::fs::write(
-        &path,
-        format!("{text}\n[cluster]\nkeep_task_revisions = 2\n"),
-    )
-    .expect("write manifest");
+    env.keep_task_revisions(2);
     env.apply_ok();
     for (i, tag) in ["1.28-alpine", "1.29-alpine", "1.30-alpine"]
         .iter()

@@ -23,8 +23,8 @@ fn redacted(check: impl FnOnce()) {
             (r"lineage:? [0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", "lineage [LINEAGE]"),
             // What moto makes up: `vpc-0a1b2c3d4e5f67890`, `subnet-...`, `sg-...`.
             (r"\b(vpc|subnet|sg|igw|rtb|rtbassoc|nat|eipalloc|eni|lt|i|ami)-[0-9a-f]{8,17}\b", "$1-[ID]"),
-            // How long each step took.
-            (r"after \d+\.\ds", "after [DURATION]"),
+            // How long each step took, and each rollout.
+            (r"after \d+(?:\.\d)?s", "after [DURATION]"),
             // A release bump is not a change of what the output says.
             (r#""ecsops_version": "[^"]+""#, r#""ecsops_version": "[VERSION]""#),
         ],

@@ -4,18 +4,14 @@
 //! like AWS, leaves running instances alone when a group's launch template changes).
 //!
 //! moto runs no tasks: running counts are whatever `MOTO_ECS_SERVICE_RUNNING` says (the test
-//! server leaves it unset, so 0), and instances carry the `aws:ec2launchtemplate:version` tag
+//! server sets [`moto::RUNNING`], so every rollout completes), and instances carry the `aws:ec2launchtemplate:version` tag
 //! moto sets at launch, which is what the outdated rule reads.
 
 use serde_json::Value;
 
 use crate::support::env::{ENV, Env};
 use crate::support::git;
-
-fn json_of(out: &crate::support::Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
-}
+use crate::support::moto;
 
 fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["services"]
@@ -33,12 +29,18 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
     before
         .expect_code(0)
         .expect_in_stdout("`acceptance` has no state yet");
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     assert!(doc.get("serial").is_none(), "{doc:#}");
     assert_eq!(doc["services"], serde_json::json!([]));
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     assert_eq!(doc["format_version"], "1.0");
     assert_eq!(doc["environment"], ENV);
     assert_eq!(doc["locked"], false, "status takes no lock");
@@ -56,7 +58,11 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
         web["desired"], 1,
         "acceptance.toml sets web's desired count"
     );
-    assert_eq!(web["running"], 0, "moto runs no tasks");
+    assert_eq!(
+        web["running"],
+        moto::RUNNING,
+        "moto runs no tasks: the test server says this many run"
+    );
     let td = web["task_definition"].as_str().expect("a revision");
     assert!(td.starts_with("acceptance-default-web:"), "{td}");
     assert_eq!(
@@ -111,7 +117,10 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
     git::commit_all(env.dir(), "Larger instances");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
-    let doc = json_of(env.run(&["status", ENV, "--format", "json"]).expect_code(0));
+    let doc = env
+        .run(&["status", ENV, "--format", "json"])
+        .expect_code(0)
+        .json();
     let group = &doc["instance_groups"][0];
     assert_eq!(group["launch_template"]["instance_type"], "t3.large");
     let old_ids: Vec<&Value> = instances.iter().map(|i| &i["id"]).collect();

@@ -1,7 +1,11 @@
 //! `ecsops apply ENV`, `destroy ENV` and `rollback ENV --to REV`: the plan, a confirmation,
 //! then progress per resource (a live status line on a terminal, plain lines otherwise) and a
-//! closing report of what was done, what failed, what is left, and the tag the revision got.
-//! The workflow itself (lock, git checks, tagging) is `ops::apply::run`; this is its terminal.
+//! closing report of what was done, what failed, what is left, and the tag the revision got;
+//! then the rollout of each service it created or changed (a live line per service on a
+//! terminal, a line per finished service otherwise) and, when one did not complete, which and
+//! why. With `--format json` stdout carries only the report document and everything for people
+//! goes to stderr. The workflow itself (lock, git checks, the wait, tagging) is
+//! `ops::apply::run`; this is its terminal.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::{Mutex, PoisonError};
@@ -17,10 +21,12 @@ use ecsops_core::ops::apply::{
 use ecsops_core::plan::Action;
 use ecsops_core::plan::saved::SavedPlan;
 use ecsops_core::render;
+use ecsops_core::render::apply_report::{self, Ended};
+use ecsops_core::rollout::{Finish, Observed, RolloutResult, Tick, WaitOptions};
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
-use super::{Context, FixBucket};
+use super::{Context, FixBucket, Format, FormatArg, parse_duration};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -80,6 +86,22 @@ pub struct ApplyFlags {
     /// Plan against the recorded state without reading the live resources first.
     #[arg(long)]
     offline: bool,
+    /// How long to wait for the rollouts of the services and system containers the apply
+    /// created or changed, such as `20s` or `10m`; a rollout still going then fails the apply
+    /// (exit 3, no tag).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    wait_timeout: Duration,
+    /// Do not wait for rollouts; old task definition revisions are then kept, not retired
+    /// (nothing says the services moved off them).
+    #[arg(long, conflicts_with = "wait_timeout")]
+    no_wait: bool,
+    /// How often the wait reads the services. Five seconds suits AWS (a rollout takes
+    /// minutes; DescribeServices is throttled per account); tests against an emulator whose
+    /// answers are fixed set less, through `ECSOPS_POLL_INTERVAL`.
+    #[arg(long, hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    poll_interval: Duration,
+    #[command(flatten)]
+    format: FormatArg,
     #[command(flatten)]
     lock: LockTimeout,
     #[command(flatten)]
@@ -124,81 +146,124 @@ async fn walk(
     flags: &ApplyFlags,
     saved: Option<Box<SavedPlan>>,
 ) -> Result<Exit, CliError> {
-    let ws = ctx.workspace()?;
-    ctx.check_state(env).await?;
     let operation = mode.operation();
-    let rerun = match &mode {
-        Mode::Apply => format!("ecsops apply {env}"),
-        Mode::Destroy => format!("ecsops destroy {env}"),
-        Mode::Rollback { to } => format!("ecsops rollback {env} --to {to}"),
-    };
-    let request = ApplyRequest {
-        mode,
-        state_url: ctx.state_url.clone(),
-        offline: flags.offline,
-        lock_timeout: flags.lock.timeout,
-        auto_approve,
-        options: ApplyOptions {
-            parallelism: usize::from(flags.parallelism),
-            continue_on_error: flags.continue_on_error,
-            // The manifest's `[cluster] keep_task_revisions` replaces this in the apply.
-            ..ApplyOptions::default()
-        },
-        saved,
-    };
-    // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
-    let interrupt = interrupted();
-    let mut ui = Terminal {
-        progress: None,
-        lock_wait: report::LockWait::default(),
-        asked: None,
-        compared: if flags.offline {
-            render::Compared::Recorded
-        } else {
-            render::Compared::Live
-        },
-    };
-    let report = Box::pin(ecsops_core::ops::apply::run(
-        &ws, env, &request, &mut ui, interrupt,
-    ))
+    let json = flags.format.format == Format::Json;
+    // Stdout is one document however the command ends: the block's errors too.
+    let result: Result<Exit, CliError> = Box::pin(async {
+        let ws = ctx.workspace()?;
+        ctx.check_state(env).await?;
+        let rerun = match &mode {
+            Mode::Apply => format!("ecsops apply {env}"),
+            Mode::Destroy => format!("ecsops destroy {env}"),
+            Mode::Rollback { to } => format!("ecsops rollback {env} --to {to}"),
+        };
+        let request = ApplyRequest {
+            mode,
+            state_url: ctx.state_url.clone(),
+            offline: flags.offline,
+            lock_timeout: flags.lock.timeout,
+            auto_approve,
+            options: ApplyOptions {
+                parallelism: usize::from(flags.parallelism),
+                continue_on_error: flags.continue_on_error,
+            },
+            wait: (!flags.no_wait).then_some(WaitOptions {
+                timeout: flags.wait_timeout,
+                poll: flags.poll_interval,
+            }),
+            saved,
+        };
+        // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
+        let interrupt = interrupted();
+        let mut ui = Terminal {
+            json,
+            wait_timeout: flags.wait_timeout,
+            progress: None,
+            lock_wait: report::LockWait::default(),
+            asked: None,
+            compared: if flags.offline {
+                render::Compared::Recorded
+            } else {
+                render::Compared::Live
+            },
+        };
+        let report = Box::pin(ecsops_core::ops::apply::run(
+            &ws, env, &request, &mut ui, interrupt,
+        ))
+        .await;
+        if let Some(p) = &ui.progress {
+            p.clear();
+        }
+        let verb = verb(operation);
+        if json {
+            let ended = match &report {
+                Ok(ApplyReport::NoChanges) => Some(Ended::NoChanges),
+                Ok(ApplyReport::Cancelled) => Some(Ended::Cancelled),
+                Ok(ApplyReport::Interrupted) => Some(Ended::Interrupted),
+                Ok(ApplyReport::Done(done)) => Some(Ended::Done(done)),
+                Err(OpsError::SaveFailed(failed)) => {
+                    let text = failed.to_string();
+                    print!(
+                        "{}",
+                        apply_report::json(env, operation, Ended::SaveFailed(&failed.outcome, &text))
+                    );
+                    None
+                }
+                // Printed by the caller.
+                Err(_) => None,
+            };
+            if let Some(ended) = ended {
+                print!("{}", apply_report::json(env, operation, ended));
+            }
+        }
+        match report {
+            Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
+            Ok(ApplyReport::Cancelled) => {
+                match &ui.asked {
+                    Some(answer) => anstream::eprintln!(
+                        "{verb} cancelled: only `{answer}` confirms; nothing was changed."
+                    ),
+                    None => anstream::eprintln!("{verb} cancelled; nothing was changed."),
+                }
+                Ok(Exit::Error)
+            }
+            Ok(ApplyReport::Interrupted) => {
+                anstream::eprintln!("\n{verb} interrupted before it started; nothing was changed.");
+                Ok(Exit::Error)
+            }
+            Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
+            Err(OpsError::SaveFailed(failed)) => {
+                report_outcome(operation, &failed.outcome, &rerun, json);
+                anstream::eprintln!("error: {failed}");
+                match &failed.kept_at {
+                    Some(path) => anstream::eprintln!(
+                        "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`",
+                        path.display(),
+                        path.display()
+                    ),
+                    None => anstream::eprintln!(
+                        "help: the state could not be written anywhere; run `ecsops diff {env}` once the backend works: resources carry ownership tags and are adopted"
+                    ),
+                }
+                Ok(Exit::Error)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
     .await;
-    if let Some(p) = &ui.progress {
-        p.clear();
+    if json && let Err(e) = &result {
+        // Stdout is one document however the command ends; the error itself is rendered on
+        // stderr as usual.
+        let text = match e {
+            CliError::Ops(e) => e.to_string(),
+            CliError::Io(e) => e.clone(),
+        };
+        print!(
+            "{}",
+            apply_report::json(env, operation, Ended::Error(&text))
+        );
     }
-    let verb = verb(operation);
-    match report {
-        Ok(ApplyReport::NoChanges) => Ok(Exit::Success),
-        Ok(ApplyReport::Cancelled) => {
-            match &ui.asked {
-                Some(answer) => anstream::eprintln!(
-                    "{verb} cancelled: only `{answer}` confirms; nothing was changed."
-                ),
-                None => anstream::eprintln!("{verb} cancelled; nothing was changed."),
-            }
-            Ok(Exit::Error)
-        }
-        Ok(ApplyReport::Interrupted) => {
-            anstream::eprintln!("\n{verb} interrupted before it started; nothing was changed.");
-            Ok(Exit::Error)
-        }
-        Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun)),
-        Err(OpsError::SaveFailed(failed)) => {
-            report_outcome(operation, &failed.outcome, &rerun);
-            anstream::eprintln!("error: {failed}");
-            match &failed.kept_at {
-                Some(path) => anstream::eprintln!(
-                    "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`",
-                    path.display(),
-                    path.display()
-                ),
-                None => anstream::eprintln!(
-                    "help: the state could not be written anywhere; run `ecsops diff {env}` once the backend works: resources carry ownership tags and are adopted"
-                ),
-            }
-            Ok(Exit::Error)
-        }
-        Err(e) => Err(e.into()),
-    }
+    result
 }
 
 fn verb(operation: Operation) -> &'static str {
@@ -211,6 +276,9 @@ fn verb(operation: Operation) -> &'static str {
 
 /// The terminal side of the workflow.
 struct Terminal {
+    /// Stdout carries the JSON report: everything else goes to stderr.
+    json: bool,
+    wait_timeout: Duration,
     progress: Option<Progress>,
     lock_wait: report::LockWait,
     /// The answer the confirmation asked for, to say so when another one cancels.
@@ -226,17 +294,27 @@ impl Interaction for Terminal {
     fn planned(&mut self, planned: &Planned<'_>) {
         report::diagnostics(planned.sources, planned.warnings);
         if let Some(target) = planned.rollback {
-            anstream::println!(
-                "Rolling back to {}: {} ({})\n",
-                target.describe(),
-                target.commit.subject,
-                target.commit.author
+            say(
+                self.json,
+                format_args!(
+                    "Rolling back to {}: {} ({})\n",
+                    target.describe(),
+                    target.commit.subject,
+                    target.commit.author
+                ),
             );
         }
-        anstream::print!(
-            "{}",
-            render::text::render(planned.plan, term::stdout_color(), self.compared)
-        );
+        let color = if self.json {
+            term::stderr_color()
+        } else {
+            term::stdout_color()
+        };
+        let plan = render::text::render(planned.plan, color, self.compared);
+        if self.json {
+            anstream::eprint!("{plan}");
+        } else {
+            anstream::print!("{plan}");
+        }
         // A delete-first replacement is two steps: the old one destroyed, the new one made; a
         // new revision too: registered, then the oldest retired.
         let total = planned
@@ -250,7 +328,7 @@ impl Interaction for Terminal {
                 _ => 1,
             })
             .sum();
-        self.progress = Some(Progress::new(total));
+        self.progress = Some(Progress::new(total, self.wait_timeout));
     }
 
     fn confirm(&mut self, c: &Confirmation) -> Answer {
@@ -333,8 +411,17 @@ pub(super) fn interrupted() -> impl std::future::Future<Output = ()> + Send {
     }
 }
 
-/// Per-resource lines; on a terminal also a status line (done/total and what runs now),
-/// redrawn in place below them.
+/// A line for people: on stdout, or on stderr when stdout carries the JSON report.
+fn say(json: bool, text: impl std::fmt::Display) {
+    if json {
+        anstream::eprintln!("{text}");
+    } else {
+        anstream::println!("{text}");
+    }
+}
+
+/// Per-resource lines; on a terminal also a status line (done/total and what runs now, or the
+/// services still rolling out), redrawn in place below them.
 struct Progress {
     total: usize,
     finished: usize,
@@ -342,10 +429,13 @@ struct Progress {
     live: bool,
     color: bool,
     started: Instant,
+    wait_timeout: Duration,
+    /// The rollout wait began: when, and the live line of the services still rolling out.
+    rollout: Option<(Instant, String)>,
 }
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    fn new(total: usize, wait_timeout: Duration) -> Self {
         Self {
             total,
             finished: 0,
@@ -353,6 +443,51 @@ impl Progress {
             live: std::io::stderr().is_terminal(),
             color: term::stderr_color(),
             started: Instant::now(),
+            wait_timeout,
+            rollout: None,
+        }
+    }
+
+    fn rollout(&mut self, tick: &Tick) {
+        if self.rollout.is_none() {
+            self.rollout = Some((Instant::now(), String::new()));
+            self.line(&format!(
+                "Waiting for the rollouts (up to {}; `--no-wait` skips this)...",
+                humantime::format_duration(self.wait_timeout)
+            ));
+        }
+        match tick {
+            Tick::Waiting(services) => {
+                let now: Vec<String> = services
+                    .iter()
+                    .map(|p| format!("{} {}", p.service, counts(&p.observed)))
+                    .collect();
+                if let Some((_, line)) = &mut self.rollout {
+                    *line = now.join(" | ");
+                }
+                self.redraw();
+            }
+            Tick::Finished(r) => {
+                let text = match &r.reason {
+                    None => format!(
+                        "{}: rollout of {} completed after {}s ({} running)",
+                        r.address, r.task_definition, r.seconds, r.running
+                    ),
+                    Some(reason) => format!(
+                        "{}: rollout of {} did not complete: {reason} ({})",
+                        r.address,
+                        r.task_definition,
+                        result_counts(r)
+                    ),
+                };
+                let text = if r.completed() || !self.color {
+                    text
+                } else {
+                    let red = anstyle::AnsiColor::Red.on_default().bold();
+                    format!("{red}{text}{red:#}")
+                };
+                self.line(&text);
+            }
         }
     }
 
@@ -417,6 +552,7 @@ impl Progress {
                 "Interrupted: starting nothing new; waiting for {} running step(s) to finish and be saved",
                 self.running.len()
             )),
+            Event::Rollout(tick) => self.rollout(tick),
         }
     }
 
@@ -426,7 +562,26 @@ impl Progress {
             let _ = write!(err, "\r\x1b[K");
         }
         let _ = writeln!(err, "{text}");
-        if self.live {
+        drop(err);
+        self.redraw();
+    }
+
+    /// The status line under the progress lines, on a terminal.
+    fn redraw(&self) {
+        if !self.live {
+            return;
+        }
+        let mut err = anstream::stderr().lock();
+        let _ = write!(err, "\r\x1b[K");
+        if let Some((since, services)) = &self.rollout {
+            if !services.is_empty() {
+                let _ = write!(
+                    err,
+                    "[rolling out, {}s] {services}",
+                    since.elapsed().as_secs()
+                );
+            }
+        } else {
             let mut now: Vec<&str> = self.running.iter().map(String::as_str).take(3).collect();
             if self.running.len() > 3 {
                 now.push("...");
@@ -439,8 +594,8 @@ impl Progress {
                 self.started.elapsed().as_secs(),
                 now.join(", ")
             );
-            let _ = err.flush();
         }
+        let _ = err.flush();
     }
 
     fn clear(&self) {
@@ -448,6 +603,35 @@ impl Progress {
             let _ = write!(anstream::stderr(), "\r\x1b[K");
         }
     }
+}
+
+/// `1/2 running, 1 pending, 2 failed tasks`: a service's counts while it rolls out.
+fn counts(o: &Observed) -> String {
+    tally(o.running, o.desired, o.pending, o.failed_tasks())
+}
+
+fn result_counts(r: &RolloutResult) -> String {
+    use std::fmt::Write as _;
+    let mut text = tally(r.running, r.desired, r.pending, r.failed_tasks);
+    if let Some(state) = &r.rollout_state {
+        let _ = write!(text, "; rollout {state}");
+        if let Some(reason) = &r.rollout_state_reason {
+            let _ = write!(text, ": {reason}");
+        }
+    }
+    text
+}
+
+fn tally(running: i32, desired: i32, pending: i32, failed: i32) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!("{running}/{desired} running");
+    if pending > 0 {
+        let _ = write!(text, ", {pending} pending");
+    }
+    if failed > 0 {
+        let _ = write!(text, ", {failed} failed tasks");
+    }
+    text
 }
 
 fn ing(action: Action, part: Part) -> &'static str {
@@ -475,12 +659,31 @@ fn ed(action: Action, part: Part) -> &'static str {
 }
 
 /// The closing report and the exit status.
-fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
+fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool) -> Exit {
     let outcome = &done.outcome;
-    report_outcome(operation, outcome, rerun);
+    report_outcome(operation, outcome, rerun, json);
+    let unfinished: Vec<&RolloutResult> = done.rollouts.iter().filter(|r| !r.completed()).collect();
+    for r in &unfinished {
+        anstream::eprintln!(
+            "error: the rollout of `{}` ({}) did not complete: {} ({})",
+            r.service,
+            r.task_definition,
+            r.reason.as_deref().unwrap_or_default(),
+            result_counts(r)
+        );
+    }
+    if !unfinished.is_empty() {
+        anstream::eprintln!(
+            "help: the state is saved (serial {}) and the lock released; no tag was made. `ecsops status {env}` shows what runs now; fix the cause (the image, the container's command or health check, capacity), then run `{rerun}` again",
+            outcome.state.serial
+        );
+    }
     match &done.tagging {
         Tagging::Tagged { name, commit } => {
-            anstream::println!("Tagged {name} on {}.", ecsops_core::gitops::short(commit));
+            say(
+                json,
+                format_args!("Tagged {name} on {}.", ecsops_core::gitops::short(commit)),
+            );
         }
         Tagging::Dirty => anstream::eprintln!(
             "warning: not tagged: `{env}` was applied from uncommitted files (recorded as dirty in the state)"
@@ -502,34 +705,49 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str) -> Exit {
     if let Some((target, files)) = &done.rollback
         && outcome.succeeded()
     {
-        anstream::println!(
-            "\nThe work tree still holds the change that was rolled back: the next `ecsops apply {env}` would apply it again."
+        say(
+            json,
+            format_args!(
+                "\nThe work tree still holds the change that was rolled back: the next `ecsops apply {env}` would apply it again."
+            ),
         );
-        anstream::println!("To make git match what is applied now, restore the files and commit:");
-        anstream::println!(
-            "  git restore --source={} -- {}",
-            target.commit.short(),
-            files.join(" ")
+        say(
+            json,
+            "To make git match what is applied now, restore the files and commit:",
         );
-        anstream::println!(
-            "  git commit -m \"Roll back {env} to {}\"",
-            target.describe()
+        say(
+            json,
+            format_args!(
+                "  git restore --source={} -- {}",
+                target.commit.short(),
+                files.join(" ")
+            ),
+        );
+        say(
+            json,
+            format_args!(
+                "  git commit -m \"Roll back {env} to {}\"",
+                target.describe()
+            ),
         );
         if files.len() > 1 {
-            anstream::println!(
-                "(the base files are shared: check the other environments that extend them with `ecsops diff`)"
+            say(
+                json,
+                "(the base files are shared: check the other environments that extend them with `ecsops diff`)",
             );
         }
     }
-    if outcome.succeeded() {
+    if done.succeeded() {
         Exit::Success
+    } else if outcome.succeeded() && unfinished.iter().all(|r| r.result != Finish::Interrupted) {
+        Exit::RolloutFailed
     } else {
         Exit::Error
     }
 }
 
 /// What the walk did: a summary line, failures, and what was not started.
-fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str) {
+fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bool) {
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
     // Like the plan's summary line: revisions only when there are any.
     let revisions = match count(Action::Revise) {
@@ -546,7 +764,7 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str) {
     );
     let verb = verb(operation);
     if outcome.succeeded() {
-        anstream::println!("\n{verb} complete: {done}.");
+        say(json, format_args!("\n{verb} complete: {done}."));
         return;
     }
     let why = if outcome.interrupted {

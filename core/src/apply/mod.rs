@@ -6,6 +6,9 @@
 //! records them; with `continue_on_error` only the dependents of a failed step are skipped.
 //! What it did, what failed (with AWS's code and message) and what it left is in the
 //! [`Outcome`]; a re-run plans what is left and converges.
+//!
+//! A new revision's retirement of old revisions is not run by the walk: it waits for the
+//! rollout of the services moving to the new revision (`ops::apply`), then [`retire`] runs it.
 
 mod schedule;
 
@@ -30,9 +33,6 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// After a failure, go on with the steps that do not depend on the failed one.
     pub continue_on_error: bool,
-    /// Revisions of a versioned resource (a task definition family) kept registered for
-    /// rollback when a new one is made: `[cluster] keep_task_revisions`.
-    pub keep_revisions: u32,
 }
 
 impl Default for ApplyOptions {
@@ -40,7 +40,6 @@ impl Default for ApplyOptions {
         Self {
             parallelism: 10,
             continue_on_error: false,
-            keep_revisions: crate::manifest::DEFAULT_KEEP_TASK_REVISIONS,
         }
     }
 }
@@ -74,6 +73,8 @@ pub enum Event {
     Interrupted,
     /// The state could not be saved: nothing new starts; running steps finish unsaved.
     SaveFailed { error: String },
+    /// The rollout wait after the walk.
+    Rollout(crate::rollout::Tick),
 }
 
 /// A step that failed.
@@ -94,6 +95,8 @@ pub struct Outcome {
     /// Steps never started (after a failure or an interrupt, or dependents of a failure).
     pub not_started: Vec<(Address, Action)>,
     pub interrupted: bool,
+    /// New revisions whose old revisions are retired once the services using them rolled out.
+    pub retirements: Vec<Address>,
 }
 
 impl Outcome {
@@ -185,6 +188,7 @@ pub async fn apply<P: Provider + 'static>(
         failed: Vec::new(),
         not_started: Vec::new(),
         interrupted: false,
+        retirements: Vec::new(),
     };
     // The first save fixes the lineage before anything exists, so the ownership tags of the
     // very first resource already name a lineage that a re-run after a crash will read back.
@@ -238,6 +242,12 @@ pub async fn apply<P: Provider + 'static>(
                 continue;
             }
             let step = &steps[i];
+            if step.part == Part::Retire {
+                // Everything it waited for succeeded; the rollout wait decides the rest.
+                outcome.retirements.push(step.address.clone());
+                settled[i] = true;
+                continue;
+            }
             events(Event::Started {
                 address: step.address.clone(),
                 action: step.shown(),
@@ -246,7 +256,7 @@ pub async fn apply<P: Provider + 'static>(
             match prepare(step, graph, &recorder.state.resources) {
                 Ok(work) => {
                     let provider = Arc::clone(&provider);
-                    running.spawn(run(provider, i, work, token_seed, options.keep_revisions));
+                    running.spawn(run(provider, i, work, token_seed));
                 }
                 Err(error) => {
                     unprepared = Some(Finished {
@@ -330,6 +340,66 @@ pub async fn apply<P: Provider + 'static>(
             kept_at: None,
         }),
     }
+}
+
+/// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions
+/// recorded in `state`), all at once; the failures, reported like the walk's.
+pub async fn retire<P: Provider + 'static>(
+    provider: Arc<P>,
+    addresses: &[Address],
+    state: &State,
+    keep: u32,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Vec<Failure> {
+    let mut running = JoinSet::new();
+    for address in addresses {
+        let Some(current) = state.resources.get(address).cloned() else {
+            continue;
+        };
+        events(Event::Started {
+            address: address.clone(),
+            action: Action::Revise,
+            part: Part::Retire,
+        });
+        let provider = Arc::clone(&provider);
+        let address = address.clone();
+        running.spawn(async move {
+            let started = Instant::now();
+            let r = provider.retire(&address, &current, keep).await;
+            (address, r, started.elapsed())
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = running.join_next().await {
+        let Ok((address, result, elapsed)) = joined else {
+            tracing::error!("a retirement panicked");
+            continue;
+        };
+        let (action, part) = (Action::Revise, Part::Retire);
+        match result {
+            Ok(()) => events(Event::Finished {
+                address,
+                action,
+                part,
+                elapsed,
+                adopted: false,
+            }),
+            Err(error) => {
+                events(Event::Failed {
+                    address: address.clone(),
+                    action,
+                    part,
+                    error: error.to_string(),
+                });
+                failed.push(Failure {
+                    address,
+                    action,
+                    error,
+                });
+            }
+        }
+    }
+    failed
 }
 
 fn skip_dependents(i: usize, dependents: &[Vec<usize>], skipped: &mut BTreeSet<usize>) {
@@ -432,7 +502,7 @@ fn prepare(
     let desired = graph.resources.get(&step.address);
     let spec = match (step.action, desired) {
         (Action::Delete, _) | (_, None) => None,
-        _ if matches!(step.part, Part::Destroy | Part::Retire) => None,
+        _ if step.part == Part::Destroy => None,
         (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
     };
     let kind = spec
@@ -455,24 +525,11 @@ fn prepare(
     })
 }
 
-async fn run<P: Provider>(
-    provider: Arc<P>,
-    index: usize,
-    work: Work,
-    seed: u64,
-    keep_revisions: u32,
-) -> Finished {
+async fn run<P: Provider>(provider: Arc<P>, index: usize, work: Work, seed: u64) -> Finished {
     let started = Instant::now();
     let mut effects = Vec::new();
     let mut adopted = false;
-    let result = perform(
-        &*provider,
-        &work,
-        (seed, keep_revisions),
-        &mut effects,
-        &mut adopted,
-    )
-    .await;
+    let result = perform(&*provider, &work, seed, &mut effects, &mut adopted).await;
     Finished {
         index,
         effects,
@@ -482,11 +539,10 @@ async fn run<P: Provider>(
     }
 }
 
-/// `(seed, keep_revisions)`: the client token seed and the revisions a retirement keeps.
 async fn perform<P: Provider>(
     provider: &P,
     work: &Work,
-    (seed, keep_revisions): (u64, u32),
+    seed: u64,
     effects: &mut Vec<Effect>,
     adopted: &mut bool,
 ) -> Result<(), ProviderError> {
@@ -523,12 +579,6 @@ async fn perform<P: Provider>(
             provider.delete(&work.address, prior).await?;
             effects.push(Effect::Removed);
             Ok(())
-        }
-        Action::Revise if work.part == Part::Retire => {
-            let current = work.prior.as_ref().ok_or_else(missing_prior)?;
-            provider
-                .retire(&work.address, current, keep_revisions)
-                .await
         }
         Action::Revise => {
             let spec = work.spec.as_ref().ok_or_else(missing_spec)?;

@@ -140,7 +140,6 @@ async fn a_failure_starts_nothing_new_records_what_was_done_and_a_rerun_converge
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: false,
-        ..ApplyOptions::default()
     };
     let first = run_apply(
         &provider,
@@ -264,7 +263,6 @@ async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: true,
-        ..ApplyOptions::default()
     };
     let run = run_apply(
         &provider,
@@ -296,7 +294,6 @@ async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
     let options = ApplyOptions {
         parallelism: 1,
         continue_on_error: false,
-        ..ApplyOptions::default()
     };
     let run = run_apply(&provider, &backend, &graph(), options, async {}).await;
     assert!(run.outcome.interrupted);
@@ -550,7 +547,6 @@ async fn never_more_steps_at_once_than_the_parallelism() {
             ApplyOptions {
                 parallelism,
                 continue_on_error: false,
-                ..ApplyOptions::default()
             },
             std::future::pending(),
         )
@@ -618,7 +614,6 @@ async fn a_step_that_cannot_be_prepared_fails_like_any_other() {
         ApplyOptions {
             parallelism: 10,
             continue_on_error: true,
-            ..ApplyOptions::default()
         },
         std::future::pending(),
     )
@@ -714,13 +709,34 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
     let (second, calls) = revise(&provider, &backend).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome);
     assert!(
-        !calls.iter().any(|c| c.starts_with("delete")),
-        "the old revision is never deleted by the change: {calls:?}"
+        !calls
+            .iter()
+            .any(|c| c.starts_with("delete") || c.starts_with("retire")),
+        "the walk neither deletes nor retires the old revision: {calls:?}"
     );
     let created = position(&calls, "create task_definition[web]");
     let updated = position(&calls, "update service[web]");
-    let retired = position(&calls, "retire task_definition[web]");
-    assert!(created < updated && updated < retired, "{calls:?}");
+    assert!(created < updated, "{calls:?}");
+    // The retirement waits for the rollout; once it completed (as the apply's wait says):
+    assert_eq!(
+        second.outcome.retirements,
+        [Address::from("task_definition[web]")]
+    );
+    let state = backend.read().await.expect("reads").expect("a state").state;
+    let mut events = Vec::new();
+    let failed = retire(
+        Arc::clone(&provider),
+        &second.outcome.retirements,
+        &state,
+        3,
+        &mut |e| events.push(e),
+    )
+    .await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        provider.calls().last().map(String::as_str),
+        Some("retire task_definition[web]")
+    );
     // The revision counts once in what was done; its retirement is not a change of its own.
     assert_eq!(
         addresses::<BTreeSet<_>>(&second.outcome.done),
@@ -739,6 +755,7 @@ async fn a_failed_service_update_leaves_the_old_revisions_alone() {
         !calls.iter().any(|c| c.starts_with("retire")),
         "nothing is retired while the service has not moved: {calls:?}"
     );
+    assert!(second.outcome.retirements.is_empty());
     // The registration is done; what is left is the service, not the revision.
     assert_eq!(
         addresses::<Vec<_>>(&second.outcome.not_started),

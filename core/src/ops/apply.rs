@@ -2,25 +2,30 @@
 //! releases the lock. Git checks (protected environments) and the account guard come first,
 //! before the lock; then
 //! lock → read state → refresh → plan → confirm (the CLI asks; an interrupt here cancels) →
-//! walk → record the revision → tag → unlock. The plan shown is the plan applied: nothing can
-//! change the state between the two while the lock is held.
+//! walk (the state saved after every step) → wait for the rollouts of the services it created
+//! or changed → retire old revisions the completed rollouts no longer need → record the
+//! revision → tag → unlock. The plan shown is the plan applied: nothing can change the state
+//! between the two while the lock is held, and no other apply starts a rollout on top of one
+//! being waited for. A failed or timed-out rollout is recorded as a failed apply: no tag.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder};
+use crate::apply::{self, ApplyOptions, Event, Failure, Outcome, Recorder};
 use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
 use crate::gitops::{Repo, short, tag};
-use crate::graph::{Graph, Kind};
+use crate::graph::{Address, Graph, Kind};
 use crate::manifest::load_environment;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Action, Plan, Summary};
 use crate::provider::aws::AwsProvider;
+use crate::rollout::{self, RolloutResult, WaitOptions};
 use crate::source::Sources;
 use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
 use crate::workspace::Workspace;
@@ -63,6 +68,9 @@ pub struct ApplyRequest {
     /// Apply without asking.
     pub auto_approve: bool,
     pub options: ApplyOptions,
+    /// How long to wait for the rollouts; `None` (`--no-wait`): not at all, and no old
+    /// revision is retired (nothing says the services moved off it).
+    pub wait: Option<WaitOptions>,
     /// `apply --plan FILE`: apply exactly this plan (refused when stale) instead of planning.
     pub saved: Option<Box<SavedPlan>>,
 }
@@ -118,6 +126,9 @@ pub enum ApplyReport {
 #[derive(Debug)]
 pub struct Done {
     pub outcome: Outcome,
+    /// The rollout of each service the walk created or changed, when the walk succeeded and
+    /// the apply waited.
+    pub rollouts: Vec<RolloutResult>,
     pub tagging: Tagging,
     /// A rollback's target and the files (as git names them) it restored in AWS but not in
     /// the work tree.
@@ -125,6 +136,13 @@ pub struct Done {
     /// After a launch template change: the instance groups whose running instances do not run
     /// what they launch now, with how many (`ecsops roll` replaces them).
     pub outdated: Vec<(String, usize)>,
+}
+
+impl Done {
+    /// The walk and every rollout finished.
+    pub fn succeeded(&self) -> bool {
+        self.outcome.succeeded() && self.rollouts.iter().all(RolloutResult::completed)
+    }
 }
 
 /// Whether the applied revision was tagged, and why not.
@@ -138,7 +156,7 @@ pub enum Tagging {
     NoRepository,
     /// The environment's files had uncommitted changes.
     Dirty,
-    /// The apply failed or was interrupted.
+    /// The apply failed, was interrupted, or a rollout did not complete.
     Unfinished,
     /// A tag of that name exists (from an earlier state lineage); it is never moved.
     Exists(String),
@@ -513,33 +531,40 @@ impl Locked<'_> {
             state,
             version,
         };
-        let reader = provider.clone();
+        let provider = Arc::new(provider);
         let walked = apply::apply(
-            Arc::new(provider),
+            Arc::clone(&provider),
             &plan,
             &graph,
             &mut recorder,
-            ApplyOptions {
-                keep_revisions: self.desired.manifest.cluster.keep_task_revisions,
-                ..self.request.options
-            },
+            self.request.options,
             interrupt.as_mut(),
             &mut |e| ui.event(e),
         )
         .await;
-        let outcome = match walked {
+        let mut outcome = match walked {
             Ok(o) => o,
             Err(mut e) => {
                 e.kept_at = keep(self.ws.root(), &e.outcome.state);
                 return Err(OpsError::SaveFailed(Box::new(e)));
             }
         };
-        let tagging = self.record(&mut recorder, &outcome, &plan).await;
+        let rollouts = self
+            .roll_out(
+                &provider,
+                &graph,
+                &mut outcome,
+                &recorder.state,
+                ui,
+                interrupt,
+            )
+            .await;
+        let tagging = self.record(&mut recorder, &outcome, &rollouts, &plan).await;
         let template_changed = plan.changes.iter().any(|c| {
             c.kind == Kind::LaunchTemplate && matches!(c.action, Action::Update | Action::Replace)
         });
         let outdated = if outcome.succeeded() && template_changed {
-            outdated_instances(&reader, &recorder.state).await
+            outdated_instances(&provider, &recorder.state).await
         } else {
             Vec::new()
         };
@@ -560,15 +585,101 @@ impl Locked<'_> {
                 state: recorder.state.clone(),
                 ..outcome
             },
+            rollouts,
             tagging,
             rollback,
             outdated,
         })))
     }
 
+    /// After a walk that succeeded: waits for the rollout of every service it created or
+    /// changed (unless `--no-wait`), then retires the old revisions no rollout still needs.
+    /// Failures of the wait's reads and of the retirements join the walk's.
+    async fn roll_out(
+        &self,
+        provider: &Arc<AwsProvider>,
+        graph: &Graph,
+        outcome: &mut Outcome,
+        state: &State,
+        ui: &mut dyn Interaction,
+        interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Vec<RolloutResult> {
+        let retirements = std::mem::take(&mut outcome.retirements);
+        let Some(options) = self.request.wait else {
+            return Vec::new();
+        };
+        if !outcome.succeeded() {
+            return Vec::new();
+        }
+        let changed: BTreeSet<Address> = outcome
+            .done
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Create | Action::Update | Action::Replace))
+            .map(|(a, _)| a.clone())
+            .collect();
+        let watched = match AwsProvider::watched(&state.resources, &changed) {
+            Ok(w) => w,
+            Err(error) => {
+                outcome.failed.push(Failure {
+                    address: Address::new(crate::graph::Kind::Service.as_str()),
+                    action: Action::Update,
+                    error,
+                });
+                return Vec::new();
+            }
+        };
+        let rollouts = rollout::wait(
+            watched,
+            options,
+            |w| {
+                let p = Arc::clone(provider);
+                async move { p.observe(&w).await.map_err(|e| e.to_string()) }
+            },
+            interrupt,
+            &mut |t| ui.event(Event::Rollout(t)),
+        )
+        .await;
+        // A revision is retired only when every service moving to it has rolled out: a
+        // rollback (by ECS or by `ecsops rollback`) needs the old ones.
+        let rolled_out = |user: &Address| {
+            rollouts
+                .iter()
+                .find(|r| r.address == *user)
+                .is_none_or(RolloutResult::completed)
+        };
+        let retire: Vec<Address> = retirements
+            .into_iter()
+            .filter(|td| {
+                graph
+                    .resources
+                    .values()
+                    .filter(|r| r.depends_on.contains(td))
+                    .all(|r| rolled_out(&r.address))
+            })
+            .collect();
+        let keep = self.desired.manifest.cluster.keep_task_revisions;
+        let failed = apply::retire(Arc::clone(provider), &retire, state, keep, &mut |e| {
+            ui.event(e);
+        })
+        .await;
+        outcome.failed.extend(failed);
+        rollouts
+    }
+
     /// The last save of the apply: the revision it came from and how it ended; then the tag,
-    /// when the apply finished and its files were committed.
-    async fn record(&self, recorder: &mut Recorder<'_>, outcome: &Outcome, plan: &Plan) -> Tagging {
+    /// when the apply and its rollouts finished and its files were committed.
+    async fn record(
+        &self,
+        recorder: &mut Recorder<'_>,
+        outcome: &Outcome,
+        rollouts: &[RolloutResult],
+        plan: &Plan,
+    ) -> Tagging {
+        let succeeded = outcome.succeeded() && rollouts.iter().all(RolloutResult::completed);
+        let interrupted = outcome.interrupted
+            || rollouts
+                .iter()
+                .any(|r| r.result == rollout::Finish::Interrupted);
         let Some(provenance) = &self.provenance else {
             recorder.state.revision = None;
             return match recorder.save_kept().await {
@@ -578,7 +689,7 @@ impl Locked<'_> {
         };
         let serial = recorder.state.serial + 1;
         let name = tag::name(self.environment, serial);
-        let tagging = if !outcome.succeeded() {
+        let tagging = if !succeeded {
             Tagging::Unfinished
         } else if provenance.dirty {
             Tagging::Dirty
@@ -591,9 +702,9 @@ impl Locked<'_> {
             }
         };
         let tagged = matches!(tagging, Tagging::Tagged { .. });
-        let result = if outcome.interrupted {
+        let result = if interrupted {
             ApplyResult::Interrupted
-        } else if outcome.succeeded() {
+        } else if succeeded {
             ApplyResult::Applied
         } else {
             ApplyResult::Failed

@@ -8,8 +8,10 @@
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
 //! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
 //! report (validate, state, lock, output); [`status`] shows what `status` found and [`events`]
-//! what ECS says happened to services (the `events` log, a failed rollout's history).
+//! what ECS says happened to services (the `events` log, a failed rollout's history);
+//! [`apply_report`] is the JSON report of `apply`, `destroy` and `rollback`.
 
+pub mod apply_report;
 mod attribute;
 pub mod events;
 #[cfg(test)]

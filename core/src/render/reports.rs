@@ -380,6 +380,16 @@ pub(super) mod tests {
                 )),
             ),
             (
+                "apply",
+                parse(crate::render::apply_report::json(
+                    "acc",
+                    crate::state::Operation::Apply,
+                    crate::render::apply_report::Ended::Done(
+                        &crate::render::apply_report::example(),
+                    ),
+                )),
+            ),
+            (
                 "events",
                 parse(crate::render::events::json(
                     "acc",

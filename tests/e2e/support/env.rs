@@ -29,7 +29,15 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Self {
-        let moto = moto::moto();
+        Self::on(moto::moto()).await
+    }
+
+    /// On the emulator whose services never finish a rollout ([`moto::stuck_moto`]).
+    pub async fn stuck() -> Self {
+        Self::on(moto::stuck_moto()).await
+    }
+
+    async fn on(moto: MotoGuard) -> Self {
         let config = super::aws::sdk_config(&moto.server.endpoint).await;
         Self {
             ws: Workspace::example(),

@@ -12,6 +12,7 @@ pub mod git;
 pub mod moto;
 pub mod provider;
 pub mod proxy;
+pub mod rollout;
 pub mod taplo;
 
 /// The repository root (the workspace of the example manifests).
@@ -141,6 +142,16 @@ pub struct Output {
 }
 
 impl Output {
+    /// Stdout as the one JSON document it must be.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
     /// Asserts the exit code, showing the output when it differs.
     pub fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(

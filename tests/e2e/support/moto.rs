@@ -5,6 +5,13 @@
 //!
 //! Tests that use moto take [`moto()`], which also serializes them: a reset must not wipe
 //! another test's resources mid-run.
+//!
+//! moto runs no tasks: a service's counts and its deployment's rollout state come from
+//! environment variables the server reads when the service is created. The default server
+//! runs [`RUNNING`] tasks per service, more than any example service wants, so every rollout
+//! is COMPLETED at once and an apply's rollout wait ends on its first read; [`stuck_moto()`]
+//! is a second server whose services run nothing and report failed tasks (a rollout that never
+//! completes).
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -22,8 +29,15 @@ pub struct Moto {
     port: u16,
 }
 
+/// Tasks every service of the default server runs (`MOTO_ECS_SERVICE_RUNNING`).
+pub const RUNNING: i32 = 10;
+/// Failed tasks every deployment of the stuck server reports (`MOTO_ECS_SERVICE_FAILED_TASKS`).
+pub const STUCK_FAILED_TASKS: i32 = 2;
+
 static SERVER: OnceLock<Moto> = OnceLock::new();
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
+static STUCK: OnceLock<Moto> = OnceLock::new();
+static STUCK_EXCLUSIVE: Mutex<()> = Mutex::new(());
 
 /// Exclusive use of a freshly reset moto server.
 pub struct MotoGuard {
@@ -32,10 +46,35 @@ pub struct MotoGuard {
 }
 
 pub fn moto() -> MotoGuard {
-    let exclusive = EXCLUSIVE
+    guard(
+        &EXCLUSIVE,
+        &SERVER,
+        &[("MOTO_ECS_SERVICE_RUNNING", RUNNING)],
+    )
+}
+
+/// Exclusive use of the second server, whose services never finish a rollout: no task runs,
+/// and every deployment stays IN_PROGRESS with [`STUCK_FAILED_TASKS`] failed tasks.
+pub fn stuck_moto() -> MotoGuard {
+    guard(
+        &STUCK_EXCLUSIVE,
+        &STUCK,
+        &[
+            ("MOTO_ECS_SERVICE_RUNNING", 0),
+            ("MOTO_ECS_SERVICE_FAILED_TASKS", STUCK_FAILED_TASKS),
+        ],
+    )
+}
+
+fn guard(
+    exclusive: &'static Mutex<()>,
+    server: &'static OnceLock<Moto>,
+    env: &[(&str, i32)],
+) -> MotoGuard {
+    let exclusive = exclusive
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = SERVER.get_or_init(start);
+    let server = server.get_or_init(|| start(env));
     server.post("/moto-api/reset");
     MotoGuard {
         _exclusive: exclusive,
@@ -43,7 +82,7 @@ pub fn moto() -> MotoGuard {
     }
 }
 
-fn start() -> Moto {
+fn start(env: &[(&str, i32)]) -> Moto {
     let moto_server = python_tool("moto", "moto_server").display().to_string();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -60,6 +99,7 @@ fn start() -> Moto {
         .arg("-c")
         .arg(format!("({watcher}) &"))
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .envs(env.iter().map(|(k, v)| (*k, v.to_string())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -105,6 +145,9 @@ impl Moto {
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_REGION", REGION.to_owned()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            // The emulator's answers change only when a test changes them: no need to wait
+            // the 5 s meant for AWS between reads of a rollout.
+            ("ECSOPS_POLL_INTERVAL", "200ms".to_owned()),
         ]
     }
 

@@ -5,10 +5,13 @@
 //! versions) and `DescribeTaskDefinition` only for a revision the state does not record (a
 //! service ECS rolled back, say): the recorded revisions already say their images.
 //!
+//! The rollout wait reads through the same `DescribeServices` batches ([`AwsProvider::observe`]),
+//! and `status` shows a service's counts and rollout state from the same [`Observed`].
+//!
 //! Nothing here changes AWS, and nothing depends on the ownership tags: the state says what is
 //! ours.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
@@ -22,6 +25,7 @@ use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
 use crate::provider::ProviderError;
+use crate::rollout::{Deployment, Observed, Watched};
 use crate::state::ResourceState;
 use crate::status::{
     Capacity, ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion,
@@ -110,12 +114,71 @@ impl AwsProvider {
     }
 }
 
+impl AwsProvider {
+    /// What the rollout wait watches: the recorded services at `addresses`.
+    pub fn watched(
+        resources: &BTreeMap<Address, ResourceState>,
+        addresses: &BTreeSet<Address>,
+    ) -> Result<Vec<Watched>, ProviderError> {
+        Ok(recorded_services(resources)?
+            .into_iter()
+            .filter(|s| addresses.contains(&s.address))
+            .map(|s| Watched {
+                address: s.address,
+                name: s.name,
+                cluster: s.cluster,
+                arn: s.arn,
+                task_definition: s.task_definition,
+            })
+            .collect())
+    }
+
+    /// The deployments of `services` as ECS reports them now, by service ARN; a service ECS
+    /// no longer has is absent.
+    pub async fn observe(
+        &self,
+        services: &[Watched],
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let found = described(
+            self.cx(),
+            services.iter().map(|w| (w.cluster.as_str(), &w.arn)),
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(arn, s)| (arn, observed(&s)))
+            .collect())
+    }
+}
+
+/// A service's counts and deployments: what the rollout wait judges and `status` shows.
+fn observed(s: &Service) -> Observed {
+    Observed {
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                status: d.status().unwrap_or_default().to_owned(),
+                task_definition: d.task_definition().map(str::to_owned),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_owned()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
+                failed_tasks: d.failed_tasks(),
+            })
+            .collect(),
+    }
+}
+
 /// A recorded service: its name, whether it is a system container, where and what it is.
 pub(super) struct Recorded {
+    pub address: Address,
     pub name: String,
     pub system: bool,
     pub cluster: String,
     pub arn: String,
+    pub task_definition: String,
 }
 
 pub(super) fn recorded_services(
@@ -127,11 +190,13 @@ pub(super) fn recorded_services(
         .map(|(a, r)| {
             let s: attrs::Service = Prior::of(a, r)?.decode()?;
             Ok(Recorded {
+                address: a.clone(),
                 name: key(a),
                 // System containers are the daemons: services are replicas.
                 system: s.scheduling_strategy == "DAEMON",
                 cluster: s.cluster,
                 arn: r.id.clone().unwrap_or_default(),
+                task_definition: s.task_definition,
             })
         })
         .collect()
@@ -147,13 +212,19 @@ pub(super) async fn describe_services(
     cx: Cx<'_>,
     services: &[Recorded],
 ) -> Result<BTreeMap<String, Service>, ProviderError> {
+    described(cx, services.iter().map(|s| (s.cluster.as_str(), &s.arn))).await
+}
+
+/// The services at `(cluster, arn)` ECS still has, by ARN: one `DescribeServices` per cluster
+/// and ten services.
+async fn described<'s>(
+    cx: Cx<'_>,
+    services: impl Iterator<Item = (&'s str, &'s String)>,
+) -> Result<BTreeMap<String, Service>, ProviderError> {
     let a = Address::new(Kind::Service.as_str());
     let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for s in services {
-        by_cluster
-            .entry(&s.cluster)
-            .or_default()
-            .push(s.arn.clone());
+    for (cluster, arn) in services {
+        by_cluster.entry(cluster).or_default().push(arn.clone());
     }
     let mut found = BTreeMap::new();
     for (cluster, arns) in by_cluster {
@@ -277,21 +348,16 @@ fn service_status(
         };
     };
     let arn = s.task_definition();
-    let primary = s
-        .deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"));
+    let o = observed(s);
     ServiceStatus {
         name: recorded.name.clone(),
         system: recorded.system,
         missing: false,
         task_definition: arn.map(|a| family_revision(a).to_owned()),
-        desired: s.desired_count(),
-        running: s.running_count(),
-        pending: s.pending_count(),
-        rollout_state: primary
-            .and_then(|d| d.rollout_state())
-            .map(|r| r.as_str().to_owned()),
+        desired: o.desired,
+        running: o.running,
+        pending: o.pending,
+        rollout_state: o.primary().and_then(|d| d.rollout_state.clone()),
         // ECS lists events newest first.
         last_event: s.events().first().and_then(service_event),
         containers: arn.and_then(|a| images.get(a)).cloned().unwrap_or_default(),
@@ -417,10 +483,12 @@ mod tests {
             .events(Event::builder().message("older").build())
             .build();
         let recorded = Recorded {
+            address: Address::from("service[web]"),
             name: "web".to_owned(),
             system: false,
             cluster: "acc".to_owned(),
             arn: "arn:aws:ecs:eu-west-1:123456789012:service/acc/web".to_owned(),
+            task_definition: arn.to_owned(),
         };
         let images = BTreeMap::from([(
             arn.to_owned(),
