@@ -19,7 +19,7 @@ const GET_PARAMETERS: &str = "AmazonSSM.GetParameters";
 
 impl Env {
     /// The AMI the launch template's recorded version launches.
-    fn recorded_ami(&self) -> String {
+    pub(crate) fn recorded_ami(&self) -> String {
         self.state()["resources"]["launch_template[default]"]["outputs"]["image_id"]
             .as_str()
             .expect("a recorded AMI")
@@ -27,7 +27,7 @@ impl Env {
     }
 
     /// Another x86 ECS-optimized Amazon Linux 2023 AMI moto knows than `current`, with its name.
-    async fn another_ecs_ami(&self, current: &str) -> (String, String) {
+    pub(crate) async fn another_ecs_ami(&self, current: &str) -> (String, String) {
         let images = self
             .ec2()
             .describe_images()
@@ -74,7 +74,7 @@ impl Env {
 }
 
 /// Answers every `GetParameters` with `newer` where the emulator says `current`, counting them.
-fn ssm_publishes(env: &Env, current: &str, newer: &str) -> Proxy {
+pub(crate) fn ssm_publishes(env: &Env, current: &str, newer: &str) -> Proxy {
     let (current, newer) = (current.to_owned(), newer.to_owned());
     Proxy::start(
         env.moto.server.port(),

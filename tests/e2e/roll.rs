@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ecsops_core::provider::aws::sdk::{autoscaling, ecs};
 
+use crate::recommended_ami::ssm_publishes;
 use crate::support::agent::{Agent, container_instances, running};
 use crate::support::env::{ENV, Env};
 use crate::support::{Output, git};
@@ -382,4 +383,64 @@ async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
     assert_eq!(now.instances.len(), 1, "{now:?}");
     assert!(!old.contains(&now.instances[0].0), "{now:?}");
     assert!(now.tags.is_empty(), "{now:?}");
+}
+
+/// Issue 16's first acceptance point end to end: SSM names a newer ECS-optimized AMI (the
+/// proxy answers `GetParameters` with another AMI moto has, as AWS does once it publishes one),
+/// the plan shows it, apply makes a template version launching it, and `roll` moves every
+/// instance onto it.
+#[tokio::test]
+async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let _agent = Agent::start(&env.config, &env.group_name(), &env.cluster());
+    Agent::until_active(&env.config, &env.cluster(), 2).await;
+    let old_ami = env.recorded_ami();
+    let (new_ami, _) = env.another_ecs_ami(&old_ami).await;
+    let old = env.group().await.instances;
+    let proxy = ssm_publishes(&env, &old_ami, &new_ami);
+
+    env.run_through(&proxy, &["diff", ENV, "--detailed-exitcode"])
+        .expect_code(2)
+        .expect_in_stdout(&format!("\"{old_ami}\" -> \"{new_ami}\""));
+    env.run_through(&proxy, &["apply", ENV, "--auto-approve"])
+        .expect_code(0)
+        .expect_in_stdout("hint: 2 instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`");
+    env.roll(&["--dry-run"], "20s")
+        .expect_code(0)
+        .expect_in_stdout("instance group default: 2 outdated instances");
+
+    env.roll(&["--auto-approve"], "20s").expect_code(0);
+    let now = env.group().await;
+    assert_eq!(now.instances.len(), 2, "{now:?}");
+    let ids: Vec<String> = now.instances.iter().map(|(id, _)| id.clone()).collect();
+    for (id, _) in &old {
+        assert!(
+            !ids.contains(id),
+            "old instance {id} still in service: {now:?}"
+        );
+    }
+    let described = env
+        .ec2()
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+        .expect("describe instances");
+    let amis: Vec<&str> = described
+        .reservations()
+        .iter()
+        .flat_map(ecsops_core::provider::aws::sdk::ec2::types::Reservation::instances)
+        .filter_map(|i| i.image_id())
+        .collect();
+    assert_eq!(
+        amis,
+        [new_ami.as_str(); 2],
+        "every instance launches the new AMI"
+    );
+    env.roll(&["--auto-approve"], "20s")
+        .expect_code(0)
+        .expect_in_stdout("Nothing to roll in `acceptance`");
 }
