@@ -202,14 +202,14 @@ pub fn error(err: &CliError) {
         }
         CliError::Ops(e @ OpsError::UnknownService { known, .. }) => {
             anstream::eprintln!("error: {e}");
-            if known.is_empty() {
-                anstream::eprintln!("help: the manifest has no services or system containers");
-            } else {
-                anstream::eprintln!(
-                    "help: its services and system containers: {}",
-                    known.join(", ")
-                );
-            }
+            anstream::eprintln!(
+                "help: {}",
+                known_names(
+                    known,
+                    "its services and system containers are",
+                    "the manifest has no services or system containers"
+                )
+            );
         }
         CliError::Ops(e @ OpsError::AmiParameter { .. }) => {
             anstream::eprintln!("error: {e}");
@@ -220,18 +220,14 @@ pub fn error(err: &CliError) {
         }
         CliError::Ops(e @ OpsError::UnknownGroup { known, .. }) => {
             anstream::eprintln!("error: {e}");
-            if known.is_empty() {
-                anstream::eprintln!("help: it has no instance groups; apply one first");
-            } else {
-                anstream::eprintln!(
-                    "help: its instance groups are {}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+            anstream::eprintln!(
+                "help: {}",
+                known_names(
+                    known,
+                    "its instance groups are",
+                    "it has no instance groups; apply one first"
+                )
+            );
         }
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
@@ -425,4 +421,13 @@ pub fn bucket_check(check: &ecsops_core::ops::state::BucketCheck) {
         );
         anstream::eprintln!("help: run with `--fix-bucket` to turn them on");
     }
+}
+
+/// The names a user may pick from, after `lead`; `none` when there are none.
+fn known_names(known: &[String], lead: &str, none: &str) -> String {
+    if known.is_empty() {
+        return none.to_owned();
+    }
+    let names: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    format!("{lead} {}", names.join(", "))
 }

@@ -193,6 +193,11 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
     .expect("JSON report");
     assert_eq!(json["format_version"], "1.0");
     assert_eq!(json["ended"], "nothing_to_do");
+
+    env.roll(&["--group", "nope"], "20s")
+        .expect_code(1)
+        .expect_in_stderr("`acceptance` has no applied instance group `nope`")
+        .expect_in_stderr("help: its instance groups are `default`");
 }
 
 #[tokio::test]
