@@ -109,7 +109,7 @@ impl Env {
 
     fn roll_env(&self, timeout: &str) -> Vec<(&'static str, String)> {
         let mut env = self.moto.server.env();
-        env.push(("ECSOPS_POLL_INTERVAL", "0.2".to_owned()));
+        env.push(("ECSOPS_POLL_INTERVAL", "200ms".to_owned()));
         env.push(("ECSOPS_ROLL_WAIT_TIMEOUT", timeout.to_owned()));
         env
     }

@@ -26,7 +26,7 @@ use ecsops_core::rollout::{Finish, Observed, RolloutResult, Tick, WaitOptions};
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, parse_duration};
+use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -95,11 +95,8 @@ pub struct ApplyFlags {
     /// (nothing says the services moved off them).
     #[arg(long, conflicts_with = "wait_timeout")]
     no_wait: bool,
-    /// How often the wait reads the services. Five seconds suits AWS (a rollout takes
-    /// minutes; DescribeServices is throttled per account); tests against an emulator whose
-    /// answers are fixed set less, through `ECSOPS_POLL_INTERVAL`.
-    #[arg(long, hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
-    poll_interval: Duration,
+    #[command(flatten)]
+    poll: PollInterval,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
@@ -169,7 +166,7 @@ async fn walk(
             },
             wait: (!flags.no_wait).then_some(WaitOptions {
                 timeout: flags.wait_timeout,
-                poll: flags.poll_interval,
+                poll: flags.poll.every,
             }),
             saved,
         };

@@ -10,12 +10,9 @@ use ecsops_core::events::Seen;
 use ecsops_core::ops::events as ops;
 use ecsops_core::render::events as render;
 
-use super::{Context, FixBucket, Format, FormatArg, parse_duration};
+use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
 use crate::exit::Exit;
 use crate::report::CliError;
-
-/// How often `--follow` reads ECS unless `ECSOPS_POLL_INTERVAL` (seconds) says otherwise.
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -33,6 +30,8 @@ pub struct EventsArgs {
     #[arg(long)]
     follow: bool,
     #[command(flatten)]
+    poll: PollInterval,
+    #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     pub bucket: FixBucket,
@@ -40,7 +39,7 @@ pub struct EventsArgs {
 
 pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
     let env = &args.environment;
-    let interval = args.follow.then(poll_interval).transpose()?;
+    let interval = args.follow.then_some(args.poll.every);
     ctx.check_state(env).await?;
     let ws = ctx.workspace()?;
     let reader = ops::open(
@@ -80,23 +79,5 @@ async fn follow(
         // Whoever reads a pipe should see each entry as it comes, not when a buffer fills.
         let _ = std::io::stdout().flush();
         tokio::time::sleep(interval).await;
-    }
-}
-
-/// `ECSOPS_POLL_INTERVAL` (whole seconds), else [`POLL_INTERVAL`].
-fn poll_interval() -> Result<Duration, CliError> {
-    match std::env::var("ECSOPS_POLL_INTERVAL") {
-        Err(_) => Ok(POLL_INTERVAL),
-        Ok(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                CliError::Io(format!(
-                    "`ECSOPS_POLL_INTERVAL` is `{s}`: set it to a number of seconds, such as `5`"
-                ))
-            }),
     }
 }

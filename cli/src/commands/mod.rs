@@ -40,6 +40,23 @@ pub struct FormatArg {
     pub format: Format,
 }
 
+/// How often a command that waits reads AWS again: the rollout wait of `apply`, `roll`,
+/// `events --follow`. Five seconds suits AWS (rollouts and launches take minutes; the describe
+/// calls are throttled per account); tests against an emulator, whose answers are ready at once,
+/// set less through `ECSOPS_POLL_INTERVAL` (`200ms`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PollInterval {
+    #[arg(long = "poll-interval", hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    pub every: Duration,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err(format!("`{s}`: the interval must be longer than zero")),
+        every => Ok(every),
+    }
+}
+
 /// A duration such as `30s`, `5m`, `1h` or `2d` (a bare number is seconds), for the options that
 /// take one.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -13,9 +13,8 @@ use ecsops_core::render::roll as render;
 use ecsops_core::state::LockInfo;
 
 use super::apply::{ask, interrupted};
-use super::parse_duration;
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg};
+use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 
@@ -40,14 +39,8 @@ pub struct RollArgs {
     /// as `10m`.
     #[arg(long, value_name = "DURATION", env = "ECSOPS_ROLL_WAIT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
     wait_timeout: Duration,
-    /// Seconds between two looks at AWS while waiting.
-    #[arg(
-        long,
-        hide = true,
-        env = "ECSOPS_POLL_INTERVAL",
-        default_value_t = 10.0
-    )]
-    poll_interval: f64,
+    #[command(flatten)]
+    poll: PollInterval,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
@@ -68,8 +61,7 @@ pub async fn run(ctx: &Context, args: &RollArgs) -> Result<Exit, CliError> {
         auto_approve: args.auto_approve,
         lock_timeout: args.lock.timeout,
         wait_timeout: args.wait_timeout,
-        poll: Duration::try_from_secs_f64(args.poll_interval)
-            .map_err(|e| CliError::Io(format!("`ECSOPS_POLL_INTERVAL`: {e}")))?,
+        poll: args.poll.every,
     };
     let mut ui = Terminal {
         json: args.format.format == Format::Json,
