@@ -99,6 +99,15 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
     assert_eq!(git::tags(fresh.dir(), ENV).len(), 1);
 }
 
+/// The acceptance environment applied from a commit, then web's image changed in the next.
+fn applied_then_web_image_changed(env: &Env) {
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    env.set_web_image("1.28-alpine");
+    git::commit_all(env.dir(), "web 1.28");
+}
+
 /// Stands for AWS after a deployment circuit breaker rolled an image change back: the
 /// PRIMARY deployment runs the old revision again, the new one's deployment FAILED. moto
 /// writes no service events and runs no tasks, so the proxy also answers as AWS would with
@@ -110,11 +119,7 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
     // One revision kept: a retirement after a completed rollout shows at once (and its
     // absence after a failed one).
     env.keep_task_revisions(1);
-    git::init(env.dir());
-    git::commit_all(env.dir(), "Acceptance environment");
-    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
-    env.set_web_image("1.28-alpine");
-    git::commit_all(env.dir(), "web 1.28");
+    applied_then_web_image_changed(&env);
 
     let (web, group) = (env.ecs_name("service[web]"), env.web_log_group());
     let old_td = env.id("task_definition[web]");
@@ -233,11 +238,7 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
 #[tokio::test]
 async fn after_a_rollback_diff_shows_the_old_revision_as_drift_and_apply_rolls_out_again() {
     let env = Env::new().await;
-    git::init(env.dir());
-    git::commit_all(env.dir(), "Acceptance environment");
-    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
-    env.set_web_image("1.28-alpine");
-    git::commit_all(env.dir(), "web 1.28");
+    applied_then_web_image_changed(&env);
     let proxy = env.proxy_with(rollout::rolled_back());
     env.run_through(&proxy, &["apply", ENV, "--auto-approve"])
         .expect_code(3);
