@@ -1,8 +1,9 @@
 //! The rollout wait after an apply (issue 14): every service and system container the apply
 //! created or changed is watched until its deployment completes; one that fails or times out
 //! fails the apply (exit 3) after the state was saved, releases the lock and makes no tag; old
-//! task definition revisions are retired only after a completed rollout. Also the JSON report
-//! of apply and destroy.
+//! task definition revisions are retired only after a completed rollout; a failed rollout's
+//! report says why (the service's last events, the new revision's stopped tasks). Also the JSON
+//! report of apply and destroy.
 //!
 //! moto runs no tasks: a created service's rollout is COMPLETED when the server's
 //! `MOTO_ECS_SERVICE_RUNNING` covers its desired count (the default test server) and
@@ -10,6 +11,7 @@
 //! so updates are judged through a proxy answering `DescribeServices` as AWS does
 //! (`support::rollout`); each such test says which AWS ending it stands for.
 
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ecsops_core::provider::aws::sdk::ecs::types::TaskDefinitionStatus;
@@ -18,7 +20,7 @@ use serde_json::{Value, json};
 use crate::support::env::{ENV, Env};
 use crate::support::git;
 use crate::support::moto::STUCK_FAILED_TASKS;
-use crate::support::proxy::Proxy;
+use crate::support::proxy::{Fault, Proxy};
 use crate::support::rollout::{self, BREAKER_REASON};
 use crate::support::service_history::{self, OOM, Stop};
 
@@ -235,13 +237,29 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
 /// state records the new one: the next `diff` shows the service's task definition as drift, and
 /// the next apply tries the rollout again." The proxy answers DescribeServices as AWS does after
 /// the rollback until the next UpdateService, and as once that update completed after it.
+/// Before that, the failed apply cannot read the failure's details.
 #[tokio::test]
 async fn after_a_rollback_diff_shows_the_old_revision_as_drift_and_apply_rolls_out_again() {
     let env = Env::new().await;
     applied_then_web_image_changed(&env);
-    let proxy = env.proxy_with(rollout::rolled_back());
+    // The failure's details cannot be read (every ListTasks answer lost): the report says so
+    // and the rollout's failure stands.
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![
+            rollout::rolled_back(),
+            service_history::rule("AmazonEC2ContainerServiceV20141113.ListTasks", Fault::Drop),
+        ],
+    );
     env.run_through(&proxy, &["apply", ENV, "--auto-approve"])
-        .expect_code(3);
+        .expect_code(3)
+        .expect_in_stderr("error: the rollout of `web` (acceptance-default-web:2) did not complete: ECS runs `acceptance-default-web:1` again")
+        .expect_in_stderr("  (its service events and stopped tasks could not be read: ")
+        .expect_in_stderr("`ecsops events` shows them)");
+    assert!(
+        proxy.dropped.load(Ordering::SeqCst) > 0,
+        "ListTasks was lost"
+    );
     drop(proxy);
 
     let proxy = Proxy::start(
