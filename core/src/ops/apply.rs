@@ -3,7 +3,8 @@
 //! before the lock; then
 //! lock → read state → refresh → plan → confirm (the CLI asks; an interrupt here cancels) →
 //! walk (the state saved after every step) → wait for the rollouts of the services it created
-//! or changed → retire old revisions the completed rollouts no longer need → record the
+//! or changed → read why the failed ones failed (their events and the new revision's stopped
+//! tasks) → retire old revisions the completed rollouts no longer need → record the
 //! revision → tag → unlock. The plan shown is the plan applied: nothing can change the state
 //! between the two while the lock is held, and no other apply starts a rollout on top of one
 //! being waited for. A failed or timed-out rollout is recorded as a failed apply: no tag.
