@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::events::{ServiceEvent, StoppedTask};
+use crate::events::{ServiceEvent, ServiceHistory, StoppedTask};
 use crate::graph::Address;
 
 /// A service the apply created or changed, and what it was set to run.
@@ -80,13 +80,13 @@ pub enum Why {
     Missing,
     #[error("the deployment failed (circuit breaker){}", because(.reason.as_ref()))]
     CircuitBreaker { reason: Option<String> },
-    #[error("ECS runs `{}` again instead of `{}` (rolled back){}", short(.running), short(.applied), because(.reason.as_ref()))]
+    #[error("ECS runs `{}` again instead of `{}` (rolled back){}", family_revision(.running), family_revision(.applied), because(.reason.as_ref()))]
     RolledBack {
         running: String,
         applied: String,
         reason: Option<String>,
     },
-    #[error("timed out after {} waiting for the rollout", humantime::format_duration(*.after))]
+    #[error("timed out after {} waiting for the rollout", duration(*.after))]
     TimedOut { after: Duration },
     #[error("interrupted while waiting for the rollout")]
     Interrupted,
@@ -98,9 +98,14 @@ fn because(r: Option<&String>) -> String {
     r.map(|r| format!(": {r}")).unwrap_or_default()
 }
 
-/// `family:revision` of a task definition ARN.
-pub fn short(arn: &str) -> &str {
+/// `family:revision` of a task definition ARN (`.../task-definition/<family>:<revision>`).
+pub fn family_revision(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A wait's length as the report says it (`20s`, `10m`), here and in the CLI's live line.
+pub fn duration(d: Duration) -> impl std::fmt::Display {
+    humantime::format_duration(d)
 }
 
 /// Where the rollout of a service set to run `applied` stands, from what ECS reports
@@ -187,6 +192,47 @@ impl RolloutResult {
     pub fn completed(&self) -> bool {
         self.result == Finish::Completed
     }
+
+    /// Whether the service's events and stopped tasks explain why it did not complete: a
+    /// rollout ECS failed, rolled back or did not finish in time (not one of a service that is
+    /// gone, unreadable or whose wait was interrupted).
+    pub fn explainable(&self) -> bool {
+        matches!(
+            self.why,
+            Some(Why::CircuitBreaker { .. } | Why::RolledBack { .. } | Why::TimedOut { .. })
+        )
+    }
+}
+
+/// How many of a service's events a failed rollout's report keeps: the ones that tell what
+/// ECS did last, without its whole history.
+pub const LAST_EVENTS: usize = 5;
+
+/// Fills the details of each explainable rollout from its service's history (by service
+/// name); a service without one (ECS no longer has it) keeps none.
+pub fn explain(results: &mut [RolloutResult], histories: Vec<ServiceHistory>) {
+    for h in histories {
+        if let Some(r) = results
+            .iter_mut()
+            .find(|r| r.explainable() && r.service == h.service)
+        {
+            let mut events = h.events;
+            events.truncate(LAST_EVENTS);
+            r.details = Details {
+                events,
+                stopped_tasks: h.stopped_tasks,
+                unreadable: None,
+            };
+        }
+    }
+}
+
+/// Notes on each explainable rollout that its details could not be read, and why: the
+/// rollout's failure is reported all the same.
+pub fn unexplained(results: &mut [RolloutResult], error: &str) {
+    for r in results.iter_mut().filter(|r| r.explainable()) {
+        r.details.unreadable = Some(error.to_owned());
+    }
 }
 
 /// What explains a failed rollout, newest first: the service's last events and the stopped
@@ -198,6 +244,9 @@ pub struct Details {
     pub events: Vec<ServiceEvent>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stopped_tasks: Vec<StoppedTask>,
+    /// Why they could not be read, when they could not.
+    #[serde(rename = "details_error", skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A service still rolling out, for the live line.
@@ -332,7 +381,7 @@ fn result(w: &Watched, o: &Observed, why: Option<Why>, elapsed: Duration) -> Rol
         address: w.address.clone(),
         service: w.name.clone(),
         result: finish,
-        task_definition: short(&w.task_definition).to_owned(),
+        task_definition: family_revision(&w.task_definition).to_owned(),
         desired: o.desired,
         running: o.running,
         pending: o.pending,
@@ -508,6 +557,49 @@ mod tests {
         // At 0, 50, 100, 150 ms and the deadline (a slow machine may manage fewer).
         assert!((2..=5).contains(&reads), "{reads} reads");
         assert!(matches!(ticks.last(), Some(Tick::Finished(_))));
+    }
+
+    #[test]
+    fn only_failed_rolled_back_or_timed_out_rollouts_get_their_last_events_and_stopped_tasks() {
+        let o = service(
+            0,
+            vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)],
+        );
+        let w = watched();
+        let elapsed = Duration::from_secs(1);
+        let timed_out = Why::TimedOut { after: elapsed };
+        let mut results = vec![
+            result(&w, &o, Some(timed_out.clone()), elapsed),
+            result(&w, &o, Some(Why::Interrupted), elapsed),
+        ];
+        let event = |n: usize| ServiceEvent {
+            id: Some(format!("e{n}")),
+            at: None,
+            message: format!("event {n}"),
+        };
+        let history = ServiceHistory {
+            service: "web".to_owned(),
+            events: (0..8).map(event).collect(),
+            stopped_tasks: Vec::new(),
+        };
+        explain(&mut results, vec![history]);
+        let ids: Vec<_> = results[0]
+            .details
+            .events
+            .iter()
+            .filter_map(|e| e.id.as_deref())
+            .collect();
+        assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"], "the newest five");
+        assert_eq!(
+            results[1].details,
+            Details::default(),
+            "interrupted: not read"
+        );
+
+        unexplained(&mut results, "throttled");
+        assert_eq!(results[0].details.unreadable.as_deref(), Some("throttled"));
+        assert_eq!(results[1].details.unreadable, None);
+        assert_eq!(results[0].result, Finish::TimedOut, "still a failure");
     }
 
     #[tokio::test]

@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 
 use crate::support::env::{ENV, Env};
 use crate::support::git;
-use crate::support::proxy::{DropResponse, Fault, Proxy};
+use crate::support::proxy::{Fault, Proxy};
+use crate::support::service_history::{self, OOM, Stop};
 
-const OOM: &str = "OutOfMemoryError: Container killed due to memory usage";
 const PULL: &str = "CannotPullContainerError: pull image manifest has been retried 5 time(s)";
 
 /// The acceptance environment applied, and what the canned answers are made of.
@@ -41,37 +41,20 @@ async fn applied() -> Applied {
     git::init(env.dir());
     git::commit_all(env.dir(), "Acceptance environment");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
-    let name = |address: &str| {
-        let arn = env.id(address);
-        arn.rsplit('/').next().expect("a name").to_owned()
-    };
-    let (web, api) = (name("service[web]"), name("service[api]"));
     let cluster = env.id("ecs_cluster");
-    let state = env.state();
-    let web_group = state["resources"]["task_definition[web]"]["attributes"]
-        ["container_definitions"][0]["logConfiguration"]["options"]["awslogs-group"]
-        .as_str()
-        .unwrap_or_else(|| panic!("web's log group in {state:#}"))
-        .to_owned();
     let task = |id: &str| format!("arn:aws:ecs:eu-west-1:123456789012:task/{cluster}/{id}");
     Applied {
         web_task: task("0a1b2c3d4e5f"),
         api_task: task("9f8e7d6c5b4a"),
-        web,
-        api,
-        web_group,
+        web: env.ecs_name("service[web]"),
+        api: env.ecs_name("service[api]"),
+        web_group: env.web_log_group(),
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("time")
             .as_secs_f64(),
         env,
     }
-}
-
-/// The JSON body of a request the proxy saw.
-fn body(request: &str) -> Value {
-    let body = request.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 impl Applied {
@@ -81,64 +64,32 @@ impl Applied {
         let (web, now) = (self.web.clone(), self.now);
         let newer = newer.clone();
         let describe_services = Fault::rewrite(move |_, upstream| {
-            let mut doc: Value = serde_json::from_str(upstream).expect("DescribeServices JSON");
-            for s in doc["services"].as_array_mut().into_iter().flatten() {
-                if s["serviceName"] != web.as_str() {
-                    continue;
-                }
-                // Newest first, as ECS lists them.
-                let mut events = vec![
-                    json!({"id": "ev-recent", "createdAt": now - 600.0,
-                           "message": format!("(service {web}) has reached a steady state.")}),
-                    json!({"id": "ev-old", "createdAt": now - 3.0 * 3600.0,
-                           "message": format!("(service {web}) was unable to place a task.")}),
-                ];
-                if newer.load(Ordering::SeqCst) {
-                    events.insert(
-                        0,
-                        json!({"id": "ev-newer", "createdAt": now - 60.0,
-                               "message": format!("(service {web}) has started 1 tasks.")}),
-                    );
-                }
-                s["events"] = Value::Array(events);
+            // Newest first, as ECS lists them.
+            let mut events = vec![
+                json!({"id": "ev-recent", "createdAt": now - 600.0,
+                       "message": format!("(service {web}) has reached a steady state.")}),
+                json!({"id": "ev-old", "createdAt": now - 3.0 * 3600.0,
+                       "message": format!("(service {web}) was unable to place a task.")}),
+            ];
+            if newer.load(Ordering::SeqCst) {
+                events.insert(
+                    0,
+                    json!({"id": "ev-newer", "createdAt": now - 60.0,
+                           "message": format!("(service {web}) has started 1 tasks.")}),
+                );
             }
-            doc.to_string()
+            service_history::with_events(upstream, &web, &events)
         });
-        let both = json!({"taskArns": [self.web_task, self.api_task]}).to_string();
-        let tasks = [
+        let tasks = vec![
             self.task(&self.web_task, &self.web, "web", 137, OOM, 3600.0),
             self.task(&self.api_task, &self.api, "api", 255, PULL, 1800.0),
         ];
-        let describe_tasks = Fault::rewrite(move |request, _| {
-            let asked = body(request)["tasks"].clone();
-            let found: Vec<&Value> = tasks
-                .iter()
-                .filter(|t| asked.as_array().is_some_and(|a| a.contains(&t["taskArn"])))
-                .collect();
-            json!({"tasks": found, "failures": []}).to_string()
-        });
-        let rule = |operation: &'static str, fault: Fault| DropResponse {
-            contains: vec![operation],
-            times: usize::MAX,
-            fault,
-        };
-        Proxy::start(
-            self.env.moto.server.port(),
-            vec![
-                rule(
-                    "AmazonEC2ContainerServiceV20141113.DescribeServices",
-                    describe_services,
-                ),
-                rule(
-                    "AmazonEC2ContainerServiceV20141113.ListTasks",
-                    Fault::rewrite(move |_, _| both.clone()),
-                ),
-                rule(
-                    "AmazonEC2ContainerServiceV20141113.DescribeTasks",
-                    describe_tasks,
-                ),
-            ],
-        )
+        let mut rules = vec![service_history::rule(
+            "AmazonEC2ContainerServiceV20141113.DescribeServices",
+            describe_services,
+        )];
+        rules.extend(service_history::stopped_tasks(tasks));
+        Proxy::start(self.env.moto.server.port(), rules)
     }
 
     /// A stopped task of `service` (its ECS name) as DescribeTasks describes it, stopped `ago`
@@ -152,17 +103,14 @@ impl Applied {
         reason: &str,
         ago: f64,
     ) -> Value {
-        let td = self.env.id(&format!("task_definition[{container}]"));
-        json!({
-            "taskArn": arn, "taskDefinitionArn": td, "group": format!("service:{service}"),
-            "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-            "stopCode": "EssentialContainerExited",
-            "stoppedReason": "Essential container in task exited",
-            "createdAt": self.now - ago - 120.0, "stoppingAt": self.now - ago - 5.0,
-            "stoppedAt": self.now - ago,
-            "containers": [{"containerArn": format!("{arn}/container"), "taskArn": arn,
-                            "name": container, "lastStatus": "STOPPED", "exitCode": exit,
-                            "reason": reason}],
+        service_history::stopped_task(&Stop {
+            arn,
+            task_definition: &self.env.id(&format!("task_definition[{container}]")),
+            service,
+            container,
+            exit,
+            reason,
+            at: self.now - ago,
         })
     }
 

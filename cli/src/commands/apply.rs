@@ -22,7 +22,7 @@ use ecsops_core::plan::Action;
 use ecsops_core::plan::saved::SavedPlan;
 use ecsops_core::render;
 use ecsops_core::render::apply_report::{self, Ended};
-use ecsops_core::rollout::{Finish, Observed, RolloutResult, Tick, WaitOptions};
+use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOptions};
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
@@ -450,7 +450,7 @@ impl Progress {
             self.rollout = Some((Instant::now(), String::new()));
             self.line(&format!(
                 "Waiting for the rollouts (up to {}; `--no-wait` skips this)...",
-                humantime::format_duration(self.wait_timeout)
+                rollout::duration(self.wait_timeout)
             ));
         }
         match tick {
@@ -668,6 +668,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
             r.reason.as_deref().unwrap_or_default(),
             result_counts(r)
         );
+        explanation(r);
     }
     if !unfinished.is_empty() {
         anstream::eprintln!(
@@ -740,6 +741,24 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
         Exit::RolloutFailed
     } else {
         Exit::Error
+    }
+}
+
+/// Why a rollout did not complete, as ECS tells it: the service's last events and the new
+/// revision's stopped tasks (exit codes, reasons, log streams), or why they could not be read.
+fn explanation(r: &RolloutResult) {
+    if !r.explainable() {
+        return;
+    }
+    let d = &r.details;
+    match &d.unreadable {
+        Some(error) => anstream::eprintln!(
+            "  (its service events and stopped tasks could not be read: {error}; `ecsops events` shows them)"
+        ),
+        None => anstream::eprint!(
+            "{}",
+            render::events::history(&d.events, &d.stopped_tasks, rollout::LAST_EVENTS)
+        ),
     }
 }
 

@@ -3,7 +3,8 @@
 //! before the lock; then
 //! lock → read state → refresh → plan → confirm (the CLI asks; an interrupt here cancels) →
 //! walk (the state saved after every step) → wait for the rollouts of the services it created
-//! or changed → retire old revisions the completed rollouts no longer need → record the
+//! or changed → read why the failed ones failed (their events and the new revision's stopped
+//! tasks) → retire old revisions the completed rollouts no longer need → record the
 //! revision → tag → unlock. The plan shown is the plan applied: nothing can change the state
 //! between the two while the lock is held, and no other apply starts a rollout on top of one
 //! being waited for. A failed or timed-out rollout is recorded as a failed apply: no tag.
@@ -24,8 +25,8 @@ use crate::graph::{Address, Graph, Kind};
 use crate::manifest::load_environment;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Action, Plan, Summary};
-use crate::provider::aws::AwsProvider;
-use crate::rollout::{self, RolloutResult, WaitOptions};
+use crate::provider::aws::{AwsProvider, Wanted};
+use crate::rollout::{self, RolloutResult, WaitOptions, Watched};
 use crate::source::Sources;
 use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
 use crate::workspace::Workspace;
@@ -628,8 +629,8 @@ impl Locked<'_> {
                 return Vec::new();
             }
         };
-        let rollouts = rollout::wait(
-            watched,
+        let mut rollouts = rollout::wait(
+            watched.clone(),
             options,
             |w| {
                 let p = Arc::clone(provider);
@@ -639,6 +640,7 @@ impl Locked<'_> {
             &mut |t| ui.event(Event::Rollout(t)),
         )
         .await;
+        explain(provider, state, &watched, &mut rollouts).await;
         // A revision is retired only when every service moving to it has rolled out: a
         // rollback (by ECS or by `ecsops rollback`) needs the old ones.
         let rolled_out = |user: &Address| {
@@ -746,6 +748,35 @@ impl Locked<'_> {
             Ok(()) => tagging,
             Err(e) => Tagging::Failed(e.to_string()),
         }
+    }
+}
+
+/// Reads, in one go, the last events and the new revision's stopped tasks of each service
+/// whose rollout failed, was rolled back or timed out. A failed read is noted on those rollouts
+/// and hides nothing: they failed all the same.
+async fn explain(
+    provider: &AwsProvider,
+    state: &State,
+    watched: &[Watched],
+    rollouts: &mut [RolloutResult],
+) {
+    let wanted: Vec<Wanted> = rollouts
+        .iter()
+        .filter(|r| r.explainable())
+        .filter_map(|r| {
+            let w = watched.iter().find(|w| w.address == r.address)?;
+            Some(Wanted {
+                service: r.service.clone(),
+                task_definition: Some(w.task_definition.clone()),
+            })
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    match provider.service_histories(&state.resources, &wanted).await {
+        Ok(histories) => rollout::explain(rollouts, histories),
+        Err(e) => rollout::unexplained(rollouts, &e.to_string()),
     }
 }
 

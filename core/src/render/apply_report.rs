@@ -237,6 +237,8 @@ pub(crate) fn example() -> Done {
                         log_stream: Some("web/web/0123".to_owned()),
                     }],
                 }],
+                // Never beside events in a real report; here so every field is shown.
+                unreadable: Some("reading the stopped tasks failed: throttled".to_owned()),
             },
         }],
         tagging: Tagging::Tagged {

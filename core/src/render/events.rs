@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::printable;
 use super::reports::{render, render_line};
-use crate::events::{Entry, ServiceEvent, ServiceHistory, StoppedTask};
+use crate::events::{Entry, ServiceEvent, StoppedTask};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -104,21 +104,25 @@ pub fn service_event(out: &mut String, event: &ServiceEvent, indent: &str) {
     );
 }
 
-/// A service's history as a failed rollout's report shows it: its newest `last_events`
-/// events, then its stopped tasks newest first.
-pub fn history(h: &ServiceHistory, last_events: usize) -> String {
+/// A service's history (events and stopped tasks, each newest first) as a failed rollout's
+/// report shows it: its newest `last_events` events, then its stopped tasks.
+pub fn history(
+    events: &[ServiceEvent],
+    stopped_tasks: &[StoppedTask],
+    last_events: usize,
+) -> String {
     let mut out = String::new();
-    if !h.events.is_empty() {
+    if !events.is_empty() {
         out.push_str("  last service events:\n");
-        for e in h.events.iter().take(last_events) {
+        for e in events.iter().take(last_events) {
             service_event(&mut out, e, "    ");
         }
     }
-    if h.stopped_tasks.is_empty() {
+    if stopped_tasks.is_empty() {
         out.push_str("  no stopped tasks\n");
     } else {
         out.push_str("  stopped tasks, newest first:\n");
-        for t in &h.stopped_tasks {
+        for t in stopped_tasks {
             out.push_str("    ");
             stopped_task(&mut out, t, "      ");
         }
@@ -191,12 +195,7 @@ mod tests {
         else {
             panic!("an event and a task");
         };
-        let h = ServiceHistory {
-            service: "web".to_owned(),
-            events: vec![event.clone(), event],
-            stopped_tasks: vec![task],
-        };
-        let out = history(&h, 1);
+        let out = history(&[event.clone(), event], &[task], 1);
         assert_eq!(out.matches("has started 1 tasks").count(), 1, "{out}");
         assert!(
             out.contains(

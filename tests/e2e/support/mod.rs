@@ -13,6 +13,7 @@ pub mod moto;
 pub mod provider;
 pub mod proxy;
 pub mod rollout;
+pub mod service_history;
 pub mod taplo;
 
 /// The repository root (the workspace of the example manifests).

@@ -5,6 +5,9 @@
 //! is answered as AWS answers once the update's deployment ended; any other answer passes
 //! as moto wrote it. Each test using them says which ending it stands for.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Value, json};
 
 use super::env::Env;
@@ -16,40 +19,68 @@ pub const BREAKER_REASON: &str = "ECS deployment circuit breaker: tasks failed t
 /// AWS once an update's rollout completed: one PRIMARY deployment, of the new revision,
 /// COMPLETED, running what the service wants.
 pub fn completing() -> DropResponse {
-    describe_services(|service, moto_deployment| {
-        let td = service["taskDefinition"].clone();
-        let desired = service["desiredCount"].clone();
-        service["runningCount"] = desired.clone();
-        service["pendingCount"] = json!(0);
-        service["deployments"] = json!([deployment(
-            moto_deployment,
-            "PRIMARY",
-            &td,
-            "COMPLETED",
-            "ECS deployment ecs-svc/2 completed.",
-        )]);
-    })
+    describe_services(completed)
 }
 
 /// AWS after the deployment circuit breaker rolled an update back: the service and a new
 /// PRIMARY deployment on the revision it ran before, and the update's deployment FAILED with
 /// the breaker's reason.
 pub fn rolled_back() -> DropResponse {
-    describe_services(|service, moto_deployment| {
-        let new = service["taskDefinition"].clone();
-        let old = moto_deployment["taskDefinition"].clone();
-        service["taskDefinition"] = old.clone();
-        service["deployments"] = json!([
-            deployment(
-                moto_deployment,
-                "PRIMARY",
-                &old,
-                "IN_PROGRESS",
-                "ECS deployment ecs-svc/3 in progress.",
-            ),
-            deployment(moto_deployment, "ACTIVE", &new, "FAILED", BREAKER_REASON),
-        ]);
-    })
+    describe_services(rolled_back_to_old)
+}
+
+/// AWS after a circuit breaker rollback ([`rolled_back`]) until the next `UpdateService`, and
+/// once that update's rollout completed ([`completing`]) after it.
+pub fn rolled_back_until_updated() -> [DropResponse; 2] {
+    let updated = Arc::new(AtomicBool::new(false));
+    let seen = updated.clone();
+    [
+        DropResponse {
+            contains: vec!["AmazonEC2ContainerServiceV20141113.UpdateService"],
+            times: usize::MAX,
+            fault: Fault::rewrite(move |_, body| {
+                seen.store(true, Ordering::SeqCst);
+                body.to_owned()
+            }),
+        },
+        describe_services(move |service, moto_deployment| {
+            if updated.load(Ordering::SeqCst) {
+                completed(service, moto_deployment);
+            } else {
+                rolled_back_to_old(service, moto_deployment);
+            }
+        }),
+    ]
+}
+
+fn completed(service: &mut Value, moto_deployment: &Value) {
+    let td = service["taskDefinition"].clone();
+    let desired = service["desiredCount"].clone();
+    service["runningCount"] = desired.clone();
+    service["pendingCount"] = json!(0);
+    service["deployments"] = json!([deployment(
+        moto_deployment,
+        "PRIMARY",
+        &td,
+        "COMPLETED",
+        "ECS deployment ecs-svc/2 completed.",
+    )]);
+}
+
+fn rolled_back_to_old(service: &mut Value, moto_deployment: &Value) {
+    let new = service["taskDefinition"].clone();
+    let old = moto_deployment["taskDefinition"].clone();
+    service["taskDefinition"] = old.clone();
+    service["deployments"] = json!([
+        deployment(
+            moto_deployment,
+            "PRIMARY",
+            &old,
+            "IN_PROGRESS",
+            "ECS deployment ecs-svc/3 in progress.",
+        ),
+        deployment(moto_deployment, "ACTIVE", &new, "FAILED", BREAKER_REASON),
+    ]);
 }
 
 fn deployment(moto: &Value, status: &str, td: &Value, state: &str, reason: &str) -> Value {
@@ -63,7 +94,7 @@ fn deployment(moto: &Value, status: &str, td: &Value, state: &str, reason: &str)
 }
 
 /// Every `DescribeServices` answer, with `edit` applied to each service moto updated.
-fn describe_services(edit: fn(&mut Value, &Value)) -> DropResponse {
+fn describe_services(edit: impl Fn(&mut Value, &Value) + Send + Sync + 'static) -> DropResponse {
     DropResponse {
         contains: vec!["AmazonEC2ContainerServiceV20141113.DescribeServices"],
         times: usize::MAX,

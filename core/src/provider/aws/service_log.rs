@@ -20,6 +20,7 @@ use super::{AwsProvider, AwsResultExt, Cx};
 use crate::events::{ContainerExit, ServiceEvent, ServiceHistory, StoppedTask};
 use crate::graph::{Address, Kind};
 use crate::provider::ProviderError;
+use crate::rollout::family_revision;
 use crate::state::ResourceState;
 
 /// A service to read the history of: the key of its `service[...]` address, and when only the
@@ -118,11 +119,6 @@ impl AwsProvider {
 
 /// The service's name in ECS: the last part of its ARN (`.../service/<cluster>/<name>`).
 fn service_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// `family:revision` of a task definition ARN (`.../task-definition/<family>:<revision>`).
-pub(super) fn family_revision(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 

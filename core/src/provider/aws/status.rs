@@ -20,12 +20,12 @@ use aws_sdk_ecs::types::Service;
 
 use super::live::{all, recorded};
 use super::revision::{self, Container};
-use super::service_log::{family_revision, service_event};
+use super::service_log::service_event;
 use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
 use crate::provider::ProviderError;
-use crate::rollout::{Deployment, Observed, Watched};
+use crate::rollout::{Deployment, Observed, Watched, family_revision};
 use crate::state::ResourceState;
 use crate::status::{
     Capacity, ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion,
