@@ -324,6 +324,17 @@ impl fmt::Display for Waiting {
     }
 }
 
+/// A roll of the example's group (desired 2, max 4) in progress, for the renderers' tests.
+#[cfg(test)]
+pub(crate) fn example() -> Recorded {
+    Recorded {
+        desired: 2,
+        max: 4,
+        active: 2,
+        suspended: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

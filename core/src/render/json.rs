@@ -101,12 +101,7 @@ mod tests {
             }],
             rolls: std::collections::BTreeMap::from([(
                 Address::from("autoscaling_group[default]"),
-                crate::roll::Recorded {
-                    desired: 2,
-                    max: 4,
-                    active: 2,
-                    suspended: false,
-                },
+                crate::roll::example(),
             )]),
         }
     }

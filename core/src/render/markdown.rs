@@ -724,12 +724,7 @@ mod tests {
         let mut p = Plan::for_tests(Vec::new(), 1);
         p.rolls.insert(
             Address::from("autoscaling_group[default]"),
-            crate::roll::Recorded {
-                desired: 2,
-                max: 4,
-                active: 2,
-                suspended: false,
-            },
+            crate::roll::example(),
         );
         let md = render(&p, Compared::Live);
         assert!(
