@@ -75,6 +75,42 @@ impl Env {
         (agent, old)
     }
 
+    /// Starts a task on `instance` (with `StartTask`, which lets the test pick the instance),
+    /// in task group `group` when given (`service:NAME` marks a service's task); returns its ARN.
+    async fn start_task_on(&self, instance: &str, group: Option<&str>) -> String {
+        let ecs = ecs::Client::new(&self.config);
+        let cluster = self.cluster();
+        let registered = container_instances(&ecs, &cluster)
+            .await
+            .expect("registered");
+        let (arn, _) = registered[instance].clone();
+        ecs.register_task_definition()
+            .family("hold")
+            .container_definitions(
+                ecs::types::ContainerDefinition::builder()
+                    .name("hold")
+                    .image("busybox")
+                    .memory(64)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("task definition");
+        ecs.start_task()
+            .cluster(&cluster)
+            .task_definition("hold")
+            .container_instances(&arn)
+            .set_group(group.map(str::to_owned))
+            .send()
+            .await
+            .expect("start task")
+            .tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .expect("a task")
+            .to_owned()
+    }
+
     async fn group(&self) -> Group {
         let out = self
             .autoscaling()
@@ -208,35 +244,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let cluster = env.cluster();
     // The first old instance (roll drains in id order) runs a task, so it stays DRAINING.
     let first = old.iter().min().expect("an old instance").clone();
-    let registered = container_instances(&ecs, &cluster)
-        .await
-        .expect("registered");
-    let (arn, _) = registered[&first].clone();
-    ecs.register_task_definition()
-        .family("hold")
-        .container_definitions(
-            ecs::types::ContainerDefinition::builder()
-                .name("hold")
-                .image("busybox")
-                .memory(64)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("task definition");
-    let task = ecs
-        .start_task()
-        .cluster(&cluster)
-        .task_definition("hold")
-        .container_instances(&arn)
-        .send()
-        .await
-        .expect("start task")
-        .tasks()
-        .first()
-        .and_then(|t| t.task_arn())
-        .expect("a task")
-        .to_owned();
+    let task = env.start_task_on(&first, None).await;
 
     let mut child = env
         .ws
@@ -448,4 +456,36 @@ async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
     env.roll(&["--auto-approve"], "20s")
         .expect_code(0)
         .expect_in_stdout("Nothing to roll in `acceptance`");
+}
+
+/// A system container's task (a daemon, in its service's task group) stays on a DRAINING
+/// instance until the instance goes: it must not hold the drain, or no roll would ever end.
+/// moto moves a task from RUNNING towards STOPPED a step per read (its state manager); the
+/// test holds them RUNNING, as AWS does, so only the daemon rule can let the drain finish.
+#[tokio::test]
+async fn daemon_tasks_do_not_hold_the_drain() {
+    let env = Env::new().await;
+    let (_agent, old) = env.outdated().await;
+    let daemon = env.state()["resources"]["service[cadvisor]"]["attributes"]["name"]
+        .as_str()
+        .expect("the system container's service name")
+        .to_owned();
+    let hold =
+        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#;
+    env.moto
+        .server
+        .post_json("/moto-api/state-manager/set-transition", hold);
+    for id in &old {
+        env.start_task_on(id, Some(&format!("service:{daemon}")))
+            .await;
+    }
+    let rolled = env.roll(&["--auto-approve"], "5s");
+    env.moto.server.post_json(
+        "/moto-api/state-manager/unset-transition",
+        r#"{"model_name": "ecs::task"}"#,
+    );
+    rolled
+        .expect_code(0)
+        .expect_in_stdout("Roll of `acceptance` complete.");
+    env.assert_rolled(&old, 4).await;
 }

@@ -124,15 +124,23 @@ fn start(env: &[(&str, i32)]) -> Moto {
 impl Moto {
     /// A bodyless POST, for moto's own API.
     pub fn post(&self, path: &str) {
+        self.post_json(path, "");
+    }
+
+    /// A POST of `body` (JSON) to moto's own API.
+    pub fn post_json(&self, path: &str, body: &str) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         );
         s.write_all(request.as_bytes()).expect("send");
         let mut response = String::new();
         let _ = s.read_to_string(&mut response);
         assert!(
-            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            ["HTTP/1.1 20", "HTTP/1.0 20"]
+                .iter()
+                .any(|ok| response.starts_with(ok)),
             "{path}: {response}"
         );
     }
