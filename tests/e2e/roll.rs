@@ -27,6 +27,30 @@ struct Group {
     instances: Vec<(String, String)>,
 }
 
+/// While it lives, moto's tasks stay RUNNING until stopped, as on AWS; moto otherwise moves
+/// each a step towards STOPPED per read (its state manager), which would end a drain the test
+/// means to hold.
+struct TasksHeld<'a>(&'a Env);
+
+impl<'a> TasksHeld<'a> {
+    fn new(env: &'a Env) -> Self {
+        env.moto.server.post_json(
+            "/moto-api/state-manager/set-transition",
+            r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
+        );
+        Self(env)
+    }
+}
+
+impl Drop for TasksHeld<'_> {
+    fn drop(&mut self) {
+        self.0.moto.server.post_json(
+            "/moto-api/state-manager/unset-transition",
+            r#"{"model_name": "ecs::task"}"#,
+        );
+    }
+}
+
 impl Env {
     fn group_name(&self) -> String {
         self.id("autoscaling_group[default]")
@@ -244,6 +268,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let cluster = env.cluster();
     // The first old instance (roll drains in id order) runs a task, so it stays DRAINING.
     let first = old.iter().min().expect("an old instance").clone();
+    let _held = TasksHeld::new(&env);
     let task = env.start_task_on(&first, None).await;
 
     let mut child = env
@@ -460,8 +485,8 @@ async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
 
 /// A system container's task (a daemon, in its service's task group) stays on a DRAINING
 /// instance until the instance goes: it must not hold the drain, or no roll would ever end.
-/// moto moves a task from RUNNING towards STOPPED a step per read (its state manager); the
-/// test holds them RUNNING, as AWS does, so only the daemon rule can let the drain finish.
+/// The test holds moto's tasks RUNNING ([`TasksHeld`]), so only the daemon rule can let the
+/// drain finish.
 #[tokio::test]
 async fn daemon_tasks_do_not_hold_the_drain() {
     let env = Env::new().await;
@@ -470,21 +495,12 @@ async fn daemon_tasks_do_not_hold_the_drain() {
         .as_str()
         .expect("the system container's service name")
         .to_owned();
-    let hold =
-        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#;
-    env.moto
-        .server
-        .post_json("/moto-api/state-manager/set-transition", hold);
+    let _held = TasksHeld::new(&env);
     for id in &old {
         env.start_task_on(id, Some(&format!("service:{daemon}")))
             .await;
     }
-    let rolled = env.roll(&["--auto-approve"], "5s");
-    env.moto.server.post_json(
-        "/moto-api/state-manager/unset-transition",
-        r#"{"model_name": "ecs::task"}"#,
-    );
-    rolled
+    env.roll(&["--auto-approve"], "5s")
         .expect_code(0)
         .expect_in_stdout("Roll of `acceptance` complete.");
     env.assert_rolled(&old, 4).await;
