@@ -612,10 +612,12 @@ async fn delete_removes_everything_in_reverse_order() {
 #[tokio::test]
 async fn failures_are_typed_with_the_aws_code() {
     let moto = moto::moto();
+    // The consistency window must outlast the first request of a fresh moto server, which
+    // loads the EC2 emulation first (seconds on a busy machine).
     let provider = crate::support::aws::provider(&moto.server.endpoint, LINEAGE)
         .await
         .with_waits(Waits {
-            consistency: Duration::from_secs(2),
+            consistency: Duration::from_secs(6),
             poll: Duration::from_millis(100),
             ..Waits::default()
         });

@@ -1,10 +1,13 @@
-//! The moto server the AWS-facing tests run against: installed by `tests/ensure-venv.sh moto`
-//! (pinned in `tests/moto/requirements.txt`, into `target/moto-venv`), started once per test
-//! binary on a free 127.0.0.1 port, reset before every test that takes it, and stopped when the
-//! test process exits.
+//! The moto servers the AWS-facing tests run against: installed by `tests/ensure-venv.sh moto`
+//! (pinned in `tests/moto/requirements.txt`, into `target/moto-venv`), each started on a free
+//! 127.0.0.1 port the first time a test needs it, reset before every test that takes it, and
+//! stopped when the test process exits.
 //!
-//! Tests that use moto take [`moto()`], which also serializes them: a reset must not wipe
-//! another test's resources mid-run.
+//! A test that uses moto takes a server of its own with [`moto()`] for as long as it runs: a
+//! reset must not wipe another test's resources mid-run. Servers are pooled, so tests run side
+//! by side as far as the test threads allow (a moto test spends most of its time waiting on
+//! the emulator or on a timeout), each on its own server; a pool never starts more servers
+//! than tests ever held at once.
 //!
 //! moto runs no tasks: a service's counts and its deployment's rollout state come from
 //! environment variables the server reads when the service is created. The default server
@@ -16,7 +19,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::python_tool;
@@ -34,51 +37,96 @@ pub const RUNNING: i32 = 10;
 /// Failed tasks every deployment of the stuck server reports (`MOTO_ECS_SERVICE_FAILED_TASKS`).
 pub const STUCK_FAILED_TASKS: i32 = 2;
 
-static SERVER: OnceLock<Moto> = OnceLock::new();
-static EXCLUSIVE: Mutex<()> = Mutex::new(());
-static STUCK: OnceLock<Moto> = OnceLock::new();
-static STUCK_EXCLUSIVE: Mutex<()> = Mutex::new(());
+/// The most servers of one kind running at once: more than the test threads of the machines
+/// that run the suite (2 cores: 4 threads, see `.cargo/config.toml`) and few enough that each
+/// server's memory (about 150 MB) does not matter.
+const POOL_SIZE: usize = 6;
+
+/// Servers started with the same settings, each used by one test at a time.
+struct Pool {
+    env: &'static [(&'static str, i32)],
+    servers: [OnceLock<Moto>; POOL_SIZE],
+    taken: Mutex<[bool; POOL_SIZE]>,
+    freed: Condvar,
+}
+
+static DEFAULT: Pool = Pool::new(&[("MOTO_ECS_SERVICE_RUNNING", RUNNING)]);
+static STUCK: Pool = Pool::new(&[
+    ("MOTO_ECS_SERVICE_RUNNING", 0),
+    ("MOTO_ECS_SERVICE_FAILED_TASKS", STUCK_FAILED_TASKS),
+]);
 
 /// Exclusive use of a freshly reset moto server.
 pub struct MotoGuard {
-    _exclusive: MutexGuard<'static, ()>,
+    _slot: Slot,
     pub server: &'static Moto,
 }
 
+/// A taken place in a pool, given back when dropped (a test that panics gives it back too).
+struct Slot {
+    pool: &'static Pool,
+    index: usize,
+}
+
+/// Exclusive use of a default server: every service runs [`RUNNING`] tasks.
 pub fn moto() -> MotoGuard {
-    guard(
-        &EXCLUSIVE,
-        &SERVER,
-        &[("MOTO_ECS_SERVICE_RUNNING", RUNNING)],
-    )
+    DEFAULT.take()
 }
 
-/// Exclusive use of the second server, whose services never finish a rollout: no task runs,
-/// and every deployment stays IN_PROGRESS with [`STUCK_FAILED_TASKS`] failed tasks.
+/// Exclusive use of a server whose services never finish a rollout: no task runs, and every
+/// deployment stays IN_PROGRESS with [`STUCK_FAILED_TASKS`] failed tasks.
 pub fn stuck_moto() -> MotoGuard {
-    guard(
-        &STUCK_EXCLUSIVE,
-        &STUCK,
-        &[
-            ("MOTO_ECS_SERVICE_RUNNING", 0),
-            ("MOTO_ECS_SERVICE_FAILED_TASKS", STUCK_FAILED_TASKS),
-        ],
-    )
+    STUCK.take()
 }
 
-fn guard(
-    exclusive: &'static Mutex<()>,
-    server: &'static OnceLock<Moto>,
-    env: &[(&str, i32)],
-) -> MotoGuard {
-    let exclusive = exclusive
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server.get_or_init(|| start(env));
-    server.post("/moto-api/reset");
-    MotoGuard {
-        _exclusive: exclusive,
-        server,
+impl Pool {
+    const fn new(env: &'static [(&'static str, i32)]) -> Self {
+        Self {
+            env,
+            servers: [const { OnceLock::new() }; POOL_SIZE],
+            taken: Mutex::new([false; POOL_SIZE]),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// A free server, started ones first (a new one costs seconds); waits while all are taken.
+    fn take(&'static self) -> MotoGuard {
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = loop {
+            let free = (0..POOL_SIZE).filter(|&i| !taken[i]);
+            let started = free.clone().find(|&i| self.servers[i].get().is_some());
+            if let Some(slot) = started.or_else(|| free.min()) {
+                break slot;
+            }
+            taken = self
+                .freed
+                .wait(taken)
+                .unwrap_or_else(PoisonError::into_inner);
+        };
+        taken[slot] = true;
+        drop(taken);
+        let slot = Slot {
+            pool: self,
+            index: slot,
+        };
+        let server = self.servers[slot.index].get_or_init(|| start(self.env));
+        server.post("/moto-api/reset");
+        MotoGuard {
+            _slot: slot,
+            server,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut taken = self
+            .pool
+            .taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        taken[self.index] = false;
+        self.pool.freed.notify_one();
     }
 }
 
