@@ -36,20 +36,20 @@ macro_rules! kind_table {
             SecurityGroup: "security_group", Ec2SecurityGroup, DeleteFirst,
                 forces ["name", "description", "vpc_id"], outputs Ec2IdOutputs, update_changes [];
             IamRole: "iam_role", Iam, DeleteFirst,
-                forces ["name", "path"], outputs IamRoleOutputs, update_changes [];
+                forces ["name", "path"], outputs ArnOutputs, update_changes [];
             IamPolicy: "iam_policy", Iam, DeleteFirst,
-                forces ["name", "path"], outputs IamPolicyOutputs, update_changes [];
+                forces ["name", "path"], outputs ArnOutputs, update_changes [];
             InstanceProfile: "instance_profile", Iam, DeleteFirst,
-                forces ["name", "path"], outputs InstanceProfileOutputs, update_changes [];
+                forces ["name", "path"], outputs ArnOutputs, update_changes [];
             // An update makes a new version: references to it are unknown until applied.
             LaunchTemplate: "launch_template", Ec2LaunchTemplate, DeleteFirst,
                 forces ["name"], outputs LaunchTemplateOutputs, update_changes ["latest_version"];
             AutoscalingGroup: "autoscaling_group", Autoscaling, DeleteFirst,
-                forces ["name"], outputs AutoscalingGroupOutputs, update_changes [];
+                forces ["name"], outputs ArnOutputs, update_changes [];
             EcsCluster: "ecs_cluster", Ecs, DeleteFirst,
-                forces ["name"], outputs EcsClusterOutputs, update_changes [];
+                forces ["name"], outputs ArnOutputs, update_changes [];
             CapacityProvider: "capacity_provider", Ecs, DeleteFirst,
-                forces ["name", "auto_scaling_group_arn"], outputs CapacityProviderOutputs, update_changes [];
+                forces ["name", "auto_scaling_group_arn"], outputs ArnOutputs, update_changes [];
             // Create overwrites the cluster's list: nothing to delete first.
             ClusterCapacityProviders: "cluster_capacity_providers", Ecs, Overwrite,
                 forces every, outputs NoOutputs, update_changes [];
@@ -59,32 +59,32 @@ macro_rules! kind_table {
             ClassicLoadBalancer: "classic_load_balancer", Elb, DeleteFirst,
                 forces ["name", "scheme", "vpc_id"], outputs ClassicLoadBalancerOutputs, update_changes [];
             TargetGroup: "target_group", Elbv2, DeleteFirst,
-                forces ["name", "port", "protocol", "vpc_id", "target_type"], outputs TargetGroupOutputs, update_changes [];
+                forces ["name", "port", "protocol", "vpc_id", "target_type"], outputs ArnOutputs, update_changes [];
             Listener: "listener", Elbv2, DeleteFirst,
-                forces ["load_balancer_arn"], outputs ListenerOutputs, update_changes [];
+                forces ["load_balancer_arn"], outputs ArnOutputs, update_changes [];
             // A rule cannot point at a target group that is not made yet, and keeps its old one
             // from being deleted: it goes and comes back with it.
             ListenerRule: "listener_rule", Elbv2, DeleteFirst,
-                forces ["listener_arn", "forward_to"], outputs ListenerRuleOutputs, update_changes [];
+                forces ["listener_arn", "forward_to"], outputs ArnOutputs, update_changes [];
             LogGroup: "log_group", Logs, DeleteFirst,
-                forces ["name"], outputs LogGroupOutputs, update_changes [];
+                forces ["name"], outputs ArnOutputs, update_changes [];
             EventRule: "event_rule", Events, DeleteFirst,
-                forces ["name"], outputs EventRuleOutputs, update_changes [];
+                forces ["name"], outputs ArnOutputs, update_changes [];
             EventTarget: "event_target", Events, DeleteFirst,
                 forces ["rule", "target_id"], outputs NoOutputs, update_changes [];
             SnsTopic: "sns_topic", Sns, DeleteFirst,
-                forces ["name"], outputs SnsTopicOutputs, update_changes [];
+                forces ["name"], outputs ArnOutputs, update_changes [];
             // Create overwrites the topic's policy: nothing to delete first.
             SnsTopicPolicy: "sns_topic_policy", Sns, Overwrite,
                 forces every, outputs SnsTopicPolicyOutputs, update_changes [];
             SnsSubscription: "sns_subscription", Sns, DeleteFirst,
-                forces ["topic_arn", "protocol", "endpoint"], outputs SnsSubscriptionOutputs, update_changes [];
+                forces ["topic_arn", "protocol", "endpoint"], outputs ArnOutputs, update_changes [];
             // Any other change registers a new revision of the family; the old ones stay
             // registered for rollback and are retired once the service has moved over.
             TaskDefinition: "task_definition", Ecs, NewRevision,
                 forces ["family"], outputs TaskDefinitionOutputs, update_changes [];
             Service: "service", Ecs, DeleteFirst,
-                forces ["name", "cluster", "scheduling_strategy"], outputs ServiceOutputs, update_changes [];
+                forces ["name", "cluster", "scheduling_strategy"], outputs ArnOutputs, update_changes [];
         }
     };
 }

@@ -49,9 +49,3 @@ impl std::fmt::Display for TemplateVersion {
         }
     }
 }
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AutoscalingGroupOutputs {
-    pub arn: String,
-}

@@ -22,12 +22,6 @@ pub struct EcsCluster<S: Stage = Resolved> {
     pub tags: S::V<Tags>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EcsClusterOutputs {
-    pub arn: String,
-}
-
 /// A capacity provider: one instance group's auto scaling group as ECS capacity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -54,12 +48,6 @@ pub struct ManagedScaling {
     pub status: String,
     /// The instance utilisation, in percent, ECS scales the group to.
     pub target_capacity: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapacityProviderOutputs {
-    pub arn: String,
 }
 
 /// The cluster's whole capacity provider list and default strategy (one put overwrites both).
@@ -284,10 +272,4 @@ pub struct ServiceLoadBalancer {
     pub load_balancer_name: Option<String>,
     pub container_name: String,
     pub container_port: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceOutputs {
-    pub arn: String,
 }

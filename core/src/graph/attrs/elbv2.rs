@@ -86,12 +86,6 @@ pub struct HealthCheck {
     pub port: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetGroupOutputs {
-    pub arn: String,
-}
-
 /// A listener of an application load balancer. It has no `tags` attribute: it carries only the
 /// ownership tags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,12 +143,6 @@ pub enum ListenerAction {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerOutputs {
-    pub arn: String,
-}
-
 /// A rule of a listener forwarding the requests it matches to one service's target group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -179,12 +167,6 @@ pub struct RuleConditions {
     /// a live rule shows them so they read as a difference; a spec with one is refused.
     #[serde(flatten)]
     pub other: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerRuleOutputs {
-    pub arn: String,
 }
 
 #[cfg(test)]

@@ -22,12 +22,6 @@ pub struct EventRule<S: Stage = Resolved> {
     pub tags: S::V<Tags>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventRuleOutputs {
-    pub arn: String,
-}
-
 /// A rule's target (the alerts topic); identified by rule and target id, state id
 /// `<rule>/<target_id>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,13 +27,8 @@ pub struct IamRole<S: Stage = Resolved> {
     pub tags: S::V<Tags>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IamRoleOutputs {
-    pub arn: String,
-}
-
-/// A customer-managed policy (scoped to this environment's logs, secrets, auth objects).
+/// A customer-managed policy (scoped to this environment's logs, secrets, auth objects). Its
+/// ARN is also its state id: IAM addresses a policy by its ARN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
 pub struct IamPolicy<S: Stage = Resolved> {
@@ -44,14 +39,8 @@ pub struct IamPolicy<S: Stage = Resolved> {
     pub tags: S::V<Tags>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IamPolicyOutputs {
-    /// Also the state id: IAM addresses a policy by its ARN.
-    pub arn: String,
-}
-
-/// The instance profile that hands the instance role to EC2 instances.
+/// The instance profile that hands the instance role to EC2 instances; launch templates name
+/// its ARN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
 pub struct InstanceProfile<S: Stage = Resolved> {
@@ -61,13 +50,6 @@ pub struct InstanceProfile<S: Stage = Resolved> {
     /// The role's name (a profile holds at most one); `null` when the live profile holds none.
     pub role: S::V<Option<String>>,
     pub tags: S::V<Tags>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceProfileOutputs {
-    /// What a launch template names.
-    pub arn: String,
 }
 
 /// A policy document attribute: an IAM policy document or, read back from AWS, what was there

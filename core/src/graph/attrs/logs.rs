@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Resolved, Stage, Tags};
 
-/// A log group (the host logs, each service's and system container's).
+/// A log group (the host logs, each service's and system container's). Its ARN is recorded
+/// without the `:*` suffix `DescribeLogGroups` appends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
 pub struct LogGroup<S: Stage = Resolved> {
@@ -13,11 +14,4 @@ pub struct LogGroup<S: Stage = Resolved> {
     /// Days events are kept; `null` keeps them forever.
     pub retention_in_days: S::V<Option<i32>>,
     pub tags: S::V<Tags>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogGroupOutputs {
-    /// The group's ARN without the `:*` suffix `DescribeLogGroups` appends.
-    pub arn: String,
 }

@@ -30,35 +30,32 @@ use serde::{Deserialize, Serialize};
 
 use super::{Expr, Kind};
 
-pub use autoscaling::{AutoscalingGroup, AutoscalingGroupOutputs, TemplateVersion};
+pub use autoscaling::{AutoscalingGroup, TemplateVersion};
 pub use ecs::{
-    CapacityProvider, CapacityProviderOutputs, CircuitBreaker, ClusterCapacityProviders,
-    ContainerDefinition, ContainerSecret, DeploymentConfiguration, EcsCluster, EcsClusterOutputs,
-    EnvironmentVariable, HostVolume, LogConfiguration, ManagedScaling, MountPoint,
-    PlacementConstraint, PlacementStrategy, PortMapping, Service, ServiceLoadBalancer,
-    ServiceOutputs, StrategyItem, TaskDefinition, TaskDefinitionOutputs, Volume,
+    CapacityProvider, CircuitBreaker, ClusterCapacityProviders, ContainerDefinition,
+    ContainerSecret, DeploymentConfiguration, EcsCluster, EnvironmentVariable, HostVolume,
+    LogConfiguration, ManagedScaling, MountPoint, PlacementConstraint, PlacementStrategy,
+    PortMapping, Service, ServiceLoadBalancer, StrategyItem, TaskDefinition, TaskDefinitionOutputs,
+    Volume,
 };
 pub use elb::{ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs};
 pub use elbv2::{
-    HealthCheck, Listener, ListenerAction, ListenerOutputs, ListenerRule, ListenerRuleOutputs,
-    LoadBalancer, LoadBalancerOutputs, RuleConditions, TargetGroup, TargetGroupOutputs,
+    HealthCheck, Listener, ListenerAction, ListenerRule, LoadBalancer, LoadBalancerOutputs,
+    RuleConditions, TargetGroup,
 };
-pub use events::{EventRule, EventRuleOutputs, EventTarget, InputTransformer};
+pub use events::{EventRule, EventTarget, InputTransformer};
 pub use iam::{
-    Document, Effect, IamPolicy, IamPolicyOutputs, IamRole, IamRoleOutputs, InstanceProfile,
-    InstanceProfileOutputs, OneOrMany, PolicyDocument, Principal, Statement,
+    Document, Effect, IamPolicy, IamRole, InstanceProfile, OneOrMany, PolicyDocument, Principal,
+    Statement,
 };
 pub use launch_template::{LaunchTemplate, LaunchTemplateOutputs, MetadataOptions, RootVolume};
-pub use logs::{LogGroup, LogGroupOutputs};
+pub use logs::LogGroup;
 pub use network::{
     Ec2IdOutputs, ElasticIp, ElasticIpOutputs, InternetGateway, NatGateway, Route, RouteTable,
     RouteTableAssociation, RouteTarget, Subnet, Vpc,
 };
 pub use security_group::{SecurityGroup, SecurityGroupRule};
-pub use sns::{
-    SnsSubscription, SnsSubscriptionOutputs, SnsTopic, SnsTopicOutputs, SnsTopicPolicy,
-    SnsTopicPolicyOutputs,
-};
+pub use sns::{SnsSubscription, SnsTopic, SnsTopicPolicy, SnsTopicPolicyOutputs};
 
 /// What a field of an attributes struct can hold.
 pub trait Field: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync {}
@@ -87,6 +84,21 @@ impl Stage for Resolved {
 
 /// A `tags` attribute: tag keys to values.
 pub type Tags = BTreeMap<String, String>;
+
+/// What AWS assigns a resource known by its ARN (the state id of most; see each kind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArnOutputs {
+    pub arn: String,
+}
+
+impl ArnOutputs {
+    pub fn of(arn: &str) -> Self {
+        Self {
+            arn: arn.to_owned(),
+        }
+    }
+}
 
 /// A kind with no outputs (its id is all there is).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -245,7 +257,7 @@ mod tests {
             field_names::<LogGroup>(),
             ["name", "retention_in_days", "tags"]
         );
-        assert_eq!(field_names::<LogGroupOutputs>(), ["arn"]);
+        assert_eq!(field_names::<ArnOutputs>(), ["arn"]);
         assert!(field_names::<String>().is_empty());
     }
 }

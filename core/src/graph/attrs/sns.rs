@@ -14,12 +14,6 @@ pub struct SnsTopic<S: Stage = Resolved> {
     pub tags: S::V<Tags>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnsTopicOutputs {
-    pub arn: String,
-}
-
 /// A topic's access policy (the topic's `Policy` attribute): lets EventBridge publish.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
@@ -37,6 +31,7 @@ pub struct SnsTopicPolicyOutputs {
 }
 
 /// A subscription to a topic (one per alert e-mail address); identified by its three fields.
+/// Its ARN is also its state id; an e-mail subscription awaiting confirmation has no usable ARN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "", deny_unknown_fields)]
 pub struct SnsSubscription<S: Stage = Resolved> {
@@ -44,11 +39,4 @@ pub struct SnsSubscription<S: Stage = Resolved> {
     /// `email` for the alert addresses.
     pub protocol: S::V<String>,
     pub endpoint: S::V<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnsSubscriptionOutputs {
-    /// Also the state id; an e-mail subscription awaiting confirmation has no usable ARN.
-    pub arn: String,
 }

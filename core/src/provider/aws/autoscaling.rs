@@ -16,12 +16,13 @@ use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, sync_tags, tag_diff, tag_map_of};
+use super::ownership::{claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
 use super::{AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::roll::Recorded as RollRecorded;
 
 /// Auto Scaling's answer for a group that does not exist: a `ValidationError` saying so.
@@ -30,16 +31,22 @@ fn not_found(e: &ProviderError) -> bool {
 }
 
 impl Manage for attrs::AutoscalingGroup {
-    /// Creates the group, or adopts the one of that name that carries this lineage's tags.
+    /// The group of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let Some(g) = describe(cx, a, vec![want.name.clone()]).await?.pop() else {
+            return Ok(None);
+        };
+        let t = group_live(&g, None)
+            .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
+        claim(cx.own, a, &want.name, &t.tags)?;
+        Ok(Some(t.live))
+    }
+
+    /// Creates the group.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        if let Some(g) = describe(cx, a, vec![name.to_owned()]).await?.first() {
-            let t = group_live(g, None)
-                .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
-            claim(cx.own, a, name, &t.tags)?;
-            return adopt(cx, spec, want, &t.live).await;
-        }
         let tags = group_tags(name, &owned_tags(cx.own, a, &want.tags));
         let template = launch_template(&want);
         let subnets = want.vpc_zone_identifier.join(",");
@@ -71,11 +78,7 @@ impl Manage for attrs::AutoscalingGroup {
         })
         .await?;
         let arn = group_arn(cx, a, name).await?;
-        Ok(Applied::new(
-            spec,
-            name,
-            &attrs::AutoscalingGroupOutputs { arn },
-        ))
+        Ok(Applied::new(spec, name, &ArnOutputs { arn }))
     }
 
     /// One `UpdateAutoScalingGroup` when a group setting differs, the classic load balancers,
@@ -150,11 +153,7 @@ impl Manage for attrs::AutoscalingGroup {
             Ok(outputs) => outputs.arn,
             Err(_) => group_arn(cx, a, prior.id).await?,
         };
-        Ok(Applied::new(
-            spec,
-            prior.id,
-            &attrs::AutoscalingGroupOutputs { arn },
-        ))
+        Ok(Applied::new(spec, prior.id, &ArnOutputs { arn }))
     }
 
     /// Deletes the group with its instances and waits until it is gone: the launch template,
@@ -197,7 +196,7 @@ impl Manage for attrs::AutoscalingGroup {
 }
 
 /// The ARN of group `name`, which only a describe answers.
-async fn group_arn(cx: Cx<'_>, a: &Address, name: &str) -> Result<String, ProviderError> {
+async fn group_arn(cx: Cx<'_>, a: &Address, name: &str) -> Done<String> {
     describe(cx, a, vec![name.to_owned()])
         .await?
         .first()
@@ -233,12 +232,7 @@ fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
 }
 
 /// Sets tags on group `name`.
-pub(crate) async fn put_tags(
-    aws: &Clients,
-    a: &Address,
-    name: &str,
-    tags: &Tags,
-) -> Result<(), ProviderError> {
+pub(crate) async fn put_tags(aws: &Clients, a: &Address, name: &str, tags: &Tags) -> Done<()> {
     aws.autoscaling
         .create_or_update_tags()
         .set_tags(Some(group_tags(name, tags)))
@@ -254,7 +248,7 @@ pub(crate) async fn remove_tags(
     a: &Address,
     name: &str,
     keys: impl IntoIterator<Item = String>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
     aws.autoscaling
         .delete_tags()
@@ -272,7 +266,7 @@ async fn sync_load_balancers(
     name: &str,
     was: &[String],
     want: &[String],
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let before: BTreeSet<&String> = was.iter().collect();
     let after: BTreeSet<&String> = want.iter().collect();
     let attach: Vec<String> = after.difference(&before).map(|n| (*n).clone()).collect();
@@ -333,7 +327,7 @@ pub(crate) async fn describe(
     cx: Cx<'_>,
     a: &Address,
     names: Vec<String>,
-) -> Result<Vec<AutoScalingGroup>, ProviderError> {
+) -> Done<Vec<AutoScalingGroup>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -400,9 +394,7 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
         ),
         tags: visible(&tags),
     };
-    let outputs = attrs::AutoscalingGroupOutputs {
-        arn: arn.to_owned(),
-    };
+    let outputs = ArnOutputs::of(arn);
     Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use super::ownership::{adopt, sync_tags, tag_diff, tag_map_of};
+use super::ownership::{sync_tags, tag_diff, tag_map_of};
 
-use super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
+use super::{AwsResultExt, Cx, Done, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{
@@ -153,7 +153,7 @@ pub(crate) fn pick_adoptable<T>(
     own: &Ownership,
     address: &Address,
     candidates: Vec<(String, BTreeMap<String, String>, T)>,
-) -> Result<Option<(String, T)>, ProviderError> {
+) -> Done<Option<(String, T)>> {
     let mut ours = Vec::new();
     for (id, tags, item) in candidates {
         // The describe filtered by the address tag, but an API (or an emulator) that ignores a
@@ -183,7 +183,7 @@ pub(crate) fn pick_adoptable<T>(
     Ok(ours.pop())
 }
 
-/// `async fn $request(cx, a, filters) -> Result<Vec<$item>, ProviderError>`: every item of one
+/// `async fn $request(cx, a, filters) -> Done<Vec<$item>>`: every item of one
 /// paginated EC2 describe by filters, the read each tagged kind's refresh and adoption share
 /// (the SDK gives the describes no common trait, hence a macro).
 macro_rules! describe_by_filters {
@@ -214,7 +214,7 @@ pub(crate) fn adoptable(
     cx: Cx<'_>,
     a: &Address,
     found: impl IntoIterator<Item = Tagged>,
-) -> Result<Option<Live>, ProviderError> {
+) -> Done<Option<Live>> {
     let candidates = found
         .into_iter()
         .map(|t| (t.live.id.clone(), t.tags, t.live))
@@ -227,26 +227,11 @@ pub(crate) fn adoptable(
 pub(crate) async fn find_adoptable<T>(
     cx: Cx<'_>,
     a: &Address,
-    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Done<Vec<T>>,
     live: impl Fn(&T) -> Option<Tagged>,
-) -> Result<Option<Live>, ProviderError> {
+) -> Done<Option<Live>> {
     let found = describe(cx, a, address_filters(cx.own, a)).await?;
     adoptable(cx, a, found.iter().filter_map(live))
-}
-
-/// The adoption step a tagged kind's create starts with: takes over the one resource carrying
-/// the spec's address tag (the items `describe` returns, each read by `live`), if there is one.
-pub(crate) async fn adopt_tagged<M: Manage + Clone, T>(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    want: &M,
-    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Result<Vec<T>, ProviderError>,
-    live: impl Fn(&T) -> Option<Tagged>,
-) -> Result<Option<Applied>, ProviderError> {
-    match find_adoptable(cx, &spec.address, describe, live).await? {
-        Some(found) => adopt(cx, spec, want.clone(), &found).await.map(Some),
-        None => Ok(None),
-    }
 }
 
 /// The whole update of a kind whose `tags` (read by `tags`) are all that changes in place and
@@ -257,7 +242,7 @@ pub(crate) async fn update_tags<A: Attributes<Outputs = Ec2IdOutputs>>(
     want: A,
     prior: Prior<'_>,
     tags: impl Fn(&A) -> &Tags,
-) -> Result<Applied, ProviderError> {
+) -> Done {
     let was: A = prior.decode()?;
     retag(cx, spec, prior, tags(&was), tags(&want)).await
 }
@@ -270,7 +255,7 @@ pub(crate) async fn retag(
     prior: Prior<'_>,
     was: &Tags,
     want: &Tags,
-) -> Result<Applied, ProviderError> {
+) -> Done {
     sync_ec2_tags(cx, &spec.address, prior.id, was, want).await?;
     Ok(Applied::new(spec, prior.id, &id_outputs(prior.id)))
 }
@@ -297,7 +282,7 @@ pub(crate) async fn sync_ec2_tags(
     id: &str,
     before: &Tags,
     after: &Tags,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     sync_tags(
         tag_diff(cx.own, a, before, after),
         async |removed| {

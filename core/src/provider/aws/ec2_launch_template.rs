@@ -35,17 +35,16 @@ use super::ec2::{
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, missing};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags};
+use super::ownership::{claim, owned_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::plan::ami;
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 
 impl Manage for attrs::LaunchTemplate {
-    /// Creates the template (its data and the first version) with its tags, or adopts the one
-    /// of that name that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
+    /// The template of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
         let found = describe_launch_templates(
@@ -59,18 +58,23 @@ impl Manage for attrs::LaunchTemplate {
             ],
         )
         .await?;
-        if let Some(t) = found.first() {
-            let id = t
-                .launch_template_id()
-                .ok_or_else(|| missing(a, "DescribeLaunchTemplates", "LaunchTemplateId"))?;
-            claim(cx.own, a, id, &tag_map(t.tags()))?;
-            tracing::info!(address = %a, id, "adopting an existing launch template");
-            let versions = latest_versions(cx, a, Some(id)).await?;
-            let live = template_live(t, versions.get(id), Some(&want.image)).ok_or_else(|| {
-                missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData")
-            })?;
-            return adopt(cx, spec, want, &live.live).await;
-        }
+        let Some(t) = found.first() else {
+            return Ok(None);
+        };
+        let id = t
+            .launch_template_id()
+            .ok_or_else(|| missing(a, "DescribeLaunchTemplates", "LaunchTemplateId"))?;
+        claim(cx.own, a, id, &tag_map(t.tags()))?;
+        let versions = latest_versions(cx, a, Some(id)).await?;
+        let live = template_live(t, versions.get(id), Some(&want.image))
+            .ok_or_else(|| missing(a, "DescribeLaunchTemplateVersions", "LaunchTemplateData"))?;
+        Ok(Some(live.live))
+    }
+
+    /// Creates the template (its data and the first version) with its tags.
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
+        let a = &spec.address;
+        let name = want.name.as_str();
         let ami = image_id(cx, a, &want).await?;
         let data = template_data(&want, &ami);
         let tags = owned_tags(cx.own, a, &want.tags);
@@ -177,10 +181,10 @@ impl Manage for attrs::LaunchTemplate {
 /// Sends `op` (a request naming the template's instance profile) again while EC2 or Auto
 /// Scaling cannot see that profile yet: it is created moments before by another step, IAM is
 /// eventually consistent, and a refused request made nothing, so retrying cannot duplicate.
-pub(crate) async fn until_profile_visible<T, F, Fut>(cx: Cx<'_>, op: F) -> Result<T, ProviderError>
+pub(crate) async fn until_profile_visible<T, F, Fut>(cx: Cx<'_>, op: F) -> Done<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
+    Fut: Future<Output = Done<T>>,
 {
     retry_when(cx.waits, cx.waits.consistency, iam_profile_not_visible, op).await
 }
@@ -246,7 +250,7 @@ async fn latest_versions(
     cx: Cx<'_>,
     a: &Address,
     id: Option<&str>,
-) -> Result<BTreeMap<String, LaunchTemplateVersion>, ProviderError> {
+) -> Done<BTreeMap<String, LaunchTemplateVersion>> {
     let versions = all!(
         cx.aws
             .ec2
@@ -264,11 +268,7 @@ async fn latest_versions(
 
 /// The AMI `want` launches: the planned one, else `image` itself, else the AMI its SSM
 /// parameter names now (a template planned without AWS).
-async fn image_id(
-    cx: Cx<'_>,
-    a: &Address,
-    want: &attrs::LaunchTemplate,
-) -> Result<String, ProviderError> {
+async fn image_id(cx: Cx<'_>, a: &Address, want: &attrs::LaunchTemplate) -> Done<String> {
     if let Some(planned) = &want.image_id {
         return Ok(planned.clone());
     }
@@ -294,7 +294,7 @@ pub(crate) async fn amis(
     cx: Cx<'_>,
     a: &Address,
     parameters: &BTreeSet<String>,
-) -> Result<(BTreeMap<String, String>, Vec<String>), ProviderError> {
+) -> Done<(BTreeMap<String, String>, Vec<String>)> {
     let (mut found, mut unknown) = (BTreeMap::new(), Vec::new());
     let names: Vec<&String> = parameters.iter().collect();
     for chunk in names.chunks(10) {
@@ -324,7 +324,7 @@ pub(crate) async fn image_names(
     cx: Cx<'_>,
     a: &Address,
     ids: &BTreeSet<String>,
-) -> Result<BTreeMap<String, String>, ProviderError> {
+) -> Done<BTreeMap<String, String>> {
     let out = cx
         .aws
         .ec2

@@ -14,8 +14,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, adopt_tagged, describe_by_filters, environment_filter, id_outputs, remove_held, retag,
-    settle, tag_map, tag_specification, visible,
+    Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, remove_held,
+    retag, settle, tag_map, tag_specification, visible,
 };
 use super::live::missing;
 use super::once::send_once;
@@ -23,7 +23,7 @@ use super::ownership::owned_tags;
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 
 /// Where traffic of a rule comes from (ingress) or goes to (egress).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,7 +67,7 @@ fn parse_rules(
     address: &Address,
     attribute: &str,
     entries: &[SecurityGroupRule],
-) -> Result<BTreeSet<Rule>, ProviderError> {
+) -> Done<BTreeSet<Rule>> {
     let mut rules = BTreeSet::new();
     for entry in entries {
         let protocol = normalize_protocol(&entry.protocol);
@@ -254,17 +254,17 @@ fn default_egress() -> BTreeSet<Rule> {
 }
 
 impl Manage for attrs::SecurityGroup {
-    /// Creates the group with its tags and rules (replacing the default egress rule), or adopts
-    /// the one carrying its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
-        if let Some(done) = adopt_tagged(cx, spec, &want, describe_security_groups, |g| {
+    /// The group carrying the spec's ownership tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
+        find_adoptable(cx, &spec.address, describe_security_groups, |g| {
             group_live(g, None)
         })
-        .await?
-        {
-            return Ok(done);
-        }
+        .await
+    }
+
+    /// Creates the group with its tags and rules (replacing the default egress rule).
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+        let a = &spec.address;
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
@@ -321,7 +321,7 @@ async fn sync_rules(
     want: &attrs::SecurityGroup,
     ingress: &BTreeSet<Rule>,
     egress: &BTreeSet<Rule>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     for (direction, current, wanted) in [
         (Direction::Ingress, ingress, &want.ingress),
         (Direction::Egress, egress, &want.egress),
@@ -370,7 +370,7 @@ async fn change(
     direction: Direction,
     change: Change,
     rules: &[&Rule],
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let benign = match change {
         Change::Authorize => "InvalidPermission.Duplicate",
         Change::Revoke => "InvalidPermission.NotFound",
@@ -398,7 +398,7 @@ async fn send(
     direction: Direction,
     change: Change,
     permissions: Vec<IpPermission>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let p = Some(permissions);
     match (direction, change) {
         (Direction::Ingress, Change::Authorize) => send_once!(

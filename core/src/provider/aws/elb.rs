@@ -24,23 +24,38 @@ use super::ec2::{Tagged, settle, visible};
 use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set};
 use super::live::{all, as_set, missing};
 use super::once::send_once;
-use super::ownership::{adopt, owned_tags, sdk_tags, sync_tags, tag_diff};
+use super::ownership::{owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 const NOT_FOUND: &str = "LoadBalancerNotFound";
 
 impl Manage for attrs::ClassicLoadBalancer {
-    /// Creates the load balancer with its listeners and tags, then sets its attributes; or
-    /// adopts the one under its name when its tags say it is this address's.
+    /// The load balancer under the spec's name, when its tags say it is this address's; its
+    /// attributes are left out of the live shape, so the update that follows sets them.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let described = found_or_none(
+            describe(cx, a, Some(vec![name.to_owned()])).await,
+            NOT_FOUND,
+        )?;
+        let Some(d) = described.and_then(|mut found| found.pop()) else {
+            return Ok(None);
+        };
+        let tags = describe_tags(cx, a, vec![name.to_owned()])
+            .await?
+            .remove(name)
+            .unwrap_or_default();
+        claimed(cx, a, live(&d, tags, None))
+    }
+
+    /// Creates the load balancer with its listeners and tags, then sets its attributes.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        if let Some(live) = find(cx, a, name).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let listeners = listener_set(&want.listeners)
             .iter()
             .map(|l| to_sdk(spec, l))
@@ -243,28 +258,11 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-/// The load balancer under `name` when its tags make it ours; its attributes are left out of
-/// the live shape so the update that follows sets them.
-async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let described = found_or_none(
-        describe(cx, a, Some(vec![name.to_owned()])).await,
-        NOT_FOUND,
-    )?;
-    let Some(d) = described.and_then(|mut found| found.pop()) else {
-        return Ok(None);
-    };
-    let tags = describe_tags(cx, a, vec![name.to_owned()])
-        .await?
-        .remove(name)
-        .unwrap_or_default();
-    claimed(cx, a, live(&d, tags, None))
-}
-
 async fn describe(
     cx: Cx<'_>,
     a: &Address,
     names: Option<Vec<String>>,
-) -> Result<Vec<LoadBalancerDescription>, ProviderError> {
+) -> Done<Vec<LoadBalancerDescription>> {
     all!(
         cx.aws
             .elb
@@ -279,7 +277,7 @@ async fn describe_tags(
     cx: Cx<'_>,
     a: &Address,
     names: Vec<String>,
-) -> Result<BTreeMap<String, Tags>, ProviderError> {
+) -> Done<BTreeMap<String, Tags>> {
     let out = cx
         .aws
         .elb
@@ -308,7 +306,7 @@ async fn set_attributes(
     spec: &ResourceSpec,
     want: &attrs::ClassicLoadBalancer,
     name: &str,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let seconds = want
         .idle_timeout
         .ok_or_else(|| spec.invalid("idle_timeout", "is missing"))?;
@@ -338,7 +336,7 @@ async fn set_attributes(
         .map(drop)
 }
 
-fn to_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+fn to_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
     sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
@@ -368,7 +366,7 @@ fn of_sdk(l: &Listener) -> ClassicListener {
     }
 }
 
-fn to_sdk(spec: &ResourceSpec, l: &ClassicListener) -> Result<Listener, ProviderError> {
+fn to_sdk(spec: &ResourceSpec, l: &ClassicListener) -> Done<Listener> {
     Listener::builder()
         .protocol(&l.lb_protocol)
         .load_balancer_port(i32::from(l.lb_port))

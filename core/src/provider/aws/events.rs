@@ -24,8 +24,9 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
+use super::ownership::{claim, owned_tags, sdk_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -33,22 +34,56 @@ use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decod
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
 impl Manage for attrs::EventRule {
-    /// Puts the rule with its tags, or adopts the rule of that name that carries this
-    /// lineage's tags.
+    /// The rule of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let out = match cx
+            .aws
+            .events
+            .describe_rule()
+            .name(name)
+            .send()
+            .await
+            .at(a, "DescribeRule")
+        {
+            Err(e) if e.aws_code() == Some(NOT_FOUND) => return Ok(None),
+            r => r?,
+        };
+        let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
+        let tags: Tags = cx
+            .aws
+            .events
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .at(a, "ListTagsForResource")?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        claim(cx.own, a, name, &tags)?;
+        Ok(Some(rule_live(
+            RuleParts {
+                name,
+                arn: Some(arn),
+                description: out.description(),
+                event_pattern: out.event_pattern(),
+                state: out.state(),
+            },
+            visible(&tags),
+        )))
+    }
+
+    /// Puts the rule with its tags.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find_rule(cx, a, &want.name).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let tags = owned_tags(cx.own, a, &want.tags);
         let arn = put_rule(cx, spec, &want, Some(&tags))
             .await?
             .ok_or_else(|| missing(a, "PutRule", "RuleArn"))?;
-        Ok(Applied::new(
-            spec,
-            &want.name,
-            &attrs::EventRuleOutputs { arn },
-        ))
+        Ok(Applied::new(spec, &want.name, &ArnOutputs { arn }))
     }
 
     /// Puts the rule again when its definition differs (`PutRule` is an upsert of all of it),
@@ -84,16 +119,15 @@ impl Manage for attrs::EventRule {
 }
 
 impl Manage for attrs::EventTarget {
-    /// Puts the target, or adopts the rule's target of that id.
+    /// The rule's target of that id.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let targets = list_targets(cx, &spec.address, &want.rule).await?;
+        let mut found = targets.iter().filter(|t| t.id() == want.target_id);
+        Ok(found.next().map(|t| target_live(&want.rule, t)))
+    }
+
+    /// Puts the target.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let found = list_targets(cx, &spec.address, &want.rule)
-            .await?
-            .iter()
-            .find(|t| t.id() == want.target_id)
-            .map(|t| target_live(&want.rule, t));
-        if let Some(live) = found {
-            return adopt(cx, spec, want, &live).await;
-        }
         put_target(cx, spec, &want).await?;
         let id = format!("{}/{}", want.rule, want.target_id);
         Ok(Applied::new(spec, id, &NoOutputs {}))
@@ -210,7 +244,7 @@ async fn put_rule(
     spec: &ResourceSpec,
     want: &attrs::EventRule,
     tags: Option<&Tags>,
-) -> Result<Option<String>, ProviderError> {
+) -> Done<Option<String>> {
     let a = &spec.address;
     let pattern = match &want.event_pattern {
         v @ Value::Object(_) => v.to_string(),
@@ -231,47 +265,7 @@ async fn put_rule(
     Ok(out.rule_arn)
 }
 
-/// The rule named `name`, when it exists and carries this address's tags.
-async fn find_rule(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let out = match cx
-        .aws
-        .events
-        .describe_rule()
-        .name(name)
-        .send()
-        .await
-        .at(a, "DescribeRule")
-    {
-        Err(e) if e.aws_code() == Some(NOT_FOUND) => return Ok(None),
-        r => r?,
-    };
-    let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
-    let tags: Tags = cx
-        .aws
-        .events
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .at(a, "ListTagsForResource")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
-    claim(cx.own, a, name, &tags)?;
-    Ok(Some(rule_live(
-        RuleParts {
-            name,
-            arn: Some(arn),
-            description: out.description(),
-            event_pattern: out.event_pattern(),
-            state: out.state(),
-        },
-        visible(&tags),
-    )))
-}
-
-async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<Rule>, ProviderError> {
+async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<Rule>> {
     follow_tokens(|next| async move {
         let out = cx
             .aws
@@ -289,11 +283,9 @@ async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<Rule>, 
 
 /// Every item of a listing the SDK has no paginator for: `page` answers one page's items and
 /// its `NextToken` when it was given the previous one; an empty token ends it as none does.
-async fn follow_tokens<T, Fut>(
-    mut page: impl FnMut(Option<String>) -> Fut,
-) -> Result<Vec<T>, ProviderError>
+async fn follow_tokens<T, Fut>(mut page: impl FnMut(Option<String>) -> Fut) -> Done<Vec<T>>
 where
-    Fut: Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+    Fut: Future<Output = Done<(Vec<T>, Option<String>)>>,
 {
     let mut items = Vec::new();
     let mut next: Option<String> = None;
@@ -334,24 +326,18 @@ fn rule_live(parts: RuleParts<'_>, tags: Tags) -> Live {
                 .to_owned(),
             tags,
         },
-        &attrs::EventRuleOutputs {
-            arn: parts.arn.unwrap_or_default().to_owned(),
-        },
+        &ArnOutputs::of(parts.arn.unwrap_or_default()),
     )
 }
 
-fn events_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+fn events_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
     sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-async fn put_target(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    want: &attrs::EventTarget,
-) -> Result<(), ProviderError> {
+async fn put_target(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::EventTarget) -> Done<()> {
     let a = &spec.address;
     let mut target = Target::builder().id(&want.target_id).arn(&want.arn);
     if let Some(t) = &want.input_transformer {
@@ -378,10 +364,7 @@ async fn put_target(
     )
 }
 
-fn input_transformer(
-    spec: &ResourceSpec,
-    t: &attrs::InputTransformer,
-) -> Result<InputTransformer, ProviderError> {
+fn input_transformer(spec: &ResourceSpec, t: &attrs::InputTransformer) -> Done<InputTransformer> {
     InputTransformer::builder()
         .set_input_paths_map(t.input_paths.clone().map(|m| m.into_iter().collect()))
         .input_template(&t.input_template)
@@ -394,7 +377,7 @@ fn failed_entry(
     a: &Address,
     operation: &'static str,
     entry: Option<(Option<&str>, Option<&str>)>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     match entry {
         None => Ok(()),
         Some((code, message)) => Err(ProviderError::Aws {
@@ -406,7 +389,7 @@ fn failed_entry(
     }
 }
 
-async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Result<Vec<Target>, ProviderError> {
+async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Done<Vec<Target>> {
     follow_tokens(|next| async move {
         let out = cx
             .aws

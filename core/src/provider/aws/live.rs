@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Done;
 use crate::graph::attrs::Attributes;
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
@@ -50,7 +51,7 @@ pub(crate) fn recorded<'a>(
 /// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
 pub(crate) fn recorded_by_id<A: Attributes>(
     resources: &BTreeMap<Address, ResourceState>,
-) -> Result<BTreeMap<&str, A>, ProviderError> {
+) -> Done<BTreeMap<&str, A>> {
     resources
         .iter()
         .filter(|(_, r)| r.kind == A::KIND)

@@ -15,39 +15,43 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
 use super::once::send_once;
-use super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::ownership::{claim, owned_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
 impl Manage for attrs::LogGroup {
-    /// Creates the log group and sets its retention, or adopts the group of that name that
-    /// carries this lineage's tags.
+    /// The group of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let Some(group) = find(cx, a, &want.name).await? else {
+            return Ok(None);
+        };
+        let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
+        let tags = cx
+            .aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .at(a, "ListTagsForResource")?
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        claim(cx.own, a, &want.name, &tags)?;
+        Ok(Some(group_live(&group, visible(&tags))))
+    }
+
+    /// Creates the log group and sets its retention.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        if let Some(group) = find(cx, a, name).await? {
-            let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-            let tags = cx
-                .aws
-                .logs
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .at(a, "ListTagsForResource")?
-                .tags
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            claim(cx.own, a, name, &tags)?;
-            tracing::info!(address = %a, id = %name, "adopting an existing log group");
-            let live = group_live(&group, visible(&tags));
-            return adopt(cx, spec, want, &live).await;
-        }
         send_once!(
             aws_sdk_cloudwatchlogs,
             cx.aws
@@ -67,7 +71,7 @@ impl Manage for attrs::LogGroup {
             .as_ref()
             .and_then(arn_of)
             .ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-        Ok(Applied::new(spec, name, &attrs::LogGroupOutputs { arn }))
+        Ok(Applied::new(spec, name, &ArnOutputs { arn }))
     }
 
     /// Sets the retention and tags that differ from `prior`.
@@ -110,12 +114,7 @@ impl Manage for attrs::LogGroup {
 }
 
 /// No retention (`None`) means "never expire", which is the absence of a retention policy.
-async fn set_retention(
-    cx: Cx<'_>,
-    a: &Address,
-    name: &str,
-    days: Option<i32>,
-) -> Result<(), ProviderError> {
+async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -> Done<()> {
     match days {
         None => {
             remove_request(cx, a, &[], &[NOT_FOUND], "DeleteRetentionPolicy", || {
@@ -166,7 +165,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 }
 
 /// The groups whose name starts with `prefix` (every group when it is empty).
-async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>, ProviderError> {
+async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<LogGroup>> {
     all!(
         cx.aws
             .logs
@@ -178,7 +177,7 @@ async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Result<Vec<LogGroup>
 }
 
 /// The group named `name` (the prefix listing also answers longer names).
-async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<LogGroup>, ProviderError> {
+async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Done<Option<LogGroup>> {
     let groups = describe(cx, a, name).await?;
     Ok(groups
         .into_iter()
@@ -200,7 +199,7 @@ fn group_live(g: &LogGroup, tags: Tags) -> Live {
             retention_in_days: g.retention_in_days(),
             tags,
         },
-        &attrs::LogGroupOutputs {
+        &ArnOutputs {
             arn: arn_of(g).unwrap_or_default(),
         },
     )

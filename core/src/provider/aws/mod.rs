@@ -235,15 +235,12 @@ impl AwsProvider {
     pub async fn amis(
         &self,
         parameters: &BTreeSet<String>,
-    ) -> Result<(BTreeMap<String, String>, Vec<String>), ProviderError> {
+    ) -> Done<(BTreeMap<String, String>, Vec<String>)> {
         ec2_launch_template::amis(self.cx(), &Self::templates(), parameters).await
     }
 
     /// The image names of AMIs `ids` (id → name), in one request.
-    pub async fn image_names(
-        &self,
-        ids: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    pub async fn image_names(&self, ids: &BTreeSet<String>) -> Done<BTreeMap<String, String>> {
         ec2_launch_template::image_names(self.cx(), &Self::templates(), ids).await
     }
 
@@ -278,7 +275,7 @@ pub(crate) const RECORDED: &str = "as recorded in the state";
 pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, edit, `ecsops state push`) and apply again: ecsops finds it by its tags";
 
 impl<'a> Prior<'a> {
-    fn of(address: &'a Address, state: &'a ResourceState) -> Result<Self, ProviderError> {
+    fn of(address: &'a Address, state: &'a ResourceState) -> Done<Self> {
         let id = state.id.as_deref().ok_or_else(|| ProviderError::Failed {
             address: address.clone(),
             what: format!("the state records no cloud id for it; {UNRECORDED_ID}"),
@@ -303,7 +300,7 @@ impl<'a> Prior<'a> {
     }
 
     /// The recorded attributes as the kind's typed struct.
-    pub fn decode<A: Attributes>(&self) -> Result<A, ProviderError> {
+    pub fn decode<A: Attributes>(&self) -> Done<A> {
         decode(
             self.address,
             Some("as recorded in the state"),
@@ -313,7 +310,7 @@ impl<'a> Prior<'a> {
 
     /// The recorded outputs as the kind's typed struct; state that lacks one (written by hand,
     /// or by a crash before the output was read) cannot be updated in place.
-    pub fn outputs<A: Attributes>(&self) -> Result<A::Outputs, ProviderError> {
+    pub fn outputs<A: Attributes>(&self) -> Done<A::Outputs> {
         decode(self.address, Some("a recorded output"), self.outputs).map_err(|e| {
             ProviderError::Failed {
                 address: self.address.clone(),
@@ -324,7 +321,7 @@ impl<'a> Prior<'a> {
 }
 
 /// Fails when an attribute that AWS cannot change in place differs between `prior` and `spec`.
-pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Result<(), ProviderError> {
+pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Done<()> {
     let names: BTreeSet<&String> = spec
         .attributes
         .keys()
@@ -354,14 +351,26 @@ pub(crate) type Done<T = Applied> = Result<T, ProviderError>;
 /// the dispatch decodes the spec, so `want` arrives typed (a spec that does not decode fails
 /// before any request).
 pub(crate) trait Manage: Attributes {
-    /// Creates the resource `want` describes, or adopts the one carrying its ownership tags
-    /// (see [`Provider::create`]).
+    /// What a create takes over instead of making a twin: the resource that carries the spec's
+    /// ownership tags (one a lost create made, or one made before the state knew it), made
+    /// ready to be adopted. The dispatch asks before every create and adopts what this finds
+    /// through [`Manage::update`]; a kind AWS cannot find this way (it adopts by its own key
+    /// in `create`, or nothing) keeps the default, which finds nothing.
+    fn existing(
+        _cx: Cx<'_>,
+        _spec: &ResourceSpec,
+        _want: &Self,
+    ) -> impl Future<Output = Done<Option<Live>>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Creates the resource `want` describes ([`Manage::existing`] found none to adopt).
     fn create(
         cx: Cx<'_>,
         spec: &ResourceSpec,
         want: Self,
         token_seed: u64,
-    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+    ) -> impl Future<Output = Done> + Send;
 
     /// Brings the resource from `prior` to `want` in place; attributes that force a
     /// replacement were refused before this runs.
@@ -370,13 +379,10 @@ pub(crate) trait Manage: Attributes {
         spec: &ResourceSpec,
         want: Self,
         prior: Prior<'_>,
-    ) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
+    ) -> impl Future<Output = Done> + Send;
 
     /// Deletes the resource; already gone is success.
-    fn delete(
-        cx: Cx<'_>,
-        prior: Prior<'_>,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn delete(cx: Cx<'_>, prior: Prior<'_>) -> impl Future<Output = Done<()>> + Send;
 }
 
 /// Calls one entry point of the family's module: `dispatch!(family, create(args...))`.
@@ -409,9 +415,9 @@ macro_rules! manage_kinds {
             cx: Cx<'_>,
             spec: &ResourceSpec,
             token_seed: u64,
-        ) -> Result<Applied, ProviderError> {
+        ) -> Done {
             match spec.kind {
-                $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::create(cx, spec, spec.decode()?, token_seed)).await,)*
+                $(Kind::$kind => Box::pin(create_or_adopt::<attrs::$kind>(cx, spec, token_seed)).await,)*
             }
         }
 
@@ -419,13 +425,13 @@ macro_rules! manage_kinds {
             cx: Cx<'_>,
             spec: &ResourceSpec,
             prior: Prior<'_>,
-        ) -> Result<Applied, ProviderError> {
+        ) -> Done {
             match spec.kind {
                 $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::update(cx, spec, spec.decode()?, prior)).await,)*
             }
         }
 
-        async fn delete_kind(cx: Cx<'_>, prior: Prior<'_>) -> Result<(), ProviderError> {
+        async fn delete_kind(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
             match prior.kind {
                 $(Kind::$kind => Box::pin(<attrs::$kind as Manage>::delete(cx, prior)).await,)*
             }
@@ -435,10 +441,19 @@ macro_rules! manage_kinds {
 
 kind_table!(manage_kinds);
 
+/// Adopts what [`Manage::existing`] finds, or creates.
+async fn create_or_adopt<M: Manage>(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
+    let want: M = spec.decode()?;
+    match M::existing(cx, spec, &want).await? {
+        Some(live) => ownership::adopt(cx, spec, want, &live).await,
+        None => M::create(cx, spec, want, token_seed).await,
+    }
+}
+
 impl Provider for AwsProvider {
     /// A create whose outcome is unknown (its response was lost) runs again from the top,
     /// which looks for what the lost attempt made and adopts it (see [`once`]).
-    async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Result<Applied, ProviderError> {
+    async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Done {
         let mut reruns = 0;
         loop {
             let created = create_kind(self.cx(), spec, token_seed).await;
@@ -454,17 +469,13 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn update(
-        &self,
-        spec: &ResourceSpec,
-        prior: &ResourceState,
-    ) -> Result<Applied, ProviderError> {
+    async fn update(&self, spec: &ResourceSpec, prior: &ResourceState) -> Done {
         let prior = Prior::of(&spec.address, prior)?;
         ensure_in_place(spec, &prior)?;
         update_kind(self.cx(), spec, prior).await
     }
 
-    async fn delete(&self, address: &Address, prior: &ResourceState) -> Result<(), ProviderError> {
+    async fn delete(&self, address: &Address, prior: &ResourceState) -> Done<()> {
         let kind = prior.kind;
         let Some(id) = prior.id.as_deref() else {
             // Never created as far as the state knows: nothing to delete.
@@ -480,12 +491,7 @@ impl Provider for AwsProvider {
         delete_kind(self.cx(), prior).await
     }
 
-    async fn retire(
-        &self,
-        address: &Address,
-        current: &ResourceState,
-        keep: u32,
-    ) -> Result<(), ProviderError> {
+    async fn retire(&self, address: &Address, current: &ResourceState, keep: u32) -> Done<()> {
         match (current.kind, current.id.as_deref()) {
             (Kind::TaskDefinition, Some(id)) => {
                 let current = Prior {
@@ -501,10 +507,7 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn refresh(
-        &self,
-        resources: &BTreeMap<Address, ResourceState>,
-    ) -> Result<Refresh, ProviderError> {
+    async fn refresh(&self, resources: &BTreeMap<Address, ResourceState>) -> Done<Refresh> {
         let families: BTreeSet<Family> = resources.values().map(|r| r.kind.family()).collect();
         // Every family reads at once: none needs another's answer, so the refresh costs the
         // longest family's round trips, not the sum of all of them.
@@ -529,9 +532,9 @@ impl Provider for AwsProvider {
 /// What every read of `reads` returned, once all finished; the first failure, or a panic of a
 /// read passed on. `what` names the reads for a read that was cancelled.
 pub(crate) async fn joined<T: 'static>(
-    mut reads: tokio::task::JoinSet<Result<T, ProviderError>>,
+    mut reads: tokio::task::JoinSet<Done<T>>,
     what: &str,
-) -> Result<Vec<T>, ProviderError> {
+) -> Done<Vec<T>> {
     let mut out = Vec::new();
     while let Some(read) = reads.join_next().await {
         match read.map_err(tokio::task::JoinError::try_into_panic) {
@@ -603,7 +606,7 @@ pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
 
 /// `.at(address, "CreateVpc")?` on an SDK result.
 pub(crate) trait AwsResultExt<T> {
-    fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError>;
+    fn at(self, address: &Address, operation: &'static str) -> Done<T>;
 }
 
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
@@ -611,7 +614,7 @@ where
     E: ProvideErrorMetadata + StdError + 'static,
     R: Debug + 'static,
 {
-    fn at(self, address: &Address, operation: &'static str) -> Result<T, ProviderError> {
+    fn at(self, address: &Address, operation: &'static str) -> Done<T> {
         self.map_err(|e| aws_error(address, operation, &e))
     }
 }

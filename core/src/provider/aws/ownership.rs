@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use super::Done;
 use super::ec2::{other_environment, owner};
 use super::{Cx, Manage, Prior};
 use crate::graph::Address;
 use crate::graph::attrs::Tags;
-use crate::provider::{Applied, Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag};
+use crate::provider::{Live, Ownership, ProviderError, ResourceSpec, is_bookkeeping_tag};
 
 /// Succeeds when `tags` say the resource `id` was created for `address` by this lineage; a
 /// resource under our name or key that is not ours is never taken over.
@@ -18,7 +19,7 @@ pub(crate) fn claim(
     address: &Address,
     id: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     if let Some(environment) = other_environment(own, tags) {
         return Err(ProviderError::OtherEnvironment {
             address: address.clone(),
@@ -57,7 +58,7 @@ pub(crate) async fn adopt<M: Manage>(
     spec: &ResourceSpec,
     want: M,
     live: &Live,
-) -> Result<Applied, ProviderError> {
+) -> Done {
     tracing::info!(address = %spec.address, id = %live.id, "adopting an existing resource");
     let prior = Prior::of_live(&spec.address, live);
     super::ensure_in_place(spec, &prior)?;
@@ -81,7 +82,7 @@ pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
     a: &Address,
     tags: &Tags,
     tag: impl Fn(&str, &str) -> Result<T, E>,
-) -> Result<Vec<T>, ProviderError> {
+) -> Done<Vec<T>> {
     tags.iter()
         .map(|(k, v)| tag(k, v).map_err(|e| invalid_tags(a, &e)))
         .collect()
@@ -143,9 +144,9 @@ pub(crate) fn tag_diff(
 /// Sends a tag update through a service's own calls: `untag` (only when keys go) before `tag`.
 pub(crate) async fn sync_tags(
     changes: Option<TagChanges>,
-    untag: impl AsyncFnOnce(Vec<String>) -> Result<(), ProviderError>,
-    tag: impl AsyncFnOnce(Tags) -> Result<(), ProviderError>,
-) -> Result<(), ProviderError> {
+    untag: impl AsyncFnOnce(Vec<String>) -> Done<()>,
+    tag: impl AsyncFnOnce(Tags) -> Done<()>,
+) -> Done<()> {
     let Some(TagChanges { removed, set }) = changes else {
         return Ok(());
     };

@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Done;
 use super::live::recorded;
 use super::status::each;
 use super::{AwsProvider, AwsResultExt, Cx, Prior};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
-use crate::provider::ProviderError;
 use crate::state::ResourceState;
 
 /// One container of a revision.
@@ -55,7 +55,7 @@ pub(super) async fn containers(
     provider: &AwsProvider,
     resources: &BTreeMap<Address, ResourceState>,
     arns: BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<Container>>, ProviderError> {
+) -> Done<BTreeMap<String, Vec<Container>>> {
     let mut found = recorded_containers(resources)?;
     found.retain(|arn, _| arns.contains(arn));
     let unrecorded: Vec<String> = arns
@@ -70,7 +70,7 @@ pub(super) async fn containers(
 pub(super) async fn described(
     provider: &AwsProvider,
     arns: Vec<String>,
-) -> Result<Vec<(String, Vec<Container>)>, ProviderError> {
+) -> Done<Vec<(String, Vec<Container>)>> {
     each(provider, arns, |p, arn| async move {
         describe(p.cx(), &arn).await.map(|c| (arn, c))
     })
@@ -80,7 +80,7 @@ pub(super) async fn described(
 /// The containers of every recorded task definition revision, by ARN.
 pub(super) fn recorded_containers(
     resources: &BTreeMap<Address, ResourceState>,
-) -> Result<BTreeMap<String, Vec<Container>>, ProviderError> {
+) -> Done<BTreeMap<String, Vec<Container>>> {
     recorded(resources, &[Kind::TaskDefinition])
         .into_iter()
         .filter_map(|(a, r)| Some((a, r, r.id.clone()?)))
@@ -103,7 +103,7 @@ pub(super) fn recorded_containers(
 }
 
 /// The containers of revision `arn`, read from ECS.
-async fn describe(cx: Cx<'_>, arn: &str) -> Result<Vec<Container>, ProviderError> {
+async fn describe(cx: Cx<'_>, arn: &str) -> Done<Vec<Container>> {
     let a = Address::new(Kind::TaskDefinition.as_str());
     let out = cx
         .aws

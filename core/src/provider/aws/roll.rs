@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
 
+use super::Done;
 use super::autoscaling::{put_tags, remove_tags};
 use super::live::{all, recorded};
 use super::{AwsProvider, AwsResultExt, Prior};
@@ -38,7 +39,7 @@ impl RollTarget {
     pub fn recorded(
         resources: &BTreeMap<Address, ResourceState>,
         only: Option<&str>,
-    ) -> Result<Vec<Self>, ProviderError> {
+    ) -> Done<Vec<Self>> {
         let cluster = recorded(resources, &[Kind::EcsCluster])
             .into_iter()
             .find_map(|(_, r)| r.id.clone())
@@ -93,7 +94,7 @@ impl AwsProvider {
         &self,
         resources: &BTreeMap<Address, ResourceState>,
         target: &RollTarget,
-    ) -> Result<(GroupStatus, Observed), ProviderError> {
+    ) -> Done<(GroupStatus, Observed)> {
         let group_only: BTreeMap<Address, ResourceState> = resources
             .iter()
             .filter(|(a, _)| **a == target.address)
@@ -140,10 +141,7 @@ impl AwsProvider {
     }
 
     /// The cluster's container instances (all but INACTIVE ones), by EC2 instance id.
-    async fn container_instances(
-        &self,
-        target: &RollTarget,
-    ) -> Result<BTreeMap<String, Registered>, ProviderError> {
+    async fn container_instances(&self, target: &RollTarget) -> Done<BTreeMap<String, Registered>> {
         let a = &target.address;
         let ecs = &self.clients().ecs;
         let arns = all!(
@@ -176,7 +174,7 @@ impl AwsProvider {
     }
 
     /// The tasks still meant to run on container instance `arn`, daemons not counted.
-    async fn tasks_left(&self, target: &RollTarget, arn: &str) -> Result<usize, ProviderError> {
+    async fn tasks_left(&self, target: &RollTarget, arn: &str) -> Done<usize> {
         let a = &target.address;
         let ecs = &self.clients().ecs;
         let tasks = all!(
@@ -207,12 +205,7 @@ impl AwsProvider {
     }
 
     /// Sets the group's desired capacity and maximum size.
-    pub async fn roll_capacity(
-        &self,
-        target: &RollTarget,
-        desired: i32,
-        max: i32,
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_capacity(&self, target: &RollTarget, desired: i32, max: i32) -> Done<()> {
         self.clients()
             .autoscaling
             .update_auto_scaling_group()
@@ -226,11 +219,7 @@ impl AwsProvider {
     }
 
     /// Puts tags on the group (never propagated to instances: they are `ecsops:` tags).
-    pub async fn roll_tag(
-        &self,
-        target: &RollTarget,
-        tags: &[(&str, String)],
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_tag(&self, target: &RollTarget, tags: &[(&str, String)]) -> Done<()> {
         let tags = tags
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -239,22 +228,14 @@ impl AwsProvider {
     }
 
     /// Removes tags from the group.
-    pub async fn roll_untag(
-        &self,
-        target: &RollTarget,
-        keys: &[&str],
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_untag(&self, target: &RollTarget, keys: &[&str]) -> Done<()> {
         let keys = keys.iter().map(|k| (*k).to_owned());
         remove_tags(self.clients(), &target.address, &target.name, keys).await
     }
 
     /// Sets container instances DRAINING: ECS stops placing tasks there and services move
     /// theirs away.
-    pub async fn roll_drain(
-        &self,
-        target: &RollTarget,
-        arns: &[String],
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_drain(&self, target: &RollTarget, arns: &[String]) -> Done<()> {
         self.clients()
             .ecs
             .update_container_instances_state()
@@ -269,12 +250,7 @@ impl AwsProvider {
 
     /// Terminates one instance of the group; `decrement` lowers the desired capacity with it,
     /// otherwise the group launches a replacement.
-    pub async fn roll_terminate(
-        &self,
-        target: &RollTarget,
-        id: &str,
-        decrement: bool,
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_terminate(&self, target: &RollTarget, id: &str, decrement: bool) -> Done<()> {
         self.clients()
             .autoscaling
             .terminate_instance_in_auto_scaling_group()
@@ -288,11 +264,7 @@ impl AwsProvider {
 
     /// Suspends (or resumes) the group's scaling alarms, through which ECS managed scaling
     /// changes the desired capacity.
-    pub async fn roll_scaling_alarms(
-        &self,
-        target: &RollTarget,
-        suspended: bool,
-    ) -> Result<(), ProviderError> {
+    pub async fn roll_scaling_alarms(&self, target: &RollTarget, suspended: bool) -> Done<()> {
         let autoscaling = &self.clients().autoscaling;
         if suspended {
             autoscaling

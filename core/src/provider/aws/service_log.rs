@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 
+use super::Done;
 use super::live::all;
 use super::revision::{self, Container};
 use super::status::{Recorded, describe_services, each, recorded_services};
 use super::{AwsProvider, AwsResultExt, Cx};
 use crate::events::{ContainerExit, ServiceEvent, ServiceHistory, StoppedTask};
 use crate::graph::{Address, Kind};
-use crate::provider::ProviderError;
 use crate::rollout::family_revision;
 use crate::state::ResourceState;
 
@@ -38,7 +38,7 @@ impl AwsProvider {
         &self,
         resources: &BTreeMap<Address, ResourceState>,
         wanted: &[Wanted],
-    ) -> Result<Vec<ServiceHistory>, ProviderError> {
+    ) -> Done<Vec<ServiceHistory>> {
         let cx = self.cx();
         let services: Vec<Recorded> = recorded_services(resources)?
             .into_iter()
@@ -183,11 +183,7 @@ fn stopped_task(t: &Task, containers: &[Container]) -> Option<StoppedTask> {
 }
 
 /// The ARNs of the service's stopped tasks; none when ECS no longer has the service.
-async fn stopped_task_arns(
-    cx: Cx<'_>,
-    cluster: &str,
-    service_arn: &str,
-) -> Result<Vec<String>, ProviderError> {
+async fn stopped_task_arns(cx: Cx<'_>, cluster: &str, service_arn: &str) -> Done<Vec<String>> {
     let a = Address::new(Kind::Service.as_str());
     let listed = all!(
         cx.aws
@@ -217,7 +213,7 @@ async fn describe_tasks(
     cx: Cx<'_>,
     cluster: &str,
     arns: Vec<String>,
-) -> Result<BTreeMap<String, Task>, ProviderError> {
+) -> Done<BTreeMap<String, Task>> {
     let a = Address::new("task");
     let mut found = BTreeMap::new();
     // DescribeTasks takes at most 100 tasks and has no pages.

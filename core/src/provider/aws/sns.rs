@@ -28,8 +28,9 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{adopt, claim, owned_tags, sdk_tags, send_tags};
+use super::ownership::{claim, owned_tags, sdk_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec, decode};
@@ -42,31 +43,32 @@ const NOT_FOUND: &[&str] = &["NotFound", "NotFoundException"];
 const PENDING: &str = "PendingConfirmation";
 
 impl Manage for attrs::SnsTopic {
-    /// Creates the topic, or adopts the topic of that name that carries this lineage's tags.
+    /// The topic of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let topics = list_topics(cx, a).await?;
+        let Some(arn) = topics.into_iter().find(|arn| topic_name(arn) == want.name) else {
+            return Ok(None);
+        };
+        let tags: Tags = cx
+            .aws
+            .sns
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .at(a, "ListTagsForResource")?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        claim(cx.own, a, &arn, &tags)?;
+        Ok(Some(topic_live(&arn, visible(&tags))))
+    }
+
+    /// Creates the topic.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let existing = list_topics(cx, a)
-            .await?
-            .into_iter()
-            .find(|arn| topic_name(arn) == want.name);
-        if let Some(arn) = existing {
-            let tags: Tags = cx
-                .aws
-                .sns
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .at(a, "ListTagsForResource")?
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
-            claim(cx.own, a, &arn, &tags)?;
-            tracing::info!(address = %a, id = %arn, "adopting an existing topic");
-            let live = topic_live(&arn, visible(&tags));
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = cx
             .aws
             .sns
@@ -79,9 +81,7 @@ impl Manage for attrs::SnsTopic {
         let arn = out
             .topic_arn()
             .ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
-        let outputs = attrs::SnsTopicOutputs {
-            arn: arn.to_owned(),
-        };
+        let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
     }
 
@@ -96,9 +96,7 @@ impl Manage for attrs::SnsTopic {
             cx.aws.sns.tag_resource().resource_arn(arn) => "TagResource",
             |t: &Tags| sns_tags(a, t),
         )?;
-        let outputs = attrs::SnsTopicOutputs {
-            arn: arn.to_owned(),
-        };
+        let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
     }
 
@@ -181,9 +179,7 @@ impl Manage for attrs::SnsSubscription {
         let arn = out
             .subscription_arn()
             .ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
-        let outputs = attrs::SnsSubscriptionOutputs {
-            arn: arn.to_owned(),
-        };
+        let outputs = ArnOutputs::of(arn);
         let mut done = Applied::new(spec, arn, &outputs);
         done.adopted = existed;
         Ok(done)
@@ -191,9 +187,7 @@ impl Manage for attrs::SnsSubscription {
 
     /// Nothing changes in place: every attribute identifies the subscription.
     async fn update(_cx: Cx<'_>, spec: &ResourceSpec, _want: Self, prior: Prior<'_>) -> Done {
-        let outputs = attrs::SnsSubscriptionOutputs {
-            arn: prior.id.to_owned(),
-        };
+        let outputs = ArnOutputs::of(prior.id);
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -278,7 +272,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 // ---------------------------------------------------------------------------------------------
 // Topics
 
-async fn list_topics(cx: Cx<'_>, a: &Address) -> Result<Vec<String>, ProviderError> {
+async fn list_topics(cx: Cx<'_>, a: &Address) -> Done<Vec<String>> {
     let topics = all!(cx.aws.sns.list_topics(), a, "ListTopics")?;
     Ok(topics.into_iter().filter_map(|t| t.topic_arn).collect())
 }
@@ -295,31 +289,24 @@ fn topic_live(arn: &str, tags: Tags) -> Live {
             name: topic_name(arn).to_owned(),
             tags,
         },
-        &attrs::SnsTopicOutputs {
-            arn: arn.to_owned(),
-        },
+        &ArnOutputs::of(arn),
     )
 }
 
-fn sns_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+fn sns_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
     sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Topic policies
 
-fn policy_text(spec: &ResourceSpec, policy: &Document) -> Result<String, ProviderError> {
+fn policy_text(spec: &ResourceSpec, policy: &Document) -> Done<String> {
     policy
         .text()
         .ok_or_else(|| spec.invalid("policy", "is missing or not a JSON object"))
 }
 
-async fn set_policy(
-    cx: Cx<'_>,
-    a: &Address,
-    topic: &str,
-    policy: &str,
-) -> Result<(), ProviderError> {
+async fn set_policy(cx: Cx<'_>, a: &Address, topic: &str, policy: &str) -> Done<()> {
     cx.aws
         .sns
         .set_topic_attributes()
@@ -333,11 +320,7 @@ async fn set_policy(
 }
 
 /// The topic's policy as it is now.
-async fn read_policy(
-    cx: Cx<'_>,
-    a: &Address,
-    topic: &str,
-) -> Result<attrs::SnsTopicPolicy, ProviderError> {
+async fn read_policy(cx: Cx<'_>, a: &Address, topic: &str) -> Done<attrs::SnsTopicPolicy> {
     let out = cx
         .aws
         .sns
@@ -384,11 +367,7 @@ fn default_policy(topic: &str) -> Option<Value> {
 // ---------------------------------------------------------------------------------------------
 // Subscriptions
 
-async fn list_subscriptions(
-    cx: Cx<'_>,
-    a: &Address,
-    topic: &str,
-) -> Result<Vec<Subscription>, ProviderError> {
+async fn list_subscriptions(cx: Cx<'_>, a: &Address, topic: &str) -> Done<Vec<Subscription>> {
     all!(
         cx.aws.sns.list_subscriptions_by_topic().topic_arn(topic),
         a,
@@ -421,7 +400,7 @@ fn subscription_live(
             protocol: field(s.protocol()),
             endpoint: field(s.endpoint()),
         },
-        &attrs::SnsSubscriptionOutputs { arn: id.to_owned() },
+        &ArnOutputs::of(id),
     ))
 }
 

@@ -18,13 +18,13 @@ use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ec2::types::{Instance, Tag};
 use aws_sdk_ecs::types::Service;
 
+use super::Done;
 use super::live::{all, recorded};
 use super::revision::{self, Container};
 use super::service_log::service_event;
 use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
-use crate::provider::ProviderError;
 use crate::rollout::{Deployment, Observed, Watched, family_revision};
 use crate::state::ResourceState;
 use crate::status::{
@@ -44,10 +44,7 @@ const VERSION_TAG: &str = "aws:ec2launchtemplate:version";
 
 impl AwsProvider {
     /// Reads the live status of the recorded services and instance groups.
-    pub async fn status(
-        &self,
-        resources: &BTreeMap<Address, ResourceState>,
-    ) -> Result<LiveStatus, ProviderError> {
+    pub async fn status(&self, resources: &BTreeMap<Address, ResourceState>) -> Done<LiveStatus> {
         let cx = self.cx();
         let services = recorded_services(resources)?;
         let groups: Vec<(&Address, &str)> = recorded(resources, &[Kind::AutoscalingGroup])
@@ -119,7 +116,7 @@ impl AwsProvider {
     pub fn watched(
         resources: &BTreeMap<Address, ResourceState>,
         addresses: &BTreeSet<Address>,
-    ) -> Result<Vec<Watched>, ProviderError> {
+    ) -> Done<Vec<Watched>> {
         Ok(recorded_services(resources)?
             .into_iter()
             .filter(|s| addresses.contains(&s.address))
@@ -135,10 +132,7 @@ impl AwsProvider {
 
     /// The deployments of `services` as ECS reports them now, by service ARN; a service ECS
     /// no longer has is absent.
-    pub async fn observe(
-        &self,
-        services: &[Watched],
-    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    pub async fn observe(&self, services: &[Watched]) -> Done<BTreeMap<String, Observed>> {
         let found = described(
             self.cx(),
             services.iter().map(|w| (w.cluster.as_str(), &w.arn)),
@@ -183,7 +177,7 @@ pub(super) struct Recorded {
 
 pub(super) fn recorded_services(
     resources: &BTreeMap<Address, ResourceState>,
-) -> Result<Vec<Recorded>, ProviderError> {
+) -> Done<Vec<Recorded>> {
     recorded(resources, &[Kind::Service])
         .into_iter()
         .filter(|(_, r)| r.id.is_some())
@@ -211,7 +205,7 @@ fn key(a: &Address) -> String {
 pub(super) async fn describe_services(
     cx: Cx<'_>,
     services: &[Recorded],
-) -> Result<BTreeMap<String, Service>, ProviderError> {
+) -> Done<BTreeMap<String, Service>> {
     described(cx, services.iter().map(|s| (s.cluster.as_str(), &s.arn))).await
 }
 
@@ -220,7 +214,7 @@ pub(super) async fn describe_services(
 async fn described<'s>(
     cx: Cx<'_>,
     services: impl Iterator<Item = (&'s str, &'s String)>,
-) -> Result<BTreeMap<String, Service>, ProviderError> {
+) -> Done<BTreeMap<String, Service>> {
     let a = Address::new(Kind::Service.as_str());
     let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (cluster, arn) in services {
@@ -241,7 +235,7 @@ async fn described<'s>(
 async fn describe_groups(
     cx: Cx<'_>,
     groups: &[(&Address, &str)],
-) -> Result<BTreeMap<String, AutoScalingGroup>, ProviderError> {
+) -> Done<BTreeMap<String, AutoScalingGroup>> {
     let a = Address::new(Kind::AutoscalingGroup.as_str());
     let names = groups.iter().map(|(_, n)| (*n).to_owned()).collect();
     Ok(autoscaling::describe(cx, &a, names)
@@ -252,10 +246,7 @@ async fn describe_groups(
 }
 
 /// The instances of `ids`, by id.
-async fn describe_instances(
-    cx: Cx<'_>,
-    ids: Vec<String>,
-) -> Result<BTreeMap<String, Instance>, ProviderError> {
+async fn describe_instances(cx: Cx<'_>, ids: Vec<String>) -> Done<BTreeMap<String, Instance>> {
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -274,11 +265,7 @@ async fn describe_instances(
 
 /// Version `version` (a number or a label) of template `id`, resolved to its number; `None`
 /// when AWS has no such version.
-async fn template_version(
-    cx: Cx<'_>,
-    id: &str,
-    version: &str,
-) -> Result<Option<TemplateVersion>, ProviderError> {
+async fn template_version(cx: Cx<'_>, id: &str, version: &str) -> Done<Option<TemplateVersion>> {
     let a = Address::new(Kind::LaunchTemplate.as_str());
     let out = cx
         .aws
@@ -314,12 +301,12 @@ pub(super) async fn each<I, T, F, Fut>(
     provider: &AwsProvider,
     items: Vec<I>,
     read: F,
-) -> Result<Vec<T>, ProviderError>
+) -> Done<Vec<T>>
 where
     I: Send + 'static,
     T: Send + 'static,
     F: Fn(AwsProvider, I) -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>> + Send + 'static,
+    Fut: Future<Output = Done<T>> + Send + 'static,
 {
     let mut reads = tokio::task::JoinSet::new();
     for item in items {

@@ -5,16 +5,14 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::Done;
 use super::{AwsResultExt, Cx, Waits};
 use crate::graph::Address;
 use crate::provider::ProviderError;
 
 /// Success when the operation succeeded or failed with one of `gone` (the resource was
 /// already deleted): deletes are idempotent.
-pub(crate) fn tolerate(
-    result: Result<(), ProviderError>,
-    gone: &[&str],
-) -> Result<(), ProviderError> {
+pub(crate) fn tolerate(result: Done<()>, gone: &[&str]) -> Done<()> {
     match result {
         Err(e) if e.aws_code().is_some_and(|c| gone.contains(&c)) => Ok(()),
         r => r,
@@ -39,10 +37,10 @@ const NOT_YET_VISIBLE: &[&str] = &[
 /// Runs a create or the first change of a new resource again while AWS does not see an id yet
 /// (a failed call created nothing, so a retry cannot duplicate), for at most the consistency
 /// wait.
-pub(crate) async fn eventually<T, F, Fut>(cx: Cx<'_>, op: F) -> Result<T, ProviderError>
+pub(crate) async fn eventually<T, F, Fut>(cx: Cx<'_>, op: F) -> Done<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
+    Fut: Future<Output = Done<T>>,
 {
     retry_while(cx.waits, cx.waits.consistency, NOT_YET_VISIBLE, op).await
 }
@@ -54,10 +52,10 @@ pub(crate) async fn retry_while<T, F, Fut>(
     limit: Duration,
     codes: &[&str],
     op: F,
-) -> Result<T, ProviderError>
+) -> Done<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
+    Fut: Future<Output = Done<T>>,
 {
     retry_when(
         waits,
@@ -74,10 +72,10 @@ pub(crate) async fn retry_when<T, F, Fut>(
     limit: Duration,
     retry: impl Fn(&ProviderError) -> bool,
     mut op: F,
-) -> Result<T, ProviderError>
+) -> Done<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
+    Fut: Future<Output = Done<T>>,
 {
     let start = Instant::now();
     loop {
@@ -101,15 +99,10 @@ pub(crate) fn aws_says(e: &ProviderError, code: &str, needle: &str) -> bool {
 
 /// Sends a delete again while AWS answers one of `busy` (a dependent not released yet), for at
 /// most the dependency wait; one of `gone` (already deleted) is success.
-pub(crate) async fn remove<F, Fut>(
-    cx: Cx<'_>,
-    busy: &[&str],
-    gone: &[&str],
-    op: F,
-) -> Result<(), ProviderError>
+pub(crate) async fn remove<F, Fut>(cx: Cx<'_>, busy: &[&str], gone: &[&str], op: F) -> Done<()>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), ProviderError>>,
+    Fut: Future<Output = Done<()>>,
 {
     tolerate(
         retry_while(cx.waits, cx.waits.dependency, busy, op).await,
@@ -127,7 +120,7 @@ pub(crate) async fn remove_request<T, R, F, Fut>(
     gone: &[&str],
     operation: &'static str,
     request: F,
-) -> Result<(), ProviderError>
+) -> Done<()>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = R>,
@@ -147,10 +140,10 @@ pub(crate) async fn poll_until<T, F, Fut>(
     what: &str,
     limit: Duration,
     mut check: F,
-) -> Result<T, ProviderError>
+) -> Done<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+    Fut: Future<Output = Done<Option<T>>>,
 {
     let start = Instant::now();
     loop {

@@ -31,7 +31,7 @@ use super::live::{all, report};
 use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
-use crate::provider::{ProviderError, Refresh, decode};
+use crate::provider::{Refresh, decode};
 use crate::state::ResourceState;
 
 /// The recorded attributes of `r` as `A`; `None` when they do not decode (state written by
@@ -132,10 +132,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 }
 
 /// The items `read` returns when `wanted`, none (and no request) otherwise.
-async fn when<T>(
-    wanted: bool,
-    read: impl Future<Output = Result<Vec<T>, ProviderError>>,
-) -> Result<Vec<T>, ProviderError> {
+async fn when<T>(wanted: bool, read: impl Future<Output = Done<Vec<T>>>) -> Done<Vec<T>> {
     if wanted { read.await } else { Ok(Vec::new()) }
 }
 
@@ -145,11 +142,7 @@ describe_by_filters!(describe_subnets -> Subnet, "DescribeSubnets");
 describe_by_filters!(describe_route_tables -> RouteTable, "DescribeRouteTables");
 
 /// Not paginated by AWS: one call returns every address.
-async fn describe_addresses(
-    cx: Cx<'_>,
-    a: &Address,
-    filters: Vec<Filter>,
-) -> Result<Vec<ElasticIp>, ProviderError> {
+async fn describe_addresses(cx: Cx<'_>, a: &Address, filters: Vec<Filter>) -> Done<Vec<ElasticIp>> {
     let out = cx
         .aws
         .ec2
@@ -166,7 +159,7 @@ async fn describe_nat_gateways(
     cx: Cx<'_>,
     a: &Address,
     mut filters: Vec<Filter>,
-) -> Result<Vec<NatGateway>, ProviderError> {
+) -> Done<Vec<NatGateway>> {
     filters.push(
         Filter::builder()
             .name("state")

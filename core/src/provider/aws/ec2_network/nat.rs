@@ -6,26 +6,26 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
 };
 
-use super::super::ec2::{Tagged, adopt_tagged, sync_ec2_tags, tag_map, tag_specification, visible};
+use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, update_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
-use crate::provider::{Applied, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 
 impl Manage for attrs::ElasticIp {
-    /// Allocates the address with its tags, or adopts the one carrying them.
+    /// The address carrying the spec's ownership tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
+        find_adoptable(cx, &spec.address, describe_addresses, elastic_ip_live).await
+    }
+
+    /// Allocates the address with its tags.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(done) =
-            adopt_tagged(cx, spec, &want, describe_addresses, elastic_ip_live).await?
-        {
-            return Ok(done);
-        }
         let out = send_once!(
             aws_sdk_ec2,
             cx.aws
@@ -87,15 +87,21 @@ pub(super) fn elastic_ip_live(e: &ElasticIp) -> Option<Tagged> {
 }
 
 impl Manage for attrs::NatGateway {
+    /// The gateway carrying the spec's ownership tags, once it is `available` (a crash may have
+    /// left it `pending`).
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let found = find_adoptable(cx, a, describe_nat_gateways, nat_gateway_live).await?;
+        if let Some(live) = &found {
+            wait_nat_gateway(cx, a, &live.id, "available").await?;
+        }
+        Ok(found)
+    }
+
     /// Creates the gateway with its tags (with a client token) and waits until it is
-    /// `available`, or adopts the one carrying them once it is.
+    /// `available`.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find_adoptable(cx, a, describe_nat_gateways, nat_gateway_live).await? {
-            // A crash may have left it `pending`.
-            wait_nat_gateway(cx, a, &live.id, "available").await?;
-            return adopt(cx, spec, want, &live).await;
-        }
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -171,11 +177,7 @@ pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
 /// A deleted NAT gateway's Elastic IP must be free before a replacement gateway can take it.
 /// AWS frees it with the gateway (at times a moment later); an address still associated after
 /// the gateway is gone (moto keeps the association for good) is disassociated here.
-async fn free_address(
-    cx: Cx<'_>,
-    address: &Address,
-    allocation: &str,
-) -> Result<(), ProviderError> {
+async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<()> {
     let found = cx
         .aws
         .ec2
@@ -210,11 +212,7 @@ async fn free_address(
 }
 
 /// The state of NAT gateway `id` (not found counts as `deleted`) and, when it failed, why.
-async fn nat_state(
-    cx: Cx<'_>,
-    address: &Address,
-    id: &str,
-) -> Result<(String, String), ProviderError> {
+async fn nat_state(cx: Cx<'_>, address: &Address, id: &str) -> Done<(String, String)> {
     let out = cx
         .aws
         .ec2
@@ -244,12 +242,7 @@ async fn nat_state(
 
 /// Polls until the NAT gateway is in `want` (`available` or `deleted`), failing at once on
 /// `failed` (or on gone while waiting for `available`) and after the NAT gateway wait.
-async fn wait_nat_gateway(
-    cx: Cx<'_>,
-    address: &Address,
-    id: &str,
-    want: &str,
-) -> Result<(), ProviderError> {
+async fn wait_nat_gateway(cx: Cx<'_>, address: &Address, id: &str, want: &str) -> Done<()> {
     // The last state seen, for the timeout's message.
     let last = Mutex::new(String::from("unknown"));
     let waited = poll_until(

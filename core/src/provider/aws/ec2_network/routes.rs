@@ -3,24 +3,25 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
 use super::super::ec2::{
-    Tagged, adopt_tagged, remove_held, retag, tag_map, tag_specification, visible,
+    Tagged, find_adoptable, remove_held, retag, tag_map, tag_specification, visible,
 };
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{describe_route_tables, describe_subnets, id_outputs, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 
 impl Manage for attrs::Subnet {
-    /// Creates the subnet with its tags (and public IPs on launch when asked), or adopts the
-    /// one carrying them.
+    /// The subnet carrying the spec's ownership tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
+        find_adoptable(cx, &spec.address, describe_subnets, subnet_live).await
+    }
+
+    /// Creates the subnet with its tags (and public IPs on launch when asked).
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(done) = adopt_tagged(cx, spec, &want, describe_subnets, subnet_live).await? {
-            return Ok(done);
-        }
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
@@ -74,7 +75,7 @@ async fn set_public_ip_on_launch(
     spec: &ResourceSpec,
     id: &str,
     enabled: bool,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     eventually(cx, || async {
         cx.aws
             .ec2
@@ -103,14 +104,14 @@ pub(super) fn subnet_live(s: &Subnet) -> Option<Tagged> {
 }
 
 impl Manage for attrs::RouteTable {
-    /// Creates the table with its tags (with a client token), or adopts the one carrying them.
+    /// The table carrying the spec's ownership tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
+        find_adoptable(cx, &spec.address, describe_route_tables, route_table_live).await
+    }
+
+    /// Creates the table with its tags (with a client token).
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(done) =
-            adopt_tagged(cx, spec, &want, describe_route_tables, route_table_live).await?
-        {
-            return Ok(done);
-        }
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
@@ -169,10 +170,7 @@ pub(super) fn route_table_live(t: &RouteTable) -> Option<Tagged> {
 }
 
 /// The one target of the route, or the attribute error saying it needs exactly one.
-fn target<'r>(
-    spec: &ResourceSpec,
-    route: &'r attrs::Route,
-) -> Result<RouteTarget<'r>, ProviderError> {
+fn target<'r>(spec: &ResourceSpec, route: &'r attrs::Route) -> Done<RouteTarget<'r>> {
     route.target().ok_or_else(|| {
         spec.invalid(
             "gateway_id",
@@ -187,9 +185,8 @@ fn route_id(table: &str, destination: &str) -> String {
 }
 
 impl Manage for attrs::Route {
-    /// Adds the route to its table, or adopts the route to that destination already there.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    /// The route to that destination already in the table.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let tables = cx
             .aws
@@ -198,14 +195,15 @@ impl Manage for attrs::Route {
             .route_table_ids(table)
             .send()
             .await
-            .at(a, "DescribeRouteTables")?;
-        if let Some(live) = tables
-            .route_tables()
-            .iter()
-            .find_map(|t| route_live(t, destination))
-        {
-            return adopt(cx, spec, want, &live).await;
-        }
+            .at(&spec.address, "DescribeRouteTables")?;
+        let mut tables = tables.route_tables().iter();
+        Ok(tables.find_map(|t| route_live(t, destination)))
+    }
+
+    /// Adds the route to its table.
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+        let a = &spec.address;
+        let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let target = target(spec, &want)?;
         eventually(cx, || async {
             let req = cx
@@ -318,28 +316,22 @@ pub(super) fn route_live(t: &RouteTable, destination: &str) -> Option<Live> {
 }
 
 impl Manage for attrs::RouteTableAssociation {
-    /// Associates the subnet with the table, or adopts that association when it exists.
+    /// That association, when it exists.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let subnet = Filter::builder()
+            .name("association.subnet-id")
+            .values(&want.subnet_id)
+            .build();
+        let tables = describe_route_tables(cx, &spec.address, vec![subnet]).await?;
+        let mut found = tables.iter().flat_map(associations);
+        Ok(found
+            .find(|(_, found)| found == want)
+            .map(|(id, _)| Live::new(id.clone(), want, &id_outputs(&id))))
+    }
+
+    /// Associates the subnet with the table.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let tables = describe_route_tables(
-            cx,
-            a,
-            vec![
-                Filter::builder()
-                    .name("association.subnet-id")
-                    .values(&want.subnet_id)
-                    .build(),
-            ],
-        )
-        .await?;
-        if let Some((id, _)) = tables
-            .iter()
-            .flat_map(associations)
-            .find(|(_, found)| *found == want)
-        {
-            let live = Live::new(id.clone(), &want, &id_outputs(&id));
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = eventually(cx, || async {
             send_once!(
                 aws_sdk_ec2,

@@ -10,14 +10,14 @@ use super::super::ec2::{
 };
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{
     AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate,
 };
 use super::{adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 /// A VPC's DNS flags, which only `DescribeVpcAttribute` returns (one call per flag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,8 @@ impl Dns {
 }
 
 impl Manage for attrs::Vpc {
-    /// Creates the VPC with its tags and sets the DNS flags, or adopts the one carrying them.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+    /// The VPC carrying the spec's ownership tags, with its DNS flags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let mut found = Vec::new();
         for v in describe_vpcs(cx, a, address_filters(cx.own, a)).await? {
@@ -51,9 +51,12 @@ impl Manage for attrs::Vpc {
             let dns = read_dns(cx, a, id).await?;
             found.extend(vpc_live(&v, dns));
         }
-        if let Some(live) = adoptable(cx, a, found)? {
-            return adopt(cx, spec, want, &live).await;
-        }
+        adoptable(cx, a, found)
+    }
+
+    /// Creates the VPC with its tags and sets the DNS flags.
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+        let a = &spec.address;
         let out = send_once!(
             aws_sdk_ec2,
             cx.aws
@@ -94,13 +97,7 @@ impl Manage for attrs::Vpc {
 
 /// Sets the DNS flags of `want` that differ from `current`. AWS takes one attribute per call
 /// and refuses hostnames without support, hence the order.
-async fn set_dns(
-    cx: Cx<'_>,
-    a: &Address,
-    id: &str,
-    want: Dns,
-    current: Dns,
-) -> Result<(), ProviderError> {
+async fn set_dns(cx: Cx<'_>, a: &Address, id: &str, want: Dns, current: Dns) -> Done<()> {
     let support = (current.support != want.support).then_some(want.support);
     let hostnames = (current.hostnames != want.hostnames).then_some(want.hostnames);
     let set_support = set_flag(cx, a, id, support, ModifyVpc::enable_dns_support);
@@ -121,7 +118,7 @@ async fn set_flag(
     id: &str,
     value: Option<bool>,
     flag: impl Fn(ModifyVpc, AttributeBooleanValue) -> ModifyVpc,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let Some(value) = value else { return Ok(()) };
     let value = AttributeBooleanValue::builder().value(value).build();
     eventually(cx, || async {
@@ -135,7 +132,7 @@ async fn set_flag(
 }
 
 /// The DNS flags of VPC `id` (AWS's defaults for a flag it does not answer).
-pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Result<Dns, ProviderError> {
+pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Done<Dns> {
     let read = async |attribute: VpcAttributeName| {
         cx.aws
             .ec2
@@ -174,22 +171,33 @@ pub(super) fn vpc_live(v: &Vpc, dns: Dns) -> Option<Tagged> {
 }
 
 impl Manage for attrs::InternetGateway {
-    /// Creates the gateway with its tags and attaches it, or adopts the one carrying them
-    /// (attaching it when a crash left it detached).
+    /// The gateway carrying the spec's ownership tags, attached to the spec's VPC when a crash
+    /// left it detached.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
+        let found =
+            find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?;
+        let Some(live) = found else {
+            return Ok(None);
+        };
+        let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
+        if was.vpc_id.is_some() {
+            return Ok(Some(live));
+        }
+        attach(cx, a, &live.id, vpc).await?;
+        was.vpc_id = Some(vpc.to_owned());
+        Ok(Some(Live::new(
+            live.id.clone(),
+            &was,
+            &id_outputs(&live.id),
+        )))
+    }
+
+    /// Creates the gateway with its tags and attaches it.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
-        if let Some(mut live) =
-            find_adoptable(cx, a, describe_internet_gateways, internet_gateway_live).await?
-        {
-            let mut was: attrs::InternetGateway = Prior::of_live(a, &live).decode()?;
-            if was.vpc_id.is_none() {
-                attach(cx, a, &live.id, vpc).await?;
-                was.vpc_id = Some(vpc.to_owned());
-                live = Live::new(live.id.clone(), &was, &id_outputs(&live.id));
-            }
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = send_once!(
             aws_sdk_ec2,
             cx.aws
@@ -261,7 +269,7 @@ impl Manage for attrs::InternetGateway {
     }
 }
 
-async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {
+async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     eventually(cx, || async {
         cx.aws
             .ec2
@@ -276,7 +284,7 @@ async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), Prov
     Ok(())
 }
 
-async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Result<(), ProviderError> {
+async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     cx.aws
         .ec2
         .detach_internet_gateway()

@@ -12,26 +12,30 @@ use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
-use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
+use super::{claimed, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 /// A provider or list change ECS is still applying (a list put moments ago, an update in
 /// flight): the next request waits for it.
 const BUSY: &[&str] = &["UpdateInProgressException", "ResourceInUseException"];
 
 impl Manage for attrs::CapacityProvider {
-    /// Creates the provider, or adopts the one of that name that carries this lineage's tags.
+    /// The provider of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let found = describe(cx, a, vec![want.name.clone()]).await?;
+        let live = |p: &CapacityProvider| provider_live(p, None);
+        let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
+        claimed(cx, a, found.first(), live, missing_asg)
+    }
+
+    /// Creates the provider.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        let found = describe(cx, a, vec![name.to_owned()]).await?;
-        let live = |p: &CapacityProvider| provider_live(p, None);
-        let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
-        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_asg).await? {
-            return Ok(done);
-        }
         let provider = AutoScalingGroupProvider::builder()
             .auto_scaling_group_arn(&want.auto_scaling_group_arn)
             .set_managed_scaling(managed_scaling(&want))
@@ -59,11 +63,7 @@ impl Manage for attrs::CapacityProvider {
             .and_then(CapacityProvider::capacity_provider_arn)
             .ok_or_else(|| missing(a, "CreateCapacityProvider", "capacityProviderArn"))?
             .to_owned();
-        Ok(Applied::new(
-            spec,
-            name,
-            &attrs::CapacityProviderOutputs { arn },
-        ))
+        Ok(Applied::new(spec, name, &ArnOutputs { arn }))
     }
 
     /// Sets the managed scaling, termination protection and draining when any differs, then
@@ -157,11 +157,7 @@ impl Manage for attrs::ClusterCapacityProviders {
 
 /// The capacity provider list and default strategy of the cluster, overwriting what it had: a
 /// replacement and a retry are the same request.
-async fn put(
-    cx: Cx<'_>,
-    spec: &ResourceSpec,
-    want: &attrs::ClusterCapacityProviders,
-) -> Result<Applied, ProviderError> {
+async fn put(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::ClusterCapacityProviders) -> Done {
     let a = &spec.address;
     let default = strategy(a, "default_strategy", &want.default_strategy)?;
     retry_while(cx.waits, cx.waits.dependency, BUSY, || async {
@@ -198,11 +194,7 @@ pub(super) fn list_live(c: &Cluster, was: &attrs::ClusterCapacityProviders) -> L
 }
 
 /// The named providers that exist (not INACTIVE).
-async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    names: Vec<String>,
-) -> Result<Vec<CapacityProvider>, ProviderError> {
+async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Done<Vec<CapacityProvider>> {
     let mut all = Vec::new();
     // DescribeCapacityProviders takes at most 100 names; it pages by token, and the SDK has no
     // paginator for it (so no `all!`).
@@ -267,7 +259,7 @@ fn provider_live(
             .or_else(|| recorded.and_then(|r| r.managed_draining.clone())),
         tags: visible(&tags),
     };
-    let outputs = attrs::CapacityProviderOutputs {
+    let outputs = ArnOutputs {
         arn: p.capacity_provider_arn()?.to_owned(),
     };
     Some(Tagged::of(name, tags, &attributes, &outputs))

@@ -9,22 +9,31 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
-use super::{adopt_found, capacity_provider, ecs_tags, tag_map, update_tags};
+use super::{capacity_provider, claimed, ecs_tags, tag_map, update_tags};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 impl Manage for attrs::EcsCluster {
-    /// Creates the cluster, or adopts the one of that name that carries this lineage's tags.
+    /// The cluster of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let found = describe(cx, a, vec![want.name.clone()]).await?;
+        let live = |c: &Cluster| cluster_live(c, None);
+        claimed(
+            cx,
+            a,
+            found.first(),
+            live,
+            ("DescribeClusters", "clusterArn"),
+        )
+    }
+
+    /// Creates the cluster.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        let found = describe(cx, a, vec![name.to_owned()]).await?;
-        let live = |c: &Cluster| cluster_live(c, None);
-        let missing_arn = ("DescribeClusters", "clusterArn");
-        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
-            return Ok(done);
-        }
         let out = cx
             .aws
             .ecs
@@ -40,7 +49,7 @@ impl Manage for attrs::EcsCluster {
             .and_then(Cluster::cluster_arn)
             .ok_or_else(|| missing(a, "CreateCluster", "cluster.clusterArn"))?
             .to_owned();
-        Ok(Applied::new(spec, name, &attrs::EcsClusterOutputs { arn }))
+        Ok(Applied::new(spec, name, &ArnOutputs { arn }))
     }
 
     /// Sets the container insights setting and tags that differ from `prior`.
@@ -85,10 +94,7 @@ impl Manage for attrs::EcsCluster {
     }
 }
 
-fn insights_setting(
-    spec: &ResourceSpec,
-    want: &attrs::EcsCluster,
-) -> Result<ClusterSetting, ProviderError> {
+fn insights_setting(spec: &ResourceSpec, want: &attrs::EcsCluster) -> Done<ClusterSetting> {
     let value = spec.required("container_insights", want.container_insights.as_ref())?;
     Ok(ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
@@ -97,11 +103,7 @@ fn insights_setting(
 }
 
 /// The named clusters that exist (not INACTIVE), with their tags and settings.
-pub(super) async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    names: Vec<String>,
-) -> Result<Vec<Cluster>, ProviderError> {
+pub(super) async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Done<Vec<Cluster>> {
     let mut all = Vec::new();
     // DescribeClusters takes at most 100 clusters and has no pages.
     for chunk in names.chunks(100) {
@@ -145,7 +147,7 @@ fn cluster_live(c: &Cluster, recorded: Option<&attrs::EcsCluster>) -> Option<Tag
         container_insights,
         tags: visible(&tags),
     };
-    let outputs = attrs::EcsClusterOutputs {
+    let outputs = ArnOutputs {
         arn: c.cluster_arn()?.to_owned(),
     };
     Some(Tagged::of(name, tags, &attributes, &outputs))

@@ -32,11 +32,11 @@ use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
 use super::ec2::Tagged;
 use super::live::missing;
-use super::ownership::{adopt, claim, send_tags, tag_map_of};
-use super::{Cx, Done, Manage, Recorded, aws_says};
+use super::ownership::{claim, send_tags, tag_map_of};
+use super::{Cx, Done, Recorded, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Live, ProviderError, Refresh};
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
 /// eventually consistent): the request created nothing, so it may be sent again.
@@ -56,7 +56,7 @@ fn is_gone(e: &ProviderError) -> bool {
 }
 
 /// A delete's result with "it does not exist" (said only in ECS's message) as success.
-fn unless_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+fn unless_gone(r: Done<()>) -> Done<()> {
     match r {
         Err(e) if is_gone(&e) => Ok(()),
         r => r,
@@ -103,24 +103,21 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-/// Adopts what a describe by name `found` when its tags claim it for this address, bringing it
-/// to the spec with `A`'s update; `None` when nothing was found. `live` shapes it; one it cannot
-/// (AWS left out `field` of `operation`) is refused.
-async fn adopt_found<A: Manage + Clone, T>(
+/// What a describe by name `found`, when its tags claim it for this address; `None` when nothing
+/// was found. `live` shapes it; one it cannot (AWS left out `field` of `operation`) is refused.
+fn claimed<T>(
     cx: Cx<'_>,
-    spec: &ResourceSpec,
-    want: &A,
+    a: &Address,
     found: Option<&T>,
     live: impl FnOnce(&T) -> Option<Tagged>,
     (operation, field): (&'static str, &'static str),
-) -> Result<Option<Applied>, ProviderError> {
+) -> Done<Option<Live>> {
     let Some(found) = found else {
         return Ok(None);
     };
-    let a = &spec.address;
     let t = live(found).ok_or_else(|| missing(a, operation, field))?;
     claim(cx.own, a, &t.live.id, &t.tags)?;
-    adopt(cx, spec, want.clone(), &t.live).await.map(Some)
+    Ok(Some(t.live))
 }
 
 fn ecs_tags(tags: &Tags) -> Vec<Tag> {
@@ -135,13 +132,7 @@ fn tag_map(tags: &[Tag]) -> Tags {
 
 /// Brings the tags of `arn` from `was` to `want`, keeping (and healing) the ownership tags;
 /// calls AWS only when something differs.
-async fn update_tags(
-    cx: Cx<'_>,
-    a: &Address,
-    arn: &str,
-    was: &Tags,
-    want: &Tags,
-) -> Result<(), ProviderError> {
+async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags) -> Done<()> {
     send_tags!(
         cx, a, was, want,
         cx.aws.ecs.untag_resource().resource_arn(arn) => "UntagResource",
@@ -155,7 +146,7 @@ fn strategy(
     a: &Address,
     attribute: &str,
     items: &[attrs::StrategyItem],
-) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
+) -> Done<Vec<CapacityProviderStrategyItem>> {
     items
         .iter()
         .map(|i| {

@@ -15,24 +15,32 @@ use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, remove_request};
-use super::{adopt_found, ecs_tags, strategy, strategy_items, tag_map, update_tags};
+use super::{claimed, ecs_tags, strategy, strategy_items, tag_map, update_tags};
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
-use crate::provider::{Applied, ProviderError, Refresh, ResourceSpec};
+use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 const STRATEGY: &str = "capacity_provider_strategy";
 
 impl Manage for attrs::Service {
-    /// Creates the service (with a client token from the spec), or adopts the one of that name
-    /// in the cluster that carries this lineage's tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
+    /// The service of that name in the cluster, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
         let live = |s: &Service| service_live(s, None);
-        let missing_arn = ("DescribeServices", "serviceArn");
-        if let Some(done) = adopt_found(cx, spec, &want, found.first(), live, missing_arn).await? {
-            return Ok(done);
-        }
+        claimed(
+            cx,
+            a,
+            found.first(),
+            live,
+            ("DescribeServices", "serviceArn"),
+        )
+    }
+
+    /// Creates the service (with a client token from the spec).
+    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
+        let a = &spec.address;
         let mut token = spec.client_token(&cx.own.lineage, token_seed);
         // CreateService takes at most 36 characters.
         token.truncate(36);
@@ -71,7 +79,7 @@ impl Manage for attrs::Service {
             .service()
             .and_then(Service::service_arn)
             .ok_or_else(|| missing(a, "CreateService", "service.serviceArn"))?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// One `UpdateService` with every changed field (none: no call), then the tags.
@@ -136,7 +144,7 @@ impl Manage for attrs::Service {
             req.send().await.at(a, "UpdateService")?;
         }
         update_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, prior.id, &outputs(prior.id)))
+        Ok(Applied::new(spec, prior.id, &ArnOutputs::of(prior.id)))
     }
 
     /// Scales a replica service to zero, deletes it and waits until ECS reports it INACTIVE:
@@ -186,12 +194,6 @@ impl Manage for attrs::Service {
             },
         )
         .await
-    }
-}
-
-fn outputs(arn: &str) -> attrs::ServiceOutputs {
-    attrs::ServiceOutputs {
-        arn: arn.to_owned(),
     }
 }
 
@@ -259,7 +261,7 @@ pub(crate) async fn describe(
     a: &Address,
     cluster: &str,
     services: &[String],
-) -> Result<Vec<Service>, ProviderError> {
+) -> Done<Vec<Service>> {
     let mut all = Vec::new();
     // DescribeServices takes at most 10 services and has no pages.
     for chunk in services.chunks(10) {
@@ -386,7 +388,7 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
             .or_else(|| recorded.and_then(|r| r.propagate_tags.clone())),
         tags: visible(&tags),
     };
-    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
+    Some(Tagged::of(arn, tags, &attributes, &ArnOutputs::of(arn)))
 }
 
 /// `DescribeServices` per cluster, ten services a request.

@@ -102,10 +102,7 @@ impl Manage for attrs::TaskDefinition {
 }
 
 /// A container definition as ECS takes it.
-fn container(
-    spec: &ResourceSpec,
-    c: &attrs::ContainerDefinition,
-) -> Result<ContainerDefinition, ProviderError> {
+fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<ContainerDefinition> {
     let mut d = ContainerDefinition::builder()
         .name(&c.name)
         .image(&c.image)
@@ -417,11 +414,7 @@ fn claim(cx: Cx<'_>, a: &Address, tags: &Tags) -> Claim {
 
 /// The family's ACTIVE revisions, newest first, as (revision, ARN). AWS reads `familyPrefix`
 /// as a prefix (`web` lists `web-admin` too), so only the family's own are kept.
-async fn active_revisions(
-    cx: Cx<'_>,
-    a: &Address,
-    family: &str,
-) -> Result<Vec<(i32, String)>, ProviderError> {
+async fn active_revisions(cx: Cx<'_>, a: &Address, family: &str) -> Done<Vec<(i32, String)>> {
     let arns: Vec<String> = all!(
         cx.aws
             .ecs
@@ -449,11 +442,7 @@ fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
 }
 
 /// One ACTIVE revision with its tags; `None` when it is gone or no longer ACTIVE.
-async fn described(
-    cx: Cx<'_>,
-    a: &Address,
-    arn: &str,
-) -> Result<Option<(TaskDefinition, Tags)>, ProviderError> {
+async fn described(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Option<(TaskDefinition, Tags)>> {
     let described = cx
         .aws
         .ecs
@@ -480,7 +469,7 @@ async fn adoptable_revision(
     cx: Cx<'_>,
     spec: &ResourceSpec,
     want: &attrs::TaskDefinition,
-) -> Result<Option<Applied>, ProviderError> {
+) -> Done<Option<Applied>> {
     let a = &spec.address;
     let wanted = normalised(&desired_document(want));
     for (_, arn) in active_revisions(cx, a, &want.family).await? {

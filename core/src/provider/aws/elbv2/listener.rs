@@ -11,21 +11,34 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::Tagged;
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 impl Manage for attrs::Listener {
-    /// Creates the listener, or adopts the one on the same port of the load balancer when its
-    /// tags say it is this address's.
+    /// The listener on the same port of the load balancer, when its tags say it is this address's.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let port = i32::from(want.port);
+        let listeners = all!(
+            cx.aws
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(&want.load_balancer_arn),
+            a,
+            "DescribeListeners"
+        )?;
+        let found = listeners.into_iter().find(|l| l.port() == Some(port));
+        claim_found(cx, a, found, Listener::listener_arn, live).await
+    }
+
+    /// Creates the listener.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
             cx.aws
@@ -48,7 +61,7 @@ impl Manage for attrs::Listener {
             out.listeners(),
             Listener::listener_arn,
         )?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Sends one `ModifyListener` when the port, protocol, default action, certificate or TLS
@@ -76,7 +89,7 @@ impl Manage for attrs::Listener {
                 .await
                 .at(a, "ModifyListener")?;
         }
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Deletes the listener; already gone (or its load balancer gone) is success.
@@ -89,17 +102,8 @@ impl Manage for attrs::Listener {
     }
 }
 
-fn outputs(arn: &str) -> attrs::ListenerOutputs {
-    attrs::ListenerOutputs {
-        arn: arn.to_owned(),
-    }
-}
-
 /// The default action as AWS takes it: `fixed-response` or `redirect`.
-fn default_action(
-    spec: &ResourceSpec,
-    action: Option<&ListenerAction>,
-) -> Result<Action, ProviderError> {
+fn default_action(spec: &ResourceSpec, action: Option<&ListenerAction>) -> Done<Action> {
     match action {
         Some(ListenerAction::FixedResponse {
             status_code,
@@ -178,25 +182,6 @@ fn certificate(want: &attrs::Listener) -> Option<Vec<Certificate>> {
         .map(|c| vec![Certificate::builder().certificate_arn(c).build()])
 }
 
-/// The listener on the spec's port of its load balancer when its tags make it ours.
-async fn find(
-    cx: Cx<'_>,
-    a: &Address,
-    want: &attrs::Listener,
-) -> Result<Option<Live>, ProviderError> {
-    let port = i32::from(want.port);
-    let listeners = all!(
-        cx.aws
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(&want.load_balancer_arn),
-        a,
-        "DescribeListeners"
-    )?;
-    let found = listeners.into_iter().find(|l| l.port() == Some(port));
-    claim_found(cx, a, found, Listener::listener_arn, live).await
-}
-
 /// Listeners by ARN; when one is gone, the listeners of each recorded load balancer (one call
 /// per load balancer; a gone load balancer has none).
 pub(super) async fn describe(
@@ -204,7 +189,7 @@ pub(super) async fn describe(
     a: &Address,
     arns: &[String],
     load_balancers: &BTreeSet<String>,
-) -> Result<Vec<Listener>, ProviderError> {
+) -> Done<Vec<Listener>> {
     let by_arns = |arns: Vec<String>| async move {
         all!(
             cx.aws
@@ -251,7 +236,7 @@ pub(super) fn live(l: &Listener, tags: Tags) -> Option<Tagged> {
             .map(str::to_owned),
         ssl_policy: l.ssl_policy().filter(|_| tls).map(str::to_owned),
     };
-    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
+    Some(Tagged::of(arn, tags, &attributes, &ArnOutputs::of(arn)))
 }
 
 #[cfg(test)]

@@ -11,24 +11,42 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, RuleConditions, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 const PATH_PATTERN: &str = "path-pattern";
 const HOST_HEADER: &str = "host-header";
 
 impl Manage for attrs::ListenerRule {
-    /// Creates the rule, or adopts the one of the same priority on the listener when its tags
-    /// say it is this address's.
+    /// The rule of the same priority on the listener, when its tags say it is this address's.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let priority = want.priority.to_string();
+        let rules = all!(
+            cx.aws
+                .elbv2
+                .describe_rules()
+                .listener_arn(&want.listener_arn),
+            a,
+            "DescribeRules"
+        )?;
+        let found = rules
+            .into_iter()
+            .find(|r| r.priority() == Some(priority.as_str()));
+        claim_found(cx, a, found, Rule::rule_arn, |r, tags| {
+            live(r, tags, Some(&want.listener_arn))
+        })
+        .await
+    }
+
+    /// Creates the rule.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
             cx.aws
@@ -43,7 +61,7 @@ impl Manage for attrs::ListenerRule {
         .await
         .at(a, "CreateRule")?;
         let arn = created_arn(a, "CreateRule", "RuleArn", out.rules(), Rule::rule_arn)?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Sets the conditions and target, the priority and the tags that differ from `prior`.
@@ -76,7 +94,7 @@ impl Manage for attrs::ListenerRule {
                 .at(a, "SetRulePriorities")?;
         }
         super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Deletes the rule; already gone (or its listener gone) is success.
@@ -89,19 +107,13 @@ impl Manage for attrs::ListenerRule {
     }
 }
 
-fn outputs(arn: &str) -> attrs::ListenerRuleOutputs {
-    attrs::ListenerRuleOutputs {
-        arn: arn.to_owned(),
-    }
-}
-
-fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<i32, ProviderError> {
+fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Done<i32> {
     i32::try_from(want.priority)
         .map_err(|_| spec.invalid("priority", "is not a whole number that fits 32 bits"))
 }
 
 /// The rule's `forward_to` target group as its one action.
-fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<Action, ProviderError> {
+fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Done<Action> {
     let target_group = spec.required("forward_to", want.forward_to.as_ref())?;
     Ok(Action::builder()
         .r#type(ActionTypeEnum::Forward)
@@ -110,10 +122,7 @@ fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Result<Action, Pr
 }
 
 /// The conditions as AWS takes them (the `*Config` forms, which allow several values).
-fn conditions(
-    spec: &ResourceSpec,
-    c: &RuleConditions,
-) -> Result<Vec<RuleCondition>, ProviderError> {
+fn conditions(spec: &ResourceSpec, c: &RuleConditions) -> Done<Vec<RuleCondition>> {
     if let Some(k) = c.other.keys().next() {
         return Err(spec.invalid("conditions", &format!("has the unknown key `{k}`")));
     }
@@ -175,30 +184,6 @@ fn conditions_of(conditions: &[RuleCondition]) -> RuleConditions {
     out
 }
 
-/// The rule of the spec's priority on its listener when its tags make it ours.
-async fn find(
-    cx: Cx<'_>,
-    a: &Address,
-    want: &attrs::ListenerRule,
-) -> Result<Option<Live>, ProviderError> {
-    let priority = want.priority.to_string();
-    let rules = all!(
-        cx.aws
-            .elbv2
-            .describe_rules()
-            .listener_arn(&want.listener_arn),
-        a,
-        "DescribeRules"
-    )?;
-    let found = rules
-        .into_iter()
-        .find(|r| r.priority() == Some(priority.as_str()));
-    claim_found(cx, a, found, Rule::rule_arn, |r, tags| {
-        live(r, tags, Some(&want.listener_arn))
-    })
-    .await
-}
-
 /// Rules by ARN; when one is gone, the rules of each recorded listener (one call per listener;
 /// a gone listener has none).
 pub(super) async fn describe(
@@ -206,7 +191,7 @@ pub(super) async fn describe(
     a: &Address,
     arns: &[String],
     listeners: &BTreeSet<String>,
-) -> Result<Vec<Rule>, ProviderError> {
+) -> Done<Vec<Rule>> {
     let by_arns = |arns: Vec<String>| async move {
         all!(
             cx.aws.elbv2.describe_rules().set_rule_arns(Some(arns)),
@@ -262,7 +247,7 @@ pub(super) fn live(r: &Rule, tags: Tags, listener: Option<&str>) -> Option<Tagge
         forward_to: forward_to.map(str::to_owned),
         tags: visible(&tags),
     };
-    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
+    Some(Tagged::of(arn, tags, &attributes, &ArnOutputs::of(arn)))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, as_set, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, found_or_none, same_set, to_tags};
@@ -20,13 +20,29 @@ use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
 const NOT_FOUND: &str = "LoadBalancerNotFound";
 
 impl Manage for attrs::LoadBalancer {
-    /// Creates the load balancer, sets its attributes and waits until it is active; or adopts
-    /// the one under its name when its tags say it is this address's.
+    /// The load balancer under the spec's name, when its tags say it is this address's; its
+    /// attributes are left out of the live shape, so the update that follows sets them.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let r = cx
+            .aws
+            .elbv2
+            .describe_load_balancers()
+            .names(name)
+            .send()
+            .await
+            .at(a, "DescribeLoadBalancers");
+        let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
+        claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
+            live(lb, tags, None)
+        })
+        .await
+    }
+
+    /// Creates the load balancer, sets its attributes and waits until it is active.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
             cx.aws
@@ -150,7 +166,7 @@ async fn set_attributes(
     arn: &str,
     want: &attrs::LoadBalancer,
     changed: &Changed,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let values = [
         (
             changed.idle_timeout,
@@ -204,7 +220,7 @@ enum Until {
 
 /// Polls the load balancer until it is `active` (or `active_impaired`) or no longer listed,
 /// for at most the dependency wait (provisioning takes AWS a few minutes).
-async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Result<(), ProviderError> {
+async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
     let what = match until {
         Until::Active => "the load balancer to become active",
         Until::Gone => "the load balancer to be deleted",
@@ -251,30 +267,8 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Result<(), Pr
     .await
 }
 
-/// The load balancer under `name` when its tags make it ours; its attributes are left out of
-/// the live shape, so the update that follows sets them.
-async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let r = cx
-        .aws
-        .elbv2
-        .describe_load_balancers()
-        .names(name)
-        .send()
-        .await
-        .at(a, "DescribeLoadBalancers");
-    let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
-    claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
-        live(lb, tags, None)
-    })
-    .await
-}
-
 /// Load balancers by ARN (20 per call); every load balancer when one of them is gone.
-pub(super) async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    arns: &[String],
-) -> Result<Vec<LoadBalancer>, ProviderError> {
+pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<LoadBalancer>> {
     let page = |arns: Option<Vec<String>>| async move {
         all!(
             cx.aws

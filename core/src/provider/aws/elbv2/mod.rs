@@ -33,7 +33,7 @@ use super::ownership::{claim, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Prior, Recorded};
 use crate::graph::attrs::{self, Attributes, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Live, ProviderError, Refresh};
+use crate::provider::{Live, Refresh};
 use crate::state::ResourceState;
 
 /// The most ARNs (or names) one `DescribeTags` accepts; the filtered describes get the same.
@@ -115,7 +115,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 /// recorded attributes.
 pub(super) fn recorded<A: Attributes>(
     resources: &BTreeMap<Address, ResourceState>,
-) -> Result<Vec<(&str, A)>, ProviderError> {
+) -> Done<Vec<(&str, A)>> {
     resources
         .iter()
         .filter(|(_, r)| r.kind == A::KIND)
@@ -159,12 +159,12 @@ pub(super) async fn batched<T, P, PF, F, FF>(
     gone: &[&str],
     mut primary: P,
     fallback: F,
-) -> Result<Vec<T>, ProviderError>
+) -> Done<Vec<T>>
 where
     P: FnMut(Vec<String>) -> PF,
-    PF: Future<Output = Result<Vec<T>, ProviderError>>,
+    PF: Future<Output = Done<Vec<T>>>,
     F: FnOnce() -> FF,
-    FF: Future<Output = Result<Vec<T>, ProviderError>>,
+    FF: Future<Output = Done<Vec<T>>>,
 {
     let mut all = Vec::new();
     for chunk in ids.chunks(PER_CALL) {
@@ -178,10 +178,7 @@ where
 }
 
 /// The answer, or `None` when AWS says the one thing asked for does not exist.
-pub(super) fn found_or_none<T>(
-    r: Result<T, ProviderError>,
-    not_found: &str,
-) -> Result<Option<T>, ProviderError> {
+pub(super) fn found_or_none<T>(r: Done<T>, not_found: &str) -> Done<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.aws_code() == Some(not_found) => Ok(None),
@@ -190,11 +187,7 @@ pub(super) fn found_or_none<T>(
 }
 
 /// Every tag of each ARN, 20 ARNs per call.
-async fn describe_tags(
-    cx: Cx<'_>,
-    a: &Address,
-    arns: &[String],
-) -> Result<BTreeMap<String, Tags>, ProviderError> {
+async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMap<String, Tags>> {
     let mut tags = BTreeMap::new();
     for chunk in arns.chunks(PER_CALL) {
         let out = cx
@@ -223,7 +216,7 @@ async fn claim_found<T>(
     found: Option<T>,
     arn: impl Fn(&T) -> Option<&str>,
     live: impl FnOnce(&T, Tags) -> Option<Tagged>,
-) -> Result<Option<Live>, ProviderError> {
+) -> Done<Option<Live>> {
     let Some(found) = found else {
         return Ok(None);
     };
@@ -238,11 +231,7 @@ async fn claim_found<T>(
 }
 
 /// The described resource when its tags make it this address's; `None` when nothing was found.
-pub(super) fn claimed(
-    cx: Cx<'_>,
-    a: &Address,
-    found: Option<Tagged>,
-) -> Result<Option<Live>, ProviderError> {
+pub(super) fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Done<Option<Live>> {
     let Some(t) = found else {
         return Ok(None);
     };
@@ -257,7 +246,7 @@ fn created_arn<'o, T>(
     field: &'static str,
     created: &'o [T],
     arn: impl Fn(&'o T) -> Option<&'o str>,
-) -> Result<&'o str, ProviderError> {
+) -> Done<&'o str> {
     created
         .first()
         .and_then(arn)
@@ -272,13 +261,7 @@ fn to_tags(tags: &Tags) -> Vec<Tag> {
 
 /// Brings the tags of `arn` from `was` to `want` with `RemoveTags` and `AddTags`, keeping (and
 /// healing) the ownership tags; calls AWS only when something differs.
-async fn update_tags(
-    cx: Cx<'_>,
-    a: &Address,
-    arn: &str,
-    was: &Tags,
-    want: &Tags,
-) -> Result<(), ProviderError> {
+async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags) -> Done<()> {
     send_tags!(
         cx, a, was, want,
         cx.aws.elbv2.remove_tags().resource_arns(arn) => "RemoveTags",

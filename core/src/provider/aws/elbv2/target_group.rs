@@ -8,12 +8,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::all;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, owned_tags};
+use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
 use super::{batched, claim_found, created_arn, found_or_none, to_tags};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 const NOT_FOUND: &str = "TargetGroupNotFound";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
@@ -36,13 +37,29 @@ macro_rules! with_health_check {
 }
 
 impl Manage for attrs::TargetGroup {
-    /// Creates the target group with its health check, then sets its deregistration delay; or
-    /// adopts the one under its name when its tags say it is this address's.
+    /// The target group under the spec's name, when its tags say it is this address's; its
+    /// deregistration delay is left out of the live shape, so the update that follows sets it.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let r = cx
+            .aws
+            .elbv2
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .at(a, "DescribeTargetGroups");
+        let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
+        claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
+            live(tg, tags, None)
+        })
+        .await
+    }
+
+    /// Creates the target group with its health check, then sets its deregistration delay.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
             aws_sdk_elasticloadbalancingv2,
@@ -69,7 +86,7 @@ impl Manage for attrs::TargetGroup {
             TargetGroup::target_group_arn,
         )?;
         set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Sets the health check, deregistration delay and tags that differ from `prior`.
@@ -88,7 +105,7 @@ impl Manage for attrs::TargetGroup {
             set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
         }
         super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
-        Ok(Applied::new(spec, arn, &outputs(arn)))
+        Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
 
     /// Deletes the target group, retrying while the rule forwarding to it is still being
@@ -113,12 +130,6 @@ impl Manage for attrs::TargetGroup {
     }
 }
 
-fn outputs(arn: &str) -> attrs::TargetGroupOutputs {
-    attrs::TargetGroupOutputs {
-        arn: arn.to_owned(),
-    }
-}
-
 /// The health check as the API takes it.
 struct HealthCheck {
     protocol: Option<ProtocolEnum>,
@@ -132,8 +143,8 @@ struct HealthCheck {
 }
 
 impl HealthCheck {
-    fn of(spec: &ResourceSpec, hc: &attrs::HealthCheck) -> Result<Self, ProviderError> {
-        let n = |k: &str, v: Option<u32>| -> Result<Option<i32>, ProviderError> {
+    fn of(spec: &ResourceSpec, hc: &attrs::HealthCheck) -> Done<Self> {
+        let n = |k: &str, v: Option<u32>| -> Done<Option<i32>> {
             v.map(|n| {
                 i32::try_from(n).map_err(|_| {
                     spec.invalid("health_check", &format!("has a `{k}` that is not a number"))
@@ -163,7 +174,7 @@ async fn set_deregistration_delay(
     a: &Address,
     arn: &str,
     delay: Option<u32>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     let Some(delay) = delay else {
         return Ok(());
     };
@@ -183,30 +194,8 @@ async fn set_deregistration_delay(
         .map(drop)
 }
 
-/// The target group under `name` when its tags make it ours; its deregistration delay is left
-/// out of the live shape, so the update that follows sets it.
-async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let r = cx
-        .aws
-        .elbv2
-        .describe_target_groups()
-        .names(name)
-        .send()
-        .await
-        .at(a, "DescribeTargetGroups");
-    let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
-    claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
-        live(tg, tags, None)
-    })
-    .await
-}
-
 /// Target groups by ARN (20 per call); every target group when one of them is gone.
-pub(super) async fn describe(
-    cx: Cx<'_>,
-    a: &Address,
-    arns: &[String],
-) -> Result<Vec<TargetGroup>, ProviderError> {
+pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<TargetGroup>> {
     let page = |arns: Option<Vec<String>>| async move {
         all!(
             cx.aws
@@ -253,5 +242,5 @@ pub(super) fn live(
         },
         tags: visible(&tags),
     };
-    Some(Tagged::of(arn, tags, &attributes, &outputs(arn)))
+    Some(Tagged::of(arn, tags, &attributes, &ArnOutputs::of(arn)))
 }

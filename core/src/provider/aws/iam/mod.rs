@@ -32,7 +32,7 @@ use super::ownership::sdk_tags;
 use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{ProviderError, Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
+use crate::provider::{Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
 use crate::state::ResourceState;
 
 /// IAM answers this for an entity created a moment ago (IAM is eventually consistent) as it
@@ -168,7 +168,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 }
 
 /// `Ok(None)` for "no such entity": the name is free.
-fn absent_as_none<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+fn absent_as_none<T>(r: Done<T>) -> Done<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.aws_code() == Some(NO_SUCH_ENTITY) => Ok(None),
@@ -210,11 +210,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// A desired document (the attribute `name` of `spec`) as the JSON text IAM takes.
-fn document_text(
-    spec: &ResourceSpec,
-    name: &str,
-    document: &Document,
-) -> Result<String, ProviderError> {
+fn document_text(spec: &ResourceSpec, name: &str, document: &Document) -> Done<String> {
     document
         .text()
         .ok_or_else(|| spec.invalid(name, "is missing or not a JSON object"))
@@ -226,7 +222,7 @@ fn tag_map(tags: &[Tag]) -> Tags {
         .collect()
 }
 
-fn iam_tags(a: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+fn iam_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
     sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
 

@@ -5,25 +5,72 @@ use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::ownership::{claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, tolerate};
 use super::roles::detach_policy;
 use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 /// A policy has at most five versions; the oldest non-default one makes room for a new one.
 const MAX_POLICY_VERSIONS: usize = 5;
 
 impl Manage for attrs::IamPolicy {
-    /// Creates the policy, or adopts the policy of that name and path that carries this
-    /// lineage's tags and brings it to the spec.
+    /// The policy of that name and path, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let iam = &cx.aws.iam;
+        // The ARN needs the account id, which nothing at hand names: list by path instead.
+        let listed = all!(
+            iam.list_policies()
+                .scope(PolicyScopeType::Local)
+                .path_prefix(&want.path),
+            a,
+            "ListPolicies"
+        )?;
+        let Some(arn) = listed
+            .iter()
+            .find(|p| p.policy_name() == Some(want.name.as_str()))
+            .and_then(|p| p.arn())
+        else {
+            return Ok(None);
+        };
+        let out = iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .at(a, "GetPolicy")?;
+        let policy = out
+            .policy()
+            .ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
+        let tags = tag_map(policy.tags());
+        claim(cx.own, a, arn, &tags)?;
+        let version = policy
+            .default_version_id()
+            .ok_or_else(|| missing(a, "GetPolicy", "DefaultVersionId"))?;
+        let out = iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .at(a, "GetPolicyVersion")?;
+        let document = out.policy_version().and_then(|v| v.document());
+        Ok(Some(live(
+            arn,
+            &want.name,
+            policy.path().unwrap_or_default(),
+            document,
+            visible(&tags),
+        )))
+    }
+
+    /// Creates the policy.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let out = send_once!(
             aws_sdk_iam,
             cx.aws
@@ -40,9 +87,7 @@ impl Manage for attrs::IamPolicy {
             .policy()
             .and_then(|p| p.arn())
             .ok_or_else(|| missing(a, "CreatePolicy", "Policy.Arn"))?;
-        let outputs = attrs::IamPolicyOutputs {
-            arn: arn.to_owned(),
-        };
+        let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
     }
 
@@ -79,9 +124,7 @@ impl Manage for attrs::IamPolicy {
             cx.aws.iam.tag_policy().policy_arn(arn) => "TagPolicy",
             |t: &Tags| iam_tags(a, t),
         )?;
-        let outputs = attrs::IamPolicyOutputs {
-            arn: arn.to_owned(),
-        };
+        let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
     }
 
@@ -95,11 +138,7 @@ impl Manage for attrs::IamPolicy {
     }
 }
 
-async fn list_versions(
-    cx: Cx<'_>,
-    a: &Address,
-    arn: &str,
-) -> Result<Vec<PolicyVersion>, ProviderError> {
+async fn list_versions(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Vec<PolicyVersion>> {
     all!(
         cx.aws.iam.list_policy_versions().policy_arn(arn),
         a,
@@ -107,12 +146,7 @@ async fn list_versions(
     )
 }
 
-async fn delete_version(
-    cx: Cx<'_>,
-    a: &Address,
-    arn: &str,
-    version: &str,
-) -> Result<(), ProviderError> {
+async fn delete_version(cx: Cx<'_>, a: &Address, arn: &str, version: &str) -> Done<()> {
     cx.aws
         .iam
         .delete_policy_version()
@@ -126,7 +160,7 @@ async fn delete_version(
 
 /// Whatever still uses the policy (the role of a replaced policy) is detached first, which it
 /// must be anyway.
-async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), ProviderError> {
+async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
     let entities = cx
         .aws
         .iam
@@ -182,60 +216,6 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Result<(), Provide
         .map(drop)
 }
 
-/// The policy of the spec's name under its path, when it exists and carries this address's
-/// tags.
-async fn find(
-    cx: Cx<'_>,
-    a: &Address,
-    want: &attrs::IamPolicy,
-) -> Result<Option<Live>, ProviderError> {
-    let iam = &cx.aws.iam;
-    // The ARN needs the account id, which nothing at hand names: list by path instead.
-    let listed = all!(
-        iam.list_policies()
-            .scope(PolicyScopeType::Local)
-            .path_prefix(&want.path),
-        a,
-        "ListPolicies"
-    )?;
-    let Some(arn) = listed
-        .iter()
-        .find(|p| p.policy_name() == Some(want.name.as_str()))
-        .and_then(|p| p.arn())
-    else {
-        return Ok(None);
-    };
-    let out = iam
-        .get_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .at(a, "GetPolicy")?;
-    let policy = out
-        .policy()
-        .ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
-    let tags = tag_map(policy.tags());
-    claim(cx.own, a, arn, &tags)?;
-    let version = policy
-        .default_version_id()
-        .ok_or_else(|| missing(a, "GetPolicy", "DefaultVersionId"))?;
-    let out = iam
-        .get_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-        .at(a, "GetPolicyVersion")?;
-    let document = out.policy_version().and_then(|v| v.document());
-    Ok(Some(live(
-        arn,
-        &want.name,
-        policy.path().unwrap_or_default(),
-        document,
-        visible(&tags),
-    )))
-}
-
 fn live(arn: &str, name: &str, path: &str, document_text: Option<&str>, tags: Tags) -> Live {
     Live::new(
         arn,
@@ -245,9 +225,7 @@ fn live(arn: &str, name: &str, path: &str, document_text: Option<&str>, tags: Ta
             document: document(document_text),
             tags,
         },
-        &attrs::IamPolicyOutputs {
-            arn: arn.to_owned(),
-        },
+        &ArnOutputs::of(arn),
     )
 }
 

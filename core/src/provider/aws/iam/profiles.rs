@@ -6,21 +6,32 @@ use aws_sdk_iam::types::InstanceProfile;
 use super::super::ec2::visible;
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::ownership::{claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 impl Manage for attrs::InstanceProfile {
-    /// Creates the profile and adds its role, or adopts the profile of that name that carries
-    /// this lineage's tags and brings it to the spec.
+    /// The profile of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let name = want.name.as_str();
+        let Some(out) = absent_as_none(get_profile(cx, a, name).await)? else {
+            return Ok(None);
+        };
+        let profile = out
+            .instance_profile()
+            .ok_or_else(|| missing(a, "GetInstanceProfile", "InstanceProfile"))?;
+        claim(cx.own, a, name, &tag_map(profile.tags()))?;
+        Ok(Some(live(profile, None)))
+    }
+
+    /// Creates the profile and adds its role.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want.name).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
             aws_sdk_iam,
@@ -38,7 +49,7 @@ impl Manage for attrs::InstanceProfile {
             .map(|p| p.arn().to_owned())
             .ok_or_else(|| missing(a, "CreateInstanceProfile", "InstanceProfile"))?;
         add_role(cx, a, &want.name, role).await?;
-        let outputs = attrs::InstanceProfileOutputs { arn };
+        let outputs = ArnOutputs { arn };
         Ok(Applied::new(spec, &want.name, &outputs))
     }
 
@@ -77,7 +88,7 @@ impl Manage for attrs::InstanceProfile {
 }
 
 /// The role was created moments before, so it may not be visible yet.
-async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Result<(), ProviderError> {
+async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
     retry_while(
         cx.waits,
         cx.waits.consistency,
@@ -99,12 +110,7 @@ async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Result<
     .await
 }
 
-pub(super) async fn remove_role(
-    cx: Cx<'_>,
-    a: &Address,
-    profile: &str,
-    role: &str,
-) -> Result<(), ProviderError> {
+pub(super) async fn remove_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
     remove_request(
         cx,
         a,
@@ -123,11 +129,7 @@ pub(super) async fn remove_role(
     .await
 }
 
-async fn get_profile(
-    cx: Cx<'_>,
-    a: &Address,
-    name: &str,
-) -> Result<GetInstanceProfileOutput, ProviderError> {
+async fn get_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<GetInstanceProfileOutput> {
     cx.aws
         .iam
         .get_instance_profile()
@@ -137,7 +139,7 @@ async fn get_profile(
         .at(a, "GetInstanceProfile")
 }
 
-async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     let out = get_profile(cx, a, name).await?;
     for role in out
         .instance_profile()
@@ -156,18 +158,6 @@ async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), Provi
         .map(drop)
 }
 
-/// The profile named `name`, when it exists and carries this address's tags.
-async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Result<Option<Live>, ProviderError> {
-    let Some(out) = absent_as_none(get_profile(cx, a, name).await)? else {
-        return Ok(None);
-    };
-    let profile = out
-        .instance_profile()
-        .ok_or_else(|| missing(a, "GetInstanceProfile", "InstanceProfile"))?;
-    claim(cx.own, a, name, &tag_map(profile.tags()))?;
-    Ok(Some(live(profile, None)))
-}
-
 /// The live profile. A profile nested in a role may come without its tags: then the recorded
 /// ones stand (ours always carry ownership tags, so an empty list means "not reported").
 pub(super) fn live(p: &InstanceProfile, recorded_tags: Option<&Tags>) -> Live {
@@ -183,8 +173,6 @@ pub(super) fn live(p: &InstanceProfile, recorded_tags: Option<&Tags>) -> Live {
             role: p.roles().first().map(|r| r.role_name().to_owned()),
             tags,
         },
-        &attrs::InstanceProfileOutputs {
-            arn: p.arn().to_owned(),
-        },
+        &ArnOutputs::of(p.arn()),
     )
 }

@@ -7,22 +7,49 @@ use aws_sdk_iam::types::RoleDetail;
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{adopt, claim, owned_tags, send_tags};
+use super::super::ownership::{claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
+use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
-use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
+use crate::provider::{Applied, Live, ResourceSpec};
 
 impl Manage for attrs::IamRole {
-    /// Creates the role and attaches its policies, or adopts the role of that name that
-    /// carries this lineage's tags and brings it to the spec.
+    /// The role of that name, when it carries this lineage's tags.
+    async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
+        let a = &spec.address;
+        let iam = &cx.aws.iam;
+        let got = iam
+            .get_role()
+            .role_name(&want.name)
+            .send()
+            .await
+            .at(a, "GetRole");
+        let Some(out) = absent_as_none(got)? else {
+            return Ok(None);
+        };
+        let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
+        let tags = tag_map(role.tags());
+        claim(cx.own, a, role.role_name(), &tags)?;
+        let arns = attached_policies(cx, a, &want.name).await?;
+        Ok(Some(live(
+            Parts {
+                name: role.role_name(),
+                path: role.path(),
+                arn: role.arn(),
+                trust: role.assume_role_policy_document(),
+                tags: &tags,
+            },
+            arns,
+            &want.policy_arns,
+        )))
+    }
+
+    /// Creates the role and attaches its policies.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        if let Some(live) = find(cx, a, &want).await? {
-            return adopt(cx, spec, want, &live).await;
-        }
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
             aws_sdk_iam,
@@ -42,11 +69,7 @@ impl Manage for attrs::IamRole {
             .ok_or_else(|| missing(a, "CreateRole", "Role"))?;
         let arns = want.policy_arns.iter().map(String::as_str);
         attach_policies(cx, a, &want.name, arns).await?;
-        Ok(Applied::new(
-            spec,
-            &want.name,
-            &attrs::IamRoleOutputs { arn },
-        ))
+        Ok(Applied::new(spec, &want.name, &ArnOutputs { arn }))
     }
 
     /// Sends what differs from `prior`: the trust policy, attachments and detachments, tags.
@@ -100,7 +123,7 @@ async fn attach_policies(
     a: &Address,
     role: &str,
     arns: impl Iterator<Item = &str>,
-) -> Result<(), ProviderError> {
+) -> Done<()> {
     for arn in arns {
         retry_while(
             cx.waits,
@@ -123,12 +146,7 @@ async fn attach_policies(
 }
 
 /// Detaches one policy; one already detached (or gone) is success.
-pub(super) async fn detach_policy(
-    cx: Cx<'_>,
-    a: &Address,
-    role: &str,
-    arn: &str,
-) -> Result<(), ProviderError> {
+pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str) -> Done<()> {
     remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachRolePolicy", || {
         cx.aws
             .iam
@@ -141,11 +159,7 @@ pub(super) async fn detach_policy(
 }
 
 /// The ARNs of the managed policies attached to `role`.
-async fn attached_policies(
-    cx: Cx<'_>,
-    a: &Address,
-    role: &str,
-) -> Result<Vec<String>, ProviderError> {
+async fn attached_policies(cx: Cx<'_>, a: &Address, role: &str) -> Done<Vec<String>> {
     let attached = all!(
         cx.aws.iam.list_attached_role_policies().role_name(role),
         a,
@@ -154,7 +168,7 @@ async fn attached_policies(
     Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
-async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), ProviderError> {
+async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     for arn in attached_policies(cx, a, name).await? {
         detach_policy(cx, a, name, &arn).await?;
     }
@@ -174,39 +188,6 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Result<(), Provider
         .await
         .at(a, "DeleteRole")
         .map(drop)
-}
-
-/// The role of the spec's name, when it exists and carries this address's tags.
-async fn find(
-    cx: Cx<'_>,
-    a: &Address,
-    want: &attrs::IamRole,
-) -> Result<Option<Live>, ProviderError> {
-    let iam = &cx.aws.iam;
-    let got = iam
-        .get_role()
-        .role_name(&want.name)
-        .send()
-        .await
-        .at(a, "GetRole");
-    let Some(out) = absent_as_none(got)? else {
-        return Ok(None);
-    };
-    let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
-    let tags = tag_map(role.tags());
-    claim(cx.own, a, role.role_name(), &tags)?;
-    let arns = attached_policies(cx, a, &want.name).await?;
-    Ok(Some(live(
-        Parts {
-            name: role.role_name(),
-            path: role.path(),
-            arn: role.arn(),
-            trust: role.assume_role_policy_document(),
-            tags: &tags,
-        },
-        arns,
-        &want.policy_arns,
-    )))
 }
 
 /// What `GetRole` and `GetAccountAuthorizationDetails` both report of a role.
@@ -230,9 +211,7 @@ fn live(parts: Parts<'_>, attached: Vec<String>, recorded_arns: &[String]) -> Li
             policy_arns: as_set(attached, Some(recorded_arns)),
             tags: visible(parts.tags),
         },
-        &attrs::IamRoleOutputs {
-            arn: parts.arn.to_owned(),
-        },
+        &ArnOutputs::of(parts.arn),
     )
 }
 
