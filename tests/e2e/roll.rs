@@ -160,6 +160,34 @@ impl Env {
         }
     }
 
+    /// Starts `ecsops roll ENV --auto-approve` (its output piped) and returns once it has set
+    /// instance `first` DRAINING.
+    async fn roll_until_draining(&self, first: &str) -> std::process::Child {
+        let mut child = self
+            .ws
+            .command(&["roll", ENV, "--auto-approve"], &self.roll_env("60s"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start roll");
+        let ecs = ecs::Client::new(&self.config);
+        let cluster = self.cluster();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut now = std::collections::BTreeMap::default();
+        while Instant::now() < deadline {
+            now = container_instances(&ecs, &cluster)
+                .await
+                .unwrap_or_default();
+            if now.get(first).is_some_and(|(_, s)| s == "DRAINING") {
+                return child;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{first} never DRAINING: {now:?}");
+    }
+
     /// `ecsops roll ENV ARGS` with fast waits.
     fn roll(&self, args: &[&str], timeout: &str) -> Output {
         let mut all = vec!["roll", ENV];
@@ -271,24 +299,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let _held = TasksHeld::new(&env);
     let task = env.start_task_on(&first, None).await;
 
-    let mut child = env
-        .ws
-        .command(&["roll", ENV, "--auto-approve"], &env.roll_env("60s"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start roll");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = container_instances(&ecs, &cluster)
-            .await
-            .expect("registered");
-        if now.get(&first).is_some_and(|(_, s)| s == "DRAINING") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{first} never DRAINING: {now:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut child = env.roll_until_draining(&first).await;
     child.kill().expect("kill -9");
     let _ = child.wait();
     let g = env.group().await;
@@ -354,6 +365,43 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
         resumed.stderr
     );
     env.assert_rolled(&old, 5).await;
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
+    let env = Env::new().await;
+    let (_agent, old) = env.outdated().await;
+    let first = old.iter().min().expect("an old instance").clone();
+    let _held = TasksHeld::new(&env);
+    let task = env.start_task_on(&first, None).await;
+
+    let child = env.roll_until_draining(&first).await;
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = Output::from(child.wait_with_output().expect("the roll ends"));
+    out.expect_code(1).expect_in_stdout(&format!(
+        "Roll interrupted; run `ecsops roll {ENV}` again to continue."
+    ));
+    // Stopped between two steps: the lock is released and the roll's tags stay for the next.
+    env.assert_unlocked();
+    let g = env.group().await;
+    assert_eq!(g.desired, 3, "the batch's capacity stays: {g:?}");
+    assert_eq!(g.tags.len(), 3, "roll tags record the capacity: {g:?}");
+
+    ecs::Client::new(&env.config)
+        .stop_task()
+        .cluster(env.cluster())
+        .task(&task)
+        .send()
+        .await
+        .expect("stop task");
+    env.roll(&["--auto-approve"], "20s")
+        .expect_code(0)
+        .expect_in_stdout("continuing an interrupted roll");
+    env.assert_rolled(&old, 4).await;
 }
 
 #[tokio::test]

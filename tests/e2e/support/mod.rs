@@ -112,12 +112,7 @@ impl Workspace {
     /// Runs `ecsops -C <workspace> <args>` with extra environment variables.
     pub fn ecsops_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
         let mut cmd = self.command(args, env);
-        let out = cmd.output().expect("run ecsops");
-        Output {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd.output().expect("run ecsops").into()
     }
 }
 
@@ -140,6 +135,16 @@ pub struct Output {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Output {
