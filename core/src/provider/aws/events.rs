@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, missing, recorded, report};
-use super::ownership::{claim, owned_tags, sdk_tags, send_tags};
+use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
@@ -51,18 +51,15 @@ impl Manage for attrs::EventRule {
             r => r?,
         };
         let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
-        let tags: Tags = cx
+        let listed = cx
             .aws
             .events
             .list_tags_for_resource()
             .resource_arn(arn)
             .send()
             .await
-            .at(a, "ListTagsForResource")?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
+            .at(a, "ListTagsForResource")?;
+        let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, name, &tags)?;
         Ok(Some(rule_live(
             RuleParts {

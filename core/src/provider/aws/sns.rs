@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{claim, owned_tags, sdk_tags, send_tags};
+use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Document, Resolved, Tags};
@@ -50,18 +50,15 @@ impl Manage for attrs::SnsTopic {
         let Some(arn) = topics.into_iter().find(|arn| topic_name(arn) == want.name) else {
             return Ok(None);
         };
-        let tags: Tags = cx
+        let listed = cx
             .aws
             .sns
             .list_tags_for_resource()
             .resource_arn(&arn)
             .send()
             .await
-            .at(a, "ListTagsForResource")?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
+            .at(a, "ListTagsForResource")?;
+        let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, &arn, &tags)?;
         Ok(Some(topic_live(&arn, visible(&tags))))
     }
