@@ -316,16 +316,19 @@ async fn a_second_create_adopts_instead_of_duplicating() {
             .len()
     };
     let before = count_vpcs().await;
-    for address in [
-        "vpc",
-        "nat_gateway[eu-west-1a]",
-        "security_group.instances",
-        "route.public_internet",
-    ] {
-        let a = Address::from(address);
-        let applied = rerun.create(&f.specs[&a], 1).await.expect("create again");
+    // Every kind of the family: each finds what the first run made (by its tags, or by its
+    // natural key for routes and associations).
+    for address in f.graph.topological_order() {
+        let applied = rerun
+            .create(&f.specs[&address], 1)
+            .await
+            .unwrap_or_else(|e| panic!("create {address} again: {e}"));
         assert!(applied.adopted, "{address} adopted");
-        assert_eq!(Some(&applied.id), f.state[&a].id.as_ref(), "{address}");
+        assert_eq!(
+            Some(&applied.id),
+            f.state[&address].id.as_ref(),
+            "{address}"
+        );
     }
     assert_eq!(count_vpcs().await, before, "no twin VPC");
     let nats = rerun

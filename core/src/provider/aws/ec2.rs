@@ -121,11 +121,15 @@ pub(crate) fn environment_filter(own: &Ownership) -> Filter {
     tag_filter(TAG_ECSOPS_ENVIRONMENT, &own.environment)
 }
 
-/// The resources claiming one address of this environment (adoption).
+/// The resources claiming one address of this environment (adoption). The brackets of a keyed
+/// address (`subnet.public[eu-west-1a]`) go as `?`, the wildcard for any one character: AWS
+/// reads them literally, but moto's Elastic IP filter reads them as a character class and
+/// matches nothing. [`pick_adoptable`] keeps only the exact address.
 pub(crate) fn address_filters(own: &Ownership, address: &Address) -> Vec<Filter> {
+    let pattern = address.as_str().replace(['[', ']'], "?");
     vec![
         environment_filter(own),
-        tag_filter(TAG_ECSOPS_ADDRESS, address.as_str()),
+        tag_filter(TAG_ECSOPS_ADDRESS, &pattern),
     ]
 }
 
