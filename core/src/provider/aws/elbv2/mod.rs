@@ -65,17 +65,21 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         at(Kind::ListenerRule),
     );
 
-    let lbs = load_balancer::describe(cx, &lb_at, &ids(&lbs_recorded)).await?;
-    let lbs = only_recorded(lbs, &lbs_recorded, LoadBalancer::load_balancer_arn);
-    let tgs = target_group::describe(cx, &tg_at, &ids(&tgs_recorded)).await?;
-    let tgs = only_recorded(tgs, &tgs_recorded, TargetGroup::target_group_arn);
+    // Every describe goes by recorded ids (and the recorded parents of listeners and rules), so
+    // none waits for another: one round trip for the four, then one for the tags.
     let load_balancers = parents(&listeners_recorded, |l| &l.load_balancer_arn);
-    let listeners =
-        listener::describe(cx, &listener_at, &ids(&listeners_recorded), &load_balancers).await?;
-    let listeners = only_recorded(listeners, &listeners_recorded, Listener::listener_arn);
     let listener_arns = parents(&rules_recorded, |r| &r.listener_arn);
-    let rules =
-        listener_rule::describe(cx, &rule_at, &ids(&rules_recorded), &listener_arns).await?;
+    let (lb_ids, tg_ids) = (ids(&lbs_recorded), ids(&tgs_recorded));
+    let (listener_ids, rule_ids) = (ids(&listeners_recorded), ids(&rules_recorded));
+    let (lbs, tgs, listeners, rules) = tokio::try_join!(
+        load_balancer::describe(cx, &lb_at, &lb_ids),
+        target_group::describe(cx, &tg_at, &tg_ids),
+        listener::describe(cx, &listener_at, &listener_ids, &load_balancers),
+        listener_rule::describe(cx, &rule_at, &rule_ids, &listener_arns),
+    )?;
+    let lbs = only_recorded(lbs, &lbs_recorded, LoadBalancer::load_balancer_arn);
+    let tgs = only_recorded(tgs, &tgs_recorded, TargetGroup::target_group_arn);
+    let listeners = only_recorded(listeners, &listeners_recorded, Listener::listener_arn);
     let rules = only_recorded(rules, &rules_recorded, Rule::rule_arn);
 
     let arns: Vec<String> = lbs
