@@ -123,6 +123,13 @@ impl Entry {
     }
 }
 
+/// The last part of an ECS ARN's resource: a task's id (`.../task/<cluster>/<id>`), a service's
+/// name (`.../service/<cluster>/<name>`), a revision's `family:revision`
+/// (`.../task-definition/<family>:<revision>`).
+pub fn arn_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// The histories as one log, oldest first, without what happened before `since`. An entry
 /// without a time cannot be placed: it comes first and `since` keeps it (it may be recent).
 pub fn timeline(histories: Vec<ServiceHistory>, since: Option<SystemTime>) -> Vec<Entry> {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::events::{ServiceEvent, ServiceHistory, StoppedTask};
+use crate::events::{ServiceEvent, ServiceHistory, StoppedTask, arn_name};
 use crate::graph::Address;
 
 /// A service the apply created or changed, and what it was set to run.
@@ -80,7 +80,7 @@ pub enum Why {
     Missing,
     #[error("the deployment failed (circuit breaker){}", because(.reason.as_ref()))]
     CircuitBreaker { reason: Option<String> },
-    #[error("ECS runs `{}` again instead of `{}` (rolled back){}", family_revision(.running), family_revision(.applied), because(.reason.as_ref()))]
+    #[error("ECS runs `{}` again instead of `{}` (rolled back){}", arn_name(.running), arn_name(.applied), because(.reason.as_ref()))]
     RolledBack {
         running: String,
         applied: String,
@@ -96,11 +96,6 @@ pub enum Why {
 
 fn because(r: Option<&String>) -> String {
     r.map(|r| format!(": {r}")).unwrap_or_default()
-}
-
-/// `family:revision` of a task definition ARN (`.../task-definition/<family>:<revision>`).
-pub fn family_revision(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// A wait's length as the report says it (`20s`, `10m`), here and in the CLI's live line.
@@ -381,7 +376,7 @@ fn result(w: &Watched, o: &Observed, why: Option<Why>, elapsed: Duration) -> Rol
         address: w.address.clone(),
         service: w.name.clone(),
         result: finish,
-        task_definition: family_revision(&w.task_definition).to_owned(),
+        task_definition: arn_name(&w.task_definition).to_owned(),
         desired: o.desired,
         running: o.running,
         pending: o.pending,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::printable;
 use super::reports::{render, render_line};
-use crate::events::{Entry, ServiceEvent, StoppedTask};
+use crate::events::{Entry, ServiceEvent, StoppedTask, arn_name};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -61,7 +61,7 @@ pub fn entry(entry: &Entry) -> String {
 /// A stopped task: a line with the task, its revision and why it stopped, then a line per
 /// container with its exit code, reason and log stream, each indented by `indent`.
 pub fn stopped_task(out: &mut String, task: &StoppedTask, indent: &str) {
-    let id = task.task_arn.rsplit('/').next().unwrap_or(&task.task_arn);
+    let id = arn_name(&task.task_arn);
     let _ = write!(
         out,
         "task {} ({}) stopped",

@@ -9,6 +9,7 @@ use super::Done;
 use super::live::recorded;
 use super::status::each;
 use super::{AwsProvider, AwsResultExt, Cx, Prior};
+use crate::events::arn_name;
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
 use crate::state::ResourceState;
@@ -42,10 +43,9 @@ impl AwsLogs {
     /// it `prefix/container/task-id`. Without a prefix the stream is named after the Docker
     /// container id, which ECS does not report.
     pub fn stream(&self, container: &str, task_arn: &str) -> Option<String> {
-        let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
         self.stream_prefix
             .as_ref()
-            .map(|p| format!("{p}/{container}/{task_id}"))
+            .map(|p| format!("{p}/{container}/{}", arn_name(task_arn)))
     }
 }
 

@@ -18,9 +18,8 @@ use super::live::all;
 use super::revision::{self, Container};
 use super::status::{Recorded, describe_services, each, recorded_services};
 use super::{AwsProvider, AwsResultExt, Cx};
-use crate::events::{ContainerExit, ServiceEvent, ServiceHistory, StoppedTask};
+use crate::events::{ContainerExit, ServiceEvent, ServiceHistory, StoppedTask, arn_name};
 use crate::graph::{Address, Kind};
-use crate::rollout::family_revision;
 use crate::state::ResourceState;
 
 /// A service to read the history of: the key of its `service[...]` address, and when only the
@@ -84,7 +83,7 @@ impl AwsProvider {
             .filter_map(|w| {
                 let recorded = services.iter().find(|r| r.name == w.service)?;
                 let live = described.get(&recorded.arn)?;
-                let name = service_name(&recorded.arn);
+                let name = arn_name(&recorded.arn);
                 let mut stopped: Vec<&Task> = listed
                     .get(&recorded.arn)
                     .into_iter()
@@ -115,11 +114,6 @@ impl AwsProvider {
             })
             .collect())
     }
-}
-
-/// The service's name in ECS: the last part of its ARN (`.../service/<cluster>/<name>`).
-fn service_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Whether a listed task is the service's: ECS starts a service's tasks in group
@@ -157,7 +151,7 @@ fn stopped_task(t: &Task, containers: &[Container]) -> Option<StoppedTask> {
     let arn = t.task_arn()?;
     Some(StoppedTask {
         task_arn: arn.to_owned(),
-        task_definition: family_revision(t.task_definition_arn().unwrap_or_default()).to_owned(),
+        task_definition: arn_name(t.task_definition_arn().unwrap_or_default()).to_owned(),
         stopped_reason: t.stopped_reason().map(str::to_owned),
         stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
         stopped_at: t.stopped_at().and_then(rfc3339),
@@ -190,7 +184,7 @@ async fn stopped_task_arns(cx: Cx<'_>, cluster: &str, service_arn: &str) -> Done
             .ecs
             .list_tasks()
             .cluster(cluster)
-            .service_name(service_name(service_arn))
+            .service_name(arn_name(service_arn))
             .desired_status(DesiredStatus::Stopped),
         &a,
         "ListTasks"

@@ -23,9 +23,10 @@ use super::live::{all, recorded};
 use super::revision::{self, Container};
 use super::service_log::service_event;
 use super::{AwsProvider, AwsResultExt, Cx, Prior, autoscaling, ecs, joined};
+use crate::events::arn_name;
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
-use crate::rollout::{Deployment, Observed, Watched, family_revision};
+use crate::rollout::{Deployment, Observed, Watched};
 use crate::state::ResourceState;
 use crate::status::{
     Capacity, ContainerImage, GroupStatus, InstanceStatus, ServiceStatus, TemplateVersion,
@@ -340,7 +341,7 @@ fn service_status(
         name: recorded.name.clone(),
         system: recorded.system,
         missing: false,
-        task_definition: arn.map(|a| family_revision(a).to_owned()),
+        task_definition: arn.map(|a| arn_name(a).to_owned()),
         desired: o.desired,
         running: o.running,
         pending: o.pending,
