@@ -142,8 +142,13 @@ pub struct Done {
 impl Done {
     /// The walk and every rollout finished.
     pub fn succeeded(&self) -> bool {
-        self.outcome.succeeded() && self.rollouts.iter().all(RolloutResult::completed)
+        succeeded(&self.outcome, &self.rollouts)
     }
+}
+
+/// Whether the walk and every rollout finished: what tags the revision and exits 0.
+fn succeeded(outcome: &Outcome, rollouts: &[RolloutResult]) -> bool {
+    outcome.succeeded() && rollouts.iter().all(RolloutResult::completed)
 }
 
 /// Whether the applied revision was tagged, and why not.
@@ -622,7 +627,7 @@ impl Locked<'_> {
             Ok(w) => w,
             Err(error) => {
                 outcome.failed.push(Failure {
-                    address: Address::new(crate::graph::Kind::Service.as_str()),
+                    address: Address::new(Kind::Service.as_str()),
                     action: Action::Update,
                     error,
                 });
@@ -677,7 +682,7 @@ impl Locked<'_> {
         rollouts: &[RolloutResult],
         plan: &Plan,
     ) -> Tagging {
-        let succeeded = outcome.succeeded() && rollouts.iter().all(RolloutResult::completed);
+        let succeeded = succeeded(outcome, rollouts);
         let interrupted = outcome.interrupted
             || rollouts
                 .iter()
