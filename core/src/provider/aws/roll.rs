@@ -11,6 +11,7 @@ use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
 use super::Done;
 use super::autoscaling::{put_tags, remove_tags};
 use super::live::{all, recorded};
+use super::service_log::describe_tasks;
 use super::{AwsProvider, AwsResultExt, Prior};
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
@@ -185,23 +186,12 @@ impl AwsProvider {
             a,
             "ListTasks"
         )?;
-        let mut left = 0;
-        for chunk in tasks.chunks(100) {
-            let out = ecs
-                .describe_tasks()
-                .cluster(&target.cluster)
-                .set_tasks(Some(chunk.to_vec()))
-                .send()
-                .await
-                .at(a, "DescribeTasks")?;
-            left += out
-                .tasks()
-                .iter()
-                .filter(|t| t.last_status() != Some("STOPPED"))
-                .filter(|t| t.group().is_none_or(|g| !target.daemons.contains(g)))
-                .count();
-        }
-        Ok(left)
+        let described = describe_tasks(self.cx(), a, &target.cluster, tasks).await?;
+        Ok(described
+            .values()
+            .filter(|t| t.last_status() != Some("STOPPED"))
+            .filter(|t| t.group().is_none_or(|g| !target.daemons.contains(g)))
+            .count())
     }
 
     /// Sets the group's desired capacity and maximum size.

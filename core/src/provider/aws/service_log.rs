@@ -71,7 +71,8 @@ impl AwsProvider {
         }
         let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
         for (cluster, arns) in by_cluster {
-            tasks.extend(describe_tasks(cx, cluster, arns.into_iter().collect()).await?);
+            let arns = arns.into_iter().collect();
+            tasks.extend(describe_tasks(cx, &Address::new("task"), cluster, arns).await?);
         }
         let arns = tasks
             .values()
@@ -202,13 +203,13 @@ async fn stopped_task_arns(cx: Cx<'_>, cluster: &str, service_arn: &str) -> Done
     }
 }
 
-/// The tasks `arns` of `cluster`, by ARN.
-async fn describe_tasks(
+/// The tasks `arns` of `cluster`, by ARN; a failure is named for `a`.
+pub(super) async fn describe_tasks(
     cx: Cx<'_>,
+    a: &Address,
     cluster: &str,
     arns: Vec<String>,
 ) -> Done<BTreeMap<String, Task>> {
-    let a = Address::new("task");
     let mut found = BTreeMap::new();
     // DescribeTasks takes at most 100 tasks and has no pages.
     for chunk in arns.chunks(100) {
@@ -220,7 +221,7 @@ async fn describe_tasks(
             .set_tasks(Some(chunk.to_vec()))
             .send()
             .await
-            .at(&a, "DescribeTasks")?;
+            .at(a, "DescribeTasks")?;
         for t in out.tasks.unwrap_or_default() {
             if let Some(arn) = t.task_arn() {
                 found.insert(arn.to_owned(), t);
