@@ -451,9 +451,9 @@ async fn settle(
     }
     match finished.error {
         None => {
-            // A replacement counts once, when its new resource exists; a new revision once,
-            // when it is registered.
-            if !matches!(step.part, Part::Destroy | Part::Retire) {
+            // A replacement counts once, when its new resource exists. (Retirements never get
+            // here: the walk leaves them to `retire`, after the rollouts.)
+            if step.part != Part::Destroy {
                 outcome.done.push((step.address.clone(), step.action));
             }
             events(Event::Finished {
