@@ -685,16 +685,8 @@ async fn drift_shows_and_updates_apply_in_place() {
     }
 
     // A change AWS cannot make in place is refused: the planner must replace.
-    let (a, spec) = patch(&f, "ecs_cluster", json!({"name": "other"}));
-    let err = f
-        .provider
-        .update(&spec, &f.state[&a])
-        .await
-        .expect_err("replacement");
-    assert!(
-        matches!(err, ProviderError::RequiresReplacement { ref attribute, .. } if attribute == "name"),
-        "{err}"
-    );
+    let (_, spec) = patch(&f, "ecs_cluster", json!({"name": "other"}));
+    f.assert_update_replaces(&spec, "name").await;
 }
 
 #[tokio::test]
@@ -729,19 +721,8 @@ async fn deletes_are_idempotent_and_deleted_outside_is_missing() {
         vec!["service[web]", "task_definition[api]"]
     );
 
-    let mut order: Vec<Address> = f
-        .graph
-        .topological_order()
-        .into_iter()
-        .filter(|a| compute(f.state[a].kind))
-        .collect();
-    order.reverse();
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete {address}: {e}"));
-    }
+    let order = f.deletion_order(compute);
+    f.delete_each(&order).await;
     assert!(
         aws.autoscaling
             .describe_auto_scaling_groups()
@@ -790,10 +771,5 @@ async fn deletes_are_idempotent_and_deleted_outside_is_missing() {
         .expect("refresh");
     assert_eq!(refresh.missing.len(), order.len(), "everything is gone");
 
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete again {address}: {e}"));
-    }
+    f.delete_each(&order).await;
 }

@@ -461,19 +461,8 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .send()
         .await
         .expect("remove the role outside ecsops");
-    for address in f.graph.topological_order() {
-        let applied = rerun
-            .create(&f.specs[&address], 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address} again: {e}"));
-        assert!(applied.adopted, "{address} adopted");
-        assert_eq!(
-            Some(&applied.id),
-            f.state[&address].id.as_ref(),
-            "{address}"
-        );
-        assert_eq!(applied.outputs, f.state[&address].outputs, "{address}");
-    }
+    f.assert_created_again_adopts(&rerun, &f.graph.topological_order())
+        .await;
     assert_eq!(census(&rerun, &f).await, before, "no twins");
     let profile = c
         .iam
@@ -825,28 +814,14 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
 
     // A change IAM cannot make in place is refused: the planner must replace.
     let spec = f.patched("iam_role.instance", &json!({"path": "/other/"}));
-    let err = f
-        .provider
-        .update(&spec, &f.state[&a("iam_role.instance")])
-        .await
-        .expect_err("replacement");
-    assert!(
-        matches!(err, ProviderError::RequiresReplacement { ref attribute, .. } if attribute == "path"),
-        "{err}"
-    );
+    f.assert_update_replaces(&spec, "path").await;
 }
 
 #[tokio::test]
 async fn delete_removes_everything_and_again_succeeds() {
     let f = Box::pin(created()).await;
-    let mut order = f.graph.topological_order();
-    order.reverse();
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete {address}: {e}"));
-    }
+    let order = f.deletion_order(provided);
+    f.delete_each(&order).await;
     let left = census(&f.provider, &f).await;
     assert!(left.values().all(|n| *n == 0), "{left:?}");
     // The managed policies AWS owns are untouched.
@@ -865,12 +840,7 @@ async fn delete_removes_everything_and_again_succeeds() {
     );
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert_eq!(refresh.missing.len(), f.state.len(), "everything is gone");
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete again {address}: {e}"));
-    }
+    f.delete_each(&order).await;
 }
 
 #[tokio::test]

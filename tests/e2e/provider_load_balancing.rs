@@ -64,18 +64,6 @@ impl Fixture {
         self.recorded(load_balancing)
     }
 
-    /// The load balancing addresses in reverse dependency order (how an apply deletes).
-    fn deletion_order(&self) -> Vec<Address> {
-        let mut order: Vec<Address> = self
-            .graph
-            .topological_order()
-            .into_iter()
-            .filter(|a| load_balancing(self.graph.resources[a].kind))
-            .collect();
-        order.reverse();
-        order
-    }
-
     fn elbv2(&self) -> &ecsops_core::provider::aws::sdk::elbv2::Client {
         &self.provider.clients().elbv2
     }
@@ -328,15 +316,9 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created(LoadBalancerKind::Application)).await;
     // A crash between create and state write: a new run with the same lineage creates again.
     let rerun = f.provider_as(LINEAGE).await;
-    for address in f.deletion_order().iter().rev() {
-        let applied = rerun
-            .create(&f.specs[address], 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address} again: {e}"));
-        assert!(applied.adopted, "{address} adopted");
-        assert_eq!(Some(&applied.id), f.state[address].id.as_ref(), "{address}");
-        assert_eq!(applied.outputs, f.state[address].outputs, "{address}");
-    }
+    let mut order = f.deletion_order(load_balancing);
+    order.reverse();
+    f.assert_created_again_adopts(&rerun, &order).await;
     let elbv2 = f.elbv2();
     let lbs = elbv2.describe_load_balancers().send().await.expect("lbs");
     assert_eq!(lbs.load_balancers().len(), 1, "no twin load balancer");
@@ -546,16 +528,8 @@ async fn drift_shows_and_updates_apply_in_place() {
     );
 
     // A change AWS cannot make in place is refused: the planner must replace.
-    let (a, spec) = patch("target_group[web]", json!({"port": 8080}));
-    let err = f
-        .provider
-        .update(&spec, &f.state[&a])
-        .await
-        .expect_err("replacement");
-    assert!(
-        matches!(err, ProviderError::RequiresReplacement { ref attribute, .. } if attribute == "port"),
-        "{err}"
-    );
+    let (_, spec) = patch("target_group[web]", json!({"port": 8080}));
+    f.assert_update_replaces(&spec, "port").await;
 }
 
 #[tokio::test]
@@ -607,13 +581,8 @@ async fn delete_removes_everything_and_is_idempotent() {
     );
     assert_eq!(f.provider.calls().total(), 0, "nothing was sent");
 
-    let order = f.deletion_order();
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete {address}: {e}"));
-    }
+    let order = f.deletion_order(load_balancing);
+    f.delete_each(&order).await;
     let elbv2 = f.elbv2();
     assert!(
         elbv2
@@ -635,12 +604,7 @@ async fn delete_removes_everything_and_is_idempotent() {
     );
     let refresh = f.provider.refresh(&f.ours()).await.expect("refresh");
     assert_eq!(refresh.missing.len(), f.ours().len(), "everything is gone");
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete again {address}: {e}"));
-    }
+    f.delete_each(&order).await;
 }
 
 #[tokio::test]

@@ -318,18 +318,8 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     let before = count_vpcs().await;
     // Every kind of the family: each finds what the first run made (by its tags, or by its
     // natural key for routes and associations).
-    for address in f.graph.topological_order() {
-        let applied = rerun
-            .create(&f.specs[&address], 1)
-            .await
-            .unwrap_or_else(|e| panic!("create {address} again: {e}"));
-        assert!(applied.adopted, "{address} adopted");
-        assert_eq!(
-            Some(&applied.id),
-            f.state[&address].id.as_ref(),
-            "{address}"
-        );
-    }
+    f.assert_created_again_adopts(&rerun, &f.graph.topological_order())
+        .await;
     assert_eq!(count_vpcs().await, before, "no twin VPC");
     let nats = rerun
         .ec2()
@@ -508,29 +498,15 @@ async fn updates_in_place_change_flags_rules_and_tags() {
     );
 
     // A change AWS cannot make in place is refused: the planner must replace.
-    let (a, spec) = patch("vpc", json!({"cidr_block": "10.9.0.0/16"}));
-    let err = f
-        .provider
-        .update(&spec, &f.state[&a])
-        .await
-        .expect_err("replacement");
-    assert!(
-        matches!(err, ProviderError::RequiresReplacement { ref attribute, .. } if attribute == "cidr_block"),
-        "{err}"
-    );
+    let (_, spec) = patch("vpc", json!({"cidr_block": "10.9.0.0/16"}));
+    f.assert_update_replaces(&spec, "cidr_block").await;
 }
 
 #[tokio::test]
 async fn delete_removes_everything_in_reverse_order() {
     let f = Box::pin(created()).await;
-    let mut order = f.graph.topological_order();
-    order.reverse();
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete {address}: {e}"));
-    }
+    let order = f.deletion_order(network);
+    f.delete_each(&order).await;
     let calls = f.provider.calls().all();
     let position = |op: &str| {
         calls
@@ -604,12 +580,7 @@ async fn delete_removes_everything_in_reverse_order() {
     assert_eq!(refresh.missing.len(), f.state.len(), "everything is gone");
 
     // Deleting again succeeds: deletes are idempotent.
-    for address in &order {
-        f.provider
-            .delete(address, &f.state[address])
-            .await
-            .unwrap_or_else(|e| panic!("delete again {address}: {e}"));
-    }
+    f.delete_each(&order).await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use ecsops_core::graph::{Address, Graph, Kind};
 use ecsops_core::provider::aws::{AwsProvider, Waits};
-use ecsops_core::provider::{Provider, ResourceSpec};
+use ecsops_core::provider::{Provider, ProviderError, ResourceSpec};
 use ecsops_core::state::ResourceState;
 use serde_json::Value;
 
@@ -95,6 +95,59 @@ impl Fixture {
             .filter(|(_, r)| family(r.kind))
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect()
+    }
+
+    /// The addresses of the kinds `family` holds, in reverse dependency order (how an apply
+    /// deletes).
+    pub fn deletion_order(&self, family: impl Fn(Kind) -> bool) -> Vec<Address> {
+        let mut order: Vec<Address> = self
+            .graph
+            .topological_order()
+            .into_iter()
+            .filter(|a| family(self.graph.resources[a].kind))
+            .collect();
+        order.reverse();
+        order
+    }
+
+    /// Deletes the recorded resources at `order`, one after another, failing the test at the
+    /// first error.
+    pub async fn delete_each(&self, order: &[Address]) {
+        for address in order {
+            self.provider
+                .delete(address, &self.state[address])
+                .await
+                .unwrap_or_else(|e| panic!("delete {address}: {e}"));
+        }
+    }
+
+    /// Creates the resources at `order` again through `rerun` (a run that crashed before it
+    /// wrote state), asserting that each is adopted with its recorded id and outputs.
+    pub async fn assert_created_again_adopts(&self, rerun: &AwsProvider, order: &[Address]) {
+        for address in order {
+            let applied = rerun
+                .create(&self.specs[address], 1)
+                .await
+                .unwrap_or_else(|e| panic!("create {address} again: {e}"));
+            let recorded = &self.state[address];
+            assert!(applied.adopted, "{address} adopted");
+            assert_eq!(Some(&applied.id), recorded.id.as_ref(), "{address}");
+            assert_eq!(applied.outputs, recorded.outputs, "{address}");
+        }
+    }
+
+    /// Asserts that the provider refuses to update to `spec` because `attribute` can only
+    /// change by replacement (the planner must replace).
+    pub async fn assert_update_replaces(&self, spec: &ResourceSpec, attribute: &str) {
+        let err = self
+            .provider
+            .update(spec, &self.state[&spec.address])
+            .await
+            .expect_err("replacement");
+        assert!(
+            matches!(err, ProviderError::RequiresReplacement { attribute: ref a, .. } if a == attribute),
+            "{err}"
+        );
     }
 
     /// The spec `address` was created from, with `changes` merged into its attributes.
