@@ -256,12 +256,19 @@ pub fn error(err: &CliError) {
         CliError::Ops(OpsError::Image(e)) => image_error(e),
         CliError::Ops(OpsError::Init(e)) => {
             anstream::eprintln!("error: {e}");
-            let help = match **e {
+            let help = match &**e {
                 InitError::Exists { .. } => {
-                    "pass `--force` to overwrite these files, or name another directory"
+                    "pass `--force` to overwrite these files, or name another directory".to_owned()
                 }
-                InitError::InvalidName(_) | InitError::Repeated(_) | InitError::BaseName => {
+                InitError::InvalidName(name) => {
+                    format!("for example `--env {}`", suggested_name(name))
+                }
+                InitError::BaseName => {
+                    "choose another name, for example `--env staging`".to_owned()
+                }
+                InitError::Repeated(_) => {
                     "name each environment once, for example `--env staging --env production`"
+                        .to_owned()
                 }
             };
             anstream::eprintln!("help: {help}");
@@ -269,6 +276,26 @@ pub fn error(err: &CliError) {
         }
         CliError::Ops(e) => anstream::eprintln!("error: {e}"),
         CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+/// `name` made into an environment name: lowercase, other characters as `-`, at most 20
+/// characters (`staging` when nothing is left).
+fn suggested_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(20);
+    let out = out.trim_end_matches('-');
+    match out.chars().next() {
+        Some(c) if c.is_ascii_lowercase() && out != "base" => out.to_owned(),
+        _ => "staging".to_owned(),
     }
 }
 

@@ -79,6 +79,16 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
     ] {
         assert!(message.contains(&trailer), "no `{trailer}` in\n{message}");
     }
+    // The test runs with no `USER`, as many CI containers do: the applier is still named, after
+    // the system's account of the process's user.
+    let id = std::process::Command::new("id").arg("-un").output();
+    if let Some(id) = id.ok().filter(|o| o.status.success()) {
+        let user = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        assert!(
+            message.contains(&format!("Applied-By: {user}@")),
+            "not applied by `{user}`:\n{message}"
+        );
+    }
     let revision = &state["revision"];
     assert_eq!(revision["tag"], name.as_str());
     assert_eq!(revision["commit"], first.as_str());
@@ -384,6 +394,15 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     let out = env.run(&apply);
     out.expect_code(0);
     assert_eq!(git::tags(env.dir(), ENV), [tagged(&out)]);
+
+    // Unattended, a destroy needs its own approval too, and says so in its own words.
+    let out = env.run(&["destroy", ENV]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "refusing to destroy `acceptance` without confirmation: stdin is not a terminal; pass `--auto-approve` to destroy unattended",
+    );
+    env.assert_unlocked();
+    assert_eq!(env.vpcs().await.len(), 1, "nothing was destroyed");
 }
 
 /// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.

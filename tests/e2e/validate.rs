@@ -381,7 +381,12 @@ fn an_environment_may_extend_another_and_both_stay_environments() {
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
     out.expect_in_stderr("environment name `acceptance` does not match its file `qa.toml`");
-    out.expect_in_stderr("set `name = \"qa\"`");
+    out.expect_in_stderr("add `[environment] name = \"qa\"` to `qa.toml`");
+    assert!(
+        !out.stderr.contains("rename the file"),
+        "the base is not to be renamed: {}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -232,7 +232,14 @@ fn init_names_its_environments_and_refuses_bad_names() {
     let out = ws.ecsops(&["init", "other", "--env", "Prod"]);
     out.expect_code(1)
         .expect_in_stderr("`Prod` is not a valid environment name")
+        .expect_in_stderr("help: for example `--env prod`")
         .expect_in_stderr("nothing was written");
+    ws.ecsops(&["init", "other", "--env", "QA Team"])
+        .expect_code(1)
+        .expect_in_stderr("help: for example `--env qa-team`");
+    ws.ecsops(&["init", "other", "--env", "base"])
+        .expect_code(1)
+        .expect_in_stderr("help: choose another name, for example `--env staging`");
     assert!(!ws.path().join("other/environments").exists());
 }
 

@@ -331,8 +331,11 @@ impl Interaction for Terminal {
     fn confirm(&mut self, c: &Confirmation) -> Answer {
         let env = &c.environment;
         if !std::io::stdin().is_terminal() {
-            let reason = "stdin is not a terminal; pass `--auto-approve` to apply unattended";
-            return Box::pin(std::future::ready(Err(reason.to_owned())));
+            let reason = format!(
+                "stdin is not a terminal; pass `--auto-approve` to {} unattended",
+                c.operation.as_str()
+            );
+            return Box::pin(std::future::ready(Err(reason)));
         }
         let question = match c.operation {
             Operation::Destroy => format!(

@@ -94,11 +94,31 @@ pub fn who() -> String {
     format!("{user}@{host}")
 }
 
-/// The user running ecsops, `unknown` when the environment does not say.
+/// The user running ecsops: from the environment, else the password database's name of the
+/// process's user (CI containers often set no `USER`), else `unknown`.
 pub fn user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(passwd_name)
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The `/etc/passwd` name of the user owning this process (Linux: the owner of `/proc/self`).
+fn passwd_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            (fields.nth(1)? == uid).then(|| name.to_owned())
+        })
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// The commit `HEAD` points at, read from `.git` directly (no git process, no libgit2).

@@ -103,6 +103,18 @@ impl Cx<'_> {
     fn environment(&self) -> &str {
         &self.loaded.environment
     }
+
+    /// The name of the base file that writes `pointer`, when the environment's own file does
+    /// not (the value is inherited through `extends`).
+    fn inherited_from(&self, pointer: &str) -> Option<String> {
+        let site = self.loaded.sites.value(pointer)?;
+        if site.file == self.loaded.file {
+            return None;
+        }
+        let at = self.loaded.chain.iter().position(|f| *f == site.file)?;
+        let path = self.loaded.paths.get(at)?;
+        Some(path.file_name()?.to_string_lossy().into_owned())
+    }
 }
 
 /// A diagnostic being built; pushed when dropped by [`Pending::emit`].

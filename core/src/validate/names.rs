@@ -23,15 +23,22 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     if let Some(name) = &m.environment.name
         && *name != env
     {
+        // A name inherited through `extends` belongs to the base: the fix is in the
+        // environment's own file, never a rename of the base.
+        let help = match cx.inherited_from("/environment/name") {
+            Some(base) => format!(
+                "`{env}.toml` extends `{base}`, which names itself `{name}`; add \
+                 `[environment] name = \"{env}\"` to `{env}.toml`"
+            ),
+            None => format!("set `name = \"{env}\"`, or rename the file to `{name}.toml`"),
+        };
         cx.at_value(
             "environment-name",
             "/environment/name",
             format!("environment name `{name}` does not match its file `{env}.toml`"),
         )
         .label("differs from the file name")
-        .help(format!(
-            "set `name = \"{env}\"`, or rename the file to `{name}.toml`"
-        ))
+        .help(help)
         .emit();
     }
     if !environment_name_ok(&env) {
