@@ -713,6 +713,8 @@ impl Locked<'_> {
             ApplyResult::Interrupted
         } else if succeeded {
             ApplyResult::Applied
+        } else if outcome.succeeded() {
+            ApplyResult::RolloutFailed
         } else {
             ApplyResult::Failed
         };

@@ -193,6 +193,9 @@ fn last_apply(
             format!("tag `{t}` is not in this repository: `git fetch --tags` brings it")
         }
         (None, ApplyResult::Failed) => "not tagged: the apply failed".to_owned(),
+        (None, ApplyResult::RolloutFailed) => {
+            "not tagged: every change was made, but a rollout did not complete".to_owned()
+        }
         (None, ApplyResult::Interrupted) => "not tagged: the apply was interrupted".to_owned(),
         (None, ApplyResult::Applied) if rev.dirty => {
             "not tagged: applied from uncommitted files".to_owned()

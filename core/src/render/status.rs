@@ -76,6 +76,7 @@ pub fn text(status: &Status, color: bool) -> String {
                 r.operation.as_str(),
                 match r.result {
                     ApplyResult::Applied => "",
+                    ApplyResult::RolloutFailed => ", rollout failed",
                     ApplyResult::Failed => ", failed",
                     ApplyResult::Interrupted => ", interrupted",
                 },

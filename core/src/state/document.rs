@@ -129,6 +129,10 @@ impl Operation {
 pub enum ApplyResult {
     #[default]
     Applied,
+    /// Every step was made, but a service's rollout did not complete (ECS may have rolled it
+    /// back): the revision is in AWS's configuration, not necessarily running.
+    #[serde(rename = "rollout_failed")]
+    RolloutFailed,
     Failed,
     Interrupted,
 }

@@ -378,6 +378,7 @@ pub(super) fn summary(state: &State) -> Option<String> {
     let result = match r.result {
         super::ApplyResult::Applied if r.dirty => "applied, uncommitted files",
         super::ApplyResult::Applied => "applied",
+        super::ApplyResult::RolloutFailed => "rollout failed",
         super::ApplyResult::Failed => "failed",
         super::ApplyResult::Interrupted => "interrupted",
     };
