@@ -28,7 +28,9 @@ pub fn id() -> String {
 pub fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let generator = schemars::generate::SchemaSettings::draft07()
+            .with_transform(schemars::transform::RecursiveTransform(integer_range))
+            .into_generator();
         let schema = generator.into_root_schema_for::<Manifest>();
         let Ok(Value::Object(generated)) = serde_json::to_value(schema) else {
             return Value::Null;
@@ -44,6 +46,21 @@ pub fn schema() -> &'static Value {
         }
         Value::Object(ordered)
     })
+}
+
+/// Gives an unsigned integer schema the upper bound of its Rust type, which schemars states only
+/// as a `format`: a number too large is then a schema error at its key (in editors too), not a
+/// failure to read the manifest as a whole.
+fn integer_range(schema: &mut schemars::Schema) {
+    let max = match schema.get("format").and_then(Value::as_str) {
+        Some("uint8") => u64::from(u8::MAX),
+        Some("uint16") => u64::from(u16::MAX),
+        Some("uint32") => u64::from(u32::MAX),
+        _ => return,
+    };
+    if schema.get("maximum").is_none() {
+        schema.insert("maximum".to_owned(), Value::from(max));
+    }
 }
 
 /// The `$id` of a schema file's text, when it has one (which ecsops wrote it).

@@ -89,9 +89,8 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
     env.assert_unlocked();
     env.run(&["status", ENV])
         .expect_in_stdout("(apply, rollout failed)");
-    env.run(&["history", ENV]).expect_in_stdout(
-        "not tagged: every change was made, but a rollout did not complete",
-    );
+    env.run(&["history", ENV])
+        .expect_in_stdout("not tagged: every change was made, but a rollout did not complete");
     assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
 
     // Without the wait the same apply succeeds, on a fresh emulator (the services still roll

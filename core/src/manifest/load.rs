@@ -139,13 +139,21 @@ pub fn load_environment(
         obj.remove("extends");
     }
     let (manifest, partial) = match schema::check(&merged.value, &merged.sites, diags) {
-        Ok(()) => match serde_json::from_value::<Manifest>(merged.value.clone()) {
+        Ok(()) => match serde_path_to_error::deserialize::<_, Manifest>(merged.value.clone()) {
             Ok(m) => (Some(m), None),
             Err(e) => {
-                diags.push(
-                    Diagnostic::error("manifest-shape", format!("invalid manifest: {e}"))
-                        .at(merged.sites.value("")),
-                );
+                // What the schema let through but the types refuse (a float where a whole number
+                // goes): said at the value, like a schema error.
+                let pointer = pointer_of(e.path());
+                let reason = e.inner().to_string();
+                let mut d =
+                    Diagnostic::error("manifest-shape", format!("`{}`: {reason}", e.path()))
+                        .at(merged.sites.value(&pointer))
+                        .label("invalid value");
+                if reason.starts_with("invalid type: floating point") {
+                    d = d.help("write a whole number, without a decimal point or exponent");
+                }
+                diags.push(d);
                 (None, None)
             }
         },
@@ -170,6 +178,23 @@ pub fn load_environment(
         manifest,
         partial,
     })
+}
+
+/// The JSON pointer of a deserializer's `path` (`services.web.cpu` → `/services/web/cpu`).
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path {
+        let part = match segment {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } => key.replace('~', "~0").replace('/', "~1"),
+            Segment::Enum { variant } => variant.clone(),
+            Segment::Unknown => continue,
+        };
+        pointer.push('/');
+        pointer.push_str(&part);
+    }
+    pointer
 }
 
 /// Takes the value at JSON `pointer` out of `value` (array items are set to null: removing them

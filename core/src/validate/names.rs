@@ -125,13 +125,19 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 &ptr(&["system_containers", name]),
                 format!("`{name}` is both a service and a system container"),
             )
-            .label("both become ECS service `{name}`")
+            .label(format!("both become ECS service `{name}`"))
             .help("rename one of them")
             .emit();
         }
     }
     for (k, v) in &m.environment.tags {
         let p = ptr(&["environment", "tags", k]);
+        if k.trim().is_empty() {
+            cx.at_key("invalid-tag", &p, "a tag key is empty".to_owned())
+                .label("empty key")
+                .help("AWS refuses tags without a key: name it, or remove the entry")
+                .emit();
+        }
         if k.len() > 128 || v.len() > 256 {
             cx.at_key(
                 "invalid-tag",
