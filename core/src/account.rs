@@ -188,6 +188,14 @@ pub enum AccountError {
         credentials: String,
         reason: String,
     },
+    /// STS did not answer at all: the connection failed or timed out.
+    #[error("cannot reach AWS to check the account of `{environment}` ({}): {reason}", .endpoint.as_deref().map_or("STS".to_owned(), |e| format!("endpoint {e}")))]
+    Unreachable {
+        environment: String,
+        /// The endpoint URL the configuration names (`AWS_ENDPOINT_URL`), if any.
+        endpoint: Option<String>,
+        reason: String,
+    },
 }
 
 impl AccountError {
@@ -210,6 +218,21 @@ impl AccountError {
             } => format!(
                 "these came from {credentials}; use credentials of account {recorded}, and set `[environment] account_id = \"{recorded}\"` so `{environment}` is checked before anything is read"
             ),
+            Self::Unreachable {
+                environment,
+                endpoint,
+                ..
+            } => {
+                let check = match endpoint {
+                    Some(e) => format!(
+                        "that {e} (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`) is right and serving"
+                    ),
+                    None => "the network, a proxy (`HTTPS_PROXY`) and the region".to_owned(),
+                };
+                format!(
+                    "check {check}, then run the command again; `ecsops diff {environment} --offline` plans without AWS"
+                )
+            }
             Self::Unknown { environment, .. } => format!(
                 "check the base credentials (`aws sts get-caller-identity`, `aws sso login`, AWS_PROFILE), the profile name, and that the role's trust policy lets them assume it (with the `external_id` it asks for); `ecsops diff {environment} --offline` plans without AWS"
             ),

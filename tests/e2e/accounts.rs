@@ -207,6 +207,25 @@ async fn a_role_that_cannot_be_assumed_is_an_error_before_the_lock() {
 }
 
 #[tokio::test]
+async fn an_endpoint_nobody_serves_is_said_to_be_unreachable_not_a_credentials_problem() {
+    let ws = workspace("", "");
+    let env = vec![
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+    ];
+    let out = ws.ecsops_env(&["apply", ENV, "--auto-approve"], &env);
+    out.expect_code(1)
+        .expect_in_stderr("cannot reach AWS to check the account of `acc` (endpoint http://127.0.0.1:9)")
+        .expect_in_stderr("help: check that http://127.0.0.1:9 (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`) is right and serving")
+        .expect_in_stderr("`ecsops diff acc --offline` plans without AWS");
+    assert!(!out.stderr.contains("credentials"), "{}", out.stderr);
+    assert!(!ws.path().join(".ecsops").exists());
+}
+
+#[tokio::test]
 async fn the_state_uses_its_own_role_in_a_third_account() {
     let moto = moto::moto();
     let s3 = moto.server.s3();

@@ -6,6 +6,7 @@
 use crate::account::{self, AccountError, Bound, Caller, Credentials};
 use crate::manifest::Manifest;
 use crate::provider::Ownership;
+use crate::provider::aws::identity::CallerError;
 use crate::provider::aws::sdk::SdkConfig;
 use crate::provider::aws::{AwsProvider, Connection, identity, load_config};
 use crate::state::State;
@@ -34,10 +35,17 @@ impl Session {
         .await;
         let caller = identity::caller(&config, &credentials)
             .await
-            .map_err(|reason| AccountError::Unknown {
-                environment: environment.to_owned(),
-                credentials: credentials.describe(),
-                reason,
+            .map_err(|e| match e {
+                CallerError::Unreachable(reason) => AccountError::Unreachable {
+                    environment: environment.to_owned(),
+                    endpoint: config.endpoint_url().map(str::to_owned),
+                    reason,
+                },
+                CallerError::Refused(reason) => AccountError::Unknown {
+                    environment: environment.to_owned(),
+                    credentials: credentials.describe(),
+                    reason,
+                },
             })?;
         account::check(
             environment,

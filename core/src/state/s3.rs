@@ -23,6 +23,7 @@ use super::error::StateError;
 use super::local::{check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
+use crate::provider::aws;
 use crate::provider::aws::identity::configure;
 
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ impl S3Backend {
         environment: &str,
         credentials: &Credentials,
     ) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = aws::config_loader(aws::ATTEMPT_TIMEOUT);
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_owned()));
         }

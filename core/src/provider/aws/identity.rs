@@ -13,7 +13,7 @@ use aws_config::provider_config::ProviderConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{ConfigLoader, SdkConfig};
 use aws_sdk_sts::config::SharedCredentialsProvider;
-use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 use crate::account::{Caller, Credentials};
 
@@ -61,9 +61,19 @@ fn asked() -> &'static Mutex<Asked> {
     ASKED.get_or_init(Mutex::default)
 }
 
+/// Why STS could not say who the credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerError {
+    /// No answer: the connection failed or timed out (the network, a proxy, an endpoint URL).
+    Unreachable(String),
+    /// An answer or a local failure that says the credentials are the problem (none found, a
+    /// role that cannot be assumed, a profile that does not exist).
+    Refused(String),
+}
+
 /// Who `config` (loaded with `credentials`) acts as; `Err` with the SDK's explanation when
-/// STS cannot tell (no credentials, a role that cannot be assumed).
-pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Caller, String> {
+/// STS cannot tell.
+pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Caller, CallerError> {
     let key = (
         credentials.clone(),
         config.region().map(ToString::to_string),
@@ -81,9 +91,19 @@ pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Cal
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| match e.code() {
-            Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-            None => super::error_chain(&e),
+        .map_err(|e| {
+            let unreachable = match &e {
+                SdkError::TimeoutError(_) => true,
+                SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+                _ => false,
+            };
+            match e.code() {
+                Some(code) => {
+                    CallerError::Refused(format!("{code}: {}", e.message().unwrap_or_default()))
+                }
+                None if unreachable => CallerError::Unreachable(super::error_chain(&e)),
+                None => CallerError::Refused(super::error_chain(&e)),
+            }
         })?;
     let caller = Caller {
         account: out.account().unwrap_or_default().to_owned(),
@@ -94,4 +114,40 @@ pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Cal
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(key, caller.clone());
     Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::provider::aws::{Connection, load_config};
+
+    /// An endpoint that takes the connection and never answers (a hung proxy) ends each attempt
+    /// at the attempt timeout, and is reported as unreachable, not as a credentials problem.
+    #[tokio::test]
+    async fn an_endpoint_that_never_answers_is_unreachable_after_the_attempt_timeout() {
+        // The kernel completes the handshake from the backlog; nobody ever reads.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let config = load_config(&Connection {
+            region: "eu-west-1".to_owned(),
+            endpoint_url: Some(endpoint),
+            static_credentials: Some(("AKIDEXAMPLE".to_owned(), "secret".to_owned())),
+            attempt_timeout: Some(Duration::from_millis(300)),
+            ..Connection::default()
+        })
+        .await;
+        let started = Instant::now();
+        let err = caller(&config, &Credentials::default())
+            .await
+            .expect_err("nobody answers");
+        assert!(matches!(err, CallerError::Unreachable(_)), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
+        drop(listener);
+    }
 }

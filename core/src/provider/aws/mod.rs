@@ -42,6 +42,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -124,12 +125,30 @@ pub struct Connection {
     pub static_credentials: Option<(String, String)>,
     /// The manifest's profile or role, on top of the base credentials.
     pub credentials: crate::account::Credentials,
+    /// How long one attempt of a request may take; [`ATTEMPT_TIMEOUT`] when `None`.
+    pub attempt_timeout: Option<Duration>,
+}
+
+/// How long one attempt of a request may take, connecting included. The SDK sets no limit, so
+/// an endpoint that accepts connections but never answers (a hung proxy) would hold a command
+/// for ever; like the AWS CLI's default read timeout, a minute is far beyond any API call
+/// ecsops makes, and the retry policy then decides what happens next.
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// The SDK defaults ecsops builds every configuration from: the latest behaviour, and a limit
+/// to each attempt (`attempt`, connecting included) beside the connect timeout.
+pub(crate) fn config_loader(attempt: Duration) -> aws_config::ConfigLoader {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(attempt)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts)
 }
 
 /// Loads the one SDK configuration every client is built from. Retries use the standard
 /// backoff in adaptive mode, which also rate-limits the client once AWS starts throttling.
 pub async fn load_config(connection: &Connection) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = config_loader(connection.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT))
         .region(Region::new(connection.region.clone()))
         .retry_config(RetryConfig::adaptive());
     if let Some(url) = &connection.endpoint_url {
@@ -460,7 +479,7 @@ impl Provider for AwsProvider {
             match created {
                 Err(e) if e.outcome_unknown() && reruns < once::RERUNS => {
                     reruns += 1;
-                    tracing::warn!(address = %spec.address, error = %e, "the outcome of a create is unknown; looking for what it made");
+                    tracing::info!(address = %spec.address, error = %e, "the outcome of a create is unknown; looking for what it made");
                     // Gives AWS time to show what the lost attempt made.
                     tokio::time::sleep(self.waits.poll).await;
                 }
