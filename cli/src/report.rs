@@ -191,7 +191,7 @@ pub fn error(err: &CliError) {
             diagnostics(&invalid.sources, &invalid.diagnostics);
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
-                "help: roll back to a revision that validates (`ecsops history` lists them), or fix the manifests and apply"
+                "help: name a revision whose manifests validate (`ecsops history` lists the applied ones), or fix the manifests there"
             );
         }
         CliError::Ops(e @ OpsError::StalePlan { environment, .. }) => {

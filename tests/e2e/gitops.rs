@@ -370,15 +370,15 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     git::switch(env.dir(), "feature");
     refused(
         &apply,
-        "`acceptance` is protected and is applied only from branch `main`; HEAD is on `feature`",
+        "`acceptance` is protected and is changed only from branch `main`; HEAD is on `feature`",
     );
     refused(
         &["destroy", ENV, "--auto-approve"],
-        "applied only from branch `main`",
+        "changed only from branch `main`",
     );
     refused(
         &["rollback", ENV, "--to", "HEAD~1", "--auto-approve"],
-        "applied only from branch `main`",
+        "changed only from branch `main`",
     );
     git::switch(env.dir(), "main");
 

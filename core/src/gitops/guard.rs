@@ -25,6 +25,9 @@ pub struct Protection<'a> {
     pub files: &'a [PathBuf],
 }
 
+/// How a file the environment reads from outside the repository is listed.
+const OUTSIDE: &str = " (outside the repository)";
+
 /// Why a protected environment may not be changed from here.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -39,7 +42,7 @@ pub enum Refusal {
         files: Vec<String>,
     },
     #[error(
-        "`{environment}` is protected and is applied only from branch `{expected}`; HEAD is {actual}"
+        "`{environment}` is protected and is changed only from branch `{expected}`; HEAD is {actual}"
     )]
     WrongBranch {
         environment: String,
@@ -62,8 +65,11 @@ impl Refusal {
                     .to_owned()
             }
             Self::NoCommit { .. } => "commit the manifests, then run it again".to_owned(),
+            Self::Dirty { files, .. } if files.iter().any(|f| f.ends_with(OUTSIDE)) => {
+                "move the files outside the repository into it (and point `extends` there), commit, then run it again: a protected environment is changed only from what is committed".to_owned()
+            }
             Self::Dirty { .. } => {
-                "commit the changes (or `git stash` them), then run it again: a protected environment is applied only from what is committed".to_owned()
+                "commit the changes (or `git stash` them), then run it again: a protected environment is changed only from what is committed".to_owned()
             }
             Self::WrongBranch { expected, .. } => format!(
                 "switch to `{expected}` (`git switch {expected}`) or merge the change into it; set `[environment] release_branch` to release from another branch"
@@ -136,7 +142,7 @@ fn changed_files(repo: &Repo, files: &[PathBuf]) -> Result<Vec<String>, GitError
     for file in files {
         let shown = repo.display(file);
         let Some(path) = repo.path_in_repo(file) else {
-            changed.push(format!("{shown} (outside the repository)"));
+            changed.push(format!("{shown}{OUTSIDE}"));
             continue;
         };
         let status = repo

@@ -363,7 +363,7 @@ pub enum ProviderError {
     #[error("`{address}`: {what}")]
     Failed { address: Address, what: String },
     #[error(
-        "`{address}`: `{id}` carries this address's tags but belongs to state lineage `{found}`, not `{expected}`; remove it or its `ecsops:` tags, or import it deliberately"
+        "`{address}`: `{id}` carries this address's tags but belongs to state lineage `{found}`, not `{expected}`: another state manages it. If that is this environment's lost state, put it back with `ecsops state push` (a kept version is under `.ecsops/state/history/` or in the bucket's versions); otherwise remove the resource or its `ecsops:` tags"
     )]
     ForeignLineage {
         address: Address,

@@ -45,7 +45,7 @@ pub(crate) fn claim(
             address: address.clone(),
             what: format!(
                 "`{id}` already exists and was not created by ecsops (no `ecsops:` tags); \
-                 delete it or import it deliberately"
+                 delete it, or rename this resource in the manifest"
             ),
         }),
     }

@@ -111,8 +111,8 @@ impl AwsProvider {
             .ok_or_else(|| ProviderError::Failed {
                 address: target.address.clone(),
                 what: format!(
-                    "Auto Scaling has no group `{}`; run `ecsops apply` first",
-                    target.name
+                    "Auto Scaling has no group `{}`; run `ecsops apply {}` first",
+                    target.name, self.ownership.environment
                 ),
             })?;
         let mut members = Vec::new();
