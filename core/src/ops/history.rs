@@ -1,12 +1,17 @@
-//! `ecsops history ENV`: the revisions applied to an environment, newest first, read from its
-//! `ecsops/<env>/<serial>` tags and cross-checked with the recorded state: the revision the
-//! state names as current, an applied revision whose tag this clone lacks, an apply that was
-//! not tagged (uncommitted files, a failure), and tags the state does not account for.
+//! `ecsops history ENV`: the revisions applied to an environment, newest applied first, read
+//! from its `ecsops/<env>/<serial>` tags and cross-checked with the recorded state: the
+//! revision the state names as current, an applied revision whose tag this clone lacks, an
+//! apply that was not tagged (uncommitted files, a failure), and tags the state does not
+//! account for. The order is by when each was applied, not by serial: the tags of an earlier
+//! state lineage (the state was lost or replaced) may carry higher serials than newer applies.
 
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::gitops::tag::instant;
 use crate::gitops::{Repo, short};
 use crate::state::{ApplyResult, Operation, State};
 use crate::workspace::Workspace;
@@ -89,9 +94,11 @@ pub async fn history(
             (None, BTreeSet::new())
         }
     };
-    let mut revisions: Vec<AppliedRevision> = tags
+    // Each with when it was applied, for the order.
+    let mut revisions: Vec<(SystemTime, AppliedRevision)> = tags
         .into_iter()
         .map(|t| {
+            let when = t.when();
             let mut notes = Vec::new();
             let r = t.record.as_ref();
             if r.is_none() {
@@ -112,7 +119,7 @@ pub async fn history(
                     notes.push("no longer among the kept state versions".to_owned());
                 }
             }
-            AppliedRevision {
+            let revision = AppliedRevision {
                 serial: t.serial,
                 current: state
                     .as_ref()
@@ -133,20 +140,27 @@ pub async fn history(
                     .and_then(|r| r.rolled_back_to.clone())
                     .map(|(tag, commit)| RollbackOf { tag, commit }),
                 notes,
-            }
+            };
+            (when, revision)
         })
         .collect();
     if let Some(entry) = state
         .as_ref()
         .and_then(|s| last_apply(s, &revisions, repo.as_ref()))
     {
-        revisions.push(entry);
-        revisions.sort_by_key(|r| std::cmp::Reverse(r.serial));
+        // The state's own record of its last apply; unreadable, it is still the newest.
+        let when = entry
+            .applied_at
+            .as_deref()
+            .and_then(instant)
+            .unwrap_or_else(SystemTime::now);
+        revisions.push((when, entry));
     }
+    revisions.sort_by_key(|(when, r)| Reverse((*when, r.serial)));
     Ok(History {
         format_version: HISTORY_FORMAT,
         environment: environment.to_owned(),
-        revisions,
+        revisions: revisions.into_iter().map(|(_, r)| r).collect(),
         warnings,
     })
 }
@@ -174,12 +188,12 @@ async fn read_state(
 /// interrupted) or tagged in another clone.
 fn last_apply(
     state: &State,
-    listed: &[AppliedRevision],
+    listed: &[(SystemTime, AppliedRevision)],
     repo: Option<&Repo>,
 ) -> Option<AppliedRevision> {
     let rev = state.revision.as_ref()?;
     if let Some(t) = &rev.tag
-        && listed.iter().any(|r| r.tag.as_deref() == Some(t))
+        && listed.iter().any(|(_, r)| r.tag.as_deref() == Some(t))
     {
         return None;
     }
