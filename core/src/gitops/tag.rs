@@ -174,22 +174,40 @@ impl Repo {
         Ok(())
     }
 
-    /// Every `ecsops/<environment>/<serial>` tag, newest applied first (the higher serial first
-    /// for the same second).
-    pub fn tags(&self, environment: &str) -> Result<Vec<Applied>, GitError> {
+    /// The name and serial of every `ecsops/<environment>/<serial>` tag, in no order.
+    fn serials(&self, environment: &str) -> Result<Vec<(String, u64)>, GitError> {
         let prefix = format!("ecsops/{environment}/");
         let names = self
             .git
             .tag_names(Some(&format!("{prefix}*")))
             .map_err(git("list tags"))?;
+        Ok(names
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| {
+                let serial = name.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+                Some((name.to_owned(), serial))
+            })
+            .collect())
+    }
+
+    /// The highest serial an `ecsops/<environment>/<serial>` tag names, whichever state
+    /// lineage (or person) made it; 0 without any. An apply's tagged serial is above it.
+    pub fn highest_serial(&self, environment: &str) -> Result<u64, GitError> {
+        Ok(self
+            .serials(environment)?
+            .into_iter()
+            .map(|(_, serial)| serial)
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// Every `ecsops/<environment>/<serial>` tag, newest applied first (the higher serial first
+    /// for the same second).
+    pub fn tags(&self, environment: &str) -> Result<Vec<Applied>, GitError> {
         let mut tags = Vec::new();
-        for name in names.iter().flatten().flatten() {
-            let Some(serial) = name
-                .strip_prefix(&prefix)
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
+        for (name, serial) in self.serials(environment)? {
             let reference = self
                 .git
                 .find_reference(&format!("refs/tags/{name}"))
@@ -208,7 +226,7 @@ impl Repo {
                     .map_or_else(|| commit.time(), |t| t.when()),
             );
             tags.push(Applied {
-                name: name.to_owned(),
+                name,
                 serial,
                 commit: Commit::of(&commit),
                 record,
