@@ -1,10 +1,12 @@
 //! `ecsops history` across state lineages, through the real binary and real git repositories:
-//! revisions listed by when they were applied, newest first, whatever their serials; and a
-//! state that starts afresh (lost, replaced) numbered above every tag, so its applies are
-//! tagged and a serial names one revision.
+//! revisions listed by when they were applied, newest first, whatever their serials; a state
+//! that starts afresh (lost, replaced) numbered above every tag, so its applies are tagged and
+//! a serial names one revision; and the JSON document, versioned like every other report.
 
 use std::io::Write as _;
 use std::time::SystemTime;
+
+use serde_json::Value;
 
 use crate::gitops::{in_terminal, read_until, tagged};
 use crate::support::env::{ENV, Env};
@@ -49,6 +51,7 @@ fn listed(ws: &Workspace, env: &[(&str, String)]) -> Vec<String> {
 /// numbered new states above the tags): the newer applies have the lower serials.
 struct Lineages {
     ws: Workspace,
+    commit: String,
     old_first: String,
     old_last: String,
     new_apply: String,
@@ -91,6 +94,7 @@ fn lineages() -> Lineages {
     );
     Lineages {
         ws,
+        commit,
         old_first,
         old_last,
         new_apply,
@@ -112,6 +116,79 @@ fn history_lists_revisions_newest_applied_first_across_lineages() {
             &l.by_hand
         ],
         "by when they were applied (a tag without ecsops's record: when it was made)"
+    );
+}
+
+/// Every `null` in `value`, by its path.
+fn nulls(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Null => out.push(path.to_owned()),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                nulls(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                nulls(v, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn history_json_is_versioned_like_every_report_and_omits_what_it_does_not_know() {
+    let l = lineages();
+    let out = l.ws.ecsops(&["history", ENV, "--format", "json"]);
+    out.expect_code(0);
+    let doc = out.json();
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    assert_eq!(doc["ecsops_version"], env!("CARGO_PKG_VERSION"), "{doc}");
+    assert_eq!(doc["environment"], ENV);
+    let mut found = Vec::new();
+    nulls(&doc, "", &mut found);
+    assert!(
+        found.is_empty(),
+        "optional fields written as null: {found:?}\n{doc}"
+    );
+    let revision = |tag: &str| {
+        doc["revisions"]
+            .as_array()
+            .expect("revisions")
+            .iter()
+            .find(|r| r["tag"] == tag)
+            .unwrap_or_else(|| panic!("no {tag} in {doc}"))
+            .clone()
+    };
+    let apply = revision(&l.new_apply);
+    assert!(apply.get("rolled_back_to").is_none(), "{apply}");
+    assert_eq!(apply["operation"], "apply");
+    assert_eq!(apply["applied_at"], "2021-01-01T00:00:00Z");
+    assert_eq!(apply["lineage"], NEW);
+    assert_eq!(apply["commit"], l.commit.as_str());
+    assert_eq!(apply["current"], false);
+    let rollback = revision(&l.new_rollback);
+    assert_eq!(rollback["operation"], "rollback");
+    assert_eq!(
+        rollback["rolled_back_to"],
+        serde_json::json!({"tag": l.old_first, "commit": l.commit})
+    );
+    let by_hand = revision(&l.by_hand);
+    for unknown in [
+        "operation",
+        "lineage",
+        "applied_at",
+        "applied_by",
+        "summary",
+        "account",
+        "rolled_back_to",
+    ] {
+        assert!(by_hand.get(unknown).is_none(), "{unknown}: {by_hand}");
+    }
+    assert_eq!(
+        by_hand["notes"],
+        serde_json::json!(["not an ecsops tag message: made by hand?"])
     );
 }
 

@@ -19,13 +19,12 @@ use crate::workspace::Workspace;
 use super::OpsError;
 use super::state::target;
 
-/// Version of the `history --format json` document.
-pub const HISTORY_FORMAT: &str = "1";
-
+/// The applied revisions; `render::reports::history` writes them as the versioned JSON
+/// document of `docs/json-output.md`, whose optional fields are omitted when unknown.
 #[derive(Debug, Clone, Serialize)]
 pub struct History {
-    pub format_version: &'static str,
     pub environment: String,
+    /// Newest applied first.
     pub revisions: Vec<AppliedRevision>,
     /// What could not be read (no repository, no state): the list is partial.
     pub warnings: Vec<String>,
@@ -35,17 +34,32 @@ pub struct History {
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedRevision {
     pub serial: u64,
+    /// `None` for the state's last apply when it was not tagged.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub short_commit: Option<String>,
+    pub commit: String,
+    pub short_commit: String,
+    /// The commit's subject and author; `None` when this clone lacks the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// What the tag's message or the state records; `None` for a tag ecsops did not write.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<String>,
+    /// The plan summary line, which only tags record.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// A rollback's target: tag (when it had one) and commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<RollbackOf>,
     /// The revision the state records as the last apply.
     pub current: bool,
@@ -55,6 +69,7 @@ pub struct AppliedRevision {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackOf {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     pub commit: String,
 }
@@ -126,15 +141,16 @@ pub async fn history(
                     .and_then(|s| s.revision.as_ref())
                     .and_then(|rev| rev.tag.as_deref())
                     == Some(t.name.as_str()),
-                short_commit: Some(t.commit.short().to_owned()),
+                short_commit: t.commit.short().to_owned(),
                 tag: Some(t.name),
                 subject: Some(t.commit.subject),
-                author: Some(t.commit.author),
-                commit: Some(t.commit.id),
+                author: Some(t.commit.author).filter(|a| !a.is_empty()),
+                commit: t.commit.id,
                 operation: r.map(|r| r.operation),
-                applied_by: r.map(|r| r.applied_by.clone()),
-                applied_at: r.map(|r| r.applied_at.clone()),
-                summary: r.map(|r| r.summary.clone()),
+                lineage: r.map(|r| r.lineage.clone()),
+                applied_by: r.and_then(|r| known(&r.applied_by)),
+                applied_at: r.and_then(|r| known(&r.applied_at)),
+                summary: r.and_then(|r| known(&r.summary)),
                 account: r.and_then(|r| r.account.clone()),
                 rolled_back_to: r
                     .and_then(|r| r.rolled_back_to.clone())
@@ -158,7 +174,6 @@ pub async fn history(
     }
     revisions.sort_by_key(|(when, r)| Reverse((*when, r.serial)));
     Ok(History {
-        format_version: HISTORY_FORMAT,
         environment: environment.to_owned(),
         revisions: revisions.into_iter().map(|(_, r)| r).collect(),
         warnings,
@@ -217,11 +232,12 @@ fn last_apply(
     Some(AppliedRevision {
         serial,
         tag: rev.tag.clone(),
-        short_commit: Some(short(&rev.commit).to_owned()),
+        short_commit: short(&rev.commit).to_owned(),
         subject: commit.as_ref().map(|c| c.subject.clone()),
-        author: commit.map(|c| c.author),
-        commit: Some(rev.commit.clone()),
+        author: commit.map(|c| c.author).filter(|a| !a.is_empty()),
+        commit: rev.commit.clone(),
         operation: Some(rev.operation),
+        lineage: Some(state.lineage.clone()),
         applied_by: Some(rev.applied_by.clone()),
         applied_at: Some(rev.applied_at.clone()),
         summary: None,
@@ -233,4 +249,9 @@ fn last_apply(
         current: true,
         notes: vec![note],
     })
+}
+
+/// A trailer's value, `None` when the tag's message left it out.
+fn known(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
 }
