@@ -32,7 +32,7 @@ impl Env {
 }
 
 /// The tag name an apply reported on stdout.
-fn tagged(out: &Output) -> String {
+pub fn tagged(out: &Output) -> String {
     out.stdout
         .lines()
         .find_map(|l| l.strip_prefix("Tagged "))
@@ -406,7 +406,7 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
 }
 
 /// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.
-fn in_terminal(env: &Env, args: &str) -> std::process::Child {
+pub fn in_terminal(env: &Env, args: &str) -> std::process::Child {
     let command = format!(
         "exec '{}' -C '{}' {args}",
         env!("CARGO_BIN_EXE_ecsops"),
@@ -427,7 +427,10 @@ fn in_terminal(env: &Env, args: &str) -> std::process::Child {
 }
 
 /// Reads the child's terminal output until `marker` appears; returns all that was read.
-fn read_until(child: &mut std::process::Child, marker: &str) -> (String, mpsc::Receiver<String>) {
+pub fn read_until(
+    child: &mut std::process::Child,
+    marker: &str,
+) -> (String, mpsc::Receiver<String>) {
     let mut stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -6,6 +6,7 @@ mod apply;
 mod diff;
 mod events;
 mod gitops;
+mod history;
 mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;

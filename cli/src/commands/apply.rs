@@ -693,9 +693,15 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
             "warning: not tagged: the workspace is not in a git repository (or has no commit), so nothing records which revision was applied"
         ),
         Tagging::Unfinished => {}
-        Tagging::Exists(name) => anstream::eprintln!(
-            "warning: not tagged: tag `{name}` already exists (from an earlier state lineage?); it was left as it is"
-        ),
+        Tagging::Exists { name } => {
+            anstream::eprintln!(
+                "warning: not tagged: tag `{name}` was made while this apply ran (by hand, or by an apply of `{env}` with another state in this repository), after the apply chose serial {} above every existing tag; tags are never moved",
+                outcome.state.serial
+            );
+            anstream::eprintln!(
+                "help: `git show {name}` says who made it; this apply is recorded in the state all the same (`ecsops history {env}` lists it as untagged), and the next apply is tagged above `{name}`"
+            );
+        }
         Tagging::Failed(reason) => anstream::eprintln!("warning: not tagged: {reason}"),
     }
     for (group, n) in &done.outdated {

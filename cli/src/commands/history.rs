@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use clap::Args;
 use ecsops_core::ops::history::{AppliedRevision, history};
+use ecsops_core::render::reports;
 use ecsops_core::state::Operation;
 
 use super::{Context, Format, FormatArg};
@@ -27,11 +28,7 @@ pub async fn run(ctx: &Context, args: &HistoryArgs) -> Result<Exit, CliError> {
         anstream::eprintln!("warning: {w}");
     }
     match args.format.format {
-        Format::Json => {
-            let text = serde_json::to_string_pretty(&found)
-                .map_err(|e| CliError::Io(format!("cannot write JSON: {e}")))?;
-            anstream::println!("{text}");
-        }
+        Format::Json => anstream::print!("{}", reports::history(&found)),
         Format::Text if found.revisions.is_empty() => {
             anstream::println!(
                 "No applied revisions of `{env}` yet: `ecsops apply {env}` from a committed work tree tags one."
@@ -61,16 +58,14 @@ fn entry(r: &AppliedRevision) -> String {
     }
     out.push('\n');
     let mut field = |name: &str, value: &str| _ = writeln!(out, "  {name:<9}{value}");
-    if let Some(short) = &r.short_commit {
-        let mut commit = short.clone();
-        if let Some(subject) = &r.subject {
-            _ = write!(commit, " {subject}");
-        }
-        if let Some(author) = r.author.as_ref().filter(|a| !a.is_empty()) {
-            _ = write!(commit, " ({author})");
-        }
-        field("commit", &commit);
+    let mut commit = r.short_commit.clone();
+    if let Some(subject) = &r.subject {
+        _ = write!(commit, " {subject}");
     }
+    if let Some(author) = &r.author {
+        _ = write!(commit, " ({author})");
+    }
+    field("commit", &commit);
     if let Some(rb) = &r.rolled_back_to {
         field("rollback", &format!("to {}", rb.describe()));
     }

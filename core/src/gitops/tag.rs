@@ -1,8 +1,14 @@
 //! The annotated tag `ecsops/<env>/<serial>` an applied revision gets: its message is a subject,
 //! the plan summary and git-trailer lines (`Applied-By: ...`) that `history` reads back, so the
 //! record travels with the repository (tags are pushed by the workflow, never by ecsops).
+//!
+//! Tags are listed newest applied first: by the `Applied-At` their message records, else (a
+//! tag ecsops did not write) when the tag was made. Serials only order the applies of one
+//! state lineage; a state that was replaced numbers its own, so they say nothing across
+//! lineages.
 
 use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
 use super::{Commit, GitError, Repo, git, short};
 use crate::state::Operation;
@@ -117,6 +123,33 @@ pub struct Applied {
     pub commit: Commit,
     /// `None` for a lightweight tag or one whose message ecsops did not write.
     pub record: Option<Record>,
+    /// When the tag was made: its tagger's time, a lightweight tag's commit time.
+    pub made_at: SystemTime,
+}
+
+impl Applied {
+    /// When the apply it marks happened: the recorded `Applied-At`, else when it was tagged.
+    pub fn when(&self) -> SystemTime {
+        self.record
+            .as_ref()
+            .and_then(|r| instant(&r.applied_at))
+            .unwrap_or(self.made_at)
+    }
+}
+
+/// An RFC 3339 time as ecsops records it (`Applied-At`, a state revision's `applied_at`).
+pub fn instant(rfc3339: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(rfc3339).ok()
+}
+
+/// A git time (seconds since the epoch) as a [`SystemTime`].
+fn git_time(time: git2::Time) -> SystemTime {
+    let seconds = Duration::from_secs(time.seconds().unsigned_abs());
+    if time.seconds() < 0 {
+        SystemTime::UNIX_EPOCH - seconds
+    } else {
+        SystemTime::UNIX_EPOCH + seconds
+    }
 }
 
 impl Repo {
@@ -141,40 +174,66 @@ impl Repo {
         Ok(())
     }
 
-    /// Every `ecsops/<environment>/<serial>` tag, newest serial first.
-    pub fn tags(&self, environment: &str) -> Result<Vec<Applied>, GitError> {
+    /// The name and serial of every `ecsops/<environment>/<serial>` tag, in no order.
+    fn serials(&self, environment: &str) -> Result<Vec<(String, u64)>, GitError> {
         let prefix = format!("ecsops/{environment}/");
         let names = self
             .git
             .tag_names(Some(&format!("{prefix}*")))
             .map_err(git("list tags"))?;
+        Ok(names
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| {
+                let serial = name.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+                Some((name.to_owned(), serial))
+            })
+            .collect())
+    }
+
+    /// The highest serial an `ecsops/<environment>/<serial>` tag names, whichever state
+    /// lineage (or person) made it; 0 without any. An apply's tagged serial is above it.
+    pub fn highest_serial(&self, environment: &str) -> Result<u64, GitError> {
+        Ok(self
+            .serials(environment)?
+            .into_iter()
+            .map(|(_, serial)| serial)
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// Every `ecsops/<environment>/<serial>` tag, newest applied first (the higher serial first
+    /// for the same second).
+    pub fn tags(&self, environment: &str) -> Result<Vec<Applied>, GitError> {
         let mut tags = Vec::new();
-        for name in names.iter().flatten().flatten() {
-            let Some(serial) = name
-                .strip_prefix(&prefix)
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
+        for (name, serial) in self.serials(environment)? {
             let reference = self
                 .git
                 .find_reference(&format!("refs/tags/{name}"))
                 .map_err(git(format!("read tag `{name}`")))?;
-            let record = reference
-                .peel_to_tag()
-                .ok()
+            let annotated = reference.peel_to_tag().ok();
+            let record = annotated
+                .as_ref()
                 .and_then(|t| t.message().ok().flatten().and_then(Record::parse));
             let commit = reference
                 .peel_to_commit()
                 .map_err(git(format!("read the commit of tag `{name}`")))?;
+            let made_at = git_time(
+                annotated
+                    .as_ref()
+                    .and_then(git2::Tag::tagger)
+                    .map_or_else(|| commit.time(), |t| t.when()),
+            );
             tags.push(Applied {
-                name: name.to_owned(),
+                name,
                 serial,
                 commit: Commit::of(&commit),
                 record,
+                made_at,
             });
         }
-        tags.sort_by_key(|t| std::cmp::Reverse(t.serial));
+        tags.sort_by_key(|t| std::cmp::Reverse((t.when(), t.serial)));
         Ok(tags)
     }
 }

@@ -20,7 +20,7 @@ use crate::apply::{self, ApplyOptions, Event, Failure, Outcome, Recorder};
 use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
-use crate::gitops::{Repo, short, tag};
+use crate::gitops::{GitError, Repo, short, tag};
 use crate::graph::{Address, Graph, Kind};
 use crate::manifest::load_environment;
 use crate::plan::saved::SavedPlan;
@@ -164,8 +164,11 @@ pub enum Tagging {
     Dirty,
     /// The apply failed, was interrupted, or a rollout did not complete.
     Unfinished,
-    /// A tag of that name exists (from an earlier state lineage); it is never moved.
-    Exists(String),
+    /// A tag of that name appeared after the apply chose its serial above every tag (made by
+    /// hand, or by an apply with another state, meanwhile); it is never moved.
+    Exists {
+        name: String,
+    },
     /// Recording the revision or making the tag failed; the apply itself is saved.
     Failed(String),
 }
@@ -492,11 +495,16 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        let Some((plan, state, version, provider, graph)) =
+        let Some((plan, mut state, version, provider, graph)) =
             self.plan(stored, interrupt.as_mut()).await?
         else {
             return Ok(ApplyReport::Interrupted);
         };
+        // The apply's writes are numbered above every tag of the environment, whichever state
+        // lineage made it: a new state (a first apply, a state lost or replaced) starts there,
+        // and so does a state below tags that came since (`git fetch --tags`). So its tag
+        // never collides, and a serial names one applied revision.
+        state.serial = state.serial.max(self.highest_tag()?);
         ui.planned(&Planned {
             plan: &plan,
             sources: &self.desired.sources,
@@ -673,6 +681,12 @@ impl Locked<'_> {
         rollouts
     }
 
+    /// The highest serial of the environment's tags (0 outside a repository).
+    fn highest_tag(&self) -> Result<u64, GitError> {
+        self.repo
+            .map_or(Ok(0), |r| r.highest_serial(self.environment))
+    }
+
     /// The last save of the apply: the revision it came from and how it ended; then the tag,
     /// when the apply and its rollouts finished and its files were committed.
     async fn record(
@@ -701,7 +715,7 @@ impl Locked<'_> {
         } else if provenance.dirty {
             Tagging::Dirty
         } else if self.repo.is_some_and(|r| r.tag_exists(&name)) {
-            Tagging::Exists(name.clone())
+            Tagging::Exists { name: name.clone() }
         } else {
             Tagging::Tagged {
                 name: name.clone(),

@@ -1,12 +1,17 @@
-//! `ecsops history ENV`: the revisions applied to an environment, newest first, read from its
-//! `ecsops/<env>/<serial>` tags and cross-checked with the recorded state: the revision the
-//! state names as current, an applied revision whose tag this clone lacks, an apply that was
-//! not tagged (uncommitted files, a failure), and tags the state does not account for.
+//! `ecsops history ENV`: the revisions applied to an environment, newest applied first, read
+//! from its `ecsops/<env>/<serial>` tags and cross-checked with the recorded state: the
+//! revision the state names as current, an applied revision whose tag this clone lacks, an
+//! apply that was not tagged (uncommitted files, a failure), and tags the state does not
+//! account for. The order is by when each was applied, not by serial: the tags of an earlier
+//! state lineage (the state was lost or replaced) may carry higher serials than newer applies.
 
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::gitops::tag::instant;
 use crate::gitops::{Repo, short};
 use crate::state::{ApplyResult, Operation, State};
 use crate::workspace::Workspace;
@@ -14,13 +19,12 @@ use crate::workspace::Workspace;
 use super::OpsError;
 use super::state::target;
 
-/// Version of the `history --format json` document.
-pub const HISTORY_FORMAT: &str = "1";
-
+/// The applied revisions; `render::reports::history` writes them as the versioned JSON
+/// document of `docs/json-output.md`, whose optional fields are omitted when unknown.
 #[derive(Debug, Clone, Serialize)]
 pub struct History {
-    pub format_version: &'static str,
     pub environment: String,
+    /// Newest applied first.
     pub revisions: Vec<AppliedRevision>,
     /// What could not be read (no repository, no state): the list is partial.
     pub warnings: Vec<String>,
@@ -30,17 +34,32 @@ pub struct History {
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedRevision {
     pub serial: u64,
+    /// `None` for the state's last apply when it was not tagged.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub short_commit: Option<String>,
+    pub commit: String,
+    pub short_commit: String,
+    /// The commit's subject and author; `None` when this clone lacks the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// What the tag's message or the state records; `None` for a tag ecsops did not write.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<String>,
+    /// The plan summary line, which only tags record.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// A rollback's target: tag (when it had one) and commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<RollbackOf>,
     /// The revision the state records as the last apply.
     pub current: bool,
@@ -50,6 +69,7 @@ pub struct AppliedRevision {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackOf {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     pub commit: String,
 }
@@ -89,9 +109,11 @@ pub async fn history(
             (None, BTreeSet::new())
         }
     };
-    let mut revisions: Vec<AppliedRevision> = tags
+    // Each with when it was applied, for the order.
+    let mut revisions: Vec<(SystemTime, AppliedRevision)> = tags
         .into_iter()
         .map(|t| {
+            let when = t.when();
             let mut notes = Vec::new();
             let r = t.record.as_ref();
             if r.is_none() {
@@ -112,41 +134,48 @@ pub async fn history(
                     notes.push("no longer among the kept state versions".to_owned());
                 }
             }
-            AppliedRevision {
+            let revision = AppliedRevision {
                 serial: t.serial,
                 current: state
                     .as_ref()
                     .and_then(|s| s.revision.as_ref())
                     .and_then(|rev| rev.tag.as_deref())
                     == Some(t.name.as_str()),
-                short_commit: Some(t.commit.short().to_owned()),
+                short_commit: t.commit.short().to_owned(),
                 tag: Some(t.name),
                 subject: Some(t.commit.subject),
-                author: Some(t.commit.author),
-                commit: Some(t.commit.id),
+                author: Some(t.commit.author).filter(|a| !a.is_empty()),
+                commit: t.commit.id,
                 operation: r.map(|r| r.operation),
-                applied_by: r.map(|r| r.applied_by.clone()),
-                applied_at: r.map(|r| r.applied_at.clone()),
-                summary: r.map(|r| r.summary.clone()),
+                lineage: r.map(|r| r.lineage.clone()),
+                applied_by: r.and_then(|r| known(&r.applied_by)),
+                applied_at: r.and_then(|r| known(&r.applied_at)),
+                summary: r.and_then(|r| known(&r.summary)),
                 account: r.and_then(|r| r.account.clone()),
                 rolled_back_to: r
                     .and_then(|r| r.rolled_back_to.clone())
                     .map(|(tag, commit)| RollbackOf { tag, commit }),
                 notes,
-            }
+            };
+            (when, revision)
         })
         .collect();
     if let Some(entry) = state
         .as_ref()
         .and_then(|s| last_apply(s, &revisions, repo.as_ref()))
     {
-        revisions.push(entry);
-        revisions.sort_by_key(|r| std::cmp::Reverse(r.serial));
+        // The state's own record of its last apply; unreadable, it is still the newest.
+        let when = entry
+            .applied_at
+            .as_deref()
+            .and_then(instant)
+            .unwrap_or_else(SystemTime::now);
+        revisions.push((when, entry));
     }
+    revisions.sort_by_key(|(when, r)| Reverse((*when, r.serial)));
     Ok(History {
-        format_version: HISTORY_FORMAT,
         environment: environment.to_owned(),
-        revisions,
+        revisions: revisions.into_iter().map(|(_, r)| r).collect(),
         warnings,
     })
 }
@@ -174,12 +203,12 @@ async fn read_state(
 /// interrupted) or tagged in another clone.
 fn last_apply(
     state: &State,
-    listed: &[AppliedRevision],
+    listed: &[(SystemTime, AppliedRevision)],
     repo: Option<&Repo>,
 ) -> Option<AppliedRevision> {
     let rev = state.revision.as_ref()?;
     if let Some(t) = &rev.tag
-        && listed.iter().any(|r| r.tag.as_deref() == Some(t))
+        && listed.iter().any(|(_, r)| r.tag.as_deref() == Some(t))
     {
         return None;
     }
@@ -206,11 +235,12 @@ fn last_apply(
     Some(AppliedRevision {
         serial,
         tag: rev.tag.clone(),
-        short_commit: Some(short(&rev.commit).to_owned()),
+        short_commit: short(&rev.commit).to_owned(),
         subject: commit.as_ref().map(|c| c.subject.clone()),
-        author: commit.map(|c| c.author),
-        commit: Some(rev.commit.clone()),
+        author: commit.map(|c| c.author).filter(|a| !a.is_empty()),
+        commit: rev.commit.clone(),
         operation: Some(rev.operation),
+        lineage: Some(state.lineage.clone()),
         applied_by: Some(rev.applied_by.clone()),
         applied_at: Some(rev.applied_at.clone()),
         summary: None,
@@ -222,4 +252,9 @@ fn last_apply(
         current: true,
         notes: vec![note],
     })
+}
+
+/// A trailer's value, `None` when the tag's message left it out.
+fn known(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
 }

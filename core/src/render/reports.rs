@@ -1,5 +1,5 @@
 //! JSON documents of the commands that report (`validate`, `state list`, `state show`,
-//! `state history`, `lock`, `output`), for machines, in the versioned format documented in
+//! `state history`, `lock`, `output`, `history`), for machines, in the versioned format documented in
 //! `docs/json-output.md`. Each document is one pretty-printed object ending in a newline and
 //! starts with `format_version` and `ecsops_version`, as the plan JSON does. The tests keep the
 //! documentation and the serialized fields in step.
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::graph::{Address, Kind};
+use crate::ops::history::History;
 use crate::source::Sources;
 use crate::state::{HistoryEntry, LockInfo, ResourceState, State};
 
@@ -196,7 +197,7 @@ pub fn state_show(
 }
 
 #[derive(Serialize)]
-struct History<'a> {
+struct StateHistory<'a> {
     environment: &'a str,
     location: &'a str,
     versions: Vec<Kept<'a>>,
@@ -222,7 +223,7 @@ pub fn state_history(
     entries: &[HistoryEntry],
     limit: usize,
 ) -> String {
-    render(History {
+    render(StateHistory {
         environment,
         location,
         versions: entries
@@ -238,6 +239,12 @@ pub fn state_history(
             .collect(),
         omitted: entries.len().saturating_sub(limit),
     })
+}
+
+/// `history --format json`: the applied revisions, newest applied first, cross-checked with
+/// the state.
+pub fn history(history: &History) -> String {
+    render(history)
 }
 
 #[derive(Serialize)]
@@ -400,7 +407,61 @@ pub(super) mod tests {
                 "roll",
                 parse(crate::render::roll::json(&crate::render::roll::example())),
             ),
+            ("history", parse(history(&applied()))),
         ]
+    }
+
+    /// A history in which every optional field is present.
+    fn applied() -> History {
+        use crate::ops::history::{AppliedRevision, RollbackOf};
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let revision = AppliedRevision {
+            serial: 14,
+            tag: Some("ecsops/acc/14".to_owned()),
+            commit: commit.to_owned(),
+            short_commit: "0123456".to_owned(),
+            subject: Some("Lower capacity".to_owned()),
+            author: Some("Dana Reviewer".to_owned()),
+            operation: Some(crate::state::Operation::Rollback),
+            lineage: Some("l-1".to_owned()),
+            applied_by: Some("me@host".to_owned()),
+            applied_at: Some("2026-01-01T00:00:00Z".to_owned()),
+            summary: Some("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.".to_owned()),
+            account: Some("123456789012".to_owned()),
+            rolled_back_to: Some(RollbackOf {
+                tag: Some("ecsops/acc/3".to_owned()),
+                commit: commit.to_owned(),
+            }),
+            current: true,
+            notes: vec![
+                "from another state lineage (l-0): the state was replaced since".to_owned(),
+            ],
+        };
+        History {
+            environment: "acc".to_owned(),
+            revisions: vec![revision],
+            warnings: vec!["the state could not be read (denied): not cross-checked".to_owned()],
+        }
+    }
+
+    #[test]
+    fn history_leaves_out_what_a_revision_does_not_know() {
+        let mut known = applied();
+        let r = &mut known.revisions[0];
+        (r.tag, r.subject, r.author, r.operation, r.lineage) = (None, None, None, None, None);
+        (r.applied_by, r.applied_at, r.summary, r.account) = (None, None, None, None);
+        r.rolled_back_to = None;
+        let value: Value = serde_json::from_str(&history(&known)).expect("JSON");
+        let fields: BTreeSet<&str> = value["revisions"][0]
+            .as_object()
+            .expect("a revision")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields,
+            BTreeSet::from(["serial", "commit", "short_commit", "current", "notes"])
+        );
     }
 
     /// A resource and the outputs by name are user data, not format fields.

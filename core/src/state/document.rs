@@ -20,7 +20,8 @@ pub struct State {
     pub version: u32,
     /// Identity of this environment's state history (a UUID), fixed at the first write.
     pub lineage: String,
-    /// Incremented on every write.
+    /// Moves forward on every write: by one, or (an apply in a git repository) past the
+    /// environment's `ecsops/<env>/<serial>` tags, so that an apply's tag never collides.
     pub serial: u64,
     pub environment: String,
     /// The git revision of the last apply.

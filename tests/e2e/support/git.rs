@@ -107,3 +107,57 @@ pub fn is_clean(dir: &Path) -> bool {
         .iter()
         .all(|s| s.status().is_empty() || s.status() == git2::Status::IGNORED)
 }
+
+/// A tag of an apply made elsewhere, as `git fetch --tags` brings it from another clone: the
+/// annotated tag `ecsops/<env>/<serial>` on `commit` with the message ecsops writes (its
+/// subject, plan line and trailers, `core/src/gitops/tag.rs`), fetched now.
+pub struct Fetched<'a> {
+    pub env: &'a str,
+    pub serial: u64,
+    pub commit: &'a str,
+    pub lineage: &'a str,
+    /// RFC 3339, as ecsops writes `Applied-At`.
+    pub applied_at: &'a str,
+    /// A rollback's target: (tag, commit).
+    pub rolled_back_to: Option<(&'a str, &'a str)>,
+}
+
+impl Fetched<'_> {
+    pub fn tag(&self, dir: &Path) -> String {
+        let (subject, operation, trailers) = match self.rolled_back_to {
+            Some((tag, commit)) => (
+                format!("rollback to {tag} ({})", &commit[..7]),
+                "rollback",
+                format!("Rolled-Back-To-Tag: {tag}\nRolled-Back-To-Commit: {commit}\n"),
+            ),
+            None => ("apply".to_owned(), "apply", String::new()),
+        };
+        let (env, serial) = (self.env, self.serial);
+        let message = format!(
+            "ecsops {subject}: {env} serial {serial}\n\n\
+             Plan: 1 to create, 0 to update, 0 to replace, 0 to delete.\n\n\
+             Environment: {env}\nOperation: {operation}\nSerial: {serial}\n\
+             Lineage: {}\nApplied-By: ci@elsewhere\nApplied-At: {}\n\
+             Account: 123456789012\n{trailers}",
+            self.lineage, self.applied_at
+        );
+        let name = format!("ecsops/{env}/{serial}");
+        let tagger = Signature::now("ecsops", "ci@elsewhere").expect("signature");
+        annotate(dir, &name, self.commit, &tagger, &message);
+        name
+    }
+}
+
+/// `git tag -a name commit -m message` by someone, at `at` (seconds since the epoch).
+pub fn tag_by_hand(dir: &Path, name: &str, commit: &str, message: &str, at: i64) {
+    let tagger = Signature::new("Dana Reviewer", "dana@example.com", &git2::Time::new(at, 0))
+        .expect("signature");
+    annotate(dir, name, commit, &tagger, message);
+}
+
+fn annotate(dir: &Path, name: &str, commit: &str, tagger: &Signature<'_>, message: &str) {
+    let repo = open(dir);
+    let target = repo.revparse_single(commit).expect("the tagged commit");
+    repo.tag(name, &target, tagger, message, false)
+        .expect("git tag -a");
+}
