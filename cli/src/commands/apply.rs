@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome, Part};
-use ecsops_core::graph::Replacement;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::apply::{
     Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
@@ -312,20 +311,7 @@ impl Interaction for Terminal {
         } else {
             anstream::print!("{plan}");
         }
-        // A delete-first replacement is two steps: the old one destroyed, the new one made; a
-        // new revision too: registered, then the oldest retired.
-        let total = planned
-            .plan
-            .changes
-            .iter()
-            .map(|c| match c.action {
-                Action::NoOp => 0,
-                Action::Replace if c.kind.replacement() == Replacement::DeleteFirst => 2,
-                Action::Revise => 2,
-                _ => 1,
-            })
-            .sum();
-        self.progress = Some(Progress::new(total, self.wait_timeout));
+        self.progress = Some(Progress::new(planned.steps, self.wait_timeout));
     }
 
     fn confirm(&mut self, c: &Confirmation) -> Answer {

@@ -177,11 +177,7 @@ pub async fn apply<P: Provider + 'static>(
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, SaveFailed> {
     let token_seed = recorder.state.serial;
-    let moved = plan
-        .changes
-        .iter()
-        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
-        .collect::<Vec<_>>();
+    let moved = moves(plan);
     let mut outcome = Outcome {
         state: recorder.state.clone(),
         done: Vec::new(),
@@ -340,6 +336,26 @@ pub async fn apply<P: Provider + 'static>(
             kept_at: None,
         }),
     }
+}
+
+/// The plan's `[[moved]]` renames, `(from, to)`.
+fn moves(plan: &Plan) -> Vec<(Address, Address)> {
+    plan.changes
+        .iter()
+        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
+        .collect()
+}
+
+/// How many steps applying `plan` to `state` takes (a progress total): the length of its
+/// schedule, which knows the steps a change is split into.
+pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
+    let mut recorded = state.resources.clone();
+    for (from, to) in moves(plan) {
+        if let Some(r) = recorded.remove(&from) {
+            recorded.insert(to, r);
+        }
+    }
+    schedule(plan, graph, &recorded).len()
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions

@@ -91,6 +91,9 @@ pub struct Confirmation {
 #[derive(Debug)]
 pub struct Planned<'a> {
     pub plan: &'a Plan,
+    /// The steps applying it takes (a replacement's destroy and create and a retirement each
+    /// count): the total of a progress display.
+    pub steps: usize,
     pub sources: &'a Sources,
     pub warnings: &'a Diagnostics,
     /// A rollback's target.
@@ -499,6 +502,7 @@ impl Locked<'_> {
         };
         ui.planned(&Planned {
             plan: &plan,
+            steps: apply::step_count(&plan, &graph, &state),
             sources: &self.desired.sources,
             warnings: &self.desired.warnings,
             rollback: self.rollback.as_ref(),
