@@ -512,10 +512,10 @@ impl Progress {
             } => {
                 self.finished += 1;
                 self.running.retain(|a| a != address.as_str());
-                let what = if *part == Part::Retire {
-                    "retiring old revisions"
-                } else {
-                    action.as_str()
+                let what = match part {
+                    Part::Retire => "retiring old revisions",
+                    Part::Park { .. } => "moving aside to a free priority",
+                    _ => action.as_str(),
                 };
                 let text = format!("{address}: {what} failed: {error}");
                 let text = if self.color {
@@ -620,6 +620,7 @@ fn tally(running: i32, desired: i32, pending: i32, failed: i32) -> String {
 fn ing(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retiring revisions beyond the ones kept",
+        _ if matches!(part, Part::Park { .. }) => "moving aside to a free priority",
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
@@ -632,6 +633,7 @@ fn ing(action: Action, part: Part) -> &'static str {
 fn ed(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retired revisions beyond the ones kept",
+        _ if matches!(part, Part::Park { .. }) => "moved aside to a free priority",
         Action::Create => "created",
         Action::Update => "updated",
         Action::Replace => "replaced",

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::graph::{Address, Graph, Kind, Replacement};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, priorities};
 use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
 use crate::state::{Backend, ResourceState, State, StateError, Version};
 
@@ -323,8 +323,10 @@ pub async fn apply<P: Provider + 'static>(
         .iter()
         .enumerate()
         // A replacement not finished is reported once, by its create; a new revision by its
-        // registration, whose retirement only tidies up.
-        .filter(|(i, s)| !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire))
+        // registration, whose retirement only tidies up; a parked rule by its update.
+        .filter(|(i, s)| {
+            !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire | Part::Park { .. })
+        })
         .map(|(_, s)| (s.address.clone(), s.action))
         .collect();
     outcome.state = recorder.state.clone();
@@ -467,9 +469,10 @@ async fn settle(
     }
     match finished.error {
         None => {
-            // A replacement counts once, when its new resource exists. (Retirements never get
-            // here: the walk leaves them to `retire`, after the rollouts.)
-            if step.part != Part::Destroy {
+            // A replacement counts once, when its new resource exists, and a parked rule's
+            // update once, when it is where it belongs. (Retirements never get here: the walk
+            // leaves them to `retire`, after the rollouts.)
+            if !matches!(step.part, Part::Destroy | Part::Park { .. }) {
                 outcome.done.push((step.address.clone(), step.action));
             }
             events(Event::Finished {
@@ -516,10 +519,15 @@ fn prepare(
 ) -> Result<Work, ProviderError> {
     let prior = recorded.get(&step.address).cloned();
     let desired = graph.resources.get(&step.address);
-    let spec = match (step.action, desired) {
-        (Action::Delete, _) | (_, None) => None,
-        _ if step.part == Part::Destroy => None,
-        (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
+    let spec = match (step.action, desired, step.part) {
+        // Parking is an update of the recorded rule to a free priority, nothing else.
+        (_, _, Part::Park { priority }) => prior.as_ref().map(|p| ResourceSpec {
+            address: step.address.clone(),
+            kind: p.kind,
+            attributes: priorities::parked(p, priority),
+        }),
+        (Action::Delete, _, _) | (_, None, _) | (_, _, Part::Destroy) => None,
+        (_, Some(r), _) => Some(ResourceSpec::resolve(r, recorded)?),
     };
     let kind = spec
         .as_ref()

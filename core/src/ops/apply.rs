@@ -91,8 +91,8 @@ pub struct Confirmation {
 #[derive(Debug)]
 pub struct Planned<'a> {
     pub plan: &'a Plan,
-    /// The steps applying it takes (a replacement's destroy and create and a retirement each
-    /// count): the total of a progress display.
+    /// The steps applying it takes (a replacement's destroy and create, a retirement and a
+    /// listener rule's parking each count): the total of a progress display.
     pub steps: usize,
     pub sources: &'a Sources,
     pub warnings: &'a Diagnostics,
