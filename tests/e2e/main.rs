@@ -17,6 +17,7 @@ mod reporting;
 mod revisions;
 mod roll;
 mod rollout;
+mod rule_priorities;
 mod set_image;
 mod snapshots;
 mod state_commands;

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome, Part};
-use ecsops_core::graph::Replacement;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::apply::{
     Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
@@ -312,20 +311,7 @@ impl Interaction for Terminal {
         } else {
             anstream::print!("{plan}");
         }
-        // A delete-first replacement is two steps: the old one destroyed, the new one made; a
-        // new revision too: registered, then the oldest retired.
-        let total = planned
-            .plan
-            .changes
-            .iter()
-            .map(|c| match c.action {
-                Action::NoOp => 0,
-                Action::Replace if c.kind.replacement() == Replacement::DeleteFirst => 2,
-                Action::Revise => 2,
-                _ => 1,
-            })
-            .sum();
-        self.progress = Some(Progress::new(total, self.wait_timeout));
+        self.progress = Some(Progress::new(planned.steps, self.wait_timeout));
     }
 
     fn confirm(&mut self, c: &Confirmation) -> Answer {
@@ -529,10 +515,10 @@ impl Progress {
             } => {
                 self.finished += 1;
                 self.running.retain(|a| a != address.as_str());
-                let what = if *part == Part::Retire {
-                    "retiring old revisions"
-                } else {
-                    action.as_str()
+                let what = match part {
+                    Part::Retire => "retiring old revisions",
+                    Part::Park { .. } => "moving aside to a free priority",
+                    _ => action.as_str(),
                 };
                 let text = format!("{address}: {what} failed: {error}");
                 let text = if self.color {
@@ -637,6 +623,7 @@ fn tally(running: i32, desired: i32, pending: i32, failed: i32) -> String {
 fn ing(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retiring revisions beyond the ones kept",
+        _ if matches!(part, Part::Park { .. }) => "moving aside to a free priority",
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
@@ -649,6 +636,7 @@ fn ing(action: Action, part: Part) -> &'static str {
 fn ed(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retired revisions beyond the ones kept",
+        _ if matches!(part, Part::Park { .. }) => "moved aside to a free priority",
         Action::Create => "created",
         Action::Update => "updated",
         Action::Replace => "replaced",

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::graph::{Address, Graph, Kind, Replacement};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, priorities};
 use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
 use crate::state::{Backend, ResourceState, State, StateError, Version};
 
@@ -177,11 +177,7 @@ pub async fn apply<P: Provider + 'static>(
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, SaveFailed> {
     let token_seed = recorder.state.serial;
-    let moved = plan
-        .changes
-        .iter()
-        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
-        .collect::<Vec<_>>();
+    let moved = moves(plan);
     let mut outcome = Outcome {
         state: recorder.state.clone(),
         done: Vec::new(),
@@ -327,8 +323,10 @@ pub async fn apply<P: Provider + 'static>(
         .iter()
         .enumerate()
         // A replacement not finished is reported once, by its create; a new revision by its
-        // registration, whose retirement only tidies up.
-        .filter(|(i, s)| !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire))
+        // registration, whose retirement only tidies up; a parked rule by its update.
+        .filter(|(i, s)| {
+            !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire | Part::Park { .. })
+        })
         .map(|(_, s)| (s.address.clone(), s.action))
         .collect();
     outcome.state = recorder.state.clone();
@@ -340,6 +338,26 @@ pub async fn apply<P: Provider + 'static>(
             kept_at: None,
         }),
     }
+}
+
+/// The plan's `[[moved]]` renames, `(from, to)`.
+fn moves(plan: &Plan) -> Vec<(Address, Address)> {
+    plan.changes
+        .iter()
+        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
+        .collect()
+}
+
+/// How many steps applying `plan` to `state` takes (a progress total): the length of its
+/// schedule, which knows the steps a change is split into.
+pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
+    let mut recorded = state.resources.clone();
+    for (from, to) in moves(plan) {
+        if let Some(r) = recorded.remove(&from) {
+            recorded.insert(to, r);
+        }
+    }
+    schedule(plan, graph, &recorded).len()
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions
@@ -451,9 +469,10 @@ async fn settle(
     }
     match finished.error {
         None => {
-            // A replacement counts once, when its new resource exists. (Retirements never get
-            // here: the walk leaves them to `retire`, after the rollouts.)
-            if step.part != Part::Destroy {
+            // A replacement counts once, when its new resource exists, and a parked rule's
+            // update once, when it is where it belongs. (Retirements never get here: the walk
+            // leaves them to `retire`, after the rollouts.)
+            if !matches!(step.part, Part::Destroy | Part::Park { .. }) {
                 outcome.done.push((step.address.clone(), step.action));
             }
             events(Event::Finished {
@@ -500,10 +519,15 @@ fn prepare(
 ) -> Result<Work, ProviderError> {
     let prior = recorded.get(&step.address).cloned();
     let desired = graph.resources.get(&step.address);
-    let spec = match (step.action, desired) {
-        (Action::Delete, _) | (_, None) => None,
-        _ if step.part == Part::Destroy => None,
-        (_, Some(r)) => Some(ResourceSpec::resolve(r, recorded)?),
+    let spec = match (step.action, desired, step.part) {
+        // Parking is an update of the recorded rule to a free priority, nothing else.
+        (_, _, Part::Park { priority }) => prior.as_ref().map(|p| ResourceSpec {
+            address: step.address.clone(),
+            kind: p.kind,
+            attributes: priorities::parked(p, priority),
+        }),
+        (Action::Delete, _, _) | (_, None, _) | (_, _, Part::Destroy) => None,
+        (_, Some(r), _) => Some(ResourceSpec::resolve(r, recorded)?),
     };
     let kind = spec
         .as_ref()

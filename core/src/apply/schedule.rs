@@ -14,10 +14,14 @@
 //! - A new revision (a task definition) is registered in one step; a second step retires the
 //!   revisions beyond the ones kept for rollback once every step that makes a desired user of
 //!   it (the service moving to the new revision) has finished.
+//! - A listener rule taking a priority waits for the step that lets go of it (the holder's
+//!   delete, replacement's destroy or move: `plan::priorities`); of rules trading priorities
+//!   in a circle, one is first parked at a free priority by a step of its own.
 
 use std::collections::BTreeMap;
 
 use crate::graph::{Address, Graph, Replacement};
+use crate::plan::priorities::handoffs;
 use crate::plan::{Action, Plan};
 use crate::state::ResourceState;
 
@@ -32,6 +36,9 @@ pub enum Part {
     Create,
     /// A new revision's retirement of the oldest revisions beyond the ones kept.
     Retire,
+    /// A listener rule's move to a free priority before its update, so that the rule taking
+    /// its priority need not wait for that update (which waits for it).
+    Park { priority: u32 },
 }
 
 /// One step: a change of the plan that does something, or a part of one.
@@ -67,6 +74,8 @@ pub fn schedule(
     let mut made: BTreeMap<Address, usize> = BTreeMap::new();
     let mut gone: BTreeMap<Address, usize> = BTreeMap::new();
     let mut changed: BTreeMap<Address, usize> = BTreeMap::new();
+    let handoffs = handoffs(&plan.changes, |a| recorded.get(a));
+    let mut parked: BTreeMap<Address, usize> = BTreeMap::new();
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         let mut push = |part: Part| {
             steps.push(Step {
@@ -92,6 +101,9 @@ pub fn schedule(
                 push(Part::Retire);
             }
             Action::Update | Action::Replace => {
+                if let Some(&priority) = handoffs.parked.get(&c.address) {
+                    parked.insert(c.address.clone(), push(Part::Park { priority }));
+                }
                 let i = push(Part::Whole);
                 made.insert(c.address.clone(), i);
                 changed.insert(c.address.clone(), i);
@@ -106,7 +118,10 @@ pub fn schedule(
         .enumerate()
         .map(|(i, step)| {
             let removes = step.action == Action::Delete || step.part == Part::Destroy;
-            let mut after: Vec<usize> = if step.part == Part::Retire {
+            let mut after: Vec<usize> = if matches!(step.part, Part::Park { .. }) {
+                // The free priority is free from the start; nothing else changes.
+                Vec::new()
+            } else if step.part == Part::Retire {
                 // The retirement is the seam where the rollout wait gates it: today "moved
                 // over" means the users' steps succeeded; once the apply waits for rollouts,
                 // it must also mean their deployments completed.
@@ -150,6 +165,19 @@ pub fn schedule(
                 && let Some(&destroy) = gone.get(&step.address)
             {
                 after.push(destroy);
+            }
+            if !removes && matches!(step.part, Part::Whole | Part::Create) {
+                // The priority it takes is given up by the holder's parking, else its delete
+                // or destroy, else its own move; and a parked rule moves on from where it was
+                // parked.
+                let giver = handoffs.givers.get(&step.address).and_then(|g| {
+                    parked
+                        .get(g)
+                        .or_else(|| gone.get(g))
+                        .or_else(|| changed.get(g))
+                });
+                after.extend(giver.copied());
+                after.extend(parked.get(&step.address).copied());
             }
             after.retain(|&j| j != i);
             after.sort_unstable();

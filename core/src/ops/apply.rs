@@ -91,6 +91,9 @@ pub struct Confirmation {
 #[derive(Debug)]
 pub struct Planned<'a> {
     pub plan: &'a Plan,
+    /// The steps applying it takes (a replacement's destroy and create, a retirement and a
+    /// listener rule's parking each count): the total of a progress display.
+    pub steps: usize,
     pub sources: &'a Sources,
     pub warnings: &'a Diagnostics,
     /// A rollback's target.
@@ -507,6 +510,7 @@ impl Locked<'_> {
         state.serial = state.serial.max(self.highest_tag()?);
         ui.planned(&Planned {
             plan: &plan,
+            steps: apply::step_count(&plan, &graph, &state),
             sources: &self.desired.sources,
             warnings: &self.desired.warnings,
             rollback: self.rollback.as_ref(),

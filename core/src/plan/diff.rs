@@ -243,6 +243,17 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         });
     }
 
+    // A rule taking the priority another rule gives up depends on that rule: it comes after
+    // the rule's delete, replacement or move.
+    let handoffs = super::priorities::handoffs(&changes, |a| prior.get(a).map(|(r, _)| *r));
+    for c in &mut changes {
+        if let Some(giver) = handoffs.givers.get(&c.address)
+            && let Err(at) = c.depends_on.binary_search(giver)
+        {
+            c.depends_on.insert(at, giver.clone());
+        }
+    }
+
     // Readers find a resource where they expect it, as in Terraform; the apply schedules by
     // dependencies, not by this order.
     changes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -555,6 +566,49 @@ mod tests {
             p.has_changes(),
             "the move itself must be applied to the state"
         );
+    }
+
+    #[test]
+    fn a_rule_taking_a_deleted_rules_priority_depends_on_it() {
+        let listener = || Expr::reference(&a("listener"), "arn");
+        let g = graph(vec![
+            resource("listener", Kind::Listener, &[]),
+            resource(
+                "listener_rule[web]",
+                Kind::ListenerRule,
+                &[("listener_arn", listener()), ("priority", 1000_u32.into())],
+            ),
+        ]);
+        let rule = |priority: u32| {
+            recorded(
+                Kind::ListenerRule,
+                "arn:rule",
+                json!({"listener_arn": "arn:listener", "priority": priority}),
+                &["listener"],
+            )
+        };
+        let mut s = state(vec![
+            ("listener_rule[api]", rule(1000)),
+            ("listener_rule[web]", rule(1010)),
+        ]);
+        let mut listener_state = recorded(Kind::Listener, "arn:listener", json!({}), &[]);
+        listener_state
+            .outputs
+            .insert("arn".to_owned(), json!("arn:listener"));
+        s.resources.insert(a("listener"), listener_state);
+        let p = plan(&g, Some(&s), &[]);
+        let web = p
+            .changes
+            .iter()
+            .find(|c| c.address == a("listener_rule[web]"))
+            .expect("web");
+        assert_eq!(web.action, Action::Update);
+        assert_eq!(
+            web.depends_on,
+            [a("listener"), a("listener_rule[api]")],
+            "after the listener it references and the rule whose priority it takes"
+        );
+        assert_eq!(action_of(&p, "listener_rule[api]"), Action::Delete);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod ami;
 pub mod baseline;
 mod diff;
 mod drift;
+pub(crate) mod priorities;
 pub mod saved;
 
 use std::collections::BTreeMap;

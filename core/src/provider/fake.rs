@@ -2,6 +2,7 @@
 //! drift in `ops`): it keeps resources in a map, assigns ids and every output of the kind,
 //! adopts what it already holds, refuses in-place changes that force a replacement, and fails
 //! on request with an AWS-shaped error, so failure handling is testable without an emulator.
+//! Like AWS, it refuses a listener rule a priority another rule of its listener holds.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde_json::Value;
 
 use super::{Applied, Live, Provider, ProviderError, Refresh, ResourceSpec};
-use crate::graph::Address;
+use crate::graph::{Address, Kind};
 use crate::state::ResourceState;
 
 #[derive(Debug, Default)]
@@ -123,6 +124,32 @@ impl FakeProvider {
     }
 }
 
+/// AWS's `PriorityInUse`: a listener rule other than `address` holds the listener and priority
+/// that `attributes` ask for.
+fn priority_in_use(
+    inner: &Inner,
+    address: &Address,
+    operation: &'static str,
+    kind: Kind,
+    attributes: &BTreeMap<String, Value>,
+) -> Result<(), ProviderError> {
+    let place =
+        |a: &BTreeMap<String, Value>| (a.get("listener_arn").cloned(), a.get("priority").cloned());
+    let held = kind == Kind::ListenerRule
+        && inner.resources.iter().any(|(other, live)| {
+            other != address && live.kind == kind && place(&live.attributes) == place(attributes)
+        });
+    if held {
+        return Err(ProviderError::Aws {
+            address: address.clone(),
+            operation,
+            code: "PriorityInUse".to_owned(),
+            message: "The specified priority is in use.".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn applied(live: &Live, adopted: bool) -> Applied {
     Applied {
         id: live.id.clone(),
@@ -146,6 +173,7 @@ impl Provider for FakeProvider {
             self.in_flight.fetch_sub(1, SeqCst);
         }
         let mut inner = self.enter("create", &spec.address)?;
+        priority_in_use(&inner, &spec.address, "create", spec.kind, &spec.attributes)?;
         if let Some(live) = inner.resources.get_mut(&spec.address) {
             live.attributes.clone_from(&spec.attributes);
             return Ok(applied(live, true));
@@ -191,6 +219,7 @@ impl Provider for FakeProvider {
                 });
             }
         }
+        priority_in_use(&inner, &spec.address, "update", spec.kind, &spec.attributes)?;
         let live = inner
             .resources
             .get_mut(&spec.address)
@@ -318,5 +347,38 @@ mod tests {
                 "refresh"
             ]
         );
+    }
+
+    #[test]
+    fn a_rule_cannot_take_a_priority_another_rule_of_its_listener_holds() {
+        let rule = |address: &str, listener: &str, priority: u32| ResourceSpec {
+            address: Address::from(address),
+            kind: Kind::ListenerRule,
+            attributes: BTreeMap::from([
+                ("listener_arn".to_owned(), Value::from(listener)),
+                ("priority".to_owned(), Value::from(priority)),
+            ]),
+        };
+        let p = FakeProvider::new();
+        block_on(async {
+            let api = p.create(&rule("api", "L", 10), 1).await.expect("api");
+            let web = p.create(&rule("web", "L", 20), 1).await.expect("web");
+            let err = p.create(&rule("new", "L", 10), 1).await.expect_err("held");
+            assert_eq!(err.aws_code(), Some("PriorityInUse"));
+            p.create(&rule("other", "M", 10), 1)
+                .await
+                .expect("another listener");
+            let web = web.into_state(Kind::ListenerRule, BTreeSet::new());
+            let err = p
+                .update(&rule("web", "L", 10), &web)
+                .await
+                .expect_err("held");
+            assert_eq!(err.aws_code(), Some("PriorityInUse"));
+            let api = api.into_state(Kind::ListenerRule, BTreeSet::new());
+            p.update(&rule("api", "L", 30), &api).await.expect("moved");
+            p.update(&rule("web", "L", 10), &web)
+                .await
+                .expect("free now");
+        });
     }
 }
