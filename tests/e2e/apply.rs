@@ -970,6 +970,125 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     assert_eq!(count(&env).await, (1, 1, 1));
 }
 
+/// A delete-first replacement whose destroy ran but whose create never started (another step
+/// failed in between): the report says the resource is gone and not made again, in the summary,
+/// its own list and the JSON, never under "Not started"; the state no longer records it, and
+/// the next apply creates it.
+#[tokio::test]
+async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
+    let env = Env::new().await;
+    env.apply();
+    // Outside ecsops, the web rule is pointed at the api's target group: `forward_to` forces
+    // a replacement, destroy first. Its destroy is the first step (steps start in address order
+    // at `--parallelism 1`), its create the last.
+    let elb = elbv2::Client::new(&env.config);
+    let forward = elbv2::types::Action::builder()
+        .r#type(elbv2::types::ActionTypeEnum::Forward)
+        .target_group_arn(env.id("target_group[api]"))
+        .build();
+    elb.modify_rule()
+        .rule_arn(env.id("listener_rule[web]"))
+        .actions(forward)
+        .send()
+        .await
+        .expect("repoint the web rule");
+    // A new service whose log group name someone else took: its create fails, second in line.
+    logs::Client::new(&env.config)
+        .create_log_group()
+        .log_group_name("/ecsops/acceptance/default/service/extra")
+        .send()
+        .await
+        .expect("foreign log group");
+    let manifest = env.dir().join("environments/acceptance.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[services.extra]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n"),
+    )
+    .expect("add a service");
+
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(1)
+        .expect_in_stderr("# listener_rule[web] must be replaced")
+        .expect_in_stderr("listener_rule[web]: destroyed after")
+        .expect_in_stderr("`log_group.service[extra]`: `/ecsops/acceptance/default/service/extra` already exists and was not created by ecsops")
+        .expect_in_stderr(
+            "Apply stopped: 0 created, 0 updated, 0 replaced, 0 destroyed, 1 destroyed and not re-created.",
+        )
+        .expect_in_stderr(
+            "Destroyed and not re-created (1): missing until `ecsops apply acceptance` creates them\n  listener_rule[web] (replace)\n",
+        );
+    let not_started: Vec<&str> = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("Not started ("))
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  "))
+        .collect();
+    assert!(!not_started.is_empty(), "{}", out.stderr);
+    assert!(
+        not_started
+            .iter()
+            .all(|l| !l.starts_with("listener_rule[web]")),
+        "{}",
+        out.stderr
+    );
+    let report = out.json();
+    assert_eq!(report["result"], "failed");
+    assert_eq!(report["done"], serde_json::json!([]));
+    assert_eq!(
+        report["destroyed_not_recreated"],
+        serde_json::json!([{"address": "listener_rule[web]", "action": "replace"}])
+    );
+    assert_eq!(report["failed"][0]["address"], "log_group.service[extra]");
+    let unstarted = report["not_started"].as_array().expect("not_started");
+    assert_eq!(unstarted.len(), not_started.len(), "{report:#}");
+    assert!(
+        unstarted
+            .iter()
+            .all(|s| s["address"] != "listener_rule[web]"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["error"],
+        format!(
+            "1 failed, {} not started, 1 destroyed and not re-created",
+            unstarted.len()
+        )
+    );
+    // The state records what exists: not the destroyed rule.
+    assert!(env.state()["resources"].get("listener_rule[web]").is_none());
+    let rules = elb
+        .describe_rules()
+        .listener_arn(env.id("listener[default:80]"))
+        .send()
+        .await
+        .expect("rules");
+    assert!(
+        rules.rules().iter().all(|r| r.priority() != Some("100")),
+        "the web rule is gone: {rules:?}"
+    );
+    env.run(&["diff", ENV])
+        .expect_in_stdout("# listener_rule[web] will be created");
+
+    logs::Client::new(&env.config)
+        .delete_log_group()
+        .log_group_name("/ecsops/acceptance/default/service/extra")
+        .send()
+        .await
+        .expect("remove the foreign log group");
+    env.apply();
+    no_changes(&env);
+}
+
 #[tokio::test]
 async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     let env = Env::new().await;

@@ -89,9 +89,8 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
     env.assert_unlocked();
     env.run(&["status", ENV])
         .expect_in_stdout("(apply, rollout failed)");
-    env.run(&["history", ENV]).expect_in_stdout(
-        "not tagged: every change was made, but a rollout did not complete",
-    );
+    env.run(&["history", ENV])
+        .expect_in_stdout("not tagged: every change was made, but a rollout did not complete");
     assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
 
     // Without the wait the same apply succeeds, on a fresh emulator (the services still roll
@@ -325,7 +324,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
         .expect_in_stderr("Apply complete")
         .expect_in_stderr("task_definition[web]: retired revisions beyond the ones kept");
     let doc = out.json();
-    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["format_version"], "1.1");
     assert_eq!(
         (doc["operation"].clone(), doc["result"].clone()),
         ("apply".into(), "applied".into())

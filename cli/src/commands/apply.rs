@@ -774,8 +774,13 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bo
         1 => ", 1 new revision".to_owned(),
         n => format!(", {n} new revisions"),
     };
+    // Replacements half done, only when there are any: their old resource is gone.
+    let gone = match outcome.destroyed_not_recreated.len() {
+        0 => String::new(),
+        n => format!(", {n} destroyed and not re-created"),
+    };
     let done = format!(
-        "{} created, {} updated, {} replaced, {} destroyed{revisions}",
+        "{} created, {} updated, {} replaced, {} destroyed{revisions}{gone}",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),
@@ -794,6 +799,15 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bo
     anstream::eprintln!("\n{verb} {why}: {done}.");
     for f in &outcome.failed {
         anstream::eprintln!("error: {}", f.error);
+    }
+    if !outcome.destroyed_not_recreated.is_empty() {
+        anstream::eprintln!(
+            "Destroyed and not re-created ({}): missing until `{rerun}` creates them",
+            outcome.destroyed_not_recreated.len()
+        );
+        for (address, action) in &outcome.destroyed_not_recreated {
+            anstream::eprintln!("  {address} ({})", action.as_str());
+        }
     }
     if !outcome.not_started.is_empty() {
         anstream::eprintln!("Not started ({}):", outcome.not_started.len());

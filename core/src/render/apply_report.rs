@@ -1,8 +1,10 @@
 //! The JSON report of `apply`, `destroy` and `rollback` (`--format json`): how the command
-//! ended, what was done, what failed and what was not started, per resource address and
-//! action, and each service's rollout. One document whatever the ending, so that a pipeline
+//! ended, what was done, what failed, what was destroyed to be replaced and not made again, and
+//! what was not started, per resource address and action, and each service's rollout. One document whatever the ending, so that a pipeline
 //! reads stdout the same way after a failure; versioned like the other reports
 //! (`docs/json-output.md`).
+
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -44,6 +46,8 @@ struct Document<'a> {
     done: Vec<Step<'a>>,
     failed: Vec<Step<'a>>,
     not_started: Vec<Step<'a>>,
+    /// Replacements whose old resource is gone and whose new one was not made.
+    destroyed_not_recreated: Vec<Step<'a>>,
     rollouts: &'a [RolloutResult],
     /// Instance groups whose running instances the new launch template leaves outdated, for a
     /// pipeline to run `ecsops roll` after.
@@ -87,6 +91,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         done: Vec::new(),
         failed: Vec::new(),
         not_started: Vec::new(),
+        destroyed_not_recreated: Vec::new(),
         rollouts: &[],
         outdated: Vec::new(),
     };
@@ -131,11 +136,16 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 "applied"
             };
             if !outcome.succeeded() {
-                doc.error = Some(format!(
+                let mut error = format!(
                     "{} failed, {} not started",
                     outcome.failed.len(),
                     outcome.not_started.len()
-                ));
+                );
+                let gone = outcome.destroyed_not_recreated.len();
+                if gone > 0 {
+                    let _ = write!(error, ", {gone} destroyed and not re-created");
+                }
+                doc.error = Some(error);
             } else if !unfinished.is_empty() {
                 doc.error = Some(format!(
                     "the rollout did not complete: {}",
@@ -161,6 +171,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         doc.serial = Some(o.state.serial);
         doc.done = steps(&o.done);
         doc.not_started = steps(&o.not_started);
+        doc.destroyed_not_recreated = steps(&o.destroyed_not_recreated);
         doc.failed = o
             .failed
             .iter()
@@ -199,6 +210,7 @@ pub(crate) fn example() -> Done {
                 },
             }],
             not_started: vec![(Address::from("alarm[api]"), Action::Create)],
+            destroyed_not_recreated: vec![(Address::from("listener_rule[api]"), Action::Replace)],
             interrupted: false,
             retirements: Vec::new(),
         },
@@ -263,9 +275,18 @@ mod tests {
             serde_json::from_str(&json("acc", Operation::Apply, Ended::Done(&done))).expect("json");
         // The walk's own failure comes first.
         assert_eq!(v["result"], "failed");
+        assert_eq!(
+            v["error"],
+            "1 failed, 1 not started, 1 destroyed and not re-created"
+        );
+        assert_eq!(
+            v["destroyed_not_recreated"],
+            json!([{"address": "listener_rule[api]", "action": "replace"}])
+        );
         let mut done = example();
         done.outcome.failed.clear();
         done.outcome.not_started.clear();
+        done.outcome.destroyed_not_recreated.clear();
         let v: Value =
             serde_json::from_str(&json("acc", Operation::Apply, Ended::Done(&done))).expect("json");
         assert_eq!(v["result"], "rollout_failed");
