@@ -105,6 +105,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Nothing done yet, starting from `state`.
+    pub fn new(state: State) -> Self {
+        Self {
+            state,
+            done: Vec::new(),
+            failed: Vec::new(),
+            not_started: Vec::new(),
+            destroyed_not_recreated: Vec::new(),
+            interrupted: false,
+            retirements: Vec::new(),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.failed.is_empty()
             && self.not_started.is_empty()
@@ -190,15 +203,7 @@ pub async fn apply<P: Provider + 'static>(
         .iter()
         .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
         .collect::<Vec<_>>();
-    let mut outcome = Outcome {
-        state: recorder.state.clone(),
-        done: Vec::new(),
-        failed: Vec::new(),
-        not_started: Vec::new(),
-        destroyed_not_recreated: Vec::new(),
-        interrupted: false,
-        retirements: Vec::new(),
-    };
+    let mut outcome = Outcome::new(recorder.state.clone());
     // The first save fixes the lineage before anything exists, so the ownership tags of the
     // very first resource already name a lineage that a re-run after a crash will read back.
     if !moved.is_empty() || recorder.version.is_none() {

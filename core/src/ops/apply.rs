@@ -8,6 +8,9 @@
 //! revision → tag → unlock. The plan shown is the plan applied: nothing can change the state
 //! between the two while the lock is held, and no other apply starts a rollout on top of one
 //! being waited for. A failed or timed-out rollout is recorded as a failed apply: no tag.
+//! A plan that changes nothing, made against a state that records resources deleted outside
+//! ecsops, is not "no changes": without a walk or a question, the state forgets them (a
+//! destroy after everything is gone ends with an empty state, recorded like any destroy).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -137,6 +140,10 @@ pub struct Done {
     /// After a launch template change: the instance groups whose running instances do not run
     /// what they launch now, with how many (`ecsops roll` replaces them).
     pub outdated: Vec<(String, usize)>,
+    /// Recorded resources the refresh found deleted outside ecsops and the plan did not make
+    /// again (`Plan::forgotten`): the state no longer records them. When the plan changed
+    /// nothing else, they are all the apply did (no walk, nothing asked of AWS).
+    pub forgotten: Vec<Address>,
 }
 
 impl Done {
@@ -460,6 +467,9 @@ impl Locked<'_> {
                 saved.graph.clone(),
             )));
         }
+        // A destroy with no state has nothing to destroy and writes none: its plan is made
+        // against no state, not against the new one an apply would start.
+        let prior = stored.is_some() || self.request.mode != Mode::Destroy;
         let state = match stored {
             Some(s) => s.state,
             None => State::new(self.environment, uuid::Uuid::new_v4().to_string()),
@@ -468,7 +478,7 @@ impl Locked<'_> {
         let provider = self.session.provider(&state);
         let refresh = (!self.request.offline).then_some(&provider);
         let planned = tokio::select! {
-            r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
+            r = plan(self.environment, &self.desired, prior.then_some(&state), refresh) => r?,
             () = interrupt => return Ok(None),
         };
         let Planning {
@@ -492,19 +502,24 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        let Some((plan, state, version, provider, graph)) =
+        let Some((mut plan, state, version, provider, graph)) =
             self.plan(stored, interrupt.as_mut()).await?
         else {
             return Ok(ApplyReport::Interrupted);
         };
+        plan.destroy = self.request.mode == Mode::Destroy;
         ui.planned(&Planned {
             plan: &plan,
             sources: &self.desired.sources,
             warnings: &self.desired.warnings,
             rollback: self.rollback.as_ref(),
         });
+        let forgotten = plan.forgotten();
         if !plan.has_changes() {
-            return Ok(ApplyReport::NoChanges);
+            if forgotten.is_empty() {
+                return Ok(ApplyReport::NoChanges);
+            }
+            return self.forget(state, version, &plan, forgotten).await;
         }
         let operation = self.request.mode.operation();
         if !self.request.auto_approve {
@@ -574,7 +589,52 @@ impl Locked<'_> {
         } else {
             Vec::new()
         };
-        let rollback = self.rollback.clone().map(|t| {
+        Ok(ApplyReport::Done(Box::new(Done {
+            outcome: Outcome {
+                state: recorder.state.clone(),
+                ..outcome
+            },
+            rollouts,
+            tagging,
+            rollback: self.rollback_report(),
+            outdated,
+            forgotten,
+        })))
+    }
+
+    /// A plan that changes nothing while the state still records resources that are gone (a
+    /// destroy after everything was deleted outside ecsops): nothing to walk and nothing to
+    /// confirm (AWS is not touched), but the state must forget them, or it would go on
+    /// recording them (and `output` showing their values). A save of its own, then the apply
+    /// is recorded and tagged like any other.
+    async fn forget(
+        &self,
+        state: State,
+        version: Option<crate::state::Version>,
+        plan: &Plan,
+        forgotten: Vec<Address>,
+    ) -> Result<ApplyReport, OpsError> {
+        let mut recorder = Recorder {
+            backend: &self.target.backend,
+            state,
+            version,
+        };
+        recorder.save().await?;
+        let outcome = Outcome::new(recorder.state.clone());
+        let tagging = self.record(&mut recorder, &outcome, &[], plan).await;
+        Ok(ApplyReport::Done(Box::new(Done {
+            outcome: Outcome::new(recorder.state.clone()),
+            rollouts: Vec::new(),
+            tagging,
+            rollback: self.rollback_report(),
+            outdated: Vec::new(),
+            forgotten,
+        })))
+    }
+
+    /// A rollback's target and the files (as git names them) it restored in AWS.
+    fn rollback_report(&self) -> Option<(RollbackTarget, Vec<String>)> {
+        self.rollback.clone().map(|t| {
             let files = self
                 .desired
                 .files
@@ -585,17 +645,7 @@ impl Locked<'_> {
                 })
                 .collect();
             (t, files)
-        });
-        Ok(ApplyReport::Done(Box::new(Done {
-            outcome: Outcome {
-                state: recorder.state.clone(),
-                ..outcome
-            },
-            rollouts,
-            tagging,
-            rollback,
-            outdated,
-        })))
+        })
     }
 
     /// After a walk that succeeded: waits for the rollout of every service it created or

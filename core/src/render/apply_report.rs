@@ -48,6 +48,8 @@ struct Document<'a> {
     not_started: Vec<Step<'a>>,
     /// Replacements whose old resource is gone and whose new one was not made.
     destroyed_not_recreated: Vec<Step<'a>>,
+    /// Recorded resources found deleted outside ecsops, which the state no longer records.
+    forgotten: &'a [Address],
     rollouts: &'a [RolloutResult],
     /// Instance groups whose running instances the new launch template leaves outdated, for a
     /// pipeline to run `ecsops roll` after.
@@ -92,6 +94,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         failed: Vec::new(),
         not_started: Vec::new(),
         destroyed_not_recreated: Vec::new(),
+        forgotten: &[],
         rollouts: &[],
         outdated: Vec::new(),
     };
@@ -156,6 +159,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 doc.tag = Some(name);
             }
             doc.rollouts = &done.rollouts;
+            doc.forgotten = &done.forgotten;
             doc.outdated = done
                 .outdated
                 .iter()
@@ -259,6 +263,7 @@ pub(crate) fn example() -> Done {
         },
         rollback: None,
         outdated: vec![("default".to_owned(), 2)],
+        forgotten: vec![Address::from("log_group.service[old]")],
     }
 }
 
