@@ -715,6 +715,122 @@ async fn destroy_removes_everything() {
     );
 }
 
+/// Everything deleted outside ecsops (the emulator reset): `destroy` forgets what is gone, in a
+/// new serial, says so in words that fit a destroy, and leaves no outputs behind; a destroy with
+/// nothing recorded, or no state at all, says there is nothing to destroy.
+#[tokio::test]
+async fn a_destroy_after_everything_was_deleted_outside_forgets_it() {
+    let env = Env::new().await;
+    env.apply();
+    let before = env.state();
+    let serial = before["serial"].as_u64().expect("serial");
+    let recorded = before["resources"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    assert_eq!(recorded, 57);
+    env.run(&["output", ENV])
+        .expect_code(0)
+        .expect_in_stdout("load_balancer.default.dns_name");
+    env.moto.server.post("/moto-api/reset");
+
+    let out = env.run(&["destroy", ENV, "--auto-approve", "--format", "json"]);
+    out.expect_code(0);
+    // The state forgot them in a save of its own, then the destroy was recorded.
+    let state = env.state();
+    let left: Vec<&String> = state["resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .collect();
+    assert!(left.is_empty(), "still recorded: {left:?}\n{}", out.stderr);
+    assert_eq!(state["serial"].as_u64(), Some(serial + 2));
+    out.expect_in_stderr("  # vpc was deleted outside ecsops\n")
+        .expect_in_stderr(
+            "No changes. Nothing left to destroy: the recorded resources were already deleted outside ecsops.",
+        )
+        .expect_in_stderr(
+            "Nothing left to destroy: 57 resources were already gone and are no longer recorded.",
+        );
+    assert!(
+        !out.stderr.contains("matches the manifest"),
+        "{}",
+        out.stderr
+    );
+    let report = out.json();
+    assert_eq!(report["result"], "applied");
+    assert_eq!(report["done"], serde_json::json!([]));
+    let forgotten = report["forgotten"].as_array().expect("forgotten");
+    assert_eq!(forgotten.len(), recorded, "{report:#}");
+    assert!(forgotten.contains(&Value::from("vpc")), "{report:#}");
+    assert_eq!(report["serial"], state["serial"]);
+    let list = env.run(&["state", "list", ENV, "--format", "json"]);
+    assert_eq!(
+        list.expect_code(0).json()["resources"],
+        serde_json::json!([])
+    );
+    let outputs = env.run(&["output", ENV, "--format", "json"]);
+    assert_eq!(
+        outputs.expect_code(0).json()["outputs"],
+        serde_json::json!({})
+    );
+    env.assert_unlocked();
+
+    // Nothing recorded any more: nothing to do, nothing written.
+    let again = env.run(&["destroy", ENV, "--auto-approve"]);
+    again
+        .expect_code(0)
+        .expect_in_stdout("No changes. Nothing to destroy: the state records no resources.");
+    assert_eq!(env.state()["serial"], state["serial"]);
+    // No state at all.
+    let mut vars = env.moto.server.env();
+    vars.push(("ECSOPS_STATE_URL", "file://.ecsops/elsewhere".to_owned()));
+    let none = env
+        .ws
+        .ecsops_env(&["destroy", ENV, "--auto-approve"], &vars);
+    none.expect_code(0)
+        .expect_in_stdout("ecsops plan for acceptance (no state)\n")
+        .expect_in_stdout("No changes. Nothing to destroy: `acceptance` has no state.");
+    assert!(!none.stdout.contains("will be created"), "{}", none.stdout);
+}
+
+/// Some resources deleted outside ecsops (the log groups): `destroy` destroys the rest, says
+/// how many were already gone, and the state ends empty.
+#[tokio::test]
+async fn a_destroy_after_some_were_deleted_outside_destroys_the_rest_and_forgets_them() {
+    let env = Env::new().await;
+    env.apply();
+    let logs = logs::Client::new(&env.config);
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/ecsops/acceptance/")
+        .send()
+        .await
+        .expect("log groups");
+    let names: Vec<&str> = groups
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name())
+        .collect();
+    assert!(names.len() > 3, "{names:?}");
+    for name in &names {
+        logs.delete_log_group()
+            .log_group_name(*name)
+            .send()
+            .await
+            .expect("delete a log group outside ecsops");
+    }
+    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    out.expect_code(0)
+        .expect_in_stdout("# log_group.service[web] was deleted outside ecsops")
+        .expect_in_stdout(&format!(
+            "Destroy complete: 0 created, 0 updated, 0 replaced, {} destroyed.\n{} resources were already gone and are no longer recorded.\n",
+            57 - names.len(),
+            names.len()
+        ));
+    assert_eq!(env.state()["resources"], serde_json::json!({}));
+    assert!(crate::support::census::take(&env.config).await.0.is_empty());
+}
+
 #[tokio::test]
 async fn apply_refuses_without_a_terminal_or_approval() {
     let env = Env::new().await;
@@ -968,6 +1084,125 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     env.apply();
     no_changes(&env);
     assert_eq!(count(&env).await, (1, 1, 1));
+}
+
+/// A delete-first replacement whose destroy ran but whose create never started (another step
+/// failed in between): the report says the resource is gone and not made again, in the summary,
+/// its own list and the JSON, never under "Not started"; the state no longer records it, and
+/// the next apply creates it.
+#[tokio::test]
+async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
+    let env = Env::new().await;
+    env.apply();
+    // Outside ecsops, the web rule is pointed at the api's target group: `forward_to` forces
+    // a replacement, destroy first. Its destroy is the first step (steps start in address order
+    // at `--parallelism 1`), its create the last.
+    let elb = elbv2::Client::new(&env.config);
+    let forward = elbv2::types::Action::builder()
+        .r#type(elbv2::types::ActionTypeEnum::Forward)
+        .target_group_arn(env.id("target_group[api]"))
+        .build();
+    elb.modify_rule()
+        .rule_arn(env.id("listener_rule[web]"))
+        .actions(forward)
+        .send()
+        .await
+        .expect("repoint the web rule");
+    // A new service whose log group name someone else took: its create fails, second in line.
+    logs::Client::new(&env.config)
+        .create_log_group()
+        .log_group_name("/ecsops/acceptance/default/service/extra")
+        .send()
+        .await
+        .expect("foreign log group");
+    let manifest = env.dir().join("environments/acceptance.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[services.extra]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n"),
+    )
+    .expect("add a service");
+
+    let out = env.run(&[
+        "apply",
+        ENV,
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(1)
+        .expect_in_stderr("# listener_rule[web] must be replaced")
+        .expect_in_stderr("listener_rule[web]: destroyed after")
+        .expect_in_stderr("`log_group.service[extra]`: `/ecsops/acceptance/default/service/extra` already exists and was not created by ecsops")
+        .expect_in_stderr(
+            "Apply stopped: 0 created, 0 updated, 0 replaced, 0 destroyed, 1 destroyed and not re-created.",
+        )
+        .expect_in_stderr(
+            "Destroyed and not re-created (1): missing until `ecsops apply acceptance` creates them\n  listener_rule[web] (replace)\n",
+        );
+    let not_started: Vec<&str> = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("Not started ("))
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  "))
+        .collect();
+    assert!(!not_started.is_empty(), "{}", out.stderr);
+    assert!(
+        not_started
+            .iter()
+            .all(|l| !l.starts_with("listener_rule[web]")),
+        "{}",
+        out.stderr
+    );
+    let report = out.json();
+    assert_eq!(report["result"], "failed");
+    assert_eq!(report["done"], serde_json::json!([]));
+    assert_eq!(
+        report["destroyed_not_recreated"],
+        serde_json::json!([{"address": "listener_rule[web]", "action": "replace"}])
+    );
+    assert_eq!(report["failed"][0]["address"], "log_group.service[extra]");
+    let unstarted = report["not_started"].as_array().expect("not_started");
+    assert_eq!(unstarted.len(), not_started.len(), "{report:#}");
+    assert!(
+        unstarted
+            .iter()
+            .all(|s| s["address"] != "listener_rule[web]"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["error"],
+        format!(
+            "1 failed, {} not started, 1 destroyed and not re-created",
+            unstarted.len()
+        )
+    );
+    // The state records what exists: not the destroyed rule.
+    assert!(env.state()["resources"].get("listener_rule[web]").is_none());
+    let rules = elb
+        .describe_rules()
+        .listener_arn(env.id("listener[default:80]"))
+        .send()
+        .await
+        .expect("rules");
+    assert!(
+        rules.rules().iter().all(|r| r.priority() != Some("100")),
+        "the web rule is gone: {rules:?}"
+    );
+    env.run(&["diff", ENV])
+        .expect_in_stdout("# listener_rule[web] will be created");
+
+    logs::Client::new(&env.config)
+        .delete_log_group()
+        .log_group_name("/ecsops/acceptance/default/service/extra")
+        .send()
+        .await
+        .expect("remove the foreign log group");
+    env.apply();
+    no_changes(&env);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome, Part};
+use ecsops_core::graph::Address;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::apply::{
     Answer, ApplyReport, ApplyRequest, Confirmation, Done, Interaction, Mode, Planned, Tagging,
@@ -229,7 +230,7 @@ async fn walk(
             }
             Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
             Err(OpsError::SaveFailed(failed)) => {
-                report_outcome(operation, &failed.outcome, &rerun, json);
+                report_outcome(operation, &failed.outcome, &[], &rerun, json);
                 anstream::eprintln!("error: {failed}");
                 match &failed.kept_at {
                     Some(path) => anstream::eprintln!(
@@ -649,7 +650,7 @@ fn ed(action: Action, part: Part) -> &'static str {
 /// The closing report and the exit status.
 fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool) -> Exit {
     let outcome = &done.outcome;
-    report_outcome(operation, outcome, rerun, json);
+    report_outcome(operation, outcome, &done.forgotten, rerun, json);
     let unfinished: Vec<&RolloutResult> = done.rollouts.iter().filter(|r| !r.completed()).collect();
     for r in &unfinished {
         anstream::eprintln!(
@@ -759,8 +760,37 @@ fn explanation(r: &RolloutResult) {
     }
 }
 
-/// What the walk did: a summary line, failures, and what was not started.
-fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bool) {
+/// What the walk did: a summary line, failures, and what was not started; and the resources
+/// that were already gone and are no longer recorded (`forgotten`), all it did when nothing
+/// was walked.
+fn report_outcome(
+    operation: Operation,
+    outcome: &Outcome,
+    forgotten: &[Address],
+    rerun: &str,
+    json: bool,
+) {
+    let gone_already = match forgotten.len() {
+        0 => None,
+        1 => Some("1 resource was already gone and is no longer recorded.".to_owned()),
+        n => Some(format!(
+            "{n} resources were already gone and are no longer recorded."
+        )),
+    };
+    let walked = !(outcome.done.is_empty()
+        && outcome.failed.is_empty()
+        && outcome.not_started.is_empty()
+        && outcome.destroyed_not_recreated.is_empty()
+        && !outcome.interrupted);
+    if let (false, Some(gone)) = (walked, &gone_already) {
+        let lead = if operation == Operation::Destroy {
+            "Nothing left to destroy"
+        } else {
+            "Nothing to change in AWS"
+        };
+        say(json, format_args!("\n{lead}: {gone}"));
+        return;
+    }
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
     // Like the plan's summary line: revisions only when there are any.
     let revisions = match count(Action::Revise) {
@@ -768,8 +798,13 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bo
         1 => ", 1 new revision".to_owned(),
         n => format!(", {n} new revisions"),
     };
+    // Replacements half done, only when there are any: their old resource is gone.
+    let gone = match outcome.destroyed_not_recreated.len() {
+        0 => String::new(),
+        n => format!(", {n} destroyed and not re-created"),
+    };
     let done = format!(
-        "{} created, {} updated, {} replaced, {} destroyed{revisions}",
+        "{} created, {} updated, {} replaced, {} destroyed{revisions}{gone}",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),
@@ -778,6 +813,9 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bo
     let verb = verb(operation);
     if outcome.succeeded() {
         say(json, format_args!("\n{verb} complete: {done}."));
+        if let Some(gone) = &gone_already {
+            say(json, gone);
+        }
         return;
     }
     let why = if outcome.interrupted {
@@ -786,8 +824,20 @@ fn report_outcome(operation: Operation, outcome: &Outcome, rerun: &str, json: bo
         "stopped"
     };
     anstream::eprintln!("\n{verb} {why}: {done}.");
+    if let Some(gone) = &gone_already {
+        anstream::eprintln!("{gone}");
+    }
     for f in &outcome.failed {
         anstream::eprintln!("error: {}", f.error);
+    }
+    if !outcome.destroyed_not_recreated.is_empty() {
+        anstream::eprintln!(
+            "Destroyed and not re-created ({}): missing until `{rerun}` creates them",
+            outcome.destroyed_not_recreated.len()
+        );
+        for (address, action) in &outcome.destroyed_not_recreated {
+            anstream::eprintln!("  {address} ({})", action.as_str());
+        }
     }
     if !outcome.not_started.is_empty() {
         anstream::eprintln!("Not started ({}):", outcome.not_started.len());

@@ -94,14 +94,35 @@ pub struct Outcome {
     pub failed: Vec<Failure>,
     /// Steps never started (after a failure or an interrupt, or dependents of a failure).
     pub not_started: Vec<(Address, Action)>,
+    /// Delete-first replacements whose old resource was destroyed and whose new one was not
+    /// made (its create failed, or never started): the resource is missing now and no longer
+    /// recorded, so the next apply creates it. Never in `not_started`; one whose create failed
+    /// is in `failed` too.
+    pub destroyed_not_recreated: Vec<(Address, Action)>,
     pub interrupted: bool,
     /// New revisions whose old revisions are retired once the services using them rolled out.
     pub retirements: Vec<Address>,
 }
 
 impl Outcome {
+    /// Nothing done yet, starting from `state`.
+    pub fn new(state: State) -> Self {
+        Self {
+            state,
+            done: Vec::new(),
+            failed: Vec::new(),
+            not_started: Vec::new(),
+            destroyed_not_recreated: Vec::new(),
+            interrupted: false,
+            retirements: Vec::new(),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
-        self.failed.is_empty() && self.not_started.is_empty() && !self.interrupted
+        self.failed.is_empty()
+            && self.not_started.is_empty()
+            && self.destroyed_not_recreated.is_empty()
+            && !self.interrupted
     }
 }
 
@@ -178,14 +199,7 @@ pub async fn apply<P: Provider + 'static>(
 ) -> Result<Outcome, SaveFailed> {
     let token_seed = recorder.state.serial;
     let moved = moves(plan);
-    let mut outcome = Outcome {
-        state: recorder.state.clone(),
-        done: Vec::new(),
-        failed: Vec::new(),
-        not_started: Vec::new(),
-        interrupted: false,
-        retirements: Vec::new(),
-    };
+    let mut outcome = Outcome::new(recorder.state.clone());
     // The first save fixes the lineage before anything exists, so the ownership tags of the
     // very first resource already name a lineage that a re-run after a crash will read back.
     if !moved.is_empty() || recorder.version.is_none() {
@@ -219,6 +233,7 @@ pub async fn apply<P: Provider + 'static>(
     let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
     let mut skipped: BTreeSet<usize> = BTreeSet::new();
     let mut settled = vec![false; steps.len()];
+    let mut succeeded = vec![false; steps.len()];
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut stop = false;
     // The first save that failed: nothing new starts, the running steps still finish and are
@@ -308,6 +323,7 @@ pub async fn apply<P: Provider + 'static>(
         )
         .await;
         settled[i] = true;
+        succeeded[i] = !failed;
         if failed {
             skip_dependents(i, &dependents, &mut skipped);
         } else {
@@ -319,16 +335,25 @@ pub async fn apply<P: Provider + 'static>(
             }
         }
     }
-    outcome.not_started = steps
+    // A replacement not finished is reported once, by its create: as not started while the
+    // old resource stands, as destroyed and not re-created once it is gone. A new revision is
+    // reported by its registration, whose retirement only tidies up; a parked rule by its
+    // update.
+    let destroyed: BTreeSet<&Address> = steps
         .iter()
-        .enumerate()
-        // A replacement not finished is reported once, by its create; a new revision by its
-        // registration, whose retirement only tidies up; a parked rule by its update.
-        .filter(|(i, s)| {
-            !settled[*i] && !matches!(s.part, Part::Destroy | Part::Retire | Part::Park { .. })
-        })
-        .map(|(_, s)| (s.address.clone(), s.action))
+        .zip(&succeeded)
+        .filter(|(s, ok)| s.part == Part::Destroy && **ok)
+        .map(|(s, _)| &s.address)
         .collect();
+    for (i, s) in steps.iter().enumerate() {
+        let entry = (s.address.clone(), s.action);
+        if s.part == Part::Create && !succeeded[i] && destroyed.contains(&s.address) {
+            outcome.destroyed_not_recreated.push(entry);
+        } else if !settled[i] && !matches!(s.part, Part::Destroy | Part::Retire | Part::Park { .. })
+        {
+            outcome.not_started.push(entry);
+        }
+    }
     outcome.state = recorder.state.clone();
     match unsaved {
         None => Ok(outcome),

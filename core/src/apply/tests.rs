@@ -506,6 +506,99 @@ async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_bef
     assert!(!plan_for(&graph_with_cidr("10.9.0.0/16"), &saved.state).has_changes());
 }
 
+/// The network of [`graph_with_cidr`] applied, and a provider that holds it.
+async fn applied_network() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
+    let (dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let first = run_apply(
+        &provider,
+        &backend,
+        &graph_with_cidr("10.0.0.0/16"),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(first.outcome.succeeded(), "{:?}", first.outcome);
+    (dir, backend, provider)
+}
+
+#[tokio::test]
+async fn a_replacement_whose_create_never_starts_is_reported_destroyed_not_started() {
+    let (_dir, backend, provider) = applied_network().await;
+    // At parallelism 1 the destroys of the NAT gateway and the security group (nothing
+    // depends on them) run first, then subnet.b's fails: their creates never start.
+    provider.fail_next(&Address::from("subnet.b"), "DependencyViolation");
+    let options = ApplyOptions {
+        parallelism: 1,
+        continue_on_error: false,
+    };
+    let cidr = graph_with_cidr("10.9.0.0/16");
+    let run = run_apply(&provider, &backend, &cidr, options, std::future::pending()).await;
+    assert!(!run.outcome.succeeded());
+    assert_eq!(
+        run.outcome.destroyed_not_recreated,
+        [
+            (Address::from("nat"), Action::Replace),
+            (Address::from("sg"), Action::Replace)
+        ]
+    );
+    let not_started: BTreeSet<&str> = addresses(&run.outcome.not_started);
+    assert!(!not_started.contains("nat") && !not_started.contains("sg"));
+    assert!(not_started.contains("vpc"), "{not_started:?}");
+    assert!(run.outcome.done.is_empty(), "{:?}", run.outcome.done);
+    // Gone, and no longer recorded: the next apply creates them.
+    let saved = backend.read().await.expect("reads").expect("a state");
+    let recorded: BTreeSet<&str> = saved.state.resources.keys().map(Address::as_str).collect();
+    assert_eq!(recorded, BTreeSet::from(["subnet.a", "subnet.b", "vpc"]));
+    assert!(!provider.resources().contains_key(&Address::from("nat")));
+
+    let again = run_apply(&provider, &backend, &cidr, options, std::future::pending()).await;
+    assert!(again.outcome.succeeded(), "{:?}", again.outcome);
+    let creates: BTreeSet<&str> = again
+        .outcome
+        .done
+        .iter()
+        .filter(|(_, a)| *a == Action::Create)
+        .map(|(a, _)| a.as_str())
+        .collect();
+    assert_eq!(creates, BTreeSet::from(["nat", "sg"]));
+}
+
+#[tokio::test]
+async fn a_replacement_whose_create_fails_is_reported_failed_and_destroyed() {
+    let (_dir, backend, provider) = applied_network().await;
+    provider.fail_next_op("create", &Address::from("vpc"), "VpcLimitExceeded");
+    let options = ApplyOptions {
+        parallelism: 1,
+        continue_on_error: false,
+    };
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph_with_cidr("10.9.0.0/16"),
+        options,
+        std::future::pending(),
+    )
+    .await;
+    // Every old resource went; the new VPC failed, so nothing was made again.
+    let failed: Vec<&str> = run
+        .outcome
+        .failed
+        .iter()
+        .map(|f| f.address.as_str())
+        .collect();
+    assert_eq!(failed, ["vpc"]);
+    let gone: BTreeSet<&str> = addresses(&run.outcome.destroyed_not_recreated);
+    assert_eq!(
+        gone,
+        BTreeSet::from(["nat", "sg", "subnet.a", "subnet.b", "vpc"])
+    );
+    assert!(run.outcome.not_started.is_empty(), "{:?}", run.outcome);
+    let saved = backend.read().await.expect("reads").expect("a state");
+    assert!(saved.state.resources.is_empty());
+    assert!(provider.resources().is_empty());
+}
+
 #[tokio::test]
 async fn a_step_that_panics_stops_the_walk_and_the_others_are_recorded() {
     let (_dir, backend) = local();

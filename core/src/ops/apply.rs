@@ -8,6 +8,9 @@
 //! revision → tag → unlock. The plan shown is the plan applied: nothing can change the state
 //! between the two while the lock is held, and no other apply starts a rollout on top of one
 //! being waited for. A failed or timed-out rollout is recorded as a failed apply: no tag.
+//! A plan that changes nothing, made against a state that records resources deleted outside
+//! ecsops, is not "no changes": without a walk or a question, the state forgets them (a
+//! destroy after everything is gone ends with an empty state, recorded like any destroy).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -140,6 +143,10 @@ pub struct Done {
     /// After a launch template change: the instance groups whose running instances do not run
     /// what they launch now, with how many (`ecsops roll` replaces them).
     pub outdated: Vec<(String, usize)>,
+    /// Recorded resources the refresh found deleted outside ecsops and the plan did not make
+    /// again (`Plan::forgotten`): the state no longer records them. When the plan changed
+    /// nothing else, they are all the apply did (no walk, nothing asked of AWS).
+    pub forgotten: Vec<Address>,
 }
 
 impl Done {
@@ -466,6 +473,9 @@ impl Locked<'_> {
                 saved.graph.clone(),
             )));
         }
+        // A destroy with no state has nothing to destroy and writes none: its plan is made
+        // against no state, not against the new one an apply would start.
+        let prior = stored.is_some() || self.request.mode != Mode::Destroy;
         let state = match stored {
             Some(s) => s.state,
             None => State::new(self.environment, uuid::Uuid::new_v4().to_string()),
@@ -474,7 +484,7 @@ impl Locked<'_> {
         let provider = self.session.provider(&state);
         let refresh = (!self.request.offline).then_some(&provider);
         let planned = tokio::select! {
-            r = plan(self.environment, &self.desired, Some(&state), refresh) => r?,
+            r = plan(self.environment, &self.desired, prior.then_some(&state), refresh) => r?,
             () = interrupt => return Ok(None),
         };
         let Planning {
@@ -498,7 +508,7 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        let Some((plan, mut state, version, provider, graph)) =
+        let Some((mut plan, mut state, version, provider, graph)) =
             self.plan(stored, interrupt.as_mut()).await?
         else {
             return Ok(ApplyReport::Interrupted);
@@ -508,6 +518,7 @@ impl Locked<'_> {
         // and so does a state below tags that came since (`git fetch --tags`). So its tag
         // never collides, and a serial names one applied revision.
         state.serial = state.serial.max(self.highest_tag()?);
+        plan.destroy = self.request.mode == Mode::Destroy;
         ui.planned(&Planned {
             plan: &plan,
             steps: apply::step_count(&plan, &graph, &state),
@@ -515,8 +526,12 @@ impl Locked<'_> {
             warnings: &self.desired.warnings,
             rollback: self.rollback.as_ref(),
         });
+        let forgotten = plan.forgotten();
         if !plan.has_changes() {
-            return Ok(ApplyReport::NoChanges);
+            if forgotten.is_empty() {
+                return Ok(ApplyReport::NoChanges);
+            }
+            return self.forget(state, version, &plan, forgotten).await;
         }
         let operation = self.request.mode.operation();
         if !self.request.auto_approve {
@@ -586,7 +601,52 @@ impl Locked<'_> {
         } else {
             Vec::new()
         };
-        let rollback = self.rollback.clone().map(|t| {
+        Ok(ApplyReport::Done(Box::new(Done {
+            outcome: Outcome {
+                state: recorder.state.clone(),
+                ..outcome
+            },
+            rollouts,
+            tagging,
+            rollback: self.rollback_report(),
+            outdated,
+            forgotten,
+        })))
+    }
+
+    /// A plan that changes nothing while the state still records resources that are gone (a
+    /// destroy after everything was deleted outside ecsops): nothing to walk and nothing to
+    /// confirm (AWS is not touched), but the state must forget them, or it would go on
+    /// recording them (and `output` showing their values). A save of its own, then the apply
+    /// is recorded and tagged like any other.
+    async fn forget(
+        &self,
+        state: State,
+        version: Option<crate::state::Version>,
+        plan: &Plan,
+        forgotten: Vec<Address>,
+    ) -> Result<ApplyReport, OpsError> {
+        let mut recorder = Recorder {
+            backend: &self.target.backend,
+            state,
+            version,
+        };
+        recorder.save().await?;
+        let outcome = Outcome::new(recorder.state.clone());
+        let tagging = self.record(&mut recorder, &outcome, &[], plan).await;
+        Ok(ApplyReport::Done(Box::new(Done {
+            outcome: Outcome::new(recorder.state.clone()),
+            rollouts: Vec::new(),
+            tagging,
+            rollback: self.rollback_report(),
+            outdated: Vec::new(),
+            forgotten,
+        })))
+    }
+
+    /// A rollback's target and the files (as git names them) it restored in AWS.
+    fn rollback_report(&self) -> Option<(RollbackTarget, Vec<String>)> {
+        self.rollback.clone().map(|t| {
             let files = self
                 .desired
                 .files
@@ -597,17 +657,7 @@ impl Locked<'_> {
                 })
                 .collect();
             (t, files)
-        });
-        Ok(ApplyReport::Done(Box::new(Done {
-            outcome: Outcome {
-                state: recorder.state.clone(),
-                ..outcome
-            },
-            rollouts,
-            tagging,
-            rollback,
-            outdated,
-        })))
+        })
     }
 
     /// After a walk that succeeded: waits for the rollout of every service it created or

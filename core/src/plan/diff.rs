@@ -275,6 +275,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         notes: Vec::new(),
         rolls: std::collections::BTreeMap::new(),
         caller: None,
+        destroy: false,
         changes,
     }
 }

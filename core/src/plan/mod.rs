@@ -57,6 +57,11 @@ pub struct Plan {
     /// leaves their capacity to the roll, which restores it when it finishes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rolls: BTreeMap<Address, crate::roll::Recorded>,
+    /// `ecsops destroy`'s plan: nothing is desired, everything recorded goes. It changes how
+    /// the plan reads ("nothing to destroy", not "matches the manifest"); not in the plan JSON,
+    /// since a destroy neither prints its plan as JSON nor saves it.
+    #[serde(skip)]
+    pub destroy: bool,
 }
 
 impl Plan {
@@ -81,6 +86,7 @@ impl Plan {
             promoted_from: None,
             notes: Vec::new(),
             rolls: BTreeMap::new(),
+            destroy: false,
         }
     }
 
@@ -89,6 +95,23 @@ impl Plan {
         self.changes
             .iter()
             .any(|c| c.action != Action::NoOp || c.moved_from.is_some())
+    }
+
+    /// The recorded resources the refresh found deleted outside ecsops that the plan does not
+    /// make again (a destroy's, or ones no longer in the manifest): the state the plan starts
+    /// from no longer records them, so an apply of it forgets them, changes or not.
+    pub fn forgotten(&self) -> Vec<Address> {
+        self.drift
+            .iter()
+            .filter(|d| d.deleted)
+            .filter(|d| {
+                !self.changes.iter().any(|c| {
+                    c.action != Action::NoOp
+                        && (c.address == d.address || c.moved_from.as_ref() == Some(&d.address))
+                })
+            })
+            .map(|d| d.address.clone())
+            .collect()
     }
 }
 
@@ -240,5 +263,39 @@ impl Summary {
             "Plan: {} to create, {} to update, {} to replace, {} to delete{revisions}.",
             self.create, self.update, self.replace, self.delete
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deleted(address: &str) -> Drift {
+        Drift {
+            address: Address::from(address),
+            kind: Kind::LogGroup,
+            deleted: true,
+            attributes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn forgotten_are_the_resources_deleted_outside_that_the_plan_does_not_make_again() {
+        let create = ResourceChange {
+            address: Address::from("log_group[a]"),
+            kind: Kind::LogGroup,
+            action: Action::Create,
+            moved_from: None,
+            replace_because: Vec::new(),
+            attributes: Vec::new(),
+            depends_on: Vec::new(),
+        };
+        let mut plan = Plan::for_tests(vec![create], 3);
+        plan.drift = vec![deleted("log_group[a]"), deleted("log_group[b]")];
+        plan.drift.push(Drift {
+            deleted: false,
+            ..deleted("log_group[c]")
+        });
+        assert_eq!(plan.forgotten(), [Address::from("log_group[b]")]);
     }
 }

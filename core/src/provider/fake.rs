@@ -17,7 +17,8 @@ use crate::state::ResourceState;
 struct Inner {
     resources: BTreeMap<Address, Live>,
     next: u64,
-    failures: BTreeMap<Address, String>,
+    /// Per address: the operation that fails (any when `None`) and AWS's error code.
+    failures: BTreeMap<Address, (Option<&'static str>, String)>,
     calls: Vec<String>,
 }
 
@@ -70,7 +71,15 @@ impl FakeProvider {
     pub fn fail_next(&self, address: &Address, code: &str) {
         self.lock()
             .failures
-            .insert(address.clone(), code.to_owned());
+            .insert(address.clone(), (None, code.to_owned()));
+    }
+
+    /// The next `operation` (`create`, `delete`, ...) on `address` fails with AWS error `code`;
+    /// other operations on it succeed until then (a replacement whose destroy works).
+    pub fn fail_next_op(&self, operation: &'static str, address: &Address, code: &str) {
+        self.lock()
+            .failures
+            .insert(address.clone(), (Some(operation), code.to_owned()));
     }
 
     /// Runs `hook` when the next operation on `address` starts.
@@ -112,8 +121,12 @@ impl FakeProvider {
         }
         let mut inner = self.lock();
         inner.calls.push(format!("{operation} {address}"));
-        match inner.failures.remove(address) {
-            Some(code) => Err(ProviderError::Aws {
+        let fails = inner
+            .failures
+            .get(address)
+            .is_some_and(|(op, _)| op.is_none_or(|op| op == operation));
+        match fails.then(|| inner.failures.remove(address)).flatten() {
+            Some((_, code)) => Err(ProviderError::Aws {
                 address: address.clone(),
                 operation,
                 code,

@@ -1,8 +1,10 @@
 //! The JSON report of `apply`, `destroy` and `rollback` (`--format json`): how the command
-//! ended, what was done, what failed and what was not started, per resource address and
-//! action, and each service's rollout. One document whatever the ending, so that a pipeline
+//! ended, what was done, what failed, what was destroyed to be replaced and not made again, and
+//! what was not started, per resource address and action, and each service's rollout. One document whatever the ending, so that a pipeline
 //! reads stdout the same way after a failure; versioned like the other reports
 //! (`docs/json-output.md`).
+
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -44,6 +46,10 @@ struct Document<'a> {
     done: Vec<Step<'a>>,
     failed: Vec<Step<'a>>,
     not_started: Vec<Step<'a>>,
+    /// Replacements whose old resource is gone and whose new one was not made.
+    destroyed_not_recreated: Vec<Step<'a>>,
+    /// Recorded resources found deleted outside ecsops, which the state no longer records.
+    forgotten: &'a [Address],
     rollouts: &'a [RolloutResult],
     /// Instance groups whose running instances the new launch template leaves outdated, for a
     /// pipeline to run `ecsops roll` after.
@@ -87,6 +93,8 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         done: Vec::new(),
         failed: Vec::new(),
         not_started: Vec::new(),
+        destroyed_not_recreated: Vec::new(),
+        forgotten: &[],
         rollouts: &[],
         outdated: Vec::new(),
     };
@@ -131,11 +139,16 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 "applied"
             };
             if !outcome.succeeded() {
-                doc.error = Some(format!(
+                let mut error = format!(
                     "{} failed, {} not started",
                     outcome.failed.len(),
                     outcome.not_started.len()
-                ));
+                );
+                let gone = outcome.destroyed_not_recreated.len();
+                if gone > 0 {
+                    let _ = write!(error, ", {gone} destroyed and not re-created");
+                }
+                doc.error = Some(error);
             } else if !unfinished.is_empty() {
                 doc.error = Some(format!(
                     "the rollout did not complete: {}",
@@ -146,6 +159,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 doc.tag = Some(name);
             }
             doc.rollouts = &done.rollouts;
+            doc.forgotten = &done.forgotten;
             doc.outdated = done
                 .outdated
                 .iter()
@@ -161,6 +175,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         doc.serial = Some(o.state.serial);
         doc.done = steps(&o.done);
         doc.not_started = steps(&o.not_started);
+        doc.destroyed_not_recreated = steps(&o.destroyed_not_recreated);
         doc.failed = o
             .failed
             .iter()
@@ -199,6 +214,7 @@ pub(crate) fn example() -> Done {
                 },
             }],
             not_started: vec![(Address::from("alarm[api]"), Action::Create)],
+            destroyed_not_recreated: vec![(Address::from("listener_rule[api]"), Action::Replace)],
             interrupted: false,
             retirements: Vec::new(),
         },
@@ -247,6 +263,7 @@ pub(crate) fn example() -> Done {
         },
         rollback: None,
         outdated: vec![("default".to_owned(), 2)],
+        forgotten: vec![Address::from("log_group.service[old]")],
     }
 }
 
@@ -263,9 +280,18 @@ mod tests {
             serde_json::from_str(&json("acc", Operation::Apply, Ended::Done(&done))).expect("json");
         // The walk's own failure comes first.
         assert_eq!(v["result"], "failed");
+        assert_eq!(
+            v["error"],
+            "1 failed, 1 not started, 1 destroyed and not re-created"
+        );
+        assert_eq!(
+            v["destroyed_not_recreated"],
+            json!([{"address": "listener_rule[api]", "action": "replace"}])
+        );
         let mut done = example();
         done.outcome.failed.clear();
         done.outcome.not_started.clear();
+        done.outcome.destroyed_not_recreated.clear();
         let v: Value =
             serde_json::from_str(&json("acc", Operation::Apply, Ended::Done(&done))).expect("json");
         assert_eq!(v["result"], "rollout_failed");

@@ -103,6 +103,7 @@ mod tests {
                 Address::from("autoscaling_group[default]"),
                 crate::roll::example(),
             )]),
+            destroy: false,
         }
     }
 

@@ -40,6 +40,19 @@ pub enum Compared {
 
 /// The sentence after "No changes.": what was compared, and found to match.
 fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
+    if plan.destroy {
+        return if plan.prior_state.is_none() {
+            format!(
+                "Nothing to destroy: `{}` has no state.",
+                printable(&plan.environment)
+            )
+        } else if plan.drift.iter().any(|d| d.deleted) {
+            "Nothing left to destroy: the recorded resources were already deleted outside ecsops."
+                .to_owned()
+        } else {
+            "Nothing to destroy: the state records no resources.".to_owned()
+        };
+    }
     match (&plan.promoted_from, &plan.base_revision, compared) {
         (Some(from), _, _) => format!(
             "Promoting {}'s manifests would change nothing.",

@@ -39,6 +39,9 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
                 printable(&p.lineage)
             );
         }
+        None if plan.destroy => {
+            let _ = writeln!(out, "ecsops plan for {environment} (no state)");
+        }
         None => {
             let _ = writeln!(
                 out,
@@ -132,11 +135,11 @@ fn drift(out: &mut String, plan: &Plan, paint: Painter) {
         return;
     }
     out.push('\n');
-    out.push_str(
-        &paint.bold(
-            "Changed outside ecsops since the last apply (drift); the plan below repairs it:",
-        ),
-    );
+    out.push_str(&paint.bold(if plan.destroy {
+        "Changed outside ecsops since the last apply (drift):"
+    } else {
+        "Changed outside ecsops since the last apply (drift); the plan below repairs it:"
+    }));
     out.push('\n');
     for d in &plan.drift {
         let address = printable(d.address.as_str());
@@ -540,6 +543,43 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         assert!(
             !render(&p, true, Compared::Live).contains("No changes.\u{1b}"),
             "styles close"
+        );
+    }
+
+    #[test]
+    fn a_destroy_with_nothing_to_destroy_says_so_not_that_the_manifest_matches() {
+        let mut p = plan(vec![]);
+        p.summary = crate::plan::Summary::default();
+        p.destroy = true;
+        assert_eq!(
+            render(&p, false, Compared::Live),
+            "ecsops plan for acc (state serial 3, lineage L)\n\n\
+             No changes. Nothing to destroy: the state records no resources.\n\n\
+             Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.\n"
+        );
+        p.drift = vec![crate::plan::Drift {
+            address: Address::from("vpc"),
+            kind: crate::graph::Kind::Vpc,
+            deleted: true,
+            attributes: Vec::new(),
+        }];
+        let text = render(&p, false, Compared::Live);
+        assert!(
+            text.contains(
+                "Changed outside ecsops since the last apply (drift):\n  # vpc was deleted outside ecsops\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("No changes. Nothing left to destroy: the recorded resources were already deleted outside ecsops."),
+            "{text}"
+        );
+        p.drift.clear();
+        p.prior_state = None;
+        let text = render(&p, false, Compared::Live);
+        assert!(
+            text.starts_with("ecsops plan for acc (no state)\n\nNo changes. Nothing to destroy: `acc` has no state.\n"),
+            "{text}"
         );
     }
 
