@@ -126,6 +126,7 @@ impl LocalBackend {
         expected: Option<&Version>,
         keep: bool,
     ) -> Result<Version, StateError> {
+        check_environment(&self.environment, state)?;
         self.ensure_dir()?;
         let mutex_path = self.dir.join(format!("{}.write-lock", self.environment));
         let mutex = OpenOptions::new()
@@ -283,6 +284,19 @@ fn unknown_holder(ours: &LockInfo) -> LockInfo {
     }
 }
 
+/// The first rule of every backend's write, before it reads or creates anything: only a
+/// document of this environment is written, whatever is stored (nothing, a state, or one that
+/// does not parse), so what is stored as `environment`'s always says so.
+pub(super) fn check_environment(environment: &str, new: &State) -> Result<(), StateError> {
+    if new.environment == environment {
+        return Ok(());
+    }
+    Err(StateError::WrongEnvironment {
+        environment: environment.to_owned(),
+        given: new.environment.clone(),
+    })
+}
+
 /// The rules every backend applies before writing, on the stored document as read (`raw`: its
 /// bytes and version). A document that does not parse may only be replaced by a writer naming
 /// its version, one that read it and chose to overwrite it (`state push --force`).
@@ -363,6 +377,14 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
         return Err(corrupt("format version 0 does not exist".to_owned()));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    // Only an ecsops before the environment check wrote one (a push of another environment's
+    // document): acting on it would plan and tag that environment's resources as this one's.
+    if state.environment != environment {
+        return Err(corrupt(format!(
+            "it is the state of `{}`, not of `{environment}`",
+            state.environment
+        )));
+    }
     // Older formats are subsets of this one: the next write stores them in this format.
     state.version = STATE_VERSION;
     Ok(state)
@@ -421,6 +443,48 @@ mod tests {
         let revision = state.revision.expect("the revision");
         assert!(!revision.dirty);
         assert_eq!(revision.tag, None);
+    }
+
+    #[test]
+    fn a_stored_document_of_another_environment_reads_as_not_valid() {
+        let err = parse("qa", "here", &document(2, "")).expect_err("`acc`'s document in `qa`");
+        assert!(
+            matches!(&err, StateError::Corrupt { reason, .. }
+                if reason == "it is the state of `acc`, not of `qa`"),
+            "{err}"
+        );
+    }
+
+    /// Whatever is stored: a forced push over a state that does not parse included.
+    #[test]
+    fn a_document_of_another_environment_is_never_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = LocalBackend::new(dir.path().join("state"), "qa");
+        let acc = parse("acc", "here", &document(2, "")).expect("`acc`'s document");
+        let refused = |expected: Option<&Version>| {
+            let err = backend
+                .write(&acc, expected, true)
+                .expect_err("`acc`'s document is never written as `qa`'s");
+            assert!(
+                matches!(&err, StateError::WrongEnvironment { environment, given }
+                    if environment == "qa" && given == "acc"),
+                "{err}"
+            );
+        };
+        refused(None);
+        assert!(!dir.path().join("state").exists(), "nothing created");
+        let mut qa = acc.clone();
+        qa.environment = "qa".to_owned();
+        let version = backend.write(&qa, None, true).expect("`qa`'s own document");
+        refused(Some(&version));
+        let truncated = b"{\"version\": 2, \"lin";
+        std::fs::write(backend.state_path(), truncated).expect("truncate");
+        let raw = backend.read_raw().expect("raw").map(|(_, v)| v);
+        refused(raw.as_ref());
+        assert_eq!(
+            std::fs::read(backend.state_path()).expect("state"),
+            truncated
+        );
     }
 
     #[test]

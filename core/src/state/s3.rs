@@ -20,7 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::State;
 use super::backend::{HistoryEntry, Stored, Version, s3_key};
 use super::error::StateError;
-use super::local::{check_replace, parse, serialize};
+use super::local::{check_environment, check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws::identity::configure;
@@ -212,6 +212,7 @@ impl S3Backend {
         state: &State,
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
+        check_environment(&self.environment, state)?;
         let raw = self.read_raw().await?;
         let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
         check_replace(
