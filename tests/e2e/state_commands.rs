@@ -1,7 +1,7 @@
 //! The state commands through the real binary, on the local default and on S3 (moto):
 //! `lock`, `unlock`, `state list/show/pull/push/history`, a stale lock that only the right id
-//! removes, a push killed mid-write that leaves the old or the new state, never a torn one, and
-//! a document of another environment refused.
+//! removes, a push killed mid-write that leaves the old or the new state, never a torn one, a
+//! document of another environment refused, and a push kept in the history as a push.
 
 use std::time::Duration;
 
@@ -777,4 +777,57 @@ fn a_stored_state_of_another_environment_is_refused_until_replaced() {
     let stored = std::fs::read_to_string(ws.path().join(".ecsops/state/qa.json")).expect("state");
     let stored: Value = serde_json::from_str(&stored).expect("JSON");
     assert_eq!(stored["environment"], "qa");
+}
+
+/// A pushed document records the apply that wrote it originally; its kept version is the
+/// push's, without that apply's summary: `state push` in the text form, no `summary` in JSON.
+fn a_push_is_kept_as_a_push(ws: &Workspace, env: &[(&str, String)]) {
+    let run = |args: &[&str]| ws.ecsops_env(args, env);
+    let mut applied = document(77, 1);
+    applied["version"] = json!(2);
+    applied["revision"] = json!({"commit": "0123456789abcdef0123456789abcdef01234567",
+        "tag": "ecsops/acc/77", "operation": "apply", "result": "applied",
+        "applied_at": "2026-11-24T10:00:00Z", "applied_by": "ci@runner-7"});
+    ws.write("pull2.json", &applied.to_string());
+    run(&["state", "push", "acc", &arg(ws, "pull2.json")]).expect_code(0);
+
+    let out = run(&["state", "history", "acc", "--format", "json"]);
+    let history: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
+    let kept = &history["versions"][0];
+    assert_eq!(kept["serial"], 77, "{history}");
+    assert!(
+        kept.get("summary").is_none(),
+        "a push has no summary: {kept}"
+    );
+    assert!(
+        kept["who"].as_str().is_some_and(|w| w.contains('@')),
+        "{kept}"
+    );
+    let out = run(&["state", "history", "acc"]);
+    let line = out
+        .expect_code(0)
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("serial 77 "))
+        .unwrap_or_else(|| panic!("no serial 77 in\n{}", out.stdout))
+        .to_owned();
+    assert!(line.contains(" state push "), "{line}");
+    assert!(!line.contains("ecsops/acc/77"), "{line}");
+    // The document itself is stored as pushed: the revision its resources were applied at.
+    let pulled: Value = serde_json::from_str(&run(&["state", "pull", "acc"]).stdout).expect("pull");
+    assert_eq!(pulled["revision"]["tag"], "ecsops/acc/77");
+}
+
+#[test]
+fn state_history_records_a_push_as_a_push_on_the_local_default() {
+    a_push_is_kept_as_a_push(&workspace(), &[]);
+}
+
+#[test]
+fn state_history_records_a_push_as_a_push_on_s3() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let mut env = guard.server.env();
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/pushed".to_owned()));
+    a_push_is_kept_as_a_push(&workspace(), &env);
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::backend::{HistoryEntry, Stored, Version};
+use super::backend::{HistoryEntry, Stored, Version, WriteKind};
 use super::error::StateError;
 use super::lock::{LockInfo, now, releasable, who};
 use super::{STATE_VERSION, State};
@@ -118,13 +118,13 @@ impl LocalBackend {
     }
 
     /// Writes `state` if the stored document is still the one `expected` names (`None`: there
-    /// must be none yet); `keep`: also as a version in `history/` (an apply's last save, a push;
-    /// not every step of an apply).
+    /// must be none yet), and keeps it as a version in `history/` unless it is a step of an
+    /// apply, with what `kind` says wrote it.
     pub fn write(
         &self,
         state: &State,
         expected: Option<&Version>,
-        keep: bool,
+        kind: WriteKind,
     ) -> Result<Version, StateError> {
         check_environment(&self.environment, state)?;
         self.ensure_dir()?;
@@ -149,15 +149,15 @@ impl LocalBackend {
         write_synced(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path).map_err(|e| io("replace", &path, &e))?;
         sync_dir(&self.dir)?;
-        if keep {
-            self.keep_history(state, &bytes);
+        if kind != WriteKind::Step {
+            self.keep_history(state, &bytes, kind.summary(state));
         }
         drop(mutex);
         Ok(Version(digest(&bytes)))
     }
 
     /// Best effort: history is a convenience, the state itself is already safe.
-    fn keep_history(&self, state: &State, bytes: &[u8]) {
+    fn keep_history(&self, state: &State, bytes: &[u8], summary: Option<String>) {
         let dir = self.history_dir();
         if std::fs::create_dir_all(&dir).is_err() {
             return;
@@ -167,7 +167,7 @@ impl LocalBackend {
         let record = WriteRecord {
             when: now(),
             who: who(),
-            summary: summary(state),
+            summary,
         };
         if let Ok(json) = serde_json::to_vec(&record) {
             let _ = std::fs::write(dir.join(format!("{serial:010}.meta.json")), json);
@@ -390,7 +390,7 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
     Ok(state)
 }
 
-/// What a kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
+/// What an apply's kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
 pub(super) fn summary(state: &State) -> Option<String> {
     let r = state.revision.as_ref()?;
     let what = r
@@ -463,7 +463,7 @@ mod tests {
         let acc = parse("acc", "here", &document(2, "")).expect("`acc`'s document");
         let refused = |expected: Option<&Version>| {
             let err = backend
-                .write(&acc, expected, true)
+                .write(&acc, expected, WriteKind::Push)
                 .expect_err("`acc`'s document is never written as `qa`'s");
             assert!(
                 matches!(&err, StateError::WrongEnvironment { environment, given }
@@ -475,7 +475,9 @@ mod tests {
         assert!(!dir.path().join("state").exists(), "nothing created");
         let mut qa = acc.clone();
         qa.environment = "qa".to_owned();
-        let version = backend.write(&qa, None, true).expect("`qa`'s own document");
+        let version = backend
+            .write(&qa, None, WriteKind::Push)
+            .expect("`qa`'s own document");
         refused(Some(&version));
         let truncated = b"{\"version\": 2, \"lin";
         std::fs::write(backend.state_path(), truncated).expect("truncate");
