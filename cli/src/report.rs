@@ -172,6 +172,14 @@ pub fn error(err: &CliError) {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: {}", restore_help(environment, location));
         }
+        CliError::Ops(OpsError::Statefile(
+            e @ StateError::WrongEnvironment { environment, given },
+        )) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: push a state of `{environment}` (`ecsops state history {environment}` lists its kept versions); `--force` does not override this: the document records `{given}`'s resources, and the next apply of `{environment}` would replace them"
+            );
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");

@@ -1,6 +1,7 @@
 //! The state commands through the real binary, on the local default and on S3 (moto):
 //! `lock`, `unlock`, `state list/show/pull/push/history`, a stale lock that only the right id
-//! removes, and a push killed mid-write that leaves the old or the new state, never a torn one.
+//! removes, a push killed mid-write that leaves the old or the new state, never a torn one, a
+//! document of another environment refused, and a push kept in the history as a push.
 
 use std::time::Duration;
 
@@ -609,4 +610,224 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
     let lock = ws.ecsops_env(&["lock", "acc"], &env);
     lock.expect_code(0);
     lock.expect_in_stdout("is unlocked");
+}
+
+/// `file` of the workspace as an argument.
+fn arg(ws: &Workspace, file: &str) -> String {
+    ws.path()
+        .join(file)
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned()
+}
+
+/// A document of another environment (`acc`'s, pulled) pushed to `qa` (no state yet) and to
+/// `prod` (a state of its own), with and without `--force`: refused, naming both environments
+/// and what to push instead; nothing is written and the lock is released. A document of the
+/// environment itself keeps its lineage when there is no state yet (a backup put back).
+/// `stored_of_qa` lists what the backend holds for `qa`: nothing, after the refusals.
+fn a_document_of_another_environment_is_refused(
+    ws: &Workspace,
+    env: &[(&str, String)],
+    stored_of_qa: &dyn Fn() -> Vec<String>,
+) {
+    let run = |args: &[&str]| ws.ecsops_env(args, env);
+    ws.write("environments/qa.toml", MANIFEST);
+    ws.write("environments/prod.toml", MANIFEST);
+    ws.write("acc1.json", &document(1, 2).to_string());
+    run(&["state", "push", "acc", &arg(ws, "acc1.json")]).expect_code(0);
+    let pulled = run(&["state", "pull", "acc"]);
+    ws.write("acc.json", &pulled.expect_code(0).stdout);
+    let mut prod = document(3, 1);
+    prod["environment"] = json!("prod");
+    prod["lineage"] = json!("0d6c1c9e-7a51-4a39-9f4d-333333333333");
+    ws.write("prod.json", &prod.to_string());
+    run(&["state", "push", "prod", &arg(ws, "prod.json")]).expect_code(0);
+    let prod_before = run(&["state", "pull", "prod"]).stdout;
+
+    let foreign = arg(ws, "acc.json");
+    for target in ["qa", "prod"] {
+        for force in [false, true] {
+            let mut args = vec!["state", "push", target, &foreign];
+            if force {
+                args.push("--force");
+            }
+            let out = run(&args);
+            out.expect_code(1);
+            out.expect_in_stderr(&format!(
+                "error: the document is the state of `acc`, not of `{target}`; nothing was written"
+            ));
+            out.expect_in_stderr(&format!(
+                "help: push a state of `{target}` (`ecsops state history {target}` lists its kept versions)"
+            ));
+            out.expect_in_stderr("`--force` does not override this");
+            assert!(!out.stdout.contains("wrote serial"), "{}", out.stdout);
+            run(&["lock", target])
+                .expect_code(0)
+                .expect_in_stdout(&format!("`{target}` is unlocked"));
+        }
+    }
+    run(&["state", "pull", "qa"])
+        .expect_code(1)
+        .expect_in_stderr("`qa` has no state yet");
+    let history = run(&["state", "history", "qa", "--format", "json"]);
+    let history: Value = serde_json::from_str(&history.expect_code(0).stdout).expect("JSON");
+    assert_eq!(history["versions"], json!([]), "nothing kept for `qa`");
+    assert_eq!(stored_of_qa(), Vec::<String>::new());
+    assert_eq!(
+        run(&["state", "pull", "prod"]).stdout,
+        prod_before,
+        "`prod` is untouched"
+    );
+    let acc: Value = serde_json::from_str(&run(&["state", "pull", "acc"]).stdout).expect("acc");
+    assert_eq!(acc["serial"], 1, "`acc` is untouched");
+
+    let mut backup = document(7, 1);
+    backup["environment"] = json!("qa");
+    backup["lineage"] = json!("0d6c1c9e-7a51-4a39-9f4d-444444444444");
+    ws.write("qa.json", &backup.to_string());
+    run(&["state", "push", "qa", &arg(ws, "qa.json")])
+        .expect_code(0)
+        .expect_in_stdout("wrote serial 7 of `qa`");
+    let qa: Value = serde_json::from_str(&run(&["state", "pull", "qa"]).stdout).expect("qa");
+    assert_eq!(
+        (&qa["environment"], &qa["lineage"]),
+        (&json!("qa"), &backup["lineage"])
+    );
+}
+
+#[test]
+fn state_push_refuses_a_document_of_another_environment_on_the_local_default() {
+    let ws = workspace();
+    let dir = ws.path().join(".ecsops/state");
+    a_document_of_another_environment_is_refused(&ws, &[], &|| {
+        let mut found: Vec<String> = std::fs::read_dir(&dir)
+            .expect("state dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("qa.") || n.starts_with(".qa."))
+            .collect();
+        if dir.join("history/qa").exists() {
+            found.push("history/qa".to_owned());
+        }
+        found
+    });
+}
+
+#[test]
+fn state_push_refuses_a_document_of_another_environment_on_s3() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    let mut env = guard.server.env();
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/foreign".to_owned()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let s3 = guard.server.s3();
+    a_document_of_another_environment_is_refused(&ws, &env, &|| {
+        rt.block_on(
+            s3.list_object_versions()
+                .bucket("ecsops-state")
+                .prefix("foreign/qa/")
+                .send(),
+        )
+        .expect("list")
+        .versions()
+        .iter()
+        .filter_map(|v| v.key().map(str::to_owned))
+        .collect()
+    });
+}
+
+/// What an older ecsops left behind: `qa`'s stored state says it is `acc`'s. It is refused
+/// like a state that does not parse (an apply would otherwise act on `acc`'s resources with
+/// `acc`'s ownership), and a forced push of a state of `qa` replaces it.
+#[test]
+fn a_stored_state_of_another_environment_is_refused_until_replaced() {
+    let ws = workspace();
+    ws.write(
+        "environments/qa.toml",
+        &MANIFEST.replace("10.0.0.0/16", "10.1.0.0/16"),
+    );
+    ws.write(".ecsops/state/qa.json", &document(117, 2).to_string());
+    for args in [&["state", "list", "qa"][..], &["diff", "qa", "--offline"]] {
+        let out = ws.ecsops(args);
+        out.expect_code(1);
+        out.expect_in_stderr(
+            "is not a valid state document: it is the state of `acc`, not of `qa`",
+        );
+        out.expect_in_stderr("restore one with `ecsops state push qa FILE --force`");
+    }
+    let mut own = document(1, 1);
+    own["environment"] = json!("qa");
+    ws.write("qa.json", &own.to_string());
+    ws.ecsops(&["state", "push", "qa", &arg(&ws, "qa.json")])
+        .expect_code(1)
+        .expect_in_stderr("it is the state of `acc`, not of `qa`");
+    ws.ecsops(&["state", "push", "qa", &arg(&ws, "qa.json"), "--force"])
+        .expect_code(0);
+    let out = ws.ecsops(&["state", "list", "qa", "--format", "json"]);
+    let qa: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
+    assert_eq!(
+        qa["resources"][0]["address"],
+        "log_group.service[svc-00000]"
+    );
+    let stored = std::fs::read_to_string(ws.path().join(".ecsops/state/qa.json")).expect("state");
+    let stored: Value = serde_json::from_str(&stored).expect("JSON");
+    assert_eq!(stored["environment"], "qa");
+}
+
+/// A pushed document records the apply that wrote it originally; its kept version is the
+/// push's, without that apply's summary: `state push` in the text form, no `summary` in JSON.
+fn a_push_is_kept_as_a_push(ws: &Workspace, env: &[(&str, String)]) {
+    let run = |args: &[&str]| ws.ecsops_env(args, env);
+    let mut applied = document(77, 1);
+    applied["version"] = json!(2);
+    applied["revision"] = json!({"commit": "0123456789abcdef0123456789abcdef01234567",
+        "tag": "ecsops/acc/77", "operation": "apply", "result": "applied",
+        "applied_at": "2026-11-24T10:00:00Z", "applied_by": "ci@runner-7"});
+    ws.write("pull2.json", &applied.to_string());
+    run(&["state", "push", "acc", &arg(ws, "pull2.json")]).expect_code(0);
+
+    let out = run(&["state", "history", "acc", "--format", "json"]);
+    let history: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
+    let kept = &history["versions"][0];
+    assert_eq!(kept["serial"], 77, "{history}");
+    assert!(
+        kept.get("summary").is_none(),
+        "a push has no summary: {kept}"
+    );
+    assert!(
+        kept["who"].as_str().is_some_and(|w| w.contains('@')),
+        "{kept}"
+    );
+    let out = run(&["state", "history", "acc"]);
+    let line = out
+        .expect_code(0)
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("serial 77 "))
+        .unwrap_or_else(|| panic!("no serial 77 in\n{}", out.stdout))
+        .to_owned();
+    assert!(line.contains(" state push "), "{line}");
+    assert!(!line.contains("ecsops/acc/77"), "{line}");
+    // The document itself is stored as pushed: the revision its resources were applied at.
+    let pulled: Value = serde_json::from_str(&run(&["state", "pull", "acc"]).stdout).expect("pull");
+    assert_eq!(pulled["revision"]["tag"], "ecsops/acc/77");
+}
+
+#[test]
+fn state_history_records_a_push_as_a_push_on_the_local_default() {
+    a_push_is_kept_as_a_push(&workspace(), &[]);
+}
+
+#[test]
+fn state_history_records_a_push_as_a_push_on_s3() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let mut env = guard.server.env();
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/pushed".to_owned()));
+    a_push_is_kept_as_a_push(&workspace(), &env);
 }

@@ -99,7 +99,7 @@ pub struct PushArgs {
     file: String,
     /// Write even if the document's lineage or serial does not follow the stored state (the
     /// stored lineage is kept and the serial moves past the stored one), or over a stored
-    /// state that does not parse.
+    /// state that does not parse. A document of another environment is refused all the same.
     #[arg(long)]
     force: bool,
     #[command(flatten)]

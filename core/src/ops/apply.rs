@@ -241,7 +241,7 @@ pub async fn run(
         rollback,
         repo: repo.as_ref(),
     };
-    let result = run.run(ui, interrupt.as_mut()).await;
+    let result = Box::pin(run.run(ui, interrupt.as_mut())).await;
     let released = target.backend.unlock(&lock.id).await;
     let report = result?;
     released?;

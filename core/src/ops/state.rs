@@ -136,10 +136,16 @@ pub async fn acquire(
     }
 }
 
-/// `state push`: writes `document` as the new state under the lock. Refuses another lineage
-/// and a serial that does not move forward, unless `force` (which keeps the stored lineage and
-/// bumps the serial past the stored one). With `force`, a stored state that does not parse is
-/// replaced: that is how a kept version is restored (its serial moves past every kept one).
+/// `state push`: writes `document` as the new state under the lock, and releases the lock
+/// whatever happens. Refuses a document of another environment, even with `force`: its
+/// resources are that environment's, and the next apply here would replace them (the backend
+/// refuses it, so nothing stored as this environment's can say another). Refuses another
+/// lineage and a serial that does not move forward, unless `force` (which keeps the stored
+/// lineage and bumps the serial past the stored one). With no state yet, the document's lineage
+/// is kept: it is this environment's own (a backup put back), and AWS resources carry it in
+/// their ownership tags. With `force`, a stored state that does not parse is replaced: that is
+/// how a kept version is restored (its serial moves past every kept one). The history keeps
+/// the version as a push, whatever apply the document's revision names.
 pub async fn push(
     target: &Target,
     mut document: State,
@@ -167,7 +173,7 @@ pub async fn push(
             }
             Err(e) => return Err(e),
         };
-        target.backend.write(&document, expected.as_ref()).await?;
+        target.backend.push(&document, expected.as_ref()).await?;
         Ok::<u64, StateError>(document.serial)
     }
     .await;

@@ -36,6 +36,29 @@ pub struct HistoryEntry {
     pub version: String,
 }
 
+/// What a write is: it decides whether the local history keeps the version and what its
+/// history entry says wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A step of an apply: a versioned bucket keeps it, the local history does not.
+    Step,
+    /// An apply's last save: kept, summarised by the revision it records.
+    Apply,
+    /// `state push`: kept, without a summary. The document's revision is the apply that wrote
+    /// its resources (copied from wherever it was pulled), not this write.
+    Push,
+}
+
+impl WriteKind {
+    /// The history entry's summary of a version written as `self`.
+    pub(super) fn summary(self, state: &State) -> Option<String> {
+        match self {
+            Self::Step | Self::Apply => super::local::summary(state),
+            Self::Push => None,
+        }
+    }
+}
+
 /// Where the state is, before connecting to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -190,16 +213,13 @@ impl Backend {
         Ok(raw.map(|(_, v)| v))
     }
 
-    /// Writes a version to keep in the history: an apply's last save, a push.
+    /// Writes an apply's last save, kept in the history with the revision it records.
     pub async fn write(
         &self,
         state: &State,
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
-        match self {
-            Self::Local(b) => b.write(state, expected, true),
-            Self::S3(b) => b.write(state, expected).await,
-        }
+        self.write_as(state, expected, WriteKind::Apply).await
     }
 
     /// Writes a step of an apply: saved like any write, not kept in the local history (a
@@ -209,9 +229,28 @@ impl Backend {
         state: &State,
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
+        self.write_as(state, expected, WriteKind::Step).await
+    }
+
+    /// Writes a pushed document, kept in the history as a push (`state history` shows
+    /// `state push`, not the apply the document's revision names).
+    pub async fn push(
+        &self,
+        state: &State,
+        expected: Option<&Version>,
+    ) -> Result<Version, StateError> {
+        self.write_as(state, expected, WriteKind::Push).await
+    }
+
+    async fn write_as(
+        &self,
+        state: &State,
+        expected: Option<&Version>,
+        kind: WriteKind,
+    ) -> Result<Version, StateError> {
         match self {
-            Self::Local(b) => b.write(state, expected, false),
-            Self::S3(b) => b.write(state, expected).await,
+            Self::Local(b) => b.write(state, expected, kind),
+            Self::S3(b) => b.write(state, expected, kind).await,
         }
     }
 

@@ -45,6 +45,10 @@ pub enum StateError {
         given: String,
         stored: String,
     },
+    /// A document of another environment: its resources are that environment's, so an apply of
+    /// this one would replace them, and its ownership (environment, lineage) would claim them.
+    #[error("the document is the state of `{given}`, not of `{environment}`; nothing was written")]
+    WrongEnvironment { environment: String, given: String },
     /// A write that does not move the serial forward.
     #[error("serial {given} is not newer than the stored serial {stored} of `{environment}`")]
     StaleSerial {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::backend::{HistoryEntry, Stored, Version};
+use super::backend::{HistoryEntry, Stored, Version, WriteKind};
 use super::error::StateError;
 use super::lock::{LockInfo, now, releasable, who};
 use super::{STATE_VERSION, State};
@@ -118,14 +118,15 @@ impl LocalBackend {
     }
 
     /// Writes `state` if the stored document is still the one `expected` names (`None`: there
-    /// must be none yet); `keep`: also as a version in `history/` (an apply's last save, a push;
-    /// not every step of an apply).
+    /// must be none yet), and keeps it as a version in `history/` unless it is a step of an
+    /// apply, with what `kind` says wrote it.
     pub fn write(
         &self,
         state: &State,
         expected: Option<&Version>,
-        keep: bool,
+        kind: WriteKind,
     ) -> Result<Version, StateError> {
+        check_environment(&self.environment, state)?;
         self.ensure_dir()?;
         let mutex_path = self.dir.join(format!("{}.write-lock", self.environment));
         let mutex = OpenOptions::new()
@@ -148,15 +149,15 @@ impl LocalBackend {
         write_synced(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path).map_err(|e| io("replace", &path, &e))?;
         sync_dir(&self.dir)?;
-        if keep {
-            self.keep_history(state, &bytes);
+        if kind != WriteKind::Step {
+            self.keep_history(state, &bytes, kind.summary(state));
         }
         drop(mutex);
         Ok(Version(digest(&bytes)))
     }
 
     /// Best effort: history is a convenience, the state itself is already safe.
-    fn keep_history(&self, state: &State, bytes: &[u8]) {
+    fn keep_history(&self, state: &State, bytes: &[u8], summary: Option<String>) {
         let dir = self.history_dir();
         if std::fs::create_dir_all(&dir).is_err() {
             return;
@@ -166,7 +167,7 @@ impl LocalBackend {
         let record = WriteRecord {
             when: now(),
             who: who(),
-            summary: summary(state),
+            summary,
         };
         if let Ok(json) = serde_json::to_vec(&record) {
             let _ = std::fs::write(dir.join(format!("{serial:010}.meta.json")), json);
@@ -283,6 +284,19 @@ fn unknown_holder(ours: &LockInfo) -> LockInfo {
     }
 }
 
+/// The first rule of every backend's write, before it reads or creates anything: only a
+/// document of this environment is written, whatever is stored (nothing, a state, or one that
+/// does not parse), so what is stored as `environment`'s always says so.
+pub(super) fn check_environment(environment: &str, new: &State) -> Result<(), StateError> {
+    if new.environment == environment {
+        return Ok(());
+    }
+    Err(StateError::WrongEnvironment {
+        environment: environment.to_owned(),
+        given: new.environment.clone(),
+    })
+}
+
 /// The rules every backend applies before writing, on the stored document as read (`raw`: its
 /// bytes and version). A document that does not parse may only be replaced by a writer naming
 /// its version, one that read it and chose to overwrite it (`state push --force`).
@@ -363,12 +377,20 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
         return Err(corrupt("format version 0 does not exist".to_owned()));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    // Only an ecsops before the environment check wrote one (a push of another environment's
+    // document): acting on it would plan and tag that environment's resources as this one's.
+    if state.environment != environment {
+        return Err(corrupt(format!(
+            "it is the state of `{}`, not of `{environment}`",
+            state.environment
+        )));
+    }
     // Older formats are subsets of this one: the next write stores them in this format.
     state.version = STATE_VERSION;
     Ok(state)
 }
 
-/// What a kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
+/// What an apply's kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
 pub(super) fn summary(state: &State) -> Option<String> {
     let r = state.revision.as_ref()?;
     let what = r
@@ -422,6 +444,50 @@ mod tests {
         let revision = state.revision.expect("the revision");
         assert!(!revision.dirty);
         assert_eq!(revision.tag, None);
+    }
+
+    #[test]
+    fn a_stored_document_of_another_environment_reads_as_not_valid() {
+        let err = parse("qa", "here", &document(2, "")).expect_err("`acc`'s document in `qa`");
+        assert!(
+            matches!(&err, StateError::Corrupt { reason, .. }
+                if reason == "it is the state of `acc`, not of `qa`"),
+            "{err}"
+        );
+    }
+
+    /// Whatever is stored: a forced push over a state that does not parse included.
+    #[test]
+    fn a_document_of_another_environment_is_never_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = LocalBackend::new(dir.path().join("state"), "qa");
+        let acc = parse("acc", "here", &document(2, "")).expect("`acc`'s document");
+        let refused = |expected: Option<&Version>| {
+            let err = backend
+                .write(&acc, expected, WriteKind::Push)
+                .expect_err("`acc`'s document is never written as `qa`'s");
+            assert!(
+                matches!(&err, StateError::WrongEnvironment { environment, given }
+                    if environment == "qa" && given == "acc"),
+                "{err}"
+            );
+        };
+        refused(None);
+        assert!(!dir.path().join("state").exists(), "nothing created");
+        let mut qa = acc.clone();
+        qa.environment = "qa".to_owned();
+        let version = backend
+            .write(&qa, None, WriteKind::Push)
+            .expect("`qa`'s own document");
+        refused(Some(&version));
+        let truncated = b"{\"version\": 2, \"lin";
+        std::fs::write(backend.state_path(), truncated).expect("truncate");
+        let raw = backend.read_raw().expect("raw").map(|(_, v)| v);
+        refused(raw.as_ref());
+        assert_eq!(
+            std::fs::read(backend.state_path()).expect("state"),
+            truncated
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod lock;
 pub mod outputs;
 pub mod s3;
 
-pub use backend::{Backend, HistoryEntry, Location, Stored, Version};
+pub use backend::{Backend, HistoryEntry, Location, Stored, Version, WriteKind};
 pub use document::{
     ApplyResult, Operation, ResourceState, Revision, RolledBackTo, STATE_VERSION, State,
 };

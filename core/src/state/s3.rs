@@ -18,9 +18,9 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::State;
-use super::backend::{HistoryEntry, Stored, Version, s3_key};
+use super::backend::{HistoryEntry, Stored, Version, WriteKind, s3_key};
 use super::error::StateError;
-use super::local::{check_replace, parse, serialize};
+use super::local::{check_environment, check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws;
@@ -208,11 +208,15 @@ impl S3Backend {
             .map(|(bytes, etag)| (bytes, Version(etag))))
     }
 
+    /// Writes `state` if the stored document is still the one `expected` names (`None`: there
+    /// must be none yet); its metadata says what `kind` says wrote it.
     pub async fn write(
         &self,
         state: &State,
         expected: Option<&Version>,
+        kind: WriteKind,
     ) -> Result<Version, StateError> {
+        check_environment(&self.environment, state)?;
         let raw = self.read_raw().await?;
         let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
         check_replace(
@@ -231,7 +235,7 @@ impl S3Backend {
             .metadata("serial", state.serial.to_string())
             .metadata("who", who())
             .metadata("when", now())
-            .metadata("summary", super::local::summary(state).unwrap_or_default())
+            .metadata("summary", kind.summary(state).unwrap_or_default())
             .body(ByteStream::from(serialize(state)));
         let put = match expected {
             Some(v) => put.if_match(&v.0),
