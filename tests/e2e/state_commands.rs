@@ -555,7 +555,8 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     let pulled: Value =
         serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
     assert_eq!(pulled["serial"], 1, "nothing was written");
-    // Forced: written under the stored lineage, its serial moved past the stored one.
+    // Forced: written with its own lineage (its resources' ownership tags carry it), its serial
+    // moved past the stored one.
     let out = push(&["state", "push", "acc", "-", "--force"]);
     assert_eq!(
         out.status.code(),
@@ -565,7 +566,7 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     );
     let pulled: Value =
         serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
-    assert_eq!(pulled["lineage"], "0d6c1c9e-7a51-4a39-9f4d-111111111111");
+    assert_eq!(pulled["lineage"], "99999999-0000-4000-8000-000000000000");
     assert_eq!(pulled["serial"], 5);
     assert_eq!(
         pulled["resources"].as_object().map(serde_json::Map::len),

@@ -140,10 +140,11 @@ pub async fn acquire(
 /// whatever happens. Refuses a document of another environment, even with `force`: its
 /// resources are that environment's, and the next apply here would replace them (the backend
 /// refuses it, so nothing stored as this environment's can say another). Refuses another
-/// lineage and a serial that does not move forward, unless `force` (which keeps the stored
-/// lineage and bumps the serial past the stored one). With no state yet, the document's lineage
-/// is kept: it is this environment's own (a backup put back), and AWS resources carry it in
-/// their ownership tags. With `force`, a stored state that does not parse is replaced: that is
+/// lineage and a serial that does not move forward, unless `force`, which writes the document's
+/// lineage (as Terraform does): the resources it records carry that lineage in their ownership
+/// tags, so keeping the stored one would make every one of them foreign (a state lost, then a
+/// failed apply that started a new one, then the backup pushed back). The serial still moves
+/// past the stored one. With no state yet, the document's lineage is kept likewise. With `force`, a stored state that does not parse is replaced: that is
 /// how a kept version is restored (its serial moves past every kept one). The history keeps
 /// the version as a push, whatever apply the document's revision names.
 pub async fn push(
@@ -156,7 +157,6 @@ pub async fn push(
         let expected = match target.backend.read().await {
             Ok(Some(c)) => {
                 if force {
-                    document.lineage.clone_from(&c.state.lineage);
                     document.serial = document.serial.max(c.state.serial + 1);
                 }
                 Some(c.version)
@@ -173,7 +173,10 @@ pub async fn push(
             }
             Err(e) => return Err(e),
         };
-        target.backend.push(&document, expected.as_ref()).await?;
+        target
+            .backend
+            .push(&document, expected.as_ref(), force)
+            .await?;
         Ok::<u64, StateError>(document.serial)
     }
     .await;

@@ -47,6 +47,9 @@ pub enum WriteKind {
     /// `state push`: kept, without a summary. The document's revision is the apply that wrote
     /// its resources (copied from wherever it was pulled), not this write.
     Push,
+    /// `state push --force`: a push that may bring another lineage (the document's own, which
+    /// its resources' ownership tags carry).
+    ForcedPush,
 }
 
 impl WriteKind {
@@ -54,7 +57,7 @@ impl WriteKind {
     pub(super) fn summary(self, state: &State) -> Option<String> {
         match self {
             Self::Step | Self::Apply => super::local::summary(state),
-            Self::Push => None,
+            Self::Push | Self::ForcedPush => None,
         }
     }
 }
@@ -238,8 +241,14 @@ impl Backend {
         &self,
         state: &State,
         expected: Option<&Version>,
+        force: bool,
     ) -> Result<Version, StateError> {
-        self.write_as(state, expected, WriteKind::Push).await
+        let kind = if force {
+            WriteKind::ForcedPush
+        } else {
+            WriteKind::Push
+        };
+        self.write_as(state, expected, kind).await
     }
 
     async fn write_as(

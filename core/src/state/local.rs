@@ -138,7 +138,14 @@ impl LocalBackend {
         mutex.lock().map_err(|e| io("lock", &mutex_path, &e))?;
         let raw = self.read_raw()?;
         let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
-        check_replace(&self.environment, &self.describe(), raw, state, expected)?;
+        check_replace(
+            &self.environment,
+            &self.describe(),
+            raw,
+            state,
+            expected,
+            kind,
+        )?;
         let bytes = serialize(state);
         let path = self.state_path();
         let tmp = self.dir.join(format!(
@@ -306,6 +313,7 @@ pub(super) fn check_replace(
     raw: Option<(&[u8], &Version)>,
     new: &State,
     expected: Option<&Version>,
+    kind: WriteKind,
 ) -> Result<(), StateError> {
     let current = match raw {
         None => None,
@@ -318,7 +326,7 @@ pub(super) fn check_replace(
             Err(e) => return Err(e),
         },
     };
-    check_write(environment, current.as_ref(), new, expected)
+    check_write(environment, current.as_ref(), new, expected, kind)
 }
 
 /// The compare-and-swap rules every backend applies before writing.
@@ -327,11 +335,12 @@ pub(super) fn check_write(
     current: Option<&Stored>,
     new: &State,
     expected: Option<&Version>,
+    kind: WriteKind,
 ) -> Result<(), StateError> {
     match (current, expected) {
         (None, None) => Ok(()),
         (Some(c), Some(v)) if &c.version == v => {
-            if c.state.lineage != new.lineage {
+            if c.state.lineage != new.lineage && kind != WriteKind::ForcedPush {
                 return Err(StateError::LineageMismatch {
                     environment: environment.to_owned(),
                     given: new.lineage.clone(),

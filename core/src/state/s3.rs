@@ -225,6 +225,7 @@ impl S3Backend {
             raw,
             state,
             expected,
+            kind,
         )?;
         let put = self
             .client
