@@ -649,31 +649,19 @@ async fn perform<P: Provider>(
             record(provider.create(spec, seed + 1).await?, effects);
             Ok(())
         }
+        // What the schedule leaves whole (it splits a delete-first replacement into the two
+        // parts above) makes the new resource first. Only a changed kind replaces a versioned
+        // resource (any other change is a new revision), and then the old one goes after; an
+        // overwrite has nothing left to delete.
         Action::Replace => {
             let spec = work.spec.as_ref().ok_or_else(missing_spec)?;
             let prior = work.prior.as_ref().ok_or_else(missing_prior)?;
             // A later seed than the one the old resource was made with: a fresh client token.
-            let seed = seed + 1;
-            match work.kind.replacement() {
-                Replacement::DeleteFirst => {
-                    provider.delete(&work.address, prior).await?;
-                    effects.push(Effect::Removed);
-                    let applied = provider.create(spec, seed).await?;
-                    record(applied, effects);
-                }
-                // Only a changed kind replaces a versioned resource (any other change is a new
-                // revision): the new resource first, then the old one.
-                Replacement::NewRevision => {
-                    let applied = provider.create(spec, seed).await?;
-                    let same = applied.id.as_str() == prior.id.as_deref().unwrap_or_default();
-                    record(applied, effects);
-                    if !same {
-                        provider.delete(&work.address, prior).await?;
-                    }
-                }
-                Replacement::Overwrite => {
-                    record(provider.create(spec, seed).await?, effects);
-                }
+            let applied = provider.create(spec, seed + 1).await?;
+            let same = applied.id.as_str() == prior.id.as_deref().unwrap_or_default();
+            record(applied, effects);
+            if work.kind.replacement() == Replacement::NewRevision && !same {
+                provider.delete(&work.address, prior).await?;
             }
             Ok(())
         }
