@@ -1780,3 +1780,30 @@ async fn an_interrupted_destroy_resumes() {
     assert!(crate::support::census::take(&env.config).await.0.is_empty());
     assert_eq!(remaining(), 0);
 }
+
+#[tokio::test]
+async fn a_lost_state_is_put_back_with_state_push_not_applied_over() {
+    let env = Env::new().await;
+    env.apply();
+    let stored = env.dir().join(".ecsops/state/acceptance.json");
+    let backup = env.dir().join("backup.json");
+    std::fs::rename(&stored, &backup).expect("lose the state");
+    // Applying again meets every resource under the old lineage: refused, and the way back
+    // is named instead of "run it again".
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(1)
+        .expect_in_stderr("belongs to state lineage")
+        .expect_in_stderr("help: resources of this environment belong to another state")
+        .expect_in_stderr("`ecsops state push acceptance FILE --force`");
+    assert!(
+        !out.stderr.contains("run `ecsops apply acceptance` again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.vpcs().await.len(), 1, "no twin VPC");
+    // The failed apply began a state of its own; the backup replaces it, lineage included.
+    let backup = backup.to_str().expect("utf-8");
+    env.run(&["state", "push", ENV, backup, "--force"])
+        .expect_code(0);
+    no_changes(&env);
+}

@@ -20,6 +20,7 @@ use ecsops_core::ops::apply::{
 };
 use ecsops_core::plan::Action;
 use ecsops_core::plan::saved::SavedPlan;
+use ecsops_core::provider::ProviderError;
 use ecsops_core::render;
 use ecsops_core::render::apply_report::{self, Ended};
 use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOptions};
@@ -844,6 +845,20 @@ fn report_outcome(
         for (address, action) in &outcome.not_started {
             anstream::eprintln!("  {address} ({})", action.as_str());
         }
+    }
+    // Resources of this environment that another state lineage owns: running again fails the
+    // same way. Almost always the state was lost or replaced, and the way back is the old one.
+    if outcome
+        .failed
+        .iter()
+        .any(|f| matches!(f.error, ProviderError::ForeignLineage { .. }))
+    {
+        anstream::eprintln!(
+            "help: resources of this environment belong to another state (lineage above): if its state was lost or replaced, put the last good one back with `ecsops state push {} FILE --force` (`ecsops state history {}` lists the kept versions) instead of applying again",
+            outcome.state.environment,
+            outcome.state.environment
+        );
+        return;
     }
     anstream::eprintln!(
         "help: everything finished is saved in the state (serial {}); fix the cause and run `{rerun}` again to continue",
