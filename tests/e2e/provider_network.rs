@@ -586,8 +586,14 @@ async fn delete_removes_everything_in_reverse_order() {
 #[tokio::test]
 async fn failures_are_typed_with_the_aws_code() {
     let moto = moto::moto();
-    // The consistency window must outlast the first request of a fresh moto server, which
-    // loads the EC2 emulation first (seconds on a busy machine).
+    // A fresh moto server loads its EC2 emulation on the first EC2 request (seconds on a busy
+    // machine): made here, so that the consistency window below is spent on retries.
+    let config = crate::support::aws::sdk_config(&moto.server.endpoint).await;
+    ecsops_core::provider::aws::sdk::ec2::Client::new(&config)
+        .describe_vpcs()
+        .send()
+        .await
+        .expect("EC2 answers");
     let provider = crate::support::aws::provider(&moto.server.endpoint, LINEAGE)
         .await
         .with_waits(Waits {
