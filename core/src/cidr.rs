@@ -1,7 +1,7 @@
 //! The subnet arithmetic of the layout, shared by validation (does the convention fit the VPC?)
 //! and the graph (which CIDR each subnet gets): `cidrsubnet` as Terraform defines it, and the
 //! convention of public `10.N.0.0/24`, `10.N.1.0/24`, ... and private `10.N.50.0/24`, ... per
-//! zone.
+//! zone, by position (a zone's recorded range is kept by `plan::cidrs` once it exists).
 
 use std::net::Ipv4Addr;
 

@@ -1554,6 +1554,93 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
     assert_eq!(balancers.load_balancers()[0].vpc_id(), Some(vpcs[0].0));
 }
 
+/// The zone and CIDR of each of the environment's subnets in moto, and their ids by address.
+async fn subnets(env: &Env) -> Vec<(String, String, String)> {
+    let subnets = env
+        .ec2()
+        .describe_subnets()
+        .filters(env_filter())
+        .send()
+        .await
+        .expect("subnets");
+    let mut placed: Vec<(String, String, String)> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            (
+                s.availability_zone().unwrap_or_default().to_owned(),
+                s.cidr_block().unwrap_or_default().to_owned(),
+                s.subnet_id().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    placed.sort();
+    placed
+}
+
+#[tokio::test]
+async fn zones_removed_or_added_anywhere_leave_the_other_zones_subnets_alone() {
+    // moto refuses a subnet whose range another subnet of the VPC holds
+    // (`InvalidSubnet.Conflict`), as AWS does. Ranges by position in the list made dropping
+    // the first zone replace every other zone's subnets into ranges still held.
+    let env = Env::new().await;
+    let zones = "availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]";
+    env.edit(
+        "base.toml",
+        zones,
+        "availability_zones = [\"eu-west-1a\", \"eu-west-1b\", \"eu-west-1c\"]",
+    );
+    env.apply();
+    let ids = |zone: &str| {
+        [
+            env.id(&format!("subnet.public[{zone}]")),
+            env.id(&format!("subnet.private[{zone}]")),
+        ]
+    };
+    let (b, c) = (ids("eu-west-1b"), ids("eu-west-1c"));
+    env.edit(
+        "base.toml",
+        "availability_zones = [\"eu-west-1a\", \"eu-west-1b\", \"eu-west-1c\"]",
+        "availability_zones = [\"eu-west-1b\", \"eu-west-1c\"]",
+    );
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0);
+    no_changes(&env);
+    let expected = |zone: &str, cidrs: [&str; 2], ids: &[String; 2]| {
+        let mut pairs: Vec<(String, String, String)> = cidrs
+            .iter()
+            .zip(ids)
+            .map(|(cidr, id)| (zone.to_owned(), (*cidr).to_owned(), id.clone()))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let mut kept = expected("eu-west-1b", ["10.0.1.0/24", "10.0.51.0/24"], &b);
+    kept.extend(expected("eu-west-1c", ["10.0.2.0/24", "10.0.52.0/24"], &c));
+    assert_eq!(
+        subnets(&env).await,
+        kept,
+        "the other zones keep their subnets and ranges"
+    );
+    assert_eq!(count(&env).await, (1, 1, 1));
+
+    // A zone put back first takes the lowest free ranges; the others stay.
+    env.edit(
+        "base.toml",
+        "availability_zones = [\"eu-west-1b\", \"eu-west-1c\"]",
+        "availability_zones = [\"eu-west-1a\", \"eu-west-1b\", \"eu-west-1c\"]",
+    );
+    env.apply();
+    no_changes(&env);
+    let mut now = expected(
+        "eu-west-1a",
+        ["10.0.0.0/24", "10.0.50.0/24"],
+        &ids("eu-west-1a"),
+    );
+    now.extend(kept);
+    assert_eq!(subnets(&env).await, now);
+}
+
 #[tokio::test]
 async fn sigterm_stops_like_ctrl_c_and_unlocks() {
     let env = Env::new().await;

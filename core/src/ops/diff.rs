@@ -12,7 +12,7 @@ use crate::gitops::guard::{self, Protection, Provenance};
 use crate::graph::{self, Address, Graph};
 use crate::manifest::Manifest;
 use crate::plan::saved::SavedPlan;
-use crate::plan::{self, Plan, PlanInput, ami};
+use crate::plan::{self, Plan, PlanInput, ami, cidrs};
 use crate::provider::Provider;
 use crate::provider::aws::AwsProvider;
 use crate::source::Sources;
@@ -156,6 +156,7 @@ pub(crate) async fn plan(
         }
         None => None,
     };
+    cidrs::hold(&mut graph, &desired.manifest, refreshed.as_ref().or(state));
     let notes = ami::pin(&mut graph, refreshed.as_ref().or(state), resolved.as_ref());
     let mut plan = plan::diff(PlanInput {
         environment,

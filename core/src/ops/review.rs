@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::gitops::Repo;
 use crate::gitops::revision::RevisionTree;
-use crate::plan::{self, PlanInput, ami, baseline};
+use crate::plan::{self, PlanInput, ami, baseline, cidrs};
 use crate::workspace::{Workspace, WorkspaceError};
 
 use super::diff::{Desired, desired};
@@ -99,6 +99,7 @@ pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcom
         .clone_from(&own.network.allow_overlap_with);
     let mut graph = crate::graph::build(&promoted, to)?;
     let state = baseline::applied(&target.graph, to, to);
+    cidrs::hold(&mut graph, &promoted, Some(&state));
     let notes = ami::pin(&mut graph, Some(&state), None);
     let mut plan = plan::diff(PlanInput {
         environment: to,
@@ -129,7 +130,10 @@ fn plan_between(
     let state = was.map(|w| baseline::applied(&w.graph, env, label));
     let notes = head
         .as_mut()
-        .map(|h| ami::pin(&mut h.graph, state.as_ref(), None))
+        .map(|h| {
+            cidrs::hold(&mut h.graph, &h.manifest, state.as_ref());
+            ami::pin(&mut h.graph, state.as_ref(), None)
+        })
         .unwrap_or_default();
     let empty = crate::graph::Graph::default();
     let mut plan = plan::diff(PlanInput {

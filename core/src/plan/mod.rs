@@ -4,6 +4,7 @@
 
 pub mod ami;
 pub mod baseline;
+pub mod cidrs;
 mod diff;
 mod drift;
 pub(crate) mod priorities;
