@@ -506,20 +506,25 @@ async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_bef
     assert!(!plan_for(&graph_with_cidr("10.9.0.0/16"), &saved.state).has_changes());
 }
 
-/// The network of [`graph_with_cidr`] applied, and a provider that holds it.
-async fn applied_network() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
+/// A local state and a fake provider after applying `graph`.
+async fn applied(graph: &Graph) -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
     let (dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
     let first = run_apply(
         &provider,
         &backend,
-        &graph_with_cidr("10.0.0.0/16"),
+        graph,
         ApplyOptions::default(),
         std::future::pending(),
     )
     .await;
     assert!(first.outcome.succeeded(), "{:?}", first.outcome);
     (dir, backend, provider)
+}
+
+/// The network of [`graph_with_cidr`] applied, and a provider that holds it.
+async fn applied_network() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
+    applied(&graph_with_cidr("10.0.0.0/16")).await
 }
 
 #[tokio::test]
@@ -755,18 +760,7 @@ fn revisioned(image: &str) -> Graph {
 
 /// A local state and a fake provider after applying `revisioned("nginx:1.27")`.
 async fn applied_revision() -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
-    let (dir, backend) = local();
-    let provider = Arc::new(FakeProvider::new());
-    let first = run_apply(
-        &provider,
-        &backend,
-        &revisioned("nginx:1.27"),
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(first.outcome.succeeded(), "{:?}", first.outcome);
-    (dir, backend, provider)
+    applied(&revisioned("nginx:1.27")).await
 }
 
 /// Applies the image change to `nginx:1.28`: the run and the provider calls it made.
