@@ -7,6 +7,7 @@
 
 mod accounts;
 mod capacity;
+mod conditions;
 mod images;
 mod names;
 mod network;
@@ -50,6 +51,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     names::check(&mut cx);
     network::check(&mut cx, neighbours);
     references::check(&mut cx);
+    conditions::check(&mut cx);
     capacity::check(&mut cx);
     secrets::check(&mut cx);
 }
