@@ -33,6 +33,43 @@ pub struct Loaded {
     pub partial: Option<(Manifest, Vec<String>)>,
 }
 
+/// Why `extends = "<ext>"` (resolved to `base`) names no file of the workspace: an absolute
+/// path, or one that leaves the workspace root. Either would read a file that a git revision
+/// of the workspace does not hold, so `diff --rev`, `review` and rollbacks could not rebuild
+/// the environment as it was; refused, though the file may well exist on this machine.
+fn outside(ws: &Workspace, ext: &str, base: &Path) -> Option<Diagnostic> {
+    if Path::new(ext).has_root() {
+        return Some(
+            Diagnostic::error("extends-outside", format!("`extends` path `{ext}` is absolute"))
+                .label("absolute path")
+                .help(
+                    "write the base's path relative to this file (for example `base.toml`): an \
+                     absolute path names a file of this machine, which a git revision does not carry",
+                ),
+        );
+    }
+    let norm = normalize(base);
+    let root = normalize(ws.root());
+    let escapes = norm
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if escapes || !norm.starts_with(&root) {
+        return Some(
+            Diagnostic::error(
+                "extends-outside",
+                format!("base file `{ext}` is outside the workspace"),
+            )
+            .label("leaves the workspace")
+            .help(
+                "move the base into the workspace (for example `environments/base.toml`) and \
+                 extend it by a path relative to this file: every git revision must carry the \
+                 files its environments are built from",
+            ),
+        );
+    }
+    None
+}
+
 /// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
 /// nothing could be loaded at all (unreadable file, syntax error, broken `extends`).
 pub fn load_environment(
@@ -112,7 +149,12 @@ pub fn load_environment(
             None => {}
             Some(serde_json::Value::String(ext)) => {
                 let base = path.parent().unwrap_or(Path::new(".")).join(ext);
-                next = Some((base, located.sites.value("/extends")));
+                let site = located.sites.value("/extends");
+                if let Some(d) = outside(ws, ext, &base) {
+                    diags.push(d.at(site));
+                    return None;
+                }
+                next = Some((base, site));
             }
             Some(_) => {
                 diags.push(

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 #[schemars(title = "ecsops manifest")]
 pub struct Manifest {
-    /// A manifest this one builds on, relative to this file (for example `base.toml`). Tables
-    /// merge key by key; scalars and arrays in this file replace the base's.
+    /// A manifest this one builds on, relative to this file (for example `base.toml`) and inside
+    /// the workspace. Tables merge key by key; scalars and arrays in this file replace the base's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
     #[serde(default)]

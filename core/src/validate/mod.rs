@@ -1,11 +1,15 @@
 //! Semantic validation of a loaded manifest: the rules a JSON Schema cannot express (account
 //! ids and roles to assume, CIDR containment and overlap, references between sections, AWS
-//! naming limits, capacity, secret references, keys required only once `extends` is merged).
+//! naming limits, capacity, secret references, image references, listener rule conditions and
+//! health checks as AWS takes them, keys required only once `extends` is merged).
 //! Every rule pushes diagnostics at the exact key or value concerned; none stops the others,
 //! and none panics on user input.
 
 mod accounts;
 mod capacity;
+mod conditions;
+mod health;
+mod images;
 mod names;
 mod network;
 mod references;
@@ -43,10 +47,13 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
         diags,
     };
     required::check(&mut cx);
+    images::check(&mut cx);
     accounts::check(&mut cx);
     names::check(&mut cx);
     network::check(&mut cx, neighbours);
     references::check(&mut cx);
+    conditions::check(&mut cx);
+    health::check(&mut cx);
     capacity::check(&mut cx);
     secrets::check(&mut cx);
 }

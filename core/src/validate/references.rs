@@ -95,18 +95,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .label("out of range")
             .emit();
         }
-        for (i, path) in route.paths.iter().enumerate() {
-            if !path.starts_with('/') {
-                cx.at_value(
-                    "invalid-path",
-                    &format!("{route_ptr}/paths/{i}"),
-                    format!("path pattern `{path}` does not start with `/`"),
-                )
-                .label("missing leading `/`")
-                .help(format!("did you mean `/{path}`?"))
-                .emit();
-            }
-        }
     }
     for (name, sc) in &m.system_containers {
         group_ref(cx, "system_containers", name, sc.instance_group.as_deref());
