@@ -9,7 +9,7 @@ use ecsops_core::ops::images::ImageError;
 use ecsops_core::ops::init::InitError;
 use ecsops_core::source::Sources;
 use ecsops_core::state::{LockInfo, StateError};
-use ecsops_core::workspace::WorkspaceError;
+use ecsops_core::workspace::{ENVIRONMENTS_DIR, WorkspaceError};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 
 use crate::term;
@@ -131,12 +131,28 @@ pub fn error(err: &CliError) {
                 anstream::eprintln!("help: environments here: {}", known.join(", "));
             }
         }
+        CliError::Ops(OpsError::Workspace(e @ WorkspaceError::NoEnvironmentsDir(dir))) => {
+            anstream::eprintln!("error: {e}");
+            let help = if dir.file_name().is_some_and(|n| n == ENVIRONMENTS_DIR) {
+                let parent = dir.parent().unwrap_or(dir);
+                format!(
+                    "that is the environments directory itself: point `-C` at the directory holding it (`-C {}`)",
+                    parent.display()
+                )
+            } else {
+                format!(
+                    "point `-C` at a workspace, or make one there with `ecsops init {}`",
+                    dir.display()
+                )
+            };
+            anstream::eprintln!("help: {help}");
+        }
         CliError::Ops(OpsError::Workspace(
-            e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoEnvironmentsDir(_)),
+            e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoDirectory(_)),
         )) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
-                "help: run ecsops inside a workspace, or point at one with `-C DIR`"
+                "help: run ecsops inside a workspace, or point at one with `-C DIR`; `ecsops init` makes one"
             );
         }
         CliError::Ops(OpsError::Statefile(StateError::LockHeld {

@@ -22,6 +22,8 @@ pub enum WorkspaceError {
     NotFound(PathBuf),
     #[error("`{0}` has no `environments/` directory")]
     NoEnvironmentsDir(PathBuf),
+    #[error("`{0}` does not exist")]
+    NoDirectory(PathBuf),
     #[error("cannot read `{path}`: {source}")]
     Io {
         path: PathBuf,
@@ -65,6 +67,9 @@ impl Workspace {
             } else {
                 cwd.join(dir)
             };
+            if !root.is_dir() {
+                return Err(WorkspaceError::NoDirectory(root));
+            }
             if !root.join(ENVIRONMENTS_DIR).is_dir() {
                 return Err(WorkspaceError::NoEnvironmentsDir(root));
             }

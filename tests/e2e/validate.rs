@@ -245,6 +245,42 @@ fn without_a_workspace_the_error_says_where_to_look() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no `environments/` directory"), "{stderr}");
     assert!(stderr.contains("-C DIR"), "{stderr}");
+
+    // `-C` to a directory that is not there, to `environments/` itself, to one without it.
+    let ws = Workspace::example();
+    let run = |dir: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+            .env("NO_COLOR", "1")
+            .arg("-C")
+            .arg(dir)
+            .arg("validate")
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = empty.path().join("nowhere");
+    let stderr = run(&missing);
+    assert!(
+        stderr.contains(&format!("`{}` does not exist", missing.display())),
+        "{stderr}"
+    );
+    let stderr = run(&ws.path().join("environments"));
+    assert!(
+        stderr.contains(&format!(
+            "that is the environments directory itself: point `-C` at the directory holding it (`-C {}`)",
+            ws.path().display()
+        )),
+        "{stderr}"
+    );
+    let stderr = run(empty.path());
+    assert!(
+        stderr.contains(&format!(
+            "make one there with `ecsops init {}`",
+            empty.path().display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// A secret value never reaches the output, whatever stage finds a problem next to it: TOML

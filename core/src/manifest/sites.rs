@@ -109,13 +109,26 @@ pub struct Located {
 pub fn parse(file: FileId, text: &str) -> Result<Located, Diagnostic> {
     let doc = toml_edit::Document::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        Diagnostic::error(
-            "toml-syntax",
-            format!("invalid TOML: {}", e.message().trim()),
-        )
-        .at(Some(Site { file, span }))
-        .label("here")
-        .help("fix the TOML syntax; see https://toml.io/en/v1.0.0")
+        let message = e.message().trim();
+        // toml_edit says only "duplicate key": name it, and say what TOML allows.
+        let key = text
+            .get(span.clone())
+            .map(|k| k.trim().trim_matches(['[', ']']).trim())
+            .filter(|k| !k.is_empty() && message == "duplicate key");
+        let d = match key {
+            Some(key) => Diagnostic::error(
+                "toml-syntax",
+                format!("invalid TOML: `{key}` is defined twice"),
+            )
+            .label("defined again here")
+            .help(format!(
+                "a key or table is defined once per file: merge this `{key}` into the first one, or remove one of them"
+            )),
+            None => Diagnostic::error("toml-syntax", format!("invalid TOML: {message}"))
+                .label("here")
+                .help("fix the TOML syntax; see https://toml.io/en/v1.0.0"),
+        };
+        d.at(Some(Site { file, span }))
     })?;
     let mut sites = SiteMap::default();
     let whole = Site {
