@@ -289,3 +289,17 @@ async fn events_follow_prints_a_new_event_once() {
     );
     assert!(parsed.iter().all(|e| e["format_version"] == "1.1"));
 }
+
+#[tokio::test]
+async fn an_environment_never_applied_says_so_and_follow_does_not_wait() {
+    let env = Env::new().await;
+    for args in [&["events", ENV][..], &["events", ENV, "--follow"]] {
+        let out = env.run(args);
+        out.expect_code(0).expect_in_stdout(
+            "`acceptance` has no recorded resources: nothing was applied there yet (`ecsops apply acceptance`), so there are no events",
+        );
+    }
+    let out = env.run(&["events", ENV, "--format", "json"]);
+    out.expect_code(0);
+    assert_eq!(out.json()["events"], json!([]), "{}", out.stdout);
+}

@@ -50,6 +50,14 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
         args.since,
     )
     .await?;
+    // Nothing applied, nothing to read or wait for (following would print nothing for ever).
+    if !reader.recorded() {
+        match args.format.format {
+            Format::Json => anstream::print!("{}", render::json(env, &[])),
+            Format::Text => anstream::print!("{}", render::nothing_recorded(env)),
+        }
+        return Ok(Exit::Success);
+    }
     if let Some(interval) = interval {
         return follow(&reader, args.format.format, interval).await;
     }

@@ -98,6 +98,11 @@ impl Reader {
         Ok(timeline(histories, self.since))
     }
 
+    /// Whether the environment has resources recorded, so that there is anything to read.
+    pub fn recorded(&self) -> bool {
+        self.provider.is_some()
+    }
+
     /// Requests sent to AWS so far.
     pub fn aws_requests(&self) -> usize {
         self.provider.as_ref().map_or(0, |p| p.calls().total())

@@ -41,6 +41,14 @@ pub fn text(environment: &str, entries: &[Entry]) -> String {
     entries.iter().map(entry).collect()
 }
 
+/// `events` of an environment whose state records nothing: why the log is empty.
+pub fn nothing_recorded(environment: &str) -> String {
+    let env = printable(environment);
+    format!(
+        "`{env}` has no recorded resources: nothing was applied there yet (`ecsops apply {env}`), so there are no events\n"
+    )
+}
+
 /// One entry of the log: its time, its service and what happened, with a stopped task's
 /// containers on the lines after.
 pub fn entry(entry: &Entry) -> String {
