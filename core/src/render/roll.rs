@@ -17,6 +17,13 @@ pub fn json(report: &RollReport) -> String {
 pub fn plan(plan: &RollPlan) -> String {
     let mut out = String::new();
     let env = printable(&plan.environment);
+    if plan.groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "Nothing to roll in `{env}`: no instance group is recorded (nothing was applied there yet: `ecsops apply {env}`)."
+        );
+        return out;
+    }
     if plan.is_empty() {
         let _ = writeln!(
             out,
@@ -220,6 +227,23 @@ mod tests {
         assert_eq!(
             super::plan(&plan()),
             "instance group default: 2 outdated instances\n  batch 1:\n    i-1  type t3.medium, now t3.large\n  batch 2:\n    i-2\n  capacity: desired 2 (up to 3 during the roll), max 2 (raised to 3 during the roll)\n"
+        );
+    }
+
+    #[test]
+    fn nothing_to_roll_says_whether_no_group_is_recorded_or_every_instance_is_current() {
+        let mut plan = plan();
+        for g in &mut plan.groups {
+            g.batches.clear();
+        }
+        assert_eq!(
+            super::plan(&plan),
+            "Nothing to roll in `acc`: every instance runs its group's current launch template.\n"
+        );
+        plan.groups.clear();
+        assert_eq!(
+            super::plan(&plan),
+            "Nothing to roll in `acc`: no instance group is recorded (nothing was applied there yet: `ecsops apply acc`).\n"
         );
     }
 
