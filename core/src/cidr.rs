@@ -7,6 +7,15 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+/// The index, among the VPC's /24s, of the convention's first private subnet; the public ones
+/// are numbered from 0, below it.
+pub const PRIVATE_FIRST: u32 = 50;
+
+/// The prefix bits that cut `vpc` into the convention's /24s (`None` when it is smaller).
+pub fn newbits_to_24(vpc: Ipv4Net) -> Option<u8> {
+    24u8.checked_sub(vpc.prefix_len())
+}
+
 /// `cidrsubnet(net, newbits, index)`: the `index`-th subnet with `newbits` more prefix bits.
 pub fn cidrsubnet(net: Ipv4Net, newbits: u8, index: u32) -> Option<Ipv4Net> {
     let prefix = net.prefix_len().checked_add(newbits)?;
@@ -29,17 +38,11 @@ pub fn subnet_cidrs(
         match explicit {
             Some(list) => list.iter().map(|c| c.parse().ok()).collect(),
             None => (0..zones)
-                .map(|i| {
-                    cidrsubnet(
-                        vpc,
-                        24u8.checked_sub(vpc.prefix_len())?,
-                        first + u32::try_from(i).ok()?,
-                    )
-                })
+                .map(|i| cidrsubnet(vpc, newbits_to_24(vpc)?, first + u32::try_from(i).ok()?))
                 .collect(),
         }
     };
-    Some((pick(public, 0)?, pick(private, 50)?))
+    Some((pick(public, 0)?, pick(private, PRIVATE_FIRST)?))
 }
 
 #[cfg(test)]

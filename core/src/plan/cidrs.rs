@@ -19,14 +19,10 @@ use std::collections::BTreeSet;
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
-use crate::cidr::cidrsubnet;
+use crate::cidr::{PRIVATE_FIRST, cidrsubnet, newbits_to_24};
 use crate::graph::{Address, Expr, Graph, Kind};
 use crate::manifest::Manifest;
 use crate::state::State;
-
-/// The third octet (of a /16) where the convention's private ranges start; the public ranges
-/// are below it.
-const PRIVATE_FIRST: u32 = 50;
 
 /// Gives the convention subnets of `graph` the ranges their zones hold in `state` (see the
 /// module documentation), and the other zones the lowest free ones.
@@ -51,7 +47,7 @@ pub fn hold(graph: &mut Graph, manifest: &Manifest, state: Option<&State>) {
     if recorded_vpc != Some(vpc) {
         return;
     }
-    let Some(newbits) = 24u8.checked_sub(vpc.prefix_len()) else {
+    let Some(newbits) = newbits_to_24(vpc) else {
         return;
     };
     // Every range a recorded subnet holds: a new subnet must overlap none of them.
