@@ -144,9 +144,10 @@ pub async fn acquire(
 /// lineage (as Terraform does): the resources it records carry that lineage in their ownership
 /// tags, so keeping the stored one would make every one of them foreign (a state lost, then a
 /// failed apply that started a new one, then the backup pushed back). The serial still moves
-/// past the stored one. With no state yet, the document's lineage is kept likewise. With `force`, a stored state that does not parse is replaced: that is
-/// how a kept version is restored (its serial moves past every kept one). The history keeps
-/// the version as a push, whatever apply the document's revision names.
+/// past the stored one. With no state yet, the document's lineage is kept likewise. With
+/// `force`, a stored state that does not parse is replaced: that is how a kept version is
+/// restored (its serial moves past every kept one). The history keeps the version as a push,
+/// whatever apply the document's revision names.
 pub async fn push(
     target: &Target,
     mut document: State,

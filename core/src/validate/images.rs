@@ -3,15 +3,11 @@
 //! would only refuse when it starts a task (`UPPER/Case Image`) is refused here, with the same
 //! reason, whether it was written by hand or by `set-image`.
 
-use super::{Cx, ptr};
+use super::{Cx, image_fields, ptr};
 use crate::manifest::image::ImageRef;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    let m = cx.m;
-    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.image.as_deref()));
-    let system =
-        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.as_deref()));
-    for (section, name, image) in services.chain(system) {
+    for (section, name, image) in image_fields(cx.m) {
         // A missing image is `required`'s to report.
         let Some(image) = image else { continue };
         if let Err(reason) = ImageRef::parse(image) {

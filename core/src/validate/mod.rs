@@ -161,6 +161,15 @@ impl Pending<'_> {
     }
 }
 
+/// Every service's and system container's `image` (`None` where the manifest has none), with
+/// the section and the name that hold it.
+fn image_fields(m: &Manifest) -> impl Iterator<Item = (&'static str, &String, Option<&str>)> {
+    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.image.as_deref()));
+    let system =
+        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.as_deref()));
+    services.chain(system)
+}
+
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.
 fn ptr(segments: &[&str]) -> String {
     segments

@@ -4,20 +4,17 @@
 //! (`missing-key`, at the table's name), so the message does not depend on which of the two
 //! checks it.
 
-use super::{Cx, ptr};
+use super::{Cx, image_fields, ptr};
 use crate::manifest::types::StateBackendKind;
 use crate::schema::missing_key;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
     let m = cx.m;
-    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.image.is_some()));
-    let system =
-        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.is_some()));
-    for (section, name, has_image) in services.chain(system) {
+    for (section, name, image) in image_fields(m) {
         let table = ptr(&[section, name]);
-        let image = ptr(&[section, name, "image"]);
+        let pointer = ptr(&[section, name, "image"]);
         // An image the schema refused (a number, say) was taken out: it is not missing.
-        if has_image || cx.pruned.contains(&image) {
+        if image.is_some() || cx.pruned.contains(&pointer) {
             continue;
         }
         cx.diags
