@@ -519,7 +519,7 @@ impl Progress {
                 self.running.retain(|a| a != address.as_str());
                 let what = match part {
                     Part::Retire => "retiring old revisions",
-                    Part::Park { .. } => "moving aside to a free priority",
+                    Part::Park { .. } => ing(*action, *part),
                     _ => action.as_str(),
                 };
                 let text = format!("{address}: {what} failed: {error}");

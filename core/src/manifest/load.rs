@@ -225,18 +225,13 @@ pub fn load_environment(
 /// The JSON pointer of a deserializer's `path` (`services.web.cpu` → `/services/web/cpu`).
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
-    let mut pointer = String::new();
-    for segment in path {
-        let part = match segment {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } => key.replace('~', "~0").replace('/', "~1"),
-            Segment::Enum { variant } => variant.clone(),
-            Segment::Unknown => continue,
-        };
-        pointer.push('/');
-        pointer.push_str(&part);
-    }
-    pointer
+    path.iter()
+        .fold(String::new(), |pointer, segment| match segment {
+            Segment::Seq { index } => sites::child_pointer(&pointer, &index.to_string()),
+            Segment::Map { key } => sites::child_pointer(&pointer, key),
+            Segment::Enum { variant } => sites::child_pointer(&pointer, variant),
+            Segment::Unknown => pointer,
+        })
 }
 
 /// Takes the value at JSON `pointer` out of `value` (array items are set to null: removing them
