@@ -1,8 +1,8 @@
 //! The JSON report of `apply`, `destroy` and `rollback` (`--format json`): how the command
 //! ended, what was done, what failed, what was destroyed to be replaced and not made again, and
-//! what was not started, per resource address and action, and each service's rollout. One document whatever the ending, so that a pipeline
-//! reads stdout the same way after a failure; versioned like the other reports
-//! (`docs/json-output.md`).
+//! what was not started, per resource address and action, and each service's rollout. One
+//! document whatever the ending, so that a pipeline reads stdout the same way after a failure;
+//! versioned like the other reports (`docs/json-output.md`).
 
 use std::fmt::Write as _;
 

@@ -1,6 +1,6 @@
 //! JSON documents of the commands that report (`validate`, `state list`, `state show`,
-//! `state history`, `lock`, `output`, `history`), for machines, in the versioned format documented in
-//! `docs/json-output.md`. Each document is one pretty-printed object ending in a newline and
+//! `state history`, `lock`, `output`, `history`), for machines, in the versioned format
+//! documented in `docs/json-output.md`. Each document is one pretty-printed object ending in a newline and
 //! starts with `format_version` and `ecsops_version`, as the plan JSON does. The tests keep the
 //! documentation and the serialized fields in step.
 
