@@ -1,8 +1,9 @@
 //! One conformance suite for every state backend: the same test bodies run against the local
 //! backend (a temp directory) and the S3 backend (moto). Locks are exclusive, writes are
 //! compare-and-swap, lineage is enforced, a document of another environment is never written, a
-//! retried lock write finds its own lock, and a stored document that does not parse is only
-//! replaced by a write naming its version.
+//! retried lock write finds its own lock, the history lists every kept version and no step of
+//! an apply, and a stored document that does not parse is only replaced by a write naming its
+//! version.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -265,6 +266,38 @@ async fn another_environment(store: &dyn Store) {
     );
 }
 
+/// The history lists the applies and pushes, however many versions the steps of the applies
+/// between them left (a versioned bucket keeps every step; S3 lists versions 1,000 a page).
+async fn kept_versions(store: &dyn Store) {
+    const STEPS: u64 = 110;
+    let backend = store.backend();
+    let write = async |serial: u64, kind: &str| {
+        let read = backend.read().await.expect("read");
+        let expected = read.as_ref().map(|s| &s.version);
+        let document = state(serial, "L", kind);
+        match kind {
+            "step" => backend.write_step(&document, expected).await,
+            "push" => backend.push(&document, expected, false).await,
+            _ => backend.write(&document, expected).await,
+        }
+        .expect("write");
+    };
+    write(1, "apply").await;
+    for serial in 2..=STEPS {
+        write(serial, "step").await;
+    }
+    write(STEPS + 1, "apply").await;
+    write(STEPS + 2, "push").await;
+    let serials: Vec<u64> = backend
+        .history()
+        .await
+        .expect("history")
+        .iter()
+        .map(|h| h.serial)
+        .collect();
+    assert_eq!(serials, vec![STEPS + 2, STEPS + 1, 1]);
+}
+
 const TRUNCATED: &[u8] = b"{\"version\": 2, \"lineage\": \"L\", \"ser";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -282,6 +315,7 @@ async fn local_backend_conformance() {
         .map(|h| h.serial)
         .collect();
     assert_eq!(serials, vec![2, 1]);
+    kept_versions(&local()).await;
     std::fs::write(store.0.path().join(".ecsops/state/acc.json"), TRUNCATED).expect("truncate");
     unparsable(&store).await;
     another_environment(&local()).await;
@@ -315,6 +349,7 @@ async fn s3_backend_conformance() {
         .expect("truncated upload");
     unparsable(store.as_ref()).await;
     another_environment(&store.at("teams/other")).await;
+    kept_versions(&store.at("teams/long")).await;
 }
 
 /// The lock write's first attempt reaches S3 and takes the lock, but its response is lost; the

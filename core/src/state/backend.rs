@@ -53,6 +53,17 @@ pub enum WriteKind {
 }
 
 impl WriteKind {
+    /// How a kept S3 version names the write that made it (its `kind` metadata), so that the
+    /// history can pass over an apply's steps without reading the documents.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Step => "step",
+            Self::Apply => "apply",
+            Self::Push => "push",
+            Self::ForcedPush => "forced-push",
+        }
+    }
+
     /// The history entry's summary of a version written as `self`.
     pub(super) fn summary(self, state: &State) -> Option<String> {
         match self {

@@ -10,8 +10,9 @@
 //! - Release: `DeleteObject` with `If-Match: <etag of the lock we read>`, after checking the id.
 //! - Writes: `PutObject state.json` with `If-Match: <etag read>` (or `If-None-Match: *` for the
 //!   first write); a 412 means another writer won and is an error, never an overwrite.
-//! - History: bucket versioning keeps every written version; each carries the serial and the
-//!   writer in its metadata.
+//! - History: bucket versioning keeps every written version; each carries the serial, the
+//!   writer and the kind of write in its metadata. The history lists what the local backend
+//!   keeps (applies and pushes), not the steps of an apply, which versioning keeps as well.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -25,6 +26,9 @@ use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws;
 use crate::provider::aws::identity::configure;
+
+/// How many versions' metadata the history reads at once.
+const HEADS_AT_ONCE: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct S3Backend {
@@ -237,6 +241,7 @@ impl S3Backend {
             .metadata("who", who())
             .metadata("when", now())
             .metadata("summary", kind.summary(state).unwrap_or_default())
+            .metadata("kind", kind.as_str())
             .body(ByteStream::from(serialize(state)));
         let put = match expected {
             Some(v) => put.if_match(&v.0),
@@ -352,54 +357,98 @@ impl S3Backend {
         Ok(())
     }
 
+    /// Every kept version of the state, newest serial first: all pages of the listing, each
+    /// version's metadata read a few at a time.
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
-        let key = self.key("state.json");
-        let versions = self
-            .client
-            .list_object_versions()
-            .bucket(&self.bucket)
-            .prefix(&key)
-            .max_keys(100)
-            .send()
-            .await
-            .map_err(|e| self.aws("ListObjectVersions", "state.json", &e))?;
         let mut out = Vec::new();
-        for v in versions
-            .versions()
-            .iter()
-            .filter(|v| v.key() == Some(key.as_str()))
-        {
-            let Some(id) = v.version_id() else { continue };
-            // An unversioned bucket lists its one object as version `null`, which HeadObject
-            // does not accept as an id.
-            let head = self.client.head_object().bucket(&self.bucket).key(&key);
-            let head = if id == "null" {
-                head
-            } else {
-                head.version_id(id)
-            };
-            let head = head
+        for batch in self.version_ids().await?.chunks(HEADS_AT_ONCE) {
+            let mut heads = tokio::task::JoinSet::new();
+            for id in batch {
+                let this = self.clone();
+                let id = id.clone();
+                heads.spawn(async move { this.kept_version(id).await });
+            }
+            while let Some(entry) = heads.join_next().await {
+                let entry = entry.map_err(|e| StateError::Aws {
+                    operation: "HeadObject",
+                    location: self.location("state.json"),
+                    code: None,
+                    message: e.to_string(),
+                })?;
+                out.extend(entry?);
+            }
+        }
+        out.sort_by(|a, b| b.serial.cmp(&a.serial).then_with(|| b.when.cmp(&a.when)));
+        Ok(out)
+    }
+
+    /// The ids of every version of `state.json`, through all pages of the listing (a versioned
+    /// bucket keeps each step of every apply, so a long-lived environment has thousands).
+    async fn version_ids(&self) -> Result<Vec<String>, StateError> {
+        let key = self.key("state.json");
+        let mut ids = Vec::new();
+        let mut marker: Option<(Option<String>, Option<String>)> = None;
+        loop {
+            let mut list = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&key);
+            if let Some((key_marker, version_marker)) = marker.take() {
+                list = list
+                    .set_key_marker(key_marker)
+                    .set_version_id_marker(version_marker);
+            }
+            let page = list
                 .send()
                 .await
-                .map_err(|e| self.aws("HeadObject", "state.json", &e))?;
-            let meta = head.metadata();
-            out.push(HistoryEntry {
-                serial: meta
-                    .and_then(|m| m.get("serial"))
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-                when: meta
-                    .and_then(|m| m.get("when").cloned())
-                    .or_else(|| v.last_modified().map(ToString::to_string)),
-                who: meta.and_then(|m| m.get("who").cloned()),
-                summary: meta
-                    .and_then(|m| m.get("summary").cloned())
-                    .filter(|s| !s.is_empty()),
-                version: id.to_owned(),
-            });
+                .map_err(|e| self.aws("ListObjectVersions", "state.json", &e))?;
+            ids.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(key.as_str()))
+                    .filter_map(|v| v.version_id().map(str::to_owned)),
+            );
+            if page.is_truncated() != Some(true) {
+                return Ok(ids);
+            }
+            marker = Some((
+                page.next_key_marker().map(str::to_owned),
+                page.next_version_id_marker().map(str::to_owned),
+            ));
         }
-        out.sort_by_key(|h| std::cmp::Reverse(h.serial));
-        Ok(out)
+    }
+
+    /// Version `id`'s history entry; `None` for a step of an apply.
+    async fn kept_version(&self, id: String) -> Result<Option<HistoryEntry>, StateError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key("state.json"));
+        // An unversioned bucket lists its one object as version `null`, which HeadObject does
+        // not accept as an id.
+        let head = if id == "null" {
+            head
+        } else {
+            head.version_id(&id)
+        };
+        let head = head
+            .send()
+            .await
+            .map_err(|e| self.aws("HeadObject", "state.json", &e))?;
+        let meta = head.metadata();
+        let field = |name: &str| meta.and_then(|m| m.get(name)).cloned();
+        if field("kind").as_deref() == Some(WriteKind::Step.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(HistoryEntry {
+            serial: field("serial").and_then(|s| s.parse().ok()).unwrap_or(0),
+            when: field("when").or_else(|| head.last_modified().map(ToString::to_string)),
+            who: field("who"),
+            summary: field("summary").filter(|s| !s.is_empty()),
+            version: id,
+        }))
     }
 
     /// Versioning, default encryption and blocked public access, as the bucket has them.
