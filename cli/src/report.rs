@@ -324,19 +324,18 @@ fn suggested_name(name: &str) -> String {
 }
 
 /// How to put a kept version back in place of a state that does not parse: the versions are
-/// files on the local backend and object versions on S3, which the AWS CLI fetches.
+/// files on the local backend and objects on S3, which the AWS CLI fetches.
 fn restore_help(environment: &str, location: &str) -> String {
     let listed = format!("`ecsops state history {environment}` lists the kept versions");
-    match location
-        .strip_prefix("s3://")
-        .and_then(|l| l.split_once('/'))
-    {
-        Some((bucket, key)) => format!(
-            "{listed} (S3 version ids); fetch one with `aws s3api get-object --bucket {bucket} --key {key} --version-id VERSION state.json`, then restore it with `ecsops state push {environment} state.json --force`"
-        ),
-        None => format!(
+    let restore = format!("restore it with `ecsops state push {environment} state.json --force`");
+    if location.starts_with("s3://") {
+        format!(
+            "{listed} (S3 objects); fetch one with `aws s3 cp S3_URL state.json`, then {restore} (the bucket's versions of `{location}` hold every step of every apply as well)"
+        )
+    } else {
+        format!(
             "{listed} (each a file); restore one with `ecsops state push {environment} FILE --force`"
-        ),
+        )
     }
 }
 

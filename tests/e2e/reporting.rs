@@ -204,8 +204,8 @@ fn an_unparsable_local_state_says_how_to_restore_a_kept_version() {
     assert_eq!(doc["resources"][0]["address"], "log_group.service[web]");
 }
 
-/// The same on S3 (moto): the help names the bucket, key and the AWS CLI call that fetches a
-/// version, and the fetched version restores the state.
+/// The same on S3 (moto): the help names the AWS CLI call that fetches a kept version, the
+/// history names the kept versions' objects, and the fetched version restores the state.
 #[tokio::test]
 async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
     let guard = moto();
@@ -230,10 +230,8 @@ async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
     let out = ws.ecsops_env(&["state", "show", "acc", "vpc"], &env);
     out.expect_code(1);
     out.expect_in_stderr("s3://ecsops-state/team/acc/state.json` is not a valid state document");
-    out.expect_in_stderr("`ecsops state history acc` lists the kept versions (S3 version ids)");
-    out.expect_in_stderr(
-        "`aws s3api get-object --bucket ecsops-state --key team/acc/state.json --version-id VERSION state.json`",
-    );
+    out.expect_in_stderr("`ecsops state history acc` lists the kept versions (S3 objects)");
+    out.expect_in_stderr("`aws s3 cp S3_URL state.json`");
     out.expect_in_stderr("`ecsops state push acc state.json --force`");
 
     let out = ws.ecsops_env(&["state", "history", "acc", "--format", "json"], &env);
@@ -242,12 +240,14 @@ async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
         .as_array()
         .and_then(|v| v.iter().find(|v| v["serial"] == 2))
         .unwrap_or_else(|| panic!("serial 2 kept: {history}"));
-    let id = kept["version"].as_str().expect("version id");
+    assert_eq!(
+        kept["version"], "s3://ecsops-state/team/acc/history/0000000002.json",
+        "{history}"
+    );
     let body = s3
         .get_object()
         .bucket("ecsops-state")
-        .key("team/acc/state.json")
-        .version_id(id)
+        .key("team/acc/history/0000000002.json")
         .send()
         .await
         .expect("the kept version")

@@ -149,9 +149,8 @@ pub struct StateConfig {
     /// Region of the bucket; defaults to the environment's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// Local backend: how many versions `.ecsops/state/history/<env>/` keeps, one per apply
-    /// (default 100). On S3, the bucket's versioning keeps them: trim with a lifecycle rule on
-    /// noncurrent versions.
+    /// How many versions the history keeps, one per apply and per `state push` (default 100):
+    /// in `.ecsops/state/history/<env>/` locally, in `<prefix>/<env>/history/` on S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub keep_versions: Option<u32>,

@@ -40,7 +40,8 @@ pub struct HistoryEntry {
 /// history entry says wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteKind {
-    /// A step of an apply: a versioned bucket keeps it, the local history does not.
+    /// A step of an apply: saved, not kept in the history (a versioned bucket keeps it all the
+    /// same).
     Step,
     /// An apply's last save: kept, summarised by the revision it records.
     Apply,
@@ -53,17 +54,6 @@ pub enum WriteKind {
 }
 
 impl WriteKind {
-    /// How a kept S3 version names the write that made it (its `kind` metadata), so that the
-    /// history can pass over an apply's steps without reading the documents.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Step => "step",
-            Self::Apply => "apply",
-            Self::Push => "push",
-            Self::ForcedPush => "forced-push",
-        }
-    }
-
     /// The history entry's summary of a version written as `self`.
     pub(super) fn summary(self, state: &State) -> Option<String> {
         match self {
@@ -274,15 +264,14 @@ impl Backend {
         }
     }
 
-    /// Keeps at most `n` versions where ecsops does the keeping (local); a bucket's lifecycle
-    /// rules do it on S3.
+    /// Keeps at most `n` versions in the history (at least one).
     #[must_use]
     pub fn keeping(self, n: Option<u32>) -> Self {
-        match (self, n) {
-            (Self::Local(b), Some(n)) => {
-                Self::Local(b.keeping(usize::try_from(n).unwrap_or(usize::MAX)))
-            }
-            (other, _) => other,
+        let Some(n) = n else { return self };
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        match self {
+            Self::Local(b) => Self::Local(b.keeping(n)),
+            Self::S3(b) => Self::S3(b.keeping(n)),
         }
     }
 

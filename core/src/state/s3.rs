@@ -10,18 +10,21 @@
 //! - Release: `DeleteObject` with `If-Match: <etag of the lock we read>`, after checking the id.
 //! - Writes: `PutObject state.json` with `If-Match: <etag read>` (or `If-None-Match: *` for the
 //!   first write); a 412 means another writer won and is an error, never an overwrite.
-//! - History: bucket versioning keeps every written version; each carries the serial, the
-//!   writer and the kind of write in its metadata. The history lists what the local backend
-//!   keeps (applies and pushes), not the steps of an apply, which versioning keeps as well.
+//! - History: as in the local backend, each apply's last write and each push is copied to
+//!   `history/<serial>.json` beside the state, with the writer and what wrote it in its
+//!   metadata, and the newest `keep_versions` copies are kept. Listing the history reads those
+//!   keys, not the bucket's versions: versioning keeps every step of every apply as well,
+//!   thousands of versions whose serials only a request each would tell.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::State;
 use super::backend::{HistoryEntry, Stored, Version, WriteKind, s3_key};
 use super::error::StateError;
-use super::local::{check_environment, check_replace, parse, serialize};
+use super::local::{KEEP_VERSIONS, check_environment, check_replace, parse, serialize};
 use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws;
@@ -36,6 +39,7 @@ pub struct S3Backend {
     bucket: String,
     prefix: String,
     environment: String,
+    keep_versions: usize,
 }
 
 /// Bucket settings that protect state, as found.
@@ -105,12 +109,14 @@ impl S3Backend {
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(endpoint_override)
             .build();
-        Self {
-            client: Client::from_conf(config),
-            bucket: bucket.to_owned(),
-            prefix: prefix.to_owned(),
-            environment: environment.to_owned(),
-        }
+        Self::with_client(Client::from_conf(config), bucket, prefix, environment)
+    }
+
+    /// Keeps at most `n` versions in `history/` (at least one).
+    #[must_use]
+    pub fn keeping(mut self, n: usize) -> Self {
+        self.keep_versions = n.max(1);
+        self
     }
 
     /// The bucket's region as S3 reports it, also on a refusal (a request to the wrong region
@@ -132,6 +138,7 @@ impl S3Backend {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             environment: environment.to_owned(),
+            keep_versions: KEEP_VERSIONS,
         }
     }
 
@@ -231,6 +238,7 @@ impl S3Backend {
             expected,
             kind,
         )?;
+        let bytes = serialize(state);
         let put = self
             .client
             .put_object()
@@ -241,14 +249,19 @@ impl S3Backend {
             .metadata("who", who())
             .metadata("when", now())
             .metadata("summary", kind.summary(state).unwrap_or_default())
-            .metadata("kind", kind.as_str())
-            .body(ByteStream::from(serialize(state)));
+            .body(ByteStream::from(bytes.clone()));
         let put = match expected {
             Some(v) => put.if_match(&v.0),
             None => put.if_none_match("*"),
         };
         match put.send().await {
-            Ok(out) => Ok(Version(out.e_tag().unwrap_or_default().to_owned())),
+            Ok(out) => {
+                if kind != WriteKind::Step {
+                    self.keep_history(state.serial, bytes, kind.summary(state))
+                        .await;
+                }
+                Ok(Version(out.e_tag().unwrap_or_default().to_owned()))
+            }
             Err(e) if precondition_failed(&e) => {
                 let serial = self
                     .read()
@@ -357,98 +370,112 @@ impl S3Backend {
         Ok(())
     }
 
-    /// Every kept version of the state, newest serial first: all pages of the listing, each
-    /// version's metadata read a few at a time.
+    /// Best effort: history is a convenience, the state itself is already safe.
+    async fn keep_history(&self, serial: u64, bytes: Vec<u8>, summary: Option<String>) {
+        let kept = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.history_key(serial))
+            .content_type("application/json")
+            .metadata("who", who())
+            .metadata("when", now())
+            .metadata("summary", summary.unwrap_or_default())
+            .body(ByteStream::from(bytes))
+            .send()
+            .await;
+        if kept.is_err() {
+            return;
+        }
+        let Ok(serials) = self.kept_serials().await else {
+            return;
+        };
+        // Retention: the newest `keep_versions`.
+        let excess = serials.len().saturating_sub(self.keep_versions);
+        for old in &serials[..excess] {
+            let _ = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(self.history_key(*old))
+                .send()
+                .await;
+        }
+    }
+
+    fn history_key(&self, serial: u64) -> String {
+        self.key(&format!("history/{serial:010}.json"))
+    }
+
+    /// The serials `history/` keeps, oldest first.
+    async fn kept_serials(&self) -> Result<Vec<u64>, StateError> {
+        let prefix = self.key("history/");
+        let pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| self.aws("ListObjectsV2", "history/", &e))?;
+        let mut serials: Vec<u64> = pages
+            .iter()
+            .flat_map(ListObjectsV2Output::contents)
+            .filter_map(|o| {
+                o.key()?
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        serials.sort_unstable();
+        Ok(serials)
+    }
+
+    /// The kept versions, newest first, each version's metadata read a few at a time.
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
         let mut out = Vec::new();
-        for batch in self.version_ids().await?.chunks(HEADS_AT_ONCE) {
+        for batch in self.kept_serials().await?.rchunks(HEADS_AT_ONCE).rev() {
             let mut heads = tokio::task::JoinSet::new();
-            for id in batch {
+            for &serial in batch {
                 let this = self.clone();
-                let id = id.clone();
-                heads.spawn(async move { this.kept_version(id).await });
+                heads.spawn(async move { this.kept(serial).await });
             }
             while let Some(entry) = heads.join_next().await {
-                let entry = entry.map_err(|e| StateError::Aws {
+                out.push(entry.map_err(|e| StateError::Aws {
                     operation: "HeadObject",
-                    location: self.location("state.json"),
+                    location: self.location("history/"),
                     code: None,
                     message: e.to_string(),
-                })?;
-                out.extend(entry?);
+                })??);
             }
         }
-        out.sort_by(|a, b| b.serial.cmp(&a.serial).then_with(|| b.when.cmp(&a.when)));
+        out.sort_by_key(|h| std::cmp::Reverse(h.serial));
         Ok(out)
     }
 
-    /// The ids of every version of `state.json`, through all pages of the listing (a versioned
-    /// bucket keeps each step of every apply, so a long-lived environment has thousands).
-    async fn version_ids(&self) -> Result<Vec<String>, StateError> {
-        let key = self.key("state.json");
-        let mut ids = Vec::new();
-        let mut marker: Option<(Option<String>, Option<String>)> = None;
-        loop {
-            let mut list = self
-                .client
-                .list_object_versions()
-                .bucket(&self.bucket)
-                .prefix(&key);
-            if let Some((key_marker, version_marker)) = marker.take() {
-                list = list
-                    .set_key_marker(key_marker)
-                    .set_version_id_marker(version_marker);
-            }
-            let page = list
-                .send()
-                .await
-                .map_err(|e| self.aws("ListObjectVersions", "state.json", &e))?;
-            ids.extend(
-                page.versions()
-                    .iter()
-                    .filter(|v| v.key() == Some(key.as_str()))
-                    .filter_map(|v| v.version_id().map(str::to_owned)),
-            );
-            if page.is_truncated() != Some(true) {
-                return Ok(ids);
-            }
-            marker = Some((
-                page.next_key_marker().map(str::to_owned),
-                page.next_version_id_marker().map(str::to_owned),
-            ));
-        }
-    }
-
-    /// Version `id`'s history entry; `None` for a step of an apply.
-    async fn kept_version(&self, id: String) -> Result<Option<HistoryEntry>, StateError> {
+    /// The history entry of the version kept for `serial`.
+    async fn kept(&self, serial: u64) -> Result<HistoryEntry, StateError> {
+        let key = self.history_key(serial);
         let head = self
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(self.key("state.json"));
-        // An unversioned bucket lists its one object as version `null`, which HeadObject does
-        // not accept as an id.
-        let head = if id == "null" {
-            head
-        } else {
-            head.version_id(&id)
-        };
-        let head = head
+            .key(&key)
             .send()
             .await
-            .map_err(|e| self.aws("HeadObject", "state.json", &e))?;
-        let meta = head.metadata();
-        let field = |name: &str| meta.and_then(|m| m.get(name)).cloned();
-        if field("kind").as_deref() == Some(WriteKind::Step.as_str()) {
-            return Ok(None);
-        }
-        Ok(Some(HistoryEntry {
-            serial: field("serial").and_then(|s| s.parse().ok()).unwrap_or(0),
+            .map_err(|e| self.aws("HeadObject", &format!("history/{serial:010}.json"), &e))?;
+        let field = |name: &str| head.metadata().and_then(|m| m.get(name)).cloned();
+        Ok(HistoryEntry {
+            serial,
             when: field("when").or_else(|| head.last_modified().map(ToString::to_string)),
             who: field("who"),
             summary: field("summary").filter(|s| !s.is_empty()),
-            version: id,
-        }))
+            version: format!("s3://{}/{key}", self.bucket),
+        })
     }
 
     /// Versioning, default encryption and blocked public access, as the bucket has them.
