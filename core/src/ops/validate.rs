@@ -74,6 +74,13 @@ pub(super) fn check_environment(
         .cloned()
         .collect();
     validate::check(&loaded, &others, &mut own);
+    if let Some(m) = loaded.manifest.as_ref().filter(|m| !m.moved.is_empty())
+        && !own.has_errors()
+        && let Ok(graph) = crate::graph::build(m, env)
+    {
+        let declared = graph.resources.into_keys().collect();
+        validate::check_moves(&loaded, &declared, &mut own);
+    }
     let ok = !own.has_errors() && loaded.manifest.is_some();
     tracing::info!(environment = env, valid = ok, diagnostics = own.iter().count(), elapsed = ?started.elapsed(), "validated");
     diagnostics.extend(own);

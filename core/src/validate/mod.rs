@@ -10,6 +10,7 @@ mod capacity;
 mod conditions;
 mod health;
 mod images;
+mod moves;
 mod names;
 mod network;
 mod references;
@@ -56,6 +57,25 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     health::check(&mut cx);
     capacity::check(&mut cx);
     secrets::check(&mut cx);
+}
+
+/// Checks `loaded`'s `[[moved]]` against the addresses its graph `declared`: a rule of its
+/// own, run once the manifest is valid and its graph built.
+pub fn check_moves(
+    loaded: &Loaded,
+    declared: &std::collections::BTreeSet<crate::graph::Address>,
+    diags: &mut Diagnostics,
+) {
+    let Some(manifest) = &loaded.manifest else {
+        return;
+    };
+    let mut cx = Cx {
+        loaded,
+        m: manifest,
+        pruned: &[],
+        diags,
+    };
+    moves::check(&mut cx, declared);
 }
 
 /// What every rule needs: the manifest, where its values are written, and the output list.
