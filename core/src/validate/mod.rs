@@ -47,6 +47,22 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
         pruned,
         diags,
     };
+    // An empty file fails every rule that needs a key; one error says what it lacks.
+    if loaded
+        .value
+        .as_object()
+        .is_some_and(serde_json::Map::is_empty)
+    {
+        cx.at_key(
+            "empty-manifest",
+            "",
+            format!("environment `{}` sets nothing", loaded.environment),
+        )
+        .label("empty")
+        .help("start it with `extends = \"base.toml\"` to take the settings a base file shares, or set `[environment]` (`region`, `availability_zones`) and `[network]` (`cidr`) itself; `ecsops init DIR` writes a complete workspace to copy from")
+        .emit();
+        return;
+    }
     required::check(&mut cx);
     images::check(&mut cx);
     accounts::check(&mut cx);
