@@ -45,7 +45,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     let run = |args: &[&str]| ws.ecsops_env(args, env);
     let out = run(&["lock", "acc"]);
     out.expect_code(0);
-    out.expect_in_stdout("`acc` is unlocked");
+    out.expect_in_stdout("`acc` is unlocked (state: ");
     run(&["state", "pull", "acc"]).expect_code(1);
 
     ws.write("doc1.json", &document(1, 2).to_string());

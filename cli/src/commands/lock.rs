@@ -50,10 +50,18 @@ pub async fn run_lock(ctx: &Context, args: &LockArgs) -> Result<Exit, CliError> 
     }
     match holder {
         None => {
-            anstream::println!("`{}` is unlocked ({})", args.environment, target.describe());
+            anstream::println!(
+                "`{}` is unlocked (state: {})",
+                args.environment,
+                target.describe()
+            );
         }
         Some(holder) => {
-            anstream::println!("`{}` is locked ({})", args.environment, target.describe());
+            anstream::println!(
+                "`{}` is locked (state: {})",
+                args.environment,
+                target.describe()
+            );
             anstream::print!("{}", report::lock_fields(&holder));
         }
     }
