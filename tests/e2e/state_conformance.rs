@@ -289,14 +289,13 @@ async fn kept_versions(store: &dyn Store) {
     }
     write(STEPS + 1, "apply").await;
     write(STEPS + 2, "push").await;
-    let serials: Vec<u64> = backend
-        .history()
-        .await
-        .expect("history")
-        .iter()
-        .map(|h| h.serial)
-        .collect();
-    assert_eq!(serials, vec![STEPS + 2, STEPS + 1, 2]);
+    assert_eq!(kept_serials(&backend).await, vec![STEPS + 2, STEPS + 1, 2]);
+}
+
+/// The serials the history lists, newest first.
+async fn kept_serials(backend: &Backend) -> Vec<u64> {
+    let history = backend.history().await.expect("history");
+    history.iter().map(|h| h.serial).collect()
 }
 
 const TRUNCATED: &[u8] = b"{\"version\": 2, \"lineage\": \"L\", \"ser";
@@ -307,15 +306,7 @@ async fn local_backend_conformance() {
     let store = local();
     compare_and_swap(&store).await;
     locks(&local()).await;
-    let serials: Vec<u64> = store
-        .backend()
-        .history()
-        .await
-        .expect("history")
-        .iter()
-        .map(|h| h.serial)
-        .collect();
-    assert_eq!(serials, vec![2, 1]);
+    assert_eq!(kept_serials(&store.backend()).await, vec![2, 1]);
     kept_versions(&local()).await;
     std::fs::write(store.0.path().join(".ecsops/state/acc.json"), TRUNCATED).expect("truncate");
     unparsable(&store).await;

@@ -18,6 +18,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -438,14 +439,14 @@ impl S3Backend {
     /// The kept versions, newest first, each version's metadata read a few at a time.
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
         let mut out = Vec::new();
-        for batch in self.kept_serials().await?.rchunks(HEADS_AT_ONCE).rev() {
+        for batch in self.kept_serials().await?.chunks(HEADS_AT_ONCE) {
             let mut heads = tokio::task::JoinSet::new();
             for &serial in batch {
                 let this = self.clone();
                 heads.spawn(async move { this.kept(serial).await });
             }
             while let Some(entry) = heads.join_next().await {
-                out.push(entry.map_err(|e| StateError::Aws {
+                out.extend(entry.map_err(|e| StateError::Aws {
                     operation: "HeadObject",
                     location: self.location("history/"),
                     code: None,
@@ -457,25 +458,37 @@ impl S3Backend {
         Ok(out)
     }
 
-    /// The history entry of the version kept for `serial`.
-    async fn kept(&self, serial: u64) -> Result<HistoryEntry, StateError> {
+    /// The history entry of the version kept for `serial`; `None` when another writer's
+    /// retention removed it since the listing.
+    async fn kept(&self, serial: u64) -> Result<Option<HistoryEntry>, StateError> {
         let key = self.history_key(serial);
-        let head = self
+        let head = match self
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(&key)
             .send()
             .await
-            .map_err(|e| self.aws("HeadObject", &format!("history/{serial:010}.json"), &e))?;
+        {
+            Ok(head) => head,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(HeadObjectError::is_not_found) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(self.aws("HeadObject", &format!("history/{serial:010}.json"), &e));
+            }
+        };
         let field = |name: &str| head.metadata().and_then(|m| m.get(name)).cloned();
-        Ok(HistoryEntry {
+        Ok(Some(HistoryEntry {
             serial,
             when: field("when").or_else(|| head.last_modified().map(ToString::to_string)),
             who: field("who"),
             summary: field("summary").filter(|s| !s.is_empty()),
             version: format!("s3://{}/{key}", self.bucket),
-        })
+        }))
     }
 
     /// Versioning, default encryption and blocked public access, as the bucket has them.
