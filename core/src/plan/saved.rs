@@ -52,6 +52,11 @@ pub enum SavedPlanError {
         "saved-plan format {found} is not the format {SAVED_PLAN_FORMAT_VERSION} this ecsops reads; plan again with this ecsops"
     )]
     Version { found: String },
+    #[error(
+        "it was saved by ecsops {found} and this is ecsops {}; plan again with this ecsops (`ecsops diff ENV --out FILE`): a plan is applied by the ecsops that made it",
+        env!("CARGO_PKG_VERSION")
+    )]
+    EcsopsVersion { found: String },
 }
 
 impl SavedPlan {
@@ -96,6 +101,7 @@ impl SavedPlan {
         struct Head {
             kind: Option<String>,
             format_version: Option<String>,
+            ecsops_version: Option<String>,
         }
         let head: Head =
             serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))?;
@@ -107,6 +113,10 @@ impl SavedPlan {
         let found = head.format_version.unwrap_or_default();
         if found != SAVED_PLAN_FORMAT_VERSION {
             return Err(SavedPlanError::Version { found });
+        }
+        let found = head.ecsops_version.unwrap_or_default();
+        if found != env!("CARGO_PKG_VERSION") {
+            return Err(SavedPlanError::EcsopsVersion { found });
         }
         serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))
     }
@@ -176,5 +186,25 @@ mod tests {
             Err(SavedPlanError::Version { .. })
         ));
         assert!(SavedPlan::parse("not json").is_err());
+    }
+
+    #[test]
+    fn a_plan_saved_by_another_ecsops_is_refused() {
+        let plan = diff(PlanInput {
+            environment: "acceptance",
+            graph: &Graph::default(),
+            state: None,
+            moved: &[],
+            manifest_digest: "d",
+        });
+        let prior = State::new("acceptance", "l".to_owned());
+        let mut saved = SavedPlan::new(plan, Graph::default(), prior, None, None, false);
+        saved.ecsops_version = "0.0.1-other".to_owned();
+        let err = SavedPlan::parse(&saved.to_json()).expect_err("refused");
+        assert!(
+            matches!(&err, SavedPlanError::EcsopsVersion { found } if found == "0.0.1-other"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")), "{err}");
     }
 }
