@@ -895,3 +895,54 @@ async fn destroy_asks_for_the_environments_name_and_a_typo_changes_nothing() {
     assert_eq!(env.vpcs().await.len(), 0);
     env.assert_unlocked();
 }
+
+#[tokio::test]
+async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    let path = |name: &str| env.dir().join(name).display().to_string();
+    env.run(&["diff", ENV, "--out", &path("plan.json")])
+        .expect_code(0);
+    let serial = env.state()["serial"].clone();
+    let edit = |name: &str, change: &dyn Fn(&mut Value)| {
+        let mut saved: Value =
+            serde_json::from_str(&std::fs::read_to_string(path("plan.json")).expect("plan"))
+                .expect("saved plan JSON");
+        change(&mut saved);
+        std::fs::write(path(name), saved.to_string()).expect("write");
+        path(name)
+    };
+
+    // The desired graph says more than the manifests and the plan shown.
+    let graph = edit("graph.json", &|p| {
+        p["graph"]["resources"]["autoscaling_group[default]"]["attributes"]["desired_capacity"] =
+            serde_json::json!({"lit": 9});
+    });
+    // The plan deletes what the manifests keep.
+    let changes = edit("changes.json", &|p| {
+        for c in p["plan"]["changes"].as_array_mut().expect("changes") {
+            if c["address"] == "vpc" {
+                c["action"] = "delete".into();
+            }
+        }
+    });
+    for (file, address) in [(graph, "autoscaling_group[default]"), (changes, "vpc")] {
+        let out = env.run(&["apply", ENV, "--plan", &file, "--auto-approve"]);
+        out.expect_code(1);
+        out.expect_in_stderr(&format!(
+            "the saved plan of `acceptance` is stale: its plan of `{address}` is not what the manifests make (the file was edited after it was saved); nothing was changed"
+        ));
+    }
+    assert_eq!(env.desired_capacity().await, Some(2), "nothing was changed");
+    assert_eq!(env.state()["serial"], serial);
+    env.assert_unlocked();
+
+    // The plan as saved still applies.
+    env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"])
+        .expect_code(0);
+    assert_eq!(env.desired_capacity().await, Some(3));
+}

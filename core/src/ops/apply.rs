@@ -303,7 +303,7 @@ fn desired_at(
 }
 
 /// What makes a saved plan stale that can be seen without the state: another environment, other
-/// manifests, another commit, another account.
+/// manifests (or a plan they do not make: an edited file), another commit, another account.
 fn stale_before_lock(
     environment: &str,
     saved: &SavedPlan,
@@ -315,7 +315,16 @@ fn stale_before_lock(
     if saved.environment != environment {
         reasons.push(format!("it is a plan of `{}`", saved.environment));
     }
-    if saved.manifest_digest != desired.digest {
+    if saved.manifest_digest == desired.digest {
+        let edited = saved.edited(&desired.graph, &desired.manifest, &desired.moved);
+        if !edited.is_empty() {
+            let list: Vec<String> = edited.iter().map(|a| format!("`{a}`")).collect();
+            reasons.push(format!(
+                "its plan of {} is not what the manifests make (the file was edited after it was saved)",
+                list.join(", ")
+            ));
+        }
+    } else {
         reasons.push("the manifests changed since it was saved".to_owned());
     }
     let now = provenance.map(|p| p.commit.as_str());

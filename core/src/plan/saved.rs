@@ -4,10 +4,13 @@
 //! commit). A versioned document of its own, apart from the plan JSON that reports changes;
 //! documented in `docs/saved-plan.md`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 
-use super::Plan;
-use crate::graph::Graph;
+use super::{Plan, PlanInput, ResourceChange, ami, cidrs, diff};
+use crate::graph::{Address, Graph};
+use crate::manifest::Manifest;
 use crate::state::State;
 
 /// Version of the saved-plan document this ecsops writes and reads.
@@ -94,6 +97,79 @@ impl SavedPlan {
         let mut s = serde_json::to_string_pretty(self).expect("a saved plan serializes");
         s.push('\n');
         s
+    }
+
+    /// The addresses whose saved resource or change is not what the manifests make now
+    /// (`desired`: their graph before planning, `moved`: their renames) planned against the
+    /// saved `prior`: the file was edited after it was saved. The manifests' digest alone does
+    /// not cover the graph and the plan the apply runs. The AMI a recommended-AMI launch
+    /// template launches is SSM's answer at planning time, so it is taken as saved.
+    pub fn edited(
+        &self,
+        desired: &Graph,
+        manifest: &Manifest,
+        moved: &[(Address, Address)],
+    ) -> Vec<Address> {
+        let state = self.serial.is_some().then_some(&self.prior);
+        let mut graph = desired.clone();
+        cidrs::hold(&mut graph, manifest, state);
+        let pinned: Vec<Address> = ami::from_ssm(&graph)
+            .into_iter()
+            .map(|(a, _)| a.clone())
+            .collect();
+        for address in pinned {
+            let saved = self
+                .graph
+                .resources
+                .get(&address)
+                .and_then(|r| r.attributes.get(ami::IMAGE_ID));
+            if let Some(resource) = graph.resources.get_mut(&address) {
+                match saved {
+                    Some(ami) => resource
+                        .attributes
+                        .insert(ami::IMAGE_ID.to_owned(), ami.clone()),
+                    None => resource.attributes.remove(ami::IMAGE_ID),
+                };
+            }
+        }
+        let mut edited: BTreeSet<Address> = graph
+            .resources
+            .keys()
+            .chain(self.graph.resources.keys())
+            .filter(|a| graph.resources.get(a) != self.graph.resources.get(a))
+            .cloned()
+            .collect();
+        let replanned = diff(PlanInput {
+            environment: &self.environment,
+            graph: &self.graph,
+            state,
+            moved,
+            manifest_digest: &self.manifest_digest,
+        });
+        // Image names are AWS's answer for people, not something the apply acts on.
+        let by_address = |changes: &[ResourceChange]| -> BTreeMap<Address, ResourceChange> {
+            changes
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    for a in &mut c.attributes {
+                        a.names = None;
+                    }
+                    (c.address.clone(), c)
+                })
+                .collect()
+        };
+        let (want, saved) = (
+            by_address(&replanned.changes),
+            by_address(&self.plan.changes),
+        );
+        edited.extend(
+            want.keys()
+                .chain(saved.keys())
+                .filter(|a| want.get(a) != saved.get(a))
+                .cloned(),
+        );
+        edited.into_iter().collect()
     }
 
     pub fn parse(text: &str) -> Result<Self, SavedPlanError> {
