@@ -382,6 +382,19 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     );
     git::switch(env.dir(), "main");
 
+    // Taking the protection out in the work tree alone does not lift it: the committed
+    // manifest protects the environment, and the edit is not committed.
+    env.edit("acceptance.toml", "protected = true", "protected = false");
+    refused(
+        &apply,
+        "`acceptance` is protected and this file is not committed: environments/acceptance.toml (modified)",
+    );
+    refused(
+        &["destroy", ENV, "--auto-approve"],
+        "this file is not committed",
+    );
+    env.edit("acceptance.toml", "protected = false", "protected = true");
+
     let out = env.run(&["apply", ENV]);
     out.expect_code(1);
     out.expect_in_stderr(

@@ -365,9 +365,29 @@ fn today(ws: &Workspace, environment: &str) -> Option<crate::manifest::Loaded> {
     load_environment(ws, environment, &mut sources, &mut Diagnostics::default())
 }
 
+/// Whether the environment's manifests as HEAD has them say `protected = true` (read from the
+/// merged document, so a HEAD whose manifest no longer validates still counts).
+fn protected_at_head(ws: &Workspace, environment: &str, repo: Option<&Repo>) -> bool {
+    let Some(head) = repo.filter(|r| r.has_commits()).and_then(|r| r.head().ok()) else {
+        return false;
+    };
+    let Ok(Some(tree_repo)) = Repo::discover(ws.root()) else {
+        return false;
+    };
+    let Ok(tree) = RevisionTree::new(tree_repo, &head.commit, short(&head.commit).to_owned())
+    else {
+        return false;
+    };
+    let at = ws.with_tree(Arc::new(tree));
+    let mut sources = Sources::default();
+    load_environment(&at, environment, &mut sources, &mut Diagnostics::default()).is_some_and(|l| {
+        l.value.pointer("/environment/protected") == Some(&serde_json::Value::Bool(true))
+    })
+}
+
 /// The git conditions of a protected environment, checked before the lock: where the apply
-/// comes from, and whether the environment is protected (a rollback's, also by today's
-/// manifest: it is changed from this work tree).
+/// comes from, and whether the environment is protected (by its manifests as HEAD has them too;
+/// a rollback's, also by today's manifest: it is changed from this work tree).
 fn check_protection(
     ws: &Workspace,
     environment: &str,
@@ -386,7 +406,11 @@ fn check_protection(
         .as_ref()
         .and_then(|l| l.manifest.as_ref())
         .map(|m| &m.environment);
-    let protected = env.protected || now_env.is_some_and(|e| e.protected);
+    // Protected by the committed manifests too: a protection taken out in the work tree alone
+    // would otherwise let that very change be applied uncommitted.
+    let protected = env.protected
+        || now_env.is_some_and(|e| e.protected)
+        || protected_at_head(ws, environment, repo);
     let (files, release_branch) = if rollback {
         let files = now
             .as_ref()
