@@ -418,6 +418,47 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     assert_eq!(env.vpcs().await.len(), 1, "nothing was destroyed");
 }
 
+#[tokio::test]
+async fn a_protected_manifest_read_through_a_link_needs_what_it_links_to_committed() {
+    let env = Env::new().await;
+    env.edit(
+        "acceptance.toml",
+        "name = \"acceptance\"",
+        "name = \"acceptance\"\nprotected = true",
+    );
+    let manifest = env.dir().join("environments/acceptance.toml");
+    let linked = env.dir().join("local/acceptance.toml");
+    std::fs::create_dir_all(linked.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&manifest, &linked).expect("move the manifest");
+    std::os::unix::fs::symlink("../local/acceptance.toml", &manifest).expect("link");
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance, its manifest linked");
+    let refused = |expected: &str| {
+        let out = env.run(&["apply", ENV, "--auto-approve"]);
+        out.expect_code(1);
+        out.expect_in_stderr(expected);
+        env.assert_unlocked();
+    };
+
+    // Git sees the link unchanged; what it reads is not committed.
+    let text = std::fs::read_to_string(&linked).expect("read");
+    std::fs::write(&linked, format!("{text}# an uncommitted edit\n")).expect("edit");
+    refused(
+        "`acceptance` is protected and this file is not committed: environments/acceptance.toml → local/acceptance.toml (modified)",
+    );
+
+    // A link out of the repository reads what git never holds.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let elsewhere = outside.path().join("acceptance.toml");
+    std::fs::write(&elsewhere, &text).expect("write");
+    std::fs::remove_file(&manifest).expect("unlink");
+    std::os::unix::fs::symlink(&elsewhere, &manifest).expect("link");
+    git::commit_all(env.dir(), "Link out of the repository");
+    refused("environments/acceptance.toml → ");
+    refused(" (outside the repository)");
+    assert_eq!(env.vpcs().await.len(), 0, "nothing was created");
+}
+
 /// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.
 pub fn in_terminal(env: &Env, args: &str) -> std::process::Child {
     let command = format!(
