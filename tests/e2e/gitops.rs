@@ -995,6 +995,19 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
     assert_eq!(env.state()["serial"], serial);
     env.assert_unlocked();
 
+    // Another environment's plan is that, and nothing about this one's manifests.
+    let out = env.run(&[
+        "apply",
+        "production",
+        "--plan",
+        &path("plan.json"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "the saved plan of `production` is stale: it is a plan of `acceptance`, not of `production`; nothing was changed",
+    );
+
     // The plan as saved still applies.
     env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"])
         .expect_code(0);

@@ -313,7 +313,14 @@ fn stale_before_lock(
 ) -> Result<(), OpsError> {
     let mut reasons = Vec::new();
     if saved.environment != environment {
-        reasons.push(format!("it is a plan of `{}`", saved.environment));
+        // Another environment's manifests, commit and account say nothing about this one's.
+        return stale(
+            environment,
+            vec![format!(
+                "it is a plan of `{}`, not of `{environment}`",
+                saved.environment
+            )],
+        );
     }
     if saved.manifest_digest == desired.digest {
         let edited = saved.edited(&desired.graph, &desired.manifest, &desired.moved);
