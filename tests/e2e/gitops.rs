@@ -995,6 +995,15 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
     assert_eq!(env.state()["serial"], serial);
     env.assert_unlocked();
 
+    // An edited manifest is named.
+    env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 4");
+    let out = env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "is stale: the manifests changed since it was saved (`environments/base.toml`); nothing was changed",
+    );
+    env.edit("base.toml", "desired_capacity = 4", "desired_capacity = 3");
+
     // Another environment's plan is that, and nothing about this one's manifests.
     let out = env.run(&[
         "apply",

@@ -210,7 +210,15 @@ pub async fn run(
         target(ws, environment, request.state_url.as_deref())
     )?;
     if let Some(saved) = &request.saved {
-        stale_before_lock(environment, saved, &desired, provenance.as_ref(), &session)?;
+        let changed = |commit: &str| changed_since(ws, repo.as_ref(), commit, &desired.files);
+        stale_before_lock(
+            environment,
+            saved,
+            &desired,
+            provenance.as_ref(),
+            &session,
+            &changed,
+        )?;
     }
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
@@ -310,6 +318,7 @@ fn stale_before_lock(
     desired: &Desired,
     provenance: Option<&Provenance>,
     session: &Session,
+    changed_since: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<(), OpsError> {
     let mut reasons = Vec::new();
     if saved.environment != environment {
@@ -332,7 +341,19 @@ fn stale_before_lock(
             ));
         }
     } else {
-        reasons.push("the manifests changed since it was saved".to_owned());
+        // A plan made from a clean tree read its commit's files: those that differ now.
+        let files = match &saved.commit {
+            Some(commit) if !saved.dirty => changed_since(commit),
+            _ => Vec::new(),
+        };
+        reasons.push(if files.is_empty() {
+            "the manifests changed since it was saved".to_owned()
+        } else {
+            format!(
+                "the manifests changed since it was saved ({})",
+                files.join(", ")
+            )
+        });
     }
     let now = provenance.map(|p| p.commit.as_str());
     if saved.commit.as_deref() != now {
@@ -353,6 +374,28 @@ fn stale_before_lock(
         ));
     }
     stale(environment, reasons)
+}
+
+/// The files among `files` whose text is not what commit `commit` holds (absent there
+/// included), as the workspace shows them; empty when git cannot say.
+fn changed_since(
+    ws: &Workspace,
+    repo: Option<&Repo>,
+    commit: &str,
+    files: &[PathBuf],
+) -> Vec<String> {
+    let Some(tree_repo) = repo.and_then(|_| Repo::discover(ws.root()).ok().flatten()) else {
+        return Vec::new();
+    };
+    let Ok(tree) = RevisionTree::new(tree_repo, commit, String::new()) else {
+        return Vec::new();
+    };
+    let at = ws.with_tree(Arc::new(tree));
+    files
+        .iter()
+        .filter(|f| at.read(f).ok() != ws.read(f).ok())
+        .map(|f| format!("`{}`", ws.display_path(f).display()))
+        .collect()
 }
 
 fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
