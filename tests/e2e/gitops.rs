@@ -642,6 +642,46 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     out.expect_in_stderr("is not in a git repository");
 }
 
+#[test]
+fn diff_rev_names_changed_settings_that_make_no_resource() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    git::commit_all(ws.path(), "Environments");
+    let path = ws.path().join("environments/production.toml");
+    let text = std::fs::read_to_string(&path).expect("production.toml");
+    assert!(text.contains("protected = true"), "{text}");
+    std::fs::write(
+        &path,
+        text.replacen("protected = true", "account_id = \"210987654321\"", 1),
+    )
+    .expect("write production.toml");
+
+    // A pull request that lifts production's protection and moves its account is not one
+    // without changes, though it changes no resource.
+    let md = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "markdown"]);
+    md.expect_code(0);
+    md.expect_in_stdout("1 environment changed since `HEAD`: `production`");
+    md.expect_in_stdout(
+        "`[environment] protected`: changed from `true` to `false` (a setting that makes no resource)",
+    );
+    md.expect_in_stdout("`[environment] account_id`: changed from unset to `\"210987654321\"`");
+    md.expect_in_stdout("No resource differs from revision ");
+    assert!(!md.stdout.contains("The manifests match"), "{}", md.stdout);
+    let json = ws.ecsops(&["diff", "production", "--rev", "HEAD", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    let settings: Vec<&str> = plan["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter(|n| n["code"] == "setting-changed")
+        .map(|n| n["address"].as_str().expect("address"))
+        .collect();
+    assert_eq!(
+        settings,
+        ["[environment] account_id", "[environment] protected"]
+    );
+}
+
 #[tokio::test]
 async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale() {
     let env = Env::new().await;
