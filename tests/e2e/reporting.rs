@@ -101,6 +101,25 @@ fn apply_json_is_one_document_when_the_saved_plan_cannot_be_used() {
 }
 
 #[test]
+fn a_state_in_s3_without_credentials_says_how_to_get_them_or_review_without() {
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &format!("{MANIFEST}[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n"),
+    );
+    let env = [
+        ("AWS_REGION", "eu-west-1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ];
+    let out = ws.ecsops_env(&["diff", "acc"], &env);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "error: S3 GetObject on `s3://acme-state/acc/state.json` failed: no usable AWS credentials (",
+    );
+    out.expect_in_stderr("`ecsops diff ENV --rev BASE` plans from git alone");
+}
+
+#[test]
 fn state_and_lock_json_on_the_local_backend() {
     let ws = workspace();
     let run = |args: &[&str]| ws.ecsops(args);
