@@ -166,6 +166,12 @@ pub fn error(err: &CliError) {
                 holder.id
             );
         }
+        CliError::Ops(OpsError::Statefile(e @ StateError::Credentials { .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: give credentials that can read the state (`aws sts get-caller-identity`, `aws sso login`, AWS_PROFILE, or `[state] role_arn` / `profile`); to review a change without credentials, `ecsops diff ENV --rev BASE` plans from git alone"
+            );
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::Conflict { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(

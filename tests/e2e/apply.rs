@@ -1329,6 +1329,47 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
 }
 
 #[tokio::test]
+async fn a_new_environment_tag_is_added_in_place_and_keeps_the_nat_address() {
+    let env = Env::new().await;
+    env.apply();
+    let (eip, nat) = (
+        env.id("elastic_ip.nat[eu-west-1a]"),
+        env.id("nat_gateway[eu-west-1a]"),
+    );
+    env.edit(
+        "base.toml",
+        "tags = { Team = \"platform\", CostCenter = \"1234\" }",
+        "tags = { Team = \"platform\", CostCenter = \"1234\", Owner = \"qa\" }",
+    );
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(2), "{}\n{}", out.stdout, out.stderr);
+    out.expect_in_stdout("# elastic_ip.nat[eu-west-1a] will be updated in place");
+    assert!(!out.stdout.contains("must be replaced"), "{}", out.stdout);
+    // The tag makes new task definition revisions too: their rollouts are not this test's.
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0);
+    assert_eq!(
+        env.id("elastic_ip.nat[eu-west-1a]"),
+        eip,
+        "the same address"
+    );
+    assert_eq!(env.id("nat_gateway[eu-west-1a]"), nat, "the same gateway");
+    let addresses = env
+        .ec2()
+        .describe_addresses()
+        .allocation_ids(&eip)
+        .send()
+        .await
+        .expect("address");
+    let owner = addresses.addresses()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("Owner"))
+        .and_then(|t| t.value());
+    assert_eq!(owner, Some("qa"));
+}
+
+#[tokio::test]
 async fn continue_on_error_builds_what_does_not_depend_on_the_failure() {
     let env = Env::new().await;
     let ecsc = ecs::Client::new(&env.config);

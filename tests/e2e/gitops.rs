@@ -382,6 +382,19 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     );
     git::switch(env.dir(), "main");
 
+    // Taking the protection out in the work tree alone does not lift it: the committed
+    // manifest protects the environment, and the edit is not committed.
+    env.edit("acceptance.toml", "protected = true", "protected = false");
+    refused(
+        &apply,
+        "`acceptance` is protected and this file is not committed: environments/acceptance.toml (modified)",
+    );
+    refused(
+        &["destroy", ENV, "--auto-approve"],
+        "this file is not committed",
+    );
+    env.edit("acceptance.toml", "protected = false", "protected = true");
+
     let out = env.run(&["apply", ENV]);
     out.expect_code(1);
     out.expect_in_stderr(
@@ -403,6 +416,47 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     );
     env.assert_unlocked();
     assert_eq!(env.vpcs().await.len(), 1, "nothing was destroyed");
+}
+
+#[tokio::test]
+async fn a_protected_manifest_read_through_a_link_needs_what_it_links_to_committed() {
+    let env = Env::new().await;
+    env.edit(
+        "acceptance.toml",
+        "name = \"acceptance\"",
+        "name = \"acceptance\"\nprotected = true",
+    );
+    let manifest = env.dir().join("environments/acceptance.toml");
+    let linked = env.dir().join("local/acceptance.toml");
+    std::fs::create_dir_all(linked.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&manifest, &linked).expect("move the manifest");
+    std::os::unix::fs::symlink("../local/acceptance.toml", &manifest).expect("link");
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance, its manifest linked");
+    let refused = |expected: &str| {
+        let out = env.run(&["apply", ENV, "--auto-approve"]);
+        out.expect_code(1);
+        out.expect_in_stderr(expected);
+        env.assert_unlocked();
+    };
+
+    // Git sees the link unchanged; what it reads is not committed.
+    let text = std::fs::read_to_string(&linked).expect("read");
+    std::fs::write(&linked, format!("{text}# an uncommitted edit\n")).expect("edit");
+    refused(
+        "`acceptance` is protected and this file is not committed: environments/acceptance.toml → local/acceptance.toml (modified)",
+    );
+
+    // A link out of the repository reads what git never holds.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let elsewhere = outside.path().join("acceptance.toml");
+    std::fs::write(&elsewhere, &text).expect("write");
+    std::fs::remove_file(&manifest).expect("unlink");
+    std::os::unix::fs::symlink(&elsewhere, &manifest).expect("link");
+    git::commit_all(env.dir(), "Link out of the repository");
+    refused("environments/acceptance.toml → ");
+    refused(" (outside the repository)");
+    assert_eq!(env.vpcs().await.len(), 0, "nothing was created");
 }
 
 /// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.
@@ -586,6 +640,46 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     let out = plain.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);
     out.expect_code(1);
     out.expect_in_stderr("is not in a git repository");
+}
+
+#[test]
+fn diff_rev_names_changed_settings_that_make_no_resource() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    git::commit_all(ws.path(), "Environments");
+    let path = ws.path().join("environments/production.toml");
+    let text = std::fs::read_to_string(&path).expect("production.toml");
+    assert!(text.contains("protected = true"), "{text}");
+    std::fs::write(
+        &path,
+        text.replacen("protected = true", "account_id = \"210987654321\"", 1),
+    )
+    .expect("write production.toml");
+
+    // A pull request that lifts production's protection and moves its account is not one
+    // without changes, though it changes no resource.
+    let md = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "markdown"]);
+    md.expect_code(0);
+    md.expect_in_stdout("1 environment changed since `HEAD`: `production`");
+    md.expect_in_stdout(
+        "`[environment] protected`: changed from `true` to `false` (a setting that makes no resource)",
+    );
+    md.expect_in_stdout("`[environment] account_id`: changed from unset to `\"210987654321\"`");
+    md.expect_in_stdout("No resource differs from revision ");
+    assert!(!md.stdout.contains("The manifests match"), "{}", md.stdout);
+    let json = ws.ecsops(&["diff", "production", "--rev", "HEAD", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    let settings: Vec<&str> = plan["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter(|n| n["code"] == "setting-changed")
+        .map(|n| n["address"].as_str().expect("address"))
+        .collect();
+    assert_eq!(
+        settings,
+        ["[environment] account_id", "[environment] protected"]
+    );
 }
 
 #[tokio::test]
@@ -894,4 +988,77 @@ async fn destroy_asks_for_the_environments_name_and_a_typo_changes_nothing() {
     assert!(shown.contains("Destroy complete:"), "{shown}");
     assert_eq!(env.vpcs().await.len(), 0);
     env.assert_unlocked();
+}
+
+#[tokio::test]
+async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    let path = |name: &str| env.dir().join(name).display().to_string();
+    env.run(&["diff", ENV, "--out", &path("plan.json")])
+        .expect_code(0);
+    let serial = env.state()["serial"].clone();
+    let edit = |name: &str, change: &dyn Fn(&mut Value)| {
+        let mut saved: Value =
+            serde_json::from_str(&std::fs::read_to_string(path("plan.json")).expect("plan"))
+                .expect("saved plan JSON");
+        change(&mut saved);
+        std::fs::write(path(name), saved.to_string()).expect("write");
+        path(name)
+    };
+
+    // The desired graph says more than the manifests and the plan shown.
+    let graph = edit("graph.json", &|p| {
+        p["graph"]["resources"]["autoscaling_group[default]"]["attributes"]["desired_capacity"] =
+            serde_json::json!({"lit": 9});
+    });
+    // The plan deletes what the manifests keep.
+    let changes = edit("changes.json", &|p| {
+        for c in p["plan"]["changes"].as_array_mut().expect("changes") {
+            if c["address"] == "vpc" {
+                c["action"] = "delete".into();
+            }
+        }
+    });
+    for (file, address) in [(graph, "autoscaling_group[default]"), (changes, "vpc")] {
+        let out = env.run(&["apply", ENV, "--plan", &file, "--auto-approve"]);
+        out.expect_code(1);
+        out.expect_in_stderr(&format!(
+            "the saved plan of `acceptance` is stale: its plan of `{address}` is not what the manifests make (the file was edited after it was saved); nothing was changed"
+        ));
+    }
+    assert_eq!(env.desired_capacity().await, Some(2), "nothing was changed");
+    assert_eq!(env.state()["serial"], serial);
+    env.assert_unlocked();
+
+    // An edited manifest is named.
+    env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 4");
+    let out = env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "is stale: the manifests changed since it was saved (`environments/base.toml`); nothing was changed",
+    );
+    env.edit("base.toml", "desired_capacity = 4", "desired_capacity = 3");
+
+    // Another environment's plan is that, and nothing about this one's manifests.
+    let out = env.run(&[
+        "apply",
+        "production",
+        "--plan",
+        &path("plan.json"),
+        "--auto-approve",
+    ]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "the saved plan of `production` is stale: it is a plan of `acceptance`, not of `production`; nothing was changed",
+    );
+
+    // The plan as saved still applies.
+    env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"])
+        .expect_code(0);
+    assert_eq!(env.desired_capacity().await, Some(3));
 }

@@ -2,7 +2,8 @@
 //! `validate`, `state list|show|history`, `lock` and `output` (parsed, with the text form's exit
 //! codes), `ecsops output` after an apply, a state that does not parse and how a kept version
 //! replaces it (local and S3), help texts, `--color`, the plan's address order, and the
-//! messages of an empty state list and an offline diff with nothing to do.
+//! messages of an empty state list and an offline diff with nothing to do; the apply report
+//! when a saved plan cannot be used.
 
 use ecsops_core::provider::aws::sdk::elbv2;
 use serde_json::{Value, json};
@@ -79,6 +80,45 @@ fn validate_json_lists_each_diagnostic_with_its_position_and_keeps_the_exit_code
 
 /// `state list|show|history` and `lock` as JSON, on the local default, with the text form's
 /// exit codes; an empty state list says that nothing is recorded.
+#[test]
+fn apply_json_is_one_document_when_the_saved_plan_cannot_be_used() {
+    let ws = workspace();
+    ws.write("plan.json", "{\"kind\": \"something-else\"}");
+    let plan = ws.path().join("plan.json");
+    let missing = ws.path().join("missing.json");
+    for (file, error) in [(&plan, "not a saved plan"), (&missing, "cannot read")] {
+        let file = file.to_str().expect("utf-8 path");
+        let out = ws.ecsops(&["apply", "acc", "--plan", file, "--format", "json"]);
+        out.expect_code(1);
+        let doc = json_of(&out);
+        assert_eq!(doc["result"], "error", "{doc:#}");
+        assert!(
+            doc["error"].as_str().is_some_and(|e| e.contains(error)),
+            "{doc:#}"
+        );
+        out.expect_in_stderr(error);
+    }
+}
+
+#[test]
+fn a_state_in_s3_without_credentials_says_how_to_get_them_or_review_without() {
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &format!("{MANIFEST}[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n"),
+    );
+    let env = [
+        ("AWS_REGION", "eu-west-1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ];
+    let out = ws.ecsops_env(&["diff", "acc"], &env);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "error: S3 GetObject on `s3://acme-state/acc/state.json` failed: no usable AWS credentials (",
+    );
+    out.expect_in_stderr("`ecsops diff ENV --rev BASE` plans from git alone");
+}
+
 #[test]
 fn state_and_lock_json_on_the_local_backend() {
     let ws = workspace();

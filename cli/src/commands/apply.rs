@@ -8,6 +8,7 @@
 //! `ops::apply::run`; this is its terminal.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -107,20 +108,20 @@ pub struct ApplyFlags {
 }
 
 pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
-    let saved = match &args.plan {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
-            let saved = SavedPlan::parse(&text).map_err(|source| OpsError::SavedPlan {
-                path: path.display().to_string(),
-                source,
-            })?;
-            Some(Box::new(saved))
-        }
-    };
     let (env, mode) = (&args.environment, Mode::Apply);
-    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, saved)).await
+    let plan = args.plan.as_deref();
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, plan)).await
+}
+
+/// The saved plan at `path`, when it is one this ecsops applies.
+fn read_saved(path: &Path) -> Result<Box<SavedPlan>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
+    let saved = SavedPlan::parse(&text).map_err(|source| OpsError::SavedPlan {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Box::new(saved))
 }
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError> {
@@ -142,12 +143,13 @@ async fn walk(
     mode: Mode,
     auto_approve: bool,
     flags: &ApplyFlags,
-    saved: Option<Box<SavedPlan>>,
+    plan: Option<&Path>,
 ) -> Result<Exit, CliError> {
     let operation = mode.operation();
     let json = flags.format.format == Format::Json;
     // Stdout is one document however the command ends: the block's errors too.
     let result: Result<Exit, CliError> = Box::pin(async {
+        let saved = plan.map(read_saved).transpose()?;
         let ws = ctx.workspace()?;
         ctx.check_state(env).await?;
         let rerun = match &mode {

@@ -152,6 +152,25 @@ fn changed_files(repo: &Repo, files: &[PathBuf]) -> Result<Vec<String>, GitError
         if let Some(what) = describe(status) {
             changed.push(format!("{shown} ({what})"));
         }
+        // Git records a symbolic link as the name it points to, not what is read through it:
+        // the file it leads to must be committed too.
+        let Ok(read) = file.canonicalize() else {
+            continue;
+        };
+        if read == repo.workdir.join(&path) {
+            continue;
+        }
+        let Ok(target) = read.strip_prefix(&repo.workdir) else {
+            changed.push(format!("{shown} → {}{OUTSIDE}", read.display()));
+            continue;
+        };
+        let status = repo
+            .git
+            .status_file(target)
+            .map_err(git(format!("read the status of `{}`", target.display())))?;
+        if let Some(what) = describe(status) {
+            changed.push(format!("{shown} → {} ({what})", target.display()));
+        }
     }
     Ok(changed)
 }

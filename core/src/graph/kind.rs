@@ -29,8 +29,9 @@ macro_rules! kind_table {
                 forces every, outputs Ec2IdOutputs, update_changes [];
             Route: "route", Ec2Network, DeleteFirst,
                 forces ["route_table_id", "destination_cidr_block"], outputs NoOutputs, update_changes [];
+            // Its tags change in place: a new address would change the NAT gateway's too.
             ElasticIp: "elastic_ip", Ec2Network, DeleteFirst,
-                forces every, outputs ElasticIpOutputs, update_changes [];
+                forces ["domain"], outputs ElasticIpOutputs, update_changes [];
             NatGateway: "nat_gateway", Ec2Network, DeleteFirst,
                 forces ["subnet_id", "allocation_id", "connectivity_type"], outputs Ec2IdOutputs, update_changes [];
             SecurityGroup: "security_group", Ec2SecurityGroup, DeleteFirst,
@@ -274,5 +275,7 @@ mod tests {
         assert!(Kind::TaskDefinition.forces_replacement("family"));
         assert!(!Kind::TaskDefinition.forces_replacement("container_definitions"));
         assert!(!Kind::AutoscalingGroup.forces_replacement("max_size"));
+        assert!(Kind::ElasticIp.forces_replacement("domain"));
+        assert!(!Kind::ElasticIp.forces_replacement("tags"));
     }
 }

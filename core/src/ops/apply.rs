@@ -210,7 +210,15 @@ pub async fn run(
         target(ws, environment, request.state_url.as_deref())
     )?;
     if let Some(saved) = &request.saved {
-        stale_before_lock(environment, saved, &desired, provenance.as_ref(), &session)?;
+        let changed = |commit: &str| changed_since(ws, repo.as_ref(), commit, &desired.files);
+        stale_before_lock(
+            environment,
+            saved,
+            &desired,
+            provenance.as_ref(),
+            &session,
+            &changed,
+        )?;
     }
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
@@ -303,20 +311,49 @@ fn desired_at(
 }
 
 /// What makes a saved plan stale that can be seen without the state: another environment, other
-/// manifests, another commit, another account.
+/// manifests (or a plan they do not make: an edited file), another commit, another account.
 fn stale_before_lock(
     environment: &str,
     saved: &SavedPlan,
     desired: &Desired,
     provenance: Option<&Provenance>,
     session: &Session,
+    changed_since: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<(), OpsError> {
     let mut reasons = Vec::new();
     if saved.environment != environment {
-        reasons.push(format!("it is a plan of `{}`", saved.environment));
+        // Another environment's manifests, commit and account say nothing about this one's.
+        return stale(
+            environment,
+            vec![format!(
+                "it is a plan of `{}`, not of `{environment}`",
+                saved.environment
+            )],
+        );
     }
-    if saved.manifest_digest != desired.digest {
-        reasons.push("the manifests changed since it was saved".to_owned());
+    if saved.manifest_digest == desired.digest {
+        let edited = saved.edited(&desired.graph, &desired.manifest, &desired.moved);
+        if !edited.is_empty() {
+            let list: Vec<String> = edited.iter().map(|a| format!("`{a}`")).collect();
+            reasons.push(format!(
+                "its plan of {} is not what the manifests make (the file was edited after it was saved)",
+                list.join(", ")
+            ));
+        }
+    } else {
+        // A plan made from a clean tree read its commit's files: those that differ now.
+        let files = match &saved.commit {
+            Some(commit) if !saved.dirty => changed_since(commit),
+            _ => Vec::new(),
+        };
+        reasons.push(if files.is_empty() {
+            "the manifests changed since it was saved".to_owned()
+        } else {
+            format!(
+                "the manifests changed since it was saved ({})",
+                files.join(", ")
+            )
+        });
     }
     let now = provenance.map(|p| p.commit.as_str());
     if saved.commit.as_deref() != now {
@@ -339,6 +376,28 @@ fn stale_before_lock(
     stale(environment, reasons)
 }
 
+/// The files among `files` whose text is not what commit `commit` holds (absent there
+/// included), as the workspace shows them; empty when git cannot say.
+fn changed_since(
+    ws: &Workspace,
+    repo: Option<&Repo>,
+    commit: &str,
+    files: &[PathBuf],
+) -> Vec<String> {
+    let Some(tree_repo) = repo.and_then(|_| Repo::discover(ws.root()).ok().flatten()) else {
+        return Vec::new();
+    };
+    let Ok(tree) = RevisionTree::new(tree_repo, commit, String::new()) else {
+        return Vec::new();
+    };
+    let at = ws.with_tree(Arc::new(tree));
+    files
+        .iter()
+        .filter(|f| at.read(f).ok() != ws.read(f).ok())
+        .map(|f| format!("`{}`", ws.display_path(f).display()))
+        .collect()
+}
+
 fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
     if reasons.is_empty() {
         return Ok(());
@@ -356,9 +415,29 @@ fn today(ws: &Workspace, environment: &str) -> Option<crate::manifest::Loaded> {
     load_environment(ws, environment, &mut sources, &mut Diagnostics::default())
 }
 
+/// Whether the environment's manifests as HEAD has them say `protected = true` (read from the
+/// merged document, so a HEAD whose manifest no longer validates still counts).
+fn protected_at_head(ws: &Workspace, environment: &str, repo: Option<&Repo>) -> bool {
+    let Some(head) = repo.filter(|r| r.has_commits()).and_then(|r| r.head().ok()) else {
+        return false;
+    };
+    let Ok(Some(tree_repo)) = Repo::discover(ws.root()) else {
+        return false;
+    };
+    let Ok(tree) = RevisionTree::new(tree_repo, &head.commit, short(&head.commit).to_owned())
+    else {
+        return false;
+    };
+    let at = ws.with_tree(Arc::new(tree));
+    let mut sources = Sources::default();
+    load_environment(&at, environment, &mut sources, &mut Diagnostics::default()).is_some_and(|l| {
+        l.value.pointer("/environment/protected") == Some(&serde_json::Value::Bool(true))
+    })
+}
+
 /// The git conditions of a protected environment, checked before the lock: where the apply
-/// comes from, and whether the environment is protected (a rollback's, also by today's
-/// manifest: it is changed from this work tree).
+/// comes from, and whether the environment is protected (by its manifests as HEAD has them too;
+/// a rollback's, also by today's manifest: it is changed from this work tree).
 fn check_protection(
     ws: &Workspace,
     environment: &str,
@@ -377,7 +456,11 @@ fn check_protection(
         .as_ref()
         .and_then(|l| l.manifest.as_ref())
         .map(|m| &m.environment);
-    let protected = env.protected || now_env.is_some_and(|e| e.protected);
+    // Protected by the committed manifests too: a protection taken out in the work tree alone
+    // would otherwise let that very change be applied uncommitted.
+    let protected = env.protected
+        || now_env.is_some_and(|e| e.protected)
+        || protected_at_head(ws, environment, repo);
     let (files, release_branch) = if rollback {
         let files = now
             .as_ref()

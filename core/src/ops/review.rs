@@ -8,12 +8,16 @@
 //! (its `[environment]`, `[state]`, addresses and `[[moved]]`), against TO's: what promoting
 //! one to the other would change, without what necessarily differs between them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use serde_json::Value;
 
 use crate::gitops::Repo;
 use crate::gitops::revision::RevisionTree;
-use crate::plan::{self, PlanInput, ami, baseline, cidrs};
+use crate::graph::Address;
+use crate::manifest::Manifest;
+use crate::plan::{self, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs};
 use crate::workspace::{Workspace, WorkspaceError};
 
 use super::diff::{Desired, desired};
@@ -68,7 +72,8 @@ pub fn diff_revision(
                 e => e,
             })?;
         let outcome = plan_between(env, was.as_ref(), head, &label);
-        if !all || outcome.plan.has_changes() {
+        let settings = outcome.plan.notes.iter().any(|n| n.code == SETTING_CHANGED);
+        if !all || outcome.plan.has_changes() || settings {
             outcomes.push(outcome);
         }
     }
@@ -146,6 +151,10 @@ fn plan_between(
     plan.prior_state = None;
     plan.base_revision = Some(label.to_owned());
     plan.notes = notes;
+    if let (Some(was), Some(head)) = (was, &head) {
+        plan.notes
+            .extend(setting_notes(&was.manifest, &head.manifest));
+    }
     let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
     DiffOutcome {
         plan,
@@ -154,4 +163,52 @@ fn plan_between(
         aws_requests: 0,
         saved: None,
     }
+}
+
+/// The settings that make no resource but decide where and how the environment is applied, as
+/// `[table] key` with their values.
+fn settings(m: &Manifest) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let environment = serde_json::to_value(&m.environment).unwrap_or_default();
+    for key in [
+        "protected",
+        "release_branch",
+        "account_id",
+        "role_arn",
+        "external_id",
+        "session_name",
+        "session_duration",
+        "profile",
+    ] {
+        let value = environment.get(key).cloned().unwrap_or(Value::Null);
+        out.insert(format!("[environment] {key}"), value);
+    }
+    if let Ok(Value::Object(state)) = serde_json::to_value(&m.state) {
+        for (key, value) in state {
+            out.insert(format!("[state] {key}"), value);
+        }
+    }
+    out
+}
+
+/// A note per setting that differs between `was` and `head`.
+fn setting_notes(was: &Manifest, head: &Manifest) -> Vec<Note> {
+    let (was, head) = (settings(was), settings(head));
+    let show = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => "unset".to_owned(),
+        Some(v) => format!("`{v}`"),
+    };
+    let keys: BTreeSet<&String> = was.keys().chain(head.keys()).collect();
+    keys.into_iter()
+        .filter(|k| was.get(*k).unwrap_or(&Value::Null) != head.get(*k).unwrap_or(&Value::Null))
+        .map(|k| Note {
+            code: SETTING_CHANGED.to_owned(),
+            address: Address::from(k.as_str()),
+            message: format!(
+                "changed from {} to {} (a setting that makes no resource)",
+                show(was.get(k)),
+                show(head.get(k))
+            ),
+        })
+        .collect()
 }

@@ -214,7 +214,13 @@ pub struct Names {
     pub after: Option<String>,
 }
 
-/// Something a plan states about itself rather than a change: what it could not check.
+/// [`Note::code`] of a setting that makes no resource (the environment's protection, account,
+/// credentials or state) and differs from the base revision of `diff --rev`: a pull request
+/// that changes only such settings is still one a reviewer must see.
+pub const SETTING_CHANGED: &str = "setting-changed";
+
+/// Something a plan states about itself rather than a change: what it could not check, or
+/// (`diff --rev`) a setting that changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// Stable, for scripts: `ami-not-checked`.

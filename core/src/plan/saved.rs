@@ -4,10 +4,13 @@
 //! commit). A versioned document of its own, apart from the plan JSON that reports changes;
 //! documented in `docs/saved-plan.md`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 
-use super::Plan;
-use crate::graph::Graph;
+use super::{Plan, PlanInput, ResourceChange, ami, cidrs, diff};
+use crate::graph::{Address, Graph};
+use crate::manifest::Manifest;
 use crate::state::State;
 
 /// Version of the saved-plan document this ecsops writes and reads.
@@ -52,6 +55,11 @@ pub enum SavedPlanError {
         "saved-plan format {found} is not the format {SAVED_PLAN_FORMAT_VERSION} this ecsops reads; plan again with this ecsops"
     )]
     Version { found: String },
+    #[error(
+        "it was saved by ecsops {found} and this is ecsops {}; plan again with this ecsops (`ecsops diff ENV --out FILE`): a plan is applied by the ecsops that made it",
+        env!("CARGO_PKG_VERSION")
+    )]
+    EcsopsVersion { found: String },
 }
 
 impl SavedPlan {
@@ -91,11 +99,85 @@ impl SavedPlan {
         s
     }
 
+    /// The addresses whose saved resource or change is not what the manifests make now
+    /// (`desired`: their graph before planning, `moved`: their renames) planned against the
+    /// saved `prior`: the file was edited after it was saved. The manifests' digest alone does
+    /// not cover the graph and the plan the apply runs. The AMI a recommended-AMI launch
+    /// template launches is SSM's answer at planning time, so it is taken as saved.
+    pub fn edited(
+        &self,
+        desired: &Graph,
+        manifest: &Manifest,
+        moved: &[(Address, Address)],
+    ) -> Vec<Address> {
+        let state = self.serial.is_some().then_some(&self.prior);
+        let mut graph = desired.clone();
+        cidrs::hold(&mut graph, manifest, state);
+        let pinned: Vec<Address> = ami::from_ssm(&graph)
+            .into_iter()
+            .map(|(a, _)| a.clone())
+            .collect();
+        for address in pinned {
+            let saved = self
+                .graph
+                .resources
+                .get(&address)
+                .and_then(|r| r.attributes.get(ami::IMAGE_ID));
+            if let Some(resource) = graph.resources.get_mut(&address) {
+                match saved {
+                    Some(ami) => resource
+                        .attributes
+                        .insert(ami::IMAGE_ID.to_owned(), ami.clone()),
+                    None => resource.attributes.remove(ami::IMAGE_ID),
+                };
+            }
+        }
+        let mut edited: BTreeSet<Address> = graph
+            .resources
+            .keys()
+            .chain(self.graph.resources.keys())
+            .filter(|a| graph.resources.get(a) != self.graph.resources.get(a))
+            .cloned()
+            .collect();
+        let replanned = diff(PlanInput {
+            environment: &self.environment,
+            graph: &self.graph,
+            state,
+            moved,
+            manifest_digest: &self.manifest_digest,
+        });
+        // Image names are AWS's answer for people, not something the apply acts on.
+        let by_address = |changes: &[ResourceChange]| -> BTreeMap<Address, ResourceChange> {
+            changes
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    for a in &mut c.attributes {
+                        a.names = None;
+                    }
+                    (c.address.clone(), c)
+                })
+                .collect()
+        };
+        let (want, saved) = (
+            by_address(&replanned.changes),
+            by_address(&self.plan.changes),
+        );
+        edited.extend(
+            want.keys()
+                .chain(saved.keys())
+                .filter(|a| want.get(a) != saved.get(a))
+                .cloned(),
+        );
+        edited.into_iter().collect()
+    }
+
     pub fn parse(text: &str) -> Result<Self, SavedPlanError> {
         #[derive(Deserialize)]
         struct Head {
             kind: Option<String>,
             format_version: Option<String>,
+            ecsops_version: Option<String>,
         }
         let head: Head =
             serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))?;
@@ -107,6 +189,10 @@ impl SavedPlan {
         let found = head.format_version.unwrap_or_default();
         if found != SAVED_PLAN_FORMAT_VERSION {
             return Err(SavedPlanError::Version { found });
+        }
+        let found = head.ecsops_version.unwrap_or_default();
+        if found != env!("CARGO_PKG_VERSION") {
+            return Err(SavedPlanError::EcsopsVersion { found });
         }
         serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))
     }
@@ -176,5 +262,25 @@ mod tests {
             Err(SavedPlanError::Version { .. })
         ));
         assert!(SavedPlan::parse("not json").is_err());
+    }
+
+    #[test]
+    fn a_plan_saved_by_another_ecsops_is_refused() {
+        let plan = diff(PlanInput {
+            environment: "acceptance",
+            graph: &Graph::default(),
+            state: None,
+            moved: &[],
+            manifest_digest: "d",
+        });
+        let prior = State::new("acceptance", "l".to_owned());
+        let mut saved = SavedPlan::new(plan, Graph::default(), prior, None, None, false);
+        saved.ecsops_version = "0.0.1-other".to_owned();
+        let err = SavedPlan::parse(&saved.to_json()).expect_err("refused");
+        assert!(
+            matches!(&err, SavedPlanError::EcsopsVersion { found } if found == "0.0.1-other"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")), "{err}");
     }
 }

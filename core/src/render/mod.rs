@@ -58,6 +58,17 @@ fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
             "Promoting {}'s manifests would change nothing.",
             printable(from)
         ),
+        (None, Some(rev), _)
+            if plan
+                .notes
+                .iter()
+                .any(|n| n.code == crate::plan::SETTING_CHANGED) =>
+        {
+            format!(
+                "No resource differs from revision {}; the settings noted differ.",
+                printable(rev)
+            )
+        }
         (None, Some(rev), _) => format!("The manifests match revision {}.", printable(rev)),
         (None, None, Compared::Live) => "The infrastructure matches the manifest.".to_owned(),
         (None, None, Compared::Recorded) => {

@@ -92,6 +92,14 @@ pub enum StateError {
     NoBucket { bucket: String },
     #[error("invalid state URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// The request never left: no usable credentials for the state (none found, a profile or
+    /// role that fails), not an answer from the bucket.
+    #[error("S3 {operation} on `{location}` failed: no usable AWS credentials ({reason})")]
+    Credentials {
+        operation: &'static str,
+        location: String,
+        reason: String,
+    },
     /// An AWS call failed (code and message as AWS gave them).
     #[error("S3 {operation} on `{location}` failed: {message}")]
     Aws {

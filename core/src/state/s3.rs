@@ -157,6 +157,17 @@ impl S3Backend {
         name: &str,
         e: &aws_sdk_s3::error::SdkError<E>,
     ) -> StateError {
+        // As for STS: a dispatch failure that is no connection failure is the credentials'.
+        if let aws_sdk_s3::error::SdkError::DispatchFailure(d) = e
+            && !d.is_io()
+            && !d.is_timeout()
+        {
+            return StateError::Credentials {
+                operation,
+                location: self.location(name),
+                reason: crate::provider::aws::error_chain(e),
+            };
+        }
         StateError::Aws {
             operation,
             location: self.location(name),
