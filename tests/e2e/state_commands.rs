@@ -574,6 +574,44 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     );
 }
 
+/// Documents the next read would refuse (a newer format, format 0) are refused by the push
+/// itself, forced or not: written, they would lock every command out of the environment.
+#[test]
+fn state_push_refuses_a_document_the_next_read_would_refuse() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
+        .expect_code(0);
+    let before = ws.ecsops(&["state", "pull", "acc"]).stdout;
+    let mut newer = document(2, 1);
+    newer["version"] = json!(99);
+    let mut zero = document(2, 1);
+    zero["version"] = json!(0);
+    for (doc, says) in [
+        (newer, "has format version 99, newer than this ecsops reads"),
+        (
+            zero,
+            "is not a state document: format version 0 does not exist",
+        ),
+    ] {
+        ws.write("bad.json", &doc.to_string());
+        let bad = arg(&ws, "bad.json");
+        for force in [false, true] {
+            let mut args = vec!["state", "push", "acc", &bad];
+            if force {
+                args.push("--force");
+            }
+            let out = ws.ecsops(&args);
+            out.expect_code(1).expect_in_stderr(says);
+            assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        }
+        assert_eq!(ws.ecsops(&["state", "pull", "acc"]).stdout, before);
+    }
+    ws.ecsops(&["lock", "acc"])
+        .expect_code(0)
+        .expect_in_stdout("`acc` is unlocked");
+}
+
 /// A state store that ignores conditional writes is refused with the reason and what to use.
 #[test]
 fn a_store_that_cannot_lock_is_refused_with_the_reason() {

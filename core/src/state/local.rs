@@ -364,6 +364,26 @@ pub(super) fn check_write(
 }
 
 pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
+    let state = decode(environment, location, bytes)?;
+    // Only an ecsops before the environment check wrote one (a push of another environment's
+    // document): acting on it would plan and tag that environment's resources as this one's.
+    if state.environment != environment {
+        return Err(StateError::Corrupt {
+            environment: environment.to_owned(),
+            location: location.to_owned(),
+            reason: format!(
+                "it is the state of `{}`, not of `{environment}`",
+                state.environment
+            ),
+        });
+    }
+    Ok(state)
+}
+
+/// Reads `bytes` at `location` as a state document in this ecsops's format, whichever
+/// environment it names: what is stored, and what `state push` is given, so a push never
+/// writes a document the next read refuses.
+pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
     #[derive(serde::Deserialize)]
     struct Format {
         version: u32,
@@ -386,14 +406,6 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
         return Err(corrupt("format version 0 does not exist".to_owned()));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    // Only an ecsops before the environment check wrote one (a push of another environment's
-    // document): acting on it would plan and tag that environment's resources as this one's.
-    if state.environment != environment {
-        return Err(corrupt(format!(
-            "it is the state of `{}`, not of `{environment}`",
-            state.environment
-        )));
-    }
     // Older formats are subsets of this one: the next write stores them in this format.
     state.version = STATE_VERSION;
     Ok(state)
