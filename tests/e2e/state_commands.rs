@@ -574,8 +574,9 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     );
 }
 
-/// Documents the next read would refuse (a newer format, format 0) are refused by the push
-/// itself, forced or not: written, they would lock every command out of the environment.
+/// Documents the next read would refuse (a newer format, format 0, a serial no write can move
+/// past) are refused by the push itself, forced or not: written, they would lock every command
+/// out of the environment, or make its next apply overflow the serial mid-walk.
 #[test]
 fn state_push_refuses_a_document_the_next_read_would_refuse() {
     let ws = workspace();
@@ -587,11 +588,16 @@ fn state_push_refuses_a_document_the_next_read_would_refuse() {
     newer["version"] = json!(99);
     let mut zero = document(2, 1);
     zero["version"] = json!(0);
+    let huge = document(u64::MAX, 1);
     for (doc, says) in [
         (newer, "has format version 99, newer than this ecsops reads"),
         (
             zero,
             "is not a state document: format version 0 does not exist",
+        ),
+        (
+            huge,
+            "is not a state document: serial 18446744073709551615 is above",
         ),
     ] {
         ws.write("bad.json", &doc.to_string());

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::backend::{HistoryEntry, Stored, Version, WriteKind};
 use super::error::StateError;
 use super::lock::{LockInfo, now, releasable, who};
-use super::{STATE_VERSION, State};
+use super::{MAX_SERIAL, STATE_VERSION, State};
 
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
@@ -406,6 +406,12 @@ pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, 
         return Err(corrupt("format version 0 does not exist".to_owned()));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if state.serial > MAX_SERIAL {
+        return Err(corrupt(format!(
+            "serial {} is above {MAX_SERIAL}, the highest a state may have",
+            state.serial
+        )));
+    }
     // Older formats are subsets of this one: the next write stores them in this format.
     state.version = STATE_VERSION;
     Ok(state)
@@ -508,6 +514,20 @@ mod tests {
         assert_eq!(
             std::fs::read(backend.state_path()).expect("state"),
             truncated
+        );
+    }
+
+    #[test]
+    fn a_serial_no_write_can_move_past_reads_as_not_valid() {
+        let at_most = format!(
+            r#"{{"version": 2, "lineage": "l", "serial": {MAX_SERIAL}, "environment": "acc"}}"#
+        );
+        assert!(parse("acc", "here", at_most.as_bytes()).is_ok());
+        let above = at_most.replace(&MAX_SERIAL.to_string(), &u64::MAX.to_string());
+        let err = parse("acc", "here", above.as_bytes()).expect_err("u64::MAX");
+        assert!(
+            matches!(&err, StateError::Corrupt { reason, .. } if reason.contains("is above")),
+            "{err}"
         );
     }
 
