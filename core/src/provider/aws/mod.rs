@@ -46,6 +46,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 pub use calls::CallLog;
 
@@ -599,7 +600,20 @@ where
         )
     } else {
         tracing::debug!(error = %DisplayErrorContext(err), "AWS request failed");
-        (failure_name(err).to_owned(), error_chain(err))
+        let chain = error_chain(err);
+        // An answer without an AWS error in it (a proxy, a gateway or an outage page): its
+        // status is all there is to go on, and the chain says only "unhandled error".
+        let status = err
+            .raw_response()
+            .and_then(|r| (r as &dyn std::any::Any).downcast_ref::<HttpResponse>())
+            .map(|r| r.status().as_u16());
+        let message = match status {
+            Some(status) if matches!(err, SdkError::ServiceError(_)) => {
+                format!("HTTP {status} without an AWS error in its body ({chain})")
+            }
+            _ => chain,
+        };
+        (failure_name(err).to_owned(), message)
     };
     ProviderError::Aws {
         address: address.clone(),
@@ -641,6 +655,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_without_an_aws_error_names_its_http_status() {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+        use aws_smithy_runtime_api::http::StatusCode;
+
+        let raw = HttpResponse::new(
+            StatusCode::try_from(503).expect("a status"),
+            aws_sdk_s3::primitives::SdkBody::from("<html>Service Unavailable</html>"),
+        );
+        let err = SdkError::service_error(
+            CreateVpcError::generic(ErrorMetadata::builder().build()),
+            raw,
+        );
+        let e = aws_error(&Address::new("vpc"), "CreateVpc", &err).to_string();
+        assert!(
+            e.starts_with("`vpc`: CreateVpc failed: ServiceError: HTTP 503 without an AWS error"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn in_place_check_names_the_forcing_attribute() {
