@@ -284,6 +284,38 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
     out.expect_in_stdout("log_group.service[svc-00000]");
 }
 
+/// Retry settings aws-config refuses (`AWS_MAX_ATTEMPTS=0`, `AWS_RETRY_MODE=fast`) in the
+/// shell do not crash a command on S3: ecsops sets its own retries.
+#[test]
+fn retry_settings_the_sdk_refuses_do_not_crash_the_s3_backend() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    for (key, value) in [
+        ("AWS_MAX_ATTEMPTS", "0"),
+        ("AWS_MAX_ATTEMPTS", "many"),
+        ("AWS_RETRY_MODE", "fast"),
+    ] {
+        let mut env = guard.server.env();
+        env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
+        env.push((key, value.to_owned()));
+        let pushed = ws.ecsops_env(
+            &["state", "push", "acc", &arg(&ws, "doc1.json"), "--force"],
+            &env,
+        );
+        assert!(
+            !pushed.stderr.contains("panicked"),
+            "{key}={value}: {}",
+            pushed.stderr
+        );
+        pushed.expect_code(0);
+        ws.ecsops_env(&["state", "list", "acc"], &env)
+            .expect_code(0)
+            .expect_in_stdout("log_group.service[svc-00000]");
+    }
+}
+
 /// What a killed `state push` must leave stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Left {

@@ -137,21 +137,24 @@ pub struct Connection {
 pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// The SDK defaults ecsops builds every configuration from: the latest behaviour, and a limit
-/// to each attempt (`attempt`, connecting included) beside the connect timeout.
+/// to each attempt (`attempt`, connecting included) beside the connect timeout, and retries:
+/// the standard backoff in adaptive mode, which also rate-limits the client once AWS starts
+/// throttling. Retries are set here, never left to aws-config: its reading of
+/// `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` panics on a value it refuses (`0`, `fast`).
 pub(crate) fn config_loader(attempt: Duration) -> aws_config::ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(attempt)
         .build();
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts)
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::adaptive())
 }
 
-/// Loads the one SDK configuration every client is built from. Retries use the standard
-/// backoff in adaptive mode, which also rate-limits the client once AWS starts throttling.
+/// Loads the one SDK configuration every client is built from.
 pub async fn load_config(connection: &Connection) -> SdkConfig {
     let mut loader = config_loader(connection.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT))
-        .region(Region::new(connection.region.clone()))
-        .retry_config(RetryConfig::adaptive());
+        .region(Region::new(connection.region.clone()));
     if let Some(url) = &connection.endpoint_url {
         loader = loader.endpoint_url(url.clone());
     }
