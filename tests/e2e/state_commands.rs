@@ -316,6 +316,36 @@ fn retry_settings_the_sdk_refuses_do_not_crash_the_s3_backend() {
     }
 }
 
+/// `AWS_MAX_ATTEMPTS` sets how often a failed request is tried, as in the AWS CLI: a state
+/// read that fails three times in a row is read on the fourth attempt with 5.
+#[test]
+fn aws_max_attempts_sets_the_attempts() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    let mut env = guard.server.env();
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
+    ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc1.json")], &env)
+        .expect_code(0);
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![DropResponse {
+            contains: vec!["GET /ecsops-state/teams/acc/state.json"],
+            times: 3,
+            fault: Fault::Drop,
+        }],
+    );
+    let mut env = proxy.env(env);
+    env.push(("AWS_MAX_ATTEMPTS", "5".to_owned()));
+    ws.ecsops_env(&["state", "list", "acc"], &env)
+        .expect_code(0)
+        .expect_in_stdout("log_group.service[svc-00000]");
+    assert_eq!(proxy.dropped.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
 /// What a killed `state push` must leave stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Left {

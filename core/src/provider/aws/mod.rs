@@ -139,16 +139,24 @@ pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_mins(1);
 /// The SDK defaults ecsops builds every configuration from: the latest behaviour, and a limit
 /// to each attempt (`attempt`, connecting included) beside the connect timeout, and retries:
 /// the standard backoff in adaptive mode, which also rate-limits the client once AWS starts
-/// throttling. Retries are set here, never left to aws-config: its reading of
-/// `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` panics on a value it refuses (`0`, `fast`).
+/// throttling, with `AWS_MAX_ATTEMPTS` attempts (3 unless it is a positive integer). Retries
+/// are set here, never left to aws-config: its reading of `AWS_MAX_ATTEMPTS` and
+/// `AWS_RETRY_MODE` panics on a value it refuses (`0`, `fast`).
 pub(crate) fn config_loader(attempt: Duration) -> aws_config::ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(attempt)
         .build();
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0);
+    let retries = attempts.map_or_else(RetryConfig::adaptive, |n| {
+        RetryConfig::adaptive().with_max_attempts(n)
+    });
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::adaptive())
+        .retry_config(retries)
 }
 
 /// Loads the one SDK configuration every client is built from.
