@@ -831,6 +831,63 @@ async fn a_destroy_after_some_were_deleted_outside_destroys_the_rest_and_forgets
     assert!(crate::support::census::take(&env.config).await.0.is_empty());
 }
 
+/// A state backend that stops taking writes mid-apply stops it: the report says where the
+/// state that records what exists went and how to put it back, never that the backend holds it;
+/// putting it back and applying again converges without twins.
+#[tokio::test]
+async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let env = Env::new().await;
+    env.moto.server.create_bucket("ecsops-down").await;
+    let save = || vec!["PUT /ecsops-down/", "state.json"];
+    // The first saves land (some steps are recorded), then the backend goes away.
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![
+            DropResponse {
+                contains: save(),
+                times: 5,
+                fault: Fault::Pass,
+            },
+            DropResponse {
+                contains: save(),
+                times: usize::MAX,
+                fault: Fault::Drop,
+            },
+        ],
+    );
+    let mut vars = proxy.env(env.moto.server.env());
+    vars.push(("ECSOPS_STATE_URL", "s3://ecsops-down/state".to_owned()));
+    let out = env
+        .ws
+        .ecsops_env(&["apply", ENV, "--auto-approve", "--no-wait"], &vars);
+    out.expect_code(1)
+        .expect_in_stderr("error: saving the state failed after")
+        .expect_in_stderr("help: the state that records what exists was written to ")
+        .expect_in_stderr("then run `ecsops state push acceptance ");
+    assert!(
+        !out.stderr.contains("saved in the state"),
+        "the backend does not hold what the walk finished:\n{}",
+        out.stderr
+    );
+    // The way back the help names: push the kept state once the backend works, apply again.
+    let kept = out
+        .stderr
+        .split("was written to ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("the kept state's path");
+    let direct = |args: &[&str]| {
+        let mut vars = env.moto.server.env();
+        vars.push(("ECSOPS_STATE_URL", "s3://ecsops-down/state".to_owned()));
+        env.ws.ecsops_env(args, &vars)
+    };
+    direct(&["state", "push", ENV, kept]).expect_code(0);
+    direct(&["apply", ENV, "--auto-approve", "--no-wait"]).expect_code(0);
+    assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");
+}
+
 #[tokio::test]
 async fn apply_refuses_without_a_terminal_or_approval() {
     let env = Env::new().await;

@@ -169,6 +169,23 @@ async fn an_apply_from_uncommitted_files_is_recorded_dirty_and_not_tagged() {
     assert_eq!(env.desired_capacity().await, Some(3));
 }
 
+/// A tag naming a serial no state can reach (pushed by hand, by mistake or malice) is not one
+/// of ours: the apply neither moves its serial past it nor overflows counting on from it.
+#[tokio::test]
+async fn a_tag_beyond_the_highest_serial_does_not_stop_an_apply() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    let head = git::commit_all(env.dir(), "Acceptance environment");
+    let bogus = format!("ecsops/{ENV}/{}", u64::MAX);
+    git::tag_by_hand(env.dir(), &bogus, &head, "not an apply", 1_700_000_000);
+    let out = env.run(&["apply", ENV, "--auto-approve", "--no-wait"]);
+    out.expect_code(0);
+    let serial = env.state()["serial"].as_u64().expect("serial");
+    assert!(serial < 1000, "serial {serial}");
+    assert_eq!(tagged(&out), format!("ecsops/{ENV}/{serial}"));
+    env.assert_unlocked();
+}
+
 #[tokio::test]
 async fn a_workspace_outside_git_applies_an_unprotected_environment_with_a_warning() {
     let env = Env::new().await;

@@ -284,6 +284,68 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
     out.expect_in_stdout("log_group.service[svc-00000]");
 }
 
+/// Retry settings aws-config refuses (`AWS_MAX_ATTEMPTS=0`, `AWS_RETRY_MODE=fast`) in the
+/// shell do not crash a command on S3: ecsops sets its own retries.
+#[test]
+fn retry_settings_the_sdk_refuses_do_not_crash_the_s3_backend() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    for (key, value) in [
+        ("AWS_MAX_ATTEMPTS", "0"),
+        ("AWS_MAX_ATTEMPTS", "many"),
+        ("AWS_RETRY_MODE", "fast"),
+    ] {
+        let mut env = guard.server.env();
+        env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
+        env.push((key, value.to_owned()));
+        let pushed = ws.ecsops_env(
+            &["state", "push", "acc", &arg(&ws, "doc1.json"), "--force"],
+            &env,
+        );
+        assert!(
+            !pushed.stderr.contains("panicked"),
+            "{key}={value}: {}",
+            pushed.stderr
+        );
+        pushed.expect_code(0);
+        ws.ecsops_env(&["state", "list", "acc"], &env)
+            .expect_code(0)
+            .expect_in_stdout("log_group.service[svc-00000]");
+    }
+}
+
+/// `AWS_MAX_ATTEMPTS` sets how often a failed request is tried, as in the AWS CLI: a state
+/// read that fails three times in a row is read on the fourth attempt with 5.
+#[test]
+fn aws_max_attempts_sets_the_attempts() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    let mut env = guard.server.env();
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
+    ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc1.json")], &env)
+        .expect_code(0);
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![DropResponse {
+            contains: vec!["GET /ecsops-state/teams/acc/state.json"],
+            times: 3,
+            fault: Fault::Drop,
+        }],
+    );
+    let mut env = proxy.env(env);
+    env.push(("AWS_MAX_ATTEMPTS", "5".to_owned()));
+    ws.ecsops_env(&["state", "list", "acc"], &env)
+        .expect_code(0)
+        .expect_in_stdout("log_group.service[svc-00000]");
+    assert_eq!(proxy.dropped.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
 /// What a killed `state push` must leave stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Left {
@@ -572,6 +634,50 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
         pulled["resources"].as_object().map(serde_json::Map::len),
         Some(2)
     );
+}
+
+/// Documents the next read would refuse (a newer format, format 0, a serial no write can move
+/// past) are refused by the push itself, forced or not: written, they would lock every command
+/// out of the environment, or make its next apply overflow the serial mid-walk.
+#[test]
+fn state_push_refuses_a_document_the_next_read_would_refuse() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
+        .expect_code(0);
+    let before = ws.ecsops(&["state", "pull", "acc"]).stdout;
+    let mut newer = document(2, 1);
+    newer["version"] = json!(99);
+    let mut zero = document(2, 1);
+    zero["version"] = json!(0);
+    let huge = document(u64::MAX, 1);
+    for (doc, says) in [
+        (newer, "has format version 99, newer than this ecsops reads"),
+        (
+            zero,
+            "is not a state document: format version 0 does not exist",
+        ),
+        (
+            huge,
+            "is not a state document: serial 18446744073709551615 is above",
+        ),
+    ] {
+        ws.write("bad.json", &doc.to_string());
+        let bad = arg(&ws, "bad.json");
+        for force in [false, true] {
+            let mut args = vec!["state", "push", "acc", &bad];
+            if force {
+                args.push("--force");
+            }
+            let out = ws.ecsops(&args);
+            out.expect_code(1).expect_in_stderr(says);
+            assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        }
+        assert_eq!(ws.ecsops(&["state", "pull", "acc"]).stdout, before);
+    }
+    ws.ecsops(&["lock", "acc"])
+        .expect_code(0)
+        .expect_in_stdout("`acc` is unlocked");
 }
 
 /// A state store that ignores conditional writes is refused with the reason and what to use.

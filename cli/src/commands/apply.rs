@@ -233,7 +233,7 @@ async fn walk(
             }
             Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
             Err(OpsError::SaveFailed(failed)) => {
-                report_outcome(operation, &failed.outcome, &[], &rerun, json);
+                report_outcome(operation, &failed.outcome, &[], &rerun, json, false);
                 anstream::eprintln!("error: {failed}");
                 match &failed.kept_at {
                     Some(path) => anstream::eprintln!(
@@ -653,7 +653,7 @@ fn ed(action: Action, part: Part) -> &'static str {
 /// The closing report and the exit status.
 fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool) -> Exit {
     let outcome = &done.outcome;
-    report_outcome(operation, outcome, &done.forgotten, rerun, json);
+    report_outcome(operation, outcome, &done.forgotten, rerun, json, true);
     let unfinished: Vec<&RolloutResult> = done.rollouts.iter().filter(|r| !r.completed()).collect();
     for r in &unfinished {
         anstream::eprintln!(
@@ -765,13 +765,14 @@ fn explanation(r: &RolloutResult) {
 
 /// What the walk did: a summary line, failures, and what was not started; and the resources
 /// that were already gone and are no longer recorded (`forgotten`), all it did when nothing
-/// was walked.
+/// was walked. `saved`: the state backend holds what the walk finished.
 fn report_outcome(
     operation: Operation,
     outcome: &Outcome,
     forgotten: &[Address],
     rerun: &str,
     json: bool,
+    saved: bool,
 ) {
     let gone_already = match forgotten.len() {
         0 => None,
@@ -862,8 +863,11 @@ fn report_outcome(
         );
         return;
     }
-    anstream::eprintln!(
-        "help: everything finished is saved in the state (serial {}); fix the cause and run `{rerun}` again to continue",
-        outcome.state.serial
-    );
+    // A failed save has its own help: where the state went instead, and how to put it back.
+    if saved {
+        anstream::eprintln!(
+            "help: everything finished is saved in the state (serial {}); fix the cause and run `{rerun}` again to continue",
+            outcome.state.serial
+        );
+    }
 }

@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use ecsops_core::graph::Address;
 use ecsops_core::ops::state as ops;
 use ecsops_core::render::reports;
-use ecsops_core::state::{LockInfo, State};
+use ecsops_core::state::local::decode;
+use ecsops_core::state::{LockInfo, StateError};
 
 use super::{Context, FixBucket, Format, FormatArg};
 use crate::exit::Exit;
@@ -259,8 +260,12 @@ async fn push(ctx: &Context, a: PushArgs) -> Result<Exit, CliError> {
         std::fs::read_to_string(&a.file)
             .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", a.file)))?
     };
-    let document: State = serde_json::from_str(&text)
-        .map_err(|e| CliError::Io(format!("`{}` is not a state document: {e}", a.file)))?;
+    let document = decode(&a.environment, &a.file, text.as_bytes()).map_err(|e| match e {
+        StateError::Corrupt { reason, .. } => {
+            CliError::Io(format!("`{}` is not a state document: {reason}", a.file))
+        }
+        e => CliError::Ops(e.into()),
+    })?;
     let ws = ctx.workspace()?;
     let target = ctx.target(&a.environment).await?;
     let info = LockInfo::new("state push", ws.root());

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::{Commit, GitError, Repo, git, short};
-use crate::state::Operation;
+use crate::state::{MAX_SERIAL, Operation};
 
 /// `ecsops/<env>/<serial>`.
 pub fn name(environment: &str, serial: u64) -> String {
@@ -174,7 +174,9 @@ impl Repo {
         Ok(())
     }
 
-    /// The name and serial of every `ecsops/<environment>/<serial>` tag, in no order.
+    /// The name and serial of every `ecsops/<environment>/<serial>` tag, in no order. A tag
+    /// naming a serial above [`MAX_SERIAL`] is not one ecsops made: the next apply's serial
+    /// must not move past it.
     fn serials(&self, environment: &str) -> Result<Vec<(String, u64)>, GitError> {
         let prefix = format!("ecsops/{environment}/");
         let names = self
@@ -187,7 +189,7 @@ impl Repo {
             .flatten()
             .filter_map(|name| {
                 let serial = name.strip_prefix(&prefix)?.parse::<u64>().ok()?;
-                Some((name.to_owned(), serial))
+                (serial <= MAX_SERIAL).then(|| (name.to_owned(), serial))
             })
             .collect())
     }

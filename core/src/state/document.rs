@@ -14,6 +14,12 @@ use crate::graph::{Address, Kind};
 /// and refuses a newer one rather than drop what it does not know.
 pub const STATE_VERSION: u32 = 2;
 
+/// The highest serial a state may have. Every write moves the serial forward by one (or past
+/// the environment's tags), so a document or tag claiming more is not one ecsops wrote; refusing
+/// it keeps that arithmetic from overflowing, and JSON readers working in doubles (jq,
+/// JavaScript) read every serial up to it exactly.
+pub const MAX_SERIAL: u64 = (1 << 53) - 1;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::backend::{HistoryEntry, Stored, Version, WriteKind};
 use super::error::StateError;
 use super::lock::{LockInfo, now, releasable, who};
-use super::{STATE_VERSION, State};
+use super::{MAX_SERIAL, STATE_VERSION, State};
 
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
@@ -364,6 +364,26 @@ pub(super) fn check_write(
 }
 
 pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
+    let state = decode(environment, location, bytes)?;
+    // Only an ecsops before the environment check wrote one (a push of another environment's
+    // document): acting on it would plan and tag that environment's resources as this one's.
+    if state.environment != environment {
+        return Err(StateError::Corrupt {
+            environment: environment.to_owned(),
+            location: location.to_owned(),
+            reason: format!(
+                "it is the state of `{}`, not of `{environment}`",
+                state.environment
+            ),
+        });
+    }
+    Ok(state)
+}
+
+/// Reads `bytes` at `location` as a state document in this ecsops's format, whichever
+/// environment it names: what is stored, and what `state push` is given, so a push never
+/// writes a document the next read refuses.
+pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, StateError> {
     #[derive(serde::Deserialize)]
     struct Format {
         version: u32,
@@ -386,12 +406,10 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
         return Err(corrupt("format version 0 does not exist".to_owned()));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    // Only an ecsops before the environment check wrote one (a push of another environment's
-    // document): acting on it would plan and tag that environment's resources as this one's.
-    if state.environment != environment {
+    if state.serial > MAX_SERIAL {
         return Err(corrupt(format!(
-            "it is the state of `{}`, not of `{environment}`",
-            state.environment
+            "serial {} is above {MAX_SERIAL}, the highest a state may have",
+            state.serial
         )));
     }
     // Older formats are subsets of this one: the next write stores them in this format.
@@ -496,6 +514,20 @@ mod tests {
         assert_eq!(
             std::fs::read(backend.state_path()).expect("state"),
             truncated
+        );
+    }
+
+    #[test]
+    fn a_serial_no_write_can_move_past_reads_as_not_valid() {
+        let at_most = format!(
+            r#"{{"version": 2, "lineage": "l", "serial": {MAX_SERIAL}, "environment": "acc"}}"#
+        );
+        assert!(parse("acc", "here", at_most.as_bytes()).is_ok());
+        let above = at_most.replace(&MAX_SERIAL.to_string(), &u64::MAX.to_string());
+        let err = parse("acc", "here", above.as_bytes()).expect_err("u64::MAX");
+        assert!(
+            matches!(&err, StateError::Corrupt { reason, .. } if reason.contains("is above")),
+            "{err}"
         );
     }
 

@@ -12,7 +12,7 @@ pub mod s3;
 
 pub use backend::{Backend, HistoryEntry, Location, Stored, Version, WriteKind};
 pub use document::{
-    ApplyResult, Operation, ResourceState, Revision, RolledBackTo, STATE_VERSION, State,
+    ApplyResult, MAX_SERIAL, Operation, ResourceState, Revision, RolledBackTo, STATE_VERSION, State,
 };
 pub use error::StateError;
 pub use lock::{LockInfo, who};

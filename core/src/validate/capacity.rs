@@ -150,6 +150,25 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .help("make `min_size ≤ desired_capacity ≤ max_size`")
             .emit();
         }
+        // The Auto Scaling API takes 32-bit sizes: a larger one passes the plan and fails the
+        // apply halfway.
+        let api_max = i32::MAX.unsigned_abs();
+        let sizes = [
+            ("min_size", Some(g.min_size)),
+            ("max_size", Some(g.max_size)),
+            ("desired_capacity", g.desired_capacity),
+        ];
+        for (key, size) in sizes {
+            if let Some(size) = size.filter(|s| *s > api_max) {
+                cx.at_value(
+                    "invalid-capacity",
+                    &p(key),
+                    format!("`{key}` {size} is more instances than Auto Scaling takes ({api_max})"),
+                )
+                .label("too many")
+                .emit();
+            }
+        }
         instance_type(cx, name, g);
         let ami_ok = matches!(g.ami.as_str(), "recommended" | "recommended-arm64")
             || g.ami.strip_prefix("ami-").is_some_and(|h| {
@@ -191,6 +210,24 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 ),
             )
             .label("too small")
+            .emit();
+        }
+        // EC2 refuses a larger volume only when it launches an instance, long after the apply.
+        let largest = if g.root_volume.volume_type == "io2" {
+            65_536
+        } else {
+            16_384
+        };
+        if g.root_volume.size > largest {
+            cx.at_value(
+                "invalid-volume",
+                &format!("{vp}/size"),
+                format!(
+                    "root volume of {} GiB is larger than a `{}` volume can be ({largest} GiB)",
+                    g.root_volume.size, g.root_volume.volume_type
+                ),
+            )
+            .label("too large")
             .emit();
         }
         if !matches!(

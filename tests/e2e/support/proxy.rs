@@ -2,9 +2,10 @@
 //! produce itself. It handles one request per connection (responses carry `Connection: close`)
 //! and can be told, per kind of request, to lose the response (as a network that loses a reply
 //! does), to hold it back until the client dies (a process killed at an exact point), to pass
-//! on only half the body (killed mid-upload), to strip a header (a store that ignores it) or to
-//! answer with a body of the test's making (an AWS-shaped response for behaviour moto lacks);
-//! and to delay every request (a faraway region).
+//! on only half the body (killed mid-upload), to strip a header (a store that ignores it), to
+//! answer with a body of the test's making (an AWS-shaped response for behaviour moto lacks) or
+//! to let the first few through untouched before another rule's fault (a backend that goes away
+//! mid-apply); and to delay every request (a faraway region).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -41,6 +42,9 @@ pub enum Fault {
     /// The request takes effect upstream; the client gets the emulator's status and content type
     /// with the body this makes instead. Tests that use it say which AWS behaviour it stands for.
     Rewrite(Rewrite),
+    /// The request and its response go through untouched: a rule ahead of another with the
+    /// same match lets that many pass before the other's fault (the fifth save fails).
+    Pass,
 }
 
 impl Fault {
@@ -176,7 +180,7 @@ fn serve(
         Some(Fault::Strip(header)) => without_header(&request, header),
         _ => request,
     };
-    let fault = fault.filter(|f| !matches!(f, Fault::Strip(_)));
+    let fault = fault.filter(|f| !matches!(f, Fault::Strip(_) | Fault::Pass));
     let truncate = matches!(fault, Some(Fault::Truncate));
     let sent = if truncate {
         let body = head_end(&request).unwrap_or(request.len());

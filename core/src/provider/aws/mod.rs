@@ -46,6 +46,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 pub use calls::CallLog;
 
@@ -136,21 +137,32 @@ pub struct Connection {
 pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// The SDK defaults ecsops builds every configuration from: the latest behaviour, and a limit
-/// to each attempt (`attempt`, connecting included) beside the connect timeout.
+/// to each attempt (`attempt`, connecting included) beside the connect timeout, and retries:
+/// the standard backoff in adaptive mode, which also rate-limits the client once AWS starts
+/// throttling, with `AWS_MAX_ATTEMPTS` attempts (3 unless it is a positive integer). Retries
+/// are set here, never left to aws-config: its reading of `AWS_MAX_ATTEMPTS` and
+/// `AWS_RETRY_MODE` panics on a value it refuses (`0`, `fast`).
 pub(crate) fn config_loader(attempt: Duration) -> aws_config::ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(attempt)
         .build();
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts)
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0);
+    let retries = attempts.map_or_else(RetryConfig::adaptive, |n| {
+        RetryConfig::adaptive().with_max_attempts(n)
+    });
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(retries)
 }
 
-/// Loads the one SDK configuration every client is built from. Retries use the standard
-/// backoff in adaptive mode, which also rate-limits the client once AWS starts throttling.
+/// Loads the one SDK configuration every client is built from.
 pub async fn load_config(connection: &Connection) -> SdkConfig {
     let mut loader = config_loader(connection.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT))
-        .region(Region::new(connection.region.clone()))
-        .retry_config(RetryConfig::adaptive());
+        .region(Region::new(connection.region.clone()));
     if let Some(url) = &connection.endpoint_url {
         loader = loader.endpoint_url(url.clone());
     }
@@ -599,7 +611,20 @@ where
         )
     } else {
         tracing::debug!(error = %DisplayErrorContext(err), "AWS request failed");
-        (failure_name(err).to_owned(), error_chain(err))
+        let chain = error_chain(err);
+        // An answer without an AWS error in it (a proxy, a gateway or an outage page): its
+        // status is all there is to go on, and the chain says only "unhandled error".
+        let status = err
+            .raw_response()
+            .and_then(|r| (r as &dyn std::any::Any).downcast_ref::<HttpResponse>())
+            .map(|r| r.status().as_u16());
+        let message = match status {
+            Some(status) if matches!(err, SdkError::ServiceError(_)) => {
+                format!("HTTP {status} without an AWS error in its body ({chain})")
+            }
+            _ => chain,
+        };
+        (failure_name(err).to_owned(), message)
     };
     ProviderError::Aws {
         address: address.clone(),
@@ -641,6 +666,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_without_an_aws_error_names_its_http_status() {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+        use aws_smithy_runtime_api::http::StatusCode;
+
+        let raw = HttpResponse::new(
+            StatusCode::try_from(503).expect("a status"),
+            aws_sdk_s3::primitives::SdkBody::from("<html>Service Unavailable</html>"),
+        );
+        let err = SdkError::service_error(
+            CreateVpcError::generic(ErrorMetadata::builder().build()),
+            raw,
+        );
+        let e = aws_error(&Address::new("vpc"), "CreateVpc", &err).to_string();
+        assert!(
+            e.starts_with("`vpc`: CreateVpc failed: ServiceError: HTTP 503 without an AWS error"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn in_place_check_names_the_forcing_attribute() {
