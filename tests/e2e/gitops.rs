@@ -699,6 +699,26 @@ fn diff_rev_names_changed_settings_that_make_no_resource() {
     );
 }
 
+/// A pull request that deletes an environment's manifest plans the destruction of all of it,
+/// which merging does not do: the plan says how an environment is removed.
+#[test]
+fn diff_rev_of_a_removed_manifest_says_to_destroy_before_removing() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    git::commit_all(ws.path(), "Environments");
+    std::fs::remove_file(ws.path().join("environments/acceptance.toml")).expect("remove");
+    let md = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "markdown"]);
+    md.expect_code(0);
+    md.expect_in_stdout("`environments/acceptance.toml`: removed since revision ");
+    md.expect_in_stdout(
+        "merging this destroys nothing, and an apply of `acceptance` fails without its manifest; run `ecsops destroy acceptance` before removing the file",
+    );
+    let json = ws.ecsops(&["diff", "acceptance", "--rev", "HEAD", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(plan["notes"][0]["code"], "environment-removed", "{plan}");
+    assert!(plan["summary"]["delete"].as_u64() > Some(50), "{plan}");
+}
+
 #[tokio::test]
 async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale() {
     let env = Env::new().await;

@@ -17,7 +17,9 @@ use crate::gitops::Repo;
 use crate::gitops::revision::RevisionTree;
 use crate::graph::Address;
 use crate::manifest::Manifest;
-use crate::plan::{self, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs};
+use crate::plan::{
+    self, ENVIRONMENT_REMOVED, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs,
+};
 use crate::workspace::{Workspace, WorkspaceError};
 
 use super::diff::{Desired, desired};
@@ -151,9 +153,18 @@ fn plan_between(
     plan.prior_state = None;
     plan.base_revision = Some(label.to_owned());
     plan.notes = notes;
-    if let (Some(was), Some(head)) = (was, &head) {
-        plan.notes
-            .extend(setting_notes(&was.manifest, &head.manifest));
+    match (was, &head) {
+        (Some(was), Some(head)) => plan
+            .notes
+            .extend(setting_notes(&was.manifest, &head.manifest)),
+        (Some(_), None) => plan.notes.push(Note {
+            code: ENVIRONMENT_REMOVED.to_owned(),
+            address: Address::from(format!("environments/{env}.toml").as_str()),
+            message: format!(
+                "removed since revision {label}: merging this destroys nothing, and an apply of `{env}` fails without its manifest; run `ecsops destroy {env}` before removing the file"
+            ),
+        }),
+        _ => {}
     }
     let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
     DiffOutcome {

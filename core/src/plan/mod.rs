@@ -219,6 +219,11 @@ pub struct Names {
 /// that changes only such settings is still one a reviewer must see.
 pub const SETTING_CHANGED: &str = "setting-changed";
 
+/// [`Note::code`] of an environment whose manifest `diff --rev` finds removed since the base
+/// revision: its plan destroys everything, but merging the removal destroys nothing (an apply
+/// needs the manifest), so the note says how to remove an environment.
+pub const ENVIRONMENT_REMOVED: &str = "environment-removed";
+
 /// Something a plan states about itself rather than a change: what it could not check, or
 /// (`diff --rev`) a setting that changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
