@@ -39,7 +39,7 @@ pub struct Plan {
     /// Who the plan was made as (the account and caller STS reported), when AWS was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<Caller>,
-    /// In apply order: creates and updates dependencies first, then deletes in reverse.
+    /// By address; the apply orders its steps by the dependencies, not by this list.
     pub changes: Vec<ResourceChange>,
     pub summary: Summary,
     /// Changes made outside ecsops since the last apply (empty when not refreshed).
