@@ -53,3 +53,32 @@ pub mod state;
 pub mod status;
 pub mod validate;
 pub mod workspace;
+
+#[cfg(test)]
+mod readable {
+    /// No source file of either package is over 900 lines: a newcomer reads a module whole.
+    #[test]
+    fn no_source_file_is_over_900_lines() {
+        fn walk(dir: &std::path::Path, long: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("source directory").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, long);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let lines = std::fs::read_to_string(&path)
+                        .expect("source")
+                        .lines()
+                        .count();
+                    if lines > 900 {
+                        long.push(format!("{} ({lines} lines)", path.display()));
+                    }
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut long = Vec::new();
+        walk(&root.join("src"), &mut long);
+        walk(&root.join("../cli/src"), &mut long);
+        assert!(long.is_empty(), "split these files: {long:?}");
+    }
+}
