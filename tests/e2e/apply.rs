@@ -832,8 +832,9 @@ async fn a_destroy_after_some_were_deleted_outside_destroys_the_rest_and_forgets
 }
 
 /// A state backend that stops taking writes mid-apply stops it: the report says where the
-/// state that records what exists went and how to put it back, never that the backend holds it;
-/// putting it back and applying again converges without twins.
+/// state that records what exists went and how to put it back (and which lock to remove should
+/// its release, failed too, have left it), never that the backend holds it; putting it back and
+/// applying again converges without twins.
 #[tokio::test]
 async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved() {
     use crate::support::proxy::{DropResponse, Fault, Proxy};
@@ -852,6 +853,11 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
             },
             DropResponse {
                 contains: save(),
+                times: usize::MAX,
+                fault: Fault::Drop,
+            },
+            DropResponse {
+                contains: vec!["DELETE /ecsops-down/", "lock.json"],
                 times: usize::MAX,
                 fault: Fault::Drop,
             },
@@ -883,6 +889,10 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
         vars.push(("ECSOPS_STATE_URL", "s3://ecsops-down/state".to_owned()));
         env.ws.ecsops_env(args, &vars)
     };
+    // The proxy drops the release's answer, not the request: the lock is gone all the same.
+    out.expect_in_stderr(
+        "(releasing the lock failed too: if the push says `acceptance` is locked, run `ecsops unlock acceptance ",
+    );
     direct(&["state", "push", ENV, kept]).expect_code(0);
     direct(&["apply", ENV, "--auto-approve", "--no-wait"]).expect_code(0);
     assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");

@@ -235,9 +235,12 @@ async fn walk(
             Err(OpsError::SaveFailed(failed)) => {
                 report_outcome(operation, &failed.outcome, &[], &rerun, json, false);
                 anstream::eprintln!("error: {failed}");
+                let unlock = failed.lock_left.as_ref().map_or_else(String::new, |id| {
+                    format!(" (releasing the lock failed too: if the push says `{env}` is locked, run `ecsops unlock {env} {id}` first)")
+                });
                 match &failed.kept_at {
                     Some(path) => anstream::eprintln!(
-                        "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`",
+                        "help: the state that records what exists was written to {}; fix the backend, then run `ecsops state push {env} {}`{unlock}",
                         path.display(),
                         path.display()
                     ),

@@ -136,6 +136,9 @@ pub struct SaveFailed {
     pub source: StateError,
     /// Where the unsaved state was written instead, when that worked.
     pub kept_at: Option<std::path::PathBuf>,
+    /// The id of the apply's lock when releasing it failed too (the backend is down): it may
+    /// still be held, and then the state cannot be pushed back before it is removed.
+    pub lock_left: Option<String>,
 }
 
 /// The state, where it is saved, and the version last written.
@@ -217,6 +220,7 @@ pub async fn apply<P: Provider + 'static>(
                     outcome: Box::new(outcome),
                     source,
                     kept_at: None,
+                    lock_left: None,
                 });
             }
         }
@@ -361,6 +365,7 @@ pub async fn apply<P: Provider + 'static>(
             outcome: Box::new(outcome),
             source,
             kept_at: None,
+            lock_left: None,
         }),
     }
 }

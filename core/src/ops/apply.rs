@@ -254,7 +254,15 @@ pub async fn run(
     };
     let result = Box::pin(run.run(ui, interrupt.as_mut())).await;
     let released = target.backend.unlock(&lock.id).await;
-    let report = result?;
+    let report = match result {
+        Err(OpsError::SaveFailed(mut failed)) => {
+            if released.is_err() {
+                failed.lock_left = Some(lock.id.clone());
+            }
+            return Err(OpsError::SaveFailed(failed));
+        }
+        r => r?,
+    };
     released?;
     Ok(report)
 }
