@@ -1068,6 +1068,15 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
             "the saved plan of `acceptance` is stale: its plan of `{address}` is not what the manifests make (the file was edited after it was saved); nothing was changed"
         ));
     }
+    // The state it was planned against names another resource: the apply would act on it.
+    let prior = edit("prior.json", &|p| {
+        p["prior"]["resources"]["autoscaling_group[default]"]["id"] = "someone-elses-asg".into();
+    });
+    let out = env.run(&["apply", ENV, "--plan", &prior, "--auto-approve"]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "the saved plan of `acceptance` is stale: its prior state of `autoscaling_group[default]` is not the state's (the file was edited after it was saved); nothing was changed",
+    );
     assert_eq!(env.desired_capacity().await, Some(2), "nothing was changed");
     assert_eq!(env.state()["serial"], serial);
     env.assert_unlocked();

@@ -375,6 +375,16 @@ impl Locked<'_> {
                     s.state.lineage, saved.lineage
                 ));
             }
+            if let Some(s) = stored.as_ref().filter(|_| reasons.is_empty()) {
+                let edited = saved.prior_edited(&s.state);
+                if !edited.is_empty() {
+                    let list: Vec<String> = edited.iter().map(|a| format!("`{a}`")).collect();
+                    reasons.push(format!(
+                        "its prior state of {} is not the state's (the file was edited after it was saved)",
+                        list.join(", ")
+                    ));
+                }
+            }
             stale(self.environment, reasons)?;
             self.session.check_recorded(&saved.prior)?;
             let provider = self.session.provider(&saved.prior);

@@ -172,6 +172,23 @@ impl SavedPlan {
         edited.into_iter().collect()
     }
 
+    /// The addresses whose saved prior is not the `stored` state's resource it was read from
+    /// (another kind or id, or none stored): the file was edited after it was saved. A refresh
+    /// only drops what is gone and brings live values, so every prior resource is stored under
+    /// the same kind and id.
+    pub fn prior_edited(&self, stored: &State) -> Vec<Address> {
+        self.prior
+            .resources
+            .iter()
+            .filter(|(a, r)| {
+                stored.resources.get(*a).is_none_or(|s| {
+                    s.kind != r.kind || matches!((&s.id, &r.id), (Some(x), Some(y)) if x != y)
+                })
+            })
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
     pub fn parse(text: &str) -> Result<Self, SavedPlanError> {
         #[derive(Deserialize)]
         struct Head {
