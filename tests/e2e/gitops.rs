@@ -699,6 +699,40 @@ fn diff_rev_names_changed_settings_that_make_no_resource() {
     );
 }
 
+/// A pull request that fixes manifests the base revision breaks is reviewed all the same: the
+/// plan compares with nothing and says why.
+#[test]
+fn diff_rev_against_a_base_that_does_not_validate_plans_the_fix_and_says_so() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    let path = ws.path().join("environments/acceptance.toml");
+    let text = std::fs::read_to_string(&path).expect("acceptance.toml");
+    std::fs::write(
+        &path,
+        text.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/33\""),
+    )
+    .expect("break acceptance");
+    git::commit_all(ws.path(), "Broken acceptance");
+    std::fs::write(&path, &text).expect("fix acceptance");
+    let md = ws.ecsops(&[
+        "diff",
+        "acceptance",
+        "--rev",
+        "HEAD",
+        "--format",
+        "markdown",
+    ]);
+    md.expect_code(0);
+    md.expect_in_stdout("`environments/acceptance.toml`: does not validate at revision ");
+    md.expect_in_stdout(
+        "so this plan compares with nothing and shows every resource as new; `ecsops diff acceptance` compares with the state",
+    );
+    let json = ws.ecsops(&["diff", "acceptance", "--rev", "HEAD", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(plan["notes"][0]["code"], "base-invalid", "{plan}");
+    assert_eq!(plan["summary"]["create"], 57, "{plan}");
+}
+
 /// A pull request that deletes an environment's manifest plans the destruction of all of it,
 /// which merging does not do: the plan says how an environment is removed.
 #[test]

@@ -18,7 +18,7 @@ use crate::gitops::revision::RevisionTree;
 use crate::graph::Address;
 use crate::manifest::Manifest;
 use crate::plan::{
-    self, ENVIRONMENT_REMOVED, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs,
+    self, BASE_INVALID, ENVIRONMENT_REMOVED, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs,
 };
 use crate::workspace::{Workspace, WorkspaceError};
 
@@ -62,18 +62,30 @@ pub fn diff_revision(
             .into());
         }
         let head = in_head.then(|| desired(ws, env)).transpose()?;
-        let was = in_base
-            .then(|| desired(&base, env))
-            .transpose()
-            .map_err(|e| match e {
-                OpsError::Invalid(invalid) => OpsError::RevisionInvalid {
+        // A base that does not validate still lets a pull request that fixes it be reviewed:
+        // its plan compares with nothing, and says so.
+        let (was, base_invalid) = match in_base.then(|| desired(&base, env)).transpose() {
+            Ok(was) => (was, false),
+            Err(OpsError::Invalid(_)) if head.is_some() => (None, true),
+            Err(OpsError::Invalid(invalid)) => {
+                return Err(OpsError::RevisionInvalid {
                     environment: env.clone(),
                     revision: label.clone(),
                     invalid,
-                },
-                e => e,
-            })?;
-        let outcome = plan_between(env, was.as_ref(), head, &label);
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let mut outcome = plan_between(env, was.as_ref(), head, &label);
+        if base_invalid {
+            outcome.plan.notes.push(Note {
+                code: BASE_INVALID.to_owned(),
+                address: Address::from(format!("environments/{env}.toml").as_str()),
+                message: format!(
+                    "does not validate at revision {label}, so this plan compares with nothing and shows every resource as new; `ecsops diff {env}` compares with the state"
+                ),
+            });
+        }
         let settings = outcome.plan.notes.iter().any(|n| n.code == SETTING_CHANGED);
         if !all || outcome.plan.has_changes() || settings {
             outcomes.push(outcome);

@@ -224,6 +224,10 @@ pub const SETTING_CHANGED: &str = "setting-changed";
 /// needs the manifest), so the note says how to remove an environment.
 pub const ENVIRONMENT_REMOVED: &str = "environment-removed";
 
+/// [`Note::code`] of an environment whose manifests do not validate at the base revision of
+/// `diff --rev` (a pull request that fixes them): its plan compares with nothing.
+pub const BASE_INVALID: &str = "base-invalid";
+
 /// Something a plan states about itself rather than a change: what it could not check, or
 /// (`diff --rev`) a setting that changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
