@@ -9,6 +9,7 @@
 //!   one.
 //! - Every written serial is kept under `history/<env>/` with who wrote it and when.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use super::backend::{HistoryEntry, Stored, Version, WriteKind};
 use super::error::StateError;
 use super::lock::{LockInfo, now, releasable, who};
 use super::{MAX_SERIAL, STATE_VERSION, State};
+use crate::graph::Kind;
 
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
@@ -387,6 +389,13 @@ pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, 
     #[derive(serde::Deserialize)]
     struct Format {
         version: u32,
+        #[serde(default)]
+        resources: BTreeMap<String, Kinded>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Kinded {
+        #[serde(default)]
+        kind: Option<String>,
     }
     let corrupt = |reason: String| StateError::Corrupt {
         environment: environment.to_owned(),
@@ -404,6 +413,17 @@ pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, 
     }
     if format.version == 0 {
         return Err(corrupt("format version 0 does not exist".to_owned()));
+    }
+    // A kind this ecsops does not know is most likely one a newer ecsops added.
+    let unknown = format.resources.iter().find_map(|(address, r)| {
+        let kind = r.kind.as_deref()?;
+        (!Kind::ALL.iter().any(|k| k.as_str() == kind)).then_some((address, kind))
+    });
+    if let Some((address, kind)) = unknown {
+        return Err(corrupt(format!(
+            "`{address}` is of kind `{kind}`, which this ecsops ({}) does not know: a newer ecsops may have written it",
+            env!("CARGO_PKG_VERSION")
+        )));
     }
     let mut state: State = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
     if state.serial > MAX_SERIAL {
@@ -538,5 +558,21 @@ mod tests {
             .expect_err("a newer format is refused");
         assert!(matches!(err, StateError::TooNew { found, .. } if found == STATE_VERSION + 1));
         assert!(err.to_string().contains("upgrade ecsops"), "{err}");
+    }
+
+    #[test]
+    fn a_kind_this_ecsops_does_not_know_is_named_as_perhaps_newer() {
+        let known = r#"{"version": 2, "lineage": "l", "serial": 1, "environment": "acc",
+            "resources": {"vpc": {"kind": "vpc", "id": "vpc-1"}}}"#;
+        assert!(parse("acc", "here", known.as_bytes()).is_ok());
+        let unknown = known.replace(r#""kind": "vpc""#, r#""kind": "quantum_link""#);
+        let err = parse("acc", "here", unknown.as_bytes()).expect_err("unknown kind");
+        assert!(
+            err.to_string().contains(&format!(
+                "`vpc` is of kind `quantum_link`, which this ecsops ({}) does not know: a newer ecsops may have written it",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{err}"
+        );
     }
 }
