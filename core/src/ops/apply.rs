@@ -40,7 +40,7 @@ use super::state::{Target, acquire, target};
 
 mod refusals;
 
-use refusals::{changed_since, check_protection, stale, stale_before_lock};
+use refusals::{changed_since, check_protection, stale_before_lock, stale_under_lock};
 
 /// What to do to the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -355,37 +355,7 @@ impl Locked<'_> {
     > {
         let version = stored.as_ref().map(|s| s.version.clone());
         if let Some(saved) = &self.request.saved {
-            let mut reasons = Vec::new();
-            let serial = stored.as_ref().map(|s| s.state.serial);
-            if serial != saved.serial {
-                let at = |s: Option<u64>| {
-                    s.map_or_else(|| "no state".to_owned(), |s| format!("serial {s}"))
-                };
-                reasons.push(format!(
-                    "the state moved from {} to {} (another apply ran)",
-                    at(saved.serial),
-                    at(serial)
-                ));
-            }
-            if let Some(s) = &stored
-                && s.state.lineage != saved.lineage
-            {
-                reasons.push(format!(
-                    "the state's lineage is {}, the plan's {}",
-                    s.state.lineage, saved.lineage
-                ));
-            }
-            if let Some(s) = stored.as_ref().filter(|_| reasons.is_empty()) {
-                let edited = saved.prior_edited(&s.state);
-                if !edited.is_empty() {
-                    let list: Vec<String> = edited.iter().map(|a| format!("`{a}`")).collect();
-                    reasons.push(format!(
-                        "its prior state of {} is not the state's (the file was edited after it was saved)",
-                        list.join(", ")
-                    ));
-                }
-            }
-            stale(self.environment, reasons)?;
+            stale_under_lock(self.environment, saved, stored.as_ref().map(|s| &s.state))?;
             self.session.check_recorded(&saved.prior)?;
             let provider = self.session.provider(&saved.prior);
             return Ok(Some((

@@ -1,6 +1,7 @@
-//! What refuses an apply before it starts: a saved plan that is stale (another environment,
-//! other manifests or commit, another account, an edited file) and a protected environment
-//! applied from anything but its committed, reviewed manifests.
+//! What refuses an apply before it changes anything: a saved plan that is stale (another
+//! environment, other manifests or commit, another account, an edited file; under the lock,
+//! another apply) and a protected environment applied from anything but its committed,
+//! reviewed manifests.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,9 +10,11 @@ use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::gitops::revision::RevisionTree;
 use crate::gitops::{Repo, short};
+use crate::graph::Address;
 use crate::manifest::load_environment;
 use crate::plan::saved::SavedPlan;
 use crate::source::Sources;
+use crate::state::State;
 use crate::workspace::Workspace;
 
 use super::super::OpsError;
@@ -43,10 +46,9 @@ pub(super) fn stale_before_lock(
     if saved.manifest_digest == desired.digest {
         let edited = saved.edited(&desired.graph, &desired.manifest, &desired.moved);
         if !edited.is_empty() {
-            let list: Vec<String> = edited.iter().map(|a| format!("`{a}`")).collect();
             reasons.push(format!(
                 "its plan of {} is not what the manifests make (the file was edited after it was saved)",
-                list.join(", ")
+                listed(&edited)
             ));
         }
     } else {
@@ -107,7 +109,51 @@ pub(super) fn changed_since(
         .collect()
 }
 
-pub(super) fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
+/// What makes a saved plan stale that only the stored state shows, read under the lock:
+/// another apply ran, or the plan's prior is not the state it was read from (an edited file).
+pub(super) fn stale_under_lock(
+    environment: &str,
+    saved: &SavedPlan,
+    stored: Option<&State>,
+) -> Result<(), OpsError> {
+    let mut reasons = Vec::new();
+    let serial = stored.map(|s| s.serial);
+    if serial != saved.serial {
+        let at =
+            |s: Option<u64>| s.map_or_else(|| "no state".to_owned(), |s| format!("serial {s}"));
+        reasons.push(format!(
+            "the state moved from {} to {} (another apply ran)",
+            at(saved.serial),
+            at(serial)
+        ));
+    }
+    if let Some(s) = stored
+        && s.lineage != saved.lineage
+    {
+        reasons.push(format!(
+            "the state's lineage is {}, the plan's {}",
+            s.lineage, saved.lineage
+        ));
+    }
+    if let Some(s) = stored.filter(|_| reasons.is_empty()) {
+        let edited = saved.prior_edited(s);
+        if !edited.is_empty() {
+            reasons.push(format!(
+                "its prior state of {} is not the state's (the file was edited after it was saved)",
+                listed(&edited)
+            ));
+        }
+    }
+    stale(environment, reasons)
+}
+
+/// `addresses` for a sentence: `a`, `b`.
+fn listed(addresses: &[Address]) -> String {
+    let quoted: Vec<String> = addresses.iter().map(|a| format!("`{a}`")).collect();
+    quoted.join(", ")
+}
+
+fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
     if reasons.is_empty() {
         return Ok(());
     }
