@@ -20,6 +20,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::State;
@@ -30,6 +31,15 @@ use super::lock::{LockInfo, now, releasable, who};
 use crate::account::Credentials;
 use crate::provider::aws;
 use crate::provider::aws::identity::configure;
+
+/// What a written version's metadata says: its serial, who wrote it and when, and what wrote it
+/// (an apply's summary; empty for a push).
+struct Stamp {
+    serial: u64,
+    who: String,
+    when: String,
+    summary: String,
+}
 
 /// How many versions' metadata the history reads at once.
 const HEADS_AT_ONCE: usize = 16;
@@ -251,26 +261,23 @@ impl S3Backend {
             kind,
         )?;
         let bytes = serialize(state);
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.key("state.json"))
-            .content_type("application/json")
-            .metadata("serial", state.serial.to_string())
-            .metadata("who", who())
-            .metadata("when", now())
-            .metadata("summary", kind.summary(state).unwrap_or_default())
-            .body(ByteStream::from(bytes.clone()));
+        let stamp = Stamp {
+            serial: state.serial,
+            who: who(),
+            when: now(),
+            summary: kind.summary(state).unwrap_or_default(),
+        };
+        // An apply's last write and a push are kept in the history too; a step is not.
+        let kept = (kind != WriteKind::Step).then(|| bytes.clone());
+        let put = self.put_document(self.key("state.json"), &stamp, bytes);
         let put = match expected {
             Some(v) => put.if_match(&v.0),
             None => put.if_none_match("*"),
         };
         match put.send().await {
             Ok(out) => {
-                if kind != WriteKind::Step {
-                    self.keep_history(state.serial, bytes, kind.summary(state))
-                        .await;
+                if let Some(bytes) = kept {
+                    self.keep_history(&stamp, bytes).await;
                 }
                 Ok(Version(out.e_tag().unwrap_or_default().to_owned()))
             }
@@ -382,18 +389,25 @@ impl S3Backend {
         Ok(())
     }
 
-    /// Best effort: history is a convenience, the state itself is already safe.
-    async fn keep_history(&self, serial: u64, bytes: Vec<u8>, summary: Option<String>) {
-        let kept = self
-            .client
+    /// A `PutObject` of the state document `bytes` at `key`, its metadata saying what `stamp`
+    /// says of the write.
+    fn put_document(&self, key: String, stamp: &Stamp, bytes: Vec<u8>) -> PutObjectFluentBuilder {
+        self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(self.history_key(serial))
+            .key(key)
             .content_type("application/json")
-            .metadata("who", who())
-            .metadata("when", now())
-            .metadata("summary", summary.unwrap_or_default())
+            .metadata("serial", stamp.serial.to_string())
+            .metadata("who", &stamp.who)
+            .metadata("when", &stamp.when)
+            .metadata("summary", &stamp.summary)
             .body(ByteStream::from(bytes))
+    }
+
+    /// Best effort: history is a convenience, the state itself is already safe.
+    async fn keep_history(&self, stamp: &Stamp, bytes: Vec<u8>) {
+        let kept = self
+            .put_document(self.history_key(stamp.serial), stamp, bytes)
             .send()
             .await;
         if kept.is_err() {
