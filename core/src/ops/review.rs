@@ -76,14 +76,31 @@ pub fn diff_revision(
             }
             Err(e) => return Err(e),
         };
-        let mut outcome = plan_between(env, was.as_ref(), head, &label);
-        if base_invalid {
-            outcome.plan.notes.push(Note {
-                code: BASE_INVALID.to_owned(),
-                address: Address::from(format!("environments/{env}.toml").as_str()),
-                message: format!(
+        // What the environment's file itself says of the comparison.
+        let file_note = if base_invalid {
+            Some((
+                BASE_INVALID,
+                format!(
                     "does not validate at revision {label}, so this plan compares with nothing and shows every resource as new; `ecsops diff {env}` compares with the state"
                 ),
+            ))
+        } else if was.is_some() && head.is_none() {
+            Some((
+                ENVIRONMENT_REMOVED,
+                format!(
+                    "removed since revision {label}: merging this destroys nothing, and an apply of `{env}` fails without its manifest; run `ecsops destroy {env}` before removing the file"
+                ),
+            ))
+        } else {
+            None
+        };
+        let mut outcome = plan_between(env, was.as_ref(), head, &label);
+        if let Some((code, message)) = file_note {
+            let file = ws.display_path(&ws.manifest_path(env));
+            outcome.plan.notes.push(Note {
+                code: code.to_owned(),
+                address: Address::from(file.to_string_lossy().as_ref()),
+                message,
             });
         }
         let settings = outcome.plan.notes.iter().any(|n| n.code == SETTING_CHANGED);
@@ -165,18 +182,9 @@ fn plan_between(
     plan.prior_state = None;
     plan.base_revision = Some(label.to_owned());
     plan.notes = notes;
-    match (was, &head) {
-        (Some(was), Some(head)) => plan
-            .notes
-            .extend(setting_notes(&was.manifest, &head.manifest)),
-        (Some(_), None) => plan.notes.push(Note {
-            code: ENVIRONMENT_REMOVED.to_owned(),
-            address: Address::from(format!("environments/{env}.toml").as_str()),
-            message: format!(
-                "removed since revision {label}: merging this destroys nothing, and an apply of `{env}` fails without its manifest; run `ecsops destroy {env}` before removing the file"
-            ),
-        }),
-        _ => {}
+    if let (Some(was), Some(head)) = (was, &head) {
+        plan.notes
+            .extend(setting_notes(&was.manifest, &head.manifest));
     }
     let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
     DiffOutcome {
