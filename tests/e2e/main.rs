@@ -11,6 +11,7 @@ mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;
 mod provider_network;
+mod published;
 mod readme;
 mod recommended_ami;
 mod reporting;

@@ -1,6 +1,7 @@
 //! What must hold in git before an environment is changed, checked before the lock is taken:
 //! a protected environment needs a repository, every file it reads committed, and HEAD on its
-//! release branch. An unprotected one may be applied from anywhere; this records where from
+//! release branch, neither behind nor ahead of where that branch is published (`origin/main`);
+//! under the lock, HEAD must not be older than the revision last applied ([`check_order`]). An unprotected one may be applied from anywhere; this records where from
 //! (the commit and whether its files were dirty), which decides whether the apply is tagged.
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,29 @@ pub enum Refusal {
         expected: String,
         actual: String,
     },
+    #[error("`{environment}` is protected and HEAD {}", out_of_step(*.ahead, *.behind, .upstream))]
+    OutOfStep {
+        environment: String,
+        /// The remote-tracking branch, `origin/main`.
+        upstream: String,
+        /// Commits HEAD has that the upstream lacks, and the reverse.
+        ahead: usize,
+        behind: usize,
+    },
+    #[error(
+        "`{environment}` is protected and was last applied from {applied}{}, {} newer than HEAD ({head})",
+        .tag.as_ref().map(|t| format!(" (`{t}`)")).unwrap_or_default(),
+        commits(*.newer)
+    )]
+    Older {
+        environment: String,
+        /// Short commit ids.
+        head: String,
+        applied: String,
+        tag: Option<String>,
+        /// Commits the applied revision has that HEAD lacks.
+        newer: usize,
+    },
     #[error("`{environment}` is protected: {reason}")]
     Git {
         environment: String,
@@ -74,8 +98,67 @@ impl Refusal {
             Self::WrongBranch { expected, .. } => format!(
                 "switch to `{expected}` (`git switch {expected}`) or merge the change into it; set `[environment] release_branch` to release from another branch"
             ),
+            Self::OutOfStep { upstream, ahead: 0, .. } => format!(
+                "bring HEAD up to date (`git pull`), then run it again: applying it would undo what the commits on `{upstream}` changed"
+            ),
+            Self::OutOfStep { behind: 0, .. } => {
+                "push the commits (`git push`), then run it again: a protected environment runs only what the shared repository holds".to_owned()
+            }
+            Self::OutOfStep { upstream, .. } => format!(
+                "merge or rebase onto `{upstream}` (`git pull`) and push, then run it again"
+            ),
+            Self::Older {
+                environment, head, ..
+            } => format!(
+                "bring HEAD up to date (`git pull`) to apply the newest revision; to go back to HEAD's on purpose, run `ecsops rollback {environment} --to {head}`"
+            ),
             Self::Git { .. } => "check the repository with `git status`".to_owned(),
         }
+    }
+}
+
+/// `3 commits`.
+fn commits(n: usize) -> String {
+    if n == 1 {
+        "1 commit".to_owned()
+    } else {
+        format!("{n} commits")
+    }
+}
+
+/// How HEAD stands against `upstream`, for [`Refusal::OutOfStep`].
+fn out_of_step(ahead: usize, behind: usize, upstream: &str) -> String {
+    match (ahead, behind) {
+        (0, behind) => format!("is {} behind `{upstream}`", commits(behind)),
+        (ahead, 0) => format!("has {} that `{upstream}` lacks", commits(ahead)),
+        (ahead, behind) => format!(
+            "has diverged from `{upstream}` ({} ahead, {behind} behind)",
+            commits(ahead)
+        ),
+    }
+}
+
+/// Refuses to apply a protected environment from a HEAD older than the revision it was last
+/// applied from (`applied`, with its tag): that apply would undo the newer commits, which only
+/// `rollback` does on purpose. A revision git cannot place against HEAD (not in this clone,
+/// or on history rewritten since) is let through: the upstream check before the lock already
+/// stops a clone that has not pulled.
+pub fn check_order(
+    repo: &Repo,
+    environment: &str,
+    head: &str,
+    applied: &str,
+    tag: Option<&str>,
+) -> Result<(), Refusal> {
+    match repo.ahead_behind(head, applied) {
+        Some((0, newer)) if newer > 0 => Err(Refusal::Older {
+            environment: environment.to_owned(),
+            head: super::short(head).to_owned(),
+            applied: super::short(applied).to_owned(),
+            tag: tag.map(str::to_owned),
+            newer,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -127,6 +210,19 @@ pub fn check(
                     || format!("detached at {}", super::short(&head.commit)),
                     |b| format!("on `{b}`"),
                 ),
+            });
+        }
+        // As last fetched: a check that needs no network, and a clone that never fetched
+        // has nothing to compare.
+        if let Some((upstream, tip)) = repo.upstream(protection.release_branch)
+            && let Some((ahead, behind)) = repo.ahead_behind(&head.commit, &tip)
+            && (ahead, behind) != (0, 0)
+        {
+            return Err(Refusal::OutOfStep {
+                environment,
+                upstream,
+                ahead,
+                behind,
             });
         }
     }

@@ -148,6 +148,34 @@ impl Repo {
         tips
     }
 
+    /// The remote-tracking branch that `branch` is published to, as `(name, tip)`: the
+    /// upstream the local branch tracks, else `origin/<branch>`; `None` when neither exists
+    /// (a repository never pushed anywhere).
+    pub fn upstream(&self, branch: &str) -> Option<(String, String)> {
+        let tracked = self
+            .git
+            .find_branch(branch, git2::BranchType::Local)
+            .and_then(|b| b.upstream())
+            .ok();
+        let remote = match tracked {
+            Some(u) => u,
+            None => self
+                .git
+                .find_branch(&format!("origin/{branch}"), git2::BranchType::Remote)
+                .ok()?,
+        };
+        let name = remote.name().ok().flatten()?.to_owned();
+        Some((name, remote.get().target()?.to_string()))
+    }
+
+    /// How many commits `commit` has that `other` lacks, and the reverse; `None` when git
+    /// cannot say (a commit this clone does not have, or history a shallow clone cut off).
+    pub fn ahead_behind(&self, commit: &str, other: &str) -> Option<(usize, usize)> {
+        let commit = git2::Oid::from_str(commit).ok()?;
+        let other = git2::Oid::from_str(other).ok()?;
+        self.git.graph_ahead_behind(commit, other).ok()
+    }
+
     /// The repository holding `root`, which must exist.
     pub fn require(root: &Path) -> Result<Self, GitError> {
         Self::discover(root)?.ok_or_else(|| GitError::NotARepository(root.to_owned()))

@@ -40,7 +40,9 @@ use super::state::{Target, acquire, target};
 
 mod refusals;
 
-use refusals::{changed_since, check_protection, stale_before_lock, stale_under_lock};
+use refusals::{
+    changed_since, check_protection, older_than_applied, stale_before_lock, stale_under_lock,
+};
 
 /// What to do to the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -401,6 +403,14 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
+        if self.protected && self.request.mode == Mode::Apply {
+            older_than_applied(
+                self.environment,
+                self.repo,
+                self.provenance.as_ref(),
+                stored.as_ref().map(|s| &s.state),
+            )?;
+        }
         let Some((mut plan, mut state, version, provider, graph)) =
             self.plan(stored, interrupt.as_mut()).await?
         else {

@@ -161,3 +161,65 @@ fn annotate(dir: &Path, name: &str, commit: &str, tagger: &Signature<'_>, messag
     repo.tag(name, &target, tagger, message, false)
         .expect("git tag -a");
 }
+
+/// `git reset --hard commit` on the current branch.
+pub fn reset_hard(dir: &Path, commit: &str) {
+    let repo = open(dir);
+    let target = repo.revparse_single(commit).expect("the commit");
+    repo.reset(&target, git2::ResetType::Hard, None)
+        .expect("git reset --hard");
+}
+
+/// A bare repository standing in for the shared one (GitHub's), which the workspace's `main`
+/// is pushed to and tracks as `origin/main`, as after `git push -u origin main`.
+pub fn publish(dir: &Path, shared: &Path) {
+    let mut options = git2::RepositoryInitOptions::new();
+    options.bare(true).initial_head("main");
+    Repository::init_opts(shared, &options).expect("git init --bare");
+    let repo = open(dir);
+    repo.remote("origin", shared.to_str().expect("a UTF-8 path"))
+        .expect("git remote add");
+    push(dir);
+    repo.find_branch("main", git2::BranchType::Local)
+        .expect("main")
+        .set_upstream(Some("origin/main"))
+        .expect("git branch --set-upstream-to");
+}
+
+/// `git push origin main`, then `git fetch origin` (which updates `origin/main`).
+pub fn push(dir: &Path) {
+    let repo = open(dir);
+    let mut origin = repo.find_remote("origin").expect("origin");
+    origin
+        .push(&["refs/heads/main:refs/heads/main"], None)
+        .expect("git push");
+    fetch(dir);
+}
+
+/// `git fetch origin`.
+pub fn fetch(dir: &Path) {
+    let repo = open(dir);
+    let mut origin = repo.find_remote("origin").expect("origin");
+    origin
+        .fetch(&["+refs/heads/*:refs/remotes/origin/*"], None, None)
+        .expect("git fetch");
+}
+
+/// A colleague's clone of `shared` in `dir`: `edit` changes its work tree, then the change is
+/// committed and pushed to `shared`'s `main`. Returns the commit.
+pub fn push_from_clone(
+    shared: &Path,
+    dir: &Path,
+    message: &str,
+    edit: impl FnOnce(&Path),
+) -> String {
+    Repository::clone(shared.to_str().expect("a UTF-8 path"), dir).expect("git clone");
+    edit(dir);
+    let commit = commit_all(dir, message);
+    let repo = open(dir);
+    let mut origin = repo.find_remote("origin").expect("origin");
+    origin
+        .push(&["refs/heads/main:refs/heads/main"], None)
+        .expect("git push");
+    commit
+}

@@ -1,7 +1,7 @@
 //! What refuses an apply before it changes anything: a saved plan that is stale (another
 //! environment, other manifests or commit, another account, an edited file; under the lock,
 //! another apply) and a protected environment applied from anything but its committed,
-//! reviewed manifests.
+//! reviewed manifests, as published, and no older than the revision last applied.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -145,6 +145,30 @@ pub(super) fn stale_under_lock(
         }
     }
     stale(environment, reasons)
+}
+
+/// Under the lock, for a protected environment's apply: HEAD must not be older than the
+/// revision the stored state was last applied from (a rollback goes back on purpose, and a
+/// destroy leaves nothing of any revision).
+pub(super) fn older_than_applied(
+    environment: &str,
+    repo: Option<&Repo>,
+    provenance: Option<&Provenance>,
+    stored: Option<&State>,
+) -> Result<(), OpsError> {
+    let (Some(repo), Some(head), Some(last)) =
+        (repo, provenance, stored.and_then(|s| s.revision.as_ref()))
+    else {
+        return Ok(());
+    };
+    guard::check_order(
+        repo,
+        environment,
+        &head.commit,
+        &last.commit,
+        last.tag.as_deref(),
+    )
+    .map_err(|e| OpsError::Protected(Box::new(e)))
 }
 
 /// `addresses` for a sentence: `a`, `b`.

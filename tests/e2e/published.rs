@@ -1,0 +1,144 @@
+//! A protected environment runs only what the shared repository holds, and never goes back by
+//! accident: HEAD neither behind nor ahead of the release branch as last fetched
+//! (`origin/main`), checked before the lock; and, under the lock, not older than the revision
+//! the environment was last applied from (`rollback` is the way back). Real repositories
+//! (git2, a bare one standing in for the shared remote) and moto.
+
+use crate::support::env::{ENV, Env};
+use crate::support::git;
+
+impl Env {
+    /// Marks the example environment protected (uncommitted).
+    fn protect(&self) {
+        self.edit(
+            "acceptance.toml",
+            "name = \"acceptance\"",
+            "name = \"acceptance\"\nprotected = true",
+        );
+    }
+
+    /// Runs `args`, which must be refused before anything changed, with `expected` in the
+    /// error and `help` in its help line.
+    fn refused(&self, args: &[&str], expected: &str, help: &str) {
+        let out = self.run(args);
+        out.expect_code(1);
+        out.expect_in_stderr(expected);
+        out.expect_in_stderr(help);
+        self.assert_unlocked();
+    }
+}
+
+const APPLY: [&str; 3] = ["apply", ENV, "--auto-approve"];
+
+#[tokio::test]
+async fn a_protected_environment_applies_only_what_the_shared_repository_holds() {
+    let env = Env::new().await;
+    env.protect();
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    let shared = tempfile::tempdir().expect("temp dir");
+    let shared = shared.path().join("infra.git");
+    git::publish(env.dir(), &shared);
+
+    // Committed on `main`, not pushed: nobody else can see what would run.
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    env.refused(
+        &APPLY,
+        "`acceptance` is protected and HEAD has 1 commit that `origin/main` lacks",
+        "help: push the commits (`git push`), then run it again",
+    );
+    assert_eq!(env.vpcs().await.len(), 0, "nothing was created");
+
+    git::push(env.dir());
+    env.run(&APPLY).expect_code(0);
+
+    // A colleague pushes; once fetched, this clone is behind.
+    let colleague = tempfile::tempdir().expect("temp dir");
+    git::push_from_clone(&shared, colleague.path(), "Raise capacity to 4", |dir| {
+        let base = dir.join("environments/base.toml");
+        let text = std::fs::read_to_string(&base).expect("base.toml");
+        std::fs::write(
+            base,
+            text.replacen("desired_capacity = 3", "desired_capacity = 4", 1),
+        )
+        .expect("write base.toml");
+    });
+    git::fetch(env.dir());
+    env.refused(
+        &APPLY,
+        "`acceptance` is protected and HEAD is 1 commit behind `origin/main`",
+        "help: bring HEAD up to date (`git pull`), then run it again: applying it would undo what the commits on `origin/main` changed",
+    );
+    env.refused(
+        &["destroy", ENV, "--auto-approve"],
+        "HEAD is 1 commit behind `origin/main`",
+        "git pull",
+    );
+
+    // A commit of its own on top: diverged.
+    std::fs::write(env.dir().join("NOTES"), "on-call: dana\n").expect("write NOTES");
+    git::commit_all(env.dir(), "Notes");
+    env.refused(
+        &APPLY,
+        "`acceptance` is protected and HEAD has diverged from `origin/main` (1 commit ahead, 1 behind)",
+        "help: merge or rebase onto `origin/main` (`git pull`) and push, then run it again",
+    );
+    assert_eq!(
+        env.state()["revision"]["commit"].as_str(),
+        Some(
+            git::open(env.dir())
+                .revparse_single("HEAD~1")
+                .expect("HEAD~1")
+                .id()
+                .to_string()
+                .as_str()
+        ),
+        "the state still records the one apply"
+    );
+}
+
+#[tokio::test]
+async fn a_protected_environment_is_not_applied_from_a_revision_older_than_the_last_applied() {
+    let env = Env::new().await;
+    env.protect();
+    git::init(env.dir());
+    let older = git::commit_all(env.dir(), "Acceptance environment");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    let newer = git::commit_all(env.dir(), "Raise capacity");
+    let out = env.run(&APPLY);
+    out.expect_code(0);
+    let tag = crate::gitops::tagged(&out);
+
+    // A clone reset to an older commit (or never pulled) would undo the newer one.
+    git::reset_hard(env.dir(), &older);
+    env.refused(
+        &APPLY,
+        &format!(
+            "`acceptance` is protected and was last applied from {} (`{tag}`), 1 commit newer than HEAD ({})",
+            &newer[..7],
+            &older[..7]
+        ),
+        &format!(
+            "help: bring HEAD up to date (`git pull`) to apply the newest revision; to go back to HEAD's on purpose, run `ecsops rollback acceptance --to {}`",
+            &older[..7]
+        ),
+    );
+    assert_eq!(
+        env.state()["revision"]["commit"].as_str(),
+        Some(newer.as_str())
+    );
+
+    // Going back on purpose is a rollback, and HEAD applies again after it.
+    env.run(&["rollback", ENV, "--to", &older[..7], "--auto-approve"])
+        .expect_code(0);
+    env.run(&APPLY).expect_code(0);
+
+    // Forward again is an apply.
+    git::reset_hard(env.dir(), &newer);
+    env.run(&APPLY).expect_code(0);
+    assert_eq!(
+        env.state()["revision"]["commit"].as_str(),
+        Some(newer.as_str())
+    );
+}
