@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ecsops_core::provider::aws::sdk::{autoscaling, ecs};
 
+use crate::gitops::{in_terminal, read_until};
 use crate::recommended_ami::ssm_publishes;
 use crate::support::agent::{Agent, container_instances, running};
 use crate::support::env::{ENV, Env};
@@ -552,4 +553,38 @@ async fn daemon_tasks_do_not_hold_the_drain() {
         .expect_code(0)
         .expect_in_stdout("Roll of `acceptance` complete.");
     env.assert_rolled(&old, 4).await;
+}
+
+#[tokio::test]
+async fn a_protected_environment_is_rolled_only_once_its_name_is_typed() {
+    use std::io::Write as _;
+
+    let env = Env::new().await;
+    env.edit(
+        "acceptance.toml",
+        "name = \"acceptance\"",
+        "name = \"acceptance\"\nprotected = true",
+    );
+    let (_agent, old) = env.outdated().await;
+    let mut child = in_terminal(&env, "roll acceptance");
+    let (_, rx) = read_until(
+        &mut child,
+        "`acceptance` is protected. Type its name to replace these instances: ",
+    );
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"yes\n").expect("answer");
+    stdin.flush().expect("flush");
+    let status = child.wait().expect("ecsops ends");
+    drop(stdin);
+    let shown: String = rx.iter().collect();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("Roll cancelled: only `acceptance` confirms; nothing was changed."),
+        "{shown}"
+    );
+    let group = env.group().await;
+    let now: Vec<String> = group.instances.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(now, old, "no instance was replaced");
+    assert!(group.tags.is_empty(), "no roll tags: {:?}", group.tags);
+    env.assert_unlocked();
 }

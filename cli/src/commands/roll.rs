@@ -134,11 +134,13 @@ impl RollInteraction for Terminal {
             let reason = "stdin is not a terminal; pass `--auto-approve` to roll unattended";
             return Box::pin(std::future::ready(Err(reason.to_owned())));
         }
-        let question = format!(
-            "\nReplace these instances of `{}`? Only `yes` confirms: ",
-            plan.environment
-        );
-        ask(&question, "yes".to_owned())
+        let env = &plan.environment;
+        let question = if plan.answer == *env {
+            format!("\n`{env}` is protected. Type its name to replace these instances: ")
+        } else {
+            format!("\nReplace these instances of `{env}`? Only `yes` confirms: ")
+        };
+        ask(&question, plan.answer.clone())
     }
 
     fn step(&mut self, step: &Step) {

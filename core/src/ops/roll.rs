@@ -67,6 +67,10 @@ pub struct RollPlan {
     pub environment: String,
     pub batch: usize,
     pub groups: Vec<GroupPlan>,
+    /// What confirms the roll: `yes`, or the environment's name when it is protected (as
+    /// for an apply: production's instances are not replaced by a reflexive `yes`).
+    #[serde(skip)]
+    pub answer: String,
 }
 
 impl RollPlan {
@@ -250,6 +254,7 @@ pub async fn roll(
         let state = target.backend.read().await?.map(|s| s.state);
         locked(
             environment,
+            desired.manifest.environment.protected,
             request,
             &session,
             state,
@@ -272,6 +277,7 @@ fn report(environment: &str, request: &RollRequest, ended: Ended) -> RollReport 
             environment: environment.to_owned(),
             batch: request.batch,
             groups: Vec::new(),
+            answer: String::new(),
         },
         groups: Vec::new(),
         stopped: None,
@@ -280,6 +286,7 @@ fn report(environment: &str, request: &RollRequest, ended: Ended) -> RollReport 
 
 async fn locked(
     environment: &str,
+    protected: bool,
     request: &RollRequest,
     session: &Session,
     state: Option<State>,
@@ -310,6 +317,11 @@ async fn locked(
         environment: environment.to_owned(),
         batch: request.batch,
         groups: Vec::new(),
+        answer: if protected {
+            environment.to_owned()
+        } else {
+            "yes".to_owned()
+        },
     };
     for t in &targets {
         let (group, _) = provider.roll_observe(&state.resources, t).await?;

@@ -158,7 +158,10 @@ pub fn report(report: &RollReport) -> String {
     }
     let line = match report.ended {
         Ended::NothingToDo | Ended::DryRun => return out,
-        Ended::Cancelled => "Roll cancelled; nothing was changed.".to_owned(),
+        Ended::Cancelled => format!(
+            "Roll cancelled: only `{}` confirms; nothing was changed.",
+            report.plan.answer
+        ),
         Ended::Interrupted => {
             format!("Roll interrupted; run `ecsops roll {env}` again to continue.")
         }
@@ -219,6 +222,7 @@ mod tests {
                 resumed: false,
                 managed_scaling: false,
             }],
+            answer: "yes".to_owned(),
         }
     }
 
