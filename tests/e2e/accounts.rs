@@ -347,3 +347,18 @@ async fn a_profile_wins_over_the_shell_and_a_saved_plan_of_another_account_is_st
             "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/",
         );
 }
+
+#[test]
+fn a_profile_on_a_machine_without_aws_config_files_is_said_to_be_defined_nowhere() {
+    let ws = workspace("profile = \"deployer\"", "");
+    let out = ws.ecsops_env(
+        &["diff", ENV],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())],
+    );
+    out.expect_code(1);
+    out.expect_in_stderr(&format!(
+        "cannot tell which AWS account `{ENV}` would use (profile `deployer`): profile `deployer` is defined nowhere: neither `"
+    ));
+    out.expect_in_stderr("/.aws/config` nor `");
+    out.expect_in_stderr("help: check the base credentials");
+}

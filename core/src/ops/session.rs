@@ -44,7 +44,14 @@ impl Session {
                 CallerError::Refused(reason) => AccountError::Unknown {
                     environment: environment.to_owned(),
                     credentials: credentials.describe(),
-                    reason,
+                    reason: match (&credentials.profile, identity::no_config_files()) {
+                        (Some(profile), Some(files)) => {
+                            format!(
+                                "profile `{profile}` is defined nowhere: neither {files} exists"
+                            )
+                        }
+                        _ => reason,
+                    },
                 },
             })?;
         account::check(

@@ -53,6 +53,30 @@ pub async fn configure(mut loader: ConfigLoader, credentials: &Credentials) -> S
         .build()
 }
 
+/// The AWS config files the SDK would read a profile from (`AWS_CONFIG_FILE` and
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and `~/.aws/credentials`), listed when
+/// none of them exists: a profile is then defined nowhere, which the SDK words only as "the
+/// credential provider was not enabled".
+pub fn no_config_files() -> Option<String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, name: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
+    };
+    let files: Vec<_> = [
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!files.iter().any(|f| f.exists())).then(|| {
+        let shown: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+        shown.join(" nor ")
+    })
+}
+
 /// Asked callers by credentials, region and endpoint: one request per process for each.
 type Asked = HashMap<(Credentials, Option<String>, Option<String>), Caller>;
 
