@@ -938,3 +938,27 @@ fn state_history_records_a_push_as_a_push_on_s3() {
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/pushed".to_owned()));
     a_push_is_kept_as_a_push(&workspace(), &env);
 }
+
+#[test]
+fn a_state_table_that_does_not_read_is_reported_at_its_line_by_every_command() {
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &format!("{MANIFEST}\n[state]\npath = \".ecsops/acc\"\n"),
+    );
+    for args in [
+        &["state", "list", "acc"][..],
+        &["lock", "acc"],
+        &["diff", "acc", "--offline"],
+    ] {
+        let out = ws.ecsops(args);
+        out.expect_code(1);
+        out.expect_in_stderr("unknown key `path` in `state`")
+            .expect_in_stderr("environments/acc.toml:8:1");
+        assert!(
+            !out.stderr.contains("state URL"),
+            "{args:?}: a manifest table is not a URL\n{}",
+            out.stderr
+        );
+    }
+}

@@ -41,11 +41,13 @@ pub async fn target(
         // The URL decides where; the manifest, when it loads, still says the region and the
         // credentials.
         let value = load(ws, environment).ok();
-        let config = value.as_ref().and_then(|v| state_config(v).ok());
+        let config = value
+            .as_ref()
+            .and_then(|v| state_config(ws, environment, v).ok());
         (config.unwrap_or_default(), value)
     } else {
         let value = load(ws, environment)?;
-        (state_config(&value)?, Some(value))
+        (state_config(ws, environment, &value)?, Some(value))
     };
     let location = Location::resolve(url, &config, ws.root())?;
     let environment_table = value.as_ref().and_then(environment_of);
@@ -87,17 +89,38 @@ fn environment_of(value: &serde_json::Value) -> Option<Environment> {
     serde_json::from_value(value.get("environment")?.clone()).ok()
 }
 
-/// The `[state]` table of the merged manifest.
-fn state_config(value: &serde_json::Value) -> Result<StateConfig, OpsError> {
+/// The `[state]` table of the merged manifest. One that does not read is reported as
+/// `validate` reports it, at its line in its file.
+fn state_config(
+    ws: &Workspace,
+    environment: &str,
+    value: &serde_json::Value,
+) -> Result<StateConfig, OpsError> {
     match value.get("state") {
         None => Ok(StateConfig::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-            OpsError::Statefile(StateError::InvalidUrl {
-                url: "[state]".to_owned(),
-                reason: e.to_string(),
+            located(ws, environment).unwrap_or_else(|| {
+                OpsError::Statefile(StateError::InvalidUrl {
+                    url: "[state]".to_owned(),
+                    reason: e.to_string(),
+                })
             })
         }),
     }
+}
+
+/// The validation errors of `environment`, located in its files, when it has any.
+fn located(ws: &Workspace, environment: &str) -> Option<OpsError> {
+    let mut sources = Sources::default();
+    let mut diagnostics = Diagnostics::default();
+    super::validate::check_environment(ws, environment, &[], &mut sources, &mut diagnostics);
+    diagnostics.has_errors().then(|| {
+        diagnostics.sort();
+        OpsError::Invalid(Box::new(Invalid {
+            sources,
+            diagnostics,
+        }))
+    })
 }
 
 pub async fn read(target: &Target) -> Result<Option<Stored>, OpsError> {
