@@ -1,11 +1,12 @@
 //! A protected environment runs only what the shared repository holds, and never goes back by
 //! accident: HEAD neither behind nor ahead of the release branch as last fetched
 //! (`origin/main`), checked before the lock; and, under the lock, not older than the revision
-//! the environment was last applied from (`rollback` is the way back). Real repositories
-//! (git2, a bare one standing in for the shared remote) and moto.
+//! the environment was last applied from, nor lacking it (`rollback` is the way back, to any
+//! commit, a short id of digits alone included). Real repositories (git2, a bare one standing
+//! in for the shared remote, a colleague's clone) and moto.
 
 use crate::support::env::{ENV, Env};
-use crate::support::git;
+use crate::support::{Workspace, git};
 
 impl Env {
     /// Marks the example environment protected (uncommitted).
@@ -141,4 +142,81 @@ async fn a_protected_environment_is_not_applied_from_a_revision_older_than_the_l
         env.state()["revision"]["commit"].as_str(),
         Some(newer.as_str())
     );
+}
+
+#[tokio::test]
+async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() {
+    let env = Env::new().await;
+    env.protect();
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    let shared = tempfile::tempdir().expect("temp dir");
+    let shared = shared.path().join("infra.git");
+    git::publish(env.dir(), &shared);
+
+    // A colleague raises the capacity, pushes and applies from their clone, with the same
+    // state. This clone has not fetched since: its `origin/main` is as old as its `main`.
+    let colleague = Workspace::new();
+    std::fs::remove_dir(colleague.path().join("environments"))
+        .expect("an empty directory to clone into");
+    let applied = git::push_from_clone(&shared, colleague.path(), "Raise capacity", |dir| {
+        let base = dir.join("environments/base.toml");
+        let text = std::fs::read_to_string(&base).expect("base.toml");
+        std::fs::write(
+            base,
+            text.replacen("desired_capacity = 2", "desired_capacity = 3", 1),
+        )
+        .expect("write base.toml");
+    });
+    let mut shared_state = env.moto.server.env();
+    shared_state.push((
+        "ECSOPS_STATE_URL",
+        format!("file://{}", env.dir().join(".ecsops/state").display()),
+    ));
+    colleague.ecsops_env(&APPLY, &shared_state).expect_code(0);
+
+    env.refused(
+        &APPLY,
+        &format!(
+            "`acceptance` is protected and was last applied from commit {}",
+            &applied[..7]
+        ),
+        "help: bring the clone up to date (`git pull`), then run it again; if that commit is gone for good (history rewritten), `ecsops rollback acceptance --to HEAD` applies HEAD on purpose",
+    );
+    env.refused(&APPLY, "which this clone does not have", "git pull");
+
+    // Pulled, it applies the same revision: nothing to change.
+    git::fetch(env.dir());
+    git::reset_hard(env.dir(), "origin/main");
+    env.run(&APPLY)
+        .expect_code(0)
+        .expect_in_stdout("No changes.");
+}
+
+#[tokio::test]
+async fn a_short_commit_id_of_digits_alone_is_a_commit_to_roll_back_to_not_a_serial() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    // About one short id in twenty-seven is all digits: commit until one is.
+    let mut digits = None;
+    for n in 0..2000 {
+        std::fs::write(env.dir().join("NOTES"), format!("{n}\n")).expect("write NOTES");
+        let commit = git::commit_all(env.dir(), &format!("Notes {n}"));
+        if commit[..7].bytes().all(|b| b.is_ascii_digit()) {
+            digits = Some(commit);
+            break;
+        }
+    }
+    let digits = digits.expect("a commit whose short id is all digits");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    env.run(&APPLY).expect_code(0);
+
+    env.run(&["rollback", ENV, "--to", &digits[..7], "--auto-approve"])
+        .expect_code(0)
+        .expect_in_stdout(&format!("Rolling back to {}: Notes", &digits[..7]));
+    // A number that is neither a tagged serial nor a commit is still refused as a serial.
+    env.run(&["rollback", ENV, "--to", "4", "--auto-approve"])
+        .expect_code(1)
+        .expect_in_stderr("serial 4 of `acceptance` has no tag `ecsops/acceptance/4`");
 }

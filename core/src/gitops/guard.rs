@@ -73,6 +73,16 @@ pub enum Refusal {
         /// Commits the applied revision has that HEAD lacks.
         newer: usize,
     },
+    #[error(
+        "`{environment}` is protected and was last applied from commit {applied}{}, which this clone does not have",
+        .tag.as_ref().map(|t| format!(" (`{t}`)")).unwrap_or_default()
+    )]
+    NotFetched {
+        environment: String,
+        /// Short commit id.
+        applied: String,
+        tag: Option<String>,
+    },
     #[error("`{environment}` is protected: {reason}")]
     Git {
         environment: String,
@@ -112,6 +122,9 @@ impl Refusal {
             } => format!(
                 "bring HEAD up to date (`git pull`) to apply the newest revision; to go back to HEAD's on purpose, run `ecsops rollback {environment} --to {head}`"
             ),
+            Self::NotFetched { environment, .. } => format!(
+                "bring the clone up to date (`git pull`), then run it again; if that commit is gone for good (history rewritten), `ecsops rollback {environment} --to HEAD` applies HEAD on purpose"
+            ),
             Self::Git { .. } => "check the repository with `git status`".to_owned(),
         }
     }
@@ -140,9 +153,10 @@ fn out_of_step(ahead: usize, behind: usize, upstream: &str) -> String {
 
 /// Refuses to apply a protected environment from a HEAD older than the revision it was last
 /// applied from (`applied`, with its tag): that apply would undo the newer commits, which only
-/// `rollback` does on purpose. A revision git cannot place against HEAD (not in this clone,
-/// or on history rewritten since) is let through: the upstream check before the lock already
-/// stops a clone that has not pulled.
+/// `rollback` does on purpose. A revision this clone does not have is refused too: it was
+/// applied from a clone that pushed it, so this one has not pulled since (and its
+/// `origin/main`, fetched as long ago, cannot tell). A HEAD that has diverged from the revision
+/// (history rewritten on the release branch) is let through.
 pub fn check_order(
     repo: &Repo,
     environment: &str,
@@ -150,6 +164,13 @@ pub fn check_order(
     applied: &str,
     tag: Option<&str>,
 ) -> Result<(), Refusal> {
+    if !repo.has_commit(applied) {
+        return Err(Refusal::NotFetched {
+            environment: environment.to_owned(),
+            applied: super::short(applied).to_owned(),
+            tag: tag.map(str::to_owned),
+        });
+    }
     match repo.ahead_behind(head, applied) {
         Some((0, newer)) if newer > 0 => Err(Refusal::Older {
             environment: environment.to_owned(),

@@ -168,6 +168,11 @@ impl Repo {
         Some((name, remote.get().target()?.to_string()))
     }
 
+    /// Whether this clone has commit `id`.
+    pub fn has_commit(&self, id: &str) -> bool {
+        git2::Oid::from_str(id).is_ok_and(|oid| self.git.find_commit(oid).is_ok())
+    }
+
     /// How many commits `commit` has that `other` lacks, and the reverse; `None` when git
     /// cannot say (a commit this clone does not have, or history a shallow clone cut off).
     pub fn ahead_behind(&self, commit: &str, other: &str) -> Option<(usize, usize)> {
@@ -224,5 +229,8 @@ impl Commit {
 
 /// The abbreviated form of a commit id (7 characters, as git shows it).
 pub fn short(id: &str) -> &str {
-    id.get(..7).unwrap_or(id)
+    id.get(..SHORT_ID).unwrap_or(id)
 }
+
+/// The length of the commit ids ecsops shows, as git abbreviates them.
+const SHORT_ID: usize = 7;

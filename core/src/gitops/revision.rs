@@ -148,14 +148,18 @@ impl TargetError {
 pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, TargetError> {
     let tag_name = if let Ok(serial) = to.parse::<u64>() {
         let name = tag::name(environment, serial);
-        if !repo.tag_exists(&name) {
+        if repo.tag_exists(&name) {
+            Some(name)
+        } else if to.len() >= super::SHORT_ID && repo.commit(to).is_ok() {
+            // A short commit id may be all digits (`4526710`): one in twenty-seven is.
+            None
+        } else {
             return Err(TargetError::UntaggedSerial {
                 environment: environment.to_owned(),
                 serial,
                 tag: name,
             });
         }
-        Some(name)
     } else if let Some(rest) = to.strip_prefix("ecsops/") {
         if !rest
             .strip_prefix(environment)

@@ -205,6 +205,11 @@ pub fn fetch(dir: &Path) {
         .expect("git fetch");
 }
 
+/// `git clone shared dir`.
+pub fn clone(shared: &Path, dir: &Path) {
+    Repository::clone(shared.to_str().expect("a UTF-8 path"), dir).expect("git clone");
+}
+
 /// A colleague's clone of `shared` in `dir`: `edit` changes its work tree, then the change is
 /// committed and pushed to `shared`'s `main`. Returns the commit.
 pub fn push_from_clone(
@@ -213,7 +218,7 @@ pub fn push_from_clone(
     message: &str,
     edit: impl FnOnce(&Path),
 ) -> String {
-    Repository::clone(shared.to_str().expect("a UTF-8 path"), dir).expect("git clone");
+    clone(shared, dir);
     edit(dir);
     let commit = commit_all(dir, message);
     let repo = open(dir);
