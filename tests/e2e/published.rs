@@ -76,6 +76,13 @@ async fn a_protected_environment_applies_only_what_the_shared_repository_holds()
         "HEAD is 1 commit behind `origin/main`",
         "git pull",
     );
+    // A plan shown from here says so: it would undo the colleague's change.
+    env.run(&["diff", ENV, "--offline"])
+        .expect_code(0)
+        .expect_in_stderr(
+            "`ecsops apply acceptance` would refuse: `acceptance` is protected and HEAD is 1 commit behind `origin/main`",
+        )
+        .expect_in_stderr("git pull");
 
     // A commit of its own on top: diverged.
     std::fs::write(env.dir().join("NOTES"), "on-call: dana\n").expect("write NOTES");
@@ -129,6 +136,10 @@ async fn a_protected_environment_is_not_applied_from_a_revision_older_than_the_l
         env.state()["revision"]["commit"].as_str(),
         Some(newer.as_str())
     );
+    env.run(&["diff", ENV, "--offline"])
+        .expect_code(0)
+        .expect_in_stderr("would refuse: `acceptance` is protected and was last applied from")
+        .expect_in_stderr("1 commit newer than HEAD");
 
     // Going back on purpose is a rollback, and HEAD applies again after it.
     env.run(&["rollback", ENV, "--to", &older[..7], "--auto-approve"])
@@ -183,11 +194,19 @@ async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() 
         ),
         "help: bring the clone up to date (`git pull`), then run it again; if that commit is gone for good (history rewritten), `ecsops rollback acceptance --to HEAD` applies HEAD on purpose",
     );
-    env.refused(&APPLY, "which this clone does not have", "git pull");
+    env.run(&["diff", ENV, "--offline"])
+        .expect_code(0)
+        .expect_in_stderr(
+            "would refuse: `acceptance` is protected and was last applied from commit",
+        )
+        .expect_in_stderr("which this clone does not have");
 
     // Pulled, it applies the same revision: nothing to change.
     git::fetch(env.dir());
     git::reset_hard(env.dir(), "origin/main");
+    let level = env.run(&["diff", ENV, "--offline"]);
+    level.expect_code(0);
+    assert!(!level.stderr.contains("would refuse"), "{}", level.stderr);
     env.run(&APPLY)
         .expect_code(0)
         .expect_in_stdout("No changes.");

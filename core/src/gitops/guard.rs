@@ -151,6 +151,49 @@ fn out_of_step(ahead: usize, behind: usize, upstream: &str) -> String {
     }
 }
 
+/// Refuses a HEAD (on the release branch) that is not level with where that branch is
+/// published, as last fetched: a check that needs no network, and a clone that never fetched
+/// has nothing to compare.
+fn check_published(
+    repo: &Repo,
+    environment: &str,
+    head: &str,
+    release_branch: &str,
+) -> Result<(), Refusal> {
+    if let Some((upstream, tip)) = repo.upstream(release_branch)
+        && let Some((ahead, behind)) = repo.ahead_behind(head, &tip)
+        && (ahead, behind) != (0, 0)
+    {
+        return Err(Refusal::OutOfStep {
+            environment: environment.to_owned(),
+            upstream,
+            ahead,
+            behind,
+        });
+    }
+    Ok(())
+}
+
+/// Why an apply of a protected environment from this HEAD would be refused for staleness
+/// (the refusals [`check`] and [`check_order`] make, but for uncommitted files): what a plan
+/// shown from here warns of, since it would undo what HEAD lacks. `applied` is the commit
+/// the environment was last applied from, with its tag.
+pub fn stale(
+    repo: &Repo,
+    environment: &str,
+    release_branch: &str,
+    applied: Option<(&str, Option<&str>)>,
+) -> Option<Refusal> {
+    let head = repo.head().ok()?;
+    if head.branch.as_deref() == Some(release_branch)
+        && let Err(refusal) = check_published(repo, environment, &head.commit, release_branch)
+    {
+        return Some(refusal);
+    }
+    let (commit, tag) = applied?;
+    check_order(repo, environment, &head.commit, commit, tag).err()
+}
+
 /// Refuses to apply a protected environment from a HEAD older than the revision it was last
 /// applied from (`applied`, with its tag): that apply would undo the newer commits, which only
 /// `rollback` does on purpose. A revision this clone does not have is refused too: it was
@@ -233,19 +276,7 @@ pub fn check(
                 ),
             });
         }
-        // As last fetched: a check that needs no network, and a clone that never fetched
-        // has nothing to compare.
-        if let Some((upstream, tip)) = repo.upstream(protection.release_branch)
-            && let Some((ahead, behind)) = repo.ahead_behind(&head.commit, &tip)
-            && (ahead, behind) != (0, 0)
-        {
-            return Err(Refusal::OutOfStep {
-                environment,
-                upstream,
-                ahead,
-                behind,
-            });
-        }
+        check_published(repo, &environment, &head.commit, protection.release_branch)?;
     }
     Ok(Some(Provenance {
         commit: head.commit,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::gitops::Repo;
 use crate::gitops::guard::{self, Protection, Provenance};
 use crate::graph::{self, Address, Graph};
@@ -212,6 +212,7 @@ pub async fn diff(
     };
     let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
     let state = target.backend.read().await?.map(|s| s.state);
+    let stale = stale_warning(ws, environment, &desired, state.as_ref());
     let refresh = state
         .as_ref()
         .filter(|s| !options.offline && !s.resources.is_empty());
@@ -249,11 +250,15 @@ pub async fn diff(
     } else {
         None
     };
+    let mut warnings = desired.warnings;
+    if let Some(w) = stale {
+        warnings.push(w);
+    }
     Ok(DiffOutcome {
         plan,
         aws_requests: provider.map_or(0, |p| p.calls().total()),
         sources: desired.sources,
-        warnings: desired.warnings,
+        warnings,
         saved,
     })
 }
@@ -277,6 +282,33 @@ pub(crate) fn provenance(
         },
     )
     .map_err(|e| OpsError::Protected(Box::new(e)))
+}
+
+/// For a protected environment, why its apply from this HEAD would be refused as stale (behind
+/// or ahead of `origin/main`, older than or lacking the revision last applied): the plan shown
+/// would undo what HEAD lacks.
+fn stale_warning(
+    ws: &Workspace,
+    environment: &str,
+    desired: &Desired,
+    state: Option<&State>,
+) -> Option<Diagnostic> {
+    let env = &desired.manifest.environment;
+    if !env.protected {
+        return None;
+    }
+    let repo = Repo::discover(ws.root()).ok().flatten()?;
+    let applied = state
+        .and_then(|s| s.revision.as_ref())
+        .map(|r| (r.commit.as_str(), r.tag.as_deref()));
+    let refusal = guard::stale(&repo, environment, env.release_branch(), applied)?;
+    Some(
+        Diagnostic::warning(
+            "stale-head",
+            format!("`ecsops apply {environment}` would refuse: {refusal}"),
+        )
+        .help(refusal.help()),
+    )
 }
 
 /// SHA-256 of the merged manifest as compact JSON (key order is stable: maps are ordered).
