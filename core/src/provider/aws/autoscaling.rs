@@ -8,8 +8,6 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
-use std::collections::BTreeSet;
-
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
 use super::ec2::{Tagged, settle, visible};
@@ -18,7 +16,9 @@ use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{claim, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
+use super::{
+    AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request, set_changes,
+};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
@@ -267,9 +267,7 @@ async fn sync_load_balancers(
     was: &[String],
     want: &[String],
 ) -> Done<()> {
-    let before: BTreeSet<&String> = was.iter().collect();
-    let after: BTreeSet<&String> = want.iter().collect();
-    let attach: Vec<String> = after.difference(&before).map(|n| (*n).clone()).collect();
+    let (attach, detach) = set_changes(was, want);
     if !attach.is_empty() {
         cx.aws
             .autoscaling
@@ -280,7 +278,6 @@ async fn sync_load_balancers(
             .await
             .at(a, "AttachLoadBalancers")?;
     }
-    let detach: Vec<String> = before.difference(&after).map(|n| (*n).clone()).collect();
     if !detach.is_empty() {
         cx.aws
             .autoscaling

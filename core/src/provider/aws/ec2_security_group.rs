@@ -20,7 +20,7 @@ use super::ec2::{
 use super::live::missing;
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -327,11 +327,10 @@ async fn sync_rules(
         (Direction::Egress, egress, &want.egress),
     ] {
         let desired = parse_rules(a, direction.attribute(), wanted)?;
-        let add: Vec<&Rule> = desired.difference(current).collect();
+        let (add, remove) = set_changes(current, &desired);
         if !add.is_empty() {
             change(cx, a, id, direction, Change::Authorize, &add).await?;
         }
-        let remove: Vec<&Rule> = current.difference(&desired).collect();
         if !remove.is_empty() {
             change(cx, a, id, direction, Change::Revoke, &remove).await?;
         }
@@ -369,13 +368,13 @@ async fn change(
     id: &str,
     direction: Direction,
     change: Change,
-    rules: &[&Rule],
+    rules: &[Rule],
 ) -> Done<()> {
     let benign = match change {
         Change::Authorize => "InvalidPermission.Duplicate",
         Change::Revoke => "InvalidPermission.NotFound",
     };
-    let all: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
+    let all: Vec<IpPermission> = rules.iter().map(permission).collect();
     let first = eventually(cx, || send(cx, a, id, direction, change, all.clone())).await;
     match first {
         Err(e) if e.aws_code() == Some(benign) && rules.len() > 1 => {

@@ -1,14 +1,14 @@
 //! IAM roles: the trust policy, the attached managed policies and the tags.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_iam::types::RoleDetail;
 
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
+use super::super::{
+    AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while, set_changes,
+};
 use super::profiles::remove_role;
 use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
 use crate::graph::Address;
@@ -92,10 +92,9 @@ impl Manage for attrs::IamRole {
                 .await
                 .at(a, "UpdateAssumeRolePolicy")?;
         }
-        let wanted: BTreeSet<&str> = want.policy_arns.iter().map(String::as_str).collect();
-        let had: BTreeSet<&str> = was.policy_arns.iter().map(String::as_str).collect();
-        attach_policies(cx, a, name, wanted.difference(&had).copied()).await?;
-        for arn in had.difference(&wanted) {
+        let (attach, detach) = set_changes(&was.policy_arns, &want.policy_arns);
+        attach_policies(cx, a, name, attach.iter().map(String::as_str)).await?;
+        for arn in &detach {
             detach_policy(cx, a, name, arn).await?;
         }
         send_tags!(
