@@ -62,6 +62,24 @@ fn ports(protocol: &str, from: Option<i64>, to: Option<i64>) -> (i64, i64) {
     }
 }
 
+/// The atomic rules of one permission as written (in the manifest or by AWS): its protocol and
+/// port range, normalized, with each of its sources.
+fn atomic(
+    protocol: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+    sources: impl IntoIterator<Item = Source>,
+) -> impl Iterator<Item = Rule> {
+    let protocol = normalize_protocol(protocol);
+    let (from, to) = ports(&protocol, from, to);
+    sources.into_iter().map(move |source| Rule {
+        protocol: protocol.clone(),
+        from,
+        to,
+        source,
+    })
+}
+
 /// The atomic rules of a desired (or recorded) `ingress` / `egress` attribute.
 fn parse_rules(
     address: &Address,
@@ -70,8 +88,6 @@ fn parse_rules(
 ) -> Done<BTreeSet<Rule>> {
     let mut rules = BTreeSet::new();
     for entry in entries {
-        let protocol = normalize_protocol(&entry.protocol);
-        let (from, to) = ports(&protocol, Some(entry.from_port), Some(entry.to_port));
         let list = |l: &Option<Vec<String>>| l.iter().flatten().cloned().collect::<Vec<_>>();
         let mut sources: Vec<Source> = Vec::new();
         sources.extend(list(&entry.cidr_blocks).into_iter().map(Source::Cidr));
@@ -90,14 +106,12 @@ fn parse_rules(
                     .to_owned(),
             });
         }
-        for source in sources {
-            rules.insert(Rule {
-                protocol: protocol.clone(),
-                from,
-                to,
-                source,
-            });
-        }
+        rules.extend(atomic(
+            &entry.protocol,
+            Some(entry.from_port),
+            Some(entry.to_port),
+            sources,
+        ));
     }
     Ok(rules)
 }
@@ -106,12 +120,6 @@ fn parse_rules(
 fn rules_of(permissions: &[IpPermission]) -> BTreeSet<Rule> {
     let mut rules = BTreeSet::new();
     for p in permissions {
-        let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
-        let (from, to) = ports(
-            &protocol,
-            p.from_port().map(i64::from),
-            p.to_port().map(i64::from),
-        );
         let sources = p
             .ip_ranges()
             .iter()
@@ -131,14 +139,12 @@ fn rules_of(permissions: &[IpPermission]) -> BTreeSet<Rule> {
                     .iter()
                     .filter_map(|l| l.prefix_list_id().map(|l| Source::PrefixList(l.to_owned()))),
             );
-        for source in sources {
-            rules.insert(Rule {
-                protocol: protocol.clone(),
-                from,
-                to,
-                source,
-            });
-        }
+        rules.extend(atomic(
+            p.ip_protocol().unwrap_or("-1"),
+            p.from_port().map(i64::from),
+            p.to_port().map(i64::from),
+            sources,
+        ));
     }
     rules
 }
