@@ -8,6 +8,8 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
+use std::collections::BTreeMap;
+
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
 use super::ec2::{Tagged, settle, visible};
@@ -295,7 +297,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     if !resources.values().any(|r| r.kind == Kind::AutoscalingGroup) {
         return Ok(());
     }
-    let recorded = recorded_by_id::<attrs::AutoscalingGroup>(resources)?;
+    let recorded: BTreeMap<_, attrs::AutoscalingGroup> = recorded_by_id(resources)?;
     let a = Address::new(Kind::AutoscalingGroup.as_str());
     let groups = describe(cx, &a, recorded.keys().map(|n| (*n).to_owned()).collect()).await?;
     let found = groups

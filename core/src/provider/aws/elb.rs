@@ -21,8 +21,8 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set};
-use super::live::{all, as_set, missing};
+use super::elbv2::{PER_CALL, batched, claimed, found_or_none, same_set};
+use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
@@ -210,10 +210,7 @@ impl Manage for attrs::ClassicLoadBalancer {
 /// 20 found.
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = [Kind::ClassicLoadBalancer];
-    let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> =
-        recorded::<attrs::ClassicLoadBalancer>(resources)?
-            .into_iter()
-            .collect();
+    let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> = recorded_by_id(resources)?;
     if by_name.is_empty() {
         settle(cx.own, resources, &kinds, Vec::new(), out);
         return Ok(());

@@ -48,10 +48,13 @@ pub(crate) fn recorded<'a>(
         .collect()
 }
 
-/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
-pub(crate) fn recorded_by_id<A: Attributes>(
-    resources: &BTreeMap<Address, ResourceState>,
-) -> Done<BTreeMap<&str, A>> {
+/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed: a map,
+/// or a list in address order.
+pub(crate) fn recorded_by_id<'a, A, C>(resources: &'a BTreeMap<Address, ResourceState>) -> Done<C>
+where
+    A: Attributes,
+    C: FromIterator<(&'a str, A)>,
+{
     resources
         .iter()
         .filter(|(_, r)| r.kind == A::KIND)

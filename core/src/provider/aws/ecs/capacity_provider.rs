@@ -1,6 +1,8 @@
 //! Capacity providers (an instance group's auto scaling group as ECS capacity) and the
 //! cluster's capacity provider list.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider,
     CapacityProviderField, CapacityProviderStatus, Cluster, ManagedDraining, ManagedScaling,
@@ -276,7 +278,7 @@ fn managed_scaling(want: &attrs::CapacityProvider) -> Option<ManagedScaling> {
 
 /// One `DescribeCapacityProviders` of the recorded names.
 pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
-    let recorded = recorded_by_id::<attrs::CapacityProvider>(resources)?;
+    let recorded: BTreeMap<_, attrs::CapacityProvider> = recorded_by_id(resources)?;
     let a = Address::new(Kind::CapacityProvider.as_str());
     let names = recorded.keys().map(|n| (*n).to_owned()).collect();
     let providers = describe(cx, &a, names).await?;

@@ -167,7 +167,7 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|c| Some((c.cluster_name()?, c)))
         .collect();
-    let recorded_clusters = recorded_by_id::<attrs::EcsCluster>(resources)?;
+    let recorded_clusters: BTreeMap<_, attrs::EcsCluster> = recorded_by_id(resources)?;
     let found = clusters
         .iter()
         .filter_map(|c| cluster_live(c, c.cluster_name().and_then(|n| recorded_clusters.get(n))))

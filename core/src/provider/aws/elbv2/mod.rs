@@ -28,13 +28,12 @@ use std::future::Future;
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
 
 use super::ec2::{Tagged, settle};
-use super::live::missing;
+use super::live::{missing, recorded_by_id};
 use super::ownership::{claim, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Prior, Recorded};
-use crate::graph::attrs::{self, Attributes, Tags};
+use super::{AwsResultExt, Cx, Done, Recorded};
+use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, Refresh};
-use crate::state::ResourceState;
 
 /// The most ARNs (or names) one `DescribeTags` accepts; the filtered describes get the same.
 pub(super) const PER_CALL: usize = 20;
@@ -44,10 +43,11 @@ pub(super) const PER_CALL: usize = 20;
 /// per 20 ARNs found.
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = super::family_kinds(Kind::LoadBalancer);
-    let lbs_recorded = recorded::<attrs::LoadBalancer>(resources)?;
-    let tgs_recorded = recorded::<attrs::TargetGroup>(resources)?;
-    let listeners_recorded = recorded::<attrs::Listener>(resources)?;
-    let rules_recorded = recorded::<attrs::ListenerRule>(resources)?;
+    // In address order: the describes send the ARNs in that order.
+    let lbs_recorded: Vec<(_, attrs::LoadBalancer)> = recorded_by_id(resources)?;
+    let tgs_recorded: Vec<(_, attrs::TargetGroup)> = recorded_by_id(resources)?;
+    let listeners_recorded: Vec<(_, attrs::Listener)> = recorded_by_id(resources)?;
+    let rules_recorded: Vec<(_, attrs::ListenerRule)> = recorded_by_id(resources)?;
     if lbs_recorded.is_empty()
         && tgs_recorded.is_empty()
         && listeners_recorded.is_empty()
@@ -113,19 +113,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     );
     settle(cx.own, resources, &kinds, found, out);
     Ok(())
-}
-
-/// The recorded resources of `A`'s kind that have an ARN, in address order, with their
-/// recorded attributes.
-pub(super) fn recorded<A: Attributes>(
-    resources: &BTreeMap<Address, ResourceState>,
-) -> Done<Vec<(&str, A)>> {
-    resources
-        .iter()
-        .filter(|(_, r)| r.kind == A::KIND)
-        .filter_map(|(address, r)| Some((address, r, r.id.as_deref()?)))
-        .map(|(address, r, id)| Ok((id, Prior::of(address, r)?.decode()?)))
-        .collect()
 }
 
 /// The recorded attributes of the resource `arn`.
