@@ -22,6 +22,7 @@ mod profiles;
 mod roles;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput as AuthorizationDetails;
 use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleDetail, Tag};
@@ -29,7 +30,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
 use super::ownership::sdk_tags;
-use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded};
+use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded, retry_while};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
@@ -38,6 +39,16 @@ use crate::state::ResourceState;
 /// IAM answers this for an entity created a moment ago (IAM is eventually consistent) as it
 /// does for one that does not exist.
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// Runs `op` again while IAM answers [`NO_SUCH_ENTITY`] for what it names (a role or policy
+/// created moments before), for at most the consistency wait.
+async fn until_visible<T, F, Fut>(cx: Cx<'_>, op: F) -> Done<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Done<T>>,
+{
+    retry_while(cx.waits, cx.waits.consistency, &[NO_SUCH_ENTITY], op).await
+}
 
 /// Reads every recorded role, policy and instance profile (see the module documentation for
 /// the calls).

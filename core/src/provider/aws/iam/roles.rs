@@ -6,11 +6,12 @@ use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{
-    AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while, set_changes,
-};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, set_changes};
 use super::profiles::remove_role;
-use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
+use super::{
+    NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map,
+    until_visible,
+};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -124,21 +125,16 @@ async fn attach_policies(
     arns: impl Iterator<Item = &str>,
 ) -> Done<()> {
     for arn in arns {
-        retry_while(
-            cx.waits,
-            cx.waits.consistency,
-            &[NO_SUCH_ENTITY],
-            || async {
-                cx.aws
-                    .iam
-                    .attach_role_policy()
-                    .role_name(role)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .at(a, "AttachRolePolicy")
-            },
-        )
+        until_visible(cx, || async {
+            cx.aws
+                .iam
+                .attach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .at(a, "AttachRolePolicy")
+        })
         .await?;
     }
     Ok(())
