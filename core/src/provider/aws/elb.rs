@@ -21,8 +21,8 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, batched, claimed, found_or_none, same_set};
-use super::live::{all, as_set, missing, recorded_by_id};
+use super::elbv2::{PER_CALL, batched, claimed, same_set};
+use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
 use super::once::send_once;
 use super::ownership::{owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};

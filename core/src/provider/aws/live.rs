@@ -1,5 +1,6 @@
 //! Building what refresh reports: attribute maps, live lists compared as sets, the narrowest
-//! name prefix for one list call, and live-or-missing bookkeeping.
+//! name prefix for one list call, reads whose "not found" means none, and live-or-missing
+//! bookkeeping.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,6 +62,16 @@ where
         .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
         .map(|(id, address, r)| Ok((id, super::Prior::of(address, r)?.decode()?)))
         .collect()
+}
+
+/// The answer, or `None` when AWS says (with `not_found`) the one thing asked for does not
+/// exist.
+pub(crate) fn found_or_none<T>(r: Done<T>, not_found: &str) -> Done<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.aws_code() == Some(not_found) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Records a refreshed resource as live, or as missing when it was not found.

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::super::ec2::{Tagged, settle, visible};
-use super::super::live::{missing, recorded};
+use super::super::live::{found_or_none, missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
@@ -273,11 +273,11 @@ pub(crate) async fn describe(
             .set_services(Some(chunk.to_vec()))
             .include(ServiceField::Tags)
             .send()
-            .await;
-        let out = match out.at(a, "DescribeServices") {
-            // The cluster itself is gone: so are its services.
-            Err(e) if e.aws_code() == Some("ClusterNotFoundException") => return Ok(Vec::new()),
-            r => r?,
+            .await
+            .at(a, "DescribeServices");
+        // The cluster itself is gone: so are its services.
+        let Some(out) = found_or_none(out, "ClusterNotFoundException")? else {
+            return Ok(Vec::new());
         };
         all.extend(
             out.services

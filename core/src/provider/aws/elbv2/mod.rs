@@ -168,15 +168,6 @@ where
     Ok(all)
 }
 
-/// The answer, or `None` when AWS says the one thing asked for does not exist.
-pub(super) fn found_or_none<T>(r: Done<T>, not_found: &str) -> Done<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.aws_code() == Some(not_found) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Every tag of each ARN, 20 ARNs per call.
 async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMap<String, Tags>> {
     let mut tags = BTreeMap::new();

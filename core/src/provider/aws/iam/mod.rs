@@ -178,15 +178,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-/// `Ok(None)` for "no such entity": the name is free.
-fn absent_as_none<T>(r: Done<T>) -> Done<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.aws_code() == Some(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// A policy document as IAM returns it (JSON, or JSON percent-encoded); text that is neither
 /// stays as read, so it shows as drift instead of failing the refresh.
 fn document(text: Option<&str>) -> Document {

@@ -3,15 +3,12 @@
 use aws_sdk_iam::types::RoleDetail;
 
 use super::super::ec2::visible;
-use super::super::live::{all, missing};
+use super::super::live::{all, found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, set_changes};
 use super::profiles::remove_role;
-use super::{
-    NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map,
-    until_visible,
-};
+use super::{NO_SUCH_ENTITY, as_set, document, document_text, iam_tags, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -28,7 +25,7 @@ impl Manage for attrs::IamRole {
             .send()
             .await
             .at(a, "GetRole");
-        let Some(out) = absent_as_none(got)? else {
+        let Some(out) = found_or_none(got, NO_SUCH_ENTITY)? else {
             return Ok(None);
         };
         let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
