@@ -16,7 +16,7 @@ use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{claim, owned_tags, sync_tags, tag_diff, tag_map_of};
+use super::ownership::{claim_described, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
 use super::{
     AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request, set_changes,
@@ -36,13 +36,10 @@ impl Manage for attrs::AutoscalingGroup {
     /// The group of that name, when it carries this lineage's tags.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
-        let Some(g) = describe(cx, a, vec![want.name.clone()]).await?.pop() else {
-            return Ok(None);
-        };
-        let t = group_live(&g, None)
-            .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
-        claim(cx.own, a, &want.name, &t.tags)?;
-        Ok(Some(t.live))
+        let found = describe(cx, a, vec![want.name.clone()]).await?;
+        let live = |g: &AutoScalingGroup| group_live(g, None);
+        let missing_arn = ("DescribeAutoScalingGroups", "AutoScalingGroupARN");
+        claim_described(cx, a, found.first(), live, missing_arn)
     }
 
     /// Creates the group.

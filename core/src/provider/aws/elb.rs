@@ -21,10 +21,10 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, batched, claimed, same_set};
+use super::elbv2::{PER_CALL, batched, same_set};
 use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{owned_tags, sdk_tags, sync_tags, tag_diff};
+use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};

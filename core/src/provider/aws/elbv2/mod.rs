@@ -29,7 +29,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, T
 
 use super::ec2::{Tagged, settle};
 use super::live::{missing, recorded_by_id};
-use super::ownership::{claim, send_tags, tag_map_of};
+use super::ownership::{claimed, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Recorded};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
@@ -210,15 +210,6 @@ async fn claim_found<T>(
         None => Tags::new(),
     };
     claimed(cx, a, live(&found, tags))
-}
-
-/// The described resource when its tags make it this address's; `None` when nothing was found.
-pub(super) fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Done<Option<Live>> {
-    let Some(t) = found else {
-        return Ok(None);
-    };
-    claim(cx.own, a, &t.live.id, &t.tags)?;
-    Ok(Some(t.live))
 }
 
 /// The ARN of the one resource a create answered with; AWS leaving it out is `missing`.
