@@ -24,7 +24,7 @@ use super::ec2::{Tagged, settle, visible};
 use super::elbv2::{PER_CALL, batched, same_set};
 use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff};
+use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -283,11 +283,7 @@ async fn describe_tags(
         .tag_descriptions()
         .iter()
         .filter_map(|d| {
-            let tags = d
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-                .collect();
+            let tags = tag_map_of(d.tags(), |t| (Some(t.key()), t.value()));
             Some((d.load_balancer_name()?.to_owned(), tags))
         })
         .collect())

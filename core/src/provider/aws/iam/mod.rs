@@ -29,7 +29,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
-use super::ownership::sdk_tags;
+use super::ownership::{sdk_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded, retry_while};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
@@ -219,9 +219,7 @@ fn document_text(spec: &ResourceSpec, name: &str, document: &Document) -> Done<S
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect()
+    tag_map_of(tags, |t| (Some(t.key()), Some(t.value())))
 }
 
 fn iam_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
