@@ -17,7 +17,7 @@ use super::ec2::{
     Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, remove_held,
     retag, settle, tag_map, tag_specification, visible,
 };
-use super::live::missing;
+use super::live::{decodable_by_id, missing};
 use super::once::send_once;
 use super::ownership::owned_tags;
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
@@ -463,14 +463,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     )
     .await?;
     // Recorded rule sets that do not decode (state written by hand) align nothing.
-    let recorded_by_id: BTreeMap<&str, attrs::SecurityGroup> = resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::SecurityGroup)
-        .filter_map(|(address, r)| {
-            let prior = Prior::of(address, r).ok()?;
-            Some((prior.id, prior.decode().ok()?))
-        })
-        .collect();
+    let recorded_by_id: BTreeMap<&str, attrs::SecurityGroup> = decodable_by_id(resources);
     let found: Vec<Tagged> = groups
         .iter()
         .filter_map(|g| group_live(g, g.group_id().and_then(|id| recorded_by_id.get(id))))

@@ -49,6 +49,18 @@ pub(crate) fn recorded<'a>(
         .collect()
 }
 
+/// The recorded resources of `A`'s kind that have an id, in address order, each with its
+/// attributes decoded.
+fn decoded<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> impl Iterator<Item = (&str, Done<A>)> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.kind == A::KIND)
+        .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
+        .map(|(id, address, r)| (id, super::Prior::of(address, r).and_then(|p| p.decode())))
+}
+
 /// The recorded resources of `A`'s kind that have an id, by id, their attributes typed: a map,
 /// or a list in address order.
 pub(crate) fn recorded_by_id<'a, A, C>(resources: &'a BTreeMap<Address, ResourceState>) -> Done<C>
@@ -56,11 +68,16 @@ where
     A: Attributes,
     C: FromIterator<(&'a str, A)>,
 {
-    resources
-        .iter()
-        .filter(|(_, r)| r.kind == A::KIND)
-        .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
-        .map(|(id, address, r)| Ok((id, super::Prior::of(address, r)?.decode()?)))
+    decoded(resources).map(|(id, a)| Ok((id, a?))).collect()
+}
+
+/// [`recorded_by_id`] without the records that do not decode (state written by hand), for a
+/// refresh that reads them as aligning nothing.
+pub(crate) fn decodable_by_id<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> BTreeMap<&str, A> {
+    decoded(resources)
+        .filter_map(|(id, a)| Some((id, a.ok()?)))
         .collect()
 }
 
