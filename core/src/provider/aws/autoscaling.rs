@@ -8,7 +8,7 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
 
@@ -16,9 +16,11 @@ use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{claim, owned_tags, sync_tags, tag_diff, tag_map_of};
+use super::ownership::{claim_described, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
-use super::{AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request};
+use super::{
+    AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request, set_changes,
+};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
@@ -34,13 +36,10 @@ impl Manage for attrs::AutoscalingGroup {
     /// The group of that name, when it carries this lineage's tags.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
-        let Some(g) = describe(cx, a, vec![want.name.clone()]).await?.pop() else {
-            return Ok(None);
-        };
-        let t = group_live(&g, None)
-            .ok_or_else(|| missing(a, "DescribeAutoScalingGroups", "AutoScalingGroupARN"))?;
-        claim(cx.own, a, &want.name, &t.tags)?;
-        Ok(Some(t.live))
+        let found = describe(cx, a, vec![want.name.clone()]).await?;
+        let live = |g: &AutoScalingGroup| group_live(g, None);
+        let missing_arn = ("DescribeAutoScalingGroups", "AutoScalingGroupARN");
+        claim_described(cx, a, found.first(), live, missing_arn)
     }
 
     /// Creates the group.
@@ -267,9 +266,7 @@ async fn sync_load_balancers(
     was: &[String],
     want: &[String],
 ) -> Done<()> {
-    let before: BTreeSet<&String> = was.iter().collect();
-    let after: BTreeSet<&String> = want.iter().collect();
-    let attach: Vec<String> = after.difference(&before).map(|n| (*n).clone()).collect();
+    let (attach, detach) = set_changes(was, want);
     if !attach.is_empty() {
         cx.aws
             .autoscaling
@@ -280,7 +277,6 @@ async fn sync_load_balancers(
             .await
             .at(a, "AttachLoadBalancers")?;
     }
-    let detach: Vec<String> = before.difference(&after).map(|n| (*n).clone()).collect();
     if !detach.is_empty() {
         cx.aws
             .autoscaling
@@ -298,7 +294,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     if !resources.values().any(|r| r.kind == Kind::AutoscalingGroup) {
         return Ok(());
     }
-    let recorded = recorded_by_id::<attrs::AutoscalingGroup>(resources)?;
+    let recorded: BTreeMap<_, attrs::AutoscalingGroup> = recorded_by_id(resources)?;
     let a = Address::new(Kind::AutoscalingGroup.as_str());
     let groups = describe(cx, &a, recorded.keys().map(|n| (*n).to_owned()).collect()).await?;
     let found = groups

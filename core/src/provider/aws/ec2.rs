@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use super::live::report;
 use super::ownership::{sync_tags, tag_diff, tag_map_of};
-
 use super::{AwsResultExt, Cx, Done, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
@@ -63,14 +63,7 @@ pub(crate) fn settle(
                 .position(|l| Some(l.id.as_str()) == r.id.as_deref());
             lives.into_iter().nth(recorded.unwrap_or(0))
         });
-        match live {
-            Some(live) => {
-                out.live.insert(address.clone(), live);
-            }
-            None => {
-                out.missing.insert(address.clone());
-            }
-        }
+        report(out, address, live);
     }
     for (address, lives) in ours {
         if !resources.contains_key(&address)

@@ -33,7 +33,7 @@ use super::ec2::{
     tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
-use super::live::{all, missing};
+use super::live::{all, decodable_by_id, missing};
 use super::once::send_once;
 use super::ownership::{claim, owned_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
@@ -222,14 +222,9 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     };
     // What each recorded template's manifest asked for; a record that does not decode (state
     // written by hand) reads the image as the live AMI.
-    let known: BTreeMap<&str, String> = resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::LaunchTemplate)
-        .filter_map(|(address, r)| {
-            let prior = Prior::of(address, r).ok()?;
-            let image = prior.decode::<attrs::LaunchTemplate>().ok()?.image;
-            Some((prior.id, image))
-        })
+    let known: BTreeMap<&str, String> = decodable_by_id::<attrs::LaunchTemplate>(resources)
+        .into_iter()
+        .map(|(id, t)| (id, t.image))
         .collect();
     let found = templates
         .iter()

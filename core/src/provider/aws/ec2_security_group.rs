@@ -17,10 +17,10 @@ use super::ec2::{
     Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, remove_held,
     retag, settle, tag_map, tag_specification, visible,
 };
-use super::live::missing;
+use super::live::{decodable_by_id, missing};
 use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, tolerate};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -62,6 +62,24 @@ fn ports(protocol: &str, from: Option<i64>, to: Option<i64>) -> (i64, i64) {
     }
 }
 
+/// The atomic rules of one permission as written (in the manifest or by AWS): its protocol and
+/// port range, normalized, with each of its sources.
+fn atomic(
+    protocol: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+    sources: impl IntoIterator<Item = Source>,
+) -> impl Iterator<Item = Rule> {
+    let protocol = normalize_protocol(protocol);
+    let (from, to) = ports(&protocol, from, to);
+    sources.into_iter().map(move |source| Rule {
+        protocol: protocol.clone(),
+        from,
+        to,
+        source,
+    })
+}
+
 /// The atomic rules of a desired (or recorded) `ingress` / `egress` attribute.
 fn parse_rules(
     address: &Address,
@@ -70,8 +88,6 @@ fn parse_rules(
 ) -> Done<BTreeSet<Rule>> {
     let mut rules = BTreeSet::new();
     for entry in entries {
-        let protocol = normalize_protocol(&entry.protocol);
-        let (from, to) = ports(&protocol, Some(entry.from_port), Some(entry.to_port));
         let list = |l: &Option<Vec<String>>| l.iter().flatten().cloned().collect::<Vec<_>>();
         let mut sources: Vec<Source> = Vec::new();
         sources.extend(list(&entry.cidr_blocks).into_iter().map(Source::Cidr));
@@ -90,14 +106,12 @@ fn parse_rules(
                     .to_owned(),
             });
         }
-        for source in sources {
-            rules.insert(Rule {
-                protocol: protocol.clone(),
-                from,
-                to,
-                source,
-            });
-        }
+        rules.extend(atomic(
+            &entry.protocol,
+            Some(entry.from_port),
+            Some(entry.to_port),
+            sources,
+        ));
     }
     Ok(rules)
 }
@@ -106,12 +120,6 @@ fn parse_rules(
 fn rules_of(permissions: &[IpPermission]) -> BTreeSet<Rule> {
     let mut rules = BTreeSet::new();
     for p in permissions {
-        let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
-        let (from, to) = ports(
-            &protocol,
-            p.from_port().map(i64::from),
-            p.to_port().map(i64::from),
-        );
         let sources = p
             .ip_ranges()
             .iter()
@@ -131,14 +139,12 @@ fn rules_of(permissions: &[IpPermission]) -> BTreeSet<Rule> {
                     .iter()
                     .filter_map(|l| l.prefix_list_id().map(|l| Source::PrefixList(l.to_owned()))),
             );
-        for source in sources {
-            rules.insert(Rule {
-                protocol: protocol.clone(),
-                from,
-                to,
-                source,
-            });
-        }
+        rules.extend(atomic(
+            p.ip_protocol().unwrap_or("-1"),
+            p.from_port().map(i64::from),
+            p.to_port().map(i64::from),
+            sources,
+        ));
     }
     rules
 }
@@ -327,11 +333,10 @@ async fn sync_rules(
         (Direction::Egress, egress, &want.egress),
     ] {
         let desired = parse_rules(a, direction.attribute(), wanted)?;
-        let add: Vec<&Rule> = desired.difference(current).collect();
+        let (add, remove) = set_changes(current, &desired);
         if !add.is_empty() {
             change(cx, a, id, direction, Change::Authorize, &add).await?;
         }
-        let remove: Vec<&Rule> = current.difference(&desired).collect();
         if !remove.is_empty() {
             change(cx, a, id, direction, Change::Revoke, &remove).await?;
         }
@@ -369,13 +374,13 @@ async fn change(
     id: &str,
     direction: Direction,
     change: Change,
-    rules: &[&Rule],
+    rules: &[Rule],
 ) -> Done<()> {
     let benign = match change {
         Change::Authorize => "InvalidPermission.Duplicate",
         Change::Revoke => "InvalidPermission.NotFound",
     };
-    let all: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
+    let all: Vec<IpPermission> = rules.iter().map(permission).collect();
     let first = eventually(cx, || send(cx, a, id, direction, change, all.clone())).await;
     match first {
         Err(e) if e.aws_code() == Some(benign) && rules.len() > 1 => {
@@ -458,14 +463,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     )
     .await?;
     // Recorded rule sets that do not decode (state written by hand) align nothing.
-    let recorded_by_id: BTreeMap<&str, attrs::SecurityGroup> = resources
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::SecurityGroup)
-        .filter_map(|(address, r)| {
-            let prior = Prior::of(address, r).ok()?;
-            Some((prior.id, prior.decode().ok()?))
-        })
-        .collect();
+    let recorded_by_id: BTreeMap<&str, attrs::SecurityGroup> = decodable_by_id(resources);
     let found: Vec<Tagged> = groups
         .iter()
         .filter_map(|g| group_live(g, g.group_id().and_then(|id| recorded_by_id.get(id))))

@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 
 use super::ec2::{Tagged, settle, visible};
-use super::elbv2::{PER_CALL, batched, claimed, found_or_none, recorded, same_set};
-use super::live::{all, as_set, missing};
+use super::elbv2::{PER_CALL, batched, same_set};
+use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
 use super::once::send_once;
-use super::ownership::{owned_tags, sdk_tags, sync_tags, tag_diff};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
+use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
+use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, Refresh, ResourceSpec};
@@ -97,12 +97,11 @@ impl Manage for attrs::ClassicLoadBalancer {
         let name = prior.id;
         let elb = &cx.aws.elb;
 
-        let had = listener_set(&was.listeners);
-        let wanted = listener_set(&want.listeners);
-        let removed: BTreeSet<i32> = had
-            .difference(&wanted)
-            .map(|l| i32::from(l.lb_port))
-            .collect();
+        let (added, removed) = set_changes(
+            &listener_set(&was.listeners),
+            &listener_set(&want.listeners),
+        );
+        let removed: BTreeSet<i32> = removed.iter().map(|l| i32::from(l.lb_port)).collect();
         // One port per request: moto 5.2.5 keeps every listener when one request names several
         // ports, and a load balancer has only a handful of listeners.
         for port in removed {
@@ -115,8 +114,8 @@ impl Manage for attrs::ClassicLoadBalancer {
             })
             .await?;
         }
-        let added = wanted
-            .difference(&had)
+        let added = added
+            .iter()
             .map(|l| to_sdk(spec, l))
             .collect::<Result<Vec<_>, _>>()?;
         if !added.is_empty() {
@@ -129,9 +128,7 @@ impl Manage for attrs::ClassicLoadBalancer {
         }
 
         if !same_set(&was.subnets, &want.subnets) {
-            let had: BTreeSet<&String> = was.subnets.iter().collect();
-            let wanted: BTreeSet<&String> = want.subnets.iter().collect();
-            let attach: Vec<String> = wanted.difference(&had).map(|s| (*s).clone()).collect();
+            let (attach, detach) = set_changes(&was.subnets, &want.subnets);
             if !attach.is_empty() {
                 elb.attach_load_balancer_to_subnets()
                     .load_balancer_name(name)
@@ -140,7 +137,6 @@ impl Manage for attrs::ClassicLoadBalancer {
                     .await
                     .at(a, "AttachLoadBalancerToSubnets")?;
             }
-            let detach: Vec<String> = had.difference(&wanted).map(|s| (*s).clone()).collect();
             if !detach.is_empty() {
                 elb.detach_load_balancer_from_subnets()
                     .load_balancer_name(name)
@@ -214,10 +210,7 @@ impl Manage for attrs::ClassicLoadBalancer {
 /// 20 found.
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = [Kind::ClassicLoadBalancer];
-    let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> =
-        recorded::<attrs::ClassicLoadBalancer>(resources)?
-            .into_iter()
-            .collect();
+    let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> = recorded_by_id(resources)?;
     if by_name.is_empty() {
         settle(cx.own, resources, &kinds, Vec::new(), out);
         return Ok(());
@@ -290,11 +283,7 @@ async fn describe_tags(
         .tag_descriptions()
         .iter()
         .filter_map(|d| {
-            let tags = d
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-                .collect();
+            let tags = tag_map_of(d.tags(), |t| (Some(t.key()), t.value()));
             Some((d.load_balancer_name()?.to_owned(), tags))
         })
         .collect())

@@ -23,7 +23,7 @@ use aws_sdk_eventbridge::types::{InputTransformer, Rule, RuleState, Tag, Target}
 use serde_json::Value;
 
 use super::ec2::visible;
-use super::live::{common_prefix, missing, recorded, report};
+use super::live::{common_prefix, found_or_none, missing, recorded, report};
 use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::ArnOutputs;
@@ -216,10 +216,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             |(a, _)| (*a).clone(),
         );
         // A rule that is gone takes its targets with it.
-        let listed = match list_targets(cx, &at, &rule).await {
-            Err(e) if e.aws_code() == Some(NOT_FOUND) => Vec::new(),
-            r => r?,
-        };
+        let listed =
+            found_or_none(list_targets(cx, &at, &rule).await, NOT_FOUND)?.unwrap_or_default();
         for (address, r) in recorded {
             let live = listed
                 .iter()

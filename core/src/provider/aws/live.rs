@@ -1,5 +1,6 @@
 //! Building what refresh reports: attribute maps, live lists compared as sets, the narrowest
-//! name prefix for one list call, and live-or-missing bookkeeping.
+//! name prefix for one list call, reads whose "not found" means none, and live-or-missing
+//! bookkeeping.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,16 +49,46 @@ pub(crate) fn recorded<'a>(
         .collect()
 }
 
-/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed.
-pub(crate) fn recorded_by_id<A: Attributes>(
+/// The recorded resources of `A`'s kind that have an id, in address order, each with its
+/// attributes decoded.
+fn decoded<A: Attributes>(
     resources: &BTreeMap<Address, ResourceState>,
-) -> Done<BTreeMap<&str, A>> {
+) -> impl Iterator<Item = (&str, Done<A>)> {
     resources
         .iter()
         .filter(|(_, r)| r.kind == A::KIND)
         .filter_map(|(address, r)| Some((r.id.as_deref()?, address, r)))
-        .map(|(id, address, r)| Ok((id, super::Prior::of(address, r)?.decode()?)))
+        .map(|(id, address, r)| (id, super::Prior::of(address, r).and_then(|p| p.decode())))
+}
+
+/// The recorded resources of `A`'s kind that have an id, by id, their attributes typed: a map,
+/// or a list in address order.
+pub(crate) fn recorded_by_id<'a, A, C>(resources: &'a BTreeMap<Address, ResourceState>) -> Done<C>
+where
+    A: Attributes,
+    C: FromIterator<(&'a str, A)>,
+{
+    decoded(resources).map(|(id, a)| Ok((id, a?))).collect()
+}
+
+/// [`recorded_by_id`] without the records that do not decode (state written by hand), for a
+/// refresh that reads them as aligning nothing.
+pub(crate) fn decodable_by_id<A: Attributes>(
+    resources: &BTreeMap<Address, ResourceState>,
+) -> BTreeMap<&str, A> {
+    decoded(resources)
+        .filter_map(|(id, a)| Some((id, a.ok()?)))
         .collect()
+}
+
+/// The answer, or `None` when AWS says (with `not_found`) the one thing asked for does not
+/// exist.
+pub(crate) fn found_or_none<T>(r: Done<T>, not_found: &str) -> Done<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.aws_code() == Some(not_found) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Records a refreshed resource as live, or as missing when it was not found.

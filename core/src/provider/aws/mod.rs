@@ -371,6 +371,20 @@ pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Done<()
     Ok(())
 }
 
+/// What `want` holds that `had` lacks (to attach) and what `had` holds that `want` lacks (to
+/// detach), each sorted and without repeats: a set-valued attribute compared as sets, in any
+/// order AWS or the manifest lists it.
+pub(crate) fn set_changes<'a, T: Ord + Clone + 'a>(
+    had: impl IntoIterator<Item = &'a T>,
+    want: impl IntoIterator<Item = &'a T>,
+) -> (Vec<T>, Vec<T>) {
+    let had: BTreeSet<&T> = had.into_iter().collect();
+    let want: BTreeSet<&T> = want.into_iter().collect();
+    let added = want.difference(&had).map(|t| (*t).clone()).collect();
+    let removed = had.difference(&want).map(|t| (*t).clone()).collect();
+    (added, removed)
+}
+
 /// The state's resources by address: what every family's `refresh` reads.
 pub(crate) type Recorded = BTreeMap<Address, ResourceState>;
 
@@ -686,6 +700,19 @@ mod tests {
             e.starts_with("`vpc`: CreateVpc failed: ServiceError: HTTP 503 without an AWS error"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn set_changes_are_sorted_and_ignore_order_and_repeats() {
+        let strings =
+            |items: &[&str]| -> Vec<String> { items.iter().map(|s| (*s).to_owned()).collect() };
+        let had = strings(&["b", "a", "c", "a"]);
+        let want = strings(&["e", "c", "b", "d", "e"]);
+        assert_eq!(
+            set_changes(&had, &want),
+            (strings(&["d", "e"]), strings(&["a"]))
+        );
+        assert_eq!(set_changes(&want, &want), (Vec::new(), Vec::new()));
     }
 
     #[test]

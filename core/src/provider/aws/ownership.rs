@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::Done;
-use super::ec2::{other_environment, owner};
+use super::ec2::{Tagged, other_environment, owner};
+use super::live::missing;
 use super::{Cx, Manage, Prior};
 use crate::graph::Address;
 use crate::graph::attrs::Tags;
@@ -49,6 +50,28 @@ pub(crate) fn claim(
             ),
         }),
     }
+}
+
+/// The described resource when its tags make it this address's; `None` when nothing was found.
+pub(crate) fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Done<Option<Live>> {
+    let Some(t) = found else {
+        return Ok(None);
+    };
+    claim(cx.own, a, &t.live.id, &t.tags)?;
+    Ok(Some(t.live))
+}
+
+/// What a describe by name `found`, when its tags claim it for this address; `None` when nothing
+/// was found. `live` shapes it; one it cannot (AWS left out `field` of `operation`) is refused.
+pub(crate) fn claim_described<T>(
+    cx: Cx<'_>,
+    a: &Address,
+    found: Option<&T>,
+    live: impl FnOnce(&T) -> Option<Tagged>,
+    (operation, field): (&'static str, &'static str),
+) -> Done<Option<Live>> {
+    let found = found.map(|f| live(f).ok_or_else(|| missing(a, operation, field)));
+    claimed(cx, a, found.transpose()?)
 }
 
 /// Takes over `live`, found by a create carrying this address's ownership, by bringing it to

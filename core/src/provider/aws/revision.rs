@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Done;
-use super::live::recorded;
+use super::live::recorded_by_id;
 use super::status::each;
-use super::{AwsProvider, AwsResultExt, Cx, Prior};
+use super::{AwsProvider, AwsResultExt, Cx};
 use crate::events::arn_name;
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
@@ -81,11 +81,10 @@ pub(super) async fn described(
 pub(super) fn recorded_containers(
     resources: &BTreeMap<Address, ResourceState>,
 ) -> Done<BTreeMap<String, Vec<Container>>> {
-    recorded(resources, &[Kind::TaskDefinition])
+    let revisions: Vec<(&str, attrs::TaskDefinition)> = recorded_by_id(resources)?;
+    Ok(revisions
         .into_iter()
-        .filter_map(|(a, r)| Some((a, r, r.id.clone()?)))
-        .map(|(a, r, arn)| {
-            let td: attrs::TaskDefinition = Prior::of(a, r)?.decode()?;
+        .map(|(arn, td)| {
             let containers = td
                 .container_definitions
                 .into_iter()
@@ -97,9 +96,9 @@ pub(super) fn recorded_containers(
                     image: c.image,
                 })
                 .collect();
-            Ok((arn, containers))
+            (arn.to_owned(), containers)
         })
-        .collect()
+        .collect())
 }
 
 /// The containers of revision `arn`, read from ECS.

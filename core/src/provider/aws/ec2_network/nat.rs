@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
-use super::super::live::missing;
+use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
@@ -186,10 +186,8 @@ async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<(
         .send()
         .await
         .at(address, "DescribeAddresses");
-    let found = match found {
-        Ok(out) => out,
-        Err(e) if e.aws_code() == Some("InvalidAllocationID.NotFound") => return Ok(()),
-        Err(e) => return Err(e),
+    let Some(found) = found_or_none(found, "InvalidAllocationID.NotFound")? else {
+        return Ok(());
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
         remove_request(
@@ -221,23 +219,18 @@ async fn nat_state(cx: Cx<'_>, address: &Address, id: &str) -> Done<(String, Str
         .send()
         .await
         .at(address, "DescribeNatGateways");
-    match out {
-        Ok(o) => Ok(match o.nat_gateways().first() {
-            Some(n) => (
-                n.state().map_or("unknown", |s| s.as_str()).to_owned(),
-                format!(
-                    "{}: {}",
-                    n.failure_code().unwrap_or("unknown"),
-                    n.failure_message().unwrap_or_default()
-                ),
+    let out = found_or_none(out, "NatGatewayNotFound")?;
+    Ok(match out.as_ref().and_then(|o| o.nat_gateways().first()) {
+        Some(n) => (
+            n.state().map_or("unknown", |s| s.as_str()).to_owned(),
+            format!(
+                "{}: {}",
+                n.failure_code().unwrap_or("unknown"),
+                n.failure_message().unwrap_or_default()
             ),
-            None => ("deleted".to_owned(), String::new()),
-        }),
-        Err(e) if e.aws_code() == Some("NatGatewayNotFound") => {
-            Ok(("deleted".to_owned(), String::new()))
-        }
-        Err(e) => Err(e),
-    }
+        ),
+        None => ("deleted".to_owned(), String::new()),
+    })
 }
 
 /// Polls until the NAT gateway is in `want` (`available` or `deleted`), failing at once on

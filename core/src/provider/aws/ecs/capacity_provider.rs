@@ -1,6 +1,8 @@
 //! Capacity providers (an instance group's auto scaling group as ECS capacity) and the
 //! cluster's capacity provider list.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider,
     CapacityProviderField, CapacityProviderStatus, Cluster, ManagedDraining, ManagedScaling,
@@ -10,9 +12,9 @@ use aws_sdk_ecs::types::{
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::{claim_described, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
-use super::{claimed, ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
+use super::{ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
@@ -29,7 +31,7 @@ impl Manage for attrs::CapacityProvider {
         let found = describe(cx, a, vec![want.name.clone()]).await?;
         let live = |p: &CapacityProvider| provider_live(p, None);
         let missing_asg = ("DescribeCapacityProviders", "autoScalingGroupProvider");
-        claimed(cx, a, found.first(), live, missing_asg)
+        claim_described(cx, a, found.first(), live, missing_asg)
     }
 
     /// Creates the provider.
@@ -276,7 +278,7 @@ fn managed_scaling(want: &attrs::CapacityProvider) -> Option<ManagedScaling> {
 
 /// One `DescribeCapacityProviders` of the recorded names.
 pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
-    let recorded = recorded_by_id::<attrs::CapacityProvider>(resources)?;
+    let recorded: BTreeMap<_, attrs::CapacityProvider> = recorded_by_id(resources)?;
     let a = Address::new(Kind::CapacityProvider.as_str());
     let names = recorded.keys().map(|n| (*n).to_owned()).collect();
     let providers = describe(cx, &a, names).await?;

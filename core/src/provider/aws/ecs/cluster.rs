@@ -7,9 +7,9 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
-use super::super::ownership::owned_tags;
+use super::super::ownership::{claim_described, owned_tags};
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
-use super::{capacity_provider, claimed, ecs_tags, tag_map, update_tags};
+use super::{capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -21,7 +21,7 @@ impl Manage for attrs::EcsCluster {
         let a = &spec.address;
         let found = describe(cx, a, vec![want.name.clone()]).await?;
         let live = |c: &Cluster| cluster_live(c, None);
-        claimed(
+        claim_described(
             cx,
             a,
             found.first(),
@@ -167,7 +167,7 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|c| Some((c.cluster_name()?, c)))
         .collect();
-    let recorded_clusters = recorded_by_id::<attrs::EcsCluster>(resources)?;
+    let recorded_clusters: BTreeMap<_, attrs::EcsCluster> = recorded_by_id(resources)?;
     let found = clusters
         .iter()
         .filter_map(|c| cluster_live(c, c.cluster_name().and_then(|n| recorded_clusters.get(n))))

@@ -30,13 +30,11 @@ pub(super) use task_definition::retire_revisions;
 
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
-use super::ec2::Tagged;
-use super::live::missing;
-use super::ownership::{claim, send_tags, tag_map_of};
+use super::ownership::{send_tags, tag_map_of};
 use super::{Cx, Done, Recorded, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
-use crate::provider::{Live, ProviderError, Refresh};
+use crate::provider::{ProviderError, Refresh};
 
 /// An instance profile created moments ago that EC2 or Auto Scaling cannot see yet (IAM is
 /// eventually consistent): the request created nothing, so it may be sent again.
@@ -101,23 +99,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     out.absorb(parts.2);
     out.absorb(parts.3);
     Ok(())
-}
-
-/// What a describe by name `found`, when its tags claim it for this address; `None` when nothing
-/// was found. `live` shapes it; one it cannot (AWS left out `field` of `operation`) is refused.
-fn claimed<T>(
-    cx: Cx<'_>,
-    a: &Address,
-    found: Option<&T>,
-    live: impl FnOnce(&T) -> Option<Tagged>,
-    (operation, field): (&'static str, &'static str),
-) -> Done<Option<Live>> {
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    let t = live(found).ok_or_else(|| missing(a, operation, field))?;
-    claim(cx.own, a, &t.live.id, &t.tags)?;
-    Ok(Some(t.live))
 }
 
 fn ecs_tags(tags: &Tags) -> Vec<Tag> {

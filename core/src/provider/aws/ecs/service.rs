@@ -10,12 +10,12 @@ use aws_sdk_ecs::types::{
 };
 
 use super::super::ec2::{Tagged, settle, visible};
-use super::super::live::{missing, recorded};
+use super::super::live::{found_or_none, missing, recorded};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::{claim_described, owned_tags};
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, remove_request};
-use super::{claimed, ecs_tags, strategy, strategy_items, tag_map, update_tags};
+use super::{ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -29,7 +29,7 @@ impl Manage for attrs::Service {
         let a = &spec.address;
         let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
         let live = |s: &Service| service_live(s, None);
-        claimed(
+        claim_described(
             cx,
             a,
             found.first(),
@@ -273,11 +273,11 @@ pub(crate) async fn describe(
             .set_services(Some(chunk.to_vec()))
             .include(ServiceField::Tags)
             .send()
-            .await;
-        let out = match out.at(a, "DescribeServices") {
-            // The cluster itself is gone: so are its services.
-            Err(e) if e.aws_code() == Some("ClusterNotFoundException") => return Ok(Vec::new()),
-            r => r?,
+            .await
+            .at(a, "DescribeServices");
+        // The cluster itself is gone: so are its services.
+        let Some(out) = found_or_none(out, "ClusterNotFoundException")? else {
+            return Ok(Vec::new());
         };
         all.extend(
             out.services

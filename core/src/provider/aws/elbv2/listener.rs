@@ -9,11 +9,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::Tagged;
-use super::super::live::all;
+use super::super::live::{all, found_or_none};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, created_arn, found_or_none, to_tags};
+use super::{batched, claim_found, created_arn, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};

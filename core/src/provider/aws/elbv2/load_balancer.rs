@@ -7,12 +7,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::super::ec2::{Tagged, visible};
-use super::super::live::{all, as_set, missing};
+use super::super::live::{all, as_set, found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
 use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, found_or_none, same_set, to_tags};
+use super::{batched, claim_found, same_set, to_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -234,15 +234,12 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
             .send()
             .await
             .at(a, "DescribeLoadBalancers");
-        let state = match r {
-            Ok(out) => out
-                .load_balancers()
+        let state = found_or_none(r, NOT_FOUND)?.and_then(|out| {
+            out.load_balancers()
                 .first()
                 .and_then(LoadBalancer::state)
-                .map(|s| (s.code().cloned(), s.reason().map(str::to_owned))),
-            Err(e) if e.aws_code() == Some(NOT_FOUND) => None,
-            Err(e) => return Err(e),
-        };
+                .map(|s| (s.code().cloned(), s.reason().map(str::to_owned)))
+        });
         match (until, state) {
             (Until::Gone, None) => Ok(Some(())),
             (

@@ -28,13 +28,12 @@ use std::future::Future;
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
 
 use super::ec2::{Tagged, settle};
-use super::live::missing;
-use super::ownership::{claim, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Prior, Recorded};
-use crate::graph::attrs::{self, Attributes, Tags};
+use super::live::{missing, recorded_by_id};
+use super::ownership::{claimed, send_tags, tag_map_of};
+use super::{AwsResultExt, Cx, Done, Recorded};
+use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, Refresh};
-use crate::state::ResourceState;
 
 /// The most ARNs (or names) one `DescribeTags` accepts; the filtered describes get the same.
 pub(super) const PER_CALL: usize = 20;
@@ -44,10 +43,11 @@ pub(super) const PER_CALL: usize = 20;
 /// per 20 ARNs found.
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let kinds = super::family_kinds(Kind::LoadBalancer);
-    let lbs_recorded = recorded::<attrs::LoadBalancer>(resources)?;
-    let tgs_recorded = recorded::<attrs::TargetGroup>(resources)?;
-    let listeners_recorded = recorded::<attrs::Listener>(resources)?;
-    let rules_recorded = recorded::<attrs::ListenerRule>(resources)?;
+    // In address order: the describes send the ARNs in that order.
+    let lbs_recorded: Vec<(_, attrs::LoadBalancer)> = recorded_by_id(resources)?;
+    let tgs_recorded: Vec<(_, attrs::TargetGroup)> = recorded_by_id(resources)?;
+    let listeners_recorded: Vec<(_, attrs::Listener)> = recorded_by_id(resources)?;
+    let rules_recorded: Vec<(_, attrs::ListenerRule)> = recorded_by_id(resources)?;
     if lbs_recorded.is_empty()
         && tgs_recorded.is_empty()
         && listeners_recorded.is_empty()
@@ -115,19 +115,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-/// The recorded resources of `A`'s kind that have an ARN, in address order, with their
-/// recorded attributes.
-pub(super) fn recorded<A: Attributes>(
-    resources: &BTreeMap<Address, ResourceState>,
-) -> Done<Vec<(&str, A)>> {
-    resources
-        .iter()
-        .filter(|(_, r)| r.kind == A::KIND)
-        .filter_map(|(address, r)| Some((address, r, r.id.as_deref()?)))
-        .map(|(address, r, id)| Ok((id, Prior::of(address, r)?.decode()?)))
-        .collect()
-}
-
 /// The recorded attributes of the resource `arn`.
 fn rec<'r, A>(recorded: &'r [(&str, A)], arn: Option<&str>) -> Option<&'r A> {
     let arn = arn?;
@@ -181,15 +168,6 @@ where
     Ok(all)
 }
 
-/// The answer, or `None` when AWS says the one thing asked for does not exist.
-pub(super) fn found_or_none<T>(r: Done<T>, not_found: &str) -> Done<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.aws_code() == Some(not_found) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Every tag of each ARN, 20 ARNs per call.
 async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMap<String, Tags>> {
     let mut tags = BTreeMap::new();
@@ -232,15 +210,6 @@ async fn claim_found<T>(
         None => Tags::new(),
     };
     claimed(cx, a, live(&found, tags))
-}
-
-/// The described resource when its tags make it this address's; `None` when nothing was found.
-pub(super) fn claimed(cx: Cx<'_>, a: &Address, found: Option<Tagged>) -> Done<Option<Live>> {
-    let Some(t) = found else {
-        return Ok(None);
-    };
-    claim(cx.own, a, &t.live.id, &t.tags)?;
-    Ok(Some(t.live))
 }
 
 /// The ARN of the one resource a create answered with; AWS leaving it out is `missing`.

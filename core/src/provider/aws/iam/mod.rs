@@ -22,14 +22,15 @@ mod profiles;
 mod roles;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput as AuthorizationDetails;
 use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleDetail, Tag};
 
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
-use super::ownership::sdk_tags;
-use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded};
+use super::ownership::{sdk_tags, tag_map_of};
+use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded, retry_while};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Refresh, ResourceSpec, TAG_ECSOPS_ENVIRONMENT, decode};
@@ -38,6 +39,16 @@ use crate::state::ResourceState;
 /// IAM answers this for an entity created a moment ago (IAM is eventually consistent) as it
 /// does for one that does not exist.
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// Runs `op` again while IAM answers [`NO_SUCH_ENTITY`] for what it names (a role or policy
+/// created moments before), for at most the consistency wait.
+async fn until_visible<T, F, Fut>(cx: Cx<'_>, op: F) -> Done<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Done<T>>,
+{
+    retry_while(cx.waits, cx.waits.consistency, &[NO_SUCH_ENTITY], op).await
+}
 
 /// Reads every recorded role, policy and instance profile (see the module documentation for
 /// the calls).
@@ -167,15 +178,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-/// `Ok(None)` for "no such entity": the name is free.
-fn absent_as_none<T>(r: Done<T>) -> Done<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.aws_code() == Some(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// A policy document as IAM returns it (JSON, or JSON percent-encoded); text that is neither
 /// stays as read, so it shows as drift instead of failing the refresh.
 fn document(text: Option<&str>) -> Document {
@@ -217,9 +219,7 @@ fn document_text(spec: &ResourceSpec, name: &str, document: &Document) -> Done<S
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect()
+    tag_map_of(tags, |t| (Some(t.key()), Some(t.value())))
 }
 
 fn iam_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {

@@ -4,11 +4,11 @@ use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 use aws_sdk_iam::types::InstanceProfile;
 
 use super::super::ec2::visible;
-use super::super::live::missing;
+use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
-use super::{NO_SUCH_ENTITY, absent_as_none, iam_tags, tag_map};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request};
+use super::{NO_SUCH_ENTITY, iam_tags, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -19,7 +19,7 @@ impl Manage for attrs::InstanceProfile {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let Some(out) = absent_as_none(get_profile(cx, a, name).await)? else {
+        let Some(out) = found_or_none(get_profile(cx, a, name).await, NO_SUCH_ENTITY)? else {
             return Ok(None);
         };
         let profile = out
@@ -89,24 +89,19 @@ impl Manage for attrs::InstanceProfile {
 
 /// The role was created moments before, so it may not be visible yet.
 async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
-    retry_while(
-        cx.waits,
-        cx.waits.consistency,
-        &[NO_SUCH_ENTITY],
-        || async {
-            send_once!(
-                aws_sdk_iam,
-                cx.aws
-                    .iam
-                    .add_role_to_instance_profile()
-                    .instance_profile_name(profile)
-                    .role_name(role)
-            )
-            .await
-            .at(a, "AddRoleToInstanceProfile")
-            .map(drop)
-        },
-    )
+    until_visible(cx, || async {
+        send_once!(
+            aws_sdk_iam,
+            cx.aws
+                .iam
+                .add_role_to_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+        )
+        .await
+        .at(a, "AddRoleToInstanceProfile")
+        .map(drop)
+    })
     .await
 }
 

@@ -1,16 +1,14 @@
 //! IAM roles: the trust policy, the attached managed policies and the tags.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_iam::types::RoleDetail;
 
 use super::super::ec2::visible;
-use super::super::live::{all, missing};
+use super::super::live::{all, found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, retry_while};
+use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, set_changes};
 use super::profiles::remove_role;
-use super::{NO_SUCH_ENTITY, absent_as_none, as_set, document, document_text, iam_tags, tag_map};
+use super::{NO_SUCH_ENTITY, as_set, document, document_text, iam_tags, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -27,7 +25,7 @@ impl Manage for attrs::IamRole {
             .send()
             .await
             .at(a, "GetRole");
-        let Some(out) = absent_as_none(got)? else {
+        let Some(out) = found_or_none(got, NO_SUCH_ENTITY)? else {
             return Ok(None);
         };
         let role = out.role().ok_or_else(|| missing(a, "GetRole", "Role"))?;
@@ -92,10 +90,9 @@ impl Manage for attrs::IamRole {
                 .await
                 .at(a, "UpdateAssumeRolePolicy")?;
         }
-        let wanted: BTreeSet<&str> = want.policy_arns.iter().map(String::as_str).collect();
-        let had: BTreeSet<&str> = was.policy_arns.iter().map(String::as_str).collect();
-        attach_policies(cx, a, name, wanted.difference(&had).copied()).await?;
-        for arn in had.difference(&wanted) {
+        let (attach, detach) = set_changes(&was.policy_arns, &want.policy_arns);
+        attach_policies(cx, a, name, attach.iter().map(String::as_str)).await?;
+        for arn in &detach {
             detach_policy(cx, a, name, arn).await?;
         }
         send_tags!(
@@ -125,21 +122,16 @@ async fn attach_policies(
     arns: impl Iterator<Item = &str>,
 ) -> Done<()> {
     for arn in arns {
-        retry_while(
-            cx.waits,
-            cx.waits.consistency,
-            &[NO_SUCH_ENTITY],
-            || async {
-                cx.aws
-                    .iam
-                    .attach_role_policy()
-                    .role_name(role)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .at(a, "AttachRolePolicy")
-            },
-        )
+        until_visible(cx, || async {
+            cx.aws
+                .iam
+                .attach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .at(a, "AttachRolePolicy")
+        })
         .await?;
     }
     Ok(())
