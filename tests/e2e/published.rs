@@ -2,8 +2,9 @@
 //! accident: HEAD neither behind nor ahead of the release branch as last fetched
 //! (`origin/main`), checked before the lock; and, under the lock, not older than the revision
 //! the environment was last applied from, nor lacking it (`rollback` is the way back, to any
-//! commit, a short id of digits alone included). Real repositories (git2, a bare one standing
-//! in for the shared remote, a colleague's clone) and moto.
+//! commit, a short id of digits alone included). An unprotected environment is applied from
+//! anywhere, but its plan says when it undoes a revision applied before. Real repositories
+//! (git2, a bare one standing in for the shared remote, a colleague's clone) and moto.
 
 use crate::support::env::{ENV, Env};
 use crate::support::{Workspace, git};
@@ -238,4 +239,43 @@ async fn a_short_commit_id_of_digits_alone_is_a_commit_to_roll_back_to_not_a_ser
     env.run(&["rollback", ENV, "--to", "4", "--auto-approve"])
         .expect_code(1)
         .expect_in_stderr("serial 4 of `acceptance` has no tag `ecsops/acceptance/4`");
+}
+
+#[tokio::test]
+async fn an_unprotected_environment_applies_from_anywhere_but_says_what_its_plan_undoes() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    let first = git::commit_all(env.dir(), "Acceptance environment");
+    env.run(&APPLY).expect_code(0);
+
+    // A branch is tried out in acceptance; meanwhile `main` moves on without it.
+    git::switch(env.dir(), "try-capacity");
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    let tried = git::commit_all(env.dir(), "Try capacity 3");
+    let out = env.run(&APPLY);
+    out.expect_code(0);
+    let tag = crate::gitops::tagged(&out);
+    git::switch(env.dir(), "main");
+    git::reset_hard(env.dir(), &first);
+    std::fs::write(env.dir().join("NOTES"), "on-call: dana\n").expect("write NOTES");
+    git::commit_all(env.dir(), "Notes");
+
+    let undoes = format!(
+        "`acceptance` was last applied from commit {} (`{tag}`), which has 1 commit that HEAD lacks: this plan undoes what they changed",
+        &tried[..7]
+    );
+    env.run(&["diff", ENV, "--offline"])
+        .expect_code(0)
+        .expect_in_stderr(&undoes)
+        .expect_in_stderr("help: bring HEAD up to date first (`git pull`, or merge that revision), unless undoing it is the point")
+        .expect_in_stdout("~ desired_capacity = 3 -> 2");
+    // Unprotected: the apply goes ahead, after saying the same.
+    env.run(&APPLY).expect_code(0).expect_in_stderr(&undoes);
+    let level = env.run(&["diff", ENV, "--offline"]);
+    level.expect_code(0);
+    assert!(
+        !level.stderr.contains("was last applied from"),
+        "{}",
+        level.stderr
+    );
 }

@@ -131,7 +131,7 @@ impl Refusal {
 }
 
 /// `3 commits`.
-fn commits(n: usize) -> String {
+pub fn commits(n: usize) -> String {
     if n == 1 {
         "1 commit".to_owned()
     } else {
@@ -207,22 +207,44 @@ pub fn check_order(
     applied: &str,
     tag: Option<&str>,
 ) -> Result<(), Refusal> {
-    if !repo.has_commit(applied) {
-        return Err(Refusal::NotFetched {
+    match lacking(repo, head, applied) {
+        Some(Lacking::Revision) => Err(Refusal::NotFetched {
             environment: environment.to_owned(),
             applied: super::short(applied).to_owned(),
             tag: tag.map(str::to_owned),
-        });
-    }
-    match repo.ahead_behind(head, applied) {
-        Some((0, newer)) if newer > 0 => Err(Refusal::Older {
+        }),
+        Some(Lacking::Newer(newer)) => Err(Refusal::Older {
             environment: environment.to_owned(),
             head: super::short(head).to_owned(),
             applied: super::short(applied).to_owned(),
             tag: tag.map(str::to_owned),
             newer,
         }),
-        _ => Ok(()),
+        Some(Lacking::Diverged(_)) | None => Ok(()),
+    }
+}
+
+/// What HEAD lacks of a revision applied before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lacking {
+    /// HEAD is older: the revision has this many commits more.
+    Newer(usize),
+    /// HEAD went another way (another branch, rewritten history): this many of the revision's
+    /// commits are not in it.
+    Diverged(usize),
+    /// The clone does not have the revision.
+    Revision,
+}
+
+/// What HEAD (`head`) lacks of revision `applied`; `None` when it has all of it.
+pub fn lacking(repo: &Repo, head: &str, applied: &str) -> Option<Lacking> {
+    if !repo.has_commit(applied) {
+        return Some(Lacking::Revision);
+    }
+    match repo.ahead_behind(head, applied)? {
+        (_, 0) => None,
+        (0, newer) => Some(Lacking::Newer(newer)),
+        (_, missing) => Some(Lacking::Diverged(missing)),
     }
 }
 

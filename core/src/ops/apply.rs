@@ -34,7 +34,7 @@ use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, Sta
 use crate::workspace::Workspace;
 
 use super::OpsError;
-use super::diff::{Desired, Planning, desired, plan};
+use super::diff::{Desired, Planning, desired, plan, stale_warning};
 use super::session::Session;
 use super::state::{Target, acquire, target};
 
@@ -403,13 +403,20 @@ impl Locked<'_> {
         mut interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
     ) -> Result<ApplyReport, OpsError> {
         let stored = self.target.backend.read().await?;
-        if self.protected && self.request.mode == Mode::Apply {
-            older_than_applied(
-                self.environment,
-                self.repo,
-                self.provenance.as_ref(),
-                stored.as_ref().map(|s| &s.state),
-            )?;
+        let mut warnings = self.desired.warnings.clone();
+        if self.request.mode == Mode::Apply {
+            let stored = stored.as_ref().map(|s| &s.state);
+            if self.protected {
+                older_than_applied(
+                    self.environment,
+                    self.repo,
+                    self.provenance.as_ref(),
+                    stored,
+                )?;
+            } else if let Some(w) = stale_warning(self.ws, self.environment, &self.desired, stored)
+            {
+                warnings.push(w);
+            }
         }
         let Some((mut plan, mut state, version, provider, graph)) =
             self.plan(stored, interrupt.as_mut()).await?
@@ -426,7 +433,7 @@ impl Locked<'_> {
             plan: &plan,
             steps: apply::step_count(&plan, &graph, &state),
             sources: &self.desired.sources,
-            warnings: &self.desired.warnings,
+            warnings: &warnings,
             rollback: self.rollback.as_ref(),
         });
         let forgotten = plan.forgotten();

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::gitops::Repo;
-use crate::gitops::guard::{self, Protection, Provenance};
+use crate::gitops::guard::{self, Lacking, Protection, Provenance};
+use crate::gitops::{Repo, short};
 use crate::graph::{self, Address, Graph};
 use crate::manifest::Manifest;
 use crate::plan::saved::SavedPlan;
@@ -284,30 +284,56 @@ pub(crate) fn provenance(
     .map_err(|e| OpsError::Protected(Box::new(e)))
 }
 
-/// For a protected environment, why its apply from this HEAD would be refused as stale (behind
-/// or ahead of `origin/main`, older than or lacking the revision last applied): the plan shown
-/// would undo what HEAD lacks.
-fn stale_warning(
+/// What a plan from this HEAD would undo. For a protected environment, why its apply would be
+/// refused as stale (behind or ahead of `origin/main`, older than or lacking the revision last
+/// applied); for another, the revision last applied when HEAD lacks some of it (a colleague's
+/// branch or a merge this clone has not pulled).
+pub(crate) fn stale_warning(
     ws: &Workspace,
     environment: &str,
     desired: &Desired,
     state: Option<&State>,
 ) -> Option<Diagnostic> {
     let env = &desired.manifest.environment;
-    if !env.protected {
-        return None;
-    }
     let repo = Repo::discover(ws.root()).ok().flatten()?;
-    let applied = state
-        .and_then(|s| s.revision.as_ref())
-        .map(|r| (r.commit.as_str(), r.tag.as_deref()));
-    let refusal = guard::stale(&repo, environment, env.release_branch(), applied)?;
+    let last = state.and_then(|s| s.revision.as_ref());
+    if env.protected {
+        let applied = last.map(|r| (r.commit.as_str(), r.tag.as_deref()));
+        let refusal = guard::stale(&repo, environment, env.release_branch(), applied)?;
+        return Some(
+            Diagnostic::warning(
+                "stale-head",
+                format!("`ecsops apply {environment}` would refuse: {refusal}"),
+            )
+            .help(refusal.help()),
+        );
+    }
+    let last = last?;
+    let head = repo.head().ok()?;
+    let lacking = guard::lacking(&repo, &head.commit, &last.commit)?;
+    let tag = last
+        .tag
+        .as_ref()
+        .map(|t| format!(" (`{t}`)"))
+        .unwrap_or_default();
+    let what = match lacking {
+        Lacking::Newer(n) | Lacking::Diverged(n) => format!(
+            "which has {} that HEAD lacks: this plan undoes what they changed",
+            guard::commits(n)
+        ),
+        Lacking::Revision => {
+            "which this clone does not have: this plan may undo what it changed".to_owned()
+        }
+    };
     Some(
         Diagnostic::warning(
-            "stale-head",
-            format!("`ecsops apply {environment}` would refuse: {refusal}"),
+            "undoes-applied",
+            format!(
+                "`{environment}` was last applied from commit {}{tag}, {what}",
+                short(&last.commit)
+            ),
         )
-        .help(refusal.help()),
+        .help("bring HEAD up to date first (`git pull`, or merge that revision), unless undoing it is the point"),
     )
 }
 
