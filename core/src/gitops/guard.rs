@@ -359,3 +359,81 @@ fn describe(s: git2::Status) -> Option<&'static str> {
         Some("staged, not committed")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with `main` at two commits and `side` at one commit off the first.
+    fn repo() -> (tempfile::TempDir, Repo, [String; 3]) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = git2::Repository::init(dir.path()).expect("git init");
+        let who = git2::Signature::now("Dana", "dana@example.com").expect("signature");
+        let tree = git
+            .find_tree(git.index().expect("index").write_tree().expect("tree"))
+            .expect("tree");
+        let commit = |parents: &[&git2::Commit<'_>], message: &str| {
+            git.commit(None, &who, &who, message, &tree, parents)
+                .and_then(|id| git.find_commit(id))
+                .expect("commit")
+        };
+        let first = commit(&[], "first");
+        let second = commit(&[&first], "second");
+        let side = commit(&[&first], "side");
+        let ids = [first.id(), second.id(), side.id()].map(|id| id.to_string());
+        let repo = Repo::discover(dir.path())
+            .expect("open")
+            .expect("a repository");
+        (dir, repo, ids)
+    }
+
+    #[test]
+    fn what_head_lacks_of_an_applied_revision() {
+        let (_dir, repo, [first, second, side]) = repo();
+        assert_eq!(lacking(&repo, &second, &second), None);
+        assert_eq!(lacking(&repo, &second, &first), None, "HEAD is newer");
+        assert_eq!(lacking(&repo, &first, &second), Some(Lacking::Newer(1)));
+        assert_eq!(lacking(&repo, &side, &second), Some(Lacking::Diverged(1)));
+        let unknown = "1".repeat(40);
+        assert_eq!(lacking(&repo, &second, &unknown), Some(Lacking::Revision));
+    }
+
+    #[test]
+    fn only_an_older_head_or_a_missing_revision_is_refused() {
+        let (_dir, repo, [first, second, side]) = repo();
+        assert!(check_order(&repo, "prod", &second, &first, None).is_ok());
+        assert!(
+            check_order(&repo, "prod", &side, &second, None).is_ok(),
+            "diverged"
+        );
+        let older =
+            check_order(&repo, "prod", &first, &second, Some("ecsops/prod/7")).expect_err("older");
+        assert_eq!(
+            older.to_string(),
+            format!(
+                "`prod` is protected and was last applied from {} (`ecsops/prod/7`), 1 commit newer than HEAD ({})",
+                &second[..7],
+                &first[..7]
+            )
+        );
+        let missing = check_order(&repo, "prod", &second, &"2".repeat(40), None)
+            .expect_err("not in the clone");
+        assert!(matches!(missing, Refusal::NotFetched { .. }), "{missing}");
+    }
+
+    #[test]
+    fn out_of_step_says_which_way() {
+        assert_eq!(
+            out_of_step(0, 2, "origin/main"),
+            "is 2 commits behind `origin/main`"
+        );
+        assert_eq!(
+            out_of_step(1, 0, "origin/main"),
+            "has 1 commit that `origin/main` lacks"
+        );
+        assert_eq!(
+            out_of_step(1, 3, "origin/main"),
+            "has diverged from `origin/main` (1 commit ahead, 3 behind)"
+        );
+    }
+}
