@@ -547,20 +547,31 @@ impl Locked<'_> {
         })))
     }
 
-    /// A rollback's target and the files (as git names them) it restored in AWS.
+    /// A rollback's target and the files (as git names them) it restored in AWS; `None` when
+    /// neither the work tree nor HEAD holds anything else (a roll forward to HEAD's revision):
+    /// there is nothing to restore or commit, and the next apply changes nothing.
     fn rollback_report(&self) -> Option<(RollbackTarget, Vec<String>)> {
-        self.rollback.clone().map(|t| {
-            let files = self
-                .desired
-                .files
-                .iter()
-                .map(|f| {
-                    self.repo
-                        .map_or_else(|| f.display().to_string(), |r| r.display(f))
-                })
-                .collect();
-            (t, files)
-        })
+        let files = &self.desired.files;
+        self.rollback
+            .clone()
+            .filter(|t| {
+                // The work tree against the target, then (when they match) HEAD against it.
+                [t.commit.id.as_str(), "HEAD"]
+                    .iter()
+                    .any(|commit| !changed_since(self.ws, self.repo, commit, files).is_empty())
+            })
+            .map(|t| {
+                let files = self
+                    .desired
+                    .files
+                    .iter()
+                    .map(|f| {
+                        self.repo
+                            .map_or_else(|| f.display().to_string(), |r| r.display(f))
+                    })
+                    .collect();
+                (t, files)
+            })
     }
 
     /// After a walk that succeeded: waits for the rollout of every service it created or
