@@ -668,6 +668,27 @@ fn a_refused_push_says_what_to_do_next() {
     ws.ecsops(&["lock", "acc"]).expect_code(0);
 }
 
+/// `state history --limit 0` would list nothing and then say `--limit N` shows what it left
+/// out: a usage error instead, as `--batch 0` and `--parallelism 0` are.
+#[test]
+fn state_history_refuses_a_limit_of_zero() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
+        .expect_code(0);
+    for format in ["text", "json"] {
+        let out = ws.ecsops(&[
+            "state", "history", "acc", "--limit", "0", "--format", format,
+        ]);
+        out.expect_code(1);
+        out.expect_in_stderr("invalid value '0' for '--limit <N>': at least 1");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    let out = ws.ecsops(&["state", "history", "acc", "--limit", "1"]);
+    out.expect_code(0);
+    out.expect_in_stdout("serial 1 ");
+}
+
 /// Documents the next read would refuse (a newer format, format 0, a serial no write can move
 /// past) are refused by the push itself, forced or not: written, they would lock every command
 /// out of the environment, or make its next apply overflow the serial mid-walk.

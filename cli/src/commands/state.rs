@@ -47,13 +47,22 @@ pub struct HistoryArgs {
     /// The environment whose kept state versions to list (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
-    /// Show at most this many versions.
-    #[arg(long, default_value_t = 20)]
+    /// Show at most this many versions (1 or more).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_limit)]
     limit: usize,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     bucket: FixBucket,
+}
+
+/// `--limit`: a count of versions to show, at least one (`0` would list nothing).
+fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1 (`--limit 0` would list no version)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Args)]
