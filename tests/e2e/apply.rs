@@ -586,6 +586,55 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
     );
 }
 
+/// A change made outside ecsops that the manifest then takes up (the group's max size raised in
+/// AWS, then in `base.toml`) leaves nothing to change in AWS, but the state still records the
+/// old value: the plan says so without claiming to repair it, and one apply records the live
+/// value, after which the drift is gone (it used to be reported after every apply, forever).
+#[tokio::test]
+async fn drift_the_manifest_takes_up_is_recorded_by_one_apply_then_gone() {
+    let env = Env::new().await;
+    env.apply();
+    autoscaling::Client::new(&env.config)
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("acceptance-default-default")
+        .max_size(9)
+        .send()
+        .await
+        .expect("update group");
+    env.edit("base.toml", "max_size = 4", "max_size = 9");
+
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    out.expect_in_stdout("# autoscaling_group[default] was changed outside ecsops");
+    out.expect_in_stdout("the manifest matches it");
+    assert!(
+        !out.stdout.contains("repairs it"),
+        "nothing repairs what the manifest asks for\n{}",
+        out.stdout
+    );
+
+    let applied = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
+    applied.expect_code(0);
+    let report = applied.json();
+    assert_eq!(report["result"], "applied", "{}", applied.stderr);
+    applied.expect_in_stderr("Nothing to change in AWS");
+    applied.expect_in_stderr("autoscaling_group[default]");
+    assert_eq!(
+        env.state()["resources"]["autoscaling_group[default]"]["attributes"]["max_size"],
+        9
+    );
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("outside ecsops"),
+        "the drift is recorded\n{}",
+        out.stdout
+    );
+    let again = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
+    again.expect_code(0);
+    assert_eq!(again.json()["result"], "no_changes", "{}", again.stderr);
+}
+
 async fn count(env: &Env) -> (usize, usize, usize) {
     let ec2c = env.ec2();
     let vpcs = env.vpcs().await;

@@ -152,6 +152,10 @@ pub struct Done {
     /// again (`Plan::forgotten`): the state no longer records them. When the plan changed
     /// nothing else, they are all the apply did (no walk, nothing asked of AWS).
     pub forgotten: Vec<Address>,
+    /// Recorded resources changed outside ecsops to what the manifest asks: when the plan
+    /// changed nothing, the apply only recorded their live values (empty after a walk, which
+    /// records them with the rest).
+    pub recorded: Vec<Address>,
 }
 
 impl Done {
@@ -431,7 +435,9 @@ impl Locked<'_> {
         });
         let forgotten = plan.forgotten();
         if !plan.has_changes() {
-            if forgotten.is_empty() {
+            // Drift the plan leaves alone (gone from AWS and from the manifest, or changed to
+            // what the manifest now asks) is still to be recorded, or every plan reports it.
+            if plan.drift.is_empty() {
                 return Ok(ApplyReport::NoChanges);
             }
             return self.forget(state, version, &plan, forgotten).await;
@@ -514,14 +520,16 @@ impl Locked<'_> {
             rollback: self.rollback_report(),
             outdated,
             forgotten,
+            recorded: Vec::new(),
         })))
     }
 
     /// A plan that changes nothing while the state still records resources that are gone (a
-    /// destroy after everything was deleted outside ecsops): nothing to walk and nothing to
-    /// confirm (AWS is not touched), but the state must forget them, or it would go on
-    /// recording them (and `output` showing their values). A save of its own, then the apply
-    /// is recorded and tagged like any other.
+    /// destroy after everything was deleted outside ecsops) or attributes changed outside
+    /// ecsops to what the manifest now asks: nothing to walk and nothing to confirm (AWS is not
+    /// touched), but the state must forget them and take the live values (the refreshed
+    /// `state`), or it would go on recording them (`output` showing their values, every plan
+    /// the drift). A save of its own, then the apply is recorded and tagged like any other.
     async fn forget(
         &self,
         state: State,
@@ -537,6 +545,7 @@ impl Locked<'_> {
         recorder.save().await?;
         let outcome = Outcome::new(recorder.state.clone());
         let tagging = self.record(&mut recorder, &outcome, &[], plan).await;
+        let recorded = plan.drift.iter().filter(|d| !d.deleted);
         Ok(ApplyReport::Done(Box::new(Done {
             outcome: Outcome::new(recorder.state.clone()),
             rollouts: Vec::new(),
@@ -544,6 +553,7 @@ impl Locked<'_> {
             rollback: self.rollback_report(),
             outdated: Vec::new(),
             forgotten,
+            recorded: recorded.map(|d| d.address.clone()).collect(),
         })))
     }
 
