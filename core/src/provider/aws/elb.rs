@@ -219,7 +219,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             .into_iter()
             .collect();
     if by_name.is_empty() {
-        settle(cx.own, resources, &kinds, Vec::new(), out);
+        settle(cx.own, resources, &kinds, Vec::new(), out)?;
         return Ok(());
     }
     let at = Address::new(Kind::ClassicLoadBalancer.as_str());
@@ -254,7 +254,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             )
         })
         .collect();
-    settle(cx.own, resources, &kinds, found, out);
+    settle(cx.own, resources, &kinds, found, out)?;
     Ok(())
 }
 
