@@ -689,6 +689,29 @@ fn state_history_refuses_a_limit_of_zero() {
     out.expect_in_stdout("serial 1 ");
 }
 
+/// `state pull` and `state show` of an environment without a state say so, and what makes one,
+/// instead of a bare error (pull) or an address "not in the state" there is none of (show).
+#[test]
+fn pull_and_show_without_a_state_say_there_is_none_and_what_makes_one() {
+    let ws = workspace();
+    for args in [
+        &["state", "pull", "acc"][..],
+        &["state", "show", "acc", "vpc"],
+    ] {
+        let out = ws.ecsops(args);
+        out.expect_code(1);
+        out.expect_in_stderr("error: `acc` has no state yet (");
+        out.expect_in_stderr("help: `ecsops apply acc` creates it");
+        out.expect_in_stderr("`ecsops state push acc FILE`");
+        assert!(
+            !out.stderr.contains("is not in the state"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+}
+
 /// Documents the next read would refuse (a newer format, format 0, a serial no write can move
 /// past) are refused by the push itself, forced or not: written, they would lock every command
 /// out of the environment, or make its next apply overflow the serial mid-walk.
