@@ -202,6 +202,18 @@ pub fn error(err: &CliError) {
                 "help: push a state of `{environment}` (`ecsops state history {environment}` lists its kept versions); `--force` does not override this: the document records `{given}`'s resources, and the next apply of `{environment}` would replace them"
             );
         }
+        CliError::Ops(OpsError::Statefile(e @ StateError::StaleSerial { environment, .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: the stored state is newer (`ecsops state pull {environment}` prints it, `ecsops state history {environment}` lists the kept versions); to put this older document back on purpose, push it again with `--force` (it is written with the next serial)"
+            );
+        }
+        CliError::Ops(OpsError::Statefile(e @ StateError::LineageMismatch { environment, .. })) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: the document comes from another state history of `{environment}` (a lost state's backup, or one started afresh); compare it with `ecsops state pull {environment}`, and to replace the stored state with it, lineage included, push it again with `--force`"
+            );
+        }
         CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");

@@ -586,6 +586,126 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
     );
 }
 
+/// A change made outside ecsops that the manifest then takes up (the group's max size raised in
+/// AWS, then in `base.toml`) leaves nothing to change in AWS, but the state still records the
+/// old value: the plan says so without claiming to repair it, and one apply records the live
+/// value, after which the drift is gone (it used to be reported after every apply, forever).
+#[tokio::test]
+async fn drift_the_manifest_takes_up_is_recorded_by_one_apply_then_gone() {
+    let env = Env::new().await;
+    env.apply();
+    autoscaling::Client::new(&env.config)
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("acceptance-default-default")
+        .max_size(9)
+        .send()
+        .await
+        .expect("update group");
+    env.edit("base.toml", "max_size = 4", "max_size = 9");
+
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    out.expect_in_stdout("# autoscaling_group[default] was changed outside ecsops");
+    out.expect_in_stdout("the manifest matches it");
+    assert!(
+        !out.stdout.contains("repairs it"),
+        "nothing repairs what the manifest asks for\n{}",
+        out.stdout
+    );
+
+    let applied = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
+    applied.expect_code(0);
+    let report = applied.json();
+    assert_eq!(report["result"], "applied", "{}", applied.stderr);
+    applied.expect_in_stderr("Nothing to change in AWS");
+    applied.expect_in_stderr("autoscaling_group[default]");
+    assert_eq!(
+        env.state()["resources"]["autoscaling_group[default]"]["attributes"]["max_size"],
+        9
+    );
+    let (code, out) = env.diff_code();
+    assert_eq!(code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("outside ecsops"),
+        "the drift is recorded\n{}",
+        out.stdout
+    );
+    let again = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
+    again.expect_code(0);
+    assert_eq!(again.json()["result"], "no_changes", "{}", again.stderr);
+}
+
+/// Ownership tags removed outside ecsops (by a tag clean-up, say) from resources the state
+/// records: they still exist with the recorded ids, so they are neither "deleted outside
+/// ecsops" nor to be created again (a twin internet gateway, a cluster create refused with
+/// "delete it"): the plan stops, naming each resource and the tags that put it back.
+#[tokio::test]
+async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_restore() {
+    let env = Env::new().await;
+    env.apply();
+    let lineage = env.state()["lineage"].as_str().expect("lineage").to_owned();
+    let cluster = ecs::Client::new(&env.config)
+        .describe_clusters()
+        .clusters("acceptance-default")
+        .send()
+        .await
+        .expect("clusters")
+        .clusters()[0]
+        .cluster_arn()
+        .expect("arn")
+        .to_owned();
+    ecs::Client::new(&env.config)
+        .untag_resource()
+        .resource_arn(&cluster)
+        .tag_keys("ecsops:address")
+        .tag_keys("ecsops:lineage")
+        .tag_keys("ecsops:environment")
+        .send()
+        .await
+        .expect("untag cluster");
+    let gateway = env.id("internet_gateway");
+    env.ec2()
+        .delete_tags()
+        .resources(&gateway)
+        .tags(ec2::types::Tag::builder().key("ecsops:address").build())
+        .tags(ec2::types::Tag::builder().key("ecsops:lineage").build())
+        .send()
+        .await
+        .expect("untag gateway");
+
+    for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
+        let out = env.run(args);
+        out.expect_code(1);
+        assert!(
+            !out.stdout.contains("deleted outside ecsops"),
+            "{}",
+            out.stdout
+        );
+        // The first read to find one stops the refresh: either names its resource.
+        let named = [
+            ("ecs_cluster", "acceptance-default"),
+            ("internet_gateway", gateway.as_str()),
+        ]
+        .iter()
+        .any(|(address, id)| {
+            out.stderr.contains(&format!(
+                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
+            )) && out.stderr.contains(&format!(
+                "`ecsops:address` = `{address}`, `ecsops:environment` = `acceptance`, `ecsops:lineage` = `{lineage}`"
+            ))
+        });
+        assert!(named, "{}", out.stderr);
+    }
+    let gateways = env
+        .ec2()
+        .describe_internet_gateways()
+        .send()
+        .await
+        .expect("gateways");
+    assert_eq!(gateways.internet_gateways().len(), 1, "no twin was made");
+    env.assert_unlocked();
+}
+
 async fn count(env: &Env) -> (usize, usize, usize) {
     let ec2c = env.ec2();
     let vpcs = env.vpcs().await;

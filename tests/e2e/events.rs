@@ -290,6 +290,27 @@ async fn events_follow_prints_a_new_event_once() {
     assert!(parsed.iter().all(|e| e["format_version"] == "1.1"));
 }
 
+/// After a destroy the state records nothing, but the environment was applied: `events` must
+/// not claim it never was (nor send the user to an apply as if it were new).
+#[tokio::test]
+async fn a_destroyed_environment_is_not_said_to_be_never_applied() {
+    let env = Env::new().await;
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    env.run(&["destroy", ENV, "--auto-approve"]).expect_code(0);
+    let serial = env.state()["serial"].as_u64().expect("serial");
+    for args in [&["events", ENV][..], &["events", ENV, "--follow"]] {
+        let out = env.run(args);
+        out.expect_code(0).expect_in_stdout(&format!(
+            "`acceptance` has no recorded resources (state serial {serial}), so there are no events"
+        ));
+        assert!(
+            !out.stdout.contains("nothing was applied"),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_environment_never_applied_says_so_and_follow_does_not_wait() {
     let env = Env::new().await;

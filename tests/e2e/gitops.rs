@@ -351,6 +351,39 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     env.assert_unlocked();
 }
 
+/// Rolling forward again to the revision HEAD holds (after a rollback to an earlier one) makes
+/// AWS match the work tree: there is nothing to restore, so no `git restore` is suggested (it
+/// would change nothing, and its `git commit` would fail with nothing to commit).
+#[tokio::test]
+async fn a_rollback_to_what_the_work_tree_holds_suggests_no_restore() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    let first = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
+    git::commit_all(env.dir(), "Raise capacity");
+    let second = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+
+    let back = env.run(&["rollback", ENV, "--to", &first, "--auto-approve"]);
+    back.expect_code(0);
+    back.expect_in_stdout("The work tree still holds the change that was rolled back");
+    assert_eq!(env.desired_capacity().await, Some(2));
+
+    let forward = env.run(&["rollback", ENV, "--to", &second, "--auto-approve"]);
+    forward.expect_code(0);
+    assert_eq!(env.desired_capacity().await, Some(3));
+    for text in ["still holds the change", "git restore", "git commit"] {
+        assert!(
+            !forward.stdout.contains(text) && !forward.stderr.contains(text),
+            "`{text}` suggested for a rollback to HEAD's revision\n{}\n{}",
+            forward.stdout,
+            forward.stderr
+        );
+    }
+    env.run(&["diff", ENV, "--detailed-exitcode"])
+        .expect_code(0);
+}
+
 #[tokio::test]
 async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     let env = Env::new().await;

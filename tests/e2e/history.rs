@@ -331,3 +331,30 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
         .expect_in_stdout(&format!("serial {at}  (untagged)  (current)"));
     env.assert_unlocked();
 }
+
+/// Outside a git repository, a state's tagged last apply is listed without sending the user to
+/// `git fetch --tags` (there is no repository to fetch into); the warning says why no tag shows.
+#[test]
+fn outside_git_a_tagged_apply_is_not_said_to_be_fetchable() {
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n[network]\ncidr = \"10.0.0.0/16\"\n",
+    );
+    let doc = serde_json::json!({
+        "version": 2, "lineage": NEW, "serial": 7, "environment": "acc", "resources": {},
+        "revision": {"commit": "0123456789abcdef0123456789abcdef01234567",
+                     "tag": "ecsops/acc/7", "dirty": false, "operation": "apply",
+                     "result": "applied", "applied_at": "2026-11-24T10:00:00Z",
+                     "applied_by": "ci@runner"}
+    });
+    ws.write("doc.json", &doc.to_string());
+    let path = ws.path().join("doc.json");
+    ws.ecsops(&["state", "push", "acc", path.to_str().expect("utf-8")])
+        .expect_code(0);
+    let out = ws.ecsops(&["history", "acc"]);
+    out.expect_code(0);
+    out.expect_in_stdout("serial 7  ecsops/acc/7  (current)");
+    out.expect_in_stdout("not in a git repository");
+    assert!(!out.stdout.contains("git fetch"), "{}", out.stdout);
+}

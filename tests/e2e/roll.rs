@@ -588,3 +588,20 @@ async fn a_protected_environment_is_rolled_only_once_its_name_is_typed() {
     assert!(group.tags.is_empty(), "no roll tags: {:?}", group.tags);
     env.assert_unlocked();
 }
+
+/// After a destroy the state records no instance group, but the environment was applied: the
+/// roll must not say nothing was applied there yet.
+#[tokio::test]
+async fn a_destroyed_environment_has_nothing_to_roll_and_is_not_said_never_applied() {
+    let env = Env::new().await;
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    env.run(&["destroy", ENV, "--auto-approve"]).expect_code(0);
+    let out = env.run(&["roll", ENV, "--dry-run"]);
+    out.expect_code(0);
+    out.expect_in_stdout("Nothing to roll in `acceptance`: its state records no instance group");
+    assert!(
+        !out.stdout.contains("nothing was applied"),
+        "{}",
+        out.stdout
+    );
+}

@@ -636,6 +636,82 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     );
 }
 
+/// A push refused for an old serial or another lineage says, besides why, that nothing was
+/// written, where the stored state is to compare, and how to push the document anyway.
+#[test]
+fn a_refused_push_says_what_to_do_next() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(3, 1).to_string());
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
+        .expect_code(0);
+    ws.write("old.json", &document(2, 1).to_string());
+    let out = ws.ecsops(&["state", "push", "acc", &arg(&ws, "old.json")]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "serial 2 is not newer than the stored serial 3 of `acc`; nothing was written",
+    );
+    out.expect_in_stderr("help: ");
+    out.expect_in_stderr("`ecsops state pull acc`");
+    out.expect_in_stderr("`--force`");
+    let mut other = document(7, 1);
+    other["lineage"] = json!("99999999-0000-4000-8000-000000000000");
+    ws.write("other.json", &other.to_string());
+    let out = ws.ecsops(&["state", "push", "acc", &arg(&ws, "other.json")]);
+    out.expect_code(1);
+    out.expect_in_stderr("nothing was written");
+    out.expect_in_stderr("help: ");
+    out.expect_in_stderr("`ecsops state pull acc`");
+    out.expect_in_stderr("`--force`");
+    let pulled: Value =
+        serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
+    assert_eq!(pulled["serial"], 3, "nothing was written");
+    ws.ecsops(&["lock", "acc"]).expect_code(0);
+}
+
+/// `state history --limit 0` would list nothing and then say `--limit N` shows what it left
+/// out: a usage error instead, as `--batch 0` and `--parallelism 0` are.
+#[test]
+fn state_history_refuses_a_limit_of_zero() {
+    let ws = workspace();
+    ws.write("doc1.json", &document(1, 1).to_string());
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
+        .expect_code(0);
+    for format in ["text", "json"] {
+        let out = ws.ecsops(&[
+            "state", "history", "acc", "--limit", "0", "--format", format,
+        ]);
+        out.expect_code(1);
+        out.expect_in_stderr("invalid value '0' for '--limit <N>': at least 1");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    let out = ws.ecsops(&["state", "history", "acc", "--limit", "1"]);
+    out.expect_code(0);
+    out.expect_in_stdout("serial 1 ");
+}
+
+/// `state pull` and `state show` of an environment without a state say so, and what makes one,
+/// instead of a bare error (pull) or an address "not in the state" there is none of (show).
+#[test]
+fn pull_and_show_without_a_state_say_there_is_none_and_what_makes_one() {
+    let ws = workspace();
+    for args in [
+        &["state", "pull", "acc"][..],
+        &["state", "show", "acc", "vpc"],
+    ] {
+        let out = ws.ecsops(args);
+        out.expect_code(1);
+        out.expect_in_stderr("error: `acc` has no state yet (");
+        out.expect_in_stderr("help: `ecsops apply acc` creates it");
+        out.expect_in_stderr("`ecsops state push acc FILE`");
+        assert!(
+            !out.stderr.contains("is not in the state"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+}
+
 /// Documents the next read would refuse (a newer format, format 0, a serial no write can move
 /// past) are refused by the push itself, forced or not: written, they would lock every command
 /// out of the environment, or make its next apply overflow the serial mid-walk.

@@ -233,7 +233,7 @@ async fn walk(
             }
             Ok(ApplyReport::Done(done)) => Ok(finish(env, operation, &done, &rerun, json)),
             Err(OpsError::SaveFailed(failed)) => {
-                report_outcome(operation, &failed.outcome, &[], &rerun, json, false);
+                report_outcome(operation, &failed.outcome, [&[], &[]], &rerun, json, false);
                 anstream::eprintln!("error: {failed}");
                 let unlock = failed.lock_left.as_ref().map_or_else(String::new, |id| {
                     format!(" (releasing the lock failed too: if the push says `{env}` is locked, run `ecsops unlock {env} {id}` first)")
@@ -656,7 +656,8 @@ fn ed(action: Action, part: Part) -> &'static str {
 /// The closing report and the exit status.
 fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool) -> Exit {
     let outcome = &done.outcome;
-    report_outcome(operation, outcome, &done.forgotten, rerun, json, true);
+    let untouched = [&done.forgotten[..], &done.recorded[..]];
+    report_outcome(operation, outcome, untouched, rerun, json, true);
     let unfinished: Vec<&RolloutResult> = done.rollouts.iter().filter(|r| !r.completed()).collect();
     for r in &unfinished {
         anstream::eprintln!(
@@ -767,23 +768,32 @@ fn explanation(r: &RolloutResult) {
 }
 
 /// What the walk did: a summary line, failures, and what was not started; and the resources
-/// that were already gone and are no longer recorded (`forgotten`), all it did when nothing
-/// was walked. `saved`: the state backend holds what the walk finished.
+/// that were already gone and are no longer recorded (`forgotten`) or changed outside ecsops
+/// to what the manifest asks and now recorded so (`recorded`), all it did when nothing was
+/// walked. `saved`: the state backend holds what the walk finished.
 fn report_outcome(
     operation: Operation,
     outcome: &Outcome,
-    forgotten: &[Address],
+    [forgotten, recorded]: [&[Address]; 2],
     rerun: &str,
     json: bool,
     saved: bool,
 ) {
-    let gone_already = match forgotten.len() {
-        0 => None,
-        1 => Some("1 resource was already gone and is no longer recorded.".to_owned()),
-        n => Some(format!(
-            "{n} resources were already gone and are no longer recorded."
-        )),
+    let mut untouched = match forgotten.len() {
+        0 => Vec::new(),
+        1 => vec!["1 resource was already gone and is no longer recorded".to_owned()],
+        n => vec![format!(
+            "{n} resources were already gone and are no longer recorded"
+        )],
     };
+    if !recorded.is_empty() {
+        let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
+        untouched.push(format!(
+            "the changes made outside ecsops to {} match the manifest and are now recorded",
+            names.join(", ")
+        ));
+    }
+    let gone_already = (!untouched.is_empty()).then(|| format!("{}.", untouched.join("; ")));
     let walked = !(outcome.done.is_empty()
         && outcome.failed.is_empty()
         && outcome.not_started.is_empty()

@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
     if !reader.recorded() {
         match args.format.format {
             Format::Json => anstream::print!("{}", render::json(env, &[])),
-            Format::Text => anstream::print!("{}", render::nothing_recorded(env)),
+            Format::Text => anstream::print!("{}", render::nothing_recorded(env, reader.serial())),
         }
         return Ok(Exit::Success);
     }

@@ -70,6 +70,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
+        _ if unit.starts_with(['.', ',']) => {
+            return Err(format!(
+                "`{s}`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
+            ));
+        }
         _ => return Err(format!("`{s}`: use `s`, `m`, `h`, `d` or `ms`")),
     };
     n.checked_mul(seconds)
@@ -152,6 +157,21 @@ mod tests {
             Err("`1w`: use `s`, `m`, `h`, `d` or `ms`".to_owned())
         );
         assert!(parse_duration("h").is_err());
+        // A fraction is not a wrong unit: say to use a smaller unit instead.
+        assert_eq!(
+            parse_duration("1.5h"),
+            Err(
+                "`1.5h`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            parse_duration("2,5m"),
+            Err(
+                "`2,5m`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
+                    .to_owned()
+            )
+        );
         assert_eq!(
             parse_duration("99999999999999999d"),
             Err("`99999999999999999d` is too long".to_owned()),

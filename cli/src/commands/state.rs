@@ -47,13 +47,22 @@ pub struct HistoryArgs {
     /// The environment whose kept state versions to list (a file stem in `environments/`).
     #[arg(value_name = "ENV")]
     environment: String,
-    /// Show at most this many versions.
-    #[arg(long, default_value_t = 20)]
+    /// Show at most this many versions (1 or more).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_limit)]
     limit: usize,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     bucket: FixBucket,
+}
+
+/// `--limit`: a count of versions to show, at least one (`0` would list nothing).
+fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least 1 (`--limit 0` would list no version)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -131,17 +140,21 @@ pub async fn run(ctx: &Context, cmd: StateCommand) -> Result<Exit, CliError> {
                 );
                 Ok(Exit::Success)
             } else {
-                anstream::eprintln!(
-                    "error: `{}` has no state yet ({})",
-                    a.environment,
-                    target.describe()
-                );
+                no_state(&a.environment, &target.describe());
                 Ok(Exit::Error)
             }
         }
         StateCommand::Push(a) => push(ctx, a).await,
         StateCommand::History(a) => history(ctx, &a).await,
     }
+}
+
+/// The error of a command that needs the state of an environment that has none.
+fn no_state(environment: &str, location: &str) {
+    anstream::eprintln!("error: `{environment}` has no state yet ({location})");
+    anstream::eprintln!(
+        "help: `ecsops apply {environment}` creates it; `ecsops state push {environment} FILE` puts a kept version back (`ecsops state history {environment}` lists them)"
+    );
 }
 
 async fn list(ctx: &Context, a: &ListArgs) -> Result<Exit, CliError> {
@@ -185,12 +198,12 @@ async fn list(ctx: &Context, a: &ListArgs) -> Result<Exit, CliError> {
 
 async fn show(ctx: &Context, a: &ShowArgs) -> Result<Exit, CliError> {
     let target = ctx.target(&a.environment).await?;
-    let stored = ops::read(&target).await?;
+    let Some(stored) = ops::read(&target).await? else {
+        no_state(&a.environment, &target.describe());
+        return Ok(Exit::Error);
+    };
     let address = Address::from(a.address.as_str());
-    let Some((stored, r)) = stored
-        .as_ref()
-        .and_then(|s| Some((s, s.state.resources.get(&address)?)))
-    else {
+    let Some(r) = stored.state.resources.get(&address) else {
         anstream::eprintln!(
             "error: `{address}` is not in the state of `{}`",
             a.environment

@@ -152,6 +152,10 @@ pub struct Done {
     /// again (`Plan::forgotten`): the state no longer records them. When the plan changed
     /// nothing else, they are all the apply did (no walk, nothing asked of AWS).
     pub forgotten: Vec<Address>,
+    /// Recorded resources changed outside ecsops to what the manifest asks: when the plan
+    /// changed nothing, the apply only recorded their live values (empty after a walk, which
+    /// records them with the rest).
+    pub recorded: Vec<Address>,
 }
 
 impl Done {
@@ -438,7 +442,9 @@ impl Locked<'_> {
         });
         let forgotten = plan.forgotten();
         if !plan.has_changes() {
-            if forgotten.is_empty() {
+            // Drift the plan leaves alone (gone from AWS and from the manifest, or changed to
+            // what the manifest now asks) is still to be recorded, or every plan reports it.
+            if plan.drift.is_empty() {
                 return Ok(ApplyReport::NoChanges);
             }
             return self.forget(state, version, &plan, forgotten).await;
@@ -521,14 +527,16 @@ impl Locked<'_> {
             rollback: self.rollback_report(),
             outdated,
             forgotten,
+            recorded: Vec::new(),
         })))
     }
 
     /// A plan that changes nothing while the state still records resources that are gone (a
-    /// destroy after everything was deleted outside ecsops): nothing to walk and nothing to
-    /// confirm (AWS is not touched), but the state must forget them, or it would go on
-    /// recording them (and `output` showing their values). A save of its own, then the apply
-    /// is recorded and tagged like any other.
+    /// destroy after everything was deleted outside ecsops) or attributes changed outside
+    /// ecsops to what the manifest now asks: nothing to walk and nothing to confirm (AWS is not
+    /// touched), but the state must forget them and take the live values (the refreshed
+    /// `state`), or it would go on recording them (`output` showing their values, every plan
+    /// the drift). A save of its own, then the apply is recorded and tagged like any other.
     async fn forget(
         &self,
         state: State,
@@ -544,6 +552,7 @@ impl Locked<'_> {
         recorder.save().await?;
         let outcome = Outcome::new(recorder.state.clone());
         let tagging = self.record(&mut recorder, &outcome, &[], plan).await;
+        let recorded = plan.drift.iter().filter(|d| !d.deleted);
         Ok(ApplyReport::Done(Box::new(Done {
             outcome: Outcome::new(recorder.state.clone()),
             rollouts: Vec::new(),
@@ -551,23 +560,35 @@ impl Locked<'_> {
             rollback: self.rollback_report(),
             outdated: Vec::new(),
             forgotten,
+            recorded: recorded.map(|d| d.address.clone()).collect(),
         })))
     }
 
-    /// A rollback's target and the files (as git names them) it restored in AWS.
+    /// A rollback's target and the files (as git names them) it restored in AWS; `None` when
+    /// neither the work tree nor HEAD holds anything else (a roll forward to HEAD's revision):
+    /// there is nothing to restore or commit, and the next apply changes nothing.
     fn rollback_report(&self) -> Option<(RollbackTarget, Vec<String>)> {
-        self.rollback.clone().map(|t| {
-            let files = self
-                .desired
-                .files
-                .iter()
-                .map(|f| {
-                    self.repo
-                        .map_or_else(|| f.display().to_string(), |r| r.display(f))
-                })
-                .collect();
-            (t, files)
-        })
+        let files = &self.desired.files;
+        self.rollback
+            .clone()
+            .filter(|t| {
+                // The work tree against the target, then (when they match) HEAD against it.
+                [t.commit.id.as_str(), "HEAD"]
+                    .iter()
+                    .any(|commit| !changed_since(self.ws, self.repo, commit, files).is_empty())
+            })
+            .map(|t| {
+                let files = self
+                    .desired
+                    .files
+                    .iter()
+                    .map(|f| {
+                        self.repo
+                            .map_or_else(|| f.display().to_string(), |r| r.display(f))
+                    })
+                    .collect();
+                (t, files)
+            })
     }
 
     /// After a walk that succeeded: waits for the rollout of every service it created or

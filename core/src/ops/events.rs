@@ -21,6 +21,8 @@ use super::session;
 pub struct Reader {
     /// `None` when the environment has nothing recorded: there is nothing to read.
     provider: Option<AwsProvider>,
+    /// The state's serial; `None` when the environment has no state (never applied).
+    serial: Option<u64>,
     resources: BTreeMap<Address, ResourceState>,
     wanted: Vec<Wanted>,
     since: Option<SystemTime>,
@@ -74,6 +76,7 @@ pub async fn open(
     };
     Ok(Reader {
         provider,
+        serial: state.as_ref().map(|s| s.serial),
         resources: state.map(|s| s.resources).unwrap_or_default(),
         wanted: names
             .into_iter()
@@ -101,6 +104,12 @@ impl Reader {
     /// Whether the environment has resources recorded, so that there is anything to read.
     pub fn recorded(&self) -> bool {
         self.provider.is_some()
+    }
+
+    /// The serial of the environment's state; `None` when it has none (never applied), as
+    /// opposed to a state that records nothing (destroyed).
+    pub fn serial(&self) -> Option<u64> {
+        self.serial
     }
 
     /// Requests sent to AWS so far.

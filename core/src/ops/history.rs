@@ -218,6 +218,11 @@ fn last_apply(
         .and_then(|t| t.rsplit('/').next()?.parse().ok())
         .unwrap_or(state.serial);
     let note = match (&rev.tag, rev.result) {
+        (Some(t), _) if repo.is_none() => {
+            format!(
+                "tag `{t}` is in the repository it was applied from; this workspace is not in a git repository"
+            )
+        }
         (Some(t), _) => {
             format!("tag `{t}` is not in this repository: `git fetch --tags` brings it")
         }

@@ -264,6 +264,7 @@ pub(crate) fn example() -> Done {
         rollback: None,
         outdated: vec![("default".to_owned(), 2)],
         forgotten: vec![Address::from("log_group.service[old]")],
+        recorded: Vec::new(),
     }
 }
 

@@ -41,12 +41,18 @@ pub fn text(environment: &str, entries: &[Entry]) -> String {
     entries.iter().map(entry).collect()
 }
 
-/// `events` of an environment whose state records nothing: why the log is empty.
-pub fn nothing_recorded(environment: &str) -> String {
+/// `events` of an environment whose state records nothing: why the log is empty. `serial`:
+/// the state's, when there is one (it was applied, then destroyed or emptied).
+pub fn nothing_recorded(environment: &str, serial: Option<u64>) -> String {
     let env = printable(environment);
-    format!(
-        "`{env}` has no recorded resources: nothing was applied there yet (`ecsops apply {env}`), so there are no events\n"
-    )
+    match serial {
+        None => format!(
+            "`{env}` has no recorded resources: nothing was applied there yet (`ecsops apply {env}`), so there are no events\n"
+        ),
+        Some(serial) => format!(
+            "`{env}` has no recorded resources (state serial {serial}), so there are no events\n"
+        ),
+    }
 }
 
 /// One entry of the log: its time, its service and what happened, with a stopped task's

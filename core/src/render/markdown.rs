@@ -214,9 +214,11 @@ fn drift(out: &mut String, plan: &Plan) {
     if plan.drift.is_empty() {
         return;
     }
-    out.push_str(
-        "> [!WARNING]\n> **Changed outside ecsops since the last apply** (the plan repairs it):\n",
-    );
+    out.push_str(if plan.has_changes() {
+        "> [!WARNING]\n> **Changed outside ecsops since the last apply** (the plan repairs it):\n"
+    } else {
+        "> [!WARNING]\n> **Changed outside ecsops since the last apply** (the manifest matches it: an apply only records it in the state):\n"
+    });
     for d in plan.drift.iter().take(50) {
         let what = if d.deleted {
             "deleted".to_owned()

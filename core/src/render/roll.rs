@@ -20,7 +20,7 @@ pub fn plan(plan: &RollPlan) -> String {
     if plan.groups.is_empty() {
         let _ = writeln!(
             out,
-            "Nothing to roll in `{env}`: no instance group is recorded (nothing was applied there yet: `ecsops apply {env}`)."
+            "Nothing to roll in `{env}`: its state records no instance group (none was applied yet, or the environment was destroyed)."
         );
         return out;
     }
@@ -247,7 +247,7 @@ mod tests {
         plan.groups.clear();
         assert_eq!(
             super::plan(&plan),
-            "Nothing to roll in `acc`: no instance group is recorded (nothing was applied there yet: `ecsops apply acc`).\n"
+            "Nothing to roll in `acc`: its state records no instance group (none was applied yet, or the environment was destroyed).\n"
         );
     }
 

@@ -129,7 +129,8 @@ fn rolls(out: &mut String, plan: &Plan, paint: Painter) {
     }
 }
 
-/// Changes made outside ecsops since the last apply; the plan below repairs them.
+/// Changes made outside ecsops since the last apply; the plan below repairs them, or, when it
+/// changes nothing, the manifest already matches them and an apply only records them.
 fn drift(out: &mut String, plan: &Plan, paint: Painter) {
     if plan.drift.is_empty() {
         return;
@@ -137,6 +138,8 @@ fn drift(out: &mut String, plan: &Plan, paint: Painter) {
     out.push('\n');
     out.push_str(&paint.bold(if plan.destroy {
         "Changed outside ecsops since the last apply (drift):"
+    } else if !plan.has_changes() {
+        "Changed outside ecsops since the last apply (drift); the manifest matches it, so an apply only records it in the state:"
     } else {
         "Changed outside ecsops since the last apply (drift); the plan below repairs it:"
     }));

@@ -50,7 +50,9 @@ pub enum StateError {
     #[error("the document is the state of `{given}`, not of `{environment}`; nothing was written")]
     WrongEnvironment { environment: String, given: String },
     /// A write that does not move the serial forward.
-    #[error("serial {given} is not newer than the stored serial {stored} of `{environment}`")]
+    #[error(
+        "serial {given} is not newer than the stored serial {stored} of `{environment}`; nothing was written"
+    )]
     StaleSerial {
         environment: String,
         given: u64,

@@ -38,21 +38,27 @@ impl Tagged {
 
 /// Matches described resources to the recorded ones of `kinds` by their `ecsops:address` tag
 /// (this lineage only; of several, the recorded id wins): found ones are live, the others
-/// missing; ours that the state lacks are untracked.
+/// missing; ours that the state lacks are untracked. A recorded resource found by its recorded
+/// id without the tags that claim it (removed outside ecsops) is neither: planning it as
+/// missing would create a twin or replace what uses it, so the refresh stops, naming the tags
+/// that put it back.
 pub(crate) fn settle(
     own: &Ownership,
     resources: &BTreeMap<Address, ResourceState>,
     kinds: &[Kind],
     found: Vec<Tagged>,
     out: &mut Refresh,
-) {
+) -> Done<()> {
     let mut ours: BTreeMap<Address, Vec<Live>> = BTreeMap::new();
-    for t in found {
-        if let Some((address, lineage)) = owner(&t.tags)
-            && lineage == own.lineage
-            && kinds.contains(&t.live.kind)
-        {
-            ours.entry(address).or_default().push(t.live);
+    // Described resources no address of any lineage claims: (kind, id).
+    let mut unclaimed: Vec<(Kind, String)> = Vec::new();
+    for t in found.into_iter().filter(|t| kinds.contains(&t.live.kind)) {
+        match owner(&t.tags) {
+            Some((address, lineage)) if lineage == own.lineage => {
+                ours.entry(address).or_default().push(t.live);
+            }
+            Some((_, "")) | None => unclaimed.push((t.live.kind, t.live.id)),
+            Some(_) => {}
         }
     }
     for (address, r) in resources.iter().filter(|(_, r)| kinds.contains(&r.kind)) {
@@ -63,6 +69,12 @@ pub(crate) fn settle(
                 .position(|l| Some(l.id.as_str()) == r.id.as_deref());
             lives.into_iter().nth(recorded.unwrap_or(0))
         });
+        if live.is_none()
+            && let Some(id) = r.id.as_deref()
+            && unclaimed.iter().any(|(k, i)| *k == r.kind && i == id)
+        {
+            return Err(untagged(own, address, id));
+        }
         report(out, address, live);
     }
     for (address, lives) in ours {
@@ -71,6 +83,20 @@ pub(crate) fn settle(
         {
             out.untracked.insert(address, live);
         }
+    }
+    Ok(())
+}
+
+/// A recorded resource that lost its ownership tags outside ecsops.
+fn untagged(own: &Ownership, address: &Address, id: &str) -> ProviderError {
+    ProviderError::Failed {
+        address: address.clone(),
+        what: format!(
+            "`{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops, so ecsops cannot tell it is still its own; \
+             put them back (`{TAG_ECSOPS_ADDRESS}` = `{address}`, `{TAG_ECSOPS_ENVIRONMENT}` = `{}`, `{TAG_ECSOPS_LINEAGE}` = `{}`) and run again; \
+             if it is not the recorded resource (one made by hand under its name), delete or rename it",
+            own.environment, own.lineage
+        ),
     }
 }
 

@@ -233,7 +233,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             template_live(t, versions.get(id), known.get(id).map(String::as_str))
         })
         .collect();
-    settle(cx.own, resources, &[Kind::LaunchTemplate], found, out);
+    settle(cx.own, resources, &[Kind::LaunchTemplate], found, out)?;
     Ok(())
 }
 

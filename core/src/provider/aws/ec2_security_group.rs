@@ -468,7 +468,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|g| group_live(g, g.group_id().and_then(|id| recorded_by_id.get(id))))
         .collect();
-    settle(cx.own, resources, &[Kind::SecurityGroup], found, out);
+    settle(cx.own, resources, &[Kind::SecurityGroup], found, out)?;
     Ok(())
 }
 

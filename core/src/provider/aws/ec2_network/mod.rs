@@ -97,7 +97,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .into_iter()
         .filter(|k| !matches!(k, Kind::Route | Kind::RouteTableAssociation))
         .collect();
-    settle(cx.own, resources, &tagged_kinds, tagged, out);
+    settle(cx.own, resources, &tagged_kinds, tagged, out)?;
     for (address, r) in resources
         .iter()
         .filter(|(_, r)| matches!(r.kind, Kind::Route | Kind::RouteTableAssociation))
