@@ -530,6 +530,21 @@ pub fn in_terminal(env: &Env, args: &str) -> std::process::Child {
         .expect("run ecsops under `script`")
 }
 
+/// Types `keys` at the child's terminal and waits for it to end; returns its exit code and
+/// all it showed after what `rx` had already given.
+pub fn type_and_wait(
+    child: &mut std::process::Child,
+    rx: &mpsc::Receiver<String>,
+    keys: &[u8],
+) -> (Option<i32>, String) {
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(keys).expect("type");
+    stdin.flush().expect("flush");
+    let status = child.wait().expect("ecsops ends");
+    drop(stdin);
+    (status.code(), rx.iter().collect())
+}
+
 /// Reads the child's terminal output until `marker` appears; returns all that was read.
 pub fn read_until(
     child: &mut std::process::Child,
@@ -566,13 +581,8 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
     // While it waits for the answer, the lock is held.
     env.run(&["lock", ENV]).expect_code(2);
     // Ctrl-C as a terminal sends it: the line discipline turns it into SIGINT.
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"\x03").expect("type Ctrl-C");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("ecsops ends");
-    drop(stdin);
-    let shown: String = rx.iter().collect();
-    assert_eq!(status.code(), Some(1), "{shown}");
+    let (code, shown) = type_and_wait(&mut child, &rx, b"\x03");
+    assert_eq!(code, Some(1), "{shown}");
     assert!(
         shown.contains("Apply interrupted before it started; nothing was changed."),
         "{shown}"
@@ -589,15 +599,12 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
     git::init(env.dir());
     git::commit_all(env.dir(), "Protected acceptance");
     let mut child = in_terminal(&env, "apply acceptance");
-    read_until(
+    let (_, rx) = read_until(
         &mut child,
         "`acceptance` is protected. Type its name to apply",
     );
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"yes\n").expect("answer");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("ecsops ends");
-    assert_eq!(status.code(), Some(1));
+    let (code, shown) = type_and_wait(&mut child, &rx, b"yes\n");
+    assert_eq!(code, Some(1), "{shown}");
     env.assert_unlocked();
     assert_eq!(env.vpcs().await.len(), 0);
 }

@@ -3,12 +3,11 @@
 //! that starts afresh (lost, replaced) numbered above every tag, so its applies are tagged and
 //! a serial names one revision; and the JSON document, versioned like every other report.
 
-use std::io::Write as _;
 use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::gitops::{in_terminal, read_until, tagged};
+use crate::gitops::{in_terminal, read_until, tagged, type_and_wait};
 use crate::support::env::{ENV, Env};
 use crate::support::git::{self, Fetched};
 use crate::support::{Output, Workspace};
@@ -302,13 +301,8 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
             i64::try_from(now).expect("seconds"),
         );
     }
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"yes\n").expect("answer");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("ecsops ends");
-    drop(stdin);
-    let shown: String = rx.iter().collect();
-    assert_eq!(status.code(), Some(0), "{shown}");
+    let (code, shown) = type_and_wait(&mut child, &rx, b"yes\n");
+    assert_eq!(code, Some(0), "{shown}");
     let state = env.state();
     let at = state["serial"].as_u64().expect("serial");
     assert!((before + 1..=before + 5).contains(&at), "{shown}");

@@ -19,6 +19,17 @@ impl Env {
         );
     }
 
+    /// Protects the environment, commits it on `main` and pushes that to a new bare repository
+    /// (`infra.git` in the returned directory), which `main` tracks as `origin/main`.
+    fn published(&self) -> tempfile::TempDir {
+        self.protect();
+        git::init(self.dir());
+        git::commit_all(self.dir(), "Acceptance environment");
+        let remote = tempfile::tempdir().expect("temp dir");
+        git::publish(self.dir(), &remote.path().join("infra.git"));
+        remote
+    }
+
     /// Runs `args`, which must be refused before anything changed, with `expected` in the
     /// error and `help` in its help line.
     fn refused(&self, args: &[&str], expected: &str, help: &str) {
@@ -35,12 +46,8 @@ const APPLY: [&str; 3] = ["apply", ENV, "--auto-approve"];
 #[tokio::test]
 async fn a_protected_environment_applies_only_what_the_shared_repository_holds() {
     let env = Env::new().await;
-    env.protect();
-    git::init(env.dir());
-    git::commit_all(env.dir(), "Acceptance environment");
-    let shared = tempfile::tempdir().expect("temp dir");
-    let shared = shared.path().join("infra.git");
-    git::publish(env.dir(), &shared);
+    let remote = env.published();
+    let shared = remote.path().join("infra.git");
 
     // Committed on `main`, not pushed: nobody else can see what would run.
     env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
@@ -159,12 +166,8 @@ async fn a_protected_environment_is_not_applied_from_a_revision_older_than_the_l
 #[tokio::test]
 async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() {
     let env = Env::new().await;
-    env.protect();
-    git::init(env.dir());
-    git::commit_all(env.dir(), "Acceptance environment");
-    let shared = tempfile::tempdir().expect("temp dir");
-    let shared = shared.path().join("infra.git");
-    git::publish(env.dir(), &shared);
+    let remote = env.published();
+    let shared = remote.path().join("infra.git");
 
     // A colleague raises the capacity, pushes and applies from their clone, with the same
     // state. This clone has not fetched since: its `origin/main` is as old as its `main`.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ecsops_core::provider::aws::sdk::{autoscaling, ecs};
 
-use crate::gitops::{in_terminal, read_until};
+use crate::gitops::{in_terminal, read_until, type_and_wait};
 use crate::recommended_ami::ssm_publishes;
 use crate::support::agent::{Agent, container_instances, running};
 use crate::support::env::{ENV, Env};
@@ -557,8 +557,6 @@ async fn daemon_tasks_do_not_hold_the_drain() {
 
 #[tokio::test]
 async fn a_protected_environment_is_rolled_only_once_its_name_is_typed() {
-    use std::io::Write as _;
-
     let env = Env::new().await;
     env.edit(
         "acceptance.toml",
@@ -571,13 +569,8 @@ async fn a_protected_environment_is_rolled_only_once_its_name_is_typed() {
         &mut child,
         "`acceptance` is protected. Type its name to replace these instances: ",
     );
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"yes\n").expect("answer");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("ecsops ends");
-    drop(stdin);
-    let shown: String = rx.iter().collect();
-    assert_eq!(status.code(), Some(1), "{shown}");
+    let (code, shown) = type_and_wait(&mut child, &rx, b"yes\n");
+    assert_eq!(code, Some(1), "{shown}");
     assert!(
         shown.contains("Roll cancelled: only `acceptance` confirms; nothing was changed."),
         "{shown}"
