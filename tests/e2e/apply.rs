@@ -13,6 +13,17 @@ use crate::support::Output;
 use crate::support::env::{ENV, Env, env_filter};
 
 impl Env {
+    /// Sets the instance group's max size outside ecsops, as someone in the console would.
+    async fn max_size_outside(&self, max: i32) {
+        autoscaling::Client::new(&self.config)
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("acceptance-default-default")
+            .max_size(max)
+            .send()
+            .await
+            .expect("update group");
+    }
+
     fn apply(&self) -> Output {
         let out = self.run(&["apply", ENV, "--auto-approve"]);
         out.expect_code(0);
@@ -515,13 +526,7 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
     let env = Env::new().await;
     env.apply();
     // Outside ecsops: the group's max size changed and a private default route deleted.
-    let asc = autoscaling::Client::new(&env.config);
-    asc.update_auto_scaling_group()
-        .auto_scaling_group_name("acceptance-default-default")
-        .max_size(9)
-        .send()
-        .await
-        .expect("update group");
+    env.max_size_outside(9).await;
     let table = env.id("route_table.private[eu-west-1b]");
     env.ec2()
         .delete_route()
@@ -564,7 +569,7 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
 
     env.apply();
     no_changes(&env);
-    let group = asc
+    let group = autoscaling::Client::new(&env.config)
         .describe_auto_scaling_groups()
         .auto_scaling_group_names("acceptance-default-default")
         .send()
@@ -594,13 +599,7 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
 async fn drift_the_manifest_takes_up_is_recorded_by_one_apply_then_gone() {
     let env = Env::new().await;
     env.apply();
-    autoscaling::Client::new(&env.config)
-        .update_auto_scaling_group()
-        .auto_scaling_group_name("acceptance-default-default")
-        .max_size(9)
-        .send()
-        .await
-        .expect("update group");
+    env.max_size_outside(9).await;
     env.edit("base.toml", "max_size = 4", "max_size = 9");
 
     let (code, out) = env.diff_code();
@@ -1887,13 +1886,7 @@ async fn apply_offline_plans_against_the_record_and_a_held_lock_is_waited_for() 
     let env = Env::new().await;
     env.apply();
     // A change made outside ecsops: an offline apply does not read it, so it has nothing to do.
-    autoscaling::Client::new(&env.config)
-        .update_auto_scaling_group()
-        .auto_scaling_group_name("acceptance-default-default")
-        .max_size(9)
-        .send()
-        .await
-        .expect("update group");
+    env.max_size_outside(9).await;
     let out = env.run(&["apply", ENV, "--auto-approve", "--offline"]);
     out.expect_code(0);
     out.expect_in_stdout("No changes.");
