@@ -28,7 +28,7 @@ use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOpti
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
+use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_positive};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -91,7 +91,7 @@ pub struct ApplyFlags {
     /// How long to wait for the rollouts of the services and system containers the apply
     /// created or changed, such as `20s` or `10m`; a rollout still going then fails the apply
     /// (exit 3, no tag).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_positive)]
     wait_timeout: Duration,
     /// Do not wait for rollouts; old task definition revisions are then kept, not retired
     /// (nothing says the services moved off them).

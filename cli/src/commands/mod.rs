@@ -46,16 +46,22 @@ pub struct FormatArg {
 /// set less through `ECSOPS_POLL_INTERVAL` (`200ms`).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct PollInterval {
-    #[arg(long = "poll-interval", hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    #[arg(long = "poll-interval", hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_positive)]
     pub every: Duration,
 }
 
-fn parse_interval(s: &str) -> Result<Duration, String> {
+/// [`parse_duration`] for what cannot be zero: an interval, or a wait's timeout (a wait of
+/// nothing would fail every wait at once).
+pub fn parse_positive(s: &str) -> Result<Duration, String> {
     match parse_duration(s)? {
-        Duration::ZERO => Err(format!("`{s}`: the interval must be longer than zero")),
+        Duration::ZERO => Err(format!("`{s}`: must be longer than zero")),
         every => Ok(every),
     }
 }
+
+/// The longest duration an option takes: beyond it a number is a typo, and a wait shown as
+/// "up to 8639999999913600s" helps nobody.
+const LONGEST: Duration = Duration::from_hours(366 * 24);
 
 /// A duration such as `30s`, `5m`, `1h` or `2d` (a bare number is seconds), for the options that
 /// take one.
@@ -79,7 +85,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     n.checked_mul(seconds)
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{s}` is too long"))
+        .filter(|d| *d <= LONGEST)
+        .ok_or_else(|| format!("`{s}` is too long (at most `366d`)"))
 }
 
 /// `--fix-bucket`, only on the commands that use the state.
@@ -174,8 +181,19 @@ mod tests {
         );
         assert_eq!(
             parse_duration("99999999999999999d"),
-            Err("`99999999999999999d` is too long".to_owned()),
+            Err("`99999999999999999d` is too long (at most `366d`)".to_owned()),
             "no overflow"
         );
+        assert_eq!(
+            parse_duration("100000d"),
+            Err("`100000d` is too long (at most `366d`)".to_owned())
+        );
+        assert_eq!(parse_duration("366d"), Ok(Duration::from_hours(366 * 24)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(
+            parse_positive("0s"),
+            Err("`0s`: must be longer than zero".to_owned())
+        );
+        assert_eq!(parse_positive("1s"), Ok(Duration::from_secs(1)));
     }
 }

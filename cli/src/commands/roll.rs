@@ -14,7 +14,7 @@ use ecsops_core::state::LockInfo;
 
 use super::apply::{ask, interrupted};
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
+use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_positive};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 
@@ -37,7 +37,7 @@ pub struct RollArgs {
     auto_approve: bool,
     /// How long each wait may take (a new instance to be ACTIVE, an old one to drain), such
     /// as `10m`.
-    #[arg(long, value_name = "DURATION", env = "ECSOPS_ROLL_WAIT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "ECSOPS_ROLL_WAIT_TIMEOUT", default_value = "10m", value_parser = parse_positive)]
     wait_timeout: Duration,
     #[command(flatten)]
     poll: PollInterval,
