@@ -417,7 +417,8 @@ impl Locked<'_> {
                     self.provenance.as_ref(),
                     stored,
                 )?;
-            } else if let Some(w) = stale_warning(self.ws, self.environment, &self.desired, stored)
+            } else if let Some(w) =
+                stale_warning(self.repo, self.environment, &self.desired, stored)
             {
                 warnings.push(w);
             }

@@ -212,7 +212,8 @@ pub async fn diff(
     };
     let target = super::state::target(ws, environment, options.state_url.as_deref()).await?;
     let state = target.backend.read().await?.map(|s| s.state);
-    let stale = stale_warning(ws, environment, &desired, state.as_ref());
+    let repo = Repo::discover(ws.root()).ok().flatten();
+    let stale = stale_warning(repo.as_ref(), environment, &desired, state.as_ref());
     let refresh = state
         .as_ref()
         .filter(|s| !options.offline && !s.resources.is_empty());
@@ -289,17 +290,17 @@ pub(crate) fn provenance(
 /// applied); for another, the revision last applied when HEAD lacks some of it (a colleague's
 /// branch or a merge this clone has not pulled).
 pub(crate) fn stale_warning(
-    ws: &Workspace,
+    repo: Option<&Repo>,
     environment: &str,
     desired: &Desired,
     state: Option<&State>,
 ) -> Option<Diagnostic> {
     let env = &desired.manifest.environment;
-    let repo = Repo::discover(ws.root()).ok().flatten()?;
+    let repo = repo?;
     let last = state.and_then(|s| s.revision.as_ref());
     if env.protected {
         let applied = last.map(|r| (r.commit.as_str(), r.tag.as_deref()));
-        let refusal = guard::stale(&repo, environment, env.release_branch(), applied)?;
+        let refusal = guard::stale(repo, environment, env.release_branch(), applied)?;
         return Some(
             Diagnostic::warning(
                 "stale-head",
@@ -310,7 +311,7 @@ pub(crate) fn stale_warning(
     }
     let last = last?;
     let head = repo.head().ok()?;
-    let lacking = guard::lacking(&repo, &head.commit, &last.commit)?;
+    let lacking = guard::lacking(repo, &head.commit, &last.commit)?;
     let tag = last
         .tag
         .as_ref()
