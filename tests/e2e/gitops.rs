@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::support::env::{ENV, Env};
 use crate::support::git;
-use crate::support::{Output, Workspace};
+use crate::support::{Output, Workspace, edit_manifest};
 
 const GROUP: &str = "acceptance-default-default";
 
@@ -615,12 +615,7 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     let ws = Workspace::example();
     git::init(ws.path());
     git::commit_all(ws.path(), "Environments");
-    let edit = |from: &str, to: &str| {
-        let path = ws.path().join("environments/base.toml");
-        let text = std::fs::read_to_string(&path).expect("base.toml");
-        assert!(text.contains(from), "no `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write base.toml");
-    };
+    let edit = |from: &str, to: &str| edit_manifest(ws.path(), "base.toml", from, to);
     edit("desired_capacity = 2", "desired_capacity = 3");
     git::commit_all(ws.path(), "Raise acceptance capacity");
 

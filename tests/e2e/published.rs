@@ -7,7 +7,7 @@
 //! (git2, a bare one standing in for the shared remote, a colleague's clone) and moto.
 
 use crate::support::env::{ENV, Env};
-use crate::support::{Workspace, git};
+use crate::support::{Workspace, edit_manifest, git};
 
 impl Env {
     /// Marks the example environment protected (uncommitted).
@@ -65,13 +65,12 @@ async fn a_protected_environment_applies_only_what_the_shared_repository_holds()
     // A colleague pushes; once fetched, this clone is behind.
     let colleague = tempfile::tempdir().expect("temp dir");
     git::push_from_clone(&shared, colleague.path(), "Raise capacity to 4", |dir| {
-        let base = dir.join("environments/base.toml");
-        let text = std::fs::read_to_string(&base).expect("base.toml");
-        std::fs::write(
-            base,
-            text.replacen("desired_capacity = 3", "desired_capacity = 4", 1),
-        )
-        .expect("write base.toml");
+        edit_manifest(
+            dir,
+            "base.toml",
+            "desired_capacity = 3",
+            "desired_capacity = 4",
+        );
     });
     git::fetch(env.dir());
     env.refused(
@@ -175,13 +174,12 @@ async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() 
     std::fs::remove_dir(colleague.path().join("environments"))
         .expect("an empty directory to clone into");
     let applied = git::push_from_clone(&shared, colleague.path(), "Raise capacity", |dir| {
-        let base = dir.join("environments/base.toml");
-        let text = std::fs::read_to_string(&base).expect("base.toml");
-        std::fs::write(
-            base,
-            text.replacen("desired_capacity = 2", "desired_capacity = 3", 1),
-        )
-        .expect("write base.toml");
+        edit_manifest(
+            dir,
+            "base.toml",
+            "desired_capacity = 2",
+            "desired_capacity = 3",
+        );
     });
     let mut shared_state = env.moto.server.env();
     shared_state.push((

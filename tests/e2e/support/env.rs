@@ -62,10 +62,7 @@ impl Env {
 
     /// Replaces the first `from` in `environments/<file>` with `to`.
     pub fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir().join("environments").join(file);
-        let text = std::fs::read_to_string(&path).expect("manifest");
-        assert!(text.contains(from), "{file} has no `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+        super::edit_manifest(self.dir(), file, from, to);
     }
 
     /// The local state document of the environment.

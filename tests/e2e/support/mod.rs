@@ -41,6 +41,14 @@ pub fn python_tool(name: &str, bin: &str) -> PathBuf {
 }
 
 /// A throwaway workspace directory with an `environments/` folder.
+/// Replaces the first `from` in `environments/<file>` of the workspace at `dir` with `to`.
+pub fn edit_manifest(dir: &Path, file: &str, from: &str, to: &str) {
+    let path = dir.join("environments").join(file);
+    let text = std::fs::read_to_string(&path).expect("manifest");
+    assert!(text.contains(from), "{file} has no `{from}`");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+}
+
 pub struct Workspace {
     dir: tempfile::TempDir,
     home: tempfile::TempDir,
