@@ -238,7 +238,7 @@ async fn events_follow_prints_a_new_event_once() {
         .ws
         .command(&["events", ENV, "--follow", "--format", "json"], &env)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start events --follow");
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -265,7 +265,12 @@ async fn events_follow_prints_a_new_event_once() {
     // A few more polls, which must print nothing again.
     std::thread::sleep(Duration::from_secs(3));
     child.kill().expect("kill");
-    child.wait().expect("wait");
+    let stderr = child.wait_with_output().expect("wait").stderr;
+    assert_eq!(
+        String::from_utf8_lossy(&stderr),
+        "Following `acceptance`: new events every 1s, until Ctrl-C.\n",
+        "what says it is waiting"
+    );
     reader.join().expect("reader");
     let lines = lines.lock().expect("lines");
     let parsed: Vec<Value> = lines

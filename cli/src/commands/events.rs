@@ -59,6 +59,8 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Success);
     }
     if let Some(interval) = interval {
+        // Until the first event comes, this line is all that says the command is working.
+        anstream::eprintln!("Following `{env}`: new events every {interval:?}, until Ctrl-C.");
         return follow(&reader, args.format.format, interval).await;
     }
     let entries = reader.read().await?;

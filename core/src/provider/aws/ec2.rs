@@ -87,6 +87,49 @@ pub(crate) fn settle(
     Ok(())
 }
 
+/// Stops the refresh at a recorded resource of `kind` that the environment's describe did not
+/// return (`seen`) but that still exists, read by id (`id_filter`, such as `vpc-id`; `None`
+/// reads them all): it lost its `ecsops:environment` tag outside ecsops, and must not read as
+/// deleted (a plan would create its twin). No request when every recorded one was seen, so a
+/// refresh without drift costs nothing more.
+pub(crate) async fn refuse_unseen<T>(
+    cx: Cx<'_>,
+    resources: &BTreeMap<Address, ResourceState>,
+    kind: Kind,
+    seen: &[Tagged],
+    describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Done<Vec<T>>,
+    id_filter: Option<&str>,
+    id: impl Fn(&T) -> Option<&str>,
+) -> Done<()> {
+    let unseen: BTreeMap<&str, &Address> = resources
+        .iter()
+        .filter(|(_, r)| r.kind == kind)
+        .filter_map(|(address, r)| Some((r.id.as_deref()?, address)))
+        .filter(|(id, _)| !seen.iter().any(|t| t.live.kind == kind && t.live.id == *id))
+        .collect();
+    if unseen.is_empty() {
+        return Ok(());
+    }
+    let filters = id_filter
+        .map(|name| {
+            Filter::builder()
+                .name(name)
+                .set_values(Some(unseen.keys().map(|id| (*id).to_owned()).collect()))
+                .build()
+        })
+        .into_iter()
+        .collect();
+    let found = describe(cx, &Address::new(kind.as_str()), filters).await?;
+    match found
+        .iter()
+        .filter_map(id)
+        .find_map(|i| unseen.get_key_value(i))
+    {
+        Some((id, address)) => Err(untagged(cx.own, address, id)),
+        None => Ok(()),
+    }
+}
+
 /// A recorded resource that lost its ownership tags outside ecsops.
 fn untagged(own: &Ownership, address: &Address, id: &str) -> ProviderError {
     ProviderError::Failed {

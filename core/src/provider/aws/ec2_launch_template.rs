@@ -29,7 +29,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, describe_by_filters, environment_filter, settle, sync_ec2_tags, tag_map,
+    Tagged, describe_by_filters, environment_filter, refuse_unseen, settle, sync_ec2_tags, tag_map,
     tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
@@ -226,13 +226,25 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .into_iter()
         .map(|(id, t)| (id, t.image))
         .collect();
-    let found = templates
+    let found: Vec<Tagged> = templates
         .iter()
         .filter_map(|t| {
             let id = t.launch_template_id()?;
             template_live(t, versions.get(id), known.get(id).map(String::as_str))
         })
         .collect();
+    // No filter reads templates by id (the `LaunchTemplateIds` parameter fails on a deleted
+    // one): the account's templates are read instead.
+    refuse_unseen(
+        cx,
+        resources,
+        Kind::LaunchTemplate,
+        &found,
+        describe_launch_templates,
+        None,
+        LaunchTemplate::launch_template_id,
+    )
+    .await?;
     settle(cx.own, resources, &[Kind::LaunchTemplate], found, out)?;
     Ok(())
 }

@@ -24,8 +24,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs, settle,
-    update_tags,
+    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs,
+    refuse_unseen, settle, update_tags,
 };
 use super::live::{all, report};
 use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
@@ -92,6 +92,50 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .chain(addresses.iter().filter_map(nat::elastic_ip_live))
         .chain(nat_gateways.iter().filter_map(nat::nat_gateway_live))
         .collect();
+    // A recorded resource the describes did not return may have lost its environment tag:
+    // read by id, the kinds at once (each item type its own, hence the macro).
+    let seen = tagged.as_slice();
+    macro_rules! unseen {
+        ($kind:ident, $describe:ident, $filter:literal, $id:path) => {
+            refuse_unseen(
+                cx,
+                resources,
+                Kind::$kind,
+                seen,
+                $describe,
+                Some($filter),
+                $id,
+            )
+        };
+    }
+    tokio::try_join!(
+        unseen!(Vpc, describe_vpcs, "vpc-id", Vpc::vpc_id),
+        unseen!(
+            InternetGateway,
+            describe_internet_gateways,
+            "internet-gateway-id",
+            InternetGateway::internet_gateway_id
+        ),
+        unseen!(Subnet, describe_subnets, "subnet-id", Subnet::subnet_id),
+        unseen!(
+            RouteTable,
+            describe_route_tables,
+            "route-table-id",
+            RouteTable::route_table_id
+        ),
+        unseen!(
+            ElasticIp,
+            describe_addresses,
+            "allocation-id",
+            ElasticIp::allocation_id
+        ),
+        unseen!(
+            NatGateway,
+            describe_nat_gateways,
+            "nat-gateway-id",
+            NatGateway::nat_gateway_id
+        ),
+    )?;
 
     let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
         .into_iter()
