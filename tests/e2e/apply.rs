@@ -680,13 +680,13 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
             "{}",
             out.stdout
         );
-        // The first read to find one stops the refresh: either names its resource.
+        // The refresh reads every family, then stops naming both.
         let named = [
             ("ecs_cluster", "acceptance-default"),
             ("internet_gateway", gateway.as_str()),
         ]
         .iter()
-        .any(|(address, id)| {
+        .all(|(address, id)| {
             out.stderr.contains(&format!(
                 "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
             )) && out.stderr.contains(&format!(
@@ -705,52 +705,56 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
     env.assert_unlocked();
 }
 
-/// Every `ecsops:` tag removed from an EC2 resource, the environment's included: the refresh's
-/// describes (filtered by that tag) no longer return it, yet it is the recorded resource, not
-/// one deleted outside ecsops. Each EC2 family reads such a resource by its recorded id and
-/// stops; with the tags back, the plan is empty again.
+/// Every `ecsops:` tag removed from EC2 resources of each family, the environment's included
+/// (a tag clean-up): the refresh's describes (filtered by that tag) no longer return them, yet
+/// they are the recorded resources, not ones deleted outside ecsops. Each is read by its
+/// recorded id, and one run names them all; with the tags back, the plan is empty again.
 #[tokio::test]
 async fn ec2_resources_stripped_of_every_ecsops_tag_are_found_by_their_recorded_ids() {
     let env = Env::new().await;
     env.apply();
     let lineage = env.state()["lineage"].as_str().expect("lineage").to_owned();
     let keys = ["ecsops:address", "ecsops:environment", "ecsops:lineage"];
-    for address in [
+    let stripped = [
         "vpc",
         "subnet.private[eu-west-1a]",
         "elastic_ip.nat[eu-west-1a]",
         "security_group.instances",
         "launch_template[default]",
-    ] {
-        let id = env.id(address);
-        let mut strip = env.ec2().delete_tags().resources(&id);
+    ]
+    .map(|address| (address, env.id(address)));
+    for (_, id) in &stripped {
+        let mut strip = env.ec2().delete_tags().resources(id);
         for key in keys {
             strip = strip.tags(ec2::types::Tag::builder().key(key).build());
         }
         strip.send().await.expect("untag");
+    }
 
-        let out = env.run(&["diff", ENV]);
+    for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
+        let out = env.run(args);
         out.expect_code(1);
-        assert!(
-            out.stderr.contains(&format!(
-                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
-            )),
-            "{address}: {}",
-            out.stderr
-        );
-        assert!(
-            !out.stdout.contains("to create"),
-            "{address}: {}",
-            out.stdout
-        );
+        for (address, id) in &stripped {
+            assert!(
+                out.stderr.contains(&format!(
+                    "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
+                )),
+                "{address}: {}",
+                out.stderr
+            );
+        }
+        assert!(!out.stdout.contains("to create"), "{}", out.stdout);
+    }
 
-        let mut restore = env.ec2().create_tags().resources(&id);
+    for (address, id) in &stripped {
+        let mut restore = env.ec2().create_tags().resources(id);
         for (key, value) in keys.into_iter().zip([address, ENV, &lineage]) {
             restore = restore.tags(ec2::types::Tag::builder().key(key).value(value).build());
         }
         restore.send().await.expect("tag again");
     }
     env.run(&["diff", ENV]).expect_code(0);
+    env.assert_unlocked();
 }
 
 async fn count(env: &Env) -> (usize, usize, usize) {

@@ -277,6 +277,10 @@ pub struct Refresh {
     /// Instance groups carrying roll tags: `ecsops roll` owns their capacity until it finishes,
     /// and their live desired capacity and max size read as the tags record them.
     pub rolls: BTreeMap<Address, crate::roll::Recorded>,
+    /// Recorded resources found by their recorded ids without the tags that claim them
+    /// (removed outside ecsops), with those ids: neither live nor missing, they stop the
+    /// refresh ([`ProviderError::Untagged`]), all named at once.
+    pub untagged: BTreeMap<Address, String>,
 }
 
 impl Refresh {
@@ -287,6 +291,7 @@ impl Refresh {
         self.unsupported.extend(other.unsupported);
         self.untracked.extend(other.untracked);
         self.rolls.extend(other.rolls);
+        self.untagged.extend(other.untagged);
     }
 
     /// The recorded resources with live values in place of the applied ones and the missing
@@ -380,6 +385,14 @@ pub enum ProviderError {
         id: String,
         environment: String,
     },
+    /// Recorded resources (address, id) whose ownership tags were removed outside ecsops: a
+    /// line each, with the tags that put it back.
+    #[error("{}", untagged_text(.resources, .environment, .lineage))]
+    Untagged {
+        resources: BTreeMap<Address, String>,
+        environment: String,
+        lineage: String,
+    },
     #[error(
         "`{address}`: several resources carry this address's tags ({}); delete the extra ones", ids.join(", ")
     )]
@@ -390,6 +403,24 @@ pub enum ProviderError {
         operation: &'static str,
         field: &'static str,
     },
+}
+
+fn untagged_text(
+    resources: &BTreeMap<Address, String>,
+    environment: &str,
+    lineage: &str,
+) -> String {
+    let lines: Vec<String> = resources
+        .iter()
+        .map(|(address, id)| {
+            format!(
+                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops, so ecsops cannot tell it is still its own; \
+                 put them back (`{TAG_ECSOPS_ADDRESS}` = `{address}`, `{TAG_ECSOPS_ENVIRONMENT}` = `{environment}`, `{TAG_ECSOPS_LINEAGE}` = `{lineage}`) and run again; \
+                 if it is not the recorded resource (one made by hand under its name), delete or rename it"
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 impl ProviderError {

@@ -301,7 +301,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|g| group_live(g, g.auto_scaling_group_name().and_then(|n| recorded.get(n))))
         .collect();
-    settle(cx.own, resources, &[Kind::AutoscalingGroup], found, out)?;
+    settle(cx.own, resources, &[Kind::AutoscalingGroup], found, out);
     for g in &groups {
         let address = resources.iter().find(|(_, r)| {
             r.kind == Kind::AutoscalingGroup && r.id.as_deref() == g.auto_scaling_group_name()

@@ -39,16 +39,16 @@ impl Tagged {
 /// Matches described resources to the recorded ones of `kinds` by their `ecsops:address` tag
 /// (this lineage only; of several, the recorded id wins): found ones are live, the others
 /// missing; ours that the state lacks are untracked. A recorded resource found by its recorded
-/// id without the tags that claim it (removed outside ecsops) is neither: planning it as
-/// missing would create a twin or replace what uses it, so the refresh stops, naming the tags
-/// that put it back.
+/// id without the tags that claim it (removed outside ecsops), here or by [`strays`], is
+/// neither: planning it as missing would create a twin or replace what uses it, so it is
+/// untagged, which stops the refresh.
 pub(crate) fn settle(
     own: &Ownership,
     resources: &BTreeMap<Address, ResourceState>,
     kinds: &[Kind],
     found: Vec<Tagged>,
     out: &mut Refresh,
-) -> Done<()> {
+) {
     let mut ours: BTreeMap<Address, Vec<Live>> = BTreeMap::new();
     // Described resources no address of any lineage claims: (kind, id).
     let mut unclaimed: Vec<(Kind, String)> = Vec::new();
@@ -62,6 +62,9 @@ pub(crate) fn settle(
         }
     }
     for (address, r) in resources.iter().filter(|(_, r)| kinds.contains(&r.kind)) {
+        if out.untagged.contains_key(address) {
+            continue;
+        }
         let live = ours.remove(address).and_then(|mut lives| {
             lives.retain(|l| l.kind == r.kind);
             let recorded = lives
@@ -73,7 +76,8 @@ pub(crate) fn settle(
             && let Some(id) = r.id.as_deref()
             && unclaimed.iter().any(|(k, i)| *k == r.kind && i == id)
         {
-            return Err(untagged(own, address, id));
+            out.untagged.insert(address.clone(), id.to_owned());
+            continue;
         }
         report(out, address, live);
     }
@@ -84,15 +88,14 @@ pub(crate) fn settle(
             out.untracked.insert(address, live);
         }
     }
-    Ok(())
 }
 
-/// Stops the refresh at a recorded resource of `kind` that the environment's describe did not
-/// return (`seen`) but that still exists, read by id (`id_filter`, such as `vpc-id`; `None`
-/// reads them all): it lost its `ecsops:environment` tag outside ecsops, and must not read as
-/// deleted (a plan would create its twin). No request when every recorded one was seen, so a
-/// refresh without drift costs nothing more.
-pub(crate) async fn refuse_unseen<T>(
+/// The recorded resources of `kind` that the environment's describe did not return (`seen`)
+/// but that still exist, read by id (`id_filter`, such as `vpc-id`; `None` reads them all),
+/// with their ids: they lost their `ecsops:environment` tag outside ecsops, and are untagged,
+/// not deleted (a plan would create their twins). No request when every recorded one was
+/// seen, so a refresh without drift costs nothing more.
+pub(crate) async fn strays<T>(
     cx: Cx<'_>,
     resources: &BTreeMap<Address, ResourceState>,
     kind: Kind,
@@ -100,7 +103,7 @@ pub(crate) async fn refuse_unseen<T>(
     describe: impl AsyncFnOnce(Cx<'_>, &Address, Vec<Filter>) -> Done<Vec<T>>,
     id_filter: Option<&str>,
     id: impl Fn(&T) -> Option<&str>,
-) -> Done<()> {
+) -> Done<Vec<(Address, String)>> {
     let unseen: BTreeMap<&str, &Address> = resources
         .iter()
         .filter(|(_, r)| r.kind == kind)
@@ -108,7 +111,7 @@ pub(crate) async fn refuse_unseen<T>(
         .filter(|(id, _)| !seen.iter().any(|t| t.live.kind == kind && t.live.id == *id))
         .collect();
     if unseen.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let filters = id_filter
         .map(|name| {
@@ -120,27 +123,12 @@ pub(crate) async fn refuse_unseen<T>(
         .into_iter()
         .collect();
     let found = describe(cx, &Address::new(kind.as_str()), filters).await?;
-    match found
+    Ok(found
         .iter()
         .filter_map(id)
-        .find_map(|i| unseen.get_key_value(i))
-    {
-        Some((id, address)) => Err(untagged(cx.own, address, id)),
-        None => Ok(()),
-    }
-}
-
-/// A recorded resource that lost its ownership tags outside ecsops.
-fn untagged(own: &Ownership, address: &Address, id: &str) -> ProviderError {
-    ProviderError::Failed {
-        address: address.clone(),
-        what: format!(
-            "`{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops, so ecsops cannot tell it is still its own; \
-             put them back (`{TAG_ECSOPS_ADDRESS}` = `{address}`, `{TAG_ECSOPS_ENVIRONMENT}` = `{}`, `{TAG_ECSOPS_LINEAGE}` = `{}`) and run again; \
-             if it is not the recorded resource (one made by hand under its name), delete or rename it",
-            own.environment, own.lineage
-        ),
-    }
+        .filter_map(|i| unseen.get_key_value(i))
+        .map(|(id, address)| ((*address).clone(), (*id).to_owned()))
+        .collect())
 }
 
 pub(crate) fn tag_specification(

@@ -29,7 +29,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, describe_by_filters, environment_filter, refuse_unseen, settle, sync_ec2_tags, tag_map,
+    Tagged, describe_by_filters, environment_filter, settle, strays, sync_ec2_tags, tag_map,
     tag_specification, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
@@ -235,7 +235,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .collect();
     // No filter reads templates by id (the `LaunchTemplateIds` parameter fails on a deleted
     // one): the account's templates are read instead.
-    refuse_unseen(
+    let strays = strays(
         cx,
         resources,
         Kind::LaunchTemplate,
@@ -245,7 +245,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         LaunchTemplate::launch_template_id,
     )
     .await?;
-    settle(cx.own, resources, &[Kind::LaunchTemplate], found, out)?;
+    out.untagged.extend(strays);
+    settle(cx.own, resources, &[Kind::LaunchTemplate], found, out);
     Ok(())
 }
 

@@ -14,8 +14,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, refuse_unseen,
-    remove_held, retag, settle, tag_map, tag_specification, visible,
+    Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, remove_held,
+    retag, settle, strays, tag_map, tag_specification, visible,
 };
 use super::live::{decodable_by_id, missing};
 use super::once::send_once;
@@ -468,7 +468,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|g| group_live(g, g.group_id().and_then(|id| recorded_by_id.get(id))))
         .collect();
-    refuse_unseen(
+    let strays = strays(
         cx,
         resources,
         Kind::SecurityGroup,
@@ -478,7 +478,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         SecurityGroup::group_id,
     )
     .await?;
-    settle(cx.own, resources, &[Kind::SecurityGroup], found, out)?;
+    out.untagged.extend(strays);
+    settle(cx.own, resources, &[Kind::SecurityGroup], found, out);
     Ok(())
 }
 

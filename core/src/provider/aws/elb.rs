@@ -212,7 +212,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     let kinds = [Kind::ClassicLoadBalancer];
     let by_name: BTreeMap<&str, attrs::ClassicLoadBalancer> = recorded_by_id(resources)?;
     if by_name.is_empty() {
-        settle(cx.own, resources, &kinds, Vec::new(), out)?;
+        settle(cx.own, resources, &kinds, Vec::new(), out);
         return Ok(());
     }
     let at = Address::new(Kind::ClassicLoadBalancer.as_str());
@@ -247,7 +247,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             )
         })
         .collect();
-    settle(cx.own, resources, &kinds, found, out)?;
+    settle(cx.own, resources, &kinds, found, out);
     Ok(())
 }
 

@@ -570,6 +570,13 @@ impl Provider for AwsProvider {
         for part in joined(reads, "refresh").await? {
             out.absorb(part);
         }
+        if !out.untagged.is_empty() {
+            return Err(ProviderError::Untagged {
+                resources: out.untagged,
+                environment: self.ownership.environment.clone(),
+                lineage: self.ownership.lineage.clone(),
+            });
+        }
         Ok(out)
     }
 }

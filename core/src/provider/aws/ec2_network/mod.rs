@@ -24,8 +24,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2::{
-    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs,
-    refuse_unseen, settle, update_tags,
+    Tagged, adoptable, describe_by_filters, environment_filter, find_adoptable, id_outputs, settle,
+    strays, update_tags,
 };
 use super::live::{all, report};
 use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
@@ -97,7 +97,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     let seen = tagged.as_slice();
     macro_rules! unseen {
         ($kind:ident, $describe:ident, $filter:literal, $id:path) => {
-            refuse_unseen(
+            strays(
                 cx,
                 resources,
                 Kind::$kind,
@@ -108,7 +108,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             )
         };
     }
-    tokio::try_join!(
+    let by_id = tokio::try_join!(
         unseen!(Vpc, describe_vpcs, "vpc-id", Vpc::vpc_id),
         unseen!(
             InternetGateway,
@@ -136,12 +136,24 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             NatGateway::nat_gateway_id
         ),
     )?;
+    let (in_vpcs, in_gateways, in_subnets, in_tables, in_addresses, in_nats) = by_id;
+    out.untagged.extend(
+        [
+            in_vpcs,
+            in_gateways,
+            in_subnets,
+            in_tables,
+            in_addresses,
+            in_nats,
+        ]
+        .concat(),
+    );
 
     let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
         .into_iter()
         .filter(|k| !matches!(k, Kind::Route | Kind::RouteTableAssociation))
         .collect();
-    settle(cx.own, resources, &tagged_kinds, tagged, out)?;
+    settle(cx.own, resources, &tagged_kinds, tagged, out);
     for (address, r) in resources
         .iter()
         .filter(|(_, r)| matches!(r.kind, Kind::Route | Kind::RouteTableAssociation))

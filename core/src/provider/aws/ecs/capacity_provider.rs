@@ -286,6 +286,6 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|p| provider_live(p, p.name().and_then(|n| recorded.get(n))))
         .collect();
-    settle(cx.own, resources, &[Kind::CapacityProvider], found, out)?;
+    settle(cx.own, resources, &[Kind::CapacityProvider], found, out);
     Ok(())
 }

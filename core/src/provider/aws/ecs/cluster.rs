@@ -172,7 +172,7 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|c| cluster_live(c, c.cluster_name().and_then(|n| recorded_clusters.get(n))))
         .collect();
-    settle(cx.own, resources, &[Kind::EcsCluster], found, out)?;
+    settle(cx.own, resources, &[Kind::EcsCluster], found, out);
     for (address, r) in recorded(resources, &[Kind::ClusterCapacityProviders]) {
         let live = match r.id.as_deref().and_then(|id| by_name.get(id)) {
             Some(c)

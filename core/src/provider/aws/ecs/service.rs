@@ -417,6 +417,6 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             found.extend(service_live(&s, was));
         }
     }
-    settle(cx.own, &ours, &[Kind::Service], found, out)?;
+    settle(cx.own, &ours, &[Kind::Service], found, out);
     Ok(())
 }

@@ -53,7 +53,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         && listeners_recorded.is_empty()
         && rules_recorded.is_empty()
     {
-        settle(cx.own, resources, &kinds, Vec::new(), out)?;
+        settle(cx.own, resources, &kinds, Vec::new(), out);
         return Ok(());
     }
     // Errors of a batched read name the kind: no single address is at fault.
@@ -111,7 +111,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             .iter()
             .filter_map(|r| listener_rule::live(r, tags_of(r.rule_arn()), None)),
     );
-    settle(cx.own, resources, &kinds, found, out)?;
+    settle(cx.own, resources, &kinds, found, out);
     Ok(())
 }
 
