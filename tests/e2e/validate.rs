@@ -283,6 +283,31 @@ fn without_a_workspace_the_error_says_where_to_look() {
     );
 }
 
+/// `-C` to a file (a manifest, most often) says it is a file, not that it does not exist, and
+/// names the workspace holding it.
+#[test]
+fn dash_c_to_a_file_names_the_workspace_holding_it() {
+    let ws = Workspace::example();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+        .env("NO_COLOR", "1")
+        .arg("-C")
+        .arg(ws.path().join("environments/base.toml"))
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("base.toml` is a file, not a directory"),
+        "{stderr}"
+    );
+    let root = format!(
+        "the one holding `environments/`: `-C {}`",
+        ws.path().display()
+    );
+    assert!(stderr.contains(&root), "{stderr}");
+}
+
 /// A secret value never reaches the output, whatever stage finds a problem next to it: TOML
 /// syntax, the schema, the semantic rules, or a warning; in `validate` and in `diff`.
 #[test]
