@@ -275,6 +275,33 @@ fn init_refuses_a_file_and_more_environments_than_vpc_ranges() {
     assert!(validate.status.success(), "{validate:?}");
 }
 
+/// What bash offers after `ecsops apply --p` is what `apply --help` documents: the poll
+/// interval tests set is no option, so it is in no shell's script.
+#[test]
+fn completions_offer_only_documented_options() {
+    let ws = Workspace::new();
+    let bash = ws.ecsops(&["completions", "bash"]);
+    let script = ws.path().join("ecsops.bash");
+    std::fs::write(&script, &bash.stdout).expect("script");
+    let offered = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && COMP_WORDS=(ecsops apply --p) COMP_CWORD=2 && _ecsops ecsops --p apply && echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        ))
+        .output()
+        .expect("run bash");
+    assert_eq!(
+        String::from_utf8_lossy(&offered.stdout),
+        "--plan --parallelism\n",
+        "{offered:?}"
+    );
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = ws.ecsops(&["completions", shell]);
+        assert!(!out.stdout.contains("poll-interval"), "{shell}");
+    }
+}
+
 /// The scripts name the command; bash itself loads the bash one and registers it.
 #[test]
 fn completions_and_the_man_page_describe_ecsops() {

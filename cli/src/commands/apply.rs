@@ -28,7 +28,7 @@ use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOpti
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_positive};
+use super::{Context, FixBucket, Format, FormatArg, parse_positive, poll_interval};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -112,24 +112,25 @@ pub struct WaitFlags {
     /// (nothing says the services moved off them).
     #[arg(long, conflicts_with = "wait_timeout")]
     no_wait: bool,
-    #[command(flatten)]
-    poll: PollInterval,
 }
 
 impl WaitFlags {
     /// The wait asked for, or none with `--no-wait`.
-    fn options(&self) -> Option<WaitOptions> {
-        (!self.no_wait).then_some(WaitOptions {
+    fn options(&self) -> Result<Option<WaitOptions>, CliError> {
+        if self.no_wait {
+            return Ok(None);
+        }
+        Ok(Some(WaitOptions {
             timeout: self.wait_timeout,
-            poll: self.poll.every,
-        })
+            poll: poll_interval()?,
+        }))
     }
 }
 
 pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Apply);
     let plan = args.plan.as_deref();
-    let wait = args.wait.options();
+    let wait = args.wait.options()?;
     Box::pin(walk(
         ctx,
         env,
@@ -172,7 +173,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliErr
     let mode = Mode::Rollback {
         to: args.to.clone(),
     };
-    let wait = args.wait.options();
+    let wait = args.wait.options()?;
     Box::pin(walk(
         ctx,
         env,
