@@ -235,6 +235,9 @@ pub fn missing_key(key: &str, pointer: &str, sites: &SiteMap) -> Diagnostic {
     let place = toml_path(pointer);
     let table = if place.is_empty() {
         "the manifest".to_owned()
+    } else if place.ends_with(']') {
+        // An entry of an array of tables: `[moved[0]]` is no TOML header anyone writes.
+        format!("`{place}`")
     } else {
         format!("`[{place}]`")
     };
