@@ -471,6 +471,24 @@ fn a_shadowed_route_is_kept_only_when_allowed() {
     ws.ecsops(&["validate"]).expect_code(0);
 }
 
+/// A health check path without its `/` is offered the path with it, once: the help said "as in
+/// `/health` or `/health`" for `health`.
+#[test]
+fn a_relative_health_check_path_is_offered_once_from_the_root() {
+    let fixture = std::fs::read_to_string(fixtures().join("invalid/invalid-health-check.toml"))
+        .expect("fixture");
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &fixture.replace("path = \"no slash\"", "path = \"health\""),
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "help: write it from the root, `/health`: the path the load balancer requests on each task\n",
+    );
+}
+
 /// Every diagnostic code the validator can emit (each is a literal at its emitting call in
 /// `core/src`) has a fixture that produces it, except those that guard internal invariants or
 /// speak of git and the state.
