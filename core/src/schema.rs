@@ -158,8 +158,10 @@ fn report(
             offending.push(pointer.clone());
             let expected = match kind {
                 TypeKind::Single(t) => type_name(&t.to_string()),
+                // An optional value is `[T, null]`; TOML has no null, so "absent or" misleads.
                 TypeKind::Multiple(ts) => ts
                     .into_iter()
+                    .filter(|t| *t != jsonschema::JsonType::Null)
                     .map(|t| type_name(&t.to_string()))
                     .collect::<Vec<_>>()
                     .join(" or "),
