@@ -147,6 +147,19 @@ pub fn error(err: &CliError) {
             };
             anstream::eprintln!("help: {help}");
         }
+        CliError::Ops(OpsError::Workspace(e @ WorkspaceError::NotADirectory(file))) => {
+            anstream::eprintln!("error: {e}");
+            // Most often a manifest: `-C environments/production.toml`.
+            match file.ancestors().find(|d| d.join(ENVIRONMENTS_DIR).is_dir()) {
+                Some(root) => anstream::eprintln!(
+                    "help: `-C` takes the workspace directory, the one holding `environments/`: `-C {}`",
+                    root.display()
+                ),
+                None => anstream::eprintln!(
+                    "help: `-C` takes the workspace directory, the one holding `environments/`"
+                ),
+            }
+        }
         CliError::Ops(OpsError::Workspace(
             e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoDirectory(_)),
         )) => {
@@ -311,6 +324,13 @@ pub fn error(err: &CliError) {
                 InitError::Repeated(_) => {
                     "name each environment once, for example `--env staging --env production`"
                         .to_owned()
+                }
+                InitError::TooMany(_) => {
+                    "make a workspace per group of environments, or give the others their own `cidr` by hand"
+                        .to_owned()
+                }
+                InitError::NotADirectory(_) => {
+                    "name a directory to make the workspace in; a missing one is made".to_owned()
                 }
             };
             anstream::eprintln!("help: {help}");

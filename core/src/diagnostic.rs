@@ -161,9 +161,49 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// Suggests the recorded name (a state address, an output) meant by `word`: one it begins
+/// (`vpc` for `vpc.id`), else one a typo or two away (`service.web` for `service[web]`). Not
+/// [`did_you_mean`]: these names share long prefixes (`load_balancer.default.`), which
+/// Jaro-Winkler rewards, so it offers `service[web]` for `service[nope]`.
+pub fn closest_name<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    let begun = candidates
+        .clone()
+        .into_iter()
+        .filter(|c| !word.is_empty() && c.starts_with(word))
+        .min_by_key(|c| c.len());
+    begun.or_else(|| {
+        candidates
+            .into_iter()
+            .map(|c| (strsim::normalized_damerau_levenshtein(word, c), c))
+            .filter(|(score, _)| *score >= 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closest_name_prefers_a_name_begun_and_ignores_a_shared_prefix() {
+        let outputs = [
+            "load_balancer.default.arn",
+            "load_balancer.default.dns_name",
+            "vpc.id",
+        ];
+        assert_eq!(
+            closest_name("load_balancer.default.dns", outputs),
+            Some("load_balancer.default.dns_name")
+        );
+        assert_eq!(closest_name("vpc", outputs), Some("vpc.id"));
+        let addresses = ["service[web]", "service[api]", "vpc"];
+        assert_eq!(closest_name("service.web", addresses), Some("service[web]"));
+        assert_eq!(closest_name("service[nope]", addresses), None);
+    }
 
     #[test]
     fn did_you_mean_finds_close_words_only() {

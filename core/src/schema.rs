@@ -96,96 +96,138 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
     };
     let mut offending = Vec::new();
     for error in validator.iter_errors(value) {
-        let pointer = error.instance_path().to_string();
-        let place = toml_path(&pointer);
-        match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let allowed = allowed_keys(&pointer);
-                for key in unexpected {
-                    let key_pointer = crate::manifest::sites::child_pointer(&pointer, key);
-                    offending.push(key_pointer.clone());
-                    let within = if place.is_empty() {
-                        "at the top level".to_owned()
-                    } else {
-                        format!("in `{place}`")
-                    };
-                    let mut d =
-                        Diagnostic::error("unknown-key", format!("unknown key `{key}` {within}"))
-                            .at(sites.key(&key_pointer))
-                            .label("unknown key");
-                    d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None if !allowed.is_empty() => {
-                            d.help(format!("allowed keys: {}", quote_list(&allowed)))
-                        }
-                        None => d,
-                    };
-                    diags.push(d);
-                }
-            }
-            ValidationErrorKind::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                offending.push(crate::manifest::sites::child_pointer(&pointer, name));
-                diags.push(missing_key(name, &pointer, sites));
-            }
-            ValidationErrorKind::Type { kind } => {
-                offending.push(pointer.clone());
-                let expected = match kind {
-                    TypeKind::Single(t) => type_name(&t.to_string()),
-                    TypeKind::Multiple(ts) => ts
-                        .into_iter()
-                        .map(|t| type_name(&t.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                };
-                diags.push(
-                    Diagnostic::error(
-                        "wrong-type",
-                        format!(
-                            "`{place}` must be {expected}, found {}",
-                            describe(error.instance())
-                        ),
-                    )
-                    .at(sites.value(&pointer))
-                    .label(format!("expected {expected}")),
-                );
-            }
-            ValidationErrorKind::Enum { options } => {
-                offending.push(pointer.clone());
-                let names: Vec<String> = options
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let found = error.instance().as_str().unwrap_or_default().to_owned();
-                let mut d = Diagnostic::error(
-                    "invalid-value",
-                    format!("`{place}` must be one of {}", quote_list(&names)),
-                )
-                .at(sites.value(&pointer))
-                .label("not an allowed value");
-                if let Some(s) = did_you_mean(&found, names.iter().map(String::as_str)) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-                diags.push(d);
-            }
-            _ => {
-                offending.push(pointer.clone());
-                diags.push(
-                    Diagnostic::error("invalid-value", format!("`{place}`: {error}"))
-                        .at(sites.value(&pointer))
-                        .label("invalid value"),
-                );
-            }
-        }
+        report(&error, sites, diags, &mut offending);
     }
     if offending.is_empty() {
         Ok(())
     } else {
         Err(offending)
+    }
+}
+
+/// One schema error as diagnostics, its offending pointers added to `offending`.
+fn report(
+    error: &jsonschema::ValidationError<'_>,
+    sites: &SiteMap,
+    diags: &mut Diagnostics,
+    offending: &mut Vec<String>,
+) {
+    // An optional table is `anyOf: [T, null]`, and TOML has no null: the errors under `T` are
+    // the ones to show, at their own keys, not "not valid under any of the schemas".
+    if let ValidationErrorKind::AnyOf { context } = error.kind()
+        && let Some(errors) = non_null(context)
+    {
+        for inner in errors {
+            report(inner, sites, diags, offending);
+        }
+        return;
+    }
+    let pointer = error.instance_path().to_string();
+    let place = toml_path(&pointer);
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed_keys(&pointer);
+            for key in unexpected {
+                let key_pointer = crate::manifest::sites::child_pointer(&pointer, key);
+                offending.push(key_pointer.clone());
+                let within = if place.is_empty() {
+                    "at the top level".to_owned()
+                } else {
+                    format!("in `{place}`")
+                };
+                let mut d =
+                    Diagnostic::error("unknown-key", format!("unknown key `{key}` {within}"))
+                        .at(sites.key(&key_pointer))
+                        .label("unknown key");
+                d = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None if !allowed.is_empty() => {
+                        d.help(format!("allowed keys: {}", quote_list(&allowed)))
+                    }
+                    None => d,
+                };
+                diags.push(d);
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            offending.push(crate::manifest::sites::child_pointer(&pointer, name));
+            diags.push(missing_key(name, &pointer, sites));
+        }
+        ValidationErrorKind::Type { kind } => {
+            offending.push(pointer.clone());
+            let expected = match kind {
+                TypeKind::Single(t) => type_name(&t.to_string()),
+                // An optional value is `[T, null]`; TOML has no null, so "absent or" misleads.
+                TypeKind::Multiple(ts) => ts
+                    .into_iter()
+                    .filter(|t| *t != jsonschema::JsonType::Null)
+                    .map(|t| type_name(&t.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "wrong-type",
+                    format!(
+                        "`{place}` must be {expected}, found {}",
+                        describe(error.instance())
+                    ),
+                )
+                .at(sites.value(&pointer))
+                .label(format!("expected {expected}")),
+            );
+        }
+        ValidationErrorKind::Enum { options } => {
+            offending.push(pointer.clone());
+            let names: Vec<String> = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let found = error.instance().as_str().unwrap_or_default().to_owned();
+            let mut d = Diagnostic::error(
+                "invalid-value",
+                format!("`{place}` must be one of {}", quote_list(&names)),
+            )
+            .at(sites.value(&pointer))
+            .label("not an allowed value");
+            if let Some(s) = did_you_mean(&found, names.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+        }
+        _ => {
+            offending.push(pointer.clone());
+            diags.push(
+                Diagnostic::error("invalid-value", format!("`{place}`: {error}"))
+                    .at(sites.value(&pointer))
+                    .label("invalid value"),
+            );
+        }
+    }
+}
+
+/// The errors of the one `anyOf` alternative that is not `null`, when there is exactly one.
+fn non_null<'e>(
+    alternatives: &'e [Vec<jsonschema::ValidationError<'static>>],
+) -> Option<&'e [jsonschema::ValidationError<'static>]> {
+    let expects_null = |errors: &[jsonschema::ValidationError<'_>]| {
+        matches!(
+            errors,
+            [e] if matches!(e.kind(), ValidationErrorKind::Type { kind: TypeKind::Single(jsonschema::JsonType::Null) })
+        )
+    };
+    match alternatives
+        .iter()
+        .filter(|errors| !expects_null(errors))
+        .collect::<Vec<_>>()[..]
+    {
+        [only] => Some(only),
+        _ => None,
     }
 }
 
@@ -195,6 +237,9 @@ pub fn missing_key(key: &str, pointer: &str, sites: &SiteMap) -> Diagnostic {
     let place = toml_path(pointer);
     let table = if place.is_empty() {
         "the manifest".to_owned()
+    } else if place.ends_with(']') {
+        // An entry of an array of tables: `[moved[0]]` is no TOML header anyone writes.
+        format!("`{place}`")
     } else {
         format!("`[{place}]`")
     };
@@ -284,7 +329,8 @@ fn allowed_keys(pointer: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Follows `$ref` and the `anyOf: [T, null]` that optional tables become.
+/// Follows `$ref`, the `anyOf: [T, null]` that optional tables become and the `allOf: [T]` that
+/// tables with a default become.
 fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
     for _ in 0..8 {
         if let Some(r) = node.get("$ref").and_then(Value::as_str) {
@@ -292,6 +338,12 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
                 return node;
             };
             node = target;
+        } else if let Some([only]) = node
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            node = only;
         } else if let Some(alts) = node.get("anyOf").and_then(Value::as_array) {
             match alts
                 .iter()
@@ -347,6 +399,14 @@ mod tests {
         assert!(keys.contains(&"certificate".to_owned()), "{keys:?}");
         let keys = allowed_keys("");
         assert!(keys.contains(&"services".to_owned()), "{keys:?}");
+    }
+
+    #[test]
+    fn allowed_keys_follow_tables_with_defaults() {
+        let keys = allowed_keys("/services/web/health_check");
+        assert!(keys.contains(&"path".to_owned()), "{keys:?}");
+        let keys = allowed_keys("/instance_groups/default/root_volume");
+        assert!(keys.contains(&"size".to_owned()), "{keys:?}");
     }
 }
 

@@ -24,6 +24,8 @@ pub enum WorkspaceError {
     NoEnvironmentsDir(PathBuf),
     #[error("`{0}` does not exist")]
     NoDirectory(PathBuf),
+    #[error("`{0}` is a file, not a directory")]
+    NotADirectory(PathBuf),
     #[error("cannot read `{path}`: {source}")]
     Io {
         path: PathBuf,
@@ -68,7 +70,11 @@ impl Workspace {
                 cwd.join(dir)
             };
             if !root.is_dir() {
-                return Err(WorkspaceError::NoDirectory(root));
+                return Err(if root.exists() {
+                    WorkspaceError::NotADirectory(root)
+                } else {
+                    WorkspaceError::NoDirectory(root)
+                });
             }
             if !root.join(ENVIRONMENTS_DIR).is_dir() {
                 return Err(WorkspaceError::NoEnvironmentsDir(root));

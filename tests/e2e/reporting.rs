@@ -444,6 +444,28 @@ fn help_describes_every_argument_and_offers_fix_bucket_only_where_it_applies() {
     ws.ecsops(&["validate", "--fix-bucket"]).expect_code(1);
 }
 
+/// `destroy` starts no rollout, so it offers no rollout wait to set: `--no-wait` and
+/// `--wait-timeout` belong to `apply` and `rollback` alone.
+#[test]
+fn only_the_commands_that_roll_out_offer_the_rollout_wait() {
+    let ws = Workspace::new();
+    for command in ["apply", "rollback"] {
+        let help = ws.ecsops(&[command, "--help"]).stdout;
+        assert!(help.contains("--wait-timeout"), "{command}:\n{help}");
+        assert!(help.contains("--no-wait"), "{command}:\n{help}");
+    }
+    let help = ws.ecsops(&["destroy", "--help"]).stdout;
+    assert!(!help.contains("--wait-timeout"), "{help}");
+    assert!(!help.contains("--no-wait"), "{help}");
+    let out = ws.ecsops(&["destroy", ENV, "--auto-approve", "--no-wait"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("unexpected argument '--no-wait'"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn color_always_and_never_win_over_the_environment() {
     let ws = Workspace::example();

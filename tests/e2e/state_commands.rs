@@ -1,7 +1,8 @@
 //! The state commands through the real binary, on the local default and on S3 (moto):
 //! `lock`, `unlock`, `state list/show/pull/push/history`, a stale lock that only the right id
 //! removes, a push killed mid-write that leaves the old or the new state, never a torn one, a
-//! document of another environment refused, and a push kept in the history as a push.
+//! document of another environment refused, a push kept in the history as a push, and a mistyped
+//! address or output answered with the recorded one.
 
 use std::time::Duration;
 
@@ -1037,4 +1038,24 @@ fn a_state_table_that_does_not_read_is_reported_at_its_line_by_every_command() {
             out.stderr
         );
     }
+}
+
+/// A name that is almost a recorded one (the output without its attribute, the address with a
+/// dot for brackets) is answered with the recorded name; a wholly different one is not.
+#[test]
+fn a_mistyped_address_or_output_is_offered_the_recorded_one() {
+    let ws = workspace();
+    ws.write("doc.json", &document(1, 2).to_string());
+    let doc = ws.path().join("doc.json");
+    let doc = doc.to_str().expect("utf-8 path");
+    ws.ecsops(&["state", "push", "acc", doc]).expect_code(0);
+    let out = ws.ecsops(&["output", "acc", "log_group.service.svc-00001"]);
+    out.expect_code(1);
+    out.expect_in_stderr("help: did you mean `log_group.service.svc-00001.name`?");
+    let out = ws.ecsops(&["state", "show", "acc", "log_group.service.svc-00001"]);
+    out.expect_code(1);
+    out.expect_in_stderr("help: did you mean `log_group.service[svc-00001]`?");
+    let out = ws.ecsops(&["state", "show", "acc", "service[web]"]);
+    out.expect_code(1);
+    assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
 }

@@ -283,6 +283,31 @@ fn without_a_workspace_the_error_says_where_to_look() {
     );
 }
 
+/// `-C` to a file (a manifest, most often) says it is a file, not that it does not exist, and
+/// names the workspace holding it.
+#[test]
+fn dash_c_to_a_file_names_the_workspace_holding_it() {
+    let ws = Workspace::example();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+        .env("NO_COLOR", "1")
+        .arg("-C")
+        .arg(ws.path().join("environments/base.toml"))
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("base.toml` is a file, not a directory"),
+        "{stderr}"
+    );
+    let root = format!(
+        "the one holding `environments/`: `-C {}`",
+        ws.path().display()
+    );
+    assert!(stderr.contains(&root), "{stderr}");
+}
+
 /// A secret value never reaches the output, whatever stage finds a problem next to it: TOML
 /// syntax, the schema, the semantic rules, or a warning; in `validate` and in `diff`.
 #[test]
@@ -444,6 +469,24 @@ fn a_shadowed_route_is_kept_only_when_allowed() {
         &fixture.replace("priority = 1000 }", "priority = 50 }"),
     );
     ws.ecsops(&["validate"]).expect_code(0);
+}
+
+/// A health check path without its `/` is offered the path with it, once: the help said "as in
+/// `/health` or `/health`" for `health`.
+#[test]
+fn a_relative_health_check_path_is_offered_once_from_the_root() {
+    let fixture = std::fs::read_to_string(fixtures().join("invalid/invalid-health-check.toml"))
+        .expect("fixture");
+    let ws = Workspace::new();
+    ws.write(
+        "environments/acc.toml",
+        &fixture.replace("path = \"no slash\"", "path = \"health\""),
+    );
+    let out = ws.ecsops(&["validate"]);
+    out.expect_code(1);
+    out.expect_in_stderr(
+        "help: write it from the root, `/health`: the path the load balancer requests on each task\n",
+    );
 }
 
 /// Every diagnostic code the validator can emit (each is a literal at its emitting call in

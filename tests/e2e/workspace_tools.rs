@@ -243,6 +243,65 @@ fn init_names_its_environments_and_refuses_bad_names() {
     assert!(!ws.path().join("other/environments").exists());
 }
 
+/// `init` refuses what it cannot make, before writing anything: a workspace in a file, and more
+/// environments than it has VPC ranges for (the 257th would get `10.256.0.0/16`).
+#[test]
+fn init_refuses_a_file_and_more_environments_than_vpc_ranges() {
+    let ws = Workspace::new();
+    ws.write("notes.txt", "");
+    ws.ecsops(&["init", "notes.txt"])
+        .expect_code(1)
+        .expect_in_stderr("notes.txt` is a file, not a directory")
+        .expect_in_stderr("nothing was written");
+    let names: Vec<String> = (0..257).map(|i| format!("e{i}")).collect();
+    let mut args = vec!["init", "many"];
+    for name in &names {
+        args.extend(["--env", name.as_str()]);
+    }
+    ws.ecsops(&args)
+        .expect_code(1)
+        .expect_in_stderr("257 environments is more than the 256 VPC ranges")
+        .expect_in_stderr("nothing was written");
+    assert!(!ws.path().join("many").exists());
+    args.truncate(args.len() - 2);
+    ws.ecsops(&args).expect_code(0);
+    let validate = std::process::Command::new(env!("CARGO_BIN_EXE_ecsops"))
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .args(["validate", "e255", "-C"])
+        .arg(ws.path().join("many"))
+        .output()
+        .expect("run validate");
+    assert!(validate.status.success(), "{validate:?}");
+}
+
+/// What bash offers after `ecsops apply --p` is what `apply --help` documents: the poll
+/// interval tests set is no option, so it is in no shell's script.
+#[test]
+fn completions_offer_only_documented_options() {
+    let ws = Workspace::new();
+    let bash = ws.ecsops(&["completions", "bash"]);
+    let script = ws.path().join("ecsops.bash");
+    std::fs::write(&script, &bash.stdout).expect("script");
+    let offered = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && COMP_WORDS=(ecsops apply --p) COMP_CWORD=2 && _ecsops ecsops --p apply && echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        ))
+        .output()
+        .expect("run bash");
+    assert_eq!(
+        String::from_utf8_lossy(&offered.stdout),
+        "--plan --parallelism\n",
+        "{offered:?}"
+    );
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = ws.ecsops(&["completions", shell]);
+        assert!(!out.stdout.contains("poll-interval"), "{shell}");
+    }
+}
+
 /// The scripts name the command; bash itself loads the bash one and registers it.
 #[test]
 fn completions_and_the_man_page_describe_ecsops() {

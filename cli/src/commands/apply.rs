@@ -28,7 +28,7 @@ use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOpti
 use ecsops_core::state::{LockInfo, Operation};
 
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_positive};
+use super::{Context, FixBucket, Format, FormatArg, parse_positive, poll_interval};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
@@ -47,6 +47,8 @@ pub struct ApplyArgs {
     auto_approve: bool,
     #[command(flatten)]
     pub flags: ApplyFlags,
+    #[command(flatten)]
+    wait: WaitFlags,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +76,8 @@ pub struct RollbackArgs {
     auto_approve: bool,
     #[command(flatten)]
     pub flags: ApplyFlags,
+    #[command(flatten)]
+    wait: WaitFlags,
 }
 
 /// What apply, destroy and rollback share.
@@ -88,6 +92,17 @@ pub struct ApplyFlags {
     /// Plan against the recorded state without reading the live resources first.
     #[arg(long)]
     offline: bool,
+    #[command(flatten)]
+    format: FormatArg,
+    #[command(flatten)]
+    lock: LockTimeout,
+    #[command(flatten)]
+    pub bucket: FixBucket,
+}
+
+/// The rollout wait of apply and rollback: destroy starts no rollout, so it offers none.
+#[derive(Debug, Args)]
+pub struct WaitFlags {
     /// How long to wait for the rollouts of the services and system containers the apply
     /// created or changed, such as `20s` or `10m`; a rollout still going then fails the apply
     /// (exit 3, no tag).
@@ -97,20 +112,35 @@ pub struct ApplyFlags {
     /// (nothing says the services moved off them).
     #[arg(long, conflicts_with = "wait_timeout")]
     no_wait: bool,
-    #[command(flatten)]
-    poll: PollInterval,
-    #[command(flatten)]
-    format: FormatArg,
-    #[command(flatten)]
-    lock: LockTimeout,
-    #[command(flatten)]
-    pub bucket: FixBucket,
+}
+
+impl WaitFlags {
+    /// The wait asked for, or none with `--no-wait`.
+    fn options(&self) -> Result<Option<WaitOptions>, CliError> {
+        if self.no_wait {
+            return Ok(None);
+        }
+        Ok(Some(WaitOptions {
+            timeout: self.wait_timeout,
+            poll: poll_interval()?,
+        }))
+    }
 }
 
 pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Apply);
     let plan = args.plan.as_deref();
-    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, plan)).await
+    let wait = args.wait.options()?;
+    Box::pin(walk(
+        ctx,
+        env,
+        mode,
+        args.auto_approve,
+        &args.flags,
+        wait,
+        plan,
+    ))
+    .await
 }
 
 /// The saved plan at `path`, when it is one this ecsops applies.
@@ -126,7 +156,16 @@ fn read_saved(path: &Path) -> Result<Box<SavedPlan>, CliError> {
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Destroy);
-    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None)).await
+    Box::pin(walk(
+        ctx,
+        env,
+        mode,
+        args.auto_approve,
+        &args.flags,
+        None,
+        None,
+    ))
+    .await
 }
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
@@ -134,7 +173,17 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliErr
     let mode = Mode::Rollback {
         to: args.to.clone(),
     };
-    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None)).await
+    let wait = args.wait.options()?;
+    Box::pin(walk(
+        ctx,
+        env,
+        mode,
+        args.auto_approve,
+        &args.flags,
+        wait,
+        None,
+    ))
+    .await
 }
 
 async fn walk(
@@ -143,6 +192,7 @@ async fn walk(
     mode: Mode,
     auto_approve: bool,
     flags: &ApplyFlags,
+    wait: Option<WaitOptions>,
     plan: Option<&Path>,
 ) -> Result<Exit, CliError> {
     let operation = mode.operation();
@@ -167,17 +217,15 @@ async fn walk(
                 parallelism: usize::from(flags.parallelism),
                 continue_on_error: flags.continue_on_error,
             },
-            wait: (!flags.no_wait).then_some(WaitOptions {
-                timeout: flags.wait_timeout,
-                poll: flags.poll.every,
-            }),
+            wait,
             saved,
         };
         // Installed before the lock is taken: Ctrl-C at the prompt cancels and releases it.
         let interrupt = interrupted();
         let mut ui = Terminal {
             json,
-            wait_timeout: flags.wait_timeout,
+            // Without a wait there is no rollout line to show it in.
+            wait_timeout: wait.map(|w| w.timeout).unwrap_or_default(),
             progress: None,
             lock_wait: report::LockWait::default(),
             asked: None,

@@ -10,7 +10,7 @@ use ecsops_core::events::Seen;
 use ecsops_core::ops::events as ops;
 use ecsops_core::render::events as render;
 
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_duration};
+use super::{Context, FixBucket, Format, FormatArg, parse_duration, poll_interval};
 use crate::exit::Exit;
 use crate::report::CliError;
 
@@ -30,8 +30,6 @@ pub struct EventsArgs {
     #[arg(long)]
     follow: bool,
     #[command(flatten)]
-    poll: PollInterval,
-    #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     pub bucket: FixBucket,
@@ -39,7 +37,7 @@ pub struct EventsArgs {
 
 pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
     let env = &args.environment;
-    let interval = args.follow.then_some(args.poll.every);
+    let interval = args.follow.then(poll_interval).transpose()?;
     ctx.check_state(env).await?;
     let ws = ctx.workspace()?;
     let reader = ops::open(

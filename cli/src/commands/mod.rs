@@ -43,11 +43,12 @@ pub struct FormatArg {
 /// How often a command that waits reads AWS again: the rollout wait of `apply`, `roll`,
 /// `events --follow`. Five seconds suits AWS (rollouts and launches take minutes; the describe
 /// calls are throttled per account); tests against an emulator, whose answers are ready at once,
-/// set less through `ECSOPS_POLL_INTERVAL` (`200ms`).
-#[derive(Debug, Clone, Copy, Args)]
-pub struct PollInterval {
-    #[arg(long = "poll-interval", hide = true, env = "ECSOPS_POLL_INTERVAL", default_value = "5s", value_parser = parse_positive)]
-    pub every: Duration,
+/// set less through `ECSOPS_POLL_INTERVAL` (`200ms`). No option, not even a hidden one:
+/// clap_complete offers hidden options in every shell's completions.
+pub fn poll_interval() -> Result<Duration, CliError> {
+    std::env::var("ECSOPS_POLL_INTERVAL").map_or(Ok(Duration::from_secs(5)), |s| {
+        parse_positive(&s).map_err(|e| CliError::Io(format!("ECSOPS_POLL_INTERVAL: {e}")))
+    })
 }
 
 /// [`parse_duration`] for what cannot be zero: an interval, or a wait's timeout (a wait of

@@ -3,6 +3,7 @@
 //! those of the state backend.
 
 use clap::Args;
+use ecsops_core::diagnostic::closest_name;
 use ecsops_core::ops::state as ops;
 use ecsops_core::render::reports;
 use ecsops_core::state::outputs;
@@ -43,7 +44,10 @@ pub async fn run(ctx: &Context, args: &OutputArgs) -> Result<Exit, CliError> {
                     target.describe()
                 );
             } else {
-                anstream::eprintln!("help: `ecsops output {env}` lists the outputs");
+                let close = closest_name(name, named.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                anstream::eprintln!("help: {close}`ecsops output {env}` lists the outputs");
             }
             return Ok(Exit::Error);
         };

@@ -14,7 +14,7 @@ use ecsops_core::state::LockInfo;
 
 use super::apply::{ask, interrupted};
 use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, PollInterval, parse_positive};
+use super::{Context, FixBucket, Format, FormatArg, parse_positive, poll_interval};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 
@@ -40,8 +40,6 @@ pub struct RollArgs {
     #[arg(long, value_name = "DURATION", env = "ECSOPS_ROLL_WAIT_TIMEOUT", default_value = "10m", value_parser = parse_positive)]
     wait_timeout: Duration,
     #[command(flatten)]
-    poll: PollInterval,
-    #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     lock: LockTimeout,
@@ -61,7 +59,7 @@ pub async fn run(ctx: &Context, args: &RollArgs) -> Result<Exit, CliError> {
         auto_approve: args.auto_approve,
         lock_timeout: args.lock.timeout,
         wait_timeout: args.wait_timeout,
-        poll: args.poll.every,
+        poll: poll_interval()?,
     };
     let mut ui = Terminal {
         json: args.format.format == Format::Json,

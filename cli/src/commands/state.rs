@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use ecsops_core::diagnostic::closest_name;
 use ecsops_core::graph::Address;
 use ecsops_core::ops::state as ops;
 use ecsops_core::render::reports;
@@ -208,8 +209,12 @@ async fn show(ctx: &Context, a: &ShowArgs) -> Result<Exit, CliError> {
             "error: `{address}` is not in the state of `{}`",
             a.environment
         );
+        let recorded = stored.state.resources.keys().map(Address::as_str);
+        let close = closest_name(&a.address, recorded)
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
         anstream::eprintln!(
-            "help: `ecsops state list {}` shows the recorded addresses",
+            "help: {close}`ecsops state list {}` shows the recorded addresses",
             a.environment
         );
         return Ok(Exit::Error);

@@ -39,7 +39,16 @@ pub enum InitError {
     BaseName,
     #[error("environment `{0}` is named twice")]
     Repeated(String),
+    #[error(
+        "{0} environments is more than the {MAX_ENVIRONMENTS} VPC ranges `10.N.0.0/16` init gives out"
+    )]
+    TooMany(usize),
+    #[error("`{}` is a file, not a directory", .0.display())]
+    NotADirectory(PathBuf),
 }
+
+/// Environment `i` gets `10.i.0.0/16`: one per value of the second octet.
+const MAX_ENVIRONMENTS: usize = 256;
 
 /// What `init` made.
 #[derive(Debug)]
@@ -58,6 +67,12 @@ pub fn init(dir: &Path, environments: &[String], force: bool) -> Result<Initiali
     } else {
         environments.to_vec()
     };
+    if environments.len() > MAX_ENVIRONMENTS {
+        return Err(InitError::TooMany(environments.len()).into());
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(InitError::NotADirectory(dir.to_path_buf()).into());
+    }
     for (i, env) in environments.iter().enumerate() {
         if env == "base" {
             return Err(InitError::BaseName.into());

@@ -20,7 +20,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             )
             .label("missing leading `/`")
             .help(format!(
-                "the path the load balancer requests on each task, as in `/{fixed}` or `/health`"
+                "write it from the root, `/{fixed}`: the path the load balancer requests on each task"
             ))
             .emit();
         } else if hc.path.chars().count() > MAX_PATH_LEN {

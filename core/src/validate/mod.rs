@@ -10,6 +10,7 @@ mod capacity;
 mod conditions;
 mod health;
 mod images;
+mod mounts;
 mod moves;
 mod names;
 mod network;
@@ -71,6 +72,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     references::check(&mut cx);
     conditions::check(&mut cx);
     health::check(&mut cx);
+    mounts::check(&mut cx);
     capacity::check(&mut cx);
     secrets::check(&mut cx);
 }

@@ -142,6 +142,33 @@ pub(super) fn check(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
         .emit();
     }
     cidrs(cx, neighbours);
+    client_ranges(cx);
+}
+
+/// A load balancer's `allowed_cidrs` become IPv4 security group rules, which AWS refuses for
+/// anything but an IPv4 network address: caught here, not halfway through an apply.
+fn client_ranges(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for (name, lb) in &m.load_balancers {
+        for (i, c) in lb.allowed_cidrs.iter().enumerate() {
+            let p = ptr(&["load_balancers", name, "allowed_cidrs", &i.to_string()]);
+            match c.parse::<Ipv4Net>() {
+                Err(_) => cx
+                    .at_value("invalid-cidr", &p, format!("`{c}` is not an IPv4 CIDR"))
+                    .label("not a CIDR")
+                    .help(
+                        "write a client range such as `203.0.113.0/24`, or `0.0.0.0/0` for anyone",
+                    )
+                    .emit(),
+                Ok(net) if net.network() != net.addr() => cx
+                    .at_value("cidr-host-bits", &p, format!("`{c}` has host bits set"))
+                    .label("not a network address")
+                    .help(format!("did you mean `{}`?", net.trunc()))
+                    .emit(),
+                Ok(_) => {}
+            }
+        }
+    }
 }
 
 fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {

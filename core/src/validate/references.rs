@@ -136,6 +136,37 @@ fn group_ref(cx: &mut Cx<'_>, section: &str, name: &str, group: Option<&str>) {
         .emit();
 }
 
+/// Only an application load balancer's HTTPS listener takes a TLS policy, and only one of the
+/// predefined `ELBSecurityPolicy-*` ones: anywhere else the plan drops it, and another name is
+/// refused by Elastic Load Balancing halfway through an apply.
+fn ssl_policy(
+    cx: &mut Cx<'_>,
+    pointer: &str,
+    policy: &str,
+    protocol: ListenerProtocol,
+    kind: LoadBalancerKind,
+) {
+    if protocol != ListenerProtocol::Https || kind == LoadBalancerKind::Classic {
+        cx.at_value(
+            "invalid-ssl-policy",
+            pointer,
+            "only an HTTPS listener of an application load balancer uses `ssl_policy`".into(),
+        )
+        .label("ignored here")
+        .help("remove `ssl_policy`, or make the listener `protocol = \"HTTPS\"`")
+        .emit();
+    } else if !policy.starts_with("ELBSecurityPolicy-") {
+        cx.at_value(
+            "invalid-ssl-policy",
+            pointer,
+            format!("`{policy}` is not an Elastic Load Balancing security policy"),
+        )
+        .label("not an `ELBSecurityPolicy-*` name")
+        .help("name a predefined policy, such as `ELBSecurityPolicy-TLS13-1-2-2021-06` (the default when left out)")
+        .emit();
+    }
+}
+
 fn listeners(cx: &mut Cx<'_>) {
     let m = cx.m;
     for (lb_name, lb) in &m.load_balancers {
@@ -189,6 +220,9 @@ fn listeners(cx: &mut Cx<'_>) {
                     .help(suggest(cert, "certificate", m.certificates.keys()))
                     .emit(),
                 _ => {}
+            }
+            if let Some(policy) = &l.ssl_policy {
+                ssl_policy(cx, &format!("{lp}/ssl_policy"), policy, l.protocol, lb.kind);
             }
             if let Some(to) = l.redirect_to {
                 let ok = lb

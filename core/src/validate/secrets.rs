@@ -1,5 +1,6 @@
 //! Secret rules: secrets are references (SSM parameters or Secrets Manager secrets), never
-//! values. Messages never repeat the offending value: it may be a real secret.
+//! values; and the names of variables and secrets are ones Docker can set. Messages never
+//! repeat the offending value: it may be a real secret.
 
 use super::{Cx, ptr};
 use crate::manifest::sensitive::looks_secret;
@@ -53,6 +54,26 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .label("also in `secrets`")
                 .sensitive()
                 .help("keep it in `secrets` only")
+                .emit();
+            }
+        }
+        for (table, key) in (environment.keys().map(|k| ("environment", k)))
+            .chain(secrets.keys().map(|k| ("secrets", k)))
+        {
+            // Docker takes the container's variables as `NAME=value`: an empty name is refused
+            // when the task starts, and a `=` in one moves the rest into the value.
+            if key.is_empty() || key.contains(['=', '\0']) {
+                cx.at_key(
+                    "invalid-variable-name",
+                    &ptr(&[section, name, table, key]),
+                    if key.is_empty() {
+                        format!("a variable of `{name}` has an empty name")
+                    } else {
+                        format!("`{key}` of `{name}` is not an environment variable name")
+                    },
+                )
+                .label("no name, or `=` in it")
+                .help("name the variable with letters, digits and `_`, as in `LOG_LEVEL`")
                 .emit();
             }
         }
