@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use ecsops_core::apply::{ApplyOptions, Event, Outcome, Part};
 use ecsops_core::graph::Address;
 use ecsops_core::ops::OpsError;
@@ -27,105 +26,13 @@ use ecsops_core::render::apply_report::{self, Ended};
 use ecsops_core::rollout::{self, Finish, Observed, RolloutResult, Tick, WaitOptions};
 use ecsops_core::state::{LockInfo, Operation};
 
-use super::state::LockTimeout;
-use super::{Context, FixBucket, Format, FormatArg, parse_positive, poll_interval};
+use super::{Context, Format};
 use crate::exit::Exit;
 use crate::report::{self, CliError};
 use crate::term;
 
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// The environment (a file stem in `environments/`).
-    #[arg(value_name = "ENV")]
-    environment: String,
-    /// Apply exactly the plan `ecsops diff ENV --out FILE` saved; refused when the state, the
-    /// manifests or the commit changed since.
-    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
-    plan: Option<std::path::PathBuf>,
-    /// Apply without asking for confirmation (for CI).
-    #[arg(long)]
-    auto_approve: bool,
-    #[command(flatten)]
-    pub flags: ApplyFlags,
-    #[command(flatten)]
-    wait: WaitFlags,
-}
-
-#[derive(Debug, Args)]
-pub struct DestroyArgs {
-    /// The environment (a file stem in `environments/`).
-    #[arg(value_name = "ENV")]
-    environment: String,
-    /// Destroy without asking to type the environment's name (for CI).
-    #[arg(long)]
-    auto_approve: bool,
-    #[command(flatten)]
-    pub flags: ApplyFlags,
-}
-
-#[derive(Debug, Args)]
-pub struct RollbackArgs {
-    /// The environment (a file stem in `environments/`).
-    #[arg(value_name = "ENV")]
-    environment: String,
-    /// The revision to go back to: a tag (`ecsops/ENV/7`), a serial (`7`) or a commit.
-    #[arg(long, value_name = "REV")]
-    to: String,
-    /// Roll back without asking for confirmation (for CI).
-    #[arg(long)]
-    auto_approve: bool,
-    #[command(flatten)]
-    pub flags: ApplyFlags,
-    #[command(flatten)]
-    wait: WaitFlags,
-}
-
-/// What apply, destroy and rollback share.
-#[derive(Debug, Args)]
-pub struct ApplyFlags {
-    /// Resources changed at once.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
-    parallelism: u16,
-    /// After a failure, keep applying what does not depend on the failed resource.
-    #[arg(long)]
-    continue_on_error: bool,
-    /// Plan against the recorded state without reading the live resources first.
-    #[arg(long)]
-    offline: bool,
-    #[command(flatten)]
-    format: FormatArg,
-    #[command(flatten)]
-    lock: LockTimeout,
-    #[command(flatten)]
-    pub bucket: FixBucket,
-}
-
-/// The rollout wait of apply and rollback: destroy starts no rollout, so it offers none.
-#[derive(Debug, Args)]
-pub struct WaitFlags {
-    /// How long to wait for the rollouts of the services and system containers the apply
-    /// created or changed, such as `20s` or `10m`; a rollout still going then fails the apply
-    /// (exit 3, no tag).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_positive)]
-    wait_timeout: Duration,
-    /// Do not wait for rollouts; old task definition revisions are then kept, not retired
-    /// (nothing says the services moved off them).
-    #[arg(long, conflicts_with = "wait_timeout")]
-    no_wait: bool,
-}
-
-impl WaitFlags {
-    /// The wait asked for, or none with `--no-wait`.
-    fn options(&self) -> Result<Option<WaitOptions>, CliError> {
-        if self.no_wait {
-            return Ok(None);
-        }
-        Ok(Some(WaitOptions {
-            timeout: self.wait_timeout,
-            poll: poll_interval()?,
-        }))
-    }
-}
+mod args;
+pub use args::{ApplyArgs, ApplyFlags, DestroyArgs, RollbackArgs};
 
 pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Apply);
