@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
+use ecsops_core::gitops::GitError;
 use ecsops_core::ops::OpsError;
 use ecsops_core::ops::images::ImageError;
 use ecsops_core::ops::init::InitError;
@@ -287,6 +288,12 @@ pub fn error(err: &CliError) {
         CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");
+        }
+        CliError::Ops(OpsError::Git(e @ GitError::NoCommit(_))) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: name a branch, a tag or a commit of this repository (`git log --oneline --all` lists them); another's branch is `origin/NAME` once fetched (`git fetch`)"
+            );
         }
         CliError::Ops(OpsError::Provider(e)) => {
             anstream::eprintln!("error: {e}");

@@ -687,6 +687,11 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     md.expect_in_stdout("2 environments changed since `HEAD`: `acceptance`, `production`");
     assert!(md.stdout.chars().count() <= 65_536);
 
+    let out = ws.ecsops(&["diff", "--rev", "nosuchrev"]);
+    out.expect_code(1)
+        .expect_in_stderr("error: no commit `nosuchrev` in this repository\n")
+        .expect_in_stderr("help: name a branch, a tag or a commit");
+
     // Outside git, `--rev` says what it needs.
     let plain = Workspace::example();
     let out = plain.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);

@@ -161,6 +161,7 @@ fn init_makes_a_workspace_that_validates_plans_offline_and_holds_in_taplo() {
         .expect_in_stdout("made a workspace with acceptance, production")
         .expect_in_stdout("ecsops validate")
         .expect_in_stdout("ecsops diff acceptance");
+    assert!(!out.stdout.contains("git init"), "already a repository");
     for file in [
         "environments/base.toml",
         "environments/acceptance.toml",
@@ -209,7 +210,9 @@ fn init_makes_a_workspace_that_validates_plans_offline_and_holds_in_taplo() {
 fn init_names_its_environments_and_refuses_bad_names() {
     let ws = Workspace::new();
     let out = ws.ecsops(&["init", "team", "--env", "staging", "--env", "prod"]);
-    out.expect_code(0).expect_in_stdout("cd ");
+    out.expect_code(0)
+        .expect_in_stdout("cd ")
+        .expect_in_stdout("  git init\n  git add environments schemas .gitignore && git commit\n");
     let team = ws.path().join("team");
     assert!(
         std::fs::read_to_string(team.join("environments/prod.toml"))

@@ -49,6 +49,9 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Exit, CliError> {
     );
     anstream::println!("  ecsops validate");
     anstream::println!("  ecsops diff {}", made.environments[0]);
+    if !made.in_repository {
+        anstream::println!("  git init");
+    }
     anstream::println!("  git add environments schemas .gitignore && git commit");
     anstream::println!(
         "shell completions and the manual: `ecsops completions --help`, `ecsops man`"

@@ -28,6 +28,9 @@ pub enum GitError {
     Bare(PathBuf),
     #[error("`{0}` is not in a git repository")]
     NotARepository(PathBuf),
+    /// A revision that names no commit here (a typo, or a branch not fetched yet).
+    #[error("no commit `{0}` in this repository")]
+    NoCommit(String),
 }
 
 fn git(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
@@ -199,8 +202,14 @@ impl Repo {
         let commit = self
             .git
             .revparse_single(spec)
-            .and_then(|o| o.peel_to_commit())
-            .map_err(git(format!("no commit `{spec}` in this repository")))?;
+            .map_err(|e| match e.code() {
+                git2::ErrorCode::NotFound | git2::ErrorCode::InvalidSpec => {
+                    GitError::NoCommit(spec.to_owned())
+                }
+                _ => git(format!("read the revision `{spec}`"))(e),
+            })?
+            .peel_to_commit()
+            .map_err(git(format!("`{spec}` names no commit")))?;
         Ok(Commit::of(&commit))
     }
 }

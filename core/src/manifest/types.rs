@@ -269,6 +269,7 @@ pub struct InstanceGroup {
     pub ami: String,
     /// EC2 key pair for SSH; leave unset and use SSM Session Manager instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub key_pair: Option<String>,
     /// S3 object (`s3://bucket/key`) holding private registry auth (`ECS_ENGINE_AUTH_TYPE`,
     /// `ECS_ENGINE_AUTH_DATA`) appended to /etc/ecs/ecs.config at boot.

@@ -57,6 +57,9 @@ pub struct Initialized {
     pub environments: Vec<String>,
     /// The files written, relative to `dir`, in the order written.
     pub written: Vec<PathBuf>,
+    /// Whether `dir` is in a git repository (one that cannot be read counts as one): the next
+    /// steps start with `git init` when it is not.
+    pub in_repository: bool,
 }
 
 /// Makes a workspace in `dir` (created if missing) with `environments`, or acceptance and
@@ -117,6 +120,7 @@ pub fn init(dir: &Path, environments: &[String], force: bool) -> Result<Initiali
         dir: dir.to_path_buf(),
         environments,
         written,
+        in_repository: !matches!(crate::gitops::Repo::discover(dir), Ok(None)),
     })
 }
 
