@@ -126,6 +126,7 @@ pub fn error(err: &CliError) {
         }
         CliError::Ops(OpsError::Workspace(WorkspaceError::UnknownEnvironment { name, known })) => {
             anstream::eprintln!("error: there is no environment `{name}` in this workspace");
+            did_you_mean(name, known);
             if known.is_empty() {
                 anstream::eprintln!("help: add `environments/{name}.toml`");
             } else {
@@ -256,8 +257,9 @@ pub fn error(err: &CliError) {
                 "help: make a new plan with `ecsops diff {environment} --out FILE`, review it, and apply that"
             );
         }
-        CliError::Ops(e @ OpsError::UnknownService { known, .. }) => {
+        CliError::Ops(e @ OpsError::UnknownService { name, known, .. }) => {
             anstream::eprintln!("error: {e}");
+            did_you_mean(name, known);
             anstream::eprintln!(
                 "help: {}",
                 known_names(
@@ -274,8 +276,9 @@ pub fn error(err: &CliError) {
             );
             anstream::eprintln!("nothing was planned or changed");
         }
-        CliError::Ops(e @ OpsError::UnknownGroup { known, .. }) => {
+        CliError::Ops(e @ OpsError::UnknownGroup { group, known, .. }) => {
             anstream::eprintln!("error: {e}");
+            did_you_mean(group, known);
             anstream::eprintln!(
                 "help: {}",
                 known_names(
@@ -519,6 +522,15 @@ pub fn bucket_check(check: &ecsops_core::ops::state::BucketCheck) {
 }
 
 /// The names a user may pick from, after `lead`; `none` when there are none.
+/// A `help:` line with the name among `known` that `word` looks like a typo of, if any.
+fn did_you_mean(word: &str, known: &[String]) {
+    if let Some(meant) =
+        ecsops_core::diagnostic::did_you_mean(word, known.iter().map(String::as_str))
+    {
+        anstream::eprintln!("help: did you mean `{meant}`?");
+    }
+}
+
 fn known_names(known: &[String], lead: &str, none: &str) -> String {
     if known.is_empty() {
         return none.to_owned();

@@ -262,6 +262,13 @@ fn invalid_manifests_and_broken_state_fail_with_the_reason() {
     let out = ws.ecsops(&["diff", "staging"]);
     out.expect_code(1);
     out.expect_in_stderr("environments here: acceptance, production");
+    assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
+
+    ws.ecsops(&["diff", "acceptence"])
+        .expect_code(1)
+        .expect_in_stderr(
+            "help: did you mean `acceptance`?\nhelp: environments here: acceptance, production",
+        );
 }
 
 /// The task execution role may read exactly the secrets the services reference: each SSM

@@ -183,6 +183,9 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
         .expect_code(1)
         .expect_in_stderr("`acceptance` has no service or system container `nope`")
         .expect_in_stderr("help: its services and system containers are `api`, `web`, `cadvisor`");
+    a.run(&proxy, &["events", ENV, "--service", "webb"])
+        .expect_code(1)
+        .expect_in_stderr("help: did you mean `web`?\nhelp: its services");
 
     let json = a.run(&proxy, &["events", ENV, "--format", "json"]);
     json.expect_code(0);
