@@ -152,23 +152,38 @@ fn client_ranges(cx: &mut Cx<'_>) {
     for (name, lb) in &m.load_balancers {
         for (i, c) in lb.allowed_cidrs.iter().enumerate() {
             let p = ptr(&["load_balancers", name, "allowed_cidrs", &i.to_string()]);
-            match c.parse::<Ipv4Net>() {
-                Err(_) => cx
-                    .at_value("invalid-cidr", &p, format!("`{c}` is not an IPv4 CIDR"))
-                    .label("not a CIDR")
-                    .help(
-                        "write a client range such as `203.0.113.0/24`, or `0.0.0.0/0` for anyone",
-                    )
-                    .emit(),
-                Ok(net) if net.network() != net.addr() => cx
-                    .at_value("cidr-host-bits", &p, format!("`{c}` has host bits set"))
-                    .label("not a network address")
-                    .help(format!("did you mean `{}`?", net.trunc()))
-                    .emit(),
-                Ok(_) => {}
-            }
+            let help = "write a client range such as `203.0.113.0/24`, or `0.0.0.0/0` for anyone";
+            ipv4_network(cx, &p, c, help);
         }
     }
+}
+
+/// `text` as an IPv4 network, or `None` once the diagnostic at `pointer` says why it is not
+/// one: not a CIDR (with `help`), or an address with host bits set.
+fn ipv4_network(cx: &mut Cx<'_>, pointer: &str, text: &str, help: &str) -> Option<Ipv4Net> {
+    let Ok(net) = text.parse::<Ipv4Net>() else {
+        cx.at_value(
+            "invalid-cidr",
+            pointer,
+            format!("`{text}` is not an IPv4 CIDR"),
+        )
+        .label("not a CIDR")
+        .help(help)
+        .emit();
+        return None;
+    };
+    if net.network() != net.addr() {
+        cx.at_value(
+            "cidr-host-bits",
+            pointer,
+            format!("`{text}` has host bits set"),
+        )
+        .label("not a network address")
+        .help(format!("did you mean `{}`?", net.trunc()))
+        .emit();
+        return None;
+    }
+    Some(net)
 }
 
 fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
@@ -184,28 +199,9 @@ fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
         .emit();
         return;
     };
-    let Ok(vpc) = text.parse::<Ipv4Net>() else {
-        cx.at_value(
-            "invalid-cidr",
-            "/network/cidr",
-            format!("`{text}` is not an IPv4 CIDR"),
-        )
-        .label("not a CIDR")
-        .help("write it as `10.N.0.0/16`")
-        .emit();
+    let Some(vpc) = ipv4_network(cx, "/network/cidr", &text, "write it as `10.N.0.0/16`") else {
         return;
     };
-    if vpc.network() != vpc.addr() {
-        cx.at_value(
-            "cidr-host-bits",
-            "/network/cidr",
-            format!("`{text}` has host bits set"),
-        )
-        .label("not a network address")
-        .help(format!("did you mean `{}`?", vpc.trunc()))
-        .emit();
-        return;
-    }
     let explicit = m.network.public_subnets.is_some() && m.network.private_subnets.is_some();
     if !(16..=28).contains(&vpc.prefix_len()) {
         cx.at_value(
