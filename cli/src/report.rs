@@ -521,7 +521,6 @@ pub fn bucket_check(check: &ecsops_core::ops::state::BucketCheck) {
     }
 }
 
-/// The names a user may pick from, after `lead`; `none` when there are none.
 /// A `help:` line with the name among `known` that `word` looks like a typo of, if any.
 fn did_you_mean(word: &str, known: &[String]) {
     if let Some(meant) =
@@ -531,6 +530,15 @@ fn did_you_mean(word: &str, known: &[String]) {
     }
 }
 
+/// `did you mean \`x\`? `, to begin a `help:` line, when a recorded name (an address, an
+/// output) is close to `word`; nothing otherwise.
+pub fn closest_prefix<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    ecsops_core::diagnostic::closest_name(word, names)
+        .map(|c| format!("did you mean `{c}`? "))
+        .unwrap_or_default()
+}
+
+/// The names a user may pick from, after `lead`; `none` when there are none.
 fn known_names(known: &[String], lead: &str, none: &str) -> String {
     if known.is_empty() {
         return none.to_owned();

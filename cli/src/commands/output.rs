@@ -3,7 +3,6 @@
 //! those of the state backend.
 
 use clap::Args;
-use ecsops_core::diagnostic::closest_name;
 use ecsops_core::ops::state as ops;
 use ecsops_core::render::reports;
 use ecsops_core::state::outputs;
@@ -11,7 +10,7 @@ use serde_json::Value;
 
 use super::{Context, FixBucket, Format, FormatArg};
 use crate::exit::Exit;
-use crate::report::CliError;
+use crate::report::{self, CliError};
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -44,9 +43,7 @@ pub async fn run(ctx: &Context, args: &OutputArgs) -> Result<Exit, CliError> {
                     target.describe()
                 );
             } else {
-                let close = closest_name(name, named.keys().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
+                let close = report::closest_prefix(name, named.keys().map(String::as_str));
                 anstream::eprintln!("help: {close}`ecsops output {env}` lists the outputs");
             }
             return Ok(Exit::Error);

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use ecsops_core::diagnostic::closest_name;
 use ecsops_core::graph::Address;
 use ecsops_core::ops::state as ops;
 use ecsops_core::render::reports;
@@ -210,9 +209,7 @@ async fn show(ctx: &Context, a: &ShowArgs) -> Result<Exit, CliError> {
             a.environment
         );
         let recorded = stored.state.resources.keys().map(Address::as_str);
-        let close = closest_name(&a.address, recorded)
-            .map(|c| format!("did you mean `{c}`? "))
-            .unwrap_or_default();
+        let close = report::closest_prefix(&a.address, recorded);
         anstream::eprintln!(
             "help: {close}`ecsops state list {}` shows the recorded addresses",
             a.environment
