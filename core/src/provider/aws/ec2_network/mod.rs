@@ -108,7 +108,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             )
         };
     }
-    let by_id = tokio::try_join!(
+    let (in_vpcs, in_gateways, in_subnets, in_tables, in_addresses, in_nats) = tokio::try_join!(
         unseen!(Vpc, describe_vpcs, "vpc-id", Vpc::vpc_id),
         unseen!(
             InternetGateway,
@@ -136,7 +136,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             NatGateway::nat_gateway_id
         ),
     )?;
-    let (in_vpcs, in_gateways, in_subnets, in_tables, in_addresses, in_nats) = by_id;
     out.untagged.extend(
         [
             in_vpcs,
