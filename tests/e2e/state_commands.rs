@@ -1059,3 +1059,40 @@ fn a_mistyped_address_or_output_is_offered_the_recorded_one() {
     out.expect_code(1);
     assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
 }
+
+/// Outside a git repository the state records no revision, yet the version an apply or a
+/// destroy keeps is theirs, not a push's: its summary names the operation and how it ended.
+#[test]
+fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push() {
+    let guard = moto();
+    let env = guard.server.env();
+    let ws = workspace();
+    let run = |args: &[&str]| ws.ecsops_env(args, &env);
+    run(&["apply", "acc", "--auto-approve", "--no-wait"])
+        .expect_code(0)
+        .expect_in_stderr("not in a git repository");
+    run(&["destroy", "acc", "--auto-approve"]).expect_code(0);
+
+    let out = run(&["state", "history", "acc", "--format", "json"]);
+    let history: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
+    let summaries: Vec<&str> = history["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["summary"].as_str().unwrap_or("(none: a push)"))
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "destroy outside git (applied)",
+            "apply outside git (applied)"
+        ],
+        "{history}"
+    );
+    let out = run(&["state", "history", "acc"]);
+    assert!(
+        !out.expect_code(0).stdout.contains("state push"),
+        "{}",
+        out.stdout
+    );
+}

@@ -687,9 +687,19 @@ impl Locked<'_> {
             || rollouts
                 .iter()
                 .any(|r| r.result == rollout::Finish::Interrupted);
+        let result = if interrupted {
+            ApplyResult::Interrupted
+        } else if succeeded {
+            ApplyResult::Applied
+        } else if outcome.succeeded() {
+            ApplyResult::RolloutFailed
+        } else {
+            ApplyResult::Failed
+        };
+        let operation = self.request.mode.operation();
         let Some(provenance) = &self.provenance else {
             recorder.state.revision = None;
-            return match recorder.save_kept().await {
+            return match recorder.save_unrevised(operation, result).await {
                 Ok(_) => Tagging::NoRepository,
                 Err(e) => Tagging::Failed(format!("recording the revision failed: {e}")),
             };
@@ -709,16 +719,6 @@ impl Locked<'_> {
             }
         };
         let tagged = matches!(tagging, Tagging::Tagged { .. });
-        let result = if interrupted {
-            ApplyResult::Interrupted
-        } else if succeeded {
-            ApplyResult::Applied
-        } else if outcome.succeeded() {
-            ApplyResult::RolloutFailed
-        } else {
-            ApplyResult::Failed
-        };
-        let operation = self.request.mode.operation();
         let rolled_back_to = self.rollback.as_ref().map(|t| RolledBackTo {
             commit: t.commit.id.clone(),
             tag: t.tag.clone(),

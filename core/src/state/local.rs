@@ -444,14 +444,19 @@ pub(super) fn summary(state: &State) -> Option<String> {
         .tag
         .clone()
         .unwrap_or_else(|| crate::gitops::short(&r.commit).to_owned());
-    let result = match r.result {
-        super::ApplyResult::Applied if r.dirty => "applied, uncommitted files",
+    let result = result_words(r.result, r.dirty);
+    Some(format!("{} {what} ({result})", r.operation.as_str()))
+}
+
+/// How an apply ended, as its history entry says it.
+pub(super) fn result_words(result: super::ApplyResult, dirty: bool) -> &'static str {
+    match result {
+        super::ApplyResult::Applied if dirty => "applied, uncommitted files",
         super::ApplyResult::Applied => "applied",
         super::ApplyResult::RolloutFailed => "rollout failed",
         super::ApplyResult::Failed => "failed",
         super::ApplyResult::Interrupted => "interrupted",
-    };
-    Some(format!("{} {what} ({result})", r.operation.as_str()))
+    }
 }
 
 pub(super) fn serialize(state: &State) -> Vec<u8> {
