@@ -108,8 +108,9 @@ pub struct PushArgs {
     #[arg(value_name = "FILE")]
     file: String,
     /// Write even if the document's lineage or serial does not follow the stored state (the
-    /// stored lineage is kept and the serial moves past the stored one), or over a stored
-    /// state that does not parse. A document of another environment is refused all the same.
+    /// document's lineage is written, as its resources' ownership tags carry it, and the serial
+    /// moves past the stored one), or over a stored state that does not parse. A document of
+    /// another environment is refused all the same.
     #[arg(long)]
     force: bool,
     #[command(flatten)]
