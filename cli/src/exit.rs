@@ -1,7 +1,8 @@
 //! Exit statuses, in one place: 0 success or no changes, 1 error, 2 changes present (with
 //! `--detailed-exitcode`), as Terraform does; `ecsops lock` exits 2 when the lock is held;
-//! `apply`, `destroy` and `rollback` exit 3 when every step was done but a rollout did not
-//! complete (a pipeline can tell "the deploy is unhealthy" from "the apply broke").
+//! `apply` and `rollback` exit 3 when every step was done but a rollout did not complete (a
+//! pipeline can tell "the deploy is unhealthy" from "the apply broke"); `destroy` starts no
+//! rollout to wait for.
 
 use std::process::ExitCode;
 
