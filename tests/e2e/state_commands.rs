@@ -1062,12 +1062,9 @@ fn a_mistyped_address_or_output_is_offered_the_recorded_one() {
 
 /// Outside a git repository the state records no revision, yet the version an apply or a
 /// destroy keeps is theirs, not a push's: its summary names the operation and how it ended.
-#[test]
-fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push() {
-    let guard = moto();
-    let env = guard.server.env();
+fn an_apply_outside_git_is_kept_as_an_apply(env: &[(&str, String)]) {
     let ws = workspace();
-    let run = |args: &[&str]| ws.ecsops_env(args, &env);
+    let run = |args: &[&str]| ws.ecsops_env(args, env);
     run(&["apply", "acc", "--auto-approve", "--no-wait"])
         .expect_code(0)
         .expect_in_stderr("not in a git repository");
@@ -1095,4 +1092,22 @@ fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push() {
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push_on_the_local_default() {
+    let guard = moto();
+    an_apply_outside_git_is_kept_as_an_apply(&guard.server.env());
+}
+
+#[test]
+fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push_on_s3() {
+    let guard = moto();
+    create_bucket(guard.server);
+    let mut env = guard.server.env();
+    env.push((
+        "ECSOPS_STATE_URL",
+        "s3://ecsops-state/outside-git".to_owned(),
+    ));
+    an_apply_outside_git_is_kept_as_an_apply(&env);
 }
