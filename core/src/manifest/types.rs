@@ -89,7 +89,8 @@ pub struct Environment {
     /// balancer needs at least two. Required.
     #[serde(default)]
     pub availability_zones: Vec<String>,
-    /// Extra tags put on every resource, next to `Environment` and the `ecsops:*` tags.
+    /// Extra tags put on every resource AWS can tag, next to `Environment` and the `ecsops:*`
+    /// tags; listeners carry only the latter.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// A protected environment is applied, destroyed and rolled back only from a git
