@@ -1455,6 +1455,12 @@ async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     );
     assert!(stderr.contains("Apply interrupted:"), "{stderr}");
     assert!(stderr.contains("Not started ("), "{stderr}");
+    // Nothing failed: there is no cause to fix, only the rest to run.
+    assert!(
+        stderr.contains("; run `ecsops apply acceptance` again to continue"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fix the cause"), "{stderr}");
     // Everything made is recorded; the lock is gone, so the next apply just continues.
     let recorded = env.state()["resources"]
         .as_object()

@@ -832,9 +832,15 @@ fn report_outcome(
         return;
     }
     // A failed save has its own help: where the state went instead, and how to put it back.
+    // Interrupted with nothing failed: there is no cause to fix, only the rest to run.
     if saved {
+        let fix = if outcome.failed.is_empty() {
+            ""
+        } else {
+            "fix the cause and "
+        };
         anstream::eprintln!(
-            "help: everything finished is saved in the state (serial {}); fix the cause and run `{rerun}` again to continue",
+            "help: everything finished is saved in the state (serial {}); {fix}run `{rerun}` again to continue",
             outcome.state.serial
         );
     }
