@@ -1182,3 +1182,26 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
         .expect_code(0);
     assert_eq!(env.desired_capacity().await, Some(3));
 }
+
+/// An environment whose manifests a pull request leaves alone is not in its plan, even when
+/// the base revision fails its validation through another environment (a VPC range the other
+/// one overlapped, which the pull request fixes): merging changes nothing of it.
+#[test]
+fn diff_rev_of_every_environment_leaves_out_one_only_another_made_invalid() {
+    let ws = Workspace::example();
+    git::init(ws.path());
+    let qa = "extends = \"base.toml\"\n[environment]\nname = \"qa\"\n[network]\ncidr = \"10.0.0.0/16\"\n";
+    ws.write("environments/qa.toml", qa);
+    git::commit_all(ws.path(), "qa, overlapping acceptance");
+    ws.write("environments/qa.toml", &qa.replace("10.0.0.0", "10.2.0.0"));
+    let json = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "json"]);
+    let plans: Value = serde_json::from_str(&json.expect_code(0).stdout).expect("plans JSON");
+    let planned: Vec<&str> = plans
+        .as_array()
+        .expect("an array of plans")
+        .iter()
+        .filter_map(|p| p["environment"].as_str())
+        .collect();
+    assert_eq!(planned, ["qa"], "{plans}");
+    assert_eq!(plans[0]["notes"][0]["code"], "base-invalid", "{plans}");
+}

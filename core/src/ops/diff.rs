@@ -339,7 +339,7 @@ pub(crate) fn stale_warning(
 }
 
 /// SHA-256 of the merged manifest as compact JSON (key order is stable: maps are ordered).
-fn digest(value: &serde_json::Value) -> String {
+pub(super) fn digest(value: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     Sha256::digest(&bytes)
         .iter()

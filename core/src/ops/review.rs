@@ -13,13 +13,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::diagnostic::Diagnostics;
 use crate::gitops::Repo;
 use crate::gitops::revision::RevisionTree;
 use crate::graph::Address;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, load_environment};
 use crate::plan::{
     self, BASE_INVALID, ENVIRONMENT_REMOVED, Note, PlanInput, SETTING_CHANGED, ami, baseline, cidrs,
 };
+use crate::source::Sources;
 use crate::workspace::{Workspace, WorkspaceError};
 
 use super::diff::{Desired, desired};
@@ -76,6 +78,15 @@ pub fn diff_revision(
             }
             Err(e) => return Err(e),
         };
+        // Another environment can make this one invalid at `BASE` (a VPC range they share):
+        // when its own merged manifests did not change, merging changes nothing of it.
+        if all
+            && base_invalid
+            && let Some(head) = &head
+            && unchanged_at(&base, env, &head.digest)
+        {
+            continue;
+        }
         // What the environment's file itself says of the comparison.
         let file_note = if base_invalid {
             Some((
@@ -109,6 +120,15 @@ pub fn diff_revision(
         }
     }
     Ok(outcomes)
+}
+
+/// Whether `env`'s merged manifests at `base` are those whose digest is `digest`, whether or
+/// not they validate there.
+fn unchanged_at(base: &Workspace, env: &str, digest: &str) -> bool {
+    let mut sources = Sources::default();
+    let mut ignored = Diagnostics::default();
+    load_environment(base, env, &mut sources, &mut ignored)
+        .is_some_and(|loaded| super::diff::digest(&loaded.value) == digest)
 }
 
 /// What promoting `from`'s manifests to `to` would change.
