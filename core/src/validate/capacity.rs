@@ -100,6 +100,57 @@ fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGrou
     .emit();
 }
 
+/// Whether an instance type runs arm64 (Graviton) images, as its family's name says: Graviton
+/// families have a `g` right after the generation (`t4g`, `m7gd`, `c6gn`, `g5g`), and `a1` was
+/// the first. `None` for names that do not say (Mac instances), which are not checked.
+fn is_arm64(instance_type: &str) -> Option<bool> {
+    let family = instance_type
+        .split_once('.')
+        .map_or(instance_type, |(f, _)| f);
+    if family == "a1" {
+        return Some(true);
+    }
+    if family.starts_with("mac") {
+        return None;
+    }
+    let generation = family.find(|c: char| c.is_ascii_digit())?;
+    let after = family[generation..].trim_start_matches(|c: char| c.is_ascii_digit());
+    Some(after.starts_with('g'))
+}
+
+/// The reference picked "the most recent" ECS AMI with no architecture filter, so an instance
+/// could get an image its CPU cannot boot; EC2 only refuses that when the group launches an
+/// instance, long after the apply finished.
+fn ami_architecture(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGroup) {
+    let (wanted, parameter) = match is_arm64(&g.instance_type) {
+        Some(true) if g.ami == "recommended" => ("arm64", "recommended-arm64"),
+        Some(false) if g.ami == "recommended-arm64" => ("x86_64", "recommended"),
+        _ => return,
+    };
+    let ami = ptr(&["instance_groups", group, "ami"]);
+    // Point at what the manifest wrote: an `ami` left to its default is not in any file.
+    let at = if cx.loaded.value.pointer(&ami).is_some() {
+        ami
+    } else {
+        ptr(&["instance_groups", group, "instance_type"])
+    };
+    cx.at_value(
+        "ami-architecture",
+        &at,
+        format!(
+            "`{}` runs {wanted} images but `ami = \"{}\"` is the {} AMI",
+            g.instance_type,
+            g.ami,
+            if wanted == "arm64" { "x86_64" } else { "arm64" }
+        ),
+    )
+    .label("architecture mismatch")
+    .help(format!(
+        "set `ami = \"{parameter}\"` in `[instance_groups.{group}]`, or choose an instance type of the AMI's architecture"
+    ))
+    .emit();
+}
+
 /// CPU units and MiB the daemons (system containers) take on every instance of `group`.
 fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<String>) {
     m.system_containers
@@ -174,7 +225,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             || g.ami.strip_prefix("ami-").is_some_and(|h| {
                 (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
             });
-        if !ami_ok {
+        if ami_ok {
+            ami_architecture(cx, name, g);
+        } else {
             cx.at_value(
                 "invalid-ami",
                 &p("ami"),
@@ -423,5 +476,32 @@ mod tests {
         assert_eq!(instance_size("c6i.xlarge"), Some((4, 8192)));
         assert_eq!(instance_size("r6i.2xlarge"), Some((8, 65536)));
         assert_eq!(instance_size("x2idn.metal"), None);
+    }
+
+    #[test]
+    fn architecture_from_the_family_name() {
+        for arm in [
+            "t4g.medium",
+            "m7g.large",
+            "m6gd.xlarge",
+            "c6gn.large",
+            "g5g.xlarge",
+            "im4gn.large",
+            "a1.large",
+        ] {
+            assert_eq!(is_arm64(arm), Some(true), "{arm}");
+        }
+        for x86 in [
+            "t3.medium",
+            "m6i.large",
+            "g4dn.xlarge",
+            "gr6.4xlarge",
+            "c7i-flex.large",
+            "x2iedn.xlarge",
+            "inf2.xlarge",
+        ] {
+            assert_eq!(is_arm64(x86), Some(false), "{x86}");
+        }
+        assert_eq!(is_arm64("mac2.metal"), None);
     }
 }
