@@ -382,6 +382,61 @@ mod tests {
         assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
     }
 
+    /// The reference declared `ecs_config` and `ecs_logging` but never passed them on, and its
+    /// instance role could not read the S3 object its docs said to copy; its IAM names held
+    /// only the environment, so two clusters of one environment collided.
+    #[test]
+    fn group_settings_reach_the_instances_with_the_rights_they_need() {
+        let g = build(
+            &manifest(json!({"instance_groups": {"default": {
+                "docker_auth": "s3://acc-config/ecs.config",
+                "logging_drivers": ["json-file", "awslogs", "fluentd"]
+            }}})),
+            "acc",
+        )
+        .expect("graph");
+        let user_data = lit(&g, "launch_template[default]", "user_data")
+            .as_str()
+            .expect("user data");
+        assert!(
+            user_data.contains("aws s3 cp 's3://acc-config/ecs.config' - >> /etc/ecs/ecs.config"),
+            "{user_data}"
+        );
+        assert!(
+            user_data
+                .contains(r#"ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs","fluentd"]"#),
+            "{user_data}"
+        );
+        let statements = &lit(&g, "iam_policy.instance", "document")["Statement"];
+        let read = statements
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Action"] == "s3:GetObject"))
+            .expect("an s3:GetObject statement");
+        assert_eq!(
+            read["Resource"],
+            json!(["arn:aws:s3:::acc-config/ecs.config"])
+        );
+        assert_eq!(lit(&g, "iam_role.instance", "name"), "acc-default-instance");
+        assert_eq!(lit(&g, "instance_profile", "name"), "acc-default-instance");
+        assert_eq!(
+            lit(&g, "iam_role.task_execution", "name"),
+            "acc-default-task-execution"
+        );
+
+        // Without them, the AMI's own ecs.config defaults stand and no S3 right is granted.
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        let user_data = lit(&plain, "launch_template[default]", "user_data")
+            .as_str()
+            .expect("user data");
+        assert!(
+            !user_data.contains("ECS_AVAILABLE_LOGGING_DRIVERS"),
+            "{user_data}"
+        );
+        assert!(!user_data.contains("aws s3 cp"), "{user_data}");
+        let statements = lit(&plain, "iam_policy.instance", "document")["Statement"].to_string();
+        assert!(!statements.contains("s3:"), "{statements}");
+    }
+
     #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));
