@@ -147,4 +147,34 @@ mod tests {
             "ecs.config is written before anything that can fail"
         );
     }
+
+    /// The reference's script was Amazon Linux 1 (Upstart jobs, `start ecs`, the awslogs agent
+    /// and plain IMDS calls) on an AL2 AMI, where none of it ran (issue #24).
+    #[test]
+    fn nothing_of_amazon_linux_1_or_imdsv1_even_with_every_option() {
+        let drivers = vec!["awslogs".to_owned()];
+        let full = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: Some("s3://bucket/ecs.config"),
+            logging_drivers: Some(&drivers),
+            host_log_prefix: Some("/ecsops/acc/default"),
+            custom: None,
+        }
+        .render();
+        for al1 in [
+            "/etc/init/",
+            "start ecs",
+            "chkconfig",
+            "service awslogs",
+            "yum ",
+            "/etc/awslogs/",
+            "169.254.169.254",
+            "localhost:51678",
+        ] {
+            assert!(!full.contains(al1), "{al1:?} in\n{full}");
+        }
+        assert!(full.contains("dnf install -y amazon-cloudwatch-agent"));
+        assert!(full.contains("systemctl enable --now rsyslog"));
+    }
 }
