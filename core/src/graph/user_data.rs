@@ -68,6 +68,9 @@ impl UserData<'_> {
             s.push_str(
                 "\n# Private registry auth (ECS_ENGINE_AUTH_TYPE / ECS_ENGINE_AUTH_DATA).\n",
             );
+            // The ECS-optimized AL2023 AMI is built from the minimal AMI, which has no AWS CLI.
+            // The agent starts after cloud-init, so the auth lands before it reads ecs.config.
+            s.push_str("{ command -v aws >/dev/null || dnf install -y awscli-2; } &&\n  ");
             let _ = writeln!(
                 s,
                 "aws s3 cp '{auth}' - >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
@@ -176,5 +179,38 @@ mod tests {
         }
         assert!(full.contains("dnf install -y amazon-cloudwatch-agent"));
         assert!(full.contains("systemctl enable --now rsyslog"));
+    }
+
+    /// The ECS-optimized AL2023 AMI is built from the minimal AL2023 AMI, which has no AWS CLI
+    /// (aws/amazon-ecs-ami installs none either): a bare `aws s3 cp` fails with "command not
+    /// found" and the registry auth never reaches ecs.config, the reference's dead `ecs_config`
+    /// path again.
+    #[test]
+    fn docker_auth_brings_the_aws_cli_it_copies_with() {
+        let with_auth = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: Some("s3://bucket/ecs.config"),
+            logging_drivers: None,
+            host_log_prefix: None,
+            custom: None,
+        }
+        .render();
+        let install = with_auth
+            .find("dnf install -y awscli-2")
+            .expect("installs the AWS CLI");
+        let copy = with_auth.find("aws s3 cp").expect("copies the object");
+        assert!(install < copy, "{with_auth}");
+        assert!(with_auth.contains("command -v aws"), "only when missing");
+        let without = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: None,
+            logging_drivers: None,
+            host_log_prefix: None,
+            custom: None,
+        }
+        .render();
+        assert!(!without.contains("awscli"), "{without}");
     }
 }
