@@ -151,6 +151,72 @@ fn ami_architecture(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceG
     .emit();
 }
 
+/// The log drivers the ECS-optimized AMI's ecs-init offers when ecs.config names none.
+const AMI_LOG_DRIVERS: [&str; 5] = ["json-file", "syslog", "awslogs", "fluentd", "none"];
+
+/// Every container's log driver is one its instances offer: ECS places a task only on an
+/// instance whose agent offers the driver, so a missing one leaves the service at zero tasks
+/// with nothing failing in the apply.
+fn log_drivers(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let all: Vec<&String> = m.instance_groups.keys().collect();
+    let containers = m
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let group = s.instance_group.as_ref().map_or("default", String::as_str);
+            ("services", n, s.logging.as_ref(), vec![group])
+        })
+        .chain(m.system_containers.iter().map(|(n, s)| {
+            let groups = match &s.instance_group {
+                Some(g) => vec![g.as_str()],
+                None => all.iter().map(|g| g.as_str()).collect(),
+            };
+            ("system_containers", n, s.logging.as_ref(), groups)
+        }));
+    for (section, name, logging, groups) in containers {
+        let driver = logging.map_or("awslogs", |l| l.driver.as_str());
+        for group in groups {
+            let Some(g) = m.instance_groups.get(group) else {
+                continue;
+            };
+            let offered = g.logging_drivers.as_ref().map_or_else(
+                || AMI_LOG_DRIVERS.contains(&driver),
+                |list| list.iter().any(|d| d == driver),
+            );
+            if offered {
+                continue;
+            }
+            let at = if logging.is_some() {
+                ptr(&[section, name, "logging", "driver"])
+            } else {
+                ptr(&["instance_groups", group, "logging_drivers"])
+            };
+            let help = if g.logging_drivers.is_some() {
+                format!("add `\"{driver}\"` to `logging_drivers` of `[instance_groups.{group}]`")
+            } else {
+                let mut list: Vec<String> =
+                    AMI_LOG_DRIVERS.iter().map(|d| format!("\"{d}\"")).collect();
+                list.push(format!("\"{driver}\""));
+                format!(
+                    "set `logging_drivers = [{}]` in `[instance_groups.{group}]` (the AMI's list and `{driver}`)",
+                    list.join(", ")
+                )
+            };
+            cx.at_value(
+                "log-driver-not-offered",
+                &at,
+                format!(
+                    "`{name}` logs with `{driver}`, which instance group `{group}` does not offer"
+                ),
+            )
+            .label("not offered by its instances")
+            .help(help)
+            .emit();
+        }
+    }
+}
+
 /// CPU units and MiB the daemons (system containers) take on every instance of `group`.
 fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<String>) {
     m.system_containers
@@ -163,6 +229,7 @@ fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<Stri
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
+    log_drivers(cx);
     let m = cx.m;
     for (name, g) in &m.instance_groups {
         let p = |k: &str| ptr(&["instance_groups", name, k]);

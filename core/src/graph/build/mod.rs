@@ -437,6 +437,41 @@ mod tests {
         assert!(!statements.contains("s3:"), "{statements}");
     }
 
+    /// Issues #5 and #11 asked to ship container logs through fluentd; `logging_drivers` alone
+    /// offered a driver no container could choose.
+    #[test]
+    fn containers_log_to_the_driver_they_name_else_to_their_log_group() {
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"logging": {"driver": "fluentd",
+                                                 "options": {"fluentd-address": "localhost:24224"}}}},
+                "system_containers": {"cadvisor": {"logging": {"driver": "syslog"}}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        let log = |td: &str| lit(&g, td, "container_definitions")[0]["logConfiguration"].clone();
+        assert_eq!(
+            log("task_definition[web]"),
+            json!({"logDriver": "fluentd", "options": {"fluentd-address": "localhost:24224"}})
+        );
+        assert_eq!(
+            log("task_definition[cadvisor]"),
+            json!({"logDriver": "syslog", "options": {}})
+        );
+        assert!(
+            g.resources
+                .contains_key(&Address::from("log_group.service[web]")),
+            "the group and what it holds stay"
+        );
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        assert_eq!(
+            lit(&plain, "task_definition[web]", "container_definitions")[0]["logConfiguration"]["options"]
+                ["awslogs-group"],
+            "/ecsops/acc/default/service/web"
+        );
+    }
+
     #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));

@@ -209,8 +209,11 @@ fn container_document(c: &ContainerDefinition) -> Value {
     );
     put(
         "logConfiguration",
-        c.log_configuration()
-            .map(|l| json!({"logDriver": l.log_driver().as_str(), "options": l.options()})),
+        // A driver without options may come back without the map: the same as an empty one.
+        c.log_configuration().map(|l| {
+            let options = l.options().cloned().unwrap_or_default();
+            json!({"logDriver": l.log_driver().as_str(), "options": options})
+        }),
     );
     put(
         "portMappings",
