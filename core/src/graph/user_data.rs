@@ -80,6 +80,12 @@ impl UserData<'_> {
             s.push_str("\n# Ship host logs with the unified CloudWatch agent.\n");
             s.push_str("(\n");
             s.push_str("  dnf install -y amazon-cloudwatch-agent rsyslog &&\n");
+            // AL2023 keeps the kernel's and dockerd's output in the journal only: without
+            // these files two of the six host log groups would stay empty.
+            s.push_str("  cat > /etc/rsyslog.d/50-ecsops.conf <<'RSYSLOG' &&\n");
+            s.push_str("kern.* /var/log/dmesg\n");
+            s.push_str(":programname, isequal, \"dockerd\" /var/log/docker\n");
+            s.push_str("RSYSLOG\n");
             s.push_str("  systemctl enable --now rsyslog &&\n");
             s.push_str(
                 "  cat > /opt/aws/amazon-cloudwatch-agent/etc/ecsops.json <<'CW_AGENT' &&\n",
@@ -179,6 +185,34 @@ mod tests {
         }
         assert!(full.contains("dnf install -y amazon-cloudwatch-agent"));
         assert!(full.contains("systemctl enable --now rsyslog"));
+    }
+
+    /// The reference's six host log files existed on Amazon Linux 1; on AL2023 the kernel
+    /// and dockerd log to the journal only, so rsyslog must write the two files the agent
+    /// ships, before it starts.
+    #[test]
+    fn every_shipped_host_log_file_is_written_on_al2023() {
+        let full = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: None,
+            logging_drivers: None,
+            host_log_prefix: Some("/ecsops/acc/default"),
+            custom: None,
+        }
+        .render();
+        let rules = full
+            .find("/etc/rsyslog.d/50-ecsops.conf")
+            .expect("an rsyslog rule file");
+        let start = full
+            .find("systemctl enable --now rsyslog")
+            .expect("rsyslog");
+        assert!(rules < start, "{full}");
+        assert!(full.contains("\nkern.* /var/log/dmesg\n"), "{full}");
+        assert!(
+            full.contains("\n:programname, isequal, \"dockerd\" /var/log/docker\n"),
+            "{full}"
+        );
     }
 
     /// The ECS-optimized AL2023 AMI is built from the minimal AL2023 AMI, which has no AWS CLI
