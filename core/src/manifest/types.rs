@@ -474,6 +474,10 @@ pub struct Service {
     /// group, for example `{ driver = "fluentd", options = { fluentd-address = "localhost:24224" } }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<ContainerLogging>,
+    /// The ARN of a Secrets Manager secret holding `username` and `password` for the image's
+    /// private registry (Docker Hub, ...); the task execution role may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_credentials: Option<String>,
     #[serde(default)]
     pub deployment: Deployment,
 }
@@ -644,6 +648,9 @@ pub struct SystemContainer {
     /// Same as a service's `logging`: a log driver other than the container's log group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<ContainerLogging>,
+    /// Same as a service's `registry_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -472,6 +472,41 @@ mod tests {
         );
     }
 
+    /// The reference's only private-registry path was Docker Hub auth in an S3 ecs.config;
+    /// ECS takes per-container credentials from Secrets Manager, read by the execution role.
+    #[test]
+    fn registry_credentials_reach_the_container_and_the_execution_role() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"registry_credentials": arn}},
+                "system_containers": {"cadvisor": {"registry_credentials": arn}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        for td in ["task_definition[web]", "task_definition[cadvisor]"] {
+            assert_eq!(
+                lit(&g, td, "container_definitions")[0]["repositoryCredentials"],
+                json!({"credentialsParameter": arn}),
+                "{td}"
+            );
+        }
+        let statements = lit(&g, "iam_policy.task_execution", "document")["Statement"].clone();
+        let read = statements
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == "ReadSecrets"))
+            .expect("a ReadSecrets statement");
+        assert_eq!(read["Action"], "secretsmanager:GetSecretValue");
+        assert_eq!(read["Resource"], json!([arn]));
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        let container = &lit(&plain, "task_definition[web]", "container_definitions")[0];
+        assert!(
+            container.get("repositoryCredentials").is_none(),
+            "{container}"
+        );
+    }
+
     #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));

@@ -105,6 +105,9 @@ pub(super) fn service(
     if let Some(cmd) = &svc.command {
         container["command"] = json!(cmd);
     }
+    if let Some(arn) = &svc.registry_credentials {
+        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
+    }
     let td = task_definition(b, name, container, iam, None);
 
     let mut deps = vec![log];
@@ -241,6 +244,9 @@ pub(super) fn system_container(
     });
     if let Some(cmd) = &sc.command {
         container["command"] = json!(cmd);
+    }
+    if let Some(arn) = &sc.registry_credentials {
+        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
     }
     let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
     let placement_constraints = sc.instance_group.as_ref().map(|g| {

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LogConfiguration,
-    LogDriver, MountPoint, NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol, Volume,
+    LogDriver, MountPoint, NetworkMode, PortMapping, RepositoryCredentials, Secret, TaskDefinition,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 use serde_json::{Map, Value, json};
 
@@ -148,6 +148,14 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
                 .build(),
         );
     }
+    if let Some(r) = &c.repository_credentials {
+        d = d.repository_credentials(
+            RepositoryCredentials::builder()
+                .credentials_parameter(&r.credentials_parameter)
+                .build()
+                .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
+        );
+    }
     if let Some(l) = &c.log_configuration {
         let options: HashMap<String, String> = l
             .options
@@ -245,6 +253,11 @@ fn container_document(c: &ContainerDefinition) -> Value {
                 .collect(),
         ),
     );
+    put(
+        "repositoryCredentials",
+        c.repository_credentials()
+            .map(|r| json!({"credentialsParameter": r.credentials_parameter()})),
+    );
     Value::Object(d)
 }
 
@@ -310,6 +323,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "logConfiguration",
     "portMappings",
     "mountPoints",
+    "repositoryCredentials",
 ];
 
 /// A task definition document (ECS's JSON: a registration request or a described revision)
