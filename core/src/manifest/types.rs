@@ -72,6 +72,15 @@ impl Manifest {
             .unwrap_or(0);
         base + u32::try_from(index).unwrap_or(0) * 10
     }
+
+    /// What every log group name of `environment` starts with: `[logging] prefix`, else
+    /// `/ecsops/<env>/<cluster>`, which no other environment or cluster shares.
+    pub fn log_prefix(&self, environment: &str) -> String {
+        self.logging
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("/ecsops/{environment}/{}", self.cluster.name))
+    }
 }
 
 /// Which environment this is and where it lives.

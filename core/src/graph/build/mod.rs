@@ -158,11 +158,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     .ok_or_else(|| incomplete("the subnets do not fit the VPC and zones"))?;
 
     let prefix = format!("{environment}-{}", manifest.cluster.name);
-    let log_prefix = manifest
-        .logging
-        .prefix
-        .clone()
-        .unwrap_or_else(|| format!("/ecsops/{environment}/{}", manifest.cluster.name));
+    let log_prefix = manifest.log_prefix(environment);
     let mut b = Builder {
         manifest,
         env: environment,
