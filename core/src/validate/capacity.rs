@@ -103,7 +103,7 @@ fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGrou
 /// Whether an instance type runs arm64 (Graviton) images, as its family's name says: Graviton
 /// families have a `g` right after the generation (`t4g`, `m7gd`, `c6gn`, `g5g`), and `a1` was
 /// the first. `None` for names that do not say (Mac instances), which are not checked.
-fn is_arm64(instance_type: &str) -> Option<bool> {
+pub fn is_arm64(instance_type: &str) -> Option<bool> {
     let family = instance_type
         .split_once('.')
         .map_or(instance_type, |(f, _)| f);

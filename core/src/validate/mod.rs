@@ -19,6 +19,7 @@ mod references;
 mod required;
 mod secrets;
 
+pub use capacity::is_arm64;
 pub use logs::account;
 pub use names::environment_name_ok;
 
