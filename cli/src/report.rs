@@ -276,6 +276,18 @@ pub fn error(err: &CliError) {
             );
             anstream::eprintln!("nothing was planned or changed");
         }
+        CliError::Ops(e @ OpsError::AmiArchitecture { wanted, .. }) => {
+            anstream::eprintln!("error: {e}");
+            let recommended = if wanted == "arm64" {
+                "recommended-arm64"
+            } else {
+                "recommended"
+            };
+            anstream::eprintln!(
+                "help: set `ami` to an {wanted} AMI (`{recommended}` is the ECS-optimized one), or choose an instance type of the AMI's architecture"
+            );
+            anstream::eprintln!("nothing was planned or changed");
+        }
         CliError::Ops(e @ OpsError::UnknownGroup { group, known, .. }) => {
             anstream::eprintln!("error: {e}");
             did_you_mean(group, known);

@@ -231,3 +231,42 @@ async fn a_parameter_ssm_does_not_have_names_the_manifest_place_and_changes_noth
     assert!(env.vpcs().await.is_empty(), "nothing was created");
     env.assert_unlocked();
 }
+
+/// The reference picked "the most recent" ECS AMI with no architecture filter; an explicit AMI
+/// id says nothing of its architecture to `validate`, so the plan asks `DescribeImages` and
+/// refuses an image the instance type cannot boot, before anything is created.
+#[tokio::test]
+async fn an_ami_of_another_architecture_than_the_instance_type_is_refused_before_anything() {
+    let env = Env::new().await;
+    let arm = env
+        .ec2()
+        .describe_images()
+        .filters(
+            ecsops_core::provider::aws::sdk::ec2::types::Filter::builder()
+                .name("name")
+                .values("al2023-ami-ecs-hvm-*-arm64")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe images")
+        .images
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|i| i.image_id)
+        .expect("moto has an arm64 ECS-optimized AMI");
+    env.edit(
+        "base.toml",
+        "ami = \"recommended\"",
+        &format!("ami = \"{arm}\""),
+    );
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(1)
+        .expect_in_stderr(&format!(
+            "error: `[instance_groups.default] ami` launches `{arm}`, an arm64 AMI, on `t3.medium`, which runs x86_64 images"
+        ))
+        .expect_in_stderr("(`recommended` is the ECS-optimized one)")
+        .expect_in_stderr("nothing was planned or changed");
+    assert!(env.vpcs().await.is_empty(), "nothing was created");
+    env.assert_unlocked();
+}

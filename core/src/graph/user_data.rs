@@ -68,6 +68,9 @@ impl UserData<'_> {
             s.push_str(
                 "\n# Private registry auth (ECS_ENGINE_AUTH_TYPE / ECS_ENGINE_AUTH_DATA).\n",
             );
+            // The ECS-optimized AL2023 AMI is built from the minimal AMI, which has no AWS CLI.
+            // The agent starts after cloud-init, so the auth lands before it reads ecs.config.
+            s.push_str("{ command -v aws >/dev/null || dnf install -y awscli-2; } &&\n  ");
             let _ = writeln!(
                 s,
                 "aws s3 cp '{auth}' - >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
@@ -77,6 +80,12 @@ impl UserData<'_> {
             s.push_str("\n# Ship host logs with the unified CloudWatch agent.\n");
             s.push_str("(\n");
             s.push_str("  dnf install -y amazon-cloudwatch-agent rsyslog &&\n");
+            // AL2023 keeps the kernel's and dockerd's output in the journal only: without
+            // these files two of the six host log groups would stay empty.
+            s.push_str("  cat > /etc/rsyslog.d/50-ecsops.conf <<'RSYSLOG' &&\n");
+            s.push_str("kern.* /var/log/dmesg\n");
+            s.push_str(":programname, isequal, \"dockerd\" /var/log/docker\n");
+            s.push_str("RSYSLOG\n");
             s.push_str("  systemctl enable --now rsyslog &&\n");
             s.push_str(
                 "  cat > /opt/aws/amazon-cloudwatch-agent/etc/ecsops.json <<'CW_AGENT' &&\n",
@@ -146,5 +155,96 @@ mod tests {
             cluster_at < custom_at,
             "ecs.config is written before anything that can fail"
         );
+    }
+
+    /// The reference's script was Amazon Linux 1 (Upstart jobs, `start ecs`, the awslogs agent
+    /// and plain IMDS calls) on an AL2 AMI, where none of it ran (issue #24).
+    #[test]
+    fn nothing_of_amazon_linux_1_or_imdsv1_even_with_every_option() {
+        let drivers = vec!["awslogs".to_owned()];
+        let full = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: Some("s3://bucket/ecs.config"),
+            logging_drivers: Some(&drivers),
+            host_log_prefix: Some("/ecsops/acc/default"),
+            custom: None,
+        }
+        .render();
+        for al1 in [
+            "/etc/init/",
+            "start ecs",
+            "chkconfig",
+            "service awslogs",
+            "yum ",
+            "/etc/awslogs/",
+            "169.254.169.254",
+            "localhost:51678",
+        ] {
+            assert!(!full.contains(al1), "{al1:?} in\n{full}");
+        }
+        assert!(full.contains("dnf install -y amazon-cloudwatch-agent"));
+        assert!(full.contains("systemctl enable --now rsyslog"));
+    }
+
+    /// The reference's six host log files existed on Amazon Linux 1; on AL2023 the kernel
+    /// and dockerd log to the journal only, so rsyslog must write the two files the agent
+    /// ships, before it starts.
+    #[test]
+    fn every_shipped_host_log_file_is_written_on_al2023() {
+        let full = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: None,
+            logging_drivers: None,
+            host_log_prefix: Some("/ecsops/acc/default"),
+            custom: None,
+        }
+        .render();
+        let rules = full
+            .find("/etc/rsyslog.d/50-ecsops.conf")
+            .expect("an rsyslog rule file");
+        let start = full
+            .find("systemctl enable --now rsyslog")
+            .expect("rsyslog");
+        assert!(rules < start, "{full}");
+        assert!(full.contains("\nkern.* /var/log/dmesg\n"), "{full}");
+        assert!(
+            full.contains("\n:programname, isequal, \"dockerd\" /var/log/docker\n"),
+            "{full}"
+        );
+    }
+
+    /// The ECS-optimized AL2023 AMI is built from the minimal AL2023 AMI, which has no AWS CLI
+    /// (aws/amazon-ecs-ami installs none either): a bare `aws s3 cp` fails with "command not
+    /// found" and the registry auth never reaches ecs.config, the reference's dead `ecs_config`
+    /// path again.
+    #[test]
+    fn docker_auth_brings_the_aws_cli_it_copies_with() {
+        let with_auth = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: Some("s3://bucket/ecs.config"),
+            logging_drivers: None,
+            host_log_prefix: None,
+            custom: None,
+        }
+        .render();
+        let install = with_auth
+            .find("dnf install -y awscli-2")
+            .expect("installs the AWS CLI");
+        let copy = with_auth.find("aws s3 cp").expect("copies the object");
+        assert!(install < copy, "{with_auth}");
+        assert!(with_auth.contains("command -v aws"), "only when missing");
+        let without = UserData {
+            cluster: "acc-default",
+            instance_group: "default",
+            docker_auth: None,
+            logging_drivers: None,
+            host_log_prefix: None,
+            custom: None,
+        }
+        .render();
+        assert!(!without.contains("awscli"), "{without}");
     }
 }

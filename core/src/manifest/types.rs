@@ -72,6 +72,15 @@ impl Manifest {
             .unwrap_or(0);
         base + u32::try_from(index).unwrap_or(0) * 10
     }
+
+    /// What every log group name of `environment` starts with: `[logging] prefix`, else
+    /// `/ecsops/<env>/<cluster>`, which no other environment or cluster shares.
+    pub fn log_prefix(&self, environment: &str) -> String {
+        self.logging
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("/ecsops/{environment}/{}", self.cluster.name))
+    }
 }
 
 /// Which environment this is and where it lives.
@@ -471,8 +480,55 @@ pub struct Service {
     /// an SSM parameter ARN or a Secrets Manager secret ARN.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Send the container's output to another Docker log driver than its CloudWatch log
+    /// group, for example `{ driver = "fluentd", options = { fluentd-address = "localhost:24224" } }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<ContainerLogging>,
+    /// The ARN of a Secrets Manager secret holding `username` and `password` for the image's
+    /// private registry (Docker Hub, ...); the task execution role may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_credentials: Option<String>,
     #[serde(default)]
     pub deployment: Deployment,
+}
+
+/// A container's log driver other than `awslogs` (which ecsops configures itself, to the
+/// container's group under `/ecsops/<env>/<cluster>/`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerLogging {
+    /// The instances must offer it: the ECS-optimized AMI offers `json-file`, `syslog`,
+    /// `awslogs`, `fluentd` and `none`; an instance group's `logging_drivers` replaces that list.
+    pub driver: LogDriver,
+    /// The driver's `--log-opt` options, for example `fluentd-address` or `tag`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// Docker log drivers ECS passes through on EC2 instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    Fluentd,
+    Gelf,
+    Syslog,
+    Splunk,
+    Journald,
+    JsonFile,
+}
+
+impl LogDriver {
+    /// The name ECS and Docker use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fluentd => "fluentd",
+            Self::Gelf => "gelf",
+            Self::Syslog => "syslog",
+            Self::Splunk => "splunk",
+            Self::Journald => "journald",
+            Self::JsonFile => "json-file",
+        }
+    }
 }
 
 /// Load balancer routing for a service.
@@ -599,6 +655,12 @@ pub struct SystemContainer {
     /// Same forms as a service's secrets.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Same as a service's `logging`: a log driver other than the container's log group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<ContainerLogging>,
+    /// Same as a service's `registry_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -1,6 +1,7 @@
 //! `ecsops diff`: validate one environment, expand it into the desired graph, read its recorded
 //! state, refresh it from AWS (unless offline or nothing is recorded yet) and plan.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -9,12 +10,13 @@ use sha2::{Digest, Sha256};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::gitops::guard::{self, Lacking, Protection, Provenance};
 use crate::gitops::{Repo, short};
-use crate::graph::{self, Address, Graph};
+use crate::graph::{self, Address, Expr, Graph, Kind};
 use crate::manifest::Manifest;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanInput, ami, cidrs};
 use crate::provider::Provider;
 use crate::provider::aws::AwsProvider;
+use crate::provider::aws::ec2_launch_template::Image;
 use crate::source::Sources;
 use crate::state::State;
 use crate::workspace::Workspace;
@@ -172,13 +174,67 @@ pub(crate) async fn plan(
     if let Some(p) = provider
         && !changed.is_empty()
     {
-        ami::name(&mut plan, &p.image_names(&changed).await?);
+        let images = p.images(&changed).await?;
+        architectures(&graph, &plan, &images)?;
+        let names = images
+            .into_iter()
+            .filter_map(|(id, image)| Some((id, image.name?)))
+            .collect();
+        ami::name(&mut plan, &names);
     }
     Ok(Planning {
         plan,
         refreshed,
         graph,
     })
+}
+
+/// Every AMI a launch template is about to launch fits its instance type's architecture. The
+/// manifest alone cannot tell for an explicit AMI id; EC2 refuses the image only when the
+/// group launches an instance, after the apply.
+fn architectures(
+    graph: &Graph,
+    plan: &Plan,
+    images: &BTreeMap<String, Image>,
+) -> Result<(), OpsError> {
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::LaunchTemplate)
+    {
+        let ami = change
+            .attributes
+            .iter()
+            .filter(|a| a.name == ami::IMAGE_ID)
+            .find_map(|a| a.after.as_ref()?.as_str());
+        let instance_type = graph.resources.get(&change.address).and_then(|r| {
+            match r.attributes.get("instance_type") {
+                Some(Expr::Lit(serde_json::Value::String(t))) => Some(t.as_str()),
+                _ => None,
+            }
+        });
+        let (Some(ami), Some(instance_type)) = (ami, instance_type) else {
+            continue;
+        };
+        let Some(architecture) = images.get(ami).and_then(|i| i.architecture.as_deref()) else {
+            continue;
+        };
+        let wanted = match crate::validate::is_arm64(instance_type) {
+            Some(true) => "arm64",
+            Some(false) => "x86_64",
+            None => continue,
+        };
+        if architecture != wanted {
+            return Err(OpsError::AmiArchitecture {
+                place: ami::manifest_place(&change.address),
+                ami: ami.to_owned(),
+                architecture: architecture.to_owned(),
+                instance_type: instance_type.to_owned(),
+                wanted: wanted.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// SSM has no `parameter`: named at the first instance group that asks for it.

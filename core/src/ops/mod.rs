@@ -113,6 +113,18 @@ pub enum OpsError {
         parameter: String,
         region: String,
     },
+    /// The AMI an instance group would launch is of another architecture than its instance
+    /// type: EC2 would refuse every launch, long after the apply; nothing was planned.
+    #[error(
+        "`{place}` launches `{ami}`, an {architecture} AMI, on `{instance_type}`, which runs {wanted} images"
+    )]
+    AmiArchitecture {
+        place: String,
+        ami: String,
+        architecture: String,
+        instance_type: String,
+        wanted: String,
+    },
     /// `roll --group` names no instance group of the environment.
     #[error("`{environment}` has no applied instance group `{group}`")]
     UnknownGroup {

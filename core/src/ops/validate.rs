@@ -87,8 +87,8 @@ pub(super) fn check_environment(
     ok.then_some(loaded)
 }
 
-/// The VPC CIDR of every environment that loads, for the overlap rule. Environments that do not
-/// load are left out: their own validation reports why.
+/// The VPC CIDR and log prefix of every environment that loads, for the overlap and collision
+/// rules. Environments that do not load are left out: their own validation reports why.
 pub(super) fn neighbours(ws: &Workspace, environments: &[String]) -> Vec<Neighbour> {
     let mut scratch = Sources::default();
     environments
@@ -96,12 +96,16 @@ pub(super) fn neighbours(ws: &Workspace, environments: &[String]) -> Vec<Neighbo
         .filter_map(|env| {
             let mut ignored = Diagnostics::default();
             let loaded = load_environment(ws, env, &mut scratch, &mut ignored)?;
-            let network = &loaded.manifest.as_ref()?.network;
+            let manifest = loaded.manifest.as_ref()?;
+            let network = &manifest.network;
             let cidr = network.cidr.as_deref()?.parse().ok()?;
             Some(Neighbour {
                 environment: env.clone(),
                 cidr,
                 allow_overlap_with: network.allow_overlap_with.clone(),
+                log_prefix: manifest.log_prefix(env),
+                region: manifest.environment.region.clone(),
+                account: validate::account(&manifest.environment),
             })
         })
         .collect()

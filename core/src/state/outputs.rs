@@ -23,6 +23,9 @@ fn fields(kind: Kind) -> &'static [(&'static str, From)] {
             ("arn", From::Output),
         ],
         Kind::ClassicLoadBalancer => &[("dns_name", From::Output)],
+        // The reference's one output: what a service or instance made outside ecsops registers
+        // with.
+        Kind::TargetGroup => &[("arn", From::Output)],
         Kind::SnsTopic => &[("arn", From::Output)],
         Kind::LogGroup => &[("name", From::Attribute)],
         _ => &[],
@@ -76,6 +79,8 @@ mod tests {
                     "outputs": {"arn": "arn:lb", "dns_name": "acc-default-1.elb.amazonaws.com",
                                 "zone_id": "Z2"}},
                 "vpc": {"kind": "vpc", "id": "vpc-1"},
+                "target_group[web]": {"kind": "target_group", "id": "arn:tg",
+                    "attributes": {"name": "acc-web"}, "outputs": {"arn": "arn:tg"}},
                 "route_table.public": {"kind": "route_table", "id": "rtb-1"}
             }
         }))
@@ -88,6 +93,7 @@ mod tests {
         assert_eq!(named.get("ecs_cluster.name"), Some(&json!("acc-default")));
         assert_eq!(named.get("vpc.id"), Some(&json!("vpc-1")));
         assert!(!named.keys().any(|k| k.starts_with("route_table")));
-        assert_eq!(named.len(), 6, "{named:?}");
+        assert_eq!(named.get("target_group.web.arn"), Some(&json!("arn:tg")));
+        assert_eq!(named.len(), 7, "{named:?}");
     }
 }

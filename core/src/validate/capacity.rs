@@ -100,6 +100,123 @@ fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGrou
     .emit();
 }
 
+/// Whether an instance type runs arm64 (Graviton) images, as its family's name says: Graviton
+/// families have a `g` right after the generation (`t4g`, `m7gd`, `c6gn`, `g5g`), and `a1` was
+/// the first. `None` for names that do not say (Mac instances), which are not checked.
+pub fn is_arm64(instance_type: &str) -> Option<bool> {
+    let family = instance_type
+        .split_once('.')
+        .map_or(instance_type, |(f, _)| f);
+    if family == "a1" {
+        return Some(true);
+    }
+    if family.starts_with("mac") {
+        return None;
+    }
+    let generation = family.find(|c: char| c.is_ascii_digit())?;
+    let after = family[generation..].trim_start_matches(|c: char| c.is_ascii_digit());
+    Some(after.starts_with('g'))
+}
+
+/// The reference picked "the most recent" ECS AMI with no architecture filter, so an instance
+/// could get an image its CPU cannot boot; EC2 only refuses that when the group launches an
+/// instance, long after the apply finished.
+fn ami_architecture(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGroup) {
+    let (wanted, parameter) = match is_arm64(&g.instance_type) {
+        Some(true) if g.ami == "recommended" => ("arm64", "recommended-arm64"),
+        Some(false) if g.ami == "recommended-arm64" => ("x86_64", "recommended"),
+        _ => return,
+    };
+    let ami = ptr(&["instance_groups", group, "ami"]);
+    // Point at what the manifest wrote: an `ami` left to its default is not in any file.
+    let at = if cx.loaded.value.pointer(&ami).is_some() {
+        ami
+    } else {
+        ptr(&["instance_groups", group, "instance_type"])
+    };
+    cx.at_value(
+        "ami-architecture",
+        &at,
+        format!(
+            "`{}` runs {wanted} images but `ami = \"{}\"` is the {} AMI",
+            g.instance_type,
+            g.ami,
+            if wanted == "arm64" { "x86_64" } else { "arm64" }
+        ),
+    )
+    .label("architecture mismatch")
+    .help(format!(
+        "set `ami = \"{parameter}\"` in `[instance_groups.{group}]`, or choose an instance type of the AMI's architecture"
+    ))
+    .emit();
+}
+
+/// The log drivers the ECS-optimized AMI's ecs-init offers when ecs.config names none.
+const AMI_LOG_DRIVERS: [&str; 5] = ["json-file", "syslog", "awslogs", "fluentd", "none"];
+
+/// Every container's log driver is one its instances offer: ECS places a task only on an
+/// instance whose agent offers the driver, so a missing one leaves the service at zero tasks
+/// with nothing failing in the apply.
+fn log_drivers(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    let all: Vec<&String> = m.instance_groups.keys().collect();
+    let containers = m
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let group = s.instance_group.as_ref().map_or("default", String::as_str);
+            ("services", n, s.logging.as_ref(), vec![group])
+        })
+        .chain(m.system_containers.iter().map(|(n, s)| {
+            let groups = match &s.instance_group {
+                Some(g) => vec![g.as_str()],
+                None => all.iter().map(|g| g.as_str()).collect(),
+            };
+            ("system_containers", n, s.logging.as_ref(), groups)
+        }));
+    for (section, name, logging, groups) in containers {
+        let driver = logging.map_or("awslogs", |l| l.driver.as_str());
+        for group in groups {
+            let Some(g) = m.instance_groups.get(group) else {
+                continue;
+            };
+            let offered = g.logging_drivers.as_ref().map_or_else(
+                || AMI_LOG_DRIVERS.contains(&driver),
+                |list| list.iter().any(|d| d == driver),
+            );
+            if offered {
+                continue;
+            }
+            let at = if logging.is_some() {
+                ptr(&[section, name, "logging", "driver"])
+            } else {
+                ptr(&["instance_groups", group, "logging_drivers"])
+            };
+            let help = if g.logging_drivers.is_some() {
+                format!("add `\"{driver}\"` to `logging_drivers` of `[instance_groups.{group}]`")
+            } else {
+                let mut list: Vec<String> =
+                    AMI_LOG_DRIVERS.iter().map(|d| format!("\"{d}\"")).collect();
+                list.push(format!("\"{driver}\""));
+                format!(
+                    "set `logging_drivers = [{}]` in `[instance_groups.{group}]` (the AMI's list and `{driver}`)",
+                    list.join(", ")
+                )
+            };
+            cx.at_value(
+                "log-driver-not-offered",
+                &at,
+                format!(
+                    "`{name}` logs with `{driver}`, which instance group `{group}` does not offer"
+                ),
+            )
+            .label("not offered by its instances")
+            .help(help)
+            .emit();
+        }
+    }
+}
+
 /// CPU units and MiB the daemons (system containers) take on every instance of `group`.
 fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<String>) {
     m.system_containers
@@ -112,6 +229,7 @@ fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<Stri
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
+    log_drivers(cx);
     let m = cx.m;
     for (name, g) in &m.instance_groups {
         let p = |k: &str| ptr(&["instance_groups", name, k]);
@@ -174,7 +292,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             || g.ami.strip_prefix("ami-").is_some_and(|h| {
                 (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
             });
-        if !ami_ok {
+        if ami_ok {
+            ami_architecture(cx, name, g);
+        } else {
             cx.at_value(
                 "invalid-ami",
                 &p("ami"),
@@ -423,5 +543,32 @@ mod tests {
         assert_eq!(instance_size("c6i.xlarge"), Some((4, 8192)));
         assert_eq!(instance_size("r6i.2xlarge"), Some((8, 65536)));
         assert_eq!(instance_size("x2idn.metal"), None);
+    }
+
+    #[test]
+    fn architecture_from_the_family_name() {
+        for arm in [
+            "t4g.medium",
+            "m7g.large",
+            "m6gd.xlarge",
+            "c6gn.large",
+            "g5g.xlarge",
+            "im4gn.large",
+            "a1.large",
+        ] {
+            assert_eq!(is_arm64(arm), Some(true), "{arm}");
+        }
+        for x86 in [
+            "t3.medium",
+            "m6i.large",
+            "g4dn.xlarge",
+            "gr6.4xlarge",
+            "c7i-flex.large",
+            "x2iedn.xlarge",
+            "inf2.xlarge",
+        ] {
+            assert_eq!(is_arm64(x86), Some(false), "{x86}");
+        }
+        assert_eq!(is_arm64("mac2.metal"), None);
     }
 }

@@ -10,6 +10,7 @@ mod capacity;
 mod conditions;
 mod health;
 mod images;
+mod logs;
 mod mounts;
 mod moves;
 mod names;
@@ -18,19 +19,27 @@ mod references;
 mod required;
 mod secrets;
 
+pub use capacity::is_arm64;
+pub use logs::account;
 pub use names::environment_name_ok;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::sites::child_pointer;
 use crate::manifest::{Loaded, Manifest};
 
-/// A sibling environment's network, for the cross-environment CIDR overlap rule.
+/// A sibling environment: its network, for the cross-environment CIDR overlap rule, and where
+/// its log groups are, for the log group collision rule.
 #[derive(Debug, Clone)]
 pub struct Neighbour {
     pub environment: String,
     pub cidr: ipnet::Ipv4Net,
     /// Environments this neighbour allows overlap with.
     pub allow_overlap_with: Vec<String>,
+    /// The prefix of its log group names (`[logging] prefix`, else its default).
+    pub log_prefix: String,
+    pub region: Option<String>,
+    /// The account its credentials reach, as far as its manifest says ([`account`]).
+    pub account: Option<String>,
 }
 
 /// Checks `loaded` against every semantic rule: the whole manifest when its schema check
@@ -74,6 +83,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     health::check(&mut cx);
     mounts::check(&mut cx);
     capacity::check(&mut cx);
+    logs::check(&mut cx, neighbours);
     secrets::check(&mut cx);
 }
 

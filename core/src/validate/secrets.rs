@@ -20,8 +20,36 @@ fn is_reference(v: &str) -> bool {
         && parts[4].chars().all(|c| c.is_ascii_digit())
 }
 
+/// ECS takes registry credentials only from a Secrets Manager secret, by ARN.
+fn is_secret_arn(v: &str) -> bool {
+    is_reference(v) && v.split(':').nth(2) == Some("secretsmanager")
+}
+
 pub(super) fn check(cx: &mut Cx<'_>) {
     let m = cx.m;
+    let credentials = m
+        .services
+        .iter()
+        .map(|(n, s)| ("services", n, &s.registry_credentials))
+        .chain(
+            m.system_containers
+                .iter()
+                .map(|(n, s)| ("system_containers", n, &s.registry_credentials)),
+        );
+    for (section, name, arn) in credentials {
+        if arn.as_ref().is_some_and(|a| !is_secret_arn(a)) {
+            // A value that is no ARN may be the password itself: masked, never repeated.
+            cx.at_value(
+                "invalid-registry-credentials",
+                &ptr(&[section, name, "registry_credentials"]),
+                format!("`registry_credentials` of `{name}` is not a Secrets Manager secret ARN"),
+            )
+            .label("expected arn:aws:secretsmanager:<region>:<account>:secret:<name>")
+            .sensitive()
+            .help("store the registry's `username` and `password` in a Secrets Manager secret and write its ARN here")
+            .emit();
+        }
+    }
     let owners = m
         .services
         .iter()
@@ -116,5 +144,12 @@ mod tests {
         ] {
             assert!(!is_reference(bad), "{bad}");
         }
+        assert!(is_secret_arn(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf"
+        ));
+        assert!(!is_secret_arn("ssm:/registry/password"));
+        assert!(!is_secret_arn(
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/registry"
+        ));
     }
 }

@@ -116,6 +116,16 @@ pub struct ContainerDefinition {
     pub port_mappings: Option<Vec<PortMapping>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_points: Option<Vec<MountPoint>>,
+    /// The Secrets Manager secret ECS pulls the image from a private registry with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_credentials: Option<RepositoryCredentials>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RepositoryCredentials {
+    /// The secret's ARN.
+    pub credentials_parameter: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

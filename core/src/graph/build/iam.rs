@@ -117,14 +117,15 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     };
     let instance_profile = b.add(Address::new("instance_profile"), &profile, [role]);
 
+    // Registry credentials are read by the same role, with the same action, as secrets.
     let secrets: BTreeSet<String> = m
         .services
         .values()
-        .flat_map(|s| s.secrets.values())
+        .flat_map(|s| s.secrets.values().chain(&s.registry_credentials))
         .chain(
             m.system_containers
                 .values()
-                .flat_map(|s| s.secrets.values()),
+                .flat_map(|s| s.secrets.values().chain(&s.registry_credentials)),
         )
         .map(|r| secret_resource(b.region, r))
         .collect();

@@ -286,6 +286,50 @@ mod tests {
         crate::graph::build(&manifest, "acc").expect("builds")
     }
 
+    /// The reference's ALB rule was named `https_from_anywhere` but opened port 80, behind an
+    /// HTTP-only listener once named `https` (issues #17, #20): here the group opens exactly
+    /// the listeners' ports, and HTTPS is a listener with its certificate.
+    #[test]
+    fn the_load_balancer_opens_exactly_its_listeners_ports() {
+        let manifest: Manifest = serde_json::from_value(json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16"},
+            "certificates": {"main": {"arn": "arn:aws:acm:eu-west-1:1:certificate/c"}},
+            "load_balancers": {"default": {"allowed_cidrs": ["192.0.2.0/24"], "listeners": [
+                {"port": 80, "protocol": "HTTP", "redirect_to": 443},
+                {"port": 443, "protocol": "HTTPS", "certificate": "main"}]}},
+            "services": {"web": {"image": "nginx", "container_port": 80,
+                                  "route": {"paths": ["/*"]}}},
+        }))
+        .expect("manifest");
+        let g = crate::graph::build(&manifest, "acc").expect("builds");
+        let attr = |address: &str, name: &str| match g
+            .resources
+            .get(&crate::graph::Address::from(address))
+            .and_then(|r| r.attributes.get(name))
+        {
+            Some(crate::graph::Expr::Lit(v)) => v.clone(),
+            other => panic!("{address}.{name}: {other:?}"),
+        };
+        assert_eq!(
+            attr("security_group.load_balancer[default]", "ingress"),
+            json!([
+                {"protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_blocks": ["192.0.2.0/24"]},
+                {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["192.0.2.0/24"]}
+            ])
+        );
+        assert_eq!(attr("listener[default:80]", "protocol"), "HTTP");
+        assert_eq!(
+            attr("listener[default:80]", "default_action")["type"],
+            "redirect"
+        );
+        assert_eq!(attr("listener[default:443]", "protocol"), "HTTPS");
+        assert_eq!(
+            attr("listener[default:443]", "certificate_arn"),
+            "arn:aws:acm:eu-west-1:1:certificate/c"
+        );
+    }
+
     /// The resolved attributes of every resource of `A`'s kind (references as placeholders)
     /// decode as `A` and write back the same map.
     fn round_trips<A: Attributes>(g: &Graph) -> usize {

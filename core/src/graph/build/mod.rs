@@ -158,11 +158,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     .ok_or_else(|| incomplete("the subnets do not fit the VPC and zones"))?;
 
     let prefix = format!("{environment}-{}", manifest.cluster.name);
-    let log_prefix = manifest
-        .logging
-        .prefix
-        .clone()
-        .unwrap_or_else(|| format!("/ecsops/{environment}/{}", manifest.cluster.name));
+    let log_prefix = manifest.log_prefix(environment);
     let mut b = Builder {
         manifest,
         env: environment,
@@ -380,6 +376,131 @@ mod tests {
                 .contains(&Address::from("subnet.private[eu-west-1a]"))
         );
         assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
+    }
+
+    /// The reference declared `ecs_config` and `ecs_logging` but never passed them on, and its
+    /// instance role could not read the S3 object its docs said to copy; its IAM names held
+    /// only the environment, so two clusters of one environment collided.
+    #[test]
+    fn group_settings_reach_the_instances_with_the_rights_they_need() {
+        let g = build(
+            &manifest(json!({"instance_groups": {"default": {
+                "docker_auth": "s3://acc-config/ecs.config",
+                "logging_drivers": ["json-file", "awslogs", "fluentd"]
+            }}})),
+            "acc",
+        )
+        .expect("graph");
+        let user_data = lit(&g, "launch_template[default]", "user_data")
+            .as_str()
+            .expect("user data");
+        assert!(
+            user_data.contains("aws s3 cp 's3://acc-config/ecs.config' - >> /etc/ecs/ecs.config"),
+            "{user_data}"
+        );
+        assert!(
+            user_data
+                .contains(r#"ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs","fluentd"]"#),
+            "{user_data}"
+        );
+        let statements = &lit(&g, "iam_policy.instance", "document")["Statement"];
+        let read = statements
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Action"] == "s3:GetObject"))
+            .expect("an s3:GetObject statement");
+        assert_eq!(
+            read["Resource"],
+            json!(["arn:aws:s3:::acc-config/ecs.config"])
+        );
+        assert_eq!(lit(&g, "iam_role.instance", "name"), "acc-default-instance");
+        assert_eq!(lit(&g, "instance_profile", "name"), "acc-default-instance");
+        assert_eq!(
+            lit(&g, "iam_role.task_execution", "name"),
+            "acc-default-task-execution"
+        );
+
+        // Without them, the AMI's own ecs.config defaults stand and no S3 right is granted.
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        let user_data = lit(&plain, "launch_template[default]", "user_data")
+            .as_str()
+            .expect("user data");
+        assert!(
+            !user_data.contains("ECS_AVAILABLE_LOGGING_DRIVERS"),
+            "{user_data}"
+        );
+        assert!(!user_data.contains("aws s3 cp"), "{user_data}");
+        let statements = lit(&plain, "iam_policy.instance", "document")["Statement"].to_string();
+        assert!(!statements.contains("s3:"), "{statements}");
+    }
+
+    /// Issues #5 and #11 asked to ship container logs through fluentd; `logging_drivers` alone
+    /// offered a driver no container could choose.
+    #[test]
+    fn containers_log_to_the_driver_they_name_else_to_their_log_group() {
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"logging": {"driver": "fluentd",
+                                                 "options": {"fluentd-address": "localhost:24224"}}}},
+                "system_containers": {"cadvisor": {"logging": {"driver": "syslog"}}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        let log = |td: &str| lit(&g, td, "container_definitions")[0]["logConfiguration"].clone();
+        assert_eq!(
+            log("task_definition[web]"),
+            json!({"logDriver": "fluentd", "options": {"fluentd-address": "localhost:24224"}})
+        );
+        assert_eq!(
+            log("task_definition[cadvisor]"),
+            json!({"logDriver": "syslog", "options": {}})
+        );
+        assert!(
+            g.resources
+                .contains_key(&Address::from("log_group.service[web]")),
+            "the group and what it holds stay"
+        );
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        assert_eq!(
+            lit(&plain, "task_definition[web]", "container_definitions")[0]["logConfiguration"]["options"]
+                ["awslogs-group"],
+            "/ecsops/acc/default/service/web"
+        );
+    }
+
+    /// The reference's only private-registry path was Docker Hub auth in an S3 ecs.config;
+    /// ECS takes per-container credentials from Secrets Manager, read by the execution role.
+    #[test]
+    fn registry_credentials_reach_the_container_and_the_execution_role() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"registry_credentials": arn}},
+                "system_containers": {"cadvisor": {"registry_credentials": arn}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        for td in ["task_definition[web]", "task_definition[cadvisor]"] {
+            assert_eq!(
+                lit(&g, td, "container_definitions")[0]["repositoryCredentials"],
+                json!({"credentialsParameter": arn}),
+                "{td}"
+            );
+        }
+        let statements = lit(&g, "iam_policy.task_execution", "document")["Statement"].clone();
+        let read = statements
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == "ReadSecrets"))
+            .expect("a ReadSecrets statement");
+        assert_eq!(read["Action"], "secretsmanager:GetSecretValue");
+        assert_eq!(read["Resource"], json!([arn]));
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        let container = &lit(&plain, "task_definition[web]", "container_definitions")[0];
+        assert!(
+            container.get("repositoryCredentials").is_none(),
+            "{container}"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use super::logs::log_group;
 use super::network::Network;
 use crate::graph::attrs::{self, Desired};
 use crate::graph::{Address, Expr};
-use crate::manifest::{ListenerProtocol, LoadBalancerKind, Service, SystemContainer};
+use crate::manifest::{
+    ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer,
+};
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
     Value::Array(
@@ -32,9 +34,18 @@ pub(super) fn secret_list(secrets: &BTreeMap<String, String>) -> Value {
     )
 }
 
-pub(super) fn log_configuration(group: &str, region: &str, stream_prefix: &str) -> Value {
-    json!({"logDriver": "awslogs", "options": {"awslogs-group": group,
-           "awslogs-region": region, "awslogs-stream-prefix": stream_prefix}})
+/// The container's log driver: the manifest's `logging`, else `awslogs` to `group`.
+pub(super) fn log_configuration(
+    logging: Option<&ContainerLogging>,
+    group: &str,
+    region: &str,
+    stream_prefix: &str,
+) -> Value {
+    match logging {
+        Some(l) => json!({"logDriver": l.driver.as_str(), "options": l.options}),
+        None => json!({"logDriver": "awslogs", "options": {"awslogs-group": group,
+                       "awslogs-region": region, "awslogs-stream-prefix": stream_prefix}}),
+    }
 }
 
 /// The listener a service's route attaches to: the named one, else HTTPS, else the first that
@@ -62,6 +73,8 @@ pub(super) fn service(
     groups: &BTreeMap<String, Group>,
     lbs: &[Lb<'_>],
 ) {
+    // Made with another `logging` driver too: switching drivers must not delete the logs the
+    // group already holds.
     let log = log_group(
         b,
         Address::keyed("log_group.service", name),
@@ -80,7 +93,7 @@ pub(super) fn service(
         "essential": true,
         "environment": env_list(&svc.environment),
         "secrets": secret_list(&svc.secrets),
-        "logConfiguration": log_configuration(&format!("{}/service/{name}", b.log_prefix), b.region, name),
+        "logConfiguration": log_configuration(svc.logging.as_ref(), &format!("{}/service/{name}", b.log_prefix), b.region, name),
     });
     if let Some(port) = svc.container_port {
         // Dynamic host ports let several copies share an instance behind an ALB; a classic
@@ -91,6 +104,9 @@ pub(super) fn service(
     }
     if let Some(cmd) = &svc.command {
         container["command"] = json!(cmd);
+    }
+    if let Some(arn) = &svc.registry_credentials {
+        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
     }
     let td = task_definition(b, name, container, iam, None);
 
@@ -224,10 +240,13 @@ pub(super) fn system_container(
         "mountPoints": mount_points,
         "environment": env_list(&sc.environment),
         "secrets": secret_list(&sc.secrets),
-        "logConfiguration": log_configuration(&format!("{}/system/{name}", b.log_prefix), b.region, name),
+        "logConfiguration": log_configuration(sc.logging.as_ref(), &format!("{}/system/{name}", b.log_prefix), b.region, name),
     });
     if let Some(cmd) = &sc.command {
         container["command"] = json!(cmd);
+    }
+    if let Some(arn) = &sc.registry_credentials {
+        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
     }
     let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
     let placement_constraints = sc.instance_group.as_ref().map(|g| {

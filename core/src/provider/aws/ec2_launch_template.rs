@@ -5,7 +5,7 @@
 //! every group at once), so create and update launch exactly the planned AMI; only a template
 //! planned without AWS asks SSM here. Refresh reports `image` as recorded (AWS knows only the
 //! AMI) and `image_id` as the live AMI, so a newer AMI elsewhere is no drift and a changed
-//! one is. [`image_names`] names AMIs for the plan.
+//! one is. [`images`] names AMIs for the plan and tells their architecture.
 //!
 //! A template's data is immutable per version: an update creates a version with the full data
 //! (a version does not inherit from its source version in moto, and sending everything makes
@@ -325,14 +325,22 @@ pub(crate) async fn amis(
     Ok((found, unknown))
 }
 
-/// The image names of the AMIs `ids` (id → name), in one `DescribeImages`; an AMI AWS no
-/// longer has (deregistered) has none. Filtered by id, not asked by id: AWS refuses a request
-/// naming an AMI it does not have.
-pub(crate) async fn image_names(
+/// What a plan shows and checks of an AMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub name: Option<String>,
+    /// `x86_64`, `arm64`, ...
+    pub architecture: Option<String>,
+}
+
+/// The AMIs `ids` (id → image), in one `DescribeImages`; an AMI AWS no longer has
+/// (deregistered) is left out. Filtered by id, not asked by id: AWS refuses a request naming
+/// an AMI it does not have.
+pub(crate) async fn images(
     cx: Cx<'_>,
     a: &Address,
     ids: &BTreeSet<String>,
-) -> Done<BTreeMap<String, String>> {
+) -> Done<BTreeMap<String, Image>> {
     let out = cx
         .aws
         .ec2
@@ -349,7 +357,13 @@ pub(crate) async fn image_names(
     Ok(out
         .images()
         .iter()
-        .filter_map(|i| Some((i.image_id()?.to_owned(), i.name()?.to_owned())))
+        .filter_map(|i| {
+            let image = Image {
+                name: i.name().map(str::to_owned),
+                architecture: i.architecture().map(|a| a.as_str().to_owned()),
+            };
+            Some((i.image_id()?.to_owned(), image))
+        })
         .collect())
 }
 

@@ -270,9 +270,12 @@ impl AwsProvider {
         ec2_launch_template::amis(self.cx(), &Self::templates(), parameters).await
     }
 
-    /// The image names of AMIs `ids` (id → name), in one request.
-    pub async fn image_names(&self, ids: &BTreeSet<String>) -> Done<BTreeMap<String, String>> {
-        ec2_launch_template::image_names(self.cx(), &Self::templates(), ids).await
+    /// The names and architectures of AMIs `ids`, in one request.
+    pub async fn images(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Done<BTreeMap<String, ec2_launch_template::Image>> {
+        ec2_launch_template::images(self.cx(), &Self::templates(), ids).await
     }
 
     /// What a failure of a read for every launch template names.

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LogConfiguration,
-    LogDriver, MountPoint, NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol, Volume,
+    LogDriver, MountPoint, NetworkMode, PortMapping, RepositoryCredentials, Secret, TaskDefinition,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 use serde_json::{Map, Value, json};
 
@@ -148,6 +148,14 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
                 .build(),
         );
     }
+    if let Some(r) = &c.repository_credentials {
+        d = d.repository_credentials(
+            RepositoryCredentials::builder()
+                .credentials_parameter(&r.credentials_parameter)
+                .build()
+                .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
+        );
+    }
     if let Some(l) = &c.log_configuration {
         let options: HashMap<String, String> = l
             .options
@@ -209,8 +217,11 @@ fn container_document(c: &ContainerDefinition) -> Value {
     );
     put(
         "logConfiguration",
-        c.log_configuration()
-            .map(|l| json!({"logDriver": l.log_driver().as_str(), "options": l.options()})),
+        // A driver without options may come back without the map: the same as an empty one.
+        c.log_configuration().map(|l| {
+            let options = l.options().cloned().unwrap_or_default();
+            json!({"logDriver": l.log_driver().as_str(), "options": options})
+        }),
     );
     put(
         "portMappings",
@@ -241,6 +252,11 @@ fn container_document(c: &ContainerDefinition) -> Value {
                 })
                 .collect(),
         ),
+    );
+    put(
+        "repositoryCredentials",
+        c.repository_credentials()
+            .map(|r| json!({"credentialsParameter": r.credentials_parameter()})),
     );
     Value::Object(d)
 }
@@ -307,6 +323,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "logConfiguration",
     "portMappings",
     "mountPoints",
+    "repositoryCredentials",
 ];
 
 /// A task definition document (ECS's JSON: a registration request or a described revision)
