@@ -118,9 +118,9 @@ impl UserData<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_the_cluster_first_and_optional_parts_only_when_asked() {
-        let minimal = UserData {
+    /// The user data of group `default` in cluster `acc-default`, with no option set.
+    fn bare() -> UserData<'static> {
+        UserData {
             cluster: "acc-default",
             instance_group: "default",
             docker_auth: None,
@@ -128,7 +128,11 @@ mod tests {
             host_log_prefix: None,
             custom: None,
         }
-        .render();
+    }
+
+    #[test]
+    fn writes_the_cluster_first_and_optional_parts_only_when_asked() {
+        let minimal = bare().render();
         assert!(minimal.starts_with("#!/bin/bash\n"));
         assert!(minimal.contains("\nECS_CLUSTER=acc-default\n"));
         assert!(!minimal.contains("ECS_AVAILABLE_LOGGING_DRIVERS"));
@@ -137,12 +141,12 @@ mod tests {
 
         let drivers = vec!["json-file".to_owned(), "fluentd".to_owned()];
         let full = UserData {
-            cluster: "acc-default",
             instance_group: "gpu",
             docker_auth: Some("s3://bucket/ecs.config"),
             logging_drivers: Some(&drivers),
             host_log_prefix: Some("/ecsops/acc/default"),
             custom: Some("echo hi\n"),
+            ..bare()
         }
         .render();
         assert!(full.contains("ECS_AVAILABLE_LOGGING_DRIVERS=[\"json-file\",\"fluentd\"]"));
@@ -163,12 +167,10 @@ mod tests {
     fn nothing_of_amazon_linux_1_or_imdsv1_even_with_every_option() {
         let drivers = vec!["awslogs".to_owned()];
         let full = UserData {
-            cluster: "acc-default",
-            instance_group: "default",
             docker_auth: Some("s3://bucket/ecs.config"),
             logging_drivers: Some(&drivers),
             host_log_prefix: Some("/ecsops/acc/default"),
-            custom: None,
+            ..bare()
         }
         .render();
         for al1 in [
@@ -193,12 +195,8 @@ mod tests {
     #[test]
     fn every_shipped_host_log_file_is_written_on_al2023() {
         let full = UserData {
-            cluster: "acc-default",
-            instance_group: "default",
-            docker_auth: None,
-            logging_drivers: None,
             host_log_prefix: Some("/ecsops/acc/default"),
-            custom: None,
+            ..bare()
         }
         .render();
         let rules = full
@@ -222,12 +220,8 @@ mod tests {
     #[test]
     fn docker_auth_brings_the_aws_cli_it_copies_with() {
         let with_auth = UserData {
-            cluster: "acc-default",
-            instance_group: "default",
             docker_auth: Some("s3://bucket/ecs.config"),
-            logging_drivers: None,
-            host_log_prefix: None,
-            custom: None,
+            ..bare()
         }
         .render();
         let install = with_auth
@@ -236,15 +230,7 @@ mod tests {
         let copy = with_auth.find("aws s3 cp").expect("copies the object");
         assert!(install < copy, "{with_auth}");
         assert!(with_auth.contains("command -v aws"), "only when missing");
-        let without = UserData {
-            cluster: "acc-default",
-            instance_group: "default",
-            docker_auth: None,
-            logging_drivers: None,
-            host_log_prefix: None,
-            custom: None,
-        }
-        .render();
+        let without = bare().render();
         assert!(!without.contains("awscli"), "{without}");
     }
 }
