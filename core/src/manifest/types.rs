@@ -477,7 +477,8 @@ pub struct Service {
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Secret environment variables as references, never values: `ssm:/path/to/parameter`,
-    /// an SSM parameter ARN or a Secrets Manager secret ARN.
+    /// an SSM parameter ARN, a Secrets Manager secret ARN, or one key of a JSON secret
+    /// (`<secret ARN>:<key>::`).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     /// Send the container's output to another Docker log driver than its CloudWatch log

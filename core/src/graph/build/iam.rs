@@ -55,7 +55,13 @@ fn strings(items: &[&str]) -> OneOrMany {
 pub(super) fn secret_resource(region: &str, reference: &str) -> String {
     match reference.strip_prefix("ssm:") {
         Some(path) => format!("arn:aws:ssm:{region}:*:parameter{path}"),
-        None => reference.to_owned(),
+        // A reference to one key of a JSON secret (`…:secret:db-AbCdEf:password::`) names the
+        // key, stage and version after the secret's ARN; IAM matches the secret's ARN alone.
+        None => reference
+            .splitn(8, ':')
+            .take(7)
+            .collect::<Vec<_>>()
+            .join(":"),
     }
 }
 

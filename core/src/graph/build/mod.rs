@@ -527,5 +527,12 @@ mod tests {
         assert_eq!(secret_value_from("ssm:/app/db"), "/app/db");
         let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:x";
         assert_eq!(secret_value_from(arn), arn);
+        assert_eq!(secret_resource("eu-west-1", arn), arn);
+        // ECS reads one key of a JSON secret; the execution role may read the whole secret.
+        let key = format!("{arn}:password::");
+        assert_eq!(secret_value_from(&key), key);
+        assert_eq!(secret_resource("eu-west-1", &key), arn);
+        let pinned = format!("{arn}:password:AWSPREVIOUS:");
+        assert_eq!(secret_resource("eu-west-1", &pinned), arn);
     }
 }
