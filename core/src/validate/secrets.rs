@@ -20,9 +20,10 @@ fn is_reference(v: &str) -> bool {
         && parts[4].chars().all(|c| c.is_ascii_digit())
 }
 
-/// ECS takes registry credentials only from a Secrets Manager secret, by ARN.
+/// ECS takes registry credentials only from a whole Secrets Manager secret, by ARN: it reads
+/// `username` and `password` itself, so a reference to one key (`…:username::`) is no use.
 fn is_secret_arn(v: &str) -> bool {
-    is_reference(v) && v.split(':').nth(2) == Some("secretsmanager")
+    is_reference(v) && v.split(':').nth(2) == Some("secretsmanager") && v.split(':').count() == 7
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
@@ -147,6 +148,9 @@ mod tests {
         assert!(is_secret_arn(
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf"
         ));
+        let key = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf:username::";
+        assert!(is_reference(key));
+        assert!(!is_secret_arn(key));
         assert!(!is_secret_arn("ssm:/registry/password"));
         assert!(!is_secret_arn(
             "arn:aws:ssm:eu-west-1:123456789012:parameter/registry"
