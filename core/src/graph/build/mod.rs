@@ -504,6 +504,29 @@ mod tests {
     }
 
     #[test]
+    fn a_command_reaches_the_container_only_when_the_manifest_sets_one() {
+        let cmd = json!(["nginx", "-g", "daemon off;"]);
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"command": cmd}},
+                "system_containers": {"cadvisor": {"command": cmd}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        for td in ["task_definition[web]", "task_definition[cadvisor]"] {
+            assert_eq!(
+                lit(&g, td, "container_definitions")[0]["command"],
+                cmd,
+                "{td}"
+            );
+        }
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        let container = &lit(&plain, "task_definition[web]", "container_definitions")[0];
+        assert!(container.get("command").is_none(), "{container}");
+    }
+
+    #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));
         if let Some(web) = m.services.get_mut("web") {

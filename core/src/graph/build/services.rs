@@ -50,6 +50,20 @@ pub(super) fn log_configuration(
 
 /// The listener a service's route attaches to: the named one, else HTTPS, else the first that
 /// does not redirect.
+/// The container keys a service and a system container set alike, only when the manifest does.
+fn set_optional(
+    container: &mut Value,
+    command: Option<&Vec<String>>,
+    registry_credentials: Option<&String>,
+) {
+    if let Some(cmd) = command {
+        container["command"] = json!(cmd);
+    }
+    if let Some(arn) = registry_credentials {
+        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
+    }
+}
+
 pub(super) fn route_listener<'a>(lb: &'a Lb<'_>, port: Option<u16>) -> Option<&'a Address> {
     if let Some(p) = port {
         return lb.listeners.get(&p);
@@ -102,12 +116,11 @@ pub(super) fn service(
         container["portMappings"] =
             json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
     }
-    if let Some(cmd) = &svc.command {
-        container["command"] = json!(cmd);
-    }
-    if let Some(arn) = &svc.registry_credentials {
-        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
-    }
+    set_optional(
+        &mut container,
+        svc.command.as_ref(),
+        svc.registry_credentials.as_ref(),
+    );
     let td = task_definition(b, name, container, iam, None);
 
     let mut deps = vec![log];
@@ -242,12 +255,11 @@ pub(super) fn system_container(
         "secrets": secret_list(&sc.secrets),
         "logConfiguration": log_configuration(sc.logging.as_ref(), &format!("{}/system/{name}", b.log_prefix), b.region, name),
     });
-    if let Some(cmd) = &sc.command {
-        container["command"] = json!(cmd);
-    }
-    if let Some(arn) = &sc.registry_credentials {
-        container["repositoryCredentials"] = json!({"credentialsParameter": arn});
-    }
+    set_optional(
+        &mut container,
+        sc.command.as_ref(),
+        sc.registry_credentials.as_ref(),
+    );
     let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
     let placement_constraints = sc.instance_group.as_ref().map(|g| {
         Expr::Lit(json!([{"type": "memberOf",
