@@ -1,6 +1,8 @@
 //! Capacity and instance rules: group sizes, instance types, AMIs, volumes, whether each task
 //! fits on one instance of its group, ports, log retention and alert addresses.
 
+use std::collections::BTreeMap;
+
 use super::{Cx, ptr};
 
 /// vCPUs and MiB of memory of common instance types, for the "does the task fit" rule. Types
@@ -174,47 +176,80 @@ fn log_drivers(cx: &mut Cx<'_>) {
             };
             ("system_containers", n, s.logging.as_ref(), groups)
         }));
+    // Containers left on the default driver are named together, in one error at the group's
+    // list that drops it: one cause, one error.
+    let mut on_default: BTreeMap<&str, (&crate::manifest::InstanceGroup, Vec<&str>)> =
+        BTreeMap::new();
     for (section, name, logging, groups) in containers {
-        let driver = logging.map_or("awslogs", |l| l.driver.as_str());
         for group in groups {
             let Some(g) = m.instance_groups.get(group) else {
                 continue;
             };
-            let offered = g.logging_drivers.as_ref().map_or_else(
-                || AMI_LOG_DRIVERS.contains(&driver),
-                |list| list.iter().any(|d| d == driver),
-            );
-            if offered {
-                continue;
-            }
-            let at = if logging.is_some() {
-                ptr(&[section, name, "logging", "driver"])
-            } else {
-                ptr(&["instance_groups", group, "logging_drivers"])
-            };
-            let help = if g.logging_drivers.is_some() {
-                format!("add `\"{driver}\"` to `logging_drivers` of `[instance_groups.{group}]`")
-            } else {
-                let mut list: Vec<String> =
-                    AMI_LOG_DRIVERS.iter().map(|d| format!("\"{d}\"")).collect();
-                list.push(format!("\"{driver}\""));
-                format!(
-                    "set `logging_drivers = [{}]` in `[instance_groups.{group}]` (the AMI's list and `{driver}`)",
-                    list.join(", ")
-                )
-            };
-            cx.at_value(
-                "log-driver-not-offered",
-                &at,
-                format!(
-                    "`{name}` logs with `{driver}`, which instance group `{group}` does not offer"
+            match logging {
+                Some(l) if !offers(g, l.driver.as_str()) => not_offered(
+                    cx,
+                    &ptr(&[section, name, "logging", "driver"]),
+                    &[name.as_str()],
+                    l.driver.as_str(),
+                    (group, g),
                 ),
-            )
-            .label("not offered by its instances")
-            .help(help)
-            .emit();
+                None if !offers(g, DEFAULT_LOG_DRIVER) => {
+                    on_default
+                        .entry(group)
+                        .or_insert((g, Vec::new()))
+                        .1
+                        .push(name.as_str());
+                }
+                _ => {}
+            }
         }
     }
+    for (group, (g, names)) in on_default {
+        let at = ptr(&["instance_groups", group, "logging_drivers"]);
+        not_offered(cx, &at, &names, DEFAULT_LOG_DRIVER, (group, g));
+    }
+}
+
+/// The driver ecsops gives a container with no `logging`: its CloudWatch log group.
+const DEFAULT_LOG_DRIVER: &str = "awslogs";
+
+fn offers(g: &crate::manifest::InstanceGroup, driver: &str) -> bool {
+    g.logging_drivers.as_ref().map_or_else(
+        || AMI_LOG_DRIVERS.contains(&driver),
+        |list| list.iter().any(|d| d == driver),
+    )
+}
+
+fn not_offered(
+    cx: &mut Cx<'_>,
+    at: &str,
+    names: &[&str],
+    driver: &str,
+    (group, g): (&str, &crate::manifest::InstanceGroup),
+) {
+    let help = if g.logging_drivers.is_some() {
+        format!("add `\"{driver}\"` to `logging_drivers` of `[instance_groups.{group}]`")
+    } else {
+        let mut list: Vec<String> = AMI_LOG_DRIVERS.iter().map(|d| format!("\"{d}\"")).collect();
+        list.push(format!("\"{driver}\""));
+        format!(
+            "set `logging_drivers = [{}]` in `[instance_groups.{group}]` (the AMI's list and `{driver}`)",
+            list.join(", ")
+        )
+    };
+    let who: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let verb = if names.len() == 1 { "logs" } else { "log" };
+    cx.at_value(
+        "log-driver-not-offered",
+        at,
+        format!(
+            "{} {verb} with `{driver}`, which instance group `{group}` does not offer",
+            who.join(", ")
+        ),
+    )
+    .label("not offered by its instances")
+    .help(help)
+    .emit();
 }
 
 /// CPU units and MiB the daemons (system containers) take on every instance of `group`.
