@@ -185,14 +185,16 @@ fn decrypt_secrets<'a>(
     let mut keys = BTreeSet::new();
     let mut via = BTreeSet::new();
     for c in containers.filter(|c| !c.kms_keys.is_empty()) {
-        // The service of the ARN IAM grants (`ssm`, `secretsmanager`) is also the prefix of
-        // the endpoint that decrypts on the role's behalf.
+        // The service and region of the ARN IAM grants (`ssm`, `secretsmanager`; a secret
+        // may be named by its ARN in another region) name the endpoint that decrypts on the
+        // role's behalf.
         let services: Vec<String> = c
             .references()
             .filter_map(|r| {
                 let resource = secret_resource(region, r);
-                let service = resource.split(':').nth(2)?;
-                Some(format!("{service}.{region}.amazonaws.com"))
+                let mut parts = resource.split(':').skip(2);
+                let (service, in_region) = (parts.next()?, parts.next()?);
+                Some(format!("{service}.{in_region}.amazonaws.com"))
             })
             .collect();
         if !services.is_empty() {
@@ -332,6 +334,21 @@ mod tests {
                 false
             ),
             json!(["secretsmanager.eu-west-1.amazonaws.com"])
+        );
+        let elsewhere = SECRET.replace("eu-west-1", "us-east-1");
+        assert_eq!(
+            via(
+                json!({"services": {"web": {
+                    "secrets": {"DB": elsewhere},
+                    "secrets_kms_keys": [KEY_A.replace("eu-west-1", "us-east-1")]
+                }}}),
+                true
+            ),
+            json!([
+                "secretsmanager.us-east-1.amazonaws.com",
+                "ssm.eu-west-1.amazonaws.com"
+            ]),
+            "a secret named by its ARN in another region is decrypted there"
         );
     }
 
