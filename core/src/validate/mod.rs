@@ -159,13 +159,15 @@ impl Cx<'_> {
         &self.loaded.environment
     }
 
-    /// The environment's region when `found` (the region in an ARN) is another one: resources
-    /// of other regions are out of reach of the services that use them (a load balancer's
-    /// certificate, the secrets a task reads). `None` too when the manifest sets no region;
-    /// its own rule says so.
-    fn other_region(&self, found: &str) -> Option<&str> {
+    /// What to say when `found` (the region in an ARN) is not the environment's: resources of
+    /// other regions are out of reach of the services that use them (a load balancer's
+    /// certificate, the secrets a task reads). The message says `subject` is in `found`,
+    /// `user` in the environment's region. `None` too when the manifest sets no region: its
+    /// own rule says so.
+    fn other_region(&self, (subject, found, user): (&str, &str, &str)) -> Option<String> {
         let region = self.m.environment.region.as_deref()?;
-        (!region.is_empty() && region != found).then_some(region)
+        (!region.is_empty() && region != found)
+            .then(|| format!("{subject} is in `{found}`, {user} in `{region}`"))
     }
 
     /// The name of the base file that writes `pointer`, when the environment's own file does

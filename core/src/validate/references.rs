@@ -258,11 +258,9 @@ fn listeners(cx: &mut Cx<'_>) {
             .emit();
             continue;
         };
-        if let Some(region) = cx.other_region(arn.region) {
-            let message = format!(
-                "certificate `{name}` is in `{}`, the load balancer in `{region}`",
-                arn.region
-            );
+        let subject = format!("certificate `{name}`");
+        let what = (subject.as_str(), arn.region, "the load balancer");
+        if let Some(message) = cx.other_region(what) {
             cx.at_value("certificate-region", &p, message)
                 .label("wrong region")
                 .help("a load balancer can only use ACM certificates of its own region")

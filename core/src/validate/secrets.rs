@@ -176,11 +176,9 @@ fn kms_keys(cx: &mut Cx<'_>) {
             if of_a_secret {
                 continue;
             }
-            if let Some(region) = cx.other_region(key_arn.region) {
-                let message = format!(
-                    "KMS key `{key}` of `{name}` is in `{}`, the environment in `{region}`",
-                    key_arn.region
-                );
+            let subject = format!("KMS key `{key}` of `{name}`");
+            let what = (subject.as_str(), key_arn.region, "the environment");
+            if let Some(message) = cx.other_region(what) {
                 cx.at_value("kms-key-region", &p, message)
                     .label(format!("no secret of `{name}` is in this region"))
                     .help("SSM and Secrets Manager encrypt with keys of their own region, and tasks read `ssm:` parameters in the environment's region: name the key in the secret's region")
