@@ -19,6 +19,7 @@ mod revisions;
 mod roll;
 mod rollout;
 mod rule_priorities;
+mod secrets_kms;
 mod set_image;
 mod snapshots;
 mod state_commands;

@@ -229,4 +229,20 @@ secrets = { BROKEN = "unterminated
         let text = "[environment]\nname = \"secrets\"\n[services.web]\nimage = \"x\"\n";
         assert!(spans(text).is_empty());
     }
+
+    /// The KMS keys next to the secrets name keys, not secret values: diffs and snippets show
+    /// them, as they do `registry_credentials`.
+    #[test]
+    fn kms_keys_of_secrets_are_shown() {
+        let text = r#"
+[services.api]
+secrets = { DB = "ssm:/db" }
+secrets_kms_keys = ["arn:aws:kms:eu-west-1:123456789012:key/k"]
+[system_containers.x]
+secrets_kms_keys = ['arn:aws:kms:eu-west-1:123456789012:key/k']
+[services.web]
+secrets.DB = "ssm:/web"
+"#;
+        assert_eq!(masked(text), ["ssm:/db", "ssm:/web"]);
+    }
 }

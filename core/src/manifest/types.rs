@@ -53,6 +53,25 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Every container's [`SecretsOf`], services first.
+    pub fn secrets_of(&self) -> impl Iterator<Item = SecretsOf<'_>> {
+        let services = self.services.iter().map(|(name, s)| SecretsOf {
+            section: "services",
+            name,
+            secrets: &s.secrets,
+            registry_credentials: s.registry_credentials.as_deref(),
+            kms_keys: &s.secrets_kms_keys,
+        });
+        let system = self.system_containers.iter().map(|(name, s)| SecretsOf {
+            section: "system_containers",
+            name,
+            secrets: &s.secrets,
+            registry_credentials: s.registry_credentials.as_deref(),
+            kms_keys: &s.secrets_kms_keys,
+        });
+        services.chain(system)
+    }
+
     /// Priority for a route without one: after every explicit priority, in service-name order,
     /// so adding a service never renumbers the explicit ones.
     pub fn auto_priority(&self, service: &str) -> u32 {
@@ -489,6 +508,12 @@ pub struct Service {
     /// private registry (Docker Hub, ...); the task execution role may read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_credentials: Option<String>,
+    /// Customer-managed KMS keys that encrypt `secrets` or `registry_credentials`, by key ARN
+    /// (`arn:aws:kms:<region>:<account>:key/<id>`, not an alias): the task execution role may
+    /// decrypt with them, through SSM and Secrets Manager only. Secrets under the AWS-managed
+    /// keys (`aws/ssm`, `aws/secretsmanager`) need none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets_kms_keys: Vec<String>,
     #[serde(default)]
     pub deployment: Deployment,
 }
@@ -662,6 +687,31 @@ pub struct SystemContainer {
     /// Same as a service's `registry_credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_credentials: Option<String>,
+    /// Same as a service's `secrets_kms_keys`: the KMS keys, by key ARN, that encrypt
+    /// `secrets` or `registry_credentials`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets_kms_keys: Vec<String>,
+}
+
+/// What one container reads through the task execution role: its secret references, its
+/// registry credentials and the KMS keys that encrypt them. Services and system containers
+/// hold the same three; the graph and the rules read them through this one view.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretsOf<'a> {
+    /// `services` or `system_containers`: the table that declares the container.
+    pub section: &'static str,
+    pub name: &'a str,
+    pub secrets: &'a BTreeMap<String, String>,
+    pub registry_credentials: Option<&'a str>,
+    pub kms_keys: &'a [String],
+}
+
+impl<'a> SecretsOf<'a> {
+    /// Every reference the execution role reads for the container: its secrets, then its
+    /// registry credentials.
+    pub fn references(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        (self.secrets.values().map(String::as_str)).chain(self.registry_credentials)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -159,6 +159,17 @@ impl Cx<'_> {
         &self.loaded.environment
     }
 
+    /// What to say when `found` (the region in an ARN) is not the environment's: resources of
+    /// other regions are out of reach of the services that use them (a load balancer's
+    /// certificate, the secrets a task reads). The message says `subject` is in `found`,
+    /// `user` in the environment's region. `None` too when the manifest sets no region: its
+    /// own rule says so.
+    fn other_region(&self, (subject, found, user): (&str, &str, &str)) -> Option<String> {
+        let region = self.m.environment.region.as_deref()?;
+        (!region.is_empty() && region != found)
+            .then(|| format!("{subject} is in `{found}`, {user} in `{region}`"))
+    }
+
     /// The name of the base file that writes `pointer`, when the environment's own file does
     /// not (the value is inherited through `extends`).
     fn inherited_from(&self, pointer: &str) -> Option<String> {
@@ -216,6 +227,30 @@ fn image_fields(m: &Manifest) -> impl Iterator<Item = (&'static str, &String, Op
     let system =
         (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.as_deref()));
     services.chain(system)
+}
+
+/// The parts of an ARN, `arn:<partition>:<service>:<region>:<account>:<resource>`.
+struct Arn<'a> {
+    service: &'a str,
+    region: &'a str,
+    resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// `value` as an ARN of an AWS partition; `None` when it has not the six parts.
+    fn parse(value: &'a str) -> Option<Self> {
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        match parts[..] {
+            ["arn", partition, service, region, _, resource] if partition.starts_with("aws") => {
+                Some(Self {
+                    service,
+                    region,
+                    resource,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.

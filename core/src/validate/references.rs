@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Cx, ptr, suggest};
+use super::{Arn, Cx, ptr, suggest};
 use crate::manifest::{ListenerProtocol, LoadBalancerKind};
 
 pub(super) fn check(cx: &mut Cx<'_>) {
@@ -244,16 +244,11 @@ fn listeners(cx: &mut Cx<'_>) {
             }
         }
     }
-    let region = m.environment.region.clone().unwrap_or_default();
     for (name, cert) in &m.certificates {
         let p = ptr(&["certificates", name, "arn"]);
-        let parts: Vec<&str> = cert.arn.splitn(6, ':').collect();
-        let shaped = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[1].starts_with("aws")
-            && parts[2] == "acm"
-            && parts[5].starts_with("certificate/");
-        if !shaped {
+        let arn = Arn::parse(&cert.arn)
+            .filter(|a| a.service == "acm" && a.resource.starts_with("certificate/"));
+        let Some(arn) = arn else {
             cx.at_value(
                 "invalid-certificate",
                 &p,
@@ -261,18 +256,15 @@ fn listeners(cx: &mut Cx<'_>) {
             )
             .label("expected arn:aws:acm:<region>:<account>:certificate/<id>")
             .emit();
-        } else if !region.is_empty() && parts[3] != region {
-            cx.at_value(
-                "certificate-region",
-                &p,
-                format!(
-                    "certificate `{name}` is in `{}`, the load balancer in `{region}`",
-                    parts[3]
-                ),
-            )
-            .label("wrong region")
-            .help("a load balancer can only use ACM certificates of its own region")
-            .emit();
+            continue;
+        };
+        let subject = format!("certificate `{name}`");
+        let what = (subject.as_str(), arn.region, "the load balancer");
+        if let Some(message) = cx.other_region(what) {
+            cx.at_value("certificate-region", &p, message)
+                .label("wrong region")
+                .help("a load balancer can only use ACM certificates of its own region")
+                .emit();
         }
     }
 }

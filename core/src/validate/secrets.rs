@@ -1,8 +1,9 @@
 //! Secret rules: secrets are references (SSM parameters or Secrets Manager secrets), never
-//! values; and the names of variables and secrets are ones Docker can set. Messages never
-//! repeat the offending value: it may be a real secret.
+//! values; the names of variables and secrets are ones Docker can set; and the KMS keys that
+//! encrypt them are key ARNs of the environment's region, listed where there is something to
+//! decrypt. Messages never repeat an offending secret value: it may be a real secret.
 
-use super::{Cx, ptr};
+use super::{Arn, Cx, ptr};
 use crate::manifest::sensitive::looks_secret;
 
 fn is_reference(v: &str) -> bool {
@@ -27,6 +28,7 @@ fn is_secret_arn(v: &str) -> bool {
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
+    kms_keys(cx);
     let m = cx.m;
     let credentials = m
         .services
@@ -118,6 +120,69 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .help(format!("move it to `secrets`: `{key} = \"ssm:/path/to/parameter\"`"))
                 .warning()
                 .emit();
+            }
+        }
+    }
+}
+
+/// `secrets_kms_keys`: IAM grants `kms:Decrypt` on a key's ARN (an alias does not match it),
+/// the key must be in the region the secrets are read in, and a container with no secrets and
+/// no registry credentials has nothing for it to decrypt.
+fn kms_keys(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for c in m.secrets_of().filter(|c| !c.kms_keys.is_empty()) {
+        let name = c.name;
+        if c.references().next().is_none() {
+            cx.at_key(
+                "kms-keys-without-secrets",
+                &ptr(&[c.section, name, "secrets_kms_keys"]),
+                format!("`secrets_kms_keys` of `{name}` is set without `secrets` or `registry_credentials`"),
+            )
+            .label("ignored: nothing to decrypt")
+            .help("add the secrets these keys encrypt, or remove `secrets_kms_keys`")
+            .warning()
+            .emit();
+        }
+        for (i, key) in c.kms_keys.iter().enumerate() {
+            let p = ptr(&[c.section, name, "secrets_kms_keys", &i.to_string()]);
+            let arn = Arn::parse(key);
+            let key_arn = arn.as_ref().filter(|a| {
+                a.service == "kms"
+                    && a.resource.strip_prefix("key/").is_some_and(|id| {
+                        !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+            });
+            let Some(key_arn) = key_arn else {
+                let alias = key.starts_with("alias/")
+                    || arn.is_some_and(|a| a.service == "kms" && a.resource.starts_with("alias/"));
+                cx.at_value(
+                    "invalid-kms-key",
+                    &p,
+                    format!("`{key}` of `{name}` is not a KMS key ARN"),
+                )
+                .label("expected arn:aws:kms:<region>:<account>:key/<id>")
+                .help(if alias {
+                    "IAM matches `kms:Decrypt` on the key's ARN, not on an alias: write the ARN of the key the alias points to (`aws kms describe-key --key-id <alias>` shows it)"
+                } else {
+                    "write the key's ARN as `aws kms describe-key` shows it"
+                })
+                .emit();
+                continue;
+            };
+            // A secret named by its ARN may live in another region, under a key of that region.
+            let of_a_secret = c
+                .references()
+                .any(|r| Arn::parse(r).is_some_and(|a| a.region == key_arn.region));
+            if of_a_secret {
+                continue;
+            }
+            let subject = format!("KMS key `{key}` of `{name}`");
+            let what = (subject.as_str(), key_arn.region, "the environment");
+            if let Some(message) = cx.other_region(what) {
+                cx.at_value("kms-key-region", &p, message)
+                    .label(format!("no secret of `{name}` is in this region"))
+                    .help("SSM and Secrets Manager encrypt with keys of their own region, and tasks read `ssm:` parameters in the environment's region: name the key in the secret's region")
+                    .emit();
             }
         }
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Builder;
 use crate::graph::attrs::{self, Desired, Effect, OneOrMany, PolicyDocument, Principal, Statement};
 use crate::graph::{Address, Expr};
+use crate::manifest::SecretsOf;
 
 pub(super) struct Iam {
     pub(super) instance_profile: Address,
@@ -125,14 +126,8 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
 
     // Registry credentials are read by the same role, with the same action, as secrets.
     let secrets: BTreeSet<String> = m
-        .services
-        .values()
-        .flat_map(|s| s.secrets.values().chain(&s.registry_credentials))
-        .chain(
-            m.system_containers
-                .values()
-                .flat_map(|s| s.secrets.values().chain(&s.registry_credentials)),
-        )
+        .secrets_of()
+        .flat_map(|c| c.references())
         .map(|r| secret_resource(b.region, r))
         .collect();
     // Every task gets an execution role: it lets the agent write the awslogs streams and pull
@@ -159,6 +154,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
                 Some(OneOrMany::Many(other)),
             ));
         }
+        statements.extend(decrypt_secrets(b.region, m.secrets_of()));
         let policy = iam_policy(b, "iam_policy.task_execution", &exec_name, statements);
         policy_arns.push(Builder::r(&policy, "arn"));
     }
@@ -178,6 +174,54 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     }
 }
 
+/// The statement letting the execution role decrypt with the customer-managed keys containers
+/// list (`secrets_kms_keys`), and only through the services their secrets are read from, so the
+/// role cannot decrypt anything else with those keys; `None` when no container with something
+/// to decrypt lists a key (one without is warned about and ignored).
+fn decrypt_secrets<'a>(
+    region: &str,
+    containers: impl Iterator<Item = SecretsOf<'a>>,
+) -> Option<Statement> {
+    let mut keys = BTreeSet::new();
+    let mut via = BTreeSet::new();
+    for c in containers.filter(|c| !c.kms_keys.is_empty()) {
+        // The service and region of the ARN IAM grants (`ssm`, `secretsmanager`; a secret
+        // may be named by its ARN in another region) name the endpoint that decrypts on the
+        // role's behalf.
+        let services: Vec<String> = c
+            .references()
+            .filter_map(|r| {
+                let resource = secret_resource(region, r);
+                let mut parts = resource.split(':').skip(2);
+                let (service, in_region) = (parts.next()?, parts.next()?);
+                Some(format!("{service}.{in_region}.amazonaws.com"))
+            })
+            .collect();
+        if !services.is_empty() {
+            via.extend(services);
+            keys.extend(c.kms_keys.iter().cloned());
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+    let condition = BTreeMap::from([(
+        "StringEquals".to_owned(),
+        BTreeMap::from([(
+            "kms:ViaService".to_owned(),
+            OneOrMany::Many(via.into_iter().collect()),
+        )]),
+    )]);
+    Some(Statement {
+        condition: Some(condition),
+        ..allow(
+            Some("DecryptSecrets"),
+            OneOrMany::One("kms:Decrypt".to_owned()),
+            Some(OneOrMany::Many(keys.into_iter().collect())),
+        )
+    })
+}
+
 /// A customer-managed policy under the `/ecsops/` path.
 pub(super) fn iam_policy(
     b: &mut Builder<'_>,
@@ -192,4 +236,135 @@ pub(super) fn iam_policy(
         tags: b.tags(None),
     };
     b.add(Address::new(address), &policy, [])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::build;
+    use super::super::tests::{lit, manifest};
+    use crate::manifest::Manifest;
+
+    const KEY_A: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const KEY_B: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef";
+    const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf";
+
+    /// The base manifest with `extra` merged in, with or without `web`'s one secret
+    /// (`ssm:/acc/password`): a merge cannot take a key out.
+    fn with(extra: Value, web_secret: bool) -> Manifest {
+        let mut m = manifest(extra);
+        if !web_secret {
+            m.services.values_mut().for_each(|s| s.secrets.clear());
+        }
+        m
+    }
+
+    /// The execution policy's `DecryptSecrets` statement.
+    fn decrypt(m: &Manifest) -> Option<Value> {
+        let g = build(m, "acc").expect("graph");
+        let document = lit(&g, "iam_policy.task_execution", "document");
+        let statements = document["Statement"].as_array().expect("statements");
+        statements
+            .iter()
+            .find(|s| s["Sid"] == "DecryptSecrets")
+            .cloned()
+    }
+
+    #[test]
+    fn no_keys_no_decrypt_statement() {
+        assert_eq!(decrypt(&with(json!({}), true)), None);
+    }
+
+    #[test]
+    fn keys_of_services_and_system_containers_make_one_sorted_deduplicated_statement() {
+        let statement = decrypt(&with(
+            json!({
+                "services": {"web": {"secrets_kms_keys": [KEY_B, KEY_A, KEY_B]}},
+                "system_containers": {"cadvisor": {
+                    "secrets": {"TOKEN": format!("{SECRET}:token::")},
+                    "secrets_kms_keys": [KEY_A]
+                }}
+            }),
+            true,
+        ))
+        .expect("a DecryptSecrets statement");
+        assert_eq!(
+            statement,
+            json!({
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": [KEY_A, KEY_B],
+                "Condition": {"StringEquals": {"kms:ViaService": [
+                    "secretsmanager.eu-west-1.amazonaws.com",
+                    "ssm.eu-west-1.amazonaws.com"
+                ]}}
+            })
+        );
+    }
+
+    /// Decrypting is allowed only through the services the listing containers read from: a
+    /// key next to SSM parameters does not open Secrets Manager, whatever other containers use.
+    #[test]
+    fn via_service_names_only_the_services_the_listing_containers_use() {
+        let via = |extra: Value, web_secret: bool| {
+            decrypt(&with(extra, web_secret)).expect("a DecryptSecrets statement")["Condition"]
+                ["StringEquals"]["kms:ViaService"]
+                .clone()
+        };
+        assert_eq!(
+            via(
+                json!({
+                    "services": {"web": {"secrets_kms_keys": [KEY_A]}},
+                    "system_containers": {"cadvisor": {"registry_credentials": SECRET}}
+                }),
+                true
+            ),
+            json!(["ssm.eu-west-1.amazonaws.com"])
+        );
+        assert_eq!(
+            via(
+                json!({"system_containers": {"cadvisor": {
+                    "registry_credentials": SECRET,
+                    "secrets_kms_keys": [KEY_A]
+                }}}),
+                false
+            ),
+            json!(["secretsmanager.eu-west-1.amazonaws.com"])
+        );
+        let elsewhere = SECRET.replace("eu-west-1", "us-east-1");
+        assert_eq!(
+            via(
+                json!({"services": {"web": {
+                    "secrets": {"DB": elsewhere},
+                    "secrets_kms_keys": [KEY_A.replace("eu-west-1", "us-east-1")]
+                }}}),
+                true
+            ),
+            json!([
+                "secretsmanager.us-east-1.amazonaws.com",
+                "ssm.eu-west-1.amazonaws.com"
+            ]),
+            "a secret named by its ARN in another region is decrypted there"
+        );
+    }
+
+    /// Keys on a container with nothing to decrypt are ignored (validation warns), and add no
+    /// policy where there are no secrets at all.
+    #[test]
+    fn keys_without_anything_to_decrypt_grant_nothing() {
+        let ignored = json!({"system_containers": {"cadvisor": {"secrets_kms_keys": [KEY_A]}}});
+        assert_eq!(decrypt(&with(ignored, true)), None);
+        let none = json!({"services": {"web": {"secrets_kms_keys": [KEY_A]}}});
+        let g = build(&with(none, false), "acc").expect("graph");
+        assert!(
+            !g.resources
+                .keys()
+                .any(|a| a.to_string() == "iam_policy.task_execution"),
+            "no secrets, no execution policy"
+        );
+    }
 }

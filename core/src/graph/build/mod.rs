@@ -204,7 +204,7 @@ mod tests {
     use super::iam::{secret_resource, secret_value_from};
     use super::*;
 
-    fn manifest(extra: serde_json::Value) -> Manifest {
+    pub(super) fn manifest(extra: serde_json::Value) -> Manifest {
         let mut base = json!({
             "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
             "network": {"cidr": "10.0.0.0/16", "nat": "single"},
@@ -230,7 +230,7 @@ mod tests {
         }
     }
 
-    fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
+    pub(super) fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
         match g
             .resources
             .get(&Address::from(address))

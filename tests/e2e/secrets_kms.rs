@@ -1,0 +1,87 @@
+//! `secrets_kms_keys` against moto: the applied task execution policy lets the role decrypt with
+//! the listed customer-managed keys through SSM and Secrets Manager only, and reads back as
+//! applied (a second diff shows no change).
+
+use ecsops_core::provider::aws::sdk::iam;
+use serde_json::{Value, json};
+
+use crate::support::env::{ENV, Env};
+
+const KEY_A: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const KEY_B: &str = "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef";
+const HUB: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
+
+/// The default version's document of the policy recorded at `address`, as IAM holds it.
+async fn policy_document(env: &Env, address: &str) -> Value {
+    let client = iam::Client::new(&env.config);
+    let arn = env.id(address);
+    let policy = client
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .expect("policy");
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .expect("a default version");
+    let read = client
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .await
+        .expect("policy version");
+    let text = read
+        .policy_version()
+        .and_then(|v| v.document())
+        .expect("a document");
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn kms_keys_of_secrets_reach_the_execution_policy_and_converge() {
+    let env = Env::new().await;
+    // `api` reads an SSM parameter (base.toml); `cadvisor` now pulls with registry credentials
+    // from Secrets Manager. Both list KEY_A: the policy names it once.
+    env.edit(
+        "base.toml",
+        "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }\n",
+        &format!(
+            "secrets = {{ DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }}\n\
+             secrets_kms_keys = [\"{KEY_B}\", \"{KEY_A}\"]\n"
+        ),
+    );
+    env.edit(
+        "base.toml",
+        "[system_containers.cadvisor]\n",
+        &format!(
+            "[system_containers.cadvisor]\nregistry_credentials = \"{HUB}\"\n\
+             secrets_kms_keys = [\"{KEY_A}\"]\n"
+        ),
+    );
+    let applied = env.run(&["apply", ENV, "--auto-approve"]);
+    applied.expect_code(0);
+
+    let document = policy_document(&env, "iam_policy.task_execution").await;
+    let statements = document["Statement"].as_array().expect("statements");
+    let decrypt = statements
+        .iter()
+        .find(|s| s["Sid"] == "DecryptSecrets")
+        .unwrap_or_else(|| panic!("no DecryptSecrets statement: {document}"));
+    // Once each, sorted; decrypted only through the services the two containers read from.
+    assert_eq!(decrypt["Action"], "kms:Decrypt");
+    assert_eq!(decrypt["Resource"], json!([KEY_A, KEY_B]));
+    let via = &decrypt["Condition"]["StringEquals"]["kms:ViaService"];
+    let services = ["secretsmanager", "ssm"].map(|s| format!("{s}.eu-west-1.amazonaws.com"));
+    assert_eq!(via, &json!(services), "{decrypt}");
+
+    let again = env.run(&["diff", ENV, "--detailed-exitcode"]);
+    assert_eq!(
+        again.code,
+        Some(0),
+        "expected no changes\n--- stdout\n{}\n--- stderr\n{}",
+        again.stdout,
+        again.stderr
+    );
+}
