@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{Cx, ptr, task_identities};
-use crate::account::{is_account_id, role_account};
+use crate::account::{iam_arn, is_account_id, role_account};
 
 /// IAM's default quota of managed policies attached to one role. It can be raised to 20 per
 /// account, but an apply that meets the default fails half-way, so validate keeps to it.
@@ -14,23 +14,13 @@ const MAX_POLICIES: usize = 10;
 /// A managed policy ARN: `arn:<partition>:iam::aws:policy/<path/>name` (AWS's own) or
 /// `arn:<partition>:iam::<account>:policy/<path/>name`.
 fn is_policy_arn(arn: &str) -> bool {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    let name = resource
-        .strip_prefix("policy/")
-        .and_then(|p| p.rsplit('/').next());
-    partition.starts_with("aws")
-        && (account == "aws" || is_account_id(account))
-        && name.is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+    iam_arn(arn).is_some_and(|(account, resource)| {
+        let name = resource
+            .strip_prefix("policy/")
+            .and_then(|p| p.rsplit('/').next());
+        (account == "aws" || is_account_id(account))
+            && name.is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+    })
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
