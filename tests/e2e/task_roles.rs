@@ -22,15 +22,6 @@ fn diff(env: &Env) -> crate::support::Output {
     env.run(&["diff", ENV, "--detailed-exitcode"])
 }
 
-/// Drift lines of a plan: `# <address> was changed outside ecsops` and the like.
-fn drift(stdout: &str) -> Vec<&str> {
-    stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with('#') && l.contains("outside ecsops"))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec() {
     let env = Env::new().await;
@@ -131,7 +122,7 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
     assert_eq!(
         container
             .linux_parameters()
-            .and_then(|l| l.init_process_enabled()),
+            .and_then(ecs::types::LinuxParameters::init_process_enabled),
         Some(true)
     );
 
@@ -154,30 +145,16 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
          the first apply and drop the repair below"
     );
     let out = diff(&env);
-    assert_eq!(out.code, Some(2), "{}\n{}", out.stdout, out.stderr);
+    out.expect_code(2);
     assert_eq!(
-        drift(&out.stdout),
+        out.drift(),
         ["# service[web] was changed outside ecsops"],
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.lines().any(|l| {
-            let l = l.trim();
-            l.starts_with("~ enable_execute_command") && l.ends_with("false -> true")
-        }),
-        "{}",
-        out.stdout
-    );
+    out.expect_change("enable_execute_command", "false -> true");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     assert!(service().await, "UpdateService turned exec on");
 
-    let out = diff(&env);
-    assert_eq!(
-        out.code,
-        Some(0),
-        "expected no changes\n--- stdout\n{}\n--- stderr\n{}",
-        out.stdout,
-        out.stderr
-    );
+    diff(&env).expect_code(0);
 }
