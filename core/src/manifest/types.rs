@@ -492,7 +492,7 @@ pub struct Service {
     /// Managed policies for the container's own AWS identity (its task role), by ARN: AWS's
     /// (`arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess`) or your account's
     /// (`arn:aws:iam::123456789012:policy/web-uploads`). ecsops creates the role
-    /// (`<env>-<cluster>-task-<name>`) and attaches them, at most 10 (9 with
+    /// (`<env>-<cluster>-<name>-task`) and attaches them, at most 10 (9 with
     /// `execute_command`). Not with `task_role_arn`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub task_policies: Vec<String>,
