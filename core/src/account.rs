@@ -128,9 +128,10 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The account of an IAM role ARN `arn:<partition>:iam::<account>:role/<path/>name`, or `None`
-/// when `arn` is not one.
-pub fn role_account(arn: &str) -> Option<&str> {
+/// The account field and the resource of an IAM ARN `arn:<partition>:iam::<account>:<resource>`
+/// (IAM is global: no region), or `None` when `arn` is not one. The account is not checked:
+/// AWS's own managed policies say `aws` there.
+pub fn iam_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
         parts.next(),
@@ -142,13 +143,20 @@ pub fn role_account(arn: &str) -> Option<&str> {
     ) else {
         return None;
     };
+    partition.starts_with("aws").then_some((account, resource))
+}
+
+/// The account of an IAM role ARN `arn:<partition>:iam::<account>:role/<path/>name`, or `None`
+/// when `arn` is not one.
+pub fn role_account(arn: &str) -> Option<&str> {
+    let (account, resource) = iam_arn(arn)?;
     let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-    (partition.starts_with("aws") && is_account_id(account) && name_ok).then_some(account)
+    (is_account_id(account) && name_ok).then_some(account)
 }
 
 /// Why the environment's credentials may not be used.

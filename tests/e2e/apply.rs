@@ -541,14 +541,8 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
     out.expect_in_stdout("Changed outside ecsops");
     out.expect_in_stdout("# autoscaling_group[default] was changed outside ecsops");
     // Exactly these two drifts, with the attribute's recorded and live values.
-    let drift: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.contains("outside ecsops") && l.trim_start().starts_with('#'))
-        .map(str::trim)
-        .collect();
     assert_eq!(
-        drift,
+        out.drift(),
         [
             "# autoscaling_group[default] was changed outside ecsops",
             "# route.private_nat[eu-west-1b] was deleted outside ecsops",
@@ -556,14 +550,7 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.lines().any(|l| {
-            let l = l.trim();
-            l.starts_with("~ max_size") && l.ends_with("= 4 -> 9")
-        }),
-        "{}",
-        out.stdout
-    );
+    out.expect_change("max_size", "= 4 -> 9");
     let offline = env.run(&["diff", ENV, "--offline", "--detailed-exitcode"]);
     offline.expect_code(0);
 

@@ -26,5 +26,6 @@ mod state_commands;
 mod state_conformance;
 mod status;
 mod support;
+mod task_roles;
 mod validate;
 mod workspace_tools;

@@ -514,6 +514,26 @@ pub struct Service {
     /// keys (`aws/ssm`, `aws/secretsmanager`) need none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets_kms_keys: Vec<String>,
+    /// Managed policies for the container's own AWS identity (its task role), by ARN: AWS's
+    /// (`arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess`) or your account's
+    /// (`arn:aws:iam::123456789012:policy/web-uploads`). ecsops creates the role
+    /// (`<env>-<cluster>-<name>-task`) and attaches them, at most 10 (9 with
+    /// `execute_command`). Not with `task_role_arn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_policies: Vec<String>,
+    /// The container's own AWS identity: a role managed outside ecsops, as
+    /// `arn:aws:iam::123456789012:role/web`, whose trust policy lets `ecs-tasks.amazonaws.com`
+    /// assume it. ecsops never changes it: with `execute_command` it must allow
+    /// `ssmmessages:CreateControlChannel`, `CreateDataChannel`, `OpenControlChannel` and
+    /// `OpenDataChannel`. Not with `task_policies`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// Allow `aws ecs execute-command` (ECS Exec) into the running containers: a shell for
+    /// debugging, through SSM Session Manager. Turns on the service's `enableExecuteCommand`,
+    /// runs an init process in the container, and lets the task role (ecsops' own, created if
+    /// needed) open the Session Manager channels. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub execute_command: bool,
     #[serde(default)]
     pub deployment: Deployment,
 }
@@ -691,6 +711,17 @@ pub struct SystemContainer {
     /// `secrets` or `registry_credentials`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets_kms_keys: Vec<String>,
+    /// Same as a service's `task_policies`: managed policies for the container's task role,
+    /// which ecsops creates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_policies: Vec<String>,
+    /// Same as a service's `task_role_arn`: a task role managed outside ecsops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// Same as a service's `execute_command`: allow `aws ecs execute-command` into the daemon's
+    /// containers. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub execute_command: bool,
 }
 
 /// What one container reads through the task execution role: its secret references, its
@@ -713,6 +744,39 @@ impl<'a> SecretsOf<'a> {
         (self.secrets.values().map(String::as_str)).chain(self.registry_credentials)
     }
 }
+
+/// The AWS identity of a service's or system container's tasks: the keys both write alike,
+/// read through one view so that graph and validation treat them the same.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskIdentity<'a> {
+    pub task_policies: &'a [String],
+    pub task_role_arn: Option<&'a str>,
+    pub execute_command: bool,
+}
+
+impl TaskIdentity<'_> {
+    /// Whether ecsops creates and owns a task role: asked for policies, or ECS Exec without a
+    /// role of the user's own (the exec channels need a task role).
+    pub fn owns_role(&self) -> bool {
+        self.task_role_arn.is_none() && (!self.task_policies.is_empty() || self.execute_command)
+    }
+}
+
+/// Both container tables hold the identity keys under the same names.
+macro_rules! task_identity {
+    ($($table:ty),*) => {$(
+        impl $table {
+            pub fn task_identity(&self) -> TaskIdentity<'_> {
+                TaskIdentity {
+                    task_policies: &self.task_policies,
+                    task_role_arn: self.task_role_arn.as_deref(),
+                    execute_command: self.execute_command,
+                }
+            }
+        }
+    )*};
+}
+task_identity!(Service, SystemContainer);
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,6 @@
 //! Semantic validation of a loaded manifest: the rules a JSON Schema cannot express (account
 //! ids and roles to assume, CIDR containment and overlap, references between sections, AWS
-//! naming limits, capacity, secret references, image references, listener rule conditions and
+//! naming limits, capacity, secret references, task roles, image references, listener rule conditions and
 //! health checks as AWS takes them, keys required only once `extends` is merged).
 //! Every rule pushes diagnostics at the exact key or value concerned; none stops the others,
 //! and none panics on user input.
@@ -18,6 +18,7 @@ mod network;
 mod references;
 mod required;
 mod secrets;
+mod task_roles;
 
 pub use capacity::is_arm64;
 pub use logs::account;
@@ -85,6 +86,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     capacity::check(&mut cx);
     logs::check(&mut cx, neighbours);
     secrets::check(&mut cx);
+    task_roles::check(&mut cx);
 }
 
 /// Checks `loaded`'s `[[moved]]` against the addresses its graph `declared`: a rule of its
@@ -251,6 +253,17 @@ impl<'a> Arn<'a> {
             _ => None,
         }
     }
+}
+
+/// Every service's and system container's task identity keys, with the section and the name
+/// that hold them.
+fn task_identities(
+    m: &Manifest,
+) -> impl Iterator<Item = (&'static str, &String, crate::manifest::TaskIdentity<'_>)> {
+    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.task_identity()));
+    let system =
+        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.task_identity()));
+    services.chain(system)
 }
 
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.

@@ -190,6 +190,30 @@ impl Output {
         self
     }
 
+    /// The plan's drift headings (`# <address> was changed outside ecsops`, ...), trimmed.
+    pub fn drift(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('#') && l.contains("outside ecsops"))
+            .collect()
+    }
+
+    /// Asserts that the plan changes `attribute` in place, its line ending with `values`
+    /// (`4 -> 9`).
+    pub fn expect_change(&self, attribute: &str, values: &str) -> &Self {
+        let line = format!("~ {attribute} ");
+        assert!(
+            self.stdout
+                .lines()
+                .map(str::trim)
+                .any(|l| l.starts_with(&line) && l.ends_with(values)),
+            "{}",
+            self.shown(&format!("{line}… {values}"), "stdout")
+        );
+        self
+    }
+
     fn shown(&self, text: &str, stream: &str) -> String {
         format!(
             "no `{text}` in {stream}\n--- stdout\n{}\n--- stderr\n{}",

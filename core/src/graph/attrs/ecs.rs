@@ -86,6 +86,10 @@ pub struct TaskDefinition<S: Stage = Resolved> {
     /// The role ECS pulls images and reads secrets with; absent when the task needs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<S::V<String>>,
+    /// The role the containers call AWS with (and ECS Exec opens its channels with); absent
+    /// when the manifest asks for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<S::V<String>>,
     /// Host directories the containers mount (system containers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<S::V<Vec<Volume>>>,
@@ -119,6 +123,17 @@ pub struct ContainerDefinition {
     /// The Secrets Manager secret ECS pulls the image from a private registry with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_credentials: Option<RepositoryCredentials>,
+    /// Kernel-level settings; ecsops sets only the init process ECS Exec wants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux_parameters: Option<LinuxParameters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinuxParameters {
+    /// Run an init process as PID 1: it reaps the processes an ECS Exec session leaves
+    /// behind, which AWS recommends for exec.
+    pub init_process_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +247,11 @@ pub struct Service<S: Stage = Resolved> {
     /// Where tasks get their tags from (`SERVICE`); absent as for `deployment_configuration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<S::V<String>>,
+    /// Whether ECS Exec may open sessions into the tasks: `true` when asked, absent otherwise
+    /// (and read back only as `true`, or when recorded), so that a service without it keeps
+    /// its plan and state as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_execute_command: Option<S::V<bool>>,
     pub tags: S::V<Tags>,
 }
 

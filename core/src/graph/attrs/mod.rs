@@ -34,9 +34,9 @@ pub use autoscaling::{AutoscalingGroup, TemplateVersion};
 pub use ecs::{
     CapacityProvider, CircuitBreaker, ClusterCapacityProviders, ContainerDefinition,
     ContainerSecret, DeploymentConfiguration, EcsCluster, EnvironmentVariable, HostVolume,
-    LogConfiguration, ManagedScaling, MountPoint, PlacementConstraint, PlacementStrategy,
-    PortMapping, Service, ServiceLoadBalancer, StrategyItem, TaskDefinition, TaskDefinitionOutputs,
-    Volume,
+    LinuxParameters, LogConfiguration, ManagedScaling, MountPoint, PlacementConstraint,
+    PlacementStrategy, PortMapping, Service, ServiceLoadBalancer, StrategyItem, TaskDefinition,
+    TaskDefinitionOutputs, Volume,
 };
 pub use elb::{ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs};
 pub use elbv2::{

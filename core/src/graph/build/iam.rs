@@ -1,12 +1,13 @@
-//! IAM: the instance role and profile, the task execution role, scoped customer-managed
-//! policies, and where secret references point.
+//! IAM: the instance role and profile, the task execution role, the task roles of the
+//! containers that ask for one, scoped customer-managed policies, and where secret references
+//! point.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Builder;
 use crate::graph::attrs::{self, Desired, Effect, OneOrMany, PolicyDocument, Principal, Statement};
 use crate::graph::{Address, Expr};
-use crate::manifest::SecretsOf;
+use crate::manifest::{SecretsOf, TaskIdentity};
 
 pub(super) struct Iam {
     pub(super) instance_profile: Address,
@@ -103,7 +104,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             Some(OneOrMany::Many(auth_objects.into_iter().collect())),
         ));
     }
-    let policy = iam_policy(b, "iam_policy.instance", &name, statements);
+    let policy = iam_policy(b, Address::new("iam_policy.instance"), &name, statements);
     let role = attrs::IamRole::<Desired> {
         name: Expr::str(name.clone()),
         path: "/ecsops/".into(),
@@ -155,7 +156,12 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             ));
         }
         statements.extend(decrypt_secrets(b.region, m.secrets_of()));
-        let policy = iam_policy(b, "iam_policy.task_execution", &exec_name, statements);
+        let policy = iam_policy(
+            b,
+            Address::new("iam_policy.task_execution"),
+            &exec_name,
+            statements,
+        );
         policy_arns.push(Builder::r(&policy, "arn"));
     }
     let task_execution = (!m.services.is_empty() || !m.system_containers.is_empty()).then(|| {
@@ -222,10 +228,55 @@ fn decrypt_secrets<'a>(
     })
 }
 
+/// What the SSM agent inside a task needs to open ECS Exec sessions. AWS scopes none of
+/// these actions to a resource, hence `*`.
+pub(crate) const EXEC_ACTIONS: [&str; 4] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+/// The `taskRoleArn` of container `name`'s tasks: the user's own role as written, else the
+/// role ecsops makes (`iam_role.task[<name>]`) with the asked policies and, for ECS Exec, a
+/// policy of its own; `None` when the container asks for no AWS identity.
+pub(super) fn task_role(b: &mut Builder<'_>, name: &str, id: TaskIdentity<'_>) -> Option<Expr> {
+    if let Some(arn) = id.task_role_arn {
+        return Some(Expr::str(arn));
+    }
+    if !id.owns_role() {
+        return None;
+    }
+    let role_name = format!("{}-{name}-task", b.prefix);
+    let mut policy_arns: Vec<Expr> = id.task_policies.iter().map(Expr::str).collect();
+    if id.execute_command {
+        let exec = iam_policy(
+            b,
+            Address::keyed("iam_policy.execute_command", name),
+            &format!("{}-{name}-exec", b.prefix),
+            vec![allow(
+                Some("OpenExecSessions"),
+                strings(&EXEC_ACTIONS),
+                Some(OneOrMany::One("*".to_owned())),
+            )],
+        );
+        policy_arns.push(Builder::r(&exec, "arn"));
+    }
+    let role = attrs::IamRole::<Desired> {
+        name: Expr::str(role_name),
+        path: "/ecsops/".into(),
+        assume_role_policy: trust("ecs-tasks.amazonaws.com"),
+        policy_arns: Expr::List(policy_arns),
+        tags: b.tags(None),
+    };
+    let role = b.add(Address::keyed("iam_role.task", name), &role, []);
+    Some(Builder::r(&role, "arn"))
+}
+
 /// A customer-managed policy under the `/ecsops/` path.
 pub(super) fn iam_policy(
     b: &mut Builder<'_>,
-    address: &str,
+    address: Address,
     name: &str,
     statements: Vec<Statement>,
 ) -> Address {
@@ -235,7 +286,7 @@ pub(super) fn iam_policy(
         document: document(statements),
         tags: b.tags(None),
     };
-    b.add(Address::new(address), &policy, [])
+    b.add(address, &policy, [])
 }
 
 #[cfg(test)]

@@ -526,6 +526,157 @@ mod tests {
         assert!(container.get("command").is_none(), "{container}");
     }
 
+    fn attr<'g>(g: &'g Graph, address: &str, attr: &str) -> Option<&'g Expr> {
+        g.resources
+            .get(&Address::from(address))
+            .and_then(|r| r.attributes.get(attr))
+    }
+
+    /// The reference's optional task role, which ecsops lacked: a container could not call AWS
+    /// as itself, nor be reached by ECS Exec. Services and system containers share the keys.
+    #[test]
+    fn a_task_role_is_made_only_for_a_container_that_asks_for_one() {
+        let s3 = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+        let own = "arn:aws:iam::123456789012:policy/uploads";
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"task_policies": [s3, own]}},
+                "system_containers": {"cadvisor": {"task_policies": [s3]}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        for (name, policies) in [("web", vec![s3, own]), ("cadvisor", vec![s3])] {
+            let role = format!("iam_role.task[{name}]");
+            assert_eq!(lit(&g, &role, "name"), &format!("acc-default-{name}-task"));
+            assert_eq!(lit(&g, &role, "path"), "/ecsops/");
+            assert_eq!(
+                lit(&g, &role, "assume_role_policy")["Statement"][0]["Principal"],
+                json!({"Service": "ecs-tasks.amazonaws.com"})
+            );
+            assert_eq!(
+                attr(&g, &role, "policy_arns"),
+                Some(&Expr::List(policies.into_iter().map(Expr::str).collect())),
+                "{role}"
+            );
+            let td = format!("task_definition[{name}]");
+            assert_eq!(
+                attr(&g, &td, "task_role_arn"),
+                Some(&Expr::reference(&Address::from(role.as_str()), "arn")),
+                "{td}"
+            );
+            assert!(
+                g.resources[&Address::from(td.as_str())]
+                    .depends_on
+                    .contains(&Address::from(role.as_str())),
+                "{td} waits for its role"
+            );
+            // Without `execute_command`, no exec policy, no exec settings.
+            assert!(
+                !g.resources
+                    .contains_key(&Address::keyed("iam_policy.execute_command", name))
+            );
+            assert!(
+                lit(&g, &td, "container_definitions")[0]
+                    .get("linuxParameters")
+                    .is_none()
+            );
+            assert!(attr(&g, &format!("service[{name}]"), "enable_execute_command").is_none());
+        }
+
+        let plain = build(&manifest(json!({})), "acc").expect("graph");
+        for name in ["web", "cadvisor"] {
+            assert!(
+                !plain
+                    .resources
+                    .contains_key(&Address::keyed("iam_role.task", name))
+            );
+            assert!(attr(&plain, &format!("task_definition[{name}]"), "task_role_arn").is_none());
+        }
+
+        // A role of the user's own is named as written, and nothing is made for it.
+        let theirs = "arn:aws:iam::123456789012:role/web";
+        let g = build(
+            &manifest(json!({"services": {"web": {"task_role_arn": theirs}}})),
+            "acc",
+        )
+        .expect("graph");
+        assert_eq!(lit(&g, "task_definition[web]", "task_role_arn"), theirs);
+        assert!(
+            !g.resources
+                .contains_key(&Address::from("iam_role.task[web]"))
+        );
+    }
+
+    /// ECS Exec needs the service's flag, an init process in the container and the four
+    /// `ssmmessages` actions on the task role: all three, or `execute-command` fails.
+    #[test]
+    fn execute_command_turns_on_exec_and_grants_its_channels_to_the_task_role() {
+        let s3 = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"execute_command": true, "task_policies": [s3]}},
+                "system_containers": {"cadvisor": {"execute_command": true}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        for name in ["web", "cadvisor"] {
+            let exec = Address::keyed("iam_policy.execute_command", name);
+            assert_eq!(
+                lit(&g, exec.as_str(), "name"),
+                &format!("acc-default-{name}-exec")
+            );
+            let statement = &lit(&g, exec.as_str(), "document")["Statement"];
+            assert_eq!(
+                statement,
+                &json!([{"Sid": "OpenExecSessions", "Effect": "Allow",
+                         "Action": iam::EXEC_ACTIONS, "Resource": "*"}])
+            );
+            // Made even without policies of the user's: the channels need a task role.
+            let role = Address::keyed("iam_role.task", name);
+            let Some(Expr::List(arns)) = attr(&g, role.as_str(), "policy_arns") else {
+                panic!("{role} has a list of policies");
+            };
+            let exec_arn = Expr::reference(&exec, "arn");
+            assert_eq!(
+                arns.iter().filter(|a| **a == exec_arn).count(),
+                1,
+                "{role}: {arns:?}"
+            );
+            assert_eq!(arns.len(), if name == "web" { 2 } else { 1 }, "{arns:?}");
+            assert_eq!(
+                lit(
+                    &g,
+                    &format!("task_definition[{name}]"),
+                    "container_definitions"
+                )[0]["linuxParameters"],
+                json!({"initProcessEnabled": true})
+            );
+            assert_eq!(
+                lit(&g, &format!("service[{name}]"), "enable_execute_command"),
+                true
+            );
+        }
+
+        // A role of the user's own gets exec on the service and container, never a policy.
+        let theirs = "arn:aws:iam::123456789012:role/web";
+        let g = build(
+            &manifest(
+                json!({"services": {"web": {"execute_command": true, "task_role_arn": theirs}}}),
+            ),
+            "acc",
+        )
+        .expect("graph");
+        assert_eq!(lit(&g, "task_definition[web]", "task_role_arn"), theirs);
+        assert_eq!(lit(&g, "service[web]", "enable_execute_command"), true);
+        assert!(
+            !g.resources
+                .keys()
+                .any(|a| a.as_str().contains("[web]") && a.as_str().starts_with("iam_"))
+        );
+    }
+
     #[test]
     fn incomplete_manifests_are_errors_not_panics() {
         let mut m = manifest(json!({}));

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::Builder;
-use super::iam::{Iam, secret_value_from};
+use super::iam::{Iam, secret_value_from, task_role};
 use super::instance_groups::Group;
 use super::load_balancing::{Lb, listener_rule, target_group};
 use super::logs::log_group;
@@ -14,7 +14,7 @@ use super::network::Network;
 use crate::graph::attrs::{self, Desired};
 use crate::graph::{Address, Expr};
 use crate::manifest::{
-    ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer,
+    ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer, TaskIdentity,
 };
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
@@ -48,13 +48,13 @@ pub(super) fn log_configuration(
     }
 }
 
-/// The listener a service's route attaches to: the named one, else HTTPS, else the first that
-/// does not redirect.
-/// The container keys a service and a system container set alike, only when the manifest does.
+/// The container keys a service and a system container set alike, only when the manifest does
+/// (so that a container without them keeps its revision).
 fn set_optional(
     container: &mut Value,
     command: Option<&Vec<String>>,
     registry_credentials: Option<&String>,
+    execute_command: bool,
 ) {
     if let Some(cmd) = command {
         container["command"] = json!(cmd);
@@ -62,8 +62,18 @@ fn set_optional(
     if let Some(arn) = registry_credentials {
         container["repositoryCredentials"] = json!({"credentialsParameter": arn});
     }
+    if execute_command {
+        container["linuxParameters"] = json!({"initProcessEnabled": true});
+    }
 }
 
+/// A service's `enableExecuteCommand`: set only when asked, absent otherwise.
+fn execute_command(id: TaskIdentity<'_>) -> Option<Expr> {
+    id.execute_command.then(|| true.into())
+}
+
+/// The listener a service's route attaches to: the named one, else HTTPS, else the first that
+/// does not redirect.
 pub(super) fn route_listener<'a>(lb: &'a Lb<'_>, port: Option<u16>) -> Option<&'a Address> {
     if let Some(p) = port {
         return lb.listeners.get(&p);
@@ -116,12 +126,14 @@ pub(super) fn service(
         container["portMappings"] =
             json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
     }
+    let identity = svc.task_identity();
     set_optional(
         &mut container,
         svc.command.as_ref(),
         svc.registry_credentials.as_ref(),
+        identity.execute_command,
     );
-    let td = task_definition(b, name, container, iam, None);
+    let td = task_definition(b, name, container, iam, identity, None);
 
     let mut deps = vec![log];
     let mut service = attrs::Service::<Desired> {
@@ -147,6 +159,7 @@ pub(super) fn service(
         health_check_grace_period: None,
         enable_ecs_managed_tags: true.into(),
         propagate_tags: Some("SERVICE".into()),
+        enable_execute_command: execute_command(identity),
         tags: b.tags(None),
     };
     let group_name = svc.instance_group.as_deref().unwrap_or("default");
@@ -189,8 +202,10 @@ pub(super) fn task_definition(
     name: &str,
     container: Value,
     iam: &Iam,
+    identity: TaskIdentity<'_>,
     volumes: Option<Value>,
 ) -> Address {
+    let task_role_arn = task_role(b, name, identity);
     let definition = attrs::TaskDefinition::<Desired> {
         family: Expr::str(format!("{}-{name}", b.prefix)),
         network_mode: "bridge".into(),
@@ -200,6 +215,7 @@ pub(super) fn task_definition(
             .task_execution
             .as_ref()
             .map(|exec| Builder::r(exec, "arn")),
+        task_role_arn,
         volumes: volumes.map(Expr::Lit),
         tags: b.tags(None),
     };
@@ -255,12 +271,21 @@ pub(super) fn system_container(
         "secrets": secret_list(&sc.secrets),
         "logConfiguration": log_configuration(sc.logging.as_ref(), &format!("{}/system/{name}", b.log_prefix), b.region, name),
     });
+    let identity = sc.task_identity();
     set_optional(
         &mut container,
         sc.command.as_ref(),
         sc.registry_credentials.as_ref(),
+        identity.execute_command,
     );
-    let td = task_definition(b, name, container, iam, Some(Value::Array(volumes)));
+    let td = task_definition(
+        b,
+        name,
+        container,
+        iam,
+        identity,
+        Some(Value::Array(volumes)),
+    );
     let placement_constraints = sc.instance_group.as_ref().map(|g| {
         Expr::Lit(json!([{"type": "memberOf",
                           "expression": format!("attribute:ecsops.instance-group == {g}")}]))
@@ -282,6 +307,7 @@ pub(super) fn system_container(
         health_check_grace_period: None,
         enable_ecs_managed_tags: true.into(),
         propagate_tags: Some("SERVICE".into()),
+        enable_execute_command: execute_command(identity),
         tags: b.tags(None),
     };
     let mut deps = vec![log];

@@ -70,6 +70,7 @@ impl Manage for attrs::Service {
                 .set_health_check_grace_period_seconds(want.health_check_grace_period)
                 .enable_ecs_managed_tags(want.enable_ecs_managed_tags)
                 .set_propagate_tags(want.propagate_tags.as_deref().map(PropagateTags::from))
+                .set_enable_execute_command(want.enable_execute_command)
                 .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
                 .client_token(token)
         )
@@ -138,6 +139,14 @@ impl Manage for attrs::Service {
         }
         if want.propagate_tags != was.propagate_tags {
             req = req.set_propagate_tags(want.propagate_tags.as_deref().map(PropagateTags::from));
+            any = true;
+        }
+        if want.enable_execute_command != was.enable_execute_command {
+            // Running tasks keep the setting they started with: only a new deployment lets
+            // ECS Exec in (or shuts it out).
+            req = req
+                .enable_execute_command(want.enable_execute_command.unwrap_or(false))
+                .force_new_deployment(true);
             any = true;
         }
         if any {
@@ -297,7 +306,8 @@ fn listed<T>(items: Vec<T>) -> Option<Vec<T>> {
 /// A described service in the desired shape. Optional attributes appear when the recorded
 /// ones have them; a field the answer lacks keeps the recorded value (AWS reported no
 /// difference). `enable_ecs_managed_tags` reads as recorded unless AWS says `true`: the SDK
-/// turns a missing boolean into `false`, so a `false` tells nothing.
+/// turns a missing boolean into `false`, so a `false` tells nothing. `enable_execute_command`
+/// is the exception: ECS always answers it, and its `false` is the drift to show.
 fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged> {
     let arn = s.service_arn()?;
     let tags = tag_map(s.tags());
@@ -386,6 +396,11 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
             .propagate_tags()
             .map(|p| p.as_str().to_owned())
             .or_else(|| recorded.and_then(|r| r.propagate_tags.clone())),
+        // Read when recorded (so that exec turned off outside ecsops shows), or when on: a
+        // service that never asked for it has no attribute to compare.
+        enable_execute_command: (s.enable_execute_command()
+            || recorded.is_some_and(|r| r.enable_execute_command.is_some()))
+        .then_some(s.enable_execute_command()),
         tags: visible(&tags),
     };
     Some(Tagged::of(arn, tags, &attributes, &ArnOutputs::of(arn)))

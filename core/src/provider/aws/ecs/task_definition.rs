@@ -10,9 +10,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LogConfiguration,
-    LogDriver, MountPoint, NetworkMode, PortMapping, RepositoryCredentials, Secret, TaskDefinition,
-    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
+    Compatibility, ContainerDefinition, HostVolumeProperties, KeyValuePair, LinuxParameters,
+    LogConfiguration, LogDriver, MountPoint, NetworkMode, PortMapping, RepositoryCredentials,
+    Secret, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 use serde_json::{Map, Value, json};
 
@@ -70,6 +70,7 @@ impl Manage for attrs::TaskDefinition {
                 .network_mode(NetworkMode::from(want.network_mode.as_str()))
                 .set_requires_compatibilities(Some(compatibilities))
                 .set_execution_role_arn(want.execution_role_arn.clone())
+                .set_task_role_arn(want.task_role_arn.clone())
                 .set_container_definitions(Some(containers))
                 .set_volumes((!volumes.is_empty()).then_some(volumes))
                 .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
@@ -154,6 +155,13 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
                 .credentials_parameter(&r.credentials_parameter)
                 .build()
                 .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
+        );
+    }
+    if let Some(l) = &c.linux_parameters {
+        d = d.linux_parameters(
+            LinuxParameters::builder()
+                .init_process_enabled(l.init_process_enabled)
+                .build(),
         );
     }
     if let Some(l) = &c.log_configuration {
@@ -258,6 +266,11 @@ fn container_document(c: &ContainerDefinition) -> Value {
         c.repository_credentials()
             .map(|r| json!({"credentialsParameter": r.credentials_parameter()})),
     );
+    put(
+        "linuxParameters",
+        c.linux_parameters()
+            .map(|l| json!({"initProcessEnabled": l.init_process_enabled()})),
+    );
     Value::Object(d)
 }
 
@@ -278,6 +291,7 @@ fn described_document(td: &TaskDefinition) -> Value {
             .map(container_document)
             .collect::<Vec<_>>(),
         "executionRoleArn": td.execution_role_arn(),
+        "taskRoleArn": td.task_role_arn(),
         "volumes": td
             .volumes()
             .iter()
@@ -297,6 +311,7 @@ fn desired_document(want: &attrs::TaskDefinition) -> Value {
         "requiresCompatibilities": want.requires_compatibilities,
         "containerDefinitions": want.container_definitions,
         "executionRoleArn": want.execution_role_arn,
+        "taskRoleArn": want.task_role_arn,
         "volumes": want.volumes,
     })
 }
@@ -308,6 +323,7 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "requiresCompatibilities",
     "containerDefinitions",
     "executionRoleArn",
+    "taskRoleArn",
     "volumes",
 ];
 const CONTAINER_FIELDS: &[&str] = &[
@@ -324,6 +340,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "portMappings",
     "mountPoints",
     "repositoryCredentials",
+    "linuxParameters",
 ];
 
 /// A task definition document (ECS's JSON: a registration request or a described revision)
@@ -623,6 +640,7 @@ mod tests {
             "secrets": [{"name": "P", "valueFrom": "arn:aws:ssm:eu-west-1:1:parameter/p"}],
             "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp"}],
             "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}},
+            "linuxParameters": {"initProcessEnabled": true},
             "command": []
         });
         let typed: attrs::ContainerDefinition =
@@ -703,7 +721,12 @@ mod tests {
 
     #[test]
     fn the_sdk_shape_of_a_registration_normalises_like_the_request() {
-        let want = desired_web("registry.example.com/web:1.4.2");
+        let mut want = desired_web("registry.example.com/web:1.4.2");
+        want.task_role_arn =
+            Some("arn:aws:iam::123456789012:role/ecsops/acceptance-default-web-task".to_owned());
+        want.container_definitions[0].linux_parameters = Some(attrs::LinuxParameters {
+            init_process_enabled: true,
+        });
         let containers = want
             .container_definitions
             .iter()
@@ -715,11 +738,20 @@ mod tests {
             .network_mode(NetworkMode::Bridge)
             .requires_compatibilities(Compatibility::Ec2)
             .set_execution_role_arn(want.execution_role_arn.clone())
+            .set_task_role_arn(want.task_role_arn.clone())
             .set_container_definitions(Some(containers))
             .build();
         assert_eq!(
             normalised(&described_document(&td)),
             normalised(&desired_document(&want))
         );
+        // A revision of the same containers without the role or the init process is another.
+        let described = normalised(&described_document(&td));
+        let mut no_role = want.clone();
+        no_role.task_role_arn = None;
+        assert_ne!(described, normalised(&desired_document(&no_role)));
+        let mut no_init = want;
+        no_init.container_definitions[0].linux_parameters = None;
+        assert_ne!(described, normalised(&desired_document(&no_init)));
     }
 }
