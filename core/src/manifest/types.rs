@@ -53,25 +53,6 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Every container's [`SecretsOf`], services first.
-    pub fn secrets_of(&self) -> impl Iterator<Item = SecretsOf<'_>> {
-        let services = self.services.iter().map(|(name, s)| SecretsOf {
-            section: "services",
-            name,
-            secrets: &s.secrets,
-            registry_credentials: s.registry_credentials.as_deref(),
-            kms_keys: &s.secrets_kms_keys,
-        });
-        let system = self.system_containers.iter().map(|(name, s)| SecretsOf {
-            section: "system_containers",
-            name,
-            secrets: &s.secrets,
-            registry_credentials: s.registry_credentials.as_deref(),
-            kms_keys: &s.secrets_kms_keys,
-        });
-        services.chain(system)
-    }
-
     /// Priority for a route without one: after every explicit priority, in service-name order,
     /// so adding a service never renumbers the explicit ones.
     pub fn auto_priority(&self, service: &str) -> u32 {
@@ -723,60 +704,6 @@ pub struct SystemContainer {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub execute_command: bool,
 }
-
-/// What one container reads through the task execution role: its secret references, its
-/// registry credentials and the KMS keys that encrypt them. Services and system containers
-/// hold the same three; the graph and the rules read them through this one view.
-#[derive(Debug, Clone, Copy)]
-pub struct SecretsOf<'a> {
-    /// `services` or `system_containers`: the table that declares the container.
-    pub section: &'static str,
-    pub name: &'a str,
-    pub secrets: &'a BTreeMap<String, String>,
-    pub registry_credentials: Option<&'a str>,
-    pub kms_keys: &'a [String],
-}
-
-impl<'a> SecretsOf<'a> {
-    /// Every reference the execution role reads for the container: its secrets, then its
-    /// registry credentials.
-    pub fn references(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        (self.secrets.values().map(String::as_str)).chain(self.registry_credentials)
-    }
-}
-
-/// The AWS identity of a service's or system container's tasks: the keys both write alike,
-/// read through one view so that graph and validation treat them the same.
-#[derive(Debug, Clone, Copy)]
-pub struct TaskIdentity<'a> {
-    pub task_policies: &'a [String],
-    pub task_role_arn: Option<&'a str>,
-    pub execute_command: bool,
-}
-
-impl TaskIdentity<'_> {
-    /// Whether ecsops creates and owns a task role: asked for policies, or ECS Exec without a
-    /// role of the user's own (the exec channels need a task role).
-    pub fn owns_role(&self) -> bool {
-        self.task_role_arn.is_none() && (!self.task_policies.is_empty() || self.execute_command)
-    }
-}
-
-/// Both container tables hold the identity keys under the same names.
-macro_rules! task_identity {
-    ($($table:ty),*) => {$(
-        impl $table {
-            pub fn task_identity(&self) -> TaskIdentity<'_> {
-                TaskIdentity {
-                    task_policies: &self.task_policies,
-                    task_role_arn: self.task_role_arn.as_deref(),
-                    execute_command: self.execute_command,
-                }
-            }
-        }
-    )*};
-}
-task_identity!(Service, SystemContainer);
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -162,20 +162,16 @@ const AMI_LOG_DRIVERS: [&str; 5] = ["json-file", "syslog", "awslogs", "fluentd",
 fn log_drivers(cx: &mut Cx<'_>) {
     let m = cx.m;
     let all: Vec<&String> = m.instance_groups.keys().collect();
-    let containers = m
-        .services
-        .iter()
-        .map(|(n, s)| {
-            let group = s.instance_group.as_ref().map_or("default", String::as_str);
-            ("services", n, s.logging.as_ref(), vec![group])
-        })
-        .chain(m.system_containers.iter().map(|(n, s)| {
-            let groups = match &s.instance_group {
-                Some(g) => vec![g.as_str()],
-                None => all.iter().map(|g| g.as_str()).collect(),
-            };
-            ("system_containers", n, s.logging.as_ref(), groups)
-        }));
+    // A service without a group runs in `default`; a system container without one, on every
+    // group's instances.
+    let containers = m.containers().map(|c| {
+        let groups = match c.instance_group {
+            Some(g) => vec![g],
+            None if c.section == "services" => vec!["default"],
+            None => all.iter().map(|g| g.as_str()).collect(),
+        };
+        (c.section, c.name, c.logging, groups)
+    });
     // Containers left on the default driver are named together, in one error at the group's
     // list that drops it: one cause, one error.
     let mut on_default: BTreeMap<&str, (&crate::manifest::InstanceGroup, Vec<&str>)> =
@@ -189,7 +185,7 @@ fn log_drivers(cx: &mut Cx<'_>) {
                 Some(l) if !offers(g, l.driver.as_str()) => not_offered(
                     cx,
                     &ptr(&[section, name, "logging", "driver"]),
-                    &[name.as_str()],
+                    &[name],
                     l.driver.as_str(),
                     (group, g),
                 ),
@@ -198,7 +194,7 @@ fn log_drivers(cx: &mut Cx<'_>) {
                         .entry(group)
                         .or_insert((g, Vec::new()))
                         .1
-                        .push(name.as_str());
+                        .push(name);
                 }
                 _ => {}
             }
@@ -399,20 +395,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .emit();
         }
     }
-    let tasks = m
-        .services
-        .iter()
-        .map(|(n, s)| ("services", n, s.cpu, s.memory, s.instance_group.clone()))
-        .chain(m.system_containers.iter().map(|(n, s)| {
-            (
-                "system_containers",
-                n,
-                s.cpu,
-                s.memory,
-                s.instance_group.clone(),
-            )
-        }));
-    for (section, name, cpu, memory, group) in tasks {
+    for c in m.containers() {
+        let (section, name, cpu, memory, group) =
+            (c.section, c.name, c.cpu, c.memory, c.instance_group);
         for (field, value) in [("cpu", cpu), ("memory", memory)] {
             if value == 0 {
                 cx.at_value(

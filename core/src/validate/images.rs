@@ -3,17 +3,17 @@
 //! would only refuse when it starts a task (`UPPER/Case Image`) is refused here, with the same
 //! reason, whether it was written by hand or by `set-image`.
 
-use super::{Cx, image_fields, ptr};
+use super::{Cx, ptr};
 use crate::manifest::image::ImageRef;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    for (section, name, image) in image_fields(cx.m) {
+    for c in cx.m.containers() {
         // A missing image is `required`'s to report.
-        let Some(image) = image else { continue };
+        let Some(image) = c.image else { continue };
         if let Err(reason) = ImageRef::parse(image) {
             cx.at_value(
                 "invalid-image",
-                &ptr(&[section, name, "image"]),
+                &ptr(&[c.section, c.name, "image"]),
                 format!("`{image}` is not an image reference: {reason}"),
             )
             .label("invalid image reference")

@@ -222,15 +222,6 @@ impl Pending<'_> {
     }
 }
 
-/// Every service's and system container's `image` (`None` where the manifest has none), with
-/// the section and the name that hold it.
-fn image_fields(m: &Manifest) -> impl Iterator<Item = (&'static str, &String, Option<&str>)> {
-    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.image.as_deref()));
-    let system =
-        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.image.as_deref()));
-    services.chain(system)
-}
-
 /// The parts of an ARN, `arn:<partition>:<service>:<region>:<account>:<resource>`.
 struct Arn<'a> {
     service: &'a str,
@@ -253,17 +244,6 @@ impl<'a> Arn<'a> {
             _ => None,
         }
     }
-}
-
-/// Every service's and system container's task identity keys, with the section and the name
-/// that hold them.
-fn task_identities(
-    m: &Manifest,
-) -> impl Iterator<Item = (&'static str, &String, crate::manifest::TaskIdentity<'_>)> {
-    let services = (m.services.iter()).map(|(n, s)| ("services", n, s.task_identity()));
-    let system =
-        (m.system_containers.iter()).map(|(n, s)| ("system_containers", n, s.task_identity()));
-    services.chain(system)
 }
 
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.

@@ -1,7 +1,7 @@
 //! Naming rules: the environment name matches its file, section names are valid, names that
 //! would collide do not, and every AWS name derived from them fits the API that receives it.
 
-use super::{Cx, ptr, task_identities};
+use super::{Cx, ptr};
 use crate::graph::Address;
 
 fn kebab(s: &str) -> bool {
@@ -119,10 +119,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         }
     }
     // The task roles ecsops makes: `<env>-<cluster>-<name>-task`.
-    let task_roles = task_identities(m).filter(|(_, name, id)| kebab(name) && id.owns_role());
-    for (section, name, _) in task_roles {
-        let role = format!("{prefix}-{name}-task");
-        check_len(cx, &ptr(&[section, name]), "IAM role", &role, 64);
+    let task_roles = m.containers().filter(|c| kebab(c.name) && c.owns_role());
+    for c in task_roles {
+        let role = format!("{prefix}-{}-task", c.name);
+        check_len(cx, &ptr(&[c.section, c.name]), "IAM role", &role, 64);
     }
     for name in m.system_containers.keys() {
         if m.services.contains_key(name) {

@@ -4,17 +4,17 @@
 //! (`missing-key`, at the table's name), so the message does not depend on which of the two
 //! checks it.
 
-use super::{Cx, image_fields, ptr};
+use super::{Cx, ptr};
 use crate::manifest::types::StateBackendKind;
 use crate::schema::missing_key;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
     let m = cx.m;
-    for (section, name, image) in image_fields(m) {
-        let table = ptr(&[section, name]);
-        let pointer = ptr(&[section, name, "image"]);
+    for c in m.containers() {
+        let table = ptr(&[c.section, c.name]);
+        let pointer = ptr(&[c.section, c.name, "image"]);
         // An image the schema refused (a number, say) was taken out: it is not missing.
-        if image.is_some() || cx.pruned.contains(&pointer) {
+        if c.image.is_some() || cx.pruned.contains(&pointer) {
             continue;
         }
         cx.diags

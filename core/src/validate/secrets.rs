@@ -30,17 +30,9 @@ fn is_secret_arn(v: &str) -> bool {
 pub(super) fn check(cx: &mut Cx<'_>) {
     kms_keys(cx);
     let m = cx.m;
-    let credentials = m
-        .services
-        .iter()
-        .map(|(n, s)| ("services", n, &s.registry_credentials))
-        .chain(
-            m.system_containers
-                .iter()
-                .map(|(n, s)| ("system_containers", n, &s.registry_credentials)),
-        );
-    for (section, name, arn) in credentials {
-        if arn.as_ref().is_some_and(|a| !is_secret_arn(a)) {
+    for c in m.containers() {
+        let (section, name) = (c.section, c.name);
+        if c.registry_credentials.is_some_and(|a| !is_secret_arn(a)) {
             // A value that is no ARN may be the password itself: masked, never repeated.
             cx.at_value(
                 "invalid-registry-credentials",
@@ -53,17 +45,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .emit();
         }
     }
-    let owners = m
-        .services
-        .iter()
-        .map(|(n, s)| ("services", n, &s.secrets, &s.environment))
-        .chain(
-            m.system_containers
-                .iter()
-                .map(|(n, s)| ("system_containers", n, &s.secrets, &s.environment)),
-        );
-    for (section, name, secrets, environment) in owners {
-        for (key, value) in secrets {
+    for c in m.containers() {
+        let (section, name) = (c.section, c.name);
+        for (key, value) in c.secrets {
             let p = ptr(&[section, name, "secrets", key]);
             if !is_reference(value) {
                 cx.at_value(
@@ -76,7 +60,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .help("store the value in SSM Parameter Store or Secrets Manager and write `ssm:/path/to/parameter` or the secret's ARN here")
                 .emit();
             }
-            if environment.contains_key(key) {
+            if c.environment.contains_key(key) {
                 cx.at_value(
                     "secret-and-variable",
                     &ptr(&[section, name, "environment", key]),
@@ -88,8 +72,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .emit();
             }
         }
-        for (table, key) in (environment.keys().map(|k| ("environment", k)))
-            .chain(secrets.keys().map(|k| ("secrets", k)))
+        for (table, key) in (c.environment.keys().map(|k| ("environment", k)))
+            .chain(c.secrets.keys().map(|k| ("secrets", k)))
         {
             // Docker takes the container's variables as `NAME=value`: an empty name is refused
             // when the task starts, and a `=` in one moves the rest into the value.
@@ -108,8 +92,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .emit();
             }
         }
-        for key in environment.keys() {
-            if looks_secret(key) && !secrets.contains_key(key) {
+        for key in c.environment.keys() {
+            if looks_secret(key) && !c.secrets.contains_key(key) {
                 cx.at_value(
                     "secret-in-environment",
                     &ptr(&[section, name, "environment", key]),
@@ -130,7 +114,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 /// no registry credentials has nothing for it to decrypt.
 fn kms_keys(cx: &mut Cx<'_>) {
     let m = cx.m;
-    for c in m.secrets_of().filter(|c| !c.kms_keys.is_empty()) {
+    for c in m.containers().filter(|c| !c.secrets_kms_keys.is_empty()) {
         let name = c.name;
         if c.references().next().is_none() {
             cx.at_key(
@@ -143,7 +127,7 @@ fn kms_keys(cx: &mut Cx<'_>) {
             .warning()
             .emit();
         }
-        for (i, key) in c.kms_keys.iter().enumerate() {
+        for (i, key) in c.secrets_kms_keys.iter().enumerate() {
             let p = ptr(&[c.section, name, "secrets_kms_keys", &i.to_string()]);
             let arn = Arn::parse(key);
             let key_arn = arn.as_ref().filter(|a| {

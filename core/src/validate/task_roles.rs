@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Cx, ptr, task_identities};
+use super::{Cx, ptr};
 use crate::account::{iam_arn, is_account_id, role_account};
 
 /// IAM's default quota of managed policies attached to one role. It can be raised to 20 per
@@ -24,8 +24,9 @@ fn is_policy_arn(arn: &str) -> bool {
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    for (section, name, id) in task_identities(cx.m) {
-        if let Some(arn) = id.task_role_arn {
+    for c in cx.m.containers() {
+        let (section, name) = (c.section, c.name);
+        if let Some(arn) = c.task_role_arn {
             let at = ptr(&[section, name, "task_role_arn"]);
             if role_account(arn).is_none() {
                 cx.at_value(
@@ -37,7 +38,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .help("write the role's ARN as IAM shows it, for example `arn:aws:iam::123456789012:role/web`")
                 .emit();
             }
-            if !id.task_policies.is_empty() {
+            if !c.task_policies.is_empty() {
                 cx.at_key(
                     "task-role-and-policies",
                     &at,
@@ -49,7 +50,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             }
         }
         let mut seen = BTreeSet::new();
-        for (i, policy) in id.task_policies.iter().enumerate() {
+        for (i, policy) in c.task_policies.iter().enumerate() {
             let at = ptr(&[section, name, "task_policies", &i.to_string()]);
             if !is_policy_arn(policy) {
                 cx.at_value(
@@ -72,9 +73,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             }
         }
         // ecsops attaches its own exec policy to the role it makes, which counts too.
-        let exec = usize::from(id.owns_role() && id.execute_command);
-        let count = id.task_policies.len() + exec;
-        if id.owns_role() && count > MAX_POLICIES {
+        let exec = usize::from(c.owns_role() && c.execute_command);
+        let count = c.task_policies.len() + exec;
+        if c.owns_role() && count > MAX_POLICIES {
             let ours = if exec > 0 {
                 " (one of them ecsops' own, for `execute_command`)"
             } else {
@@ -87,7 +88,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                     "the task role of `{name}` would hold {count} managed policies{ours}, over IAM's limit of {MAX_POLICIES}"
                 ),
             )
-            .label(format!("{} policies", id.task_policies.len()))
+            .label(format!("{} policies", c.task_policies.len()))
             .help("combine policies into one customer-managed policy, or create the role yourself and name it in `task_role_arn`")
             .emit();
         }

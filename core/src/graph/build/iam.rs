@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Builder;
 use crate::graph::attrs::{self, Desired, Effect, OneOrMany, PolicyDocument, Principal, Statement};
 use crate::graph::{Address, Expr};
-use crate::manifest::{SecretsOf, TaskIdentity};
+use crate::manifest::Container;
 
 pub(super) struct Iam {
     pub(super) instance_profile: Address,
@@ -127,7 +127,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
 
     // Registry credentials are read by the same role, with the same action, as secrets.
     let secrets: BTreeSet<String> = m
-        .secrets_of()
+        .containers()
         .flat_map(|c| c.references())
         .map(|r| secret_resource(b.region, r))
         .collect();
@@ -155,7 +155,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
                 Some(OneOrMany::Many(other)),
             ));
         }
-        statements.extend(decrypt_secrets(b.region, m.secrets_of()));
+        statements.extend(decrypt_secrets(b.region, m.containers()));
         let policy = iam_policy(
             b,
             Address::new("iam_policy.task_execution"),
@@ -186,11 +186,11 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
 /// to decrypt lists a key (one without is warned about and ignored).
 fn decrypt_secrets<'a>(
     region: &str,
-    containers: impl Iterator<Item = SecretsOf<'a>>,
+    containers: impl Iterator<Item = Container<'a>>,
 ) -> Option<Statement> {
     let mut keys = BTreeSet::new();
     let mut via = BTreeSet::new();
-    for c in containers.filter(|c| !c.kms_keys.is_empty()) {
+    for c in containers.filter(|c| !c.secrets_kms_keys.is_empty()) {
         // The service and region of the ARN IAM grants (`ssm`, `secretsmanager`; a secret
         // may be named by its ARN in another region) name the endpoint that decrypts on the
         // role's behalf.
@@ -205,7 +205,7 @@ fn decrypt_secrets<'a>(
             .collect();
         if !services.is_empty() {
             via.extend(services);
-            keys.extend(c.kms_keys.iter().cloned());
+            keys.extend(c.secrets_kms_keys.iter().cloned());
         }
     }
     if keys.is_empty() {
@@ -237,19 +237,20 @@ pub(crate) const EXEC_ACTIONS: [&str; 4] = [
     "ssmmessages:OpenDataChannel",
 ];
 
-/// The `taskRoleArn` of container `name`'s tasks: the user's own role as written, else the
+/// The `taskRoleArn` of container `c`'s tasks: the user's own role as written, else the
 /// role ecsops makes (`iam_role.task[<name>]`) with the asked policies and, for ECS Exec, a
 /// policy of its own; `None` when the container asks for no AWS identity.
-pub(super) fn task_role(b: &mut Builder<'_>, name: &str, id: TaskIdentity<'_>) -> Option<Expr> {
-    if let Some(arn) = id.task_role_arn {
+pub(super) fn task_role(b: &mut Builder<'_>, c: Container<'_>) -> Option<Expr> {
+    let name = c.name;
+    if let Some(arn) = c.task_role_arn {
         return Some(Expr::str(arn));
     }
-    if !id.owns_role() {
+    if !c.owns_role() {
         return None;
     }
     let role_name = format!("{}-{name}-task", b.prefix);
-    let mut policy_arns: Vec<Expr> = id.task_policies.iter().map(Expr::str).collect();
-    if id.execute_command {
+    let mut policy_arns: Vec<Expr> = c.task_policies.iter().map(Expr::str).collect();
+    if c.execute_command {
         let exec = iam_policy(
             b,
             Address::keyed("iam_policy.execute_command", name),

@@ -14,7 +14,7 @@ use super::network::Network;
 use crate::graph::attrs::{self, Desired};
 use crate::graph::{Address, Expr};
 use crate::manifest::{
-    ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer, TaskIdentity,
+    Container, ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer,
 };
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
@@ -48,28 +48,43 @@ pub(super) fn log_configuration(
     }
 }
 
-/// The container keys a service and a system container set alike, only when the manifest does
-/// (so that a container without them keeps its revision).
-fn set_optional(
-    container: &mut Value,
-    command: Option<&Vec<String>>,
-    registry_credentials: Option<&String>,
-    execute_command: bool,
-) {
-    if let Some(cmd) = command {
+/// The definition of container `c`, logging to `log_path` unless it names a driver of its own;
+/// `extra` (an object) holds the keys only its table has, placed after `essential`.
+fn container_definition(b: &Builder<'_>, c: Container<'_>, log_path: &str, extra: Value) -> Value {
+    let name = c.name;
+    let mut container = json!({
+        "name": name,
+        "image": c.image,
+        "cpu": c.cpu,
+        "memory": c.memory,
+        "essential": true,
+    });
+    if let (Value::Object(fields), Value::Object(extra)) = (&mut container, extra) {
+        fields.extend(extra);
+    }
+    container["environment"] = env_list(c.environment);
+    container["secrets"] = secret_list(c.secrets);
+    container["logConfiguration"] = log_configuration(c.logging, log_path, b.region, name);
+    container
+}
+
+/// The container keys the manifest may leave out, set only when it does (so that a container
+/// without them keeps its revision).
+fn set_optional(container: &mut Value, c: Container<'_>) {
+    if let Some(cmd) = c.command {
         container["command"] = json!(cmd);
     }
-    if let Some(arn) = registry_credentials {
+    if let Some(arn) = c.registry_credentials {
         container["repositoryCredentials"] = json!({"credentialsParameter": arn});
     }
-    if execute_command {
+    if c.execute_command {
         container["linuxParameters"] = json!({"initProcessEnabled": true});
     }
 }
 
 /// A service's `enableExecuteCommand`: set only when asked, absent otherwise.
-fn execute_command(id: TaskIdentity<'_>) -> Option<Expr> {
-    id.execute_command.then(|| true.into())
+fn execute_command(c: Container<'_>) -> Option<Expr> {
+    c.execute_command.then(|| true.into())
 }
 
 /// The listener a service's route attaches to: the named one, else HTTPS, else the first that
@@ -99,26 +114,19 @@ pub(super) fn service(
 ) {
     // Made with another `logging` driver too: switching drivers must not delete the logs the
     // group already holds.
+    let log_path = format!("{}/service/{name}", b.log_prefix);
     let log = log_group(
         b,
         Address::keyed("log_group.service", name),
-        format!("{}/service/{name}", b.log_prefix),
+        log_path.clone(),
     );
     let lb = svc
         .route
         .as_ref()
         .and_then(|r| lbs.iter().find(|l| l.name == r.load_balancer));
     let classic = lb.is_some_and(|l| l.spec.kind == LoadBalancerKind::Classic);
-    let mut container = json!({
-        "name": name,
-        "image": svc.image,
-        "cpu": svc.cpu,
-        "memory": svc.memory,
-        "essential": true,
-        "environment": env_list(&svc.environment),
-        "secrets": secret_list(&svc.secrets),
-        "logConfiguration": log_configuration(svc.logging.as_ref(), &format!("{}/service/{name}", b.log_prefix), b.region, name),
-    });
+    let c = svc.container(name);
+    let mut container = container_definition(b, c, &log_path, json!({}));
     if let Some(port) = svc.container_port {
         // Dynamic host ports let several copies share an instance behind an ALB; a classic
         // load balancer can only reach a fixed port.
@@ -126,14 +134,8 @@ pub(super) fn service(
         container["portMappings"] =
             json!([{"containerPort": port, "hostPort": host, "protocol": "tcp"}]);
     }
-    let identity = svc.task_identity();
-    set_optional(
-        &mut container,
-        svc.command.as_ref(),
-        svc.registry_credentials.as_ref(),
-        identity.execute_command,
-    );
-    let td = task_definition(b, name, container, iam, identity, None);
+    set_optional(&mut container, c);
+    let td = task_definition(b, c, container, iam, None);
 
     let mut deps = vec![log];
     let mut service = attrs::Service::<Desired> {
@@ -159,7 +161,7 @@ pub(super) fn service(
         health_check_grace_period: None,
         enable_ecs_managed_tags: true.into(),
         propagate_tags: Some("SERVICE".into()),
-        enable_execute_command: execute_command(identity),
+        enable_execute_command: execute_command(c),
         tags: b.tags(None),
     };
     let group_name = svc.instance_group.as_deref().unwrap_or("default");
@@ -199,13 +201,13 @@ pub(super) fn service(
 
 pub(super) fn task_definition(
     b: &mut Builder<'_>,
-    name: &str,
+    c: Container<'_>,
     container: Value,
     iam: &Iam,
-    identity: TaskIdentity<'_>,
     volumes: Option<Value>,
 ) -> Address {
-    let task_role_arn = task_role(b, name, identity);
+    let name = c.name;
+    let task_role_arn = task_role(b, c);
     let definition = attrs::TaskDefinition::<Desired> {
         family: Expr::str(format!("{}-{name}", b.prefix)),
         network_mode: "bridge".into(),
@@ -230,10 +232,11 @@ pub(super) fn system_container(
     cluster: &Address,
     groups: &BTreeMap<String, Group>,
 ) {
+    let log_path = format!("{}/system/{name}", b.log_prefix);
     let log = log_group(
         b,
         Address::keyed("log_group.system", name),
-        format!("{}/system/{name}", b.log_prefix),
+        log_path.clone(),
     );
     let volumes: Vec<Value> = sc
         .mounts
@@ -258,34 +261,12 @@ pub(super) fn system_container(
                         "protocol": "tcp"})
         })
         .collect();
-    let mut container = json!({
-        "name": name,
-        "image": sc.image,
-        "cpu": sc.cpu,
-        "memory": sc.memory,
-        "essential": true,
-        "privileged": sc.privileged,
-        "portMappings": ports,
-        "mountPoints": mount_points,
-        "environment": env_list(&sc.environment),
-        "secrets": secret_list(&sc.secrets),
-        "logConfiguration": log_configuration(sc.logging.as_ref(), &format!("{}/system/{name}", b.log_prefix), b.region, name),
-    });
-    let identity = sc.task_identity();
-    set_optional(
-        &mut container,
-        sc.command.as_ref(),
-        sc.registry_credentials.as_ref(),
-        identity.execute_command,
-    );
-    let td = task_definition(
-        b,
-        name,
-        container,
-        iam,
-        identity,
-        Some(Value::Array(volumes)),
-    );
+    let c = sc.container(name);
+    let own =
+        json!({"privileged": sc.privileged, "portMappings": ports, "mountPoints": mount_points});
+    let mut container = container_definition(b, c, &log_path, own);
+    set_optional(&mut container, c);
+    let td = task_definition(b, c, container, iam, Some(Value::Array(volumes)));
     let placement_constraints = sc.instance_group.as_ref().map(|g| {
         Expr::Lit(json!([{"type": "memberOf",
                           "expression": format!("attribute:ecsops.instance-group == {g}")}]))
@@ -307,7 +288,7 @@ pub(super) fn system_container(
         health_check_grace_period: None,
         enable_ecs_managed_tags: true.into(),
         propagate_tags: Some("SERVICE".into()),
-        enable_execute_command: execute_command(identity),
+        enable_execute_command: execute_command(c),
         tags: b.tags(None),
     };
     let mut deps = vec![log];
