@@ -1,8 +1,8 @@
 //! Which AWS account an environment may touch and as whom ecsops reaches it: the credentials a
 //! manifest names (`[environment]` and `[state]`: a named profile, or a role assumed on top of
 //! the base credentials), the caller STS reports for them, and the guard that refuses another
-//! account than `[environment] account_id`. The forms (`validate`) and the pure rules live here;
-//! the STS request and the SDK wiring are `provider::aws::identity`.
+//! account than `[environment] account_id`. The forms (`validate`), the pure rules and the one ARN
+//! parser ([`Arn`]) live here; the STS request and the SDK wiring are `provider::aws::identity`.
 
 use std::time::Duration;
 
@@ -128,35 +128,58 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The account field and the resource of an IAM ARN `arn:<partition>:iam::<account>:<resource>`
-/// (IAM is global: no region), or `None` when `arn` is not one. The account is not checked:
-/// AWS's own managed policies say `aws` there.
-pub fn iam_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    partition.starts_with("aws").then_some((account, resource))
+/// The parts of an ARN, `arn:<partition>:<service>:<region>:<account>:<resource>`: the one
+/// parser every rule that reads an ARN goes through, so they agree on what one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    /// Everything after the account, `:` included (`log-group:<name>:*` stays whole).
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// `value` as an ARN of an AWS partition (`aws`, `aws-cn`, `aws-us-gov`, ...); `None` when
+    /// it has not the six parts.
+    pub fn parse(value: &'a str) -> Option<Self> {
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        match parts[..] {
+            ["arn", partition, service, region, account, resource]
+                if partition.starts_with("aws") =>
+            {
+                Some(Self {
+                    partition,
+                    service,
+                    region,
+                    account,
+                    resource,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// `value` as an IAM ARN `arn:<partition>:iam::<account>:<resource>` (IAM is global: no
+    /// region), or `None` when it is not one. The account is not checked: AWS's own managed
+    /// policies say `aws` there.
+    pub fn iam(value: &'a str) -> Option<Self> {
+        Self::parse(value).filter(|a| a.service == "iam" && a.region.is_empty())
+    }
 }
 
 /// The account of an IAM role ARN `arn:<partition>:iam::<account>:role/<path/>name`, or `None`
 /// when `arn` is not one.
 pub fn role_account(arn: &str) -> Option<&str> {
-    let (account, resource) = iam_arn(arn)?;
-    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    let arn = Arn::iam(arn)?;
+    let name = arn.resource.strip_prefix("role/")?.rsplit('/').next()?;
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-    (is_account_id(account) && name_ok).then_some(account)
+    (is_account_id(arn.account) && name_ok).then_some(arn.account)
 }
 
 /// Why the environment's credentials may not be used.
@@ -296,6 +319,46 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_split_into_their_five_parts() {
+        assert_eq!(
+            Arn::parse("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab"),
+            Some(Arn {
+                partition: "aws",
+                service: "kms",
+                region: "eu-west-1",
+                account: "123456789012",
+                resource: "key/1234abcd-12ab",
+            })
+        );
+        let role = Arn::iam("arn:aws-cn:iam::123456789012:role/ci/deployer").expect("an IAM ARN");
+        assert_eq!(
+            (role.partition, role.account, role.resource),
+            ("aws-cn", "123456789012", "role/ci/deployer")
+        );
+        let log_group = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/web:*";
+        assert_eq!(
+            Arn::parse(log_group).map(|a| a.resource),
+            Some("log-group:/ecs/web:*")
+        );
+        // IAM is global: an ARN with a region is not IAM's, even when it says `iam`.
+        assert!(Arn::parse("arn:aws:iam:eu-west-1:123456789012:role/web").is_some());
+        assert_eq!(
+            Arn::iam("arn:aws:iam:eu-west-1:123456789012:role/web"),
+            None
+        );
+        assert_eq!(Arn::iam("arn:aws:kms:eu-west-1:123456789012:key/1"), None);
+        for bad in [
+            "arn:gcp:kms:eu-west-1:123456789012:key/1",
+            "arn:aws:kms:eu-west-1:123456789012",
+            "urn:aws:kms:eu-west-1:123456789012:key/1",
+            "",
+        ] {
+            assert_eq!(Arn::parse(bad), None, "{bad}");
+            assert_eq!(Arn::iam(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn role_arns_name_their_account() {

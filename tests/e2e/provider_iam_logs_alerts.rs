@@ -16,6 +16,9 @@ use ecsops_core::provider::{Provider, ProviderError};
 use ecsops_core::state::ResourceState;
 use serde_json::{Value, json};
 
+use crate::support::iam::{
+    attached_policy_arns, instance_profile, policy, policy_document, policy_versions, role,
+};
 use crate::support::provider::Fixture;
 
 const ENV: &str = "acceptance";
@@ -188,14 +191,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
 
     // The instance role: trust, the two AWS policies and the customer one, tags.
     let role_name = name(&f, "iam_role.instance");
-    let role = c
-        .iam
-        .get_role()
-        .role_name(&role_name)
-        .send()
-        .await
-        .expect("role");
-    let role = role.role().expect("a role");
+    let role = role(&c.iam, &role_name).await;
     assert_eq!(role.path(), "/ecsops/");
     assert_eq!(role.arn(), output(&f, "iam_role.instance", "arn"));
     assert!(
@@ -210,17 +206,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
     assert_owned(&tags, "iam_role.instance");
-    let attached: BTreeSet<String> = c
-        .iam
-        .list_attached_role_policies()
-        .role_name(&role_name)
-        .send()
-        .await
-        .expect("attached")
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
+    let attached = attached_policy_arns(&c.iam, &role_name).await;
     let policy_arn = output(&f, "iam_policy.instance", "arn");
     assert_eq!(
         attached,
@@ -232,14 +218,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     );
 
     // The customer policy: its document, tags and one version.
-    let policy = c
-        .iam
-        .get_policy()
-        .policy_arn(&policy_arn)
-        .send()
-        .await
-        .expect("policy");
-    let policy = policy.policy().expect("a policy");
+    let policy = policy(&c.iam, &policy_arn).await;
     assert_eq!(policy.path(), Some("/ecsops/"));
     assert_eq!(f.id("iam_policy.instance"), policy_arn);
     let tags: BTreeMap<String, String> = policy
@@ -248,31 +227,11 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
     assert_owned(&tags, "iam_policy.instance");
-    let version = c
-        .iam
-        .get_policy_version()
-        .policy_arn(&policy_arn)
-        .version_id(policy.default_version_id().expect("default version"))
-        .send()
-        .await
-        .expect("version");
-    assert!(
-        version
-            .policy_version()
-            .and_then(|v| v.document())
-            .is_some_and(|d| d.contains("ShipHostAndContainerLogs")),
-        "{version:?}"
-    );
+    let document = policy_document(&c.iam, &policy_arn).await.to_string();
+    assert!(document.contains("ShipHostAndContainerLogs"), "{document}");
 
     // The instance profile holds the instance role.
-    let profile = c
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(name(&f, "instance_profile"))
-        .send()
-        .await
-        .expect("profile");
-    let profile = profile.instance_profile().expect("a profile");
+    let profile = instance_profile(&c.iam, &name(&f, "instance_profile")).await;
     assert_eq!(profile.path(), "/ecsops/");
     assert_eq!(profile.arn(), output(&f, "instance_profile", "arn"));
     assert_eq!(
@@ -464,30 +423,10 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     f.assert_created_again_adopts(&rerun, &f.graph.topological_order())
         .await;
     assert_eq!(census(&rerun, &f).await, before, "no twins");
-    let profile = c
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(name(&f, "instance_profile"))
-        .send()
-        .await
-        .expect("profile");
-    assert_eq!(
-        profile.instance_profile().map(|p| p.roles().len()),
-        Some(1),
-        "adoption put the role back"
-    );
-    let versions = c
-        .iam
-        .list_policy_versions()
-        .policy_arn(f.id("iam_policy.instance"))
-        .send()
-        .await
-        .expect("versions");
-    assert_eq!(
-        versions.versions().len(),
-        1,
-        "an unchanged document makes no version"
-    );
+    let profile = instance_profile(&c.iam, &name(&f, "instance_profile")).await;
+    assert_eq!(profile.roles().len(), 1, "adoption put the role back");
+    let versions = policy_versions(&c.iam, &f.id("iam_policy.instance")).await;
+    assert_eq!(versions.len(), 1, "an unchanged document makes no version");
 
     // Another state lineage claiming the same names is refused, never adopted.
     let stranger = f.provider_as("another-lineage").await;
@@ -722,20 +661,9 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     }
 
     let c = f.provider.clients();
-    let role = c
-        .iam
-        .get_role()
-        .role_name(name(&f, "iam_role.instance"))
-        .send()
-        .await
-        .expect("role");
-    let role_tags: BTreeMap<&str, &str> = role
-        .role()
-        .expect("a role")
-        .tags()
-        .iter()
-        .map(|t| (t.key(), t.value()))
-        .collect();
+    let role = role(&c.iam, &name(&f, "iam_role.instance")).await;
+    let role_tags: BTreeMap<&str, &str> =
+        role.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(role_tags.get("Name"), Some(&"renamed"));
     assert_eq!(
         role_tags.get("Team"),
@@ -798,14 +726,8 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
             applied.into_state(spec.kind, BTreeSet::new()),
         );
     }
-    let versions = c
-        .iam
-        .list_policy_versions()
-        .policy_arn(f.id("iam_policy.instance"))
-        .send()
-        .await
-        .expect("versions");
-    assert_eq!(versions.versions().len(), 5, "{versions:?}");
+    let versions = policy_versions(&c.iam, &f.id("iam_policy.instance")).await;
+    assert_eq!(versions.len(), 5, "{versions:?}");
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert_eq!(
         refresh.live[&policy].attributes["document"]["Statement"][1]["Sid"],
@@ -825,19 +747,9 @@ async fn delete_removes_everything_and_again_succeeds() {
     let left = census(&f.provider, &f).await;
     assert!(left.values().all(|n| *n == 0), "{left:?}");
     // The managed policies AWS owns are untouched.
-    let aws_policy = f
-        .provider
-        .clients()
-        .iam
-        .get_policy()
-        .policy_arn("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
-        .send()
-        .await
-        .expect("the AWS-managed policy still exists");
-    assert_eq!(
-        aws_policy.policy().and_then(|p| p.arn()),
-        Some("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
-    );
+    let aws_managed = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+    let aws_policy = policy(&f.provider.clients().iam, aws_managed).await;
+    assert_eq!(aws_policy.arn(), Some(aws_managed));
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert_eq!(refresh.missing.len(), f.state.len(), "everything is gone");
     f.delete_each(&order).await;

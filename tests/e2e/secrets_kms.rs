@@ -3,41 +3,14 @@
 //! applied (a second diff shows no change).
 
 use ecsops_core::provider::aws::sdk::iam;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::env::{ENV, Env};
+use crate::support::iam::policy_document;
 
 const KEY_A: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const KEY_B: &str = "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef";
 const HUB: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
-
-/// The default version's document of the policy recorded at `address`, as IAM holds it.
-async fn policy_document(env: &Env, address: &str) -> Value {
-    let client = iam::Client::new(&env.config);
-    let arn = env.id(address);
-    let policy = client
-        .get_policy()
-        .policy_arn(&arn)
-        .send()
-        .await
-        .expect("policy");
-    let version = policy
-        .policy()
-        .and_then(|p| p.default_version_id())
-        .expect("a default version");
-    let read = client
-        .get_policy_version()
-        .policy_arn(&arn)
-        .version_id(version)
-        .send()
-        .await
-        .expect("policy version");
-    let text = read
-        .policy_version()
-        .and_then(|v| v.document())
-        .expect("a document");
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 #[tokio::test]
 async fn kms_keys_of_secrets_reach_the_execution_policy_and_converge() {
@@ -63,7 +36,8 @@ async fn kms_keys_of_secrets_reach_the_execution_policy_and_converge() {
     let applied = env.run(&["apply", ENV, "--auto-approve"]);
     applied.expect_code(0);
 
-    let document = policy_document(&env, "iam_policy.task_execution").await;
+    let iamc = iam::Client::new(&env.config);
+    let document = policy_document(&iamc, &env.id("iam_policy.task_execution")).await;
     let statements = document["Statement"].as_array().expect("statements");
     let decrypt = statements
         .iter()

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use ecsops_core::provider::aws::sdk::{ecs, iam};
 
 use crate::support::env::{ENV, Env};
+use crate::support::iam::{attached_policy_arns, policy_document, role};
 
 const AWS_POLICY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 const EXEC_ACTIONS: [&str; 4] = [
@@ -51,13 +52,7 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
 
     // The role: ecsops' name and path, trusted by ECS tasks, the two policies and its own.
-    let role = iamc
-        .get_role()
-        .role_name("acceptance-default-web-task")
-        .send()
-        .await
-        .expect("the task role exists");
-    let role = role.role().expect("a role");
+    let role = role(&iamc, "acceptance-default-web-task").await;
     assert_eq!(role.path(), "/ecsops/");
     assert_eq!(role.role_name(), env.id("iam_role.task[web]"));
     assert_eq!(
@@ -69,41 +64,13 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
         trust.contains("ecs-tasks.amazonaws.com") && trust.contains("AssumeRole"),
         "{trust}"
     );
-    let attached: BTreeSet<String> = iamc
-        .list_attached_role_policies()
-        .role_name(role.role_name())
-        .send()
-        .await
-        .expect("attached policies")
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
+    let attached = attached_policy_arns(&iamc, role.role_name()).await;
     let exec_policy = env.id("iam_policy.execute_command[web]");
     assert_eq!(
         attached,
         BTreeSet::from([AWS_POLICY.to_owned(), own, exec_policy.clone()])
     );
-    let policy = iamc
-        .get_policy()
-        .policy_arn(&exec_policy)
-        .send()
-        .await
-        .expect("exec policy");
-    let version = policy
-        .policy()
-        .and_then(|p| p.default_version_id())
-        .expect("a default version");
-    let document = iamc
-        .get_policy_version()
-        .policy_arn(&exec_policy)
-        .version_id(version)
-        .send()
-        .await
-        .expect("exec policy version")
-        .policy_version()
-        .and_then(|v| v.document().map(str::to_owned))
-        .unwrap_or_default();
+    let document = policy_document(&iamc, &exec_policy).await.to_string();
     for action in EXEC_ACTIONS {
         assert!(document.contains(action), "{action} in {document}");
     }

@@ -222,30 +222,6 @@ impl Pending<'_> {
     }
 }
 
-/// The parts of an ARN, `arn:<partition>:<service>:<region>:<account>:<resource>`.
-struct Arn<'a> {
-    service: &'a str,
-    region: &'a str,
-    resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    /// `value` as an ARN of an AWS partition; `None` when it has not the six parts.
-    fn parse(value: &'a str) -> Option<Self> {
-        let parts: Vec<&str> = value.splitn(6, ':').collect();
-        match parts[..] {
-            ["arn", partition, service, region, _, resource] if partition.starts_with("aws") => {
-                Some(Self {
-                    service,
-                    region,
-                    resource,
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.
 fn ptr(segments: &[&str]) -> String {
     segments

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Arn, Cx, ptr, suggest};
+use super::{Cx, ptr, suggest};
+use crate::account::Arn;
 use crate::manifest::{ListenerProtocol, LoadBalancerKind};
 
 pub(super) fn check(cx: &mut Cx<'_>) {

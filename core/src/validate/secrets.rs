@@ -3,7 +3,8 @@
 //! encrypt them are key ARNs of the environment's region, listed where there is something to
 //! decrypt. Messages never repeat an offending secret value: it may be a real secret.
 
-use super::{Arn, Cx, ptr};
+use super::{Cx, ptr};
+use crate::account::Arn;
 use crate::manifest::sensitive::looks_secret;
 
 fn is_reference(v: &str) -> bool {

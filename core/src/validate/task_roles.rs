@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{Cx, ptr};
-use crate::account::{iam_arn, is_account_id, role_account};
+use crate::account::{Arn, is_account_id, role_account};
 
 /// IAM's default quota of managed policies attached to one role. It can be raised to 20 per
 /// account, but an apply that meets the default fails half-way, so validate keeps to it.
@@ -14,11 +14,12 @@ const MAX_POLICIES: usize = 10;
 /// A managed policy ARN: `arn:<partition>:iam::aws:policy/<path/>name` (AWS's own) or
 /// `arn:<partition>:iam::<account>:policy/<path/>name`.
 fn is_policy_arn(arn: &str) -> bool {
-    iam_arn(arn).is_some_and(|(account, resource)| {
-        let name = resource
+    Arn::iam(arn).is_some_and(|a| {
+        let name = a
+            .resource
             .strip_prefix("policy/")
             .and_then(|p| p.rsplit('/').next());
-        (account == "aws" || is_account_id(account))
+        (a.account == "aws" || is_account_id(a.account))
             && name.is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace))
     })
 }

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod census;
 pub mod env;
 pub mod git;
+pub mod iam;
 pub mod moto;
 pub mod provider;
 pub mod proxy;
