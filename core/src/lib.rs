@@ -13,7 +13,8 @@
 //! credentials; [`workspace`] finds the workspace and its environments; [`manifest`] loads a
 //! manifest with `extends` and remembers where each value is written; [`schema`] generates and
 //! checks the JSON Schema; [`validate`] applies the semantic rules; [`cidr`] holds the subnet
-//! arithmetic both validation and the graph use; [`graph`] expands a manifest
+//! arithmetic both validation and the graph use; [`partition`] tells a region's partition (the
+//! ARN prefix and endpoint DNS suffix the graph writes); [`graph`] expands a manifest
 //! into addressed resources and dependency edges; [`state`] holds the recorded state document
 //! and its backends (local file, S3 with conditional-write locking) and the outputs read from
 //! it; [`provider`] talks to AWS
@@ -42,6 +43,7 @@ pub mod gitops;
 pub mod graph;
 pub mod manifest;
 pub mod ops;
+pub mod partition;
 pub mod plan;
 pub mod provider;
 pub mod render;

@@ -7,6 +7,7 @@ mod diff;
 mod events;
 mod gitops;
 mod history;
+mod partitions;
 mod provider_compute;
 mod provider_iam_logs_alerts;
 mod provider_load_balancing;

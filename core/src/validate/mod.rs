@@ -1,7 +1,8 @@
 //! Semantic validation of a loaded manifest: the rules a JSON Schema cannot express (account
 //! ids and roles to assume, CIDR containment and overlap, references between sections, AWS
-//! naming limits, capacity, secret references, task roles, image references, listener rule conditions and
-//! health checks as AWS takes them, keys required only once `extends` is merged).
+//! naming limits, capacity, secret references, task roles, image references, listener rule
+//! conditions and health checks as AWS takes them, ARNs of the environment's partition, keys
+//! required only once `extends` is merged).
 //! Every rule pushes diagnostics at the exact key or value concerned; none stops the others,
 //! and none panics on user input.
 
@@ -15,6 +16,7 @@ mod mounts;
 mod moves;
 mod names;
 mod network;
+mod partitions;
 mod references;
 mod required;
 mod secrets;
@@ -27,6 +29,7 @@ pub use names::environment_name_ok;
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::sites::child_pointer;
 use crate::manifest::{Loaded, Manifest};
+use crate::partition::Partition;
 
 /// A sibling environment: its network, for the cross-environment CIDR overlap rule, and where
 /// its log groups are, for the log group collision rule.
@@ -87,6 +90,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     logs::check(&mut cx, neighbours);
     secrets::check(&mut cx);
     task_roles::check(&mut cx);
+    partitions::check(&mut cx);
 }
 
 /// Checks `loaded`'s `[[moved]]` against the addresses its graph `declared`: a rule of its
@@ -164,11 +168,12 @@ impl Cx<'_> {
     /// What to say when `found` (the region in an ARN) is not the environment's: resources of
     /// other regions are out of reach of the services that use them (a load balancer's
     /// certificate, the secrets a task reads). The message says `subject` is in `found`,
-    /// `user` in the environment's region. `None` too when the manifest sets no region: its
-    /// own rule says so.
+    /// `user` in the environment's region. `None` too when the manifest sets no region (its
+    /// own rule says so) or `found` is in another partition (`partitions` says so).
     fn other_region(&self, (subject, found, user): (&str, &str, &str)) -> Option<String> {
         let region = self.m.environment.region.as_deref()?;
-        (!region.is_empty() && region != found)
+        let same_partition = Partition::of(region) == Partition::of(found);
+        (!region.is_empty() && region != found && same_partition)
             .then(|| format!("{subject} is in `{found}`, {user} in `{region}`"))
     }
 

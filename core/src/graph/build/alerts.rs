@@ -61,7 +61,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
         event_pattern: Expr::Lit(json!({
             "source": ["aws.ecs"],
             "detail-type": ["ECS Deployment State Change"],
-            "resources": [{"wildcard": format!("arn:aws:ecs:{}:*:service/{}/*", b.region, b.prefix)}],
+            "resources": [{"wildcard": format!("arn:{}:ecs:{}:*:service/{}/*", b.partition.name, b.region, b.prefix)}],
             "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]}
         })),
         state: "ENABLED".into(),

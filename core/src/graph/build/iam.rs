@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Builder;
+use crate::account::Arn;
 use crate::graph::attrs::{self, Desired, Effect, OneOrMany, PolicyDocument, Principal, Statement};
 use crate::graph::{Address, Expr};
 use crate::manifest::Container;
+use crate::partition::Partition;
 
 pub(super) struct Iam {
     pub(super) instance_profile: Address,
@@ -53,10 +55,14 @@ fn strings(items: &[&str]) -> OneOrMany {
     OneOrMany::Many(items.iter().map(|s| (*s).to_owned()).collect())
 }
 
-/// The ARN a secret reference grants read access to (`ssm:/x` → the parameter ARN pattern).
+/// The ARN a secret reference grants read access to (`ssm:/x` → the parameter ARN pattern, in
+/// `region`).
 pub(super) fn secret_resource(region: &str, reference: &str) -> String {
     match reference.strip_prefix("ssm:") {
-        Some(path) => format!("arn:aws:ssm:{region}:*:parameter{path}"),
+        Some(path) => {
+            let partition = Partition::of(region).name;
+            format!("arn:{partition}:ssm:{region}:*:parameter{path}")
+        }
         // A reference to one key of a JSON secret (`…:secret:db-AbCdEf:password::`) names the
         // key, stage and version after the secret's ARN; IAM matches the secret's ARN alone.
         None => reference
@@ -86,8 +92,8 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             "logs:DescribeLogStreams",
         ]),
         Some(OneOrMany::One(format!(
-            "arn:aws:logs:{}:*:log-group:{}/*",
-            b.region, b.log_prefix
+            "arn:{}:logs:{}:*:log-group:{}/*",
+            b.partition.name, b.region, b.log_prefix
         ))),
     )];
     let auth_objects: BTreeSet<String> = m
@@ -95,7 +101,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
         .values()
         .filter_map(|g| g.docker_auth.as_deref())
         .filter_map(|u| u.strip_prefix("s3://"))
-        .map(|path| format!("arn:aws:s3:::{path}"))
+        .map(|path| format!("arn:{}:s3:::{path}", b.partition.name))
         .collect();
     if !auth_objects.is_empty() {
         statements.push(allow(
@@ -110,8 +116,11 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
         path: "/ecsops/".into(),
         assume_role_policy: trust("ec2.amazonaws.com"),
         policy_arns: Expr::List(vec![
-            "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role".into(),
-            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".into(),
+            Expr::str(
+                b.partition
+                    .managed_policy("service-role/AmazonEC2ContainerServiceforEC2Role"),
+            ),
+            Expr::str(b.partition.managed_policy("AmazonSSMManagedInstanceCore")),
             Builder::r(&policy, "arn"),
         ]),
         tags: b.tags(None),
@@ -135,7 +144,8 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     // from private ECR, and read the referenced secrets (and nothing else) when there are any.
     let exec_name = format!("{}-task-execution", b.prefix);
     let mut policy_arns = vec![Expr::str(
-        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        b.partition
+            .managed_policy("service-role/AmazonECSTaskExecutionRolePolicy"),
     )];
     if !secrets.is_empty() {
         let (ssm, other): (Vec<String>, Vec<String>) =
@@ -198,9 +208,8 @@ fn decrypt_secrets<'a>(
             .references()
             .filter_map(|r| {
                 let resource = secret_resource(region, r);
-                let mut parts = resource.split(':').skip(2);
-                let (service, in_region) = (parts.next()?, parts.next()?);
-                Some(format!("{service}.{in_region}.amazonaws.com"))
+                let arn = Arn::parse(&resource)?;
+                Some(Partition::of(arn.region).endpoint(arn.service, arn.region))
             })
             .collect();
         if !services.is_empty() {
@@ -295,7 +304,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::build;
-    use super::super::tests::{lit, manifest};
+    use super::super::tests::{attr, lit, manifest};
+    use crate::graph::Expr;
     use crate::manifest::Manifest;
 
     const KEY_A: &str =
@@ -417,6 +427,69 @@ mod tests {
                 .keys()
                 .any(|a| a.to_string() == "iam_policy.task_execution"),
             "no secrets, no execution policy"
+        );
+    }
+
+    /// In China (and every partition but `aws`) AWS's managed policies, the ARNs IAM grants
+    /// and the endpoints `kms:ViaService` names are the partition's: `arn:aws:` policies would
+    /// not attach, and `amazonaws.com` endpoints would match no request.
+    #[test]
+    fn policies_in_another_partition_use_its_arns_and_endpoints() {
+        let key = "arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let secret = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf";
+        let m = with(
+            json!({
+                "environment": {"region": "cn-north-1",
+                                "availability_zones": ["cn-north-1a", "cn-north-1b"]},
+                "instance_groups": {"default": {"docker_auth": "s3://acc-config/ecs.config"}},
+                "services": {"web": {"secrets": {"DB": secret}, "secrets_kms_keys": [key],
+                                     "execute_command": true}}
+            }),
+            true,
+        );
+        let g = build(&m, "acc").expect("graph");
+        let arns = |address: &str| match attr(&g, address, "policy_arns") {
+            Some(Expr::List(arns)) => arns.clone(),
+            other => panic!("{address}.policy_arns is not a list: {other:?}"),
+        };
+        let managed = |name: &str| Expr::str(format!("arn:aws-cn:iam::aws:policy/{name}"));
+        let instance = arns("iam_role.instance");
+        assert!(instance.contains(&managed("service-role/AmazonEC2ContainerServiceforEC2Role")));
+        assert!(instance.contains(&managed("AmazonSSMManagedInstanceCore")));
+        let execution = arns("iam_role.task_execution");
+        assert!(execution.contains(&managed("service-role/AmazonECSTaskExecutionRolePolicy")));
+
+        let instance_statements = &lit(&g, "iam_policy.instance", "document")["Statement"];
+        assert_eq!(
+            instance_statements[0]["Resource"],
+            "arn:aws-cn:logs:cn-north-1:*:log-group:/ecsops/acc/default/*"
+        );
+        assert_eq!(
+            instance_statements[1]["Resource"],
+            json!(["arn:aws-cn:s3:::acc-config/ecs.config"])
+        );
+        let statements = &lit(&g, "iam_policy.task_execution", "document")["Statement"];
+        assert_eq!(
+            statements[0]["Resource"],
+            json!(["arn:aws-cn:ssm:cn-north-1:*:parameter/acc/password"])
+        );
+        assert_eq!(statements[1]["Resource"], json!([secret]));
+        assert_eq!(
+            statements[2]["Condition"]["StringEquals"]["kms:ViaService"],
+            json!([
+                "secretsmanager.cn-north-1.amazonaws.com.cn",
+                "ssm.cn-north-1.amazonaws.com.cn"
+            ])
+        );
+        let failed = &lit(&g, "event_rule.deployment_failed", "event_pattern")["resources"];
+        assert_eq!(
+            failed,
+            &json!([{"wildcard": "arn:aws-cn:ecs:cn-north-1:*:service/acc-default/*"}])
+        );
+        // Service principals keep `amazonaws.com` in every partition.
+        assert_eq!(
+            lit(&g, "iam_role.task[web]", "assume_role_policy")["Statement"][0]["Principal"],
+            json!({"Service": "ecs-tasks.amazonaws.com"})
         );
     }
 }

@@ -27,6 +27,7 @@ use super::attrs::{Attributes, desired_map};
 use super::{Address, Expr, Graph, Kind, Resource};
 use crate::cidr::subnet_cidrs;
 use crate::manifest::Manifest;
+use crate::partition::Partition;
 use alerts::alerts;
 use iam::iam;
 use instance_groups::instance_groups;
@@ -56,6 +57,8 @@ struct Builder<'m> {
     manifest: &'m Manifest,
     env: &'m str,
     region: &'m str,
+    /// The region's: every ARN the graph writes carries its name.
+    partition: Partition,
     /// `<environment>-<cluster>`: the ECS cluster name and the prefix of cluster-scoped names.
     prefix: String,
     log_prefix: String,
@@ -130,17 +133,9 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     if zones.is_empty() {
         return Err(incomplete("`environment.availability_zones` is empty"));
     }
-    let without_image = (manifest.services.iter())
-        .filter(|(_, s)| s.image.is_none())
-        .map(|(n, _)| format!("services.{n}"))
-        .chain(
-            (manifest.system_containers.iter())
-                .filter(|(_, s)| s.image.is_none())
-                .map(|(n, _)| format!("system_containers.{n}")),
-        )
-        .next();
-    if let Some(table) = without_image {
-        return Err(incomplete(&format!("`{table}.image` is not set")));
+    if let Some(c) = manifest.containers().find(|c| c.image.is_none()) {
+        let (section, name) = (c.section, c.name);
+        return Err(incomplete(&format!("`{section}.{name}.image` is not set")));
     }
     let vpc_cidr: Ipv4Net = manifest
         .network
@@ -163,6 +158,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
         manifest,
         env: environment,
         region,
+        partition: Partition::of(region),
         prefix,
         log_prefix,
         graph: Graph::default(),
@@ -526,7 +522,7 @@ mod tests {
         assert!(container.get("command").is_none(), "{container}");
     }
 
-    fn attr<'g>(g: &'g Graph, address: &str, attr: &str) -> Option<&'g Expr> {
+    pub(super) fn attr<'g>(g: &'g Graph, address: &str, attr: &str) -> Option<&'g Expr> {
         g.resources
             .get(&Address::from(address))
             .and_then(|r| r.attributes.get(attr))
