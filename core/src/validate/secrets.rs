@@ -4,22 +4,21 @@
 //! decrypt. Messages never repeat an offending secret value: it may be a real secret.
 
 use super::{Cx, ptr};
-use crate::account::Arn;
+use crate::account::{Arn, is_account_id};
 use crate::manifest::sensitive::looks_secret;
 
 fn is_reference(v: &str) -> bool {
     if let Some(path) = v.strip_prefix("ssm:") {
         return path.starts_with('/') && path.len() > 1 && !path.contains(char::is_whitespace);
     }
-    let parts: Vec<&str> = v.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && ((parts[2] == "ssm" && parts[5].starts_with("parameter/"))
-            || (parts[2] == "secretsmanager" && parts[5].starts_with("secret:")))
-        && !parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
+    Arn::parse(v).is_some_and(|a| {
+        let kind = match a.service {
+            "ssm" => "parameter/",
+            "secretsmanager" => "secret:",
+            _ => return false,
+        };
+        a.resource.starts_with(kind) && !a.region.is_empty() && is_account_id(a.account)
+    })
 }
 
 /// ECS takes registry credentials only from a whole Secrets Manager secret, by ARN: it reads
