@@ -3,12 +3,14 @@
 //! attach a policy, read a secret or use a certificate of another, and AWS's own managed
 //! policies have an ARN in each (`arn:aws-cn:iam::aws:policy/...`). Without this rule an
 //! `arn:aws:` policy in a China environment passes validation and fails the apply half-way.
+//! The S3 state's bucket is of the partition too, unless `[state]` has credentials of its own.
 //! The ARN's form is other rules'; here only its partition and region count. A region of another
 //! partition is reported here, not as another region (`Cx::other_region`), so one cause makes
 //! one error.
 
 use super::{Cx, ptr};
 use crate::account::Arn;
+use crate::manifest::types::StateBackendKind;
 use crate::partition::Partition;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
@@ -17,6 +19,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         return;
     };
     let want = Partition::of(region);
+    state_region(cx, region, want);
     for (pointer, subject, value) in arns(cx) {
         let Some(arn) = Arn::parse(value) else {
             continue;
@@ -50,17 +53,50 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
 }
 
+/// The S3 state's bucket: without a `profile` of its own, `[state]` is reached with the
+/// environment's credentials (or a role they assume), which reach one partition.
+fn state_region(cx: &mut Cx<'_>, region: &str, want: Partition) {
+    let state = &cx.m.state;
+    if state.backend != StateBackendKind::S3 || state.profile.is_some() {
+        return;
+    }
+    let Some(bucket) = state.region.as_deref() else {
+        return;
+    };
+    let found = Partition::of(bucket);
+    if found == want {
+        return;
+    }
+    cx.at_value(
+        "state-partition",
+        "/state/region",
+        format!(
+            "the state bucket's region `{bucket}` is in partition `{}`; the environment's region `{region}` is in `{}`",
+            found.name, want.name
+        ),
+    )
+    .label(format!("partition `{}`", found.name))
+    .help(format!(
+        "one set of credentials reaches one partition: keep the bucket in a region of `{}`, or give `[state]` a `profile` of the bucket's",
+        want.name
+    ))
+    .emit();
+}
+
 /// Every ARN-valued key of the manifest, with its pointer and how a message names it (never by
 /// its value: the snippet shows it, where it is no secret).
 fn arns<'m>(cx: &Cx<'m>) -> Vec<(String, String, &'m str)> {
     let m = cx.m;
     let mut all = Vec::new();
-    if let Some(arn) = m.environment.role_arn.as_deref() {
-        all.push((
-            "/environment/role_arn".to_owned(),
-            "`role_arn`".to_owned(),
-            arn,
-        ));
+    // `[state]`'s role is assumed with the credentials that reach the environment.
+    let roles = [
+        ("environment", "`role_arn`", &m.environment.role_arn),
+        ("state", "`role_arn` of `[state]`", &m.state.role_arn),
+    ];
+    for (table, subject, arn) in roles {
+        if let Some(arn) = arn.as_deref() {
+            all.push((ptr(&[table, "role_arn"]), subject.to_owned(), arn));
+        }
     }
     for (name, cert) in &m.certificates {
         let pointer = ptr(&["certificates", name, "arn"]);
