@@ -2,6 +2,7 @@
 //! links once; `support` holds the harness.
 
 mod accounts;
+mod after_rollout;
 mod apply;
 mod diff;
 mod events;

@@ -630,6 +630,15 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
             outcome.state.serial
         );
     }
+    if !outcome.after_rollout.is_empty() {
+        anstream::eprintln!(
+            "Held until the rollouts complete ({}): the old revisions' tasks may still use them; `{rerun}` deletes them once the services run the new ones",
+            outcome.after_rollout.len()
+        );
+        for address in &outcome.after_rollout {
+            anstream::eprintln!("  {address} (delete)");
+        }
+    }
     match &done.tagging {
         Tagging::Tagged { name, commit } => {
             say(
@@ -817,6 +826,7 @@ fn report_outcome(
             anstream::eprintln!("  {address} ({})", action.as_str());
         }
     }
+
     // Resources of this environment that another state lineage owns: running again fails the
     // same way. Almost always the state was lost or replaced, and the way back is the old one.
     if outcome

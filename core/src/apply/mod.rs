@@ -102,6 +102,9 @@ pub struct Outcome {
     pub interrupted: bool,
     /// New revisions whose old revisions are retired once the services using them rolled out.
     pub retirements: Vec<Address>,
+    /// Deletes held back until the services moving off old revisions rolled out
+    /// ([`Part::AfterRollout`]); the caller applies them then, else reports them not started.
+    pub after_rollout: Vec<Address>,
 }
 
 impl Outcome {
@@ -115,7 +118,22 @@ impl Outcome {
             destroyed_not_recreated: Vec::new(),
             interrupted: false,
             retirements: Vec::new(),
+            after_rollout: Vec::new(),
         }
+    }
+
+    /// Takes in what a later walk of the same apply did: its steps follow this one's, and its
+    /// state is the newer.
+    pub fn absorb(&mut self, later: Outcome) {
+        self.state = later.state;
+        self.done.extend(later.done);
+        self.failed.extend(later.failed);
+        self.not_started.extend(later.not_started);
+        self.destroyed_not_recreated
+            .extend(later.destroyed_not_recreated);
+        self.interrupted |= later.interrupted;
+        self.retirements.extend(later.retirements);
+        self.after_rollout.extend(later.after_rollout);
     }
 
     pub fn succeeded(&self) -> bool {
@@ -253,6 +271,14 @@ pub async fn apply<P: Provider + 'static>(
     let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
     let mut skipped: BTreeSet<usize> = BTreeSet::new();
     let mut settled = vec![false; steps.len()];
+    // Held back whole: only deletes of the same kind wait for them.
+    for (i, step) in steps.iter().enumerate() {
+        if step.part == Part::AfterRollout {
+            outcome.after_rollout.push(step.address.clone());
+            settled[i] = true;
+            skipped.insert(i);
+        }
+    }
     let mut succeeded = vec![false; steps.len()];
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut stop = false;

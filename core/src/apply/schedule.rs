@@ -17,6 +17,9 @@
 //! - A listener rule taking a priority waits for the step that lets go of it (the holder's
 //!   delete, replacement's destroy or move: `plan::priorities`); of rules trading priorities
 //!   in a circle, one is first parked at a free priority by a step of its own.
+//! - A delete of what a new revision's old revisions use (the task role a service no longer
+//!   asks for) waits for the rollout ([`Part::AfterRollout`]): the old tasks run on it until
+//!   the new ones replace them, and ECS rolls a failed deployment back to them.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +42,11 @@ pub enum Part {
     /// A listener rule's move to a free priority before its update, so that the rule taking
     /// its priority need not wait for that update (which waits for it).
     Park { priority: u32 },
+    /// A delete of what the old revisions of a new revision still use (a task role), with the
+    /// deletes that wait for it: not run by the walk, but after the rollouts of the services
+    /// moving off those revisions, as Argo CD prunes last. Their tasks keep running until then,
+    /// and a deployment that fails rolls back to them.
+    AfterRollout,
 }
 
 /// One step: a change of the plan that does something, or a part of one.
@@ -188,5 +196,47 @@ pub fn schedule(
     for (step, after) in steps.iter_mut().zip(afters) {
         step.after = after;
     }
+    defer_after_rollout(plan, recorded, &mut steps);
     steps
+}
+
+/// Marks [`Part::AfterRollout`] the deletes of what a revised resource's recorded (old)
+/// revision depends on, and the deletes waiting for those. When anything else waits for one of
+/// them, nothing is deferred: the walk must not hold back a step that a change needs.
+fn defer_after_rollout(
+    plan: &Plan,
+    recorded: &BTreeMap<Address, ResourceState>,
+    steps: &mut [Step],
+) {
+    let revised: Vec<&Address> = (plan.changes.iter())
+        .filter(|c| c.action == Action::Revise)
+        .map(|c| &c.address)
+        .collect();
+    let used_by_old = |a: &Address| {
+        (revised.iter())
+            .filter_map(|r| recorded.get(*r))
+            .any(|r| r.dependencies.contains(a))
+    };
+    let mut deferred: Vec<bool> = (steps.iter())
+        .map(|s| s.action == Action::Delete && used_by_old(&s.address))
+        .collect();
+    loop {
+        let waiting: Vec<usize> = (0..steps.len())
+            .filter(|&i| !deferred[i] && steps[i].after.iter().any(|&j| deferred[j]))
+            .collect();
+        if waiting.is_empty() {
+            break;
+        }
+        if waiting.iter().any(|&i| steps[i].action != Action::Delete) {
+            return;
+        }
+        for i in waiting {
+            deferred[i] = true;
+        }
+    }
+    for (step, deferred) in steps.iter_mut().zip(deferred) {
+        if deferred {
+            step.part = Part::AfterRollout;
+        }
+    }
 }

@@ -840,4 +840,5 @@ async fn a_failed_service_update_leaves_the_old_revisions_alone() {
     );
 }
 
+mod after_rollout;
 mod priorities;

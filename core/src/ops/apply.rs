@@ -506,9 +506,20 @@ impl Locked<'_> {
                 &mut outcome,
                 &recorder.state,
                 ui,
-                interrupt,
+                interrupt.as_mut(),
             )
             .await;
+        self.after_rollout(
+            &provider,
+            &plan,
+            &graph,
+            &mut recorder,
+            &mut outcome,
+            &rollouts,
+            ui,
+            interrupt.as_mut(),
+        )
+        .await?;
         let tagging = self.record(&mut recorder, &outcome, &rollouts, &plan).await;
         let template_changed = plan.changes.iter().any(|c| {
             c.kind == Kind::LaunchTemplate && matches!(c.action, Action::Update | Action::Replace)
@@ -665,6 +676,59 @@ impl Locked<'_> {
         .await;
         outcome.failed.extend(failed);
         rollouts
+    }
+
+    /// The deletes the walk held back until the services moved off the old revisions that use
+    /// them ([`apply::Part::AfterRollout`]), walked once the rollouts completed. Without a wait
+    /// (`--no-wait`) nothing is known of the rollouts: they go at once, as the walk would have
+    /// done. After a failure they stay recorded (and reported), for the next apply.
+    #[allow(clippy::too_many_arguments)]
+    async fn after_rollout(
+        &self,
+        provider: &Arc<AwsProvider>,
+        plan: &Plan,
+        graph: &Graph,
+        recorder: &mut Recorder<'_>,
+        outcome: &mut Outcome,
+        rollouts: &[RolloutResult],
+        ui: &mut dyn Interaction,
+        interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Result<(), OpsError> {
+        let moved_off = outcome.succeeded() && rollouts.iter().all(RolloutResult::completed);
+        if !moved_off || outcome.after_rollout.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut outcome.after_rollout);
+        let rest = Plan {
+            changes: (plan.changes.iter())
+                .filter(|c| held.contains(&c.address))
+                .cloned()
+                .collect(),
+            ..plan.clone()
+        };
+        let walked = apply::apply(
+            Arc::clone(provider),
+            &rest,
+            graph,
+            recorder,
+            self.request.options,
+            interrupt,
+            &mut |e| ui.event(e),
+        )
+        .await;
+        match walked {
+            Ok(later) => {
+                outcome.absorb(later);
+                Ok(())
+            }
+            Err(mut e) => {
+                let mut all = std::mem::replace(outcome, Outcome::new(recorder.state.clone()));
+                all.absorb(*e.outcome);
+                e.kept_at = keep(self.ws.root(), &all.state);
+                e.outcome = Box::new(all);
+                Err(OpsError::SaveFailed(Box::new(e)))
+            }
+        }
     }
 
     /// The highest serial of the environment's tags (0 outside a repository).

@@ -48,6 +48,9 @@ struct Document<'a> {
     not_started: Vec<Step<'a>>,
     /// Replacements whose old resource is gone and whose new one was not made.
     destroyed_not_recreated: Vec<Step<'a>>,
+    /// Deletes held until the rollouts complete, left for the next apply when they did not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    held_until_rollout: Vec<Step<'a>>,
     /// Recorded resources found deleted outside ecsops, which the state no longer records.
     forgotten: &'a [Address],
     rollouts: &'a [RolloutResult],
@@ -93,6 +96,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         done: Vec::new(),
         failed: Vec::new(),
         not_started: Vec::new(),
+        held_until_rollout: Vec::new(),
         destroyed_not_recreated: Vec::new(),
         forgotten: &[],
         rollouts: &[],
@@ -176,6 +180,13 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         doc.done = steps(&o.done);
         doc.not_started = steps(&o.not_started);
         doc.destroyed_not_recreated = steps(&o.destroyed_not_recreated);
+        doc.held_until_rollout = (o.after_rollout.iter())
+            .map(|address| Step {
+                address,
+                action: Action::Delete,
+                error: None,
+            })
+            .collect();
         doc.failed = o
             .failed
             .iter()
@@ -217,6 +228,7 @@ pub(crate) fn example() -> Done {
             destroyed_not_recreated: vec![(Address::from("listener_rule[api]"), Action::Replace)],
             interrupted: false,
             retirements: Vec::new(),
+            after_rollout: vec![Address::from("iam_role.task[api]")],
         },
         rollouts: vec![RolloutResult {
             address: Address::from("service[web]"),

@@ -276,7 +276,10 @@ mod tests {
             stopped: None,
         }))
         .expect("JSON");
-        assert_eq!(doc["format_version"], "1.1");
+        assert_eq!(
+            doc["format_version"],
+            crate::render::reports::REPORT_FORMAT_VERSION
+        );
         assert_eq!(doc["ended"], "dry_run");
         assert_eq!(doc["plan"]["groups"][0]["batches"][0][0]["id"], "i-1");
     }

@@ -1,0 +1,95 @@
+//! A task role that a service stops asking for is deleted after the rollout of the service's
+//! new revision, not while the old revision's tasks still run on it; held when the deployment
+//! fails and ECS rolls back to those tasks, and deleted by the next apply. moto starts no
+//! deployment on `UpdateService`: a proxy answers `DescribeServices` as AWS does once the
+//! update's rollout completed, or once the circuit breaker rolled it back (`support::rollout`).
+
+use ecsops_core::provider::aws::sdk::iam;
+use ecsops_core::provider::aws::sdk::iam::operation::get_role::GetRoleError;
+
+use crate::support::env::{ENV, Env};
+use crate::support::rollout;
+
+const POLICY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+const ROLE: &str = "acceptance-default-web-task";
+const WEB: &str = "[services.web]\ndesired_count = 1\n";
+const APPLY: [&str; 3] = ["apply", ENV, "--auto-approve"];
+
+/// A fresh emulator where `web` has a task role, applied; the manifest then drops it.
+async fn dropping_task_role() -> Env {
+    let env = Env::new().await;
+    let policies = format!("{WEB}task_policies = [\"{POLICY}\"]\n");
+    env.edit("acceptance.toml", WEB, &policies);
+    env.run(&APPLY).expect_code(0);
+    assert!(role_exists(&env).await);
+    env.edit("acceptance.toml", &policies, WEB);
+    env
+}
+
+async fn role_exists(env: &Env) -> bool {
+    let client = iam::Client::new(&env.config);
+    match client.get_role().role_name(ROLE).send().await {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(GetRoleError::is_no_such_entity_exception) =>
+        {
+            false
+        }
+        Err(e) => panic!("GetRole {ROLE}: {e:?}"),
+    }
+}
+
+/// AWS: the update's deployment completed.
+#[tokio::test]
+async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
+    let env = dropping_task_role().await;
+    let proxy = env.proxy_with(rollout::completing());
+    let out = env.run_through(&proxy, &APPLY);
+    out.expect_code(0);
+    let rolled_out = out
+        .stderr
+        .find("service[web]: rollout of acceptance-default-web:2 completed")
+        .unwrap_or_else(|| panic!("no completed rollout of web:\n{}", out.stderr));
+    let deleted = out
+        .stderr
+        .find("iam_role.task[web]: destroyed")
+        .unwrap_or_else(|| panic!("the role is not deleted:\n{}", out.stderr));
+    assert!(
+        rolled_out < deleted,
+        "deleted before the rollout:\n{}",
+        out.stderr
+    );
+    assert!(!role_exists(&env).await);
+    assert!(env.state()["resources"].get("iam_role.task[web]").is_none());
+}
+
+/// AWS: the circuit breaker rolled the update back to the old revision, whose tasks need the
+/// role.
+#[tokio::test]
+async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_back_to() {
+    let env = dropping_task_role().await;
+    let proxy = env.proxy_with(rollout::rolled_back());
+    let out = env.run_through(
+        &proxy,
+        &["apply", ENV, "--auto-approve", "--format", "json"],
+    );
+    out.expect_code(3)
+        .expect_in_stderr("Held until the rollouts complete (1)")
+        .expect_in_stderr("  iam_role.task[web] (delete)");
+    let doc = out.json();
+    assert_eq!(doc["result"], "rollout_failed");
+    assert_eq!(
+        doc["held_until_rollout"],
+        serde_json::json!([{"address": "iam_role.task[web]", "action": "delete"}])
+    );
+    assert!(role_exists(&env).await, "{}", out.stderr);
+    assert!(env.state()["resources"]["iam_role.task[web]"]["id"].is_string());
+
+    // The next apply, not revising the task definition again, deletes it in its walk.
+    env.run(&["diff", ENV, "--offline"])
+        .expect_in_stdout("# iam_role.task[web] will be destroyed");
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0);
+    assert!(!role_exists(&env).await);
+}
