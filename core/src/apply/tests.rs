@@ -81,6 +81,32 @@ async fn run_apply(
     Run { outcome, events }
 }
 
+/// Applies `plan`, made against the stored state, as the apply does (default options).
+async fn apply_stored(
+    provider: &Arc<FakeProvider>,
+    backend: &Backend,
+    plan: &Plan,
+    graph: &Graph,
+) -> Outcome {
+    let stored = backend.read().await.expect("reads").expect("a state");
+    let mut recorder = Recorder {
+        backend,
+        state: stored.state,
+        version: Some(stored.version),
+    };
+    apply(
+        Arc::clone(provider),
+        plan,
+        graph,
+        &mut recorder,
+        ApplyOptions::default(),
+        std::future::pending(),
+        &mut |_| {},
+    )
+    .await
+    .expect("state saves")
+}
+
 fn local() -> (tempfile::TempDir, Backend) {
     let dir = tempfile::tempdir().expect("temp dir");
     let backend = Backend::Local(LocalBackend::new(dir.path().to_owned(), "acc"));
@@ -404,22 +430,7 @@ async fn a_move_alone_renames_the_recorded_resource_and_calls_nothing() {
         manifest_digest: "d",
     });
     assert!(plan.has_changes());
-    let mut recorder = Recorder {
-        backend: &backend,
-        state: stored.state,
-        version: Some(stored.version),
-    };
-    let outcome = apply(
-        Arc::clone(&provider),
-        &plan,
-        &after,
-        &mut recorder,
-        ApplyOptions::default(),
-        std::future::pending(),
-        &mut |_| {},
-    )
-    .await
-    .expect("saves");
+    let outcome = apply_stored(&provider, &backend, &plan, &after).await;
     assert!(outcome.succeeded());
     assert_eq!(provider.calls().len(), calls, "nothing sent to the cloud");
     let saved = backend.read().await.expect("reads").expect("a state");

@@ -84,22 +84,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
             .collect(),
         ..plan
     };
-    let mut recorder = Recorder {
-        backend: &backend,
-        state: stored.state,
-        version: Some(stored.version),
-    };
-    let later = apply(
-        Arc::clone(&provider),
-        &rest,
-        &dropped,
-        &mut recorder,
-        ApplyOptions::default(),
-        std::future::pending(),
-        &mut |_| {},
-    )
-    .await
-    .expect("state saves");
+    let later = apply_stored(&provider, &backend, &rest, &dropped).await;
     assert!(later.succeeded(), "{later:?}");
     assert!(later.after_rollout.is_empty());
     let calls = provider.calls();
