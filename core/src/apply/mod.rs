@@ -103,7 +103,8 @@ pub struct Outcome {
     /// New revisions whose old revisions are retired once the services using them rolled out.
     pub retirements: Vec<Address>,
     /// Deletes held back until the services moving off old revisions rolled out
-    /// ([`Part::AfterRollout`]); the caller applies them then, else reports them not started.
+    /// ([`Part::AfterRollout`]): the caller walks them then; otherwise they stay recorded and
+    /// are reported, for the next apply.
     pub after_rollout: Vec<Address>,
 }
 
@@ -271,7 +272,8 @@ pub async fn apply<P: Provider + 'static>(
     let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
     let mut skipped: BTreeSet<usize> = BTreeSet::new();
     let mut settled = vec![false; steps.len()];
-    // Held back whole: only deletes of the same kind wait for them.
+    // Held back whole, with all that waits for them (only other held deletes: `schedule`
+    // defers nothing a change needs).
     for (i, step) in steps.iter().enumerate() {
         if step.part == Part::AfterRollout {
             outcome.after_rollout.push(step.address.clone());
