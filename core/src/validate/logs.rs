@@ -8,20 +8,21 @@
 //! first group the other environment owns.
 
 use super::{Cx, Neighbour};
+use crate::account::role_account;
 use crate::manifest::Environment;
 
 /// Which account an environment's credentials reach, as far as the manifest says: its
 /// `account_id`, else the account of its `role_arn`, else its `profile`.
 pub fn account(e: &Environment) -> Option<String> {
-    let role_account = || {
+    let of_role = || {
         e.role_arn
             .as_deref()
-            .and_then(|arn| arn.split(':').nth(4))
+            .and_then(role_account)
             .map(str::to_owned)
     };
     e.account_id
         .clone()
-        .or_else(role_account)
+        .or_else(of_role)
         .or_else(|| e.profile.as_ref().map(|p| format!("profile {p}")))
 }
 
