@@ -47,9 +47,10 @@ impl Partition {
         format!("arn:{}:iam::aws:policy/{name}", self.name)
     }
 
-    /// The endpoint host of `service` in `region`, as `kms:ViaService` names it.
-    pub fn endpoint(&self, service: &str, region: &str) -> String {
-        format!("{service}.{region}.{}", self.dns_suffix)
+    /// The endpoint host of `service` in `region` (with its partition's DNS suffix), as
+    /// `kms:ViaService` names it.
+    pub fn endpoint(service: &str, region: &str) -> String {
+        format!("{service}.{region}.{}", Self::of(region).dns_suffix)
     }
 }
 
@@ -83,12 +84,11 @@ mod tests {
             "arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore"
         );
         assert_eq!(
-            cn.endpoint("ssm", "cn-north-1"),
+            Partition::endpoint("ssm", "cn-north-1"),
             "ssm.cn-north-1.amazonaws.com.cn"
         );
-        let gov = Partition::of("us-gov-west-1");
         assert_eq!(
-            gov.endpoint("secretsmanager", "us-gov-west-1"),
+            Partition::endpoint("secretsmanager", "us-gov-west-1"),
             "secretsmanager.us-gov-west-1.amazonaws.com"
         );
         assert_eq!(

@@ -826,7 +826,6 @@ fn report_outcome(
             anstream::eprintln!("  {address} ({})", action.as_str());
         }
     }
-
     // Resources of this environment that another state lineage owns: running again fails the
     // same way. Almost always the state was lost or replaced, and the way back is the old one.
     if outcome

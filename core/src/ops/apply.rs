@@ -698,14 +698,7 @@ impl Locked<'_> {
         if !moved_off || outcome.after_rollout.is_empty() {
             return Ok(());
         }
-        let held = std::mem::take(&mut outcome.after_rollout);
-        let rest = Plan {
-            changes: (plan.changes.iter())
-                .filter(|c| held.contains(&c.address))
-                .cloned()
-                .collect(),
-            ..plan.clone()
-        };
+        let rest = plan.only(&std::mem::take(&mut outcome.after_rollout));
         let walked = apply::apply(
             Arc::clone(provider),
             &rest,

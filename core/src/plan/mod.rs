@@ -66,6 +66,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// This plan with only the changes of `addresses`: what an apply walks of it later (the
+    /// deletes it held until the rollouts).
+    #[must_use]
+    pub fn only(&self, addresses: &[Address]) -> Plan {
+        Plan {
+            changes: (self.changes.iter())
+                .filter(|c| addresses.contains(&c.address))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// A plan of `changes` for environment `acc` against state serial `serial`, lineage `L`:
     /// the fixture renderer tests share.
     #[cfg(test)]

@@ -24,12 +24,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         let Some(arn) = Arn::parse(value) else {
             continue;
         };
-        let other = |r: &str| !r.is_empty() && Partition::of(r) != want;
+        let of_region = (!arn.region.is_empty()).then(|| Partition::of(arn.region).name);
         let (found, message) = if arn.partition != want.name {
             let p = arn.partition;
             (p, format!("{subject} is an ARN of partition `{p}`"))
-        } else if other(arn.region) {
-            let p = Partition::of(arn.region).name;
+        } else if let Some(p) = of_region.filter(|p| *p != want.name) {
             (
                 p,
                 format!("{subject} is in `{}`, of partition `{p}`", arn.region),

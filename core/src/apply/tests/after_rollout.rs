@@ -77,13 +77,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
     // What the apply does once the rollout completed: the held deletes alone, role first.
     let stored = backend.read().await.expect("reads").expect("a state");
     let plan = plan_for(&dropped, &stored.state);
-    let rest = Plan {
-        changes: (plan.changes.iter())
-            .filter(|c| run.outcome.after_rollout.contains(&c.address))
-            .cloned()
-            .collect(),
-        ..plan
-    };
+    let rest = plan.only(&run.outcome.after_rollout);
     let later = apply_stored(&provider, &backend, &rest, &dropped).await;
     assert!(later.succeeded(), "{later:?}");
     assert!(later.after_rollout.is_empty());

@@ -209,7 +209,7 @@ fn decrypt_secrets<'a>(
             .filter_map(|r| {
                 let resource = secret_resource(region, r);
                 let arn = Arn::parse(&resource)?;
-                Some(Partition::of(arn.region).endpoint(arn.service, arn.region))
+                Some(Partition::endpoint(arn.service, arn.region))
             })
             .collect();
         if !services.is_empty() {
