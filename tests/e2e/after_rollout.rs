@@ -1,13 +1,17 @@
-//! A task role that a service stops asking for is deleted after the rollout of the service's
-//! new revision, not while the old revision's tasks still run on it; held when the deployment
-//! fails and ECS rolls back to those tasks, and deleted by the next apply. moto starts no
-//! deployment on `UpdateService`: a proxy answers `DescribeServices` as AWS does once the
-//! update's rollout completed, or once the circuit breaker rolled it back (`support::rollout`).
+//! What the old revision of a service's task definition uses is taken away only after the
+//! rollout of its new revision, not while its tasks still run: a task role the service stops
+//! asking for is deleted then, and a secret it stops reading is then removed from the
+//! execution policy (the walk applies the old and new grants together). Held when the
+//! deployment fails and ECS rolls back to those tasks; the next apply finishes it. moto starts
+//! no deployment on `UpdateService`: a proxy answers `DescribeServices` as AWS does once the
+//! update's rollout completed, or once the circuit breaker rolled it back
+//! (`support::rollout`).
 
 use ecsops_core::provider::aws::sdk::iam;
 use ecsops_core::provider::aws::sdk::iam::operation::get_role::GetRoleError;
 
 use crate::support::env::{ENV, Env};
+use crate::support::iam::policy_document;
 use crate::support::rollout;
 
 const POLICY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
@@ -92,4 +96,89 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
     env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
         .expect_code(0);
     assert!(!role_exists(&env).await);
+}
+
+const READS_ONE: &str = "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }";
+const READS_TWO: &str = "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\", API_KEY = \"ssm:/ecsops/api/key\" }";
+/// What the execution policy names to let the tasks read `API_KEY`.
+const KEY: &str = "parameter/ecsops/api/key";
+const EXECUTION_POLICY: &str = "iam_policy.task_execution";
+
+/// A fresh emulator where `api` reads two secrets, applied; the manifest then drops one.
+async fn dropping_a_secret() -> Env {
+    let env = Env::new().await;
+    env.edit("base.toml", READS_ONE, READS_TWO);
+    env.run(&APPLY).expect_code(0);
+    assert!(execution_policy(&env).await.contains(KEY));
+    env.edit("base.toml", READS_TWO, READS_ONE);
+    env
+}
+
+/// The execution policy's default document, as JSON text.
+async fn execution_policy(env: &Env) -> String {
+    let client = iam::Client::new(&env.config);
+    policy_document(&client, &env.id(EXECUTION_POLICY))
+        .await
+        .to_string()
+}
+
+fn at(stderr: &str, line: &str) -> usize {
+    stderr
+        .find(line)
+        .unwrap_or_else(|| panic!("no `{line}` in:\n{stderr}"))
+}
+
+/// AWS: the update's deployment completed.
+#[tokio::test]
+async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
+    let env = dropping_a_secret().await;
+    let proxy = env.proxy_with(rollout::completing());
+    let out = env.run_through(&proxy, &APPLY);
+    out.expect_code(0);
+    let widened = at(
+        &out.stderr,
+        "iam_policy.task_execution: added the new grants beside the old ones",
+    );
+    let rolled_out = at(
+        &out.stderr,
+        "service[api]: rollout of acceptance-default-api:2 completed",
+    );
+    let narrowed = at(&out.stderr, "iam_policy.task_execution: updated");
+    assert!(
+        widened < rolled_out && rolled_out < narrowed,
+        "{}",
+        out.stderr
+    );
+    assert!(!execution_policy(&env).await.contains(KEY));
+    env.run(&["diff", ENV, "--offline", "--detailed-exitcode"])
+        .expect_code(0);
+}
+
+/// AWS: the circuit breaker rolled the update back to the old revision, whose tasks read the
+/// secret.
+#[tokio::test]
+async fn a_dropped_secret_stays_readable_for_the_tasks_a_failed_deployment_rolls_back_to() {
+    let env = dropping_a_secret().await;
+    let proxy = env.proxy_with(rollout::rolled_back());
+    let out = env.run_through(
+        &proxy,
+        &["apply", ENV, "--auto-approve", "--format", "json"],
+    );
+    out.expect_code(3)
+        .expect_in_stderr("Held until the rollouts complete (1)")
+        .expect_in_stderr("  iam_policy.task_execution (update)");
+    assert_eq!(
+        out.json()["held_until_rollout"],
+        serde_json::json!([{"address": EXECUTION_POLICY, "action": "update"}])
+    );
+    assert!(execution_policy(&env).await.contains(KEY), "{}", out.stderr);
+    let recorded = env.state()["resources"][EXECUTION_POLICY]["attributes"]["document"].to_string();
+    assert!(recorded.contains(KEY), "{recorded}");
+
+    // The next apply, not revising the task definition again, narrows it in its walk.
+    env.run(&["diff", ENV, "--offline"])
+        .expect_in_stdout("# iam_policy.task_execution will be updated in place");
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0);
+    assert!(!execution_policy(&env).await.contains(KEY));
 }

@@ -479,7 +479,7 @@ impl Progress {
                 self.running.retain(|a| a != address.as_str());
                 let what = match part {
                     Part::Retire => "retiring old revisions",
-                    Part::Park { .. } => ing(*action, *part),
+                    Part::Park { .. } | Part::Widen => ing(*action, *part),
                     _ => action.as_str(),
                 };
                 let text = format!("{address}: {what} failed: {error}");
@@ -586,6 +586,7 @@ fn ing(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retiring revisions beyond the ones kept",
         _ if matches!(part, Part::Park { .. }) => "moving aside to a free priority",
+        _ if part == Part::Widen => "adding the new grants beside the old ones",
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
@@ -599,6 +600,9 @@ fn ed(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retired revisions beyond the ones kept",
         _ if matches!(part, Part::Park { .. }) => "moved aside to a free priority",
+        _ if part == Part::Widen => {
+            "added the new grants beside the old ones (removed once the rollouts complete)"
+        }
         Action::Create => "created",
         Action::Update => "updated",
         Action::Replace => "replaced",
@@ -632,11 +636,11 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
     }
     if !outcome.after_rollout.is_empty() {
         anstream::eprintln!(
-            "Held until the rollouts complete ({}): the old revisions' tasks may still use them; `{rerun}` deletes them once the services run the new ones",
+            "Held until the rollouts complete ({}): the old revisions' tasks may still use them; `{rerun}` makes these changes once the services run the new ones",
             outcome.after_rollout.len()
         );
-        for address in &outcome.after_rollout {
-            anstream::eprintln!("  {address} (delete)");
+        for (address, action) in &outcome.after_rollout {
+            anstream::eprintln!("  {address} ({})", action.as_str());
         }
     }
     match &done.tagging {

@@ -9,8 +9,11 @@
 //!
 //! A new revision's retirement of old revisions is not run by the walk: it waits for the
 //! rollout of the services moving to the new revision (`ops::apply`), then [`retire`] runs it.
+//! Nor are the deletes and narrowings of what the old revisions use ([`Part::AfterRollout`]):
+//! the caller walks them once the rollouts completed.
 
 mod schedule;
+mod widen;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
@@ -102,10 +105,10 @@ pub struct Outcome {
     pub interrupted: bool,
     /// New revisions whose old revisions are retired once the services using them rolled out.
     pub retirements: Vec<Address>,
-    /// Deletes held back until the services moving off old revisions rolled out
-    /// ([`Part::AfterRollout`]): the caller walks them then; otherwise they stay recorded and
-    /// are reported, for the next apply.
-    pub after_rollout: Vec<Address>,
+    /// Deletes and narrowing updates held back until the services moving off old revisions
+    /// rolled out ([`Part::AfterRollout`]): the caller walks them then; otherwise they stay
+    /// recorded (a narrowing as its widening) and are reported, for the next apply.
+    pub after_rollout: Vec<(Address, Action)>,
 }
 
 impl Outcome {
@@ -218,6 +221,8 @@ enum Effect {
 
 struct Finished {
     index: usize,
+    /// The part it did: a widening that found nothing to keep did the whole update.
+    part: Part,
     effects: Vec<Effect>,
     adopted: bool,
     error: Option<ProviderError>,
@@ -276,12 +281,16 @@ pub async fn apply<P: Provider + 'static>(
     // defers nothing a change needs).
     for (i, step) in steps.iter().enumerate() {
         if step.part == Part::AfterRollout {
-            outcome.after_rollout.push(step.address.clone());
+            outcome
+                .after_rollout
+                .push((step.address.clone(), step.action));
             settled[i] = true;
             skipped.insert(i);
         }
     }
     let mut succeeded = vec![false; steps.len()];
+    // The widenings that kept old grants: their narrowing is still to come.
+    let mut widened = vec![false; steps.len()];
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut stop = false;
     // The first save that failed: nothing new starts, the running steps still finish and are
@@ -307,19 +316,22 @@ pub async fn apply<P: Provider + 'static>(
                 settled[i] = true;
                 continue;
             }
+            let prepared = prepare(step, graph, &recorder.state.resources);
             events(Event::Started {
                 address: step.address.clone(),
                 action: step.shown(),
-                part: step.part,
+                part: prepared.as_ref().map_or(step.part, |w| w.part),
             });
-            match prepare(step, graph, &recorder.state.resources) {
+            match prepared {
                 Ok(work) => {
+                    widened[i] = work.part == Part::Widen;
                     let provider = Arc::clone(&provider);
                     running.spawn(run(provider, i, work, token_seed));
                 }
                 Err(error) => {
                     unprepared = Some(Finished {
                         index: i,
+                        part: step.part,
                         effects: Vec::new(),
                         adopted: false,
                         error: Some(error),
@@ -402,6 +414,14 @@ pub async fn apply<P: Provider + 'static>(
             outcome.not_started.push(entry);
         }
     }
+    // A narrowing is held only behind a widening that kept something: one that failed, never
+    // ran or found nothing to keep leaves the update to the walk's own report.
+    outcome.after_rollout.retain(|(address, action)| {
+        *action != Action::Update
+            || (steps.iter().enumerate()).any(|(i, s)| {
+                s.part == Part::Widen && &s.address == address && succeeded[i] && widened[i]
+            })
+    });
     outcome.state = recorder.state.clone();
     match unsaved {
         None => Ok(outcome),
@@ -517,6 +537,7 @@ async fn settle(
     events: &mut (dyn FnMut(Event) + Send),
 ) -> bool {
     let step = &steps[finished.index];
+    let part = finished.part;
     let changed = !finished.effects.is_empty();
     for effect in finished.effects {
         match effect {
@@ -543,16 +564,17 @@ async fn settle(
     }
     match finished.error {
         None => {
-            // A replacement counts once, when its new resource exists, and a parked rule's
-            // update once, when it is where it belongs. (Retirements never get here: the walk
-            // leaves them to `retire`, after the rollouts.)
-            if !matches!(step.part, Part::Destroy | Part::Park { .. }) {
+            // A replacement counts once, when its new resource exists, a parked rule's update
+            // once, when it is where it belongs, and a widened grant's once it is narrowed.
+            // (Retirements never get here: the walk leaves them to `retire`, after the
+            // rollouts.)
+            if !matches!(part, Part::Destroy | Part::Park { .. } | Part::Widen) {
                 outcome.done.push((step.address.clone(), step.action));
             }
             events(Event::Finished {
                 address: step.address.clone(),
                 action: step.shown(),
-                part: step.part,
+                part,
                 elapsed: finished.elapsed,
                 adopted: finished.adopted,
             });
@@ -562,7 +584,7 @@ async fn settle(
             events(Event::Failed {
                 address: step.address.clone(),
                 action: step.shown(),
-                part: step.part,
+                part,
                 error: error.to_string(),
             });
             outcome.failed.push(Failure {
@@ -593,7 +615,7 @@ fn prepare(
 ) -> Result<Work, ProviderError> {
     let prior = recorded.get(&step.address).cloned();
     let desired = graph.resources.get(&step.address);
-    let spec = match (step.action, desired, step.part) {
+    let mut spec = match (step.action, desired, step.part) {
         // Parking is an update of the recorded rule to a free priority, nothing else.
         (_, _, Part::Park { priority }) => prior.as_ref().map(|p| ResourceSpec {
             address: step.address.clone(),
@@ -612,14 +634,29 @@ fn prepare(
             what: "the plan names a resource that is neither desired nor recorded; plan again"
                 .to_owned(),
         })?;
+    let mut part = step.part;
+    let mut dependencies = desired.map(|r| r.depends_on.clone()).unwrap_or_default();
+    if part == Part::Widen {
+        let wider = (spec.as_ref().zip(prior.as_ref()))
+            .and_then(|(s, p)| widen::widen(kind, &p.attributes, &s.attributes));
+        match (wider, spec.as_mut()) {
+            (Some(wider), Some(spec)) => {
+                spec.attributes = wider;
+                // It still uses what it used (an attached policy): their deletes wait for its
+                // narrowing.
+                dependencies.extend(prior.iter().flat_map(|p| p.dependencies.iter().cloned()));
+            }
+            _ => part = Part::Whole,
+        }
+    }
     Ok(Work {
         action: step.action,
-        part: step.part,
+        part,
         kind,
         address: step.address.clone(),
         spec,
         prior,
-        dependencies: desired.map(|r| r.depends_on.clone()).unwrap_or_default(),
+        dependencies,
     })
 }
 
@@ -630,6 +667,7 @@ async fn run<P: Provider>(provider: Arc<P>, index: usize, work: Work, seed: u64)
     let result = perform(&*provider, &work, seed, &mut effects, &mut adopted).await;
     Finished {
         index,
+        part: work.part,
         effects,
         adopted,
         error: result.err(),

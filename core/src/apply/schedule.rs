@@ -19,11 +19,17 @@
 //!   in a circle, one is first parked at a free priority by a step of its own.
 //! - A delete of what a new revision's old revisions use (the task role a service no longer
 //!   asks for) waits for the rollout ([`Part::AfterRollout`]): the old tasks run on it until
-//!   the new ones replace them, and ECS rolls a failed deployment back to them.
+//!   the new ones replace them, and ECS rolls a failed deployment back to them. An update of
+//!   such a grant (a role's policies, a policy's document) is two steps: the walk widens it to
+//!   the old and new grants together ([`Part::Widen`]), the rollout's end narrows it
+//!   ([`widen`](super::widen)).
 
 use std::collections::BTreeMap;
 
-use crate::graph::{Address, Graph, Replacement};
+use std::collections::BTreeSet;
+
+use super::widen::widens;
+use crate::graph::{Address, Graph, Kind, Replacement};
 use crate::plan::priorities::handoffs;
 use crate::plan::{Action, Plan};
 use crate::state::ResourceState;
@@ -47,6 +53,10 @@ pub enum Part {
     /// moving off those revisions, as Argo CD prunes last. Their tasks keep running until then,
     /// and a deployment that fails rolls back to them.
     AfterRollout,
+    /// An update of a grant that old revisions use, made to keep what they need beside what
+    /// the new ones need; its narrowing to the desired grant is a step of its own, held until
+    /// the rollouts ([`Part::AfterRollout`]).
+    Widen,
 }
 
 /// One step: a change of the plan that does something, or a part of one.
@@ -196,47 +206,108 @@ pub fn schedule(
     for (step, after) in steps.iter_mut().zip(afters) {
         step.after = after;
     }
-    defer_after_rollout(plan, recorded, &mut steps);
-    steps
+    defer_after_rollout(plan, recorded, steps)
 }
 
 /// Marks [`Part::AfterRollout`] the deletes of what a revised resource's recorded (old)
-/// revision depends on, and the deletes waiting for those. When anything else waits for one of
-/// them, nothing is deferred: the walk must not hold back a step that a change needs.
+/// revision uses (what it depends on, and what those depend on, as recorded), and the deletes
+/// waiting for those; splits an update of a grant it uses into the walk's widening and the
+/// narrowing held with them. When anything else waits for a held step, nothing is held or
+/// split: the walk must not hold back a step that a change needs.
 fn defer_after_rollout(
     plan: &Plan,
     recorded: &BTreeMap<Address, ResourceState>,
-    steps: &mut [Step],
-) {
-    let revised: Vec<&Address> = (plan.changes.iter())
-        .filter(|c| c.action == Action::Revise)
-        .map(|c| &c.address)
+    steps: Vec<Step>,
+) -> Vec<Step> {
+    let used = used_by_old(plan, recorded);
+    if used.is_empty() {
+        return steps;
+    }
+    let kinds: BTreeMap<&Address, Kind> = (plan.changes.iter())
+        .map(|c| (&c.address, c.kind))
         .collect();
-    let used_by_old = |a: &Address| {
-        (revised.iter())
-            .filter_map(|r| recorded.get(*r))
-            .any(|r| r.dependencies.contains(a))
-    };
-    let mut deferred: Vec<bool> = (steps.iter())
-        .map(|s| s.action == Action::Delete && used_by_old(&s.address))
+    let removes = |s: &Step| s.action == Action::Delete || s.part == Part::Destroy;
+    let mut held = steps.clone();
+    for i in 0..steps.len() {
+        let s = &steps[i];
+        let grant = kinds.get(&s.address).is_some_and(|k| widens(*k));
+        if !(s.action == Action::Update
+            && s.part == Part::Whole
+            && grant
+            && used.contains(&s.address))
+        {
+            continue;
+        }
+        // What drops its reference to the grant waits for the narrowing; what uses the grant,
+        // for the widening.
+        let narrow = held.len();
+        for waiting in held.iter_mut().filter(|w| removes(w)) {
+            for j in &mut waiting.after {
+                if *j == i {
+                    *j = narrow;
+                }
+            }
+        }
+        held[i].part = Part::Widen;
+        held.push(Step {
+            address: s.address.clone(),
+            action: Action::Update,
+            part: Part::AfterRollout,
+            after: vec![i],
+        });
+    }
+    let mut deferred: Vec<bool> = (held.iter())
+        .map(|s| {
+            s.part == Part::AfterRollout
+                || (s.action == Action::Delete && used.contains(&s.address))
+        })
         .collect();
     loop {
-        let waiting: Vec<usize> = (0..steps.len())
-            .filter(|&i| !deferred[i] && steps[i].after.iter().any(|&j| deferred[j]))
+        let waiting: Vec<usize> = (0..held.len())
+            .filter(|&i| !deferred[i] && held[i].after.iter().any(|&j| deferred[j]))
             .collect();
         if waiting.is_empty() {
             break;
         }
-        if waiting.iter().any(|&i| steps[i].action != Action::Delete) {
-            return;
+        if waiting.iter().any(|&i| held[i].action != Action::Delete) {
+            return steps;
         }
         for i in waiting {
             deferred[i] = true;
         }
     }
-    for (step, deferred) in steps.iter_mut().zip(deferred) {
+    for (step, deferred) in held.iter_mut().zip(deferred) {
         if deferred {
             step.part = Part::AfterRollout;
         }
     }
+    held
+}
+
+/// What the recorded revisions of the plan's revised resources use: their recorded
+/// dependencies, and theirs in turn (a task definition's execution role, and its policy).
+fn used_by_old<'a>(
+    plan: &Plan,
+    recorded: &'a BTreeMap<Address, ResourceState>,
+) -> BTreeSet<&'a Address> {
+    let mut used = BTreeSet::new();
+    let mut next: Vec<&Address> = (plan.changes.iter())
+        .filter(|c| c.action == Action::Revise)
+        .filter_map(|c| recorded.get_key_value(&c.address).map(|(a, _)| a))
+        .collect();
+    while let Some(a) = next.pop() {
+        for d in recorded
+            .get(a)
+            .map(|r| &r.dependencies)
+            .into_iter()
+            .flatten()
+        {
+            if let Some((d, _)) = recorded.get_key_value(d)
+                && used.insert(d)
+            {
+                next.push(d);
+            }
+        }
+    }
+    used
 }

@@ -698,7 +698,8 @@ impl Locked<'_> {
         if !moved_off || outcome.after_rollout.is_empty() {
             return Ok(());
         }
-        let rest = plan.only(&std::mem::take(&mut outcome.after_rollout));
+        let held = std::mem::take(&mut outcome.after_rollout);
+        let rest = plan.only(held.iter().map(|(address, _)| address));
         let walked = apply::apply(
             Arc::clone(provider),
             &rest,

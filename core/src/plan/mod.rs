@@ -67,9 +67,10 @@ pub struct Plan {
 
 impl Plan {
     /// This plan with only the changes of `addresses`: what an apply walks of it later (the
-    /// deletes it held until the rollouts).
+    /// changes it held until the rollouts).
     #[must_use]
-    pub fn only(&self, addresses: &[Address]) -> Plan {
+    pub fn only<'a>(&self, addresses: impl IntoIterator<Item = &'a Address>) -> Plan {
+        let addresses: std::collections::BTreeSet<&Address> = addresses.into_iter().collect();
         Plan {
             changes: (self.changes.iter())
                 .filter(|c| addresses.contains(&c.address))

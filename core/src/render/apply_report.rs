@@ -180,13 +180,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         doc.done = steps(&o.done);
         doc.not_started = steps(&o.not_started);
         doc.destroyed_not_recreated = steps(&o.destroyed_not_recreated);
-        doc.held_until_rollout = (o.after_rollout.iter())
-            .map(|address| Step {
-                address,
-                action: Action::Delete,
-                error: None,
-            })
-            .collect();
+        doc.held_until_rollout = steps(&o.after_rollout);
         doc.failed = o
             .failed
             .iter()
@@ -228,7 +222,7 @@ pub(crate) fn example() -> Done {
             destroyed_not_recreated: vec![(Address::from("listener_rule[api]"), Action::Replace)],
             interrupted: false,
             retirements: Vec::new(),
-            after_rollout: vec![Address::from("iam_role.task[api]")],
+            after_rollout: vec![(Address::from("iam_role.task[api]"), Action::Delete)],
         },
         rollouts: vec![RolloutResult {
             address: Address::from("service[web]"),

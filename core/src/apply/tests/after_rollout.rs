@@ -2,6 +2,8 @@
 //! its delete (and the deletes waiting for it), which the apply runs once the services moved
 //! off the old revision; a task definition that goes altogether takes its role with it.
 
+use serde_json::{Value, json};
+
 use super::*;
 
 /// `service[web]` ← `task_definition[web]` (its image) ← `iam_role.task[web]` (when `role`)
@@ -64,7 +66,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
         .outcome
         .after_rollout
         .iter()
-        .map(Address::as_str)
+        .map(|(address, _)| address.as_str())
         .collect();
     assert_eq!(
         held,
@@ -77,7 +79,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
     // What the apply does once the rollout completed: the held deletes alone, role first.
     let stored = backend.read().await.expect("reads").expect("a state");
     let plan = plan_for(&dropped, &stored.state);
-    let rest = plan.only(&run.outcome.after_rollout);
+    let rest = plan.only(run.outcome.after_rollout.iter().map(|(a, _)| a));
     let later = apply_stored(&provider, &backend, &rest, &dropped).await;
     assert!(later.succeeded(), "{later:?}");
     assert!(later.after_rollout.is_empty());
@@ -107,4 +109,220 @@ async fn a_role_whose_service_goes_too_is_deleted_by_the_walk() {
     assert!(run.outcome.after_rollout.is_empty());
     let state = backend.read().await.expect("reads").expect("a state").state;
     assert!(recorded(&state).is_empty(), "{:?}", recorded(&state));
+}
+
+const ROLE: &str = "iam_role.task_execution";
+const POLICY: &str = "iam_policy.task_execution";
+const EXEC: &str = "iam_policy.exec[web]";
+
+/// `service[web]` ← `task_definition[web]` (its image) ← `iam_role.task_execution` (with
+/// `iam_policy.exec[web]` attached when `exec`) ← `iam_policy.task_execution`, which lets the
+/// tasks read `secrets`.
+fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
+    let mut resources = BTreeMap::new();
+    let policy = Address::from(POLICY);
+    let document = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReadSecrets", "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue", "Resource": secrets,
+    }]});
+    let iam = |address: &Address, kind: Kind, attributes: Vec<(&str, Expr)>, deps: &[&Address]| {
+        let mut attributes: BTreeMap<String, Expr> = (attributes.into_iter())
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        attributes.insert("name".to_owned(), Expr::str(address.to_string()));
+        attributes.insert("path".to_owned(), Expr::str("/ecsops/"));
+        attributes.insert("tags".to_owned(), Expr::Lit(json!({})));
+        Resource {
+            address: address.clone(),
+            kind,
+            attributes,
+            depends_on: deps.iter().map(|d| (*d).clone()).collect(),
+        }
+    };
+    resources.insert(
+        policy.clone(),
+        iam(
+            &policy,
+            Kind::IamPolicy,
+            vec![("document", Expr::Lit(document))],
+            &[],
+        ),
+    );
+    let mut arns = vec![Expr::reference(&policy, "id")];
+    let mut deps = vec![&policy];
+    let exec_policy = Address::from(EXEC);
+    if exec {
+        let none = json!({"Version": "2012-10-17", "Statement": []});
+        resources.insert(
+            exec_policy.clone(),
+            iam(
+                &exec_policy,
+                Kind::IamPolicy,
+                vec![("document", Expr::Lit(none))],
+                &[],
+            ),
+        );
+        arns.push(Expr::reference(&exec_policy, "id"));
+        deps.push(&exec_policy);
+    }
+    let role = Address::from(ROLE);
+    let trust = json!({"Version": "2012-10-17", "Statement": []});
+    resources.insert(
+        role.clone(),
+        iam(
+            &role,
+            Kind::IamRole,
+            vec![
+                ("assume_role_policy", Expr::Lit(trust)),
+                ("policy_arns", Expr::List(arns)),
+            ],
+            &deps,
+        ),
+    );
+    let (td, mut definition) = resource("task_definition[web]", Kind::TaskDefinition, &[ROLE]);
+    definition
+        .attributes
+        .insert("image".to_owned(), Expr::str(image));
+    resources.insert(td, definition);
+    resources.extend([resource(
+        "service[web]",
+        Kind::Service,
+        &["task_definition[web]"],
+    )]);
+    Graph { resources }
+}
+
+/// The live policy's readable secrets, in statement order.
+fn readable(provider: &FakeProvider) -> Vec<Value> {
+    let live = &provider.resources()[&Address::from(POLICY)];
+    let statements = live.attributes["document"]["Statement"].as_array().cloned();
+    (statements.unwrap_or_default().iter())
+        .map(|s| s["Resource"].clone())
+        .collect()
+}
+
+/// Removing a secret from a service narrows the execution policy only after the rollout:
+/// the walk widens it to the old and new grants, so the old revision's tasks (and a rollback
+/// to them) still read it.
+#[tokio::test]
+async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_the_rollout() {
+    let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1", "s2"], false)).await;
+    let narrowed = secreted("nginx:1.28", &["s1"], false);
+    let run = run_apply(
+        &provider,
+        &backend,
+        &narrowed,
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    assert_eq!(readable(&provider), [json!(["s1"]), json!(["s1", "s2"])]);
+    assert_eq!(
+        run.outcome.after_rollout,
+        [(Address::from(POLICY), Action::Update)]
+    );
+    let done: BTreeSet<&str> = addresses(&run.outcome.done);
+    assert!(!done.contains(POLICY), "{done:?}");
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::Finished { address, part: Part::Widen, .. } if address.as_str() == POLICY
+    )));
+    // The new revision is registered once the policy grants what it needs.
+    let calls = provider.calls();
+    let revised = calls
+        .iter()
+        .rposition(|c| c == "create task_definition[web]");
+    assert!(
+        Some(position(&calls, &format!("update {POLICY}"))) < revised,
+        "{calls:?}"
+    );
+    let stored = backend.read().await.expect("reads").expect("a state");
+    let recorded = &stored.state.resources[&Address::from(POLICY)].attributes;
+    assert_eq!(
+        recorded["document"]["Statement"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Once the rollout completed: the narrowing alone.
+    let plan = plan_for(&narrowed, &stored.state);
+    let rest = plan.only(run.outcome.after_rollout.iter().map(|(a, _)| a));
+    let later = apply_stored(&provider, &backend, &rest, &narrowed).await;
+    assert!(later.succeeded(), "{later:?}");
+    assert_eq!(later.done, [(Address::from(POLICY), Action::Update)]);
+    assert_eq!(readable(&provider), [json!(["s1"])]);
+    let stored = backend.read().await.expect("reads").expect("a state");
+    assert!(!plan_for(&narrowed, &stored.state).has_changes());
+}
+
+#[tokio::test]
+async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
+    let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], false)).await;
+    let run = run_apply(
+        &provider,
+        &backend,
+        &secreted("nginx:1.28", &["s1", "s2"], false),
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    assert!(run.outcome.after_rollout.is_empty(), "{:?}", run.outcome);
+    assert!(addresses::<BTreeSet<_>>(&run.outcome.done).contains(POLICY));
+    assert_eq!(readable(&provider), [json!(["s1", "s2"])]);
+    assert!(!run.events.iter().any(|e| matches!(
+        e,
+        Event::Started {
+            part: Part::Widen,
+            ..
+        } | Event::Finished {
+            part: Part::Widen,
+            ..
+        }
+    )));
+}
+
+/// A policy detached from the execution role stays attached, and is deleted, after the
+/// rollout: the role's narrowing and the delete waiting for it are held together.
+#[tokio::test]
+async fn a_policy_the_old_revision_uses_is_detached_and_deleted_after_the_rollout() {
+    let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], true)).await;
+    let dropped = secreted("nginx:1.28", &["s1"], false);
+    let run = run_apply(
+        &provider,
+        &backend,
+        &dropped,
+        ApplyOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    assert_eq!(
+        run.outcome.after_rollout,
+        [
+            (Address::from(EXEC), Action::Delete),
+            (Address::from(ROLE), Action::Update)
+        ]
+    );
+    let role = &provider.resources()[&Address::from(ROLE)];
+    assert_eq!(
+        role.attributes["policy_arns"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert!(provider.resources().contains_key(&Address::from(EXEC)));
+
+    let stored = backend.read().await.expect("reads").expect("a state");
+    let plan = plan_for(&dropped, &stored.state);
+    let rest = plan.only(run.outcome.after_rollout.iter().map(|(a, _)| a));
+    let later = apply_stored(&provider, &backend, &rest, &dropped).await;
+    assert!(later.succeeded(), "{later:?}");
+    let calls = provider.calls();
+    let narrowed = calls.iter().rposition(|c| *c == format!("update {ROLE}"));
+    let deleted = position(&calls, &format!("delete {EXEC}"));
+    assert!(narrowed < Some(deleted), "{calls:?}");
+    let role = &provider.resources()[&Address::from(ROLE)];
+    assert_eq!(
+        role.attributes["policy_arns"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
