@@ -12,6 +12,7 @@ use ecsops_core::provider::aws::sdk::iam::operation::get_role::GetRoleError;
 
 use crate::support::env::{ENV, Env};
 use crate::support::iam::policy_document;
+use crate::support::proxy::Proxy;
 use crate::support::rollout;
 
 const POLICY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
@@ -90,11 +91,24 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
     assert!(role_exists(&env).await, "{}", out.stderr);
     assert!(env.state()["resources"]["iam_role.task[web]"]["id"].is_string());
 
-    // The next apply, not revising the task definition again, deletes it in its walk.
     env.run(&["diff", ENV, "--offline"])
         .expect_in_stdout("# iam_role.task[web] will be destroyed");
-    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
-        .expect_code(0);
+
+    // The next apply rolls web out again (ECS runs :1, the state says :2); the state no longer
+    // says what :1 uses, so after a failed rollout every role waits for the rollouts.
+    drop(proxy);
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        rollout::rolled_back_until_updated().into(),
+    );
+    let out = env.run_through(&proxy, &APPLY);
+    out.expect_code(0);
+    let rolled_out = at(
+        &out.stderr,
+        "service[web]: rollout of acceptance-default-web:2 completed",
+    );
+    let deleted = at(&out.stderr, "iam_role.task[web]: destroyed");
+    assert!(rolled_out < deleted, "{}", out.stderr);
     assert!(!role_exists(&env).await);
 }
 
@@ -137,7 +151,7 @@ async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
     out.expect_code(0);
     let widened = at(
         &out.stderr,
-        "iam_policy.task_execution: added the new grants beside the old ones",
+        "iam_policy.task_execution: granted the new beside the old until the rollouts complete",
     );
     let rolled_out = at(
         &out.stderr,

@@ -266,7 +266,12 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
 
-    let steps = schedule(plan, graph, &recorder.state.resources);
+    let steps = schedule(
+        plan,
+        graph,
+        &recorder.state.resources,
+        recorder.state.rollout_failed(),
+    );
     let mut waiting: Vec<usize> = steps.iter().map(|s| s.after.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (i, s) in steps.iter().enumerate() {
@@ -451,7 +456,7 @@ pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
             recorded.insert(to, r);
         }
     }
-    schedule(plan, graph, &recorded).len()
+    schedule(plan, graph, &recorded, state.rollout_failed()).len()
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions

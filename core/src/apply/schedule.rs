@@ -22,7 +22,11 @@
 //!   the new ones replace them, and ECS rolls a failed deployment back to them. An update of
 //!   such a grant (a role's policies, a policy's document) is two steps: the walk widens it to
 //!   the old and new grants together ([`Part::Widen`]), the rollout's end narrows it
-//!   ([`widen`](super::widen)).
+//!   ([`widen`](super::widen)). After an apply whose rollout failed, ECS may run a service's
+//!   old revision (the circuit breaker rolled back to it), and the state does not say what
+//!   that revision uses; so too when the refresh finds a service on another revision than
+//!   recorded. Then every delete and narrowing of what task definitions use (roles, policies,
+//!   log groups) waits for the rollouts.
 
 use std::collections::BTreeMap;
 
@@ -80,11 +84,13 @@ impl Step {
     }
 }
 
-/// The steps of `plan` in plan order, each with the steps it waits for.
+/// The steps of `plan` in plan order, each with the steps it waits for; `rollout_failed`: the
+/// last apply's rollout failed.
 pub fn schedule(
     plan: &Plan,
     graph: &Graph,
     recorded: &BTreeMap<Address, ResourceState>,
+    rollout_failed: bool,
 ) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     // The step after which the desired resource exists, and the one after which the recorded
@@ -206,7 +212,7 @@ pub fn schedule(
     for (step, after) in steps.iter_mut().zip(afters) {
         step.after = after;
     }
-    defer_after_rollout(plan, recorded, steps)
+    defer_after_rollout(plan, recorded, rollout_failed, steps)
 }
 
 /// Marks [`Part::AfterRollout`] the deletes of what a revised resource's recorded (old)
@@ -217,9 +223,24 @@ pub fn schedule(
 fn defer_after_rollout(
     plan: &Plan,
     recorded: &BTreeMap<Address, ResourceState>,
+    rollout_failed: bool,
     steps: Vec<Step>,
 ) -> Vec<Step> {
-    let used = used_by_old(plan, recorded);
+    let mut used = used_by_old(plan, recorded);
+    let rolls_out = plan.changes.iter().any(|c| {
+        c.action == Action::Revise
+            || (c.kind == Kind::Service && matches!(c.action, Action::Update | Action::Replace))
+    });
+    let moved_outside = plan.drift.iter().any(|d| {
+        d.kind == Kind::Service && d.attributes.iter().any(|a| a.name == "task_definition")
+    });
+    if (rollout_failed || moved_outside) && rolls_out {
+        used.extend(
+            (recorded.iter())
+                .filter(|(_, r)| TASKS_USE.contains(&r.kind))
+                .map(|(a, _)| a),
+        );
+    }
     if used.is_empty() {
         return steps;
     }
@@ -283,6 +304,9 @@ fn defer_after_rollout(
     }
     held
 }
+
+/// The kinds a task definition uses: its roles, their policies, its log groups.
+const TASKS_USE: [Kind; 3] = [Kind::IamRole, Kind::IamPolicy, Kind::LogGroup];
 
 /// What the recorded revisions of the plan's revised resources use: their recorded
 /// dependencies, and theirs in turn (a task definition's execution role, and its policy).

@@ -388,7 +388,7 @@ fn a_delete_waits_for_the_update_that_drops_its_reference() {
     let mut state = State::new("acc", "l".to_owned());
     state.resources = recorded.clone();
     let plan = plan_for(&g, &state);
-    let steps = schedule(&plan, &g, &recorded);
+    let steps = schedule(&plan, &g, &recorded, false);
     let at = |a: &str| {
         steps
             .iter()

@@ -56,6 +56,12 @@ impl State {
 }
 
 impl State {
+    /// Whether the last apply's rollout failed: ECS may have rolled services back to revisions
+    /// the state no longer records.
+    pub fn rollout_failed(&self) -> bool {
+        (self.revision.as_ref()).is_some_and(|r| r.result == ApplyResult::RolloutFailed)
+    }
+
     /// The AWS account the recorded resources live in, read from their ARNs.
     pub fn account(&self) -> Option<String> {
         self.resources

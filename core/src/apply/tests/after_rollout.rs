@@ -326,3 +326,36 @@ async fn a_policy_the_old_revision_uses_is_detached_and_deleted_after_the_rollou
         Some(1)
     );
 }
+
+/// After a failed rollout ECS may run a service's old revision, which the state no longer
+/// records: an apply that rolls the service out again holds every delete of a role until its
+/// rollout, though no revision in its plan names the role.
+#[tokio::test]
+async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_again() {
+    let with_role = |count: &str, role: bool| {
+        let mut g = tasked("nginx:1.27", false);
+        if role {
+            g.resources
+                .extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
+        }
+        let service = g.resources.get_mut(&Address::from("service[web]"));
+        if let Some(service) = service {
+            let count = Expr::str(count);
+            service.attributes.insert("desired_count".to_owned(), count);
+        }
+        g
+    };
+    let (_dir, backend, _provider) = applied(&with_role("1", true)).await;
+    let state = backend.read().await.expect("reads").expect("a state").state;
+    let moved = with_role("2", false);
+    let plan = plan_for(&moved, &state);
+    let part = |rollout_failed: bool| {
+        let steps = schedule(&plan, &moved, &state.resources, rollout_failed);
+        let delete = steps
+            .iter()
+            .find(|s| s.address.as_str() == "iam_role.task[web]");
+        delete.map(|s| s.part)
+    };
+    assert_eq!(part(false), Some(Part::Whole));
+    assert_eq!(part(true), Some(Part::AfterRollout));
+}

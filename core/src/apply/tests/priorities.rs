@@ -99,7 +99,7 @@ async fn rules_trading_priorities_park_one_of_them_and_count_once() {
     let traded = routed(&[("api", 100, "tg-api"), ("web", 10, "tg-web")]);
     let state = backend.read().await.expect("reads").expect("a state").state;
     let plan = plan_for(&traded, &state);
-    let steps = schedule(&plan, &traded, &state.resources);
+    let steps = schedule(&plan, &traded, &state.resources, false);
     let parks: Vec<(&str, Part)> = steps
         .iter()
         .filter(|s| matches!(s.part, Part::Park { .. }))

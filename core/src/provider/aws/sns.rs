@@ -30,6 +30,7 @@ use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
 use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use crate::account::Arn;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Document, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -342,7 +343,9 @@ fn policy_live(policy: &attrs::SnsTopicPolicy) -> Live {
 
 /// The policy SNS gives a new topic: only the owning account may use it.
 fn default_policy(topic: &str) -> Option<Value> {
-    let account = topic.split(':').nth(4).filter(|a| !a.is_empty())?;
+    let account = Arn::parse(topic)
+        .map(|arn| arn.account)
+        .filter(|a| !a.is_empty())?;
     Some(json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",
