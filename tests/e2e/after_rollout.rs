@@ -10,6 +10,7 @@
 use ecsops_core::provider::aws::sdk::iam;
 use ecsops_core::provider::aws::sdk::iam::operation::get_role::GetRoleError;
 
+use crate::support::Output;
 use crate::support::env::{ENV, Env};
 use crate::support::iam::policy_document;
 use crate::support::proxy::Proxy;
@@ -45,6 +46,20 @@ async fn role_exists(env: &Env) -> bool {
     }
 }
 
+/// An apply, in JSON, through AWS's answers once the circuit breaker rolled the update back:
+/// it fails the rollout and holds `held` alone. The proxy, for the rest of the test.
+fn rolled_back(env: &Env, held: &str) -> (Proxy, Output) {
+    let proxy = env.proxy_with(rollout::rolled_back());
+    let out = env.run_through(
+        &proxy,
+        &["apply", ENV, "--auto-approve", "--format", "json"],
+    );
+    out.expect_code(3)
+        .expect_in_stderr("Held until the rollouts complete (1)")
+        .expect_in_stderr(&format!("  {held}"));
+    (proxy, out)
+}
+
 /// AWS: the update's deployment completed.
 #[tokio::test]
 async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
@@ -74,14 +89,7 @@ async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
 #[tokio::test]
 async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_back_to() {
     let env = dropping_task_role().await;
-    let proxy = env.proxy_with(rollout::rolled_back());
-    let out = env.run_through(
-        &proxy,
-        &["apply", ENV, "--auto-approve", "--format", "json"],
-    );
-    out.expect_code(3)
-        .expect_in_stderr("Held until the rollouts complete (1)")
-        .expect_in_stderr("  iam_role.task[web] (delete)");
+    let (proxy, out) = rolled_back(&env, "iam_role.task[web] (delete)");
     let doc = out.json();
     assert_eq!(doc["result"], "rollout_failed");
     assert_eq!(
@@ -173,14 +181,7 @@ async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
 #[tokio::test]
 async fn a_dropped_secret_stays_readable_for_the_tasks_a_failed_deployment_rolls_back_to() {
     let env = dropping_a_secret().await;
-    let proxy = env.proxy_with(rollout::rolled_back());
-    let out = env.run_through(
-        &proxy,
-        &["apply", ENV, "--auto-approve", "--format", "json"],
-    );
-    out.expect_code(3)
-        .expect_in_stderr("Held until the rollouts complete (1)")
-        .expect_in_stderr("  iam_policy.task_execution (update)");
+    let (_proxy, out) = rolled_back(&env, "iam_policy.task_execution (update)");
     assert_eq!(
         out.json()["held_until_rollout"],
         serde_json::json!([{"address": EXECUTION_POLICY, "action": "update"}])

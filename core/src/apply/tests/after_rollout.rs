@@ -22,7 +22,12 @@ fn tasked(image: &str, role: bool) -> Graph {
         ]);
         refs.push("iam_role.task[web]");
     }
-    let (td, mut definition) = resource("task_definition[web]", Kind::TaskDefinition, &refs);
+    served(resources, image, &refs)
+}
+
+/// `resources` with `service[web]` ← `task_definition[web]` (running `image`, using `uses`).
+fn served(mut resources: BTreeMap<Address, Resource>, image: &str, uses: &[&str]) -> Graph {
+    let (td, mut definition) = resource("task_definition[web]", Kind::TaskDefinition, uses);
     definition
         .attributes
         .insert("image".to_owned(), Expr::str(image));
@@ -33,6 +38,14 @@ fn tasked(image: &str, role: bool) -> Graph {
         &["task_definition[web]"],
     )]);
     Graph { resources }
+}
+
+/// A walk of `graph` with the default options, which succeeds.
+async fn walked(provider: &Arc<FakeProvider>, backend: &Backend, graph: &Graph) -> Run {
+    let options = ApplyOptions::default();
+    let run = run_apply(provider, backend, graph, options, std::future::pending()).await;
+    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    run
 }
 
 fn recorded(backend_state: &State) -> BTreeSet<&str> {
@@ -48,15 +61,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
     let (_dir, backend, provider) = applied(&tasked("nginx:1.27", true)).await;
     let before = provider.calls().len();
     let dropped = tasked("nginx:1.28", false);
-    let run = run_apply(
-        &provider,
-        &backend,
-        &dropped,
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    let run = walked(&provider, &backend, &dropped).await;
     let calls = provider.calls()[before..].to_vec();
     assert!(
         !calls.iter().any(|c| c.starts_with("delete")),
@@ -97,15 +102,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
 #[tokio::test]
 async fn a_role_whose_service_goes_too_is_deleted_by_the_walk() {
     let (_dir, backend, provider) = applied(&tasked("nginx:1.27", true)).await;
-    let run = run_apply(
-        &provider,
-        &backend,
-        &Graph::default(),
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    let run = walked(&provider, &backend, &Graph::default()).await;
     assert!(run.outcome.after_rollout.is_empty());
     let state = backend.read().await.expect("reads").expect("a state").state;
     assert!(recorded(&state).is_empty(), "{:?}", recorded(&state));
@@ -179,17 +176,7 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
             &deps,
         ),
     );
-    let (td, mut definition) = resource("task_definition[web]", Kind::TaskDefinition, &[ROLE]);
-    definition
-        .attributes
-        .insert("image".to_owned(), Expr::str(image));
-    resources.insert(td, definition);
-    resources.extend([resource(
-        "service[web]",
-        Kind::Service,
-        &["task_definition[web]"],
-    )]);
-    Graph { resources }
+    served(resources, image, &[ROLE])
 }
 
 /// The live policy's readable secrets, in statement order.
@@ -208,15 +195,7 @@ fn readable(provider: &FakeProvider) -> Vec<Value> {
 async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_the_rollout() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1", "s2"], false)).await;
     let narrowed = secreted("nginx:1.28", &["s1"], false);
-    let run = run_apply(
-        &provider,
-        &backend,
-        &narrowed,
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    let run = walked(&provider, &backend, &narrowed).await;
     assert_eq!(readable(&provider), [json!(["s1"]), json!(["s1", "s2"])]);
     assert_eq!(
         run.outcome.after_rollout,
@@ -288,15 +267,7 @@ async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
 async fn a_policy_the_old_revision_uses_is_detached_and_deleted_after_the_rollout() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], true)).await;
     let dropped = secreted("nginx:1.28", &["s1"], false);
-    let run = run_apply(
-        &provider,
-        &backend,
-        &dropped,
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    let run = walked(&provider, &backend, &dropped).await;
     assert_eq!(
         run.outcome.after_rollout,
         [
