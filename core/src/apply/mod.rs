@@ -270,7 +270,7 @@ pub async fn apply<P: Provider + 'static>(
         plan,
         graph,
         &recorder.state.resources,
-        recorder.state.rollout_failed(),
+        recorder.state.unfinished(),
     );
     let mut waiting: Vec<usize> = steps.iter().map(|s| s.after.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
@@ -456,7 +456,7 @@ pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
             recorded.insert(to, r);
         }
     }
-    schedule(plan, graph, &recorded, state.rollout_failed()).len()
+    schedule(plan, graph, &recorded, state.unfinished()).len()
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions

@@ -22,11 +22,12 @@
 //!   the new ones replace them, and ECS rolls a failed deployment back to them. An update of
 //!   such a grant (a role's policies, a policy's document) is two steps: the walk widens it to
 //!   the old and new grants together ([`Part::Widen`]), the rollout's end narrows it
-//!   ([`widen`](super::widen)). After an apply whose rollout failed, ECS may run a service's
-//!   old revision (the circuit breaker rolled back to it), and the state does not say what
-//!   that revision uses; so too when the refresh finds a service on another revision than
-//!   recorded. Then every delete and narrowing of what task definitions use (roles, policies,
-//!   log groups) waits for the rollouts.
+//!   ([`widen`](super::widen)). After an apply that did not finish (its rollout failed, or it
+//!   failed or was interrupted), ECS may run a service's old revision (the circuit breaker
+//!   rolled back to it), and the state does not say what that revision uses; so too when the
+//!   refresh finds a service on another revision than recorded. Then every delete and
+//!   narrowing of what task definitions use (roles, policies, log groups) waits for the
+//!   rollouts, unless a change needs it first.
 
 use std::collections::BTreeMap;
 
@@ -84,13 +85,13 @@ impl Step {
     }
 }
 
-/// The steps of `plan` in plan order, each with the steps it waits for; `rollout_failed`: the
-/// last apply's rollout failed.
+/// The steps of `plan` in plan order, each with the steps it waits for; `unfinished`: the
+/// last apply did not finish ([`State::unfinished`](crate::state::State::unfinished)).
 pub fn schedule(
     plan: &Plan,
     graph: &Graph,
     recorded: &BTreeMap<Address, ResourceState>,
-    rollout_failed: bool,
+    unfinished: bool,
 ) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     // The step after which the desired resource exists, and the one after which the recorded
@@ -212,7 +213,7 @@ pub fn schedule(
     for (step, after) in steps.iter_mut().zip(afters) {
         step.after = after;
     }
-    defer_after_rollout(plan, recorded, rollout_failed, steps)
+    defer_after_rollout(plan, recorded, unfinished, steps)
 }
 
 /// Marks [`Part::AfterRollout`] the deletes of what a revised resource's recorded (old)
@@ -223,7 +224,7 @@ pub fn schedule(
 fn defer_after_rollout(
     plan: &Plan,
     recorded: &BTreeMap<Address, ResourceState>,
-    rollout_failed: bool,
+    unfinished: bool,
     steps: Vec<Step>,
 ) -> Vec<Step> {
     let mut used = used_by_old(plan, recorded);
@@ -234,7 +235,7 @@ fn defer_after_rollout(
     let moved_outside = plan.drift.iter().any(|d| {
         d.kind == Kind::Service && d.attributes.iter().any(|a| a.name == "task_definition")
     });
-    if (rollout_failed || moved_outside) && rolls_out {
+    if (unfinished || moved_outside) && rolls_out {
         used.extend(
             (recorded.iter())
                 .filter(|(_, r)| TASKS_USE.contains(&r.kind))
@@ -247,22 +248,26 @@ fn defer_after_rollout(
     let kinds: BTreeMap<&Address, Kind> = (plan.changes.iter())
         .map(|c| (&c.address, c.kind))
         .collect();
-    let removes = |s: &Step| s.action == Action::Delete || s.part == Part::Destroy;
     let mut held = steps.clone();
     for i in 0..steps.len() {
         let s = &steps[i];
         let grant = kinds.get(&s.address).is_some_and(|k| widens(*k));
+        // A replacement's destroy that waits for the update (the role lets go of the old
+        // policy) cannot wait for the rollouts: that update is made whole.
+        let destroyed_after =
+            (steps.iter()).any(|w| w.part == Part::Destroy && w.after.contains(&i));
         if !(s.action == Action::Update
             && s.part == Part::Whole
             && grant
             && used.contains(&s.address))
+            || destroyed_after
         {
             continue;
         }
         // What drops its reference to the grant waits for the narrowing; what uses the grant,
         // for the widening.
         let narrow = held.len();
-        for waiting in held.iter_mut().filter(|w| removes(w)) {
+        for waiting in held.iter_mut().filter(|w| w.action == Action::Delete) {
             for j in &mut waiting.after {
                 if *j == i {
                     *j = narrow;

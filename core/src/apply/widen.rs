@@ -61,6 +61,13 @@ pub(super) fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> 
             else {
                 return None;
             };
+            // Without an old denial an old grant could allow more than either document; with
+            // it, a new grant could be denied. A denial that goes is made at once.
+            let denials_go = (was.statement.iter())
+                .any(|s| s.effect == Effect::Deny && !doc.statement.contains(s));
+            if denials_go {
+                return None;
+            }
             let kept: Vec<Statement> = (was.statement.iter())
                 .filter(|s| s.effect == Effect::Allow)
                 .filter(|s| !doc.statement.iter().any(|d| covers(d, s)))
@@ -184,9 +191,17 @@ mod tests {
         assert_eq!(widen(Kind::IamPolicy, &was, &wider), None);
         let everything = policy(&json!([read(&json!("*"))]));
         assert_eq!(widen(Kind::IamPolicy, &wider, &everything), None);
-        // A denial is not a grant: the new document's denials are the ones that hold.
-        let deny = policy(&json!([{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]));
-        assert_eq!(widen(Kind::IamPolicy, &deny, &policy(&json!([]))), None);
+        // A denial that goes is made at once: kept, it could deny a new grant; dropped, an old
+        // grant could allow what it denied.
+        let deny = json!({"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"});
+        let all = json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*"});
+        let was = policy(&json!([all, deny]));
+        assert_eq!(
+            widen(Kind::IamPolicy, &was, &policy(&json!([read(&json!("s1"))]))),
+            None
+        );
+        let kept = policy(&json!([deny, read(&json!("s1"))]));
+        assert!(widen(Kind::IamPolicy, &was, &kept).is_some());
         // A condition narrows a grant: without it the new statement does not cover the old.
         let conditioned = policy(&json!([{"Effect": "Allow", "Action": "s3:GetObject",
             "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}]));

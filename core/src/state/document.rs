@@ -56,10 +56,11 @@ impl State {
 }
 
 impl State {
-    /// Whether the last apply's rollout failed: ECS may have rolled services back to revisions
-    /// the state no longer records.
-    pub fn rollout_failed(&self) -> bool {
-        (self.revision.as_ref()).is_some_and(|r| r.result == ApplyResult::RolloutFailed)
+    /// Whether the last apply did not finish (its rollout failed, or it failed or was
+    /// interrupted): ECS may run, or roll services back to, revisions the state no longer
+    /// records.
+    pub fn unfinished(&self) -> bool {
+        (self.revision.as_ref()).is_some_and(|r| r.result != ApplyResult::Applied)
     }
 
     /// The AWS account the recorded resources live in, read from their ARNs.

@@ -320,8 +320,8 @@ async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_
     let state = backend.read().await.expect("reads").expect("a state").state;
     let moved = with_role("2", false);
     let plan = plan_for(&moved, &state);
-    let part = |rollout_failed: bool| {
-        let steps = schedule(&plan, &moved, &state.resources, rollout_failed);
+    let part = |unfinished: bool| {
+        let steps = schedule(&plan, &moved, &state.resources, unfinished);
         let delete = steps
             .iter()
             .find(|s| s.address.as_str() == "iam_role.task[web]");
@@ -329,4 +329,44 @@ async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_
     };
     assert_eq!(part(false), Some(Part::Whole));
     assert_eq!(part(true), Some(Part::AfterRollout));
+}
+
+/// A replacement's destroy cannot wait for the rollouts: when it waits for a grant's update
+/// (the role lets go of the policy being replaced), that update is made whole, in the walk.
+#[tokio::test]
+async fn a_grant_whose_old_dependency_is_replaced_is_updated_whole() {
+    let (_dir, backend, _provider) = applied(&secreted("nginx:1.27", &["s1"], true)).await;
+    let state = backend.read().await.expect("reads").expect("a state").state;
+    let mut renamed = secreted("nginx:1.28", &["s1"], false);
+    let exec = Address::from(EXEC);
+    let mut policy = state.resources[&exec].clone();
+    policy
+        .attributes
+        .insert("name".to_owned(), json!("renamed"));
+    let attributes = (policy.attributes.iter())
+        .map(|(k, v)| (k.clone(), Expr::Lit(v.clone())))
+        .collect();
+    renamed.resources.insert(
+        exec.clone(),
+        Resource {
+            address: exec.clone(),
+            kind: Kind::IamPolicy,
+            attributes,
+            depends_on: BTreeSet::new(),
+        },
+    );
+    let plan = plan_for(&renamed, &state);
+    let steps = schedule(&plan, &renamed, &state.resources, false);
+    let parts: Vec<(&str, Part)> = (steps.iter())
+        .filter(|s| [ROLE, EXEC].contains(&s.address.as_str()))
+        .map(|s| (s.address.as_str(), s.part))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (EXEC, Part::Destroy),
+            (EXEC, Part::Create),
+            (ROLE, Part::Whole)
+        ]
+    );
 }
