@@ -67,18 +67,12 @@ async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
     let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
-    let rolled_out = out
-        .stderr
-        .find("service[web]: rollout of acceptance-default-web:2 completed")
-        .unwrap_or_else(|| panic!("no completed rollout of web:\n{}", out.stderr));
-    let deleted = out
-        .stderr
-        .find("iam_role.task[web]: destroyed")
-        .unwrap_or_else(|| panic!("the role is not deleted:\n{}", out.stderr));
-    assert!(
-        rolled_out < deleted,
-        "deleted before the rollout:\n{}",
-        out.stderr
+    in_order(
+        &out.stderr,
+        &[
+            "service[web]: rollout of acceptance-default-web:2 completed",
+            "iam_role.task[web]: destroyed",
+        ],
     );
     assert!(!role_exists(&env).await);
     assert!(env.state()["resources"].get("iam_role.task[web]").is_none());
@@ -111,12 +105,13 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
     );
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
-    let rolled_out = at(
+    in_order(
         &out.stderr,
-        "service[web]: rollout of acceptance-default-web:2 completed",
+        &[
+            "service[web]: rollout of acceptance-default-web:2 completed",
+            "iam_role.task[web]: destroyed",
+        ],
     );
-    let deleted = at(&out.stderr, "iam_role.task[web]: destroyed");
-    assert!(rolled_out < deleted, "{}", out.stderr);
     assert!(!role_exists(&env).await);
 }
 
@@ -144,10 +139,14 @@ async fn execution_policy(env: &Env) -> String {
         .to_string()
 }
 
-fn at(stderr: &str, line: &str) -> usize {
-    stderr
-        .find(line)
-        .unwrap_or_else(|| panic!("no `{line}` in:\n{stderr}"))
+/// Asserts that `lines` stand in `stderr` in this order.
+fn in_order(stderr: &str, lines: &[&str]) {
+    let mut from = 0;
+    for line in lines {
+        let found = stderr[from..].find(line);
+        let found = found.unwrap_or_else(|| panic!("no `{line}` after byte {from} of:\n{stderr}"));
+        from += found + line.len();
+    }
 }
 
 /// AWS: the update's deployment completed.
@@ -157,19 +156,13 @@ async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
     let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
-    let widened = at(
+    in_order(
         &out.stderr,
-        "iam_policy.task_execution: granted the new beside the old until the rollouts complete",
-    );
-    let rolled_out = at(
-        &out.stderr,
-        "service[api]: rollout of acceptance-default-api:2 completed",
-    );
-    let narrowed = at(&out.stderr, "iam_policy.task_execution: updated");
-    assert!(
-        widened < rolled_out && rolled_out < narrowed,
-        "{}",
-        out.stderr
+        &[
+            "iam_policy.task_execution: widened to the old and new grants after",
+            "service[api]: rollout of acceptance-default-api:2 completed",
+            "iam_policy.task_execution: updated",
+        ],
     );
     assert!(!execution_policy(&env).await.contains(KEY));
     env.run(&["diff", ENV, "--offline", "--detailed-exitcode"])

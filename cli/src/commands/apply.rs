@@ -586,7 +586,9 @@ fn ing(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retiring revisions beyond the ones kept",
         _ if matches!(part, Part::Park { .. }) => "moving aside to a free priority",
-        _ if part == Part::Widen => "granting the new beside the old until the rollouts complete",
+        _ if part == Part::Widen => {
+            "widening to the old and new grants until the rollouts complete"
+        }
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
@@ -600,7 +602,7 @@ fn ed(action: Action, part: Part) -> &'static str {
     match action {
         _ if part == Part::Retire => "retired revisions beyond the ones kept",
         _ if matches!(part, Part::Park { .. }) => "moved aside to a free priority",
-        _ if part == Part::Widen => "granted the new beside the old until the rollouts complete",
+        _ if part == Part::Widen => "widened to the old and new grants",
         Action::Create => "created",
         Action::Update => "updated",
         Action::Replace => "replaced",
