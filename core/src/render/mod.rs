@@ -1,10 +1,10 @@
 //! Renderers: pure functions from a [`crate::plan::Plan`] to text (terminals), Markdown
 //! (pull-request comments) and JSON (machines). Colour is a parameter, never detected here.
 //!
-//! Text and Markdown share one picture of a change: [`value`] lays a value out over lines and
-//! [`attribute`] turns an attribute change into marked lines (nested diffs of maps, lists and
+//! Text and Markdown share one picture of a change: `value` lays a value out over lines and
+//! `attribute` turns an attribute change into marked lines (nested diffs of maps, lists and
 //! multi-line strings), so a change reads the same in a terminal and in a pull request. Every
-//! piece of user text passes through [`printable`] first: a plan must not be able to move the
+//! piece of user text passes through `printable` first: a plan must not be able to move the
 //! terminal cursor or hide a change behind bidirectional-text tricks. [`patch`] shows an edited
 //! manifest file as `git diff` does. [`reports`] holds the JSON documents of the commands that
 //! report (validate, state, lock, output); [`status`] shows what `status` found and [`events`]

@@ -7,7 +7,7 @@
 //! structs: it diffs the serialised attribute map, so a field's serde name is the attribute's
 //! name in plans and state. Outputs (what AWS assigns) have one plain struct per kind.
 //!
-//! The [`kind_table`](super::kind) ties each kind to its attributes and outputs types; a field
+//! The `kind_table` (`graph::kind`) ties each kind to its attributes and outputs types; a field
 //! read by name anywhere else is a bug this module exists to prevent.
 
 mod autoscaling;

@@ -1,11 +1,11 @@
 //! Launch templates on EC2: the instance configuration an auto scaling group launches from.
 //!
 //! The `image` attribute is an AMI id or `ssm:<parameter>` (what the manifest asks for) and
-//! `image_id` the AMI launched: the plan pins it (`plan::ami`, asking SSM through [`amis`] for
+//! `image_id` the AMI launched: the plan pins it (`plan::ami`, asking SSM through `amis` for
 //! every group at once), so create and update launch exactly the planned AMI; only a template
 //! planned without AWS asks SSM here. Refresh reports `image` as recorded (AWS knows only the
 //! AMI) and `image_id` as the live AMI, so a newer AMI elsewhere is no drift and a changed
-//! one is. [`images`] names AMIs for the plan and tells their architecture.
+//! one is. `images` names AMIs for the plan and tells their architecture.
 //!
 //! A template's data is immutable per version: an update creates a version with the full data
 //! (a version does not inherit from its source version in moto, and sending everything makes

@@ -126,7 +126,7 @@ pub struct Connection {
     pub static_credentials: Option<(String, String)>,
     /// The manifest's profile or role, on top of the base credentials.
     pub credentials: crate::account::Credentials,
-    /// How long one attempt of a request may take; [`ATTEMPT_TIMEOUT`] when `None`.
+    /// How long one attempt of a request may take; `ATTEMPT_TIMEOUT` when `None`.
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -500,7 +500,7 @@ async fn create_or_adopt<M: Manage>(cx: Cx<'_>, spec: &ResourceSpec, token_seed:
 
 impl Provider for AwsProvider {
     /// A create whose outcome is unknown (its response was lost) runs again from the top,
-    /// which looks for what the lost attempt made and adopts it (see [`once`]).
+    /// which looks for what the lost attempt made and adopts it (see `once`).
     async fn create(&self, spec: &ResourceSpec, token_seed: u64) -> Done {
         let mut reruns = 0;
         loop {

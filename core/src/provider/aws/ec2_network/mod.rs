@@ -9,7 +9,7 @@
 //! NAT gateways and route tables get client tokens; create waits for a NAT gateway to be
 //! `available`, and delete waits for it to be `deleted` so its Elastic IP can be released.
 //!
-//! This module holds the refresh and the describes every kind shares; each kind's [`Manage`]
+//! This module holds the refresh and the describes every kind shares; each kind's `Manage`
 //! is in the file of its pair: `vpc` (VPC, internet gateway), `routes` (subnets, route tables,
 //! routes, associations), `nat` (Elastic IPs, NAT gateways).
 

@@ -1,5 +1,5 @@
 //! The ELBv2 family: application load balancers, target groups, listeners and listener rules,
-//! one module per kind (each implements [`Manage`](super::Manage)); this one holds the
+//! one module per kind (each implements `Manage`); this one holds the
 //! family's refresh, the reads every kind shares and the tag updates.
 //!
 //! Load balancers and target groups are named, so create looks them up by their deterministic
