@@ -66,7 +66,9 @@ async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
     let env = dropping_task_role().await;
     let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
-    out.expect_code(0);
+    out.expect_code(0)
+        .expect_in_stdout("Held until the rollouts complete (1)")
+        .expect_in_stdout("  iam_role.task[web] (delete)\n");
     in_order(
         &out.stderr,
         &[
@@ -155,7 +157,11 @@ async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
     let env = dropping_a_secret().await;
     let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
-    out.expect_code(0);
+    // Said with the plan, before anything is done.
+    out.expect_code(0).expect_in_stdout(
+        "Held until the rollouts complete (1): the old revisions' tasks use them until then\n  \
+         iam_policy.task_execution (update: widened to the old and new grants first)\n",
+    );
     in_order(
         &out.stderr,
         &[

@@ -250,6 +250,7 @@ impl Interaction for Terminal {
     }
 
     fn planned(&mut self, planned: &Planned<'_>) {
+        use std::fmt::Write as _;
         report::diagnostics(planned.sources, planned.warnings);
         if let Some(target) = planned.rollback {
             say(
@@ -267,7 +268,21 @@ impl Interaction for Terminal {
         } else {
             term::stdout_color()
         };
-        let plan = render::text::render(planned.plan, color, self.compared);
+        let mut plan = render::text::render(planned.plan, color, self.compared);
+        if !planned.held.is_empty() {
+            let _ = writeln!(
+                plan,
+                "\nHeld until the rollouts complete ({}): the old revisions' tasks use them until then",
+                planned.held.len()
+            );
+            for (address, action) in &planned.held {
+                let how = match action {
+                    Action::Update => "update: widened to the old and new grants first",
+                    _ => action.as_str(),
+                };
+                let _ = writeln!(plan, "  {address} ({how})");
+            }
+        }
         if self.json {
             anstream::eprint!("{plan}");
         } else {

@@ -447,16 +447,51 @@ fn moves(plan: &Plan) -> Vec<(Address, Address)> {
         .collect()
 }
 
-/// How many steps applying `plan` to `state` takes (a progress total): the length of its
-/// schedule, which knows the steps a change is split into.
-pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
+/// The steps applying `plan` to `state` takes, and the recorded resources they start from
+/// (after the plan's moves).
+fn scheduled(
+    plan: &Plan,
+    graph: &Graph,
+    state: &State,
+) -> (Vec<Step>, BTreeMap<Address, ResourceState>) {
     let mut recorded = state.resources.clone();
     for (from, to) in moves(plan) {
         if let Some(r) = recorded.remove(&from) {
             recorded.insert(to, r);
         }
     }
-    schedule(plan, graph, &recorded, state.unfinished()).len()
+    (
+        schedule(plan, graph, &recorded, state.unfinished()),
+        recorded,
+    )
+}
+
+/// How many steps applying `plan` to `state` takes (a progress total): the length of its
+/// schedule, which knows the steps a change is split into.
+pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
+    scheduled(plan, graph, state).0.len()
+}
+
+/// The changes of `plan` that the apply holds until the rollouts ([`Part::AfterRollout`]),
+/// as it will: a narrowing only where the desired grant, as far as it is known before the
+/// walk, lacks something the recorded one grants.
+pub fn held(plan: &Plan, graph: &Graph, state: &State) -> Vec<(Address, Action)> {
+    let (steps, recorded) = scheduled(plan, graph, state);
+    let narrows = |address: &Address| {
+        let (Some(desired), Some(prior)) = (graph.resources.get(address), recorded.get(address))
+        else {
+            return true;
+        };
+        // What refers to a resource the walk makes first is not known yet: held, as may be.
+        ResourceSpec::resolve(desired, &recorded).map_or(true, |spec| {
+            widen::widen(prior.kind, &prior.attributes, &spec.attributes).is_some()
+        })
+    };
+    (steps.into_iter())
+        .filter(|s| s.part == Part::AfterRollout)
+        .filter(|s| s.action != Action::Update || narrows(&s.address))
+        .map(|s| (s.address, s.action))
+        .collect()
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions

@@ -102,6 +102,9 @@ pub struct Planned<'a> {
     /// The steps applying it takes (a replacement's destroy and create, a retirement and a
     /// listener rule's parking each count): the total of a progress display.
     pub steps: usize,
+    /// The changes held until the rollouts complete (what the old revisions' tasks use); none
+    /// without a rollout wait.
+    pub held: Vec<(Address, Action)>,
     pub sources: &'a Sources,
     pub warnings: &'a Diagnostics,
     /// A rollback's target.
@@ -437,6 +440,11 @@ impl Locked<'_> {
         ui.planned(&Planned {
             plan: &plan,
             steps: apply::step_count(&plan, &graph, &state),
+            // Without a wait (`--no-wait`) nothing is held: they follow the walk at once.
+            held: match self.request.wait {
+                Some(_) => apply::held(&plan, &graph, &state),
+                None => Vec::new(),
+            },
             sources: &self.desired.sources,
             warnings: &warnings,
             rollback: self.rollback.as_ref(),

@@ -195,6 +195,13 @@ fn readable(provider: &FakeProvider) -> Vec<Value> {
 async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_the_rollout() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1", "s2"], false)).await;
     let narrowed = secreted("nginx:1.28", &["s1"], false);
+    // What the apply says before it walks.
+    let before = backend.read().await.expect("reads").expect("a state").state;
+    let planned = plan_for(&narrowed, &before);
+    assert_eq!(
+        held(&planned, &narrowed, &before),
+        [(Address::from(POLICY), Action::Update)]
+    );
     let run = walked(&provider, &backend, &narrowed).await;
     assert_eq!(readable(&provider), [json!(["s1"]), json!(["s1", "s2"])]);
     assert_eq!(
@@ -237,15 +244,10 @@ async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_t
 #[tokio::test]
 async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], false)).await;
-    let run = run_apply(
-        &provider,
-        &backend,
-        &secreted("nginx:1.28", &["s1", "s2"], false),
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
-    assert!(run.outcome.succeeded(), "{:?}", run.outcome);
+    let grown = secreted("nginx:1.28", &["s1", "s2"], false);
+    let before = backend.read().await.expect("reads").expect("a state").state;
+    assert!(held(&plan_for(&grown, &before), &grown, &before).is_empty());
+    let run = walked(&provider, &backend, &grown).await;
     assert!(run.outcome.after_rollout.is_empty(), "{:?}", run.outcome);
     assert!(addresses::<BTreeSet<_>>(&run.outcome.done).contains(POLICY));
     assert_eq!(readable(&provider), [json!(["s1", "s2"])]);
