@@ -12,14 +12,13 @@
 //! ecsops, is not "no changes": without a walk or a question, the state forgets them (a
 //! destroy after everything is gone ends with an empty state, recorded like any destroy).
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::{self, ApplyOptions, Event, Failure, Outcome, Recorder};
+use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder};
 use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::Provenance;
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
@@ -27,8 +26,8 @@ use crate::gitops::{GitError, Repo, tag};
 use crate::graph::{Address, Graph, Kind};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Action, Plan, Summary};
-use crate::provider::aws::{AwsProvider, Wanted};
-use crate::rollout::{self, RolloutResult, WaitOptions, Watched};
+use crate::provider::aws::AwsProvider;
+use crate::rollout::{self, RolloutResult, WaitOptions};
 use crate::source::Sources;
 use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
 use crate::workspace::Workspace;
@@ -39,6 +38,7 @@ use super::session::Session;
 use super::state::{Target, acquire, target};
 
 mod refusals;
+mod rollouts;
 
 use refusals::{
     changed_since, check_protection, older_than_applied, stale_before_lock, stale_under_lock,
@@ -611,128 +611,6 @@ impl Locked<'_> {
             })
     }
 
-    /// After a walk that succeeded: waits for the rollout of every service it created or
-    /// changed (unless `--no-wait`), then retires the old revisions no rollout still needs.
-    /// Failures of the wait's reads and of the retirements join the walk's.
-    async fn roll_out(
-        &self,
-        provider: &Arc<AwsProvider>,
-        graph: &Graph,
-        outcome: &mut Outcome,
-        state: &State,
-        ui: &mut dyn Interaction,
-        interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
-    ) -> Vec<RolloutResult> {
-        let retirements = std::mem::take(&mut outcome.retirements);
-        let Some(options) = self.request.wait else {
-            return Vec::new();
-        };
-        if !outcome.succeeded() {
-            return Vec::new();
-        }
-        let changed: BTreeSet<Address> = outcome
-            .done
-            .iter()
-            .filter(|(_, a)| matches!(a, Action::Create | Action::Update | Action::Replace))
-            .map(|(a, _)| a.clone())
-            .collect();
-        let watched = match AwsProvider::watched(&state.resources, &changed) {
-            Ok(w) => w,
-            Err(error) => {
-                outcome.failed.push(Failure {
-                    address: Address::new(Kind::Service.as_str()),
-                    action: Action::Update,
-                    error,
-                });
-                return Vec::new();
-            }
-        };
-        let mut rollouts = rollout::wait(
-            watched.clone(),
-            options,
-            |w| {
-                let p = Arc::clone(provider);
-                async move { p.observe(&w).await.map_err(|e| e.to_string()) }
-            },
-            interrupt,
-            &mut |t| ui.event(Event::Rollout(t)),
-        )
-        .await;
-        explain(provider, state, &watched, &mut rollouts).await;
-        // A revision is retired only when every service moving to it has rolled out: a
-        // rollback (by ECS or by `ecsops rollback`) needs the old ones.
-        let rolled_out = |user: &Address| {
-            rollouts
-                .iter()
-                .find(|r| r.address == *user)
-                .is_none_or(RolloutResult::completed)
-        };
-        let retire: Vec<Address> = retirements
-            .into_iter()
-            .filter(|td| {
-                graph
-                    .resources
-                    .values()
-                    .filter(|r| r.depends_on.contains(td))
-                    .all(|r| rolled_out(&r.address))
-            })
-            .collect();
-        let keep = self.desired.manifest.cluster.keep_task_revisions;
-        let failed = apply::retire(Arc::clone(provider), &retire, state, keep, &mut |e| {
-            ui.event(e);
-        })
-        .await;
-        outcome.failed.extend(failed);
-        rollouts
-    }
-
-    /// The deletes the walk held back until the services moved off the old revisions that use
-    /// them ([`apply::Part::AfterRollout`]), walked once the rollouts completed. Without a wait
-    /// (`--no-wait`) nothing is known of the rollouts: they go at once, as the walk would have
-    /// done. After a failure they stay recorded (and reported), for the next apply.
-    #[allow(clippy::too_many_arguments)]
-    async fn after_rollout(
-        &self,
-        provider: &Arc<AwsProvider>,
-        plan: &Plan,
-        graph: &Graph,
-        recorder: &mut Recorder<'_>,
-        outcome: &mut Outcome,
-        rollouts: &[RolloutResult],
-        ui: &mut dyn Interaction,
-        interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
-    ) -> Result<(), OpsError> {
-        let moved_off = outcome.succeeded() && rollouts.iter().all(RolloutResult::completed);
-        if !moved_off || outcome.after_rollout.is_empty() {
-            return Ok(());
-        }
-        let held = std::mem::take(&mut outcome.after_rollout);
-        let rest = plan.only(held.iter().map(|(address, _)| address));
-        let walked = apply::apply(
-            Arc::clone(provider),
-            &rest,
-            graph,
-            recorder,
-            self.request.options,
-            interrupt,
-            &mut |e| ui.event(e),
-        )
-        .await;
-        match walked {
-            Ok(later) => {
-                outcome.absorb(later);
-                Ok(())
-            }
-            Err(mut e) => {
-                let mut all = std::mem::replace(outcome, Outcome::new(recorder.state.clone()));
-                all.absorb(*e.outcome);
-                e.kept_at = keep(self.ws.root(), &all.state);
-                e.outcome = Box::new(all);
-                Err(OpsError::SaveFailed(Box::new(e)))
-            }
-        }
-    }
-
     /// The highest serial of the environment's tags (0 outside a repository).
     fn highest_tag(&self) -> Result<u64, GitError> {
         self.repo
@@ -821,35 +699,6 @@ impl Locked<'_> {
             Ok(()) => tagging,
             Err(e) => Tagging::Failed(e.to_string()),
         }
-    }
-}
-
-/// Reads, in one go, the last events and the new revision's stopped tasks of each service
-/// whose rollout failed, was rolled back or timed out. A failed read is noted on those rollouts
-/// and hides nothing: they failed all the same.
-async fn explain(
-    provider: &AwsProvider,
-    state: &State,
-    watched: &[Watched],
-    rollouts: &mut [RolloutResult],
-) {
-    let wanted: Vec<Wanted> = rollouts
-        .iter()
-        .filter(|r| r.explainable())
-        .filter_map(|r| {
-            let w = watched.iter().find(|w| w.address == r.address)?;
-            Some(Wanted {
-                service: r.service.clone(),
-                task_definition: Some(w.task_definition.clone()),
-            })
-        })
-        .collect();
-    if wanted.is_empty() {
-        return;
-    }
-    match provider.service_histories(&state.resources, &wanted).await {
-        Ok(histories) => rollout::explain(rollouts, histories),
-        Err(e) => rollout::unexplained(rollouts, &e.to_string()),
     }
 }
 
