@@ -466,32 +466,37 @@ fn scheduled(
     )
 }
 
-/// How many steps applying `plan` to `state` takes (a progress total): the length of its
-/// schedule, which knows the steps a change is split into.
-pub fn step_count(plan: &Plan, graph: &Graph, state: &State) -> usize {
-    scheduled(plan, graph, state).0.len()
+/// What applying a plan will do, told before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// How many steps it takes (a progress total): the length of its schedule, which knows
+    /// the steps a change is split into.
+    pub steps: usize,
+    /// The changes held until the rollouts ([`Part::AfterRollout`]), as the walk will hold
+    /// them: a narrowing only where the desired grant, as far as it is known before the walk,
+    /// lacks something the recorded one grants.
+    pub held: Vec<(Address, Action)>,
 }
 
-/// The changes of `plan` that the apply holds until the rollouts ([`Part::AfterRollout`]),
-/// as it will: a narrowing only where the desired grant, as far as it is known before the
-/// walk, lacks something the recorded one grants.
-pub fn held(plan: &Plan, graph: &Graph, state: &State) -> Vec<(Address, Action)> {
+/// The [`Preview`] of applying `plan` to `state`.
+pub fn preview(plan: &Plan, graph: &Graph, state: &State) -> Preview {
     let (steps, recorded) = scheduled(plan, graph, state);
+    let count = steps.len();
     let narrows = |address: &Address| {
         let (Some(desired), Some(prior)) = (graph.resources.get(address), recorded.get(address))
         else {
             return true;
         };
         // What refers to a resource the walk makes first is not known yet: held, as may be.
-        ResourceSpec::resolve(desired, &recorded).map_or(true, |spec| {
-            widen::widen(prior.kind, &prior.attributes, &spec.attributes).is_some()
-        })
+        ResourceSpec::resolve(desired, &recorded)
+            .map_or(true, |spec| widen::widen(&spec, prior).is_some())
     };
-    (steps.into_iter())
+    let held = (steps.into_iter())
         .filter(|s| s.part == Part::AfterRollout)
         .filter(|s| s.action != Action::Update || narrows(&s.address))
         .map(|s| (s.address, s.action))
-        .collect()
+        .collect();
+    Preview { steps: count, held }
 }
 
 /// Retires the revisions beyond the `keep` newest of each of `addresses` (task definitions
@@ -677,8 +682,7 @@ fn prepare(
     let mut part = step.part;
     let mut dependencies = desired.map(|r| r.depends_on.clone()).unwrap_or_default();
     if part == Part::Widen {
-        let wider = (spec.as_ref().zip(prior.as_ref()))
-            .and_then(|(s, p)| widen::widen(kind, &p.attributes, &s.attributes));
+        let wider = (spec.as_ref().zip(prior.as_ref())).and_then(|(s, p)| widen::widen(s, p));
         match (wider, spec.as_mut()) {
             (Some(wider), Some(spec)) => {
                 spec.attributes = wider;

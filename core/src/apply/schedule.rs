@@ -252,16 +252,16 @@ fn defer_after_rollout(
     for i in 0..steps.len() {
         let s = &steps[i];
         let grant = kinds.get(&s.address).is_some_and(|k| widens(*k));
-        // A replacement's destroy that waits for the update (the role lets go of the old
-        // policy) cannot wait for the rollouts: that update is made whole.
-        let destroyed_after =
-            (steps.iter()).any(|w| w.part == Part::Destroy && w.after.contains(&i));
         if !(s.action == Action::Update
             && s.part == Part::Whole
             && grant
             && used.contains(&s.address))
-            || destroyed_after
         {
+            continue;
+        }
+        // A replacement's destroy that waits for the update (the role lets go of the old
+        // policy) cannot wait for the rollouts: that update is made whole.
+        if (steps.iter()).any(|w| w.part == Part::Destroy && w.after.contains(&i)) {
             continue;
         }
         // What drops its reference to the grant waits for the narrowing; what uses the grant,

@@ -7,12 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::graph::Kind;
-use crate::graph::attrs::{Document, Effect, IamPolicy, IamRole, OneOrMany, Statement};
+use crate::graph::attrs::{Attributes, Document, Effect, IamPolicy, IamRole, OneOrMany, Statement};
+use crate::provider::{ResourceSpec, decode, to_map};
+use crate::state::ResourceState;
 
 /// IAM's limit on a managed policy document: characters, white space not counted.
 const POLICY_SIZE: usize = 6_144;
@@ -20,20 +20,21 @@ const POLICY_SIZE: usize = 6_144;
 /// already holding more shows the account allows more).
 const ROLE_POLICIES: usize = 10;
 
-type Attributes = BTreeMap<String, Value>;
-
 /// Whether a change of `kind` can keep the old grants beside the new ones.
 pub(super) fn widens(kind: Kind) -> bool {
     matches!(kind, Kind::IamRole | Kind::IamPolicy)
 }
 
-/// `desired` widened by what `recorded` grants and it does not; `None` when it already grants
-/// all of that, or when the union would break an IAM limit (then the change is made whole, as
-/// without widening).
-pub(super) fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> Option<Attributes> {
-    match kind {
+/// The attributes of `desired` widened by what `recorded` grants and it does not; `None` when
+/// it already grants all of that, when either does not read as the kind's attributes, or when
+/// the union would break an IAM limit (then the change is made whole, as without widening).
+pub(super) fn widen(
+    desired: &ResourceSpec,
+    recorded: &ResourceState,
+) -> Option<BTreeMap<String, Value>> {
+    match desired.kind {
         Kind::IamRole => {
-            let (was, mut want): (IamRole, IamRole) = (decode(recorded)?, decode(desired)?);
+            let (was, mut want): (IamRole, IamRole) = typed(desired, recorded)?;
             let kept: Vec<String> = (was.policy_arns.iter())
                 .filter(|arn| !want.policy_arns.contains(arn))
                 .cloned()
@@ -52,10 +53,10 @@ pub(super) fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> 
                 );
                 return None;
             }
-            encode(&want)
+            Some(to_map(&want))
         }
         Kind::IamPolicy => {
-            let (was, mut want): (IamPolicy, IamPolicy) = (decode(recorded)?, decode(desired)?);
+            let (was, mut want): (IamPolicy, IamPolicy) = typed(desired, recorded)?;
             let (Document::Policy(was), Document::Policy(doc)) =
                 (&was.document, &mut want.document)
             else {
@@ -91,7 +92,7 @@ pub(super) fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> 
                 );
                 return None;
             }
-            encode(&want)
+            Some(to_map(&want))
         }
         _ => None,
     }
@@ -120,15 +121,10 @@ fn includes(wide: Option<&OneOrMany>, narrow: Option<&OneOrMany>) -> bool {
     wide.contains("*") || narrow.is_subset(&wide)
 }
 
-fn decode<T: DeserializeOwned>(attributes: &Attributes) -> Option<T> {
-    serde_json::from_value(Value::Object(attributes.clone().into_iter().collect())).ok()
-}
-
-fn encode<T: Serialize>(attributes: &T) -> Option<Attributes> {
-    match serde_json::to_value(attributes).ok()? {
-        Value::Object(map) => Some(map.into_iter().collect()),
-        _ => None,
-    }
+/// The recorded and the desired attributes as the kind's typed struct.
+fn typed<A: Attributes>(desired: &ResourceSpec, recorded: &ResourceState) -> Option<(A, A)> {
+    let was = decode(&desired.address, None, &recorded.attributes).ok()?;
+    Some((was, desired.decode().ok()?))
 }
 
 #[cfg(test)]
@@ -136,6 +132,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::graph::Address;
+
+    /// An attribute map (shadows the trait of the same name).
+    type Attributes = BTreeMap<String, Value>;
+
+    /// [`super::widen`] of a desired `kind` resource over a recorded one, as attribute maps.
+    fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> Option<Attributes> {
+        let address = Address::from("x");
+        let spec = ResourceSpec {
+            address,
+            kind,
+            attributes: desired.clone(),
+        };
+        let state = ResourceState {
+            kind,
+            id: None,
+            attributes: recorded.clone(),
+            outputs: BTreeMap::new(),
+            dependencies: BTreeSet::new(),
+        };
+        super::widen(&spec, &state)
+    }
 
     fn attributes(value: Value) -> Attributes {
         let Value::Object(map) = value else {

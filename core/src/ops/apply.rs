@@ -437,12 +437,13 @@ impl Locked<'_> {
         // never collides, and a serial names one applied revision.
         state.serial = state.serial.max(self.highest_tag()?);
         plan.destroy = self.request.mode == Mode::Destroy;
+        let preview = apply::preview(&plan, &graph, &state);
         ui.planned(&Planned {
             plan: &plan,
-            steps: apply::step_count(&plan, &graph, &state),
+            steps: preview.steps,
             // Without a wait (`--no-wait`) nothing is held: they follow the walk at once.
             held: match self.request.wait {
-                Some(_) => apply::held(&plan, &graph, &state),
+                Some(_) => preview.held,
                 None => Vec::new(),
             },
             sources: &self.desired.sources,

@@ -254,7 +254,7 @@ impl Live {
 }
 
 /// A typed struct's fields as a JSON map.
-fn to_map<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
+pub(crate) fn to_map<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(m)) => m.into_iter().collect(),
         // Attributes and outputs are structs of plain data: they always serialise to a map.

@@ -199,7 +199,7 @@ async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_t
     let before = backend.read().await.expect("reads").expect("a state").state;
     let planned = plan_for(&narrowed, &before);
     assert_eq!(
-        held(&planned, &narrowed, &before),
+        preview(&planned, &narrowed, &before).held,
         [(Address::from(POLICY), Action::Update)]
     );
     let run = walked(&provider, &backend, &narrowed).await;
@@ -246,7 +246,11 @@ async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], false)).await;
     let grown = secreted("nginx:1.28", &["s1", "s2"], false);
     let before = backend.read().await.expect("reads").expect("a state").state;
-    assert!(held(&plan_for(&grown, &before), &grown, &before).is_empty());
+    assert!(
+        preview(&plan_for(&grown, &before), &grown, &before)
+            .held
+            .is_empty()
+    );
     let run = walked(&provider, &backend, &grown).await;
     assert!(run.outcome.after_rollout.is_empty(), "{:?}", run.outcome);
     assert!(addresses::<BTreeSet<_>>(&run.outcome.done).contains(POLICY));
