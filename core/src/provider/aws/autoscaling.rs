@@ -8,6 +8,7 @@
 //! neither sent nor read. Subnets and classic load balancers compare as sets (AWS keeps no
 //! order).
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
@@ -15,7 +16,6 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, 
 use super::ec2::{Tagged, settle, visible};
 use super::ec2_launch_template::until_profile_visible;
 use super::live::{all, as_set, missing, recorded_by_id};
-use super::once::send_once;
 use super::ownership::{claim_described, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
 use super::{
@@ -24,6 +24,7 @@ use super::{
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
 use crate::graph::{Address, Kind};
+use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 use crate::roll::Recorded as RollRecorded;
 
@@ -54,7 +55,7 @@ impl Manage for attrs::AutoscalingGroup {
         // is refused (no token needed: the name makes a duplicate impossible).
         until_profile_visible(cx, || async {
             send_once!(
-                aws_sdk_autoscaling,
+                a,
                 cx.aws
                     .autoscaling
                     .create_auto_scaling_group()
@@ -72,8 +73,6 @@ impl Manage for attrs::AutoscalingGroup {
                     )
                     .set_tags(Some(tags.clone()))
             )
-            .await
-            .at(a, "CreateAutoScalingGroup")
         })
         .await?;
         let arn = group_arn(cx, a, name).await?;
@@ -136,7 +135,7 @@ impl Manage for attrs::AutoscalingGroup {
             if want.desired_capacity != was.desired_capacity && roll.is_none() {
                 req = req.set_desired_capacity(want.desired_capacity);
             }
-            req.send().await.at(a, "UpdateAutoScalingGroup")?;
+            send!(a, req)?;
         }
         if want.load_balancers != was.load_balancers {
             sync_load_balancers(cx, a, prior.id, &was.load_balancers, &want.load_balancers).await?;
@@ -164,7 +163,6 @@ impl Manage for attrs::AutoscalingGroup {
             a,
             &["ScalingActivityInProgress", "ResourceInUse"],
             &[],
-            "DeleteAutoScalingGroup",
             || {
                 cx.aws
                     .autoscaling
@@ -232,13 +230,13 @@ fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
 
 /// Sets tags on group `name`.
 pub(crate) async fn put_tags(aws: &Clients, a: &Address, name: &str, tags: &Tags) -> Done<()> {
-    aws.autoscaling
-        .create_or_update_tags()
-        .set_tags(Some(group_tags(name, tags)))
-        .send()
-        .await
-        .at(a, "CreateOrUpdateTags")
-        .map(drop)
+    send!(
+        a,
+        aws.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(group_tags(name, tags)))
+    )
+    .map(drop)
 }
 
 /// Removes the tags `keys` from group `name`.
@@ -249,13 +247,13 @@ pub(crate) async fn remove_tags(
     keys: impl IntoIterator<Item = String>,
 ) -> Done<()> {
     let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
-    aws.autoscaling
-        .delete_tags()
-        .set_tags(Some(group_tags(name, &keys)))
-        .send()
-        .await
-        .at(a, "DeleteTags")
-        .map(drop)
+    send!(
+        a,
+        aws.autoscaling
+            .delete_tags()
+            .set_tags(Some(group_tags(name, &keys)))
+    )
+    .map(drop)
 }
 
 /// Attaches the classic load balancers the spec adds, then detaches the ones it drops.
@@ -268,24 +266,24 @@ async fn sync_load_balancers(
 ) -> Done<()> {
     let (attach, detach) = set_changes(was, want);
     if !attach.is_empty() {
-        cx.aws
-            .autoscaling
-            .attach_load_balancers()
-            .auto_scaling_group_name(name)
-            .set_load_balancer_names(Some(attach))
-            .send()
-            .await
-            .at(a, "AttachLoadBalancers")?;
+        send!(
+            a,
+            cx.aws
+                .autoscaling
+                .attach_load_balancers()
+                .auto_scaling_group_name(name)
+                .set_load_balancer_names(Some(attach))
+        )?;
     }
     if !detach.is_empty() {
-        cx.aws
-            .autoscaling
-            .detach_load_balancers()
-            .auto_scaling_group_name(name)
-            .set_load_balancer_names(Some(detach))
-            .send()
-            .await
-            .at(a, "DetachLoadBalancers")?;
+        send!(
+            a,
+            cx.aws
+                .autoscaling
+                .detach_load_balancers()
+                .auto_scaling_group_name(name)
+                .set_load_balancer_names(Some(detach))
+        )?;
     }
     Ok(())
 }
@@ -332,8 +330,7 @@ pub(crate) async fn describe(
             .autoscaling
             .describe_auto_scaling_groups()
             .set_auto_scaling_group_names(Some(names)),
-        a,
-        "DescribeAutoScalingGroups"
+        a
     )?;
     Ok(groups
         .into_iter()

@@ -3,6 +3,7 @@
 //! tag updates in place (alone, for kinds whose tags are all that changes), and the adoption step
 //! of a create: describe by the address tag, pick the one adoptable resource, take it over.
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -241,18 +242,14 @@ pub(crate) fn pick_adoptable<T>(
 /// paginated EC2 describe by filters, the read each tagged kind's refresh and adoption share
 /// (the SDK gives the describes no common trait, hence a macro).
 macro_rules! describe_by_filters {
-    ($request:ident -> $item:ty, $operation:literal) => {
+    ($request:ident -> $item:ty) => {
         async fn $request(
             cx: $crate::provider::aws::Cx<'_>,
             a: &$crate::graph::Address,
             filters: Vec<aws_sdk_ec2::types::Filter>,
         ) -> Result<Vec<$item>, $crate::provider::ProviderError> {
             use $crate::provider::aws::AwsResultExt as _;
-            $crate::provider::aws::live::all!(
-                cx.aws.ec2.$request().set_filters(Some(filters)),
-                a,
-                $operation
-            )
+            $crate::provider::aws::live::all!(cx.aws.ec2.$request().set_filters(Some(filters)), a)
         }
     };
 }
@@ -321,11 +318,10 @@ pub(crate) async fn remove_held<T, Fut: Future<Output: AwsResultExt<T>>>(
     cx: Cx<'_>,
     prior: Prior<'_>,
     gone: &str,
-    operation: &'static str,
     request: impl Fn() -> Fut,
 ) -> Done<()> {
     let busy = ["DependencyViolation"];
-    remove_request(cx, prior.address, &busy, &[gone], operation, request).await
+    remove_request(cx, prior.address, &busy, &[gone], request).await
 }
 
 /// Brings the visible tags of `id` from `before` to `after`, keeping (and healing) the
@@ -344,26 +340,26 @@ pub(crate) async fn sync_ec2_tags(
                 .iter()
                 .map(|k| Tag::builder().key(k).build())
                 .collect();
-            cx.aws
-                .ec2
-                .delete_tags()
-                .resources(id)
-                .set_tags(Some(removed))
-                .send()
-                .await
-                .at(a, "DeleteTags")
-                .map(drop)
+            send!(
+                a,
+                cx.aws
+                    .ec2
+                    .delete_tags()
+                    .resources(id)
+                    .set_tags(Some(removed))
+            )
+            .map(drop)
         },
         async |set| {
-            cx.aws
-                .ec2
-                .create_tags()
-                .resources(id)
-                .set_tags(Some(to_tags(&set)))
-                .send()
-                .await
-                .at(a, "CreateTags")
-                .map(drop)
+            send!(
+                a,
+                cx.aws
+                    .ec2
+                    .create_tags()
+                    .resources(id)
+                    .set_tags(Some(to_tags(&set)))
+            )
+            .map(drop)
         },
     )
     .await

@@ -17,6 +17,7 @@
 //! account-wide `DescribeLaunchTemplateVersions` for `$Latest` (no template id), matched to the
 //! templates by id: two calls however many templates there are.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
@@ -34,12 +35,12 @@ use super::ec2::{
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, decodable_by_id, missing};
-use super::once::send_once;
 use super::ownership::{claim, owned_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::plan::ami;
+use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 
 impl Manage for attrs::LaunchTemplate {
@@ -81,7 +82,7 @@ impl Manage for attrs::LaunchTemplate {
         let token = spec.client_token(&cx.own.lineage, token_seed);
         let out = until_profile_visible(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .create_launch_template()
@@ -90,8 +91,6 @@ impl Manage for attrs::LaunchTemplate {
                     .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
                     .launch_template_data(data.clone())
             )
-            .await
-            .at(a, "CreateLaunchTemplate")
         })
         .await?;
         let t = out
@@ -126,28 +125,28 @@ impl Manage for attrs::LaunchTemplate {
             _ => {
                 let data = template_data(&want, &ami);
                 let out = until_profile_visible(cx, || async {
-                    cx.aws
-                        .ec2
-                        .create_launch_template_version()
-                        .launch_template_id(prior.id)
-                        .launch_template_data(data.clone())
-                        .send()
-                        .await
-                        .at(a, "CreateLaunchTemplateVersion")
+                    send!(
+                        a,
+                        cx.aws
+                            .ec2
+                            .create_launch_template_version()
+                            .launch_template_id(prior.id)
+                            .launch_template_data(data.clone())
+                    )
                 })
                 .await?;
                 let v = out
                     .launch_template_version()
                     .and_then(LaunchTemplateVersion::version_number)
                     .ok_or_else(|| missing(a, "CreateLaunchTemplateVersion", "VersionNumber"))?;
-                cx.aws
-                    .ec2
-                    .modify_launch_template()
-                    .launch_template_id(prior.id)
-                    .default_version(v.to_string())
-                    .send()
-                    .await
-                    .at(a, "ModifyLaunchTemplate")?;
+                send!(
+                    a,
+                    cx.aws
+                        .ec2
+                        .modify_launch_template()
+                        .launch_template_id(prior.id)
+                        .default_version(v.to_string())
+                )?;
                 v
             }
         };
@@ -165,7 +164,6 @@ impl Manage for attrs::LaunchTemplate {
                 "InvalidLaunchTemplateId.NotFound",
                 "InvalidLaunchTemplateName.NotFoundException",
             ],
-            "DeleteLaunchTemplate",
             || {
                 cx.aws
                     .ec2
@@ -250,7 +248,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-describe_by_filters!(describe_launch_templates -> LaunchTemplate, "DescribeLaunchTemplates");
+describe_by_filters!(describe_launch_templates -> LaunchTemplate);
 
 /// The `$Latest` version of one template, or (no id) of every template in the account: the
 /// form AWS offers to read many templates' data in one request.
@@ -265,8 +263,7 @@ async fn latest_versions(
             .describe_launch_template_versions()
             .set_launch_template_id(id.map(str::to_owned))
             .versions("$Latest"),
-        a,
-        "DescribeLaunchTemplateVersions"
+        a
     )?;
     Ok(versions
         .into_iter()
@@ -306,14 +303,13 @@ pub(crate) async fn amis(
     let (mut found, mut unknown) = (BTreeMap::new(), Vec::new());
     let names: Vec<&String> = parameters.iter().collect();
     for chunk in names.chunks(10) {
-        let out = cx
-            .aws
-            .ssm
-            .get_parameters()
-            .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
-            .send()
-            .await
-            .at(a, "GetParameters")?;
+        let out = send!(
+            a,
+            cx.aws
+                .ssm
+                .get_parameters()
+                .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
+        )?;
         for p in out.parameters() {
             let (Some(name), Some(value)) = (p.name(), p.value()) else {
                 return Err(missing(a, "GetParameters", "Parameters.Value"));
@@ -341,19 +337,15 @@ pub(crate) async fn images(
     a: &Address,
     ids: &BTreeSet<String>,
 ) -> Done<BTreeMap<String, Image>> {
-    let out = cx
-        .aws
-        .ec2
-        .describe_images()
-        .filters(
+    let out = send!(
+        a,
+        cx.aws.ec2.describe_images().filters(
             Filter::builder()
                 .name("image-id")
                 .set_values(Some(ids.iter().cloned().collect()))
                 .build(),
         )
-        .send()
-        .await
-        .at(a, "DescribeImages")?;
+    )?;
     Ok(out
         .images()
         .iter()

@@ -7,6 +7,7 @@
 //! when they are equal as sets, so a regrouping by AWS is never drift; otherwise in a canonical
 //! shape (one entry per port range for CIDRs, one per source group) that shows what changed.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
@@ -18,11 +19,11 @@ use super::ec2::{
     retag, settle, strays, tag_map, tag_specification, visible,
 };
 use super::live::{decodable_by_id, missing};
-use super::once::send_once;
 use super::ownership::owned_tags;
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
+use super::{Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
+use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
 
 /// Where traffic of a rule comes from (ingress) or goes to (egress).
@@ -247,7 +248,7 @@ fn group_live(g: &SecurityGroup, recorded: Option<&attrs::SecurityGroup>) -> Opt
     Some(Tagged::of(id, tags, &group, &id_outputs(id)))
 }
 
-describe_by_filters!(describe_security_groups -> SecurityGroup, "DescribeSecurityGroups");
+describe_by_filters!(describe_security_groups -> SecurityGroup);
 
 /// The rule every new VPC security group starts with.
 fn default_egress() -> BTreeSet<Rule> {
@@ -274,7 +275,7 @@ impl Manage for attrs::SecurityGroup {
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .create_security_group()
@@ -283,8 +284,6 @@ impl Manage for attrs::SecurityGroup {
                     .vpc_id(&want.vpc_id)
                     .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
             )
-            .await
-            .at(a, "CreateSecurityGroup")
         })
         .await?;
         let id = out
@@ -307,13 +306,9 @@ impl Manage for attrs::SecurityGroup {
     /// Deletes the group; a network interface that AWS has not released yet (a deleted load
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_held(
-            cx,
-            prior,
-            "InvalidGroup.NotFound",
-            "DeleteSecurityGroup",
-            || cx.aws.ec2.delete_security_group().group_id(prior.id).send(),
-        )
+        remove_held(cx, prior, "InvalidGroup.NotFound", || {
+            cx.aws.ec2.delete_security_group().group_id(prior.id).send()
+        })
         .await
     }
 }
@@ -407,47 +402,41 @@ async fn send(
     let p = Some(permissions);
     match (direction, change) {
         (Direction::Ingress, Change::Authorize) => send_once!(
-            aws_sdk_ec2,
+            a,
             cx.aws
                 .ec2
                 .authorize_security_group_ingress()
                 .group_id(id)
                 .set_ip_permissions(p)
         )
-        .await
-        .at(a, "AuthorizeSecurityGroupIngress")
         .map(drop),
-        (Direction::Ingress, Change::Revoke) => cx
-            .aws
-            .ec2
-            .revoke_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(p)
-            .send()
-            .await
-            .at(a, "RevokeSecurityGroupIngress")
-            .map(drop),
+        (Direction::Ingress, Change::Revoke) => send!(
+            a,
+            cx.aws
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(p)
+        )
+        .map(drop),
         (Direction::Egress, Change::Authorize) => send_once!(
-            aws_sdk_ec2,
+            a,
             cx.aws
                 .ec2
                 .authorize_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(p)
         )
-        .await
-        .at(a, "AuthorizeSecurityGroupEgress")
         .map(drop),
-        (Direction::Egress, Change::Revoke) => cx
-            .aws
-            .ec2
-            .revoke_security_group_egress()
-            .group_id(id)
-            .set_ip_permissions(p)
-            .send()
-            .await
-            .at(a, "RevokeSecurityGroupEgress")
-            .map(drop),
+        (Direction::Egress, Change::Revoke) => send!(
+            a,
+            cx.aws
+                .ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(p)
+        )
+        .map(drop),
     }
 }
 

@@ -13,6 +13,7 @@
 //! readable only with one `DescribeLoadBalancerAttributes` per load balancer: refresh keeps
 //! their recorded values.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancing::types::{
@@ -23,11 +24,11 @@ use aws_sdk_elasticloadbalancing::types::{
 use super::ec2::{Tagged, settle, visible};
 use super::elbv2::{PER_CALL, batched, same_set};
 use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
-use super::once::send_once;
 use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
 use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
+use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 const NOT_FOUND: &str = "LoadBalancerNotFound";
@@ -61,7 +62,7 @@ impl Manage for attrs::ClassicLoadBalancer {
             .map(|l| to_sdk(spec, l))
             .collect::<Result<Vec<_>, _>>()?;
         let out = send_once!(
-            aws_sdk_elasticloadbalancing,
+            a,
             cx.aws
                 .elb
                 .create_load_balancer()
@@ -72,9 +73,7 @@ impl Manage for attrs::ClassicLoadBalancer {
                 // Internet-facing is the default; AWS accepts only `internal` here.
                 .set_scheme((want.scheme == "internal").then(|| "internal".to_owned()))
                 .set_tags(Some(to_tags(a, &owned_tags(cx.own, a, &want.tags))?))
-        )
-        .await
-        .at(a, "CreateLoadBalancer")?;
+        )?;
         let dns = out
             .dns_name()
             .ok_or_else(|| missing(a, "CreateLoadBalancer", "DNSName"))?;
@@ -106,7 +105,7 @@ impl Manage for attrs::ClassicLoadBalancer {
         // ports, and a load balancer has only a handful of listeners.
         for port in removed {
             let gone = ["ListenerNotFound"];
-            remove_request(cx, a, &[], &gone, "DeleteLoadBalancerListeners", || {
+            remove_request(cx, a, &[], &gone, || {
                 elb.delete_load_balancer_listeners()
                     .load_balancer_name(name)
                     .load_balancer_ports(port)
@@ -119,40 +118,40 @@ impl Manage for attrs::ClassicLoadBalancer {
             .map(|l| to_sdk(spec, l))
             .collect::<Result<Vec<_>, _>>()?;
         if !added.is_empty() {
-            elb.create_load_balancer_listeners()
-                .load_balancer_name(name)
-                .set_listeners(Some(added))
-                .send()
-                .await
-                .at(a, "CreateLoadBalancerListeners")?;
+            send!(
+                a,
+                elb.create_load_balancer_listeners()
+                    .load_balancer_name(name)
+                    .set_listeners(Some(added))
+            )?;
         }
 
         if !same_set(&was.subnets, &want.subnets) {
             let (attach, detach) = set_changes(&was.subnets, &want.subnets);
             if !attach.is_empty() {
-                elb.attach_load_balancer_to_subnets()
-                    .load_balancer_name(name)
-                    .set_subnets(Some(attach))
-                    .send()
-                    .await
-                    .at(a, "AttachLoadBalancerToSubnets")?;
+                send!(
+                    a,
+                    elb.attach_load_balancer_to_subnets()
+                        .load_balancer_name(name)
+                        .set_subnets(Some(attach))
+                )?;
             }
             if !detach.is_empty() {
-                elb.detach_load_balancer_from_subnets()
-                    .load_balancer_name(name)
-                    .set_subnets(Some(detach))
-                    .send()
-                    .await
-                    .at(a, "DetachLoadBalancerFromSubnets")?;
+                send!(
+                    a,
+                    elb.detach_load_balancer_from_subnets()
+                        .load_balancer_name(name)
+                        .set_subnets(Some(detach))
+                )?;
             }
         }
         if !same_set(&was.security_groups, &want.security_groups) {
-            elb.apply_security_groups_to_load_balancer()
-                .load_balancer_name(name)
-                .set_security_groups(Some(want.security_groups.clone()))
-                .send()
-                .await
-                .at(a, "ApplySecurityGroupsToLoadBalancer")?;
+            send!(
+                a,
+                elb.apply_security_groups_to_load_balancer()
+                    .load_balancer_name(name)
+                    .set_security_groups(Some(want.security_groups.clone()))
+            )?;
         }
         if want.idle_timeout != was.idle_timeout || want.cross_zone != was.cross_zone {
             set_attributes(cx, spec, &want, name).await?;
@@ -160,26 +159,24 @@ impl Manage for attrs::ClassicLoadBalancer {
         sync_tags(
             tag_diff(cx.own, a, &was.tags, &want.tags),
             async |keys| {
-                elb.remove_tags()
-                    .load_balancer_names(name)
-                    .set_tags(Some(
+                send!(
+                    a,
+                    elb.remove_tags().load_balancer_names(name).set_tags(Some(
                         keys.iter()
                             .map(|k| TagKeyOnly::builder().key(k).build())
                             .collect(),
                     ))
-                    .send()
-                    .await
-                    .at(a, "RemoveTags")
-                    .map(drop)
+                )
+                .map(drop)
             },
             async |tags| {
-                elb.add_tags()
-                    .load_balancer_names(name)
-                    .set_tags(Some(to_tags(a, &tags)?))
-                    .send()
-                    .await
-                    .at(a, "AddTags")
-                    .map(drop)
+                send!(
+                    a,
+                    elb.add_tags()
+                        .load_balancer_names(name)
+                        .set_tags(Some(to_tags(a, &tags)?))
+                )
+                .map(drop)
             },
         )
         .await?;
@@ -188,20 +185,13 @@ impl Manage for attrs::ClassicLoadBalancer {
 
     /// Deletes the load balancer; AWS answers success when it is already gone.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            &[],
-            &[NOT_FOUND],
-            "DeleteLoadBalancer",
-            || {
-                cx.aws
-                    .elb
-                    .delete_load_balancer()
-                    .load_balancer_name(prior.id)
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
+            cx.aws
+                .elb
+                .delete_load_balancer()
+                .load_balancer_name(prior.id)
+                .send()
+        })
         .await
     }
 }
@@ -261,8 +251,7 @@ async fn describe(
             .elb
             .describe_load_balancers()
             .set_load_balancer_names(names),
-        a,
-        "DescribeLoadBalancers"
+        a
     )
 }
 
@@ -271,14 +260,13 @@ async fn describe_tags(
     a: &Address,
     names: Vec<String>,
 ) -> Done<BTreeMap<String, Tags>> {
-    let out = cx
-        .aws
-        .elb
-        .describe_tags()
-        .set_load_balancer_names(Some(names))
-        .send()
-        .await
-        .at(a, "DescribeTags")?;
+    let out = send!(
+        a,
+        cx.aws
+            .elb
+            .describe_tags()
+            .set_load_balancer_names(Some(names))
+    )?;
     Ok(out
         .tag_descriptions()
         .iter()
@@ -305,24 +293,24 @@ async fn set_attributes(
         .idle_timeout(seconds)
         .build()
         .map_err(|e| spec.invalid("idle_timeout", &e.to_string()))?;
-    cx.aws
-        .elb
-        .modify_load_balancer_attributes()
-        .load_balancer_name(name)
-        .load_balancer_attributes(
-            LoadBalancerAttributes::builder()
-                .connection_settings(idle)
-                .cross_zone_load_balancing(
-                    CrossZoneLoadBalancing::builder()
-                        .enabled(want.cross_zone.unwrap_or(true))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .at(&spec.address, "ModifyLoadBalancerAttributes")
-        .map(drop)
+    send!(
+        &spec.address,
+        cx.aws
+            .elb
+            .modify_load_balancer_attributes()
+            .load_balancer_name(name)
+            .load_balancer_attributes(
+                LoadBalancerAttributes::builder()
+                    .connection_settings(idle)
+                    .cross_zone_load_balancing(
+                        CrossZoneLoadBalancing::builder()
+                            .enabled(want.cross_zone.unwrap_or(true))
+                            .build(),
+                    )
+                    .build(),
+            )
+    )
+    .map(drop)
 }
 
 fn to_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {

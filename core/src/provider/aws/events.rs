@@ -16,6 +16,7 @@
 //! The SDK has no paginators for `ListRules` and `ListTargetsByRule` (the service model
 //! declares none), so those two follow `NextToken` by hand instead of going through `all!`.
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -25,7 +26,7 @@ use serde_json::Value;
 use super::ec2::visible;
 use super::live::{common_prefix, found_or_none, missing, recorded, report};
 use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use super::{Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -38,27 +39,12 @@ impl Manage for attrs::EventRule {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let out = match cx
-            .aws
-            .events
-            .describe_rule()
-            .name(name)
-            .send()
-            .await
-            .at(a, "DescribeRule")
-        {
+        let out = match send!(a, cx.aws.events.describe_rule().name(name)) {
             Err(e) if e.aws_code() == Some(NOT_FOUND) => return Ok(None),
             r => r?,
         };
         let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
-        let listed = cx
-            .aws
-            .events
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .at(a, "ListTagsForResource")?;
+        let listed = send!(a, cx.aws.events.list_tags_for_resource().resource_arn(arn))?;
         let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, name, &tags)?;
         Ok(Some(rule_live(
@@ -98,9 +84,9 @@ impl Manage for attrs::EventRule {
         let arn = outputs.arn.as_str();
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.events.untag_resource().resource_arn(arn) => "UntagResource",
-            cx.aws.events.tag_resource().resource_arn(arn) => "TagResource",
-            |t: &Tags| events_tags(a, t),
+            untag: cx.aws.events.untag_resource().resource_arn(arn),
+            tag: cx.aws.events.tag_resource().resource_arn(arn),
+            to_sdk: |t: &Tags| events_tags(a, t),
         )?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
@@ -108,7 +94,7 @@ impl Manage for attrs::EventRule {
     /// Deletes the rule (its targets are deleted before it, as they depend on it); already
     /// gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(cx, prior.address, &[], &[NOT_FOUND], "DeleteRule", || {
+        remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
             cx.aws.events.delete_rule().name(prior.id).send()
         })
         .await
@@ -147,15 +133,14 @@ impl Manage for attrs::EventTarget {
             what: "the state records no `rule` and `target_id` for this target".to_owned(),
         })?;
         remove(cx, &[], &[NOT_FOUND], || async {
-            let out = cx
-                .aws
-                .events
-                .remove_targets()
-                .rule(&was.rule)
-                .ids(&was.target_id)
-                .send()
-                .await
-                .at(a, "RemoveTargets")?;
+            let out = send!(
+                a,
+                cx.aws
+                    .events
+                    .remove_targets()
+                    .rule(&was.rule)
+                    .ids(&was.target_id)
+            )?;
             failed_entry(
                 a,
                 "RemoveTargets",
@@ -245,32 +230,30 @@ async fn put_rule(
         v @ Value::Object(_) => v.to_string(),
         _ => return Err(spec.invalid("event_pattern", "is missing or not a JSON object")),
     };
-    let out = cx
-        .aws
-        .events
-        .put_rule()
-        .name(&want.name)
-        .set_description(want.description.clone())
-        .event_pattern(pattern)
-        .state(RuleState::from(want.state.as_str()))
-        .set_tags(tags.map(|t| events_tags(a, t)).transpose()?)
-        .send()
-        .await
-        .at(a, "PutRule")?;
+    let out = send!(
+        a,
+        cx.aws
+            .events
+            .put_rule()
+            .name(&want.name)
+            .set_description(want.description.clone())
+            .event_pattern(pattern)
+            .state(RuleState::from(want.state.as_str()))
+            .set_tags(tags.map(|t| events_tags(a, t)).transpose()?)
+    )?;
     Ok(out.rule_arn)
 }
 
 async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<Rule>> {
     follow_tokens(|next| async move {
-        let out = cx
-            .aws
-            .events
-            .list_rules()
-            .set_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
-            .set_next_token(next)
-            .send()
-            .await
-            .at(a, "ListRules")?;
+        let out = send!(
+            a,
+            cx.aws
+                .events
+                .list_rules()
+                .set_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+                .set_next_token(next)
+        )?;
         Ok((out.rules.unwrap_or_default(), out.next_token))
     })
     .await
@@ -341,15 +324,10 @@ async fn put_target(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::EventTarget) 
     let target = target
         .build()
         .map_err(|e| spec.invalid("target_id", &e.to_string()))?;
-    let out = cx
-        .aws
-        .events
-        .put_targets()
-        .rule(&want.rule)
-        .targets(target)
-        .send()
-        .await
-        .at(a, "PutTargets")?;
+    let out = send!(
+        a,
+        cx.aws.events.put_targets().rule(&want.rule).targets(target)
+    )?;
     failed_entry(
         a,
         "PutTargets",
@@ -386,15 +364,14 @@ fn failed_entry(
 
 async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Done<Vec<Target>> {
     follow_tokens(|next| async move {
-        let out = cx
-            .aws
-            .events
-            .list_targets_by_rule()
-            .rule(rule)
-            .set_next_token(next)
-            .send()
-            .await
-            .at(a, "ListTargetsByRule")?;
+        let out = send!(
+            a,
+            cx.aws
+                .events
+                .list_targets_by_rule()
+                .rule(rule)
+                .set_next_token(next)
+        )?;
         Ok((out.targets.unwrap_or_default(), out.next_token))
     })
     .await

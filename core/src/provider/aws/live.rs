@@ -10,17 +10,16 @@ use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
 use crate::state::ResourceState;
 
-/// Every item of a paginated list or describe, a failure named for the operation:
-/// `all!(cx.aws.ec2.describe_vpcs().set_filters(f), address, "DescribeVpcs")`.
+/// Every item of a paginated list or describe: `all!(cx.aws.ec2.describe_vpcs().set_filters(f), a)`.
 macro_rules! all {
-    ($request:expr, $address:expr, $operation:literal) => {
+    ($request:expr, $address:expr $(,)?) => {
         $request
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .at($address, $operation)
+            .at($address)
     };
 }
 pub(crate) use all;

@@ -8,18 +8,19 @@
 //! ones. The `arn` output is the group's ARN without the `:*` that `DescribeLogGroups` appends
 //! (the form IAM policies and the tagging API take).
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
-use super::once::send_once;
 use super::ownership::{claim, owned_tags, send_tags};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
+use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, Refresh, ResourceSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -32,14 +33,7 @@ impl Manage for attrs::LogGroup {
             return Ok(None);
         };
         let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-        let tags = cx
-            .aws
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .at(a, "ListTagsForResource")?
+        let tags = send!(a, cx.aws.logs.list_tags_for_resource().resource_arn(&arn))?
             .tags
             .unwrap_or_default()
             .into_iter()
@@ -53,7 +47,7 @@ impl Manage for attrs::LogGroup {
         let a = &spec.address;
         let name = want.name.as_str();
         send_once!(
-            aws_sdk_cloudwatchlogs,
+            a,
             cx.aws
                 .logs
                 .create_log_group()
@@ -61,9 +55,7 @@ impl Manage for attrs::LogGroup {
                 .set_tags(Some(
                     owned_tags(cx.own, a, &want.tags).into_iter().collect()
                 ))
-        )
-        .await
-        .at(a, "CreateLogGroup")?;
+        )?;
         set_retention(cx, a, name, want.retention_in_days).await?;
         // CreateLogGroup answers nothing: the ARN comes from reading the group back.
         let arn = find(cx, a, name)
@@ -86,29 +78,22 @@ impl Manage for attrs::LogGroup {
         let arn = outputs.arn.as_str();
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.logs.untag_resource().resource_arn(arn) => "UntagResource",
-            cx.aws.logs.tag_resource().resource_arn(arn) => "TagResource",
-            |t: &Tags| Ok(t.clone().into_iter().collect()),
+            untag: cx.aws.logs.untag_resource().resource_arn(arn),
+            tag: cx.aws.logs.tag_resource().resource_arn(arn),
+            to_sdk: |t: &Tags| Ok(t.clone().into_iter().collect()),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }
 
     /// Deletes the group with its streams; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            &[],
-            &[NOT_FOUND],
-            "DeleteLogGroup",
-            || {
-                cx.aws
-                    .logs
-                    .delete_log_group()
-                    .log_group_name(prior.id)
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
+            cx.aws
+                .logs
+                .delete_log_group()
+                .log_group_name(prior.id)
+                .send()
+        })
         .await
     }
 }
@@ -117,7 +102,7 @@ impl Manage for attrs::LogGroup {
 async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -> Done<()> {
     match days {
         None => {
-            remove_request(cx, a, &[], &[NOT_FOUND], "DeleteRetentionPolicy", || {
+            remove_request(cx, a, &[], &[NOT_FOUND], || {
                 cx.aws
                     .logs
                     .delete_retention_policy()
@@ -126,16 +111,15 @@ async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -
             })
             .await
         }
-        Some(days) => cx
-            .aws
-            .logs
-            .put_retention_policy()
-            .log_group_name(name)
-            .retention_in_days(days)
-            .send()
-            .await
-            .at(a, "PutRetentionPolicy")
-            .map(drop),
+        Some(days) => send!(
+            a,
+            cx.aws
+                .logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+        )
+        .map(drop),
     }
 }
 
@@ -171,8 +155,7 @@ async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<LogGroup>> 
             .logs
             .describe_log_groups()
             .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned())),
-        a,
-        "DescribeLogGroups"
+        a
     )
 }
 

@@ -618,12 +618,17 @@ fn failure_name<E, R>(err: &SdkError<E, R>) -> &'static str {
     }
 }
 
+/// The operation an SDK error type belongs to: `CreateVpc` for `CreateVpcError`. Every
+/// operation of the SDK has an error type of its own named so, which spares each call site a
+/// hand-written name that a copied call would carry over wrongly.
+fn operation<E>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    let name = name.rsplit("::").next().unwrap_or(name);
+    name.strip_suffix("Error").unwrap_or(name)
+}
+
 /// An SDK failure as a [`ProviderError::Aws`] naming the resource and the operation.
-pub(crate) fn aws_error<E, R>(
-    address: &Address,
-    operation: &'static str,
-    err: &SdkError<E, R>,
-) -> ProviderError
+pub(crate) fn aws_error<E, R>(address: &Address, err: &SdkError<E, R>) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + 'static,
     R: Debug + 'static,
@@ -652,7 +657,7 @@ where
     };
     ProviderError::Aws {
         address: address.clone(),
-        operation,
+        operation: operation::<E>(),
         code,
         message,
     }
@@ -672,9 +677,9 @@ pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
-/// `.at(address, "CreateVpc")?` on an SDK result.
+/// `.at(address)?` on an SDK result: a failure names the resource and the operation.
 pub(crate) trait AwsResultExt<T> {
-    fn at(self, address: &Address, operation: &'static str) -> Done<T>;
+    fn at(self, address: &Address) -> Done<T>;
 }
 
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
@@ -682,10 +687,20 @@ where
     E: ProvideErrorMetadata + StdError + 'static,
     R: Debug + 'static,
 {
-    fn at(self, address: &Address, operation: &'static str) -> Done<T> {
-        self.map_err(|e| aws_error(address, operation, &e))
+    fn at(self, address: &Address) -> Done<T> {
+        self.map_err(|e| aws_error(address, &e))
     }
 }
+
+/// Sends a fluent SDK call, which the SDK may resend after a transport failure, and names a
+/// failure for the resource at `$address`: `send!(a, cx.aws.ec2.describe_vpcs().vpc_ids(id))?`.
+/// Calls that create something go through [`send_once!`](once::send_once) instead.
+macro_rules! send {
+    ($address:expr, $call:expr $(,)?) => {
+        $crate::provider::aws::AwsResultExt::at($call.send().await, $address)
+    };
+}
+pub(crate) use send;
 
 #[cfg(test)]
 mod tests {
@@ -705,11 +720,25 @@ mod tests {
             CreateVpcError::generic(ErrorMetadata::builder().build()),
             raw,
         );
-        let e = aws_error(&Address::new("vpc"), "CreateVpc", &err).to_string();
+        let e = aws_error(&Address::new("vpc"), &err).to_string();
         assert!(
             e.starts_with("`vpc`: CreateVpc failed: ServiceError: HTTP 503 without an AWS error"),
             "{e}"
         );
+    }
+
+    /// Error messages name the operation through the SDK's error type, so a compiler that
+    /// spelled type names otherwise would show here first.
+    #[test]
+    fn the_operation_is_the_error_type_without_its_suffix() {
+        use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsError;
+        use aws_sdk_iam::operation::untag_role::UntagRoleError;
+
+        assert_eq!(
+            operation::<DescribeAutoScalingGroupsError>(),
+            "DescribeAutoScalingGroups"
+        );
+        assert_eq!(operation::<UntagRoleError>(), "UntagRole");
     }
 
     #[test]

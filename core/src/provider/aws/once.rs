@@ -15,20 +15,45 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 
 use crate::provider::ProviderError;
 
-/// Sends a fluent call of service crate `$krate` that the SDK must not resend after a transport
-/// failure (see the module docs).
+/// Sends a fluent call that the SDK must not resend after a transport failure (see the module
+/// docs), and names a failure for the resource at `$address`, as [`send!`](super::send) does.
 macro_rules! send_once {
-    ($krate:ident, $call:expr) => {
-        $call
-            .customize()
-            .config_override(
-                $krate::config::Builder::default()
-                    .retry_classifier(crate::provider::aws::once::NotResent),
-            )
-            .send()
+    ($address:expr, $call:expr $(,)?) => {
+        $crate::provider::aws::AwsResultExt::at(
+            $crate::provider::aws::once::NotResentOnce::not_resent($call.customize())
+                .send()
+                .await,
+            $address,
+        )
     };
 }
 pub(crate) use send_once;
+
+/// A call's customization with [`NotResent`] in place of the standard resend rule.
+pub(crate) trait NotResentOnce {
+    fn not_resent(self) -> Self;
+}
+
+/// [`NotResentOnce`] for the customizable calls of each service crate that creates something.
+macro_rules! not_resent_once {
+    ($($krate:ident),+) => {$(
+        impl<T, E, B> NotResentOnce for $krate::client::customize::CustomizableOperation<T, E, B> {
+            fn not_resent(self) -> Self {
+                self.config_override($krate::config::Builder::default().retry_classifier(NotResent))
+            }
+        }
+    )+};
+}
+
+not_resent_once!(
+    aws_sdk_autoscaling,
+    aws_sdk_cloudwatchlogs,
+    aws_sdk_ec2,
+    aws_sdk_ecs,
+    aws_sdk_elasticloadbalancing,
+    aws_sdk_elasticloadbalancingv2,
+    aws_sdk_iam
+);
 
 /// The failures after which nobody knows whether AWS acted: the connection broke or timed out
 /// once the request may have left, or the answer could not be read.
@@ -122,9 +147,8 @@ mod tests {
         use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
 
         let a = crate::graph::Address::new("vpc");
-        let unknown = |e: SdkError<CreateVpcError, ()>| {
-            super::super::aws_error(&a, "CreateVpc", &e).outcome_unknown()
-        };
+        let unknown =
+            |e: SdkError<CreateVpcError, ()>| super::super::aws_error(&a, &e).outcome_unknown();
         assert!(unknown(SdkError::dispatch_failure(ConnectorError::io(
             "connection reset".into()
         ))));

@@ -182,23 +182,20 @@ pub(crate) async fn sync_tags(
 /// [`sync_tags`] through the request pair most services have: an untag request that takes
 /// the keys (`set_tag_keys`) and a tag request that takes the tags (`set_tags`, built by
 /// `$to_sdk`, which may fail). `$untag` and `$tag` are the requests with the resource already
-/// set, each followed by the operation its failure is named for:
-/// `send_tags!(cx, a, &was.tags, &want.tags, untag => "UntagRole", tag => "TagRole", to_sdk)`.
+/// set: `send_tags!(cx, a, &was.tags, &want.tags, untag: request, tag: request, to_sdk: f)`.
 macro_rules! send_tags {
     (
         $cx:expr, $a:expr, $was:expr, $want:expr,
-        $untag:expr => $untag_op:literal, $tag:expr => $tag_op:literal, $to_sdk:expr $(,)?
+        untag: $untag:expr, tag: $tag:expr, to_sdk: $to_sdk:expr $(,)?
     ) => {
         $crate::provider::aws::ownership::sync_tags(
             $crate::provider::aws::ownership::tag_diff($cx.own, $a, $was, $want),
             async |keys| {
-                let sent = $untag.set_tag_keys(Some(keys)).send().await;
-                $crate::provider::aws::AwsResultExt::at(sent, $a, $untag_op).map(drop)
+                $crate::provider::aws::send!($a, $untag.set_tag_keys(Some(keys))).map(drop)
             },
             async |tags| {
                 let tags: Result<_, $crate::provider::ProviderError> = $to_sdk(&tags);
-                let sent = $tag.set_tags(Some(tags?)).send().await;
-                $crate::provider::aws::AwsResultExt::at(sent, $a, $tag_op).map(drop)
+                $crate::provider::aws::send!($a, $tag.set_tags(Some(tags?))).map(drop)
             },
         )
         .await

@@ -3,12 +3,13 @@
 //! state records says so itself; any other (a service ECS rolled back, a task of a retired
 //! revision) costs one `DescribeTaskDefinition`.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Done;
 use super::live::recorded_by_id;
 use super::status::each;
-use super::{AwsProvider, AwsResultExt, Cx};
+use super::{AwsProvider, Cx};
 use crate::events::arn_name;
 use crate::graph::attrs;
 use crate::graph::{Address, Kind};
@@ -104,14 +105,10 @@ pub(super) fn recorded_containers(
 /// The containers of revision `arn`, read from ECS.
 async fn describe(cx: Cx<'_>, arn: &str) -> Done<Vec<Container>> {
     let a = Address::new(Kind::TaskDefinition.as_str());
-    let out = cx
-        .aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(arn)
-        .send()
-        .await
-        .at(&a, "DescribeTaskDefinition")?;
+    let out = send!(
+        &a,
+        cx.aws.ecs.describe_task_definition().task_definition(arn)
+    )?;
     Ok(out
         .task_definition()
         .map(|td| {

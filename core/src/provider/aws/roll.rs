@@ -4,6 +4,7 @@
 //! terminating, suspending the scaling alarms of managed scaling). The decisions are
 //! `crate::roll`'s.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
@@ -145,20 +146,15 @@ impl AwsProvider {
     async fn container_instances(&self, target: &RollTarget) -> Done<BTreeMap<String, Registered>> {
         let a = &target.address;
         let ecs = &self.clients().ecs;
-        let arns = all!(
-            ecs.list_container_instances().cluster(&target.cluster),
-            a,
-            "ListContainerInstances"
-        )?;
+        let arns = all!(ecs.list_container_instances().cluster(&target.cluster), a)?;
         let mut found = BTreeMap::new();
         for chunk in arns.chunks(100) {
-            let out = ecs
-                .describe_container_instances()
-                .cluster(&target.cluster)
-                .set_container_instances(Some(chunk.to_vec()))
-                .send()
-                .await
-                .at(a, "DescribeContainerInstances")?;
+            let out = send!(
+                a,
+                ecs.describe_container_instances()
+                    .cluster(&target.cluster)
+                    .set_container_instances(Some(chunk.to_vec()))
+            )?;
             for ci in out.container_instances() {
                 if let (Some(id), Some(arn)) = (ci.ec2_instance_id(), ci.container_instance_arn()) {
                     found.insert(
@@ -183,8 +179,7 @@ impl AwsProvider {
                 .cluster(&target.cluster)
                 .container_instance(arn)
                 .desired_status(DesiredStatus::Running),
-            a,
-            "ListTasks"
+            a
         )?;
         let described = describe_tasks(self.cx(), a, &target.cluster, tasks).await?;
         Ok(described
@@ -196,16 +191,16 @@ impl AwsProvider {
 
     /// Sets the group's desired capacity and maximum size.
     pub async fn roll_capacity(&self, target: &RollTarget, desired: i32, max: i32) -> Done<()> {
-        self.clients()
-            .autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(&target.name)
-            .desired_capacity(desired)
-            .max_size(max)
-            .send()
-            .await
-            .at(&target.address, "UpdateAutoScalingGroup")
-            .map(drop)
+        send!(
+            &target.address,
+            self.clients()
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(&target.name)
+                .desired_capacity(desired)
+                .max_size(max)
+        )
+        .map(drop)
     }
 
     /// Puts tags on the group (never propagated to instances: they are `ecsops:` tags).
@@ -226,30 +221,30 @@ impl AwsProvider {
     /// Sets container instances DRAINING: ECS stops placing tasks there and services move
     /// theirs away.
     pub async fn roll_drain(&self, target: &RollTarget, arns: &[String]) -> Done<()> {
-        self.clients()
-            .ecs
-            .update_container_instances_state()
-            .cluster(&target.cluster)
-            .set_container_instances(Some(arns.to_vec()))
-            .status(ContainerInstanceStatus::Draining)
-            .send()
-            .await
-            .at(&target.address, "UpdateContainerInstancesState")
-            .map(drop)
+        send!(
+            &target.address,
+            self.clients()
+                .ecs
+                .update_container_instances_state()
+                .cluster(&target.cluster)
+                .set_container_instances(Some(arns.to_vec()))
+                .status(ContainerInstanceStatus::Draining)
+        )
+        .map(drop)
     }
 
     /// Terminates one instance of the group; `decrement` lowers the desired capacity with it,
     /// otherwise the group launches a replacement.
     pub async fn roll_terminate(&self, target: &RollTarget, id: &str, decrement: bool) -> Done<()> {
-        self.clients()
-            .autoscaling
-            .terminate_instance_in_auto_scaling_group()
-            .instance_id(id)
-            .should_decrement_desired_capacity(decrement)
-            .send()
-            .await
-            .at(&target.address, "TerminateInstanceInAutoScalingGroup")
-            .map(drop)
+        send!(
+            &target.address,
+            self.clients()
+                .autoscaling
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(id)
+                .should_decrement_desired_capacity(decrement)
+        )
+        .map(drop)
     }
 
     /// Suspends (or resumes) the group's scaling alarms, through which ECS managed scaling
@@ -257,23 +252,23 @@ impl AwsProvider {
     pub async fn roll_scaling_alarms(&self, target: &RollTarget, suspended: bool) -> Done<()> {
         let autoscaling = &self.clients().autoscaling;
         if suspended {
-            autoscaling
-                .suspend_processes()
-                .auto_scaling_group_name(&target.name)
-                .scaling_processes(ALARMS)
-                .send()
-                .await
-                .at(&target.address, "SuspendProcesses")
-                .map(drop)
+            send!(
+                &target.address,
+                autoscaling
+                    .suspend_processes()
+                    .auto_scaling_group_name(&target.name)
+                    .scaling_processes(ALARMS)
+            )
+            .map(drop)
         } else {
-            autoscaling
-                .resume_processes()
-                .auto_scaling_group_name(&target.name)
-                .scaling_processes(ALARMS)
-                .send()
-                .await
-                .at(&target.address, "ResumeProcesses")
-                .map(drop)
+            send!(
+                &target.address,
+                autoscaling
+                    .resume_processes()
+                    .auto_scaling_group_name(&target.name)
+                    .scaling_processes(ALARMS)
+            )
+            .map(drop)
         }
     }
 }

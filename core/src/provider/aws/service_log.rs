@@ -7,6 +7,7 @@
 //! ECS keeps a stopped task for about an hour and a service's last hundred events: this reads
 //! what is there. Nothing here changes AWS.
 
+use crate::provider::aws::send;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -187,8 +188,7 @@ async fn stopped_task_arns(cx: Cx<'_>, cluster: &str, service_arn: &str) -> Done
             .cluster(cluster)
             .service_name(arn_name(service_arn))
             .desired_status(DesiredStatus::Stopped),
-        &a,
-        "ListTasks"
+        &a
     );
     match listed {
         Err(e)
@@ -213,15 +213,14 @@ pub(super) async fn describe_tasks(
     let mut found = BTreeMap::new();
     // DescribeTasks takes at most 100 tasks and has no pages.
     for chunk in arns.chunks(100) {
-        let out = cx
-            .aws
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .send()
-            .await
-            .at(a, "DescribeTasks")?;
+        let out = send!(
+            a,
+            cx.aws
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+        )?;
         for t in out.tasks.unwrap_or_default() {
             if let Some(arn) = t.task_arn() {
                 found.insert(arn.to_owned(), t);

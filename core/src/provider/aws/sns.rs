@@ -21,6 +21,7 @@
 //! recorded policy and one `ListSubscriptionsByTopic` per topic with recorded subscriptions:
 //! SNS has no batched form of either.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_sns::types::{Subscription, Tag};
@@ -51,14 +52,7 @@ impl Manage for attrs::SnsTopic {
         let Some(arn) = topics.into_iter().find(|arn| topic_name(arn) == want.name) else {
             return Ok(None);
         };
-        let listed = cx
-            .aws
-            .sns
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .at(a, "ListTagsForResource")?;
+        let listed = send!(a, cx.aws.sns.list_tags_for_resource().resource_arn(&arn))?;
         let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, &arn, &tags)?;
         Ok(Some(topic_live(&arn, visible(&tags))))
@@ -67,15 +61,14 @@ impl Manage for attrs::SnsTopic {
     /// Creates the topic.
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
-        let out = cx
-            .aws
-            .sns
-            .create_topic()
-            .name(&want.name)
-            .set_tags(Some(sns_tags(a, &owned_tags(cx.own, a, &want.tags))?))
-            .send()
-            .await
-            .at(a, "CreateTopic")?;
+        let out = send!(
+            a,
+            cx.aws
+                .sns
+                .create_topic()
+                .name(&want.name)
+                .set_tags(Some(sns_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+        )?;
         let arn = out
             .topic_arn()
             .ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
@@ -90,9 +83,9 @@ impl Manage for attrs::SnsTopic {
         let arn = prior.id;
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.sns.untag_resource().resource_arn(arn) => "UntagResource",
-            cx.aws.sns.tag_resource().resource_arn(arn) => "TagResource",
-            |t: &Tags| sns_tags(a, t),
+            untag: cx.aws.sns.untag_resource().resource_arn(arn),
+            tag: cx.aws.sns.tag_resource().resource_arn(arn),
+            to_sdk: |t: &Tags| sns_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
@@ -100,7 +93,7 @@ impl Manage for attrs::SnsTopic {
 
     /// Deletes the topic with its policy and subscriptions; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(cx, prior.address, &[], NOT_FOUND, "DeleteTopic", || {
+        remove_request(cx, prior.address, &[], NOT_FOUND, || {
             cx.aws.sns.delete_topic().topic_arn(prior.id).send()
         })
         .await
@@ -163,17 +156,16 @@ impl Manage for attrs::SnsSubscription {
             s.protocol() == Some(want.protocol.as_str())
                 && s.endpoint() == Some(want.endpoint.as_str())
         });
-        let out = cx
-            .aws
-            .sns
-            .subscribe()
-            .topic_arn(&want.topic_arn)
-            .protocol(&want.protocol)
-            .endpoint(&want.endpoint)
-            .return_subscription_arn(true)
-            .send()
-            .await
-            .at(a, "Subscribe")?;
+        let out = send!(
+            a,
+            cx.aws
+                .sns
+                .subscribe()
+                .topic_arn(&want.topic_arn)
+                .protocol(&want.protocol)
+                .endpoint(&want.endpoint)
+                .return_subscription_arn(true)
+        )?;
         let arn = out
             .subscription_arn()
             .ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
@@ -199,7 +191,7 @@ impl Manage for attrs::SnsSubscription {
             );
             return Ok(());
         }
-        remove_request(cx, a, &[], NOT_FOUND, "Unsubscribe", || {
+        remove_request(cx, a, &[], NOT_FOUND, || {
             cx.aws.sns.unsubscribe().subscription_arn(prior.id).send()
         })
         .await
@@ -271,7 +263,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 // Topics
 
 async fn list_topics(cx: Cx<'_>, a: &Address) -> Done<Vec<String>> {
-    let topics = all!(cx.aws.sns.list_topics(), a, "ListTopics")?;
+    let topics = all!(cx.aws.sns.list_topics(), a)?;
     Ok(topics.into_iter().filter_map(|t| t.topic_arn).collect())
 }
 
@@ -305,28 +297,21 @@ fn policy_text(spec: &ResourceSpec, policy: &Document) -> Done<String> {
 }
 
 async fn set_policy(cx: Cx<'_>, a: &Address, topic: &str, policy: &str) -> Done<()> {
-    cx.aws
-        .sns
-        .set_topic_attributes()
-        .topic_arn(topic)
-        .attribute_name("Policy")
-        .attribute_value(policy)
-        .send()
-        .await
-        .at(a, "SetTopicAttributes")
-        .map(drop)
+    send!(
+        a,
+        cx.aws
+            .sns
+            .set_topic_attributes()
+            .topic_arn(topic)
+            .attribute_name("Policy")
+            .attribute_value(policy)
+    )
+    .map(drop)
 }
 
 /// The topic's policy as it is now.
 async fn read_policy(cx: Cx<'_>, a: &Address, topic: &str) -> Done<attrs::SnsTopicPolicy> {
-    let out = cx
-        .aws
-        .sns
-        .get_topic_attributes()
-        .topic_arn(topic)
-        .send()
-        .await
-        .at(a, "GetTopicAttributes")?;
+    let out = send!(a, cx.aws.sns.get_topic_attributes().topic_arn(topic))?;
     let text = out.attributes().and_then(|m| m.get("Policy"));
     Ok(attrs::SnsTopicPolicy {
         topic_arn: topic.to_owned(),
@@ -368,11 +353,7 @@ fn default_policy(topic: &str) -> Option<Value> {
 // Subscriptions
 
 async fn list_subscriptions(cx: Cx<'_>, a: &Address, topic: &str) -> Done<Vec<Subscription>> {
-    all!(
-        cx.aws.sns.list_subscriptions_by_topic().topic_arn(topic),
-        a,
-        "ListSubscriptionsByTopic"
-    )
+    all!(cx.aws.sns.list_subscriptions_by_topic().topic_arn(topic), a)
 }
 
 /// The recorded subscription `id` among those listed for its topic: by ARN, or (awaiting

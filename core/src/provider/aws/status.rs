@@ -11,6 +11,7 @@
 //! Nothing here changes AWS, and nothing depends on the ownership tags: the state says what is
 //! ours.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -254,8 +255,7 @@ async fn describe_instances(cx: Cx<'_>, ids: Vec<String>) -> Done<BTreeMap<Strin
     let a = Address::new("instance");
     let reservations = all!(
         cx.aws.ec2.describe_instances().set_instance_ids(Some(ids)),
-        &a,
-        "DescribeInstances"
+        &a
     )?;
     Ok(reservations
         .into_iter()
@@ -268,15 +268,14 @@ async fn describe_instances(cx: Cx<'_>, ids: Vec<String>) -> Done<BTreeMap<Strin
 /// when AWS has no such version.
 async fn template_version(cx: Cx<'_>, id: &str, version: &str) -> Done<Option<TemplateVersion>> {
     let a = Address::new(Kind::LaunchTemplate.as_str());
-    let out = cx
-        .aws
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(id)
-        .versions(version)
-        .send()
-        .await
-        .at(&a, "DescribeLaunchTemplateVersions")?;
+    let out = send!(
+        &a,
+        cx.aws
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .versions(version)
+    )?;
     Ok(out.launch_template_versions().first().and_then(|v| {
         let data = v.launch_template_data();
         Some(TemplateVersion {

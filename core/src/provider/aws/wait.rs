@@ -111,14 +111,12 @@ where
 }
 
 /// [`remove`] for a removal that is one request (a delete, a detach, a disassociation, a scale
-/// to zero before a delete): `request` builds and sends it, and a failure is named for
-/// `operation`.
+/// to zero before a delete): `request` builds and sends it.
 pub(crate) async fn remove_request<T, R, F, Fut>(
     cx: Cx<'_>,
     address: &Address,
     busy: &[&str],
     gone: &[&str],
-    operation: &'static str,
     request: F,
 ) -> Done<()>
 where
@@ -127,7 +125,7 @@ where
     R: AwsResultExt<T>,
 {
     remove(cx, busy, gone, || async {
-        request().await.at(address, operation).map(drop)
+        request().await.at(address).map(drop)
     })
     .await
 }

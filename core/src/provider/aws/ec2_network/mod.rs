@@ -17,6 +17,7 @@ mod nat;
 mod routes;
 mod vpc;
 
+use crate::provider::aws::send;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{
@@ -191,21 +192,17 @@ async fn when<T>(wanted: bool, read: impl Future<Output = Done<Vec<T>>>) -> Done
     if wanted { read.await } else { Ok(Vec::new()) }
 }
 
-describe_by_filters!(describe_vpcs -> Vpc, "DescribeVpcs");
-describe_by_filters!(describe_internet_gateways -> InternetGateway, "DescribeInternetGateways");
-describe_by_filters!(describe_subnets -> Subnet, "DescribeSubnets");
-describe_by_filters!(describe_route_tables -> RouteTable, "DescribeRouteTables");
+describe_by_filters!(describe_vpcs -> Vpc);
+describe_by_filters!(describe_internet_gateways -> InternetGateway);
+describe_by_filters!(describe_subnets -> Subnet);
+describe_by_filters!(describe_route_tables -> RouteTable);
 
 /// Not paginated by AWS: one call returns every address.
 async fn describe_addresses(cx: Cx<'_>, a: &Address, filters: Vec<Filter>) -> Done<Vec<ElasticIp>> {
-    let out = cx
-        .aws
-        .ec2
-        .describe_addresses()
-        .set_filters(Some(filters))
-        .send()
-        .await
-        .at(a, "DescribeAddresses")?;
+    let out = send!(
+        a,
+        cx.aws.ec2.describe_addresses().set_filters(Some(filters))
+    )?;
     Ok(out.addresses().to_vec())
 }
 
@@ -224,7 +221,6 @@ async fn describe_nat_gateways(
     );
     all!(
         cx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)),
-        a,
-        "DescribeNatGateways"
+        a
     )
 }

@@ -1,5 +1,6 @@
 //! Elastic IPs and the NAT gateways that send from them.
 
+use crate::provider::aws::send;
 use std::sync::Mutex;
 
 use aws_sdk_ec2::types::{
@@ -11,7 +12,7 @@ use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
+use super::super::{Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, update_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -27,7 +28,7 @@ impl Manage for attrs::ElasticIp {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_ec2,
+            a,
             cx.aws
                 .ec2
                 .allocate_address()
@@ -36,9 +37,7 @@ impl Manage for attrs::ElasticIp {
                     ResourceType::ElasticIp,
                     &owned_tags(cx.own, a, &want.tags),
                 ))
-        )
-        .await
-        .at(a, "AllocateAddress")?;
+        )?;
         let id = out
             .allocation_id()
             .ok_or_else(|| missing(a, "AllocateAddress", "AllocationId"))?;
@@ -65,7 +64,6 @@ impl Manage for attrs::ElasticIp {
             prior.address,
             &["InvalidIPAddress.InUse"],
             &["InvalidAllocationID.NotFound"],
-            "ReleaseAddress",
             || cx.aws.ec2.release_address().allocation_id(prior.id).send(),
         )
         .await
@@ -106,7 +104,7 @@ impl Manage for attrs::NatGateway {
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .create_nat_gateway()
@@ -116,8 +114,6 @@ impl Manage for attrs::NatGateway {
                     .client_token(&token)
                     .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
             )
-            .await
-            .at(a, "CreateNatGateway")
         })
         .await?;
         let id = out
@@ -143,7 +139,6 @@ impl Manage for attrs::NatGateway {
             a,
             &[],
             &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"],
-            "DeleteNatGateway",
             || cx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send(),
         )
         .await?;
@@ -178,32 +173,21 @@ pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
 /// AWS frees it with the gateway (at times a moment later); an address still associated after
 /// the gateway is gone (moto keeps the association for good) is disassociated here.
 async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<()> {
-    let found = cx
-        .aws
-        .ec2
-        .describe_addresses()
-        .allocation_ids(allocation)
-        .send()
-        .await
-        .at(address, "DescribeAddresses");
+    let found = send!(
+        address,
+        cx.aws.ec2.describe_addresses().allocation_ids(allocation)
+    );
     let Some(found) = found_or_none(found, "InvalidAllocationID.NotFound")? else {
         return Ok(());
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
-        remove_request(
-            cx,
-            address,
-            &[],
-            &["InvalidAssociationID.NotFound"],
-            "DisassociateAddress",
-            || {
-                cx.aws
-                    .ec2
-                    .disassociate_address()
-                    .association_id(association)
-                    .send()
-            },
-        )
+        remove_request(cx, address, &[], &["InvalidAssociationID.NotFound"], || {
+            cx.aws
+                .ec2
+                .disassociate_address()
+                .association_id(association)
+                .send()
+        })
         .await?;
     }
     Ok(())
@@ -211,14 +195,10 @@ async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<(
 
 /// The state of NAT gateway `id` (not found counts as `deleted`) and, when it failed, why.
 async fn nat_state(cx: Cx<'_>, address: &Address, id: &str) -> Done<(String, String)> {
-    let out = cx
-        .aws
-        .ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(id)
-        .send()
-        .await
-        .at(address, "DescribeNatGateways");
+    let out = send!(
+        address,
+        cx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id)
+    );
     let out = found_or_none(out, "NatGatewayNotFound")?;
     Ok(match out.as_ref().and_then(|o| o.nat_gateways().first()) {
         Some(n) => (

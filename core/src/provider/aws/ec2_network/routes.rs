@@ -1,5 +1,6 @@
 //! Subnets, route tables, their routes and their subnet associations.
 
+use crate::provider::aws::send;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
 use super::super::ec2::{
@@ -8,7 +9,7 @@ use super::super::ec2::{
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, eventually, remove_request};
+use super::super::{Cx, Done, Manage, Prior, eventually, remove_request};
 use super::{describe_route_tables, describe_subnets, id_outputs, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -25,7 +26,7 @@ impl Manage for attrs::Subnet {
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .create_subnet()
@@ -34,8 +35,6 @@ impl Manage for attrs::Subnet {
                     .availability_zone(&want.availability_zone)
                     .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
             )
-            .await
-            .at(a, "CreateSubnet")
         })
         .await?;
         let id = out
@@ -59,13 +58,9 @@ impl Manage for attrs::Subnet {
     /// Deletes the subnet, retried while AWS still holds interfaces in it (a deleted NAT
     /// gateway's).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_held(
-            cx,
-            prior,
-            "InvalidSubnetID.NotFound",
-            "DeleteSubnet",
-            || cx.aws.ec2.delete_subnet().subnet_id(prior.id).send(),
-        )
+        remove_held(cx, prior, "InvalidSubnetID.NotFound", || {
+            cx.aws.ec2.delete_subnet().subnet_id(prior.id).send()
+        })
         .await
     }
 }
@@ -77,14 +72,14 @@ async fn set_public_ip_on_launch(
     enabled: bool,
 ) -> Done<()> {
     eventually(cx, || async {
-        cx.aws
-            .ec2
-            .modify_subnet_attribute()
-            .subnet_id(id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(enabled).build())
-            .send()
-            .await
-            .at(&spec.address, "ModifySubnetAttribute")
+        send!(
+            &spec.address,
+            cx.aws
+                .ec2
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(enabled).build())
+        )
     })
     .await?;
     Ok(())
@@ -116,7 +111,7 @@ impl Manage for attrs::RouteTable {
         let tags = owned_tags(cx.own, a, &want.tags);
         let out = eventually(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .create_route_table()
@@ -124,8 +119,6 @@ impl Manage for attrs::RouteTable {
                     .client_token(&token)
                     .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
             )
-            .await
-            .at(a, "CreateRouteTable")
         })
         .await?;
         let id = out
@@ -142,19 +135,13 @@ impl Manage for attrs::RouteTable {
 
     /// Deletes the table, retried while subnets are still associated with it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_held(
-            cx,
-            prior,
-            "InvalidRouteTableID.NotFound",
-            "DeleteRouteTable",
-            || {
-                cx.aws
-                    .ec2
-                    .delete_route_table()
-                    .route_table_id(prior.id)
-                    .send()
-            },
-        )
+        remove_held(cx, prior, "InvalidRouteTableID.NotFound", || {
+            cx.aws
+                .ec2
+                .delete_route_table()
+                .route_table_id(prior.id)
+                .send()
+        })
         .await
     }
 }
@@ -188,14 +175,10 @@ impl Manage for attrs::Route {
     /// The route to that destination already in the table.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
-        let tables = cx
-            .aws
-            .ec2
-            .describe_route_tables()
-            .route_table_ids(table)
-            .send()
-            .await
-            .at(&spec.address, "DescribeRouteTables")?;
+        let tables = send!(
+            &spec.address,
+            cx.aws.ec2.describe_route_tables().route_table_ids(table)
+        )?;
         let mut tables = tables.route_tables().iter();
         Ok(tables.find_map(|t| route_live(t, destination)))
     }
@@ -216,7 +199,7 @@ impl Manage for attrs::Route {
                 RouteTarget::NatGateway(n) => req.nat_gateway_id(n),
                 RouteTarget::Gateway(g) => req.gateway_id(g),
             };
-            send_once!(aws_sdk_ec2, req).await.at(a, "CreateRoute")
+            send_once!(a, req)
         })
         .await?;
         Ok(Applied::new(
@@ -244,11 +227,11 @@ impl Manage for attrs::Route {
             RouteTarget::Gateway(t) | RouteTarget::NatGateway(t) => t,
         };
         if had != Some(now) {
-            req.route_table_id(&want.route_table_id)
-                .destination_cidr_block(&want.destination_cidr_block)
-                .send()
-                .await
-                .at(&spec.address, "ReplaceRoute")?;
+            send!(
+                &spec.address,
+                req.route_table_id(&want.route_table_id)
+                    .destination_cidr_block(&want.destination_cidr_block)
+            )?;
         }
         Ok(Applied::new(spec, prior.id, &NoOutputs {}))
     }
@@ -267,7 +250,6 @@ impl Manage for attrs::Route {
             a,
             &[],
             &["InvalidRoute.NotFound", "InvalidRouteTableID.NotFound"],
-            "DeleteRoute",
             || {
                 cx.aws
                     .ec2
@@ -334,15 +316,13 @@ impl Manage for attrs::RouteTableAssociation {
         let a = &spec.address;
         let out = eventually(cx, || async {
             send_once!(
-                aws_sdk_ec2,
+                a,
                 cx.aws
                     .ec2
                     .associate_route_table()
                     .subnet_id(&want.subnet_id)
                     .route_table_id(&want.route_table_id)
             )
-            .await
-            .at(a, "AssociateRouteTable")
         })
         .await?;
         let id = out
@@ -362,7 +342,6 @@ impl Manage for attrs::RouteTableAssociation {
             prior.address,
             &[],
             &["InvalidAssociationID.NotFound"],
-            "DisassociateRouteTable",
             || {
                 cx.aws
                     .ec2

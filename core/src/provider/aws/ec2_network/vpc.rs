@@ -1,5 +1,6 @@
 //! The VPC with its DNS flags, and the internet gateway with its attachment.
 
+use crate::provider::aws::send;
 use aws_sdk_ec2::operation::modify_vpc_attribute::builders::ModifyVpcAttributeFluentBuilder as ModifyVpc;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, InternetGateway, ResourceType, Vpc, VpcAttributeName,
@@ -11,9 +12,7 @@ use super::super::ec2::{
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::ownership::owned_tags;
-use super::super::{
-    AwsResultExt, Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate,
-};
+use super::super::{Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate};
 use super::{adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -58,7 +57,7 @@ impl Manage for attrs::Vpc {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_ec2,
+            a,
             cx.aws
                 .ec2
                 .create_vpc()
@@ -67,9 +66,7 @@ impl Manage for attrs::Vpc {
                     ResourceType::Vpc,
                     &owned_tags(cx.own, a, &want.tags),
                 ))
-        )
-        .await
-        .at(a, "CreateVpc")?;
+        )?;
         let id = out
             .vpc()
             .and_then(Vpc::vpc_id)
@@ -88,7 +85,7 @@ impl Manage for attrs::Vpc {
 
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_held(cx, prior, "InvalidVpcID.NotFound", "DeleteVpc", || {
+        remove_held(cx, prior, "InvalidVpcID.NotFound", || {
             cx.aws.ec2.delete_vpc().vpc_id(prior.id).send()
         })
         .await
@@ -122,10 +119,10 @@ async fn set_flag(
     let Some(value) = value else { return Ok(()) };
     let value = AttributeBooleanValue::builder().value(value).build();
     eventually(cx, || async {
-        flag(cx.aws.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
-            .send()
-            .await
-            .at(a, "ModifyVpcAttribute")
+        send!(
+            a,
+            flag(cx.aws.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
+        )
     })
     .await?;
     Ok(())
@@ -134,14 +131,14 @@ async fn set_flag(
 /// The DNS flags of VPC `id` (AWS's defaults for a flag it does not answer).
 pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Done<Dns> {
     let read = async |attribute: VpcAttributeName| {
-        cx.aws
-            .ec2
-            .describe_vpc_attribute()
-            .vpc_id(id)
-            .attribute(attribute)
-            .send()
-            .await
-            .at(a, "DescribeVpcAttribute")
+        send!(
+            a,
+            cx.aws
+                .ec2
+                .describe_vpc_attribute()
+                .vpc_id(id)
+                .attribute(attribute)
+        )
     };
     let support = read(VpcAttributeName::EnableDnsSupport)
         .await?
@@ -199,7 +196,7 @@ impl Manage for attrs::InternetGateway {
         let a = &spec.address;
         let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         let out = send_once!(
-            aws_sdk_ec2,
+            a,
             cx.aws
                 .ec2
                 .create_internet_gateway()
@@ -207,9 +204,7 @@ impl Manage for attrs::InternetGateway {
                     ResourceType::InternetGateway,
                     &owned_tags(cx.own, a, &want.tags),
                 ))
-        )
-        .await
-        .at(a, "CreateInternetGateway")?;
+        )?;
         let id = out
             .internet_gateway()
             .and_then(InternetGateway::internet_gateway_id)
@@ -251,49 +246,42 @@ impl Manage for attrs::InternetGateway {
             )
             .await?;
         }
-        remove_request(
-            cx,
-            a,
-            &[],
-            &["InvalidInternetGatewayID.NotFound"],
-            "DeleteInternetGateway",
-            || {
-                cx.aws
-                    .ec2
-                    .delete_internet_gateway()
-                    .internet_gateway_id(id)
-                    .send()
-            },
-        )
+        remove_request(cx, a, &[], &["InvalidInternetGatewayID.NotFound"], || {
+            cx.aws
+                .ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+        })
         .await
     }
 }
 
 async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     eventually(cx, || async {
-        cx.aws
-            .ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .at(a, "AttachInternetGateway")
+        send!(
+            a,
+            cx.aws
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc)
+        )
     })
     .await?;
     Ok(())
 }
 
 async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
-    cx.aws
-        .ec2
-        .detach_internet_gateway()
-        .internet_gateway_id(id)
-        .vpc_id(vpc)
-        .send()
-        .await
-        .at(a, "DetachInternetGateway")
-        .map(drop)
+    send!(
+        a,
+        cx.aws
+            .ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+    )
+    .map(drop)
 }
 
 /// A described gateway; its `vpc_id` is `null` when it is not attached.

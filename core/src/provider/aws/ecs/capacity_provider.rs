@@ -1,6 +1,7 @@
 //! Capacity providers (an instance group's auto scaling group as ECS capacity) and the
 //! cluster's capacity provider list.
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
@@ -13,7 +14,7 @@ use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
 use super::super::ownership::{claim_described, owned_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
+use super::super::{Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
 use super::{ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved};
@@ -50,16 +51,14 @@ impl Manage for attrs::CapacityProvider {
             .build()
             .map_err(|e| spec.invalid("auto_scaling_group_arn", &e.to_string()))?;
         let out = send_once!(
-            aws_sdk_ecs,
+            a,
             cx.aws
                 .ecs
                 .create_capacity_provider()
                 .name(name)
                 .auto_scaling_group_provider(provider)
                 .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
-        )
-        .await
-        .at(a, "CreateCapacityProvider")?;
+        )?;
         let arn = out
             .capacity_provider()
             .and_then(CapacityProvider::capacity_provider_arn)
@@ -78,26 +77,26 @@ impl Manage for attrs::CapacityProvider {
             || want.managed_termination_protection != was.managed_termination_protection
             || want.managed_draining != was.managed_draining
         {
-            cx.aws
-                .ecs
-                .update_capacity_provider()
-                .name(prior.id)
-                .auto_scaling_group_provider(
-                    AutoScalingGroupProviderUpdate::builder()
-                        .set_managed_scaling(managed_scaling(&want))
-                        .set_managed_termination_protection(
-                            want.managed_termination_protection
-                                .as_deref()
-                                .map(ManagedTerminationProtection::from),
-                        )
-                        .set_managed_draining(
-                            want.managed_draining.as_deref().map(ManagedDraining::from),
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .at(a, "UpdateCapacityProvider")?;
+            send!(
+                a,
+                cx.aws
+                    .ecs
+                    .update_capacity_provider()
+                    .name(prior.id)
+                    .auto_scaling_group_provider(
+                        AutoScalingGroupProviderUpdate::builder()
+                            .set_managed_scaling(managed_scaling(&want))
+                            .set_managed_termination_protection(
+                                want.managed_termination_protection
+                                    .as_deref()
+                                    .map(ManagedTerminationProtection::from),
+                            )
+                            .set_managed_draining(
+                                want.managed_draining.as_deref().map(ManagedDraining::from),
+                            )
+                            .build(),
+                    )
+            )?;
         }
         update_tags(cx, a, &outputs.arn, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, prior.id, &outputs))
@@ -112,7 +111,7 @@ impl Manage for attrs::CapacityProvider {
             return Ok(());
         }
         // Still in a cluster's list until that list is cleared (deleted before, applied late).
-        let r = remove_request(cx, a, BUSY, &[], "DeleteCapacityProvider", || {
+        let r = remove_request(cx, a, BUSY, &[], || {
             cx.aws
                 .ecs
                 .delete_capacity_provider()
@@ -142,7 +141,6 @@ impl Manage for attrs::ClusterCapacityProviders {
             prior.address,
             BUSY,
             &["ClusterNotFoundException"],
-            "PutClusterCapacityProviders",
             || {
                 cx.aws
                     .ecs
@@ -163,15 +161,15 @@ async fn put(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::ClusterCapacityProvi
     let a = &spec.address;
     let default = strategy(a, "default_strategy", &want.default_strategy)?;
     retry_while(cx.waits, cx.waits.dependency, BUSY, || async {
-        cx.aws
-            .ecs
-            .put_cluster_capacity_providers()
-            .cluster(&want.cluster)
-            .set_capacity_providers(Some(want.capacity_providers.clone()))
-            .set_default_capacity_provider_strategy(Some(default.clone()))
-            .send()
-            .await
-            .at(a, "PutClusterCapacityProviders")
+        send!(
+            a,
+            cx.aws
+                .ecs
+                .put_cluster_capacity_providers()
+                .cluster(&want.cluster)
+                .set_capacity_providers(Some(want.capacity_providers.clone()))
+                .set_default_capacity_provider_strategy(Some(default.clone()))
+        )
     })
     .await?;
     Ok(Applied::new(spec, &want.cluster, &NoOutputs {}))
@@ -203,16 +201,15 @@ async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Done<Vec<Capac
     for chunk in names.chunks(100) {
         let mut token = None;
         loop {
-            let out = cx
-                .aws
-                .ecs
-                .describe_capacity_providers()
-                .set_capacity_providers(Some(chunk.to_vec()))
-                .include(CapacityProviderField::Tags)
-                .set_next_token(token)
-                .send()
-                .await
-                .at(a, "DescribeCapacityProviders")?;
+            let out = send!(
+                a,
+                cx.aws
+                    .ecs
+                    .describe_capacity_providers()
+                    .set_capacity_providers(Some(chunk.to_vec()))
+                    .include(CapacityProviderField::Tags)
+                    .set_next_token(token)
+            )?;
             token = out.next_token;
             all.extend(
                 out.capacity_providers

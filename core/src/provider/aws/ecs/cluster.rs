@@ -1,6 +1,7 @@
 //! ECS clusters, and the one `DescribeClusters` that refreshes them together with their
 //! capacity provider lists.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName};
@@ -8,7 +9,7 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
 use super::super::ownership::{claim_described, owned_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
+use super::super::{Cx, Done, Manage, Prior, Recorded, remove_request};
 use super::{capacity_provider, ecs_tags, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
@@ -34,16 +35,15 @@ impl Manage for attrs::EcsCluster {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let name = want.name.as_str();
-        let out = cx
-            .aws
-            .ecs
-            .create_cluster()
-            .cluster_name(name)
-            .settings(insights_setting(spec, &want)?)
-            .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
-            .send()
-            .await
-            .at(a, "CreateCluster")?;
+        let out = send!(
+            a,
+            cx.aws
+                .ecs
+                .create_cluster()
+                .cluster_name(name)
+                .settings(insights_setting(spec, &want)?)
+                .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
+        )?;
         let arn = out
             .cluster()
             .and_then(Cluster::cluster_arn)
@@ -58,14 +58,14 @@ impl Manage for attrs::EcsCluster {
         let was: attrs::EcsCluster = prior.decode()?;
         let outputs = prior.outputs::<attrs::EcsCluster>()?;
         if was.container_insights != want.container_insights {
-            cx.aws
-                .ecs
-                .update_cluster()
-                .cluster(prior.id)
-                .settings(insights_setting(spec, &want)?)
-                .send()
-                .await
-                .at(a, "UpdateCluster")?;
+            send!(
+                a,
+                cx.aws
+                    .ecs
+                    .update_cluster()
+                    .cluster(prior.id)
+                    .settings(insights_setting(spec, &want)?)
+            )?;
         }
         update_tags(cx, a, &outputs.arn, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, prior.id, &outputs))
@@ -87,7 +87,6 @@ impl Manage for attrs::EcsCluster {
             prior.address,
             BUSY,
             &["ClusterNotFoundException"],
-            "DeleteCluster",
             || cx.aws.ecs.delete_cluster().cluster(prior.id).send(),
         )
         .await
@@ -107,16 +106,15 @@ pub(super) async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Don
     let mut all = Vec::new();
     // DescribeClusters takes at most 100 clusters and has no pages.
     for chunk in names.chunks(100) {
-        let out = cx
-            .aws
-            .ecs
-            .describe_clusters()
-            .set_clusters(Some(chunk.to_vec()))
-            .include(ClusterField::Tags)
-            .include(ClusterField::Settings)
-            .send()
-            .await
-            .at(a, "DescribeClusters")?;
+        let out = send!(
+            a,
+            cx.aws
+                .ecs
+                .describe_clusters()
+                .set_clusters(Some(chunk.to_vec()))
+                .include(ClusterField::Tags)
+                .include(ClusterField::Settings)
+        )?;
         all.extend(
             out.clusters
                 .unwrap_or_default()

@@ -1,6 +1,7 @@
 //! ECS services: created with a client token, updated with one `UpdateService`, scaled to zero
 //! and drained on delete; refreshed with `DescribeServices` per cluster, ten a request.
 
+use crate::provider::aws::send;
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
@@ -14,7 +15,7 @@ use super::super::live::{found_or_none, missing, recorded};
 use super::super::once::send_once;
 use super::super::ownership::{claim_described, owned_tags};
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove, remove_request};
+use super::super::{Cx, Done, Manage, Prior, Recorded, remove, remove_request};
 use super::{ecs_tags, strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
@@ -52,7 +53,7 @@ impl Manage for attrs::Service {
                 .unwrap_or_default(),
         )?;
         let out = send_once!(
-            aws_sdk_ecs,
+            a,
             cx.aws
                 .ecs
                 .create_service()
@@ -73,9 +74,7 @@ impl Manage for attrs::Service {
                 .set_enable_execute_command(want.enable_execute_command)
                 .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
                 .client_token(token)
-        )
-        .await
-        .at(a, "CreateService")?;
+        )?;
         let arn = out
             .service()
             .and_then(Service::service_arn)
@@ -150,7 +149,7 @@ impl Manage for attrs::Service {
             any = true;
         }
         if any {
-            req.send().await.at(a, "UpdateService")?;
+            send!(a, req)?;
         }
         update_tags(cx, a, prior.id, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, prior.id, &ArnOutputs::of(prior.id)))
@@ -168,7 +167,7 @@ impl Manage for attrs::Service {
         let was: attrs::Service = prior.decode()?;
         let cluster = was.cluster.as_str();
         if was.scheduling_strategy != "DAEMON" {
-            remove_request(cx, a, &[], GONE, "UpdateService", || {
+            remove_request(cx, a, &[], GONE, || {
                 cx.aws
                     .ecs
                     .update_service()
@@ -180,16 +179,16 @@ impl Manage for attrs::Service {
             .await?;
         }
         remove(cx, &[], GONE, || async {
-            cx.aws
-                .ecs
-                .delete_service()
-                .cluster(cluster)
-                .service(prior.id)
-                .force(true)
-                .send()
-                .await
-                .at(a, "DeleteService")
-                .map(drop)
+            send!(
+                a,
+                cx.aws
+                    .ecs
+                    .delete_service()
+                    .cluster(cluster)
+                    .service(prior.id)
+                    .force(true)
+            )
+            .map(drop)
         })
         .await?;
         poll_until(
@@ -274,16 +273,15 @@ pub(crate) async fn describe(
     let mut all = Vec::new();
     // DescribeServices takes at most 10 services and has no pages.
     for chunk in services.chunks(10) {
-        let out = cx
-            .aws
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(chunk.to_vec()))
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .at(a, "DescribeServices");
+        let out = send!(
+            a,
+            cx.aws
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .include(ServiceField::Tags)
+        );
         // The cluster itself is gone: so are its services.
         let Some(out) = found_or_none(out, "ClusterNotFoundException")? else {
             return Ok(Vec::new());

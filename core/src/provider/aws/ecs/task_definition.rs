@@ -7,6 +7,7 @@
 //! defaults on registration and reorders some lists, so a described revision is never equal
 //! to the registered request as sent.
 
+use crate::provider::aws::send;
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
@@ -62,7 +63,7 @@ impl Manage for attrs::TaskDefinition {
             .map(|c| Compatibility::from(c.as_str()))
             .collect();
         let out = send_once!(
-            aws_sdk_ecs,
+            a,
             cx.aws
                 .ecs
                 .register_task_definition()
@@ -74,9 +75,7 @@ impl Manage for attrs::TaskDefinition {
                 .set_container_definitions(Some(containers))
                 .set_volumes((!volumes.is_empty()).then_some(volumes))
                 .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
-        )
-        .await
-        .at(a, "RegisterTaskDefinition")?;
+        )?;
         let outputs = out
             .task_definition()
             .and_then(outputs_of)
@@ -455,8 +454,7 @@ async fn active_revisions(cx: Cx<'_>, a: &Address, family: &str) -> Done<Vec<(i3
             .list_task_definitions()
             .family_prefix(family)
             .status(TaskDefinitionStatus::Active),
-        a,
-        "ListTaskDefinitions"
+        a
     )?;
     let mut revisions: Vec<(i32, String)> = arns
         .into_iter()
@@ -477,15 +475,14 @@ fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
 
 /// One ACTIVE revision with its tags; `None` when it is gone or no longer ACTIVE.
 async fn described(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Option<(TaskDefinition, Tags)>> {
-    let described = cx
-        .aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(arn)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await
-        .at(a, "DescribeTaskDefinition");
+    let described = send!(
+        a,
+        cx.aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+    );
     let out = match described {
         Err(e) if is_gone(&e) => return Ok(None),
         r => r?,
@@ -575,7 +572,7 @@ async fn deregister_ours(
 
 /// Deregisters one revision; one that no longer exists is success.
 async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
-    let r = remove_request(cx, a, &[], &[], "DeregisterTaskDefinition", || {
+    let r = remove_request(cx, a, &[], &[], || {
         cx.aws
             .ecs
             .deregister_task_definition()
@@ -595,8 +592,7 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             .ecs
             .list_task_definitions()
             .status(TaskDefinitionStatus::Active),
-        &a,
-        "ListTaskDefinitions"
+        &a
     )?
     .into_iter()
     .collect();

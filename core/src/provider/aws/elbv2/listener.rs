@@ -1,6 +1,7 @@
 //! Listeners: found by their natural key (load balancer + port), changed in place with one
 //! `ModifyListener`. A listener has no desired tags: it carries only the ownership tags.
 
+use crate::provider::aws::send;
 use std::collections::BTreeSet;
 
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -29,8 +30,7 @@ impl Manage for attrs::Listener {
                 .elbv2
                 .describe_listeners()
                 .load_balancer_arn(&want.load_balancer_arn),
-            a,
-            "DescribeListeners"
+            a
         )?;
         let found = listeners.into_iter().find(|l| l.port() == Some(port));
         claim_found(cx, a, found, Listener::listener_arn, live).await
@@ -40,7 +40,7 @@ impl Manage for attrs::Listener {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_elasticloadbalancingv2,
+            a,
             cx.aws
                 .elbv2
                 .create_listener()
@@ -51,9 +51,7 @@ impl Manage for attrs::Listener {
                 .set_certificates(certificate(&want))
                 .set_ssl_policy(want.ssl_policy.clone())
                 .set_tags(Some(to_tags(&owned_tags(cx.own, a, &Tags::new()))))
-        )
-        .await
-        .at(a, "CreateListener")?;
+        )?;
         let arn = created_arn(
             a,
             "CreateListener",
@@ -76,18 +74,18 @@ impl Manage for attrs::Listener {
             || want.certificate_arn != was.certificate_arn
             || want.ssl_policy != was.ssl_policy
         {
-            cx.aws
-                .elbv2
-                .modify_listener()
-                .listener_arn(arn)
-                .port(i32::from(want.port))
-                .protocol(ProtocolEnum::from(want.protocol.as_str()))
-                .default_actions(default_action(spec, want.default_action.as_ref())?)
-                .set_certificates(certificate(&want))
-                .set_ssl_policy(want.ssl_policy.clone())
-                .send()
-                .await
-                .at(a, "ModifyListener")?;
+            send!(
+                a,
+                cx.aws
+                    .elbv2
+                    .modify_listener()
+                    .listener_arn(arn)
+                    .port(i32::from(want.port))
+                    .protocol(ProtocolEnum::from(want.protocol.as_str()))
+                    .default_actions(default_action(spec, want.default_action.as_ref())?)
+                    .set_certificates(certificate(&want))
+                    .set_ssl_policy(want.ssl_policy.clone())
+            )?;
         }
         Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
@@ -95,7 +93,7 @@ impl Manage for attrs::Listener {
     /// Deletes the listener; already gone (or its load balancer gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let gone = ["ListenerNotFound", "LoadBalancerNotFound"];
-        remove_request(cx, prior.address, &[], &gone, "DeleteListener", || {
+        remove_request(cx, prior.address, &[], &gone, || {
             cx.aws.elbv2.delete_listener().listener_arn(prior.id).send()
         })
         .await
@@ -196,18 +194,13 @@ pub(super) async fn describe(
                 .elbv2
                 .describe_listeners()
                 .set_listener_arns(Some(arns)),
-            a,
-            "DescribeListeners"
+            a
         )
     };
     let per_load_balancer = || async move {
         let mut listeners = Vec::new();
         for lb in load_balancers {
-            let r = all!(
-                cx.aws.elbv2.describe_listeners().load_balancer_arn(lb),
-                a,
-                "DescribeListeners"
-            );
+            let r = all!(cx.aws.elbv2.describe_listeners().load_balancer_arn(lb), a);
             listeners.extend(found_or_none(r, "LoadBalancerNotFound")?.unwrap_or_default());
         }
         Ok(listeners)

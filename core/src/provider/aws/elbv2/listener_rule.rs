@@ -1,6 +1,7 @@
 //! Listener rules: found by their natural key (listener + priority); conditions and target are
 //! changed with `ModifyRule`, the priority with `SetRulePriorities`.
 
+use crate::provider::aws::send;
 use std::collections::BTreeSet;
 
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -32,8 +33,7 @@ impl Manage for attrs::ListenerRule {
                 .elbv2
                 .describe_rules()
                 .listener_arn(&want.listener_arn),
-            a,
-            "DescribeRules"
+            a
         )?;
         let found = rules
             .into_iter()
@@ -48,7 +48,7 @@ impl Manage for attrs::ListenerRule {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_elasticloadbalancingv2,
+            a,
             cx.aws
                 .elbv2
                 .create_rule()
@@ -57,9 +57,7 @@ impl Manage for attrs::ListenerRule {
                 .set_conditions(Some(conditions(spec, &want.conditions)?))
                 .actions(forward(spec, &want)?)
                 .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
-        )
-        .await
-        .at(a, "CreateRule")?;
+        )?;
         let arn = created_arn(a, "CreateRule", "RuleArn", out.rules(), Rule::rule_arn)?;
         Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
     }
@@ -71,27 +69,25 @@ impl Manage for attrs::ListenerRule {
         let arn = prior.id;
         let elbv2 = &cx.aws.elbv2;
         if want.conditions != was.conditions || want.forward_to != was.forward_to {
-            elbv2
-                .modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(conditions(spec, &want.conditions)?))
-                .actions(forward(spec, &want)?)
-                .send()
-                .await
-                .at(a, "ModifyRule")?;
+            send!(
+                a,
+                elbv2
+                    .modify_rule()
+                    .rule_arn(arn)
+                    .set_conditions(Some(conditions(spec, &want.conditions)?))
+                    .actions(forward(spec, &want)?)
+            )?;
         }
         if want.priority != was.priority {
-            elbv2
-                .set_rule_priorities()
-                .rule_priorities(
+            send!(
+                a,
+                elbv2.set_rule_priorities().rule_priorities(
                     RulePriorityPair::builder()
                         .rule_arn(arn)
                         .priority(priority(spec, &want)?)
                         .build(),
                 )
-                .send()
-                .await
-                .at(a, "SetRulePriorities")?;
+            )?;
         }
         super::update_tags(cx, a, arn, &was.tags, &want.tags).await?;
         Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))
@@ -100,7 +96,7 @@ impl Manage for attrs::ListenerRule {
     /// Deletes the rule; already gone (or its listener gone) is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let gone = ["RuleNotFound", "ListenerNotFound"];
-        remove_request(cx, prior.address, &[], &gone, "DeleteRule", || {
+        remove_request(cx, prior.address, &[], &gone, || {
             cx.aws.elbv2.delete_rule().rule_arn(prior.id).send()
         })
         .await
@@ -193,20 +189,12 @@ pub(super) async fn describe(
     listeners: &BTreeSet<String>,
 ) -> Done<Vec<Rule>> {
     let by_arns = |arns: Vec<String>| async move {
-        all!(
-            cx.aws.elbv2.describe_rules().set_rule_arns(Some(arns)),
-            a,
-            "DescribeRules"
-        )
+        all!(cx.aws.elbv2.describe_rules().set_rule_arns(Some(arns)), a)
     };
     let per_listener = || async move {
         let mut rules = Vec::new();
         for listener in listeners {
-            let r = all!(
-                cx.aws.elbv2.describe_rules().listener_arn(listener),
-                a,
-                "DescribeRules"
-            );
+            let r = all!(cx.aws.elbv2.describe_rules().listener_arn(listener), a);
             rules.extend(
                 found_or_none(r, "ListenerNotFound")?
                     .unwrap_or_default()

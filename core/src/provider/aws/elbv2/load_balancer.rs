@@ -1,6 +1,7 @@
 //! Application load balancers: found by name, created with their attributes set and waited for
 //! until active; deleted (unless protected) and waited for until AWS no longer lists them.
 
+use crate::provider::aws::send;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
@@ -25,14 +26,7 @@ impl Manage for attrs::LoadBalancer {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let r = cx
-            .aws
-            .elbv2
-            .describe_load_balancers()
-            .names(name)
-            .send()
-            .await
-            .at(a, "DescribeLoadBalancers");
+        let r = send!(a, cx.aws.elbv2.describe_load_balancers().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
         claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
             live(lb, tags, None)
@@ -44,7 +38,7 @@ impl Manage for attrs::LoadBalancer {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_elasticloadbalancingv2,
+            a,
             cx.aws
                 .elbv2
                 .create_load_balancer()
@@ -54,9 +48,7 @@ impl Manage for attrs::LoadBalancer {
                 .set_subnets(Some(want.subnets.clone()))
                 .set_security_groups(Some(want.security_groups.clone()))
                 .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
-        )
-        .await
-        .at(a, "CreateLoadBalancer")?;
+        )?;
         let lb = out
             .load_balancers()
             .first()
@@ -81,22 +73,22 @@ impl Manage for attrs::LoadBalancer {
         let arn = prior.id;
         let elbv2 = &cx.aws.elbv2;
         if !same_set(&was.subnets, &want.subnets) {
-            elbv2
-                .set_subnets()
-                .load_balancer_arn(arn)
-                .set_subnets(Some(want.subnets.clone()))
-                .send()
-                .await
-                .at(a, "SetSubnets")?;
+            send!(
+                a,
+                elbv2
+                    .set_subnets()
+                    .load_balancer_arn(arn)
+                    .set_subnets(Some(want.subnets.clone()))
+            )?;
         }
         if !same_set(&was.security_groups, &want.security_groups) {
-            elbv2
-                .set_security_groups()
-                .load_balancer_arn(arn)
-                .set_security_groups(Some(want.security_groups.clone()))
-                .send()
-                .await
-                .at(a, "SetSecurityGroups")?;
+            send!(
+                a,
+                elbv2
+                    .set_security_groups()
+                    .load_balancer_arn(arn)
+                    .set_security_groups(Some(want.security_groups.clone()))
+            )?;
         }
         let changed = Changed {
             idle_timeout: want.idle_timeout != was.idle_timeout,
@@ -122,20 +114,13 @@ impl Manage for attrs::LoadBalancer {
                     .to_owned(),
             });
         }
-        remove_request(
-            cx,
-            prior.address,
-            &[],
-            &[NOT_FOUND],
-            "DeleteLoadBalancer",
-            || {
-                cx.aws
-                    .elbv2
-                    .delete_load_balancer()
-                    .load_balancer_arn(prior.id)
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
+            cx.aws
+                .elbv2
+                .delete_load_balancer()
+                .load_balancer_arn(prior.id)
+                .send()
+        })
         .await?;
         wait(cx, prior.address, prior.id, Until::Gone).await
     }
@@ -201,15 +186,15 @@ async fn set_attributes(
     if attributes.is_empty() {
         return Ok(());
     }
-    cx.aws
-        .elbv2
-        .modify_load_balancer_attributes()
-        .load_balancer_arn(arn)
-        .set_attributes(Some(attributes))
-        .send()
-        .await
-        .at(&spec.address, "ModifyLoadBalancerAttributes")
-        .map(drop)
+    send!(
+        &spec.address,
+        cx.aws
+            .elbv2
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attributes))
+    )
+    .map(drop)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,14 +211,13 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
         Until::Gone => "the load balancer to be deleted",
     };
     poll_until(cx, a, what, cx.waits.dependency, || async {
-        let r = cx
-            .aws
-            .elbv2
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await
-            .at(a, "DescribeLoadBalancers");
+        let r = send!(
+            a,
+            cx.aws
+                .elbv2
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+        );
         let state = found_or_none(r, NOT_FOUND)?.and_then(|out| {
             out.load_balancers()
                 .first()
@@ -272,8 +256,7 @@ pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<V
                 .elbv2
                 .describe_load_balancers()
                 .set_load_balancer_arns(arns),
-            a,
-            "DescribeLoadBalancers"
+            a
         )
     };
     batched(arns, &[NOT_FOUND], |c| page(Some(c)), || page(None)).await

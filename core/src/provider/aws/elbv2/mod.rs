@@ -22,6 +22,7 @@ mod listener_rule;
 mod load_balancer;
 mod target_group;
 
+use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -30,7 +31,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, T
 use super::ec2::{Tagged, settle};
 use super::live::{missing, recorded_by_id};
 use super::ownership::{claimed, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Recorded};
+use super::{Cx, Done, Recorded};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Live, Refresh};
@@ -172,14 +173,13 @@ where
 async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMap<String, Tags>> {
     let mut tags = BTreeMap::new();
     for chunk in arns.chunks(PER_CALL) {
-        let out = cx
-            .aws
-            .elbv2
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .at(a, "DescribeTags")?;
+        let out = send!(
+            a,
+            cx.aws
+                .elbv2
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+        )?;
         for d in out.tag_descriptions() {
             if let Some(arn) = d.resource_arn() {
                 let map = tag_map_of(d.tags(), |t| (t.key(), t.value()));
@@ -237,9 +237,9 @@ fn to_tags(tags: &Tags) -> Vec<Tag> {
 async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags) -> Done<()> {
     send_tags!(
         cx, a, was, want,
-        cx.aws.elbv2.remove_tags().resource_arns(arn) => "RemoveTags",
-        cx.aws.elbv2.add_tags().resource_arns(arn) => "AddTags",
-        |t: &Tags| Ok(to_tags(t)),
+        untag: cx.aws.elbv2.remove_tags().resource_arns(arn),
+        tag: cx.aws.elbv2.add_tags().resource_arns(arn),
+        to_sdk: |t: &Tags| Ok(to_tags(t)),
     )
 }
 

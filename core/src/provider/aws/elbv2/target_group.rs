@@ -1,6 +1,7 @@
 //! Target groups: found by name, created with their health check and deregistration delay;
 //! deleted once the rule forwarding to them is gone.
 
+use crate::provider::aws::send;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
@@ -42,14 +43,7 @@ impl Manage for attrs::TargetGroup {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let r = cx
-            .aws
-            .elbv2
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await
-            .at(a, "DescribeTargetGroups");
+        let r = send!(a, cx.aws.elbv2.describe_target_groups().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
         claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
             live(tg, tags, None)
@@ -62,7 +56,7 @@ impl Manage for attrs::TargetGroup {
         let a = &spec.address;
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
-            aws_sdk_elasticloadbalancingv2,
+            a,
             with_health_check!(
                 cx.aws
                     .elbv2
@@ -75,9 +69,7 @@ impl Manage for attrs::TargetGroup {
                 hc
             )
             .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
-        )
-        .await
-        .at(a, "CreateTargetGroup")?;
+        )?;
         let arn = created_arn(
             a,
             "CreateTargetGroup",
@@ -99,7 +91,7 @@ impl Manage for attrs::TargetGroup {
             with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
                 .send()
                 .await
-                .at(a, "ModifyTargetGroup")?;
+                .at(a)?;
         }
         if want.deregistration_delay != was.deregistration_delay {
             set_deregistration_delay(cx, a, arn, want.deregistration_delay).await?;
@@ -112,20 +104,13 @@ impl Manage for attrs::TargetGroup {
     /// deleted; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let busy = ["ResourceInUse"];
-        remove_request(
-            cx,
-            prior.address,
-            &busy,
-            &[NOT_FOUND],
-            "DeleteTargetGroup",
-            || {
-                cx.aws
-                    .elbv2
-                    .delete_target_group()
-                    .target_group_arn(prior.id)
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, &busy, &[NOT_FOUND], || {
+            cx.aws
+                .elbv2
+                .delete_target_group()
+                .target_group_arn(prior.id)
+                .send()
+        })
         .await
     }
 }
@@ -178,20 +163,20 @@ async fn set_deregistration_delay(
     let Some(delay) = delay else {
         return Ok(());
     };
-    cx.aws
-        .elbv2
-        .modify_target_group_attributes()
-        .target_group_arn(arn)
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key(DEREGISTRATION_DELAY)
-                .value(delay.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .at(a, "ModifyTargetGroupAttributes")
-        .map(drop)
+    send!(
+        a,
+        cx.aws
+            .elbv2
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key(DEREGISTRATION_DELAY)
+                    .value(delay.to_string())
+                    .build(),
+            )
+    )
+    .map(drop)
 }
 
 /// Target groups by ARN (20 per call); every target group when one of them is gone.
@@ -202,8 +187,7 @@ pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<V
                 .elbv2
                 .describe_target_groups()
                 .set_target_group_arns(arns),
-            a,
-            "DescribeTargetGroups"
+            a
         )
     };
     batched(arns, &[NOT_FOUND], |c| page(Some(c)), || page(None)).await

@@ -77,7 +77,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .at(&at, "GetAccountAuthorizationDetails")?;
+        .at(&at)?;
     let roles: BTreeMap<&str, &RoleDetail> = pages
         .iter()
         .flat_map(AuthorizationDetails::role_detail_list)
@@ -119,8 +119,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
                 .iam
                 .list_instance_profiles()
                 .path_prefix(if prefix.is_empty() { "/" } else { &prefix }),
-            &Address::new(Kind::InstanceProfile.as_str()),
-            "ListInstanceProfiles"
+            &Address::new(Kind::InstanceProfile.as_str())
         )?
     } else {
         Vec::new()

@@ -1,5 +1,6 @@
 //! Customer-managed IAM policies: the default version's document and the tags.
 
+use crate::provider::aws::send;
 use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
 
 use super::super::ec2::visible;
@@ -27,8 +28,7 @@ impl Manage for attrs::IamPolicy {
             iam.list_policies()
                 .scope(PolicyScopeType::Local)
                 .path_prefix(&want.path),
-            a,
-            "ListPolicies"
+            a
         )?;
         let Some(arn) = listed
             .iter()
@@ -37,12 +37,7 @@ impl Manage for attrs::IamPolicy {
         else {
             return Ok(None);
         };
-        let out = iam
-            .get_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .at(a, "GetPolicy")?;
+        let out = send!(a, iam.get_policy().policy_arn(arn))?;
         let policy = out
             .policy()
             .ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
@@ -51,13 +46,10 @@ impl Manage for attrs::IamPolicy {
         let version = policy
             .default_version_id()
             .ok_or_else(|| missing(a, "GetPolicy", "DefaultVersionId"))?;
-        let out = iam
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(version)
-            .send()
-            .await
-            .at(a, "GetPolicyVersion")?;
+        let out = send!(
+            a,
+            iam.get_policy_version().policy_arn(arn).version_id(version)
+        )?;
         let document = out.policy_version().and_then(|v| v.document());
         Ok(Some(live(
             arn,
@@ -72,7 +64,7 @@ impl Manage for attrs::IamPolicy {
     async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
         let a = &spec.address;
         let out = send_once!(
-            aws_sdk_iam,
+            a,
             cx.aws
                 .iam
                 .create_policy()
@@ -80,9 +72,7 @@ impl Manage for attrs::IamPolicy {
                 .path(&want.path)
                 .policy_document(document_text(spec, "document", &want.document)?)
                 .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
-        )
-        .await
-        .at(a, "CreatePolicy")?;
+        )?;
         let arn = out
             .policy()
             .and_then(|p| p.arn())
@@ -108,21 +98,21 @@ impl Manage for attrs::IamPolicy {
             {
                 delete_version(cx, a, arn, oldest).await?;
             }
-            cx.aws
-                .iam
-                .create_policy_version()
-                .policy_arn(arn)
-                .policy_document(document_text(spec, "document", &want.document)?)
-                .set_as_default(true)
-                .send()
-                .await
-                .at(a, "CreatePolicyVersion")?;
+            send!(
+                a,
+                cx.aws
+                    .iam
+                    .create_policy_version()
+                    .policy_arn(arn)
+                    .policy_document(document_text(spec, "document", &want.document)?)
+                    .set_as_default(true)
+            )?;
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.iam.untag_policy().policy_arn(arn) => "UntagPolicy",
-            cx.aws.iam.tag_policy().policy_arn(arn) => "TagPolicy",
-            |t: &Tags| iam_tags(a, t),
+            untag: cx.aws.iam.untag_policy().policy_arn(arn),
+            tag: cx.aws.iam.tag_policy().policy_arn(arn),
+            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
@@ -139,23 +129,19 @@ impl Manage for attrs::IamPolicy {
 }
 
 async fn list_versions(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Vec<PolicyVersion>> {
-    all!(
-        cx.aws.iam.list_policy_versions().policy_arn(arn),
-        a,
-        "ListPolicyVersions"
-    )
+    all!(cx.aws.iam.list_policy_versions().policy_arn(arn), a)
 }
 
 async fn delete_version(cx: Cx<'_>, a: &Address, arn: &str, version: &str) -> Done<()> {
-    cx.aws
-        .iam
-        .delete_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-        .at(a, "DeletePolicyVersion")
-        .map(drop)
+    send!(
+        a,
+        cx.aws
+            .iam
+            .delete_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+    )
+    .map(drop)
 }
 
 /// Whatever still uses the policy (the role of a replaced policy) is detached first, which it
@@ -170,13 +156,13 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .at(a, "ListEntitiesForPolicy")?;
+        .at(a)?;
     for page in &entities {
         for role in page.policy_roles().iter().filter_map(|r| r.role_name()) {
             detach_policy(cx, a, role, arn).await?;
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
-            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachUserPolicy", || {
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
                 cx.aws
                     .iam
                     .detach_user_policy()
@@ -187,7 +173,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
             .await?;
         }
         for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachGroupPolicy", || {
+            remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
                 cx.aws
                     .iam
                     .detach_group_policy()
@@ -206,14 +192,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
             tolerate(delete_version(cx, a, arn, id).await, &[NO_SUCH_ENTITY])?;
         }
     }
-    cx.aws
-        .iam
-        .delete_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .at(a, "DeletePolicy")
-        .map(drop)
+    send!(a, cx.aws.iam.delete_policy().policy_arn(arn)).map(drop)
 }
 
 fn live(arn: &str, name: &str, path: &str, document_text: Option<&str>, tags: Tags) -> Live {

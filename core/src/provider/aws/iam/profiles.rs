@@ -1,5 +1,6 @@
 //! Instance profiles: the role they hand to EC2 instances, and the tags.
 
+use crate::provider::aws::send;
 use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 use aws_sdk_iam::types::InstanceProfile;
 
@@ -7,7 +8,7 @@ use super::super::ec2::visible;
 use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
 use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request};
+use super::super::{Cx, Done, Manage, Prior, remove, remove_request};
 use super::{NO_SUCH_ENTITY, iam_tags, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
@@ -34,16 +35,14 @@ impl Manage for attrs::InstanceProfile {
         let a = &spec.address;
         let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
-            aws_sdk_iam,
+            a,
             cx.aws
                 .iam
                 .create_instance_profile()
                 .instance_profile_name(&want.name)
                 .path(&want.path)
                 .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
-        )
-        .await
-        .at(a, "CreateInstanceProfile")?;
+        )?;
         let arn = out
             .instance_profile()
             .map(|p| p.arn().to_owned())
@@ -68,11 +67,15 @@ impl Manage for attrs::InstanceProfile {
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.iam.untag_instance_profile().instance_profile_name(name)
-                => "UntagInstanceProfile",
-            cx.aws.iam.tag_instance_profile().instance_profile_name(name)
-                => "TagInstanceProfile",
-            |t: &Tags| iam_tags(a, t),
+            untag: cx.aws
+                .iam
+                .untag_instance_profile()
+                .instance_profile_name(name),
+            tag: cx.aws
+                .iam
+                .tag_instance_profile()
+                .instance_profile_name(name),
+            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }
@@ -91,47 +94,38 @@ impl Manage for attrs::InstanceProfile {
 async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
     until_visible(cx, || async {
         send_once!(
-            aws_sdk_iam,
+            a,
             cx.aws
                 .iam
                 .add_role_to_instance_profile()
                 .instance_profile_name(profile)
                 .role_name(role)
         )
-        .await
-        .at(a, "AddRoleToInstanceProfile")
         .map(drop)
     })
     .await
 }
 
 pub(super) async fn remove_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
-    remove_request(
-        cx,
-        a,
-        &[],
-        &[NO_SUCH_ENTITY],
-        "RemoveRoleFromInstanceProfile",
-        || {
-            cx.aws
-                .iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(profile)
-                .role_name(role)
-                .send()
-        },
-    )
+    remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
+        cx.aws
+            .iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+    })
     .await
 }
 
 async fn get_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<GetInstanceProfileOutput> {
-    cx.aws
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .at(a, "GetInstanceProfile")
+    send!(
+        a,
+        cx.aws
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(name)
+    )
 }
 
 async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
@@ -143,14 +137,14 @@ async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     {
         remove_role(cx, a, name, role.role_name()).await?;
     }
-    cx.aws
-        .iam
-        .delete_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .at(a, "DeleteInstanceProfile")
-        .map(drop)
+    send!(
+        a,
+        cx.aws
+            .iam
+            .delete_instance_profile()
+            .instance_profile_name(name)
+    )
+    .map(drop)
 }
 
 /// The live profile. A profile nested in a role may come without its tags: then the recorded

@@ -1,5 +1,6 @@
 //! IAM roles: the trust policy, the attached managed policies and the tags.
 
+use crate::provider::aws::send;
 use aws_sdk_iam::types::RoleDetail;
 
 use super::super::ec2::visible;
@@ -19,12 +20,7 @@ impl Manage for attrs::IamRole {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let iam = &cx.aws.iam;
-        let got = iam
-            .get_role()
-            .role_name(&want.name)
-            .send()
-            .await
-            .at(a, "GetRole");
+        let got = send!(a, iam.get_role().role_name(&want.name));
         let Some(out) = found_or_none(got, NO_SUCH_ENTITY)? else {
             return Ok(None);
         };
@@ -50,7 +46,7 @@ impl Manage for attrs::IamRole {
         let a = &spec.address;
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
-            aws_sdk_iam,
+            a,
             cx.aws
                 .iam
                 .create_role()
@@ -58,9 +54,7 @@ impl Manage for attrs::IamRole {
                 .path(&want.path)
                 .assume_role_policy_document(trust)
                 .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
-        )
-        .await
-        .at(a, "CreateRole")?;
+        )?;
         let arn = out
             .role()
             .map(|r| r.arn().to_owned())
@@ -77,18 +71,18 @@ impl Manage for attrs::IamRole {
         let was: attrs::IamRole = prior.decode()?;
         let name = prior.id;
         if want.assume_role_policy != was.assume_role_policy {
-            cx.aws
-                .iam
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(document_text(
-                    spec,
-                    "assume_role_policy",
-                    &want.assume_role_policy,
-                )?)
-                .send()
-                .await
-                .at(a, "UpdateAssumeRolePolicy")?;
+            send!(
+                a,
+                cx.aws
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(document_text(
+                        spec,
+                        "assume_role_policy",
+                        &want.assume_role_policy,
+                    )?)
+            )?;
         }
         let (attach, detach) = set_changes(&was.policy_arns, &want.policy_arns);
         attach_policies(cx, a, name, attach.iter().map(String::as_str)).await?;
@@ -97,9 +91,9 @@ impl Manage for attrs::IamRole {
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            cx.aws.iam.untag_role().role_name(name) => "UntagRole",
-            cx.aws.iam.tag_role().role_name(name) => "TagRole",
-            |t: &Tags| iam_tags(a, t),
+            untag: cx.aws.iam.untag_role().role_name(name),
+            tag: cx.aws.iam.tag_role().role_name(name),
+            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }
@@ -123,14 +117,14 @@ async fn attach_policies(
 ) -> Done<()> {
     for arn in arns {
         until_visible(cx, || async {
-            cx.aws
-                .iam
-                .attach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .at(a, "AttachRolePolicy")
+            send!(
+                a,
+                cx.aws
+                    .iam
+                    .attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+            )
         })
         .await?;
     }
@@ -139,7 +133,7 @@ async fn attach_policies(
 
 /// Detaches one policy; one already detached (or gone) is success.
 pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str) -> Done<()> {
-    remove_request(cx, a, &[], &[NO_SUCH_ENTITY], "DetachRolePolicy", || {
+    remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
         cx.aws
             .iam
             .detach_role_policy()
@@ -152,11 +146,7 @@ pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str
 
 /// The ARNs of the managed policies attached to `role`.
 async fn attached_policies(cx: Cx<'_>, a: &Address, role: &str) -> Done<Vec<String>> {
-    let attached = all!(
-        cx.aws.iam.list_attached_role_policies().role_name(role),
-        a,
-        "ListAttachedRolePolicies"
-    )?;
+    let attached = all!(cx.aws.iam.list_attached_role_policies().role_name(role), a)?;
     Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
@@ -166,20 +156,12 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     }
     let profiles = all!(
         cx.aws.iam.list_instance_profiles_for_role().role_name(name),
-        a,
-        "ListInstanceProfilesForRole"
+        a
     )?;
     for p in &profiles {
         remove_role(cx, a, p.instance_profile_name(), name).await?;
     }
-    cx.aws
-        .iam
-        .delete_role()
-        .role_name(name)
-        .send()
-        .await
-        .at(a, "DeleteRole")
-        .map(drop)
+    send!(a, cx.aws.iam.delete_role().role_name(name)).map(drop)
 }
 
 /// What `GetRole` and `GetAccountAuthorizationDetails` both report of a role.
