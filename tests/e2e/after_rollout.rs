@@ -12,6 +12,7 @@ use ecsops_core::provider::aws::sdk::iam::operation::get_role::GetRoleError;
 
 use crate::support::Output;
 use crate::support::env::{ENV, Env};
+use crate::support::git;
 use crate::support::iam::policy_document;
 use crate::support::proxy::Proxy;
 use crate::support::rollout;
@@ -105,6 +106,44 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
         env.moto.server.port(),
         rollout::rolled_back_until_updated().into(),
     );
+    let out = env.run_through(&proxy, &APPLY);
+    out.expect_code(0);
+    in_order(
+        &out.stderr,
+        &[
+            "service[web]: rollout of acceptance-default-web:2 completed",
+            "iam_role.task[web]: destroyed",
+        ],
+    );
+    assert!(!role_exists(&env).await);
+}
+
+/// AWS: the update's deployment is still going when the apply stops waiting for it, and still
+/// when the next apply, whose plan only deletes the role, would run. ECS may yet roll back to
+/// the old tasks, so the role waits for web's rollout though that apply changes no service.
+/// In git, where the state records how the last apply ended.
+#[tokio::test]
+async fn a_role_held_by_an_unfinished_apply_waits_for_the_rollout_still_going() {
+    let env = dropping_task_role().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "web drops its task role");
+    let proxy = env.proxy_with(rollout::in_progress());
+    let impatient = ["apply", ENV, "--auto-approve", "--wait-timeout", "1s"];
+    env.run_through(&proxy, &impatient)
+        .expect_code(3)
+        .expect_in_stderr("Held until the rollouts complete (1)");
+    assert!(role_exists(&env).await);
+
+    let out = env.run_through(&proxy, &impatient);
+    out.expect_code(3)
+        .expect_in_stdout("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete.")
+        .expect_in_stdout("  iam_role.task[web] (delete)\n")
+        .expect_in_stderr("Held until the rollouts complete (1)");
+    assert!(role_exists(&env).await, "{}", out.stderr);
+    assert!(env.state()["resources"]["iam_role.task[web]"]["id"].is_string());
+
+    drop(proxy);
+    let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
     in_order(

@@ -27,7 +27,7 @@ use crate::plan::{Action, Plan, priorities};
 use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
 use crate::state::{ApplyResult, Backend, Operation, ResourceState, State, StateError, Version};
 
-pub use schedule::{Part, Step, schedule};
+pub use schedule::{Part, Step, schedule, unsettled};
 
 /// How to walk the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +240,44 @@ pub async fn apply<P: Provider + 'static>(
     interrupt: impl Future<Output = ()> + Send,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, SaveFailed> {
+    let unsettled = unsettled(plan, &recorder.state);
+    walk(
+        provider, plan, graph, recorder, options, unsettled, interrupt, events,
+    )
+    .await
+}
+
+/// Applies the changes of `plan` that [`apply`] held until the rollouts ([`Outcome::after_rollout`]),
+/// once every rollout completed: ECS then runs the revisions the state records, so nothing is
+/// held again.
+pub async fn apply_held<P: Provider + 'static>(
+    provider: Arc<P>,
+    plan: &Plan,
+    graph: &Graph,
+    recorder: &mut Recorder<'_>,
+    options: ApplyOptions,
+    interrupt: impl Future<Output = ()> + Send,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<Outcome, SaveFailed> {
+    walk(
+        provider, plan, graph, recorder, options, false, interrupt, events,
+    )
+    .await
+}
+
+/// [`apply`], whose deletes and narrowings of what tasks use wait for the rollouts when
+/// `unsettled` ([`schedule`]).
+#[allow(clippy::too_many_arguments)]
+async fn walk<P: Provider + 'static>(
+    provider: Arc<P>,
+    plan: &Plan,
+    graph: &Graph,
+    recorder: &mut Recorder<'_>,
+    options: ApplyOptions,
+    unsettled: bool,
+    interrupt: impl Future<Output = ()> + Send,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<Outcome, SaveFailed> {
     let token_seed = recorder.state.serial;
     let moved = moves(plan);
     let mut outcome = Outcome::new(recorder.state.clone());
@@ -266,12 +304,7 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
 
-    let steps = schedule(
-        plan,
-        graph,
-        &recorder.state.resources,
-        recorder.state.unfinished(),
-    );
+    let steps = schedule(plan, graph, &recorder.state.resources, unsettled);
     let mut waiting: Vec<usize> = steps.iter().map(|s| s.after.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (i, s) in steps.iter().enumerate() {
@@ -461,7 +494,7 @@ fn scheduled(
         }
     }
     (
-        schedule(plan, graph, &recorded, state.unfinished()),
+        schedule(plan, graph, &recorded, unsettled(plan, state)),
         recorded,
     )
 }

@@ -24,10 +24,11 @@
 //!   the old and new grants together ([`Part::Widen`]), the rollout's end narrows it
 //!   ([`widen`](super::widen)). After an apply that did not finish (its rollout failed, or it
 //!   failed or was interrupted), ECS may run a service's old revision (the circuit breaker
-//!   rolled back to it), and the state does not say what that revision uses; so too when the
-//!   refresh finds a service on another revision than recorded. Then every delete and
-//!   narrowing of what task definitions use (roles, policies, log groups) waits for the
-//!   rollouts, unless a change needs it first.
+//!   rolled back to it), or still be deploying, and the state does not say what that revision
+//!   uses; so too when the refresh finds a service on another revision than recorded
+//!   ([`unsettled`]). Then every delete and narrowing of what task definitions use (roles,
+//!   policies, log groups) waits for the rollouts, unless a change needs it first, even when
+//!   the plan rolls nothing out: the apply then waits for every recorded service.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,7 @@ use super::widen::widens;
 use crate::graph::{Address, Graph, Kind, Replacement};
 use crate::plan::priorities::handoffs;
 use crate::plan::{Action, Plan};
-use crate::state::ResourceState;
+use crate::state::{ResourceState, State};
 
 /// Which part of its change a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +86,23 @@ impl Step {
     }
 }
 
-/// The steps of `plan` in plan order, each with the steps it waits for; `unfinished`: the
-/// last apply did not finish ([`State::unfinished`](crate::state::State::unfinished)).
+/// Whether ECS may run revisions the state does not record, so that what tasks use cannot be
+/// told from it: the last apply did not finish ([`State::unfinished`]), or the refresh found a
+/// service on another task definition than recorded (a rollback outside ecsops).
+pub fn unsettled(plan: &Plan, state: &State) -> bool {
+    state.unfinished()
+        || plan.drift.iter().any(|d| {
+            d.kind == Kind::Service && d.attributes.iter().any(|a| a.name == "task_definition")
+        })
+}
+
+/// The steps of `plan` in plan order, each with the steps it waits for; `unsettled`: ECS may
+/// run revisions the state does not record ([`unsettled`]).
 pub fn schedule(
     plan: &Plan,
     graph: &Graph,
     recorded: &BTreeMap<Address, ResourceState>,
-    unfinished: bool,
+    unsettled: bool,
 ) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     // The step after which the desired resource exists, and the one after which the recorded
@@ -213,7 +224,7 @@ pub fn schedule(
     for (step, after) in steps.iter_mut().zip(afters) {
         step.after = after;
     }
-    defer_after_rollout(plan, recorded, unfinished, steps)
+    defer_after_rollout(plan, recorded, unsettled, steps)
 }
 
 /// Marks [`Part::AfterRollout`] the deletes of what a revised resource's recorded (old)
@@ -224,18 +235,11 @@ pub fn schedule(
 fn defer_after_rollout(
     plan: &Plan,
     recorded: &BTreeMap<Address, ResourceState>,
-    unfinished: bool,
+    unsettled: bool,
     steps: Vec<Step>,
 ) -> Vec<Step> {
     let mut used = used_by_old(plan, recorded);
-    let rolls_out = plan.changes.iter().any(|c| {
-        c.action == Action::Revise
-            || (c.kind == Kind::Service && matches!(c.action, Action::Update | Action::Replace))
-    });
-    let moved_outside = plan.drift.iter().any(|d| {
-        d.kind == Kind::Service && d.attributes.iter().any(|a| a.name == "task_definition")
-    });
-    if (unfinished || moved_outside) && rolls_out {
+    if unsettled {
         used.extend(
             (recorded.iter())
                 .filter(|(_, r)| TASKS_USE.contains(&r.kind))

@@ -511,6 +511,7 @@ impl Locked<'_> {
         let rollouts = self
             .roll_out(
                 &provider,
+                &plan,
                 &graph,
                 &mut outcome,
                 &recorder.state,

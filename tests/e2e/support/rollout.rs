@@ -29,6 +29,31 @@ pub fn rolled_back() -> DropResponse {
     describe_services(rolled_back_to_old)
 }
 
+/// AWS while an update's deployment is still going: a PRIMARY deployment of the new revision
+/// IN_PROGRESS, beside the ACTIVE one of the revision the service ran before.
+pub fn in_progress() -> DropResponse {
+    describe_services(|service, moto_deployment| {
+        let new = service["taskDefinition"].clone();
+        let old = moto_deployment["taskDefinition"].clone();
+        service["deployments"] = json!([
+            deployment(
+                moto_deployment,
+                "PRIMARY",
+                &new,
+                "IN_PROGRESS",
+                "ECS deployment ecs-svc/2 in progress.",
+            ),
+            deployment(
+                moto_deployment,
+                "ACTIVE",
+                &old,
+                "COMPLETED",
+                "ECS deployment ecs-svc/1 completed.",
+            ),
+        ]);
+    })
+}
+
 /// AWS after a circuit breaker rollback ([`rolled_back`]) until the next `UpdateService`, and
 /// once that update's rollout completed ([`completing`]) after it.
 pub fn rolled_back_until_updated() -> [DropResponse; 2] {

@@ -337,6 +337,35 @@ async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_
     assert_eq!(part(true), Some(Part::AfterRollout));
 }
 
+/// After an apply that did not finish, ECS may still deploy (or roll back to) an old revision
+/// that uses a role the state recorded: its delete waits for the rollouts though the plan rolls
+/// nothing out (the apply then waits for every recorded service).
+#[tokio::test]
+async fn after_an_unfinished_apply_a_role_delete_waits_though_nothing_rolls_out() {
+    let mut with_role = tasked("nginx:1.27", false);
+    with_role
+        .resources
+        .extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
+    let (_dir, backend, _provider) = applied(&with_role).await;
+    let state = backend.read().await.expect("reads").expect("a state").state;
+    let without = tasked("nginx:1.27", false);
+    let plan = plan_for(&without, &state);
+    assert!(
+        (plan.changes.iter()).all(|c| c.action == Action::NoOp || c.kind == Kind::IamRole),
+        "{:?}",
+        plan.changes
+    );
+    let part = |unsettled: bool| {
+        let steps = schedule(&plan, &without, &state.resources, unsettled);
+        let delete = steps
+            .iter()
+            .find(|s| s.address.as_str() == "iam_role.task[web]");
+        delete.map(|s| s.part)
+    };
+    assert_eq!(part(false), Some(Part::Whole));
+    assert_eq!(part(true), Some(Part::AfterRollout));
+}
+
 /// A replacement's destroy cannot wait for the rollouts: when it waits for a grant's update
 /// (the role lets go of the policy being replaced), that update is made whole, in the walk.
 #[tokio::test]

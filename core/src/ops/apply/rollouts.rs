@@ -18,11 +18,14 @@ use crate::state::State;
 
 impl Locked<'_> {
     /// After a walk that succeeded: waits for the rollout of every service it created or
-    /// changed (unless `--no-wait`), then retires the old revisions no rollout still needs.
+    /// changed, or of every recorded service when it held changes after an apply that did not
+    /// finish (unless `--no-wait`), then retires the old revisions no rollout still needs.
     /// Failures of the wait's reads and of the retirements join the walk's.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn roll_out(
         &self,
         provider: &Arc<AwsProvider>,
+        plan: &Plan,
         graph: &Graph,
         outcome: &mut Outcome,
         state: &State,
@@ -36,12 +39,17 @@ impl Locked<'_> {
         if !outcome.succeeded() {
             return Vec::new();
         }
-        let changed: BTreeSet<Address> = outcome
+        let mut changed: BTreeSet<Address> = outcome
             .done
             .iter()
             .filter(|(_, a)| matches!(a, Action::Create | Action::Update | Action::Replace))
             .map(|(a, _)| a.clone())
             .collect();
+        // After an apply that did not finish, ECS may still be rolling any service out (or
+        // back) to a revision that uses what the walk held: the held changes wait for all.
+        if !outcome.after_rollout.is_empty() && apply::unsettled(plan, state) {
+            changed.extend(state.resources.keys().cloned());
+        }
         let watched = match AwsProvider::watched(&state.resources, &changed) {
             Ok(w) => w,
             Err(error) => {
@@ -115,7 +123,7 @@ impl Locked<'_> {
         }
         let held = std::mem::take(&mut outcome.after_rollout);
         let rest = plan.only(held.iter().map(|(address, _)| address));
-        let walked = apply::apply(
+        let walked = apply::apply_held(
             Arc::clone(provider),
             &rest,
             graph,
