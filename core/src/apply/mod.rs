@@ -247,28 +247,11 @@ pub async fn apply<P: Provider + 'static>(
     .await
 }
 
-/// Applies the changes of `plan` that [`apply`] held until the rollouts ([`Outcome::after_rollout`]),
-/// once every rollout completed: ECS then runs the revisions the state records, so nothing is
-/// held again.
-pub async fn apply_held<P: Provider + 'static>(
-    provider: Arc<P>,
-    plan: &Plan,
-    graph: &Graph,
-    recorder: &mut Recorder<'_>,
-    options: ApplyOptions,
-    interrupt: impl Future<Output = ()> + Send,
-    events: &mut (dyn FnMut(Event) + Send),
-) -> Result<Outcome, SaveFailed> {
-    walk(
-        provider, plan, graph, recorder, options, false, interrupt, events,
-    )
-    .await
-}
-
 /// [`apply`], whose deletes and narrowings of what tasks use wait for the rollouts when
-/// `unsettled` ([`schedule`]).
+/// `unsettled` ([`schedule`]). The walk of what [`apply`] held ([`Outcome::after_rollout`]),
+/// once every rollout completed, is not: ECS then runs the revisions the state records.
 #[allow(clippy::too_many_arguments)]
-async fn walk<P: Provider + 'static>(
+pub(crate) async fn walk<P: Provider + 'static>(
     provider: Arc<P>,
     plan: &Plan,
     graph: &Graph,

@@ -123,12 +123,13 @@ impl Locked<'_> {
         }
         let held = std::mem::take(&mut outcome.after_rollout);
         let rest = plan.only(held.iter().map(|(address, _)| address));
-        let walked = apply::apply_held(
+        let walked = apply::walk(
             Arc::clone(provider),
             &rest,
             graph,
             recorder,
             self.request.options,
+            false,
             interrupt,
             &mut |e| ui.event(e),
         )
