@@ -61,6 +61,18 @@ fn rolled_back(env: &Env, held: &str) -> (Proxy, Output) {
     (proxy, out)
 }
 
+/// The role was deleted, once web's rollout completed.
+async fn assert_role_deleted_after_rollout(env: &Env, out: &Output) {
+    in_order(
+        &out.stderr,
+        &[
+            "service[web]: rollout of acceptance-default-web:2 completed",
+            "iam_role.task[web]: destroyed",
+        ],
+    );
+    assert!(!role_exists(env).await);
+}
+
 /// AWS: the update's deployment completed.
 #[tokio::test]
 async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
@@ -70,14 +82,7 @@ async fn a_dropped_task_role_is_deleted_after_the_rollout_completed() {
     out.expect_code(0)
         .expect_in_stdout("Held until the rollouts complete (1)")
         .expect_in_stdout("  iam_role.task[web] (delete)\n");
-    in_order(
-        &out.stderr,
-        &[
-            "service[web]: rollout of acceptance-default-web:2 completed",
-            "iam_role.task[web]: destroyed",
-        ],
-    );
-    assert!(!role_exists(&env).await);
+    assert_role_deleted_after_rollout(&env, &out).await;
     assert!(env.state()["resources"].get("iam_role.task[web]").is_none());
 }
 
@@ -108,14 +113,7 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
     );
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
-    in_order(
-        &out.stderr,
-        &[
-            "service[web]: rollout of acceptance-default-web:2 completed",
-            "iam_role.task[web]: destroyed",
-        ],
-    );
-    assert!(!role_exists(&env).await);
+    assert_role_deleted_after_rollout(&env, &out).await;
 }
 
 /// AWS: the update's deployment is still going when the apply stops waiting for it, and still
@@ -146,14 +144,7 @@ async fn a_role_held_by_an_unfinished_apply_waits_for_the_rollout_still_going() 
     let proxy = env.proxy_with(rollout::completing());
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
-    in_order(
-        &out.stderr,
-        &[
-            "service[web]: rollout of acceptance-default-web:2 completed",
-            "iam_role.task[web]: destroyed",
-        ],
-    );
-    assert!(!role_exists(&env).await);
+    assert_role_deleted_after_rollout(&env, &out).await;
 }
 
 const READS_ONE: &str = "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }";
