@@ -469,6 +469,7 @@ fn scheduled(
     plan: &Plan,
     graph: &Graph,
     state: &State,
+    unsettled: bool,
 ) -> (Vec<Step>, BTreeMap<Address, ResourceState>) {
     let mut recorded = state.resources.clone();
     for (from, to) in moves(plan) {
@@ -476,10 +477,7 @@ fn scheduled(
             recorded.insert(to, r);
         }
     }
-    (
-        schedule(plan, graph, &recorded, unsettled(plan, state)),
-        recorded,
-    )
+    (schedule(plan, graph, &recorded, unsettled), recorded)
 }
 
 /// What applying a plan will do, told before it starts.
@@ -495,8 +493,8 @@ pub struct Preview {
 }
 
 /// The [`Preview`] of applying `plan` to `state`.
-pub fn preview(plan: &Plan, graph: &Graph, state: &State) -> Preview {
-    let (steps, recorded) = scheduled(plan, graph, state);
+pub fn preview(plan: &Plan, graph: &Graph, state: &State, unsettled: bool) -> Preview {
+    let (steps, recorded) = scheduled(plan, graph, state, unsettled);
     let count = steps.len();
     let narrows = |address: &Address| {
         let (Some(desired), Some(prior)) = (graph.resources.get(address), recorded.get(address))

@@ -437,7 +437,11 @@ impl Locked<'_> {
         // never collides, and a serial names one applied revision.
         state.serial = state.serial.max(self.highest_tag()?);
         plan.destroy = self.request.mode == Mode::Destroy;
-        let preview = apply::preview(&plan, &graph, &state);
+        // Holding what tasks use for ECS's sake needs a wait to release it: a destroy (which
+        // stops the services) or `--no-wait` makes those changes in the walk.
+        let unsettled =
+            self.request.wait.is_some() && !plan.destroy && apply::unsettled(&plan, &state);
+        let preview = apply::preview(&plan, &graph, &state, unsettled);
         ui.planned(&Planned {
             plan: &plan,
             steps: preview.steps,
@@ -491,12 +495,13 @@ impl Locked<'_> {
             version,
         };
         let provider = Arc::new(provider);
-        let walked = apply::apply(
+        let walked = apply::walk(
             Arc::clone(&provider),
             &plan,
             &graph,
             &mut recorder,
             self.request.options,
+            unsettled,
             interrupt.as_mut(),
             &mut |e| ui.event(e),
         )

@@ -199,7 +199,7 @@ async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_t
     let before = backend.read().await.expect("reads").expect("a state").state;
     let planned = plan_for(&narrowed, &before);
     assert_eq!(
-        preview(&planned, &narrowed, &before).held,
+        preview(&planned, &narrowed, &before, false).held,
         [(Address::from(POLICY), Action::Update)]
     );
     let run = walked(&provider, &backend, &narrowed).await;
@@ -247,7 +247,7 @@ async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
     let grown = secreted("nginx:1.28", &["s1", "s2"], false);
     let before = backend.read().await.expect("reads").expect("a state").state;
     assert!(
-        preview(&plan_for(&grown, &before), &grown, &before)
+        preview(&plan_for(&grown, &before), &grown, &before, false)
             .held
             .is_empty()
     );
@@ -362,6 +362,32 @@ async fn after_an_unfinished_apply_a_role_delete_waits_though_nothing_rolls_out(
         plan.changes
     );
     assert_role_delete_held_when_unsettled(&plan, &without, &state);
+}
+
+/// Unsettled: the last apply's revision records that it did not finish.
+#[test]
+fn an_apply_that_did_not_finish_leaves_the_state_unsettled() {
+    let plan = Plan::for_tests(Vec::new(), 1);
+    let mut state = State::new("acc", "L".to_owned());
+    assert!(!unsettled(&plan, &state), "no apply recorded");
+    for (result, expected) in [
+        (ApplyResult::Applied, false),
+        (ApplyResult::RolloutFailed, true),
+        (ApplyResult::Failed, true),
+        (ApplyResult::Interrupted, true),
+    ] {
+        state.revision = Some(crate::state::Revision {
+            commit: "c0ffee".to_owned(),
+            tag: None,
+            dirty: false,
+            operation: Operation::Apply,
+            result,
+            rolled_back_to: None,
+            applied_at: "2026-12-03T10:00:00Z".to_owned(),
+            applied_by: "ci@runner".to_owned(),
+        });
+        assert_eq!(unsettled(&plan, &state), expected, "{result:?}");
+    }
 }
 
 /// A replacement's destroy cannot wait for the rollouts: when it waits for a grant's update

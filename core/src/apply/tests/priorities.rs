@@ -109,7 +109,7 @@ async fn rules_trading_priorities_park_one_of_them_and_count_once() {
         parks,
         [("listener_rule[api]", Part::Park { priority: 50_000 })]
     );
-    assert_eq!(preview(&plan, &traded, &state).steps, 3);
+    assert_eq!(preview(&plan, &traded, &state, false).steps, 3);
 
     let (second, calls) = apply_rules(&provider, &backend, &traded).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome);

@@ -45,8 +45,9 @@ impl Locked<'_> {
             .filter(|(_, a)| matches!(a, Action::Create | Action::Update | Action::Replace))
             .map(|(a, _)| a.clone())
             .collect();
-        // After an apply that did not finish, ECS may still be rolling any service out (or
-        // back) to a revision that uses what the walk held: the held changes wait for all.
+        // After an apply that did not finish (or a service's drift to another revision), ECS
+        // may still be rolling any service out (or back) to a revision that uses what the walk
+        // held: the held changes wait for all.
         if !outcome.after_rollout.is_empty() && apply::unsettled(plan, state) {
             changed.extend(state.resources.keys().cloned());
         }
