@@ -230,28 +230,13 @@ struct Finished {
 }
 
 /// Applies `plan` (made against `recorder.state`, after moves) to the cloud through `provider`.
-/// `interrupt` resolving (Ctrl-C) stops the walk as a failure does.
-pub async fn apply<P: Provider + 'static>(
-    provider: Arc<P>,
-    plan: &Plan,
-    graph: &Graph,
-    recorder: &mut Recorder<'_>,
-    options: ApplyOptions,
-    interrupt: impl Future<Output = ()> + Send,
-    events: &mut (dyn FnMut(Event) + Send),
-) -> Result<Outcome, SaveFailed> {
-    let unsettled = unsettled(plan, &recorder.state);
-    walk(
-        provider, plan, graph, recorder, options, unsettled, interrupt, events,
-    )
-    .await
-}
-
-/// [`apply`], whose deletes and narrowings of what tasks use wait for the rollouts when
-/// `unsettled` ([`schedule`]). The walk of what [`apply`] held ([`Outcome::after_rollout`]),
-/// once every rollout completed, is not: ECS then runs the revisions the state records.
+/// `interrupt` resolving (Ctrl-C) stops the walk as a failure does. When `unsettled` (ECS may
+/// run revisions the state does not record, [`unsettled`]), every delete and narrowing of what
+/// tasks use waits for the rollouts ([`schedule`]); the walk of what was held
+/// ([`Outcome::after_rollout`]), once every rollout completed, is not unsettled: ECS then runs
+/// the revisions the state records.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn walk<P: Provider + 'static>(
+pub async fn apply<P: Provider + 'static>(
     provider: Arc<P>,
     plan: &Plan,
     graph: &Graph,

@@ -30,9 +30,7 @@
 //!   policies, log groups) waits for the rollouts, unless a change needs it first, even when
 //!   the plan rolls nothing out: the apply then waits for every recorded service.
 
-use std::collections::BTreeMap;
-
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::widen::widens;
 use crate::graph::{Address, Graph, Kind, Replacement};

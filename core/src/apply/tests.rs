@@ -61,6 +61,7 @@ async fn run_apply(
         None => (State::new("acc", "lineage".to_owned()), None),
     };
     let plan = plan_for(graph, &state);
+    let unsettled = unsettled(&plan, &state);
     let mut recorder = Recorder {
         backend,
         state,
@@ -73,6 +74,7 @@ async fn run_apply(
         graph,
         &mut recorder,
         options,
+        unsettled,
         interrupt,
         &mut |e| events.push(e),
     )
@@ -89,6 +91,7 @@ async fn apply_stored(
     graph: &Graph,
 ) -> Outcome {
     let stored = backend.read().await.expect("reads").expect("a state");
+    let unsettled = unsettled(plan, &stored.state);
     let mut recorder = Recorder {
         backend,
         state: stored.state,
@@ -100,6 +103,7 @@ async fn apply_stored(
         graph,
         &mut recorder,
         ApplyOptions::default(),
+        unsettled,
         std::future::pending(),
         &mut |_| {},
     )
@@ -244,6 +248,7 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
         &graph,
         &mut recorder,
         ApplyOptions::default(),
+        false,
         std::future::pending(),
         &mut |e| events.push(e),
     )

@@ -495,7 +495,7 @@ impl Locked<'_> {
             version,
         };
         let provider = Arc::new(provider);
-        let walked = apply::walk(
+        let walked = apply::apply(
             Arc::clone(&provider),
             &plan,
             &graph,
@@ -516,7 +516,7 @@ impl Locked<'_> {
         let rollouts = self
             .roll_out(
                 &provider,
-                &plan,
+                unsettled,
                 &graph,
                 &mut outcome,
                 &recorder.state,

@@ -18,14 +18,14 @@ use crate::state::State;
 
 impl Locked<'_> {
     /// After a walk that succeeded: waits for the rollout of every service it created or
-    /// changed, or of every recorded service when it held changes after an apply that did not
-    /// finish (unless `--no-wait`), then retires the old revisions no rollout still needs.
+    /// changed, or of every recorded service when it held changes while `unsettled` (the
+    /// walk's flag: after an apply that did not finish), unless `--no-wait`; then retires the old revisions no rollout still needs.
     /// Failures of the wait's reads and of the retirements join the walk's.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn roll_out(
         &self,
         provider: &Arc<AwsProvider>,
-        plan: &Plan,
+        unsettled: bool,
         graph: &Graph,
         outcome: &mut Outcome,
         state: &State,
@@ -48,7 +48,7 @@ impl Locked<'_> {
         // After an apply that did not finish (or a service's drift to another revision), ECS
         // may still be rolling any service out (or back) to a revision that uses what the walk
         // held: the held changes wait for all.
-        if !outcome.after_rollout.is_empty() && apply::unsettled(plan, state) {
+        if !outcome.after_rollout.is_empty() && unsettled {
             changed.extend(state.resources.keys().cloned());
         }
         let watched = match AwsProvider::watched(&state.resources, &changed) {
@@ -124,7 +124,7 @@ impl Locked<'_> {
         }
         let held = std::mem::take(&mut outcome.after_rollout);
         let rest = plan.only(held.iter().map(|(address, _)| address));
-        let walked = apply::walk(
+        let walked = apply::apply(
             Arc::clone(provider),
             &rest,
             graph,
