@@ -811,6 +811,16 @@ async fn a_killed_apply_resumes_without_duplicates() {
                 .is_none(),
         "killed mid-walk, before the group was recorded"
     );
+    // The dead apply never recorded its end: the state says it did not finish (recorded
+    // before its first step), and `status` shows it.
+    let revision = &env.state()["revision"];
+    assert_eq!(revision["result"], "interrupted", "{revision}");
+    assert_eq!(revision["operation"], "apply", "{revision}");
+    assert!(revision.get("commit").is_none(), "outside git: {revision}");
+    env.run(&["status", ENV])
+        .expect_code(0)
+        .expect_in_stdout("last applied: outside git by ")
+        .expect_in_stdout("(apply, interrupted)");
     // The kill left the lock behind: the re-run says so, and unlock with the id frees it.
     let blocked = env.run(&["apply", ENV, "--auto-approve"]);
     blocked.expect_code(1);
@@ -835,6 +845,7 @@ async fn a_killed_apply_resumes_without_duplicates() {
         "{}",
         out.stderr
     );
+    assert_eq!(env.state()["revision"]["result"], "applied");
     no_changes(&env);
     census::take(&env.config)
         .await

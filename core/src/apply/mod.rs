@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::graph::{Address, Graph, Kind, Replacement};
 use crate::plan::{Action, Plan, priorities};
 use crate::provider::{Applied, Provider, ProviderError, ResourceSpec};
-use crate::state::{ApplyResult, Backend, Operation, ResourceState, State, StateError, Version};
+use crate::state::{Backend, ResourceState, State, StateError, Version};
 
 pub use schedule::{Part, Step, schedule, unsettled};
 
@@ -190,22 +190,6 @@ impl Recorder<'_> {
         let version = self
             .backend
             .write(&self.state, self.version.as_ref())
-            .await?;
-        self.version = Some(version);
-        Ok(self.state.serial)
-    }
-
-    /// The last save of an apply outside git, kept in the history as `operation` ending with
-    /// `result`: the state has no revision to say so.
-    pub async fn save_unrevised(
-        &mut self,
-        operation: Operation,
-        result: ApplyResult,
-    ) -> Result<u64, StateError> {
-        self.state.serial += 1;
-        let version = self
-            .backend
-            .write_unrevised(&self.state, self.version.as_ref(), operation, result)
             .await?;
         self.version = Some(version);
         Ok(self.state.serial)

@@ -494,6 +494,9 @@ impl Locked<'_> {
             state,
             version,
         };
+        // Saved with the first step: a walk that never reaches `record` (a killed process, a
+        // lost machine, a failed last save) leaves a state that says its apply did not finish.
+        recorder.state.revision = Some(self.revision(ApplyResult::Interrupted, None));
         let provider = Arc::new(provider);
         let walked = apply::apply(
             Arc::clone(&provider),
@@ -618,6 +621,24 @@ impl Locked<'_> {
             })
     }
 
+    /// What the state records of this apply ending with `result`: the revision it came from
+    /// (no commit outside git), the tag made of it, and who made it when.
+    fn revision(&self, result: ApplyResult, tag: Option<String>) -> Revision {
+        Revision {
+            commit: self.provenance.as_ref().map(|p| p.commit.clone()),
+            tag,
+            dirty: self.provenance.as_ref().is_some_and(|p| p.dirty),
+            operation: self.request.mode.operation(),
+            result,
+            rolled_back_to: self.rollback.as_ref().map(|t| RolledBackTo {
+                commit: t.commit.id.clone(),
+                tag: t.tag.clone(),
+            }),
+            applied_at: crate::state::lock::now(),
+            applied_by: self.lock.who.clone(),
+        }
+    }
+
     /// The highest serial of the environment's tags (0 outside a repository).
     fn highest_tag(&self) -> Result<u64, GitError> {
         self.repo
@@ -647,62 +668,44 @@ impl Locked<'_> {
         } else {
             ApplyResult::Failed
         };
-        let operation = self.request.mode.operation();
-        let Some(provenance) = &self.provenance else {
-            recorder.state.revision = None;
-            return match recorder.save_unrevised(operation, result).await {
-                Ok(_) => Tagging::NoRepository,
-                Err(e) => Tagging::Failed(format!("recording the revision failed: {e}")),
-            };
-        };
         let serial = recorder.state.serial + 1;
         let name = tag::name(self.environment, serial);
-        let tagging = if !succeeded {
-            Tagging::Unfinished
-        } else if provenance.dirty {
-            Tagging::Dirty
-        } else if self.repo.is_some_and(|r| r.tag_exists(&name)) {
-            Tagging::Exists { name: name.clone() }
-        } else {
-            Tagging::Tagged {
-                name: name.clone(),
-                commit: provenance.commit.clone(),
+        let tagging = match &self.provenance {
+            None => Tagging::NoRepository,
+            Some(_) if !succeeded => Tagging::Unfinished,
+            Some(p) if p.dirty => Tagging::Dirty,
+            Some(_) if self.repo.is_some_and(|r| r.tag_exists(&name)) => {
+                Tagging::Exists { name: name.clone() }
             }
+            Some(p) => Tagging::Tagged {
+                name: name.clone(),
+                commit: p.commit.clone(),
+            },
         };
-        let tagged = matches!(tagging, Tagging::Tagged { .. });
-        let rolled_back_to = self.rollback.as_ref().map(|t| RolledBackTo {
-            commit: t.commit.id.clone(),
-            tag: t.tag.clone(),
-        });
-        let revision = Revision {
-            commit: provenance.commit.clone(),
-            tag: tagged.then(|| name.clone()),
-            dirty: provenance.dirty,
-            operation,
-            result,
-            rolled_back_to: rolled_back_to.clone(),
-            applied_at: crate::state::lock::now(),
-            applied_by: self.lock.who.clone(),
+        let tag = match &tagging {
+            Tagging::Tagged { name, .. } => Some(name.clone()),
+            _ => None,
         };
+        let revision = self.revision(result, tag);
         recorder.state.revision = Some(revision.clone());
         if let Err(e) = recorder.save_kept().await {
             return Tagging::Failed(format!("recording the revision failed: {e}"));
         }
-        let (true, Some(repo)) = (tagged, self.repo) else {
+        let (Tagging::Tagged { commit, .. }, Some(repo)) = (&tagging, self.repo) else {
             return tagging;
         };
         let record = tag::Record {
             environment: self.environment.to_owned(),
-            operation,
+            operation: revision.operation,
             serial,
             lineage: recorder.state.lineage.clone(),
             summary: plan.summary.line(),
             applied_by: revision.applied_by,
             applied_at: revision.applied_at,
             account: Some(self.session.caller.account.clone()),
-            rolled_back_to: rolled_back_to.map(|r| (r.tag, r.commit)),
+            rolled_back_to: revision.rolled_back_to.map(|r| (r.tag, r.commit)),
         };
-        match repo.create_tag(&name, &provenance.commit, &record.message()) {
+        match repo.create_tag(&name, commit, &record.message()) {
             Ok(()) => tagging,
             Err(e) => Tagging::Failed(e.to_string()),
         }

@@ -18,7 +18,7 @@ use crate::provider::Provider;
 use crate::provider::aws::AwsProvider;
 use crate::provider::aws::ec2_launch_template::Image;
 use crate::source::Sources;
-use crate::state::State;
+use crate::state::{Revision, State};
 use crate::workspace::Workspace;
 
 use super::session;
@@ -355,7 +355,7 @@ pub(crate) fn stale_warning(
     let repo = repo?;
     let last = state.and_then(|s| s.revision.as_ref());
     if env.protected {
-        let applied = last.map(|r| (r.commit.as_str(), r.tag.as_deref()));
+        let applied = last.and_then(Revision::in_git);
         let refusal = guard::stale(repo, environment, env.release_branch(), applied)?;
         return Some(
             Diagnostic::warning(
@@ -365,14 +365,10 @@ pub(crate) fn stale_warning(
             .help(refusal.help()),
         );
     }
-    let last = last?;
+    let (commit, tag) = last?.in_git()?;
     let head = repo.head().ok()?;
-    let lacking = guard::lacking(repo, &head.commit, &last.commit)?;
-    let tag = last
-        .tag
-        .as_ref()
-        .map(|t| format!(" (`{t}`)"))
-        .unwrap_or_default();
+    let lacking = guard::lacking(repo, &head.commit, commit)?;
+    let tag = tag.map(|t| format!(" (`{t}`)")).unwrap_or_default();
     let what = match lacking {
         Lacking::Newer(n) | Lacking::Diverged(n) => format!(
             "which has {} that HEAD lacks: this plan undoes what they changed",
@@ -387,7 +383,7 @@ pub(crate) fn stale_warning(
             "undoes-applied",
             format!(
                 "`{environment}` was last applied from commit {}{tag}, {what}",
-                short(&last.commit)
+                short(commit)
             ),
         )
         .help("bring HEAD up to date first (`git pull`, or merge that revision), unless undoing it is the point"),

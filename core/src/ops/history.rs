@@ -207,6 +207,8 @@ fn last_apply(
     repo: Option<&Repo>,
 ) -> Option<AppliedRevision> {
     let rev = state.revision.as_ref()?;
+    // Outside git there is no revision to show; `state history` lists such applies.
+    let applied_from = rev.commit.as_deref()?;
     if let Some(t) = &rev.tag
         && listed.iter().any(|(_, r)| r.tag.as_deref() == Some(t))
     {
@@ -236,14 +238,14 @@ fn last_apply(
         }
         (None, ApplyResult::Applied) => "not tagged".to_owned(),
     };
-    let commit = repo.and_then(|r| r.commit(&rev.commit).ok());
+    let commit = repo.and_then(|r| r.commit(applied_from).ok());
     Some(AppliedRevision {
         serial,
         tag: rev.tag.clone(),
-        short_commit: short(&rev.commit).to_owned(),
+        short_commit: short(applied_from).to_owned(),
         subject: commit.as_ref().map(|c| c.subject.clone()),
         author: commit.map(|c| c.author).filter(|a| !a.is_empty()),
-        commit: rev.commit.clone(),
+        commit: applied_from.to_owned(),
         operation: Some(rev.operation),
         lineage: Some(state.lineage.clone()),
         applied_by: Some(rev.applied_by.clone()),

@@ -63,10 +63,11 @@ pub fn text(status: &Status, color: bool) -> String {
     );
     match &status.revision {
         Some(r) => {
-            let revision = r.tag.as_deref().map_or_else(
-                || format!("{} (untagged)", crate::gitops::short(&r.commit)),
-                |t| format!("{t} ({})", crate::gitops::short(&r.commit)),
-            );
+            let revision = match (&r.tag, &r.commit) {
+                (Some(t), Some(c)) => format!("{t} ({})", crate::gitops::short(c)),
+                (None, Some(c)) => format!("{} (untagged)", crate::gitops::short(c)),
+                (_, None) => "outside git".to_owned(),
+            };
             let _ = writeln!(
                 out,
                 "last applied: {} by {} at {} ({}{})",

@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::State;
 use super::error::StateError;
 use super::local::LocalBackend;
 use super::lock::LockInfo;
 use super::s3::S3Backend;
-use super::{ApplyResult, Operation, State};
 use crate::account::Credentials;
 use crate::manifest::{StateBackendKind, StateConfig};
 
@@ -45,9 +45,6 @@ pub enum WriteKind {
     Step,
     /// An apply's last save: kept, summarised by the revision it records.
     Apply,
-    /// An apply's last save outside a git repository: kept, summarised by how it ended, which
-    /// without a revision the state does not record (with no summary it would read as a push).
-    Unrevised(Operation, ApplyResult),
     /// `state push`: kept, without a summary. The document's revision is the apply that wrote
     /// its resources (copied from wherever it was pulled), not this write.
     Push,
@@ -61,11 +58,6 @@ impl WriteKind {
     pub(super) fn summary(self, state: &State) -> Option<String> {
         match self {
             Self::Step | Self::Apply => super::local::summary(state),
-            Self::Unrevised(operation, result) => Some(format!(
-                "{} outside git ({})",
-                operation.as_str(),
-                super::local::result_words(result, false)
-            )),
             Self::Push | Self::ForcedPush => None,
         }
     }
@@ -232,19 +224,6 @@ impl Backend {
         expected: Option<&Version>,
     ) -> Result<Version, StateError> {
         self.write_as(state, expected, WriteKind::Apply).await
-    }
-
-    /// Writes the last save of an apply made outside a git repository, kept in the history as
-    /// `operation` ending with `result`.
-    pub async fn write_unrevised(
-        &self,
-        state: &State,
-        expected: Option<&Version>,
-        operation: Operation,
-        result: ApplyResult,
-    ) -> Result<Version, StateError> {
-        self.write_as(state, expected, WriteKind::Unrevised(operation, result))
-            .await
     }
 
     /// Writes a step of an apply: saved like any write, not kept in the local history (a

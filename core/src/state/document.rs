@@ -10,9 +10,10 @@ use serde_json::Value;
 use crate::graph::{Address, Kind};
 
 /// Version of the state document format this ecsops writes. It reads every version up to this
-/// one (version 1 had no `dirty`, `operation`, `result` or `rolled_back_to` in its revision),
-/// and refuses a newer one rather than drop what it does not know.
-pub const STATE_VERSION: u32 = 2;
+/// one (version 1 had no `dirty`, `operation`, `result` or `rolled_back_to` in its revision;
+/// version 2 recorded a revision only in git, always with its `commit`), and refuses a newer
+/// one rather than drop what it does not know.
+pub const STATE_VERSION: u32 = 3;
 
 /// The highest serial a state may have. Every write moves the serial forward by one (or past
 /// the environment's tags), so a document or tag claiming more is not one ecsops wrote; refusing
@@ -30,7 +31,9 @@ pub struct State {
     /// environment's `ecsops/<env>/<serial>` tags, so that an apply's tag never collides.
     pub serial: u64,
     pub environment: String,
-    /// The git revision of the last apply.
+    /// The last apply: the git revision it came from, and how it ended. An apply records it
+    /// as interrupted before its first step, so a state whose apply never reached its end says
+    /// so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<Revision>,
     #[serde(default)]
@@ -81,7 +84,9 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revision {
-    pub commit: String,
+    /// None for an apply outside a git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     /// `ecsops/<env>/<serial>`; none when the apply was not tagged (uncommitted files, a
     /// failure or an interrupt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +105,13 @@ pub struct Revision {
     pub applied_at: String,
     /// `user@host`.
     pub applied_by: String,
+}
+
+impl Revision {
+    /// The commit the apply came from and the tag made of it; none outside git.
+    pub fn in_git(&self) -> Option<(&str, Option<&str>)> {
+        Some((self.commit.as_deref()?, self.tag.as_deref()))
+    }
 }
 
 /// What a rollback went back to.

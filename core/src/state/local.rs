@@ -440,16 +440,17 @@ pub fn decode(environment: &str, location: &str, bytes: &[u8]) -> Result<State, 
 /// What an apply's kept version was, from its revision: `apply ecsops/acc/12 (applied)`.
 pub(super) fn summary(state: &State) -> Option<String> {
     let r = state.revision.as_ref()?;
-    let what = r
-        .tag
-        .clone()
-        .unwrap_or_else(|| crate::gitops::short(&r.commit).to_owned());
+    let what = match (&r.tag, &r.commit) {
+        (Some(tag), _) => tag,
+        (None, Some(commit)) => crate::gitops::short(commit),
+        (None, None) => "outside git",
+    };
     let result = result_words(r.result, r.dirty);
     Some(format!("{} {what} ({result})", r.operation.as_str()))
 }
 
 /// How an apply ended, as its history entry says it.
-pub(super) fn result_words(result: super::ApplyResult, dirty: bool) -> &'static str {
+fn result_words(result: super::ApplyResult, dirty: bool) -> &'static str {
     match result {
         super::ApplyResult::Applied if dirty => "applied, uncommitted files",
         super::ApplyResult::Applied => "applied",

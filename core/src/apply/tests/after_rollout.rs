@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::state::{ApplyResult, Operation};
 
 /// `service[web]` ← `task_definition[web]` (its image) ← `iam_role.task[web]` (when `role`)
 /// ← `iam_policy.exec[web]`.
@@ -364,20 +365,23 @@ async fn after_an_unfinished_apply_a_role_delete_waits_though_nothing_rolls_out(
     assert_role_delete_held_when_unsettled(&plan, &without, &state);
 }
 
-/// Unsettled: the last apply's revision records that it did not finish.
+/// Unsettled: the last apply's revision records that it did not finish, in git or outside.
 #[test]
 fn an_apply_that_did_not_finish_leaves_the_state_unsettled() {
     let plan = Plan::for_tests(Vec::new(), 1);
     let mut state = State::new("acc", "L".to_owned());
     assert!(!unsettled(&plan, &state), "no apply recorded");
-    for (result, expected) in [
+    for ((result, expected), commit) in [
         (ApplyResult::Applied, false),
         (ApplyResult::RolloutFailed, true),
         (ApplyResult::Failed, true),
         (ApplyResult::Interrupted, true),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|r| [(r, Some("c0ffee".to_owned())), (r, None)])
+    {
         state.revision = Some(crate::state::Revision {
-            commit: "c0ffee".to_owned(),
+            commit,
             tag: None,
             dirty: false,
             operation: Operation::Apply,

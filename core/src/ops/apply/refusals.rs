@@ -156,19 +156,12 @@ pub(super) fn older_than_applied(
     provenance: Option<&Provenance>,
     stored: Option<&State>,
 ) -> Result<(), OpsError> {
-    let (Some(repo), Some(head), Some(last)) =
-        (repo, provenance, stored.and_then(|s| s.revision.as_ref()))
-    else {
+    let applied = stored.and_then(|s| s.revision.as_ref()?.in_git());
+    let (Some(repo), Some(head), Some((commit, tag))) = (repo, provenance, applied) else {
         return Ok(());
     };
-    guard::check_order(
-        repo,
-        environment,
-        &head.commit,
-        &last.commit,
-        last.tag.as_deref(),
-    )
-    .map_err(|e| OpsError::Protected(Box::new(e)))
+    guard::check_order(repo, environment, &head.commit, commit, tag)
+        .map_err(|e| OpsError::Protected(Box::new(e)))
 }
 
 /// `addresses` for a sentence: `a`, `b`.
