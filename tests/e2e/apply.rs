@@ -812,7 +812,7 @@ async fn a_killed_apply_resumes_without_duplicates() {
         "killed mid-walk, before the group was recorded"
     );
     // The dead apply never recorded its end: the state says it did not finish (recorded
-    // before its first step), and `status` shows it.
+    // with its first step), and `status` shows it.
     let revision = &env.state()["revision"];
     assert_eq!(revision["result"], "interrupted", "{revision}");
     assert_eq!(revision["operation"], "apply", "{revision}");

@@ -32,8 +32,8 @@ pub struct State {
     pub serial: u64,
     pub environment: String,
     /// The last apply: the git revision it came from, and how it ended. An apply records it
-    /// as interrupted in its first step's save, so a state whose apply never reached its end says
-    /// so.
+    /// as interrupted in its first step's save, so a state whose apply never reached its end
+    /// says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<Revision>,
     #[serde(default)]
