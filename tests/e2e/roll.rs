@@ -73,17 +73,7 @@ impl Env {
 
     /// [`Env::outdated`] for a group of `count` instances.
     async fn outdated_of(&self, count: usize) -> (Agent, Vec<String>) {
-        git::init(self.dir());
-        git::commit_all(self.dir(), "Acceptance environment");
-        self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
-        let agent = Agent::start(&self.config, &self.group_name(), &self.cluster());
-        Agent::until_active(&self.config, &self.cluster(), count).await;
-        self.edit(
-            "base.toml",
-            "instance_type = \"t3.medium\"",
-            "instance_type = \"t3.large\"",
-        );
-        git::commit_all(self.dir(), "Larger instances");
+        let agent = self.larger_instances_committed(count).await;
         self.run(&["apply", ENV, "--auto-approve"])
             .expect_code(0)
             .expect_in_stdout(&format!(
@@ -159,6 +149,23 @@ impl Env {
                 .collect(),
             instances,
         }
+    }
+
+    /// Applies the environment in git with `count` instances joined to the cluster, then
+    /// commits a larger instance type (not applied yet).
+    async fn larger_instances_committed(&self, count: usize) -> Agent {
+        git::init(self.dir());
+        git::commit_all(self.dir(), "Acceptance environment");
+        self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+        let agent = Agent::start(&self.config, &self.group_name(), &self.cluster());
+        Agent::until_active(&self.config, &self.cluster(), count).await;
+        self.edit(
+            "base.toml",
+            "instance_type = \"t3.medium\"",
+            "instance_type = \"t3.large\"",
+        );
+        git::commit_all(self.dir(), "Larger instances");
+        agent
     }
 
     /// Starts `ecsops roll ENV --auto-approve` (its output piped) and returns once it has set
@@ -476,6 +483,25 @@ async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
 /// proxy answers `GetParameters` with another AMI moto has, as AWS does once it publishes one),
 /// the plan shows it, apply makes a template version launching it, and `roll` moves every
 /// instance onto it.
+/// In JSON the apply report names the groups left outdated, and the hint goes to stderr with
+/// the other words: stdout is the report alone.
+#[tokio::test]
+async fn the_json_apply_report_lists_outdated_groups_and_stdout_stays_json() {
+    let env = Env::new().await;
+    let _agent = env.larger_instances_committed(2).await;
+    let out = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
+    out.expect_code(0).expect_in_stderr(
+        "hint: 2 instance(s) of instance group `default` still run the previous launch template",
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("stdout is the JSON report alone");
+    assert_eq!(
+        report["outdated"],
+        serde_json::json!([{"group": "default", "instances": 2}]),
+        "{report:#}"
+    );
+}
+
 #[tokio::test]
 async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
     let env = Env::new().await;

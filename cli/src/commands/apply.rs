@@ -684,8 +684,11 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
         Tagging::Failed(reason) => anstream::eprintln!("warning: not tagged: {reason}"),
     }
     for (group, n) in &done.outdated {
-        anstream::println!(
-            "hint: {n} instance(s) of instance group `{group}` still run the previous launch template; replace them with `ecsops roll {env}` (`--dry-run` lists them)"
+        say(
+            json,
+            format_args!(
+                "hint: {n} instance(s) of instance group `{group}` still run the previous launch template; replace them with `ecsops roll {env}` (`--dry-run` lists them)"
+            ),
         );
     }
     if let Some((target, files)) = &done.rollback
