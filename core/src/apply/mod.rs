@@ -175,24 +175,34 @@ impl Recorder<'_> {
     /// Writes the state as the next serial (compare-and-swap on the version last written): a
     /// step of the apply.
     pub async fn save(&mut self) -> Result<u64, StateError> {
-        self.state.serial += 1;
-        let version = self
-            .backend
-            .write_step(&self.state, self.version.as_ref())
-            .await?;
-        self.version = Some(version);
-        Ok(self.state.serial)
+        self.write(false).await
     }
 
     /// The apply's last save, which the history keeps.
     pub async fn save_kept(&mut self) -> Result<u64, StateError> {
+        self.write(true).await
+    }
+
+    /// A write that fails leaves the serial at the last one written, which is what reports
+    /// name.
+    async fn write(&mut self, kept: bool) -> Result<u64, StateError> {
         self.state.serial += 1;
-        let version = self
-            .backend
-            .write(&self.state, self.version.as_ref())
-            .await?;
-        self.version = Some(version);
-        Ok(self.state.serial)
+        let expected = self.version.as_ref();
+        let written = if kept {
+            self.backend.write(&self.state, expected).await
+        } else {
+            self.backend.write_step(&self.state, expected).await
+        };
+        match written {
+            Ok(version) => {
+                self.version = Some(version);
+                Ok(self.state.serial)
+            }
+            Err(e) => {
+                self.state.serial -= 1;
+                Err(e)
+            }
+        }
     }
 }
 

@@ -271,6 +271,15 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
         .map(Address::as_str)
         .collect();
     assert_eq!(kept, done, "the unsaved state records every finished step");
+    let last_saved = events.iter().filter_map(|e| match e {
+        Event::Saved { serial } => Some(*serial),
+        _ => None,
+    });
+    assert_eq!(
+        Some(failed.outcome.state.serial),
+        last_saved.max(),
+        "the serial is the last one written"
+    );
     let finished = events
         .iter()
         .filter(|e| matches!(e, Event::Finished { .. }))

@@ -740,12 +740,13 @@ async fn outdated_instances(provider: &AwsProvider, state: &State) -> Vec<(Strin
 }
 
 /// Writes a state the backend refused to `.ecsops/errored/<env>-<serial>.json`, so the record
-/// of what exists is never lost (`ecsops state push` puts it back). Its serial is one past the
-/// refused write's: that write may have landed with its response lost (the retry is then
-/// refused as a conflict), and the push must move past it without `--force`.
+/// of what exists is never lost (`ecsops state push` puts it back). `state` carries the last
+/// serial written; the kept one is one past the refused write's: that write may have landed
+/// with its response lost (the retry is then refused as a conflict), and the push must move
+/// past it without `--force`.
 fn keep(root: &Path, state: &State) -> Option<PathBuf> {
     let mut state = state.clone();
-    state.serial += 1;
+    state.serial += 2;
     let state = &state;
     let dir = root.join(".ecsops/errored");
     let path = dir.join(format!("{}-{}.json", state.environment, state.serial));
