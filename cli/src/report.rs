@@ -217,11 +217,24 @@ pub fn error(err: &CliError) {
                 "help: push a state of `{environment}` (`ecsops state history {environment}` lists its kept versions); `--force` does not override this: the document records `{given}`'s resources, and the next apply of `{environment}` would replace them"
             );
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::StaleSerial { environment, .. })) => {
+        CliError::Ops(OpsError::Statefile(
+            e @ StateError::StaleSerial {
+                environment,
+                given,
+                stored,
+            },
+        )) => {
             anstream::eprintln!("error: {e}");
-            anstream::eprintln!(
-                "help: the stored state is newer (`ecsops state pull {environment}` prints it, `ecsops state history {environment}` lists the kept versions); to put this older document back on purpose, push it again with `--force` (it is written with the next serial)"
-            );
+            let help = if given == stored {
+                format!(
+                    "the document has the stored state's serial: an edited `ecsops state pull {environment}`, or a copy of the stored state; to write it as the next serial, push it again with `--force`"
+                )
+            } else {
+                format!(
+                    "the stored state is newer (`ecsops state pull {environment}` prints it, `ecsops state history {environment}` lists the kept versions); to put this older document back on purpose, push it again with `--force` (it is written with the next serial)"
+                )
+            };
+            anstream::eprintln!("help: {help}");
         }
         CliError::Ops(OpsError::Statefile(e @ StateError::LineageMismatch { environment, .. })) => {
             anstream::eprintln!("error: {e}");

@@ -59,6 +59,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     let out = run(&["state", "push", "acc", doc]);
     out.expect_code(1);
     out.expect_in_stderr("serial 1 is not newer than the stored serial 1");
+    out.expect_in_stderr("help: the document has the stored state's serial: an edited `ecsops state pull acc`, or a copy of the stored state; to write it as the next serial, push it again with `--force`");
 
     let out = run(&["state", "list", "acc"]);
     out.expect_code(0);

@@ -306,7 +306,7 @@ pub(crate) struct Prior<'a> {
 pub(crate) const RECORDED: &str = "as recorded in the state";
 
 /// What to do about a recorded resource whose id (or ARN) the state lacks.
-pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, edit, `ecsops state push`) and apply again: ecsops finds it by its tags";
+pub(crate) const UNRECORDED_ID: &str = "remove it from the state (`ecsops state pull`, delete its entry, `ecsops state push --force`, which writes the edited document as the next serial) and apply again: ecsops finds it by its tags";
 
 impl<'a> Prior<'a> {
     fn of(address: &'a Address, state: &'a ResourceState) -> Done<Self> {
