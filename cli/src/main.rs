@@ -121,6 +121,14 @@ impl Command {
         };
         flag.on
     }
+
+    /// Whether the command plans, and so offers `--offline` when AWS cannot be read.
+    fn plans(&self) -> bool {
+        matches!(
+            self,
+            Self::Diff(_) | Self::Apply(_) | Self::Destroy(_) | Self::Rollback(_)
+        )
+    }
 }
 
 /// Prints what clap answered. `--help` and `--version` are answers (exit 0); anything else is a
@@ -144,6 +152,7 @@ fn main() -> ExitCode {
     term::init_color(cli.color);
     term::init_tracing(cli.verbose);
     let ctx = commands::Context::new(cli.directory, cli.state_url, cli.command.fix_bucket());
+    let plans = cli.command.plans();
     // One runtime for the whole process; commands that need no I/O simply do not use it.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -151,9 +160,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            report::error(&report::CliError::Io(format!(
-                "cannot start the async runtime: {e}"
-            )));
+            report::error(
+                &report::CliError::Io(format!("cannot start the async runtime: {e}")),
+                false,
+            );
             return Exit::Error.into();
         }
     };
@@ -183,7 +193,7 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(err) => {
-            report::error(&err);
+            report::error(&err, plans);
             Exit::Error.into()
         }
     }

@@ -117,8 +117,9 @@ pub fn summary(errors: usize) {
     anstream::eprintln!("error: {errors} error{s} found; fix them and run `ecsops validate` again");
 }
 
-/// Prints an error that stopped a command, with what to do next.
-pub fn error(err: &CliError) {
+/// Prints an error that stopped a command, with what to do next; `plans`: the command offers
+/// `--offline`.
+pub fn error(err: &CliError, plans: bool) {
     match err {
         CliError::Ops(OpsError::Invalid(invalid)) => {
             diagnostics(&invalid.sources, &invalid.diagnostics);
@@ -325,15 +326,20 @@ pub fn error(err: &CliError) {
         }
         CliError::Ops(OpsError::Provider(e)) => {
             anstream::eprintln!("error: {e}");
+            let offline = if plans {
+                ", or plan against the recorded state with `--offline`"
+            } else {
+                ""
+            };
             match e.aws_code() {
                 Some("DispatchFailure" | "TimeoutError" | "ConstructionFailure") => {
                     anstream::eprintln!(
-                        "help: ecsops could not reach AWS to read the live resources; check the credentials (AWS_PROFILE, `aws sso login`) and the network, or plan against the recorded state with `--offline`"
+                        "help: ecsops could not reach AWS; check the credentials (AWS_PROFILE, `aws sso login`) and the network{offline}"
                     );
                 }
                 Some(code) if code.contains("AccessDenied") || code.contains("Unauthorized") => {
                     anstream::eprintln!(
-                        "help: the credentials in use may not do this; grant the permission, or plan against the recorded state with `--offline`"
+                        "help: the credentials in use may not do this; grant the permission{offline}"
                     );
                 }
                 _ => {}
