@@ -67,6 +67,21 @@ pub fn render_many(plans: &[Plan], base: &str) -> String {
     out
 }
 
+/// The command that prints `plan` in full: the same comparison, as text.
+fn full_plan(plan: &Plan, compared: Compared) -> String {
+    let bare = |s: &str| printable(s).replace('`', "");
+    let against = match (&plan.promoted_from, &plan.base_revision) {
+        (Some(from), _) => format!(" --from {}", bare(from)),
+        (None, Some(rev)) => format!(" --rev {}", bare(rev)),
+        (None, None) if compared == Compared::Recorded => " --offline".to_owned(),
+        (None, None) => String::new(),
+    };
+    format!(
+        "ecsops diff {}{against} --format text",
+        bare(&plan.environment)
+    )
+}
+
 /// [`render`] in at most `max_len` bytes.
 fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     let mut out = String::new();
@@ -171,10 +186,10 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
         let _ = writeln!(
             out,
             "… {} more resource{}, details elided to fit a comment (see the full plan with \
-             `ecsops diff {} --format text`):\n",
+             `{}`):\n",
             elided.len(),
             plural(elided.len()),
-            printable(&plan.environment).replace('`', "")
+            full_plan(plan, compared)
         );
         let mut listed = 0;
         for m in elided {
@@ -639,7 +654,7 @@ mod tests {
                 )
             })
             .collect();
-        let md = render(&plan(changes), Compared::Live);
+        let md = render(&plan(changes.clone()), Compared::Live);
         assert!(md.len() <= MAX_LEN, "{} bytes", md.len());
         assert!(md.chars().count() < 65_536);
         let structure = parse(&md);
@@ -648,7 +663,17 @@ mod tests {
             "the most important details are kept"
         );
         assert!(
-            md.contains("more resources, details elided to fit a comment"),
+            md.contains("more resources, details elided to fit a comment (see the full plan with `ecsops diff acc --format text`)"),
+            "{md}"
+        );
+        // A pull request's plan names the same comparison.
+        let mut review = plan(changes.clone());
+        review.base_revision = Some("origin/main".to_owned());
+        let md = render_within(&review, MAX_LEN, Compared::Recorded);
+        assert!(
+            md.contains(
+                "(see the full plan with `ecsops diff acc --rev origin/main --format text`)"
+            ),
             "{md}"
         );
         // Destructive details are kept longest: no create section survives while one is elided.
