@@ -395,6 +395,55 @@ async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
     backend.unlock(&me.id).await.expect("unlock");
 }
 
+/// The lock write lands, then the probe that checks the store honours `If-None-Match` gets no
+/// answer (every retry too): taking the lock fails, and the lock it wrote is released, not
+/// left for `ecsops unlock`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_whose_probe_fails_is_released_not_left_behind() {
+    use crate::support::moto::s3_client;
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use std::sync::atomic::Ordering;
+
+    let guard = moto();
+    let _store = s3(guard.server).await;
+    let lock_write = || vec!["put ", "/lock.json", "if-none-match"];
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![
+            DropResponse {
+                contains: lock_write(),
+                times: 1,
+                fault: Fault::Pass,
+            },
+            DropResponse {
+                contains: lock_write(),
+                times: usize::MAX,
+                fault: Fault::Drop,
+            },
+        ],
+    );
+    let backend = Backend::S3(S3Backend::with_client(
+        s3_client(&proxy.endpoint),
+        "ecsops-state",
+        "probe",
+        ENV,
+    ));
+    let failed = backend.lock(&info(1)).await;
+    assert!(
+        matches!(&failed, Err(StateError::Aws { .. })),
+        "the probe's failure: {failed:?}"
+    );
+    assert!(
+        proxy.dropped.load(Ordering::SeqCst) > 0,
+        "the probe got no answer"
+    );
+    assert_eq!(
+        backend.read_lock().await.expect("read"),
+        None,
+        "the lock written first is released"
+    );
+}
+
 /// A store that ignores `If-None-Match` (a proxy strips it here) cannot lock, and is refused
 /// rather than trusted: a run through it finds a lock already held and leaves it alone, or,
 /// finding none, sees its second conditional write accepted, takes its own lock back and says

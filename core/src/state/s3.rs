@@ -169,8 +169,7 @@ impl S3Backend {
     ) -> StateError {
         // As for STS: a dispatch failure that is no connection failure is the credentials'.
         if let aws_sdk_s3::error::SdkError::DispatchFailure(d) = e
-            && !d.is_io()
-            && !d.is_timeout()
+            && !crate::provider::aws::unreachable(d)
         {
             return StateError::Credentials {
                 operation,
@@ -307,6 +306,17 @@ impl S3Backend {
             Some(holder) => return Err(self.held(holder)),
             None => {}
         }
+        let taken = self.write_lock(info).await;
+        if taken.is_err() {
+            // Our write may have landed before what failed (its lost answer, the probe, the
+            // read-back): release it if it is ours, so no error leaves a lock behind.
+            let _ = self.unlock(&info.id).await;
+        }
+        taken
+    }
+
+    /// [`Self::lock`] once no lock was found: the conditional write, the probe, the read-back.
+    async fn write_lock(&self, info: &LockInfo) -> Result<(), StateError> {
         let body = serde_json::to_vec_pretty(info).unwrap_or_default();
         match self.create_lock(&body).await {
             Ok(()) => {}
@@ -320,8 +330,6 @@ impl S3Backend {
             Err(e) if precondition_failed(&e) => {}
             Err(e) => return Err(self.aws("PutObject", "lock.json", &e)),
             Ok(()) => {
-                // Take back what is ours; `unlock` leaves another run's lock for it to release.
-                let _ = self.unlock(&info.id).await;
                 return Err(StateError::Unconditional {
                     environment: self.environment.clone(),
                     location: self.location("lock.json"),

@@ -118,7 +118,7 @@ pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Cal
         .map_err(|e| {
             let unreachable = match &e {
                 SdkError::TimeoutError(_) => true,
-                SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+                SdkError::DispatchFailure(d) => super::unreachable(d),
                 _ => false,
             };
             match e.code() {

@@ -663,6 +663,13 @@ where
     }
 }
 
+/// Whether a request that never got an answer failed on the way (no connection, a timeout, a
+/// connection closed mid-answer, which the client classifies as transient), rather than
+/// before it left: a failure the client does not classify is the credentials'.
+pub(crate) fn unreachable(d: &aws_smithy_runtime_api::client::result::DispatchFailure) -> bool {
+    d.is_io() || d.is_timeout() || d.as_other().is_some()
+}
+
 /// The messages of an error and its sources, joined: readable, without the SDK's debug dump.
 pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
