@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use ecsops_core::diagnostic::{Diagnostic, Diagnostics, Severity};
 use ecsops_core::gitops::GitError;
 use ecsops_core::ops::OpsError;
+use ecsops_core::ops::apply::LockLeft;
 use ecsops_core::ops::images::ImageError;
 use ecsops_core::ops::init::InitError;
 use ecsops_core::source::Sources;
@@ -115,6 +116,15 @@ fn render_diagnostic(
 pub fn summary(errors: usize) {
     let s = if errors == 1 { "" } else { "s" };
     anstream::eprintln!("error: {errors} error{s} found; fix them and run `ecsops validate` again");
+}
+
+/// Warns of a lock a command could not release once it ended, and how to remove it.
+pub fn lock_left(environment: &str, left: &LockLeft) {
+    anstream::eprintln!(
+        "warning: releasing the lock failed: {}; if `ecsops lock {environment}` says it is held, run `ecsops unlock {environment} {}`",
+        left.reason,
+        left.id
+    );
 }
 
 /// Prints an error that stopped a command, with what to do next; `plans`: the command offers

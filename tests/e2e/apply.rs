@@ -1067,6 +1067,55 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
     assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");
 }
 
+/// Someone removes the lock (`ecsops unlock`, taking it for a stale one) while an apply runs:
+/// its release then fails, but the report still says what the apply did, with exit 0, and
+/// names the lock (in JSON too) instead of being replaced by the release's error.
+#[tokio::test]
+async fn a_lock_release_that_fails_after_the_apply_is_said_beside_its_report() {
+    let env = Env::new().await;
+    let mut child = env
+        .ws
+        .command(
+            &[
+                "apply",
+                ENV,
+                "--auto-approve",
+                "--parallelism",
+                "1",
+                "--format",
+                "json",
+            ],
+            &env.moto.server.env(),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    env.wait_until_recorded(5, &mut child);
+    let lock: Value =
+        serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout).expect("JSON");
+    let id = lock["holder"]["id"]
+        .as_str()
+        .expect("the apply's lock")
+        .to_owned();
+    env.run(&["unlock", ENV, &id]).expect_code(0);
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: releasing the lock failed: `acceptance` is not locked; if `ecsops lock acceptance` says it is held, run `ecsops unlock acceptance {id}`"
+        )),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    assert_eq!(report["result"], "applied", "{report:#}");
+    assert_eq!(report["done"].as_array().map(Vec::len), Some(57));
+    assert_eq!(report["lock_left"]["id"], id.as_str());
+    assert_eq!(report["lock_left"]["reason"], "`acceptance` is not locked");
+    env.assert_unlocked();
+}
+
 #[tokio::test]
 async fn apply_refuses_without_a_terminal_or_approval() {
     let env = Env::new().await;

@@ -191,7 +191,7 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
     json.expect_code(0);
     let doc: Value = serde_json::from_str(&json.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", json.stdout));
-    assert_eq!(doc["format_version"], "1.3");
+    assert_eq!(doc["format_version"], "1.4");
     assert_eq!(doc["environment"], ENV);
     let events = doc["events"].as_array().expect("events");
     let kinds: Vec<(&str, &str)> = events
@@ -295,7 +295,7 @@ async fn events_follow_prints_a_new_event_once() {
         "each entry once, the new one last:\n{}",
         lines.join("\n")
     );
-    assert!(parsed.iter().all(|e| e["format_version"] == "1.3"));
+    assert!(parsed.iter().all(|e| e["format_version"] == "1.4"));
 }
 
 /// After a destroy the state records nothing, but the environment was applied: `events` must

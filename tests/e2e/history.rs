@@ -142,7 +142,7 @@ fn history_json_is_versioned_like_every_report_and_omits_what_it_does_not_know()
     let out = l.ws.ecsops(&["history", ENV, "--format", "json"]);
     out.expect_code(0);
     let doc = out.json();
-    assert_eq!(doc["format_version"], "1.3", "{doc}");
+    assert_eq!(doc["format_version"], "1.4", "{doc}");
     assert_eq!(doc["ecsops_version"], env!("CARGO_PKG_VERSION"), "{doc}");
     assert_eq!(doc["environment"], ENV);
     let mut found = Vec::new();

@@ -57,7 +57,7 @@ fn validate_json_lists_each_diagnostic_with_its_position_and_keeps_the_exit_code
     out.expect_code(1);
     assert!(out.stderr.is_empty(), "the document is all: {}", out.stderr);
     let doc = json_of(&out);
-    assert_eq!(doc["format_version"], "1.3");
+    assert_eq!(doc["format_version"], "1.4");
     assert_eq!(doc["valid"], false);
     assert_eq!(doc["environments"], json!(["bad-enum"]));
     assert_eq!(doc["errors"], 1);

@@ -287,7 +287,7 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
             .stdout,
     )
     .expect("JSON report");
-    assert_eq!(json["format_version"], "1.3");
+    assert_eq!(json["format_version"], "1.4");
     assert_eq!(json["ended"], "nothing_to_do");
 
     env.roll(&["--group", "nope"], "20s")

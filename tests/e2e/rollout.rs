@@ -324,7 +324,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
         .expect_in_stderr("Apply complete")
         .expect_in_stderr("task_definition[web]: retired revisions beyond the ones kept");
     let doc = out.json();
-    assert_eq!(doc["format_version"], "1.3");
+    assert_eq!(doc["format_version"], "1.4");
     assert_eq!(
         (doc["operation"].clone(), doc["result"].clone()),
         ("apply".into(), "applied".into())

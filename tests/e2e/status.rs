@@ -41,7 +41,7 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
         .run(&["status", ENV, "--format", "json"])
         .expect_code(0)
         .json();
-    assert_eq!(doc["format_version"], "1.3");
+    assert_eq!(doc["format_version"], "1.4");
     assert_eq!(doc["environment"], ENV);
     assert_eq!(doc["locked"], false, "status takes no lock");
     assert_eq!(doc["last_applied"]["commit"], head.as_str());

@@ -645,8 +645,13 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
     }
     if !unfinished.is_empty() {
         anstream::eprintln!(
-            "help: the state is saved (serial {}) and the lock released; no tag was made. `ecsops status {env}` shows what runs now; fix the cause (the image, the container's command or health check, capacity), then run `{rerun}` again",
-            outcome.state.serial
+            "help: the state is saved (serial {}){}; no tag was made. `ecsops status {env}` shows what runs now; fix the cause (the image, the container's command or health check, capacity), then run `{rerun}` again",
+            outcome.state.serial,
+            if done.lock_left.is_none() {
+                " and the lock released"
+            } else {
+                ""
+            }
         );
     }
     if !outcome.after_rollout.is_empty() {
@@ -682,6 +687,9 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
             );
         }
         Tagging::Failed(reason) => anstream::eprintln!("warning: not tagged: {reason}"),
+    }
+    if let Some(left) = &done.lock_left {
+        report::lock_left(env, left);
     }
     for (group, n) in &done.outdated {
         say(

@@ -85,6 +85,9 @@ pub async fn run(ctx: &Context, args: &RollArgs) -> Result<Exit, CliError> {
         anstream::eprintln!("error: {stopped}");
         anstream::eprintln!("help: {}", stopped.help(env));
     }
+    if let Some(left) = &report.lock_left {
+        report::lock_left(env, left);
+    }
     Ok(match report.ended {
         Ended::NothingToDo | Ended::DryRun | Ended::Done => Exit::Success,
         Ended::Cancelled | Ended::Interrupted | Ended::Stopped => Exit::Error,

@@ -159,6 +159,17 @@ pub struct Done {
     /// changed nothing, the apply only recorded their live values (empty after a walk, which
     /// records them with the rest).
     pub recorded: Vec<Address>,
+    /// The lock, when releasing it failed after the apply ended: the apply's report stands,
+    /// and `ecsops unlock` removes the lock if it is still there.
+    pub lock_left: Option<LockLeft>,
+}
+
+/// A lock an apply or a roll could not release once it ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LockLeft {
+    pub id: String,
+    /// Why releasing it failed.
+    pub reason: String,
 }
 
 impl Done {
@@ -263,17 +274,27 @@ pub async fn run(
     };
     let result = Box::pin(run.run(ui, interrupt.as_mut())).await;
     let released = target.backend.unlock(&lock.id).await;
-    let report = match result {
-        Err(OpsError::SaveFailed(mut failed)) => {
+    // What the apply did stays the news: a lock left behind is said beside it.
+    match (result, released) {
+        (Err(OpsError::SaveFailed(mut failed)), released) => {
             if released.is_err() {
                 failed.lock_left = Some(lock.id.clone());
             }
-            return Err(OpsError::SaveFailed(failed));
+            Err(OpsError::SaveFailed(failed))
         }
-        r => r?,
-    };
-    released?;
-    Ok(report)
+        (Ok(ApplyReport::Done(mut done)), Err(e)) => {
+            done.lock_left = Some(LockLeft {
+                id: lock.id.clone(),
+                reason: e.to_string(),
+            });
+            Ok(ApplyReport::Done(done))
+        }
+        (result, released) => {
+            let report = result?;
+            released?;
+            Ok(report)
+        }
+    }
 }
 
 /// The environment as it was at revision `to`, read from git objects, validated by today's rules.
@@ -558,6 +579,7 @@ impl Locked<'_> {
             outdated,
             forgotten,
             recorded: Vec::new(),
+            lock_left: None,
         })))
     }
 
@@ -591,6 +613,7 @@ impl Locked<'_> {
             outdated: Vec::new(),
             forgotten,
             recorded: recorded.map(|d| d.address.clone()).collect(),
+            lock_left: None,
         })))
     }
 

@@ -24,7 +24,7 @@ use crate::state::{LockInfo, State};
 use crate::workspace::Workspace;
 
 use super::OpsError;
-use super::apply::Answer;
+use super::apply::{Answer, LockLeft};
 use super::diff::desired;
 use super::session::Session;
 use super::state::{acquire, target};
@@ -223,6 +223,9 @@ pub struct RollReport {
     pub groups: Vec<GroupReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stopped>,
+    /// The lock, when releasing it failed after the roll ended: the report stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_left: Option<LockLeft>,
 }
 
 /// Runs a roll. `interrupt` resolving (Ctrl-C) stops it between two steps; the lock is
@@ -265,8 +268,14 @@ pub async fn roll(
     }
     .await;
     let released = target.backend.unlock(&lock.id).await;
-    let report = result?;
-    released?;
+    let mut report = result?;
+    // What the roll did stays the news: a lock left behind is said beside it.
+    if let Err(e) = released {
+        report.lock_left = Some(LockLeft {
+            id: lock.id.clone(),
+            reason: e.to_string(),
+        });
+    }
     Ok(report)
 }
 
@@ -281,6 +290,7 @@ fn report(environment: &str, request: &RollRequest, ended: Ended) -> RollReport 
         },
         groups: Vec::new(),
         stopped: None,
+        lock_left: None,
     }
 }
 
@@ -335,6 +345,7 @@ async fn locked(
         plan: plan.clone(),
         groups: Vec::new(),
         stopped: None,
+        lock_left: None,
     };
     if plan.is_empty() {
         return Ok(out);

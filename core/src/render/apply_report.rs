@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::reports::render;
 use crate::apply::Outcome;
 use crate::graph::Address;
-use crate::ops::apply::{Done, Tagging};
+use crate::ops::apply::{Done, LockLeft, Tagging};
 use crate::plan::Action;
 use crate::rollout::RolloutResult;
 use crate::state::Operation;
@@ -58,6 +58,9 @@ struct Document<'a> {
     /// pipeline to run `ecsops roll` after.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     outdated: Vec<Outdated<'a>>,
+    /// The lock, when releasing it failed after the apply ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock_left: Option<&'a LockLeft>,
 }
 
 #[derive(Serialize)]
@@ -101,6 +104,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
         forgotten: &[],
         rollouts: &[],
         outdated: Vec::new(),
+        lock_left: None,
     };
     let outcome = match ended {
         Ended::NoChanges => {
@@ -163,6 +167,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 doc.tag = Some(name);
             }
             doc.rollouts = &done.rollouts;
+            doc.lock_left = done.lock_left.as_ref();
             doc.forgotten = &done.forgotten;
             doc.outdated = done
                 .outdated
@@ -271,6 +276,10 @@ pub(crate) fn example() -> Done {
         outdated: vec![("default".to_owned(), 2)],
         forgotten: vec![Address::from("log_group.service[old]")],
         recorded: Vec::new(),
+        lock_left: Some(LockLeft {
+            id: "lock-1".to_owned(),
+            reason: "`acc` is not locked".to_owned(),
+        }),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::source::Sources;
 use crate::state::{HistoryEntry, LockInfo, ResourceState, State};
 
 /// `"MAJOR.MINOR"` of every document here; the rules are those of the plan JSON.
-pub const REPORT_FORMAT_VERSION: &str = "1.3";
+pub const REPORT_FORMAT_VERSION: &str = "1.4";
 
 #[derive(Serialize)]
 struct Document<T> {

@@ -189,6 +189,10 @@ pub(crate) fn example() -> RollReport {
             after_seconds: 600,
             log_group: Some("/ecsops/acc/default/var/log/ecs/ecs-agent.log".to_owned()),
         }),
+        lock_left: Some(crate::ops::apply::LockLeft {
+            id: "lock-1".to_owned(),
+            reason: "`acc` is not locked".to_owned(),
+        }),
     }
 }
 
@@ -274,6 +278,7 @@ mod tests {
             plan: plan(),
             groups: Vec::new(),
             stopped: None,
+            lock_left: None,
         }))
         .expect("JSON");
         assert_eq!(
