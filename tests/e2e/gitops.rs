@@ -307,6 +307,21 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     let serial = first.rsplit('/').next().expect("serial");
     env.run(&["rollback", ENV, "--to", serial, "--auto-approve"])
         .expect_code(0);
+    // HEAD's commit is named by its apply's tag, not by the rollbacks standing on it.
+    let out = env.run(&["rollback", ENV, "--to", &second_commit, "--auto-approve"]);
+    out.expect_code(0).expect_in_stdout(&format!(
+        "Rolling back to {second} ({}): Raise capacity",
+        &second_commit[..7]
+    ));
+    assert_eq!(env.desired_capacity().await, Some(3));
+    // A rollback's own tag stands on HEAD but names what it applied: rolling back to it goes
+    // back to the first revision's manifests, not HEAD's.
+    let out = env.run(&["rollback", ENV, "--to", &third, "--auto-approve"]);
+    out.expect_code(0).expect_in_stdout(&format!(
+        "Rolling back to {third} ({}): Acceptance environment (Dana Reviewer)",
+        &first_commit[..7]
+    ));
+    assert_eq!(env.desired_capacity().await, Some(2));
 
     // Refusals, each with its reason; nothing changes.
     let refused = env.run(&["rollback", ENV, "--to", "999", "--auto-approve"]);

@@ -144,6 +144,12 @@ impl TargetError {
     }
 }
 
+/// The commit a rollback's tag says it applied; none for another tag.
+fn rolled_back_to(tag: &super::tag::Applied) -> Option<&str> {
+    let (_, commit) = tag.record.as_ref()?.rolled_back_to.as_ref()?;
+    Some(commit)
+}
+
 /// Resolves `to`: a serial (`7`), a tag (`ecsops/acceptance/7`) or any commit git can name.
 pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, TargetError> {
     let tag_name = if let Ok(serial) = to.parse::<u64>() {
@@ -174,17 +180,29 @@ pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, Targe
     } else {
         None
     };
-    let spec = tag_name
-        .as_ref()
-        .map_or_else(|| to.to_owned(), |t| format!("refs/tags/{t}"));
-    let commit = repo.commit(&spec)?;
-    // A commit that was applied is named by its newest tag, so history reads the same.
-    let tag = tag_name.or_else(|| {
-        repo.tags(environment)
-            .ok()?
+    let tags = repo.tags(environment).unwrap_or_default();
+    let Some(name) = tag_name else {
+        let commit = repo.commit(to)?;
+        // A commit that was applied is named by its newest tag, so history reads the same;
+        // never by a rollback's, which stands on a commit whose manifests it did not apply.
+        let tag = tags
             .into_iter()
-            .find(|t| t.commit.id == commit.id)
-            .map(|t| t.name)
-    });
-    Ok(Target { commit, tag })
+            .find(|t| t.commit.id == commit.id && rolled_back_to(t).is_none())
+            .map(|t| t.name);
+        return Ok(Target { commit, tag });
+    };
+    // A rollback is tagged on the HEAD it ran from; what it applied is the revision it went
+    // back to, which its tag records.
+    let ran = tags
+        .iter()
+        .find(|t| t.name == name)
+        .and_then(rolled_back_to);
+    let commit = match ran {
+        Some(commit) => repo.commit(commit)?,
+        None => repo.commit(&format!("refs/tags/{name}"))?,
+    };
+    Ok(Target {
+        commit,
+        tag: Some(name),
+    })
 }
