@@ -248,14 +248,15 @@ fn not_offered(
     .emit();
 }
 
-/// CPU units and MiB the daemons (system containers) take on every instance of `group`.
-fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u32, u32, Vec<String>) {
+/// CPU units and MiB the daemons (system containers) take on every instance of `group`, in
+/// u64: the manifest's u32 sizes may sum past `u32::MAX`.
+fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u64, u64, Vec<String>) {
     m.system_containers
         .iter()
         .filter(|(_, s)| s.instance_group.as_deref().is_none_or(|g| g == group))
         .fold((0, 0, Vec::new()), |(c, mem, mut names), (n, s)| {
             names.push(n.clone());
-            (c + s.cpu, mem + s.memory, names)
+            (c + u64::from(s.cpu), mem + u64::from(s.memory), names)
         })
 }
 
@@ -427,7 +428,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             // daemons share it with each other.
             let (daemon_cpu, daemon_mib, daemons) = daemons_on(m, g);
             let (cpu_needed, mib_needed, with) = if section == "services" {
-                (cpu + daemon_cpu, memory + daemon_mib, daemons)
+                (
+                    u64::from(cpu) + daemon_cpu,
+                    u64::from(memory) + daemon_mib,
+                    daemons,
+                )
             } else {
                 (daemon_cpu, daemon_mib, daemons)
             };
@@ -439,7 +444,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                     with.join(", ")
                 )
             };
-            if cpu_needed > vcpu * 1024 {
+            if cpu_needed > u64::from(vcpu) * 1024 {
                 cx.at_value(
                     "task-too-large",
                     &ptr(&[section, name, "cpu"]),
@@ -452,7 +457,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .help("lower `cpu` or use a larger instance type")
                 .emit();
             }
-            if mib_needed + RESERVED_MIB > mib {
+            if mib_needed + u64::from(RESERVED_MIB) > u64::from(mib) {
                 cx.at_value(
                     "task-too-large",
                     &ptr(&[section, name, "memory"]),
