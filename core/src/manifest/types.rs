@@ -56,6 +56,7 @@ impl Manifest {
     /// Priority for a route without one: after every explicit priority, in service-name order,
     /// so adding a service never renumbers the explicit ones.
     pub fn auto_priority(&self, service: &str) -> u32 {
+        // Saturating: an explicit priority out of range is reported, never a panic here.
         let base = self
             .services
             .values()
@@ -63,14 +64,14 @@ impl Manifest {
             .max()
             .unwrap_or(0)
             .max(999)
-            + 1;
+            .saturating_add(1);
         let index = self
             .services
             .iter()
             .filter(|(_, s)| s.route.as_ref().is_some_and(|r| r.priority.is_none()))
             .position(|(n, _)| n == service)
             .unwrap_or(0);
-        base + u32::try_from(index).unwrap_or(0) * 10
+        base.saturating_add(u32::try_from(index).unwrap_or(u32::MAX).saturating_mul(10))
     }
 
     /// What every log group name of `environment` starts with: `[logging] prefix`, else
@@ -343,6 +344,22 @@ pub struct LoadBalancer {
     /// Listeners; defaults to HTTP on port 80.
     #[serde(default = "default_listeners")]
     pub listeners: Vec<Listener>,
+}
+
+impl LoadBalancer {
+    /// The port of the listener a route attaches to: the one it names, else HTTPS, else the
+    /// first that does not redirect; none when there is no such listener.
+    pub fn route_port(&self, named: Option<u16>) -> Option<u16> {
+        let listeners = &self.listeners;
+        match named {
+            Some(port) => listeners.iter().find(|l| l.port == port),
+            None => listeners
+                .iter()
+                .find(|l| l.protocol == ListenerProtocol::Https)
+                .or_else(|| listeners.iter().find(|l| l.redirect_to.is_none())),
+        }
+        .map(|l| l.port)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -96,6 +96,35 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .label("out of range")
             .emit();
         }
+        if lb.kind != LoadBalancerKind::Application {
+            continue;
+        }
+        if route.listener.is_none() && lb.route_port(None).is_none() {
+            cx.at_value(
+                "no-listener",
+                &route_ptr,
+                format!(
+                    "load balancer `{}` has no listener that routes requests: every one redirects, or it has none",
+                    route.load_balancer
+                ),
+            )
+            .label("nowhere to attach the rule")
+            .help("add a listener without `redirect_to` to the load balancer's `listeners`")
+            .emit();
+        }
+        let auto = m.auto_priority(name);
+        if route.priority.is_none() && auto > 50_000 {
+            cx.at_value(
+                "invalid-priority",
+                &route_ptr,
+                format!(
+                    "the automatic priority of `{name}` would be {auto}, above 50000 (it follows the highest explicit priority)"
+                ),
+            )
+            .label("no priority left")
+            .help("give this route a `priority` between 1 and 50000, or lower the highest explicit one")
+            .emit();
+        }
     }
     for (name, sc) in &m.system_containers {
         group_ref(cx, "system_containers", name, sc.instance_group.as_deref());
@@ -318,6 +347,7 @@ fn shadowed(cx: &mut Cx<'_>) {
             Some((n, r, r.priority.unwrap_or_else(|| m.auto_priority(n))))
         })
         .collect();
+    let listener = |r: &crate::manifest::Route| route_port(m, r);
     for (name, r, priority) in &routes {
         if r.allow_shadowed {
             continue;
@@ -326,7 +356,7 @@ fn shadowed(cx: &mut Cx<'_>) {
             other != name
                 && p < priority
                 && o.load_balancer == r.load_balancer
-                && o.listener == r.listener
+                && listener(o) == listener(r)
                 && shadows(&o.paths, &r.paths)
                 && shadows(&o.hosts, &r.hosts)
                 // The very same condition is a duplicate, reported as one.
@@ -349,6 +379,15 @@ fn shadowed(cx: &mut Cx<'_>) {
     }
 }
 
+/// The port of the listener `route`'s rule goes on, as the graph attaches it: a route that
+/// names none and one that names the default share a listener.
+fn route_port(m: &crate::manifest::Manifest, route: &crate::manifest::Route) -> Option<u16> {
+    m.load_balancers
+        .get(&route.load_balancer)
+        .and_then(|lb| lb.route_port(route.listener))
+        .or(route.listener)
+}
+
 /// Load balancer, listener, sorted paths, sorted hosts: what a listener rule matches on.
 type RuleCondition = (String, Option<u16>, Vec<String>, Vec<String>);
 
@@ -365,7 +404,8 @@ fn rules(cx: &mut Cx<'_>) {
         paths.sort();
         let mut hosts = r.hosts.clone();
         hosts.sort();
-        let key = (r.load_balancer.clone(), r.listener, paths, hosts);
+        let port = route_port(m, r);
+        let key = (r.load_balancer.clone(), port, paths, hosts);
         let route_ptr = ptr(&["services", name, "route"]);
         if let Some(other) = seen.get(&key) {
             // Reported where it was added: in the more specific file of the `extends` chain.
@@ -387,7 +427,7 @@ fn rules(cx: &mut Cx<'_>) {
             seen.insert(key, name.clone());
         }
         if let Some(p) = r.priority {
-            let pkey = (r.load_balancer.clone(), r.listener, p);
+            let pkey = (r.load_balancer.clone(), port, p);
             if let Some(other) = priorities.get(&pkey) {
                 let other_ptr = ptr(&["services", other, "route", "priority"]);
                 let own_ptr = format!("{route_ptr}/priority");

@@ -13,9 +13,7 @@ use super::logs::log_group;
 use super::network::Network;
 use crate::graph::attrs::{self, Desired};
 use crate::graph::{Address, Expr};
-use crate::manifest::{
-    Container, ContainerLogging, ListenerProtocol, LoadBalancerKind, Service, SystemContainer,
-};
+use crate::manifest::{Container, ContainerLogging, LoadBalancerKind, Service, SystemContainer};
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
     Value::Array(
@@ -90,15 +88,7 @@ fn execute_command(c: Container<'_>) -> Option<Expr> {
 /// The listener a service's route attaches to: the named one, else HTTPS, else the first that
 /// does not redirect.
 pub(super) fn route_listener<'a>(lb: &'a Lb<'_>, port: Option<u16>) -> Option<&'a Address> {
-    if let Some(p) = port {
-        return lb.listeners.get(&p);
-    }
-    let listeners = &lb.spec.listeners;
-    listeners
-        .iter()
-        .find(|l| l.protocol == ListenerProtocol::Https)
-        .or_else(|| listeners.iter().find(|l| l.redirect_to.is_none()))
-        .and_then(|l| lb.listeners.get(&l.port))
+    lb.listeners.get(&lb.spec.route_port(port)?)
 }
 
 #[allow(clippy::too_many_arguments)]
