@@ -289,21 +289,30 @@ fn subnets(cx: &mut Cx<'_>, vpc: Ipv4Net) {
         }
         for (i, c) in list.iter().enumerate() {
             let p = ptr(&["network", tier, &i.to_string()]);
-            match c.parse::<Ipv4Net>() {
-                Err(_) => cx
-                    .at_value("invalid-cidr", &p, format!("`{c}` is not an IPv4 CIDR"))
-                    .label("not a CIDR")
-                    .emit(),
-                Ok(net) if !vpc.contains(&net) => cx
-                    .at_value(
-                        "subnet-outside-vpc",
-                        &p,
-                        format!("subnet `{c}` is not inside the VPC `{vpc}`"),
-                    )
-                    .label("outside the VPC")
-                    .help("pick a subnet inside `network.cidr`")
-                    .emit(),
-                Ok(_) => {}
+            let Some(net) = ipv4_network(cx, &p, c, "write it as `10.N.X.0/24`") else {
+                continue;
+            };
+            if !(16..=28).contains(&net.prefix_len()) {
+                cx.at_value(
+                    "cidr-size",
+                    &p,
+                    format!(
+                        "subnet `{c}` is a /{}; an AWS subnet is a /16 to a /28",
+                        net.prefix_len()
+                    ),
+                )
+                .label("not a subnet size AWS takes")
+                .help("use a /24, as the computed subnets are")
+                .emit();
+            } else if !vpc.contains(&net) {
+                cx.at_value(
+                    "subnet-outside-vpc",
+                    &p,
+                    format!("subnet `{c}` is not inside the VPC `{vpc}`"),
+                )
+                .label("outside the VPC")
+                .help("pick a subnet inside `network.cidr`")
+                .emit();
             }
         }
     }
