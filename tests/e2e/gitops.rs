@@ -186,6 +186,35 @@ async fn a_tag_beyond_the_highest_serial_does_not_stop_an_apply() {
     env.assert_unlocked();
 }
 
+/// Git cannot write the tag (its ref is locked, as by a git command running beside ecsops):
+/// the apply stands, says it is untagged and why, and the state no longer names the tag it
+/// was saved with, so `history` does not send anyone to fetch it.
+#[tokio::test]
+async fn a_tag_git_cannot_write_is_not_left_named_in_the_state() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance environment");
+    let refs = env.dir().join(".git/refs/tags/ecsops").join(ENV);
+    std::fs::create_dir_all(&refs).expect("tag refs");
+    for serial in 1..=400 {
+        std::fs::write(refs.join(format!("{serial}.lock")), "").expect("ref lock");
+    }
+    let out = env.run(&["apply", ENV, "--auto-approve"]);
+    out.expect_code(0).expect_in_stderr("warning: not tagged: ");
+    assert!(git::tags(env.dir(), ENV).is_empty());
+    let revision = &env.state()["revision"];
+    assert!(revision.get("tag").is_none(), "{revision}");
+    assert_eq!(revision["result"], "applied", "{revision}");
+    let history = env.run(&["history", ENV]);
+    history.expect_code(0);
+    assert!(
+        !history.stdout.contains("git fetch --tags"),
+        "{}",
+        history.stdout
+    );
+    history.expect_in_stdout("not tagged");
+}
+
 #[tokio::test]
 async fn a_workspace_outside_git_applies_an_unprotected_environment_with_a_warning() {
     let env = Env::new().await;

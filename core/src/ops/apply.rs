@@ -728,9 +728,19 @@ impl Locked<'_> {
             account: Some(self.session.caller.account.clone()),
             rolled_back_to: revision.rolled_back_to.map(|r| (r.tag, r.commit)),
         };
-        match repo.create_tag(&name, commit, &record.message()) {
-            Ok(()) => tagging,
-            Err(e) => Tagging::Failed(e.to_string()),
+        let Err(e) = repo.create_tag(&name, commit, &record.message()) else {
+            return tagging;
+        };
+        // The state was saved naming the tag: take the name back, or `history` would send
+        // people looking for a tag that was never made.
+        if let Some(r) = recorder.state.revision.as_mut() {
+            r.tag = None;
+        }
+        match recorder.save().await {
+            Ok(_) => Tagging::Failed(e.to_string()),
+            Err(save) => Tagging::Failed(format!(
+                "{e}; and taking its name out of the state failed: {save}"
+            )),
         }
     }
 }
