@@ -227,6 +227,16 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
         format!("web/web/{web_id}").as_str()
     );
     assert_eq!(events[3]["id"], "ev-recent");
+
+    // A service taken out of the manifest but not yet out of AWS is still recorded, still
+    // running: its events are still shown, and `--service` still takes it.
+    a.env.edit("base.toml", "[services.api]", "[services.api2]");
+    a.run(&proxy, &["events", ENV])
+        .expect_code(0)
+        .expect_in_stdout("  api  task 9f8e7d6c5b4a");
+    a.run(&proxy, &["events", ENV, "--service", "api"])
+        .expect_code(0)
+        .expect_in_stdout("  api  task 9f8e7d6c5b4a");
 }
 
 #[tokio::test]

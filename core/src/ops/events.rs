@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::events::{Entry, timeline};
-use crate::graph::Address;
+use crate::graph::{Address, Kind};
 use crate::provider::aws::{AwsProvider, Wanted};
 use crate::state::ResourceState;
 use crate::workspace::Workspace;
@@ -29,8 +29,8 @@ pub struct Reader {
 }
 
 /// Opens the reader of `environment`'s service events and stopped tasks: of every service and
-/// system container, or of `service` alone (a name of the manifest's, refused otherwise), and
-/// of the last `since` only.
+/// system container the manifest declares or the state records, or of `service` alone (one
+/// of those names, refused otherwise), and of the last `since` only.
 pub async fn open(
     ws: &Workspace,
     environment: &str,
@@ -40,23 +40,6 @@ pub async fn open(
 ) -> Result<Reader, OpsError> {
     let desired = desired(ws, environment)?;
     let manifest = &desired.manifest;
-    let known: Vec<String> = manifest
-        .services
-        .keys()
-        .chain(manifest.system_containers.keys())
-        .cloned()
-        .collect();
-    let names = match service {
-        None => known,
-        Some(name) if known.iter().any(|k| k == name) => vec![name.to_owned()],
-        Some(name) => {
-            return Err(OpsError::UnknownService {
-                environment: environment.to_owned(),
-                name: name.to_owned(),
-                known,
-            });
-        }
-    };
     // The same guard as `status`'s, in its two halves around reading the state.
     let session = session::open_if_bound(environment, manifest).await?;
     let target = super::state::target(ws, environment, state_url).await?;
@@ -73,6 +56,33 @@ pub async fn open(
     let provider = match (read, &session) {
         (Some(s), Some(session)) => Some(session.provider(s)),
         _ => None,
+    };
+    // The manifest's, then those only the state still records (removed from the manifest,
+    // not yet from AWS: still running, maybe failing).
+    let mut known: Vec<String> = manifest
+        .services
+        .keys()
+        .chain(manifest.system_containers.keys())
+        .cloned()
+        .collect();
+    let recorded = (state.iter().flat_map(|s| &s.resources))
+        .filter(|(_, r)| r.kind == Kind::Service)
+        .filter_map(|(a, _)| Some(a.key()?.1));
+    for name in recorded {
+        if !known.iter().any(|k| k == name) {
+            known.push(name.to_owned());
+        }
+    }
+    let names = match service {
+        None => known,
+        Some(name) if known.iter().any(|k| k == name) => vec![name.to_owned()],
+        Some(name) => {
+            return Err(OpsError::UnknownService {
+                environment: environment.to_owned(),
+                name: name.to_owned(),
+                known,
+            });
+        }
     };
     Ok(Reader {
         provider,
