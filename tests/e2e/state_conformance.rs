@@ -46,12 +46,7 @@ impl S3 {
 
 impl Store for S3 {
     fn backend(&self) -> Backend {
-        Backend::S3(S3Backend::with_client(
-            (self.client_factory)(),
-            "ecsops-state",
-            self.prefix,
-            ENV,
-        ))
+        in_bucket((self.client_factory)(), self.prefix)
     }
 }
 
@@ -77,6 +72,11 @@ async fn s3(server: &'static crate::support::moto::Moto) -> S3 {
         client_factory: Arc::new(move || server.s3()),
         prefix: "teams/platform",
     }
+}
+
+/// The S3 backend of `acc` under `prefix` in the conformance bucket, reached through `client`.
+fn in_bucket(client: aws_sdk_s3::Client, prefix: &str) -> Backend {
+    Backend::S3(S3Backend::with_client(client, "ecsops-state", prefix, ENV))
 }
 
 fn info(n: usize) -> LockInfo {
@@ -362,12 +362,7 @@ async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
             fault: Fault::Drop,
         }],
     );
-    let backend = Backend::S3(S3Backend::with_client(
-        s3_client(&proxy.endpoint),
-        "ecsops-state",
-        "retry",
-        ENV,
-    ));
+    let backend = in_bucket(s3_client(&proxy.endpoint), "retry");
     let me = info(1);
     backend.lock(&me).await.expect("the lock is ours");
     assert_eq!(
@@ -382,12 +377,7 @@ async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
     );
     assert_eq!(backend.read_lock().await.expect("read"), Some(me.clone()));
     // Someone else still cannot take it, and we can release it.
-    let other = Backend::S3(S3Backend::with_client(
-        guard.server.s3(),
-        "ecsops-state",
-        "retry",
-        ENV,
-    ));
+    let other = in_bucket(guard.server.s3(), "retry");
     assert!(matches!(
         other.lock(&info(2)).await,
         Err(StateError::LockHeld { .. })
@@ -422,12 +412,7 @@ async fn a_lock_whose_probe_fails_is_released_not_left_behind() {
             },
         ],
     );
-    let backend = Backend::S3(S3Backend::with_client(
-        s3_client(&proxy.endpoint),
-        "ecsops-state",
-        "probe",
-        ENV,
-    ));
+    let backend = in_bucket(s3_client(&proxy.endpoint), "probe");
     let failed = backend.lock(&info(1)).await;
     assert!(
         matches!(&failed, Err(StateError::Aws { .. })),
@@ -463,20 +448,8 @@ async fn a_store_that_ignores_if_none_match_is_refused_not_trusted() {
             fault: Fault::Strip("If-None-Match"),
         }],
     );
-    let blind = || {
-        Backend::S3(S3Backend::with_client(
-            s3_client(&proxy.endpoint),
-            "ecsops-state",
-            "blind",
-            ENV,
-        ))
-    };
-    let honest = Backend::S3(S3Backend::with_client(
-        guard.server.s3(),
-        "ecsops-state",
-        "blind",
-        ENV,
-    ));
+    let blind = || in_bucket(s3_client(&proxy.endpoint), "blind");
+    let honest = in_bucket(guard.server.s3(), "blind");
     let refused = |r: Result<(), StateError>| match r {
         Err(StateError::Unconditional { location, .. }) => {
             assert_eq!(location, "s3://ecsops-state/blind/acc/lock.json");
