@@ -288,3 +288,34 @@ fn several_images_at_once_system_containers_included_make_one_commit() {
         .expect_in_stdout("Nothing to change");
     assert_eq!(git::head(ws.path()), tip);
 }
+
+/// An environment that extends the edited file (`qa` extends `acceptance.toml`) changes with
+/// it: the output and the commit message say so, and `qa`'s plan shows the new image; one
+/// that does not (`production`) is not named.
+#[test]
+fn an_edit_that_changes_an_extending_environment_names_it() {
+    let ws = repository();
+    ws.write(
+        "environments/qa.toml",
+        "extends = \"acceptance.toml\"\n\n[environment]\nname = \"qa\"\n\n[network]\ncidr = \"10.9.0.0/16\"\n",
+    );
+    git::commit_all(ws.path(), "qa");
+    let out = ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"]);
+    out.expect_code(0).expect_in_stdout(
+        "The edit changes `qa` too: it extends environments/acceptance.toml; `ecsops diff ENV` shows each plan.",
+    );
+    assert!(!out.stdout.contains("`production`"), "{}", out.stdout);
+    let repo = git::open(ws.path());
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .expect("HEAD commit");
+    assert!(
+        head.message().ok().is_some_and(
+            |m| m.ends_with("\nAlso changes qa: it extends environments/acceptance.toml.\n")
+        ),
+        "{:?}",
+        head.message()
+    );
+    assert_eq!(planned_web_image(&ws, "qa"), NEW);
+}

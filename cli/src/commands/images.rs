@@ -107,6 +107,19 @@ fn show(u: &ImageUpdate) {
         patch::unified(&u.file, &u.before, &u.after, term::stdout_color())
     );
     anstream::println!();
+    if !u.also.is_empty() {
+        let names: Vec<String> = u.also.iter().map(|e| format!("`{e}`")).collect();
+        anstream::println!(
+            "The edit changes {} too: {} {}; `ecsops diff ENV` shows each plan.",
+            names.join(", "),
+            if names.len() == 1 {
+                "it extends"
+            } else {
+                "they extend"
+            },
+            u.file
+        );
+    }
     match (&u.commit, u.written) {
         (Some(c), _) => {
             anstream::println!(

@@ -112,6 +112,9 @@ pub struct ImageUpdate {
     pub written: bool,
     pub message: String,
     pub commit: Option<Commit>,
+    /// Other environments the edit changes too: they extend the edited file and do not set
+    /// these images themselves.
+    pub also: Vec<String>,
 }
 
 /// `set-image`: `requests` are `(service or system container, image)`.
@@ -308,7 +311,6 @@ fn edit_images(
                 .flatten(),
         });
     }
-    let message = message(environment, source, &changes);
     let mut update = ImageUpdate {
         environment: environment.to_owned(),
         source: source.map(str::to_owned),
@@ -318,13 +320,23 @@ fn edit_images(
         changes,
         unchanged,
         written: false,
-        message,
+        message: String::new(),
         commit: None,
+        also: Vec::new(),
     };
+    if !update.changes.is_empty() {
+        update.also = check(ws, environment, &path, &file, &update.after)?;
+    }
+    update.message = message(
+        environment,
+        source,
+        &update.changes,
+        &update.also,
+        &update.file,
+    );
     if update.changes.is_empty() {
         return Ok(update);
     }
-    check(ws, &path, &file, &update.after)?;
     if options.dry_run {
         return Ok(update);
     }
@@ -361,8 +373,15 @@ fn inherited_from(ws: &Workspace, environment: &str, kind: Workload, name: &str)
 }
 
 /// Validates every environment whose `extends` chain holds `path`, with the edited text in
-/// place of the file, as `ecsops validate` would once it is written.
-fn check(ws: &Workspace, path: &std::path::Path, file: &str, text: &str) -> Result<(), OpsError> {
+/// place of the file, as `ecsops validate` would once it is written; returns those besides
+/// `environment` whose merged manifests the edit changes.
+fn check(
+    ws: &Workspace,
+    environment: &str,
+    path: &std::path::Path,
+    file: &str,
+    text: &str,
+) -> Result<Vec<String>, OpsError> {
     let overlay = ws.with_tree(Arc::new(Overlay::new(vec![(
         path.to_path_buf(),
         text.to_owned(),
@@ -385,7 +404,14 @@ fn check(ws: &Workspace, path: &std::path::Path, file: &str, text: &str) -> Resu
         .collect();
     let report = super::validate(&overlay, &affected)?;
     if report.is_valid() {
-        return Ok(());
+        let merged = |w: &Workspace, e: &str| {
+            load_environment(w, e, &mut Sources::default(), &mut Diagnostics::default())
+                .map(|l| l.value)
+        };
+        return Ok(affected
+            .into_iter()
+            .filter(|e| e != environment && merged(ws, e) != merged(&overlay, e))
+            .collect());
     }
     let already = !super::validate(ws, &affected)?.is_valid();
     Err(ImageError::WouldNotValidate {
@@ -402,7 +428,13 @@ fn check(ws: &Workspace, path: &std::path::Path, file: &str, text: &str) -> Resu
 /// The commit message: a subject naming every change briefly
 /// (`deploy acceptance: web nginx:1.27-alpine → 1.28-alpine, api httpd:2.4 → 2.5`), then one
 /// line per change with both references in full.
-fn message(environment: &str, source: Option<&str>, changes: &[ImageChange]) -> String {
+fn message(
+    environment: &str,
+    source: Option<&str>,
+    changes: &[ImageChange],
+    also: &[String],
+    file: &str,
+) -> String {
     let brief: Vec<String> = changes
         .iter()
         .map(|c| format!("{} {}", c.name, describe_change(&c.from, &c.to)))
@@ -411,6 +443,14 @@ fn message(environment: &str, source: Option<&str>, changes: &[ImageChange]) -> 
     let mut out = format!("deploy {environment}{from}: {}\n\n", brief.join(", "));
     for c in changes {
         _ = writeln!(out, "{}: {} → {}", c.name, c.from, c.to);
+    }
+    if !also.is_empty() {
+        let whose = if also.len() == 1 {
+            "it extends"
+        } else {
+            "they extend"
+        };
+        _ = writeln!(out, "\nAlso changes {}: {whose} {file}.", also.join(", "));
     }
     out
 }
