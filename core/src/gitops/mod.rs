@@ -110,6 +110,18 @@ impl Repo {
             .map_or_else(|| path.display().to_string(), |p| p.display().to_string())
     }
 
+    /// A workspace path as a pathspec for a git command run from the workspace root (where
+    /// ecsops runs) or anywhere in the work tree: plain when the workspace is the repository's
+    /// root, else from the top (`:/infra/environments/base.toml`), since git reads a plain
+    /// pathspec from the current directory.
+    pub fn pathspec(&self, path: &Path) -> String {
+        match self.path_in_repo(path) {
+            Some(p) if self.prefix.as_os_str().is_empty() => p.display().to_string(),
+            Some(p) => format!(":/{}", p.display()),
+            None => path.display().to_string(),
+        }
+    }
+
     pub fn head(&self) -> Result<Head, GitError> {
         let head = self.git.head().map_err(git("read HEAD"))?;
         let commit = head
@@ -243,3 +255,50 @@ pub fn short(id: &str) -> &str {
 
 /// The length of the commit ids ecsops shows, as git abbreviates them.
 const SHORT_ID: usize = 7;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::Repo;
+
+    /// `git restore` takes the pathspec from the workspace below the repository's root (and
+    /// from the root), and a plain one where the workspace is the root.
+    #[test]
+    fn a_pathspec_reads_the_same_from_the_workspace_and_from_the_top() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let workspace = dir.path().join("infra");
+        let file = workspace.join("environments/acc.toml");
+        std::fs::create_dir_all(file.parent().expect("dir")).expect("dirs");
+        std::fs::write(&file, "committed\n").expect("write");
+        let git = |cwd: &Path, args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(cwd)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+        };
+        git(dir.path(), &["init", "-q"]);
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-q", "-m", "first"]);
+
+        let repo = Repo::discover(&workspace)
+            .expect("open")
+            .expect("a repository");
+        let spec = repo.pathspec(&file);
+        assert_eq!(spec, ":/infra/environments/acc.toml");
+        for cwd in [workspace.as_path(), dir.path()] {
+            std::fs::write(&file, "edited\n").expect("edit");
+            git(cwd, &["restore", "--source=HEAD", "--", &spec]);
+            assert_eq!(std::fs::read_to_string(&file).expect("read"), "committed\n");
+        }
+
+        let root = Repo::discover(dir.path())
+            .expect("open")
+            .expect("a repository");
+        let top = dir.path().join("infra/environments/acc.toml");
+        assert_eq!(root.pathspec(&top), "infra/environments/acc.toml");
+    }
+}

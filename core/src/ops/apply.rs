@@ -637,7 +637,7 @@ impl Locked<'_> {
                     .iter()
                     .map(|f| {
                         self.repo
-                            .map_or_else(|| f.display().to_string(), |r| r.display(f))
+                            .map_or_else(|| f.display().to_string(), |r| r.pathspec(f))
                     })
                     .collect();
                 (t, files)
