@@ -311,33 +311,25 @@ fn edit_images(
                 .flatten(),
         });
     }
+    let also = if changes.is_empty() {
+        Vec::new()
+    } else {
+        check(ws, environment, &path, &file, &after)?
+    };
     let mut update = ImageUpdate {
         environment: environment.to_owned(),
         source: source.map(str::to_owned),
+        message: message(environment, source, &changes, &also, &file),
         file: file.clone(),
         before,
         after,
         changes,
         unchanged,
         written: false,
-        message: String::new(),
         commit: None,
-        also: Vec::new(),
+        also,
     };
-    if !update.changes.is_empty() {
-        update.also = check(ws, environment, &path, &file, &update.after)?;
-    }
-    update.message = message(
-        environment,
-        source,
-        &update.changes,
-        &update.also,
-        &update.file,
-    );
-    if update.changes.is_empty() {
-        return Ok(update);
-    }
-    if options.dry_run {
+    if update.changes.is_empty() || options.dry_run {
         return Ok(update);
     }
     let repo = if options.commit {
