@@ -151,3 +151,33 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
         text.stdout
     );
 }
+
+/// AWS stops answering (the connection drops) after the account check: the help says to check
+/// the credentials and the network, and offers `--offline` only to a command that has it.
+#[tokio::test]
+async fn an_unreachable_aws_is_met_with_help_only_the_command_can_follow() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let env = Env::new().await;
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0);
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            contains: vec!["AmazonEC2ContainerServiceV20141113.DescribeServices"],
+            times: usize::MAX,
+            fault: Fault::Drop,
+        }],
+    );
+    let mut vars = proxy.env(env.moto.server.env());
+    vars.push(("AWS_MAX_ATTEMPTS", "1".to_owned()));
+    let status = env.ws.ecsops_env(&["status", ENV], &vars);
+    status
+        .expect_code(1)
+        .expect_in_stderr("help: ecsops could not reach AWS; check the credentials");
+    assert!(!status.stderr.contains("--offline"), "{}", status.stderr);
+    env.ws
+        .ecsops_env(&["diff", ENV], &vars)
+        .expect_code(1)
+        .expect_in_stderr("or plan against the recorded state with `--offline`");
+}
