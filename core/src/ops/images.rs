@@ -379,30 +379,29 @@ fn check(
         text.to_owned(),
     )])));
     let target = crate::workspace::normalize(path);
-    let affected: Vec<String> = overlay
+    let merged = |w: &Workspace, e: &str| {
+        load_environment(w, e, &mut Sources::default(), &mut Diagnostics::default())
+    };
+    // Each environment whose chain holds the file (or that does not load), with its merged
+    // manifest as the edit makes it.
+    let edited: Vec<(String, Option<serde_json::Value>)> = overlay
         .catalog()?
         .environments
         .into_iter()
-        .filter(|e| {
-            let mut sources = Sources::default();
-            load_environment(&overlay, e, &mut sources, &mut Diagnostics::default()).is_none_or(
-                |l| {
-                    l.paths
-                        .iter()
-                        .any(|p| crate::workspace::normalize(p) == target)
-                },
-            )
+        .filter_map(|e| match merged(&overlay, &e) {
+            None => Some((e, None)),
+            Some(l) => (l.paths.iter())
+                .any(|p| crate::workspace::normalize(p) == target)
+                .then(|| (e, Some(l.value))),
         })
         .collect();
+    let affected: Vec<String> = edited.iter().map(|(e, _)| e.clone()).collect();
     let report = super::validate(&overlay, &affected)?;
     if report.is_valid() {
-        let merged = |w: &Workspace, e: &str| {
-            load_environment(w, e, &mut Sources::default(), &mut Diagnostics::default())
-                .map(|l| l.value)
-        };
-        return Ok(affected
+        return Ok(edited
             .into_iter()
-            .filter(|e| e != environment && merged(ws, e) != merged(&overlay, e))
+            .filter(|(e, after)| e != environment && merged(ws, e).map(|l| l.value) != *after)
+            .map(|(e, _)| e)
             .collect());
     }
     let already = !super::validate(ws, &affected)?.is_valid();
