@@ -413,6 +413,40 @@ async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
 }
 
 #[tokio::test]
+async fn a_lock_release_that_fails_after_the_roll_is_said_beside_its_report() {
+    let env = Env::new().await;
+    let (_agent, old) = env.outdated().await;
+    let first = old.iter().min().expect("an old instance").clone();
+    let _held = TasksHeld::new(&env);
+    let task = env.start_task_on(&first, None).await;
+    let child = env.roll_until_draining(&first).await;
+
+    // A colleague breaks the roll's lock while it waits for the drain.
+    let lock: serde_json::Value =
+        serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout).expect("JSON");
+    let id = lock["holder"]["id"]
+        .as_str()
+        .expect("the roll's lock")
+        .to_owned();
+    env.run(&["unlock", ENV, &id]).expect_code(0);
+    ecs::Client::new(&env.config)
+        .stop_task()
+        .cluster(env.cluster())
+        .task(&task)
+        .send()
+        .await
+        .expect("stop task");
+
+    let out = Output::from(child.wait_with_output().expect("the roll ends"));
+    out.expect_code(0)
+        .expect_in_stdout(&format!("Roll of `{ENV}` complete."))
+        .expect_in_stderr(&format!(
+            "warning: releasing the lock failed: `{ENV}` is not locked; if `ecsops lock {ENV}` says it is held, run `ecsops unlock {ENV} {id}`"
+        ));
+    env.assert_rolled(&old, 4).await;
+}
+
+#[tokio::test]
 async fn a_new_instance_that_never_joins_stops_the_roll_and_takes_its_capacity_back() {
     let env = Env::new().await;
     let (agent, old) = env.outdated().await;
