@@ -294,6 +294,12 @@ pub struct InstanceGroup {
     pub user_data: Option<String>,
     #[serde(default)]
     pub root_volume: RootVolume,
+    /// Let containers in `bridge` network mode reach the instance metadata service, and with
+    /// it the instance role's credentials (IMDSv2 hop limit 2 instead of 1). Off by default:
+    /// tasks get AWS access through their task roles; turn it on only for a daemon that must
+    /// ask the metadata service itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub containers_reach_instance_metadata: bool,
     /// Let ECS scale this group through its capacity provider. Off by default: the group keeps
     /// the manifest's `desired_capacity`.
     #[serde(default)]

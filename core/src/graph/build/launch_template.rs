@@ -45,11 +45,13 @@ pub(super) fn launch_template(
         iam_instance_profile_arn: Builder::r(&iam.instance_profile, "arn"),
         security_group_ids: Expr::List(vec![Builder::r(sg_instances, "id")]),
         user_data: Expr::str(user_data),
-        // IMDSv2 only; hop limit 2 so containers in bridge mode can reach it too.
-        metadata_options: Expr::Lit(
-            json!({"http_endpoint": "enabled", "http_tokens": "required",
-                                           "http_put_response_hop_limit": 2}),
-        ),
+        // IMDSv2 only. A bridge-mode container is one hop further than the host, so hop limit
+        // 1 keeps the instance role's credentials (ecs:Poll among them) from every task.
+        metadata_options: Expr::Lit(json!({
+            "http_endpoint": "enabled",
+            "http_tokens": "required",
+            "http_put_response_hop_limit": if g.containers_reach_instance_metadata { 2 } else { 1 },
+        })),
         root_volume: Expr::Lit(
             json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
                                       "type": g.root_volume.volume_type,

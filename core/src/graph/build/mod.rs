@@ -259,9 +259,11 @@ mod tests {
         );
         assert_eq!(lit(&g, "ecs_cluster", "name"), "acc-default");
         assert_eq!(lit(&g, "autoscaling_group[default]", "desired_capacity"), 2);
+        let metadata = lit(&g, "launch_template[default]", "metadata_options");
+        assert_eq!(metadata["http_tokens"], "required");
         assert_eq!(
-            lit(&g, "launch_template[default]", "metadata_options")["http_tokens"],
-            "required"
+            metadata["http_put_response_hop_limit"], 1,
+            "bridge-mode containers kept from the instance role"
         );
         let user_data = lit(&g, "launch_template[default]", "user_data");
         assert!(
@@ -303,6 +305,17 @@ mod tests {
         ] {
             assert!(g.resources.contains_key(&Address::from(a)), "missing {a}");
         }
+    }
+
+    #[test]
+    fn containers_reach_instance_metadata_only_when_asked() {
+        let m = manifest(json!({"instance_groups": {"default": {
+            "containers_reach_instance_metadata": true}}}));
+        let g = build(&m, "acc").expect("graph");
+        assert_eq!(
+            lit(&g, "launch_template[default]", "metadata_options")["http_put_response_hop_limit"],
+            2
+        );
     }
 
     #[test]
