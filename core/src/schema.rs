@@ -12,6 +12,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::manifest::sensitive;
 use crate::manifest::sites::SiteMap;
 use crate::manifest::types::Manifest;
 
@@ -171,7 +172,7 @@ fn report(
                     "wrong-type",
                     format!(
                         "`{place}` must be {expected}, found {}",
-                        describe(error.instance())
+                        describe(error.instance(), secret(&pointer))
                     ),
                 )
                 .at(sites.value(&pointer))
@@ -270,9 +271,13 @@ fn type_name(json_type: &str) -> String {
     }
 }
 
-fn describe(v: &Value) -> String {
+/// What was found instead, named by its type alone where it is a `secret` value.
+fn describe(v: &Value, secret: bool) -> String {
     match v {
         Value::Null => "nothing".to_owned(),
+        Value::Bool(_) if secret => "a boolean".to_owned(),
+        Value::Number(_) if secret => "a number".to_owned(),
+        Value::String(_) if secret => "a string".to_owned(),
         Value::Bool(b) => format!("boolean `{b}`"),
         Value::Number(n) => format!("number `{n}`"),
         Value::String(s) if s.len() <= 40 => format!("string \"{s}\""),
@@ -282,11 +287,23 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// Whether the value at JSON `pointer` is a secret value (see [`sensitive`]).
+fn secret(pointer: &str) -> bool {
+    sensitive::is_secret(&segments(pointer).collect::<Vec<_>>())
+}
+
+/// The keys and indexes of a JSON pointer, unescaped.
+fn segments(pointer: &str) -> impl Iterator<Item = String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|seg| seg.replace("~1", "/").replace("~0", "~"))
+}
+
 /// Turns `/services/web/listeners/0/port` into `services.web.listeners[0].port`.
 pub fn toml_path(pointer: &str) -> String {
     let mut out = String::new();
-    for seg in pointer.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
+    for seg in segments(pointer) {
         if seg.parse::<usize>().is_ok() {
             let _ = write!(out, "[{seg}]");
         } else {

@@ -313,11 +313,13 @@ fn dash_c_to_a_file_names_the_workspace_holding_it() {
 #[test]
 fn no_stage_prints_a_secret_written_next_to_a_problem() {
     const MARKER: &str = "hunter2-s3cr3t-MARKER";
+    // A secret written as a number: the schema refuses it without quoting it.
+    const NUMBER: &str = "98765432123";
     const BASE: &str = "[environment]\nregion = \"eu-west-1\"\n\
         availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
         [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n\
         [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
-    let cases: [(&str, &str, i32); 7] = [
+    let cases: [(&str, &str, i32); 12] = [
         // A syntax error on the line after the secret.
         (
             "syntax",
@@ -347,17 +349,35 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
             "[system_containers.agent]\nimage = \"x\"\nsecrets = { KEY = \"{M}\" }\nprivileged = \"yes\"\n",
             1,
         ),
+        // Values that are not strings: unquoted (a syntax error) or a number (a schema error).
+        ("unquoted", "secrets = { DATABASE_PASSWORD = {M} }\n", 1),
+        (
+            "unquoted-table",
+            "[services.web.secrets]\nDB_PASSWORD = {M}\n",
+            1,
+        ),
+        (
+            "number",
+            "secrets = { DATABASE_PASSWORD = {N}, X = \"ssm:/x\" }\n",
+            1,
+        ),
+        ("number-table", "[services.web.secrets]\nPIN = {N}\n", 1),
+        ("number-variable", "environment = { API_TOKEN = {N} }\n", 1),
     ];
     for (name, extra, code) in cases {
         let ws = Workspace::new();
-        let text = format!("{BASE}{}", extra.replace("{M}", MARKER));
+        let text = format!(
+            "{BASE}{}",
+            extra.replace("{M}", MARKER).replace("{N}", NUMBER)
+        );
         ws.write("environments/acc.toml", &text);
         // Debug tracing included: no log line may carry it either.
         let out = ws.ecsops(&["-vv", "validate"]);
         out.expect_code(code);
-        let all = format!("{}{}", out.stdout, out.stderr);
+        let json = ws.ecsops(&["validate", "--format", "json"]);
+        let all = format!("{}{}{}", out.stdout, out.stderr, json.stdout);
         assert!(
-            !all.contains(MARKER),
+            !all.contains(MARKER) && !all.contains(NUMBER),
             "{name}: a secret value was printed:\n{all}"
         );
         if code == 1 {
@@ -366,7 +386,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
             diff.expect_code(1);
             let all = format!("{}{}", diff.stdout, diff.stderr);
             assert!(
-                !all.contains(MARKER),
+                !all.contains(MARKER) && !all.contains(NUMBER),
                 "{name}: diff printed a secret:\n{all}"
             );
         } else {

@@ -44,7 +44,13 @@ pub fn spans(text: &str) -> Vec<Range<usize>> {
         let value = &body[eq + 1..];
         let (secret, inline_owner) = classify(&path);
         if secret {
-            out.extend(strings(value).into_iter().map(|(r, _)| shift(r, value_at)));
+            let literals = strings(value);
+            if literals.is_empty() {
+                // Not a string (a number, a bare word): the schema refuses it, and its snippet
+                // must not show it.
+                out.extend(bare(value, 0).map(|r| shift(r, value_at)));
+            }
+            out.extend(literals.into_iter().map(|(r, _)| shift(r, value_at)));
         } else if let Some(kind) = inline_owner {
             out.extend(inline(value, kind).into_iter().map(|r| shift(r, value_at)));
         }
@@ -58,13 +64,18 @@ enum Owner {
     Environment,
 }
 
+/// Whether the value at `path` (its keys from the document's root) is a secret value.
+pub fn is_secret<S: AsRef<str>>(path: &[S]) -> bool {
+    classify(path).0
+}
+
 /// Whether the value at `path` is a secret, or an inline table whose members may be.
-fn classify(path: &[String]) -> (bool, Option<Owner>) {
+fn classify<S: AsRef<str>>(path: &[S]) -> (bool, Option<Owner>) {
     let n = path.len();
     let at = |i: usize| {
         n.checked_sub(i)
             .and_then(|j| path.get(j))
-            .map(String::as_str)
+            .map(AsRef::as_ref)
     };
     match (at(2), at(1)) {
         (Some("secrets"), Some(_)) => (true, None),
@@ -82,19 +93,34 @@ fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
     let literals = strings(value);
     let mut i = 0;
     let bytes = value.as_bytes();
+    let secret = |key: &str| owner == Owner::Secrets || looks_secret(key);
     while i < bytes.len() {
         if let Some((r, end)) = literals.iter().find(|(r, _)| r.start == i + 1) {
             let is_key = value[*end..].trim_start().starts_with('=');
             if is_key {
                 last_key = &value[r.clone()];
-            } else if owner == Owner::Secrets || looks_secret(last_key) {
+            } else if secret(last_key) {
                 out.push(r.clone());
             }
             i = *end;
             continue;
         }
         let c = bytes[i];
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+        if c == b'=' {
+            // A value that is not a string literal: a number or a bare word.
+            let after = i + 1;
+            let starts_literal = literals
+                .iter()
+                .any(|(r, _)| r.start > after && value[after..r.start - 1].trim().is_empty());
+            if !starts_literal
+                && secret(last_key)
+                && let Some(r) = bare(value, after)
+            {
+                i = r.end;
+                out.push(r);
+                continue;
+            }
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
             let end = value[i..]
                 .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'))
                 .map_or(value.len(), |e| i + e);
@@ -105,6 +131,17 @@ fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
         i += 1;
     }
     out
+}
+
+/// The unquoted value that starts at `from` in `s` (after white space), up to the white space,
+/// `,` or `}` that ends it.
+fn bare(s: &str, from: usize) -> Option<Range<usize>> {
+    let rest = &s[from..];
+    let start = from + (rest.len() - rest.trim_start().len());
+    let end = s[start..]
+        .find(|c: char| c.is_whitespace() || c == ',' || c == '}')
+        .map_or(s.len(), |e| start + e);
+    (end > start).then_some(start..end)
 }
 
 /// Every string literal in `s`: the range of its contents and the offset just past its closing
@@ -221,6 +258,18 @@ secrets = { BROKEN = "unterminated
                 "pw",
                 "unterminated"
             ]
+        );
+    }
+
+    /// The schema refuses these, and the snippet of its error must not show them.
+    #[test]
+    fn secrets_that_are_not_strings_are_found_too() {
+        let text = "[services.api]\nsecrets = { DB = 987654321, API = \"k\" }\n\
+                    environment = { API_TOKEN = t0ken, LEVEL = 3 }\n\
+                    [services.api.secrets]\nPW = hunter2pw # comment\nN = 1.5e3\n";
+        assert_eq!(
+            masked(text),
+            ["987654321", "k", "t0ken", "hunter2pw", "1.5e3"]
         );
     }
 
