@@ -301,6 +301,15 @@ pub async fn apply<P: Provider + 'static>(
 
     // No `?` in this loop: returning would drop `running` and abort the steps in flight.
     loop {
+        // An interrupt that came while a finished step was saved (seconds, on S3) is seen
+        // before anything else starts.
+        if !outcome.interrupted {
+            tokio::select! {
+                biased;
+                () = &mut interrupt => interrupted(&mut outcome, &mut stop, events),
+                () = std::future::ready(()) => {}
+            }
+        }
         // A step that cannot even be prepared fails like any other: it goes through the same
         // completion below, before anything else starts.
         let mut unprepared = None;
@@ -352,9 +361,7 @@ pub async fn apply<P: Provider + 'static>(
             let joined = tokio::select! {
                 biased;
                 () = &mut interrupt, if !outcome.interrupted => {
-                    outcome.interrupted = true;
-                    stop = true;
-                    events(Event::Interrupted);
+                    interrupted(&mut outcome, &mut stop, events);
                     continue;
                 }
                 joined = running.join_next() => joined,
@@ -432,6 +439,13 @@ pub async fn apply<P: Provider + 'static>(
             lock_left: None,
         }),
     }
+}
+
+/// Records an interrupt: the running steps finish, nothing else starts.
+fn interrupted(outcome: &mut Outcome, stop: &mut bool, events: &mut (dyn FnMut(Event) + Send)) {
+    outcome.interrupted = true;
+    *stop = true;
+    events(Event::Interrupted);
 }
 
 /// The plan's `[[moved]]` renames, `(from, to)`.

@@ -55,6 +55,18 @@ async fn run_apply(
     options: ApplyOptions,
     interrupt: impl Future<Output = ()> + Send,
 ) -> Run {
+    run_apply_watched(provider, backend, graph, options, interrupt, |_| {}).await
+}
+
+/// [`run_apply`], with `watch` seeing each event as it happens.
+async fn run_apply_watched(
+    provider: &Arc<FakeProvider>,
+    backend: &Backend,
+    graph: &Graph,
+    options: ApplyOptions,
+    interrupt: impl Future<Output = ()> + Send,
+    mut watch: impl FnMut(&Event) + Send,
+) -> Run {
     let stored = backend.read().await.expect("state reads");
     let (state, version) = match stored {
         Some(s) => (s.state, Some(s.version)),
@@ -76,7 +88,10 @@ async fn run_apply(
         options,
         unsettled,
         interrupt,
-        &mut |e| events.push(e),
+        &mut |e| {
+            watch(&e);
+            events.push(e);
+        },
     )
     .await
     .expect("state saves");
@@ -328,6 +343,68 @@ async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
 }
 
 #[tokio::test]
+async fn an_interrupt_before_the_first_step_starts_nothing() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let run = run_apply(
+        &provider,
+        &backend,
+        &graph(),
+        ApplyOptions::default(),
+        async {},
+    )
+    .await;
+    assert!(run.outcome.interrupted);
+    assert!(run.outcome.done.is_empty(), "{:?}", run.outcome.done);
+    assert_eq!(run.outcome.not_started.len(), 5);
+    assert!(
+        !run.events
+            .iter()
+            .any(|e| matches!(e, Event::Started { .. })),
+        "{:?}",
+        run.events
+    );
+}
+
+/// Ctrl-C while a finished step's result is saved (seconds, on S3): the steps that step made
+/// ready do not start.
+#[tokio::test]
+async fn an_interrupt_during_a_save_starts_nothing_after_it() {
+    let (_dir, backend) = local();
+    let provider = Arc::new(FakeProvider::new());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut tx = Some(tx);
+    let mut saves = 0;
+    let run = run_apply_watched(
+        &provider,
+        &backend,
+        &graph(),
+        ApplyOptions::default(),
+        async move {
+            let _ = rx.await;
+        },
+        move |e| {
+            // The first save fixes the lineage; the second records the VPC.
+            if matches!(e, Event::Saved { .. }) {
+                saves += 1;
+                if saves == 2
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(());
+                }
+            }
+        },
+    )
+    .await;
+    assert!(run.outcome.interrupted);
+    assert_eq!(
+        run.outcome.done,
+        vec![(Address::from("vpc"), Action::Create)]
+    );
+    assert_eq!(run.outcome.not_started.len(), 4);
+}
+
+#[tokio::test]
 async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
@@ -335,7 +412,18 @@ async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
         parallelism: 1,
         continue_on_error: false,
     };
-    let run = run_apply(&provider, &backend, &graph(), options, async {}).await;
+    // Ctrl-C while the VPC is being created.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    provider.on_next(&Address::from("vpc"), move || {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
+        }
+    });
+    let interrupt = async move {
+        let _ = rx.await;
+    };
+    let run = run_apply(&provider, &backend, &graph(), options, interrupt).await;
     assert!(run.outcome.interrupted);
     assert_eq!(
         run.outcome.done,
