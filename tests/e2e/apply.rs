@@ -1067,6 +1067,80 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
     assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");
 }
 
+/// The apply's last save, the one that records how it ended, fails: every step is saved, but
+/// the state still says the apply was interrupted. That is an error (exit 1, no tag, no
+/// "complete"), and the state with its end is kept for `state push`.
+#[tokio::test]
+async fn a_last_save_that_fails_is_an_error_not_a_complete_apply() {
+    use crate::support::git;
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let env = Env::new().await;
+    git::init(env.dir());
+    git::commit_all(env.dir(), "Acceptance");
+    env.moto.server.create_bucket("ecsops-end").await;
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            // Only the last save records the result `applied`.
+            contains: vec!["PUT /ecsops-end/", "state.json", "\"applied\""],
+            times: usize::MAX,
+            fault: Fault::Unavailable,
+        }],
+    );
+    let mut vars = proxy.env(env.moto.server.env());
+    vars.push(("ECSOPS_STATE_URL", "s3://ecsops-end/state".to_owned()));
+    let out = env.ws.ecsops_env(
+        &[
+            "apply",
+            ENV,
+            "--auto-approve",
+            "--no-wait",
+            "--format",
+            "json",
+        ],
+        &vars,
+    );
+    out.expect_code(1)
+        .expect_in_stderr("error: saving the state failed after 57 finished steps")
+        .expect_in_stderr("then run `ecsops state push acceptance ");
+    let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report");
+    assert_eq!(report["result"], "failed", "{report:#}");
+    assert!(report["tag"].is_null(), "{report:#}");
+    assert!(
+        git::tags(env.dir(), ENV).is_empty(),
+        "no tag for an apply the state does not record as applied"
+    );
+    let direct = |args: &[&str]| {
+        let mut vars = env.moto.server.env();
+        vars.push(("ECSOPS_STATE_URL", "s3://ecsops-end/state".to_owned()));
+        env.ws.ecsops_env(args, &vars)
+    };
+    let stored: Value =
+        serde_json::from_str(&direct(&["state", "pull", ENV]).stdout).expect("stored state");
+    assert_eq!(stored["revision"]["result"], "interrupted");
+    assert_eq!(
+        stored["resources"].as_object().map(serde_json::Map::len),
+        Some(57)
+    );
+    // The kept state records the end, and names no tag: none was made.
+    let kept = out
+        .stderr
+        .split("was written to ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("the kept state's path");
+    direct(&["state", "push", ENV, kept]).expect_code(0);
+    let stored: Value =
+        serde_json::from_str(&direct(&["state", "pull", ENV]).stdout).expect("stored state");
+    assert_eq!(stored["revision"]["result"], "applied");
+    assert!(
+        stored["revision"]["tag"].is_null(),
+        "{:#}",
+        stored["revision"]
+    );
+}
+
 /// Someone removes the lock (`ecsops unlock`, taking it for a stale one) while an apply runs:
 /// its release then fails, but the report still says what the apply did, with exit 0, and
 /// names the lock (in JSON too) instead of being replaced by the release's error.

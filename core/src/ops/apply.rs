@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder};
+use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder, SaveFailed};
 use crate::diagnostic::Diagnostics;
 use crate::gitops::guard::Provenance;
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
@@ -29,7 +29,7 @@ use crate::plan::{Action, Plan, Summary};
 use crate::provider::aws::AwsProvider;
 use crate::rollout::{self, RolloutResult, WaitOptions};
 use crate::source::Sources;
-use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State};
+use crate::state::{ApplyResult, LockInfo, Operation, Revision, RolledBackTo, State, StateError};
 use crate::workspace::Workspace;
 
 use super::OpsError;
@@ -202,7 +202,7 @@ pub enum Tagging {
     Exists {
         name: String,
     },
-    /// Recording the revision or making the tag failed; the apply itself is saved.
+    /// Making the tag failed; the apply itself is saved.
     Failed(String),
 }
 
@@ -559,7 +559,10 @@ impl Locked<'_> {
             interrupt.as_mut(),
         )
         .await?;
-        let tagging = self.record(&mut recorder, &outcome, &rollouts, &plan).await;
+        let tagging = match self.record(&mut recorder, &outcome, &rollouts, &plan).await {
+            Ok(tagging) => tagging,
+            Err(source) => return Err(self.unrecorded(outcome, &recorder, source)),
+        };
         let template_changed = plan.changes.iter().any(|c| {
             c.kind == Kind::LaunchTemplate && matches!(c.action, Action::Update | Action::Replace)
         });
@@ -603,7 +606,10 @@ impl Locked<'_> {
         };
         recorder.save().await?;
         let outcome = Outcome::new(recorder.state.clone());
-        let tagging = self.record(&mut recorder, &outcome, &[], plan).await;
+        let tagging = match self.record(&mut recorder, &outcome, &[], plan).await {
+            Ok(tagging) => tagging,
+            Err(source) => return Err(self.unrecorded(outcome, &recorder, source)),
+        };
         let recorded = plan.drift.iter().filter(|d| !d.deleted);
         Ok(ApplyReport::Done(Box::new(Done {
             outcome: Outcome::new(recorder.state.clone()),
@@ -668,15 +674,37 @@ impl Locked<'_> {
             .map_or(Ok(0), |r| r.highest_serial(self.environment))
     }
 
+    /// The apply's last save failed: the state in the backend records every step, but still
+    /// says the apply was interrupted; the state with its end is kept for `state push`.
+    fn unrecorded(
+        &self,
+        outcome: Outcome,
+        recorder: &Recorder<'_>,
+        source: StateError,
+    ) -> OpsError {
+        let mut state = recorder.state.clone();
+        // The tag is made only once this save has landed: none was.
+        if let Some(r) = state.revision.as_mut() {
+            r.tag = None;
+        }
+        OpsError::SaveFailed(Box::new(SaveFailed {
+            kept_at: keep(self.ws.root(), &state),
+            outcome: Box::new(Outcome { state, ..outcome }),
+            source,
+            lock_left: None,
+        }))
+    }
+
     /// The last save of the apply: the revision it came from and how it ended; then the tag,
-    /// when the apply and its rollouts finished and its files were committed.
+    /// when the apply and its rollouts finished and its files were committed. Only that save
+    /// failing is an error: a tag that cannot be made is said in the [`Tagging`].
     async fn record(
         &self,
         recorder: &mut Recorder<'_>,
         outcome: &Outcome,
         rollouts: &[RolloutResult],
         plan: &Plan,
-    ) -> Tagging {
+    ) -> Result<Tagging, StateError> {
         let succeeded = succeeded(outcome, rollouts);
         let interrupted = outcome.interrupted
             || rollouts
@@ -711,11 +739,9 @@ impl Locked<'_> {
         };
         let revision = self.revision(result, tag);
         recorder.state.revision = Some(revision.clone());
-        if let Err(e) = recorder.save_kept().await {
-            return Tagging::Failed(format!("recording the revision failed: {e}"));
-        }
+        recorder.save_kept().await?;
         let (Tagging::Tagged { commit, .. }, Some(repo)) = (&tagging, self.repo) else {
-            return tagging;
+            return Ok(tagging);
         };
         let record = tag::Record {
             environment: self.environment.to_owned(),
@@ -729,19 +755,19 @@ impl Locked<'_> {
             rolled_back_to: revision.rolled_back_to.map(|r| (r.tag, r.commit)),
         };
         let Err(e) = repo.create_tag(&name, commit, &record.message()) else {
-            return tagging;
+            return Ok(tagging);
         };
         // The state was saved naming the tag: take the name back, or `history` would send
         // people looking for a tag that was never made.
         if let Some(r) = recorder.state.revision.as_mut() {
             r.tag = None;
         }
-        match recorder.save().await {
+        Ok(match recorder.save().await {
             Ok(_) => Tagging::Failed(e.to_string()),
             Err(save) => Tagging::Failed(format!(
                 "{e}; and taking its name out of the state failed: {save}"
             )),
-        }
+        })
     }
 }
 

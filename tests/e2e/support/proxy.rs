@@ -5,7 +5,8 @@
 //! on only half the body (killed mid-upload), to strip a header (a store that ignores it), to
 //! answer with a body of the test's making (an AWS-shaped response for behaviour moto lacks) or
 //! to let the first few through untouched before another rule's fault (a backend that goes away
-//! mid-apply); and to delay every request (a faraway region).
+//! mid-apply), or to answer 503 without passing the request on (a store shedding load); and to
+//! delay every request (a faraway region).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -45,6 +46,9 @@ pub enum Fault {
     /// The request and its response go through untouched: a rule ahead of another with the
     /// same match lets that many pass before the other's fault (the fifth save fails).
     Pass,
+    /// The request never goes upstream: the client is answered `503 SlowDown`, as S3 answers
+    /// while it sheds load (a store that takes no writes for a while).
+    Unavailable,
 }
 
 impl Fault {
@@ -64,7 +68,7 @@ impl Fault {
 
 pub struct Proxy {
     pub endpoint: String,
-    /// Requests that met a `Drop`, `Hold` or `Truncate` so far, over all rules.
+    /// Requests that met a `Drop`, `Hold`, `Truncate` or `Unavailable` so far, over all rules.
     pub dropped: Arc<AtomicUsize>,
     /// Requests matching any rule seen so far.
     pub matched: Arc<AtomicUsize>,
@@ -172,6 +176,20 @@ fn serve(
     }
     if hit {
         matched.fetch_add(1, Ordering::SeqCst);
+    }
+    if matches!(fault, Some(Fault::Unavailable)) {
+        dropped.fetch_add(1, Ordering::SeqCst);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                    <Message>Please reduce your request rate.</Message></Error>";
+        let _ = client.write_all(
+            format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        return;
     }
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
