@@ -167,10 +167,12 @@ impl Workspace {
     }
 
     /// Environment names and, for each base file, who extends it. Unreadable or unparsable
-    /// files count as environments so that `validate` reports them.
+    /// files count as environments so that `validate` reports them, and so do files only a
+    /// cycle of `extends` reaches (a file extending itself): loading them reports the cycle.
     pub fn catalog(&self) -> Result<Catalog, WorkspaceError> {
         let files = self.manifest_files()?;
-        let mut extended_by: Vec<(PathBuf, String)> = Vec::new();
+        // Each file's `extends` target, both normalized.
+        let mut extends: Vec<(PathBuf, PathBuf)> = Vec::new();
         let mut named: Vec<PathBuf> = Vec::new();
         for f in &files {
             let Ok(text) = self.read(f) else {
@@ -186,12 +188,26 @@ impl Workspace {
             }
             if let Some(ext) = located.value.get("extends").and_then(|v| v.as_str()) {
                 let target = f.parent().unwrap_or(Path::new(".")).join(ext);
-                let target = normalize(&target);
-                let who = f
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                extended_by.push((target, who));
+                extends.push((normalize(f), normalize(&target)));
+            }
+        }
+        let target_of = |f: &Path| extends.iter().find(|(e, _)| e == f).map(|(_, t)| t);
+        let extended = |f: &Path| extends.iter().any(|(e, t)| t == f && e != f);
+        let starts: Vec<PathBuf> = files
+            .iter()
+            .map(|f| normalize(f))
+            .filter(|f| !extended(f) || named.contains(f))
+            .collect();
+        // The files some environment builds on, following each chain until it repeats.
+        let mut reached: Vec<PathBuf> = Vec::new();
+        for start in &starts {
+            let mut at = target_of(start);
+            while let Some(t) = at {
+                if reached.contains(t) || t == start {
+                    break;
+                }
+                reached.push(t.clone());
+                at = target_of(t);
             }
         }
         let mut environments = Vec::new();
@@ -200,16 +216,18 @@ impl Workspace {
             let Some(stem) = f.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
                 continue;
             };
-            let users: Vec<String> = extended_by
-                .iter()
-                .filter(|(t, _)| *t == normalize(&f))
-                .map(|(_, who)| who.clone())
-                .collect();
-            if users.is_empty() || named.contains(&normalize(&f)) {
+            let path = normalize(&f);
+            if starts.contains(&path) || !reached.contains(&path) {
                 environments.push(stem);
-            } else {
-                bases.push((stem, users));
+                continue;
             }
+            let users = extends
+                .iter()
+                .filter(|(e, t)| *t == path && *e != path)
+                .filter_map(|(e, _)| e.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
+            bases.push((stem, users));
         }
         Ok(Catalog {
             environments,
