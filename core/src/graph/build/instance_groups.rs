@@ -78,7 +78,7 @@ pub(super) fn instance_groups(
             tags: Expr::Lit(Value::Object(tags.into_iter().collect())),
         };
         let asg = b.add(Address::keyed("autoscaling_group", name), &group, deps);
-        let cp_name = aws_name.clone();
+        let cp_name = capacity_provider_name(&aws_name);
         let provider = attrs::CapacityProvider::<Desired> {
             name: Expr::str(cp_name.clone()),
             auto_scaling_group_arn: Builder::r(&asg, "arn"),
@@ -127,4 +127,19 @@ pub(super) fn instance_groups(
         );
     }
     groups
+}
+
+/// AWS refuses capacity provider names that begin with `aws`, `ecs` or `fargate` (an
+/// environment named `ecs-demo`); those take a `cp-` in front, every other name stays the
+/// group's.
+fn capacity_provider_name(group: &str) -> String {
+    let lower = group.to_ascii_lowercase();
+    if ["aws", "ecs", "fargate"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        format!("cp-{group}")
+    } else {
+        group.to_owned()
+    }
 }

@@ -307,6 +307,24 @@ mod tests {
         }
     }
 
+    /// AWS refuses these prefixes for capacity providers only: the group keeps its name.
+    #[test]
+    fn a_capacity_provider_never_begins_with_a_prefix_aws_refuses() {
+        for (env, cp) in [
+            ("ecs-demo", "cp-ecs-demo-default-default"),
+            ("AWSome", "cp-AWSome-default-default"),
+            ("fargate2", "cp-fargate2-default-default"),
+            ("acc", "acc-default-default"),
+        ] {
+            let g = build(&manifest(json!({})), env).expect("graph");
+            assert_eq!(lit(&g, "capacity_provider[default]", "name"), cp);
+            assert_eq!(
+                lit(&g, "autoscaling_group[default]", "name").as_str(),
+                Some(format!("{env}-default-default").as_str())
+            );
+        }
+    }
+
     #[test]
     fn containers_reach_instance_metadata_only_when_asked() {
         let m = manifest(json!({"instance_groups": {"default": {
