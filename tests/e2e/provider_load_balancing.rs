@@ -632,6 +632,18 @@ async fn classic_load_balancer_lifecycle() {
         ),
         (80, "HTTP", 80)
     );
+    // The routed service's health check, on its fixed host port.
+    let check = d.health_check().expect("a health check");
+    assert_eq!(
+        (
+            check.target(),
+            check.interval(),
+            check.timeout(),
+            check.healthy_threshold(),
+            check.unhealthy_threshold()
+        ),
+        ("HTTP:80/api/health", 15, 5, 3, 3)
+    );
     let subnets: BTreeSet<&str> = d.subnets().iter().map(String::as_str).collect();
     let public: BTreeSet<String> = ["subnet.public[eu-west-1a]", "subnet.public[eu-west-1b]"]
         .iter()
@@ -742,6 +754,11 @@ async fn classic_load_balancer_lifecycle() {
     spec.attributes
         .insert("idle_timeout".to_owned(), json!(120));
     spec.attributes.insert(
+        "health_check".to_owned(),
+        json!({"target": "HTTP:8080/ready", "interval": 20, "timeout": 4,
+               "healthy_threshold": 2, "unhealthy_threshold": 5}),
+    );
+    spec.attributes.insert(
         "listeners".to_owned(),
         json!([{"lb_port": 8080, "lb_protocol": "HTTP", "instance_port": 80,
                 "instance_protocol": "HTTP", "ssl_certificate_id": null}]),
@@ -769,6 +786,17 @@ async fn classic_load_balancer_lifecycle() {
         .filter_map(|l| l.listener().map(ClassicListener::load_balancer_port))
         .collect();
     assert_eq!(ports, vec![8080]);
+    let check = d.load_balancer_descriptions()[0]
+        .health_check()
+        .expect("a health check");
+    assert_eq!(
+        (
+            check.target(),
+            check.interval(),
+            check.unhealthy_threshold()
+        ),
+        ("HTTP:8080/ready", 20, 5)
+    );
     let attributes = elb
         .describe_load_balancer_attributes()
         .load_balancer_name(&name)

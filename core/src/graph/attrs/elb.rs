@@ -28,7 +28,26 @@ pub struct ClassicLoadBalancer<S: Stage = Resolved> {
     /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_zone: Option<S::V<bool>>,
+    /// How an instance is checked (a classic load balancer has one check for all its
+    /// listeners); absent in states recorded before ecsops set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<S::V<ClassicHealthCheck>>,
     pub tags: S::V<Tags>,
+}
+
+/// A classic load balancer's health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassicHealthCheck {
+    /// `HTTP:<instance port><path>` of the service routed first (by name) through the load
+    /// balancer, or `TCP:<instance port>` of its first listener when none is.
+    pub target: String,
+    /// Seconds between checks.
+    pub interval: u32,
+    /// Seconds before a check counts as failed.
+    pub timeout: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
 }
 
 /// One listener: a load balancer port and protocol forwarded to an instance port.

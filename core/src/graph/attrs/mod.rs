@@ -38,7 +38,9 @@ pub use ecs::{
     PlacementStrategy, PortMapping, Service, ServiceLoadBalancer, StrategyItem, TaskDefinition,
     TaskDefinitionOutputs, Volume,
 };
-pub use elb::{ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs};
+pub use elb::{
+    ClassicHealthCheck, ClassicListener, ClassicLoadBalancer, ClassicLoadBalancerOutputs,
+};
 pub use elbv2::{
     HealthCheck, Listener, ListenerAction, ListenerRule, LoadBalancer, LoadBalancerOutputs,
     RuleConditions, TargetGroup,

@@ -10,7 +10,7 @@ use super::Builder;
 use super::DEFAULT_TLS_POLICY;
 use super::network::Network;
 use crate::graph::attrs::{
-    self, ClassicListener, Desired, HealthCheck, ListenerAction, RuleConditions,
+    self, ClassicHealthCheck, ClassicListener, Desired, HealthCheck, ListenerAction, RuleConditions,
 };
 use crate::graph::{Address, Expr};
 use crate::manifest::{self, ListenerProtocol, LoadBalancer, LoadBalancerKind, Route, Scheme};
@@ -162,6 +162,7 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                         }
                     })
                     .collect();
+                let health_check = classic_health_check(m, name, &classic_listeners);
                 b.add(
                     Address::keyed("classic_load_balancer", name),
                     &attrs::ClassicLoadBalancer::<Desired> {
@@ -173,6 +174,7 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                         listeners: lit(&classic_listeners),
                         idle_timeout: Some(spec.idle_timeout.into()),
                         cross_zone: Some(true.into()),
+                        health_check: health_check.as_ref().map(lit),
                         tags: b.tags(Some(&aws_name)),
                     },
                     lb_deps,
@@ -188,6 +190,39 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
         });
     }
     out
+}
+
+/// The check of classic load balancer `name`: the health check of the first service routed
+/// through it (the one check covers every listener), or a TCP check of the first listener's
+/// instance port when no service is.
+fn classic_health_check(
+    m: &manifest::Manifest,
+    name: &str,
+    listeners: &[ClassicListener],
+) -> Option<ClassicHealthCheck> {
+    let routed = m.services.values().find_map(|s| {
+        let routed = s.route.as_ref()?.load_balancer == name;
+        routed.then_some(()).and(s.container_port).map(|port| {
+            (
+                format!("HTTP:{port}{}", s.health_check.path),
+                &s.health_check,
+            )
+        })
+    });
+    let (target, hc) = match routed {
+        Some((target, hc)) => (target, hc.clone()),
+        None => (
+            format!("TCP:{}", listeners.first()?.instance_port),
+            manifest::HealthCheck::default(),
+        ),
+    };
+    Some(ClassicHealthCheck {
+        target,
+        interval: hc.interval,
+        timeout: hc.timeout,
+        healthy_threshold: hc.healthy_threshold,
+        unhealthy_threshold: hc.unhealthy_threshold,
+    })
 }
 
 /// The target group of a service routed through an application load balancer.
@@ -284,6 +319,37 @@ mod tests {
         }))
         .expect("manifest");
         crate::graph::build(&manifest, "acc").expect("builds")
+    }
+
+    /// The one check of a classic load balancer is its service's, on the fixed host port; with
+    /// no service routed through it, a TCP check of its first listener's instance port.
+    #[test]
+    fn a_classic_load_balancer_checks_its_service() {
+        let g = classic();
+        let lb = &g.resources[&crate::graph::Address::from("classic_load_balancer[default]")];
+        let crate::graph::Expr::Lit(check) = &lb.attributes["health_check"] else {
+            panic!("a literal: {:?}", lb.attributes["health_check"]);
+        };
+        assert_eq!(
+            check,
+            &json!({"target": "HTTP:8080/", "interval": 15, "timeout": 5,
+                    "healthy_threshold": 3, "unhealthy_threshold": 3})
+        );
+        let mut m: Manifest = serde_json::from_value(json!({
+            "environment": {"region": "eu-west-1", "availability_zones": ["eu-west-1a", "eu-west-1b"]},
+            "network": {"cidr": "10.0.0.0/16"},
+        }))
+        .expect("manifest");
+        m.services.clear();
+        let listener = attrs::ClassicListener {
+            lb_port: 80,
+            lb_protocol: "HTTP".to_owned(),
+            instance_port: 8081,
+            instance_protocol: "HTTP".to_owned(),
+            ssl_certificate_id: None,
+        };
+        let check = super::classic_health_check(&m, "default", &[listener]).expect("a check");
+        assert_eq!(check.target, "TCP:8081");
     }
 
     /// The reference's ALB rule was named `https_from_anywhere` but opened port 80, behind an

@@ -17,7 +17,7 @@ use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancing::types::{
-    ConnectionSettings, CrossZoneLoadBalancing, Listener, LoadBalancerAttributes,
+    ConnectionSettings, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes,
     LoadBalancerDescription, Tag, TagKeyOnly,
 };
 
@@ -26,7 +26,7 @@ use super::elbv2::{PER_CALL, batched, same_set};
 use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
 use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
-use crate::graph::attrs::{self, ClassicListener, Resolved, Tags};
+use crate::graph::attrs::{self, ClassicHealthCheck, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::aws::once::send_once;
 use crate::provider::{Applied, Live, Refresh, ResourceSpec};
@@ -78,6 +78,7 @@ impl Manage for attrs::ClassicLoadBalancer {
             .dns_name()
             .ok_or_else(|| missing(a, "CreateLoadBalancer", "DNSName"))?;
         set_attributes(cx, spec, &want, name).await?;
+        set_health_check(cx, spec, &want, name).await?;
         Ok(Applied::new(
             spec,
             name,
@@ -155,6 +156,9 @@ impl Manage for attrs::ClassicLoadBalancer {
         }
         if want.idle_timeout != was.idle_timeout || want.cross_zone != was.cross_zone {
             set_attributes(cx, spec, &want, name).await?;
+        }
+        if want.health_check != was.health_check {
+            set_health_check(cx, spec, &want, name).await?;
         }
         sync_tags(
             tag_diff(cx.own, a, &was.tags, &want.tags),
@@ -313,6 +317,39 @@ async fn set_attributes(
     .map(drop)
 }
 
+/// Sets the health check, when the spec has one.
+async fn set_health_check(
+    cx: Cx<'_>,
+    spec: &ResourceSpec,
+    want: &attrs::ClassicLoadBalancer,
+    name: &str,
+) -> Done<()> {
+    let Some(hc) = &want.health_check else {
+        return Ok(());
+    };
+    let n = |v: u32| {
+        i32::try_from(v)
+            .map_err(|_| spec.invalid("health_check", "holds a number that does not fit 32 bits"))
+    };
+    let check = HealthCheck::builder()
+        .target(&hc.target)
+        .interval(n(hc.interval)?)
+        .timeout(n(hc.timeout)?)
+        .healthy_threshold(n(hc.healthy_threshold)?)
+        .unhealthy_threshold(n(hc.unhealthy_threshold)?)
+        .build()
+        .map_err(|e| spec.invalid("health_check", &e.to_string()))?;
+    send!(
+        &spec.address,
+        cx.aws
+            .elb
+            .configure_health_check()
+            .load_balancer_name(name)
+            .health_check(check)
+    )
+    .map(drop)
+}
+
 fn to_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
     sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
 }
@@ -384,6 +421,16 @@ fn live(
         listeners,
         idle_timeout: recorded.and_then(|r| r.idle_timeout),
         cross_zone: recorded.and_then(|r| r.cross_zone),
+        health_check: d.health_check().map(|h| {
+            let n = |v: i32| u32::try_from(v).unwrap_or_default();
+            ClassicHealthCheck {
+                target: h.target().to_owned(),
+                interval: n(h.interval()),
+                timeout: n(h.timeout()),
+                healthy_threshold: n(h.healthy_threshold()),
+                unhealthy_threshold: n(h.unhealthy_threshold()),
+            }
+        }),
         tags: visible(&tags),
     };
     let outputs = attrs::ClassicLoadBalancerOutputs {
