@@ -513,6 +513,67 @@ async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
     assert!(now.tags.is_empty(), "{now:?}");
 }
 
+/// A roll that recorded its capacity, and that it suspends the scaling alarms, then died
+/// before suspending them: the roll that continues it suspends them (the call changes nothing
+/// when they were), rather than rolling with ECS scaling the group meanwhile.
+#[tokio::test]
+async fn a_continued_roll_suspends_the_scaling_alarms_its_predecessor_may_not_have() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use autoscaling::types::Tag;
+
+    let env = Env::new().await;
+    env.edit(
+        "base.toml",
+        "desired_capacity = 2\n",
+        "desired_capacity = 2\nmanaged_scaling = true\n",
+    );
+    let (_agent, _old) = env.outdated_of(1).await;
+    let g = env.group().await;
+    let recorded = ecsops_core::roll::Recorded {
+        desired: g.desired,
+        max: g.max,
+        active: 1,
+        suspended: true,
+    };
+    let tags = recorded.tags().into_iter().map(|(k, v)| {
+        Tag::builder()
+            .resource_id(env.group_name())
+            .resource_type("auto-scaling-group")
+            .key(k)
+            .value(v)
+            .propagate_at_launch(false)
+            .build()
+    });
+    env.autoscaling()
+        .create_or_update_tags()
+        .set_tags(Some(tags.collect()))
+        .send()
+        .await
+        .expect("the killed roll's tags");
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            contains: vec!["Action=SuspendProcesses"],
+            times: usize::MAX,
+            fault: Fault::Pass,
+        }],
+    );
+    env.ws
+        .ecsops_env(
+            &["roll", ENV, "--auto-approve"],
+            &proxy.env(env.roll_env("20s")),
+        )
+        .expect_code(0)
+        .expect_in_stdout("continuing an interrupted roll");
+    assert_eq!(
+        proxy.matched.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the alarms suspended again"
+    );
+    let now = env.group().await;
+    assert!(now.tags.is_empty(), "{now:?}");
+}
+
 /// Issue 16's first acceptance point end to end: SSM names a newer ECS-optimized AMI (the
 /// proxy answers `GetParameters` with another AMI moto has, as AWS does once it publishes one),
 /// the plan shows it, apply makes a template version launching it, and `roll` moves every

@@ -439,7 +439,14 @@ impl Rolling<'_> {
     async fn run(&mut self) -> Result<Option<Stopped>, OpsError> {
         let (group, observed) = self.observe().await?;
         let recorded = match Recorded::from_tags(&group.capacity.tags) {
-            Some(Ok(r)) => r,
+            Some(Ok(r)) => {
+                // The roll that recorded this may have died before it suspended the alarms, or
+                // its suspension failed: suspending again changes nothing when it had.
+                if r.suspended {
+                    self.provider.roll_scaling_alarms(self.target, true).await?;
+                }
+                r
+            }
             Some(Err(tag)) => {
                 return Ok(Some(Stopped::BrokenTag {
                     group: self.name(),
