@@ -71,9 +71,11 @@ impl UserData<'_> {
             // The ECS-optimized AL2023 AMI is built from the minimal AMI, which has no AWS CLI.
             // The agent starts after cloud-init, so the auth lands before it reads ecs.config.
             s.push_str("{ command -v aws >/dev/null || dnf install -y awscli-2; } &&\n  ");
+            // Its own ECS_CLUSTER (a whole ecs.config copied from elsewhere) would win over
+            // ecsops's, the last assignment counting: dropped.
             let _ = writeln!(
                 s,
-                "aws s3 cp '{auth}' - >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
+                "aws s3 cp '{auth}' - | sed '/^ECS_CLUSTER=/d' >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
             );
         }
         if let Some(prefix) = self.host_log_prefix {
@@ -106,7 +108,8 @@ impl UserData<'_> {
             s.push_str(") || echo 'ecsops: host log shipping failed' >&2\n");
         }
         if let Some(custom) = self.custom {
-            s.push_str("\n# Custom user data from the manifest.\n");
+            // The user's commands run as plain bash runs them, unset variables and all.
+            s.push_str("\n# Custom user data from the manifest.\nset +u +o pipefail\n");
             s.push_str(custom.trim_end());
             s.push('\n');
         }
@@ -150,7 +153,7 @@ mod tests {
         }
         .render();
         assert!(full.contains("ECS_AVAILABLE_LOGGING_DRIVERS=[\"json-file\",\"fluentd\"]"));
-        assert!(full.contains("aws s3 cp 's3://bucket/ecs.config' - >> /etc/ecs/ecs.config"));
+        assert!(full.contains("aws s3 cp 's3://bucket/ecs.config' - | sed"));
         assert!(full.contains("/ecsops/acc/default/var/log/ecs/ecs-agent.log"));
         assert!(full.contains("\"ecsops.instance-group\":\"gpu\""));
         let cluster_at = full.find("ECS_CLUSTER").unwrap_or(usize::MAX);
@@ -232,5 +235,52 @@ mod tests {
         assert!(with_auth.contains("command -v aws"), "only when missing");
         let without = bare().render();
         assert!(!without.contains("awscli"), "{without}");
+    }
+
+    /// The script run by bash, with ecs.config in a temporary directory and an `aws` that
+    /// prints a whole ecs.config of another cluster: the cluster stays ecsops's, the auth lines
+    /// arrive, and the user's commands run as plain bash would run them.
+    #[test]
+    fn bash_runs_it_to_the_cluster_it_names_and_the_users_commands() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin");
+        let aws = bin.join("aws");
+        std::fs::write(
+            &aws,
+            "#!/bin/sh\nprintf 'ECS_CLUSTER=elsewhere\\nECS_ENGINE_AUTH_TYPE=docker\\n'\n",
+        )
+        .expect("fake aws");
+        std::fs::set_permissions(&aws, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let config = dir.path().join("ecs.config");
+        let script = UserData {
+            docker_auth: Some("s3://bucket/ecs.config"),
+            custom: Some("echo \"home:${NOT_SET_ANYWHERE}\"\necho custom-ran\n"),
+            ..bare()
+        }
+        .render()
+        .replace("/etc/ecs/ecs.config", &config.to_string_lossy());
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", path)
+            .output()
+            .expect("bash runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout.contains("home:\ncustom-ran"), "{stdout}");
+        let written = std::fs::read_to_string(&config).expect("ecs.config");
+        let clusters: Vec<&str> = written
+            .lines()
+            .filter(|l| l.starts_with("ECS_CLUSTER="))
+            .collect();
+        assert_eq!(clusters, ["ECS_CLUSTER=acc-default"], "{written}");
+        assert!(written.contains("ECS_ENGINE_AUTH_TYPE=docker"), "{written}");
     }
 }

@@ -422,7 +422,7 @@ mod tests {
             .as_str()
             .expect("user data");
         assert!(
-            user_data.contains("aws s3 cp 's3://acc-config/ecs.config' - >> /etc/ecs/ecs.config"),
+            user_data.contains("aws s3 cp 's3://acc-config/ecs.config' - | sed"),
             "{user_data}"
         );
         assert!(
