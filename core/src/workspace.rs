@@ -45,7 +45,7 @@ pub enum WorkspaceError {
 /// Files of a workspace that are not the work tree (a git revision). Paths are absolute, under
 /// the workspace root, as they would be on disk.
 pub trait Tree: std::fmt::Debug + Send + Sync {
-    fn read(&self, path: &Path) -> std::io::Result<String>;
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     /// The files directly in `dir`.
     fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
     /// How paths read from it are shown: `<label>:<path>` (git's `rev:path` form).
@@ -108,10 +108,24 @@ impl Workspace {
         self.tree.as_deref().map(Tree::label)
     }
 
-    /// A file's text, from the work tree or the workspace's tree.
+    /// A file's text, from the work tree or the workspace's tree; a file that is not UTF-8 is
+    /// an `InvalidData` error ([`Workspace::read_lossy`] says where).
     pub fn read(&self, path: &Path) -> std::io::Result<String> {
+        String::from_utf8(self.read_bytes(path)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// A file's text with what is not UTF-8 replaced, and the byte offset of the first such
+    /// byte (`None` when the file is UTF-8).
+    pub fn read_lossy(&self, path: &Path) -> std::io::Result<(String, Option<usize>)> {
+        let bytes = self.read_bytes(path)?;
+        let bad = std::str::from_utf8(&bytes).err().map(|e| e.valid_up_to());
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), bad))
+    }
+
+    fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         match &self.tree {
-            None => std::fs::read_to_string(path),
+            None => std::fs::read(path),
             Some(tree) => tree.read(&normalize(path)),
         }
     }
@@ -272,11 +286,11 @@ impl Overlay {
 }
 
 impl Tree for Overlay {
-    fn read(&self, path: &Path) -> std::io::Result<String> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         let path = normalize(path);
         match self.files.iter().find(|(p, _)| *p == path) {
-            Some((_, text)) => Ok(text.clone()),
-            None => std::fs::read_to_string(path),
+            Some((_, text)) => Ok(text.clone().into_bytes()),
+            None => std::fs::read(path),
         }
     }
 

@@ -66,13 +66,12 @@ impl RevisionTree {
 }
 
 impl Tree for RevisionTree {
-    fn read(&self, path: &Path) -> io::Result<String> {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.with_entry(path, |_, object| {
             let blob = object.peel_to_blob().map_err(|_| {
                 io::Error::new(io::ErrorKind::InvalidInput, "not a file in that revision")
             })?;
-            String::from_utf8(blob.content().to_vec())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            Ok(blob.content().to_vec())
         })
     }
 

@@ -70,6 +70,28 @@ fn outside(ws: &Workspace, ext: &str, base: &Path) -> Option<Diagnostic> {
     None
 }
 
+/// A file that is not UTF-8, pointed at its first byte that is not.
+fn not_utf8(ws: &Workspace, path: &Path, sources: &mut Sources) -> Option<Diagnostic> {
+    let (text, Some(at)) = ws.read_lossy(path).ok()? else {
+        return None;
+    };
+    let shown = ws.display_path(path);
+    let message = format!("`{}` is not UTF-8 text", shown.display());
+    let secrets = super::sensitive::spans(&text);
+    let id = sources.add(shown, text);
+    sources.mark_sensitive(id, secrets);
+    Some(
+        Diagnostic::error("manifest-not-utf8", message)
+            .at(Some(crate::source::Site {
+                file: id,
+                // Where the lossy text has U+FFFD in place of the byte.
+                span: at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+            }))
+            .label("this byte is not UTF-8")
+            .help("TOML files are UTF-8: save it as UTF-8 (an editor's \"save with encoding\")"),
+    )
+}
+
 /// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
 /// nothing could be loaded at all (unreadable file, syntax error, broken `extends`).
 pub fn load_environment(
@@ -116,6 +138,12 @@ pub fn load_environment(
         seen.push(norm);
         let text = match ws.read(&path) {
             Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                diags.push(not_utf8(ws, &path, sources).unwrap_or_else(|| {
+                    Diagnostic::error("manifest-not-utf8", format!("{e}")).at(referrer)
+                }));
+                return None;
+            }
             Err(e) => {
                 let shown = ws.display_path(&path);
                 let d = if referrer.is_some() {
@@ -251,5 +279,45 @@ fn remove(value: &mut serde_json::Value, pointer: &str) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::workspace::Tree;
+
+    /// A tree holding `environments/acc.toml`, which cannot be read (no fixture can make a file
+    /// unreadable when the tests run as root).
+    #[derive(Debug)]
+    struct Unreadable;
+
+    impl Tree for Unreadable {
+        fn read(&self, _: &Path) -> std::io::Result<Vec<u8>> {
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        }
+        fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+            Ok(vec![dir.join("acc.toml")])
+        }
+        fn label(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_read_says_so() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("environments")).expect("environments");
+        let ws = Workspace::discover(Some(dir.path()), dir.path())
+            .expect("workspace")
+            .with_tree(Arc::new(Unreadable));
+        let mut sources = Sources::default();
+        let mut diags = Diagnostics::default();
+        assert!(load_environment(&ws, "acc", &mut sources, &mut diags).is_none());
+        let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["manifest-unreadable"]);
     }
 }
