@@ -201,6 +201,10 @@ fn valid_fixtures_and_the_example_workspace_pass() {
     let out = ws.ecsops(&["validate"]);
     out.expect_code(0);
     out.expect_in_stdout("2 environments valid: acceptance, production");
+    // Named twice, counted once.
+    let out = ws.ecsops(&["validate", "acceptance", "production", "acceptance"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "2 environments valid: acceptance, production\n");
 }
 
 #[test]

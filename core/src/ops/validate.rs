@@ -29,10 +29,15 @@ pub fn validate(ws: &Workspace, environments: &[String]) -> Result<ValidateRepor
     let environments = if environments.is_empty() {
         catalog.environments.clone()
     } else {
+        let mut named: Vec<String> = Vec::new();
         for e in environments {
             ws.require_environment(e)?;
+            // Named twice, checked and counted once.
+            if !named.contains(e) {
+                named.push(e.clone());
+            }
         }
-        environments.to_vec()
+        named
     };
     let neighbours = neighbours(ws, &catalog.environments);
     let mut sources = Sources::default();

@@ -2,7 +2,8 @@
 //! would collide do not, and every AWS name derived from them fits the API that receives it.
 
 use super::{Cx, ptr};
-use crate::graph::Address;
+use crate::diagnostic::did_you_mean;
+use crate::graph::{Address, Kind};
 
 fn kebab(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -176,6 +177,23 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .label("expected kind.name[key]")
                 .help("addresses look like `service[web]` or `subnet.public[eu-west-1a]`; see `ecsops diff`")
                 .emit();
+                continue;
+            }
+            // No state records a resource of a kind ecsops does not have: a typo here would
+            // move nothing, and the resource would be destroyed and made again.
+            let kind = addr.split(['.', '[']).next().unwrap_or_default();
+            if !Kind::ALL.iter().any(|k| k.as_str() == kind) {
+                let mut d = cx
+                    .at_value(
+                        "invalid-address",
+                        &ptr(&["moved", &i.to_string(), field]),
+                        format!("`{kind}` is not a kind of resource ecsops makes"),
+                    )
+                    .label("unknown kind");
+                if let Some(s) = did_you_mean(kind, Kind::ALL.iter().map(|k| k.as_str())) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                d.emit();
             }
         }
         if mv.from == mv.to {
