@@ -87,10 +87,10 @@ enum Command {
     ///
     /// fish: `ecsops completions fish > ~/.config/fish/completions/ecsops.fish`
     Completions(commands::shell::CompletionsArgs),
-    /// Print the man page (roff).
+    /// Print the man page (roff), or write one page per command.
     ///
-    /// `ecsops man > ~/.local/share/man/man1/ecsops.1`, then `man ecsops`.
-    Man,
+    /// `ecsops man --dir ~/.local/share/man/man1`, then `man ecsops` and `man ecsops-apply`.
+    Man(commands::shell::ManArgs),
 }
 
 impl Command {
@@ -115,7 +115,7 @@ impl Command {
             | Self::Init(_)
             | Self::Schema(_)
             | Self::Completions(_)
-            | Self::Man => {
+            | Self::Man(_) => {
                 return false;
             }
         };
@@ -187,7 +187,7 @@ fn main() -> ExitCode {
             Command::Init(args) => commands::init::run(&ctx, &args),
             Command::Schema(args) => commands::schema::run(&ctx, &args),
             Command::Completions(args) => commands::shell::completions(Cli::command(), &args),
-            Command::Man => commands::shell::man(Cli::command()),
+            Command::Man(args) => commands::shell::man(Cli::command(), &args),
         }
     });
     match result {

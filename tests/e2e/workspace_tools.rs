@@ -349,4 +349,25 @@ fn completions_and_the_man_page_describe_ecsops() {
             "the man page lacks `{command}`"
         );
     }
+    // `--dir` writes every page the top page names, each with its command's options.
+    let pages = tempfile::tempdir().expect("temp dir");
+    let dir = pages.path().to_string_lossy().into_owned();
+    ws.ecsops(&["man", "--dir", &dir]).expect_code(0);
+    let top = std::fs::read_to_string(pages.path().join("ecsops.1")).expect("ecsops.1");
+    let named: Vec<&str> = top
+        .split("ecsops\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name))
+        .collect();
+    assert!(named.len() >= 15, "{named:?}");
+    for name in named {
+        let file = pages
+            .path()
+            .join(format!("ecsops-{}.1", name.replace("\\-", "-")));
+        assert!(file.is_file(), "no page for ecsops\\-{name}(1)");
+    }
+    let apply = std::fs::read_to_string(pages.path().join("ecsops-apply.1")).expect("apply");
+    assert!(apply.contains("\\-\\-auto\\-approve"), "{apply}");
+    let push = pages.path().join("ecsops-state-push.1");
+    assert!(push.is_file(), "nested commands have pages too");
 }

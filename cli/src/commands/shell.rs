@@ -22,7 +22,24 @@ pub fn completions(mut command: clap::Command, args: &CompletionsArgs) -> Result
     print(&script, "the completion script")
 }
 
-pub fn man(command: clap::Command) -> Result<Exit, CliError> {
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write a page per command into this directory (`ecsops.1`, `ecsops-apply.1`, ...: the
+    /// pages `SEE ALSO` names) instead of printing the top page.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
+
+pub fn man(command: clap::Command, args: &ManArgs) -> Result<Exit, CliError> {
+    if let Some(dir) = &args.dir {
+        clap_mangen::generate_to(command, dir).map_err(|e| {
+            CliError::Io(format!(
+                "cannot write the man pages to {}: {e}",
+                dir.display()
+            ))
+        })?;
+        return Ok(Exit::Success);
+    }
     let mut page = Vec::new();
     clap_mangen::Man::new(command)
         .render(&mut page)
