@@ -131,11 +131,18 @@ pub fn lock_left(environment: &str, left: &LockLeft) {
 /// `--offline`.
 pub fn error(err: &CliError, plans: bool) {
     match err {
-        CliError::Ops(OpsError::Invalid(invalid)) => {
+        CliError::Ops(e) => ops_error(e, plans),
+        CliError::Io(e) => anstream::eprintln!("error: {e}"),
+    }
+}
+
+fn ops_error(err: &OpsError, plans: bool) {
+    match err {
+        OpsError::Invalid(invalid) => {
             diagnostics(&invalid.sources, &invalid.diagnostics);
             summary(invalid.diagnostics.error_count());
         }
-        CliError::Ops(OpsError::Workspace(WorkspaceError::UnknownEnvironment { name, known })) => {
+        OpsError::Workspace(WorkspaceError::UnknownEnvironment { name, known }) => {
             anstream::eprintln!("error: there is no environment `{name}` in this workspace");
             did_you_mean(name, known);
             if known.is_empty() {
@@ -144,7 +151,7 @@ pub fn error(err: &CliError, plans: bool) {
                 anstream::eprintln!("help: environments here: {}", known.join(", "));
             }
         }
-        CliError::Ops(OpsError::Workspace(e @ WorkspaceError::NoEnvironmentsDir(dir))) => {
+        OpsError::Workspace(e @ WorkspaceError::NoEnvironmentsDir(dir)) => {
             anstream::eprintln!("error: {e}");
             let help = if dir.file_name().is_some_and(|n| n == ENVIRONMENTS_DIR) {
                 let parent = dir.parent().unwrap_or(dir);
@@ -160,7 +167,7 @@ pub fn error(err: &CliError, plans: bool) {
             };
             anstream::eprintln!("help: {help}");
         }
-        CliError::Ops(OpsError::Workspace(e @ WorkspaceError::NotADirectory(file))) => {
+        OpsError::Workspace(e @ WorkspaceError::NotADirectory(file)) => {
             anstream::eprintln!("error: {e}");
             // Most often a manifest: `-C environments/production.toml`.
             match file.ancestors().find(|d| d.join(ENVIRONMENTS_DIR).is_dir()) {
@@ -173,18 +180,16 @@ pub fn error(err: &CliError, plans: bool) {
                 ),
             }
         }
-        CliError::Ops(OpsError::Workspace(
-            e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoDirectory(_)),
-        )) => {
+        OpsError::Workspace(e @ (WorkspaceError::NotFound(_) | WorkspaceError::NoDirectory(_))) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: run ecsops inside a workspace, or point at one with `-C DIR`; `ecsops init` makes one"
             );
         }
-        CliError::Ops(OpsError::Statefile(StateError::LockHeld {
+        OpsError::Statefile(StateError::LockHeld {
             environment,
             holder,
-        })) => {
+        }) => {
             anstream::eprintln!("error: the state of `{environment}` is locked");
             anstream::eprint!("{}", lock_fields(holder));
             anstream::eprintln!(
@@ -192,49 +197,47 @@ pub fn error(err: &CliError, plans: bool) {
                 holder.id
             );
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::Credentials { .. })) => {
+        OpsError::Statefile(e @ StateError::Credentials { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: give credentials that can read the state (`aws sts get-caller-identity`, `aws sso login`, AWS_PROFILE, or `[state] role_arn` / `profile`); to review a change without credentials, `ecsops diff ENV --rev BASE` plans from git alone"
             );
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::Conflict { environment, .. })) => {
+        OpsError::Statefile(e @ StateError::Conflict { environment, .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: someone else wrote the state; run `ecsops diff {environment}` again and re-apply"
             );
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::Unconditional { .. })) => {
+        OpsError::Statefile(e @ StateError::Unconditional { .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: keep the state in Amazon S3, or in a compatible store that honours `If-None-Match` on PUT"
             );
         }
-        CliError::Ops(OpsError::Statefile(
+        OpsError::Statefile(
             e @ StateError::Corrupt {
                 environment,
                 location,
                 ..
             },
-        )) => {
+        ) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: {}", restore_help(environment, location));
         }
-        CliError::Ops(OpsError::Statefile(
-            e @ StateError::WrongEnvironment { environment, given },
-        )) => {
+        OpsError::Statefile(e @ StateError::WrongEnvironment { environment, given }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: push a state of `{environment}` (`ecsops state history {environment}` lists its kept versions); `--force` does not override this: the document records `{given}`'s resources, and the next apply of `{environment}` would replace them"
             );
         }
-        CliError::Ops(OpsError::Statefile(
+        OpsError::Statefile(
             e @ StateError::StaleSerial {
                 environment,
                 given,
                 stored,
             },
-        )) => {
+        ) => {
             anstream::eprintln!("error: {e}");
             let help = if given == stored {
                 format!(
@@ -247,41 +250,41 @@ pub fn error(err: &CliError, plans: bool) {
             };
             anstream::eprintln!("help: {help}");
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::LineageMismatch { environment, .. })) => {
+        OpsError::Statefile(e @ StateError::LineageMismatch { environment, .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: the document comes from another state history of `{environment}` (a lost state's backup, or one started afresh); compare it with `ecsops state pull {environment}`, and to replace the stored state with it, lineage included, push it again with `--force`"
             );
         }
-        CliError::Ops(OpsError::Statefile(e @ StateError::WrongLockId { environment, .. })) => {
+        OpsError::Statefile(e @ StateError::WrongLockId { environment, .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: `ecsops lock {environment}` shows the holder and its id");
         }
-        CliError::Ops(OpsError::Protected(refusal)) => {
+        OpsError::Protected(refusal) => {
             anstream::eprintln!("error: {refusal}");
             anstream::eprintln!("help: {}", refusal.help());
             anstream::eprintln!("nothing was locked or changed");
         }
-        CliError::Ops(e @ OpsError::Rollback { help, .. }) => {
+        e @ OpsError::Rollback { help, .. } => {
             anstream::eprintln!("error: {e}");
             if !help.is_empty() {
                 anstream::eprintln!("help: {help}");
             }
         }
-        CliError::Ops(e @ OpsError::RevisionInvalid { invalid, .. }) => {
+        e @ OpsError::RevisionInvalid { invalid, .. } => {
             diagnostics(&invalid.sources, &invalid.diagnostics);
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: name a revision whose manifests validate (`ecsops history` lists the applied ones), or fix the manifests there"
             );
         }
-        CliError::Ops(e @ OpsError::StalePlan { environment, .. }) => {
+        e @ OpsError::StalePlan { environment, .. } => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: make a new plan with `ecsops diff {environment} --out FILE`, review it, and apply that"
             );
         }
-        CliError::Ops(e @ OpsError::UnknownService { name, known, .. }) => {
+        e @ OpsError::UnknownService { name, known, .. } => {
             anstream::eprintln!("error: {e}");
             did_you_mean(name, known);
             anstream::eprintln!(
@@ -293,14 +296,14 @@ pub fn error(err: &CliError, plans: bool) {
                 )
             );
         }
-        CliError::Ops(e @ OpsError::AmiParameter { .. }) => {
+        e @ OpsError::AmiParameter { .. } => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: set `ami` to `recommended` or `recommended-arm64` (the ECS-optimized Amazon Linux 2023 AMIs AWS publishes under `/aws/service/ecs/optimized-ami/`) or to an AMI id like `ami-0123456789abcdef0`"
             );
             anstream::eprintln!("nothing was planned or changed");
         }
-        CliError::Ops(e @ OpsError::AmiArchitecture { wanted, .. }) => {
+        e @ OpsError::AmiArchitecture { wanted, .. } => {
             anstream::eprintln!("error: {e}");
             let recommended = if wanted == "arm64" {
                 "recommended-arm64"
@@ -312,7 +315,7 @@ pub fn error(err: &CliError, plans: bool) {
             );
             anstream::eprintln!("nothing was planned or changed");
         }
-        CliError::Ops(e @ OpsError::UnknownGroup { group, known, .. }) => {
+        e @ OpsError::UnknownGroup { group, known, .. } => {
             anstream::eprintln!("error: {e}");
             did_you_mean(group, known);
             anstream::eprintln!(
@@ -324,17 +327,17 @@ pub fn error(err: &CliError, plans: bool) {
                 )
             );
         }
-        CliError::Ops(e @ OpsError::NotConfirmed { .. }) => {
+        e @ OpsError::NotConfirmed { .. } => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("the lock was released; nothing was changed");
         }
-        CliError::Ops(OpsError::Git(e @ GitError::NoCommit(_))) => {
+        OpsError::Git(e @ GitError::NoCommit(_)) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
                 "help: name a branch, a tag or a commit of this repository (`git log --oneline --all` lists them); another's branch is `origin/NAME` once fetched (`git fetch`)"
             );
         }
-        CliError::Ops(OpsError::Provider(e)) => {
+        OpsError::Provider(e) => {
             anstream::eprintln!("error: {e}");
             let offline = if plans {
                 ", or plan against the recorded state with `--offline`"
@@ -355,12 +358,12 @@ pub fn error(err: &CliError, plans: bool) {
                 _ => {}
             }
         }
-        CliError::Ops(OpsError::Account(e)) => {
+        OpsError::Account(e) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: {}", e.help());
         }
-        CliError::Ops(OpsError::Image(e)) => image_error(e),
-        CliError::Ops(OpsError::Init(e)) => {
+        OpsError::Image(e) => image_error(e),
+        OpsError::Init(e) => {
             anstream::eprintln!("error: {e}");
             let help = match &**e {
                 InitError::Exists { .. } => {
@@ -387,8 +390,18 @@ pub fn error(err: &CliError, plans: bool) {
             anstream::eprintln!("help: {help}");
             anstream::eprintln!("nothing was written");
         }
-        CliError::Ops(e) => anstream::eprintln!("error: {e}"),
-        CliError::Io(e) => anstream::eprintln!("error: {e}"),
+        OpsError::LockLeft {
+            error,
+            environment,
+            left,
+        } => {
+            match error {
+                Some(e) => ops_error(e, plans),
+                None => anstream::eprintln!("error: {err}"),
+            }
+            lock_left(environment, left);
+        }
+        e => anstream::eprintln!("error: {e}"),
     }
 }
 

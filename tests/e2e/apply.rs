@@ -1190,6 +1190,42 @@ async fn a_lock_release_that_fails_after_the_apply_is_said_beside_its_report() {
     env.assert_unlocked();
 }
 
+/// An apply that ends in an error after taking the lock, whose lock then cannot be released
+/// (the store sheds load): both are said, the error and the lock left with its id, and that is
+/// the lock still held.
+#[tokio::test]
+async fn an_error_and_a_lock_left_behind_are_both_said() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let env = Env::new().await;
+    env.moto.server.create_bucket("ecsops-left").await;
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            contains: vec!["DELETE /ecsops-left/", "lock.json"],
+            times: usize::MAX,
+            fault: Fault::Unavailable,
+        }],
+    );
+    let state = ("ECSOPS_STATE_URL", "s3://ecsops-left/state".to_owned());
+    let mut vars = proxy.env(env.moto.server.env());
+    vars.push(state.clone());
+    // No terminal and no `--auto-approve`: refused once the plan is made, under the lock.
+    let out = env.ws.ecsops_env(&["apply", ENV], &vars);
+    out.expect_code(1)
+        .expect_in_stderr("refusing to apply `acceptance` without confirmation")
+        .expect_in_stderr("warning: releasing the lock failed: ");
+    let mut direct = env.moto.server.env();
+    direct.push(state);
+    let lock = env
+        .ws
+        .ecsops_env(&["lock", ENV, "--format", "json"], &direct);
+    lock.expect_code(2);
+    let lock: Value = serde_json::from_str(&lock.stdout).expect("JSON");
+    let id = lock["holder"]["id"].as_str().expect("the apply's lock");
+    out.expect_in_stderr(&format!("run `ecsops unlock acceptance {id}`"));
+}
+
 #[tokio::test]
 async fn apply_refuses_without_a_terminal_or_approval() {
     let env = Env::new().await;

@@ -289,11 +289,15 @@ pub async fn run(
             });
             Ok(ApplyReport::Done(done))
         }
-        (result, released) => {
-            let report = result?;
-            released?;
-            Ok(report)
-        }
+        (result, Ok(())) => result,
+        (result, Err(e)) => Err(OpsError::LockLeft {
+            error: result.err().map(Box::new),
+            environment: environment.to_owned(),
+            left: LockLeft {
+                id: lock.id.clone(),
+                reason: e.to_string(),
+            },
+        }),
     }
 }
 

@@ -46,6 +46,17 @@ pub enum OpsError {
     /// locked, read or changed.
     #[error(transparent)]
     Account(Box<crate::account::AccountError>),
+    /// A locked command ended (with `error`, or with nothing that reports it) and releasing
+    /// its lock failed as well.
+    #[error("{}", error.as_ref().map_or_else(
+        || format!("releasing the lock of `{environment}` failed: {}", left.reason),
+        ToString::to_string,
+    ))]
+    LockLeft {
+        error: Option<Box<OpsError>>,
+        environment: String,
+        left: apply::LockLeft,
+    },
     /// The apply stopped because the state could not be saved; the outcome holds the state
     /// that records what exists.
     #[error(transparent)]

@@ -268,15 +268,25 @@ pub async fn roll(
     }
     .await;
     let released = target.backend.unlock(&lock.id).await;
-    let mut report = result?;
+    let Err(e) = released else {
+        return result;
+    };
+    let left = LockLeft {
+        id: lock.id.clone(),
+        reason: e.to_string(),
+    };
     // What the roll did stays the news: a lock left behind is said beside it.
-    if let Err(e) = released {
-        report.lock_left = Some(LockLeft {
-            id: lock.id.clone(),
-            reason: e.to_string(),
-        });
+    match result {
+        Ok(mut report) => {
+            report.lock_left = Some(left);
+            Ok(report)
+        }
+        Err(error) => Err(OpsError::LockLeft {
+            error: Some(Box::new(error)),
+            environment: environment.to_owned(),
+            left,
+        }),
     }
-    Ok(report)
 }
 
 fn report(environment: &str, request: &RollRequest, ended: Ended) -> RollReport {
