@@ -541,6 +541,17 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .emit();
         }
     }
+    if !m.alerts.stopped_tasks && !m.alerts.email.is_empty() {
+        cx.at_key(
+            "alerts-off",
+            "/alerts/email",
+            "`alerts.email` is set while `stopped_tasks = false` turns the alerts off".into(),
+        )
+        .label("ignored: no alerts topic to subscribe to")
+        .help("remove `email`, or set `stopped_tasks = true` to have these addresses alerted")
+        .warning()
+        .emit();
+    }
     for (i, email) in m.alerts.email.iter().enumerate() {
         let ok = email.split_once('@').is_some_and(|(u, d)| {
             !u.is_empty() && d.contains('.') && !d.starts_with('.') && !email.contains(' ')
