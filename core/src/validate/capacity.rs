@@ -260,8 +260,43 @@ fn daemons_on(m: &crate::manifest::Manifest, group: &str) -> (u64, u64, Vec<Stri
         })
 }
 
+/// A service behind a classic load balancer takes the same host port on every instance, so a
+/// rolling deployment places a new task only on an instance without one: when the group
+/// cannot grow past the service's tasks and no old task may stop first, it never starts.
+fn fixed_port_deployments(cx: &mut Cx<'_>) {
+    let m = cx.m;
+    for (name, s) in &m.services {
+        let classic = s.route.as_ref().is_some_and(|r| {
+            m.load_balancers
+                .get(&r.load_balancer)
+                .is_some_and(|lb| lb.kind == crate::manifest::LoadBalancerKind::Classic)
+        });
+        let group = s.instance_group.as_deref().unwrap_or("default");
+        let Some(g) = m.instance_groups.get(group).filter(|_| classic) else {
+            continue;
+        };
+        let min = s.deployment.minimum_healthy_percent.min(100);
+        let stoppable = u64::from(s.desired_count) * u64::from(100 - min) / 100;
+        if s.desired_count >= g.max_size && s.desired_count > 0 && stoppable == 0 {
+            cx.at_key(
+                "fixed-port-deployment",
+                &ptr(&["services", name]),
+                format!(
+                    "deployments of `{name}` cannot start: its {} tasks hold a fixed host port on all {} instances `{group}` may have",
+                    s.desired_count, g.max_size
+                ),
+            )
+            .label("a new task has nowhere to run")
+            .help(format!("a classic load balancer needs the same host port on every instance, and `minimum_healthy_percent = {}` stops no old task first: set it lower (50 replaces half the tasks at a time), or give `{group}` a `max_size` above `desired_count`", s.deployment.minimum_healthy_percent))
+            .warning()
+            .emit();
+        }
+    }
+}
+
 pub(super) fn check(cx: &mut Cx<'_>) {
     log_drivers(cx);
+    fixed_port_deployments(cx);
     let m = cx.m;
     for (name, g) in &m.instance_groups {
         let p = |k: &str| ptr(&["instance_groups", name, k]);
