@@ -323,7 +323,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
         [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n\
         [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
-    let cases: [(&str, &str, i32); 12] = [
+    let cases: [(&str, &str, i32); 14] = [
         // A syntax error on the line after the secret.
         (
             "syntax",
@@ -367,6 +367,17 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         ),
         ("number-table", "[services.web.secrets]\nPIN = {N}\n", 1),
         ("number-variable", "environment = { API_TOKEN = {N} }\n", 1),
+        // Unquoted words: the value is all of them, not the first.
+        (
+            "words",
+            "[services.web.secrets]\nDB_PASSWORD = first {M} last\n",
+            1,
+        ),
+        (
+            "words-inline",
+            "secrets = { DB = first {M}, X = [a, {N}] }\n",
+            1,
+        ),
     ];
     for (name, extra, code) in cases {
         let ws = Workspace::new();

@@ -46,9 +46,9 @@ pub fn spans(text: &str) -> Vec<Range<usize>> {
         if secret {
             let literals = strings(value);
             if literals.is_empty() {
-                // Not a string (a number, a bare word): the schema refuses it, and its snippet
-                // must not show it.
-                out.extend(bare(value, 0).map(|r| shift(r, value_at)));
+                // Not a string (a number, bare words, an array of them): the schema refuses
+                // it, and its snippet must not show any of it.
+                out.extend(bare(value, 0, false).map(|r| shift(r, value_at)));
             }
             out.extend(literals.into_iter().map(|(r, _)| shift(r, value_at)));
         } else if let Some(kind) = inline_owner {
@@ -114,7 +114,7 @@ fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
                 .any(|(r, _)| r.start > after && value[after..r.start - 1].trim().is_empty());
             if !starts_literal
                 && secret(last_key)
-                && let Some(r) = bare(value, after)
+                && let Some(r) = bare(value, after, true)
             {
                 i = r.end;
                 out.push(r);
@@ -133,14 +133,24 @@ fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
     out
 }
 
-/// The unquoted value that starts at `from` in `s` (after white space), up to the white space,
-/// `,` or `}` that ends it.
-fn bare(s: &str, from: usize) -> Option<Range<usize>> {
+/// The unquoted value that starts at `from` in `s` (after white space): the rest of `s`, or in
+/// an inline table up to the `,` or `}` that ends it (those inside brackets are its own).
+fn bare(s: &str, from: usize, inline: bool) -> Option<Range<usize>> {
     let rest = &s[from..];
     let start = from + (rest.len() - rest.trim_start().len());
+    let mut depth = 0usize;
     let end = s[start..]
-        .find(|c: char| c.is_whitespace() || c == ',' || c == '}')
-        .map_or(s.len(), |e| start + e);
+        .char_indices()
+        .find(|&(_, c)| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            inline && depth == 0 && (c == ',' || c == '}')
+        })
+        .map_or(s.len(), |(e, _)| start + e);
+    let end = start + s[start..end].trim_end().len();
     (end > start).then_some(start..end)
 }
 
@@ -266,10 +276,22 @@ secrets = { BROKEN = "unterminated
     fn secrets_that_are_not_strings_are_found_too() {
         let text = "[services.api]\nsecrets = { DB = 987654321, API = \"k\" }\n\
                     environment = { API_TOKEN = t0ken, LEVEL = 3 }\n\
-                    [services.api.secrets]\nPW = hunter2pw # comment\nN = 1.5e3\n";
+                    [services.api.secrets]\nPW = hunter2pw # comment\nN = 1.5e3\n\
+                    WORDS = correct horse battery\nLIST = [hunter2, pw]\n\
+                    [services.web]\nsecrets = { A = [x, y], B = one two }\n";
         assert_eq!(
             masked(text),
-            ["987654321", "k", "t0ken", "hunter2pw", "1.5e3"]
+            [
+                "987654321",
+                "k",
+                "t0ken",
+                "hunter2pw",
+                "1.5e3",
+                "correct horse battery",
+                "[hunter2, pw]",
+                "[x, y]",
+                "one two"
+            ]
         );
     }
 
