@@ -395,9 +395,21 @@ fn ops_error(err: &OpsError, plans: bool) {
             environment,
             left,
         } => {
-            match error {
+            match error.as_deref() {
+                // Its usual words say the lock was released.
+                Some(e @ OpsError::NotConfirmed { .. }) => {
+                    anstream::eprintln!("error: {e}");
+                    anstream::eprintln!("nothing was changed");
+                }
                 Some(e) => ops_error(e, plans),
-                None => anstream::eprintln!("error: {err}"),
+                None => {
+                    anstream::eprintln!("error: {err}");
+                    anstream::eprintln!(
+                        "help: if `ecsops lock {environment}` says it is held, run `ecsops unlock {environment} {}`",
+                        left.id
+                    );
+                    return;
+                }
             }
             lock_left(environment, left);
         }

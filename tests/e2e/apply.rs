@@ -1211,10 +1211,19 @@ async fn an_error_and_a_lock_left_behind_are_both_said() {
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(state.clone());
     // No terminal and no `--auto-approve`: refused once the plan is made, under the lock.
-    let out = env.ws.ecsops_env(&["apply", ENV], &vars);
+    let out = env
+        .ws
+        .ecsops_env(&["apply", ENV, "--format", "json"], &vars);
     out.expect_code(1)
         .expect_in_stderr("refusing to apply `acceptance` without confirmation")
         .expect_in_stderr("warning: releasing the lock failed: ");
+    assert!(
+        !out.stderr.contains("the lock was released"),
+        "{}",
+        out.stderr
+    );
+    let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report");
+    assert_eq!(report["result"], "error", "{report:#}");
     let mut direct = env.moto.server.env();
     direct.push(state);
     let lock = env
@@ -1224,6 +1233,7 @@ async fn an_error_and_a_lock_left_behind_are_both_said() {
     let lock: Value = serde_json::from_str(&lock.stdout).expect("JSON");
     let id = lock["holder"]["id"].as_str().expect("the apply's lock");
     out.expect_in_stderr(&format!("run `ecsops unlock acceptance {id}`"));
+    assert_eq!(report["lock_left"]["id"], id, "{report:#}");
 }
 
 #[tokio::test]

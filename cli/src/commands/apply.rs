@@ -212,13 +212,19 @@ async fn walk(
     if json && let Err(e) = &result {
         // Stdout is one document however the command ends; the error itself is rendered on
         // stderr as usual.
-        let text = match e {
-            CliError::Ops(e) => e.to_string(),
-            CliError::Io(e) => e.clone(),
+        let (text, left) = match e {
+            CliError::Ops(e) => (
+                e.to_string(),
+                match e {
+                    OpsError::LockLeft { left, .. } => Some(left),
+                    _ => None,
+                },
+            ),
+            CliError::Io(e) => (e.clone(), None),
         };
         print!(
             "{}",
-            apply_report::json(env, operation, Ended::Error(&text))
+            apply_report::json(env, operation, Ended::Error(&text, left))
         );
     }
     result

@@ -28,8 +28,9 @@ pub enum Ended<'a> {
     Done(&'a Done),
     /// The state could not be saved; what the walk did is in the outcome.
     SaveFailed(&'a Outcome, &'a str),
-    /// The command stopped before the walk (a lock, a check, a read).
-    Error(&'a str),
+    /// The command stopped before the walk (a lock, a check, a read), and its lock, when
+    /// releasing it failed too.
+    Error(&'a str, Option<&'a LockLeft>),
 }
 
 #[derive(Serialize)]
@@ -119,9 +120,10 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
             doc.result = "interrupted";
             None
         }
-        Ended::Error(e) => {
+        Ended::Error(e, left) => {
             doc.result = "error";
             doc.error = Some(e.to_owned());
+            doc.lock_left = left;
             None
         }
         Ended::SaveFailed(outcome, e) => {
@@ -331,7 +333,7 @@ mod tests {
         let v: Value = serde_json::from_str(&json(
             "acc",
             Operation::Destroy,
-            Ended::Error("the lock is held"),
+            Ended::Error("the lock is held", None),
         ))
         .expect("json");
         assert_eq!(v["operation"], "destroy");
