@@ -25,7 +25,7 @@ pub fn completions(mut command: clap::Command, args: &CompletionsArgs) -> Result
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// Write a page per command into this directory (`ecsops.1`, `ecsops-apply.1`, ...: the
-    /// pages `SEE ALSO` names) instead of printing the top page.
+    /// pages the top page's SUBCOMMANDS names) instead of printing the top page.
     #[arg(long, value_name = "DIR")]
     dir: Option<std::path::PathBuf>,
 }

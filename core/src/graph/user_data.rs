@@ -75,7 +75,7 @@ impl UserData<'_> {
             // ecsops's, the last assignment counting: dropped.
             let _ = writeln!(
                 s,
-                "aws s3 cp '{auth}' - | sed '/^ECS_CLUSTER=/d' >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
+                "aws s3 cp '{auth}' - | sed -E '/^[[:space:]]*ECS_CLUSTER=/d' >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
             );
         }
         if let Some(prefix) = self.host_log_prefix {
@@ -248,7 +248,7 @@ mod tests {
         let aws = bin.join("aws");
         std::fs::write(
             &aws,
-            "#!/bin/sh\nprintf 'ECS_CLUSTER=elsewhere\\nECS_ENGINE_AUTH_TYPE=docker\\n'\n",
+            "#!/bin/sh\nprintf 'ECS_CLUSTER=elsewhere\\n  ECS_CLUSTER=indented\\nECS_ENGINE_AUTH_TYPE=docker\\n'\n",
         )
         .expect("fake aws");
         std::fs::set_permissions(&aws, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -278,7 +278,7 @@ mod tests {
         let written = std::fs::read_to_string(&config).expect("ecs.config");
         let clusters: Vec<&str> = written
             .lines()
-            .filter(|l| l.starts_with("ECS_CLUSTER="))
+            .filter(|l| l.contains("ECS_CLUSTER="))
             .collect();
         assert_eq!(clusters, ["ECS_CLUSTER=acc-default"], "{written}");
         assert!(written.contains("ECS_ENGINE_AUTH_TYPE=docker"), "{written}");

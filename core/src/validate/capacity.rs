@@ -275,19 +275,25 @@ fn fixed_port_deployments(cx: &mut Cx<'_>) {
         let Some(g) = m.instance_groups.get(group).filter(|_| classic) else {
             continue;
         };
+        // Without managed scaling the group keeps its desired capacity, whatever `max_size`.
+        let (instances, setting) = if g.managed_scaling {
+            (g.max_size, "max_size")
+        } else {
+            (g.desired_capacity.unwrap_or(g.min_size), "desired_capacity")
+        };
         let min = s.deployment.minimum_healthy_percent.min(100);
         let stoppable = u64::from(s.desired_count) * u64::from(100 - min) / 100;
-        if s.desired_count >= g.max_size && s.desired_count > 0 && stoppable == 0 {
+        if s.desired_count >= instances && s.desired_count > 0 && stoppable == 0 {
             cx.at_key(
                 "fixed-port-deployment",
                 &ptr(&["services", name]),
                 format!(
-                    "deployments of `{name}` cannot start: its {} tasks hold a fixed host port on all {} instances `{group}` may have",
-                    s.desired_count, g.max_size
+                    "deployments of `{name}` cannot start: its {} tasks hold a fixed host port on all {instances} instances of `{group}`",
+                    s.desired_count
                 ),
             )
             .label("a new task has nowhere to run")
-            .help(format!("a classic load balancer needs the same host port on every instance, and `minimum_healthy_percent = {}` stops no old task first: set it lower (50 replaces half the tasks at a time), or give `{group}` a `max_size` above `desired_count`", s.deployment.minimum_healthy_percent))
+            .help(format!("a classic load balancer needs the same host port on every instance, and `minimum_healthy_percent = {}` stops no old task first: set it lower (50 replaces half the tasks at a time), or give `{group}` a `{setting}` above `desired_count`", s.deployment.minimum_healthy_percent))
             .warning()
             .emit();
         }

@@ -421,16 +421,20 @@ fn live(
         listeners,
         idle_timeout: recorded.and_then(|r| r.idle_timeout),
         cross_zone: recorded.and_then(|r| r.cross_zone),
-        health_check: d.health_check().map(|h| {
-            let n = |v: i32| u32::try_from(v).unwrap_or_default();
-            ClassicHealthCheck {
-                target: h.target().to_owned(),
-                interval: n(h.interval()),
-                timeout: n(h.timeout()),
-                healthy_threshold: n(h.healthy_threshold()),
-                unhealthy_threshold: n(h.unhealthy_threshold()),
-            }
-        }),
+        // A state recorded before ecsops set the check has none: AWS's default is no drift.
+        health_check: d
+            .health_check()
+            .filter(|_| recorded.is_none_or(|r| r.health_check.is_some()))
+            .map(|h| {
+                let n = |v: i32| u32::try_from(v).unwrap_or_default();
+                ClassicHealthCheck {
+                    target: h.target().to_owned(),
+                    interval: n(h.interval()),
+                    timeout: n(h.timeout()),
+                    healthy_threshold: n(h.healthy_threshold()),
+                    unhealthy_threshold: n(h.unhealthy_threshold()),
+                }
+            }),
         tags: visible(&tags),
     };
     let outputs = attrs::ClassicLoadBalancerOutputs {
@@ -462,6 +466,47 @@ mod tests {
             "subnets": ["subnet-a"], "security_groups": [], "listeners": listeners, "tags": {},
         }))
         .expect("recorded attributes")
+    }
+
+    /// A state recorded before ecsops set the health check holds none: AWS's default check is
+    /// not drift there, while a recorded check is compared with the live one.
+    #[test]
+    fn the_live_health_check_shows_where_one_is_recorded() {
+        let d = LoadBalancerDescription::builder()
+            .load_balancer_name("acceptance-default")
+            .health_check(
+                HealthCheck::builder()
+                    .target("TCP:80")
+                    .interval(30)
+                    .timeout(5)
+                    .healthy_threshold(10)
+                    .unhealthy_threshold(2)
+                    .build()
+                    .expect("check"),
+            )
+            .build();
+        let older = recorded(&json!([]));
+        let live_of = |r: &attrs::ClassicLoadBalancer| {
+            live(&d, Tags::new(), Some(r))
+                .expect("live")
+                .live
+                .attributes
+        };
+        assert!(!live_of(&older).contains_key("health_check"));
+        let mut checked = older.clone();
+        checked.health_check = Some(ClassicHealthCheck {
+            target: "HTTP:80/".to_owned(),
+            interval: 30,
+            timeout: 5,
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+        });
+        assert_eq!(live_of(&checked)["health_check"]["target"], "TCP:80");
+        assert_eq!(
+            live(&d, Tags::new(), None).expect("live").live.attributes["health_check"]["target"],
+            "TCP:80",
+            "adopted: the update that follows sets the check"
+        );
     }
 
     #[test]
