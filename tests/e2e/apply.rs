@@ -1047,12 +1047,7 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
         out.stderr
     );
     // The way back the help names: push the kept state once the backend works, apply again.
-    let kept = out
-        .stderr
-        .split("was written to ")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .expect("the kept state's path");
+    let kept = kept_at(&out);
     let direct = |args: &[&str]| {
         let mut vars = env.moto.server.env();
         vars.push(("ECSOPS_STATE_URL", "s3://ecsops-down/state".to_owned()));
@@ -1124,12 +1119,7 @@ async fn a_last_save_that_fails_is_an_error_not_a_complete_apply() {
         Some(57)
     );
     // The kept state records the end, and names no tag: none was made.
-    let kept = out
-        .stderr
-        .split("was written to ")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .expect("the kept state's path");
+    let kept = kept_at(&out);
     direct(&["state", "push", ENV, kept]).expect_code(0);
     let stored: Value =
         serde_json::from_str(&direct(&["state", "pull", ENV]).stdout).expect("stored state");
@@ -1166,12 +1156,7 @@ async fn a_lock_release_that_fails_after_the_apply_is_said_beside_its_report() {
         .spawn()
         .expect("start apply");
     env.wait_until_recorded(5, &mut child);
-    let lock: Value =
-        serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout).expect("JSON");
-    let id = lock["holder"]["id"]
-        .as_str()
-        .expect("the apply's lock")
-        .to_owned();
+    let id = env.lock_id();
     env.run(&["unlock", ENV, &id]).expect_code(0);
     let out = child.wait_with_output().expect("apply ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -2339,4 +2324,13 @@ async fn a_lost_state_is_put_back_with_state_push_not_applied_over() {
     env.run(&["state", "push", ENV, backup, "--force"])
         .expect_code(0);
     no_changes(&env);
+}
+
+/// Where a failed save's report says the state was kept instead.
+fn kept_at(out: &Output) -> &str {
+    out.stderr
+        .split("was written to ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("the kept state's path")
 }

@@ -90,6 +90,17 @@ impl Env {
         (agent, old)
     }
 
+    /// Stops task `task`, which lets the drain that waits for it end.
+    async fn stop_task(&self, task: &str) {
+        ecs::Client::new(&self.config)
+            .stop_task()
+            .cluster(self.cluster())
+            .task(task)
+            .send()
+            .await
+            .expect("stop task");
+    }
+
     /// Starts a task on `instance` (with `StartTask`, which lets the test pick the instance),
     /// in task group `group` when given (`service:NAME` marks a service's task); returns its ARN.
     async fn start_task_on(&self, instance: &str, group: Option<&str>) -> String {
@@ -300,8 +311,6 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
 async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let env = Env::new().await;
     let (_agent, old) = env.outdated().await;
-    let ecs = ecs::Client::new(&env.config);
-    let cluster = env.cluster();
     // The first old instance (roll drains in id order) runs a task, so it stays DRAINING.
     let first = old.iter().min().expect("an old instance").clone();
     let _held = TasksHeld::new(&env);
@@ -313,12 +322,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let g = env.group().await;
     assert_eq!(g.desired, 3, "the batch's capacity was added: {g:?}");
     assert_eq!(g.tags.len(), 3, "roll tags record the capacity: {g:?}");
-    ecs.stop_task()
-        .cluster(&cluster)
-        .task(&task)
-        .send()
-        .await
-        .expect("stop task");
+    env.stop_task(&task).await;
 
     let lock: serde_json::Value =
         serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout)
@@ -399,13 +403,7 @@ async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
     assert_eq!(g.desired, 3, "the batch's capacity stays: {g:?}");
     assert_eq!(g.tags.len(), 3, "roll tags record the capacity: {g:?}");
 
-    ecs::Client::new(&env.config)
-        .stop_task()
-        .cluster(env.cluster())
-        .task(&task)
-        .send()
-        .await
-        .expect("stop task");
+    env.stop_task(&task).await;
     env.roll(&["--auto-approve"], "20s")
         .expect_code(0)
         .expect_in_stdout("continuing an interrupted roll");
@@ -422,20 +420,9 @@ async fn a_lock_release_that_fails_after_the_roll_is_said_beside_its_report() {
     let child = env.roll_until_draining(&first).await;
 
     // A colleague breaks the roll's lock while it waits for the drain.
-    let lock: serde_json::Value =
-        serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout).expect("JSON");
-    let id = lock["holder"]["id"]
-        .as_str()
-        .expect("the roll's lock")
-        .to_owned();
+    let id = env.lock_id();
     env.run(&["unlock", ENV, &id]).expect_code(0);
-    ecs::Client::new(&env.config)
-        .stop_task()
-        .cluster(env.cluster())
-        .task(&task)
-        .send()
-        .await
-        .expect("stop task");
+    env.stop_task(&task).await;
 
     let out = Output::from(child.wait_with_output().expect("the roll ends"));
     out.expect_code(0)

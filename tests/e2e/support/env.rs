@@ -96,6 +96,16 @@ impl Env {
             .unwrap_or_default()
     }
 
+    /// The id of the lock `ecsops lock --format json` says is held.
+    pub fn lock_id(&self) -> String {
+        let out = self.run(&["lock", ENV, "--format", "json"]);
+        let lock: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        lock["holder"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no lock held: {lock}"))
+            .to_owned()
+    }
+
     /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).
     pub fn assert_unlocked(&self) {
         let out = self.run(&["lock", ENV]);

@@ -73,16 +73,7 @@ async fn an_interrupt_lets_the_running_step_finish_and_starts_nothing_else() {
         continue_on_error: false,
     };
     // Ctrl-C while the VPC is being created.
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let tx = std::sync::Mutex::new(Some(tx));
-    provider.on_next(&Address::from("vpc"), move || {
-        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
-            let _ = tx.send(());
-        }
-    });
-    let interrupt = async move {
-        let _ = rx.await;
-    };
+    let interrupt = interrupt_while(&provider, "vpc");
     let run = run_apply(&provider, &backend, &graph(), options, interrupt).await;
     assert!(run.outcome.interrupted);
     assert_eq!(
@@ -102,16 +93,7 @@ async fn an_interrupt_while_several_steps_run_lets_all_of_them_finish() {
         std::time::Duration::from_millis(20),
     ));
     // Ctrl-C arrives while subnet.a, subnet.b and sg are all running.
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let tx = std::sync::Mutex::new(Some(tx));
-    provider.on_next(&Address::from("subnet.a"), move || {
-        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
-            let _ = tx.send(());
-        }
-    });
-    let interrupt = async move {
-        let _ = rx.await;
-    };
+    let interrupt = interrupt_while(&provider, "subnet.a");
     let run = run_apply(
         &provider,
         &backend,
@@ -132,4 +114,18 @@ async fn an_interrupt_while_several_steps_run_lets_all_of_them_finish() {
         4,
         "every finished step is saved"
     );
+}
+
+/// An interrupt that comes while the step of `address` runs (Ctrl-C mid-call).
+fn interrupt_while(provider: &FakeProvider, address: &str) -> impl Future<Output = ()> + Send {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    provider.on_next(&Address::from(address), move || {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
+        }
+    });
+    async move {
+        let _ = rx.await;
+    }
 }
