@@ -52,6 +52,17 @@ impl Drop for TasksHeld<'_> {
     }
 }
 
+/// [`Env::roll_held_by_a_task`]'s roll, and what keeps it draining while it lives.
+struct Draining<'a> {
+    _agent: Agent,
+    _tasks: TasksHeld<'a>,
+    /// The outdated instances, the first of them draining.
+    old: Vec<String>,
+    /// The task that keeps it draining until stopped.
+    task: String,
+    roll: std::process::Child,
+}
+
 impl Env {
     fn group_name(&self) -> String {
         self.id("autoscaling_group[default]")
@@ -177,6 +188,23 @@ impl Env {
         );
         git::commit_all(self.dir(), "Larger instances");
         agent
+    }
+
+    /// A roll of the outdated instances whose first (roll drains in id order) runs a task that
+    /// stays RUNNING, so it stays DRAINING: returned once it is.
+    async fn roll_held_by_a_task(&self) -> Draining<'_> {
+        let (agent, old) = self.outdated().await;
+        let first = old.iter().min().expect("an old instance").clone();
+        let tasks = TasksHeld::new(self);
+        let task = self.start_task_on(&first, None).await;
+        let roll = self.roll_until_draining(&first).await;
+        Draining {
+            _agent: agent,
+            _tasks: tasks,
+            old,
+            task,
+            roll,
+        }
     }
 
     /// Starts `ecsops roll ENV --auto-approve` (its output piped) and returns once it has set
@@ -310,13 +338,15 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
 #[tokio::test]
 async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let env = Env::new().await;
-    let (_agent, old) = env.outdated().await;
-    // The first old instance (roll drains in id order) runs a task, so it stays DRAINING.
+    // Bound, not `..`: the agent and the held tasks live as long as the test.
+    let Draining {
+        _agent,
+        _tasks,
+        old,
+        task,
+        roll: mut child,
+    } = env.roll_held_by_a_task().await;
     let first = old.iter().min().expect("an old instance").clone();
-    let _held = TasksHeld::new(&env);
-    let task = env.start_task_on(&first, None).await;
-
-    let mut child = env.roll_until_draining(&first).await;
     child.kill().expect("kill -9");
     let _ = child.wait();
     let g = env.group().await;
@@ -382,12 +412,14 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
 #[tokio::test]
 async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
     let env = Env::new().await;
-    let (_agent, old) = env.outdated().await;
-    let first = old.iter().min().expect("an old instance").clone();
-    let _held = TasksHeld::new(&env);
-    let task = env.start_task_on(&first, None).await;
-
-    let child = env.roll_until_draining(&first).await;
+    // Bound, not `..`: the agent and the held tasks live as long as the test.
+    let Draining {
+        _agent,
+        _tasks,
+        old,
+        task,
+        roll: child,
+    } = env.roll_held_by_a_task().await;
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -413,11 +445,14 @@ async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
 #[tokio::test]
 async fn a_lock_release_that_fails_after_the_roll_is_said_beside_its_report() {
     let env = Env::new().await;
-    let (_agent, old) = env.outdated().await;
-    let first = old.iter().min().expect("an old instance").clone();
-    let _held = TasksHeld::new(&env);
-    let task = env.start_task_on(&first, None).await;
-    let child = env.roll_until_draining(&first).await;
+    // Bound, not `..`: the agent and the held tasks live as long as the test.
+    let Draining {
+        _agent,
+        _tasks,
+        old,
+        task,
+        roll: child,
+    } = env.roll_held_by_a_task().await;
 
     // A colleague breaks the roll's lock while it waits for the drain.
     let id = env.lock_id();
