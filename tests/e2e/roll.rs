@@ -338,14 +338,10 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
 #[tokio::test]
 async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let env = Env::new().await;
-    // Bound, not `..`: the agent and the held tasks live as long as the test.
-    let Draining {
-        _agent,
-        _tasks,
-        old,
-        task,
-        roll: mut child,
-    } = env.roll_held_by_a_task().await;
+    // Kept whole: the agent and the held tasks live as long as the test.
+    let mut held = env.roll_held_by_a_task().await;
+    let (old, task) = (held.old.clone(), held.task.clone());
+    let child = &mut held.roll;
     let first = old.iter().min().expect("an old instance").clone();
     child.kill().expect("kill -9");
     let _ = child.wait();
@@ -412,14 +408,8 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
 #[tokio::test]
 async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
     let env = Env::new().await;
-    // Bound, not `..`: the agent and the held tasks live as long as the test.
-    let Draining {
-        _agent,
-        _tasks,
-        old,
-        task,
-        roll: child,
-    } = env.roll_held_by_a_task().await;
+    let held = env.roll_held_by_a_task().await;
+    let (old, task, child) = (held.old.clone(), held.task.clone(), held.roll);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -445,14 +435,8 @@ async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
 #[tokio::test]
 async fn a_lock_release_that_fails_after_the_roll_is_said_beside_its_report() {
     let env = Env::new().await;
-    // Bound, not `..`: the agent and the held tasks live as long as the test.
-    let Draining {
-        _agent,
-        _tasks,
-        old,
-        task,
-        roll: child,
-    } = env.roll_held_by_a_task().await;
+    let held = env.roll_held_by_a_task().await;
+    let (old, task, child) = (held.old.clone(), held.task.clone(), held.roll);
 
     // A colleague breaks the roll's lock while it waits for the drain.
     let id = env.lock_id();
