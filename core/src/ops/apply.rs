@@ -35,7 +35,7 @@ use crate::workspace::Workspace;
 use super::OpsError;
 use super::diff::{Desired, Planning, desired, plan, stale_warning};
 use super::session::Session;
-use super::state::{Target, acquire, target};
+use super::state::{Target, acquire, release, target};
 
 mod refusals;
 mod rollouts;
@@ -273,30 +273,21 @@ pub async fn run(
         repo: repo.as_ref(),
     };
     let result = Box::pin(run.run(ui, interrupt.as_mut())).await;
-    let released = target.backend.unlock(&lock.id).await;
     // What the apply did stays the news: a lock left behind is said beside it.
-    match (result, released) {
-        (Err(OpsError::SaveFailed(mut failed)), released) => {
-            if released.is_err() {
-                failed.lock_left = Some(lock.id.clone());
-            }
+    match (result, release(&target, &lock).await) {
+        (result, None) => result,
+        (Err(OpsError::SaveFailed(mut failed)), Some(left)) => {
+            failed.lock_left = Some(left.id);
             Err(OpsError::SaveFailed(failed))
         }
-        (Ok(ApplyReport::Done(mut done)), Err(e)) => {
-            done.lock_left = Some(LockLeft {
-                id: lock.id.clone(),
-                reason: e.to_string(),
-            });
+        (Ok(ApplyReport::Done(mut done)), left) => {
+            done.lock_left = left;
             Ok(ApplyReport::Done(done))
         }
-        (result, Ok(())) => result,
-        (result, Err(e)) => Err(OpsError::LockLeft {
+        (result, Some(left)) => Err(OpsError::LockLeft {
             error: result.err().map(Box::new),
             environment: environment.to_owned(),
-            left: LockLeft {
-                id: lock.id.clone(),
-                reason: e.to_string(),
-            },
+            left,
         }),
     }
 }

@@ -267,13 +267,8 @@ pub async fn roll(
         .await
     }
     .await;
-    let released = target.backend.unlock(&lock.id).await;
-    let Err(e) = released else {
+    let Some(left) = super::state::release(&target, &lock).await else {
         return result;
-    };
-    let left = LockLeft {
-        id: lock.id.clone(),
-        reason: e.to_string(),
     };
     // What the roll did stays the news: a lock left behind is said beside it.
     match result {

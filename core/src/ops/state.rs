@@ -13,6 +13,7 @@ use crate::state::s3::BucketHygiene;
 use crate::state::{Backend, HistoryEntry, Location, LockInfo, State, StateError, Stored};
 use crate::workspace::Workspace;
 
+use super::apply::LockLeft;
 use super::{Invalid, OpsError};
 
 /// The environment's state backend, connected.
@@ -209,6 +210,16 @@ pub async fn push(
     let serial = result?;
     released?;
     Ok(serial)
+}
+
+/// Releases the lock a command took once it ended: `None` when that worked, else the lock left
+/// behind, for the command to report beside its own result (never in its place).
+pub(super) async fn release(target: &Target, lock: &LockInfo) -> Option<LockLeft> {
+    let e = target.backend.unlock(&lock.id).await.err()?;
+    Some(LockLeft {
+        id: lock.id.clone(),
+        reason: e.to_string(),
+    })
 }
 
 /// What the bucket check found and did.
