@@ -110,14 +110,9 @@ fn show(u: &ImageUpdate) {
     if !u.also.is_empty() {
         let names: Vec<String> = u.also.iter().map(|e| format!("`{e}`")).collect();
         anstream::println!(
-            "The edit changes {} too: {} {}; `ecsops diff ENV` shows each plan.",
+            "The edit changes {} too: {}; `ecsops diff ENV` shows each plan.",
             names.join(", "),
-            if names.len() == 1 {
-                "it extends"
-            } else {
-                "they extend"
-            },
-            u.file
+            ecsops_core::ops::images::extending(&u.also, &u.file)
         );
     }
     match (&u.commit, u.written) {

@@ -436,14 +436,25 @@ fn message(
         _ = writeln!(out, "{}: {} → {}", c.name, c.from, c.to);
     }
     if !also.is_empty() {
-        let whose = if also.len() == 1 {
-            "it extends"
-        } else {
-            "they extend"
-        };
-        _ = writeln!(out, "\nAlso changes {}: {whose} {file}.", also.join(", "));
+        _ = writeln!(
+            out,
+            "\nAlso changes {}: {}.",
+            also.join(", "),
+            extending(also, file)
+        );
     }
     out
+}
+
+/// Why the edit of `file` changes the environments `also`: `it extends FILE` or `they extend
+/// FILE`.
+pub fn extending(also: &[String], file: &str) -> String {
+    let whose = if also.len() == 1 {
+        "it extends"
+    } else {
+        "they extend"
+    };
+    format!("{whose} {file}")
 }
 
 impl From<ImageError> for OpsError {
