@@ -112,8 +112,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .help("add a listener without `redirect_to` to the load balancer's `listeners`")
             .emit();
         }
-        let auto = m.auto_priority(name);
-        if route.priority.is_none() && auto > 50_000 {
+        if route.priority.is_none()
+            && let auto = m.auto_priority(name)
+            && auto > 50_000
+        {
             cx.at_value(
                 "invalid-priority",
                 &route_ptr,
@@ -347,7 +349,6 @@ fn shadowed(cx: &mut Cx<'_>) {
             Some((n, r, r.priority.unwrap_or_else(|| m.auto_priority(n))))
         })
         .collect();
-    let listener = |r: &crate::manifest::Route| route_port(m, r);
     for (name, r, priority) in &routes {
         if r.allow_shadowed {
             continue;
@@ -356,7 +357,7 @@ fn shadowed(cx: &mut Cx<'_>) {
             other != name
                 && p < priority
                 && o.load_balancer == r.load_balancer
-                && listener(o) == listener(r)
+                && route_port(m, o) == route_port(m, r)
                 && shadows(&o.paths, &r.paths)
                 && shadows(&o.hosts, &r.hosts)
                 // The very same condition is a duplicate, reported as one.
