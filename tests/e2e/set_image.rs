@@ -100,10 +100,7 @@ fn commit_makes_one_commit_of_that_file_naming_the_change() {
         .expect_in_stdout("committed it");
 
     let repo = git::open(ws.path());
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .expect("HEAD commit");
+    let head = git::head_commit(&repo);
     assert_eq!(head.parent_count(), 1);
     assert_eq!(head.parent_id(0).expect("parent").to_string(), parent);
     assert_eq!(
@@ -232,10 +229,7 @@ fn promote_carries_acceptances_images_into_production_only() {
         .expect_in_stdout(&format!("production: web {OLD} → {NEW}"))
         .expect_in_stdout("--- a/environments/production.toml");
     assert_eq!(changed(&before, &files(&ws)), ["production.toml"]);
-    let subject = git::open(ws.path())
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .expect("HEAD")
+    let subject = git::head_commit(&git::open(ws.path()))
         .summary()
         .ok()
         .flatten()
@@ -265,10 +259,7 @@ fn several_images_at_once_system_containers_included_make_one_commit() {
     .expect_code(0)
     .expect_in_stdout("+[system_containers.cadvisor]");
     let repo = git::open(ws.path());
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .expect("HEAD commit");
+    let head = git::head_commit(&repo);
     assert_eq!(
         head.summary().ok().flatten(),
         Some(
@@ -306,10 +297,7 @@ fn an_edit_that_changes_an_extending_environment_names_it() {
     );
     assert!(!out.stdout.contains("`production`"), "{}", out.stdout);
     let repo = git::open(ws.path());
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .expect("HEAD commit");
+    let head = git::head_commit(&repo);
     assert!(
         head.message().ok().is_some_and(
             |m| m.ends_with("\nAlso changes qa: it extends environments/acceptance.toml.\n")

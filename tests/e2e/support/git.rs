@@ -43,23 +43,22 @@ pub fn commit_all(dir: &Path, message: &str) -> String {
 pub fn switch(dir: &Path, name: &str) {
     let repo = open(dir);
     if repo.find_branch(name, git2::BranchType::Local).is_err() {
-        let head = repo
-            .head()
-            .and_then(|h| h.peel_to_commit())
-            .expect("HEAD commit");
-        repo.branch(name, &head, false).expect("git branch");
+        repo.branch(name, &head_commit(&repo), false)
+            .expect("git branch");
     }
     repo.set_head(&format!("refs/heads/{name}"))
         .expect("git switch");
 }
 
 pub fn head(dir: &Path) -> String {
-    open(dir)
-        .head()
+    head_commit(&open(dir)).id().to_string()
+}
+
+/// The commit HEAD points at.
+pub fn head_commit(repo: &Repository) -> git2::Commit<'_> {
+    repo.head()
         .and_then(|h| h.peel_to_commit())
         .expect("HEAD commit")
-        .id()
-        .to_string()
 }
 
 /// The `ecsops/<env>/*` tags, by serial.
