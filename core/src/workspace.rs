@@ -206,11 +206,18 @@ impl Workspace {
             }
         }
         let target_of = |f: &Path| extends.iter().find(|(e, _)| e == f).map(|(_, t)| t);
-        let extended = |f: &Path| extends.iter().any(|(e, t)| t == f && e != f);
+        // The other files that extend `f`.
+        let extenders = |f: &Path| {
+            let f = f.to_path_buf();
+            extends
+                .iter()
+                .filter(move |(e, t)| *t == f && *e != f)
+                .map(|(e, _)| e)
+        };
         let starts: Vec<PathBuf> = files
             .iter()
             .map(|f| normalize(f))
-            .filter(|f| !extended(f) || named.contains(f))
+            .filter(|f| extenders(f).next().is_none() || named.contains(f))
             .collect();
         // The files some environment builds on, following each chain until it repeats.
         let mut reached: Vec<PathBuf> = Vec::new();
@@ -235,10 +242,8 @@ impl Workspace {
                 environments.push(stem);
                 continue;
             }
-            let users = extends
-                .iter()
-                .filter(|(e, t)| *t == path && *e != path)
-                .filter_map(|(e, _)| e.file_stem())
+            let users = extenders(&path)
+                .filter_map(|e| e.file_stem())
                 .map(|s| s.to_string_lossy().into_owned())
                 .collect();
             bases.push((stem, users));

@@ -70,26 +70,19 @@ fn outside(ws: &Workspace, ext: &str, base: &Path) -> Option<Diagnostic> {
     None
 }
 
-/// A file that is not UTF-8, pointed at its first byte that is not.
-fn not_utf8(ws: &Workspace, path: &Path, sources: &mut Sources) -> Option<Diagnostic> {
-    let (text, Some(at)) = ws.read_lossy(path).ok()? else {
-        return None;
-    };
-    let shown = ws.display_path(path);
-    let message = format!("`{}` is not UTF-8 text", shown.display());
-    let secrets = super::sensitive::spans(&text);
-    let id = sources.add(shown, text);
-    sources.mark_sensitive(id, secrets);
-    Some(
-        Diagnostic::error("manifest-not-utf8", message)
-            .at(Some(crate::source::Site {
-                file: id,
-                // Where the lossy text has U+FFFD in place of the byte.
-                span: at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
-            }))
-            .label("this byte is not UTF-8")
-            .help("TOML files are UTF-8: save it as UTF-8 (an editor's \"save with encoding\")"),
+/// File `file`, which is not UTF-8, pointed at its first byte that is not: offset `at`, where
+/// its loaded text has U+FFFD in the byte's place.
+fn not_utf8(file: FileId, at: usize, shown: &Path) -> Diagnostic {
+    Diagnostic::error(
+        "manifest-not-utf8",
+        format!("`{}` is not UTF-8 text", shown.display()),
     )
+    .at(Some(crate::source::Site {
+        file,
+        span: at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+    }))
+    .label("this byte is not UTF-8")
+    .help("TOML files are UTF-8: save it as UTF-8 (an editor's \"save with encoding\")")
 }
 
 /// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
@@ -136,14 +129,8 @@ pub fn load_environment(
             return None;
         }
         seen.push(norm);
-        let text = match ws.read(&path) {
+        let (text, not_text) = match ws.read_lossy(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                diags.push(not_utf8(ws, &path, sources).unwrap_or_else(|| {
-                    Diagnostic::error("manifest-not-utf8", format!("{e}")).at(referrer)
-                }));
-                return None;
-            }
             Err(e) => {
                 let shown = ws.display_path(&path);
                 let d = if referrer.is_some() {
@@ -164,8 +151,13 @@ pub fn load_environment(
             }
         };
         let secrets = super::sensitive::spans(&text);
-        let id = sources.add(ws.display_path(&path), text);
+        let shown = ws.display_path(&path);
+        let id = sources.add(shown.clone(), text);
         sources.mark_sensitive(id, secrets);
+        if let Some(at) = not_text {
+            diags.push(not_utf8(id, at, &shown));
+            return None;
+        }
         let located = match sites::parse(id, &sources.get(id).text) {
             Ok(l) => l,
             Err(d) => {
