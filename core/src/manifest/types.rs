@@ -542,6 +542,13 @@ pub struct Service {
     pub deployment: Deployment,
 }
 
+impl Service {
+    /// The instance group its tasks run on: `default` when it names none.
+    pub fn group(&self) -> &str {
+        self.instance_group.as_deref().unwrap_or("default")
+    }
+}
+
 /// A container's log driver other than `awslogs` (which ecsops configures itself, to the
 /// container's group under `/ecsops/<env>/<cluster>/`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

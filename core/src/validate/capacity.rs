@@ -271,7 +271,7 @@ fn fixed_port_deployments(cx: &mut Cx<'_>) {
                 .get(&r.load_balancer)
                 .is_some_and(|lb| lb.kind == crate::manifest::LoadBalancerKind::Classic)
         });
-        let group = s.instance_group.as_deref().unwrap_or("default");
+        let group = s.group();
         let Some(g) = m.instance_groups.get(group).filter(|_| classic) else {
             continue;
         };

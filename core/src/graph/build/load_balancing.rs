@@ -201,19 +201,20 @@ fn classic_health_check(
     listeners: &[ClassicListener],
 ) -> Option<ClassicHealthCheck> {
     let routed = m.services.values().find_map(|s| {
-        let routed = s.route.as_ref()?.load_balancer == name;
-        routed.then_some(()).and(s.container_port).map(|port| {
-            (
-                format!("HTTP:{port}{}", s.health_check.path),
-                &s.health_check,
-            )
-        })
+        let port = s
+            .container_port
+            .filter(|_| s.route.as_ref().is_some_and(|r| r.load_balancer == name))?;
+        Some((
+            format!("HTTP:{port}{}", s.health_check.path),
+            &s.health_check,
+        ))
     });
+    let unrouted = manifest::HealthCheck::default();
     let (target, hc) = match routed {
-        Some((target, hc)) => (target, hc.clone()),
+        Some(checked) => checked,
         None => (
             format!("TCP:{}", listeners.first()?.instance_port),
-            manifest::HealthCheck::default(),
+            &unrouted,
         ),
     };
     Some(ClassicHealthCheck {

@@ -154,8 +154,7 @@ pub(super) fn service(
         enable_execute_command: execute_command(c),
         tags: b.tags(None),
     };
-    let group_name = svc.instance_group.as_deref().unwrap_or("default");
-    if let Some(g) = groups.get(group_name) {
+    if let Some(g) = groups.get(svc.group()) {
         service.capacity_provider_strategy = Some(Expr::Lit(
             json!([{"capacity_provider": g.capacity_provider_name, "weight": 1, "base": 0}]),
         ));
