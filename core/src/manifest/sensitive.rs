@@ -107,7 +107,7 @@ fn inline(value: &str, owner: Owner) -> Vec<Range<usize>> {
         }
         let c = bytes[i];
         if c == b'=' {
-            // A value that is not a string literal: a number or a bare word.
+            // A value that is not a string literal: a number, bare words, an array of them.
             let after = i + 1;
             let starts_literal = literals
                 .iter()
