@@ -8,8 +8,8 @@ use super::{Cx, Neighbour, ptr};
 use crate::cidr::subnet_cidrs;
 use crate::diagnostic::did_you_mean;
 
-/// Regions AWS offers, for near-miss suggestions (an unknown but well-formed region is allowed:
-/// new regions appear).
+/// Regions AWS offers, for near-miss suggestions. A well-formed region not listed here only
+/// warns: AWS opens new regions, and one opened after this release must still work.
 const REGIONS: &[&str] = &[
     "af-south-1",
     "ap-east-1",
@@ -27,6 +27,8 @@ const REGIONS: &[&str] = &[
     "ap-southeast-7",
     "ca-central-1",
     "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
     "eu-central-1",
     "eu-central-2",
     "eu-north-1",
@@ -35,6 +37,7 @@ const REGIONS: &[&str] = &[
     "eu-west-1",
     "eu-west-2",
     "eu-west-3",
+    "eusc-de-east-1",
     "il-central-1",
     "me-central-1",
     "me-south-1",
@@ -51,8 +54,9 @@ const REGIONS: &[&str] = &[
 fn region_shaped(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     let n = parts.len();
+    // The first part is two letters but for the sovereign partition's `eusc-`.
     n >= 3
-        && parts[0].len() == 2
+        && (2..=4).contains(&parts[0].len())
         && parts[..n - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
@@ -85,6 +89,21 @@ pub(super) fn check(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
             )
             .label("not a region")
             .help(help)
+            .emit();
+        }
+        Some(r) if !REGIONS.contains(&r) => {
+            let help = did_you_mean(r, REGIONS.iter().copied()).map_or_else(
+                || "check the spelling; a region AWS opened after this release is fine".to_owned(),
+                |s| format!("did you mean `{s}`? A region AWS opened after this release is fine"),
+            );
+            cx.at_value(
+                "unknown-region",
+                "/environment/region",
+                format!("`{r}` is not a region ecsops knows"),
+            )
+            .label("unknown region")
+            .help(help)
+            .warning()
             .emit();
         }
         Some(_) => {}
