@@ -797,6 +797,59 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
     lock.expect_in_stdout("is unlocked");
 }
 
+/// A push whose lock cannot be released (the store sheds load on the lock's delete): the write
+/// is still reported, with the lock left and its id beside it; a refused push reports its
+/// refusal and the lock left too. Either way that lock is the one still held.
+#[test]
+fn a_lock_left_by_a_push_is_said_beside_what_the_push_did() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
+    let guard = moto();
+    create_bucket(guard.server);
+    let ws = workspace();
+    let proxy = Proxy::start(
+        guard.server.port(),
+        vec![DropResponse {
+            contains: vec!["DELETE /ecsops-state/", "lock.json"],
+            times: usize::MAX,
+            fault: Fault::Unavailable,
+        }],
+    );
+    let url = ("ECSOPS_STATE_URL", "s3://ecsops-state/left".to_owned());
+    let mut env = proxy.env(guard.server.env());
+    env.push(url.clone());
+    let mut direct = guard.server.env();
+    direct.push(url);
+    let held = || {
+        let lock = ws.ecsops_env(&["lock", "acc", "--format", "json"], &direct);
+        lock.expect_code(2);
+        let lock: Value = serde_json::from_str(&lock.stdout).expect("JSON");
+        let id = lock["holder"]["id"].as_str().expect("the push's lock");
+        (id.to_owned(), lock["holder"]["operation"].clone())
+    };
+    ws.write("doc.json", &document(3, 1).to_string());
+    let out = ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc.json")], &env);
+    out.expect_code(0);
+    out.expect_in_stdout("wrote serial 3 of `acc`");
+    let (id, operation) = held();
+    assert_eq!(operation, "state push");
+    out.expect_in_stderr("warning: releasing the lock failed: ");
+    out.expect_in_stderr(&format!("run `ecsops unlock acc {id}`"));
+    ws.ecsops_env(&["unlock", "acc", &id], &direct)
+        .expect_code(0);
+
+    ws.write("old.json", &document(2, 1).to_string());
+    let out = ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "old.json")], &env);
+    out.expect_code(1);
+    out.expect_in_stderr("serial 2 is not newer than the stored serial 3 of `acc`");
+    let (id, _) = held();
+    out.expect_in_stderr(&format!("run `ecsops unlock acc {id}`"));
+    let pulled: Value =
+        serde_json::from_str(&ws.ecsops_env(&["state", "pull", "acc"], &direct).stdout)
+            .expect("pull");
+    assert_eq!(pulled["serial"], 3, "nothing was written");
+}
+
 /// `file` of the workspace as an argument.
 fn arg(ws: &Workspace, file: &str) -> String {
     ws.path()

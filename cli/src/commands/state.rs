@@ -290,11 +290,15 @@ async fn push(ctx: &Context, a: PushArgs) -> Result<Exit, CliError> {
         wait.tick(h, left);
     })
     .await?;
-    let serial = ops::push(&target, document, a.force, &info).await?;
+    let pushed = ops::push(&target, document, a.force, &info).await?;
     anstream::println!(
-        "wrote serial {serial} of `{}` to {}",
+        "wrote serial {} of `{}` to {}",
+        pushed.serial,
         a.environment,
         target.describe()
     );
+    if let Some(left) = &pushed.lock_left {
+        report::lock_left(&a.environment, left);
+    }
     Ok(Exit::Success)
 }

@@ -171,13 +171,14 @@ pub async fn acquire(
 /// past the stored one. With no state yet, the document's lineage is kept likewise. With
 /// `force`, a stored state that does not parse is replaced: that is how a kept version is
 /// restored (its serial moves past every kept one). The history keeps the version as a push,
-/// whatever apply the document's revision names.
+/// whatever apply the document's revision names. A lock left behind is said beside the write's
+/// outcome, never in its place.
 pub async fn push(
     target: &Target,
     mut document: State,
     force: bool,
     lock: &LockInfo,
-) -> Result<u64, OpsError> {
+) -> Result<Pushed, OpsError> {
     let result = async {
         let expected = match target.backend.read().await {
             Ok(Some(c)) => {
@@ -205,11 +206,23 @@ pub async fn push(
         Ok::<u64, StateError>(document.serial)
     }
     .await;
-    // Release the lock whatever happened; a failed release is worth less than the write error.
-    let released = target.backend.unlock(&lock.id).await;
-    let serial = result?;
-    released?;
-    Ok(serial)
+    match (result, release(target, lock).await) {
+        (Ok(serial), lock_left) => Ok(Pushed { serial, lock_left }),
+        (Err(e), None) => Err(e.into()),
+        (Err(e), Some(left)) => Err(OpsError::LockLeft {
+            error: Some(Box::new(e.into())),
+            environment: target.environment.clone(),
+            left,
+        }),
+    }
+}
+
+/// What `state push` wrote.
+#[derive(Debug)]
+pub struct Pushed {
+    pub serial: u64,
+    /// The lock, when releasing it failed.
+    pub lock_left: Option<LockLeft>,
 }
 
 /// Releases the lock a command took once it ended: `None` when that worked, else the lock left
