@@ -12,7 +12,10 @@ use ecsops_core::ops::init::InitError;
 use ecsops_core::source::Sources;
 use ecsops_core::state::{LockInfo, StateError};
 use ecsops_core::workspace::{ENVIRONMENTS_DIR, WorkspaceError};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, MietteError,
+    MietteSpanContents, NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 
 use crate::term;
 
@@ -80,6 +83,39 @@ fn masked_text(
     source.masked(&extra)
 }
 
+/// A file whose `file:line:column` header counts the column in characters, as the JSON output
+/// does (`SourceFile::line_col`): miette counts bytes, so the two would name different columns
+/// on a line with an `é` before the error. Counted on the unmasked text, since a masked secret
+/// turns each of its bytes into a `*`.
+struct CharColumn {
+    source: NamedSource<String>,
+    /// The label's byte offset and its 0-based column in characters.
+    at: (usize, usize),
+}
+
+impl SourceCode for CharColumn {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let read = self.source.read_span(span, before, after)?;
+        // Only the header's read starts at the label with no context; snippets start at a line.
+        if before > 0 || span.offset() != self.at.0 {
+            return Ok(read);
+        }
+        Ok(Box::new(MietteSpanContents::new_named(
+            read.name().unwrap_or_default().to_owned(),
+            read.data(),
+            *read.span(),
+            read.line(),
+            self.at.1,
+            read.line_count(),
+        )))
+    }
+}
+
 fn render_diagnostic(
     handler: &GraphicalReportHandler,
     sources: &Sources,
@@ -102,8 +138,11 @@ fn render_diagnostic(
         let span = site.span.start..site.span.end.max(site.span.start);
         md = md.with_label(LabeledSpan::new_with_span(d.label.clone(), span));
         let text = masked_text(sources, diags, site.file);
-        let report = miette::Report::new(md)
-            .with_source_code(NamedSource::new(file.display.display().to_string(), text));
+        let (_, column) = file.line_col(site.span.start);
+        let report = miette::Report::new(md).with_source_code(CharColumn {
+            source: NamedSource::new(file.display.display().to_string(), text),
+            at: (site.span.start, column - 1),
+        });
         let _ = handler.render_report(&mut out, report.as_ref());
     } else {
         let report = miette::Report::new(md);
