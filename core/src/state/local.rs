@@ -236,10 +236,11 @@ impl LocalBackend {
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
-            Ok(()) => {
-                sync_dir(&self.dir)?;
-                Ok(())
-            }
+            // A lock that may not survive a crash is not taken: the caller gets the error and
+            // never releases, so the file it linked must not stay behind, held by nobody.
+            Ok(()) => sync_dir(&self.dir).inspect_err(|_| {
+                let _ = std::fs::remove_file(&path);
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = self.read_lock()?.unwrap_or_else(|| unknown_holder(info));
                 // Taking a lock we already hold succeeds, as on S3 (where a retried write
