@@ -125,7 +125,7 @@ impl Workspace {
 
     fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         match &self.tree {
-            None => std::fs::read(path),
+            None => read_inside(&self.root, path),
             Some(tree) => tree.read(&normalize(path)),
         }
     }
@@ -318,6 +318,39 @@ pub struct Catalog {
     pub environments: Vec<String>,
     /// Base file stem → the environments (or bases) that extend it.
     pub bases: Vec<(String, Vec<String>)>,
+}
+
+/// The largest file ecsops reads from a workspace: manifests are a few kilobytes.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A work-tree file of the workspace at `root`. Refuses a link that leads out of the workspace,
+/// what is not a regular file, and a file over [`MAX_FILE_BYTES`]: a checked-out pull request
+/// chooses all three, and what ecsops reads may be quoted in a diagnostic, so a link to
+/// `~/.aws/credentials` or `/proc/self/environ` would put them in a CI log, and `/dev/zero`
+/// would take all memory.
+fn read_inside(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, Read};
+    let real = std::fs::canonicalize(path)?;
+    if !real.starts_with(std::fs::canonicalize(root)?) {
+        return Err(Error::other(format!(
+            "it is a link that leads out of the workspace, to `{}`",
+            real.display()
+        )));
+    }
+    // Asked before opening: opening a FIFO waits for a writer.
+    if !std::fs::metadata(&real)?.is_file() {
+        return Err(Error::other("it is not a regular file"));
+    }
+    let file = std::fs::File::open(&real)?;
+    let mut bytes = Vec::new();
+    // Reading one byte past the limit tells a file that grew since it was opened.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::other(
+            "it is larger than the 1 MiB a workspace file may be",
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Lexically resolves `.` and `..` so two spellings of one path compare equal (without touching

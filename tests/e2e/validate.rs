@@ -312,6 +312,61 @@ fn dash_c_to_a_file_names_the_workspace_holding_it() {
     assert!(stderr.contains(&root), "{stderr}");
 }
 
+/// What a checked-out pull request links or puts in the workspace is read only when it is a
+/// regular file of the workspace under 1 MiB: a link out of it (to credentials, to a device)
+/// is refused without quoting what it leads to, as are a FIFO (opening it would wait forever)
+/// and an oversized file; a link to another file of the workspace is read as that file.
+#[test]
+fn files_are_read_only_from_inside_the_workspace() {
+    const OUTSIDE: &str = "aws_secret_access_key = hunter2-outside-MARKER\n";
+    const ENV: &str = "extends = \"base.toml\"\n[network]\ncidr = \"10.0.0.0/16\"\n\
+        [instance_groups.default]\n";
+    let outside = tempfile::tempdir().expect("tempdir");
+    let credentials = outside.path().join("credentials");
+    std::fs::write(&credentials, OUTSIDE).expect("credentials");
+    let ws = Workspace::new();
+    ws.write("environments/acc.toml", ENV);
+    let base = ws.path().join("environments/base.toml");
+    std::os::unix::fs::symlink(&credentials, &base).expect("link");
+    let out = ws.ecsops(&["validate", "acc"]);
+    out.expect_code(1)
+        .expect_in_stderr("cannot read base file `environments/base.toml`: it is a link that leads out of the workspace");
+    assert!(!out.stderr.contains("MARKER"), "{}", out.stderr);
+
+    std::fs::remove_file(&base).expect("unlink");
+    std::os::unix::fs::symlink("/dev/zero", &base).expect("link");
+    ws.ecsops(&["validate", "acc"])
+        .expect_code(1)
+        .expect_in_stderr("leads out of the workspace, to `/dev/zero`");
+    std::fs::remove_file(&base).expect("unlink");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&base)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    ws.ecsops(&["validate", "acc"])
+        .expect_code(1)
+        .expect_in_stderr(
+            "cannot read base file `environments/base.toml`: it is not a regular file",
+        );
+    std::fs::remove_file(&base).expect("remove");
+    ws.write(
+        "environments/base.toml",
+        &format!("# {}\n", "x".repeat(1 << 20)),
+    );
+    ws.ecsops(&["validate", "acc"])
+        .expect_code(1)
+        .expect_in_stderr("it is larger than the 1 MiB a workspace file may be");
+
+    ws.write(
+        "shared/base.toml",
+        "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n",
+    );
+    std::fs::remove_file(&base).expect("remove");
+    std::os::unix::fs::symlink("../shared/base.toml", &base).expect("link");
+    ws.ecsops(&["validate", "acc"]).expect_code(0);
+}
+
 /// A secret value never reaches the output, whatever stage finds a problem next to it: TOML
 /// syntax, the schema, the semantic rules, or a warning; in `validate` and in `diff`.
 #[test]

@@ -112,6 +112,31 @@ fn schema_prints_the_schema_of_this_version() {
     assert_eq!(out.stdout, checked_in, "one generator for both");
 }
 
+/// `schema --write` replaces a link in the schema's place instead of writing through it: a
+/// cloned repository must not be able to aim it at a file of the user's.
+#[test]
+fn schema_write_never_writes_through_a_link() {
+    let ws = Workspace::new();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let precious = outside.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").expect("precious");
+    std::fs::create_dir_all(ws.path().join("schemas")).expect("schemas");
+    let copy = ws.path().join("schemas/manifest.schema.json");
+    std::os::unix::fs::symlink(&precious, &copy).expect("link");
+    ws.ecsops(&["schema", "--write"])
+        .expect_code(0)
+        .expect_in_stdout("wrote `schemas/manifest.schema.json`");
+    assert_eq!(
+        std::fs::read_to_string(&precious).expect("precious"),
+        "keep me"
+    );
+    assert!(!copy.is_symlink(), "the link was replaced by the schema");
+    assert_eq!(
+        std::fs::read_to_string(&copy).expect("copy"),
+        ws.ecsops(&["schema"]).stdout
+    );
+}
+
 /// `schema --write` puts the schema where the manifests' `#:schema` lines point; `validate`
 /// warns, without failing, while the copy is another version's, and names the fix.
 #[test]

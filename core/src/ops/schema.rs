@@ -29,10 +29,13 @@ pub fn write_schema(ws: &Workspace) -> Result<SchemaWritten, OpsError> {
 }
 
 /// Writes `text` to `root/relative` (making its directory) unless it already holds exactly
-/// that; says whether it wrote.
+/// that; says whether it wrote. The file is replaced by a rename, so a link in its place is
+/// replaced too, never written through: a cloned repository could otherwise point
+/// `schemas/manifest.schema.json` at any file of the user's.
 pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<bool, OpsError> {
     let path = root.join(relative);
-    if std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
+    let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link && std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
         return Ok(false);
     }
     let failed = |source| OpsError::Write {
@@ -42,7 +45,14 @@ pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<boo
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
-    std::fs::write(&path, text).map_err(failed)?;
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .map_err(failed)?;
     Ok(true)
 }
 
