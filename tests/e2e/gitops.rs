@@ -303,7 +303,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     assert!(git::is_clean(env.dir()));
     assert_eq!(git::head(env.dir()), second_commit);
     out.expect_in_stdout(&format!(
-        "git restore --source={} -- environments/base.toml environments/acceptance.toml",
+        "git restore --source={} --staged --worktree -- environments/base.toml environments/acceptance.toml",
         &first_commit[..7]
     ));
     // So the work tree's change is pending again.
@@ -345,8 +345,8 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     assert_eq!(env.desired_capacity().await, Some(3));
     // A rollback's own tag stands on HEAD but names what it applied: rolling back to it goes
     // back to the first revision's manifests, not HEAD's.
-    let out = env.run(&["rollback", ENV, "--to", &third, "--auto-approve"]);
-    out.expect_code(0).expect_in_stdout(&format!(
+    let to_third = env.run(&["rollback", ENV, "--to", &third, "--auto-approve"]);
+    to_third.expect_code(0).expect_in_stdout(&format!(
         "Rolling back to {third} ({}): Acceptance environment (Dana Reviewer)",
         &first_commit[..7]
     ));
@@ -396,6 +396,57 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     );
     assert_eq!(env.desired_capacity().await, Some(2));
     env.assert_unlocked();
+    // The commands the rollback printed, run as printed, make git hold what is applied.
+    let printed: Vec<&str> = to_third
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  git "))
+        .collect();
+    assert_eq!(printed.len(), 2, "{}", to_third.stdout);
+    for command in printed {
+        let ran = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("git {command}"))
+            .current_dir(env.dir())
+            .envs([
+                ("GIT_AUTHOR_NAME", "t"),
+                ("GIT_AUTHOR_EMAIL", "t@example.com"),
+                ("GIT_COMMITTER_NAME", "t"),
+                ("GIT_COMMITTER_EMAIL", "t@example.com"),
+            ])
+            .output()
+            .expect("git runs");
+        assert!(ran.status.success(), "git {command}: {ran:?}");
+    }
+    assert!(git::is_clean(env.dir()));
+    env.run(&["diff", ENV, "--detailed-exitcode"])
+        .expect_code(0);
+}
+
+/// A destroy's tag stands on the commit it ran from, whose manifests it did not apply: a
+/// rollback to it is refused (it would build what the destroy removed), and the commit is named
+/// by its apply's tag, not the destroy's, when a rollback goes to it.
+#[tokio::test]
+async fn a_destroy_is_no_rollback_target_and_names_no_commit() {
+    let env = Env::new().await;
+    git::init(env.dir());
+    let commit = git::commit_all(env.dir(), "Acceptance environment");
+    let applied = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
+    let destroyed = tagged(env.run(&["destroy", ENV, "--auto-approve"]).expect_code(0));
+    let refused = env.run(&["rollback", ENV, "--to", &destroyed, "--auto-approve"]);
+    refused.expect_code(1);
+    refused.expect_in_stderr(&format!(
+        "`{destroyed}` records a destroy of `acceptance`, not an apply to roll back to"
+    ));
+    refused.expect_in_stderr("`ecsops destroy acceptance` removes the environment again");
+    assert_eq!(env.vpcs().await.len(), 0, "nothing built");
+    env.assert_unlocked();
+    env.run(&["rollback", ENV, "--to", &commit, "--auto-approve"])
+        .expect_code(0)
+        .expect_in_stdout(&format!(
+            "Rolling back to {applied} ({}): Acceptance environment",
+            &commit[..7]
+        ));
 }
 
 /// Rolling forward again to the revision HEAD holds (after a rollback to an earlier one) makes

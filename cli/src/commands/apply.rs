@@ -721,7 +721,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
         say(
             json,
             format_args!(
-                "  git restore --source={} -- {}",
+                "  git restore --source={} --staged --worktree -- {}",
                 target.commit.short(),
                 files.join(" ")
             ),

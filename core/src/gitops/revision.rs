@@ -123,6 +123,10 @@ pub enum TargetError {
     },
     #[error("`{tag}` is a tag of another environment, not of `{environment}`")]
     OtherEnvironment { environment: String, tag: String },
+    /// What a destroy's tag names is the commit it ran from: applying that commit's manifests
+    /// would build the environment again, the opposite of what the tag records.
+    #[error("`{tag}` records a destroy of `{environment}`, not an apply to roll back to")]
+    Destroy { environment: String, tag: String },
     #[error(transparent)]
     Git(#[from] GitError),
 }
@@ -136,11 +140,21 @@ impl TargetError {
             Self::OtherEnvironment { .. } => {
                 format!("pick one of `ecsops history {environment}`")
             }
+            Self::Destroy { .. } => format!(
+                "pick an apply of `ecsops history {environment}`; `ecsops destroy {environment}` removes the environment again"
+            ),
             Self::Git(_) => format!(
                 "name a tag (`ecsops/{environment}/<serial>`), a serial or a commit; `ecsops history {environment}` lists them"
             ),
         }
     }
+}
+
+/// Whether a tag records a destroy.
+fn destroyed(tag: &super::tag::Applied) -> bool {
+    tag.record
+        .as_ref()
+        .is_some_and(|r| r.operation == crate::state::Operation::Destroy)
 }
 
 /// The commit a rollback's tag says it applied; none for another tag.
@@ -183,19 +197,24 @@ pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, Targe
     let Some(name) = tag_name else {
         let commit = repo.commit(to)?;
         // A commit that was applied is named by its newest tag, so history reads the same;
-        // never by a rollback's, which stands on a commit whose manifests it did not apply.
+        // never by a rollback's, which stands on a commit whose manifests it did not apply,
+        // nor by a destroy's, which applied none.
         let tag = tags
             .into_iter()
-            .find(|t| t.commit.id == commit.id && rolled_back_to(t).is_none())
+            .find(|t| t.commit.id == commit.id && rolled_back_to(t).is_none() && !destroyed(t))
             .map(|t| t.name);
         return Ok(Target { commit, tag });
     };
     // A rollback is tagged on the HEAD it ran from; what it applied is the revision it went
     // back to, which its tag records.
-    let ran = tags
-        .iter()
-        .find(|t| t.name == name)
-        .and_then(rolled_back_to);
+    let found = tags.iter().find(|t| t.name == name);
+    if found.is_some_and(destroyed) {
+        return Err(TargetError::Destroy {
+            environment: environment.to_owned(),
+            tag: name,
+        });
+    }
+    let ran = found.and_then(rolled_back_to);
     let commit = match ran {
         Some(commit) => repo.commit(commit)?,
         None => repo.commit(&format!("refs/tags/{name}"))?,
