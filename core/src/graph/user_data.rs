@@ -60,8 +60,9 @@ impl UserData<'_> {
         s.push_str("ECS_ENABLE_CONTAINER_METADATA=true\n");
         s.push_str("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true\n");
         if let Some(drivers) = self.logging_drivers {
-            let list: Vec<String> = drivers.iter().map(|d| format!("\"{d}\"")).collect();
-            let _ = writeln!(s, "ECS_AVAILABLE_LOGGING_DRIVERS=[{}]", list.join(","));
+            // JSON strings: a name can neither end the heredoc (a newline) nor the list.
+            let list = serde_json::to_string(drivers).unwrap_or_default();
+            let _ = writeln!(s, "ECS_AVAILABLE_LOGGING_DRIVERS={list}");
         }
         s.push_str("ECS_CONFIG\n");
         if let Some(auth) = self.docker_auth {
@@ -75,7 +76,9 @@ impl UserData<'_> {
             // ecsops's, the last assignment counting: dropped.
             let _ = writeln!(
                 s,
-                "aws s3 cp '{auth}' - | sed -E '/^[[:space:]]*ECS_CLUSTER=/d' >> /etc/ecs/ecs.config || echo 'ecsops: cannot read {auth}' >&2"
+                "aws s3 cp {} - | sed -E '/^[[:space:]]*ECS_CLUSTER=/d' >> /etc/ecs/ecs.config || echo {} >&2",
+                quoted(auth),
+                quoted(&format!("ecsops: cannot read {auth}"))
             );
         }
         if let Some(prefix) = self.host_log_prefix {
@@ -115,6 +118,11 @@ impl UserData<'_> {
         }
         s
     }
+}
+
+/// `text` as one shell word: single-quoted, each `'` written as `'\''`.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -162,6 +170,30 @@ mod tests {
             cluster_at < custom_at,
             "ecs.config is written before anything that can fail"
         );
+    }
+
+    /// Manifest values reach the script as data: a quote in the S3 URL or a newline in a
+    /// driver name (both refused by `validate` too) runs nothing.
+    #[test]
+    fn values_cannot_break_out_of_their_quotes() {
+        let drivers = vec!["json-file\"]\nECS_CONFIG\ntouch /tmp/pwned\n".to_owned()];
+        let script = UserData {
+            docker_auth: Some("s3://b/k'; touch /tmp/pwned; echo '"),
+            logging_drivers: Some(&drivers),
+            ..bare()
+        }
+        .render();
+        assert!(
+            script.contains(r"aws s3 cp 's3://b/k'\''; touch /tmp/pwned; echo '\''' - |"),
+            "{script}"
+        );
+        assert!(
+            script.contains(
+                r#"ECS_AVAILABLE_LOGGING_DRIVERS=["json-file\"]\nECS_CONFIG\ntouch /tmp/pwned\n"]"#
+            ),
+            "{script}"
+        );
+        assert_eq!(script.matches("\nECS_CONFIG\n").count(), 1, "{script}");
     }
 
     /// The reference's script was Amazon Linux 1 (Upstart jobs, `start ecs`, the awslogs agent

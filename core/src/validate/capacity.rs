@@ -377,21 +377,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .help("use `recommended`, `recommended-arm64` or an id like `ami-0123456789abcdef0`")
             .emit();
         }
-        if let Some(auth) = &g.docker_auth {
-            let ok = auth
-                .strip_prefix("s3://")
-                .and_then(|r| r.split_once('/'))
-                .is_some_and(|(b, k)| !b.is_empty() && !k.is_empty());
-            if !ok {
-                cx.at_value(
-                    "invalid-docker-auth",
-                    &p("docker_auth"),
-                    "`docker_auth` is not an S3 object URL".into(),
-                )
-                .label("expected s3://bucket/key")
-                .emit();
-            }
-        }
         let vp = ptr(&["instance_groups", name, "root_volume"]);
         if g.root_volume.size < 30 {
             cx.at_value(

@@ -21,6 +21,7 @@ mod references;
 mod required;
 mod secrets;
 mod task_roles;
+mod user_data;
 
 pub use capacity::is_arm64;
 pub use logs::account;
@@ -87,6 +88,7 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
     health::check(&mut cx);
     mounts::check(&mut cx);
     capacity::check(&mut cx);
+    user_data::check(&mut cx);
     logs::check(&mut cx, neighbours);
     secrets::check(&mut cx);
     task_roles::check(&mut cx);
