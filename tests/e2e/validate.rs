@@ -378,7 +378,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         availability_zones = [\"eu-west-1a\", \"eu-west-1b\"]\n\
         [network]\ncidr = \"10.0.0.0/16\"\n[instance_groups.default]\n\
         [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
-    let cases: [(&str, &str, i32); 14] = [
+    let cases: [(&str, &str, i32); 19] = [
         // A syntax error on the line after the secret.
         (
             "syntax",
@@ -431,6 +431,30 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         (
             "words-inline",
             "secrets = { DB = first {M}, X = [a, {N}] }\n",
+            1,
+        ), // Keys written with escapes, which only the parser reads as `secrets` and a secret's
+        // name, beside a schema error.
+        (
+            "escaped-key",
+            "\"secr\\u0065ts\" = { DB = \"{M}\" }\ncpuz = 1\n",
+            1,
+        ),
+        (
+            "escaped-variable",
+            "environment = { \"DB_\\u0050ASSWORD\" = \"{M}\" }\ncpuz = 1\n",
+            1,
+        ),
+        // A multi-line string: its later lines have no `=` of their own.
+        (
+            "multi-line",
+            "[services.web.secrets]\nTLS_KEY = \"\"\"-----BEGIN PRIVATE KEY-----\nMIIE{M}\"\"\"\nEXTRA = 5\n",
+            1,
+        ),
+        // Where a reference belongs, a value written by mistake, beside a schema error.
+        ("registry", "registry_credentials = \"{M}\"\ncpuz = 1\n", 1),
+        (
+            "log-option",
+            "logging = { driver = \"splunk\", options = { splunk-token = \"{M}\" } }\ncpuz = 1\n",
             1,
         ),
     ];

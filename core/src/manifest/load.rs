@@ -165,6 +165,10 @@ pub fn load_environment(
                 return None;
             }
         };
+        let text = &sources.get(id).text;
+        let mut secrets = super::sensitive::spans(text);
+        secrets.extend(super::sensitive::parsed(text, &located.sites));
+        sources.mark_sensitive(id, secrets);
         match located.value.get("extends") {
             None => {}
             Some(serde_json::Value::String(ext)) => {

@@ -1,9 +1,14 @@
-//! Where a manifest's text may hold a secret value: every value in a `secrets` table and every
-//! environment variable whose name looks like a secret. Found lexically, line by line, so it
-//! works on a file that does not parse as well: a syntax or schema error next to a secret must
-//! not print the secret in its snippet. Spans cover a string's contents, not its quotes.
+//! Where a manifest's text may hold a secret value: every value in a `secrets` table, every
+//! environment variable or log driver option whose name looks like a secret, the registry
+//! credentials and the external id. Found lexically, line by line, so it works on a file that
+//! does not parse as well: a syntax or schema error next to a secret must not print the secret
+//! in its snippet; and, for a file that parses, from the parser's reading too ([`parsed`]),
+//! which decodes escaped keys and spans multi-line strings whole. Spans cover a string's
+//! contents, not its quotes.
 
 use std::ops::Range;
+
+use super::sites::SiteMap;
 
 /// Words that make an environment variable name look like a secret.
 pub const SECRET_WORDS: &[&str] = &[
@@ -64,6 +69,33 @@ enum Owner {
     Environment,
 }
 
+/// The secret values of `text`, a file that parsed into `sites`: every value whose path
+/// [`is_secret`], as the parser read its keys and where it says the value is written.
+pub fn parsed(text: &str, sites: &SiteMap) -> Vec<Range<usize>> {
+    sites
+        .iter()
+        .filter(|(pointer, _)| {
+            let path: Vec<String> = pointer
+                .split('/')
+                .skip(1)
+                .map(|k| k.replace("~1", "/").replace("~0", "~"))
+                .collect();
+            is_secret(&path)
+        })
+        .map(|(_, origin)| {
+            let span = origin.value.span.clone();
+            let written = text.get(span.clone()).unwrap_or_default();
+            let quotes = ["\"\"\"", "'''", "\"", "'"]
+                .into_iter()
+                .find(|q| {
+                    written.len() >= 2 * q.len() && written.starts_with(q) && written.ends_with(q)
+                })
+                .map_or(0, str::len);
+            span.start + quotes..span.end - quotes
+        })
+        .collect()
+}
+
 /// Whether the value at `path` (its keys from the document's root) is a secret value.
 pub fn is_secret<S: AsRef<str>>(path: &[S]) -> bool {
     classify(path).0
@@ -80,6 +112,11 @@ fn classify<S: AsRef<str>>(path: &[S]) -> (bool, Option<Owner>) {
     match (at(2), at(1)) {
         (Some("secrets"), Some(_)) => (true, None),
         (Some("environment"), Some(key)) if looks_secret(key) => (true, None),
+        // Meant to be references, but a value written there by mistake is the secret itself.
+        (_, Some("registry_credentials" | "external_id")) => (true, None),
+        (Some("options"), Some(key)) if at(3) == Some("logging") && looks_secret(key) => {
+            (true, None)
+        }
         (_, Some("secrets")) => (false, Some(Owner::Secrets)),
         (_, Some("environment")) => (false, Some(Owner::Environment)),
         _ => (false, None),

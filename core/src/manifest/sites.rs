@@ -49,6 +49,11 @@ impl SiteMap {
         }
     }
 
+    /// Every pointer with its origin.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Origin)> {
+        self.entries.iter().map(|(p, o)| (p.as_str(), o))
+    }
+
     fn insert(&mut self, pointer: String, origin: Origin) {
         self.entries.insert(pointer, origin);
     }
