@@ -807,7 +807,11 @@ fn diff_rev_names_changed_settings_that_make_no_resource() {
     assert!(text.contains("protected = true"), "{text}");
     std::fs::write(
         &path,
-        text.replacen("protected = true", "account_id = \"210987654321\"", 1),
+        text.replacen(
+            "protected = true",
+            "account_id = \"210987654321\"\nrole_arn = \"arn:aws:iam::210987654321:role/deploy\"\nexternal_id = \"ext-hunter2-MARKER\"",
+            1,
+        ),
     )
     .expect("write production.toml");
 
@@ -820,6 +824,9 @@ fn diff_rev_names_changed_settings_that_make_no_resource() {
         "`[environment] protected`: changed from `true` to `false` (a setting that makes no resource)",
     );
     md.expect_in_stdout("`[environment] account_id`: changed from unset to `\"210987654321\"`");
+    // The external id is a shared secret: said to change, never shown.
+    md.expect_in_stdout("`[environment] external_id`: changed from unset to a hidden value");
+    assert!(!md.stdout.contains("MARKER"), "{}", md.stdout);
     md.expect_in_stdout("No resource differs from revision ");
     assert!(!md.stdout.contains("The manifests match"), "{}", md.stdout);
     let json = ws.ecsops(&["diff", "production", "--rev", "HEAD", "--format", "json"]);
@@ -833,8 +840,14 @@ fn diff_rev_names_changed_settings_that_make_no_resource() {
         .collect();
     assert_eq!(
         settings,
-        ["[environment] account_id", "[environment] protected"]
+        [
+            "[environment] account_id",
+            "[environment] external_id",
+            "[environment] protected",
+            "[environment] role_arn"
+        ]
     );
+    assert!(!json.stdout.contains("MARKER"), "{}", json.stdout);
 }
 
 /// A pull request that fixes manifests the base revision breaks is reviewed all the same: the

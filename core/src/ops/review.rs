@@ -245,8 +245,11 @@ fn settings(m: &Manifest) -> BTreeMap<String, Value> {
 /// A note per setting that differs between `was` and `head`.
 fn setting_notes(was: &Manifest, head: &Manifest) -> Vec<Note> {
     let (was, head) = (settings(was), settings(head));
-    let show = |v: Option<&Value>| match v {
+    let show = |k: &str, v: Option<&Value>| match v {
         None | Some(Value::Null) => "unset".to_owned(),
+        // The external id is the shared secret of the role's trust policy: said to be set,
+        // never shown (as `validate` masks it).
+        Some(_) if k.ends_with(" external_id") => "a hidden value".to_owned(),
         Some(v) => format!("`{v}`"),
     };
     let keys: BTreeSet<&String> = was.keys().chain(head.keys()).collect();
@@ -257,8 +260,8 @@ fn setting_notes(was: &Manifest, head: &Manifest) -> Vec<Note> {
             address: Address::from(k.as_str()),
             message: format!(
                 "changed from {} to {} (a setting that makes no resource)",
-                show(was.get(k)),
-                show(head.get(k))
+                show(k, was.get(k)),
+                show(k, head.get(k))
             ),
         })
         .collect()
