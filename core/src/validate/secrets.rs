@@ -59,6 +59,17 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .sensitive()
                 .help("store the value in SSM Parameter Store or Secrets Manager and write `ssm:/path/to/parameter` or the secret's ARN here")
                 .emit();
+            } else if value.contains(['*', '?']) {
+                // ECS reads the one named; the execution role is granted what the reference
+                // matches as an IAM resource, where `*` is every parameter or secret.
+                cx.at_value(
+                    "secret-wildcard",
+                    &p,
+                    format!("secret `{key}` of `{name}` names more than one with a wildcard"),
+                )
+                .label("`*` or `?` here")
+                .help("name one parameter or secret: the task execution role is granted every one a wildcard matches")
+                .emit();
             }
             if c.environment.contains_key(key) {
                 cx.at_value(
