@@ -256,7 +256,18 @@ fn listeners(cx: &mut Cx<'_>) {
             if let Some(policy) = &l.ssl_policy {
                 ssl_policy(cx, &format!("{lp}/ssl_policy"), policy, l.protocol, lb.kind);
             }
-            if let Some(to) = l.redirect_to {
+            if l.redirect_to.is_some() && lb.kind == LoadBalancerKind::Classic {
+                // A classic load balancer cannot redirect: the plan would forward the port to
+                // the instances instead, serving over plain HTTP what was meant to move to HTTPS.
+                cx.at_value(
+                    "invalid-redirect",
+                    &format!("{lp}/redirect_to"),
+                    format!("classic load balancer `{lb_name}` cannot redirect"),
+                )
+                .label("only application load balancers redirect")
+                .help("remove `redirect_to` (and the listener, to serve HTTPS only), or make the load balancer `type = \"application\"`")
+                .emit();
+            } else if let Some(to) = l.redirect_to {
                 let ok = lb
                     .listeners
                     .iter()
