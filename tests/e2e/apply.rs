@@ -675,7 +675,7 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
         .iter()
         .all(|(address, id)| {
             out.stderr.contains(&format!(
-                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
+                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed or changed outside ecsops"
             )) && out.stderr.contains(&format!(
                 "`ecsops:address` = `{address}`, `ecsops:environment` = `acceptance`, `ecsops:lineage` = `{lineage}`"
             ))
@@ -689,6 +689,64 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
         .await
         .expect("gateways");
     assert_eq!(gateways.internet_gateways().len(), 1, "no twin was made");
+    env.assert_unlocked();
+}
+
+/// Ownership tags changed outside ecsops, not removed: a subnet tagged as its neighbour, a
+/// security group tagged with another lineage. Each is still the recorded resource, so the run
+/// stops naming both, before anything is replaced: read as deleted, the subnet's NAT gateway
+/// would be deleted before the subnet's create failed on the one still there.
+#[tokio::test]
+async fn ownership_tags_changed_outside_ecsops_stop_the_plan_before_anything_is_replaced() {
+    let env = Env::new().await;
+    env.apply();
+    let subnet = env.id("subnet.public[eu-west-1a]");
+    let group = env.id("security_group.instances");
+    let nat = env.id("nat_gateway[eu-west-1a]");
+    let retag = |id: &str, key: &str, value: &str| {
+        env.ec2()
+            .create_tags()
+            .resources(id)
+            .tags(ec2::types::Tag::builder().key(key).value(value).build())
+            .send()
+    };
+    retag(&subnet, "ecsops:address", "subnet.public[eu-west-1b]")
+        .await
+        .expect("retag subnet");
+    retag(&group, "ecsops:lineage", "another-lineage")
+        .await
+        .expect("retag group");
+    for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
+        let out = env.run(args);
+        out.expect_code(1);
+        for (address, id) in [
+            ("subnet.public[eu-west-1a]", &subnet),
+            ("security_group.instances", &group),
+        ] {
+            out.expect_in_stderr(&format!(
+                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed or changed outside ecsops"
+            ));
+        }
+        assert!(
+            !out.stdout.contains("deleted outside ecsops"),
+            "{}",
+            out.stdout
+        );
+    }
+    let gateway = env
+        .ec2()
+        .describe_nat_gateways()
+        .nat_gateway_ids(&nat)
+        .send()
+        .await
+        .expect("gateway");
+    assert_eq!(
+        gateway.nat_gateways()[0]
+            .state()
+            .map(ec2::types::NatGatewayState::as_str),
+        Some("available"),
+        "the NAT gateway was not replaced"
+    );
     env.assert_unlocked();
 }
 
@@ -724,7 +782,7 @@ async fn ec2_resources_stripped_of_every_ecsops_tag_are_found_by_their_recorded_
         for (address, id) in &stripped {
             assert!(
                 out.stderr.contains(&format!(
-                    "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops"
+                    "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed or changed outside ecsops"
                 )),
                 "{address}: {}",
                 out.stderr

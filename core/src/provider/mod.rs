@@ -385,7 +385,7 @@ pub enum ProviderError {
         id: String,
         environment: String,
     },
-    /// Recorded resources (address, id) whose ownership tags were removed outside ecsops: a
+    /// Recorded resources (address, id) whose ownership tags were removed or changed outside ecsops: a
     /// line each, with the tags that put it back.
     #[error("{}", untagged_text(.resources, .environment, .lineage))]
     Untagged {
@@ -414,7 +414,7 @@ fn untagged_text(
         .iter()
         .map(|(address, id)| {
             format!(
-                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed outside ecsops, so ecsops cannot tell it is still its own; \
+                "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed or changed outside ecsops, so ecsops cannot tell it is still its own; \
                  put them back (`{TAG_ECSOPS_ADDRESS}` = `{address}`, `{TAG_ECSOPS_ENVIRONMENT}` = `{environment}`, `{TAG_ECSOPS_LINEAGE}` = `{lineage}`) and run again; \
                  if it is not the recorded resource (one made by hand under its name), delete or rename it"
             )

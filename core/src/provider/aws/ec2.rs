@@ -40,9 +40,10 @@ impl Tagged {
 /// Matches described resources to the recorded ones of `kinds` by their `ecsops:address` tag
 /// (this lineage only; of several, the recorded id wins): found ones are live, the others
 /// missing; ours that the state lacks are untracked. A recorded resource found by its recorded
-/// id without the tags that claim it (removed outside ecsops), here or by [`strays`], is
-/// neither: planning it as missing would create a twin or replace what uses it, so it is
-/// untagged, which stops the refresh.
+/// id without the tags that claim it for its address and this lineage (removed or changed
+/// outside ecsops), here or by [`strays`], is neither: planning it as missing would create a
+/// twin, or replace (delete) what uses it before the create fails on the one still there, so it
+/// is untagged, which stops the refresh.
 pub(crate) fn settle(
     own: &Ownership,
     resources: &BTreeMap<Address, ResourceState>,
@@ -51,15 +52,14 @@ pub(crate) fn settle(
     out: &mut Refresh,
 ) {
     let mut ours: BTreeMap<Address, Vec<Live>> = BTreeMap::new();
-    // Described resources no address of any lineage claims: (kind, id).
-    let mut unclaimed: Vec<(Kind, String)> = Vec::new();
+    // Every described resource, whoever its tags say it is: (kind, id).
+    let mut described: Vec<(Kind, String)> = Vec::new();
     for t in found.into_iter().filter(|t| kinds.contains(&t.live.kind)) {
-        match owner(&t.tags) {
-            Some((address, lineage)) if lineage == own.lineage => {
-                ours.entry(address).or_default().push(t.live);
-            }
-            Some((_, "")) | None => unclaimed.push((t.live.kind, t.live.id)),
-            Some(_) => {}
+        described.push((t.live.kind, t.live.id.clone()));
+        if let Some((address, lineage)) = owner(&t.tags)
+            && lineage == own.lineage
+        {
+            ours.entry(address).or_default().push(t.live);
         }
     }
     for (address, r) in resources.iter().filter(|(_, r)| kinds.contains(&r.kind)) {
@@ -75,7 +75,7 @@ pub(crate) fn settle(
         });
         if live.is_none()
             && let Some(id) = r.id.as_deref()
-            && unclaimed.iter().any(|(k, i)| *k == r.kind && i == id)
+            && described.iter().any(|(k, i)| *k == r.kind && i == id)
         {
             out.untagged.insert(address.clone(), id.to_owned());
             continue;
