@@ -1653,6 +1653,42 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
     no_changes(&env);
 }
 
+/// Ctrl-C while the apply waits for its rollouts (services that never settle): every change
+/// is made and saved, and there is no cause to fix, so the help says the next run finishes the
+/// apply; that run has nothing to change, waits again, and without the wait records it.
+#[tokio::test]
+async fn ctrl_c_during_the_rollout_wait_is_finished_by_the_next_run() {
+    let env = Env::stuck().await;
+    let mut child = env.spawn(
+        "apply",
+        &env.moto.server.env(),
+        std::process::Stdio::piped(),
+    );
+    env.wait_until_recorded(57, &mut child);
+    // The walk's last save is done; the wait for the rollouts follows at once.
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`ecsops apply acceptance` finishes the apply: it waits for the rollouts, then records and tags it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fix the cause"), "{stderr}");
+    assert_eq!(env.state()["revision"]["result"], "interrupted");
+    let again = env.run(&["apply", ENV, "--auto-approve", "--no-wait"]);
+    again
+        .expect_code(0)
+        .expect_in_stderr("the last apply made its changes but did not finish");
+    assert_eq!(env.state()["revision"]["result"], "applied");
+    env.assert_unlocked();
+}
+
 #[tokio::test]
 async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     let env = Env::new().await;

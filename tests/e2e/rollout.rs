@@ -93,6 +93,28 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
         .expect_in_stdout("not tagged: every change was made, but a rollout did not complete");
     assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
 
+    // Run again, as the error says: nothing is left to change, but the apply is not finished.
+    // The re-run waits for the rollouts again (every service's) instead of saying "No changes".
+    let again = env.run(&["apply", ENV, "--auto-approve", "--wait-timeout", "5s"]);
+    again
+        .expect_code(3)
+        .expect_in_stderr("error: the rollout of `web` (acceptance-default-web:1) did not complete: timed out after 5s")
+        .expect_in_stderr("the last apply made its changes but did not finish: this one finishes it");
+    assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
+    // Without the wait, it is recorded as applied and tagged, like any `--no-wait` apply.
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0);
+    assert_eq!(env.state()["revision"]["result"], "applied");
+    assert_eq!(git::tags(env.dir(), ENV).len(), 1);
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
+        .expect_code(0)
+        .expect_in_stdout("No changes");
+    assert_eq!(
+        git::tags(env.dir(), ENV).len(),
+        1,
+        "a finished apply is not redone"
+    );
+
     // Without the wait the same apply succeeds, on a fresh emulator (the services still roll
     // out forever).
     drop(env);

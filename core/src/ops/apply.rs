@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, ApplyOptions, Event, Outcome, Recorder, SaveFailed};
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::gitops::guard::Provenance;
 use crate::gitops::revision::{self, RevisionTree, Target as RollbackTarget};
 use crate::gitops::{GitError, Repo, tag};
@@ -458,6 +458,13 @@ impl Locked<'_> {
         let unsettled =
             self.request.wait.is_some() && !plan.destroy && apply::unsettled(&plan, &state);
         let preview = apply::preview(&plan, &graph, &state, unsettled);
+        let finishing = !plan.has_changes() && plan.drift.is_empty() && state.unfinished();
+        if finishing {
+            warnings.push(Diagnostic::warning(
+                "unfinished-apply",
+                "the last apply made its changes but did not finish: this one finishes it (waits for the rollouts, then records and tags the apply)".to_owned(),
+            ));
+        }
         ui.planned(&Planned {
             plan: &plan,
             steps: preview.steps,
@@ -474,13 +481,18 @@ impl Locked<'_> {
         if !plan.has_changes() {
             // Drift the plan leaves alone (gone from AWS and from the manifest, or changed to
             // what the manifest now asks) is still to be recorded, or every plan reports it.
-            if plan.drift.is_empty() {
+            if !plan.drift.is_empty() {
+                return self.forget(state, version, &plan, forgotten).await;
+            }
+            // The last apply made every change but did not finish (stopped or timed out while
+            // its rollouts ran): this run finishes it, with nothing to walk or confirm. It
+            // waits for every service's rollout and records (and tags) the apply.
+            if !finishing {
                 return Ok(ApplyReport::NoChanges);
             }
-            return self.forget(state, version, &plan, forgotten).await;
         }
         let operation = self.request.mode.operation();
-        if !self.request.auto_approve {
+        if !self.request.auto_approve && plan.has_changes() {
             let answer = if self.protected || operation == Operation::Destroy {
                 self.environment.to_owned()
             } else {

@@ -18,8 +18,9 @@ use crate::state::State;
 
 impl Locked<'_> {
     /// After a walk that succeeded: waits for the rollout of every service it created or
-    /// changed, or of every recorded service when it held changes while `unsettled` (the
-    /// walk's flag: after an apply that did not finish), unless `--no-wait`; then retires the old revisions no rollout still needs.
+    /// changed, or of every recorded service when it held changes or changed nothing while
+    /// `unsettled` (the walk's flag: after an apply that did not finish), unless `--no-wait`;
+    /// then retires the old revisions no rollout still needs.
     /// Failures of the wait's reads and of the retirements join the walk's.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn roll_out(
@@ -47,8 +48,9 @@ impl Locked<'_> {
             .collect();
         // After an apply that did not finish (or a service's drift to another revision), ECS
         // may still be rolling any service out (or back) to a revision that uses what the walk
-        // held: the held changes wait for all.
-        if !outcome.after_rollout.is_empty() && unsettled {
+        // held: the held changes wait for all. So does a run that finishes that apply with
+        // nothing left to change: the rollouts it did not see complete are all there is.
+        if unsettled && (!outcome.after_rollout.is_empty() || outcome.done.is_empty()) {
             changed.extend(state.resources.keys().cloned());
         }
         let watched = match AwsProvider::watched(&state.resources, &changed) {
