@@ -302,7 +302,7 @@ fn ops_error(err: &OpsError, plans: bool) {
         OpsError::Protected(refusal) => {
             anstream::eprintln!("error: {refusal}");
             anstream::eprintln!("help: {}", refusal.help());
-            anstream::eprintln!("nothing was locked or changed");
+            anstream::eprintln!("nothing was changed");
         }
         e @ OpsError::Rollback { help, .. } => {
             anstream::eprintln!("error: {e}");

@@ -82,6 +82,9 @@ pub enum Refusal {
         /// Short commit id.
         applied: String,
         tag: Option<String>,
+        /// The clone is shallow (a CI checkout): the commit may be in the history it cut off,
+        /// which `git pull` does not bring.
+        shallow: bool,
     },
     #[error("`{environment}` is protected: {reason}")]
     Git {
@@ -121,6 +124,13 @@ impl Refusal {
                 environment, head, ..
             } => format!(
                 "bring HEAD up to date (`git pull`) to apply the newest revision; to go back to HEAD's on purpose, run `ecsops rollback {environment} --to {head}`"
+            ),
+            Self::NotFetched {
+                environment,
+                shallow: true,
+                ..
+            } => format!(
+                "this clone is shallow: fetch the whole history (`git fetch --unshallow`; in GitHub Actions, `fetch-depth: 0` on actions/checkout), then run it again; if that commit is gone for good (history rewritten), `ecsops rollback {environment} --to HEAD` applies HEAD on purpose"
             ),
             Self::NotFetched { environment, .. } => format!(
                 "bring the clone up to date (`git pull`), then run it again; if that commit is gone for good (history rewritten), `ecsops rollback {environment} --to HEAD` applies HEAD on purpose"
@@ -212,6 +222,7 @@ pub fn check_order(
             environment: environment.to_owned(),
             applied: super::short(applied).to_owned(),
             tag: tag.map(str::to_owned),
+            shallow: repo.is_shallow(),
         }),
         Some(Lacking::Newer(newer)) => Err(Refusal::Older {
             environment: environment.to_owned(),
@@ -418,7 +429,47 @@ mod tests {
         );
         let missing = check_order(&repo, "prod", &second, &"2".repeat(40), None)
             .expect_err("not in the clone");
-        assert!(matches!(missing, Refusal::NotFetched { .. }), "{missing}");
+        assert!(
+            matches!(missing, Refusal::NotFetched { shallow: false, .. }),
+            "{missing}"
+        );
+        assert!(missing.help().contains("`git pull`"), "{}", missing.help());
+    }
+
+    /// In a shallow clone (a CI checkout) the applied commit is often in the history the clone
+    /// cut off: `git pull` brings nothing, `git fetch --unshallow` does.
+    #[test]
+    fn a_shallow_clone_is_told_to_fetch_its_history() {
+        let (dir, _repo, [first, second, _]) = repo();
+        let git = git2::Repository::open(dir.path()).expect("open");
+        let tip = git
+            .find_commit(git2::Oid::from_str(&second).expect("id"))
+            .expect("second");
+        git.branch("main", &tip, true).expect("branch");
+        git.set_head("refs/heads/main").expect("head");
+        let shallow = tempfile::tempdir().expect("temp dir");
+        let url = format!("file://{}", dir.path().display());
+        let cloned = std::process::Command::new("git")
+            .args(["clone", "-q", "--depth", "1", &url])
+            .arg(shallow.path())
+            .output()
+            .expect("git runs");
+        assert!(cloned.status.success(), "{cloned:?}");
+        let repo = Repo::discover(shallow.path())
+            .expect("open")
+            .expect("a repository");
+        let head = repo.head().expect("head").commit;
+        assert_eq!(head, second);
+        let refused = check_order(&repo, "prod", &head, &first, None).expect_err("cut off");
+        assert!(
+            matches!(refused, Refusal::NotFetched { shallow: true, .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.help().contains("`git fetch --unshallow`"),
+            "{}",
+            refused.help()
+        );
     }
 
     #[test]

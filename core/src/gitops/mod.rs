@@ -184,6 +184,11 @@ impl Repo {
     }
 
     /// Whether this clone has commit `id`.
+    /// Whether the clone is shallow (`git clone --depth`): its history is cut off.
+    pub fn is_shallow(&self) -> bool {
+        self.git.is_shallow()
+    }
+
     pub fn has_commit(&self, id: &str) -> bool {
         git2::Oid::from_str(id).is_ok_and(|oid| self.git.find_commit(oid).is_ok())
     }
