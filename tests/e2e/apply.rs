@@ -917,6 +917,15 @@ async fn destroy_removes_everything() {
     let before: ecsops_core::state::State =
         serde_json::from_value(env.state()).expect("a state document");
     assert_eq!(before.resources.len(), 57);
+    // An inline policy somebody added outside ecsops does not stop the role's delete.
+    ecsops_core::provider::aws::sdk::iam::Client::new(&env.config)
+        .put_role_policy()
+        .role_name("acceptance-default-task-execution")
+        .policy_name("added-by-hand")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+        .send()
+        .await
+        .expect("inline policy");
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
     out.expect_in_stdout("Destroy complete: 0 created, 0 updated, 0 replaced, 57 destroyed.");

@@ -150,9 +150,23 @@ async fn attached_policies(cx: Cx<'_>, a: &Address, role: &str) -> Done<Vec<Stri
     Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
+/// Empties the role (IAM refuses to delete one with policies or instance profiles), then
+/// deletes it. Inline policies are not ecsops's (it makes none) but somebody's, added outside
+/// it: they go with the role, or the destroy would stop at `DeleteConflict`.
 async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     for arn in attached_policies(cx, a, name).await? {
         detach_policy(cx, a, name, &arn).await?;
+    }
+    let inline = all!(cx.aws.iam.list_role_policies().role_name(name), a)?;
+    for policy in &inline {
+        send!(
+            a,
+            cx.aws
+                .iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+        )?;
     }
     let profiles = all!(
         cx.aws.iam.list_instance_profiles_for_role().role_name(name),
