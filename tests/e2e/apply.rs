@@ -750,6 +750,54 @@ async fn ownership_tags_changed_outside_ecsops_stop_the_plan_before_anything_is_
     env.assert_unlocked();
 }
 
+/// A private subnet moved to the public route table outside ecsops
+/// (`ReplaceRouteTableAssociation`, which gives the association a new id): not read as a
+/// deleted association (whose create AWS refuses while the subnet has one), but as the table
+/// it moved to; one apply puts it back, and the state records the association as it is.
+#[tokio::test]
+async fn a_subnet_moved_to_another_route_table_outside_ecsops_is_put_back() {
+    let env = Env::new().await;
+    env.apply();
+    let address = "route_table_association.private[eu-west-1b]";
+    let subnet = env.id("subnet.private[eu-west-1b]");
+    let private = env.id("route_table.private[eu-west-1b]");
+    env.ec2()
+        .replace_route_table_association()
+        .association_id(env.id(address))
+        .route_table_id(env.id("route_table.public"))
+        .send()
+        .await
+        .expect("move the subnet");
+    let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert!(
+        !out.stdout.contains("deleted outside ecsops"),
+        "{}",
+        out.stdout
+    );
+    out.expect_in_stdout(&format!("{address} must be replaced"));
+    env.apply();
+    let tables = env
+        .ec2()
+        .describe_route_tables()
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .values(&subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tables");
+    let on: Vec<_> = tables
+        .route_tables()
+        .iter()
+        .filter_map(|t| t.route_table_id())
+        .collect();
+    assert_eq!(on, [private.as_str()], "back on its own table");
+    no_changes(&env);
+}
+
 /// Every `ecsops:` tag removed from EC2 resources of each family, the environment's included
 /// (a tag clean-up): the refresh's describes (filtered by that tag) no longer return them, yet
 /// they are the recorded resources, not ones deleted outside ecsops. Each is read by its

@@ -32,7 +32,7 @@ use super::live::{all, report};
 use super::{AwsResultExt, Cx, Done, RECORDED, Recorded};
 use crate::graph::attrs::{self, Attributes};
 use crate::graph::{Address, Kind};
-use crate::provider::{Refresh, decode};
+use crate::provider::{Live, Refresh, decode};
 use crate::state::ResourceState;
 
 /// The recorded attributes of `r` as `A`; `None` when they do not decode (state written by
@@ -166,10 +166,21 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
                     .find_map(|t| routes::route_live(t, &route.destination_cidr_block))
             })
         } else {
-            tables
+            let found: Vec<_> = tables.iter().flat_map(routes::associations).collect();
+            let subnet =
+                recorded_as::<attrs::RouteTableAssociation>(address, r).map(|w| w.subnet_id);
+            found
                 .iter()
-                .flat_map(routes::association_lives)
-                .find(|l| Some(l.id.as_str()) == r.id.as_deref())
+                .find(|(id, _)| Some(id.as_str()) == r.id.as_deref())
+                // Moved to another table outside ecsops (`ReplaceRouteTableAssociation` gives
+                // it a new id): the subnet's association as it is, so the plan shows the table
+                // and puts the subnet back on its own.
+                .or_else(|| {
+                    found
+                        .iter()
+                        .find(|(_, f)| Some(&f.subnet_id) == subnet.as_ref())
+                })
+                .map(|(id, association)| Live::new(id.clone(), association, &id_outputs(id)))
         };
         report(out, address, live);
     }

@@ -355,7 +355,7 @@ impl Manage for attrs::RouteTableAssociation {
 }
 
 /// The explicit subnet associations of table `t` (not the VPC's main-table marker), by id.
-fn associations(t: &RouteTable) -> Vec<(String, attrs::RouteTableAssociation)> {
+pub(super) fn associations(t: &RouteTable) -> Vec<(String, attrs::RouteTableAssociation)> {
     t.associations()
         .iter()
         .filter(|a| !a.main().unwrap_or(false))
@@ -370,13 +370,6 @@ fn associations(t: &RouteTable) -> Vec<(String, attrs::RouteTableAssociation)> {
             };
             Some((a.route_table_association_id()?.to_owned(), association))
         })
-        .collect()
-}
-
-pub(super) fn association_lives(t: &RouteTable) -> Vec<Live> {
-    associations(t)
-        .into_iter()
-        .map(|(id, association)| Live::new(id.clone(), &association, &id_outputs(&id)))
         .collect()
 }
 
@@ -466,10 +459,10 @@ mod tests {
             .expect("a live route decodes");
         assert_eq!(back.other_target, Some(None));
         assert!(route_live(&t, "172.16.0.0/12").is_none());
-        let a = association_lives(&t);
+        let a = associations(&t);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].id, "rtbassoc-1");
-        assert_eq!(a[0].attributes["subnet_id"], json!("subnet-1"));
+        assert_eq!(a[0].0, "rtbassoc-1");
+        assert_eq!(a[0].1.subnet_id, "subnet-1");
     }
 
     #[test]
