@@ -278,24 +278,27 @@ impl Workspace {
 /// tree (its label is empty).
 #[derive(Debug)]
 pub struct Overlay {
+    root: PathBuf,
     files: Vec<(PathBuf, String)>,
 }
 
 impl Overlay {
-    /// `files`: absolute paths under the workspace root and their proposed text.
-    pub fn new(files: Vec<(PathBuf, String)>) -> Self {
+    /// `files`: absolute paths under the workspace root `root` and their proposed text.
+    pub fn new(root: &Path, files: Vec<(PathBuf, String)>) -> Self {
         Self {
+            root: root.to_owned(),
             files: files.into_iter().map(|(p, t)| (normalize(&p), t)).collect(),
         }
     }
 }
 
 impl Tree for Overlay {
+    /// The proposed text, else the work tree's file, read as the work tree is read.
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         let path = normalize(path);
         match self.files.iter().find(|(p, _)| *p == path) {
             Some((_, text)) => Ok(text.clone().into_bytes()),
-            None => std::fs::read(path),
+            None => read_inside(&self.root, &path),
         }
     }
 

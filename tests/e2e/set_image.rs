@@ -307,3 +307,30 @@ fn an_edit_that_changes_an_extending_environment_names_it() {
     );
     assert_eq!(planned_web_image(&ws, "qa"), NEW);
 }
+
+/// The check of the edited file reads the rest of the workspace as `validate` does: an
+/// environment linked to a file out of the workspace (a runner's credentials) is refused unread,
+/// never quoted, and nothing is written.
+#[test]
+fn a_link_out_of_the_workspace_is_not_read_by_the_check() {
+    let ws = repository();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let credentials = outside.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "aws_secret_access_key = hunter2-outside-MARKER\n",
+    )
+    .expect("credentials");
+    std::os::unix::fs::symlink(&credentials, ws.path().join("environments/evil.toml"))
+        .expect("link");
+    let before = files(&ws);
+    let out = ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}")]);
+    out.expect_code(1)
+        .expect_in_stderr("it is a link that leads out of the workspace");
+    assert!(
+        !out.stderr.contains("MARKER") && !out.stdout.contains("MARKER"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(changed(&before, &files(&ws)), Vec::<String>::new());
+}

@@ -374,10 +374,10 @@ fn check(
     file: &str,
     text: &str,
 ) -> Result<Vec<String>, OpsError> {
-    let overlay = ws.with_tree(Arc::new(Overlay::new(vec![(
-        path.to_path_buf(),
-        text.to_owned(),
-    )])));
+    let overlay = ws.with_tree(Arc::new(Overlay::new(
+        ws.root(),
+        vec![(path.to_path_buf(), text.to_owned())],
+    )));
     let target = crate::workspace::normalize(path);
     let merged = |w: &Workspace, e: &str| {
         load_environment(w, e, &mut Sources::default(), &mut Diagnostics::default())
