@@ -40,17 +40,11 @@ impl SourceFile {
         }
     }
 
-    /// The text with every sensitive range, and `extra`, replaced by `*` byte for byte (so
-    /// spans and line:column still line up): what snippets may show.
+    /// The text with every sensitive range, and `extra`, replaced by `*` byte for byte but for
+    /// line breaks (so spans and line:column still line up, a multi-line secret's included):
+    /// what snippets may show.
     pub fn masked(&self, extra: &[Range<usize>]) -> String {
-        let mut bytes = self.text.as_bytes().to_vec();
-        for r in self.sensitive.iter().chain(extra) {
-            let end = r.end.min(bytes.len());
-            for b in &mut bytes[r.start.min(end)..end] {
-                *b = b'*';
-            }
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
+        mask(&self.text, self.sensitive.iter().chain(extra))
     }
 
     /// 1-based line and column (in characters) of a byte offset; offsets past the end clamp.
@@ -64,6 +58,20 @@ impl SourceFile {
             .map_or(offset - start, |s| s.chars().count());
         (line + 1, column + 1)
     }
+}
+
+/// `text` with `ranges` replaced by `*` byte for byte, line breaks kept.
+pub fn mask<'r>(text: &str, ranges: impl IntoIterator<Item = &'r Range<usize>>) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for r in ranges {
+        let end = r.end.min(bytes.len());
+        for b in &mut bytes[r.start.min(end)..end] {
+            if !matches!(*b, b'\n' | b'\r') {
+                *b = b'*';
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Every file read during one command.
@@ -113,5 +121,16 @@ mod tests {
         // `=` sits after the two-byte `é` and a space: third character of line 2.
         assert_eq!(f.line_col(6), (2, 3));
         assert_eq!(f.line_col(999), (3, 1));
+    }
+
+    /// A masked multi-line secret keeps its line breaks, so the lines after it keep their
+    /// numbers in snippets.
+    #[test]
+    fn masking_keeps_line_breaks() {
+        let text = "k = \"\"\"a\r\nbc\"\"\"\nx = 1\n";
+        assert_eq!(
+            mask(text, std::slice::from_ref(&(7..12))),
+            "k = \"\"\"*\r\n**\"\"\"\nx = 1\n"
+        );
     }
 }

@@ -69,6 +69,16 @@ enum Owner {
     Environment,
 }
 
+/// Every span of `text` that may hold a secret: [`spans`], and [`parsed`] when it parses.
+pub fn every(text: &str) -> Vec<Range<usize>> {
+    let mut out = spans(text);
+    let file = crate::source::Sources::default().add("", String::new());
+    if let Ok(located) = super::sites::parse(file, text) {
+        out.extend(parsed(text, &located.sites));
+    }
+    out
+}
+
 /// The secret values of `text`, a file that parsed into `sites`: every value whose path
 /// [`is_secret`], as the parser read its keys and where it says the value is written.
 pub fn parsed(text: &str, sites: &SiteMap) -> Vec<Range<usize>> {
@@ -339,7 +349,7 @@ secrets = { BROKEN = "unterminated
     }
 
     /// The KMS keys next to the secrets name keys, not secret values: diffs and snippets show
-    /// them, as they do `registry_credentials`.
+    /// them.
     #[test]
     fn kms_keys_of_secrets_are_shown() {
         let text = r#"

@@ -55,14 +55,7 @@ pub fn unified(path: &str, before: &str, after: &str, color: bool) -> String {
 }
 
 fn masked(text: &str) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for r in sensitive::spans(text) {
-        let end = r.end.min(bytes.len());
-        for b in &mut bytes[r.start.min(end)..end] {
-            *b = b'*';
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+    crate::source::mask(text, &sensitive::every(text))
 }
 
 #[cfg(test)]
