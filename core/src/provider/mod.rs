@@ -278,7 +278,7 @@ pub struct Refresh {
     /// and their live desired capacity and max size read as the tags record them.
     pub rolls: BTreeMap<Address, crate::roll::Recorded>,
     /// Recorded resources found by their recorded ids without the tags that claim them
-    /// (removed outside ecsops), with those ids: neither live nor missing, they stop the
+    /// (removed or changed outside ecsops), with those ids: neither live nor missing, they stop the
     /// refresh ([`ProviderError::Untagged`]), all named at once.
     pub untagged: BTreeMap<Address, String>,
 }

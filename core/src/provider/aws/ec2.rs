@@ -73,6 +73,16 @@ pub(crate) fn settle(
                 .position(|l| Some(l.id.as_str()) == r.id.as_deref());
             lives.into_iter().nth(recorded.unwrap_or(0))
         });
+        // Renamed by `[[moved]]` with nothing to change, so nothing re-tagged it: its tags
+        // still name the old address, which the state no longer records. It is this one.
+        let live = live.or_else(|| {
+            let id = r.id.as_deref()?;
+            let (_, lives) = ours.iter_mut().find(|(from, lives)| {
+                !resources.contains_key(*from) && lives.iter().any(|l| l.id == id)
+            })?;
+            let at = lives.iter().position(|l| l.kind == r.kind && l.id == id)?;
+            Some(lives.remove(at))
+        });
         if live.is_none()
             && let Some(id) = r.id.as_deref()
             && described.iter().any(|(k, i)| *k == r.kind && i == id)
@@ -376,6 +386,61 @@ mod tests {
             environment: "acceptance".to_owned(),
             lineage: "L".to_owned(),
         }
+    }
+
+    /// Recorded VPCs `vpc` (`vpc-1`) and `vpc.b` (`vpc-2`, with its own tags), read back with
+    /// `vpc-1` carrying the tags `tags_now`.
+    fn settled(tags_now: &[(&str, &str)]) -> Refresh {
+        let vpc = |address: &str, id: &str| {
+            let r = ResourceState {
+                kind: Kind::Vpc,
+                id: Some(id.to_owned()),
+                attributes: BTreeMap::new(),
+                outputs: BTreeMap::new(),
+                dependencies: std::collections::BTreeSet::new(),
+            };
+            (Address::new(address), r)
+        };
+        let resources = BTreeMap::from([vpc("vpc", "vpc-1"), vpc("vpc.b", "vpc-2")]);
+        let found = |id: &str, tags_now: &[(&str, &str)]| Tagged {
+            tags: tags(tags_now),
+            live: Live {
+                kind: Kind::Vpc,
+                id: id.to_owned(),
+                attributes: BTreeMap::new(),
+                outputs: BTreeMap::new(),
+            },
+        };
+        let found = vec![
+            found("vpc-1", tags_now),
+            found(
+                "vpc-2",
+                &[("ecsops:address", "vpc.b"), ("ecsops:lineage", "L")],
+            ),
+        ];
+        let mut out = Refresh::default();
+        settle(&own(), &resources, &[Kind::Vpc], found, &mut out);
+        out
+    }
+
+    /// The recorded id carrying another recorded address's or another lineage's tags is not
+    /// read as deleted (a twin, and its dependants replaced): it stops the refresh. One renamed
+    /// by `[[moved]]` (its tags still name the old address, which the state no longer records)
+    /// is the recorded resource.
+    #[test]
+    fn a_recorded_id_under_other_tags_is_untagged_unless_moved() {
+        let other_address = settled(&[("ecsops:address", "vpc.b"), ("ecsops:lineage", "L")]);
+        assert_eq!(other_address.untagged.len(), 1, "{other_address:?}");
+        assert!(other_address.missing.is_empty());
+        assert_eq!(other_address.live[&Address::new("vpc.b")].id, "vpc-2");
+        let other_lineage = settled(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]);
+        assert_eq!(other_lineage.untagged.len(), 1, "{other_lineage:?}");
+        let moved = settled(&[("ecsops:address", "vpc.old"), ("ecsops:lineage", "L")]);
+        assert!(
+            moved.untagged.is_empty() && moved.untracked.is_empty(),
+            "{moved:?}"
+        );
+        assert_eq!(moved.live[&Address::new("vpc")].id, "vpc-1");
     }
 
     #[test]
