@@ -2350,28 +2350,34 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
     no_changes(&env);
 }
 
-/// A destroy that AWS refuses midway (someone put an inline policy on the task execution role
-/// by hand): it stops there, says why and how to continue, keeps exactly what is left in the
+/// A destroy that AWS refuses midway (IAM keeps answering 503 to the task execution role's
+/// delete): it stops there, says why and how to continue, keeps exactly what is left in the
 /// state, and once the cause is gone the same command finishes the job.
 #[tokio::test]
 async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
+    use crate::support::proxy::{DropResponse, Fault, Proxy};
+
     let env = Env::new().await;
     env.apply();
-    let iamc = ecsops_core::provider::aws::sdk::iam::Client::new(&env.config);
-    let role = "acceptance-default-task-execution";
-    iamc.put_role_policy()
-        .role_name(role)
-        .policy_name("added-by-hand")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .expect("inline policy");
-    let out = env.run(&["destroy", ENV, "--auto-approve"]);
+    // IAM sheds load on this one role's delete for the whole first destroy.
+    let proxy = Proxy::start(
+        env.moto.server.port(),
+        vec![DropResponse {
+            contains: vec![
+                "Action=DeleteRole&",
+                "RoleName=acceptance-default-task-execution",
+            ],
+            times: usize::MAX,
+            fault: Fault::Unavailable,
+        }],
+    );
+    let out = env.ws.ecsops_env(
+        &["destroy", ENV, "--auto-approve"],
+        &proxy.env(env.moto.server.env()),
+    );
     out.expect_code(1);
     out.expect_in_stderr("Destroy stopped: ");
-    out.expect_in_stderr("error: `iam_role.task_execution`: DeleteRole failed: DeleteConflict: Cannot delete entity, must delete policies first.");
+    out.expect_in_stderr("error: `iam_role.task_execution`: DeleteRole failed: ");
     out.expect_in_stderr("fix the cause and run `ecsops destroy acceptance` again to continue");
     // Left: the role and exactly the steps the output lists as not started (nothing new
     // starts after a failure); everything else is gone and no longer recorded.
@@ -2401,12 +2407,7 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
         .assert_one_each(&state);
     env.assert_unlocked();
 
-    iamc.delete_role_policy()
-        .role_name(role)
-        .policy_name("added-by-hand")
-        .send()
-        .await
-        .expect("remove the inline policy");
+    drop(proxy);
     let out = env.run(&["destroy", ENV, "--auto-approve"]);
     out.expect_code(0);
     out.expect_in_stdout(&format!(

@@ -608,7 +608,7 @@ fn a_relative_health_check_path_is_offered_once_from_the_root() {
 /// speak of git and the state.
 #[test]
 fn every_diagnostic_code_has_a_fixture() {
-    const INTERNAL: [&str; 5] = [
+    const INTERNAL: [&str; 6] = [
         // The schema accepted a document the types reject: a bug in the schema, not input.
         "manifest-shape",
         // A listed file that cannot be read (permission denied): the tests run as root, which
@@ -617,9 +617,10 @@ fn every_diagnostic_code_has_a_fixture() {
         // The generated schema does not compile: a bug in ecsops.
         "schema-internal",
         // Warnings of `diff` and `apply` about git and the state, not about a manifest: no
-        // fixture can make them (`published.rs` does).
+        // fixture can make them (`published.rs` and the apply tests do).
         "stale-head",
         "undoes-applied",
+        "unfinished-apply",
     ];
     let mut emitted = std::collections::BTreeSet::new();
     let mut dirs = vec![repo_root().join("core/src")];

@@ -458,11 +458,16 @@ impl Locked<'_> {
         let unsettled =
             self.request.wait.is_some() && !plan.destroy && apply::unsettled(&plan, &state);
         let preview = apply::preview(&plan, &graph, &state, unsettled);
-        let finishing = !plan.has_changes() && plan.drift.is_empty() && state.unfinished();
+        let finishing = !plan.has_changes() && state.unfinished();
         if finishing {
+            let how = if unsettled {
+                "waits for every service's rollout, then records and tags the apply"
+            } else {
+                "records and tags the apply"
+            };
             warnings.push(Diagnostic::warning(
                 "unfinished-apply",
-                "the last apply made its changes but did not finish: this one finishes it (waits for the rollouts, then records and tags the apply)".to_owned(),
+                format!("the last apply made its changes but did not finish: this one finishes it ({how})"),
             ));
         }
         ui.planned(&Planned {
@@ -478,18 +483,17 @@ impl Locked<'_> {
             rollback: self.rollback.as_ref(),
         });
         let forgotten = plan.forgotten();
-        if !plan.has_changes() {
-            // Drift the plan leaves alone (gone from AWS and from the manifest, or changed to
-            // what the manifest now asks) is still to be recorded, or every plan reports it.
-            if !plan.drift.is_empty() {
-                return self.forget(state, version, &plan, forgotten).await;
-            }
-            // The last apply made every change but did not finish (stopped or timed out while
-            // its rollouts ran): this run finishes it, with nothing to walk or confirm. It
-            // waits for every service's rollout and records (and tags) the apply.
-            if !finishing {
+        // The last apply made every change but did not finish (stopped or timed out while its
+        // rollouts ran): this run finishes it, with nothing to walk or confirm. It waits for
+        // every service's rollout and records (and tags) the apply, the refreshed state with
+        // it. Otherwise drift the plan leaves alone (gone from AWS and from the manifest, or
+        // changed to what the manifest now asks) is still to be recorded, or every plan
+        // reports it.
+        if !plan.has_changes() && !finishing {
+            if plan.drift.is_empty() {
                 return Ok(ApplyReport::NoChanges);
             }
+            return self.forget(state, version, &plan, forgotten).await;
         }
         let operation = self.request.mode.operation();
         if !self.request.auto_approve && plan.has_changes() {
