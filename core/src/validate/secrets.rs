@@ -43,6 +43,20 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .sensitive()
             .help("store the registry's `username` and `password` in a Secrets Manager secret and write its ARN here")
             .emit();
+        } else if c
+            .registry_credentials
+            .is_some_and(|a| a.contains(['*', '?']))
+        {
+            cx.at_value(
+                "secret-wildcard",
+                &ptr(&[section, name, "registry_credentials"]),
+                format!("`registry_credentials` of `{name}` names more than one with a wildcard"),
+            )
+            .label("`*` or `?` here")
+            .help(
+                "name one secret: the task execution role is granted every one a wildcard matches",
+            )
+            .emit();
         }
     }
     for c in m.containers() {
