@@ -24,6 +24,7 @@ const REGIONS: &[&str] = &[
     "ap-southeast-3",
     "ap-southeast-4",
     "ap-southeast-5",
+    "ap-southeast-6",
     "ap-southeast-7",
     "ca-central-1",
     "ca-west-1",
@@ -37,6 +38,7 @@ const REGIONS: &[&str] = &[
     "eu-west-1",
     "eu-west-2",
     "eu-west-3",
+    "eu-isoe-west-1",
     "eusc-de-east-1",
     "il-central-1",
     "me-central-1",
@@ -49,6 +51,11 @@ const REGIONS: &[&str] = &[
     "us-west-2",
     "us-gov-east-1",
     "us-gov-west-1",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
 ];
 
 fn region_shaped(r: &str) -> bool {
@@ -56,7 +63,7 @@ fn region_shaped(r: &str) -> bool {
     let n = parts.len();
     // The first part is two letters but for the sovereign partition's `eusc-`.
     n >= 3
-        && (2..=4).contains(&parts[0].len())
+        && (parts[0].len() == 2 || parts[0] == "eusc")
         && parts[..n - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
