@@ -45,12 +45,34 @@ pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<boo
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
+    // A linked directory (`schemas -> /elsewhere`) would take the file out of the workspace.
+    let inside = |dir: &Path| {
+        let root = std::fs::canonicalize(root)?;
+        if std::fs::canonicalize(dir)?.starts_with(root) {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(
+                "its directory is a link out of the workspace",
+            ))
+        }
+    };
     let mut tmp = path.clone().into_os_string();
     tmp.push(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
+    let write = || {
+        inside(path.parent().unwrap_or(root))?;
+        // A new file, never one already there (a link planted at the temporary name).
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        std::fs::rename(&tmp, &path)
+    };
+    write()
+        .inspect_err(|e| {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_file(&tmp);
+            }
         })
         .map_err(failed)?;
     Ok(true)
