@@ -48,9 +48,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
 }
 
-/// `s3://bucket/key`: a bucket name as S3 allows one, and a key of printable characters
-/// without the IAM wildcards `*` and `?`, which would grant the instances every matching
-/// object.
+/// `s3://bucket/key`: a bucket name as S3 allows one (legacy names included), and a key of
+/// printable characters without the IAM wildcards `*` and `?`, which would grant the instances
+/// every matching object.
 fn docker_auth(cx: &mut Cx<'_>, at: &str, auth: &str) {
     let Some((bucket, key)) = auth.strip_prefix("s3://").and_then(|r| r.split_once('/')) else {
         cx.at_value(
@@ -62,13 +62,15 @@ fn docker_auth(cx: &mut Cx<'_>, at: &str, auth: &str) {
         .emit();
         return;
     };
-    let bucket_ok = (3..=63).contains(&bucket.len())
+    // Legacy us-east-1 buckets may have capitals and `_`; the script quotes whatever it gets,
+    // so only what widens the grant or cannot be a name is refused.
+    let bucket_ok = (3..=255).contains(&bucket.len())
         && bucket
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     let bad_key = key
         .chars()
-        .find(|c| c.is_control() || matches!(c, '*' | '?' | '\'' | '"' | '`' | '$' | '\\'));
+        .find(|c| c.is_control() || matches!(c, '*' | '?'));
     let problem = if !bucket_ok {
         format!("`{}` is not an S3 bucket name", bucket.escape_debug())
     } else if key.is_empty() {
@@ -85,6 +87,6 @@ fn docker_auth(cx: &mut Cx<'_>, at: &str, auth: &str) {
     };
     cx.at_value("invalid-docker-auth", at, problem)
         .label("expected s3://bucket/key")
-        .help("name one object: bucket names are 3 to 63 lowercase letters, digits, `.` and `-`; keys take no wildcards, quotes, `$`, `\\` or control characters")
+        .help("name one object: a bucket name is letters, digits, `.`, `-` and `_`; the key takes no wildcard (`*`, `?`), which would grant every object it matches, and no control character")
         .emit();
 }
