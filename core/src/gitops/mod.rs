@@ -183,12 +183,12 @@ impl Repo {
         Some((name, remote.get().target()?.to_string()))
     }
 
-    /// Whether this clone has commit `id`.
     /// Whether the clone is shallow (`git clone --depth`): its history is cut off.
     pub fn is_shallow(&self) -> bool {
         self.git.is_shallow()
     }
 
+    /// Whether this clone has commit `id`.
     pub fn has_commit(&self, id: &str) -> bool {
         git2::Oid::from_str(id).is_ok_and(|oid| self.git.find_commit(oid).is_ok())
     }
