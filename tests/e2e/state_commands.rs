@@ -758,24 +758,39 @@ fn state_push_refuses_a_document_the_next_read_would_refuse() {
         .expect_in_stdout("`acc` is unlocked");
 }
 
+/// The S3 state under `s3://ecsops-state/<prefix>` behind a proxy whose one rule (what a
+/// request contains, and its fault) meets every matching request: the proxy, and the variables
+/// that send the state commands through it.
+fn faulty_store(
+    server: &Moto,
+    (contains, fault): (Vec<&'static str>, crate::support::proxy::Fault),
+    prefix: &str,
+) -> (crate::support::proxy::Proxy, Vec<(&'static str, String)>) {
+    use crate::support::proxy::{DropResponse, Proxy};
+
+    create_bucket(server);
+    let proxy = Proxy::start(
+        server.port(),
+        vec![DropResponse {
+            contains,
+            times: usize::MAX,
+            fault,
+        }],
+    );
+    let mut env = proxy.env(server.env());
+    env.push(("ECSOPS_STATE_URL", format!("s3://ecsops-state/{prefix}")));
+    (proxy, env)
+}
+
 /// A state store that ignores conditional writes is refused with the reason and what to use.
 #[test]
 fn a_store_that_cannot_lock_is_refused_with_the_reason() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::Fault;
 
     let guard = moto();
-    create_bucket(guard.server);
     let ws = workspace();
-    let proxy = Proxy::start(
-        guard.server.port(),
-        vec![DropResponse {
-            contains: vec!["put ", "/lock.json"],
-            times: usize::MAX,
-            fault: Fault::Strip("If-None-Match"),
-        }],
-    );
-    let mut env = proxy.env(guard.server.env());
-    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/blind".to_owned()));
+    let rule = (vec!["put ", "/lock.json"], Fault::Strip("If-None-Match"));
+    let (_proxy, env) = faulty_store(guard.server, rule, "blind");
     ws.write("doc.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc.json");
     let out = ws.ecsops_env(
@@ -802,24 +817,17 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
 /// refusal and the lock left too. Either way that lock is the one still held.
 #[test]
 fn a_lock_left_by_a_push_is_said_beside_what_the_push_did() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::Fault;
 
     let guard = moto();
-    create_bucket(guard.server);
     let ws = workspace();
-    let proxy = Proxy::start(
-        guard.server.port(),
-        vec![DropResponse {
-            contains: vec!["DELETE /ecsops-state/", "lock.json"],
-            times: usize::MAX,
-            fault: Fault::Unavailable,
-        }],
+    let rule = (
+        vec!["DELETE /ecsops-state/", "lock.json"],
+        Fault::Unavailable,
     );
-    let url = ("ECSOPS_STATE_URL", "s3://ecsops-state/left".to_owned());
-    let mut env = proxy.env(guard.server.env());
-    env.push(url.clone());
+    let (_proxy, env) = faulty_store(guard.server, rule, "left");
     let mut direct = guard.server.env();
-    direct.push(url);
+    direct.push(("ECSOPS_STATE_URL", "s3://ecsops-state/left".to_owned()));
     let held = || {
         let lock = ws.ecsops_env(&["lock", "acc", "--format", "json"], &direct);
         lock.expect_code(2);
