@@ -154,6 +154,34 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .label("too long")
             .emit();
         }
+        // The characters every tagging API takes (IAM, ELB, SNS and Logs refuse the others,
+        // halfway through an apply): letters, digits, white space and `_ . : / = + - @`.
+        let refused = |t: &str| {
+            t.chars()
+                .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
+        };
+        if let Some(c) = refused(k).or_else(|| refused(v)) {
+            let (site, what) = if refused(k).is_some() {
+                (
+                    cx.at_key("invalid-tag", &p, format!("tag key `{k}` has `{c}`")),
+                    "key",
+                )
+            } else {
+                (
+                    cx.at_value(
+                        "invalid-tag",
+                        &p,
+                        format!("tag `{k}` has `{c}` in its value"),
+                    ),
+                    "value",
+                )
+            };
+            site.label(format!("`{c}` in the {what}"))
+                .help(
+                    "tags take letters, digits, spaces and `_ . : / = + - @`; AWS refuses the rest",
+                )
+                .emit();
+        }
         if k.to_ascii_lowercase().starts_with("aws:") || k.starts_with("ecsops:") {
             cx.at_key(
                 "invalid-tag",
