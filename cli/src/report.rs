@@ -373,7 +373,13 @@ fn ops_error(err: &OpsError, plans: bool) {
         OpsError::Git(e @ GitError::NoCommit(_)) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!(
-                "help: name a branch, a tag or a commit of this repository (`git log --oneline --all` lists them); another's branch is `origin/NAME` once fetched (`git fetch`)"
+                "help: name a branch, a tag or a commit of this repository (`git log --oneline --all` lists them; a repository with no commit yet has none: commit the workspace first); another's branch is `origin/NAME` once fetched (`git fetch`)"
+            );
+        }
+        OpsError::Git(e @ GitError::NotARepository(_)) => {
+            anstream::eprintln!("error: {e}");
+            anstream::eprintln!(
+                "help: revisions are read from git: run ecsops in a clone of the workspace's repository (`-C DIR`), or make one (`git init`, then commit the workspace)"
             );
         }
         OpsError::Provider(e) => {

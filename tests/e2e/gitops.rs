@@ -799,6 +799,7 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     let out = plain.ecsops(&["diff", "acceptance", "--rev", "HEAD"]);
     out.expect_code(1);
     out.expect_in_stderr("is not in a git repository");
+    out.expect_in_stderr("help: revisions are read from git: run ecsops in a clone");
 }
 
 #[test]
