@@ -150,10 +150,12 @@ pub fn load_environment(
                 return None;
             }
         };
-        let secrets = super::sensitive::spans(&text);
+        let mut secrets = super::sensitive::spans(&text);
         let shown = ws.display_path(&path);
         let id = sources.add(shown.clone(), text);
-        sources.mark_sensitive(id, secrets);
+        // The lexical ones first: the diagnostics below, a syntax error's included, may quote
+        // the file before it parses.
+        sources.mark_sensitive(id, secrets.clone());
         if let Some(at) = not_text {
             diags.push(not_utf8(id, at, &shown));
             return None;
@@ -165,9 +167,10 @@ pub fn load_environment(
                 return None;
             }
         };
-        let text = &sources.get(id).text;
-        let mut secrets = super::sensitive::spans(text);
-        secrets.extend(super::sensitive::parsed(text, &located.sites));
+        secrets.extend(super::sensitive::parsed(
+            &sources.get(id).text,
+            &located.sites,
+        ));
         sources.mark_sensitive(id, secrets);
         match located.value.get("extends") {
             None => {}
