@@ -333,13 +333,7 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 /// would take all memory.
 fn read_inside(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, Read};
-    let real = std::fs::canonicalize(path)?;
-    if !real.starts_with(std::fs::canonicalize(root)?) {
-        return Err(Error::other(format!(
-            "it is a link that leads out of the workspace, to `{}`",
-            real.display()
-        )));
-    }
+    let real = within(root, path)?;
     // Asked before opening: opening a FIFO waits for a writer.
     if !std::fs::metadata(&real)?.is_file() {
         return Err(Error::other("it is not a regular file"));
@@ -354,6 +348,19 @@ fn read_inside(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// The canonical path of `path`, which must lie in the workspace at `root` once links are
+/// followed: ecsops neither reads nor writes through a link that leads out of it.
+pub(crate) fn within(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
+    let real = std::fs::canonicalize(path)?;
+    if real.starts_with(std::fs::canonicalize(root)?) {
+        return Ok(real);
+    }
+    Err(std::io::Error::other(format!(
+        "it is a link that leads out of the workspace, to `{}`",
+        real.display()
+    )))
 }
 
 /// Lexically resolves `.` and `..` so two spellings of one path compare equal (without touching

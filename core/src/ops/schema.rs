@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
 use crate::schema::{SCHEMA_PATH, generate, id, id_of};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, within};
 
 use super::OpsError;
 
@@ -45,21 +45,11 @@ pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<boo
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
-    // A linked directory (`schemas -> /elsewhere`) would take the file out of the workspace.
-    let inside = |dir: &Path| {
-        let root = std::fs::canonicalize(root)?;
-        if std::fs::canonicalize(dir)?.starts_with(root) {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(
-                "its directory is a link out of the workspace",
-            ))
-        }
-    };
     let mut tmp = path.clone().into_os_string();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let write = || {
-        inside(path.parent().unwrap_or(root))?;
+        // A linked directory (`schemas -> /elsewhere`) would take the file out of it.
+        within(root, path.parent().unwrap_or(root))?;
         // A new file, never one already there (a link planted at the temporary name).
         let mut file = std::fs::OpenOptions::new()
             .write(true)
