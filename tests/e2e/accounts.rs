@@ -12,7 +12,7 @@ use aws_sdk_s3::config::http::HttpRequest;
 use ecsops_core::provider::aws::sdk::{SdkConfig, ec2};
 
 use crate::support::moto::{self, Moto};
-use crate::support::proxy::{DropResponse, Fault, Proxy};
+use crate::support::proxy::{Fault, Proxy};
 use crate::support::{Output, Workspace};
 
 const ENV: &str = "acc";
@@ -65,15 +65,8 @@ fn in_account(account: &str) -> impl Fn(&mut HttpRequest) + Send + Sync + 'stati
 
 /// A proxy in front of `server` counting the requests whose text holds all of `contains`.
 fn counting(server: &Moto, contains: Vec<&'static str>) -> Proxy {
-    Proxy::start(
-        server.port(),
-        vec![DropResponse {
-            contains,
-            times: usize::MAX,
-            // A header no request has: the request passes unchanged, and is counted.
-            fault: Fault::Strip("x-ecsops-counted"),
-        }],
-    )
+    // A header no request has: the request passes unchanged, and is counted.
+    Proxy::always(server.port(), contains, Fault::Strip("x-ecsops-counted"))
 }
 
 fn matched(proxy: &Proxy) -> usize {

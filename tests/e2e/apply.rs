@@ -1183,20 +1183,17 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
 #[tokio::test]
 async fn a_last_save_that_fails_is_an_error_not_a_complete_apply() {
     use crate::support::git;
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
 
     let env = Env::new().await;
     git::init(env.dir());
     git::commit_all(env.dir(), "Acceptance");
     env.moto.server.create_bucket("ecsops-end").await;
-    let proxy = Proxy::start(
+    // Only the last save records the result `applied`.
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            // Only the last save records the result `applied`.
-            contains: vec!["PUT /ecsops-end/", "state.json", "\"applied\""],
-            times: usize::MAX,
-            fault: Fault::Unavailable,
-        }],
+        vec!["PUT /ecsops-end/", "state.json", "\"applied\""],
+        Fault::Unavailable,
     );
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(("ECSOPS_STATE_URL", "s3://ecsops-end/state".to_owned()));
@@ -1295,17 +1292,14 @@ async fn a_lock_release_that_fails_after_the_apply_is_said_beside_its_report() {
 /// the lock still held.
 #[tokio::test]
 async fn an_error_and_a_lock_left_behind_are_both_said() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
 
     let env = Env::new().await;
     env.moto.server.create_bucket("ecsops-left").await;
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec!["DELETE /ecsops-left/", "lock.json"],
-            times: usize::MAX,
-            fault: Fault::Unavailable,
-        }],
+        vec!["DELETE /ecsops-left/", "lock.json"],
+        Fault::Unavailable,
     );
     let state = ("ECSOPS_STATE_URL", "s3://ecsops-left/state".to_owned());
     let mut vars = proxy.env(env.moto.server.env());
@@ -2355,21 +2349,18 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
 /// state, and once the cause is gone the same command finishes the job.
 #[tokio::test]
 async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
 
     let env = Env::new().await;
     env.apply();
     // IAM sheds load on this one role's delete for the whole first destroy.
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec![
-                "Action=DeleteRole&",
-                "RoleName=acceptance-default-task-execution",
-            ],
-            times: usize::MAX,
-            fault: Fault::Unavailable,
-        }],
+        vec![
+            "Action=DeleteRole&",
+            "RoleName=acceptance-default-task-execution",
+        ],
+        Fault::Unavailable,
     );
     let out = env.ws.ecsops_env(
         &["destroy", ENV, "--auto-approve"],

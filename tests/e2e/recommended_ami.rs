@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 
 use crate::support::env::{ENV, Env};
-use crate::support::proxy::{DropResponse, Fault, Proxy};
+use crate::support::proxy::{Fault, Proxy};
 
 /// The request every plan makes once to learn the recommended AMIs.
 const GET_PARAMETERS: &str = "AmazonSSM.GetParameters";
@@ -76,16 +76,13 @@ impl Env {
 /// Answers every `GetParameters` with `newer` where the emulator says `current`, counting them.
 pub(crate) fn ssm_publishes(env: &Env, current: &str, newer: &str) -> Proxy {
     let (current, newer) = (current.to_owned(), newer.to_owned());
-    Proxy::start(
+    Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec![GET_PARAMETERS],
-            times: usize::MAX,
-            fault: Fault::rewrite(move |_, upstream| {
-                assert!(upstream.contains(&current), "{upstream}");
-                upstream.replace(&current, &newer)
-            }),
-        }],
+        vec![GET_PARAMETERS],
+        Fault::rewrite(move |_, upstream| {
+            assert!(upstream.contains(&current), "{upstream}");
+            upstream.replace(&current, &newer)
+        }),
     )
 }
 
@@ -212,16 +209,13 @@ async fn a_parameter_ssm_does_not_have_names_the_manifest_place_and_changes_noth
     let env = Env::new().await;
     // AWS's answer in a region that does not publish the parameter: no error, the name listed
     // as invalid (moto has every parameter it knows in every region, so the proxy answers).
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec![GET_PARAMETERS],
-            times: usize::MAX,
-            fault: Fault::rewrite(|_, _| {
-                r#"{"Parameters":[],"InvalidParameters":["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"]}"#
+        vec![GET_PARAMETERS],
+        Fault::rewrite(|_, _| {
+            r#"{"Parameters":[],"InvalidParameters":["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"]}"#
                     .to_owned()
-            }),
-        }],
+        }),
     );
     let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve"]);
     out.expect_code(1)

@@ -524,7 +524,7 @@ async fn under_managed_scaling_the_scaling_alarms_are_suspended_for_the_roll() {
 /// when they were), rather than rolling with ECS scaling the group meanwhile.
 #[tokio::test]
 async fn a_continued_roll_suspends_the_scaling_alarms_its_predecessor_may_not_have() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
     use autoscaling::types::Tag;
 
     let env = Env::new().await;
@@ -556,13 +556,10 @@ async fn a_continued_roll_suspends_the_scaling_alarms_its_predecessor_may_not_ha
         .send()
         .await
         .expect("the killed roll's tags");
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec!["Action=SuspendProcesses"],
-            times: usize::MAX,
-            fault: Fault::Pass,
-        }],
+        vec!["Action=SuspendProcesses"],
+        Fault::Pass,
     );
     env.ws
         .ecsops_env(

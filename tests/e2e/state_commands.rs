@@ -766,17 +766,10 @@ fn faulty_store(
     (contains, fault): (Vec<&'static str>, crate::support::proxy::Fault),
     prefix: &str,
 ) -> (crate::support::proxy::Proxy, Vec<(&'static str, String)>) {
-    use crate::support::proxy::{DropResponse, Proxy};
+    use crate::support::proxy::Proxy;
 
     create_bucket(server);
-    let proxy = Proxy::start(
-        server.port(),
-        vec![DropResponse {
-            contains,
-            times: usize::MAX,
-            fault,
-        }],
-    );
+    let proxy = Proxy::always(server.port(), contains, fault);
     let mut env = proxy.env(server.env());
     env.push(("ECSOPS_STATE_URL", format!("s3://ecsops-state/{prefix}")));
     (proxy, env)

@@ -436,17 +436,14 @@ async fn a_lock_whose_probe_fails_is_released_not_left_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_ignores_if_none_match_is_refused_not_trusted() {
     use crate::support::moto::s3_client;
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
 
     let guard = moto();
     let _store = s3(guard.server).await;
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         guard.server.port(),
-        vec![DropResponse {
-            contains: vec!["put ", "/lock.json"],
-            times: usize::MAX,
-            fault: Fault::Strip("If-None-Match"),
-        }],
+        vec!["put ", "/lock.json"],
+        Fault::Strip("If-None-Match"),
     );
     let blind = || in_bucket(s3_client(&proxy.endpoint), "blind");
     let honest = in_bucket(guard.server.s3(), "blind");

@@ -156,18 +156,15 @@ async fn status_shows_services_instances_and_marks_instances_outdated_after_a_ty
 /// the credentials and the network, and offers `--offline` only to a command that has it.
 #[tokio::test]
 async fn an_unreachable_aws_is_met_with_help_only_the_command_can_follow() {
-    use crate::support::proxy::{DropResponse, Fault, Proxy};
+    use crate::support::proxy::{Fault, Proxy};
 
     let env = Env::new().await;
     env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
         .expect_code(0);
-    let proxy = Proxy::start(
+    let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![DropResponse {
-            contains: vec!["AmazonEC2ContainerServiceV20141113.DescribeServices"],
-            times: usize::MAX,
-            fault: Fault::Drop,
-        }],
+        vec!["AmazonEC2ContainerServiceV20141113.DescribeServices"],
+        Fault::Drop,
     );
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(("AWS_MAX_ATTEMPTS", "1".to_owned()));

@@ -81,6 +81,18 @@ impl Proxy {
         Self::with_delay(upstream_port, rules, Duration::ZERO)
     }
 
+    /// A proxy whose one rule meets every request containing all of `contains` with `fault`.
+    pub fn always(upstream_port: u16, contains: Vec<&'static str>, fault: Fault) -> Self {
+        Self::start(
+            upstream_port,
+            vec![DropResponse {
+                contains,
+                times: usize::MAX,
+                fault,
+            }],
+        )
+    }
+
     /// `env` (an `ecsops` process's, for an emulator) with its AWS requests through this proxy.
     pub fn env(&self, mut env: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
         env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
