@@ -160,20 +160,17 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             t.chars()
                 .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
         };
-        if let Some(c) = refused(k).or_else(|| refused(v)) {
-            let (site, what) = if refused(k).is_some() {
-                (
-                    cx.at_key("invalid-tag", &p, format!("tag key `{k}` has `{c}`")),
-                    "key",
-                )
+        let refused_in = refused(k)
+            .map(|c| (c, "key"))
+            .or_else(|| refused(v).map(|c| (c, "value")));
+        if let Some((c, what)) = refused_in {
+            let site = if what == "key" {
+                cx.at_key("invalid-tag", &p, format!("tag key `{k}` has `{c}`"))
             } else {
-                (
-                    cx.at_value(
-                        "invalid-tag",
-                        &p,
-                        format!("tag `{k}` has `{c}` in its value"),
-                    ),
-                    "value",
+                cx.at_value(
+                    "invalid-tag",
+                    &p,
+                    format!("tag `{k}` has `{c}` in its value"),
                 )
             };
             site.label(format!("`{c}` in the {what}"))
