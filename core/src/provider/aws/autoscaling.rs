@@ -56,8 +56,7 @@ impl Manage for attrs::AutoscalingGroup {
         until_profile_visible(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .autoscaling
+                cx.autoscaling
                     .create_auto_scaling_group()
                     .auto_scaling_group_name(name)
                     .min_size(want.min_size)
@@ -120,7 +119,6 @@ impl Manage for attrs::AutoscalingGroup {
         }
         if group_changed {
             let mut req = cx
-                .aws
                 .autoscaling
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(prior.id)
@@ -164,8 +162,7 @@ impl Manage for attrs::AutoscalingGroup {
             &["ScalingActivityInProgress", "ResourceInUse"],
             &[],
             || {
-                cx.aws
-                    .autoscaling
+                cx.autoscaling
                     .delete_auto_scaling_group()
                     .auto_scaling_group_name(prior.id)
                     .force_delete(true)
@@ -268,8 +265,7 @@ async fn sync_load_balancers(
     if !attach.is_empty() {
         send!(
             a,
-            cx.aws
-                .autoscaling
+            cx.autoscaling
                 .attach_load_balancers()
                 .auto_scaling_group_name(name)
                 .set_load_balancer_names(Some(attach))
@@ -278,8 +274,7 @@ async fn sync_load_balancers(
     if !detach.is_empty() {
         send!(
             a,
-            cx.aws
-                .autoscaling
+            cx.autoscaling
                 .detach_load_balancers()
                 .auto_scaling_group_name(name)
                 .set_load_balancer_names(Some(detach))
@@ -326,8 +321,7 @@ pub(crate) async fn describe(
         return Ok(Vec::new());
     }
     let groups = all!(
-        cx.aws
-            .autoscaling
+        cx.autoscaling
             .describe_auto_scaling_groups()
             .set_auto_scaling_group_names(Some(names)),
         a

@@ -259,7 +259,7 @@ macro_rules! describe_by_filters {
             filters: Vec<aws_sdk_ec2::types::Filter>,
         ) -> Result<Vec<$item>, $crate::provider::ProviderError> {
             use $crate::provider::aws::AwsResultExt as _;
-            $crate::provider::aws::live::all!(cx.aws.ec2.$request().set_filters(Some(filters)), a)
+            $crate::provider::aws::live::all!(cx.ec2.$request().set_filters(Some(filters)), a)
         }
     };
 }
@@ -352,19 +352,14 @@ pub(crate) async fn sync_ec2_tags(
                 .collect();
             send!(
                 a,
-                cx.aws
-                    .ec2
-                    .delete_tags()
-                    .resources(id)
-                    .set_tags(Some(removed))
+                cx.ec2.delete_tags().resources(id).set_tags(Some(removed))
             )
             .map(drop)
         },
         async |set| {
             send!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_tags()
                     .resources(id)
                     .set_tags(Some(to_tags(&set)))

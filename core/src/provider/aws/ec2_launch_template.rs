@@ -83,8 +83,7 @@ impl Manage for attrs::LaunchTemplate {
         let out = until_profile_visible(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_launch_template()
                     .launch_template_name(name)
                     .client_token(&token)
@@ -127,8 +126,7 @@ impl Manage for attrs::LaunchTemplate {
                 let out = until_profile_visible(cx, || async {
                     send!(
                         a,
-                        cx.aws
-                            .ec2
+                        cx.ec2
                             .create_launch_template_version()
                             .launch_template_id(prior.id)
                             .launch_template_data(data.clone())
@@ -141,8 +139,7 @@ impl Manage for attrs::LaunchTemplate {
                     .ok_or_else(|| missing(a, "CreateLaunchTemplateVersion", "VersionNumber"))?;
                 send!(
                     a,
-                    cx.aws
-                        .ec2
+                    cx.ec2
                         .modify_launch_template()
                         .launch_template_id(prior.id)
                         .default_version(v.to_string())
@@ -165,8 +162,7 @@ impl Manage for attrs::LaunchTemplate {
                 "InvalidLaunchTemplateName.NotFoundException",
             ],
             || {
-                cx.aws
-                    .ec2
+                cx.ec2
                     .delete_launch_template()
                     .launch_template_id(prior.id)
                     .send()
@@ -258,8 +254,7 @@ async fn latest_versions(
     id: Option<&str>,
 ) -> Done<BTreeMap<String, LaunchTemplateVersion>> {
     let versions = all!(
-        cx.aws
-            .ec2
+        cx.ec2
             .describe_launch_template_versions()
             .set_launch_template_id(id.map(str::to_owned))
             .versions("$Latest"),
@@ -305,8 +300,7 @@ pub(crate) async fn amis(
     for chunk in names.chunks(10) {
         let out = send!(
             a,
-            cx.aws
-                .ssm
+            cx.ssm
                 .get_parameters()
                 .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
         )?;
@@ -339,7 +333,7 @@ pub(crate) async fn images(
 ) -> Done<BTreeMap<String, Image>> {
     let out = send!(
         a,
-        cx.aws.ec2.describe_images().filters(
+        cx.ec2.describe_images().filters(
             Filter::builder()
                 .name("image-id")
                 .set_values(Some(ids.iter().cloned().collect()))

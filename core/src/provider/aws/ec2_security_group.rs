@@ -276,8 +276,7 @@ impl Manage for attrs::SecurityGroup {
         let out = eventually(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_security_group()
                     .group_name(&want.name)
                     .description(&want.description)
@@ -307,7 +306,7 @@ impl Manage for attrs::SecurityGroup {
     /// balancer's) blocks it for a while, so `DependencyViolation` is retried.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_held(cx, prior, "InvalidGroup.NotFound", || {
-            cx.aws.ec2.delete_security_group().group_id(prior.id).send()
+            cx.ec2.delete_security_group().group_id(prior.id).send()
         })
         .await
     }
@@ -403,8 +402,7 @@ async fn send(
     match (direction, change) {
         (Direction::Ingress, Change::Authorize) => send_once!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .authorize_security_group_ingress()
                 .group_id(id)
                 .set_ip_permissions(p)
@@ -412,8 +410,7 @@ async fn send(
         .map(drop),
         (Direction::Ingress, Change::Revoke) => send!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .revoke_security_group_ingress()
                 .group_id(id)
                 .set_ip_permissions(p)
@@ -421,8 +418,7 @@ async fn send(
         .map(drop),
         (Direction::Egress, Change::Authorize) => send_once!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .authorize_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(p)
@@ -430,8 +426,7 @@ async fn send(
         .map(drop),
         (Direction::Egress, Change::Revoke) => send!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .revoke_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(p)

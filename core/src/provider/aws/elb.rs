@@ -63,8 +63,7 @@ impl Manage for attrs::ClassicLoadBalancer {
             .collect::<Result<Vec<_>, _>>()?;
         let out = send_once!(
             a,
-            cx.aws
-                .elb
+            cx.elb
                 .create_load_balancer()
                 .load_balancer_name(name)
                 .set_listeners(Some(listeners))
@@ -95,7 +94,7 @@ impl Manage for attrs::ClassicLoadBalancer {
         let was: attrs::ClassicLoadBalancer = prior.decode()?;
         let outputs = prior.outputs::<attrs::ClassicLoadBalancer>()?;
         let name = prior.id;
-        let elb = &cx.aws.elb;
+        let elb = &cx.elb;
 
         let (added, removed) = set_changes(
             &listener_set(&was.listeners),
@@ -190,8 +189,7 @@ impl Manage for attrs::ClassicLoadBalancer {
     /// Deletes the load balancer; AWS answers success when it is already gone.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.aws
-                .elb
+            cx.elb
                 .delete_load_balancer()
                 .load_balancer_name(prior.id)
                 .send()
@@ -251,8 +249,7 @@ async fn describe(
     names: Option<Vec<String>>,
 ) -> Done<Vec<LoadBalancerDescription>> {
     all!(
-        cx.aws
-            .elb
+        cx.elb
             .describe_load_balancers()
             .set_load_balancer_names(names),
         a
@@ -266,10 +263,7 @@ async fn describe_tags(
 ) -> Done<BTreeMap<String, Tags>> {
     let out = send!(
         a,
-        cx.aws
-            .elb
-            .describe_tags()
-            .set_load_balancer_names(Some(names))
+        cx.elb.describe_tags().set_load_balancer_names(Some(names))
     )?;
     Ok(out
         .tag_descriptions()
@@ -299,8 +293,7 @@ async fn set_attributes(
         .map_err(|e| spec.invalid("idle_timeout", &e.to_string()))?;
     send!(
         &spec.address,
-        cx.aws
-            .elb
+        cx.elb
             .modify_load_balancer_attributes()
             .load_balancer_name(name)
             .load_balancer_attributes(
@@ -341,8 +334,7 @@ async fn set_health_check(
         .map_err(|e| spec.invalid("health_check", &e.to_string()))?;
     send!(
         &spec.address,
-        cx.aws
-            .elb
+        cx.elb
             .configure_health_check()
             .load_balancer_name(name)
             .health_check(check)

@@ -39,12 +39,12 @@ impl Manage for attrs::EventRule {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let out = match send!(a, cx.aws.events.describe_rule().name(name)) {
+        let out = match send!(a, cx.events.describe_rule().name(name)) {
             Err(e) if e.aws_code() == Some(NOT_FOUND) => return Ok(None),
             r => r?,
         };
         let arn = out.arn().ok_or_else(|| missing(a, "DescribeRule", "Arn"))?;
-        let listed = send!(a, cx.aws.events.list_tags_for_resource().resource_arn(arn))?;
+        let listed = send!(a, cx.events.list_tags_for_resource().resource_arn(arn))?;
         let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, name, &tags)?;
         Ok(Some(rule_live(
@@ -84,8 +84,8 @@ impl Manage for attrs::EventRule {
         let arn = outputs.arn.as_str();
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws.events.untag_resource().resource_arn(arn),
-            tag: cx.aws.events.tag_resource().resource_arn(arn),
+            untag: cx.events.untag_resource().resource_arn(arn),
+            tag: cx.events.tag_resource().resource_arn(arn),
             to_sdk: |t: &Tags| events_tags(a, t),
         )?;
         Ok(Applied::new(spec, prior.id, &outputs))
@@ -95,7 +95,7 @@ impl Manage for attrs::EventRule {
     /// gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.aws.events.delete_rule().name(prior.id).send()
+            cx.events.delete_rule().name(prior.id).send()
         })
         .await
     }
@@ -135,8 +135,7 @@ impl Manage for attrs::EventTarget {
         remove(cx, &[], &[NOT_FOUND], || async {
             let out = send!(
                 a,
-                cx.aws
-                    .events
+                cx.events
                     .remove_targets()
                     .rule(&was.rule)
                     .ids(&was.target_id)
@@ -232,8 +231,7 @@ async fn put_rule(
     };
     let out = send!(
         a,
-        cx.aws
-            .events
+        cx.events
             .put_rule()
             .name(&want.name)
             .set_description(want.description.clone())
@@ -248,8 +246,7 @@ async fn list_rules(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<Rule>> {
     follow_tokens(|next| async move {
         let out = send!(
             a,
-            cx.aws
-                .events
+            cx.events
                 .list_rules()
                 .set_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                 .set_next_token(next)
@@ -324,10 +321,7 @@ async fn put_target(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::EventTarget) 
     let target = target
         .build()
         .map_err(|e| spec.invalid("target_id", &e.to_string()))?;
-    let out = send!(
-        a,
-        cx.aws.events.put_targets().rule(&want.rule).targets(target)
-    )?;
+    let out = send!(a, cx.events.put_targets().rule(&want.rule).targets(target))?;
     failed_entry(
         a,
         "PutTargets",
@@ -366,8 +360,7 @@ async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Done<Vec<Target>> 
     follow_tokens(|next| async move {
         let out = send!(
             a,
-            cx.aws
-                .events
+            cx.events
                 .list_targets_by_rule()
                 .rule(rule)
                 .set_next_token(next)

@@ -10,7 +10,7 @@ use crate::graph::{Address, Kind};
 use crate::provider::{Live, ProviderError, Refresh};
 use crate::state::ResourceState;
 
-/// Every item of a paginated list or describe: `all!(cx.aws.ec2.describe_vpcs().set_filters(f), a)`.
+/// Every item of a paginated list or describe: `all!(cx.ec2.describe_vpcs().set_filters(f), a)`.
 macro_rules! all {
     ($request:expr, $address:expr $(,)?) => {
         $request

@@ -33,7 +33,7 @@ impl Manage for attrs::LogGroup {
             return Ok(None);
         };
         let arn = arn_of(&group).ok_or_else(|| missing(a, "DescribeLogGroups", "arn"))?;
-        let tags = send!(a, cx.aws.logs.list_tags_for_resource().resource_arn(&arn))?
+        let tags = send!(a, cx.logs.list_tags_for_resource().resource_arn(&arn))?
             .tags
             .unwrap_or_default()
             .into_iter()
@@ -48,8 +48,7 @@ impl Manage for attrs::LogGroup {
         let name = want.name.as_str();
         send_once!(
             a,
-            cx.aws
-                .logs
+            cx.logs
                 .create_log_group()
                 .log_group_name(name)
                 .set_tags(Some(
@@ -78,8 +77,8 @@ impl Manage for attrs::LogGroup {
         let arn = outputs.arn.as_str();
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws.logs.untag_resource().resource_arn(arn),
-            tag: cx.aws.logs.tag_resource().resource_arn(arn),
+            untag: cx.logs.untag_resource().resource_arn(arn),
+            tag: cx.logs.tag_resource().resource_arn(arn),
             to_sdk: |t: &Tags| Ok(t.clone().into_iter().collect()),
         )?;
         Ok(Applied::new(spec, name, &outputs))
@@ -88,11 +87,7 @@ impl Manage for attrs::LogGroup {
     /// Deletes the group with its streams; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.aws
-                .logs
-                .delete_log_group()
-                .log_group_name(prior.id)
-                .send()
+            cx.logs.delete_log_group().log_group_name(prior.id).send()
         })
         .await
     }
@@ -103,8 +98,7 @@ async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -
     match days {
         None => {
             remove_request(cx, a, &[], &[NOT_FOUND], || {
-                cx.aws
-                    .logs
+                cx.logs
                     .delete_retention_policy()
                     .log_group_name(name)
                     .send()
@@ -113,8 +107,7 @@ async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -
         }
         Some(days) => send!(
             a,
-            cx.aws
-                .logs
+            cx.logs
                 .put_retention_policy()
                 .log_group_name(name)
                 .retention_in_days(days)
@@ -151,8 +144,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 /// The groups whose name starts with `prefix` (every group when it is empty).
 async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<LogGroup>> {
     all!(
-        cx.aws
-            .logs
+        cx.logs
             .describe_log_groups()
             .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.to_owned())),
         a

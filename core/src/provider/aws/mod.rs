@@ -220,6 +220,16 @@ pub(crate) struct Cx<'a> {
     pub waits: &'a Waits,
 }
 
+/// Family functions reach a service's client as `cx.ec2`: nearly every one of them sends
+/// requests, and the `aws` in between said nothing.
+impl std::ops::Deref for Cx<'_> {
+    type Target = Clients;
+
+    fn deref(&self) -> &Clients {
+        self.aws
+    }
+}
+
 /// The kinds handled by the module that handles `kind`, in table order.
 pub(crate) fn family_kinds(kind: Kind) -> Vec<Kind> {
     kind.family().kinds().collect()
@@ -700,7 +710,7 @@ where
 }
 
 /// Sends a fluent SDK call, which the SDK may resend after a transport failure, and names a
-/// failure for the resource at `$address`: `send!(a, cx.aws.ec2.describe_vpcs().vpc_ids(id))?`.
+/// failure for the resource at `$address`: `send!(a, cx.ec2.describe_vpcs().vpc_ids(id))?`.
 /// Calls that create something go through [`send_once!`](once::send_once) instead.
 macro_rules! send {
     ($address:expr, $call:expr $(,)?) => {

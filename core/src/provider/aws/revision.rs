@@ -105,10 +105,7 @@ pub(super) fn recorded_containers(
 /// The containers of revision `arn`, read from ECS.
 async fn describe(cx: Cx<'_>, arn: &str) -> Done<Vec<Container>> {
     let a = Address::new(Kind::TaskDefinition.as_str());
-    let out = send!(
-        &a,
-        cx.aws.ecs.describe_task_definition().task_definition(arn)
-    )?;
+    let out = send!(&a, cx.ecs.describe_task_definition().task_definition(arn))?;
     Ok(out
         .task_definition()
         .map(|td| {

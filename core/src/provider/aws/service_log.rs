@@ -182,8 +182,7 @@ fn stopped_task(t: &Task, containers: &[Container]) -> Option<StoppedTask> {
 async fn stopped_task_arns(cx: Cx<'_>, cluster: &str, service_arn: &str) -> Done<Vec<String>> {
     let a = Address::new(Kind::Service.as_str());
     let listed = all!(
-        cx.aws
-            .ecs
+        cx.ecs
             .list_tasks()
             .cluster(cluster)
             .service_name(arn_name(service_arn))
@@ -215,8 +214,7 @@ pub(super) async fn describe_tasks(
     for chunk in arns.chunks(100) {
         let out = send!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .describe_tasks()
                 .cluster(cluster)
                 .set_tasks(Some(chunk.to_vec()))

@@ -52,7 +52,7 @@ impl Manage for attrs::SnsTopic {
         let Some(arn) = topics.into_iter().find(|arn| topic_name(arn) == want.name) else {
             return Ok(None);
         };
-        let listed = send!(a, cx.aws.sns.list_tags_for_resource().resource_arn(&arn))?;
+        let listed = send!(a, cx.sns.list_tags_for_resource().resource_arn(&arn))?;
         let tags = tag_map_of(listed.tags(), |t| (Some(t.key()), Some(t.value())));
         claim(cx.own, a, &arn, &tags)?;
         Ok(Some(topic_live(&arn, visible(&tags))))
@@ -63,8 +63,7 @@ impl Manage for attrs::SnsTopic {
         let a = &spec.address;
         let out = send!(
             a,
-            cx.aws
-                .sns
+            cx.sns
                 .create_topic()
                 .name(&want.name)
                 .set_tags(Some(sns_tags(a, &owned_tags(cx.own, a, &want.tags))?))
@@ -83,8 +82,8 @@ impl Manage for attrs::SnsTopic {
         let arn = prior.id;
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws.sns.untag_resource().resource_arn(arn),
-            tag: cx.aws.sns.tag_resource().resource_arn(arn),
+            untag: cx.sns.untag_resource().resource_arn(arn),
+            tag: cx.sns.tag_resource().resource_arn(arn),
             to_sdk: |t: &Tags| sns_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
@@ -94,7 +93,7 @@ impl Manage for attrs::SnsTopic {
     /// Deletes the topic with its policy and subscriptions; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_request(cx, prior.address, &[], NOT_FOUND, || {
-            cx.aws.sns.delete_topic().topic_arn(prior.id).send()
+            cx.sns.delete_topic().topic_arn(prior.id).send()
         })
         .await
     }
@@ -158,8 +157,7 @@ impl Manage for attrs::SnsSubscription {
         });
         let out = send!(
             a,
-            cx.aws
-                .sns
+            cx.sns
                 .subscribe()
                 .topic_arn(&want.topic_arn)
                 .protocol(&want.protocol)
@@ -192,7 +190,7 @@ impl Manage for attrs::SnsSubscription {
             return Ok(());
         }
         remove_request(cx, a, &[], NOT_FOUND, || {
-            cx.aws.sns.unsubscribe().subscription_arn(prior.id).send()
+            cx.sns.unsubscribe().subscription_arn(prior.id).send()
         })
         .await
     }
@@ -263,7 +261,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 // Topics
 
 async fn list_topics(cx: Cx<'_>, a: &Address) -> Done<Vec<String>> {
-    let topics = all!(cx.aws.sns.list_topics(), a)?;
+    let topics = all!(cx.sns.list_topics(), a)?;
     Ok(topics.into_iter().filter_map(|t| t.topic_arn).collect())
 }
 
@@ -299,8 +297,7 @@ fn policy_text(spec: &ResourceSpec, policy: &Document) -> Done<String> {
 async fn set_policy(cx: Cx<'_>, a: &Address, topic: &str, policy: &str) -> Done<()> {
     send!(
         a,
-        cx.aws
-            .sns
+        cx.sns
             .set_topic_attributes()
             .topic_arn(topic)
             .attribute_name("Policy")
@@ -311,7 +308,7 @@ async fn set_policy(cx: Cx<'_>, a: &Address, topic: &str, policy: &str) -> Done<
 
 /// The topic's policy as it is now.
 async fn read_policy(cx: Cx<'_>, a: &Address, topic: &str) -> Done<attrs::SnsTopicPolicy> {
-    let out = send!(a, cx.aws.sns.get_topic_attributes().topic_arn(topic))?;
+    let out = send!(a, cx.sns.get_topic_attributes().topic_arn(topic))?;
     let text = out.attributes().and_then(|m| m.get("Policy"));
     Ok(attrs::SnsTopicPolicy {
         topic_arn: topic.to_owned(),
@@ -353,7 +350,7 @@ fn default_policy(topic: &str) -> Option<Value> {
 // Subscriptions
 
 async fn list_subscriptions(cx: Cx<'_>, a: &Address, topic: &str) -> Done<Vec<Subscription>> {
-    all!(cx.aws.sns.list_subscriptions_by_topic().topic_arn(topic), a)
+    all!(cx.sns.list_subscriptions_by_topic().topic_arn(topic), a)
 }
 
 /// The recorded subscription `id` among those listed for its topic: by ARN, or (awaiting

@@ -253,10 +253,7 @@ async fn describe_instances(cx: Cx<'_>, ids: Vec<String>) -> Done<BTreeMap<Strin
         return Ok(BTreeMap::new());
     }
     let a = Address::new("instance");
-    let reservations = all!(
-        cx.aws.ec2.describe_instances().set_instance_ids(Some(ids)),
-        &a
-    )?;
+    let reservations = all!(cx.ec2.describe_instances().set_instance_ids(Some(ids)), &a)?;
     Ok(reservations
         .into_iter()
         .flat_map(|r| r.instances.unwrap_or_default())
@@ -270,8 +267,7 @@ async fn template_version(cx: Cx<'_>, id: &str, version: &str) -> Done<Option<Te
     let a = Address::new(Kind::LaunchTemplate.as_str());
     let out = send!(
         &a,
-        cx.aws
-            .ec2
+        cx.ec2
             .describe_launch_template_versions()
             .launch_template_id(id)
             .versions(version)

@@ -210,10 +210,7 @@ describe_by_filters!(describe_route_tables -> RouteTable);
 
 /// Not paginated by AWS: one call returns every address.
 async fn describe_addresses(cx: Cx<'_>, a: &Address, filters: Vec<Filter>) -> Done<Vec<ElasticIp>> {
-    let out = send!(
-        a,
-        cx.aws.ec2.describe_addresses().set_filters(Some(filters))
-    )?;
+    let out = send!(a, cx.ec2.describe_addresses().set_filters(Some(filters)))?;
     Ok(out.addresses().to_vec())
 }
 
@@ -230,8 +227,5 @@ async fn describe_nat_gateways(
             .values("available")
             .build(),
     );
-    all!(
-        cx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)),
-        a
-    )
+    all!(cx.ec2.describe_nat_gateways().set_filter(Some(filters)), a)
 }

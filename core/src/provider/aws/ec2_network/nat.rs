@@ -29,8 +29,7 @@ impl Manage for attrs::ElasticIp {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .allocate_address()
                 .domain(DomainType::from(want.domain.as_str()))
                 .tag_specifications(tag_specification(
@@ -64,7 +63,7 @@ impl Manage for attrs::ElasticIp {
             prior.address,
             &["InvalidIPAddress.InUse"],
             &["InvalidAllocationID.NotFound"],
-            || cx.aws.ec2.release_address().allocation_id(prior.id).send(),
+            || cx.ec2.release_address().allocation_id(prior.id).send(),
         )
         .await
     }
@@ -105,8 +104,7 @@ impl Manage for attrs::NatGateway {
         let out = eventually(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_nat_gateway()
                     .subnet_id(&want.subnet_id)
                     .set_allocation_id(want.allocation_id.clone())
@@ -139,7 +137,7 @@ impl Manage for attrs::NatGateway {
             a,
             &[],
             &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"],
-            || cx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send(),
+            || cx.ec2.delete_nat_gateway().nat_gateway_id(id).send(),
         )
         .await?;
         wait_nat_gateway(cx, a, id, "deleted").await?;
@@ -175,15 +173,14 @@ pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
 async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<()> {
     let found = send!(
         address,
-        cx.aws.ec2.describe_addresses().allocation_ids(allocation)
+        cx.ec2.describe_addresses().allocation_ids(allocation)
     );
     let Some(found) = found_or_none(found, "InvalidAllocationID.NotFound")? else {
         return Ok(());
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
         remove_request(cx, address, &[], &["InvalidAssociationID.NotFound"], || {
-            cx.aws
-                .ec2
+            cx.ec2
                 .disassociate_address()
                 .association_id(association)
                 .send()
@@ -195,10 +192,7 @@ async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<(
 
 /// The state of NAT gateway `id` (not found counts as `deleted`) and, when it failed, why.
 async fn nat_state(cx: Cx<'_>, address: &Address, id: &str) -> Done<(String, String)> {
-    let out = send!(
-        address,
-        cx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id)
-    );
+    let out = send!(address, cx.ec2.describe_nat_gateways().nat_gateway_ids(id));
     let out = found_or_none(out, "NatGatewayNotFound")?;
     Ok(match out.as_ref().and_then(|o| o.nat_gateways().first()) {
         Some(n) => (

@@ -27,8 +27,7 @@ impl Manage for attrs::Subnet {
         let out = eventually(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_subnet()
                     .vpc_id(&want.vpc_id)
                     .cidr_block(&want.cidr_block)
@@ -59,7 +58,7 @@ impl Manage for attrs::Subnet {
     /// gateway's).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_held(cx, prior, "InvalidSubnetID.NotFound", || {
-            cx.aws.ec2.delete_subnet().subnet_id(prior.id).send()
+            cx.ec2.delete_subnet().subnet_id(prior.id).send()
         })
         .await
     }
@@ -74,8 +73,7 @@ async fn set_public_ip_on_launch(
     eventually(cx, || async {
         send!(
             &spec.address,
-            cx.aws
-                .ec2
+            cx.ec2
                 .modify_subnet_attribute()
                 .subnet_id(id)
                 .map_public_ip_on_launch(AttributeBooleanValue::builder().value(enabled).build())
@@ -112,8 +110,7 @@ impl Manage for attrs::RouteTable {
         let out = eventually(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .create_route_table()
                     .vpc_id(&want.vpc_id)
                     .client_token(&token)
@@ -136,11 +133,7 @@ impl Manage for attrs::RouteTable {
     /// Deletes the table, retried while subnets are still associated with it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_held(cx, prior, "InvalidRouteTableID.NotFound", || {
-            cx.aws
-                .ec2
-                .delete_route_table()
-                .route_table_id(prior.id)
-                .send()
+            cx.ec2.delete_route_table().route_table_id(prior.id).send()
         })
         .await
     }
@@ -177,7 +170,7 @@ impl Manage for attrs::Route {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let tables = send!(
             &spec.address,
-            cx.aws.ec2.describe_route_tables().route_table_ids(table)
+            cx.ec2.describe_route_tables().route_table_ids(table)
         )?;
         let mut tables = tables.route_tables().iter();
         Ok(tables.find_map(|t| route_live(t, destination)))
@@ -190,7 +183,6 @@ impl Manage for attrs::Route {
         let target = target(spec, &want)?;
         eventually(cx, || async {
             let req = cx
-                .aws
                 .ec2
                 .create_route()
                 .route_table_id(table)
@@ -216,11 +208,11 @@ impl Manage for attrs::Route {
         let (had, req) = match target {
             RouteTarget::Gateway(g) => (
                 was.gateway_id.as_deref(),
-                cx.aws.ec2.replace_route().gateway_id(g),
+                cx.ec2.replace_route().gateway_id(g),
             ),
             RouteTarget::NatGateway(n) => (
                 was.nat_gateway_id.as_deref(),
-                cx.aws.ec2.replace_route().nat_gateway_id(n),
+                cx.ec2.replace_route().nat_gateway_id(n),
             ),
         };
         let now = match target {
@@ -251,8 +243,7 @@ impl Manage for attrs::Route {
             &[],
             &["InvalidRoute.NotFound", "InvalidRouteTableID.NotFound"],
             || {
-                cx.aws
-                    .ec2
+                cx.ec2
                     .delete_route()
                     .route_table_id(&was.route_table_id)
                     .destination_cidr_block(&was.destination_cidr_block)
@@ -317,8 +308,7 @@ impl Manage for attrs::RouteTableAssociation {
         let out = eventually(cx, || async {
             send_once!(
                 a,
-                cx.aws
-                    .ec2
+                cx.ec2
                     .associate_route_table()
                     .subnet_id(&want.subnet_id)
                     .route_table_id(&want.route_table_id)
@@ -343,8 +333,7 @@ impl Manage for attrs::RouteTableAssociation {
             &[],
             &["InvalidAssociationID.NotFound"],
             || {
-                cx.aws
-                    .ec2
+                cx.ec2
                     .disassociate_route_table()
                     .association_id(prior.id)
                     .send()

@@ -58,8 +58,7 @@ impl Manage for attrs::Vpc {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .create_vpc()
                 .cidr_block(&want.cidr_block)
                 .tag_specifications(tag_specification(
@@ -86,7 +85,7 @@ impl Manage for attrs::Vpc {
     /// Deletes the VPC once what it holds is gone (retried while AWS reports dependents).
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_held(cx, prior, "InvalidVpcID.NotFound", || {
-            cx.aws.ec2.delete_vpc().vpc_id(prior.id).send()
+            cx.ec2.delete_vpc().vpc_id(prior.id).send()
         })
         .await
     }
@@ -121,7 +120,7 @@ async fn set_flag(
     eventually(cx, || async {
         send!(
             a,
-            flag(cx.aws.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
+            flag(cx.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
         )
     })
     .await?;
@@ -133,8 +132,7 @@ pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Done<Dns> {
     let read = async |attribute: VpcAttributeName| {
         send!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .describe_vpc_attribute()
                 .vpc_id(id)
                 .attribute(attribute)
@@ -197,8 +195,7 @@ impl Manage for attrs::InternetGateway {
         let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         let out = send_once!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .create_internet_gateway()
                 .tag_specifications(tag_specification(
                     ResourceType::InternetGateway,
@@ -247,8 +244,7 @@ impl Manage for attrs::InternetGateway {
             .await?;
         }
         remove_request(cx, a, &[], &["InvalidInternetGatewayID.NotFound"], || {
-            cx.aws
-                .ec2
+            cx.ec2
                 .delete_internet_gateway()
                 .internet_gateway_id(id)
                 .send()
@@ -261,8 +257,7 @@ async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     eventually(cx, || async {
         send!(
             a,
-            cx.aws
-                .ec2
+            cx.ec2
                 .attach_internet_gateway()
                 .internet_gateway_id(id)
                 .vpc_id(vpc)
@@ -275,8 +270,7 @@ async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
 async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     send!(
         a,
-        cx.aws
-            .ec2
+        cx.ec2
             .detach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)

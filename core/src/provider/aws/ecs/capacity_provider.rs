@@ -52,8 +52,7 @@ impl Manage for attrs::CapacityProvider {
             .map_err(|e| spec.invalid("auto_scaling_group_arn", &e.to_string()))?;
         let out = send_once!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .create_capacity_provider()
                 .name(name)
                 .auto_scaling_group_provider(provider)
@@ -79,8 +78,7 @@ impl Manage for attrs::CapacityProvider {
         {
             send!(
                 a,
-                cx.aws
-                    .ecs
+                cx.ecs
                     .update_capacity_provider()
                     .name(prior.id)
                     .auto_scaling_group_provider(
@@ -112,8 +110,7 @@ impl Manage for attrs::CapacityProvider {
         }
         // Still in a cluster's list until that list is cleared (deleted before, applied late).
         let r = remove_request(cx, a, BUSY, &[], || {
-            cx.aws
-                .ecs
+            cx.ecs
                 .delete_capacity_provider()
                 .capacity_provider(prior.id)
                 .send()
@@ -142,8 +139,7 @@ impl Manage for attrs::ClusterCapacityProviders {
             BUSY,
             &["ClusterNotFoundException"],
             || {
-                cx.aws
-                    .ecs
+                cx.ecs
                     .put_cluster_capacity_providers()
                     .cluster(prior.id)
                     .set_capacity_providers(Some(Vec::new()))
@@ -163,8 +159,7 @@ async fn put(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::ClusterCapacityProvi
     retry_while(cx.waits, cx.waits.dependency, BUSY, || async {
         send!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .put_cluster_capacity_providers()
                 .cluster(&want.cluster)
                 .set_capacity_providers(Some(want.capacity_providers.clone()))
@@ -203,8 +198,7 @@ async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Done<Vec<Capac
         loop {
             let out = send!(
                 a,
-                cx.aws
-                    .ecs
+                cx.ecs
                     .describe_capacity_providers()
                     .set_capacity_providers(Some(chunk.to_vec()))
                     .include(CapacityProviderField::Tags)

@@ -37,8 +37,7 @@ impl Manage for attrs::EcsCluster {
         let name = want.name.as_str();
         let out = send!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .create_cluster()
                 .cluster_name(name)
                 .settings(insights_setting(spec, &want)?)
@@ -60,8 +59,7 @@ impl Manage for attrs::EcsCluster {
         if was.container_insights != want.container_insights {
             send!(
                 a,
-                cx.aws
-                    .ecs
+                cx.ecs
                     .update_cluster()
                     .cluster(prior.id)
                     .settings(insights_setting(spec, &want)?)
@@ -87,7 +85,7 @@ impl Manage for attrs::EcsCluster {
             prior.address,
             BUSY,
             &["ClusterNotFoundException"],
-            || cx.aws.ecs.delete_cluster().cluster(prior.id).send(),
+            || cx.ecs.delete_cluster().cluster(prior.id).send(),
         )
         .await
     }
@@ -108,8 +106,7 @@ pub(super) async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Don
     for chunk in names.chunks(100) {
         let out = send!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .describe_clusters()
                 .set_clusters(Some(chunk.to_vec()))
                 .include(ClusterField::Tags)

@@ -116,8 +116,8 @@ fn tag_map(tags: &[Tag]) -> Tags {
 async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags) -> Done<()> {
     send_tags!(
         cx, a, was, want,
-        untag: cx.aws.ecs.untag_resource().resource_arn(arn),
-        tag: cx.aws.ecs.tag_resource().resource_arn(arn),
+        untag: cx.ecs.untag_resource().resource_arn(arn),
+        tag: cx.ecs.tag_resource().resource_arn(arn),
         to_sdk: |t: &Tags| Ok(ecs_tags(t)),
     )
 }

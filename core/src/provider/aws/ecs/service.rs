@@ -54,8 +54,7 @@ impl Manage for attrs::Service {
         )?;
         let out = send_once!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .create_service()
                 .cluster(&want.cluster)
                 .service_name(&want.name)
@@ -87,7 +86,6 @@ impl Manage for attrs::Service {
         let a = &spec.address;
         let was: attrs::Service = prior.decode()?;
         let mut req = cx
-            .aws
             .ecs
             .update_service()
             .cluster(&want.cluster)
@@ -168,8 +166,7 @@ impl Manage for attrs::Service {
         let cluster = was.cluster.as_str();
         if was.scheduling_strategy != "DAEMON" {
             remove_request(cx, a, &[], GONE, || {
-                cx.aws
-                    .ecs
+                cx.ecs
                     .update_service()
                     .cluster(cluster)
                     .service(prior.id)
@@ -181,8 +178,7 @@ impl Manage for attrs::Service {
         remove(cx, &[], GONE, || async {
             send!(
                 a,
-                cx.aws
-                    .ecs
+                cx.ecs
                     .delete_service()
                     .cluster(cluster)
                     .service(prior.id)
@@ -275,8 +271,7 @@ pub(crate) async fn describe(
     for chunk in services.chunks(10) {
         let out = send!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .describe_services()
                 .cluster(cluster)
                 .set_services(Some(chunk.to_vec()))

@@ -64,8 +64,7 @@ impl Manage for attrs::TaskDefinition {
             .collect();
         let out = send_once!(
             a,
-            cx.aws
-                .ecs
+            cx.ecs
                 .register_task_definition()
                 .family(&want.family)
                 .network_mode(NetworkMode::from(want.network_mode.as_str()))
@@ -449,8 +448,7 @@ fn claim(cx: Cx<'_>, a: &Address, tags: &Tags) -> Claim {
 /// as a prefix (`web` lists `web-admin` too), so only the family's own are kept.
 async fn active_revisions(cx: Cx<'_>, a: &Address, family: &str) -> Done<Vec<(i32, String)>> {
     let arns: Vec<String> = all!(
-        cx.aws
-            .ecs
+        cx.ecs
             .list_task_definitions()
             .family_prefix(family)
             .status(TaskDefinitionStatus::Active),
@@ -477,8 +475,7 @@ fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
 async fn described(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Option<(TaskDefinition, Tags)>> {
     let described = send!(
         a,
-        cx.aws
-            .ecs
+        cx.ecs
             .describe_task_definition()
             .task_definition(arn)
             .include(TaskDefinitionField::Tags)
@@ -573,8 +570,7 @@ async fn deregister_ours(
 /// Deregisters one revision; one that no longer exists is success.
 async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
     let r = remove_request(cx, a, &[], &[], || {
-        cx.aws
-            .ecs
+        cx.ecs
             .deregister_task_definition()
             .task_definition(arn)
             .send()
@@ -588,8 +584,7 @@ async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
 pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::TaskDefinition.as_str());
     let active: BTreeSet<String> = all!(
-        cx.aws
-            .ecs
+        cx.ecs
             .list_task_definitions()
             .status(TaskDefinitionStatus::Active),
         &a

@@ -26,8 +26,7 @@ impl Manage for attrs::Listener {
         let a = &spec.address;
         let port = i32::from(want.port);
         let listeners = all!(
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .describe_listeners()
                 .load_balancer_arn(&want.load_balancer_arn),
             a
@@ -41,8 +40,7 @@ impl Manage for attrs::Listener {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .create_listener()
                 .load_balancer_arn(&want.load_balancer_arn)
                 .port(i32::from(want.port))
@@ -76,8 +74,7 @@ impl Manage for attrs::Listener {
         {
             send!(
                 a,
-                cx.aws
-                    .elbv2
+                cx.elbv2
                     .modify_listener()
                     .listener_arn(arn)
                     .port(i32::from(want.port))
@@ -94,7 +91,7 @@ impl Manage for attrs::Listener {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let gone = ["ListenerNotFound", "LoadBalancerNotFound"];
         remove_request(cx, prior.address, &[], &gone, || {
-            cx.aws.elbv2.delete_listener().listener_arn(prior.id).send()
+            cx.elbv2.delete_listener().listener_arn(prior.id).send()
         })
         .await
     }
@@ -190,17 +187,14 @@ pub(super) async fn describe(
 ) -> Done<Vec<Listener>> {
     let by_arns = |arns: Vec<String>| async move {
         all!(
-            cx.aws
-                .elbv2
-                .describe_listeners()
-                .set_listener_arns(Some(arns)),
+            cx.elbv2.describe_listeners().set_listener_arns(Some(arns)),
             a
         )
     };
     let per_load_balancer = || async move {
         let mut listeners = Vec::new();
         for lb in load_balancers {
-            let r = all!(cx.aws.elbv2.describe_listeners().load_balancer_arn(lb), a);
+            let r = all!(cx.elbv2.describe_listeners().load_balancer_arn(lb), a);
             listeners.extend(found_or_none(r, "LoadBalancerNotFound")?.unwrap_or_default());
         }
         Ok(listeners)

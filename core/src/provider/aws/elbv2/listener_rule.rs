@@ -29,10 +29,7 @@ impl Manage for attrs::ListenerRule {
         let a = &spec.address;
         let priority = want.priority.to_string();
         let rules = all!(
-            cx.aws
-                .elbv2
-                .describe_rules()
-                .listener_arn(&want.listener_arn),
+            cx.elbv2.describe_rules().listener_arn(&want.listener_arn),
             a
         )?;
         let found = rules
@@ -49,8 +46,7 @@ impl Manage for attrs::ListenerRule {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .create_rule()
                 .listener_arn(&want.listener_arn)
                 .priority(priority(spec, &want)?)
@@ -67,7 +63,7 @@ impl Manage for attrs::ListenerRule {
         let a = &spec.address;
         let was: attrs::ListenerRule = prior.decode()?;
         let arn = prior.id;
-        let elbv2 = &cx.aws.elbv2;
+        let elbv2 = &cx.elbv2;
         if want.conditions != was.conditions || want.forward_to != was.forward_to {
             send!(
                 a,
@@ -97,7 +93,7 @@ impl Manage for attrs::ListenerRule {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let gone = ["RuleNotFound", "ListenerNotFound"];
         remove_request(cx, prior.address, &[], &gone, || {
-            cx.aws.elbv2.delete_rule().rule_arn(prior.id).send()
+            cx.elbv2.delete_rule().rule_arn(prior.id).send()
         })
         .await
     }
@@ -189,12 +185,12 @@ pub(super) async fn describe(
     listeners: &BTreeSet<String>,
 ) -> Done<Vec<Rule>> {
     let by_arns = |arns: Vec<String>| async move {
-        all!(cx.aws.elbv2.describe_rules().set_rule_arns(Some(arns)), a)
+        all!(cx.elbv2.describe_rules().set_rule_arns(Some(arns)), a)
     };
     let per_listener = || async move {
         let mut rules = Vec::new();
         for listener in listeners {
-            let r = all!(cx.aws.elbv2.describe_rules().listener_arn(listener), a);
+            let r = all!(cx.elbv2.describe_rules().listener_arn(listener), a);
             rules.extend(
                 found_or_none(r, "ListenerNotFound")?
                     .unwrap_or_default()

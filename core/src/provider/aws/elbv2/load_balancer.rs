@@ -26,7 +26,7 @@ impl Manage for attrs::LoadBalancer {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let r = send!(a, cx.aws.elbv2.describe_load_balancers().names(name));
+        let r = send!(a, cx.elbv2.describe_load_balancers().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
         claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
             live(lb, tags, None)
@@ -39,8 +39,7 @@ impl Manage for attrs::LoadBalancer {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .create_load_balancer()
                 .name(&want.name)
                 .r#type(LoadBalancerTypeEnum::from(want.r#type.as_str()))
@@ -71,7 +70,7 @@ impl Manage for attrs::LoadBalancer {
         let was: attrs::LoadBalancer = prior.decode()?;
         let mut outputs = prior.outputs::<attrs::LoadBalancer>()?;
         let arn = prior.id;
-        let elbv2 = &cx.aws.elbv2;
+        let elbv2 = &cx.elbv2;
         if !same_set(&was.subnets, &want.subnets) {
             send!(
                 a,
@@ -115,8 +114,7 @@ impl Manage for attrs::LoadBalancer {
             });
         }
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .delete_load_balancer()
                 .load_balancer_arn(prior.id)
                 .send()
@@ -188,8 +186,7 @@ async fn set_attributes(
     }
     send!(
         &spec.address,
-        cx.aws
-            .elbv2
+        cx.elbv2
             .modify_load_balancer_attributes()
             .load_balancer_arn(arn)
             .set_attributes(Some(attributes))
@@ -213,10 +210,7 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
     poll_until(cx, a, what, cx.waits.dependency, || async {
         let r = send!(
             a,
-            cx.aws
-                .elbv2
-                .describe_load_balancers()
-                .load_balancer_arns(arn)
+            cx.elbv2.describe_load_balancers().load_balancer_arns(arn)
         );
         let state = found_or_none(r, NOT_FOUND)?.and_then(|out| {
             out.load_balancers()
@@ -252,8 +246,7 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
 pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<LoadBalancer>> {
     let page = |arns: Option<Vec<String>>| async move {
         all!(
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .describe_load_balancers()
                 .set_load_balancer_arns(arns),
             a

@@ -175,8 +175,7 @@ async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMa
     for chunk in arns.chunks(PER_CALL) {
         let out = send!(
             a,
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .describe_tags()
                 .set_resource_arns(Some(chunk.to_vec()))
         )?;
@@ -237,8 +236,8 @@ fn to_tags(tags: &Tags) -> Vec<Tag> {
 async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags) -> Done<()> {
     send_tags!(
         cx, a, was, want,
-        untag: cx.aws.elbv2.remove_tags().resource_arns(arn),
-        tag: cx.aws.elbv2.add_tags().resource_arns(arn),
+        untag: cx.elbv2.remove_tags().resource_arns(arn),
+        tag: cx.elbv2.add_tags().resource_arns(arn),
         to_sdk: |t: &Tags| Ok(to_tags(t)),
     )
 }

@@ -43,7 +43,7 @@ impl Manage for attrs::TargetGroup {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let r = send!(a, cx.aws.elbv2.describe_target_groups().names(name));
+        let r = send!(a, cx.elbv2.describe_target_groups().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
         claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
             live(tg, tags, None)
@@ -58,8 +58,7 @@ impl Manage for attrs::TargetGroup {
         let out = send_once!(
             a,
             with_health_check!(
-                cx.aws
-                    .elbv2
+                cx.elbv2
                     .create_target_group()
                     .name(&want.name)
                     .protocol(ProtocolEnum::from(want.protocol.as_str()))
@@ -88,7 +87,7 @@ impl Manage for attrs::TargetGroup {
         let arn = prior.id;
         if want.health_check != was.health_check {
             let hc = HealthCheck::of(spec, &want.health_check)?;
-            with_health_check!(cx.aws.elbv2.modify_target_group().target_group_arn(arn), hc)
+            with_health_check!(cx.elbv2.modify_target_group().target_group_arn(arn), hc)
                 .send()
                 .await
                 .at(a)?;
@@ -105,8 +104,7 @@ impl Manage for attrs::TargetGroup {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let busy = ["ResourceInUse"];
         remove_request(cx, prior.address, &busy, &[NOT_FOUND], || {
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .delete_target_group()
                 .target_group_arn(prior.id)
                 .send()
@@ -165,8 +163,7 @@ async fn set_deregistration_delay(
     };
     send!(
         a,
-        cx.aws
-            .elbv2
+        cx.elbv2
             .modify_target_group_attributes()
             .target_group_arn(arn)
             .attributes(
@@ -183,8 +180,7 @@ async fn set_deregistration_delay(
 pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<TargetGroup>> {
     let page = |arns: Option<Vec<String>>| async move {
         all!(
-            cx.aws
-                .elbv2
+            cx.elbv2
                 .describe_target_groups()
                 .set_target_group_arns(arns),
             a

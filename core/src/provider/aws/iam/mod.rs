@@ -69,7 +69,6 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         filters.push(EntityType::LocalManagedPolicy);
     }
     let pages = cx
-        .aws
         .iam
         .get_account_authorization_details()
         .set_filter(Some(filters))
@@ -115,8 +114,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             .collect();
         let prefix = common_prefix(paths.iter().map(String::as_str));
         all!(
-            cx.aws
-                .iam
+            cx.iam
                 .list_instance_profiles()
                 .path_prefix(if prefix.is_empty() { "/" } else { &prefix }),
             &Address::new(Kind::InstanceProfile.as_str())

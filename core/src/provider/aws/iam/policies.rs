@@ -22,7 +22,7 @@ impl Manage for attrs::IamPolicy {
     /// The policy of that name and path, when it carries this lineage's tags.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
-        let iam = &cx.aws.iam;
+        let iam = &cx.iam;
         // The ARN needs the account id, which nothing at hand names: list by path instead.
         let listed = all!(
             iam.list_policies()
@@ -65,8 +65,7 @@ impl Manage for attrs::IamPolicy {
         let a = &spec.address;
         let out = send_once!(
             a,
-            cx.aws
-                .iam
+            cx.iam
                 .create_policy()
                 .policy_name(&want.name)
                 .path(&want.path)
@@ -100,8 +99,7 @@ impl Manage for attrs::IamPolicy {
             }
             send!(
                 a,
-                cx.aws
-                    .iam
+                cx.iam
                     .create_policy_version()
                     .policy_arn(arn)
                     .policy_document(document_text(spec, "document", &want.document)?)
@@ -110,8 +108,8 @@ impl Manage for attrs::IamPolicy {
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws.iam.untag_policy().policy_arn(arn),
-            tag: cx.aws.iam.tag_policy().policy_arn(arn),
+            untag: cx.iam.untag_policy().policy_arn(arn),
+            tag: cx.iam.tag_policy().policy_arn(arn),
             to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
@@ -129,14 +127,13 @@ impl Manage for attrs::IamPolicy {
 }
 
 async fn list_versions(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Vec<PolicyVersion>> {
-    all!(cx.aws.iam.list_policy_versions().policy_arn(arn), a)
+    all!(cx.iam.list_policy_versions().policy_arn(arn), a)
 }
 
 async fn delete_version(cx: Cx<'_>, a: &Address, arn: &str, version: &str) -> Done<()> {
     send!(
         a,
-        cx.aws
-            .iam
+        cx.iam
             .delete_policy_version()
             .policy_arn(arn)
             .version_id(version)
@@ -148,7 +145,6 @@ async fn delete_version(cx: Cx<'_>, a: &Address, arn: &str, version: &str) -> Do
 /// must be anyway.
 async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
     let entities = cx
-        .aws
         .iam
         .list_entities_for_policy()
         .policy_arn(arn)
@@ -163,8 +159,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
             remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-                cx.aws
-                    .iam
+                cx.iam
                     .detach_user_policy()
                     .user_name(user)
                     .policy_arn(arn)
@@ -174,8 +169,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
         }
         for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
             remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-                cx.aws
-                    .iam
+                cx.iam
                     .detach_group_policy()
                     .group_name(group)
                     .policy_arn(arn)
@@ -192,7 +186,7 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
             tolerate(delete_version(cx, a, arn, id).await, &[NO_SUCH_ENTITY])?;
         }
     }
-    send!(a, cx.aws.iam.delete_policy().policy_arn(arn)).map(drop)
+    send!(a, cx.iam.delete_policy().policy_arn(arn)).map(drop)
 }
 
 fn live(arn: &str, name: &str, path: &str, document_text: Option<&str>, tags: Tags) -> Live {

@@ -36,8 +36,7 @@ impl Manage for attrs::InstanceProfile {
         let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
             a,
-            cx.aws
-                .iam
+            cx.iam
                 .create_instance_profile()
                 .instance_profile_name(&want.name)
                 .path(&want.path)
@@ -67,12 +66,10 @@ impl Manage for attrs::InstanceProfile {
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws
-                .iam
+            untag: cx.iam
                 .untag_instance_profile()
                 .instance_profile_name(name),
-            tag: cx.aws
-                .iam
+            tag: cx.iam
                 .tag_instance_profile()
                 .instance_profile_name(name),
             to_sdk: |t: &Tags| iam_tags(a, t),
@@ -95,8 +92,7 @@ async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()
     until_visible(cx, || async {
         send_once!(
             a,
-            cx.aws
-                .iam
+            cx.iam
                 .add_role_to_instance_profile()
                 .instance_profile_name(profile)
                 .role_name(role)
@@ -108,8 +104,7 @@ async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()
 
 pub(super) async fn remove_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()> {
     remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-        cx.aws
-            .iam
+        cx.iam
             .remove_role_from_instance_profile()
             .instance_profile_name(profile)
             .role_name(role)
@@ -119,13 +114,7 @@ pub(super) async fn remove_role(cx: Cx<'_>, a: &Address, profile: &str, role: &s
 }
 
 async fn get_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<GetInstanceProfileOutput> {
-    send!(
-        a,
-        cx.aws
-            .iam
-            .get_instance_profile()
-            .instance_profile_name(name)
-    )
+    send!(a, cx.iam.get_instance_profile().instance_profile_name(name))
 }
 
 async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
@@ -139,10 +128,7 @@ async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     }
     send!(
         a,
-        cx.aws
-            .iam
-            .delete_instance_profile()
-            .instance_profile_name(name)
+        cx.iam.delete_instance_profile().instance_profile_name(name)
     )
     .map(drop)
 }

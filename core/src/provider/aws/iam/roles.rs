@@ -19,7 +19,7 @@ impl Manage for attrs::IamRole {
     /// The role of that name, when it carries this lineage's tags.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
-        let iam = &cx.aws.iam;
+        let iam = &cx.iam;
         let got = send!(a, iam.get_role().role_name(&want.name));
         let Some(out) = found_or_none(got, NO_SUCH_ENTITY)? else {
             return Ok(None);
@@ -47,8 +47,7 @@ impl Manage for attrs::IamRole {
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
             a,
-            cx.aws
-                .iam
+            cx.iam
                 .create_role()
                 .role_name(&want.name)
                 .path(&want.path)
@@ -73,8 +72,7 @@ impl Manage for attrs::IamRole {
         if want.assume_role_policy != was.assume_role_policy {
             send!(
                 a,
-                cx.aws
-                    .iam
+                cx.iam
                     .update_assume_role_policy()
                     .role_name(name)
                     .policy_document(document_text(
@@ -91,8 +89,8 @@ impl Manage for attrs::IamRole {
         }
         send_tags!(
             cx, a, &was.tags, &want.tags,
-            untag: cx.aws.iam.untag_role().role_name(name),
-            tag: cx.aws.iam.tag_role().role_name(name),
+            untag: cx.iam.untag_role().role_name(name),
+            tag: cx.iam.tag_role().role_name(name),
             to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         Ok(Applied::new(spec, name, &outputs))
@@ -119,11 +117,7 @@ async fn attach_policies(
         until_visible(cx, || async {
             send!(
                 a,
-                cx.aws
-                    .iam
-                    .attach_role_policy()
-                    .role_name(role)
-                    .policy_arn(arn)
+                cx.iam.attach_role_policy().role_name(role).policy_arn(arn)
             )
         })
         .await?;
@@ -134,8 +128,7 @@ async fn attach_policies(
 /// Detaches one policy; one already detached (or gone) is success.
 pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str) -> Done<()> {
     remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-        cx.aws
-            .iam
+        cx.iam
             .detach_role_policy()
             .role_name(role)
             .policy_arn(arn)
@@ -146,7 +139,7 @@ pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str
 
 /// The ARNs of the managed policies attached to `role`.
 async fn attached_policies(cx: Cx<'_>, a: &Address, role: &str) -> Done<Vec<String>> {
-    let attached = all!(cx.aws.iam.list_attached_role_policies().role_name(role), a)?;
+    let attached = all!(cx.iam.list_attached_role_policies().role_name(role), a)?;
     Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
@@ -157,25 +150,21 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     for arn in attached_policies(cx, a, name).await? {
         detach_policy(cx, a, name, &arn).await?;
     }
-    let inline = all!(cx.aws.iam.list_role_policies().role_name(name), a)?;
+    let inline = all!(cx.iam.list_role_policies().role_name(name), a)?;
     for policy in &inline {
         send!(
             a,
-            cx.aws
-                .iam
+            cx.iam
                 .delete_role_policy()
                 .role_name(name)
                 .policy_name(policy)
         )?;
     }
-    let profiles = all!(
-        cx.aws.iam.list_instance_profiles_for_role().role_name(name),
-        a
-    )?;
+    let profiles = all!(cx.iam.list_instance_profiles_for_role().role_name(name), a)?;
     for p in &profiles {
         remove_role(cx, a, p.instance_profile_name(), name).await?;
     }
-    send!(a, cx.aws.iam.delete_role().role_name(name)).map(drop)
+    send!(a, cx.iam.delete_role().role_name(name)).map(drop)
 }
 
 /// What `GetRole` and `GetAccountAuthorizationDetails` both report of a role.
