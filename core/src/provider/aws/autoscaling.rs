@@ -19,7 +19,8 @@ use super::live::{all, as_set, missing, recorded_by_id};
 use super::ownership::{claim_described, owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::wait::poll_until;
 use super::{
-    AwsResultExt, Clients, Cx, Done, Manage, Prior, Recorded, aws_says, remove_request, set_changes,
+    AwsResultExt, Clients, Cx, Done, Manage, New, Prior, Recorded, aws_says, remove_request,
+    set_changes,
 };
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags, TemplateVersion};
@@ -44,8 +45,7 @@ impl Manage for attrs::AutoscalingGroup {
     }
 
     /// Creates the group.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         let tags = group_tags(name, &owned_tags(cx.own, a, &want.tags));
         let template = launch_template(&want);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use super::live::report;
-use super::ownership::{sync_tags, tag_diff, tag_map_of};
+use super::ownership::{owned_tags, sync_tags, tag_diff, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Prior, remove_request};
 use crate::graph::attrs::{Attributes, Ec2IdOutputs, Tags};
 use crate::graph::{Address, Kind};
@@ -142,13 +142,17 @@ pub(crate) async fn strays<T>(
         .collect())
 }
 
+/// The tags an EC2 create sends for its `resource_type`: the desired ones with the ownership
+/// tags (EC2's form of [`create_tags`](super::ownership::create_tags)).
 pub(crate) fn tag_specification(
+    cx: Cx<'_>,
+    a: &Address,
     resource_type: ResourceType,
-    tags: &BTreeMap<String, String>,
+    desired: &Tags,
 ) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(resource_type)
-        .set_tags(Some(to_tags(tags)))
+        .set_tags(Some(to_tags(&owned_tags(cx.own, a, desired))))
         .build()
 }
 

@@ -35,8 +35,8 @@ use super::ec2::{
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, decodable_by_id, missing};
-use super::ownership::{claim, owned_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, retry_when};
+use super::ownership::claim;
+use super::{AwsResultExt, Cx, Done, Manage, New, Prior, Recorded, remove_request, retry_when};
 use crate::graph::attrs::{self, LaunchTemplateOutputs, MetadataOptions, Resolved, RootVolume};
 use crate::graph::{Address, Kind};
 use crate::plan::ami;
@@ -73,21 +73,23 @@ impl Manage for attrs::LaunchTemplate {
     }
 
     /// Creates the template (its data and the first version) with its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, token }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         let ami = image_id(cx, a, &want).await?;
         let data = template_data(&want, &ami);
-        let tags = owned_tags(cx.own, a, &want.tags);
-        let token = spec.client_token(&cx.own.lineage, token_seed);
         let out = until_profile_visible(cx, || async {
             send_once!(
                 a,
                 cx.ec2
                     .create_launch_template()
                     .launch_template_name(name)
-                    .client_token(&token)
-                    .tag_specifications(tag_specification(ResourceType::LaunchTemplate, &tags))
+                    .client_token(token)
+                    .tag_specifications(tag_specification(
+                        cx,
+                        a,
+                        ResourceType::LaunchTemplate,
+                        &want.tags
+                    ))
                     .launch_template_data(data.clone())
             )
         })

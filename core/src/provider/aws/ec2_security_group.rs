@@ -19,8 +19,7 @@ use super::ec2::{
     retag, settle, strays, tag_map, tag_specification, visible,
 };
 use super::live::{decodable_by_id, missing};
-use super::ownership::owned_tags;
-use super::{Cx, Done, Manage, Prior, Recorded, eventually, set_changes, tolerate};
+use super::{Cx, Done, Manage, New, Prior, Recorded, eventually, set_changes, tolerate};
 use crate::graph::attrs::{self, Resolved, SecurityGroupRule};
 use crate::graph::{Address, Kind};
 use crate::provider::aws::once::send_once;
@@ -270,9 +269,7 @@ impl Manage for attrs::SecurityGroup {
     }
 
     /// Creates the group with its tags and rules (replacing the default egress rule).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
-        let tags = owned_tags(cx.own, a, &want.tags);
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = eventually(cx, || async {
             send_once!(
                 a,
@@ -281,7 +278,12 @@ impl Manage for attrs::SecurityGroup {
                     .group_name(&want.name)
                     .description(&want.description)
                     .vpc_id(&want.vpc_id)
-                    .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
+                    .tag_specifications(tag_specification(
+                        cx,
+                        a,
+                        ResourceType::SecurityGroup,
+                        &want.tags
+                    ))
             )
         })
         .await?;

@@ -24,8 +24,8 @@ use aws_sdk_elasticloadbalancing::types::{
 use super::ec2::{Tagged, settle, visible};
 use super::elbv2::{PER_CALL, batched, same_set};
 use super::live::{all, as_set, found_or_none, missing, recorded_by_id};
-use super::ownership::{claimed, owned_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request, set_changes};
+use super::ownership::{SdkTags, claimed, create_tags, sdk_tags, sync_tags, tag_diff, tag_map_of};
+use super::{AwsResultExt, Cx, Done, Manage, New, Prior, Recorded, remove_request, set_changes};
 use crate::graph::attrs::{self, ClassicHealthCheck, ClassicListener, Resolved, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::aws::once::send_once;
@@ -54,8 +54,7 @@ impl Manage for attrs::ClassicLoadBalancer {
     }
 
     /// Creates the load balancer with its listeners and tags, then sets its attributes.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         let listeners = listener_set(&want.listeners)
             .iter()
@@ -71,7 +70,7 @@ impl Manage for attrs::ClassicLoadBalancer {
                 .set_security_groups(Some(want.security_groups.clone()))
                 // Internet-facing is the default; AWS accepts only `internal` here.
                 .set_scheme((want.scheme == "internal").then(|| "internal".to_owned()))
-                .set_tags(Some(to_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let dns = out
             .dns_name()
@@ -177,7 +176,7 @@ impl Manage for attrs::ClassicLoadBalancer {
                     a,
                     elb.add_tags()
                         .load_balancer_names(name)
-                        .set_tags(Some(to_tags(a, &tags)?))
+                        .set_tags(Some(SdkTags::of(a, &tags)?))
                 )
                 .map(drop)
             },
@@ -342,8 +341,10 @@ async fn set_health_check(
     .map(drop)
 }
 
-fn to_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
-    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+    }
 }
 
 /// Listeners as compared: a set, protocols upper-cased (AWS answers in any case).

@@ -25,8 +25,8 @@ use serde_json::Value;
 
 use super::ec2::visible;
 use super::live::{common_prefix, found_or_none, missing, recorded, report};
-use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
-use super::{Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use super::ownership::{SdkTags, claim, owned_tags, sdk_tags, send_tags, tag_map_of};
+use super::{Cx, Done, Manage, New, Prior, RECORDED, Recorded, remove, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -60,8 +60,7 @@ impl Manage for attrs::EventRule {
     }
 
     /// Puts the rule with its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let tags = owned_tags(cx.own, a, &want.tags);
         let arn = put_rule(cx, spec, &want, Some(&tags))
             .await?
@@ -86,7 +85,6 @@ impl Manage for attrs::EventRule {
             cx, a, &was.tags, &want.tags,
             untag: cx.events.untag_resource().resource_arn(arn),
             tag: cx.events.tag_resource().resource_arn(arn),
-            to_sdk: |t: &Tags| events_tags(a, t),
         )?;
         Ok(Applied::new(spec, prior.id, &outputs))
     }
@@ -110,7 +108,7 @@ impl Manage for attrs::EventTarget {
     }
 
     /// Puts the target.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, New { spec, .. }: New<'_>, want: Self) -> Done {
         put_target(cx, spec, &want).await?;
         let id = format!("{}/{}", want.rule, want.target_id);
         Ok(Applied::new(spec, id, &NoOutputs {}))
@@ -237,7 +235,7 @@ async fn put_rule(
             .set_description(want.description.clone())
             .event_pattern(pattern)
             .state(RuleState::from(want.state.as_str()))
-            .set_tags(tags.map(|t| events_tags(a, t)).transpose()?)
+            .set_tags(tags.map(|t| SdkTags::of(a, t)).transpose()?)
     )?;
     Ok(out.rule_arn)
 }
@@ -305,8 +303,10 @@ fn rule_live(parts: RuleParts<'_>, tags: Tags) -> Live {
     )
 }
 
-fn events_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
-    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

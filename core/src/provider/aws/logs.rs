@@ -9,14 +9,14 @@
 //! (the form IAM policies and the tagging API take).
 
 use crate::provider::aws::send;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 
 use super::ec2::visible;
 use super::live::{all, common_prefix, missing, recorded, report};
-use super::ownership::{claim, owned_tags, send_tags};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
+use super::ownership::{SdkTags, claim, create_tags, send_tags};
+use super::{AwsResultExt, Cx, Done, Manage, New, Prior, Recorded, remove_request};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::graph::{Address, Kind};
@@ -43,17 +43,14 @@ impl Manage for attrs::LogGroup {
     }
 
     /// Creates the log group and sets its retention.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         send_once!(
             a,
             cx.logs
                 .create_log_group()
                 .log_group_name(name)
-                .set_tags(Some(
-                    owned_tags(cx.own, a, &want.tags).into_iter().collect()
-                ))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         set_retention(cx, a, name, want.retention_in_days).await?;
         // CreateLogGroup answers nothing: the ARN comes from reading the group back.
@@ -79,7 +76,6 @@ impl Manage for attrs::LogGroup {
             cx, a, &was.tags, &want.tags,
             untag: cx.logs.untag_resource().resource_arn(arn),
             tag: cx.logs.tag_resource().resource_arn(arn),
-            to_sdk: |t: &Tags| Ok(t.clone().into_iter().collect()),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }
@@ -90,6 +86,13 @@ impl Manage for attrs::LogGroup {
             cx.logs.delete_log_group().log_group_name(prior.id).send()
         })
         .await
+    }
+}
+
+/// CloudWatch Logs takes tags as a map.
+impl SdkTags for HashMap<String, String> {
+    fn of(_: &Address, tags: &Tags) -> Done<Self> {
+        Ok(tags.clone().into_iter().collect())
     }
 }
 

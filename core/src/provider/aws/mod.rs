@@ -312,6 +312,17 @@ pub(crate) struct Prior<'a> {
     pub outputs: &'a BTreeMap<String, serde_json::Value>,
 }
 
+/// The resource a create makes, beside its typed attributes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct New<'a> {
+    /// `spec.address`, which every request, error and ownership tag of the create names.
+    pub a: &'a Address,
+    pub spec: &'a ResourceSpec,
+    /// The idempotency token of the create call: the same for a retry of one create, so AWS
+    /// makes the resource once (see [`ResourceSpec::client_token`]).
+    pub token: &'a str,
+}
+
 /// Says where a value that does not fit came from, when it is the state's.
 pub(crate) const RECORDED: &str = "as recorded in the state";
 
@@ -423,12 +434,7 @@ pub(crate) trait Manage: Attributes {
     }
 
     /// Creates the resource `want` describes ([`Manage::existing`] found none to adopt).
-    fn create(
-        cx: Cx<'_>,
-        spec: &ResourceSpec,
-        want: Self,
-        token_seed: u64,
-    ) -> impl Future<Output = Done> + Send;
+    fn create(cx: Cx<'_>, new: New<'_>, want: Self) -> impl Future<Output = Done> + Send;
 
     /// Brings the resource from `prior` to `want` in place; attributes that force a
     /// replacement were refused before this runs.
@@ -502,10 +508,16 @@ kind_table!(manage_kinds);
 /// Adopts what [`Manage::existing`] finds, or creates.
 async fn create_or_adopt<M: Manage>(cx: Cx<'_>, spec: &ResourceSpec, token_seed: u64) -> Done {
     let want: M = spec.decode()?;
-    match M::existing(cx, spec, &want).await? {
-        Some(live) => ownership::adopt(cx, spec, want, &live).await,
-        None => M::create(cx, spec, want, token_seed).await,
+    if let Some(live) = M::existing(cx, spec, &want).await? {
+        return ownership::adopt(cx, spec, want, &live).await;
     }
+    let token = spec.client_token(&cx.own.lineage, token_seed);
+    let new = New {
+        a: &spec.address,
+        spec,
+        token: &token,
+    };
+    M::create(cx, new, want).await
 }
 
 impl Provider for AwsProvider {

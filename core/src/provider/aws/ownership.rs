@@ -111,6 +111,16 @@ pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
         .collect()
 }
 
+/// A service's own tag list, made from a tag map: what its create and tag requests take.
+pub(crate) trait SdkTags: Sized {
+    fn of(a: &Address, tags: &Tags) -> Done<Self>;
+}
+
+/// The tags a create sends, in the service's form: the desired ones with the ownership tags.
+pub(crate) fn create_tags<T: SdkTags>(cx: Cx<'_>, a: &Address, desired: &Tags) -> Done<T> {
+    T::of(a, &owned_tags(cx.own, a, desired))
+}
+
 /// A service's tag list as a map: `pair` reads one tag's key and value (every service has its
 /// own `Tag` type, with the same optional fields); a tag without a key is skipped.
 pub(crate) fn tag_map_of<'t, T>(
@@ -180,13 +190,13 @@ pub(crate) async fn sync_tags(
 }
 
 /// [`sync_tags`] through the request pair most services have: an untag request that takes
-/// the keys (`set_tag_keys`) and a tag request that takes the tags (`set_tags`, built by
-/// `$to_sdk`, which may fail). `$untag` and `$tag` are the requests with the resource already
-/// set: `send_tags!(cx, a, &was.tags, &want.tags, untag: request, tag: request, to_sdk: f)`.
+/// the keys (`set_tag_keys`) and a tag request that takes the tags (`set_tags`, in the
+/// service's [`SdkTags`] form). `$untag` and `$tag` are the requests with the resource
+/// already set: `send_tags!(cx, a, &was.tags, &want.tags, untag: request, tag: request)`.
 macro_rules! send_tags {
     (
         $cx:expr, $a:expr, $was:expr, $want:expr,
-        untag: $untag:expr, tag: $tag:expr, to_sdk: $to_sdk:expr $(,)?
+        untag: $untag:expr, tag: $tag:expr $(,)?
     ) => {
         $crate::provider::aws::ownership::sync_tags(
             $crate::provider::aws::ownership::tag_diff($cx.own, $a, $was, $want),
@@ -194,8 +204,8 @@ macro_rules! send_tags {
                 $crate::provider::aws::send!($a, $untag.set_tag_keys(Some(keys))).map(drop)
             },
             async |tags| {
-                let tags: Result<_, $crate::provider::ProviderError> = $to_sdk(&tags);
-                $crate::provider::aws::send!($a, $tag.set_tags(Some(tags?))).map(drop)
+                let tags = $crate::provider::aws::ownership::SdkTags::of($a, &tags)?;
+                $crate::provider::aws::send!($a, $tag.set_tags(Some(tags))).map(drop)
             },
         )
         .await

@@ -29,8 +29,10 @@ use serde_json::{Value, json};
 
 use super::ec2::visible;
 use super::live::{all, missing, recorded, report};
-use super::ownership::{claim, owned_tags, sdk_tags, send_tags, tag_map_of};
-use super::{AwsResultExt, Cx, Done, Manage, Prior, RECORDED, Recorded, remove, remove_request};
+use super::ownership::{SdkTags, claim, create_tags, sdk_tags, send_tags, tag_map_of};
+use super::{
+    AwsResultExt, Cx, Done, Manage, New, Prior, RECORDED, Recorded, remove, remove_request,
+};
 use crate::account::Arn;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Document, Resolved, Tags};
@@ -59,14 +61,13 @@ impl Manage for attrs::SnsTopic {
     }
 
     /// Creates the topic.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send!(
             a,
             cx.sns
                 .create_topic()
                 .name(&want.name)
-                .set_tags(Some(sns_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .topic_arn()
@@ -84,7 +85,6 @@ impl Manage for attrs::SnsTopic {
             cx, a, &was.tags, &want.tags,
             untag: cx.sns.untag_resource().resource_arn(arn),
             tag: cx.sns.tag_resource().resource_arn(arn),
-            to_sdk: |t: &Tags| sns_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
@@ -102,8 +102,7 @@ impl Manage for attrs::SnsTopic {
 impl Manage for attrs::SnsTopicPolicy {
     /// Sets the policy, which overwrites the topic's; a topic that has exactly this policy
     /// already counts as adopted.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let topic = want.topic_arn.as_str();
         let live = read_policy(cx, a, topic).await?;
         let outputs = attrs::SnsTopicPolicyOutputs {
@@ -148,8 +147,7 @@ impl Manage for attrs::SnsTopicPolicy {
 impl Manage for attrs::SnsSubscription {
     /// Subscribes, which SNS makes idempotent (an existing subscription answers its own ARN);
     /// `adopted` says whether one was listed already.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let listed = list_subscriptions(cx, a, &want.topic_arn).await?;
         let existed = listed.iter().any(|s| {
             s.protocol() == Some(want.protocol.as_str())
@@ -281,8 +279,10 @@ fn topic_live(arn: &str, tags: Tags) -> Live {
     )
 }
 
-fn sns_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
-    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

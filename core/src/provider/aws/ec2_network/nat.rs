@@ -10,9 +10,8 @@ use aws_sdk_ec2::types::{
 use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
 use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
 use super::super::wait::poll_until;
-use super::super::{Cx, Done, Manage, Prior, eventually, remove_request};
+use super::super::{Cx, Done, Manage, New, Prior, eventually, remove_request};
 use super::{describe_addresses, describe_nat_gateways, find_adoptable, id_outputs, update_tags};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -25,16 +24,17 @@ impl Manage for attrs::ElasticIp {
     }
 
     /// Allocates the address with its tags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.ec2
                 .allocate_address()
                 .domain(DomainType::from(want.domain.as_str()))
                 .tag_specifications(tag_specification(
+                    cx,
+                    a,
                     ResourceType::ElasticIp,
-                    &owned_tags(cx.own, a, &want.tags),
+                    &want.tags
                 ))
         )?;
         let id = out
@@ -97,10 +97,7 @@ impl Manage for attrs::NatGateway {
 
     /// Creates the gateway with its tags (with a client token) and waits until it is
     /// `available`.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
-        let a = &spec.address;
-        let token = spec.client_token(&cx.own.lineage, token_seed);
-        let tags = owned_tags(cx.own, a, &want.tags);
+    async fn create(cx: Cx<'_>, New { a, spec, token }: New<'_>, want: Self) -> Done {
         let out = eventually(cx, || async {
             send_once!(
                 a,
@@ -109,8 +106,13 @@ impl Manage for attrs::NatGateway {
                     .subnet_id(&want.subnet_id)
                     .set_allocation_id(want.allocation_id.clone())
                     .connectivity_type(ConnectivityType::from(want.connectivity_type.as_str()))
-                    .client_token(&token)
-                    .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
+                    .client_token(token)
+                    .tag_specifications(tag_specification(
+                        cx,
+                        a,
+                        ResourceType::Natgateway,
+                        &want.tags
+                    ))
             )
         })
         .await?;

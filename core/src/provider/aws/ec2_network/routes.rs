@@ -8,8 +8,7 @@ use super::super::ec2::{
 };
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{Cx, Done, Manage, Prior, eventually, remove_request};
+use super::super::{Cx, Done, Manage, New, Prior, eventually, remove_request};
 use super::{describe_route_tables, describe_subnets, id_outputs, update_tags};
 use crate::graph::attrs::{self, NoOutputs, Resolved, RouteTarget};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -21,9 +20,7 @@ impl Manage for attrs::Subnet {
     }
 
     /// Creates the subnet with its tags (and public IPs on launch when asked).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
-        let tags = owned_tags(cx.own, a, &want.tags);
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = eventually(cx, || async {
             send_once!(
                 a,
@@ -32,7 +29,7 @@ impl Manage for attrs::Subnet {
                     .vpc_id(&want.vpc_id)
                     .cidr_block(&want.cidr_block)
                     .availability_zone(&want.availability_zone)
-                    .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
+                    .tag_specifications(tag_specification(cx, a, ResourceType::Subnet, &want.tags))
             )
         })
         .await?;
@@ -103,18 +100,20 @@ impl Manage for attrs::RouteTable {
     }
 
     /// Creates the table with its tags (with a client token).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
-        let a = &spec.address;
-        let token = spec.client_token(&cx.own.lineage, token_seed);
-        let tags = owned_tags(cx.own, a, &want.tags);
+    async fn create(cx: Cx<'_>, New { a, spec, token }: New<'_>, want: Self) -> Done {
         let out = eventually(cx, || async {
             send_once!(
                 a,
                 cx.ec2
                     .create_route_table()
                     .vpc_id(&want.vpc_id)
-                    .client_token(&token)
-                    .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
+                    .client_token(token)
+                    .tag_specifications(tag_specification(
+                        cx,
+                        a,
+                        ResourceType::RouteTable,
+                        &want.tags
+                    ))
             )
         })
         .await?;
@@ -177,8 +176,7 @@ impl Manage for attrs::Route {
     }
 
     /// Adds the route to its table.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let target = target(spec, &want)?;
         eventually(cx, || async {
@@ -303,8 +301,7 @@ impl Manage for attrs::RouteTableAssociation {
     }
 
     /// Associates the subnet with the table.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = eventually(cx, || async {
             send_once!(
                 a,

@@ -11,8 +11,7 @@ use super::super::ec2::{
 };
 use super::super::live::missing;
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{Cx, Done, Manage, Prior, eventually, remove, remove_request, tolerate};
+use super::super::{Cx, Done, Manage, New, Prior, eventually, remove, remove_request, tolerate};
 use super::{adoptable, describe_internet_gateways, describe_vpcs, find_adoptable, id_outputs};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved};
@@ -54,17 +53,13 @@ impl Manage for attrs::Vpc {
     }
 
     /// Creates the VPC with its tags and sets the DNS flags.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.ec2
                 .create_vpc()
                 .cidr_block(&want.cidr_block)
-                .tag_specifications(tag_specification(
-                    ResourceType::Vpc,
-                    &owned_tags(cx.own, a, &want.tags),
-                ))
+                .tag_specifications(tag_specification(cx, a, ResourceType::Vpc, &want.tags))
         )?;
         let id = out
             .vpc()
@@ -190,16 +185,17 @@ impl Manage for attrs::InternetGateway {
     }
 
     /// Creates the gateway with its tags and attaches it.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         let out = send_once!(
             a,
             cx.ec2
                 .create_internet_gateway()
                 .tag_specifications(tag_specification(
+                    cx,
+                    a,
                     ResourceType::InternetGateway,
-                    &owned_tags(cx.own, a, &want.tags),
+                    &want.tags
                 ))
         )?;
         let id = out

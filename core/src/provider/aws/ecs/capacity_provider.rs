@@ -13,9 +13,9 @@ use aws_sdk_ecs::types::{
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{as_set, missing, recorded_by_id};
 use super::super::once::send_once;
-use super::super::ownership::{claim_described, owned_tags};
-use super::super::{Cx, Done, Manage, Prior, Recorded, remove_request, retry_while};
-use super::{ecs_tags, strategy, strategy_items, tag_map, unless_gone, update_tags};
+use super::super::ownership::{claim_described, create_tags};
+use super::super::{Cx, Done, Manage, New, Prior, Recorded, remove_request, retry_while};
+use super::{strategy, strategy_items, tag_map, unless_gone, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, NoOutputs, Resolved};
 use crate::graph::{Address, Kind};
@@ -36,8 +36,7 @@ impl Manage for attrs::CapacityProvider {
     }
 
     /// Creates the provider.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         let provider = AutoScalingGroupProvider::builder()
             .auto_scaling_group_arn(&want.auto_scaling_group_arn)
@@ -56,7 +55,7 @@ impl Manage for attrs::CapacityProvider {
                 .create_capacity_provider()
                 .name(name)
                 .auto_scaling_group_provider(provider)
-                .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .capacity_provider()
@@ -122,7 +121,7 @@ impl Manage for attrs::CapacityProvider {
 
 impl Manage for attrs::ClusterCapacityProviders {
     /// Puts the list; see [`put`].
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
+    async fn create(cx: Cx<'_>, New { spec, .. }: New<'_>, want: Self) -> Done {
         put(cx, spec, &want).await
     }
 

@@ -8,9 +8,9 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{missing, recorded, recorded_by_id, report};
-use super::super::ownership::{claim_described, owned_tags};
-use super::super::{Cx, Done, Manage, Prior, Recorded, remove_request};
-use super::{capacity_provider, ecs_tags, tag_map, update_tags};
+use super::super::ownership::{claim_described, create_tags};
+use super::super::{Cx, Done, Manage, New, Prior, Recorded, remove_request};
+use super::{capacity_provider, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -32,8 +32,7 @@ impl Manage for attrs::EcsCluster {
     }
 
     /// Creates the cluster.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let name = want.name.as_str();
         let out = send!(
             a,
@@ -41,7 +40,7 @@ impl Manage for attrs::EcsCluster {
                 .create_cluster()
                 .cluster_name(name)
                 .settings(insights_setting(spec, &want)?)
-                .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .cluster()

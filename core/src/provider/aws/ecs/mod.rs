@@ -28,9 +28,11 @@ mod task_definition;
 pub(crate) use service::describe as describe_services;
 pub(super) use task_definition::retire_revisions;
 
+use std::convert::Infallible;
+
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Tag};
 
-use super::ownership::{send_tags, tag_map_of};
+use super::ownership::{SdkTags, sdk_tags, send_tags, tag_map_of};
 use super::{Cx, Done, Recorded, aws_says};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
@@ -101,10 +103,12 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     Ok(())
 }
 
-fn ecs_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| {
+            Ok::<_, Infallible>(Tag::builder().key(k).value(v).build())
+        })
+    }
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {
@@ -118,7 +122,6 @@ async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags
         cx, a, was, want,
         untag: cx.ecs.untag_resource().resource_arn(arn),
         tag: cx.ecs.tag_resource().resource_arn(arn),
-        to_sdk: |t: &Tags| Ok(ecs_tags(t)),
     )
 }
 

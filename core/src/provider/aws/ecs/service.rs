@@ -13,10 +13,10 @@ use aws_sdk_ecs::types::{
 use super::super::ec2::{Tagged, settle, visible};
 use super::super::live::{found_or_none, missing, recorded};
 use super::super::once::send_once;
-use super::super::ownership::{claim_described, owned_tags};
+use super::super::ownership::{claim_described, create_tags};
 use super::super::wait::poll_until;
-use super::super::{Cx, Done, Manage, Prior, Recorded, remove, remove_request};
-use super::{ecs_tags, strategy, strategy_items, tag_map, update_tags};
+use super::super::{Cx, Done, Manage, New, Prior, Recorded, remove, remove_request};
+use super::{strategy, strategy_items, tag_map, update_tags};
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved};
 use crate::graph::{Address, Kind};
@@ -40,11 +40,9 @@ impl Manage for attrs::Service {
     }
 
     /// Creates the service (with a client token from the spec).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, token_seed: u64) -> Done {
-        let a = &spec.address;
-        let mut token = spec.client_token(&cx.own.lineage, token_seed);
-        // CreateService takes at most 36 characters.
-        token.truncate(36);
+    async fn create(cx: Cx<'_>, New { a, spec, token }: New<'_>, want: Self) -> Done {
+        // CreateService takes at most 36 characters (the token is hex).
+        let token = token.get(..36).unwrap_or(token);
         let strategy = strategy(
             a,
             STRATEGY,
@@ -71,7 +69,7 @@ impl Manage for attrs::Service {
                 .enable_ecs_managed_tags(want.enable_ecs_managed_tags)
                 .set_propagate_tags(want.propagate_tags.as_deref().map(PropagateTags::from))
                 .set_enable_execute_command(want.enable_execute_command)
-                .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
                 .client_token(token)
         )?;
         let arn = out

@@ -20,9 +20,9 @@ use serde_json::{Map, Value, json};
 use super::super::ec2::{other_environment, owner, visible};
 use super::super::live::{all, missing, recorded, report};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, Recorded, remove_request};
-use super::{ecs_tags, is_gone, tag_map, unless_gone};
+use super::super::ownership::create_tags;
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, Recorded, remove_request};
+use super::{is_gone, tag_map, unless_gone};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
 use crate::provider::{Applied, Live, ProviderError, Refresh, ResourceSpec};
@@ -32,8 +32,7 @@ const ATTR: &str = "container_definitions";
 impl Manage for attrs::TaskDefinition {
     /// Registers a revision, or adopts the family's latest one when it is ours with the spec's
     /// content (see [`adoptable_revision`]).
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         if let Some(done) = adoptable_revision(cx, spec, &want).await? {
             return Ok(done);
         }
@@ -73,7 +72,7 @@ impl Manage for attrs::TaskDefinition {
                 .set_task_role_arn(want.task_role_arn.clone())
                 .set_container_definitions(Some(containers))
                 .set_volumes((!volumes.is_empty()).then_some(volumes))
-                .set_tags(Some(ecs_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let outputs = out
             .task_definition()

@@ -12,9 +12,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::Tagged;
 use super::super::live::{all, found_or_none};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, created_arn, to_tags};
+use super::super::ownership::create_tags;
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, remove_request};
+use super::{batched, claim_found, created_arn};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, ListenerAction, Resolved, Tags};
@@ -36,8 +36,7 @@ impl Manage for attrs::Listener {
     }
 
     /// Creates the listener.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.elbv2
@@ -48,7 +47,7 @@ impl Manage for attrs::Listener {
                 .default_actions(default_action(spec, want.default_action.as_ref())?)
                 .set_certificates(certificate(&want))
                 .set_ssl_policy(want.ssl_policy.clone())
-                .set_tags(Some(to_tags(&owned_tags(cx.own, a, &Tags::new()))))
+                .set_tags(Some(create_tags(cx, a, &Tags::new())?))
         )?;
         let arn = created_arn(
             a,

@@ -12,9 +12,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, found_or_none};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, created_arn, to_tags};
+use super::super::ownership::create_tags;
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, remove_request};
+use super::{batched, claim_found, created_arn};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, RuleConditions, Tags};
@@ -42,8 +42,7 @@ impl Manage for attrs::ListenerRule {
     }
 
     /// Creates the rule.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.elbv2
@@ -52,7 +51,7 @@ impl Manage for attrs::ListenerRule {
                 .priority(priority(spec, &want)?)
                 .set_conditions(Some(conditions(spec, &want.conditions)?))
                 .actions(forward(spec, &want)?)
-                .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = created_arn(a, "CreateRule", "RuleArn", out.rules(), Rule::rule_arn)?;
         Ok(Applied::new(spec, arn, &ArnOutputs::of(arn)))

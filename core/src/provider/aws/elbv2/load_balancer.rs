@@ -10,10 +10,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, as_set, found_or_none, missing};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
+use super::super::ownership::create_tags;
 use super::super::wait::poll_until;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, same_set, to_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, remove_request};
+use super::{batched, claim_found, same_set};
 use crate::graph::Address;
 use crate::graph::attrs::{self, Resolved, Tags};
 use crate::provider::{Applied, Live, ProviderError, ResourceSpec};
@@ -35,8 +35,7 @@ impl Manage for attrs::LoadBalancer {
     }
 
     /// Creates the load balancer, sets its attributes and waits until it is active.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.elbv2
@@ -46,7 +45,7 @@ impl Manage for attrs::LoadBalancer {
                 .scheme(LoadBalancerSchemeEnum::from(want.scheme.as_str()))
                 .set_subnets(Some(want.subnets.clone()))
                 .set_security_groups(Some(want.security_groups.clone()))
-                .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let lb = out
             .load_balancers()

@@ -24,13 +24,14 @@ mod target_group;
 
 use crate::provider::aws::send;
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, Rule, Tag, TargetGroup};
 
 use super::ec2::{Tagged, settle};
 use super::live::{missing, recorded_by_id};
-use super::ownership::{claimed, send_tags, tag_map_of};
+use super::ownership::{SdkTags, claimed, sdk_tags, send_tags, tag_map_of};
 use super::{Cx, Done, Recorded};
 use crate::graph::attrs::{self, Tags};
 use crate::graph::{Address, Kind};
@@ -225,10 +226,12 @@ fn created_arn<'o, T>(
         .ok_or_else(|| missing(a, operation, field))
 }
 
-fn to_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| {
+            Ok::<_, Infallible>(Tag::builder().key(k).value(v).build())
+        })
+    }
 }
 
 /// Brings the tags of `arn` from `was` to `want` with `RemoveTags` and `AddTags`, keeping (and
@@ -238,7 +241,6 @@ async fn update_tags(cx: Cx<'_>, a: &Address, arn: &str, was: &Tags, want: &Tags
         cx, a, was, want,
         untag: cx.elbv2.remove_tags().resource_arns(arn),
         tag: cx.elbv2.add_tags().resource_arns(arn),
-        to_sdk: |t: &Tags| Ok(to_tags(t)),
     )
 }
 

@@ -9,9 +9,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::super::ec2::{Tagged, visible};
 use super::super::live::{all, found_or_none};
 use super::super::once::send_once;
-use super::super::ownership::owned_tags;
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove_request};
-use super::{batched, claim_found, created_arn, to_tags};
+use super::super::ownership::create_tags;
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, remove_request};
+use super::{batched, claim_found, created_arn};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -52,8 +52,7 @@ impl Manage for attrs::TargetGroup {
     }
 
     /// Creates the target group with its health check, then sets its deregistration delay.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let hc = HealthCheck::of(spec, &want.health_check)?;
         let out = send_once!(
             a,
@@ -67,7 +66,7 @@ impl Manage for attrs::TargetGroup {
                     .target_type(TargetTypeEnum::from(want.target_type.as_str())),
                 hc
             )
-            .set_tags(Some(to_tags(&owned_tags(cx.own, a, &want.tags))))
+            .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = created_arn(
             a,

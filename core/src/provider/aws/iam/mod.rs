@@ -29,7 +29,7 @@ use aws_sdk_iam::types::{EntityType, InstanceProfile, ManagedPolicyDetail, RoleD
 
 use super::ec2::owner;
 use super::live::{all, as_set, common_prefix, recorded, report};
-use super::ownership::{sdk_tags, tag_map_of};
+use super::ownership::{SdkTags, sdk_tags, tag_map_of};
 use super::{AwsResultExt, Cx, Done, Prior, RECORDED, Recorded, retry_while};
 use crate::graph::attrs::{self, Document, Tags};
 use crate::graph::{Address, Kind};
@@ -219,8 +219,10 @@ fn tag_map(tags: &[Tag]) -> Tags {
     tag_map_of(tags, |t| (Some(t.key()), Some(t.value())))
 }
 
-fn iam_tags(a: &Address, tags: &Tags) -> Done<Vec<Tag>> {
-    sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+impl SdkTags for Vec<Tag> {
+    fn of(a: &Address, tags: &Tags) -> Done<Self> {
+        sdk_tags(a, tags, |k, v| Tag::builder().key(k).value(v).build())
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@ use aws_sdk_iam::types::{ManagedPolicyDetail, PolicyScopeType, PolicyVersion};
 use super::super::ec2::visible;
 use super::super::live::{all, missing};
 use super::super::once::send_once;
-use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, tolerate};
+use super::super::ownership::{claim, create_tags, send_tags};
+use super::super::{AwsResultExt, Cx, Done, Manage, New, Prior, remove, remove_request, tolerate};
 use super::roles::detach_policy;
-use super::{NO_SUCH_ENTITY, document, document_text, iam_tags, tag_map};
+use super::{NO_SUCH_ENTITY, document, document_text, tag_map};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -61,8 +61,7 @@ impl Manage for attrs::IamPolicy {
     }
 
     /// Creates the policy.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
             cx.iam
@@ -70,7 +69,7 @@ impl Manage for attrs::IamPolicy {
                 .policy_name(&want.name)
                 .path(&want.path)
                 .policy_document(document_text(spec, "document", &want.document)?)
-                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .policy()
@@ -110,7 +109,6 @@ impl Manage for attrs::IamPolicy {
             cx, a, &was.tags, &want.tags,
             untag: cx.iam.untag_policy().policy_arn(arn),
             tag: cx.iam.tag_policy().policy_arn(arn),
-            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))

@@ -7,9 +7,9 @@ use aws_sdk_iam::types::InstanceProfile;
 use super::super::ec2::visible;
 use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
-use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{Cx, Done, Manage, Prior, remove, remove_request};
-use super::{NO_SUCH_ENTITY, iam_tags, tag_map, until_visible};
+use super::super::ownership::{claim, create_tags, send_tags};
+use super::super::{Cx, Done, Manage, New, Prior, remove, remove_request};
+use super::{NO_SUCH_ENTITY, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -31,8 +31,7 @@ impl Manage for attrs::InstanceProfile {
     }
 
     /// Creates the profile and adds its role.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let role = spec.required("role", want.role.as_ref())?;
         let out = send_once!(
             a,
@@ -40,7 +39,7 @@ impl Manage for attrs::InstanceProfile {
                 .create_instance_profile()
                 .instance_profile_name(&want.name)
                 .path(&want.path)
-                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .instance_profile()
@@ -72,7 +71,6 @@ impl Manage for attrs::InstanceProfile {
             tag: cx.iam
                 .tag_instance_profile()
                 .instance_profile_name(name),
-            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }

@@ -6,10 +6,12 @@ use aws_sdk_iam::types::RoleDetail;
 use super::super::ec2::visible;
 use super::super::live::{all, found_or_none, missing};
 use super::super::once::send_once;
-use super::super::ownership::{claim, owned_tags, send_tags};
-use super::super::{AwsResultExt, Cx, Done, Manage, Prior, remove, remove_request, set_changes};
+use super::super::ownership::{claim, create_tags, send_tags};
+use super::super::{
+    AwsResultExt, Cx, Done, Manage, New, Prior, remove, remove_request, set_changes,
+};
 use super::profiles::remove_role;
-use super::{NO_SUCH_ENTITY, as_set, document, document_text, iam_tags, tag_map, until_visible};
+use super::{NO_SUCH_ENTITY, as_set, document, document_text, tag_map, until_visible};
 use crate::graph::Address;
 use crate::graph::attrs::ArnOutputs;
 use crate::graph::attrs::{self, Resolved, Tags};
@@ -42,8 +44,7 @@ impl Manage for attrs::IamRole {
     }
 
     /// Creates the role and attaches its policies.
-    async fn create(cx: Cx<'_>, spec: &ResourceSpec, want: Self, _token_seed: u64) -> Done {
-        let a = &spec.address;
+    async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let trust = document_text(spec, "assume_role_policy", &want.assume_role_policy)?;
         let out = send_once!(
             a,
@@ -52,7 +53,7 @@ impl Manage for attrs::IamRole {
                 .role_name(&want.name)
                 .path(&want.path)
                 .assume_role_policy_document(trust)
-                .set_tags(Some(iam_tags(a, &owned_tags(cx.own, a, &want.tags))?))
+                .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
         let arn = out
             .role()
@@ -91,7 +92,6 @@ impl Manage for attrs::IamRole {
             cx, a, &was.tags, &want.tags,
             untag: cx.iam.untag_role().role_name(name),
             tag: cx.iam.tag_role().role_name(name),
-            to_sdk: |t: &Tags| iam_tags(a, t),
         )?;
         Ok(Applied::new(spec, name, &outputs))
     }
