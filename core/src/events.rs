@@ -114,11 +114,13 @@ impl Entry {
                     event.message
                 ),
             },
-            Self::StoppedTask { task, .. } => format!(
-                "task {} {}",
-                task.task_arn,
-                task.stopped_at.as_deref().unwrap_or_default()
-            ),
+            Self::StoppedTask { task, .. } => {
+                format!(
+                    "task {} {}",
+                    task.task_arn,
+                    task.stopped_at.as_deref().unwrap_or_default()
+                )
+            }
         }
     }
 }

@@ -603,11 +603,9 @@ async fn a_protected_manifest_read_through_a_link_needs_what_it_links_to_committ
     std::fs::remove_file(&manifest).expect("unlink");
     std::os::unix::fs::symlink(&elsewhere, &manifest).expect("link");
     git::commit_all(env.dir(), "Link out of the repository");
-    env.run(&["apply", ENV, "--auto-approve"])
-        .expect_code(1)
-        .expect_in_stderr(
-            "cannot read `environments/acceptance.toml`: it is a link that leads out of the workspace",
-        );
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(1).expect_in_stderr(
+        "cannot read `environments/acceptance.toml`: it is a link that leads out of the workspace",
+    );
     assert_eq!(env.vpcs().await.len(), 0, "nothing was created");
 }
 

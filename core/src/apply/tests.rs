@@ -787,7 +787,9 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
         &second.outcome.retirements,
         &state,
         3,
-        &mut |e| events.push(e),
+        &mut |e| {
+            events.push(e);
+        },
     )
     .await;
     assert!(failed.is_empty(), "{failed:?}");

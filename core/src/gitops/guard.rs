@@ -154,10 +154,12 @@ fn out_of_step(ahead: usize, behind: usize, upstream: &str) -> String {
     match (ahead, behind) {
         (0, behind) => format!("is {} behind `{upstream}`", commits(behind)),
         (ahead, 0) => format!("has {} that `{upstream}` lacks", commits(ahead)),
-        (ahead, behind) => format!(
-            "has diverged from `{upstream}` ({} ahead, {behind} behind)",
-            commits(ahead)
-        ),
+        (ahead, behind) => {
+            format!(
+                "has diverged from `{upstream}` ({} ahead, {behind} behind)",
+                commits(ahead)
+            )
+        }
     }
 }
 

@@ -54,10 +54,12 @@ fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
         };
     }
     match (&plan.promoted_from, &plan.base_revision, compared) {
-        (Some(from), _, _) => format!(
-            "Promoting {}'s manifests would change nothing.",
-            printable(from)
-        ),
+        (Some(from), _, _) => {
+            format!(
+                "Promoting {}'s manifests would change nothing.",
+                printable(from)
+            )
+        }
         (None, Some(rev), _)
             if plan
                 .notes

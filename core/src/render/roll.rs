@@ -87,18 +87,22 @@ pub fn step(step: &Step) -> String {
             recorded.max,
             recorded.active
         ),
-        Step::Suspended { group } => format!(
-            "{}: suspended the scaling alarms (managed scaling)",
-            printable(group)
-        ),
+        Step::Suspended { group } => {
+            format!(
+                "{}: suspended the scaling alarms (managed scaling)",
+                printable(group)
+            )
+        }
         Step::ScaledOut {
             group,
             desired,
             max,
-        } => format!(
-            "{}: raised desired capacity to {desired} (max {max})",
-            printable(group)
-        ),
+        } => {
+            format!(
+                "{}: raised desired capacity to {desired} (max {max})",
+                printable(group)
+            )
+        }
         Step::Waiting {
             group,
             waiting,
@@ -109,11 +113,13 @@ pub fn step(step: &Step) -> String {
             printable(&waiting.to_string()),
             minutes(waited.as_secs())
         ),
-        Step::Draining { group, instances } => format!(
-            "{}: set {} DRAINING",
-            printable(group),
-            printable(&instances.join(", "))
-        ),
+        Step::Draining { group, instances } => {
+            format!(
+                "{}: set {} DRAINING",
+                printable(group),
+                printable(&instances.join(", "))
+            )
+        }
         Step::Terminated {
             group,
             instance,
@@ -158,10 +164,12 @@ pub fn report(report: &RollReport) -> String {
     }
     let line = match report.ended {
         Ended::NothingToDo | Ended::DryRun => return out,
-        Ended::Cancelled => format!(
-            "Roll cancelled: only `{}` confirms; nothing was changed.",
-            report.plan.answer
-        ),
+        Ended::Cancelled => {
+            format!(
+                "Roll cancelled: only `{}` confirms; nothing was changed.",
+                report.plan.answer
+            )
+        }
         Ended::Interrupted => {
             format!("Roll interrupted; run `ecsops roll {env}` again to continue.")
         }

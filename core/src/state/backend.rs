@@ -147,10 +147,12 @@ impl Location {
                 .join(format!("{environment}.json"))
                 .display()
                 .to_string(),
-            Self::S3 { bucket, prefix, .. } => format!(
-                "s3://{bucket}/{}",
-                s3_key(prefix, environment, "state.json")
-            ),
+            Self::S3 { bucket, prefix, .. } => {
+                format!(
+                    "s3://{bucket}/{}",
+                    s3_key(prefix, environment, "state.json")
+                )
+            }
         }
     }
 }

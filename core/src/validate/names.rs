@@ -108,13 +108,15 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 "services" if m.services.get(name).is_some_and(|s| s.route.is_some()) => {
                     check_len(cx, &p, "target group", &format!("{env}-{name}"), 32);
                 }
-                "instance_groups" => check_len(
-                    cx,
-                    &p,
-                    "auto scaling group",
-                    &format!("{prefix}-{name}"),
-                    255,
-                ),
+                "instance_groups" => {
+                    check_len(
+                        cx,
+                        &p,
+                        "auto scaling group",
+                        &format!("{prefix}-{name}"),
+                        255,
+                    );
+                }
                 _ => {}
             }
         }

@@ -144,7 +144,7 @@ pub(crate) async fn strays<T>(
 
 /// The tags an EC2 create sends for its `resource_type`: the desired ones with the ownership
 /// tags (EC2's form of [`create_tags`](super::ownership::create_tags)).
-pub(crate) fn tag_specification(
+pub(crate) fn tag_spec(
     cx: Cx<'_>,
     a: &Address,
     resource_type: ResourceType,

@@ -31,7 +31,7 @@ use aws_sdk_ec2::types::{
 
 use super::ec2::{
     Tagged, describe_by_filters, environment_filter, settle, strays, sync_ec2_tags, tag_map,
-    tag_specification, to_tags, visible,
+    tag_spec, to_tags, visible,
 };
 use super::ecs::iam_profile_not_visible;
 use super::live::{all, decodable_by_id, missing};
@@ -84,12 +84,7 @@ impl Manage for attrs::LaunchTemplate {
                     .create_launch_template()
                     .launch_template_name(name)
                     .client_token(token)
-                    .tag_specifications(tag_specification(
-                        cx,
-                        a,
-                        ResourceType::LaunchTemplate,
-                        &want.tags
-                    ))
+                    .tag_specifications(tag_spec(cx, a, ResourceType::LaunchTemplate, &want.tags))
                     .launch_template_data(data.clone())
             )
         })

@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::{
 
 use super::ec2::{
     Tagged, describe_by_filters, environment_filter, find_adoptable, id_outputs, remove_held,
-    retag, settle, strays, tag_map, tag_specification, visible,
+    retag, settle, strays, tag_map, tag_spec, visible,
 };
 use super::live::{decodable_by_id, missing};
 use super::{Cx, Done, Manage, New, Prior, Recorded, eventually, set_changes, tolerate};
@@ -278,12 +278,7 @@ impl Manage for attrs::SecurityGroup {
                     .group_name(&want.name)
                     .description(&want.description)
                     .vpc_id(&want.vpc_id)
-                    .tag_specifications(tag_specification(
-                        cx,
-                        a,
-                        ResourceType::SecurityGroup,
-                        &want.tags
-                    ))
+                    .tag_specifications(tag_spec(cx, a, ResourceType::SecurityGroup, &want.tags))
             )
         })
         .await?;

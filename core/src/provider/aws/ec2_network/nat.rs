@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
     Address as ElasticIp, ConnectivityType, DomainType, NatGateway, ResourceType,
 };
 
-use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_specification, visible};
+use super::super::ec2::{Tagged, sync_ec2_tags, tag_map, tag_spec, visible};
 use super::super::live::{found_or_none, missing};
 use super::super::once::send_once;
 use super::super::wait::poll_until;
@@ -30,12 +30,7 @@ impl Manage for attrs::ElasticIp {
             cx.ec2
                 .allocate_address()
                 .domain(DomainType::from(want.domain.as_str()))
-                .tag_specifications(tag_specification(
-                    cx,
-                    a,
-                    ResourceType::ElasticIp,
-                    &want.tags
-                ))
+                .tag_specifications(tag_spec(cx, a, ResourceType::ElasticIp, &want.tags))
         )?;
         let id = out
             .allocation_id()
@@ -107,12 +102,7 @@ impl Manage for attrs::NatGateway {
                     .set_allocation_id(want.allocation_id.clone())
                     .connectivity_type(ConnectivityType::from(want.connectivity_type.as_str()))
                     .client_token(token)
-                    .tag_specifications(tag_specification(
-                        cx,
-                        a,
-                        ResourceType::Natgateway,
-                        &want.tags
-                    ))
+                    .tag_specifications(tag_spec(cx, a, ResourceType::Natgateway, &want.tags))
             )
         })
         .await?;

@@ -3,9 +3,7 @@
 use crate::provider::aws::send;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet};
 
-use super::super::ec2::{
-    Tagged, find_adoptable, remove_held, retag, tag_map, tag_specification, visible,
-};
+use super::super::ec2::{Tagged, find_adoptable, remove_held, retag, tag_map, tag_spec, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::{Cx, Done, Manage, New, Prior, eventually, remove_request};
@@ -29,7 +27,7 @@ impl Manage for attrs::Subnet {
                     .vpc_id(&want.vpc_id)
                     .cidr_block(&want.cidr_block)
                     .availability_zone(&want.availability_zone)
-                    .tag_specifications(tag_specification(cx, a, ResourceType::Subnet, &want.tags))
+                    .tag_specifications(tag_spec(cx, a, ResourceType::Subnet, &want.tags))
             )
         })
         .await?;
@@ -108,12 +106,7 @@ impl Manage for attrs::RouteTable {
                     .create_route_table()
                     .vpc_id(&want.vpc_id)
                     .client_token(token)
-                    .tag_specifications(tag_specification(
-                        cx,
-                        a,
-                        ResourceType::RouteTable,
-                        &want.tags
-                    ))
+                    .tag_specifications(tag_spec(cx, a, ResourceType::RouteTable, &want.tags))
             )
         })
         .await?;

@@ -6,9 +6,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, InternetGateway, ResourceType, Vpc, VpcAttributeName,
 };
 
-use super::super::ec2::{
-    Tagged, address_filters, remove_held, retag, tag_map, tag_specification, visible,
-};
+use super::super::ec2::{Tagged, address_filters, remove_held, retag, tag_map, tag_spec, visible};
 use super::super::live::missing;
 use super::super::once::send_once;
 use super::super::{Cx, Done, Manage, New, Prior, eventually, remove, remove_request, tolerate};
@@ -59,7 +57,7 @@ impl Manage for attrs::Vpc {
             cx.ec2
                 .create_vpc()
                 .cidr_block(&want.cidr_block)
-                .tag_specifications(tag_specification(cx, a, ResourceType::Vpc, &want.tags))
+                .tag_specifications(tag_spec(cx, a, ResourceType::Vpc, &want.tags))
         )?;
         let id = out
             .vpc()
@@ -191,12 +189,7 @@ impl Manage for attrs::InternetGateway {
             a,
             cx.ec2
                 .create_internet_gateway()
-                .tag_specifications(tag_specification(
-                    cx,
-                    a,
-                    ResourceType::InternetGateway,
-                    &want.tags
-                ))
+                .tag_specifications(tag_spec(cx, a, ResourceType::InternetGateway, &want.tags))
         )?;
         let id = out
             .internet_gateway()
