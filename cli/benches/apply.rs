@@ -34,13 +34,7 @@ fn main() {
             let ws = Workspace::example();
             let started = Instant::now();
             ws.ecsops_env(
-                &[
-                    "apply",
-                    "acceptance",
-                    "--auto-approve",
-                    "--parallelism",
-                    parallelism,
-                ],
+                &["apply", "acceptance", "--auto-approve", "--parallelism", parallelism],
                 &env,
             )
             .expect_code(0);
@@ -51,8 +45,7 @@ fn main() {
 
     let ws = Workspace::example();
     guard.server.post("/moto-api/reset");
-    ws.ecsops_env(&["apply", "acceptance", "--auto-approve"], &env)
-        .expect_code(0);
+    ws.ecsops_env(&["apply", "acceptance", "--auto-approve"], &env).expect_code(0);
     let mut diff_times = Vec::new();
     let mut last = None;
     for _ in 0..RUNS {
@@ -80,8 +73,7 @@ fn main() {
         let mut times = Vec::new();
         for _ in 0..RUNS {
             let started = Instant::now();
-            ws.ecsops_env(&["diff", "acceptance", "--detailed-exitcode"], &vars)
-                .expect_code(0);
+            ws.ecsops_env(&["diff", "acceptance", "--detailed-exitcode"], &vars).expect_code(0);
             times.push(started.elapsed());
         }
         far.push((delay, median(times)));
@@ -89,9 +81,7 @@ fn main() {
     let state = std::fs::read_to_string(ws.path().join(".ecsops/state/acceptance.json"))
         .expect("state file");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state JSON");
-    let resources = state["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let resources = state["resources"].as_object().map_or(0, serde_json::Map::len);
 
     println!("| measurement | median of {RUNS} |");
     println!("|---|---:|");

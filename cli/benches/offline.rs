@@ -22,11 +22,7 @@ fn workspace(dir: &Path) -> std::io::Result<()> {
          availability_zones = [\"eu-west-1a\", \"eu-west-1b\", \"eu-west-1c\"]\n\n",
     );
     for g in 0..GROUPS {
-        let name = if g == 0 {
-            "default".to_owned()
-        } else {
-            format!("group-{g}")
-        };
+        let name = if g == 0 { "default".to_owned() } else { format!("group-{g}") };
         let _ = writeln!(
             base,
             "[instance_groups.{name}]\ninstance_type = \"m6i.xlarge\"\nmin_size = 2\nmax_size = 10\n"
@@ -36,11 +32,8 @@ fn workspace(dir: &Path) -> std::io::Result<()> {
         let _ = writeln!(base, "[load_balancers.lb-{l}]\n");
     }
     for s in 0..SERVICES {
-        let group = if s % GROUPS == 0 {
-            "default".to_owned()
-        } else {
-            format!("group-{}", s % GROUPS)
-        };
+        let group =
+            if s % GROUPS == 0 { "default".to_owned() } else { format!("group-{}", s % GROUPS) };
         let _ = writeln!(
             base,
             "[services.svc-{s:03}]\nimage = \"registry.example.com/svc-{s:03}:1.0.{s}\"\n\
@@ -119,12 +112,7 @@ fn main() {
     ] {
         let min = xs.iter().min().copied().unwrap_or_default();
         let max = xs.iter().max().copied().unwrap_or_default();
-        println!(
-            "| {name} | {RUNS} | {} | {} | {} |",
-            ms(median(xs)),
-            ms(min),
-            ms(max)
-        );
+        println!("| {name} | {RUNS} | {} | {} | {} |", ms(median(xs)), ms(min), ms(max));
     }
     println!(
         "\nworkspace: {SERVICES} services, {GROUPS} instance groups, {LOAD_BALANCERS} load balancers, \

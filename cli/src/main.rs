@@ -124,10 +124,7 @@ impl Command {
 
     /// Whether the command plans, and so offers `--offline` when AWS cannot be read.
     fn plans(&self) -> bool {
-        matches!(
-            self,
-            Self::Diff(_) | Self::Apply(_) | Self::Destroy(_) | Self::Rollback(_)
-        )
+        matches!(self, Self::Diff(_) | Self::Apply(_) | Self::Destroy(_) | Self::Rollback(_))
     }
 }
 
@@ -137,11 +134,7 @@ impl Command {
 fn usage(e: &clap::Error) -> ExitCode {
     // Nothing sensible is left to do when the terminal is gone.
     let _ = e.print();
-    if e.use_stderr() {
-        Exit::Error.into()
-    } else {
-        Exit::Success.into()
-    }
+    if e.use_stderr() { Exit::Error.into() } else { Exit::Success.into() }
 }
 
 fn main() -> ExitCode {
@@ -154,10 +147,7 @@ fn main() -> ExitCode {
     let ctx = commands::Context::new(cli.directory, cli.state_url, cli.command.fix_bucket());
     let plans = cli.command.plans();
     // One runtime for the whole process; commands that need no I/O simply do not use it.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             report::error(

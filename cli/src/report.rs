@@ -126,9 +126,7 @@ fn render_diagnostic(
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
     };
-    let mut md = MietteDiagnostic::new(d.message.clone())
-        .with_severity(severity)
-        .with_code(d.code);
+    let mut md = MietteDiagnostic::new(d.message.clone()).with_severity(severity).with_code(d.code);
     if let Some(help) = &d.help {
         md = md.with_help(help.clone());
     }
@@ -225,10 +223,7 @@ fn ops_error(err: &OpsError, plans: bool) {
                 "help: run ecsops inside a workspace, or point at one with `-C DIR`; `ecsops init` makes one"
             );
         }
-        OpsError::Statefile(StateError::LockHeld {
-            environment,
-            holder,
-        }) => {
+        OpsError::Statefile(StateError::LockHeld { environment, holder }) => {
             anstream::eprintln!("error: the state of `{environment}` is locked");
             anstream::eprint!("{}", lock_fields(holder));
             anstream::eprintln!(
@@ -254,13 +249,7 @@ fn ops_error(err: &OpsError, plans: bool) {
                 "help: keep the state in Amazon S3, or in a compatible store that honours `If-None-Match` on PUT"
             );
         }
-        OpsError::Statefile(
-            e @ StateError::Corrupt {
-                environment,
-                location,
-                ..
-            },
-        ) => {
+        OpsError::Statefile(e @ StateError::Corrupt { environment, location, .. }) => {
             anstream::eprintln!("error: {e}");
             anstream::eprintln!("help: {}", restore_help(environment, location));
         }
@@ -270,13 +259,7 @@ fn ops_error(err: &OpsError, plans: bool) {
                 "help: push a state of `{environment}` (`ecsops state history {environment}` lists its kept versions); `--force` does not override this: the document records `{given}`'s resources, and the next apply of `{environment}` would replace them"
             );
         }
-        OpsError::Statefile(
-            e @ StateError::StaleSerial {
-                environment,
-                given,
-                stored,
-            },
-        ) => {
+        OpsError::Statefile(e @ StateError::StaleSerial { environment, given, stored }) => {
             anstream::eprintln!("error: {e}");
             let help = if given == stored {
                 format!(
@@ -344,11 +327,7 @@ fn ops_error(err: &OpsError, plans: bool) {
         }
         e @ OpsError::AmiArchitecture { wanted, .. } => {
             anstream::eprintln!("error: {e}");
-            let recommended = if wanted == "arm64" {
-                "recommended-arm64"
-            } else {
-                "recommended"
-            };
+            let recommended = if wanted == "arm64" { "recommended-arm64" } else { "recommended" };
             anstream::eprintln!(
                 "help: set `ami` to an {wanted} AMI (`{recommended}` is the ECS-optimized one), or choose an instance type of the AMI's architecture"
             );
@@ -384,11 +363,8 @@ fn ops_error(err: &OpsError, plans: bool) {
         }
         OpsError::Provider(e) => {
             anstream::eprintln!("error: {e}");
-            let offline = if plans {
-                ", or plan against the recorded state with `--offline`"
-            } else {
-                ""
-            };
+            let offline =
+                if plans { ", or plan against the recorded state with `--offline`" } else { "" };
             match e.aws_code() {
                 Some("DispatchFailure" | "TimeoutError" | "ConstructionFailure") => {
                     anstream::eprintln!(
@@ -435,11 +411,7 @@ fn ops_error(err: &OpsError, plans: bool) {
             anstream::eprintln!("help: {help}");
             anstream::eprintln!("nothing was written");
         }
-        OpsError::LockLeft {
-            error,
-            environment,
-            left,
-        } => {
+        OpsError::LockLeft { error, environment, left } => {
             match error.as_deref() {
                 // Its usual words say the lock was released.
                 Some(e @ OpsError::NotConfirmed { .. }) => {
@@ -617,11 +589,7 @@ pub fn bucket_check(check: &ecsops_core::ops::state::BucketCheck) {
         return;
     }
     if check.fixed {
-        anstream::eprintln!(
-            "turned on for bucket `{}`: {}",
-            check.bucket,
-            missing.join(", ")
-        );
+        anstream::eprintln!("turned on for bucket `{}`: {}", check.bucket, missing.join(", "));
     } else {
         anstream::eprintln!(
             "warning: the state bucket `{}` lacks {}",

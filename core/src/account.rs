@@ -149,13 +149,7 @@ impl<'a> Arn<'a> {
             ["arn", partition, service, region, account, resource]
                 if partition.starts_with("aws") =>
             {
-                Some(Self {
-                    partition,
-                    service,
-                    region,
-                    account,
-                    resource,
-                })
+                Some(Self { partition, service, region, account, resource })
             }
             _ => None,
         }
@@ -176,9 +170,7 @@ pub fn role_account(arn: &str) -> Option<&str> {
     let name = arn.resource.strip_prefix("role/")?.rsplit('/').next()?;
     let name_ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
     (is_account_id(arn.account) && name_ok).then_some(arn.account)
 }
 
@@ -205,20 +197,11 @@ pub enum AccountError {
         caller.account,
         caller.arn
     )]
-    RecordedElsewhere {
-        environment: String,
-        recorded: String,
-        caller: Caller,
-        credentials: String,
-    },
+    RecordedElsewhere { environment: String, recorded: String, caller: Caller, credentials: String },
     /// STS could not say who the credentials are (none found, a role that cannot be assumed,
     /// a profile that does not exist).
     #[error("cannot tell which AWS account `{environment}` would use ({credentials}): {reason}")]
-    Unknown {
-        environment: String,
-        credentials: String,
-        reason: String,
-    },
+    Unknown { environment: String, credentials: String, reason: String },
     /// STS did not answer at all: the connection failed or timed out.
     #[error("cannot reach AWS to check the account of `{environment}` ({}): {reason}", .endpoint.as_deref().map_or("STS".to_owned(), |e| format!("endpoint {e}")))]
     Unreachable {
@@ -233,27 +216,13 @@ impl AccountError {
     /// The next step.
     pub fn help(&self) -> String {
         match self {
-            Self::WrongAccount {
-                environment,
-                expected,
-                credentials,
-                ..
-            } => format!(
+            Self::WrongAccount { environment, expected, credentials, .. } => format!(
                 "these came from {credentials}; use credentials of account {expected}: set `[environment] role_arn` to a role in {expected} (or `profile` to a profile of it), or export that account's credentials, then run the command again. If `{environment}` really moved to another account, change `account_id`"
             ),
-            Self::RecordedElsewhere {
-                environment,
-                recorded,
-                credentials,
-                ..
-            } => format!(
+            Self::RecordedElsewhere { environment, recorded, credentials, .. } => format!(
                 "these came from {credentials}; use credentials of account {recorded}, and set `[environment] account_id = \"{recorded}\"` so `{environment}` is checked before anything is read"
             ),
-            Self::Unreachable {
-                environment,
-                endpoint,
-                ..
-            } => {
+            Self::Unreachable { environment, endpoint, .. } => {
                 let check = match endpoint {
                     Some(e) => format!(
                         "that {e} (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`) is right and serving"
@@ -294,25 +263,15 @@ pub fn check(
     let Some(expected) = expected.filter(|e| *e != caller.account) else {
         return Ok(());
     };
-    let (environment, expected, caller, credentials) = (
-        environment.to_owned(),
-        expected.to_owned(),
-        caller.clone(),
-        credentials.describe(),
-    );
+    let (environment, expected, caller, credentials) =
+        (environment.to_owned(), expected.to_owned(), caller.clone(), credentials.describe());
     Err(match bound {
-        Bound::Manifest => AccountError::WrongAccount {
-            environment,
-            expected,
-            caller,
-            credentials,
-        },
-        Bound::State => AccountError::RecordedElsewhere {
-            environment,
-            recorded: expected,
-            caller,
-            credentials,
-        },
+        Bound::Manifest => {
+            AccountError::WrongAccount { environment, expected, caller, credentials }
+        }
+        Bound::State => {
+            AccountError::RecordedElsewhere { environment, recorded: expected, caller, credentials }
+        }
     })
 }
 
@@ -338,16 +297,10 @@ mod tests {
             ("aws-cn", "123456789012", "role/ci/deployer")
         );
         let log_group = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/web:*";
-        assert_eq!(
-            Arn::parse(log_group).map(|a| a.resource),
-            Some("log-group:/ecs/web:*")
-        );
+        assert_eq!(Arn::parse(log_group).map(|a| a.resource), Some("log-group:/ecs/web:*"));
         // IAM is global: an ARN with a region is not IAM's, even when it says `iam`.
         assert!(Arn::parse("arn:aws:iam:eu-west-1:123456789012:role/web").is_some());
-        assert_eq!(
-            Arn::iam("arn:aws:iam:eu-west-1:123456789012:role/web"),
-            None
-        );
+        assert_eq!(Arn::iam("arn:aws:iam:eu-west-1:123456789012:role/web"), None);
         assert_eq!(Arn::iam("arn:aws:kms:eu-west-1:123456789012:key/1"), None);
         for bad in [
             "arn:gcp:kms:eu-west-1:123456789012:key/1",
@@ -362,10 +315,7 @@ mod tests {
 
     #[test]
     fn role_arns_name_their_account() {
-        assert_eq!(
-            role_account("arn:aws:iam::222222222222:role/deployer"),
-            Some("222222222222")
-        );
+        assert_eq!(role_account("arn:aws:iam::222222222222:role/deployer"), Some("222222222222"));
         assert_eq!(
             role_account("arn:aws-us-gov:iam::222222222222:role/ci/deployer"),
             Some("222222222222")
@@ -415,24 +365,14 @@ mod tests {
         assert!(manifest(Some("123456789012")).is_ok());
         let err = manifest(Some("111111111111")).expect_err("refused");
         let text = err.to_string();
-        assert!(
-            text.contains("111111111111") && text.contains("123456789012"),
-            "{text}"
-        );
+        assert!(text.contains("111111111111") && text.contains("123456789012"), "{text}");
         assert!(text.contains("assumed-role/ci/x"), "{text}");
         assert!(err.help().contains("role_arn"), "{}", err.help());
         let recorded = |expected| check("acc", expected, Bound::State, &caller, &creds);
         assert!(recorded(Some("123456789012")).is_ok());
         let err = recorded(Some("222222222222")).expect_err("refused");
-        assert!(
-            err.to_string()
-                .contains("records resources of account 222222222222")
-        );
-        assert!(
-            err.help().contains("account_id = \"222222222222\""),
-            "{}",
-            err.help()
-        );
+        assert!(err.to_string().contains("records resources of account 222222222222"));
+        assert!(err.help().contains("account_id = \"222222222222\""), "{}", err.help());
     }
 
     #[test]

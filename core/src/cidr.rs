@@ -52,14 +52,8 @@ mod tests {
     #[test]
     fn cidrsubnet_follows_the_convention() {
         let vpc: Ipv4Net = "10.3.0.0/16".parse().expect("cidr");
-        assert_eq!(
-            cidrsubnet(vpc, 8, 0).map(|n| n.to_string()),
-            Some("10.3.0.0/24".to_owned())
-        );
-        assert_eq!(
-            cidrsubnet(vpc, 8, 51).map(|n| n.to_string()),
-            Some("10.3.51.0/24".to_owned())
-        );
+        assert_eq!(cidrsubnet(vpc, 8, 0).map(|n| n.to_string()), Some("10.3.0.0/24".to_owned()));
+        assert_eq!(cidrsubnet(vpc, 8, 51).map(|n| n.to_string()), Some("10.3.51.0/24".to_owned()));
         assert_eq!(cidrsubnet(vpc, 8, 256), None);
         assert_eq!(cidrsubnet(vpc, 17, 0), None);
     }

@@ -46,10 +46,7 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
-        }
+        Self { severity: Severity::Warning, ..Self::error(code, message) }
     }
 
     #[must_use]
@@ -111,10 +108,7 @@ impl Diagnostics {
     }
 
     pub fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,11 +184,7 @@ mod tests {
 
     #[test]
     fn closest_name_prefers_a_name_begun_and_ignores_a_shared_prefix() {
-        let outputs = [
-            "load_balancer.default.arn",
-            "load_balancer.default.dns_name",
-            "vpc.id",
-        ];
+        let outputs = ["load_balancer.default.arn", "load_balancer.default.dns_name", "vpc.id"];
         assert_eq!(
             closest_name("load_balancer.default.dns", outputs),
             Some("load_balancer.default.dns_name")

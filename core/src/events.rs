@@ -115,11 +115,7 @@ impl Entry {
                 ),
             },
             Self::StoppedTask { task, .. } => {
-                format!(
-                    "task {} {}",
-                    task.task_arn,
-                    task.stopped_at.as_deref().unwrap_or_default()
-                )
+                format!("task {} {}", task.task_arn, task.stopped_at.as_deref().unwrap_or_default())
             }
         }
     }
@@ -141,18 +137,12 @@ pub fn timeline(histories: Vec<ServiceHistory>, since: Option<SystemTime>) -> Ve
             let service = h.service;
             let events = h.events.into_iter().map({
                 let service = service.clone();
-                move |event| Entry::ServiceEvent {
-                    service: service.clone(),
-                    event,
-                }
+                move |event| Entry::ServiceEvent { service: service.clone(), event }
             });
             let tasks = h
                 .stopped_tasks
                 .into_iter()
-                .map(move |task| Entry::StoppedTask {
-                    service: service.clone(),
-                    task,
-                });
+                .map(move |task| Entry::StoppedTask { service: service.clone(), task });
             // Each list is newest first: reversed, equal times keep ECS's order.
             events.rev().chain(tasks.rev()).collect::<Vec<_>>()
         })
@@ -173,9 +163,7 @@ pub struct Seen(BTreeSet<String>);
 impl Seen {
     /// The entries of `read` not shown before, in their order; from now on they count as shown.
     pub fn fresh(&mut self, read: Vec<Entry>) -> Vec<Entry> {
-        read.into_iter()
-            .filter(|e| self.0.insert(e.key()))
-            .collect()
+        read.into_iter().filter(|e| self.0.insert(e.key())).collect()
     }
 }
 
@@ -235,19 +223,13 @@ mod tests {
 
     #[test]
     fn the_timeline_merges_services_oldest_first_with_untimed_entries_first() {
-        assert_eq!(
-            order(&timeline(histories(), None)),
-            ["t1", "e1", "e2", "t2", "e3"]
-        );
+        assert_eq!(order(&timeline(histories(), None)), ["t1", "e1", "e2", "t2", "e3"]);
     }
 
     #[test]
     fn since_drops_what_happened_before_it_but_keeps_what_has_no_time() {
         let since = humantime::parse_rfc3339("2026-01-01T00:02:00Z").expect("time");
-        assert_eq!(
-            order(&timeline(histories(), Some(since))),
-            ["t1", "t2", "e3"]
-        );
+        assert_eq!(order(&timeline(histories(), Some(since))), ["t1", "t2", "e3"]);
         let later = since + Duration::from_hours(1);
         assert_eq!(order(&timeline(histories(), Some(later))), ["t1"]);
     }
@@ -258,9 +240,7 @@ mod tests {
         assert_eq!(seen.fresh(timeline(histories(), None)).len(), 5);
         assert_eq!(seen.fresh(timeline(histories(), None)), []);
         let mut more = histories();
-        more[0]
-            .events
-            .insert(0, event("e4", "2026-01-01T00:04:00Z", "web again"));
+        more[0].events.insert(0, event("e4", "2026-01-01T00:04:00Z", "web again"));
         more[1].stopped_tasks[0].stopped_at = Some("2026-01-01T00:00:30Z".to_owned());
         assert_eq!(order(&seen.fresh(timeline(more, None))), ["t1", "e4"]);
     }

@@ -67,10 +67,7 @@ mod readable {
                 if path.is_dir() {
                     walk(&path, long);
                 } else if path.extension().is_some_and(|e| e == "rs") {
-                    let lines = std::fs::read_to_string(&path)
-                        .expect("source")
-                        .lines()
-                        .count();
+                    let lines = std::fs::read_to_string(&path).expect("source").lines().count();
                     if lines > 900 {
                         long.push(format!("{} ({lines} lines)", path.display()));
                     }

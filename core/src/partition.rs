@@ -36,10 +36,7 @@ impl Partition {
 
     /// The partition of `region` (`eu-west-1`, `cn-north-1`, `us-gov-west-1`).
     pub fn of(region: &str) -> Partition {
-        OTHERS
-            .iter()
-            .find(|(prefix, _)| region.starts_with(prefix))
-            .map_or(Self::AWS, |(_, p)| *p)
+        OTHERS.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or(Self::AWS, |(_, p)| *p)
     }
 
     /// The ARN of AWS's own managed policy `name` (`service-role/AmazonECSTaskExecutionRolePolicy`).
@@ -83,10 +80,7 @@ mod tests {
             cn.managed_policy("AmazonSSMManagedInstanceCore"),
             "arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore"
         );
-        assert_eq!(
-            Partition::endpoint("ssm", "cn-north-1"),
-            "ssm.cn-north-1.amazonaws.com.cn"
-        );
+        assert_eq!(Partition::endpoint("ssm", "cn-north-1"), "ssm.cn-north-1.amazonaws.com.cn");
         assert_eq!(
             Partition::endpoint("secretsmanager", "us-gov-west-1"),
             "secretsmanager.us-gov-west-1.amazonaws.com"

@@ -41,9 +41,7 @@ impl Recorded {
             return None;
         }
         let number = |key: &str| -> Result<i64, String> {
-            tags.get(key)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| key.to_owned())
+            tags.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| key.to_owned())
         };
         let read = || -> Result<Self, String> {
             Ok(Self {
@@ -143,23 +141,14 @@ pub fn next(observed: &Observed, recorded: &Recorded, batch: usize) -> Next {
         })
         .collect();
     if !draining.is_empty() {
-        let drained: Vec<String> = draining
-            .iter()
-            .filter(|(_, tasks)| *tasks == 0)
-            .map(|(m, _)| m.id.clone())
-            .collect();
+        let drained: Vec<String> =
+            draining.iter().filter(|(_, tasks)| *tasks == 0).map(|(m, _)| m.id.clone()).collect();
         if drained.is_empty() {
             return Next::AwaitDrained(
-                draining
-                    .iter()
-                    .map(|(m, tasks)| (m.id.clone(), *tasks))
-                    .collect(),
+                draining.iter().map(|(m, tasks)| (m.id.clone(), *tasks)).collect(),
             );
         }
-        return Next::Terminate {
-            ids: drained,
-            decrement: true,
-        };
+        return Next::Terminate { ids: drained, decrement: true };
     }
     let active: Vec<(&Member, &String)> = old
         .iter()
@@ -177,10 +166,7 @@ pub fn next(observed: &Observed, recorded: &Recorded, batch: usize) -> Next {
     let n = batch.max(1).min(active.len());
     let wanted = recorded.desired.saturating_add(count(n));
     if observed.desired < wanted {
-        return Next::ScaleOut {
-            desired: wanted,
-            max: recorded.max.max(wanted),
-        };
+        return Next::ScaleOut { desired: wanted, max: recorded.max.max(wanted) };
     }
     let want = recorded.active + n;
     if observed.active < want {
@@ -194,13 +180,7 @@ pub fn next(observed: &Observed, recorded: &Recorded, batch: usize) -> Next {
             want,
         };
     }
-    Next::Drain(
-        active
-            .into_iter()
-            .take(n)
-            .map(|(m, arn)| (m.id.clone(), arn.clone()))
-            .collect(),
-    )
+    Next::Drain(active.into_iter().take(n).map(|(m, arn)| (m.id.clone(), arn.clone())).collect())
 }
 
 fn count(n: usize) -> i32 {
@@ -237,11 +217,8 @@ impl GroupPlan {
     /// The plan of `group`: its outdated running instances in batches of `batch`, and the
     /// capacity it rolls with. `recorded` is the roll tags' capacity when a roll is continued.
     pub fn of(group: &GroupStatus, recorded: Option<&Recorded>, batch: usize) -> Self {
-        let outdated: Vec<&InstanceStatus> = group
-            .instances
-            .iter()
-            .filter(|i| i.outdated && in_service(&i.state))
-            .collect();
+        let outdated: Vec<&InstanceStatus> =
+            group.instances.iter().filter(|i| i.outdated && in_service(&i.state)).collect();
         let batch = batch.max(1);
         let batches: Vec<Vec<PlannedInstance>> = outdated
             .chunks(batch)
@@ -258,9 +235,8 @@ impl GroupPlan {
                     .collect()
             })
             .collect();
-        let (desired, max) = recorded.map_or((group.capacity.desired, group.capacity.max), |r| {
-            (r.desired, r.max)
-        });
+        let (desired, max) =
+            recorded.map_or((group.capacity.desired, group.capacity.max), |r| (r.desired, r.max));
         let largest = batches.iter().map(Vec::len).max().unwrap_or(0);
         let peak_desired = desired.saturating_add(count(largest));
         Self {
@@ -327,12 +303,7 @@ impl fmt::Display for Waiting {
 /// A roll of the example's group (desired 2, max 4) in progress, for the renderers' tests.
 #[cfg(test)]
 pub(crate) fn example() -> Recorded {
-    Recorded {
-        desired: 2,
-        max: 4,
-        active: 2,
-        suspended: false,
-    }
+    Recorded { desired: 2, max: 4, active: 2, suspended: false }
 }
 
 #[cfg(test)]
@@ -340,46 +311,23 @@ mod tests {
     use super::*;
 
     fn recorded() -> Recorded {
-        Recorded {
-            desired: 2,
-            max: 2,
-            active: 2,
-            suspended: false,
-        }
+        Recorded { desired: 2, max: 2, active: 2, suspended: false }
     }
 
     fn member(id: &str, outdated: bool, container: Container) -> Member {
-        Member {
-            id: id.to_owned(),
-            outdated,
-            container,
-        }
+        Member { id: id.to_owned(), outdated, container }
     }
 
     fn active(id: &str) -> Container {
-        Container::Active {
-            arn: format!("arn:{id}"),
-        }
+        Container::Active { arn: format!("arn:{id}") }
     }
 
     fn draining(id: &str, tasks: usize) -> Member {
-        member(
-            id,
-            true,
-            Container::Draining {
-                arn: format!("arn:{id}"),
-                tasks,
-            },
-        )
+        member(id, true, Container::Draining { arn: format!("arn:{id}"), tasks })
     }
 
     fn observed(desired: i32, active: usize, members: Vec<Member>) -> Observed {
-        Observed {
-            desired,
-            max: 4,
-            members,
-            active,
-        }
+        Observed { desired, max: 4, members, active }
     }
 
     #[test]
@@ -409,25 +357,14 @@ mod tests {
                 observed(
                     3,
                     2,
-                    vec![
-                        old("i-1"),
-                        old("i-2"),
-                        member("i-n", false, Container::Unregistered),
-                    ],
+                    vec![old("i-1"), old("i-2"), member("i-n", false, Container::Unregistered)],
                 ),
                 1,
-                Next::AwaitActive {
-                    pending: vec!["i-n".to_owned()],
-                    want: 3,
-                },
+                Next::AwaitActive { pending: vec!["i-n".to_owned()], want: 3 },
             ),
             (
                 "enough ACTIVE: drain the first of the batch",
-                observed(
-                    3,
-                    3,
-                    vec![old("i-1"), old("i-2"), member("i-n", false, active("i-n"))],
-                ),
+                observed(3, 3, vec![old("i-1"), old("i-2"), member("i-n", false, active("i-n"))]),
                 1,
                 Next::Drain(vec![("i-1".to_owned(), "arn:i-1".to_owned())]),
             ),
@@ -441,19 +378,13 @@ mod tests {
                 "a drained instance is terminated with its capacity",
                 observed(3, 2, vec![draining("i-1", 0), old("i-2")]),
                 1,
-                Next::Terminate {
-                    ids: vec!["i-1".to_owned()],
-                    decrement: true,
-                },
+                Next::Terminate { ids: vec!["i-1".to_owned()], decrement: true },
             ),
             (
                 "an outdated instance outside the cluster is replaced, not drained",
                 observed(2, 2, vec![member("i-1", true, Container::Unregistered)]),
                 1,
-                Next::Terminate {
-                    ids: vec!["i-1".to_owned()],
-                    decrement: false,
-                },
+                Next::Terminate { ids: vec!["i-1".to_owned()], decrement: false },
             ),
         ];
         for (why, o, batch, want) in cases {
@@ -487,40 +418,20 @@ mod tests {
     fn never_drains_below_the_active_count_the_roll_started_with() {
         // Another group's instance left the cluster: 3 ACTIVE, but 4 are needed for a batch of
         // one when the roll started with 3.
-        let r = Recorded {
-            active: 3,
-            ..recorded()
-        };
+        let r = Recorded { active: 3, ..recorded() };
         let o = observed(
             3,
             3,
-            vec![
-                member("i-1", true, active("i-1")),
-                member("i-n", false, active("i-n")),
-            ],
+            vec![member("i-1", true, active("i-1")), member("i-n", false, active("i-n"))],
         );
-        assert_eq!(
-            next(&o, &r, 1),
-            Next::AwaitActive {
-                pending: Vec::new(),
-                want: 4
-            }
-        );
+        assert_eq!(next(&o, &r, 1), Next::AwaitActive { pending: Vec::new(), want: 4 });
     }
 
     #[test]
     fn roll_tags_round_trip_and_report_what_is_wrong() {
-        let r = Recorded {
-            desired: 2,
-            max: 4,
-            active: 3,
-            suspended: true,
-        };
-        let tags: BTreeMap<String, String> = r
-            .tags()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let r = Recorded { desired: 2, max: 4, active: 3, suspended: true };
+        let tags: BTreeMap<String, String> =
+            r.tags().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         assert_eq!(Recorded::from_tags(&tags), Some(Ok(r)));
         assert_eq!(Recorded::from_tags(&BTreeMap::new()), None);
         let mut broken = tags.clone();
@@ -550,19 +461,11 @@ mod tests {
                 instance("i-4", false, "running"),
                 instance("i-5", true, "terminated"),
             ],
-            capacity: crate::status::Capacity {
-                min: 1,
-                max: 4,
-                desired: 4,
-                tags: BTreeMap::new(),
-            },
+            capacity: crate::status::Capacity { min: 1, max: 4, desired: 4, tags: BTreeMap::new() },
         };
         let plan = GroupPlan::of(&group, None, 2);
-        let ids: Vec<Vec<&str>> = plan
-            .batches
-            .iter()
-            .map(|b| b.iter().map(|i| i.id.as_str()).collect())
-            .collect();
+        let ids: Vec<Vec<&str>> =
+            plan.batches.iter().map(|b| b.iter().map(|i| i.id.as_str()).collect()).collect();
         assert_eq!(ids, [vec!["i-1", "i-2"], vec!["i-3"]]);
         assert_eq!((plan.peak_desired, plan.peak_max), (6, 6));
         assert!(!plan.is_empty());

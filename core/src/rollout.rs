@@ -81,11 +81,7 @@ pub enum Why {
     #[error("the deployment failed (circuit breaker){}", because(.reason.as_ref()))]
     CircuitBreaker { reason: Option<String> },
     #[error("ECS runs `{}` again instead of `{}` (rolled back){}", arn_name(.running), arn_name(.applied), because(.reason.as_ref()))]
-    RolledBack {
-        running: String,
-        applied: String,
-        reason: Option<String>,
-    },
+    RolledBack { running: String, applied: String, reason: Option<String> },
     #[error("timed out after {} waiting for the rollout", duration(*.after))]
     TimedOut { after: Duration },
     #[error("interrupted while waiting for the rollout")]
@@ -135,9 +131,9 @@ pub fn judge(applied: &str, observed: Option<&Observed>) -> Judgement {
     }
     match primary.rollout_state.as_deref() {
         Some("COMPLETED") => Judgement::Done,
-        Some("FAILED") => Judgement::Failed(Why::CircuitBreaker {
-            reason: primary.rollout_state_reason.clone(),
-        }),
+        Some("FAILED") => {
+            Judgement::Failed(Why::CircuitBreaker { reason: primary.rollout_state_reason.clone() })
+        }
         Some(_) => Judgement::Waiting,
         None if o.deployments.len() == 1 && o.running == o.desired => Judgement::Done,
         None => Judgement::Waiting,
@@ -207,17 +203,10 @@ pub const LAST_EVENTS: usize = 5;
 /// name); a service without one (ECS no longer has it) keeps none.
 pub fn explain(results: &mut [RolloutResult], histories: Vec<ServiceHistory>) {
     for h in histories {
-        if let Some(r) = results
-            .iter_mut()
-            .find(|r| r.explainable() && r.service == h.service)
-        {
+        if let Some(r) = results.iter_mut().find(|r| r.explainable() && r.service == h.service) {
             let mut events = h.events;
             events.truncate(LAST_EVENTS);
-            r.details = Details {
-                events,
-                stopped_tasks: h.stopped_tasks,
-                unreadable: None,
-            };
+            r.details = Details { events, stopped_tasks: h.stopped_tasks, unreadable: None };
         }
     }
 }
@@ -268,10 +257,7 @@ pub struct WaitOptions {
 
 impl Default for WaitOptions {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_mins(10),
-            poll: Duration::from_secs(5),
-        }
+        Self { timeout: Duration::from_mins(10), poll: Duration::from_secs(5) }
     }
 }
 
@@ -290,10 +276,8 @@ where
 {
     let started = Instant::now();
     let mut interrupt = std::pin::pin!(interrupt);
-    let mut waiting: Vec<(Watched, Observed)> = watched
-        .into_iter()
-        .map(|w| (w, Observed::default()))
-        .collect();
+    let mut waiting: Vec<(Watched, Observed)> =
+        watched.into_iter().map(|w| (w, Observed::default())).collect();
     let mut results = Vec::new();
     let mut end = |w: &Watched, o: &Observed, why: Option<Why>, ticks: &mut dyn FnMut(Tick)| {
         let result = result(w, o, why, started.elapsed());
@@ -308,11 +292,7 @@ where
         let read = match read {
             Ok(r) => r,
             Err(error) => {
-                let why = if error.is_empty() {
-                    Why::Interrupted
-                } else {
-                    Why::Unreadable(error)
-                };
+                let why = if error.is_empty() { Why::Interrupted } else { Why::Unreadable(error) };
                 for (w, o) in waiting.drain(..) {
                     end(&w, &o, Some(why.clone()), ticks);
                 }
@@ -335,16 +315,11 @@ where
         ticks(Tick::Waiting(
             waiting
                 .iter()
-                .map(|(w, o)| Progress {
-                    service: w.name.clone(),
-                    observed: o.clone(),
-                })
+                .map(|(w, o)| Progress { service: w.name.clone(), observed: o.clone() })
                 .collect(),
         ));
         let Some(left) = options.timeout.checked_sub(started.elapsed()) else {
-            let why = Why::TimedOut {
-                after: options.timeout,
-            };
+            let why = Why::TimedOut { after: options.timeout };
             for (w, o) in waiting.drain(..) {
                 end(&w, &o, Some(why.clone()), ticks);
             }
@@ -408,12 +383,7 @@ mod tests {
     }
 
     fn service(running: i32, deployments: Vec<Deployment>) -> Observed {
-        Observed {
-            desired: 2,
-            running,
-            pending: 2 - running,
-            deployments,
-        }
+        Observed { desired: 2, running, pending: 2 - running, deployments }
     }
 
     /// An update in progress as AWS shows it: the new PRIMARY deployment rolling out, the old
@@ -440,23 +410,15 @@ mod tests {
 
     #[test]
     fn failed_tasks_alone_keep_the_wait_going_until_the_circuit_breaker_fails_it() {
-        let mut o = service(
-            0,
-            vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)],
-        );
+        let mut o = service(0, vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)]);
         o.deployments[0].failed_tasks = 2;
         assert_eq!(o.failed_tasks(), 2);
         assert_eq!(judge(NEW, Some(&o)), Judgement::Waiting);
         let reason = "ECS deployment circuit breaker: tasks failed to start.";
         o.deployments[0].rollout_state = Some("FAILED".to_owned());
         o.deployments[0].rollout_state_reason = Some(reason.to_owned());
-        let Judgement::Failed(why) = judge(NEW, Some(&o)) else {
-            panic!("failed")
-        };
-        assert_eq!(
-            why.to_string(),
-            format!("the deployment failed (circuit breaker): {reason}")
-        );
+        let Judgement::Failed(why) = judge(NEW, Some(&o)) else { panic!("failed") };
+        assert_eq!(why.to_string(), format!("the deployment failed (circuit breaker): {reason}"));
     }
 
     /// A circuit breaker rollback as AWS shows it: a new PRIMARY deployment of the last
@@ -471,9 +433,7 @@ mod tests {
                 deployment("ACTIVE", NEW, Some("FAILED"), Some(reason)),
             ],
         );
-        let Judgement::Failed(why) = judge(NEW, Some(&o)) else {
-            panic!("failed")
-        };
+        let Judgement::Failed(why) = judge(NEW, Some(&o)) else { panic!("failed") };
         assert_eq!(
             why.to_string(),
             format!(
@@ -497,10 +457,7 @@ mod tests {
         assert_eq!(judge(NEW, Some(&short_of)), Judgement::Waiting);
         let two = service(
             2,
-            vec![
-                deployment("PRIMARY", NEW, None, None),
-                deployment("ACTIVE", OLD, None, None),
-            ],
+            vec![deployment("PRIMARY", NEW, None, None), deployment("ACTIVE", OLD, None, None)],
         );
         assert_eq!(judge(NEW, Some(&two)), Judgement::Waiting);
         assert_eq!(judge(NEW, None), Judgement::Failed(Why::Missing));
@@ -520,16 +477,10 @@ mod tests {
     async fn a_rollout_that_never_completes_times_out_with_its_last_counts() {
         let mut reads = 0;
         let mut ticks = Vec::new();
-        let stuck = service(
-            0,
-            vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)],
-        );
+        let stuck = service(0, vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)]);
         let results = wait(
             vec![watched()],
-            WaitOptions {
-                timeout: Duration::from_millis(200),
-                poll: Duration::from_millis(50),
-            },
+            WaitOptions { timeout: Duration::from_millis(200), poll: Duration::from_millis(50) },
             |w| {
                 reads += 1;
                 let answer = BTreeMap::from([(w[0].arn.clone(), stuck.clone())]);
@@ -539,14 +490,9 @@ mod tests {
             &mut |t| ticks.push(t),
         )
         .await;
-        let [r] = results.as_slice() else {
-            panic!("one result: {results:?}")
-        };
+        let [r] = results.as_slice() else { panic!("one result: {results:?}") };
         assert_eq!(r.result, Finish::TimedOut);
-        assert_eq!(
-            r.reason.as_deref(),
-            Some("timed out after 200ms waiting for the rollout")
-        );
+        assert_eq!(r.reason.as_deref(), Some("timed out after 200ms waiting for the rollout"));
         assert_eq!((r.desired, r.running, r.pending), (2, 0, 2));
         assert_eq!(r.task_definition, "acc-default-web:4");
         // At 0, 50, 100, 150 ms and the deadline (a slow machine may manage fewer).
@@ -556,10 +502,7 @@ mod tests {
 
     #[test]
     fn only_failed_rolled_back_or_timed_out_rollouts_get_their_last_events_and_stopped_tasks() {
-        let o = service(
-            0,
-            vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)],
-        );
+        let o = service(0, vec![deployment("PRIMARY", NEW, Some("IN_PROGRESS"), None)]);
         let w = watched();
         let elapsed = Duration::from_secs(1);
         let timed_out = Why::TimedOut { after: elapsed };
@@ -578,18 +521,10 @@ mod tests {
             stopped_tasks: Vec::new(),
         };
         explain(&mut results, vec![history]);
-        let ids: Vec<_> = results[0]
-            .details
-            .events
-            .iter()
-            .filter_map(|e| e.id.as_deref())
-            .collect();
+        let ids: Vec<_> =
+            results[0].details.events.iter().filter_map(|e| e.id.as_deref()).collect();
         assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"], "the newest five");
-        assert_eq!(
-            results[1].details,
-            Details::default(),
-            "interrupted: not read"
-        );
+        assert_eq!(results[1].details, Details::default(), "interrupted: not read");
 
         unexplained(&mut results, "throttled");
         assert_eq!(results[0].details.unreadable.as_deref(), Some("throttled"));
@@ -602,17 +537,10 @@ mod tests {
         let mut reads = 0;
         let results = wait(
             vec![watched()],
-            WaitOptions {
-                timeout: Duration::from_secs(10),
-                poll: Duration::from_millis(10),
-            },
+            WaitOptions { timeout: Duration::from_secs(10), poll: Duration::from_millis(10) },
             |w| {
                 reads += 1;
-                let state = if reads < 3 {
-                    "IN_PROGRESS"
-                } else {
-                    "COMPLETED"
-                };
+                let state = if reads < 3 { "IN_PROGRESS" } else { "COMPLETED" };
                 let o = service(2, vec![deployment("PRIMARY", NEW, Some(state), None)]);
                 async move { Ok(BTreeMap::from([(w[0].arn.clone(), o)])) }
             },

@@ -79,9 +79,7 @@ pub fn generate() -> String {
 
 fn validator() -> Option<&'static jsonschema::Validator> {
     static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| jsonschema::draft7::new(schema()).ok())
-        .as_ref()
+    VALIDATOR.get_or_init(|| jsonschema::draft7::new(schema()).ok()).as_ref()
 }
 
 /// Checks a merged manifest against the schema; pushes one diagnostic per problem and returns
@@ -99,11 +97,7 @@ pub fn check(value: &Value, sites: &SiteMap, diags: &mut Diagnostics) -> Result<
     for error in validator.iter_errors(value) {
         report(&error, sites, diags, &mut offending);
     }
-    if offending.is_empty() {
-        Ok(())
-    } else {
-        Err(offending)
-    }
+    if offending.is_empty() { Ok(()) } else { Err(offending) }
 }
 
 /// One schema error as diagnostics, its offending pointers added to `offending`.
@@ -183,11 +177,7 @@ fn report(
             offending.push(pointer.clone());
             let names: Vec<String> = options
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
             let found = error.instance().as_str().unwrap_or_default().to_owned();
             let mut d = Diagnostic::error(
@@ -222,11 +212,7 @@ fn non_null<'e>(
             [e] if matches!(e.kind(), ValidationErrorKind::Type { kind: TypeKind::Single(jsonschema::JsonType::Null) })
         )
     };
-    match alternatives
-        .iter()
-        .filter(|errors| !expects_null(errors))
-        .collect::<Vec<_>>()[..]
-    {
+    match alternatives.iter().filter(|errors| !expects_null(errors)).collect::<Vec<_>>()[..] {
         [only] => Some(only),
         _ => None,
     }
@@ -251,11 +237,7 @@ pub fn missing_key(key: &str, pointer: &str, sites: &SiteMap) -> Diagnostic {
 }
 
 fn quote_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn type_name(json_type: &str) -> String {
@@ -294,10 +276,7 @@ fn secret(pointer: &str) -> bool {
 
 /// The keys and indexes of a JSON pointer, unescaped.
 fn segments(pointer: &str) -> impl Iterator<Item = String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|seg| seg.replace("~1", "/").replace("~0", "~"))
+    pointer.split('/').skip(1).map(|seg| seg.replace("~1", "/").replace("~0", "~"))
 }
 
 /// Turns `/services/web/listeners/0/port` into `services.web.listeners[0].port`.
@@ -311,9 +290,7 @@ pub fn toml_path(pointer: &str) -> String {
                 out.push('.');
             }
             let bare = !seg.is_empty()
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if bare {
                 out.push_str(&seg);
             } else {
@@ -355,17 +332,11 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
                 return node;
             };
             node = target;
-        } else if let Some([only]) = node
-            .get("allOf")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
+        } else if let Some([only]) = node.get("allOf").and_then(Value::as_array).map(Vec::as_slice)
         {
             node = only;
         } else if let Some(alts) = node.get("anyOf").and_then(Value::as_array) {
-            match alts
-                .iter()
-                .find(|a| a.get("type") != Some(&Value::from("null")))
-            {
+            match alts.iter().find(|a| a.get("type") != Some(&Value::from("null"))) {
                 Some(a) => node = a,
                 None => return node,
             }
@@ -387,10 +358,7 @@ mod tests {
             toml_path("/load_balancers/default/listeners/0/port"),
             "load_balancers.default.listeners[0].port"
         );
-        assert_eq!(
-            toml_path("/environment/tags/a~1b"),
-            "environment.tags.\"a/b\""
-        );
+        assert_eq!(toml_path("/environment/tags/a~1b"), "environment.tags.\"a/b\"");
     }
 
     #[test]
@@ -398,10 +366,7 @@ mod tests {
         let text = generate();
         assert_eq!(
             id_of(&text).as_deref(),
-            Some(concat!(
-                "urn:ecsops:manifest-schema:",
-                env!("CARGO_PKG_VERSION")
-            ))
+            Some(concat!("urn:ecsops:manifest-schema:", env!("CARGO_PKG_VERSION")))
         );
         assert!(validator().is_some(), "the schema with its `$id` compiles");
         assert_eq!(id_of("{}"), None);
@@ -433,9 +398,8 @@ mod freshness {
     /// prints, so editors opening the examples see the schema of this source.
     #[test]
     fn the_repository_copy_is_fresh() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(super::SCHEMA_PATH);
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(super::SCHEMA_PATH);
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             current == super::generate(),

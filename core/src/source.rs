@@ -29,15 +29,9 @@ pub struct SourceFile {
 
 impl SourceFile {
     fn new(display: PathBuf, text: String) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Self {
-            display,
-            text,
-            line_starts,
-            sensitive: Vec::new(),
-        }
+        let line_starts =
+            std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Self { display, text, line_starts, sensitive: Vec::new() }
     }
 
     /// The text with every sensitive range, and `extra`, replaced by `*` byte for byte but for
@@ -52,10 +46,7 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line + 1, column + 1)
     }
 }
@@ -100,10 +91,7 @@ impl Sources {
     }
 
     pub fn find(&self, display: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.display == display)
-            .map(FileId)
+        self.files.iter().position(|f| f.display == display).map(FileId)
     }
 }
 
@@ -128,9 +116,6 @@ mod tests {
     #[test]
     fn masking_keeps_line_breaks() {
         let text = "k = \"\"\"a\r\nbc\"\"\"\nx = 1\n";
-        assert_eq!(
-            mask(text, std::slice::from_ref(&(7..12))),
-            "k = \"\"\"*\r\n**\"\"\"\nx = 1\n"
-        );
+        assert_eq!(mask(text, std::slice::from_ref(&(7..12))), "k = \"\"\"*\r\n**\"\"\"\nx = 1\n");
     }
 }

@@ -148,26 +148,17 @@ pub fn outdated(
     if let Some(has) = version
         && has.parse::<i64>().ok() != Some(current.version)
     {
-        found.push(Outdated::Version {
-            has: has.to_owned(),
-            current: current.version,
-        });
+        found.push(Outdated::Version { has: has.to_owned(), current: current.version });
     }
     if let (Some(has), Some(now)) = (instance_type, &current.instance_type)
         && has != now
     {
-        found.push(Outdated::InstanceType {
-            has: has.to_owned(),
-            current: now.clone(),
-        });
+        found.push(Outdated::InstanceType { has: has.to_owned(), current: now.clone() });
     }
     if let (Some(has), Some(now)) = (image_id, &current.image_id)
         && has != now
     {
-        found.push(Outdated::Image {
-            has: has.to_owned(),
-            current: now.clone(),
-        });
+        found.push(Outdated::Image { has: has.to_owned(), current: now.clone() });
     }
     found
 }
@@ -187,15 +178,8 @@ mod tests {
 
     #[test]
     fn an_instance_of_the_current_version_type_and_ami_is_up_to_date() {
-        assert_eq!(
-            outdated(Some("3"), Some("t3.large"), Some("ami-new"), &current()),
-            []
-        );
-        assert_eq!(
-            outdated(None, None, None, &current()),
-            [],
-            "unknown is no difference"
-        );
+        assert_eq!(outdated(Some("3"), Some("t3.large"), Some("ami-new"), &current()), []);
+        assert_eq!(outdated(None, None, None, &current()), [], "unknown is no difference");
     }
 
     #[test]
@@ -203,18 +187,12 @@ mod tests {
         assert_eq!(
             outdated(Some("2"), Some("t3.small"), Some("ami-old"), &current()),
             [
-                Outdated::Version {
-                    has: "2".to_owned(),
-                    current: 3
-                },
+                Outdated::Version { has: "2".to_owned(), current: 3 },
                 Outdated::InstanceType {
                     has: "t3.small".to_owned(),
                     current: "t3.large".to_owned()
                 },
-                Outdated::Image {
-                    has: "ami-old".to_owned(),
-                    current: "ami-new".to_owned()
-                },
+                Outdated::Image { has: "ami-old".to_owned(), current: "ami-new".to_owned() },
             ]
         );
         assert_eq!(

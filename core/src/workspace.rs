@@ -64,11 +64,7 @@ impl Workspace {
     /// upward from `cwd`.
     pub fn discover(dir: Option<&Path>, cwd: &Path) -> Result<Self, WorkspaceError> {
         if let Some(dir) = dir {
-            let root = if dir.is_absolute() {
-                dir.to_path_buf()
-            } else {
-                cwd.join(dir)
-            };
+            let root = if dir.is_absolute() { dir.to_path_buf() } else { cwd.join(dir) };
             if !root.is_dir() {
                 return Err(if root.exists() {
                     WorkspaceError::NotADirectory(root)
@@ -88,19 +84,13 @@ impl Workspace {
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            tree: None,
-        }
+        Self { root: root.into(), tree: None }
     }
 
     /// The same workspace with its files read from `tree` instead of the work tree.
     #[must_use]
     pub fn with_tree(&self, tree: Arc<dyn Tree>) -> Self {
-        Self {
-            root: self.root.clone(),
-            tree: Some(tree),
-        }
+        Self { root: self.root.clone(), tree: Some(tree) }
     }
 
     /// The label of the tree files are read from (`None`: the work tree).
@@ -147,9 +137,8 @@ impl Workspace {
     /// the tree's label (`3f2a1c9:environments/base.toml`) when not read from the work tree.
     pub fn display_path(&self, path: &Path) -> PathBuf {
         let path = normalize(path);
-        let relative = path
-            .strip_prefix(&self.root)
-            .map_or_else(|_| path.clone(), Path::to_path_buf);
+        let relative =
+            path.strip_prefix(&self.root).map_or_else(|_| path.clone(), Path::to_path_buf);
         match self.tree_label() {
             None | Some("") => relative,
             Some(label) => PathBuf::from(format!("{label}:{}", relative.display())),
@@ -159,10 +148,7 @@ impl Workspace {
     /// Every `.toml` file in `environments/`, sorted.
     fn manifest_files(&self) -> Result<Vec<PathBuf>, WorkspaceError> {
         let dir = self.environments_dir();
-        let io = |source| WorkspaceError::Io {
-            path: dir.clone(),
-            source,
-        };
+        let io = |source| WorkspaceError::Io { path: dir.clone(), source };
         let listed: Vec<PathBuf> = match &self.tree {
             Some(tree) => tree.list(&dir).map_err(io)?,
             None => std::fs::read_dir(&dir)
@@ -172,10 +158,8 @@ impl Workspace {
                 .filter(|p| p.is_file())
                 .collect(),
         };
-        let mut files: Vec<PathBuf> = listed
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            listed.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
         files.sort();
         Ok(files)
     }
@@ -209,10 +193,7 @@ impl Workspace {
         // The other files that extend `f`.
         let extenders = |f: &Path| {
             let f = f.to_path_buf();
-            extends
-                .iter()
-                .filter(move |(e, t)| *t == f && *e != f)
-                .map(|(e, _)| e)
+            extends.iter().filter(move |(e, t)| *t == f && *e != f).map(|(e, _)| e)
         };
         let starts: Vec<PathBuf> = files
             .iter()
@@ -248,10 +229,7 @@ impl Workspace {
                 .collect();
             bases.push((stem, users));
         }
-        Ok(Catalog {
-            environments,
-            bases,
-        })
+        Ok(Catalog { environments, bases })
     }
 
     /// Checks that `name` is an environment of this workspace.
@@ -343,9 +321,7 @@ fn read_inside(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
     // Reading one byte past the limit tells a file that grew since it was opened.
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::other(
-            "it is larger than the 1 MiB a workspace file may be",
-        ));
+        return Err(Error::other("it is larger than the 1 MiB a workspace file may be"));
     }
     Ok(bytes)
 }

@@ -56,10 +56,8 @@ fn pipeline(files: &[(String, String)]) {
     if let Ok(report) = ops::validate(&ws, &[]) {
         check_sites(&report.sources, &report.diagnostics);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     for env in ["acceptance", "production"] {
         match runtime.block_on(ops::diff(&ws, env, &ops::DiffOptions::default())) {
             Ok(outcome) => check_sites(&outcome.sources, &outcome.warnings),

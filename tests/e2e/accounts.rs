@@ -38,12 +38,7 @@ fn workspace(extra: &str, state: &str) -> Workspace {
 async fn vpcs_in(config: &SdkConfig, account: &str) -> Vec<String> {
     ec2::Client::new(config)
         .describe_vpcs()
-        .filters(
-            ec2::types::Filter::builder()
-                .name("tag:ecsops:environment")
-                .values(ENV)
-                .build(),
-        )
+        .filters(ec2::types::Filter::builder().name("tag:ecsops:environment").values(ENV).build())
         .customize()
         .mutate_request(in_account(account))
         .send()
@@ -80,18 +75,11 @@ async fn a_role_per_environment_applies_into_the_role_account() {
     let ws = workspace(&format!("role_arn = \"{ROLE}\""), "");
     let sts = counting(moto.server, vec!["GetCallerIdentity"]);
 
-    let out = ws.ecsops_env(
-        &["apply", ENV, "--auto-approve"],
-        &sts.env(moto.server.env()),
-    );
+    let out = ws.ecsops_env(&["apply", ENV, "--auto-approve"], &sts.env(moto.server.env()));
     out.expect_code(0).expect_in_stdout(
         "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-",
     );
-    assert_eq!(
-        matched(&sts),
-        1,
-        "one GetCallerIdentity for the whole apply"
-    );
+    assert_eq!(matched(&sts), 1, "one GetCallerIdentity for the whole apply");
 
     let assumed = vpcs_in(&config, "222222222222").await;
     assert_eq!(assumed.len(), 1, "the VPC is in the role's account");
@@ -115,11 +103,8 @@ async fn a_role_per_environment_applies_into_the_role_account() {
     // plan them all again in their own account: refused, though no `account_id` is set.
     let manifest = ws.path().join("environments/acc.toml");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    std::fs::write(
-        &manifest,
-        text.replace(&format!("role_arn = \"{ROLE}\""), ""),
-    )
-    .expect("write manifest");
+    std::fs::write(&manifest, text.replace(&format!("role_arn = \"{ROLE}\""), ""))
+        .expect("write manifest");
     for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
         let out = ws.ecsops_env(args, &moto.server.env());
         out.expect_code(1)
@@ -157,10 +142,7 @@ async fn another_account_is_refused_before_the_lock_and_any_read() {
             .expect_in_stderr("set `[environment] role_arn` to a role in 111111111111");
         assert_eq!(out.stdout, "", "{args:?} planned nothing");
     }
-    assert!(
-        !ws.path().join(".ecsops").exists(),
-        "no lock was taken and no state written"
-    );
+    assert!(!ws.path().join(".ecsops").exists(), "no lock was taken and no state written");
     assert!(vpcs_in(&config, DEFAULT_ACCOUNT).await.is_empty());
     assert!(vpcs_in(&config, "111111111111").await.is_empty());
 
@@ -241,16 +223,8 @@ async fn the_state_uses_its_own_role_in_a_third_account() {
     // S3 requests about the bucket signed with the base credentials (`testing`).
     let base = counting(moto.server, vec!["credential=testing/", "/central-state"]);
 
-    ws.ecsops_env(
-        &["apply", ENV, "--auto-approve"],
-        &base.env(moto.server.env()),
-    )
-    .expect_code(0);
-    assert_eq!(
-        matched(&base),
-        0,
-        "every state request went out as the state role"
-    );
+    ws.ecsops_env(&["apply", ENV, "--auto-approve"], &base.env(moto.server.env())).expect_code(0);
+    assert_eq!(matched(&base), 0, "every state request went out as the state role");
     let object = s3
         .get_object()
         .bucket("central-state")
@@ -274,9 +248,7 @@ async fn the_state_uses_its_own_role_in_a_third_account() {
         "",
         "\n[state]\nbackend = \"s3\"\nbucket = \"central-state\"\nprefix = \"plain\"\n",
     );
-    plain
-        .ecsops_env(&["diff", ENV], &base.env(moto.server.env()))
-        .expect_code(0);
+    plain.ecsops_env(&["diff", ENV], &base.env(moto.server.env())).expect_code(0);
     assert!(matched(&base) > 0);
 }
 
@@ -295,10 +267,7 @@ async fn a_profile_wins_over_the_shell_and_a_saved_plan_of_another_account_is_st
         "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
     );
     let files = |env: &mut Vec<(&'static str, String)>| {
-        env.push((
-            "AWS_CONFIG_FILE",
-            ws.path().join("aws/config").display().to_string(),
-        ));
+        env.push(("AWS_CONFIG_FILE", ws.path().join("aws/config").display().to_string()));
         env.push((
             "AWS_SHARED_CREDENTIALS_FILE",
             ws.path().join("aws/credentials").display().to_string(),
@@ -333,21 +302,16 @@ async fn a_profile_wins_over_the_shell_and_a_saved_plan_of_another_account_is_st
     let other = workspace("profile = \"deployer\"\naccount_id = \"222222222222\"", "");
     let mut env = moto.server.env();
     files(&mut env);
-    other
-        .ecsops_env(&["diff", ENV], &env)
-        .expect_code(0)
-        .expect_in_stdout(
-            "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/",
-        );
+    other.ecsops_env(&["diff", ENV], &env).expect_code(0).expect_in_stdout(
+        "AWS account 222222222222 as arn:aws:sts::222222222222:assumed-role/deployer/",
+    );
 }
 
 #[test]
 fn a_profile_on_a_machine_without_aws_config_files_is_said_to_be_defined_nowhere() {
     let ws = workspace("profile = \"deployer\"", "");
-    let out = ws.ecsops_env(
-        &["diff", ENV],
-        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())],
-    );
+    let out =
+        ws.ecsops_env(&["diff", ENV], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())]);
     out.expect_code(1);
     out.expect_in_stderr(&format!(
         "cannot tell which AWS account `{ENV}` would use (profile `deployer`): profile `deployer` is defined nowhere: neither `"

@@ -37,10 +37,7 @@ async fn role_exists(env: &Env) -> bool {
     let client = iam::Client::new(&env.config);
     match client.get_role().role_name(ROLE).send().await {
         Ok(_) => true,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(GetRoleError::is_no_such_entity_exception) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(GetRoleError::is_no_such_entity_exception) => {
             false
         }
         Err(e) => panic!("GetRole {ROLE}: {e:?}"),
@@ -51,10 +48,7 @@ async fn role_exists(env: &Env) -> bool {
 /// it fails the rollout and holds `held` alone. The proxy, for the rest of the test.
 fn rolled_back(env: &Env, held: &str) -> (Proxy, Output) {
     let proxy = env.proxy_with(rollout::rolled_back());
-    let out = env.run_through(
-        &proxy,
-        &["apply", ENV, "--auto-approve", "--format", "json"],
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve", "--format", "json"]);
     out.expect_code(3)
         .expect_in_stderr("Held until the rollouts complete (1)")
         .expect_in_stderr(&format!("  {held}"));
@@ -101,16 +95,12 @@ async fn a_dropped_task_role_is_kept_for_the_tasks_a_failed_deployment_rolls_bac
     assert!(role_exists(&env).await, "{}", out.stderr);
     assert!(env.state()["resources"]["iam_role.task[web]"]["id"].is_string());
 
-    env.run(&["diff", ENV, "--offline"])
-        .expect_in_stdout("# iam_role.task[web] will be destroyed");
+    env.run(&["diff", ENV, "--offline"]).expect_in_stdout("# iam_role.task[web] will be destroyed");
 
     // The next apply rolls web out again (ECS runs :1, the state says :2); the state no longer
     // says what :1 uses, so after a failed rollout every role waits for the rollouts.
     drop(proxy);
-    let proxy = Proxy::start(
-        env.moto.server.port(),
-        rollout::rolled_back_until_updated().into(),
-    );
+    let proxy = Proxy::start(env.moto.server.port(), rollout::rolled_back_until_updated().into());
     let out = env.run_through(&proxy, &APPLY);
     out.expect_code(0);
     assert_role_deleted_after_rollout(&env, &out).await;
@@ -166,9 +156,7 @@ async fn dropping_a_secret() -> Env {
 /// The execution policy's default document, as JSON text.
 async fn execution_policy(env: &Env) -> String {
     let client = iam::Client::new(&env.config);
-    policy_document(&client, &env.id(EXECUTION_POLICY))
-        .await
-        .to_string()
+    policy_document(&client, &env.id(EXECUTION_POLICY)).await.to_string()
 }
 
 /// Asserts that `lines` stand in `stderr` in this order.
@@ -201,8 +189,7 @@ async fn a_dropped_secret_is_readable_until_the_rollout_completed() {
         ],
     );
     assert!(!execution_policy(&env).await.contains(KEY));
-    env.run(&["diff", ENV, "--offline", "--detailed-exitcode"])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--offline", "--detailed-exitcode"]).expect_code(0);
 }
 
 /// AWS: the circuit breaker rolled the update back to the old revision, whose tasks read the
@@ -222,7 +209,6 @@ async fn a_dropped_secret_stays_readable_for_the_tasks_a_failed_deployment_rolls
     // The next apply, not revising the task definition again, narrows it in its walk.
     env.run(&["diff", ENV, "--offline"])
         .expect_in_stdout("# iam_policy.task_execution will be updated in place");
-    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
-        .expect_code(0);
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"]).expect_code(0);
     assert!(!execution_policy(&env).await.contains(KEY));
 }

@@ -44,10 +44,7 @@ impl Env {
         stderr: std::process::Stdio,
     ) -> std::process::Child {
         self.ws
-            .command(
-                &[command, ENV, "--auto-approve", "--parallelism", "1"],
-                vars,
-            )
+            .command(&[command, ENV, "--auto-approve", "--parallelism", "1"], vars)
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -66,11 +63,7 @@ impl Env {
     /// Starts an apply at `--parallelism 1`, sends `signal` (`-INT`, `-TERM`) once it has
     /// recorded 5 resources, and waits for it: the count recorded at the signal, and the output.
     fn signal_midway(&self, signal: &str) -> (usize, std::process::Output) {
-        let mut child = self.spawn(
-            "apply",
-            &self.moto.server.env(),
-            std::process::Stdio::piped(),
-        );
+        let mut child = self.spawn("apply", &self.moto.server.env(), std::process::Stdio::piped());
         let at_signal = self.wait_until_recorded(5, &mut child);
         let sent = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
@@ -98,10 +91,7 @@ fn wait_for(child: &mut std::process::Child, what: &str, mut reached: impl FnMut
     let deadline = Instant::now() + Duration::from_mins(1);
     while !reached() {
         assert!(Instant::now() < deadline, "never {what}");
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "ended before it {what}"
-        );
+        assert!(child.try_wait().expect("poll").is_none(), "ended before it {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -123,21 +113,14 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
     let out = env.apply();
     out.expect_in_stdout("Apply complete:");
     no_changes(&env);
-    crate::support::census::take(&env.config)
-        .await
-        .assert_one_each(&env.state());
+    crate::support::census::take(&env.config).await.assert_one_each(&env.state());
 
     let ec2c = env.ec2();
     let vpcs = env.vpcs().await;
     assert_eq!(vpcs.len(), 1);
     assert_eq!(vpcs[0].cidr_block(), Some("10.0.0.0/16"));
 
-    let subnets = ec2c
-        .describe_subnets()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("subnets");
+    let subnets = ec2c.describe_subnets().filters(env_filter()).send().await.expect("subnets");
     let mut layout: Vec<(String, String)> = subnets
         .subnets()
         .iter()
@@ -159,42 +142,23 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         ]
         .map(|(c, z)| (c.to_owned(), z.to_owned()))
     );
-    let private: Vec<String> = ["subnet.private[eu-west-1a]", "subnet.private[eu-west-1b]"]
-        .map(|a| env.id(a))
-        .to_vec();
-    let public: Vec<String> = ["subnet.public[eu-west-1a]", "subnet.public[eu-west-1b]"]
-        .map(|a| env.id(a))
-        .to_vec();
+    let private: Vec<String> =
+        ["subnet.private[eu-west-1a]", "subnet.private[eu-west-1b]"].map(|a| env.id(a)).to_vec();
+    let public: Vec<String> =
+        ["subnet.public[eu-west-1a]", "subnet.public[eu-west-1b]"].map(|a| env.id(a)).to_vec();
 
     // Default routes: public → internet gateway, private → the NAT gateway.
-    let tables = ec2c
-        .describe_route_tables()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("route tables");
+    let tables =
+        ec2c.describe_route_tables().filters(env_filter()).send().await.expect("route tables");
     let igw = env.id("internet_gateway");
-    let nats = ec2c
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nats");
+    let nats = ec2c.describe_nat_gateways().filter(env_filter()).send().await.expect("nats");
     assert_eq!(nats.nat_gateways().len(), 1, "acceptance has a single NAT");
-    let nat = nats.nat_gateways()[0]
-        .nat_gateway_id()
-        .unwrap_or_default()
-        .to_owned();
+    let nat = nats.nat_gateways()[0].nat_gateway_id().unwrap_or_default().to_owned();
     // One public table for both public subnets, one private table per zone.
     let mut associations: Vec<usize> = tables
         .route_tables()
         .iter()
-        .map(|t| {
-            t.associations()
-                .iter()
-                .filter(|a| a.subnet_id().is_some())
-                .count()
-        })
+        .map(|t| t.associations().iter().filter(|a| a.subnet_id().is_some()).count())
         .collect();
     associations.sort_unstable();
     assert_eq!(associations, [1, 1, 2], "route tables and their subnets");
@@ -204,11 +168,7 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
             .iter()
             .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
             .expect("a default route");
-        let subnets: Vec<&str> = t
-            .associations()
-            .iter()
-            .filter_map(|a| a.subnet_id())
-            .collect();
+        let subnets: Vec<&str> = t.associations().iter().filter_map(|a| a.subnet_id()).collect();
         if subnets.iter().any(|s| public.contains(&(*s).to_owned())) {
             assert_eq!(default.gateway_id(), Some(igw.as_str()));
         } else {
@@ -226,25 +186,15 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .expect("groups");
     assert_eq!(groups.auto_scaling_groups().len(), 1);
     let group = &groups.auto_scaling_groups()[0];
-    let mut zones: Vec<&str> = group
-        .vpc_zone_identifier()
-        .unwrap_or_default()
-        .split(',')
-        .collect();
+    let mut zones: Vec<&str> = group.vpc_zone_identifier().unwrap_or_default().split(',').collect();
     zones.sort_unstable();
     let mut expected: Vec<&str> = private.iter().map(String::as_str).collect();
     expected.sort_unstable();
     assert_eq!(zones, expected);
     assert_eq!(group.desired_capacity(), Some(2));
-    let tags: BTreeMap<&str, &str> = group
-        .tags()
-        .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
-    assert_eq!(
-        tags.get("ecsops:address"),
-        Some(&"autoscaling_group[default]")
-    );
+    let tags: BTreeMap<&str, &str> =
+        group.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))).collect();
+    assert_eq!(tags.get("ecsops:address"), Some(&"autoscaling_group[default]"));
     assert_eq!(tags.get("Environment"), Some(&ENV));
     let template = group.launch_template().expect("a launch template");
     let versions = ec2c
@@ -254,15 +204,11 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .send()
         .await
         .expect("template versions");
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .expect("template data");
+    let data =
+        versions.launch_template_versions()[0].launch_template_data().expect("template data");
     let user_data = String::from_utf8(base64_decode(data.user_data().expect("user data")))
         .expect("utf-8 user data");
-    assert!(
-        user_data.contains("ECS_CLUSTER=acceptance-default"),
-        "{user_data}"
-    );
+    assert!(user_data.contains("ECS_CLUSTER=acceptance-default"), "{user_data}");
     assert_eq!(
         data.metadata_options()
             .and_then(|m| m.http_tokens())
@@ -280,11 +226,8 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .await
         .expect("load balancers");
     let lb = &lbs.load_balancers()[0];
-    let mut lb_subnets: Vec<&str> = lb
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.subnet_id())
-        .collect();
+    let mut lb_subnets: Vec<&str> =
+        lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
     lb_subnets.sort_unstable();
     let mut expected: Vec<&str> = public.iter().map(String::as_str).collect();
     expected.sort_unstable();
@@ -292,19 +235,11 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
 
     // Cluster, services, log groups, the alert rule and its topic.
     let ecsc = ecs::Client::new(&env.config);
-    let clusters = ecsc
-        .describe_clusters()
-        .clusters("acceptance-default")
-        .send()
-        .await
-        .expect("clusters");
+    let clusters =
+        ecsc.describe_clusters().clusters("acceptance-default").send().await.expect("clusters");
     assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"));
-    let services = ecsc
-        .list_services()
-        .cluster("acceptance-default")
-        .send()
-        .await
-        .expect("services");
+    let services =
+        ecsc.list_services().cluster("acceptance-default").send().await.expect("services");
     assert_eq!(services.service_arns().len(), 3, "web, api and cadvisor");
     let groups = logs::Client::new(&env.config)
         .describe_log_groups()
@@ -312,43 +247,25 @@ async fn apply_builds_the_acceptance_environment_and_converges() {
         .send()
         .await
         .expect("log groups");
-    assert_eq!(
-        groups.log_groups().len(),
-        6 + 3,
-        "host logs and one per container"
-    );
-    assert!(
-        groups
-            .log_groups()
-            .iter()
-            .all(|g| g.retention_in_days() == Some(30))
-    );
+    assert_eq!(groups.log_groups().len(), 6 + 3, "host logs and one per container");
+    assert!(groups.log_groups().iter().all(|g| g.retention_in_days() == Some(30)));
     let rules = events::Client::new(&env.config)
         .list_rules()
         .name_prefix("acceptance-default")
         .send()
         .await
         .expect("rules");
+    assert!(rules.rules().iter().any(|r| r.name() == Some("acceptance-default-task-stopped")));
+    let topics = sns::Client::new(&env.config).list_topics().send().await.expect("topics");
     assert!(
-        rules
-            .rules()
+        topics
+            .topics()
             .iter()
-            .any(|r| r.name() == Some("acceptance-default-task-stopped"))
+            .any(|t| { t.topic_arn().is_some_and(|a| a.ends_with(":acceptance-default-alerts")) })
     );
-    let topics = sns::Client::new(&env.config)
-        .list_topics()
-        .send()
-        .await
-        .expect("topics");
-    assert!(topics.topics().iter().any(|t| {
-        t.topic_arn()
-            .is_some_and(|a| a.ends_with(":acceptance-default-alerts"))
-    }));
 
     // Every resource in state; a second apply changes nothing.
-    let recorded = env.state()["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let recorded = env.state()["resources"].as_object().map_or(0, serde_json::Map::len);
     let planned = env.run(&["diff", ENV, "--offline", "--format", "json"]);
     let plan: Value = serde_json::from_str(&planned.stdout).expect("plan JSON");
     assert_eq!(
@@ -366,10 +283,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buffer = 0u32;
     let mut bits = 0;
-    for c in text
-        .bytes()
-        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
-    {
+    for c in text.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()) {
         let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
             panic!("not base64: {c}");
         };
@@ -407,19 +321,12 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     env.apply();
     let after = group().await;
     assert_eq!(after.desired_capacity(), Some(3));
-    assert_eq!(
-        after.auto_scaling_group_arn(),
-        before.auto_scaling_group_arn()
-    );
+    assert_eq!(after.auto_scaling_group_arn(), before.auto_scaling_group_arn());
     no_changes(&env);
 
     // Instance type: a new launch template version, and the group moves to it.
     let template_id = env.id("launch_template[default]");
-    env.edit(
-        "base.toml",
-        "instance_type = \"t3.medium\"",
-        "instance_type = \"t3.large\"",
-    );
+    env.edit("base.toml", "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
     env.apply();
     let versions = env
         .ec2()
@@ -442,20 +349,9 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
         Some("t3.large")
     );
     let after = group().await;
-    let used = after
-        .launch_template()
-        .and_then(|t| t.version())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(
-        used,
-        latest.version_number().unwrap_or_default().to_string()
-    );
-    assert_eq!(
-        env.id("launch_template[default]"),
-        template_id,
-        "same template"
-    );
+    let used = after.launch_template().and_then(|t| t.version()).unwrap_or_default().to_owned();
+    assert_eq!(used, latest.version_number().unwrap_or_default().to_string());
+    assert_eq!(env.id("launch_template[default]"), template_id, "same template");
     no_changes(&env);
 
     // Removing a service deletes its service, task definition, target group, rule and logs,
@@ -467,9 +363,7 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     let path = env.ws.path().join("environments/base.toml");
     let text = std::fs::read_to_string(&path).expect("base.toml");
     let start = text.find("[services.api]").expect("api service");
-    let end = text[start..]
-        .find("\n[system_containers")
-        .map_or(text.len(), |i| start + i);
+    let end = text[start..].find("\n[system_containers").map_or(text.len(), |i| start + i);
     std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).expect("write");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
@@ -477,10 +371,8 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let removed: Vec<&String> = resources_before
-        .iter()
-        .filter(|a| !resources_after.contains(a))
-        .collect();
+    let removed: Vec<&String> =
+        resources_before.iter().filter(|a| !resources_after.contains(a)).collect();
     assert_eq!(
         removed,
         [
@@ -497,12 +389,7 @@ async fn changes_update_in_place_replace_versions_and_remove_exactly_what_was_re
     );
     // moto still lists a deleted service (as INACTIVE); AWS lists only ACTIVE and DRAINING.
     let ecsc = ecs::Client::new(&env.config);
-    let listed = ecsc
-        .list_services()
-        .cluster("acceptance-default")
-        .send()
-        .await
-        .expect("services");
+    let listed = ecsc.list_services().cluster("acceptance-default").send().await.expect("services");
     let described = ecsc
         .describe_services()
         .cluster("acceptance-default")
@@ -563,13 +450,8 @@ async fn drift_shows_in_diff_and_apply_repairs_it() {
         .await
         .expect("groups");
     assert_eq!(group.auto_scaling_groups()[0].max_size(), Some(4));
-    let tables = env
-        .ec2()
-        .describe_route_tables()
-        .route_table_ids(&table)
-        .send()
-        .await
-        .expect("table");
+    let tables =
+        env.ec2().describe_route_tables().route_table_ids(&table).send().await.expect("table");
     assert!(
         tables.route_tables()[0]
             .routes()
@@ -605,17 +487,10 @@ async fn drift_the_manifest_takes_up_is_recorded_by_one_apply_then_gone() {
     assert_eq!(report["result"], "applied", "{}", applied.stderr);
     applied.expect_in_stderr("Nothing to change in AWS");
     applied.expect_in_stderr("autoscaling_group[default]");
-    assert_eq!(
-        env.state()["resources"]["autoscaling_group[default]"]["attributes"]["max_size"],
-        9
-    );
+    assert_eq!(env.state()["resources"]["autoscaling_group[default]"]["attributes"]["max_size"], 9);
     let (code, out) = env.diff_code();
     assert_eq!(code, Some(0), "{}\n{}", out.stdout, out.stderr);
-    assert!(
-        !out.stdout.contains("outside ecsops"),
-        "the drift is recorded\n{}",
-        out.stdout
-    );
+    assert!(!out.stdout.contains("outside ecsops"), "the drift is recorded\n{}", out.stdout);
     let again = env.run(&["apply", ENV, "--auto-approve", "--format", "json"]);
     again.expect_code(0);
     assert_eq!(again.json()["result"], "no_changes", "{}", again.stderr);
@@ -662,11 +537,7 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
     for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
         let out = env.run(args);
         out.expect_code(1);
-        assert!(
-            !out.stdout.contains("deleted outside ecsops"),
-            "{}",
-            out.stdout
-        );
+        assert!(!out.stdout.contains("deleted outside ecsops"), "{}", out.stdout);
         // The refresh reads every family, then stops naming both.
         let named = [
             ("ecs_cluster", "acceptance-default"),
@@ -682,12 +553,7 @@ async fn ownership_tags_removed_outside_ecsops_stop_the_plan_naming_the_tags_to_
         });
         assert!(named, "{}", out.stderr);
     }
-    let gateways = env
-        .ec2()
-        .describe_internet_gateways()
-        .send()
-        .await
-        .expect("gateways");
+    let gateways = env.ec2().describe_internet_gateways().send().await.expect("gateways");
     assert_eq!(gateways.internet_gateways().len(), 1, "no twin was made");
     env.assert_unlocked();
 }
@@ -710,40 +576,24 @@ async fn ownership_tags_changed_outside_ecsops_stop_the_plan_before_anything_is_
             .tags(ec2::types::Tag::builder().key(key).value(value).build())
             .send()
     };
-    retag(&subnet, "ecsops:address", "subnet.public[eu-west-1b]")
-        .await
-        .expect("retag subnet");
-    retag(&group, "ecsops:lineage", "another-lineage")
-        .await
-        .expect("retag group");
+    retag(&subnet, "ecsops:address", "subnet.public[eu-west-1b]").await.expect("retag subnet");
+    retag(&group, "ecsops:lineage", "another-lineage").await.expect("retag group");
     for args in [&["diff", ENV][..], &["apply", ENV, "--auto-approve"]] {
         let out = env.run(args);
         out.expect_code(1);
-        for (address, id) in [
-            ("subnet.public[eu-west-1a]", &subnet),
-            ("security_group.instances", &group),
-        ] {
+        for (address, id) in
+            [("subnet.public[eu-west-1a]", &subnet), ("security_group.instances", &group)]
+        {
             out.expect_in_stderr(&format!(
                 "`{address}`: `{id}` is the resource the state records, but its `ecsops:` tags were removed or changed outside ecsops"
             ));
         }
-        assert!(
-            !out.stdout.contains("deleted outside ecsops"),
-            "{}",
-            out.stdout
-        );
+        assert!(!out.stdout.contains("deleted outside ecsops"), "{}", out.stdout);
     }
-    let gateway = env
-        .ec2()
-        .describe_nat_gateways()
-        .nat_gateway_ids(&nat)
-        .send()
-        .await
-        .expect("gateway");
+    let gateway =
+        env.ec2().describe_nat_gateways().nat_gateway_ids(&nat).send().await.expect("gateway");
     assert_eq!(
-        gateway.nat_gateways()[0]
-            .state()
-            .map(ec2::types::NatGatewayState::as_str),
+        gateway.nat_gateways()[0].state().map(ec2::types::NatGatewayState::as_str),
         Some("available"),
         "the NAT gateway was not replaced"
     );
@@ -770,30 +620,17 @@ async fn a_subnet_moved_to_another_route_table_outside_ecsops_is_put_back() {
         .expect("move the subnet");
     let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
     out.expect_code(2);
-    assert!(
-        !out.stdout.contains("deleted outside ecsops"),
-        "{}",
-        out.stdout
-    );
+    assert!(!out.stdout.contains("deleted outside ecsops"), "{}", out.stdout);
     out.expect_in_stdout(&format!("{address} must be replaced"));
     env.apply();
     let tables = env
         .ec2()
         .describe_route_tables()
-        .filters(
-            Filter::builder()
-                .name("association.subnet-id")
-                .values(&subnet)
-                .build(),
-        )
+        .filters(Filter::builder().name("association.subnet-id").values(&subnet).build())
         .send()
         .await
         .expect("tables");
-    let on: Vec<_> = tables
-        .route_tables()
-        .iter()
-        .filter_map(|t| t.route_table_id())
-        .collect();
+    let on: Vec<_> = tables.route_tables().iter().filter_map(|t| t.route_table_id()).collect();
     assert_eq!(on, [private.as_str()], "back on its own table");
     no_changes(&env);
 }
@@ -856,13 +693,7 @@ async fn count(env: &Env) -> (usize, usize, usize) {
     let nats = ec2c
         .describe_nat_gateways()
         .filter(env_filter())
-        .filter(
-            Filter::builder()
-                .name("state")
-                .values("available")
-                .values("pending")
-                .build(),
-        )
+        .filter(Filter::builder().name("state").values("available").values("pending").build())
         .send()
         .await
         .expect("nats");
@@ -871,11 +702,7 @@ async fn count(env: &Env) -> (usize, usize, usize) {
         .send()
         .await
         .expect("groups");
-    (
-        vpcs.len(),
-        nats.nat_gateways().len(),
-        groups.auto_scaling_groups().len(),
-    )
+    (vpcs.len(), nats.nat_gateways().len(), groups.auto_scaling_groups().len())
 }
 
 /// Killed (`kill -9`) at an exact point: the load balancer's security group exists in AWS,
@@ -892,29 +719,20 @@ async fn a_killed_apply_resumes_without_duplicates() {
     let proxy = Proxy::start(
         env.moto.server.port(),
         vec![DropResponse {
-            contains: vec![
-                "Action=CreateSecurityGroup&",
-                "GroupName=acceptance-default-lb",
-            ],
+            contains: vec!["Action=CreateSecurityGroup&", "GroupName=acceptance-default-lb"],
             times: 1,
             fault: Fault::Hold,
         }],
     );
     let vars = proxy.env(env.moto.server.env());
     let mut child = env.spawn("apply", &vars, std::process::Stdio::null());
-    wait_for(&mut child, "created the group", || {
-        proxy.dropped.load(Ordering::SeqCst) > 0
-    });
+    wait_for(&mut child, "created the group", || proxy.dropped.load(Ordering::SeqCst) > 0);
     child.kill().expect("kill");
     let _ = child.wait();
-    let recorded = env.state()["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let recorded = env.state()["resources"].as_object().map_or(0, serde_json::Map::len);
     assert!(
         recorded > 0
-            && env.state()["resources"]
-                .get("security_group.load_balancer[default]")
-                .is_none(),
+            && env.state()["resources"].get("security_group.load_balancer[default]").is_none(),
         "killed mid-walk, before the group was recorded"
     );
     // The dead apply never recorded its end: the state says it did not finish (recorded
@@ -953,9 +771,7 @@ async fn a_killed_apply_resumes_without_duplicates() {
     );
     assert_eq!(env.state()["revision"]["result"], "applied");
     no_changes(&env);
-    census::take(&env.config)
-        .await
-        .assert_one_each(&env.state());
+    census::take(&env.config).await.assert_one_each(&env.state());
 }
 
 #[tokio::test]
@@ -985,18 +801,9 @@ async fn destroy_removes_everything() {
     let refresh = ecsops_core::provider::Provider::refresh(&provider, &before.resources)
         .await
         .expect("refresh");
-    assert!(
-        refresh.live.is_empty(),
-        "left: {:?}",
-        refresh.live.keys().collect::<Vec<_>>()
-    );
+    assert!(refresh.live.is_empty(), "left: {:?}", refresh.live.keys().collect::<Vec<_>>());
     assert_eq!(refresh.missing.len(), before.resources.len());
-    assert_eq!(
-        env.state()["resources"]
-            .as_object()
-            .map_or(1, serde_json::Map::len),
-        0
-    );
+    assert_eq!(env.state()["resources"].as_object().map_or(1, serde_json::Map::len), 0);
 }
 
 /// Everything deleted outside ecsops (the emulator reset): `destroy` forgets what is gone, in a
@@ -1008,24 +815,16 @@ async fn a_destroy_after_everything_was_deleted_outside_forgets_it() {
     env.apply();
     let before = env.state();
     let serial = before["serial"].as_u64().expect("serial");
-    let recorded = before["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let recorded = before["resources"].as_object().map_or(0, serde_json::Map::len);
     assert_eq!(recorded, 57);
-    env.run(&["output", ENV])
-        .expect_code(0)
-        .expect_in_stdout("load_balancer.default.dns_name");
+    env.run(&["output", ENV]).expect_code(0).expect_in_stdout("load_balancer.default.dns_name");
     env.moto.server.post("/moto-api/reset");
 
     let out = env.run(&["destroy", ENV, "--auto-approve", "--format", "json"]);
     out.expect_code(0);
     // The state forgot them in a save of its own, then the destroy was recorded.
     let state = env.state();
-    let left: Vec<&String> = state["resources"]
-        .as_object()
-        .expect("resources")
-        .keys()
-        .collect();
+    let left: Vec<&String> = state["resources"].as_object().expect("resources").keys().collect();
     assert!(left.is_empty(), "still recorded: {left:?}\n{}", out.stderr);
     assert_eq!(state["serial"].as_u64(), Some(serial + 2));
     out.expect_in_stderr("  # vpc was deleted outside ecsops\n")
@@ -1035,11 +834,7 @@ async fn a_destroy_after_everything_was_deleted_outside_forgets_it() {
         .expect_in_stderr(
             "Nothing left to destroy: 57 resources were already gone and are no longer recorded.",
         );
-    assert!(
-        !out.stderr.contains("matches the manifest"),
-        "{}",
-        out.stderr
-    );
+    assert!(!out.stderr.contains("matches the manifest"), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["result"], "applied");
     assert_eq!(report["done"], serde_json::json!([]));
@@ -1048,15 +843,9 @@ async fn a_destroy_after_everything_was_deleted_outside_forgets_it() {
     assert!(forgotten.contains(&Value::from("vpc")), "{report:#}");
     assert_eq!(report["serial"], state["serial"]);
     let list = env.run(&["state", "list", ENV, "--format", "json"]);
-    assert_eq!(
-        list.expect_code(0).json()["resources"],
-        serde_json::json!([])
-    );
+    assert_eq!(list.expect_code(0).json()["resources"], serde_json::json!([]));
     let outputs = env.run(&["output", ENV, "--format", "json"]);
-    assert_eq!(
-        outputs.expect_code(0).json()["outputs"],
-        serde_json::json!({})
-    );
+    assert_eq!(outputs.expect_code(0).json()["outputs"], serde_json::json!({}));
     env.assert_unlocked();
 
     // Nothing recorded any more: nothing to do, nothing written.
@@ -1068,9 +857,7 @@ async fn a_destroy_after_everything_was_deleted_outside_forgets_it() {
     // No state at all.
     let mut vars = env.moto.server.env();
     vars.push(("ECSOPS_STATE_URL", "file://.ecsops/elsewhere".to_owned()));
-    let none = env
-        .ws
-        .ecsops_env(&["destroy", ENV, "--auto-approve"], &vars);
+    let none = env.ws.ecsops_env(&["destroy", ENV, "--auto-approve"], &vars);
     none.expect_code(0)
         .expect_in_stdout("ecsops plan for acceptance (no state)\n")
         .expect_in_stdout("No changes. Nothing to destroy: `acceptance` has no state.");
@@ -1090,11 +877,7 @@ async fn a_destroy_after_some_were_deleted_outside_destroys_the_rest_and_forgets
         .send()
         .await
         .expect("log groups");
-    let names: Vec<&str> = groups
-        .log_groups()
-        .iter()
-        .filter_map(|g| g.log_group_name())
-        .collect();
+    let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
     assert!(names.len() > 3, "{names:?}");
     for name in &names {
         logs.delete_log_group()
@@ -1130,16 +913,8 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
     let proxy = Proxy::start(
         env.moto.server.port(),
         vec![
-            DropResponse {
-                contains: save(),
-                times: 5,
-                fault: Fault::Pass,
-            },
-            DropResponse {
-                contains: save(),
-                times: usize::MAX,
-                fault: Fault::Drop,
-            },
+            DropResponse { contains: save(), times: 5, fault: Fault::Pass },
+            DropResponse { contains: save(), times: usize::MAX, fault: Fault::Drop },
             DropResponse {
                 contains: vec!["DELETE /ecsops-down/", "lock.json"],
                 times: usize::MAX,
@@ -1149,9 +924,7 @@ async fn a_state_save_that_fails_says_where_the_state_went_not_that_it_is_saved(
     );
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(("ECSOPS_STATE_URL", "s3://ecsops-down/state".to_owned()));
-    let out = env
-        .ws
-        .ecsops_env(&["apply", ENV, "--auto-approve", "--no-wait"], &vars);
+    let out = env.ws.ecsops_env(&["apply", ENV, "--auto-approve", "--no-wait"], &vars);
     out.expect_code(1)
         .expect_in_stderr("error: saving the state failed after")
         .expect_in_stderr("help: the state that records what exists was written to ")
@@ -1197,17 +970,9 @@ async fn a_last_save_that_fails_is_an_error_not_a_complete_apply() {
     );
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(("ECSOPS_STATE_URL", "s3://ecsops-end/state".to_owned()));
-    let out = env.ws.ecsops_env(
-        &[
-            "apply",
-            ENV,
-            "--auto-approve",
-            "--no-wait",
-            "--format",
-            "json",
-        ],
-        &vars,
-    );
+    let out = env
+        .ws
+        .ecsops_env(&["apply", ENV, "--auto-approve", "--no-wait", "--format", "json"], &vars);
     out.expect_code(1)
         .expect_in_stderr("error: saving the state failed after 57 finished steps")
         .expect_in_stderr("then run `ecsops state push acceptance ");
@@ -1226,21 +991,14 @@ async fn a_last_save_that_fails_is_an_error_not_a_complete_apply() {
     let stored: Value =
         serde_json::from_str(&direct(&["state", "pull", ENV]).stdout).expect("stored state");
     assert_eq!(stored["revision"]["result"], "interrupted");
-    assert_eq!(
-        stored["resources"].as_object().map(serde_json::Map::len),
-        Some(57)
-    );
+    assert_eq!(stored["resources"].as_object().map(serde_json::Map::len), Some(57));
     // The kept state records the end, and names no tag: none was made.
     let kept = kept_at(&out);
     direct(&["state", "push", ENV, kept]).expect_code(0);
     let stored: Value =
         serde_json::from_str(&direct(&["state", "pull", ENV]).stdout).expect("stored state");
     assert_eq!(stored["revision"]["result"], "applied");
-    assert!(
-        stored["revision"]["tag"].is_null(),
-        "{:#}",
-        stored["revision"]
-    );
+    assert!(stored["revision"]["tag"].is_null(), "{:#}", stored["revision"]);
 }
 
 /// Someone removes the lock (`ecsops unlock`, taking it for a stale one) while an apply runs:
@@ -1252,15 +1010,7 @@ async fn a_lock_release_that_fails_after_the_apply_is_said_beside_its_report() {
     let mut child = env
         .ws
         .command(
-            &[
-                "apply",
-                ENV,
-                "--auto-approve",
-                "--parallelism",
-                "1",
-                "--format",
-                "json",
-            ],
+            &["apply", ENV, "--auto-approve", "--parallelism", "1", "--format", "json"],
             &env.moto.server.env(),
         )
         .stdout(std::process::Stdio::piped())
@@ -1305,24 +1055,16 @@ async fn an_error_and_a_lock_left_behind_are_both_said() {
     let mut vars = proxy.env(env.moto.server.env());
     vars.push(state.clone());
     // No terminal and no `--auto-approve`: refused once the plan is made, under the lock.
-    let out = env
-        .ws
-        .ecsops_env(&["apply", ENV, "--format", "json"], &vars);
+    let out = env.ws.ecsops_env(&["apply", ENV, "--format", "json"], &vars);
     out.expect_code(1)
         .expect_in_stderr("refusing to apply `acceptance` without confirmation")
         .expect_in_stderr("warning: releasing the lock failed: ");
-    assert!(
-        !out.stderr.contains("the lock was released"),
-        "{}",
-        out.stderr
-    );
+    assert!(!out.stderr.contains("the lock was released"), "{}", out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).expect("the JSON report");
     assert_eq!(report["result"], "error", "{report:#}");
     let mut direct = env.moto.server.env();
     direct.push(state);
-    let lock = env
-        .ws
-        .ecsops_env(&["lock", ENV, "--format", "json"], &direct);
+    let lock = env.ws.ecsops_env(&["lock", ENV, "--format", "json"], &direct);
     lock.expect_code(2);
     let lock: Value = serde_json::from_str(&lock.stdout).expect("JSON");
     let id = lock["holder"]["id"].as_str().expect("the apply's lock");
@@ -1374,17 +1116,12 @@ async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
         while ended.iter().any(Option::is_none) {
             for (i, racer) in racers.iter_mut().enumerate() {
                 if ended[i].is_none()
-                    && racer
-                        .as_mut()
-                        .is_some_and(|c| c.try_wait().expect("poll").is_some())
+                    && racer.as_mut().is_some_and(|c| c.try_wait().expect("poll").is_some())
                 {
                     ended[i] = Some(started.elapsed());
                 }
             }
-            assert!(
-                started.elapsed() < Duration::from_mins(2),
-                "round {round} hangs"
-            );
+            assert!(started.elapsed() < Duration::from_mins(2), "round {round} hangs");
             std::thread::sleep(Duration::from_millis(10));
         }
         let results: Vec<(Duration, std::process::Output)> = racers
@@ -1397,10 +1134,7 @@ async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
             })
             .collect();
         let winners: Vec<_> = results.iter().filter(|(_, o)| o.status.success()).collect();
-        let losers: Vec<_> = results
-            .iter()
-            .filter(|(_, o)| !o.status.success())
-            .collect();
+        let losers: Vec<_> = results.iter().filter(|(_, o)| !o.status.success()).collect();
         assert_eq!(
             winners.len(),
             1,
@@ -1421,14 +1155,8 @@ async fn two_applies_at_once_one_applies_the_other_names_the_holder() {
             "round {round}: the loser ended after {elapsed:?}, the winner after {won_after:?}"
         );
         assert!(stderr.contains("is locked"), "round {round}: {stderr}");
-        assert!(
-            stderr.contains("operation: apply"),
-            "round {round}: {stderr}"
-        );
-        assert!(
-            stderr.contains("ecsops unlock acceptance "),
-            "round {round}: {stderr}"
-        );
+        assert!(stderr.contains("operation: apply"), "round {round}: {stderr}");
+        assert!(stderr.contains("ecsops unlock acceptance "), "round {round}: {stderr}");
     }
     assert_eq!(count(&env).await, (1, 1, 1), "one set of resources");
 }
@@ -1444,21 +1172,14 @@ async fn refresh_reads_each_kind_once() {
     let state: State = serde_json::from_value(env.state()).expect("a state document");
     let provider = AwsProvider::new(
         &env.config,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: state.lineage.clone(),
-        },
+        Ownership { environment: ENV.to_owned(), lineage: state.lineage.clone() },
     );
     let refresh = provider.refresh(&state.resources).await.expect("refresh");
     assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
     // Every recorded resource came back live: a refresh that reads nothing cannot pass.
     assert_eq!(refresh.live.len(), state.resources.len());
     for (address, live) in &refresh.live {
-        assert_eq!(
-            Some(&live.id),
-            state.resources[address].id.as_ref(),
-            "{address}"
-        );
+        assert_eq!(Some(&live.id), state.resources[address].id.as_ref(), "{address}");
     }
     let counts = provider.calls().counts();
     // Exactly the no-change diff's figure in BENCHMARKS.md.
@@ -1500,10 +1221,7 @@ async fn removing_an_instance_group_deletes_exactly_its_resources() {
     .expect("write acceptance.toml");
     env.apply();
     let keys = |state: &Value| -> Vec<String> {
-        state["resources"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        state["resources"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     };
     let before = keys(&env.state());
     assert!(before.contains(&"autoscaling_group[batch]".to_owned()));
@@ -1515,13 +1233,9 @@ async fn removing_an_instance_group_deletes_exactly_its_resources() {
     let removed: Vec<&String> = before.iter().filter(|a| !after.contains(a)).collect();
     assert_eq!(
         removed,
-        [
-            "autoscaling_group[batch]",
-            "capacity_provider[batch]",
-            "launch_template[batch]",
-        ]
-        .iter()
-        .collect::<Vec<_>>()
+        ["autoscaling_group[batch]", "capacity_provider[batch]", "launch_template[batch]",]
+            .iter()
+            .collect::<Vec<_>>()
     );
     // The cluster's provider list no longer names the group's provider, and the group is gone.
     let clusters = ecs::Client::new(&env.config)
@@ -1530,10 +1244,7 @@ async fn removing_an_instance_group_deletes_exactly_its_resources() {
         .send()
         .await
         .expect("clusters");
-    assert_eq!(
-        clusters.clusters()[0].capacity_providers(),
-        ["acceptance-default-default"]
-    );
+    assert_eq!(clusters.clusters()[0].capacity_providers(), ["acceptance-default-default"]);
     let groups = autoscaling::Client::new(&env.config)
         .describe_auto_scaling_groups()
         .auto_scaling_group_names("acceptance-default-batch")
@@ -1549,11 +1260,7 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     let env = Env::new().await;
     // Someone else's cluster under the name ecsops would use: never taken over.
     let ecsc = ecs::Client::new(&env.config);
-    ecsc.create_cluster()
-        .cluster_name("acceptance-default")
-        .send()
-        .await
-        .expect("foreign cluster");
+    ecsc.create_cluster().cluster_name("acceptance-default").send().await.expect("foreign cluster");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(1);
     out.expect_in_stderr("Apply stopped:");
@@ -1564,16 +1271,11 @@ async fn a_failure_stops_the_apply_reports_it_and_a_rerun_converges() {
     out.expect_in_stderr("fix the cause and run `ecsops apply acceptance` again");
     // What was made is recorded (and only that), and the lock is released.
     let state = env.state();
-    let recorded = state["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let recorded = state["resources"].as_object().map_or(0, serde_json::Map::len);
     assert!(recorded > 0, "finished steps are saved");
     assert!(state["resources"].get("ecs_cluster").is_none());
     assert!(state["resources"].get("service[web]").is_none());
-    assert_eq!(
-        env.vpcs().await.len(),
-        usize::from(state["resources"].get("vpc").is_some())
-    );
+    assert_eq!(env.vpcs().await.len(), usize::from(state["resources"].get("vpc").is_some()));
 
     ecsc.delete_cluster()
         .cluster("acceptance-default")
@@ -1622,15 +1324,7 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
     )
     .expect("add a service");
 
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--auto-approve",
-        "--parallelism",
-        "1",
-        "--format",
-        "json",
-    ]);
+    let out = env.run(&["apply", ENV, "--auto-approve", "--parallelism", "1", "--format", "json"]);
     out.expect_code(1)
         .expect_in_stderr("# listener_rule[web] must be replaced")
         .expect_in_stderr("listener_rule[web]: destroyed after")
@@ -1649,13 +1343,7 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
         .map_while(|l| l.strip_prefix("  "))
         .collect();
     assert!(!not_started.is_empty(), "{}", out.stderr);
-    assert!(
-        not_started
-            .iter()
-            .all(|l| !l.starts_with("listener_rule[web]")),
-        "{}",
-        out.stderr
-    );
+    assert!(not_started.iter().all(|l| !l.starts_with("listener_rule[web]")), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["result"], "failed");
     assert_eq!(report["done"], serde_json::json!([]));
@@ -1666,18 +1354,10 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
     assert_eq!(report["failed"][0]["address"], "log_group.service[extra]");
     let unstarted = report["not_started"].as_array().expect("not_started");
     assert_eq!(unstarted.len(), not_started.len(), "{report:#}");
-    assert!(
-        unstarted
-            .iter()
-            .all(|s| s["address"] != "listener_rule[web]"),
-        "{report:#}"
-    );
+    assert!(unstarted.iter().all(|s| s["address"] != "listener_rule[web]"), "{report:#}");
     assert_eq!(
         report["error"],
-        format!(
-            "1 failed, {} not started, 1 destroyed and not re-created",
-            unstarted.len()
-        )
+        format!("1 failed, {} not started, 1 destroyed and not re-created", unstarted.len())
     );
     // The state records what exists: not the destroyed rule.
     assert!(env.state()["resources"].get("listener_rule[web]").is_none());
@@ -1691,8 +1371,7 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
         rules.rules().iter().all(|r| r.priority() != Some("100")),
         "the web rule is gone: {rules:?}"
     );
-    env.run(&["diff", ENV])
-        .expect_in_stdout("# listener_rule[web] will be created");
+    env.run(&["diff", ENV]).expect_in_stdout("# listener_rule[web] will be created");
 
     logs::Client::new(&env.config)
         .delete_log_group()
@@ -1710,11 +1389,7 @@ async fn a_replacement_destroyed_but_not_recreated_is_reported_as_gone() {
 #[tokio::test]
 async fn ctrl_c_during_the_rollout_wait_is_finished_by_the_next_run() {
     let env = Env::stuck().await;
-    let mut child = env.spawn(
-        "apply",
-        &env.moto.server.env(),
-        std::process::Stdio::piped(),
-    );
+    let mut child = env.spawn("apply", &env.moto.server.env(), std::process::Stdio::piped());
     env.wait_until_recorded(57, &mut child);
     // The walk's last save is done; the wait for the rollouts follows at once.
     std::thread::sleep(Duration::from_secs(3));
@@ -1733,9 +1408,7 @@ async fn ctrl_c_during_the_rollout_wait_is_finished_by_the_next_run() {
     assert!(!stderr.contains("fix the cause"), "{stderr}");
     assert_eq!(env.state()["revision"]["result"], "interrupted");
     let again = env.run(&["apply", ENV, "--auto-approve", "--no-wait"]);
-    again
-        .expect_code(0)
-        .expect_in_stderr("the last apply made its changes but did not finish");
+    again.expect_code(0).expect_in_stderr("the last apply made its changes but did not finish");
     assert_eq!(env.state()["revision"]["result"], "applied");
     env.assert_unlocked();
 }
@@ -1746,22 +1419,14 @@ async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     let (at_signal, out) = env.signal_midway("-INT");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("Interrupted: starting nothing new"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("Interrupted: starting nothing new"), "{stderr}");
     assert!(stderr.contains("Apply interrupted:"), "{stderr}");
     assert!(stderr.contains("Not started ("), "{stderr}");
     // Nothing failed: there is no cause to fix, only the rest to run.
-    assert!(
-        stderr.contains("; run `ecsops apply acceptance` again to continue"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("; run `ecsops apply acceptance` again to continue"), "{stderr}");
     assert!(!stderr.contains("fix the cause"), "{stderr}");
     // Everything made is recorded; the lock is gone, so the next apply just continues.
-    let recorded = env.state()["resources"]
-        .as_object()
-        .map_or(0, serde_json::Map::len);
+    let recorded = env.state()["resources"].as_object().map_or(0, serde_json::Map::len);
     // At --parallelism 1: the step running at the signal finishes, and at most one more may
     // have finished between reading the state and the signal; nothing else starts.
     assert!(
@@ -1770,12 +1435,7 @@ async fn ctrl_c_finishes_the_running_steps_saves_and_unlocks() {
     );
     let not_started: usize = stderr
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("Not started (")?
-                .strip_suffix("):")?
-                .parse()
-                .ok()
-        })
+        .find_map(|l| l.strip_prefix("Not started (")?.strip_suffix("):")?.parse().ok())
         .expect("the not-started count");
     assert_eq!(not_started, 57 - recorded, "{stderr}");
     env.apply();
@@ -1790,16 +1450,9 @@ async fn a_nat_gateway_per_zone_gets_one_each() {
     let env = Env::new().await;
     env.edit("acceptance.toml", "nat = \"single\"", "nat = \"per_az\"");
     // One at a time: the second gateway's lookup runs when the first one exists.
-    env.run(&["apply", ENV, "--auto-approve", "--parallelism", "1"])
-        .expect_code(0);
+    env.run(&["apply", ENV, "--auto-approve", "--parallelism", "1"]).expect_code(0);
     no_changes(&env);
-    let nats = env
-        .ec2()
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nats");
+    let nats = env.ec2().describe_nat_gateways().filter(env_filter()).send().await.expect("nats");
     let mut placed: Vec<(String, String)> = nats
         .nat_gateways()
         .iter()
@@ -1816,14 +1469,8 @@ async fn a_nat_gateway_per_zone_gets_one_each() {
         .collect();
     placed.sort();
     let mut expected = vec![
-        (
-            env.id("subnet.public[eu-west-1a]"),
-            env.id("elastic_ip.nat[eu-west-1a]"),
-        ),
-        (
-            env.id("subnet.public[eu-west-1b]"),
-            env.id("elastic_ip.nat[eu-west-1b]"),
-        ),
+        (env.id("subnet.public[eu-west-1a]"), env.id("elastic_ip.nat[eu-west-1a]")),
+        (env.id("subnet.public[eu-west-1b]"), env.id("elastic_ip.nat[eu-west-1b]")),
     ];
     expected.sort();
     assert_eq!(placed, expected);
@@ -1846,8 +1493,7 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
     out.expect_in_stdout("# internet_gateway was changed outside ecsops");
     out.expect_in_stdout("# internet_gateway will be updated in place");
     assert!(
-        out.stdout
-            .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
+        out.stdout.ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
         "{}",
         out.stdout
     );
@@ -1861,11 +1507,8 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
         .send()
         .await
         .expect("gateway");
-    let attached: Vec<&str> = gateways.internet_gateways()[0]
-        .attachments()
-        .iter()
-        .filter_map(|a| a.vpc_id())
-        .collect();
+    let attached: Vec<&str> =
+        gateways.internet_gateways()[0].attachments().iter().filter_map(|a| a.vpc_id()).collect();
     assert_eq!(attached, [env.id("vpc").as_str()]);
 }
 
@@ -1873,10 +1516,7 @@ async fn a_detached_internet_gateway_is_attached_again_not_replaced() {
 async fn a_new_environment_tag_is_added_in_place_and_keeps_the_nat_address() {
     let env = Env::new().await;
     env.apply();
-    let (eip, nat) = (
-        env.id("elastic_ip.nat[eu-west-1a]"),
-        env.id("nat_gateway[eu-west-1a]"),
-    );
+    let (eip, nat) = (env.id("elastic_ip.nat[eu-west-1a]"), env.id("nat_gateway[eu-west-1a]"));
     env.edit(
         "base.toml",
         "tags = { Team = \"platform\", CostCenter = \"1234\" }",
@@ -1887,21 +1527,11 @@ async fn a_new_environment_tag_is_added_in_place_and_keeps_the_nat_address() {
     out.expect_in_stdout("# elastic_ip.nat[eu-west-1a] will be updated in place");
     assert!(!out.stdout.contains("must be replaced"), "{}", out.stdout);
     // The tag makes new task definition revisions too: their rollouts are not this test's.
-    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
-        .expect_code(0);
-    assert_eq!(
-        env.id("elastic_ip.nat[eu-west-1a]"),
-        eip,
-        "the same address"
-    );
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"]).expect_code(0);
+    assert_eq!(env.id("elastic_ip.nat[eu-west-1a]"), eip, "the same address");
     assert_eq!(env.id("nat_gateway[eu-west-1a]"), nat, "the same gateway");
-    let addresses = env
-        .ec2()
-        .describe_addresses()
-        .allocation_ids(&eip)
-        .send()
-        .await
-        .expect("address");
+    let addresses =
+        env.ec2().describe_addresses().allocation_ids(&eip).send().await.expect("address");
     let owner = addresses.addresses()[0]
         .tags()
         .iter()
@@ -1914,11 +1544,7 @@ async fn a_new_environment_tag_is_added_in_place_and_keeps_the_nat_address() {
 async fn continue_on_error_builds_what_does_not_depend_on_the_failure() {
     let env = Env::new().await;
     let ecsc = ecs::Client::new(&env.config);
-    ecsc.create_cluster()
-        .cluster_name("acceptance-default")
-        .send()
-        .await
-        .expect("foreign cluster");
+    ecsc.create_cluster().cluster_name("acceptance-default").send().await.expect("foreign cluster");
     let out = env.run(&["apply", ENV, "--auto-approve", "--continue-on-error"]);
     out.expect_code(1);
     let state = env.state();
@@ -1953,12 +1579,7 @@ async fn another_environments_resources_are_never_candidates_for_adoption() {
     env.apply();
     let out = env.run(&["apply", "staging", "--auto-approve"]);
     out.expect_code(0);
-    let nats = env
-        .ec2()
-        .describe_nat_gateways()
-        .send()
-        .await
-        .expect("nat gateways");
+    let nats = env.ec2().describe_nat_gateways().send().await.expect("nat gateways");
     let by_environment: BTreeMap<String, usize> = nats
         .nat_gateways()
         .iter()
@@ -2010,12 +1631,8 @@ async fn a_target_group_replaced_under_its_rule_and_service_converges_in_one_app
     let new_group = web[0].target_group_arn().unwrap_or_default().to_owned();
     assert_ne!(new_group, old_group);
     assert_eq!(env.id("target_group[web]"), new_group);
-    let rules = elb
-        .describe_rules()
-        .rule_arns(env.id("listener_rule[web]"))
-        .send()
-        .await
-        .expect("rule");
+    let rules =
+        elb.describe_rules().rule_arns(env.id("listener_rule[web]")).send().await.expect("rule");
     assert_ne!(env.id("listener_rule[web]"), old_rule);
     let forwards_to = rules.rules()[0].actions()[0].target_group_arn();
     assert_eq!(forwards_to, Some(new_group.as_str()));
@@ -2049,15 +1666,8 @@ async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converg
     out.expect_in_stdout("Apply complete: 0 created, 0 updated, 5 replaced, 0 destroyed.");
     no_changes(&env);
     let state = env.state();
-    for old in [
-        "service[api]",
-        "log_group.service[api]",
-        "target_group[api]",
-    ] {
-        assert!(
-            state["resources"].get(old).is_none(),
-            "{old} still recorded"
-        );
+    for old in ["service[api]", "log_group.service[api]", "target_group[api]"] {
+        assert!(state["resources"].get(old).is_none(), "{old} still recorded");
     }
     let groups = logs::Client::new(&env.config)
         .describe_log_groups()
@@ -2065,18 +1675,12 @@ async fn renaming_a_service_with_moved_replaces_what_derives_from_it_and_converg
         .send()
         .await
         .expect("log groups");
-    let mut names: Vec<&str> = groups
-        .log_groups()
-        .iter()
-        .filter_map(|g| g.log_group_name())
-        .collect();
+    let mut names: Vec<&str> =
+        groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
     names.sort_unstable();
     assert_eq!(
         names,
-        [
-            "/ecsops/acceptance/default/service/backend",
-            "/ecsops/acceptance/default/service/web"
-        ]
+        ["/ecsops/acceptance/default/service/backend", "/ecsops/acceptance/default/service/web"]
     );
 }
 
@@ -2085,39 +1689,21 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
     let env = Env::new().await;
     env.apply();
     let old_vpc = env.id("vpc");
-    env.edit(
-        "acceptance.toml",
-        "cidr = \"10.0.0.0/16\"",
-        "cidr = \"10.4.0.0/16\"",
-    );
+    env.edit("acceptance.toml", "cidr = \"10.0.0.0/16\"", "cidr = \"10.4.0.0/16\"");
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(0);
     no_changes(&env);
     let vpcs = env.vpcs().await;
     let vpcs: Vec<(&str, &str)> = vpcs
         .iter()
-        .map(|v| {
-            (
-                v.vpc_id().unwrap_or_default(),
-                v.cidr_block().unwrap_or_default(),
-            )
-        })
+        .map(|v| (v.vpc_id().unwrap_or_default(), v.cidr_block().unwrap_or_default()))
         .collect();
     assert_eq!(vpcs.len(), 1, "one VPC: {vpcs:?}");
     assert_eq!(vpcs[0].1, "10.4.0.0/16");
     assert_ne!(vpcs[0].0, old_vpc, "a new VPC");
-    let subnets = env
-        .ec2()
-        .describe_subnets()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("subnets");
-    let mut cidrs: Vec<&str> = subnets
-        .subnets()
-        .iter()
-        .map(|s| s.cidr_block().unwrap_or_default())
-        .collect();
+    let subnets = env.ec2().describe_subnets().filters(env_filter()).send().await.expect("subnets");
+    let mut cidrs: Vec<&str> =
+        subnets.subnets().iter().map(|s| s.cidr_block().unwrap_or_default()).collect();
     cidrs.sort_unstable();
     assert_eq!(
         cidrs,
@@ -2138,13 +1724,7 @@ async fn a_cidr_change_replaces_the_whole_network_in_one_apply() {
 
 /// The zone and CIDR of each of the environment's subnets in moto, and their ids by address.
 async fn subnets(env: &Env) -> Vec<(String, String, String)> {
-    let subnets = env
-        .ec2()
-        .describe_subnets()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("subnets");
+    let subnets = env.ec2().describe_subnets().filters(env_filter()).send().await.expect("subnets");
     let mut placed: Vec<(String, String, String)> = subnets
         .subnets()
         .iter()
@@ -2174,10 +1754,7 @@ async fn zones_removed_or_added_anywhere_leave_the_other_zones_subnets_alone() {
     );
     env.apply();
     let ids = |zone: &str| {
-        [
-            env.id(&format!("subnet.public[{zone}]")),
-            env.id(&format!("subnet.private[{zone}]")),
-        ]
+        [env.id(&format!("subnet.public[{zone}]")), env.id(&format!("subnet.private[{zone}]"))]
     };
     let (b, c) = (ids("eu-west-1b"), ids("eu-west-1c"));
     env.edit(
@@ -2199,11 +1776,7 @@ async fn zones_removed_or_added_anywhere_leave_the_other_zones_subnets_alone() {
     };
     let mut kept = expected("eu-west-1b", ["10.0.1.0/24", "10.0.51.0/24"], &b);
     kept.extend(expected("eu-west-1c", ["10.0.2.0/24", "10.0.52.0/24"], &c));
-    assert_eq!(
-        subnets(&env).await,
-        kept,
-        "the other zones keep their subnets and ranges"
-    );
+    assert_eq!(subnets(&env).await, kept, "the other zones keep their subnets and ranges");
     assert_eq!(count(&env).await, (1, 1, 1));
 
     // A zone put back first takes the lowest free ranges; the others stay.
@@ -2214,11 +1787,7 @@ async fn zones_removed_or_added_anywhere_leave_the_other_zones_subnets_alone() {
     );
     env.apply();
     no_changes(&env);
-    let mut now = expected(
-        "eu-west-1a",
-        ["10.0.0.0/24", "10.0.50.0/24"],
-        &ids("eu-west-1a"),
-    );
+    let mut now = expected("eu-west-1a", ["10.0.0.0/24", "10.0.50.0/24"], &ids("eu-west-1a"));
     now.extend(kept);
     assert_eq!(subnets(&env).await, now);
 }
@@ -2282,31 +1851,16 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
     use std::sync::atomic::Ordering;
 
     let env = Env::new().await;
-    let lose = |contains: Vec<&'static str>| DropResponse {
-        contains,
-        times: 1,
-        fault: Fault::Drop,
-    };
+    let lose =
+        |contains: Vec<&'static str>| DropResponse { contains, times: 1, fault: Fault::Drop };
     let proxy = Proxy::start(
         env.moto.server.port(),
         vec![
             lose(vec!["Action=CreateVpc&"]),
-            lose(vec![
-                "Action=CreateSecurityGroup&",
-                "GroupName=acceptance-default-lb",
-            ]),
-            lose(vec![
-                "Action=AuthorizeSecurityGroupIngress&",
-                "FromPort=80&",
-            ]),
-            lose(vec![
-                "ContainerServiceV20141113.RegisterTaskDefinition",
-                "cadvisor",
-            ]),
-            lose(vec![
-                "Action=CreateRole&",
-                "RoleName=acceptance-default-instance",
-            ]),
+            lose(vec!["Action=CreateSecurityGroup&", "GroupName=acceptance-default-lb"]),
+            lose(vec!["Action=AuthorizeSecurityGroupIngress&", "FromPort=80&"]),
+            lose(vec!["ContainerServiceV20141113.RegisterTaskDefinition", "cadvisor"]),
+            lose(vec!["Action=CreateRole&", "RoleName=acceptance-default-instance"]),
             lose(vec!["Logs_20140328.CreateLogGroup", "service/web"]),
             lose(vec!["Action=CreateRule&", "Priority=100"]),
             lose(vec!["Action=CreateNatGateway&"]),
@@ -2319,9 +1873,7 @@ async fn creates_whose_responses_are_lost_are_adopted_not_duplicated() {
     let out = env.ws.ecsops_env(&["apply", ENV, "--auto-approve"], &vars);
     out.expect_code(0);
     assert_eq!(proxy.dropped.load(Ordering::SeqCst), 11, "{}", out.stderr);
-    census::take(&env.config)
-        .await
-        .assert_one_each(&env.state());
+    census::take(&env.config).await.assert_one_each(&env.state());
     let adopted: BTreeSet<&str> = out
         .stderr
         .lines()
@@ -2356,16 +1908,11 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
     // IAM sheds load on this one role's delete for the whole first destroy.
     let proxy = Proxy::always(
         env.moto.server.port(),
-        vec![
-            "Action=DeleteRole&",
-            "RoleName=acceptance-default-task-execution",
-        ],
+        vec!["Action=DeleteRole&", "RoleName=acceptance-default-task-execution"],
         Fault::Unavailable,
     );
-    let out = env.ws.ecsops_env(
-        &["destroy", ENV, "--auto-approve"],
-        &proxy.env(env.moto.server.env()),
-    );
+    let out =
+        env.ws.ecsops_env(&["destroy", ENV, "--auto-approve"], &proxy.env(env.moto.server.env()));
     out.expect_code(1);
     out.expect_in_stderr("Destroy stopped: ");
     out.expect_in_stderr("error: `iam_role.task_execution`: DeleteRole failed: ");
@@ -2379,23 +1926,13 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
         .skip(1)
         .map_while(|l| l.strip_prefix("  ")?.strip_suffix(" (delete)"))
         .collect();
-    assert!(
-        expected.contains("iam_policy.task_execution"),
-        "{}",
-        out.stderr
-    );
+    assert!(expected.contains("iam_policy.task_execution"), "{}", out.stderr);
     expected.insert("iam_role.task_execution");
     let state = env.state();
-    let left: BTreeSet<&str> = state["resources"]
-        .as_object()
-        .expect("resources")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let left: BTreeSet<&str> =
+        state["resources"].as_object().expect("resources").keys().map(String::as_str).collect();
     assert_eq!(left, expected, "{}", out.stderr);
-    crate::support::census::take(&env.config)
-        .await
-        .assert_one_each(&state);
+    crate::support::census::take(&env.config).await.assert_one_each(&state);
     env.assert_unlocked();
 
     drop(proxy);
@@ -2414,11 +1951,7 @@ async fn a_failed_destroy_keeps_what_is_left_and_a_rerun_finishes() {
 async fn an_interrupted_destroy_resumes() {
     let env = Env::new().await;
     env.apply();
-    let mut child = env.spawn(
-        "destroy",
-        &env.moto.server.env(),
-        std::process::Stdio::piped(),
-    );
+    let mut child = env.spawn("destroy", &env.moto.server.env(), std::process::Stdio::piped());
     let remaining = || env.recorded().expect("the state file");
     wait_for(&mut child, "destroyed five", || remaining() <= 52);
     let sent = std::process::Command::new("kill")
@@ -2456,16 +1989,11 @@ async fn a_lost_state_is_put_back_with_state_push_not_applied_over() {
         .expect_in_stderr("belongs to state lineage")
         .expect_in_stderr("help: resources of this environment belong to another state")
         .expect_in_stderr("`ecsops state push acceptance FILE --force`");
-    assert!(
-        !out.stderr.contains("run `ecsops apply acceptance` again"),
-        "{}",
-        out.stderr
-    );
+    assert!(!out.stderr.contains("run `ecsops apply acceptance` again"), "{}", out.stderr);
     assert_eq!(env.vpcs().await.len(), 1, "no twin VPC");
     // The failed apply began a state of its own; the backup replaces it, lineage included.
     let backup = backup.to_str().expect("utf-8");
-    env.run(&["state", "push", ENV, backup, "--force"])
-        .expect_code(0);
+    env.run(&["state", "push", ENV, backup, "--force"]).expect_code(0);
     no_changes(&env);
 }
 

@@ -36,10 +36,7 @@ fn the_readme_command_prints_the_full_acceptance_plan() {
     // The whole layout of the example: network, IAM, logs, alerts, cluster, group, ALB and
     // three services.
     assert_eq!(created, 57, "{summary}");
-    assert!(
-        summary.ends_with("to create, 0 to update, 0 to replace, 0 to delete."),
-        "{summary}"
-    );
+    assert!(summary.ends_with("to create, 0 to update, 0 to replace, 0 to delete."), "{summary}");
     for address in [
         "vpc",
         "subnet.public[eu-west-1a]",
@@ -64,15 +61,9 @@ fn the_readme_command_prints_the_full_acceptance_plan() {
         "service[web]",
         "service[cadvisor]",
     ] {
-        assert!(
-            out.stdout.contains(&format!("# {address} will be created")),
-            "missing {address}"
-        );
+        assert!(out.stdout.contains(&format!("# {address} will be created")), "missing {address}");
     }
-    assert!(
-        !out.stdout.contains('\u{1b}'),
-        "NO_COLOR output has no escapes"
-    );
+    assert!(!out.stdout.contains('\u{1b}'), "NO_COLOR output has no escapes");
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
 
@@ -84,31 +75,14 @@ fn json_is_versioned_and_markdown_is_a_pr_comment() {
     assert_eq!(plan["environment"], "production");
     assert_eq!(plan["prior_state"], Value::Null);
     let changes = plan["changes"].as_array().expect("changes");
-    assert_eq!(
-        plan["summary"]["create"].as_u64(),
-        Some(changes.len() as u64)
-    );
-    let nats = changes
-        .iter()
-        .filter(|c| c["kind"] == "nat_gateway")
-        .count();
+    assert_eq!(plan["summary"]["create"].as_u64(), Some(changes.len() as u64));
+    let nats = changes.iter().filter(|c| c["kind"] == "nat_gateway").count();
     assert_eq!(nats, 2, "production has a NAT gateway per zone");
-    assert!(
-        changes
-            .iter()
-            .any(|c| c["address"] == "listener[default:443]")
-    );
+    assert!(changes.iter().any(|c| c["address"] == "listener[default:443]"));
     let md = ws.ecsops(&["diff", "production", "--format", "markdown"]);
     md.expect_code(0);
-    assert!(
-        md.stdout.starts_with("### ecsops plan: `production`"),
-        "{}",
-        md.stdout
-    );
-    assert_eq!(
-        md.stdout.matches("<details>").count(),
-        md.stdout.matches("</details>").count()
-    );
+    assert!(md.stdout.starts_with("### ecsops plan: `production`"), "{}", md.stdout);
+    assert_eq!(md.stdout.matches("<details>").count(), md.stdout.matches("</details>").count());
     md.expect_in_stdout("<code>+ vpc</code> will be created");
 }
 
@@ -124,20 +98,15 @@ fn usage_errors_exit_1_never_the_changes_code() {
     ws.ecsops(&["lock"]).expect_code(1);
     ws.ecsops(&["no-such-command"]).expect_code(1);
     ws.ecsops(&[]).expect_code(1);
-    ws.ecsops(&["--help"])
-        .expect_code(0)
-        .expect_in_stdout("Usage: ecsops");
+    ws.ecsops(&["--help"]).expect_code(0).expect_in_stdout("Usage: ecsops");
     ws.ecsops(&["diff", "--help"]).expect_code(0);
-    ws.ecsops(&["--version"])
-        .expect_code(0)
-        .expect_in_stdout("ecsops ");
+    ws.ecsops(&["--version"]).expect_code(0).expect_in_stdout("ecsops ");
 }
 
 #[test]
 fn detailed_exitcode_and_a_recorded_state() {
     let ws = example();
-    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"])
-        .expect_code(2);
+    ws.ecsops(&["diff", "acceptance", "--detailed-exitcode", "--offline"]).expect_code(2);
 
     // Record a state as an apply would: every planned value, with made-up ids for what AWS
     // assigns. Values that depend on ids are unknown until the ids are recorded, one level of
@@ -179,10 +148,8 @@ fn detailed_exitcode_and_a_recorded_state() {
     out.expect_in_stdout("(state serial 1, lineage 7c1f0e4e");
     // With resources recorded, a diff reads them from AWS first; without credentials it says
     // how to plan offline instead.
-    let out = ws.ecsops_env(
-        &["diff", "acceptance"],
-        &[("AWS_EC2_METADATA_DISABLED", "true".to_owned())],
-    );
+    let out =
+        ws.ecsops_env(&["diff", "acceptance"], &[("AWS_EC2_METADATA_DISABLED", "true".to_owned())]);
     out.expect_code(1);
     out.expect_in_stderr("--offline");
 
@@ -198,8 +165,7 @@ fn detailed_exitcode_and_a_recorded_state() {
     out.expect_in_stdout("# autoscaling_group[default] will be updated in place");
     out.expect_in_stdout("~ desired_capacity");
     assert!(
-        out.stdout
-            .ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
+        out.stdout.ends_with("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n"),
         "{}",
         out.stdout
     );
@@ -208,13 +174,8 @@ fn detailed_exitcode_and_a_recorded_state() {
     ws.write("environments/acceptance.toml", &acceptance);
     let base = std::fs::read_to_string(ws.path().join("environments/base.toml")).expect("read");
     let start = base.find("[services.api]").expect("api section");
-    let end = base[start..]
-        .find("# A system container")
-        .map_or(base.len(), |i| start + i);
-    ws.write(
-        "environments/base.toml",
-        &format!("{}{}", &base[..start], &base[end..]),
-    );
+    let end = base[start..].find("# A system container").map_or(base.len(), |i| start + i);
+    ws.write("environments/base.toml", &format!("{}{}", &base[..start], &base[end..]));
     let plan = plan_json(&ws, "acceptance");
     let mut deleted: Vec<&str> = plan["changes"]
         .as_array()
@@ -243,10 +204,7 @@ fn invalid_manifests_and_broken_state_fail_with_the_reason() {
     let ws = example();
     let acc =
         std::fs::read_to_string(ws.path().join("environments/acceptance.toml")).expect("read");
-    ws.write(
-        "environments/acceptance.toml",
-        &acc.replace("10.0.0.0/16", "10.0.0.0/33"),
-    );
+    ws.write("environments/acceptance.toml", &acc.replace("10.0.0.0/16", "10.0.0.0/33"));
     let out = ws.ecsops(&["diff", "acceptance", "--detailed-exitcode"]);
     out.expect_code(1);
     out.expect_in_stderr("[environments/acceptance.toml:");
@@ -264,11 +222,9 @@ fn invalid_manifests_and_broken_state_fail_with_the_reason() {
     out.expect_in_stderr("environments here: acceptance, production");
     assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
 
-    ws.ecsops(&["diff", "acceptence"])
-        .expect_code(1)
-        .expect_in_stderr(
-            "help: did you mean `acceptance`?\nhelp: environments here: acceptance, production",
-        );
+    ws.ecsops(&["diff", "acceptence"]).expect_code(1).expect_in_stderr(
+        "help: did you mean `acceptance`?\nhelp: environments here: acceptance, production",
+    );
 }
 
 /// The task execution role may read exactly the secrets the services reference: each SSM
@@ -307,10 +263,9 @@ fn the_execution_policy_grants_exactly_the_referenced_secrets() {
             let list = |v: &Value| -> Vec<String> {
                 match v {
                     Value::String(s) => vec![s.clone()],
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect(),
+                    Value::Array(a) => {
+                        a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
+                    }
                     _ => Vec::new(),
                 }
             };

@@ -49,10 +49,7 @@ async fn applied() -> Applied {
         web: env.ecs_name("service[web]"),
         api: env.ecs_name("service[api]"),
         web_group: env.web_log_group(),
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("time")
-            .as_secs_f64(),
+        now: SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs_f64(),
         env,
     }
 }
@@ -115,16 +112,12 @@ impl Applied {
     }
 
     fn run(&self, proxy: &Proxy, args: &[&str]) -> crate::support::Output {
-        self.env
-            .ws
-            .ecsops_env(args, &proxy.env(self.env.moto.server.env()))
+        self.env.ws.ecsops_env(args, &proxy.env(self.env.moto.server.env()))
     }
 }
 
 fn position(haystack: &str, needle: &str) -> usize {
-    haystack
-        .find(needle)
-        .unwrap_or_else(|| panic!("no `{needle}` in:\n{haystack}"))
+    haystack.find(needle).unwrap_or_else(|| panic!("no `{needle}` in:\n{haystack}"))
 }
 
 #[tokio::test]
@@ -138,10 +131,7 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
         .expect_in_stdout(&format!("  web  task {web_id} (acceptance-default-web:"))
         .expect_in_stdout("stopped: Essential container in task exited [EssentialContainerExited]")
         .expect_in_stdout(&format!("    container web: exit code 137: {OOM}\n"))
-        .expect_in_stdout(&format!(
-            "      logs: group {}, stream web/web/{web_id}\n",
-            a.web_group
-        ))
+        .expect_in_stdout(&format!("      logs: group {}, stream web/web/{web_id}\n", a.web_group))
         .expect_in_stdout(&format!("    container api: exit code 255: {PULL}\n"));
     let out = &text.stdout;
     let order = [
@@ -152,33 +142,20 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
     ];
     assert!(order.is_sorted(), "oldest first: {order:?}\n{out}");
     assert_eq!(out.matches("  task ").count(), 2, "each task once:\n{out}");
-    assert!(
-        proxy.matched.load(Ordering::SeqCst) >= 3,
-        "the proxy answered"
-    );
+    assert!(proxy.matched.load(Ordering::SeqCst) >= 3, "the proxy answered");
 
     let recent = a.run(&proxy, &["events", ENV, "--since", "2h"]);
     recent
         .expect_code(0)
         .expect_in_stdout(&format!("task {web_id}"))
         .expect_in_stdout("has reached a steady state");
-    assert!(
-        !recent.stdout.contains("unable to place"),
-        "older than 2h:\n{}",
-        recent.stdout
-    );
+    assert!(!recent.stdout.contains("unable to place"), "older than 2h:\n{}", recent.stdout);
     let none = a.run(&proxy, &["events", ENV, "--since", "5m"]);
-    none.expect_code(0)
-        .expect_in_stdout("no service events or stopped tasks for `acceptance`");
+    none.expect_code(0).expect_in_stdout("no service events or stopped tasks for `acceptance`");
 
     let api = a.run(&proxy, &["events", ENV, "--service", "api"]);
-    api.expect_code(0)
-        .expect_in_stdout("  api  task 9f8e7d6c5b4a");
-    assert!(
-        !api.stdout.contains("  web  "),
-        "only api's:\n{}",
-        api.stdout
-    );
+    api.expect_code(0).expect_in_stdout("  api  task 9f8e7d6c5b4a");
+    assert!(!api.stdout.contains("  web  "), "only api's:\n{}", api.stdout);
     a.run(&proxy, &["events", ENV, "--service", "nope"])
         .expect_code(1)
         .expect_in_stderr("`acceptance` has no service or system container `nope`")
@@ -197,10 +174,7 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
     let kinds: Vec<(&str, &str)> = events
         .iter()
         .map(|e| {
-            (
-                e["kind"].as_str().unwrap_or_default(),
-                e["service"].as_str().unwrap_or_default(),
-            )
+            (e["kind"].as_str().unwrap_or_default(), e["service"].as_str().unwrap_or_default())
         })
         .collect();
     assert_eq!(
@@ -222,18 +196,13 @@ async fn events_show_stopped_tasks_with_reasons_exit_codes_and_logs_in_time_orde
     assert_eq!(container["exit_code"], 137);
     assert_eq!(container["reason"], OOM);
     assert_eq!(container["log_group"], a.web_group.as_str());
-    assert_eq!(
-        container["log_stream"],
-        format!("web/web/{web_id}").as_str()
-    );
+    assert_eq!(container["log_stream"], format!("web/web/{web_id}").as_str());
     assert_eq!(events[3]["id"], "ev-recent");
 
     // A service taken out of the manifest but not yet out of AWS is still recorded, still
     // running: its events are still shown, and `--service` still takes it.
     a.env.edit("base.toml", "[services.api]", "[services.api2]");
-    a.run(&proxy, &["events", ENV])
-        .expect_code(0)
-        .expect_in_stdout("  api  task 9f8e7d6c5b4a");
+    a.run(&proxy, &["events", ENV]).expect_code(0).expect_in_stdout("  api  task 9f8e7d6c5b4a");
     a.run(&proxy, &["events", ENV, "--service", "api"])
         .expect_code(0)
         .expect_in_stdout("  api  task 9f8e7d6c5b4a");
@@ -292,12 +261,7 @@ async fn events_follow_prints_a_new_event_once() {
         .collect();
     let ids: Vec<&str> = parsed
         .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .or_else(|| e["task_arn"].as_str())
-                .unwrap_or_default()
-        })
+        .map(|e| e["id"].as_str().or_else(|| e["task_arn"].as_str()).unwrap_or_default())
         .collect();
     assert_eq!(
         ids,
@@ -321,11 +285,7 @@ async fn a_destroyed_environment_is_not_said_to_be_never_applied() {
         out.expect_code(0).expect_in_stdout(&format!(
             "`acceptance` has no recorded resources (state serial {serial}), so there are no events"
         ));
-        assert!(
-            !out.stdout.contains("nothing was applied"),
-            "{}",
-            out.stdout
-        );
+        assert!(!out.stdout.contains("nothing was applied"), "{}", out.stdout);
     }
 }
 

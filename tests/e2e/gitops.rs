@@ -59,11 +59,8 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
     assert_eq!(commit, first);
     // No identity is configured in the test's HOME, as on a CI runner.
     assert_eq!(tagger, "ecsops");
-    let plan_line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Plan: "))
-        .expect("the plan's summary");
+    let plan_line =
+        out.stdout.lines().find(|l| l.starts_with("Plan: ")).expect("the plan's summary");
     assert!(message.contains(plan_line), "{message}");
     assert!(
         message.starts_with(&format!("ecsops apply: acceptance serial {serial}\n")),
@@ -99,16 +96,11 @@ async fn every_finished_apply_is_tagged_on_its_commit_and_listed_in_history() {
     let history = env.run(&["history", ENV]);
     history.expect_code(0);
     assert!(
-        history
-            .stdout
-            .contains(&format!("serial {serial}  {name}  (current)")),
+        history.stdout.contains(&format!("serial {serial}  {name}  (current)")),
         "{}",
         history.stdout
     );
-    history.expect_in_stdout(&format!(
-        "{} Acceptance environment (Dana Reviewer)",
-        &first[..7]
-    ));
+    history.expect_in_stdout(&format!("{} Acceptance environment (Dana Reviewer)", &first[..7]));
     history.expect_in_stdout(plan_line);
     let json: Value = serde_json::from_str(&env.run(&["history", ENV, "--format", "json"]).stdout)
         .expect("history JSON");
@@ -207,11 +199,7 @@ async fn a_tag_git_cannot_write_is_not_left_named_in_the_state() {
     assert_eq!(revision["result"], "applied", "{revision}");
     let history = env.run(&["history", ENV]);
     history.expect_code(0);
-    assert!(
-        !history.stdout.contains("git fetch --tags"),
-        "{}",
-        history.stdout
-    );
+    assert!(!history.stdout.contains("git fetch --tags"), "{}", history.stdout);
     history.expect_in_stdout("not tagged");
 }
 
@@ -242,8 +230,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     for m in &manifests {
         std::fs::rename(m, hidden.join(m.file_name().expect("name"))).expect("move");
     }
-    env.ws
-        .write("environments/README.md", "manifests go here\n");
+    env.ws.write("environments/README.md", "manifests go here\n");
     let empty = git::commit_all(env.dir(), "Empty workspace");
     for m in &manifests {
         std::fs::rename(hidden.join(m.file_name().expect("name")), m).expect("move back");
@@ -275,10 +262,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     out.expect_in_stdout("desired_capacity");
     assert_eq!(env.desired_capacity().await, Some(2));
     let third = tagged(&out);
-    assert_eq!(
-        git::tags(env.dir(), ENV),
-        [first.clone(), second.clone(), third.clone()]
-    );
+    assert_eq!(git::tags(env.dir(), ENV), [first.clone(), second.clone(), third.clone()]);
     let (commit, message, _) = git::annotated(env.dir(), &third);
     assert_eq!(commit, second_commit, "the rollback is tagged on HEAD");
     assert!(
@@ -307,22 +291,17 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
         &first_commit[..7]
     ));
     // So the work tree's change is pending again.
-    env.run(&["diff", ENV, "--detailed-exitcode"])
-        .expect_code(2);
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(2);
 
     let history = env.run(&["history", ENV]);
     history.expect_code(0);
     assert!(
-        history
-            .stdout
-            .contains(&format!("  {third}  [rollback]  (current)")),
+        history.stdout.contains(&format!("  {third}  [rollback]  (current)")),
         "{}",
         history.stdout
     );
     assert!(
-        history
-            .stdout
-            .contains(&format!("rollback to {first} ({})", &first_commit[..7])),
+        history.stdout.contains(&format!("rollback to {first} ({})", &first_commit[..7])),
         "{}",
         history.stdout
     );
@@ -334,8 +313,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
 
     // A rollback by serial reaches the same revision.
     let serial = first.rsplit('/').next().expect("serial");
-    env.run(&["rollback", ENV, "--to", serial, "--auto-approve"])
-        .expect_code(0);
+    env.run(&["rollback", ENV, "--to", serial, "--auto-approve"]).expect_code(0);
     // HEAD's commit is named by its apply's tag, not by the rollbacks standing on it.
     let out = env.run(&["rollback", ENV, "--to", &second_commit, "--auto-approve"]);
     out.expect_code(0).expect_in_stdout(&format!(
@@ -356,9 +334,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     let refused = env.run(&["rollback", ENV, "--to", "999", "--auto-approve"]);
     refused.expect_code(1);
     assert!(
-        refused
-            .stderr
-            .contains("serial 999 of `acceptance` has no tag `ecsops/acceptance/999`"),
+        refused.stderr.contains("serial 999 of `acceptance` has no tag `ecsops/acceptance/999`"),
         "{}",
         refused.stderr
     );
@@ -368,13 +344,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
         "revision {} has no `environments/acceptance.toml`",
         &empty[..7]
     ));
-    let refused = env.run(&[
-        "rollback",
-        ENV,
-        "--to",
-        "ecsops/production/1",
-        "--auto-approve",
-    ]);
+    let refused = env.run(&["rollback", ENV, "--to", "ecsops/production/1", "--auto-approve"]);
     refused.expect_code(1);
     refused.expect_in_stderr("is a tag of another environment");
     env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 9");
@@ -383,25 +353,17 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
     git::commit_all(env.dir(), "Revert too much capacity");
     let refused = env.run(&["rollback", ENV, "--to", &broken, "--auto-approve"]);
     refused.expect_code(1);
-    refused.expect_in_stderr(&format!(
-        "at {} do not validate under today's rules",
-        &broken[..7]
-    ));
+    refused.expect_in_stderr(&format!("at {} do not validate under today's rules", &broken[..7]));
     assert!(
-        refused
-            .stderr
-            .contains(&format!("{}:environments/base.toml", &broken[..7])),
+        refused.stderr.contains(&format!("{}:environments/base.toml", &broken[..7])),
         "the diagnostic points into the revision\n{}",
         refused.stderr
     );
     assert_eq!(env.desired_capacity().await, Some(2));
     env.assert_unlocked();
     // The commands the rollback printed, run as printed, make git hold what is applied.
-    let printed: Vec<&str> = to_third
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("  git "))
-        .collect();
+    let printed: Vec<&str> =
+        to_third.stdout.lines().filter_map(|l| l.strip_prefix("  git ")).collect();
     assert_eq!(printed.len(), 2, "{}", to_third.stdout);
     for command in printed {
         let ran = std::process::Command::new("sh")
@@ -419,8 +381,7 @@ async fn rollback_applies_an_earlier_revision_from_git_and_tags_the_result() {
         assert!(ran.status.success(), "git {command}: {ran:?}");
     }
     assert!(git::is_clean(env.dir()));
-    env.run(&["diff", ENV, "--detailed-exitcode"])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
 }
 
 /// A destroy's tag stands on the commit it ran from, whose manifests it did not apply: a
@@ -441,12 +402,9 @@ async fn a_destroy_is_no_rollback_target_and_names_no_commit() {
     refused.expect_in_stderr("`ecsops destroy acceptance` removes the environment again");
     assert_eq!(env.vpcs().await.len(), 0, "nothing built");
     env.assert_unlocked();
-    env.run(&["rollback", ENV, "--to", &commit, "--auto-approve"])
-        .expect_code(0)
-        .expect_in_stdout(&format!(
-            "Rolling back to {applied} ({}): Acceptance environment",
-            &commit[..7]
-        ));
+    env.run(&["rollback", ENV, "--to", &commit, "--auto-approve"]).expect_code(0).expect_in_stdout(
+        &format!("Rolling back to {applied} ({}): Acceptance environment", &commit[..7]),
+    );
 }
 
 /// Rolling forward again to the revision HEAD holds (after a rollback to an earlier one) makes
@@ -478,27 +436,18 @@ async fn a_rollback_to_what_the_work_tree_holds_suggests_no_restore() {
             forward.stderr
         );
     }
-    env.run(&["diff", ENV, "--detailed-exitcode"])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
 }
 
 #[tokio::test]
 async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
     let env = Env::new().await;
-    env.edit(
-        "acceptance.toml",
-        "name = \"acceptance\"",
-        "name = \"acceptance\"\nprotected = true",
-    );
+    env.edit("acceptance.toml", "name = \"acceptance\"", "name = \"acceptance\"\nprotected = true");
     let refused = |args: &[&str], expected: &str| {
         let out = env.run(args);
         out.expect_code(1);
         assert!(out.stderr.contains(expected), "{args:?}\n{}", out.stderr);
-        assert!(
-            out.stderr.contains("help: "),
-            "a refusal says what to do\n{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("help: "), "a refusal says what to do\n{}", out.stderr);
         env.assert_unlocked();
     };
     let apply = ["apply", ENV, "--auto-approve"];
@@ -520,10 +469,7 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
         &apply,
         "`acceptance` is protected and is changed only from branch `main`; HEAD is on `feature`",
     );
-    refused(
-        &["destroy", ENV, "--auto-approve"],
-        "changed only from branch `main`",
-    );
+    refused(&["destroy", ENV, "--auto-approve"], "changed only from branch `main`");
     refused(
         &["rollback", ENV, "--to", "HEAD~1", "--auto-approve"],
         "changed only from branch `main`",
@@ -537,10 +483,7 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
         &apply,
         "`acceptance` is protected and this file is not committed: environments/acceptance.toml (modified)",
     );
-    refused(
-        &["destroy", ENV, "--auto-approve"],
-        "this file is not committed",
-    );
+    refused(&["destroy", ENV, "--auto-approve"], "this file is not committed");
     env.edit("acceptance.toml", "protected = false", "protected = true");
 
     let out = env.run(&["apply", ENV]);
@@ -569,11 +512,7 @@ async fn a_protected_environment_is_refused_before_the_lock_with_the_reason() {
 #[tokio::test]
 async fn a_protected_manifest_read_through_a_link_needs_what_it_links_to_committed() {
     let env = Env::new().await;
-    env.edit(
-        "acceptance.toml",
-        "name = \"acceptance\"",
-        "name = \"acceptance\"\nprotected = true",
-    );
+    env.edit("acceptance.toml", "name = \"acceptance\"", "name = \"acceptance\"\nprotected = true");
     let manifest = env.dir().join("environments/acceptance.toml");
     let linked = env.dir().join("local/acceptance.toml");
     std::fs::create_dir_all(linked.parent().expect("parent")).expect("mkdir");
@@ -611,11 +550,8 @@ async fn a_protected_manifest_read_through_a_link_needs_what_it_links_to_committ
 
 /// `ecsops` in a pseudo-terminal (util-linux `script`), so it asks at a real prompt.
 pub fn in_terminal(env: &Env, args: &str) -> std::process::Child {
-    let command = format!(
-        "exec '{}' -C '{}' {args}",
-        env!("CARGO_BIN_EXE_ecsops"),
-        env.dir().display()
-    );
+    let command =
+        format!("exec '{}' -C '{}' {args}", env!("CARGO_BIN_EXE_ecsops"), env.dir().display());
     std::process::Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .env_clear()
@@ -683,26 +619,16 @@ async fn ctrl_c_at_the_prompt_cancels_and_releases_the_lock() {
     // Ctrl-C as a terminal sends it: the line discipline turns it into SIGINT.
     let (code, shown) = type_and_wait(&mut child, &rx, b"\x03");
     assert_eq!(code, Some(1), "{shown}");
-    assert!(
-        shown.contains("Apply interrupted before it started; nothing was changed."),
-        "{shown}"
-    );
+    assert!(shown.contains("Apply interrupted before it started; nothing was changed."), "{shown}");
     env.assert_unlocked();
     assert_eq!(env.vpcs().await.len(), 0);
 
     // A protected environment asks for its name; a wrong answer cancels and unlocks.
-    env.edit(
-        "acceptance.toml",
-        "name = \"acceptance\"",
-        "name = \"acceptance\"\nprotected = true",
-    );
+    env.edit("acceptance.toml", "name = \"acceptance\"", "name = \"acceptance\"\nprotected = true");
     git::init(env.dir());
     git::commit_all(env.dir(), "Protected acceptance");
     let mut child = in_terminal(&env, "apply acceptance");
-    let (_, rx) = read_until(
-        &mut child,
-        "`acceptance` is protected. Type its name to apply",
-    );
+    let (_, rx) = read_until(&mut child, "`acceptance` is protected. Type its name to apply");
     let (code, shown) = type_and_wait(&mut child, &rx, b"yes\n");
     assert_eq!(code, Some(1), "{shown}");
     env.assert_unlocked();
@@ -719,28 +645,14 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
     edit("desired_capacity = 2", "desired_capacity = 3");
     git::commit_all(ws.path(), "Raise acceptance capacity");
 
-    let out = ws.ecsops(&[
-        "diff",
-        "acceptance",
-        "--rev",
-        "HEAD~1",
-        "--detailed-exitcode",
-    ]);
+    let out = ws.ecsops(&["diff", "acceptance", "--rev", "HEAD~1", "--detailed-exitcode"]);
     out.expect_code(2);
-    out.expect_in_stdout("against revision ")
-        .expect_in_stdout("(no state or AWS read)");
+    out.expect_in_stdout("against revision ").expect_in_stdout("(no state or AWS read)");
     out.expect_in_stdout("~ desired_capacity = 2 -> 3");
     out.expect_in_stdout("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.");
     assert!(!ws.path().join(".ecsops").exists(), "no state was made");
     // Production sets its own capacity: nothing changes there.
-    ws.ecsops(&[
-        "diff",
-        "production",
-        "--rev",
-        "HEAD~1",
-        "--detailed-exitcode",
-    ])
-    .expect_code(0);
+    ws.ecsops(&["diff", "production", "--rev", "HEAD~1", "--detailed-exitcode"]).expect_code(0);
 
     // Every environment: only acceptance changed, in one comment that fits GitHub's limit.
     let md = ws.ecsops(&["diff", "--rev", "HEAD~1", "--format", "markdown"]);
@@ -757,14 +669,7 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
 
     // A change to the shared base file shows for every environment that extends it.
     edit("retention_days = 30", "retention_days = 90");
-    let json = ws.ecsops(&[
-        "diff",
-        "--rev",
-        "HEAD",
-        "--format",
-        "json",
-        "--detailed-exitcode",
-    ]);
+    let json = ws.ecsops(&["diff", "--rev", "HEAD", "--format", "json", "--detailed-exitcode"]);
     json.expect_code(2);
     let plans: Value = serde_json::from_str(&json.stdout).expect("a JSON array of plans");
     let changed: Vec<&str> = plans
@@ -775,11 +680,7 @@ fn diff_rev_plans_a_pull_request_without_credentials_or_state() {
         .collect();
     assert_eq!(changed, ["acceptance", "production"]);
     for p in plans.as_array().expect("array") {
-        assert_eq!(
-            p["summary"]["update"], 9,
-            "the nine log groups: {}",
-            p["summary"]
-        );
+        assert_eq!(p["summary"]["update"], 9, "the nine log groups: {}", p["summary"]);
         assert_eq!(p["prior_state"], Value::Null);
         assert_eq!(p["base_revision"].as_str().map(str::len), Some(7));
     }
@@ -861,21 +762,11 @@ fn diff_rev_against_a_base_that_does_not_validate_plans_the_fix_and_says_so() {
     git::init(ws.path());
     let path = ws.path().join("environments/acceptance.toml");
     let text = std::fs::read_to_string(&path).expect("acceptance.toml");
-    std::fs::write(
-        &path,
-        text.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/33\""),
-    )
-    .expect("break acceptance");
+    std::fs::write(&path, text.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/33\""))
+        .expect("break acceptance");
     git::commit_all(ws.path(), "Broken acceptance");
     std::fs::write(&path, &text).expect("fix acceptance");
-    let md = ws.ecsops(&[
-        "diff",
-        "acceptance",
-        "--rev",
-        "HEAD",
-        "--format",
-        "markdown",
-    ]);
+    let md = ws.ecsops(&["diff", "acceptance", "--rev", "HEAD", "--format", "markdown"]);
     md.expect_code(0);
     md.expect_in_stdout("`environments/acceptance.toml`: does not validate at revision ");
     md.expect_in_stdout(
@@ -955,8 +846,7 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
     // Another apply runs after the plan was saved: the plan is stale.
     env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 4");
     git::commit_all(env.dir(), "More capacity");
-    env.run(&["diff", ENV, "--out", &path("late.json")])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--out", &path("late.json")]).expect_code(0);
     let serial = env.state()["serial"].as_u64().expect("serial");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     let moved_to = env.state()["serial"].as_u64().expect("serial");
@@ -969,48 +859,23 @@ async fn a_saved_plan_applies_exactly_what_it_showed_and_is_refused_once_stale()
     env.assert_unlocked();
 
     // The manifests or the commit changed since: refused before the lock.
-    env.run(&["diff", ENV, "--out", &path("fresh.json")])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--out", &path("fresh.json")]).expect_code(0);
     env.edit("base.toml", "desired_capacity = 4", "desired_capacity = 2");
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--plan",
-        &path("fresh.json"),
-        "--auto-approve",
-    ]);
+    let out = env.run(&["apply", ENV, "--plan", &path("fresh.json"), "--auto-approve"]);
     out.expect_code(1);
     out.expect_in_stderr("the manifests changed since it was saved");
     git::commit_all(env.dir(), "Back to two");
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--plan",
-        &path("fresh.json"),
-        "--auto-approve",
-    ]);
+    let out = env.run(&["apply", ENV, "--plan", &path("fresh.json"), "--auto-approve"]);
     out.expect_code(1);
     out.expect_in_stderr("and HEAD is ");
     assert_eq!(env.desired_capacity().await, Some(4), "nothing was changed");
     assert_eq!(env.state()["serial"].as_u64(), Some(moved_to));
     env.assert_unlocked();
 
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--plan",
-        &path("plan.json.missing"),
-        "--auto-approve",
-    ]);
+    let out = env.run(&["apply", ENV, "--plan", &path("plan.json.missing"), "--auto-approve"]);
     out.expect_code(1);
     std::fs::write(path("not-a-plan.json"), "{\"format_version\": \"1.2\"}").expect("write");
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--plan",
-        &path("not-a-plan.json"),
-        "--auto-approve",
-    ]);
+    let out = env.run(&["apply", ENV, "--plan", &path("not-a-plan.json"), "--auto-approve"]);
     out.expect_code(1);
     out.expect_in_stderr("not a saved plan");
 }
@@ -1050,26 +915,17 @@ fn promotion_lists_what_differs_and_nothing_that_differs_only_by_name() {
         change("autoscaling_group[default]", "desired_capacity"),
         (Value::from(3), Value::from(2))
     );
-    assert_eq!(
-        change("autoscaling_group[default]", "max_size"),
-        (Value::from(8), Value::from(4))
-    );
+    assert_eq!(change("autoscaling_group[default]", "max_size"), (Value::from(8), Value::from(4)));
     assert_eq!(
         change("launch_template[default]", "instance_type"),
         (Value::from("m6i.large"), Value::from("t3.medium"))
     );
-    assert_eq!(
-        change("service[web]", "desired_count"),
-        (Value::from(3), Value::from(1))
-    );
+    assert_eq!(change("service[web]", "desired_count"), (Value::from(3), Value::from(1)));
     // Nothing that only differs by the environment's name or addresses.
     let changed: Vec<&Value> = changes.iter().filter(|c| c["action"] != "no_op").collect();
     let text = serde_json::to_string(&changed).expect("json");
     assert!(!text.contains("acceptance"), "{text}");
-    assert!(
-        !text.contains("10.0."),
-        "the network addresses stay production's: {text}"
-    );
+    assert!(!text.contains("10.0."), "the network addresses stay production's: {text}");
     for c in &changed {
         assert_ne!(c["kind"], "vpc", "{c}");
         assert_ne!(c["kind"], "ecs_cluster", "{c}");
@@ -1086,14 +942,8 @@ fn promotion_lists_what_differs_and_nothing_that_differs_only_by_name() {
         text.stdout
     );
     // An environment promoted to itself changes nothing.
-    ws.ecsops(&[
-        "diff",
-        "acceptance",
-        "--from",
-        "acceptance",
-        "--detailed-exitcode",
-    ])
-    .expect_code(0);
+    ws.ecsops(&["diff", "acceptance", "--from", "acceptance", "--detailed-exitcode"])
+        .expect_code(0);
 }
 
 #[tokio::test]
@@ -1134,11 +984,7 @@ async fn the_state_history_keeps_one_version_per_apply_within_its_retention() {
     out.expect_in_stderr("1 older version(s)");
 
     // A retention of one keeps only the newest apply.
-    env.edit(
-        "acceptance.toml",
-        "[network]",
-        "[state]\nkeep_versions = 1\n\n[network]",
-    );
+    env.edit("acceptance.toml", "[network]", "[state]\nkeep_versions = 1\n\n[network]");
     env.edit("base.toml", "desired_capacity = 3", "desired_capacity = 2");
     git::commit_all(env.dir(), "Back to two, keep one version");
     let third = tagged(env.run(&["apply", ENV, "--auto-approve"]).expect_code(0));
@@ -1224,8 +1070,7 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
     env.edit("base.toml", "desired_capacity = 2", "desired_capacity = 3");
     git::commit_all(env.dir(), "Raise capacity");
     let path = |name: &str| env.dir().join(name).display().to_string();
-    env.run(&["diff", ENV, "--out", &path("plan.json")])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--out", &path("plan.json")]).expect_code(0);
     let serial = env.state()["serial"].clone();
     let edit = |name: &str, change: &dyn Fn(&mut Value)| {
         let mut saved: Value =
@@ -1279,21 +1124,14 @@ async fn a_saved_plan_edited_after_it_was_saved_is_refused_and_changes_nothing()
     env.edit("base.toml", "desired_capacity = 4", "desired_capacity = 3");
 
     // Another environment's plan is that, and nothing about this one's manifests.
-    let out = env.run(&[
-        "apply",
-        "production",
-        "--plan",
-        &path("plan.json"),
-        "--auto-approve",
-    ]);
+    let out = env.run(&["apply", "production", "--plan", &path("plan.json"), "--auto-approve"]);
     out.expect_code(1);
     out.expect_in_stderr(
         "the saved plan of `production` is stale: it is a plan of `acceptance`, not of `production`; nothing was changed",
     );
 
     // The plan as saved still applies.
-    env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"])
-        .expect_code(0);
+    env.run(&["apply", ENV, "--plan", &path("plan.json"), "--auto-approve"]).expect_code(0);
     assert_eq!(env.desired_capacity().await, Some(3));
 }
 

@@ -63,43 +63,18 @@ fn lineages() -> Lineages {
     git::init(ws.path());
     let commit = git::commit_all(ws.path(), "Acceptance environment");
     let tag = |serial, lineage, applied_at, rolled_back_to| {
-        Fetched {
-            env: ENV,
-            serial,
-            commit: &commit,
-            lineage,
-            applied_at,
-            rolled_back_to,
-        }
-        .tag(ws.path())
+        Fetched { env: ENV, serial, commit: &commit, lineage, applied_at, rolled_back_to }
+            .tag(ws.path())
     };
     let old_first = tag(63, OLD, "2020-01-01T00:00:00Z", None);
     let old_last = tag(126, OLD, "2020-01-01T01:00:00Z", None);
     let new_apply = tag(57, NEW, "2021-01-01T00:00:00Z", None);
-    let new_rollback = tag(
-        58,
-        NEW,
-        "2021-02-01T00:00:00Z",
-        Some((old_first.as_str(), commit.as_str())),
-    );
+    let new_rollback =
+        tag(58, NEW, "2021-02-01T00:00:00Z", Some((old_first.as_str(), commit.as_str())));
     let by_hand = "ecsops/acceptance/200".to_owned();
     // 2019-06-01: older than every apply.
-    git::tag_by_hand(
-        ws.path(),
-        &by_hand,
-        &commit,
-        "release candidate\n",
-        1_559_347_200,
-    );
-    Lineages {
-        ws,
-        commit,
-        old_first,
-        old_last,
-        new_apply,
-        new_rollback,
-        by_hand,
-    }
+    git::tag_by_hand(ws.path(), &by_hand, &commit, "release candidate\n", 1_559_347_200);
+    Lineages { ws, commit, old_first, old_last, new_apply, new_rollback, by_hand }
 }
 
 #[test]
@@ -107,13 +82,7 @@ fn history_lists_revisions_newest_applied_first_across_lineages() {
     let l = lineages();
     assert_eq!(
         listed(&l.ws, &[]),
-        [
-            l.new_rollback.as_str(),
-            &l.new_apply,
-            &l.old_last,
-            &l.old_first,
-            &l.by_hand
-        ],
+        [l.new_rollback.as_str(), &l.new_apply, &l.old_last, &l.old_first, &l.by_hand],
         "by when they were applied (a tag without ecsops's record: when it was made)"
     );
 }
@@ -147,10 +116,7 @@ fn history_json_is_versioned_like_every_report_and_omits_what_it_does_not_know()
     assert_eq!(doc["environment"], ENV);
     let mut found = Vec::new();
     nulls(&doc, "", &mut found);
-    assert!(
-        found.is_empty(),
-        "optional fields written as null: {found:?}\n{doc}"
-    );
+    assert!(found.is_empty(), "optional fields written as null: {found:?}\n{doc}");
     let revision = |tag: &str| {
         doc["revisions"]
             .as_array()
@@ -174,21 +140,12 @@ fn history_json_is_versioned_like_every_report_and_omits_what_it_does_not_know()
         serde_json::json!({"tag": l.old_first, "commit": l.commit})
     );
     let by_hand = revision(&l.by_hand);
-    for unknown in [
-        "operation",
-        "lineage",
-        "applied_at",
-        "applied_by",
-        "summary",
-        "account",
-        "rolled_back_to",
-    ] {
+    for unknown in
+        ["operation", "lineage", "applied_at", "applied_by", "summary", "account", "rolled_back_to"]
+    {
         assert!(by_hand.get(unknown).is_none(), "{unknown}: {by_hand}");
     }
-    assert_eq!(
-        by_hand["notes"],
-        serde_json::json!(["not an ecsops tag message: made by hand?"])
-    );
+    assert_eq!(by_hand["notes"], serde_json::json!(["not an ecsops tag message: made by hand?"]));
 }
 
 fn no_tag_warning(out: &Output) {
@@ -223,15 +180,9 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
     assert_eq!(git::tags(env.dir(), ENV), [old.clone(), new.clone()]);
     let (commit, message, _) = git::annotated(env.dir(), &new);
     assert_eq!(commit, first);
-    assert!(
-        message.contains(&format!("Lineage: {lineage}\n")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("Lineage: {lineage}\n")), "{message}");
     let (_, message, _) = git::annotated(env.dir(), &old);
-    assert!(
-        message.contains(&format!("Lineage: {old_lineage}\n")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("Lineage: {old_lineage}\n")), "{message}");
 
     // Tags of a lineage applied from another clone arrive later (`git fetch --tags`), with
     // serials above this state's: the next apply is tagged above them all the same.
@@ -262,23 +213,12 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
     let order = listed(&env.ws, &env.moto.server.env());
     assert_eq!(
         order,
-        [
-            newest.as_str(),
-            &new,
-            &old,
-            &fetched[3],
-            &fetched[2],
-            &fetched[1],
-            &fetched[0]
-        ],
+        [newest.as_str(), &new, &old, &fetched[3], &fetched[2], &fetched[1], &fetched[0]],
         "newest applied first"
     );
     let history = env.run(&["history", ENV]);
     history
-        .expect_in_stdout(&format!(
-            "serial {}  {newest}  (current)\n",
-            serial(&newest)
-        ))
+        .expect_in_stdout(&format!("serial {}  {newest}  (current)\n", serial(&newest)))
         .expect_in_stdout(&format!("from another state lineage ({old_lineage})"));
 
     // Tags made while an apply runs, after it chose its serial (here, at its prompt), are
@@ -288,10 +228,8 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
     let head = git::commit_all(env.dir(), "Lower capacity");
     let mut child = in_terminal(&env, "apply acceptance");
     let (_, rx) = read_until(&mut child, "Only `yes` confirms");
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
+    let now =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs();
     for n in 1..=5 {
         git::tag_by_hand(
             env.dir(),
@@ -315,14 +253,9 @@ async fn a_state_started_afresh_is_numbered_above_every_tag_and_listed_first() {
     ] {
         assert!(shown.contains(&expected), "no `{expected}` in\n{shown}");
     }
-    assert!(
-        state["revision"].get("tag").is_none(),
-        "{}",
-        state["revision"]
-    );
+    assert!(state["revision"].get("tag").is_none(), "{}", state["revision"]);
     assert_eq!(git::annotated(env.dir(), &name).1, "made meanwhile\n");
-    env.run(&["history", ENV])
-        .expect_in_stdout(&format!("serial {at}  (untagged)  (current)"));
+    env.run(&["history", ENV]).expect_in_stdout(&format!("serial {at}  (untagged)  (current)"));
     env.assert_unlocked();
 }
 
@@ -344,8 +277,7 @@ fn outside_git_a_tagged_apply_is_not_said_to_be_fetchable() {
     });
     ws.write("doc.json", &doc.to_string());
     let path = ws.path().join("doc.json");
-    ws.ecsops(&["state", "push", "acc", path.to_str().expect("utf-8")])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "acc", path.to_str().expect("utf-8")]).expect_code(0);
     let out = ws.ecsops(&["history", "acc"]);
     out.expect_code(0);
     out.expect_in_stdout("serial 7  ecsops/acc/7  (current)");

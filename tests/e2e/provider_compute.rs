@@ -50,9 +50,7 @@ fn compute_graph() -> Graph {
             e.references(&mut referenced);
         }
     }
-    graph
-        .resources
-        .retain(|a, r| compute(r.kind) || network(r.kind) || referenced.contains(a));
+    graph.resources.retain(|a, r| compute(r.kind) || network(r.kind) || referenced.contains(a));
     graph
 }
 
@@ -113,10 +111,7 @@ async fn created() -> Fixture {
                 .map(|p| p.arn().to_owned())
                 .expect("profile arn")
         } else {
-            format!(
-                "arn:aws:{}:eu-west-1:123456789012:{}/{}",
-                kind, address, "0123456789abcdef"
-            )
+            format!("arn:aws:{}:eu-west-1:123456789012:{}/{}", kind, address, "0123456789abcdef")
         };
         f.state.insert(address, stand_in(kind, arn));
     }
@@ -128,12 +123,7 @@ fn tags_of<'a>(
     pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> BTreeMap<String, String> {
     pairs
-        .map(|(k, v)| {
-            (
-                k.unwrap_or_default().to_owned(),
-                v.unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|(k, v)| (k.unwrap_or_default().to_owned(), v.unwrap_or_default().to_owned()))
         .collect()
 }
 
@@ -157,16 +147,8 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
         .expect("ami");
     let lt_id = f.id("launch_template[default]");
     assert_eq!(f.output("launch_template[default]", "image_id"), json!(ami));
-    assert_eq!(
-        f.output("launch_template[default]", "latest_version"),
-        json!(1)
-    );
-    let templates = aws
-        .ec2
-        .describe_launch_templates()
-        .send()
-        .await
-        .expect("templates");
+    assert_eq!(f.output("launch_template[default]", "latest_version"), json!(1));
+    let templates = aws.ec2.describe_launch_templates().send().await.expect("templates");
     assert_eq!(templates.launch_templates().len(), 1);
     let t = &templates.launch_templates()[0];
     assert_eq!(t.launch_template_id(), Some(lt_id.as_str()));
@@ -183,13 +165,10 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
         .send()
         .await
         .expect("versions");
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .expect("data");
+    let data = versions.launch_template_versions()[0].launch_template_data().expect("data");
     assert_eq!(data.image_id(), Some(ami.as_str()));
     assert_eq!(
-        data.instance_type()
-            .map(ecsops_core::provider::aws::sdk::ec2::types::InstanceType::as_str),
+        data.instance_type().map(ecsops_core::provider::aws::sdk::ec2::types::InstanceType::as_str),
         Some("t3.medium")
     );
     assert_eq!(
@@ -198,10 +177,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
         ),
         Some("required")
     );
-    assert_eq!(
-        data.security_group_ids(),
-        [f.id("security_group.instances")]
-    );
+    assert_eq!(data.security_group_ids(), [f.id("security_group.instances")]);
     assert_ne!(
         data.user_data().expect("user data"),
         f.specs[&Address::from("launch_template[default]")].attributes["user_data"],
@@ -209,43 +185,22 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
     );
 
     // Auto scaling group: bounds, template version, the private subnets, ownership tags.
-    let groups = aws
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .send()
-        .await
-        .expect("groups");
+    let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.expect("groups");
     assert_eq!(groups.auto_scaling_groups().len(), 1);
     let g = &groups.auto_scaling_groups()[0];
-    assert_eq!(
-        (g.min_size(), g.max_size(), g.desired_capacity()),
-        (Some(1), Some(4), Some(2))
-    );
+    assert_eq!((g.min_size(), g.max_size(), g.desired_capacity()), (Some(1), Some(4), Some(2)));
     let spec_lt = g.launch_template().expect("launch template");
     assert_eq!(spec_lt.launch_template_id(), Some(lt_id.as_str()));
     assert_eq!(spec_lt.version(), Some("1"));
-    let mut subnets: Vec<&str> = g
-        .vpc_zone_identifier()
-        .unwrap_or_default()
-        .split(',')
-        .collect();
+    let mut subnets: Vec<&str> = g.vpc_zone_identifier().unwrap_or_default().split(',').collect();
     subnets.sort_unstable();
-    let mut private = vec![
-        f.id("subnet.private[eu-west-1a]"),
-        f.id("subnet.private[eu-west-1b]"),
-    ];
+    let mut private = vec![f.id("subnet.private[eu-west-1a]"), f.id("subnet.private[eu-west-1b]")];
     private.sort();
     assert_eq!(subnets, private);
-    assert_eq!(
-        f.output("autoscaling_group[default]", "arn").as_str(),
-        g.auto_scaling_group_arn()
-    );
+    assert_eq!(f.output("autoscaling_group[default]", "arn").as_str(), g.auto_scaling_group_arn());
     let tags = tags_of(g.tags().iter().map(|t| (t.key(), t.value())));
     f.assert_owned(&tags, "autoscaling_group[default]");
-    assert_eq!(
-        tags.get("InstanceGroup").map(String::as_str),
-        Some("default")
-    );
+    assert_eq!(tags.get("InstanceGroup").map(String::as_str), Some("default"));
     assert!(
         g.tags().iter().all(|t| t.propagate_at_launch()
             == Some(!t.key().unwrap_or_default().starts_with("ecsops:"))),
@@ -272,18 +227,11 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
             .and_then(ClusterSetting::value),
         Some("enabled")
     );
-    f.assert_owned(
-        &tags_of(c.tags().iter().map(|t| (t.key(), t.value()))),
-        "ecs_cluster",
-    );
+    f.assert_owned(&tags_of(c.tags().iter().map(|t| (t.key(), t.value()))), "ecs_cluster");
     assert_eq!(c.capacity_providers(), ["acceptance-default-default"]);
     let default = &c.default_capacity_provider_strategy()[0];
     assert_eq!(
-        (
-            default.capacity_provider(),
-            default.weight(),
-            default.base()
-        ),
+        (default.capacity_provider(), default.weight(), default.base()),
         ("acceptance-default-default", 1, 0)
     );
     let providers = aws
@@ -301,17 +249,8 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
     );
 
     // Task definitions: one ACTIVE revision per family, with the container as built.
-    let families = aws
-        .ecs
-        .list_task_definitions()
-        .send()
-        .await
-        .expect("task definitions");
-    assert_eq!(
-        families.task_definition_arns().len(),
-        3,
-        "web, api, cadvisor"
-    );
+    let families = aws.ecs.list_task_definitions().send().await.expect("task definitions");
+    assert_eq!(families.task_definition_arns().len(), 3, "web, api, cadvisor");
     let api = aws
         .ecs
         .describe_task_definition()
@@ -324,12 +263,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
     let container = &td.container_definitions()[0];
     assert_eq!(container.memory(), Some(512));
     assert_eq!(container.secrets()[0].name(), "DATABASE_PASSWORD");
-    assert_eq!(
-        container
-            .log_configuration()
-            .map(|l| l.log_driver().as_str()),
-        Some("awslogs")
-    );
+    assert_eq!(container.log_configuration().map(|l| l.log_driver().as_str()), Some("awslogs"));
     assert_eq!(td.revision(), 1);
 
     // Services: replica services with their revision and desired count, the daemon.
@@ -347,14 +281,8 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
     for s in services.services() {
         let name = s.service_name().expect("name");
         assert_eq!(s.status(), Some("ACTIVE"));
-        assert_eq!(
-            s.task_definition(),
-            Some(f.id(&format!("task_definition[{name}]")).as_str())
-        );
-        assert_eq!(
-            s.service_arn(),
-            Some(f.id(&format!("service[{name}]")).as_str())
-        );
+        assert_eq!(s.task_definition(), Some(f.id(&format!("task_definition[{name}]")).as_str()));
+        assert_eq!(s.service_arn(), Some(f.id(&format!("service[{name}]")).as_str()));
         let strategy = s
             .scheduling_strategy()
             .map(ecsops_core::provider::aws::sdk::ecs::types::SchedulingStrategy::as_str);
@@ -364,11 +292,7 @@ async fn creates_compute_and_ecs_as_the_acceptance_example_says() {
             assert_eq!(strategy, Some("REPLICA"));
             let want = if name == "web" { 1 } else { 2 };
             assert_eq!(s.desired_count(), want, "{name}");
-            assert_eq!(
-                s.load_balancers().len(),
-                1,
-                "{name} behind its target group"
-            );
+            assert_eq!(s.load_balancers().len(), 1, "{name} behind its target group");
         }
     }
 }
@@ -431,24 +355,14 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         assert_eq!(applied.outputs, f.state[&a].outputs, "{address}");
     }
     let aws = rerun.clients();
-    let templates = aws
-        .ec2
-        .describe_launch_templates()
-        .send()
-        .await
-        .expect("lts");
+    let templates = aws.ec2.describe_launch_templates().send().await.expect("lts");
     assert_eq!(templates.launch_templates().len(), 1, "no twin template");
     assert_eq!(
         templates.launch_templates()[0].latest_version_number(),
         Some(1),
         "adopting an unchanged template makes no version"
     );
-    let groups = aws
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .send()
-        .await
-        .expect("groups");
+    let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.expect("groups");
     assert_eq!(groups.auto_scaling_groups().len(), 1, "no twin group");
     let web = aws
         .ecs
@@ -458,30 +372,14 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .await
         .expect("revisions");
     assert_eq!(web.task_definition_arns().len(), 1, "no second revision");
-    let services = aws
-        .ecs
-        .list_services()
-        .cluster(CLUSTER)
-        .send()
-        .await
-        .expect("services");
+    let services = aws.ecs.list_services().cluster(CLUSTER).send().await.expect("services");
     assert_eq!(services.service_arns().len(), 3, "no twin service");
 
     // Another lineage finding our names is refused, not adopted or duplicated.
     let stranger = f.provider_as("another-lineage").await;
-    for address in [
-        "ecs_cluster",
-        "autoscaling_group[default]",
-        "launch_template[default]",
-    ] {
-        let err = stranger
-            .create(&f.specs[&Address::from(address)], 1)
-            .await
-            .expect_err("foreign");
-        assert!(
-            matches!(err, ProviderError::ForeignLineage { .. }),
-            "{address}: {err}"
-        );
+    for address in ["ecs_cluster", "autoscaling_group[default]", "launch_template[default]"] {
+        let err = stranger.create(&f.specs[&Address::from(address)], 1).await.expect_err("foreign");
+        assert!(matches!(err, ProviderError::ForeignLineage { .. }), "{address}: {err}");
     }
 }
 
@@ -510,18 +408,11 @@ async fn drift_shows_and_updates_apply_in_place() {
         .send()
         .await
         .expect("change the cluster outside ecsops");
-    let refresh = f
-        .provider
-        .refresh(&f.compute_state())
-        .await
-        .expect("refresh");
+    let refresh = f.provider.refresh(&f.compute_state()).await.expect("refresh");
     let asg = Address::from("autoscaling_group[default]");
     let cluster = Address::new("ecs_cluster");
     assert_eq!(refresh.live[&asg].attributes["max_size"], json!(6));
-    assert_eq!(
-        refresh.live[&cluster].attributes["container_insights"],
-        json!("disabled")
-    );
+    assert_eq!(refresh.live[&cluster].attributes["container_insights"], json!("disabled"));
     let drifted: Vec<&Address> = refresh
         .live
         .iter()
@@ -540,40 +431,23 @@ async fn drift_shows_and_updates_apply_in_place() {
         (asg.clone(), f.specs[&asg].clone(), refreshed[&asg].clone()),
         (
             cluster.clone(),
-            patch(
-                &f,
-                "ecs_cluster",
-                json!({"tags": {"Environment": ENV, "Owner": "team"}}),
-            )
-            .1,
+            patch(&f, "ecs_cluster", json!({"tags": {"Environment": ENV, "Owner": "team"}})).1,
             refreshed[&cluster].clone(),
         ),
         (
             lt.clone(),
-            patch(
-                &f,
-                "launch_template[default]",
-                json!({"instance_type": "t3.large"}),
-            )
-            .1,
+            patch(&f, "launch_template[default]", json!({"instance_type": "t3.large"})).1,
             refreshed[&lt].clone(),
         ),
     ];
     for (a, spec, prior) in updates {
-        let applied = f
-            .provider
-            .update(&spec, &prior)
-            .await
-            .unwrap_or_else(|e| panic!("update {a}: {e}"));
+        let applied =
+            f.provider.update(&spec, &prior).await.unwrap_or_else(|e| panic!("update {a}: {e}"));
         let deps = f.state[&a].dependencies.clone();
-        f.state
-            .insert(a.clone(), applied.into_state(spec.kind, deps));
+        f.state.insert(a.clone(), applied.into_state(spec.kind, deps));
         f.specs.insert(a, spec);
     }
-    assert_eq!(
-        f.output("launch_template[default]", "latest_version"),
-        json!(2)
-    );
+    assert_eq!(f.output("launch_template[default]", "latest_version"), json!(2));
     // The group scales, then moves to the new template version. Two updates, because moto
     // 5.2.5 cannot launch instances from a version made by CreateLaunchTemplateVersion with user
     // data (it stores the data un-decoded and fails an assertion: a 500), so the group must not
@@ -583,37 +457,19 @@ async fn drift_shows_and_updates_apply_in_place() {
         json!({"desired_capacity": 3, "launch_template_version": 2}),
     ] {
         let (a, spec) = patch(&f, "autoscaling_group[default]", changes);
-        let applied = f
-            .provider
-            .update(&spec, &f.state[&a])
-            .await
-            .expect("update group");
+        let applied = f.provider.update(&spec, &f.state[&a]).await.expect("update group");
         let deps = f.state[&a].dependencies.clone();
-        f.state
-            .insert(a.clone(), applied.into_state(spec.kind, deps));
+        f.state.insert(a.clone(), applied.into_state(spec.kind, deps));
         f.specs.insert(a, spec);
     }
     let (a, spec) = patch(&f, "service[api]", json!({"desired_count": 3}));
-    let applied = f
-        .provider
-        .update(&spec, &f.state[&a])
-        .await
-        .expect("update service");
+    let applied = f.provider.update(&spec, &f.state[&a]).await.expect("update service");
     let deps = f.state[&a].dependencies.clone();
-    f.state
-        .insert(a.clone(), applied.into_state(spec.kind, deps));
+    f.state.insert(a.clone(), applied.into_state(spec.kind, deps));
 
-    let templates = aws
-        .ec2
-        .describe_launch_templates()
-        .send()
-        .await
-        .expect("lts");
+    let templates = aws.ec2.describe_launch_templates().send().await.expect("lts");
     let t = &templates.launch_templates()[0];
-    assert_eq!(
-        (t.default_version_number(), t.latest_version_number()),
-        (Some(2), Some(2))
-    );
+    assert_eq!((t.default_version_number(), t.latest_version_number()), (Some(2), Some(2)));
     let latest = aws
         .ec2
         .describe_launch_template_versions()
@@ -622,18 +478,12 @@ async fn drift_shows_and_updates_apply_in_place() {
         .send()
         .await
         .expect("versions");
-    let data = latest.launch_template_versions()[0]
-        .launch_template_data()
-        .expect("data");
+    let data = latest.launch_template_versions()[0].launch_template_data().expect("data");
     assert_eq!(
-        data.instance_type()
-            .map(ecsops_core::provider::aws::sdk::ec2::types::InstanceType::as_str),
+        data.instance_type().map(ecsops_core::provider::aws::sdk::ec2::types::InstanceType::as_str),
         Some("t3.large")
     );
-    assert!(
-        data.iam_instance_profile().is_some(),
-        "the full data, not a diff"
-    );
+    assert!(data.iam_instance_profile().is_some(), "the full data, not a diff");
     let g = aws
         .autoscaling
         .describe_auto_scaling_groups()
@@ -655,11 +505,7 @@ async fn drift_shows_and_updates_apply_in_place() {
         .expect("cluster");
     let tags = tags_of(c.clusters()[0].tags().iter().map(|t| (t.key(), t.value())));
     assert_eq!(tags.get("Owner").map(String::as_str), Some("team"));
-    assert_eq!(
-        tags.get("Team"),
-        None,
-        "a tag left out of the spec is removed"
-    );
+    assert_eq!(tags.get("Team"), None, "a tag left out of the spec is removed");
     f.assert_owned(&tags, "ecs_cluster");
     let s = aws
         .ecs
@@ -671,11 +517,7 @@ async fn drift_shows_and_updates_apply_in_place() {
         .expect("service");
     assert_eq!(s.services()[0].desired_count(), 3);
 
-    let again = f
-        .provider
-        .refresh(&f.compute_state())
-        .await
-        .expect("refresh");
+    let again = f.provider.refresh(&f.compute_state()).await.expect("refresh");
     // Every recorded resource came back live, none missing.
     assert_eq!(again.live.len(), f.compute_state().len());
     assert!(again.missing.is_empty(), "{:?}", again.missing);
@@ -707,17 +549,9 @@ async fn deletes_are_idempotent_and_deleted_outside_is_missing() {
         .send()
         .await
         .expect("deregister outside ecsops");
-    let refresh = f
-        .provider
-        .refresh(&f.compute_state())
-        .await
-        .expect("refresh");
+    let refresh = f.provider.refresh(&f.compute_state()).await.expect("refresh");
     assert_eq!(
-        refresh
-            .missing
-            .iter()
-            .map(Address::as_str)
-            .collect::<Vec<_>>(),
+        refresh.missing.iter().map(Address::as_str).collect::<Vec<_>>(),
         vec!["service[web]", "task_definition[api]"]
     );
 
@@ -741,19 +575,8 @@ async fn deletes_are_idempotent_and_deleted_outside_is_missing() {
             .launch_templates()
             .is_empty()
     );
-    let clusters = aws
-        .ecs
-        .describe_clusters()
-        .clusters(CLUSTER)
-        .send()
-        .await
-        .expect("clusters");
-    assert!(
-        clusters
-            .clusters()
-            .iter()
-            .all(|c| c.status() == Some("INACTIVE"))
-    );
+    let clusters = aws.ecs.describe_clusters().clusters(CLUSTER).send().await.expect("clusters");
+    assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")));
     assert!(
         aws.ecs
             .list_task_definitions()
@@ -764,11 +587,7 @@ async fn deletes_are_idempotent_and_deleted_outside_is_missing() {
             .is_empty(),
         "every revision deregistered"
     );
-    let refresh = f
-        .provider
-        .refresh(&f.compute_state())
-        .await
-        .expect("refresh");
+    let refresh = f.provider.refresh(&f.compute_state()).await.expect("refresh");
     assert_eq!(refresh.missing.len(), order.len(), "everything is gone");
 
     f.delete_each(&order).await;

@@ -79,17 +79,11 @@ fn a(address: &str) -> Address {
 }
 
 fn name(f: &Fixture, address: &str) -> String {
-    f.specs[&a(address)].attributes["name"]
-        .as_str()
-        .expect("a name")
-        .to_owned()
+    f.specs[&a(address)].attributes["name"].as_str().expect("a name").to_owned()
 }
 
 fn output(f: &Fixture, address: &str, output: &str) -> String {
-    f.state[&a(address)].outputs[output]
-        .as_str()
-        .expect("an output")
-        .to_owned()
+    f.state[&a(address)].outputs[output].as_str().expect("an output").to_owned()
 }
 
 fn subscription() -> Address {
@@ -104,46 +98,23 @@ fn assert_owned(tags: &BTreeMap<String, String>, address: &str) {
         ("ecsops:address", address),
         ("ecsops:lineage", LINEAGE),
     ] {
-        assert_eq!(
-            tags.get(k).map(String::as_str),
-            Some(v),
-            "{address} tag {k}"
-        );
+        assert_eq!(tags.get(k).map(String::as_str), Some(v), "{address} tag {k}");
     }
 }
 
 /// How many of each family's resources the emulator holds.
 async fn census(p: &AwsProvider, f: &Fixture) -> BTreeMap<&'static str, usize> {
     let c = p.clients();
-    let roles = c
-        .iam
-        .list_roles()
-        .path_prefix("/ecsops/")
-        .send()
-        .await
-        .expect("roles");
-    let policies = c
-        .iam
-        .list_policies()
-        .scope(PolicyScopeType::Local)
-        .send()
-        .await
-        .expect("policies");
-    let profiles = c
-        .iam
-        .list_instance_profiles()
-        .send()
-        .await
-        .expect("profiles");
+    let roles = c.iam.list_roles().path_prefix("/ecsops/").send().await.expect("roles");
+    let policies =
+        c.iam.list_policies().scope(PolicyScopeType::Local).send().await.expect("policies");
+    let profiles = c.iam.list_instance_profiles().send().await.expect("profiles");
     let groups = c.logs.describe_log_groups().send().await.expect("groups");
     let topics = c.sns.list_topics().send().await.expect("topics");
     let subscriptions = c.sns.list_subscriptions().send().await.expect("subs");
     let rules = c.events.list_rules().send().await.expect("rules");
     let mut targets = 0;
-    for rule in [
-        name(f, "event_rule.stopped_tasks"),
-        name(f, "event_rule.deployment_failed"),
-    ] {
+    for rule in [name(f, "event_rule.stopped_tasks"), name(f, "event_rule.deployment_failed")] {
         targets += c
             .events
             .list_targets_by_rule()
@@ -169,11 +140,7 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     let f = Box::pin(created()).await;
     let c = f.provider.clients();
     let census = census(&f.provider, &f).await;
-    let log_groups = f
-        .state
-        .values()
-        .filter(|r| r.kind == Kind::LogGroup)
-        .count();
+    let log_groups = f.state.values().filter(|r| r.kind == Kind::LogGroup).count();
     assert!(log_groups >= 6, "host and service log groups: {log_groups}");
     assert_eq!(
         census,
@@ -195,16 +162,12 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     assert_eq!(role.path(), "/ecsops/");
     assert_eq!(role.arn(), output(&f, "iam_role.instance", "arn"));
     assert!(
-        role.assume_role_policy_document()
-            .is_some_and(|d| d.contains("ec2.amazonaws.com")),
+        role.assume_role_policy_document().is_some_and(|d| d.contains("ec2.amazonaws.com")),
         "{:?}",
         role.assume_role_policy_document()
     );
-    let tags: BTreeMap<String, String> = role
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    let tags: BTreeMap<String, String> =
+        role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
     assert_owned(&tags, "iam_role.instance");
     let attached = attached_policy_arns(&c.iam, &role_name).await;
     let policy_arn = output(&f, "iam_policy.instance", "arn");
@@ -221,11 +184,8 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     let policy = policy(&c.iam, &policy_arn).await;
     assert_eq!(policy.path(), Some("/ecsops/"));
     assert_eq!(f.id("iam_policy.instance"), policy_arn);
-    let tags: BTreeMap<String, String> = policy
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    let tags: BTreeMap<String, String> =
+        policy.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
     assert_owned(&tags, "iam_policy.instance");
     let document = policy_document(&c.iam, &policy_arn).await.to_string();
     assert!(document.contains("ShipHostAndContainerLogs"), "{document}");
@@ -235,21 +195,12 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
     assert_eq!(profile.path(), "/ecsops/");
     assert_eq!(profile.arn(), output(&f, "instance_profile", "arn"));
     assert_eq!(
-        profile
-            .roles()
-            .iter()
-            .map(Role::role_name)
-            .collect::<Vec<_>>(),
+        profile.roles().iter().map(Role::role_name).collect::<Vec<_>>(),
         vec![role_name.as_str()]
     );
 
     // Log groups: every one with the manifest's retention, tagged, ARN without `:*`.
-    let groups = c
-        .logs
-        .describe_log_groups()
-        .send()
-        .await
-        .expect("log groups");
+    let groups = c.logs.describe_log_groups().send().await.expect("log groups");
     for g in groups.log_groups() {
         assert_eq!(g.retention_in_days(), Some(30), "{:?}", g.log_group_name());
     }
@@ -284,18 +235,10 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
     assert_owned(&tags, "sns_topic.alerts");
-    let attributes = c
-        .sns
-        .get_topic_attributes()
-        .topic_arn(&topic)
-        .send()
-        .await
-        .expect("topic attributes");
+    let attributes =
+        c.sns.get_topic_attributes().topic_arn(&topic).send().await.expect("topic attributes");
     let policy: Value = serde_json::from_str(
-        attributes
-            .attributes()
-            .and_then(|m| m.get("Policy"))
-            .expect("a policy"),
+        attributes.attributes().and_then(|m| m.get("Policy")).expect("a policy"),
     )
     .expect("policy JSON");
     assert_eq!(policy["Statement"][0]["Sid"], json!("EventBridgePublish"));
@@ -306,29 +249,15 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
             output(&f, "event_rule.deployment_failed", "arn")
         ])
     );
-    let subscriptions = c
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(&topic)
-        .send()
-        .await
-        .expect("subscriptions");
+    let subscriptions =
+        c.sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.expect("subscriptions");
     let s = &subscriptions.subscriptions()[0];
     assert_eq!((s.protocol(), s.endpoint()), (Some("email"), Some(EMAIL)));
-    assert_eq!(
-        s.subscription_arn(),
-        Some(f.id(subscription().as_str()).as_str())
-    );
+    assert_eq!(s.subscription_arn(), Some(f.id(subscription().as_str()).as_str()));
 
     // The rules (enabled, naming the cluster) and their targets (the topic).
     let stopped = name(&f, "event_rule.stopped_tasks");
-    let rule = c
-        .events
-        .describe_rule()
-        .name(&stopped)
-        .send()
-        .await
-        .expect("rule");
+    let rule = c.events.describe_rule().name(&stopped).send().await.expect("rule");
     assert_eq!(rule.state().map(RuleState::as_str), Some("ENABLED"));
     let pattern: Value =
         serde_json::from_str(rule.event_pattern().expect("a pattern")).expect("pattern JSON");
@@ -345,31 +274,16 @@ async fn creates_roles_logs_and_alerts_as_the_example_says() {
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
     assert_owned(&tags, "event_rule.stopped_tasks");
-    let targets = c
-        .events
-        .list_targets_by_rule()
-        .rule(&stopped)
-        .send()
-        .await
-        .expect("targets");
+    let targets = c.events.list_targets_by_rule().rule(&stopped).send().await.expect("targets");
     let t = &targets.targets()[0];
     assert_eq!((t.id(), t.arn()), ("alerts", topic.as_str()));
     let transformer = t.input_transformer().expect("an input transformer");
-    assert!(
-        transformer.input_template().contains("<reason>"),
-        "{transformer:?}"
-    );
+    assert!(transformer.input_template().contains("<reason>"), "{transformer:?}");
     assert_eq!(
-        transformer
-            .input_paths_map()
-            .and_then(|m| m.get("task"))
-            .map(String::as_str),
+        transformer.input_paths_map().and_then(|m| m.get("task")).map(String::as_str),
         Some("$.detail.taskArn")
     );
-    assert_eq!(
-        f.id("event_target.stopped_tasks"),
-        format!("{stopped}/alerts")
-    );
+    assert_eq!(f.id("event_target.stopped_tasks"), format!("{stopped}/alerts"));
 }
 
 #[tokio::test]
@@ -420,8 +334,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .send()
         .await
         .expect("remove the role outside ecsops");
-    f.assert_created_again_adopts(&rerun, &f.graph.topological_order())
-        .await;
+    f.assert_created_again_adopts(&rerun, &f.graph.topological_order()).await;
     assert_eq!(census(&rerun, &f).await, before, "no twins");
     let profile = instance_profile(&c.iam, &name(&f, "instance_profile")).await;
     assert_eq!(profile.roles().len(), 1, "adoption put the role back");
@@ -438,14 +351,8 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         "sns_topic.alerts",
         "event_rule.stopped_tasks",
     ] {
-        let err = stranger
-            .create(&f.specs[&a(address)], 1)
-            .await
-            .expect_err("foreign");
-        assert!(
-            matches!(err, ProviderError::ForeignLineage { .. }),
-            "{address}: {err}"
-        );
+        let err = stranger.create(&f.specs[&a(address)], 1).await.expect_err("foreign");
+        assert!(matches!(err, ProviderError::ForeignLineage { .. }), "{address}: {err}");
         assert!(err.to_string().contains(address), "{err}");
     }
     assert_eq!(census(&rerun, &f).await, before);
@@ -551,10 +458,7 @@ async fn changes_made_outside_show_as_drift_and_missing() {
     .map(|(k, v)| (k.to_owned(), vec![v.to_owned()]))
     .collect();
     assert_eq!(drift, expected);
-    assert_eq!(
-        refresh.live[&docker].attributes["retention_in_days"],
-        json!(7)
-    );
+    assert_eq!(refresh.live[&docker].attributes["retention_in_days"], json!(7));
     assert_eq!(
         refresh.live[&a("event_rule.deployment_failed")].attributes["state"],
         json!("DISABLED")
@@ -572,29 +476,19 @@ async fn changes_made_outside_show_as_drift_and_missing() {
                 .unwrap_or_else(|e| panic!("repair {address}: {e}"));
         }
     }
-    for address in [
-        agent.clone(),
-        a("event_target.deployment_failed"),
-        a("sns_topic_policy.alerts"),
-    ] {
+    for address in
+        [agent.clone(), a("event_target.deployment_failed"), a("sns_topic_policy.alerts")]
+    {
         let applied = f
             .provider
             .create(&f.specs[&address], 2)
             .await
             .unwrap_or_else(|e| panic!("re-create {address}: {e}"));
-        assert_eq!(
-            Some(&applied.id),
-            f.state[&address].id.as_ref(),
-            "{address}"
-        );
+        assert_eq!(Some(&applied.id), f.state[&address].id.as_ref(), "{address}");
     }
     let again = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(again.missing.is_empty(), "{:?}", again.missing);
-    assert_eq!(
-        again.live.len(),
-        f.state.len(),
-        "every resource came back live"
-    );
+    assert_eq!(again.live.len(), f.state.len(), "every resource came back live");
     for (address, live) in &again.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
         assert_eq!(live.outputs, f.state[address].outputs, "{address}");
@@ -621,15 +515,9 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
             ], "tags": tags}),
         ),
         ("instance_profile", json!({"role": task_role})),
-        (
-            "log_group.host[docker]",
-            json!({"retention_in_days": 90, "tags": tags}),
-        ),
+        ("log_group.host[docker]", json!({"retention_in_days": 90, "tags": tags})),
         ("sns_topic.alerts", json!({"tags": tags})),
-        (
-            "event_rule.stopped_tasks",
-            json!({"description": "changed", "tags": tags}),
-        ),
+        ("event_rule.stopped_tasks", json!({"description": "changed", "tags": tags})),
         (
             "event_target.stopped_tasks",
             json!({"input_transformer": {"input_paths": {"task": "$.detail.taskArn"}, "input_template": "\"<task>\""}}),
@@ -645,17 +533,12 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
         assert!(!applied.adopted);
         assert_eq!(applied.outputs, f.state[&a(address)].outputs, "{address}");
         let deps = f.state[&a(address)].dependencies.clone();
-        f.state
-            .insert(a(address), applied.into_state(spec.kind, deps));
+        f.state.insert(a(address), applied.into_state(spec.kind, deps));
         f.specs.insert(a(address), spec);
     }
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
-    assert_eq!(
-        refresh.live.len(),
-        f.state.len(),
-        "every resource came back live"
-    );
+    assert_eq!(refresh.live.len(), f.state.len(), "every resource came back live");
     for (address, live) in &refresh.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }
@@ -665,16 +548,8 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
     let role_tags: BTreeMap<&str, &str> =
         role.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(role_tags.get("Name"), Some(&"renamed"));
-    assert_eq!(
-        role_tags.get("Team"),
-        None,
-        "a tag left out of the spec is removed"
-    );
-    assert_eq!(
-        role_tags.get("ecsops:lineage"),
-        Some(&LINEAGE),
-        "ownership tags stay"
-    );
+    assert_eq!(role_tags.get("Team"), None, "a tag left out of the spec is removed");
+    assert_eq!(role_tags.get("ecsops:lineage"), Some(&LINEAGE), "ownership tags stay");
     let topic_tags = c
         .sns
         .list_tags_for_resource()
@@ -682,11 +557,8 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
         .send()
         .await
         .expect("topic tags");
-    let topic_tags: BTreeMap<&str, &str> = topic_tags
-        .tags()
-        .iter()
-        .map(|t| (t.key(), t.value()))
-        .collect();
+    let topic_tags: BTreeMap<&str, &str> =
+        topic_tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(topic_tags.get("Name"), Some(&"renamed"));
     assert_eq!(topic_tags.get("Team"), None);
     assert_eq!(topic_tags.get("ecsops:address"), Some(&"sns_topic.alerts"));
@@ -716,15 +588,8 @@ async fn updates_in_place_change_documents_attachments_roles_and_tags() {
         let mut doc = document.clone();
         doc["Statement"][1]["Sid"] = json!(format!("Extra{n}"));
         let spec = f.patched(policy.as_str(), &json!({"document": doc}));
-        let applied = f
-            .provider
-            .update(&spec, &f.state[&policy])
-            .await
-            .expect("new document");
-        f.state.insert(
-            policy.clone(),
-            applied.into_state(spec.kind, BTreeSet::new()),
-        );
+        let applied = f.provider.update(&spec, &f.state[&policy]).await.expect("new document");
+        f.state.insert(policy.clone(), applied.into_state(spec.kind, BTreeSet::new()));
     }
     let versions = policy_versions(&c.iam, &f.id("iam_policy.instance")).await;
     assert_eq!(versions.len(), 5, "{versions:?}");
@@ -760,10 +625,7 @@ async fn a_policy_still_attached_is_detached_before_delete() {
     let f = Box::pin(created()).await;
     // Replacing the policy deletes it first, while the role still holds it.
     let policy = a("iam_policy.instance");
-    f.provider
-        .delete(&policy, &f.state[&policy])
-        .await
-        .expect("delete an attached policy");
+    f.provider.delete(&policy, &f.state[&policy]).await.expect("delete an attached policy");
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(refresh.missing.contains(&policy));
     let role = &refresh.live[&a("iam_role.instance")];

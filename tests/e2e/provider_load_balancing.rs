@@ -84,23 +84,12 @@ fn tag_map(descriptions: &[TagDescription]) -> BTreeMap<String, String> {
     descriptions
         .iter()
         .flat_map(TagDescription::tags)
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
         .collect()
 }
 
 async fn tags_of(f: &Fixture, arn: &str) -> BTreeMap<String, String> {
-    let out = f
-        .elbv2()
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .expect("tags");
+    let out = f.elbv2().describe_tags().resource_arns(arn).send().await.expect("tags");
     tag_map(out.tag_descriptions())
 }
 
@@ -126,66 +115,35 @@ async fn lb_attributes(f: &Fixture, arn: &str) -> BTreeMap<String, String> {
 async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
     let f = Box::pin(created(LoadBalancerKind::Application)).await;
     let lb_arn = f.id("load_balancer[default]");
-    let lbs = f
-        .elbv2()
-        .describe_load_balancers()
-        .send()
-        .await
-        .expect("lbs");
+    let lbs = f.elbv2().describe_load_balancers().send().await.expect("lbs");
     assert_eq!(lbs.load_balancers().len(), 1);
     let lb = &lbs.load_balancers()[0];
     assert_eq!(lb.load_balancer_arn(), Some(lb_arn.as_str()));
     assert_eq!(lb.load_balancer_name(), Some("acceptance-default"));
-    assert_eq!(
-        lb.scheme().map(LoadBalancerSchemeEnum::as_str),
-        Some("internet-facing")
-    );
-    assert_eq!(
-        lb.r#type().map(LoadBalancerTypeEnum::as_str),
-        Some("application")
-    );
-    let subnets: BTreeSet<&str> = lb
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.subnet_id())
-        .collect();
+    assert_eq!(lb.scheme().map(LoadBalancerSchemeEnum::as_str), Some("internet-facing"));
+    assert_eq!(lb.r#type().map(LoadBalancerTypeEnum::as_str), Some("application"));
+    let subnets: BTreeSet<&str> =
+        lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
     let public: BTreeSet<String> = ["subnet.public[eu-west-1a]", "subnet.public[eu-west-1b]"]
         .iter()
         .map(|a| f.id(a))
         .collect();
-    assert_eq!(
-        subnets,
-        public.iter().map(String::as_str).collect::<BTreeSet<_>>()
-    );
-    assert_eq!(
-        lb.security_groups(),
-        [f.id("security_group.load_balancer[default]")]
-    );
+    assert_eq!(subnets, public.iter().map(String::as_str).collect::<BTreeSet<_>>());
+    assert_eq!(lb.security_groups(), [f.id("security_group.load_balancer[default]")]);
     let recorded = &f.state[&Address::from("load_balancer[default]")];
     assert_eq!(recorded.outputs["arn"], json!(lb_arn));
     assert_eq!(recorded.outputs["dns_name"], json!(lb.dns_name()));
-    assert_eq!(
-        recorded.outputs["zone_id"],
-        json!(lb.canonical_hosted_zone_id())
-    );
+    assert_eq!(recorded.outputs["zone_id"], json!(lb.canonical_hosted_zone_id()));
     let attributes = lb_attributes(&f, &lb_arn).await;
     assert_eq!(attributes["idle_timeout.timeout_seconds"], "60");
     assert_eq!(attributes["deletion_protection.enabled"], "false");
-    assert_eq!(
-        attributes["routing.http.drop_invalid_header_fields.enabled"],
-        "true"
-    );
+    assert_eq!(attributes["routing.http.drop_invalid_header_fields.enabled"], "true");
     let tags = tags_of(&f, &lb_arn).await;
     f.assert_owned(&tags, "load_balancer[default]");
     assert_eq!(tags["Name"], "acceptance-default");
     assert_eq!(tags["Team"], "platform");
 
-    let tgs = f
-        .elbv2()
-        .describe_target_groups()
-        .send()
-        .await
-        .expect("tgs");
+    let tgs = f.elbv2().describe_target_groups().send().await.expect("tgs");
     assert_eq!(tgs.target_groups().len(), 2);
     for (service, path, matcher) in [("web", "/", "200-399"), ("api", "/api/health", "200-399")] {
         let address = format!("target_group[{service}]");
@@ -194,11 +152,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
             .iter()
             .find(|t| t.target_group_name() == Some(&format!("acceptance-{service}")))
             .unwrap_or_else(|| panic!("{address}"));
-        assert_eq!(
-            tg.target_group_arn(),
-            Some(f.id(&address).as_str()),
-            "{address}"
-        );
+        assert_eq!(tg.target_group_arn(), Some(f.id(&address).as_str()), "{address}");
         assert_eq!(tg.port(), Some(80));
         assert_eq!(tg.vpc_id(), Some(f.id("vpc").as_str()));
         assert_eq!(tg.health_check_path(), Some(path));
@@ -220,32 +174,19 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
         f.assert_owned(&tags_of(&f, &f.id(&address)).await, &address);
     }
 
-    let listeners = f
-        .elbv2()
-        .describe_listeners()
-        .load_balancer_arn(&lb_arn)
-        .send()
-        .await
-        .expect("listeners");
+    let listeners =
+        f.elbv2().describe_listeners().load_balancer_arn(&lb_arn).send().await.expect("listeners");
     assert_eq!(listeners.listeners().len(), 1);
     let listener = &listeners.listeners()[0];
     let listener_arn = f.id("listener[default:80]");
     assert_eq!(listener.listener_arn(), Some(listener_arn.as_str()));
     assert_eq!(listener.port(), Some(80));
     assert_eq!(listener.protocol().map(ProtocolEnum::as_str), Some("HTTP"));
-    let fixed = listener.default_actions()[0]
-        .fixed_response_config()
-        .expect("fixed response");
+    let fixed = listener.default_actions()[0].fixed_response_config().expect("fixed response");
     assert_eq!(fixed.status_code(), Some("404"));
     f.assert_owned(&tags_of(&f, &listener_arn).await, "listener[default:80]");
 
-    let rules = f
-        .elbv2()
-        .describe_rules()
-        .listener_arn(&listener_arn)
-        .send()
-        .await
-        .expect("rules");
+    let rules = f.elbv2().describe_rules().listener_arn(&listener_arn).send().await.expect("rules");
     let mut routes: Vec<(String, String, String)> = rules
         .rules()
         .iter()
@@ -258,10 +199,7 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
             (
                 r.priority().unwrap_or_default().to_owned(),
                 path,
-                r.actions()[0]
-                    .target_group_arn()
-                    .unwrap_or_default()
-                    .to_owned(),
+                r.actions()[0].target_group_arn().unwrap_or_default().to_owned(),
             )
         })
         .collect();
@@ -269,18 +207,11 @@ async fn creates_the_acceptance_load_balancing_as_the_convention_says() {
     assert_eq!(
         routes,
         vec![
-            (
-                "10".to_owned(),
-                "/api/*".to_owned(),
-                f.id("target_group[api]")
-            ),
+            ("10".to_owned(), "/api/*".to_owned(), f.id("target_group[api]")),
             ("100".to_owned(), "/*".to_owned(), f.id("target_group[web]")),
         ]
     );
-    f.assert_owned(
-        &tags_of(&f, &f.id("listener_rule[web]")).await,
-        "listener_rule[web]",
-    );
+    f.assert_owned(&tags_of(&f, &f.id("listener_rule[web]")).await, "listener_rule[web]");
 }
 
 #[tokio::test]
@@ -332,33 +263,20 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .await
         .expect("listeners");
     assert_eq!(listeners.listeners().len(), 1, "no twin listener");
-    let rules = elbv2
-        .describe_rules()
-        .listener_arn(&listener_arn)
-        .send()
-        .await
-        .expect("rules");
-    let non_default = rules
-        .rules()
-        .iter()
-        .filter(|r| r.is_default() != Some(true))
-        .count();
+    let rules = elbv2.describe_rules().listener_arn(&listener_arn).send().await.expect("rules");
+    let non_default = rules.rules().iter().filter(|r| r.is_default() != Some(true)).count();
     assert_eq!(non_default, 2, "no twin rules");
 
     // Another state lineage claiming the same name is refused.
     let stranger = f.provider_as("another-lineage").await;
     let lb = Address::from("load_balancer[default]");
-    let err = stranger
-        .create(&f.specs[&lb], 1)
-        .await
-        .expect_err("foreign");
+    let err = stranger.create(&f.specs[&lb], 1).await.expect_err("foreign");
     assert!(matches!(err, ProviderError::ForeignLineage { .. }), "{err}");
 
     // A target group made outside ecsops under the desired name is refused, not taken over.
     let tg = Address::from("target_group[web]");
     let mut spec = f.specs[&tg].clone();
-    spec.attributes
-        .insert("name".to_owned(), json!("acceptance-stray"));
+    spec.attributes.insert("name".to_owned(), json!("acceptance-stray"));
     elbv2
         .create_target_group()
         .name("acceptance-stray")
@@ -406,24 +324,15 @@ async fn drift_shows_and_updates_apply_in_place() {
         .await
         .expect("modify target group outside ecsops");
     let refresh = f.provider.refresh(&f.ours()).await.expect("refresh");
-    assert_eq!(
-        refresh.live[&listener].attributes["default_action"]["status_code"],
-        json!("503")
-    );
-    assert_eq!(
-        refresh.live[&tg].attributes["health_check"]["path"],
-        json!("/elsewhere")
-    );
+    assert_eq!(refresh.live[&listener].attributes["default_action"]["status_code"], json!("503"));
+    assert_eq!(refresh.live[&tg].attributes["health_check"]["path"], json!("/elsewhere"));
     let drifted: BTreeSet<String> = refresh
         .live
         .iter()
         .filter(|(a, l)| l.attributes != f.state[*a].attributes)
         .map(|(a, _)| a.to_string())
         .collect();
-    assert_eq!(
-        drifted,
-        BTreeSet::from([listener.to_string(), tg.to_string()])
-    );
+    assert_eq!(drifted, BTreeSet::from([listener.to_string(), tg.to_string()]));
 
     // Repair from the refreshed values, and change attributes in place.
     let refreshed = refresh.apply_to(&f.state);
@@ -453,11 +362,8 @@ async fn drift_shows_and_updates_apply_in_place() {
     ];
     for (a, spec) in updates {
         let prior = refreshed.get(&a).unwrap_or(&f.state[&a]);
-        let applied = f
-            .provider
-            .update(&spec, prior)
-            .await
-            .unwrap_or_else(|e| panic!("update {a}: {e}"));
+        let applied =
+            f.provider.update(&spec, prior).await.unwrap_or_else(|e| panic!("update {a}: {e}"));
         assert!(!applied.adopted);
         assert_eq!(applied.outputs, f.state[&a].outputs, "{a}");
         let deps = f.state[&a].dependencies.clone();
@@ -465,27 +371,16 @@ async fn drift_shows_and_updates_apply_in_place() {
     }
     let again = f.provider.refresh(&f.ours()).await.expect("refresh");
     assert!(again.missing.is_empty(), "{:?}", again.missing);
-    assert_eq!(
-        again.live.len(),
-        f.ours().len(),
-        "every resource came back live"
-    );
+    assert_eq!(again.live.len(), f.ours().len(), "every resource came back live");
     for (address, live) in &again.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }
 
     let lb_arn = f.id("load_balancer[default]");
-    assert_eq!(
-        lb_attributes(&f, &lb_arn).await["idle_timeout.timeout_seconds"],
-        "120"
-    );
+    assert_eq!(lb_attributes(&f, &lb_arn).await["idle_timeout.timeout_seconds"], "120");
     let tags = tags_of(&f, &lb_arn).await;
     assert_eq!(tags.get("Name").map(String::as_str), Some("renamed"));
-    assert_eq!(
-        tags.get("Team"),
-        None,
-        "a tag left out of the spec is removed"
-    );
+    assert_eq!(tags.get("Team"), None, "a tag left out of the spec is removed");
     f.assert_owned(&tags, "load_balancer[default]");
     let web = f
         .elbv2()
@@ -521,9 +416,7 @@ async fn drift_shows_and_updates_apply_in_place() {
     let rule = &rule.rules()[0];
     assert_eq!(rule.priority(), Some("200"));
     assert_eq!(
-        rule.conditions()[0]
-            .path_pattern_config()
-            .map(|c| c.values().to_vec()),
+        rule.conditions()[0].path_pattern_config().map(|c| c.values().to_vec()),
         Some(vec!["/web/*".to_owned()])
     );
 
@@ -550,10 +443,7 @@ async fn resources_deleted_outside_are_missing() {
     let refresh = f.provider.refresh(&f.ours()).await.expect("refresh");
     assert_eq!(
         refresh.missing,
-        BTreeSet::from([
-            Address::from("listener_rule[api]"),
-            Address::from("target_group[api]")
-        ])
+        BTreeSet::from([Address::from("listener_rule[api]"), Address::from("target_group[api]")])
     );
     assert_eq!(refresh.live.len(), f.ours().len() - 2);
     for (address, live) in &refresh.live {
@@ -567,41 +457,16 @@ async fn delete_removes_everything_and_is_idempotent() {
     // Deletion protection (recorded) is refused before AWS is asked: moto would not enforce it.
     let lb = Address::from("load_balancer[default]");
     let mut protected = f.state[&lb].clone();
-    protected
-        .attributes
-        .insert("deletion_protection".to_owned(), json!(true));
-    let err = f
-        .provider
-        .delete(&lb, &protected)
-        .await
-        .expect_err("protected");
-    assert!(
-        err.to_string().contains("`deletion_protection = false`"),
-        "{err}"
-    );
+    protected.attributes.insert("deletion_protection".to_owned(), json!(true));
+    let err = f.provider.delete(&lb, &protected).await.expect_err("protected");
+    assert!(err.to_string().contains("`deletion_protection = false`"), "{err}");
     assert_eq!(f.provider.calls().total(), 0, "nothing was sent");
 
     let order = f.deletion_order(load_balancing);
     f.delete_each(&order).await;
     let elbv2 = f.elbv2();
-    assert!(
-        elbv2
-            .describe_load_balancers()
-            .send()
-            .await
-            .expect("lbs")
-            .load_balancers()
-            .is_empty()
-    );
-    assert!(
-        elbv2
-            .describe_target_groups()
-            .send()
-            .await
-            .expect("tgs")
-            .target_groups()
-            .is_empty()
-    );
+    assert!(elbv2.describe_load_balancers().send().await.expect("lbs").load_balancers().is_empty());
+    assert!(elbv2.describe_target_groups().send().await.expect("tgs").target_groups().is_empty());
     let refresh = f.provider.refresh(&f.ours()).await.expect("refresh");
     assert_eq!(refresh.missing.len(), f.ours().len(), "everything is gone");
     f.delete_each(&order).await;
@@ -619,17 +484,10 @@ async fn classic_load_balancer_lifecycle() {
     let d = &described.load_balancer_descriptions()[0];
     assert_eq!(d.load_balancer_name(), Some(name.as_str()));
     assert_eq!(d.scheme(), Some("internet-facing"));
-    assert_eq!(
-        f.state[&a].outputs["dns_name"],
-        json!(d.dns_name().expect("dns"))
-    );
+    assert_eq!(f.state[&a].outputs["dns_name"], json!(d.dns_name().expect("dns")));
     let listener = d.listener_descriptions()[0].listener().expect("listener");
     assert_eq!(
-        (
-            listener.load_balancer_port(),
-            listener.protocol(),
-            listener.instance_port()
-        ),
+        (listener.load_balancer_port(), listener.protocol(), listener.instance_port()),
         (80, "HTTP", 80)
     );
     // The routed service's health check, on its fixed host port.
@@ -649,14 +507,8 @@ async fn classic_load_balancer_lifecycle() {
         .iter()
         .map(|s| f.id(s))
         .collect();
-    assert_eq!(
-        subnets,
-        public.iter().map(String::as_str).collect::<BTreeSet<_>>()
-    );
-    assert_eq!(
-        d.security_groups(),
-        [f.id("security_group.load_balancer[default]")]
-    );
+    assert_eq!(subnets, public.iter().map(String::as_str).collect::<BTreeSet<_>>());
+    assert_eq!(d.security_groups(), [f.id("security_group.load_balancer[default]")]);
     let attributes = elb
         .describe_load_balancer_attributes()
         .load_balancer_name(&name)
@@ -664,24 +516,12 @@ async fn classic_load_balancer_lifecycle() {
         .await
         .expect("attributes");
     let attributes = attributes.load_balancer_attributes().expect("attributes");
+    assert_eq!(attributes.connection_settings().map(ConnectionSettings::idle_timeout), Some(60));
     assert_eq!(
-        attributes
-            .connection_settings()
-            .map(ConnectionSettings::idle_timeout),
-        Some(60)
-    );
-    assert_eq!(
-        attributes
-            .cross_zone_load_balancing()
-            .map(CrossZoneLoadBalancing::enabled),
+        attributes.cross_zone_load_balancing().map(CrossZoneLoadBalancing::enabled),
         Some(true)
     );
-    let tags = elb
-        .describe_tags()
-        .load_balancer_names(&name)
-        .send()
-        .await
-        .expect("tags");
+    let tags = elb.describe_tags().load_balancer_names(&name).send().await.expect("tags");
     let tags: BTreeMap<&str, &str> = tags.tag_descriptions()[0]
         .tags()
         .iter()
@@ -740,19 +580,12 @@ async fn classic_load_balancer_lifecycle() {
         .expect("add a listener outside ecsops");
     let refresh = f.provider.refresh(&f.ours()).await.expect("refresh");
     let live = &refresh.live[&a];
-    assert_eq!(
-        live.attributes["listeners"]
-            .as_array()
-            .expect("listeners")
-            .len(),
-        2
-    );
+    assert_eq!(live.attributes["listeners"].as_array().expect("listeners").len(), 2);
 
     // Update in place from the refreshed values: the stray listener goes, the idle timeout and
     // the listener port change.
     let mut spec = f.specs[&a].clone();
-    spec.attributes
-        .insert("idle_timeout".to_owned(), json!(120));
+    spec.attributes.insert("idle_timeout".to_owned(), json!(120));
     spec.attributes.insert(
         "health_check".to_owned(),
         json!({"target": "HTTP:8080/ready", "interval": 20, "timeout": 4,
@@ -764,37 +597,19 @@ async fn classic_load_balancer_lifecycle() {
                 "instance_protocol": "HTTP", "ssl_certificate_id": null}]),
     );
     let refreshed = refresh.apply_to(&f.state);
-    let applied = f
-        .provider
-        .update(&spec, &refreshed[&a])
-        .await
-        .expect("update");
+    let applied = f.provider.update(&spec, &refreshed[&a]).await.expect("update");
     let deps = f.state[&a].dependencies.clone();
-    f.state.insert(
-        a.clone(),
-        applied.into_state(Kind::ClassicLoadBalancer, deps),
-    );
-    let d = elb
-        .describe_load_balancers()
-        .load_balancer_names(&name)
-        .send()
-        .await
-        .expect("classic");
+    f.state.insert(a.clone(), applied.into_state(Kind::ClassicLoadBalancer, deps));
+    let d = elb.describe_load_balancers().load_balancer_names(&name).send().await.expect("classic");
     let ports: Vec<i32> = d.load_balancer_descriptions()[0]
         .listener_descriptions()
         .iter()
         .filter_map(|l| l.listener().map(ClassicListener::load_balancer_port))
         .collect();
     assert_eq!(ports, vec![8080]);
-    let check = d.load_balancer_descriptions()[0]
-        .health_check()
-        .expect("a health check");
+    let check = d.load_balancer_descriptions()[0].health_check().expect("a health check");
     assert_eq!(
-        (
-            check.target(),
-            check.interval(),
-            check.unhealthy_threshold()
-        ),
+        (check.target(), check.interval(), check.unhealthy_threshold()),
         ("HTTP:8080/ready", 20, 5)
     );
     let attributes = elb
@@ -815,10 +630,7 @@ async fn classic_load_balancer_lifecycle() {
 
     // Delete, twice; then it is missing.
     f.provider.delete(&a, &f.state[&a]).await.expect("delete");
-    f.provider
-        .delete(&a, &f.state[&a])
-        .await
-        .expect("delete again");
+    f.provider.delete(&a, &f.state[&a]).await.expect("delete again");
     assert!(
         elb.describe_load_balancers()
             .send()

@@ -39,20 +39,12 @@ async fn created() -> Fixture {
 }
 
 fn env_filter() -> Filter {
-    Filter::builder()
-        .name("tag:ecsops:environment")
-        .values(ENV)
-        .build()
+    Filter::builder().name("tag:ecsops:environment").values(ENV).build()
 }
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
         .collect()
 }
 
@@ -74,12 +66,7 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
     let f = Box::pin(created()).await;
     let ec2 = f.provider.ec2();
 
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("vpcs");
+    let vpcs = ec2.describe_vpcs().filters(env_filter()).send().await.expect("vpcs");
     assert_eq!(vpcs.vpcs().len(), 1);
     let vpc = &vpcs.vpcs()[0];
     assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
@@ -103,19 +90,9 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
         .send()
         .await
         .expect("attribute");
-    assert_eq!(
-        hostnames
-            .enable_dns_hostnames()
-            .and_then(AttributeBooleanValue::value),
-        Some(true)
-    );
+    assert_eq!(hostnames.enable_dns_hostnames().and_then(AttributeBooleanValue::value), Some(true));
 
-    let subnets = ec2
-        .describe_subnets()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("subnets");
+    let subnets = ec2.describe_subnets().filters(env_filter()).send().await.expect("subnets");
     let mut layout: Vec<(String, String, String)> = subnets
         .subnets()
         .iter()
@@ -143,12 +120,7 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
 
     let igw = f.id("internet_gateway");
     let nat = f.id("nat_gateway[eu-west-1a]");
-    let tables = ec2
-        .describe_route_tables()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("tables");
+    let tables = ec2.describe_route_tables().filters(env_filter()).send().await.expect("tables");
     assert_eq!(tables.route_tables().len(), 3);
     for t in tables.route_tables() {
         let address = tags_of(t.tags())["ecsops:address"].clone();
@@ -159,65 +131,29 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
             .unwrap_or_else(|| panic!("{address} has a default route"));
         if address == "route_table.public" {
             assert_eq!(default.gateway_id(), Some(igw.as_str()));
-            assert_eq!(
-                t.associations()
-                    .iter()
-                    .filter(|a| a.subnet_id().is_some())
-                    .count(),
-                2
-            );
+            assert_eq!(t.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
         } else {
             assert_eq!(default.nat_gateway_id(), Some(nat.as_str()), "{address}");
-            assert_eq!(
-                t.associations()
-                    .iter()
-                    .filter(|a| a.subnet_id().is_some())
-                    .count(),
-                1
-            );
+            assert_eq!(t.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 1);
         }
     }
 
-    let gateways = ec2
-        .describe_internet_gateways()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("igw");
+    let gateways =
+        ec2.describe_internet_gateways().filters(env_filter()).send().await.expect("igw");
     assert_eq!(gateways.internet_gateways().len(), 1);
-    assert_eq!(
-        gateways.internet_gateways()[0].attachments()[0].vpc_id(),
-        Some(vpc_id)
-    );
+    assert_eq!(gateways.internet_gateways()[0].attachments()[0].vpc_id(), Some(vpc_id));
 
-    let nats = ec2
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nat");
-    assert_eq!(
-        nats.nat_gateways().len(),
-        1,
-        "a single NAT gateway for acceptance"
-    );
+    let nats = ec2.describe_nat_gateways().filter(env_filter()).send().await.expect("nat");
+    assert_eq!(nats.nat_gateways().len(), 1, "a single NAT gateway for acceptance");
     let n = &nats.nat_gateways()[0];
     assert_eq!(n.state().map(NatGatewayState::as_str), Some("available"));
-    assert_eq!(
-        n.subnet_id(),
-        Some(f.id("subnet.public[eu-west-1a]").as_str())
-    );
+    assert_eq!(n.subnet_id(), Some(f.id("subnet.public[eu-west-1a]").as_str()));
     assert_eq!(
         n.nat_gateway_addresses()[0].allocation_id(),
         Some(f.id("elastic_ip.nat[eu-west-1a]").as_str())
     );
 
-    let groups = ec2
-        .describe_security_groups()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("sgs");
+    let groups = ec2.describe_security_groups().filters(env_filter()).send().await.expect("sgs");
     assert_eq!(groups.security_groups().len(), 2);
     let lb_sg = f.id("security_group.load_balancer[default]");
     let instances = groups
@@ -228,16 +164,9 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
     let from_lb = instances
         .ip_permissions()
         .iter()
-        .find(|p| {
-            p.user_id_group_pairs()
-                .iter()
-                .any(|g| g.group_id() == Some(lb_sg.as_str()))
-        })
+        .find(|p| p.user_id_group_pairs().iter().any(|g| g.group_id() == Some(lb_sg.as_str())))
         .expect("instances accept the load balancer's group");
-    assert_eq!(
-        (from_lb.from_port(), from_lb.to_port()),
-        (Some(32768), Some(65535))
-    );
+    assert_eq!((from_lb.from_port(), from_lb.to_port()), (Some(32768), Some(65535)));
     let lb = groups
         .security_groups()
         .iter()
@@ -248,11 +177,7 @@ async fn creates_the_acceptance_network_as_the_convention_says() {
         .iter()
         .flat_map(|p| p.ip_ranges().iter().filter_map(|r| r.cidr_ip()))
         .collect();
-    assert_eq!(
-        egress,
-        vec!["10.0.0.0/16"],
-        "the default allow-all egress was revoked"
-    );
+    assert_eq!(egress, vec!["10.0.0.0/16"], "the default allow-all egress was revoked");
 }
 
 #[tokio::test]
@@ -273,10 +198,7 @@ async fn refresh_reads_each_kind_once_in_the_desired_shape() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    assert_eq!(
-        counts, expected,
-        "one describe per kind (DNS flags need their own call)"
-    );
+    assert_eq!(counts, expected, "one describe per kind (DNS flags need their own call)");
     assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
     assert!(refresh.untracked.is_empty());
     assert!(refresh.unsupported.is_empty());
@@ -294,10 +216,7 @@ async fn refresh_reads_each_kind_once_in_the_desired_shape() {
         .filter(|c| c.action != Action::NoOp)
         .map(|c| format!("{} {}", c.action.as_str(), c.address))
         .collect();
-    assert!(
-        changed.is_empty(),
-        "no drift right after create: {changed:?}"
-    );
+    assert!(changed.is_empty(), "no drift right after create: {changed:?}");
 }
 
 #[tokio::test]
@@ -305,29 +224,14 @@ async fn a_second_create_adopts_instead_of_duplicating() {
     let f = Box::pin(created()).await;
     // A crash between create and state write: a new run (new provider, same lineage) creates again.
     let rerun = f.provider_as(LINEAGE).await;
-    let count_vpcs = || async {
-        rerun
-            .ec2()
-            .describe_vpcs()
-            .send()
-            .await
-            .expect("vpcs")
-            .vpcs()
-            .len()
-    };
+    let count_vpcs =
+        || async { rerun.ec2().describe_vpcs().send().await.expect("vpcs").vpcs().len() };
     let before = count_vpcs().await;
     // Every kind of the family: each finds what the first run made (by its tags, or by its
     // natural key for routes and associations).
-    f.assert_created_again_adopts(&rerun, &f.graph.topological_order())
-        .await;
+    f.assert_created_again_adopts(&rerun, &f.graph.topological_order()).await;
     assert_eq!(count_vpcs().await, before, "no twin VPC");
-    let nats = rerun
-        .ec2()
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nats");
+    let nats = rerun.ec2().describe_nat_gateways().filter(env_filter()).send().await.expect("nats");
     assert_eq!(nats.nat_gateways().len(), 1, "no twin NAT gateway");
 
     // A crash between creating the internet gateway and attaching it: adoption attaches it.
@@ -342,18 +246,10 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .send()
         .await
         .expect("detach outside ecsops");
-    let applied = rerun
-        .create(&f.specs[&igw], 1)
-        .await
-        .expect("adopt the gateway");
+    let applied = rerun.create(&f.specs[&igw], 1).await.expect("adopt the gateway");
     assert!(applied.adopted);
-    let gateways = rerun
-        .ec2()
-        .describe_internet_gateways()
-        .filters(env_filter())
-        .send()
-        .await
-        .expect("igws");
+    let gateways =
+        rerun.ec2().describe_internet_gateways().filters(env_filter()).send().await.expect("igws");
     assert_eq!(gateways.internet_gateways().len(), 1, "no twin gateway");
     assert_eq!(
         gateways.internet_gateways()[0].attachments()[0].vpc_id(),
@@ -363,10 +259,7 @@ async fn a_second_create_adopts_instead_of_duplicating() {
 
     // Another state lineage claiming the same address is refused, not adopted or duplicated.
     let stranger = f.provider_as("another-lineage").await;
-    let err = stranger
-        .create(&f.specs[&Address::new("vpc")], 1)
-        .await
-        .expect_err("foreign");
+    let err = stranger.create(&f.specs[&Address::new("vpc")], 1).await.expect_err("foreign");
     assert!(matches!(err, ProviderError::ForeignLineage { .. }), "{err}");
     assert_eq!(count_vpcs().await, before);
 }
@@ -420,14 +313,8 @@ async fn a_route_deleted_in_the_emulator_is_missing_and_planned_again() {
     // Repair: update the subnet, create the route again.
     let subnet = Address::from("subnet.private[eu-west-1a]");
     let refreshed = refresh.apply_to(&f.state);
-    f.provider
-        .update(&f.specs[&subnet], &refreshed[&subnet])
-        .await
-        .expect("repair subnet");
-    f.provider
-        .create(&f.specs[&route], 2)
-        .await
-        .expect("recreate route");
+    f.provider.update(&f.specs[&subnet], &refreshed[&subnet]).await.expect("repair subnet");
+    f.provider.create(&f.specs[&route], 2).await.expect("recreate route");
     let again = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(again.missing.is_empty());
     assert_eq!(again.live[&subnet].attributes, f.state[&subnet].attributes);
@@ -443,54 +330,30 @@ async fn updates_in_place_change_flags_rules_and_tags() {
     };
     let updates = vec![
         patch("vpc", json!({"enable_dns_hostnames": false})),
-        patch(
-            "subnet.public[eu-west-1a]",
-            json!({"map_public_ip_on_launch": true}),
-        ),
+        patch("subnet.public[eu-west-1a]", json!({"map_public_ip_on_launch": true})),
         patch(
             "security_group.load_balancer[default]",
             json!({"ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}]}),
         ),
-        patch(
-            "nat_gateway[eu-west-1a]",
-            json!({"tags": {"Environment": ENV, "Name": "renamed"}}),
-        ),
+        patch("nat_gateway[eu-west-1a]", json!({"tags": {"Environment": ENV, "Name": "renamed"}})),
     ];
     for (a, spec) in updates {
-        let applied = f
-            .provider
-            .update(&spec, &f.state[&a])
-            .await
-            .expect("update");
+        let applied = f.provider.update(&spec, &f.state[&a]).await.expect("update");
         assert!(!applied.adopted);
         let deps = f.state[&a].dependencies.clone();
         f.state.insert(a, applied.into_state(spec.kind, deps));
     }
     let refresh = f.provider.refresh(&f.state).await.expect("refresh");
     assert!(refresh.missing.is_empty(), "{:?}", refresh.missing);
-    assert_eq!(
-        refresh.live.len(),
-        f.state.len(),
-        "every resource came back live"
-    );
+    assert_eq!(refresh.live.len(), f.state.len(), "every resource came back live");
     for (address, live) in &refresh.live {
         assert_eq!(live.attributes, f.state[address].attributes, "{address}");
     }
-    let nat = f
-        .provider
-        .ec2()
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nat");
+    let nat =
+        f.provider.ec2().describe_nat_gateways().filter(env_filter()).send().await.expect("nat");
     let tags = tags_of(nat.nat_gateways()[0].tags());
     assert_eq!(tags.get("Name").map(String::as_str), Some("renamed"));
-    assert_eq!(
-        tags.get("Team"),
-        None,
-        "a tag left out of the spec is removed"
-    );
+    assert_eq!(tags.get("Team"), None, "a tag left out of the spec is removed");
     assert_eq!(
         tags.get("ecsops:lineage").map(String::as_str),
         Some(LINEAGE),
@@ -508,34 +371,15 @@ async fn delete_removes_everything_in_reverse_order() {
     let order = f.deletion_order(network);
     f.delete_each(&order).await;
     let calls = f.provider.calls().all();
-    let position = |op: &str| {
-        calls
-            .iter()
-            .position(|c| c == op)
-            .unwrap_or_else(|| panic!("{op} sent"))
-    };
-    assert!(
-        position("DeleteNatGateway") < position("ReleaseAddress"),
-        "{calls:?}"
-    );
-    assert!(
-        position("DetachInternetGateway") < position("DeleteInternetGateway"),
-        "{calls:?}"
-    );
-    assert!(
-        position("DeleteInternetGateway") < position("DeleteVpc"),
-        "{calls:?}"
-    );
+    let position =
+        |op: &str| calls.iter().position(|c| c == op).unwrap_or_else(|| panic!("{op} sent"));
+    assert!(position("DeleteNatGateway") < position("ReleaseAddress"), "{calls:?}");
+    assert!(position("DetachInternetGateway") < position("DeleteInternetGateway"), "{calls:?}");
+    assert!(position("DeleteInternetGateway") < position("DeleteVpc"), "{calls:?}");
 
     let ec2 = f.provider.ec2();
     assert!(
-        ec2.describe_vpcs()
-            .filters(env_filter())
-            .send()
-            .await
-            .expect("vpcs")
-            .vpcs()
-            .is_empty()
+        ec2.describe_vpcs().filters(env_filter()).send().await.expect("vpcs").vpcs().is_empty()
     );
     assert!(
         ec2.describe_subnets()
@@ -564,12 +408,7 @@ async fn delete_removes_everything_in_reverse_order() {
             .internet_gateways()
             .is_empty()
     );
-    let live_nats = ec2
-        .describe_nat_gateways()
-        .filter(env_filter())
-        .send()
-        .await
-        .expect("nats");
+    let live_nats = ec2.describe_nat_gateways().filter(env_filter()).send().await.expect("nats");
     assert!(
         live_nats
             .nat_gateways()
@@ -594,9 +433,8 @@ async fn failures_are_typed_with_the_aws_code() {
         .send()
         .await
         .expect("EC2 answers");
-    let provider = crate::support::aws::provider(&moto.server.endpoint, LINEAGE)
-        .await
-        .with_waits(Waits {
+    let provider =
+        crate::support::aws::provider(&moto.server.endpoint, LINEAGE).await.with_waits(Waits {
             consistency: Duration::from_secs(6),
             poll: Duration::from_millis(100),
             ..Waits::default()
@@ -606,10 +444,7 @@ async fn failures_are_typed_with_the_aws_code() {
         kind: Kind::EcsCluster,
         attributes: BTreeMap::new(),
     };
-    let err = provider
-        .create(&spec, 1)
-        .await
-        .expect_err("a cluster needs a name");
+    let err = provider.create(&spec, 1).await.expect_err("a cluster needs a name");
     assert!(
         matches!(&err, ProviderError::InvalidAttribute { attribute, .. } if attribute == "name"),
         "{err}"
@@ -634,9 +469,5 @@ async fn failures_are_typed_with_the_aws_code() {
             .starts_with("`subnet.public[eu-west-1a]`: CreateSubnet failed: InvalidVpcID.NotFound"),
         "{err}"
     );
-    assert!(
-        provider.calls().count("CreateSubnet") > 1,
-        "retried: {:?}",
-        provider.calls().all()
-    );
+    assert!(provider.calls().count("CreateSubnet") > 1, "retried: {:?}", provider.calls().all());
 }

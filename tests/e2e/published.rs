@@ -65,12 +65,7 @@ async fn a_protected_environment_applies_only_what_the_shared_repository_holds()
     // A colleague pushes; once fetched, this clone is behind.
     let colleague = tempfile::tempdir().expect("temp dir");
     git::push_from_clone(&shared, colleague.path(), "Raise capacity to 4", |dir| {
-        edit_manifest(
-            dir,
-            "base.toml",
-            "desired_capacity = 3",
-            "desired_capacity = 4",
-        );
+        edit_manifest(dir, "base.toml", "desired_capacity = 3", "desired_capacity = 4");
     });
     git::fetch(env.dir());
     env.refused(
@@ -139,27 +134,20 @@ async fn a_protected_environment_is_not_applied_from_a_revision_older_than_the_l
             &older[..7]
         ),
     );
-    assert_eq!(
-        env.state()["revision"]["commit"].as_str(),
-        Some(newer.as_str())
-    );
+    assert_eq!(env.state()["revision"]["commit"].as_str(), Some(newer.as_str()));
     env.run(&["diff", ENV, "--offline"])
         .expect_code(0)
         .expect_in_stderr("would refuse: `acceptance` is protected and was last applied from")
         .expect_in_stderr("1 commit newer than HEAD");
 
     // Going back on purpose is a rollback, and HEAD applies again after it.
-    env.run(&["rollback", ENV, "--to", &older[..7], "--auto-approve"])
-        .expect_code(0);
+    env.run(&["rollback", ENV, "--to", &older[..7], "--auto-approve"]).expect_code(0);
     env.run(&APPLY).expect_code(0);
 
     // Forward again is an apply.
     git::reset_hard(env.dir(), &newer);
     env.run(&APPLY).expect_code(0);
-    assert_eq!(
-        env.state()["revision"]["commit"].as_str(),
-        Some(newer.as_str())
-    );
+    assert_eq!(env.state()["revision"]["commit"].as_str(), Some(newer.as_str()));
 }
 
 #[tokio::test]
@@ -174,12 +162,7 @@ async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() 
     std::fs::remove_dir(colleague.path().join("environments"))
         .expect("an empty directory to clone into");
     let applied = git::push_from_clone(&shared, colleague.path(), "Raise capacity", |dir| {
-        edit_manifest(
-            dir,
-            "base.toml",
-            "desired_capacity = 2",
-            "desired_capacity = 3",
-        );
+        edit_manifest(dir, "base.toml", "desired_capacity = 2", "desired_capacity = 3");
     });
     let mut shared_state = env.moto.server.env();
     shared_state.push((
@@ -209,9 +192,7 @@ async fn a_clone_that_lacks_the_last_applied_commit_is_refused_until_it_pulls() 
     let level = env.run(&["diff", ENV, "--offline"]);
     level.expect_code(0);
     assert!(!level.stderr.contains("would refuse"), "{}", level.stderr);
-    env.run(&APPLY)
-        .expect_code(0)
-        .expect_in_stdout("No changes.");
+    env.run(&APPLY).expect_code(0).expect_in_stdout("No changes.");
 }
 
 #[tokio::test]
@@ -274,9 +255,5 @@ async fn an_unprotected_environment_applies_from_anywhere_but_says_what_its_plan
     env.run(&APPLY).expect_code(0).expect_in_stderr(&undoes);
     let level = env.run(&["diff", ENV, "--offline"]);
     level.expect_code(0);
-    assert!(
-        !level.stderr.contains("was last applied from"),
-        "{}",
-        level.stderr
-    );
+    assert!(!level.stderr.contains("was last applied from"), "{}", level.stderr);
 }

@@ -61,16 +61,11 @@ fn every_command_exits_1_on_a_usage_error_as_the_exit_code_table_says() {
         commands.extend(subcommands.into_iter().map(|s| vec![c.clone(), s]));
         commands.push(vec![c]);
     }
-    assert!(
-        commands.iter().any(|c| c == &["state", "push"]),
-        "{commands:?}"
-    );
+    assert!(commands.iter().any(|c| c == &["state", "push"]), "{commands:?}");
     for command in commands {
         let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
         args.push("--no-such-flag");
-        ws.ecsops(&args)
-            .expect_code(1)
-            .expect_in_stderr("--no-such-flag");
+        ws.ecsops(&args).expect_code(1).expect_in_stderr("--no-such-flag");
     }
 }
 

@@ -89,10 +89,7 @@ pub(crate) fn ssm_publishes(env: &Env, current: &str, newer: &str) -> Proxy {
 fn image_id_change(plan: &Value) -> &Value {
     plan["changes"]
         .as_array()
-        .and_then(|c| {
-            c.iter()
-                .find(|c| c["address"] == "launch_template[default]")
-        })
+        .and_then(|c| c.iter().find(|c| c["address"] == "launch_template[default]"))
         .and_then(|c| c["attributes"].as_array())
         .and_then(|a| a.iter().find(|a| a["name"] == "image_id"))
         .unwrap_or_else(|| panic!("no image_id change in {plan:#}"))
@@ -138,18 +135,9 @@ async fn a_newer_recommended_ami_is_planned_applied_and_then_converged() {
     let versions = env.template_versions().await;
     let applied = through(&["apply", ENV, "--auto-approve"]);
     applied.expect_code(0);
-    assert_eq!(
-        proxy.matched.load(Ordering::SeqCst),
-        3,
-        "{}",
-        applied.stderr
-    );
+    assert_eq!(proxy.matched.load(Ordering::SeqCst), 3, "{}", applied.stderr);
     let after = env.template_versions().await;
-    assert_eq!(
-        after.len(),
-        versions.len() + 1,
-        "one new version: {after:?}"
-    );
+    assert_eq!(after.len(), versions.len() + 1, "one new version: {after:?}");
     assert_eq!(
         after.last().map(|(_, ami)| ami.as_str()),
         Some(new.as_str()),
@@ -178,11 +166,7 @@ async fn a_type_change_shows_the_newer_ami_too_and_a_saved_plan_keeps_its_ami() 
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     let old = env.recorded_ami();
     let (new, _) = env.another_ecs_ami(&old).await;
-    env.edit(
-        "base.toml",
-        "instance_type = \"t3.medium\"",
-        "instance_type = \"t3.large\"",
-    );
+    env.edit("base.toml", "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
     let proxy = ssm_publishes(&env, &old, &new);
     let through = |args: &[&str]| env.run_through(&proxy, args);
     let saved = env.dir().join("plan.json");
@@ -194,13 +178,9 @@ async fn a_type_change_shows_the_newer_ami_too_and_a_saved_plan_keeps_its_ami() 
 
     // Applied later, directly against the emulator (whose SSM names the old AMI again): the
     // saved plan's AMI is launched, never the one SSM names at apply time.
-    env.run(&["apply", ENV, "--plan", saved_arg, "--auto-approve"])
-        .expect_code(0);
+    env.run(&["apply", ENV, "--plan", saved_arg, "--auto-approve"]).expect_code(0);
     let last = env.template_versions().await.pop().expect("a version");
-    assert_eq!(
-        last.1, new,
-        "the planned AMI, not SSM's answer at apply time"
-    );
+    assert_eq!(last.1, new, "the planned AMI, not SSM's answer at apply time");
     assert_eq!(env.recorded_ami(), new);
 }
 
@@ -249,11 +229,7 @@ async fn an_ami_of_another_architecture_than_the_instance_type_is_refused_before
         .into_iter()
         .find_map(|i| i.image_id)
         .expect("moto has an arm64 ECS-optimized AMI");
-    env.edit(
-        "base.toml",
-        "ami = \"recommended\"",
-        &format!("ami = \"{arm}\""),
-    );
+    env.edit("base.toml", "ami = \"recommended\"", &format!("ami = \"{arm}\""));
     let out = env.run(&["apply", ENV, "--auto-approve"]);
     out.expect_code(1)
         .expect_in_stderr(&format!(

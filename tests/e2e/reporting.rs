@@ -72,10 +72,7 @@ fn validate_json_lists_each_diagnostic_with_its_position_and_keeps_the_exit_code
     let out = workspace().ecsops(&["validate", "--format", "json"]);
     out.expect_code(0);
     let doc = json_of(&out);
-    assert_eq!(
-        (doc["valid"].clone(), doc["diagnostics"].clone()),
-        (json!(true), json!([]))
-    );
+    assert_eq!((doc["valid"].clone(), doc["diagnostics"].clone()), (json!(true), json!([])));
 }
 
 /// `state list|show|history` and `lock` as JSON, on the local default, with the text form's
@@ -92,10 +89,7 @@ fn apply_json_is_one_document_when_the_saved_plan_cannot_be_used() {
         out.expect_code(1);
         let doc = json_of(&out);
         assert_eq!(doc["result"], "error", "{doc:#}");
-        assert!(
-            doc["error"].as_str().is_some_and(|e| e.contains(error)),
-            "{doc:#}"
-        );
+        assert!(doc["error"].as_str().is_some_and(|e| e.contains(error)), "{doc:#}");
         out.expect_in_stderr(error);
     }
 }
@@ -107,10 +101,8 @@ fn a_state_in_s3_without_credentials_says_how_to_get_them_or_review_without() {
         "environments/acc.toml",
         &format!("{MANIFEST}[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n"),
     );
-    let env = [
-        ("AWS_REGION", "eu-west-1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ];
+    let env =
+        [("AWS_REGION", "eu-west-1".to_owned()), ("AWS_EC2_METADATA_DISABLED", "true".to_owned())];
     let out = ws.ecsops_env(&["diff", "acc"], &env);
     out.expect_code(1);
     out.expect_in_stderr(
@@ -144,34 +136,20 @@ fn state_and_lock_json_on_the_local_backend() {
         json!([{"address": "log_group.service[web]", "kind": "log_group", "id": "lg-web"}])
     );
     assert!(
-        doc["location"]
-            .as_str()
-            .is_some_and(|l| l.ends_with(".ecsops/state/acc.json")),
+        doc["location"].as_str().is_some_and(|l| l.ends_with(".ecsops/state/acc.json")),
         "{doc}"
     );
 
-    let show = [
-        "state",
-        "show",
-        "acc",
-        "log_group.service[web]",
-        "--format",
-        "json",
-    ];
+    let show = ["state", "show", "acc", "log_group.service[web]", "--format", "json"];
     let doc = json_of(run(&show).expect_code(0));
     assert_eq!(doc["address"], "log_group.service[web]");
     assert_eq!(doc["resource"]["id"], "lg-web");
-    assert_eq!(
-        doc["resource"]["attributes"]["name"],
-        "/ecsops/acc/default/service/web"
-    );
+    assert_eq!(doc["resource"]["attributes"]["name"], "/ecsops/acc/default/service/web");
     let out = run(&["state", "show", "acc", "vpc", "--format", "json"]);
     out.expect_code(1);
     assert!(out.stdout.is_empty(), "no document on error");
 
-    let out = run(&[
-        "state", "history", "acc", "--format", "json", "--limit", "1",
-    ]);
+    let out = run(&["state", "history", "acc", "--format", "json", "--limit", "1"]);
     let doc = json_of(out.expect_code(0));
     assert_eq!(doc["versions"].as_array().map(Vec::len), Some(1));
     assert_eq!(doc["versions"][0]["serial"], 2);
@@ -180,10 +158,7 @@ fn state_and_lock_json_on_the_local_backend() {
     assert!(std::path::Path::new(kept).is_file(), "{kept}");
 
     let doc = json_of(run(&["lock", "acc", "--format", "json"]).expect_code(0));
-    assert_eq!(
-        (doc["locked"].clone(), doc.get("holder")),
-        (json!(false), None)
-    );
+    assert_eq!((doc["locked"].clone(), doc.get("holder")), (json!(false), None));
     ws.write(
         ".ecsops/state/acc.lock",
         &json!({"id": "lock-1", "operation": "apply", "who": "ci@runner-7",
@@ -216,10 +191,8 @@ fn an_unparsable_local_state_says_how_to_restore_a_kept_version() {
         .expect_code(1)
         .expect_in_stderr("`ecsops state push acc FILE --force`");
 
-    let history = json_of(
-        ws.ecsops(&["state", "history", "acc", "--format", "json"])
-            .expect_code(0),
-    );
+    let history =
+        json_of(ws.ecsops(&["state", "history", "acc", "--format", "json"]).expect_code(0));
     let kept = history["versions"][0]["version"].as_str().expect("file");
     assert_eq!(history["versions"][0]["serial"], 2);
     // Without `--force` the unreadable state is not overwritten.
@@ -230,16 +203,9 @@ fn an_unparsable_local_state_says_how_to_restore_a_kept_version() {
         }
         ws.ecsops(&args)
     };
-    restore(false)
-        .expect_code(1)
-        .expect_in_stderr("is not a valid state document");
-    restore(true)
-        .expect_code(0)
-        .expect_in_stdout("wrote serial 3");
-    let doc = json_of(
-        ws.ecsops(&["state", "list", "acc", "--format", "json"])
-            .expect_code(0),
-    );
+    restore(false).expect_code(1).expect_in_stderr("is not a valid state document");
+    restore(true).expect_code(0).expect_in_stdout("wrote serial 3");
+    let doc = json_of(ws.ecsops(&["state", "list", "acc", "--format", "json"]).expect_code(0));
     assert_eq!(doc["serial"], 3);
     assert_eq!(doc["resources"][0]["address"], "log_group.service[web]");
 }
@@ -254,8 +220,7 @@ async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/team".to_owned()));
     // Versioning on, so that the bucket keeps the versions.
-    ws.ecsops_env(&["lock", "acc", "--fix-bucket"], &env)
-        .expect_code(0);
+    ws.ecsops_env(&["lock", "acc", "--fix-bucket"], &env).expect_code(0);
     push(&ws, &env, "d1.json", &document(1, &one_log_group()), false).expect_code(0);
     push(&ws, &env, "d2.json", &document(2, &one_log_group()), false).expect_code(0);
     let s3 = guard.server.s3();
@@ -280,10 +245,7 @@ async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
         .as_array()
         .and_then(|v| v.iter().find(|v| v["serial"] == 2))
         .unwrap_or_else(|| panic!("serial 2 kept: {history}"));
-    assert_eq!(
-        kept["version"], "s3://ecsops-state/team/acc/history/0000000002.json",
-        "{history}"
-    );
+    assert_eq!(kept["version"], "s3://ecsops-state/team/acc/history/0000000002.json", "{history}");
     let body = s3
         .get_object()
         .bucket("ecsops-state")
@@ -297,9 +259,7 @@ async fn an_unparsable_s3_state_says_how_to_fetch_and_restore_a_kept_version() {
         .expect("body")
         .into_bytes();
     let text = String::from_utf8(body.to_vec()).expect("utf-8");
-    push(&ws, &env, "state.json", &text, true)
-        .expect_code(0)
-        .expect_in_stdout("wrote serial 3");
+    push(&ws, &env, "state.json", &text, true).expect_code(0).expect_in_stdout("wrote serial 3");
     let out = ws.ecsops_env(&["state", "list", "acc", "--format", "json"], &env);
     let doc = json_of(out.expect_code(0));
     assert_eq!(doc["serial"], 3);
@@ -323,20 +283,14 @@ async fn output_after_an_apply_and_an_offline_diff_with_nothing_to_do() {
         .send()
         .await
         .expect("the load balancer");
-    let dns = balancers.load_balancers()[0]
-        .dns_name()
-        .expect("a DNS name")
-        .to_owned();
+    let dns = balancers.load_balancers()[0].dns_name().expect("a DNS name").to_owned();
     let out = env.run(&["output", ENV]);
     out.expect_code(0);
     let line = |name: &str| {
-        out.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .map_or_else(
-                || panic!("no {name} in\n{}", out.stdout),
-                |rest| rest.trim_start().trim_start_matches("= ").to_owned(),
-            )
+        out.stdout.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).map_or_else(
+            || panic!("no {name} in\n{}", out.stdout),
+            |rest| rest.trim_start().trim_start_matches("= ").to_owned(),
+        )
     };
     assert_eq!(line("load_balancer.default.dns_name"), dns);
     assert_eq!(line("ecs_cluster.name"), "acceptance-default");
@@ -347,10 +301,7 @@ async fn output_after_an_apply_and_an_offline_diff_with_nothing_to_do() {
     let out = env.run(&["output", ENV, "ecs_cluster.name", "--format", "json"]);
     assert_eq!(json_of(out.expect_code(0)), json!("acceptance-default"));
     let doc = json_of(env.run(&["output", ENV, "--format", "json"]).expect_code(0));
-    assert_eq!(
-        doc["outputs"]["load_balancer.default.dns_name"],
-        dns.as_str()
-    );
+    assert_eq!(doc["outputs"]["load_balancer.default.dns_name"], dns.as_str());
     assert!(
         doc["outputs"]["sns_topic.alerts.arn"]
             .as_str()
@@ -373,10 +324,7 @@ async fn output_after_an_apply_and_an_offline_diff_with_nothing_to_do() {
 #[test]
 fn the_plan_lists_resources_by_address() {
     let ws = Workspace::example();
-    let doc = json_of(
-        ws.ecsops(&["diff", ENV, "--offline", "--format", "json"])
-            .expect_code(0),
-    );
+    let doc = json_of(ws.ecsops(&["diff", ENV, "--offline", "--format", "json"]).expect_code(0));
     let addresses: Vec<&str> = doc["changes"]
         .as_array()
         .expect("changes")
@@ -389,8 +337,7 @@ fn the_plan_lists_resources_by_address() {
     assert!(addresses.len() > 40, "{addresses:?}");
     let text = ws.ecsops(&["diff", ENV, "--offline"]).stdout;
     let at = |address: &str| {
-        text.find(&format!("# {address} will be created"))
-            .unwrap_or_else(|| panic!("no {address}"))
+        text.find(&format!("# {address} will be created")).unwrap_or_else(|| panic!("no {address}"))
     };
     assert!(at("service[cadvisor]") < at("subnet.public[eu-west-1b]"));
     assert!(at("autoscaling_group[default]") < at("vpc"));
@@ -406,12 +353,7 @@ fn help_describes_every_argument_and_offers_fix_bucket_only_where_it_applies() {
         out.expect_code(0);
         out.stdout.clone()
     };
-    for command in [
-        &["lock"][..],
-        &["unlock"],
-        &["state", "list"],
-        &["state", "push"],
-    ] {
+    for command in [&["lock"][..], &["unlock"], &["state", "list"], &["state", "push"]] {
         let text = help(command);
         // `<ENV>  The environment ...`, or the description on the next line.
         let described = text
@@ -424,20 +366,12 @@ fn help_describes_every_argument_and_offers_fix_bucket_only_where_it_applies() {
         assert!(text.contains("--fix-bucket"), "{command:?}:\n{text}");
     }
     let apply = help(&["apply"]);
-    assert!(
-        apply.contains("How long to wait while someone else holds the lock"),
-        "{apply}"
-    );
+    assert!(apply.contains("How long to wait while someone else holds the lock"), "{apply}");
     let destroy = help(&["destroy"]);
     assert!(destroy.contains("Destroy without asking"), "{destroy}");
     assert!(!destroy.contains("Apply without asking"), "{destroy}");
     assert!(!destroy.contains("--plan"), "{destroy}");
-    for command in [
-        &["validate"][..],
-        &["set-image"],
-        &["promote"],
-        &["history"],
-    ] {
+    for command in [&["validate"][..], &["set-image"], &["promote"], &["history"]] {
         assert!(!help(command).contains("--fix-bucket"), "{command:?}");
     }
     assert!(help(&[]).contains("--color <WHEN>"));
@@ -459,11 +393,7 @@ fn only_the_commands_that_roll_out_offer_the_rollout_wait() {
     assert!(!help.contains("--no-wait"), "{help}");
     let out = ws.ecsops(&["destroy", ENV, "--auto-approve", "--no-wait"]);
     out.expect_code(1);
-    assert!(
-        out.stderr.contains("unexpected argument '--no-wait'"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("unexpected argument '--no-wait'"), "{}", out.stderr);
 }
 
 #[test]
@@ -477,26 +407,13 @@ fn color_always_and_never_win_over_the_environment() {
     let coloured = ws.ecsops(&args);
     coloured.expect_code(0);
     assert!(coloured.stdout.contains("\u{1b}["), "{}", coloured.stdout);
-    let forced = ws.ecsops_env(
-        &diff,
-        &[
-            ("NO_COLOR", String::new()),
-            ("CLICOLOR_FORCE", "1".to_owned()),
-        ],
-    );
-    assert!(
-        forced.stdout.contains("\u{1b}["),
-        "CLICOLOR_FORCE colours a pipe"
-    );
+    let forced =
+        ws.ecsops_env(&diff, &[("NO_COLOR", String::new()), ("CLICOLOR_FORCE", "1".to_owned())]);
+    assert!(forced.stdout.contains("\u{1b}["), "CLICOLOR_FORCE colours a pipe");
     let mut args = diff.to_vec();
     args.extend(["--color", "never"]);
-    let never = ws.ecsops_env(
-        &args,
-        &[
-            ("NO_COLOR", String::new()),
-            ("CLICOLOR_FORCE", "1".to_owned()),
-        ],
-    );
+    let never =
+        ws.ecsops_env(&args, &[("NO_COLOR", String::new()), ("CLICOLOR_FORCE", "1".to_owned())]);
     never.expect_code(0);
     assert!(!never.stdout.contains('\u{1b}'), "{}", never.stdout);
 }

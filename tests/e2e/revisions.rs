@@ -30,20 +30,13 @@ impl Env {
     pub(crate) fn keep_task_revisions(&self, keep: u32) {
         let path = self.dir().join("environments/acceptance.toml");
         let text = std::fs::read_to_string(&path).expect("manifest");
-        std::fs::write(
-            &path,
-            format!("{text}\n[cluster]\nkeep_task_revisions = {keep}\n"),
-        )
-        .expect("write manifest");
+        std::fs::write(&path, format!("{text}\n[cluster]\nkeep_task_revisions = {keep}\n"))
+            .expect("write manifest");
     }
 
     pub(crate) fn set_web_image(&self, tag: &str) {
-        self.run(&[
-            "set-image",
-            ENV,
-            &format!("web=public.ecr.aws/nginx/nginx:{tag}"),
-        ])
-        .expect_code(0);
+        self.run(&["set-image", ENV, &format!("web=public.ecr.aws/nginx/nginx:{tag}")])
+            .expect_code(0);
     }
 
     /// The family's revisions with `status`, as numbers in ascending order.
@@ -111,11 +104,7 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
         .expect_in_stdout("1 new revision.")
         .expect_in_stderr("task_definition[web]: registered a new revision")
         .expect_in_stderr("task_definition[web]: retired revisions beyond the ones kept");
-    let shown = out
-        .stdout
-        .split("Apply complete")
-        .next()
-        .unwrap_or_default();
+    let shown = out.stdout.split("Apply complete").next().unwrap_or_default();
     assert!(!shown.contains("destroy"), "the plan shown:\n{shown}");
     assert_eq!(
         proxy.matched.load(Ordering::SeqCst),
@@ -134,17 +123,14 @@ async fn an_image_change_is_one_new_revision_one_service_update_and_keeps_the_ol
         service.as_str().is_some_and(|arn| arn.ends_with(":2")),
         "the service runs the new revision: {service}"
     );
-    let (code, again) = (
-        env.run(&["diff", ENV, "--detailed-exitcode"]).code,
-        env.run(&["diff", ENV]),
-    );
+    let (code, again) =
+        (env.run(&["diff", ENV, "--detailed-exitcode"]).code, env.run(&["diff", ENV]));
     assert_eq!(code, Some(0), "converged\n{}", again.stdout);
 
     // Going back to the old image finds the kept revision (as `ecsops rollback` and a
     // circuit breaker's rollback do) instead of registering a twin of it.
     env.set_web_image("1.27-alpine");
-    env.apply_ok()
-        .expect_in_stderr("(adopted an existing resource carrying its tags)");
+    env.apply_ok().expect_in_stderr("(adopted an existing resource carrying its tags)");
     assert_eq!(env.revisions(TaskDefinitionStatus::Active).await, [1, 2]);
     assert_eq!(env.recorded_revision(), 1);
 }
@@ -154,10 +140,7 @@ async fn image_changes_beyond_the_kept_revisions_retire_the_oldest() {
     let env = Env::new().await;
     env.keep_task_revisions(2);
     env.apply_ok();
-    for (i, tag) in ["1.28-alpine", "1.29-alpine", "1.30-alpine"]
-        .iter()
-        .enumerate()
-    {
+    for (i, tag) in ["1.28-alpine", "1.29-alpine", "1.30-alpine"].iter().enumerate() {
         env.set_web_image(tag);
         env.apply_ok();
         let active = env.revisions(TaskDefinitionStatus::Active).await;
@@ -184,8 +167,5 @@ async fn image_changes_beyond_the_kept_revisions_retire_the_oldest() {
 
     // Destroying the service deregisters the kept revisions with the recorded one.
     env.run(&["destroy", ENV, "--auto-approve"]).expect_code(0);
-    assert_eq!(
-        env.revisions(TaskDefinitionStatus::Active).await,
-        Vec::<i32>::new()
-    );
+    assert_eq!(env.revisions(TaskDefinitionStatus::Active).await, Vec::<i32>::new());
 }

@@ -90,13 +90,7 @@ impl Env {
             .expect_in_stdout(&format!(
                 "hint: {count} instance(s) of instance group `default` still run the previous launch template; replace them with `ecsops roll acceptance`"
             ));
-        let old: Vec<String> = self
-            .group()
-            .await
-            .instances
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let old: Vec<String> = self.group().await.instances.into_iter().map(|(id, _)| id).collect();
         assert_eq!(old.len(), count, "the group's desired capacity");
         (agent, old)
     }
@@ -117,9 +111,7 @@ impl Env {
     async fn start_task_on(&self, instance: &str, group: Option<&str>) -> String {
         let ecs = ecs::Client::new(&self.config);
         let cluster = self.cluster();
-        let registered = container_instances(&ecs, &cluster)
-            .await
-            .expect("registered");
+        let registered = container_instances(&ecs, &cluster).await.expect("registered");
         let (arn, _) = registered[instance].clone();
         ecs.register_task_definition()
             .family("hold")
@@ -181,11 +173,7 @@ impl Env {
         self.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
         let agent = Agent::start(&self.config, &self.group_name(), &self.cluster());
         Agent::until_active(&self.config, &self.cluster(), count).await;
-        self.edit(
-            "base.toml",
-            "instance_type = \"t3.medium\"",
-            "instance_type = \"t3.large\"",
-        );
+        self.edit("base.toml", "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
         git::commit_all(self.dir(), "Larger instances");
         agent
     }
@@ -198,13 +186,7 @@ impl Env {
         let tasks = TasksHeld::new(self);
         let task = self.start_task_on(&first, None).await;
         let roll = self.roll_until_draining(&first).await;
-        Draining {
-            _agent: agent,
-            _tasks: tasks,
-            old,
-            task,
-            roll,
-        }
+        Draining { _agent: agent, _tasks: tasks, old, task, roll }
     }
 
     /// Starts `ecsops roll ENV --auto-approve` (its output piped) and returns once it has set
@@ -222,9 +204,7 @@ impl Env {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut now = std::collections::BTreeMap::default();
         while Instant::now() < deadline {
-            now = container_instances(&ecs, &cluster)
-                .await
-                .unwrap_or_default();
+            now = container_instances(&ecs, &cluster).await.unwrap_or_default();
             if now.get(first).is_some_and(|(_, s)| s == "DRAINING") {
                 return child;
             }
@@ -255,10 +235,7 @@ impl Env {
         let g = self.group().await;
         assert_eq!(g.instances.len(), 2, "{g:?}");
         for (id, instance_type) in &g.instances {
-            assert!(
-                !old.contains(id),
-                "old instance {id} still in service: {g:?}"
-            );
+            assert!(!old.contains(id), "old instance {id} still in service: {g:?}");
             assert_eq!(instance_type, "t3.large", "{g:?}");
         }
         assert_eq!((g.desired, g.max), (2, max), "as the manifest says: {g:?}");
@@ -286,21 +263,13 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
 
     agent.reset_lowest();
     let rolled = env.roll(&["--auto-approve"], "20s");
-    rolled
-        .expect_code(0)
-        .expect_in_stdout("Roll of `acceptance` complete.");
+    rolled.expect_code(0).expect_in_stdout("Roll of `acceptance` complete.");
     let stderr = &rolled.stderr;
     for id in &old {
         assert!(stderr.contains(&format!("set {id} DRAINING")), "{stderr}");
-        assert!(
-            stderr.contains(&format!("terminated {id} with its capacity")),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&format!("terminated {id} with its capacity")), "{stderr}");
     }
-    assert!(
-        stderr.contains("raised desired capacity to 3 (max 4)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("raised desired capacity to 3 (max 4)"), "{stderr}");
     assert!(stderr.contains("restored desired 2, max 4"), "{stderr}");
     env.assert_rolled(&old, 4).await;
     assert!(
@@ -311,21 +280,13 @@ async fn roll_replaces_every_outdated_instance_without_losing_capacity() {
 
     let before = env.group().await.instances;
     let again = env.roll(&["--auto-approve"], "20s");
-    again
-        .expect_code(0)
-        .expect_in_stdout("Nothing to roll in `acceptance`");
+    again.expect_code(0).expect_in_stdout("Nothing to roll in `acceptance`");
     assert!(!again.stderr.contains("raised"), "{}", again.stderr);
-    assert_eq!(
-        env.group().await.instances,
-        before,
-        "a second roll changes nothing"
-    );
+    assert_eq!(env.group().await.instances, before, "a second roll changes nothing");
 
-    let json: serde_json::Value = serde_json::from_str(
-        &env.roll(&["--auto-approve", "--format", "json"], "20s")
-            .stdout,
-    )
-    .expect("JSON report");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.roll(&["--auto-approve", "--format", "json"], "20s").stdout)
+            .expect("JSON report");
     assert_eq!(json["format_version"], "1.4");
     assert_eq!(json["ended"], "nothing_to_do");
 
@@ -353,9 +314,7 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     let lock: serde_json::Value =
         serde_json::from_str(&env.run(&["lock", ENV, "--format", "json"]).stdout)
             .expect("lock JSON");
-    let id = lock["holder"]["id"]
-        .as_str()
-        .expect("the killed roll's lock");
+    let id = lock["holder"]["id"].as_str().expect("the killed roll's lock");
     assert_eq!(lock["holder"]["operation"], "roll");
     env.run(&["unlock", ENV, id]).expect_code(0);
 
@@ -369,16 +328,10 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
     git::commit_all(env.dir(), "Room for one more");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     let g = env.group().await;
-    assert_eq!(
-        (g.desired, g.max),
-        (3, 4),
-        "apply left the roll's capacity alone: {g:?}"
-    );
+    assert_eq!((g.desired, g.max), (3, 4), "apply left the roll's capacity alone: {g:?}");
 
     let resumed = env.roll(&["--auto-approve"], "20s");
-    resumed
-        .expect_code(0)
-        .expect_in_stdout("continuing an interrupted roll");
+    resumed.expect_code(0).expect_in_stdout("continuing an interrupted roll");
     // The capacity the killed roll added is used, not added again: the DRAINING instance is
     // finished first, and only the second batch raises the capacity (once).
     let first_line = resumed.stderr.lines().next().unwrap_or_default();
@@ -389,19 +342,12 @@ async fn a_roll_killed_while_draining_is_finished_by_the_next() {
         resumed.stderr
     );
     assert_eq!(
-        resumed
-            .stderr
-            .matches("raised desired capacity to 3")
-            .count(),
+        resumed.stderr.matches("raised desired capacity to 3").count(),
         1,
         "{}",
         resumed.stderr
     );
-    assert!(
-        !resumed.stderr.contains("capacity to 4"),
-        "{}",
-        resumed.stderr
-    );
+    assert!(!resumed.stderr.contains("capacity to 4"), "{}", resumed.stderr);
     env.assert_rolled(&old, 5).await;
 }
 
@@ -416,9 +362,8 @@ async fn ctrl_c_stops_a_roll_unlocked_and_the_next_roll_continues_it() {
         .expect("kill");
     assert!(sent.success());
     let out = Output::from(child.wait_with_output().expect("the roll ends"));
-    out.expect_code(1).expect_in_stdout(&format!(
-        "Roll interrupted; run `ecsops roll {ENV}` again to continue."
-    ));
+    out.expect_code(1)
+        .expect_in_stdout(&format!("Roll interrupted; run `ecsops roll {ENV}` again to continue."));
     // Stopped between two steps: the lock is released and the roll's tags stay for the next.
     env.assert_unlocked();
     let g = env.group().await;
@@ -466,11 +411,7 @@ async fn a_new_instance_that_never_joins_stops_the_roll_and_takes_its_capacity_b
         .expect_in_stdout("Roll of `acceptance` stopped.");
     let g = env.group().await;
     let ids: Vec<&String> = g.instances.iter().map(|(id, _)| id).collect();
-    assert_eq!(
-        ids,
-        old.iter().collect::<Vec<_>>(),
-        "the new instance is gone"
-    );
+    assert_eq!(ids, old.iter().collect::<Vec<_>>(), "the new instance is gone");
     assert_eq!((g.desired, g.max), (2, 4), "{g:?}");
     assert!(g.tags.is_empty(), "{g:?}");
     let registered = container_instances(&ecs::Client::new(&env.config), &env.cluster())
@@ -535,12 +476,8 @@ async fn a_continued_roll_suspends_the_scaling_alarms_its_predecessor_may_not_ha
     );
     let (_agent, _old) = env.outdated_of(1).await;
     let g = env.group().await;
-    let recorded = ecsops_core::roll::Recorded {
-        desired: g.desired,
-        max: g.max,
-        active: 1,
-        suspended: true,
-    };
+    let recorded =
+        ecsops_core::roll::Recorded { desired: g.desired, max: g.max, active: 1, suspended: true };
     let tags = recorded.tags().into_iter().map(|(k, v)| {
         Tag::builder()
             .resource_id(env.group_name())
@@ -556,16 +493,9 @@ async fn a_continued_roll_suspends_the_scaling_alarms_its_predecessor_may_not_ha
         .send()
         .await
         .expect("the killed roll's tags");
-    let proxy = Proxy::always(
-        env.moto.server.port(),
-        vec!["Action=SuspendProcesses"],
-        Fault::Pass,
-    );
+    let proxy = Proxy::always(env.moto.server.port(), vec!["Action=SuspendProcesses"], Fault::Pass);
     env.ws
-        .ecsops_env(
-            &["roll", ENV, "--auto-approve"],
-            &proxy.env(env.roll_env("20s")),
-        )
+        .ecsops_env(&["roll", ENV, "--auto-approve"], &proxy.env(env.roll_env("20s")))
         .expect_code(0)
         .expect_in_stdout("continuing an interrupted roll");
     assert_eq!(
@@ -628,10 +558,7 @@ async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
     assert_eq!(now.instances.len(), 2, "{now:?}");
     let ids: Vec<String> = now.instances.iter().map(|(id, _)| id.clone()).collect();
     for (id, _) in &old {
-        assert!(
-            !ids.contains(id),
-            "old instance {id} still in service: {now:?}"
-        );
+        assert!(!ids.contains(id), "old instance {id} still in service: {now:?}");
     }
     let described = env
         .ec2()
@@ -646,11 +573,7 @@ async fn a_newer_recommended_ami_is_rolled_onto_every_instance() {
         .flat_map(ecsops_core::provider::aws::sdk::ec2::types::Reservation::instances)
         .filter_map(|i| i.image_id())
         .collect();
-    assert_eq!(
-        amis,
-        [new_ami.as_str(); 2],
-        "every instance launches the new AMI"
-    );
+    assert_eq!(amis, [new_ami.as_str(); 2], "every instance launches the new AMI");
     env.roll(&["--auto-approve"], "20s")
         .expect_code(0)
         .expect_in_stdout("Nothing to roll in `acceptance`");
@@ -670,8 +593,7 @@ async fn daemon_tasks_do_not_hold_the_drain() {
         .to_owned();
     let _held = TasksHeld::new(&env);
     for id in &old {
-        env.start_task_on(id, Some(&format!("service:{daemon}")))
-            .await;
+        env.start_task_on(id, Some(&format!("service:{daemon}"))).await;
     }
     env.roll(&["--auto-approve"], "5s")
         .expect_code(0)
@@ -682,11 +604,7 @@ async fn daemon_tasks_do_not_hold_the_drain() {
 #[tokio::test]
 async fn a_protected_environment_is_rolled_only_once_its_name_is_typed() {
     let env = Env::new().await;
-    env.edit(
-        "acceptance.toml",
-        "name = \"acceptance\"",
-        "name = \"acceptance\"\nprotected = true",
-    );
+    env.edit("acceptance.toml", "name = \"acceptance\"", "name = \"acceptance\"\nprotected = true");
     let (_agent, old) = env.outdated().await;
     let mut child = in_terminal(&env, "roll acceptance");
     let (_, rx) = read_until(
@@ -716,9 +634,5 @@ async fn a_destroyed_environment_has_nothing_to_roll_and_is_not_said_never_appli
     let out = env.run(&["roll", ENV, "--dry-run"]);
     out.expect_code(0);
     out.expect_in_stdout("Nothing to roll in `acceptance`: its state records no instance group");
-    assert!(
-        !out.stdout.contains("nothing was applied"),
-        "{}",
-        out.stdout
-    );
+    assert!(!out.stdout.contains("nothing was applied"), "{}", out.stdout);
 }

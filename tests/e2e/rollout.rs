@@ -52,15 +52,8 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
     git::init(env.dir());
     git::commit_all(env.dir(), "Acceptance environment");
     let started = Instant::now();
-    let out = env.run(&[
-        "apply",
-        ENV,
-        "--auto-approve",
-        "--wait-timeout",
-        "20s",
-        "--format",
-        "json",
-    ]);
+    let out =
+        env.run(&["apply", ENV, "--auto-approve", "--wait-timeout", "20s", "--format", "json"]);
     let took = started.elapsed();
     out.expect_code(3)
         .expect_in_stderr("error: the rollout of `web` (acceptance-default-web:1) did not complete: timed out after 20s waiting for the rollout")
@@ -81,14 +74,10 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
     assert!(doc.get("tag").is_none(), "{doc:#}");
     // The state was saved before the wait and records what the walk made.
     let state = env.state();
-    assert!(
-        state["resources"]["service[web]"]["id"].is_string(),
-        "{state:#}"
-    );
+    assert!(state["resources"]["service[web]"]["id"].is_string(), "{state:#}");
     assert_eq!(state["revision"]["result"], "rollout_failed");
     env.assert_unlocked();
-    env.run(&["status", ENV])
-        .expect_in_stdout("(apply, rollout failed)");
+    env.run(&["status", ENV]).expect_in_stdout("(apply, rollout failed)");
     env.run(&["history", ENV])
         .expect_in_stdout("not tagged: every change was made, but a rollout did not complete");
     assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
@@ -102,18 +91,13 @@ async fn a_rollout_that_never_completes_fails_the_apply_after_the_timeout_and_no
         .expect_in_stderr("the last apply made its changes but did not finish: this one finishes it");
     assert_eq!(git::tags(env.dir(), ENV), Vec::<String>::new());
     // Without the wait, it is recorded as applied and tagged, like any `--no-wait` apply.
-    env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
-        .expect_code(0);
+    env.run(&["apply", ENV, "--auto-approve", "--no-wait"]).expect_code(0);
     assert_eq!(env.state()["revision"]["result"], "applied");
     assert_eq!(git::tags(env.dir(), ENV).len(), 1);
     env.run(&["apply", ENV, "--auto-approve", "--no-wait"])
         .expect_code(0)
         .expect_in_stdout("No changes");
-    assert_eq!(
-        git::tags(env.dir(), ENV).len(),
-        1,
-        "a finished apply is not redone"
-    );
+    assert_eq!(git::tags(env.dir(), ENV).len(), 1, "a finished apply is not redone");
 
     // Without the wait the same apply succeeds, on a fresh emulator (the services still roll
     // out forever).
@@ -155,10 +139,7 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
     let cluster = env.id("ecs_cluster");
     let task = |id: &str| format!("arn:aws:ecs:eu-west-1:123456789012:task/{cluster}/{id}");
     let (new_task, old_task) = (task("0a1b2c3d4e5f"), task("9f8e7d6c5b4a"));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs_f64();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs_f64();
     let events: Vec<Value> = (0..6)
         .map(|n| {
             json!({"id": format!("ev-{n}"), "createdAt": now - 60.0 * f64::from(n),
@@ -176,22 +157,16 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
             at: now - 30.0,
         })
     };
-    let tasks = vec![
-        stop(&new_task, &new_td, 137, OOM),
-        stop(&old_task, &old_td, 1, "the old revision's"),
-    ];
+    let tasks =
+        vec![stop(&new_task, &new_td, 137, OOM), stop(&old_task, &old_td, 1, "the old revision's")];
     let mut describe = rollout::rolled_back();
     let name = web.clone();
-    describe.fault = describe
-        .fault
-        .then(move |_, body| service_history::with_events(body, &name, &events));
+    describe.fault =
+        describe.fault.then(move |_, body| service_history::with_events(body, &name, &events));
     let mut rules = vec![describe];
     rules.extend(service_history::stopped_tasks(tasks));
     let proxy = Proxy::start(env.moto.server.port(), rules);
-    let out = env.run_through(
-        &proxy,
-        &["apply", ENV, "--auto-approve", "--format", "json"],
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve", "--format", "json"]);
     let new_id = new_task.rsplit('/').next().expect("id");
     out.expect_code(3)
         .expect_in_stderr(&format!(
@@ -224,26 +199,16 @@ async fn a_rolled_back_update_fails_says_why_and_keeps_the_old_revision() {
         .filter_map(|e| e["id"].as_str())
         .collect();
     assert_eq!(ids, ["ev-0", "ev-1", "ev-2", "ev-3", "ev-4"], "{report:#}");
-    let [stopped] = report["stopped_tasks"]
-        .as_array()
-        .expect("stopped tasks")
-        .as_slice()
-    else {
+    let [stopped] = report["stopped_tasks"].as_array().expect("stopped tasks").as_slice() else {
         panic!("the new revision's one stopped task: {report:#}")
     };
     assert_eq!(stopped["task_arn"], new_task.as_str());
-    assert_eq!(
-        stopped["stopped_reason"],
-        "Essential container in task exited"
-    );
+    assert_eq!(stopped["stopped_reason"], "Essential container in task exited");
     let container = &stopped["containers"][0];
     assert_eq!(container["exit_code"], 137);
     assert_eq!(container["reason"], OOM);
     assert_eq!(container["log_group"], group.as_str());
-    assert_eq!(
-        container["log_stream"],
-        format!("web/web/{new_id}").as_str()
-    );
+    assert_eq!(container["log_stream"], format!("web/web/{new_id}").as_str());
     assert!(report.get("details_error").is_none(), "{report:#}");
     assert!(
         !out.stderr.contains("retired revisions"),
@@ -282,28 +247,17 @@ async fn after_a_rollback_diff_shows_the_old_revision_as_drift_and_apply_rolls_o
         .expect_in_stderr("error: the rollout of `web` (acceptance-default-web:2) did not complete: ECS runs `acceptance-default-web:1` again")
         .expect_in_stderr("  (its service events and stopped tasks could not be read: ")
         .expect_in_stderr("`ecsops events` shows them)");
-    assert!(
-        proxy.dropped.load(Ordering::SeqCst) > 0,
-        "ListTasks was lost"
-    );
+    assert!(proxy.dropped.load(Ordering::SeqCst) > 0, "ListTasks was lost");
     drop(proxy);
 
-    let proxy = Proxy::start(
-        env.moto.server.port(),
-        rollout::rolled_back_until_updated().into(),
-    );
+    let proxy = Proxy::start(env.moto.server.port(), rollout::rolled_back_until_updated().into());
     let diff = env.run_through(&proxy, &["diff", ENV, "--detailed-exitcode"]);
-    diff.expect_code(2)
-        .expect_in_stdout("# service[web] was changed outside ecsops");
+    diff.expect_code(2).expect_in_stdout("# service[web] was changed outside ecsops");
     let td = |n: u32| {
         format!("\"arn:aws:ecs:eu-west-1:123456789012:task-definition/acceptance-default-web:{n}\"")
     };
-    let lines: Vec<&str> = diff
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("~ task_definition"))
-        .collect();
+    let lines: Vec<&str> =
+        diff.stdout.lines().map(str::trim).filter(|l| l.starts_with("~ task_definition")).collect();
     assert_eq!(
         lines,
         [
@@ -321,8 +275,7 @@ async fn after_a_rollback_diff_shows_the_old_revision_as_drift_and_apply_rolls_o
     out.expect_code(0)
         .expect_in_stderr("service[web]: rollout of acceptance-default-web:2 completed after");
     assert_eq!(git::tags(env.dir(), ENV).len(), 2, "{}", out.stderr);
-    env.run_through(&proxy, &["diff", ENV, "--detailed-exitcode"])
-        .expect_code(0);
+    env.run_through(&proxy, &["diff", ENV, "--detailed-exitcode"]).expect_code(0);
 }
 
 /// Stands for AWS once an image change's deployment completed: one PRIMARY deployment, of the
@@ -337,10 +290,7 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
     env.set_web_image("1.28-alpine");
 
     let proxy = env.proxy_with(rollout::completing());
-    let out = env.run_through(
-        &proxy,
-        &["apply", ENV, "--auto-approve", "--format", "json"],
-    );
+    let out = env.run_through(&proxy, &["apply", ENV, "--auto-approve", "--format", "json"]);
     out.expect_code(0)
         .expect_in_stderr("# task_definition[web] gets a new revision")
         .expect_in_stderr("Apply complete")
@@ -357,20 +307,14 @@ async fn a_completed_update_retires_old_revisions_and_the_json_reports_say_so() 
         .iter()
         .filter_map(|s| Some((s["address"].as_str()?, s["action"].as_str()?)))
         .collect();
-    assert!(
-        done.contains(&("task_definition[web]", "revise")),
-        "{done:?}"
-    );
+    assert!(done.contains(&("task_definition[web]", "revise")), "{done:?}");
     assert!(done.contains(&("service[web]", "update")), "{done:?}");
     assert_eq!(doc["failed"], serde_json::json!([]));
     let web = rollout_of(&doc, "web");
     assert_eq!(web["result"], "completed");
     assert_eq!(web["task_definition"], "acceptance-default-web:2");
     assert_eq!(web["rollout_state"], "COMPLETED");
-    assert!(
-        web.get("reason").is_none() && web.get("events").is_none(),
-        "{web:#}"
-    );
+    assert!(web.get("reason").is_none() && web.get("events").is_none(), "{web:#}");
     assert_eq!(env.revisions(TaskDefinitionStatus::Active).await, [2]);
     assert_eq!(env.revisions(TaskDefinitionStatus::Inactive).await, [1]);
 

@@ -82,10 +82,7 @@ impl Env {
 }
 
 fn priorities(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(a, p)| ((*a).to_owned(), (*p).to_owned()))
-        .collect()
+    pairs.iter().map(|(a, p)| ((*a).to_owned(), (*p).to_owned())).collect()
 }
 
 /// QA's case: `api` (`/api/*`) and `web` (`/*`) take the automatic priorities 1000 and 1010;
@@ -101,16 +98,11 @@ async fn a_removed_rule_hands_its_priority_on_and_a_rollback_takes_it_back_each_
     let base = env.dir().join("environments/base.toml");
     let with_api = std::fs::read_to_string(&base).expect("base.toml");
     env.apply_no_wait(&["apply", ENV]);
-    let first = env.state()["revision"]["tag"]
-        .as_str()
-        .expect("the first apply is tagged")
-        .to_owned();
+    let first =
+        env.state()["revision"]["tag"].as_str().expect("the first apply is tagged").to_owned();
     assert_eq!(
         env.rule_priorities().await,
-        priorities(&[
-            ("listener_rule[api]", "1000"),
-            ("listener_rule[web]", "1010")
-        ])
+        priorities(&[("listener_rule[api]", "1000"), ("listener_rule[web]", "1010")])
     );
 
     env.remove_service("api");
@@ -122,26 +114,18 @@ async fn a_removed_rule_hands_its_priority_on_and_a_rollback_takes_it_back_each_
         .expect("web's rule in the plan");
     assert_eq!(web["action"], "update");
     assert!(
-        web["depends_on"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|a| a == "listener_rule[api]")),
+        web["depends_on"].as_array().is_some_and(|d| d.iter().any(|a| a == "listener_rule[api]")),
         "web's rule takes api's priority: {web}"
     );
     let out = env.apply_no_wait(&["apply", ENV]);
     out.expect_in_stdout("0 created, 2 updated, 0 replaced, 6 destroyed");
-    assert_eq!(
-        env.rule_priorities().await,
-        priorities(&[("listener_rule[web]", "1000")])
-    );
+    assert_eq!(env.rule_priorities().await, priorities(&[("listener_rule[web]", "1000")]));
     env.expect_no_changes();
 
     env.apply_no_wait(&["rollback", ENV, "--to", &first]);
     assert_eq!(
         env.rule_priorities().await,
-        priorities(&[
-            ("listener_rule[api]", "1000"),
-            ("listener_rule[web]", "1010")
-        ])
+        priorities(&[("listener_rule[api]", "1000"), ("listener_rule[web]", "1010")])
     );
     // The work tree as at the first revision again: the rollback left nothing to do.
     std::fs::write(&base, with_api).expect("write base.toml");

@@ -51,6 +51,5 @@ async fn kms_keys_of_secrets_reach_the_execution_policy_and_converge() {
     assert_eq!(via, &json!(services), "{decrypt}");
 
     // Converged: a second diff plans nothing.
-    env.run(&["diff", ENV, "--detailed-exitcode"])
-        .expect_code(0);
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
 }

@@ -23,10 +23,7 @@ fn files(ws: &Workspace) -> BTreeMap<String, Vec<u8>> {
         .expect("environments")
         .map(|e| {
             let e = e.expect("entry");
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
-            )
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read"))
         })
         .collect()
 }
@@ -67,18 +64,9 @@ fn the_ci_bump_edits_only_acceptance_and_keeps_every_comment() {
 
     let old = String::from_utf8_lossy(&before["acceptance.toml"]).into_owned();
     let new = String::from_utf8_lossy(&after["acceptance.toml"]).into_owned();
-    let removed = old
-        .lines()
-        .filter(|l| !new.lines().any(|n| n == *l))
-        .count();
-    let added = new
-        .lines()
-        .filter(|l| !old.lines().any(|o| o == *l))
-        .count();
-    assert!(
-        removed + added <= 3,
-        "{removed} removed, {added} added:\n{new}"
-    );
+    let removed = old.lines().filter(|l| !new.lines().any(|n| n == *l)).count();
+    let added = new.lines().filter(|l| !old.lines().any(|o| o == *l)).count();
+    assert!(removed + added <= 3, "{removed} removed, {added} added:\n{new}");
     for comment in old.lines().filter(|l| l.trim_start().starts_with('#')) {
         assert!(new.contains(comment), "lost `{comment}`:\n{new}");
     }
@@ -108,9 +96,7 @@ fn commit_makes_one_commit_of_that_file_naming_the_change() {
         Some("deploy acceptance: web nginx:1.27-alpine → 1.28-alpine")
     );
     assert!(
-        head.message()
-            .ok()
-            .is_some_and(|m| m.contains(&format!("web: {OLD} → {NEW}"))),
+        head.message().ok().is_some_and(|m| m.contains(&format!("web: {OLD} → {NEW}"))),
         "{:?}",
         head.message()
     );
@@ -125,10 +111,8 @@ fn commit_makes_one_commit_of_that_file_naming_the_change() {
     assert_eq!(paths, ["environments/acceptance.toml"]);
     // The committed file is what the work tree holds: nothing left to commit but the notes.
     let statuses = repo.statuses(None).expect("status");
-    let dirty: Vec<String> = statuses
-        .iter()
-        .filter_map(|s| s.path().ok().map(str::to_owned))
-        .collect();
+    let dirty: Vec<String> =
+        statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
     assert_eq!(dirty, ["NOTES.md"]);
 }
 
@@ -150,34 +134,18 @@ fn refusals_name_the_problem_and_write_nothing() {
     let head = git::head(ws.path());
 
     for (args, says) in [
-        (
-            &["set-image", "acceptance", "webb=nginx:1.28"][..],
-            "did you mean `web`?",
-        ),
+        (&["set-image", "acceptance", "webb=nginx:1.28"][..], "did you mean `web`?"),
         (
             &["set-image", "acceptance", "web=nginx:::"],
             "`nginx:::` (for `web`) is not an image reference",
         ),
-        (
-            &["set-image", "acceptance", "worker=busybox:1.37"],
-            "`acceptance` does not run `worker`",
-        ),
-        (
-            &["set-image", "staging", "web=nginx:1.28"],
-            "there is no environment `staging`",
-        ),
-        (
-            &["promote", "acceptance", "production", "worker"],
-            "`acceptance` does not run `worker`",
-        ),
+        (&["set-image", "acceptance", "worker=busybox:1.37"], "`acceptance` does not run `worker`"),
+        (&["set-image", "staging", "web=nginx:1.28"], "there is no environment `staging`"),
+        (&["promote", "acceptance", "production", "worker"], "`acceptance` does not run `worker`"),
     ] {
         let out = ws.ecsops(args);
         out.expect_code(1).expect_in_stderr(says);
-        assert_eq!(
-            changed(&before, &files(&ws)),
-            Vec::<String>::new(),
-            "{args:?}"
-        );
+        assert_eq!(changed(&before, &files(&ws)), Vec::<String>::new(), "{args:?}");
     }
     ws.ecsops(&["set-image", "acceptance", "worker=busybox:1.37"])
         .expect_in_stderr(
@@ -200,15 +168,10 @@ fn refusals_name_the_problem_and_write_nothing() {
     // `--dry-run` shows the diff and writes nothing; nothing was committed along the way.
     ws.write("environments/acceptance.toml", &original);
     let before = files(&ws);
-    ws.ecsops(&[
-        "set-image",
-        "acceptance",
-        &format!("web={NEW}"),
-        "--dry-run",
-    ])
-    .expect_code(0)
-    .expect_in_stdout(&format!("+image = \"{NEW}\""))
-    .expect_in_stdout("nothing was written");
+    ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--dry-run"])
+        .expect_code(0)
+        .expect_in_stdout(&format!("+image = \"{NEW}\""))
+        .expect_in_stdout("nothing was written");
     assert_eq!(changed(&before, &files(&ws)), Vec::<String>::new());
     assert_eq!(git::head(ws.path()), head);
 }
@@ -216,8 +179,7 @@ fn refusals_name_the_problem_and_write_nothing() {
 #[test]
 fn promote_carries_acceptances_images_into_production_only() {
     let ws = repository();
-    ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"])
-        .expect_code(0);
+    ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"]).expect_code(0);
     let before = files(&ws);
     ws.ecsops(&["promote", "acceptance", "production", "--dry-run"])
         .expect_code(0)
@@ -229,11 +191,8 @@ fn promote_carries_acceptances_images_into_production_only() {
         .expect_in_stdout(&format!("production: web {OLD} → {NEW}"))
         .expect_in_stdout("--- a/environments/production.toml");
     assert_eq!(changed(&before, &files(&ws)), ["production.toml"]);
-    let subject = git::head_commit(&git::open(ws.path()))
-        .summary()
-        .ok()
-        .flatten()
-        .map(str::to_owned);
+    let subject =
+        git::head_commit(&git::open(ws.path())).summary().ok().flatten().map(str::to_owned);
     assert_eq!(
         subject.as_deref(),
         Some("deploy production from acceptance: web nginx:1.27-alpine → 1.28-alpine")
@@ -268,10 +227,7 @@ fn several_images_at_once_system_containers_included_make_one_commit() {
     );
     ws.ecsops(&["validate"]).expect_code(0);
     let base = std::fs::read_to_string(ws.path().join("environments/base.toml")).expect("base");
-    assert!(
-        base.contains("cadvisor:v0.49.1") && base.contains(OLD),
-        "{base}"
-    );
+    assert!(base.contains("cadvisor:v0.49.1") && base.contains(OLD), "{base}");
     // The same request again changes nothing and commits nothing.
     let tip = git::head(ws.path());
     ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}"), "--commit"])
@@ -316,21 +272,13 @@ fn a_link_out_of_the_workspace_is_not_read_by_the_check() {
     let ws = repository();
     let outside = tempfile::tempdir().expect("tempdir");
     let credentials = outside.path().join("credentials");
-    std::fs::write(
-        &credentials,
-        "aws_secret_access_key = hunter2-outside-MARKER\n",
-    )
-    .expect("credentials");
+    std::fs::write(&credentials, "aws_secret_access_key = hunter2-outside-MARKER\n")
+        .expect("credentials");
     std::os::unix::fs::symlink(&credentials, ws.path().join("environments/evil.toml"))
         .expect("link");
     let before = files(&ws);
     let out = ws.ecsops(&["set-image", "acceptance", &format!("web={NEW}")]);
-    out.expect_code(1)
-        .expect_in_stderr("it is a link that leads out of the workspace");
-    assert!(
-        !out.stderr.contains("MARKER") && !out.stdout.contains("MARKER"),
-        "{}",
-        out.stderr
-    );
+    out.expect_code(1).expect_in_stderr("it is a link that leads out of the workspace");
+    assert!(!out.stderr.contains("MARKER") && !out.stdout.contains("MARKER"), "{}", out.stderr);
     assert_eq!(changed(&before, &files(&ws)), Vec::<String>::new());
 }

@@ -36,10 +36,7 @@ fn redacted(check: impl FnOnce()) {
 /// The run's exit code and both streams, as one text to snapshot.
 fn shown(out: &Output) -> String {
     let code = out.code.map_or("signal".to_owned(), |c| c.to_string());
-    format!(
-        "exit {code}\n--- stdout\n{}--- stderr\n{}",
-        out.stdout, out.stderr
-    )
+    format!("exit {code}\n--- stdout\n{}--- stderr\n{}", out.stdout, out.stderr)
 }
 
 #[test]
@@ -92,10 +89,7 @@ async fn apply_report() {
 #[test]
 fn help() {
     let ws = Workspace::new();
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help_diff", &["diff", "--help"]),
-    ] {
+    for (name, args) in [("help", &["--help"][..]), ("help_diff", &["diff", "--help"])] {
         let out = ws.ecsops(args);
         redacted(|| insta::assert_snapshot!(name, shown(&out)));
     }

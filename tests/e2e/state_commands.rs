@@ -34,10 +34,7 @@ fn document(serial: u64, resources: usize) -> Value {
 }
 
 fn create_bucket(server: &Moto) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(server.create_bucket("ecsops-state"));
 }
 
@@ -104,10 +101,7 @@ fn flow(ws: &Workspace, env: &[(&str, String)], stale_lock: impl Fn(&str)) {
     let out = run(&["diff", "acc", "--format", "json", "--offline"]);
     out.expect_code(0);
     let plan: Value = serde_json::from_str(&out.stdout).expect("plan");
-    assert_eq!(
-        plan["prior_state"]["serial"], 2,
-        "diff reads the same backend"
-    );
+    assert_eq!(plan["prior_state"]["serial"], 2, "diff reads the same backend");
 }
 
 fn stale_lock_body(id: &str) -> String {
@@ -122,10 +116,7 @@ fn state_commands_on_the_local_default() {
     flow(&ws, &[], |id| {
         ws.write(".ecsops/state/acc.lock", &stale_lock_body(id));
     });
-    assert!(
-        ws.path().join(".ecsops/state/acc.json").is_file(),
-        "no configuration needed"
-    );
+    assert!(ws.path().join(".ecsops/state/acc.json").is_file(), "no configuration needed");
 }
 
 #[test]
@@ -138,43 +129,22 @@ fn the_s3_bucket_is_checked_and_only_fixed_when_asked() {
     let out = ws.ecsops_env(&["lock", "acc"], &env);
     out.expect_code(0);
     out.expect_in_stderr("warning: the state bucket `ecsops-state` lacks versioning");
-    out.expect_in_stderr("default encryption")
-        .expect_in_stderr("public access block");
+    out.expect_in_stderr("default encryption").expect_in_stderr("public access block");
     out.expect_in_stderr("--fix-bucket");
     // Reporting changed nothing; asking turns the settings on.
-    assert!(
-        ws.ecsops_env(&["lock", "acc"], &env)
-            .stderr
-            .contains("lacks versioning")
-    );
+    assert!(ws.ecsops_env(&["lock", "acc"], &env).stderr.contains("lacks versioning"));
     let out = ws.ecsops_env(&["lock", "acc", "--fix-bucket"], &env);
     out.expect_code(0);
     out.expect_in_stderr("turned on for bucket `ecsops-state`");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(async {
         let s3 = guard.server.s3();
-        let enc = s3
-            .get_bucket_encryption()
-            .bucket("ecsops-state")
-            .send()
-            .await
-            .expect("encryption set");
-        assert!(
-            enc.server_side_encryption_configuration()
-                .is_some_and(|c| !c.rules().is_empty())
-        );
-        let block = s3
-            .get_public_access_block()
-            .bucket("ecsops-state")
-            .send()
-            .await
-            .expect("block set");
-        let block = block
-            .public_access_block_configuration()
-            .expect("configuration");
+        let enc =
+            s3.get_bucket_encryption().bucket("ecsops-state").send().await.expect("encryption set");
+        assert!(enc.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()));
+        let block =
+            s3.get_public_access_block().bucket("ecsops-state").send().await.expect("block set");
+        let block = block.public_access_block_configuration().expect("configuration");
         assert_eq!(block.block_public_acls(), Some(true));
         assert_eq!(block.restrict_public_buckets(), Some(true));
     });
@@ -183,19 +153,11 @@ fn the_s3_bucket_is_checked_and_only_fixed_when_asked() {
     for serial in [1, 2] {
         ws.write("doc.json", &document(serial, 1).to_string());
         let doc = ws.path().join("doc.json");
-        ws.ecsops_env(
-            &["state", "push", "acc", doc.to_str().expect("utf-8")],
-            &env,
-        )
-        .expect_code(0);
+        ws.ecsops_env(&["state", "push", "acc", doc.to_str().expect("utf-8")], &env).expect_code(0);
     }
     let out = ws.ecsops_env(&["state", "history", "acc"], &env);
     out.expect_code(0);
-    let versions: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("serial"))
-        .collect();
+    let versions: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("serial")).collect();
     assert_eq!(versions.len(), 2, "{}", out.stdout);
     assert!(
         versions[0].starts_with("serial 2") && !versions[0].ends_with("null"),
@@ -207,10 +169,7 @@ fn the_s3_bucket_is_checked_and_only_fixed_when_asked() {
 #[test]
 fn a_held_lock_is_waited_for_with_lock_timeout() {
     let ws = workspace();
-    ws.write(
-        ".ecsops/state/acc.lock",
-        &stale_lock_body("11111111-1111-4111-8111-111111111111"),
-    );
+    ws.write(".ecsops/state/acc.lock", &stale_lock_body("11111111-1111-4111-8111-111111111111"));
     ws.write("doc1.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc1.json");
     let doc = doc.to_str().expect("utf-8 path").to_owned();
@@ -221,10 +180,7 @@ fn a_held_lock_is_waited_for_with_lock_timeout() {
     assert!(!out.stderr.contains("waiting"), "{}", out.stderr);
     // With a timeout it says it waits, and goes on once the holder lets go.
     let mut child = ws
-        .command(
-            &["state", "push", "acc", &doc, "--lock-timeout", "60s"],
-            &[],
-        )
+        .command(&["state", "push", "acc", &doc, "--lock-timeout", "60s"], &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -253,10 +209,7 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
     let server = guard.server;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     flow(&ws, &env, |id| {
         rt.block_on(async {
             server
@@ -270,10 +223,7 @@ fn state_commands_on_s3_by_url_and_by_manifest() {
                 .expect("plant lock");
         });
     });
-    assert!(
-        !ws.path().join(".ecsops").exists(),
-        "nothing was written locally"
-    );
+    assert!(!ws.path().join(".ecsops").exists(), "nothing was written locally");
     // The same state through one `[state]` table instead of the URL.
     ws.write(
         "environments/acc.toml",
@@ -294,23 +244,15 @@ fn retry_settings_the_sdk_refuses_do_not_crash_the_s3_backend() {
     create_bucket(guard.server);
     let ws = workspace();
     ws.write("doc1.json", &document(1, 1).to_string());
-    for (key, value) in [
-        ("AWS_MAX_ATTEMPTS", "0"),
-        ("AWS_MAX_ATTEMPTS", "many"),
-        ("AWS_RETRY_MODE", "fast"),
-    ] {
+    for (key, value) in
+        [("AWS_MAX_ATTEMPTS", "0"), ("AWS_MAX_ATTEMPTS", "many"), ("AWS_RETRY_MODE", "fast")]
+    {
         let mut env = guard.server.env();
         env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
         env.push((key, value.to_owned()));
-        let pushed = ws.ecsops_env(
-            &["state", "push", "acc", &arg(&ws, "doc1.json"), "--force"],
-            &env,
-        );
-        assert!(
-            !pushed.stderr.contains("panicked"),
-            "{key}={value}: {}",
-            pushed.stderr
-        );
+        let pushed =
+            ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc1.json"), "--force"], &env);
+        assert!(!pushed.stderr.contains("panicked"), "{key}={value}: {}", pushed.stderr);
         pushed.expect_code(0);
         ws.ecsops_env(&["state", "list", "acc"], &env)
             .expect_code(0)
@@ -330,8 +272,7 @@ fn aws_max_attempts_sets_the_attempts() {
     ws.write("doc1.json", &document(1, 1).to_string());
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/teams".to_owned()));
-    ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc1.json")], &env)
-        .expect_code(0);
+    ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "doc1.json")], &env).expect_code(0);
     let proxy = Proxy::start(
         guard.server.port(),
         vec![DropResponse {
@@ -362,8 +303,7 @@ fn big_document(ws: &Workspace, env: &[(&str, String)]) -> String {
     ws.write("big.json", &document(1, 20_000).to_string());
     let big = ws.path().join("big.json");
     let big = big.to_str().expect("utf-8 path").to_owned();
-    ws.ecsops_env(&["state", "push", "acc", &big], env)
-        .expect_code(0);
+    ws.ecsops_env(&["state", "push", "acc", &big], env).expect_code(0);
     big
 }
 
@@ -393,10 +333,7 @@ fn kill_push(
         .expect("spawn push");
     let deadline = std::time::Instant::now() + Duration::from_mins(1);
     while !reached(before) && child.try_wait().expect("poll").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the push never got there"
-        );
+        assert!(std::time::Instant::now() < deadline, "the push never got there");
         std::thread::sleep(Duration::from_millis(1));
     }
     let _ = child.kill();
@@ -408,18 +345,11 @@ fn kill_push(
         Left::Pushed => vec![before + 1],
         Left::Either => vec![before, before + 1],
     };
-    assert!(
-        expected.contains(&serial),
-        "{left:?}: serial {before} became {serial}"
-    );
-    assert_eq!(
-        after["resources"].as_object().map(serde_json::Map::len),
-        Some(20_000)
-    );
+    assert!(expected.contains(&serial), "{left:?}: serial {before} became {serial}");
+    assert_eq!(after["resources"].as_object().map(serde_json::Map::len), Some(20_000));
     let lock = ws.ecsops_env(&["lock", "acc"], env).stdout;
     if let Some(id) = lock.lines().find_map(|l| l.trim().strip_prefix("lock id:")) {
-        ws.ecsops_env(&["unlock", "acc", id.trim()], env)
-            .expect_code(0);
+        ws.ecsops_env(&["unlock", "acc", id.trim()], env).expect_code(0);
     }
 }
 
@@ -438,14 +368,7 @@ fn a_killed_write_never_tears_the_local_state() {
         .open(dir.join("acc.write-lock"))
         .expect("open the write mutex");
     mutex.lock().expect("hold the write mutex");
-    kill_push(
-        &ws,
-        &big,
-        &[],
-        &[],
-        &|_| dir.join("acc.lock").exists(),
-        Left::Previous,
-    );
+    kill_push(&ws, &big, &[], &[], &|_| dir.join("acc.lock").exists(), Left::Previous);
     mutex.unlock().expect("release the write mutex");
     // In the middle of the write: the moment the temporary file appears.
     let writing = |_| {
@@ -483,16 +406,8 @@ fn a_killed_write_never_tears_the_s3_state() {
     let proxy = Proxy::start(
         guard.server.port(),
         vec![
-            DropResponse {
-                contains: write(),
-                times: 1,
-                fault: Fault::Truncate,
-            },
-            DropResponse {
-                contains: write(),
-                times: 1,
-                fault: Fault::Hold,
-            },
+            DropResponse { contains: write(), times: 1, fault: Fault::Truncate },
+            DropResponse { contains: write(), times: 1, fault: Fault::Hold },
         ],
     );
     let push_env = proxy.env(env.clone());
@@ -500,11 +415,7 @@ fn a_killed_write_never_tears_the_s3_state() {
     let dropped = |n| move |_| counter.load(Ordering::SeqCst) == n;
     kill_push(&ws, &big, &push_env, &env, &dropped(1), Left::Previous);
     kill_push(&ws, &big, &push_env, &env, &dropped(2), Left::Pushed);
-    assert_eq!(
-        proxy.dropped.load(Ordering::SeqCst),
-        2,
-        "both kill points reached"
-    );
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 2, "both kill points reached");
 }
 
 #[test]
@@ -513,12 +424,8 @@ fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_
     create_bucket(guard.server);
     let ws = workspace();
     // No AWS_REGION in the shell: the manifest's region serves the state bucket too.
-    let env: Vec<(&str, String)> = guard
-        .server
-        .env()
-        .into_iter()
-        .filter(|(k, _)| *k != "AWS_REGION")
-        .collect();
+    let env: Vec<(&str, String)> =
+        guard.server.env().into_iter().filter(|(k, _)| *k != "AWS_REGION").collect();
     let run = |url: &str, args: &[&str]| {
         let mut vars = env.clone();
         vars.push(("ECSOPS_STATE_URL", url.to_owned()));
@@ -537,12 +444,7 @@ fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_
     out.expect_code(0);
     out.expect_in_stdout("no state yet");
     out.expect_in_stderr("warning: the state bucket `ecsops-state` lacks versioning");
-    for noise in [
-        "A region must be set",
-        "DispatchFailure(",
-        "ConnectorError",
-        "IMDS",
-    ] {
+    for noise in ["A region must be set", "DispatchFailure(", "ConnectorError", "IMDS"] {
         assert!(!out.stderr.contains(noise), "`{noise}` in:\n{}", out.stderr);
     }
 }
@@ -550,28 +452,16 @@ fn diff_on_s3_checks_the_bucket_takes_the_environments_region_and_prints_no_sdk_
 #[test]
 fn the_state_bucket_is_used_in_its_own_region() {
     let guard = moto();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    rt.block_on(
-        guard
-            .server
-            .create_bucket_in("central-state", "eu-central-1"),
-    );
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(guard.server.create_bucket_in("central-state", "eu-central-1"));
     let ws = workspace();
-    let mut env: Vec<(&str, String)> = guard
-        .server
-        .env()
-        .into_iter()
-        .filter(|(k, _)| *k != "AWS_REGION")
-        .collect();
+    let mut env: Vec<(&str, String)> =
+        guard.server.env().into_iter().filter(|(k, _)| *k != "AWS_REGION").collect();
     env.push(("ECSOPS_STATE_URL", "s3://central-state/x".to_owned()));
     // The environment is in eu-west-1; the bucket says where it is.
     let out = ws.ecsops_env(&["-v", "lock", "acc"], &env);
     out.expect_code(0);
-    out.expect_in_stderr("the state bucket is in its own region")
-        .expect_in_stderr("eu-central-1");
+    out.expect_in_stderr("the state bucket is in its own region").expect_in_stderr("eu-central-1");
     // `[state] region` wins without asking.
     ws.write(
         "environments/acc.toml",
@@ -592,8 +482,7 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     let ws = workspace();
     ws.write("doc1.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc1.json");
-    ws.ecsops(&["state", "push", "acc", doc.to_str().expect("utf-8")])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "acc", doc.to_str().expect("utf-8")]).expect_code(0);
     // Another lineage, from stdin.
     let mut other = document(5, 2);
     other["lineage"] = json!("99999999-0000-4000-8000-000000000000");
@@ -622,20 +511,12 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
     // Forced: written with its own lineage (its resources' ownership tags carry it), its serial
     // moved past the stored one.
     let out = push(&["state", "push", "acc", "-", "--force"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let pulled: Value =
         serde_json::from_str(&ws.ecsops(&["state", "pull", "acc"]).stdout).expect("pull");
     assert_eq!(pulled["lineage"], "99999999-0000-4000-8000-000000000000");
     assert_eq!(pulled["serial"], 5);
-    assert_eq!(
-        pulled["resources"].as_object().map(serde_json::Map::len),
-        Some(2)
-    );
+    assert_eq!(pulled["resources"].as_object().map(serde_json::Map::len), Some(2));
 }
 
 /// A push refused for an old serial or another lineage says, besides why, that nothing was
@@ -644,8 +525,7 @@ fn state_push_reads_stdin_and_refuses_another_lineage_unless_forced() {
 fn a_refused_push_says_what_to_do_next() {
     let ws = workspace();
     ws.write("doc1.json", &document(3, 1).to_string());
-    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")]).expect_code(0);
     ws.write("old.json", &document(2, 1).to_string());
     let out = ws.ecsops(&["state", "push", "acc", &arg(&ws, "old.json")]);
     out.expect_code(1);
@@ -676,12 +556,9 @@ fn a_refused_push_says_what_to_do_next() {
 fn state_history_refuses_a_limit_of_zero() {
     let ws = workspace();
     ws.write("doc1.json", &document(1, 1).to_string());
-    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")]).expect_code(0);
     for format in ["text", "json"] {
-        let out = ws.ecsops(&[
-            "state", "history", "acc", "--limit", "0", "--format", format,
-        ]);
+        let out = ws.ecsops(&["state", "history", "acc", "--limit", "0", "--format", format]);
         out.expect_code(1);
         out.expect_in_stderr("invalid value '0' for '--limit <N>': at least 1");
         assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -696,20 +573,13 @@ fn state_history_refuses_a_limit_of_zero() {
 #[test]
 fn pull_and_show_without_a_state_say_there_is_none_and_what_makes_one() {
     let ws = workspace();
-    for args in [
-        &["state", "pull", "acc"][..],
-        &["state", "show", "acc", "vpc"],
-    ] {
+    for args in [&["state", "pull", "acc"][..], &["state", "show", "acc", "vpc"]] {
         let out = ws.ecsops(args);
         out.expect_code(1);
         out.expect_in_stderr("error: `acc` has no state yet (");
         out.expect_in_stderr("help: `ecsops apply acc` creates it");
         out.expect_in_stderr("`ecsops state push acc FILE`");
-        assert!(
-            !out.stderr.contains("is not in the state"),
-            "{}",
-            out.stderr
-        );
+        assert!(!out.stderr.contains("is not in the state"), "{}", out.stderr);
         assert!(out.stdout.is_empty(), "{}", out.stdout);
     }
 }
@@ -721,8 +591,7 @@ fn pull_and_show_without_a_state_say_there_is_none_and_what_makes_one() {
 fn state_push_refuses_a_document_the_next_read_would_refuse() {
     let ws = workspace();
     ws.write("doc1.json", &document(1, 1).to_string());
-    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "acc", &arg(&ws, "doc1.json")]).expect_code(0);
     let before = ws.ecsops(&["state", "pull", "acc"]).stdout;
     let mut newer = document(2, 1);
     newer["version"] = json!(99);
@@ -731,14 +600,8 @@ fn state_push_refuses_a_document_the_next_read_would_refuse() {
     let huge = document(u64::MAX, 1);
     for (doc, says) in [
         (newer, "has format version 99, newer than this ecsops reads"),
-        (
-            zero,
-            "is not a state document: format version 0 does not exist",
-        ),
-        (
-            huge,
-            "is not a state document: serial 18446744073709551615 is above",
-        ),
+        (zero, "is not a state document: format version 0 does not exist"),
+        (huge, "is not a state document: serial 18446744073709551615 is above"),
     ] {
         ws.write("bad.json", &doc.to_string());
         let bad = arg(&ws, "bad.json");
@@ -753,9 +616,7 @@ fn state_push_refuses_a_document_the_next_read_would_refuse() {
         }
         assert_eq!(ws.ecsops(&["state", "pull", "acc"]).stdout, before);
     }
-    ws.ecsops(&["lock", "acc"])
-        .expect_code(0)
-        .expect_in_stdout("`acc` is unlocked");
+    ws.ecsops(&["lock", "acc"]).expect_code(0).expect_in_stdout("`acc` is unlocked");
 }
 
 /// The S3 state under `s3://ecsops-state/<prefix>` behind a proxy whose one rule (what a
@@ -786,20 +647,13 @@ fn a_store_that_cannot_lock_is_refused_with_the_reason() {
     let (_proxy, env) = faulty_store(guard.server, rule, "blind");
     ws.write("doc.json", &document(1, 1).to_string());
     let doc = ws.path().join("doc.json");
-    let out = ws.ecsops_env(
-        &["state", "push", "acc", doc.to_str().expect("utf-8 path")],
-        &env,
-    );
+    let out = ws.ecsops_env(&["state", "push", "acc", doc.to_str().expect("utf-8 path")], &env);
     out.expect_code(1);
     out.expect_in_stderr("error: the state store at `s3://ecsops-state/blind/acc/lock.json` ignores conditional writes (`If-None-Match`), so it cannot lock `acc`; nothing was changed");
     out.expect_in_stderr("help: keep the state in Amazon S3");
     let pulled = ws.ecsops_env(&["state", "pull", "acc"], &env);
     pulled.expect_code(1);
-    assert!(
-        pulled.stderr.contains("`acc` has no state yet"),
-        "nothing written: {}",
-        pulled.stderr
-    );
+    assert!(pulled.stderr.contains("`acc` has no state yet"), "nothing written: {}", pulled.stderr);
     let lock = ws.ecsops_env(&["lock", "acc"], &env);
     lock.expect_code(0);
     lock.expect_in_stdout("is unlocked");
@@ -814,10 +668,7 @@ fn a_lock_left_by_a_push_is_said_beside_what_the_push_did() {
 
     let guard = moto();
     let ws = workspace();
-    let rule = (
-        vec!["DELETE /ecsops-state/", "lock.json"],
-        Fault::Unavailable,
-    );
+    let rule = (vec!["DELETE /ecsops-state/", "lock.json"], Fault::Unavailable);
     let (_proxy, env) = faulty_store(guard.server, rule, "left");
     let mut direct = guard.server.env();
     direct.push(("ECSOPS_STATE_URL", "s3://ecsops-state/left".to_owned()));
@@ -836,8 +687,7 @@ fn a_lock_left_by_a_push_is_said_beside_what_the_push_did() {
     assert_eq!(operation, "state push");
     out.expect_in_stderr("warning: releasing the lock failed: ");
     out.expect_in_stderr(&format!("run `ecsops unlock acc {id}`"));
-    ws.ecsops_env(&["unlock", "acc", &id], &direct)
-        .expect_code(0);
+    ws.ecsops_env(&["unlock", "acc", &id], &direct).expect_code(0);
 
     ws.write("old.json", &document(2, 1).to_string());
     let out = ws.ecsops_env(&["state", "push", "acc", &arg(&ws, "old.json")], &env);
@@ -853,11 +703,7 @@ fn a_lock_left_by_a_push_is_said_beside_what_the_push_did() {
 
 /// `file` of the workspace as an argument.
 fn arg(ws: &Workspace, file: &str) -> String {
-    ws.path()
-        .join(file)
-        .to_str()
-        .expect("utf-8 path")
-        .to_owned()
+    ws.path().join(file).to_str().expect("utf-8 path").to_owned()
 }
 
 /// A document of another environment (`acc`'s, pulled) pushed to `qa` (no state yet) and to
@@ -906,18 +752,12 @@ fn a_document_of_another_environment_is_refused(
                 .expect_in_stdout(&format!("`{target}` is unlocked"));
         }
     }
-    run(&["state", "pull", "qa"])
-        .expect_code(1)
-        .expect_in_stderr("`qa` has no state yet");
+    run(&["state", "pull", "qa"]).expect_code(1).expect_in_stderr("`qa` has no state yet");
     let history = run(&["state", "history", "qa", "--format", "json"]);
     let history: Value = serde_json::from_str(&history.expect_code(0).stdout).expect("JSON");
     assert_eq!(history["versions"], json!([]), "nothing kept for `qa`");
     assert_eq!(stored_of_qa(), Vec::<String>::new());
-    assert_eq!(
-        run(&["state", "pull", "prod"]).stdout,
-        prod_before,
-        "`prod` is untouched"
-    );
+    assert_eq!(run(&["state", "pull", "prod"]).stdout, prod_before, "`prod` is untouched");
     let acc: Value = serde_json::from_str(&run(&["state", "pull", "acc"]).stdout).expect("acc");
     assert_eq!(acc["serial"], 1, "`acc` is untouched");
 
@@ -929,10 +769,7 @@ fn a_document_of_another_environment_is_refused(
         .expect_code(0)
         .expect_in_stdout("wrote serial 7 of `qa`");
     let qa: Value = serde_json::from_str(&run(&["state", "pull", "qa"]).stdout).expect("qa");
-    assert_eq!(
-        (&qa["environment"], &qa["lineage"]),
-        (&json!("qa"), &backup["lineage"])
-    );
+    assert_eq!((&qa["environment"], &qa["lineage"]), (&json!("qa"), &backup["lineage"]));
 }
 
 #[test]
@@ -960,23 +797,15 @@ fn state_push_refuses_a_document_of_another_environment_on_s3() {
     let ws = workspace();
     let mut env = guard.server.env();
     env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/foreign".to_owned()));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let s3 = guard.server.s3();
     a_document_of_another_environment_is_refused(&ws, &env, &|| {
-        rt.block_on(
-            s3.list_object_versions()
-                .bucket("ecsops-state")
-                .prefix("foreign/qa/")
-                .send(),
-        )
-        .expect("list")
-        .versions()
-        .iter()
-        .filter_map(|v| v.key().map(str::to_owned))
-        .collect()
+        rt.block_on(s3.list_object_versions().bucket("ecsops-state").prefix("foreign/qa/").send())
+            .expect("list")
+            .versions()
+            .iter()
+            .filter_map(|v| v.key().map(str::to_owned))
+            .collect()
     });
 }
 
@@ -986,10 +815,7 @@ fn state_push_refuses_a_document_of_another_environment_on_s3() {
 #[test]
 fn a_stored_state_of_another_environment_is_refused_until_replaced() {
     let ws = workspace();
-    ws.write(
-        "environments/qa.toml",
-        &MANIFEST.replace("10.0.0.0/16", "10.1.0.0/16"),
-    );
+    ws.write("environments/qa.toml", &MANIFEST.replace("10.0.0.0/16", "10.1.0.0/16"));
     ws.write(".ecsops/state/qa.json", &document(117, 2).to_string());
     for args in [&["state", "list", "qa"][..], &["diff", "qa", "--offline"]] {
         let out = ws.ecsops(args);
@@ -1005,14 +831,10 @@ fn a_stored_state_of_another_environment_is_refused_until_replaced() {
     ws.ecsops(&["state", "push", "qa", &arg(&ws, "qa.json")])
         .expect_code(1)
         .expect_in_stderr("it is the state of `acc`, not of `qa`");
-    ws.ecsops(&["state", "push", "qa", &arg(&ws, "qa.json"), "--force"])
-        .expect_code(0);
+    ws.ecsops(&["state", "push", "qa", &arg(&ws, "qa.json"), "--force"]).expect_code(0);
     let out = ws.ecsops(&["state", "list", "qa", "--format", "json"]);
     let qa: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
-    assert_eq!(
-        qa["resources"][0]["address"],
-        "log_group.service[svc-00000]"
-    );
+    assert_eq!(qa["resources"][0]["address"], "log_group.service[svc-00000]");
     let stored = std::fs::read_to_string(ws.path().join(".ecsops/state/qa.json")).expect("state");
     let stored: Value = serde_json::from_str(&stored).expect("JSON");
     assert_eq!(stored["environment"], "qa");
@@ -1034,14 +856,8 @@ fn a_push_is_kept_as_a_push(ws: &Workspace, env: &[(&str, String)]) {
     let history: Value = serde_json::from_str(&out.expect_code(0).stdout).expect("JSON");
     let kept = &history["versions"][0];
     assert_eq!(kept["serial"], 77, "{history}");
-    assert!(
-        kept.get("summary").is_none(),
-        "a push has no summary: {kept}"
-    );
-    assert!(
-        kept["who"].as_str().is_some_and(|w| w.contains('@')),
-        "{kept}"
-    );
+    assert!(kept.get("summary").is_none(), "a push has no summary: {kept}");
+    assert!(kept["who"].as_str().is_some_and(|w| w.contains('@')), "{kept}");
     let out = run(&["state", "history", "acc"]);
     let line = out
         .expect_code(0)
@@ -1074,15 +890,8 @@ fn state_history_records_a_push_as_a_push_on_s3() {
 #[test]
 fn a_state_table_that_does_not_read_is_reported_at_its_line_by_every_command() {
     let ws = Workspace::new();
-    ws.write(
-        "environments/acc.toml",
-        &format!("{MANIFEST}\n[state]\npath = \".ecsops/acc\"\n"),
-    );
-    for args in [
-        &["state", "list", "acc"][..],
-        &["lock", "acc"],
-        &["diff", "acc", "--offline"],
-    ] {
+    ws.write("environments/acc.toml", &format!("{MANIFEST}\n[state]\npath = \".ecsops/acc\"\n"));
+    for args in [&["state", "list", "acc"][..], &["lock", "acc"], &["diff", "acc", "--offline"]] {
         let out = ws.ecsops(args);
         out.expect_code(1);
         out.expect_in_stderr("unknown key `path` in `state`")
@@ -1135,18 +944,11 @@ fn an_apply_outside_git_is_kept_as_an_apply(env: &[(&str, String)]) {
         .collect();
     assert_eq!(
         summaries,
-        [
-            "destroy outside git (applied)",
-            "apply outside git (applied)"
-        ],
+        ["destroy outside git (applied)", "apply outside git (applied)"],
         "{history}"
     );
     let out = run(&["state", "history", "acc"]);
-    assert!(
-        !out.expect_code(0).stdout.contains("state push"),
-        "{}",
-        out.stdout
-    );
+    assert!(!out.expect_code(0).stdout.contains("state push"), "{}", out.stdout);
 }
 
 #[test]
@@ -1160,9 +962,6 @@ fn an_apply_outside_git_is_kept_as_an_apply_not_as_a_push_on_s3() {
     let guard = moto();
     create_bucket(guard.server);
     let mut env = guard.server.env();
-    env.push((
-        "ECSOPS_STATE_URL",
-        "s3://ecsops-state/outside-git".to_owned(),
-    ));
+    env.push(("ECSOPS_STATE_URL", "s3://ecsops-state/outside-git".to_owned()));
     an_apply_outside_git_is_kept_as_an_apply(&env);
 }

@@ -37,10 +37,7 @@ struct S3 {
 impl S3 {
     /// The same bucket under another prefix: a store of its own.
     fn at(&self, prefix: &'static str) -> Self {
-        Self {
-            client_factory: self.client_factory.clone(),
-            prefix,
-        }
+        Self { client_factory: self.client_factory.clone(), prefix }
     }
 }
 
@@ -68,10 +65,7 @@ async fn s3(server: &'static crate::support::moto::Moto) -> S3 {
         .send()
         .await
         .expect("enable versioning");
-    S3 {
-        client_factory: Arc::new(move || server.s3()),
-        prefix: "teams/platform",
-    }
+    S3 { client_factory: Arc::new(move || server.s3()), prefix: "teams/platform" }
 }
 
 /// The S3 backend of `acc` under `prefix` in the conformance bucket, reached through `client`.
@@ -88,8 +82,7 @@ fn info(n: usize) -> LockInfo {
 fn state(serial: u64, lineage: &str, marker: &str) -> State {
     let mut s = State::new(ENV, lineage.to_owned());
     s.serial = serial;
-    s.outputs
-        .insert("writer".to_owned(), serde_json::Value::from(marker));
+    s.outputs.insert("writer".to_owned(), serde_json::Value::from(marker));
     s
 }
 
@@ -116,66 +109,32 @@ async fn contention(store: Arc<dyn Store + Send + Sync>) {
         }
         assert_eq!(winners.len(), 1, "round {round}: {} holders", winners.len());
         let winner = &winners[0];
-        assert!(
-            holders.iter().all(|h| h == winner),
-            "round {round}: losers must see the winner"
-        );
+        assert!(holders.iter().all(|h| h == winner), "round {round}: losers must see the winner");
         store.backend().unlock(&winner.id).await.expect("unlock");
     }
 }
 
 async fn compare_and_swap(store: &dyn Store) {
     let (a, b) = (store.backend(), store.backend());
-    a.write(&state(1, "L", "first"), None)
-        .await
-        .expect("first write");
+    a.write(&state(1, "L", "first"), None).await.expect("first write");
     assert!(
-        matches!(
-            b.write(&state(1, "L", "twin"), None).await,
-            Err(StateError::Conflict { .. })
-        ),
+        matches!(b.write(&state(1, "L", "twin"), None).await, Err(StateError::Conflict { .. })),
         "a first write must not overwrite an existing state"
     );
     let read_a = a.read().await.expect("read").expect("state");
     let read_b = b.read().await.expect("read").expect("state");
-    a.write(&state(2, "L", "A"), Some(&read_a.version))
-        .await
-        .expect("A wins");
+    a.write(&state(2, "L", "A"), Some(&read_a.version)).await.expect("A wins");
     let lost = b.write(&state(2, "L", "B"), Some(&read_b.version)).await;
-    assert!(
-        matches!(
-            lost,
-            Err(StateError::Conflict {
-                current_serial: 2,
-                ..
-            })
-        ),
-        "{lost:?}"
-    );
+    assert!(matches!(lost, Err(StateError::Conflict { current_serial: 2, .. })), "{lost:?}");
     let stored = a.read().await.expect("read").expect("state").state;
-    assert_eq!(
-        stored,
-        state(2, "L", "A"),
-        "the stored state is A's, intact"
-    );
+    assert_eq!(stored, state(2, "L", "A"), "the stored state is A's, intact");
 
     let current = a.read().await.expect("read").expect("state");
-    let foreign = a
-        .write(&state(3, "OTHER", "x"), Some(&current.version))
-        .await;
-    assert!(
-        matches!(foreign, Err(StateError::LineageMismatch { .. })),
-        "{foreign:?}"
-    );
+    let foreign = a.write(&state(3, "OTHER", "x"), Some(&current.version)).await;
+    assert!(matches!(foreign, Err(StateError::LineageMismatch { .. })), "{foreign:?}");
     let stale = a.write(&state(2, "L", "x"), Some(&current.version)).await;
-    assert!(
-        matches!(stale, Err(StateError::StaleSerial { .. })),
-        "{stale:?}"
-    );
-    assert_eq!(
-        a.read().await.expect("read").expect("state").state.serial,
-        2
-    );
+    assert!(matches!(stale, Err(StateError::StaleSerial { .. })), "{stale:?}");
+    assert_eq!(a.read().await.expect("read").expect("state").state.serial, 2);
 }
 
 async fn locks(store: &dyn Store) {
@@ -184,33 +143,15 @@ async fn locks(store: &dyn Store) {
     backend.lock(&holder).await.expect("lock");
     // What an SDK retry of a lock write whose first attempt succeeded sends: the same lock
     // again. It must count as taken, not as held by someone else.
-    backend
-        .lock(&holder)
-        .await
-        .expect("a retried lock write finds its own lock");
-    assert!(matches!(
-        store.backend().lock(&info(2)).await,
-        Err(StateError::LockHeld { .. })
-    ));
-    assert_eq!(
-        backend.read_lock().await.expect("read lock"),
-        Some(holder.clone())
-    );
+    backend.lock(&holder).await.expect("a retried lock write finds its own lock");
+    assert!(matches!(store.backend().lock(&info(2)).await, Err(StateError::LockHeld { .. })));
+    assert_eq!(backend.read_lock().await.expect("read lock"), Some(holder.clone()));
     let wrong = backend.unlock("not-the-id").await;
-    assert!(
-        matches!(wrong, Err(StateError::WrongLockId { .. })),
-        "{wrong:?}"
-    );
-    assert!(
-        backend.read_lock().await.expect("read").is_some(),
-        "a wrong id removes nothing"
-    );
+    assert!(matches!(wrong, Err(StateError::WrongLockId { .. })), "{wrong:?}");
+    assert!(backend.read_lock().await.expect("read").is_some(), "a wrong id removes nothing");
     backend.unlock(&holder.id).await.expect("unlock");
     assert_eq!(backend.read_lock().await.expect("read"), None);
-    assert!(matches!(
-        backend.unlock(&holder.id).await,
-        Err(StateError::NotLocked { .. })
-    ));
+    assert!(matches!(backend.unlock(&holder.id).await, Err(StateError::NotLocked { .. })));
 }
 
 /// After the stored document was truncated: reads fail with `Corrupt`, a write that does not name
@@ -220,10 +161,7 @@ async fn unparsable(store: &dyn Store) {
     let read = backend.read().await;
     assert!(matches!(read, Err(StateError::Corrupt { .. })), "{read:?}");
     let blind = backend.write(&state(9, "L", "blind"), None).await;
-    assert!(
-        matches!(blind, Err(StateError::Corrupt { .. })),
-        "{blind:?}"
-    );
+    assert!(matches!(blind, Err(StateError::Corrupt { .. })), "{blind:?}");
     let version = backend.raw_version().await.expect("raw read");
     assert!(version.is_some(), "the unparsable document has a version");
     backend
@@ -245,25 +183,13 @@ async fn another_environment(store: &dyn Store) {
         matches!(&refused, Err(StateError::WrongEnvironment { given, .. }) if given == "prod"),
         "{refused:?}"
     );
-    assert!(
-        backend.read().await.expect("read").is_none(),
-        "nothing written"
-    );
-    backend
-        .write(&state(1, "L", "own"), None)
-        .await
-        .expect("a document of this environment");
+    assert!(backend.read().await.expect("read").is_none(), "nothing written");
+    backend.write(&state(1, "L", "own"), None).await.expect("a document of this environment");
     let current = backend.read().await.expect("read").expect("state");
     foreign.serial = 2;
     let refused = backend.write(&foreign, Some(&current.version)).await;
-    assert!(
-        matches!(refused, Err(StateError::WrongEnvironment { .. })),
-        "{refused:?}"
-    );
-    assert_eq!(
-        backend.read().await.expect("read").expect("state").state,
-        state(1, "L", "own")
-    );
+    assert!(matches!(refused, Err(StateError::WrongEnvironment { .. })), "{refused:?}");
+    assert_eq!(backend.read().await.expect("read").expect("state").state, state(1, "L", "own"));
 }
 
 /// The history keeps the newest applies and pushes, never a step of an apply (which a
@@ -324,11 +250,7 @@ async fn s3_backend_conformance() {
     let history = store.backend().history().await.expect("history");
     let serials: Vec<u64> = history.iter().map(|h| h.serial).collect();
     assert_eq!(serials, vec![2, 1], "{history:?}");
-    assert!(
-        history
-            .iter()
-            .all(|h| h.who.as_deref().is_some_and(|w| w.contains('@')))
-    );
+    assert!(history.iter().all(|h| h.who.as_deref().is_some_and(|w| w.contains('@'))));
     guard
         .server
         .s3()
@@ -365,23 +287,12 @@ async fn a_retried_lock_write_that_finds_its_own_lock_holds_it() {
     let backend = in_bucket(s3_client(&proxy.endpoint), "retry");
     let me = info(1);
     backend.lock(&me).await.expect("the lock is ours");
-    assert_eq!(
-        proxy.dropped.load(Ordering::SeqCst),
-        1,
-        "the first response was lost"
-    );
-    assert_eq!(
-        proxy.matched.load(Ordering::SeqCst),
-        2,
-        "the SDK retried the write once"
-    );
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 1, "the first response was lost");
+    assert_eq!(proxy.matched.load(Ordering::SeqCst), 2, "the SDK retried the write once");
     assert_eq!(backend.read_lock().await.expect("read"), Some(me.clone()));
     // Someone else still cannot take it, and we can release it.
     let other = in_bucket(guard.server.s3(), "retry");
-    assert!(matches!(
-        other.lock(&info(2)).await,
-        Err(StateError::LockHeld { .. })
-    ));
+    assert!(matches!(other.lock(&info(2)).await, Err(StateError::LockHeld { .. })));
     backend.unlock(&me.id).await.expect("unlock");
 }
 
@@ -400,28 +311,14 @@ async fn a_lock_whose_probe_fails_is_released_not_left_behind() {
     let proxy = Proxy::start(
         guard.server.port(),
         vec![
-            DropResponse {
-                contains: lock_write(),
-                times: 1,
-                fault: Fault::Pass,
-            },
-            DropResponse {
-                contains: lock_write(),
-                times: usize::MAX,
-                fault: Fault::Drop,
-            },
+            DropResponse { contains: lock_write(), times: 1, fault: Fault::Pass },
+            DropResponse { contains: lock_write(), times: usize::MAX, fault: Fault::Drop },
         ],
     );
     let backend = in_bucket(s3_client(&proxy.endpoint), "probe");
     let failed = backend.lock(&info(1)).await;
-    assert!(
-        matches!(&failed, Err(StateError::Aws { .. })),
-        "the probe's failure: {failed:?}"
-    );
-    assert!(
-        proxy.dropped.load(Ordering::SeqCst) > 0,
-        "the probe got no answer"
-    );
+    assert!(matches!(&failed, Err(StateError::Aws { .. })), "the probe's failure: {failed:?}");
+    assert!(proxy.dropped.load(Ordering::SeqCst) > 0, "the probe got no answer");
     assert_eq!(
         backend.read_lock().await.expect("read"),
         None,
@@ -455,11 +352,7 @@ async fn a_store_that_ignores_if_none_match_is_refused_not_trusted() {
         _ => false,
     };
     assert!(refused(blind().lock(&info(1)).await));
-    assert_eq!(
-        honest.read_lock().await.expect("read"),
-        None,
-        "nothing left"
-    );
+    assert_eq!(honest.read_lock().await.expect("read"), None, "nothing left");
 
     let holder = info(2);
     honest.lock(&holder).await.expect("an honest store locks");
@@ -480,18 +373,11 @@ async fn a_store_that_ignores_if_none_match_is_refused_not_trusted() {
         let (a, b) = tokio::join!(one.lock(&first), two.lock(&second));
         for r in [a, b] {
             assert!(
-                matches!(
-                    r,
-                    Err(StateError::Unconditional { .. } | StateError::LockHeld { .. })
-                ),
+                matches!(r, Err(StateError::Unconditional { .. } | StateError::LockHeld { .. })),
                 "round {round}: {r:?}"
             );
         }
-        assert_eq!(
-            honest.read_lock().await.expect("read"),
-            None,
-            "round {round}"
-        );
+        assert_eq!(honest.read_lock().await.expect("read"), None, "round {round}");
     }
     // Every lock that writes writes twice (the second write is the probe the stripped condition
     // lets through): the first lock, then in each round at least one of the two; the other may

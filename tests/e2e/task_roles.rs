@@ -37,11 +37,7 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
         .send()
         .await
         .expect("create policy");
-    let own = own
-        .policy()
-        .and_then(|p| p.arn())
-        .expect("a policy ARN")
-        .to_owned();
+    let own = own.policy().and_then(|p| p.arn()).expect("a policy ARN").to_owned();
     env.edit(
         "acceptance.toml",
         "[services.web]\ndesired_count = 1\n",
@@ -55,21 +51,12 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
     let role = role(&iamc, "acceptance-default-web-task").await;
     assert_eq!(role.path(), "/ecsops/");
     assert_eq!(role.role_name(), env.id("iam_role.task[web]"));
-    assert_eq!(
-        env.state()["resources"]["iam_role.task[web]"]["outputs"]["arn"],
-        role.arn()
-    );
+    assert_eq!(env.state()["resources"]["iam_role.task[web]"]["outputs"]["arn"], role.arn());
     let trust = role.assume_role_policy_document().unwrap_or_default();
-    assert!(
-        trust.contains("ecs-tasks.amazonaws.com") && trust.contains("AssumeRole"),
-        "{trust}"
-    );
+    assert!(trust.contains("ecs-tasks.amazonaws.com") && trust.contains("AssumeRole"), "{trust}");
     let attached = attached_policy_arns(&iamc, role.role_name()).await;
     let exec_policy = env.id("iam_policy.execute_command[web]");
-    assert_eq!(
-        attached,
-        BTreeSet::from([AWS_POLICY.to_owned(), own, exec_policy.clone()])
-    );
+    assert_eq!(attached, BTreeSet::from([AWS_POLICY.to_owned(), own, exec_policy.clone()]));
     let document = policy_document(&iamc, &exec_policy).await.to_string();
     for action in EXEC_ACTIONS {
         assert!(document.contains(action), "{action} in {document}");
@@ -87,9 +74,7 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
     assert_eq!(td.task_role_arn(), Some(role.arn()));
     let container = &td.container_definitions()[0];
     assert_eq!(
-        container
-            .linux_parameters()
-            .and_then(ecs::types::LinuxParameters::init_process_enabled),
+        container.linux_parameters().and_then(ecs::types::LinuxParameters::init_process_enabled),
         Some(true)
     );
 
@@ -113,12 +98,7 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
     );
     let out = diff(&env);
     out.expect_code(2);
-    assert_eq!(
-        out.drift(),
-        ["# service[web] was changed outside ecsops"],
-        "{}",
-        out.stdout
-    );
+    assert_eq!(out.drift(), ["# service[web] was changed outside ecsops"], "{}", out.stdout);
     out.expect_change("enable_execute_command", "false -> true");
     env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
     assert!(service().await, "UpdateService turned exec on");

@@ -29,11 +29,7 @@ fn expectations(case: &Path) -> Vec<Expected> {
             warning,
             code: code.to_owned(),
             // `-`: a diagnostic with no place in a file.
-            location: if loc == "-" {
-                String::new()
-            } else {
-                format!("{prefix}{loc}")
-            },
+            location: if loc == "-" { String::new() } else { format!("{prefix}{loc}") },
             message: msg.to_owned(),
         }
     };
@@ -55,8 +51,7 @@ fn expectations(case: &Path) -> Vec<Expected> {
                 if let Some(rest) = l.strip_prefix("# expect: ") {
                     Some(parse(rest, false, &prefix))
                 } else {
-                    l.strip_prefix("# expect-warning: ")
-                        .map(|rest| parse(rest, true, &prefix))
+                    l.strip_prefix("# expect-warning: ").map(|rest| parse(rest, true, &prefix))
                 }
             })
             .collect()
@@ -89,12 +84,7 @@ fn rendered(stderr: &str) -> Vec<Expected> {
             .find(|l| !l.trim().is_empty())
             .map_or("", |l| l.trim())
             .to_owned();
-        out.push(Expected {
-            warning,
-            code,
-            location,
-            message: message.to_owned(),
-        });
+        out.push(Expected { warning, code, location, message: message.to_owned() });
     }
     out
 }
@@ -144,11 +134,7 @@ fn every_invalid_fixture_reports_exactly_its_diagnostics_at_their_places() {
         };
         let out = ws.ecsops(&["validate"]);
         let expected = expectations(case);
-        assert!(
-            !expected.is_empty(),
-            "{} has no expectation",
-            case.display()
-        );
+        assert!(!expected.is_empty(), "{} has no expectation", case.display());
         let code = i32::from(expected.iter().any(|e| !e.warning));
         if out.code != Some(code) {
             failures.push(format!(
@@ -162,11 +148,7 @@ fn every_invalid_fixture_reports_exactly_its_diagnostics_at_their_places() {
         if let Some(diff) = mismatch(&expected, &rendered(&out.stderr)) {
             failures.push(format!("{}: {diff}\n{}", case.display(), out.stderr));
         }
-        assert!(
-            !out.stderr.contains("hunter2"),
-            "a secret value was printed:\n{}",
-            out.stderr
-        );
+        assert!(!out.stderr.contains("hunter2"), "a secret value was printed:\n{}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
     assert!(
@@ -212,10 +194,7 @@ fn errors_of_several_files_are_reported_in_one_run() {
     let ws = Workspace::new();
     let bad = "[environment]\nregion = \"eu-west-1\"\navailability_zones = [\"eu-west-1a\"]\n[network]\ncidr = \"10.0.0.0/16\"\ncolour = 1\n";
     ws.write("environments/one.toml", bad);
-    ws.write(
-        "environments/two.toml",
-        &bad.replace("10.0.0.0", "10.1.0.0"),
-    );
+    ws.write("environments/two.toml", &bad.replace("10.0.0.0", "10.1.0.0"));
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
     out.expect_in_stderr("[environments/one.toml:6:1]");
@@ -265,10 +244,7 @@ fn without_a_workspace_the_error_says_where_to_look() {
     };
     let missing = empty.path().join("nowhere");
     let stderr = run(&missing);
-    assert!(
-        stderr.contains(&format!("`{}` does not exist", missing.display())),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("`{}` does not exist", missing.display())), "{stderr}");
     let stderr = run(&ws.path().join("environments"));
     assert!(
         stderr.contains(&format!(
@@ -279,10 +255,7 @@ fn without_a_workspace_the_error_says_where_to_look() {
     );
     let stderr = run(empty.path());
     assert!(
-        stderr.contains(&format!(
-            "make one there with `ecsops init {}`",
-            empty.path().display()
-        )),
+        stderr.contains(&format!("make one there with `ecsops init {}`", empty.path().display())),
         "{stderr}"
     );
 }
@@ -301,14 +274,8 @@ fn dash_c_to_a_file_names_the_workspace_holding_it() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("base.toml` is a file, not a directory"),
-        "{stderr}"
-    );
-    let root = format!(
-        "the one holding `environments/`: `-C {}`",
-        ws.path().display()
-    );
+    assert!(stderr.contains("base.toml` is a file, not a directory"), "{stderr}");
+    let root = format!("the one holding `environments/`: `-C {}`", ws.path().display());
     assert!(stderr.contains(&root), "{stderr}");
 }
 
@@ -339,21 +306,13 @@ fn files_are_read_only_from_inside_the_workspace() {
         .expect_code(1)
         .expect_in_stderr("leads out of the workspace, to `/dev/zero`");
     std::fs::remove_file(&base).expect("unlink");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&base)
-        .status()
-        .expect("mkfifo");
+    let made = std::process::Command::new("mkfifo").arg(&base).status().expect("mkfifo");
     assert!(made.success());
-    ws.ecsops(&["validate", "acc"])
-        .expect_code(1)
-        .expect_in_stderr(
-            "cannot read base file `environments/base.toml`: it is not a regular file",
-        );
-    std::fs::remove_file(&base).expect("remove");
-    ws.write(
-        "environments/base.toml",
-        &format!("# {}\n", "x".repeat(1 << 20)),
+    ws.ecsops(&["validate", "acc"]).expect_code(1).expect_in_stderr(
+        "cannot read base file `environments/base.toml`: it is not a regular file",
     );
+    std::fs::remove_file(&base).expect("remove");
+    ws.write("environments/base.toml", &format!("# {}\n", "x".repeat(1 << 20)));
     ws.ecsops(&["validate", "acc"])
         .expect_code(1)
         .expect_in_stderr("it is larger than the 1 MiB a workspace file may be");
@@ -380,25 +339,13 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         [services.web]\nimage = \"public.ecr.aws/nginx/nginx:1.27-alpine\"\n";
     let cases: [(&str, &str, i32); 19] = [
         // A syntax error on the line after the secret.
-        (
-            "syntax",
-            "secrets = { DATABASE_PASSWORD = \"{M}\" }\nbroken = \n",
-            1,
-        ),
+        ("syntax", "secrets = { DATABASE_PASSWORD = \"{M}\" }\nbroken = \n", 1),
         // An unknown key beside it: the schema check fails before the secret rules run.
-        (
-            "schema",
-            "secrets = { DATABASE_PASSWORD = \"{M}\" }\ncpus = 256\n",
-            1,
-        ),
+        ("schema", "secrets = { DATABASE_PASSWORD = \"{M}\" }\ncpus = 256\n", 1),
         // The secret itself is the problem (a value, not a reference).
         ("semantic", "secrets = { DATABASE_PASSWORD = \"{M}\" }\n", 1),
         // A secret table of its own, with a schema error in it.
-        (
-            "table",
-            "[services.web.secrets]\nDB_PASSWORD = \"{M}\"\nNOT_A_REF = 3\n",
-            1,
-        ),
+        ("table", "[services.web.secrets]\nDB_PASSWORD = \"{M}\"\nNOT_A_REF = 3\n", 1),
         // A plain variable that looks like a secret: a warning that quotes its line.
         ("warning", "environment = { API_TOKEN = \"{M}\" }\n", 0),
         // A dotted key, and a daemon's secret next to a schema error.
@@ -410,40 +357,16 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
         ),
         // Values that are not strings: unquoted (a syntax error) or a number (a schema error).
         ("unquoted", "secrets = { DATABASE_PASSWORD = {M} }\n", 1),
-        (
-            "unquoted-table",
-            "[services.web.secrets]\nDB_PASSWORD = {M}\n",
-            1,
-        ),
-        (
-            "number",
-            "secrets = { DATABASE_PASSWORD = {N}, X = \"ssm:/x\" }\n",
-            1,
-        ),
+        ("unquoted-table", "[services.web.secrets]\nDB_PASSWORD = {M}\n", 1),
+        ("number", "secrets = { DATABASE_PASSWORD = {N}, X = \"ssm:/x\" }\n", 1),
         ("number-table", "[services.web.secrets]\nPIN = {N}\n", 1),
         ("number-variable", "environment = { API_TOKEN = {N} }\n", 1),
         // Unquoted words: the value is all of them, not the first.
-        (
-            "words",
-            "[services.web.secrets]\nDB_PASSWORD = first {M} last\n",
-            1,
-        ),
-        (
-            "words-inline",
-            "secrets = { DB = first {M}, X = [a, {N}] }\n",
-            1,
-        ), // Keys written with escapes, which only the parser reads as `secrets` and a secret's
+        ("words", "[services.web.secrets]\nDB_PASSWORD = first {M} last\n", 1),
+        ("words-inline", "secrets = { DB = first {M}, X = [a, {N}] }\n", 1), // Keys written with escapes, which only the parser reads as `secrets` and a secret's
         // name, beside a schema error.
-        (
-            "escaped-key",
-            "\"secr\\u0065ts\" = { DB = \"{M}\" }\ncpuz = 1\n",
-            1,
-        ),
-        (
-            "escaped-variable",
-            "environment = { \"DB_\\u0050ASSWORD\" = \"{M}\" }\ncpuz = 1\n",
-            1,
-        ),
+        ("escaped-key", "\"secr\\u0065ts\" = { DB = \"{M}\" }\ncpuz = 1\n", 1),
+        ("escaped-variable", "environment = { \"DB_\\u0050ASSWORD\" = \"{M}\" }\ncpuz = 1\n", 1),
         // A multi-line string: its later lines have no `=` of their own.
         (
             "multi-line",
@@ -460,10 +383,7 @@ fn no_stage_prints_a_secret_written_next_to_a_problem() {
     ];
     for (name, extra, code) in cases {
         let ws = Workspace::new();
-        let text = format!(
-            "{BASE}{}",
-            extra.replace("{M}", MARKER).replace("{N}", NUMBER)
-        );
+        let text = format!("{BASE}{}", extra.replace("{M}", MARKER).replace("{N}", NUMBER));
         ws.write("environments/acc.toml", &text);
         // Debug tracing included: no log line may carry it either.
         let out = ws.ecsops(&["-vv", "validate"]);
@@ -499,19 +419,13 @@ fn instance_types_are_checked_against_the_sdk_with_a_suggestion_and_an_escape_ha
         )
     };
     let ws = Workspace::new();
-    ws.write(
-        "environments/acc.toml",
-        &manifest("instance_type = \"t3.mdium\""),
-    );
+    ws.write("environments/acc.toml", &manifest("instance_type = \"t3.mdium\""));
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
     out.expect_in_stderr("did you mean `t3.medium`?");
 
     // A type newer than the SDK: refused with the way out, accepted once allowed.
-    ws.write(
-        "environments/acc.toml",
-        &manifest("instance_type = \"zz99.large\""),
-    );
+    ws.write("environments/acc.toml", &manifest("instance_type = \"zz99.large\""));
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
     out.expect_in_stderr("`allow_unknown_instance_type = true`");
@@ -571,17 +485,11 @@ fn a_shadowed_route_is_kept_only_when_allowed() {
     let ws = Workspace::new();
     ws.write(
         "environments/acc.toml",
-        &fixture.replace(
-            "priority = 1000 }",
-            "priority = 1000, allow_shadowed = true }",
-        ),
+        &fixture.replace("priority = 1000 }", "priority = 1000, allow_shadowed = true }"),
     );
     ws.ecsops(&["validate"]).expect_code(0);
     // Before the catch-all it is reached: no complaint either.
-    ws.write(
-        "environments/acc.toml",
-        &fixture.replace("priority = 1000 }", "priority = 50 }"),
-    );
+    ws.write("environments/acc.toml", &fixture.replace("priority = 1000 }", "priority = 50 }"));
     ws.ecsops(&["validate"]).expect_code(0);
 }
 
@@ -592,10 +500,7 @@ fn a_relative_health_check_path_is_offered_once_from_the_root() {
     let fixture = std::fs::read_to_string(fixtures().join("invalid/invalid-health-check.toml"))
         .expect("fixture");
     let ws = Workspace::new();
-    ws.write(
-        "environments/acc.toml",
-        &fixture.replace("path = \"no slash\"", "path = \"health\""),
-    );
+    ws.write("environments/acc.toml", &fixture.replace("path = \"no slash\"", "path = \"health\""));
     let out = ws.ecsops(&["validate"]);
     out.expect_code(1);
     out.expect_in_stderr(
@@ -631,18 +536,12 @@ fn every_diagnostic_code_has_a_fixture() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).expect("source");
-                for call in [
-                    "Diagnostic::error(",
-                    "Diagnostic::warning(",
-                    ".at_value(",
-                    ".at_key(",
-                ] {
+                for call in ["Diagnostic::error(", "Diagnostic::warning(", ".at_value(", ".at_key("]
+                {
                     for (i, _) in text.match_indices(call) {
                         let rest = text[i + call.len()..].trim_start();
-                        if let Some(code) = rest
-                            .strip_prefix('"')
-                            .and_then(|r| r.split_once('"'))
-                            .map(|(c, _)| c)
+                        if let Some(code) =
+                            rest.strip_prefix('"').and_then(|r| r.split_once('"')).map(|(c, _)| c)
                         {
                             emitted.insert(code.to_owned());
                         }
@@ -653,10 +552,7 @@ fn every_diagnostic_code_has_a_fixture() {
     }
     assert!(emitted.len() >= 60, "found only {emitted:?}");
     let mut covered = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(fixtures().join("invalid"))
-        .expect("fixtures")
-        .flatten()
-    {
+    for entry in std::fs::read_dir(fixtures().join("invalid")).expect("fixtures").flatten() {
         covered.extend(expectations(&entry.path()).into_iter().map(|e| e.code));
     }
     let missing: Vec<&String> = emitted
@@ -665,8 +561,5 @@ fn every_diagnostic_code_has_a_fixture() {
         .collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
     let unknown: Vec<&String> = covered.iter().filter(|c| !emitted.contains(*c)).collect();
-    assert!(
-        unknown.is_empty(),
-        "fixtures expect codes nothing emits: {unknown:?}"
-    );
+    assert!(unknown.is_empty(), "fixtures expect codes nothing emits: {unknown:?}");
 }

@@ -28,11 +28,7 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 /// and that Taplo, following that line, finds nothing wrong.
 fn assert_taplo_accepts_workspace(environments: &Path) {
     let files = toml_files(environments);
-    assert!(
-        !files.is_empty(),
-        "no manifest in {}",
-        environments.display()
-    );
+    assert!(!files.is_empty(), "no manifest in {}", environments.display());
     for file in &files {
         let text = std::fs::read_to_string(file).expect("manifest");
         assert_eq!(
@@ -43,11 +39,7 @@ fn assert_taplo_accepts_workspace(environments: &Path) {
         );
     }
     let checked = taplo::check(&files, None);
-    assert!(
-        checked.clean,
-        "taplo flags valid manifests:\n{}",
-        checked.output
-    );
+    assert!(checked.clean, "taplo flags valid manifests:\n{}", checked.output);
 }
 
 #[test]
@@ -56,11 +48,7 @@ fn taplo_accepts_every_example_and_valid_fixture() {
     let fixtures = toml_files(&repo_root().join("tests/fixtures/manifests/valid"));
     let schema = repo_root().join("schemas/manifest.schema.json");
     let checked = taplo::check(&fixtures, Some(&schema));
-    assert!(
-        checked.clean,
-        "taplo flags valid fixtures:\n{}",
-        checked.output
-    );
+    assert!(checked.clean, "taplo flags valid fixtures:\n{}", checked.output);
 }
 
 /// Invalid values still show in the editor: each case, placed in a workspace as a user would
@@ -71,10 +59,7 @@ fn taplo_still_flags_invalid_values() {
     let cases = [
         ("wrong-type.toml", "\"256\" is not of type \"integer\""),
         ("unknown-key.toml", "'servcies' was unexpected"),
-        (
-            "port-out-of-range.toml",
-            "70000 is greater than the maximum of 65535",
-        ),
+        ("port-out-of-range.toml", "70000 is greater than the maximum of 65535"),
         ("bad-enum.toml", "\"singel\" is not one of"),
     ];
     let ws = Workspace::new();
@@ -103,10 +88,7 @@ fn schema_prints_the_schema_of_this_version() {
     let out = ws.ecsops(&["schema"]);
     out.expect_code(0);
     let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema is JSON");
-    assert_eq!(
-        schema["$id"],
-        concat!("urn:ecsops:manifest-schema:", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(schema["$id"], concat!("urn:ecsops:manifest-schema:", env!("CARGO_PKG_VERSION")));
     let checked_in = std::fs::read_to_string(repo_root().join("schemas/manifest.schema.json"))
         .expect("checked-in schema");
     assert_eq!(out.stdout, checked_in, "one generator for both");
@@ -126,15 +108,9 @@ fn schema_write_never_writes_through_a_link() {
     ws.ecsops(&["schema", "--write"])
         .expect_code(0)
         .expect_in_stdout("wrote `schemas/manifest.schema.json`");
-    assert_eq!(
-        std::fs::read_to_string(&precious).expect("precious"),
-        "keep me"
-    );
+    assert_eq!(std::fs::read_to_string(&precious).expect("precious"), "keep me");
     assert!(!copy.is_symlink(), "the link was replaced by the schema");
-    assert_eq!(
-        std::fs::read_to_string(&copy).expect("copy"),
-        ws.ecsops(&["schema"]).stdout
-    );
+    assert_eq!(std::fs::read_to_string(&copy).expect("copy"), ws.ecsops(&["schema"]).stdout);
 }
 
 /// `schema --write` puts the schema where the manifests' `#:schema` lines point; `validate`
@@ -152,10 +128,7 @@ fn schema_write_keeps_the_workspace_copy_that_validate_checks() {
     out.expect_code(0);
     assert_eq!(out.stderr, "", "no warning for a fresh copy");
 
-    let older = printed.replace(
-        concat!("schema:", env!("CARGO_PKG_VERSION")),
-        "schema:0.0.1",
-    );
+    let older = printed.replace(concat!("schema:", env!("CARGO_PKG_VERSION")), "schema:0.0.1");
     std::fs::write(&copy, older).expect("older copy");
     ws.ecsops(&["validate"])
         .expect_code(0)
@@ -164,12 +137,8 @@ fn schema_write_keeps_the_workspace_copy_that_validate_checks() {
         )
         .expect_in_stderr("urn:ecsops:manifest-schema:0.0.1")
         .expect_in_stderr("run `ecsops schema --write`");
-    ws.ecsops(&["schema", "--write"])
-        .expect_code(0)
-        .expect_in_stdout("wrote");
-    ws.ecsops(&["schema", "--write"])
-        .expect_code(0)
-        .expect_in_stdout("up to date");
+    ws.ecsops(&["schema", "--write"]).expect_code(0).expect_in_stdout("wrote");
+    ws.ecsops(&["schema", "--write"]).expect_code(0).expect_in_stdout("up to date");
     assert_eq!(ws.ecsops(&["validate"]).stderr, "");
 }
 
@@ -199,10 +168,7 @@ fn init_makes_a_workspace_that_validates_plans_offline_and_holds_in_taplo() {
     assert!(read(".gitignore").lines().any(|l| l == ".ecsops/"));
     assert!(read("environments/production.toml").contains("\nprotected = true\n"));
     assert!(!read("environments/acceptance.toml").contains("protected"));
-    assert_eq!(
-        read("schemas/manifest.schema.json"),
-        ws.ecsops(&["schema"]).stdout
-    );
+    assert_eq!(read("schemas/manifest.schema.json"), ws.ecsops(&["schema"]).stdout);
     assert_taplo_accepts_workspace(&ws.path().join("environments"));
 
     let out = ws.ecsops(&["validate"]);
@@ -211,9 +177,7 @@ fn init_makes_a_workspace_that_validates_plans_offline_and_holds_in_taplo() {
     assert_eq!(out.stderr, "", "no warning either");
     // Nothing listens on port 9: any request to AWS would fail the diff.
     let offline = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())];
-    ws.ecsops_env(&["diff", "acceptance"], &offline)
-        .expect_code(0)
-        .expect_in_stdout("Plan: ");
+    ws.ecsops_env(&["diff", "acceptance"], &offline).expect_code(0).expect_in_stdout("Plan: ");
 
     std::fs::write(ws.path().join("environments/base.toml"), "# mine\n").expect("edit");
     let out = ws.ecsops(&["init"]);
@@ -252,10 +216,7 @@ fn init_names_its_environments_and_refuses_bad_names() {
         .output()
         .expect("run validate");
     assert!(validate.status.success(), "{validate:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&validate.stdout),
-        "2 environments valid: prod, staging\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&validate.stdout), "2 environments valid: prod, staging\n");
 
     let out = ws.ecsops(&["init", "other", "--env", "Prod"]);
     out.expect_code(1)
@@ -319,11 +280,7 @@ fn completions_offer_only_documented_options() {
         ))
         .output()
         .expect("run bash");
-    assert_eq!(
-        String::from_utf8_lossy(&offered.stdout),
-        "--plan --parallelism\n",
-        "{offered:?}"
-    );
+    assert_eq!(String::from_utf8_lossy(&offered.stdout), "--plan --parallelism\n", "{offered:?}");
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = ws.ecsops(&["completions", shell]);
         assert!(!out.stdout.contains("poll-interval"), "{shell}");
@@ -340,10 +297,7 @@ fn completions_and_the_man_page_describe_ecsops() {
     std::fs::write(&script, &bash.stdout).expect("script");
     let registered = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "source '{}' && complete -p ecsops",
-            script.display()
-        ))
+        .arg(format!("source '{}' && complete -p ecsops", script.display()))
         .output()
         .expect("run bash");
     assert!(registered.status.success(), "{registered:?}");
@@ -351,28 +305,19 @@ fn completions_and_the_man_page_describe_ecsops() {
         String::from_utf8_lossy(&registered.stdout).contains("_ecsops ecsops"),
         "{registered:?}"
     );
-    for (shell, names_ecsops) in [
-        ("zsh", "#compdef ecsops"),
-        ("fish", "complete -c ecsops"),
-        ("powershell", "'ecsops'"),
-    ] {
-        ws.ecsops(&["completions", shell])
-            .expect_code(0)
-            .expect_in_stdout(names_ecsops);
+    for (shell, names_ecsops) in
+        [("zsh", "#compdef ecsops"), ("fish", "complete -c ecsops"), ("powershell", "'ecsops'")]
+    {
+        ws.ecsops(&["completions", shell]).expect_code(0).expect_in_stdout(names_ecsops);
     }
-    ws.ecsops(&["completions", "tcsh"])
-        .expect_code(1)
-        .expect_in_stderr("possible values: bash");
+    ws.ecsops(&["completions", "tcsh"]).expect_code(1).expect_in_stderr("possible values: bash");
 
     let man = ws.ecsops(&["man"]);
     man.expect_code(0)
         .expect_in_stdout(".TH ecsops 1")
         .expect_in_stdout(concat!("ecsops ", env!("CARGO_PKG_VERSION")));
     for command in ["validate", "init", "completions"] {
-        assert!(
-            man.stdout.contains(command),
-            "the man page lacks `{command}`"
-        );
+        assert!(man.stdout.contains(command), "the man page lacks `{command}`");
     }
     // `--dir` writes every page the top page names, each with its command's options.
     let pages = tempfile::tempdir().expect("temp dir");
@@ -386,9 +331,7 @@ fn completions_and_the_man_page_describe_ecsops() {
         .collect();
     assert!(named.len() >= 15, "{named:?}");
     for name in named {
-        let file = pages
-            .path()
-            .join(format!("ecsops-{}.1", name.replace("\\-", "-")));
+        let file = pages.path().join(format!("ecsops-{}.1", name.replace("\\-", "-")));
         assert!(file.is_file(), "no page for ecsops\\-{name}(1)");
     }
     let apply = std::fs::read_to_string(pages.path().join("ecsops-apply.1")).expect("apply");

@@ -38,59 +38,28 @@ pub async fn run(ctx: &Context, args: &ApplyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Apply);
     let plan = args.plan.as_deref();
     let wait = args.wait.options()?;
-    Box::pin(walk(
-        ctx,
-        env,
-        mode,
-        args.auto_approve,
-        &args.flags,
-        wait,
-        plan,
-    ))
-    .await
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, wait, plan)).await
 }
 
 /// The saved plan at `path`, when it is one this ecsops applies.
 fn read_saved(path: &Path) -> Result<Box<SavedPlan>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
-    let saved = SavedPlan::parse(&text).map_err(|source| OpsError::SavedPlan {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let saved = SavedPlan::parse(&text)
+        .map_err(|source| OpsError::SavedPlan { path: path.display().to_string(), source })?;
     Ok(Box::new(saved))
 }
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<Exit, CliError> {
     let (env, mode) = (&args.environment, Mode::Destroy);
-    Box::pin(walk(
-        ctx,
-        env,
-        mode,
-        args.auto_approve,
-        &args.flags,
-        None,
-        None,
-    ))
-    .await
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, None, None)).await
 }
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<Exit, CliError> {
     let env = &args.environment;
-    let mode = Mode::Rollback {
-        to: args.to.clone(),
-    };
+    let mode = Mode::Rollback { to: args.to.clone() };
     let wait = args.wait.options()?;
-    Box::pin(walk(
-        ctx,
-        env,
-        mode,
-        args.auto_approve,
-        &args.flags,
-        wait,
-        None,
-    ))
-    .await
+    Box::pin(walk(ctx, env, mode, args.auto_approve, &args.flags, wait, None)).await
 }
 
 async fn walk(
@@ -222,10 +191,7 @@ async fn walk(
             ),
             CliError::Io(e) => (e.clone(), None),
         };
-        print!(
-            "{}",
-            apply_report::json(env, operation, Ended::Error(&text, left))
-        );
+        print!("{}", apply_report::json(env, operation, Ended::Error(&text, left)));
     }
     result
 }
@@ -269,11 +235,7 @@ impl Interaction for Terminal {
                 ),
             );
         }
-        let color = if self.json {
-            term::stderr_color()
-        } else {
-            term::stdout_color()
-        };
+        let color = if self.json { term::stderr_color() } else { term::stdout_color() };
         let mut plan = render::text::render(planned.plan, color, self.compared);
         if !planned.held.is_empty() {
             let _ = writeln!(
@@ -348,10 +310,7 @@ pub(super) fn ask(question: &str, expected: String) -> Answer {
             .map_err(|e| format!("cannot read the answer: {e}"));
         let _ = tx.send(read);
     });
-    Box::pin(async move {
-        rx.await
-            .unwrap_or_else(|_| Err("the answer was lost".to_owned()))
-    })
+    Box::pin(async move { rx.await.unwrap_or_else(|_| Err("the answer was lost".to_owned())) })
 }
 
 /// Resolves at the first Ctrl-C or SIGTERM. Later ones are left to the handler, which only
@@ -544,11 +503,7 @@ impl Progress {
         let _ = write!(err, "\r\x1b[K");
         if let Some((since, services)) = &self.rollout {
             if !services.is_empty() {
-                let _ = write!(
-                    err,
-                    "[rolling out, {}s] {services}",
-                    since.elapsed().as_secs()
-                );
+                let _ = write!(err, "[rolling out, {}s] {services}", since.elapsed().as_secs());
             }
         } else {
             let mut now: Vec<&str> = self.running.iter().map(String::as_str).take(3).collect();
@@ -663,11 +618,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
         anstream::eprintln!(
             "help: the state is saved (serial {}){}; no tag was made. {next}",
             outcome.state.serial,
-            if done.lock_left.is_none() {
-                " and the lock released"
-            } else {
-                ""
-            }
+            if done.lock_left.is_none() { " and the lock released" } else { "" }
         );
     }
     if !outcome.after_rollout.is_empty() {
@@ -681,10 +632,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
     }
     match &done.tagging {
         Tagging::Tagged { name, commit } => {
-            say(
-                json,
-                format_args!("Tagged {name} on {}.", ecsops_core::gitops::short(commit)),
-            );
+            say(json, format_args!("Tagged {name} on {}.", ecsops_core::gitops::short(commit)));
         }
         Tagging::Dirty => anstream::eprintln!(
             "warning: not tagged: `{env}` was applied from uncommitted files (recorded as dirty in the state)"
@@ -724,10 +672,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
                 "\nThe work tree still holds the change that was rolled back: the next `ecsops apply {env}` would apply it again."
             ),
         );
-        say(
-            json,
-            "To make git match what is applied now, restore the files and commit:",
-        );
+        say(json, "To make git match what is applied now, restore the files and commit:");
         say(
             json,
             format_args!(
@@ -736,13 +681,7 @@ fn finish(env: &str, operation: Operation, done: &Done, rerun: &str, json: bool)
                 files.join(" ")
             ),
         );
-        say(
-            json,
-            format_args!(
-                "  git commit -m \"Roll back {env} to {}\"",
-                target.describe()
-            ),
-        );
+        say(json, format_args!("  git commit -m \"Roll back {env} to {}\"", target.describe()));
         if files.len() > 1 {
             say(
                 json,

@@ -78,10 +78,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     if let Some(from) = &args.from {
         let outcome = ops::diff_promotion(&ws, from, environment)?;
         report::diagnostics(&outcome.sources, &outcome.warnings);
-        anstream::print!(
-            "{}",
-            render_one(args.format, &outcome.plan, Compared::Recorded)
-        );
+        anstream::print!("{}", render_one(args.format, &outcome.plan, Compared::Recorded));
         return Ok(exit(args.detailed_exitcode, outcome.plan.has_changes()));
     }
     ctx.check_state(environment).await?;
@@ -93,16 +90,9 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit, CliError> {
     let outcome = ops::diff(&ws, environment, &options).await?;
     report::diagnostics(&outcome.sources, &outcome.warnings);
     if outcome.aws_requests > 0 {
-        anstream::eprintln!(
-            "Read the live resources with {} AWS requests.",
-            outcome.aws_requests
-        );
+        anstream::eprintln!("Read the live resources with {} AWS requests.", outcome.aws_requests);
     }
-    let compared = if args.offline {
-        Compared::Recorded
-    } else {
-        Compared::Live
-    };
+    let compared = if args.offline { Compared::Recorded } else { Compared::Live };
     anstream::print!("{}", render_one(args.format, &outcome.plan, compared));
     if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
         std::fs::write(path, saved.to_json())
@@ -125,9 +115,5 @@ fn render_one(format: Format, plan: &ecsops_core::plan::Plan, compared: Compared
 }
 
 fn exit(detailed: bool, changes: bool) -> Exit {
-    if detailed && changes {
-        Exit::Changes
-    } else {
-        Exit::Success
-    }
+    if detailed && changes { Exit::Changes } else { Exit::Success }
 }

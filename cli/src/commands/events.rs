@@ -40,14 +40,8 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<Exit, CliError> {
     let interval = args.follow.then(poll_interval).transpose()?;
     ctx.check_state(env).await?;
     let ws = ctx.workspace()?;
-    let reader = ops::open(
-        &ws,
-        env,
-        ctx.state_url.as_deref(),
-        args.service.as_deref(),
-        args.since,
-    )
-    .await?;
+    let reader =
+        ops::open(&ws, env, ctx.state_url.as_deref(), args.service.as_deref(), args.since).await?;
     // Nothing applied, nothing to read or wait for (following would print nothing for ever).
     if !reader.recorded() {
         match args.format.format {

@@ -50,10 +50,7 @@ struct EditArgs {
 
 impl EditArgs {
     fn options(&self) -> EditOptions {
-        EditOptions {
-            dry_run: self.dry_run,
-            commit: self.commit,
-        }
+        EditOptions { dry_run: self.dry_run, commit: self.commit }
     }
 }
 
@@ -62,9 +59,9 @@ fn parse_request(s: &str) -> Result<(String, String), String> {
         Some((name, image)) if !name.is_empty() && !image.is_empty() => {
             Ok((name.to_owned(), image.to_owned()))
         }
-        _ => Err(format!(
-            "expected `SERVICE=IMAGE`, for example `web=nginx:1.28-alpine`, not `{s}`"
-        )),
+        _ => {
+            Err(format!("expected `SERVICE=IMAGE`, for example `web=nginx:1.28-alpine`, not `{s}`"))
+        }
     }
 }
 
@@ -102,10 +99,7 @@ fn show(u: &ImageUpdate) {
         }
     }
     anstream::println!();
-    anstream::print!(
-        "{}",
-        patch::unified(&u.file, &u.before, &u.after, term::stdout_color())
-    );
+    anstream::print!("{}", patch::unified(&u.file, &u.before, &u.after, term::stdout_color()));
     anstream::println!();
     if !u.also.is_empty() {
         let names: Vec<String> = u.also.iter().map(|e| format!("`{e}`")).collect();
@@ -117,12 +111,7 @@ fn show(u: &ImageUpdate) {
     }
     match (&u.commit, u.written) {
         (Some(c), _) => {
-            anstream::println!(
-                "Wrote {} and committed it: {} {}",
-                u.file,
-                c.short(),
-                c.subject
-            );
+            anstream::println!("Wrote {} and committed it: {} {}", u.file, c.short(), c.subject);
         }
         (None, true) => anstream::println!(
             "Wrote {}; `ecsops diff {env}` shows the plan, `--commit` would have committed it.",

@@ -27,10 +27,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Exit, CliError> {
     let cwd = std::env::current_dir().map_err(|e| CliError::Io(e.to_string()))?;
     // `DIR` is relative to `-C`, as if ecsops had been started there.
     let base = ctx.directory().map_or_else(|| cwd.clone(), |d| cwd.join(d));
-    let dir = args
-        .dir
-        .as_deref()
-        .map_or_else(|| base.clone(), |d| base.join(d));
+    let dir = args.dir.as_deref().map_or_else(|| base.clone(), |d| base.join(d));
     let made = ecsops_core::ops::init::init(&dir, &args.environments, args.force)?;
     anstream::println!(
         "made a workspace with {} in `{}`:",

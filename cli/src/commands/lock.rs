@@ -35,33 +35,18 @@ pub struct UnlockArgs {
 pub async fn run_lock(ctx: &Context, args: &LockArgs) -> Result<Exit, CliError> {
     let target = ctx.target(&args.environment).await?;
     let holder = ops::lock_holder(&target).await?;
-    let exit = if holder.is_some() {
-        Exit::Locked
-    } else {
-        Exit::Success
-    };
+    let exit = if holder.is_some() { Exit::Locked } else { Exit::Success };
     if args.format.format == Format::Json {
         let location = target.describe();
-        anstream::print!(
-            "{}",
-            reports::lock(&args.environment, &location, holder.as_ref())
-        );
+        anstream::print!("{}", reports::lock(&args.environment, &location, holder.as_ref()));
         return Ok(exit);
     }
     match holder {
         None => {
-            anstream::println!(
-                "`{}` is unlocked (state: {})",
-                args.environment,
-                target.describe()
-            );
+            anstream::println!("`{}` is unlocked (state: {})", args.environment, target.describe());
         }
         Some(holder) => {
-            anstream::println!(
-                "`{}` is locked (state: {})",
-                args.environment,
-                target.describe()
-            );
+            anstream::println!("`{}` is locked (state: {})", args.environment, target.describe());
             anstream::print!("{}", report::lock_fields(&holder));
         }
     }

@@ -68,9 +68,8 @@ const LONGEST: Duration = Duration::from_hours(366 * 24);
 /// take one.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like `30s`, `5m` or `1h`"))?;
+    let n: u64 =
+        digits.parse().map_err(|_| format!("`{s}` is not a duration like `30s`, `5m` or `1h`"))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" => 1,
@@ -110,11 +109,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(directory: Option<PathBuf>, state_url: Option<String>, fix_bucket: bool) -> Self {
-        Self {
-            directory,
-            state_url,
-            fix_bucket,
-        }
+        Self { directory, state_url, fix_bucket }
     }
 
     /// The environment's state backend.
@@ -160,25 +155,18 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_hours(1)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_hours(48)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(
-            parse_duration("1w"),
-            Err("`1w`: use `s`, `m`, `h`, `d` or `ms`".to_owned())
-        );
+        assert_eq!(parse_duration("1w"), Err("`1w`: use `s`, `m`, `h`, `d` or `ms`".to_owned()));
         assert!(parse_duration("h").is_err());
         // A fraction is not a wrong unit: say to use a smaller unit instead.
         assert_eq!(
             parse_duration("1.5h"),
-            Err(
-                "`1.5h`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
-                    .to_owned()
-            )
+            Err("`1.5h`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
+                .to_owned())
         );
         assert_eq!(
             parse_duration("2,5m"),
-            Err(
-                "`2,5m`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
-                    .to_owned()
-            )
+            Err("`2,5m`: use a whole number, in a smaller unit for a fraction (`90m` for `1.5h`)"
+                .to_owned())
         );
         assert_eq!(
             parse_duration("99999999999999999d"),
@@ -191,10 +179,7 @@ mod tests {
         );
         assert_eq!(parse_duration("366d"), Ok(Duration::from_hours(366 * 24)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-        assert_eq!(
-            parse_positive("0s"),
-            Err("`0s`: must be longer than zero".to_owned())
-        );
+        assert_eq!(parse_positive("0s"), Err("`0s`: must be longer than zero".to_owned()));
         assert_eq!(parse_positive("1s"), Ok(Duration::from_secs(1)));
     }
 }

@@ -51,10 +51,7 @@ pub async fn run(ctx: &Context, args: &OutputArgs) -> Result<Exit, CliError> {
         match value {
             Value::String(s) if !json => anstream::println!("{s}"),
             other => {
-                anstream::println!(
-                    "{}",
-                    serde_json::to_string_pretty(other).unwrap_or_default()
-                );
+                anstream::println!("{}", serde_json::to_string_pretty(other).unwrap_or_default());
             }
         }
         return Ok(Exit::Success);

@@ -67,14 +67,8 @@ pub async fn run(ctx: &Context, args: &RollArgs) -> Result<Exit, CliError> {
         lock_wait: report::LockWait::default(),
         last_wait: None,
     };
-    let report = Box::pin(ecsops_core::ops::roll::roll(
-        &ws,
-        env,
-        &request,
-        &mut ui,
-        interrupted(),
-    ))
-    .await?;
+    let report =
+        Box::pin(ecsops_core::ops::roll::roll(&ws, env, &request, &mut ui, interrupted())).await?;
     ui.clear();
     if ui.json {
         anstream::print!("{}", render::json(&report));
@@ -154,10 +148,8 @@ impl RollInteraction for Terminal {
                 return;
             }
             let what = waiting.to_string();
-            let repeat = self
-                .last_wait
-                .as_ref()
-                .is_none_or(|(w, at)| *w != what || at.elapsed() >= REPEAT);
+            let repeat =
+                self.last_wait.as_ref().is_none_or(|(w, at)| *w != what || at.elapsed() >= REPEAT);
             if repeat {
                 let _ = writeln!(err, "{line}");
                 self.last_wait = Some((what, Instant::now()));

@@ -33,10 +33,7 @@ pub struct ManArgs {
 pub fn man(command: clap::Command, args: &ManArgs) -> Result<Exit, CliError> {
     if let Some(dir) = &args.dir {
         clap_mangen::generate_to(command, dir).map_err(|e| {
-            CliError::Io(format!(
-                "cannot write the man pages to {}: {e}",
-                dir.display()
-            ))
+            CliError::Io(format!("cannot write the man pages to {}: {e}", dir.display()))
         })?;
         return Ok(Exit::Success);
     }

@@ -179,13 +179,7 @@ async fn list(ctx: &Context, a: &ListArgs) -> Result<Exit, CliError> {
         );
         return Ok(Exit::Success);
     }
-    let width = stored
-        .state
-        .resources
-        .keys()
-        .map(|a| a.as_str().len())
-        .max()
-        .unwrap_or(0);
+    let width = stored.state.resources.keys().map(|a| a.as_str().len()).max().unwrap_or(0);
     for (address, r) in &stored.state.resources {
         anstream::println!(
             "{:width$}  {:26}  {}",
@@ -205,10 +199,7 @@ async fn show(ctx: &Context, a: &ShowArgs) -> Result<Exit, CliError> {
     };
     let address = Address::from(a.address.as_str());
     let Some(r) = stored.state.resources.get(&address) else {
-        anstream::eprintln!(
-            "error: `{address}` is not in the state of `{}`",
-            a.environment
-        );
+        anstream::eprintln!("error: `{address}` is not in the state of `{}`", a.environment);
         let recorded = stored.state.resources.keys().map(Address::as_str);
         let close = report::closest_prefix(&a.address, recorded);
         anstream::eprintln!(
@@ -242,11 +233,7 @@ async fn history(ctx: &Context, a: &HistoryArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Success);
     }
     if entries.is_empty() {
-        anstream::eprintln!(
-            "no kept versions of `{}` ({})",
-            a.environment,
-            target.describe()
-        );
+        anstream::eprintln!("no kept versions of `{}` ({})", a.environment, target.describe());
     }
     for h in entries.iter().take(a.limit) {
         anstream::println!(

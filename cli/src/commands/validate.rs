@@ -19,11 +19,7 @@ pub struct ValidateArgs {
 pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Exit, CliError> {
     let ws = ctx.workspace()?;
     let report = ecsops_core::ops::validate(&ws, &args.environments)?;
-    let exit = if report.is_valid() {
-        Exit::Success
-    } else {
-        Exit::Error
-    };
+    let exit = if report.is_valid() { Exit::Success } else { Exit::Error };
     if args.format.format == Format::Json {
         anstream::print!(
             "{}",
@@ -45,9 +41,5 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Exit, CliError> {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }

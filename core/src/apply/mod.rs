@@ -40,10 +40,7 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self {
-            parallelism: 10,
-            continue_on_error: false,
-        }
+        Self { parallelism: 10, continue_on_error: false }
     }
 }
 
@@ -71,11 +68,15 @@ pub enum Event {
         error: String,
     },
     /// The state was saved at `serial`.
-    Saved { serial: u64 },
+    Saved {
+        serial: u64,
+    },
     /// An interrupt arrived: nothing new starts.
     Interrupted,
     /// The state could not be saved: nothing new starts; running steps finish unsaved.
-    SaveFailed { error: String },
+    SaveFailed {
+        error: String,
+    },
     /// The rollout wait after the walk.
     Rollout(crate::rollout::Tick),
 }
@@ -133,8 +134,7 @@ impl Outcome {
         self.done.extend(later.done);
         self.failed.extend(later.failed);
         self.not_started.extend(later.not_started);
-        self.destroyed_not_recreated
-            .extend(later.destroyed_not_recreated);
+        self.destroyed_not_recreated.extend(later.destroyed_not_recreated);
         self.interrupted |= later.interrupted;
         self.retirements.extend(later.retirements);
         self.after_rollout.extend(later.after_rollout);
@@ -281,9 +281,7 @@ pub async fn apply<P: Provider + 'static>(
     // defers nothing a change needs).
     for (i, step) in steps.iter().enumerate() {
         if step.part == Part::AfterRollout {
-            outcome
-                .after_rollout
-                .push((step.address.clone(), step.action));
+            outcome.after_rollout.push((step.address.clone(), step.action));
             settled[i] = true;
             skipped.insert(i);
         }
@@ -379,16 +377,8 @@ pub async fn apply<P: Provider + 'static>(
         };
         let i = finished.index;
         let failed = finished.error.is_some();
-        stop |= settle(
-            finished,
-            &steps,
-            recorder,
-            &mut outcome,
-            &mut unsaved,
-            options,
-            events,
-        )
-        .await;
+        stop |=
+            settle(finished, &steps, recorder, &mut outcome, &mut unsaved, options, events).await;
         settled[i] = true;
         succeeded[i] = !failed;
         if failed {
@@ -432,12 +422,9 @@ pub async fn apply<P: Provider + 'static>(
     outcome.state = recorder.state.clone();
     match unsaved {
         None => Ok(outcome),
-        Some(source) => Err(SaveFailed {
-            outcome: Box::new(outcome),
-            source,
-            kept_at: None,
-            lock_left: None,
-        }),
+        Some(source) => {
+            Err(SaveFailed { outcome: Box::new(outcome), source, kept_at: None, lock_left: None })
+        }
     }
 }
 
@@ -450,10 +437,7 @@ fn interrupted(outcome: &mut Outcome, stop: &mut bool, events: &mut (dyn FnMut(E
 
 /// The plan's `[[moved]]` renames, `(from, to)`.
 fn moves(plan: &Plan) -> Vec<(Address, Address)> {
-    plan.changes
-        .iter()
-        .filter_map(|c| Some((c.moved_from.clone()?, c.address.clone())))
-        .collect()
+    plan.changes.iter().filter_map(|c| Some((c.moved_from.clone()?, c.address.clone()))).collect()
 }
 
 /// The steps applying `plan` to `state` takes, and the recorded resources they start from
@@ -541,13 +525,7 @@ pub async fn retire<P: Provider + 'static>(
         };
         let (action, part) = (Action::Revise, Part::Retire);
         match result {
-            Ok(()) => events(Event::Finished {
-                address,
-                action,
-                part,
-                elapsed,
-                adopted: false,
-            }),
+            Ok(()) => events(Event::Finished { address, action, part, elapsed, adopted: false }),
             Err(error) => {
                 events(Event::Failed {
                     address: address.clone(),
@@ -555,11 +533,7 @@ pub async fn retire<P: Provider + 'static>(
                     part,
                     error: error.to_string(),
                 });
-                failed.push(Failure {
-                    address,
-                    action,
-                    error,
-                });
+                failed.push(Failure { address, action, error });
             }
         }
     }
@@ -606,9 +580,7 @@ async fn settle(
         match recorder.save().await {
             Ok(serial) => events(Event::Saved { serial }),
             Err(e) => {
-                events(Event::SaveFailed {
-                    error: e.to_string(),
-                });
+                events(Event::SaveFailed { error: e.to_string() });
                 *unsaved = Some(e);
                 stop = true;
             }
@@ -677,14 +649,13 @@ fn prepare(
         (Action::Delete, _, _) | (_, None, _) | (_, _, Part::Destroy) => None,
         (_, Some(r), _) => Some(ResourceSpec::resolve(r, recorded)?),
     };
-    let kind = spec
-        .as_ref()
-        .map(|s| s.kind)
-        .or(prior.as_ref().map(|p| p.kind))
-        .ok_or_else(|| ProviderError::Failed {
-            address: step.address.clone(),
-            what: "the plan names a resource that is neither desired nor recorded; plan again"
-                .to_owned(),
+    let kind =
+        spec.as_ref().map(|s| s.kind).or(prior.as_ref().map(|p| p.kind)).ok_or_else(|| {
+            ProviderError::Failed {
+                address: step.address.clone(),
+                what: "the plan names a resource that is neither desired nor recorded; plan again"
+                    .to_owned(),
+            }
         })?;
     let mut part = step.part;
     let mut dependencies = desired.map(|r| r.depends_on.clone()).unwrap_or_default();
@@ -734,9 +705,7 @@ async fn perform<P: Provider>(
     adopted: &mut bool,
 ) -> Result<(), ProviderError> {
     let record = |applied: Applied, effects: &mut Vec<Effect>| {
-        effects.push(Effect::Recorded(
-            applied.into_state(work.kind, work.dependencies.clone()),
-        ));
+        effects.push(Effect::Recorded(applied.into_state(work.kind, work.dependencies.clone())));
     };
     let missing_spec = || ProviderError::Failed {
         address: work.address.clone(),

@@ -76,11 +76,7 @@ pub struct Step {
 impl Step {
     /// The action progress reports: a replacement's destroy part shows as a destroy.
     pub fn shown(&self) -> Action {
-        if self.part == Part::Destroy {
-            Action::Delete
-        } else {
-            self.action
-        }
+        if self.part == Part::Destroy { Action::Delete } else { self.action }
     }
 }
 
@@ -187,12 +183,7 @@ pub fn schedule(
                 graph
                     .resources
                     .get(&step.address)
-                    .map(|r| {
-                        r.depends_on
-                            .iter()
-                            .filter_map(|d| made.get(d).copied())
-                            .collect()
-                    })
+                    .map(|r| r.depends_on.iter().filter_map(|d| made.get(d).copied()).collect())
                     .unwrap_or_default()
             };
             if step.part == Part::Create
@@ -204,12 +195,10 @@ pub fn schedule(
                 // The priority it takes is given up by the holder's parking, else its delete
                 // or destroy, else its own move; and a parked rule moves on from where it was
                 // parked.
-                let giver = handoffs.givers.get(&step.address).and_then(|g| {
-                    parked
-                        .get(g)
-                        .or_else(|| gone.get(g))
-                        .or_else(|| changed.get(g))
-                });
+                let giver = handoffs
+                    .givers
+                    .get(&step.address)
+                    .and_then(|g| parked.get(g).or_else(|| gone.get(g)).or_else(|| changed.get(g)));
                 after.extend(giver.copied());
                 after.extend(parked.get(&step.address).copied());
             }
@@ -238,18 +227,13 @@ fn defer_after_rollout(
 ) -> Vec<Step> {
     let mut used = used_by_old(plan, recorded);
     if unsettled {
-        used.extend(
-            (recorded.iter())
-                .filter(|(_, r)| TASKS_USE.contains(&r.kind))
-                .map(|(a, _)| a),
-        );
+        used.extend((recorded.iter()).filter(|(_, r)| TASKS_USE.contains(&r.kind)).map(|(a, _)| a));
     }
     if used.is_empty() {
         return steps;
     }
-    let kinds: BTreeMap<&Address, Kind> = (plan.changes.iter())
-        .map(|c| (&c.address, c.kind))
-        .collect();
+    let kinds: BTreeMap<&Address, Kind> =
+        (plan.changes.iter()).map(|c| (&c.address, c.kind)).collect();
     let mut held = steps.clone();
     for i in 0..steps.len() {
         let s = &steps[i];
@@ -327,12 +311,7 @@ fn used_by_old<'a>(
         .filter_map(|c| recorded.get_key_value(&c.address).map(|(a, _)| a))
         .collect();
     while let Some(a) = next.pop() {
-        for d in recorded
-            .get(a)
-            .map(|r| &r.dependencies)
-            .into_iter()
-            .flatten()
-        {
+        for d in recorded.get(a).map(|r| &r.dependencies).into_iter().flatten() {
             if let Some((d, _)) = recorded.get_key_value(d)
                 && used.insert(d)
             {

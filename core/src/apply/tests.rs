@@ -19,15 +19,7 @@ fn resource(address: &str, kind: Kind, refs: &[&str]) -> (Address, Resource) {
         attributes.insert(format!("ref{i}"), Expr::reference(&target, "id"));
         depends_on.insert(target);
     }
-    (
-        address.clone(),
-        Resource {
-            address,
-            kind,
-            attributes,
-            depends_on,
-        },
-    )
+    (address.clone(), Resource { address, kind, attributes, depends_on })
 }
 
 /// vpc ← subnet.a, subnet.b ← nat (on a); sg independent of the subnets.
@@ -74,11 +66,7 @@ async fn run_apply_watched(
     };
     let plan = plan_for(graph, &state);
     let unsettled = unsettled(&plan, &state);
-    let mut recorder = Recorder {
-        backend,
-        state,
-        version,
-    };
+    let mut recorder = Recorder { backend, state, version };
     let mut events = Vec::new();
     let outcome = apply(
         Arc::clone(provider),
@@ -107,11 +95,7 @@ async fn apply_stored(
 ) -> Outcome {
     let stored = backend.read().await.expect("reads").expect("a state");
     let unsettled = unsettled(plan, &stored.state);
-    let mut recorder = Recorder {
-        backend,
-        state: stored.state,
-        version: Some(stored.version),
-    };
+    let mut recorder = Recorder { backend, state: stored.state, version: Some(stored.version) };
     apply(
         Arc::clone(provider),
         plan,
@@ -138,24 +122,16 @@ fn addresses<'a, C: FromIterator<&'a str>>(list: &'a [(Address, Action)]) -> C {
 }
 
 fn position(calls: &[String], call: &str) -> usize {
-    calls
-        .iter()
-        .position(|c| c == call)
-        .unwrap_or_else(|| panic!("no `{call}` in {calls:?}"))
+    calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("no `{call}` in {calls:?}"))
 }
 
 #[tokio::test]
 async fn creates_dependencies_first_and_saves_after_every_resource() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
-    let run = run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
+    let run =
+        run_apply(&provider, &backend, &graph(), ApplyOptions::default(), std::future::pending())
+            .await;
     assert!(run.outcome.succeeded(), "{:?}", run.outcome.failed);
     let calls = provider.calls();
     assert!(position(&calls, "create vpc") < position(&calls, "create subnet.a"));
@@ -164,11 +140,7 @@ async fn creates_dependencies_first_and_saves_after_every_resource() {
     assert_eq!(saved.state.resources.len(), 5);
     // One save fixing the lineage, then one per resource.
     assert_eq!(saved.state.serial, 6);
-    let saves = run
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Saved { .. }))
-        .count();
+    let saves = run.events.iter().filter(|e| matches!(e, Event::Saved { .. })).count();
     assert_eq!(saves, 6);
     // The subnet's reference was resolved from the recorded VPC.
     assert_eq!(
@@ -182,54 +154,20 @@ async fn a_failure_starts_nothing_new_records_what_was_done_and_a_rerun_converge
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
     provider.fail_next(&Address::from("subnet.a"), "InvalidSubnet.Conflict");
-    let options = ApplyOptions {
-        parallelism: 1,
-        continue_on_error: false,
-    };
-    let first = run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        options,
-        std::future::pending(),
-    )
-    .await;
+    let options = ApplyOptions { parallelism: 1, continue_on_error: false };
+    let first = run_apply(&provider, &backend, &graph(), options, std::future::pending()).await;
     assert!(!first.outcome.succeeded());
     assert_eq!(first.outcome.failed.len(), 1);
-    assert_eq!(
-        first.outcome.failed[0].error.aws_code(),
-        Some("InvalidSubnet.Conflict")
-    );
-    assert!(
-        first
-            .outcome
-            .not_started
-            .iter()
-            .any(|(a, _)| a.as_str() == "nat")
-    );
+    assert_eq!(first.outcome.failed[0].error.aws_code(), Some("InvalidSubnet.Conflict"));
+    assert!(first.outcome.not_started.iter().any(|(a, _)| a.as_str() == "nat"));
     let saved = backend.read().await.expect("reads").expect("a state");
-    let recorded: BTreeSet<String> = saved
-        .state
-        .resources
-        .keys()
-        .map(ToString::to_string)
-        .collect();
-    let existing: BTreeSet<String> = provider
-        .resources()
-        .keys()
-        .map(ToString::to_string)
-        .collect();
+    let recorded: BTreeSet<String> =
+        saved.state.resources.keys().map(ToString::to_string).collect();
+    let existing: BTreeSet<String> = provider.resources().keys().map(ToString::to_string).collect();
     assert_eq!(recorded, existing, "the state records exactly what exists");
     assert!(!existing.contains("nat"));
 
-    let second = run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        options,
-        std::future::pending(),
-    )
-    .await;
+    let second = run_apply(&provider, &backend, &graph(), options, std::future::pending()).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome.failed);
     assert_eq!(provider.resources().len(), 5);
     let again = backend.read().await.expect("reads").expect("a state");
@@ -251,11 +189,7 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
     let graph = graph();
     let state = State::new("acc", "lineage".to_owned());
     let plan = plan_for(&graph, &state);
-    let mut recorder = Recorder {
-        backend: &backend,
-        state,
-        version: None,
-    };
+    let mut recorder = Recorder { backend: &backend, state, version: None };
     let mut events = Vec::new();
     let failed = apply(
         Arc::clone(&provider),
@@ -269,22 +203,12 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
     )
     .await
     .expect_err("the save fails");
-    assert!(
-        matches!(failed.source, StateError::Corrupt { .. }),
-        "{:?}",
-        failed.source
-    );
+    assert!(matches!(failed.source, StateError::Corrupt { .. }), "{:?}", failed.source);
     let done: BTreeSet<&str> = addresses(&failed.outcome.done);
     assert_eq!(done, BTreeSet::from(["vpc", "subnet.a", "subnet.b", "sg"]));
     let not_started: Vec<&str> = addresses(&failed.outcome.not_started);
     assert_eq!(not_started, ["nat"]);
-    let kept: BTreeSet<&str> = failed
-        .outcome
-        .state
-        .resources
-        .keys()
-        .map(Address::as_str)
-        .collect();
+    let kept: BTreeSet<&str> = failed.outcome.state.resources.keys().map(Address::as_str).collect();
     assert_eq!(kept, done, "the unsaved state records every finished step");
     let last_saved = events.iter().filter_map(|e| match e {
         Event::Saved { serial } => Some(*serial),
@@ -295,18 +219,9 @@ async fn a_failed_save_lets_the_running_steps_finish_and_reports_them() {
         last_saved.max(),
         "the serial is the last one written"
     );
-    let finished = events
-        .iter()
-        .filter(|e| matches!(e, Event::Finished { .. }))
-        .count();
+    let finished = events.iter().filter(|e| matches!(e, Event::Finished { .. })).count();
     assert_eq!(finished, 4);
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| matches!(e, Event::SaveFailed { .. }))
-            .count(),
-        1
-    );
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::SaveFailed { .. })).count(), 1);
     assert!(!provider.calls().contains(&"create nat".to_owned()));
 }
 
@@ -315,31 +230,11 @@ async fn continue_on_error_applies_what_does_not_depend_on_the_failure() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
     provider.fail_next(&Address::from("subnet.a"), "Boom");
-    let options = ApplyOptions {
-        parallelism: 1,
-        continue_on_error: true,
-    };
-    let run = run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        options,
-        std::future::pending(),
-    )
-    .await;
-    let created: BTreeSet<String> = provider
-        .resources()
-        .keys()
-        .map(ToString::to_string)
-        .collect();
-    assert_eq!(
-        created,
-        BTreeSet::from(["sg", "subnet.b", "vpc"].map(str::to_owned))
-    );
-    assert_eq!(
-        run.outcome.not_started,
-        vec![(Address::from("nat"), Action::Create)]
-    );
+    let options = ApplyOptions { parallelism: 1, continue_on_error: true };
+    let run = run_apply(&provider, &backend, &graph(), options, std::future::pending()).await;
+    let created: BTreeSet<String> = provider.resources().keys().map(ToString::to_string).collect();
+    assert_eq!(created, BTreeSet::from(["sg", "subnet.b", "vpc"].map(str::to_owned)));
+    assert_eq!(run.outcome.not_started, vec![(Address::from("nat"), Action::Create)]);
 }
 
 #[tokio::test]
@@ -347,22 +242,9 @@ async fn destroy_deletes_dependents_first() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
     let options = ApplyOptions::default();
-    run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        options,
-        std::future::pending(),
-    )
-    .await;
-    let run = run_apply(
-        &provider,
-        &backend,
-        &Graph::default(),
-        options,
-        std::future::pending(),
-    )
-    .await;
+    run_apply(&provider, &backend, &graph(), options, std::future::pending()).await;
+    let run =
+        run_apply(&provider, &backend, &Graph::default(), options, std::future::pending()).await;
     assert!(run.outcome.succeeded());
     assert!(provider.resources().is_empty());
     let calls = provider.calls();
@@ -411,17 +293,8 @@ fn a_delete_waits_for_the_update_that_drops_its_reference() {
 async fn a_move_alone_renames_the_recorded_resource_and_calls_nothing() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
-    let before = Graph {
-        resources: BTreeMap::from([resource("vpc", Kind::Vpc, &[])]),
-    };
-    run_apply(
-        &provider,
-        &backend,
-        &before,
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
+    let before = Graph { resources: BTreeMap::from([resource("vpc", Kind::Vpc, &[])]) };
+    run_apply(&provider, &backend, &before, ApplyOptions::default(), std::future::pending()).await;
     let calls = provider.calls().len();
     let after = Graph {
         resources: BTreeMap::from([{
@@ -443,12 +316,7 @@ async fn a_move_alone_renames_the_recorded_resource_and_calls_nothing() {
     assert!(outcome.succeeded());
     assert_eq!(provider.calls().len(), calls, "nothing sent to the cloud");
     let saved = backend.read().await.expect("reads").expect("a state");
-    let keys: Vec<String> = saved
-        .state
-        .resources
-        .keys()
-        .map(ToString::to_string)
-        .collect();
+    let keys: Vec<String> = saved.state.resources.keys().map(ToString::to_string).collect();
     assert_eq!(keys, ["vpc.main"]);
 }
 
@@ -459,8 +327,7 @@ fn graph_with_cidr(cidr: &str) -> Graph {
     for r in g.resources.values_mut() {
         let forcing = match r.kind {
             Kind::Vpc => {
-                r.attributes
-                    .insert("cidr_block".to_owned(), Expr::str(cidr));
+                r.attributes.insert("cidr_block".to_owned(), Expr::str(cidr));
                 continue;
             }
             Kind::NatGateway => "subnet_id",
@@ -504,13 +371,7 @@ async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_bef
     assert!(position(&calls, "create subnet.a") < position(&calls, "create nat"));
     // Each replacement counts once in what was done.
     assert_eq!(second.outcome.done.len(), 5, "{:?}", second.outcome.done);
-    assert!(
-        second
-            .outcome
-            .done
-            .iter()
-            .all(|(_, a)| *a == Action::Replace)
-    );
+    assert!(second.outcome.done.iter().all(|(_, a)| *a == Action::Replace));
     let saved = backend.read().await.expect("reads").expect("a state");
     assert_eq!(saved.state.resources.len(), 5);
     assert!(!plan_for(&graph_with_cidr("10.9.0.0/16"), &saved.state).has_changes());
@@ -520,14 +381,9 @@ async fn a_delete_first_replacement_goes_after_its_dependents_and_comes_back_bef
 async fn applied(graph: &Graph) -> (tempfile::TempDir, Backend, Arc<FakeProvider>) {
     let (dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
-    let first = run_apply(
-        &provider,
-        &backend,
-        graph,
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
+    let first =
+        run_apply(&provider, &backend, graph, ApplyOptions::default(), std::future::pending())
+            .await;
     assert!(first.outcome.succeeded(), "{:?}", first.outcome);
     (dir, backend, provider)
 }
@@ -543,19 +399,13 @@ async fn a_replacement_whose_create_never_starts_is_reported_destroyed_not_start
     // At parallelism 1 the destroys of the NAT gateway and the security group (nothing
     // depends on them) run first, then subnet.b's fails: their creates never start.
     provider.fail_next(&Address::from("subnet.b"), "DependencyViolation");
-    let options = ApplyOptions {
-        parallelism: 1,
-        continue_on_error: false,
-    };
+    let options = ApplyOptions { parallelism: 1, continue_on_error: false };
     let cidr = graph_with_cidr("10.9.0.0/16");
     let run = run_apply(&provider, &backend, &cidr, options, std::future::pending()).await;
     assert!(!run.outcome.succeeded());
     assert_eq!(
         run.outcome.destroyed_not_recreated,
-        [
-            (Address::from("nat"), Action::Replace),
-            (Address::from("sg"), Action::Replace)
-        ]
+        [(Address::from("nat"), Action::Replace), (Address::from("sg"), Action::Replace)]
     );
     let not_started: BTreeSet<&str> = addresses(&run.outcome.not_started);
     assert!(!not_started.contains("nat") && !not_started.contains("sg"));
@@ -583,10 +433,7 @@ async fn a_replacement_whose_create_never_starts_is_reported_destroyed_not_start
 async fn a_replacement_whose_create_fails_is_reported_failed_and_destroyed() {
     let (_dir, backend, provider) = applied_network().await;
     provider.fail_next_op("create", &Address::from("vpc"), "VpcLimitExceeded");
-    let options = ApplyOptions {
-        parallelism: 1,
-        continue_on_error: false,
-    };
+    let options = ApplyOptions { parallelism: 1, continue_on_error: false };
     let run = run_apply(
         &provider,
         &backend,
@@ -596,18 +443,10 @@ async fn a_replacement_whose_create_fails_is_reported_failed_and_destroyed() {
     )
     .await;
     // Every old resource went; the new VPC failed, so nothing was made again.
-    let failed: Vec<&str> = run
-        .outcome
-        .failed
-        .iter()
-        .map(|f| f.address.as_str())
-        .collect();
+    let failed: Vec<&str> = run.outcome.failed.iter().map(|f| f.address.as_str()).collect();
     assert_eq!(failed, ["vpc"]);
     let gone: BTreeSet<&str> = addresses(&run.outcome.destroyed_not_recreated);
-    assert_eq!(
-        gone,
-        BTreeSet::from(["nat", "sg", "subnet.a", "subnet.b", "vpc"])
-    );
+    assert_eq!(gone, BTreeSet::from(["nat", "sg", "subnet.a", "subnet.b", "vpc"]));
     assert!(run.outcome.not_started.is_empty(), "{:?}", run.outcome);
     let saved = backend.read().await.expect("reads").expect("a state");
     assert!(saved.state.resources.is_empty());
@@ -618,17 +457,10 @@ async fn a_replacement_whose_create_fails_is_reported_failed_and_destroyed() {
 async fn a_step_that_panics_stops_the_walk_and_the_others_are_recorded() {
     let (_dir, backend) = local();
     let provider = Arc::new(FakeProvider::new());
-    provider.on_next(&Address::from("subnet.a"), || {
-        panic!("a bug in a provider step")
-    });
-    let run = run_apply(
-        &provider,
-        &backend,
-        &graph(),
-        ApplyOptions::default(),
-        std::future::pending(),
-    )
-    .await;
+    provider.on_next(&Address::from("subnet.a"), || panic!("a bug in a provider step"));
+    let run =
+        run_apply(&provider, &backend, &graph(), ApplyOptions::default(), std::future::pending())
+            .await;
     assert!(!run.outcome.succeeded());
     let not_started: BTreeSet<&str> = addresses(&run.outcome.not_started);
     // The panicked step and what needs it are not done; its siblings finished and are saved.
@@ -645,17 +477,12 @@ async fn never_more_steps_at_once_than_the_parallelism() {
     // vpc, then subnet.a, subnet.b and sg are ready together; nat after subnet.a.
     for (parallelism, most) in [(1, 1), (2, 2), (10, 3)] {
         let (_dir, backend) = local();
-        let provider = Arc::new(FakeProvider::with_latency(
-            std::time::Duration::from_millis(20),
-        ));
+        let provider = Arc::new(FakeProvider::with_latency(std::time::Duration::from_millis(20)));
         let run = run_apply(
             &provider,
             &backend,
             &graph(),
-            ApplyOptions {
-                parallelism,
-                continue_on_error: false,
-            },
+            ApplyOptions { parallelism, continue_on_error: false },
             std::future::pending(),
         )
         .await;
@@ -671,39 +498,28 @@ async fn a_step_that_cannot_be_prepared_fails_like_any_other() {
     // subnet.b refers to an output the VPC never has: its spec cannot be resolved.
     let mut g = graph();
     if let Some(subnet) = g.resources.get_mut(&Address::from("subnet.b")) {
-        subnet.attributes.insert(
-            "ref0".to_owned(),
-            Expr::reference(&Address::from("vpc"), "no_such_output"),
-        );
+        subnet
+            .attributes
+            .insert("ref0".to_owned(), Expr::reference(&Address::from("vpc"), "no_such_output"));
     }
     let run = run_apply(
         &provider,
         &backend,
         &g,
-        ApplyOptions {
-            parallelism: 10,
-            continue_on_error: true,
-        },
+        ApplyOptions { parallelism: 10, continue_on_error: true },
         std::future::pending(),
     )
     .await;
     assert_eq!(run.outcome.failed.len(), 1, "{:?}", run.outcome.failed);
     assert_eq!(run.outcome.failed[0].address.as_str(), "subnet.b");
     assert!(
-        run.outcome.failed[0]
-            .error
-            .to_string()
-            .contains("no_such_output"),
+        run.outcome.failed[0].error.to_string().contains("no_such_output"),
         "{}",
         run.outcome.failed[0].error
     );
     assert!(!provider.calls().contains(&"create subnet.b".to_owned()));
     let saved = backend.read().await.expect("reads").expect("a state");
-    assert_eq!(
-        saved.state.resources.len(),
-        4,
-        "the others are built and saved"
-    );
+    assert_eq!(saved.state.resources.len(), 4, "the others are built and saved");
 }
 
 /// task_definition[web] (its image) ← service[web] (its revision's ARN).
@@ -724,9 +540,7 @@ fn revisioned(image: &str) -> Graph {
         attributes: BTreeMap::from([("image".to_owned(), Expr::str(image))]),
         depends_on: BTreeSet::new(),
     };
-    Graph {
-        resources: BTreeMap::from([(td, definition), (service.address.clone(), service)]),
-    }
+    Graph { resources: BTreeMap::from([(td, definition), (service.address.clone(), service)]) }
 }
 
 /// A local state and a fake provider after applying `revisioned("nginx:1.27")`.
@@ -754,12 +568,7 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
     let (_dir, backend, provider) = applied_revision().await;
     let stored = backend.read().await.expect("reads").expect("a state");
     let plan = plan_for(&revisioned("nginx:1.28"), &stored.state);
-    let action = |a: &str| {
-        plan.changes
-            .iter()
-            .find(|c| c.address.as_str() == a)
-            .map(|c| c.action)
-    };
+    let action = |a: &str| plan.changes.iter().find(|c| c.address.as_str() == a).map(|c| c.action);
     assert_eq!(action("task_definition[web]"), Some(Action::Revise));
     assert_eq!(action("service[web]"), Some(Action::Update));
     assert!(!plan.changes.iter().any(|c| c.action.is_destructive()));
@@ -767,36 +576,22 @@ async fn a_new_revision_keeps_the_old_one_and_retires_only_after_the_service_mov
     let (second, calls) = revise(&provider, &backend).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome);
     assert!(
-        !calls
-            .iter()
-            .any(|c| c.starts_with("delete") || c.starts_with("retire")),
+        !calls.iter().any(|c| c.starts_with("delete") || c.starts_with("retire")),
         "the walk neither deletes nor retires the old revision: {calls:?}"
     );
     let created = position(&calls, "create task_definition[web]");
     let updated = position(&calls, "update service[web]");
     assert!(created < updated, "{calls:?}");
     // The retirement waits for the rollout; once it completed (as the apply's wait says):
-    assert_eq!(
-        second.outcome.retirements,
-        [Address::from("task_definition[web]")]
-    );
+    assert_eq!(second.outcome.retirements, [Address::from("task_definition[web]")]);
     let state = backend.read().await.expect("reads").expect("a state").state;
     let mut events = Vec::new();
-    let failed = retire(
-        Arc::clone(&provider),
-        &second.outcome.retirements,
-        &state,
-        3,
-        &mut |e| {
-            events.push(e);
-        },
-    )
+    let failed = retire(Arc::clone(&provider), &second.outcome.retirements, &state, 3, &mut |e| {
+        events.push(e);
+    })
     .await;
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(
-        provider.calls().last().map(String::as_str),
-        Some("retire task_definition[web]")
-    );
+    assert_eq!(provider.calls().last().map(String::as_str), Some("retire task_definition[web]"));
     // The revision counts once in what was done; its retirement is not a change of its own.
     assert_eq!(
         addresses::<BTreeSet<_>>(&second.outcome.done),
@@ -817,10 +612,7 @@ async fn a_failed_service_update_leaves_the_old_revisions_alone() {
     );
     assert!(second.outcome.retirements.is_empty());
     // The registration is done; what is left is the service, not the revision.
-    assert_eq!(
-        addresses::<Vec<_>>(&second.outcome.not_started),
-        Vec::<&str>::new()
-    );
+    assert_eq!(addresses::<Vec<_>>(&second.outcome.not_started), Vec::<&str>::new());
 }
 
 mod after_rollout;

@@ -42,9 +42,7 @@ pub(super) fn widen(
             if kept.is_empty() {
                 return None;
             }
-            let limit = ROLE_POLICIES
-                .max(was.policy_arns.len())
-                .max(want.policy_arns.len());
+            let limit = ROLE_POLICIES.max(was.policy_arns.len()).max(want.policy_arns.len());
             want.policy_arns.extend(kept);
             if want.policy_arns.len() > limit {
                 tracing::warn!(
@@ -140,11 +138,7 @@ mod tests {
     /// [`super::widen`] of a desired `kind` resource over a recorded one, as attribute maps.
     fn widen(kind: Kind, recorded: &Attributes, desired: &Attributes) -> Option<Attributes> {
         let address = Address::from("x");
-        let spec = ResourceSpec {
-            address,
-            kind,
-            attributes: desired.clone(),
-        };
+        let spec = ResourceSpec { address, kind, attributes: desired.clone() };
         let state = ResourceState {
             kind,
             id: None,
@@ -156,9 +150,7 @@ mod tests {
     }
 
     fn attributes(value: Value) -> Attributes {
-        let Value::Object(map) = value else {
-            panic!("an object")
-        };
+        let Value::Object(map) = value else { panic!("an object") };
         map.into_iter().collect()
     }
 
@@ -186,10 +178,7 @@ mod tests {
     fn a_role_keeps_the_policies_it_loses_until_the_rollouts() {
         let widened = widen(Kind::IamRole, &role(&["a", "b"]), &role(&["c", "a"]));
         assert_eq!(widened, Some(role(&["c", "a", "b"])));
-        assert_eq!(
-            widen(Kind::IamRole, &role(&["a"]), &role(&["a", "b"])),
-            None
-        );
+        assert_eq!(widen(Kind::IamRole, &role(&["a"]), &role(&["a", "b"])), None);
     }
 
     #[test]
@@ -214,19 +203,14 @@ mod tests {
         let deny = json!({"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"});
         let all = json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*"});
         let was = policy(&json!([all, deny]));
-        assert_eq!(
-            widen(Kind::IamPolicy, &was, &policy(&json!([read(&json!("s1"))]))),
-            None
-        );
+        assert_eq!(widen(Kind::IamPolicy, &was, &policy(&json!([read(&json!("s1"))]))), None);
         let kept = policy(&json!([deny, read(&json!("s1"))]));
         assert!(widen(Kind::IamPolicy, &was, &kept).is_some());
         // A condition narrows a grant: without it the new statement does not cover the old.
         let conditioned = policy(&json!([{"Effect": "Allow", "Action": "s3:GetObject",
             "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}]));
-        let other = policy(
-            &json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-2"}}}]),
-        );
+        let other = policy(&json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-2"}}}]));
         assert!(widen(Kind::IamPolicy, &conditioned, &other).is_some());
     }
 
@@ -235,14 +219,9 @@ mod tests {
         let many: Vec<String> = (0..ROLE_POLICIES).map(|i| format!("arn{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(widen(Kind::IamRole, &role(&["old"]), &role(&many)), None);
-        let big: Vec<String> = (0..400)
-            .map(|i| format!("arn:aws:secretsmanager:s{i}"))
-            .collect();
+        let big: Vec<String> = (0..400).map(|i| format!("arn:aws:secretsmanager:s{i}")).collect();
         let was = policy(&json!([read(&json!(big))]));
-        assert_eq!(
-            widen(Kind::IamPolicy, &was, &policy(&json!([read(&json!("x"))]))),
-            None
-        );
+        assert_eq!(widen(Kind::IamPolicy, &was, &policy(&json!([read(&json!("x"))]))), None);
     }
 
     #[test]

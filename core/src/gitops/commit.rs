@@ -31,23 +31,17 @@ impl Repo {
         let base = if let Some(p) = &parent {
             p.tree().map_err(git(what.clone()))?
         } else {
-            let empty = self
-                .git
-                .treebuilder(None)
-                .and_then(|b| b.write())
-                .map_err(git(what.clone()))?;
+            let empty =
+                self.git.treebuilder(None).and_then(|b| b.write()).map_err(git(what.clone()))?;
             self.git.find_tree(empty).map_err(git(what.clone()))?
         };
-        let mode = base
-            .get_path(&relative)
-            .ok()
-            .map_or(git2::FileMode::Blob, |e| {
-                if e.filemode() == i32::from(git2::FileMode::BlobExecutable) {
-                    git2::FileMode::BlobExecutable
-                } else {
-                    git2::FileMode::Blob
-                }
-            });
+        let mode = base.get_path(&relative).ok().map_or(git2::FileMode::Blob, |e| {
+            if e.filemode() == i32::from(git2::FileMode::BlobExecutable) {
+                git2::FileMode::BlobExecutable
+            } else {
+                git2::FileMode::Blob
+            }
+        });
         let tree_id = git2::build::TreeUpdateBuilder::new()
             .upsert(&relative, blob, mode)
             .create_updated(&self.git, &base)
@@ -60,10 +54,7 @@ impl Repo {
             .commit(Some("HEAD"), &who, &who, message, &tree, &parents)
             .map_err(git(what.clone()))?;
         let mut index = self.git.index().map_err(git(what.clone()))?;
-        index
-            .add_path(&relative)
-            .and_then(|()| index.write())
-            .map_err(git(what.clone()))?;
+        index.add_path(&relative).and_then(|()| index.write()).map_err(git(what.clone()))?;
         let commit = self.git.find_commit(id).map_err(git(what))?;
         Ok(Commit::of(&commit))
     }

@@ -45,11 +45,7 @@ pub enum Refusal {
     #[error(
         "`{environment}` is protected and is changed only from branch `{expected}`; HEAD is {actual}"
     )]
-    WrongBranch {
-        environment: String,
-        expected: String,
-        actual: String,
-    },
+    WrongBranch { environment: String, expected: String, actual: String },
     #[error("`{environment}` is protected and HEAD {}", out_of_step(*.ahead, *.behind, .upstream))]
     OutOfStep {
         environment: String,
@@ -87,10 +83,7 @@ pub enum Refusal {
         shallow: bool,
     },
     #[error("`{environment}` is protected: {reason}")]
-    Git {
-        environment: String,
-        reason: GitError,
-    },
+    Git { environment: String, reason: GitError },
 }
 
 impl Refusal {
@@ -142,11 +135,7 @@ impl Refusal {
 
 /// `3 commits`.
 pub fn commits(n: usize) -> String {
-    if n == 1 {
-        "1 commit".to_owned()
-    } else {
-        format!("{n} commits")
-    }
+    if n == 1 { "1 commit".to_owned() } else { format!("{n} commits") }
 }
 
 /// How HEAD stands against `upstream`, for [`Refusal::OutOfStep`].
@@ -155,10 +144,7 @@ fn out_of_step(ahead: usize, behind: usize, upstream: &str) -> String {
         (0, behind) => format!("is {} behind `{upstream}`", commits(behind)),
         (ahead, 0) => format!("has {} that `{upstream}` lacks", commits(ahead)),
         (ahead, behind) => {
-            format!(
-                "has diverged from `{upstream}` ({} ahead, {behind} behind)",
-                commits(ahead)
-            )
+            format!("has diverged from `{upstream}` ({} ahead, {behind} behind)", commits(ahead))
         }
     }
 }
@@ -274,32 +260,21 @@ pub fn check(
             return Ok(None);
         }
         return Err(match repo {
-            None => Refusal::NotARepository {
-                environment,
-                root: root.to_owned(),
-            },
+            None => Refusal::NotARepository { environment, root: root.to_owned() },
             Some(_) => Refusal::NoCommit { environment },
         });
     };
-    let failed = |reason| Refusal::Git {
-        environment: environment.clone(),
-        reason,
-    };
+    let failed = |reason| Refusal::Git { environment: environment.clone(), reason };
     let head = repo.head().map_err(failed)?;
     let changed = changed_files(repo, protection.files).map_err(failed)?;
     if protection.protected {
         if !changed.is_empty() {
-            return Err(Refusal::Dirty {
-                environment,
-                files: changed,
-            });
+            return Err(Refusal::Dirty { environment, files: changed });
         }
         let on_branch = match &head.branch {
             Some(b) => b == protection.release_branch,
             // A detached HEAD (a CI checkout) at the branch's tip is on it.
-            None => repo
-                .branch_tips(protection.release_branch)
-                .contains(&head.commit),
+            None => repo.branch_tips(protection.release_branch).contains(&head.commit),
         };
         if !on_branch {
             return Err(Refusal::WrongBranch {
@@ -313,10 +288,7 @@ pub fn check(
         }
         check_published(repo, &environment, &head.commit, protection.release_branch)?;
     }
-    Ok(Some(Provenance {
-        commit: head.commit,
-        dirty: !changed.is_empty(),
-    }))
+    Ok(Some(Provenance { commit: head.commit, dirty: !changed.is_empty() }))
 }
 
 /// The files among `files` whose work-tree content is not HEAD's, as `path (status)`.
@@ -328,10 +300,8 @@ fn changed_files(repo: &Repo, files: &[PathBuf]) -> Result<Vec<String>, GitError
             changed.push(format!("{shown}{OUTSIDE}"));
             continue;
         };
-        let status = repo
-            .git
-            .status_file(&path)
-            .map_err(git(format!("read the status of `{shown}`")))?;
+        let status =
+            repo.git.status_file(&path).map_err(git(format!("read the status of `{shown}`")))?;
         if let Some(what) = describe(status) {
             changed.push(format!("{shown} ({what})"));
         }
@@ -382,9 +352,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let git = git2::Repository::init(dir.path()).expect("git init");
         let who = git2::Signature::now("Dana", "dana@example.com").expect("signature");
-        let tree = git
-            .find_tree(git.index().expect("index").write_tree().expect("tree"))
-            .expect("tree");
+        let tree =
+            git.find_tree(git.index().expect("index").write_tree().expect("tree")).expect("tree");
         let commit = |parents: &[&git2::Commit<'_>], message: &str| {
             git.commit(None, &who, &who, message, &tree, parents)
                 .and_then(|id| git.find_commit(id))
@@ -394,9 +363,7 @@ mod tests {
         let second = commit(&[&first], "second");
         let side = commit(&[&first], "side");
         let ids = [first.id(), second.id(), side.id()].map(|id| id.to_string());
-        let repo = Repo::discover(dir.path())
-            .expect("open")
-            .expect("a repository");
+        let repo = Repo::discover(dir.path()).expect("open").expect("a repository");
         (dir, repo, ids)
     }
 
@@ -415,10 +382,7 @@ mod tests {
     fn only_an_older_head_or_a_missing_revision_is_refused() {
         let (_dir, repo, [first, second, side]) = repo();
         assert!(check_order(&repo, "prod", &second, &first, None).is_ok());
-        assert!(
-            check_order(&repo, "prod", &side, &second, None).is_ok(),
-            "diverged"
-        );
+        assert!(check_order(&repo, "prod", &side, &second, None).is_ok(), "diverged");
         let older =
             check_order(&repo, "prod", &first, &second, Some("ecsops/prod/7")).expect_err("older");
         assert_eq!(
@@ -431,10 +395,7 @@ mod tests {
         );
         let missing = check_order(&repo, "prod", &second, &"2".repeat(40), None)
             .expect_err("not in the clone");
-        assert!(
-            matches!(missing, Refusal::NotFetched { shallow: false, .. }),
-            "{missing}"
-        );
+        assert!(matches!(missing, Refusal::NotFetched { shallow: false, .. }), "{missing}");
         assert!(missing.help().contains("`git pull`"), "{}", missing.help());
     }
 
@@ -444,9 +405,7 @@ mod tests {
     fn a_shallow_clone_is_told_to_fetch_its_history() {
         let (dir, _repo, [first, second, _]) = repo();
         let git = git2::Repository::open(dir.path()).expect("open");
-        let tip = git
-            .find_commit(git2::Oid::from_str(&second).expect("id"))
-            .expect("second");
+        let tip = git.find_commit(git2::Oid::from_str(&second).expect("id")).expect("second");
         git.branch("main", &tip, true).expect("branch");
         git.set_head("refs/heads/main").expect("head");
         let shallow = tempfile::tempdir().expect("temp dir");
@@ -457,33 +416,18 @@ mod tests {
             .output()
             .expect("git runs");
         assert!(cloned.status.success(), "{cloned:?}");
-        let repo = Repo::discover(shallow.path())
-            .expect("open")
-            .expect("a repository");
+        let repo = Repo::discover(shallow.path()).expect("open").expect("a repository");
         let head = repo.head().expect("head").commit;
         assert_eq!(head, second);
         let refused = check_order(&repo, "prod", &head, &first, None).expect_err("cut off");
-        assert!(
-            matches!(refused, Refusal::NotFetched { shallow: true, .. }),
-            "{refused}"
-        );
-        assert!(
-            refused.help().contains("`git fetch --unshallow`"),
-            "{}",
-            refused.help()
-        );
+        assert!(matches!(refused, Refusal::NotFetched { shallow: true, .. }), "{refused}");
+        assert!(refused.help().contains("`git fetch --unshallow`"), "{}", refused.help());
     }
 
     #[test]
     fn out_of_step_says_which_way() {
-        assert_eq!(
-            out_of_step(0, 2, "origin/main"),
-            "is 2 commits behind `origin/main`"
-        );
-        assert_eq!(
-            out_of_step(1, 0, "origin/main"),
-            "has 1 commit that `origin/main` lacks"
-        );
+        assert_eq!(out_of_step(0, 2, "origin/main"), "is 2 commits behind `origin/main`");
+        assert_eq!(out_of_step(1, 0, "origin/main"), "has 1 commit that `origin/main` lacks");
         assert_eq!(
             out_of_step(1, 3, "origin/main"),
             "has diverged from `origin/main` (1 commit ahead, 3 behind)"

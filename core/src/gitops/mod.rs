@@ -72,28 +72,15 @@ impl Repo {
             Ok(g) => g,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
             Err(e) => {
-                return Err(git(format!("open the repository at `{}`", root.display()))(
-                    e,
-                ));
+                return Err(git(format!("open the repository at `{}`", root.display()))(e));
             }
         };
-        let workdir = git
-            .workdir()
-            .ok_or_else(|| GitError::Bare(git.path().to_path_buf()))?;
-        let workdir = workdir
-            .canonicalize()
-            .unwrap_or_else(|_| workdir.to_owned());
+        let workdir = git.workdir().ok_or_else(|| GitError::Bare(git.path().to_path_buf()))?;
+        let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_owned());
         let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        let prefix = canonical_root
-            .strip_prefix(&workdir)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        Ok(Some(Self {
-            git,
-            workdir,
-            root: root.to_owned(),
-            prefix,
-        }))
+        let prefix =
+            canonical_root.strip_prefix(&workdir).map(Path::to_path_buf).unwrap_or_default();
+        Ok(Some(Self { git, workdir, root: root.to_owned(), prefix }))
     }
 
     /// A workspace path (absolute, under the root) as a path in the repository; `None` when
@@ -124,17 +111,9 @@ impl Repo {
 
     pub fn head(&self) -> Result<Head, GitError> {
         let head = self.git.head().map_err(git("read HEAD"))?;
-        let commit = head
-            .peel_to_commit()
-            .map_err(git("read the commit HEAD points at"))?;
-        let branch = head
-            .is_branch()
-            .then(|| head.shorthand().ok().map(str::to_owned))
-            .flatten();
-        Ok(Head {
-            commit: commit.id().to_string(),
-            branch,
-        })
+        let commit = head.peel_to_commit().map_err(git("read the commit HEAD points at"))?;
+        let branch = head.is_branch().then(|| head.shorthand().ok().map(str::to_owned)).flatten();
+        Ok(Head { commit: commit.id().to_string(), branch })
     }
 
     /// Whether the repository has a commit at all (HEAD on an unborn branch has none).
@@ -167,17 +146,13 @@ impl Repo {
     /// upstream the local branch tracks, else `origin/<branch>`; `None` when neither exists
     /// (a repository never pushed anywhere).
     pub fn upstream(&self, branch: &str) -> Option<(String, String)> {
-        let tracked = self
-            .git
-            .find_branch(branch, git2::BranchType::Local)
-            .and_then(|b| b.upstream())
-            .ok();
+        let tracked =
+            self.git.find_branch(branch, git2::BranchType::Local).and_then(|b| b.upstream()).ok();
         let remote = match tracked {
             Some(u) => u,
-            None => self
-                .git
-                .find_branch(&format!("origin/{branch}"), git2::BranchType::Remote)
-                .ok()?,
+            None => {
+                self.git.find_branch(&format!("origin/{branch}"), git2::BranchType::Remote).ok()?
+            }
         };
         let name = remote.name().ok().flatten()?.to_owned();
         Some((name, remote.get().target()?.to_string()))
@@ -209,9 +184,7 @@ impl Repo {
     /// Who tags and commits: the repository's configured identity, else `ecsops` with the
     /// user and host ecsops records as the applier (CI runners rarely configure git).
     fn identity(&self) -> Result<git2::Signature<'static>, git2::Error> {
-        self.git
-            .signature()
-            .or_else(|_| git2::Signature::now("ecsops", &crate::state::who()))
+        self.git.signature().or_else(|_| git2::Signature::now("ecsops", &crate::state::who()))
     }
 
     /// The commit `spec` names (a tag, a branch, a hash, `HEAD~1`, ...).
@@ -289,9 +262,7 @@ mod tests {
         git(dir.path(), &["add", "."]);
         git(dir.path(), &["commit", "-q", "-m", "first"]);
 
-        let repo = Repo::discover(&workspace)
-            .expect("open")
-            .expect("a repository");
+        let repo = Repo::discover(&workspace).expect("open").expect("a repository");
         let spec = repo.pathspec(&file);
         assert_eq!(spec, ":/infra/environments/acc.toml");
         for cwd in [workspace.as_path(), dir.path()] {
@@ -300,9 +271,7 @@ mod tests {
             assert_eq!(std::fs::read_to_string(&file).expect("read"), "committed\n");
         }
 
-        let root = Repo::discover(dir.path())
-            .expect("open")
-            .expect("a repository");
+        let root = Repo::discover(dir.path()).expect("open").expect("a repository");
         let top = dir.path().join("infra/environments/acc.toml");
         assert_eq!(root.pathspec(&top), "infra/environments/acc.toml");
     }

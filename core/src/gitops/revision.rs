@@ -18,9 +18,7 @@ pub struct RevisionTree {
 
 impl std::fmt::Debug for RevisionTree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RevisionTree")
-            .field("label", &self.label)
-            .finish_non_exhaustive()
+        f.debug_struct("RevisionTree").field("label", &self.label).finish_non_exhaustive()
     }
 }
 
@@ -33,11 +31,7 @@ impl RevisionTree {
             .and_then(|o| o.peel_to_tree())
             .map_err(git(format!("read the files of commit `{commit}`")))?
             .id();
-        Ok(Self {
-            repo: Mutex::new(repo),
-            tree,
-            label,
-        })
+        Ok(Self { repo: Mutex::new(repo), tree, label })
     }
 
     fn with_entry<T>(
@@ -46,12 +40,8 @@ impl RevisionTree {
         f: impl FnOnce(&git2::Repository, git2::Object<'_>) -> io::Result<T>,
     ) -> io::Result<T> {
         let repo = self.repo.lock().unwrap_or_else(PoisonError::into_inner);
-        let not_found = || {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("not in revision {}", self.label),
-            )
-        };
+        let not_found =
+            || io::Error::new(io::ErrorKind::NotFound, format!("not in revision {}", self.label));
         let relative = repo.path_in_repo(path).ok_or_else(not_found)?;
         let tree = repo.git.find_tree(self.tree).map_err(io::Error::other)?;
         let object = if relative.as_os_str().is_empty() {
@@ -116,11 +106,7 @@ pub enum TargetError {
     #[error(
         "serial {serial} of `{environment}` has no tag `{tag}`: it was applied from uncommitted files, failed, or is not in this repository's tags"
     )]
-    UntaggedSerial {
-        environment: String,
-        serial: u64,
-        tag: String,
-    },
+    UntaggedSerial { environment: String, serial: u64, tag: String },
     #[error("`{tag}` is a tag of another environment, not of `{environment}`")]
     OtherEnvironment { environment: String, tag: String },
     /// What a destroy's tag names is the commit it ran from: applying that commit's manifests
@@ -152,9 +138,7 @@ impl TargetError {
 
 /// Whether a tag records a destroy.
 fn destroyed(tag: &super::tag::Applied) -> bool {
-    tag.record
-        .as_ref()
-        .is_some_and(|r| r.operation == crate::state::Operation::Destroy)
+    tag.record.as_ref().is_some_and(|r| r.operation == crate::state::Operation::Destroy)
 }
 
 /// The commit a rollback's tag says it applied; none for another tag.
@@ -180,10 +164,7 @@ pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, Targe
             });
         }
     } else if let Some(rest) = to.strip_prefix("ecsops/") {
-        if !rest
-            .strip_prefix(environment)
-            .is_some_and(|s| s.starts_with('/'))
-        {
+        if !rest.strip_prefix(environment).is_some_and(|s| s.starts_with('/')) {
             return Err(TargetError::OtherEnvironment {
                 environment: environment.to_owned(),
                 tag: to.to_owned(),
@@ -209,18 +190,12 @@ pub fn resolve(repo: &Repo, environment: &str, to: &str) -> Result<Target, Targe
     // back to, which its tag records.
     let found = tags.iter().find(|t| t.name == name);
     if found.is_some_and(destroyed) {
-        return Err(TargetError::Destroy {
-            environment: environment.to_owned(),
-            tag: name,
-        });
+        return Err(TargetError::Destroy { environment: environment.to_owned(), tag: name });
     }
     let ran = found.and_then(rolled_back_to);
     let commit = match ran {
         Some(commit) => repo.commit(commit)?,
         None => repo.commit(&format!("refs/tags/{name}"))?,
     };
-    Ok(Target {
-        commit,
-        tag: Some(name),
-    })
+    Ok(Target { commit, tag: Some(name) })
 }

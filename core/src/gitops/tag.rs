@@ -90,16 +90,11 @@ impl Record {
     pub fn parse(message: &str) -> Option<Self> {
         let trailer = |key: &str| {
             message.lines().find_map(|l| {
-                l.strip_prefix(key)
-                    .and_then(|r| r.strip_prefix(": "))
-                    .map(str::to_owned)
+                l.strip_prefix(key).and_then(|r| r.strip_prefix(": ")).map(str::to_owned)
             })
         };
-        let summary = message
-            .lines()
-            .find(|l| l.starts_with("Plan: "))
-            .unwrap_or_default()
-            .to_owned();
+        let summary =
+            message.lines().find(|l| l.starts_with("Plan: ")).unwrap_or_default().to_owned();
         let rolled_back_to = trailer(ROLLBACK_COMMIT).map(|c| (trailer(ROLLBACK_TAG), c));
         Some(Self {
             environment: trailer(ENVIRONMENT)?,
@@ -130,10 +125,7 @@ pub struct Applied {
 impl Applied {
     /// When the apply it marks happened: the recorded `Applied-At`, else when it was tagged.
     pub fn when(&self) -> SystemTime {
-        self.record
-            .as_ref()
-            .and_then(|r| instant(&r.applied_at))
-            .unwrap_or(self.made_at)
+        self.record.as_ref().and_then(|r| instant(&r.applied_at)).unwrap_or(self.made_at)
     }
 }
 
@@ -154,23 +146,16 @@ fn git_time(time: git2::Time) -> SystemTime {
 
 impl Repo {
     pub fn tag_exists(&self, name: &str) -> bool {
-        self.git
-            .find_reference(&format!("refs/tags/{name}"))
-            .is_ok()
+        self.git.find_reference(&format!("refs/tags/{name}")).is_ok()
     }
 
     /// Makes the annotated tag `name` on `commit`. The tagger is the repository's configured
     /// identity, else `ecsops <user@host>` (CI runners configure none). Never moves a tag.
     pub fn create_tag(&self, name: &str, commit: &str, message: &str) -> Result<(), GitError> {
         let what = format!("create tag `{name}`");
-        let target = self
-            .git
-            .revparse_single(commit)
-            .map_err(git(what.clone()))?;
+        let target = self.git.revparse_single(commit).map_err(git(what.clone()))?;
         let tagger = self.identity().map_err(git(what.clone()))?;
-        self.git
-            .tag(name, &target, &tagger, message, false)
-            .map_err(git(what))?;
+        self.git.tag(name, &target, &tagger, message, false).map_err(git(what))?;
         Ok(())
     }
 
@@ -179,10 +164,7 @@ impl Repo {
     /// must not move past it.
     fn serials(&self, environment: &str) -> Result<Vec<(String, u64)>, GitError> {
         let prefix = format!("ecsops/{environment}/");
-        let names = self
-            .git
-            .tag_names(Some(&format!("{prefix}*")))
-            .map_err(git("list tags"))?;
+        let names = self.git.tag_names(Some(&format!("{prefix}*"))).map_err(git("list tags"))?;
         Ok(names
             .iter()
             .flatten()
@@ -197,12 +179,7 @@ impl Repo {
     /// The highest serial an `ecsops/<environment>/<serial>` tag names, whichever state
     /// lineage (or person) made it; 0 without any. An apply's tagged serial is above it.
     pub fn highest_serial(&self, environment: &str) -> Result<u64, GitError> {
-        Ok(self
-            .serials(environment)?
-            .into_iter()
-            .map(|(_, serial)| serial)
-            .max()
-            .unwrap_or(0))
+        Ok(self.serials(environment)?.into_iter().map(|(_, serial)| serial).max().unwrap_or(0))
     }
 
     /// Every `ecsops/<environment>/<serial>` tag, newest applied first (the higher serial first
@@ -215,9 +192,8 @@ impl Repo {
                 .find_reference(&format!("refs/tags/{name}"))
                 .map_err(git(format!("read tag `{name}`")))?;
             let annotated = reference.peel_to_tag().ok();
-            let record = annotated
-                .as_ref()
-                .and_then(|t| t.message().ok().flatten().and_then(Record::parse));
+            let record =
+                annotated.as_ref().and_then(|t| t.message().ok().flatten().and_then(Record::parse));
             let commit = reference
                 .peel_to_commit()
                 .map_err(git(format!("read the commit of tag `{name}`")))?;
@@ -227,13 +203,7 @@ impl Repo {
                     .and_then(git2::Tag::tagger)
                     .map_or_else(|| commit.time(), |t| t.when()),
             );
-            tags.push(Applied {
-                name,
-                serial,
-                commit: Commit::of(&commit),
-                record,
-                made_at,
-            });
+            tags.push(Applied { name, serial, commit: Commit::of(&commit), record, made_at });
         }
         tags.sort_by_key(|t| std::cmp::Reverse((t.when(), t.serial)));
         Ok(tags)
@@ -266,28 +236,18 @@ mod tests {
     fn messages_read_back() {
         for r in [
             record(None),
-            record(Some((
-                Some("ecsops/acceptance/3".to_owned()),
-                "0123456789abcdef".to_owned(),
-            ))),
+            record(Some((Some("ecsops/acceptance/3".to_owned()), "0123456789abcdef".to_owned()))),
             record(Some((None, "0123456789abcdef".to_owned()))),
         ] {
-            assert_eq!(
-                Record::parse(&r.message()),
-                Some(r.clone()),
-                "{}",
-                r.message()
-            );
+            assert_eq!(Record::parse(&r.message()), Some(r.clone()), "{}", r.message());
         }
     }
 
     #[test]
     fn the_subject_says_what_happened() {
-        let m = record(Some((
-            Some("ecsops/acceptance/3".to_owned()),
-            "0123456789abcdef".to_owned(),
-        )))
-        .message();
+        let m =
+            record(Some((Some("ecsops/acceptance/3".to_owned()), "0123456789abcdef".to_owned())))
+                .message();
         assert_eq!(
             m.lines().next(),
             Some("ecsops rollback to ecsops/acceptance/3 (0123456): acceptance serial 14")

@@ -40,8 +40,7 @@ impl Address {
         };
         let word = |w: &str| {
             !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         };
         let head_ok = match head.split_once('.') {
             Some((k, n)) => word(k) && word(n),

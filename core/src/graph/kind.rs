@@ -209,10 +209,7 @@ pub enum Family {
 impl Family {
     /// The kinds of this family, in table order.
     pub fn kinds(self) -> impl Iterator<Item = Kind> {
-        Kind::ALL
-            .iter()
-            .copied()
-            .filter(move |k| k.family() == self)
+        Kind::ALL.iter().copied().filter(move |k| k.family() == self)
     }
 }
 
@@ -260,10 +257,7 @@ mod tests {
                 }
             }
             for output in kind.outputs_changed_by_update() {
-                assert!(
-                    kind.outputs().contains(output),
-                    "{kind} has no output `{output}`"
-                );
+                assert!(kind.outputs().contains(output), "{kind} has no output `{output}`");
             }
         }
     }

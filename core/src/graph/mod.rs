@@ -45,10 +45,7 @@ impl Expr {
     }
 
     pub fn reference(address: &Address, output: &str) -> Self {
-        Self::Ref(Reference {
-            address: address.clone(),
-            output: output.to_owned(),
-        })
+        Self::Ref(Reference { address: address.clone(), output: output.to_owned() })
     }
 
     /// Every reference inside this expression.
@@ -137,11 +134,7 @@ impl Graph {
     /// Addresses in dependency order (dependencies first; ties by address, so the order is
     /// stable). Edges to addresses outside the graph are ignored.
     pub fn topological_order(&self) -> Vec<Address> {
-        topological(
-            self.resources
-                .iter()
-                .map(|(a, r)| (a.clone(), r.depends_on.clone())),
-        )
+        topological(self.resources.iter().map(|(a, r)| (a.clone(), r.depends_on.clone())))
     }
 }
 
@@ -158,11 +151,8 @@ pub fn topological(nodes: impl IntoIterator<Item = (Address, BTreeSet<Address>)>
             dependents.entry(d).or_default().push(a);
         }
     }
-    let mut ready: BTreeSet<&Address> = pending
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
+    let mut ready: BTreeSet<&Address> =
+        pending.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
     let mut order = Vec::with_capacity(nodes.len());
     while let Some(a) = ready.pop_first() {
         order.push(a.clone());
@@ -196,28 +186,15 @@ mod tests {
             (a("subnet.public[b]"), BTreeSet::from([a("vpc")])),
             (a("subnet.public[a]"), BTreeSet::from([a("vpc")])),
             (a("vpc"), BTreeSet::new()),
-            (
-                a("nat"),
-                BTreeSet::from([a("subnet.public[a]"), a("missing")]),
-            ),
+            (a("nat"), BTreeSet::from([a("subnet.public[a]"), a("missing")])),
         ]);
-        assert_eq!(
-            order,
-            vec![
-                a("vpc"),
-                a("subnet.public[a]"),
-                a("nat"),
-                a("subnet.public[b]")
-            ]
-        );
+        assert_eq!(order, vec![a("vpc"), a("subnet.public[a]"), a("nat"), a("subnet.public[b]")]);
     }
 
     #[test]
     fn topological_terminates_on_cycles() {
-        let order = topological([
-            (a("x"), BTreeSet::from([a("y")])),
-            (a("y"), BTreeSet::from([a("x")])),
-        ]);
+        let order =
+            topological([(a("x"), BTreeSet::from([a("y")])), (a("y"), BTreeSet::from([a("x")]))]);
         assert_eq!(order.len(), 2);
     }
 

@@ -13,16 +13,8 @@ use std::fmt::Write as _;
 pub const HOST_LOGS: [(&str, &str, &str); 6] = [
     ("dmesg", "/var/log/dmesg", "/var/log/dmesg"),
     ("docker", "/var/log/docker", "/var/log/docker"),
-    (
-        "ecs-agent",
-        "/var/log/ecs/ecs-agent.log",
-        "/var/log/ecs/ecs-agent.log*",
-    ),
-    (
-        "ecs-init",
-        "/var/log/ecs/ecs-init.log",
-        "/var/log/ecs/ecs-init.log*",
-    ),
+    ("ecs-agent", "/var/log/ecs/ecs-agent.log", "/var/log/ecs/ecs-agent.log*"),
+    ("ecs-init", "/var/log/ecs/ecs-init.log", "/var/log/ecs/ecs-init.log*"),
     ("audit", "/var/log/ecs/audit.log", "/var/log/ecs/audit.log*"),
     ("messages", "/var/log/messages", "/var/log/messages"),
 ];
@@ -166,10 +158,7 @@ mod tests {
         assert!(full.contains("\"ecsops.instance-group\":\"gpu\""));
         let cluster_at = full.find("ECS_CLUSTER").unwrap_or(usize::MAX);
         let custom_at = full.find("echo hi").unwrap_or(0);
-        assert!(
-            cluster_at < custom_at,
-            "ecs.config is written before anything that can fail"
-        );
+        assert!(cluster_at < custom_at, "ecs.config is written before anything that can fail");
     }
 
     /// Manifest values reach the script as data: a quote in the S3 URL or a newline in a
@@ -229,23 +218,12 @@ mod tests {
     /// ships, before it starts.
     #[test]
     fn every_shipped_host_log_file_is_written_on_al2023() {
-        let full = UserData {
-            host_log_prefix: Some("/ecsops/acc/default"),
-            ..bare()
-        }
-        .render();
-        let rules = full
-            .find("/etc/rsyslog.d/50-ecsops.conf")
-            .expect("an rsyslog rule file");
-        let start = full
-            .find("systemctl enable --now rsyslog")
-            .expect("rsyslog");
+        let full = UserData { host_log_prefix: Some("/ecsops/acc/default"), ..bare() }.render();
+        let rules = full.find("/etc/rsyslog.d/50-ecsops.conf").expect("an rsyslog rule file");
+        let start = full.find("systemctl enable --now rsyslog").expect("rsyslog");
         assert!(rules < start, "{full}");
         assert!(full.contains("\nkern.* /var/log/dmesg\n"), "{full}");
-        assert!(
-            full.contains("\n:programname, isequal, \"dockerd\" /var/log/docker\n"),
-            "{full}"
-        );
+        assert!(full.contains("\n:programname, isequal, \"dockerd\" /var/log/docker\n"), "{full}");
     }
 
     /// The ECS-optimized AL2023 AMI is built from the minimal AL2023 AMI, which has no AWS CLI
@@ -254,14 +232,8 @@ mod tests {
     /// path again.
     #[test]
     fn docker_auth_brings_the_aws_cli_it_copies_with() {
-        let with_auth = UserData {
-            docker_auth: Some("s3://bucket/ecs.config"),
-            ..bare()
-        }
-        .render();
-        let install = with_auth
-            .find("dnf install -y awscli-2")
-            .expect("installs the AWS CLI");
+        let with_auth = UserData { docker_auth: Some("s3://bucket/ecs.config"), ..bare() }.render();
+        let install = with_auth.find("dnf install -y awscli-2").expect("installs the AWS CLI");
         let copy = with_auth.find("aws s3 cp").expect("copies the object");
         assert!(install < copy, "{with_auth}");
         assert!(with_auth.contains("command -v aws"), "only when missing");
@@ -293,11 +265,7 @@ mod tests {
         }
         .render()
         .replace("/etc/ecs/ecs.config", &config.to_string_lossy());
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         let out = std::process::Command::new("bash")
             .arg("-c")
             .arg(&script)
@@ -308,10 +276,7 @@ mod tests {
         assert!(out.status.success(), "{out:?}");
         assert!(stdout.contains("home:\ncustom-ran"), "{stdout}");
         let written = std::fs::read_to_string(&config).expect("ecs.config");
-        let clusters: Vec<&str> = written
-            .lines()
-            .filter(|l| l.contains("ECS_CLUSTER="))
-            .collect();
+        let clusters: Vec<&str> = written.lines().filter(|l| l.contains("ECS_CLUSTER=")).collect();
         assert_eq!(clusters, ["ECS_CLUSTER=acc-default"], "{written}");
         assert!(written.contains("ECS_ENGINE_AUTH_TYPE=docker"), "{written}");
     }

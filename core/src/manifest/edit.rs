@@ -58,11 +58,7 @@ pub fn set_image(text: &str, kind: Workload, name: &str, image: &str) -> Result<
     let (at, insert, replaced) = match root.get(table_name) {
         None => (
             text.len(),
-            format!(
-                "{}[{table_name}.{}]\nimage = {literal}\n",
-                separator(text),
-                key(name)
-            ),
+            format!("{}[{table_name}.{}]\nimage = {literal}\n", separator(text), key(name)),
             false,
         ),
         Some(parent) => {
@@ -72,17 +68,14 @@ pub fn set_image(text: &str, kind: Workload, name: &str, image: &str) -> Result<
             match parent_t.get(name) {
                 Some(entry) => {
                     let what = format!("{table_name}.{name}");
-                    let entry_t = entry
-                        .as_table_like()
-                        .ok_or_else(|| EditError::NotATable(what.clone()))?;
+                    let entry_t =
+                        entry.as_table_like().ok_or_else(|| EditError::NotATable(what.clone()))?;
                     if let Some(old) = entry_t.get("image") {
                         let span = old.span().ok_or_else(|| EditError::Layout(what.clone()))?;
                         return finish(splice(text, span, &literal), kind, name, image, true);
                     }
                     if let Some(inline) = entry.as_inline_table() {
-                        let span = inline
-                            .span()
-                            .ok_or_else(|| EditError::Layout(what.clone()))?;
+                        let span = inline.span().ok_or_else(|| EditError::Layout(what.clone()))?;
                         let (at, insert) = match last_end(entry) {
                             Some(end) => (end, format!(", image = {literal}")),
                             None => (span.start + 1, format!(" image = {literal} ")),
@@ -102,20 +95,14 @@ pub fn set_image(text: &str, kind: Workload, name: &str, image: &str) -> Result<
                         (line_end(text, end), format!("image = {literal}\n"), false)
                     }
                 }
-                None if parent
-                    .as_table()
-                    .is_some_and(|t| t.iter().any(|(_, i)| i.is_value()))
+                None if parent.as_table().is_some_and(|t| t.iter().any(|(_, i)| i.is_value()))
                     || parent.is_value() =>
                 {
                     // Entries written inline (`web = { ... }`) get a sibling written the same way.
                     let end =
                         last_end(parent).ok_or_else(|| EditError::Layout(table_name.to_owned()))?;
                     if parent.is_value() {
-                        (
-                            end,
-                            format!(", {} = {{ image = {literal} }}", key(name)),
-                            false,
-                        )
+                        (end, format!(", {} = {{ image = {literal} }}", key(name)), false)
                     } else {
                         (
                             line_end(text, end),
@@ -126,16 +113,8 @@ pub fn set_image(text: &str, kind: Workload, name: &str, image: &str) -> Result<
                 }
                 None => {
                     let end = deep_end(parent).map_or(text.len(), |e| line_end(text, e));
-                    let sep = if end == text.len() {
-                        separator(text)
-                    } else {
-                        "\n"
-                    };
-                    (
-                        end,
-                        format!("{sep}[{table_name}.{}]\nimage = {literal}\n", key(name)),
-                        false,
-                    )
+                    let sep = if end == text.len() { separator(text) } else { "\n" };
+                    (end, format!("{sep}[{table_name}.{}]\nimage = {literal}\n", key(name)), false)
                 }
             }
         }
@@ -151,16 +130,14 @@ fn finish(
     image: &str,
     replaced: bool,
 ) -> Result<Edited, EditError> {
-    let holds = toml_edit::Document::parse(text.as_str())
-        .ok()
-        .is_some_and(|doc| {
-            doc.as_table()
-                .get(kind.table())
-                .and_then(|t| t.get(name))
-                .and_then(|t| t.get("image"))
-                .and_then(Item::as_str)
-                == Some(image)
-        });
+    let holds = toml_edit::Document::parse(text.as_str()).ok().is_some_and(|doc| {
+        doc.as_table()
+            .get(kind.table())
+            .and_then(|t| t.get(name))
+            .and_then(|t| t.get("image"))
+            .and_then(Item::as_str)
+            == Some(image)
+    });
     if holds {
         Ok(Edited { text, replaced })
     } else {
@@ -189,9 +166,7 @@ fn separator(text: &str) -> &'static str {
 
 /// The offset just past the line holding `offset` (past a trailing comment and the newline).
 fn line_end(text: &str, offset: usize) -> usize {
-    text[offset..]
-        .find('\n')
-        .map_or(text.len(), |i| offset + i + 1)
+    text[offset..].find('\n').map_or(text.len(), |i| offset + i + 1)
 }
 
 /// The end of the last value written in this table itself (its key-value lines, dotted keys
@@ -227,10 +202,7 @@ fn deep_end(item: &Item) -> Option<usize> {
                 key.max(deep_end(i))
             })
             .max(),
-        Item::ArrayOfTables(a) => a
-            .iter()
-            .filter_map(|t| deep_end(&Item::Table(t.clone())))
-            .max(),
+        Item::ArrayOfTables(a) => a.iter().filter_map(|t| deep_end(&Item::Table(t.clone()))).max(),
         Item::None => None,
     }
 }
@@ -253,10 +225,7 @@ fn quote(s: &str) -> String {
 
 /// A key as written in a header: bare when it may be, quoted otherwise.
 fn key(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         name.to_owned()
     } else {
@@ -288,10 +257,7 @@ mod tests {
         assert!(!existed);
         assert_eq!(
             out,
-            text.replace(
-                "# one is enough\n",
-                "# one is enough\nimage = \"nginx:1.28\"\n"
-            )
+            text.replace("# one is enough\n", "# one is enough\nimage = \"nginx:1.28\"\n")
         );
     }
 
@@ -309,10 +275,7 @@ mod tests {
     fn without_any_table_of_the_kind_the_override_goes_at_the_end() {
         let text = "extends = \"base.toml\"\n\n[network]\ncidr = \"10.0.0.0/16\" # comment\n";
         let (out, _) = edit(text, Workload::SystemContainer, "cadvisor", "cadvisor:v1");
-        assert_eq!(
-            out,
-            format!("{text}\n[system_containers.cadvisor]\nimage = \"cadvisor:v1\"\n")
-        );
+        assert_eq!(out, format!("{text}\n[system_containers.cadvisor]\nimage = \"cadvisor:v1\"\n"));
     }
 
     #[test]
@@ -320,10 +283,7 @@ mod tests {
         let text = "[services]\nweb = { desired_count = 1 }\n";
         let (out, existed) = edit(text, Workload::Service, "web", "nginx:2");
         assert!(!existed);
-        assert_eq!(
-            out,
-            "[services]\nweb = { desired_count = 1, image = \"nginx:2\" }\n"
-        );
+        assert_eq!(out, "[services]\nweb = { desired_count = 1, image = \"nginx:2\" }\n");
     }
 
     #[test]

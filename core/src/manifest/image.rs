@@ -66,9 +66,7 @@ impl<'a> ImageRef<'a> {
         if let Some(r) = registry
             && !valid_registry(r)
         {
-            return bad(format!(
-                "the registry `{r}` is not a host name with an optional `:port`"
-            ));
+            return bad(format!("the registry `{r}` is not a host name with an optional `:port`"));
         }
         if path.is_empty() {
             return bad("the repository path is empty".to_owned());
@@ -78,12 +76,7 @@ impl<'a> ImageRef<'a> {
                 "the repository path part `{part}` is not lowercase letters and digits separated by `.`, `_`, `__` or `-`"
             ));
         }
-        Ok(Self {
-            registry,
-            path,
-            tag,
-            digest,
-        })
+        Ok(Self { registry, path, tag, digest })
     }
 
     /// Registry and path: what stays the same when only the version moves.
@@ -141,9 +134,7 @@ pub fn describe_change(old: &str, new: &str) -> String {
 fn valid_tag(t: &str) -> bool {
     let mut bytes = t.bytes();
     t.len() <= 128
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
@@ -214,12 +205,7 @@ mod tests {
         assert_eq!(r.digest, Some(digest.as_str()));
         assert_eq!(r.to_string(), text);
         // Docker Hub's two-part names: `library` is a path, not a registry.
-        assert_eq!(
-            ImageRef::parse("library/httpd:2.4")
-                .expect("valid")
-                .registry,
-            None
-        );
+        assert_eq!(ImageRef::parse("library/httpd:2.4").expect("valid").registry, None);
     }
 
     #[test]

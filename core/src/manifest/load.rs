@@ -50,9 +50,7 @@ fn outside(ws: &Workspace, ext: &str, base: &Path) -> Option<Diagnostic> {
     }
     let norm = normalize(base);
     let root = normalize(ws.root());
-    let escapes = norm
-        .components()
-        .any(|c| c == std::path::Component::ParentDir);
+    let escapes = norm.components().any(|c| c == std::path::Component::ParentDir);
     if escapes || !norm.starts_with(&root) {
         return Some(
             Diagnostic::error(
@@ -73,16 +71,13 @@ fn outside(ws: &Workspace, ext: &str, base: &Path) -> Option<Diagnostic> {
 /// File `file`, which is not UTF-8, pointed at its first byte that is not: offset `at`, where
 /// its loaded text has U+FFFD in the byte's place.
 fn not_utf8(file: FileId, at: usize, shown: &Path) -> Diagnostic {
-    Diagnostic::error(
-        "manifest-not-utf8",
-        format!("`{}` is not UTF-8 text", shown.display()),
-    )
-    .at(Some(crate::source::Site {
-        file,
-        span: at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
-    }))
-    .label("this byte is not UTF-8")
-    .help("TOML files are UTF-8: save it as UTF-8 (an editor's \"save with encoding\")")
+    Diagnostic::error("manifest-not-utf8", format!("`{}` is not UTF-8 text", shown.display()))
+        .at(Some(crate::source::Site {
+            file,
+            span: at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+        }))
+        .label("this byte is not UTF-8")
+        .help("TOML files are UTF-8: save it as UTF-8 (an editor's \"save with encoding\")")
 }
 
 /// Loads and schema-checks the environment `env`. Diagnostics go to `diags`; returns `None` when
@@ -167,10 +162,7 @@ pub fn load_environment(
                 return None;
             }
         };
-        secrets.extend(super::sensitive::parsed(
-            &sources.get(id).text,
-            &located.sites,
-        ));
+        secrets.extend(super::sensitive::parsed(&sources.get(id).text, &located.sites));
         sources.mark_sensitive(id, secrets);
         match located.value.get("extends") {
             None => {}
@@ -231,9 +223,7 @@ pub fn load_environment(
             for p in &offending {
                 remove(&mut pruned, p);
             }
-            let partial = serde_json::from_value::<Manifest>(pruned)
-                .ok()
-                .map(|m| (m, offending));
+            let partial = serde_json::from_value::<Manifest>(pruned).ok().map(|m| (m, offending));
             (None, partial)
         }
     };
@@ -252,13 +242,12 @@ pub fn load_environment(
 /// The JSON pointer of a deserializer's `path` (`services.web.cpu` → `/services/web/cpu`).
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
-    path.iter()
-        .fold(String::new(), |pointer, segment| match segment {
-            Segment::Seq { index } => sites::child_pointer(&pointer, &index.to_string()),
-            Segment::Map { key } => sites::child_pointer(&pointer, key),
-            Segment::Enum { variant } => sites::child_pointer(&pointer, variant),
-            Segment::Unknown => pointer,
-        })
+    path.iter().fold(String::new(), |pointer, segment| match segment {
+        Segment::Seq { index } => sites::child_pointer(&pointer, &index.to_string()),
+        Segment::Map { key } => sites::child_pointer(&pointer, key),
+        Segment::Enum { variant } => sites::child_pointer(&pointer, variant),
+        Segment::Unknown => pointer,
+    })
 }
 
 /// Takes the value at JSON `pointer` out of `value` (array items are set to null: removing them

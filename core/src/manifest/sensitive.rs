@@ -11,14 +11,8 @@ use std::ops::Range;
 use super::sites::SiteMap;
 
 /// Words that make an environment variable name look like a secret.
-pub const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-];
+pub const SECRET_WORDS: &[&str] =
+    &["PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY"];
 
 /// Whether a variable named `key` looks like it holds a secret.
 pub fn looks_secret(key: &str) -> bool {
@@ -114,11 +108,7 @@ pub fn is_secret<S: AsRef<str>>(path: &[S]) -> bool {
 /// Whether the value at `path` is a secret, or an inline table whose members may be.
 fn classify<S: AsRef<str>>(path: &[S]) -> (bool, Option<Owner>) {
     let n = path.len();
-    let at = |i: usize| {
-        n.checked_sub(i)
-            .and_then(|j| path.get(j))
-            .map(AsRef::as_ref)
-    };
+    let at = |i: usize| n.checked_sub(i).and_then(|j| path.get(j)).map(AsRef::as_ref);
     match (at(2), at(1)) {
         (Some("secrets"), Some(_)) => (true, None),
         (Some("environment"), Some(key)) if looks_secret(key) => (true, None),
@@ -306,15 +296,7 @@ secrets = { BROKEN = "unterminated
 "#;
         assert_eq!(
             masked(text),
-            [
-                "hunter2",
-                "k3y",
-                "t0ken",
-                "dotted",
-                "in-a-table",
-                "pw",
-                "unterminated"
-            ]
+            ["hunter2", "k3y", "t0ken", "dotted", "in-a-table", "pw", "unterminated"]
         );
     }
 

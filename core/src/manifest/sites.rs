@@ -34,8 +34,7 @@ impl SiteMap {
 
     /// The site of the key naming the value at `pointer` (falls back to the value's site).
     pub fn key(&self, pointer: &str) -> Option<Site> {
-        self.nearest(pointer)
-            .map(|o| o.key.clone().unwrap_or_else(|| o.value.clone()))
+        self.nearest(pointer).map(|o| o.key.clone().unwrap_or_else(|| o.value.clone()))
     }
 
     fn nearest(&self, pointer: &str) -> Option<&Origin> {
@@ -78,10 +77,8 @@ impl SiteMap {
         if let Some(o) = other.entries.get(pointer) {
             self.entries.insert(pointer.to_owned(), o.clone());
         }
-        for (k, o) in other
-            .entries
-            .range(below.clone()..)
-            .take_while(|(k, _)| k.starts_with(&below))
+        for (k, o) in
+            other.entries.range(below.clone()..).take_while(|(k, _)| k.starts_with(&below))
         {
             self.entries.insert(k.clone(), o.clone());
         }
@@ -136,17 +133,8 @@ pub fn parse(file: FileId, text: &str) -> Result<Located, Diagnostic> {
         d.at(Some(Site { file, span }))
     })?;
     let mut sites = SiteMap::default();
-    let whole = Site {
-        file,
-        span: 0..text.len().min(1),
-    };
-    sites.insert(
-        String::new(),
-        Origin {
-            key: None,
-            value: whole.clone(),
-        },
-    );
+    let whole = Site { file, span: 0..text.len().min(1) };
+    sites.insert(String::new(), Origin { key: None, value: whole.clone() });
     let value = table_to_json(doc.as_table(), file, "", &mut sites, &whole)?;
     Ok(Located { value, sites })
 }
@@ -172,10 +160,7 @@ fn table_to_json(
         let value_site = site_or(file, item.span(), &key_site);
         sites.insert(
             child.clone(),
-            Origin {
-                key: Some(key_site.clone()),
-                value: value_site.clone(),
-            },
+            Origin { key: Some(key_site.clone()), value: value_site.clone() },
         );
         let v = item_to_json(item, file, &child, sites, &value_site)?;
         map.insert(name.to_owned(), v);
@@ -199,13 +184,7 @@ fn item_to_json(
             for (i, t) in a.iter().enumerate() {
                 let child = child_pointer(pointer, &i.to_string());
                 let site = site_or(file, t.span(), here);
-                sites.insert(
-                    child.clone(),
-                    Origin {
-                        key: None,
-                        value: site.clone(),
-                    },
-                );
+                sites.insert(child.clone(), Origin { key: None, value: site.clone() });
                 out.push(table_to_json(t, file, &child, sites, &site)?);
             }
             Ok(Value::Array(out))
@@ -224,13 +203,11 @@ fn value_to_json(
     Ok(match v {
         T::String(s) => Value::String(s.value().clone()),
         T::Integer(i) => Value::Number((*i.value()).into()),
-        T::Float(f) => Number::from_f64(*f.value())
-            .map(Value::Number)
-            .ok_or_else(|| {
-                Diagnostic::error("toml-value", "`nan` and `inf` are not valid here")
-                    .at(Some(here.clone()))
-                    .help("use a finite number")
-            })?,
+        T::Float(f) => Number::from_f64(*f.value()).map(Value::Number).ok_or_else(|| {
+            Diagnostic::error("toml-value", "`nan` and `inf` are not valid here")
+                .at(Some(here.clone()))
+                .help("use a finite number")
+        })?,
         T::Boolean(b) => Value::Bool(*b.value()),
         T::Datetime(d) => Value::String(d.value().to_string()),
         T::Array(a) => {
@@ -238,13 +215,7 @@ fn value_to_json(
             for (i, elem) in a.iter().enumerate() {
                 let child = child_pointer(pointer, &i.to_string());
                 let site = site_or(file, elem.span(), here);
-                sites.insert(
-                    child.clone(),
-                    Origin {
-                        key: None,
-                        value: site.clone(),
-                    },
-                );
+                sites.insert(child.clone(), Origin { key: None, value: site.clone() });
                 out.push(value_to_json(elem, file, &child, sites, &site)?);
             }
             Value::Array(out)
@@ -260,15 +231,9 @@ fn value_to_json(
                 let value_site = site_or(file, elem.span(), &key_site);
                 sites.insert(
                     child.clone(),
-                    Origin {
-                        key: Some(key_site),
-                        value: value_site.clone(),
-                    },
+                    Origin { key: Some(key_site), value: value_site.clone() },
                 );
-                map.insert(
-                    name.to_owned(),
-                    item_to_json(elem, file, &child, sites, &value_site)?,
-                );
+                map.insert(name.to_owned(), item_to_json(elem, file, &child, sites, &value_site)?);
             }
             Value::Object(map)
         }
@@ -278,10 +243,7 @@ fn value_to_json(
 /// Deep-merges `child` over `base`: tables merge key by key, anything else in the child wins.
 /// Origins follow the values, so merged values still point at the file that set them.
 pub fn merge(base: Located, child: Located) -> Located {
-    let Located {
-        mut value,
-        mut sites,
-    } = base;
+    let Located { mut value, mut sites } = base;
     merge_into(&mut value, &mut sites, child.value, &child.sites, "");
     // The root origin is the child's: the environment file is the one the user named.
     sites.absorb_root(&child.sites);
@@ -371,25 +333,11 @@ mod tests {
         assert_eq!(m.value["cluster"]["name"], "x");
         assert_eq!(m.value["network"]["nat"], "single");
         assert_eq!(m.value["network"]["cidr"], "10.0.0.0/16");
-        assert_eq!(
-            m.value["network"]["allow_overlap_with"],
-            serde_json::json!([])
-        );
-        assert_eq!(
-            m.sites.value("/cluster/name").map(|s| s.file),
-            Some(base_id)
-        );
-        assert_eq!(
-            m.sites.value("/network/cidr").map(|s| s.file),
-            Some(child_id)
-        );
+        assert_eq!(m.value["network"]["allow_overlap_with"], serde_json::json!([]));
+        assert_eq!(m.sites.value("/cluster/name").map(|s| s.file), Some(base_id));
+        assert_eq!(m.sites.value("/network/cidr").map(|s| s.file), Some(child_id));
         // The replaced array's elements must not keep the base's origins.
-        assert_eq!(
-            m.sites
-                .value("/network/allow_overlap_with/0")
-                .map(|s| s.file),
-            Some(child_id)
-        );
+        assert_eq!(m.sites.value("/network/allow_overlap_with/0").map(|s| s.file), Some(child_id));
     }
 
     #[test]

@@ -321,11 +321,7 @@ pub struct RootVolume {
 
 impl Default for RootVolume {
     fn default() -> Self {
-        Self {
-            size: default_volume_size(),
-            volume_type: default_volume_type(),
-            encrypted: true,
-        }
+        Self { size: default_volume_size(), volume_type: default_volume_type(), encrypted: true }
     }
 }
 
@@ -436,11 +432,7 @@ pub struct Logging {
 
 impl Default for Logging {
     fn default() -> Self {
-        Self {
-            retention_days: default_retention(),
-            host_logs: true,
-            prefix: None,
-        }
+        Self { retention_days: default_retention(), host_logs: true, prefix: None }
     }
 }
 
@@ -459,10 +451,7 @@ pub struct Alerts {
 
 impl Default for Alerts {
     fn default() -> Self {
-        Self {
-            stopped_tasks: true,
-            email: Vec::new(),
-        }
+        Self { stopped_tasks: true, email: Vec::new() }
     }
 }
 

@@ -234,14 +234,7 @@ pub async fn run(
     )?;
     if let Some(saved) = &request.saved {
         let changed = |commit: &str| changed_since(ws, repo.as_ref(), commit, &desired.files);
-        stale_before_lock(
-            environment,
-            saved,
-            &desired,
-            provenance.as_ref(),
-            &session,
-            &changed,
-        )?;
+        stale_before_lock(environment, saved, &desired, provenance.as_ref(), &session, &changed)?;
     }
     if request.mode == Mode::Destroy {
         desired.graph = Graph::default();
@@ -315,21 +308,13 @@ fn desired_at(
         reason: "the repository went away".to_owned(),
         help: String::new(),
     })?;
-    let tree = RevisionTree::new(
-        tree_repo,
-        &target.commit.id,
-        target.commit.short().to_owned(),
-    )?;
+    let tree = RevisionTree::new(tree_repo, &target.commit.id, target.commit.short().to_owned())?;
     let at = ws.with_tree(Arc::new(tree));
     let manifest = ws.manifest_path(environment);
     if at.read(&manifest).is_err() {
         return Err(OpsError::Rollback {
             environment: environment.to_owned(),
-            reason: format!(
-                "revision {} has no `{}`",
-                target.describe(),
-                repo.display(&manifest)
-            ),
+            reason: format!("revision {} has no `{}`", target.describe(), repo.display(&manifest)),
             help: format!(
                 "`ecsops history {environment}` lists the revisions applied to `{environment}`"
             ),
@@ -368,16 +353,8 @@ impl Locked<'_> {
         &self,
         stored: Option<crate::state::Stored>,
         interrupt: Pin<&mut (impl Future<Output = ()> + Send)>,
-    ) -> Result<
-        Option<(
-            Plan,
-            State,
-            Option<crate::state::Version>,
-            AwsProvider,
-            Graph,
-        )>,
-        OpsError,
-    > {
+    ) -> Result<Option<(Plan, State, Option<crate::state::Version>, AwsProvider, Graph)>, OpsError>
+    {
         let version = stored.as_ref().map(|s| s.version.clone());
         if let Some(saved) = &self.request.saved {
             stale_under_lock(self.environment, saved, stored.as_ref().map(|s| &s.state))?;
@@ -405,19 +382,9 @@ impl Locked<'_> {
             r = plan(self.environment, &self.desired, prior.then_some(&state), refresh) => r?,
             () = interrupt => return Ok(None),
         };
-        let Planning {
-            mut plan,
-            refreshed,
-            graph,
-        } = planned;
+        let Planning { mut plan, refreshed, graph } = planned;
         plan.caller = Some(self.session.caller.clone());
-        Ok(Some((
-            plan,
-            refreshed.unwrap_or(state),
-            version,
-            provider,
-            graph,
-        )))
+        Ok(Some((plan, refreshed.unwrap_or(state), version, provider, graph)))
     }
 
     async fn run(
@@ -430,12 +397,7 @@ impl Locked<'_> {
         if self.request.mode == Mode::Apply {
             let stored = stored.as_ref().map(|s| &s.state);
             if self.protected {
-                older_than_applied(
-                    self.environment,
-                    self.repo,
-                    self.provenance.as_ref(),
-                    stored,
-                )?;
+                older_than_applied(self.environment, self.repo, self.provenance.as_ref(), stored)?;
             } else if let Some(w) =
                 stale_warning(self.repo, self.environment, &self.desired, stored)
             {
@@ -521,11 +483,7 @@ impl Locked<'_> {
                 return Ok(ApplyReport::Cancelled);
             }
         }
-        let mut recorder = Recorder {
-            backend: &self.target.backend,
-            state,
-            version,
-        };
+        let mut recorder = Recorder { backend: &self.target.backend, state, version };
         // Saved with the first step: a walk that never reaches `record` (a killed process, a
         // lost machine, a failed last save) leaves a state that says its apply did not finish.
         recorder.state.revision = Some(self.revision(ApplyResult::Interrupted, None));
@@ -583,10 +541,7 @@ impl Locked<'_> {
             Vec::new()
         };
         Ok(ApplyReport::Done(Box::new(Done {
-            outcome: Outcome {
-                state: recorder.state.clone(),
-                ..outcome
-            },
+            outcome: Outcome { state: recorder.state.clone(), ..outcome },
             rollouts,
             tagging,
             rollback: self.rollback_report(),
@@ -610,11 +565,7 @@ impl Locked<'_> {
         plan: &Plan,
         forgotten: Vec<Address>,
     ) -> Result<ApplyReport, OpsError> {
-        let mut recorder = Recorder {
-            backend: &self.target.backend,
-            state,
-            version,
-        };
+        let mut recorder = Recorder { backend: &self.target.backend, state, version };
         recorder.save().await?;
         let outcome = Outcome::new(recorder.state.clone());
         let tagging = match self.record(&mut recorder, &outcome, &[], plan).await {
@@ -652,10 +603,7 @@ impl Locked<'_> {
                     .desired
                     .files
                     .iter()
-                    .map(|f| {
-                        self.repo
-                            .map_or_else(|| f.display().to_string(), |r| r.pathspec(f))
-                    })
+                    .map(|f| self.repo.map_or_else(|| f.display().to_string(), |r| r.pathspec(f)))
                     .collect();
                 (t, files)
             })
@@ -670,10 +618,10 @@ impl Locked<'_> {
             dirty: self.provenance.as_ref().is_some_and(|p| p.dirty),
             operation: self.request.mode.operation(),
             result,
-            rolled_back_to: self.rollback.as_ref().map(|t| RolledBackTo {
-                commit: t.commit.id.clone(),
-                tag: t.tag.clone(),
-            }),
+            rolled_back_to: self
+                .rollback
+                .as_ref()
+                .map(|t| RolledBackTo { commit: t.commit.id.clone(), tag: t.tag.clone() }),
             applied_at: crate::state::lock::now(),
             applied_by: self.lock.who.clone(),
         }
@@ -681,8 +629,7 @@ impl Locked<'_> {
 
     /// The highest serial of the environment's tags (0 outside a repository).
     fn highest_tag(&self) -> Result<u64, GitError> {
-        self.repo
-            .map_or(Ok(0), |r| r.highest_serial(self.environment))
+        self.repo.map_or(Ok(0), |r| r.highest_serial(self.environment))
     }
 
     /// The apply's last save failed: the state in the backend records every step, but still
@@ -718,9 +665,7 @@ impl Locked<'_> {
     ) -> Result<Tagging, StateError> {
         let succeeded = succeeded(outcome, rollouts);
         let interrupted = outcome.interrupted
-            || rollouts
-                .iter()
-                .any(|r| r.result == rollout::Finish::Interrupted);
+            || rollouts.iter().any(|r| r.result == rollout::Finish::Interrupted);
         let result = if interrupted {
             ApplyResult::Interrupted
         } else if succeeded {
@@ -739,10 +684,7 @@ impl Locked<'_> {
             Some(_) if self.repo.is_some_and(|r| r.tag_exists(&name)) => {
                 Tagging::Exists { name: name.clone() }
             }
-            Some(p) => Tagging::Tagged {
-                name: name.clone(),
-                commit: p.commit.clone(),
-            },
+            Some(p) => Tagging::Tagged { name: name.clone(), commit: p.commit.clone() },
         };
         let tag = match &tagging {
             Tagging::Tagged { name, .. } => Some(name.clone()),
@@ -775,9 +717,9 @@ impl Locked<'_> {
         }
         Ok(match recorder.save().await {
             Ok(_) => Tagging::Failed(e.to_string()),
-            Err(save) => Tagging::Failed(format!(
-                "{e}; and taking its name out of the state failed: {save}"
-            )),
+            Err(save) => {
+                Tagging::Failed(format!("{e}; and taking its name out of the state failed: {save}"))
+            }
         })
     }
 }

@@ -73,10 +73,7 @@ pub(crate) fn desired(ws: &Workspace, environment: &str) -> Result<Desired, OpsE
         Some((l, m))
     }) else {
         diagnostics.sort();
-        return Err(OpsError::Invalid(Box::new(Invalid {
-            sources,
-            diagnostics,
-        })));
+        return Err(OpsError::Invalid(Box::new(Invalid { sources, diagnostics })));
     };
     let graph = graph::build(&manifest, environment)?;
     let moved = manifest
@@ -129,11 +126,7 @@ pub(crate) async fn plan(
                 }
             };
             let amis = async {
-                if parameters.is_empty() {
-                    Ok(None)
-                } else {
-                    p.amis(&parameters).await.map(Some)
-                }
+                if parameters.is_empty() { Ok(None) } else { p.amis(&parameters).await.map(Some) }
             };
             tokio::try_join!(refresh, amis)?
         }
@@ -176,17 +169,10 @@ pub(crate) async fn plan(
     {
         let images = p.images(&changed).await?;
         architectures(&graph, &plan, &images)?;
-        let names = images
-            .into_iter()
-            .filter_map(|(id, image)| Some((id, image.name?)))
-            .collect();
+        let names = images.into_iter().filter_map(|(id, image)| Some((id, image.name?))).collect();
         ami::name(&mut plan, &names);
     }
-    Ok(Planning {
-        plan,
-        refreshed,
-        graph,
-    })
+    Ok(Planning { plan, refreshed, graph })
 }
 
 /// Every AMI a launch template is about to launch fits its instance type's architecture. The
@@ -197,11 +183,7 @@ fn architectures(
     plan: &Plan,
     images: &BTreeMap<String, Image>,
 ) -> Result<(), OpsError> {
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::LaunchTemplate)
-    {
+    for change in plan.changes.iter().filter(|c| c.kind == Kind::LaunchTemplate) {
         let ami = change
             .attributes
             .iter()
@@ -246,12 +228,7 @@ fn unknown_parameter(desired: &Desired, graph: &Graph, parameter: String) -> Ops
     OpsError::AmiParameter {
         place,
         parameter,
-        region: desired
-            .manifest
-            .environment
-            .region
-            .clone()
-            .unwrap_or_default(),
+        region: desired.manifest.environment.region.clone().unwrap_or_default(),
     }
 }
 
@@ -270,9 +247,7 @@ pub async fn diff(
     let state = target.backend.read().await?.map(|s| s.state);
     let repo = Repo::discover(ws.root()).ok().flatten();
     let stale = stale_warning(repo.as_ref(), environment, &desired, state.as_ref());
-    let refresh = state
-        .as_ref()
-        .filter(|s| !options.offline && !s.resources.is_empty());
+    let refresh = state.as_ref().filter(|s| !options.offline && !s.resources.is_empty());
     let session = session::for_state(
         session,
         environment,
@@ -281,14 +256,9 @@ pub async fn diff(
         refresh.is_some(),
     )
     .await?;
-    let provider = refresh
-        .zip(session.as_ref())
-        .map(|(s, session)| session.provider(s));
-    let Planning {
-        mut plan,
-        refreshed,
-        graph,
-    } = plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
+    let provider = refresh.zip(session.as_ref()).map(|(s, session)| session.provider(s));
+    let Planning { mut plan, refreshed, graph } =
+        plan(environment, &desired, state.as_ref(), provider.as_ref()).await?;
     plan.caller = session.map(|s| s.caller);
     let saved = if options.save {
         let serial = state.as_ref().map(|s| s.serial);
@@ -393,10 +363,8 @@ pub(crate) fn stale_warning(
 /// SHA-256 of the merged manifest as compact JSON (key order is stable: maps are ordered).
 pub(super) fn digest(value: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
-    Sha256::digest(&bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
+    Sha256::digest(&bytes).iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }

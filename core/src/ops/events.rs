@@ -45,26 +45,16 @@ pub async fn open(
     let target = super::state::target(ws, environment, state_url).await?;
     let state = target.backend.read().await?.map(|s| s.state);
     let read = state.as_ref().filter(|s| !s.resources.is_empty());
-    let session = session::for_state(
-        session,
-        environment,
-        manifest,
-        state.as_ref(),
-        read.is_some(),
-    )
-    .await?;
+    let session =
+        session::for_state(session, environment, manifest, state.as_ref(), read.is_some()).await?;
     let provider = match (read, &session) {
         (Some(s), Some(session)) => Some(session.provider(s)),
         _ => None,
     };
     // The manifest's, then those only the state still records (removed from the manifest,
     // not yet from AWS: still running, maybe failing).
-    let mut known: Vec<String> = manifest
-        .services
-        .keys()
-        .chain(manifest.system_containers.keys())
-        .cloned()
-        .collect();
+    let mut known: Vec<String> =
+        manifest.services.keys().chain(manifest.system_containers.keys()).cloned().collect();
     let recorded = (state.iter().flat_map(|s| &s.resources))
         .filter(|(_, r)| r.kind == Kind::Service)
         .filter_map(|(a, _)| Some(a.key()?.1));
@@ -90,10 +80,7 @@ pub async fn open(
         resources: state.map(|s| s.resources).unwrap_or_default(),
         wanted: names
             .into_iter()
-            .map(|service| Wanted {
-                service,
-                task_definition: None,
-            })
+            .map(|service| Wanted { service, task_definition: None })
             .collect(),
         since: since.and_then(|d| SystemTime::now().checked_sub(d)),
     })
@@ -105,9 +92,7 @@ impl Reader {
         let Some(provider) = &self.provider else {
             return Ok(Vec::new());
         };
-        let histories = provider
-            .service_histories(&self.resources, &self.wanted)
-            .await?;
+        let histories = provider.service_histories(&self.resources, &self.wanted).await?;
         Ok(timeline(histories, self.since))
     }
 

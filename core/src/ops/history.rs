@@ -103,9 +103,7 @@ pub async fn history(
     let (state, kept) = match read_state(ws, environment, state_url).await {
         Ok(found) => found,
         Err(e) => {
-            warnings.push(format!(
-                "the state could not be read ({e}): not cross-checked"
-            ));
+            warnings.push(format!("the state could not be read ({e}): not cross-checked"));
             (None, BTreeSet::new())
         }
     };
@@ -160,16 +158,9 @@ pub async fn history(
             (when, revision)
         })
         .collect();
-    if let Some(entry) = state
-        .as_ref()
-        .and_then(|s| last_apply(s, &revisions, repo.as_ref()))
-    {
+    if let Some(entry) = state.as_ref().and_then(|s| last_apply(s, &revisions, repo.as_ref())) {
         // The state's own record of its last apply; unreadable, it is still the newest.
-        let when = entry
-            .applied_at
-            .as_deref()
-            .and_then(instant)
-            .unwrap_or_else(SystemTime::now);
+        let when = entry.applied_at.as_deref().and_then(instant).unwrap_or_else(SystemTime::now);
         revisions.push((when, entry));
     }
     revisions.sort_by_key(|(when, r)| Reverse((*when, r.serial)));
@@ -214,11 +205,8 @@ fn last_apply(
     {
         return None;
     }
-    let serial = rev
-        .tag
-        .as_deref()
-        .and_then(|t| t.rsplit('/').next()?.parse().ok())
-        .unwrap_or(state.serial);
+    let serial =
+        rev.tag.as_deref().and_then(|t| t.rsplit('/').next()?.parse().ok()).unwrap_or(state.serial);
     let note = match (&rev.tag, rev.result) {
         (Some(t), _) if repo.is_none() => {
             format!(
@@ -252,10 +240,10 @@ fn last_apply(
         applied_at: Some(rev.applied_at.clone()),
         summary: None,
         account: state.account(),
-        rolled_back_to: rev.rolled_back_to.as_ref().map(|r| RollbackOf {
-            tag: r.tag.clone(),
-            commit: r.commit.clone(),
-        }),
+        rolled_back_to: rev
+            .rolled_back_to
+            .as_ref()
+            .map(|r| RollbackOf { tag: r.tag.clone(), commit: r.commit.clone() }),
         current: true,
         notes: vec![note],
     })

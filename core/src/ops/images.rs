@@ -43,11 +43,7 @@ pub enum ImageError {
         file: String,
     },
     #[error("`{image}` (for `{name}`) is not an image reference: {reason}")]
-    BadImage {
-        name: String,
-        image: String,
-        reason: String,
-    },
+    BadImage { name: String, image: String, reason: String },
     #[error("`{name}` is given twice")]
     Repeated { name: String },
     #[error("cannot promote `{0}` to itself")]
@@ -197,20 +193,15 @@ fn merged(ws: &Workspace, environment: &str) -> Result<Manifest, OpsError> {
     let loaded = load_environment(ws, environment, &mut sources, &mut diagnostics);
     match loaded.and_then(|l| l.manifest) {
         Some(m) if !diagnostics.has_errors() => Ok(m),
-        _ => Err(OpsError::Invalid(Box::new(Invalid {
-            sources,
-            diagnostics,
-        }))),
+        _ => Err(OpsError::Invalid(Box::new(Invalid { sources, diagnostics }))),
     }
 }
 
 /// Every service and system container with its image, services first. The image is `None`
 /// only where validation will say it is missing.
 fn images(m: &Manifest) -> Vec<(String, Workload, Option<&str>)> {
-    let services = m
-        .services
-        .iter()
-        .map(|(n, s)| (n.clone(), Workload::Service, s.image.as_deref()));
+    let services =
+        m.services.iter().map(|(n, s)| (n.clone(), Workload::Service, s.image.as_deref()));
     let system = m
         .system_containers
         .iter()
@@ -222,9 +213,7 @@ fn image_of<'m>(m: &'m Manifest, name: &str) -> Option<(Workload, Option<&'m str
     if let Some(s) = m.services.get(name) {
         return Some((Workload::Service, s.image.as_deref()));
     }
-    m.system_containers
-        .get(name)
-        .map(|s| (Workload::SystemContainer, s.image.as_deref()))
+    m.system_containers.get(name).map(|s| (Workload::SystemContainer, s.image.as_deref()))
 }
 
 /// The kind of `name` in `environment`, or why it has none there.
@@ -245,10 +234,7 @@ fn workload(
         .filter(|e| merged(ws, e).is_ok_and(|m| image_of(&m, name).is_some()))
         .cloned()
         .collect();
-    let file = ws
-        .display_path(&ws.manifest_path(environment))
-        .display()
-        .to_string();
+    let file = ws.display_path(&ws.manifest_path(environment)).display().to_string();
     if runs_in.is_empty() {
         let known: Vec<String> = images(manifest).into_iter().map(|(n, _, _)| n).collect();
         let suggestion = did_you_mean(name, known.iter().map(String::as_str)).map(str::to_owned);
@@ -280,10 +266,8 @@ fn edit_images(
 ) -> Result<ImageUpdate, OpsError> {
     let path = ws.manifest_path(environment);
     let file = ws.display_path(&path).display().to_string();
-    let before = ws.read(&path).map_err(|source| ImageError::Write {
-        file: file.clone(),
-        source,
-    })?;
+    let before =
+        ws.read(&path).map_err(|source| ImageError::Write { file: file.clone(), source })?;
     let mut after = before.clone();
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
@@ -295,11 +279,8 @@ fn edit_images(
             unchanged.push(name.clone());
             continue;
         }
-        let edited =
-            edit::set_image(&after, kind, name, image).map_err(|source| ImageError::Edit {
-                file: file.clone(),
-                source,
-            })?;
+        let edited = edit::set_image(&after, kind, name, image)
+            .map_err(|source| ImageError::Edit { file: file.clone(), source })?;
         after = edited.text;
         changes.push(ImageChange {
             name: name.clone(),
@@ -311,11 +292,8 @@ fn edit_images(
                 .flatten(),
         });
     }
-    let also = if changes.is_empty() {
-        Vec::new()
-    } else {
-        check(ws, environment, &path, &file, &after)?
-    };
+    let also =
+        if changes.is_empty() { Vec::new() } else { check(ws, environment, &path, &file, &after)? };
     let mut update = ImageUpdate {
         environment: environment.to_owned(),
         source: source.map(str::to_owned),
@@ -341,10 +319,8 @@ fn edit_images(
     } else {
         None
     };
-    std::fs::write(&path, &update.after).map_err(|source| ImageError::Write {
-        file: file.clone(),
-        source,
-    })?;
+    std::fs::write(&path, &update.after)
+        .map_err(|source| ImageError::Write { file: file.clone(), source })?;
     update.written = true;
     if let Some(repo) = repo {
         update.commit = Some(repo.commit_file(&path, &update.message)?);
@@ -374,10 +350,8 @@ fn check(
     file: &str,
     text: &str,
 ) -> Result<Vec<String>, OpsError> {
-    let overlay = ws.with_tree(Arc::new(Overlay::new(
-        ws.root(),
-        vec![(path.to_path_buf(), text.to_owned())],
-    )));
+    let overlay = ws
+        .with_tree(Arc::new(Overlay::new(ws.root(), vec![(path.to_path_buf(), text.to_owned())])));
     let target = crate::workspace::normalize(path);
     let merged = |w: &Workspace, e: &str| {
         load_environment(w, e, &mut Sources::default(), &mut Diagnostics::default())
@@ -408,10 +382,7 @@ fn check(
     Err(ImageError::WouldNotValidate {
         already,
         file: file.to_owned(),
-        invalid: Box::new(Invalid {
-            sources: report.sources,
-            diagnostics: report.diagnostics,
-        }),
+        invalid: Box::new(Invalid { sources: report.sources, diagnostics: report.diagnostics }),
     }
     .into())
 }
@@ -426,22 +397,15 @@ fn message(
     also: &[String],
     file: &str,
 ) -> String {
-    let brief: Vec<String> = changes
-        .iter()
-        .map(|c| format!("{} {}", c.name, describe_change(&c.from, &c.to)))
-        .collect();
+    let brief: Vec<String> =
+        changes.iter().map(|c| format!("{} {}", c.name, describe_change(&c.from, &c.to))).collect();
     let from = source.map(|s| format!(" from {s}")).unwrap_or_default();
     let mut out = format!("deploy {environment}{from}: {}\n\n", brief.join(", "));
     for c in changes {
         _ = writeln!(out, "{}: {} → {}", c.name, c.from, c.to);
     }
     if !also.is_empty() {
-        _ = writeln!(
-            out,
-            "\nAlso changes {}: {}.",
-            also.join(", "),
-            extending(also, file)
-        );
+        _ = writeln!(out, "\nAlso changes {}: {}.", also.join(", "), extending(also, file));
     }
     out
 }
@@ -449,11 +413,7 @@ fn message(
 /// Why the edit of `file` changes the environments `also`: `it extends FILE` or `they extend
 /// FILE`.
 pub fn extending(also: &[String], file: &str) -> String {
-    let whose = if also.len() == 1 {
-        "it extends"
-    } else {
-        "they extend"
-    };
+    let whose = if also.len() == 1 { "it extends" } else { "they extend" };
     format!("{whose} {file}")
 }
 

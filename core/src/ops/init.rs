@@ -92,19 +92,12 @@ pub fn init(dir: &Path, environments: &[String], force: bool) -> Result<Initiali
         (manifest_path("base"), BASE.to_owned()),
     ];
     files.extend(
-        environments
-            .iter()
-            .enumerate()
-            .map(|(i, env)| (manifest_path(env), environment(env, i))),
+        environments.iter().enumerate().map(|(i, env)| (manifest_path(env), environment(env, i))),
     );
     if !force {
         let existing = existing_workspace(dir, &files);
         if !existing.is_empty() {
-            return Err(InitError::Exists {
-                dir: dir.to_path_buf(),
-                files: existing,
-            }
-            .into());
+            return Err(InitError::Exists { dir: dir.to_path_buf(), files: existing }.into());
         }
     }
     let mut written = Vec::new();
@@ -130,11 +123,7 @@ fn manifest_path(name: &str) -> PathBuf {
 
 /// The manifest of the `index`-th environment: VPC `10.<index>.0.0/16`, so no two overlap.
 fn environment(name: &str, index: usize) -> String {
-    let protection = if PROTECTED_NAMES.contains(&name) {
-        PROTECTED
-    } else {
-        ""
-    };
+    let protection = if PROTECTED_NAMES.contains(&name) { PROTECTED } else { "" };
     ENVIRONMENT
         .replace("{name}", name)
         .replace("{protection}", protection)
@@ -153,10 +142,7 @@ fn existing_workspace(dir: &Path, files: &[(PathBuf, String)]) -> Vec<String> {
         .filter_map(|p| p.strip_prefix(dir).ok().map(|p| p.display().to_string()))
         .collect();
     existing.extend(
-        files
-            .iter()
-            .filter(|(p, _)| dir.join(p).exists())
-            .map(|(p, _)| p.display().to_string()),
+        files.iter().filter(|(p, _)| dir.join(p).exists()).map(|(p, _)| p.display().to_string()),
     );
     existing.sort();
     existing.dedup();
@@ -195,16 +181,10 @@ mod tests {
     #[test]
     fn environments_get_their_own_range_and_production_is_protected() {
         let acceptance = environment("acceptance", 0);
-        assert!(
-            acceptance.contains("cidr = \"10.0.0.0/16\""),
-            "{acceptance}"
-        );
+        assert!(acceptance.contains("cidr = \"10.0.0.0/16\""), "{acceptance}");
         assert!(!acceptance.contains("protected = true"), "{acceptance}");
         let production = environment("production", 1);
-        assert!(
-            production.contains("cidr = \"10.1.0.0/16\""),
-            "{production}"
-        );
+        assert!(production.contains("cidr = \"10.1.0.0/16\""), "{production}");
         assert!(production.contains("\nprotected = true\n"), "{production}");
         assert!(production.contains("name = \"production\""), "{production}");
     }
@@ -212,17 +192,9 @@ mod tests {
     #[test]
     fn bad_names_are_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().expect("dir");
-        for names in [
-            &["Prod"][..],
-            &["base"],
-            &["qa", "qa"],
-            &["a-very-long-environment-name"],
-        ] {
+        for names in [&["Prod"][..], &["base"], &["qa", "qa"], &["a-very-long-environment-name"]] {
             let names: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
-            assert!(matches!(
-                init(dir.path(), &names, false),
-                Err(OpsError::Init(_))
-            ));
+            assert!(matches!(init(dir.path(), &names, false), Err(OpsError::Init(_))));
         }
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
     }

@@ -31,11 +31,7 @@ pub enum OpsError {
     #[error("{} in the manifest", plural(.0.diagnostics.error_count(), "error"))]
     Invalid(Box<Invalid>),
     #[error("cannot read the state of `{environment}` from `{location}`: {reason}")]
-    State {
-        environment: String,
-        location: String,
-        reason: String,
-    },
+    State { environment: String, location: String, reason: String },
     #[error(transparent)]
     Graph(#[from] crate::graph::BuildError),
     #[error(transparent)]
@@ -52,11 +48,7 @@ pub enum OpsError {
         || format!("releasing the lock of `{environment}` failed: {}", left.reason),
         ToString::to_string,
     ))]
-    LockLeft {
-        error: Option<Box<OpsError>>,
-        environment: String,
-        left: apply::LockLeft,
-    },
+    LockLeft { error: Option<Box<OpsError>>, environment: String, left: apply::LockLeft },
     /// The apply stopped because the state could not be saved; the outcome holds the state
     /// that records what exists.
     #[error(transparent)]
@@ -71,11 +63,7 @@ pub enum OpsError {
     Protected(Box<crate::gitops::guard::Refusal>),
     /// Nobody could confirm (no terminal); the lock was released, nothing changed.
     #[error("refusing to {operation} `{environment}` without confirmation: {reason}")]
-    NotConfirmed {
-        environment: String,
-        operation: &'static str,
-        reason: String,
-    },
+    NotConfirmed { environment: String, operation: &'static str, reason: String },
     /// `init` refused; nothing was written.
     #[error(transparent)]
     Init(Box<init::InitError>),
@@ -88,17 +76,10 @@ pub enum OpsError {
     },
     /// The revision to roll back to cannot be used.
     #[error("cannot roll back `{environment}`: {reason}")]
-    Rollback {
-        environment: String,
-        reason: String,
-        help: String,
-    },
+    Rollback { environment: String, reason: String, help: String },
     /// `apply --plan` with a plan that no longer describes what it would change.
     #[error("the saved plan of `{environment}` is stale: {}; nothing was changed", .reasons.join("; "))]
-    StalePlan {
-        environment: String,
-        reasons: Vec<String>,
-    },
+    StalePlan { environment: String, reasons: Vec<String> },
     /// `events --service` names no service or system container of the environment.
     #[error("`{environment}` has no service or system container `{name}`")]
     UnknownService {
@@ -119,11 +100,7 @@ pub enum OpsError {
     #[error(
         "`{place}` asks for the AMI SSM parameter `{parameter}` names, and SSM has no such parameter in `{region}`"
     )]
-    AmiParameter {
-        place: String,
-        parameter: String,
-        region: String,
-    },
+    AmiParameter { place: String, parameter: String, region: String },
     /// The AMI an instance group would launch is of another architecture than its instance
     /// type: EC2 would refuse every launch, long after the apply; nothing was planned.
     #[error(
@@ -138,18 +115,10 @@ pub enum OpsError {
     },
     /// `roll --group` names no instance group of the environment.
     #[error("`{environment}` has no applied instance group `{group}`")]
-    UnknownGroup {
-        environment: String,
-        group: String,
-        known: Vec<String>,
-    },
+    UnknownGroup { environment: String, group: String, known: Vec<String> },
     /// The manifests at a revision do not validate under today's rules.
     #[error("the manifests of `{environment}` at {revision} do not validate under today's rules ({})", plural(.invalid.diagnostics.error_count(), "error"))]
-    RevisionInvalid {
-        environment: String,
-        revision: String,
-        invalid: Box<Invalid>,
-    },
+    RevisionInvalid { environment: String, revision: String, invalid: Box<Invalid> },
 }
 
 /// Diagnostics together with the files they point into.
@@ -160,9 +129,5 @@ pub struct Invalid {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }

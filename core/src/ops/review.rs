@@ -37,11 +37,7 @@ pub fn diff_revision(
     let repo = Repo::require(ws.root())?;
     let commit = repo.commit(rev)?;
     let label = commit.short().to_owned();
-    let base = ws.with_tree(Arc::new(RevisionTree::new(
-        repo,
-        &commit.id,
-        label.clone(),
-    )?));
+    let base = ws.with_tree(Arc::new(RevisionTree::new(repo, &commit.id, label.clone())?));
     let head_envs = ws.catalog()?.environments;
     let base_envs = base.catalog().map(|c| c.environments).unwrap_or_default();
     let all = environments.is_empty();
@@ -57,11 +53,9 @@ pub fn diff_revision(
         let in_base = base_envs.contains(env);
         if !in_head && !in_base {
             ws.require_environment(env)?;
-            return Err(WorkspaceError::UnknownEnvironment {
-                name: env.clone(),
-                known: head_envs,
-            }
-            .into());
+            return Err(
+                WorkspaceError::UnknownEnvironment { name: env.clone(), known: head_envs }.into()
+            );
         }
         let head = in_head.then(|| desired(ws, env)).transpose()?;
         // A base that does not validate still lets a pull request that fixes it be reviewed:
@@ -141,18 +135,9 @@ pub fn diff_promotion(ws: &Workspace, from: &str, to: &str) -> Result<DiffOutcom
     promoted.state.clone_from(&own.state);
     promoted.moved.clone_from(&own.moved);
     promoted.network.cidr.clone_from(&own.network.cidr);
-    promoted
-        .network
-        .public_subnets
-        .clone_from(&own.network.public_subnets);
-    promoted
-        .network
-        .private_subnets
-        .clone_from(&own.network.private_subnets);
-    promoted
-        .network
-        .allow_overlap_with
-        .clone_from(&own.network.allow_overlap_with);
+    promoted.network.public_subnets.clone_from(&own.network.public_subnets);
+    promoted.network.private_subnets.clone_from(&own.network.private_subnets);
+    promoted.network.allow_overlap_with.clone_from(&own.network.allow_overlap_with);
     let mut graph = crate::graph::build(&promoted, to)?;
     let state = baseline::applied(&target.graph, to, to);
     cidrs::hold(&mut graph, &promoted, Some(&state));
@@ -203,17 +188,10 @@ fn plan_between(
     plan.base_revision = Some(label.to_owned());
     plan.notes = notes;
     if let (Some(was), Some(head)) = (was, &head) {
-        plan.notes
-            .extend(setting_notes(&was.manifest, &head.manifest));
+        plan.notes.extend(setting_notes(&was.manifest, &head.manifest));
     }
     let (sources, warnings) = head.map(|h| (h.sources, h.warnings)).unwrap_or_default();
-    DiffOutcome {
-        plan,
-        sources,
-        warnings,
-        aws_requests: 0,
-        saved: None,
-    }
+    DiffOutcome { plan, sources, warnings, aws_requests: 0, saved: None }
 }
 
 /// The settings that make no resource but decide where and how the environment is applied, as

@@ -84,9 +84,14 @@ impl RollPlan {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// The capacity before the roll was recorded in the group's tags.
-    Recorded { group: String, recorded: Recorded },
+    Recorded {
+        group: String,
+        recorded: Recorded,
+    },
     /// ECS managed scaling's alarms were suspended for the roll.
-    Suspended { group: String },
+    Suspended {
+        group: String,
+    },
     ScaledOut {
         group: String,
         desired: i32,
@@ -160,12 +165,7 @@ pub enum Stopped {
     },
     /// A DRAINING instance still runs tasks; it stays DRAINING and the roll tags stay.
     #[error("{instance} still runs {tasks} task(s) after {} DRAINING: they have not moved to other instances", minutes(*.after_seconds))]
-    NotDrained {
-        group: String,
-        instance: String,
-        tasks: usize,
-        after_seconds: u64,
-    },
+    NotDrained { group: String, instance: String, tasks: usize, after_seconds: u64 },
     /// A roll tag was changed by hand and cannot be read.
     #[error("the roll tag `{tag}` of instance group `{group}` is missing or not a number")]
     BrokenTag { group: String, tag: String },
@@ -332,17 +332,12 @@ async fn locked(
         environment: environment.to_owned(),
         batch: request.batch,
         groups: Vec::new(),
-        answer: if protected {
-            environment.to_owned()
-        } else {
-            "yes".to_owned()
-        },
+        answer: if protected { environment.to_owned() } else { "yes".to_owned() },
     };
     for t in &targets {
         let (group, _) = provider.roll_observe(&state.resources, t).await?;
         let recorded = Recorded::from_tags(&group.capacity.tags).and_then(Result::ok);
-        plan.groups
-            .push(GroupPlan::of(&group, recorded.as_ref(), request.batch));
+        plan.groups.push(GroupPlan::of(&group, recorded.as_ref(), request.batch));
     }
     ui.planned(&plan);
     let mut out = RollReport {
@@ -388,11 +383,7 @@ async fn locked(
             target: t,
             request,
             log_group: log_group.as_deref(),
-            report: GroupReport {
-                name: t.key().to_owned(),
-                replaced: Vec::new(),
-                finished: false,
-            },
+            report: GroupReport { name: t.key().to_owned(), replaced: Vec::new(), finished: false },
             ui: &mut *ui,
         };
         let ended = tokio::select! {
@@ -434,10 +425,7 @@ impl Rolling<'_> {
     }
 
     async fn observe(&self) -> Result<(crate::status::GroupStatus, Observed), OpsError> {
-        Ok(self
-            .provider
-            .roll_observe(&self.state.resources, self.target)
-            .await?)
+        Ok(self.provider.roll_observe(&self.state.resources, self.target).await?)
     }
 
     /// Rolls the group to the end, or to the wait that timed out.
@@ -453,10 +441,7 @@ impl Rolling<'_> {
                 r
             }
             Some(Err(tag)) => {
-                return Ok(Some(Stopped::BrokenTag {
-                    group: self.name(),
-                    tag,
-                }));
+                return Ok(Some(Stopped::BrokenTag { group: self.name(), tag }));
             }
             None => {
                 let r = Recorded {
@@ -467,10 +452,7 @@ impl Rolling<'_> {
                 };
                 // Tags first: a roll killed right after suspending still knows to resume.
                 self.provider.roll_tag(self.target, &r.tags()).await?;
-                self.ui.step(&Step::Recorded {
-                    group: self.name(),
-                    recorded: r,
-                });
+                self.ui.step(&Step::Recorded { group: self.name(), recorded: r });
                 if r.suspended {
                     self.provider.roll_scaling_alarms(self.target, true).await?;
                     self.ui.step(&Step::Suspended { group: self.name() });
@@ -493,20 +475,11 @@ impl Rolling<'_> {
                     return Ok(None);
                 }
                 Next::ScaleOut { desired, max } => {
-                    self.provider
-                        .roll_capacity(self.target, desired, max)
-                        .await?;
-                    self.ui.step(&Step::ScaledOut {
-                        group: self.name(),
-                        desired,
-                        max,
-                    });
+                    self.provider.roll_capacity(self.target, desired, max).await?;
+                    self.ui.step(&Step::ScaledOut { group: self.name(), desired, max });
                 }
                 Next::AwaitActive { pending, want } => {
-                    let waiting = Waiting::Active {
-                        instances: pending.clone(),
-                        want,
-                    };
+                    let waiting = Waiting::Active { instances: pending.clone(), want };
                     if let Some(after) = self.waited(&mut wait, waiting) {
                         // Take the batch's capacity away with the instances that did not come
                         // up, so the old ones (still ACTIVE) keep serving as before.
@@ -533,10 +506,7 @@ impl Rolling<'_> {
                 }
                 Next::AwaitDrained(left) => {
                     let (instance, tasks) = left.first().cloned().unwrap_or_default();
-                    let waiting = Waiting::Drained {
-                        instance: instance.clone(),
-                        tasks,
-                    };
+                    let waiting = Waiting::Drained { instance: instance.clone(), tasks };
                     if let Some(after) = self.waited(&mut wait, waiting) {
                         return Ok(Some(Stopped::NotDrained {
                             group: self.name(),
@@ -549,9 +519,7 @@ impl Rolling<'_> {
                 }
                 Next::Terminate { ids, decrement } => {
                     for id in ids {
-                        self.provider
-                            .roll_terminate(self.target, &id, decrement)
-                            .await?;
+                        self.provider.roll_terminate(self.target, &id, decrement).await?;
                         self.ui.step(&Step::Terminated {
                             group: self.name(),
                             instance: id.clone(),
@@ -580,11 +548,7 @@ impl Rolling<'_> {
             _ => Instant::now(),
         };
         let waited = started.elapsed();
-        self.ui.step(&Step::Waiting {
-            group: self.name(),
-            waiting: now.clone(),
-            waited,
-        });
+        self.ui.step(&Step::Waiting { group: self.name(), waiting: now.clone(), waited });
         *wait = Some((now, started));
         (waited >= self.request.wait_timeout).then_some(waited)
     }
@@ -593,14 +557,10 @@ impl Rolling<'_> {
     async fn restore(&mut self, recorded: &Recorded) -> Result<(), OpsError> {
         let (_, observed) = self.observe().await?;
         if (observed.desired, observed.max) != (recorded.desired, recorded.max) {
-            self.provider
-                .roll_capacity(self.target, recorded.desired, recorded.max)
-                .await?;
+            self.provider.roll_capacity(self.target, recorded.desired, recorded.max).await?;
         }
         if recorded.suspended {
-            self.provider
-                .roll_scaling_alarms(self.target, false)
-                .await?;
+            self.provider.roll_scaling_alarms(self.target, false).await?;
         }
         let mut tags = vec![TAG_DESIRED, TAG_MAX, TAG_ACTIVE];
         if recorded.suspended {

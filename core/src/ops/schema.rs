@@ -22,10 +22,7 @@ pub struct SchemaWritten {
 /// Writes this ecsops' schema to the workspace's `schemas/manifest.schema.json`.
 pub fn write_schema(ws: &Workspace) -> Result<SchemaWritten, OpsError> {
     let changed = write_file(ws.root(), Path::new(SCHEMA_PATH), &generate())?;
-    Ok(SchemaWritten {
-        path: PathBuf::from(SCHEMA_PATH),
-        changed,
-    })
+    Ok(SchemaWritten { path: PathBuf::from(SCHEMA_PATH), changed })
 }
 
 /// Writes `text` to `root/relative` (making its directory) unless it already holds exactly
@@ -38,10 +35,7 @@ pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<boo
     if !is_link && std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
         return Ok(false);
     }
-    let failed = |source| OpsError::Write {
-        path: relative.display().to_string(),
-        source,
-    };
+    let failed = |source| OpsError::Write { path: relative.display().to_string(), source };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
@@ -51,10 +45,7 @@ pub(super) fn write_file(root: &Path, relative: &Path, text: &str) -> Result<boo
         // A linked directory (`schemas -> /elsewhere`) would take the file out of it.
         within(root, path.parent().unwrap_or(root))?;
         // A new file, never one already there (a link planted at the temporary name).
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         std::io::Write::write_all(&mut file, text.as_bytes())?;
         std::fs::rename(&tmp, &path)
     };

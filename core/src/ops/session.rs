@@ -33,27 +33,23 @@ impl Session {
             ..Connection::default()
         })
         .await;
-        let caller = identity::caller(&config, &credentials)
-            .await
-            .map_err(|e| match e {
-                CallerError::Unreachable(reason) => AccountError::Unreachable {
-                    environment: environment.to_owned(),
-                    endpoint: config.endpoint_url().map(str::to_owned),
-                    reason,
+        let caller = identity::caller(&config, &credentials).await.map_err(|e| match e {
+            CallerError::Unreachable(reason) => AccountError::Unreachable {
+                environment: environment.to_owned(),
+                endpoint: config.endpoint_url().map(str::to_owned),
+                reason,
+            },
+            CallerError::Refused(reason) => AccountError::Unknown {
+                environment: environment.to_owned(),
+                credentials: credentials.describe(),
+                reason: match (&credentials.profile, identity::no_config_files()) {
+                    (Some(profile), Some(files)) => {
+                        format!("profile `{profile}` is defined nowhere: neither {files} exists")
+                    }
+                    _ => reason,
                 },
-                CallerError::Refused(reason) => AccountError::Unknown {
-                    environment: environment.to_owned(),
-                    credentials: credentials.describe(),
-                    reason: match (&credentials.profile, identity::no_config_files()) {
-                        (Some(profile), Some(files)) => {
-                            format!(
-                                "profile `{profile}` is defined nowhere: neither {files} exists"
-                            )
-                        }
-                        _ => reason,
-                    },
-                },
-            })?;
+            },
+        })?;
         account::check(
             environment,
             env.account_id.as_deref(),
@@ -61,11 +57,7 @@ impl Session {
             &caller,
             &credentials,
         )?;
-        Ok(Self {
-            config,
-            credentials,
-            caller,
-        })
+        Ok(Self { config, credentials, caller })
     }
 
     /// Refuses a state whose resources are in another account than the caller's (a bound
@@ -84,10 +76,7 @@ impl Session {
     pub(crate) fn provider(&self, state: &State) -> AwsProvider {
         AwsProvider::new(
             &self.config,
-            Ownership {
-                environment: state.environment.clone(),
-                lineage: state.lineage.clone(),
-            },
+            Ownership { environment: state.environment.clone(), lineage: state.lineage.clone() },
         )
     }
 }
@@ -106,11 +95,7 @@ pub(crate) async fn open_if_bound(
     environment: &str,
     manifest: &Manifest,
 ) -> Result<Option<Session>, OpsError> {
-    if bound(manifest) {
-        Session::open(environment, manifest).await.map(Some)
-    } else {
-        Ok(None)
-    }
+    if bound(manifest) { Session::open(environment, manifest).await.map(Some) } else { Ok(None) }
 }
 
 /// The second half, once the state is read: an unbound environment's session is opened when

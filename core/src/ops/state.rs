@@ -42,9 +42,7 @@ pub async fn target(
         // The URL decides where; the manifest, when it loads, still says the region and the
         // credentials.
         let value = load(ws, environment).ok();
-        let config = value
-            .as_ref()
-            .and_then(|v| state_config(ws, environment, v).ok());
+        let config = value.as_ref().and_then(|v| state_config(ws, environment, v).ok());
         (config.unwrap_or_default(), value)
     } else {
         let value = load(ws, environment)?;
@@ -65,11 +63,7 @@ pub async fn target(
     let backend = Backend::connect(&location, environment, region.as_deref(), &credentials)
         .await?
         .keeping(config.keep_versions);
-    Ok(Target {
-        environment: environment.to_owned(),
-        location,
-        backend,
-    })
+    Ok(Target { environment: environment.to_owned(), location, backend })
 }
 
 /// The merged manifest as a value: only the tables the state needs have to be right.
@@ -78,10 +72,7 @@ fn load(ws: &Workspace, environment: &str) -> Result<serde_json::Value, OpsError
     let mut diagnostics = Diagnostics::default();
     match load_environment(ws, environment, &mut sources, &mut diagnostics) {
         Some(loaded) => Ok(loaded.value),
-        None => Err(OpsError::Invalid(Box::new(Invalid {
-            sources,
-            diagnostics,
-        }))),
+        None => Err(OpsError::Invalid(Box::new(Invalid { sources, diagnostics }))),
     }
 }
 
@@ -117,10 +108,7 @@ fn located(ws: &Workspace, environment: &str) -> Option<OpsError> {
     super::validate::check_environment(ws, environment, &[], &mut sources, &mut diagnostics);
     diagnostics.has_errors().then(|| {
         diagnostics.sort();
-        OpsError::Invalid(Box::new(Invalid {
-            sources,
-            diagnostics,
-        }))
+        OpsError::Invalid(Box::new(Invalid { sources, diagnostics }))
     })
 }
 
@@ -199,10 +187,7 @@ pub async fn push(
             }
             Err(e) => return Err(e),
         };
-        target
-            .backend
-            .push(&document, expected.as_ref(), force)
-            .await?;
+        target.backend.push(&document, expected.as_ref(), force).await?;
         Ok::<u64, StateError>(document.serial)
     }
     .await;
@@ -229,10 +214,7 @@ pub struct Pushed {
 /// behind, for the command to report beside its own result (never in its place).
 pub(super) async fn release(target: &Target, lock: &LockInfo) -> Option<LockLeft> {
     let e = target.backend.unlock(&lock.id).await.err()?;
-    Some(LockLeft {
-        id: lock.id.clone(),
-        reason: e.to_string(),
-    })
+    Some(LockLeft { id: lock.id.clone(), reason: e.to_string() })
 }
 
 /// What the bucket check found and did.
@@ -264,9 +246,5 @@ pub async fn check_bucket(target: &Target, fix: bool) -> Result<Option<BucketChe
     if fixed {
         s3.fix_hygiene(&found).await?;
     }
-    Ok(Some(BucketCheck {
-        bucket: bucket.clone(),
-        found,
-        fixed,
-    }))
+    Ok(Some(BucketCheck { bucket: bucket.clone(), found, fixed }))
 }

@@ -41,14 +41,9 @@ pub async fn status(
     let (state, lock) = tokio::try_join!(target.backend.read(), target.backend.read_lock())?;
     let state: Option<State> = state.map(|s| s.state);
     let read = state.as_ref().filter(|s| !s.resources.is_empty());
-    let session = session::for_state(
-        session,
-        environment,
-        &desired.manifest,
-        state.as_ref(),
-        read.is_some(),
-    )
-    .await?;
+    let session =
+        session::for_state(session, environment, &desired.manifest, state.as_ref(), read.is_some())
+            .await?;
     let (live, aws_requests) = match (read, &session) {
         (Some(s), Some(session)) => {
             let provider = session.provider(s);

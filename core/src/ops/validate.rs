@@ -49,11 +49,7 @@ pub fn validate(ws: &Workspace, environments: &[String]) -> Result<ValidateRepor
         diagnostics.push(stale);
     }
     diagnostics.sort();
-    Ok(ValidateReport {
-        environments,
-        sources,
-        diagnostics,
-    })
+    Ok(ValidateReport { environments, sources, diagnostics })
 }
 
 /// Loads and checks one environment; the loaded manifest is returned when it has no errors.
@@ -73,11 +69,8 @@ pub(super) fn check_environment(
         return None;
     };
     tracing::debug!(environment = env, files = loaded.chain.len(), elapsed = ?started.elapsed(), "loaded manifest");
-    let others: Vec<Neighbour> = neighbours
-        .iter()
-        .filter(|n| n.environment != env)
-        .cloned()
-        .collect();
+    let others: Vec<Neighbour> =
+        neighbours.iter().filter(|n| n.environment != env).cloned().collect();
     validate::check(&loaded, &others, &mut own);
     if let Some(m) = loaded.manifest.as_ref().filter(|m| !m.moved.is_empty())
         && !own.has_errors()

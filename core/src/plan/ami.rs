@@ -45,10 +45,7 @@ pub fn from_ssm(graph: &Graph) -> Vec<(&Address, &str)> {
 
 /// The distinct parameters of `graph`: what one SSM request asks for.
 pub fn parameters(graph: &Graph) -> BTreeSet<String> {
-    from_ssm(graph)
-        .into_iter()
-        .map(|(_, p)| p.to_owned())
-        .collect()
+    from_ssm(graph).into_iter().map(|(_, p)| p.to_owned()).collect()
 }
 
 /// Where the manifest asks for the AMI of the launch template at `address`.
@@ -79,9 +76,7 @@ pub fn pin(
             continue;
         };
         if let Some(ami) = resolved.and_then(|r| r.get(parameter)) {
-            resource
-                .attributes
-                .insert(IMAGE_ID.to_owned(), Expr::str(ami.clone()));
+            resource.attributes.insert(IMAGE_ID.to_owned(), Expr::str(ami.clone()));
             continue;
         }
         let Some(prior) = state.and_then(|s| s.resources.get(&resource.address)) else {
@@ -93,9 +88,7 @@ pub fn pin(
         if prior.attributes.get("image") == Some(image)
             && let Some(recorded) = prior.attributes.get(IMAGE_ID)
         {
-            resource
-                .attributes
-                .insert(IMAGE_ID.to_owned(), Expr::Lit(recorded.clone()));
+            resource.attributes.insert(IMAGE_ID.to_owned(), Expr::Lit(recorded.clone()));
         }
         notes.push(Note {
             code: NOT_CHECKED.to_owned(),
@@ -122,11 +115,7 @@ pub fn changed_ids(plan: &Plan) -> BTreeSet<String> {
 /// Puts the image names of `names` (AMI id → name) on the `image_id` changes of `plan`.
 pub fn name(plan: &mut Plan, names: &BTreeMap<String, String>) {
     let of = |v: &Option<Value>| names.get(v.as_ref()?.as_str()?).cloned();
-    for change in plan
-        .changes
-        .iter_mut()
-        .filter(|c| c.kind == Kind::LaunchTemplate)
-    {
+    for change in plan.changes.iter_mut().filter(|c| c.kind == Kind::LaunchTemplate) {
         for a in change.attributes.iter_mut().filter(|a| a.name == IMAGE_ID) {
             let (before, after) = (of(&a.before), of(&a.after));
             if before.is_some() || after.is_some() {
@@ -157,9 +146,7 @@ mod tests {
             ]),
             depends_on: BTreeSet::new(),
         };
-        Graph {
-            resources: BTreeMap::from([(address, resource)]),
-        }
+        Graph { resources: BTreeMap::from([(address, resource)]) }
     }
 
     fn recorded(image: &str, ami: Option<&str>) -> State {
@@ -189,10 +176,7 @@ mod tests {
     }
 
     fn image_id_change(plan: &Plan) -> Option<(Option<Value>, Option<Value>, bool)> {
-        let a = plan.changes[0]
-            .attributes
-            .iter()
-            .find(|a| a.name == IMAGE_ID)?;
+        let a = plan.changes[0].attributes.iter().find(|a| a.name == IMAGE_ID)?;
         Some((a.before.clone(), a.after.clone(), a.after_unknown))
     }
 
@@ -229,16 +213,10 @@ mod tests {
             changed_ids(&plan),
             BTreeSet::from(["ami-new".to_owned(), "ami-old".to_owned()])
         );
-        name(
-            &mut plan,
-            &BTreeMap::from([("ami-new".to_owned(), "al2023-new".to_owned())]),
-        );
+        name(&mut plan, &BTreeMap::from([("ami-new".to_owned(), "al2023-new".to_owned())]));
         assert_eq!(
             plan.changes[0].attributes[0].names,
-            Some(Names {
-                before: None,
-                after: Some("al2023-new".to_owned())
-            })
+            Some(Names { before: None, after: Some("al2023-new".to_owned()) })
         );
     }
 
@@ -258,16 +236,9 @@ mod tests {
         let notes = pin(&mut g, Some(&state), None);
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].code, NOT_CHECKED);
-        assert!(
-            notes[0].message.contains("not checked (offline)"),
-            "{notes:?}"
-        );
+        assert!(notes[0].message.contains("not checked (offline)"), "{notes:?}");
         let plan = plan_for(&g, &state);
-        assert_eq!(
-            image_id_change(&plan),
-            None,
-            "no spurious change: {plan:#?}"
-        );
+        assert_eq!(image_id_change(&plan), None, "no spurious change: {plan:#?}");
         assert_eq!(plan.changes[0].attributes[0].name, "instance_type");
     }
 
@@ -290,14 +261,9 @@ mod tests {
         assert_eq!(pin(&mut g, Some(&state), None).len(), 1);
         assert_eq!(plan_for(&g, &state).changes[0].action, Action::NoOp);
         let mut g = template(&format!("ssm:{X86}"), "t3.medium");
+        assert!(pin(&mut g, None, None).is_empty(), "a create says it itself");
         assert!(
-            pin(&mut g, None, None).is_empty(),
-            "a create says it itself"
-        );
-        assert!(
-            !g.resources
-                .values()
-                .any(|r| r.attributes.contains_key(IMAGE_ID)),
+            !g.resources.values().any(|r| r.attributes.contains_key(IMAGE_ID)),
             "the apply asks SSM"
         );
     }

@@ -38,10 +38,7 @@ pub fn applied(graph: &Graph, environment: &str, lineage: &str) -> State {
             .outputs()
             .iter()
             .map(|o| {
-                let r = Reference {
-                    address: address.clone(),
-                    output: (*o).to_owned(),
-                };
+                let r = Reference { address: address.clone(), output: (*o).to_owned() };
                 ((*o).to_owned(), placeholder(&r))
             })
             .collect();
@@ -124,16 +121,9 @@ mod tests {
 
     #[test]
     fn a_replaced_dependency_makes_its_references_unknown() {
-        let p = plan(
-            &network("10.0.0.0/16", "10.0.0.0/24"),
-            &network("10.1.0.0/16", "10.0.0.0/24"),
-        );
-        let action = |a: &str| {
-            p.changes
-                .iter()
-                .find(|c| c.address.as_str() == a)
-                .map(|c| c.action)
-        };
+        let p =
+            plan(&network("10.0.0.0/16", "10.0.0.0/24"), &network("10.1.0.0/16", "10.0.0.0/24"));
+        let action = |a: &str| p.changes.iter().find(|c| c.address.as_str() == a).map(|c| c.action);
         assert_eq!(action("vpc"), Some(Action::Replace));
         assert_eq!(action("subnet.a"), Some(Action::Replace));
     }

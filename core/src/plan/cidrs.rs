@@ -30,12 +30,7 @@ pub fn hold(graph: &mut Graph, manifest: &Manifest, state: Option<&State>) {
     let Some(state) = state else {
         return;
     };
-    let Some(vpc) = manifest
-        .network
-        .cidr
-        .as_deref()
-        .and_then(|c| c.parse().ok())
-    else {
+    let Some(vpc) = manifest.network.cidr.as_deref().and_then(|c| c.parse().ok()) else {
         return;
     };
     let recorded_vpc = state
@@ -61,12 +56,7 @@ pub fn hold(graph: &mut Graph, manifest: &Manifest, state: Option<&State>) {
     let slots = 1u32 << newbits;
     for (tier, explicit, first, last) in [
         ("public", &manifest.network.public_subnets, 0, PRIVATE_FIRST),
-        (
-            "private",
-            &manifest.network.private_subnets,
-            PRIVATE_FIRST,
-            slots,
-        ),
+        ("private", &manifest.network.private_subnets, PRIVATE_FIRST, slots),
     ] {
         if explicit.is_some() {
             continue;
@@ -107,9 +97,7 @@ pub fn hold(graph: &mut Graph, manifest: &Manifest, state: Option<&State>) {
             if let (Some(cidr), Some(resource)) = (cidr, graph.resources.get_mut(&own))
                 && resource.kind == Kind::Subnet
             {
-                resource
-                    .attributes
-                    .insert("cidr_block".to_owned(), Expr::str(cidr.to_string()));
+                resource.attributes.insert("cidr_block".to_owned(), Expr::str(cidr.to_string()));
             }
         }
     }
@@ -169,10 +157,7 @@ mod tests {
     }
 
     fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(a, c)| ((*a).to_owned(), (*c).to_owned()))
-            .collect()
+        pairs.iter().map(|(a, c)| ((*a).to_owned(), (*c).to_owned())).collect()
     }
 
     #[test]
@@ -197,10 +182,7 @@ mod tests {
 
     #[test]
     fn removing_the_first_zone_leaves_the_others_subnets_alone() {
-        let state = applied(&manifest(
-            &["eu-west-1a", "eu-west-1b", "eu-west-1c"],
-            json!({}),
-        ));
+        let state = applied(&manifest(&["eu-west-1a", "eu-west-1b", "eu-west-1c"], json!({})));
         let graph = held(&["eu-west-1b", "eu-west-1c"], &state, json!({}));
         assert_eq!(
             cidrs(&graph),
@@ -219,19 +201,13 @@ mod tests {
             manifest_digest: "",
         });
         let action = |address: &str| {
-            plan.changes
-                .iter()
-                .find(|c| c.address.as_str() == address)
-                .map(|c| c.action)
+            plan.changes.iter().find(|c| c.address.as_str() == address).map(|c| c.action)
         };
         for zone in ["eu-west-1b", "eu-west-1c"] {
             for what in ["subnet.public", "subnet.private"] {
                 assert_eq!(action(&format!("{what}[{zone}]")), Some(Action::NoOp));
             }
-            for what in [
-                "route_table_association.public",
-                "route_table_association.private",
-            ] {
+            for what in ["route_table_association.public", "route_table_association.private"] {
                 assert_eq!(action(&format!("{what}[{zone}]")), Some(Action::NoOp));
             }
         }
@@ -247,19 +223,11 @@ mod tests {
     #[test]
     fn a_zone_added_anywhere_takes_the_lowest_range_no_subnet_holds() {
         // b and c were left after a was removed; a comes back first, d is new.
-        let three = applied(&manifest(
-            &["eu-west-1a", "eu-west-1b", "eu-west-1c"],
-            json!({}),
-        ));
+        let three = applied(&manifest(&["eu-west-1a", "eu-west-1b", "eu-west-1c"], json!({})));
         let mut state = three.clone();
-        state
-            .resources
-            .retain(|a, _| !a.as_str().ends_with("[eu-west-1a]"));
-        let graph = held(
-            &["eu-west-1a", "eu-west-1b", "eu-west-1d", "eu-west-1c"],
-            &state,
-            json!({}),
-        );
+        state.resources.retain(|a, _| !a.as_str().ends_with("[eu-west-1a]"));
+        let graph =
+            held(&["eu-west-1a", "eu-west-1b", "eu-west-1d", "eu-west-1c"], &state, json!({}));
         assert_eq!(
             cidrs(&graph),
             expect(&[
@@ -275,11 +243,7 @@ mod tests {
         );
         // Swapping a zone for another in one edit: the new one never takes the range of the
         // subnet this apply deletes, so it need not wait for that delete.
-        let graph = held(
-            &["eu-west-1d", "eu-west-1b", "eu-west-1c"],
-            &three,
-            json!({}),
-        );
+        let graph = held(&["eu-west-1d", "eu-west-1b", "eu-west-1c"], &three, json!({}));
         assert_eq!(
             cidrs(&graph)["subnet.public[eu-west-1d]"],
             "10.0.3.0/24",
@@ -305,11 +269,7 @@ mod tests {
     fn explicit_lists_a_new_vpc_range_and_foreign_ranges_follow_the_manifest() {
         let state = applied(&manifest(&["eu-west-1a", "eu-west-1b"], json!({})));
         // Explicit public ranges are the user's, by position; private ones still hold.
-        let graph = held(
-            &["eu-west-1b"],
-            &state,
-            json!({"public_subnets": ["10.0.9.0/24"]}),
-        );
+        let graph = held(&["eu-west-1b"], &state, json!({"public_subnets": ["10.0.9.0/24"]}));
         assert_eq!(
             cidrs(&graph),
             expect(&[
@@ -329,10 +289,8 @@ mod tests {
         // A recorded range outside the convention (made from an explicit list since removed)
         // is not kept; the new one overlaps no other recorded subnet (its own old one is
         // destroyed before it is made).
-        let explicit = applied(&manifest(
-            &["eu-west-1a"],
-            json!({"public_subnets": ["10.0.0.0/23"]}),
-        ));
+        let explicit =
+            applied(&manifest(&["eu-west-1a"], json!({"public_subnets": ["10.0.0.0/23"]})));
         let graph = held(&["eu-west-1a"], &explicit, json!({}));
         assert_eq!(cidrs(&graph)["subnet.public[eu-west-1a]"], "10.0.0.0/24");
     }

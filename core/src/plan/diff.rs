@@ -64,12 +64,7 @@ fn derived_moves(
 pub fn diff(input: PlanInput<'_>) -> Plan {
     let mut prior: BTreeMap<Address, (&ResourceState, Option<Address>)> = input
         .state
-        .map(|s| {
-            s.resources
-                .iter()
-                .map(|(a, r)| (a.clone(), (r, None)))
-                .collect()
-        })
+        .map(|s| s.resources.iter().map(|(a, r)| (a.clone(), (r, None))).collect())
         .unwrap_or_default();
     for (from, to) in derived_moves(input.moved, input.state, input.graph) {
         if !prior.contains_key(&to)
@@ -90,9 +85,7 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
             match actions.get(&r.address) {
                 Some(Action::Create | Action::Replace | Action::Revise) => return None,
                 Some(Action::Update)
-                    if p.kind
-                        .outputs_changed_by_update()
-                        .contains(&r.output.as_str()) =>
+                    if p.kind.outputs_changed_by_update().contains(&r.output.as_str()) =>
                 {
                     return None;
                 }
@@ -145,11 +138,8 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
                 }
             }
             Some((p, moved_from)) => {
-                let names: BTreeSet<&String> = resource
-                    .attributes
-                    .keys()
-                    .chain(p.attributes.keys())
-                    .collect();
+                let names: BTreeSet<&String> =
+                    resource.attributes.keys().chain(p.attributes.keys()).collect();
                 let mut attributes = Vec::new();
                 let mut replace_because = Vec::new();
                 let kind_changed = p.kind != resource.kind;
@@ -264,10 +254,9 @@ pub fn diff(input: PlanInput<'_>) -> Plan {
         ecsops_version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: input.environment.to_owned(),
         manifest_digest: input.manifest_digest.to_owned(),
-        prior_state: input.state.map(|s| PriorState {
-            lineage: s.lineage.clone(),
-            serial: s.serial,
-        }),
+        prior_state: input
+            .state
+            .map(|s| PriorState { lineage: s.lineage.clone(), serial: s.serial }),
         summary,
         drift: Vec::new(),
         base_revision: None,
@@ -304,29 +293,17 @@ mod tests {
     }
 
     fn resource(addr: &str, kind: Kind, attrs: &[(&str, Expr)]) -> Resource {
-        let attributes: BTreeMap<String, Expr> = attrs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
+        let attributes: BTreeMap<String, Expr> =
+            attrs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         let mut depends_on = BTreeSet::new();
         for e in attributes.values() {
             e.references(&mut depends_on);
         }
-        Resource {
-            address: a(addr),
-            kind,
-            attributes,
-            depends_on,
-        }
+        Resource { address: a(addr), kind, attributes, depends_on }
     }
 
     fn graph(resources: Vec<Resource>) -> Graph {
-        Graph {
-            resources: resources
-                .into_iter()
-                .map(|r| (r.address.clone(), r))
-                .collect(),
-        }
+        Graph { resources: resources.into_iter().map(|r| (r.address.clone(), r)).collect() }
     }
 
     fn recorded(kind: Kind, id: &str, attrs: Value, deps: &[&str]) -> ResourceState {
@@ -362,13 +339,7 @@ mod tests {
     }
 
     fn plan(g: &Graph, s: Option<&State>, moved: &[(Address, Address)]) -> Plan {
-        diff(PlanInput {
-            environment: "acc",
-            graph: g,
-            state: s,
-            moved,
-            manifest_digest: "d",
-        })
+        diff(PlanInput { environment: "acc", graph: g, state: s, moved, manifest_digest: "d" })
     }
 
     fn action_of(p: &Plan, addr: &str) -> Action {
@@ -381,15 +352,7 @@ mod tests {
 
     fn applied_network() -> State {
         state(vec![
-            (
-                "vpc",
-                recorded(
-                    Kind::Vpc,
-                    "vpc-1",
-                    json!({"cidr_block": "10.0.0.0/16"}),
-                    &[],
-                ),
-            ),
+            ("vpc", recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[])),
             (
                 "subnet.public[a]",
                 recorded(
@@ -422,21 +385,9 @@ mod tests {
         let order: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
         assert_eq!(order, vec!["subnet.public[a]", "vpc"], "by address");
         let subnet = &p.changes[0];
-        let vpc_id = subnet
-            .attributes
-            .iter()
-            .find(|c| c.name == "vpc_id")
-            .expect("attr");
-        assert!(
-            vpc_id.after_unknown,
-            "a reference to a new resource is unknown"
-        );
-        assert!(
-            p.changes[1]
-                .attributes
-                .iter()
-                .any(|c| c.name == "id" && c.after_unknown)
-        );
+        let vpc_id = subnet.attributes.iter().find(|c| c.name == "vpc_id").expect("attr");
+        assert!(vpc_id.after_unknown, "a reference to a new resource is unknown");
+        assert!(p.changes[1].attributes.iter().any(|c| c.name == "id" && c.after_unknown));
         assert_eq!(p.prior_state, None);
     }
 
@@ -447,34 +398,19 @@ mod tests {
         let p = plan(&g, Some(&s), &[]);
         assert!(!p.has_changes(), "{:#?}", p.changes);
         assert_eq!(p.summary.no_op, 2);
-        assert_eq!(
-            p.prior_state,
-            Some(PriorState {
-                lineage: "lineage-1".to_owned(),
-                serial: 7
-            })
-        );
+        assert_eq!(p.prior_state, Some(PriorState { lineage: "lineage-1".to_owned(), serial: 7 }));
     }
 
     #[test]
     fn in_place_change_is_an_update_with_old_and_new() {
         let mut g = network("10.0.0.0/16", "10.0.0.0/24");
         if let Some(r) = g.resources.get_mut(&a("vpc")) {
-            r.attributes
-                .insert("tags".to_owned(), Expr::Lit(json!({"Team": "x"})));
+            r.attributes.insert("tags".to_owned(), Expr::Lit(json!({"Team": "x"})));
         }
         let p = plan(&g, Some(&applied_network()), &[]);
         assert_eq!(action_of(&p, "vpc"), Action::Update);
-        let c = &p
-            .changes
-            .iter()
-            .find(|c| c.address == a("vpc"))
-            .expect("vpc")
-            .attributes[0];
-        assert_eq!(
-            (c.before.clone(), c.after.clone()),
-            (None, Some(json!({"Team": "x"})))
-        );
+        let c = &p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc").attributes[0];
+        assert_eq!((c.before.clone(), c.after.clone()), (None, Some(json!({"Team": "x"}))));
         assert_eq!(action_of(&p, "subnet.public[a]"), Action::NoOp);
     }
 
@@ -482,18 +418,10 @@ mod tests {
     fn replacement_names_the_forcing_attribute_and_cascades_through_references() {
         let g = network("10.1.0.0/16", "10.0.0.0/24");
         let p = plan(&g, Some(&applied_network()), &[]);
-        let vpc = p
-            .changes
-            .iter()
-            .find(|c| c.address == a("vpc"))
-            .expect("vpc");
+        let vpc = p.changes.iter().find(|c| c.address == a("vpc")).expect("vpc");
         assert_eq!(vpc.action, Action::Replace);
         assert_eq!(vpc.replace_because, vec!["cidr_block".to_owned()]);
-        let subnet = p
-            .changes
-            .iter()
-            .find(|c| c.address == a("subnet.public[a]"))
-            .expect("s");
+        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
         assert_eq!(subnet.action, Action::Replace, "its vpc_id becomes unknown");
         assert_eq!(subnet.replace_because, vec!["vpc_id".to_owned()]);
     }
@@ -506,21 +434,13 @@ mod tests {
         assert_eq!(order, vec!["subnet.public[a]", "vpc"]);
         assert!(p.changes.iter().all(|c| c.action == Action::Delete));
         assert_eq!(p.summary.delete, 2);
-        assert!(
-            p.changes[0]
-                .attributes
-                .iter()
-                .all(|c| c.before.is_some() && c.after.is_none())
-        );
+        assert!(p.changes[0].attributes.iter().all(|c| c.before.is_some() && c.after.is_none()));
     }
 
     #[test]
     fn removed_attribute_is_an_update() {
-        let g = graph(vec![resource(
-            "vpc",
-            Kind::Vpc,
-            &[("cidr_block", Expr::str("10.0.0.0/16"))],
-        )]);
+        let g =
+            graph(vec![resource("vpc", Kind::Vpc, &[("cidr_block", Expr::str("10.0.0.0/16"))])]);
         let s = state(vec![(
             "vpc",
             recorded(
@@ -552,21 +472,13 @@ mod tests {
         )]);
         let s = state(vec![(
             "vpc",
-            recorded(
-                Kind::Vpc,
-                "vpc-1",
-                json!({"cidr_block": "10.0.0.0/16"}),
-                &[],
-            ),
+            recorded(Kind::Vpc, "vpc-1", json!({"cidr_block": "10.0.0.0/16"}), &[]),
         )]);
         let p = plan(&g, Some(&s), &[(a("vpc"), a("vpc.main"))]);
         assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
         assert_eq!(p.changes[0].action, Action::NoOp);
         assert_eq!(p.changes[0].moved_from, Some(a("vpc")));
-        assert!(
-            p.has_changes(),
-            "the move itself must be applied to the state"
-        );
+        assert!(p.has_changes(), "the move itself must be applied to the state");
     }
 
     #[test]
@@ -588,21 +500,13 @@ mod tests {
                 &["listener"],
             )
         };
-        let mut s = state(vec![
-            ("listener_rule[api]", rule(1000)),
-            ("listener_rule[web]", rule(1010)),
-        ]);
+        let mut s =
+            state(vec![("listener_rule[api]", rule(1000)), ("listener_rule[web]", rule(1010))]);
         let mut listener_state = recorded(Kind::Listener, "arn:listener", json!({}), &[]);
-        listener_state
-            .outputs
-            .insert("arn".to_owned(), json!("arn:listener"));
+        listener_state.outputs.insert("arn".to_owned(), json!("arn:listener"));
         s.resources.insert(a("listener"), listener_state);
         let p = plan(&g, Some(&s), &[]);
-        let web = p
-            .changes
-            .iter()
-            .find(|c| c.address == a("listener_rule[web]"))
-            .expect("web");
+        let web = p.changes.iter().find(|c| c.address == a("listener_rule[web]")).expect("web");
         assert_eq!(web.action, Action::Update);
         assert_eq!(
             web.depends_on,
@@ -620,11 +524,7 @@ mod tests {
             sub.attributes.insert("vpc_id".to_owned(), json!("vpc-old"));
         }
         let p = plan(&g, Some(&s), &[]);
-        let subnet = p
-            .changes
-            .iter()
-            .find(|c| c.address == a("subnet.public[a]"))
-            .expect("s");
+        let subnet = p.changes.iter().find(|c| c.address == a("subnet.public[a]")).expect("s");
         assert_eq!(subnet.action, Action::Replace);
         assert_eq!(subnet.attributes[0].after, Some(json!("vpc-1")));
     }

@@ -54,12 +54,7 @@ pub fn drift(recorded: &BTreeMap<Address, ResourceState>, refresh: &Refresh) -> 
             })
             .collect();
         if !attributes.is_empty() {
-            out.push(Drift {
-                address: address.clone(),
-                kind: r.kind,
-                deleted: false,
-                attributes,
-            });
+            out.push(Drift { address: address.clone(), kind: r.kind, deleted: false, attributes });
         }
     }
     out

@@ -89,10 +89,7 @@ impl Plan {
             ecsops_version: "0".to_owned(),
             environment: "acc".to_owned(),
             manifest_digest: "d".to_owned(),
-            prior_state: Some(PriorState {
-                lineage: "L".to_owned(),
-                serial,
-            }),
+            prior_state: Some(PriorState { lineage: "L".to_owned(), serial }),
             caller: None,
             summary: Summary::of(&changes),
             changes,
@@ -107,9 +104,7 @@ impl Plan {
 
     /// Whether applying does anything: a change, or a `[[moved]]` rename to record.
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.action != Action::NoOp || c.moved_from.is_some())
+        self.changes.iter().any(|c| c.action != Action::NoOp || c.moved_from.is_some())
     }
 
     /// The recorded resources the refresh found deleted outside ecsops that the plan does not
@@ -195,19 +190,11 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 pub struct AttributeChange {
     pub name: String,
     /// The recorded value; absent on create.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub before: Option<Value>,
     /// The desired value; absent on delete and when unknown until apply. A desired `null` is
     /// written as `null` and reads back as one, not as absent.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub after: Option<Value>,
     /// The desired value depends on something only known after apply (an id, an ARN).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -322,10 +309,7 @@ mod tests {
         };
         let mut plan = Plan::for_tests(vec![create], 3);
         plan.drift = vec![deleted("log_group[a]"), deleted("log_group[b]")];
-        plan.drift.push(Drift {
-            deleted: false,
-            ..deleted("log_group[c]")
-        });
+        plan.drift.push(Drift { deleted: false, ..deleted("log_group[c]") });
         assert_eq!(plan.forgotten(), [Address::from("log_group[b]")]);
     }
 }

@@ -68,10 +68,7 @@ pub fn handoffs<'a>(
     for c in changes.iter().filter(|c| c.kind == Kind::ListenerRule) {
         let prior = recorded(&c.address).filter(|_| c.action != Action::Create);
         let before = prior.and_then(|p| {
-            Place::of(
-                p.attributes.get("listener_arn"),
-                p.attributes.get("priority"),
-            )
+            Place::of(p.attributes.get("listener_arn"), p.attributes.get("priority"))
         });
         let after = (c.action != Action::Delete)
             .then(|| {
@@ -84,9 +81,7 @@ pub fn handoffs<'a>(
             })
             .flatten();
         for place in [&before, &after].into_iter().flatten() {
-            used.entry(place.listener.clone())
-                .or_default()
-                .insert(place.priority);
+            used.entry(place.listener.clone()).or_default().insert(place.priority);
         }
         if before == after {
             continue;
@@ -225,10 +220,7 @@ mod tests {
             change("listener_rule[web]", Action::Update, &to(1000)),
         ];
         let h = of(&changes, &recorded);
-        assert_eq!(
-            h.givers,
-            givers(&[("listener_rule[web]", "listener_rule[api]")])
-        );
+        assert_eq!(h.givers, givers(&[("listener_rule[web]", "listener_rule[api]")]));
         assert!(h.parked.is_empty());
     }
 
@@ -239,10 +231,7 @@ mod tests {
             change(
                 "listener_rule[api]",
                 Action::Create,
-                &[
-                    ("listener_arn", Some(json!("L"))),
-                    ("priority", Some(json!(1000))),
-                ],
+                &[("listener_arn", Some(json!("L"))), ("priority", Some(json!(1000)))],
             ),
             change("listener_rule[web]", Action::Update, &to(1010)),
         ];
@@ -343,10 +332,7 @@ mod tests {
         );
         assert_eq!(
             h.parked,
-            BTreeMap::from([
-                (a("listener_rule[a]"), 49_998),
-                (a("listener_rule[x]"), 49_997)
-            ])
+            BTreeMap::from([(a("listener_rule[a]"), 49_998), (a("listener_rule[x]"), 49_997)])
         );
     }
 

@@ -79,11 +79,7 @@ impl SavedPlan {
             created_at: crate::state::lock::now(),
             commit,
             dirty,
-            account: plan
-                .caller
-                .as_ref()
-                .map(|c| c.account.clone())
-                .or_else(|| prior.account()),
+            account: plan.caller.as_ref().map(|c| c.account.clone()).or_else(|| prior.account()),
             manifest_digest: plan.manifest_digest.clone(),
             lineage: prior.lineage.clone(),
             serial,
@@ -113,21 +109,14 @@ impl SavedPlan {
         let state = self.serial.is_some().then_some(&self.prior);
         let mut graph = desired.clone();
         cidrs::hold(&mut graph, manifest, state);
-        let pinned: Vec<Address> = ami::from_ssm(&graph)
-            .into_iter()
-            .map(|(a, _)| a.clone())
-            .collect();
+        let pinned: Vec<Address> =
+            ami::from_ssm(&graph).into_iter().map(|(a, _)| a.clone()).collect();
         for address in pinned {
-            let saved = self
-                .graph
-                .resources
-                .get(&address)
-                .and_then(|r| r.attributes.get(ami::IMAGE_ID));
+            let saved =
+                self.graph.resources.get(&address).and_then(|r| r.attributes.get(ami::IMAGE_ID));
             if let Some(resource) = graph.resources.get_mut(&address) {
                 match saved {
-                    Some(ami) => resource
-                        .attributes
-                        .insert(ami::IMAGE_ID.to_owned(), ami.clone()),
+                    Some(ami) => resource.attributes.insert(ami::IMAGE_ID.to_owned(), ami.clone()),
                     None => resource.attributes.remove(ami::IMAGE_ID),
                 };
             }
@@ -159,15 +148,9 @@ impl SavedPlan {
                 })
                 .collect()
         };
-        let (want, saved) = (
-            by_address(&replanned.changes),
-            by_address(&self.plan.changes),
-        );
+        let (want, saved) = (by_address(&replanned.changes), by_address(&self.plan.changes));
         edited.extend(
-            want.keys()
-                .chain(saved.keys())
-                .filter(|a| want.get(a) != saved.get(a))
-                .cloned(),
+            want.keys().chain(saved.keys()).filter(|a| want.get(a) != saved.get(a)).cloned(),
         );
         edited.into_iter().collect()
     }
@@ -199,9 +182,7 @@ impl SavedPlan {
         let head: Head =
             serde_json::from_str(text).map_err(|e| SavedPlanError::Invalid(e.to_string()))?;
         if head.kind.as_deref() != Some(KIND) {
-            return Err(SavedPlanError::Invalid(format!(
-                "its `kind` is not `{KIND}`"
-            )));
+            return Err(SavedPlanError::Invalid(format!("its `kind` is not `{KIND}`")));
         }
         let found = head.format_version.unwrap_or_default();
         if found != SAVED_PLAN_FORMAT_VERSION {

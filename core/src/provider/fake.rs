@@ -38,9 +38,7 @@ pub struct FakeProvider {
 
 impl std::fmt::Debug for FakeProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeProvider")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("FakeProvider").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
@@ -51,16 +49,12 @@ impl FakeProvider {
 
     /// A provider whose creates take `latency` each, counting how many run at once.
     pub fn with_latency(latency: std::time::Duration) -> Self {
-        Self {
-            latency: Some(latency),
-            ..Self::default()
-        }
+        Self { latency: Some(latency), ..Self::default() }
     }
 
     /// The most creates that ran at the same time.
     pub fn most_in_flight(&self) -> usize {
-        self.most_in_flight
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.most_in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -69,17 +63,13 @@ impl FakeProvider {
 
     /// The next operation on `address` fails with AWS error `code`.
     pub fn fail_next(&self, address: &Address, code: &str) {
-        self.lock()
-            .failures
-            .insert(address.clone(), (None, code.to_owned()));
+        self.lock().failures.insert(address.clone(), (None, code.to_owned()));
     }
 
     /// The next `operation` (`create`, `delete`, ...) on `address` fails with AWS error `code`;
     /// other operations on it succeed until then (a replacement whose destroy works).
     pub fn fail_next_op(&self, operation: &'static str, address: &Address, code: &str) {
-        self.lock()
-            .failures
-            .insert(address.clone(), (Some(operation), code.to_owned()));
+        self.lock().failures.insert(address.clone(), (Some(operation), code.to_owned()));
     }
 
     /// Runs `hook` when the next operation on `address` starts.
@@ -111,20 +101,14 @@ impl FakeProvider {
         operation: &'static str,
         address: &Address,
     ) -> Result<MutexGuard<'_, Inner>, ProviderError> {
-        let hook = self
-            .hooks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(address);
+        let hook = self.hooks.lock().unwrap_or_else(PoisonError::into_inner).remove(address);
         if let Some(hook) = hook {
             hook();
         }
         let mut inner = self.lock();
         inner.calls.push(format!("{operation} {address}"));
-        let fails = inner
-            .failures
-            .get(address)
-            .is_some_and(|(op, _)| op.is_none_or(|op| op == operation));
+        let fails =
+            inner.failures.get(address).is_some_and(|(op, _)| op.is_none_or(|op| op == operation));
         match fails.then(|| inner.failures.remove(address)).flatten() {
             Some((_, code)) => Err(ProviderError::Aws {
                 address: address.clone(),
@@ -199,20 +183,11 @@ impl Provider for FakeProvider {
             .outputs()
             .iter()
             .map(|o| {
-                let v = if *o == "id" {
-                    id.clone()
-                } else {
-                    format!("{o}-{n}")
-                };
+                let v = if *o == "id" { id.clone() } else { format!("{o}-{n}") };
                 ((*o).to_owned(), Value::from(v))
             })
             .collect();
-        let live = Live {
-            kind: spec.kind,
-            id,
-            attributes: spec.attributes.clone(),
-            outputs,
-        };
+        let live = Live { kind: spec.kind, id, attributes: spec.attributes.clone(), outputs };
         let done = applied(&live, false);
         inner.resources.insert(spec.address.clone(), live);
         Ok(done)
@@ -233,15 +208,12 @@ impl Provider for FakeProvider {
             }
         }
         priority_in_use(&inner, &spec.address, "update", spec.kind, &spec.attributes)?;
-        let live = inner
-            .resources
-            .get_mut(&spec.address)
-            .ok_or_else(|| ProviderError::Aws {
-                address: spec.address.clone(),
-                operation: "update",
-                code: "NotFound".to_owned(),
-                message: "the fake provider holds no such resource".to_owned(),
-            })?;
+        let live = inner.resources.get_mut(&spec.address).ok_or_else(|| ProviderError::Aws {
+            address: spec.address.clone(),
+            operation: "update",
+            code: "NotFound".to_owned(),
+            message: "the fake provider holds no such resource".to_owned(),
+        })?;
         live.attributes.clone_from(&spec.attributes);
         Ok(applied(live, false))
     }
@@ -302,10 +274,7 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime")
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
     }
 
     #[test]
@@ -316,18 +285,10 @@ mod tests {
             let first = p.create(&spec("10.0.0.0/16"), 1).await.expect("create");
             assert_eq!(first.outputs["id"], Value::from("vpc-1"));
             assert!(!first.adopted);
-            assert!(
-                p.create(&spec("10.0.0.0/16"), 1)
-                    .await
-                    .expect("again")
-                    .adopted
-            );
+            assert!(p.create(&spec("10.0.0.0/16"), 1).await.expect("again").adopted);
 
             let state = first.into_state(Kind::Vpc, BTreeSet::new());
-            let err = p
-                .update(&spec("10.1.0.0/16"), &state)
-                .await
-                .expect_err("replace");
+            let err = p.update(&spec("10.1.0.0/16"), &state).await.expect_err("replace");
             assert!(matches!(err, ProviderError::RequiresReplacement { .. }));
 
             p.fail_next(&a, "Throttling");
@@ -335,30 +296,14 @@ mod tests {
             assert_eq!(err.aws_code(), Some("Throttling"));
 
             let recorded = BTreeMap::from([(a.clone(), state.clone())]);
-            assert!(
-                p.refresh(&recorded)
-                    .await
-                    .expect("refresh")
-                    .missing
-                    .is_empty()
-            );
+            assert!(p.refresh(&recorded).await.expect("refresh").missing.is_empty());
             p.remove_outside(&a);
             let refresh = p.refresh(&recorded).await.expect("refresh");
-            assert_eq!(
-                refresh.missing.into_iter().collect::<Vec<_>>(),
-                vec![a.clone()]
-            );
+            assert_eq!(refresh.missing.into_iter().collect::<Vec<_>>(), vec![a.clone()]);
         });
         assert_eq!(
             p.calls(),
-            vec![
-                "create vpc",
-                "create vpc",
-                "update vpc",
-                "delete vpc",
-                "refresh",
-                "refresh"
-            ]
+            vec!["create vpc", "create vpc", "update vpc", "delete vpc", "refresh", "refresh"]
         );
     }
 
@@ -378,20 +323,13 @@ mod tests {
             let web = p.create(&rule("web", "L", 20), 1).await.expect("web");
             let err = p.create(&rule("new", "L", 10), 1).await.expect_err("held");
             assert_eq!(err.aws_code(), Some("PriorityInUse"));
-            p.create(&rule("other", "M", 10), 1)
-                .await
-                .expect("another listener");
+            p.create(&rule("other", "M", 10), 1).await.expect("another listener");
             let web = web.into_state(Kind::ListenerRule, BTreeSet::new());
-            let err = p
-                .update(&rule("web", "L", 10), &web)
-                .await
-                .expect_err("held");
+            let err = p.update(&rule("web", "L", 10), &web).await.expect_err("held");
             assert_eq!(err.aws_code(), Some("PriorityInUse"));
             let api = api.into_state(Kind::ListenerRule, BTreeSet::new());
             p.update(&rule("api", "L", 30), &api).await.expect("moved");
-            p.update(&rule("web", "L", 10), &web)
-                .await
-                .expect("free now");
+            p.update(&rule("web", "L", 10), &web).await.expect("free now");
         });
     }
 }

@@ -107,11 +107,7 @@ impl ResourceSpec {
             })?;
             attributes.insert(name.clone(), value);
         }
-        Ok(Self {
-            address: resource.address.clone(),
-            kind: resource.kind,
-            attributes,
-        })
+        Ok(Self { address: resource.address.clone(), kind: resource.kind, attributes })
     }
 
     /// The attributes as the kind's typed struct.
@@ -150,12 +146,10 @@ impl ResourceSpec {
         }
         h.update(serde_json::to_vec(&self.attributes).unwrap_or_default());
         h.update(token_seed.to_be_bytes());
-        h.finalize()
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            })
+        h.finalize().iter().fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
     }
 }
 
@@ -176,13 +170,12 @@ pub(crate) fn decode<T: DeserializeOwned>(
                 "." | "" => field.to_owned(),
                 parent => format!("{parent}.{field}"),
             };
-            let (attribute, reason) = match message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split_once('`'))
-            {
-                Some((field, _)) => (within(field), "is missing".to_owned()),
-                None => (path, message),
-            };
+            let (attribute, reason) =
+                match message.strip_prefix("missing field `").and_then(|rest| rest.split_once('`'))
+                {
+                    Some((field, _)) => (within(field), "is missing".to_owned()),
+                    None => (path, message),
+                };
             ProviderError::InvalidAttribute {
                 address: address.clone(),
                 attribute,
@@ -335,74 +328,40 @@ fn unresolved(expr: &Expr, lookup: &dyn Fn(&Reference) -> Option<Value>, out: &m
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("`{address}`: {operation} failed: {code}: {message}")]
-    Aws {
-        address: Address,
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    Aws { address: Address, operation: &'static str, code: String, message: String },
     #[error(
         "`{address}`: attribute `{attribute}` refers to values that do not exist yet ({}); plan again", references.join(", ")
     )]
-    Unresolved {
-        address: Address,
-        attribute: String,
-        references: Vec<String>,
-    },
+    Unresolved { address: Address, attribute: String, references: Vec<String> },
     #[error("`{address}`: attribute `{attribute}` {reason}")]
-    InvalidAttribute {
-        address: Address,
-        attribute: String,
-        reason: String,
-    },
+    InvalidAttribute { address: Address, attribute: String, reason: String },
     #[error(
         "`{address}`: changing `{attribute}` needs a replacement, not an update in place; plan again"
     )]
     RequiresReplacement { address: Address, attribute: String },
     #[error("`{address}`: timed out after {seconds} s waiting for {what}")]
-    Timeout {
-        address: Address,
-        what: String,
-        seconds: u64,
-    },
+    Timeout { address: Address, what: String, seconds: u64 },
     #[error("`{address}`: {what}")]
     Failed { address: Address, what: String },
     #[error(
         "`{address}`: `{id}` carries this address's tags but belongs to state lineage `{found}`, not `{expected}`: another state manages it. If that is this environment's lost state, put it back with `ecsops state push` (a kept version is under `.ecsops/state/history/` or in the bucket's versions); otherwise remove the resource or its `ecsops:` tags"
     )]
-    ForeignLineage {
-        address: Address,
-        id: String,
-        found: String,
-        expected: String,
-    },
+    ForeignLineage { address: Address, id: String, found: String, expected: String },
     /// A resource of another environment under this one's name or key.
     #[error(
         "`{address}`: `{id}` belongs to environment `{environment}` (its `ecsops:environment` tag) and is never adopted or changed from here; give this environment's resource another name"
     )]
-    OtherEnvironment {
-        address: Address,
-        id: String,
-        environment: String,
-    },
+    OtherEnvironment { address: Address, id: String, environment: String },
     /// Recorded resources (address, id) whose ownership tags were removed or changed outside ecsops: a
     /// line each, with the tags that put it back.
     #[error("{}", untagged_text(.resources, .environment, .lineage))]
-    Untagged {
-        resources: BTreeMap<Address, String>,
-        environment: String,
-        lineage: String,
-    },
+    Untagged { resources: BTreeMap<Address, String>, environment: String, lineage: String },
     #[error(
         "`{address}`: several resources carry this address's tags ({}); delete the extra ones", ids.join(", ")
     )]
     Ambiguous { address: Address, ids: Vec<String> },
     #[error("`{address}`: AWS returned no `{field}` in the {operation} response")]
-    MissingField {
-        address: Address,
-        operation: &'static str,
-        field: &'static str,
-    },
+    MissingField { address: Address, operation: &'static str, field: &'static str },
 }
 
 fn untagged_text(
@@ -486,9 +445,7 @@ mod tests {
     use serde_json::json;
 
     fn spec(attributes: Value) -> ResourceSpec {
-        let Value::Object(m) = attributes else {
-            panic!("an object")
-        };
+        let Value::Object(m) = attributes else { panic!("an object") };
         ResourceSpec {
             address: Address::new("vpc"),
             kind: Kind::Vpc,
@@ -515,19 +472,13 @@ mod tests {
             address: Address::keyed("subnet.public", "a"),
             kind: Kind::Subnet,
             attributes: BTreeMap::from([
-                (
-                    "vpc_id".to_owned(),
-                    Expr::reference(&Address::new("vpc"), "id"),
-                ),
+                ("vpc_id".to_owned(), Expr::reference(&Address::new("vpc"), "id")),
                 ("cidr_block".to_owned(), Expr::str("10.0.0.0/24")),
             ]),
             depends_on: BTreeSet::from([Address::new("vpc")]),
         };
         let err = ResourceSpec::resolve(&subnet, &BTreeMap::new()).expect_err("vpc not recorded");
-        assert!(
-            err.to_string().contains("do not exist yet (vpc.id)"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("do not exist yet (vpc.id)"), "{err}");
         let vpc = ResourceState {
             kind: Kind::Vpc,
             id: Some("vpc-1".to_owned()),
@@ -563,25 +514,18 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.to_string()
-                .starts_with("`log_group.x`: attribute `tags.Name` invalid type"),
+            err.to_string().starts_with("`log_group.x`: attribute `tags.Name` invalid type"),
             "{err}"
         );
         let mut missing = group(json!({}));
         missing.attributes.remove("name");
         let err = missing.decode::<attrs::LogGroup>().expect_err("no name");
-        assert_eq!(
-            err.to_string(),
-            "`log_group.x`: attribute `name` is missing"
-        );
+        assert_eq!(err.to_string(), "`log_group.x`: attribute `name` is missing");
     }
 
     #[test]
     fn ownership_tags_name_environment_address_and_lineage() {
-        let own = Ownership {
-            environment: "acceptance".to_owned(),
-            lineage: "lin".to_owned(),
-        };
+        let own = Ownership { environment: "acceptance".to_owned(), lineage: "lin".to_owned() };
         let tags = own.tags(&Address::keyed("subnet.public", "eu-west-1a"));
         assert_eq!(tags["Environment"], "acceptance");
         assert_eq!(tags["ecsops:environment"], "acceptance");
@@ -616,9 +560,6 @@ mod tests {
         };
         let out = refresh.apply_to(&recorded);
         assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[&Address::new("a")].attributes["cidr_block"],
-            json!("10.9.0.0/16")
-        );
+        assert_eq!(out[&Address::new("a")].attributes["cidr_block"], json!("10.9.0.0/16"));
     }
 }

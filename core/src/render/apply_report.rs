@@ -79,13 +79,7 @@ struct Step<'a> {
 }
 
 fn steps(list: &[(Address, Action)]) -> Vec<Step<'_>> {
-    list.iter()
-        .map(|(address, action)| Step {
-            address,
-            action: *action,
-            error: None,
-        })
-        .collect()
+    list.iter().map(|(address, action)| Step { address, action: *action, error: None }).collect()
 }
 
 /// The report of `operation` on `environment`.
@@ -160,10 +154,8 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
                 }
                 doc.error = Some(error);
             } else if !unfinished.is_empty() {
-                doc.error = Some(format!(
-                    "the rollout did not complete: {}",
-                    unfinished.join(", ")
-                ));
+                doc.error =
+                    Some(format!("the rollout did not complete: {}", unfinished.join(", ")));
             }
             if let Tagging::Tagged { name, .. } = &done.tagging {
                 doc.tag = Some(name);
@@ -174,10 +166,7 @@ pub fn json(environment: &str, operation: Operation, ended: Ended<'_>) -> String
             doc.outdated = done
                 .outdated
                 .iter()
-                .map(|(group, instances)| Outdated {
-                    group,
-                    instances: *instances,
-                })
+                .map(|(group, instances)| Outdated { group, instances: *instances })
                 .collect();
             Some(outcome)
         }
@@ -270,10 +259,7 @@ pub(crate) fn example() -> Done {
                 unreadable: Some("reading the stopped tasks failed: throttled".to_owned()),
             },
         }],
-        tagging: Tagging::Tagged {
-            name: "ecsops/acc/8".to_owned(),
-            commit: "0".repeat(40),
-        },
+        tagging: Tagging::Tagged { name: "ecsops/acc/8".to_owned(), commit: "0".repeat(40) },
         rollback: None,
         outdated: vec![("default".to_owned(), 2)],
         forgotten: vec![Address::from("log_group.service[old]")],
@@ -298,10 +284,7 @@ mod tests {
             serde_json::from_str(&json("acc", Operation::Apply, Ended::Done(&done))).expect("json");
         // The walk's own failure comes first.
         assert_eq!(v["result"], "failed");
-        assert_eq!(
-            v["error"],
-            "1 failed, 1 not started, 1 destroyed and not re-created"
-        );
+        assert_eq!(v["error"], "1 failed, 1 not started, 1 destroyed and not re-created");
         assert_eq!(
             v["destroyed_not_recreated"],
             json!([{"address": "listener_rule[api]", "action": "replace"}])
@@ -315,16 +298,10 @@ mod tests {
         assert_eq!(v["result"], "rollout_failed");
         assert_eq!(v["error"], "the rollout did not complete: web");
         assert_eq!(v["serial"], 7);
-        assert_eq!(
-            v["done"],
-            json!([{"address": "service[web]", "action": "update"}])
-        );
+        assert_eq!(v["done"], json!([{"address": "service[web]", "action": "update"}]));
         let r = &v["rollouts"][0];
         assert_eq!(r["result"], "timed_out");
-        assert_eq!(
-            (r["running"].clone(), r["failed_tasks"].clone()),
-            (json!(0), json!(2))
-        );
+        assert_eq!((r["running"].clone(), r["failed_tasks"].clone()), (json!(0), json!(2)));
         assert!(r.get("why").is_none());
     }
 

@@ -40,12 +40,7 @@ pub struct Line {
 
 impl Line {
     fn new(indent: usize, mark: Mark, shown: bool, text: impl Into<String>) -> Self {
-        Self {
-            indent,
-            mark,
-            shown,
-            text: text.into(),
-        }
+        Self { indent, mark, shown, text: text.into() }
     }
 }
 
@@ -57,13 +52,7 @@ pub fn attribute(action: Action, a: &AttributeChange, width: usize) -> Vec<Line>
     let mut out = Vec::new();
     match (action, &a.before, &a.after) {
         (Action::Delete, before, _) => {
-            block(
-                &mut out,
-                0,
-                Mark::Remove,
-                &prefix,
-                before.as_ref().unwrap_or(&Value::Null),
-            );
+            block(&mut out, 0, Mark::Remove, &prefix, before.as_ref().unwrap_or(&Value::Null));
         }
         (_, None, after) => match after {
             Some(v) if !a.after_unknown => block(&mut out, 0, Mark::Add, &prefix, v),
@@ -82,10 +71,8 @@ pub fn attribute(action: Action, a: &AttributeChange, width: usize) -> Vec<Line>
         out[0].text.push_str(" # forces replacement");
     }
     if let Some(names) = &a.names {
-        let name = |n: &Option<String>| {
-            n.as_deref()
-                .map_or("?".to_owned(), |n| printable(n).into_owned())
-        };
+        let name =
+            |n: &Option<String>| n.as_deref().map_or("?".to_owned(), |n| printable(n).into_owned());
         let text = match (a.before.is_some(), a.after.is_some()) {
             (true, true) => format!("{} -> {}", name(&names.before), name(&names.after)),
             (true, false) => name(&names.before),
@@ -119,12 +106,7 @@ fn change(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &Value, afte
     if let (Some(b), Some(a)) = (inline(before), inline(after)) {
         let containers = before.is_object() || before.is_array();
         if !containers || b.len() + a.len() + 4 <= INLINE_WIDTH {
-            out.push(Line::new(
-                indent,
-                Mark::Change,
-                true,
-                format!("{prefix}{b} -> {a}"),
-            ));
+            out.push(Line::new(indent, Mark::Change, true, format!("{prefix}{b} -> {a}")));
             return;
         }
     }
@@ -140,20 +122,12 @@ fn change(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &Value, afte
 fn joined(out: &mut Vec<Line>, indent: usize, prefix: &str, old: &[String], new: &[String]) {
     let last = old.len() - 1;
     for (i, l) in old.iter().enumerate() {
-        let mut text = if i == 0 {
-            format!("{prefix}{l}")
-        } else {
-            l.clone()
-        };
+        let mut text = if i == 0 { format!("{prefix}{l}") } else { l.clone() };
         if i == last {
             text = format!("{text} -> {}", new[0]);
         }
         // The first line says what changes; the old value's body is what goes away.
-        let mark = if i == 0 || i == last {
-            Mark::Change
-        } else {
-            Mark::Remove
-        };
+        let mark = if i == 0 || i == last { Mark::Change } else { Mark::Remove };
         out.push(Line::new(indent, mark, i == 0, text));
     }
     for l in &new[1..] {
@@ -203,10 +177,7 @@ fn object_diff(
 ) {
     out.push(Line::new(indent, Mark::Change, true, format!("{prefix}{{")));
     let inner = indent + STEP;
-    let mut hidden = Hidden {
-        count: 0,
-        noun: "key",
-    };
+    let mut hidden = Hidden { count: 0, noun: "key" };
     let width = key_width(after.keys().chain(before.keys()));
     for (k, a) in after {
         let entry = format!("{:width$} = ", key(k));
@@ -224,13 +195,7 @@ fn object_diff(
     }
     hidden.flush(out, inner);
     for (k, b) in before.iter().filter(|(k, _)| !after.contains_key(*k)) {
-        block(
-            out,
-            inner,
-            Mark::Remove,
-            &format!("{:width$} = ", key(k)),
-            b,
-        );
+        block(out, inner, Mark::Remove, &format!("{:width$} = ", key(k)), b);
         append(out, " -> null");
     }
     out.push(Line::new(indent, Mark::Same, false, "}"));
@@ -239,10 +204,7 @@ fn object_diff(
 fn array_diff(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &[Value], after: &[Value]) {
     out.push(Line::new(indent, Mark::Change, true, format!("{prefix}[")));
     let inner = indent + STEP;
-    let mut hidden = Hidden {
-        count: 0,
-        noun: "element",
-    };
+    let mut hidden = Hidden { count: 0, noun: "element" };
     let ops = edit_script(before, after);
     let mut i = 0;
     while i < ops.len() {
@@ -293,12 +255,7 @@ fn array_diff(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &[Value]
 fn string_diff(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &str, after: &str) {
     let old = heredoc_lines(before);
     let new = heredoc_lines(after);
-    out.push(Line::new(
-        indent,
-        Mark::Change,
-        true,
-        format!("{prefix}{}", heredoc_open()),
-    ));
+    out.push(Line::new(indent, Mark::Change, true, format!("{prefix}{}", heredoc_open())));
     let inner = indent + STEP;
     for op in edit_script(&old, &new) {
         out.push(match op {
@@ -309,12 +266,7 @@ fn string_diff(out: &mut Vec<Line>, indent: usize, prefix: &str, before: &str, a
     }
     if old == new {
         // The strings differ only where a heredoc cannot show it.
-        out.push(Line::new(
-            inner,
-            Mark::Change,
-            true,
-            "# (only line endings changed)",
-        ));
+        out.push(Line::new(inner, Mark::Change, true, "# (only line endings changed)"));
     }
     out.push(Line::new(indent, Mark::Same, false, heredoc_close()));
 }
@@ -339,12 +291,8 @@ const MAX_DIFF_CELLS: usize = 1_000_000;
 fn edit_script<T: PartialEq>(old: &[T], new: &[T]) -> Vec<Edit> {
     let mut script = Script(Vec::new());
     let head = old.iter().zip(new).take_while(|(x, y)| x == y).count();
-    let tail = old[head..]
-        .iter()
-        .rev()
-        .zip(new[head..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let tail =
+        old[head..].iter().rev().zip(new[head..].iter().rev()).take_while(|(x, y)| x == y).count();
     let (removed, inserted) = (old.len() - head - tail, new.len() - head - tail);
     if removed.saturating_mul(inserted) > MAX_DIFF_CELLS {
         script.keep(0, 0, head);
@@ -363,8 +311,7 @@ struct Script(Vec<Edit>);
 
 impl Script {
     fn keep(&mut self, old: usize, new: usize, len: usize) {
-        self.0
-            .extend((0..len).map(|k| Edit::Keep(old + k, new + k)));
+        self.0.extend((0..len).map(|k| Edit::Keep(old + k, new + k)));
     }
 
     fn remove(&mut self, old: usize, len: usize) {
@@ -422,9 +369,7 @@ mod tests {
                     (true, Mark::Remove) => '-',
                     (true, Mark::Change) => '~',
                 };
-                format!("{}{mark} {}", " ".repeat(l.indent), l.text)
-                    .trim_end()
-                    .to_owned()
+                format!("{}{mark} {}", " ".repeat(l.indent), l.text).trim_end().to_owned()
             })
             .collect()
     }
@@ -439,24 +384,15 @@ mod tests {
         unknown.after_unknown = true;
         unknown.forces_replacement = true;
         let got = attribute(Action::Replace, &unknown, 0);
-        assert_eq!(
-            show(&got),
-            ["~ x = \"vpc-1\" -> (known after apply) # forces replacement"]
-        );
+        assert_eq!(show(&got), ["~ x = \"vpc-1\" -> (known after apply) # forces replacement"]);
     }
 
     #[test]
     fn names_follow_the_values_they_name() {
         let mut a = attr(Some(json!("ami-1")), Some(json!("ami-2")));
-        a.names = Some(crate::plan::Names {
-            before: None,
-            after: Some("al2023-new".to_owned()),
-        });
+        a.names = Some(crate::plan::Names { before: None, after: Some("al2023-new".to_owned()) });
         let got = attribute(Action::Update, &a, 0);
-        assert_eq!(
-            show(&got),
-            [r#"~ x = "ami-1" -> "ami-2" # ? -> al2023-new"#]
-        );
+        assert_eq!(show(&got), [r#"~ x = "ami-1" -> "ami-2" # ? -> al2023-new"#]);
     }
 
     #[test]
@@ -526,25 +462,14 @@ mod tests {
                 "  EOT",
             ]
         );
-        let got = attribute(
-            Action::Update,
-            &attr(Some(json!("a\nb\n")), Some(json!("a\nb"))),
-            0,
-        );
+        let got = attribute(Action::Update, &attr(Some(json!("a\nb\n")), Some(json!("a\nb"))), 0);
         assert!(show(&got).contains(&"    ~ # (only line endings changed)".to_owned()));
     }
 
     #[test]
     fn created_and_destroyed_blocks_carry_their_mark_on_every_line() {
-        let got = attribute(
-            Action::Create,
-            &attr(None, Some(json!("#!/bin/bash\necho hi"))),
-            0,
-        );
-        assert_eq!(
-            show(&got),
-            ["+ x = <<EOT", "      #!/bin/bash", "      echo hi", "  EOT"]
-        );
+        let got = attribute(Action::Create, &attr(None, Some(json!("#!/bin/bash\necho hi"))), 0);
+        assert_eq!(show(&got), ["+ x = <<EOT", "      #!/bin/bash", "      echo hi", "  EOT"]);
         assert!(got.iter().all(|l| l.mark == Mark::Add));
         let got = attribute(Action::Delete, &attr(Some(json!("a\nb")), None), 0);
         assert!(got.iter().all(|l| l.mark == Mark::Remove));
@@ -555,10 +480,7 @@ mod tests {
     fn a_change_of_shape_shows_old_then_new() {
         let got = attribute(
             Action::Update,
-            &attr(
-                Some(json!("a\nb")),
-                Some(json!(["c".repeat(50), "d".repeat(50)])),
-            ),
+            &attr(Some(json!("a\nb")), Some(json!(["c".repeat(50), "d".repeat(50)]))),
             0,
         );
         assert_eq!(

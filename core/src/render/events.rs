@@ -19,10 +19,7 @@ struct Document<'a> {
 
 /// `events --format json`: the log as one document.
 pub fn json(environment: &str, entries: &[Entry]) -> String {
-    render(Document {
-        environment,
-        events: entries,
-    })
+    render(Document { environment, events: entries })
 }
 
 /// `events --follow --format json`: one entry as one line of JSON Lines.
@@ -33,10 +30,7 @@ pub fn json_line(entry: &Entry) -> String {
 /// `events` for a terminal: the log, or a line saying it is empty.
 pub fn text(environment: &str, entries: &[Entry]) -> String {
     if entries.is_empty() {
-        return format!(
-            "no service events or stopped tasks for `{}`\n",
-            printable(environment)
-        );
+        return format!("no service events or stopped tasks for `{}`\n", printable(environment));
     }
     entries.iter().map(entry).collect()
 }
@@ -76,12 +70,7 @@ pub fn entry(entry: &Entry) -> String {
 /// container with its exit code, reason and log stream, each indented by `indent`.
 pub fn stopped_task(out: &mut String, task: &StoppedTask, indent: &str) {
     let id = arn_name(&task.task_arn);
-    let _ = write!(
-        out,
-        "task {} ({}) stopped",
-        printable(id),
-        printable(&task.task_definition)
-    );
+    let _ = write!(out, "task {} ({}) stopped", printable(id), printable(&task.task_definition));
     if let Some(reason) = &task.stopped_reason {
         let _ = write!(out, ": {}", printable(reason));
     }
@@ -193,20 +182,13 @@ mod tests {
              OutOfMemoryError: Container killed due to memory usage\n      logs: group \
              /ecsops/acc/service/web, stream web/web/0123\n"
         );
-        assert_eq!(
-            text("acc", &[]),
-            "no service events or stopped tasks for `acc`\n"
-        );
+        assert_eq!(text("acc", &[]), "no service events or stopped tasks for `acc`\n");
     }
 
     #[test]
     fn a_history_lists_the_last_events_then_the_stopped_tasks() {
         let entries: [Entry; 2] = example().try_into().expect("two entries");
-        let [
-            Entry::ServiceEvent { event, .. },
-            Entry::StoppedTask { task, .. },
-        ] = entries
-        else {
+        let [Entry::ServiceEvent { event, .. }, Entry::StoppedTask { task, .. }] = entries else {
             panic!("an event and a task");
         };
         let out = history(&[event.clone(), event], &[task], 1);
@@ -226,10 +208,7 @@ mod tests {
         let line = json_line(&example()[1]);
         assert_eq!(line.lines().count(), 1, "{line}");
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
-        assert_eq!(
-            v["format_version"],
-            super::super::reports::REPORT_FORMAT_VERSION
-        );
+        assert_eq!(v["format_version"], super::super::reports::REPORT_FORMAT_VERSION);
         assert_eq!(v["kind"], "stopped_task");
         assert_eq!(v["containers"][0]["exit_code"], 137);
     }

@@ -26,9 +26,7 @@ pub fn field_names(v: &Value, user_data: &[&str], out: &mut BTreeSet<String>) {
 /// The text of `docs/<name>`.
 pub fn documentation(name: &str) -> String {
     std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs")
-            .join(name),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").join(name),
     )
     .unwrap_or_else(|e| panic!("docs/{name}: {e}"))
 }

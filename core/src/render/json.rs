@@ -61,10 +61,7 @@ mod tests {
             ecsops_version: "0".to_owned(),
             environment: "acc".to_owned(),
             manifest_digest: "d".to_owned(),
-            prior_state: Some(PriorState {
-                lineage: "l".to_owned(),
-                serial: 1,
-            }),
+            prior_state: Some(PriorState { lineage: "l".to_owned(), serial: 1 }),
             caller: Some(Caller {
                 account: "123456789012".to_owned(),
                 arn: "arn:aws:sts::123456789012:assumed-role/deployer/ecsops-acc-ci".to_owned(),
@@ -135,26 +132,16 @@ mod tests {
             USER_DATA,
             &mut serialized,
         );
-        assert_eq!(
-            documented, serialized,
-            "docs/plan-json.md and the Plan type disagree"
-        );
+        assert_eq!(documented, serialized, "docs/plan-json.md and the Plan type disagree");
         assert!(doc.contains(&format!("currently `\"{PLAN_FORMAT_VERSION}\"`")));
     }
 
     #[test]
     fn the_documentation_names_every_action() {
         let doc = documentation();
-        let row = doc
-            .lines()
-            .find(|l| l.starts_with("| `action`"))
-            .expect("action row");
-        let documented: BTreeSet<&str> = row
-            .split('`')
-            .skip(3)
-            .step_by(2)
-            .filter(|w| !w.is_empty())
-            .collect();
+        let row = doc.lines().find(|l| l.starts_with("| `action`")).expect("action row");
+        let documented: BTreeSet<&str> =
+            row.split('`').skip(3).step_by(2).filter(|w| !w.is_empty()).collect();
         let actual: BTreeSet<String> = [
             Action::NoOp,
             Action::Create,
@@ -164,19 +151,9 @@ mod tests {
             Action::Delete,
         ]
         .into_iter()
-        .map(|a| {
-            serde_json::to_value(a)
-                .expect("json")
-                .as_str()
-                .expect("name")
-                .to_owned()
-        })
+        .map(|a| serde_json::to_value(a).expect("json").as_str().expect("name").to_owned())
         .collect();
-        assert_eq!(
-            documented,
-            actual.iter().map(String::as_str).collect(),
-            "{row}"
-        );
+        assert_eq!(documented, actual.iter().map(String::as_str).collect(), "{row}");
     }
 
     #[test]
@@ -191,11 +168,7 @@ mod tests {
         let mut listed = Summary::of(&example.changes);
         listed.no_op = example.summary.no_op;
         assert_eq!(listed, example.summary, "the example's counts add up");
-        assert_eq!(
-            render(&example),
-            doc[start..end],
-            "the example is exactly what ecsops prints"
-        );
+        assert_eq!(render(&example), doc[start..end], "the example is exactly what ecsops prints");
     }
 
     #[test]

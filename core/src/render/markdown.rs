@@ -48,10 +48,7 @@ pub fn render_many(plans: &[Plan], base: &str) -> String {
         );
         return out;
     }
-    let names: Vec<String> = plans
-        .iter()
-        .map(|p| code_span(&printable(&p.environment)))
-        .collect();
+    let names: Vec<String> = plans.iter().map(|p| code_span(&printable(&p.environment))).collect();
     let _ = writeln!(
         out,
         "### ecsops plan: {} environment{} changed since {base}: {}\n",
@@ -76,10 +73,7 @@ fn full_plan(plan: &Plan, compared: Compared) -> String {
         (None, None) if compared == Compared::Recorded => " --offline".to_owned(),
         (None, None) => String::new(),
     };
-    format!(
-        "ecsops diff {}{against} --format text",
-        bare(&plan.environment)
-    )
+    format!("ecsops diff {}{against} --format text", bare(&plan.environment))
 }
 
 /// [`render`] in at most `max_len` bytes.
@@ -90,11 +84,7 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
         (None, Some(r)) => format!(" (changes since {})", code_span(&printable(r))),
         (None, None) => String::new(),
     };
-    let _ = writeln!(
-        out,
-        "### ecsops plan: {}{since}\n",
-        code_span(&printable(&plan.environment))
-    );
+    let _ = writeln!(out, "### ecsops plan: {}{since}\n", code_span(&printable(&plan.environment)));
     if let Some(c) = &plan.caller {
         let _ = writeln!(
             out,
@@ -130,11 +120,7 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
          | {} | {} | {} |{revisions} {} | {} |\n",
         s.create, s.update, s.replace, s.delete, s.no_op
     );
-    for c in plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::NoOp && c.moved_from.is_some())
-    {
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp && c.moved_from.is_some()) {
         let from = c.moved_from.as_ref().map_or("", |a| a.as_str());
         let _ = writeln!(
             out,
@@ -146,16 +132,9 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
 
     let mut ordered: Vec<&ResourceChange> = Vec::new();
     for rank in [Rank::Destructive, Rank::Update, Rank::Create] {
-        ordered.extend(
-            plan.changes
-                .iter()
-                .filter(|c| rank_of(c.action) == Some(rank)),
-        );
+        ordered.extend(plan.changes.iter().filter(|c| rank_of(c.action) == Some(rank)));
     }
-    let destructive = ordered
-        .iter()
-        .take_while(|c| c.action.is_destructive())
-        .count();
+    let destructive = ordered.iter().take_while(|c| c.action.is_destructive()).count();
     // Budgets shrink with the share of the comment this plan has (several environments).
     let scaled = |budget: usize| budget * max_len / MAX_LEN;
     callout(&mut out, &ordered[..destructive], scaled(CALLOUT_BUDGET));
@@ -170,11 +149,7 @@ fn render_within(plan: &Plan, max_len: usize, compared: Compared) -> String {
     let mut kept = 0;
     for (i, section) in sections.iter().enumerate() {
         let rest = after[i + 1];
-        let reserve = if rest == 0 {
-            0
-        } else {
-            rest.min(scaled(MENTION_BUDGET)) + NOTE_RESERVE
-        };
+        let reserve = if rest == 0 { 0 } else { rest.min(scaled(MENTION_BUDGET)) + NOTE_RESERVE };
         if out.len() + section.len() + reserve > max_len {
             break;
         }
@@ -238,18 +213,11 @@ fn drift(out: &mut String, plan: &Plan) {
         let what = if d.deleted {
             "deleted".to_owned()
         } else {
-            let names: Vec<String> = d
-                .attributes
-                .iter()
-                .map(|a| code_span(&printable(&a.name)))
-                .collect();
+            let names: Vec<String> =
+                d.attributes.iter().map(|a| code_span(&printable(&a.name))).collect();
             format!("changed: {}", names.join(", "))
         };
-        let _ = writeln!(
-            out,
-            "> - {} {what}",
-            code_span(&printable(d.address.as_str()))
-        );
+        let _ = writeln!(out, "> - {} {what}", code_span(&printable(d.address.as_str())));
     }
     if plan.drift.len() > 50 {
         let _ = writeln!(out, "> - … and {} more", plan.drift.len() - 50);
@@ -301,17 +269,11 @@ fn callout(out: &mut String, destructive: &[&ResourceChange], budget: usize) {
     );
     let start = out.len();
     for (i, c) in destructive.iter().enumerate() {
-        let mut line = format!(
-            "> - {} {}",
-            code_span(&printable(c.address.as_str())),
-            verb(c.action)
-        );
+        let mut line =
+            format!("> - {} {}", code_span(&printable(c.address.as_str())), verb(c.action));
         if !c.replace_because.is_empty() {
-            let reasons: Vec<String> = c
-                .replace_because
-                .iter()
-                .map(|r| code_span(&printable(r)))
-                .collect();
+            let reasons: Vec<String> =
+                c.replace_because.iter().map(|r| code_span(&printable(r))).collect();
             let _ = write!(line, " (forced by {})", reasons.join(", "));
         }
         if out.len() - start + line.len() > budget {
@@ -404,11 +366,7 @@ fn diff_line(line: &Line) -> String {
 fn mention(c: &ResourceChange) -> String {
     format!(
         "- {} {}\n",
-        code_span(&format!(
-            "{} {}",
-            symbol(c.action),
-            printable(c.address.as_str())
-        )),
+        code_span(&format!("{} {}", symbol(c.action), printable(c.address.as_str()))),
         verb(c.action)
     )
 }
@@ -433,9 +391,7 @@ fn code_span(s: &str) -> String {
 
 /// Text for inside HTML (`<summary>`), where Markdown is not interpreted.
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -486,11 +442,7 @@ mod tests {
     fn parse(md: &str) -> Structure {
         let mut depth = 0usize;
         let mut in_code = false;
-        let mut structure = Structure {
-            details: 0,
-            code_blocks: 0,
-            prose: String::new(),
-        };
+        let mut structure = Structure { details: 0, code_blocks: 0, prose: String::new() };
         for event in Parser::new(md) {
             match event {
                 Event::Html(h) | Event::InlineHtml(h) => {
@@ -579,18 +531,9 @@ mod tests {
             .iter()
             .map(|a| md.find(&format!("{a}]</code>")).expect(a))
             .collect();
-        assert!(
-            order.is_sorted(),
-            "replace, then update, then create:\n{md}"
-        );
-        assert!(
-            md.contains("(moved from <code>service[old]</code>)"),
-            "{md}"
-        );
-        assert!(
-            md.contains("\n! user_data = <<EOT # forces replacement\n"),
-            "{md}"
-        );
+        assert!(order.is_sorted(), "replace, then update, then create:\n{md}");
+        assert!(md.contains("(moved from <code>service[old]</code>)"), "{md}");
+        assert!(md.contains("\n! user_data = <<EOT # forces replacement\n"), "{md}");
         assert!(md.contains("\n-     echo old ```\n+     xxxx"), "{md}");
         assert!(!md.contains("svc-0004"), "no-ops are not shown");
         assert!(!md.contains("elided"));
@@ -615,10 +558,7 @@ mod tests {
         );
         assert!(!md.contains("[!WARNING]"), "{md}");
         assert!(!md.contains("destroy"), "{md}");
-        assert!(
-            md.contains("<code>+~ service[svc-0001]</code> gets a new revision"),
-            "{md}"
-        );
+        assert!(md.contains("<code>+~ service[svc-0001]</code> gets a new revision"), "{md}");
     }
 
     #[test]
@@ -629,10 +569,7 @@ mod tests {
         let md = render(&plan(vec![c]), Compared::Live);
         let structure = parse(&md);
         assert_eq!((structure.details, structure.code_blocks), (1, 1));
-        assert!(
-            md.contains("<code>- service[a`b&lt;/summary&gt;&lt;script&gt;]</code>"),
-            "{md}"
-        );
+        assert!(md.contains("<code>- service[a`b&lt;/summary&gt;&lt;script&gt;]</code>"), "{md}");
         assert!(md.contains("> - `` service[a`b</summary><script>] `` will be destroyed"));
         assert!(structure.prose.contains("service[a`b</summary><script>]"));
         assert!(md.contains("\n`````diff\n"), "{md}");
@@ -644,13 +581,8 @@ mod tests {
             .map(|i| {
                 change(
                     i,
-                    [
-                        Action::Create,
-                        Action::Update,
-                        Action::Replace,
-                        Action::Delete,
-                        Action::NoOp,
-                    ][i % 5],
+                    [Action::Create, Action::Update, Action::Replace, Action::Delete, Action::NoOp]
+                        [i % 5],
                 )
             })
             .collect();
@@ -658,10 +590,7 @@ mod tests {
         assert!(md.len() <= MAX_LEN, "{} bytes", md.len());
         assert!(md.chars().count() < 65_536);
         let structure = parse(&md);
-        assert!(
-            structure.details > 20,
-            "the most important details are kept"
-        );
+        assert!(structure.details > 20, "the most important details are kept");
         assert!(
             md.contains("more resources, details elided to fit a comment (see the full plan with `ecsops diff acc --format text`)"),
             "{md}"
@@ -679,10 +608,7 @@ mod tests {
         // Destructive details are kept longest: no create section survives while one is elided.
         assert!(!md.contains("<code>+ "), "creates are elided first");
         assert!(md.contains("<code>- service[svc-0003]</code>"));
-        assert!(
-            md.trim_end().ends_with("more"),
-            "the list of elided resources is bounded"
-        );
+        assert!(md.trim_end().ends_with("more"), "the list of elided resources is bounded");
         assert!(md.contains("> - … and "), "the callout is bounded too");
     }
 
@@ -707,11 +633,7 @@ mod tests {
         let md = render(&plan(vec![c, other]), Compared::Live);
         assert!(md.len() < SECTION_BUDGET + 2_000, "{} bytes", md.len());
         assert!(md.contains("more lines (see the full plan with --format text)"));
-        assert_eq!(
-            parse(&md).details,
-            2,
-            "the other resource still has its details"
-        );
+        assert_eq!(parse(&md).details, 2, "the other resource still has its details");
     }
 
     #[test]
@@ -749,10 +671,7 @@ mod tests {
     #[test]
     fn a_roll_in_progress_is_a_note_saying_how_to_finish_it() {
         let mut p = Plan::for_tests(Vec::new(), 1);
-        p.rolls.insert(
-            Address::from("autoscaling_group[default]"),
-            crate::roll::example(),
-        );
+        p.rolls.insert(Address::from("autoscaling_group[default]"), crate::roll::example());
         let md = render(&p, Compared::Live);
         assert!(
             md.contains("> `autoscaling_group[default]` is being rolled: apply leaves its desired capacity and max size to the roll, which restores desired 2 and max 4; finish it with `ecsops roll acc`"),
@@ -786,14 +705,8 @@ mod tests {
         ];
         let md = render(&p, Compared::Live);
         assert!(md.contains("> [!WARNING]"), "{md}");
-        assert!(
-            md.contains("> - `autoscaling_group[default]` changed: `max_size`"),
-            "{md}"
-        );
-        assert!(
-            md.contains("> - `route.private_default[eu-west-1b]` deleted"),
-            "{md}"
-        );
+        assert!(md.contains("> - `autoscaling_group[default]` changed: `max_size`"), "{md}");
+        assert!(md.contains("> - `route.private_default[eu-west-1b]` deleted"), "{md}");
         assert!(md.contains("**No changes.**"), "{md}");
     }
 }

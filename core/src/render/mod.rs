@@ -42,10 +42,7 @@ pub enum Compared {
 fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
     if plan.destroy {
         return if plan.prior_state.is_none() {
-            format!(
-                "Nothing to destroy: `{}` has no state.",
-                printable(&plan.environment)
-            )
+            format!("Nothing to destroy: `{}` has no state.", printable(&plan.environment))
         } else if plan.drift.iter().any(|d| d.deleted) {
             "Nothing left to destroy: the recorded resources were already deleted outside ecsops."
                 .to_owned()
@@ -55,16 +52,10 @@ fn unchanged(plan: &crate::plan::Plan, compared: Compared) -> String {
     }
     match (&plan.promoted_from, &plan.base_revision, compared) {
         (Some(from), _, _) => {
-            format!(
-                "Promoting {}'s manifests would change nothing.",
-                printable(from)
-            )
+            format!("Promoting {}'s manifests would change nothing.", printable(from))
         }
         (None, Some(rev), _)
-            if plan
-                .notes
-                .iter()
-                .any(|n| n.code == crate::plan::SETTING_CHANGED) =>
+            if plan.notes.iter().any(|n| n.code == crate::plan::SETTING_CHANGED) =>
         {
             format!(
                 "No resource differs from revision {}; the settings noted differ.",
@@ -137,11 +128,7 @@ fn push_char(out: &mut String, c: char) {
 
 /// Column width of the attribute names of one resource, so `=` lines up in text and Markdown.
 fn name_width(attributes: &[crate::plan::AttributeChange]) -> usize {
-    attributes
-        .iter()
-        .map(|a| printable(&a.name).chars().count())
-        .max()
-        .unwrap_or(0)
+    attributes.iter().map(|a| printable(&a.name).chars().count()).max().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -212,23 +199,21 @@ mod tests {
             prop::collection::vec(attribute, 0..4),
             prop::collection::vec(nasty_text(), 0..2),
         )
-            .prop_map(
-                |(key, moved, action, attributes, replace_because)| ResourceChange {
-                    address: Address::keyed("service", &key),
-                    kind: Kind::Service,
-                    action: [
-                        Action::NoOp,
-                        Action::Create,
-                        Action::Update,
-                        Action::Replace,
-                        Action::Delete,
-                    ][action],
-                    moved_from: moved.map(|m| Address::keyed("service", &m)),
-                    replace_because,
-                    attributes,
-                    depends_on: vec![],
-                },
-            )
+            .prop_map(|(key, moved, action, attributes, replace_because)| ResourceChange {
+                address: Address::keyed("service", &key),
+                kind: Kind::Service,
+                action: [
+                    Action::NoOp,
+                    Action::Create,
+                    Action::Update,
+                    Action::Replace,
+                    Action::Delete,
+                ][action],
+                moved_from: moved.map(|m| Address::keyed("service", &m)),
+                replace_because,
+                attributes,
+                depends_on: vec![],
+            })
     }
 
     proptest! {

@@ -16,11 +16,7 @@ pub fn unified(path: &str, before: &str, after: &str, color: bool) -> String {
     let diff = TextDiff::from_lines(&before, &after);
     let mut out = String::new();
     let paint = |style: Style, text: &str| {
-        if color {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_owned()
-        }
+        if color { format!("{style}{text}{style:#}") } else { text.to_owned() }
     };
     let bold = Style::new().bold();
     let cyan = Style::new().fg_color(Some(AnsiColor::Cyan.into()));

@@ -110,10 +110,7 @@ pub fn validation(environments: &[String], sources: &Sources, diagnostics: &Diag
         environments,
         errors,
         warnings: diagnostics.iter().count() - errors,
-        diagnostics: diagnostics
-            .iter()
-            .map(|d| Finding::of(d, sources))
-            .collect(),
+        diagnostics: diagnostics.iter().map(|d| Finding::of(d, sources)).collect(),
     })
 }
 
@@ -160,18 +157,9 @@ pub fn state_list(environment: &str, location: &str, state: Option<&State>) -> S
     let resources = state
         .into_iter()
         .flat_map(|s| &s.resources)
-        .map(|(address, r)| Listed {
-            address,
-            kind: r.kind,
-            id: r.id.as_deref(),
-        })
+        .map(|(address, r)| Listed { address, kind: r.kind, id: r.id.as_deref() })
         .collect();
-    render(Recorded::of(
-        environment,
-        location,
-        state,
-        Listing { resources },
-    ))
+    render(Recorded::of(environment, location, state, Listing { resources }))
 }
 
 #[derive(Serialize)]
@@ -188,12 +176,7 @@ pub fn state_show(
     address: &Address,
     resource: &ResourceState,
 ) -> String {
-    render(Recorded::of(
-        environment,
-        location,
-        Some(state),
-        Shown { address, resource },
-    ))
+    render(Recorded::of(environment, location, Some(state), Shown { address, resource }))
 }
 
 #[derive(Serialize)]
@@ -258,12 +241,7 @@ struct Lock<'a> {
 
 /// `lock --format json`: whether the lock is held, and by whom.
 pub fn lock(environment: &str, location: &str, holder: Option<&LockInfo>) -> String {
-    render(Lock {
-        environment,
-        location,
-        locked: holder.is_some(),
-        holder,
-    })
+    render(Lock { environment, location, locked: holder.is_some(), holder })
 }
 
 #[derive(Serialize)]
@@ -278,12 +256,7 @@ pub fn outputs(
     state: Option<&State>,
     outputs: &BTreeMap<String, Value>,
 ) -> String {
-    render(Recorded::of(
-        environment,
-        location,
-        state,
-        Outputs { outputs },
-    ))
+    render(Recorded::of(environment, location, state, Outputs { outputs }))
 }
 
 #[cfg(test)]
@@ -362,30 +335,13 @@ pub(super) mod tests {
         let named = crate::state::outputs::named(&state);
         let parse = |s: String| serde_json::from_str::<Value>(&s).expect("JSON");
         vec![
-            (
-                "validate",
-                parse(validation(&["acc".to_owned()], &sources, &diagnostics)),
-            ),
+            ("validate", parse(validation(&["acc".to_owned()], &sources, &diagnostics))),
             ("state list", parse(state_list("acc", "here", Some(&state)))),
-            (
-                "state show",
-                parse(state_show("acc", "here", &state, address, resource)),
-            ),
-            (
-                "state history",
-                parse(state_history("acc", "here", &entries, 1)),
-            ),
+            ("state show", parse(state_show("acc", "here", &state, address, resource))),
+            ("state history", parse(state_history("acc", "here", &entries, 1))),
             ("lock", parse(lock("acc", "here", Some(&holder())))),
-            (
-                "output",
-                parse(outputs("acc", "here", Some(&state), &named)),
-            ),
-            (
-                "status",
-                parse(crate::render::status::json(
-                    &crate::render::status::example(),
-                )),
-            ),
+            ("output", parse(outputs("acc", "here", Some(&state), &named))),
+            ("status", parse(crate::render::status::json(&crate::render::status::example()))),
             (
                 "apply",
                 parse(crate::render::apply_report::json(
@@ -398,15 +354,9 @@ pub(super) mod tests {
             ),
             (
                 "events",
-                parse(crate::render::events::json(
-                    "acc",
-                    &crate::render::events::example(),
-                )),
+                parse(crate::render::events::json("acc", &crate::render::events::example())),
             ),
-            (
-                "roll",
-                parse(crate::render::roll::json(&crate::render::roll::example())),
-            ),
+            ("roll", parse(crate::render::roll::json(&crate::render::roll::example()))),
             ("history", parse(history(&applied()))),
         ]
     }
@@ -470,9 +420,7 @@ pub(super) mod tests {
     /// The field names in the tables of the section titled `` ## `ecsops <command>` ``.
     fn documented(doc: &str, command: &str) -> BTreeSet<String> {
         let heading = format!("## `ecsops {command}");
-        let start = doc
-            .find(&heading)
-            .unwrap_or_else(|| panic!("no section {heading}"));
+        let start = doc.find(&heading).unwrap_or_else(|| panic!("no section {heading}"));
         let section = &doc[start + heading.len()..];
         format_docs::table_fields(&section[..section.find("\n## ").unwrap_or(section.len())])
     }
@@ -497,10 +445,7 @@ pub(super) mod tests {
     fn diagnostics_carry_their_position_and_counts_add_up() {
         let (_, value) = documents().swap_remove(0);
         assert_eq!(value["valid"], false);
-        assert_eq!(
-            (value["errors"].clone(), value["warnings"].clone()),
-            (json!(1), json!(1))
-        );
+        assert_eq!((value["errors"].clone(), value["warnings"].clone()), (json!(1), json!(1)));
         assert_eq!(
             value["diagnostics"][0],
             json!({"severity": "error", "code": "wrong-type", "message": "`cidr` must be a string",

@@ -33,11 +33,7 @@ pub fn plan(plan: &RollPlan) -> String {
     }
     for g in plan.groups.iter().filter(|g| !g.is_empty()) {
         let name = printable(&g.name);
-        let resumed = if g.resumed {
-            " (continuing an interrupted roll)"
-        } else {
-            ""
-        };
+        let resumed = if g.resumed { " (continuing an interrupted roll)" } else { "" };
         let _ = writeln!(
             out,
             "instance group {name}: {} outdated instance{}{resumed}",
@@ -47,11 +43,8 @@ pub fn plan(plan: &RollPlan) -> String {
         for (n, batch) in g.batches.iter().enumerate() {
             let _ = writeln!(out, "  batch {}:", n + 1);
             for i in batch {
-                let line = format!(
-                    "    {}  {}",
-                    printable(&i.id),
-                    printable(&i.because.join(", "))
-                );
+                let line =
+                    format!("    {}  {}", printable(&i.id), printable(&i.because.join(", ")));
                 let _ = writeln!(out, "{}", line.trim_end());
             }
         }
@@ -88,43 +81,21 @@ pub fn step(step: &Step) -> String {
             recorded.active
         ),
         Step::Suspended { group } => {
-            format!(
-                "{}: suspended the scaling alarms (managed scaling)",
-                printable(group)
-            )
+            format!("{}: suspended the scaling alarms (managed scaling)", printable(group))
         }
-        Step::ScaledOut {
-            group,
-            desired,
-            max,
-        } => {
-            format!(
-                "{}: raised desired capacity to {desired} (max {max})",
-                printable(group)
-            )
+        Step::ScaledOut { group, desired, max } => {
+            format!("{}: raised desired capacity to {desired} (max {max})", printable(group))
         }
-        Step::Waiting {
-            group,
-            waiting,
-            waited,
-        } => format!(
+        Step::Waiting { group, waiting, waited } => format!(
             "{}: waiting for {} ({})",
             printable(group),
             printable(&waiting.to_string()),
             minutes(waited.as_secs())
         ),
         Step::Draining { group, instances } => {
-            format!(
-                "{}: set {} DRAINING",
-                printable(group),
-                printable(&instances.join(", "))
-            )
+            format!("{}: set {} DRAINING", printable(group), printable(&instances.join(", ")))
         }
-        Step::Terminated {
-            group,
-            instance,
-            replaced,
-        } => format!(
+        Step::Terminated { group, instance, replaced } => format!(
             "{}: terminated {}{}",
             printable(group),
             printable(instance),
@@ -134,11 +105,7 @@ pub fn step(step: &Step) -> String {
                 " with its capacity"
             }
         ),
-        Step::Restored {
-            group,
-            desired,
-            max,
-        } => format!(
+        Step::Restored { group, desired, max } => format!(
             "{}: restored desired {desired}, max {max}; roll tags removed",
             printable(group)
         ),
@@ -155,20 +122,13 @@ pub fn report(report: &RollReport) -> String {
             "instance group {}: {} replaced{}",
             printable(&g.name),
             g.replaced.len(),
-            if g.finished {
-                ", capacity restored"
-            } else {
-                ""
-            }
+            if g.finished { ", capacity restored" } else { "" }
         );
     }
     let line = match report.ended {
         Ended::NothingToDo | Ended::DryRun => return out,
         Ended::Cancelled => {
-            format!(
-                "Roll cancelled: only `{}` confirms; nothing was changed.",
-                report.plan.answer
-            )
+            format!("Roll cancelled: only `{}` confirms; nothing was changed.", report.plan.answer)
         }
         Ended::Interrupted => {
             format!("Roll interrupted; run `ecsops roll {env}` again to continue.")
@@ -222,10 +182,7 @@ mod tests {
                         id: "i-1".to_owned(),
                         because: vec!["type t3.medium, now t3.large".to_owned()],
                     }],
-                    vec![PlannedInstance {
-                        id: "i-2".to_owned(),
-                        because: Vec::new(),
-                    }],
+                    vec![PlannedInstance { id: "i-2".to_owned(), because: Vec::new() }],
                 ],
                 desired: 2,
                 max: 2,
@@ -267,16 +224,10 @@ mod tests {
     fn a_wait_says_what_for_and_how_long() {
         let line = step(&Step::Waiting {
             group: "default".to_owned(),
-            waiting: Waiting::Drained {
-                instance: "i-1".to_owned(),
-                tasks: 1,
-            },
+            waiting: Waiting::Drained { instance: "i-1".to_owned(), tasks: 1 },
             waited: Duration::from_secs(75),
         });
-        assert_eq!(
-            line,
-            "default: waiting for i-1 to drain (1 task left) (1m15s)"
-        );
+        assert_eq!(line, "default: waiting for i-1 to drain (1 task left) (1m15s)");
     }
 
     #[test]
@@ -289,10 +240,7 @@ mod tests {
             lock_left: None,
         }))
         .expect("JSON");
-        assert_eq!(
-            doc["format_version"],
-            crate::render::reports::REPORT_FORMAT_VERSION
-        );
+        assert_eq!(doc["format_version"], crate::render::reports::REPORT_FORMAT_VERSION);
         assert_eq!(doc["ended"], "dry_run");
         assert_eq!(doc["plan"]["groups"][0]["batches"][0][0]["id"], "i-1");
     }

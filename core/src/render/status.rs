@@ -87,11 +87,8 @@ pub fn text(status: &Status, color: bool) -> String {
     }
     lock_line(&mut out, status.lock.as_ref());
     for (title, system) in [("services", false), ("system containers", true)] {
-        let listed: Vec<&ServiceStatus> = status
-            .services
-            .iter()
-            .filter(|s| s.system == system)
-            .collect();
+        let listed: Vec<&ServiceStatus> =
+            status.services.iter().filter(|s| s.system == system).collect();
         if listed.is_empty() {
             continue;
         }
@@ -120,11 +117,7 @@ struct Paint {
 
 impl Paint {
     fn style(self, style: Style, s: &str) -> String {
-        if self.color {
-            format!("{style}{s}{style:#}")
-        } else {
-            s.to_owned()
-        }
+        if self.color { format!("{style}{s}{style:#}") } else { s.to_owned() }
     }
 
     fn bold(self, s: &str) -> String {
@@ -132,10 +125,7 @@ impl Paint {
     }
 
     fn warn(self, s: &str) -> String {
-        self.style(
-            Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
-            s,
-        )
+        self.style(Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())), s)
     }
 }
 
@@ -171,11 +161,7 @@ fn service(out: &mut String, s: &ServiceStatus, paint: Paint) {
         return;
     }
     let counts = format!("running {}/{}, pending {}", s.running, s.desired, s.pending);
-    let counts = if s.running < s.desired {
-        paint.warn(&counts)
-    } else {
-        counts
-    };
+    let counts = if s.running < s.desired { paint.warn(&counts) } else { counts };
     let _ = writeln!(
         out,
         "  {name}  {}  {counts}  rollout {}",
@@ -189,9 +175,7 @@ fn service(out: &mut String, s: &ServiceStatus, paint: Paint) {
         let _ = writeln!(
             out,
             "    last event{}: {}",
-            e.at.as_deref()
-                .map(|at| format!(" {}", printable(at)))
-                .unwrap_or_default(),
+            e.at.as_deref().map(|at| format!(" {}", printable(at))).unwrap_or_default(),
             printable(&e.message)
         );
     }
@@ -292,10 +276,7 @@ pub(super) fn example() -> Status {
                 instance_type: Some("t3.medium".to_owned()),
                 launch_template_version: Some("1".to_owned()),
                 outdated: true,
-                outdated_because: vec![Outdated::Version {
-                    has: "1".to_owned(),
-                    current: 2,
-                }],
+                outdated_because: vec![Outdated::Version { has: "1".to_owned(), current: 2 }],
             }],
             capacity: crate::status::Capacity::default(),
         }],
@@ -345,11 +326,8 @@ mod tests {
     #[test]
     fn user_text_cannot_move_the_cursor() {
         let mut status = example();
-        status.services[0].last_event = Some(ServiceEvent {
-            id: None,
-            at: None,
-            message: "a\u{1b}[2Jb".to_owned(),
-        });
+        status.services[0].last_event =
+            Some(ServiceEvent { id: None, at: None, message: "a\u{1b}[2Jb".to_owned() });
         assert!(text(&status, false).contains("a\\u001b[2Jb"));
     }
 }

@@ -50,12 +50,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         }
     }
     if let Some(c) = &plan.caller {
-        let _ = writeln!(
-            out,
-            "AWS account {} as {}",
-            printable(&c.account),
-            printable(&c.arn)
-        );
+        let _ = writeln!(out, "AWS account {} as {}", printable(&c.account), printable(&c.arn));
     }
     drift(&mut out, plan, paint);
     rolls(&mut out, plan, paint);
@@ -73,10 +68,7 @@ pub fn render(plan: &Plan, color: bool, compared: Compared) -> String {
         out.push('\n');
         resource(&mut out, change, paint);
     }
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::NoOp && c.moved_from.is_some())
+    for change in plan.changes.iter().filter(|c| c.action == Action::NoOp && c.moved_from.is_some())
     {
         let from = change.moved_from.as_ref().map_or("", |a| a.as_str());
         let _ = writeln!(
@@ -105,12 +97,7 @@ fn notes(out: &mut String, plan: &Plan) {
     }
     out.push('\n');
     for n in &plan.notes {
-        let _ = writeln!(
-            out,
-            "note: {}: {}",
-            printable(n.address.as_str()),
-            printable(&n.message)
-        );
+        let _ = writeln!(out, "note: {}: {}", printable(n.address.as_str()), printable(&n.message));
     }
 }
 
@@ -173,10 +160,7 @@ fn legend(plan: &Plan, paint: Painter) -> String {
         (Action::Create, "create"),
         (Action::Update, "update in place"),
         (Action::Replace, "replace (destroy, then create)"),
-        (
-            Action::Revise,
-            "new revision (the old one kept for rollback)",
-        ),
+        (Action::Revise, "new revision (the old one kept for rollback)"),
         (Action::Delete, "destroy"),
     ]
     .into_iter()
@@ -200,10 +184,7 @@ fn resource(out: &mut String, c: &ResourceChange, paint: Painter) {
         let _ = writeln!(
             out,
             "  {}",
-            paint.action(
-                Action::Replace,
-                &format!("# forces replacement: {}", reasons.join(", "))
-            )
+            paint.action(Action::Replace, &format!("# forces replacement: {}", reasons.join(", ")))
         );
     }
     // Right-aligned so that `-/+` and `+` put the kind in the same column, as Terraform does.
@@ -257,11 +238,8 @@ struct Painter {
 /// cascade (a CIDR change replacing twenty resources) is never a surprise at the prompt.
 fn warning(out: &mut String, plan: &Plan, paint: Painter) {
     const SHOWN: usize = 25;
-    let destructive: Vec<&ResourceChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action.is_destructive())
-        .collect();
+    let destructive: Vec<&ResourceChange> =
+        plan.changes.iter().filter(|c| c.action.is_destructive()).collect();
     if destructive.is_empty() {
         return;
     }
@@ -276,19 +254,11 @@ fn warning(out: &mut String, plan: &Plan, paint: Painter) {
         let why = if c.replace_because.is_empty() {
             String::new()
         } else {
-            let reasons: Vec<String> = c
-                .replace_because
-                .iter()
-                .map(|r| printable(r).into_owned())
-                .collect();
+            let reasons: Vec<String> =
+                c.replace_because.iter().map(|r| printable(r).into_owned()).collect();
             format!(" (forced by {})", reasons.join(", "))
         };
-        let _ = writeln!(
-            out,
-            "  - {} {}{why}",
-            printable(c.address.as_str()),
-            verb(c.action)
-        );
+        let _ = writeln!(out, "  - {} {}{why}", printable(c.address.as_str()), verb(c.action));
     }
     if n > SHOWN {
         let _ = writeln!(out, "  - … and {} more", n - SHOWN);
@@ -357,11 +327,7 @@ mod tests {
 
     #[test]
     fn notes_say_what_was_not_checked_even_without_changes() {
-        let mut p = plan(vec![change(
-            "launch_template[default]",
-            Action::NoOp,
-            vec![],
-        )]);
+        let mut p = plan(vec![change("launch_template[default]", Action::NoOp, vec![])]);
         p.notes = vec![crate::plan::Note {
             code: "ami-not-checked".to_owned(),
             address: Address::from("launch_template[default]"),
@@ -385,40 +351,25 @@ mod tests {
     fn every_action() -> Plan {
         let mut unknown = attr("id", None, None);
         unknown.after_unknown = true;
-        let mut forced = attr(
-            "cidr_block",
-            Some(json!("10.0.0.0/16")),
-            Some(json!("10.1.0.0/16")),
-        );
+        let mut forced = attr("cidr_block", Some(json!("10.0.0.0/16")), Some(json!("10.1.0.0/16")));
         forced.forces_replacement = true;
         let mut replace = change("vpc", Action::Replace, vec![forced]);
         replace.replace_because = vec!["cidr_block".to_owned()];
         let mut moved = change(
             "vpc.main",
             Action::Update,
-            vec![attr(
-                "tags",
-                Some(json!({"a": "1"})),
-                Some(json!({"a": "2"})),
-            )],
+            vec![attr("tags", Some(json!({"a": "1"})), Some(json!({"a": "2"})))],
         );
         moved.moved_from = Some(Address::from("vpc.old"));
         plan(vec![
             change(
                 "subnet.public[a]",
                 Action::Create,
-                vec![
-                    attr("cidr_block", None, Some(json!("10.0.0.0/24"))),
-                    unknown,
-                ],
+                vec![attr("cidr_block", None, Some(json!("10.0.0.0/24"))), unknown],
             ),
             moved,
             replace,
-            change(
-                "nat",
-                Action::Delete,
-                vec![attr("subnet_id", Some(json!("s-1")), None)],
-            ),
+            change("nat", Action::Delete, vec![attr("subnet_id", Some(json!("s-1")), None)]),
             change("same", Action::NoOp, vec![]),
         ])
     }
@@ -484,10 +435,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
         let coloured = render(&every_action(), true, Compared::Live);
         assert!(coloured.contains("\u{1b}[32m+\u{1b}[0m"), "green create");
         assert!(coloured.contains("\u{1b}[33m~\u{1b}[0m"), "yellow update");
-        assert!(
-            coloured.contains("\u{1b}[35m-/+\u{1b}[0m"),
-            "magenta replace"
-        );
+        assert!(coloured.contains("\u{1b}[35m-/+\u{1b}[0m"), "magenta replace");
         assert!(coloured.contains("\u{1b}[31m-\u{1b}[0m"), "red delete");
         assert_eq!(strip_sgr(&coloured), plain);
     }
@@ -511,15 +459,11 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             Action::Create,
             vec![attr("user_data", None, Some(json!("a\u{1b}]0;x\u{7}\nb")))],
         );
-        c.attributes
-            .push(attr("name\u{1b}", None, Some(json!("\u{1b}[31m"))));
+        c.attributes.push(attr("name\u{1b}", None, Some(json!("\u{1b}[31m"))));
         let text = render(&plan(vec![c]), false, Compared::Live);
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(!text.contains('\u{7}'), "{text}");
-        assert!(
-            text.contains("# service[\\u001b[2J] will be created"),
-            "{text}"
-        );
+        assert!(text.contains("# service[\\u001b[2J] will be created"), "{text}");
     }
 
     #[test]
@@ -539,14 +483,8 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             text.starts_with("ecsops plan for acc (no state yet: everything will be created)\n")
         );
         assert!(text.contains("No changes."));
-        p.prior_state = Some(PriorState {
-            lineage: "L".to_owned(),
-            serial: 0,
-        });
-        assert!(
-            !render(&p, true, Compared::Live).contains("No changes.\u{1b}"),
-            "styles close"
-        );
+        p.prior_state = Some(PriorState { lineage: "L".to_owned(), serial: 0 });
+        assert!(!render(&p, true, Compared::Live).contains("No changes.\u{1b}"), "styles close");
     }
 
     #[test]
@@ -595,11 +533,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
                 Action::Create,
                 vec![
                     attr("user_data", None, Some(json!(user_data))),
-                    attr(
-                        "tags",
-                        None,
-                        Some(json!({"Name": "acc", "Description": "x".repeat(80)})),
-                    ),
+                    attr("tags", None, Some(json!({"Name": "acc", "Description": "x".repeat(80)}))),
                 ],
             ),
             change(
@@ -643,10 +577,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
     }
 ";
         assert!(text.contains(expected_update), "{text}");
-        assert!(
-            !text.lines().any(|l| l.ends_with(' ')),
-            "no trailing blanks"
-        );
+        assert!(!text.lines().any(|l| l.ends_with(' ')), "no trailing blanks");
     }
 
     #[test]
@@ -661,9 +592,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             attributes: BTreeMap::from([("cidr_block".to_owned(), Expr::str("10.0.0.0/16"))]),
             depends_on: BTreeSet::new(),
         };
-        let graph = Graph {
-            resources: BTreeMap::from([(vpc.address.clone(), vpc)]),
-        };
+        let graph = Graph { resources: BTreeMap::from([(vpc.address.clone(), vpc)]) };
         let p = diff(PlanInput {
             environment: "acc",
             graph: &graph,
@@ -695,10 +624,7 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to delete.
             depends_on: vec![],
         };
         let out = render(&plan(vec![c.clone()]), false, Compared::Live);
-        assert!(
-            out.contains("# vpc has moved to vpc.main (no other change)"),
-            "{out}"
-        );
+        assert!(out.contains("# vpc has moved to vpc.main (no other change)"), "{out}");
         assert!(!out.contains("No changes."), "{out}");
         assert!(!out.contains("Symbols:"), "{out}");
         c.moved_from = None;

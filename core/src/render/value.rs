@@ -33,10 +33,8 @@ pub fn inline(value: &Value) -> Option<String> {
         }
         Value::Object(map) if map.is_empty() => Some("{}".to_owned()),
         Value::Object(map) => {
-            let parts: Option<Vec<String>> = map
-                .iter()
-                .map(|(k, v)| inline(v).map(|v| format!("{} = {v}", key(k))))
-                .collect();
+            let parts: Option<Vec<String>> =
+                map.iter().map(|(k, v)| inline(v).map(|v| format!("{} = {v}", key(k)))).collect();
             Some(format!("{{ {} }}", parts?.join(", "))).filter(|s| s.len() <= INLINE_WIDTH)
         }
         other => Some(other.to_string()),
@@ -53,10 +51,7 @@ pub fn lines(value: &Value) -> Vec<String> {
 
 /// A map key: bare when it is a plain word, quoted otherwise.
 pub fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         k.to_owned()
     } else {
         quote(k)
@@ -87,9 +82,7 @@ pub fn quote(s: &str) -> String {
 /// the last line rather than starting an empty one.
 pub fn heredoc_lines(s: &str) -> Vec<String> {
     let body = s.strip_suffix('\n').unwrap_or(s);
-    body.split('\n')
-        .map(|l| printable(l.strip_suffix('\r').unwrap_or(l)).into_owned())
-        .collect()
+    body.split('\n').map(|l| printable(l.strip_suffix('\r').unwrap_or(l)).into_owned()).collect()
 }
 
 /// The opening and closing of a heredoc.
@@ -127,13 +120,7 @@ fn layout(value: &Value, indent: usize, out: &mut Vec<String>) {
             out.push("{".to_owned());
             let width = key_width(map.keys());
             for (k, v) in map {
-                entry(
-                    out,
-                    &pad,
-                    &format!("{:width$} = ", key(k)),
-                    v,
-                    indent + STEP,
-                );
+                entry(out, &pad, &format!("{:width$} = ", key(k)), v, indent + STEP);
             }
             out.push(format!("{close}}}"));
         }
@@ -150,11 +137,7 @@ fn entry(out: &mut Vec<String>, pad: &str, prefix: &str, value: &Value, indent: 
 
 /// `line` after `pad`, without trailing blanks when the line is empty.
 fn indented(pad: &str, line: &str) -> String {
-    if line.is_empty() {
-        String::new()
-    } else {
-        format!("{pad}{line}")
-    }
+    if line.is_empty() { String::new() } else { format!("{pad}{line}") }
 }
 
 #[cfg(test)]

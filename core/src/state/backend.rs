@@ -88,22 +88,15 @@ impl Location {
         match config.backend {
             StateBackendKind::Local => Ok(Self::Local(workspace.join(".ecsops/state"))),
             StateBackendKind::S3 => {
-                let bucket = config
-                    .bucket
-                    .clone()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| StateError::InvalidUrl {
+                let bucket = config.bucket.clone().filter(|b| !b.is_empty()).ok_or_else(|| {
+                    StateError::InvalidUrl {
                         url: "[state] backend = \"s3\"".to_owned(),
                         reason: "`bucket` is not set".to_owned(),
-                    })?;
+                    }
+                })?;
                 Ok(Self::S3 {
                     bucket,
-                    prefix: config
-                        .prefix
-                        .clone()
-                        .unwrap_or_default()
-                        .trim_matches('/')
-                        .to_owned(),
+                    prefix: config.prefix.clone().unwrap_or_default().trim_matches('/').to_owned(),
                     region: config.region.clone(),
                 })
             }
@@ -143,15 +136,9 @@ impl Location {
     /// How the location reads in messages.
     pub fn describe(&self, environment: &str) -> String {
         match self {
-            Self::Local(dir) => dir
-                .join(format!("{environment}.json"))
-                .display()
-                .to_string(),
+            Self::Local(dir) => dir.join(format!("{environment}.json")).display().to_string(),
             Self::S3 { bucket, prefix, .. } => {
-                format!(
-                    "s3://{bucket}/{}",
-                    s3_key(prefix, environment, "state.json")
-                )
+                format!("s3://{bucket}/{}", s3_key(prefix, environment, "state.json"))
             }
         }
     }
@@ -184,11 +171,7 @@ impl Backend {
     ) -> Result<Self, StateError> {
         match location {
             Location::Local(dir) => Ok(Self::Local(LocalBackend::new(dir.clone(), environment))),
-            Location::S3 {
-                bucket,
-                prefix,
-                region,
-            } => Ok(Self::S3(
+            Location::S3 { bucket, prefix, region } => Ok(Self::S3(
                 S3Backend::connect(
                     bucket,
                     prefix,
@@ -246,11 +229,7 @@ impl Backend {
         expected: Option<&Version>,
         force: bool,
     ) -> Result<Version, StateError> {
-        let kind = if force {
-            WriteKind::ForcedPush
-        } else {
-            WriteKind::Push
-        };
+        let kind = if force { WriteKind::ForcedPush } else { WriteKind::Push };
         self.write_as(state, expected, kind).await
     }
 
@@ -340,10 +319,7 @@ mod tests {
         ));
         assert!(Location::resolve(Some("gs://x"), &local, ws).is_err());
         assert!(Location::resolve(Some("s3:///x"), &local, ws).is_err());
-        let no_bucket = StateConfig {
-            backend: StateBackendKind::S3,
-            ..StateConfig::default()
-        };
+        let no_bucket = StateConfig { backend: StateBackendKind::S3, ..StateConfig::default() };
         assert!(Location::resolve(None, &no_bucket, ws).is_err());
         assert_eq!(s3_key("", "acc", "lock.json"), "acc/lock.json");
     }

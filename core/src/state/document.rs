@@ -68,15 +68,13 @@ impl State {
 
     /// The AWS account the recorded resources live in, read from their ARNs.
     pub fn account(&self) -> Option<String> {
-        self.resources
-            .values()
-            .flat_map(|r| r.outputs.values())
-            .filter_map(Value::as_str)
-            .find_map(|v| {
+        self.resources.values().flat_map(|r| r.outputs.values()).filter_map(Value::as_str).find_map(
+            |v| {
                 let account = v.strip_prefix("arn:")?.split(':').nth(3)?;
                 (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
                     .then(|| account.to_owned())
-            })
+            },
+        )
     }
 }
 
@@ -143,9 +141,7 @@ impl Operation {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Apply, Self::Destroy, Self::Rollback]
-            .into_iter()
-            .find(|o| o.as_str() == text)
+        [Self::Apply, Self::Destroy, Self::Rollback].into_iter().find(|o| o.as_str() == text)
     }
 }
 

@@ -44,31 +44,21 @@ struct WriteRecord {
 }
 
 fn io(operation: &'static str, path: &Path, e: &std::io::Error) -> StateError {
-    StateError::Io {
-        operation,
-        location: path.display().to_string(),
-        reason: e.to_string(),
-    }
+    StateError::Io { operation, location: path.display().to_string(), reason: e.to_string() }
 }
 
 pub(super) fn digest(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    Sha256::digest(bytes).iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 impl LocalBackend {
     /// State files of `environment` in `dir` (normally `<workspace>/.ecsops/state`).
     pub fn new(dir: PathBuf, environment: &str) -> Self {
-        Self {
-            dir,
-            environment: environment.to_owned(),
-            keep_versions: KEEP_VERSIONS,
-        }
+        Self { dir, environment: environment.to_owned(), keep_versions: KEEP_VERSIONS }
     }
 
     /// Keeps at most `n` versions (at least one).
@@ -140,21 +130,10 @@ impl LocalBackend {
         mutex.lock().map_err(|e| io("lock", &mutex_path, &e))?;
         let raw = self.read_raw()?;
         let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
-        check_replace(
-            &self.environment,
-            &self.describe(),
-            raw,
-            state,
-            expected,
-            kind,
-        )?;
+        check_replace(&self.environment, &self.describe(), raw, state, expected, kind)?;
         let bytes = serialize(state);
         let path = self.state_path();
-        let tmp = self.dir.join(format!(
-            ".{}.json.{}.tmp",
-            self.environment,
-            uuid::Uuid::new_v4()
-        ));
+        let tmp = self.dir.join(format!(".{}.json.{}.tmp", self.environment, uuid::Uuid::new_v4()));
         write_synced(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path).map_err(|e| io("replace", &path, &e))?;
         sync_dir(&self.dir)?;
@@ -173,11 +152,7 @@ impl LocalBackend {
         }
         let serial = state.serial;
         let _ = std::fs::write(dir.join(format!("{serial:010}.json")), bytes);
-        let record = WriteRecord {
-            when: now(),
-            who: who(),
-            summary,
-        };
+        let record = WriteRecord { when: now(), who: who(), summary };
         if let Ok(json) = serde_json::to_vec(&record) {
             let _ = std::fs::write(dir.join(format!("{serial:010}.meta.json")), json);
         }
@@ -228,9 +203,7 @@ impl LocalBackend {
     pub fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
         self.ensure_dir()?;
         let path = self.lock_path();
-        let tmp = self
-            .dir
-            .join(format!(".{}.lock.{}.tmp", self.environment, info.id));
+        let tmp = self.dir.join(format!(".{}.lock.{}.tmp", self.environment, info.id));
         let body = serde_json::to_vec_pretty(info).unwrap_or_default();
         write_synced(&tmp, &body)?;
         let linked = std::fs::hard_link(&tmp, &path);
@@ -260,12 +233,10 @@ impl LocalBackend {
     pub fn read_lock(&self) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
         match std::fs::read(&path) {
-            Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| {
-                StateError::LockCorrupt {
-                    environment: self.environment.clone(),
-                    location: path.display().to_string(),
-                    reason: format!("{e}; remove the file by hand"),
-                }
+            Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| StateError::LockCorrupt {
+                environment: self.environment.clone(),
+                location: path.display().to_string(),
+                reason: format!("{e}; remove the file by hand"),
             })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("read", &path, &e)),
@@ -321,10 +292,7 @@ pub(super) fn check_replace(
     let current = match raw {
         None => None,
         Some((bytes, version)) => match parse(environment, location, bytes) {
-            Ok(state) => Some(Stored {
-                state,
-                version: version.clone(),
-            }),
+            Ok(state) => Some(Stored { state, version: version.clone() }),
             Err(StateError::Corrupt { .. }) if expected == Some(version) => return Ok(()),
             Err(e) => return Err(e),
         },
@@ -374,10 +342,7 @@ pub(super) fn parse(environment: &str, location: &str, bytes: &[u8]) -> Result<S
         return Err(StateError::Corrupt {
             environment: environment.to_owned(),
             location: location.to_owned(),
-            reason: format!(
-                "it is the state of `{}`, not of `{environment}`",
-                state.environment
-            ),
+            reason: format!("it is the state of `{}`, not of `{environment}`", state.environment),
         });
     }
     Ok(state)
@@ -474,9 +439,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StateError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io("sync", dir, &e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("sync", dir, &e))
 }
 
 #[cfg(test)]
@@ -530,18 +493,13 @@ mod tests {
         assert!(!dir.path().join("state").exists(), "nothing created");
         let mut qa = acc.clone();
         qa.environment = "qa".to_owned();
-        let version = backend
-            .write(&qa, None, WriteKind::Push)
-            .expect("`qa`'s own document");
+        let version = backend.write(&qa, None, WriteKind::Push).expect("`qa`'s own document");
         refused(Some(&version));
         let truncated = b"{\"version\": 2, \"lin";
         std::fs::write(backend.state_path(), truncated).expect("truncate");
         let raw = backend.read_raw().expect("raw").map(|(_, v)| v);
         refused(raw.as_ref());
-        assert_eq!(
-            std::fs::read(backend.state_path()).expect("state"),
-            truncated
-        );
+        assert_eq!(std::fs::read(backend.state_path()).expect("state"), truncated);
     }
 
     #[test]

@@ -48,11 +48,7 @@ impl LockInfo {
     /// The record of a holder acting as `caller`.
     #[must_use]
     pub fn running_as(self, caller: &Caller) -> Self {
-        Self {
-            account: Some(caller.account.clone()),
-            caller: Some(caller.arn.clone()),
-            ..self
-        }
+        Self { account: Some(caller.account.clone()), caller: Some(caller.arn.clone()), ..self }
     }
 }
 
@@ -63,9 +59,7 @@ pub(super) fn releasable(
     id: &str,
 ) -> Result<LockInfo, super::StateError> {
     let Some(held) = held else {
-        return Err(super::StateError::NotLocked {
-            environment: environment.to_owned(),
-        });
+        return Err(super::StateError::NotLocked { environment: environment.to_owned() });
     };
     if held.id != id {
         return Err(super::StateError::WrongLockId {
@@ -123,10 +117,7 @@ fn passwd_name() -> Option<String> {
 
 /// The commit `HEAD` points at, read from `.git` directly (no git process, no libgit2).
 pub fn git_head(root: &Path) -> Option<String> {
-    let git = root
-        .ancestors()
-        .map(|d| d.join(".git"))
-        .find(|g| g.is_dir())?;
+    let git = root.ancestors().map(|d| d.join(".git")).find(|g| g.is_dir())?;
     let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
     let head = head.trim();
     let Some(reference) = head.strip_prefix("ref: ") else {
@@ -155,10 +146,7 @@ mod tests {
         });
         let json = serde_json::to_value(&info).expect("json");
         assert_eq!(json["account"], "222222222222");
-        assert_eq!(
-            json["caller"],
-            "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci"
-        );
+        assert_eq!(json["caller"], "arn:aws:sts::222222222222:assumed-role/deployer/ecsops-acc-ci");
         let before: LockInfo = serde_json::from_value(serde_json::json!({
             "id": "x", "operation": "apply", "who": "a@b", "when": "t", "version": "0"
         }))

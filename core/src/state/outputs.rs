@@ -17,11 +17,9 @@ fn fields(kind: Kind) -> &'static [(&'static str, From)] {
     match kind {
         Kind::Vpc | Kind::Subnet | Kind::SecurityGroup => &[("id", From::Id)],
         Kind::EcsCluster => &[("name", From::Attribute), ("arn", From::Output)],
-        Kind::LoadBalancer => &[
-            ("dns_name", From::Output),
-            ("zone_id", From::Output),
-            ("arn", From::Output),
-        ],
+        Kind::LoadBalancer => {
+            &[("dns_name", From::Output), ("zone_id", From::Output), ("arn", From::Output)]
+        }
         Kind::ClassicLoadBalancer => &[("dns_name", From::Output)],
         // The reference's one output: what a service or instance made outside ecsops registers
         // with.

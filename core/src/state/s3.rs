@@ -117,9 +117,8 @@ impl S3Backend {
         let shared = configure(loader, credentials).await;
         let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(endpoint_override)
-            .build();
+        let config =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint_override).build();
         Self::with_client(Client::from_conf(config), bucket, prefix, environment)
     }
 
@@ -190,30 +189,22 @@ impl S3Backend {
 
     /// The object's bytes and ETag, or `None` when it does not exist.
     async fn get(&self, name: &str) -> Result<Option<(Vec<u8>, String)>, StateError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            // A missing bucket is an error, never "no state yet": a mistyped bucket must not
-            // look like a new environment.
-            Err(e) if e.code() == Some("NoSuchBucket") => {
-                return Err(StateError::NoBucket {
-                    bucket: self.bucket.clone(),
-                });
-            }
-            Err(e)
-                if e.code() == Some("NoSuchKey")
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(self.aws("GetObject", name, &e)),
-        };
+        let out =
+            match self.client.get_object().bucket(&self.bucket).key(self.key(name)).send().await {
+                Ok(o) => o,
+                // A missing bucket is an error, never "no state yet": a mistyped bucket must not
+                // look like a new environment.
+                Err(e) if e.code() == Some("NoSuchBucket") => {
+                    return Err(StateError::NoBucket { bucket: self.bucket.clone() });
+                }
+                Err(e)
+                    if e.code() == Some("NoSuchKey")
+                        || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.aws("GetObject", name, &e)),
+            };
         let etag = out.e_tag().unwrap_or_default().to_owned();
         let bytes = out.body.collect().await.map_err(|e| StateError::Aws {
             operation: "GetObject",
@@ -234,10 +225,7 @@ impl S3Backend {
 
     /// The stored document's bytes and version (its ETag), parsed or not.
     pub async fn read_raw(&self) -> Result<Option<(Vec<u8>, Version)>, StateError> {
-        Ok(self
-            .get("state.json")
-            .await?
-            .map(|(bytes, etag)| (bytes, Version(etag))))
+        Ok(self.get("state.json").await?.map(|(bytes, etag)| (bytes, Version(etag))))
     }
 
     /// Writes `state` if the stored document is still the one `expected` names (`None`: there
@@ -251,14 +239,7 @@ impl S3Backend {
         check_environment(&self.environment, state)?;
         let raw = self.read_raw().await?;
         let raw = raw.as_ref().map(|(b, v)| (b.as_slice(), v));
-        check_replace(
-            &self.environment,
-            &self.location("state.json"),
-            raw,
-            state,
-            expected,
-            kind,
-        )?;
+        check_replace(&self.environment, &self.location("state.json"), raw, state, expected, kind)?;
         let bytes = serialize(state);
         let stamp = Stamp {
             serial: state.serial,
@@ -281,12 +262,7 @@ impl S3Backend {
                 Ok(Version(out.e_tag().unwrap_or_default().to_owned()))
             }
             Err(e) if precondition_failed(&e) => {
-                let serial = self
-                    .read()
-                    .await
-                    .ok()
-                    .flatten()
-                    .map_or(0, |s| s.state.serial);
+                let serial = self.read().await.ok().flatten().map_or(0, |s| s.state.serial);
                 Err(StateError::Conflict {
                     environment: self.environment.clone(),
                     current_serial: serial,
@@ -360,10 +336,7 @@ impl S3Backend {
     }
 
     fn held(&self, holder: LockInfo) -> StateError {
-        StateError::LockHeld {
-            environment: self.environment.clone(),
-            holder: Box::new(holder),
-        }
+        StateError::LockHeld { environment: self.environment.clone(), holder: Box::new(holder) }
     }
 
     async fn lock_with_etag(&self) -> Result<Option<(LockInfo, String)>, StateError> {
@@ -414,10 +387,7 @@ impl S3Backend {
 
     /// Best effort: history is a convenience, the state itself is already safe.
     async fn keep_history(&self, stamp: &Stamp, bytes: Vec<u8>) {
-        let kept = self
-            .put_document(self.history_key(stamp.serial), stamp, bytes)
-            .send()
-            .await;
+        let kept = self.put_document(self.history_key(stamp.serial), stamp, bytes).send().await;
         if kept.is_err() {
             return;
         }
@@ -457,13 +427,7 @@ impl S3Backend {
         let mut serials: Vec<u64> = pages
             .iter()
             .flat_map(ListObjectsV2Output::contents)
-            .filter_map(|o| {
-                o.key()?
-                    .strip_prefix(&prefix)?
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|o| o.key()?.strip_prefix(&prefix)?.strip_suffix(".json")?.parse().ok())
             .collect();
         serials.sort_unstable();
         Ok(serials)
@@ -495,19 +459,9 @@ impl S3Backend {
     /// retention removed it since the listing.
     async fn kept(&self, serial: u64) -> Result<Option<HistoryEntry>, StateError> {
         let key = self.history_key(serial);
-        let head = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
+        let head = match self.client.head_object().bucket(&self.bucket).key(&key).send().await {
             Ok(head) => head,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(HeadObjectError::is_not_found) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(HeadObjectError::is_not_found) => {
                 return Ok(None);
             }
             Err(e) => {
@@ -538,14 +492,9 @@ impl S3Backend {
             .ok()
             .and_then(|o| o.status().cloned())
             .is_some_and(|s| s == aws_sdk_s3::types::BucketVersioningStatus::Enabled);
-        let encryption = c
-            .get_bucket_encryption()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .is_ok_and(|o| {
-                o.server_side_encryption_configuration()
-                    .is_some_and(|c| !c.rules().is_empty())
+        let encryption =
+            c.get_bucket_encryption().bucket(&self.bucket).send().await.is_ok_and(|o| {
+                o.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty())
             });
         let public_access_blocked = c
             .get_public_access_block()
@@ -560,11 +509,7 @@ impl S3Backend {
                     && p.block_public_policy() == Some(true)
                     && p.restrict_public_buckets() == Some(true)
             });
-        BucketHygiene {
-            versioning,
-            encryption,
-            public_access_blocked,
-        }
+        BucketHygiene { versioning, encryption, public_access_blocked }
     }
 
     /// Turns on what [`S3Backend::hygiene`] found missing.

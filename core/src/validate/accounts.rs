@@ -80,9 +80,7 @@ fn role(cx: &mut Cx<'_>, table: &str, arn: Option<&str>) {
     if arn.is_none() {
         unused(cx, table, &pointer, "external_id");
     } else if !(2..=1224).contains(&external.len())
-        || !external
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
+        || !external.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
     {
         cx.at_value(
             "invalid-external-id",
@@ -99,11 +97,8 @@ fn role(cx: &mut Cx<'_>, table: &str, arn: Option<&str>) {
 /// `session_name` and `session_duration` of `[environment]`.
 fn session(cx: &mut Cx<'_>) {
     let env = &cx.m.environment;
-    let (name, duration, role) = (
-        env.session_name.clone(),
-        env.session_duration.clone(),
-        env.role_arn.is_some(),
-    );
+    let (name, duration, role) =
+        (env.session_name.clone(), env.session_duration.clone(), env.role_arn.is_some());
     if let Some(name) = name {
         let pointer = "/environment/session_name";
         if !role {
@@ -145,13 +140,9 @@ fn session(cx: &mut Cx<'_>) {
 
 /// A setting of the assumed role written without `role_arn`: it would be ignored.
 fn unused(cx: &mut Cx<'_>, table: &str, pointer: &str, key: &str) {
-    cx.at_key(
-        "without-role",
-        pointer,
-        format!("`[{table}] {key}` is set without `role_arn`"),
-    )
-    .label("ignored without a role to assume")
-    .help(format!("set `[{table}] role_arn`, or remove `{key}`"))
-    .warning()
-    .emit();
+    cx.at_key("without-role", pointer, format!("`[{table}] {key}` is set without `role_arn`"))
+        .label("ignored without a role to assume")
+        .help(format!("set `[{table}] role_arn`, or remove `{key}`"))
+        .warning()
+        .emit();
 }

@@ -9,14 +9,9 @@ use super::{Cx, ptr};
 /// not listed are not checked.
 fn instance_size(instance_type: &str) -> Option<(u32, u32)> {
     let (family, size) = instance_type.split_once('.')?;
-    let general = matches!(
-        family,
-        "m5" | "m5a" | "m6i" | "m6a" | "m6g" | "m7i" | "m7a" | "m7g" | "m8g"
-    );
-    let compute = matches!(
-        family,
-        "c5" | "c5a" | "c6i" | "c6a" | "c6g" | "c7i" | "c7a" | "c7g"
-    );
+    let general =
+        matches!(family, "m5" | "m5a" | "m6i" | "m6a" | "m6g" | "m7i" | "m7a" | "m7g" | "m8g");
+    let compute = matches!(family, "c5" | "c5a" | "c6i" | "c6a" | "c6g" | "c7i" | "c7a" | "c7g");
     let memory = matches!(family, "r5" | "r5a" | "r6i" | "r6a" | "r6g" | "r7i" | "r7g");
     let burst = matches!(family, "t3" | "t3a" | "t4g");
     let vcpu = match size {
@@ -68,10 +63,8 @@ fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGrou
     let shaped = itype.split_once('.').is_some_and(|(f, s)| {
         !f.is_empty()
             && !s.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     });
     if (g.allow_unknown_instance_type && shaped) || known.contains(&itype) {
         return;
@@ -88,27 +81,17 @@ fn instance_type(cx: &mut Cx<'_>, group: &str, g: &crate::manifest::InstanceGrou
         None if shaped => "for a type newer than this ecsops, set `allow_unknown_instance_type = true` in the group".to_owned(),
         None => "for example `t3.medium` or `m6i.large`".to_owned(),
     };
-    cx.at_value(
-        "invalid-instance-type",
-        &p,
-        format!("`{itype}` is not an EC2 instance type"),
-    )
-    .label(if shaped {
-        "unknown type"
-    } else {
-        "expected family.size"
-    })
-    .help(help)
-    .emit();
+    cx.at_value("invalid-instance-type", &p, format!("`{itype}` is not an EC2 instance type"))
+        .label(if shaped { "unknown type" } else { "expected family.size" })
+        .help(help)
+        .emit();
 }
 
 /// Whether an instance type runs arm64 (Graviton) images, as its family's name says: Graviton
 /// families have a `g` right after the generation (`t4g`, `m7gd`, `c6gn`, `g5g`), and `a1` was
 /// the first. `None` for names that do not say (Mac instances), which are not checked.
 pub fn is_arm64(instance_type: &str) -> Option<bool> {
-    let family = instance_type
-        .split_once('.')
-        .map_or(instance_type, |(f, _)| f);
+    let family = instance_type.split_once('.').map_or(instance_type, |(f, _)| f);
     if family == "a1" {
         return Some(true);
     }
@@ -190,11 +173,7 @@ fn log_drivers(cx: &mut Cx<'_>) {
                     (group, g),
                 ),
                 None if !offers(g, DEFAULT_LOG_DRIVER) => {
-                    on_default
-                        .entry(group)
-                        .or_insert((g, Vec::new()))
-                        .1
-                        .push(name);
+                    on_default.entry(group).or_insert((g, Vec::new())).1.push(name);
                 }
                 _ => {}
             }
@@ -210,10 +189,9 @@ fn log_drivers(cx: &mut Cx<'_>) {
 const DEFAULT_LOG_DRIVER: &str = "awslogs";
 
 fn offers(g: &crate::manifest::InstanceGroup, driver: &str) -> bool {
-    g.logging_drivers.as_ref().map_or_else(
-        || AMI_LOG_DRIVERS.contains(&driver),
-        |list| list.iter().any(|d| d == driver),
-    )
+    g.logging_drivers
+        .as_ref()
+        .map_or_else(|| AMI_LOG_DRIVERS.contains(&driver), |list| list.iter().any(|d| d == driver))
 }
 
 fn not_offered(
@@ -308,22 +286,15 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         let p = |k: &str| ptr(&["instance_groups", name, k]);
         let desired = g.desired_capacity.unwrap_or(g.min_size);
         if g.max_size == 0 {
-            cx.at_value(
-                "invalid-capacity",
-                &p("max_size"),
-                "`max_size` must be at least 1".into(),
-            )
-            .label("no instances")
-            .emit();
+            cx.at_value("invalid-capacity", &p("max_size"), "`max_size` must be at least 1".into())
+                .label("no instances")
+                .emit();
         }
         if g.min_size > g.max_size {
             cx.at_value(
                 "invalid-capacity",
                 &p("min_size"),
-                format!(
-                    "`min_size` ({}) is greater than `max_size` ({})",
-                    g.min_size, g.max_size
-                ),
+                format!("`min_size` ({}) is greater than `max_size` ({})", g.min_size, g.max_size),
             )
             .label("min > max")
             .help("make `min_size ≤ desired_capacity ≤ max_size`")
@@ -368,14 +339,12 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         if ami_ok {
             ami_architecture(cx, name, g);
         } else {
-            cx.at_value(
-                "invalid-ami",
-                &p("ami"),
-                format!("`{}` is not an AMI choice", g.ami),
-            )
-            .label("unknown AMI")
-            .help("use `recommended`, `recommended-arm64` or an id like `ami-0123456789abcdef0`")
-            .emit();
+            cx.at_value("invalid-ami", &p("ami"), format!("`{}` is not an AMI choice", g.ami))
+                .label("unknown AMI")
+                .help(
+                    "use `recommended`, `recommended-arm64` or an id like `ami-0123456789abcdef0`",
+                )
+                .emit();
         }
         let vp = ptr(&["instance_groups", name, "root_volume"]);
         if g.root_volume.size < 30 {
@@ -391,11 +360,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .emit();
         }
         // EC2 refuses a larger volume only when it launches an instance, long after the apply.
-        let largest = if g.root_volume.volume_type == "io2" {
-            65_536
-        } else {
-            16_384
-        };
+        let largest = if g.root_volume.volume_type == "io2" { 65_536 } else { 16_384 };
         if g.root_volume.size > largest {
             cx.at_value(
                 "invalid-volume",
@@ -408,10 +373,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .label("too large")
             .emit();
         }
-        if !matches!(
-            g.root_volume.volume_type.as_str(),
-            "gp2" | "gp3" | "io1" | "io2"
-        ) {
+        if !matches!(g.root_volume.volume_type.as_str(), "gp2" | "gp3" | "io1" | "io2") {
             cx.at_value(
                 "invalid-volume",
                 &format!("{vp}/type"),
@@ -438,11 +400,9 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         }
         let groups: Vec<&String> = match &group {
             Some(g) => m.instance_groups.keys().filter(|k| *k == g).collect(),
-            None if section == "services" => m
-                .instance_groups
-                .keys()
-                .filter(|k| *k == "default")
-                .collect(),
+            None if section == "services" => {
+                m.instance_groups.keys().filter(|k| *k == "default").collect()
+            }
             None => m.instance_groups.keys().collect(),
         };
         for g in groups {
@@ -454,11 +414,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             // daemons share it with each other.
             let (daemon_cpu, daemon_mib, daemons) = daemons_on(m, g);
             let (cpu_needed, mib_needed, with) = if section == "services" {
-                (
-                    u64::from(cpu) + daemon_cpu,
-                    u64::from(memory) + daemon_mib,
-                    daemons,
-                )
+                (u64::from(cpu) + daemon_cpu, u64::from(memory) + daemon_mib, daemons)
             } else {
                 (daemon_cpu, daemon_mib, daemons)
             };
@@ -543,10 +499,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         cx.at_value(
             "invalid-retention",
             "/logging/retention_days",
-            format!(
-                "CloudWatch Logs cannot keep events for {} days",
-                m.logging.retention_days
-            ),
+            format!("CloudWatch Logs cannot keep events for {} days", m.logging.retention_days),
         )
         .label("not a CloudWatch retention")
         .help(format!("the nearest allowed value is {nearest}"))
@@ -554,9 +507,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     if let Some(prefix) = &m.logging.prefix {
         let ok = prefix.starts_with('/')
-            && prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+            && prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
         if !ok {
             cx.at_value(
                 "invalid-log-prefix",

@@ -117,9 +117,7 @@ fn host_name(cx: &mut Cx<'_>, pointer: &str, host: &str) {
         // there are left to AWS rather than risk a false alarm.
         let top = host.rsplit_once('.').map(|(_, top)| top);
         let top_ok = top.is_some_and(|t| {
-            !t.is_empty()
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "*?".contains(c))
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "*?".contains(c))
         });
         if !top_ok {
             cx.at_value(

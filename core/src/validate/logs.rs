@@ -14,12 +14,7 @@ use crate::manifest::Environment;
 /// Which account an environment's credentials reach, as far as the manifest says: its
 /// `account_id`, else the account of its `role_arn`, else its `profile`.
 pub fn account(e: &Environment) -> Option<String> {
-    let of_role = || {
-        e.role_arn
-            .as_deref()
-            .and_then(role_account)
-            .map(str::to_owned)
-    };
+    let of_role = || e.role_arn.as_deref().and_then(role_account).map(str::to_owned);
     e.account_id
         .clone()
         .or_else(of_role)

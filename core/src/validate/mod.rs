@@ -56,18 +56,9 @@ pub fn check(loaded: &Loaded, neighbours: &[Neighbour], diags: &mut Diagnostics)
         (None, Some((m, pruned))) => (m, pruned),
         (None, None) => return,
     };
-    let mut cx = Cx {
-        loaded,
-        m: manifest,
-        pruned,
-        diags,
-    };
+    let mut cx = Cx { loaded, m: manifest, pruned, diags };
     // An empty file fails every rule that needs a key; one error says what it lacks.
-    if loaded
-        .value
-        .as_object()
-        .is_some_and(serde_json::Map::is_empty)
-    {
+    if loaded.value.as_object().is_some_and(serde_json::Map::is_empty) {
         cx.at_key(
             "empty-manifest",
             "",
@@ -105,12 +96,7 @@ pub fn check_moves(
     let Some(manifest) = &loaded.manifest else {
         return;
     };
-    let mut cx = Cx {
-        loaded,
-        m: manifest,
-        pruned: &[],
-        diags,
-    };
+    let mut cx = Cx { loaded, m: manifest, pruned: &[], diags };
     moves::check(&mut cx, declared);
 }
 
@@ -146,11 +132,7 @@ impl Cx<'_> {
             let table = p.rsplit_once('/').map_or("", |(parent, _)| parent);
             (!table.is_empty() && within(pointer, table)) || within(p, pointer)
         };
-        Pending {
-            silent: self.pruned.iter().any(related),
-            diags: self.diags,
-            d,
-        }
+        Pending { silent: self.pruned.iter().any(related), diags: self.diags, d }
     }
 
     /// How specific the file that writes `pointer` is: its place in the `extends` chain (the
@@ -231,9 +213,7 @@ impl Pending<'_> {
 
 /// JSON pointer from path segments: `ptr(&["services", "web", "cpu"])`.
 fn ptr(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .fold(String::new(), |p, s| child_pointer(&p, s))
+    segments.iter().fold(String::new(), |p, s| child_pointer(&p, s))
 }
 
 /// "did you mean" help for a name that should be one of `known`, or the list of known names.
@@ -247,11 +227,7 @@ fn suggest<'k>(name: &str, what: &str, known: impl IntoIterator<Item = &'k Strin
     } else {
         format!(
             "defined {what}s: {}",
-            known
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
         )
     }
 }

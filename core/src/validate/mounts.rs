@@ -15,27 +15,18 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             ] {
                 if !path.starts_with('/') {
                     let relative = path.trim_start_matches("./");
-                    let example = if relative.is_empty() {
-                        "data"
-                    } else {
-                        relative
-                    };
+                    let example = if relative.is_empty() { "data" } else { relative };
                     cx.at_value(
                         "invalid-mount",
                         &at(key),
                         format!("mount {key} `{path}` is not an absolute path"),
                     )
                     .label("missing leading `/`")
-                    .help(format!(
-                        "write the path {place} from the root, as in `/{example}`"
-                    ))
+                    .help(format!("write the path {place} from the root, as in `/{example}`"))
                     .emit();
                 }
             }
-            if sc.mounts[..i]
-                .iter()
-                .any(|earlier| earlier.target == mount.target)
-            {
+            if sc.mounts[..i].iter().any(|earlier| earlier.target == mount.target) {
                 cx.at_value(
                     "invalid-mount",
                     &at("target"),

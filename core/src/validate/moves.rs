@@ -11,10 +11,7 @@ use crate::graph::Address;
 pub(super) fn check(cx: &mut Cx<'_>, declared: &BTreeSet<Address>) {
     let candidates = || declared.iter().map(Address::as_str);
     for (i, mv) in cx.m.moved.iter().enumerate() {
-        let (from, to) = (
-            Address::from(mv.from.as_str()),
-            Address::from(mv.to.as_str()),
-        );
+        let (from, to) = (Address::from(mv.from.as_str()), Address::from(mv.to.as_str()));
         if !declared.contains(&to) {
             let help = did_you_mean(&mv.to, candidates()).map_or_else(
                 || "`ecsops diff` lists the declared addresses".to_owned(),

@@ -7,8 +7,7 @@ use crate::graph::{Address, Kind};
 
 fn kebab(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.ends_with('-')
 }
 
@@ -54,9 +53,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     let cluster = &m.cluster.name;
     let cluster_ok = !cluster.is_empty()
-        && cluster
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && cluster.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !cluster_ok {
         cx.at_value(
             "invalid-name",
@@ -68,19 +65,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     let prefix = format!("{env}-{cluster}");
     // IAM role names: `<env>-<cluster>-task-execution` is the longest.
-    check_len(
-        cx,
-        "/cluster/name",
-        "IAM role",
-        &format!("{prefix}-task-execution"),
-        64,
-    );
+    check_len(cx, "/cluster/name", "IAM role", &format!("{prefix}-task-execution"), 64);
     check_len(cx, "/cluster/name", "ECS cluster", &prefix, 255);
     for (section, names) in [
-        (
-            "instance_groups",
-            m.instance_groups.keys().collect::<Vec<_>>(),
-        ),
+        ("instance_groups", m.instance_groups.keys().collect::<Vec<_>>()),
         ("load_balancers", m.load_balancers.keys().collect()),
         ("services", m.services.keys().collect()),
         ("system_containers", m.system_containers.keys().collect()),
@@ -109,13 +97,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                     check_len(cx, &p, "target group", &format!("{env}-{name}"), 32);
                 }
                 "instance_groups" => {
-                    check_len(
-                        cx,
-                        &p,
-                        "auto scaling group",
-                        &format!("{prefix}-{name}"),
-                        255,
-                    );
+                    check_len(cx, &p, "auto scaling group", &format!("{prefix}-{name}"), 255);
                 }
                 _ => {}
             }
@@ -162,18 +144,13 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             t.chars()
                 .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
         };
-        let refused_in = refused(k)
-            .map(|c| (c, "key"))
-            .or_else(|| refused(v).map(|c| (c, "value")));
+        let refused_in =
+            refused(k).map(|c| (c, "key")).or_else(|| refused(v).map(|c| (c, "value")));
         if let Some((c, what)) = refused_in {
             let site = if what == "key" {
                 cx.at_key("invalid-tag", &p, format!("tag key `{k}` has `{c}`"))
             } else {
-                cx.at_value(
-                    "invalid-tag",
-                    &p,
-                    format!("tag `{k}` has `{c}` in its value"),
-                )
+                cx.at_value("invalid-tag", &p, format!("tag `{k}` has `{c}` in its value"))
             };
             site.label(format!("`{c}` in the {what}"))
                 .help(
@@ -182,14 +159,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .emit();
         }
         if k.to_ascii_lowercase().starts_with("aws:") || k.starts_with("ecsops:") {
-            cx.at_key(
-                "invalid-tag",
-                &p,
-                format!("tag key `{k}` uses a reserved prefix"),
-            )
-            .label("reserved")
-            .help("`aws:` belongs to AWS and `ecsops:` to ecsops")
-            .emit();
+            cx.at_key("invalid-tag", &p, format!("tag key `{k}` uses a reserved prefix"))
+                .label("reserved")
+                .help("`aws:` belongs to AWS and `ecsops:` to ecsops")
+                .emit();
         }
     }
     let mut targets: Vec<&str> = Vec::new();

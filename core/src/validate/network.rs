@@ -64,9 +64,7 @@ fn region_shaped(r: &str) -> bool {
     // The first part is two letters but for the sovereign partition's `eusc-`.
     n >= 3
         && (parts[0].len() == 2 || parts[0] == "eusc")
-        && parts[..n - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..n - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[n - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[n - 1].is_empty()
 }
@@ -76,11 +74,7 @@ pub(super) fn check(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
     let region = m.environment.region.clone();
     match region.as_deref() {
         None => cx
-            .at_key(
-                "missing-region",
-                "/environment",
-                "`environment.region` is not set".into(),
-            )
+            .at_key("missing-region", "/environment", "`environment.region` is not set".into())
             .label("this table needs `region`")
             .help("add `region = \"eu-west-1\"` (or your region) to `[environment]`")
             .emit(),
@@ -158,10 +152,7 @@ pub(super) fn check(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
         cx.at_value(
             "too-few-zones",
             "/environment/availability_zones",
-            format!(
-                "a load balancer needs at least two availability zones, found {}",
-                zones.len()
-            ),
+            format!("a load balancer needs at least two availability zones, found {}", zones.len()),
         )
         .label("add a zone")
         .help("AWS rejects an Application Load Balancer with subnets in fewer than two zones")
@@ -188,25 +179,17 @@ fn client_ranges(cx: &mut Cx<'_>) {
 /// one: not a CIDR (with `help`), or an address with host bits set.
 fn ipv4_network(cx: &mut Cx<'_>, pointer: &str, text: &str, help: &str) -> Option<Ipv4Net> {
     let Ok(net) = text.parse::<Ipv4Net>() else {
-        cx.at_value(
-            "invalid-cidr",
-            pointer,
-            format!("`{text}` is not an IPv4 CIDR"),
-        )
-        .label("not a CIDR")
-        .help(help)
-        .emit();
+        cx.at_value("invalid-cidr", pointer, format!("`{text}` is not an IPv4 CIDR"))
+            .label("not a CIDR")
+            .help(help)
+            .emit();
         return None;
     };
     if net.network() != net.addr() {
-        cx.at_value(
-            "cidr-host-bits",
-            pointer,
-            format!("`{text}` has host bits set"),
-        )
-        .label("not a network address")
-        .help(format!("did you mean `{}`?", net.trunc()))
-        .emit();
+        cx.at_value("cidr-host-bits", pointer, format!("`{text}` has host bits set"))
+            .label("not a network address")
+            .help(format!("did you mean `{}`?", net.trunc()))
+            .emit();
         return None;
     }
     Some(net)
@@ -215,14 +198,10 @@ fn ipv4_network(cx: &mut Cx<'_>, pointer: &str, text: &str, help: &str) -> Optio
 fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
     let m = cx.m;
     let Some(text) = m.network.cidr.clone() else {
-        cx.at_key(
-            "missing-cidr",
-            "/network",
-            "`network.cidr` is not set".into(),
-        )
-        .label("this table needs `cidr`")
-        .help("add a /16 such as `cidr = \"10.0.0.0/16\"` to `[network]`")
-        .emit();
+        cx.at_key("missing-cidr", "/network", "`network.cidr` is not set".into())
+            .label("this table needs `cidr`")
+            .help("add a /16 such as `cidr = \"10.0.0.0/16\"` to `[network]`")
+            .emit();
         return;
     };
     let Some(vpc) = ipv4_network(cx, "/network/cidr", &text, "write it as `10.N.0.0/16`") else {
@@ -233,10 +212,7 @@ fn cidrs(cx: &mut Cx<'_>, neighbours: &[Neighbour]) {
         cx.at_value(
             "cidr-size",
             "/network/cidr",
-            format!(
-                "a VPC must be between /16 and /28, `{text}` is /{}",
-                vpc.prefix_len()
-            ),
+            format!("a VPC must be between /16 and /28, `{text}` is /{}", vpc.prefix_len()),
         )
         .label("wrong size")
         .help("use a /16 such as `10.0.0.0/16`")
@@ -304,10 +280,7 @@ fn subnets(cx: &mut Cx<'_>, vpc: Ipv4Net) {
             cx.at_value(
                 "subnet-count",
                 &ptr(&["network", tier]),
-                format!(
-                    "`{tier}` has {} entries for {zones} availability zones",
-                    list.len()
-                ),
+                format!("`{tier}` has {} entries for {zones} availability zones", list.len()),
             )
             .label("one per zone")
             .help("list exactly one subnet per availability zone, in zone order")
@@ -362,18 +335,13 @@ fn subnets(cx: &mut Cx<'_>, vpc: Ipv4Net) {
         )
         .collect();
     for (i, (p, a)) in all.iter().enumerate() {
-        if let Some((_, b)) = all[..i]
-            .iter()
-            .find(|(_, b)| a.contains(&b.network()) || b.contains(&a.network()))
+        if let Some((_, b)) =
+            all[..i].iter().find(|(_, b)| a.contains(&b.network()) || b.contains(&a.network()))
         {
-            cx.at_value(
-                "subnet-overlap",
-                p,
-                format!("subnet `{a}` overlaps subnet `{b}`"),
-            )
-            .label("overlapping subnet")
-            .help("give every subnet its own range")
-            .emit();
+            cx.at_value("subnet-overlap", p, format!("subnet `{a}` overlaps subnet `{b}`"))
+                .label("overlapping subnet")
+                .help("give every subnet its own range")
+                .emit();
         }
     }
 }

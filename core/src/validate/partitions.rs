@@ -29,18 +29,13 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             let p = arn.partition;
             (p, format!("{subject} is an ARN of partition `{p}`"))
         } else if let Some(p) = of_region.filter(|p| *p != want.name) {
-            (
-                p,
-                format!("{subject} is in `{}`, of partition `{p}`", arn.region),
-            )
+            (p, format!("{subject} is in `{}`, of partition `{p}`", arn.region))
         } else {
             continue;
         };
         let policy = pointer.contains("/task_policies/") && arn.account == "aws";
-        let message = format!(
-            "{message}; the environment's region `{region}` is in `{}`",
-            want.name
-        );
+        let message =
+            format!("{message}; the environment's region `{region}` is in `{}`", want.name);
         cx.at_value("arn-partition", &pointer, message)
         .label(format!("partition `{found}`"))
         .help(if policy {
@@ -107,11 +102,7 @@ fn arns<'m>(cx: &Cx<'m>) -> Vec<(String, String, &'m str)> {
         let nth = |key: &str, i: usize| ptr(&[section, name, key, &i.to_string()]);
         for (key, value) in c.secrets {
             let pointer = ptr(&[section, name, "secrets", key]);
-            all.push((
-                pointer,
-                format!("secret `{key}` of `{name}`"),
-                value.as_str(),
-            ));
+            all.push((pointer, format!("secret `{key}` of `{name}`"), value.as_str()));
         }
         if let Some(arn) = c.registry_credentials {
             let subject = format!("`registry_credentials` of `{name}`");
@@ -126,11 +117,7 @@ fn arns<'m>(cx: &Cx<'m>) -> Vec<(String, String, &'m str)> {
             all.push((nth("task_policies", i), subject, policy.as_str()));
         }
         if let Some(arn) = c.task_role_arn {
-            all.push((
-                at("task_role_arn"),
-                format!("`task_role_arn` of `{name}`"),
-                arn,
-            ));
+            all.push((at("task_role_arn"), format!("`task_role_arn` of `{name}`"), arn));
         }
     }
     all

@@ -25,12 +25,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .emit();
         }
         let Some(lb) = m.load_balancers.get(&route.load_balancer) else {
-            let p = if cx
-                .loaded
-                .sites
-                .value(&format!("{route_ptr}/load_balancer"))
-                .is_some()
-            {
+            let p = if cx.loaded.sites.value(&format!("{route_ptr}/load_balancer")).is_some() {
                 format!("{route_ptr}/load_balancer")
             } else {
                 route_ptr.clone()
@@ -44,11 +39,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 ),
             )
             .label("no such load balancer")
-            .help(suggest(
-                &route.load_balancer,
-                "load balancer",
-                m.load_balancers.keys(),
-            ))
+            .help(suggest(&route.load_balancer, "load balancer", m.load_balancers.keys()))
             .emit();
             continue;
         };
@@ -59,10 +50,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             cx.at_value(
                 "unknown-listener",
                 &format!("{route_ptr}/listener"),
-                format!(
-                    "load balancer `{}` has no listener on port {port}",
-                    route.load_balancer
-                ),
+                format!("load balancer `{}` has no listener on port {port}", route.load_balancer),
             )
             .label("no such listener")
             .help(format!("its listeners: {}", ports.join(", ")))

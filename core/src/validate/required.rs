@@ -17,14 +17,12 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         if c.image.is_some() || cx.pruned.contains(&pointer) {
             continue;
         }
-        cx.diags
-            .push(missing_key("image", &table, &cx.loaded.sites));
+        cx.diags.push(missing_key("image", &table, &cx.loaded.sites));
     }
     let state = &m.state;
     let bucket = state.bucket.as_deref().is_some_and(|b| !b.is_empty());
     let refused = cx.pruned.iter().any(|p| p == "/state/bucket");
     if state.backend == StateBackendKind::S3 && !bucket && !refused {
-        cx.diags
-            .push(missing_key("bucket", "/state", &cx.loaded.sites));
+        cx.diags.push(missing_key("bucket", "/state", &cx.loaded.sites));
     }
 }

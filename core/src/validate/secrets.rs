@@ -43,10 +43,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .sensitive()
             .help("store the registry's `username` and `password` in a Secrets Manager secret and write its ARN here")
             .emit();
-        } else if c
-            .registry_credentials
-            .is_some_and(|a| a.contains(['*', '?']))
-        {
+        } else if c.registry_credentials.is_some_and(|a| a.contains(['*', '?'])) {
             cx.at_value(
                 "secret-wildcard",
                 &ptr(&[section, name, "registry_credentials"]),
@@ -179,9 +176,8 @@ fn kms_keys(cx: &mut Cx<'_>) {
                 continue;
             };
             // A secret named by its ARN may live in another region, under a key of that region.
-            let of_a_secret = c
-                .references()
-                .any(|r| Arn::parse(r).is_some_and(|a| a.region == key_arn.region));
+            let of_a_secret =
+                c.references().any(|r| Arn::parse(r).is_some_and(|a| a.region == key_arn.region));
             if of_a_secret {
                 continue;
             }
@@ -219,15 +215,11 @@ mod tests {
         ] {
             assert!(!is_reference(bad), "{bad}");
         }
-        assert!(is_secret_arn(
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf"
-        ));
+        assert!(is_secret_arn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf"));
         let key = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf:username::";
         assert!(is_reference(key));
         assert!(!is_secret_arn(key));
         assert!(!is_secret_arn("ssm:/registry/password"));
-        assert!(!is_secret_arn(
-            "arn:aws:ssm:eu-west-1:123456789012:parameter/registry"
-        ));
+        assert!(!is_secret_arn("arn:aws:ssm:eu-west-1:123456789012:parameter/registry"));
     }
 }

@@ -15,10 +15,7 @@ const MAX_POLICIES: usize = 10;
 /// `arn:<partition>:iam::<account>:policy/<path/>name`.
 fn is_policy_arn(arn: &str) -> bool {
     Arn::iam(arn).is_some_and(|a| {
-        let name = a
-            .resource
-            .strip_prefix("policy/")
-            .and_then(|p| p.rsplit('/').next());
+        let name = a.resource.strip_prefix("policy/").and_then(|p| p.rsplit('/').next());
         (a.account == "aws" || is_account_id(a.account))
             && name.is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace))
     })
@@ -77,11 +74,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         let exec = usize::from(c.owns_role() && c.execute_command);
         let count = c.task_policies.len() + exec;
         if c.owns_role() && count > MAX_POLICIES {
-            let ours = if exec > 0 {
-                " (one of them ecsops' own, for `execute_command`)"
-            } else {
-                ""
-            };
+            let ours =
+                if exec > 0 { " (one of them ecsops' own, for `execute_command`)" } else { "" };
             cx.at_key(
                 "too-many-policies",
                 &ptr(&[section, name, "task_policies"]),

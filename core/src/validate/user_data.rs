@@ -36,10 +36,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             cx.at_value(
                 "invalid-log-driver",
                 &ptr(&["instance_groups", name, "logging_drivers", &i.to_string()]),
-                format!(
-                    "`{}` is not a log driver of the ECS agent",
-                    driver.escape_debug()
-                ),
+                format!("`{}` is not a log driver of the ECS agent", driver.escape_debug()),
             )
             .label("unknown driver")
             .help(help)
@@ -53,34 +50,22 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 /// every matching object.
 fn docker_auth(cx: &mut Cx<'_>, at: &str, auth: &str) {
     let Some((bucket, key)) = auth.strip_prefix("s3://").and_then(|r| r.split_once('/')) else {
-        cx.at_value(
-            "invalid-docker-auth",
-            at,
-            "`docker_auth` is not an S3 object URL".into(),
-        )
-        .label("expected s3://bucket/key")
-        .emit();
+        cx.at_value("invalid-docker-auth", at, "`docker_auth` is not an S3 object URL".into())
+            .label("expected s3://bucket/key")
+            .emit();
         return;
     };
     // Legacy us-east-1 buckets may have capitals and `_`; the script quotes whatever it gets,
     // so only what widens the grant or cannot be a name is refused.
     let bucket_ok = (3..=255).contains(&bucket.len())
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    let bad_key = key
-        .chars()
-        .find(|c| c.is_control() || matches!(c, '*' | '?'));
+        && bucket.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let bad_key = key.chars().find(|c| c.is_control() || matches!(c, '*' | '?'));
     let problem = if !bucket_ok {
         format!("`{}` is not an S3 bucket name", bucket.escape_debug())
     } else if key.is_empty() {
         "`docker_auth` names no object".to_owned()
     } else if let Some(c) = bad_key {
-        let shown = if c.is_control() {
-            c.escape_debug().to_string()
-        } else {
-            c.to_string()
-        };
+        let shown = if c.is_control() { c.escape_debug().to_string() } else { c.to_string() };
         format!("the object key has `{shown}`")
     } else {
         return;

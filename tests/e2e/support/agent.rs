@@ -54,12 +54,7 @@ impl Agent {
                 }
             });
         });
-        Self {
-            paused,
-            stop,
-            lowest,
-            thread: Some(thread),
-        }
+        Self { paused, stop, lowest, thread: Some(thread) }
     }
 
     /// New instances are no longer registered (the agent does not start on them).
@@ -139,10 +134,8 @@ impl Pass {
         }
         registered.retain(|id, _| running.contains(id));
         if !self.paused.load(Ordering::SeqCst) {
-            let joining: Vec<&String> = running
-                .iter()
-                .filter(|id| !registered.contains_key(*id))
-                .collect();
+            let joining: Vec<&String> =
+                running.iter().filter(|id| !registered.contains_key(*id)).collect();
             for id in joining {
                 let document = serde_json::json!({
                     "instanceId": id,
@@ -175,11 +168,8 @@ pub async fn running(
     ec2: &ec2::Client,
     group: &str,
 ) -> Result<Vec<(String, String)>, Error> {
-    let groups = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
-        .send()
-        .await?;
+    let groups =
+        autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await?;
     let ids: Vec<String> = groups
         .auto_scaling_groups()
         .iter()
@@ -189,11 +179,7 @@ pub async fn running(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let out = ec2
-        .describe_instances()
-        .set_instance_ids(Some(ids))
-        .send()
-        .await?;
+    let out = ec2.describe_instances().set_instance_ids(Some(ids)).send().await?;
     let mut found: Vec<(String, String)> = out
         .reservations()
         .iter()
@@ -201,12 +187,7 @@ pub async fn running(
         .filter(|i| {
             i.state().and_then(|s| s.name()) == Some(&ec2::types::InstanceStateName::Running)
         })
-        .filter_map(|i| {
-            Some((
-                i.instance_id()?.to_owned(),
-                i.instance_type()?.as_str().to_owned(),
-            ))
-        })
+        .filter_map(|i| Some((i.instance_id()?.to_owned(), i.instance_type()?.as_str().to_owned())))
         .collect();
     found.sort();
     Ok(found)
@@ -239,10 +220,7 @@ pub async fn container_instances(
         .filter_map(|c| {
             Some((
                 c.ec2_instance_id()?.to_owned(),
-                (
-                    c.container_instance_arn()?.to_owned(),
-                    c.status()?.to_owned(),
-                ),
+                (c.container_instance_arn()?.to_owned(), c.status()?.to_owned()),
             ))
         })
         .collect())

@@ -39,9 +39,6 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 pub async fn provider(endpoint: &str, lineage: &str) -> AwsProvider {
     AwsProvider::new(
         &sdk_config(endpoint).await,
-        Ownership {
-            environment: ENV.to_owned(),
-            lineage: lineage.to_owned(),
-        },
+        Ownership { environment: ENV.to_owned(), lineage: lineage.to_owned() },
     )
 }

@@ -57,11 +57,7 @@ impl Census {
             .filter(|(_, r)| !UNTAGGED_KINDS.contains(&r["kind"].as_str().unwrap_or("")))
             .map(|(a, _)| a)
             .collect();
-        assert_eq!(
-            self.0.keys().collect::<Vec<_>>(),
-            tagged,
-            "recorded but not found"
-        );
+        assert_eq!(self.0.keys().collect::<Vec<_>>(), tagged, "recorded but not found");
     }
 }
 
@@ -70,10 +66,7 @@ pub async fn take(config: &SdkConfig) -> Census {
     let mut census = BTreeMap::<String, Vec<String>>::new();
     let mut add = |id: &str, address: Option<&str>| {
         if let Some(address) = address {
-            census
-                .entry(address.to_owned())
-                .or_default()
-                .push(id.to_owned());
+            census.entry(address.to_owned()).or_default().push(id.to_owned());
         }
     };
     for (id, address) in network(&ec2::Client::new(config)).await {
@@ -118,49 +111,19 @@ async fn network(c: &ec2::Client) -> Found {
     for v in c.describe_vpcs().send().await.expect("vpcs").vpcs() {
         push(v.vpc_id(), v.tags());
     }
-    for g in c
-        .describe_internet_gateways()
-        .send()
-        .await
-        .expect("gateways")
-        .internet_gateways()
-    {
+    for g in c.describe_internet_gateways().send().await.expect("gateways").internet_gateways() {
         push(g.internet_gateway_id(), g.tags());
     }
-    for s in c
-        .describe_subnets()
-        .send()
-        .await
-        .expect("subnets")
-        .subnets()
-    {
+    for s in c.describe_subnets().send().await.expect("subnets").subnets() {
         push(s.subnet_id(), s.tags());
     }
-    for t in c
-        .describe_route_tables()
-        .send()
-        .await
-        .expect("route tables")
-        .route_tables()
-    {
+    for t in c.describe_route_tables().send().await.expect("route tables").route_tables() {
         push(t.route_table_id(), t.tags());
     }
-    for a in c
-        .describe_addresses()
-        .send()
-        .await
-        .expect("addresses")
-        .addresses()
-    {
+    for a in c.describe_addresses().send().await.expect("addresses").addresses() {
         push(a.allocation_id(), a.tags());
     }
-    for n in c
-        .describe_nat_gateways()
-        .send()
-        .await
-        .expect("nat gateways")
-        .nat_gateways()
-    {
+    for n in c.describe_nat_gateways().send().await.expect("nat gateways").nat_gateways() {
         let gone = matches!(
             n.state(),
             Some(ec2::types::NatGatewayState::Deleted | ec2::types::NatGatewayState::Deleting)
@@ -169,21 +132,11 @@ async fn network(c: &ec2::Client) -> Found {
             push(n.nat_gateway_id(), n.tags());
         }
     }
-    for g in c
-        .describe_security_groups()
-        .send()
-        .await
-        .expect("security groups")
-        .security_groups()
-    {
+    for g in c.describe_security_groups().send().await.expect("security groups").security_groups() {
         push(g.group_id(), g.tags());
     }
-    for t in c
-        .describe_launch_templates()
-        .send()
-        .await
-        .expect("launch templates")
-        .launch_templates()
+    for t in
+        c.describe_launch_templates().send().await.expect("launch templates").launch_templates()
     {
         push(t.launch_template_id(), t.tags());
     }
@@ -225,12 +178,7 @@ async fn compute(config: &SdkConfig) -> Found {
             continue;
         }
         found.push((arn.to_owned(), ecs_address(cluster.tags())));
-        let services = c
-            .list_services()
-            .cluster(arn)
-            .send()
-            .await
-            .expect("services");
+        let services = c.list_services().cluster(arn).send().await.expect("services");
         if services.service_arns().is_empty() {
             continue;
         }
@@ -244,19 +192,13 @@ async fn compute(config: &SdkConfig) -> Found {
             .expect("describe services");
         for s in described.services() {
             if s.status() != Some("INACTIVE") {
-                found.push((
-                    s.service_arn().unwrap_or("?").to_owned(),
-                    ecs_address(s.tags()),
-                ));
+                found.push((s.service_arn().unwrap_or("?").to_owned(), ecs_address(s.tags())));
             }
         }
     }
     // moto cannot describe every capacity provider; the clusters name theirs.
-    let providers: Vec<String> = described
-        .clusters()
-        .iter()
-        .flat_map(|c| c.capacity_providers().iter().cloned())
-        .collect();
+    let providers: Vec<String> =
+        described.clusters().iter().flat_map(|c| c.capacity_providers().iter().cloned()).collect();
     if !providers.is_empty() {
         for p in c
             .describe_capacity_providers()
@@ -267,10 +209,8 @@ async fn compute(config: &SdkConfig) -> Found {
             .expect("capacity providers")
             .capacity_providers()
         {
-            found.push((
-                p.capacity_provider_arn().unwrap_or("?").to_owned(),
-                ecs_address(p.tags()),
-            ));
+            found
+                .push((p.capacity_provider_arn().unwrap_or("?").to_owned(), ecs_address(p.tags())));
         }
     }
     let revisions = c
@@ -299,20 +239,11 @@ async fn load_balancing(config: &SdkConfig) -> Found {
     let lbs = c.describe_load_balancers().send().await.expect("lbs");
     for lb in lbs.load_balancers() {
         let arn = lb.load_balancer_arn().unwrap_or("?").to_owned();
-        let listeners = c
-            .describe_listeners()
-            .load_balancer_arn(&arn)
-            .send()
-            .await
-            .expect("listeners");
+        let listeners =
+            c.describe_listeners().load_balancer_arn(&arn).send().await.expect("listeners");
         for l in listeners.listeners() {
             let listener = l.listener_arn().unwrap_or("?").to_owned();
-            let rules = c
-                .describe_rules()
-                .listener_arn(&listener)
-                .send()
-                .await
-                .expect("rules");
+            let rules = c.describe_rules().listener_arn(&listener).send().await.expect("rules");
             arns.extend(
                 rules
                     .rules()
@@ -326,18 +257,11 @@ async fn load_balancing(config: &SdkConfig) -> Found {
     }
     let groups = c.describe_target_groups().send().await.expect("groups");
     arns.extend(
-        groups
-            .target_groups()
-            .iter()
-            .filter_map(|g| g.target_group_arn().map(str::to_owned)),
+        groups.target_groups().iter().filter_map(|g| g.target_group_arn().map(str::to_owned)),
     );
     for batch in arns.chunks(20) {
-        let tags = c
-            .describe_tags()
-            .set_resource_arns(Some(batch.to_vec()))
-            .send()
-            .await
-            .expect("tags");
+        let tags =
+            c.describe_tags().set_resource_arns(Some(batch.to_vec())).send().await.expect("tags");
         for d in tags.tag_descriptions() {
             found.push((
                 d.resource_arn().unwrap_or("?").to_owned(),
@@ -356,16 +280,8 @@ async fn load_balancing(config: &SdkConfig) -> Found {
         .filter_map(|d| d.load_balancer_name().map(str::to_owned))
         .collect();
     for name in names {
-        let tags = c
-            .describe_tags()
-            .load_balancer_names(&name)
-            .send()
-            .await
-            .expect("classic tags");
-        let tags = tags
-            .tag_descriptions()
-            .iter()
-            .flat_map(elb::types::TagDescription::tags);
+        let tags = c.describe_tags().load_balancer_names(&name).send().await.expect("classic tags");
+        let tags = tags.tag_descriptions().iter().flat_map(elb::types::TagDescription::tags);
         found.push((name, address(tags.map(|t| (Some(t.key()), t.value())))));
     }
     found
@@ -374,44 +290,24 @@ async fn load_balancing(config: &SdkConfig) -> Found {
 async fn the_rest(config: &SdkConfig) -> Found {
     let mut found = Found::new();
     let c = logs::Client::new(config);
-    for g in c
-        .describe_log_groups()
-        .send()
-        .await
-        .expect("log groups")
-        .log_groups()
-    {
+    for g in c.describe_log_groups().send().await.expect("log groups").log_groups() {
         let arn = g.arn().unwrap_or("?").trim_end_matches(":*").to_owned();
-        let tags = c
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .expect("log group tags");
+        let tags =
+            c.list_tags_for_resource().resource_arn(&arn).send().await.expect("log group tags");
         let address = tags.tags().and_then(|t| t.get(ADDRESS)).cloned();
         found.push((g.log_group_name().unwrap_or("?").to_owned(), address));
     }
     let c = events::Client::new(config);
     for r in c.list_rules().send().await.expect("rules").rules() {
         let arn = r.arn().unwrap_or("?").to_owned();
-        let tags = c
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .expect("rule tags");
+        let tags = c.list_tags_for_resource().resource_arn(&arn).send().await.expect("rule tags");
         let pairs = tags.tags().iter().map(|t| (Some(t.key()), Some(t.value())));
         found.push((arn, address(pairs)));
     }
     let c = sns::Client::new(config);
     for t in c.list_topics().send().await.expect("topics").topics() {
         let arn = t.topic_arn().unwrap_or("?").to_owned();
-        let tags = c
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .expect("topic tags");
+        let tags = c.list_tags_for_resource().resource_arn(&arn).send().await.expect("topic tags");
         let pairs = tags.tags().iter().map(|t| (Some(t.key()), Some(t.value())));
         found.push((arn, address(pairs)));
     }
@@ -426,21 +322,10 @@ fn iam_address(tags: &[iam::types::Tag]) -> Option<String> {
 async fn identities(c: &iam::Client) -> Found {
     let mut found = Found::new();
     for r in c.list_roles().send().await.expect("roles").roles() {
-        let tags = c
-            .list_role_tags()
-            .role_name(r.role_name())
-            .send()
-            .await
-            .expect("role tags");
+        let tags = c.list_role_tags().role_name(r.role_name()).send().await.expect("role tags");
         found.push((r.arn().to_owned(), iam_address(tags.tags())));
     }
-    for p in c
-        .list_instance_profiles()
-        .send()
-        .await
-        .expect("profiles")
-        .instance_profiles()
-    {
+    for p in c.list_instance_profiles().send().await.expect("profiles").instance_profiles() {
         // moto has no ListInstanceProfileTags; GetInstanceProfile carries them.
         let got = c
             .get_instance_profile()
@@ -460,12 +345,7 @@ async fn identities(c: &iam::Client) -> Found {
         .policies()
     {
         let arn = p.arn().unwrap_or("?").to_owned();
-        let tags = c
-            .list_policy_tags()
-            .policy_arn(&arn)
-            .send()
-            .await
-            .expect("policy tags");
+        let tags = c.list_policy_tags().policy_arn(&arn).send().await.expect("policy tags");
         found.push((arn, iam_address(tags.tags())));
     }
     found

@@ -15,10 +15,7 @@ pub const ENV: &str = "acceptance";
 
 /// The EC2 filter for resources tagged as the environment's.
 pub fn env_filter() -> ec2::types::Filter {
-    ec2::types::Filter::builder()
-        .name("tag:ecsops:environment")
-        .values(ENV)
-        .build()
+    ec2::types::Filter::builder().name("tag:ecsops:environment").values(ENV).build()
 }
 
 pub struct Env {
@@ -39,11 +36,7 @@ impl Env {
 
     async fn on(moto: MotoGuard) -> Self {
         let config = super::aws::sdk_config(&moto.server.endpoint).await;
-        Self {
-            ws: Workspace::example(),
-            moto,
-            config,
-        }
+        Self { ws: Workspace::example(), moto, config }
     }
 
     pub fn dir(&self) -> &Path {
@@ -100,10 +93,7 @@ impl Env {
     pub fn lock_id(&self) -> String {
         let out = self.run(&["lock", ENV, "--format", "json"]);
         let lock: Value = serde_json::from_str(&out.stdout).expect("JSON");
-        lock["holder"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no lock held: {lock}"))
-            .to_owned()
+        lock["holder"]["id"].as_str().unwrap_or_else(|| panic!("no lock held: {lock}")).to_owned()
     }
 
     /// `ecsops lock` says the lock is free (exit 0), not held (exit 2).

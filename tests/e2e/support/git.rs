@@ -23,14 +23,10 @@ pub fn init(dir: &Path) -> Repository {
 pub fn commit_all(dir: &Path, message: &str) -> String {
     let repo = open(dir);
     let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .expect("git add");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("git add");
     index.update_all(["*"], None).expect("git add (removals)");
     index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("write tree"))
-        .expect("tree");
+    let tree = repo.find_tree(index.write_tree().expect("write tree")).expect("tree");
     let author = Signature::now("Dana Reviewer", "dana@example.com").expect("signature");
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
@@ -43,11 +39,9 @@ pub fn commit_all(dir: &Path, message: &str) -> String {
 pub fn switch(dir: &Path, name: &str) {
     let repo = open(dir);
     if repo.find_branch(name, git2::BranchType::Local).is_err() {
-        repo.branch(name, &head_commit(&repo), false)
-            .expect("git branch");
+        repo.branch(name, &head_commit(&repo), false).expect("git branch");
     }
-    repo.set_head(&format!("refs/heads/{name}"))
-        .expect("git switch");
+    repo.set_head(&format!("refs/heads/{name}")).expect("git switch");
 }
 
 pub fn head(dir: &Path) -> String {
@@ -56,45 +50,26 @@ pub fn head(dir: &Path) -> String {
 
 /// The commit HEAD points at.
 pub fn head_commit(repo: &Repository) -> git2::Commit<'_> {
-    repo.head()
-        .and_then(|h| h.peel_to_commit())
-        .expect("HEAD commit")
+    repo.head().and_then(|h| h.peel_to_commit()).expect("HEAD commit")
 }
 
 /// The `ecsops/<env>/*` tags, by serial.
 pub fn tags(dir: &Path, env: &str) -> Vec<String> {
     let repo = open(dir);
-    let names = repo
-        .tag_names(Some(&format!("ecsops/{env}/*")))
-        .expect("tag names");
-    let mut tags: Vec<String> = names
-        .iter()
-        .flatten()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
-    tags.sort_by_key(|t| {
-        t.rsplit('/')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-    });
+    let names = repo.tag_names(Some(&format!("ecsops/{env}/*"))).expect("tag names");
+    let mut tags: Vec<String> = names.iter().flatten().flatten().map(str::to_owned).collect();
+    tags.sort_by_key(|t| t.rsplit('/').next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0));
     tags
 }
 
 /// An annotated tag: (the commit it marks, its message, the tagger's name).
 pub fn annotated(dir: &Path, name: &str) -> (String, String, String) {
     let repo = open(dir);
-    let reference = repo
-        .find_reference(&format!("refs/tags/{name}"))
-        .expect("the tag exists");
+    let reference = repo.find_reference(&format!("refs/tags/{name}")).expect("the tag exists");
     let tag = reference.peel_to_tag().expect("an annotated tag");
     let commit = reference.peel_to_commit().expect("a commit");
     let message = tag.message().ok().flatten().unwrap_or_default().to_owned();
-    let tagger = tag
-        .tagger()
-        .and_then(|t| t.name().ok().map(str::to_owned))
-        .unwrap_or_default();
+    let tagger = tag.tagger().and_then(|t| t.name().ok().map(str::to_owned)).unwrap_or_default();
     (commit.id().to_string(), message, tagger)
 }
 
@@ -102,9 +77,7 @@ pub fn annotated(dir: &Path, name: &str) -> (String, String, String) {
 pub fn is_clean(dir: &Path) -> bool {
     let repo = open(dir);
     let statuses = repo.statuses(None).expect("git status");
-    statuses
-        .iter()
-        .all(|s| s.status().is_empty() || s.status() == git2::Status::IGNORED)
+    statuses.iter().all(|s| s.status().is_empty() || s.status() == git2::Status::IGNORED)
 }
 
 /// A tag of an apply made elsewhere, as `git fetch --tags` brings it from another clone: the
@@ -157,16 +130,14 @@ pub fn tag_by_hand(dir: &Path, name: &str, commit: &str, message: &str, at: i64)
 fn annotate(dir: &Path, name: &str, commit: &str, tagger: &Signature<'_>, message: &str) {
     let repo = open(dir);
     let target = repo.revparse_single(commit).expect("the tagged commit");
-    repo.tag(name, &target, tagger, message, false)
-        .expect("git tag -a");
+    repo.tag(name, &target, tagger, message, false).expect("git tag -a");
 }
 
 /// `git reset --hard commit` on the current branch.
 pub fn reset_hard(dir: &Path, commit: &str) {
     let repo = open(dir);
     let target = repo.revparse_single(commit).expect("the commit");
-    repo.reset(&target, git2::ResetType::Hard, None)
-        .expect("git reset --hard");
+    repo.reset(&target, git2::ResetType::Hard, None).expect("git reset --hard");
 }
 
 /// A bare repository standing in for the shared one (GitHub's), which the workspace's `main`
@@ -176,8 +147,7 @@ pub fn publish(dir: &Path, shared: &Path) {
     options.bare(true).initial_head("main");
     Repository::init_opts(shared, &options).expect("git init --bare");
     let repo = open(dir);
-    repo.remote("origin", shared.to_str().expect("a UTF-8 path"))
-        .expect("git remote add");
+    repo.remote("origin", shared.to_str().expect("a UTF-8 path")).expect("git remote add");
     push(dir);
     repo.find_branch("main", git2::BranchType::Local)
         .expect("main")
@@ -189,9 +159,7 @@ pub fn publish(dir: &Path, shared: &Path) {
 pub fn push(dir: &Path) {
     let repo = open(dir);
     let mut origin = repo.find_remote("origin").expect("origin");
-    origin
-        .push(&["refs/heads/main:refs/heads/main"], None)
-        .expect("git push");
+    origin.push(&["refs/heads/main:refs/heads/main"], None).expect("git push");
     fetch(dir);
 }
 
@@ -199,9 +167,7 @@ pub fn push(dir: &Path) {
 pub fn fetch(dir: &Path) {
     let repo = open(dir);
     let mut origin = repo.find_remote("origin").expect("origin");
-    origin
-        .fetch(&["+refs/heads/*:refs/remotes/origin/*"], None, None)
-        .expect("git fetch");
+    origin.fetch(&["+refs/heads/*:refs/remotes/origin/*"], None, None).expect("git fetch");
 }
 
 /// `git clone shared dir`.
@@ -222,8 +188,6 @@ pub fn push_from_clone(
     let commit = commit_all(dir, message);
     let repo = open(dir);
     let mut origin = repo.find_remote("origin").expect("origin");
-    origin
-        .push(&["refs/heads/main:refs/heads/main"], None)
-        .expect("git push");
+    origin.push(&["refs/heads/main:refs/heads/main"], None).expect("git push");
     commit
 }

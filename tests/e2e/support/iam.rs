@@ -17,10 +17,7 @@ pub async fn role(client: &Client, name: &str) -> Role {
 
 /// The ARNs of the managed policies attached to the role `name`.
 pub async fn attached_policy_arns(client: &Client, name: &str) -> BTreeSet<String> {
-    let out = (client.list_attached_role_policies())
-        .role_name(name)
-        .send()
-        .await;
+    let out = (client.list_attached_role_policies()).role_name(name).send().await;
     let what = format!("ListAttachedRolePolicies `{name}`");
     let attached = answered(&what, out.map(|o| o.attached_policies));
     attached.into_iter().filter_map(|p| p.policy_arn).collect()
@@ -35,10 +32,7 @@ pub async fn policy(client: &Client, arn: &str) -> Policy {
 /// The versions the managed policy `arn` keeps.
 pub async fn policy_versions(client: &Client, arn: &str) -> Vec<PolicyVersion> {
     let out = client.list_policy_versions().policy_arn(arn).send().await;
-    answered(
-        &format!("ListPolicyVersions `{arn}`"),
-        out.map(|o| o.versions),
-    )
+    answered(&format!("ListPolicyVersions `{arn}`"), out.map(|o| o.versions))
 }
 
 /// The document of the managed policy `arn`'s default version, as JSON. moto answers
@@ -47,25 +41,15 @@ pub async fn policy_versions(client: &Client, arn: &str) -> Vec<PolicyVersion> {
 pub async fn policy_document(client: &Client, arn: &str) -> Value {
     let version = policy(client, arn).await.default_version_id;
     let version = version.unwrap_or_else(|| panic!("policy `{arn}` has no default version"));
-    let out = (client.get_policy_version())
-        .policy_arn(arn)
-        .version_id(&version)
-        .send()
-        .await;
+    let out = (client.get_policy_version()).policy_arn(arn).version_id(&version).send().await;
     let what = format!("GetPolicyVersion `{arn}` {version}");
-    let text = answered(
-        &what,
-        out.map(|o| o.policy_version.and_then(|v| v.document)),
-    );
+    let text = answered(&what, out.map(|o| o.policy_version.and_then(|v| v.document)));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"))
 }
 
 /// The instance profile `name`.
 pub async fn instance_profile(client: &Client, name: &str) -> InstanceProfile {
-    let out = (client.get_instance_profile())
-        .instance_profile_name(name)
-        .send()
-        .await;
+    let out = (client.get_instance_profile()).instance_profile_name(name).send().await;
     let what = format!("GetInstanceProfile `{name}`");
     answered(&what, out.map(|o| o.instance_profile))
 }

@@ -19,10 +19,7 @@ pub mod taplo;
 
 /// The repository root (the workspace of the example manifests).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ has a parent").to_path_buf()
 }
 
 /// The executable `bin` of the pinned Python tool `name` (`tests/<name>/requirements.txt`),
@@ -78,10 +75,7 @@ impl Workspace {
     /// A workspace holding a copy of the example `environments/`.
     pub fn example() -> Self {
         let w = Self::new();
-        copy_dir(
-            &repo_root().join("environments"),
-            &w.path().join("environments"),
-        );
+        copy_dir(&repo_root().join("environments"), &w.path().join("environments"));
         w
     }
 
@@ -160,10 +154,7 @@ impl Output {
     /// Stdout as the one JSON document it must be.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not one JSON document ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
+            panic!("stdout is not one JSON document ({e}):\n{}\n{}", self.stdout, self.stderr)
         })
     }
 
@@ -205,10 +196,7 @@ impl Output {
     pub fn expect_change(&self, attribute: &str, values: &str) -> &Self {
         let line = format!("~ {attribute} ");
         assert!(
-            self.stdout
-                .lines()
-                .map(str::trim)
-                .any(|l| l.starts_with(&line) && l.ends_with(values)),
+            self.stdout.lines().map(str::trim).any(|l| l.starts_with(&line) && l.ends_with(values)),
             "{}",
             self.shown(&format!("{line}… {values}"), "stdout")
         );
@@ -216,9 +204,6 @@ impl Output {
     }
 
     fn shown(&self, text: &str, stream: &str) -> String {
-        format!(
-            "no `{text}` in {stream}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        )
+        format!("no `{text}` in {stream}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
     }
 }

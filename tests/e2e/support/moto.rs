@@ -98,33 +98,20 @@ impl Pool {
             if let Some(slot) = started.or_else(|| free.min()) {
                 break slot;
             }
-            taken = self
-                .freed
-                .wait(taken)
-                .unwrap_or_else(PoisonError::into_inner);
+            taken = self.freed.wait(taken).unwrap_or_else(PoisonError::into_inner);
         };
         taken[slot] = true;
         drop(taken);
-        let slot = Slot {
-            pool: self,
-            index: slot,
-        };
+        let slot = Slot { pool: self, index: slot };
         let server = self.servers[slot.index].get_or_init(|| start(self.env));
         server.post("/moto-api/reset");
-        MotoGuard {
-            _slot: slot,
-            server,
-        }
+        MotoGuard { _slot: slot, server }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut taken = self
-            .pool
-            .taken
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut taken = self.pool.taken.lock().unwrap_or_else(PoisonError::into_inner);
         taken[self.index] = false;
         self.pool.freed.notify_one();
     }
@@ -132,10 +119,8 @@ impl Drop for Slot {
 
 fn start(env: &[(&str, i32)]) -> Moto {
     let moto_server = python_tool("moto", "moto_server").display().to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port =
+        TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     // A watcher stops the server when this test process is gone, however it ends.
     let watcher = format!(
         "{moto_server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
@@ -154,16 +139,10 @@ fn start(env: &[(&str, i32)]) -> Moto {
         .status()
         .expect("start moto_server");
     assert!(started.success(), "cannot start moto_server");
-    let moto = Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        port,
-    };
+    let moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), port };
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start on port {port}"
-        );
+        assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
     moto
@@ -186,9 +165,7 @@ impl Moto {
         let mut response = String::new();
         let _ = s.read_to_string(&mut response);
         assert!(
-            ["HTTP/1.1 20", "HTTP/1.0 20"]
-                .iter()
-                .any(|ok| response.starts_with(ok)),
+            ["HTTP/1.1 20", "HTTP/1.0 20"].iter().any(|ok| response.starts_with(ok)),
             "{path}: {response}"
         );
     }

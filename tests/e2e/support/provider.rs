@@ -60,10 +60,7 @@ impl Fixture {
                 .create(&spec, 1)
                 .await
                 .unwrap_or_else(|e| panic!("create {address}: {e}"));
-            assert!(
-                !applied.adopted,
-                "{address} was adopted from an empty emulator"
-            );
+            assert!(!applied.adopted, "{address} was adopted from an empty emulator");
             self.state.insert(
                 address.clone(),
                 applied.into_state(spec.kind, resource.depends_on.clone()),
@@ -81,10 +78,7 @@ impl Fixture {
 
     /// The recorded id of `address`.
     pub fn id(&self, address: &str) -> String {
-        self.state[&Address::from(address)]
-            .id
-            .clone()
-            .expect("an id")
+        self.state[&Address::from(address)].id.clone().expect("an id")
     }
 
     /// The recorded resources of the kinds `family` holds, so that a refresh counts their calls
@@ -139,11 +133,8 @@ impl Fixture {
     /// Asserts that the provider refuses to update to `spec` because `attribute` can only
     /// change by replacement (the planner must replace).
     pub async fn assert_update_replaces(&self, spec: &ResourceSpec, attribute: &str) {
-        let err = self
-            .provider
-            .update(spec, &self.state[&spec.address])
-            .await
-            .expect_err("replacement");
+        let err =
+            self.provider.update(spec, &self.state[&spec.address]).await.expect_err("replacement");
         assert!(
             matches!(err, ProviderError::RequiresReplacement { attribute: ref a, .. } if a == attribute),
             "{err}"
@@ -163,11 +154,7 @@ impl Fixture {
             ("ecsops:address", address),
             ("ecsops:lineage", self.lineage.as_str()),
         ] {
-            assert_eq!(
-                tags.get(k).map(String::as_str),
-                Some(v),
-                "{address} tag {k}"
-            );
+            assert_eq!(tags.get(k).map(String::as_str), Some(v), "{address} tag {k}");
         }
     }
 }

@@ -83,14 +83,7 @@ impl Proxy {
 
     /// A proxy whose one rule meets every request containing all of `contains` with `fault`.
     pub fn always(upstream_port: u16, contains: Vec<&'static str>, fault: Fault) -> Self {
-        Self::start(
-            upstream_port,
-            vec![DropResponse {
-                contains,
-                times: usize::MAX,
-                fault,
-            }],
-        )
+        Self::start(upstream_port, vec![DropResponse { contains, times: usize::MAX, fault }])
     }
 
     /// `env` (an `ecsops` process's, for an emulator) with its AWS requests through this proxy.
@@ -107,12 +100,8 @@ impl Proxy {
         let port = listener.local_addr().expect("addr").port();
         let dropped = Arc::new(AtomicUsize::new(0));
         let matched = Arc::new(AtomicUsize::new(0));
-        let rules: Arc<Vec<(DropResponse, AtomicUsize)>> = Arc::new(
-            rules
-                .into_iter()
-                .map(|r| (r, AtomicUsize::new(0)))
-                .collect(),
-        );
+        let rules: Arc<Vec<(DropResponse, AtomicUsize)>> =
+            Arc::new(rules.into_iter().map(|r| (r, AtomicUsize::new(0))).collect());
         let (d, m) = (dropped.clone(), matched.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -123,11 +112,7 @@ impl Proxy {
                 });
             }
         });
-        Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            dropped,
-            matched,
-        }
+        Self { endpoint: format!("http://127.0.0.1:{port}"), dropped, matched }
     }
 }
 
@@ -174,11 +159,7 @@ fn serve(
     let mut fault = None;
     let mut hit = false;
     for (rule, done) in rules {
-        if rule
-            .contains
-            .iter()
-            .all(|c| text.contains(&c.to_ascii_lowercase()))
-        {
+        if rule.contains.iter().all(|c| text.contains(&c.to_ascii_lowercase())) {
             hit = true;
             if done.fetch_add(1, Ordering::SeqCst) < rule.times {
                 fault = Some(rule.fault.clone());
@@ -260,11 +241,7 @@ fn body_of(response: &[u8]) -> String {
     let mut rest = body;
     while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
-            String::from_utf8_lossy(&rest[..line_end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
+            String::from_utf8_lossy(&rest[..line_end]).split(';').next().unwrap_or("0").trim(),
             16,
         )
         .unwrap_or(0);
@@ -310,10 +287,7 @@ fn without_header(request: &[u8], header: &str) -> Vec<u8> {
 
 /// Where a request's body starts: after the blank line that ends its head.
 fn head_end(request: &[u8]) -> Option<usize> {
-    request
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
+    request.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
 }
 
 #[tokio::test]
@@ -332,10 +306,7 @@ async fn a_rewrite_answers_with_the_body_the_test_makes_of_the_emulators() {
         }],
     );
     let names = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
-        out.buckets()
-            .iter()
-            .filter_map(|b| b.name().map(str::to_owned))
-            .collect::<Vec<_>>()
+        out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect::<Vec<_>>()
     };
     let client = super::moto::s3_client(&proxy.endpoint);
     let first = client.list_buckets().send().await.expect("list");

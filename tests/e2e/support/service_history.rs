@@ -84,11 +84,7 @@ pub fn stopped_tasks(tasks: Vec<Value>) -> [DropResponse; 2] {
 
 /// Every request of `operation` meets `fault`.
 pub fn rule(operation: &'static str, fault: Fault) -> DropResponse {
-    DropResponse {
-        contains: vec![operation],
-        times: usize::MAX,
-        fault,
-    }
+    DropResponse { contains: vec![operation], times: usize::MAX, fault }
 }
 
 impl Env {

@@ -21,12 +21,14 @@ pub fn check(files: &[PathBuf], schema: Option<&Path>) -> Checked {
     static TAPLO: OnceLock<PathBuf> = OnceLock::new();
     let taplo = TAPLO.get_or_init(|| python_tool("taplo", "taplo"));
     let mut cmd = Command::new(taplo);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["check", "--no-auto-config", "--colors", "never"]);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).args([
+        "check",
+        "--no-auto-config",
+        "--colors",
+        "never",
+    ]);
     if let Some(schema) = schema {
-        cmd.arg("--schema")
-            .arg(format!("file://{}", schema.display()));
+        cmd.arg("--schema").arg(format!("file://{}", schema.display()));
     }
     let out = cmd.args(files).output().expect("run taplo");
     Checked {

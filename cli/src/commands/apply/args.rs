@@ -98,9 +98,6 @@ impl WaitFlags {
         if self.no_wait {
             return Ok(None);
         }
-        Ok(Some(WaitOptions {
-            timeout: self.wait_timeout,
-            poll: poll_interval()?,
-        }))
+        Ok(Some(WaitOptions { timeout: self.wait_timeout, poll: poll_interval()? }))
     }
 }

@@ -24,9 +24,7 @@ pub(super) fn report_outcome(
     let mut untouched = match forgotten.len() {
         0 => Vec::new(),
         1 => vec!["1 resource was already gone and is no longer recorded".to_owned()],
-        n => vec![format!(
-            "{n} resources were already gone and are no longer recorded"
-        )],
+        n => vec![format!("{n} resources were already gone and are no longer recorded")],
     };
     if !recorded.is_empty() {
         let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
@@ -77,11 +75,7 @@ pub(super) fn report_outcome(
         }
         return;
     }
-    let why = if outcome.interrupted {
-        "interrupted"
-    } else {
-        "stopped"
-    };
+    let why = if outcome.interrupted { "interrupted" } else { "stopped" };
     anstream::eprintln!("\n{verb} {why}: {done}.");
     if let Some(gone) = &gone_already {
         anstream::eprintln!("{gone}");
@@ -106,11 +100,7 @@ pub(super) fn report_outcome(
     }
     // Resources of this environment that another state lineage owns: running again fails the
     // same way. Almost always the state was lost or replaced, and the way back is the old one.
-    if outcome
-        .failed
-        .iter()
-        .any(|f| matches!(f.error, ProviderError::ForeignLineage { .. }))
-    {
+    if outcome.failed.iter().any(|f| matches!(f.error, ProviderError::ForeignLineage { .. })) {
         anstream::eprintln!(
             "help: resources of this environment belong to another state (lineage above): if its state was lost or replaced, put the last good one back with `ecsops state push {} FILE --force` (`ecsops state history {}` lists the kept versions) instead of applying again",
             outcome.state.environment,
@@ -121,11 +111,7 @@ pub(super) fn report_outcome(
     // A failed save has its own help: where the state went instead, and how to put it back.
     // Interrupted with nothing failed: there is no cause to fix, only the rest to run.
     if saved {
-        let fix = if outcome.failed.is_empty() {
-            ""
-        } else {
-            "fix the cause and "
-        };
+        let fix = if outcome.failed.is_empty() { "" } else { "fix the cause and " };
         anstream::eprintln!(
             "help: everything finished is saved in the state (serial {}); {fix}run `{rerun}` again to continue",
             outcome.state.serial

@@ -15,11 +15,7 @@ fn tasked(image: &str, role: bool) -> Graph {
     if role {
         resources.extend([
             resource("iam_policy.exec[web]", Kind::IamPolicy, &[]),
-            resource(
-                "iam_role.task[web]",
-                Kind::IamRole,
-                &["iam_policy.exec[web]"],
-            ),
+            resource("iam_role.task[web]", Kind::IamRole, &["iam_policy.exec[web]"]),
         ]);
         refs.push("iam_role.task[web]");
     }
@@ -29,15 +25,9 @@ fn tasked(image: &str, role: bool) -> Graph {
 /// `resources` with `service[web]` ← `task_definition[web]` (running `image`, using `uses`).
 fn served(mut resources: BTreeMap<Address, Resource>, image: &str, uses: &[&str]) -> Graph {
     let (td, mut definition) = resource("task_definition[web]", Kind::TaskDefinition, uses);
-    definition
-        .attributes
-        .insert("image".to_owned(), Expr::str(image));
+    definition.attributes.insert("image".to_owned(), Expr::str(image));
     resources.insert(td, definition);
-    resources.extend([resource(
-        "service[web]",
-        Kind::Service,
-        &["task_definition[web]"],
-    )]);
+    resources.extend([resource("service[web]", Kind::Service, &["task_definition[web]"])]);
     Graph { resources }
 }
 
@@ -50,11 +40,7 @@ async fn walked(provider: &Arc<FakeProvider>, backend: &Backend, graph: &Graph) 
 }
 
 fn recorded(backend_state: &State) -> BTreeSet<&str> {
-    backend_state
-        .resources
-        .keys()
-        .map(Address::as_str)
-        .collect()
+    backend_state.resources.keys().map(Address::as_str).collect()
 }
 
 #[tokio::test]
@@ -68,16 +54,9 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
         !calls.iter().any(|c| c.starts_with("delete")),
         "the walk deletes nothing the old revision uses: {calls:?}"
     );
-    let held: BTreeSet<&str> = run
-        .outcome
-        .after_rollout
-        .iter()
-        .map(|(address, _)| address.as_str())
-        .collect();
-    assert_eq!(
-        held,
-        BTreeSet::from(["iam_policy.exec[web]", "iam_role.task[web]"])
-    );
+    let held: BTreeSet<&str> =
+        run.outcome.after_rollout.iter().map(|(address, _)| address.as_str()).collect();
+    assert_eq!(held, BTreeSet::from(["iam_policy.exec[web]", "iam_role.task[web]"]));
     assert!(run.outcome.not_started.is_empty(), "{:?}", run.outcome);
     let state = backend.read().await.expect("reads").expect("a state").state;
     assert!(recorded(&state).contains("iam_role.task[web]"));
@@ -94,10 +73,7 @@ async fn a_role_the_old_revision_uses_is_deleted_after_the_rollout() {
     let policy = position(&calls, "delete iam_policy.exec[web]");
     assert!(role < policy, "{calls:?}");
     let state = backend.read().await.expect("reads").expect("a state").state;
-    assert_eq!(
-        recorded(&state),
-        BTreeSet::from(["service[web]", "task_definition[web]"])
-    );
+    assert_eq!(recorded(&state), BTreeSet::from(["service[web]", "task_definition[web]"]));
 }
 
 #[tokio::test]
@@ -124,9 +100,8 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
         "Action": "secretsmanager:GetSecretValue", "Resource": secrets,
     }]});
     let iam = |address: &Address, kind: Kind, attributes: Vec<(&str, Expr)>, deps: &[&Address]| {
-        let mut attributes: BTreeMap<String, Expr> = (attributes.into_iter())
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let mut attributes: BTreeMap<String, Expr> =
+            (attributes.into_iter()).map(|(k, v)| (k.to_owned(), v)).collect();
         attributes.insert("name".to_owned(), Expr::str(address.to_string()));
         attributes.insert("path".to_owned(), Expr::str("/ecsops/"));
         attributes.insert("tags".to_owned(), Expr::Lit(json!({})));
@@ -139,12 +114,7 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
     };
     resources.insert(
         policy.clone(),
-        iam(
-            &policy,
-            Kind::IamPolicy,
-            vec![("document", Expr::Lit(document))],
-            &[],
-        ),
+        iam(&policy, Kind::IamPolicy, vec![("document", Expr::Lit(document))], &[]),
     );
     let mut arns = vec![Expr::reference(&policy, "id")];
     let mut deps = vec![&policy];
@@ -153,12 +123,7 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
         let none = json!({"Version": "2012-10-17", "Statement": []});
         resources.insert(
             exec_policy.clone(),
-            iam(
-                &exec_policy,
-                Kind::IamPolicy,
-                vec![("document", Expr::Lit(none))],
-                &[],
-            ),
+            iam(&exec_policy, Kind::IamPolicy, vec![("document", Expr::Lit(none))], &[]),
         );
         arns.push(Expr::reference(&exec_policy, "id"));
         deps.push(&exec_policy);
@@ -170,10 +135,7 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
         iam(
             &role,
             Kind::IamRole,
-            vec![
-                ("assume_role_policy", Expr::Lit(trust)),
-                ("policy_arns", Expr::List(arns)),
-            ],
+            vec![("assume_role_policy", Expr::Lit(trust)), ("policy_arns", Expr::List(arns))],
             &deps,
         ),
     );
@@ -184,9 +146,7 @@ fn secreted(image: &str, secrets: &[&str], exec: bool) -> Graph {
 fn readable(provider: &FakeProvider) -> Vec<Value> {
     let live = &provider.resources()[&Address::from(POLICY)];
     let statements = live.attributes["document"]["Statement"].as_array().cloned();
-    (statements.unwrap_or_default().iter())
-        .map(|s| s["Resource"].clone())
-        .collect()
+    (statements.unwrap_or_default().iter()).map(|s| s["Resource"].clone()).collect()
 }
 
 /// Removing a secret from a service narrows the execution policy only after the rollout:
@@ -205,10 +165,7 @@ async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_t
     );
     let run = walked(&provider, &backend, &narrowed).await;
     assert_eq!(readable(&provider), [json!(["s1"]), json!(["s1", "s2"])]);
-    assert_eq!(
-        run.outcome.after_rollout,
-        [(Address::from(POLICY), Action::Update)]
-    );
+    assert_eq!(run.outcome.after_rollout, [(Address::from(POLICY), Action::Update)]);
     let done: BTreeSet<&str> = addresses(&run.outcome.done);
     assert!(!done.contains(POLICY), "{done:?}");
     assert!(run.events.iter().any(|e| matches!(
@@ -217,19 +174,11 @@ async fn a_narrowed_grant_the_old_revision_uses_is_widened_then_narrowed_after_t
     )));
     // The new revision is registered once the policy grants what it needs.
     let calls = provider.calls();
-    let revised = calls
-        .iter()
-        .rposition(|c| c == "create task_definition[web]");
-    assert!(
-        Some(position(&calls, &format!("update {POLICY}"))) < revised,
-        "{calls:?}"
-    );
+    let revised = calls.iter().rposition(|c| c == "create task_definition[web]");
+    assert!(Some(position(&calls, &format!("update {POLICY}"))) < revised, "{calls:?}");
     let stored = backend.read().await.expect("reads").expect("a state");
     let recorded = &stored.state.resources[&Address::from(POLICY)].attributes;
-    assert_eq!(
-        recorded["document"]["Statement"].as_array().map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(recorded["document"]["Statement"].as_array().map(Vec::len), Some(2));
 
     // Once the rollout completed: the narrowing alone.
     let plan = plan_for(&narrowed, &stored.state);
@@ -247,24 +196,14 @@ async fn a_grant_that_only_grows_is_updated_whole_by_the_walk() {
     let (_dir, backend, provider) = applied(&secreted("nginx:1.27", &["s1"], false)).await;
     let grown = secreted("nginx:1.28", &["s1", "s2"], false);
     let before = backend.read().await.expect("reads").expect("a state").state;
-    assert!(
-        preview(&plan_for(&grown, &before), &grown, &before, false)
-            .held
-            .is_empty()
-    );
+    assert!(preview(&plan_for(&grown, &before), &grown, &before, false).held.is_empty());
     let run = walked(&provider, &backend, &grown).await;
     assert!(run.outcome.after_rollout.is_empty(), "{:?}", run.outcome);
     assert!(addresses::<BTreeSet<_>>(&run.outcome.done).contains(POLICY));
     assert_eq!(readable(&provider), [json!(["s1", "s2"])]);
     assert!(!run.events.iter().any(|e| matches!(
         e,
-        Event::Started {
-            part: Part::Widen,
-            ..
-        } | Event::Finished {
-            part: Part::Widen,
-            ..
-        }
+        Event::Started { part: Part::Widen, .. } | Event::Finished { part: Part::Widen, .. }
     )));
 }
 
@@ -277,16 +216,10 @@ async fn a_policy_the_old_revision_uses_is_detached_and_deleted_after_the_rollou
     let run = walked(&provider, &backend, &dropped).await;
     assert_eq!(
         run.outcome.after_rollout,
-        [
-            (Address::from(EXEC), Action::Delete),
-            (Address::from(ROLE), Action::Update)
-        ]
+        [(Address::from(EXEC), Action::Delete), (Address::from(ROLE), Action::Update)]
     );
     let role = &provider.resources()[&Address::from(ROLE)];
-    assert_eq!(
-        role.attributes["policy_arns"].as_array().map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(role.attributes["policy_arns"].as_array().map(Vec::len), Some(2));
     assert!(provider.resources().contains_key(&Address::from(EXEC)));
 
     let stored = backend.read().await.expect("reads").expect("a state");
@@ -299,10 +232,7 @@ async fn a_policy_the_old_revision_uses_is_detached_and_deleted_after_the_rollou
     let deleted = position(&calls, &format!("delete {EXEC}"));
     assert!(narrowed < Some(deleted), "{calls:?}");
     let role = &provider.resources()[&Address::from(ROLE)];
-    assert_eq!(
-        role.attributes["policy_arns"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(role.attributes["policy_arns"].as_array().map(Vec::len), Some(1));
 }
 
 /// After a failed rollout ECS may run a service's old revision, which the state no longer
@@ -313,8 +243,7 @@ async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_
     let with_role = |count: &str, role: bool| {
         let mut g = tasked("nginx:1.27", false);
         if role {
-            g.resources
-                .extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
+            g.resources.extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
         }
         let service = g.resources.get_mut(&Address::from("service[web]"));
         if let Some(service) = service {
@@ -335,9 +264,7 @@ async fn after_a_failed_rollout_a_role_is_deleted_after_the_services_rolled_out_
 fn assert_role_delete_held_when_unsettled(plan: &Plan, graph: &Graph, state: &State) {
     let part = |unsettled: bool| {
         let steps = schedule(plan, graph, &state.resources, unsettled);
-        let delete = steps
-            .iter()
-            .find(|s| s.address.as_str() == "iam_role.task[web]");
+        let delete = steps.iter().find(|s| s.address.as_str() == "iam_role.task[web]");
         delete.map(|s| s.part)
     };
     assert_eq!(part(false), Some(Part::Whole));
@@ -350,9 +277,7 @@ fn assert_role_delete_held_when_unsettled(plan: &Plan, graph: &Graph, state: &St
 #[tokio::test]
 async fn after_an_unfinished_apply_a_role_delete_waits_though_nothing_rolls_out() {
     let mut with_role = tasked("nginx:1.27", false);
-    with_role
-        .resources
-        .extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
+    with_role.resources.extend([resource("iam_role.task[web]", Kind::IamRole, &[])]);
     let (_dir, backend, _provider) = applied(&with_role).await;
     let state = backend.read().await.expect("reads").expect("a state").state;
     let without = tasked("nginx:1.27", false);
@@ -403,12 +328,9 @@ async fn a_grant_whose_old_dependency_is_replaced_is_updated_whole() {
     let mut renamed = secreted("nginx:1.28", &["s1"], false);
     let exec = Address::from(EXEC);
     let mut policy = state.resources[&exec].clone();
-    policy
-        .attributes
-        .insert("name".to_owned(), json!("renamed"));
-    let attributes = (policy.attributes.iter())
-        .map(|(k, v)| (k.clone(), Expr::Lit(v.clone())))
-        .collect();
+    policy.attributes.insert("name".to_owned(), json!("renamed"));
+    let attributes =
+        (policy.attributes.iter()).map(|(k, v)| (k.clone(), Expr::Lit(v.clone()))).collect();
     renamed.resources.insert(
         exec.clone(),
         Resource {
@@ -424,12 +346,5 @@ async fn a_grant_whose_old_dependency_is_replaced_is_updated_whole() {
         .filter(|s| [ROLE, EXEC].contains(&s.address.as_str()))
         .map(|s| (s.address.as_str(), s.part))
         .collect();
-    assert_eq!(
-        parts,
-        [
-            (EXEC, Part::Destroy),
-            (EXEC, Part::Create),
-            (ROLE, Part::Whole)
-        ]
-    );
+    assert_eq!(parts, [(EXEC, Part::Destroy), (EXEC, Part::Create), (ROLE, Part::Whole)]);
 }

@@ -22,11 +22,7 @@ fn routed(rules: &[(&str, u32, &str)]) -> Graph {
             depends_on: BTreeSet::from([listener.clone()]),
         };
         resources.insert(address.clone(), rule);
-        let (a, r) = resource(
-            &format!("service[{service}]"),
-            Kind::Service,
-            &[address.as_str()],
-        );
+        let (a, r) = resource(&format!("service[{service}]"), Kind::Service, &[address.as_str()]);
         resources.insert(a, r);
     }
     Graph { resources }
@@ -105,26 +101,16 @@ async fn rules_trading_priorities_park_one_of_them_and_count_once() {
         .filter(|s| matches!(s.part, Part::Park { .. }))
         .map(|s| (s.address.as_str(), s.part))
         .collect();
-    assert_eq!(
-        parks,
-        [("listener_rule[api]", Part::Park { priority: 50_000 })]
-    );
+    assert_eq!(parks, [("listener_rule[api]", Part::Park { priority: 50_000 })]);
     assert_eq!(preview(&plan, &traded, &state, false).steps, 3);
 
     let (second, calls) = apply_rules(&provider, &backend, &traded).await;
     assert!(second.outcome.succeeded(), "{:?}", second.outcome);
-    let updates: Vec<&str> = calls
-        .iter()
-        .filter(|c| c.contains("listener_rule"))
-        .map(String::as_str)
-        .collect();
+    let updates: Vec<&str> =
+        calls.iter().filter(|c| c.contains("listener_rule")).map(String::as_str).collect();
     assert_eq!(
         updates,
-        [
-            "update listener_rule[api]",
-            "update listener_rule[web]",
-            "update listener_rule[api]"
-        ]
+        ["update listener_rule[api]", "update listener_rule[web]", "update listener_rule[api]"]
     );
     assert_eq!(
         addresses::<Vec<_>>(&second.outcome.done),
@@ -167,10 +153,8 @@ mod any_edit {
     }
 
     fn graph_of(rules: &[(String, u32, String)]) -> Graph {
-        let rules: Vec<(&str, u32, &str)> = rules
-            .iter()
-            .map(|(s, p, t)| (s.as_str(), *p, t.as_str()))
-            .collect();
+        let rules: Vec<(&str, u32, &str)> =
+            rules.iter().map(|(s, p, t)| (s.as_str(), *p, t.as_str())).collect();
         routed(&rules)
     }
 

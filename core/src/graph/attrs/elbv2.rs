@@ -189,10 +189,7 @@ mod tests {
             assert_eq!(back.to_string(), action.to_string());
         }
         let other = serde_json::from_value::<ListenerAction>(json!({"type": "authenticate-oidc"}));
-        assert!(
-            matches!(other, Ok(ListenerAction::Other { .. })),
-            "{other:?}"
-        );
+        assert!(matches!(other, Ok(ListenerAction::Other { .. })), "{other:?}");
     }
 
     #[test]

@@ -166,10 +166,7 @@ mod tests {
         let not_a_policy = json!({"Statement": {"Effect": "Allow"}});
         let read = Document::read(Some(&not_a_policy.to_string()));
         assert_eq!(read, Document::Other(not_a_policy));
-        assert_eq!(
-            Document::read(Some("{oops")),
-            Document::Other(json!("{oops"))
-        );
+        assert_eq!(Document::read(Some("{oops")), Document::Other(json!("{oops")));
         assert_eq!(Document::read(None), Document::Other(Value::Null));
         assert_eq!(Document::read(Some("{oops")).text(), None);
     }
@@ -193,11 +190,7 @@ mod tests {
                 panic!("`{}` has a literal {name}", r.address);
             };
             let read: Document = serde_json::from_value(value.clone()).expect("decodes");
-            assert!(
-                matches!(read, Document::Policy(_)),
-                "{}: {read:?}",
-                r.address
-            );
+            assert!(matches!(read, Document::Policy(_)), "{}: {read:?}", r.address);
             documents += 1;
         }
         assert!(documents >= 3, "{documents}");

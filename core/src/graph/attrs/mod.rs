@@ -96,9 +96,7 @@ pub struct ArnOutputs {
 
 impl ArnOutputs {
     pub fn of(arn: &str) -> Self {
-        Self {
-            arn: arn.to_owned(),
-        }
+        Self { arn: arn.to_owned() }
     }
 }
 
@@ -211,10 +209,8 @@ mod tests {
 
     fn example(environment: &str) -> Graph {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        crate::ops::diff::desired(&Workspace::at(root), environment).map_or_else(
-            |e| panic!("the {environment} example builds: {e}"),
-            |d| d.graph,
-        )
+        crate::ops::diff::desired(&Workspace::at(root), environment)
+            .map_or_else(|e| panic!("the {environment} example builds: {e}"), |d| d.graph)
     }
 
     #[test]
@@ -255,10 +251,7 @@ mod tests {
 
     #[test]
     fn field_names_are_the_serde_names() {
-        assert_eq!(
-            field_names::<LogGroup>(),
-            ["name", "retention_in_days", "tags"]
-        );
+        assert_eq!(field_names::<LogGroup>(), ["name", "retention_in_days", "tags"]);
         assert_eq!(field_names::<ArnOutputs>(), ["arn"]);
         assert!(field_names::<String>().is_empty());
     }

@@ -77,11 +77,7 @@ pub struct Route<S: Stage = Resolved> {
     pub nat_gateway_id: Option<S::V<String>>,
     /// Only ever live: a target of another kind (instance, interface, peering, transit
     /// gateway; `null` for one ecsops does not know), so that it shows as drift of the target.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub other_target: Option<S::V<Option<String>>>,
 }
 

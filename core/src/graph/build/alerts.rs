@@ -14,10 +14,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
         return;
     }
     let topic_name = format!("{}-alerts", b.prefix);
-    let topic = attrs::SnsTopic::<Desired> {
-        name: Expr::str(topic_name),
-        tags: b.tags(None),
-    };
+    let topic = attrs::SnsTopic::<Desired> { name: Expr::str(topic_name), tags: b.tags(None) };
     let topic = b.add(Address::new("sns_topic.alerts"), &topic, []);
     let stopped = format!("{}-task-stopped", b.prefix);
     let failed = format!("{}-deployment-failed", b.prefix);
@@ -29,17 +26,11 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
         )),
         event_pattern: Expr::Map(BTreeMap::from([
             ("source".to_owned(), Expr::Lit(json!(["aws.ecs"]))),
-            (
-                "detail-type".to_owned(),
-                Expr::Lit(json!(["ECS Task State Change"])),
-            ),
+            ("detail-type".to_owned(), Expr::Lit(json!(["ECS Task State Change"]))),
             (
                 "detail".to_owned(),
                 Expr::Map(BTreeMap::from([
-                    (
-                        "clusterArn".to_owned(),
-                        Expr::List(vec![Builder::r(cluster, "arn")]),
-                    ),
+                    ("clusterArn".to_owned(), Expr::List(vec![Builder::r(cluster, "arn")])),
                     ("lastStatus".to_owned(), Expr::Lit(json!(["STOPPED"]))),
                     (
                         "stopCode".to_owned(),
@@ -54,10 +45,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
     let stopped_rule = b.add(Address::new("event_rule.stopped_tasks"), &stopped_rule, []);
     let failed_rule = attrs::EventRule::<Desired> {
         name: Expr::str(failed.clone()),
-        description: Expr::str(format!(
-            "Deployments of {} that failed or rolled back",
-            b.prefix
-        )),
+        description: Expr::str(format!("Deployments of {} that failed or rolled back", b.prefix)),
         event_pattern: Expr::Lit(json!({
             "source": ["aws.ecs"],
             "detail-type": ["ECS Deployment State Change"],
@@ -67,11 +55,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
         state: "ENABLED".into(),
         tags: b.tags(None),
     };
-    let failed_rule = b.add(
-        Address::new("event_rule.deployment_failed"),
-        &failed_rule,
-        [],
-    );
+    let failed_rule = b.add(Address::new("event_rule.deployment_failed"), &failed_rule, []);
     // Without this policy EventBridge cannot publish to the topic (the reference's bug).
     let policy = attrs::SnsTopicPolicy::<Desired> {
         topic_arn: Builder::r(&topic, "arn"),
@@ -82,10 +66,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
                 Expr::List(vec![Expr::Map(BTreeMap::from([
                     ("Sid".to_owned(), Expr::str("EventBridgePublish")),
                     ("Effect".to_owned(), Expr::str("Allow")),
-                    (
-                        "Principal".to_owned(),
-                        Expr::Lit(json!({"Service": "events.amazonaws.com"})),
-                    ),
+                    ("Principal".to_owned(), Expr::Lit(json!({"Service": "events.amazonaws.com"}))),
                     ("Action".to_owned(), Expr::str("sns:Publish")),
                     ("Resource".to_owned(), Builder::r(&topic, "arn")),
                     (
@@ -135,11 +116,7 @@ pub(super) fn alerts(b: &mut Builder<'_>, cluster: &Address) {
             protocol: "email".into(),
             endpoint: Expr::str(email.clone()),
         };
-        b.add(
-            Address::keyed("sns_subscription.alerts", email),
-            &subscription,
-            [],
-        );
+        b.add(Address::keyed("sns_subscription.alerts", email), &subscription, []);
     }
 }
 
@@ -196,10 +173,7 @@ mod tests {
         assert_eq!(subscription.kind, Kind::SnsSubscription);
         let typed: SnsSubscription = subscription.decode().expect("decodes");
         assert_eq!(typed.endpoint, "ops@example.com");
-        assert_eq!(
-            serde_json::to_value(&typed).ok(),
-            Some(written(&subscription))
-        );
+        assert_eq!(serde_json::to_value(&typed).ok(), Some(written(&subscription)));
 
         let policy = spec(Address::new("sns_topic_policy.alerts"));
         let typed: SnsTopicPolicy = policy.decode().expect("decodes");

@@ -65,20 +65,13 @@ pub(super) fn secret_resource(region: &str, reference: &str) -> String {
         }
         // A reference to one key of a JSON secret (`…:secret:db-AbCdEf:password::`) names the
         // key, stage and version after the secret's ARN; IAM matches the secret's ARN alone.
-        None => reference
-            .splitn(8, ':')
-            .take(7)
-            .collect::<Vec<_>>()
-            .join(":"),
+        None => reference.splitn(8, ':').take(7).collect::<Vec<_>>().join(":"),
     }
 }
 
 /// What ECS puts in a container's `valueFrom`: an SSM parameter name (same region) or the ARN.
 pub(super) fn secret_value_from(reference: &str) -> String {
-    reference
-        .strip_prefix("ssm:")
-        .unwrap_or(reference)
-        .to_owned()
+    reference.strip_prefix("ssm:").unwrap_or(reference).to_owned()
 }
 
 pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
@@ -86,11 +79,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     let name = format!("{}-instance", b.prefix);
     let mut statements = vec![allow(
         Some("ShipHostAndContainerLogs"),
-        strings(&[
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-            "logs:DescribeLogStreams",
-        ]),
+        strings(&["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]),
         Some(OneOrMany::One(format!(
             "arn:{}:logs:{}:*:log-group:{}/*",
             b.partition.name, b.region, b.log_prefix
@@ -117,8 +106,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
         assume_role_policy: trust("ec2.amazonaws.com"),
         policy_arns: Expr::List(vec![
             Expr::str(
-                b.partition
-                    .managed_policy("service-role/AmazonEC2ContainerServiceforEC2Role"),
+                b.partition.managed_policy("service-role/AmazonEC2ContainerServiceforEC2Role"),
             ),
             Expr::str(b.partition.managed_policy("AmazonSSMManagedInstanceCore")),
             Builder::r(&policy, "arn"),
@@ -135,17 +123,13 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
     let instance_profile = b.add(Address::new("instance_profile"), &profile, [role]);
 
     // Registry credentials are read by the same role, with the same action, as secrets.
-    let secrets: BTreeSet<String> = m
-        .containers()
-        .flat_map(|c| c.references())
-        .map(|r| secret_resource(b.region, r))
-        .collect();
+    let secrets: BTreeSet<String> =
+        m.containers().flat_map(|c| c.references()).map(|r| secret_resource(b.region, r)).collect();
     // Every task gets an execution role: it lets the agent write the awslogs streams and pull
     // from private ECR, and read the referenced secrets (and nothing else) when there are any.
     let exec_name = format!("{}-task-execution", b.prefix);
     let mut policy_arns = vec![Expr::str(
-        b.partition
-            .managed_policy("service-role/AmazonECSTaskExecutionRolePolicy"),
+        b.partition.managed_policy("service-role/AmazonECSTaskExecutionRolePolicy"),
     )];
     if !secrets.is_empty() {
         let (ssm, other): (Vec<String>, Vec<String>) =
@@ -166,12 +150,8 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             ));
         }
         statements.extend(decrypt_secrets(b.region, m.containers()));
-        let policy = iam_policy(
-            b,
-            Address::new("iam_policy.task_execution"),
-            &exec_name,
-            statements,
-        );
+        let policy =
+            iam_policy(b, Address::new("iam_policy.task_execution"), &exec_name, statements);
         policy_arns.push(Builder::r(&policy, "arn"));
     }
     let task_execution = (!m.services.is_empty() || !m.system_containers.is_empty()).then(|| {
@@ -184,10 +164,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
         };
         b.add(Address::new("iam_role.task_execution"), &role, [])
     });
-    Iam {
-        instance_profile,
-        task_execution,
-    }
+    Iam { instance_profile, task_execution }
 }
 
 /// The statement letting the execution role decrypt with the customer-managed keys containers
@@ -222,10 +199,7 @@ fn decrypt_secrets<'a>(
     }
     let condition = BTreeMap::from([(
         "StringEquals".to_owned(),
-        BTreeMap::from([(
-            "kms:ViaService".to_owned(),
-            OneOrMany::Many(via.into_iter().collect()),
-        )]),
+        BTreeMap::from([("kms:ViaService".to_owned(), OneOrMany::Many(via.into_iter().collect()))]),
     )]);
     Some(Statement {
         condition: Some(condition),
@@ -329,10 +303,7 @@ mod tests {
         let g = build(m, "acc").expect("graph");
         let document = lit(&g, "iam_policy.task_execution", "document");
         let statements = document["Statement"].as_array().expect("statements");
-        statements
-            .iter()
-            .find(|s| s["Sid"] == "DecryptSecrets")
-            .cloned()
+        statements.iter().find(|s| s["Sid"] == "DecryptSecrets").cloned()
     }
 
     #[test]
@@ -406,10 +377,7 @@ mod tests {
                 }}}),
                 true
             ),
-            json!([
-                "secretsmanager.us-east-1.amazonaws.com",
-                "ssm.eu-west-1.amazonaws.com"
-            ]),
+            json!(["secretsmanager.us-east-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"]),
             "a secret named by its ARN in another region is decrypted there"
         );
     }
@@ -423,9 +391,7 @@ mod tests {
         let none = json!({"services": {"web": {"secrets_kms_keys": [KEY_A]}}});
         let g = build(&with(none, false), "acc").expect("graph");
         assert!(
-            !g.resources
-                .keys()
-                .any(|a| a.to_string() == "iam_policy.task_execution"),
+            !g.resources.keys().any(|a| a.to_string() == "iam_policy.task_execution"),
             "no secrets, no execution policy"
         );
     }

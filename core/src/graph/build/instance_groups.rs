@@ -91,13 +91,8 @@ pub(super) fn instance_groups(
             tags: b.tags(None),
         };
         let cp = b.add(Address::keyed("capacity_provider", name), &provider, []);
-        groups.insert(
-            name.clone(),
-            Group {
-                capacity_provider: cp,
-                capacity_provider_name: cp_name,
-            },
-        );
+        groups
+            .insert(name.clone(), Group { capacity_provider: cp, capacity_provider_name: cp_name });
     }
     if !groups.is_empty() {
         let default = groups
@@ -108,10 +103,7 @@ pub(super) fn instance_groups(
         let list = attrs::ClusterCapacityProviders::<Desired> {
             cluster: Expr::str(b.prefix.clone()),
             capacity_providers: Expr::Lit(json!(
-                groups
-                    .values()
-                    .map(|g| g.capacity_provider_name.clone())
-                    .collect::<Vec<_>>()
+                groups.values().map(|g| g.capacity_provider_name.clone()).collect::<Vec<_>>()
             )),
             default_strategy: Expr::Lit(
                 json!([{"capacity_provider": default, "weight": 1, "base": 0}]),
@@ -120,10 +112,7 @@ pub(super) fn instance_groups(
         b.add(
             Address::new("cluster_capacity_providers"),
             &list,
-            groups
-                .values()
-                .map(|g| g.capacity_provider.clone())
-                .chain([cluster.clone()]),
+            groups.values().map(|g| g.capacity_provider.clone()).chain([cluster.clone()]),
         );
     }
     groups
@@ -134,10 +123,7 @@ pub(super) fn instance_groups(
 /// group's.
 fn capacity_provider_name(group: &str) -> String {
     let lower = group.to_ascii_lowercase();
-    if ["aws", "ecs", "fargate"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-    {
+    if ["aws", "ecs", "fargate"].iter().any(|p| lower.starts_with(p)) {
         format!("cp-{group}")
     } else {
         group.to_owned()

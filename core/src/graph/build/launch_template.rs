@@ -29,11 +29,7 @@ pub(super) fn launch_template(
         instance_group: name,
         docker_auth: g.docker_auth.as_deref(),
         logging_drivers: g.logging_drivers.as_deref(),
-        host_log_prefix: b
-            .manifest
-            .logging
-            .host_logs
-            .then_some(b.log_prefix.as_str()),
+        host_log_prefix: b.manifest.logging.host_logs.then_some(b.log_prefix.as_str()),
         custom: g.user_data.as_deref(),
     }
     .render();
@@ -52,12 +48,10 @@ pub(super) fn launch_template(
             "http_tokens": "required",
             "http_put_response_hop_limit": if g.containers_reach_instance_metadata { 2 } else { 1 },
         })),
-        root_volume: Expr::Lit(
-            json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
+        root_volume: Expr::Lit(json!({"device_name": "/dev/xvda", "size": g.root_volume.size,
                                       "type": g.root_volume.volume_type,
                                       "encrypted": g.root_volume.encrypted,
-                                      "delete_on_termination": true}),
-        ),
+                                      "delete_on_termination": true})),
         monitoring: true.into(),
         tags: b.tags(Some(aws_name)),
         key_name: g.key_pair.clone().map(Expr::str),

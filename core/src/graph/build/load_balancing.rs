@@ -55,17 +55,9 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
         );
         let subnets = if internal { &net.private } else { &net.public };
         let subnet_refs = Expr::List(subnets.iter().map(|s| Builder::r(s, "id")).collect());
-        let scheme = if internal {
-            "internal"
-        } else {
-            "internet-facing"
-        };
+        let scheme = if internal { "internal" } else { "internet-facing" };
         // An internet-facing load balancer needs the internet gateway attached.
-        let lb_deps: Vec<Address> = if internal {
-            vec![]
-        } else {
-            vec![net.igw.clone()]
-        };
+        let lb_deps: Vec<Address> = if internal { vec![] } else { vec![net.igw.clone()] };
         let mut listeners = BTreeMap::new();
         let address = match spec.kind {
             LoadBalancerKind::Application => {
@@ -110,9 +102,7 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                     });
                     let ssl_policy = https.then(|| {
                         Expr::str(
-                            l.ssl_policy
-                                .clone()
-                                .unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned()),
+                            l.ssl_policy.clone().unwrap_or_else(|| DEFAULT_TLS_POLICY.to_owned()),
                         )
                     });
                     let listener = b.add(
@@ -181,13 +171,7 @@ pub(super) fn load_balancers<'m>(b: &mut Builder<'m>, net: &Network) -> Vec<Lb<'
                 )
             }
         };
-        out.push(Lb {
-            name,
-            spec,
-            address,
-            security_group: sg,
-            listeners,
-        });
+        out.push(Lb { name, spec, address, security_group: sg, listeners });
     }
     out
 }
@@ -204,18 +188,12 @@ fn classic_health_check(
         let port = s
             .container_port
             .filter(|_| s.route.as_ref().is_some_and(|r| r.load_balancer == name))?;
-        Some((
-            format!("HTTP:{port}{}", s.health_check.path),
-            &s.health_check,
-        ))
+        Some((format!("HTTP:{port}{}", s.health_check.path), &s.health_check))
     });
     let unrouted = manifest::HealthCheck::default();
     let (target, hc) = match routed {
         Some(checked) => checked,
-        None => (
-            format!("TCP:{}", listeners.first()?.instance_port),
-            &unrouted,
-        ),
+        None => (format!("TCP:{}", listeners.first()?.instance_port), &unrouted),
     };
     Some(ClassicHealthCheck {
         target,
@@ -268,9 +246,7 @@ pub(super) fn listener_rule(
     target_group: &Address,
     route: &Route,
 ) -> Address {
-    let priority = route
-        .priority
-        .unwrap_or_else(|| b.manifest.auto_priority(service));
+    let priority = route.priority.unwrap_or_else(|| b.manifest.auto_priority(service));
     let paths = if route.paths.is_empty() && route.hosts.is_empty() {
         vec!["/*".to_owned()]
     } else {
@@ -386,10 +362,7 @@ mod tests {
             ])
         );
         assert_eq!(attr("listener[default:80]", "protocol"), "HTTP");
-        assert_eq!(
-            attr("listener[default:80]", "default_action")["type"],
-            "redirect"
-        );
+        assert_eq!(attr("listener[default:80]", "default_action")["type"], "redirect");
         assert_eq!(attr("listener[default:443]", "protocol"), "HTTPS");
         assert_eq!(
             attr("listener[default:443]", "certificate_arn"),

@@ -90,12 +90,7 @@ impl Builder<'_> {
         depends_on.remove(&address);
         self.graph.resources.insert(
             address.clone(),
-            Resource {
-                address: address.clone(),
-                kind,
-                attributes,
-                depends_on,
-            },
+            Resource { address: address.clone(), kind, attributes, depends_on },
         );
         address
     }
@@ -169,15 +164,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     let host_logs = host_log_groups(&mut b);
     let lbs = load_balancers(&mut b, &net);
     let sg_instances = instance_security_group(&mut b, &net, &lbs);
-    let groups = instance_groups(
-        &mut b,
-        &net,
-        &iam,
-        &cluster,
-        &sg_instances,
-        &host_logs,
-        &lbs,
-    );
+    let groups = instance_groups(&mut b, &net, &iam, &cluster, &sg_instances, &host_logs, &lbs);
     alerts(&mut b, &cluster);
     for (name, svc) in &manifest.services {
         service(&mut b, name, svc, &net, &iam, &cluster, &groups, &lbs);
@@ -185,11 +172,7 @@ pub fn build(manifest: &Manifest, environment: &str) -> Result<Graph, BuildError
     for (name, sc) in &manifest.system_containers {
         system_container(&mut b, name, sc, &iam, &cluster, &groups);
     }
-    tracing::debug!(
-        environment,
-        resources = b.graph.resources.len(),
-        "built the desired graph"
-    );
+    tracing::debug!(environment, resources = b.graph.resources.len(), "built the desired graph");
     Ok(b.graph)
 }
 
@@ -227,11 +210,7 @@ mod tests {
     }
 
     pub(super) fn lit<'g>(g: &'g Graph, address: &str, attr: &str) -> &'g Value {
-        match g
-            .resources
-            .get(&Address::from(address))
-            .and_then(|r| r.attributes.get(attr))
-        {
+        match g.resources.get(&Address::from(address)).and_then(|r| r.attributes.get(attr)) {
             Some(Expr::Lit(v)) => v,
             other => panic!("{address}.{attr} is not a literal: {other:?}"),
         }
@@ -241,22 +220,10 @@ mod tests {
     fn builds_the_reference_layout() {
         let g = build(&manifest(json!({})), "acc").expect("graph");
         assert_eq!(lit(&g, "vpc", "cidr_block"), "10.0.0.0/16");
-        assert_eq!(
-            lit(&g, "subnet.public[eu-west-1a]", "cidr_block"),
-            "10.0.0.0/24"
-        );
-        assert_eq!(
-            lit(&g, "subnet.public[eu-west-1b]", "cidr_block"),
-            "10.0.1.0/24"
-        );
-        assert_eq!(
-            lit(&g, "subnet.private[eu-west-1a]", "cidr_block"),
-            "10.0.50.0/24"
-        );
-        assert_eq!(
-            lit(&g, "subnet.private[eu-west-1b]", "availability_zone"),
-            "eu-west-1b"
-        );
+        assert_eq!(lit(&g, "subnet.public[eu-west-1a]", "cidr_block"), "10.0.0.0/24");
+        assert_eq!(lit(&g, "subnet.public[eu-west-1b]", "cidr_block"), "10.0.1.0/24");
+        assert_eq!(lit(&g, "subnet.private[eu-west-1a]", "cidr_block"), "10.0.50.0/24");
+        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "availability_zone"), "eu-west-1b");
         assert_eq!(lit(&g, "ecs_cluster", "name"), "acc-default");
         assert_eq!(lit(&g, "autoscaling_group[default]", "desired_capacity"), 2);
         let metadata = lit(&g, "launch_template[default]", "metadata_options");
@@ -266,23 +233,10 @@ mod tests {
             "bridge-mode containers kept from the instance role"
         );
         let user_data = lit(&g, "launch_template[default]", "user_data");
-        assert!(
-            user_data
-                .as_str()
-                .is_some_and(|u| u.contains("ECS_CLUSTER=acc-default"))
-        );
-        assert_eq!(
-            lit(&g, "log_group.host[docker]", "name"),
-            "/ecsops/acc/default/var/log/docker"
-        );
-        assert_eq!(
-            lit(&g, "service[cadvisor]", "scheduling_strategy"),
-            "DAEMON"
-        );
-        assert_eq!(
-            lit(&g, "load_balancer[default]", "scheme"),
-            "internet-facing"
-        );
+        assert!(user_data.as_str().is_some_and(|u| u.contains("ECS_CLUSTER=acc-default")));
+        assert_eq!(lit(&g, "log_group.host[docker]", "name"), "/ecsops/acc/default/var/log/docker");
+        assert_eq!(lit(&g, "service[cadvisor]", "scheduling_strategy"), "DAEMON");
+        assert_eq!(lit(&g, "load_balancer[default]", "scheme"), "internet-facing");
         assert_eq!(lit(&g, "target_group[web]", "name"), "acc-web");
         for a in [
             "internet_gateway",
@@ -339,46 +293,26 @@ mod tests {
     #[test]
     fn single_nat_serves_every_zone_and_per_az_has_one_each() {
         let single = build(&manifest(json!({})), "acc").expect("graph");
-        let nats = |g: &Graph| {
-            g.resources
-                .values()
-                .filter(|r| r.kind == Kind::NatGateway)
-                .count()
-        };
+        let nats = |g: &Graph| g.resources.values().filter(|r| r.kind == Kind::NatGateway).count();
         assert_eq!(nats(&single), 1);
         let route_b = &single.resources[&Address::from("route.private_nat[eu-west-1b]")];
-        assert!(
-            route_b
-                .depends_on
-                .contains(&Address::from("nat_gateway[eu-west-1a]"))
-        );
+        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1a]")));
         let per_az = build(&manifest(json!({"network": {"nat": "per_az"}})), "acc").expect("graph");
         assert_eq!(nats(&per_az), 2);
         let route_b = &per_az.resources[&Address::from("route.private_nat[eu-west-1b]")];
-        assert!(
-            route_b
-                .depends_on
-                .contains(&Address::from("nat_gateway[eu-west-1b]"))
-        );
+        assert!(route_b.depends_on.contains(&Address::from("nat_gateway[eu-west-1b]")));
     }
 
     #[test]
     fn instances_wait_for_private_routes_and_the_cluster() {
         let g = build(&manifest(json!({})), "acc").expect("graph");
         let asg = &g.resources[&Address::from("autoscaling_group[default]")];
-        for dep in [
-            "route.private_nat[eu-west-1a]",
-            "route.private_nat[eu-west-1b]",
-            "ecs_cluster",
-        ] {
+        for dep in ["route.private_nat[eu-west-1a]", "route.private_nat[eu-west-1b]", "ecs_cluster"]
+        {
             assert!(asg.depends_on.contains(&Address::from(dep)), "{dep}");
         }
         let service = &g.resources[&Address::from("service[web]")];
-        assert!(
-            service
-                .depends_on
-                .contains(&Address::from("listener_rule[web]"))
-        );
+        assert!(service.depends_on.contains(&Address::from("listener_rule[web]")));
         assert!(g.topological_order().len() == g.resources.len());
     }
 
@@ -393,15 +327,9 @@ mod tests {
             "acc",
         )
         .expect("graph");
-        assert_eq!(
-            lit(&g, "subnet.private[eu-west-1b]", "cidr_block"),
-            "10.0.22.0/23"
-        );
+        assert_eq!(lit(&g, "subnet.private[eu-west-1b]", "cidr_block"), "10.0.22.0/23");
         let lb = &g.resources[&Address::from("load_balancer[default]")];
-        assert!(
-            lb.depends_on
-                .contains(&Address::from("subnet.private[eu-west-1a]"))
-        );
+        assert!(lb.depends_on.contains(&Address::from("subnet.private[eu-west-1a]")));
         assert!(!lb.depends_on.contains(&Address::from("internet_gateway")));
     }
 
@@ -418,9 +346,8 @@ mod tests {
             "acc",
         )
         .expect("graph");
-        let user_data = lit(&g, "launch_template[default]", "user_data")
-            .as_str()
-            .expect("user data");
+        let user_data =
+            lit(&g, "launch_template[default]", "user_data").as_str().expect("user data");
         assert!(
             user_data.contains("aws s3 cp 's3://acc-config/ecs.config' - | sed"),
             "{user_data}"
@@ -435,26 +362,16 @@ mod tests {
             .as_array()
             .and_then(|s| s.iter().find(|s| s["Action"] == "s3:GetObject"))
             .expect("an s3:GetObject statement");
-        assert_eq!(
-            read["Resource"],
-            json!(["arn:aws:s3:::acc-config/ecs.config"])
-        );
+        assert_eq!(read["Resource"], json!(["arn:aws:s3:::acc-config/ecs.config"]));
         assert_eq!(lit(&g, "iam_role.instance", "name"), "acc-default-instance");
         assert_eq!(lit(&g, "instance_profile", "name"), "acc-default-instance");
-        assert_eq!(
-            lit(&g, "iam_role.task_execution", "name"),
-            "acc-default-task-execution"
-        );
+        assert_eq!(lit(&g, "iam_role.task_execution", "name"), "acc-default-task-execution");
 
         // Without them, the AMI's own ecs.config defaults stand and no S3 right is granted.
         let plain = build(&manifest(json!({})), "acc").expect("graph");
-        let user_data = lit(&plain, "launch_template[default]", "user_data")
-            .as_str()
-            .expect("user data");
-        assert!(
-            !user_data.contains("ECS_AVAILABLE_LOGGING_DRIVERS"),
-            "{user_data}"
-        );
+        let user_data =
+            lit(&plain, "launch_template[default]", "user_data").as_str().expect("user data");
+        assert!(!user_data.contains("ECS_AVAILABLE_LOGGING_DRIVERS"), "{user_data}");
         assert!(!user_data.contains("aws s3 cp"), "{user_data}");
         let statements = lit(&plain, "iam_policy.instance", "document")["Statement"].to_string();
         assert!(!statements.contains("s3:"), "{statements}");
@@ -478,13 +395,9 @@ mod tests {
             log("task_definition[web]"),
             json!({"logDriver": "fluentd", "options": {"fluentd-address": "localhost:24224"}})
         );
-        assert_eq!(
-            log("task_definition[cadvisor]"),
-            json!({"logDriver": "syslog", "options": {}})
-        );
+        assert_eq!(log("task_definition[cadvisor]"), json!({"logDriver": "syslog", "options": {}}));
         assert!(
-            g.resources
-                .contains_key(&Address::from("log_group.service[web]")),
+            g.resources.contains_key(&Address::from("log_group.service[web]")),
             "the group and what it holds stay"
         );
         let plain = build(&manifest(json!({})), "acc").expect("graph");
@@ -524,10 +437,7 @@ mod tests {
         assert_eq!(read["Resource"], json!([arn]));
         let plain = build(&manifest(json!({})), "acc").expect("graph");
         let container = &lit(&plain, "task_definition[web]", "container_definitions")[0];
-        assert!(
-            container.get("repositoryCredentials").is_none(),
-            "{container}"
-        );
+        assert!(container.get("repositoryCredentials").is_none(), "{container}");
     }
 
     #[test]
@@ -542,11 +452,7 @@ mod tests {
         )
         .expect("graph");
         for td in ["task_definition[web]", "task_definition[cadvisor]"] {
-            assert_eq!(
-                lit(&g, td, "container_definitions")[0]["command"],
-                cmd,
-                "{td}"
-            );
+            assert_eq!(lit(&g, td, "container_definitions")[0]["command"], cmd, "{td}");
         }
         let plain = build(&manifest(json!({})), "acc").expect("graph");
         let container = &lit(&plain, "task_definition[web]", "container_definitions")[0];
@@ -554,9 +460,7 @@ mod tests {
     }
 
     pub(super) fn attr<'g>(g: &'g Graph, address: &str, attr: &str) -> Option<&'g Expr> {
-        g.resources
-            .get(&Address::from(address))
-            .and_then(|r| r.attributes.get(attr))
+        g.resources.get(&Address::from(address)).and_then(|r| r.attributes.get(attr))
     }
 
     /// The reference's optional task role, which ecsops lacked: a container could not call AWS
@@ -599,40 +503,23 @@ mod tests {
                 "{td} waits for its role"
             );
             // Without `execute_command`, no exec policy, no exec settings.
-            assert!(
-                !g.resources
-                    .contains_key(&Address::keyed("iam_policy.execute_command", name))
-            );
-            assert!(
-                lit(&g, &td, "container_definitions")[0]
-                    .get("linuxParameters")
-                    .is_none()
-            );
+            assert!(!g.resources.contains_key(&Address::keyed("iam_policy.execute_command", name)));
+            assert!(lit(&g, &td, "container_definitions")[0].get("linuxParameters").is_none());
             assert!(attr(&g, &format!("service[{name}]"), "enable_execute_command").is_none());
         }
 
         let plain = build(&manifest(json!({})), "acc").expect("graph");
         for name in ["web", "cadvisor"] {
-            assert!(
-                !plain
-                    .resources
-                    .contains_key(&Address::keyed("iam_role.task", name))
-            );
+            assert!(!plain.resources.contains_key(&Address::keyed("iam_role.task", name)));
             assert!(attr(&plain, &format!("task_definition[{name}]"), "task_role_arn").is_none());
         }
 
         // A role of the user's own is named as written, and nothing is made for it.
         let theirs = "arn:aws:iam::123456789012:role/web";
-        let g = build(
-            &manifest(json!({"services": {"web": {"task_role_arn": theirs}}})),
-            "acc",
-        )
-        .expect("graph");
+        let g = build(&manifest(json!({"services": {"web": {"task_role_arn": theirs}}})), "acc")
+            .expect("graph");
         assert_eq!(lit(&g, "task_definition[web]", "task_role_arn"), theirs);
-        assert!(
-            !g.resources
-                .contains_key(&Address::from("iam_role.task[web]"))
-        );
+        assert!(!g.resources.contains_key(&Address::from("iam_role.task[web]")));
     }
 
     /// ECS Exec needs the service's flag, an init process in the container and the four
@@ -650,10 +537,7 @@ mod tests {
         .expect("graph");
         for name in ["web", "cadvisor"] {
             let exec = Address::keyed("iam_policy.execute_command", name);
-            assert_eq!(
-                lit(&g, exec.as_str(), "name"),
-                &format!("acc-default-{name}-exec")
-            );
+            assert_eq!(lit(&g, exec.as_str(), "name"), &format!("acc-default-{name}-exec"));
             let statement = &lit(&g, exec.as_str(), "document")["Statement"];
             assert_eq!(
                 statement,
@@ -666,24 +550,13 @@ mod tests {
                 panic!("{role} has a list of policies");
             };
             let exec_arn = Expr::reference(&exec, "arn");
-            assert_eq!(
-                arns.iter().filter(|a| **a == exec_arn).count(),
-                1,
-                "{role}: {arns:?}"
-            );
+            assert_eq!(arns.iter().filter(|a| **a == exec_arn).count(), 1, "{role}: {arns:?}");
             assert_eq!(arns.len(), if name == "web" { 2 } else { 1 }, "{arns:?}");
             assert_eq!(
-                lit(
-                    &g,
-                    &format!("task_definition[{name}]"),
-                    "container_definitions"
-                )[0]["linuxParameters"],
+                lit(&g, &format!("task_definition[{name}]"), "container_definitions")[0]["linuxParameters"],
                 json!({"initProcessEnabled": true})
             );
-            assert_eq!(
-                lit(&g, &format!("service[{name}]"), "enable_execute_command"),
-                true
-            );
+            assert_eq!(lit(&g, &format!("service[{name}]"), "enable_execute_command"), true);
         }
 
         // A role of the user's own gets exec on the service and container, never a policy.

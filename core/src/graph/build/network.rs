@@ -56,10 +56,9 @@ pub(super) fn network(
         let (Some(pub_cidr), Some(priv_cidr)) = (public_cidrs.get(i), private_cidrs.get(i)) else {
             continue;
         };
-        for (tier, cidr, list) in [
-            ("public", pub_cidr, &mut public),
-            ("private", priv_cidr, &mut private),
-        ] {
+        for (tier, cidr, list) in
+            [("public", pub_cidr, &mut public), ("private", priv_cidr, &mut private)]
+        {
             let name = format!("{env}-{tier}-{zone}");
             let subnet = attrs::Subnet::<Desired> {
                 vpc_id: Builder::r(&vpc, "id"),
@@ -75,11 +74,7 @@ pub(super) fn network(
             subnet_id: Builder::r(&public[i], "id"),
             route_table_id: Builder::r(&public_rt, "id"),
         };
-        b.add(
-            Address::keyed("route_table_association.public", zone),
-            &association,
-            [],
-        );
+        b.add(Address::keyed("route_table_association.public", zone), &association, []);
         let single = b.manifest.network.nat == NatMode::Single;
         if i == 0 || !single {
             let eip = attrs::ElasticIp::<Desired> {
@@ -112,11 +107,7 @@ pub(super) fn network(
             subnet_id: Builder::r(&subnet, "id"),
             route_table_id: Builder::r(&rt, "id"),
         };
-        b.add(
-            Address::keyed("route_table_association.private", zone),
-            &association,
-            [],
-        );
+        b.add(Address::keyed("route_table_association.private", zone), &association, []);
         let nat = nats.get(i).or_else(|| nats.first()).cloned();
         if let Some(nat) = nat {
             let route = attrs::Route::<Desired> {
@@ -129,11 +120,5 @@ pub(super) fn network(
             private_routes.push(b.add(Address::keyed("route.private_nat", zone), &route, []));
         }
     }
-    Network {
-        vpc,
-        igw,
-        public,
-        private,
-        private_routes,
-    }
+    Network { vpc, igw, public, private, private_routes }
 }

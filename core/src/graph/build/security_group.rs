@@ -23,10 +23,7 @@ pub(super) fn instance_security_group(
             // A classic load balancer reaches fixed host ports: the services' container ports.
             LoadBalancerKind::Classic => {
                 let ports = b.manifest.services.values().filter_map(|s| {
-                    s.route
-                        .as_ref()
-                        .filter(|r| r.load_balancer == lb.name)
-                        .and(s.container_port)
+                    s.route.as_ref().filter(|r| r.load_balancer == lb.name).and(s.container_port)
                 });
                 let min = ports.clone().min().unwrap_or(80);
                 (min, ports.max().unwrap_or(min))
@@ -36,10 +33,7 @@ pub(super) fn instance_security_group(
         rule.insert("protocol".to_owned(), Expr::str("tcp"));
         rule.insert("from_port".to_owned(), from.into());
         rule.insert("to_port".to_owned(), to.into());
-        rule.insert(
-            "source_security_group_id".to_owned(),
-            Builder::r(&lb.security_group, "id"),
-        );
+        rule.insert("source_security_group_id".to_owned(), Builder::r(&lb.security_group, "id"));
         ingress.push(Expr::Map(rule));
     }
     let name = format!("{}-instances", b.prefix);

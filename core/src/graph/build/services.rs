@@ -16,11 +16,7 @@ use crate::graph::{Address, Expr};
 use crate::manifest::{Container, ContainerLogging, LoadBalancerKind, Service, SystemContainer};
 
 pub(super) fn env_list(vars: &BTreeMap<String, String>) -> Value {
-    Value::Array(
-        vars.iter()
-            .map(|(k, v)| json!({"name": k, "value": v}))
-            .collect(),
-    )
+    Value::Array(vars.iter().map(|(k, v)| json!({"name": k, "value": v})).collect())
 }
 
 pub(super) fn secret_list(secrets: &BTreeMap<String, String>) -> Value {
@@ -105,15 +101,8 @@ pub(super) fn service(
     // Made with another `logging` driver too: switching drivers must not delete the logs the
     // group already holds.
     let log_path = format!("{}/service/{name}", b.log_prefix);
-    let log = log_group(
-        b,
-        Address::keyed("log_group.service", name),
-        log_path.clone(),
-    );
-    let lb = svc
-        .route
-        .as_ref()
-        .and_then(|r| lbs.iter().find(|l| l.name == r.load_balancer));
+    let log = log_group(b, Address::keyed("log_group.service", name), log_path.clone());
+    let lb = svc.route.as_ref().and_then(|r| lbs.iter().find(|l| l.name == r.load_balancer));
     let classic = lb.is_some_and(|l| l.spec.kind == LoadBalancerKind::Classic);
     let c = svc.container(name);
     let mut container = container_definition(b, c, &log_path, json!({}));
@@ -166,10 +155,9 @@ pub(super) fn service(
     if let (Some(route), Some(lb), Some(port)) = (&svc.route, lb, svc.container_port) {
         let hc = &svc.health_check;
         if classic {
-            service.load_balancers = Some(Expr::Lit(
-                json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
-                        "container_name": name, "container_port": port}]),
-            ));
+            service.load_balancers =
+                Some(Expr::Lit(json!([{"load_balancer_name": format!("{}-{}", b.env, lb.name),
+                        "container_name": name, "container_port": port}])));
         } else {
             let tg = target_group(b, name, port, net, route, hc);
             if let Some(listener) = route_listener(lb, route.listener) {
@@ -202,10 +190,7 @@ pub(super) fn task_definition(
         network_mode: "bridge".into(),
         requires_compatibilities: Expr::Lit(json!(["EC2"])),
         container_definitions: Expr::Lit(Value::Array(vec![container])),
-        execution_role_arn: iam
-            .task_execution
-            .as_ref()
-            .map(|exec| Builder::r(exec, "arn")),
+        execution_role_arn: iam.task_execution.as_ref().map(|exec| Builder::r(exec, "arn")),
         task_role_arn,
         volumes: volumes.map(Expr::Lit),
         tags: b.tags(None),
@@ -222,11 +207,7 @@ pub(super) fn system_container(
     groups: &BTreeMap<String, Group>,
 ) {
     let log_path = format!("{}/system/{name}", b.log_prefix);
-    let log = log_group(
-        b,
-        Address::keyed("log_group.system", name),
-        log_path.clone(),
-    );
+    let log = log_group(b, Address::keyed("log_group.system", name), log_path.clone());
     let volumes: Vec<Value> = sc
         .mounts
         .iter()

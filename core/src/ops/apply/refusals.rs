@@ -37,10 +37,7 @@ pub(super) fn stale_before_lock(
         // Another environment's manifests, commit and account say nothing about this one's.
         return stale(
             environment,
-            vec![format!(
-                "it is a plan of `{}`, not of `{environment}`",
-                saved.environment
-            )],
+            vec![format!("it is a plan of `{}`, not of `{environment}`", saved.environment)],
         );
     }
     if saved.manifest_digest == desired.digest {
@@ -60,10 +57,7 @@ pub(super) fn stale_before_lock(
         reasons.push(if files.is_empty() {
             "the manifests changed since it was saved".to_owned()
         } else {
-            format!(
-                "the manifests changed since it was saved ({})",
-                files.join(", ")
-            )
+            format!("the manifests changed since it was saved ({})", files.join(", "))
         });
     }
     let now = provenance.map(|p| p.commit.as_str());
@@ -130,10 +124,7 @@ pub(super) fn stale_under_lock(
     if let Some(s) = stored
         && s.lineage != saved.lineage
     {
-        reasons.push(format!(
-            "the state's lineage is {}, the plan's {}",
-            s.lineage, saved.lineage
-        ));
+        reasons.push(format!("the state's lineage is {}, the plan's {}", s.lineage, saved.lineage));
     }
     if let Some(s) = stored.filter(|_| reasons.is_empty()) {
         let edited = saved.prior_edited(s);
@@ -174,10 +165,7 @@ fn stale(environment: &str, reasons: Vec<String>) -> Result<(), OpsError> {
     if reasons.is_empty() {
         return Ok(());
     }
-    Err(OpsError::StalePlan {
-        environment: environment.to_owned(),
-        reasons,
-    })
+    Err(OpsError::StalePlan { environment: environment.to_owned(), reasons })
 }
 
 /// Today's manifest of a rollback's environment, when it still loads (its files and settings
@@ -219,24 +207,16 @@ pub(super) fn check_protection(
 ) -> Result<(Option<Provenance>, bool), OpsError> {
     let env = &desired.manifest.environment;
     let rollback = matches!(mode, Mode::Rollback { .. });
-    let now = if rollback {
-        today(ws, environment)
-    } else {
-        None
-    };
-    let now_env = now
-        .as_ref()
-        .and_then(|l| l.manifest.as_ref())
-        .map(|m| &m.environment);
+    let now = if rollback { today(ws, environment) } else { None };
+    let now_env = now.as_ref().and_then(|l| l.manifest.as_ref()).map(|m| &m.environment);
     // Protected by the committed manifests too: a protection taken out in the work tree alone
     // would otherwise let that very change be applied uncommitted.
     let protected = env.protected
         || now_env.is_some_and(|e| e.protected)
         || protected_at_head(ws, environment, repo);
     let (files, release_branch) = if rollback {
-        let files = now
-            .as_ref()
-            .map_or_else(|| vec![ws.manifest_path(environment)], |l| l.paths.clone());
+        let files =
+            now.as_ref().map_or_else(|| vec![ws.manifest_path(environment)], |l| l.paths.clone());
         let branch = now_env
             .and_then(|e| e.release_branch.clone())
             .unwrap_or_else(|| env.release_branch().to_owned());
@@ -247,18 +227,10 @@ pub(super) fn check_protection(
     let provenance = guard::check(
         repo,
         ws.root(),
-        &Protection {
-            environment,
-            protected,
-            release_branch: &release_branch,
-            files: &files,
-        },
+        &Protection { environment, protected, release_branch: &release_branch, files: &files },
     )
     .map_err(|e| OpsError::Protected(Box::new(e)))?;
     // What a rollback applies comes from git objects, whatever the work tree holds.
-    let provenance = provenance.map(|p| Provenance {
-        dirty: p.dirty && !rollback,
-        ..p
-    });
+    let provenance = provenance.map(|p| Provenance { dirty: p.dirty && !rollback, ..p });
     Ok((provenance, protected))
 }

@@ -79,10 +79,7 @@ impl Locked<'_> {
         // A revision is retired only when every service moving to it has rolled out: a
         // rollback (by ECS or by `ecsops rollback`) needs the old ones.
         let rolled_out = |user: &Address| {
-            rollouts
-                .iter()
-                .find(|r| r.address == *user)
-                .is_none_or(RolloutResult::completed)
+            rollouts.iter().find(|r| r.address == *user).is_none_or(RolloutResult::completed)
         };
         let retire: Vec<Address> = retirements
             .into_iter()

@@ -97,10 +97,7 @@ impl Manage for attrs::AutoscalingGroup {
         // A roll in progress owns the capacity: the new sizes go into its tags, which it
         // restores when it finishes.
         let roll = if capacity_changed {
-            describe(cx, a, vec![prior.id.to_owned()])
-                .await?
-                .first()
-                .and_then(rolling)
+            describe(cx, a, vec![prior.id.to_owned()]).await?.first().and_then(rolling)
         } else {
             None
         };
@@ -110,11 +107,7 @@ impl Manage for attrs::AutoscalingGroup {
                 max: want.max_size,
                 ..r
             };
-            let tags: Tags = recorded
-                .tags()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
+            let tags: Tags = recorded.tags().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
             put_tags(cx.aws, a, prior.id, &tags).await?;
         }
         if group_changed {
@@ -156,19 +149,13 @@ impl Manage for attrs::AutoscalingGroup {
     /// the subnets and the capacity provider's cluster can only go after it.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let a = prior.address;
-        let r = remove_request(
-            cx,
-            a,
-            &["ScalingActivityInProgress", "ResourceInUse"],
-            &[],
-            || {
-                cx.autoscaling
-                    .delete_auto_scaling_group()
-                    .auto_scaling_group_name(prior.id)
-                    .force_delete(true)
-                    .send()
-            },
-        )
+        let r = remove_request(cx, a, &["ScalingActivityInProgress", "ResourceInUse"], &[], || {
+            cx.autoscaling
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name(prior.id)
+                .force_delete(true)
+                .send()
+        })
         .await;
         match r {
             // Already gone: nothing to wait for.
@@ -227,13 +214,8 @@ fn group_tags(name: &str, tags: &Tags) -> Vec<Tag> {
 
 /// Sets tags on group `name`.
 pub(crate) async fn put_tags(aws: &Clients, a: &Address, name: &str, tags: &Tags) -> Done<()> {
-    send!(
-        a,
-        aws.autoscaling
-            .create_or_update_tags()
-            .set_tags(Some(group_tags(name, tags)))
-    )
-    .map(drop)
+    send!(a, aws.autoscaling.create_or_update_tags().set_tags(Some(group_tags(name, tags))))
+        .map(drop)
 }
 
 /// Removes the tags `keys` from group `name`.
@@ -244,13 +226,7 @@ pub(crate) async fn remove_tags(
     keys: impl IntoIterator<Item = String>,
 ) -> Done<()> {
     let keys: Tags = keys.into_iter().map(|k| (k, String::new())).collect();
-    send!(
-        a,
-        aws.autoscaling
-            .delete_tags()
-            .set_tags(Some(group_tags(name, &keys)))
-    )
-    .map(drop)
+    send!(a, aws.autoscaling.delete_tags().set_tags(Some(group_tags(name, &keys)))).map(drop)
 }
 
 /// Attaches the classic load balancers the spec adds, then detaches the ones it drops.
@@ -321,15 +297,10 @@ pub(crate) async fn describe(
         return Ok(Vec::new());
     }
     let groups = all!(
-        cx.autoscaling
-            .describe_auto_scaling_groups()
-            .set_auto_scaling_group_names(Some(names)),
+        cx.autoscaling.describe_auto_scaling_groups().set_auto_scaling_group_names(Some(names)),
         a
     )?;
-    Ok(groups
-        .into_iter()
-        .filter(|g| g.status().is_none_or(|s| !s.starts_with("Delete")))
-        .collect())
+    Ok(groups.into_iter().filter(|g| g.status().is_none_or(|s| !s.starts_with("Delete"))).collect())
 }
 
 /// A described group in the desired shape; `recorded` decides whether `desired_capacity` is
@@ -338,14 +309,10 @@ fn group_live(g: &AutoScalingGroup, recorded: Option<&attrs::AutoscalingGroup>) 
     let name = g.auto_scaling_group_name()?;
     let arn = g.auto_scaling_group_arn()?;
     let template = g.launch_template();
-    let version = template
-        .and_then(LaunchTemplateSpecification::version)
-        .map(|v| {
-            v.parse::<i64>().map_or_else(
-                |_| TemplateVersion::Label(v.to_owned()),
-                TemplateVersion::Number,
-            )
-        });
+    let version = template.and_then(LaunchTemplateSpecification::version).map(|v| {
+        v.parse::<i64>()
+            .map_or_else(|_| TemplateVersion::Label(v.to_owned()), TemplateVersion::Number)
+    });
     let subnets: Vec<String> = g
         .vpc_zone_identifier()
         .unwrap_or_default()
@@ -410,12 +377,7 @@ mod tests {
             .health_check_grace_period(300)
             .new_instances_protected_from_scale_in(false)
             .tags(TagDescription::builder().key("Name").value("n").build())
-            .tags(
-                TagDescription::builder()
-                    .key("ecsops:lineage")
-                    .value("L")
-                    .build(),
-            )
+            .tags(TagDescription::builder().key("ecsops:lineage").value("L").build())
             .build();
         let recorded = attrs::AutoscalingGroup {
             name: "acc-default-default".to_owned(),
@@ -455,9 +417,6 @@ mod tests {
                 ("Name".to_owned(), "n".to_owned()),
             ]),
         );
-        assert!(
-            tags.iter()
-                .all(|t| t.propagate_at_launch() == Some(t.key() == Some("Name")))
-        );
+        assert!(tags.iter().all(|t| t.propagate_at_launch() == Some(t.key() == Some("Name"))));
     }
 }

@@ -19,18 +19,12 @@ impl CallLog {
     }
 
     fn record(&self, operation: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(operation.to_owned());
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(operation.to_owned());
     }
 
     /// Every request in order.
     pub fn all(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Requests per operation.
@@ -57,10 +51,7 @@ impl CallLog {
     }
 
     pub fn clear(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 

@@ -30,10 +30,7 @@ impl Tagged {
     /// A resource read as its kind's typed attributes (whose `tags` are the visible ones) and
     /// outputs; `tags` are all its tags.
     pub fn of<A: Attributes>(id: &str, tags: Tags, attributes: &A, outputs: &A::Outputs) -> Self {
-        Self {
-            tags,
-            live: Live::new(id, attributes, outputs),
-        }
+        Self { tags, live: Live::new(id, attributes, outputs) }
     }
 }
 
@@ -68,9 +65,7 @@ pub(crate) fn settle(
         }
         let live = ours.remove(address).and_then(|mut lives| {
             lives.retain(|l| l.kind == r.kind);
-            let recorded = lives
-                .iter()
-                .position(|l| Some(l.id.as_str()) == r.id.as_deref());
+            let recorded = lives.iter().position(|l| Some(l.id.as_str()) == r.id.as_deref());
             lives.into_iter().nth(recorded.unwrap_or(0))
         });
         // Renamed by `[[moved]]` with nothing to change, so nothing re-tagged it: its tags
@@ -157,9 +152,7 @@ pub(crate) fn tag_spec(
 }
 
 pub(crate) fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -175,10 +168,7 @@ pub(crate) fn visible(tags: &Tags) -> Tags {
 }
 
 fn tag_filter(key: &str, value: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{key}"))
-        .values(value)
-        .build()
+    Filter::builder().name(format!("tag:{key}")).values(value).build()
 }
 
 /// Every resource of this environment (refresh).
@@ -192,10 +182,7 @@ pub(crate) fn environment_filter(own: &Ownership) -> Filter {
 /// matches nothing. [`pick_adoptable`] keeps only the exact address.
 pub(crate) fn address_filters(own: &Ownership, address: &Address) -> Vec<Filter> {
     let pattern = address.as_str().replace(['[', ']'], "?");
-    vec![
-        environment_filter(own),
-        tag_filter(TAG_ECSOPS_ADDRESS, &pattern),
-    ]
+    vec![environment_filter(own), tag_filter(TAG_ECSOPS_ADDRESS, &pattern)]
 }
 
 /// The address and lineage a resource's tags claim.
@@ -211,9 +198,7 @@ pub(crate) fn other_environment<'t>(
     own: &Ownership,
     tags: &'t BTreeMap<String, String>,
 ) -> Option<&'t str> {
-    tags.get(TAG_ECSOPS_ENVIRONMENT)
-        .map(String::as_str)
-        .filter(|e| *e != own.environment)
+    tags.get(TAG_ECSOPS_ENVIRONMENT).map(String::as_str).filter(|e| *e != own.environment)
 }
 
 /// The one candidate (id, tags) to adopt for `address`: none, exactly one of this lineage, or an
@@ -280,10 +265,7 @@ pub(crate) fn adoptable(
     a: &Address,
     found: impl IntoIterator<Item = Tagged>,
 ) -> Done<Option<Live>> {
-    let candidates = found
-        .into_iter()
-        .map(|t| (t.live.id.clone(), t.tags, t.live))
-        .collect();
+    let candidates = found.into_iter().map(|t| (t.live.id.clone(), t.tags, t.live)).collect();
     Ok(pick_adoptable(cx.own, a, candidates)?.map(|(_, live)| live))
 }
 
@@ -350,25 +332,11 @@ pub(crate) async fn sync_ec2_tags(
     sync_tags(
         tag_diff(cx.own, a, before, after),
         async |removed| {
-            let removed: Vec<Tag> = removed
-                .iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
-            send!(
-                a,
-                cx.ec2.delete_tags().resources(id).set_tags(Some(removed))
-            )
-            .map(drop)
+            let removed: Vec<Tag> = removed.iter().map(|k| Tag::builder().key(k).build()).collect();
+            send!(a, cx.ec2.delete_tags().resources(id).set_tags(Some(removed))).map(drop)
         },
         async |set| {
-            send!(
-                a,
-                cx.ec2
-                    .create_tags()
-                    .resources(id)
-                    .set_tags(Some(to_tags(&set)))
-            )
-            .map(drop)
+            send!(a, cx.ec2.create_tags().resources(id).set_tags(Some(to_tags(&set)))).map(drop)
         },
     )
     .await
@@ -381,10 +349,7 @@ mod tests {
     use super::*;
 
     fn own() -> Ownership {
-        Ownership {
-            environment: "acceptance".to_owned(),
-            lineage: "L".to_owned(),
-        }
+        Ownership { environment: "acceptance".to_owned(), lineage: "L".to_owned() }
     }
 
     /// Recorded VPCs `vpc` (`vpc-1`) and `vpc.b` (`vpc-2`, with its own tags), read back with
@@ -412,10 +377,7 @@ mod tests {
         };
         let found = vec![
             found("vpc-1", tags_now),
-            found(
-                "vpc-2",
-                &[("ecsops:address", "vpc.b"), ("ecsops:lineage", "L")],
-            ),
+            found("vpc-2", &[("ecsops:address", "vpc.b"), ("ecsops:lineage", "L")]),
         ];
         let mut out = Refresh::default();
         settle(&own(), &resources, &[Kind::Vpc], found, &mut out);
@@ -435,44 +397,28 @@ mod tests {
         let other_lineage = settled(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]);
         assert_eq!(other_lineage.untagged.len(), 1, "{other_lineage:?}");
         let moved = settled(&[("ecsops:address", "vpc.old"), ("ecsops:lineage", "L")]);
-        assert!(
-            moved.untagged.is_empty() && moved.untracked.is_empty(),
-            "{moved:?}"
-        );
+        assert!(moved.untagged.is_empty() && moved.untracked.is_empty(), "{moved:?}");
         assert_eq!(moved.live[&Address::new("vpc")].id, "vpc-1");
     }
 
     #[test]
     fn created_tags_add_ownership_to_the_desired_ones() {
-        let desired = tags(&[
-            ("Name", "acceptance"),
-            ("Environment", "acceptance"),
-            ("ecsops:address", "x"),
-        ]);
+        let desired =
+            tags(&[("Name", "acceptance"), ("Environment", "acceptance"), ("ecsops:address", "x")]);
         let t = owned_tags(&own(), &Address::new("vpc"), &desired);
         assert_eq!(t["Name"], "acceptance");
         assert_eq!(t["ecsops:address"], "vpc");
         assert_eq!(t["ecsops:lineage"], "L");
-        assert_eq!(
-            visible(&t),
-            tags(&[("Environment", "acceptance"), ("Name", "acceptance")])
-        );
+        assert_eq!(visible(&t), tags(&[("Environment", "acceptance"), ("Name", "acceptance")]));
     }
 
     #[test]
     fn adoption_takes_one_of_ours_and_refuses_foreign_or_twins() {
         let a = Address::new("vpc");
         let ours = |id: &str| {
-            (
-                id.to_owned(),
-                tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "L")]),
-                (),
-            )
+            (id.to_owned(), tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "L")]), ())
         };
-        assert_eq!(
-            pick_adoptable::<()>(&own(), &a, vec![]).expect("test value"),
-            None
-        );
+        assert_eq!(pick_adoptable::<()>(&own(), &a, vec![]).expect("test value"), None);
         assert_eq!(
             pick_adoptable(&own(), &a, vec![ours("vpc-1")]).expect("test value"),
             Some(("vpc-1".to_owned(), ()))
@@ -491,11 +437,8 @@ mod tests {
             Some(("vpc-1".to_owned(), ())),
             "another address's resource is never a candidate"
         );
-        let foreign = (
-            "vpc-3".to_owned(),
-            tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]),
-            (),
-        );
+        let foreign =
+            ("vpc-3".to_owned(), tags(&[("ecsops:address", "vpc"), ("ecsops:lineage", "M")]), ());
         assert!(matches!(
             pick_adoptable(&own(), &a, vec![foreign]),
             Err(ProviderError::ForeignLineage { .. })
@@ -511,9 +454,6 @@ mod tests {
             ]),
             (),
         );
-        assert_eq!(
-            pick_adoptable(&own(), &a, vec![staging]).expect("skipped"),
-            None
-        );
+        assert_eq!(pick_adoptable(&own(), &a, vec![staging]).expect("skipped"), None);
     }
 }

@@ -51,12 +51,7 @@ impl Manage for attrs::LaunchTemplate {
         let found = describe_launch_templates(
             cx,
             a,
-            vec![
-                Filter::builder()
-                    .name("launch-template-name")
-                    .values(name)
-                    .build(),
-            ],
+            vec![Filter::builder().name("launch-template-name").values(name).build()],
         )
         .await?;
         let Some(t) = found.first() else {
@@ -112,10 +107,8 @@ impl Manage for attrs::LaunchTemplate {
         let ami = image_id(cx, a, &want).await?;
         // The recorded AMI is the output's (states written before `image_id` was an attribute
         // lack the attribute).
-        let unpinned = |t: &attrs::LaunchTemplate| attrs::LaunchTemplate {
-            image_id: None,
-            ..t.clone()
-        };
+        let unpinned =
+            |t: &attrs::LaunchTemplate| attrs::LaunchTemplate { image_id: None, ..t.clone() };
         let version = match recorded {
             Some(r) if unpinned(&want) == unpinned(&was) && r.image_id == ami => r.latest_version,
             _ => {
@@ -154,16 +147,8 @@ impl Manage for attrs::LaunchTemplate {
             cx,
             prior.address,
             &[],
-            &[
-                "InvalidLaunchTemplateId.NotFound",
-                "InvalidLaunchTemplateName.NotFoundException",
-            ],
-            || {
-                cx.ec2
-                    .delete_launch_template()
-                    .launch_template_id(prior.id)
-                    .send()
-            },
+            &["InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException"],
+            || cx.ec2.delete_launch_template().launch_template_id(prior.id).send(),
         )
         .await
     }
@@ -185,19 +170,12 @@ where
 /// next plan compares the AMI it finds with the one launched.
 fn applied(spec: &ResourceSpec, id: &str, version: i64, launched: String) -> Applied {
     let mut applied = Applied::new(spec, id, &outputs(id, version, &launched));
-    applied.attributes.insert(
-        ami::IMAGE_ID.to_owned(),
-        serde_json::Value::String(launched),
-    );
+    applied.attributes.insert(ami::IMAGE_ID.to_owned(), serde_json::Value::String(launched));
     applied
 }
 
 fn outputs(id: &str, version: i64, ami: &str) -> LaunchTemplateOutputs {
-    LaunchTemplateOutputs {
-        id: id.to_owned(),
-        latest_version: version,
-        image_id: ami.to_owned(),
-    }
+    LaunchTemplateOutputs { id: id.to_owned(), latest_version: version, image_id: ami.to_owned() }
 }
 
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
@@ -206,11 +184,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     }
     let a = Address::new(Kind::LaunchTemplate.as_str());
     let templates = describe_launch_templates(cx, &a, vec![environment_filter(cx.own)]).await?;
-    let versions = if templates.is_empty() {
-        BTreeMap::new()
-    } else {
-        latest_versions(cx, &a, None).await?
-    };
+    let versions =
+        if templates.is_empty() { BTreeMap::new() } else { latest_versions(cx, &a, None).await? };
     // What each recorded template's manifest asked for; a record that does not decode (state
     // written by hand) reads the image as the live AMI.
     let known: BTreeMap<&str, String> = decodable_by_id::<attrs::LaunchTemplate>(resources)
@@ -257,10 +232,7 @@ async fn latest_versions(
             .versions("$Latest"),
         a
     )?;
-    Ok(versions
-        .into_iter()
-        .filter_map(|v| Some((v.launch_template_id()?.to_owned(), v)))
-        .collect())
+    Ok(versions.into_iter().filter_map(|v| Some((v.launch_template_id()?.to_owned(), v))).collect())
 }
 
 /// The AMI `want` launches: the planned one, else `image` itself, else the AMI its SSM
@@ -273,16 +245,14 @@ async fn image_id(cx: Cx<'_>, a: &Address, want: &attrs::LaunchTemplate) -> Done
         return Ok(want.image.clone());
     };
     let (mut found, unknown) = amis(cx, a, &BTreeSet::from([parameter.to_owned()])).await?;
-    found
-        .remove(parameter)
-        .ok_or_else(|| ProviderError::Failed {
-            address: a.clone(),
-            what: format!(
-                "SSM has no parameter {} naming the AMI; check `{}`",
-                unknown.join(", "),
-                ami::manifest_place(a)
-            ),
-        })
+    found.remove(parameter).ok_or_else(|| ProviderError::Failed {
+        address: a.clone(),
+        what: format!(
+            "SSM has no parameter {} naming the AMI; check `{}`",
+            unknown.join(", "),
+            ami::manifest_place(a)
+        ),
+    })
 }
 
 /// The AMIs SSM `parameters` name now (parameter → AMI id), one `GetParameters` per ten (the
@@ -297,9 +267,7 @@ pub(crate) async fn amis(
     for chunk in names.chunks(10) {
         let out = send!(
             a,
-            cx.ssm
-                .get_parameters()
-                .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
+            cx.ssm.get_parameters().set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()))
         )?;
         for p in out.parameters() {
             let (Some(name), Some(value)) = (p.name(), p.value()) else {
@@ -374,9 +342,7 @@ fn template_data(want: &attrs::LaunchTemplate, ami: &str) -> RequestLaunchTempla
                 .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(
                     meta.http_endpoint.as_str(),
                 ))
-                .http_tokens(LaunchTemplateHttpTokensState::from(
-                    meta.http_tokens.as_str(),
-                ))
+                .http_tokens(LaunchTemplateHttpTokensState::from(meta.http_tokens.as_str()))
                 .set_http_put_response_hop_limit(meta.http_put_response_hop_limit)
                 .build(),
         )
@@ -393,11 +359,7 @@ fn template_data(want: &attrs::LaunchTemplate, ami: &str) -> RequestLaunchTempla
                 )
                 .build(),
         )
-        .monitoring(
-            LaunchTemplatesMonitoringRequest::builder()
-                .enabled(want.monitoring)
-                .build(),
-        )
+        .monitoring(LaunchTemplatesMonitoringRequest::builder().enabled(want.monitoring).build())
         .set_key_name(want.key_name.clone());
     if !want.tags.is_empty() {
         data = data
@@ -425,10 +387,7 @@ fn template_live(
         name: t.launch_template_name()?.to_owned(),
         image: image.to_owned(),
         image_id: Some(ami.to_owned()),
-        instance_type: data
-            .instance_type()
-            .map_or("", InstanceType::as_str)
-            .to_owned(),
+        instance_type: data.instance_type().map_or("", InstanceType::as_str).to_owned(),
         iam_instance_profile_arn: data
             .iam_instance_profile()
             .and_then(|p| p.arn())
@@ -436,9 +395,7 @@ fn template_live(
             .to_owned(),
         security_group_ids: data.security_group_ids().to_vec(),
         user_data: data.user_data().map_or_else(String::new, |u| {
-            base64_decode(u)
-                .and_then(|b| String::from_utf8(b).ok())
-                .unwrap_or_else(|| u.to_owned())
+            base64_decode(u).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| u.to_owned())
         }),
         metadata_options: data
             .metadata_options()
@@ -474,10 +431,7 @@ fn template_live(
                 }
             })
             .unwrap_or_default(),
-        monitoring: data
-            .monitoring()
-            .and_then(LaunchTemplatesMonitoring::enabled)
-            .unwrap_or(false),
+        monitoring: data.monitoring().and_then(LaunchTemplatesMonitoring::enabled).unwrap_or(false),
         tags: visible(&tags),
         key_name: data.key_name().map(str::to_owned),
     };
@@ -491,11 +445,7 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
@@ -512,10 +462,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let (mut n, mut bits) = (0u32, 0u32);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
         let v = BASE64.iter().position(|b| *b == c)?;
         n = (n << 6) | u32::try_from(v).ok()?;
         bits += 6;
@@ -539,22 +486,9 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
-        for s in [
-            "",
-            "f",
-            "fo",
-            "foo",
-            "foob",
-            "fooba",
-            "foobar",
-            "#!/bin/bash\necho ok\n",
-        ] {
+        for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "#!/bin/bash\necho ok\n"] {
             let e = base64_encode(s.as_bytes());
-            assert_eq!(
-                base64_decode(&e).as_deref(),
-                Some(s.as_bytes()),
-                "{s:?} {e}"
-            );
+            assert_eq!(base64_decode(&e).as_deref(), Some(s.as_bytes()), "{s:?} {e}");
         }
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64_encode(b"fo"), "Zm8=");

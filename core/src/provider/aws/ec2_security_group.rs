@@ -55,11 +55,7 @@ fn normalize_protocol(p: &str) -> String {
 }
 
 fn ports(protocol: &str, from: Option<i64>, to: Option<i64>) -> (i64, i64) {
-    if protocol == "-1" {
-        (0, 0)
-    } else {
-        (from.unwrap_or(0), to.unwrap_or(0))
-    }
+    if protocol == "-1" { (0, 0) } else { (from.unwrap_or(0), to.unwrap_or(0)) }
 }
 
 /// The atomic rules of one permission as written (in the manifest or by AWS): its protocol and
@@ -72,12 +68,7 @@ fn atomic(
 ) -> impl Iterator<Item = Rule> {
     let protocol = normalize_protocol(protocol);
     let (from, to) = ports(&protocol, from, to);
-    sources.into_iter().map(move |source| Rule {
-        protocol: protocol.clone(),
-        from,
-        to,
-        source,
-    })
+    sources.into_iter().map(move |source| Rule { protocol: protocol.clone(), from, to, source })
 }
 
 /// The atomic rules of a desired (or recorded) `ingress` / `egress` attribute.
@@ -92,11 +83,7 @@ fn parse_rules(
         let mut sources: Vec<Source> = Vec::new();
         sources.extend(list(&entry.cidr_blocks).into_iter().map(Source::Cidr));
         sources.extend(list(&entry.ipv6_cidr_blocks).into_iter().map(Source::Ipv6));
-        sources.extend(
-            list(&entry.prefix_list_ids)
-                .into_iter()
-                .map(Source::PrefixList),
-        );
+        sources.extend(list(&entry.prefix_list_ids).into_iter().map(Source::PrefixList));
         sources.extend(entry.source_security_group_id.clone().map(Source::Group));
         if sources.is_empty() {
             return Err(ProviderError::InvalidAttribute {
@@ -106,12 +93,7 @@ fn parse_rules(
                     .to_owned(),
             });
         }
-        rules.extend(atomic(
-            &entry.protocol,
-            Some(entry.from_port),
-            Some(entry.to_port),
-            sources,
-        ));
+        rules.extend(atomic(&entry.protocol, Some(entry.from_port), Some(entry.to_port), sources));
     }
     Ok(rules)
 }
@@ -184,15 +166,10 @@ fn canonical(rules: &BTreeSet<Rule>) -> Vec<SecurityGroupRule> {
             prefix_list_ids: None,
         };
         if let Source::Group(g) = &r.source {
-            groups.push(SecurityGroupRule {
-                source_security_group_id: Some(g.clone()),
-                ..head
-            });
+            groups.push(SecurityGroupRule { source_security_group_id: Some(g.clone()), ..head });
             continue;
         }
-        let entry = ranges
-            .entry((r.protocol.clone(), r.from, r.to))
-            .or_insert(head);
+        let entry = ranges.entry((r.protocol.clone(), r.from, r.to)).or_insert(head);
         let (list, value) = match &r.source {
             Source::Cidr(v) => (&mut entry.cidr_blocks, v),
             Source::Ipv6(v) => (&mut entry.ipv6_cidr_blocks, v),
@@ -262,10 +239,7 @@ fn default_egress() -> BTreeSet<Rule> {
 impl Manage for attrs::SecurityGroup {
     /// The group carrying the spec's ownership tags.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, _want: &Self) -> Done<Option<Live>> {
-        find_adoptable(cx, &spec.address, describe_security_groups, |g| {
-            group_live(g, None)
-        })
-        .await
+        find_adoptable(cx, &spec.address, describe_security_groups, |g| group_live(g, None)).await
     }
 
     /// Creates the group with its tags and rules (replacing the default egress rule).
@@ -282,9 +256,7 @@ impl Manage for attrs::SecurityGroup {
             )
         })
         .await?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| missing(a, "CreateSecurityGroup", "GroupId"))?;
+        let id = out.group_id().ok_or_else(|| missing(a, "CreateSecurityGroup", "GroupId"))?;
         sync_rules(cx, a, id, &want, &BTreeSet::new(), &default_egress()).await?;
         Ok(Applied::new(spec, id, &id_outputs(id)))
     }
@@ -319,10 +291,9 @@ async fn sync_rules(
     ingress: &BTreeSet<Rule>,
     egress: &BTreeSet<Rule>,
 ) -> Done<()> {
-    for (direction, current, wanted) in [
-        (Direction::Ingress, ingress, &want.ingress),
-        (Direction::Egress, egress, &want.egress),
-    ] {
+    for (direction, current, wanted) in
+        [(Direction::Ingress, ingress, &want.ingress), (Direction::Egress, egress, &want.egress)]
+    {
         let desired = parse_rules(a, direction.attribute(), wanted)?;
         let (add, remove) = set_changes(current, &desired);
         if !add.is_empty() {
@@ -399,36 +370,22 @@ async fn send(
     match (direction, change) {
         (Direction::Ingress, Change::Authorize) => send_once!(
             a,
-            cx.ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(p)
+            cx.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(p)
         )
         .map(drop),
-        (Direction::Ingress, Change::Revoke) => send!(
-            a,
-            cx.ec2
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(p)
-        )
-        .map(drop),
+        (Direction::Ingress, Change::Revoke) => {
+            send!(a, cx.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(p))
+                .map(drop)
+        }
         (Direction::Egress, Change::Authorize) => send_once!(
             a,
-            cx.ec2
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(p)
+            cx.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(p)
         )
         .map(drop),
-        (Direction::Egress, Change::Revoke) => send!(
-            a,
-            cx.ec2
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(p)
-        )
-        .map(drop),
+        (Direction::Egress, Change::Revoke) => {
+            send!(a, cx.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(p))
+                .map(drop)
+        }
     }
 }
 
@@ -521,10 +478,7 @@ mod tests {
             .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
             .build()];
         let live = rules_of(&aws);
-        assert_eq!(
-            live_rules(&a(), "ingress", &live, Some(&recorded)),
-            recorded
-        );
+        assert_eq!(live_rules(&a(), "ingress", &live, Some(&recorded)), recorded);
         // One range gone: the canonical shape shows what is left.
         let live = rules_of(&[IpPermission::builder()
             .ip_protocol("tcp")
@@ -572,18 +526,8 @@ mod tests {
                 to: 80,
                 source: Source::Cidr("0.0.0.0/0".to_owned()),
             }))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key("ecsops:address")
-                    .value("x")
-                    .build(),
-            )
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key("Name")
-                    .value("n")
-                    .build(),
-            )
+            .tags(aws_sdk_ec2::types::Tag::builder().key("ecsops:address").value("x").build())
+            .tags(aws_sdk_ec2::types::Tag::builder().key("Name").value("n").build())
             .build();
         let live = live_of(&g).expect("test value");
         assert_eq!(live.id, "sg-9");

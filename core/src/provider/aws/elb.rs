@@ -39,17 +39,13 @@ impl Manage for attrs::ClassicLoadBalancer {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let name = want.name.as_str();
-        let described = found_or_none(
-            describe(cx, a, Some(vec![name.to_owned()])).await,
-            NOT_FOUND,
-        )?;
+        let described =
+            found_or_none(describe(cx, a, Some(vec![name.to_owned()])).await, NOT_FOUND)?;
         let Some(d) = described.and_then(|mut found| found.pop()) else {
             return Ok(None);
         };
-        let tags = describe_tags(cx, a, vec![name.to_owned()])
-            .await?
-            .remove(name)
-            .unwrap_or_default();
+        let tags =
+            describe_tags(cx, a, vec![name.to_owned()]).await?.remove(name).unwrap_or_default();
         claimed(cx, a, live(&d, tags, None))
     }
 
@@ -72,17 +68,13 @@ impl Manage for attrs::ClassicLoadBalancer {
                 .set_scheme((want.scheme == "internal").then(|| "internal".to_owned()))
                 .set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
-        let dns = out
-            .dns_name()
-            .ok_or_else(|| missing(a, "CreateLoadBalancer", "DNSName"))?;
+        let dns = out.dns_name().ok_or_else(|| missing(a, "CreateLoadBalancer", "DNSName"))?;
         set_attributes(cx, spec, &want, name).await?;
         set_health_check(cx, spec, &want, name).await?;
         Ok(Applied::new(
             spec,
             name,
-            &attrs::ClassicLoadBalancerOutputs {
-                dns_name: dns.to_owned(),
-            },
+            &attrs::ClassicLoadBalancerOutputs { dns_name: dns.to_owned() },
         ))
     }
 
@@ -95,10 +87,8 @@ impl Manage for attrs::ClassicLoadBalancer {
         let name = prior.id;
         let elb = &cx.elb;
 
-        let (added, removed) = set_changes(
-            &listener_set(&was.listeners),
-            &listener_set(&want.listeners),
-        );
+        let (added, removed) =
+            set_changes(&listener_set(&was.listeners), &listener_set(&want.listeners));
         let removed: BTreeSet<i32> = removed.iter().map(|l| i32::from(l.lb_port)).collect();
         // One port per request: moto 5.2.5 keeps every listener when one request names several
         // ports, and a load balancer has only a handful of listeners.
@@ -112,10 +102,7 @@ impl Manage for attrs::ClassicLoadBalancer {
             })
             .await?;
         }
-        let added = added
-            .iter()
-            .map(|l| to_sdk(spec, l))
-            .collect::<Result<Vec<_>, _>>()?;
+        let added = added.iter().map(|l| to_sdk(spec, l)).collect::<Result<Vec<_>, _>>()?;
         if !added.is_empty() {
             send!(
                 a,
@@ -164,9 +151,7 @@ impl Manage for attrs::ClassicLoadBalancer {
                 send!(
                     a,
                     elb.remove_tags().load_balancer_names(name).set_tags(Some(
-                        keys.iter()
-                            .map(|k| TagKeyOnly::builder().key(k).build())
-                            .collect(),
+                        keys.iter().map(|k| TagKeyOnly::builder().key(k).build()).collect(),
                     ))
                 )
                 .map(drop)
@@ -174,9 +159,7 @@ impl Manage for attrs::ClassicLoadBalancer {
             async |tags| {
                 send!(
                     a,
-                    elb.add_tags()
-                        .load_balancer_names(name)
-                        .set_tags(Some(SdkTags::of(a, &tags)?))
+                    elb.add_tags().load_balancer_names(name).set_tags(Some(SdkTags::of(a, &tags)?))
                 )
                 .map(drop)
             },
@@ -188,10 +171,7 @@ impl Manage for attrs::ClassicLoadBalancer {
     /// Deletes the load balancer; AWS answers success when it is already gone.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.elb
-                .delete_load_balancer()
-                .load_balancer_name(prior.id)
-                .send()
+            cx.elb.delete_load_balancer().load_balancer_name(prior.id).send()
         })
         .await
     }
@@ -215,14 +195,9 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         || describe(cx, &at, None),
     )
     .await?;
-    described.retain(|d| {
-        d.load_balancer_name()
-            .is_some_and(|n| by_name.contains_key(n))
-    });
-    let found_names: Vec<String> = described
-        .iter()
-        .filter_map(|d| d.load_balancer_name().map(str::to_owned))
-        .collect();
+    described.retain(|d| d.load_balancer_name().is_some_and(|n| by_name.contains_key(n)));
+    let found_names: Vec<String> =
+        described.iter().filter_map(|d| d.load_balancer_name().map(str::to_owned)).collect();
     let mut tags = BTreeMap::new();
     for chunk in found_names.chunks(PER_CALL) {
         tags.extend(describe_tags(cx, &at, chunk.to_vec()).await?);
@@ -231,11 +206,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .iter()
         .filter_map(|d| {
             let name = d.load_balancer_name()?;
-            live(
-                d,
-                tags.get(name).cloned().unwrap_or_default(),
-                by_name.get(name),
-            )
+            live(d, tags.get(name).cloned().unwrap_or_default(), by_name.get(name))
         })
         .collect();
     settle(cx.own, resources, &kinds, found, out);
@@ -247,12 +218,7 @@ async fn describe(
     a: &Address,
     names: Option<Vec<String>>,
 ) -> Done<Vec<LoadBalancerDescription>> {
-    all!(
-        cx.elb
-            .describe_load_balancers()
-            .set_load_balancer_names(names),
-        a
-    )
+    all!(cx.elb.describe_load_balancers().set_load_balancer_names(names), a)
 }
 
 async fn describe_tags(
@@ -260,10 +226,7 @@ async fn describe_tags(
     a: &Address,
     names: Vec<String>,
 ) -> Done<BTreeMap<String, Tags>> {
-    let out = send!(
-        a,
-        cx.elb.describe_tags().set_load_balancer_names(Some(names))
-    )?;
+    let out = send!(a, cx.elb.describe_tags().set_load_balancer_names(Some(names)))?;
     Ok(out
         .tag_descriptions()
         .iter()
@@ -281,9 +244,7 @@ async fn set_attributes(
     want: &attrs::ClassicLoadBalancer,
     name: &str,
 ) -> Done<()> {
-    let seconds = want
-        .idle_timeout
-        .ok_or_else(|| spec.invalid("idle_timeout", "is missing"))?;
+    let seconds = want.idle_timeout.ok_or_else(|| spec.invalid("idle_timeout", "is missing"))?;
     let seconds = i32::try_from(seconds)
         .map_err(|_| spec.invalid("idle_timeout", "is not a whole number that fits 32 bits"))?;
     let idle = ConnectionSettings::builder()
@@ -292,19 +253,16 @@ async fn set_attributes(
         .map_err(|e| spec.invalid("idle_timeout", &e.to_string()))?;
     send!(
         &spec.address,
-        cx.elb
-            .modify_load_balancer_attributes()
-            .load_balancer_name(name)
-            .load_balancer_attributes(
-                LoadBalancerAttributes::builder()
-                    .connection_settings(idle)
-                    .cross_zone_load_balancing(
-                        CrossZoneLoadBalancing::builder()
-                            .enabled(want.cross_zone.unwrap_or(true))
-                            .build(),
-                    )
-                    .build(),
-            )
+        cx.elb.modify_load_balancer_attributes().load_balancer_name(name).load_balancer_attributes(
+            LoadBalancerAttributes::builder()
+                .connection_settings(idle)
+                .cross_zone_load_balancing(
+                    CrossZoneLoadBalancing::builder()
+                        .enabled(want.cross_zone.unwrap_or(true))
+                        .build(),
+                )
+                .build(),
+        )
     )
     .map(drop)
 }
@@ -333,10 +291,7 @@ async fn set_health_check(
         .map_err(|e| spec.invalid("health_check", &e.to_string()))?;
     send!(
         &spec.address,
-        cx.elb
-            .configure_health_check()
-            .load_balancer_name(name)
-            .health_check(check)
+        cx.elb.configure_health_check().load_balancer_name(name).health_check(check)
     )
     .map(drop)
 }
@@ -365,10 +320,7 @@ fn of_sdk(l: &Listener) -> ClassicListener {
         lb_port: port(l.load_balancer_port()),
         lb_protocol: l.protocol().to_ascii_uppercase(),
         instance_port: port(l.instance_port()),
-        instance_protocol: l
-            .instance_protocol()
-            .unwrap_or(l.protocol())
-            .to_ascii_uppercase(),
+        instance_protocol: l.instance_protocol().unwrap_or(l.protocol()).to_ascii_uppercase(),
         ssl_certificate_id: l.ssl_certificate_id().map(str::to_owned),
     }
 }
@@ -392,11 +344,8 @@ fn live(
     recorded: Option<&attrs::ClassicLoadBalancer>,
 ) -> Option<Tagged> {
     let name = d.load_balancer_name()?;
-    let live: BTreeSet<ClassicListener> = d
-        .listener_descriptions()
-        .iter()
-        .filter_map(|l| l.listener().map(of_sdk))
-        .collect();
+    let live: BTreeSet<ClassicListener> =
+        d.listener_descriptions().iter().filter_map(|l| l.listener().map(of_sdk)).collect();
     let listeners = recorded
         .map(|r| &r.listeners)
         .filter(|r| listener_set(r) == live)
@@ -430,9 +379,8 @@ fn live(
             }),
         tags: visible(&tags),
     };
-    let outputs = attrs::ClassicLoadBalancerOutputs {
-        dns_name: d.dns_name().unwrap_or_default().to_owned(),
-    };
+    let outputs =
+        attrs::ClassicLoadBalancerOutputs { dns_name: d.dns_name().unwrap_or_default().to_owned() };
     Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
@@ -480,10 +428,7 @@ mod tests {
             .build();
         let older = recorded(&json!([]));
         let live_of = |r: &attrs::ClassicLoadBalancer| {
-            live(&d, Tags::new(), Some(r))
-                .expect("live")
-                .live
-                .attributes
+            live(&d, Tags::new(), Some(r)).expect("live").live.attributes
         };
         assert!(!live_of(&older).contains_key("health_check"));
         let mut checked = older.clone();
@@ -514,27 +459,19 @@ mod tests {
             .scheme("internet-facing")
             .subnets("subnet-a")
             .listener_descriptions(
-                ListenerDescription::builder()
-                    .listener(listener(80, "HTTP", 80))
-                    .build(),
+                ListenerDescription::builder().listener(listener(80, "HTTP", 80)).build(),
             )
             .listener_descriptions(
-                ListenerDescription::builder()
-                    .listener(listener(443, "HTTPS", 80))
-                    .build(),
+                ListenerDescription::builder().listener(listener(443, "HTTPS", 80)).build(),
             )
             .build();
-        let live = live(&d, Tags::new(), Some(&recorded(&listeners)))
-            .expect("live")
-            .live;
+        let live = live(&d, Tags::new(), Some(&recorded(&listeners))).expect("live").live;
         assert_eq!(live.attributes["listeners"], listeners);
         assert_eq!(live.outputs["dns_name"], json!("dns"));
         // A port changed outside ecsops: the canonical shape shows it.
         let changed = json!([{"lb_port": 80, "lb_protocol": "HTTP", "instance_port": 8080,
                               "instance_protocol": "HTTP", "ssl_certificate_id": null}]);
-        let live = super::live(&d, Tags::new(), Some(&recorded(&changed)))
-            .expect("live")
-            .live;
+        let live = super::live(&d, Tags::new(), Some(&recorded(&changed))).expect("live").live;
         assert_eq!(live.attributes["listeners"][0]["lb_port"], json!(80));
         assert_eq!(live.attributes["listeners"][1]["lb_port"], json!(443));
     }

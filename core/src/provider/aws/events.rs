@@ -131,19 +131,11 @@ impl Manage for attrs::EventTarget {
             what: "the state records no `rule` and `target_id` for this target".to_owned(),
         })?;
         remove(cx, &[], &[NOT_FOUND], || async {
-            let out = send!(
-                a,
-                cx.events
-                    .remove_targets()
-                    .rule(&was.rule)
-                    .ids(&was.target_id)
-            )?;
+            let out = send!(a, cx.events.remove_targets().rule(&was.rule).ids(&was.target_id))?;
             failed_entry(
                 a,
                 "RemoveTargets",
-                out.failed_entries()
-                    .first()
-                    .map(|e| (e.error_code(), e.error_message())),
+                out.failed_entries().first().map(|e| (e.error_code(), e.error_message())),
             )
         })
         .await
@@ -182,10 +174,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     let mut targets: BTreeMap<String, Vec<(&Address, attrs::EventTarget)>> = BTreeMap::new();
     for (address, r) in recorded(resources, &[Kind::EventTarget]) {
         match decode::<attrs::EventTarget>(address, Some(RECORDED), &r.attributes) {
-            Ok(t) => targets
-                .entry(t.rule.clone())
-                .or_default()
-                .push((address, t)),
+            Ok(t) => targets.entry(t.rule.clone()).or_default().push((address, t)),
             // Without its rule a target cannot be looked up.
             Err(_) => {
                 out.missing.insert(address.clone());
@@ -193,18 +182,14 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         }
     }
     for (rule, recorded) in targets {
-        let at = recorded.first().map_or_else(
-            || Address::new(Kind::EventTarget.as_str()),
-            |(a, _)| (*a).clone(),
-        );
+        let at = recorded
+            .first()
+            .map_or_else(|| Address::new(Kind::EventTarget.as_str()), |(a, _)| (*a).clone());
         // A rule that is gone takes its targets with it.
         let listed =
             found_or_none(list_targets(cx, &at, &rule).await, NOT_FOUND)?.unwrap_or_default();
         for (address, r) in recorded {
-            let live = listed
-                .iter()
-                .find(|t| t.id() == r.target_id)
-                .map(|t| target_live(&rule, t));
+            let live = listed.iter().find(|t| t.id() == r.target_id).map(|t| target_live(&rule, t));
             report(out, address, live);
         }
     }
@@ -292,11 +277,7 @@ fn rule_live(parts: RuleParts<'_>, tags: Tags) -> Live {
             name: parts.name.to_owned(),
             description: parts.description.map(str::to_owned),
             event_pattern,
-            state: parts
-                .state
-                .map(RuleState::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            state: parts.state.map(RuleState::as_str).unwrap_or_default().to_owned(),
             tags,
         },
         &ArnOutputs::of(parts.arn.unwrap_or_default()),
@@ -318,16 +299,12 @@ async fn put_target(cx: Cx<'_>, spec: &ResourceSpec, want: &attrs::EventTarget) 
     if let Some(t) = &want.input_transformer {
         target = target.input_transformer(input_transformer(spec, t)?);
     }
-    let target = target
-        .build()
-        .map_err(|e| spec.invalid("target_id", &e.to_string()))?;
+    let target = target.build().map_err(|e| spec.invalid("target_id", &e.to_string()))?;
     let out = send!(a, cx.events.put_targets().rule(&want.rule).targets(target))?;
     failed_entry(
         a,
         "PutTargets",
-        out.failed_entries()
-            .first()
-            .map(|e| (e.error_code(), e.error_message())),
+        out.failed_entries().first().map(|e| (e.error_code(), e.error_message())),
     )
 }
 
@@ -358,13 +335,7 @@ fn failed_entry(
 
 async fn list_targets(cx: Cx<'_>, a: &Address, rule: &str) -> Done<Vec<Target>> {
     follow_tokens(|next| async move {
-        let out = send!(
-            a,
-            cx.events
-                .list_targets_by_rule()
-                .rule(rule)
-                .set_next_token(next)
-        )?;
+        let out = send!(a, cx.events.list_targets_by_rule().rule(rule).set_next_token(next))?;
         Ok((out.targets.unwrap_or_default(), out.next_token))
     })
     .await
@@ -445,10 +416,7 @@ mod tests {
             Tags::new(),
         );
         let live = serde_json::to_value(&live.attributes).expect("json");
-        assert_eq!(
-            live["event_pattern"],
-            json!({"detail-type": ["x"], "source": ["aws.ecs"]})
-        );
+        assert_eq!(live["event_pattern"], json!({"detail-type": ["x"], "source": ["aws.ecs"]}));
         assert_eq!(live["state"], json!("ENABLED"));
     }
 }

@@ -48,9 +48,7 @@ pub async fn configure(mut loader: ConfigLoader, credentials: &Credentials) -> S
         assume = assume.external_id(id);
     }
     let provider = Box::pin(assume.build()).await;
-    base.into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(provider))
-        .build()
+    base.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
 /// The AWS config files the SDK would read a profile from (`AWS_CONFIG_FILE` and
@@ -64,13 +62,11 @@ pub fn no_config_files() -> Option<String> {
             .map(std::path::PathBuf::from)
             .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
     };
-    let files: Vec<_> = [
-        file("AWS_CONFIG_FILE", "config"),
-        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let files: Vec<_> =
+        [file("AWS_CONFIG_FILE", "config"), file("AWS_SHARED_CREDENTIALS_FILE", "credentials")]
+            .into_iter()
+            .flatten()
+            .collect();
     (!files.iter().any(|f| f.exists())).then(|| {
         let shown: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
         shown.join(" nor ")
@@ -103,40 +99,30 @@ pub async fn caller(config: &SdkConfig, credentials: &Credentials) -> Result<Cal
         config.region().map(ToString::to_string),
         config.endpoint_url().map(str::to_owned),
     );
-    let known = asked()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-        .cloned();
+    let known =
+        asked().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
     if let Some(caller) = known {
         return Ok(caller);
     }
-    let out = aws_sdk_sts::Client::new(config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| {
-            let unreachable = match &e {
-                SdkError::TimeoutError(_) => true,
-                SdkError::DispatchFailure(d) => super::unreachable(d),
-                _ => false,
-            };
-            match e.code() {
-                Some(code) => {
-                    CallerError::Refused(format!("{code}: {}", e.message().unwrap_or_default()))
-                }
-                None if unreachable => CallerError::Unreachable(super::error_chain(&e)),
-                None => CallerError::Refused(super::error_chain(&e)),
+    let out = aws_sdk_sts::Client::new(config).get_caller_identity().send().await.map_err(|e| {
+        let unreachable = match &e {
+            SdkError::TimeoutError(_) => true,
+            SdkError::DispatchFailure(d) => super::unreachable(d),
+            _ => false,
+        };
+        match e.code() {
+            Some(code) => {
+                CallerError::Refused(format!("{code}: {}", e.message().unwrap_or_default()))
             }
-        })?;
+            None if unreachable => CallerError::Unreachable(super::error_chain(&e)),
+            None => CallerError::Refused(super::error_chain(&e)),
+        }
+    })?;
     let caller = Caller {
         account: out.account().unwrap_or_default().to_owned(),
         arn: out.arn().unwrap_or_default().to_owned(),
     };
-    asked()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key, caller.clone());
+    asked().lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, caller.clone());
     Ok(caller)
 }
 
@@ -163,15 +149,9 @@ mod tests {
         })
         .await;
         let started = Instant::now();
-        let err = caller(&config, &Credentials::default())
-            .await
-            .expect_err("nobody answers");
+        let err = caller(&config, &Credentials::default()).await.expect_err("nobody answers");
         assert!(matches!(err, CallerError::Unreachable(_)), "{err:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
         drop(listener);
     }
 }

@@ -13,13 +13,7 @@ use crate::state::ResourceState;
 /// Every item of a paginated list or describe: `all!(cx.ec2.describe_vpcs().set_filters(f), a)`.
 macro_rules! all {
     ($request:expr, $address:expr $(,)?) => {
-        $request
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .at($address)
+        $request.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.at($address)
     };
 }
 pub(crate) use all;
@@ -30,11 +24,7 @@ pub(crate) fn missing(
     operation: &'static str,
     field: &'static str,
 ) -> ProviderError {
-    ProviderError::MissingField {
-        address: address.clone(),
-        operation,
-        field,
-    }
+    ProviderError::MissingField { address: address.clone(), operation, field }
 }
 
 /// The recorded resources of `kinds`, in address order: what one family's refresh reads.
@@ -42,10 +32,7 @@ pub(crate) fn recorded<'a>(
     resources: &'a BTreeMap<Address, ResourceState>,
     kinds: &[Kind],
 ) -> Vec<(&'a Address, &'a ResourceState)> {
-    resources
-        .iter()
-        .filter(|(_, r)| kinds.contains(&r.kind))
-        .collect()
+    resources.iter().filter(|(_, r)| kinds.contains(&r.kind)).collect()
 }
 
 /// The recorded resources of `A`'s kind that have an id, in address order, each with its
@@ -75,9 +62,7 @@ where
 pub(crate) fn decodable_by_id<A: Attributes>(
     resources: &BTreeMap<Address, ResourceState>,
 ) -> BTreeMap<&str, A> {
-    decoded(resources)
-        .filter_map(|(id, a)| Some((id, a.ok()?)))
-        .collect()
+    decoded(resources).filter_map(|(id, a)| Some((id, a.ok()?))).collect()
 }
 
 /// The answer, or `None` when AWS says (with `not_found`) the one thing asked for does not
@@ -157,10 +142,7 @@ mod tests {
             |items: &[&str]| -> Vec<String> { items.iter().map(|s| (*s).to_owned()).collect() };
         let recorded = strings(&["b", "a"]);
         assert_eq!(as_set(strings(&["a", "b"]), Some(&recorded)), recorded);
-        assert_eq!(
-            as_set(strings(&["c", "a"]), Some(&recorded)),
-            strings(&["a", "c"])
-        );
+        assert_eq!(as_set(strings(&["c", "a"]), Some(&recorded)), strings(&["a", "c"]));
         assert_eq!(as_set(strings(&["b", "a"]), None), strings(&["a", "b"]));
     }
 }

@@ -101,21 +101,14 @@ async fn set_retention(cx: Cx<'_>, a: &Address, name: &str, days: Option<i32>) -
     match days {
         None => {
             remove_request(cx, a, &[], &[NOT_FOUND], || {
-                cx.logs
-                    .delete_retention_policy()
-                    .log_group_name(name)
-                    .send()
+                cx.logs.delete_retention_policy().log_group_name(name).send()
             })
             .await
         }
-        Some(days) => send!(
-            a,
-            cx.logs
-                .put_retention_policy()
-                .log_group_name(name)
-                .retention_in_days(days)
-        )
-        .map(drop),
+        Some(days) => {
+            send!(a, cx.logs.put_retention_policy().log_group_name(name).retention_in_days(days))
+                .map(drop)
+        }
     }
 }
 
@@ -127,10 +120,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     }
     let prefix = common_prefix(ours.iter().filter_map(|(_, r)| r.id.as_deref()));
     let groups = describe(cx, &Address::new(Kind::LogGroup.as_str()), &prefix).await?;
-    let by_name: BTreeMap<&str, &LogGroup> = groups
-        .iter()
-        .filter_map(|g| Some((g.log_group_name()?, g)))
-        .collect();
+    let by_name: BTreeMap<&str, &LogGroup> =
+        groups.iter().filter_map(|g| Some((g.log_group_name()?, g))).collect();
     for (address, r) in ours {
         let live = match r.id.as_deref().and_then(|id| by_name.get(id)) {
             Some(g) => {
@@ -157,9 +148,7 @@ async fn describe(cx: Cx<'_>, a: &Address, prefix: &str) -> Done<Vec<LogGroup>> 
 /// The group named `name` (the prefix listing also answers longer names).
 async fn find(cx: Cx<'_>, a: &Address, name: &str) -> Done<Option<LogGroup>> {
     let groups = describe(cx, a, name).await?;
-    Ok(groups
-        .into_iter()
-        .find(|g| g.log_group_name() == Some(name)))
+    Ok(groups.into_iter().find(|g| g.log_group_name() == Some(name)))
 }
 
 fn arn_of(g: &LogGroup) -> Option<String> {
@@ -177,9 +166,7 @@ fn group_live(g: &LogGroup, tags: Tags) -> Live {
             retention_in_days: g.retention_in_days(),
             tags,
         },
-        &ArnOutputs {
-            arn: arn_of(g).unwrap_or_default(),
-        },
+        &ArnOutputs { arn: arn_of(g).unwrap_or_default() },
     )
 }
 

@@ -90,9 +90,7 @@ pub struct Clients {
 macro_rules! client {
     ($krate:ident, $config:expr, $calls:expr) => {
         $krate::Client::from_conf(
-            $krate::config::Builder::from($config)
-                .interceptor($calls.interceptor())
-                .build(),
+            $krate::config::Builder::from($config).interceptor($calls.interceptor()).build(),
         )
     };
 }
@@ -151,12 +149,9 @@ pub(crate) fn config_loader(attempt: Duration) -> aws_config::ConfigLoader {
         .ok()
         .and_then(|v| v.trim().parse::<u32>().ok())
         .filter(|n| *n > 0);
-    let retries = attempts.map_or_else(RetryConfig::adaptive, |n| {
-        RetryConfig::adaptive().with_max_attempts(n)
-    });
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .retry_config(retries)
+    let retries = attempts
+        .map_or_else(RetryConfig::adaptive, |n| RetryConfig::adaptive().with_max_attempts(n));
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).retry_config(retries)
 }
 
 /// Loads the one SDK configuration every client is built from.
@@ -240,12 +235,7 @@ impl AwsProvider {
     /// [`CallLog`].
     pub fn new(config: &SdkConfig, ownership: Ownership) -> Self {
         let calls = CallLog::default();
-        Self {
-            ownership,
-            clients: Clients::new(config, &calls),
-            waits: Waits::default(),
-            calls,
-        }
+        Self { ownership, clients: Clients::new(config, &calls), waits: Waits::default(), calls }
     }
 
     #[must_use]
@@ -294,11 +284,7 @@ impl AwsProvider {
     }
 
     fn cx(&self) -> Cx<'_> {
-        Cx {
-            aws: &self.clients,
-            own: &self.ownership,
-            waits: &self.waits,
-        }
+        Cx { aws: &self.clients, own: &self.ownership, waits: &self.waits }
     }
 }
 
@@ -356,11 +342,7 @@ impl<'a> Prior<'a> {
 
     /// The recorded attributes as the kind's typed struct.
     pub fn decode<A: Attributes>(&self) -> Done<A> {
-        decode(
-            self.address,
-            Some("as recorded in the state"),
-            self.attributes,
-        )
+        decode(self.address, Some("as recorded in the state"), self.attributes)
     }
 
     /// The recorded outputs as the kind's typed struct; state that lacks one (written by hand,
@@ -377,11 +359,7 @@ impl<'a> Prior<'a> {
 
 /// Fails when an attribute that AWS cannot change in place differs between `prior` and `spec`.
 pub(crate) fn ensure_in_place(spec: &ResourceSpec, prior: &Prior<'_>) -> Done<()> {
-    let names: BTreeSet<&String> = spec
-        .attributes
-        .keys()
-        .chain(prior.attributes.keys())
-        .collect();
+    let names: BTreeSet<&String> = spec.attributes.keys().chain(prior.attributes.keys()).collect();
     for name in names {
         if spec.attributes.get(name) != prior.attributes.get(name)
             && spec.kind.forces_replacement(name)
@@ -512,11 +490,7 @@ async fn create_or_adopt<M: Manage>(cx: Cx<'_>, spec: &ResourceSpec, token_seed:
         return ownership::adopt(cx, spec, want, &live).await;
     }
     let token = spec.client_token(&cx.own.lineage, token_seed);
-    let new = New {
-        a: &spec.address,
-        spec,
-        token: &token,
-    };
+    let new = New { a: &spec.address, spec, token: &token };
     M::create(cx, new, want).await
 }
 
@@ -551,13 +525,8 @@ impl Provider for AwsProvider {
             // Never created as far as the state knows: nothing to delete.
             return Ok(());
         };
-        let prior = Prior {
-            address,
-            kind,
-            id,
-            attributes: &prior.attributes,
-            outputs: &prior.outputs,
-        };
+        let prior =
+            Prior { address, kind, id, attributes: &prior.attributes, outputs: &prior.outputs };
         delete_kind(self.cx(), prior).await
     }
 
@@ -656,10 +625,7 @@ where
     R: Debug + 'static,
 {
     let (code, message) = if let Some(code) = err.code() {
-        (
-            code.to_owned(),
-            err.message().unwrap_or_default().to_owned(),
-        )
+        (code.to_owned(), err.message().unwrap_or_default().to_owned())
     } else {
         tracing::debug!(error = %DisplayErrorContext(err), "AWS request failed");
         let chain = error_chain(err);
@@ -677,12 +643,7 @@ where
         };
         (failure_name(err).to_owned(), message)
     };
-    ProviderError::Aws {
-        address: address.clone(),
-        operation: operation::<E>(),
-        code,
-        message,
-    }
+    ProviderError::Aws { address: address.clone(), operation: operation::<E>(), code, message }
 }
 
 /// Whether a request that never got an answer failed on the way (no connection, a timeout, a
@@ -745,10 +706,8 @@ mod tests {
             StatusCode::try_from(503).expect("a status"),
             aws_sdk_s3::primitives::SdkBody::from("<html>Service Unavailable</html>"),
         );
-        let err = SdkError::service_error(
-            CreateVpcError::generic(ErrorMetadata::builder().build()),
-            raw,
-        );
+        let err =
+            SdkError::service_error(CreateVpcError::generic(ErrorMetadata::builder().build()), raw);
         let e = aws_error(&Address::new("vpc"), &err).to_string();
         assert!(
             e.starts_with("`vpc`: CreateVpc failed: ServiceError: HTTP 503 without an AWS error"),
@@ -763,10 +722,7 @@ mod tests {
         use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsError;
         use aws_sdk_iam::operation::untag_role::UntagRoleError;
 
-        assert_eq!(
-            operation::<DescribeAutoScalingGroupsError>(),
-            "DescribeAutoScalingGroups"
-        );
+        assert_eq!(operation::<DescribeAutoScalingGroupsError>(), "DescribeAutoScalingGroups");
         assert_eq!(operation::<UntagRoleError>(), "UntagRole");
     }
 
@@ -776,10 +732,7 @@ mod tests {
             |items: &[&str]| -> Vec<String> { items.iter().map(|s| (*s).to_owned()).collect() };
         let had = strings(&["b", "a", "c", "a"]);
         let want = strings(&["e", "c", "b", "d", "e"]);
-        assert_eq!(
-            set_changes(&had, &want),
-            (strings(&["d", "e"]), strings(&["a"]))
-        );
+        assert_eq!(set_changes(&had, &want), (strings(&["d", "e"]), strings(&["a"])));
         assert_eq!(set_changes(&want, &want), (Vec::new(), Vec::new()));
     }
 

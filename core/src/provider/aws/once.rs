@@ -20,9 +20,7 @@ use crate::provider::ProviderError;
 macro_rules! send_once {
     ($address:expr, $call:expr $(,)?) => {
         $crate::provider::aws::AwsResultExt::at(
-            $crate::provider::aws::once::NotResentOnce::not_resent($call.customize())
-                .send()
-                .await,
+            $crate::provider::aws::once::NotResentOnce::not_resent($call.customize()).send().await,
             $address,
         )
     };
@@ -117,23 +115,14 @@ mod tests {
     #[test]
     fn a_broken_or_timed_out_transport_is_not_resent() {
         let io = ConnectorError::io("connection closed before message completed".into());
-        assert_eq!(
-            after(Err(OrchestratorError::connector(io))),
-            RetryAction::RetryForbidden
-        );
+        assert_eq!(after(Err(OrchestratorError::connector(io))), RetryAction::RetryForbidden);
         let timeout = ConnectorError::timeout("read timed out".into());
-        assert_eq!(
-            after(Err(OrchestratorError::connector(timeout))),
-            RetryAction::RetryForbidden
-        );
+        assert_eq!(after(Err(OrchestratorError::connector(timeout))), RetryAction::RetryForbidden);
     }
 
     #[test]
     fn answers_are_left_to_the_standard_classifiers() {
-        assert_eq!(
-            after(Ok(Output::doesnt_matter())),
-            RetryAction::NoActionIndicated
-        );
+        assert_eq!(after(Ok(Output::doesnt_matter())), RetryAction::NoActionIndicated);
         let answered = OrchestratorError::operation(
             aws_smithy_runtime_api::client::interceptors::context::Error::doesnt_matter(),
         );
@@ -149,9 +138,7 @@ mod tests {
         let a = crate::graph::Address::new("vpc");
         let unknown =
             |e: SdkError<CreateVpcError, ()>| super::super::aws_error(&a, &e).outcome_unknown();
-        assert!(unknown(SdkError::dispatch_failure(ConnectorError::io(
-            "connection reset".into()
-        ))));
+        assert!(unknown(SdkError::dispatch_failure(ConnectorError::io("connection reset".into()))));
         assert!(unknown(SdkError::timeout_error("read timed out")));
         assert!(unknown(SdkError::response_error("unreadable answer", ())));
         assert!(!unknown(SdkError::construction_failure("bad input")));

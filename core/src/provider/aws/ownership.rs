@@ -106,9 +106,7 @@ pub(crate) fn sdk_tags<T, E: std::fmt::Display>(
     tags: &Tags,
     tag: impl Fn(&str, &str) -> Result<T, E>,
 ) -> Done<Vec<T>> {
-    tags.iter()
-        .map(|(k, v)| tag(k, v).map_err(|e| invalid_tags(a, &e)))
-        .collect()
+    tags.iter().map(|(k, v)| tag(k, v).map_err(|e| invalid_tags(a, &e))).collect()
 }
 
 /// A service's own tag list, made from a tag map: what its create and tag requests take.
@@ -148,10 +146,7 @@ pub(crate) struct TagChanges {
 pub(crate) fn owned_tags(own: &Ownership, address: &Address, desired: &Tags) -> Tags {
     let mut tags = own.tags(address);
     tags.extend(
-        desired
-            .iter()
-            .filter(|(k, _)| !is_bookkeeping_tag(k))
-            .map(|(k, v)| (k.clone(), v.clone())),
+        desired.iter().filter(|(k, _)| !is_bookkeeping_tag(k)).map(|(k, v)| (k.clone(), v.clone())),
     );
     tags
 }
@@ -219,37 +214,21 @@ pub(super) mod tests {
 
     /// A tag map from literal pairs (the EC2 tests use it too).
     pub(in crate::provider::aws) fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn claims_only_this_address_of_this_lineage() {
-        let own = Ownership {
-            environment: "acc".to_owned(),
-            lineage: "L".to_owned(),
-        };
+        let own = Ownership { environment: "acc".to_owned(), lineage: "L".to_owned() };
         let a = Address::keyed("load_balancer", "default");
-        let ours = tags(&[
-            ("ecsops:address", "load_balancer[default]"),
-            ("ecsops:lineage", "L"),
-        ]);
+        let ours = tags(&[("ecsops:address", "load_balancer[default]"), ("ecsops:lineage", "L")]);
         assert!(claim(&own, &a, "arn", &ours).is_ok());
-        let other_address = tags(&[
-            ("ecsops:address", "load_balancer[x]"),
-            ("ecsops:lineage", "L"),
-        ]);
+        let other_address =
+            tags(&[("ecsops:address", "load_balancer[x]"), ("ecsops:lineage", "L")]);
         let err = claim(&own, &a, "arn", &other_address).expect_err("another address");
-        assert!(
-            err.to_string().contains("recorded as `load_balancer[x]`"),
-            "{err}"
-        );
-        let foreign = tags(&[
-            ("ecsops:address", "load_balancer[default]"),
-            ("ecsops:lineage", "M"),
-        ]);
+        assert!(err.to_string().contains("recorded as `load_balancer[x]`"), "{err}");
+        let foreign =
+            tags(&[("ecsops:address", "load_balancer[default]"), ("ecsops:lineage", "M")]);
         assert!(matches!(
             claim(&own, &a, "arn", &foreign),
             Err(ProviderError::ForeignLineage { .. })

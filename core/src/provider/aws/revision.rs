@@ -44,9 +44,7 @@ impl AwsLogs {
     /// it `prefix/container/task-id`. Without a prefix the stream is named after the Docker
     /// container id, which ECS does not report.
     pub fn stream(&self, container: &str, task_arn: &str) -> Option<String> {
-        self.stream_prefix
-            .as_ref()
-            .map(|p| format!("{p}/{container}/{}", arn_name(task_arn)))
+        self.stream_prefix.as_ref().map(|p| format!("{p}/{container}/{}", arn_name(task_arn)))
     }
 }
 
@@ -59,10 +57,7 @@ pub(super) async fn containers(
 ) -> Done<BTreeMap<String, Vec<Container>>> {
     let mut found = recorded_containers(resources)?;
     found.retain(|arn, _| arns.contains(arn));
-    let unrecorded: Vec<String> = arns
-        .into_iter()
-        .filter(|arn| !found.contains_key(arn))
-        .collect();
+    let unrecorded: Vec<String> = arns.into_iter().filter(|arn| !found.contains_key(arn)).collect();
     found.extend(described(provider, unrecorded).await?);
     Ok(found)
 }
@@ -72,10 +67,8 @@ pub(super) async fn described(
     provider: &AwsProvider,
     arns: Vec<String>,
 ) -> Done<Vec<(String, Vec<Container>)>> {
-    each(provider, arns, |p, arn| async move {
-        describe(p.cx(), &arn).await.map(|c| (arn, c))
-    })
-    .await
+    each(provider, arns, |p, arn| async move { describe(p.cx(), &arn).await.map(|c| (arn, c)) })
+        .await
 }
 
 /// The containers of every recorded task definition revision, by ARN.
@@ -141,11 +134,8 @@ mod tests {
         let logs = AwsLogs::of("awslogs", |k| options.get(k).copied()).expect("awslogs");
         assert_eq!(logs.group, "/ecsops/acc/service/web");
         assert_eq!(
-            logs.stream(
-                "web",
-                "arn:aws:ecs:eu-west-1:123456789012:task/acc/0123456789abcdef"
-            )
-            .as_deref(),
+            logs.stream("web", "arn:aws:ecs:eu-west-1:123456789012:task/acc/0123456789abcdef")
+                .as_deref(),
             Some("web/web/0123456789abcdef")
         );
         let bare =

@@ -76,9 +76,7 @@ impl RollTarget {
 /// The log group of the ECS agent's host log, when the environment ships host logs: where to
 /// look when an instance does not join its cluster.
 pub fn agent_log_group(resources: &BTreeMap<Address, ResourceState>) -> Option<String> {
-    resources
-        .get(&Address::keyed("log_group.host", "ecs-agent"))
-        .and_then(|r| r.id.clone())
+    resources.get(&Address::keyed("log_group.host", "ecs-agent")).and_then(|r| r.id.clone())
 }
 
 /// A container instance as ECS reports it.
@@ -104,17 +102,15 @@ impl AwsProvider {
             .collect();
         let (live, registered) =
             tokio::try_join!(self.status(&group_only), self.container_instances(target))?;
-        let group = live
-            .instance_groups
-            .into_iter()
-            .next()
-            .filter(|g| !g.missing)
-            .ok_or_else(|| ProviderError::Failed {
-                address: target.address.clone(),
-                what: format!(
-                    "Auto Scaling has no group `{}`; run `ecsops apply {}` first",
-                    target.name, self.ownership.environment
-                ),
+        let group =
+            live.instance_groups.into_iter().next().filter(|g| !g.missing).ok_or_else(|| {
+                ProviderError::Failed {
+                    address: target.address.clone(),
+                    what: format!(
+                        "Auto Scaling has no group `{}`; run `ecsops apply {}` first",
+                        target.name, self.ownership.environment
+                    ),
+                }
             })?;
         let mut members = Vec::new();
         for i in group.instances.iter().filter(|i| in_service(&i.state)) {
@@ -127,11 +123,7 @@ impl AwsProvider {
                 },
                 Some(r) => Container::Other(r.status.clone()),
             };
-            members.push(Member {
-                id: i.id.clone(),
-                outdated: i.outdated,
-                container,
-            });
+            members.push(Member { id: i.id.clone(), outdated: i.outdated, container });
         }
         let observed = Observed {
             desired: group.capacity.desired,
@@ -205,10 +197,7 @@ impl AwsProvider {
 
     /// Puts tags on the group (never propagated to instances: they are `ecsops:` tags).
     pub async fn roll_tag(&self, target: &RollTarget, tags: &[(&str, String)]) -> Done<()> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
+        let tags = tags.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         put_tags(self.clients(), &target.address, &target.name, &tags).await
     }
 

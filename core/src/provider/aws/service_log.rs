@@ -53,9 +53,7 @@ impl AwsProvider {
                 .map(|s| (s.cluster.clone(), s.arn.clone()))
                 .collect(),
             |p, (cluster, arn)| async move {
-                stopped_task_arns(p.cx(), &cluster, &arn)
-                    .await
-                    .map(|tasks| (arn, tasks))
+                stopped_task_arns(p.cx(), &cluster, &arn).await.map(|tasks| (arn, tasks))
             },
         )
         .await?
@@ -64,10 +62,7 @@ impl AwsProvider {
         let mut by_cluster: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for s in &services {
             if let Some(tasks) = listed.get(&s.arn) {
-                by_cluster
-                    .entry(&s.cluster)
-                    .or_default()
-                    .extend(tasks.iter().cloned());
+                by_cluster.entry(&s.cluster).or_default().extend(tasks.iter().cloned());
             }
         }
         let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
@@ -75,10 +70,8 @@ impl AwsProvider {
             let arns = arns.into_iter().collect();
             tasks.extend(describe_tasks(cx, &Address::new("task"), cluster, arns).await?);
         }
-        let arns = tasks
-            .values()
-            .filter_map(|t| t.task_definition_arn().map(str::to_owned))
-            .collect();
+        let arns =
+            tasks.values().filter_map(|t| t.task_definition_arn().map(str::to_owned)).collect();
         let revisions = revision::containers(self, resources, arns).await?;
         Ok(wanted
             .iter()
@@ -122,16 +115,12 @@ impl AwsProvider {
 /// `service:<name>`. ListTasks filters by service already; this keeps a listing that did not
 /// (moto's) from showing a task under every service.
 fn of_service(t: &Task, service: &str) -> bool {
-    t.group()
-        .is_none_or(|g| g.strip_prefix("service:") == Some(service))
+    t.group().is_none_or(|g| g.strip_prefix("service:") == Some(service))
 }
 
 /// When the task stopped, or else began to, or else was created: its place among the others.
 fn stopped_time(t: &Task) -> Option<(i64, u32)> {
-    t.stopped_at()
-        .or(t.stopping_at())
-        .or(t.created_at())
-        .map(|d| (d.secs(), d.subsec_nanos()))
+    t.stopped_at().or(t.stopping_at()).or(t.created_at()).map(|d| (d.secs(), d.subsec_nanos()))
 }
 
 fn rfc3339(t: &DateTime) -> Option<String> {
@@ -162,10 +151,7 @@ fn stopped_task(t: &Task, containers: &[Container]) -> Option<StoppedTask> {
             .iter()
             .map(|c| {
                 let name = c.name().unwrap_or_default();
-                let logs = containers
-                    .iter()
-                    .find(|d| d.name == name)
-                    .and_then(|d| d.logs.as_ref());
+                let logs = containers.iter().find(|d| d.name == name).and_then(|d| d.logs.as_ref());
                 ContainerExit {
                     name: name.to_owned(),
                     exit_code: c.exit_code(),
@@ -212,13 +198,8 @@ pub(super) async fn describe_tasks(
     let mut found = BTreeMap::new();
     // DescribeTasks takes at most 100 tasks and has no pages.
     for chunk in arns.chunks(100) {
-        let out = send!(
-            a,
-            cx.ecs
-                .describe_tasks()
-                .cluster(cluster)
-                .set_tasks(Some(chunk.to_vec()))
-        )?;
+        let out =
+            send!(a, cx.ecs.describe_tasks().cluster(cluster).set_tasks(Some(chunk.to_vec())))?;
         for t in out.tasks.unwrap_or_default() {
             if let Some(arn) = t.task_arn() {
                 found.insert(arn.to_owned(), t);
@@ -321,9 +302,6 @@ mod tests {
                 message: "(service acc-web) has reached a steady state.".to_owned(),
             })
         );
-        assert_eq!(
-            service_event(&aws_sdk_ecs::types::ServiceEvent::builder().build()),
-            None
-        );
+        assert_eq!(service_event(&aws_sdk_ecs::types::ServiceEvent::builder().build()), None);
     }
 }

@@ -64,14 +64,9 @@ impl Manage for attrs::SnsTopic {
     async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send!(
             a,
-            cx.sns
-                .create_topic()
-                .name(&want.name)
-                .set_tags(Some(create_tags(cx, a, &want.tags)?))
+            cx.sns.create_topic().name(&want.name).set_tags(Some(create_tags(cx, a, &want.tags)?))
         )?;
-        let arn = out
-            .topic_arn()
-            .ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
+        let arn = out.topic_arn().ok_or_else(|| missing(a, "CreateTopic", "TopicArn"))?;
         let outputs = ArnOutputs::of(arn);
         Ok(Applied::new(spec, arn, &outputs))
     }
@@ -105,9 +100,7 @@ impl Manage for attrs::SnsTopicPolicy {
     async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let topic = want.topic_arn.as_str();
         let live = read_policy(cx, a, topic).await?;
-        let outputs = attrs::SnsTopicPolicyOutputs {
-            id: topic.to_owned(),
-        };
+        let outputs = attrs::SnsTopicPolicyOutputs { id: topic.to_owned() };
         let mut done = Applied::new(spec, topic, &outputs);
         if live.policy == want.policy {
             done.adopted = true;
@@ -125,9 +118,7 @@ impl Manage for attrs::SnsTopicPolicy {
         if want.policy != was.policy {
             set_policy(cx, a, &want.topic_arn, &policy_text(spec, &want.policy)?).await?;
         }
-        let outputs = attrs::SnsTopicPolicyOutputs {
-            id: prior.id.to_owned(),
-        };
+        let outputs = attrs::SnsTopicPolicyOutputs { id: prior.id.to_owned() };
         Ok(Applied::new(spec, prior.id, &outputs))
     }
 
@@ -162,9 +153,8 @@ impl Manage for attrs::SnsSubscription {
                 .endpoint(&want.endpoint)
                 .return_subscription_arn(true)
         )?;
-        let arn = out
-            .subscription_arn()
-            .ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
+        let arn =
+            out.subscription_arn().ok_or_else(|| missing(a, "Subscribe", "SubscriptionArn"))?;
         let outputs = ArnOutputs::of(arn);
         let mut done = Applied::new(spec, arn, &outputs);
         done.adopted = existed;
@@ -196,17 +186,12 @@ impl Manage for attrs::SnsSubscription {
 
 /// See the module documentation for the calls.
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
-    let ours = recorded(
-        resources,
-        &[Kind::SnsTopic, Kind::SnsTopicPolicy, Kind::SnsSubscription],
-    );
+    let ours = recorded(resources, &[Kind::SnsTopic, Kind::SnsTopicPolicy, Kind::SnsSubscription]);
     if ours.is_empty() {
         return Ok(());
     }
-    let topics: BTreeSet<String> = list_topics(cx, &Address::new(Kind::SnsTopic.as_str()))
-        .await?
-        .into_iter()
-        .collect();
+    let topics: BTreeSet<String> =
+        list_topics(cx, &Address::new(Kind::SnsTopic.as_str())).await?.into_iter().collect();
     // A subscription whose recorded attributes do not read names no topic: it is missing.
     let subscribed: BTreeMap<&Address, attrs::SnsSubscription> = ours
         .iter()
@@ -271,10 +256,7 @@ fn topic_name(arn: &str) -> &str {
 fn topic_live(arn: &str, tags: Tags) -> Live {
     Live::new(
         arn,
-        &attrs::SnsTopic::<Resolved> {
-            name: topic_name(arn).to_owned(),
-            tags,
-        },
+        &attrs::SnsTopic::<Resolved> { name: topic_name(arn).to_owned(), tags },
         &ArnOutputs::of(arn),
     )
 }
@@ -289,9 +271,7 @@ impl SdkTags for Vec<Tag> {
 // Topic policies
 
 fn policy_text(spec: &ResourceSpec, policy: &Document) -> Done<String> {
-    policy
-        .text()
-        .ok_or_else(|| spec.invalid("policy", "is missing or not a JSON object"))
+    policy.text().ok_or_else(|| spec.invalid("policy", "is missing or not a JSON object"))
 }
 
 async fn set_policy(cx: Cx<'_>, a: &Address, topic: &str, policy: &str) -> Done<()> {
@@ -317,17 +297,13 @@ async fn read_policy(cx: Cx<'_>, a: &Address, topic: &str) -> Done<attrs::SnsTop
 }
 
 fn policy_live(policy: &attrs::SnsTopicPolicy) -> Live {
-    let outputs = attrs::SnsTopicPolicyOutputs {
-        id: policy.topic_arn.clone(),
-    };
+    let outputs = attrs::SnsTopicPolicyOutputs { id: policy.topic_arn.clone() };
     Live::new(policy.topic_arn.as_str(), policy, &outputs)
 }
 
 /// The policy SNS gives a new topic: only the owning account may use it.
 fn default_policy(topic: &str) -> Option<Value> {
-    let account = Arn::parse(topic)
-        .map(|arn| arn.account)
-        .filter(|a| !a.is_empty())?;
+    let account = Arn::parse(topic).map(|arn| arn.account).filter(|a| !a.is_empty())?;
     Some(json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",
@@ -360,16 +336,13 @@ fn subscription_live(
     id: &str,
     recorded: &attrs::SnsSubscription,
 ) -> Option<Live> {
-    let s = listed
-        .iter()
-        .find(|s| s.subscription_arn() == Some(id))
-        .or_else(|| {
-            listed.iter().find(|s| {
-                s.subscription_arn() == Some(PENDING)
-                    && s.protocol() == Some(recorded.protocol.as_str())
-                    && s.endpoint() == Some(recorded.endpoint.as_str())
-            })
-        })?;
+    let s = listed.iter().find(|s| s.subscription_arn() == Some(id)).or_else(|| {
+        listed.iter().find(|s| {
+            s.subscription_arn() == Some(PENDING)
+                && s.protocol() == Some(recorded.protocol.as_str())
+                && s.endpoint() == Some(recorded.endpoint.as_str())
+        })
+    })?;
     let field = |v: Option<&str>| v.unwrap_or_default().to_owned();
     Some(Live::new(
         id,
@@ -419,10 +392,7 @@ mod tests {
     #[test]
     fn the_default_policy_names_the_topic_and_its_account() {
         let p = default_policy("arn:aws:sns:eu-west-1:123456789012:t").expect("an ARN");
-        assert_eq!(
-            p["Statement"][0]["Resource"],
-            json!("arn:aws:sns:eu-west-1:123456789012:t")
-        );
+        assert_eq!(p["Statement"][0]["Resource"], json!("arn:aws:sns:eu-west-1:123456789012:t"));
         assert_eq!(
             p["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceOwner"],
             json!("123456789012")

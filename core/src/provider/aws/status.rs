@@ -53,10 +53,8 @@ impl AwsProvider {
             .into_iter()
             .filter_map(|(a, r)| Some((a, r.id.as_deref()?)))
             .collect();
-        let (described, asgs) = tokio::try_join!(
-            describe_services(cx, &services),
-            describe_groups(cx, &groups)
-        )?;
+        let (described, asgs) =
+            tokio::try_join!(describe_services(cx, &services), describe_groups(cx, &groups))?;
         let images = revision::recorded_containers(resources)?;
         let unrecorded: Vec<String> = described
             .values()
@@ -79,9 +77,7 @@ impl AwsProvider {
         let (instances, versions, more_images) = tokio::try_join!(
             describe_instances(cx, instance_ids),
             each(self, templates, |p, (id, version)| async move {
-                template_version(p.cx(), &id, &version)
-                    .await
-                    .map(|v| ((id, version), v))
+                template_version(p.cx(), &id, &version).await.map(|v| ((id, version), v))
             }),
             revision::described(self, unrecorded),
         )?;
@@ -135,15 +131,9 @@ impl AwsProvider {
     /// The deployments of `services` as ECS reports them now, by service ARN; a service ECS
     /// no longer has is absent.
     pub async fn observe(&self, services: &[Watched]) -> Done<BTreeMap<String, Observed>> {
-        let found = described(
-            self.cx(),
-            services.iter().map(|w| (w.cluster.as_str(), &w.arn)),
-        )
-        .await?;
-        Ok(found
-            .into_iter()
-            .map(|(arn, s)| (arn, observed(&s)))
-            .collect())
+        let found =
+            described(self.cx(), services.iter().map(|w| (w.cluster.as_str(), &w.arn))).await?;
+        Ok(found.into_iter().map(|(arn, s)| (arn, observed(&s))).collect())
     }
 }
 
@@ -267,10 +257,7 @@ async fn template_version(cx: Cx<'_>, id: &str, version: &str) -> Done<Option<Te
     let a = Address::new(Kind::LaunchTemplate.as_str());
     let out = send!(
         &a,
-        cx.ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id)
-            .versions(version)
+        cx.ec2.describe_launch_template_versions().launch_template_id(id).versions(version)
     )?;
     Ok(out.launch_template_versions().first().and_then(|v| {
         let data = v.launch_template_data();
@@ -278,18 +265,13 @@ async fn template_version(cx: Cx<'_>, id: &str, version: &str) -> Done<Option<Te
             id: id.to_owned(),
             version: v.version_number()?,
             image_id: data.and_then(|d| d.image_id()).map(str::to_owned),
-            instance_type: data
-                .and_then(|d| d.instance_type())
-                .map(|t| t.as_str().to_owned()),
+            instance_type: data.and_then(|d| d.instance_type()).map(|t| t.as_str().to_owned()),
         })
     }))
 }
 
 fn image(c: Container) -> ContainerImage {
-    ContainerImage {
-        name: c.name,
-        image: c.image,
-    }
+    ContainerImage { name: c.name, image: c.image }
 }
 
 /// Runs `read` on every item at once.
@@ -381,12 +363,7 @@ fn group_status(
                 .or_else(|| i.lifecycle_state().map(|s| s.as_str().to_owned()))
                 .unwrap_or_default();
             let because = current.as_ref().map_or_else(Vec::new, |c| {
-                outdated(
-                    version.as_deref(),
-                    instance_type.as_deref(),
-                    image_id.as_deref(),
-                    c,
-                )
+                outdated(version.as_deref(), instance_type.as_deref(), image_id.as_deref(), c)
             });
             Some(InstanceStatus {
                 id: id.to_owned(),
@@ -419,9 +396,7 @@ fn group_status(
 }
 
 fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(Tag::value)
+    tags.iter().find(|t| t.key() == Some(key)).and_then(Tag::value)
 }
 
 #[cfg(test)]
@@ -475,10 +450,7 @@ mod tests {
         };
         let images = BTreeMap::from([(
             arn.to_owned(),
-            vec![ContainerImage {
-                name: "web".to_owned(),
-                image: "nginx:1".to_owned(),
-            }],
+            vec![ContainerImage { name: "web".to_owned(), image: "nginx:1".to_owned() }],
         )]);
         let status = service_status(&recorded, Some(&s), &images);
         assert_eq!(status.task_definition.as_deref(), Some("acc-default-web:4"));
@@ -517,11 +489,7 @@ mod tests {
                 .instance_id(id)
                 .image_id("ami-1")
                 .instance_type(InstanceType::T3Large)
-                .state(
-                    InstanceState::builder()
-                        .name(InstanceStateName::Running)
-                        .build(),
-                );
+                .state(InstanceState::builder().name(InstanceStateName::Running).build());
             if let Some(v) = tag {
                 i = i.tags(Tag::builder().key(VERSION_TAG).value(v).build());
             }
@@ -546,13 +514,7 @@ mod tests {
             panic!("two instances: {status:?}");
         };
         assert_eq!((one.id.as_str(), one.state.as_str()), ("i-1", "running"));
-        assert_eq!(
-            one.outdated_because,
-            [Outdated::Version {
-                has: "2".to_owned(),
-                current: 3
-            }]
-        );
+        assert_eq!(one.outdated_because, [Outdated::Version { has: "2".to_owned(), current: 3 }]);
         assert_eq!(two.launch_template_version.as_deref(), Some("2"));
         assert!(two.outdated);
     }

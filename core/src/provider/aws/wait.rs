@@ -57,13 +57,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Done<T>>,
 {
-    retry_when(
-        waits,
-        limit,
-        |e| e.aws_code().is_some_and(|c| codes.contains(&c)),
-        op,
-    )
-    .await
+    retry_when(waits, limit, |e| e.aws_code().is_some_and(|c| codes.contains(&c)), op).await
 }
 
 /// Runs `op` again while `retry` says its failure is transient, for at most `limit`.
@@ -104,10 +98,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Done<()>>,
 {
-    tolerate(
-        retry_while(cx.waits, cx.waits.dependency, busy, op).await,
-        gone,
-    )
+    tolerate(retry_while(cx.waits, cx.waits.dependency, busy, op).await, gone)
 }
 
 /// [`remove`] for a removal that is one request (a delete, a detach, a disassociation, a scale
@@ -124,10 +115,7 @@ where
     Fut: Future<Output = R>,
     R: AwsResultExt<T>,
 {
-    remove(cx, busy, gone, || async {
-        request().await.at(address).map(drop)
-    })
-    .await
+    remove(cx, busy, gone, || async { request().await.at(address).map(drop) }).await
 }
 
 /// Reads with `check` every poll interval until it answers `Some`, for at most `limit`; a

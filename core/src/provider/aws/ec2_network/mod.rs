@@ -68,20 +68,11 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     // The describes are independent: one round trip for all of them.
     let (vpcs, gateways, subnets, tables, addresses, nat_gateways) = tokio::try_join!(
         when(want(Kind::Vpc), describe_vpcs(cx, &vpc, env())),
-        when(
-            want(Kind::InternetGateway),
-            describe_internet_gateways(cx, &gateway, env())
-        ),
+        when(want(Kind::InternetGateway), describe_internet_gateways(cx, &gateway, env())),
         when(want(Kind::Subnet), describe_subnets(cx, &subnet, env())),
         when(want_tables, describe_route_tables(cx, &table, env())),
-        when(
-            want(Kind::ElasticIp),
-            describe_addresses(cx, &address, env())
-        ),
-        when(
-            want(Kind::NatGateway),
-            describe_nat_gateways(cx, &nat, env())
-        ),
+        when(want(Kind::ElasticIp), describe_addresses(cx, &address, env())),
+        when(want(Kind::NatGateway), describe_nat_gateways(cx, &nat, env())),
     )?;
     // The DNS flags are read below, for the VPCs that turn out to be ours.
     let tagged: Vec<Tagged> = vpcs
@@ -98,15 +89,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     let seen = tagged.as_slice();
     macro_rules! unseen {
         ($kind:ident, $describe:ident, $filter:literal, $id:path) => {
-            strays(
-                cx,
-                resources,
-                Kind::$kind,
-                seen,
-                $describe,
-                Some($filter),
-                $id,
-            )
+            strays(cx, resources, Kind::$kind, seen, $describe, Some($filter), $id)
         };
     }
     let (in_vpcs, in_gateways, in_subnets, in_tables, in_addresses, in_nats) = tokio::try_join!(
@@ -118,36 +101,12 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             InternetGateway::internet_gateway_id
         ),
         unseen!(Subnet, describe_subnets, "subnet-id", Subnet::subnet_id),
-        unseen!(
-            RouteTable,
-            describe_route_tables,
-            "route-table-id",
-            RouteTable::route_table_id
-        ),
-        unseen!(
-            ElasticIp,
-            describe_addresses,
-            "allocation-id",
-            ElasticIp::allocation_id
-        ),
-        unseen!(
-            NatGateway,
-            describe_nat_gateways,
-            "nat-gateway-id",
-            NatGateway::nat_gateway_id
-        ),
+        unseen!(RouteTable, describe_route_tables, "route-table-id", RouteTable::route_table_id),
+        unseen!(ElasticIp, describe_addresses, "allocation-id", ElasticIp::allocation_id),
+        unseen!(NatGateway, describe_nat_gateways, "nat-gateway-id", NatGateway::nat_gateway_id),
     )?;
-    out.untagged.extend(
-        [
-            in_vpcs,
-            in_gateways,
-            in_subnets,
-            in_tables,
-            in_addresses,
-            in_nats,
-        ]
-        .concat(),
-    );
+    out.untagged
+        .extend([in_vpcs, in_gateways, in_subnets, in_tables, in_addresses, in_nats].concat());
 
     let tagged_kinds: Vec<Kind> = super::family_kinds(Kind::Vpc)
         .into_iter()
@@ -175,11 +134,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
                 // Moved to another table outside ecsops (`ReplaceRouteTableAssociation` gives
                 // it a new id): the subnet's association as it is, so the plan shows the table
                 // and puts the subnet back on its own.
-                .or_else(|| {
-                    found
-                        .iter()
-                        .find(|(_, f)| Some(&f.subnet_id) == subnet.as_ref())
-                })
+                .or_else(|| found.iter().find(|(_, f)| Some(&f.subnet_id) == subnet.as_ref()))
                 .map(|(id, association)| Live::new(id.clone(), association, &id_outputs(id)))
         };
         report(out, address, live);
@@ -220,12 +175,6 @@ async fn describe_nat_gateways(
     a: &Address,
     mut filters: Vec<Filter>,
 ) -> Done<Vec<NatGateway>> {
-    filters.push(
-        Filter::builder()
-            .name("state")
-            .values("pending")
-            .values("available")
-            .build(),
-    );
+    filters.push(Filter::builder().name("state").values("pending").values("available").build());
     all!(cx.ec2.describe_nat_gateways().set_filter(Some(filters)), a)
 }

@@ -32,9 +32,8 @@ impl Manage for attrs::ElasticIp {
                 .domain(DomainType::from(want.domain.as_str()))
                 .tag_specifications(tag_spec(cx, a, ResourceType::ElasticIp, &want.tags))
         )?;
-        let id = out
-            .allocation_id()
-            .ok_or_else(|| missing(a, "AllocateAddress", "AllocationId"))?;
+        let id =
+            out.allocation_id().ok_or_else(|| missing(a, "AllocateAddress", "AllocationId"))?;
         let outputs = attrs::ElasticIpOutputs {
             id: id.to_owned(),
             public_ip: out.public_ip().map(str::to_owned),
@@ -71,10 +70,8 @@ pub(super) fn elastic_ip_live(e: &ElasticIp) -> Option<Tagged> {
         domain: e.domain().map_or("", DomainType::as_str).to_owned(),
         tags: visible(&tags),
     };
-    let outputs = attrs::ElasticIpOutputs {
-        id: id.to_owned(),
-        public_ip: e.public_ip().map(str::to_owned),
-    };
+    let outputs =
+        attrs::ElasticIpOutputs { id: id.to_owned(), public_ip: e.public_ip().map(str::to_owned) };
     Some(Tagged::of(id, tags, &address, &outputs))
 }
 
@@ -124,13 +121,9 @@ impl Manage for attrs::NatGateway {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let (a, id) = (prior.address, prior.id);
         let was: attrs::NatGateway = prior.decode()?;
-        remove_request(
-            cx,
-            a,
-            &[],
-            &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"],
-            || cx.ec2.delete_nat_gateway().nat_gateway_id(id).send(),
-        )
+        remove_request(cx, a, &[], &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"], || {
+            cx.ec2.delete_nat_gateway().nat_gateway_id(id).send()
+        })
         .await?;
         wait_nat_gateway(cx, a, id, "deleted").await?;
         match &was.allocation_id {
@@ -142,18 +135,12 @@ impl Manage for attrs::NatGateway {
 
 pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
     let id = n.nat_gateway_id()?;
-    let allocation = n
-        .nat_gateway_addresses()
-        .iter()
-        .find_map(|a| a.allocation_id());
+    let allocation = n.nat_gateway_addresses().iter().find_map(|a| a.allocation_id());
     let tags = tag_map(n.tags());
     let gateway = attrs::NatGateway::<Resolved> {
         subnet_id: n.subnet_id().unwrap_or_default().to_owned(),
         allocation_id: allocation.map(str::to_owned),
-        connectivity_type: n
-            .connectivity_type()
-            .map_or("", ConnectivityType::as_str)
-            .to_owned(),
+        connectivity_type: n.connectivity_type().map_or("", ConnectivityType::as_str).to_owned(),
         tags: visible(&tags),
     };
     Some(Tagged::of(id, tags, &gateway, &id_outputs(id)))
@@ -163,19 +150,13 @@ pub(super) fn nat_gateway_live(n: &NatGateway) -> Option<Tagged> {
 /// AWS frees it with the gateway (at times a moment later); an address still associated after
 /// the gateway is gone (moto keeps the association for good) is disassociated here.
 async fn free_address(cx: Cx<'_>, address: &Address, allocation: &str) -> Done<()> {
-    let found = send!(
-        address,
-        cx.ec2.describe_addresses().allocation_ids(allocation)
-    );
+    let found = send!(address, cx.ec2.describe_addresses().allocation_ids(allocation));
     let Some(found) = found_or_none(found, "InvalidAllocationID.NotFound")? else {
         return Ok(());
     };
     for association in found.addresses().iter().filter_map(|a| a.association_id()) {
         remove_request(cx, address, &[], &["InvalidAssociationID.NotFound"], || {
-            cx.ec2
-                .disassociate_address()
-                .association_id(association)
-                .send()
+            cx.ec2.disassociate_address().association_id(association).send()
         })
         .await?;
     }
@@ -230,11 +211,7 @@ async fn wait_nat_gateway(cx: Cx<'_>, address: &Address, id: &str, want: &str) -
     )
     .await;
     match waited {
-        Err(ProviderError::Timeout {
-            address,
-            what,
-            seconds,
-        }) => {
+        Err(ProviderError::Timeout { address, what, seconds }) => {
             let state = last.lock().map(|s| s.clone()).unwrap_or_default();
             Err(ProviderError::Timeout {
                 address,

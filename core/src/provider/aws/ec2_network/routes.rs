@@ -144,10 +144,7 @@ pub(super) fn route_table_live(t: &RouteTable) -> Option<Tagged> {
 /// The one target of the route, or the attribute error saying it needs exactly one.
 fn target<'r>(spec: &ResourceSpec, route: &'r attrs::Route) -> Done<RouteTarget<'r>> {
     route.target().ok_or_else(|| {
-        spec.invalid(
-            "gateway_id",
-            "and `nat_gateway_id`: exactly one of them must be set",
-        )
+        spec.invalid("gateway_id", "and `nat_gateway_id`: exactly one of them must be set")
     })
 }
 
@@ -160,10 +157,7 @@ impl Manage for attrs::Route {
     /// The route to that destination already in the table.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
-        let tables = send!(
-            &spec.address,
-            cx.ec2.describe_route_tables().route_table_ids(table)
-        )?;
+        let tables = send!(&spec.address, cx.ec2.describe_route_tables().route_table_ids(table))?;
         let mut tables = tables.route_tables().iter();
         Ok(tables.find_map(|t| route_live(t, destination)))
     }
@@ -173,11 +167,8 @@ impl Manage for attrs::Route {
         let (table, destination) = (&want.route_table_id, &want.destination_cidr_block);
         let target = target(spec, &want)?;
         eventually(cx, || async {
-            let req = cx
-                .ec2
-                .create_route()
-                .route_table_id(table)
-                .destination_cidr_block(destination);
+            let req =
+                cx.ec2.create_route().route_table_id(table).destination_cidr_block(destination);
             let req = match target {
                 RouteTarget::NatGateway(n) => req.nat_gateway_id(n),
                 RouteTarget::Gateway(g) => req.gateway_id(g),
@@ -185,11 +176,7 @@ impl Manage for attrs::Route {
             send_once!(a, req)
         })
         .await?;
-        Ok(Applied::new(
-            spec,
-            route_id(table, destination),
-            &NoOutputs {},
-        ))
+        Ok(Applied::new(spec, route_id(table, destination), &NoOutputs {}))
     }
 
     /// Points the route at the spec's target when it points elsewhere.
@@ -197,14 +184,12 @@ impl Manage for attrs::Route {
         let was: attrs::Route = prior.decode()?;
         let target = target(spec, &want)?;
         let (had, req) = match target {
-            RouteTarget::Gateway(g) => (
-                was.gateway_id.as_deref(),
-                cx.ec2.replace_route().gateway_id(g),
-            ),
-            RouteTarget::NatGateway(n) => (
-                was.nat_gateway_id.as_deref(),
-                cx.ec2.replace_route().nat_gateway_id(n),
-            ),
+            RouteTarget::Gateway(g) => {
+                (was.gateway_id.as_deref(), cx.ec2.replace_route().gateway_id(g))
+            }
+            RouteTarget::NatGateway(n) => {
+                (was.nat_gateway_id.as_deref(), cx.ec2.replace_route().nat_gateway_id(n))
+            }
         };
         let now = match target {
             RouteTarget::Gateway(t) | RouteTarget::NatGateway(t) => t,
@@ -248,10 +233,7 @@ impl Manage for attrs::Route {
 /// The route to `destination` in table `t`, in the shape of the desired route.
 pub(super) fn route_live(t: &RouteTable, destination: &str) -> Option<Live> {
     let table = t.route_table_id()?;
-    let route = t
-        .routes()
-        .iter()
-        .find(|r| r.destination_cidr_block() == Some(destination))?;
+    let route = t.routes().iter().find(|r| r.destination_cidr_block() == Some(destination))?;
     let mut live = attrs::Route::<Resolved> {
         route_table_id: table.to_owned(),
         destination_cidr_block: destination.to_owned(),
@@ -272,20 +254,14 @@ pub(super) fn route_live(t: &RouteTable, destination: &str) -> Option<Live> {
             .or(route.transit_gateway_id());
         live.other_target = Some(other.map(str::to_owned));
     }
-    Some(Live::new(
-        route_id(table, destination),
-        &live,
-        &NoOutputs {},
-    ))
+    Some(Live::new(route_id(table, destination), &live, &NoOutputs {}))
 }
 
 impl Manage for attrs::RouteTableAssociation {
     /// That association, when it exists.
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
-        let subnet = Filter::builder()
-            .name("association.subnet-id")
-            .values(&want.subnet_id)
-            .build();
+        let subnet =
+            Filter::builder().name("association.subnet-id").values(&want.subnet_id).build();
         let tables = describe_route_tables(cx, &spec.address, vec![subnet]).await?;
         let mut found = tables.iter().flat_map(associations);
         Ok(found
@@ -317,18 +293,9 @@ impl Manage for attrs::RouteTableAssociation {
     }
 
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            &[],
-            &["InvalidAssociationID.NotFound"],
-            || {
-                cx.ec2
-                    .disassociate_route_table()
-                    .association_id(prior.id)
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, &[], &["InvalidAssociationID.NotFound"], || {
+            cx.ec2.disassociate_route_table().association_id(prior.id).send()
+        })
         .await
     }
 }
@@ -394,10 +361,7 @@ mod tests {
         let t = RouteTable::builder()
             .route_table_id("rtb-1")
             .routes(
-                Route::builder()
-                    .destination_cidr_block("10.0.0.0/16")
-                    .gateway_id("local")
-                    .build(),
+                Route::builder().destination_cidr_block("10.0.0.0/16").gateway_id("local").build(),
             )
             .routes(
                 Route::builder()
@@ -405,11 +369,7 @@ mod tests {
                     .nat_gateway_id("nat-1")
                     .build(),
             )
-            .routes(
-                Route::builder()
-                    .destination_cidr_block("192.168.0.0/16")
-                    .build(),
-            )
+            .routes(Route::builder().destination_cidr_block("192.168.0.0/16").build())
             .associations(
                 RouteTableAssociation::builder()
                     .main(true)
@@ -433,9 +393,8 @@ mod tests {
         // A target ecsops does not know reads as `null`, and so as drift.
         let r = route_live(&t, "192.168.0.0/16").expect("test value");
         assert_eq!(r.attributes["other_target"], Value::Null);
-        let back: attrs::Route = Prior::of_live(&Address::new("route.x"), &r)
-            .decode()
-            .expect("a live route decodes");
+        let back: attrs::Route =
+            Prior::of_live(&Address::new("route.x"), &r).decode().expect("a live route decodes");
         assert_eq!(back.other_target, Some(None));
         assert!(route_live(&t, "172.16.0.0/12").is_none());
         let a = associations(&t);
@@ -469,12 +428,6 @@ mod tests {
             RouteTarget::NatGateway("nat-1")
         );
         assert!(target(&s, &route(json!({}))).is_err());
-        assert!(
-            target(
-                &s,
-                &route(json!({"gateway_id": "a", "nat_gateway_id": "b"}))
-            )
-            .is_err()
-        );
+        assert!(target(&s, &route(json!({"gateway_id": "a", "nat_gateway_id": "b"}))).is_err());
     }
 }

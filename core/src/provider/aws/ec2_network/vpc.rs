@@ -24,16 +24,10 @@ pub(super) struct Dns {
 
 impl Dns {
     /// What a new VPC has: it resolves names but gives instances no DNS hostnames.
-    pub(super) const NEW: Dns = Dns {
-        support: true,
-        hostnames: false,
-    };
+    pub(super) const NEW: Dns = Dns { support: true, hostnames: false };
 
     fn of(v: &attrs::Vpc) -> Self {
-        Self {
-            support: v.enable_dns_support,
-            hostnames: v.enable_dns_hostnames,
-        }
+        Self { support: v.enable_dns_support, hostnames: v.enable_dns_hostnames }
     }
 }
 
@@ -54,15 +48,14 @@ impl Manage for attrs::Vpc {
     async fn create(cx: Cx<'_>, New { a, spec, .. }: New<'_>, want: Self) -> Done {
         let out = send_once!(
             a,
-            cx.ec2
-                .create_vpc()
-                .cidr_block(&want.cidr_block)
-                .tag_specifications(tag_spec(cx, a, ResourceType::Vpc, &want.tags))
+            cx.ec2.create_vpc().cidr_block(&want.cidr_block).tag_specifications(tag_spec(
+                cx,
+                a,
+                ResourceType::Vpc,
+                &want.tags
+            ))
         )?;
-        let id = out
-            .vpc()
-            .and_then(Vpc::vpc_id)
-            .ok_or_else(|| missing(a, "CreateVpc", "VpcId"))?;
+        let id = out.vpc().and_then(Vpc::vpc_id).ok_or_else(|| missing(a, "CreateVpc", "VpcId"))?;
         set_dns(cx, a, id, Dns::of(&want), Dns::NEW).await?;
         Ok(Applied::new(spec, id, &id_outputs(id)))
     }
@@ -111,10 +104,7 @@ async fn set_flag(
     let Some(value) = value else { return Ok(()) };
     let value = AttributeBooleanValue::builder().value(value).build();
     eventually(cx, || async {
-        send!(
-            a,
-            flag(cx.ec2.modify_vpc_attribute().vpc_id(id), value.clone())
-        )
+        send!(a, flag(cx.ec2.modify_vpc_attribute().vpc_id(id), value.clone()))
     })
     .await?;
     Ok(())
@@ -123,13 +113,7 @@ async fn set_flag(
 /// The DNS flags of VPC `id` (AWS's defaults for a flag it does not answer).
 pub(super) async fn read_dns(cx: Cx<'_>, a: &Address, id: &str) -> Done<Dns> {
     let read = async |attribute: VpcAttributeName| {
-        send!(
-            a,
-            cx.ec2
-                .describe_vpc_attribute()
-                .vpc_id(id)
-                .attribute(attribute)
-        )
+        send!(a, cx.ec2.describe_vpc_attribute().vpc_id(id).attribute(attribute))
     };
     let support = read(VpcAttributeName::EnableDnsSupport)
         .await?
@@ -175,11 +159,7 @@ impl Manage for attrs::InternetGateway {
         }
         attach(cx, a, &live.id, vpc).await?;
         was.vpc_id = Some(vpc.to_owned());
-        Ok(Some(Live::new(
-            live.id.clone(),
-            &was,
-            &id_outputs(&live.id),
-        )))
+        Ok(Some(Live::new(live.id.clone(), &was, &id_outputs(&live.id))))
     }
 
     /// Creates the gateway with its tags and attaches it.
@@ -187,9 +167,12 @@ impl Manage for attrs::InternetGateway {
         let vpc = spec.required("vpc_id", want.vpc_id.as_ref())?;
         let out = send_once!(
             a,
-            cx.ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_spec(cx, a, ResourceType::InternetGateway, &want.tags))
+            cx.ec2.create_internet_gateway().tag_specifications(tag_spec(
+                cx,
+                a,
+                ResourceType::InternetGateway,
+                &want.tags
+            ))
         )?;
         let id = out
             .internet_gateway()
@@ -233,10 +216,7 @@ impl Manage for attrs::InternetGateway {
             .await?;
         }
         remove_request(cx, a, &[], &["InvalidInternetGatewayID.NotFound"], || {
-            cx.ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
+            cx.ec2.delete_internet_gateway().internet_gateway_id(id).send()
         })
         .await
     }
@@ -244,27 +224,14 @@ impl Manage for attrs::InternetGateway {
 
 async fn attach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
     eventually(cx, || async {
-        send!(
-            a,
-            cx.ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(vpc)
-        )
+        send!(a, cx.ec2.attach_internet_gateway().internet_gateway_id(id).vpc_id(vpc))
     })
     .await?;
     Ok(())
 }
 
 async fn detach(cx: Cx<'_>, a: &Address, id: &str, vpc: &str) -> Done<()> {
-    send!(
-        a,
-        cx.ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-    )
-    .map(drop)
+    send!(a, cx.ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc)).map(drop)
 }
 
 /// A described gateway; its `vpc_id` is `null` when it is not attached.
@@ -274,15 +241,12 @@ pub(super) fn internet_gateway_live(g: &InternetGateway) -> Option<Tagged> {
         .attachments()
         .iter()
         .find(|at| {
-            at.state()
-                .is_some_and(|s| matches!(s.as_str(), "attached" | "available" | "attaching"))
+            at.state().is_some_and(|s| matches!(s.as_str(), "attached" | "available" | "attaching"))
         })
         .and_then(|at| at.vpc_id());
     let tags = tag_map(g.tags());
-    let gateway = attrs::InternetGateway::<Resolved> {
-        vpc_id: vpc.map(str::to_owned),
-        tags: visible(&tags),
-    };
+    let gateway =
+        attrs::InternetGateway::<Resolved> { vpc_id: vpc.map(str::to_owned), tags: visible(&tags) };
     Some(Tagged::of(id, tags, &gateway, &id_outputs(id)))
 }
 
@@ -304,20 +268,12 @@ mod tests {
             )
             .build();
         assert_eq!(
-            internet_gateway_live(&attached)
-                .expect("test value")
-                .live
-                .attributes["vpc_id"],
+            internet_gateway_live(&attached).expect("test value").live.attributes["vpc_id"],
             json!("vpc-1")
         );
-        let detached = InternetGateway::builder()
-            .internet_gateway_id("igw-1")
-            .build();
+        let detached = InternetGateway::builder().internet_gateway_id("igw-1").build();
         assert_eq!(
-            internet_gateway_live(&detached)
-                .expect("test value")
-                .live
-                .attributes["vpc_id"],
+            internet_gateway_live(&detached).expect("test value").live.attributes["vpc_id"],
             Value::Null
         );
     }

@@ -77,22 +77,19 @@ impl Manage for attrs::CapacityProvider {
         {
             send!(
                 a,
-                cx.ecs
-                    .update_capacity_provider()
-                    .name(prior.id)
-                    .auto_scaling_group_provider(
-                        AutoScalingGroupProviderUpdate::builder()
-                            .set_managed_scaling(managed_scaling(&want))
-                            .set_managed_termination_protection(
-                                want.managed_termination_protection
-                                    .as_deref()
-                                    .map(ManagedTerminationProtection::from),
-                            )
-                            .set_managed_draining(
-                                want.managed_draining.as_deref().map(ManagedDraining::from),
-                            )
-                            .build(),
-                    )
+                cx.ecs.update_capacity_provider().name(prior.id).auto_scaling_group_provider(
+                    AutoScalingGroupProviderUpdate::builder()
+                        .set_managed_scaling(managed_scaling(&want))
+                        .set_managed_termination_protection(
+                            want.managed_termination_protection
+                                .as_deref()
+                                .map(ManagedTerminationProtection::from),
+                        )
+                        .set_managed_draining(
+                            want.managed_draining.as_deref().map(ManagedDraining::from),
+                        )
+                        .build(),
+                )
             )?;
         }
         update_tags(cx, a, &outputs.arn, &was.tags, &want.tags).await?;
@@ -109,10 +106,7 @@ impl Manage for attrs::CapacityProvider {
         }
         // Still in a cluster's list until that list is cleared (deleted before, applied late).
         let r = remove_request(cx, a, BUSY, &[], || {
-            cx.ecs
-                .delete_capacity_provider()
-                .capacity_provider(prior.id)
-                .send()
+            cx.ecs.delete_capacity_provider().capacity_provider(prior.id).send()
         })
         .await;
         unless_gone(r)
@@ -132,20 +126,14 @@ impl Manage for attrs::ClusterCapacityProviders {
 
     /// Empties the cluster's list and default strategy; a cluster already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove_request(
-            cx,
-            prior.address,
-            BUSY,
-            &["ClusterNotFoundException"],
-            || {
-                cx.ecs
-                    .put_cluster_capacity_providers()
-                    .cluster(prior.id)
-                    .set_capacity_providers(Some(Vec::new()))
-                    .set_default_capacity_provider_strategy(Some(Vec::new()))
-                    .send()
-            },
-        )
+        remove_request(cx, prior.address, BUSY, &["ClusterNotFoundException"], || {
+            cx.ecs
+                .put_cluster_capacity_providers()
+                .cluster(prior.id)
+                .set_capacity_providers(Some(Vec::new()))
+                .set_default_capacity_provider_strategy(Some(Vec::new()))
+                .send()
+        })
         .await
     }
 }
@@ -229,11 +217,7 @@ fn provider_live(
     let managed_scaling = asg
         .managed_scaling()
         .map(|m| attrs::ManagedScaling {
-            status: m
-                .status()
-                .map(ManagedScalingStatus::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            status: m.status().map(ManagedScalingStatus::as_str).unwrap_or_default().to_owned(),
             target_capacity: m.target_capacity().unwrap_or_default(),
         })
         .or_else(|| recorded.and_then(|r| r.managed_scaling.clone()));
@@ -251,9 +235,7 @@ fn provider_live(
             .or_else(|| recorded.and_then(|r| r.managed_draining.clone())),
         tags: visible(&tags),
     };
-    let outputs = ArnOutputs {
-        arn: p.capacity_provider_arn()?.to_owned(),
-    };
+    let outputs = ArnOutputs { arn: p.capacity_provider_arn()?.to_owned() };
     Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 

@@ -22,13 +22,7 @@ impl Manage for attrs::EcsCluster {
         let a = &spec.address;
         let found = describe(cx, a, vec![want.name.clone()]).await?;
         let live = |c: &Cluster| cluster_live(c, None);
-        claim_described(
-            cx,
-            a,
-            found.first(),
-            live,
-            ("DescribeClusters", "clusterArn"),
-        )
+        claim_described(cx, a, found.first(), live, ("DescribeClusters", "clusterArn"))
     }
 
     /// Creates the cluster.
@@ -58,10 +52,7 @@ impl Manage for attrs::EcsCluster {
         if was.container_insights != want.container_insights {
             send!(
                 a,
-                cx.ecs
-                    .update_cluster()
-                    .cluster(prior.id)
-                    .settings(insights_setting(spec, &want)?)
+                cx.ecs.update_cluster().cluster(prior.id).settings(insights_setting(spec, &want)?)
             )?;
         }
         update_tags(cx, a, &outputs.arn, &was.tags, &want.tags).await?;
@@ -79,23 +70,16 @@ impl Manage for attrs::EcsCluster {
             "UpdateInProgressException",
             "ResourceInUseException",
         ];
-        remove_request(
-            cx,
-            prior.address,
-            BUSY,
-            &["ClusterNotFoundException"],
-            || cx.ecs.delete_cluster().cluster(prior.id).send(),
-        )
+        remove_request(cx, prior.address, BUSY, &["ClusterNotFoundException"], || {
+            cx.ecs.delete_cluster().cluster(prior.id).send()
+        })
         .await
     }
 }
 
 fn insights_setting(spec: &ResourceSpec, want: &attrs::EcsCluster) -> Done<ClusterSetting> {
     let value = spec.required("container_insights", want.container_insights.as_ref())?;
-    Ok(ClusterSetting::builder()
-        .name(ClusterSettingName::ContainerInsights)
-        .value(value)
-        .build())
+    Ok(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build())
 }
 
 /// The named clusters that exist (not INACTIVE), with their tags and settings.
@@ -112,10 +96,7 @@ pub(super) async fn describe(cx: Cx<'_>, a: &Address, names: Vec<String>) -> Don
                 .include(ClusterField::Settings)
         )?;
         all.extend(
-            out.clusters
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|c| c.status() != Some("INACTIVE")),
+            out.clusters.unwrap_or_default().into_iter().filter(|c| c.status() != Some("INACTIVE")),
         );
     }
     Ok(all)
@@ -141,9 +122,7 @@ fn cluster_live(c: &Cluster, recorded: Option<&attrs::EcsCluster>) -> Option<Tag
         container_insights,
         tags: visible(&tags),
     };
-    let outputs = ArnOutputs {
-        arn: c.cluster_arn()?.to_owned(),
-    };
+    let outputs = ArnOutputs { arn: c.cluster_arn()?.to_owned() };
     Some(Tagged::of(name, tags, &attributes, &outputs))
 }
 
@@ -157,10 +136,8 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .collect();
     let a = Address::new(Kind::EcsCluster.as_str());
     let clusters = describe(cx, &a, names.into_iter().collect()).await?;
-    let by_name: BTreeMap<&str, &Cluster> = clusters
-        .iter()
-        .filter_map(|c| Some((c.cluster_name()?, c)))
-        .collect();
+    let by_name: BTreeMap<&str, &Cluster> =
+        clusters.iter().filter_map(|c| Some((c.cluster_name()?, c))).collect();
     let recorded_clusters: BTreeMap<_, attrs::EcsCluster> = recorded_by_id(resources)?;
     let found = clusters
         .iter()

@@ -105,9 +105,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 
 impl SdkTags for Vec<Tag> {
     fn of(a: &Address, tags: &Tags) -> Done<Self> {
-        sdk_tags(a, tags, |k, v| {
-            Ok::<_, Infallible>(Tag::builder().key(k).value(v).build())
-        })
+        sdk_tags(a, tags, |k, v| Ok::<_, Infallible>(Tag::builder().key(k).value(v).build()))
     }
 }
 

@@ -30,26 +30,15 @@ impl Manage for attrs::Service {
         let a = &spec.address;
         let found = describe(cx, a, &want.cluster, std::slice::from_ref(&want.name)).await?;
         let live = |s: &Service| service_live(s, None);
-        claim_described(
-            cx,
-            a,
-            found.first(),
-            live,
-            ("DescribeServices", "serviceArn"),
-        )
+        claim_described(cx, a, found.first(), live, ("DescribeServices", "serviceArn"))
     }
 
     /// Creates the service (with a client token from the spec).
     async fn create(cx: Cx<'_>, New { a, spec, token }: New<'_>, want: Self) -> Done {
         // CreateService takes at most 36 characters (the token is hex).
         let token = token.get(..36).unwrap_or(token);
-        let strategy = strategy(
-            a,
-            STRATEGY,
-            want.capacity_provider_strategy
-                .as_deref()
-                .unwrap_or_default(),
-        )?;
+        let strategy =
+            strategy(a, STRATEGY, want.capacity_provider_strategy.as_deref().unwrap_or_default())?;
         let out = send_once!(
             a,
             cx.ecs
@@ -83,11 +72,7 @@ impl Manage for attrs::Service {
     async fn update(cx: Cx<'_>, spec: &ResourceSpec, want: Self, prior: Prior<'_>) -> Done {
         let a = &spec.address;
         let was: attrs::Service = prior.decode()?;
-        let mut req = cx
-            .ecs
-            .update_service()
-            .cluster(&want.cluster)
-            .service(prior.id);
+        let mut req = cx.ecs.update_service().cluster(&want.cluster).service(prior.id);
         let mut any = false;
         if want.task_definition != was.task_definition {
             req = req.task_definition(&want.task_definition);
@@ -102,10 +87,7 @@ impl Manage for attrs::Service {
             any = true;
         }
         if want.capacity_provider_strategy != was.capacity_provider_strategy {
-            let items = want
-                .capacity_provider_strategy
-                .as_deref()
-                .unwrap_or_default();
+            let items = want.capacity_provider_strategy.as_deref().unwrap_or_default();
             // ECS applies a new strategy only with a new deployment.
             req = req
                 .set_capacity_provider_strategy(Some(strategy(a, STRATEGY, items)?))
@@ -154,35 +136,20 @@ impl Manage for attrs::Service {
     /// Scales a replica service to zero, deletes it and waits until ECS reports it INACTIVE:
     /// its name is reusable and its cluster deletable only then.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        const GONE: &[&str] = &[
-            "ServiceNotFoundException",
-            "ServiceNotActiveException",
-            "ClusterNotFoundException",
-        ];
+        const GONE: &[&str] =
+            &["ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"];
         let a = prior.address;
         let was: attrs::Service = prior.decode()?;
         let cluster = was.cluster.as_str();
         if was.scheduling_strategy != "DAEMON" {
             remove_request(cx, a, &[], GONE, || {
-                cx.ecs
-                    .update_service()
-                    .cluster(cluster)
-                    .service(prior.id)
-                    .desired_count(0)
-                    .send()
+                cx.ecs.update_service().cluster(cluster).service(prior.id).desired_count(0).send()
             })
             .await?;
         }
         remove(cx, &[], GONE, || async {
-            send!(
-                a,
-                cx.ecs
-                    .delete_service()
-                    .cluster(cluster)
-                    .service(prior.id)
-                    .force(true)
-            )
-            .map(drop)
+            send!(a, cx.ecs.delete_service().cluster(cluster).service(prior.id).force(true))
+                .map(drop)
         })
         .await?;
         poll_until(
@@ -201,12 +168,10 @@ impl Manage for attrs::Service {
 
 fn deployment_configuration(want: &attrs::Service) -> Option<DeploymentConfiguration> {
     let d = want.deployment_configuration.as_ref()?;
-    let breaker = d.circuit_breaker.as_ref().map(|c| {
-        DeploymentCircuitBreaker::builder()
-            .enable(c.enable)
-            .rollback(c.rollback)
-            .build()
-    });
+    let breaker = d
+        .circuit_breaker
+        .as_ref()
+        .map(|c| DeploymentCircuitBreaker::builder().enable(c.enable).rollback(c.rollback).build());
     Some(
         DeploymentConfiguration::builder()
             .minimum_healthy_percent(d.minimum_healthy_percent)
@@ -280,10 +245,7 @@ pub(crate) async fn describe(
             return Ok(Vec::new());
         };
         all.extend(
-            out.services
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|s| s.status() == Some("ACTIVE")),
+            out.services.unwrap_or_default().into_iter().filter(|s| s.status() == Some("ACTIVE")),
         );
     }
     Ok(all)
@@ -306,11 +268,7 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
     // A field the recorded service has: `live` (read only then), else the recorded value.
     macro_rules! when_recorded {
         ($field:ident, $live:expr) => {
-            recorded.and_then(|r| {
-                r.$field
-                    .as_ref()
-                    .map(|was| $live.unwrap_or_else(|| was.clone()))
-            })
+            recorded.and_then(|r| r.$field.as_ref().map(|was| $live.unwrap_or_else(|| was.clone())))
         };
     }
     let recorded_deployment = recorded.and_then(|r| r.deployment_configuration.as_ref());
@@ -319,12 +277,12 @@ fn service_live(s: &Service, recorded: Option<&attrs::Service>) -> Option<Tagged
         attrs::DeploymentConfiguration {
             minimum_healthy_percent: d.minimum_healthy_percent().unwrap_or_default(),
             maximum_percent: d.maximum_percent().unwrap_or_default(),
-            circuit_breaker: recorded_deployment
-                .is_some_and(|r| r.circuit_breaker.is_some())
-                .then(|| attrs::CircuitBreaker {
+            circuit_breaker: recorded_deployment.is_some_and(|r| r.circuit_breaker.is_some()).then(
+                || attrs::CircuitBreaker {
                     enable: breaker.is_some_and(DeploymentCircuitBreaker::enable),
                     rollback: breaker.is_some_and(DeploymentCircuitBreaker::rollback),
-                }),
+                },
+            ),
         }
     });
     let load_balancers: Option<Vec<_>> = (recorded.is_some_and(|r| r.load_balancers.is_some())
@@ -409,10 +367,7 @@ pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             continue;
         };
         let was: attrs::Service = Prior::of(address, r)?.decode()?;
-        by_cluster
-            .entry(was.cluster.clone())
-            .or_default()
-            .push(id.to_owned());
+        by_cluster.entry(was.cluster.clone()).or_default().push(id.to_owned());
         by_id.insert(id, was);
         ours.insert(address.clone(), r.clone());
     }

@@ -48,19 +48,12 @@ impl Manage for attrs::TaskDefinition {
             .map(|v| {
                 Volume::builder()
                     .name(&v.name)
-                    .host(
-                        HostVolumeProperties::builder()
-                            .source_path(&v.host.source_path)
-                            .build(),
-                    )
+                    .host(HostVolumeProperties::builder().source_path(&v.host.source_path).build())
                     .build()
             })
             .collect();
-        let compatibilities = want
-            .requires_compatibilities
-            .iter()
-            .map(|c| Compatibility::from(c.as_str()))
-            .collect();
+        let compatibilities =
+            want.requires_compatibilities.iter().map(|c| Compatibility::from(c.as_str())).collect();
         let out = send_once!(
             a,
             cx.ecs
@@ -112,12 +105,7 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
         d = d.command(arg);
     }
     for e in &c.environment {
-        d = d.environment(
-            KeyValuePair::builder()
-                .name(&e.name)
-                .value(&e.value)
-                .build(),
-        );
+        d = d.environment(KeyValuePair::builder().name(&e.name).value(&e.value).build());
     }
     for e in &c.secrets {
         d = d.secrets(
@@ -156,17 +144,12 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
     }
     if let Some(l) = &c.linux_parameters {
         d = d.linux_parameters(
-            LinuxParameters::builder()
-                .init_process_enabled(l.init_process_enabled)
-                .build(),
+            LinuxParameters::builder().init_process_enabled(l.init_process_enabled).build(),
         );
     }
     if let Some(l) = &c.log_configuration {
-        let options: HashMap<String, String> = l
-            .options
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let options: HashMap<String, String> =
+            l.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         d = d.log_configuration(
             LogConfiguration::builder()
                 .log_driver(LogDriver::from(l.log_driver.as_str()))
@@ -195,28 +178,16 @@ fn container_document(c: &ContainerDefinition) -> Value {
     put("privileged", c.privileged().map(Value::from));
     put("command", Some(c.command().into()));
     let pairs = |items: Vec<(Option<&str>, Option<&str>)>, value: &str| -> Value {
-        items
-            .into_iter()
-            .map(|(n, v)| json!({"name": n, value: v}))
-            .collect()
+        items.into_iter().map(|(n, v)| json!({"name": n, value: v})).collect()
     };
     put(
         "environment",
-        Some(pairs(
-            c.environment()
-                .iter()
-                .map(|e| (e.name(), e.value()))
-                .collect(),
-            "value",
-        )),
+        Some(pairs(c.environment().iter().map(|e| (e.name(), e.value())).collect(), "value")),
     );
     put(
         "secrets",
         Some(pairs(
-            c.secrets()
-                .iter()
-                .map(|e| (Some(e.name()), Some(e.value_from())))
-                .collect(),
+            c.secrets().iter().map(|e| (Some(e.name()), Some(e.value_from()))).collect(),
             "valueFrom",
         )),
     );
@@ -265,8 +236,7 @@ fn container_document(c: &ContainerDefinition) -> Value {
     );
     put(
         "linuxParameters",
-        c.linux_parameters()
-            .map(|l| json!({"initProcessEnabled": l.init_process_enabled()})),
+        c.linux_parameters().map(|l| json!({"initProcessEnabled": l.init_process_enabled()})),
     );
     Value::Object(d)
 }
@@ -404,10 +374,8 @@ fn pruned(v: &Value) -> Option<Value> {
         Value::Object(m) if m.is_empty() => None,
         Value::Array(items) => Some(Value::Array(items.iter().filter_map(pruned).collect())),
         Value::Object(m) => {
-            let m: Map<String, Value> = m
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), pruned(v)?)))
-                .collect();
+            let m: Map<String, Value> =
+                m.iter().filter_map(|(k, v)| Some((k.clone(), pruned(v)?))).collect();
             (!m.is_empty()).then_some(Value::Object(m))
         }
         other => Some(other.clone()),
@@ -447,10 +415,7 @@ fn claim(cx: Cx<'_>, a: &Address, tags: &Tags) -> Claim {
 /// as a prefix (`web` lists `web-admin` too), so only the family's own are kept.
 async fn active_revisions(cx: Cx<'_>, a: &Address, family: &str) -> Done<Vec<(i32, String)>> {
     let arns: Vec<String> = all!(
-        cx.ecs
-            .list_task_definitions()
-            .family_prefix(family)
-            .status(TaskDefinitionStatus::Active),
+        cx.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active),
         a
     )?;
     let mut revisions: Vec<(i32, String)> = arns
@@ -474,10 +439,7 @@ fn family_and_revision(arn: &str) -> Option<(&str, i32)> {
 async fn described(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Option<(TaskDefinition, Tags)>> {
     let described = send!(
         a,
-        cx.ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(TaskDefinitionField::Tags)
+        cx.ecs.describe_task_definition().task_definition(arn).include(TaskDefinitionField::Tags)
     );
     let out = match described {
         Err(e) if is_gone(&e) => return Ok(None),
@@ -569,10 +531,7 @@ async fn deregister_ours(
 /// Deregisters one revision; one that no longer exists is success.
 async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
     let r = remove_request(cx, a, &[], &[], || {
-        cx.ecs
-            .deregister_task_definition()
-            .task_definition(arn)
-            .send()
+        cx.ecs.deregister_task_definition().task_definition(arn).send()
     })
     .await;
     unless_gone(r)
@@ -582,24 +541,16 @@ async fn deregister(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
 /// revisions still exist; their live attributes are the recorded ones.
 pub(super) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
     let a = Address::new(Kind::TaskDefinition.as_str());
-    let active: BTreeSet<String> = all!(
-        cx.ecs
-            .list_task_definitions()
-            .status(TaskDefinitionStatus::Active),
-        &a
-    )?
-    .into_iter()
-    .collect();
+    let active: BTreeSet<String> =
+        all!(cx.ecs.list_task_definitions().status(TaskDefinitionStatus::Active), &a)?
+            .into_iter()
+            .collect();
     for (address, r) in recorded(resources, &[Kind::TaskDefinition]) {
         let live = match r.id.as_deref().filter(|id| active.contains(*id)) {
             Some(id) => {
                 let prior = Prior::of(address, r)?;
                 let was: attrs::TaskDefinition = prior.decode()?;
-                Some(Live::new(
-                    id,
-                    &was,
-                    &prior.outputs::<attrs::TaskDefinition>()?,
-                ))
+                Some(Live::new(id, &was, &prior.outputs::<attrs::TaskDefinition>()?))
             }
             None => None,
         };
@@ -686,10 +637,7 @@ mod tests {
     #[test]
     fn a_revision_as_aws_describes_it_is_the_registered_content() {
         let want = desired_web("registry.example.com/web:1.4.2");
-        assert_eq!(
-            normalised(&aws_described()),
-            normalised(&desired_document(&want))
-        );
+        assert_eq!(normalised(&aws_described()), normalised(&desired_document(&want)));
         // The defaults are what made them differ before normalising.
         assert_ne!(pruned(&aws_described()), pruned(&desired_document(&want)));
     }
@@ -714,9 +662,8 @@ mod tests {
         let mut want = desired_web("registry.example.com/web:1.4.2");
         want.task_role_arn =
             Some("arn:aws:iam::123456789012:role/ecsops/acceptance-default-web-task".to_owned());
-        want.container_definitions[0].linux_parameters = Some(attrs::LinuxParameters {
-            init_process_enabled: true,
-        });
+        want.container_definitions[0].linux_parameters =
+            Some(attrs::LinuxParameters { init_process_enabled: true });
         let containers = want
             .container_definitions
             .iter()
@@ -731,10 +678,7 @@ mod tests {
             .set_task_role_arn(want.task_role_arn.clone())
             .set_container_definitions(Some(containers))
             .build();
-        assert_eq!(
-            normalised(&described_document(&td)),
-            normalised(&desired_document(&want))
-        );
+        assert_eq!(normalised(&described_document(&td)), normalised(&desired_document(&want)));
         // A revision of the same containers without the role or the init process is another.
         let described = normalised(&described_document(&td));
         let mut no_role = want.clone();

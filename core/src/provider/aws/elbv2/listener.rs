@@ -25,12 +25,8 @@ impl Manage for attrs::Listener {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let port = i32::from(want.port);
-        let listeners = all!(
-            cx.elbv2
-                .describe_listeners()
-                .load_balancer_arn(&want.load_balancer_arn),
-            a
-        )?;
+        let listeners =
+            all!(cx.elbv2.describe_listeners().load_balancer_arn(&want.load_balancer_arn), a)?;
         let found = listeners.into_iter().find(|l| l.port() == Some(port));
         claim_found(cx, a, found, Listener::listener_arn, live).await
     }
@@ -99,42 +95,30 @@ impl Manage for attrs::Listener {
 /// The default action as AWS takes it: `fixed-response` or `redirect`.
 fn default_action(spec: &ResourceSpec, action: Option<&ListenerAction>) -> Done<Action> {
     match action {
-        Some(ListenerAction::FixedResponse {
-            status_code,
-            content_type,
-            message_body,
-        }) => Ok(Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(
-                FixedResponseActionConfig::builder()
-                    .set_status_code(status_code.clone())
-                    .set_content_type(content_type.clone())
-                    .set_message_body(message_body.clone())
-                    .build(),
-            )
-            .build()),
-        Some(ListenerAction::Redirect {
-            protocol,
-            port,
-            status_code,
-        }) => Ok(Action::builder()
+        Some(ListenerAction::FixedResponse { status_code, content_type, message_body }) => {
+            Ok(Action::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .set_status_code(status_code.clone())
+                        .set_content_type(content_type.clone())
+                        .set_message_body(message_body.clone())
+                        .build(),
+                )
+                .build())
+        }
+        Some(ListenerAction::Redirect { protocol, port, status_code }) => Ok(Action::builder()
             .r#type(ActionTypeEnum::Redirect)
             .redirect_config(
                 RedirectActionConfig::builder()
                     .set_protocol(protocol.clone())
                     .set_port(port.clone())
-                    .set_status_code(
-                        status_code
-                            .as_deref()
-                            .map(RedirectActionStatusCodeEnum::from),
-                    )
+                    .set_status_code(status_code.as_deref().map(RedirectActionStatusCodeEnum::from))
                     .build(),
             )
             .build()),
-        Some(_) => Err(spec.invalid(
-            "default_action",
-            "has a `type` other than `fixed-response` or `redirect`",
-        )),
+        Some(_) => Err(spec
+            .invalid("default_action", "has a `type` other than `fixed-response` or `redirect`")),
         None => Err(spec.invalid("default_action", "is missing or not a table")),
     }
 }
@@ -156,9 +140,7 @@ fn action_of(a: &Action) -> ListenerAction {
             ListenerAction::Redirect {
                 protocol: r.and_then(|r| r.protocol()).map(str::to_owned),
                 port: r.and_then(|r| r.port()).map(str::to_owned),
-                status_code: r
-                    .and_then(|r| r.status_code())
-                    .map(|c| c.as_str().to_owned()),
+                status_code: r.and_then(|r| r.status_code()).map(|c| c.as_str().to_owned()),
             }
         }
         Some(ActionTypeEnum::Forward) => ListenerAction::Forward { target_group_arn },
@@ -185,10 +167,7 @@ pub(super) async fn describe(
     load_balancers: &BTreeSet<String>,
 ) -> Done<Vec<Listener>> {
     let by_arns = |arns: Vec<String>| async move {
-        all!(
-            cx.elbv2.describe_listeners().set_listener_arns(Some(arns)),
-            a
-        )
+        all!(cx.elbv2.describe_listeners().set_listener_arns(Some(arns)), a)
     };
     let per_load_balancer = || async move {
         let mut listeners = Vec::new();
@@ -208,10 +187,7 @@ pub(super) fn live(l: &Listener, tags: Tags) -> Option<Tagged> {
     let tls = matches!(l.protocol(), Some(ProtocolEnum::Https | ProtocolEnum::Tls));
     let attributes = attrs::Listener::<Resolved> {
         load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_owned(),
-        port: l
-            .port()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or_default(),
+        port: l.port().and_then(|p| u16::try_from(p).ok()).unwrap_or_default(),
         protocol: l.protocol().map_or("", ProtocolEnum::as_str).to_owned(),
         default_action: l.default_actions().first().map(action_of),
         certificate_arn: l

@@ -28,17 +28,10 @@ impl Manage for attrs::ListenerRule {
     async fn existing(cx: Cx<'_>, spec: &ResourceSpec, want: &Self) -> Done<Option<Live>> {
         let a = &spec.address;
         let priority = want.priority.to_string();
-        let rules = all!(
-            cx.elbv2.describe_rules().listener_arn(&want.listener_arn),
-            a
-        )?;
-        let found = rules
-            .into_iter()
-            .find(|r| r.priority() == Some(priority.as_str()));
-        claim_found(cx, a, found, Rule::rule_arn, |r, tags| {
-            live(r, tags, Some(&want.listener_arn))
-        })
-        .await
+        let rules = all!(cx.elbv2.describe_rules().listener_arn(&want.listener_arn), a)?;
+        let found = rules.into_iter().find(|r| r.priority() == Some(priority.as_str()));
+        claim_found(cx, a, found, Rule::rule_arn, |r, tags| live(r, tags, Some(&want.listener_arn)))
+            .await
     }
 
     /// Creates the rule.
@@ -106,10 +99,7 @@ fn priority(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Done<i32> {
 /// The rule's `forward_to` target group as its one action.
 fn forward(spec: &ResourceSpec, want: &attrs::ListenerRule) -> Done<Action> {
     let target_group = spec.required("forward_to", want.forward_to.as_ref())?;
-    Ok(Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(target_group)
-        .build())
+    Ok(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group).build())
 }
 
 /// The conditions as AWS takes them (the `*Config` forms, which allow several values).
@@ -123,9 +113,7 @@ fn conditions(spec: &ResourceSpec, c: &RuleConditions) -> Done<Vec<RuleCondition
             RuleCondition::builder()
                 .field(PATH_PATTERN)
                 .path_pattern_config(
-                    PathPatternConditionConfig::builder()
-                        .set_values(Some(paths.clone()))
-                        .build(),
+                    PathPatternConditionConfig::builder().set_values(Some(paths.clone())).build(),
                 )
                 .build(),
         );
@@ -135,9 +123,7 @@ fn conditions(spec: &ResourceSpec, c: &RuleConditions) -> Done<Vec<RuleCondition
             RuleCondition::builder()
                 .field(HOST_HEADER)
                 .host_header_config(
-                    HostHeaderConditionConfig::builder()
-                        .set_values(Some(hosts.clone()))
-                        .build(),
+                    HostHeaderConditionConfig::builder().set_values(Some(hosts.clone())).build(),
                 )
                 .build(),
         );
@@ -152,18 +138,11 @@ fn conditions_of(conditions: &[RuleCondition]) -> RuleConditions {
     for c in conditions {
         let Some(field) = c.field() else { continue };
         let config = match field {
-            PATH_PATTERN => c
-                .path_pattern_config()
-                .map(PathPatternConditionConfig::values),
-            HOST_HEADER => c
-                .host_header_config()
-                .map(HostHeaderConditionConfig::values),
+            PATH_PATTERN => c.path_pattern_config().map(PathPatternConditionConfig::values),
+            HOST_HEADER => c.host_header_config().map(HostHeaderConditionConfig::values),
             _ => None,
         };
-        let values = config
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| c.values())
-            .to_vec();
+        let values = config.filter(|v| !v.is_empty()).unwrap_or_else(|| c.values()).to_vec();
         match field {
             PATH_PATTERN => out.path_patterns = Some(values),
             HOST_HEADER => out.host_headers = Some(values),
@@ -211,17 +190,10 @@ pub(super) fn live(r: &Rule, tags: Tags, listener: Option<&str>) -> Option<Tagge
         Some(parent.replacen(":listener-rule/", ":listener/", 1))
     })?;
     let priority: u32 = r.priority()?.parse().ok()?;
-    let forward_to = r
-        .actions()
-        .iter()
-        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
-        .and_then(|a| {
-            a.target_group_arn().or_else(|| {
-                a.forward_config()?
-                    .target_groups()
-                    .first()?
-                    .target_group_arn()
-            })
+    let forward_to =
+        r.actions().iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward)).and_then(|a| {
+            a.target_group_arn()
+                .or_else(|| a.forward_config()?.target_groups().first()?.target_group_arn())
         });
     let attributes = attrs::ListenerRule::<Resolved> {
         listener_arn: listener,
@@ -262,9 +234,7 @@ mod tests {
         let rule = Rule::builder()
             .rule_arn("arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/lb/1/2/3")
             .priority("10")
-            .set_conditions(Some(
-                conditions(&spec, &want.conditions).expect("conditions"),
-            ))
+            .set_conditions(Some(conditions(&spec, &want.conditions).expect("conditions")))
             .actions(forward(&spec, &want).expect("action"))
             .build();
         let live = live(&rule, Tags::new(), None).expect("live").live;

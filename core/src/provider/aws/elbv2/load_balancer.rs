@@ -28,10 +28,8 @@ impl Manage for attrs::LoadBalancer {
         let name = want.name.as_str();
         let r = send!(a, cx.elbv2.describe_load_balancers().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.load_balancers().first().cloned());
-        claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| {
-            live(lb, tags, None)
-        })
-        .await
+        claim_found(cx, a, found, LoadBalancer::load_balancer_arn, |lb, tags| live(lb, tags, None))
+            .await
     }
 
     /// Creates the load balancer, sets its attributes and waits until it is active.
@@ -52,11 +50,7 @@ impl Manage for attrs::LoadBalancer {
             .first()
             .ok_or_else(|| missing(a, "CreateLoadBalancer", "LoadBalancers"))?;
         let outputs = outputs(lb).ok_or_else(|| {
-            missing(
-                a,
-                "CreateLoadBalancer",
-                "LoadBalancerArn, DNSName or CanonicalHostedZoneId",
-            )
+            missing(a, "CreateLoadBalancer", "LoadBalancerArn, DNSName or CanonicalHostedZoneId")
         })?;
         set_attributes(cx, spec, &outputs.arn, &want, &Changed::all()).await?;
         wait(cx, a, &outputs.arn, Until::Active).await?;
@@ -73,10 +67,7 @@ impl Manage for attrs::LoadBalancer {
         if !same_set(&was.subnets, &want.subnets) {
             send!(
                 a,
-                elbv2
-                    .set_subnets()
-                    .load_balancer_arn(arn)
-                    .set_subnets(Some(want.subnets.clone()))
+                elbv2.set_subnets().load_balancer_arn(arn).set_subnets(Some(want.subnets.clone()))
             )?;
         }
         if !same_set(&was.security_groups, &want.security_groups) {
@@ -113,10 +104,7 @@ impl Manage for attrs::LoadBalancer {
             });
         }
         remove_request(cx, prior.address, &[], &[NOT_FOUND], || {
-            cx.elbv2
-                .delete_load_balancer()
-                .load_balancer_arn(prior.id)
-                .send()
+            cx.elbv2.delete_load_balancer().load_balancer_arn(prior.id).send()
         })
         .await?;
         wait(cx, prior.address, prior.id, Until::Gone).await
@@ -132,11 +120,7 @@ struct Changed {
 
 impl Changed {
     fn all() -> Self {
-        Self {
-            idle_timeout: true,
-            deletion_protection: true,
-            drop_invalid_header_fields: true,
-        }
+        Self { idle_timeout: true, deletion_protection: true, drop_invalid_header_fields: true }
     }
 }
 
@@ -173,12 +157,7 @@ async fn set_attributes(
     for (_, name, key, value) in values.into_iter().filter(|(send, ..)| *send) {
         let value =
             value.ok_or_else(|| spec.invalid(name, "is missing or not a number or boolean"))?;
-        attributes.push(
-            LoadBalancerAttribute::builder()
-                .key(key)
-                .value(value)
-                .build(),
-        );
+        attributes.push(LoadBalancerAttribute::builder().key(key).value(value).build());
     }
     if attributes.is_empty() {
         return Ok(());
@@ -207,10 +186,7 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
         Until::Gone => "the load balancer to be deleted",
     };
     poll_until(cx, a, what, cx.waits.dependency, || async {
-        let r = send!(
-            a,
-            cx.elbv2.describe_load_balancers().load_balancer_arns(arn)
-        );
+        let r = send!(a, cx.elbv2.describe_load_balancers().load_balancer_arns(arn));
         let state = found_or_none(r, NOT_FOUND)?.and_then(|out| {
             out.load_balancers()
                 .first()
@@ -244,12 +220,7 @@ async fn wait(cx: Cx<'_>, a: &Address, arn: &str, until: Until) -> Done<()> {
 /// Load balancers by ARN (20 per call); every load balancer when one of them is gone.
 pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<LoadBalancer>> {
     let page = |arns: Option<Vec<String>>| async move {
-        all!(
-            cx.elbv2
-                .describe_load_balancers()
-                .set_load_balancer_arns(arns),
-            a
-        )
+        all!(cx.elbv2.describe_load_balancers().set_load_balancer_arns(arns), a)
     };
     batched(arns, &[NOT_FOUND], |c| page(Some(c)), || page(None)).await
 }
@@ -270,21 +241,12 @@ pub(super) fn live(
     recorded: Option<&attrs::LoadBalancer>,
 ) -> Option<Tagged> {
     let arn = lb.load_balancer_arn()?;
-    let subnets = lb
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.subnet_id().map(str::to_owned))
-        .collect();
+    let subnets =
+        lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_owned)).collect();
     let attributes = attrs::LoadBalancer::<Resolved> {
         name: lb.load_balancer_name().unwrap_or_default().to_owned(),
-        r#type: lb
-            .r#type()
-            .map_or("", LoadBalancerTypeEnum::as_str)
-            .to_owned(),
-        scheme: lb
-            .scheme()
-            .map_or("", LoadBalancerSchemeEnum::as_str)
-            .to_owned(),
+        r#type: lb.r#type().map_or("", LoadBalancerTypeEnum::as_str).to_owned(),
+        scheme: lb.scheme().map_or("", LoadBalancerSchemeEnum::as_str).to_owned(),
         vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
         subnets: as_set(subnets, recorded.map(|r| r.subnets.as_slice())),
         security_groups: as_set(
@@ -320,11 +282,7 @@ mod tests {
             .availability_zones(AvailabilityZone::builder().subnet_id("subnet-b").build())
             .availability_zones(AvailabilityZone::builder().subnet_id("subnet-a").build())
             .security_groups("sg-1")
-            .state(
-                LoadBalancerState::builder()
-                    .code(LoadBalancerStateEnum::Active)
-                    .build(),
-            )
+            .state(LoadBalancerState::builder().code(LoadBalancerStateEnum::Active).build())
             .build();
         let recorded = attrs::LoadBalancer {
             name: "acceptance-default".to_owned(),

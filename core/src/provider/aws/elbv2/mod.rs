@@ -60,12 +60,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     }
     // Errors of a batched read name the kind: no single address is at fault.
     let at = |kind: Kind| Address::new(kind.as_str());
-    let (lb_at, tg_at, listener_at, rule_at) = (
-        at(Kind::LoadBalancer),
-        at(Kind::TargetGroup),
-        at(Kind::Listener),
-        at(Kind::ListenerRule),
-    );
+    let (lb_at, tg_at, listener_at, rule_at) =
+        (at(Kind::LoadBalancer), at(Kind::TargetGroup), at(Kind::Listener), at(Kind::ListenerRule));
 
     // Every describe goes by recorded ids (and the recorded parents of listeners and rules), so
     // none waits for another: one round trip for the four, then one for the tags.
@@ -103,16 +99,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         let arn = t.target_group_arn();
         target_group::live(t, tags_of(arn), rec(&tgs_recorded, arn))
     }));
-    found.extend(
-        listeners
-            .iter()
-            .filter_map(|l| listener::live(l, tags_of(l.listener_arn()))),
-    );
-    found.extend(
-        rules
-            .iter()
-            .filter_map(|r| listener_rule::live(r, tags_of(r.rule_arn()), None)),
-    );
+    found.extend(listeners.iter().filter_map(|l| listener::live(l, tags_of(l.listener_arn()))));
+    found.extend(rules.iter().filter_map(|r| listener_rule::live(r, tags_of(r.rule_arn()), None)));
     settle(cx.own, resources, &kinds, found, out);
     Ok(())
 }
@@ -174,12 +162,7 @@ where
 async fn describe_tags(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<BTreeMap<String, Tags>> {
     let mut tags = BTreeMap::new();
     for chunk in arns.chunks(PER_CALL) {
-        let out = send!(
-            a,
-            cx.elbv2
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-        )?;
+        let out = send!(a, cx.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())))?;
         for d in out.tag_descriptions() {
             if let Some(arn) = d.resource_arn() {
                 let map = tag_map_of(d.tags(), |t| (t.key(), t.value()));
@@ -203,10 +186,7 @@ async fn claim_found<T>(
         return Ok(None);
     };
     let tags = match arn(&found) {
-        Some(arn) => describe_tags(cx, a, &[arn.to_owned()])
-            .await?
-            .remove(arn)
-            .unwrap_or_default(),
+        Some(arn) => describe_tags(cx, a, &[arn.to_owned()]).await?.remove(arn).unwrap_or_default(),
         None => Tags::new(),
     };
     claimed(cx, a, live(&found, tags))
@@ -220,17 +200,12 @@ fn created_arn<'o, T>(
     created: &'o [T],
     arn: impl Fn(&'o T) -> Option<&'o str>,
 ) -> Done<&'o str> {
-    created
-        .first()
-        .and_then(arn)
-        .ok_or_else(|| missing(a, operation, field))
+    created.first().and_then(arn).ok_or_else(|| missing(a, operation, field))
 }
 
 impl SdkTags for Vec<Tag> {
     fn of(a: &Address, tags: &Tags) -> Done<Self> {
-        sdk_tags(a, tags, |k, v| {
-            Ok::<_, Infallible>(Tag::builder().key(k).value(v).build())
-        })
+        sdk_tags(a, tags, |k, v| Ok::<_, Infallible>(Tag::builder().key(k).value(v).build()))
     }
 }
 
@@ -262,10 +237,7 @@ mod tests {
     fn lists_align_to_the_recorded_order_when_equal_as_sets() {
         let recorded = strings(&["subnet-b", "subnet-a"]);
         let live = strings(&["subnet-a", "subnet-b"]);
-        assert_eq!(
-            super::super::live::as_set(live.clone(), Some(recorded.as_slice())),
-            recorded
-        );
+        assert_eq!(super::super::live::as_set(live.clone(), Some(recorded.as_slice())), recorded);
         assert_eq!(
             super::super::live::as_set(
                 strings(&["subnet-c", "subnet-a"]),

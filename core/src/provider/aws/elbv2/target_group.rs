@@ -45,10 +45,8 @@ impl Manage for attrs::TargetGroup {
         let name = want.name.as_str();
         let r = send!(a, cx.elbv2.describe_target_groups().names(name));
         let found = found_or_none(r, NOT_FOUND)?.and_then(|o| o.target_groups().first().cloned());
-        claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| {
-            live(tg, tags, None)
-        })
-        .await
+        claim_found(cx, a, found, TargetGroup::target_group_arn, |tg, tags| live(tg, tags, None))
+            .await
     }
 
     /// Creates the target group with its health check, then sets its deregistration delay.
@@ -103,10 +101,7 @@ impl Manage for attrs::TargetGroup {
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
         let busy = ["ResourceInUse"];
         remove_request(cx, prior.address, &busy, &[NOT_FOUND], || {
-            cx.elbv2
-                .delete_target_group()
-                .target_group_arn(prior.id)
-                .send()
+            cx.elbv2.delete_target_group().target_group_arn(prior.id).send()
         })
         .await
     }
@@ -142,10 +137,7 @@ impl HealthCheck {
             timeout: n("timeout", hc.timeout)?,
             healthy_threshold: n("healthy_threshold", hc.healthy_threshold)?,
             unhealthy_threshold: n("unhealthy_threshold", hc.unhealthy_threshold)?,
-            matcher: hc
-                .matcher
-                .as_ref()
-                .map(|m| Matcher::builder().http_code(m).build()),
+            matcher: hc.matcher.as_ref().map(|m| Matcher::builder().http_code(m).build()),
         })
     }
 }
@@ -162,15 +154,12 @@ async fn set_deregistration_delay(
     };
     send!(
         a,
-        cx.elbv2
-            .modify_target_group_attributes()
-            .target_group_arn(arn)
-            .attributes(
-                TargetGroupAttribute::builder()
-                    .key(DEREGISTRATION_DELAY)
-                    .value(delay.to_string())
-                    .build(),
-            )
+        cx.elbv2.modify_target_group_attributes().target_group_arn(arn).attributes(
+            TargetGroupAttribute::builder()
+                .key(DEREGISTRATION_DELAY)
+                .value(delay.to_string())
+                .build(),
+        )
     )
     .map(drop)
 }
@@ -178,12 +167,7 @@ async fn set_deregistration_delay(
 /// Target groups by ARN (20 per call); every target group when one of them is gone.
 pub(super) async fn describe(cx: Cx<'_>, a: &Address, arns: &[String]) -> Done<Vec<TargetGroup>> {
     let page = |arns: Option<Vec<String>>| async move {
-        all!(
-            cx.elbv2
-                .describe_target_groups()
-                .set_target_group_arns(arns),
-            a
-        )
+        all!(cx.elbv2.describe_target_groups().set_target_group_arns(arns), a)
     };
     batched(arns, &[NOT_FOUND], |c| page(Some(c)), || page(None)).await
 }
@@ -198,16 +182,10 @@ pub(super) fn live(
     let seconds = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
     let attributes = attrs::TargetGroup::<Resolved> {
         name: tg.target_group_name().unwrap_or_default().to_owned(),
-        port: tg
-            .port()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or_default(),
+        port: tg.port().and_then(|p| u16::try_from(p).ok()).unwrap_or_default(),
         protocol: tg.protocol().map_or("", ProtocolEnum::as_str).to_owned(),
         vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
-        target_type: tg
-            .target_type()
-            .map_or("", TargetTypeEnum::as_str)
-            .to_owned(),
+        target_type: tg.target_type().map_or("", TargetTypeEnum::as_str).to_owned(),
         deregistration_delay: recorded.and_then(|r| r.deregistration_delay),
         health_check: attrs::HealthCheck {
             path: tg.health_check_path().map(str::to_owned),

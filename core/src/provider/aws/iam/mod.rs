@@ -53,10 +53,7 @@ where
 /// Reads every recorded role, policy and instance profile (see the module documentation for
 /// the calls).
 pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh) -> Done<()> {
-    let ours = recorded(
-        resources,
-        &[Kind::IamRole, Kind::IamPolicy, Kind::InstanceProfile],
-    );
+    let ours = recorded(resources, &[Kind::IamRole, Kind::IamPolicy, Kind::InstanceProfile]);
     if ours.is_empty() {
         return Ok(());
     }
@@ -93,11 +90,8 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .map(|p| (p.instance_profile_name(), p))
         .collect();
 
-    let recorded_profiles: Vec<&ResourceState> = ours
-        .iter()
-        .filter(|(_, r)| r.kind == Kind::InstanceProfile)
-        .map(|(_, r)| *r)
-        .collect();
+    let recorded_profiles: Vec<&ResourceState> =
+        ours.iter().filter(|(_, r)| r.kind == Kind::InstanceProfile).map(|(_, r)| *r).collect();
     let unseen = recorded_profiles
         .iter()
         .filter_map(|r| r.id.as_deref())
@@ -114,9 +108,11 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
             .collect();
         let prefix = common_prefix(paths.iter().map(String::as_str));
         all!(
-            cx.iam
-                .list_instance_profiles()
-                .path_prefix(if prefix.is_empty() { "/" } else { &prefix }),
+            cx.iam.list_instance_profiles().path_prefix(if prefix.is_empty() {
+                "/"
+            } else {
+                &prefix
+            }),
             &Address::new(Kind::InstanceProfile.as_str())
         )?
     } else {
@@ -157,11 +153,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
     let untracked = roles
         .values()
         .map(|d| (d.tags(), roles::detail_live(d, &[])))
-        .chain(
-            profiles
-                .values()
-                .map(|p| (p.tags(), profiles::live(p, None))),
-        );
+        .chain(profiles.values().map(|p| (p.tags(), profiles::live(p, None))));
     for (tags, live) in untracked {
         let tags = tag_map(tags);
         if let Some((address, lineage)) = owner(&tags)
@@ -179,10 +171,7 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
 /// stays as read, so it shows as drift instead of failing the refresh.
 fn document(text: Option<&str>) -> Document {
     let is_json = |t: &str| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok();
-    let decoded = text
-        .filter(|t| !is_json(t))
-        .and_then(percent_decode)
-        .filter(|t| is_json(t));
+    let decoded = text.filter(|t| !is_json(t)).and_then(percent_decode).filter(|t| is_json(t));
     Document::read(decoded.as_deref().or(text))
 }
 
@@ -210,9 +199,7 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// A desired document (the attribute `name` of `spec`) as the JSON text IAM takes.
 fn document_text(spec: &ResourceSpec, name: &str, document: &Document) -> Done<String> {
-    document
-        .text()
-        .ok_or_else(|| spec.invalid(name, "is missing or not a JSON object"))
+    document.text().ok_or_else(|| spec.invalid(name, "is missing or not a JSON object"))
 }
 
 fn tag_map(tags: &[Tag]) -> Tags {

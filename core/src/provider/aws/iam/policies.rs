@@ -24,12 +24,8 @@ impl Manage for attrs::IamPolicy {
         let a = &spec.address;
         let iam = &cx.iam;
         // The ARN needs the account id, which nothing at hand names: list by path instead.
-        let listed = all!(
-            iam.list_policies()
-                .scope(PolicyScopeType::Local)
-                .path_prefix(&want.path),
-            a
-        )?;
+        let listed =
+            all!(iam.list_policies().scope(PolicyScopeType::Local).path_prefix(&want.path), a)?;
         let Some(arn) = listed
             .iter()
             .find(|p| p.policy_name() == Some(want.name.as_str()))
@@ -38,26 +34,15 @@ impl Manage for attrs::IamPolicy {
             return Ok(None);
         };
         let out = send!(a, iam.get_policy().policy_arn(arn))?;
-        let policy = out
-            .policy()
-            .ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
+        let policy = out.policy().ok_or_else(|| missing(a, "GetPolicy", "Policy"))?;
         let tags = tag_map(policy.tags());
         claim(cx.own, a, arn, &tags)?;
         let version = policy
             .default_version_id()
             .ok_or_else(|| missing(a, "GetPolicy", "DefaultVersionId"))?;
-        let out = send!(
-            a,
-            iam.get_policy_version().policy_arn(arn).version_id(version)
-        )?;
+        let out = send!(a, iam.get_policy_version().policy_arn(arn).version_id(version))?;
         let document = out.policy_version().and_then(|v| v.document());
-        Ok(Some(live(
-            arn,
-            &want.name,
-            policy.path().unwrap_or_default(),
-            document,
-            visible(&tags),
-        )))
+        Ok(Some(live(arn, &want.name, policy.path().unwrap_or_default(), document, visible(&tags))))
     }
 
     /// Creates the policy.
@@ -117,10 +102,7 @@ impl Manage for attrs::IamPolicy {
     /// Detaches the policy from whatever still uses it and deletes its other versions (IAM
     /// refuses to delete it otherwise), then deletes it; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NO_SUCH_ENTITY], || {
-            delete_policy(cx, prior.address, prior.id)
-        })
-        .await
+        remove(cx, &[], &[NO_SUCH_ENTITY], || delete_policy(cx, prior.address, prior.id)).await
     }
 }
 
@@ -129,14 +111,7 @@ async fn list_versions(cx: Cx<'_>, a: &Address, arn: &str) -> Done<Vec<PolicyVer
 }
 
 async fn delete_version(cx: Cx<'_>, a: &Address, arn: &str, version: &str) -> Done<()> {
-    send!(
-        a,
-        cx.iam
-            .delete_policy_version()
-            .policy_arn(arn)
-            .version_id(version)
-    )
-    .map(drop)
+    send!(a, cx.iam.delete_policy_version().policy_arn(arn).version_id(version)).map(drop)
 }
 
 /// Whatever still uses the policy (the role of a replaced policy) is detached first, which it
@@ -157,30 +132,19 @@ async fn delete_policy(cx: Cx<'_>, a: &Address, arn: &str) -> Done<()> {
         }
         for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
             remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-                cx.iam
-                    .detach_user_policy()
-                    .user_name(user)
-                    .policy_arn(arn)
-                    .send()
+                cx.iam.detach_user_policy().user_name(user).policy_arn(arn).send()
             })
             .await?;
         }
         for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
             remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-                cx.iam
-                    .detach_group_policy()
-                    .group_name(group)
-                    .policy_arn(arn)
-                    .send()
+                cx.iam.detach_group_policy().group_name(group).policy_arn(arn).send()
             })
             .await?;
         }
     }
     for version in list_versions(cx, a, arn).await? {
-        if let Some(id) = version
-            .version_id()
-            .filter(|_| !version.is_default_version())
-        {
+        if let Some(id) = version.version_id().filter(|_| !version.is_default_version()) {
             tolerate(delete_version(cx, a, arn, id).await, &[NO_SUCH_ENTITY])?;
         }
     }
@@ -209,9 +173,7 @@ pub(super) fn detail_live(p: &ManagedPolicyDetail, recorded_tags: Tags) -> Live 
     live(
         p.arn().unwrap_or_default(),
         // moto leaves the name out of this response; it is the ARN's last segment.
-        p.policy_name()
-            .or_else(|| p.arn()?.rsplit('/').next())
-            .unwrap_or_default(),
+        p.policy_name().or_else(|| p.arn()?.rsplit('/').next()).unwrap_or_default(),
         p.path().unwrap_or_default(),
         default.and_then(|v| v.document()),
         recorded_tags,

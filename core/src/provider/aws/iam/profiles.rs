@@ -78,10 +78,7 @@ impl Manage for attrs::InstanceProfile {
     /// Takes the live role out (IAM refuses to delete a profile that holds one, whatever the
     /// state recorded), then deletes the profile; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NO_SUCH_ENTITY], || {
-            delete_profile(cx, prior.address, prior.id)
-        })
-        .await
+        remove(cx, &[], &[NO_SUCH_ENTITY], || delete_profile(cx, prior.address, prior.id)).await
     }
 }
 
@@ -90,10 +87,7 @@ async fn add_role(cx: Cx<'_>, a: &Address, profile: &str, role: &str) -> Done<()
     until_visible(cx, || async {
         send_once!(
             a,
-            cx.iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(profile)
-                .role_name(role)
+            cx.iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role)
         )
         .map(drop)
     })
@@ -117,18 +111,10 @@ async fn get_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<GetInstancePro
 
 async fn delete_profile(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     let out = get_profile(cx, a, name).await?;
-    for role in out
-        .instance_profile()
-        .map(InstanceProfile::roles)
-        .unwrap_or_default()
-    {
+    for role in out.instance_profile().map(InstanceProfile::roles).unwrap_or_default() {
         remove_role(cx, a, name, role.role_name()).await?;
     }
-    send!(
-        a,
-        cx.iam.delete_instance_profile().instance_profile_name(name)
-    )
-    .map(drop)
+    send!(a, cx.iam.delete_instance_profile().instance_profile_name(name)).map(drop)
 }
 
 /// The live profile. A profile nested in a role may come without its tags: then the recorded

@@ -73,14 +73,11 @@ impl Manage for attrs::IamRole {
         if want.assume_role_policy != was.assume_role_policy {
             send!(
                 a,
-                cx.iam
-                    .update_assume_role_policy()
-                    .role_name(name)
-                    .policy_document(document_text(
-                        spec,
-                        "assume_role_policy",
-                        &want.assume_role_policy,
-                    )?)
+                cx.iam.update_assume_role_policy().role_name(name).policy_document(document_text(
+                    spec,
+                    "assume_role_policy",
+                    &want.assume_role_policy,
+                )?)
             )?;
         }
         let (attach, detach) = set_changes(&was.policy_arns, &want.policy_arns);
@@ -99,10 +96,7 @@ impl Manage for attrs::IamRole {
     /// Detaches the role's policies and takes it out of its instance profiles (IAM refuses to
     /// delete it otherwise), then deletes it; already gone is success.
     async fn delete(cx: Cx<'_>, prior: Prior<'_>) -> Done<()> {
-        remove(cx, &[], &[NO_SUCH_ENTITY], || {
-            delete_role(cx, prior.address, prior.id)
-        })
-        .await
+        remove(cx, &[], &[NO_SUCH_ENTITY], || delete_role(cx, prior.address, prior.id)).await
     }
 }
 
@@ -115,10 +109,7 @@ async fn attach_policies(
 ) -> Done<()> {
     for arn in arns {
         until_visible(cx, || async {
-            send!(
-                a,
-                cx.iam.attach_role_policy().role_name(role).policy_arn(arn)
-            )
+            send!(a, cx.iam.attach_role_policy().role_name(role).policy_arn(arn))
         })
         .await?;
     }
@@ -128,11 +119,7 @@ async fn attach_policies(
 /// Detaches one policy; one already detached (or gone) is success.
 pub(super) async fn detach_policy(cx: Cx<'_>, a: &Address, role: &str, arn: &str) -> Done<()> {
     remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
-        cx.iam
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
+        cx.iam.detach_role_policy().role_name(role).policy_arn(arn).send()
     })
     .await
 }
@@ -152,13 +139,7 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
     }
     let inline = all!(cx.iam.list_role_policies().role_name(name), a)?;
     for policy in &inline {
-        send!(
-            a,
-            cx.iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-        )?;
+        send!(a, cx.iam.delete_role_policy().role_name(name).policy_name(policy))?;
     }
     let profiles = all!(cx.iam.list_instance_profiles_for_role().role_name(name), a)?;
     for p in &profiles {
