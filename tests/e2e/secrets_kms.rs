@@ -2,7 +2,7 @@
 //! the listed customer-managed keys through SSM and Secrets Manager only, and reads back as
 //! applied (a second diff shows no change).
 
-use ecsops_core::provider::aws::sdk::iam;
+use ecsops_core::provider::aws::sdk::{ecs, iam};
 use serde_json::json;
 
 use crate::support::env::{ENV, Env};
@@ -51,5 +51,56 @@ async fn kms_keys_of_secrets_reach_the_execution_policy_and_converge() {
     assert_eq!(via, &json!(services), "{decrypt}");
 
     // Converged: a second diff plans nothing.
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
+}
+
+/// A log driver's credential is a reference, like a secret: the task definition holds it as a
+/// `secretOptions` entry, the execution role may read exactly that parameter, and the applied
+/// revision reads back as applied.
+#[tokio::test]
+async fn log_secret_options_reach_the_task_definition_and_the_execution_policy() {
+    let env = Env::new().await;
+    env.edit(
+        "base.toml",
+        "[instance_groups.default]\n",
+        "[instance_groups.default]\nlogging_drivers = [\"awslogs\", \"splunk\"]\n",
+    );
+    env.edit(
+        "base.toml",
+        "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }\n",
+        "secrets = { DATABASE_PASSWORD = \"ssm:/ecsops/api/database-password\" }\n\
+         logging = { driver = \"splunk\", options = { splunk-url = \"https://splunk:8088\" }, \
+         secret_options = { splunk-token = \"ssm:/ecsops/api/splunk-token\" } }\n",
+    );
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+
+    let td = ecs::Client::new(&env.config)
+        .describe_task_definition()
+        .task_definition(env.id("task_definition[api]"))
+        .send()
+        .await
+        .expect("task definition");
+    let log = td.task_definition().expect("a task definition").container_definitions()[0]
+        .log_configuration()
+        .expect("a log configuration");
+    assert_eq!(log.log_driver().as_str(), "splunk");
+    let secret_options: Vec<(&str, &str)> =
+        log.secret_options().iter().map(|s| (s.name(), s.value_from())).collect();
+    assert_eq!(secret_options, [("splunk-token", "/ecsops/api/splunk-token")]);
+
+    let iamc = iam::Client::new(&env.config);
+    let document = policy_document(&iamc, &env.id("iam_policy.task_execution")).await;
+    let read = document["Statement"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["Sid"] == "ReadParameters"))
+        .unwrap_or_else(|| panic!("no ReadParameters statement: {document}"));
+    assert_eq!(
+        read["Resource"],
+        json!([
+            "arn:aws:ssm:eu-west-1:*:parameter/ecsops/api/database-password",
+            "arn:aws:ssm:eu-west-1:*:parameter/ecsops/api/splunk-token"
+        ])
+    );
+
     env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
 }

@@ -29,10 +29,18 @@ pub struct Container<'a> {
 }
 
 impl<'a> Container<'a> {
-    /// Every reference the execution role reads for the container: its secrets, then its
-    /// registry credentials.
+    /// Every reference the execution role reads for the container: its secrets, its log
+    /// driver's secret options, then its registry credentials.
     pub fn references(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        (self.secrets.values().map(String::as_str)).chain(self.registry_credentials)
+        (self.secrets.values().map(String::as_str))
+            .chain(self.log_secrets().values().map(String::as_str))
+            .chain(self.registry_credentials)
+    }
+
+    /// The log driver's secret options, by option name (none without a `logging` driver).
+    pub fn log_secrets(&self) -> &'a BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.logging.map_or(&NONE, |l| &l.secret_options)
     }
 
     /// Whether ecsops creates and owns a task role: asked for policies, or ECS Exec without a

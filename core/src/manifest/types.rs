@@ -549,6 +549,11 @@ pub struct ContainerLogging {
     /// The driver's `--log-opt` options, for example `fluentd-address` or `tag`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// Options whose values ECS reads from SSM Parameter Store or Secrets Manager when the
+    /// container starts, for a driver's credentials: `splunk-token = "ssm:/prod/splunk-token"`.
+    /// The same references as `secrets`; the task execution role may read them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_options: BTreeMap<String, String>,
 }
 
 /// Docker log drivers ECS passes through on EC2 instances.

@@ -5,6 +5,7 @@
 
 use super::{Cx, ptr};
 use crate::account::{Arn, is_account_id};
+use crate::manifest::Container;
 use crate::manifest::sensitive::looks_secret;
 
 fn is_reference(v: &str) -> bool {
@@ -58,13 +59,17 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     for c in m.containers() {
         let (section, name) = (c.section, c.name);
-        for (key, value) in c.secrets {
-            let p = ptr(&[section, name, "secrets", key]);
+        let secrets =
+            c.secrets.iter().map(|(k, v)| (ptr(&[section, name, "secrets", k]), "secret", k, v));
+        let log_secrets = c.log_secrets().iter().map(|(k, v)| {
+            (ptr(&[section, name, "logging", "secret_options", k]), "log secret option", k, v)
+        });
+        for (p, what, key, value) in secrets.chain(log_secrets) {
             if !is_reference(value) {
                 cx.at_value(
                     "secret-not-reference",
                     &p,
-                    format!("secret `{key}` of `{name}` is not a reference"),
+                    format!("{what} `{key}` of `{name}` is not a reference"),
                 )
                 .label("expected a reference, not a value")
                 .sensitive()
@@ -76,24 +81,25 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 cx.at_value(
                     "secret-wildcard",
                     &p,
-                    format!("secret `{key}` of `{name}` names more than one with a wildcard"),
+                    format!("{what} `{key}` of `{name}` names more than one with a wildcard"),
                 )
                 .label("`*` or `?` here")
                 .help("name one parameter or secret: the task execution role is granted every one a wildcard matches")
                 .emit();
             }
-            if c.environment.contains_key(key) {
-                cx.at_value(
-                    "secret-and-variable",
-                    &ptr(&[section, name, "environment", key]),
-                    format!("`{key}` of `{name}` is both an environment variable and a secret"),
-                )
-                .label("also in `secrets`")
-                .sensitive()
-                .help("keep it in `secrets` only")
-                .emit();
-            }
         }
+        for key in c.secrets.keys().filter(|k| c.environment.contains_key(*k)) {
+            cx.at_value(
+                "secret-and-variable",
+                &ptr(&[section, name, "environment", key]),
+                format!("`{key}` of `{name}` is both an environment variable and a secret"),
+            )
+            .label("also in `secrets`")
+            .sensitive()
+            .help("keep it in `secrets` only")
+            .emit();
+        }
+        log_options(cx, c);
         for (table, key) in (c.environment.keys().map(|k| ("environment", k)))
             .chain(c.secrets.keys().map(|k| ("secrets", k)))
         {
@@ -127,6 +133,41 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 .warning()
                 .emit();
             }
+        }
+    }
+}
+
+/// A log driver's options: one that looks like a credential belongs in `secret_options`, and
+/// an option is set once, plainly or from a secret.
+fn log_options(cx: &mut Cx<'_>, c: Container<'_>) {
+    let (Some(logging), section, name) = (c.logging, c.section, c.name) else {
+        return;
+    };
+    for key in logging.options.keys() {
+        let p = ptr(&[section, name, "logging", "options", key]);
+        if logging.secret_options.contains_key(key) {
+            cx.at_value(
+                "secret-and-option",
+                &p,
+                format!("log option `{key}` of `{name}` is set both plainly and from a secret"),
+            )
+            .label("also in `secret_options`")
+            .sensitive()
+            .help("keep it in `secret_options` only")
+            .emit();
+        } else if looks_secret(key) {
+            cx.at_value(
+                "secret-in-log-options",
+                &p,
+                format!("log option `{key}` of `{name}` looks like a secret but is plain text"),
+            )
+            .label("plain text in git, state and the task definition")
+            .sensitive()
+            .help(format!(
+                "move it to `secret_options`: `{key} = \"ssm:/path/to/parameter\"`, which ECS reads when the container starts"
+            ))
+            .warning()
+            .emit();
         }
     }
 }

@@ -166,6 +166,9 @@ pub struct LogConfiguration {
     pub log_driver: String,
     /// The driver's options (`awslogs-group`, `awslogs-region`, `awslogs-stream-prefix`).
     pub options: BTreeMap<String, String>,
+    /// Options ECS fills from SSM or Secrets Manager when the container starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_options: Option<Vec<ContainerSecret>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

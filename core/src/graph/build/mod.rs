@@ -377,6 +377,35 @@ mod tests {
         assert!(!statements.contains("s3:"), "{statements}");
     }
 
+    /// A log driver's credentials are references like secrets: ECS reads them when the
+    /// container starts, so the task definition holds the reference and the execution role may
+    /// read exactly that parameter.
+    #[test]
+    fn log_secret_options_are_references_the_execution_role_may_read() {
+        let g = build(
+            &manifest(json!({
+                "services": {"web": {"logging": {"driver": "splunk",
+                    "options": {"splunk-url": "https://splunk:8088"},
+                    "secret_options": {"splunk-token": "ssm:/acc/splunk-token"}}}}
+            })),
+            "acc",
+        )
+        .expect("graph");
+        assert_eq!(
+            lit(&g, "task_definition[web]", "container_definitions")[0]["logConfiguration"],
+            json!({"logDriver": "splunk", "options": {"splunk-url": "https://splunk:8088"},
+                   "secretOptions": [{"name": "splunk-token", "valueFrom": "/acc/splunk-token"}]})
+        );
+        let statements = &lit(&g, "iam_policy.task_execution", "document")["Statement"];
+        assert_eq!(
+            statements[0]["Resource"],
+            json!([
+                "arn:aws:ssm:eu-west-1:*:parameter/acc/password",
+                "arn:aws:ssm:eu-west-1:*:parameter/acc/splunk-token"
+            ])
+        );
+    }
+
     /// Issues #5 and #11 asked to ship container logs through fluentd; `logging_drivers` alone
     /// offered a driver no container could choose.
     #[test]

@@ -36,6 +36,8 @@ pub(super) fn log_configuration(
     stream_prefix: &str,
 ) -> Value {
     match logging {
+        Some(l) if !l.secret_options.is_empty() => json!({"logDriver": l.driver.as_str(),
+            "options": l.options, "secretOptions": secret_list(&l.secret_options)}),
         Some(l) => json!({"logDriver": l.driver.as_str(), "options": l.options}),
         None => json!({"logDriver": "awslogs", "options": {"awslogs-group": group,
                        "awslogs-region": region, "awslogs-stream-prefix": stream_prefix}}),

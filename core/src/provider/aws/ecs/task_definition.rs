@@ -108,13 +108,7 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
         d = d.environment(KeyValuePair::builder().name(&e.name).value(&e.value).build());
     }
     for e in &c.secrets {
-        d = d.secrets(
-            Secret::builder()
-                .name(&e.name)
-                .value_from(&e.value_from)
-                .build()
-                .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
-        );
+        d = d.secrets(secret(spec, e)?);
     }
     for p in c.port_mappings.iter().flatten() {
         d = d.port_mappings(
@@ -150,15 +144,26 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
     if let Some(l) = &c.log_configuration {
         let options: HashMap<String, String> =
             l.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let secret_options =
+            l.secret_options.iter().flatten().map(|e| secret(spec, e)).collect::<Done<_>>()?;
         d = d.log_configuration(
             LogConfiguration::builder()
                 .log_driver(LogDriver::from(l.log_driver.as_str()))
                 .set_options(Some(options))
+                .set_secret_options(Some(secret_options))
                 .build()
                 .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
         );
     }
     Ok(d.build())
+}
+
+fn secret(spec: &ResourceSpec, e: &attrs::ContainerSecret) -> Done<Secret> {
+    Secret::builder()
+        .name(&e.name)
+        .value_from(&e.value_from)
+        .build()
+        .map_err(|err| spec.invalid(ATTR, &err.to_string()))
 }
 
 /// A described container definition as ECS's JSON, the fields ecsops sets; what AWS left out
@@ -184,19 +189,17 @@ fn container_document(c: &ContainerDefinition) -> Value {
         "environment",
         Some(pairs(c.environment().iter().map(|e| (e.name(), e.value())).collect(), "value")),
     );
-    put(
-        "secrets",
-        Some(pairs(
-            c.secrets().iter().map(|e| (Some(e.name()), Some(e.value_from()))).collect(),
-            "valueFrom",
-        )),
-    );
+    let secrets = |list: &[Secret]| -> Value {
+        pairs(list.iter().map(|e| (Some(e.name()), Some(e.value_from()))).collect(), "valueFrom")
+    };
+    put("secrets", Some(secrets(c.secrets())));
     put(
         "logConfiguration",
         // A driver without options may come back without the map: the same as an empty one.
         c.log_configuration().map(|l| {
             let options = l.options().cloned().unwrap_or_default();
-            json!({"logDriver": l.log_driver().as_str(), "options": options})
+            json!({"logDriver": l.log_driver().as_str(), "options": options,
+                   "secretOptions": secrets(l.secret_options())})
         }),
     );
     put(
@@ -335,6 +338,9 @@ fn normalised(document: &Value) -> Value {
             }
             for list in ["environment", "secrets", "portMappings", "mountPoints"] {
                 sort(&mut n, list);
+            }
+            if let Some(Value::Object(log)) = n.get_mut("logConfiguration") {
+                sort(log, "secretOptions");
             }
             *c = Value::Object(n);
         }
