@@ -608,13 +608,33 @@ async fn ownership_tags_changed_outside_ecsops_stop_the_plan_before_anything_is_
 async fn a_subnet_moved_to_another_route_table_outside_ecsops_is_put_back() {
     let env = Env::new().await;
     env.apply();
+    let public = env.id("route_table.public");
+    move_and_put_back(&env, &public).await;
+}
+
+/// The same move to a table that is not the environment's (one made by hand in its VPC),
+/// which the refresh's describe (filtered by the environment's tag) does not return.
+#[tokio::test]
+async fn a_subnet_moved_to_a_table_outside_the_environment_is_put_back() {
+    let env = Env::new().await;
+    env.apply();
+    let made = env.ec2().create_route_table().vpc_id(env.id("vpc")).send().await.expect("table");
+    let outside = made.route_table().and_then(|t| t.route_table_id()).expect("an id").to_owned();
+    move_and_put_back(&env, &outside).await;
+    let left = env.ec2().describe_route_tables().route_table_ids(&outside).send().await;
+    assert_eq!(left.expect("the table").route_tables().len(), 1, "not ecsops' to delete");
+}
+
+/// Moves `route_table_association.private[eu-west-1b]` to `table` outside ecsops; the plan
+/// replaces the association (never creates one beside it) and one apply puts it back.
+async fn move_and_put_back(env: &Env, table: &str) {
     let address = "route_table_association.private[eu-west-1b]";
     let subnet = env.id("subnet.private[eu-west-1b]");
     let private = env.id("route_table.private[eu-west-1b]");
     env.ec2()
         .replace_route_table_association()
         .association_id(env.id(address))
-        .route_table_id(env.id("route_table.public"))
+        .route_table_id(table)
         .send()
         .await
         .expect("move the subnet");
@@ -632,7 +652,7 @@ async fn a_subnet_moved_to_another_route_table_outside_ecsops_is_put_back() {
         .expect("tables");
     let on: Vec<_> = tables.route_tables().iter().filter_map(|t| t.route_table_id()).collect();
     assert_eq!(on, [private.as_str()], "back on its own table");
-    no_changes(&env);
+    no_changes(env);
 }
 
 /// Every `ecsops:` tag removed from EC2 resources of each family, the environment's included

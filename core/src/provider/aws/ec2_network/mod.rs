@@ -113,6 +113,27 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
         .filter(|k| !matches!(k, Kind::Route | Kind::RouteTableAssociation))
         .collect();
     settle(cx.own, resources, &tagged_kinds, tagged, out);
+    let mut associations: Vec<_> = tables.iter().flat_map(routes::associations).collect();
+    // A subnet whose association is on no table of the environment may have been moved to one
+    // outside it (the VPC's main table, one made by hand): read where those subnets are, so
+    // the plan shows that table and puts them back instead of an association AWS refuses
+    // while they have one. One request, only then.
+    let lost: Vec<String> = resources
+        .iter()
+        .filter(|(_, r)| r.kind == Kind::RouteTableAssociation)
+        .filter_map(|(address, r)| {
+            let subnet = recorded_as::<attrs::RouteTableAssociation>(address, r)?.subnet_id;
+            let on_ours = associations
+                .iter()
+                .any(|(id, f)| Some(id.as_str()) == r.id.as_deref() || f.subnet_id == subnet);
+            (!on_ours).then_some(subnet)
+        })
+        .collect();
+    if !lost.is_empty() {
+        let by_subnet = Filter::builder().name("association.subnet-id").set_values(Some(lost));
+        let outside = describe_route_tables(cx, &table, vec![by_subnet.build()]).await?;
+        associations.extend(outside.iter().flat_map(routes::associations));
+    }
     for (address, r) in resources
         .iter()
         .filter(|(_, r)| matches!(r.kind, Kind::Route | Kind::RouteTableAssociation))
@@ -125,16 +146,17 @@ pub(crate) async fn refresh(cx: Cx<'_>, resources: &Recorded, out: &mut Refresh)
                     .find_map(|t| routes::route_live(t, &route.destination_cidr_block))
             })
         } else {
-            let found: Vec<_> = tables.iter().flat_map(routes::associations).collect();
             let subnet =
                 recorded_as::<attrs::RouteTableAssociation>(address, r).map(|w| w.subnet_id);
-            found
+            associations
                 .iter()
                 .find(|(id, _)| Some(id.as_str()) == r.id.as_deref())
                 // Moved to another table outside ecsops (`ReplaceRouteTableAssociation` gives
                 // it a new id): the subnet's association as it is, so the plan shows the table
                 // and puts the subnet back on its own.
-                .or_else(|| found.iter().find(|(_, f)| Some(&f.subnet_id) == subnet.as_ref()))
+                .or_else(|| {
+                    associations.iter().find(|(_, f)| Some(&f.subnet_id) == subnet.as_ref())
+                })
                 .map(|(id, association)| Live::new(id.clone(), association, &id_outputs(id)))
         };
         report(out, address, live);
