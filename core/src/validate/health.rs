@@ -3,6 +3,7 @@
 //! Balancer accepts (200 to 499), one, a list (`200,202`) or a range (`200-299`).
 
 use super::{Cx, ptr};
+use crate::manifest::{HealthCheck, LoadBalancerKind};
 
 const MAX_PATH_LEN: usize = 1024;
 
@@ -36,7 +37,25 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .help("point the check at a short path such as `/health`")
             .emit();
         }
-        if let Err(why) = matcher(&hc.matcher) {
+        let classic = svc
+            .route
+            .as_ref()
+            .and_then(|r| m.load_balancers.get(&r.load_balancer))
+            .is_some_and(|lb| lb.kind == LoadBalancerKind::Classic);
+        // The default reads as unset: only a matcher someone wrote is one they expect to hold.
+        if classic
+            && !["200", HealthCheck::default().matcher.as_str()].contains(&hc.matcher.as_str())
+        {
+            cx.at_value(
+                "classic-matcher",
+                &ptr(&["services", name, "health_check", "matcher"]),
+                format!("the health check matcher of `{name}` does not apply behind a classic load balancer"),
+            )
+            .label("ignored: a classic check passes on 200 only")
+            .help("remove `matcher` and answer 200 on the health path, or route through an application load balancer (`type = \"application\"`)")
+            .warning()
+            .emit();
+        } else if let Err(why) = matcher(&hc.matcher) {
             cx.at_value(
                 "invalid-health-check",
                 &ptr(&["services", name, "health_check", "matcher"]),
