@@ -105,3 +105,32 @@ async fn a_service_with_task_policies_and_execute_command_gets_its_role_and_exec
 
     diff(&env).expect_code(0);
 }
+
+/// A policy put on a role outside ecsops (`PutRolePolicy`) grants what no manifest says: the
+/// plan shows it as drift of the role's `inline_policies`, and one apply deletes it.
+#[tokio::test]
+async fn an_inline_policy_put_on_a_role_outside_ecsops_is_drift_an_apply_removes() {
+    let env = Env::new().await;
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let name = env.id("iam_role.task_execution");
+    let iamc = iam::Client::new(&env.config);
+    let everything = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
+    iamc.put_role_policy()
+        .role_name(&name)
+        .policy_name("added-by-hand")
+        .policy_document(everything)
+        .send()
+        .await
+        .expect("put the policy");
+
+    let out = env.run(&["diff", ENV, "--detailed-exitcode"]);
+    out.expect_code(2);
+    out.expect_in_stdout("iam_role.task_execution");
+    out.expect_in_stdout("inline_policies");
+    out.expect_in_stdout("added-by-hand");
+
+    env.run(&["apply", ENV, "--auto-approve"]).expect_code(0);
+    let left = iamc.list_role_policies().role_name(&name).send().await.expect("list");
+    assert!(left.policy_names().is_empty(), "{:?}", left.policy_names());
+    env.run(&["diff", ENV, "--detailed-exitcode"]).expect_code(0);
+}

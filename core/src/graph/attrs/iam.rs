@@ -25,6 +25,11 @@ pub struct IamRole<S: Stage = Resolved> {
     /// The managed policies attached, compared as a set (IAM lists them in its own order).
     pub policy_arns: S::V<Vec<String>>,
     pub tags: S::V<Tags>,
+    /// The names of its inline policies. ecsops writes none, so one read here was put on the
+    /// role outside ecsops (drift, which grants what no manifest says; an update deletes it).
+    /// Absent while empty, as it always is in the graph.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_policies: Vec<String>,
 }
 
 /// A customer-managed policy (scoped to this environment's logs, secrets, auth objects). Its

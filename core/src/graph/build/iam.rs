@@ -112,6 +112,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             Builder::r(&policy, "arn"),
         ]),
         tags: b.tags(None),
+        inline_policies: Vec::new(),
     };
     let role = b.add(Address::new("iam_role.instance"), &role, []);
     let profile = attrs::InstanceProfile::<Desired> {
@@ -161,6 +162,7 @@ pub(super) fn iam(b: &mut Builder<'_>) -> Iam {
             assume_role_policy: trust("ecs-tasks.amazonaws.com"),
             policy_arns: Expr::List(policy_arns),
             tags: b.tags(None),
+            inline_policies: Vec::new(),
         };
         b.add(Address::new("iam_role.task_execution"), &role, [])
     });
@@ -252,6 +254,7 @@ pub(super) fn task_role(b: &mut Builder<'_>, c: Container<'_>) -> Option<Expr> {
         assume_role_policy: trust("ecs-tasks.amazonaws.com"),
         policy_arns: Expr::List(policy_arns),
         tags: b.tags(None),
+        inline_policies: Vec::new(),
     };
     let role = b.add(Address::keyed("iam_role.task", name), &role, []);
     Some(Builder::r(&role, "arn"))

@@ -40,6 +40,8 @@ impl Manage for attrs::IamRole {
             },
             arns,
             &want.policy_arns,
+            // `GetRole` does not list them; a role a lost create made has none.
+            Vec::new(),
         )))
     }
 
@@ -85,6 +87,8 @@ impl Manage for attrs::IamRole {
         for arn in &detach {
             detach_policy(cx, a, name, arn).await?;
         }
+        // ecsops writes no inline policy: every one read was put on the role outside it.
+        delete_inline_policies(cx, a, name, &was.inline_policies).await?;
         send_tags!(
             cx, a, &was.tags, &want.tags,
             untag: cx.iam.untag_role().role_name(name),
@@ -138,14 +142,23 @@ async fn delete_role(cx: Cx<'_>, a: &Address, name: &str) -> Done<()> {
         detach_policy(cx, a, name, &arn).await?;
     }
     let inline = all!(cx.iam.list_role_policies().role_name(name), a)?;
-    for policy in &inline {
-        send!(a, cx.iam.delete_role_policy().role_name(name).policy_name(policy))?;
-    }
+    delete_inline_policies(cx, a, name, &inline).await?;
     let profiles = all!(cx.iam.list_instance_profiles_for_role().role_name(name), a)?;
     for p in &profiles {
         remove_role(cx, a, p.instance_profile_name(), name).await?;
     }
     send!(a, cx.iam.delete_role().role_name(name)).map(drop)
+}
+
+/// Deletes the inline policies `names` of role `role`; one already gone is success.
+async fn delete_inline_policies(cx: Cx<'_>, a: &Address, role: &str, names: &[String]) -> Done<()> {
+    for policy in names {
+        remove_request(cx, a, &[], &[NO_SUCH_ENTITY], || {
+            cx.iam.delete_role_policy().role_name(role).policy_name(policy).send()
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// What `GetRole` and `GetAccountAuthorizationDetails` both report of a role.
@@ -159,7 +172,12 @@ struct Parts<'a> {
 }
 
 /// The live role; `attached` in the order of `recorded_arns` when they are the same set.
-fn live(parts: Parts<'_>, attached: Vec<String>, recorded_arns: &[String]) -> Live {
+fn live(
+    parts: Parts<'_>,
+    attached: Vec<String>,
+    recorded_arns: &[String],
+    inline_policies: Vec<String>,
+) -> Live {
     Live::new(
         parts.name,
         &attrs::IamRole::<Resolved> {
@@ -168,6 +186,7 @@ fn live(parts: Parts<'_>, attached: Vec<String>, recorded_arns: &[String]) -> Li
             assume_role_policy: document(parts.trust),
             policy_arns: as_set(attached, Some(recorded_arns)),
             tags: visible(parts.tags),
+            inline_policies,
         },
         &ArnOutputs::of(parts.arn),
     )
@@ -189,5 +208,6 @@ pub(super) fn detail_live(d: &RoleDetail, recorded_arns: &[String]) -> Live {
         },
         attached,
         recorded_arns,
+        d.role_policy_list().iter().filter_map(|p| p.policy_name().map(str::to_owned)).collect(),
     )
 }
