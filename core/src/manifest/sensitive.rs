@@ -14,9 +14,9 @@ use super::sites::SiteMap;
 pub const SECRET_WORDS: &[&str] =
     &["PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY"];
 
-/// Whether a variable named `key` looks like it holds a secret.
+/// Whether a variable (or a log option: `api-key`) named `key` looks like it holds a secret.
 pub fn looks_secret(key: &str) -> bool {
-    let upper = key.to_ascii_uppercase();
+    let upper = key.to_ascii_uppercase().replace('-', "_");
     SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
 
@@ -57,10 +57,12 @@ pub fn spans(text: &str) -> Vec<Range<usize>> {
     out
 }
 
+/// Which members of an inline table are secret: all of them (`secrets`, `secret_options`), or
+/// those named like one (`environment`, a log driver's `options`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Owner {
     Secrets,
-    Environment,
+    Named,
 }
 
 /// Every span of `text` that may hold a secret: [`spans`], and [`parsed`] when it parses.
@@ -110,15 +112,18 @@ fn classify<S: AsRef<str>>(path: &[S]) -> (bool, Option<Owner>) {
     let n = path.len();
     let at = |i: usize| n.checked_sub(i).and_then(|j| path.get(j)).map(AsRef::as_ref);
     match (at(2), at(1)) {
-        (Some("secrets"), Some(_)) => (true, None),
+        // A log driver's secret options are references like secrets, and as much a secret
+        // when a value is written there by mistake.
+        (Some("secrets" | "secret_options"), Some(_)) => (true, None),
         (Some("environment"), Some(key)) if looks_secret(key) => (true, None),
         // Meant to be references, but a value written there by mistake is the secret itself.
         (_, Some("registry_credentials" | "external_id")) => (true, None),
         (Some("options"), Some(key)) if at(3) == Some("logging") && looks_secret(key) => {
             (true, None)
         }
-        (_, Some("secrets")) => (false, Some(Owner::Secrets)),
-        (_, Some("environment")) => (false, Some(Owner::Environment)),
+        (_, Some("secrets" | "secret_options")) => (false, Some(Owner::Secrets)),
+        (_, Some("environment")) => (false, Some(Owner::Named)),
+        (Some("logging"), Some("options")) => (false, Some(Owner::Named)),
         _ => (false, None),
     }
 }
@@ -322,6 +327,25 @@ secrets = { BROKEN = "unterminated
                 "one two"
             ]
         );
+    }
+
+    /// A log driver's secret options are references, so a value written there is the secret
+    /// itself; a plain option named like a credential (`api-key`) is masked too.
+    #[test]
+    fn log_secret_options_and_credential_options_are_found() {
+        let text = r#"
+[services.api.logging]
+driver = "splunk"
+options = { splunk-url = "https://splunk:8088", api-key = "k3y" }
+secret_options = { splunk-token = "plain-token" }
+[services.web.logging.secret_options]
+splunk-token = "in-a-table"
+[services.web.logging.options]
+private-key = "pk"
+"#;
+        assert_eq!(masked(text), ["k3y", "plain-token", "in-a-table", "pk"]);
+        assert!(looks_secret("api-key") && looks_secret("splunk-token"));
+        assert!(!looks_secret("splunk-url"));
     }
 
     #[test]

@@ -42,27 +42,28 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .as_ref()
             .and_then(|r| m.load_balancers.get(&r.load_balancer))
             .is_some_and(|lb| lb.kind == LoadBalancerKind::Classic);
-        // The default reads as unset: only a matcher someone wrote is one they expect to hold.
-        if classic
+        let matcher_ptr = ptr(&["services", name, "health_check", "matcher"]);
+        if let Err(why) = matcher(&hc.matcher) {
+            cx.at_value(
+                "invalid-health-check",
+                &matcher_ptr,
+                format!("health check matcher `{}` is invalid: {why}", hc.matcher),
+            )
+            .label("not HTTP codes")
+            .help("write a code from 200 to 499 (`200`), a list (`200,202`) or a range (`200-299`)")
+            .emit();
+        } else if classic
+            // The default reads as unset: only a matcher someone wrote is one they expect to hold.
             && !["200", HealthCheck::default().matcher.as_str()].contains(&hc.matcher.as_str())
         {
             cx.at_value(
                 "classic-matcher",
-                &ptr(&["services", name, "health_check", "matcher"]),
+                &matcher_ptr,
                 format!("the health check matcher of `{name}` does not apply behind a classic load balancer"),
             )
             .label("ignored: a classic check passes on 200 only")
             .help("remove `matcher` and answer 200 on the health path, or route through an application load balancer (`type = \"application\"`)")
             .warning()
-            .emit();
-        } else if let Err(why) = matcher(&hc.matcher) {
-            cx.at_value(
-                "invalid-health-check",
-                &ptr(&["services", name, "health_check", "matcher"]),
-                format!("health check matcher `{}` is invalid: {why}", hc.matcher),
-            )
-            .label("not HTTP codes")
-            .help("write a code from 200 to 499 (`200`), a list (`200,202`) or a range (`200-299`)")
             .emit();
         }
     }

@@ -173,8 +173,8 @@ fn log_options(cx: &mut Cx<'_>, c: Container<'_>) {
 }
 
 /// `secrets_kms_keys`: IAM grants `kms:Decrypt` on a key's ARN (an alias does not match it),
-/// the key must be in the region the secrets are read in, and a container with no secrets and
-/// no registry credentials has nothing for it to decrypt.
+/// the key must be in the region the secrets are read in, and a container with no secrets, no
+/// log secret options and no registry credentials has nothing for it to decrypt.
 fn kms_keys(cx: &mut Cx<'_>) {
     let m = cx.m;
     for c in m.containers().filter(|c| !c.secrets_kms_keys.is_empty()) {

@@ -144,13 +144,13 @@ fn container(spec: &ResourceSpec, c: &attrs::ContainerDefinition) -> Done<Contai
     if let Some(l) = &c.log_configuration {
         let options: HashMap<String, String> =
             l.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let secret_options =
+        let secret_options: Vec<Secret> =
             l.secret_options.iter().flatten().map(|e| secret(spec, e)).collect::<Done<_>>()?;
         d = d.log_configuration(
             LogConfiguration::builder()
                 .log_driver(LogDriver::from(l.log_driver.as_str()))
                 .set_options(Some(options))
-                .set_secret_options(Some(secret_options))
+                .set_secret_options((!secret_options.is_empty()).then_some(secret_options))
                 .build()
                 .map_err(|err| spec.invalid(ATTR, &err.to_string()))?,
         );

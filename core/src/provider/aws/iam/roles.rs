@@ -30,6 +30,8 @@ impl Manage for attrs::IamRole {
         let tags = tag_map(role.tags());
         claim(cx.own, a, role.role_name(), &tags)?;
         let arns = attached_policies(cx, a, &want.name).await?;
+        // `GetRole` does not list them: an adopted role's are deleted by the adoption's update.
+        let inline = all!(cx.iam.list_role_policies().role_name(&want.name), a)?;
         Ok(Some(live(
             Parts {
                 name: role.role_name(),
@@ -40,8 +42,7 @@ impl Manage for attrs::IamRole {
             },
             arns,
             &want.policy_arns,
-            // `GetRole` does not list them; a role a lost create made has none.
-            Vec::new(),
+            inline,
         )))
     }
 
