@@ -334,10 +334,21 @@ async fn a_second_create_adopts_instead_of_duplicating() {
         .send()
         .await
         .expect("remove the role outside ecsops");
+    // And a policy put on a role by hand, which `GetRole` does not show.
+    c.iam
+        .put_role_policy()
+        .role_name(name(&f, "iam_role.instance"))
+        .policy_name("added-by-hand")
+        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}"#)
+        .send()
+        .await
+        .expect("put an inline policy outside ecsops");
     f.assert_created_again_adopts(&rerun, &f.graph.topological_order()).await;
     assert_eq!(census(&rerun, &f).await, before, "no twins");
     let profile = instance_profile(&c.iam, &name(&f, "instance_profile")).await;
     assert_eq!(profile.roles().len(), 1, "adoption put the role back");
+    let inline = c.iam.list_role_policies().role_name(name(&f, "iam_role.instance")).send().await;
+    assert!(inline.expect("inline policies").policy_names().is_empty(), "adoption removed it");
     let versions = policy_versions(&c.iam, &f.id("iam_policy.instance")).await;
     assert_eq!(versions.len(), 1, "an unchanged document makes no version");
 
